@@ -1,0 +1,212 @@
+"""Offline gene-identifier harmonisation: Entrez / Ensembl / symbols -> one current HGNC symbol.
+
+The map is ``resources/gene_id_map.tsv.gz`` (derived from Bioconductor org.Hs.eg.db 3.16.0; see
+``resources/README.md``). Every stage that compares gene names (ingest, gene sets, signatures) goes
+through :class:`GeneMap` so that the same gene has the same name everywhere.
+
+Rules, in order, for a symbol:
+
+1. a current symbol is kept;
+2. an Excel-mangled name (``1-Mar``, ``Sep-02``, ``1-Dec``) is repaired when exactly one current
+   gene answers to the names it can come from (``MARCH1``/``MARC1``...), otherwise kept and reported
+   as ambiguous (``1-Mar`` is both MARCHF1 and MTARC1);
+3. a retired symbol or alias (2018 refGene ``T`` -> ``TBXT``) is rescued when it names exactly one
+   gene and that gene is not already present under its current symbol (which would merge two rows
+   that the source kept apart);
+4. anything else is kept as it is and counted as unmapped.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+DEFAULT_MAP = Path(__file__).resolve().parents[2] / "resources" / "gene_id_map.tsv.gz"
+
+# Month abbreviations Excel turns gene names into, and the (pre-2019) gene-name stems each can come
+# from, in tiers: a later tier is tried only when the earlier one names no gene. Stems within a
+# tier are equally likely (1-Mar was MARCH1 or MARC1), so two answers there stay ambiguous.
+_EXCEL_MONTH_STEMS = {
+    "MAR": (("MARCH", "MARC"),),
+    "SEP": (("SEPT",), ("SEP",)),
+    "DEC": (("DEC",),),
+    "OCT": (("OCT",),),
+    "NOV": (("NOV",),),
+    "APR": (("APR",),),
+    "FEB": (("FEB",),),
+}
+_EXCEL_DAY_MONTH = re.compile(r"^(\d{1,2})-([A-Za-z]{3})$")
+_EXCEL_MONTH_DAY = re.compile(r"^([A-Za-z]{3})-(\d{1,2})$")
+_ENSEMBL_VERSION = re.compile(r"^(ENSG\d+)(\.\d+)?$")
+
+
+@dataclass
+class GeneRecord:
+    """The harmonised identity of one input identifier."""
+
+    input_id: str
+    symbol: str
+    entrez_id: str | None = None
+    ensembl_id: str | None = None
+    biotype: str | None = None
+    chromosome: str | None = None
+    how: str = "unmapped"  # symbol | entrez | ensembl | alias | excel | unmapped | ambiguous_*
+
+
+@dataclass
+class HarmonisationReport:
+    """Counts of how identifiers were resolved; goes into ``uns['provenance']``."""
+
+    n_input: int = 0
+    how: Counter = field(default_factory=Counter)
+    excel_repaired: dict[str, str] = field(default_factory=dict)
+    excel_ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    alias_rescued: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "n_input": self.n_input,
+            "resolved_by": dict(self.how),
+            "excel_repaired": dict(self.excel_repaired),
+            "excel_ambiguous": {k: ";".join(v) for k, v in self.excel_ambiguous.items()},
+            "n_alias_rescued": len(self.alias_rescued),
+            "alias_rescued": dict(self.alias_rescued),
+        }
+
+
+class GeneMap:
+    """Lookup tables over the offline map. Build with :meth:`load` (cached per path)."""
+
+    def __init__(self, table: pl.DataFrame, source: str = "") -> None:
+        self.source = source
+        self._rows = table.to_dicts()
+        self.by_symbol: dict[str, int] = {}
+        self.by_entrez: dict[str, int] = {}
+        self.by_ensembl: dict[str, list[int]] = {}
+        self.by_alias: dict[str, list[int]] = {}
+        for i, row in enumerate(self._rows):
+            self.by_symbol.setdefault(row["symbol"], i)
+            self.by_entrez[row["entrez_id"]] = i
+            for ens in (row["ensembl_gene_ids"] or "").split(";"):
+                if ens:
+                    self.by_ensembl.setdefault(ens, []).append(i)
+            for alias in (row["aliases"] or "").split(";"):
+                if alias:
+                    self.by_alias.setdefault(alias.upper(), []).append(i)
+        self._upper_symbol = {sym.upper(): i for sym, i in self.by_symbol.items()}
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> GeneMap:
+        return _load_cached(str(path or DEFAULT_MAP))
+
+    # -- single lookups -------------------------------------------------------------------
+    def _record(self, input_id: str, row: int, how: str) -> GeneRecord:
+        entry = self._rows[row]
+        ensembl = (entry["ensembl_gene_ids"] or "").split(";")[0] or None
+        return GeneRecord(
+            input_id=input_id,
+            symbol=entry["symbol"],
+            entrez_id=entry["entrez_id"],
+            ensembl_id=ensembl,
+            biotype=entry["gene_type"],
+            chromosome=entry["chromosome"],
+            how=how,
+        )
+
+    def _unique_rows_for_name(self, name: str) -> set[int]:
+        """Current gene rows answering to ``name`` as a symbol or alias (case-insensitive)."""
+        upper = name.upper()
+        if upper in self._upper_symbol:
+            return {self._upper_symbol[upper]}
+        return set(self.by_alias.get(upper, ()))
+
+    def _excel_candidates(self, name: str) -> set[int] | None:
+        match = _EXCEL_DAY_MONTH.match(name) or _EXCEL_MONTH_DAY.match(name)
+        if not match:
+            return None
+        day, month = match.groups() if match.re is _EXCEL_DAY_MONTH else match.groups()[::-1]
+        rows: set[int] = set()
+        for tier in _EXCEL_MONTH_STEMS.get(month.upper(), ()):
+            for stem in tier:
+                rows |= self._unique_rows_for_name(f"{stem}{int(day)}")
+            if rows:
+                break
+        return rows or None
+
+    # -- bulk harmonisation ---------------------------------------------------------------
+    def harmonise(self, ids: list[str], id_type: str = "symbol") -> tuple[list[GeneRecord], HarmonisationReport]:
+        """Resolve every identifier; ``id_type`` is ``symbol``, ``entrez``, ``ensembl`` or ``auto``."""
+        report = HarmonisationReport(n_input=len(ids))
+        records: list[GeneRecord | None] = [None] * len(ids)
+        pending_alias: list[int] = []
+        for i, raw in enumerate(ids):
+            gene = str(raw).strip()
+            kind = _guess_id_type(gene) if id_type == "auto" else id_type
+            record: GeneRecord | None = None
+            if kind == "entrez" and gene in self.by_entrez:
+                record = self._record(gene, self.by_entrez[gene], "entrez")
+            elif kind == "ensembl":
+                stripped = _ENSEMBL_VERSION.sub(r"\1", gene)
+                rows = self.by_ensembl.get(stripped, [])
+                if len(rows) == 1:
+                    record = self._record(gene, rows[0], "ensembl")
+                else:
+                    how = "ambiguous_ensembl" if rows else "unmapped"
+                    record = GeneRecord(gene, gene, ensembl_id=stripped, how=how)
+            elif kind == "symbol":
+                if gene in self.by_symbol:
+                    record = self._record(gene, self.by_symbol[gene], "symbol")
+                else:
+                    excel = self._excel_candidates(gene)
+                    if excel is not None and len(excel) == 1:
+                        record = self._record(gene, excel.pop(), "excel")
+                        report.excel_repaired[gene] = record.symbol
+                    elif excel:
+                        names = sorted(self._rows[r]["symbol"] for r in excel)
+                        report.excel_ambiguous[gene] = names
+                        record = GeneRecord(gene, gene, how="ambiguous_excel")
+                    else:
+                        pending_alias.append(i)
+                        continue
+            if record is None:
+                record = GeneRecord(gene, gene, entrez_id=gene if kind == "entrez" else None)
+            records[i] = record
+        present = {r.symbol for r in records if r is not None}
+        for i in pending_alias:
+            gene = str(ids[i]).strip()
+            rows = self._unique_rows_for_name(gene)
+            if len(rows) == 1:
+                candidate = self._record(gene, rows.pop(), "alias")
+                if candidate.symbol not in present:
+                    records[i] = candidate
+                    present.add(candidate.symbol)
+                    report.alias_rescued[gene] = candidate.symbol
+                    continue
+            records[i] = GeneRecord(gene, gene, how="ambiguous_alias" if len(rows) > 1 else "unmapped")
+        final = [r for r in records if r is not None]
+        report.how.update(r.how for r in final)
+        return final, report
+
+    def harmonise_symbols(self, symbols: list[str]) -> tuple[list[str], dict]:
+        """Canonical symbols for ``symbols`` (same order) and a report dict."""
+        records, report = self.harmonise(list(symbols), "symbol")
+        return [r.symbol for r in records], report.as_dict()
+
+
+def _guess_id_type(gene: str) -> str:
+    if gene.isdigit():
+        return "entrez"
+    if _ENSEMBL_VERSION.match(gene):
+        return "ensembl"
+    return "symbol"
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str) -> GeneMap:
+    table = pl.read_csv(path, separator="\t", infer_schema=False)
+    return GeneMap(table, source=path)

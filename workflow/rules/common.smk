@@ -1,0 +1,73 @@
+import sys
+from pathlib import Path
+
+import pandas as pd
+from snakemake.utils import min_version, validate
+
+from alsig.config import check_config, stage_settings as merged_stage_settings
+from alsig.errors import AlsigError
+
+min_version("9.0")
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+try:
+    check_config(config)
+except AlsigError as error:
+    sys.exit(f"alsig config error: {error}")
+
+
+DATASETS = list(config["datasets"])
+GEO = config["geo"]
+GEO_CACHE = GEO["cache_dir"]
+
+
+wildcard_constraints:
+    dataset="|".join(map(str, DATASETS)) or "none",
+    accession=r"GSE\d+",
+
+
+def dataset_settings(dataset):
+    return config["datasets"][dataset]
+
+
+def stage_settings(dataset, stage):
+    return merged_stage_settings(config, dataset, stage)
+
+
+def geo_series_matrix_url(accession):
+    folder = accession[:-3] + "nnn" if len(accession) > 6 else "GSEnnn"
+    return f"{GEO['series_base_url'].rstrip('/')}/{folder}/{accession}/matrix/{accession}_series_matrix.txt.gz"
+
+
+def geo_download_url(file, accession=None):
+    acc = f"&acc={accession}" if accession else ""
+    return f"{GEO['download_base_url']}?type=rnaseq_counts{acc}&format=file&file={file}"
+
+
+def ingest_inputs(wildcards):
+    """Local datasets read their files directly; GEO datasets read the download cache."""
+    settings = dataset_settings(wildcards.dataset)
+    if settings["source"] == "local":
+        return {"counts": settings["counts"], "samples": settings["samples"]}
+    accession = settings["accession"]
+    return {
+        "counts": f"{GEO_CACHE}/{accession}/{accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz",
+        "series_matrix": f"{GEO_CACHE}/{accession}/{accession}_series_matrix.txt.gz",
+        "annotation": f"{GEO_CACHE}/Human.GRCh38.p13.annot.tsv.gz",
+    }
+
+
+def mem_mb_for_inputs(factor, floor_mb=1000):
+    """Memory that scales with the (uncompressed) input: ``factor`` x input size on disk."""
+
+    def mem_mb(wildcards, input, attempt):
+        size_mb = sum(Path(f).stat().st_size for f in input if Path(f).exists()) / 1e6
+        return int(max(floor_mb, factor * size_mb) * attempt)
+
+    return mem_mb
+
+
+def all_outputs():
+    targets = expand("results/{dataset}/counts.h5ad", dataset=DATASETS)
+    return targets

@@ -1,0 +1,60 @@
+localrules:
+    download_geo_annotation,
+    download_geo_series,
+
+
+rule download_geo_annotation:
+    output:
+        f"{GEO_CACHE}/Human.GRCh38.p13.annot.tsv.gz",
+    log:
+        "results/logs/download_geo_annotation.log",
+    params:
+        urls=[geo_download_url("Human.GRCh38.p13.annot.tsv.gz")],
+    retries: 1
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    script:
+        "../../scripts/download_geo.py"
+
+
+rule download_geo_series:
+    output:
+        counts=f"{GEO_CACHE}/{{accession}}/{{accession}}_raw_counts_GRCh38.p13_NCBI.tsv.gz",
+        series_matrix=f"{GEO_CACHE}/{{accession}}/{{accession}}_series_matrix.txt.gz",
+    log:
+        "results/logs/download_geo_series/{accession}.log",
+    params:
+        urls=lambda wc: [
+            geo_download_url(
+                f"{wc.accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz", wc.accession
+            ),
+            geo_series_matrix_url(wc.accession),
+        ],
+    retries: 1
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=60,
+    script:
+        "../../scripts/download_geo.py"
+
+
+rule ingest:
+    input:
+        unpack(ingest_inputs),
+    output:
+        h5ad="results/{dataset}/counts.h5ad",
+    log:
+        "results/{dataset}/logs/ingest.log",
+    benchmark:
+        "results/{dataset}/benchmarks/ingest.tsv"
+    params:
+        settings=lambda wc: dataset_settings(wc.dataset),
+    threads: 1
+    resources:
+        mem_mb=mem_mb_for_inputs(factor=40),
+        runtime=30,
+    script:
+        "../../scripts/ingest.py"
