@@ -2,7 +2,10 @@
 # Thin entry point: configuration and its validation live in workflow/rules/common.smk.
 
 
-configfile: "config/config.yaml"
+if not config:  # `--configfile` replaces the default run instead of merging into it
+
+    configfile: "config/config.yaml"
+
 
 
 include: "workflow/rules/common.smk"

@@ -53,3 +53,29 @@ def check_config(config: dict[str, Any], workdir: str | Path = ".") -> None:
                         f"config key {key}.{field}: file '{settings[field]}' does not exist "
                         f"(relative to {workdir.resolve()})."
                     )
+
+
+def schema_errors(config: dict[str, Any], schema_path: str | Path) -> list[str]:
+    """Human-readable schema violations, each naming the config key (``datasets.demo.source``)."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            allowed = sorted((error.schema.get("properties") or {}).keys())
+            unexpected = sorted(set(error.instance) - set(allowed))
+            messages.append(
+                f"config key {path}: unknown key(s) {unexpected}; allowed keys: {allowed}"
+            )
+        elif "propertyNames" in error.schema_path:
+            messages.append(
+                f"config key {path}: name '{error.instance}' is not allowed: dataset ids become "
+                "folder names (letters, digits, '_', '.', '-'; starting with a letter or digit)"
+            )
+        else:
+            messages.append(f"config key {path}: {error.message}")
+    return messages

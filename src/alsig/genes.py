@@ -79,6 +79,12 @@ class HarmonisationReport:
         }
 
 
+def mapping_table(mapping: dict[str, str]) -> dict[str, list[str]]:
+    """A name -> name mapping as two parallel lists: gene names may contain '/', which HDF5
+    (h5ad ``uns``) would read as nested groups if they were dict keys."""
+    return {"from": list(mapping), "to": [str(v) for v in mapping.values()]}
+
+
 class GeneMap:
     """Lookup tables over the offline map. Build with :meth:`load` (cached per path)."""
 

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 import alsig
 from alsig.errors import AlsigError, where
-from alsig.genes import GeneMap
+from alsig.genes import GeneMap, mapping_table
 from alsig.io import sha256_file
 
 log = logging.getLogger(__name__)
@@ -387,10 +387,12 @@ def harmonise_genes(
         {
             "n_output_genes": n_unique,
             "n_duplicate_rows_summed": len(dup_rows),
-            "duplicates_summed": {k: ";".join(v) for k, v in list(merged.items())[:200]},
+            "duplicates_summed": {k: ";".join(v) for k, v in merged.items()},
             "gene_map": Path(gene_map.source).name,
         }
     )
+    for key in ("excel_repaired", "excel_ambiguous", "alias_rescued", "duplicates_summed"):
+        summary[key] = mapping_table(summary[key])
     return out.astype(np.int32), var, summary
 
 

@@ -4,13 +4,19 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import min_version, validate
 
-from alsig.config import check_config, stage_settings as merged_stage_settings
+from alsig.config import check_config, schema_errors
+from alsig.config import stage_settings as merged_stage_settings
 from alsig.errors import AlsigError
 
 min_version("9.0")
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+# Our own pass first: one line per problem naming the key (snakemake's message dumps the schema).
+config_problems = schema_errors(config, CONFIG_SCHEMA)
+if config_problems:
+    sys.exit("alsig config error:\n  " + "\n  ".join(config_problems))
+validate(config, schema="../schemas/config.schema.yaml")  # fills in defaults
 try:
     check_config(config)
 except AlsigError as error:

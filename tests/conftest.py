@@ -1,0 +1,88 @@
+"""Shared test fixtures: paths, the real cohorts in ../shared, and running the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ALSIG_SHARED_DATA", REPO.parent / "shared" / "data"))
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED_DATA / "PROVENANCE.md").exists(),
+    reason=f"real cohorts not found at {SHARED_DATA} (CI keeps ../shared beside the checkout)",
+)
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "PROVENANCE.md").exists():
+        pytest.skip(f"real cohorts not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def absolute_paths(config: dict, base: Path) -> dict:
+    """Dataset file paths made absolute so a config runs from any working directory."""
+    for settings in config.get("datasets", {}).values():
+        for key in ("counts", "samples"):
+            if key in settings and not Path(settings[key]).is_absolute():
+                settings[key] = str((base / settings[key]).resolve())
+    return config
+
+
+def run_workflow(
+    workdir: Path,
+    config: dict,
+    *targets: str,
+    extra_args: tuple[str, ...] = (),
+    cores: int = 2,
+) -> subprocess.CompletedProcess:
+    """Run the real workflow (this checkout's Snakefile) in ``workdir`` with ``config``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config").mkdir(exist_ok=True)
+    config_path = workdir / "config" / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        "--cores",
+        str(cores),
+        *extra_args,
+        *targets,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=1800)
+
+
+@pytest.fixture
+def demo_config(repo: Path) -> dict:
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    return absolute_paths(config, repo)
+
+
+@pytest.fixture
+def copy_demo(tmp_path: Path, repo: Path):
+    """Copy the bundled demo files into tmp (tests may corrupt the copies)."""
+
+    def _copy() -> Path:
+        target = tmp_path / "demo"
+        shutil.copytree(repo / "resources" / "demo", target, dirs_exist_ok=True)
+        return target
+
+    return _copy

@@ -1,0 +1,92 @@
+"""The real workflow (Snakefile + rules + scripts) run on small data in a temporary directory."""
+
+import gzip
+
+import anndata as ad
+import pytest
+import yaml
+
+from tests.conftest import absolute_paths, needs_shared, run_workflow
+
+
+def test_demo_ingest_end_to_end(tmp_path, demo_config):
+    result = run_workflow(tmp_path, demo_config, "results/demo/counts.h5ad")
+    assert result.returncode == 0, result.stderr[-3000:]
+    adata = ad.read_h5ad(tmp_path / "results/demo/counts.h5ad")
+    assert adata.shape == (38, 6000)
+    assert adata.obs["condition"].value_counts().to_dict() == {"ALS": 26, "control": 12}
+    assert adata.obs["subject"].nunique() == 19
+    assert (tmp_path / "results/demo/logs/ingest.log").read_text()
+    # a rerun has nothing to do
+    again = run_workflow(tmp_path, demo_config, "results/demo/counts.h5ad")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_config_typo_names_the_key(tmp_path, demo_config):
+    demo_config["datasets"]["demo"]["sample_colum"] = "sample_id"
+    result = run_workflow(tmp_path, demo_config, "-n")
+    assert result.returncode != 0
+    assert "config key datasets.demo: unknown key(s) ['sample_colum']" in result.stderr
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "has space"])
+def test_dataset_id_must_be_a_path_component(tmp_path, demo_config, bad_id):
+    demo_config["datasets"] = {bad_id: demo_config["datasets"]["demo"]}
+    result = run_workflow(tmp_path, demo_config, "-n")
+    assert result.returncode != 0
+    assert f"name '{bad_id}' is not allowed" in result.stderr
+
+
+def test_bad_counts_fail_cleanly_without_output(tmp_path, demo_config, copy_demo):
+    demo_dir = copy_demo()
+    counts = demo_dir / "GSE122649_demo_counts.tsv.gz"
+    lines = gzip.decompress(counts.read_bytes()).decode().splitlines()
+    fields = lines[5].split("\t")
+    fields[3] = "-4"
+    lines[5] = "\t".join(fields)
+    counts.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    before = counts.read_bytes()
+    demo_config["datasets"]["demo"]["counts"] = str(counts)
+    result = run_workflow(tmp_path, demo_config, "results/demo/counts.h5ad")
+    assert result.returncode != 0
+    log = (tmp_path / "results/demo/logs/ingest.log").read_text()
+    assert "line 6, column 'GSM3477219': count is negative" in log
+    assert "Traceback" not in log
+    assert not (tmp_path / "results/demo/counts.h5ad").exists()
+    assert not list((tmp_path / "results/demo").glob(".counts.h5ad*"))
+    assert counts.read_bytes() == before  # inputs are never modified
+
+
+@needs_shared
+@pytest.mark.slow
+def test_three_shared_cohorts_ingest(tmp_path, repo):
+    config = yaml.safe_load((repo / "config/examples/shared_cohorts.yaml").read_text())
+    config = absolute_paths(config, repo)
+    targets = [f"results/{d}/counts.h5ad" for d in config["datasets"]]
+    result = run_workflow(tmp_path, config, *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    tam = ad.read_h5ad(tmp_path / "results/GSE124439/counts.h5ad")
+    assert tam.n_obs == 176
+    assert tam.obs["condition"].value_counts().to_dict() == {"ALS": 148, "control": 17, "other": 11}
+    assert tam.obs["subject"].nunique() == 95
+    assert tam.obs["sex"].value_counts().to_dict() == {"female": 96, "male": 80}
+    assert "TBXT" in tam.var_names and "T" not in tam.var_names  # 2018 refGene symbol rescued
+    assert 26_000 < tam.n_vars <= 27_961
+
+    ucsd = ad.read_h5ad(tmp_path / "results/GSE122649/counts.h5ad")
+    assert ucsd.shape[0] == 38
+    assert ucsd.obs["condition"].value_counts().to_dict() == {"ALS": 26, "control": 12}
+
+    mayo = ad.read_h5ad(tmp_path / "results/GSE67196/counts.h5ad")
+    assert mayo.n_obs == 53
+    assert mayo.obs["condition"].value_counts().to_dict() == {"ALS": 36, "control": 17}
+    harmonisation = mayo.uns["provenance"]["gene_harmonisation"]
+    repaired = dict(zip(harmonisation["excel_repaired"]["from"], harmonisation["excel_repaired"]["to"]))
+    assert repaired["4-Mar"] == "MARCHF4"
+    assert repaired["7-Sep"] == "SEPTIN7"
+    assert "1-Mar" in harmonisation["excel_ambiguous"]["from"]
+    assert harmonisation["n_duplicate_rows_summed"] > 0
+    assert "SEPTIN7" in mayo.var_names and "7-Sep" not in mayo.var_names
+    assert "Chr" not in mayo.obs_names

@@ -1,0 +1,166 @@
+import gzip
+from importlib.metadata import version
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from alsig.errors import AlsigError
+from alsig.ingest import (
+    harmonise_genes,
+    ingest_local,
+    read_count_matrix,
+    read_h5ad_counts,
+    read_sample_sheet,
+    resolve_conditions,
+    to_storage,
+)
+
+COUNTS = "gene\tS1\tS2\tS3\tS4\nSOD1\t10\t0\t5\t7\nGAPDH\t100\t200\t150\t120\nTARDBP\t3\t4\t0\t9\n"
+SHEET = "sample\tgroup\tdonor\tsex\nS1\tALS\tD1\tM\nS2\tALS\tD1\tM\nS3\tControl\tD2\tfemale\nS4\tControl\tD3\tunknown\n"
+SETTINGS = {
+    "source": "local",
+    "sample_column": "sample",
+    "condition": {
+        "column": "group",
+        "rules": [
+            {"pattern": "^ALS$", "condition": "ALS"},
+            {"pattern": "(?i)control", "condition": "control"},
+        ],
+    },
+    "columns": {"subject": "donor", "sex": "sex"},
+}
+
+
+def write(path: Path, text: str) -> Path:
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def local_settings(tmp_path, counts=COUNTS, sheet=SHEET, name="counts.tsv"):
+    return {
+        **SETTINGS,
+        "counts": str(write(tmp_path / name, counts)),
+        "samples": str(write(tmp_path / "samples.tsv", sheet)),
+    }
+
+
+def test_ingest_local_builds_anndata_with_sheet_and_provenance(tmp_path):
+    adata = ingest_local("toy", local_settings(tmp_path, name="counts.tsv.gz"))
+    assert adata.shape == (4, 3)
+    assert list(adata.obs_names) == ["S1", "S2", "S3", "S4"]
+    assert list(adata.obs["condition"]) == ["ALS", "ALS", "control", "control"]
+    assert list(adata.obs["subject"]) == ["D1", "D1", "D2", "D3"]
+    assert adata.obs["sex"].tolist()[:3] == ["male", "male", "female"]
+    assert adata.obs["sex"].isna().tolist()[3]
+    dense = adata.X.toarray() if sp.issparse(adata.X) else adata.X
+    assert dense.dtype == np.int32
+    assert dense[:, list(adata.var_names).index("SOD1")].tolist() == [10, 0, 5, 7]
+    assert adata.var.loc["SOD1", "gene_id"] == "6647"
+    assert adata.var.loc["SOD1", "biotype"] == "protein-coding"
+    prov = adata.uns["provenance"]
+    assert prov["inputs"]["counts"]["sha256"] and prov["inputs"]["samples"]["size_bytes"] > 0
+    assert prov["versions"]["anndata"] == version("anndata")
+
+
+def test_csv_and_h5ad_inputs(tmp_path):
+    csv = COUNTS.replace("\t", ",")
+    adata = ingest_local("toy", local_settings(tmp_path, counts=csv, name="counts.csv"))
+    assert adata.shape == (4, 3)
+    h5 = tmp_path / "input.h5ad"
+    adata.write_h5ad(h5)
+    again = ingest_local("toy", {**local_settings(tmp_path), "counts": str(h5)})
+    assert np.array_equal(np.asarray(again.X), np.asarray(adata.X))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("gene\tS1\tS2\nSOD1\t1\t-2\n", "line 2, column 'S2': count is negative"),
+        ("gene\tS1\tS2\nSOD1\t1\t2.5\n", "line 2, column 'S2': count is not an integer"),
+        ("gene\tS1\tS2\nSOD1\t1\t2\nGAPDH\tNaN\t2\n", "line 3, column 'S1': count is NaN"),
+        ("gene\tS1\tS2\nSOD1\t1\t\n", "line 2, column 'S2': count is missing"),
+        ("gene\tS1\tS2\nSOD1\t1\tabc\n", "line 2, column 'S2': value 'abc' is not a number"),
+        ("gene\tS1\tS1\nSOD1\t1\t2\n", "duplicate column names (sample ids): 'S1'"),
+        ("gene,S1,S2\nSOD1,1,2\n", "looks comma-separated"),
+        ("", "is empty"),
+    ],
+)
+def test_bad_count_matrices_name_file_row_and_column(tmp_path, body, message):
+    path = write(tmp_path / "bad.tsv", body)
+    with pytest.raises(AlsigError, match=None) as info:
+        read_count_matrix(path)
+    assert message in str(info.value)
+    assert "bad.tsv" in str(info.value)
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    path = write(tmp_path / "counts.tsv.gz", COUNTS * 200)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(AlsigError, match="not a complete gzip file"):
+        read_count_matrix(path)
+
+
+def test_integral_floats_are_accepted(tmp_path):
+    path = write(tmp_path / "c.tsv", "gene\tS1\tS2\nSOD1\t1.0\t2\n")
+    assert read_count_matrix(path).counts.tolist() == [[1, 2]]
+
+
+def test_sample_sheet_mismatches(tmp_path):
+    extra = SHEET + "S5\tALS\tD4\tM\n"
+    with pytest.raises(AlsigError, match=r"1 sample\(s\) in the sample sheet .* not columns .*\['S5'\]"):
+        ingest_local("toy", local_settings(tmp_path, sheet=extra))
+    fewer = "\n".join(SHEET.splitlines()[:-1]) + "\n"
+    with pytest.raises(AlsigError, match=r"count-matrix column\(s\) .* not in the sample sheet .*\['S4'\]"):
+        ingest_local("toy", local_settings(tmp_path, sheet=fewer))
+
+
+def test_duplicate_sample_ids_in_sheet(tmp_path):
+    path = write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS1\tALS\n")
+    with pytest.raises(AlsigError, match=r"duplicate sample ids at .*line 3 \('S1'\)"):
+        read_sample_sheet(path, "sample")
+
+
+def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
+    sheet = read_sample_sheet(write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\tFTD\n"), "sample")
+    with pytest.raises(AlsigError) as info:
+        resolve_conditions(
+            sheet,
+            sample_column="sample",
+            condition_column="group",
+            rules=[{"pattern": "^ALS$", "condition": "ALS"}],
+            dataset="toy",
+            source="s.tsv",
+        )
+    assert "S2 ('FTD')" in str(info.value)
+    assert "datasets.toy.condition.rules" in str(info.value)
+
+
+def test_duplicate_and_mangled_symbols_are_summed_and_reported():
+    counts = np.array([[1, 2], [3, 4], [5, 6], [7, 8]], dtype=np.int32)
+    summed, var, report = harmonise_genes(counts, ["SOD1", "4-Mar", "SOD1", "MARCHF4"], id_type="symbol")
+    assert list(var.index) == ["SOD1", "MARCHF4"]
+    assert summed.tolist() == [[6, 8], [10, 12]]
+    assert report["n_duplicate_rows_summed"] == 2
+    assert report["excel_repaired"] == {"from": ["4-Mar"], "to": ["MARCHF4"]}
+    assert var.loc["SOD1", "input_ids"] == "SOD1;SOD1"
+
+
+def test_h5ad_with_fractional_counts_is_rejected(tmp_path):
+    path = tmp_path / "x.h5ad"
+    ad.AnnData(X=np.array([[1.5, 2.0]]), obs={"n": ["S1"]}).write_h5ad(path)
+    with pytest.raises(AlsigError, match="non-integer values"):
+        read_h5ad_counts(path)
+
+
+def test_storage_is_sparse_only_when_smaller():
+    mostly_zero = np.zeros((10, 100), dtype=np.int32)
+    mostly_zero[0, :5] = 1
+    assert sp.issparse(to_storage(mostly_zero))
+    assert isinstance(to_storage(np.ones((10, 100), dtype=np.int32)), np.ndarray)
