@@ -7,12 +7,11 @@ if not config:  # `--configfile` replaces the default run instead of merging int
     configfile: "config/config.yaml"
 
 
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -24,7 +24,9 @@ args = parser.parse_args()
 data = args.shared / "data"
 
 counts = pl.read_csv(data / "GSE122649/GSE122649_gene_counts.tsv.gz", separator="\t")
-samples = pl.read_csv(data / "GSE122649/GSE122649_samples.tsv.gz", separator="\t", infer_schema=False)
+samples = pl.read_csv(
+    data / "GSE122649/GSE122649_samples.tsv.gz", separator="\t", infer_schema=False
+)
 
 wanted: set[str] = set()
 with gzip.open(data / "genesets/h.all.v7.4.symbols.gmt.gz", "rt") as handle:
@@ -39,7 +41,11 @@ for prefix in ("PSMA", "PSMB", "PSMC", "PSMD"):
 symbols = counts.get_column("gene_symbol")
 sample_cols = counts.columns[1:]
 total = counts.select(pl.sum_horizontal(sample_cols)).to_series()
-is_wanted = symbols.is_in(list(wanted)) | symbols.str.starts_with("MT-") | symbols.str.contains(r"^RP[SL]\d")
+is_wanted = (
+    symbols.is_in(list(wanted))
+    | symbols.str.starts_with("MT-")
+    | symbols.str.contains(r"^RP[SL]\d")
+)
 ranked = counts.with_columns(total.alias("_total"), is_wanted.alias("_wanted")).sort(
     ["_wanted", "_total", "gene_symbol"], descending=[True, True, False]
 )
@@ -51,8 +57,18 @@ out.mkdir(parents=True, exist_ok=True)
 with gzip.GzipFile(out / "GSE122649_demo_counts.tsv.gz", "wb", mtime=0) as handle:
     demo.write_csv(handle, separator="\t")
 sheet = samples.select(
-    "sample_id", "subject_id", "library_id", "diagnosis", "group", "replicate", "tissue", "sex",
-    "age_at_death", "pmi_hours", "onset_site", "c9orf72_repeat_expansion",
+    "sample_id",
+    "subject_id",
+    "library_id",
+    "diagnosis",
+    "group",
+    "replicate",
+    "tissue",
+    "sex",
+    "age_at_death",
+    "pmi_hours",
+    "onset_site",
+    "c9orf72_repeat_expansion",
 )
 sheet.write_csv(out / "GSE122649_demo_samples.tsv", separator="\t")
 print(f"demo: {demo.height} genes ({int(is_wanted.sum())} wanted) x {len(sample_cols)} samples")

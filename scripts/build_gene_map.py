@@ -14,7 +14,11 @@ from pathlib import Path
 import polars as pl
 
 root = Path(__file__).resolve().parents[1]
-src = Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared/data/annotation/human_gene_id_map.tsv.gz"
+src = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else root.parent / "shared/data/annotation/human_gene_id_map.tsv.gz"
+)
 out = Path(sys.argv[2]) if len(sys.argv) > 2 else root / "resources/gene_id_map.tsv.gz"
 
 table = pl.read_csv(src, separator="\t", infer_schema=False).select(

@@ -145,7 +145,9 @@ class GeneMap:
         return rows or None
 
     # -- bulk harmonisation ---------------------------------------------------------------
-    def harmonise(self, ids: list[str], id_type: str = "symbol") -> tuple[list[GeneRecord], HarmonisationReport]:
+    def harmonise(
+        self, ids: list[str], id_type: str = "symbol"
+    ) -> tuple[list[GeneRecord], HarmonisationReport]:
         """Resolve every identifier; ``id_type`` is ``symbol``, ``entrez``, ``ensembl`` or ``auto``."""
         report = HarmonisationReport(n_input=len(ids))
         records: list[GeneRecord | None] = [None] * len(ids)
@@ -193,7 +195,9 @@ class GeneMap:
                     present.add(candidate.symbol)
                     report.alias_rescued[gene] = candidate.symbol
                     continue
-            records[i] = GeneRecord(gene, gene, how="ambiguous_alias" if len(rows) > 1 else "unmapped")
+            records[i] = GeneRecord(
+                gene, gene, how="ambiguous_alias" if len(rows) > 1 else "unmapped"
+            )
         final = [r for r in records if r is not None]
         report.how.update(r.how for r in final)
         return final, report

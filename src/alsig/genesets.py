@@ -54,15 +54,23 @@ def read_gmt(path: str | os.PathLike[str]) -> dict[str, list[str]]:
                     )
                 sets[name] = genes
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as exc:
-        raise AlsigError(f"{where(gmt)}: cannot be read as a (gzipped) text GMT file: {exc}") from exc
+        raise AlsigError(
+            f"{where(gmt)}: cannot be read as a (gzipped) text GMT file: {exc}"
+        ) from exc
     if not sets:
         raise AlsigError(f"{where(gmt)}: contains no gene sets.")
     return sets
 
 
-def write_gmt(sets: dict[str, list[str]], path: str | os.PathLike[str], descriptions: dict[str, str] | None = None) -> None:
+def write_gmt(
+    sets: dict[str, list[str]],
+    path: str | os.PathLike[str],
+    descriptions: dict[str, str] | None = None,
+) -> None:
     from alsig.io import write_text
 
     descriptions = descriptions or {}
-    lines = ["\t".join([name, descriptions.get(name, "na"), *genes]) for name, genes in sets.items()]
+    lines = [
+        "\t".join([name, descriptions.get(name, "na"), *genes]) for name, genes in sets.items()
+    ]
     write_text("\n".join(lines) + "\n", path)

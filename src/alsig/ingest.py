@@ -341,7 +341,11 @@ def harmonise_genes(
     gene_map = gene_map or GeneMap.load()
     records, report = gene_map.harmonise(gene_ids, id_type)
     if fallback_symbols:
-        unmapped = [i for i, r in enumerate(records) if r.how == "unmapped" and r.input_id in fallback_symbols]
+        unmapped = [
+            i
+            for i, r in enumerate(records)
+            if r.how == "unmapped" and r.input_id in fallback_symbols
+        ]
         if unmapped:
             rescued, rescue_report = gene_map.harmonise(
                 [fallback_symbols[records[i].input_id] for i in unmapped], "symbol"
@@ -366,7 +370,9 @@ def harmonise_genes(
         raise AlsigError("summed counts exceed the int32 range; are these really read counts?")
     merged: dict[str, list[str]] = {}
     for row in dup_rows:
-        merged.setdefault(symbols[row], [records[first[codes[row]]].input_id]).append(records[row].input_id)
+        merged.setdefault(symbols[row], [records[first[codes[row]]].input_id]).append(
+            records[row].input_id
+        )
     var = pd.DataFrame(
         {
             "gene_id": [records[i].entrez_id or records[i].input_id for i in first],
@@ -374,7 +380,9 @@ def harmonise_genes(
             "ensembl_id": [records[i].ensembl_id for i in first],
             "biotype": [records[i].biotype for i in first],
             "chromosome": [records[i].chromosome for i in first],
-            "input_ids": [";".join(merged.get(uniques[k], [records[i].input_id])) for k, i in enumerate(first)],
+            "input_ids": [
+                ";".join(merged.get(uniques[k], [records[i].input_id])) for k, i in enumerate(first)
+            ],
         },
         index=pd.Index(list(uniques), dtype=str),
     )
@@ -399,7 +407,14 @@ def harmonise_genes(
 # --------------------------------------------------------------------------------------------
 # Assembling the AnnData
 # --------------------------------------------------------------------------------------------
-def match_samples(matrix_samples: list[str], sheet_samples: list[str], *, counts_src: str, sheet_src: str, dataset: str) -> None:
+def match_samples(
+    matrix_samples: list[str],
+    sheet_samples: list[str],
+    *,
+    counts_src: str,
+    sheet_src: str,
+    dataset: str,
+) -> None:
     in_matrix = set(matrix_samples)
     in_sheet = set(sheet_samples)
     missing = [s for s in sheet_samples if s not in in_matrix]
@@ -479,7 +494,9 @@ def assemble(
     return adata
 
 
-def sample_sheet_and_obs(sheet: pl.DataFrame, settings: dict[str, Any], dataset: str, source: str) -> pd.DataFrame:
+def sample_sheet_and_obs(
+    sheet: pl.DataFrame, settings: dict[str, Any], dataset: str, source: str
+) -> pd.DataFrame:
     condition = settings.get("condition") or {}
     sample_column = settings.get("sample_column", "sample")
     conditions = resolve_conditions(
@@ -583,7 +600,9 @@ def ingest_geo(
         infer_schema=False,
         columns=["GeneID", "Symbol"],
     )
-    fallback = dict(zip(annotation["GeneID"].to_list(), annotation["Symbol"].to_list(), strict=True))
+    fallback = dict(
+        zip(annotation["GeneID"].to_list(), annotation["Symbol"].to_list(), strict=True)
+    )
     sheet = read_series_matrix(series_matrix_path)
     geo_settings = {**settings, "sample_column": "sample"}
     match_samples(

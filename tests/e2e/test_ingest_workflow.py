@@ -83,7 +83,13 @@ def test_three_shared_cohorts_ingest(tmp_path, repo):
     assert mayo.n_obs == 53
     assert mayo.obs["condition"].value_counts().to_dict() == {"ALS": 36, "control": 17}
     harmonisation = mayo.uns["provenance"]["gene_harmonisation"]
-    repaired = dict(zip(harmonisation["excel_repaired"]["from"], harmonisation["excel_repaired"]["to"]))
+    repaired = dict(
+        zip(
+            harmonisation["excel_repaired"]["from"],
+            harmonisation["excel_repaired"]["to"],
+            strict=False,
+        )
+    )
     assert repaired["4-Mar"] == "MARCHF4"
     assert repaired["7-Sep"] == "SEPTIN7"
     assert "1-Mar" in harmonisation["excel_ambiguous"]["from"]

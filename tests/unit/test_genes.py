@@ -8,7 +8,9 @@ def test_current_symbols_are_kept():
 
 
 def test_excel_mangled_symbols_repaired_when_unambiguous():
-    symbols, report = GeneMap.load().harmonise_symbols(["4-Mar", "Sep-07", "15-Sep", "1-Mar", "1-Dec"])
+    symbols, report = GeneMap.load().harmonise_symbols(
+        ["4-Mar", "Sep-07", "15-Sep", "1-Mar", "1-Dec"]
+    )
     assert symbols[:3] == ["MARCHF4", "SEPTIN7", "SELENOF"]
     # 1-Mar is MARCH1 or MARC1, 1-Dec is DEC1 (DELEC1) or BHLHE40's alias: kept and reported
     assert symbols[3:] == ["1-Mar", "1-Dec"]

@@ -114,10 +114,14 @@ def test_integral_floats_are_accepted(tmp_path):
 
 def test_sample_sheet_mismatches(tmp_path):
     extra = SHEET + "S5\tALS\tD4\tM\n"
-    with pytest.raises(AlsigError, match=r"1 sample\(s\) in the sample sheet .* not columns .*\['S5'\]"):
+    with pytest.raises(
+        AlsigError, match=r"1 sample\(s\) in the sample sheet .* not columns .*\['S5'\]"
+    ):
         ingest_local("toy", local_settings(tmp_path, sheet=extra))
     fewer = "\n".join(SHEET.splitlines()[:-1]) + "\n"
-    with pytest.raises(AlsigError, match=r"count-matrix column\(s\) .* not in the sample sheet .*\['S4'\]"):
+    with pytest.raises(
+        AlsigError, match=r"count-matrix column\(s\) .* not in the sample sheet .*\['S4'\]"
+    ):
         ingest_local("toy", local_settings(tmp_path, sheet=fewer))
 
 
@@ -128,7 +132,9 @@ def test_duplicate_sample_ids_in_sheet(tmp_path):
 
 
 def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
-    sheet = read_sample_sheet(write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\tFTD\n"), "sample")
+    sheet = read_sample_sheet(
+        write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\tFTD\n"), "sample"
+    )
     with pytest.raises(AlsigError) as info:
         resolve_conditions(
             sheet,
@@ -144,7 +150,9 @@ def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
 
 def test_duplicate_and_mangled_symbols_are_summed_and_reported():
     counts = np.array([[1, 2], [3, 4], [5, 6], [7, 8]], dtype=np.int32)
-    summed, var, report = harmonise_genes(counts, ["SOD1", "4-Mar", "SOD1", "MARCHF4"], id_type="symbol")
+    summed, var, report = harmonise_genes(
+        counts, ["SOD1", "4-Mar", "SOD1", "MARCHF4"], id_type="symbol"
+    )
     assert list(var.index) == ["SOD1", "MARCHF4"]
     assert summed.tolist() == [[6, 8], [10, 12]]
     assert report["n_duplicate_rows_summed"] == 2

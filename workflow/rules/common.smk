@@ -1,15 +1,23 @@
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 from snakemake.utils import min_version, validate
 
+min_version("9.0")
+
+# Snakemake and every job import alsig from this checkout, whatever environment runs them
+# (the .venv, --sdm conda, apptainer), so the code that runs is the code that was checked out.
+ALSIG_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, ALSIG_SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [ALSIG_SRC, os.getenv("PYTHONPATH")]))
+)
+
 from alsig.config import check_config, schema_errors
 from alsig.config import stage_settings as merged_stage_settings
 from alsig.errors import AlsigError
-
-min_version("9.0")
-
 
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 # Our own pass first: one line per problem naming the key (snakemake's message dumps the schema).

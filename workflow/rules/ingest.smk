@@ -8,13 +8,15 @@ rule download_geo_annotation:
         f"{GEO_CACHE}/Human.GRCh38.p13.annot.tsv.gz",
     log:
         "results/logs/download_geo_annotation.log",
-    params:
-        urls=[geo_download_url("Human.GRCh38.p13.annot.tsv.gz")],
     retries: 1
+    conda:
+        "../envs/alsig.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
+    params:
+        urls=[geo_download_url("Human.GRCh38.p13.annot.tsv.gz")],
     script:
         "../../scripts/download_geo.py"
 
@@ -25,6 +27,13 @@ rule download_geo_series:
         series_matrix=f"{GEO_CACHE}/{{accession}}/{{accession}}_series_matrix.txt.gz",
     log:
         "results/logs/download_geo_series/{accession}.log",
+    retries: 1
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=60,
     params:
         urls=lambda wc: [
             geo_download_url(
@@ -32,11 +41,6 @@ rule download_geo_series:
             ),
             geo_series_matrix_url(wc.accession),
         ],
-    retries: 1
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=60,
     script:
         "../../scripts/download_geo.py"
 
@@ -50,11 +54,13 @@ rule ingest:
         "results/{dataset}/logs/ingest.log",
     benchmark:
         "results/{dataset}/benchmarks/ingest.tsv"
-    params:
-        settings=lambda wc: dataset_settings(wc.dataset),
+    conda:
+        "../envs/alsig.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb_for_inputs(factor=40),
         runtime=30,
+    params:
+        settings=lambda wc: dataset_settings(wc.dataset),
     script:
         "../../scripts/ingest.py"
