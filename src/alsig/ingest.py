@@ -661,3 +661,18 @@ def run_ingest_rule(smk: Any) -> None:
     else:
         adata = ingest_local(dataset, settings)
     write_h5ad(adata, smk.output.h5ad)
+
+
+def run_download_rule(smk: Any) -> None:
+    """Snakemake entry: fetch ``params.urls`` into the matching ``output`` files (cached)."""
+    from alsig.download import fetch
+
+    geo = smk.config["geo"]
+    for url, dest in zip(smk.params.urls, smk.output, strict=True):
+        fetch(
+            url,
+            dest,
+            timeout=geo["timeout_seconds"],
+            retries=geo["retries"],
+            backoff=geo["backoff_seconds"],
+        )
