@@ -13,4 +13,13 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 from alsig.errors import AlsigError  # noqa: E402
 
-__all__ = ["AlsigError", "__version__"]
+__all__ = ["AlsigError", "__version__", "read_scores"]
+
+
+def __getattr__(name: str):
+    # ``alsig.read_scores`` without importing polars for every ``import alsig``.
+    if name == "read_scores":
+        from alsig.tables import read_scores
+
+        return read_scores
+    raise AttributeError(f"module 'alsig' has no attribute {name!r}")

@@ -1,0 +1,486 @@
+"""Pathway enrichment: planted-set recovery, GMT errors, empty collections, p-value floor, ties,
+offline-only gseapy, shipped collections and the table schema."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import socket
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from alsig.enrich import (
+    DEFAULT_MANIFEST,
+    RESULT_SCHEMA,
+    Collection,
+    benjamini_hochberg,
+    check_result,
+    configured_collections,
+    conform,
+    dotplot,
+    empty_result,
+    enrich_contrast,
+    format_pvalue,
+    harmonise_gene_sets,
+    load_collection,
+    plot_label,
+    prepare_ranking,
+    pvalue_floor,
+    read_manifest,
+    resolve_collections,
+    run_ora,
+    run_prerank,
+)
+from alsig.errors import AlsigError
+from alsig.genesets import read_gmt
+from alsig.io import sha256_file
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_text())
+
+N_GENES = 1500
+PLANTED_DOWN = "PLANTED_DOWN"
+PLANTED_UP = "PLANTED_UP"
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    return benjamini_hochberg(p)
+
+
+def simulated_de(seed: int = 7) -> tuple[pl.DataFrame, dict[str, list[str]]]:
+    """A DE-like table: N(0,1) Wald statistics, one set shifted down and one shifted up, plus
+    random null sets."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    genes = [f"GENE{i:04d}" for i in range(N_GENES)]
+    stat = rng.normal(size=N_GENES)
+    order = rng.permutation(N_GENES)
+    down_idx, up_idx, rest = order[:40], order[40:70], order[70:]
+    stat[down_idx] -= 3.0
+    stat[up_idx] += 2.5
+    sets = {
+        PLANTED_DOWN: [genes[i] for i in down_idx],
+        PLANTED_UP: [genes[i] for i in up_idx],
+    }
+    for k in range(25):
+        sets[f"NULL_{k:02d}"] = [genes[i] for i in rng.choice(rest, 35, replace=False)]
+    pvalue = 2 * norm.sf(np.abs(stat))
+    de = pl.DataFrame(
+        {
+            "gene_id": [str(i) for i in range(N_GENES)],
+            "symbol": genes,
+            "base_mean": 100.0,
+            "log2_fold_change": stat / 4,
+            "lfc_se": 0.25,
+            "stat": stat,
+            "pvalue": pvalue,
+            "padj": _bh(pvalue),
+            "log2_fold_change_shrunk": stat / 5,
+        }
+    )
+    return de, sets
+
+
+def validate_rows(table: pl.DataFrame) -> None:
+    check_result(table)
+    assert list(SCHEMA["properties"]) == table.columns
+    for row in table.to_dicts():
+        jsonschema.validate(row, SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# planted set
+# ---------------------------------------------------------------------------------------------
+def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
+    de, sets = simulated_de()
+    table, coverage, report = enrich_contrast(
+        de, sets, collection="sim", permutations=200, seed=1, min_size=15, max_size=500
+    )
+    validate_rows(table)
+    prerank = table.filter(pl.col("method") == "prerank")
+    assert prerank.height == len(sets)
+    # ranked by significance then |NES|: the two planted sets come first
+    assert set(prerank["term"][:2]) == {PLANTED_DOWN, PLANTED_UP}
+    down = prerank.filter(pl.col("term") == PLANTED_DOWN).row(0, named=True)
+    up = prerank.filter(pl.col("term") == PLANTED_UP).row(0, named=True)
+    assert down["nes"] < -2 and down["direction"] == "down" and down["es"] < 0
+    assert up["nes"] > 2 and up["direction"] == "up"
+    assert down["fdr"] < 0.05 and up["fdr"] < 0.05
+    # the most extreme NES of the collection belongs to the down-shifted set
+    assert prerank.sort(pl.col("nes").abs(), descending=True)["term"][0] == PLANTED_DOWN
+    # leading edge genes are members of the set
+    assert set(down["leading_edge"].split(";")) <= set(sets[PLANTED_DOWN])
+    assert down["n_overlap"] == len(down["leading_edge"].split(";"))
+    assert down["size"] == 40 and down["set_size"] == 40 and down["coverage"] == 1.0
+
+    ora = table.filter(pl.col("method") == "ora")
+    ora_down = ora.filter(pl.col("direction") == "down").sort("pvalue")
+    ora_up = ora.filter(pl.col("direction") == "up").sort("pvalue")
+    assert ora_down["term"][0] == PLANTED_DOWN and ora_down["fdr"][0] < 0.01
+    assert ora_up["term"][0] == PLANTED_UP and ora_up["fdr"][0] < 0.05
+    assert ora_down["nes"].is_null().all() and ora_down["odds_ratio"][0] > 10
+    hits = ora_down.row(0, named=True)
+    assert set(hits["leading_edge"].split(";")) <= set(sets[PLANTED_DOWN])
+    assert report["n_sets_tested_prerank"] == len(sets)
+    assert report["ora"]["n_background"] == N_GENES
+    assert coverage.height == len(sets) and coverage["tested_prerank"].all()
+
+
+def test_prerank_is_reproducible_with_the_same_seed():
+    de, sets = simulated_de()
+    ranking, _ = prepare_ranking(de)
+    a = run_prerank(ranking, sets, collection="sim", permutations=100, seed=5)
+    b = run_prerank(ranking, sets, collection="sim", permutations=100, seed=5)
+    assert a.equals(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# p-value floor
+# ---------------------------------------------------------------------------------------------
+def test_zero_permutation_pvalue_is_stored_at_floor_and_displayed_as_less_than():
+    de, sets = simulated_de()
+    ranking, _ = prepare_ranking(de)
+    table = run_prerank(ranking, sets, collection="sim", permutations=50, seed=3)
+    planted = table.filter(pl.col("term") == PLANTED_DOWN).row(0, named=True)
+    floor = 1 / 51
+    assert planted["pvalue"] == pytest.approx(floor)
+    assert planted["pvalue_at_floor"] is True
+    assert planted["pvalue_display"] == "< 0.0196"
+    assert planted["fdr"] >= floor
+    assert (table["pvalue"] > 0).all()
+    other = table.filter(~pl.col("pvalue_at_floor")).row(0, named=True)
+    assert other["pvalue_display"] == f"{other['pvalue']:.3g}"
+    assert not other["pvalue_display"].startswith("<")
+
+
+def test_pvalue_floor_and_display_rule():
+    assert pvalue_floor(1000) == pytest.approx(1 / 1001)
+    assert format_pvalue(pvalue_floor(1000), at_floor=True) == "< 0.000999"
+    assert format_pvalue(0.012345) == "0.0123"
+    assert format_pvalue(None) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# ranking: missing statistics, duplicates and ties
+# ---------------------------------------------------------------------------------------------
+def test_ranking_drops_null_stat_and_breaks_ties_deterministically():
+    de = pl.DataFrame(
+        {
+            "symbol": ["B", "A", "C", "D", "E", "F", "G", "B"],
+            "stat": [1.0, 1.0, 1.0, None, float("nan"), -1.0, -1.0, 0.5],
+            "log2_fold_change": [0.5, 0.5, 2.0, 1.0, 1.0, -0.1, -3.0, 0.1],
+            "padj": [0.1] * 8,
+        }
+    )
+    ranking, report = prepare_ranking(de)
+    # C (larger lfc) before A/B (equal lfc -> by name); F before G (G more negative: bottom)
+    assert list(ranking.index) == ["C", "A", "B", "F", "G"]
+    assert report["n_dropped_null_stat"] == 2
+    assert report["n_dropped_duplicate_symbol"] == 1  # B at 0.5 dropped, B at 1.0 kept
+    assert report["n_tied_genes"] == 5 and report["n_tie_groups"] == 2
+    # the order does not depend on the input row order
+    shuffled, _ = prepare_ranking(de.reverse())
+    assert list(shuffled.index) == list(ranking.index)
+
+
+def test_missing_de_column_is_a_clear_error():
+    de = pl.DataFrame({"symbol": ["A"], "stat": [1.0]})
+    with pytest.raises(AlsigError, match=r"missing column\(s\) \['log2_fold_change', 'padj'\]"):
+        prepare_ranking(de, "results/x/de/c.parquet")
+
+
+# ---------------------------------------------------------------------------------------------
+# GMT problems
+# ---------------------------------------------------------------------------------------------
+def _user_collection(path: Path) -> Collection:
+    return resolve_collections([], [{"id": "mine", "path": str(path)}])[0]
+
+
+def test_malformed_gmt_line_names_file_and_line(tmp_path):
+    gmt = tmp_path / "bad.gmt"
+    gmt.write_text("SET_A\tdesc\tTP53\tMDM2\nSET_B desc TP53 MDM2\n")
+    with pytest.raises(AlsigError, match=r"file '.*bad\.gmt', line 2: malformed GMT line"):
+        load_collection(_user_collection(gmt))
+
+
+def test_empty_gene_set_names_file_and_line(tmp_path):
+    gmt = tmp_path / "empty.gmt.gz"
+    with gzip.open(gmt, "wt") as handle:
+        handle.write("SET_A\tdesc\tTP53\n\nSET_EMPTY\tdesc\t\t\n")
+    with pytest.raises(
+        AlsigError, match=r"empty\.gmt\.gz', line 3: gene set 'SET_EMPTY' has no genes"
+    ):
+        load_collection(_user_collection(gmt))
+
+
+def test_collection_without_overlap_warns_and_gives_empty_schema_valid_table(tmp_path, caplog):
+    de, _ = simulated_de()
+    sets = {"MOUSE_SET": ["Trp53", "Mdm2", "Cdkn1a"], "OTHER": ["ZZZ1", "ZZZ2"]}
+    with caplog.at_level(logging.WARNING, logger="alsig.enrich"):
+        table, coverage, report = enrich_contrast(de, sets, collection="mouse", permutations=10)
+    assert "collection 'mouse': none of its 2 gene sets shares a gene" in caplog.text
+    assert table.height == 0 and dict(table.schema) == RESULT_SCHEMA
+    assert report["n_sets_with_overlap"] == 0
+    assert coverage["coverage"].to_list() == [0.0, 0.0]
+    path = tmp_path / "t.parquet"
+    table.write_parquet(path)
+    assert dict(pl.read_parquet(path).schema) == RESULT_SCHEMA
+    validate_rows(table)
+
+
+def test_sets_outside_size_range_give_empty_table_with_warning(caplog):
+    de, sets = simulated_de()
+    with caplog.at_level(logging.WARNING, logger="alsig.enrich"):
+        ranking, _ = prepare_ranking(de)
+        table = run_prerank(ranking, sets, collection="sim", min_size=100, max_size=500)
+        ora = run_ora(de, sets, collection="sim", min_size=100, max_size=500)
+    assert table.height == 0 and ora.height == 0
+    assert dict(table.schema) == RESULT_SCHEMA == dict(ora.schema)
+    assert "no gene set has 100-500 genes" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------
+# offline: gseapy must not touch the network
+# ---------------------------------------------------------------------------------------------
+def test_enrichment_never_opens_a_network_connection(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    de, sets = simulated_de()
+    table, _, _ = enrich_contrast(de, sets, collection="sim", permutations=20)
+    assert table.filter(pl.col("method") == "ora").height > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# collections, manifest and harmonisation
+# ---------------------------------------------------------------------------------------------
+def test_shipped_manifest_files_checksums_and_no_kegg():
+    manifest = read_manifest()
+    assert {"hallmark", "reactome", "go_bp", "alsig_resistance"} <= set(manifest)
+    table = pl.read_csv(DEFAULT_MANIFEST, separator="\t", infer_schema=False)
+    for row in table.iter_rows(named=True):
+        collection = manifest[row["id"]]
+        if collection.optional:
+            continue
+        assert row["license"] == "CC BY 4.0"
+        assert sha256_file(collection.path) == row["sha256"]
+        sets = read_gmt(collection.path)
+        assert len(sets) == int(row["n_sets"])
+        assert not any("KEGG" in name.upper() for name in sets)
+    assert len(read_gmt(manifest["hallmark"].path)) == 50
+    go_sizes = [len(g) for g in read_gmt(manifest["go_bp"].path).values()]
+    assert min(go_sizes) >= 15 and max(go_sizes) <= 500
+
+
+def test_resolve_collections_errors_name_config_keys(tmp_path):
+    with pytest.raises(AlsigError, match=r"enrich\.collections\[1\]: unknown collection 'kegg'"):
+        resolve_collections(["hallmark", "kegg"])
+    with pytest.raises(AlsigError, match=r"enrich\.collections\[1\]: .*listed twice"):
+        resolve_collections(["hallmark", "hallmark"])
+    with pytest.raises(AlsigError, match=r"enrich\.extra_gmt\[0\]\.path: .*does not exist"):
+        resolve_collections([], [{"id": "mine", "path": str(tmp_path / "nope.gmt")}])
+    gmt = tmp_path / "x.gmt"
+    gmt.write_text("S\td\tTP53\n")
+    with pytest.raises(AlsigError, match=r"enrich\.extra_gmt\[0\]\.id: 'hallmark' is already used"):
+        resolve_collections(["hallmark"], [{"id": "hallmark", "path": str(gmt)}])
+    with pytest.raises(AlsigError, match=r"enrich\.extra_gmt\[0\]\.id: 'my.sets' is not a valid"):
+        resolve_collections([], [{"id": "my.sets", "path": str(gmt)}])
+
+
+def test_optional_collection_is_a_normal_collection_when_present(tmp_path, caplog):
+    manifest = tmp_path / "manifest.tsv"
+    (tmp_path / "sig.gmt").write_text("SIG_UP\tna\tTP53\tMDM2\n")
+    header = "id\tfile\tname\tversion\tsource\tlicense\tn_sets\tsha256\toptional\n"
+    manifest.write_text(
+        header
+        + "alsig_resistance\tsig.gmt\tsig\t1\talsig\tMIT\t\t\ttrue\n"
+        + "later\tmissing.gmt\tlater\t1\talsig\tMIT\t\t\ttrue\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="alsig.enrich"):
+        chosen = resolve_collections(["alsig_resistance", "later"], manifest=manifest)
+    assert [c.id for c in chosen] == ["alsig_resistance"]
+    assert "collection 'later' skipped" in caplog.text
+    sets, info = load_collection(chosen[0])
+    assert sets == {"SIG_UP": ["TP53", "MDM2"]} and info["sha256"] == sha256_file(
+        tmp_path / "sig.gmt"
+    )
+
+
+def test_default_settings_select_the_shipped_collections():
+    ids = [c.id for c in configured_collections({})]
+    assert ids[:3] == ["hallmark", "reactome", "go_bp"]
+    if (REPO / "resources/signatures/alsig_signatures.gmt").exists():
+        assert "alsig_resistance" in ids
+
+
+def test_checksum_mismatch_is_an_error(tmp_path):
+    gmt = tmp_path / "s.gmt"
+    gmt.write_text("S\td\tTP53\n")
+    collection = Collection(id="s", path=gmt, sha256="0" * 64)
+    with pytest.raises(AlsigError, match="does not match the manifest"):
+        load_collection(collection)
+
+
+def test_harmonisation_renames_outdated_symbols_and_merges_duplicates():
+    sets = {"S": ["DDX58", "RIGI", "TP53", "NOT_A_GENE_XYZ"], "T": ["ARNTL", "TP53"]}
+    out, report = harmonise_gene_sets(sets)
+    assert out == {"S": ["RIGI", "TP53", "NOT_A_GENE_XYZ"], "T": ["BMAL1", "TP53"]}
+    assert report["n_symbols_renamed"] == 2
+    assert report["renamed_examples"] == {"DDX58": "RIGI", "ARNTL": "BMAL1"}
+    assert report["n_memberships_merged"] == 1
+    assert report["n_symbols_not_in_gene_map"] == 1
+
+
+def test_harmonised_user_gmt_matches_data_symbols(tmp_path):
+    """An outdated symbol in a user GMT still meets the (current) symbol of the DE table."""
+    de, sets = simulated_de()
+    de = de.with_columns(
+        pl.when(pl.col("symbol") == sets[PLANTED_DOWN][0])
+        .then(pl.lit("RIGI"))
+        .otherwise(pl.col("symbol"))
+        .alias("symbol")
+    )
+    gmt = tmp_path / "user.gmt"
+    planted = ["DDX58", *sets[PLANTED_DOWN][1:]]
+    gmt.write_text("PLANTED\tna\t" + "\t".join(planted) + "\n")
+    loaded, info = load_collection(_user_collection(gmt))
+    assert info["harmonisation"]["n_symbols_renamed"] == 1
+    table, coverage, _ = enrich_contrast(de, loaded, collection="mine", permutations=20)
+    assert coverage["coverage"].to_list() == [1.0]
+    assert table.filter(pl.col("method") == "prerank")["size"].to_list() == [40]
+
+
+# ---------------------------------------------------------------------------------------------
+# schema, BH and plot
+# ---------------------------------------------------------------------------------------------
+def test_schema_file_matches_polars_schema():
+    dtypes = {name: spec["x-polars-dtype"] for name, spec in SCHEMA["properties"].items()}
+    assert list(dtypes) == list(RESULT_SCHEMA)
+    assert {k: str(v) for k, v in RESULT_SCHEMA.items()} == dtypes
+    assert SCHEMA["required"] == list(RESULT_SCHEMA)
+    assert empty_result().columns == list(RESULT_SCHEMA)
+    row = conform([{"term": "X", "method": "ora", "pvalue": 0.5}])
+    assert dict(row.schema) == RESULT_SCHEMA and row["nes"].is_null().all()
+
+
+def test_benjamini_hochberg_matches_reference_values():
+    p = [0.01, 0.04, 0.03, 0.005, 1.0]
+    # R: p.adjust(c(0.01, 0.04, 0.03, 0.005, 1), "BH")
+    assert benjamini_hochberg(p) == pytest.approx([0.025, 0.05, 0.05, 0.025, 1.0])
+
+
+def test_dotplot_draws_panels_with_truncated_labels():
+    de, sets = simulated_de()
+    long_name = "a very long gene ontology process name that keeps going and going (GO:0000001)"
+    sets[long_name] = sets.pop(PLANTED_DOWN)
+    table, _, _ = enrich_contrast(de, sets, collection="sim", permutations=20)
+    fig = dotplot({"sim": table, "empty": empty_result()}, title="demo", top_n=5)
+    axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert [ax.get_title(loc="left") for ax in axes] == ["sim"]
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert len(labels) == 5
+    assert plot_label(long_name) in labels and plot_label(long_name).endswith("(GO:0000001)")
+    assert all(len(label) <= 55 for label in labels)
+    empty = dotplot({"x": empty_result()})
+    assert "no prerank results" in empty.axes[0].texts[0].get_text()
+
+
+def test_gseapy_keeps_the_tie_order_alsig_passes():
+    """Within a block of equal statistics, the set's genes placed first (by the tie break) count as
+    the top of the ranking: gseapy must not re-sort the ranking alsig hands it."""
+    genes = [f"TIE{i:03d}" for i in range(200)]
+    members = genes[:20]
+    sets = {"TOP": members, "OTHER": genes[100:130]}
+    # all statistics equal; the tie break (log2_fold_change, descending) puts TOP's genes first
+    lfc = [1.0 if g in members else 0.0 for g in genes]
+    de = pl.DataFrame({"symbol": genes, "stat": [1.0] * 200, "log2_fold_change": lfc, "padj": 1.0})
+    ranking, report = prepare_ranking(de)
+    assert report["n_tied_genes"] == 200 and list(ranking.index[:20]) == sorted(members)
+    top = run_prerank(ranking, sets, collection="t", permutations=20, min_size=15)
+    assert top.filter(pl.col("term") == "TOP")["es"][0] > 0.5
+    flipped, _ = prepare_ranking(de.with_columns(-pl.col("log2_fold_change")))
+    bottom = run_prerank(flipped, sets, collection="t", permutations=20, min_size=15)
+    assert bottom.filter(pl.col("term") == "TOP")["es"][0] < -0.5
+
+
+def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from alsig.enrich import run_enrich_report_rule, run_enrich_rule
+
+    de, sets = simulated_de()
+    de_path = tmp_path / "de" / "ALS_vs_control.parquet"
+    de_path.parent.mkdir()
+    de.write_parquet(de_path)
+    gmt = tmp_path / "sim.gmt"
+    gmt.write_text("".join(f"{t}\tna\t" + "\t".join(g) + "\n" for t, g in sets.items()))
+    settings = {
+        "collections": ["hallmark"],
+        "extra_gmt": [{"id": "sim", "path": str(gmt)}],
+        "permutations": 20,
+    }
+    out = tmp_path / "enrich" / "ALS_vs_control"
+    for cid in ("hallmark", "sim"):
+        smk = SimpleNamespace(
+            input=SimpleNamespace(de=str(de_path)),
+            output=SimpleNamespace(
+                parquet=str(out / f"{cid}.parquet"),
+                tsv=str(out / f"{cid}.tsv"),
+                coverage=str(out / f"{cid}.coverage.tsv"),
+                json=str(out / f"{cid}.run.json"),
+            ),
+            params=SimpleNamespace(settings=settings),
+            wildcards=SimpleNamespace(dataset="sim", contrast="ALS_vs_control", collection=cid),
+            threads=1,
+        )
+        run_enrich_rule(smk)
+    hallmark = pl.read_parquet(out / "hallmark.parquet")
+    assert hallmark.height == 0 and dict(hallmark.schema) == RESULT_SCHEMA  # no overlap
+    sim = pl.read_parquet(out / "sim.parquet")
+    validate_rows(sim)
+    tsv = pl.read_csv(out / "sim.tsv", separator="\t")
+    assert tsv.columns == list(RESULT_SCHEMA) and tsv.height == sim.height
+    run = json.loads((out / "sim.run.json").read_text())
+    assert run["parameters"]["permutations"] == 20
+    assert run["report"]["ranking"]["n_ranked"] == N_GENES
+    smk = SimpleNamespace(
+        input=SimpleNamespace(
+            tables=[str(out / f"{c}.parquet") for c in ("hallmark", "sim")],
+            json=[str(out / f"{c}.run.json") for c in ("hallmark", "sim")],
+        ),
+        output=SimpleNamespace(
+            dotplot=str(out / "dotplot.png"), provenance=str(out / "provenance.json")
+        ),
+        params=SimpleNamespace(settings=settings),
+        wildcards=SimpleNamespace(dataset="sim", contrast="ALS_vs_control"),
+    )
+    run_enrich_report_rule(smk)
+    assert (out / "dotplot.png").read_bytes()[:4] == b"\x89PNG"
+    provenance = json.loads((out / "provenance.json").read_text())
+    hallmark_info = provenance["collections"]["hallmark"]
+    assert hallmark_info["version"] == "v7.4" and hallmark_info["license"] == "CC BY 4.0"
+    assert hallmark_info["sha256"] == read_manifest()["hallmark"].sha256
+    assert provenance["collections"]["sim"]["version"] == "user-supplied"
+
+
+def test_settings_defaults_and_size_range_check():
+    from alsig.enrich import DEFAULT_SETTINGS, with_defaults
+
+    assert with_defaults({}) == DEFAULT_SETTINGS
+    assert with_defaults({"permutations": 100})["permutations"] == 100
+    with pytest.raises(
+        AlsigError, match=r"enrich\.min_size \(600\) is larger than enrich\.max_size"
+    ):
+        with_defaults({"min_size": 600})
+    with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
+        with_defaults({"permutations": 0})

@@ -1,0 +1,139 @@
+"""Public signature tables: schema (JSON schema + SCHEMA_VERSION), writers, catalog, read_scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import jsonschema
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+import yaml
+
+from alsig.errors import AlsigError
+from alsig.scoring import score_anndata
+from alsig.signatures import Signature, configured_signatures
+from alsig.tables import (
+    COLUMNS,
+    SCHEMA_FILE,
+    SCHEMA_VERSION,
+    read_scores,
+    wide_table,
+    write_catalog,
+    write_long,
+    write_scores_h5ad,
+    write_wide,
+)
+
+
+def _result(dataset="toy", n=8, controls=4, methods=("singscore", "ssgsea", "singscore_adjusted")):
+    rng = np.random.default_rng(2)
+    sigs = configured_signatures()
+    genes = sorted({g for s in sigs for g in s.genes} - {"UNC13A"}) + [f"G{i}" for i in range(500)]
+    X = rng.gamma(2.0, 2.0, size=(n, len(genes))).astype(np.float32)
+    obs = pd.DataFrame(
+        {"condition": ["ALS"] * (n - controls) + ["control"] * controls},
+        index=[f"{dataset}_S{i}" for i in range(n)],
+    )
+    obs["subject"] = obs.index
+    adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
+    adata.layers["vst"] = X
+    sigs.append(Signature("lonely", "user", up=["NOPE1", "NOPE2", "G1"]))
+    return adata, score_anndata(adata, sigs, methods=list(methods), dataset=dataset)
+
+
+def _schema():
+    return yaml.safe_load(Path(SCHEMA_FILE).read_text())
+
+
+def test_yaml_schema_matches_python_schema():
+    schema = _schema()
+    assert list(schema["properties"]) == COLUMNS
+    assert schema["required"] == COLUMNS
+    assert schema["x-schema-version"] == SCHEMA_VERSION
+    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+
+
+def test_outputs_validate_against_the_schema(tmp_path):
+    adata, result = _result()
+    validator = jsonschema.Draft202012Validator(_schema())
+    write_long(result.long, tmp_path / "scores.parquet")
+    table = read_scores(tmp_path / "scores.parquet")
+    assert table.columns == COLUMNS and table.height == result.long.height
+    for row in table.iter_rows(named=True):
+        validator.validate(row)
+    # every (sample, signature, method) once; composites and cell types present; flagged -> null
+    assert set(table["method"]) == {"singscore", "ssgsea", "singscore_adjusted"}
+    assert "axis:oxidative_stress" in set(table["signature"])
+    assert table.filter(pl.col("signature") == "lonely")["score"].null_count() == 24
+    assert (
+        table.filter((pl.col("axis") == "cell_type") & (pl.col("method") == "singscore")).height
+        == 6 * 8
+    )
+    # TDP-43 signature: 1 of 2 genes present -> scored (coverage 0.5)
+    tdp = result.coverage.filter(pl.col("signature") == "tdp43_cryptic_exon_targets").row(
+        0, named=True
+    )
+    assert tdp["n_genes_used"] == 1 and tdp["flagged"] is False
+    # wide TSV: one row per method x sample, signature columns
+    write_wide(result.long, tmp_path / "wide.tsv")
+    wide = pl.read_csv(tmp_path / "wide.tsv", separator="\t")
+    assert wide.height == 3 * 8 and wide.columns[:4] == ["method", "sample", "subject", "condition"]
+    assert "axis:excitotoxicity" in wide.columns and "nrf2_targets" in wide.columns
+    # obsm export
+    write_scores_h5ad(adata, result, tmp_path / "scores.h5ad")
+    back = ad.read_h5ad(tmp_path / "scores.h5ad")
+    frame = back.obsm["alsig_scores_singscore"]
+    assert list(frame.index) == list(adata.obs_names)
+    expected = wide_table(result.long).filter(pl.col("method") == "singscore")
+    np.testing.assert_allclose(
+        frame["nrf2_targets"].to_numpy(), expected["nrf2_targets"].to_numpy()
+    )
+    assert back.uns["alsig_scores"]["schema_version"] == SCHEMA_VERSION
+    assert "lonely" in list(back.uns["alsig_scores"]["flagged_signatures"])
+
+
+def test_read_scores_rejects_other_schema_versions(tmp_path):
+    _, result = _result(methods=("singscore",))
+    old = result.long.with_columns(pl.lit("0").alias("schema_version"))
+    path = tmp_path / "old.parquet"
+    old.write_parquet(path)
+    with pytest.raises(AlsigError, match="schema version 0 but this alsig reads version 1") as info:
+        read_scores(path)
+    assert str(path) in str(info.value)
+    result.long.drop("dispersion").write_parquet(path)
+    with pytest.raises(AlsigError, match="missing: \\['dispersion'\\]"):
+        read_scores(path)
+    pl.DataFrame({"a": [1]}).write_parquet(path)
+    with pytest.raises(AlsigError, match="no 'schema_version' column"):
+        read_scores(path)
+
+
+def test_catalog_partitions_one_line_readers_and_rewrite(tmp_path):
+    tables = []
+    for dataset in ("dsA", "dsB"):
+        _, result = _result(dataset=dataset, methods=("singscore",))
+        write_long(result.long, tmp_path / f"{dataset}.parquet")
+        tables.append(tmp_path / f"{dataset}.parquet")
+    catalog = tmp_path / "catalog" / "signature_scores.parquet"
+    manifest = write_catalog(tables, catalog, tmp_path / "catalog" / "manifest.tsv")
+    assert manifest["dataset"].to_list() == ["dsA", "dsB"]
+    assert (catalog / "dataset=dsA" / "part-0.parquet").exists()
+    via_polars = pl.read_parquet(catalog, hive_partitioning=True)
+    via_pandas = pd.read_parquet(catalog)
+    via_alsig = read_scores(catalog)
+    assert via_polars.height == via_pandas.shape[0] == via_alsig.height == 2 * result.long.height
+    assert set(via_pandas["dataset"].astype(str)) == {"dsA", "dsB"}
+    assert via_alsig.columns == COLUMNS
+    # a rerun with one dataset replaces its partition and drops the stale one; no temp folders left
+    _, changed = _result(dataset="dsA", n=5, controls=3, methods=("singscore",))
+    write_long(changed.long, tables[0])
+    write_catalog(tables[:1], catalog)
+    after = read_scores(catalog)
+    assert set(after["dataset"]) == {"dsA"} and after["sample"].n_unique() == 5
+    leftovers = [p.name for p in catalog.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+    with pytest.raises(AlsigError, match="appears in two score tables"):
+        write_catalog([tables[0], tables[0]], catalog)

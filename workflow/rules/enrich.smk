@@ -1,0 +1,72 @@
+# Pathway enrichment per contrast (issue 5): GSEA preranked + over-representation on offline
+# gene-set collections (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE
+# tables results/{dataset}/de/{contrast}.parquet. Targets for `rule all`:
+# alsig.enrich.enrich_targets(config, dataset). Helpers live in alsig.enrich (lint: no functions here).
+import alsig.enrich as alsig_enrich
+
+
+rule enrich:
+    input:
+        de="results/{dataset}/de/{contrast}.parquet",
+        gmt=lambda wc: alsig_enrich.dataset_collection_files(config, wc.dataset)[
+            wc.collection
+        ],
+    output:
+        parquet="results/{dataset}/enrich/{contrast}/{collection}.parquet",
+        tsv=report(
+            "results/{dataset}/enrich/{contrast}/{collection}.tsv",
+            caption="../report/enrich_table.rst",
+            category="Enrichment",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "collection": "{collection}"},
+        ),
+        coverage="results/{dataset}/enrich/{contrast}/{collection}.coverage.tsv",
+        json="results/{dataset}/enrich/{contrast}/{collection}.run.json",
+    log:
+        "results/{dataset}/logs/enrich/{contrast}/{collection}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/enrich/{contrast}/{collection}.tsv"
+    wildcard_constraints:
+        contrast=r"[^/]+",
+        collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    conda:
+        "../envs/alsig.yaml"
+    threads: lambda wc: int(alsig_enrich.dataset_settings(config, wc.dataset)["threads"])
+    resources:
+        mem_mb=lambda wc, attempt: alsig_enrich.rule_mem_mb(
+            config, wc.dataset, wc.collection, attempt
+        ),
+        runtime=lambda wc: 10
+        + int(alsig_enrich.dataset_settings(config, wc.dataset)["permutations"]) // 100,
+    params:
+        settings=lambda wc: alsig_enrich.dataset_settings(config, wc.dataset),
+    script:
+        "../../scripts/enrich.py"
+
+
+rule enrich_report:
+    input:
+        unpack(lambda wc: alsig_enrich.report_inputs(config, wc.dataset, wc.contrast)),
+    output:
+        dotplot=report(
+            "results/{dataset}/enrich/{contrast}/dotplot.png",
+            caption="../report/enrich_dotplot.rst",
+            category="Enrichment",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "dot plot"},
+        ),
+        provenance="results/{dataset}/enrich/{contrast}/provenance.json",
+    log:
+        "results/{dataset}/logs/enrich/{contrast}/report.log",
+    wildcard_constraints:
+        contrast=r"[^/]+",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        settings=lambda wc: alsig_enrich.dataset_settings(config, wc.dataset),
+    script:
+        "../../scripts/enrich_report.py"

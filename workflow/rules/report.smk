@@ -1,0 +1,30 @@
+# Figures of the signature scores for `snakemake --report` (issue 7). Stage figures of QC, DE and
+# enrichment are made by their own rules; this file adds the score overview per dataset.
+
+
+rule score_figures:
+    input:
+        scores="results/{dataset}/scores/signature_scores.parquet",
+    output:
+        heatmap=report(
+            "results/{dataset}/scores/axis_heatmap.png",
+            caption="../report/score_heatmap.rst",
+            category="Signature scores",
+            labels={"dataset": "{dataset}", "figure": "axis heatmap"},
+        ),
+        distributions=report(
+            "results/{dataset}/scores/axis_distributions.png",
+            caption="../report/score_distributions.rst",
+            category="Signature scores",
+            labels={"dataset": "{dataset}", "figure": "axes by condition"},
+        ),
+    log:
+        "results/{dataset}/logs/score_figures.log",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/score_figures.py"
