@@ -641,7 +641,11 @@ def _download_sidecar(path: str | Path) -> dict[str, Any]:
     if not sidecar.exists():
         return {}
     meta = json.loads(sidecar.read_text())
-    return {"url": meta.get("url"), "retrieved_at": meta.get("retrieved_at")}
+    return {
+        "url": meta.get("url"),
+        "retrieved_at": meta.get("retrieved_at"),
+        "download_attempts": meta.get("attempts"),
+    }
 
 
 def run_ingest_rule(smk: Any) -> None:

@@ -1,6 +1,9 @@
+# Downloads retry inside alsig.download.fetch (geo.retries, with backoff); no rule-level
+# retries on top, which would multiply the requests to NCBI.
 localrules:
     download_geo_annotation,
-    download_geo_series,
+    download_geo_counts,
+    download_geo_series_matrix,
 
 
 rule download_geo_annotation:
@@ -8,7 +11,6 @@ rule download_geo_annotation:
         f"{GEO_CACHE}/Human.GRCh38.p13.annot.tsv.gz",
     log:
         "results/logs/download_geo_annotation.log",
-    retries: 1
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -21,13 +23,11 @@ rule download_geo_annotation:
         "../../scripts/download_geo.py"
 
 
-rule download_geo_series:
+rule download_geo_counts:
     output:
-        counts=f"{GEO_CACHE}/{{accession}}/{{accession}}_raw_counts_GRCh38.p13_NCBI.tsv.gz",
-        series_matrix=f"{GEO_CACHE}/{{accession}}/{{accession}}_series_matrix.txt.gz",
+        f"{GEO_CACHE}/{{accession}}/{{accession}}_raw_counts_GRCh38.p13_NCBI.tsv.gz",
     log:
-        "results/logs/download_geo_series/{accession}.log",
-    retries: 1
+        "results/logs/download_geo_counts/{accession}.log",
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -38,9 +38,25 @@ rule download_geo_series:
         urls=lambda wc: [
             geo_download_url(
                 f"{wc.accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz", wc.accession
-            ),
-            geo_series_matrix_url(wc.accession),
+            )
         ],
+    script:
+        "../../scripts/download_geo.py"
+
+
+rule download_geo_series_matrix:
+    output:
+        f"{GEO_CACHE}/{{accession}}/{{accession}}_series_matrix.txt.gz",
+    log:
+        "results/logs/download_geo_series_matrix/{accession}.log",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        urls=lambda wc: [geo_series_matrix_url(wc.accession)],
     script:
         "../../scripts/download_geo.py"
 

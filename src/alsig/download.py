@@ -1,0 +1,314 @@
+"""Robust, cached file downloads (GEO counts, annotation, series matrices).
+
+:func:`fetch` GETs one URL into ``dest``:
+
+- connect/read ``timeout`` per socket operation;
+- retries with exponential backoff (``backoff * 2**(k-1)`` seconds before retry ``k``) on
+  connection errors, timeouts, dropped or incomplete responses, HTTP 429 (a ``Retry-After`` of
+  seconds is honoured, capped at :data:`MAX_RETRY_AFTER`) and 5xx; other 4xx fail at once;
+- the body goes to a temporary file in the destination folder, is checked (``Content-Length``
+  when the server sends one; a ``.gz`` file must be one complete gzip stream, so a truncated
+  download is never used) and only then renamed onto ``dest`` (atomic on POSIX);
+- a sidecar ``<dest>.json`` records url, size, sha256, retrieval time and attempts;
+- cache: when ``dest`` and a sidecar for the same URL, size and sha256 exist, nothing is requested.
+
+Temporary files are named ``.<name>.part-<host>-<pid>-<random>``; leftovers from a killed run on
+this host are removed by the next fetch of the same file, and are never mistaken for ``dest``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import json
+import logging
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import alsig
+from alsig.errors import AlsigError
+from alsig.io import sha256_file, write_text
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"alsig/{alsig.__version__} (ALS RNA-seq workflow; python-urllib)"
+MAX_RETRY_AFTER = 120.0
+CHUNK = 1 << 20
+SIDECAR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Download:
+    """What :func:`fetch` produced (also the content of the ``<dest>.json`` sidecar)."""
+
+    url: str
+    path: str
+    size: int
+    sha256: str
+    retrieved_at: str
+    attempts: int
+    cached: bool = False
+
+    def sidecar(self) -> dict[str, Any]:
+        record = asdict(self)
+        record.pop("cached")
+        record["path"] = Path(self.path).name
+        record["sidecar_version"] = SIDECAR_VERSION
+        return record
+
+
+class _Transient(Exception):
+    """A failed attempt worth retrying; ``wait`` overrides the backoff when set."""
+
+    def __init__(self, problem: str, wait: float | None = None) -> None:
+        super().__init__(problem)
+        self.wait = wait
+
+
+def sidecar_path(dest: str | os.PathLike[str]) -> Path:
+    return Path(f"{dest}.json")
+
+
+def read_sidecar(dest: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The sidecar of ``dest`` as a dict, or None when missing or unreadable."""
+    path = sidecar_path(dest)
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def cached(url: str, dest: str | os.PathLike[str]) -> Download | None:
+    """The cached download of ``url`` at ``dest`` if file and sidecar agree (url, size, sha256)."""
+    dest = Path(dest)
+    meta = read_sidecar(dest)
+    if meta is None or not dest.is_file() or meta.get("url") != url:
+        return None
+    if meta.get("size") != dest.stat().st_size:
+        return None
+    if meta.get("sha256") != sha256_file(dest):
+        log.warning("cached %s does not match its sidecar sha256; downloading it again", dest)
+        return None
+    return Download(
+        url=url,
+        path=str(dest),
+        size=int(meta["size"]),
+        sha256=str(meta["sha256"]),
+        retrieved_at=str(meta.get("retrieved_at", "")),
+        attempts=int(meta.get("attempts", 0)),
+        cached=True,
+    )
+
+
+def fetch(
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    timeout: float = 60.0,
+    retries: int = 5,
+    backoff: float = 2.0,
+    max_retry_after: float = MAX_RETRY_AFTER,
+) -> Download:
+    """Download ``url`` to ``dest`` (cached, verified, atomic); see the module docstring.
+
+    ``retries`` is the number of retries after the first attempt. Raises :class:`AlsigError`
+    naming the URL when the server refuses (4xx other than 429) or every attempt failed; ``dest``
+    is then left untouched (absent when it was absent).
+    """
+    dest = Path(dest)
+    hit = cached(url, dest)
+    if hit is not None:
+        log.info("cached: %s (%d bytes, sha256 %s) for %s", dest, hit.size, hit.sha256[:12], url)
+        return hit
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(dest)
+    attempts = retries + 1
+    problem = "no attempt made"
+    for attempt in range(1, attempts + 1):
+        log.info("GET %s -> %s (attempt %d of %d)", url, dest, attempt, attempts)
+        wait = backoff * 2 ** (attempt - 1)
+        try:
+            size, digest = _attempt(url, dest, timeout=timeout, max_retry_after=max_retry_after)
+        except _Transient as exc:
+            problem = str(exc)
+            if exc.wait is not None:
+                wait = exc.wait
+        else:
+            record = Download(
+                url=url,
+                path=str(dest),
+                size=size,
+                sha256=digest,
+                retrieved_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                attempts=attempt,
+            )
+            write_text(json.dumps(record.sidecar(), indent=2) + "\n", sidecar_path(dest))
+            log.info(
+                "downloaded %s: %d bytes, sha256 %s, %d attempt(s)", dest, size, digest, attempt
+            )
+            return record
+        if attempt < attempts:
+            log.warning(
+                "attempt %d of %d for %s failed: %s; retrying in %.1f s",
+                attempt,
+                attempts,
+                url,
+                problem,
+                wait,
+            )
+            time.sleep(wait)
+        else:
+            log.error("attempt %d of %d for %s failed: %s", attempt, attempts, url, problem)
+    raise AlsigError(
+        f"download of {url} failed after {attempts} attempt(s); last problem: {problem}. "
+        "The server or the network may be down: run again later (finished downloads are cached), "
+        "raise `geo.retries` / `geo.timeout_seconds`, or check `geo.download_base_url` / "
+        f"`geo.series_base_url`. Nothing was written to {dest}."
+    )
+
+
+def _attempt(url: str, dest: Path, *, timeout: float, max_retry_after: float) -> tuple[int, str]:
+    """One GET into a temp file, verified and renamed onto ``dest``; returns (size, sha256)."""
+    part = _part_path(dest)
+    try:
+        request = urllib.request.Request(
+            url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            expected = response.headers.get("Content-Length")
+            digest = hashlib.sha256()
+            checker = GzipChecker() if dest.name.endswith(".gz") else None
+            size = 0
+            with open(part, "wb") as handle:
+                while chunk := response.read(CHUNK):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if checker is not None:
+                        checker.feed(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+        if expected is not None and expected.isdigit() and size != int(expected):
+            raise _Transient(
+                f"incomplete response: got {size} of {expected} bytes (connection dropped)"
+            )
+        if checker is not None:
+            checker.finish(size)
+        os.chmod(part, 0o644)
+        os.replace(part, dest)
+        return size, digest.hexdigest()
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+        exc.close()
+        if status == 429 or status >= 500:
+            wait = None
+            if status in (429, 503):
+                wait = _retry_after(exc.headers, max_retry_after)
+            raise _Transient(f"HTTP {status} {exc.reason}", wait) from None
+        hint = {
+            404: "the file does not exist on the server: check the accession (NCBI computes "
+            "counts only for some human RNA-seq series) and `geo.download_base_url` / "
+            "`geo.series_base_url`",
+            403: "access was refused: check the base URL and any proxy",
+        }.get(status, "this is not a transient error, so it was not retried; check the URL")
+        raise AlsigError(f"download of {url} failed: HTTP {status} {exc.reason}; {hint}.") from None
+    except (
+        urllib.error.URLError,
+        http.client.HTTPException,
+        ConnectionError,
+        TimeoutError,
+        OSError,
+    ) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise _Transient(f"{type(exc).__name__}: {reason}") from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _retry_after(headers: Any, cap: float) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return min(cap, max(0.0, float(value)))
+    except ValueError:  # an HTTP date: use our own backoff
+        return None
+
+
+class GzipChecker:
+    """Incrementally checks that bytes form complete gzip member(s) with nothing after them."""
+
+    def __init__(self) -> None:
+        self._decoder = zlib.decompressobj(wbits=31)
+        self._started = False
+        self._head = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self._head) < 2:
+            self._head += chunk[: 2 - len(self._head)]
+        data = chunk
+        while data:
+            self._started = True
+            try:
+                self._decoder.decompress(data, 0)
+            except zlib.error as exc:
+                raise _Transient(f"the body is not valid gzip data ({exc}){self._html()}") from None
+            if not self._decoder.eof:
+                return
+            data = self._decoder.unused_data  # a further gzip member (concatenated gzip)
+            if data:
+                self._decoder = zlib.decompressobj(wbits=31)
+            else:
+                return
+
+    def finish(self, size: int) -> None:
+        if not self._started:
+            raise _Transient("empty response body (0 bytes) for a .gz file")
+        if not self._decoder.eof:
+            raise _Transient(
+                f"truncated gzip stream ({size} bytes received, the gzip end is missing)"
+            )
+
+    def _html(self) -> str:
+        return "; the server sent HTML or text, not the file" if self._head[:1] in b"<{" else ""
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_") or "host"
+
+
+def _part_path(dest: Path) -> Path:
+    token = os.urandom(4).hex()
+    return dest.with_name(f".{dest.name}.part-{_host()}-{os.getpid()}-{token}")
+
+
+def _remove_stale_parts(dest: Path) -> None:
+    """Delete temp files of ``dest`` left by processes on this host that no longer run."""
+    prefix = f".{dest.name}.part-{_host()}-"
+    for part in dest.parent.glob(f".{dest.name}.part-*"):
+        if not part.name.startswith(prefix):
+            continue  # another host's download in progress (shared file system): leave it
+        pid_text = part.name[len(prefix) :].split("-", 1)[0]
+        if pid_text.isdigit() and _alive(int(pid_text)) and int(pid_text) != os.getpid():
+            continue
+        log.info("removing leftover partial download %s", part)
+        part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,182 @@
+"""GEO series matrix files -> one row per sample (the sample sheet of a ``source: geo`` dataset).
+
+A series matrix (``GSEnnn_series_matrix.txt[.gz]``) holds ``!Series_*`` lines, then one
+``!Sample_<field>`` line per sample attribute with one tab-separated, double-quoted cell per
+sample, then the data table between ``!series_matrix_table_begin`` and ``_end`` (not read here).
+
+:func:`read_series_matrix` returns a polars DataFrame of strings with the columns
+
+- ``sample``: the GSM accession (``!Sample_geo_accession``),
+- ``title`` (``!Sample_title``) and ``source_name`` (``!Sample_source_name_ch1``),
+- one column per ``!Sample_characteristics_ch1`` key: a cell ``"disease state: ALS"`` gives
+  column ``disease_state`` value ``ALS``.
+
+Rules for characteristics, applied per sample in file order so the result never depends on how
+GEO happened to align keys into rows:
+
+- keys are normalised with :func:`normalise_key` (lower case, runs of other characters -> ``_``);
+  a key that collides with ``sample``/``title``/``source_name`` gets the prefix ``characteristic_``;
+- the value is everything after the first ``": "`` (``"a: b: c"`` -> key ``a``, value ``b: c``);
+- a key repeated for the same sample gets ``_2``, ``_3``, ... in order of appearance;
+- a non-empty cell without ``": "`` goes to column ``characteristics_<n>`` where ``n`` is the
+  1-based index of its characteristics line;
+- empty cells and samples without a key are missing (null).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import re
+import zlib
+from pathlib import Path
+
+import polars as pl
+
+from alsig.errors import AlsigError, where
+
+log = logging.getLogger(__name__)
+
+BASE_COLUMNS = {
+    "!Sample_geo_accession": "sample",
+    "!Sample_title": "title",
+    "!Sample_source_name_ch1": "source_name",
+}
+CHARACTERISTICS = "!Sample_characteristics_ch1"
+TABLE_BEGIN = "!series_matrix_table_begin"
+_GSM = re.compile(r"^GSM\d+$")
+
+
+def normalise_key(key: str) -> str:
+    """``"Disease State"`` -> ``disease_state``; ``"age (years)"`` -> ``age_years``."""
+    text = re.sub(r"[^0-9a-z]+", "_", key.strip().lower()).strip("_")
+    if not text:
+        return "characteristic"
+    if text[0].isdigit():
+        text = f"c_{text}"
+    return text
+
+
+def _unquote(cell: str) -> str:
+    cell = cell.strip()
+    if len(cell) >= 2 and cell[0] == '"' and cell[-1] == '"':
+        cell = cell[1:-1]
+    return cell.strip()
+
+
+def _open_text(path: Path):
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _sample_lines(path: Path) -> list[tuple[int, str, list[str]]]:
+    """``(line number, field, cells)`` for every ``!Sample_*`` line before the data table."""
+    rows: list[tuple[int, str, list[str]]] = []
+    saw_series = False
+    try:
+        with _open_text(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                if line.startswith(TABLE_BEGIN):
+                    break
+                if not saw_series and not line.startswith("!"):
+                    raise AlsigError(
+                        f"{where(path, row=number)}: not a GEO series matrix (expected lines "
+                        f"starting with '!Series_' / '!Sample_', found {line[:60]!r}). "
+                        "Download the series matrix (GSEnnn_series_matrix.txt.gz) again."
+                    )
+                if line.startswith("!Series_"):
+                    saw_series = True
+                elif line.startswith("!Sample_"):
+                    field, _, rest = line.partition("\t")
+                    rows.append((number, field, [_unquote(c) for c in rest.split("\t")]))
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise AlsigError(f"{where(path)} does not exist.") from exc
+        raise AlsigError(
+            f"{where(path)} is not a complete gzip file ({exc}); it is probably truncated. "
+            "Delete it (and its .json sidecar) and download it again."
+        ) from exc
+    if not saw_series and not rows:
+        raise AlsigError(
+            f"{where(path)}: not a GEO series matrix (no '!Series_' or '!Sample_' lines); "
+            "the file may be empty or an error page."
+        )
+    return rows
+
+
+def read_series_matrix(path: str | Path) -> pl.DataFrame:
+    """Sample sheet of a GEO series matrix (``.txt`` or ``.txt.gz``); see the module docstring."""
+    path = Path(path)
+    rows = _sample_lines(path)
+    accession = [r for r in rows if r[1] == "!Sample_geo_accession"]
+    if not accession:
+        raise AlsigError(
+            f"{where(path)}: no '!Sample_geo_accession' line, so the samples cannot be named. "
+            "Is this a series matrix (not a platform or SOFT file)? Download it again."
+        )
+    acc_line, _, samples = accession[0]
+    n = len(samples)
+    for number, field, cells in rows:
+        if len(cells) != n:
+            raise AlsigError(
+                f"{where(path, row=number)}: '{field}' has {len(cells)} cells but "
+                f"'!Sample_geo_accession' (line {acc_line}) has {n}; every !Sample_ line needs one "
+                "tab-separated cell per sample. The file is damaged: download it again."
+            )
+    seen: dict[str, int] = {}
+    for i, gsm in enumerate(samples):
+        if not gsm:
+            raise AlsigError(f"{where(path, row=acc_line)}: sample {i + 1} has an empty accession.")
+        if gsm in seen:
+            raise AlsigError(
+                f"{where(path, row=acc_line)}: sample accession '{gsm}' appears twice "
+                f"(cells {seen[gsm] + 1} and {i + 1})."
+            )
+        seen[gsm] = i
+    if not all(_GSM.match(s) for s in samples):
+        log.warning("%s: some sample accessions do not look like GSMnnn", path)
+
+    columns: dict[str, list[str | None]] = {"sample": list(samples)}
+    for field, name in BASE_COLUMNS.items():
+        if name == "sample":
+            continue
+        line = next((r for r in rows if r[1] == field), None)
+        columns[name] = [c or None for c in line[2]] if line else [None] * n
+
+    per_sample: list[dict[str, str]] = [{} for _ in range(n)]
+    order: list[str] = []
+    char_rows = [r for r in rows if r[1] == CHARACTERISTICS]
+    for index, (_, _, cells) in enumerate(char_rows, start=1):
+        for s, cell in enumerate(cells):
+            if not cell:
+                continue
+            key, sep, value = cell.partition(": ")
+            if sep:
+                column = normalise_key(key)
+                if column in BASE_COLUMNS.values() or column.startswith("characteristics_"):
+                    column = f"characteristic_{column}"
+                value = value.strip()
+            else:
+                column, value = f"characteristics_{index}", cell
+            base, k = column, 1
+            while column in per_sample[s]:
+                k += 1
+                column = f"{base}_{k}"
+            per_sample[s][column] = value
+            if column not in order:
+                order.append(column)
+    for column in order:
+        columns[column] = [sample.get(column) for sample in per_sample]
+    frame = pl.DataFrame(columns, schema={c: pl.String for c in columns})
+    log.info(
+        "%s: %d samples, characteristics %s",
+        path.name,
+        frame.height,
+        ", ".join(order) or "(none)",
+    )
+    return frame
