@@ -9,6 +9,11 @@ if not config:  # `--configfile` replaces the default run instead of merging int
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/de.smk"
+include: "workflow/rules/enrich.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,7 +1,10 @@
 """The ``alsig`` command: operator tools around the workflow.
 
 ``alsig check-config FILE`` validates a config without running anything (one line per problem,
-naming the key). Run the workflow itself with ``snakemake`` (see README).
+naming the key). ``alsig discover`` lists the GEO series NCBI E-utilities finds (read-only);
+``alsig reprocess`` is the scheduled entry point: discover -> registry -> run the DAG for new or
+changed series -> refresh the catalog (see README, "Scheduled reprocessing"). Run the workflow
+itself with ``snakemake`` (see README).
 """
 
 from __future__ import annotations
@@ -39,6 +42,58 @@ def _check_config(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _discover(args: argparse.Namespace) -> int:
+    import json
+
+    from alsig.reprocess import discover_only
+
+    _logging(args.verbose)
+    try:
+        rows = discover_only(args.config, api_key=args.api_key, workdir=args.workdir)
+    except AlsigError as exc:
+        print(f"alsig discover: {exc}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print("accession\tn_samples\tpdat\tregistry\ttitle")
+        for row in rows:
+            print(
+                "\t".join(
+                    str(row[k]) for k in ("accession", "n_samples", "pdat", "registry", "title")
+                )
+            )
+    return 0
+
+
+def _reprocess(args: argparse.Namespace) -> int:
+    from alsig.reprocess import Options, reprocess
+
+    _logging(args.verbose)
+    options = Options(
+        config=Path(args.config),
+        workdir=Path(args.workdir),
+        api_key=args.api_key,
+        lock_timeout=args.lock_timeout,
+        targets=args.target or None,
+        cores=args.cores,
+        snakemake_args=args.snakemake_args or [],
+        force=args.force or [],
+    )
+    if args.snakefile:
+        options.snakefile = Path(args.snakefile)
+    return reprocess(options)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alsig", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
@@ -47,6 +102,49 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("config")
     check.add_argument("--workdir", default=".", help="directory relative paths are resolved from")
     check.set_defaults(func=_check_config)
+
+    discover = commands.add_parser(
+        "discover", help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing"
+    )
+    discover.add_argument("--config", default="config/reprocess.yaml", help="base config")
+    discover.add_argument("--workdir", default=".", help="project directory (registry lives here)")
+    discover.add_argument("--api-key", help="NCBI API key (default: $NCBI_API_KEY)")
+    discover.add_argument("--json", action="store_true", help="JSON instead of TSV")
+    discover.add_argument("-v", "--verbose", action="store_true")
+    discover.set_defaults(func=_discover)
+
+    rep = commands.add_parser(
+        "reprocess",
+        help="discover -> update registry -> run the DAG for new/changed series (cron/scrontab)",
+        description="Exit codes: 0 ok or nothing to do; 1 a dataset (or the catalog) failed; "
+        "2 bad config; 3 discovery failed (registry unchanged); 75 another run holds the lock.",
+    )
+    rep.add_argument("--config", default="config/reprocess.yaml", help="base config")
+    rep.add_argument("--workdir", default=".", help="project directory (results/ lives here)")
+    rep.add_argument("--snakefile", help="default: this checkout's Snakefile")
+    rep.add_argument("--api-key", help="NCBI API key (default: $NCBI_API_KEY)")
+    rep.add_argument(
+        "--lock-timeout",
+        type=float,
+        help="seconds to wait for a running reprocess (default: reprocess.lock_timeout_seconds)",
+    )
+    rep.add_argument(
+        "--target",
+        action="append",
+        help="snakemake target instead of the default target; '{dataset}' expands per dataset "
+        "(repeatable)",
+    )
+    rep.add_argument("--cores", type=int, help="snakemake --cores (default: reprocess.cores)")
+    rep.add_argument(
+        "--force", action="append", metavar="GSE", help="reprocess this series (repeatable)"
+    )
+    rep.add_argument(
+        "--snakemake-args",
+        nargs=argparse.REMAINDER,
+        help="everything after this goes to snakemake (e.g. --profile workflow/profiles/slurm)",
+    )
+    rep.add_argument("-v", "--verbose", action="store_true")
+    rep.set_defaults(func=_reprocess)
     args = parser.parse_args(argv)
     return args.func(args)
 

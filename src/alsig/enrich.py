@@ -1037,10 +1037,11 @@ def dataset_collection_files(config: Mapping[str, Any], dataset: str) -> dict[st
 
 
 def dataset_contrasts(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """Contrast names of a dataset (``de.contrasts`` keys)."""
+    """Contrast names of a dataset (``de.contrasts`` keys, DE defaults filled in)."""
     from alsig.config import stage_settings
+    from alsig.de import contrast_names
 
-    return list(stage_settings(dict(config), dataset, "de").get("contrasts") or {})
+    return contrast_names(stage_settings(dict(config), dataset, "de"))
 
 
 def enrich_targets(config: Mapping[str, Any], dataset: str) -> list[str]:

@@ -604,7 +604,7 @@ def ingest_geo(
         zip(annotation["GeneID"].to_list(), annotation["Symbol"].to_list(), strict=True)
     )
     sheet = read_series_matrix(series_matrix_path)
-    geo_settings = {**settings, "sample_column": "sample"}
+    geo_settings = series_matrix_settings(settings, sheet.columns)
     match_samples(
         matrix.sample_ids,
         sheet.get_column("sample").to_list(),
@@ -631,6 +631,25 @@ def ingest_geo(
         "gene_harmonisation": genes_report,
     }
     return assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
+
+
+def series_matrix_settings(settings: dict[str, Any], sheet_columns: list[str]) -> dict[str, Any]:
+    """A GEO dataset's settings with column names as the series-matrix reader spells them:
+    a characteristic written as in GEO ("sample group") is found as ``sample_group``."""
+    from alsig.geo import normalise_key
+
+    def resolve(name: str) -> str:
+        return name if name in sheet_columns else normalise_key(name)
+
+    resolved = {**settings, "sample_column": "sample"}
+    if settings.get("condition", {}).get("column"):
+        resolved["condition"] = {
+            **settings["condition"],
+            "column": resolve(settings["condition"]["column"]),
+        }
+    if settings.get("columns"):
+        resolved["columns"] = {role: resolve(name) for role, name in settings["columns"].items()}
+    return resolved
 
 
 def _download_sidecar(path: str | Path) -> dict[str, Any]:

@@ -83,5 +83,15 @@ def mem_mb_for_inputs(factor, floor_mb=1000):
 
 
 def all_outputs():
-    targets = expand("results/{dataset}/counts.h5ad", dataset=DATASETS)
-    return targets
+    """Every stage's outputs for every dataset, then the catalog across datasets.
+
+    The stage helpers come from the rule files the Snakefile includes after this one."""
+    targets = []
+    for dataset in DATASETS:
+        targets += [f"results/{dataset}/counts.h5ad"]
+        targets += expand(rules.qc.output, dataset=dataset)
+        targets += alsig_de.de_targets(dataset, stage_settings(dataset, "de"))
+        targets += alsig_enrich.enrich_targets(config, dataset)
+        targets += expand(rules.score.output, dataset=dataset)
+        targets += expand(rules.score_figures.output, dataset=dataset)
+    return targets + [CATALOG_MANIFEST]

@@ -6,7 +6,9 @@ from alsig.scoring import with_defaults as score_with_defaults
 
 CATALOG_DIR = "results/catalog/signature_scores.parquet"
 CATALOG_MANIFEST = "results/catalog/signature_scores.manifest.tsv"
-SIGNATURE_TABLE = "resources/signatures/alsig_signatures.tsv"
+SIGNATURE_TABLE = str(
+    Path(workflow.basedir) / "resources/signatures/alsig_signatures.tsv"
+)
 
 
 def score_settings(dataset):

@@ -1,0 +1,185 @@
+"""DE: contrast validation before fitting, planted-gene recovery, outputs of the rule entry point."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from alsig import de
+from alsig.errors import AlsigError
+
+
+def simulate_de(n_per_group: int = 8, n_genes: int = 500, n_de: int = 30, seed: int = 7):
+    """NB counts, 8 vs 8; the first ``n_de`` genes have |log2 FC| = 2 (half up, half down)."""
+    rng = np.random.default_rng(seed)
+    n = 2 * n_per_group
+    condition = np.array(["control"] * n_per_group + ["ALS"] * n_per_group)
+    means = np.exp(rng.uniform(np.log(50), np.log(2000), n_genes))
+    lfc = np.zeros(n_genes)
+    lfc[:n_de] = np.where(np.arange(n_de) % 2 == 0, 2.0, -2.0)
+    sf = rng.uniform(0.8, 1.25, n)
+    mu = means[None, :] * sf[:, None] * np.where(condition[:, None] == "ALS", 2.0**lfc, 1.0)
+    dispersion = 0.05 + 1.0 / means
+    size = 1.0 / dispersion
+    counts = rng.negative_binomial(size[None, :], size[None, :] / (size[None, :] + mu))
+    names = [f"DE{i}" if i < n_de else f"G{i}" for i in range(n_genes)]
+    obs = pd.DataFrame(
+        {
+            "condition": condition,
+            "sex": rng.choice(["female", "male"], n),
+            "region": ["frontal", "motor"] * n_per_group,
+            "age": rng.normal(60, 8, n).round(1).astype(str),  # numeric text -> continuous
+        },
+        index=[f"S{i:02d}" for i in range(n)],
+    )
+    var = pd.DataFrame(
+        {"gene_id": [str(1000 + i) for i in range(n_genes)], "expressed": True}, index=names
+    )
+    return ad.AnnData(X=counts.astype(np.int32), obs=obs, var=var)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return simulate_de()
+
+
+@pytest.fixture(scope="module")
+def de_result(simulated):
+    return de.run_de(
+        simulated,
+        "ALS_vs_control",
+        ["condition", "ALS", "control"],
+        {"design": "~ sex + condition"},
+    )
+
+
+def test_recovers_planted_genes(de_result):
+    table, summary = de_result
+    assert table.columns == de.RESULT_COLUMNS
+    hits = set(table.filter(pl.col("padj") < 0.05)["symbol"].to_list())
+    planted = {f"DE{i}" for i in range(30)}
+    assert len(hits & planted) >= 27  # most planted genes found
+    assert len(hits - planted) <= 3  # few false positives among 470 null genes
+    by_symbol = {r["symbol"]: r for r in table.iter_rows(named=True)}
+    assert by_symbol["DE0"]["log2_fold_change"] == pytest.approx(2.0, abs=0.6)
+    assert by_symbol["DE1"]["log2_fold_change"] == pytest.approx(-2.0, abs=0.6)
+    # shrinkage pulls towards 0 and keeps the sign
+    assert 0 < by_symbol["DE0"]["log2_fold_change_shrunk"] <= by_symbol["DE0"]["log2_fold_change"]
+    assert summary["n_up"] + summary["n_down"] == summary["n_significant"] == len(hits)
+    assert summary["lfc_shrink_coefficient"] == "condition[T.ALS]"
+    assert summary["n_test"] == summary["n_reference"] == 8
+    assert by_symbol["DE0"]["gene_id"] == "1000"
+
+
+def test_no_leaked_future_warning_filter(de_result):
+    assert not any(f[0] == "ignore" and f[2] is FutureWarning for f in warnings.filters)
+
+
+def _prepare(adata, design, contrast, **kwargs):
+    return de.prepare_metadata(adata.obs, design, "c1", contrast, **kwargs)
+
+
+def test_missing_level_names_contrast_and_counts(simulated):
+    with pytest.raises(AlsigError) as err:
+        _prepare(simulated, "~ condition", ["condition", "ALS", "healthy"])
+    msg = str(err.value)
+    assert "contrast 'c1' (condition: ALS vs healthy) with design '~ condition'" in msg
+    assert "level 'healthy' has no samples" in msg
+    assert "control: 8" in msg and "ALS: 8" in msg
+
+
+def test_too_few_samples_per_level(simulated):
+    adata = simulated.copy()
+    adata.obs["condition"] = ["control"] * 15 + ["ALS"]
+    with pytest.raises(AlsigError, match=r"level 'ALS' has 1 sample\(s\), at least 2 needed"):
+        _prepare(adata, "~ condition", ["condition", "ALS", "control"])
+
+
+def test_factor_missing_or_not_in_design(simulated):
+    with pytest.raises(AlsigError, match="factor 'diagnosis' is not a sample column"):
+        _prepare(simulated, "~ condition", ["diagnosis", "ALS", "control"])
+    with pytest.raises(AlsigError, match="the contrast factor 'condition' is not in the design"):
+        _prepare(simulated, "~ sex", ["condition", "ALS", "control"])
+    with pytest.raises(AlsigError, match=r"design variable\(s\) \['batch'\] are not sample"):
+        _prepare(simulated, "~ batch + condition", ["condition", "ALS", "control"])
+    with pytest.raises(AlsigError, match="is not a formula"):
+        _prepare(simulated, "condition", ["condition", "ALS", "control"])
+
+
+def test_rank_deficient_design(simulated):
+    adata = simulated.copy()
+    adata.obs["site"] = np.where(adata.obs["condition"] == "ALS", "A", "B")  # confounded
+    with pytest.raises(AlsigError) as err:
+        _prepare(adata, "~ site + condition", ["condition", "ALS", "control"])
+    msg = str(err.value)
+    assert "not full rank (rank 2 < 3 columns" in msg
+    assert "contrast 'c1'" in msg and "'~ site + condition'" in msg
+    assert "'site' x 'condition'" in msg
+
+
+def test_missing_covariate_error_or_drop(simulated):
+    adata = simulated.copy()
+    adata.obs["sex"] = adata.obs["sex"].astype(object)
+    adata.obs.loc[["S00", "S09"], "sex"] = None
+    with pytest.raises(AlsigError) as err:
+        _prepare(adata, "~ sex + condition", ["condition", "ALS", "control"])
+    assert "'sex' missing for 2 sample(s) (S00, S09)" in str(err.value)
+    assert "de.missing_covariates: drop" in str(err.value)
+    meta, dropped = _prepare(
+        adata, "~ sex + condition", ["condition", "ALS", "control"], missing_covariates="drop"
+    )
+    assert dropped == ["S00", "S09"] and len(meta) == 14
+
+
+def test_metadata_types_and_reference_level(simulated):
+    meta, _ = _prepare(simulated, "~ age + region + condition", ["condition", "ALS", "control"])
+    assert meta["age"].dtype == float  # numeric text -> continuous
+    assert list(meta["condition"].cat.categories)[:2] == ["control", "ALS"]
+    meta, dropped = _prepare(
+        simulated, "~ condition", ["condition", "ALS", "control"], samples="contrast"
+    )
+    assert dropped == []
+
+
+def test_settings_and_contrast_names():
+    assert de.contrast_names(None) == ["ALS_vs_control"]
+    assert de.contrast_names({"contrasts": {"a": ["condition", "x", "y"]}}) == ["a"]
+    with pytest.raises(AlsigError, match=r"de.contrasts.bad: .*expected \[factor, test_level"):
+        de.with_defaults({"contrasts": {"bad": ["condition", "ALS"]}})
+    with pytest.raises(AlsigError, match="contrast name 'ALS vs control' becomes a file name"):
+        de.with_defaults({"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}})
+    with pytest.raises(AlsigError, match="de.missing_covariates"):
+        de.with_defaults({"missing_covariates": "impute"})
+    targets = de.de_targets("demo", None)
+    assert "results/demo/de/ALS_vs_control.parquet" in targets
+    assert "results/demo/de/ALS_vs_control.ma.png" in targets
+
+
+def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
+    h5ad = tmp_path / "filtered.h5ad"
+    small = simulated[:, :120].copy()
+    small.uns["dataset"] = "sim"
+    small.write_h5ad(h5ad)
+    out = {k: str(tmp_path / f"c.{k}") for k in ("parquet", "tsv", "summary", "volcano", "ma")}
+    out["volcano"] += ".png"
+    out["ma"] += ".png"
+    smk = SimpleNamespace(
+        input={"h5ad": str(h5ad)},
+        output=out,
+        params={"settings": {"design": "~ condition"}, "contrast": "ALS_vs_control"},
+        threads=1,
+    )
+    de.run_de_rule(smk)
+    table = pl.read_parquet(out["parquet"])
+    assert table.columns == de.RESULT_COLUMNS
+    summary = pl.read_csv(out["summary"], separator="\t")
+    assert summary["contrast"][0] == "ALS_vs_control" and summary["dataset"][0] == "sim"
+    assert Path(out["volcano"]).stat().st_size > 10_000
+    assert Path(out["ma"]).stat().st_size > 10_000

@@ -1,0 +1,104 @@
+"""E-utilities client against a local fake serving the real esearch/esummary JSON layout."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from alsig.errors import AlsigError
+from alsig.eutils import DEFAULT_TERM, EUtils, RateLimiter, SeriesSummary, discover_series
+from tests.eutils_stub import EutilsFixture, serve
+
+
+def client(url: str, **kwargs) -> EUtils:
+    kwargs.setdefault("retries", 3)
+    kwargs.setdefault("backoff", 0.01)
+    kwargs.setdefault("requests_per_second", 1000)
+    return EUtils(url, **kwargs)
+
+
+def test_discover_reads_real_layout():
+    fixture = EutilsFixture(published=["GSE900002", "GSE900001"])
+    with serve(fixture) as url:
+        series = discover_series(client(url), DEFAULT_TERM)
+    assert [s.accession for s in series] == ["GSE900001", "GSE900002"]
+    first = series[0]
+    assert first.uid == "200900001"
+    assert first.n_samples == 10
+    assert first.pdat == "2024/03/15"
+    assert first.suppfile == "CSV, TXT"
+    assert first.gdstype == "Expression profiling by high throughput sequencing"
+    assert len(first.samples) == 10
+    assert fixture.requests == ["esearch.fcgi", "esummary.fcgi"]
+
+
+def test_esearch_pages_and_esummary_batches():
+    fixture = EutilsFixture(published=["GSE900001", "GSE900002", "GSE900003"])
+    with serve(fixture) as url:
+        eu = client(url)
+        ids = eu.esearch(DEFAULT_TERM, page_size=2)
+        docs = eu.esummary(ids, batch_size=2)
+    assert ids == ["200900001", "200900002", "200900003"]
+    assert sorted(d["accession"] for d in docs.values()) == ["GSE900001", "GSE900002", "GSE900003"]
+    assert fixture.requests == ["esearch.fcgi"] * 2 + ["esummary.fcgi"] * 2
+
+
+def test_api_key_sent_and_redacted_in_errors():
+    fixture = EutilsFixture(fail_always=400)
+    with serve(fixture) as url, pytest.raises(AlsigError) as info:
+        client(url, api_key="SECRETKEY").esearch("x")
+    assert fixture.api_keys == ["SECRETKEY"]  # 4xx: no retry
+    message = str(info.value)
+    assert "SECRETKEY" not in message and "api_key=***" in message
+    assert "esearch.fcgi" in message and "HTTP 400" in message
+
+
+@pytest.mark.parametrize("fault", ["drop", 429, 500])
+def test_transient_failures_are_retried(fault):
+    fixture = EutilsFixture(faults=[fault, fault])
+    with serve(fixture) as url:
+        series = discover_series(client(url), DEFAULT_TERM)
+    assert len(series) == 2
+    assert fixture.requests == ["esearch.fcgi"] * 3 + ["esummary.fcgi"]
+
+
+def test_retries_exhausted_names_the_url():
+    fixture = EutilsFixture(fail_always=500)
+    with (
+        serve(fixture) as url,
+        pytest.raises(AlsigError, match=r"esearch\.fcgi.*after 3 attempt\(s\).*HTTP 500"),
+    ):
+        client(url, retries=2).esearch(DEFAULT_TERM)
+    assert len(fixture.requests) == 3
+
+
+def test_rate_limit_defaults_and_spacing():
+    assert EUtils().limiter.interval == pytest.approx(1 / 3)
+    assert EUtils(api_key="k").limiter.interval == pytest.approx(1 / 10)
+    limiter = RateLimiter(20)
+    start = time.monotonic()
+    for _ in range(5):
+        limiter.wait()
+    assert time.monotonic() - start >= 4 / 20 - 0.01
+
+
+def test_fingerprint_tracks_content_not_dates():
+    doc = {
+        "accession": "GSE1",
+        "title": "t",
+        "n_samples": 2,
+        "pdat": "2020/01/01",
+        "samples": [{"accession": "GSM2"}, {"accession": "GSM1"}],
+    }
+    base = SeriesSummary.from_esummary("1", doc).fingerprint()
+    assert SeriesSummary.from_esummary("1", {**doc, "pdat": "2021/01/01"}).fingerprint() == base
+    more = {**doc, "n_samples": 3, "samples": doc["samples"] + [{"accession": "GSM3"}]}
+    assert SeriesSummary.from_esummary("1", more).fingerprint() != base
+    assert base.startswith("esummary:")
+
+
+def test_non_json_response_is_an_error_naming_the_url():
+    fixture = EutilsFixture(faults=["html"])
+    with serve(fixture) as url, pytest.raises(AlsigError, match=r"esearch\.fcgi.*not JSON.*<html>"):
+        client(url).esearch("x")

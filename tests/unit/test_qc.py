@@ -1,0 +1,214 @@
+"""QC: metrics, filterByExpr, VST, outlier and sex-check flags on small simulated cohorts."""
+
+from __future__ import annotations
+
+import warnings
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from alsig import qc
+from alsig.errors import AlsigError
+
+SEX_GENES = ["XIST", *qc.Y_GENES]
+
+
+def simulate(n_samples: int = 24, n_genes: int = 400, seed: int = 1) -> ad.AnnData:
+    """NB counts with realistic means, 2 MT genes, XIST/Y genes matching the reported sex."""
+    rng = np.random.default_rng(seed)
+    means = np.exp(rng.normal(4.0, 1.5, n_genes))
+    sf = rng.uniform(0.7, 1.4, n_samples)
+    dispersion = 0.05 + 1.0 / means
+    mu = means[None, :] * sf[:, None]
+    size = 1.0 / dispersion
+    counts = rng.negative_binomial(size[None, :], size[None, :] / (size[None, :] + mu))
+    sex = np.array(["female", "male"] * (n_samples // 2))
+    sex_counts = np.zeros((n_samples, len(SEX_GENES)), dtype=int)
+    female = sex == "female"
+    sex_counts[:, 0] = np.where(female, rng.poisson(2000 * sf), rng.poisson(3 * sf))
+    for j in range(1, len(SEX_GENES)):
+        sex_counts[:, j] = np.where(female, rng.poisson(1 * sf), rng.poisson(400 * sf))
+    names = [f"G{i}" for i in range(n_genes - 2)] + ["MT-CO1", "MT-ND1"] + SEX_GENES
+    x = np.hstack([counts, sex_counts]).astype(np.int32)
+    obs = pd.DataFrame(
+        {
+            "condition": ["ALS", "control"] * (n_samples // 2),
+            "subject": [f"P{i}" for i in range(n_samples)],
+            "sex": sex,
+            "region": "cortex",
+        },
+        index=[f"S{i:02d}" for i in range(n_samples)],
+    )
+    var = pd.DataFrame({"gene_id": names, "chromosome": "1"}, index=names)
+    return ad.AnnData(X=x, obs=obs, var=var)
+
+
+def test_filter_by_expr_matches_edger_rule():
+    # 4 samples, two groups of 2, library size 1e6 each: CPM cutoff = 10 / 1 = 10 CPM (10 counts)
+    counts = np.array(
+        [
+            [10, 9, 100, 0],
+            [10, 9, 100, 0],
+            [0, 20, 0, 14],
+            [0, 20, 0, 1],
+        ]
+    )
+    counts = np.hstack([counts, 1_000_000 - counts.sum(axis=1, keepdims=True)])
+    keep = qc.filter_by_expr(counts, ["a", "a", "b", "b"])
+    # gene0: 2 samples >= 10 counts -> kept; gene1: 20 counts in 2 -> kept; gene2 kept;
+    # gene3: only 1 sample above the cutoff (smallest group has 2) -> dropped
+    assert keep.tolist() == [True, True, True, False, True]
+    # min_total_count: a gene with enough CPM but total < 15 is dropped
+    assert not qc.filter_by_expr(counts, None, min_count=1, min_total_count=10**9)[0]
+
+
+def test_large_groups_use_min_prop():
+    # smallest group 20 -> h = 10 + (20 - 10) * 0.7 = 17 samples must reach 10 CPM
+    counts = np.zeros((40, 2), dtype=int)
+    counts[:17, 0] = 100
+    counts[:, 1] = 1_000_000 - counts[:, 0]  # every library is 1e6 counts
+    groups = ["a"] * 20 + ["b"] * 20
+    assert qc.filter_by_expr(counts, groups).tolist() == [True, True]
+    counts[16, 0] = 0
+    assert qc.filter_by_expr(counts, groups).tolist() == [False, True]
+
+
+def test_size_factors_ratio_and_poscounts():
+    base = np.array([[10, 20, 30, 40], [20, 40, 60, 80]])
+    sf, method = qc.size_factors(base)
+    assert method == "ratio"
+    assert sf[1] / sf[0] == pytest.approx(2.0)
+    with_zeros = np.array([[0, 20, 30], [20, 0, 60], [10, 10, 0]])
+    _, method = qc.size_factors(with_zeros)
+    assert method == "poscounts"
+    with pytest.raises(AlsigError, match="no counts at all"):
+        qc.size_factors(np.array([[0, 0], [1, 2]]))
+
+
+def test_vst_matches_pydeseq2_when_fitted_on_all_genes():
+    adata = simulate(n_samples=12, n_genes=200)
+    counts = qc.dense_counts(adata)
+    sf, _ = qc.size_factors(counts)
+    ours, info = qc.vst(counts, sf, n_genes=0)
+    assert info["vst_fit_type"] == "parametric"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pydeseq2.dds import DeseqDataSet
+        from pydeseq2.default_inference import DefaultInference
+
+        dds = DeseqDataSet(
+            counts=pd.DataFrame(counts, index=adata.obs_names, columns=adata.var_names),
+            metadata=adata.obs[["condition"]],
+            design="~ condition",
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
+        dds.vst(use_design=False)
+    qc.shutdown_workers()
+    np.testing.assert_allclose(ours, dds.layers["vst_counts"], rtol=1e-6, atol=1e-6)
+    # variance stabilised: no strong mean-variance trend among expressed genes
+    assert ours.shape == counts.shape and np.isfinite(ours).all()
+
+
+def test_planted_outlier_and_sex_swap_are_flagged():
+    adata = simulate()
+    x = adata.X.copy()
+    x[3] = x[3] // 25  # library collapse
+    mt = adata.var_names.get_loc("MT-CO1")
+    x[10, mt] = x[10].sum() // 3  # a quarter of the reads mitochondrial
+    adata.X = x
+    # swap: sample S04 is reported female but is male (and vice versa for S05)
+    adata.obs.loc["S04", "sex"], adata.obs.loc["S05", "sex"] = "male", "female"
+    out, table, summary = qc.run_qc(adata, {})
+    table = table.set_index("sample")
+    assert "low_library_size" in table.loc["S03", "qc_reasons"]
+    assert bool(table.loc["S03", "qc_outlier"])
+    assert table.loc[["S04", "S05"], "sex_mismatch"].tolist() == [True, True]
+    assert table.loc["S10", "pct_mito"] > 20 and "high_pct_mito" in table.loc["S10", "qc_reasons"]
+    # below qc.mito_min_pct a high-but-tiny mito share is not flagged
+    low = table.drop(index="S10")
+    assert not (low["outlier_high_pct_mito"] & (low["pct_mito"] <= 1.0)).any()
+    assert table.loc["S04", "sex_inferred"] == "female"
+    assert "sex_mismatch(reported male, inferred female)" in table.loc["S04", "qc_reasons"]
+    assert int(table["sex_mismatch"].sum()) == 2
+    # flagged, not excluded by default
+    assert out.n_obs == adata.n_obs and table["qc_kept"].all()
+    assert summary["n_samples_flagged"] >= 3
+    # contract of the filtered AnnData
+    assert out.n_vars == adata.n_vars
+    assert out.layers["vst"].dtype == np.float32 and out.layers["normalized"].dtype == np.float32
+    assert out.var["expressed"].dtype == bool
+    assert np.issubdtype(out.X.dtype, np.integer)
+    np.testing.assert_allclose(
+        out.layers["normalized"][0], out.X[0] / out.obs["size_factor"].iloc[0], rtol=1e-5
+    )
+
+
+def test_pca_outlier_flagged_and_excluded_on_request():
+    adata = simulate(seed=3)
+    x = adata.X.astype(float)
+    rng = np.random.default_rng(0)
+    x[7, :200] = x[7, :200] * rng.lognormal(0, 2.0, 200)  # scrambled profile, same depth
+    adata.X = np.round(x).astype(np.int32)
+    out, table, summary = qc.run_qc(adata, {"exclude_outliers": True})
+    table = table.set_index("sample")
+    assert "pca_distance" in table.loc["S07", "qc_reasons"]
+    assert not table.loc["S07", "qc_kept"]
+    assert "S07" not in out.obs_names
+    assert summary["n_samples_excluded"] == int((~table["qc_kept"]).sum())
+    # re-normalised on the kept samples: size factors have geometric mean ~1 over them
+    assert out.n_obs == summary["n_samples_kept"]
+
+
+def test_collapse_replicates_sums_counts():
+    adata = simulate(n_samples=6, n_genes=50)
+    adata.obs["subject"] = ["A", "A", "B", "C", "C", "C"]
+    adata.obs["replicate"] = ["1", "2", "1", "1", "2", "3"]
+    adata.X = sp.csr_matrix(adata.X)
+    out = qc.collapse_replicates(adata, "subject")
+    dense = adata.X.toarray()
+    assert out.obs_names.tolist() == ["A", "B", "C"]
+    np.testing.assert_array_equal(out.X[0], dense[0] + dense[1])
+    np.testing.assert_array_equal(out.X[2], dense[3:].sum(axis=0))
+    assert out.obs.loc["C", "n_collapsed"] == 3
+    assert out.obs.loc["C", "replicate"] == "1;2;3"
+    assert out.obs.loc["A", "collapsed_samples"] == "S00;S01"
+    with pytest.raises(AlsigError, match="qc.collapse_by: 'donor' is not a sample column"):
+        qc.collapse_replicates(adata, "donor")
+
+
+def test_settings_defaults_and_unknown_keys():
+    s = qc.with_defaults({"outlier_nmads": 4})
+    assert s["outlier_nmads"] == 4 and s["exclude_outliers"] is False
+    with pytest.raises(AlsigError, match=r"unknown key\(s\) \['nmad'\]"):
+        qc.with_defaults({"nmad": 3})
+
+
+def test_qc_does_not_leak_warning_filters():
+    before = list(warnings.filters)
+    adata = simulate(n_samples=8, n_genes=60)
+    qc.run_qc(adata, {})
+    qc.shutdown_workers()
+    assert not any(f[0] == "ignore" and f[2] is FutureWarning for f in warnings.filters)
+    assert len(warnings.filters) == len(before)
+
+
+def test_minority_cluster_is_not_an_outlier():
+    # 6 of 24 samples form a batch with a strong shared shift: a cluster, not 6 outliers
+    adata = simulate(seed=5)
+    rng = np.random.default_rng(5)
+    x = adata.X.copy()
+    mu = x[6:, :150].mean(axis=0) * 6.0  # redraw with a 6-fold mean (not scaled noise)
+    size = 1.0 / (0.05 + 1.0 / np.maximum(mu, 1e-3))
+    x[:6, :150] = rng.negative_binomial(size, size / (size + mu), size=(6, 150))
+    adata.X = x
+    _, table, _ = qc.run_qc(adata, {})
+    assert not table["outlier_pca"].any()
+    scores = np.zeros((10, 2))
+    scores[:, 0] = np.arange(10) * 0.1
+    scores[9] = [50.0, 50.0]  # one isolated sample
+    dist = qc.knn_distance(scores, 2)
+    assert np.argmax(dist) == 9 and dist[9] > 10 * np.median(dist)

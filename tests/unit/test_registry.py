@@ -1,0 +1,77 @@
+"""Dataset registry: transitions, atomic versioned TSV storage."""
+
+from __future__ import annotations
+
+import pytest
+
+from alsig.errors import AlsigError
+from alsig.eutils import SeriesSummary
+from alsig.registry import SCHEMA_VERSION, Registry
+
+
+def series(acc: str, n: int = 4, title: str = "t") -> SeriesSummary:
+    samples = [{"accession": f"GSM{acc[3:]}{i}"} for i in range(n)]
+    return SeriesSummary.from_esummary(
+        "200" + acc[3:], {"accession": acc, "title": title, "n_samples": n, "samples": samples}
+    )
+
+
+def test_observe_new_unchanged_changed(tmp_path):
+    reg = Registry()
+    obs = reg.observe([series("GSE1"), series("GSE2")], now="T1")
+    assert obs.new == ["GSE1", "GSE2"] and not obs.changed
+    assert reg.entries["GSE1"].status == "new" and reg.entries["GSE1"].first_seen == "T1"
+    reg.mark_processed("GSE1", data_sha256="abc", now="T2")
+    obs = reg.observe([series("GSE1"), series("GSE2")], now="T3")
+    assert obs.unchanged == ["GSE1", "GSE2"] and not obs.new
+    assert reg.entries["GSE1"].status == "processed"
+    obs = reg.observe([series("GSE1", n=5), series("GSE2")], now="T4")
+    entry = reg.entries["GSE1"]
+    assert obs.changed == ["GSE1"]
+    assert (entry.status, entry.reason) == ("new", "changed on GEO since it was processed")
+    assert entry.stale_cache and entry.first_seen == "T1" and entry.last_checked == "T4"
+    assert entry.n_samples == 5
+
+
+def test_exclusion_and_release():
+    reg = Registry()
+    reg.observe([series("GSE1")], exclude={"GSE1": "cell lines, not tissue"})
+    assert (reg.entries["GSE1"].status, reg.entries["GSE1"].reason) == (
+        "excluded",
+        "cell lines, not tissue",
+    )
+    obs = reg.observe([series("GSE1")])
+    assert obs.released == ["GSE1"] and reg.entries["GSE1"].status == "new"
+
+
+def test_roundtrip_is_versioned_and_atomic(tmp_path):
+    path = tmp_path / "state" / "registry.tsv"
+    reg = Registry(path=path)
+    reg.observe([series("GSE10"), series("GSE9")], dataset_ids={"GSE9": "tam2019"})
+    reg.set("GSE10", "needs_curation", "no rule matches 'iPSC'")
+    reg.save()
+    lines = path.read_text().splitlines()
+    assert lines[0].split("\t")[:4] == ["schema_version", "accession", "dataset", "status"]
+    assert lines[1].startswith(f"{SCHEMA_VERSION}\tGSE9\ttam2019\tnew")
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    again = Registry.load(path)
+    assert again.entries == reg.entries
+    assert again.counts()["needs_curation"] == 1
+
+
+def test_newer_schema_and_bad_status_are_refused(tmp_path):
+    path = tmp_path / "registry.tsv"
+    reg = Registry(path=path)
+    reg.observe([series("GSE1")])
+    reg.save()
+    text = path.read_text()
+    path.write_text(text.replace(f"\n{SCHEMA_VERSION}\t", "\n99\t"))
+    with pytest.raises(AlsigError, match="line 2, column 'schema_version'.*newer"):
+        Registry.load(path)
+    path.write_text(text.replace("\tnew\t", "\tdone\t"))
+    with pytest.raises(AlsigError, match="unknown status 'done'"):
+        Registry.load(path)
+
+
+def test_missing_file_is_empty(tmp_path):
+    assert Registry.load(tmp_path / "none.tsv").entries == {}

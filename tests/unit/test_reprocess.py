@@ -1,0 +1,138 @@
+"""Reprocess building blocks: condition check, lock, snakemake log parsing, settings."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import polars as pl
+import pytest
+
+from alsig.errors import AlsigError
+from alsig.reprocess import (
+    DEFAULT_CONDITION,
+    LockedError,
+    check_conditions,
+    dataset_of,
+    reprocess_settings,
+    rule_errors,
+    run_lock,
+    series_matrix_url,
+    without_forcerun,
+)
+
+
+def sheet(values: list[str], column: str = "disease_state") -> pl.DataFrame:
+    return pl.DataFrame({"sample": [f"GSM{i}" for i in range(len(values))], column: values})
+
+
+def check(frame, override=None):
+    return check_conditions(
+        frame,
+        dataset="GSE1",
+        source="m.txt.gz",
+        override=override,
+        default_condition=DEFAULT_CONDITION,
+        required_conditions=["ALS", "control"],
+        min_samples=2,
+    )
+
+
+def test_default_rules_resolve_common_labels():
+    result = check(sheet(["ALS", "sALS", "Control", "non-neurological control", "ALS"]))
+    assert result.ok and result.column == "disease_state"
+    assert result.conditions == {"ALS": 3, "control": 2}
+
+
+def test_unresolvable_values_need_curation_with_reason():
+    result = check(sheet(["iPSC line 1", "iPSC line 2", "ALS", "Control"]))
+    assert not result.ok
+    assert "'disease_state'" in result.reason and "iPSC line 1" in result.reason
+    assert "Add datasets.GSE1" in result.reason
+
+
+def test_one_sided_series_needs_curation():
+    result = check(sheet(["ALS", "ALS", "ALS"]))
+    assert not result.ok and "needs >= 2 samples of each of ['ALS', 'control']" in result.reason
+
+
+def test_missing_columns_and_override():
+    frame = sheet(["patient", "patient", "healthy donor", "healthy donor"], column="cohort")
+    result = check(frame)
+    assert not result.ok and "none of the condition columns" in result.reason
+    override = {
+        "condition": {
+            "column": "cohort",
+            "rules": [
+                {"pattern": "patient", "condition": "ALS"},
+                {"pattern": "healthy", "condition": "control"},
+            ],
+        }
+    }
+    result = check(frame, override)
+    assert result.ok and result.conditions == {"ALS": 2, "control": 2}
+
+
+def test_lock_excludes_second_holder_and_waits(tmp_path):
+    lock = tmp_path / "state" / "reprocess.lock"
+    held = pytest.raises(LockedError, match=r"another reprocess run holds the lock.*pid \d+")
+    with run_lock(lock), held, run_lock(lock, timeout=0.3):
+        pass
+    acquired = []
+    with run_lock(lock):
+        waiter = threading.Thread(target=lambda: acquired.append(_take(lock)))
+        waiter.start()
+        time.sleep(0.3)
+        assert not acquired
+    waiter.join(5)
+    assert acquired == [True]
+
+
+def _take(lock):
+    with run_lock(lock, timeout=5):
+        return True
+
+
+def test_rule_errors_and_dataset_mapping():
+    log = (
+        "Error in rule ingest:\n"
+        "    message: None\n"
+        "    jobid: 3\n"
+        "    output: results/GSE2/counts.h5ad\n"
+        "    log: results/GSE2/logs/ingest.log (check log file(s) for error details)\n"
+        "\n"
+        "Error in rule download_geo_series:\n"
+        "    output: .cache/geo/GSE3/GSE3_raw_counts_GRCh38.p13_NCBI.tsv.gz, "
+        ".cache/geo/GSE3/GSE3_series_matrix.txt.gz\n"
+    )
+    errors = rule_errors(log)
+    assert [e["rule"] for e in errors] == ["ingest", "download_geo_series"]
+    assert errors[0]["log"] == ["results/GSE2/logs/ingest.log"]
+    datasets = {"GSE2": {"accession": "GSE2"}, "tam": {"accession": "GSE3"}}
+    assert dataset_of(errors[0]["output"][0], datasets, ".cache/geo") == "GSE2"
+    assert dataset_of(errors[1]["output"][1], datasets, ".cache/geo") == "tam"
+    assert dataset_of("results/catalog/signature_scores.parquet", datasets, ".cache/geo") is None
+
+
+def test_settings_validation():
+    assert reprocess_settings({})["min_samples_per_condition"] == 2
+    with pytest.raises(AlsigError, match=r"reprocess: unknown key\(s\) \['trem'\]"):
+        reprocess_settings({"reprocess": {"trem": "x"}})
+    with pytest.raises(AlsigError, match=r"default_condition.rules\[0\]"):
+        reprocess_settings({"reprocess": {"default_condition": {"rules": [{"pattern": "("}]}}})
+    assert reprocess_settings({"reprocess": {"exclude": ["GSE5"]}})["exclude"] == {
+        "GSE5": "excluded by the user"
+    }
+
+
+def test_series_matrix_url_layout():
+    assert series_matrix_url("https://x/geo/series/", "GSE124439") == (
+        "https://x/geo/series/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix.txt.gz"
+    )
+    assert series_matrix_url("https://x/s", "GSE1234").startswith("https://x/s/GSE1nnn/GSE1234/")
+
+
+def test_without_forcerun_keeps_targets_and_options():
+    command = ["snakemake", "--forcerun", "results/a/counts.h5ad", "results/b/counts.h5ad"]
+    command += ["--keep-going", "results/a/counts.h5ad"]
+    assert without_forcerun(command) == ["snakemake", "--keep-going", "results/a/counts.h5ad"]

@@ -1,0 +1,61 @@
+# Differential expression (issue 4): pydeseq2 with the design in de.design, one job per dataset x
+# contrast (each contrast is its own fit: the shrunken coefficient depends on the contrast's
+# reference level, and a new contrast reruns only itself). Targets for `rule all`:
+# alsig.de.de_targets(dataset, stage_settings(dataset, "de")).
+import alsig.de as alsig_de
+import alsig.qc as alsig_qc
+
+
+def de_settings(dataset):
+    try:
+        return alsig_de.with_defaults(stage_settings(dataset, "de"))
+    except AlsigError as error:
+        sys.exit(f"alsig config error (dataset {dataset}): {error}")
+
+
+rule de:
+    input:
+        h5ad="results/{dataset}/qc/filtered.h5ad",
+    output:
+        parquet="results/{dataset}/de/{contrast}.parquet",
+        tsv=report(
+            "results/{dataset}/de/{contrast}.tsv",
+            caption="../report/de_table.rst",
+            category="Differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "table": "DE results"},
+        ),
+        summary="results/{dataset}/de/{contrast}.summary.tsv",
+        volcano=report(
+            "results/{dataset}/de/{contrast}.volcano.png",
+            caption="../report/de_volcano.rst",
+            category="Differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "volcano"},
+        ),
+        ma=report(
+            "results/{dataset}/de/{contrast}.ma.png",
+            caption="../report/de_ma.rst",
+            category="Differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "MA plot"},
+        ),
+    log:
+        "results/{dataset}/logs/de/{contrast}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/de/{contrast}.tsv"
+    wildcard_constraints:
+        contrast=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 4
+    resources:
+        mem_mb=lambda wc, input, attempt: alsig_qc.rule_mem_mb(
+            input.h5ad, attempt, copies=25
+        ),
+        runtime=lambda wc, input: 15 + alsig_qc.matrix_cells(input.h5ad) // 500_000,
+    params:
+        settings=lambda wc: de_settings(wc.dataset),
+        contrast=lambda wc: wc.contrast,
+    script:
+        "../../scripts/de.py"

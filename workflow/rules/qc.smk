@@ -1,0 +1,61 @@
+# Sample and gene QC (issue 4): scanpy QC metrics, filterByExpr-like gene filter, MAD/PCA sample
+# outliers, XIST/Y sex check, optional replicate collapsing; size factors, normalised counts and
+# a DESeq2-style VST of all genes. Settings: the merged qc: section (alsig.qc.DEFAULT_SETTINGS
+# fills missing keys). Output results/{dataset}/qc/filtered.h5ad is read by DE and scoring.
+import alsig.qc as alsig_qc
+
+
+def qc_settings(dataset):
+    try:
+        return alsig_qc.with_defaults(stage_settings(dataset, "qc"))
+    except AlsigError as error:
+        sys.exit(f"alsig config error (dataset {dataset}): {error}")
+
+
+rule qc:
+    input:
+        h5ad="results/{dataset}/counts.h5ad",
+    output:
+        h5ad="results/{dataset}/qc/filtered.h5ad",
+        samples=report(
+            "results/{dataset}/qc/sample_qc.tsv",
+            caption="../report/qc_samples.rst",
+            category="QC",
+            labels={"dataset": "{dataset}", "table": "sample QC"},
+        ),
+        genes="results/{dataset}/qc/gene_filter.tsv",
+        summary="results/{dataset}/qc/summary.json",
+        library_sizes=report(
+            "results/{dataset}/qc/library_sizes.png",
+            caption="../report/qc_library_sizes.rst",
+            category="QC",
+            labels={"dataset": "{dataset}", "figure": "library sizes"},
+        ),
+        pca=report(
+            "results/{dataset}/qc/pca.png",
+            caption="../report/qc_pca.rst",
+            category="QC",
+            labels={"dataset": "{dataset}", "figure": "PCA"},
+        ),
+        sex_check=report(
+            "results/{dataset}/qc/sex_check.png",
+            caption="../report/qc_sex_check.rst",
+            category="QC",
+            labels={"dataset": "{dataset}", "figure": "sex check"},
+        ),
+    log:
+        "results/{dataset}/logs/qc.log",
+    benchmark:
+        "results/{dataset}/benchmarks/qc.tsv"
+    conda:
+        "../envs/alsig.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, input, attempt: alsig_qc.rule_mem_mb(
+            input.h5ad, attempt, copies=16
+        ),
+        runtime=lambda wc, input: 10 + alsig_qc.matrix_cells(input.h5ad) // 2_000_000,
+    params:
+        settings=lambda wc: qc_settings(wc.dataset),
+    script:
+        "../../scripts/qc.py"
