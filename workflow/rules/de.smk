@@ -25,7 +25,13 @@ rule de:
             subcategory="{contrast}",
             labels={"contrast": "{contrast}", "table": "DE results"},
         ),
-        summary="results/{dataset}/de/{contrast}.summary.tsv",
+        summary=report(
+            "results/{dataset}/de/{contrast}.summary.tsv",
+            caption="../report/de_summary.rst",
+            category="Differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "table": "DE gene counts"},
+        ),
         volcano=report(
             "results/{dataset}/de/{contrast}.volcano.png",
             caption="../report/de_volcano.rst",

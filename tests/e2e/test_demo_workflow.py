@@ -1,0 +1,175 @@
+"""The whole DAG (ingest -> QC -> DE -> enrichment -> scores -> catalog -> figures) on the bundled
+demo, its outputs checked against the schemas in workflow/schemas/, a rerun with nothing to do, and
+the snakemake report with every figure and caption."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import anndata as ad
+import jsonschema
+import polars as pl
+import pytest
+import yaml
+
+from tests.conftest import REPO, SNAKEMAKE, absolute_paths, run_workflow
+
+SCHEMAS = REPO / "workflow" / "schemas"
+# Enrichment is the slow stage (GO BP ~2 min at 1000 permutations); the test keeps its shape.
+FAST_ENRICH = {"collections": ["hallmark", "alsig_resistance"], "permutations": 100}
+
+
+def demo_test_config() -> dict:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["enrich"] = dict(FAST_ENRICH)
+    config["score"] = {"methods": ["singscore", "ssgsea", "singscore_adjusted"]}
+    return absolute_paths(config, REPO)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo_full")
+    result = run_workflow(workdir, demo_test_config())
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def rows_match_schema(table: pl.DataFrame, schema_file: str) -> None:
+    schema = yaml.safe_load((SCHEMAS / schema_file).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    for i, row in enumerate(table.iter_rows(named=True)):
+        # JSON has no NaN: a NaN float is "no value", as null is
+        row = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        errors = list(validator.iter_errors(row))
+        assert not errors, f"{schema_file} row {i}: {errors[0].message}"
+
+
+def test_every_stage_writes_its_outputs(demo_run):
+    results = demo_run / "results"
+    qc = ad.read_h5ad(results / "demo/qc/filtered.h5ad")
+    # two libraries per donor summed (qc.collapse_by: subject): 13 ALS + 6 control donors
+    assert qc.n_obs == 19
+    assert qc.obs["condition"].value_counts().to_dict() == {"ALS": 13, "control": 6}
+    assert qc.n_vars == 6000 and {"normalized", "vst"} <= set(qc.layers)
+    assert 5000 < int(qc.var["expressed"].sum()) < 6000
+
+    sample_qc = pl.read_csv(results / "demo/qc/sample_qc.tsv", separator="\t")
+    assert sample_qc.height == 19 and sample_qc["qc_kept"].all()  # flagged, never dropped silently
+    flagged = sample_qc.filter(pl.col("qc_outlier"))
+    assert flagged.height >= 1 and flagged["qc_reasons"].str.len_chars().min() > 0
+
+    de = pl.read_parquet(results / "demo/de/ALS_vs_control.parquet")
+    de_schema = yaml.safe_load((SCHEMAS / "de_results.schema.yaml").read_text())
+    assert de.columns == de_schema["required"]
+    assert de.height == int(qc.var["expressed"].sum())
+    summary = pl.read_csv(results / "demo/de/ALS_vs_control.summary.tsv", separator="\t")
+    assert summary.row(0, named=True)["n_test"] == 13 and summary["n_reference"][0] == 6
+
+    for collection in FAST_ENRICH["collections"]:
+        table = pl.read_parquet(results / f"demo/enrich/ALS_vs_control/{collection}.parquet")
+        assert table.filter(pl.col("method") == "prerank").height > 0
+    assert (results / "demo/enrich/ALS_vs_control/dotplot.png").stat().st_size > 10_000
+
+    long = pl.read_parquet(results / "demo/scores/signature_scores.parquet")
+    assert set(long["method"]) == {"singscore", "ssgsea", "singscore_adjusted"}
+    assert long.select("sample").n_unique() == 19
+    axes = long.filter(pl.col("signature").str.starts_with("axis:"))
+    assert axes.select("signature").n_unique() >= 6  # every resistance axis has a composite
+    # 6 controls: z_vs_control is defined for every scored singscore row
+    singscore = long.filter((pl.col("method") == "singscore") & pl.col("score").is_not_null())
+    assert singscore["z_vs_control"].null_count() == 0
+
+    catalog = pl.read_parquet(results / "catalog/signature_scores.parquet", hive_partitioning=True)
+    assert catalog.height == long.height and set(catalog["dataset"]) == {"demo"}
+    for figure in ("axis_heatmap.png", "axis_distributions.png"):
+        assert (results / "demo/scores" / figure).stat().st_size > 10_000
+    for rule_log in ("ingest", "qc", "de/ALS_vs_control", "score", "score_figures"):
+        assert (results / f"demo/logs/{rule_log}.log").exists()
+
+
+def test_outputs_match_their_schemas(demo_run):
+    results = demo_run / "results"
+    rows_match_schema(
+        pl.read_parquet(results / "demo/de/ALS_vs_control.parquet"), "de_results.schema.yaml"
+    )
+    rows_match_schema(
+        pl.read_csv(results / "demo/qc/sample_qc.tsv", separator="\t", infer_schema_length=None),
+        "sample_qc.schema.yaml",
+    )
+    obs = ad.read_h5ad(results / "demo/counts.h5ad").obs
+    sheet = pl.from_pandas(
+        obs.astype(object).where(obs.notna(), None).astype(str).replace("None", None)
+    )
+    rows_match_schema(sheet, "samples.schema.yaml")
+    for collection in FAST_ENRICH["collections"]:
+        table = pl.read_parquet(results / f"demo/enrich/ALS_vs_control/{collection}.parquet")
+        rows_match_schema(table, "enrichment.schema.yaml")
+    scores = pl.read_parquet(results / "demo/scores/signature_scores.parquet")
+    rows_match_schema(scores, "signature_scores.schema.yaml")
+
+
+def test_rerun_has_nothing_to_do(demo_run):
+    again = run_workflow(demo_run, demo_test_config(), "-n")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_report_has_every_figure_and_caption(demo_run):
+    config = demo_run / "config" / "config.yaml"
+    report = demo_run / "results" / "report.html"
+    result = subprocess.run(
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(demo_run),
+            "--configfile",
+            str(config),
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=demo_run,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = report.read_text()
+    for name in (
+        "library_sizes.png",
+        "pca.png",
+        "sex_check.png",
+        "ALS_vs_control.volcano.png",
+        "ALS_vs_control.ma.png",
+        "dotplot.png",
+        "axis_heatmap.png",
+        "axis_distributions.png",
+        "ALS_vs_control.summary.tsv",
+    ):
+        assert name in html, f"{name} missing from the report"
+    # every caption file's opening words appear in the report
+    for caption in sorted((REPO / "workflow" / "report").glob("*.rst")):
+        words = caption.read_text().split()
+        plain = [w for w in words if w.isalpha()][:4]
+        assert all(w in html for w in plain), f"caption {caption.name} missing"
+    if shutil.which("chromium"):
+        shot = demo_run / "report.png"
+        subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1400,1000",
+                "--virtual-time-budget=8000",
+                f"--screenshot={shot}",
+                report.as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+        )
+        assert shot.exists() and shot.stat().st_size > 10_000  # the report rendered
