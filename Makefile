@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 ## Install alsig and run the whole workflow on the bundled demo (results in results/demo/).
 demo: install
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 
 ## Install the test dependencies and run the test suite.
 test: install

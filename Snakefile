@@ -7,6 +7,10 @@ if not config:  # `--configfile` replaces the default run instead of merging int
     configfile: "config/config.yaml"
 
 
+# Base image for `--sdm conda apptainer` (each rule's conda env is built inside it); ignored otherwise.
+container: "docker://condaforge/miniforge3:24.11.3-0"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"

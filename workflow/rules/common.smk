@@ -15,6 +15,10 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [ALSIG_SRC, os.getenv("PYTHONPATH")]))
 )
 
+import alsig.de as alsig_de
+import alsig.enrich as alsig_enrich
+import alsig.qc as alsig_qc
+import alsig.scoring as alsig_scoring
 from alsig.config import check_config, schema_errors
 from alsig.config import stage_settings as merged_stage_settings
 from alsig.errors import AlsigError
@@ -34,6 +38,17 @@ except AlsigError as error:
 DATASETS = list(config["datasets"])
 GEO = config["geo"]
 GEO_CACHE = GEO["cache_dir"]
+CATALOG_DIR = "results/catalog/signature_scores.parquet"
+CATALOG_MANIFEST = "results/catalog/signature_scores.manifest.tsv"
+SIGNATURE_TABLE = str(
+    Path(workflow.basedir) / "resources/signatures/alsig_signatures.tsv"
+)
+# Each stage module fills the keys a config leaves out and checks the values.
+STAGE_DEFAULTS = {
+    "qc": alsig_qc.with_defaults,
+    "de": alsig_de.with_defaults,
+    "score": alsig_scoring.with_defaults,
+}
 
 
 wildcard_constraints:
@@ -47,6 +62,24 @@ def dataset_settings(dataset):
 
 def stage_settings(dataset, stage):
     return merged_stage_settings(config, dataset, stage)
+
+
+def checked_stage_settings(dataset, stage):
+    """A dataset's settings of one stage with defaults filled in; a bad value stops the run
+    with one line naming the dataset (no traceback)."""
+    try:
+        return STAGE_DEFAULTS[stage](stage_settings(dataset, stage))
+    except AlsigError as error:
+        sys.exit(f"alsig config error (dataset {dataset}): {error}")
+
+
+def score_signature_files(dataset):
+    """The signature files a dataset is scored with (inputs, so editing one reruns scoring)."""
+    settings = checked_stage_settings(dataset, "score")
+    files = [] if settings["replace_signatures"] else [SIGNATURE_TABLE]
+    for entry in settings["extra_signatures"]:
+        files.append(entry["path"] if isinstance(entry, dict) else entry)
+    return files
 
 
 def geo_series_matrix_url(accession):
@@ -85,7 +118,8 @@ def mem_mb_for_inputs(factor, floor_mb=1000):
 def all_outputs():
     """Every stage's outputs for every dataset, then the catalog across datasets.
 
-    The stage helpers come from the rule files the Snakefile includes after this one."""
+    The rules it expands are defined by the rule files the Snakefile includes after this one.
+    """
     targets = []
     for dataset in DATASETS:
         targets += [f"results/{dataset}/counts.h5ad"]

@@ -2,15 +2,6 @@
 # contrast (each contrast is its own fit: the shrunken coefficient depends on the contrast's
 # reference level, and a new contrast reruns only itself). Targets for `rule all`:
 # alsig.de.de_targets(dataset, stage_settings(dataset, "de")).
-import alsig.de as alsig_de
-import alsig.qc as alsig_qc
-
-
-def de_settings(dataset):
-    try:
-        return alsig_de.with_defaults(stage_settings(dataset, "de"))
-    except AlsigError as error:
-        sys.exit(f"alsig config error (dataset {dataset}): {error}")
 
 
 rule de:
@@ -61,7 +52,7 @@ rule de:
         ),
         runtime=lambda wc, input: 15 + alsig_qc.matrix_cells(input.h5ad) // 500_000,
     params:
-        settings=lambda wc: de_settings(wc.dataset),
+        settings=lambda wc: checked_stage_settings(wc.dataset, "de"),
         contrast=lambda wc: wc.contrast,
     script:
         "../../scripts/de.py"

@@ -2,7 +2,6 @@
 # gene-set collections (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE
 # tables results/{dataset}/de/{contrast}.parquet. Targets for `rule all`:
 # alsig.enrich.enrich_targets(config, dataset). Helpers live in alsig.enrich (lint: no functions here).
-import alsig.enrich as alsig_enrich
 
 
 rule enrich:

@@ -2,14 +2,6 @@
 # outliers, XIST/Y sex check, optional replicate collapsing; size factors, normalised counts and
 # a DESeq2-style VST of all genes. Settings: the merged qc: section (alsig.qc.DEFAULT_SETTINGS
 # fills missing keys). Output results/{dataset}/qc/filtered.h5ad is read by DE and scoring.
-import alsig.qc as alsig_qc
-
-
-def qc_settings(dataset):
-    try:
-        return alsig_qc.with_defaults(stage_settings(dataset, "qc"))
-    except AlsigError as error:
-        sys.exit(f"alsig config error (dataset {dataset}): {error}")
 
 
 rule qc:
@@ -56,6 +48,6 @@ rule qc:
         ),
         runtime=lambda wc, input: 10 + alsig_qc.matrix_cells(input.h5ad) // 2_000_000,
     params:
-        settings=lambda wc: qc_settings(wc.dataset),
+        settings=lambda wc: checked_stage_settings(wc.dataset, "qc"),
     script:
         "../../scripts/qc.py"

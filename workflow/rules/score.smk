@@ -1,42 +1,7 @@
 # Per-sample resistance-signature scores (issue 6): singscore / ssGSEA / composition-adjusted
 # singscore of resources/signatures (+ score.extra_signatures) on the QC'd variance-stabilised
 # expression, and the catalog of every dataset of the run. Targets for `rule all`:
-# score_targets(dataset) for each dataset, and CATALOG_MANIFEST once.
-from alsig.scoring import with_defaults as score_with_defaults
-
-CATALOG_DIR = "results/catalog/signature_scores.parquet"
-CATALOG_MANIFEST = "results/catalog/signature_scores.manifest.tsv"
-SIGNATURE_TABLE = str(
-    Path(workflow.basedir) / "resources/signatures/alsig_signatures.tsv"
-)
-
-
-def score_settings(dataset):
-    try:
-        return score_with_defaults(stage_settings(dataset, "score"))
-    except AlsigError as error:
-        sys.exit(f"alsig config error (dataset {dataset}): {error}")
-
-
-def score_signature_files(dataset):
-    """The signature files a dataset is scored with (inputs, so editing one reruns scoring)."""
-    settings = score_settings(dataset)
-    files = [] if settings["replace_signatures"] else [SIGNATURE_TABLE]
-    for entry in settings["extra_signatures"]:
-        files.append(entry["path"] if isinstance(entry, dict) else entry)
-    return files
-
-
-def score_targets(dataset):
-    folder = f"results/{dataset}/scores"
-    return [
-        f"{folder}/signature_scores.parquet",
-        f"{folder}/signature_scores_wide.tsv",
-        f"{folder}/signature_coverage.tsv",
-        f"{folder}/scores.h5ad",
-    ]
-
-
+# rules.score.output for each dataset, and CATALOG_MANIFEST once (see all_outputs in common.smk).
 rule score:
     input:
         h5ad="results/{dataset}/qc/filtered.h5ad",
@@ -68,7 +33,7 @@ rule score:
         mem_mb=mem_mb_for_inputs(12, floor_mb=2000),
         runtime=30,
     params:
-        settings=lambda wc: score_settings(wc.dataset),
+        settings=lambda wc: checked_stage_settings(wc.dataset, "score"),
     script:
         "../../scripts/score.py"
 

@@ -1,0 +1,220 @@
+"""The demo DAG run through a real (single-node, localhost) Slurm with workflow/profiles/slurm.
+
+Starts munged/slurmctld/slurmd with tests/hpc/slurm_cluster.py, runs the workflow once locally and
+once with `--profile workflow/profiles/slurm`, checks that every non-local job went through Slurm
+(squeue lists it as COMPLETED under the run's job name, with the rule in the job comment) and that
+both runs produced the same results. Skips with the reason when Slurm/munge are not installed or
+this is not root (install: tests/hpc/install_slurm.sh). Takes a few minutes: Slurm polling.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+from io import StringIO
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from tests.conftest import REPO, run_workflow
+from tests.hpc.slurm_cluster import (
+    ForeignSlurmError,
+    SlurmCluster,
+    missing_requirements,
+    run,
+)
+
+PROFILE = REPO / "workflow" / "profiles" / "slurm" / "profile.yaml"
+
+
+def _skip_reason() -> str | None:
+    problems = missing_requirements()
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        problems.append('snakemake-executor-plugin-slurm not installed (pip install -e ".[slurm]")')
+    return "; ".join(problems) or None
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.slow,
+    pytest.mark.skipif(_skip_reason() is not None, reason=f"no local Slurm: {_skip_reason()}"),
+]
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    cluster = SlurmCluster()
+    try:
+        cluster.start()
+    except ForeignSlurmError as error:
+        pytest.skip(f"not starting a test Slurm beside an existing one: {error}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_profile_has_no_mem_mb_per_cpu():
+    """The plugin lets a default mem_mb_per_cpu override every rule's mem_mb (plugin issue #335)."""
+    assert "mem_mb_per_cpu:" not in PROFILE.read_text()
+
+
+def cluster_profile(target: Path, partition: str) -> Path:
+    """The shipped profile with its placeholders filled in for the local test cluster."""
+    text = PROFILE.read_text()
+    text, n_partition = re.subn(
+        r'(?m)^(\s*slurm_partition:\s*)"CHANGE_ME_partition"', rf"\g<1>{partition}", text
+    )
+    text, n_account = re.subn(r'(?m)^\s*slurm_account:\s*"CHANGE_ME_account".*\n', "", text)
+    assert (n_partition, n_account) == (1, 1), "profile placeholders changed; update this test"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "profile.yaml").write_text(text)
+    return target
+
+
+def submitted_rules(snakemake_output: str) -> list[str]:
+    """Rules of the jobs Snakemake sent to the executor (local rules print `localrule`)."""
+    return re.findall(r"(?m)^rule (\w+):$", snakemake_output)
+
+
+def squeue_jobs(run_id: str) -> list[dict[str, str]]:
+    """All jobs (any state; MinJobAge keeps finished ones) of one Snakemake run."""
+    result = run(["squeue", "-t", "all", "-h", "-o", "%i|%j|%T|%C|%m|%k"])
+    assert result.returncode == 0, result.stderr
+    jobs = []
+    for line in result.stdout.splitlines():
+        job_id, name, state, cpus, memory, comment = line.split("|", 5)
+        if name == run_id:
+            jobs.append(
+                {"id": job_id, "state": state, "cpus": cpus, "mem": memory, "comment": comment}
+            )
+    return jobs
+
+
+# --- comparing the two runs ----------------------------------------------------------------
+
+SKIP_PARTS = {"logs", "benchmarks", ".snakemake"}
+
+
+def result_files(workdir: Path) -> dict[str, Path]:
+    root = workdir / "results"
+    return {
+        str(p.relative_to(root)): p
+        for p in root.rglob("*")
+        if p.is_file() and not SKIP_PARTS & set(p.relative_to(root).parts)
+    }
+
+
+def dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+
+
+def assert_same_h5ad(local: Path, cluster: Path) -> None:
+    a, b = ad.read_h5ad(local), ad.read_h5ad(cluster)
+    np.testing.assert_allclose(dense(a.X), dense(b.X), rtol=1e-9, atol=0)
+    assert a.X.dtype == b.X.dtype
+    assert sorted(a.layers) == sorted(b.layers)
+    for layer in a.layers:
+        np.testing.assert_allclose(dense(a.layers[layer]), dense(b.layers[layer]), rtol=1e-6)
+    pd.testing.assert_frame_equal(a.obs, b.obs, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(a.var, b.var, check_exact=False, rtol=1e-9)
+
+
+# run-time measurements and timestamps legitimately differ between two runs
+VOLATILE_COLUMN = re.compile(r"seconds|elapsed|timestamp|created_at|wall_time|n_cpus", re.I)
+
+
+def read_table(path: Path, workdir: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        table = pd.read_parquet(path)
+    else:
+        text = path.read_text().replace(str(workdir), "<workdir>")
+        table = pd.read_csv(StringIO(text), sep="\t")
+    return table.drop(columns=[c for c in table.columns if VOLATILE_COLUMN.search(str(c))])
+
+
+def assert_same_results(local_dir: Path, cluster_dir: Path) -> list[str]:
+    """Same result files in both runs, same values in every h5ad/parquet/tsv (all differences
+    are collected, so one failure lists every file that differs)."""
+    local, cluster = result_files(local_dir), result_files(cluster_dir)
+    assert sorted(local) == sorted(cluster)
+    compared, differences = [], []
+    for rel, path in sorted(local.items()):
+        other = cluster[rel]
+        try:
+            if rel.endswith(".h5ad"):
+                assert_same_h5ad(path, other)
+            elif rel.endswith((".parquet", ".tsv")):
+                pd.testing.assert_frame_equal(
+                    read_table(path, local_dir),
+                    read_table(other, cluster_dir),
+                    check_exact=False,
+                    rtol=1e-9,
+                    obj=rel,
+                )
+            else:  # figures, JSON provenance with timestamps: presence is checked above
+                assert other.stat().st_size > 0, f"{rel} is empty"
+                continue
+        except AssertionError as error:
+            differences.append(f"{rel}: {error}")
+            continue
+        compared.append(rel)
+    assert not differences, "\n\n".join(differences)
+    return compared
+
+
+def test_demo_dag_through_slurm_matches_local_run(tmp_path, demo_config, slurm_cluster):
+    # The demo DAG with 100 instead of 1000 prerank permutations (this test is about execution;
+    # both runs use the same config): GO BP prerank alone takes 90 s with the default.
+    demo_config.setdefault("enrich", {})["permutations"] = 100
+    # the same threads in both runs (run_workflow runs locally with --cores 2)
+    max_threads = min(slurm_cluster.cpus, 2)
+    local = run_workflow(tmp_path / "local", demo_config)
+    assert local.returncode == 0, local.stderr[-3000:]
+
+    profile = cluster_profile(tmp_path / "profile", slurm_cluster.partition)
+    cluster_args = (
+        "--profile",
+        str(profile),
+        # no accounting on the test cluster: sacct is disabled, squeue keeps finished jobs
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--max-threads",
+        str(max_threads),
+        "--slurm-keep-successful-logs",
+    )
+    # A job asking more memory than the node has would stay PENDING forever: skip instead.
+    plan = run_workflow(tmp_path / "cluster", demo_config, extra_args=(*cluster_args, "-n"))
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    largest = max(map(int, re.findall(r"\bmem_mb=(\d+)", plan.stdout + plan.stderr)))
+    if largest > slurm_cluster.memory_mb:
+        pytest.skip(f"a demo job asks {largest} MB; the test node has {slurm_cluster.memory_mb} MB")
+
+    started = time.monotonic()
+    result = run_workflow(tmp_path / "cluster", demo_config, extra_args=cluster_args)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    print(f"Slurm run of the demo DAG: {elapsed:.0f} s")
+
+    run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
+    jobs = squeue_jobs(run_id)
+    rules = submitted_rules(output)
+    assert "ingest" in rules
+    assert len(jobs) == len(rules), (jobs, rules)
+    assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
+    job_rules = sorted(re.match(r"rule_(\w+?)(_wildcards_|$)", j["comment"]).group(1) for j in jobs)
+    assert job_rules == sorted(rules)
+    # the plugin's Slurm log of every job is kept (--slurm-keep-successful-logs)
+    slurm_logs = list((tmp_path / "cluster" / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert len(slurm_logs) == len(jobs)
+
+    compared = assert_same_results(tmp_path / "local", tmp_path / "cluster")
+    assert any(rel.endswith("counts.h5ad") for rel in compared)
