@@ -1067,14 +1067,33 @@ def report_inputs(config: Mapping[str, Any], dataset: str, contrast: str) -> dic
     }
 
 
-def rule_mem_mb(config: Mapping[str, Any], dataset: str, collection: str, attempt: int = 1) -> int:
-    """Memory for rule ``enrich``. gseapy keeps each tested set's running-sum curve over all
-    ranked genes and per-permutation state; measured peaks at 17.8k ranked genes and 1000
-    permutations (bench/results/enrich_prerank.md): Hallmark 1.2 GB, Reactome 2.1 GB, GO BP 5.8 GB.
-    Estimate: 1000 MB + 0.6 MB per permutation + 1.5 MB per set (room for ~28k genes)."""
+def rule_mem_mb(
+    config: Mapping[str, Any],
+    dataset: str,
+    collection: str,
+    attempt: int = 1,
+    de_table: str | None = None,
+) -> int:
+    """Memory (MB) for rule ``enrich``: 1000 + 0.6 per permutation + 1.0 per gene set + 0.015
+    per gene of the DE table (the ranking and ORA tables scale with it), times ``attempt``.
+    Fitted to measured peaks at 1000 permutations (bench/results/shared_cohorts_run.md,
+    scale_2000x60000.md): GO BP 2.7-5.8 GB at 17-19k genes and 3.3 GB at 60k genes, Reactome
+    1.3-2.8 GB, Hallmark 1.2-1.9 GB; GO BP is estimated at 6.7 GB (19k) / 7.3 GB (60k)."""
     gmt = dataset_collection_files(config, dataset)[collection]
     permutations = int(dataset_settings(config, dataset)["permutations"])
-    return int((1000 + 0.6 * permutations + 1.5 * count_gene_sets(gmt)) * attempt)
+    genes = _parquet_rows(de_table) if de_table else 0
+    estimate = 1000 + 0.6 * permutations + 1.0 * count_gene_sets(gmt) + 0.015 * genes
+    return int(estimate * attempt)
+
+
+def _parquet_rows(path: str) -> int:
+    """Rows of a Parquet file from its footer; 0 while it does not exist (dry runs)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -828,15 +828,24 @@ def matrix_cells(h5ad_path: str) -> int:
     return int(n_obs) * int(n_var)
 
 
-def rule_mem_mb(h5ad_path: str, attempt: int = 1, copies: float = 16, floor_mb: int = 1000) -> int:
-    """Memory for a rule holding ``copies`` float64 samples x genes matrices (QC: counts,
-    normalised, VST, float copies: ~16; DE: pydeseq2's layers: ~25) plus ~700 MB for the
-    interpreter and libraries, times ``attempt`` (measured: bench/results/de_*.md)."""
+# Memory model of the matrix-sized rules: interpreter + libraries + bytes per samples x genes
+# cell of the input, fitted to measured peaks (bench/results/de_scale.md, de_vs_deseq2_r.md,
+# scale_2000x60000.md): QC 1.0 / 1.6 / 3.9 GB and DE 1.1 / 2.2 / 6.9 GB at 4.9 M (GSE124439),
+# 16 M (800 x 20k) and 120 M (2000 x 60k) cells. The estimates stay 5-10 % above the largest
+# measurement so a scheduler with a memory budget (`--resources mem_mb=...`) packs jobs tightly;
+# a job that still runs out is retried with `attempt` x the estimate.
+QC_MEMORY = {"base_mb": 1300, "bytes_per_cell": 24}
+DE_MEMORY = {"base_mb": 1500, "bytes_per_cell": 50}
+
+
+def rule_mem_mb(h5ad_path: str, attempt: int = 1, *, base_mb: float, bytes_per_cell: float) -> int:
+    """Memory (MB) for a rule that loads the samples x genes matrix of ``h5ad_path``:
+    ``base_mb + bytes_per_cell x cells``, times the retry ``attempt``."""
     try:
         cells = matrix_cells(h5ad_path)
     except (OSError, KeyError):
-        return floor_mb * attempt
-    return int(max(floor_mb, 700 + copies * cells * 8 / 1e6) * attempt)
+        cells = 0
+    return int((base_mb + bytes_per_cell * cells / 1e6) * attempt)
 
 
 def qc_targets(dataset: str) -> list[str]:

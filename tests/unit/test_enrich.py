@@ -484,3 +484,25 @@ def test_settings_defaults_and_size_range_check():
         with_defaults({"min_size": 600})
     with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
         with_defaults({"permutations": 0})
+
+
+def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
+    from alsig.enrich import rule_mem_mb
+
+    gmt = tmp_path / "two.gmt"
+    gmt.write_text("A\tna\tTP53\tMDM2\nB\tna\tSOD1\tTARDBP\n")
+    config = {
+        "enrich": {
+            "collections": [],
+            "permutations": 500,
+            "extra_gmt": [{"id": "two", "path": str(gmt)}],
+        },
+        "datasets": {"d": {}},
+    }
+    de_table = tmp_path / "de.parquet"
+    pl.DataFrame({"symbol": [f"G{i}" for i in range(2000)]}).write_parquet(de_table)
+    # 1000 + 0.6 x 500 permutations + 1.0 x 2 sets + 0.015 x 2000 genes
+    assert rule_mem_mb(config, "d", "two", de_table=str(de_table)) == 1332
+    assert rule_mem_mb(config, "d", "two", attempt=2, de_table=str(de_table)) == 2664
+    # a dry run plans the job before the DE table exists
+    assert rule_mem_mb(config, "d", "two", de_table=str(tmp_path / "later.parquet")) == 1302

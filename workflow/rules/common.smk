@@ -105,12 +105,18 @@ def ingest_inputs(wildcards):
     }
 
 
-def mem_mb_for_inputs(factor, floor_mb=1000):
-    """Memory that scales with the (uncompressed) input: ``factor`` x input size on disk."""
+def mem_mb_for_inputs(factor, floor_mb=1000, gzip_factor=None):
+    """Memory that scales with the input: ``factor`` x its size on disk (``gzip_factor`` for
+    .gz files, which expand several-fold when parsed), at least ``floor_mb``, x attempt.
+    """
 
     def mem_mb(wildcards, input, attempt):
-        size_mb = sum(Path(f).stat().st_size for f in input if Path(f).exists()) / 1e6
-        return int(max(floor_mb, factor * size_mb) * attempt)
+        size_mb = 0.0
+        for name in map(str, input):
+            if Path(name).exists():
+                scale = gzip_factor if gzip_factor and name.endswith(".gz") else factor
+                size_mb += scale * Path(name).stat().st_size / 1e6
+        return int(max(floor_mb, size_mb) * attempt)
 
     return mem_mb
 

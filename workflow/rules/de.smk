@@ -48,7 +48,7 @@ rule de:
     threads: 4
     resources:
         mem_mb=lambda wc, input, attempt: alsig_qc.rule_mem_mb(
-            input.h5ad, attempt, copies=25
+            input.h5ad, attempt, **alsig_qc.DE_MEMORY
         ),
         runtime=lambda wc, input: 15 + alsig_qc.matrix_cells(input.h5ad) // 500_000,
     params:

@@ -32,8 +32,8 @@ rule enrich:
         "../envs/alsig.yaml"
     threads: lambda wc: int(alsig_enrich.dataset_settings(config, wc.dataset)["threads"])
     resources:
-        mem_mb=lambda wc, attempt: alsig_enrich.rule_mem_mb(
-            config, wc.dataset, wc.collection, attempt
+        mem_mb=lambda wc, input, attempt: alsig_enrich.rule_mem_mb(
+            config, wc.dataset, wc.collection, attempt, de_table=input.de
         ),
         runtime=lambda wc: 10
         + int(alsig_enrich.dataset_settings(config, wc.dataset)["permutations"]) // 100,

@@ -74,7 +74,8 @@ rule ingest:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for_inputs(factor=40),
+        # measured: 73 x a gzipped TSV (GSE124439: 6 MB -> 440 MB), 4.3 x an h5ad (483 MB -> 2.1 GB)
+        mem_mb=mem_mb_for_inputs(factor=5, gzip_factor=80),
         runtime=30,
     params:
         settings=lambda wc: dataset_settings(wc.dataset),

@@ -44,7 +44,7 @@ rule qc:
     threads: 2
     resources:
         mem_mb=lambda wc, input, attempt: alsig_qc.rule_mem_mb(
-            input.h5ad, attempt, copies=16
+            input.h5ad, attempt, **alsig_qc.QC_MEMORY
         ),
         runtime=lambda wc, input: 10 + alsig_qc.matrix_cells(input.h5ad) // 2_000_000,
     params:
