@@ -42,19 +42,20 @@ def absolute_paths(config: dict, base: Path) -> dict:
     return config
 
 
-def run_workflow(
+def workflow_command(
     workdir: Path,
     config: dict,
     *targets: str,
     extra_args: tuple[str, ...] = (),
     cores: int = 2,
-) -> subprocess.CompletedProcess:
-    """Run the real workflow (this checkout's Snakefile) in ``workdir`` with ``config``."""
+) -> list[str]:
+    """The snakemake command running this checkout's Snakefile in ``workdir`` with ``config``
+    (written to ``workdir/config/config.yaml``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config").mkdir(exist_ok=True)
     config_path = workdir / "config" / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [
+    return [
         SNAKEMAKE,
         "--snakefile",
         str(REPO / "Snakefile"),
@@ -67,6 +68,17 @@ def run_workflow(
         *extra_args,
         *targets,
     ]
+
+
+def run_workflow(
+    workdir: Path,
+    config: dict,
+    *targets: str,
+    extra_args: tuple[str, ...] = (),
+    cores: int = 2,
+) -> subprocess.CompletedProcess:
+    """Run the real workflow (this checkout's Snakefile) in ``workdir`` with ``config``."""
+    cmd = workflow_command(workdir, config, *targets, extra_args=extra_args, cores=cores)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=1800)
 
 

@@ -488,7 +488,7 @@ def run_de_rule(smk: Any) -> None:
     """Rule ``de``: input ``h5ad`` (QC output); outputs ``parquet``, ``tsv``, ``summary``,
     ``volcano``, ``ma``; params ``settings`` (merged ``de:``), ``contrast`` (name)."""
     from alsig import plots
-    from alsig.io import save_figure, write_parquet, write_tsv
+    from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
 
     settings = with_defaults(dict(smk.params.get("settings") or {}))
     name = str(smk.params["contrast"])
@@ -497,7 +497,7 @@ def run_de_rule(smk: Any) -> None:
             f"contrast '{name}' is not in de.contrasts ({sorted(settings['contrasts'])})."
         )
     contrast = settings["contrasts"][name]
-    adata = ad.read_h5ad(smk.input["h5ad"])
+    adata = read_h5ad_counts(smk.input["h5ad"])
     table, summary = run_de(adata, name, contrast, settings, n_cpus=int(smk.threads))
     summary["dataset"] = str(adata.uns.get("dataset", ""))
     write_parquet(table, smk.output["parquet"])

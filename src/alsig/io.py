@@ -70,6 +70,24 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
         adata.write_h5ad(tmp, compression="gzip")
 
 
+def read_h5ad_counts(path: str | os.PathLike[str]) -> ad.AnnData:
+    """X, obs, var and uns of an h5ad file, without layers, obsm or varm.
+
+    DE needs the raw counts only; skipping the QC file's two float32 layers (normalised, VST)
+    saves two matrix copies, 0.9 GB of the DE job's peak at 2,000 x 60,000."""
+    import anndata as ad
+    import h5py
+
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+
+    with h5py.File(path, "r") as handle:
+        parts = {key: read_elem(handle[key]) for key in ("X", "obs", "var", "uns") if key in handle}
+    return ad.AnnData(**parts)
+
+
 def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], **kwargs) -> None:
     import matplotlib.pyplot as plt
 

@@ -506,3 +506,37 @@ def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     assert rule_mem_mb(config, "d", "two", attempt=2, de_table=str(de_table)) == 2664
     # a dry run plans the job before the DE table exists
     assert rule_mem_mb(config, "d", "two", de_table=str(tmp_path / "later.parquet")) == 1302
+
+
+def test_prerank_matches_gseapy_prerank_exactly():
+    """alsig calls gseapy's Rust prerank directly (to drop each running-sum curve as it goes);
+    the numbers and leading edges must equal gseapy.prerank's own result frame."""
+    import gseapy
+    import pandas as pd
+
+    de, sets = simulated_de()
+    ranking, _ = prepare_ranking(de)
+    ours = run_prerank(ranking, sets, collection="sim", permutations=200, seed=7, min_size=5)
+    reference = gseapy.prerank(
+        rnk=pd.Series(ranking.to_numpy(dtype=float), index=[g.upper() for g in ranking.index]),
+        gene_sets={t: [g.upper() for g in genes] for t, genes in sets.items()},
+        outdir=None,
+        permutation_num=200,
+        seed=7,
+        min_size=5,
+        max_size=500,
+        threads=1,
+        ascending=None,
+        no_plot=True,
+        verbose=False,
+    ).res2d
+    assert ours.height == len(reference) > 3
+    expected = {str(r["Term"]): r for r in reference.to_dict("records")}
+    floor = 1 / 201
+    for row in ours.iter_rows(named=True):
+        ref = expected[row["term"]]
+        assert row["es"] == pytest.approx(float(ref["ES"]), abs=1e-12)
+        assert row["nes"] == pytest.approx(float(ref["NES"]), abs=1e-12)
+        assert row["pvalue"] == pytest.approx(max(float(ref["NOM p-val"]), floor), abs=1e-12)
+        assert row["fdr"] == pytest.approx(min(max(float(ref["FDR q-val"]), floor), 1), abs=1e-12)
+        assert row["leading_edge"].upper() == str(ref["Lead_genes"])

@@ -1,0 +1,104 @@
+"""Regenerate the bad-input corpus in this folder (deterministic; run from anywhere).
+
+Every file is small and hand-checkable; README.md lists what each one is and what alsig must do.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DEMO = HERE.parents[2] / "resources" / "demo"
+
+GENES = ["GAPDH", "ACTB", "SNAP25", "GFAP", "AQP4", "MBP"]
+SAMPLES = ["S1", "S2", "S3", "S4"]
+BASE = np.array(
+    [
+        [900, 1100, 1000, 950],
+        [700, 650, 800, 720],
+        [300, 120, 310, 100],
+        [50, 240, 60, 260],
+        [40, 90, 35, 95],
+        [500, 520, 480, 510],
+    ]
+)
+
+
+def table(genes=GENES, samples=SAMPLES, values=BASE, edit=None) -> str:
+    rows = [["gene", *samples]]
+    for gene, row in zip(genes, values, strict=True):
+        rows.append([gene, *map(str, row)])
+    if edit:
+        (r, c), text = edit
+        rows[r][c] = text
+    return "\n".join("\t".join(r) for r in rows) + "\n"
+
+
+def sheet(samples) -> str:
+    groups = {"S1": "ALS", "S2": "control", "S3": "ALS", "S4": "control", "S5": "ALS"}
+    lines = ["sample_id\tgroup\tsubject_id\tsex"]
+    lines += [
+        f"{s}\t{groups.get(s, 'ALS')}\tP{s}\t{'female' if i % 2 else 'male'}"
+        for i, s in enumerate(samples)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    w = lambda name, text: (HERE / name).write_text(text)  # noqa: E731
+    w("samples.tsv", sheet(SAMPLES))
+    w("counts_ok.tsv", table())
+    # (row, column) in the written table: row 0 is the header, column 0 the gene id
+    w("counts_fractional.tsv", table(edit=((3, 2), "12.5")))
+    w("counts_nan.tsv", table(edit=((2, 4), "NaN")))
+    w("counts_text.tsv", table(edit=((4, 3), "n/a-low")))
+    w("counts_duplicate_sample.tsv", table(samples=["S1", "S2", "S3", "S2"]))
+    w("counts_duplicate_gene.tsv", table(genes=["GAPDH", "ACTB", "SNAP25", "GFAP", "GAPDH", "MBP"]))
+    w("counts_excel_mangled.tsv", table(genes=["GAPDH", "ACTB", "7-Sep", "4-Mar", "AQP4", "MBP"]))
+    w("counts_empty.tsv", "")
+    full = gzip.compress(table().encode() * 1, mtime=0)
+    (HERE / "counts_truncated.tsv.gz").write_bytes(full[: len(full) // 2])
+    w("samples_duplicate_id.tsv", sheet(["S1", "S2", "S3", "S4", "S3"]))
+    w("samples_missing_sample.tsv", sheet(["S1", "S2", "S3"]))
+    w("samples_extra_sample.tsv", sheet(["S1", "S2", "S3", "S4", "S5"]))
+    w(
+        "broken.gmt",
+        "GOOD_SET\tna\tGAPDH\tACTB\tSNAP25\n"
+        "BROKEN SET with spaces not tabs GAPDH ACTB\n"
+        "OTHER_SET\tna\tGFAP\tAQP4\n",
+    )
+    # the demo sample sheet with every control library but subject JR56's relabelled 'other':
+    # after collapse_by: subject the control level has one sample
+    lines = (DEMO / "GSE122649_demo_samples.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    g, s = header.index("group"), header.index("subject_id")
+    out = [lines[0]]
+    first_control = None
+    for line in lines[1:]:
+        f = line.split("\t")
+        if f[g] == "control":
+            first_control = first_control or f[s]
+            if f[s] != first_control:
+                f[g] = "other"
+        out.append("\t".join(f))
+    w("demo_samples_one_control.tsv", "\n".join(out) + "\n")
+
+    import anndata as ad
+    import pandas as pd
+
+    x = BASE.T.astype(np.float32).copy()
+    x[1, 2] = 118.4  # normalised, not counts
+    adata = ad.AnnData(
+        X=x,
+        obs=pd.DataFrame(index=pd.Index(SAMPLES, dtype=str)),
+        var=pd.DataFrame(index=pd.Index(GENES, dtype=str)),
+    )
+    adata.write_h5ad(HERE / "nonint_x.h5ad")
+    print("first control subject kept:", first_control)
+
+
+if __name__ == "__main__":
+    main()
