@@ -399,6 +399,11 @@ def harmonise_genes(
             "gene_map": Path(gene_map.source).name,
         }
     )
+    repaired = dict(summary["excel_repaired"])
+    if repaired:  # the job log says what was changed, not only the provenance
+        shown = ", ".join(f"{k} -> {v}" for k, v in list(repaired.items())[:20])
+        more = f" (+{len(repaired) - 20} more)" if len(repaired) > 20 else ""
+        log.info("repaired %d Excel-mangled symbol(s): %s%s", len(repaired), shown, more)
     for key in ("excel_repaired", "excel_ambiguous", "alias_rescued", "duplicates_summed"):
         summary[key] = mapping_table(summary[key])
     return out.astype(np.int32), var, summary

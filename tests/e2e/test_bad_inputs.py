@@ -257,8 +257,9 @@ def test_repairable_inputs_succeed_and_are_reported(tmp_path, demo_config, count
         assert repaired == expected
         assert {"SEPTIN7", "MARCHF4"} <= set(adata.var_names)
         assert not {"7-Sep", "4-Mar"} & set(adata.var_names)
-        # the report lives in uns['provenance'] (the ingest log only states the shape)
         assert len(report["excel_ambiguous"]["from"]) == 0
+        log = (tmp_path / "results/bad/logs/ingest.log").read_text()
+        assert "7-Sep -> SEPTIN7" in log and "4-Mar -> MARCHF4" in log, log
     else:
         assert report["n_duplicate_rows_summed"] == 1
         assert adata.n_vars == 5
