@@ -23,7 +23,7 @@ demo: install
 
 ## Install the test dependencies and run the test suite.
 test: install
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
 
 lint: install
 	$(BIN)/ruff check src scripts tests bench

@@ -34,6 +34,7 @@ from alsig.enrich import benjamini_hochberg, configured_collections, prepare_ran
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DE = ROOT / "results/GSE124439/de/ALS_vs_control.parquet"
+WORKFLOW_SECTION = "## In the workflow"
 
 CHILD = """
 import json, resource, sys, time
@@ -120,7 +121,8 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    if args.de.exists():
+    from_de_stage = args.de.exists()
+    if from_de_stage:
         de = pl.read_parquet(args.de)
         how = f"alsig DE stage output `{args.de.relative_to(ROOT)}`"
     else:
@@ -189,10 +191,14 @@ def main() -> None:
         f"| **{total_prerank:.1f}** | | | |",
         "",
         f"Per contrast, all three collections: {total:.1f} s (load + prerank + ORA), "
-        f"{total_prerank:.1f} s of it prerank (building the DE-like table: {de_seconds:.1f} s). "
+        f"{total_prerank:.1f} s of it prerank ("
+        f"{'reading the DE table' if from_de_stage else 'building the DE-like table'}: "
+        f"{de_seconds:.1f} s). "
         "Peak RSS is per collection, one process each (includes Python and imported libraries, "
-        "about 300 MB); gseapy keeps every set's running-sum curve over all ranked genes, so "
-        "memory grows with sets tested x genes ranked.",
+        "about 300 MB). alsig calls gseapy's Rust `prerank_rs` itself and turns each set's "
+        "running-sum curve into its leading edge one set at a time (gseapy's `prerank` keeps "
+        "every curve as Python floats), so memory grows with the permutation null "
+        "(sets x permutations), not with sets x genes ranked.",
         "",
         "Scaling: gseapy's (Rust) gene-set permutation computes each set's running sum over the "
         "whole ranking for the observed and every permuted set, so time grows with sets tested x "
@@ -204,15 +210,22 @@ def main() -> None:
         "floor 1/(n+1). Rule memory is estimated from these peaks "
         "(`alsig.enrich.rule_mem_mb`).",
         "",
-        "Top prerank terms (smallest p, then largest |NES|) — a sanity check only, the ranking "
-        "above is a stand-in unless it says it is the DE stage's output:",
+        "Top prerank terms (smallest p, then largest |NES|) — a sanity check"
+        + (
+            " (GSE124439's DE ranking):"
+            if from_de_stage
+            else " only: the ranking above is a stand-in, not alsig's DE:"
+        ),
         "",
     ]
     for r in rows:
         tops = "; ".join(f"{term} (NES {nes:+.2f})" for term, nes in r["top"])
         lines.append(f"- {r['collection']}: {tops}")
+    # the hand-written section on the workflow's own run (from shared_cohorts_run.md) survives
+    previous = args.out.read_text() if args.out.exists() else ""
+    kept = previous[previous.find(WORKFLOW_SECTION) :] if WORKFLOW_SECTION in previous else ""
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     print(f"wrote {args.out}")
 
 

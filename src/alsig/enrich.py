@@ -1116,16 +1116,40 @@ def rule_mem_mb(
     attempt: int = 1,
     de_table: str | None = None,
 ) -> int:
-    """Memory (MB) for rule ``enrich``: 1000 + 0.6 per permutation + 1.0 per gene set + 0.015
-    per gene of the DE table (the ranking and ORA tables scale with it), times ``attempt``.
-    Fitted to measured peaks at 1000 permutations (bench/results/shared_cohorts_run.md,
-    scale_2000x60000.md): GO BP 2.7-5.8 GB at 17-19k genes and 3.3 GB at 60k genes, Reactome
-    1.3-2.8 GB, Hallmark 1.2-1.9 GB; GO BP is estimated at 6.7 GB (19k) / 7.3 GB (60k)."""
+    """Memory (MB) for rule ``enrich``, times ``attempt``:
+    1000 + 0.04 per gene of the DE table + 8.5e-6 per set x gene + 6.5e-5 per set x permutation.
+
+    The terms are what gseapy's Rust prerank holds: each set's running-sum curve over the
+    ranking (8 bytes per set x gene, kept for every set until the call returns) and each set's
+    permutation null (measured 62 bytes per set x permutation); the per-gene term covers the
+    job's tables. Upper bounds of the measured peaks (bench/results/enrich_prerank.md,
+    scale_2000x60000.md): GO BP 2.0 GB at 19k genes (estimate 3.0) and 3.7 GB PSS at 32k
+    (estimate 4.1); Hallmark 1.2 / 1.9 GB (estimates 1.8 / 2.3)."""
     gmt = dataset_collection_files(config, dataset)[collection]
     permutations = int(dataset_settings(config, dataset)["permutations"])
     genes = _parquet_rows(de_table) if de_table else 0
-    estimate = 1000 + 0.6 * permutations + 1.0 * count_gene_sets(gmt) + 0.015 * genes
+    sets = count_gene_sets(gmt)
+    estimate = 1000 + 0.04 * genes + 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
     return int(estimate * attempt)
+
+
+def rule_runtime_min(
+    config: Mapping[str, Any],
+    dataset: str,
+    collection: str,
+    de_table: str | None = None,
+) -> int:
+    """Runtime (minutes, Slurm ``--time``) for rule ``enrich``: 10 + 1e-8 s per
+    set x permutation x gene of the DE table.
+
+    Gene-set permutation walks every ranked gene for every set and permutation: measured
+    3.6-3.7 ns per set x permutation x gene on one core (GO BP at 19k and 32k genes, 1000
+    permutations: 371 s and 599 s; bench/results/), so the estimate leaves a factor 2.7 for slower
+    nodes. A dry run, before the DE table exists, plans 10 minutes."""
+    permutations = int(dataset_settings(config, dataset)["permutations"])
+    genes = _parquet_rows(de_table) if de_table else 0
+    sets = count_gene_sets(dataset_collection_files(config, dataset)[collection])
+    return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
 
 
 def _parquet_rows(path: str) -> int:

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
-from tests.conftest import REPO, absolute_paths, run_workflow
+from tests.conftest import FAST_ENRICH, fast_demo_config, run_workflow
 
-# Enrichment is the slow stage; two small collections at 100 permutations keep its shape.
-FAST_ENRICH = {"collections": ["hallmark", "alsig_resistance"], "permutations": 100}
 DE_TABLE = "results/demo/de/ALS_vs_control.parquet"
 SCORE_TABLE = "results/demo/scores/signature_scores.parquet"
 ENRICH_TABLES = tuple(
@@ -24,12 +21,6 @@ ENRICH_TABLES = tuple(
 )
 # The deterministic tables every comparison checks (values, and bytes where noted).
 TABLES = (DE_TABLE, *ENRICH_TABLES, SCORE_TABLE)
-
-
-def fast_demo_config() -> dict:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["enrich"] = dict(FAST_ENRICH)
-    return absolute_paths(config, REPO)
 
 
 def assert_same_table(a: Path, b: Path) -> None:

@@ -15,18 +15,15 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import REPO, SNAKEMAKE, absolute_paths, run_workflow
+from tests.conftest import FAST_ENRICH, REPO, SNAKEMAKE, fast_demo_config, run_workflow
 
 SCHEMAS = REPO / "workflow" / "schemas"
-# Enrichment is the slow stage (GO BP ~2 min at 1000 permutations); the test keeps its shape.
-FAST_ENRICH = {"collections": ["hallmark", "alsig_resistance"], "permutations": 100}
 
 
 def demo_test_config() -> dict:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["enrich"] = dict(FAST_ENRICH)
+    config = fast_demo_config()
     config["score"] = {"methods": ["singscore", "ssgsea", "singscore_adjusted"]}
-    return absolute_paths(config, REPO)
+    return config
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 
 from alsig.io import sha256_file
-from tests.conftest import run_workflow
-from tests.e2e.conftest import TABLES, assert_same_table, fast_demo_config
+from tests.conftest import fast_demo_config, run_workflow
+from tests.e2e.conftest import TABLES, assert_same_table
 
 
 @pytest.mark.parametrize("cores", [2, 1], ids=["same_cores", "cores_1_vs_2"])

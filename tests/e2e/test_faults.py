@@ -25,14 +25,8 @@ import pytest
 
 from alsig import io as alsig_io
 from alsig.io import sha256_file
-from tests.conftest import workflow_command
-from tests.e2e.conftest import (
-    DE_TABLE,
-    ENRICH_TABLES,
-    SCORE_TABLE,
-    assert_same_table,
-    fast_demo_config,
-)
+from tests.conftest import fast_demo_config, workflow_command
+from tests.e2e.conftest import DE_TABLE, ENRICH_TABLES, SCORE_TABLE, assert_same_table
 
 
 def snakemake_cmd(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> list[str]:

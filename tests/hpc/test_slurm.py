@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from tests.conftest import REPO, run_workflow
+from tests.conftest import REPO, fast_demo_config, run_workflow
 from tests.hpc.slurm_cluster import (
     ForeignSlurmError,
     SlurmCluster,
@@ -168,10 +168,10 @@ def assert_same_results(local_dir: Path, cluster_dir: Path) -> list[str]:
     return compared
 
 
-def test_demo_dag_through_slurm_matches_local_run(tmp_path, demo_config, slurm_cluster):
-    # The demo DAG with 100 instead of 1000 prerank permutations (this test is about execution;
-    # both runs use the same config): GO BP prerank alone takes 90 s with the default.
-    demo_config.setdefault("enrich", {})["permutations"] = 100
+def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster):
+    # The whole demo DAG with two small collections at 100 permutations (this test is about
+    # execution, and both runs use the same config): GO BP at 1000 alone takes 90 s.
+    demo_config = fast_demo_config()
     # the same threads in both runs (run_workflow runs locally with --cores 2)
     max_threads = min(slurm_cluster.cpus, 2)
     local = run_workflow(tmp_path / "local", demo_config)

@@ -501,11 +501,41 @@ def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     }
     de_table = tmp_path / "de.parquet"
     pl.DataFrame({"symbol": [f"G{i}" for i in range(2000)]}).write_parquet(de_table)
-    # 1000 + 0.6 x 500 permutations + 1.0 x 2 sets + 0.015 x 2000 genes
-    assert rule_mem_mb(config, "d", "two", de_table=str(de_table)) == 1332
-    assert rule_mem_mb(config, "d", "two", attempt=2, de_table=str(de_table)) == 2664
+    # 1000 + 0.04 x 2000 genes + 8.5e-6 x 2 sets x 2000 genes + 6.5e-5 x 2 sets x 500 permutations
+    assert rule_mem_mb(config, "d", "two", de_table=str(de_table)) == 1080
+    assert rule_mem_mb(config, "d", "two", attempt=2, de_table=str(de_table)) == 2160
     # a dry run plans the job before the DE table exists
-    assert rule_mem_mb(config, "d", "two", de_table=str(tmp_path / "later.parquet")) == 1302
+    assert rule_mem_mb(config, "d", "two", de_table=str(tmp_path / "later.parquet")) == 1000
+    # GO BP-sized: the curves (sets x genes) and the permutation null (sets x permutations) grow
+    go_bp_like = tmp_path / "many.gmt"
+    go_bp_like.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(5000)))
+    config["enrich"]["extra_gmt"] = [{"id": "many", "path": str(go_bp_like)}]
+    config["enrich"]["permutations"] = 1000
+    assert rule_mem_mb(config, "d", "many", de_table=str(de_table)) == 1000 + 80 + 85 + 325
+
+
+def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
+    """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
+    from alsig.enrich import rule_runtime_min
+
+    gmt = tmp_path / "many.gmt"
+    gmt.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(5000)))
+    config = {
+        "enrich": {
+            "collections": [],
+            "permutations": 1000,
+            "extra_gmt": [{"id": "many", "path": str(gmt)}],
+        },
+        "datasets": {"d": {}},
+    }
+    de_table = tmp_path / "de.parquet"
+    pl.DataFrame({"symbol": [f"G{i}" for i in range(30000)]}).write_parquet(de_table)
+    # 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
+    assert rule_runtime_min(config, "d", "many", de_table=str(de_table)) == 35
+    config["enrich"]["permutations"] = 10000
+    assert rule_runtime_min(config, "d", "many", de_table=str(de_table)) == 260
+    # planned before the DE table exists (dry run)
+    assert rule_runtime_min(config, "d", "many", de_table=str(tmp_path / "later.parquet")) == 10
 
 
 def test_prerank_matches_gseapy_prerank_exactly():
@@ -540,3 +570,21 @@ def test_prerank_matches_gseapy_prerank_exactly():
         assert row["pvalue"] == pytest.approx(max(float(ref["NOM p-val"]), floor), abs=1e-12)
         assert row["fdr"] == pytest.approx(min(max(float(ref["FDR q-val"]), floor), 1), abs=1e-12)
         assert row["leading_edge"].upper() == str(ref["Lead_genes"])
+
+
+def test_prerank_does_not_depend_on_thread_count(monkeypatch):
+    """The determinism promise (README, Reproducibility): with a fixed seed, prerank gives the
+    same table whatever `enrich.threads` is, so a Slurm profile that raises threads changes no
+    number."""
+    # threads are capped at cpu_count - 1 (as gseapy does): pretend to have cores so 2 reach Rust
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    de, sets = simulated_de()
+    ranking, _ = prepare_ranking(de)
+    single, double = (
+        run_prerank(
+            ranking, sets, collection="sim", permutations=200, seed=7, min_size=5, threads=n
+        )
+        for n in (1, 2)
+    )
+    assert single.height > 3
+    assert single.equals(double)

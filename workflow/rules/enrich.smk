@@ -35,8 +35,9 @@ rule enrich:
         mem_mb=lambda wc, input, attempt: alsig_enrich.rule_mem_mb(
             config, wc.dataset, wc.collection, attempt, de_table=input.de
         ),
-        runtime=lambda wc: 10
-        + int(alsig_enrich.dataset_settings(config, wc.dataset)["permutations"]) // 100,
+        runtime=lambda wc, input: alsig_enrich.rule_runtime_min(
+            config, wc.dataset, wc.collection, de_table=input.de
+        ),
     params:
         settings=lambda wc: alsig_enrich.dataset_settings(config, wc.dataset),
     script:
