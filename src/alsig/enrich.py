@@ -25,6 +25,7 @@ plotting work), sets ``pvalue_at_floor = true`` and writes ``pvalue_display = "<
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -250,11 +251,19 @@ def resolve_collections(
 
 
 def count_gene_sets(path: str | Path) -> int:
-    """Number of non-empty, non-comment lines of a (gzipped) GMT file (no validation)."""
+    """Number of non-empty, non-comment lines of a (gzipped) GMT file (no validation).
+
+    Cached per file version: Snakemake asks for every enrich job's memory and runtime, and a
+    collection file is the same for all of them."""
+    path = Path(path)
+    return _count_gene_sets(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _count_gene_sets(path: str, mtime_ns: int) -> int:
     import gzip
 
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
         return sum(1 for line in handle if line.strip() and not line.startswith("#"))
 
@@ -1125,10 +1134,7 @@ def rule_mem_mb(
     job's tables. Upper bounds of the measured peaks (bench/results/enrich_prerank.md,
     scale_2000x60000.md): GO BP 2.0 GB at 19k genes (estimate 3.0) and 3.7 GB PSS at 32k
     (estimate 4.1); Hallmark 1.2 / 1.9 GB (estimates 1.8 / 2.3)."""
-    gmt = dataset_collection_files(config, dataset)[collection]
-    permutations = int(dataset_settings(config, dataset)["permutations"])
-    genes = _parquet_rows(de_table) if de_table else 0
-    sets = count_gene_sets(gmt)
+    sets, permutations, genes = _prerank_workload(config, dataset, collection, de_table)
     estimate = 1000 + 0.04 * genes + 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
     return int(estimate * attempt)
 
@@ -1146,10 +1152,19 @@ def rule_runtime_min(
     3.6-3.7 ns per set x permutation x gene on one core (GO BP at 19k and 32k genes, 1000
     permutations: 371 s and 599 s; bench/results/), so the estimate leaves a factor 2.7 for slower
     nodes. A dry run, before the DE table exists, plans 10 minutes."""
+    sets, permutations, genes = _prerank_workload(config, dataset, collection, de_table)
+    return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
+
+
+def _prerank_workload(
+    config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None
+) -> tuple[int, int, int]:
+    """(gene sets in the collection file, permutations, genes of the DE table; 0 before it
+    exists): what an enrich job's memory and runtime scale with."""
+    sets = count_gene_sets(dataset_collection_files(config, dataset)[collection])
     permutations = int(dataset_settings(config, dataset)["permutations"])
     genes = _parquet_rows(de_table) if de_table else 0
-    sets = count_gene_sets(dataset_collection_files(config, dataset)[collection])
-    return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
+    return sets, permutations, genes
 
 
 def _parquet_rows(path: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import socket
 from pathlib import Path
 
@@ -486,56 +487,61 @@ def test_settings_defaults_and_size_range_check():
         with_defaults({"permutations": 0})
 
 
-def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
-    from alsig.enrich import rule_mem_mb
-
-    gmt = tmp_path / "two.gmt"
-    gmt.write_text("A\tna\tTP53\tMDM2\nB\tna\tSOD1\tTARDBP\n")
+def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[dict, str]:
+    """A config with one user collection of ``sets`` gene sets and a DE table of ``genes`` rows,
+    for the enrich rule's resource estimates."""
+    gmt = tmp_path / f"sets{sets}.gmt"
+    gmt.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(sets)))
     config = {
         "enrich": {
             "collections": [],
-            "permutations": 500,
-            "extra_gmt": [{"id": "two", "path": str(gmt)}],
+            "permutations": permutations,
+            "extra_gmt": [{"id": "user", "path": str(gmt)}],
         },
         "datasets": {"d": {}},
     }
-    de_table = tmp_path / "de.parquet"
-    pl.DataFrame({"symbol": [f"G{i}" for i in range(2000)]}).write_parquet(de_table)
+    de_table = tmp_path / f"de{genes}.parquet"
+    pl.DataFrame({"symbol": [f"G{i}" for i in range(genes)]}).write_parquet(de_table)
+    return config, str(de_table)
+
+
+def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
+    from alsig.enrich import rule_mem_mb
+
+    config, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
     # 1000 + 0.04 x 2000 genes + 8.5e-6 x 2 sets x 2000 genes + 6.5e-5 x 2 sets x 500 permutations
-    assert rule_mem_mb(config, "d", "two", de_table=str(de_table)) == 1080
-    assert rule_mem_mb(config, "d", "two", attempt=2, de_table=str(de_table)) == 2160
+    assert rule_mem_mb(config, "d", "user", de_table=de_table) == 1080
+    assert rule_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 2160
     # a dry run plans the job before the DE table exists
-    assert rule_mem_mb(config, "d", "two", de_table=str(tmp_path / "later.parquet")) == 1000
+    assert rule_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet")) == 1000
     # GO BP-sized: the curves (sets x genes) and the permutation null (sets x permutations) grow
-    go_bp_like = tmp_path / "many.gmt"
-    go_bp_like.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(5000)))
-    config["enrich"]["extra_gmt"] = [{"id": "many", "path": str(go_bp_like)}]
-    config["enrich"]["permutations"] = 1000
-    assert rule_mem_mb(config, "d", "many", de_table=str(de_table)) == 1000 + 80 + 85 + 325
+    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
+    assert rule_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 80 + 85 + 325
 
 
 def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
     """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
     from alsig.enrich import rule_runtime_min
 
-    gmt = tmp_path / "many.gmt"
-    gmt.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(5000)))
-    config = {
-        "enrich": {
-            "collections": [],
-            "permutations": 1000,
-            "extra_gmt": [{"id": "many", "path": str(gmt)}],
-        },
-        "datasets": {"d": {}},
-    }
-    de_table = tmp_path / "de.parquet"
-    pl.DataFrame({"symbol": [f"G{i}" for i in range(30000)]}).write_parquet(de_table)
+    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
     # 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
-    assert rule_runtime_min(config, "d", "many", de_table=str(de_table)) == 35
+    assert rule_runtime_min(config, "d", "user", de_table=de_table) == 35
     config["enrich"]["permutations"] = 10000
-    assert rule_runtime_min(config, "d", "many", de_table=str(de_table)) == 260
+    assert rule_runtime_min(config, "d", "user", de_table=de_table) == 260
     # planned before the DE table exists (dry run)
-    assert rule_runtime_min(config, "d", "many", de_table=str(tmp_path / "later.parquet")) == 10
+    assert rule_runtime_min(config, "d", "user", de_table=str(tmp_path / "later.parquet")) == 10
+
+
+def test_gene_set_count_follows_the_file(tmp_path):
+    """The count is cached per file version, never stale after the file changes."""
+    from alsig.enrich import count_gene_sets
+
+    gmt = tmp_path / "c.gmt"
+    gmt.write_text("# comment\nA\tna\tTP53\n\nB\tna\tSOD1\n")
+    assert count_gene_sets(gmt) == 2
+    gmt.write_text("A\tna\tTP53\n")
+    os.utime(gmt, ns=(gmt.stat().st_atime_ns, gmt.stat().st_mtime_ns + 1_000_000))
+    assert count_gene_sets(gmt) == 1
 
 
 def test_prerank_matches_gseapy_prerank_exactly():
