@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 ## Install alsig and run the whole workflow on the bundled demo (results in results/demo/).
 demo: install
-	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES)
 
 ## Install the test dependencies and run the test suite.
 test: install
@@ -28,7 +28,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src scripts tests bench
 	$(BIN)/ruff format --check src scripts tests bench
-	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 
 clean:

@@ -7,8 +7,8 @@ factors 0.5-2, 5% of genes changed by |log2 FC| 1 between 'ALS' and 'control' (3
 4-level batch as covariates), writes them as an ingest-style h5ad in bench/work/, then runs in
 separate measured processes (wall time; peak RSS of the process tree incl. joblib workers):
 
-- alsig QC (``alsig.qc.run_qc``: metrics, filter, size factors, VST of all genes, PCA, flags);
-- alsig DE (``alsig.de.run_de``, design ``~ sex + batch + condition``, with LFC shrinkage).
+- alsig QC (``alsig.stages.qc.run_qc``: metrics, filter, size factors, VST of all genes, PCA, flags);
+- alsig DE (``alsig.stages.de.run_de``, design ``~ sex + batch + condition``, with LFC shrinkage).
 
 Appends a row per run to bench/results/de_scale.md.
 """
@@ -32,7 +32,7 @@ OUT = ROOT / "bench" / "results" / "de_scale.md"
 
 QC_SNIPPET = """
 import json, sys, anndata as ad
-from alsig import qc
+from alsig.stages import qc
 adata = ad.read_h5ad(sys.argv[1])
 out, table, summary = qc.run_qc(adata, {{}}, n_cpus={threads})
 qc.shutdown_workers()
@@ -43,7 +43,7 @@ print("SUMMARY", json.dumps({{k: summary[k] for k in ("n_samples_flagged", "n_ge
 
 DE_SNIPPET = """
 import json, sys, anndata as ad
-from alsig import de
+from alsig.stages import de
 adata = ad.read_h5ad(sys.argv[1])
 table, summary = de.run_de(adata, "ALS_vs_control", ["condition", "ALS", "control"],
                            {{"design": "~ sex + batch + condition"}}, n_cpus={threads})

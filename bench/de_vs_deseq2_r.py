@@ -7,7 +7,7 @@ Usage: python bench/de_vs_deseq2_r.py [--threads 2] [--design "~ sex + region + 
 2. Write the expressed genes' counts and the sample table for R (bench/work/).
 3. Run the DE step of each tool in its own process, timing wall clock and sampling the resident
    memory of the whole process tree (pydeseq2's joblib workers included) every 0.2 s:
-   - alsig: ``alsig.de.run_de`` (reads the QC h5ad; fit + Wald test + LFC shrinkage);
+   - alsig: ``alsig.stages.de.run_de`` (reads the QC h5ad; fit + Wald test + LFC shrinkage);
    - R: ``bench/de_vs_deseq2_r.R`` (DESeq2 ``DESeq`` + ``results`` + ``lfcShrink(type="normal")``;
      type="apeglm", the estimator pydeseq2 follows, needs the apeglm package, not in Debian).
    Both fit all 176 samples (ALS, control, other) with the same design and test ALS vs control.
@@ -65,8 +65,8 @@ def run_measured(cmd: list[str], log_path: Path) -> dict[str, float]:
 def prepare(threads: int) -> tuple[Path, dict]:
     import anndata as ad
 
-    from alsig import qc
-    from alsig.ingest import ingest_local
+    from alsig.stages import qc
+    from alsig.stages.ingest import ingest_local
 
     h5ad = WORK / f"{DATASET}_qc.h5ad"
     meta = WORK / f"{DATASET}_qc.json"
@@ -116,7 +116,7 @@ def export_for_r(h5ad: Path, design_vars: list[str]) -> tuple[Path, Path]:
 
 ALSIG_SNIPPET = """
 import json, sys, time, anndata as ad
-from alsig import de
+from alsig.stages import de
 t0 = time.perf_counter()
 adata = ad.read_h5ad(sys.argv[1])
 table, summary = de.run_de(adata, "ALS_vs_control", {contrast!r},
@@ -136,7 +136,7 @@ def main() -> None:
 
     h5ad, prep = prepare(args.threads)
     print("prepared", prep, flush=True)
-    from alsig.de import design_variables
+    from alsig.stages.de import design_variables
 
     design_vars = design_variables(args.design)
     alsig_out = WORK / f"{DATASET}_alsig_de.parquet"

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from alsig.enrich import benjamini_hochberg, configured_collections, prepare_ranking
+from alsig.stages.enrich import benjamini_hochberg, configured_collections, prepare_ranking
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DE = ROOT / "results/GSE124439/de/ALS_vs_control.parquet"
@@ -39,7 +39,7 @@ WORKFLOW_SECTION = "## In the workflow"
 CHILD = """
 import json, resource, sys, time
 import polars as pl
-from alsig.enrich import configured_collections, load_collection, prepare_ranking, run_ora, run_prerank
+from alsig.stages.enrich import configured_collections, load_collection, prepare_ranking, run_ora, run_prerank
 de_path, cid, n_perm, seed, threads = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 de = pl.read_parquet(de_path)
 ranking, _ = prepare_ranking(de)
@@ -69,7 +69,7 @@ print(json.dumps({
 def welch_de_table(config_path: Path) -> tuple[pl.DataFrame, str]:
     from scipy import stats
 
-    from alsig.ingest import ingest_local
+    from alsig.stages.ingest import ingest_local
 
     config = yaml.safe_load(config_path.read_text())
     settings = config["datasets"]["GSE124439"]
@@ -208,7 +208,7 @@ def main() -> None:
         "its GO BP job; `enrich.threads` helps on machines with more cores (gseapy uses at most "
         "cpu_count - 1). Fewer permutations cut the time proportionally but raise the p-value "
         "floor 1/(n+1). Rule memory is estimated from these peaks "
-        "(`alsig.enrich.rule_mem_mb`).",
+        "(`alsig.stages.enrich.rule_mem_mb`).",
         "",
         "Top prerank terms (smallest p, then largest |NES|) — a sanity check"
         + (

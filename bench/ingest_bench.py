@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import json, resource, sys, time, yaml
-from alsig.ingest import ingest_local
+from alsig.stages.ingest import ingest_local
 settings = json.loads(sys.argv[1])
 start = time.perf_counter()
 adata = ingest_local(sys.argv[2], settings)

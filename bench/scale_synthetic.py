@@ -332,7 +332,7 @@ def run_snakemake(
     cmd = [
         snakemake,
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

@@ -85,13 +85,13 @@ def worker(engine: str, case: str, n_samples: int | None, out: Path) -> None:
     baseline = peak_rss_mb()
     start = time.perf_counter()
     if engine == "alsig_ssgsea":
-        from alsig.scoring import ssgsea_es, ssgsea_nes
+        from alsig.stages.score import ssgsea_es, ssgsea_nes
 
         es = ssgsea_es(X, genes, sets, weight=0.25)
         nes = ssgsea_nes(es)
         names = list(sets)
     elif engine == "alsig_singscore":
-        from alsig.scoring import singscore_sets
+        from alsig.stages.score import singscore_sets
 
         es, nes = singscore_sets(X, genes, sets)  # score and MAD (dispersion) of every set
         names = list(sets)
@@ -209,7 +209,7 @@ def write_report(rows: list[dict], gseapy_version: str) -> None:
         "",
         "gseapy `ssgsea(min_size=1, max_size=100000, threads=2)` with its defaults "
         "`sample_norm_method='rank'`, `correl_norm_type='rank'`, `weight=0.25`; alsig "
-        "`alsig.scoring.ssgsea_es` + `ssgsea_nes` (single thread). ES is compared for every "
+        "`alsig.stages.score.ssgsea_es` + `ssgsea_nes` (single thread). ES is compared for every "
         "sample x set; NES (ES / range of all ES of the run, cohort-dependent) on the full GSE124439 "
         "run. singscore has no gseapy counterpart; its time (score + MAD dispersion of every set) is "
         "given for scale.",

@@ -12,7 +12,7 @@ Collections (see resources/genesets/README.md for provenance):
   scoring stage; listed in the manifest without set count or checksum (it changes on its own;
   each run records both in its provenance).
 
-Gene symbols are harmonised with :func:`alsig.enrich.harmonise_gene_sets` (the same offline
+Gene symbols are harmonised with :func:`alsig.stages.enrich.harmonise_gene_sets` (the same offline
 org.Hs.eg.db 3.16 map ingest uses). Output is byte-reproducible (gzip mtime 0; set order and gene order of the
 sources are kept).
 
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import polars as pl
 
-from alsig.enrich import MANIFEST_COLUMNS, harmonise_gene_sets
 from alsig.genes import GeneMap
 from alsig.genesets import read_gmt
 from alsig.io import atomic_path, sha256_file
+from alsig.stages.enrich import MANIFEST_COLUMNS, harmonise_gene_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from alsig.errors import AlsigError  # noqa: E402
 from alsig.genesets import read_gmt, write_gmt  # noqa: E402
-from alsig.signatures import (  # noqa: E402
+from alsig.stages.score.signatures import (  # noqa: E402
     DEFAULT_GMT,
     DEFAULT_TABLE,
     TABLE_COLUMNS,
@@ -379,7 +379,7 @@ def check_symbols(signatures: list[Signature]) -> dict[str, str]:
     unknown = [r.input_id for r in records if r.how not in ("symbol", "alias", "excel")]
     if unknown:
         raise SystemExit(f"symbols unknown to the gene map (fix the curation): {unknown}")
-    from alsig.signatures import harmonise_signatures
+    from alsig.stages.score.signatures import harmonise_signatures
 
     return harmonise_signatures(signatures, gene_map)
 

@@ -70,7 +70,7 @@ def workflow_command(
     return [
         SNAKEMAKE,
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(REPO / "workflow" / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

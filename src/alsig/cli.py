@@ -16,10 +16,8 @@ from pathlib import Path
 import yaml
 
 import alsig
-from alsig.config import check_config, schema_errors
 from alsig.errors import AlsigError
-
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+from alsig.settings import check_config, schema_errors
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -29,7 +27,7 @@ def _check_config(args: argparse.Namespace) -> int:
     except (OSError, yaml.YAMLError) as exc:
         print(f"alsig: cannot read config '{path}': {exc}", file=sys.stderr)
         return 2
-    problems = schema_errors(config or {}, SCHEMA)
+    problems = schema_errors(config or {})
     if not problems:
         try:
             check_config(config, workdir=args.workdir)
@@ -54,7 +52,7 @@ def _logging(verbose: bool) -> None:
 def _discover(args: argparse.Namespace) -> int:
     import json
 
-    from alsig.reprocess import discover_only
+    from alsig.ops.reprocess import discover_only
 
     _logging(args.verbose)
     try:
@@ -76,7 +74,7 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _reprocess(args: argparse.Namespace) -> int:
-    from alsig.reprocess import Options, reprocess
+    from alsig.ops.reprocess import Options, reprocess
 
     _logging(args.verbose)
     options = Options(

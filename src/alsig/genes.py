@@ -26,7 +26,9 @@ from pathlib import Path
 
 import polars as pl
 
-DEFAULT_MAP = Path(__file__).resolve().parents[2] / "resources" / "gene_id_map.tsv.gz"
+from alsig.resources import gene_map
+
+DEFAULT_MAP = gene_map()
 
 # Month abbreviations Excel turns gene names into, and the (pre-2019) gene-name stems each can come
 # from, in tiers: a later tier is tried only when the earlier one names no gene. Stems within a

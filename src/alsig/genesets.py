@@ -1,15 +1,42 @@
-"""Gene-set collections: reading and validating GMT files.
+"""Gene sets: GMT files and the collections a run tests.
 
-GMT: one set per line, tab-separated ``name<TAB>description<TAB>gene1<TAB>gene2...``.
+GMT: one set per line, tab-separated ``name<TAB>description<TAB>gene1<TAB>gene2...``. A
+collection is a GMT file with an id (the output file name): the shipped ones are listed in
+``resources/genesets/manifest.tsv``, users add their own by path. This module imports only the
+standard library, so the workflow's planning can resolve collections at parse time.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import gzip
+import logging
 import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alsig.errors import AlsigError, where
+from alsig.resources import geneset_manifest
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = [
+    "id",
+    "file",
+    "name",
+    "version",
+    "source",
+    "license",
+    "n_sets",
+    "sha256",
+    "optional",
+]
+# collection ids become file names ({collection}.parquet, {collection}.coverage.tsv): no dots
+COLLECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def _open_text(path: Path):
@@ -74,3 +101,156 @@ def write_gmt(
         "\t".join([name, descriptions.get(name, "na"), *genes]) for name, genes in sets.items()
     ]
     write_text("\n".join(lines) + "\n", path)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A gene-set collection: an id (used in output file names) and its GMT file."""
+
+    id: str
+    path: Path
+    name: str = ""
+    version: str = ""
+    source: str = ""
+    license: str = ""
+    sha256: str = ""  # expected checksum (manifest); empty: not checked
+    optional: bool = False  # missing file -> skipped with a warning instead of an error
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "license": self.license,
+            "file": str(self.path),
+        }
+
+
+def read_manifest(path: str | Path | None = None) -> dict[str, Collection]:
+    """The shipped collections, ``{id: Collection}``, from ``resources/genesets/manifest.tsv``."""
+    manifest = Path(path or geneset_manifest())
+    if not manifest.exists():
+        raise AlsigError(
+            f"gene-set manifest '{manifest}' does not exist; regenerate resources/genesets with "
+            "`python scripts/build_genesets.py`."
+        )
+    with manifest.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise AlsigError(f"{where(manifest)}: missing column(s) {missing}.")
+        rows = list(reader)
+    collections: dict[str, Collection] = {}
+    for line_no, row in enumerate(rows, start=2):
+        cid = (row["id"] or "").strip()
+        if not COLLECTION_ID.match(cid) or not (row["file"] or "").strip():
+            raise AlsigError(
+                f"{where(manifest, row=line_no)}: needs an id (letters, digits, '_', '-') "
+                "and a file."
+            )
+        if cid in collections:
+            raise AlsigError(f"{where(manifest, row=line_no)}: collection id '{cid}' repeated.")
+        collections[cid] = Collection(
+            id=cid,
+            path=(manifest.parent / row["file"].strip()).resolve(),
+            name=row["name"] or cid,
+            version=row["version"] or "",
+            source=row["source"] or "",
+            license=row["license"] or "",
+            sha256=(row["sha256"] or "").strip().lower(),
+            optional=(row["optional"] or "").strip().lower() in ("true", "1", "yes"),
+        )
+    return collections
+
+
+def resolve_collections(
+    collection_ids: Sequence[str],
+    extra_gmt: Sequence[Mapping[str, str]] = (),
+    manifest: str | Path | None = None,
+    base_dir: str | Path = ".",
+) -> list[Collection]:
+    """The collections a run uses: shipped ids from ``enrich.collections`` plus user GMT files
+    from ``enrich.extra_gmt`` (``[{id, path}]``, paths relative to ``base_dir``).
+
+    An unknown id, a repeated id or a missing user file is an :class:`AlsigError` naming the config
+    key. An optional shipped collection whose file does not exist (yet) is skipped with a warning.
+    """
+    shipped = read_manifest(manifest)
+    chosen: list[Collection] = []
+    seen: set[str] = set()
+    for i, cid in enumerate(collection_ids or ()):
+        key = f"config key enrich.collections[{i}]"
+        if cid not in shipped:
+            raise AlsigError(
+                f"{key}: unknown collection '{cid}'; shipped collections are {sorted(shipped)} "
+                "(resources/genesets/manifest.tsv). Add your own GMT under enrich.extra_gmt."
+            )
+        if cid in seen:
+            raise AlsigError(f"{key}: collection '{cid}' is listed twice.")
+        seen.add(cid)
+        collection = shipped[cid]
+        if not collection.path.exists():
+            if collection.optional:
+                log.warning(
+                    "collection '%s' skipped: its file %s does not exist (yet)",
+                    cid,
+                    collection.path,
+                )
+                continue
+            raise AlsigError(
+                f"{key}: the file of collection '{cid}' ({collection.path}) is missing; "
+                "regenerate resources/genesets with `python scripts/build_genesets.py`."
+            )
+        chosen.append(collection)
+    for i, entry in enumerate(extra_gmt or ()):
+        key = f"config key enrich.extra_gmt[{i}]"
+        cid = str((entry or {}).get("id", "")).strip()
+        raw_path = str((entry or {}).get("path", "")).strip()
+        if not COLLECTION_ID.match(cid):
+            raise AlsigError(
+                f"{key}.id: '{cid}' is not a valid collection id (letters, digits, '_', '-'; "
+                "it becomes an output file name)."
+            )
+        if cid in seen or cid in shipped:
+            raise AlsigError(
+                f"{key}.id: '{cid}' is already used by another collection; pick another id."
+            )
+        path = Path(raw_path)
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        if not raw_path or not path.exists():
+            raise AlsigError(
+                f"{key}.path: gene-set file '{raw_path}' does not exist "
+                f"(relative to {Path(base_dir).resolve()})."
+            )
+        seen.add(cid)
+        chosen.append(
+            Collection(
+                id=cid,
+                path=path.resolve(),
+                name=cid,
+                version="user-supplied",
+                source=str(raw_path),
+                license="user-supplied",
+            )
+        )
+    return chosen
+
+
+def count_gene_sets(path: str | Path) -> int:
+    """Number of non-empty, non-comment lines of a (gzipped) GMT file (no validation).
+
+    Cached per file version: Snakemake asks for every enrich job's memory and runtime, and a
+    collection file is the same for all of them."""
+    path = Path(path)
+    return _count_gene_sets(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _count_gene_sets(path: str, mtime_ns: int) -> int:
+    import gzip
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        return sum(1 for line in handle if line.strip() and not line.startswith("#"))

@@ -121,7 +121,7 @@ def test_report_has_every_figure_and_caption(demo_run):
         [
             SNAKEMAKE,
             "--snakefile",
-            str(REPO / "Snakefile"),
+            str(REPO / "workflow" / "Snakefile"),
             "--directory",
             str(demo_run),
             "--configfile",

@@ -1,6 +1,6 @@
 """The workflow's GEO path end to end against the 127.0.0.1 stub (tests/stub_server.py).
 
-Downloads (counts, annotation, series matrix) go through the real rules and ``alsig.download``;
+Downloads (counts, annotation, series matrix) go through the real rules and ``alsig.sources.download``;
 the stub serves the fixture series in NCBI's URL layout and injects faults.
 """
 

@@ -17,8 +17,8 @@ import anndata as ad
 import pytest
 import yaml
 
-import alsig.reprocess as reprocess_module
-from alsig.reprocess import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess, run_lock
+import alsig.ops.reprocess as reprocess_module
+from alsig.ops.reprocess import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess, run_lock
 from tests.eutils_stub import EutilsFixture
 from tests.stub_server import DATA, Fault, StubServer
 

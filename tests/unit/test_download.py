@@ -1,4 +1,4 @@
-"""alsig.download.fetch against the local GEO stub (tests/stub_server.py): retries, cache, checks."""
+"""alsig.sources.download.fetch against the local GEO stub (tests/stub_server.py): retries, cache, checks."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from alsig.download import Download, GzipChecker, _Transient, fetch, read_sidecar
 from alsig.errors import AlsigError
+from alsig.sources.download import Download, GzipChecker, _Transient, fetch, read_sidecar
 from tests.stub_server import DATA, Fault, StubServer
 
 COUNTS = "GSE900001_raw_counts_GRCh38.p13_NCBI.tsv.gz"
@@ -92,7 +92,7 @@ def test_cache_is_not_used_when_file_or_url_differs(geo_stub, tmp_path):
 def test_retry_after_dropped_connection(geo_stub, tmp_path, caplog):
     geo_stub.inject(COUNTS, Fault.drop())
     dest = tmp_path / COUNTS
-    with caplog.at_level(logging.INFO, logger="alsig.download"):
+    with caplog.at_level(logging.INFO, logger="alsig.sources.download"):
         record = fetch(counts_url(geo_stub), dest, **FAST)
     assert record.attempts == 2
     assert geo_stub.hits[COUNTS] == 2
@@ -104,7 +104,7 @@ def test_retry_after_dropped_connection(geo_stub, tmp_path, caplog):
 
 def test_429_with_retry_after_is_honoured(geo_stub, tmp_path, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr("alsig.download.time.sleep", waits.append)
+    monkeypatch.setattr("alsig.sources.download.time.sleep", waits.append)
     geo_stub.inject(MATRIX, Fault.status(429, retry_after=7), Fault.status(429, retry_after=9999))
     record = fetch(matrix_url(geo_stub), tmp_path / MATRIX, timeout=5, retries=3, backoff=0.5)
     assert record.attempts == 3
@@ -113,7 +113,7 @@ def test_429_with_retry_after_is_honoured(geo_stub, tmp_path, monkeypatch):
 
 def test_500_then_200_uses_exponential_backoff(geo_stub, tmp_path, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr("alsig.download.time.sleep", waits.append)
+    monkeypatch.setattr("alsig.sources.download.time.sleep", waits.append)
     geo_stub.inject(ANNOT, Fault.status(500), Fault.status(502))
     record = fetch(
         f"{geo_stub.download_base_url}?type=rnaseq_counts&format=file&file={ANNOT}",
@@ -161,7 +161,7 @@ def test_wrong_series_folder_is_a_404(geo_stub, tmp_path):
 
 
 def test_retries_exhausted_leaves_nothing(geo_stub, tmp_path, monkeypatch):
-    monkeypatch.setattr("alsig.download.time.sleep", lambda s: None)
+    monkeypatch.setattr("alsig.sources.download.time.sleep", lambda s: None)
     geo_stub.inject(MATRIX, always=Fault.status(500))
     dest = tmp_path / "cache" / MATRIX
     with pytest.raises(AlsigError) as error:

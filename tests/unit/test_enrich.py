@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import socket
 from pathlib import Path
 
@@ -15,8 +14,11 @@ import polars as pl
 import pytest
 import yaml
 
-from alsig.enrich import (
-    DEFAULT_MANIFEST,
+from alsig.errors import AlsigError
+from alsig.genesets import read_gmt
+from alsig.io import sha256_file
+from alsig.resources import geneset_manifest
+from alsig.stages.enrich import (
     RESULT_SCHEMA,
     Collection,
     benjamini_hochberg,
@@ -37,9 +39,6 @@ from alsig.enrich import (
     run_ora,
     run_prerank,
 )
-from alsig.errors import AlsigError
-from alsig.genesets import read_gmt
-from alsig.io import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_text())
@@ -223,7 +222,7 @@ def test_empty_gene_set_names_file_and_line(tmp_path):
 def test_collection_without_overlap_warns_and_gives_empty_schema_valid_table(tmp_path, caplog):
     de, _ = simulated_de()
     sets = {"MOUSE_SET": ["Trp53", "Mdm2", "Cdkn1a"], "OTHER": ["ZZZ1", "ZZZ2"]}
-    with caplog.at_level(logging.WARNING, logger="alsig.enrich"):
+    with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
         table, coverage, report = enrich_contrast(de, sets, collection="mouse", permutations=10)
     assert "collection 'mouse': none of its 2 gene sets shares a gene" in caplog.text
     assert table.height == 0 and dict(table.schema) == RESULT_SCHEMA
@@ -237,7 +236,7 @@ def test_collection_without_overlap_warns_and_gives_empty_schema_valid_table(tmp
 
 def test_sets_outside_size_range_give_empty_table_with_warning(caplog):
     de, sets = simulated_de()
-    with caplog.at_level(logging.WARNING, logger="alsig.enrich"):
+    with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
         ranking, _ = prepare_ranking(de)
         table = run_prerank(ranking, sets, collection="sim", min_size=100, max_size=500)
         ora = run_ora(de, sets, collection="sim", min_size=100, max_size=500)
@@ -267,7 +266,7 @@ def test_enrichment_never_opens_a_network_connection(monkeypatch):
 def test_shipped_manifest_files_checksums_and_no_kegg():
     manifest = read_manifest()
     assert {"hallmark", "reactome", "go_bp", "alsig_resistance"} <= set(manifest)
-    table = pl.read_csv(DEFAULT_MANIFEST, separator="\t", infer_schema=False)
+    table = pl.read_csv(geneset_manifest(), separator="\t", infer_schema=False)
     for row in table.iter_rows(named=True):
         collection = manifest[row["id"]]
         if collection.optional:
@@ -306,7 +305,7 @@ def test_optional_collection_is_a_normal_collection_when_present(tmp_path, caplo
         + "alsig_resistance\tsig.gmt\tsig\t1\talsig\tMIT\t\t\ttrue\n"
         + "later\tmissing.gmt\tlater\t1\talsig\tMIT\t\t\ttrue\n"
     )
-    with caplog.at_level(logging.WARNING, logger="alsig.enrich"):
+    with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
         chosen = resolve_collections(["alsig_resistance", "later"], manifest=manifest)
     assert [c.id for c in chosen] == ["alsig_resistance"]
     assert "collection 'later' skipped" in caplog.text
@@ -417,7 +416,7 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     import json
     from types import SimpleNamespace
 
-    from alsig.enrich import run_enrich_report_rule, run_enrich_rule
+    from alsig.stages.enrich import run_enrich_report_rule, run_enrich_rule
 
     de, sets = simulated_de()
     de_path = tmp_path / "de" / "ALS_vs_control.parquet"
@@ -475,7 +474,7 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
 
 
 def test_settings_defaults_and_size_range_check():
-    from alsig.enrich import DEFAULT_SETTINGS, with_defaults
+    from alsig.stages.enrich import DEFAULT_SETTINGS, with_defaults
 
     assert with_defaults({}) == DEFAULT_SETTINGS
     assert with_defaults({"permutations": 100})["permutations"] == 100
@@ -485,63 +484,6 @@ def test_settings_defaults_and_size_range_check():
         with_defaults({"min_size": 600})
     with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
         with_defaults({"permutations": 0})
-
-
-def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[dict, str]:
-    """A config with one user collection of ``sets`` gene sets and a DE table of ``genes`` rows,
-    for the enrich rule's resource estimates."""
-    gmt = tmp_path / f"sets{sets}.gmt"
-    gmt.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(sets)))
-    config = {
-        "enrich": {
-            "collections": [],
-            "permutations": permutations,
-            "extra_gmt": [{"id": "user", "path": str(gmt)}],
-        },
-        "datasets": {"d": {}},
-    }
-    de_table = tmp_path / f"de{genes}.parquet"
-    pl.DataFrame({"symbol": [f"G{i}" for i in range(genes)]}).write_parquet(de_table)
-    return config, str(de_table)
-
-
-def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
-    from alsig.enrich import rule_mem_mb
-
-    config, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
-    # 1000 + 0.04 x 2000 genes + 8.5e-6 x 2 sets x 2000 genes + 6.5e-5 x 2 sets x 500 permutations
-    assert rule_mem_mb(config, "d", "user", de_table=de_table) == 1080
-    assert rule_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 2160
-    # a dry run plans the job before the DE table exists
-    assert rule_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet")) == 1000
-    # GO BP-sized: the curves (sets x genes) and the permutation null (sets x permutations) grow
-    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
-    assert rule_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 80 + 85 + 325
-
-
-def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
-    """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
-    from alsig.enrich import rule_runtime_min
-
-    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
-    # 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
-    assert rule_runtime_min(config, "d", "user", de_table=de_table) == 35
-    config["enrich"]["permutations"] = 10000
-    assert rule_runtime_min(config, "d", "user", de_table=de_table) == 260
-    # planned before the DE table exists (dry run)
-    assert rule_runtime_min(config, "d", "user", de_table=str(tmp_path / "later.parquet")) == 10
-
-
-def test_gene_set_count_follows_the_file(tmp_path):
-    """The count is cached per file version, never stale after the file changes."""
-    from alsig.enrich import count_gene_sets
-
-    gmt = tmp_path / "c.gmt"
-    gmt.write_text("# comment\nA\tna\tTP53\n\nB\tna\tSOD1\n")
-    assert count_gene_sets(gmt) == 2
-    gmt.write_text("A\tna\tTP53\n")
-    os.utime(gmt, ns=(gmt.stat().st_atime_ns, gmt.stat().st_mtime_ns + 1_000_000))
-    assert count_gene_sets(gmt) == 1
 
 
 def test_prerank_matches_gseapy_prerank_exactly():

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.eutils import DEFAULT_TERM, EUtils, RateLimiter, SeriesSummary, discover_series
+from alsig.sources.eutils import DEFAULT_TERM, EUtils, RateLimiter, SeriesSummary, discover_series
 from tests.eutils_stub import EutilsFixture, serve
 
 

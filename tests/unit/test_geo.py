@@ -1,4 +1,4 @@
-"""alsig.geo.read_series_matrix on the fixtures, the real series matrices and broken files."""
+"""alsig.sources.geo.read_series_matrix on the fixtures, the real series matrices and broken files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.geo import normalise_key, read_series_matrix
+from alsig.sources.geo import normalise_key, read_series_matrix
 from tests.conftest import SHARED_DATA
 from tests.stub_server import DATA
 

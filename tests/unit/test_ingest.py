@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
-from alsig.ingest import (
+from alsig.stages.ingest import (
     harmonise_genes,
     ingest_local,
     read_count_matrix,

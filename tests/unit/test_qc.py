@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from alsig import qc
 from alsig.errors import AlsigError
+from alsig.stages import qc
 
 SEX_GENES = ["XIST", *qc.Y_GENES]
 
@@ -212,13 +212,3 @@ def test_minority_cluster_is_not_an_outlier():
     scores[9] = [50.0, 50.0]  # one isolated sample
     dist = qc.knn_distance(scores, 2)
     assert np.argmax(dist) == 9 and dist[9] > 10 * np.median(dist)
-
-
-def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
-    path = tmp_path / "m.h5ad"
-    ad.AnnData(np.zeros((10, 100), dtype=np.int32)).write_h5ad(path)
-    assert qc.matrix_cells(str(path)) == 1000
-    # 1000 cells x 2e6 bytes = 2000 MB on top of the base, doubled on the second attempt
-    assert qc.rule_mem_mb(str(path), 2, base_mb=500, bytes_per_cell=2e6) == 5000
-    assert qc.rule_mem_mb(str(tmp_path / "not_yet.h5ad"), base_mb=500, bytes_per_cell=50) == 500
-    assert qc.DE_MEMORY["base_mb"] + qc.DE_MEMORY["bytes_per_cell"] * 120 < 8000  # 2000 x 60k

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.eutils import SeriesSummary
-from alsig.registry import SCHEMA_VERSION, Registry
+from alsig.ops.registry import SCHEMA_VERSION, Registry
+from alsig.sources.eutils import SeriesSummary
 
 
 def series(acc: str, n: int = 4, title: str = "t") -> SeriesSummary:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.reprocess import (
+from alsig.ops.reprocess import (
     DEFAULT_CONDITION,
     LockedError,
     check_conditions,

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from alsig.io import save_figure
-from alsig.score_figures import axis_distributions, axis_heatmap, axis_matrix
-from alsig.scoring import score_anndata
-from alsig.signatures import configured_signatures
+from alsig.stages.score import score_anndata
+from alsig.stages.score.figures import axis_distributions, axis_heatmap, axis_matrix
+from alsig.stages.score.signatures import configured_signatures
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
-from alsig.scoring import (
+from alsig.stages.score import (
     composition_residuals,
     score_anndata,
     singscore,
@@ -22,7 +22,7 @@ from alsig.scoring import (
     with_defaults,
     z_vs_control,
 )
-from alsig.signatures import Signature
+from alsig.stages.score.signatures import Signature
 
 
 def _sig(name, up=(), down=(), axis="test"):
@@ -111,7 +111,7 @@ def test_low_coverage_signature_is_flagged_not_scored(caplog):
         _sig("sparse", up=genes[:1] + ["X1", "X2", "X3"]),  # 1 of 4 present
         _sig("nodown", up=genes[10:20], down=["Y1"]),  # 10 of 11, but no down gene
     ]
-    with caplog.at_level(logging.WARNING, logger="alsig.scoring"):
+    with caplog.at_level(logging.WARNING, logger="alsig.stages.score"):
         result = score_anndata(_adata(X, genes, ["ALS"] * 5), sigs, min_coverage=0.5)
     cov = {r["signature"]: r for r in result.coverage.iter_rows(named=True)}
     assert cov["good"]["flagged"] is False and cov["good"]["n_genes_used"] == 10
@@ -141,7 +141,7 @@ def test_z_vs_control_rule(caplog):
     # through the table: 2 controls -> all null, logged with the reason
     genes = [f"G{i}" for i in range(60)]
     X = np.random.default_rng(1).normal(size=(6, 60))
-    with caplog.at_level(logging.WARNING, logger="alsig.scoring"):
+    with caplog.at_level(logging.WARNING, logger="alsig.stages.score"):
         res = score_anndata(
             _adata(X, genes, ["ALS"] * 4 + ["control"] * 2), [_sig("a", up=genes[:10])]
         )

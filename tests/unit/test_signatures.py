@@ -10,7 +10,7 @@ import pytest
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_gmt
-from alsig.signatures import (
+from alsig.stages.score.signatures import (
     CELL_TYPE_AXIS,
     DEFAULT_GMT,
     DEFAULT_TABLE,

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.scoring import score_anndata
-from alsig.signatures import Signature, configured_signatures
+from alsig.stages.score import score_anndata
+from alsig.stages.score.signatures import Signature, configured_signatures
 from alsig.tables import (
     COLUMNS,
     SCHEMA_FILE,

@@ -1,7 +1,7 @@
 # Differential expression (issue 4): pydeseq2 with the design in de.design, one job per dataset x
 # contrast (each contrast is its own fit: the shrunken coefficient depends on the contrast's
 # reference level, and a new contrast reruns only itself). Targets for `rule all`:
-# alsig.de.de_targets(dataset, stage_settings(dataset, "de")).
+# alsig.stages.de.de_targets(dataset, stage_settings(dataset, "de")).
 
 
 rule de:
@@ -47,12 +47,12 @@ rule de:
         "../envs/alsig.yaml"
     threads: 4
     resources:
-        mem_mb=lambda wc, input, attempt: alsig_qc.rule_mem_mb(
-            input.h5ad, attempt, **alsig_qc.DE_MEMORY
+        mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
+            input.h5ad, attempt, **planning.DE_MEMORY
         ),
-        runtime=lambda wc, input: 15 + alsig_qc.matrix_cells(input.h5ad) // 500_000,
+        runtime=lambda wc, input: planning.de_runtime_min(input.h5ad),
     params:
-        settings=lambda wc: checked_stage_settings(wc.dataset, "de"),
+        settings=lambda wc: stage_settings(wc.dataset, "de"),
         contrast=lambda wc: wc.contrast,
     script:
-        "../../scripts/de.py"
+        "../scripts/de.py"

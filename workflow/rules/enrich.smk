@@ -1,15 +1,13 @@
 # Pathway enrichment per contrast (issue 5): GSEA preranked + over-representation on offline
 # gene-set collections (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE
 # tables results/{dataset}/de/{contrast}.parquet. Targets for `rule all`:
-# alsig.enrich.enrich_targets(config, dataset). Helpers live in alsig.enrich (lint: no functions here).
+# alsig.stages.enrich.enrich_targets(config, dataset). Helpers live in alsig.stages.enrich (lint: no functions here).
 
 
 rule enrich:
     input:
         de="results/{dataset}/de/{contrast}.parquet",
-        gmt=lambda wc: alsig_enrich.dataset_collection_files(config, wc.dataset)[
-            wc.collection
-        ],
+        gmt=lambda wc: planning.collection_files(config, wc.dataset)[wc.collection],
     output:
         parquet="results/{dataset}/enrich/{contrast}/{collection}.parquet",
         tsv=report(
@@ -30,23 +28,25 @@ rule enrich:
         collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     conda:
         "../envs/alsig.yaml"
-    threads: lambda wc: int(alsig_enrich.dataset_settings(config, wc.dataset)["threads"])
+    threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: alsig_enrich.rule_mem_mb(
+        mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
             config, wc.dataset, wc.collection, attempt, de_table=input.de
         ),
-        runtime=lambda wc, input: alsig_enrich.rule_runtime_min(
+        runtime=lambda wc, input: planning.enrich_runtime_min(
             config, wc.dataset, wc.collection, de_table=input.de
         ),
     params:
-        settings=lambda wc: alsig_enrich.dataset_settings(config, wc.dataset),
+        settings=lambda wc: stage_settings(wc.dataset, "enrich"),
     script:
-        "../../scripts/enrich.py"
+        "../scripts/enrich.py"
 
 
 rule enrich_report:
     input:
-        unpack(lambda wc: alsig_enrich.report_inputs(config, wc.dataset, wc.contrast)),
+        unpack(
+            lambda wc: planning.enrich_report_inputs(config, wc.dataset, wc.contrast)
+        ),
     output:
         dotplot=report(
             "results/{dataset}/enrich/{contrast}/dotplot.png",
@@ -67,6 +67,6 @@ rule enrich_report:
         mem_mb=1000,
         runtime=10,
     params:
-        settings=lambda wc: alsig_enrich.dataset_settings(config, wc.dataset),
+        settings=lambda wc: stage_settings(wc.dataset, "enrich"),
     script:
-        "../../scripts/enrich_report.py"
+        "../scripts/enrich_report.py"

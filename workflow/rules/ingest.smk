@@ -1,4 +1,4 @@
-# Downloads retry inside alsig.download.fetch (geo.retries, with backoff); no rule-level
+# Downloads retry inside alsig.sources.download.fetch (geo.retries, with backoff); no rule-level
 # retries on top, which would multiply the requests to NCBI.
 localrules:
     download_geo_annotation,
@@ -18,9 +18,13 @@ rule download_geo_annotation:
         mem_mb=500,
         runtime=30,
     params:
-        urls=[geo_download_url("Human.GRCh38.p13.annot.tsv.gz")],
+        urls=[
+            geo_layout.download_url(
+                GEO["download_base_url"], geo_layout.ANNOTATION_FILE
+            )
+        ],
     script:
-        "../../scripts/download_geo.py"
+        "../scripts/download_geo.py"
 
 
 rule download_geo_counts:
@@ -36,12 +40,14 @@ rule download_geo_counts:
         runtime=60,
     params:
         urls=lambda wc: [
-            geo_download_url(
-                f"{wc.accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz", wc.accession
+            geo_layout.download_url(
+                GEO["download_base_url"],
+                geo_layout.counts_file(wc.accession),
+                wc.accession,
             )
         ],
     script:
-        "../../scripts/download_geo.py"
+        "../scripts/download_geo.py"
 
 
 rule download_geo_series_matrix:
@@ -56,14 +62,16 @@ rule download_geo_series_matrix:
         mem_mb=500,
         runtime=30,
     params:
-        urls=lambda wc: [geo_series_matrix_url(wc.accession)],
+        urls=lambda wc: [
+            geo_layout.series_matrix_url(GEO["series_base_url"], wc.accession)
+        ],
     script:
-        "../../scripts/download_geo.py"
+        "../scripts/download_geo.py"
 
 
 rule ingest:
     input:
-        unpack(ingest_inputs),
+        unpack(lambda wc: planning.ingest_inputs(config, wc.dataset)),
     output:
         h5ad="results/{dataset}/counts.h5ad",
     log:
@@ -75,9 +83,11 @@ rule ingest:
     threads: 1
     resources:
         # measured: 73 x a gzipped TSV (GSE124439: 6 MB -> 440 MB), 4.3 x an h5ad (483 MB -> 2.1 GB)
-        mem_mb=mem_mb_for_inputs(factor=5, gzip_factor=80),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=5, gzip_factor=80
+        ),
         runtime=30,
     params:
-        settings=lambda wc: dataset_settings(wc.dataset),
+        settings=lambda wc: dataset_entry(wc.dataset),
     script:
-        "../../scripts/ingest.py"
+        "../scripts/ingest.py"

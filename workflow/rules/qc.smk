@@ -1,6 +1,6 @@
 # Sample and gene QC (issue 4): scanpy QC metrics, filterByExpr-like gene filter, MAD/PCA sample
 # outliers, XIST/Y sex check, optional replicate collapsing; size factors, normalised counts and
-# a DESeq2-style VST of all genes. Settings: the merged qc: section (alsig.qc.DEFAULT_SETTINGS
+# a DESeq2-style VST of all genes. Settings: the merged qc: section (alsig.stages.qc.DEFAULT_SETTINGS
 # fills missing keys). Output results/{dataset}/qc/filtered.h5ad is read by DE and scoring.
 
 
@@ -43,11 +43,11 @@ rule qc:
         "../envs/alsig.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc, input, attempt: alsig_qc.rule_mem_mb(
-            input.h5ad, attempt, **alsig_qc.QC_MEMORY
+        mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
+            input.h5ad, attempt, **planning.QC_MEMORY
         ),
-        runtime=lambda wc, input: 10 + alsig_qc.matrix_cells(input.h5ad) // 2_000_000,
+        runtime=lambda wc, input: planning.qc_runtime_min(input.h5ad),
     params:
-        settings=lambda wc: checked_stage_settings(wc.dataset, "qc"),
+        settings=lambda wc: stage_settings(wc.dataset, "qc"),
     script:
-        "../../scripts/qc.py"
+        "../scripts/qc.py"

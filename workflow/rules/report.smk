@@ -27,4 +27,4 @@ rule score_figures:
         mem_mb=1000,
         runtime=10,
     script:
-        "../../scripts/score_figures.py"
+        "../scripts/score_figures.py"

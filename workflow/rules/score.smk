@@ -5,7 +5,7 @@
 rule score:
     input:
         h5ad="results/{dataset}/qc/filtered.h5ad",
-        signatures=lambda wc: score_signature_files(wc.dataset),
+        signatures=lambda wc: planning.signature_files(config, wc.dataset),
     output:
         long="results/{dataset}/scores/signature_scores.parquet",
         wide=report(
@@ -31,19 +31,17 @@ rule score:
     resources:
         # scoring holds the VST matrix, one float64 chunk and the output; measured 3.9 x the
         # (compressed) QC h5ad at 2000 x 60k (606 MB -> 2.4 GB)
-        mem_mb=mem_mb_for_inputs(5, floor_mb=1000),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(input, attempt, factor=5),
         runtime=30,
     params:
-        settings=lambda wc: checked_stage_settings(wc.dataset, "score"),
+        settings=lambda wc: stage_settings(wc.dataset, "score"),
     script:
-        "../../scripts/score.py"
+        "../scripts/score.py"
 
 
 rule catalog:
     input:
-        tables=expand(
-            "results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS
-        ),
+        tables=expand("results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS),
     output:
         # The partitioned catalog folder is written as a side effect (each partition replaced
         # atomically); declaring it as output would let Snakemake delete it before the job.
@@ -54,9 +52,9 @@ rule catalog:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb_for_inputs(20, floor_mb=1000),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(input, attempt, factor=20),
         runtime=10,
     params:
         catalog=CATALOG_DIR,
     script:
-        "../../scripts/catalog.py"
+        "../scripts/catalog.py"

@@ -1,4 +1,0 @@
-from alsig.rule_runner import run_rule
-from alsig.scoring import run_score_rule
-
-run_rule(snakemake, run_score_rule)  # noqa: F821 (injected by Snakemake)

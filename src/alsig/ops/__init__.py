@@ -1,0 +1,1 @@
+"""Operator tools around the workflow: the dataset registry and scheduled reprocessing."""

@@ -1,0 +1,241 @@
+"""The dataset registry: every GEO series discovery has seen, and what became of it.
+
+Storage: one TSV (``<state_dir>/registry.tsv``), one row per series, human-readable and diffable,
+always written atomically (temp file + rename, :func:`alsig.io.write_tsv`), so a run killed at any
+point leaves either the previous or the new table, never a torn one. Every row carries
+``schema_version``; a file written by a newer alsig is refused rather than misread.
+
+Status of a series (``status`` column; ``reason`` says why):
+
+- ``new``: seen, not yet processed successfully (also: changed on GEO since it was processed, or
+  released from ``excluded``); the next run processes it.
+- ``processed``: its outputs were built from the content recorded in ``processed_fingerprint``.
+- ``needs_curation``: its conditions cannot be resolved by the configured rules; ``reason`` has the
+  values that did not match. Resolve by adding ``datasets.<id>`` (``source: geo``, ``accession``,
+  ``condition.column/rules``) to the config; every run re-checks these.
+- ``failed``: the workflow failed for it (``reason`` = the error); retried by every run.
+- ``excluded``: listed under ``reprocess.exclude`` by the user (``reason`` = their reason).
+
+Content fingerprint (``fingerprint``): sha256 over the esummary fields GEO changes when a series is
+updated (see :meth:`alsig.sources.eutils.SeriesSummary.fingerprint`). It is cheap, so every run checks every
+series without downloading anything; a change marks the series ``new`` again and flags its cached
+downloads as stale (``stale_cache``) so the workflow fetches the new files. After processing,
+``data_sha256`` records the sha256 of the downloaded count file and series matrix (from the
+downloader's sidecars) for provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from alsig.errors import AlsigError, where
+from alsig.io import write_tsv
+
+if TYPE_CHECKING:
+    from alsig.sources.eutils import SeriesSummary
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+STATUSES = ("new", "processed", "needs_curation", "failed", "excluded")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Entry:
+    """One registry row (all text on disk; booleans as ``true``/``false``)."""
+
+    accession: str
+    dataset: str
+    status: str = "new"
+    reason: str = ""
+    title: str = ""
+    n_samples: int = 0
+    pdat: str = ""
+    fingerprint: str = ""
+    processed_fingerprint: str = ""
+    data_sha256: str = ""
+    condition_column: str = ""
+    sample_columns: str = (
+        ""  # canonical=column pairs for ingest ``columns`` ("sex=sex;subject=...")
+    )
+    first_seen: str = ""
+    last_checked: str = ""
+    last_processed: str = ""
+    stale_cache: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+
+COLUMNS = ["schema_version"] + [f.name for f in fields(Entry) if f.name != "schema_version"]
+
+
+@dataclass
+class Observation:
+    """What one discovery pass changed (accessions)."""
+
+    new: list[str]
+    changed: list[str]
+    unchanged: list[str]
+    excluded: list[str]
+    released: list[str]
+    missing: list[str]
+
+
+class Registry:
+    """In-memory registry; :meth:`load` / :meth:`save` read and write the TSV."""
+
+    def __init__(self, entries: dict[str, Entry] | None = None, path: Path | None = None) -> None:
+        self.entries: dict[str, Entry] = dict(entries or {})
+        self.path = path
+
+    # ---------------------------------------------------------------- storage
+    @classmethod
+    def load(cls, path: str | Path) -> Registry:
+        path = Path(path)
+        if not path.exists():
+            return cls({}, path)
+        try:
+            table = pl.read_csv(path, separator="\t", infer_schema=False)
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+            raise AlsigError(
+                f"{where(path)}: the registry cannot be parsed ({str(exc).splitlines()[0]}). "
+                "Restore it from a backup or delete it to rediscover every series."
+            ) from exc
+        missing = [c for c in ("schema_version", "accession", "status") if c not in table.columns]
+        if missing:
+            raise AlsigError(f"{where(path, row=1)}: registry columns {missing} are missing.")
+        entries: dict[str, Entry] = {}
+        for row_number, row in enumerate(table.iter_rows(named=True), start=2):
+            version = int(row["schema_version"] or 0)
+            if version > SCHEMA_VERSION:
+                raise AlsigError(
+                    f"{where(path, row=row_number, column='schema_version')}: registry schema "
+                    f"version {version} is newer than this alsig understands ({SCHEMA_VERSION}); "
+                    "upgrade alsig."
+                )
+            if row["status"] not in STATUSES:
+                raise AlsigError(
+                    f"{where(path, row=row_number, column='status')}: unknown status "
+                    f"'{row['status']}'; expected one of {list(STATUSES)}."
+                )
+            entries[row["accession"]] = _entry_from_row(row)
+        return cls(entries, path)
+
+    def to_frame(self) -> pl.DataFrame:
+        rows = []
+        for entry in sorted(self.entries.values(), key=lambda e: (len(e.accession), e.accession)):
+            record = asdict(entry)
+            record["stale_cache"] = "true" if entry.stale_cache else "false"
+            rows.append({c: str(record[c]) or None for c in COLUMNS})  # "" -> empty cell
+        return pl.DataFrame(rows, schema={c: pl.String for c in COLUMNS})
+
+    def save(self, path: str | Path | None = None) -> Path:
+        target = Path(path or self.path)
+        write_tsv(self.to_frame(), target)
+        return target
+
+    # ---------------------------------------------------------------- updates
+    def observe(
+        self,
+        series: list[SeriesSummary],
+        *,
+        exclude: dict[str, str] | None = None,
+        dataset_ids: dict[str, str] | None = None,
+        now: str | None = None,
+    ) -> Observation:
+        """Merge one discovery pass: add new series, flag changed ones, apply user exclusions."""
+        now = now or utc_now()
+        exclude = exclude or {}
+        dataset_ids = dataset_ids or {}
+        result = Observation([], [], [], [], [], [])
+        seen = set()
+        for item in series:
+            seen.add(item.accession)
+            fingerprint = item.fingerprint()
+            entry = self.entries.get(item.accession)
+            if entry is None:
+                entry = Entry(
+                    accession=item.accession,
+                    dataset=dataset_ids.get(item.accession, item.accession),
+                    first_seen=now,
+                    fingerprint=fingerprint,
+                    reason="first seen",
+                )
+                self.entries[item.accession] = entry
+                result.new.append(item.accession)
+            elif fingerprint != entry.fingerprint:
+                entry.stale_cache = bool(entry.fingerprint)
+                entry.fingerprint = fingerprint
+                if entry.status == "processed":
+                    entry.status = "new"
+                    entry.reason = "changed on GEO since it was processed"
+                result.changed.append(item.accession)
+            else:
+                result.unchanged.append(item.accession)
+            entry.dataset = dataset_ids.get(item.accession, entry.dataset)
+            entry.title, entry.n_samples, entry.pdat = item.title, item.n_samples, item.pdat
+            entry.last_checked = now
+        for accession, entry in self.entries.items():
+            if accession not in seen:
+                result.missing.append(accession)
+            if accession in exclude:
+                if entry.status != "excluded":
+                    result.excluded.append(accession)
+                entry.status, entry.reason = (
+                    "excluded",
+                    exclude[accession] or "excluded by the user",
+                )
+            elif entry.status == "excluded":
+                entry.status, entry.reason = "new", "no longer excluded"
+                result.released.append(accession)
+        return result
+
+    def set(self, accession: str, status: str, reason: str = "") -> Entry:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        entry = self.entries[accession]
+        entry.status, entry.reason = status, reason
+        return entry
+
+    def mark_processed(self, accession: str, *, data_sha256: str = "", now: str | None = None):
+        entry = self.set(accession, "processed", "")
+        entry.processed_fingerprint = entry.fingerprint
+        entry.data_sha256 = data_sha256
+        entry.last_processed = now or utc_now()
+        entry.stale_cache = False
+        return entry
+
+    def with_status(self, *statuses: str) -> list[Entry]:
+        return [e for e in self.entries.values() if e.status in statuses]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for entry in self.entries.values():
+            out[entry.status] += 1
+        return out
+
+
+def _entry_from_row(row: dict[str, str | None]) -> Entry:
+    values: dict[str, object] = {}
+    for f in fields(Entry):
+        raw = row.get(f.name)
+        if raw is None:
+            continue
+        if f.name in ("n_samples", "schema_version"):
+            values[f.name] = int(raw or 0)
+        elif f.name == "stale_cache":
+            values[f.name] = raw.strip().lower() == "true"
+        else:
+            values[f.name] = raw
+    values["schema_version"] = SCHEMA_VERSION
+    values.setdefault("dataset", row["accession"])
+    return Entry(**values)  # type: ignore[arg-type]

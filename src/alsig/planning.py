@@ -1,0 +1,213 @@
+"""The workflow's plan: which files a config asks for, which inputs each job reads, and how
+many threads, how much memory and time each job needs.
+
+``workflow/rules/common.smk`` imports this module at parse time, for every Snakemake call, so it
+imports nothing heavy: the standard library, :mod:`alsig.settings` and :mod:`alsig.genesets`
+(h5py and pyarrow are imported only to read an existing file's shape). The resource models are
+fitted to measured peaks; the measurements are in ``bench/results/`` (files named below).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alsig import settings as alsig_settings
+from alsig.genesets import count_gene_sets, resolve_collections
+from alsig.resources import signature_table
+from alsig.sources.geo_layout import cache_files
+
+CATALOG_DIR = "results/catalog/signature_scores.parquet"
+CATALOG_MANIFEST = "results/catalog/signature_scores.manifest.tsv"
+
+QC_FILES = (
+    "filtered.h5ad",
+    "sample_qc.tsv",
+    "gene_filter.tsv",
+    "summary.json",
+    "library_sizes.png",
+    "pca.png",
+    "sex_check.png",
+)
+DE_SUFFIXES = (".parquet", ".tsv", ".summary.tsv", ".volcano.png", ".ma.png")
+SCORE_FILES = (
+    "signature_scores.parquet",
+    "signature_scores_wide.tsv",
+    "signature_coverage.tsv",
+    "scores.h5ad",
+    "axis_heatmap.png",
+    "axis_distributions.png",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+def contrasts(config: Mapping[str, Any], dataset: str) -> list[str]:
+    """Contrast names of a dataset (``de.contrasts`` keys, defaults applied)."""
+    return list(alsig_settings.resolve(config, dataset, "de")["contrasts"])
+
+
+def dataset_targets(config: Mapping[str, Any], dataset: str) -> list[str]:
+    """Every output of one dataset: counts, QC, DE per contrast, enrichment per contrast and
+    collection, scores and their figures."""
+    root = f"results/{dataset}"
+    targets = [f"{root}/counts.h5ad", *(f"{root}/qc/{name}" for name in QC_FILES)]
+    collections = list(collection_files(config, dataset))
+    for contrast in contrasts(config, dataset):
+        targets += [f"{root}/de/{contrast}{suffix}" for suffix in DE_SUFFIXES]
+        folder = f"{root}/enrich/{contrast}"
+        for collection in collections:
+            targets += [f"{folder}/{collection}.parquet", f"{folder}/{collection}.tsv"]
+        targets += [f"{folder}/dotplot.png", f"{folder}/provenance.json"]
+    targets += [f"{root}/scores/{name}" for name in SCORE_FILES]
+    return targets
+
+
+def all_targets(config: Mapping[str, Any]) -> list[str]:
+    """Every dataset's outputs, then the catalog across datasets (the default target)."""
+    targets = []
+    for dataset in config["datasets"]:
+        targets += dataset_targets(config, dataset)
+    return [*targets, CATALOG_MANIFEST]
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+def ingest_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, str]:
+    """Local datasets read their files directly; GEO datasets read the download cache."""
+    settings = config["datasets"][dataset]
+    if settings["source"] == "local":
+        return {"counts": settings["counts"], "samples": settings["samples"]}
+    geo = alsig_settings.section(config, "geo")
+    return cache_files(geo["cache_dir"], settings["accession"])
+
+
+def collection_files(config: Mapping[str, Any], dataset: str) -> dict[str, str]:
+    """``{collection id: GMT path}`` of the collections a dataset is tested against."""
+    settings = alsig_settings.resolve(config, dataset, "enrich")
+    chosen = resolve_collections(settings["collections"], settings["extra_gmt"])
+    return {collection.id: str(collection.path) for collection in chosen}
+
+
+def enrich_report_inputs(
+    config: Mapping[str, Any], dataset: str, contrast: str
+) -> dict[str, list[str]]:
+    """Inputs of the per-contrast enrichment report: each collection's table and run record."""
+    folder = f"results/{dataset}/enrich/{contrast}"
+    collections = list(collection_files(config, dataset))
+    return {
+        "tables": [f"{folder}/{c}.parquet" for c in collections],
+        "json": [f"{folder}/{c}.run.json" for c in collections],
+    }
+
+
+def signature_files(config: Mapping[str, Any], dataset: str) -> list[str]:
+    """The signature files a dataset is scored with (inputs, so editing one reruns scoring)."""
+    settings = alsig_settings.resolve(config, dataset, "score")
+    files = [] if settings["replace_signatures"] else [str(signature_table())]
+    for entry in settings["extra_signatures"]:
+        files.append(entry["path"] if isinstance(entry, dict) else entry)
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# Resources
+# --------------------------------------------------------------------------------------------
+def matrix_cells(h5ad_path: str) -> int:
+    """samples x genes of an h5ad file, read from its index arrays (no matrix load); 0 while
+    the file does not exist yet (a dry run plans the job before its upstream job made it)."""
+    if not Path(h5ad_path).exists():
+        return 0
+    import h5py
+
+    try:
+        with h5py.File(h5ad_path, "r") as handle:
+            n_obs = handle["obs"][handle["obs"].attrs.get("_index", "_index")].shape[0]
+            n_var = handle["var"][handle["var"].attrs.get("_index", "_index")].shape[0]
+    except (OSError, KeyError):
+        return 0
+    return int(n_obs) * int(n_var)
+
+
+#: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell,
+#: fitted to measured peaks (bench/results/de_scale.md, de_vs_deseq2_r.md, scale_2000x60000.md):
+#: QC 1.0 / 1.6 / 5.8 GB and DE 1.1 / 2.2 / 7.0 GB at 4.9 M, 16 M and 120 M cells, estimates
+#: 5-10 % above, so a `--resources mem_mb=` budget packs jobs tightly.
+QC_MEMORY = {"base_mb": 1300, "bytes_per_cell": 40}
+DE_MEMORY = {"base_mb": 1500, "bytes_per_cell": 50}
+
+
+def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cell: float) -> int:
+    """Memory (MB) for a job loading the matrix of ``h5ad_path``, times the retry ``attempt``."""
+    return int((base_mb + bytes_per_cell * matrix_cells(h5ad_path) / 1e6) * attempt)
+
+
+def qc_runtime_min(h5ad_path: str) -> int:
+    """Runtime (minutes) of a QC job."""
+    return 10 + matrix_cells(h5ad_path) // 2_000_000
+
+
+def de_runtime_min(h5ad_path: str) -> int:
+    """Runtime (minutes) of a DE job."""
+    return 15 + matrix_cells(h5ad_path) // 500_000
+
+
+def input_mem_mb(
+    input_paths: list[str], attempt: int, *, factor: float, floor_mb: float = 1000,
+    gzip_factor: float | None = None,
+) -> int:  # fmt: skip
+    """Memory that scales with the inputs: ``factor`` x their size on disk (``gzip_factor``
+    for .gz files, which expand several-fold when parsed), at least ``floor_mb``, x attempt."""
+    size_mb = 0.0
+    for name in map(str, input_paths):
+        if Path(name).exists():
+            scale = gzip_factor if gzip_factor and name.endswith(".gz") else factor
+            size_mb += scale * Path(name).stat().st_size / 1e6
+    return int(max(floor_mb, size_mb) * attempt)
+
+
+def _parquet_rows(path: str | None) -> int:
+    """Rows of a Parquet file from its footer; 0 while it does not exist (dry runs)."""
+    if not path or not Path(path).exists():
+        return 0
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return 0
+
+
+def enrich_workload(
+    config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None
+) -> tuple[int, int, int]:
+    """(gene sets in the collection file, permutations, genes of the DE table; 0 before it
+    exists): what an enrichment job's memory and runtime scale with."""
+    sets = count_gene_sets(collection_files(config, dataset)[collection])
+    permutations = int(alsig_settings.resolve(config, dataset, "enrich")["permutations"])
+    return sets, permutations, _parquet_rows(de_table)
+
+
+def enrich_mem_mb(
+    config: Mapping[str, Any], dataset: str, collection: str, attempt: int = 1,
+    de_table: str | None = None,
+) -> int:  # fmt: skip
+    """Memory (MB) of an enrichment job, times ``attempt``: 1000 + 0.04 per gene of the DE
+    table + 8.5e-6 per set x gene + 6.5e-5 per set x permutation (gseapy's Rust prerank holds
+    each set's running-sum curve and permutation null; bench/results/enrich_prerank.md)."""
+    sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
+    estimate = 1000 + 0.04 * genes + 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
+    return int(estimate * attempt)
+
+
+def enrich_runtime_min(
+    config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None = None
+) -> int:
+    """Runtime (minutes, Slurm ``--time``) of an enrichment job: 10 + 1e-8 s per set x
+    permutation x gene (measured 3.6-3.7 ns on one core, a factor 2.7 for slower nodes)."""
+    sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
+    return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)

@@ -1,0 +1,54 @@
+"""Every file alsig ships, found in one place.
+
+The shipped files live where the Snakemake workflow catalog puts them (``resources/`` and
+``workflow/schemas/`` of the checkout); ``alsig/data/`` links to both, so a checkout, an editable
+install and a wheel (``pip install .``, which copies the linked files into the package) all find
+them through :mod:`importlib.resources`, without knowing where the checkout is.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def shipped(*parts: str) -> Path:
+    """Path of a shipped file, e.g. ``shipped("resources", "gene_id_map.tsv.gz")``.
+
+    Parameters
+    ----------
+    parts
+        Path components below the package's ``data`` folder: ``"resources", ...`` or
+        ``"schemas", ...``.
+    """
+    return Path(str(files("alsig").joinpath("data", *parts)))
+
+
+def schema(name: str) -> Path:
+    """A JSON schema of ``workflow/schemas``, e.g. ``schema("config")`` for the config schema."""
+    return shipped("schemas", f"{name}.schema.yaml")
+
+
+def signature_table() -> Path:
+    """The shipped resistance-signature table (``resources/signatures/alsig_signatures.tsv``)."""
+    return shipped("resources", "signatures", "alsig_signatures.tsv")
+
+
+def signature_dir() -> Path:
+    """Folder of the shipped signatures (table, GMT, VERSION, CHANGELOG)."""
+    return shipped("resources", "signatures")
+
+
+def gene_map() -> Path:
+    """The offline gene-identifier map ingest and the gene-set readers harmonise with."""
+    return shipped("resources", "gene_id_map.tsv.gz")
+
+
+def geneset_manifest() -> Path:
+    """Manifest of the shipped gene-set collections (``resources/genesets/manifest.tsv``)."""
+    return shipped("resources", "genesets", "manifest.tsv")
+
+
+def demo_dir() -> Path:
+    """The bundled demo cohort (counts and sample sheet)."""
+    return shipped("resources", "demo")

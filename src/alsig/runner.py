@@ -1,0 +1,79 @@
+"""Glue between Snakemake ``script:`` entry points and the stages' ``run`` functions.
+
+A rule script (``workflow/scripts/<stage>.py``) is two lines::
+
+    from alsig.runner import run_stage
+    from alsig.stages.qc import run
+
+    run_stage(snakemake, run)
+
+:func:`run_stage` unpacks Snakemake's job object into plain values, so no stage ever sees it:
+``run(inputs, outputs, settings, threads, **params)`` gets dicts of file names, the job's
+resolved settings (``params.settings``) and every other ``params`` entry as a keyword (dataset,
+contrast, ...). It sends logging to the job's ``log:`` file and turns an :class:`AlsigError`
+into a one-paragraph message (log and stderr) and exit status 1 instead of a traceback. Stages
+write their outputs atomically, so a failed job leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from alsig.errors import AlsigError
+
+log = logging.getLogger("alsig")
+
+
+def configure_logging(log_path: str | None, level: int = logging.INFO) -> None:
+    """Log to stderr and, when given, to ``log_path`` (replacing it); warnings are logged."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+
+
+def job_arguments(smk: Any) -> dict[str, Any]:
+    """The keyword arguments of a stage's ``run`` for one Snakemake job."""
+    params = dict(smk.params.items())
+    return {
+        "inputs": dict(smk.input.items()),
+        "outputs": dict(smk.output.items()),
+        "settings": params.pop("settings", {}),
+        "threads": int(smk.threads),
+        **params,
+    }
+
+
+def run_stage(smk: Any, run: Callable[..., None]) -> None:
+    """Run one job: ``run(**job_arguments(smk))`` with logging and clean user errors."""
+    log_path = smk.log[0] if len(smk.log) else None
+    configure_logging(log_path)
+    try:
+        run(**job_arguments(smk))
+    except AlsigError as exc:
+        log.error("%s", exc)
+        print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def run_rule(smk: Any, func: Callable[[Any], None]) -> None:
+    """Transitional: run a stage function that still takes Snakemake's job object."""
+    log_path = smk.log[0] if len(smk.log) else None
+    configure_logging(log_path)
+    try:
+        func(smk)
+    except AlsigError as exc:
+        log.error("%s", exc)
+        print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
+        sys.exit(1)

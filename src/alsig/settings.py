@@ -1,0 +1,222 @@
+"""Configuration: the schema is the one source of truth for keys, types and defaults.
+
+``workflow/schemas/config.schema.yaml`` says which keys exist, what they may hold and their
+defaults. This module
+
+- reports schema violations one line per problem, naming the key (:func:`schema_errors`);
+- resolves the settings a job gets, once: stage defaults of the schema, overridden by the
+  config's top-level stage section, overridden by the dataset's own section (:func:`resolve`);
+- checks what a schema cannot say (cross-field rules, regexes that compile, files that exist)
+  for every dataset before any job runs (:func:`check_config`).
+
+Defaults are applied after merging, never by the schema validator: a validator would fill them
+into a dataset's own section and mask the top-level values.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alsig.errors import AlsigError
+
+STAGES = ("qc", "de", "enrich", "score")
+
+#: Keys that were removed or renamed, and what to write instead.
+RETIRED_KEYS: dict[tuple[str, str], str] = {
+    ("enrich", "threads"): (
+        "the threads of enrichment jobs are a scheduling choice: give them with "
+        "`--set-threads enrich=N` or the profile's `set-threads` (workflow/profiles/*/profile.yaml)"
+    ),
+}
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """The config JSON schema, parsed."""
+    import yaml
+
+    from alsig.resources import schema
+
+    return yaml.safe_load(schema("config").read_text())
+
+
+def _resolve_ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target: Any = config_schema()
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def _section_schema(name: str) -> Mapping[str, Any]:
+    if name in STAGES:
+        return config_schema()["definitions"][f"{name}_settings"]
+    return _resolve_ref(config_schema()["properties"][name])
+
+
+def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` with the schema ``node``'s property defaults filled in, recursively for
+    nested objects (a copy; ``value`` is not changed)."""
+    out = copy.deepcopy(value)
+    for key, prop in (node.get("properties") or {}).items():
+        prop = _resolve_ref(prop)
+        if key not in out and "default" in prop:
+            out[key] = copy.deepcopy(prop["default"])
+        if isinstance(out.get(key), dict) and prop.get("properties"):
+            out[key] = apply_defaults(prop, out[key])
+    return out
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """Every default of one config section (``qc``, ``de``, ``enrich``, ``score``, ``geo``,
+    ``reprocess``), as the schema states them."""
+    return apply_defaults(_section_schema(section), {})
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``, key by key for nested mappings."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A top-level section (``geo``, ``reprocess``) with its defaults filled in."""
+    return apply_defaults(_section_schema(name), dict(config.get(name) or {}))
+
+
+def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
+    """The settings one job of ``stage`` gets for ``dataset``: schema defaults, then the
+    config's top-level section, then the dataset's own section; normalised and checked.
+
+    Parameters
+    ----------
+    config
+        The workflow config (already schema-checked).
+    dataset
+        A key of ``config["datasets"]``.
+    stage
+        One of :data:`STAGES`.
+
+    Raises
+    ------
+    AlsigError
+        A value the schema cannot reject (e.g. a contrast comparing a level with itself),
+        naming the config key.
+    """
+    merged = deep_merge(config.get(stage) or {}, config["datasets"][dataset].get(stage) or {})
+    settings = apply_defaults(_section_schema(stage), merged)
+    return _CHECKS[stage](settings)
+
+
+def _check_qc(settings: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(settings["pca_colour_by"], str):
+        settings["pca_colour_by"] = [settings["pca_colour_by"]]
+    return settings
+
+
+def _check_de(settings: dict[str, Any]) -> dict[str, Any]:
+    contrasts = {}
+    for name, spec in settings["contrasts"].items():
+        factor, test, reference = (str(v) for v in spec)
+        if test == reference:
+            raise AlsigError(
+                f"config key de.contrasts.{name}: test and reference level are both '{test}'."
+            )
+        contrasts[str(name)] = [factor, test, reference]
+    settings["contrasts"] = contrasts
+    return settings
+
+
+def _check_enrich(settings: dict[str, Any]) -> dict[str, Any]:
+    if int(settings["min_size"]) > int(settings["max_size"]):
+        raise AlsigError(
+            f"config key enrich.min_size ({settings['min_size']}) is larger than "
+            f"enrich.max_size ({settings['max_size']}); no gene set could be tested."
+        )
+    return settings
+
+
+def _check_score(settings: dict[str, Any]) -> dict[str, Any]:
+    settings["methods"] = list(dict.fromkeys(settings["methods"]))
+    return settings
+
+
+_CHECKS = {"qc": _check_qc, "de": _check_de, "enrich": _check_enrich, "score": _check_score}
+
+
+def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:
+    """Raise :class:`AlsigError` naming the config key for problems the schema cannot see:
+    every dataset's stage settings resolve, condition regexes compile, local files exist."""
+    workdir = Path(workdir)
+    for dataset, settings in config["datasets"].items():
+        key = f"datasets.{dataset}"
+        for stage in STAGES:
+            try:
+                resolve(config, dataset, stage)
+            except AlsigError as error:
+                raise AlsigError(f"dataset {dataset}: {error}") from error
+        for i, rule in enumerate((settings.get("condition") or {}).get("rules") or []):
+            _check_regex(rule["pattern"], f"{key}.condition.rules[{i}].pattern")
+        if settings["source"] == "local":
+            for field in ("counts", "samples"):
+                path = workdir / settings[field]
+                if not path.exists():
+                    raise AlsigError(
+                        f"config key {key}.{field}: file '{settings[field]}' does not exist "
+                        f"(relative to {workdir.resolve()})."
+                    )
+
+
+def _check_regex(pattern: str, key: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise AlsigError(
+            f"config key {key}: '{pattern}' is not a valid regular expression ({exc})."
+        ) from exc
+
+
+def schema_errors(config: Mapping[str, Any]) -> list[str]:
+    """Human-readable schema violations, each naming the config key (``datasets.demo.source``)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(config_schema())
+    messages = []
+    for error in sorted(
+        validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))
+    ):
+        path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            messages.append(_unknown_keys_message(path, error))
+        elif "propertyNames" in error.schema_path:
+            messages.append(
+                f"config key {path}: name '{error.instance}' is not allowed: dataset ids become "
+                "folder names (letters, digits, '_', '.', '-'; starting with a letter or digit)"
+            )
+        else:
+            messages.append(f"config key {path}: {error.message}")
+    return messages
+
+
+def _unknown_keys_message(path: str, error: Any) -> str:
+    allowed = sorted((error.schema.get("properties") or {}).keys())
+    unexpected = sorted(set(error.instance) - set(allowed))
+    stage = path.rsplit(".", 1)[-1]
+    retired = [RETIRED_KEYS[(stage, key)] for key in unexpected if (stage, key) in RETIRED_KEYS]
+    if retired:
+        return (
+            f"config key {path}: {', '.join(unexpected)} is no longer a key: {'; '.join(retired)}"
+        )
+    return f"config key {path}: unknown key(s) {unexpected}; allowed keys: {allowed}"

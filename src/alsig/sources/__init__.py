@@ -1,0 +1,1 @@
+"""Where inputs come from: HTTP with retries, cached downloads, GEO files, NCBI E-utilities."""

@@ -1,0 +1,262 @@
+"""NCBI E-utilities client for GEO series discovery (esearch + esummary, JSON).
+
+NCBI asks for at most 3 requests/s without an API key and 10 with one
+(https://www.ncbi.nlm.nih.gov/books/NBK25497/); :class:`RateLimiter` spaces every request of a
+client accordingly. Transient failures (dropped connections, 429, 5xx) are retried with backoff by
+:func:`alsig.sources.http.get_bytes`; every error names the URL.
+
+Typical use::
+
+    client = EUtils(api_key=os.environ.get("NCBI_API_KEY"))
+    series = discover_series(client, DEFAULT_TERM)   # list[SeriesSummary]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from alsig.errors import AlsigError
+from alsig.sources.http import get_bytes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+DEFAULT_TERM = (
+    '("amyotrophic lateral sclerosis" OR ALS) AND "rnaseq counts"[Filter] '
+    'AND "Homo sapiens"[Organism] AND gse[ETYP]'
+)
+#: esummary fields whose change means GEO updated the series (see :meth:`SeriesSummary.fingerprint`).
+FINGERPRINT_FIELDS = (
+    "accession",
+    "title",
+    "summary",
+    "n_samples",
+    "suppfile",
+    "gpl",
+    "gdstype",
+    "taxon",
+    "samples",
+)
+ESUMMARY_BATCH = 200  # NCBI allows up to 500 uids per JSON esummary; stay well below
+ESEARCH_PAGE = 500
+
+
+class RateLimiter:
+    """At most ``per_second`` calls per second across threads (a minimum spacing between calls)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                time.sleep(self._next - now)
+                now = self._next
+            self._next = now + self.interval
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """The esummary fields of one GEO series (``db=gds``, ``entrytype`` GSE) alsig uses."""
+
+    uid: str
+    accession: str
+    title: str = ""
+    summary: str = ""
+    n_samples: int = 0
+    pdat: str = ""
+    suppfile: str = ""
+    gdstype: str = ""
+    taxon: str = ""
+    gpl: str = ""
+    entrytype: str = ""
+    samples: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_esummary(cls, uid: str, doc: dict[str, Any]) -> SeriesSummary:
+        samples = tuple(
+            sorted(s.get("accession", "") for s in doc.get("samples") or [] if isinstance(s, dict))
+        )
+        try:
+            n_samples = int(doc.get("n_samples") or 0)
+        except (TypeError, ValueError):
+            n_samples = 0
+        return cls(
+            uid=str(uid),
+            accession=str(doc.get("accession", "")),
+            title=str(doc.get("title", "")),
+            summary=str(doc.get("summary", "")),
+            n_samples=n_samples,
+            pdat=str(doc.get("pdat", "")),
+            suppfile=str(doc.get("suppfile", "")),
+            gdstype=str(doc.get("gdstype", "")),
+            taxon=str(doc.get("taxon", "")),
+            gpl=str(doc.get("gpl", "")),
+            entrytype=str(doc.get("entrytype", "")),
+            samples=samples,
+            raw=doc,
+        )
+
+    def fingerprint(self) -> str:
+        """sha256 over the fields GEO changes when a series is updated.
+
+        Title, summary, sample list / count, platform(s), supplementary file types, series type and
+        taxon: an added/removed sample, a re-analysis or a metadata correction changes it; the
+        publication date or volatile link fields do not. Cheap (no download) so every run can
+        check every known series.
+        """
+        payload = {name: getattr(self, name) for name in FINGERPRINT_FIELDS}
+        payload["samples"] = list(self.samples)
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return "esummary:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class EUtils:
+    """esearch/esummary JSON client with an API key option, rate limit, retries and backoff."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        api_key: str | None = None,
+        tool: str = "alsig",
+        email: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 1.0,
+        requests_per_second: float | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.api_key = api_key or None
+        self.tool = tool
+        self.email = email
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        if requests_per_second is None:
+            requests_per_second = 10.0 if self.api_key else 3.0
+        self.limiter = RateLimiter(requests_per_second)
+        self.requests = 0
+
+    def url(self, endpoint: str, params: dict[str, Any]) -> str:
+        query = dict(params)
+        query["retmode"] = "json"
+        if self.tool:
+            query["tool"] = self.tool
+        if self.email:
+            query["email"] = self.email
+        if self.api_key:
+            query["api_key"] = self.api_key
+        return f"{self.base_url}{endpoint}?{urllib.parse.urlencode(query)}"
+
+    def _redacted(self, url: str) -> str:
+        return url.replace(self.api_key, "***") if self.api_key else url
+
+    def get_json(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+        url = self.url(endpoint, params)
+        shown = self._redacted(url)
+
+        def count_and_wait() -> None:
+            self.limiter.wait()
+            self.requests += 1
+
+        try:
+            body = get_bytes(
+                url,
+                timeout=self.timeout,
+                retries=self.retries,
+                backoff=self.backoff,
+                before_request=count_and_wait,
+            )
+        except AlsigError as exc:
+            raise type(exc)(str(exc).replace(url, shown)) from None
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise AlsigError(
+                f"GET {shown}: the response is not JSON ({exc}; starts with {body[:80]!r}). "
+                "Check the E-utilities base URL."
+            ) from exc
+        if not isinstance(data, dict):
+            raise AlsigError(f"GET {shown}: expected a JSON object, got {type(data).__name__}.")
+        if "error" in data:  # e.g. {"error": "API rate limit exceeded", ...} or a bad api_key
+            raise AlsigError(f"GET {shown}: E-utilities error: {data['error']}")
+        return data
+
+    def esearch(self, term: str, *, db: str = "gds", page_size: int = ESEARCH_PAGE) -> list[str]:
+        """All uids matching ``term`` (paged with retstart/retmax), in NCBI's order."""
+        ids: list[str] = []
+        start = 0
+        while True:
+            params = {"db": db, "term": term, "retstart": start, "retmax": page_size}
+            data = self.get_json("esearch.fcgi", params)
+            result = data.get("esearchresult")
+            if not isinstance(result, dict):
+                raise AlsigError(
+                    f"GET {self._redacted(self.url('esearch.fcgi', params))}: no 'esearchresult' "
+                    f"in the response (keys: {sorted(data)})."
+                )
+            if "ERROR" in result:
+                raise AlsigError(f"esearch for {term!r}: E-utilities error: {result['ERROR']}")
+            page = [str(i) for i in result.get("idlist") or []]
+            ids.extend(page)
+            total = int(result.get("count") or 0)
+            start += len(page)
+            if not page or start >= total:
+                break
+        log.info("esearch db=%s: %d uid(s) for %s", db, len(ids), term)
+        return ids
+
+    def esummary(
+        self, ids: list[str], *, db: str = "gds", batch_size: int = ESUMMARY_BATCH
+    ) -> dict[str, dict[str, Any]]:
+        """uid -> esummary document, in batches of ``batch_size`` uids."""
+        docs: dict[str, dict[str, Any]] = {}
+        for offset in range(0, len(ids), batch_size):
+            chunk = ids[offset : offset + batch_size]
+            params = {"db": db, "id": ",".join(chunk)}
+            data = self.get_json("esummary.fcgi", params)
+            result = data.get("result")
+            if not isinstance(result, dict):
+                raise AlsigError(
+                    f"GET {self._redacted(self.url('esummary.fcgi', params))}: no 'result' in the "
+                    f"response (keys: {sorted(data)})."
+                )
+            for uid in result.get("uids") or []:
+                doc = result.get(str(uid))
+                if not isinstance(doc, dict) or "error" in doc:
+                    log.warning("esummary: uid %s has no document (%s)", uid, doc)
+                    continue
+                docs[str(uid)] = doc
+        return docs
+
+
+def discover_series(
+    client: EUtils, term: str = DEFAULT_TERM, *, taxon: str | None = "Homo sapiens"
+) -> list[SeriesSummary]:
+    """GEO series (GSE) matching ``term``, sorted by accession; non-GSE entries are dropped."""
+    ids = client.esearch(term, db="gds")
+    docs = client.esummary(ids, db="gds") if ids else {}
+    series = []
+    for uid, doc in docs.items():
+        item = SeriesSummary.from_esummary(uid, doc)
+        if not item.accession.startswith("GSE") or (item.entrytype and item.entrytype != "GSE"):
+            continue
+        if taxon and item.taxon and taxon not in item.taxon.split("; "):
+            log.info("skipping %s: taxon %r", item.accession, item.taxon)
+            continue
+        series.append(item)
+    series.sort(key=lambda s: (len(s.accession), s.accession))
+    log.info("discovered %d GEO series", len(series))
+    return series

@@ -1,0 +1,44 @@
+"""Where GEO keeps the files alsig downloads, and where alsig caches them.
+
+NCBI computes raw counts for human RNA-seq series (``GSE…_raw_counts_GRCh38.p13_NCBI.tsv.gz``,
+one shared gene annotation ``Human.GRCh38.p13.annot.tsv.gz``) and serves them from the GEO
+download endpoint; series matrices live under ``GSEnnn/<GSE>/matrix/``. The workflow's rules,
+its planning and ``alsig reprocess`` all take these names from here. Standard library only.
+"""
+
+from __future__ import annotations
+
+ANNOTATION_FILE = "Human.GRCh38.p13.annot.tsv.gz"
+
+
+def counts_file(accession: str) -> str:
+    """File name of the NCBI-computed raw counts of a series."""
+    return f"{accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz"
+
+
+def series_matrix_file(accession: str) -> str:
+    """File name of a series matrix."""
+    return f"{accession}_series_matrix.txt.gz"
+
+
+def series_matrix_url(series_base_url: str, accession: str) -> str:
+    """URL of a series matrix: ``<base>/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix…``."""
+    folder = accession[:-3] + "nnn" if len(accession) > 6 else "GSEnnn"
+    return (
+        f"{series_base_url.rstrip('/')}/{folder}/{accession}/matrix/{series_matrix_file(accession)}"
+    )
+
+
+def download_url(download_base_url: str, file: str, accession: str | None = None) -> str:
+    """URL of an NCBI-computed file (counts of ``accession``, or the shared annotation)."""
+    acc = f"&acc={accession}" if accession else ""
+    return f"{download_base_url}?type=rnaseq_counts{acc}&format=file&file={file}"
+
+
+def cache_files(cache_dir: str, accession: str) -> dict[str, str]:
+    """The cached files a GEO dataset's ingest reads: counts, series matrix, annotation."""
+    return {
+        "counts": f"{cache_dir}/{accession}/{counts_file(accession)}",
+        "series_matrix": f"{cache_dir}/{accession}/{series_matrix_file(accession)}",
+        "annotation": f"{cache_dir}/{ANNOTATION_FILE}",
+    }

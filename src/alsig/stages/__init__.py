@@ -1,0 +1,2 @@
+"""The pipeline's stages, in the order data flows: ingest -> qc -> de -> enrich; score and
+subtypes read QC's output; catalog compares datasets."""

@@ -1,0 +1,318 @@
+"""Resistance signatures: the shipped table, user GMT/TSV files, validation.
+
+A signature is a named gene list with an *axis* (the resistance mechanism it measures) and, per
+gene, a *direction*: ``up`` genes rise and ``down`` genes fall when the mechanism is active. The
+shipped resource is ``resources/signatures/alsig_signatures.tsv`` (one row per signature x gene,
+columns ``signature, axis, gene, direction, source``); ``alsig_signatures.gmt`` is generated from it
+(``<signature>_UP`` / ``<signature>_DN`` sets) by ``scripts/build_signatures.py``.
+
+Users may add signatures (or replace the shipped ones) with their own files from the config
+(``score.extra_signatures``, ``score.replace_signatures``):
+
+- TSV with the same columns as the shipped table (``source`` may be empty: it is then filled
+  with ``user file <path>``);
+- GMT (``name<TAB>description<TAB>gene...``): a set named ``X_UP`` / ``X_DN`` becomes the up /
+  down part of signature ``X``; any other name is an up-only signature. The axis is taken from a
+  description of the form ``axis=<axis>`` and is ``user`` otherwise.
+
+Every problem raises :class:`~alsig.errors.AlsigError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alsig.errors import AlsigError, where
+from alsig.resources import signature_dir
+
+log = logging.getLogger(__name__)
+
+RESOURCE_DIR = signature_dir()
+DEFAULT_TABLE = RESOURCE_DIR / "alsig_signatures.tsv"
+DEFAULT_GMT = RESOURCE_DIR / "alsig_signatures.gmt"
+TABLE_COLUMNS = ("signature", "axis", "gene", "direction", "source")
+DIRECTIONS = ("up", "down")
+CELL_TYPE_AXIS = "cell_type"
+# Signature and axis names end up in column names (wide TSV, obsm, HDF5): keep them plain.
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+UP_SUFFIX, DN_SUFFIX = "_UP", "_DN"
+
+
+@dataclass
+class Signature:
+    """One signature: up and/or down gene lists (order kept), its axis and per-gene sources."""
+
+    name: str
+    axis: str
+    up: list[str] = field(default_factory=list)
+    down: list[str] = field(default_factory=list)
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (gene, direction) -> source
+    origin: str = ""  # file it came from
+
+    @property
+    def genes(self) -> list[str]:
+        return list(dict.fromkeys([*self.up, *self.down]))
+
+    @property
+    def is_cell_type(self) -> bool:
+        return self.axis == CELL_TYPE_AXIS
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _check_name(value: str, what: str, path: Path, line: int) -> str:
+    value = value.strip()
+    if not NAME_PATTERN.match(value):
+        raise AlsigError(
+            f"{where(path, row=line, column=what)}: {what} '{value}' is not a valid name (start with "
+            "a letter; then letters, digits, '_', '.', '-'). Rename it."
+        )
+    return value
+
+
+def read_signature_table(path: str | os.PathLike[str]) -> list[Signature]:
+    """Read a signature TSV (``signature, axis, gene, direction, source``; extra columns ignored)."""
+    table = Path(path)
+    if not table.exists():
+        raise AlsigError(f"signature file '{table}' does not exist; check the path in the config.")
+    signatures: dict[str, Signature] = {}
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    try:
+        with _open_text(table) as handle:
+            reader = csv.reader(handle, delimiter="\t")
+            header = next(reader, None)
+            if header is None:
+                raise AlsigError(f"{where(table)}: the file is empty.")
+            header = [h.strip() for h in header]
+            missing = [c for c in TABLE_COLUMNS if c not in header and c != "source"]
+            if missing:
+                raise AlsigError(
+                    f"{where(table, row=1)}: missing column(s) {', '.join(missing)}; a signature "
+                    f"table needs the tab-separated columns {', '.join(TABLE_COLUMNS)}."
+                )
+            col = {name: header.index(name) for name in TABLE_COLUMNS if name in header}
+            for line_no, row in enumerate(reader, start=2):
+                if not row or not "".join(row).strip() or row[0].startswith("#"):
+                    continue
+                if len(row) < len(header):
+                    row = row + [""] * (len(header) - len(row))
+                name = _check_name(row[col["signature"]], "signature", table, line_no)
+                axis = _check_name(row[col["axis"]], "axis", table, line_no)
+                gene = row[col["gene"]].strip()
+                if not gene or any(c.isspace() for c in gene):
+                    raise AlsigError(
+                        f"{where(table, row=line_no, column='gene')}: gene '{gene}' is empty or "
+                        "contains spaces; write one HGNC symbol per row."
+                    )
+                direction = row[col["direction"]].strip().lower()
+                if direction not in DIRECTIONS:
+                    raise AlsigError(
+                        f"{where(table, row=line_no, column='direction')}: direction "
+                        f"'{row[col['direction']]}' must be 'up' or 'down'."
+                    )
+                source = row[col["source"]].strip() if "source" in col else ""
+                if not source:
+                    if table.resolve() == DEFAULT_TABLE.resolve():
+                        raise AlsigError(
+                            f"{where(table, row=line_no, column='source')}: every gene of the "
+                            "shipped table needs a source."
+                        )
+                    source = f"user file {table}"
+                sig = signatures.get(name)
+                if sig is None:
+                    sig = signatures[name] = Signature(name=name, axis=axis, origin=str(table))
+                elif sig.axis != axis:
+                    raise AlsigError(
+                        f"{where(table, row=line_no, column='axis')}: signature '{name}' has axis "
+                        f"'{axis}' here but '{sig.axis}' on an earlier line; one signature has "
+                        "one axis."
+                    )
+                key = (name, gene)
+                if key in seen:
+                    first_dir, first_line = seen[key]
+                    what = "twice" if first_dir == direction else "as both up and down"
+                    raise AlsigError(
+                        f"{where(table, row=line_no)}: gene '{gene}' is listed {what} in signature "
+                        f"'{name}' (first on line {first_line}). Keep one row."
+                    )
+                seen[key] = (direction, line_no)
+                (sig.up if direction == "up" else sig.down).append(gene)
+                sig.sources[(gene, direction)] = source
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
+        raise AlsigError(
+            f"{where(table)}: cannot be read as a tab-separated text file: {exc}"
+        ) from exc
+    if not signatures:
+        raise AlsigError(f"{where(table)}: contains no signature rows.")
+    return list(signatures.values())
+
+
+def read_signature_gmt(path: str | os.PathLike[str]) -> list[Signature]:
+    """Read a user GMT; ``X_UP``/``X_DN`` pairs form one signature, ``axis=<a>`` descriptions set
+    the axis (default ``user``)."""
+    from alsig.genesets import read_gmt
+
+    gmt = Path(path)
+    sets = read_gmt(gmt)
+    descriptions: dict[str, tuple[str, int]] = {}
+    with _open_text(gmt) as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            fields = raw.rstrip("\r\n").split("\t")
+            if len(fields) >= 2 and fields[0].strip() in sets:
+                descriptions[fields[0].strip()] = (fields[1].strip(), line_no)
+    signatures: dict[str, Signature] = {}
+    for set_name, genes in sets.items():
+        description, line_no = descriptions.get(set_name, ("", None))
+        upper = set_name.upper()
+        if upper.endswith(UP_SUFFIX) or upper.endswith(DN_SUFFIX):
+            base, direction = (
+                set_name[: -len(UP_SUFFIX)],
+                ("up" if upper.endswith("_UP") else "down"),
+            )
+        else:
+            base, direction = set_name, "up"
+        name = _check_name(base, "signature", gmt, line_no)
+        match = re.search(r"(?:^|\s|;)axis=([^\s;]+)", description)
+        axis = _check_name(match.group(1), "axis", gmt, line_no) if match else "user"
+        sig = signatures.setdefault(name, Signature(name=name, axis=axis, origin=str(gmt)))
+        if match and sig.axis != axis:
+            raise AlsigError(
+                f"{where(gmt, row=line_no)}: set '{set_name}' gives axis '{axis}' but the other "
+                f"half of signature '{name}' gives '{sig.axis}'."
+            )
+        target = sig.up if direction == "up" else sig.down
+        if target:
+            raise AlsigError(
+                f"{where(gmt, row=line_no)}: signature '{name}' has two {direction} sets "
+                f"('{name}' and '{set_name}'); name them {name}_UP / {name}_DN."
+            )
+        other = set(sig.down if direction == "up" else sig.up)
+        both = [g for g in genes if g in other]
+        if both:
+            raise AlsigError(
+                f"{where(gmt, row=line_no)}: gene(s) {', '.join(both[:5])} are in both the up and "
+                f"the down set of signature '{name}'."
+            )
+        target.extend(genes)
+        for gene in genes:
+            sig.sources[(gene, direction)] = f"user file {gmt}"
+    return list(signatures.values())
+
+
+def read_signatures(path: str | os.PathLike[str]) -> list[Signature]:
+    """Read a signature file, GMT (``.gmt``/``.gmt.gz``) or TSV (anything else)."""
+    name = Path(path).name.lower()
+    if name.endswith(".gmt") or name.endswith(".gmt.gz"):
+        return read_signature_gmt(path)
+    return read_signature_table(path)
+
+
+def combine_signatures(groups: Iterable[list[Signature]]) -> list[Signature]:
+    """Concatenate signature lists; a name defined in two files is an error naming both."""
+    combined: dict[str, Signature] = {}
+    for group in groups:
+        for sig in group:
+            if sig.name in combined:
+                raise AlsigError(
+                    f"signature '{sig.name}' is defined in both '{combined[sig.name].origin}' and "
+                    f"'{sig.origin}'. Rename one, or set score.replace_signatures: true to use only "
+                    "your files."
+                )
+            combined[sig.name] = sig
+    return list(combined.values())
+
+
+def configured_signatures(
+    extra: Iterable[str | os.PathLike[str] | dict] | None = None,
+    *,
+    replace: bool = False,
+    base: str | os.PathLike[str] | None = None,
+) -> list[Signature]:
+    """The signatures of a run: the shipped table plus ``extra`` files (or only ``extra`` when
+    ``replace``). ``extra`` items are paths or ``{path: ...}`` mappings."""
+    paths = []
+    for i, item in enumerate(extra or []):
+        path = item.get("path") if isinstance(item, dict) else item
+        if not path:
+            raise AlsigError(f"config key score.extra_signatures[{i}]: give a file path.")
+        paths.append(Path(path))
+    if replace and not paths:
+        raise AlsigError(
+            "config key score.replace_signatures is true but score.extra_signatures is empty: "
+            "there would be nothing to score."
+        )
+    groups = [] if replace else [read_signatures(base or DEFAULT_TABLE)]
+    groups += [read_signatures(p) for p in paths]
+    return combine_signatures(groups)
+
+
+def harmonise_signatures(signatures: list[Signature], gene_map=None) -> dict[str, str]:
+    """Rename outdated/alias symbols to current HGNC symbols in place (``alsig.genes.GeneMap``).
+
+    Returns ``{old: new}`` for every renamed symbol. Two names of one gene in a signature merge.
+    """
+    if gene_map is None:
+        from alsig.genes import GeneMap
+
+        gene_map = GeneMap.load()
+    all_genes = sorted({g for s in signatures for g in s.genes})
+    canonical, _ = gene_map.harmonise_symbols(all_genes)
+    renamed = {old: new for old, new in zip(all_genes, canonical, strict=True) if old != new}
+    if not renamed:
+        return renamed
+    for sig in signatures:
+        for attr, direction in (("up", "up"), ("down", "down")):
+            new_list = list(dict.fromkeys(renamed.get(g, g) for g in getattr(sig, attr)))
+            setattr(sig, attr, new_list)
+            for old, new in renamed.items():
+                if (old, direction) in sig.sources:
+                    sig.sources.setdefault((new, direction), sig.sources.pop((old, direction)))
+        clash = set(sig.up) & set(sig.down)
+        if clash:
+            raise AlsigError(
+                f"signature '{sig.name}' ({sig.origin}): after renaming outdated symbols, gene(s) "
+                f"{', '.join(sorted(clash))} are both up and down. Fix the file."
+            )
+    log.info("harmonised %d signature gene symbol(s): %s", len(renamed), renamed)
+    return renamed
+
+
+def signatures_to_gmt(signatures: list[Signature]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """``({<sig>_UP / <sig>_DN: genes}, {set: description})`` for ``alsig.genesets.write_gmt``."""
+    sets: dict[str, list[str]] = {}
+    descriptions: dict[str, str] = {}
+    for sig in signatures:
+        for suffix, genes, direction in ((UP_SUFFIX, sig.up, "up"), (DN_SUFFIX, sig.down, "down")):
+            if genes:
+                sets[sig.name + suffix] = list(genes)
+                descriptions[sig.name + suffix] = f"axis={sig.axis};direction={direction}"
+    return sets, descriptions
+
+
+def signatures_to_rows(signatures: list[Signature]) -> list[dict[str, str]]:
+    """Rows of the signature table (same columns as the shipped TSV)."""
+    rows = []
+    for sig in signatures:
+        for direction, genes in (("up", sig.up), ("down", sig.down)):
+            for gene in genes:
+                rows.append(
+                    {
+                        "signature": sig.name,
+                        "axis": sig.axis,
+                        "gene": gene,
+                        "direction": direction,
+                        "source": sig.sources.get((gene, direction), ""),
+                    }
+                )
+    return rows

@@ -1,0 +1,97 @@
+"""The workflow's plan: targets, inputs and the resource models of alsig.planning."""
+
+from __future__ import annotations
+
+import os
+
+import anndata as ad
+import numpy as np
+import polars as pl
+import yaml
+
+from alsig import planning
+from tests.conftest import REPO
+
+
+def test_default_config_targets_every_stage_and_the_catalog():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    targets = planning.all_targets(config)
+    assert "results/demo/de/ALS_vs_control.parquet" in targets
+    assert "results/demo/de/ALS_vs_control.ma.png" in targets
+    assert "results/demo/enrich/ALS_vs_control/go_bp.parquet" in targets
+    assert "results/demo/scores/axis_heatmap.png" in targets
+    assert targets[-1] == planning.CATALOG_MANIFEST
+    config["de"] = {"contrasts": {"a": ["condition", "x", "y"]}}
+    assert planning.contrasts(config, "demo") == ["a"]
+
+
+def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
+    path = tmp_path / "m.h5ad"
+    ad.AnnData(np.zeros((10, 100), dtype=np.int32)).write_h5ad(path)
+    assert planning.matrix_cells(str(path)) == 1000
+    # 1000 cells x 2e6 bytes = 2000 MB on top of the base, doubled on the second attempt
+    assert planning.matrix_mem_mb(str(path), 2, base_mb=500, bytes_per_cell=2e6) == 5000
+    assert (
+        planning.matrix_mem_mb(str(tmp_path / "not_yet.h5ad"), 1, base_mb=500, bytes_per_cell=50)
+        == 500
+    )
+    assert (
+        planning.DE_MEMORY["base_mb"] + planning.DE_MEMORY["bytes_per_cell"] * 120 < 8000
+    )  # 2000 x 60k
+
+
+def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[dict, str]:
+    """A config with one user collection of ``sets`` gene sets and a DE table of ``genes`` rows,
+    for the enrich rule's resource estimates."""
+    gmt = tmp_path / f"sets{sets}.gmt"
+    gmt.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(sets)))
+    config = {
+        "enrich": {
+            "collections": [],
+            "permutations": permutations,
+            "extra_gmt": [{"id": "user", "path": str(gmt)}],
+        },
+        "datasets": {"d": {}},
+    }
+    de_table = tmp_path / f"de{genes}.parquet"
+    pl.DataFrame({"symbol": [f"G{i}" for i in range(genes)]}).write_parquet(de_table)
+    return config, str(de_table)
+
+
+def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
+    config, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
+    # 1000 + 0.04 x 2000 genes + 8.5e-6 x 2 sets x 2000 genes + 6.5e-5 x 2 sets x 500 permutations
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1080
+    assert planning.enrich_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 2160
+    # a dry run plans the job before the DE table exists
+    assert (
+        planning.enrich_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet"))
+        == 1000
+    )
+    # GO BP-sized: the curves (sets x genes) and the permutation null (sets x permutations) grow
+    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 80 + 85 + 325
+
+
+def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
+    """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
+    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
+    # 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
+    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 35
+    config["enrich"]["permutations"] = 10000
+    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 260
+    # planned before the DE table exists (dry run)
+    assert (
+        planning.enrich_runtime_min(config, "d", "user", de_table=str(tmp_path / "later.parquet"))
+        == 10
+    )
+
+
+def test_gene_set_count_follows_the_file(tmp_path):
+    """The count is cached per file version, never stale after the file changes."""
+    gmt = tmp_path / "c.gmt"
+    gmt.write_text("# comment\nA\tna\tTP53\n\nB\tna\tSOD1\n")
+    assert planning.count_gene_sets(gmt) == 2
+    gmt.write_text("A\tna\tTP53\n")
+    os.utime(gmt, ns=(gmt.stat().st_atime_ns, gmt.stat().st_mtime_ns + 1_000_000))
+    assert planning.count_gene_sets(gmt) == 1
