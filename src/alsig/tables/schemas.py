@@ -1,0 +1,144 @@
+"""The shipped output schemas (``workflow/schemas/*.schema.yaml``) as polars schemas and checks.
+
+Every table alsig writes has a JSON schema describing one row: column order is the order of
+``properties``, a column is nullable when its ``type`` admits ``null``, and ``x-polars-dtype``
+names the exact polars dtype where the JSON type is not enough (``Int32`` vs ``Int64``). Writers
+call :func:`validate` before writing, so a table that drifts from its documented schema fails in
+the job that made it instead of in a downstream tool.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from alsig.errors import AlsigError
+
+_JSON_TO_POLARS: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "number": pl.Float64(),
+    "integer": pl.Int64(),
+    "boolean": pl.Boolean(),
+}
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    """The row schema ``workflow/schemas/<name>.schema.yaml``, parsed."""
+    import yaml
+
+    from alsig.resources import schema
+
+    return yaml.safe_load(schema(name).read_text())
+
+
+def _types(prop: Mapping[str, Any]) -> list[str]:
+    kind = prop.get("type")
+    if kind is None and "enum" in prop:
+        return sorted({_json_type(v) for v in prop["enum"]})
+    return [kind] if isinstance(kind, str) else list(kind or [])
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "string" if isinstance(value, str) else "number"
+
+
+def dtype(prop: Mapping[str, Any]) -> pl.DataType:
+    """The polars dtype of one schema column."""
+    if "x-polars-dtype" in prop:
+        return _named_dtype(prop["x-polars-dtype"])
+    kinds = [t for t in _types(prop) if t != "null"]
+    if kinds == ["array"]:
+        return pl.List(dtype(prop.get("items") or {"type": "string"}))
+    if len(kinds) != 1 or kinds[0] not in _JSON_TO_POLARS:
+        raise ValueError(f"schema column {prop!r}: give it one JSON type or an x-polars-dtype")
+    return _JSON_TO_POLARS[kinds[0]]
+
+
+def _named_dtype(name: str) -> pl.DataType:
+    if name.startswith("List(") and name.endswith(")"):
+        return pl.List(_named_dtype(name[5:-1]))
+    return getattr(pl, name)()
+
+
+def polars_schema(name: str) -> dict[str, pl.DataType]:
+    """``{column: polars dtype}`` in the schema's column order."""
+    return {column: dtype(prop) for column, prop in load(name)["properties"].items()}
+
+
+def nullable(name: str) -> set[str]:
+    """Columns whose type admits ``null``."""
+    return {c for c, prop in load(name)["properties"].items() if "null" in _types(prop)}
+
+
+def empty(name: str) -> pl.DataFrame:
+    """A table with the schema's columns and no rows."""
+    return pl.DataFrame(schema=polars_schema(name))
+
+
+def conform(table: pl.DataFrame, name: str) -> pl.DataFrame:
+    """``table`` with the schema's columns in order, cast to their dtypes; nullable columns the
+    table lacks are added as nulls."""
+    schema = polars_schema(name)
+    missing = [c for c in schema if c not in table.columns and c not in nullable(name)]
+    if missing:
+        raise AlsigError(f"table for schema '{name}' lacks required column(s) {missing}.")
+    return table.select(
+        [
+            pl.col(c).cast(t) if c in table.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in schema.items()
+        ]
+    )
+
+
+def validate(table: pl.DataFrame, name: str, source: object = "table") -> pl.DataFrame:
+    """Check ``table`` against the row schema ``name``: exact columns and order, dtypes, no null
+    in a non-nullable column, and the ``enum``/``const``/``minimum``/``maximum`` rules.
+
+    Raises
+    ------
+    AlsigError
+        Naming ``source``, the column and what is wrong. Returns ``table`` unchanged otherwise.
+    """
+    schema = polars_schema(name)
+    if table.columns != list(schema):
+        raise AlsigError(
+            f"{source}: columns {table.columns} differ from schema '{name}' ({list(schema)})."
+        )
+    for column, expected in schema.items():
+        if table.schema[column] != expected:
+            raise AlsigError(
+                f"{source}: column '{column}' is {table.schema[column]}, schema '{name}' says "
+                f"{expected}."
+            )
+    properties = load(name)["properties"]
+    nullable_columns = nullable(name)
+    for column, prop in properties.items():
+        values = table[column]
+        if column not in nullable_columns and values.null_count():
+            raise AlsigError(f"{source}: column '{column}' has null values (not allowed).")
+        _check_rules(values.drop_nulls(), prop, f"{source}: column '{column}'")
+    return table
+
+
+def _check_rules(values: pl.Series, prop: Mapping[str, Any], where: str) -> None:
+    if values.is_empty():
+        return
+    allowed = prop.get("enum", [prop["const"]] if "const" in prop else None)
+    if allowed is not None:
+        bad = values.filter(~values.is_in([v for v in allowed if v is not None]))
+        if bad.len():
+            raise AlsigError(f"{where}: value '{bad[0]}' is not one of {allowed}.")
+    if values.dtype.is_numeric():
+        finite = values.filter(values.is_finite()) if values.dtype.is_float() else values
+        if "minimum" in prop and finite.len() and finite.min() < prop["minimum"]:
+            raise AlsigError(f"{where}: value {finite.min()} is below {prop['minimum']}.")
+        if "maximum" in prop and finite.len() and finite.max() > prop["maximum"]:
+            raise AlsigError(f"{where}: value {finite.max()} is above {prop['maximum']}.")
