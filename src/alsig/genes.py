@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,6 +204,21 @@ class GeneMap:
         final = [r for r in records if r is not None]
         report.how.update(r.how for r in final)
         return final, report
+
+    def rename_map(self, symbols: Iterable[str]) -> tuple[dict[str, str], int]:
+        """Current HGNC symbol of each distinct symbol, each resolved on its own (so an outdated
+        symbol is renamed even when its current name is also in ``symbols``: gene sets and
+        signatures then merge the two names). Returns ``({symbol: current}, n_unmapped)``."""
+        mapping: dict[str, str] = {}
+        unmapped = 0
+        for symbol in dict.fromkeys(symbols):
+            if symbol in self.by_symbol:
+                mapping[symbol] = symbol
+                continue
+            (current,), report = self.harmonise_symbols([symbol])
+            mapping[symbol] = current
+            unmapped += report["resolved_by"].get("unmapped", 0)
+        return mapping, unmapped
 
     def harmonise_symbols(self, symbols: list[str]) -> tuple[list[str], dict]:
         """Canonical symbols for ``symbols`` (same order) and a report dict."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError, where
+from alsig.io import open_text
 from alsig.resources import geneset_manifest
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,6 @@ MANIFEST_COLUMNS = [
 COLLECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def read_gmt(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """Read a GMT file into ``{set name: [genes]}`` (order kept, duplicate genes dropped).
 
@@ -56,7 +51,7 @@ def read_gmt(path: str | os.PathLike[str]) -> dict[str, list[str]]:
         raise AlsigError(f"gene-set file '{gmt}' does not exist; check the path in the config.")
     sets: dict[str, list[str]] = {}
     try:
-        with _open_text(gmt) as handle:
+        with open_text(gmt) as handle:
             for line_no, raw in enumerate(handle, start=1):
                 line = raw.rstrip("\r\n")
                 if not line.strip() or line.startswith("#"):
@@ -249,8 +244,5 @@ def count_gene_sets(path: str | Path) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _count_gene_sets(path: str, mtime_ns: int) -> int:
-    import gzip
-
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+    with open_text(path, errors="replace") as handle:
         return sum(1 for line in handle if line.strip() and not line.startswith("#"))

@@ -8,12 +8,13 @@ directory and renamed into place, which is atomic on POSIX file systems.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -97,6 +98,25 @@ def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], **k
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, **kwargs)
     plt.close(fig)
+
+
+def open_text(
+    path: str | os.PathLike[str], *, errors: str = "strict", newline: str | None = None
+) -> IO[str]:
+    """Open a text file for reading as UTF-8, gunzipping it when its name ends in ``.gz``.
+
+    Parameters
+    ----------
+    path
+        The file.
+    errors
+        Codec error handling (``"replace"`` for files whose free text may hold stray bytes).
+    newline
+        As for :func:`open` (``""`` for the :mod:`csv` module).
+    """
+    if str(path).endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors=errors, newline=newline)
+    return open(path, encoding="utf-8", errors=errors, newline=newline)
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:

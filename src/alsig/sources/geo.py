@@ -26,7 +26,6 @@ GEO happened to align keys into rows:
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 import re
 import zlib
@@ -35,6 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from alsig.errors import AlsigError, where
+from alsig.io import open_text
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +65,12 @@ def _unquote(cell: str) -> str:
     return cell.strip()
 
 
-def _open_text(path: Path):
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
 def _sample_lines(path: Path) -> list[tuple[int, str, list[str]]]:
     """``(line number, field, cells)`` for every ``!Sample_*`` line before the data table."""
     rows: list[tuple[int, str, list[str]]] = []
     saw_series = False
     try:
-        with _open_text(path) as handle:
+        with open_text(path, errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
                 line = line.rstrip("\r\n")
                 if not line.strip():

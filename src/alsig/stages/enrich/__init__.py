@@ -119,15 +119,7 @@ def harmonise_gene_sets(
     from alsig.genes import GeneMap
 
     gene_map = gene_map or GeneMap.load()
-    mapping: dict[str, str] = {}
-    unmapped = 0
-    for symbol in dict.fromkeys(g for genes in sets.values() for g in genes):
-        if symbol in gene_map.by_symbol:
-            mapping[symbol] = symbol
-            continue
-        (canonical,), report = gene_map.harmonise_symbols([symbol])
-        mapping[symbol] = canonical
-        unmapped += report["resolved_by"].get("unmapped", 0)
+    mapping, unmapped = gene_map.rename_map(g for genes in sets.values() for g in genes)
     renamed = {old: new for old, new in mapping.items() if old != new}
     out: dict[str, list[str]] = {}
     n_merged = 0

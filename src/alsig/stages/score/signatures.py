@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alsig.errors import AlsigError, where
+from alsig.io import open_text
 from alsig.resources import signature_dir
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,6 @@ class Signature:
         return self.axis == CELL_TYPE_AXIS
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def _check_name(value: str, what: str, path: Path, line: int) -> str:
     value = value.strip()
     if not NAME_PATTERN.match(value):
@@ -89,7 +84,7 @@ def read_signature_table(path: str | os.PathLike[str]) -> list[Signature]:
     signatures: dict[str, Signature] = {}
     seen: dict[tuple[str, str], tuple[str, int]] = {}
     try:
-        with _open_text(table) as handle:
+        with open_text(table, newline="") as handle:
             reader = csv.reader(handle, delimiter="\t")
             header = next(reader, None)
             if header is None:
@@ -166,7 +161,7 @@ def read_signature_gmt(path: str | os.PathLike[str]) -> list[Signature]:
     gmt = Path(path)
     sets = read_gmt(gmt)
     descriptions: dict[str, tuple[str, int]] = {}
-    with _open_text(gmt) as handle:
+    with open_text(gmt, newline="") as handle:
         for line_no, raw in enumerate(handle, start=1):
             fields = raw.rstrip("\r\n").split("\t")
             if len(fields) >= 2 and fields[0].strip() in sets:
@@ -266,9 +261,8 @@ def harmonise_signatures(signatures: list[Signature], gene_map=None) -> dict[str
         from alsig.genes import GeneMap
 
         gene_map = GeneMap.load()
-    all_genes = sorted({g for s in signatures for g in s.genes})
-    canonical, _ = gene_map.harmonise_symbols(all_genes)
-    renamed = {old: new for old, new in zip(all_genes, canonical, strict=True) if old != new}
+    mapping, _ = gene_map.rename_map(sorted({g for s in signatures for g in s.genes}))
+    renamed = {old: new for old, new in mapping.items() if old != new}
     if not renamed:
         return renamed
     for sig in signatures:
