@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo test lint clean install
+.PHONY: demo test test-fast lint clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,18 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/snakemake --cores $(CORES)
 
-## Install the test dependencies and run the test suite.
+## Install the test dependencies and run the whole test suite (two workers; the tests that read
+## the shared demo run stay on one worker, which builds it once).
 test: install
-	$(BIN)/python -m pytest -ra --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -ra --durations=15
+
+## The quick loop while developing: unit tests and the demo-run assertions.
+test-fast: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -ra tests/unit tests/e2e/test_demo_workflow.py
 
 lint: install
-	$(BIN)/ruff check src scripts tests bench
-	$(BIN)/ruff format --check src scripts tests bench
+	$(BIN)/ruff check src scripts workflow/scripts tests bench
+	$(BIN)/ruff format --check src scripts workflow/scripts tests bench
 	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 

@@ -1,4 +1,11 @@
-"""Shared test fixtures: paths, the real cohorts in ../shared, and running the workflow."""
+"""Shared test fixtures: paths, the real cohorts in ../shared, and running the workflow.
+
+``demo_run`` is one uninterrupted run of the whole demo DAG (reduced enrichment, every score
+method) that the demo, fault, determinism and Slurm tests all read or compare against, so a
+session pays for it once. Tests using it carry ``uses_demo_run``
+(``pytest.mark.xdist_group("demo_run")``): under pytest-xdist (``make test``) they run on one
+worker, which builds the run once.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +50,13 @@ def fast_demo_config() -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["enrich"] = dict(FAST_ENRICH)
     return absolute_paths(config, REPO)
+
+
+def demo_test_config() -> dict:
+    """The configuration of the session's shared demo run: FAST_ENRICH and every score method."""
+    config = fast_demo_config()
+    config["score"] = {"methods": ["singscore", "ssgsea", "singscore_adjusted"]}
+    return config
 
 
 def absolute_paths(config: dict, base: Path) -> dict:
@@ -110,3 +124,16 @@ def copy_demo(tmp_path: Path, repo: Path):
         return target
 
     return _copy
+
+
+#: tests that read the shared demo run are scheduled on one xdist worker
+uses_demo_run = pytest.mark.xdist_group("demo_run")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """Workdir of one uninterrupted ``--cores 2`` run of the whole demo DAG (default target)."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    result = run_workflow(workdir, demo_test_config(), cores=2)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir

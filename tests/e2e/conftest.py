@@ -1,18 +1,13 @@
-"""Fixtures shared by the end-to-end fault and determinism tests.
-
-``reference_run`` is one uninterrupted run of the demo DAG (reduced enrichment, only the targets
-the tests compare) that test_faults.py and test_determinism.py both compare against, so CI pays
-for it once per session.
-"""
+"""Tables the end-to-end tests compare between runs of the demo DAG (the shared run itself,
+``demo_run``, is a session fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import polars as pl
-import pytest
 
-from tests.conftest import FAST_ENRICH, fast_demo_config, run_workflow
+from tests.conftest import FAST_ENRICH
 
 DE_TABLE = "results/demo/de/ALS_vs_control.parquet"
 SCORE_TABLE = "results/demo/scores/signature_scores.parquet"
@@ -32,12 +27,3 @@ def assert_same_table(a: Path, b: Path) -> None:
         f"{a} and {b} differ in values:\n"
         f"{pl.concat([left, right]).unique(keep='none', maintain_order=True).head(6)}"
     )
-
-
-@pytest.fixture(scope="session")
-def reference_run(tmp_path_factory) -> Path:
-    """Workdir of one uninterrupted ``--cores 2`` run producing every table in TABLES."""
-    workdir = tmp_path_factory.mktemp("reference_run")
-    result = run_workflow(workdir, fast_demo_config(), *TABLES, cores=2)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir

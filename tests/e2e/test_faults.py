@@ -2,7 +2,7 @@
 
 - kill -9 of the whole snakemake process tree while the DE job runs, and while the scoring job
   runs; a rerun with ``--rerun-incomplete`` completes and its tables equal (values and bytes) those
-  of an uninterrupted run (the shared ``reference_run`` fixture, tests/e2e/conftest.py);
+  of an uninterrupted run (the shared ``demo_run`` fixture, tests/e2e/conftest.py);
 - a writer of ``alsig.io`` failing mid-write (full disk) leaves the previous output untouched and
   no temporary file behind.
 
@@ -25,12 +25,17 @@ import pytest
 
 from alsig import io as alsig_io
 from alsig.io import sha256_file
-from tests.conftest import fast_demo_config, workflow_command
-from tests.e2e.conftest import DE_TABLE, ENRICH_TABLES, SCORE_TABLE, assert_same_table
+from tests.conftest import demo_test_config, uses_demo_run, workflow_command
+from tests.e2e.conftest import (
+    DE_TABLE,
+    ENRICH_TABLES,
+    SCORE_TABLE,
+    assert_same_table,
+)
 
 
 def snakemake_cmd(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> list[str]:
-    return workflow_command(workdir, fast_demo_config(), *targets, extra_args=extra)
+    return workflow_command(workdir, demo_test_config(), *targets, extra_args=extra)
 
 
 def upstream_done(reference: Path, workdir: Path, remove: tuple[str, ...]) -> None:
@@ -100,6 +105,7 @@ def no_temp_files(directory: Path) -> list[Path]:
     return [p for p in directory.rglob(".*.tmp")]
 
 
+@uses_demo_run
 @pytest.mark.parametrize(
     ("stage", "outputs", "started", "targets"),
     [
@@ -120,10 +126,10 @@ def no_temp_files(directory: Path) -> list[Path]:
     ],
 )
 def test_kill9_then_rerun_incomplete_matches_uninterrupted(
-    tmp_path, reference_run, stage, outputs, started, targets
+    tmp_path, demo_run, stage, outputs, started, targets
 ):
     workdir = tmp_path / "run"
-    upstream_done(reference_run, workdir, outputs)
+    upstream_done(demo_run, workdir, outputs)
     qc_before = sha256_file(workdir / "results/demo/qc/filtered.h5ad")
 
     killed = run_and_kill(workdir, targets, workdir / started)
@@ -141,9 +147,9 @@ def test_kill9_then_rerun_incomplete_matches_uninterrupted(
         assert f"rule {rule}:" not in result.stderr
     assert sha256_file(workdir / "results/demo/qc/filtered.h5ad") == qc_before
     for target in targets:
-        assert_same_table(workdir / target, reference_run / target)
+        assert_same_table(workdir / target, demo_run / target)
         # the tables embed no timestamps: identical bytes, too
-        assert sha256_file(workdir / target) == sha256_file(reference_run / target), target
+        assert sha256_file(workdir / target) == sha256_file(demo_run / target), target
     assert not no_temp_files(workdir / "results"), no_temp_files(workdir / "results")
 
 

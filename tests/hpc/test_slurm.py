@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from tests.conftest import REPO, fast_demo_config, run_workflow
+from tests.conftest import REPO, demo_test_config, run_workflow, uses_demo_run
 from tests.hpc.slurm_cluster import (
     ForeignSlurmError,
     SlurmCluster,
@@ -168,14 +168,13 @@ def assert_same_results(local_dir: Path, cluster_dir: Path) -> list[str]:
     return compared
 
 
-def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster):
+@uses_demo_run
+def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, demo_run):
     # The whole demo DAG with two small collections at 100 permutations (this test is about
-    # execution, and both runs use the same config): GO BP at 1000 alone takes 90 s.
-    demo_config = fast_demo_config()
-    # the same threads in both runs (run_workflow runs locally with --cores 2)
+    # execution, and both runs use the same config as the session's local run, demo_run).
+    demo_config = demo_test_config()
+    # the same threads in both runs (demo_run ran locally with --cores 2)
     max_threads = min(slurm_cluster.cpus, 2)
-    local = run_workflow(tmp_path / "local", demo_config)
-    assert local.returncode == 0, local.stderr[-3000:]
 
     profile = cluster_profile(tmp_path / "profile", slurm_cluster.partition)
     cluster_args = (
@@ -216,5 +215,5 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster):
     slurm_logs = list((tmp_path / "cluster" / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert len(slurm_logs) == len(jobs)
 
-    compared = assert_same_results(tmp_path / "local", tmp_path / "cluster")
+    compared = assert_same_results(demo_run, tmp_path / "cluster")
     assert any(rel.endswith("counts.h5ad") for rel in compared)
