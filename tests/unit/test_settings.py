@@ -1,0 +1,109 @@
+"""Settings come from one source of truth, the config schema: defaults applied after merging,
+checks the schema cannot say, retired keys named, and config/README.md held against it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from alsig import settings
+from alsig.errors import AlsigError
+from tests.conftest import REPO
+
+README = (REPO / "config" / "README.md").read_text()
+
+
+def demo_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_dataset_section_overrides_the_top_level_which_overrides_the_schema_default():
+    config = demo_config()
+    config["enrich"] = {"permutations": 200, "seed": 7}
+    config["datasets"]["demo"]["enrich"] = {"permutations": 50}
+    resolved = settings.resolve(config, "demo", "enrich")
+    assert resolved["permutations"] == 50  # dataset
+    assert resolved["seed"] == 7  # top level
+    assert resolved["min_size"] == 15  # schema default
+    assert resolved["collections"] == ["hallmark", "reactome", "go_bp", "alsig_resistance"]
+
+
+def test_defaults_are_the_schema_defaults_and_cover_every_key():
+    schema = settings.config_schema()
+    for stage in settings.STAGES:
+        properties = schema["definitions"][f"{stage}_settings"]["properties"]
+        assert set(settings.defaults(stage)) == set(properties), stage
+    reprocess = settings.defaults("reprocess")
+    assert reprocess["default_condition"]["columns"][0] == "disease_state"
+    assert settings.section({}, "geo")["cache_dir"] == ".cache/alsig/geo"
+
+
+def test_values_the_schema_cannot_check_name_the_key():
+    config = demo_config()
+    config["de"] = {"contrasts": {"same": ["condition", "ALS", "ALS"]}}
+    with pytest.raises(AlsigError, match=r"de.contrasts.same: test and reference level are both"):
+        settings.resolve(config, "demo", "de")
+    config = demo_config()
+    config["enrich"] = {"min_size": 50, "max_size": 10}
+    with pytest.raises(AlsigError, match=r"dataset demo: config key enrich.min_size \(50\)"):
+        settings.check_config(config, workdir=REPO)
+
+
+def test_a_retired_key_says_what_to_write_instead():
+    config = demo_config()
+    config["enrich"] = {"threads": 4}
+    (message,) = settings.schema_errors(config)
+    assert "config key enrich: threads is no longer a key" in message
+    assert "--set-threads enrich=N" in message
+
+
+def _documented(section_heading: str) -> dict[str, str]:
+    """``{key: default cell}`` of the first table after a heading of config/README.md."""
+    start = README.index(section_heading)
+    rows: dict[str, str] = {}
+    for line in README[start:].splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        keys = re.findall(r"`([^`]+)`", cells[0])
+        defaults = [d.strip() for d in cells[1].split(" / ")]
+        for i, key in enumerate(keys):
+            rows[key] = defaults[i] if len(defaults) == len(keys) else cells[1]
+    return rows
+
+
+def _as_cell(value) -> str:
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if value is None:
+        return "`null`"
+    if isinstance(value, list):
+        return "`[" + ", ".join(map(str, value)) + "]`"
+    if isinstance(value, dict):
+        return "`{" + ", ".join(f"{k}: [{', '.join(v)}]" for k, v in value.items()) + "}`"
+    return f"`{value}`"
+
+
+@pytest.mark.parametrize("stage", settings.STAGES)
+def test_config_readme_documents_every_stage_key_with_its_schema_default(stage):
+    documented = _documented(f"### `{stage}`")
+    defaults = settings.defaults(stage)
+    assert set(documented) == set(defaults), f"{stage}: README and schema keys differ"
+    for key, value in defaults.items():
+        cell = documented[key]
+        expected = _as_cell(value)
+        if key == "design":
+            expected = f'`"{value}"`'
+        assert cell == expected, f"{stage}.{key}: README says {cell}, schema says {expected}"
+
+
+@pytest.mark.parametrize("section", ["geo", "reprocess"])
+def test_config_readme_documents_every_top_level_section_key(section):
+    documented = _documented(f"## `{section}`")
+    keys = set(settings.defaults(section))
+    nested = {k for k in documented if "." in k}
+    assert keys == {k for k in documented if "." not in k} | {k.split(".")[0] for k in nested}
