@@ -55,10 +55,28 @@ def job_arguments(smk: Any) -> dict[str, Any]:
     }
 
 
+def job_start_line(smk: Any) -> str:
+    """What a job says when it starts: rule, wildcards, threads, and the time and memory its
+    rule's resource model planned (so a long silent step can be told from a hung one)."""
+    wildcards = ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
+    resources = dict(smk.resources.items())
+    planned = []
+    if "runtime" in resources:
+        planned.append(f"expected at most {resources['runtime']} min")
+    if "mem_mb" in resources:
+        planned.append(f"{resources['mem_mb']} MB")
+    return (
+        f"rule {smk.rule} started ({wildcards or 'no wildcards'}; {int(smk.threads)} thread(s)"
+        + (f"; planned: {', '.join(planned)}" if planned else "")
+        + ")"
+    )
+
+
 def run_stage(smk: Any, run: Callable[..., None]) -> None:
     """Run one job: ``run(**job_arguments(smk))`` with logging and clean user errors."""
     log_path = smk.log[0] if len(smk.log) else None
     configure_logging(log_path)
+    log.info("%s", job_start_line(smk))
     try:
         run(**job_arguments(smk))
     except AlsigError as exc:

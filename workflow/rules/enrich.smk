@@ -13,9 +13,13 @@ rule enrich:
         tsv=report(
             "results/{dataset}/enrich/{contrast}/{collection}.tsv",
             caption="../report/enrich_table.rst",
-            category="Enrichment",
-            subcategory="{contrast}",
-            labels={"contrast": "{contrast}", "collection": "{collection}"},
+            category="{dataset}",
+            subcategory="Enrichment: {contrast}",
+            labels={
+                "dataset": "{dataset}",
+                "contrast": "{contrast}",
+                "collection": "{collection}",
+            },
         ),
         coverage="results/{dataset}/enrich/{contrast}/{collection}.coverage.tsv",
         json="results/{dataset}/enrich/{contrast}/{collection}.run.json",
@@ -51,9 +55,13 @@ rule enrich_report:
         dotplot=report(
             "results/{dataset}/enrich/{contrast}/dotplot.png",
             caption="../report/enrich_dotplot.rst",
-            category="Enrichment",
-            subcategory="{contrast}",
-            labels={"contrast": "{contrast}", "figure": "dot plot"},
+            category="{dataset}",
+            subcategory="Enrichment: {contrast}",
+            labels={
+                "dataset": "{dataset}",
+                "contrast": "{contrast}",
+                "figure": "dot plot",
+            },
         ),
         provenance="results/{dataset}/enrich/{contrast}/provenance.json",
     log:

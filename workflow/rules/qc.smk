@@ -12,7 +12,8 @@ rule qc:
         samples=report(
             "results/{dataset}/qc/sample_qc.tsv",
             caption="../report/qc_samples.rst",
-            category="QC",
+            category="{dataset}",
+            subcategory="QC",
             labels={"dataset": "{dataset}", "table": "sample QC"},
         ),
         genes="results/{dataset}/qc/gene_filter.tsv",
@@ -20,19 +21,22 @@ rule qc:
         library_sizes=report(
             "results/{dataset}/qc/library_sizes.png",
             caption="../report/qc_library_sizes.rst",
-            category="QC",
+            category="{dataset}",
+            subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "library sizes"},
         ),
         pca=report(
             "results/{dataset}/qc/pca.png",
             caption="../report/qc_pca.rst",
-            category="QC",
+            category="{dataset}",
+            subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "PCA"},
         ),
         sex_check=report(
             "results/{dataset}/qc/sex_check.png",
             caption="../report/qc_sex_check.rst",
-            category="QC",
+            category="{dataset}",
+            subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "sex check"},
         ),
     log:

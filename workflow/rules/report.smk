@@ -9,13 +9,15 @@ rule score_figures:
         heatmap=report(
             "results/{dataset}/scores/axis_heatmap.png",
             caption="../report/score_heatmap.rst",
-            category="Signature scores",
+            category="{dataset}",
+            subcategory="Signature scores",
             labels={"dataset": "{dataset}", "figure": "axis heatmap"},
         ),
         distributions=report(
             "results/{dataset}/scores/axis_distributions.png",
             caption="../report/score_distributions.rst",
-            category="Signature scores",
+            category="{dataset}",
+            subcategory="Signature scores",
             labels={"dataset": "{dataset}", "figure": "axes by condition"},
         ),
     log:

@@ -11,13 +11,15 @@ rule score:
         wide=report(
             "results/{dataset}/scores/signature_scores_wide.tsv",
             caption="../report/score_wide.rst",
-            category="Signature scores",
+            category="{dataset}",
+            subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "scores (wide)"},
         ),
         coverage=report(
             "results/{dataset}/scores/signature_coverage.tsv",
             caption="../report/score_coverage.rst",
-            category="Signature scores",
+            category="{dataset}",
+            subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "coverage"},
         ),
         h5ad="results/{dataset}/scores/scores.h5ad",
@@ -31,7 +33,9 @@ rule score:
     resources:
         # scoring holds the VST matrix, one float64 chunk and the output; measured 3.9 x the
         # (compressed) QC h5ad at 2000 x 60k (606 MB -> 2.4 GB)
-        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(input, attempt, factor=5),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=5
+        ),
         runtime=30,
     params:
         settings=lambda wc: stage_settings(wc.dataset, "score"),
@@ -41,7 +45,9 @@ rule score:
 
 rule catalog:
     input:
-        tables=expand("results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS),
+        tables=expand(
+            "results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS
+        ),
     output:
         # The partitioned catalog folder is written as a side effect (each partition replaced
         # atomically); declaring it as output would let Snakemake delete it before the job.
@@ -52,7 +58,9 @@ rule catalog:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(input, attempt, factor=20),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=20
+        ),
         runtime=10,
     params:
         catalog=CATALOG_DIR,
