@@ -19,12 +19,13 @@ from alsig.genesets import read_gmt
 from alsig.io import sha256_file
 from alsig.resources import geneset_manifest
 from alsig.stages.enrich import (
-    RESULT_SCHEMA,
     Collection,
+    PrerankOptions,
     benjamini_hochberg,
     check_result,
     configured_collections,
-    conform,
+    conform_result,
+    coverage_table,
     dotplot,
     empty_result,
     enrich_contrast,
@@ -39,9 +40,13 @@ from alsig.stages.enrich import (
     run_ora,
     run_prerank,
 )
+from alsig.stages.enrich.results import method_table
+from alsig.tables import schemas
+from alsig.tables.schemas import polars_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_text())
+RESULT_SCHEMA = polars_schema("enrichment")
 
 N_GENES = 1500
 PLANTED_DOWN = "PLANTED_DOWN"
@@ -99,9 +104,10 @@ def validate_rows(table: pl.DataFrame) -> None:
 # ---------------------------------------------------------------------------------------------
 def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     de, sets = simulated_de()
-    table, coverage, report = enrich_contrast(
+    result = enrich_contrast(
         de, sets, collection="sim", permutations=200, seed=1, min_size=15, max_size=500
     )
+    table, coverage, report = result.table, result.coverage, result.report
     validate_rows(table)
     prerank = table.filter(pl.col("method") == "prerank")
     assert prerank.height == len(sets)
@@ -127,9 +133,11 @@ def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     assert ora_down["nes"].is_null().all() and ora_down["odds_ratio"][0] > 10
     hits = ora_down.row(0, named=True)
     assert set(hits["leading_edge"].split(";")) <= set(sets[PLANTED_DOWN])
-    assert report["n_sets_tested_prerank"] == len(sets)
-    assert report["ora"]["n_background"] == N_GENES
+    assert report.n_sets_tested_prerank == len(sets)
+    assert report.ora["n_background"] == N_GENES
     assert coverage.height == len(sets) and coverage["tested_prerank"].all()
+    assert coverage["tested_ora"].sum() == report.n_sets_tested_ora
+    schemas.validate(coverage, "enrichment_coverage")
 
 
 def test_prerank_is_reproducible_with_the_same_seed():
@@ -181,9 +189,9 @@ def test_ranking_drops_null_stat_and_breaks_ties_deterministically():
     ranking, report = prepare_ranking(de)
     # C (larger lfc) before A/B (equal lfc -> by name); F before G (G more negative: bottom)
     assert list(ranking.index) == ["C", "A", "B", "F", "G"]
-    assert report["n_dropped_null_stat"] == 2
-    assert report["n_dropped_duplicate_symbol"] == 1  # B at 0.5 dropped, B at 1.0 kept
-    assert report["n_tied_genes"] == 5 and report["n_tie_groups"] == 2
+    assert report.n_dropped_null_stat == 2
+    assert report.n_dropped_duplicate_symbol == 1  # B at 0.5 dropped, B at 1.0 kept
+    assert report.n_tied_genes == 5 and report.n_tie_groups == 2
     # the order does not depend on the input row order
     shuffled, _ = prepare_ranking(de.reverse())
     assert list(shuffled.index) == list(ranking.index)
@@ -223,10 +231,12 @@ def test_collection_without_overlap_warns_and_gives_empty_schema_valid_table(tmp
     de, _ = simulated_de()
     sets = {"MOUSE_SET": ["Trp53", "Mdm2", "Cdkn1a"], "OTHER": ["ZZZ1", "ZZZ2"]}
     with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
-        table, coverage, report = enrich_contrast(de, sets, collection="mouse", permutations=10)
+        result = enrich_contrast(de, sets, collection="mouse", permutations=10)
+    table, coverage = result.table, result.coverage
     assert "collection 'mouse': none of its 2 gene sets shares a gene" in caplog.text
     assert table.height == 0 and dict(table.schema) == RESULT_SCHEMA
-    assert report["n_sets_with_overlap"] == 0
+    assert result.report.n_sets_with_overlap == 0
+    assert "ora" not in result.report.as_dict() and result.report.as_dict()["ranking"] is None
     assert coverage["coverage"].to_list() == [0.0, 0.0]
     path = tmp_path / "t.parquet"
     table.write_parquet(path)
@@ -256,7 +266,7 @@ def test_enrichment_never_opens_a_network_connection(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     de, sets = simulated_de()
-    table, _, _ = enrich_contrast(de, sets, collection="sim", permutations=20)
+    table = enrich_contrast(de, sets, collection="sim", permutations=20).table
     assert table.filter(pl.col("method") == "ora").height > 0
 
 
@@ -354,9 +364,9 @@ def test_harmonised_user_gmt_matches_data_symbols(tmp_path):
     gmt.write_text("PLANTED\tna\t" + "\t".join(planted) + "\n")
     loaded, info = load_collection(_user_collection(gmt))
     assert info["harmonisation"]["n_symbols_renamed"] == 1
-    table, coverage, _ = enrich_contrast(de, loaded, collection="mine", permutations=20)
-    assert coverage["coverage"].to_list() == [1.0]
-    assert table.filter(pl.col("method") == "prerank")["size"].to_list() == [40]
+    result = enrich_contrast(de, loaded, collection="mine", permutations=20)
+    assert result.coverage["coverage"].to_list() == [1.0]
+    assert result.table.filter(pl.col("method") == "prerank")["size"].to_list() == [40]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,8 +378,28 @@ def test_schema_file_matches_polars_schema():
     assert {k: str(v) for k, v in RESULT_SCHEMA.items()} == dtypes
     assert SCHEMA["required"] == list(RESULT_SCHEMA)
     assert empty_result().columns == list(RESULT_SCHEMA)
-    row = conform([{"term": "X", "method": "ora", "pvalue": 0.5}])
-    assert dict(row.schema) == RESULT_SCHEMA and row["nes"].is_null().all()
+    row = {"term": "X", "collection": "c", "method": "ora", "direction": "up", "size": 3}
+    row |= {"n_overlap": 1, "pvalue": 0.5, "fdr": 0.5, "leading_edge": "A"}
+    row |= {"pvalue_at_floor": False, "pvalue_display": "0.5"}
+    table = method_table([row])
+    assert dict(table.schema) == RESULT_SCHEMA and table["nes"].is_null().all()
+    assert table["set_size"].is_null().all()  # filled in by enrich_contrast
+    full = conform_result(table.with_columns(set_size=pl.lit(3), coverage=pl.lit(1.0)))
+    check_result(full)
+    with pytest.raises(AlsigError, match="'pvalue' has 1 value"):
+        check_result(full.with_columns(pvalue=pl.lit(0.0)))
+    with pytest.raises(AlsigError, match="not one of"):
+        check_result(full.with_columns(method=pl.lit("gsea")))
+
+
+def test_coverage_schema_matches_the_coverage_table():
+    coverage = yaml.safe_load(
+        (REPO / "workflow/schemas/enrichment_coverage.schema.yaml").read_text()
+    )
+    table = coverage_table({"S": ["A", "B"], "T": ["C"]}, ["A", "C", "D"], "c")
+    assert table.columns == list(coverage["properties"]) == coverage["required"]
+    assert table["coverage"].to_list() == [0.5, 1.0]
+    schemas.validate(table, "enrichment_coverage")
 
 
 def test_benjamini_hochberg_matches_reference_values():
@@ -382,7 +412,7 @@ def test_dotplot_draws_panels_with_truncated_labels():
     de, sets = simulated_de()
     long_name = "a very long gene ontology process name that keeps going and going (GO:0000001)"
     sets[long_name] = sets.pop(PLANTED_DOWN)
-    table, _, _ = enrich_contrast(de, sets, collection="sim", permutations=20)
+    table = enrich_contrast(de, sets, collection="sim", permutations=20).table
     fig = dotplot({"sim": table, "empty": empty_result()}, title="demo", top_n=5)
     axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert [ax.get_title(loc="left") for ax in axes] == ["sim"]
@@ -404,7 +434,7 @@ def test_gseapy_keeps_the_tie_order_alsig_passes():
     lfc = [1.0 if g in members else 0.0 for g in genes]
     de = pl.DataFrame({"symbol": genes, "stat": [1.0] * 200, "log2_fold_change": lfc, "padj": 1.0})
     ranking, report = prepare_ranking(de)
-    assert report["n_tied_genes"] == 200 and list(ranking.index[:20]) == sorted(members)
+    assert report.n_tied_genes == 200 and list(ranking.index[:20]) == sorted(members)
     top = run_prerank(ranking, sets, collection="t", permutations=20, min_size=15)
     assert top.filter(pl.col("term") == "TOP")["es"][0] > 0.5
     flipped, _ = prepare_ranking(de.with_columns(-pl.col("log2_fold_change")))
@@ -414,9 +444,9 @@ def test_gseapy_keeps_the_tie_order_alsig_passes():
 
 def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     import json
-    from types import SimpleNamespace
 
-    from alsig.stages.enrich import run_enrich_report_rule, run_enrich_rule
+    from alsig.settings import defaults
+    from alsig.stages.enrich import run, run_report
 
     de, sets = simulated_de()
     de_path = tmp_path / "de" / "ALS_vs_control.parquet"
@@ -424,47 +454,38 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     de.write_parquet(de_path)
     gmt = tmp_path / "sim.gmt"
     gmt.write_text("".join(f"{t}\tna\t" + "\t".join(g) + "\n" for t, g in sets.items()))
-    settings = {
+    settings = defaults("enrich") | {
         "collections": ["hallmark"],
         "extra_gmt": [{"id": "sim", "path": str(gmt)}],
         "permutations": 20,
     }
     out = tmp_path / "enrich" / "ALS_vs_control"
+    wildcards = {"dataset": "sim", "contrast": "ALS_vs_control"}
     for cid in ("hallmark", "sim"):
-        smk = SimpleNamespace(
-            input=SimpleNamespace(de=str(de_path)),
-            output=SimpleNamespace(
-                parquet=str(out / f"{cid}.parquet"),
-                tsv=str(out / f"{cid}.tsv"),
-                coverage=str(out / f"{cid}.coverage.tsv"),
-                json=str(out / f"{cid}.run.json"),
-            ),
-            params=SimpleNamespace(settings=settings),
-            wildcards=SimpleNamespace(dataset="sim", contrast="ALS_vs_control", collection=cid),
-            threads=1,
-        )
-        run_enrich_rule(smk)
+        outputs = {
+            "parquet": str(out / f"{cid}.parquet"),
+            "tsv": str(out / f"{cid}.tsv"),
+            "coverage": str(out / f"{cid}.coverage.tsv"),
+            "json": str(out / f"{cid}.run.json"),
+        }
+        run({"de": str(de_path)}, outputs, settings, 1, collection=cid, **wildcards)
     hallmark = pl.read_parquet(out / "hallmark.parquet")
     assert hallmark.height == 0 and dict(hallmark.schema) == RESULT_SCHEMA  # no overlap
     sim = pl.read_parquet(out / "sim.parquet")
     validate_rows(sim)
     tsv = pl.read_csv(out / "sim.tsv", separator="\t")
     assert tsv.columns == list(RESULT_SCHEMA) and tsv.height == sim.height
-    run = json.loads((out / "sim.run.json").read_text())
-    assert run["parameters"]["permutations"] == 20
-    assert run["report"]["ranking"]["n_ranked"] == N_GENES
-    smk = SimpleNamespace(
-        input=SimpleNamespace(
-            tables=[str(out / f"{c}.parquet") for c in ("hallmark", "sim")],
-            json=[str(out / f"{c}.run.json") for c in ("hallmark", "sim")],
-        ),
-        output=SimpleNamespace(
-            dotplot=str(out / "dotplot.png"), provenance=str(out / "provenance.json")
-        ),
-        params=SimpleNamespace(settings=settings),
-        wildcards=SimpleNamespace(dataset="sim", contrast="ALS_vs_control"),
-    )
-    run_enrich_report_rule(smk)
+    run_json = json.loads((out / "sim.run.json").read_text())
+    assert run_json["parameters"]["permutations"] == 20
+    assert run_json["report"]["ranking"]["n_ranked"] == N_GENES
+    assert run_json["report"]["ora"]["n_background"] == N_GENES
+    assert "ora" not in json.loads((out / "hallmark.run.json").read_text())["report"]
+    inputs = {
+        "tables": [str(out / f"{c}.parquet") for c in ("hallmark", "sim")],
+        "json": [str(out / f"{c}.run.json") for c in ("hallmark", "sim")],
+    }
+    outputs = {"dotplot": str(out / "dotplot.png"), "provenance": str(out / "provenance.json")}
+    run_report(inputs, outputs, settings, **wildcards)
     assert (out / "dotplot.png").read_bytes()[:4] == b"\x89PNG"
     provenance = json.loads((out / "provenance.json").read_text())
     hallmark_info = provenance["collections"]["hallmark"]
@@ -473,17 +494,21 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     assert provenance["collections"]["sim"]["version"] == "user-supplied"
 
 
-def test_settings_defaults_and_size_range_check():
-    from alsig.stages.enrich import DEFAULT_SETTINGS, with_defaults
+def test_settings_defaults_and_checks():
+    from alsig.settings import defaults, resolve, schema_errors
 
-    assert with_defaults({}) == DEFAULT_SETTINGS
-    assert with_defaults({"permutations": 100})["permutations"] == 100
+    settings = defaults("enrich")
+    assert settings["permutations"] == 1000 and settings["min_size"] == 15
+    assert "threads" not in settings  # threads come from the rule, not the config
+    config = {"datasets": {"d": {"source": "local", "condition": {}, "enrich": {"min_size": 600}}}}
     with pytest.raises(
         AlsigError, match=r"enrich\.min_size \(600\) is larger than enrich\.max_size"
     ):
-        with_defaults({"min_size": 600})
+        resolve(config, "d", "enrich")
+    config["datasets"]["d"]["enrich"] = {"permutations": 0}
+    assert any("datasets.d.enrich.permutations" in m for m in schema_errors(config))
     with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
-        with_defaults({"permutations": 0})
+        PrerankOptions(permutations=0)
 
 
 def test_prerank_matches_gseapy_prerank_exactly():
@@ -522,7 +547,7 @@ def test_prerank_matches_gseapy_prerank_exactly():
 
 def test_prerank_does_not_depend_on_thread_count(monkeypatch):
     """The determinism promise (README, Reproducibility): with a fixed seed, prerank gives the
-    same table whatever `enrich.threads` is, so a Slurm profile that raises threads changes no
+    same table whatever threads the job gets, so a Slurm profile that raises threads changes no
     number."""
     # threads are capped at cpu_count - 1 (as gseapy does): pretend to have cores so 2 reach Rust
     monkeypatch.setattr("os.cpu_count", lambda: 8)

@@ -38,6 +38,9 @@ rule enrich:
         ),
     params:
         settings=lambda wc: stage_settings(wc.dataset, "enrich"),
+        dataset=lambda wc: wc.dataset,
+        contrast=lambda wc: wc.contrast,
+        collection=lambda wc: wc.collection,
     script:
         "../scripts/enrich.py"
 
@@ -68,5 +71,7 @@ rule enrich_report:
         runtime=10,
     params:
         settings=lambda wc: stage_settings(wc.dataset, "enrich"),
+        dataset=lambda wc: wc.dataset,
+        contrast=lambda wc: wc.contrast,
     script:
         "../scripts/enrich_report.py"
