@@ -20,7 +20,15 @@ _LEGEND_FDR = (0.25, 0.05, 0.001)
 
 def plot_label(term: str, width: int = 55) -> str:
     """A readable y-axis label: MSigDB prefix dropped, underscores as spaces, cut to ``width``
-    characters with an ellipsis while keeping a trailing ``(GO:nnnnnnn)`` id."""
+    characters with an ellipsis while keeping a trailing ``(GO:nnnnnnn)`` id.
+
+    Parameters
+    ----------
+    term
+        A gene-set name.
+    width
+        Longest label, in characters.
+    """
     label = _COLLECTION_PREFIX.sub("", term)
     if label != term:
         label = label.replace("_", " ")

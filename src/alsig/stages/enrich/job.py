@@ -88,7 +88,21 @@ def run_record(
     threads: int,
 ) -> dict[str, Any]:
     """The run record (``{collection}.run.json``): collection, DE table, parameters, report,
-    row counts and software versions."""
+    row counts and software versions.
+
+    Parameters
+    ----------
+    result
+        What :func:`~alsig.stages.enrich.contrast.enrich_contrast` returned.
+    collection_info
+        The provenance of :func:`~alsig.stages.enrich.sets.load_collection`.
+    de_path
+        The DE table's path.
+    settings
+        The job's ``enrich:`` settings.
+    threads
+        The job's threads.
+    """
     import gseapy
 
     from alsig import __version__
@@ -154,7 +168,15 @@ def contrast_provenance(
     dataset: str, contrast: str, runs: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
     """``provenance.json`` of one contrast: per collection its source, version, licence and
-    what was tested, then every run record in full."""
+    what was tested, then every run record in full.
+
+    Parameters
+    ----------
+    dataset, contrast
+        The job's wildcards.
+    runs
+        ``{collection id: run record}`` (the ``{collection}.run.json`` files).
+    """
     collections = {}
     for cid, meta in runs.items():
         report = meta["report"]

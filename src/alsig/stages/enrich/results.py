@@ -113,7 +113,15 @@ def pvalue_floor(permutations: int) -> float:
 
 
 def format_pvalue(pvalue: float | None, at_floor: bool = False) -> str | None:
-    """``"< 0.000999"`` for a p-value at the permutation floor, else 3 significant digits."""
+    """``"< 0.000999"`` for a p-value at the permutation floor, else 3 significant digits.
+
+    Parameters
+    ----------
+    pvalue
+        A p-value; ``None``/NaN give ``None``.
+    at_floor
+        Whether it is the permutation floor (see :func:`pvalue_floor`).
+    """
     if pvalue is None or (isinstance(pvalue, float) and math.isnan(pvalue)):
         return None
     return f"< {pvalue:.3g}" if at_floor else f"{pvalue:.3g}"

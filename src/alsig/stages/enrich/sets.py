@@ -133,7 +133,20 @@ def configured_collections(
 
 
 def collection_for(settings: Mapping[str, Any], collection_id: str) -> Collection:
-    """The configured collection with id ``collection_id``; :class:`AlsigError` if there is none."""
+    """The configured collection with id ``collection_id``.
+
+    Parameters
+    ----------
+    settings
+        ``enrich:`` settings.
+    collection_id
+        A collection id (the rule's ``collection`` wildcard).
+
+    Raises
+    ------
+    AlsigError
+        When no configured collection has that id (or its file is missing).
+    """
     for collection in configured_collections(settings):
         if collection.id == collection_id:
             return collection
@@ -147,7 +160,22 @@ def eligible_sets(
     sets: Mapping[str, Sequence[str]], universe: set[str], min_size: int, max_size: int
 ) -> dict[str, list[str]]:
     """Sets restricted to ``universe`` whose restricted size is within [min_size, max_size]
-    (and smaller than the universe)."""
+    (and smaller than the universe): the sets a method tests.
+
+    Parameters
+    ----------
+    sets
+        ``{set name: [symbols]}``.
+    universe
+        The method's genes (ranked genes for prerank, background genes for ORA).
+    min_size, max_size
+        Set-size range within ``universe``.
+
+    Returns
+    -------
+    dict
+        ``{set name: [symbols in universe]}``, duplicates dropped, order kept.
+    """
     out = {}
     for term, genes in sets.items():
         kept = list(dict.fromkeys(g for g in genes if g in universe))  # gseapy dedups too
