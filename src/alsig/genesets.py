@@ -43,8 +43,21 @@ COLLECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 def read_gmt(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """Read a GMT file into ``{set name: [genes]}`` (order kept, duplicate genes dropped).
 
-    Raises :class:`AlsigError` naming file and line for a malformed line, an empty set,
-    a duplicated set name or an empty file.
+    Parameters
+    ----------
+    path
+        A GMT file, plain or gzipped; ``#`` lines and blank lines are skipped.
+
+    Returns
+    -------
+    dict
+        ``{set name: [genes]}`` in file order.
+
+    Raises
+    ------
+    AlsigError
+        Naming file and line for a malformed line, an empty set, a duplicated set name or an
+        empty file.
     """
     gmt = Path(path)
     if not gmt.exists():
@@ -89,6 +102,17 @@ def write_gmt(
     path: str | os.PathLike[str],
     descriptions: dict[str, str] | None = None,
 ) -> None:
+    """Write ``{set name: [genes]}`` as a GMT file (atomically).
+
+    Parameters
+    ----------
+    sets
+        The gene sets, written in order.
+    path
+        The file to write.
+    descriptions
+        ``{set name: description}``; ``na`` for sets without one.
+    """
     from alsig.io import write_text
 
     descriptions = descriptions or {}
@@ -112,6 +136,7 @@ class Collection:
     optional: bool = False  # missing file -> skipped with a warning instead of an error
 
     def describe(self) -> dict[str, Any]:
+        """Provenance fields (id, name, version, source, license, file)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -170,8 +195,36 @@ def resolve_collections(
 
     An unknown id, a repeated id or a missing user file is an :class:`AlsigError` naming the config
     key. An optional shipped collection whose file does not exist (yet) is skipped with a warning.
+
+    Parameters
+    ----------
+    collection_ids
+        Ids of shipped collections (``enrich.collections``).
+    extra_gmt
+        User collections (``enrich.extra_gmt``).
+    manifest
+        The manifest of shipped collections; the shipped one when not given.
+    base_dir
+        Folder that relative user paths are relative to.
+
+    Returns
+    -------
+    list of Collection
+        Shipped collections in the given order, then the user ones.
     """
     shipped = read_manifest(manifest)
+    chosen = _shipped_collections(collection_ids, shipped)
+    taken = set(shipped)
+    for i, entry in enumerate(extra_gmt or ()):
+        collection = _user_collection(f"config key enrich.extra_gmt[{i}]", entry, taken, base_dir)
+        taken.add(collection.id)
+        chosen.append(collection)
+    return chosen
+
+
+def _shipped_collections(
+    collection_ids: Sequence[str], shipped: Mapping[str, Collection]
+) -> list[Collection]:
     chosen: list[Collection] = []
     seen: set[str] = set()
     for i, cid in enumerate(collection_ids or ()):
@@ -198,39 +251,39 @@ def resolve_collections(
                 "regenerate resources/genesets with `python scripts/build_genesets.py`."
             )
         chosen.append(collection)
-    for i, entry in enumerate(extra_gmt or ()):
-        key = f"config key enrich.extra_gmt[{i}]"
-        cid = str((entry or {}).get("id", "")).strip()
-        raw_path = str((entry or {}).get("path", "")).strip()
-        if not COLLECTION_ID.match(cid):
-            raise AlsigError(
-                f"{key}.id: '{cid}' is not a valid collection id (letters, digits, '_', '-'; "
-                "it becomes an output file name)."
-            )
-        if cid in seen or cid in shipped:
-            raise AlsigError(
-                f"{key}.id: '{cid}' is already used by another collection; pick another id."
-            )
-        path = Path(raw_path)
-        if not path.is_absolute():
-            path = Path(base_dir) / path
-        if not raw_path or not path.exists():
-            raise AlsigError(
-                f"{key}.path: gene-set file '{raw_path}' does not exist "
-                f"(relative to {Path(base_dir).resolve()})."
-            )
-        seen.add(cid)
-        chosen.append(
-            Collection(
-                id=cid,
-                path=path.resolve(),
-                name=cid,
-                version="user-supplied",
-                source=str(raw_path),
-                license="user-supplied",
-            )
-        )
     return chosen
+
+
+def _user_collection(
+    key: str, entry: Mapping[str, str], taken: set[str], base_dir: str | Path
+) -> Collection:
+    cid = str((entry or {}).get("id", "")).strip()
+    raw_path = str((entry or {}).get("path", "")).strip()
+    if not COLLECTION_ID.match(cid):
+        raise AlsigError(
+            f"{key}.id: '{cid}' is not a valid collection id (letters, digits, '_', '-'; "
+            "it becomes an output file name)."
+        )
+    if cid in taken:
+        raise AlsigError(
+            f"{key}.id: '{cid}' is already used by another collection; pick another id."
+        )
+    path = Path(raw_path)
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    if not raw_path or not path.exists():
+        raise AlsigError(
+            f"{key}.path: gene-set file '{raw_path}' does not exist "
+            f"(relative to {Path(base_dir).resolve()})."
+        )
+    return Collection(
+        id=cid,
+        path=path.resolve(),
+        name=cid,
+        version="user-supplied",
+        source=str(raw_path),
+        license="user-supplied",
+    )
 
 
 def count_gene_sets(path: str | Path) -> int:

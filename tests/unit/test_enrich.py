@@ -1,9 +1,9 @@
-"""Pathway enrichment: planted-set recovery, GMT errors, empty collections, p-value floor, ties,
-offline-only gseapy, shipped collections and the table schema."""
+"""Pathway enrichment: planted-set recovery, empty collections, p-value floor, ties, offline-only
+gseapy, the table schemas, the dot plot and the rule entry points (collections and GMT files:
+test_enrich_sets.py)."""
 
 from __future__ import annotations
 
-import gzip
 import logging
 import socket
 from pathlib import Path
@@ -15,21 +15,16 @@ import pytest
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.genesets import read_gmt
-from alsig.io import sha256_file
-from alsig.resources import geneset_manifest
 from alsig.stages.enrich import (
-    RESULT_SCHEMA,
-    Collection,
+    PrerankOptions,
     benjamini_hochberg,
     check_result,
-    configured_collections,
-    conform,
+    conform_result,
+    coverage_table,
     dotplot,
     empty_result,
     enrich_contrast,
     format_pvalue,
-    harmonise_gene_sets,
     load_collection,
     plot_label,
     prepare_ranking,
@@ -39,9 +34,13 @@ from alsig.stages.enrich import (
     run_ora,
     run_prerank,
 )
+from alsig.stages.enrich.results import method_table
+from alsig.tables import schemas
+from alsig.tables.schemas import polars_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_text())
+RESULT_SCHEMA = polars_schema("enrichment")
 
 N_GENES = 1500
 PLANTED_DOWN = "PLANTED_DOWN"
@@ -99,9 +98,10 @@ def validate_rows(table: pl.DataFrame) -> None:
 # ---------------------------------------------------------------------------------------------
 def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     de, sets = simulated_de()
-    table, coverage, report = enrich_contrast(
+    result = enrich_contrast(
         de, sets, collection="sim", permutations=200, seed=1, min_size=15, max_size=500
     )
+    table, coverage, report = result.table, result.coverage, result.report
     validate_rows(table)
     prerank = table.filter(pl.col("method") == "prerank")
     assert prerank.height == len(sets)
@@ -127,9 +127,34 @@ def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     assert ora_down["nes"].is_null().all() and ora_down["odds_ratio"][0] > 10
     hits = ora_down.row(0, named=True)
     assert set(hits["leading_edge"].split(";")) <= set(sets[PLANTED_DOWN])
-    assert report["n_sets_tested_prerank"] == len(sets)
-    assert report["ora"]["n_background"] == N_GENES
+    assert report.n_sets_tested_prerank == len(sets)
+    assert report.ora["n_background"] == N_GENES
     assert coverage.height == len(sets) and coverage["tested_prerank"].all()
+    assert coverage["tested_ora"].sum() == report.n_sets_tested_ora
+    schemas.validate(coverage, "enrichment_coverage")
+
+
+def test_each_method_selects_its_sets_and_gene_lists_once(monkeypatch):
+    """enrich_contrast takes what was tested from the methods' results instead of recomputing."""
+    import alsig.stages.enrich.ora as ora
+    import alsig.stages.enrich.prerank as prerank
+
+    calls = {"eligible": 0, "gene_lists": 0}
+
+    def counting(name, func):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(ora, "ora_gene_lists", counting("gene_lists", ora.ora_gene_lists))
+    monkeypatch.setattr(ora, "eligible_sets", counting("eligible", ora.eligible_sets))
+    monkeypatch.setattr(prerank, "eligible_sets", counting("eligible", prerank.eligible_sets))
+    de, sets = simulated_de()
+    result = enrich_contrast(de, sets, collection="sim", permutations=20)
+    assert calls == {"eligible": 2, "gene_lists": 1}
+    assert result.coverage["tested_ora"].sum() == result.report.n_sets_tested_ora == len(sets)
 
 
 def test_prerank_is_reproducible_with_the_same_seed():
@@ -181,9 +206,9 @@ def test_ranking_drops_null_stat_and_breaks_ties_deterministically():
     ranking, report = prepare_ranking(de)
     # C (larger lfc) before A/B (equal lfc -> by name); F before G (G more negative: bottom)
     assert list(ranking.index) == ["C", "A", "B", "F", "G"]
-    assert report["n_dropped_null_stat"] == 2
-    assert report["n_dropped_duplicate_symbol"] == 1  # B at 0.5 dropped, B at 1.0 kept
-    assert report["n_tied_genes"] == 5 and report["n_tie_groups"] == 2
+    assert report.n_dropped_null_stat == 2
+    assert report.n_dropped_duplicate_symbol == 1  # B at 0.5 dropped, B at 1.0 kept
+    assert report.n_tied_genes == 5 and report.n_tie_groups == 2
     # the order does not depend on the input row order
     shuffled, _ = prepare_ranking(de.reverse())
     assert list(shuffled.index) == list(ranking.index)
@@ -196,37 +221,18 @@ def test_missing_de_column_is_a_clear_error():
 
 
 # ---------------------------------------------------------------------------------------------
-# GMT problems
+# collections the data does not reach
 # ---------------------------------------------------------------------------------------------
-def _user_collection(path: Path) -> Collection:
-    return resolve_collections([], [{"id": "mine", "path": str(path)}])[0]
-
-
-def test_malformed_gmt_line_names_file_and_line(tmp_path):
-    gmt = tmp_path / "bad.gmt"
-    gmt.write_text("SET_A\tdesc\tTP53\tMDM2\nSET_B desc TP53 MDM2\n")
-    with pytest.raises(AlsigError, match=r"file '.*bad\.gmt', line 2: malformed GMT line"):
-        load_collection(_user_collection(gmt))
-
-
-def test_empty_gene_set_names_file_and_line(tmp_path):
-    gmt = tmp_path / "empty.gmt.gz"
-    with gzip.open(gmt, "wt") as handle:
-        handle.write("SET_A\tdesc\tTP53\n\nSET_EMPTY\tdesc\t\t\n")
-    with pytest.raises(
-        AlsigError, match=r"empty\.gmt\.gz', line 3: gene set 'SET_EMPTY' has no genes"
-    ):
-        load_collection(_user_collection(gmt))
-
-
 def test_collection_without_overlap_warns_and_gives_empty_schema_valid_table(tmp_path, caplog):
     de, _ = simulated_de()
     sets = {"MOUSE_SET": ["Trp53", "Mdm2", "Cdkn1a"], "OTHER": ["ZZZ1", "ZZZ2"]}
     with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
-        table, coverage, report = enrich_contrast(de, sets, collection="mouse", permutations=10)
+        result = enrich_contrast(de, sets, collection="mouse", permutations=10)
+    table, coverage = result.table, result.coverage
     assert "collection 'mouse': none of its 2 gene sets shares a gene" in caplog.text
     assert table.height == 0 and dict(table.schema) == RESULT_SCHEMA
-    assert report["n_sets_with_overlap"] == 0
+    assert result.report.n_sets_with_overlap == 0
+    assert "ora" not in result.report.as_dict() and result.report.as_dict()["ranking"] is None
     assert coverage["coverage"].to_list() == [0.0, 0.0]
     path = tmp_path / "t.parquet"
     table.write_parquet(path)
@@ -256,90 +262,13 @@ def test_enrichment_never_opens_a_network_connection(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     de, sets = simulated_de()
-    table, _, _ = enrich_contrast(de, sets, collection="sim", permutations=20)
+    table = enrich_contrast(de, sets, collection="sim", permutations=20).table
     assert table.filter(pl.col("method") == "ora").height > 0
 
 
 # ---------------------------------------------------------------------------------------------
-# collections, manifest and harmonisation
+# harmonised collections meet the data
 # ---------------------------------------------------------------------------------------------
-def test_shipped_manifest_files_checksums_and_no_kegg():
-    manifest = read_manifest()
-    assert {"hallmark", "reactome", "go_bp", "alsig_resistance"} <= set(manifest)
-    table = pl.read_csv(geneset_manifest(), separator="\t", infer_schema=False)
-    for row in table.iter_rows(named=True):
-        collection = manifest[row["id"]]
-        if collection.optional:
-            continue
-        assert row["license"] == "CC BY 4.0"
-        assert sha256_file(collection.path) == row["sha256"]
-        sets = read_gmt(collection.path)
-        assert len(sets) == int(row["n_sets"])
-        assert not any("KEGG" in name.upper() for name in sets)
-    assert len(read_gmt(manifest["hallmark"].path)) == 50
-    go_sizes = [len(g) for g in read_gmt(manifest["go_bp"].path).values()]
-    assert min(go_sizes) >= 15 and max(go_sizes) <= 500
-
-
-def test_resolve_collections_errors_name_config_keys(tmp_path):
-    with pytest.raises(AlsigError, match=r"enrich\.collections\[1\]: unknown collection 'kegg'"):
-        resolve_collections(["hallmark", "kegg"])
-    with pytest.raises(AlsigError, match=r"enrich\.collections\[1\]: .*listed twice"):
-        resolve_collections(["hallmark", "hallmark"])
-    with pytest.raises(AlsigError, match=r"enrich\.extra_gmt\[0\]\.path: .*does not exist"):
-        resolve_collections([], [{"id": "mine", "path": str(tmp_path / "nope.gmt")}])
-    gmt = tmp_path / "x.gmt"
-    gmt.write_text("S\td\tTP53\n")
-    with pytest.raises(AlsigError, match=r"enrich\.extra_gmt\[0\]\.id: 'hallmark' is already used"):
-        resolve_collections(["hallmark"], [{"id": "hallmark", "path": str(gmt)}])
-    with pytest.raises(AlsigError, match=r"enrich\.extra_gmt\[0\]\.id: 'my.sets' is not a valid"):
-        resolve_collections([], [{"id": "my.sets", "path": str(gmt)}])
-
-
-def test_optional_collection_is_a_normal_collection_when_present(tmp_path, caplog):
-    manifest = tmp_path / "manifest.tsv"
-    (tmp_path / "sig.gmt").write_text("SIG_UP\tna\tTP53\tMDM2\n")
-    header = "id\tfile\tname\tversion\tsource\tlicense\tn_sets\tsha256\toptional\n"
-    manifest.write_text(
-        header
-        + "alsig_resistance\tsig.gmt\tsig\t1\talsig\tMIT\t\t\ttrue\n"
-        + "later\tmissing.gmt\tlater\t1\talsig\tMIT\t\t\ttrue\n"
-    )
-    with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
-        chosen = resolve_collections(["alsig_resistance", "later"], manifest=manifest)
-    assert [c.id for c in chosen] == ["alsig_resistance"]
-    assert "collection 'later' skipped" in caplog.text
-    sets, info = load_collection(chosen[0])
-    assert sets == {"SIG_UP": ["TP53", "MDM2"]} and info["sha256"] == sha256_file(
-        tmp_path / "sig.gmt"
-    )
-
-
-def test_default_settings_select_the_shipped_collections():
-    ids = [c.id for c in configured_collections({})]
-    assert ids[:3] == ["hallmark", "reactome", "go_bp"]
-    if (REPO / "resources/signatures/alsig_signatures.gmt").exists():
-        assert "alsig_resistance" in ids
-
-
-def test_checksum_mismatch_is_an_error(tmp_path):
-    gmt = tmp_path / "s.gmt"
-    gmt.write_text("S\td\tTP53\n")
-    collection = Collection(id="s", path=gmt, sha256="0" * 64)
-    with pytest.raises(AlsigError, match="does not match the manifest"):
-        load_collection(collection)
-
-
-def test_harmonisation_renames_outdated_symbols_and_merges_duplicates():
-    sets = {"S": ["DDX58", "RIGI", "TP53", "NOT_A_GENE_XYZ"], "T": ["ARNTL", "TP53"]}
-    out, report = harmonise_gene_sets(sets)
-    assert out == {"S": ["RIGI", "TP53", "NOT_A_GENE_XYZ"], "T": ["BMAL1", "TP53"]}
-    assert report["n_symbols_renamed"] == 2
-    assert report["renamed_examples"] == {"DDX58": "RIGI", "ARNTL": "BMAL1"}
-    assert report["n_memberships_merged"] == 1
-    assert report["n_symbols_not_in_gene_map"] == 1
-
-
 def test_harmonised_user_gmt_matches_data_symbols(tmp_path):
     """An outdated symbol in a user GMT still meets the (current) symbol of the DE table."""
     de, sets = simulated_de()
@@ -352,11 +281,11 @@ def test_harmonised_user_gmt_matches_data_symbols(tmp_path):
     gmt = tmp_path / "user.gmt"
     planted = ["DDX58", *sets[PLANTED_DOWN][1:]]
     gmt.write_text("PLANTED\tna\t" + "\t".join(planted) + "\n")
-    loaded, info = load_collection(_user_collection(gmt))
+    loaded, info = load_collection(resolve_collections([], [{"id": "mine", "path": str(gmt)}])[0])
     assert info["harmonisation"]["n_symbols_renamed"] == 1
-    table, coverage, _ = enrich_contrast(de, loaded, collection="mine", permutations=20)
-    assert coverage["coverage"].to_list() == [1.0]
-    assert table.filter(pl.col("method") == "prerank")["size"].to_list() == [40]
+    result = enrich_contrast(de, loaded, collection="mine", permutations=20)
+    assert result.coverage["coverage"].to_list() == [1.0]
+    assert result.table.filter(pl.col("method") == "prerank")["size"].to_list() == [40]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,8 +297,28 @@ def test_schema_file_matches_polars_schema():
     assert {k: str(v) for k, v in RESULT_SCHEMA.items()} == dtypes
     assert SCHEMA["required"] == list(RESULT_SCHEMA)
     assert empty_result().columns == list(RESULT_SCHEMA)
-    row = conform([{"term": "X", "method": "ora", "pvalue": 0.5}])
-    assert dict(row.schema) == RESULT_SCHEMA and row["nes"].is_null().all()
+    row = {"term": "X", "collection": "c", "method": "ora", "direction": "up", "size": 3}
+    row |= {"n_overlap": 1, "pvalue": 0.5, "fdr": 0.5, "leading_edge": "A"}
+    row |= {"pvalue_at_floor": False, "pvalue_display": "0.5"}
+    table = method_table([row])
+    assert dict(table.schema) == RESULT_SCHEMA and table["nes"].is_null().all()
+    assert table["set_size"].is_null().all()  # filled in by enrich_contrast
+    full = conform_result(table.with_columns(set_size=pl.lit(3), coverage=pl.lit(1.0)))
+    check_result(full)
+    with pytest.raises(AlsigError, match="'pvalue' has 1 value"):
+        check_result(full.with_columns(pvalue=pl.lit(0.0)))
+    with pytest.raises(AlsigError, match="not one of"):
+        check_result(full.with_columns(method=pl.lit("gsea")))
+
+
+def test_coverage_schema_matches_the_coverage_table():
+    coverage = yaml.safe_load(
+        (REPO / "workflow/schemas/enrichment_coverage.schema.yaml").read_text()
+    )
+    table = coverage_table({"S": ["A", "B"], "T": ["C"]}, ["A", "C", "D"], "c")
+    assert table.columns == list(coverage["properties"]) == coverage["required"]
+    assert table["coverage"].to_list() == [0.5, 1.0]
+    schemas.validate(table, "enrichment_coverage")
 
 
 def test_benjamini_hochberg_matches_reference_values():
@@ -382,7 +331,7 @@ def test_dotplot_draws_panels_with_truncated_labels():
     de, sets = simulated_de()
     long_name = "a very long gene ontology process name that keeps going and going (GO:0000001)"
     sets[long_name] = sets.pop(PLANTED_DOWN)
-    table, _, _ = enrich_contrast(de, sets, collection="sim", permutations=20)
+    table = enrich_contrast(de, sets, collection="sim", permutations=20).table
     fig = dotplot({"sim": table, "empty": empty_result()}, title="demo", top_n=5)
     axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert [ax.get_title(loc="left") for ax in axes] == ["sim"]
@@ -404,7 +353,7 @@ def test_gseapy_keeps_the_tie_order_alsig_passes():
     lfc = [1.0 if g in members else 0.0 for g in genes]
     de = pl.DataFrame({"symbol": genes, "stat": [1.0] * 200, "log2_fold_change": lfc, "padj": 1.0})
     ranking, report = prepare_ranking(de)
-    assert report["n_tied_genes"] == 200 and list(ranking.index[:20]) == sorted(members)
+    assert report.n_tied_genes == 200 and list(ranking.index[:20]) == sorted(members)
     top = run_prerank(ranking, sets, collection="t", permutations=20, min_size=15)
     assert top.filter(pl.col("term") == "TOP")["es"][0] > 0.5
     flipped, _ = prepare_ranking(de.with_columns(-pl.col("log2_fold_change")))
@@ -414,9 +363,9 @@ def test_gseapy_keeps_the_tie_order_alsig_passes():
 
 def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     import json
-    from types import SimpleNamespace
 
-    from alsig.stages.enrich import run_enrich_report_rule, run_enrich_rule
+    from alsig.settings import defaults
+    from alsig.stages.enrich import run, run_report
 
     de, sets = simulated_de()
     de_path = tmp_path / "de" / "ALS_vs_control.parquet"
@@ -424,47 +373,38 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     de.write_parquet(de_path)
     gmt = tmp_path / "sim.gmt"
     gmt.write_text("".join(f"{t}\tna\t" + "\t".join(g) + "\n" for t, g in sets.items()))
-    settings = {
+    settings = defaults("enrich") | {
         "collections": ["hallmark"],
         "extra_gmt": [{"id": "sim", "path": str(gmt)}],
         "permutations": 20,
     }
     out = tmp_path / "enrich" / "ALS_vs_control"
+    wildcards = {"dataset": "sim", "contrast": "ALS_vs_control"}
     for cid in ("hallmark", "sim"):
-        smk = SimpleNamespace(
-            input=SimpleNamespace(de=str(de_path)),
-            output=SimpleNamespace(
-                parquet=str(out / f"{cid}.parquet"),
-                tsv=str(out / f"{cid}.tsv"),
-                coverage=str(out / f"{cid}.coverage.tsv"),
-                json=str(out / f"{cid}.run.json"),
-            ),
-            params=SimpleNamespace(settings=settings),
-            wildcards=SimpleNamespace(dataset="sim", contrast="ALS_vs_control", collection=cid),
-            threads=1,
-        )
-        run_enrich_rule(smk)
+        outputs = {
+            "parquet": str(out / f"{cid}.parquet"),
+            "tsv": str(out / f"{cid}.tsv"),
+            "coverage": str(out / f"{cid}.coverage.tsv"),
+            "json": str(out / f"{cid}.run.json"),
+        }
+        run({"de": str(de_path)}, outputs, settings, 1, collection=cid, **wildcards)
     hallmark = pl.read_parquet(out / "hallmark.parquet")
     assert hallmark.height == 0 and dict(hallmark.schema) == RESULT_SCHEMA  # no overlap
     sim = pl.read_parquet(out / "sim.parquet")
     validate_rows(sim)
     tsv = pl.read_csv(out / "sim.tsv", separator="\t")
     assert tsv.columns == list(RESULT_SCHEMA) and tsv.height == sim.height
-    run = json.loads((out / "sim.run.json").read_text())
-    assert run["parameters"]["permutations"] == 20
-    assert run["report"]["ranking"]["n_ranked"] == N_GENES
-    smk = SimpleNamespace(
-        input=SimpleNamespace(
-            tables=[str(out / f"{c}.parquet") for c in ("hallmark", "sim")],
-            json=[str(out / f"{c}.run.json") for c in ("hallmark", "sim")],
-        ),
-        output=SimpleNamespace(
-            dotplot=str(out / "dotplot.png"), provenance=str(out / "provenance.json")
-        ),
-        params=SimpleNamespace(settings=settings),
-        wildcards=SimpleNamespace(dataset="sim", contrast="ALS_vs_control"),
-    )
-    run_enrich_report_rule(smk)
+    run_json = json.loads((out / "sim.run.json").read_text())
+    assert run_json["parameters"]["permutations"] == 20
+    assert run_json["report"]["ranking"]["n_ranked"] == N_GENES
+    assert run_json["report"]["ora"]["n_background"] == N_GENES
+    assert "ora" not in json.loads((out / "hallmark.run.json").read_text())["report"]
+    inputs = {
+        "tables": [str(out / f"{c}.parquet") for c in ("hallmark", "sim")],
+        "json": [str(out / f"{c}.run.json") for c in ("hallmark", "sim")],
+    }
+    outputs = {"dotplot": str(out / "dotplot.png"), "provenance": str(out / "provenance.json")}
+    run_report(inputs, outputs, settings, **wildcards)
     assert (out / "dotplot.png").read_bytes()[:4] == b"\x89PNG"
     provenance = json.loads((out / "provenance.json").read_text())
     hallmark_info = provenance["collections"]["hallmark"]
@@ -473,17 +413,21 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     assert provenance["collections"]["sim"]["version"] == "user-supplied"
 
 
-def test_settings_defaults_and_size_range_check():
-    from alsig.stages.enrich import DEFAULT_SETTINGS, with_defaults
+def test_settings_defaults_and_checks():
+    from alsig.settings import defaults, resolve, schema_errors
 
-    assert with_defaults({}) == DEFAULT_SETTINGS
-    assert with_defaults({"permutations": 100})["permutations"] == 100
+    settings = defaults("enrich")
+    assert settings["permutations"] == 1000 and settings["min_size"] == 15
+    assert "threads" not in settings  # threads come from the rule, not the config
+    config = {"datasets": {"d": {"source": "local", "condition": {}, "enrich": {"min_size": 600}}}}
     with pytest.raises(
         AlsigError, match=r"enrich\.min_size \(600\) is larger than enrich\.max_size"
     ):
-        with_defaults({"min_size": 600})
+        resolve(config, "d", "enrich")
+    config["datasets"]["d"]["enrich"] = {"permutations": 0}
+    assert any("datasets.d.enrich.permutations" in m for m in schema_errors(config))
     with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
-        with_defaults({"permutations": 0})
+        PrerankOptions(permutations=0)
 
 
 def test_prerank_matches_gseapy_prerank_exactly():
@@ -522,7 +466,7 @@ def test_prerank_matches_gseapy_prerank_exactly():
 
 def test_prerank_does_not_depend_on_thread_count(monkeypatch):
     """The determinism promise (README, Reproducibility): with a fixed seed, prerank gives the
-    same table whatever `enrich.threads` is, so a Slurm profile that raises threads changes no
+    same table whatever threads the job gets, so a Slurm profile that raises threads changes no
     number."""
     # threads are capped at cpu_count - 1 (as gseapy does): pretend to have cores so 2 reach Rust
     monkeypatch.setattr("os.cpu_count", lambda: 8)

@@ -42,6 +42,9 @@ rule enrich:
         ),
     params:
         settings=lambda wc: stage_settings(wc.dataset, "enrich"),
+        dataset=lambda wc: wc.dataset,
+        contrast=lambda wc: wc.contrast,
+        collection=lambda wc: wc.collection,
     script:
         "../scripts/enrich.py"
 
@@ -76,5 +79,7 @@ rule enrich_report:
         runtime=10,
     params:
         settings=lambda wc: stage_settings(wc.dataset, "enrich"),
+        dataset=lambda wc: wc.dataset,
+        contrast=lambda wc: wc.contrast,
     script:
         "../scripts/enrich_report.py"

@@ -1,0 +1,194 @@
+"""Entry points of rules ``enrich`` (one contrast x one collection) and ``enrich_report`` (all
+collections of one contrast), with their provenance records."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
+from alsig.stages.enrich.dotplot import dotplot
+from alsig.stages.enrich.results import COVERAGE, RESULT
+from alsig.stages.enrich.sets import collection_for, load_collection
+from alsig.tables import schemas
+
+log = logging.getLogger(__name__)
+
+#: ``enrich:`` settings recorded in each run record (``parameters``).
+PARAMETERS = ("permutations", "seed", "min_size", "max_size", "ora_padj", "ora_min_abs_lfc")
+#: Collection fields the per-contrast provenance repeats from each run record.
+COLLECTION_FIELDS = ("name", "version", "source", "license", "sha256", "n_sets")
+
+
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    threads: int = 1,
+    *,
+    dataset: str,
+    contrast: str,
+    collection: str,
+) -> None:
+    """Rule ``enrich``: one DE table x one collection -> table (parquet + tsv), coverage, json.
+
+    Parameters
+    ----------
+    inputs
+        ``de``: the DE table (parquet); ``gmt``: the collection's file (read through the
+        configured collection, which also holds its checksum).
+    outputs
+        ``parquet``, ``tsv``: the enrichment table; ``coverage``: per-set coverage (tsv);
+        ``json``: the run record.
+    settings
+        The job's resolved ``enrich:`` settings.
+    threads
+        Threads for prerank.
+    dataset, contrast, collection
+        The job's wildcards.
+    """
+    from alsig.io import write_parquet, write_text, write_tsv
+
+    log.info("enrich %s / %s / %s", dataset, contrast, collection)
+    chosen = collection_for(settings, collection)
+    de_path = str(inputs["de"])
+    sets, info = load_collection(chosen)
+    result = enrich_contrast(
+        pl.read_parquet(de_path),
+        sets,
+        collection=chosen.id,
+        permutations=int(settings["permutations"]),
+        seed=int(settings["seed"]),
+        min_size=int(settings["min_size"]),
+        max_size=int(settings["max_size"]),
+        threads=int(threads),
+        ora_padj=float(settings["ora_padj"]),
+        ora_min_abs_lfc=float(settings["ora_min_abs_lfc"]),
+        source=de_path,
+    )
+    schemas.validate(result.table, RESULT, outputs["parquet"])
+    schemas.validate(result.coverage, COVERAGE, outputs["coverage"])
+    write_parquet(result.table, outputs["parquet"])
+    write_tsv(result.table, outputs["tsv"])
+    write_tsv(result.coverage, outputs["coverage"])
+    record = run_record(result, info, de_path, settings, int(threads))
+    write_text(json.dumps(record, indent=2, default=str) + "\n", outputs["json"])
+
+
+def run_record(
+    result: ContrastResult,
+    collection_info: Mapping[str, Any],
+    de_path: str,
+    settings: Mapping[str, Any],
+    threads: int,
+) -> dict[str, Any]:
+    """The run record (``{collection}.run.json``): collection, DE table, parameters, report,
+    row counts and software versions.
+
+    Parameters
+    ----------
+    result
+        What :func:`~alsig.stages.enrich.contrast.enrich_contrast` returned.
+    collection_info
+        The provenance of :func:`~alsig.stages.enrich.sets.load_collection`.
+    de_path
+        The DE table's path.
+    settings
+        The job's ``enrich:`` settings.
+    threads
+        The job's threads.
+    """
+    import gseapy
+
+    from alsig import __version__
+    from alsig.io import sha256_file
+
+    table = result.table
+    return {
+        "collection": dict(collection_info),
+        "de_table": {"path": de_path, "sha256": sha256_file(de_path)},
+        "parameters": {k: settings.get(k) for k in PARAMETERS},
+        "threads": threads,
+        "report": result.report.as_dict(),
+        "n_rows": {
+            "prerank": table.filter(pl.col("method") == "prerank").height,
+            "ora": table.filter(pl.col("method") == "ora").height,
+        },
+        "software": {"alsig": __version__, "gseapy": gseapy.__version__, "polars": pl.__version__},
+    }
+
+
+def run_report(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    threads: int = 1,
+    *,
+    dataset: str,
+    contrast: str,
+) -> None:
+    """Rule ``enrich_report``: all collections of one contrast -> dot plot + provenance.json.
+
+    Parameters
+    ----------
+    inputs
+        ``tables``: each collection's enrichment table (parquet); ``json``: their run records,
+        same order.
+    outputs
+        ``dotplot`` (png) and ``provenance`` (json).
+    settings
+        The job's resolved ``enrich:`` settings (``dotplot_top_n``).
+    threads
+        Unused (the rule runs on one thread).
+    dataset, contrast
+        The job's wildcards.
+    """
+    from alsig.io import save_figure, write_text
+
+    tables = {}
+    runs = {}
+    for parquet, sidecar in zip(inputs["tables"], inputs["json"], strict=True):
+        meta = json.loads(Path(sidecar).read_text())
+        cid = meta["collection"]["id"]
+        tables[cid] = pl.read_parquet(parquet)
+        runs[cid] = meta
+    title = f"{dataset}: {contrast} (GSEA preranked on DE stat)"
+    fig = dotplot(tables, title=title, top_n=int(settings["dotplot_top_n"]))
+    save_figure(fig, outputs["dotplot"])
+    provenance = contrast_provenance(dataset, contrast, runs)
+    write_text(json.dumps(provenance, indent=2, default=str) + "\n", outputs["provenance"])
+
+
+def contrast_provenance(
+    dataset: str, contrast: str, runs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """``provenance.json`` of one contrast: per collection its source, version, licence and
+    what was tested, then every run record in full.
+
+    Parameters
+    ----------
+    dataset, contrast
+        The job's wildcards.
+    runs
+        ``{collection id: run record}`` (the ``{collection}.run.json`` files).
+    """
+    collections = {}
+    for cid, meta in runs.items():
+        report = meta["report"]
+        collections[cid] = {
+            **{k: meta["collection"][k] for k in COLLECTION_FIELDS},
+            "n_sets_tested_prerank": report.get("n_sets_tested_prerank"),
+            "n_sets_tested_ora": report.get("n_sets_tested_ora"),
+            "median_coverage": report.get("median_coverage"),
+        }
+    return {
+        "dataset": dataset,
+        "contrast": contrast,
+        "collections": collections,
+        "runs": dict(runs),
+    }

@@ -1,0 +1,276 @@
+"""GSEA preranked: gseapy's gene-set permutation test of one ranking against one collection.
+
+:func:`gseapy_records` is the engine (the ranking, the eligible sets and the options in; one
+:class:`PrerankRecord` per set out); everything around it (eligibility, the p-value floor, the
+table) does not depend on which engine computed the records.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from alsig.errors import AlsigError
+from alsig.stages.enrich.results import (
+    empty_result,
+    finite_float,
+    format_pvalue,
+    method_table,
+    pvalue_floor,
+)
+from alsig.stages.enrich.sets import eligible_sets, upper_map, upper_sets
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrerankOptions:
+    """Settings of one prerank run (``enrich.permutations``, ``seed``, ``min_size``,
+    ``max_size``; threads from the job)."""
+
+    permutations: int = 1000
+    seed: int = 123
+    min_size: int = 15
+    max_size: int = 500
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if int(self.permutations) < 1:
+            raise AlsigError(
+                f"config key enrich.permutations: {self.permutations}; needs at least 1 "
+                "permutation (1000 or more for usable p-values)."
+            )
+
+
+@dataclass(frozen=True)
+class PrerankRecord:
+    """One set's result as the engine gives it (before the p-value floor)."""
+
+    term: str
+    es: float | None
+    nes: float | None
+    pvalue: float | None
+    fdr: float | None
+    leading_edge: tuple[str, ...]  # ranking order, the engine's (upper-case) names
+
+
+@dataclass(frozen=True)
+class PrerankResult:
+    """The prerank table of one collection and the sets it tested (restricted to the ranking,
+    upper-case symbols)."""
+
+    table: pl.DataFrame
+    tested: dict[str, list[str]]
+
+
+def prerank_result(
+    ranking: pd.Series,
+    sets: Mapping[str, Sequence[str]],
+    *,
+    collection: str,
+    options: PrerankOptions,
+) -> PrerankResult:
+    """GSEA preranked in one call for all eligible sets: the table and the sets tested.
+
+    Parameters
+    ----------
+    ranking
+        From :func:`alsig.stages.enrich.prepare_ranking` (sorted, unique symbols); used in that
+        order (the deterministic tie order).
+    sets
+        ``{set name: [symbols]}`` of one collection.
+    collection
+        Collection id (the table's ``collection`` column).
+    options
+        Permutations, seed, set-size range and threads.
+
+    Returns
+    -------
+    PrerankResult
+        The enrichment-schema table (``set_size``/``coverage`` null) and the tested sets.
+    """
+    upper = upper_map(ranking.index)
+    if len(upper) != len(ranking):
+        raise AlsigError("ranking has symbols that differ only in case; cannot run prerank.")
+    tested = eligible_sets(upper_sets(sets), set(upper), options.min_size, options.max_size)
+    if not tested:
+        log.warning(
+            "prerank %s: no gene set has %d-%d genes among the %d ranked genes; empty result",
+            collection,
+            options.min_size,
+            options.max_size,
+            len(ranking),
+        )
+        return PrerankResult(empty_result(), tested)
+    log.info(
+        "prerank %s: %d of %d sets with %d-%d ranked genes, %d permutations, seed %d",
+        collection,
+        len(tested),
+        len(sets),
+        options.min_size,
+        options.max_size,
+        options.permutations,
+        options.seed,
+    )
+    records = gseapy_records(list(upper), ranking.to_numpy(dtype=float), tested, options)
+    table = _prerank_table(records, tested, upper, collection, options.permutations)
+    return PrerankResult(table, tested)
+
+
+def run_prerank(
+    ranking: pd.Series,
+    sets: Mapping[str, Sequence[str]],
+    *,
+    collection: str,
+    permutations: int = 1000,
+    seed: int = 123,
+    min_size: int = 15,
+    max_size: int = 500,
+    threads: int = 1,
+) -> pl.DataFrame:
+    """GSEA preranked (gseapy's prerank, gene-set permutation): the table of
+    :func:`prerank_result`.
+
+    Parameters
+    ----------
+    ranking, sets, collection
+        As for :func:`prerank_result`.
+    permutations, seed, min_size, max_size, threads
+        The fields of :class:`PrerankOptions`.
+
+    Returns
+    -------
+    polars.DataFrame
+        The enrichment schema, sorted by p-value, then |NES|, then term.
+    """
+    options = PrerankOptions(
+        permutations=int(permutations),
+        seed=int(seed),
+        min_size=int(min_size),
+        max_size=int(max_size),
+        threads=int(threads),
+    )
+    return prerank_result(ranking, sets, collection=collection, options=options).table
+
+
+def _prerank_table(
+    records: list[PrerankRecord],
+    tested: Mapping[str, list[str]],
+    upper: Mapping[str, str],
+    collection: str,
+    permutations: int,
+) -> pl.DataFrame:
+    """Records -> enrichment rows: p-values and FDR raised to the floor, symbols restored."""
+    floor = pvalue_floor(permutations)
+    rows = []
+    for rec in records:
+        at_floor = rec.pvalue is not None and rec.pvalue < floor
+        pvalue = None if rec.pvalue is None else max(rec.pvalue, floor)
+        fdr = None if rec.fdr is None else min(max(rec.fdr, floor), 1.0)
+        lead = [upper.get(g, g) for g in rec.leading_edge]
+        nes = rec.nes
+        rows.append(
+            {
+                "term": rec.term,
+                "collection": collection,
+                "method": "prerank",
+                "direction": None if nes is None or nes == 0 else ("up" if nes > 0 else "down"),
+                "size": len(tested[rec.term]),
+                "n_overlap": len(lead),
+                "nes": nes,
+                "es": rec.es,
+                "pvalue": pvalue,
+                "fdr": fdr,
+                "leading_edge": ";".join(lead),
+                "pvalue_at_floor": at_floor,
+                "pvalue_display": format_pvalue(pvalue, at_floor),
+            }
+        )
+    return method_table(rows).sort(
+        [pl.col("pvalue"), pl.col("nes").abs(), pl.col("term")],
+        descending=[False, True, False],
+        nulls_last=True,
+    )
+
+
+def gseapy_records(
+    genes: list[str],
+    values: np.ndarray,
+    sets: Mapping[str, list[str]],
+    options: PrerankOptions,
+) -> list[PrerankRecord]:
+    """gseapy ``prerank`` without its result frame.
+
+    The same Rust routine (``prerank_rs``, called with the arguments ``gseapy.prerank`` passes:
+    weight 1, threads capped at cpu_count - 1) and the same leading-edge rule as gseapy's
+    ``_to_df``, but each set's running-sum curve is converted and dropped one set at a time.
+    gseapy keeps every curve as Python floats in ``res2d``/``results`` (about 5 GB for GO BP at
+    60k genes: the peak of the 2,000-sample benchmark, bench/results/scale_2000x60000.md);
+    results are identical (the unit tests compare both paths).
+
+    Parameters
+    ----------
+    genes
+        Ranked gene names (upper case), highest statistic first.
+    values
+        Their statistics, same order.
+    sets
+        Eligible sets, restricted to ``genes``.
+    options
+        Permutations, seed, set-size range and threads.
+
+    Returns
+    -------
+    list of PrerankRecord
+        One per set, in the engine's order.
+    """
+    import os
+
+    from gseapy.gse import prerank_rs
+
+    threads = max(1, min(options.threads, (os.cpu_count() or 2) - 1))
+    summary = prerank_rs(
+        genes,
+        values.tolist(),
+        dict(sets),
+        1.0,
+        options.min_size,
+        options.max_size,
+        options.permutations,
+        threads,
+        options.seed,
+    )
+    ordered = np.asarray(genes, dtype=object)
+    return [
+        PrerankRecord(
+            term=str(gs.term),
+            es=finite_float(gs.es),
+            nes=finite_float(gs.nes),
+            pvalue=finite_float(gs.pval),
+            fdr=finite_float(gs.fdr),
+            leading_edge=_leading_edge(gs, ordered),
+        )
+        for gs in summary.summaries
+    ]
+
+
+def _leading_edge(gs: Any, ordered: np.ndarray) -> tuple[str, ...]:
+    """gseapy's leading edge: the hits up to the running sum's peak (or from its trough)."""
+    running = np.asarray(gs.run_es, dtype=float)
+    if running.size <= 1:
+        return ()
+    if float(gs.es) >= 0:
+        peak = int(running.argmax())
+        lead = ordered[[h for h in gs.hits if h <= peak]]
+    else:
+        peak = int(running.argmin())
+        lead = ordered[[h for h in gs.hits if h >= peak][::-1]]
+    return tuple(str(g) for g in lead)
