@@ -31,17 +31,22 @@ rule score:
     resources:
         # scoring holds the VST matrix, one float64 chunk and the output; measured 3.9 x the
         # (compressed) QC h5ad at 2000 x 60k (606 MB -> 2.4 GB)
-        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(input, attempt, factor=5),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=5
+        ),
         runtime=30,
     params:
         settings=lambda wc: stage_settings(wc.dataset, "score"),
+        dataset=lambda wc: wc.dataset,
     script:
         "../scripts/score.py"
 
 
 rule catalog:
     input:
-        tables=expand("results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS),
+        tables=expand(
+            "results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS
+        ),
     output:
         # The partitioned catalog folder is written as a side effect (each partition replaced
         # atomically); declaring it as output would let Snakemake delete it before the job.
@@ -52,7 +57,9 @@ rule catalog:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(input, attempt, factor=20),
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=20
+        ),
         runtime=10,
     params:
         catalog=CATALOG_DIR,
