@@ -85,13 +85,13 @@ def worker(engine: str, case: str, n_samples: int | None, out: Path) -> None:
     baseline = peak_rss_mb()
     start = time.perf_counter()
     if engine == "alsig_ssgsea":
-        from alsig.stages.score import ssgsea_es, ssgsea_nes
+        from alsig.stages.score.ssgsea import ssgsea_es, ssgsea_nes
 
         es = ssgsea_es(X, genes, sets, weight=0.25)
         nes = ssgsea_nes(es)
         names = list(sets)
     elif engine == "alsig_singscore":
-        from alsig.stages.score import singscore_sets
+        from alsig.stages.score.singscore import singscore_sets
 
         es, nes = singscore_sets(X, genes, sets)  # score and MAD (dispersion) of every set
         names = list(sets)

@@ -11,18 +11,22 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
+from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
 from alsig.stages.score import (
+    METHODS,
+    check_methods,
     composition_residuals,
+    control_reference,
     score_anndata,
     singscore,
     singscore_sets,
     ssgsea_es,
     ssgsea_nes,
-    with_defaults,
     z_vs_control,
 )
 from alsig.stages.score.signatures import Signature
+from alsig.tables import schemas
 
 
 def _sig(name, up=(), down=(), axis="test"):
@@ -136,6 +140,11 @@ def test_z_vs_control_rule(caplog):
     # controls 1, 2, 3: mean 2, sd 1
     np.testing.assert_allclose(z[:, 0], [-1.0, 0.0, 1.0, 8.0])
     assert np.isnan(z[:, 1]).all()  # sd of controls is 0
+    # the reference statistics of a group of controls give the same z
+    reference = control_reference(scores[:3])
+    np.testing.assert_array_equal(reference.z(scores), z)
+    assert reference.mean[0] == 2.0 and reference.sd[0] == 1.0
+    assert reference.usable.tolist() == [True, False]
     z2, reason2 = z_vs_control(scores, np.array([True, True, False, False]))
     assert np.isnan(z2).all() and "2 control sample(s) (< 3)" in reason2
     # through the table: 2 controls -> all null, logged with the reason
@@ -221,10 +230,19 @@ def test_composition_adjustment_removes_linear_cell_type_signal():
 
 
 def test_settings_defaults_and_errors():
-    settings = with_defaults(None)
+    settings = alsig_settings.defaults("score")
     assert settings["methods"] == ["singscore"] and settings["min_coverage"] == 0.5
     assert settings["control_label"] == "control"
+    # the methods alsig implements are the ones the config and the output schema allow
+    config_methods = alsig_settings.config_schema()["definitions"]["score_settings"]
+    assert config_methods["properties"]["methods"]["items"]["enum"] == list(METHODS)
+    assert schemas.load("signature_scores")["properties"]["method"]["enum"] == list(METHODS)
+    assert check_methods(["ssgsea", "singscore", "ssgsea"]) == ["ssgsea", "singscore"]
     with pytest.raises(AlsigError, match="score.methods"):
-        with_defaults({"methods": ["gsva"]})
+        check_methods(["gsva"])
+    with pytest.raises(AlsigError, match="score.methods"):
+        score_anndata(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], methods=[])
+    with pytest.raises(AlsigError, match="score.min_coverage"):
+        check_methods(["singscore"], min_coverage=1.5)
     with pytest.raises(AlsigError, match="layer 'counts' is not in the AnnData"):
         score_anndata(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], layer="counts")

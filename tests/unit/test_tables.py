@@ -13,17 +13,18 @@ import pytest
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.stages.score import score_anndata
+from alsig.stages.catalog import write_catalog
+from alsig.stages.score import score_anndata, write_scores_h5ad
 from alsig.stages.score.signatures import Signature, configured_signatures
 from alsig.tables import (
     COLUMNS,
+    KEY,
     SCHEMA_FILE,
     SCHEMA_VERSION,
     read_scores,
+    validate_long,
     wide_table,
-    write_catalog,
     write_long,
-    write_scores_h5ad,
     write_wide,
 )
 
@@ -54,6 +55,21 @@ def test_yaml_schema_matches_python_schema():
     assert schema["required"] == COLUMNS
     assert schema["x-schema-version"] == SCHEMA_VERSION
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    assert schema["x-unique-key"] == KEY
+
+
+def test_validate_long_applies_the_schema_rules():
+    _, result = _result(methods=("singscore",))
+    shuffled = result.long.select(list(reversed(COLUMNS)))
+    assert validate_long(shuffled).columns == COLUMNS
+    with pytest.raises(AlsigError, match="column 'n_genes' is Int64"):
+        validate_long(result.long.with_columns(pl.col("n_genes").cast(pl.Int64)))
+    with pytest.raises(AlsigError, match="column 'sample' has null values"):
+        validate_long(result.long.with_columns(pl.lit(None, dtype=pl.String).alias("sample")))
+    with pytest.raises(AlsigError, match="value 'gsva' is not one of"):
+        validate_long(result.long.with_columns(pl.lit("gsva").alias("method")))
+    with pytest.raises(AlsigError, match="duplicated rows for \\(dataset, sample"):
+        validate_long(pl.concat([result.long, result.long.head(1)]))
 
 
 def test_outputs_validate_against_the_schema(tmp_path):

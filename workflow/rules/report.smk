@@ -28,5 +28,7 @@ rule score_figures:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        dataset=lambda wc: wc.dataset,
     script:
         "../scripts/score_figures.py"

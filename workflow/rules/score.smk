@@ -39,6 +39,7 @@ rule score:
         runtime=30,
     params:
         settings=lambda wc: stage_settings(wc.dataset, "score"),
+        dataset=lambda wc: wc.dataset,
     script:
         "../scripts/score.py"
 

@@ -1,4 +1,4 @@
-from alsig.runner import run_rule
-from alsig.stages.score.figures import run_score_figures_rule
+from alsig.runner import run_stage
+from alsig.stages.score import run_figures
 
-run_rule(snakemake, run_score_figures_rule)  # noqa: F821 (injected by Snakemake)
+run_stage(snakemake, run_figures)  # noqa: F821 (injected by Snakemake)

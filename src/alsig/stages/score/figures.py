@@ -9,31 +9,42 @@ plots with jittered, semi-transparent points.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from alsig.stages.score import AXIS_PREFIX
-
-log = logging.getLogger(__name__)
+from alsig.stages.score.composites import AXIS_PREFIX
 
 MAX_SAMPLE_LABELS = 60
 Z_LIMIT = 3.0  # colour scale of the heatmap is clipped at +/- this many control SDs
 CONDITION_COLOURS = ["#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 
 
+def _axis_rows(long: pl.DataFrame, method: str) -> pl.DataFrame:
+    return long.filter(
+        (pl.col("method") == method) & pl.col("signature").str.starts_with(AXIS_PREFIX)
+    )
+
+
 def axis_matrix(long: pl.DataFrame, method: str = "singscore") -> tuple[pl.DataFrame, str]:
     """Samples x axis composites of one method, sorted by condition then sample.
 
-    Values are ``z_vs_control`` when the dataset has it (comparable across axes), otherwise the
-    scores centred on the dataset mean. Returns the wide frame (``sample``, ``condition``, one
-    column per axis) and the name of the value shown.
+    Parameters
+    ----------
+    long
+        The long score table of a dataset.
+    method
+        The method whose composites are shown.
+
+    Returns
+    -------
+    tuple
+        ``(wide, label)``: ``sample``, ``condition`` and one column per axis, holding
+        ``z_vs_control`` when the dataset has it (comparable across axes), otherwise the scores
+        centred on the dataset mean; ``label`` names the value shown.
     """
-    rows = long.filter(
-        (pl.col("method") == method) & pl.col("signature").str.starts_with(AXIS_PREFIX)
-    )
+    rows = _axis_rows(long, method)
     use_z = rows["z_vs_control"].drop_nulls().len() > 0
     value = "z_vs_control" if use_z else "score"
     if not use_z:
@@ -52,29 +63,10 @@ def _condition_colours(conditions: list[str | None]) -> dict[str | None, str]:
     return {c: CONDITION_COLOURS[i % len(CONDITION_COLOURS)] for i, c in enumerate(levels)}
 
 
-def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str = "") -> Any:
-    """Heatmap of axis composites (rows) x samples (columns), with a condition colour bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _condition_bar(bar: Any, conditions: list[str | None]) -> dict[str | None, str]:
+    """Draw the one-row condition colour bar; returns the colour of each condition."""
     from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
 
-    wide, label = axis_matrix(long, method)
-    axes_names = [c for c in wide.columns if c not in ("sample", "condition")]
-    samples = wide["sample"].to_list()
-    conditions = wide["condition"].to_list()
-    values = wide.select(axes_names).to_numpy().T.astype(float) if axes_names else np.zeros((0, 0))
-    width = min(16.0, 4.0 + 0.08 * len(samples))
-    height = 1.6 + 0.35 * max(1, len(axes_names))
-    fig, (bar, ax) = plt.subplots(
-        2,
-        1,
-        figsize=(width, height),
-        sharex=True,
-        gridspec_kw={"height_ratios": [0.4, max(1, len(axes_names))], "hspace": 0.05},
-    )
     colours = _condition_colours(conditions)
     codes = {c: i for i, c in enumerate(colours)}
     bar.imshow(
@@ -87,6 +79,65 @@ def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str 
     )
     bar.set_yticks([0], ["condition"])
     bar.tick_params(bottom=False, labelbottom=False)
+    return colours
+
+
+def _condition_legend(bar: Any, colours: dict[str | None, str]) -> None:
+    from matplotlib.patches import Patch
+
+    bar.legend(
+        handles=[Patch(color=col, label=str(c)) for c, col in colours.items()],
+        loc="lower left",
+        bbox_to_anchor=(0, 1.05),
+        ncol=len(colours),
+        frameon=False,
+        fontsize=8,
+    )
+
+
+def _sample_ticks(ax: Any, samples: list[str]) -> None:
+    # beyond MAX_SAMPLE_LABELS the labels would overlap: say how many samples instead
+    if len(samples) <= MAX_SAMPLE_LABELS:
+        ax.set_xticks(range(len(samples)), samples, rotation=90, fontsize=6)
+    else:
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(samples)} samples, ordered by condition")
+
+
+def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str = "") -> Any:
+    """Heatmap of axis composites (rows) x samples (columns), with a condition colour bar.
+
+    Parameters
+    ----------
+    long
+        The long score table of a dataset.
+    method
+        The method whose composites are shown.
+    dataset
+        Dataset id for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Values of :func:`axis_matrix`, colour scale clipped at +/- :data:`Z_LIMIT`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wide, label = axis_matrix(long, method)
+    axes_names = [c for c in wide.columns if c not in ("sample", "condition")]
+    samples = wide["sample"].to_list()
+    values = wide.select(axes_names).to_numpy().T.astype(float) if axes_names else np.zeros((0, 0))
+    fig, (bar, ax) = plt.subplots(
+        2,
+        1,
+        figsize=(min(16.0, 4.0 + 0.08 * len(samples)), 1.6 + 0.35 * max(1, len(axes_names))),
+        sharex=True,
+        gridspec_kw={"height_ratios": [0.4, max(1, len(axes_names))], "hspace": 0.05},
+    )
+    colours = _condition_bar(bar, wide["condition"].to_list())
     image = ax.imshow(
         np.clip(values, -Z_LIMIT, Z_LIMIT) if values.size else values,
         aspect="auto",
@@ -96,20 +147,9 @@ def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str 
         vmax=Z_LIMIT,
     )
     ax.set_yticks(range(len(axes_names)), axes_names)
-    if len(samples) <= MAX_SAMPLE_LABELS:
-        ax.set_xticks(range(len(samples)), samples, rotation=90, fontsize=6)
-    else:
-        ax.set_xticks([])
-        ax.set_xlabel(f"{len(samples)} samples, ordered by condition")
+    _sample_ticks(ax, samples)
     fig.colorbar(image, ax=[bar, ax], label=f"{label} (clipped at ±{Z_LIMIT:g})", shrink=0.8)
-    bar.legend(
-        handles=[Patch(color=col, label=str(c)) for c, col in colours.items()],
-        loc="lower left",
-        bbox_to_anchor=(0, 1.05),
-        ncol=len(colours),
-        frameon=False,
-        fontsize=8,
-    )
+    _condition_legend(bar, colours)
     bar.set_title(f"{dataset}: resistance axes per sample ({method})", pad=22)
     return fig
 
@@ -117,15 +157,29 @@ def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str 
 def axis_distributions(
     long: pl.DataFrame, *, method: str = "singscore", dataset: str = "", seed: int = 0
 ) -> Any:
-    """One panel per axis composite: score by condition (box + jittered points)."""
+    """One panel per axis composite: score by condition (box + jittered points).
+
+    Parameters
+    ----------
+    long
+        The long score table of a dataset.
+    method
+        The method whose composites are shown.
+    dataset
+        Dataset id for the title.
+    seed
+        Seed of the horizontal jitter (the figure is reproducible).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = long.filter(
-        (pl.col("method") == method) & pl.col("signature").str.starts_with(AXIS_PREFIX)
-    )
+    rows = _axis_rows(long, method)
     axes_names = list(dict.fromkeys(rows["signature"].to_list()))
     conditions = sorted({c for c in rows["condition"].to_list() if c is not None})
     colours = _condition_colours(conditions)
@@ -155,18 +209,3 @@ def axis_distributions(
     fig.suptitle(f"{dataset}: axis scores by condition ({method})")
     fig.tight_layout()
     return fig
-
-
-def run_score_figures_rule(smk) -> None:
-    """``rule score_figures``: input ``scores`` (long parquet); outputs ``heatmap``,
-    ``distributions``."""
-    from alsig.io import save_figure
-    from alsig.tables import read_scores
-
-    long = read_scores(smk.input.scores)
-    methods = long["method"].unique().to_list()
-    method = "singscore" if "singscore" in methods else sorted(methods)[0]
-    dataset = smk.wildcards.dataset
-    log.info("dataset %s: figures of %s axis scores", dataset, method)
-    save_figure(axis_heatmap(long, method=method, dataset=dataset), smk.output.heatmap)
-    save_figure(axis_distributions(long, method=method, dataset=dataset), smk.output.distributions)

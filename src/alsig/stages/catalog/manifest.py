@@ -1,0 +1,109 @@
+"""Build the score catalog of a run from every dataset's long table, and its manifest."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from alsig.errors import AlsigError, where
+from alsig.io import sha256_file, write_tsv
+from alsig.stages.catalog.partitions import remove_stale_partitions, write_catalog_partition
+from alsig.tables import SCHEMA_VERSION, read_scores
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    "dataset": pl.String(),
+    "n_rows": pl.Int64(),
+    "n_samples": pl.Int64(),
+    "schema_version": pl.String(),
+    "partition": pl.String(),
+    "sha256": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One dataset of the catalog: a manifest row."""
+
+    dataset: str
+    n_rows: int
+    n_samples: int
+    schema_version: str
+    partition: str
+    sha256: str
+
+
+def manifest_table(entries: Iterable[CatalogEntry]) -> pl.DataFrame:
+    """The manifest: one row per :class:`CatalogEntry`, columns :data:`MANIFEST_SCHEMA`."""
+    return pl.DataFrame([asdict(e) for e in entries], schema=MANIFEST_SCHEMA)
+
+
+def _add_dataset(df: pl.DataFrame, catalog: Path, dataset: str) -> CatalogEntry:
+    part = write_catalog_partition(df, catalog, dataset)
+    rows = df.filter(pl.col("dataset") == dataset)
+    log.info("catalog: dataset %s, %d rows -> %s", dataset, rows.height, part)
+    return CatalogEntry(
+        dataset=dataset,
+        n_rows=rows.height,
+        n_samples=rows["sample"].n_unique(),
+        schema_version=SCHEMA_VERSION,
+        partition=str(part),
+        sha256=sha256_file(part),
+    )
+
+
+def write_catalog(
+    tables: Iterable[str | os.PathLike[str]],
+    catalog: str | os.PathLike[str],
+    manifest: str | os.PathLike[str] | None = None,
+    *,
+    remove_stale: bool = True,
+) -> pl.DataFrame:
+    """Rewrite the catalog from every dataset's long table.
+
+    Parameters
+    ----------
+    tables
+        Long score tables (parquet), one or more datasets each.
+    catalog
+        The hive-partitioned catalog directory.
+    manifest
+        Where to write the manifest TSV (not written when None).
+    remove_stale
+        Remove the partitions of datasets that are not among ``tables`` (the catalog describes
+        one run).
+
+    Returns
+    -------
+    polars.DataFrame
+        The manifest: dataset, rows, samples, schema version, partition path and its sha256.
+
+    Raises
+    ------
+    AlsigError
+        A table fails :func:`alsig.tables.read_scores`, or a dataset is in two tables.
+    """
+    catalog = Path(catalog)
+    entries = []
+    seen: set[str] = set()
+    for table in tables:
+        df = read_scores(table)
+        for dataset in sorted(set(df["dataset"].to_list())):
+            if dataset in seen:
+                raise AlsigError(
+                    f"{where(table)}: dataset '{dataset}' appears in two score tables."
+                )
+            seen.add(dataset)
+            entries.append(_add_dataset(df, catalog, dataset))
+    if remove_stale:
+        remove_stale_partitions(catalog, seen)
+    result = manifest_table(entries)
+    if manifest is not None:
+        write_tsv(result, manifest)
+    return result

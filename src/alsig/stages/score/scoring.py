@@ -1,0 +1,393 @@
+"""Score every sample of a dataset: coverage, the chosen methods, axis composites, composition
+adjustment, z vs controls, and the public long table.
+
+Methods (``score.methods``; several may run in one pass): ``singscore`` (default;
+:mod:`~alsig.stages.score.singscore`), ``ssgsea`` (:mod:`~alsig.stages.score.ssgsea`) and
+``singscore_adjusted`` (singscore with the linear cell-type composition removed,
+:func:`~alsig.stages.score.composites.composition_residuals`; ``dispersion`` is null and
+cell-type rows are not repeated). Each method's rows hold one value per signature and per axis
+composite (:mod:`~alsig.stages.score.composites`); flagged signatures
+(:mod:`~alsig.stages.score.coverage`) are null. Controls for ``z_vs_control`` are the samples
+whose ``score.control_column`` equals ``score.control_label``; with fewer than 3 of them
+``z_vs_control`` is null (the reason is logged and kept in :attr:`ScoreResult.notes`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from alsig import __version__
+from alsig.errors import AlsigError
+from alsig.stages.score.composites import axis_composites, composition_residuals, z_vs_control
+from alsig.stages.score.coverage import signature_coverage
+from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
+from alsig.stages.score.singscore import singscore
+from alsig.stages.score.ssgsea import ssgsea
+from alsig.tables import COLUMNS, SCHEMA_NAME, SCHEMA_VERSION, schemas
+
+log = logging.getLogger(__name__)
+
+METHODS = ("singscore", "ssgsea", "singscore_adjusted")
+
+
+@dataclass
+class ScoreResult:
+    """Everything one scoring pass produces for a dataset."""
+
+    long: pl.DataFrame  # the public long table (alsig.tables.COLUMNS)
+    coverage: pl.DataFrame  # signature_coverage() + dataset column
+    wide: dict[str, pd.DataFrame]  # method -> samples x signatures (obsm export)
+    notes: list[str]  # reasons for nulls (also logged)
+
+
+@dataclass
+class MethodScores:
+    """One method's values for a dataset: a column per signature, then per axis composite."""
+
+    values: np.ndarray  # samples x columns, NaN = not scored
+    dispersion: np.ndarray  # samples x columns, NaN where the method has none
+    names: list[str]
+    axes: list[str]
+    n_genes: list[int]
+    n_genes_used: list[int]
+
+    def columns(self, keep: Sequence[int]) -> MethodScores:
+        """The columns ``keep`` (positions), in that order."""
+        return MethodScores(
+            values=self.values[:, keep],
+            dispersion=self.dispersion[:, keep],
+            names=[self.names[i] for i in keep],
+            axes=[self.axes[i] for i in keep],
+            n_genes=[self.n_genes[i] for i in keep],
+            n_genes_used=[self.n_genes_used[i] for i in keep],
+        )
+
+
+@dataclass
+class ScoredSignatures:
+    """The signatures of a run and which of them a dataset covers well enough to score."""
+
+    signatures: list[Signature]
+    coverage: pl.DataFrame  # signature_coverage() rows
+    flagged: list[bool] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flagged = self.coverage["flagged"].to_list()
+
+    @property
+    def scored_index(self) -> list[int]:
+        return [i for i, f in enumerate(self.flagged) if not f]
+
+    @property
+    def scored(self) -> list[Signature]:
+        return [self.signatures[i] for i in self.scored_index]
+
+    def expand(self, values: np.ndarray) -> np.ndarray:
+        """Samples x scored signatures -> samples x every signature (NaN for flagged ones)."""
+        out = np.full((values.shape[0], len(self.signatures)), np.nan)
+        out[:, self.scored_index] = values
+        return out
+
+
+@dataclass
+class Samples:
+    """Per-sample columns of the long table and the control flag."""
+
+    names: list[str]
+    subject: list[str | None]
+    condition: list[str | None]
+    is_control: np.ndarray
+
+
+def check_methods(methods: Sequence[str] | str, min_coverage: float = 0.5) -> list[str]:
+    """The scoring methods, each once, in order; checks them and ``min_coverage``.
+
+    Parameters
+    ----------
+    methods
+        Names from :data:`METHODS` (a single name is accepted).
+    min_coverage
+        Must be in (0, 1].
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    AlsigError
+        An unknown method, no method, or ``min_coverage`` out of range (naming the config key).
+    """
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise AlsigError(
+            f"config key score.methods: {bad or methods} not known; choose from {', '.join(METHODS)}."
+        )
+    if not 0 < float(min_coverage) <= 1:
+        raise AlsigError("config key score.min_coverage must be in (0, 1].")
+    return list(dict.fromkeys(methods))
+
+
+def expression_matrix(adata: Any, layer: str | None) -> Any:
+    """The samples x genes matrix that is scored.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData.
+    layer
+        A layer name, or ``None`` / ``"X"`` for ``adata.X``.
+
+    Returns
+    -------
+    numpy.ndarray or scipy.sparse matrix
+
+    Raises
+    ------
+    AlsigError
+        The layer does not exist (naming the layers there are).
+    """
+    if layer in (None, "X"):
+        return adata.X
+    if layer not in adata.layers:
+        raise AlsigError(
+            f"layer '{layer}' is not in the AnnData (layers: {', '.join(adata.layers) or 'none'}); "
+            "set score.layer to an existing layer or 'X'."
+        )
+    return adata.layers[layer]
+
+
+@dataclass
+class Notes:
+    """Why values of a dataset are null: each note is logged as a warning and kept."""
+
+    dataset: str
+    messages: list[str] = field(default_factory=list)
+
+    def warn(self, message: str, method: str | None = None) -> None:
+        """Log and keep ``message``, prefixed with the dataset (and method) it concerns."""
+        where = f"dataset {self.dataset}" + (f", method {method}" if method else "")
+        log.warning("%s: %s", where, message)
+        self.messages.append(f"{where}: {message}")
+
+
+def _obs_column(adata: Any, column: str, default: Sequence[str] | None) -> list[str | None]:
+    if column in adata.obs:
+        return [None if pd.isna(v) else str(v) for v in adata.obs[column]]
+    return list(default) if default is not None else [None] * adata.n_obs
+
+
+def _samples(adata: Any, control_column: str, control_label: str, notes: Notes) -> Samples:
+    names = [str(s) for s in adata.obs_names]
+    if control_column not in adata.obs:
+        notes.warn(f"obs has no column '{control_column}'; z_vs_control is null")
+    control = _obs_column(adata, control_column, None)
+    return Samples(
+        names=names,
+        subject=_obs_column(adata, "subject", names),
+        condition=_obs_column(adata, "condition", None),
+        is_control=np.array([c == control_label for c in control]),
+    )
+
+
+def _scored_signatures(
+    genes: list[str], signatures: Sequence[Signature], min_coverage: float, notes: Notes
+) -> ScoredSignatures:
+    coverage = signature_coverage(genes, signatures, min_coverage=min_coverage)
+    for row in coverage.filter(pl.col("flagged")).iter_rows(named=True):
+        notes.warn(f"signature '{row['signature']}' not scored: {row['reason']}")
+    return ScoredSignatures(list(signatures), coverage)
+
+
+def _with_composites(
+    values: np.ndarray, dispersion: np.ndarray, sigs: ScoredSignatures, genes: list[str]
+) -> MethodScores:
+    comp = axis_composites(values, sigs.signatures, genes, sigs.flagged)
+    return MethodScores(
+        values=np.column_stack([values, comp.values]),
+        dispersion=np.column_stack([dispersion, np.full(comp.values.shape, np.nan)]),
+        names=[s.name for s in sigs.signatures] + comp.names,
+        axes=[s.axis for s in sigs.signatures] + comp.axes,
+        n_genes=sigs.coverage["n_genes"].to_list() + comp.n_genes,
+        n_genes_used=sigs.coverage["n_genes_used"].to_list() + comp.n_genes_used,
+    )
+
+
+def _composition_adjusted(
+    scores: MethodScores, sigs: ScoredSignatures, notes: Notes
+) -> MethodScores:
+    """``singscore_adjusted``: every non-cell-type column regressed on the cell-type scores."""
+    n_samples = scores.values.shape[0]
+    cell_cols = [i for i, s in enumerate(sigs.signatures) if s.is_cell_type and not sigs.flagged[i]]
+    kept = scores.columns([i for i, a in enumerate(scores.axes) if a != CELL_TYPE_AXIS])
+    if not cell_cols:
+        notes.warn("no cell-type signature scored; singscore_adjusted is null")
+        adjusted = np.full(kept.values.shape, np.nan)
+    else:
+        adjusted = composition_residuals(kept.values, scores.values[:, cell_cols])
+        if np.isnan(adjusted).all():
+            notes.warn(
+                f"{n_samples} samples are too few to regress on {len(cell_cols)} cell-type "
+                "scores; singscore_adjusted is null"
+            )
+    return replace(kept, values=adjusted, dispersion=np.full(adjusted.shape, np.nan))
+
+
+def _singscore_values(
+    X: Any, genes: list[str], sigs: ScoredSignatures, chunk_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if sigs.scored:
+        values, dispersion = singscore(X, genes, sigs.scored, chunk_size=chunk_size)
+    else:
+        values = dispersion = np.empty((X.shape[0], 0))
+    return sigs.expand(values), sigs.expand(dispersion)
+
+
+def _ssgsea_values(
+    X: Any, genes: list[str], sigs: ScoredSignatures, weight: float, chunk_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    values = (
+        ssgsea(X, genes, sigs.scored, weight=weight, chunk_size=chunk_size)
+        if sigs.scored
+        else np.empty((X.shape[0], 0))
+    )
+    return sigs.expand(values), np.full((X.shape[0], len(sigs.signatures)), np.nan)
+
+
+def _score_methods(
+    X: Any,
+    genes: list[str],
+    sigs: ScoredSignatures,
+    methods: list[str],
+    ssgsea_weight: float,
+    chunk_size: int,
+    notes: Notes,
+) -> dict[str, MethodScores]:
+    # singscore and singscore_adjusted share one singscore pass
+    base: tuple[np.ndarray, np.ndarray] | None = None
+    per_method: dict[str, MethodScores] = {}
+    for method in methods:
+        log.info(
+            "dataset %s: scoring %d signatures with %s", notes.dataset, len(sigs.scored), method
+        )
+        if method == "ssgsea":
+            values, dispersion = _ssgsea_values(X, genes, sigs, ssgsea_weight, chunk_size)
+        else:
+            if base is None:
+                base = _singscore_values(X, genes, sigs, chunk_size)
+            values, dispersion = base
+        scores = _with_composites(values, dispersion, sigs, genes)
+        if method == "singscore_adjusted":
+            scores = _composition_adjusted(scores, sigs, notes)
+        per_method[method] = scores
+    return per_method
+
+
+def _nullable(values: np.ndarray) -> pl.Series:
+    """Float64 series with NaN turned into null (nulls are the documented 'no value')."""
+    return pl.Series(values, dtype=pl.Float64, nan_to_null=True)
+
+
+def _method_rows(
+    dataset: str, method: str, scores: MethodScores, z: np.ndarray, samples: Samples
+) -> pl.DataFrame:
+    n_s, n_k = scores.values.shape
+    n = n_s * n_k
+    return pl.DataFrame(
+        {
+            "schema_version": [SCHEMA_VERSION] * n,
+            "alsig_version": [__version__] * n,
+            "dataset": [dataset] * n,
+            "sample": np.repeat(samples.names, n_k).tolist(),
+            "subject": np.repeat(np.array(samples.subject, dtype=object), n_k).tolist(),
+            "condition": np.repeat(np.array(samples.condition, dtype=object), n_k).tolist(),
+            "signature": scores.names * n_s,
+            "axis": scores.axes * n_s,
+            "method": [method] * n,
+            "score": _nullable(scores.values.ravel()),
+            "dispersion": _nullable(scores.dispersion.ravel()),
+            "z_vs_control": _nullable(z.ravel()),
+            "n_genes": scores.n_genes * n_s,
+            "n_genes_used": scores.n_genes_used * n_s,
+        },
+        schema=schemas.polars_schema(SCHEMA_NAME),
+    )
+
+
+def _tables(
+    per_method: dict[str, MethodScores], samples: Samples, notes: Notes
+) -> tuple[pl.DataFrame, dict[str, pd.DataFrame]]:
+    """The long table (with z vs controls) and the per-method samples x signatures frames."""
+    frames = []
+    wide: dict[str, pd.DataFrame] = {}
+    index = pd.Index(samples.names, name="sample")
+    for method, scores in per_method.items():
+        z, reason = z_vs_control(scores.values, samples.is_control)
+        if reason:
+            notes.warn(reason, method=method)
+        frames.append(_method_rows(notes.dataset, method, scores, z, samples))
+        wide[method] = pd.DataFrame(scores.values, index=index, columns=scores.names)
+    long = pl.concat(frames).select(COLUMNS) if frames else schemas.empty(SCHEMA_NAME)
+    return long, wide
+
+
+def score_anndata(
+    adata: Any,
+    signatures: Sequence[Signature],
+    *,
+    methods: Sequence[str] = ("singscore",),
+    layer: str | None = "vst",
+    min_coverage: float = 0.5,
+    control_label: str = "control",
+    control_column: str = "condition",
+    dataset: str | None = None,
+    ssgsea_weight: float = 0.25,
+    chunk_size: int = 256,
+) -> ScoreResult:
+    """Score every sample of ``adata`` with every signature.
+
+    Parameters
+    ----------
+    adata
+        obs = samples, var index = gene symbols (the QC'd AnnData).
+    signatures
+        The signatures of the run.
+    methods
+        Any of :data:`METHODS`.
+    layer
+        Expression layer to score (``None`` or ``"X"``: ``adata.X``).
+    min_coverage
+        Smallest fraction of a signature's genes present for it to be scored.
+    control_label, control_column
+        Samples whose ``obs[control_column]`` equals ``control_label`` are the controls.
+    dataset
+        Dataset id of the rows (default: ``adata.uns["dataset"]``).
+    ssgsea_weight
+        gseapy's ssGSEA ``weight``.
+    chunk_size
+        Samples ranked at once.
+
+    Returns
+    -------
+    ScoreResult
+        The long table, coverage, samples x signatures frames per method and the notes.
+    """
+    methods = check_methods(methods, min_coverage)
+    notes = Notes(dataset or str(adata.uns.get("dataset", "dataset")))
+    genes = [str(g) for g in adata.var_names]
+    X = expression_matrix(adata, layer)
+    sigs = _scored_signatures(genes, signatures, min_coverage, notes)
+    samples = _samples(adata, control_column, control_label, notes)
+    per_method = _score_methods(X, genes, sigs, methods, ssgsea_weight, chunk_size, notes)
+    long, wide = _tables(per_method, samples, notes)
+    coverage = sigs.coverage.with_columns(pl.lit(notes.dataset).alias("dataset"))
+    coverage = coverage.select("dataset", *sigs.coverage.columns)
+    return ScoreResult(long=long, coverage=coverage, wide=wide, notes=notes.messages)

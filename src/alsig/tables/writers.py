@@ -1,0 +1,70 @@
+"""Writers of the per-dataset score tables: the long parquet, the wide TSV, the coverage TSV."""
+
+from __future__ import annotations
+
+import os
+
+import polars as pl
+
+from alsig.io import write_parquet, write_tsv
+from alsig.tables.scores import validate_long
+
+WIDE_INDEX = ["method", "sample", "subject", "condition"]
+
+
+def write_long(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Validate the long table against its schema and write it (atomically) as parquet.
+
+    Parameters
+    ----------
+    df
+        The long score table (:data:`alsig.tables.COLUMNS`).
+    path
+        Output ``.parquet`` file.
+    """
+    write_parquet(validate_long(df, path), path)
+
+
+def wide_table(df: pl.DataFrame) -> pl.DataFrame:
+    """The spreadsheet form of a long table.
+
+    Parameters
+    ----------
+    df
+        The long score table.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per method x sample (:data:`WIDE_INDEX` columns first), one ``score`` column per
+        signature in the order the signatures first appear.
+    """
+    signatures = list(dict.fromkeys(df["signature"].to_list()))
+    wide = df.pivot(on="signature", index=WIDE_INDEX, values="score", aggregate_function=None)
+    return wide.select([*WIDE_INDEX, *[s for s in signatures if s in wide.columns]])
+
+
+def write_wide(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write :func:`wide_table` of the long table ``df`` as a TSV (empty cell = null).
+
+    Parameters
+    ----------
+    df
+        The long score table.
+    path
+        Output ``.tsv`` file.
+    """
+    write_tsv(wide_table(df), path)
+
+
+def write_coverage(coverage: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write the per-signature coverage table as a TSV.
+
+    Parameters
+    ----------
+    coverage
+        :func:`alsig.stages.score.signature_coverage` rows with a leading ``dataset`` column.
+    path
+        Output ``.tsv`` file.
+    """
+    write_tsv(coverage, path)
