@@ -7,6 +7,7 @@ import os
 import polars as pl
 
 from alsig.io import write_parquet, write_tsv
+from alsig.tables import schemas
 from alsig.tables.scores import validate_long
 
 WIDE_INDEX = ["method", "sample", "subject", "condition"]
@@ -67,4 +68,4 @@ def write_coverage(coverage: pl.DataFrame, path: str | os.PathLike[str]) -> None
     path
         Output ``.tsv`` file.
     """
-    write_tsv(coverage, path)
+    write_tsv(schemas.validate(coverage, "signature_coverage", path), path)

@@ -13,18 +13,11 @@ import polars as pl
 from alsig.errors import AlsigError, where
 from alsig.io import sha256_file, write_tsv
 from alsig.stages.catalog.partitions import remove_stale_partitions, write_catalog_partition
-from alsig.tables import SCHEMA_VERSION, read_scores
+from alsig.tables import SCHEMA_VERSION, read_scores, schemas
 
 log = logging.getLogger(__name__)
 
-MANIFEST_SCHEMA: dict[str, pl.DataType] = {
-    "dataset": pl.String(),
-    "n_rows": pl.Int64(),
-    "n_samples": pl.Int64(),
-    "schema_version": pl.String(),
-    "partition": pl.String(),
-    "sha256": pl.String(),
-}
+MANIFEST_SCHEMA = "catalog_manifest"  # workflow/schemas/catalog_manifest.schema.yaml
 
 
 @dataclass(frozen=True)
@@ -40,8 +33,11 @@ class CatalogEntry:
 
 
 def manifest_table(entries: Iterable[CatalogEntry]) -> pl.DataFrame:
-    """The manifest: one row per :class:`CatalogEntry`, columns :data:`MANIFEST_SCHEMA`."""
-    return pl.DataFrame([asdict(e) for e in entries], schema=MANIFEST_SCHEMA)
+    """The manifest: one row per :class:`CatalogEntry`, columns of the shipped ``catalog_manifest`` schema."""
+    table = pl.DataFrame(
+        [asdict(e) for e in entries], schema=schemas.polars_schema(MANIFEST_SCHEMA)
+    )
+    return schemas.validate(table, MANIFEST_SCHEMA, "catalog manifest")
 
 
 def _add_dataset(df: pl.DataFrame, catalog: Path, dataset: str) -> CatalogEntry:
