@@ -25,8 +25,11 @@ import polars as pl
 
 from alsig import __version__
 from alsig.errors import AlsigError
+from alsig.stages.ingest.te_counts import te_block
 from alsig.stages.score.composites import axis_composites, composition_residuals, z_vs_control
 from alsig.stages.score.coverage import signature_coverage
+from alsig.stages.score.retrotransposons import METHOD as TE_METHOD
+from alsig.stages.score.retrotransposons import NO_TE_INPUT, library_sizes, te_coverage, te_log2cpm
 from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
 from alsig.stages.score.singscore import singscore
 from alsig.stages.score.ssgsea import ssgsea
@@ -262,6 +265,22 @@ def _ssgsea_values(
     return sigs.expand(values), np.full((X.shape[0], len(sigs.signatures)), np.nan)
 
 
+def _te_scores(
+    adata: Any, te_signatures: Sequence[Signature], min_coverage: float, notes: Notes
+) -> tuple[MethodScores, pl.DataFrame]:
+    """The retrotransposon signatures' ``log2cpm`` scores (and composite) and their coverage."""
+    block = te_block(adata)
+    coverage = te_coverage(block, te_signatures, min_coverage)
+    sigs = ScoredSignatures(list(te_signatures), coverage)
+    values = np.full((adata.n_obs, len(te_signatures)), np.nan)
+    if block is None:
+        notes.warn(f"{NO_TE_INPUT}: the retrotransposon signatures are not scored", TE_METHOD)
+    elif sigs.scored:
+        values = sigs.expand(te_log2cpm(block, library_sizes(adata), sigs.scored))
+    subfamilies = [] if block is None else [c.split(":", 1)[0] for c in block.columns]
+    return _with_composites(values, np.full(values.shape, np.nan), sigs, subfamilies), coverage
+
+
 def _score_methods(
     X: Any,
     genes: list[str],
@@ -351,6 +370,7 @@ def score_anndata(
     dataset: str | None = None,
     ssgsea_weight: float = 0.25,
     chunk_size: int = 256,
+    te_signatures: Sequence[Signature] = (),
 ) -> ScoreResult:
     """Score every sample of ``adata`` with every signature.
 
@@ -374,6 +394,9 @@ def score_anndata(
         gseapy's ssGSEA ``weight``.
     chunk_size
         Samples ranked at once.
+    te_signatures
+        Transposable-element signatures, scored as ``log2cpm`` from ``obsm["te_counts"]``
+        (:mod:`alsig.stages.score.retrotransposons`); null, flagged "no TE input", without it.
 
     Returns
     -------
@@ -387,7 +410,13 @@ def score_anndata(
     sigs = _scored_signatures(genes, signatures, min_coverage, notes)
     samples = _samples(adata, control_column, control_label, notes)
     per_method = _score_methods(X, genes, sigs, methods, ssgsea_weight, chunk_size, notes)
+    coverage = sigs.coverage
+    if te_signatures:
+        per_method[TE_METHOD], te_coverage_rows = _te_scores(
+            adata, te_signatures, min_coverage, notes
+        )
+        coverage = pl.concat([coverage, te_coverage_rows])
     long, wide = _tables(per_method, samples, notes)
-    coverage = sigs.coverage.with_columns(pl.lit(notes.dataset).alias("dataset"))
+    coverage = coverage.with_columns(pl.lit(notes.dataset).alias("dataset"))
     coverage = coverage.select("dataset", *sigs.coverage.columns)
     return ScoreResult(long=long, coverage=coverage, wide=wide, notes=notes.messages)
