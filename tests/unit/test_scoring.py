@@ -236,7 +236,9 @@ def test_settings_defaults_and_errors():
     # the methods alsig implements are the ones the config and the output schema allow
     config_methods = alsig_settings.config_schema()["definitions"]["score_settings"]
     assert config_methods["properties"]["methods"]["items"]["enum"] == list(METHODS)
-    assert schemas.load("signature_scores")["properties"]["method"]["enum"] == list(METHODS)
+    # ... plus log2cpm, the method of the retrotransposon signatures (scored from TE counts)
+    table_methods = schemas.load("signature_scores")["properties"]["method"]["enum"]
+    assert table_methods == [*METHODS, "log2cpm"]
     assert check_methods(["ssgsea", "singscore", "ssgsea"]) == ["ssgsea", "singscore"]
     with pytest.raises(AlsigError, match="score.methods"):
         check_methods(["gsva"])

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from alsig.stages.score.signatures import Signature
+from alsig.tables import schemas
 
 
 def _reasons(sig: Signature, present: set[str], min_coverage: float) -> tuple[dict, list[str]]:
@@ -77,4 +78,7 @@ def signature_coverage(
                 "reason": "; ".join(reasons),
             }
         )
-    return pl.DataFrame(rows, schema_overrides={"n_genes": pl.Int32, "n_genes_used": pl.Int32})
+    schema = {
+        k: v for k, v in schemas.polars_schema("signature_coverage").items() if k != "dataset"
+    }
+    return pl.DataFrame(rows, schema=schema)

@@ -1,0 +1,148 @@
+"""Per-sample molecular states of ALS tissue, after the three subtypes of Tam et al. 2019.
+
+Tam et al. (2019, Cell Rep 29:1164) split 148 ALS cortex transcriptomes into ALS-Ox (61 %:
+oxidative and proteotoxic stress), ALS-Glia (19 %: glial activation) and ALS-TE (20 %: high
+retrotransposon expression, TDP-43 dysfunction). No per-sample labels are used here: each state
+is defined from those published descriptions as the mean control-referenced z score
+(``z_vs_control`` of the score stage) of the axes that describe it (:data:`STATES`), and a
+sample is called by the state that leads.
+
+- Ox-like: oxidative stress (NRF2 targets, ROS), mitochondria, ER stress / UPR, heat shock,
+  proteasome, and the ALS-Ox marker genes of Eshima et al. 2024 (``als_ox_markers``).
+- Glia-like: microglial activation (DAM up, homeostatic genes lost), reactive astrocytes and the
+  microglia and astrocyte marker scores.
+- TE-like: the retrotransposon axis (TE counts) and TDP-43 loss of function (cryptic-exon
+  targets).
+
+Call: the state with the highest score when it is above 0 (elevated against the controls) and
+leads the second by at least ``margin`` control SDs; otherwise ``unassigned``. Confidence:
+``lead / (lead + margin)`` (0.5 at the margin, towards 1 for a clear lead; 0 when unassigned).
+Because the z scores use only the dataset's controls, a sample's call depends on the sample and
+the controls of its reference stratum, never on the other disease samples: adding ALS samples
+changes no call. The calls depend on composition like the axes do (TDP-43 loss tracks neuron
+loss; glial scores track gliosis); they are molecular states associated with resistance
+biology, not a prediction of any patient's drug response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+STATES: dict[str, tuple[str, ...]] = {
+    "ox": (
+        "axis:oxidative_stress",
+        "axis:mitochondria",
+        "axis:er_stress",
+        "axis:heat_shock",
+        "axis:proteasome",
+        "als_ox_markers",
+    ),
+    "glia": (
+        "axis:microglia_activation",
+        "axis:reactive_astrocytes",
+        "celltype_microglia",
+        "celltype_astrocytes",
+    ),
+    "te": ("axis:retrotransposons", "axis:tdp43_loss"),
+}
+LABELS = {"ox": "Ox-like", "glia": "Glia-like", "te": "TE-like"}
+UNASSIGNED = "unassigned"
+#: rows of these methods carry the state members (TE signatures are scored as log2cpm)
+MEMBER_METHODS = ("singscore", "log2cpm")
+
+
+@dataclass(frozen=True)
+class StateCalls:
+    """Samples x states scores, the call per sample and its confidence."""
+
+    scores: pd.DataFrame  # samples x STATES (NaN: no member scored)
+    call: pd.Series
+    confidence: pd.Series
+    members_used: dict[str, list[str]]
+
+
+def member_z(scores: pl.DataFrame, states: Mapping[str, Sequence[str]] = STATES) -> pd.DataFrame:
+    """Samples x state members: the members' ``z_vs_control`` (singscore / log2cpm rows)."""
+    wanted = {m for members in states.values() for m in members}
+    part = scores.filter(
+        pl.col("method").is_in(MEMBER_METHODS) & pl.col("signature").is_in(sorted(wanted))
+    )
+    if part.is_empty():
+        return pd.DataFrame(index=pd.Index(scores["sample"].unique(maintain_order=True)))
+    wide = part.pivot(
+        on="signature", index="sample", values="z_vs_control", aggregate_function="first"
+    )
+    frame = wide.to_pandas().set_index("sample")
+    samples = scores["sample"].unique(maintain_order=True).to_list()
+    return frame.reindex(samples).astype(float)
+
+
+def call_states(
+    z: pd.DataFrame, *, margin: float = 0.5, states: Mapping[str, Sequence[str]] = STATES
+) -> StateCalls:
+    """State scores (mean member z), calls and confidences for every sample of ``z``.
+
+    Parameters
+    ----------
+    z
+        Samples x state members (:func:`member_z`).
+    margin
+        Lead (in control SDs) the top state needs over the second to be called.
+    states
+        ``{state: members}`` (default :data:`STATES`).
+    """
+    scores = pd.DataFrame(index=z.index)
+    used = {}
+    for state, members in states.items():
+        present = [m for m in members if m in z.columns and z[m].notna().any()]
+        used[state] = present
+        scores[state] = z[present].mean(axis=1, skipna=True) if present else np.nan
+    values = scores.to_numpy(dtype=float)
+    call, confidence = [], []
+    for row in values:
+        label, conf = _call(row, list(scores.columns), margin)
+        call.append(label)
+        confidence.append(conf)
+    return StateCalls(
+        scores=scores,
+        call=pd.Series(call, index=z.index),
+        confidence=pd.Series(confidence, index=z.index),
+        members_used=used,
+    )
+
+
+def _call(row: np.ndarray, names: list[str], margin: float) -> tuple[str, float]:
+    finite = np.isfinite(row)
+    if finite.sum() < 2:
+        return UNASSIGNED, 0.0
+    order = np.argsort(np.where(finite, row, -np.inf))[::-1]
+    best, second = row[order[0]], row[order[1]]
+    lead = best - second
+    if best <= 0 or lead < margin:
+        return UNASSIGNED, 0.0
+    return LABELS[names[order[0]]], float(lead / (lead + margin))
+
+
+def subject_view(calls: pd.Series, subjects: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Per sample: the donor's majority call and whether the donor's samples agree.
+
+    Returns ``(subject_call, subject_concordance)``; concordance is ``single`` for a donor
+    with one sample, ``concordant`` when every sample has the same call, else ``discordant``
+    (Tam et al. 2019 report donors whose cortical regions fall in different subtypes). A tie
+    for the majority gives ``unassigned``.
+    """
+    frame = pd.DataFrame({"call": calls, "subject": subjects.reindex(calls.index)})
+    majority, concordance = {}, {}
+    for subject, group in frame.groupby("subject", sort=False):
+        counts = group["call"].value_counts()
+        top = counts[counts == counts.max()].index
+        majority[subject] = top[0] if len(top) == 1 else UNASSIGNED
+        concordance[subject] = (
+            "single" if len(group) == 1 else "concordant" if len(counts) == 1 else "discordant"
+        )
+    return frame["subject"].map(majority), frame["subject"].map(concordance)
