@@ -56,9 +56,13 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
         tmp.write_text(text)
 
 
-def write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+def write_parquet(
+    df: pl.DataFrame, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+) -> None:
+    """Write ``df`` as zstd parquet, atomically; ``metadata`` goes into the file's key-value
+    metadata (read it with ``pyarrow.parquet.read_metadata(path).metadata``)."""
     with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
+        df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata)
 
 
 def write_tsv(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -21,6 +21,7 @@ from alsig.sources.geo_layout import cache_files
 
 CATALOG_DIR = "results/catalog/signature_scores.parquet"
 CATALOG_MANIFEST = "results/catalog/signature_scores.manifest.tsv"
+AXIS_META = "results/catalog/axis_meta"  # .parquet, .tsv, .png
 
 QC_FILES = (
     "filtered.h5ad",
@@ -36,10 +37,16 @@ SCORE_FILES = (
     "signature_scores.parquet",
     "signature_scores_wide.tsv",
     "signature_coverage.tsv",
+    "reference_strata.tsv",
+    "composition.tsv",
     "scores.h5ad",
     "axis_heatmap.png",
     "axis_distributions.png",
+    "axis_tests.parquet",
+    "axis_tests.tsv",
+    "axis_forest.png",
 )
+SUBTYPE_FILES = ("subtypes.parquet", "subtypes.tsv", "states.png", "nmf_consensus.png")
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,15 +70,18 @@ def dataset_targets(config: Mapping[str, Any], dataset: str) -> list[str]:
             targets += [f"{folder}/{collection}.parquet", f"{folder}/{collection}.tsv"]
         targets += [f"{folder}/dotplot.png", f"{folder}/provenance.json"]
     targets += [f"{root}/scores/{name}" for name in SCORE_FILES]
+    targets += [f"{root}/subtypes/{name}" for name in SUBTYPE_FILES]
     return targets
 
 
 def all_targets(config: Mapping[str, Any]) -> list[str]:
-    """Every dataset's outputs, then the catalog across datasets (the default target)."""
+    """Every dataset's outputs, then the run-level catalog and cohort comparison (the default
+    target)."""
     targets = []
     for dataset in config["datasets"]:
         targets += dataset_targets(config, dataset)
-    return [*targets, CATALOG_MANIFEST]
+    meta = [f"{AXIS_META}{suffix}" for suffix in (".parquet", ".tsv", ".png")]
+    return [*targets, CATALOG_MANIFEST, *meta]
 
 
 # --------------------------------------------------------------------------------------------

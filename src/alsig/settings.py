@@ -24,7 +24,7 @@ from typing import Any
 
 from alsig.errors import AlsigError
 
-STAGES = ("qc", "de", "enrich", "score")
+STAGES = ("qc", "de", "enrich", "score", "subtypes")
 
 #: Keys that were removed or renamed, and what to write instead.
 RETIRED_KEYS: dict[tuple[str, str], str] = {
@@ -153,7 +153,22 @@ def _check_score(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-_CHECKS = {"qc": _check_qc, "de": _check_de, "enrich": _check_enrich, "score": _check_score}
+def _check_subtypes(settings: dict[str, Any]) -> dict[str, Any]:
+    if int(settings["nmf_k_min"]) > int(settings["nmf_k_max"]):
+        raise AlsigError(
+            f"config key subtypes.nmf_k_min ({settings['nmf_k_min']}) is larger than "
+            f"subtypes.nmf_k_max ({settings['nmf_k_max']})."
+        )
+    return settings
+
+
+_CHECKS = {
+    "qc": _check_qc,
+    "de": _check_de,
+    "enrich": _check_enrich,
+    "score": _check_score,
+    "subtypes": _check_subtypes,
+}
 
 
 def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:

@@ -65,7 +65,7 @@ def test_every_stage_writes_its_outputs(demo_run):
     assert (results / "demo/enrich/ALS_vs_control/dotplot.png").stat().st_size > 10_000
 
     long = pl.read_parquet(results / "demo/scores/signature_scores.parquet")
-    assert set(long["method"]) == {"singscore", "ssgsea", "singscore_adjusted"}
+    assert set(long["method"]) == {"singscore", "ssgsea", "singscore_adjusted", "log2cpm"}
     assert long.select("sample").n_unique() == 19
     axes = long.filter(pl.col("signature").str.starts_with("axis:"))
     assert axes.select("signature").n_unique() >= 6  # every resistance axis has a composite
@@ -79,6 +79,35 @@ def test_every_stage_writes_its_outputs(demo_run):
         assert (results / "demo/scores" / figure).stat().st_size > 10_000
     for rule_log in ("ingest", "qc", "de/ALS_vs_control", "score", "score_figures"):
         assert (results / f"demo/logs/{rule_log}.log").exists()
+
+
+def test_axis_tests_states_and_cohort_comparison(demo_run):
+    results = demo_run / "results"
+    strata = pl.read_csv(results / "demo/scores/reference_strata.tsv", separator="\t")
+    assert strata.rows() == [("all samples", 19, 6, 0, 6, True, "")]  # one region in the demo
+    tests = pl.read_parquet(results / "demo/scores/axis_tests.parquet")
+    singscore = tests.filter(pl.col("method") == "singscore")
+    assert singscore.filter(pl.col("signature") == "axis:oxidative_stress")["n_test"].to_list() == [
+        13
+    ]
+    # one sample per donor after collapsing: ordinary least squares, never the mixed model
+    assert set(singscore["model"].drop_nulls()) == {"ols"}
+    composition = pl.read_csv(results / "demo/scores/composition.tsv", separator="\t")
+    tdp43 = composition.filter(
+        (pl.col("signature") == "axis:tdp43_loss") & (pl.col("method") == "singscore")
+    )
+    assert tdp43["top_cell_type"].to_list() == ["celltype_neurons"]  # TDP-43 targets are neuronal
+    states = pl.read_parquet(results / "demo/subtypes/subtypes.parquet")
+    assert (
+        states.height == 19
+        and states.filter(pl.col("condition") == "ALS")["nmf_k"].null_count() == 0
+    )
+    assert set(states["call"]) <= {"Ox-like", "Glia-like", "TE-like", "unassigned"}
+    meta = pl.read_parquet(results / "catalog/axis_meta.parquet")
+    assert meta.filter(pl.col("method") == "singscore")["k"].max() == 1  # one dataset in the demo
+    for figure in ("demo/scores/axis_forest.png", "demo/subtypes/states.png",
+                   "demo/subtypes/nmf_consensus.png", "catalog/axis_meta.png"):  # fmt: skip
+        assert (results / figure).stat().st_size > 10_000, figure
 
 
 def test_outputs_match_their_schemas(demo_run):
@@ -100,6 +129,12 @@ def test_outputs_match_their_schemas(demo_run):
         rows_match_schema(table, "enrichment.schema.yaml")
     scores = pl.read_parquet(results / "demo/scores/signature_scores.parquet")
     rows_match_schema(scores, "signature_scores.schema.yaml")
+    for table, schema in (
+        ("demo/scores/axis_tests.parquet", "axis_tests"),
+        ("demo/subtypes/subtypes.parquet", "subtypes"),
+        ("catalog/axis_meta.parquet", "axis_meta"),
+    ):
+        rows_match_schema(pl.read_parquet(results / table), f"{schema}.schema.yaml")
 
 
 def test_rerun_has_nothing_to_do(demo_run):

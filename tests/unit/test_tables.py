@@ -116,7 +116,7 @@ def test_read_scores_rejects_other_schema_versions(tmp_path):
     old = result.long.with_columns(pl.lit("0").alias("schema_version"))
     path = tmp_path / "old.parquet"
     old.write_parquet(path)
-    with pytest.raises(AlsigError, match="schema version 0 but this alsig reads version 1") as info:
+    with pytest.raises(AlsigError, match="schema version 0 but this alsig reads version 2") as info:
         read_scores(path)
     assert str(path) in str(info.value)
     result.long.drop("dispersion").write_parquet(path)

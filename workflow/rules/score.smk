@@ -1,7 +1,8 @@
-# Per-sample resistance-signature scores (issue 6): singscore / ssGSEA / composition-adjusted
-# singscore of resources/signatures (+ score.extra_signatures) on the QC'd variance-stabilised
-# expression, and the catalog of every dataset of the run. Targets for `rule all`:
-# rules.score.output for each dataset, and CATALOG_MANIFEST once (see all_outputs in common.smk).
+# Per-sample signature scores (alsig.stages.score): singscore / ssGSEA / composition-adjusted
+# singscore of the shipped and user signatures on the QC'd VST, TE signatures as log2 CPM,
+# z scores against each sample's reference stratum of controls; the condition effect per axis
+# under the DE design (axis_tests); and, over all datasets of the run, the score catalog and the
+# cohort meta-analysis. Targets: alsig.planning.dataset_targets / all_targets.
 rule score:
     input:
         h5ad="results/{dataset}/qc/filtered.h5ad",
@@ -21,6 +22,20 @@ rule score:
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "coverage"},
+        ),
+        references=report(
+            "results/{dataset}/scores/reference_strata.tsv",
+            caption="../report/score_references.rst",
+            category="{dataset}",
+            subcategory="Signature scores",
+            labels={"dataset": "{dataset}", "table": "control reference strata"},
+        ),
+        composition=report(
+            "results/{dataset}/scores/composition.tsv",
+            caption="../report/score_composition.rst",
+            category="{dataset}",
+            subcategory="Signature scores",
+            labels={"dataset": "{dataset}", "table": "composition share"},
         ),
         h5ad="results/{dataset}/scores/scores.h5ad",
     log:
@@ -42,6 +57,75 @@ rule score:
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/score.py"
+
+
+rule axis_tests:
+    input:
+        scores="results/{dataset}/scores/signature_scores.parquet",
+        h5ad="results/{dataset}/qc/filtered.h5ad",
+    output:
+        parquet="results/{dataset}/scores/axis_tests.parquet",
+        tsv=report(
+            "results/{dataset}/scores/axis_tests.tsv",
+            caption="../report/axis_tests_table.rst",
+            category="{dataset}",
+            subcategory="Axis tests",
+            labels={"dataset": "{dataset}", "table": "axis tests"},
+        ),
+        forest=report(
+            "results/{dataset}/scores/axis_forest.png",
+            caption="../report/axis_forest.rst",
+            category="{dataset}",
+            subcategory="Axis tests",
+            labels={"dataset": "{dataset}", "figure": "forest plot"},
+        ),
+    log:
+        "results/{dataset}/logs/axis_tests.log",
+    benchmark:
+        "results/{dataset}/benchmarks/axis_tests.tsv"
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=3
+        ),
+        runtime=20,
+    params:
+        settings=lambda wc: stage_settings(wc.dataset, "score"),
+        dataset=lambda wc: wc.dataset,
+        de=lambda wc: stage_settings(wc.dataset, "de"),
+    script:
+        "../scripts/axis_tests.py"
+
+
+rule axis_meta:
+    input:
+        tests=expand("results/{dataset}/scores/axis_tests.parquet", dataset=DATASETS),
+    output:
+        parquet=planning.AXIS_META + ".parquet",
+        tsv=report(
+            planning.AXIS_META + ".tsv",
+            caption="../report/axis_meta_table.rst",
+            category="Cohorts compared",
+            labels={"table": "axis meta-analysis"},
+        ),
+        figure=report(
+            planning.AXIS_META + ".png",
+            caption="../report/axis_meta.rst",
+            category="Cohorts compared",
+            labels={"figure": "axes x datasets"},
+        ),
+    log:
+        "results/catalog/logs/axis_meta.log",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/axis_meta.py"
 
 
 rule catalog:

@@ -13,7 +13,9 @@ from alsig.tables.scores import validate_long
 WIDE_INDEX = ["method", "sample", "subject", "condition"]
 
 
-def write_long(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+def write_long(
+    df: pl.DataFrame, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+) -> None:
     """Validate the long table against its schema and write it (atomically) as parquet.
 
     Parameters
@@ -22,8 +24,10 @@ def write_long(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
         The long score table (:data:`alsig.tables.COLUMNS`).
     path
         Output ``.parquet`` file.
+    metadata
+        Key-value metadata of the file (e.g. ``{"alsig.reference_by": "region"}``).
     """
-    write_parquet(validate_long(df, path), path)
+    write_parquet(validate_long(df, path), path, metadata=metadata)
 
 
 def wide_table(df: pl.DataFrame) -> pl.DataFrame:

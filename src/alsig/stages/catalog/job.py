@@ -1,11 +1,15 @@
-"""Entry point of rule ``catalog``: every dataset's score table -> the catalog of the run."""
+"""Entry points of the run-level rules: ``catalog`` (every dataset's scores in one
+partitioned table) and ``axis_meta`` (the cohorts compared, axis by axis)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from alsig.stages.catalog.manifest import write_catalog
+
+log = logging.getLogger(__name__)
 
 
 def run(
@@ -36,3 +40,41 @@ def run(
     write_catalog(
         [tables] if isinstance(tables, str) else list(tables), catalog, outputs["manifest"]
     )
+
+
+def run_meta(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    threads: int = 1,
+) -> None:
+    """Rule ``axis_meta``: every dataset's axis tests -> the cross-cohort meta-analysis.
+
+    Parameters
+    ----------
+    inputs
+        ``tests``: every dataset's ``axis_tests.parquet``.
+    outputs
+        ``parquet``, ``tsv``, ``figure`` (PNG).
+    settings
+        Unused (the rule has no settings).
+    threads
+        Unused.
+    """
+    import polars as pl
+
+    from alsig.io import save_figure, write_parquet, write_tsv
+    from alsig.stages.catalog.figures import plot_axis_meta
+    from alsig.stages.catalog.meta import axis_meta
+
+    tests = inputs["tests"]
+    tables = [pl.read_parquet(p) for p in ([tests] if isinstance(tests, str) else tests)]
+    meta = axis_meta(pl.concat(tables))
+    consistent = meta.filter(
+        pl.col("consistent") & (pl.col("method") == "singscore") & (pl.col("k") > 1)
+    )
+    log.info("axis meta-analysis over %d dataset(s): %d singscore signatures consistent",
+             len(tables), consistent.height)  # fmt: skip
+    write_parquet(meta, outputs["parquet"])
+    write_tsv(meta, outputs["tsv"])
+    save_figure(plot_axis_meta(meta), outputs["figure"])

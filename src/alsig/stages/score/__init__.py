@@ -12,7 +12,7 @@ from alsig.stages.score.composites import (
 )
 from alsig.stages.score.coverage import signature_coverage
 from alsig.stages.score.h5ad import write_scores_h5ad
-from alsig.stages.score.job import run, run_figures, signatures_from_settings
+from alsig.stages.score.job import run, run_axis_tests, run_figures, signatures_from_settings
 from alsig.stages.score.scoring import (
     METHODS,
     MethodScores,
@@ -47,6 +47,7 @@ __all__ = [
     "gene_set_matrix",
     "harmonise_signatures",
     "run",
+    "run_axis_tests",
     "run_figures",
     "score_anndata",
     "signature_coverage",

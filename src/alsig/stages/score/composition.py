@@ -39,8 +39,8 @@ def composition_share(scores: pl.DataFrame) -> pl.DataFrame:
     Parameters
     ----------
     scores
-        A dataset's long score table (``signature_scores``); ``singscore_adjusted`` rows are
-        skipped (they are composition residuals already).
+        A dataset's long score table (``signature_scores``); ``singscore_adjusted`` rows
+        (composition residuals already) and ``log2cpm`` rows (TE counts) are skipped.
 
     Returns
     -------
@@ -48,7 +48,7 @@ def composition_share(scores: pl.DataFrame) -> pl.DataFrame:
     """
     rows = []
     for (dataset, method), part in scores.group_by(["dataset", "method"], maintain_order=True):
-        if method == "singscore_adjusted":
+        if method in ("singscore_adjusted", "log2cpm"):  # residuals already / no cell types
             continue
         wide = part.pivot(on="signature", index="sample", values="score")
         cell_types = [

@@ -58,6 +58,7 @@ def write_scores_h5ad(
         "expression": str(layer),
         "flagged_signatures": result.coverage.filter(pl.col("flagged"))["signature"].to_list(),
         "notes": list(result.notes),
+        "reference_by": list(result.reference_by),
     }
     if "dataset" in adata.uns:
         out.uns["dataset"] = adata.uns["dataset"]

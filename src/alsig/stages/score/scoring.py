@@ -26,8 +26,9 @@ import polars as pl
 from alsig import __version__
 from alsig.errors import AlsigError
 from alsig.stages.ingest.te_counts import te_block
-from alsig.stages.score.composites import axis_composites, composition_residuals, z_vs_control
+from alsig.stages.score.composites import axis_composites, composition_residuals
 from alsig.stages.score.coverage import signature_coverage
+from alsig.stages.score.reference import References, reference_strata, sample_flags
 from alsig.stages.score.retrotransposons import METHOD as TE_METHOD
 from alsig.stages.score.retrotransposons import NO_TE_INPUT, library_sizes, te_coverage, te_log2cpm
 from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
@@ -48,6 +49,8 @@ class ScoreResult:
     coverage: pl.DataFrame  # signature_coverage() + dataset column
     wide: dict[str, pd.DataFrame]  # method -> samples x signatures (obsm export)
     notes: list[str]  # reasons for nulls (also logged)
+    references: pl.DataFrame | None = None  # reference strata (reference_strata schema)
+    reference_by: tuple[str, ...] = ()  # the sample columns that defined them
 
 
 @dataclass
@@ -106,7 +109,8 @@ class Samples:
     names: list[str]
     subject: list[str | None]
     condition: list[str | None]
-    is_control: np.ndarray
+    references: References
+    flags: list[str | None]
 
 
 def check_methods(methods: Sequence[str] | str, min_coverage: float = 0.5) -> list[str]:
@@ -188,16 +192,28 @@ def _obs_column(adata: Any, column: str, default: Sequence[str] | None) -> list[
     return list(default) if default is not None else [None] * adata.n_obs
 
 
-def _samples(adata: Any, control_column: str, control_label: str, notes: Notes) -> Samples:
+def _samples(
+    adata: Any,
+    control_column: str,
+    control_label: str,
+    reference_by: Sequence[str] | None,
+    notes: Notes,
+) -> Samples:
     names = [str(s) for s in adata.obs_names]
     if control_column not in adata.obs:
         notes.warn(f"obs has no column '{control_column}'; z_vs_control is null")
-    control = _obs_column(adata, control_column, None)
+    references = reference_strata(
+        adata.obs, control_column=control_column, control_label=control_label,
+        reference_by=reference_by,
+    )  # fmt: skip
+    for row in references.table.filter(~pl.col("usable")).iter_rows(named=True):
+        notes.warn(f"reference stratum '{row['stratum']}': {row['reason']}")
     return Samples(
         names=names,
         subject=_obs_column(adata, "subject", names),
         condition=_obs_column(adata, "condition", None),
-        is_control=np.array([c == control_label for c in control]),
+        references=references,
+        flags=sample_flags(adata.obs),
     )
 
 
@@ -334,6 +350,10 @@ def _method_rows(
             "score": _nullable(scores.values.ravel()),
             "dispersion": _nullable(scores.dispersion.ravel()),
             "z_vs_control": _nullable(z.ravel()),
+            "reference_stratum": np.repeat(
+                np.array(samples.references.stratum, dtype=object), n_k
+            ).tolist(),
+            "qc_flag": np.repeat(np.array(samples.flags, dtype=object), n_k).tolist(),
             "n_genes": scores.n_genes * n_s,
             "n_genes_used": scores.n_genes_used * n_s,
         },
@@ -349,9 +369,7 @@ def _tables(
     wide: dict[str, pd.DataFrame] = {}
     index = pd.Index(samples.names, name="sample")
     for method, scores in per_method.items():
-        z, reason = z_vs_control(scores.values, samples.is_control)
-        if reason:
-            notes.warn(reason, method=method)
+        z = samples.references.z(scores.values)
         frames.append(_method_rows(notes.dataset, method, scores, z, samples))
         wide[method] = pd.DataFrame(scores.values, index=index, columns=scores.names)
     long = pl.concat(frames).select(COLUMNS) if frames else schemas.empty(SCHEMA_NAME)
@@ -371,6 +389,7 @@ def score_anndata(
     ssgsea_weight: float = 0.25,
     chunk_size: int = 256,
     te_signatures: Sequence[Signature] = (),
+    reference_by: Sequence[str] | None = None,
 ) -> ScoreResult:
     """Score every sample of ``adata`` with every signature.
 
@@ -388,6 +407,9 @@ def score_anndata(
         Smallest fraction of a signature's genes present for it to be scored.
     control_label, control_column
         Samples whose ``obs[control_column]`` equals ``control_label`` are the controls.
+    reference_by
+        Sample columns whose strata each have their own control reference
+        (:mod:`alsig.stages.score.reference`; ``None``: region when it has several levels).
     dataset
         Dataset id of the rows (default: ``adata.uns["dataset"]``).
     ssgsea_weight
@@ -408,7 +430,7 @@ def score_anndata(
     genes = [str(g) for g in adata.var_names]
     X = expression_matrix(adata, layer)
     sigs = _scored_signatures(genes, signatures, min_coverage, notes)
-    samples = _samples(adata, control_column, control_label, notes)
+    samples = _samples(adata, control_column, control_label, reference_by, notes)
     per_method = _score_methods(X, genes, sigs, methods, ssgsea_weight, chunk_size, notes)
     coverage = sigs.coverage
     if te_signatures:
@@ -419,4 +441,11 @@ def score_anndata(
     long, wide = _tables(per_method, samples, notes)
     coverage = coverage.with_columns(pl.lit(notes.dataset).alias("dataset"))
     coverage = coverage.select("dataset", *sigs.coverage.columns)
-    return ScoreResult(long=long, coverage=coverage, wide=wide, notes=notes.messages)
+    return ScoreResult(
+        long=long,
+        coverage=coverage,
+        wide=wide,
+        notes=notes.messages,
+        references=samples.references.table,
+        reference_by=tuple(samples.references.columns),
+    )

@@ -2,6 +2,7 @@
 cohort's own consensus-NMF clusters."""
 
 from alsig.stages.subtypes.figures import plot_consensus, plot_states
+from alsig.stages.subtypes.job import run
 from alsig.stages.subtypes.nmf import Discovery, choose_rank, discover, name_clusters, nmf_features
 from alsig.stages.subtypes.states import (
     LABELS,
@@ -29,6 +30,7 @@ __all__ = [
     "nmf_features",
     "plot_consensus",
     "plot_states",
+    "run",
     "shares",
     "subject_view",
     "subtype_table",

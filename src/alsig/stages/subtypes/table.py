@@ -26,7 +26,7 @@ class SubtypeResult:
 
 
 def nmf_view(
-    vst: pd.DataFrame, te_log2cpm: pd.DataFrame | None, states: StateCalls, settings: dict
+    vst: pd.DataFrame, te_log2cpm: pd.DataFrame | None, settings: dict
 ) -> tuple[Discovery | None, str]:
     """Consensus NMF of the disease samples (rows of ``vst``), or ``None`` with the reason."""
     if vst.shape[0] < int(settings["nmf_min_samples"]):
@@ -82,7 +82,7 @@ def subtype_table(
     )
     subject_call, concordance = subject_view(states.call[disease], subjects[disease])
     discovery, note = nmf_view(
-        vst.loc[disease], None if te_log2cpm is None else te_log2cpm.loc[disease], states, settings
+        vst.loc[disease], None if te_log2cpm is None else te_log2cpm.loc[disease], settings
     )
     cluster = pd.Series(pd.NA, index=samples, dtype="Int64")
     cluster_state = pd.Series(None, index=samples, dtype=object)

@@ -1,0 +1,4 @@
+from alsig.runner import run_stage
+from alsig.stages.subtypes import run
+
+run_stage(snakemake, run)  # noqa: F821 (injected by Snakemake)
