@@ -31,6 +31,8 @@ QC_FILES = (
     "library_sizes.png",
     "pca.png",
     "sex_check.png",
+    "pc_covariates.tsv",
+    "pc_covariates.png",
 )
 DE_SUFFIXES = (".parquet", ".tsv", ".summary.tsv", ".volcano.png", ".ma.png")
 SCORE_FILES = (

@@ -28,6 +28,11 @@ STAGES = ("qc", "de", "enrich", "score", "subtypes")
 
 #: Keys that were removed or renamed, and what to write instead.
 RETIRED_KEYS: dict[tuple[str, str], str] = {
+    ("qc", "exclude_sex_mismatch"): (
+        "sex-label mismatches are handled by `qc.sex_mismatch: exclude | use_inferred | keep` "
+        "(default exclude: the sample leaves DE and the control references but is still scored;"
+        " `exclude_sex_mismatch: false` was `keep`)"
+    ),
     ("enrich", "threads"): (
         "the threads of enrichment jobs are a scheduling choice: give them with "
         "`--set-threads enrich=N` or the profile's `set-threads` (workflow/profiles/*/profile.yaml)"

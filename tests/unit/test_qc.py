@@ -7,6 +7,7 @@ import warnings
 import anndata as ad
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 import scipy.sparse as sp
 
@@ -212,3 +213,74 @@ def test_minority_cluster_is_not_an_outlier():
     scores[9] = [50.0, 50.0]  # one isolated sample
     dist = qc.knn_distance(scores, 2)
     assert np.argmax(dist) == 9 and dist[9] > 10 * np.median(dist)
+
+
+def swapped_cohort(seed: int = 3) -> ad.AnnData:
+    """19 samples, ~ sex + condition; control S18 is reported female but is male (a swap)."""
+    rng = np.random.default_rng(seed)
+    n_auto, n = 300, 19
+    sex = np.array(["female", "male"] * 9 + ["female"])
+    rng.shuffle(sex[:12])
+    truth = sex.copy()
+    truth[-1] = "male"
+    means = np.exp(rng.normal(4.5, 1.2, n_auto))
+    sf = rng.uniform(0.8, 1.25, n)
+    size = 1 / (0.05 + 1 / means)
+    mu = means[None] * sf[:, None]
+    autosomal = rng.negative_binomial(size[None], size[None] / (size[None] + mu))
+    female = truth == "female"
+    y_genes = [*qc.Y_GENES, "USP9Y", "ZFY", "TXLNGY"]
+    sex_counts = np.column_stack(
+        [np.where(female, rng.poisson(2000 * sf), rng.poisson(3 * sf))]
+        + [np.where(female, rng.poisson(1 * sf), rng.poisson(300 * sf)) for _ in y_genes]
+    )
+    names = [f"G{i}" for i in range(n_auto)] + ["XIST", *y_genes]
+    obs = pd.DataFrame(
+        {"condition": ["ALS"] * 12 + ["control"] * 7, "sex": sex,
+         "subject": [f"P{i}" for i in range(n)]},
+        index=[f"S{i:02d}" for i in range(n)],
+    )  # fmt: skip
+    var = pd.DataFrame(
+        {"gene_id": names, "chromosome": ["1"] * n_auto + ["X"] + ["Y"] * len(y_genes)},
+        index=names,
+    )
+    return ad.AnnData(np.hstack([autosomal, sex_counts]).astype(np.int32), obs=obs, var=var)
+
+
+@pytest.mark.parametrize(
+    ("mode", "n_fitted", "y_genes_found"),
+    [("keep", 19, True), ("exclude", 18, False), ("use_inferred", 19, False)],
+)
+def test_a_planted_sex_swap_no_longer_makes_sex_linked_de_genes(mode, n_fitted, y_genes_found):
+    from alsig.stages import de
+
+    out, table, summary = qc.run_qc(swapped_cohort(), {"sex_mismatch": mode})
+    assert summary["sex_check"]["n_mismatch"] == 1
+    row = table.set_index("sample").loc["S18"]
+    assert row["sex_decision"] == {"keep": "kept", "exclude": "excluded",
+                                   "use_inferred": "sex_replaced"}[mode]  # fmt: skip
+    assert out.n_obs == 19  # still in the QC'd data: scored and flagged
+    assert (out.obs.loc["S18", "qc_exclusion"] != "") == (mode == "exclude")
+    assert out.obs.loc["S18", "sex"] == ("male" if mode == "use_inferred" else "female")
+    result, de_summary = de.run_de(
+        out, "ALS_vs_control", ["condition", "ALS", "control"], {"design": "~ sex + condition"}
+    )
+    assert de_summary["n_samples"] == n_fitted
+    assert de_summary["n_samples_excluded_qc"] == (1 if mode == "exclude" else 0)
+    significant = set(result.filter(pl.col("padj") < 0.05)["symbol"])
+    y_genes = set(out.var_names[out.var["chromosome"] == "Y"])
+    assert bool(significant & y_genes) == y_genes_found
+
+
+def test_qc_pca_leaves_out_sex_chromosome_genes_by_default():
+    adata = swapped_cohort()
+    adata.var["expressed"] = True
+    genes = qc.pca_genes(adata, qc.with_defaults({}))
+    assert not genes[adata.var["chromosome"].isin(["X", "Y"]).to_numpy()].any()
+    assert qc.pca_genes(adata, qc.with_defaults({"pca_exclude_sex_chromosomes": False})).all()
+
+
+def test_ambiguous_inferred_sex_is_never_a_mismatch():
+    logcpm = pd.DataFrame({"XIST": [8.0, 1.0, 4.0], "DDX3Y": [0.5, 7.0, 4.3]}, index=list("abc"))
+    frame, _ = qc.infer_sex(logcpm)
+    assert frame["sex_inferred"].tolist() == ["female", "male", "ambiguous"]

@@ -39,6 +39,20 @@ rule qc:
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "sex check"},
         ),
+        pc_covariates=report(
+            "results/{dataset}/qc/pc_covariates.tsv",
+            caption="../report/qc_pc_covariates.rst",
+            category="{dataset}",
+            subcategory="QC",
+            labels={"dataset": "{dataset}", "table": "PC covariates"},
+        ),
+        pc_covariates_figure=report(
+            "results/{dataset}/qc/pc_covariates.png",
+            caption="../report/qc_pc_covariates.rst",
+            category="{dataset}",
+            subcategory="QC",
+            labels={"dataset": "{dataset}", "figure": "PC covariates"},
+        ),
     log:
         "results/{dataset}/logs/qc.log",
     benchmark:

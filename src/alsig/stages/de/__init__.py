@@ -42,7 +42,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.errors import AlsigError
-from alsig.stages.qc import dense_counts, shutdown_workers
+from alsig.stages.qc import dense_counts, excluded_samples, shutdown_workers
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +317,12 @@ def run_de(
     s = with_defaults(settings)
     design = str(s["design"])
     factor, test, ref = (str(v) for v in contrast)
+    excluded = excluded_samples(adata.obs)
+    for sample, reason in excluded.items():
+        log.warning("contrast %s: sample %s left out (QC: %s)", contrast_name, sample, reason)
+    obs = adata.obs.loc[[s_ for s_ in adata.obs_names if s_ not in excluded]]
     meta, dropped = prepare_metadata(
-        adata.obs,
+        obs,
         design,
         contrast_name,
         contrast,
@@ -433,6 +437,8 @@ def run_de(
         "n_reference": int(level_counts.get(ref, 0)),
         "n_samples_dropped": len(dropped),
         "dropped_samples": ";".join(map(str, dropped)),
+        "n_samples_excluded_qc": len(excluded),
+        "excluded_qc_samples": ";".join(f"{k}({v})" for k, v in excluded.items()),
         "n_genes_tested": table.height,
         "n_genes_with_padj": int(table["padj"].is_not_null().sum()),
         "alpha": alpha,

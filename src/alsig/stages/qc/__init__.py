@@ -55,7 +55,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "pca_n_genes": 500,
     "pca_components": 3,
     "exclude_outliers": False,
-    "exclude_sex_mismatch": False,
+    "sex_mismatch": "exclude",
+    "pca_exclude_sex_chromosomes": True,
     "sex_check": True,
     "collapse_by": None,
     "vst_n_genes": 1000,
@@ -64,8 +65,17 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 
 XIST = "XIST"
 Y_GENES = ("RPS4Y1", "DDX3Y", "UTY", "KDM5D", "EIF1AY")
-#: |mean log2 CPM(Y genes) - log2 CPM(XIST)| below this: sex not inferred ("unknown")
+#: |mean log2 CPM(Y genes) - log2 CPM(XIST)| below this: sex not inferred ("ambiguous")
 SEX_MARGIN = 1.0
+#: inferred sex when XIST and the Y genes do not tell clearly
+AMBIGUOUS = "ambiguous"
+SEX_MISMATCH_MODES = ("exclude", "use_inferred", "keep")
+#: obs column: why QC leaves a sample out of DE and of the control references (empty: it does not)
+EXCLUSION_COLUMN = "qc_exclusion"
+#: obs column: the QC flags a sample carries into the score tables
+FLAG_COLUMN = "qc_flag"
+#: chromosomes left out of the QC PCA (qc.pca_exclude_sex_chromosomes): otherwise PC2 is sex
+SEX_CHROMOSOMES = {"X", "Y", "X;Y", "CHRX", "CHRY"}
 MAD_SCALE = 1.4826
 
 
@@ -441,7 +451,7 @@ def infer_sex(
     """Infer sex from log2 CPM of XIST and the Y genes (columns of ``normalized_log``).
 
     ``sex_score`` = mean Y-gene log2 CPM - XIST log2 CPM; > ``margin``: male, < -``margin``:
-    female, otherwise "unknown". Returns a frame (xist, y_mean, sex_score, sex_inferred) and info.
+    female, otherwise "ambiguous" (neither clearly; never used to judge or replace a label). Returns a frame (xist, y_mean, sex_score, sex_inferred) and info.
     """
     ys = [g for g in Y_GENES if g in normalized_log.columns]
     has_xist = XIST in normalized_log.columns
@@ -457,7 +467,9 @@ def infer_sex(
     out["sex_y_mean"] = normalized_log[ys].astype(float).mean(axis=1)
     out["sex_score"] = out["sex_y_mean"] - out["sex_xist"]
     out["sex_inferred"] = np.where(
-        out["sex_score"] > margin, "male", np.where(out["sex_score"] < -margin, "female", "unknown")
+        out["sex_score"] > margin,
+        "male",
+        np.where(out["sex_score"] < -margin, "female", AMBIGUOUS),
     )
     return out, info
 
@@ -518,6 +530,20 @@ def run_qc(
     out = adata[kept].copy()
     for column in table.columns:
         out.obs[column] = table.loc[out.obs_names, column].to_numpy()
+    replaced = out.obs["sex_decision"].to_numpy() == "sex_replaced"
+    if replaced.any():
+        sex = out.obs["sex"].astype(object).to_numpy()
+        sex[replaced] = out.obs["sex_inferred"].to_numpy()[replaced]
+        out.obs["sex"] = pd.Categorical(sex)
+        log.info("sex covariate replaced by the inferred sex for %d sample(s)", int(replaced.sum()))
+    summary["sex_check"] = {
+        "mode": str(s["sex_mismatch"]),
+        "n_mismatch": int(table["sex_mismatch"].sum()),
+        "n_excluded": int((table["qc_exclusion"] != "").sum()),
+        "n_sex_replaced": int((table["sex_decision"] == "sex_replaced").sum()),
+        "n_ambiguous": int((table["sex_inferred"] == AMBIGUOUS).sum()),
+        "excluded": {k: v for k, v in table["qc_exclusion"].items() if v},
+    }
     if (~kept).any():
         # size factors, VST and the expression filter describe the cohort that is analysed
         log.info("re-normalising the %d kept samples", out.n_obs)
@@ -558,6 +584,50 @@ def _expressed(adata: ad.AnnData, s: Mapping[str, Any]) -> np.ndarray:
     )
 
 
+def excluded_samples(obs: pd.DataFrame) -> dict[str, str]:
+    """``{sample: reason}`` of the samples QC leaves out of DE and control references."""
+    if EXCLUSION_COLUMN not in obs:
+        return {}
+    return {
+        str(sample): str(reason)
+        for sample, reason in obs[EXCLUSION_COLUMN].items()
+        if not pd.isna(reason) and str(reason).strip()
+    }
+
+
+def pca_genes(adata: ad.AnnData, s: Mapping[str, Any]) -> np.ndarray:
+    """Genes the QC PCA may use: the expressed ones, without chrX/chrY genes when
+    ``qc.pca_exclude_sex_chromosomes`` (sex would otherwise take a leading PC); all genes
+    when fewer than 10 remain."""
+    use = adata.var["expressed"].to_numpy(dtype=bool).copy()
+    if s["pca_exclude_sex_chromosomes"] and "chromosome" in adata.var:
+        chromosome = adata.var["chromosome"].astype(str).str.upper()
+        use &= ~chromosome.isin(SEX_CHROMOSOMES).to_numpy()
+    return use if use.sum() >= 10 else np.ones(adata.n_vars, dtype=bool)
+
+
+def sex_decisions(table: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """What QC does with each sex-label mismatch (``qc.sex_mismatch``).
+
+    ``exclude``: the sample leaves DE and the control references of the scores
+    (``qc_exclusion``) but is still scored, flagged (``qc_flag``); ``use_inferred``: the
+    ``sex`` covariate becomes the inferred sex; ``keep``: the reported sex stays. An ambiguous
+    inference is never a mismatch. Returns ``sex_decision`` and ``qc_exclusion`` per sample.
+    """
+    mismatch = table["sex_mismatch"].to_numpy(dtype=bool)
+    labels = [
+        f"sex_mismatch(reported {r}, inferred {i})"
+        for r, i in zip(table["sex_reported"], table["sex_inferred"], strict=True)
+    ]
+    decision = {"exclude": "excluded", "use_inferred": "sex_replaced", "keep": "kept"}[mode]
+    out = pd.DataFrame(index=table.index)
+    out["sex_decision"] = np.where(mismatch, decision, "")
+    out["qc_exclusion"] = [
+        label if m and mode == "exclude" else "" for m, label in zip(mismatch, labels, strict=True)
+    ]
+    return out
+
+
 def _flag_samples(adata: ad.AnnData, s: Mapping[str, Any], *, n_cpus: int) -> pd.DataFrame:
     """Normalise, filter genes and flag samples (in place on ``adata``); returns the QC table."""
     nmads = float(s["outlier_nmads"])
@@ -585,9 +655,9 @@ def _flag_samples(adata: ad.AnnData, s: Mapping[str, Any], *, n_cpus: int) -> pd
         for i in np.flatnonzero(flags):
             reasons[i].append(name)
 
-    expressed = adata.var["expressed"].to_numpy()
-    basis = adata.layers["vst"][:, expressed] if expressed.sum() >= 10 else adata.layers["vst"]
-    scores, ratio = pca(basis, n_genes=int(s["pca_n_genes"]), n_components=10)
+    scores, ratio = pca(
+        adata.layers["vst"][:, pca_genes(adata, s)], n_genes=int(s["pca_n_genes"]), n_components=10
+    )
     for k in range(min(3, scores.shape[1])):
         table[f"PC{k + 1}"] = scores[:, k]
     adata.obsm["X_qc_pca"] = scores
@@ -640,12 +710,24 @@ def _flag_samples(adata: ad.AnnData, s: Mapping[str, Any], *, n_cpus: int) -> pd
     kept = np.ones(adata.n_obs, dtype=bool)
     if s["exclude_outliers"]:
         kept &= ~outlier
-    if s["exclude_sex_mismatch"]:
-        kept &= ~mismatch
     table["qc_kept"] = kept
+    decisions = sex_decisions(table, str(s["sex_mismatch"]))
+    table["sex_decision"] = decisions["sex_decision"].to_numpy()
+    table["qc_exclusion"] = decisions["qc_exclusion"].to_numpy()
+    table["qc_flag"] = table["qc_reasons"].to_numpy()
     for name in table.index[table["qc_reasons"] != ""]:
-        log.warning("sample %s flagged: %s%s", name, table.loc[name, "qc_reasons"],
-                    "" if table.loc[name, "qc_kept"] else " (excluded)")  # fmt: skip
+        what = (
+            "removed" if not table.loc[name, "qc_kept"]
+            else "left out of DE and control references" if table.loc[name, "qc_exclusion"]
+            else "sex covariate replaced by the inferred sex"
+            if table.loc[name, "sex_decision"] == "sex_replaced"
+            else "kept"
+        )  # fmt: skip
+        log.warning("sample %s flagged: %s (%s)", name, table.loc[name, "qc_reasons"], what)
+    n_ambiguous = int((table["sex_inferred"] == AMBIGUOUS).sum())
+    if n_ambiguous:
+        log.warning("%d sample(s) with ambiguous inferred sex: labels kept, never judged",
+                    n_ambiguous)  # fmt: skip
     return table
 
 
@@ -802,6 +884,16 @@ def run_qc_rule(smk: Any) -> None:
         smk.output["pca"],
     )
     save_figure(plot_sex_check(indexed), smk.output["sex_check"])
+    from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
+
+    drivers = pc_covariates(
+        filtered.obsm["X_qc_pca"],
+        summary["pca_variance_ratio"],
+        filtered.obs,
+        library_size=filtered.obs["total_counts"].to_numpy(),
+    )
+    write_tsv(drivers, smk.output["pc_covariates"])
+    save_figure(plot_pc_covariates(drivers), smk.output["pc_covariates_figure"])
     log.info(
         "QC done: %d of %d samples kept (%d input samples), %d flagged; %d of %d genes expressed",
         summary["n_samples_kept"],

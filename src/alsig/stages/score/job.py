@@ -173,13 +173,13 @@ def run_axis_tests(
     import anndata as ad
     import polars as pl
 
+    from alsig.stages.qc import excluded_samples
     from alsig.stages.score.axis_figures import plot_axis_forest
     from alsig.stages.score.axis_tests import axis_tests, contrasts_of
-    from alsig.stages.score.reference import exclusions
 
     scores = read_scores(inputs["scores"])
     obs = ad.read_h5ad(inputs["h5ad"], backed="r").obs.copy()
-    exclude = exclusions(obs)
+    exclude = excluded_samples(obs)
     tables = [
         axis_tests(scores, obs, design=str(de["design"]), contrast=contrast, exclude=exclude,
                    missing_covariates="drop" if de["missing_covariates"] == "drop" else "error")

@@ -20,12 +20,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.stages.qc import EXCLUSION_COLUMN, FLAG_COLUMN
 from alsig.stages.score.composites import MIN_CONTROLS, control_reference
 
-#: obs column QC fills with the reason a sample is left out of DE and control references
-EXCLUSION_COLUMN = "qc_exclusion"
-#: obs column QC fills with the flags a sample carries into the score tables
-FLAG_COLUMN = "qc_flag"
 POOLED = "all samples"
 
 
@@ -136,14 +133,6 @@ def _strata_table(stratum, control, excluded, min_controls) -> pl.DataFrame:
     from alsig.tables import schemas
 
     return pl.DataFrame(rows, schema=schemas.polars_schema("reference_strata"), orient="row")
-
-
-def exclusions(obs: pd.DataFrame) -> dict[str, str]:
-    """``{sample: reason}`` of the samples QC leaves out of DE and control references."""
-    if EXCLUSION_COLUMN not in obs:
-        return {}
-    reasons = _text(obs[EXCLUSION_COLUMN])
-    return {str(s): r for s, r in zip(obs.index, reasons, strict=True) if r is not None}
 
 
 def sample_flags(obs: pd.DataFrame) -> list[str | None]:
