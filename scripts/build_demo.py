@@ -6,6 +6,8 @@ few minutes: every gene named in a Hallmark set or in ../shared/science/resistan
 and cell-type markers), the sex-check genes, mitochondrial and ribosomal genes, and the most highly
 expressed remaining genes up to --n-genes. Counts are unchanged. Rerun to regenerate byte for byte.
 
+The TE counts of the same libraries (all 992 TE subfamilies) are copied unchanged.
+
 Usage: python scripts/build_demo.py [--shared ../shared] [--n-genes 6000]
 """
 
@@ -35,6 +37,8 @@ with gzip.open(data / "genesets/h.all.v7.4.symbols.gmt.gz", "rt") as handle:
 axes = (args.shared / "science/resistance_axes.md").read_text()
 wanted.update(re.findall(r"\b[A-Z][A-Z0-9]{1,9}(?:orf\d+)?\b", axes))
 wanted.update(["XIST", "RPS4Y1", "DDX3Y", "UTY", "KDM5D", "EIF1AY"])
+# ALS-Ox marker genes of the subtype stage (resources/signatures/subtype_markers.tsv)
+wanted.update(["B4GALT6", "GABRA1", "GAD2", "GLRA3", "HTR2A", "PCSK1", "SLC17A6"])
 for prefix in ("PSMA", "PSMB", "PSMC", "PSMD"):
     wanted.update(f"{prefix}{i}" for i in range(1, 15))
 
@@ -56,6 +60,10 @@ out = root / "resources/demo"
 out.mkdir(parents=True, exist_ok=True)
 with gzip.GzipFile(out / "GSE122649_demo_counts.tsv.gz", "wb", mtime=0) as handle:
     demo.write_csv(handle, separator="\t")
+# the TE counts of the same runs, every subfamily (TEcount's TE rows; see PROVENANCE.md)
+te = pl.read_csv(data / "GSE122649/GSE122649_te_counts.tsv.gz", separator="\t")
+with gzip.GzipFile(out / "GSE122649_demo_te_counts.tsv.gz", "wb", mtime=0) as handle:
+    te.write_csv(handle, separator="\t")
 sheet = samples.select(
     "sample_id",
     "subject_id",

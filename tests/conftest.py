@@ -62,7 +62,7 @@ def demo_test_config() -> dict:
 def absolute_paths(config: dict, base: Path) -> dict:
     """Dataset file paths made absolute so a config runs from any working directory."""
     for settings in config.get("datasets", {}).values():
-        for key in ("counts", "samples"):
+        for key in ("counts", "samples", "te_counts"):
             if key in settings and not Path(settings[key]).is_absolute():
                 settings[key] = str((base / settings[key]).resolve())
     return config

@@ -93,7 +93,10 @@ def ingest_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, str]:
     """Local datasets read their files directly; GEO datasets read the download cache."""
     settings = config["datasets"][dataset]
     if settings["source"] == "local":
-        return {"counts": settings["counts"], "samples": settings["samples"]}
+        files = {"counts": settings["counts"], "samples": settings["samples"]}
+        if settings.get("te_counts"):
+            files["te_counts"] = settings["te_counts"]
+        return files
     geo = alsig_settings.section(config, "geo")
     return cache_files(geo["cache_dir"], settings["accession"])
 

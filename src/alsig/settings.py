@@ -190,7 +190,9 @@ def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:
         for i, rule in enumerate((settings.get("condition") or {}).get("rules") or []):
             _check_regex(rule["pattern"], f"{key}.condition.rules[{i}].pattern")
         if settings["source"] == "local":
-            for field in ("counts", "samples"):
+            for field in ("counts", "samples", "te_counts"):
+                if field not in settings:
+                    continue
                 path = workdir / settings[field]
                 if not path.exists():
                     raise AlsigError(

@@ -576,15 +576,49 @@ def ingest_local(dataset: str, settings: dict[str, Any]) -> ad.AnnData:
         dataset=dataset,
     )
     obs = sample_sheet_and_obs(sheet, settings, dataset, str(sheet_path))
+    matrix, te_rows = split_te_rows(matrix)
     counts, var, genes_report = harmonise_genes(
         matrix.counts, matrix.gene_ids, id_type=settings.get("gene_id_type", "auto")
     )
-    provenance = {
-        "source": "local",
-        "inputs": {"counts": file_record(counts_path), "samples": file_record(sheet_path)},
-        "gene_harmonisation": genes_report,
-    }
-    return assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
+    inputs = {"counts": file_record(counts_path), "samples": file_record(sheet_path)}
+    provenance = {"source": "local", "inputs": inputs, "gene_harmonisation": genes_report}
+    adata = assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
+    return _with_te_counts(adata, settings, te_rows, inputs)
+
+
+def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None]:
+    """TEcount writes genes and TEs in one table: the TE rows (``subfamily:family:class``) come
+    out as a samples x TEs frame, the rest stays the gene matrix."""
+    from alsig.stages.ingest.te_counts import is_te_id
+
+    te = np.array([is_te_id(str(g)) for g in matrix.gene_ids], dtype=bool)
+    if not te.any():
+        return matrix, None
+    log.info("%s: %d TE rows (subfamily:family:class) read as the TE block", matrix.path,
+             int(te.sum()))  # fmt: skip
+    genes = CountMatrix([g for g, t in zip(matrix.gene_ids, te, strict=True) if not t],
+                        matrix.sample_ids, matrix.counts[~te], matrix.path)  # fmt: skip
+    te_ids = [str(g) for g, t in zip(matrix.gene_ids, te, strict=True) if t]
+    frame = pd.DataFrame(matrix.counts[te].T, index=matrix.sample_ids, columns=te_ids)
+    return genes, frame
+
+
+def _with_te_counts(
+    adata: ad.AnnData, settings: dict[str, Any], te_rows: pd.DataFrame | None, inputs: dict
+) -> ad.AnnData:
+    """Attach the TE block: from ``te_counts`` when configured, else the count matrix's own TE
+    rows (TEcount's combined layout), else nothing (the retrotransposon axis is then null)."""
+    from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts
+
+    if settings.get("te_counts"):
+        path = Path(settings["te_counts"])
+        te_rows = read_te_counts(path, sample_ids=list(adata.obs_names))
+        inputs["te_counts"] = file_record(path)
+    if te_rows is None:
+        return adata
+    log.info("dataset %s: %d TE subfamilies beside the genes", adata.uns["dataset"],
+             te_rows.shape[1])  # fmt: skip
+    return attach_te_counts(adata, te_rows.loc[list(adata.obs_names)])
 
 
 def ingest_geo(

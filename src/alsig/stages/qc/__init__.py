@@ -161,6 +161,12 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
     obs.index = obs.index.astype(str)
     obs.index.name = None
     out = ad.AnnData(X=summed.astype(np.int32), obs=obs, var=adata.var.copy(), uns=dict(adata.uns))
+    if "te_counts" in adata.obsm:  # the TE block is summed the same way
+        te = adata.obsm["te_counts"]
+        out.obsm["te_counts"] = pd.DataFrame(
+            np.asarray(indicator @ te.to_numpy(dtype=np.int64)), index=out.obs_names,
+            columns=te.columns,
+        )  # fmt: skip
     log.info("collapsed %d samples into %d by '%s'", adata.n_obs, out.n_obs, by)
     return out
 
