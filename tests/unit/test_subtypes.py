@@ -11,6 +11,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
 from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts
 from alsig.stages.score import score_anndata
@@ -51,19 +52,22 @@ def planted_scores(seed=0, per_state=20, n_controls=10, shift=2.0) -> tuple[pl.D
 
 def test_three_planted_states_are_recovered():
     scores, truth = planted_scores()
-    calls = call_states(member_z(scores)).call
+    z = member_z(scores)
+    calls = call_states(z, [truth[s] is None for s in z.index], min_score=1.0).call
     disease = [s for s, t in truth.items() if t]
     accuracy = np.mean([calls[s] == truth[s] for s in disease])
     assert accuracy >= 0.9
     controls = [s for s, t in truth.items() if not t]
-    assert (calls[controls] == "unassigned").mean() >= 0.8  # nothing elevated vs controls
+    # with min_score, a call also needs the state raised against the controls' own spread
+    assert (calls[controls] == "unassigned").mean() >= 0.6
 
 
 def test_a_call_does_not_change_when_more_disease_samples_are_added():
     scores, _ = planted_scores(seed=1)
     subset = scores.filter(~pl.col("sample").str.starts_with("glia"))
-    full_calls = call_states(member_z(scores))
-    sub_calls = call_states(member_z(subset))
+    full_z, sub_z = member_z(scores), member_z(subset)
+    full_calls = call_states(full_z, [s.startswith("c") for s in full_z.index])
+    sub_calls = call_states(sub_z, [s.startswith("c") for s in sub_z.index])
     shared = sub_calls.call.index
     pd.testing.assert_series_equal(full_calls.call[shared], sub_calls.call)
     pd.testing.assert_series_equal(full_calls.confidence[shared], sub_calls.confidence)
@@ -75,7 +79,7 @@ def test_unassigned_without_a_clear_lead_and_confidence_grows_with_it():
          "axis:tdp43_loss": [0.0, 0.0, -1.5]},
         index=["close", "clear", "low"],
     )  # fmt: skip
-    calls = call_states(z, margin=0.5)
+    calls = call_states(z, margin=0.5, min_score=0.0)
     assert calls.call.tolist() == ["unassigned", "Ox-like", "unassigned"]
     assert calls.confidence["clear"] == pytest.approx(2.0 / 2.5)
     assert calls.members_used["te"] == ["axis:tdp43_loss"]
@@ -122,8 +126,8 @@ def test_subtype_table_follows_its_schema():
     obs = pd.DataFrame({"condition": ["ALS" if truth[s] else "control" for s in samples],
                         "subject": samples}, index=samples)  # fmt: skip
     vst = pd.DataFrame(np.random.default_rng(3).gamma(2, 1, (len(samples), 50)), index=samples)
-    settings = {"margin": 0.5, "disease_label": "ALS", "nmf_min_samples": 10, "nmf_features": 40,
-                "nmf_k_min": 2, "nmf_k_max": 3, "nmf_restarts": 4, "seed": 1}  # fmt: skip
+    settings = alsig_settings.defaults("subtypes") | {
+        "nmf_features": 40, "nmf_k_max": 3, "nmf_restarts": 4, "seed": 1}  # fmt: skip
     result = subtype_table("sim", scores.with_columns(pl.lit("sim").alias("dataset")), obs, vst,
                            None, settings)  # fmt: skip
     table = result.table

@@ -14,9 +14,14 @@ sample is called by the state that leads.
 - TE-like: the retrotransposon axis (TE counts) and TDP-43 loss of function (cryptic-exon
   targets).
 
-Call: the state with the highest score when it is above 0 (elevated against the controls) and
-leads the second by at least ``margin`` control SDs; otherwise ``unassigned``. Confidence:
-``lead / (lead + margin)`` (0.5 at the margin, towards 1 for a clear lead; 0 when unassigned).
+Each state score is then standardised by the controls' own state scores (so it reads in control
+SDs). Call: the state with the highest score when it leads the second by at least ``margin``
+(and, with ``min_score`` set, reaches it); otherwise ``unassigned``. By default the call is
+relative, like the published subtypes, which split ALS samples among themselves: it says which
+state dominates a sample, not that the sample differs from the controls (controls get calls too;
+``axis_tests`` is the place for ALS vs control). Confidence: ``lead / (lead + margin)``
+(0.5 at the margin, towards 1 for a clear lead; 0 when unassigned). How often controls get a call
+is the stage's false-call rate, reported in ``bench/results/subtypes.md``.
 Because the z scores use only the dataset's controls, a sample's call depends on the sample and
 the controls of its reference stratum, never on the other disease samples: adding ALS samples
 changes no call. The calls depend on composition like the axes do (TDP-43 loss tracks neuron
@@ -83,16 +88,29 @@ def member_z(scores: pl.DataFrame, states: Mapping[str, Sequence[str]] = STATES)
 
 
 def call_states(
-    z: pd.DataFrame, *, margin: float = 0.5, states: Mapping[str, Sequence[str]] = STATES
+    z: pd.DataFrame,
+    is_control: Sequence[bool] | None = None,
+    *,
+    margin: float = 0.5,
+    min_score: float | None = None,
+    states: Mapping[str, Sequence[str]] = STATES,
 ) -> StateCalls:
-    """State scores (mean member z), calls and confidences for every sample of ``z``.
+    """State scores, calls and confidences for every sample of ``z``.
 
     Parameters
     ----------
     z
         Samples x state members (:func:`member_z`).
+    is_control
+        Per sample (``z`` order): a control. A state score is the mean of its members' z,
+        standardised by the controls' own state scores (mean 0, SD 1 over the controls), so a
+        control is as likely to cross ``min_score`` as a draw from its own distribution;
+        without 3 controls the means are used as they are.
     margin
         Lead (in control SDs) the top state needs over the second to be called.
+    min_score
+        Optional score (control SDs) the top state also needs; ``None``: the call is relative
+        (the state clearly ahead), as the published subtypes are.
     states
         ``{state: members}`` (default :data:`STATES`).
     """
@@ -102,10 +120,11 @@ def call_states(
         present = [m for m in members if m in z.columns and z[m].notna().any()]
         used[state] = present
         scores[state] = z[present].mean(axis=1, skipna=True) if present else np.nan
+    scores = _standardised(scores, is_control)
     values = scores.to_numpy(dtype=float)
     call, confidence = [], []
     for row in values:
-        label, conf = _call(row, list(scores.columns), margin)
+        label, conf = _call(row, list(scores.columns), margin, min_score)
         call.append(label)
         confidence.append(conf)
     return StateCalls(
@@ -116,14 +135,27 @@ def call_states(
     )
 
 
-def _call(row: np.ndarray, names: list[str], margin: float) -> tuple[str, float]:
+def _standardised(scores: pd.DataFrame, is_control: Sequence[bool] | None) -> pd.DataFrame:
+    if is_control is None:
+        return scores
+    controls = scores[np.asarray(is_control, dtype=bool)]
+    mean, sd = controls.mean(axis=0), controls.std(axis=0, ddof=1)
+    usable = (controls.notna().sum(axis=0) >= 3) & (sd > 0)
+    out = scores.copy()
+    out.loc[:, usable] = (scores.loc[:, usable] - mean[usable]) / sd[usable]
+    return out
+
+
+def _call(
+    row: np.ndarray, names: list[str], margin: float, min_score: float | None
+) -> tuple[str, float]:
     finite = np.isfinite(row)
     if finite.sum() < 2:
         return UNASSIGNED, 0.0
     order = np.argsort(np.where(finite, row, -np.inf))[::-1]
     best, second = row[order[0]], row[order[1]]
     lead = best - second
-    if best <= 0 or lead < margin:
+    if lead < margin or (min_score is not None and best < min_score):
         return UNASSIGNED, 0.0
     return LABELS[names[order[0]]], float(lead / (lead + margin))
 

@@ -71,9 +71,11 @@ def subtype_table(
         The resolved ``subtypes`` settings.
     """
     z = member_z(scores)
-    states = call_states(z, margin=float(settings["margin"]))
     samples = list(z.index)
     condition = obs["condition"].reindex(samples).astype("string")
+    is_control = [c == settings["control_label"] for c in condition.fillna("")]
+    states = call_states(z, is_control, margin=float(settings["margin"]),
+                         min_score=settings["min_score"])  # fmt: skip
     disease = [s for s in samples if condition.get(s) == settings["disease_label"]]
     subjects = (
         obs["subject"].reindex(samples).astype(str)
