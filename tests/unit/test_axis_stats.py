@@ -83,7 +83,7 @@ def test_unscored_signature_gives_a_null_row_with_a_note():
     obs, scores = repeated_cohort(n_subjects=10)
     scores = scores.with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
     (row,) = axis_tests(scores, obs, design="~ condition", contrast=ALS).to_dicts()
-    assert row["estimate"] is None and row["qvalue"] is None and "do not identify" in row["note"]
+    assert row["estimate"] is None and row["qvalue"] is None and "not scored" in row["note"]
 
 
 def test_benjamini_hochberg_matches_the_textbook_example():

@@ -149,6 +149,8 @@ def fit_score(y: pd.Series, design: Design) -> Fit:
     """Fit one score (index = samples; NaN = not scored) and return the contrast coefficient."""
     y = y.reindex(design.matrix.index).astype(float)
     rows = y.notna().to_numpy()
+    if not rows.any():
+        return Fit(note="not scored in this dataset (see signature_coverage.tsv)")
     X, subjects = design.matrix[rows], design.subjects[rows]
     if X.shape[0] <= X.shape[1] or np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
         return Fit(note=f"{X.shape[0]} scored samples do not identify the model")
