@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: demo test test-fast lint clean install
+.PHONY: demo report test test-fast lint clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,19 @@ install: $(VENV)/.installed
 ## Install alsig and run the whole workflow on the bundled demo (results in results/demo/).
 demo: install
 	$(BIN)/snakemake --cores $(CORES)
+	@echo ""
+	@echo "alsig demo done. Signature scores per sample:"
+	@echo "  results/demo/scores/signature_scores.parquet   (long table, schema in workflow/schemas/)"
+	@echo "  results/demo/scores/signature_scores_wide.tsv  (one row per sample)"
+	@echo "  results/demo/scores/axis_tests.tsv             (ALS vs control per axis)"
+	@echo "  results/demo/subtypes/subtypes.tsv             (molecular states per sample)"
+	@echo "  results/catalog/signature_scores.parquet       (every dataset of the run)"
+	@echo "HTML report: make report  ->  results/report.html"
+
+## The snakemake report of the last run (every figure and table with its caption).
+report: install
+	$(BIN)/snakemake --report results/report.html
+	@echo "report: results/report.html"
 
 ## Install the test dependencies and run the whole test suite (two workers; the tests that read
 ## the shared demo run stay on one worker, which builds it once).
