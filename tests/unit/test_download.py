@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.sources.download import Download, GzipChecker, _Transient, fetch, read_sidecar
+from alsig.sources.download import Download, GzipChecker, fetch, read_sidecar
+from alsig.sources.http import Transient
 from tests.stub_server import DATA, Fault, StubServer
 
 COUNTS = "GSE900001_raw_counts_GRCh38.p13_NCBI.tsv.gz"
@@ -104,7 +105,7 @@ def test_retry_after_dropped_connection(geo_stub, tmp_path, caplog):
 
 def test_429_with_retry_after_is_honoured(geo_stub, tmp_path, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr("alsig.sources.download.time.sleep", waits.append)
+    monkeypatch.setattr("alsig.sources.http.time.sleep", waits.append)
     geo_stub.inject(MATRIX, Fault.status(429, retry_after=7), Fault.status(429, retry_after=9999))
     record = fetch(matrix_url(geo_stub), tmp_path / MATRIX, timeout=5, retries=3, backoff=0.5)
     assert record.attempts == 3
@@ -113,7 +114,7 @@ def test_429_with_retry_after_is_honoured(geo_stub, tmp_path, monkeypatch):
 
 def test_500_then_200_uses_exponential_backoff(geo_stub, tmp_path, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr("alsig.sources.download.time.sleep", waits.append)
+    monkeypatch.setattr("alsig.sources.http.time.sleep", waits.append)
     geo_stub.inject(ANNOT, Fault.status(500), Fault.status(502))
     record = fetch(
         f"{geo_stub.download_base_url}?type=rnaseq_counts&format=file&file={ANNOT}",
@@ -161,7 +162,7 @@ def test_wrong_series_folder_is_a_404(geo_stub, tmp_path):
 
 
 def test_retries_exhausted_leaves_nothing(geo_stub, tmp_path, monkeypatch):
-    monkeypatch.setattr("alsig.sources.download.time.sleep", lambda s: None)
+    monkeypatch.setattr("alsig.sources.http.time.sleep", lambda s: None)
     geo_stub.inject(MATRIX, always=Fault.status(500))
     dest = tmp_path / "cache" / MATRIX
     with pytest.raises(AlsigError) as error:
@@ -220,9 +221,9 @@ def test_gzip_checker_accepts_concatenated_members_and_rejects_garbage():
     checker.finish(len(data))
     broken = GzipChecker()
     broken.feed(data[:20])
-    with pytest.raises(_Transient, match="truncated gzip"):
+    with pytest.raises(Transient, match="truncated gzip"):
         broken.finish(20)
-    with pytest.raises(_Transient, match="not valid gzip"):
+    with pytest.raises(Transient, match="not valid gzip"):
         GzipChecker().feed(b"plain text, not gzip")
 
 

@@ -12,7 +12,7 @@ from alsig.stages.ingest import (
     harmonise_genes,
     ingest_local,
     read_count_matrix,
-    read_h5ad_counts,
+    read_h5ad_count_matrix,
     read_sample_sheet,
     resolve_conditions,
     to_storage,
@@ -164,7 +164,7 @@ def test_h5ad_with_fractional_counts_is_rejected(tmp_path):
     path = tmp_path / "x.h5ad"
     ad.AnnData(X=np.array([[1.5, 2.0]]), obs={"n": ["S1"]}).write_h5ad(path)
     with pytest.raises(AlsigError, match="non-integer values"):
-        read_h5ad_counts(path)
+        read_h5ad_count_matrix(path)
 
 
 def test_storage_is_sparse_only_when_smaller():
