@@ -8,18 +8,20 @@ import time
 import polars as pl
 import pytest
 
+from alsig import settings
 from alsig.errors import AlsigError
-from alsig.ops.reprocess import (
-    DEFAULT_CONDITION,
+from alsig.ops import (
     LockedError,
     check_conditions,
     dataset_of,
     reprocess_settings,
     rule_errors,
     run_lock,
-    series_matrix_url,
     without_forcerun,
 )
+from alsig.sources.geo_layout import series_matrix_url
+
+DEFAULT_CONDITION = settings.defaults("reprocess")["default_condition"]
 
 
 def sheet(values: list[str], column: str = "disease_state") -> pl.DataFrame:

@@ -119,10 +119,8 @@ def fetch(
 
     Parameters
     ----------
-    url
-        The file's URL.
-    dest
-        Where the file goes; ``<dest>.json`` is its sidecar.
+    url, dest
+        The file's URL, and where it goes (``<dest>.json`` is its sidecar).
     timeout, retries, backoff, max_retry_after
         As for :class:`alsig.sources.http.RetryPolicy` (``retries`` after the first attempt).
 
@@ -156,7 +154,8 @@ def fetch(
         (size, digest), attempts = with_retries(url, attempt, policy)
     except Refused as exc:
         raise AlsigError(
-            f"download of {url} failed: HTTP {exc.status} {exc.reason}; {_refusal_hint(exc.status)}."
+            f"download of {url} failed: HTTP {exc.status} {exc.reason}; "
+            f"{_refusal_hint(exc.status)}."
         ) from None
     except GaveUp as exc:
         raise AlsigError(
@@ -165,6 +164,11 @@ def fetch(
             "downloads are cached), raise `geo.retries` / `geo.timeout_seconds`, or check "
             f"`geo.download_base_url` / `geo.series_base_url`. Nothing was written to {dest}."
         ) from None
+    return _record(url, dest, size, digest, attempts)
+
+
+def _record(url: str, dest: Path, size: int, digest: str, attempts: int) -> Download:
+    """The :class:`Download` of a finished file, also written as its sidecar."""
     record = Download(
         url=url,
         path=str(dest),
