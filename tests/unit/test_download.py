@@ -237,3 +237,29 @@ def test_stub_routes_and_registered_handler(geo_stub):
         urllib.request.urlopen(f"{geo_stub.base_url}/entrez/eutils/esearch.fcgi?term=x")
     assert error.value.code == 503 and error.value.headers["Retry-After"] == "0"
     assert os.fspath(geo_stub.root) == os.fspath(DATA)
+
+
+def test_one_retry_loop_serves_downloads_and_api_calls(monkeypatch):
+    """with_retries: a Transient's own wait wins over the backoff; GaveUp names the last problem."""
+    from alsig.sources.http import GaveUp, RetryPolicy, with_retries
+
+    waits: list[float] = []
+    monkeypatch.setattr("alsig.sources.http.time.sleep", waits.append)
+    policy = RetryPolicy(timeout=1, retries=2, backoff=0.5)
+    answers = iter([Transient("HTTP 503", wait=3.0), Transient("dropped"), "body"])
+
+    def attempt(number: int) -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return f"{answer} on attempt {number}"
+
+    assert with_retries("http://x", attempt, policy) == "body on attempt 3"
+    assert waits == [3.0, 1.0]
+
+    def always(number: int) -> str:
+        raise Transient(f"failure {number}")
+
+    with pytest.raises(GaveUp) as gave_up:
+        with_retries("http://x", always, policy)
+    assert gave_up.value.attempts == 3 and gave_up.value.problem == "failure 3"
