@@ -52,7 +52,7 @@ def _logging(verbose: bool) -> None:
 def _discover(args: argparse.Namespace) -> int:
     import json
 
-    from alsig.ops.reprocess import discover_only
+    from alsig.ops import discover_only
 
     _logging(args.verbose)
     try:
@@ -74,7 +74,7 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _reprocess(args: argparse.Namespace) -> int:
-    from alsig.ops.reprocess import Options, reprocess
+    from alsig.ops import Options, reprocess
 
     _logging(args.verbose)
     options = Options(

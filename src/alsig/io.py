@@ -78,8 +78,21 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
 def read_h5ad_counts(path: str | os.PathLike[str]) -> ad.AnnData:
     """X, obs, var and uns of an h5ad file, without layers, obsm or varm.
 
-    DE needs the raw counts only; skipping the QC file's two float32 layers (normalised, VST)
-    saves two matrix copies, 0.9 GB of the DE job's peak at 2,000 x 60,000."""
+    The one h5ad counts reader: DE reads the QC'd counts with it, ingest a user's count matrix
+    (:func:`alsig.stages.ingest.read_h5ad_count_matrix` checks the values). Skipping the QC
+    file's two float32 layers (normalised, VST) saves two matrix copies, 0.9 GB of the DE job's
+    peak at 2,000 x 60,000.
+
+    Parameters
+    ----------
+    path
+        The ``.h5ad`` file.
+
+    Returns
+    -------
+    anndata.AnnData
+        In memory, without layers, obsm, varm, obsp or varp.
+    """
     import anndata as ad
     import h5py
 

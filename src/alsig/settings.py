@@ -97,8 +97,17 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A top-level section (``geo``, ``reprocess``) with its defaults filled in."""
-    return apply_defaults(_section_schema(name), dict(config.get(name) or {}))
+    """A top-level section (``geo``, ``reprocess``) with its defaults filled in, normalised and
+    checked (schema-check the config first).
+
+    Raises
+    ------
+    AlsigError
+        A value the schema cannot reject (a regex that does not compile), naming the config key.
+    """
+    settings = apply_defaults(_section_schema(name), dict(config.get(name) or {}))
+    check = _SECTION_CHECKS.get(name)
+    return check(settings) if check else settings
 
 
 def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
@@ -174,6 +183,22 @@ _CHECKS = {
     "score": _check_score,
     "subtypes": _check_subtypes,
 }
+
+
+def _check_reprocess(settings: dict[str, Any]) -> dict[str, Any]:
+    # Also run beside the schema check (alsig.ops.config.reprocess_settings), so that both
+    # problems are reported: skip what the schema rejects anyway.
+    condition = settings["default_condition"]
+    rules = condition.get("rules") if isinstance(condition, Mapping) else None
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, Mapping) and isinstance(rule.get("pattern"), str):
+            _check_regex(rule["pattern"], f"reprocess.default_condition.rules[{i}].pattern")
+    if isinstance(settings["exclude"], list):  # a plain list of accessions: no reason given
+        settings["exclude"] = {str(a): "excluded by the user" for a in settings["exclude"]}
+    return settings
+
+
+_SECTION_CHECKS = {"reprocess": _check_reprocess}
 
 
 def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:

@@ -17,8 +17,8 @@ import anndata as ad
 import pytest
 import yaml
 
-import alsig.ops.reprocess as reprocess_module
-from alsig.ops.reprocess import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess, run_lock
+import alsig.ops.workflow as workflow_module
+from alsig.ops import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess, run_lock
 from tests.eutils_stub import EutilsFixture
 from tests.stub_server import DATA, Fault, StubServer
 
@@ -248,7 +248,7 @@ def test_failed_dataset_is_isolated_and_an_interrupted_run_resumes(site, monkeyp
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(reprocess_module, "run_snakemake", interrupted)
+        patch.setattr(workflow_module, "run_snakemake", interrupted)
         with pytest.raises(KeyboardInterrupt):
             s.run()
     last = json.loads((s.state / "last_run.json").read_text())

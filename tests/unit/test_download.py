@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.sources.download import Download, GzipChecker, _Transient, fetch, read_sidecar
+from alsig.sources.download import Download, GzipChecker, fetch, read_sidecar
+from alsig.sources.http import Transient
 from tests.stub_server import DATA, Fault, StubServer
 
 COUNTS = "GSE900001_raw_counts_GRCh38.p13_NCBI.tsv.gz"
@@ -104,7 +105,7 @@ def test_retry_after_dropped_connection(geo_stub, tmp_path, caplog):
 
 def test_429_with_retry_after_is_honoured(geo_stub, tmp_path, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr("alsig.sources.download.time.sleep", waits.append)
+    monkeypatch.setattr("alsig.sources.http.time.sleep", waits.append)
     geo_stub.inject(MATRIX, Fault.status(429, retry_after=7), Fault.status(429, retry_after=9999))
     record = fetch(matrix_url(geo_stub), tmp_path / MATRIX, timeout=5, retries=3, backoff=0.5)
     assert record.attempts == 3
@@ -113,7 +114,7 @@ def test_429_with_retry_after_is_honoured(geo_stub, tmp_path, monkeypatch):
 
 def test_500_then_200_uses_exponential_backoff(geo_stub, tmp_path, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr("alsig.sources.download.time.sleep", waits.append)
+    monkeypatch.setattr("alsig.sources.http.time.sleep", waits.append)
     geo_stub.inject(ANNOT, Fault.status(500), Fault.status(502))
     record = fetch(
         f"{geo_stub.download_base_url}?type=rnaseq_counts&format=file&file={ANNOT}",
@@ -161,7 +162,7 @@ def test_wrong_series_folder_is_a_404(geo_stub, tmp_path):
 
 
 def test_retries_exhausted_leaves_nothing(geo_stub, tmp_path, monkeypatch):
-    monkeypatch.setattr("alsig.sources.download.time.sleep", lambda s: None)
+    monkeypatch.setattr("alsig.sources.http.time.sleep", lambda s: None)
     geo_stub.inject(MATRIX, always=Fault.status(500))
     dest = tmp_path / "cache" / MATRIX
     with pytest.raises(AlsigError) as error:
@@ -220,9 +221,9 @@ def test_gzip_checker_accepts_concatenated_members_and_rejects_garbage():
     checker.finish(len(data))
     broken = GzipChecker()
     broken.feed(data[:20])
-    with pytest.raises(_Transient, match="truncated gzip"):
+    with pytest.raises(Transient, match="truncated gzip"):
         broken.finish(20)
-    with pytest.raises(_Transient, match="not valid gzip"):
+    with pytest.raises(Transient, match="not valid gzip"):
         GzipChecker().feed(b"plain text, not gzip")
 
 
@@ -236,3 +237,29 @@ def test_stub_routes_and_registered_handler(geo_stub):
         urllib.request.urlopen(f"{geo_stub.base_url}/entrez/eutils/esearch.fcgi?term=x")
     assert error.value.code == 503 and error.value.headers["Retry-After"] == "0"
     assert os.fspath(geo_stub.root) == os.fspath(DATA)
+
+
+def test_one_retry_loop_serves_downloads_and_api_calls(monkeypatch):
+    """with_retries: a Transient's own wait wins over the backoff; GaveUp names the last problem."""
+    from alsig.sources.http import GaveUp, RetryPolicy, with_retries
+
+    waits: list[float] = []
+    monkeypatch.setattr("alsig.sources.http.time.sleep", waits.append)
+    policy = RetryPolicy(timeout=1, retries=2, backoff=0.5)
+    answers = iter([Transient("HTTP 503", wait=3.0), Transient("dropped"), "body"])
+
+    def attempt(number: int) -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return f"{answer} on attempt {number}"
+
+    assert with_retries("http://x", attempt, policy) == "body on attempt 3"
+    assert waits == [3.0, 1.0]
+
+    def always(number: int) -> str:
+        raise Transient(f"failure {number}")
+
+    with pytest.raises(GaveUp) as gave_up:
+        with_retries("http://x", always, policy)
+    assert gave_up.value.attempts == 3 and gave_up.value.problem == "failure 3"

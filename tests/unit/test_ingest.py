@@ -12,7 +12,7 @@ from alsig.stages.ingest import (
     harmonise_genes,
     ingest_local,
     read_count_matrix,
-    read_h5ad_counts,
+    read_h5ad_count_matrix,
     read_sample_sheet,
     resolve_conditions,
     to_storage,
@@ -164,7 +164,7 @@ def test_h5ad_with_fractional_counts_is_rejected(tmp_path):
     path = tmp_path / "x.h5ad"
     ad.AnnData(X=np.array([[1.5, 2.0]]), obs={"n": ["S1"]}).write_h5ad(path)
     with pytest.raises(AlsigError, match="non-integer values"):
-        read_h5ad_counts(path)
+        read_h5ad_count_matrix(path)
 
 
 def test_storage_is_sparse_only_when_smaller():
@@ -172,3 +172,39 @@ def test_storage_is_sparse_only_when_smaller():
     mostly_zero[0, :5] = 1
     assert sp.issparse(to_storage(mostly_zero))
     assert isinstance(to_storage(np.ones((10, 100), dtype=np.int32)), np.ndarray)
+
+
+def test_h5ad_counts_are_read_through_the_shared_reader_without_layers(tmp_path):
+    from alsig.stages.ingest import read_h5ad_count_matrix
+
+    path = tmp_path / "in.h5ad"
+    counts = np.array([[1, 0, 3], [4, 5, 0]], dtype=np.int64)
+    ad.AnnData(
+        X=counts,
+        obs={"n": ["S1", "S2"]},
+        layers={"norm": counts / 2.0},
+    ).write_h5ad(path)
+    matrix = read_h5ad_count_matrix(path)
+    assert matrix.sample_ids == ["0", "1"] and matrix.counts.dtype == np.int32
+    assert matrix.counts.tolist() == counts.T.tolist()
+    with pytest.raises(AlsigError, match="does not exist"):
+        read_h5ad_count_matrix(tmp_path / "missing.h5ad")
+
+
+def test_series_matrix_layout_finds_geo_spellings():
+    from alsig.stages.ingest import SheetLayout, series_matrix_layout
+
+    settings = {
+        "source": "geo",
+        "accession": "GSE1",
+        "condition": {"column": "sample group", "rules": [{"pattern": "x", "condition": "ALS"}]},
+        "columns": {"subject": "subject id", "sex": "sex"},
+    }
+    layout = series_matrix_layout(settings, ["sample", "sample_group", "subject_id", "sex"])
+    assert layout == SheetLayout(
+        sample_column="sample",
+        condition_column="sample_group",
+        rules=[{"pattern": "x", "condition": "ALS"}],
+        columns={"subject": "subject_id", "sex": "sex"},
+    )
+    assert SheetLayout.from_settings({}).condition_column == "condition"

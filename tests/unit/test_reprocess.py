@@ -8,18 +8,20 @@ import time
 import polars as pl
 import pytest
 
+from alsig import settings
 from alsig.errors import AlsigError
-from alsig.ops.reprocess import (
-    DEFAULT_CONDITION,
+from alsig.ops import (
     LockedError,
     check_conditions,
     dataset_of,
     reprocess_settings,
     rule_errors,
     run_lock,
-    series_matrix_url,
     without_forcerun,
 )
+from alsig.sources.geo_layout import series_matrix_url
+
+DEFAULT_CONDITION = settings.defaults("reprocess")["default_condition"]
 
 
 def sheet(values: list[str], column: str = "disease_state") -> pl.DataFrame:
@@ -136,3 +138,41 @@ def test_without_forcerun_keeps_targets_and_options():
     command = ["snakemake", "--forcerun", "results/a/counts.h5ad", "results/b/counts.h5ad"]
     command += ["--keep-going", "results/a/counts.h5ad"]
     assert without_forcerun(command) == ["snakemake", "--keep-going", "results/a/counts.h5ad"]
+
+
+def test_settings_are_the_schema_defaults():
+    assert reprocess_settings({}) == settings.defaults("reprocess")
+    assert reprocess_settings({"reprocess": {"cores": 8}})["default_condition"] == DEFAULT_CONDITION
+
+
+def test_run_summary_keys_and_outcome(tmp_path):
+    import json
+
+    from alsig.ops import EXIT_DATASETS_FAILED, Observation, Registry, RunSummary
+
+    summary = RunSummary(run_id="r1", registry="reg.tsv")
+    summary.timing("lock_wait_seconds", time.monotonic())
+    observation = Observation(["GSE2"], [], ["GSE1"], [], [], [])
+    summary.record_discovery(["GSE2", "GSE1", "GSE2"], observation)
+    status, code = summary.record_outcome(
+        Registry(), observation, ran=True, problem="", processed=[], failed={"GSE2": "boom"}
+    )
+    assert (status, code) == ("failed", EXIT_DATASETS_FAILED)
+    written = json.loads(summary.write(tmp_path, status, code).read_text())
+    assert list(written) == [
+        "schema_version",
+        "run_id",
+        "started_at",
+        "status",
+        "exit_code",
+        "counts",
+        "datasets",
+        "snakemake",
+        "timings",
+        "registry",
+        "snakemake_ran",
+        "finished_at",
+    ]
+    assert written["datasets"]["discovered"] == ["GSE1", "GSE2"]
+    assert list(written["timings"]) == ["lock_wait_seconds", "total_seconds"]
+    assert (tmp_path / "last_run.json").read_text() == (tmp_path / "runs" / "r1.json").read_text()

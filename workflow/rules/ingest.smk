@@ -18,11 +18,14 @@ rule download_geo_annotation:
         mem_mb=500,
         runtime=30,
     params:
+        settings=GEO,
         urls=[
             geo_layout.download_url(
                 GEO["download_base_url"], geo_layout.ANNOTATION_FILE
             )
         ],
+        # the outputs are unnamed, so the job gets them as a list
+        files=lambda wc, output: list(output),
     script:
         "../scripts/download_geo.py"
 
@@ -39,6 +42,7 @@ rule download_geo_counts:
         mem_mb=500,
         runtime=60,
     params:
+        settings=GEO,
         urls=lambda wc: [
             geo_layout.download_url(
                 GEO["download_base_url"],
@@ -46,6 +50,8 @@ rule download_geo_counts:
                 wc.accession,
             )
         ],
+        # the outputs are unnamed, so the job gets them as a list
+        files=lambda wc, output: list(output),
     script:
         "../scripts/download_geo.py"
 
@@ -62,9 +68,12 @@ rule download_geo_series_matrix:
         mem_mb=500,
         runtime=30,
     params:
+        settings=GEO,
         urls=lambda wc: [
             geo_layout.series_matrix_url(GEO["series_base_url"], wc.accession)
         ],
+        # the outputs are unnamed, so the job gets them as a list
+        files=lambda wc, output: list(output),
     script:
         "../scripts/download_geo.py"
 
@@ -89,5 +98,6 @@ rule ingest:
         runtime=30,
     params:
         settings=lambda wc: dataset_entry(wc.dataset),
+        dataset=lambda wc: wc.dataset,
     script:
         "../scripts/ingest.py"

@@ -1,4 +1,4 @@
-from alsig.runner import run_rule
-from alsig.stages.ingest import run_download_rule
+from alsig.runner import run_stage
+from alsig.stages.ingest import run_download
 
-run_rule(snakemake, run_download_rule)  # noqa: F821 (injected by Snakemake)
+run_stage(snakemake, run_download)  # noqa: F821 (injected by Snakemake)

@@ -47,6 +47,7 @@ STATUSES = ("new", "processed", "needs_curation", "failed", "excluded")
 
 
 def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second (``2024-03-15T12:00:00+00:00``)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -100,6 +101,14 @@ class Registry:
     # ---------------------------------------------------------------- storage
     @classmethod
     def load(cls, path: str | Path) -> Registry:
+        """The registry stored at ``path`` (empty when the file does not exist yet).
+
+        Raises
+        ------
+        AlsigError
+            An unparsable file, missing columns, an unknown status or a newer schema version,
+            naming the file, line and column.
+        """
         path = Path(path)
         if not path.exists():
             return cls({}, path)
@@ -131,6 +140,7 @@ class Registry:
         return cls(entries, path)
 
     def to_frame(self) -> pl.DataFrame:
+        """One string row per series, in accession order (the TSV's content)."""
         rows = []
         for entry in sorted(self.entries.values(), key=lambda e: (len(e.accession), e.accession)):
             record = asdict(entry)
@@ -139,6 +149,7 @@ class Registry:
         return pl.DataFrame(rows, schema={c: pl.String for c in COLUMNS})
 
     def save(self, path: str | Path | None = None) -> Path:
+        """Write the TSV atomically to ``path`` (default: where it was loaded from)."""
         target = Path(path or self.path)
         write_tsv(self.to_frame(), target)
         return target
@@ -200,6 +211,7 @@ class Registry:
         return result
 
     def set(self, accession: str, status: str, reason: str = "") -> Entry:
+        """Give a series a status (one of :data:`STATUSES`) and its reason."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         entry = self.entries[accession]
@@ -207,6 +219,7 @@ class Registry:
         return entry
 
     def mark_processed(self, accession: str, *, data_sha256: str = "", now: str | None = None):
+        """A series' outputs were built: record the fingerprint they were built from."""
         entry = self.set(accession, "processed", "")
         entry.processed_fingerprint = entry.fingerprint
         entry.data_sha256 = data_sha256
@@ -215,9 +228,11 @@ class Registry:
         return entry
 
     def with_status(self, *statuses: str) -> list[Entry]:
+        """The entries with any of ``statuses``."""
         return [e for e in self.entries.values() if e.status in statuses]
 
     def counts(self) -> dict[str, int]:
+        """Number of series per status (every status, zeros included)."""
         out = dict.fromkeys(STATUSES, 0)
         for entry in self.entries.values():
             out[entry.status] += 1

@@ -3,9 +3,9 @@
 :func:`fetch` GETs one URL into ``dest``:
 
 - connect/read ``timeout`` per socket operation;
-- retries with exponential backoff (``backoff * 2**(k-1)`` seconds before retry ``k``) on
-  connection errors, timeouts, dropped or incomplete responses, HTTP 429 (a ``Retry-After`` of
-  seconds is honoured, capped at :data:`MAX_RETRY_AFTER`) and 5xx; other 4xx fail at once;
+- retries through :func:`alsig.sources.http.with_retries`: exponential backoff on connection
+  errors, timeouts, dropped or incomplete responses, HTTP 429 (a ``Retry-After`` of seconds is
+  honoured, capped at :data:`MAX_RETRY_AFTER`) and 5xx; other 4xx fail at once;
 - the body goes to a temporary file in the destination folder, is checked (``Content-Length``
   when the server sends one; a ``.gz`` file must be one complete gzip stream, so a truncated
   download is never used) and only then renamed onto ``dest`` (atomic on POSIX);
@@ -20,26 +20,31 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import http.client
 import json
 import logging
 import os
 import socket
-import time
-import urllib.error
-import urllib.request
 import zlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import alsig
 from alsig.errors import AlsigError
 from alsig.io import sha256_file, write_text
+from alsig.sources.http import (
+    GaveUp,
+    Refused,
+    RetryPolicy,
+    Transient,
+    check_length,
+    open_url,
+    with_retries,
+)
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"alsig/{alsig.__version__} (ALS RNA-seq workflow; python-urllib)"
+#: Downloads wait longer for a busy server than API calls do.
 MAX_RETRY_AFTER = 120.0
 CHUNK = 1 << 20
 SIDECAR_VERSION = 1
@@ -63,14 +68,6 @@ class Download:
         record["path"] = Path(self.path).name
         record["sidecar_version"] = SIDECAR_VERSION
         return record
-
-
-class _Transient(Exception):
-    """A failed attempt worth retrying; ``wait`` overrides the backoff when set."""
-
-    def __init__(self, problem: str, wait: float | None = None) -> None:
-        super().__init__(problem)
-        self.wait = wait
 
 
 def sidecar_path(dest: str | os.PathLike[str]) -> Path:
@@ -120,9 +117,23 @@ def fetch(
 ) -> Download:
     """Download ``url`` to ``dest`` (cached, verified, atomic); see the module docstring.
 
-    ``retries`` is the number of retries after the first attempt. Raises :class:`AlsigError`
-    naming the URL when the server refuses (4xx other than 429) or every attempt failed; ``dest``
-    is then left untouched (absent when it was absent).
+    Parameters
+    ----------
+    url, dest
+        The file's URL, and where it goes (``<dest>.json`` is its sidecar).
+    timeout, retries, backoff, max_retry_after
+        As for :class:`alsig.sources.http.RetryPolicy` (``retries`` after the first attempt).
+
+    Returns
+    -------
+    Download
+        What was downloaded, or found in the cache (``cached``).
+
+    Raises
+    ------
+    AlsigError
+        Naming the URL, when the server refuses (4xx other than 429) or every attempt failed;
+        ``dest`` is then left untouched (absent when it was absent).
     """
     dest = Path(dest)
     hit = cached(url, dest)
@@ -131,117 +142,109 @@ def fetch(
         return hit
     dest.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_parts(dest)
-    attempts = retries + 1
-    problem = "no attempt made"
-    for attempt in range(1, attempts + 1):
-        log.info("GET %s -> %s (attempt %d of %d)", url, dest, attempt, attempts)
-        wait = backoff * 2 ** (attempt - 1)
-        try:
-            size, digest = _attempt(url, dest, timeout=timeout, max_retry_after=max_retry_after)
-        except _Transient as exc:
-            problem = str(exc)
-            if exc.wait is not None:
-                wait = exc.wait
-        else:
-            record = Download(
-                url=url,
-                path=str(dest),
-                size=size,
-                sha256=digest,
-                retrieved_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                attempts=attempt,
-            )
-            write_text(json.dumps(record.sidecar(), indent=2) + "\n", sidecar_path(dest))
-            log.info(
-                "downloaded %s: %d bytes, sha256 %s, %d attempt(s)", dest, size, digest, attempt
-            )
-            return record
-        if attempt < attempts:
-            log.warning(
-                "attempt %d of %d for %s failed: %s; retrying in %.1f s",
-                attempt,
-                attempts,
-                url,
-                problem,
-                wait,
-            )
-            time.sleep(wait)
-        else:
-            log.error("attempt %d of %d for %s failed: %s", attempt, attempts, url, problem)
-    raise AlsigError(
-        f"download of {url} failed after {attempts} attempt(s); last problem: {problem}. "
-        "The server or the network may be down: run again later (finished downloads are cached), "
-        "raise `geo.retries` / `geo.timeout_seconds`, or check `geo.download_base_url` / "
-        f"`geo.series_base_url`. Nothing was written to {dest}."
+    policy = RetryPolicy(
+        timeout=timeout, retries=retries, backoff=backoff, max_retry_after=max_retry_after
+    )
+
+    def attempt(number: int) -> tuple[int, str]:
+        log.info("GET %s -> %s (attempt %d of %d)", url, dest, number, policy.attempts)
+        return _attempt(url, dest, policy), number
+
+    try:
+        (size, digest), attempts = with_retries(url, attempt, policy)
+    except Refused as exc:
+        raise AlsigError(
+            f"download of {url} failed: HTTP {exc.status} {exc.reason}; "
+            f"{_refusal_hint(exc.status)}."
+        ) from None
+    except GaveUp as exc:
+        raise AlsigError(
+            f"download of {url} failed after {exc.attempts} attempt(s); last problem: "
+            f"{exc.problem}. The server or the network may be down: run again later (finished "
+            "downloads are cached), raise `geo.retries` / `geo.timeout_seconds`, or check "
+            f"`geo.download_base_url` / `geo.series_base_url`. Nothing was written to {dest}."
+        ) from None
+    return _record(url, dest, size, digest, attempts)
+
+
+def _record(url: str, dest: Path, size: int, digest: str, attempts: int) -> Download:
+    """The :class:`Download` of a finished file, also written as its sidecar."""
+    record = Download(
+        url=url,
+        path=str(dest),
+        size=size,
+        sha256=digest,
+        retrieved_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        attempts=attempts,
+    )
+    write_text(json.dumps(record.sidecar(), indent=2) + "\n", sidecar_path(dest))
+    log.info("downloaded %s: %d bytes, sha256 %s, %d attempt(s)", dest, size, digest, attempts)
+    return record
+
+
+def fetch_geo(url: str, dest: str | os.PathLike[str], geo: Mapping[str, Any]) -> Download:
+    """:func:`fetch` with the timeout, retries and backoff of the config's ``geo:`` section.
+
+    Parameters
+    ----------
+    url, dest
+        As for :func:`fetch`.
+    geo
+        The ``geo:`` section with its defaults (``alsig.settings.section(config, "geo")``).
+
+    Returns
+    -------
+    Download
+    """
+    return fetch(
+        url,
+        dest,
+        timeout=geo["timeout_seconds"],
+        retries=geo["retries"],
+        backoff=geo["backoff_seconds"],
     )
 
 
-def _attempt(url: str, dest: Path, *, timeout: float, max_retry_after: float) -> tuple[int, str]:
+def _refusal_hint(status: int) -> str:
+    return {
+        404: "the file does not exist on the server: check the accession (NCBI computes "
+        "counts only for some human RNA-seq series) and `geo.download_base_url` / "
+        "`geo.series_base_url`",
+        403: "access was refused: check the base URL and any proxy",
+    }.get(status, "this is not a transient error, so it was not retried; check the URL")
+
+
+def _attempt(url: str, dest: Path, policy: RetryPolicy) -> tuple[int, str]:
     """One GET into a temp file, verified and renamed onto ``dest``; returns (size, sha256)."""
     part = _part_path(dest)
     try:
-        request = urllib.request.Request(
-            url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            expected = response.headers.get("Content-Length")
-            digest = hashlib.sha256()
+        with open_url(url, policy, {"Accept-Encoding": "identity"}) as response:
             checker = GzipChecker() if dest.name.endswith(".gz") else None
-            size = 0
-            with open(part, "wb") as handle:
-                while chunk := response.read(CHUNK):
-                    handle.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if checker is not None:
-                        checker.feed(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-        if expected is not None and expected.isdigit() and size != int(expected):
-            raise _Transient(
-                f"incomplete response: got {size} of {expected} bytes (connection dropped)"
-            )
-        if checker is not None:
-            checker.finish(size)
-        os.chmod(part, 0o644)
-        os.replace(part, dest)
-        return size, digest.hexdigest()
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-        exc.close()
-        if status == 429 or status >= 500:
-            wait = None
-            if status in (429, 503):
-                wait = _retry_after(exc.headers, max_retry_after)
-            raise _Transient(f"HTTP {status} {exc.reason}", wait) from None
-        hint = {
-            404: "the file does not exist on the server: check the accession (NCBI computes "
-            "counts only for some human RNA-seq series) and `geo.download_base_url` / "
-            "`geo.series_base_url`",
-            403: "access was refused: check the base URL and any proxy",
-        }.get(status, "this is not a transient error, so it was not retried; check the URL")
-        raise AlsigError(f"download of {url} failed: HTTP {status} {exc.reason}; {hint}.") from None
-    except (
-        urllib.error.URLError,
-        http.client.HTTPException,
-        ConnectionError,
-        TimeoutError,
-        OSError,
-    ) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise _Transient(f"{type(exc).__name__}: {reason}") from None
+            size, digest = _stream(response, part, checker)
+            check_length(response.headers, size)
+            if checker is not None:
+                checker.finish(size)
+            os.chmod(part, 0o644)
+            os.replace(part, dest)
+        return size, digest
     finally:
         part.unlink(missing_ok=True)
 
 
-def _retry_after(headers: Any, cap: float) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return None
-    try:
-        return min(cap, max(0.0, float(value)))
-    except ValueError:  # an HTTP date: use our own backoff
-        return None
+def _stream(response: Any, part: Path, checker: GzipChecker | None) -> tuple[int, str]:
+    """Copy the body into ``part`` (synced to disk); returns (size, sha256)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(part, "wb") as handle:
+        while chunk := response.read(CHUNK):
+            handle.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            if checker is not None:
+                checker.feed(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return size, digest.hexdigest()
 
 
 class GzipChecker:
@@ -261,7 +264,7 @@ class GzipChecker:
             try:
                 self._decoder.decompress(data, 0)
             except zlib.error as exc:
-                raise _Transient(f"the body is not valid gzip data ({exc}){self._html()}") from None
+                raise Transient(f"the body is not valid gzip data ({exc}){self._html()}") from None
             if not self._decoder.eof:
                 return
             data = self._decoder.unused_data  # a further gzip member (concatenated gzip)
@@ -272,9 +275,9 @@ class GzipChecker:
 
     def finish(self, size: int) -> None:
         if not self._started:
-            raise _Transient("empty response body (0 bytes) for a .gz file")
+            raise Transient("empty response body (0 bytes) for a .gz file")
         if not self._decoder.eof:
-            raise _Transient(
+            raise Transient(
                 f"truncated gzip stream ({size} bytes received, the gzip end is missing)"
             )
 

@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.settings import defaults
 from alsig.sources.http import get_bytes
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
-DEFAULT_TERM = (
-    '("amyotrophic lateral sclerosis" OR ALS) AND "rnaseq counts"[Filter] '
-    'AND "Homo sapiens"[Organism] AND gse[ETYP]'
-)
+#: The E-utilities root and the search for ALS RNA-seq series: the ``reprocess:`` defaults of the
+#: config schema (the one place they are written).
+DEFAULT_BASE_URL: str = defaults("reprocess")["eutils_base_url"]
+DEFAULT_TERM: str = defaults("reprocess")["term"]
 #: esummary fields whose change means GEO updated the series (see :meth:`SeriesSummary.fingerprint`).
 FINGERPRINT_FIELDS = (
     "accession",

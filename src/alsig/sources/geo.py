@@ -104,9 +104,48 @@ def _sample_lines(path: Path) -> list[tuple[int, str, list[str]]]:
 
 
 def read_series_matrix(path: str | Path) -> pl.DataFrame:
-    """Sample sheet of a GEO series matrix (``.txt`` or ``.txt.gz``); see the module docstring."""
+    """Sample sheet of a GEO series matrix (``.txt`` or ``.txt.gz``); see the module docstring.
+
+    Parameters
+    ----------
+    path
+        The series matrix.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per sample, every column a string: ``sample``, ``title``, ``source_name`` and
+        one column per characteristic.
+
+    Raises
+    ------
+    AlsigError
+        Naming the file and line, for a file that is not a complete series matrix.
+    """
     path = Path(path)
     rows = _sample_lines(path)
+    samples = _sample_accessions(rows, path)
+    n = len(samples)
+    columns: dict[str, list[str | None]] = {"sample": list(samples)}
+    for field, name in BASE_COLUMNS.items():
+        if name == "sample":
+            continue
+        line = next((r for r in rows if r[1] == field), None)
+        columns[name] = [c or None for c in line[2]] if line else [None] * n
+    characteristics = _characteristics(rows, n)
+    columns.update(characteristics)
+    frame = pl.DataFrame(columns, schema={c: pl.String for c in columns})
+    log.info(
+        "%s: %d samples, characteristics %s",
+        path.name,
+        frame.height,
+        ", ".join(characteristics) or "(none)",
+    )
+    return frame
+
+
+def _sample_accessions(rows: list[tuple[int, str, list[str]]], path: Path) -> list[str]:
+    """The GSM accessions, once each, after checking every line has one cell per sample."""
     accession = [r for r in rows if r[1] == "!Sample_geo_accession"]
     if not accession:
         raise AlsigError(
@@ -134,14 +173,12 @@ def read_series_matrix(path: str | Path) -> pl.DataFrame:
         seen[gsm] = i
     if not all(_GSM.match(s) for s in samples):
         log.warning("%s: some sample accessions do not look like GSMnnn", path)
+    return samples
 
-    columns: dict[str, list[str | None]] = {"sample": list(samples)}
-    for field, name in BASE_COLUMNS.items():
-        if name == "sample":
-            continue
-        line = next((r for r in rows if r[1] == field), None)
-        columns[name] = [c or None for c in line[2]] if line else [None] * n
 
+def _characteristics(rows: list[tuple[int, str, list[str]]], n: int) -> dict[str, list[str | None]]:
+    """Characteristic column -> value per sample (None where missing), in order of appearance;
+    the rules are in the module docstring."""
     per_sample: list[dict[str, str]] = [{} for _ in range(n)]
     order: list[str] = []
     char_rows = [r for r in rows if r[1] == CHARACTERISTICS]
@@ -164,13 +201,4 @@ def read_series_matrix(path: str | Path) -> pl.DataFrame:
             per_sample[s][column] = value
             if column not in order:
                 order.append(column)
-    for column in order:
-        columns[column] = [sample.get(column) for sample in per_sample]
-    frame = pl.DataFrame(columns, schema={c: pl.String for c in columns})
-    log.info(
-        "%s: %d samples, characteristics %s",
-        path.name,
-        frame.height,
-        ", ".join(order) or "(none)",
-    )
-    return frame
+    return {column: [sample.get(column) for sample in per_sample] for column in order}

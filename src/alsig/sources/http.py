@@ -1,29 +1,62 @@
-"""Small HTTP GET with retries, for JSON APIs (NCBI E-utilities).
+"""HTTP GET with retries: the one retry loop behind every request alsig makes.
 
 Retried: connection errors, timeouts, dropped or incomplete responses, HTTP 429 (honouring a
-``Retry-After`` of seconds, capped) and 5xx, with exponential backoff. Not retried: other 4xx,
-which are raised at once. Every error names the URL and says what to do.
+``Retry-After`` of seconds, capped) and 5xx, with exponential backoff (``backoff * 2**(k-1)``
+seconds before retry ``k``). Not retried: other 4xx, which end the loop at once.
 
-File downloads (temp file, atomic rename, gzip check, sidecar) live in :mod:`alsig.sources.download`;
-this module only covers small in-memory bodies.
+:func:`with_retries` runs one caller-supplied attempt per try; an attempt opens the URL with
+:func:`open_url` (which sorts failures into :class:`Transient` and :class:`Refused`) and reads the
+body its own way: :func:`get_bytes` into memory (NCBI E-utilities JSON),
+:func:`alsig.sources.download.fetch` into a verified temporary file. Every error names the URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import alsig
 from alsig.errors import AlsigError
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"alsig/{alsig.__version__} (+https://github.com/; ALS RNA-seq workflow)"
+USER_AGENT = f"alsig/{alsig.__version__} (ALS RNA-seq workflow; python-urllib)"
 MAX_RETRY_AFTER = 60.0
+
+T = TypeVar("T")
+
+
+class Transient(Exception):
+    """A failed attempt worth retrying; ``wait`` (seconds) replaces the backoff when set."""
+
+    def __init__(self, problem: str, wait: float | None = None) -> None:
+        super().__init__(problem)
+        self.wait = wait
+
+
+class Refused(Exception):
+    """The server answered with a status that retrying cannot change (4xx other than 429)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"HTTP {status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class GaveUp(Exception):
+    """Every attempt failed transiently; ``problem`` is the last failure."""
+
+    def __init__(self, attempts: int, problem: str) -> None:
+        super().__init__(f"{attempts} attempt(s); last problem: {problem}")
+        self.attempts = attempts
+        self.problem = problem
 
 
 class HttpStatusError(AlsigError):
@@ -34,12 +67,126 @@ class HttpStatusError(AlsigError):
         self.status = status
 
 
-def _retry_after(headers, default: float) -> float:
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one attempt may take and how often, and how patiently, to try again.
+
+    Parameters
+    ----------
+    timeout
+        Seconds per socket operation (connect, each read).
+    retries
+        Retries after the first attempt.
+    backoff
+        Seconds before the first retry; doubles for each further one.
+    max_retry_after
+        Cap on a server's ``Retry-After``.
+    """
+
+    timeout: float = 30.0
+    retries: int = 5
+    backoff: float = 1.0
+    max_retry_after: float = MAX_RETRY_AFTER
+
+    @property
+    def attempts(self) -> int:
+        return self.retries + 1
+
+    def wait_after(self, attempt: int) -> float:
+        """Backoff after failed attempt ``attempt`` (1-based)."""
+        return self.backoff * 2 ** (attempt - 1)
+
+
+def retry_after(headers: Any, cap: float) -> float | None:
+    """A ``Retry-After`` of seconds (capped at ``cap``), or None (absent, or an HTTP date)."""
     value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
     try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(value))) if value is not None else default
-    except ValueError:  # an HTTP date: fall back to our own backoff
-        return default
+        return min(cap, max(0.0, float(value)))
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def open_url(
+    url: str, policy: RetryPolicy, headers: Mapping[str, str] | None = None
+) -> Iterator[http.client.HTTPResponse]:
+    """The response to a GET of ``url``; failures, also while the block reads the body, become
+    :class:`Transient` (worth another attempt) or :class:`Refused` (not)."""
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=policy.timeout) as response:
+            yield response
+    except urllib.error.HTTPError as exc:
+        status, reason, response_headers = exc.code, exc.reason, exc.headers
+        exc.close()
+        if status == 429 or status >= 500:
+            wait = None
+            if status in (429, 503):
+                wait = retry_after(response_headers, policy.max_retry_after)
+            raise Transient(f"HTTP {status} {reason}", wait) from None
+        raise Refused(status, str(reason)) from None
+    except (
+        urllib.error.URLError,
+        http.client.HTTPException,
+        ConnectionError,
+        TimeoutError,
+        OSError,
+    ) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise Transient(f"{type(exc).__name__}: {reason}") from None
+
+
+def check_length(headers: Any, size: int) -> None:
+    """Raise :class:`Transient` when the body is shorter or longer than its ``Content-Length``."""
+    expected = headers.get("Content-Length") if headers is not None else None
+    if expected is not None and expected.isdigit() and size != int(expected):
+        raise Transient(f"incomplete response: got {size} of {expected} bytes (connection dropped)")
+
+
+def with_retries(url: str, attempt: Callable[[int], T], policy: RetryPolicy) -> T:
+    """``attempt(k)`` for k = 1, 2, ... until one returns; sleeps between transient failures.
+
+    Parameters
+    ----------
+    url
+        For the log lines.
+    attempt
+        One try, given its 1-based number; raises :class:`Transient` to be retried. Anything
+        else it raises (:class:`Refused`, :class:`AlsigError`) ends the loop.
+    policy
+        Retries and backoff.
+
+    Returns
+    -------
+    What the successful attempt returned.
+
+    Raises
+    ------
+    GaveUp
+        When all ``policy.attempts`` attempts failed transiently.
+    """
+    problem = "no attempt made"
+    for number in range(1, policy.attempts + 1):
+        try:
+            return attempt(number)
+        except Transient as exc:
+            problem = str(exc)
+            wait = exc.wait if exc.wait is not None else policy.wait_after(number)
+        if number < policy.attempts:
+            log.warning(
+                "attempt %d of %d for %s failed: %s; retrying in %.2f s",
+                number,
+                policy.attempts,
+                url,
+                problem,
+                wait,
+            )
+            time.sleep(wait)
+        else:
+            log.error("attempt %d of %d for %s failed: %s", number, policy.attempts, url, problem)
+    raise GaveUp(policy.attempts, problem)
 
 
 def get_bytes(
@@ -53,54 +200,48 @@ def get_bytes(
 ) -> bytes:
     """GET ``url`` and return the whole body; retry transient failures ``retries`` times.
 
-    ``before_request`` runs before every attempt (a rate limiter). The wait before retry ``k``
-    (1-based) is ``backoff * 2**(k-1)`` seconds, or the server's ``Retry-After`` for a 429/503.
+    Parameters
+    ----------
+    url
+        The URL (its text appears in every error).
+    timeout, retries, backoff
+        As for :class:`RetryPolicy`.
+    headers
+        Extra request headers.
+    before_request
+        Runs before every attempt (a rate limiter).
+
+    Returns
+    -------
+    bytes
+        The response body.
+
+    Raises
+    ------
+    HttpStatusError
+        A non-retryable status (with ``status``), or every attempt failed.
     """
-    request_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-    last_problem = "no attempt made"
-    for attempt in range(1, retries + 2):
-        wait = backoff * 2 ** (attempt - 1)
+    policy = RetryPolicy(timeout=timeout, retries=retries, backoff=backoff)
+
+    def attempt(number: int) -> bytes:
         if before_request is not None:
             before_request()
-        try:
-            request = urllib.request.Request(url, headers=request_headers)
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                expected = response.headers.get("Content-Length")
-                body = response.read()
-                if expected is not None and len(body) != int(expected):
-                    raise http.client.IncompleteRead(body, int(expected) - len(body))
-                log.debug("GET %s -> %d bytes (attempt %d)", url, len(body), attempt)
-                return body
-        except urllib.error.HTTPError as exc:
-            if exc.code == 429 or exc.code >= 500:
-                wait = _retry_after(exc.headers, wait) if exc.code in (429, 503) else wait
-                last_problem = f"HTTP {exc.code} {exc.reason}"
-            else:
-                raise HttpStatusError(
-                    f"GET {url} failed with HTTP {exc.code} {exc.reason}; this is not a transient "
-                    "error: check the URL/query (and the API key, if one is set).",
-                    exc.code,
-                ) from exc
-        except (
-            urllib.error.URLError,
-            http.client.HTTPException,
-            ConnectionError,
-            TimeoutError,
-            OSError,
-        ) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            last_problem = f"{type(exc).__name__}: {reason}"
-        if attempt <= retries:
-            log.warning(
-                "GET %s attempt %d/%d failed (%s); retrying in %.2fs",
-                url,
-                attempt,
-                retries + 1,
-                last_problem,
-                wait,
-            )
-            time.sleep(wait)
-    raise HttpStatusError(
-        f"GET {url} failed after {retries + 1} attempt(s); last error: {last_problem}. "
-        "The server may be down or rate-limiting: try again later (the scheduled run will)."
-    )
+        with open_url(url, policy, headers) as response:
+            body = response.read()
+            check_length(response.headers, len(body))
+        log.debug("GET %s -> %d bytes (attempt %d)", url, len(body), number)
+        return body
+
+    try:
+        return with_retries(url, attempt, policy)
+    except Refused as exc:
+        raise HttpStatusError(
+            f"GET {url} failed with HTTP {exc.status} {exc.reason}; this is not a transient "
+            "error: check the URL/query (and the API key, if one is set).",
+            exc.status,
+        ) from None
+    except GaveUp as exc:
+        raise HttpStatusError(
+            f"GET {url} failed after {exc.attempts} attempt(s); last error: {exc.problem}. "
+            "The server may be down or rate-limiting: try again later (the scheduled run will)."
+        ) from None

@@ -96,10 +96,28 @@ def read_te_counts(
     return pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
 
 
+def split_te_rows(matrix):
+    """TEcount writes genes and TEs in one table: returns ``(gene matrix, samples x TEs frame or
+    None)`` with the TE rows (``subfamily:family:class``) moved out of the gene matrix."""
+    from alsig.stages.ingest.counts import CountMatrix
+
+    te = np.array([is_te_id(str(g)) for g in matrix.gene_ids], dtype=bool)
+    if not te.any():
+        return matrix, None
+    genes = CountMatrix(
+        [g for g, t in zip(matrix.gene_ids, te, strict=True) if not t],
+        matrix.sample_ids,
+        matrix.counts[~te],
+        matrix.path,
+    )
+    te_ids = [str(g) for g, t in zip(matrix.gene_ids, te, strict=True) if t]
+    return genes, pd.DataFrame(matrix.counts[te].T, index=matrix.sample_ids, columns=te_ids)
+
+
 def attach_te_counts(adata, te_counts: pd.DataFrame, source: dict | None = None):
     """Put the TE block into ``adata`` (``obsm["te_counts"]``, ``uns["te_features"]``) and
     record its input in the provenance. Returns ``adata``."""
-    adata.obsm[OBSM_KEY] = te_counts.loc[adata.obs_names]
+    adata.obsm[OBSM_KEY] = te_counts.loc[list(adata.obs_names)]
     adata.uns[FEATURES_KEY] = te_annotation(list(te_counts.columns)).to_dict(orient="list")
     if source is not None:
         adata.uns.setdefault("provenance", {})["te_counts"] = source

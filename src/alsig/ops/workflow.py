@@ -1,0 +1,287 @@
+"""Running snakemake for a reprocessing run, and reading which datasets failed from its log and
+``--summary``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alsig.io import write_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SnakemakeRun:
+    """One snakemake call: exit status, wall time, log file and command line."""
+
+    returncode: int
+    seconds: float
+    log: Path
+    command: list[str]
+
+
+@dataclass
+class Failures:
+    """What a snakemake call did not build: dataset -> error, and a problem of the run as a
+    whole (a global output not built, or the DAG itself failing)."""
+
+    datasets: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+
+def snakemake_command(
+    snakefile: Path,
+    workdir: Path,
+    config_path: Path,
+    cores: int,
+    args: Sequence[str],
+    targets: Sequence[str],
+) -> list[str]:
+    """``python -m snakemake`` with this interpreter, the run config and ``args``/``targets``."""
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        "--cores",
+        str(cores),
+        "--nocolor",
+        *args,
+        *targets,
+    ]
+
+
+def run_snakemake(
+    command: list[str], log_path: Path, cwd: Path, keep_fds: tuple[int, ...] = ()
+) -> SnakemakeRun:
+    """Run snakemake, output appended to ``log_path``.
+
+    ``keep_fds`` (the lock file) are inherited, so a snakemake that outlives a killed parent
+    still holds the reprocess lock and no second run can start beside it. SIGTERM/SIGHUP (cron
+    or Slurm stopping the run) are forwarded so snakemake stops its jobs and cleans up.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    log.info("running: %s (log %s)", " ".join(command), log_path)
+    with open(log_path, "a") as handle:
+        handle.write(f"\n$ {' '.join(command)}\n")
+        handle.flush()
+        proc = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, cwd=cwd, pass_fds=keep_fds
+        )
+        forwarded = {}
+
+        def forward(signum, _frame):
+            proc.send_signal(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ValueError):  # not the main thread: no handlers
+                forwarded[signum] = signal.signal(signum, forward)
+        try:
+            returncode = proc.wait()
+        finally:
+            for signum, previous in forwarded.items():
+                signal.signal(signum, previous)
+    return SnakemakeRun(returncode, round(time.monotonic() - start, 3), log_path, command)
+
+
+def pending_outputs(command: list[str], cwd: Path) -> list[dict[str, str]] | None:
+    """``snakemake --summary`` rows whose plan is not 'no update' (None if it cannot run)."""
+    proc = subprocess.run(
+        [*command, "--summary"], capture_output=True, text=True, cwd=cwd, check=False
+    )
+    if proc.returncode != 0:
+        return None
+    rows = []
+    header = None
+    for line in proc.stdout.splitlines():
+        fields_ = line.split("\t")
+        if fields_[0] == "output_file":
+            header = fields_
+            continue
+        if header and len(fields_) == len(header):
+            row = dict(zip(header, fields_, strict=True))
+            if row.get("plan") != "no update":
+                rows.append(row)
+    return rows
+
+
+def without_forcerun(command: list[str]) -> list[str]:
+    """``command`` minus ``--forcerun FILE...`` (forced files always look pending in --summary)."""
+    out, skipping = [], False
+    for arg in command:
+        if arg == "--forcerun":
+            skipping = True
+            continue
+        if skipping and not arg.startswith("-"):
+            continue
+        skipping = False
+        out.append(arg)
+    return out
+
+
+_ERROR_BLOCK = re.compile(r"^Error in rule (\S+):\n((?:[ \t]+.*\n?)*)", re.MULTILINE)
+
+
+def rule_errors(log_text: str) -> list[dict[str, Any]]:
+    """``Error in rule X:`` blocks of a snakemake log: rule, outputs, logs."""
+    errors = []
+    for match in _ERROR_BLOCK.finditer(log_text):
+        info: dict[str, Any] = {"rule": match.group(1), "output": [], "log": []}
+        for line in match.group(2).splitlines():
+            key, _, value = line.strip().partition(": ")
+            if key in ("output", "log"):
+                value = value.split(" (check log")[0]
+                info[key] = [v.strip() for v in value.split(",") if v.strip()]
+        errors.append(info)
+    return errors
+
+
+def log_tail(path: Path, limit: int = 400) -> str:
+    """The last error line of a job log (the runner logs the AlsigError last), else its last
+    line; empty when unreadable."""
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    errors = [ln for ln in lines if "Error" in ln]
+    return (errors or lines or [""])[-1].strip()[:limit]
+
+
+def dataset_of(path: str, datasets: Mapping[str, Mapping[str, Any]], cache_dir: str) -> str | None:
+    """Which dataset an output path belongs to (results/<id>/..., or <cache>/<accession>/...)."""
+    parts = Path(path).parts
+    if len(parts) >= 3 and parts[0] == "results" and parts[1] in datasets:
+        return parts[1]
+    cache_parts = Path(cache_dir).parts
+    if parts[: len(cache_parts)] == cache_parts and len(parts) > len(cache_parts) + 1:
+        accession = parts[len(cache_parts)]
+        for dataset, settings in datasets.items():
+            if settings.get("accession") == accession:
+                return dataset
+    return None
+
+
+def _this_call(result: SnakemakeRun) -> str:
+    """The part of the (appended) log written by this call."""
+    return result.log.read_text(errors="replace").split(f"$ {' '.join(result.command)}")[-1]
+
+
+def find_failures(
+    result: SnakemakeRun,
+    datasets: Mapping[str, Mapping[str, Any]],
+    *,
+    workdir: Path,
+    cache_dir: str,
+) -> Failures:
+    """Datasets with a failed rule or a pending output after ``result``, with their error.
+
+    Parameters
+    ----------
+    result
+        The snakemake call.
+    datasets
+        The run config's datasets.
+    workdir
+        Where snakemake ran (job logs are relative to it).
+    cache_dir
+        The GEO cache (``geo.cache_dir``): downloads there belong to a dataset by accession.
+
+    Returns
+    -------
+    Failures
+    """
+    if result.returncode == 0:
+        return Failures()
+    failures: dict[str, str] = {}
+    for error in rule_errors(_this_call(result)):
+        for path in error["output"] + error["log"]:
+            dataset = dataset_of(path, datasets, cache_dir)
+            if dataset and dataset not in failures:
+                logs = [workdir / p for p in error["log"]]
+                detail = next((t for t in (log_tail(p) for p in logs) if t), "")
+                failures[dataset] = (
+                    f"rule {error['rule']} failed (log: {', '.join(error['log']) or 'none'})"
+                    + (f": {detail}" if detail else "")
+                )
+    pending = pending_outputs(without_forcerun(result.command), workdir)
+    if pending is None:  # the DAG itself cannot be built: every dataset of the run failed
+        problem = f"snakemake failed (exit {result.returncode}); see {result.log}"
+        return Failures({d: failures.get(d, problem) for d in datasets}, problem)
+    for row in pending:
+        dataset = dataset_of(row["output_file"], datasets, cache_dir)
+        if dataset and dataset not in failures:
+            failures[dataset] = (
+                f"output {row['output_file']} (rule {row.get('rule')}) not built; see {result.log}"
+            )
+    global_pending = [
+        r["output_file"] for r in pending if not dataset_of(r["output_file"], datasets, cache_dir)
+    ]
+    problem = ""
+    if global_pending or not failures:
+        problem = (
+            f"snakemake failed (exit {result.returncode}); outputs not built: "
+            f"{global_pending[:5]}; see {result.log}"
+        )
+    return Failures(failures, problem)
+
+
+@dataclass
+class Workflow:
+    """How a reprocessing run calls snakemake: the Snakefile, project directory, run config and
+    log files, cores, extra arguments, and the descriptors its jobs inherit (the lock)."""
+
+    snakefile: Path
+    workdir: Path
+    config_path: Path
+    log_path: Path
+    cores: int
+    args: list[str]
+    keep_fds: tuple[int, ...] = ()
+
+    def run(
+        self, config: Mapping[str, Any], targets: list[str], forcerun: Sequence[str] = ()
+    ) -> SnakemakeRun:
+        """Write ``config`` and run snakemake on ``targets`` (empty: the default target),
+        forcing those of ``forcerun`` whose dataset is in the config.
+
+        Returns
+        -------
+        SnakemakeRun
+        """
+        write_text(yaml.safe_dump(dict(config), sort_keys=False), self.config_path)
+        forced = [f for f in forcerun if Path(f).parts[1] in config["datasets"]]
+        args = [
+            *(["--forcerun", *forced] if forced else []),
+            "--keep-going",
+            "--rerun-incomplete",
+            *self.args,
+        ]
+        command = snakemake_command(
+            self.snakefile, self.workdir, self.config_path, self.cores, args, targets
+        )
+        result = run_snakemake(command, self.log_path, self.workdir, self.keep_fds)
+        if result.returncode != 0 and "LockException" in _this_call(result):
+            # A killed earlier run left snakemake's directory lock; we hold our own flock, so no
+            # other reprocess run is using this directory.
+            log.warning("removing a stale snakemake lock in %s", self.workdir)
+            subprocess.run([*command, "--unlock"], capture_output=True, cwd=self.workdir)
+            result = run_snakemake(command, self.log_path, self.workdir, self.keep_fds)
+        return result

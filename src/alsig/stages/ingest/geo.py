@@ -1,0 +1,117 @@
+"""A ``source: geo`` dataset: NCBI-computed counts, NCBI's gene annotation and the series matrix
+(downloaded into the cache by the download rules)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import polars as pl
+
+from alsig.sources.geo import normalise_key, read_series_matrix
+from alsig.stages.ingest.assemble import assemble, download_record, file_record
+from alsig.stages.ingest.counts import read_count_matrix
+from alsig.stages.ingest.harmonise import harmonise_genes
+from alsig.stages.ingest.samples import SheetLayout, match_samples, obs_from_sheet
+from alsig.stages.ingest.text import read_text_bytes
+
+
+def series_matrix_layout(settings: Mapping[str, Any], sheet_columns: list[str]) -> SheetLayout:
+    """A GEO dataset's sheet layout with column names as the series-matrix reader spells them.
+
+    A characteristic written as in GEO (``"sample group"``) is found as ``sample_group``
+    (:func:`alsig.sources.geo.normalise_key`); the sample id is the GSM accession (``sample``).
+
+    Parameters
+    ----------
+    settings
+        The dataset's entry of ``config["datasets"]``.
+    sheet_columns
+        The columns of its series matrix (:func:`alsig.sources.geo.read_series_matrix`).
+
+    Returns
+    -------
+    SheetLayout
+    """
+
+    def resolve(name: str) -> str:
+        return name if name in sheet_columns else normalise_key(name)
+
+    given = SheetLayout.from_settings(settings)
+    return SheetLayout(
+        sample_column="sample",
+        condition_column=resolve(given.condition_column),
+        rules=given.rules,
+        columns={role: resolve(name) for role, name in given.columns.items()},
+    )
+
+
+def annotation_symbols(path: str | Path) -> dict[str, str]:
+    """Entrez id -> symbol from NCBI's gene annotation (``GeneID``, ``Symbol`` columns)."""
+    annotation = pl.read_csv(
+        io.BytesIO(read_text_bytes(path)),
+        separator="\t",
+        infer_schema=False,
+        columns=["GeneID", "Symbol"],
+    )
+    return dict(zip(annotation["GeneID"].to_list(), annotation["Symbol"].to_list(), strict=True))
+
+
+def ingest_geo(
+    dataset: str,
+    settings: Mapping[str, Any],
+    *,
+    counts_path: str | Path,
+    annotation_path: str | Path,
+    series_matrix_path: str | Path,
+) -> ad.AnnData:
+    """Read, check, harmonise and assemble a GEO dataset from its downloaded files.
+
+    Parameters
+    ----------
+    dataset
+        The dataset id.
+    settings
+        Its entry of ``config["datasets"]`` (``accession``, ``condition``, ``columns``).
+    counts_path, annotation_path, series_matrix_path
+        The cached downloads.
+
+    Returns
+    -------
+    anndata.AnnData
+        Samples x genes integer counts with obs, var and ``uns['provenance']`` (with each file's
+        URL and retrieval time).
+    """
+    matrix = read_count_matrix(counts_path, gene_column="GeneID")
+    fallback = annotation_symbols(annotation_path)
+    sheet = read_series_matrix(series_matrix_path)
+    layout = series_matrix_layout(settings, sheet.columns)
+    match_samples(
+        matrix.sample_ids,
+        sheet.get_column(layout.sample_column).to_list(),
+        counts_src=str(counts_path),
+        sheet_src=str(series_matrix_path),
+        dataset=dataset,
+    )
+    obs = obs_from_sheet(sheet, layout, dataset=dataset, source=str(series_matrix_path))
+    counts, var, genes_report = harmonise_genes(
+        matrix.counts, matrix.gene_ids, id_type="entrez", fallback_symbols=fallback
+    )
+    inputs = {
+        role: file_record(path, **download_record(path))
+        for role, path in (
+            ("counts", counts_path),
+            ("annotation", annotation_path),
+            ("series_matrix", series_matrix_path),
+        )
+    }
+    provenance = {
+        "source": "geo",
+        "accession": settings["accession"],
+        "inputs": inputs,
+        "gene_harmonisation": genes_report,
+    }
+    return assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
