@@ -97,7 +97,14 @@ def test_outputs_validate_against_the_schema(tmp_path):
     write_wide(result.long, tmp_path / "wide.tsv")
     wide = pl.read_csv(tmp_path / "wide.tsv", separator="\t")
     assert wide.height == 3 * 8 and wide.columns[:4] == ["method", "sample", "subject", "condition"]
-    assert "axis:excitotoxicity" in wide.columns and "nrf2_targets" in wide.columns
+    assert "axis.excitotoxicity" in wide.columns and "nrf2_targets" in wide.columns
+    assert not [c for c in wide.columns if ":" in c]  # R would mangle them
+    long_value = result.long.filter(
+        (pl.col("method") == "singscore") & (pl.col("signature") == "nrf2_targets")
+    )["score"][0]
+    assert wide.filter(pl.col("method") == "singscore")["nrf2_targets"][0] == pytest.approx(
+        float(f"{long_value:.6g}"), abs=0
+    )
     # obsm export
     write_scores_h5ad(adata, result, tmp_path / "scores.h5ad")
     back = ad.read_h5ad(tmp_path / "scores.h5ad")

@@ -49,8 +49,20 @@ def wide_table(df: pl.DataFrame) -> pl.DataFrame:
     return wide.select([*WIDE_INDEX, *[s for s in signatures if s in wide.columns]])
 
 
+#: significant digits of the scores in the wide TSV (a spreadsheet, not an archive: the long
+#: parquet keeps full precision)
+WIDE_DIGITS = 6
+
+
+def spreadsheet_name(signature: str) -> str:
+    """A column name R reads unchanged: ``axis:oxidative_stress`` -> ``axis.oxidative_stress``
+    (``read.delim`` turns ``:`` into ``.`` anyway; here it is done once, for every reader)."""
+    return signature.replace(":", ".")
+
+
 def write_wide(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write :func:`wide_table` of the long table ``df`` as a TSV (empty cell = null).
+    """Write :func:`wide_table` of the long table ``df`` as a TSV (empty cell = null), scores to
+    :data:`WIDE_DIGITS` significant digits, ``:`` in signature names written as ``.``.
 
     Parameters
     ----------
@@ -59,7 +71,16 @@ def write_wide(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
     path
         Output ``.tsv`` file.
     """
-    write_tsv(wide_table(df), path)
+    wide = wide_table(df)
+    scores = [c for c in wide.columns if c not in WIDE_INDEX]
+    wide = wide.with_columns(
+        pl.col(c).map_elements(_significant, return_dtype=pl.String) for c in scores
+    ).rename({c: spreadsheet_name(c) for c in scores})
+    write_tsv(wide, path)
+
+
+def _significant(value: float | None) -> str | None:
+    return None if value is None or value != value else f"{value:.{WIDE_DIGITS}g}"
 
 
 def write_coverage(coverage: pl.DataFrame, path: str | os.PathLike[str]) -> None:
