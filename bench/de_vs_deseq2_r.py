@@ -65,6 +65,7 @@ def run_measured(cmd: list[str], log_path: Path) -> dict[str, float]:
 def prepare(threads: int) -> tuple[Path, dict]:
     import anndata as ad
 
+    from alsig.deseq import shutdown_workers
     from alsig.stages import qc
     from alsig.stages.ingest import ingest_local
 
@@ -80,7 +81,7 @@ def prepare(threads: int) -> tuple[Path, dict]:
     adata = ingest_local(DATASET, settings)
     t1 = time.perf_counter()
     filtered, _, summary = qc.run_qc(adata, {}, n_cpus=threads)
-    qc.shutdown_workers()
+    shutdown_workers()
     t2 = time.perf_counter()
     filtered.obs = qc.clean_obs(filtered.obs)
     filtered.write_h5ad(h5ad)

@@ -110,6 +110,38 @@ def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return check(settings) if check else settings
 
 
+def complete(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A stage's settings from a partial mapping, for callers outside the workflow (a script,
+    a notebook, a test): checked against the schema, the schema's defaults filled in, normalised.
+
+    Parameters
+    ----------
+    stage
+        One of :data:`STAGES`.
+    settings
+        Any subset of the stage's keys.
+
+    Raises
+    ------
+    AlsigError
+        One line per problem, naming the key (``config key de.alpha: ...``).
+    """
+    import jsonschema
+
+    given = {k: v for k, v in dict(settings or {}).items()}
+    schema = {"definitions": config_schema()["definitions"], **_section_schema(stage)}
+    problems = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(given):
+        path = ".".join([stage, *map(str, error.absolute_path)])
+        if error.validator == "additionalProperties":
+            problems.append(_unknown_keys_message(path, error))
+        else:
+            problems.append(f"config key {path}: {error.message}")
+    if problems:
+        raise AlsigError("; ".join(problems))
+    return _CHECKS[stage](apply_defaults(_section_schema(stage), given))
+
+
 def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
     """The settings one job of ``stage`` gets for ``dataset``: schema defaults, then the
     config's top-level section, then the dataset's own section; normalised and checked.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import anndata as ad
 import numpy as np
@@ -12,8 +11,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
 from alsig.stages import de
+from alsig.tables.schemas import polars_schema
 
 
 def simulate_de(n_per_group: int = 8, n_genes: int = 500, n_de: int = 30, seed: int = 7):
@@ -62,7 +63,7 @@ def de_result(simulated):
 
 def test_recovers_planted_genes(de_result):
     table, summary = de_result
-    assert table.columns == de.RESULT_COLUMNS
+    assert table.columns == [c for c in polars_schema("de_results") if c not in de.LABEL_COLUMNS]
     hits = set(table.filter(pl.col("padj") < 0.05)["symbol"].to_list())
     planted = {f"DE{i}" for i in range(30)}
     assert len(hits & planted) >= 27  # most planted genes found
@@ -148,13 +149,23 @@ def test_metadata_types_and_reference_level(simulated):
     assert dropped == []
 
 
-def test_settings_and_contrast_names():
-    with pytest.raises(AlsigError, match=r"de.contrasts.bad: .*expected \[factor, test_level"):
-        de.with_defaults({"contrasts": {"bad": ["condition", "ALS"]}})
-    with pytest.raises(AlsigError, match="contrast name 'ALS vs control' becomes a file name"):
-        de.with_defaults({"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}})
-    with pytest.raises(AlsigError, match="de.missing_covariates"):
-        de.with_defaults({"missing_covariates": "impute"})
+def test_settings_are_checked_against_the_schema_naming_the_key():
+    with pytest.raises(
+        AlsigError, match=r"config key de.contrasts.bad: \['condition', 'ALS'\] is too short"
+    ):
+        alsig_settings.complete("de", {"contrasts": {"bad": ["condition", "ALS"]}})
+    with pytest.raises(
+        AlsigError, match="config key de.contrasts: 'ALS vs control' does not match"
+    ):
+        alsig_settings.complete(
+            "de", {"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}}
+        )
+    with pytest.raises(
+        AlsigError, match="config key de.missing_covariates: 'impute' is not one of"
+    ):
+        alsig_settings.complete("de", {"missing_covariates": "impute"})
+    with pytest.raises(AlsigError, match="de.contrasts.same: test and reference level are both"):
+        alsig_settings.complete("de", {"contrasts": {"same": ["condition", "ALS", "ALS"]}})
 
 
 def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
@@ -165,15 +176,11 @@ def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
     out = {k: str(tmp_path / f"c.{k}") for k in ("parquet", "tsv", "summary", "volcano", "ma")}
     out["volcano"] += ".png"
     out["ma"] += ".png"
-    smk = SimpleNamespace(
-        input={"h5ad": str(h5ad)},
-        output=out,
-        params={"settings": {"design": "~ condition"}, "contrast": "ALS_vs_control"},
-        threads=1,
-    )
-    de.run_de_rule(smk)
+    settings = alsig_settings.complete("de", {"design": "~ condition"})
+    de.run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="ALS_vs_control")
     table = pl.read_parquet(out["parquet"])
-    assert table.columns == de.RESULT_COLUMNS
+    assert table.columns == list(polars_schema("de_results"))
+    assert set(table["dataset"]) == {"sim"} and set(table["contrast"]) == {"ALS_vs_control"}
     summary = pl.read_csv(out["summary"], separator="\t")
     assert summary["contrast"][0] == "ALS_vs_control" and summary["dataset"][0] == "sim"
     assert Path(out["volcano"]).stat().st_size > 10_000

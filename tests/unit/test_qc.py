@@ -11,6 +11,8 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
+from alsig import settings as alsig_settings
+from alsig.deseq import shutdown_workers
 from alsig.errors import AlsigError
 from alsig.stages import qc
 
@@ -108,7 +110,7 @@ def test_vst_matches_pydeseq2_when_fitted_on_all_genes():
             quiet=True,
         )
         dds.vst(use_design=False)
-    qc.shutdown_workers()
+    shutdown_workers()
     np.testing.assert_allclose(ours, dds.layers["vst_counts"], rtol=1e-6, atol=1e-6)
     # variance stabilised: no strong mean-variance trend among expressed genes
     assert ours.shape == counts.shape and np.isfinite(ours).all()
@@ -182,17 +184,17 @@ def test_collapse_replicates_sums_counts():
 
 
 def test_settings_defaults_and_unknown_keys():
-    s = qc.with_defaults({"outlier_nmads": 4})
+    s = alsig_settings.complete("qc", {"outlier_nmads": 4})
     assert s["outlier_nmads"] == 4 and s["exclude_outliers"] is False
-    with pytest.raises(AlsigError, match=r"unknown key\(s\) \['nmad'\]"):
-        qc.with_defaults({"nmad": 3})
+    with pytest.raises(AlsigError, match=r"config key qc: unknown key\(s\) \['nmad'\]"):
+        alsig_settings.complete("qc", {"nmad": 3})
 
 
 def test_qc_does_not_leak_warning_filters():
     before = list(warnings.filters)
     adata = simulate(n_samples=8, n_genes=60)
     qc.run_qc(adata, {})
-    qc.shutdown_workers()
+    shutdown_workers()
     assert not any(f[0] == "ignore" and f[2] is FutureWarning for f in warnings.filters)
     assert len(warnings.filters) == len(before)
 
@@ -275,9 +277,11 @@ def test_a_planted_sex_swap_no_longer_makes_sex_linked_de_genes(mode, n_fitted, 
 def test_qc_pca_leaves_out_sex_chromosome_genes_by_default():
     adata = swapped_cohort()
     adata.var["expressed"] = True
-    genes = qc.pca_genes(adata, qc.with_defaults({}))
+    genes = qc.pca_genes(adata, alsig_settings.complete("qc", {}))
     assert not genes[adata.var["chromosome"].isin(["X", "Y"]).to_numpy()].any()
-    assert qc.pca_genes(adata, qc.with_defaults({"pca_exclude_sex_chromosomes": False})).all()
+    assert qc.pca_genes(
+        adata, alsig_settings.complete("qc", {"pca_exclude_sex_chromosomes": False})
+    ).all()
 
 
 def test_ambiguous_inferred_sex_is_never_a_mismatch():

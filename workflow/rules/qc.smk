@@ -67,5 +67,6 @@ rule qc:
         runtime=lambda wc, input: planning.qc_runtime_min(input.h5ad),
     params:
         settings=lambda wc: stage_settings(wc.dataset, "qc"),
+        dataset=lambda wc: wc.dataset,
     script:
         "../scripts/qc.py"

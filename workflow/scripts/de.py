@@ -1,4 +1,4 @@
-from alsig.runner import run_rule
-from alsig.stages.de import run_de_rule
+from alsig.runner import run_stage
+from alsig.stages.de import run
 
-run_rule(snakemake, run_de_rule)  # noqa: F821 (injected by Snakemake)
+run_stage(snakemake, run)  # noqa: F821 (injected by Snakemake)

@@ -1,4 +1,4 @@
-from alsig.runner import run_rule
-from alsig.stages.qc import run_qc_rule
+from alsig.runner import run_stage
+from alsig.stages.qc import run
 
-run_rule(snakemake, run_qc_rule)  # noqa: F821 (injected by Snakemake)
+run_stage(snakemake, run)  # noqa: F821 (injected by Snakemake)

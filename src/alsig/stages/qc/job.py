@@ -1,0 +1,84 @@
+"""Entry point of rule ``qc``: the ingest AnnData -> the QC'd AnnData, tables and figures."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anndata as ad
+
+from alsig.deseq import shutdown_workers
+from alsig.io import save_figure, write_h5ad, write_text, write_tsv
+from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
+from alsig.stages.qc.figures import plot_library_sizes, plot_pca, plot_sex_check
+from alsig.stages.qc.pipeline import run_qc
+from alsig.stages.qc.tables import clean_obs, gene_filter_table, sample_table
+from alsig.tables import schemas
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    threads: int = 1,
+    *,
+    dataset: str,
+) -> None:
+    """Rule ``qc``.
+
+    Parameters
+    ----------
+    inputs
+        ``h5ad``: the dataset's ``counts.h5ad``.
+    outputs
+        ``h5ad``, ``samples``, ``genes``, ``summary``, ``library_sizes``, ``pca``, ``sex_check``,
+        ``pc_covariates`` (TSV), ``pc_covariates_figure``.
+    settings
+        The job's resolved ``qc:`` settings.
+    threads
+        pydeseq2 workers of the VST fit.
+    dataset
+        The job's dataset id.
+    """
+    adata = ad.read_h5ad(inputs["h5ad"])
+    log.info("QC of %s: %d samples x %d genes", dataset, adata.n_obs, adata.n_vars)
+    try:
+        filtered, table, summary = run_qc(adata, settings, n_cpus=int(threads))
+    finally:
+        shutdown_workers()
+    summary["dataset"] = str(adata.uns.get("dataset", dataset))
+    filtered.obs = clean_obs(filtered.obs)
+    write_h5ad(filtered, outputs["h5ad"])
+    write_tsv(sample_table(table), outputs["samples"])
+    write_tsv(gene_filter_table(filtered), outputs["genes"])
+    write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
+    _figures(table, filtered, summary, settings, outputs)
+    log.info(
+        "QC done: %d of %d samples kept (%d input samples), %d flagged; %d of %d genes expressed",
+        summary["n_samples_kept"], summary["n_samples_after_collapse"],
+        summary["n_samples_input"], summary["n_samples_flagged"],
+        summary["n_genes_expressed"], summary["n_genes"],
+    )  # fmt: skip
+
+
+def _figures(table, filtered, summary, settings, outputs) -> None:
+    indexed = table.set_index("sample")
+    save_figure(plot_library_sizes(indexed), outputs["library_sizes"])
+    save_figure(
+        plot_pca(indexed, summary["pca_variance_ratio"], settings["pca_colour_by"]),
+        outputs["pca"],
+    )
+    save_figure(plot_sex_check(indexed), outputs["sex_check"])
+    drivers = pc_covariates(
+        filtered.obsm["X_qc_pca"],
+        summary["pca_variance_ratio"],
+        filtered.obs,
+        library_size=filtered.obs["total_counts"].to_numpy(),
+    )
+    write_tsv(schemas.validate(drivers, "pc_covariates", outputs["pc_covariates"]),
+              outputs["pc_covariates"])  # fmt: skip
+    save_figure(plot_pc_covariates(drivers), outputs["pc_covariates_figure"])

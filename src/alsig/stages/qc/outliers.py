@@ -1,0 +1,82 @@
+"""Outlier flags: MAD rules on library size, detected genes and % mitochondrial reads, and isolation
+in PCA space (distance to the k-th nearest neighbour on the first PCs of the VST)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anndata as ad
+import numpy as np
+
+MAD_SCALE = 1.4826
+#: chromosomes left out of the QC PCA (qc.pca_exclude_sex_chromosomes): otherwise PC2 is sex
+SEX_CHROMOSOMES = {"X", "Y", "X;Y", "CHRX", "CHRY"}
+
+
+def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.ndarray, float]:
+    """Flags for values more than ``nmads`` scaled MADs from the median on ``side`` ("lower",
+    "higher" or "both"); returns (flags, threshold). A MAD of 0 flags nothing."""
+    x = np.asarray(values, dtype=float)
+    med = float(np.nanmedian(x))
+    mad = float(np.nanmedian(np.abs(x - med))) * MAD_SCALE
+    if not np.isfinite(mad) or mad == 0:
+        return np.zeros(len(x), dtype=bool), float("nan")
+    low, high = med - nmads * mad, med + nmads * mad
+    if side == "lower":
+        return x < low, low
+    if side == "higher":
+        return x > high, high
+    return (x < low) | (x > high), high
+
+
+def pca(
+    matrix: np.ndarray, n_genes: int = 500, n_components: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """PCA of samples x genes on the ``n_genes`` most variable genes; returns (scores,
+    explained variance ratio)."""
+    m = np.asarray(matrix, dtype=float)
+    var = m.var(axis=0)
+    top = np.argsort(-var, kind="stable")[: min(n_genes, m.shape[1])]
+    sub = m[:, top] - m[:, top].mean(axis=0)
+    k = max(1, min(n_components, *sub.shape))
+    u, s, _ = np.linalg.svd(sub, full_matrices=False)
+    scores = u[:, :k] * s[:k]
+    total = (s**2).sum()
+    ratio = (s[:k] ** 2) / total if total > 0 else np.zeros(k)
+    return scores, ratio
+
+
+def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) -> np.ndarray:
+    """Euclidean distance of each sample to its ``k``-th nearest other sample on the first
+    ``n_components`` PCs (unscaled, so each PC keeps its weight).
+
+    A kNN distance flags isolated samples but not groups of samples: condition, region or batch
+    clusters (even small ones) have near neighbours, while a distance-from-the-median rule would
+    flag every member of a minority cluster. ``k`` defaults to ``min(10, max(2, n // 10))``, so a
+    pair of technical replicates that is far from everything else is still caught.
+    """
+    sub = np.asarray(scores[:, : max(1, min(n_components, scores.shape[1]))], dtype=float)
+    n = sub.shape[0]
+    if n < 3:
+        return np.zeros(n)
+    if k is None:
+        k = min(10, max(2, n // 10))
+    k = max(1, min(k, n - 1))
+    sq = (sub**2).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * sub @ sub.T, 0.0)
+    np.fill_diagonal(d2, np.inf)
+    nearest = np.partition(d2, k - 1, axis=1)[:, :k]
+    nearest.sort(axis=1)
+    return np.sqrt(nearest[:, -1])
+
+
+def pca_genes(adata: ad.AnnData, s: Mapping[str, Any]) -> np.ndarray:
+    """Genes the QC PCA may use: the expressed ones, without chrX/chrY genes when
+    ``qc.pca_exclude_sex_chromosomes`` (sex would otherwise take a leading PC); all genes
+    when fewer than 10 remain."""
+    use = adata.var["expressed"].to_numpy(dtype=bool).copy()
+    if s["pca_exclude_sex_chromosomes"] and "chromosome" in adata.var:
+        chromosome = adata.var["chromosome"].astype(str).str.upper()
+        use &= ~chromosome.isin(SEX_CHROMOSOMES).to_numpy()
+    return use if use.sum() >= 10 else np.ones(adata.n_vars, dtype=bool)
