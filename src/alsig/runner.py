@@ -83,15 +83,3 @@ def run_stage(smk: Any, run: Callable[..., None]) -> None:
         log.error("%s", exc)
         print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
         sys.exit(1)
-
-
-def run_rule(smk: Any, func: Callable[[Any], None]) -> None:
-    """Transitional: run a stage function that still takes Snakemake's job object."""
-    log_path = smk.log[0] if len(smk.log) else None
-    configure_logging(log_path)
-    try:
-        func(smk)
-    except AlsigError as exc:
-        log.error("%s", exc)
-        print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
-        sys.exit(1)
