@@ -1,10 +1,14 @@
 """The ``alsig`` command: operator tools around the workflow.
 
 ``alsig check-config FILE`` validates a config without running anything (one line per problem,
-naming the key). ``alsig discover`` lists the GEO series NCBI E-utilities finds (read-only);
-``alsig reprocess`` is the scheduled entry point: discover -> registry -> run the DAG for new or
-changed series -> refresh the catalog (see README, "Scheduled reprocessing"). Run the workflow
-itself with ``snakemake`` (see README).
+naming the key). ``alsig signatures`` lists the shipped signatures. ``alsig score`` scores new
+samples against a finished dataset. ``alsig discover`` lists the GEO series NCBI E-utilities
+finds (read-only); ``alsig reprocess`` is the scheduled entry point (see README, "Scheduled
+reprocessing"). Run the workflow itself with ``snakemake``.
+
+Exit codes, the same for every subcommand: 0 ok, 1 the work failed, 2 bad usage or config,
+3 the network (NCBI) could not be reached; ``reprocess`` also uses 75 (another run holds the
+lock).
 """
 
 from __future__ import annotations
@@ -18,6 +22,38 @@ import yaml
 import alsig
 from alsig.errors import AlsigError
 from alsig.settings import check_config, schema_errors
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NETWORK = 0, 1, 2, 3
+DESCRIPTION = (
+    "alsig: ALS RNA-seq treatment-resistance signatures. Operator tools around the Snakemake "
+    "workflow (run the workflow itself with `snakemake`)."
+)
+EPILOG = (
+    "Exit codes: 0 ok; 1 the work failed; 2 bad usage or config; 3 the network could not be "
+    "reached; reprocess: 75 another run holds the lock."
+)
+API_KEY_HELP = (
+    "NCBI API key. Prefer the environment variable NCBI_API_KEY: a key on the command line is "
+    "visible to every user in `ps`."
+)
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    if args.api_key:
+        print("alsig: warning: --api-key is visible in `ps`; set NCBI_API_KEY instead",
+              file=sys.stderr)  # fmt: skip
+    return args.api_key
+
+
+def _signatures(args: argparse.Namespace) -> int:
+    from alsig.stages.score.listing import signature_listing
+
+    table = signature_listing()
+    if args.format == "json":
+        print(table.write_json())
+    else:
+        print(table.write_csv(separator="\t"), end="")
+    return EXIT_OK
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -37,7 +73,7 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"{path}: {problem}", file=sys.stderr)
     if not problems:
         print(f"{path}: OK ({len(config['datasets'])} dataset(s))")
-    return 1 if problems else 0
+    return EXIT_USAGE if problems else EXIT_OK
 
 
 def _logging(verbose: bool) -> None:
@@ -56,7 +92,7 @@ def _discover(args: argparse.Namespace) -> int:
 
     _logging(args.verbose)
     try:
-        rows = discover_only(args.config, api_key=args.api_key, workdir=args.workdir)
+        rows = discover_only(args.config, api_key=_api_key(args), workdir=args.workdir)
     except AlsigError as exc:
         print(f"alsig discover: {exc}", file=sys.stderr)
         return 3
@@ -80,7 +116,7 @@ def _reprocess(args: argparse.Namespace) -> int:
     options = Options(
         config=Path(args.config),
         workdir=Path(args.workdir),
-        api_key=args.api_key,
+        api_key=_api_key(args),
         lock_timeout=args.lock_timeout,
         targets=args.target or None,
         cores=args.cores,
@@ -93,7 +129,7 @@ def _reprocess(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="alsig", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="alsig", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check-config", help="validate a config file")
@@ -101,12 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--workdir", default=".", help="directory relative paths are resolved from")
     check.set_defaults(func=_check_config)
 
+    listing = commands.add_parser(
+        "signatures", help="list the shipped signatures: axis, genes, sources, version"
+    )
+    listing.add_argument("--format", choices=["tsv", "json"], default="tsv")
+    listing.set_defaults(func=_signatures)
+
     discover = commands.add_parser(
         "discover", help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing"
     )
     discover.add_argument("--config", default="config/reprocess.yaml", help="base config")
     discover.add_argument("--workdir", default=".", help="project directory (registry lives here)")
-    discover.add_argument("--api-key", help="NCBI API key (default: $NCBI_API_KEY)")
+    discover.add_argument("--api-key", help=API_KEY_HELP)
     discover.add_argument("--json", action="store_true", help="JSON instead of TSV")
     discover.add_argument("-v", "--verbose", action="store_true")
     discover.set_defaults(func=_discover)
@@ -120,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--config", default="config/reprocess.yaml", help="base config")
     rep.add_argument("--workdir", default=".", help="project directory (results/ lives here)")
     rep.add_argument("--snakefile", help="default: this checkout's Snakefile")
-    rep.add_argument("--api-key", help="NCBI API key (default: $NCBI_API_KEY)")
+    rep.add_argument("--api-key", help=API_KEY_HELP)
     rep.add_argument(
         "--lock-timeout",
         type=float,

@@ -97,5 +97,5 @@ def test_installed_read_scores_and_cli(installed, tmp_path):
         [str(installed / "bin" / "alsig"), "check-config", str(config)],
         capture_output=True, text=True, cwd=tmp_path, timeout=120, env=clean_env(),
     )  # fmt: skip
-    assert check.returncode == 1
+    assert check.returncode == 2  # bad config
     assert "config key datasets.x: 'condition' is a required property" in check.stderr

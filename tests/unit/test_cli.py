@@ -1,3 +1,5 @@
+import pytest
+
 from alsig.cli import main
 
 
@@ -10,7 +12,7 @@ def test_check_config_accepts_the_default_config(repo, capsys, monkeypatch):
 def test_check_config_names_the_bad_key(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("datasets:\n  x:\n    source: lokal\n    condition: {column: g}\n")
-    assert main(["check-config", str(bad)]) == 1
+    assert main(["check-config", str(bad)]) == 2  # bad config: usage error
     assert (
         "config key datasets.x.source: 'lokal' is not one of ['geo', 'local']"
         in capsys.readouterr().err
@@ -23,5 +25,31 @@ def test_check_config_reports_missing_local_file(tmp_path, capsys):
         "datasets:\n  x:\n    source: local\n    counts: nope.tsv\n    samples: s.tsv\n"
         "    condition: {column: g}\n"
     )
-    assert main(["check-config", str(cfg), "--workdir", str(tmp_path)]) == 1
+    assert main(["check-config", str(cfg), "--workdir", str(tmp_path)]) == 2
     assert "datasets.x.counts: file 'nope.tsv' does not exist" in capsys.readouterr().err
+
+
+def test_signatures_lists_every_shipped_signature_with_its_sources(capsys):
+    import json
+
+    assert main(["signatures", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {r["signature"]: r for r in rows}
+    assert {"nrf2_targets", "als_ox_markers", "te_hervk"} <= set(names)
+    assert names["glutamate_clearance_loss"]["genes"].startswith("-SLC1A2")  # down genes marked
+    assert all(r["sources"] for r in rows) and len({r["version"] for r in rows}) == 1
+    assert main(["signatures"]) == 0
+    assert capsys.readouterr().out.startswith("signature\taxis\ttable\tn_up\tn_down\tgenes")
+
+
+def test_help_is_plain_text_and_names_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and "Exit codes: 0 ok; 1 the work failed; 2 bad usage" in text
+
+
+def test_api_key_on_the_command_line_is_discouraged(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("alsig.ops.discover_only", lambda *a, **k: [])
+    assert main(["discover", "--config", str(tmp_path / "none.yaml"), "--api-key", "k"]) == 0
+    assert "--api-key is visible in `ps`; set NCBI_API_KEY instead" in capsys.readouterr().err

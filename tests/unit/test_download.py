@@ -189,6 +189,24 @@ def test_connection_refused_is_retried_then_fails(tmp_path):
         fetch(url, tmp_path / "x.gz", timeout=2, retries=1, backoff=0)
 
 
+def test_no_network_is_said_at_the_first_attempt_without_retries(tmp_path, monkeypatch):
+    """On a machine without internet (the host name does not resolve) alsig says so at once
+    instead of backing off through every retry."""
+    slept = []
+    monkeypatch.setattr("alsig.sources.http.time.sleep", slept.append)
+    with pytest.raises(
+        AlsigError, match=r"cannot resolve no-such-host.invalid .*no network access"
+    ):
+        fetch("https://no-such-host.invalid/x.gz", tmp_path / "x.gz", retries=5, backoff=2)
+    assert slept == [] and not (tmp_path / "x.gz").exists()
+    from alsig.sources.eutils import EUtils
+
+    client = EUtils(base_url="https://no-such-host.invalid/entrez/eutils/", retries=5)
+    with pytest.raises(AlsigError, match="no network access"):
+        client.esearch("ALS")
+    assert slept == []
+
+
 def test_html_instead_of_gzip_is_rejected(geo_stub, tmp_path):
     geo_stub.register("/html/", lambda path, query: (200, {}, b"<html>maintenance</html>"))
     with pytest.raises(AlsigError, match="HTML"):

@@ -37,6 +37,7 @@ from alsig.sources.http import (
     Refused,
     RetryPolicy,
     Transient,
+    Unreachable,
     check_length,
     open_url,
     with_retries,
@@ -156,6 +157,10 @@ def fetch(
         raise AlsigError(
             f"download of {url} failed: HTTP {exc.status} {exc.reason}; "
             f"{_refusal_hint(exc.status)}."
+        ) from None
+    except Unreachable as exc:
+        raise AlsigError(
+            f"download of {url} failed: {exc} Nothing was written to {dest}."
         ) from None
     except GaveUp as exc:
         raise AlsigError(

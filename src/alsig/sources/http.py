@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -48,6 +50,18 @@ class Refused(Exception):
         super().__init__(f"HTTP {status} {reason}")
         self.status = status
         self.reason = reason
+
+
+class Unreachable(Exception):
+    """The host name does not resolve: the machine has no network (or no DNS). Retrying cannot
+    help, so the caller is told at the first attempt instead of after every backoff."""
+
+    def __init__(self, host: str, reason: object) -> None:
+        super().__init__(
+            f"cannot resolve {host} ({reason}): this machine seems to have no network access "
+            "(or no DNS). Run where the internet is reachable; cached files are still used."
+        )
+        self.host = host
 
 
 class GaveUp(Exception):
@@ -135,6 +149,9 @@ def open_url(
         OSError,
     ) as exc:
         reason = getattr(exc, "reason", None) or exc
+        # "name unknown" is not going to change on a retry; EAI_AGAIN (a DNS hiccup) may
+        if isinstance(reason, socket.gaierror) and reason.errno != socket.EAI_AGAIN:
+            raise Unreachable(urllib.parse.urlsplit(url).hostname or url, reason) from None
         raise Transient(f"{type(exc).__name__}: {reason}") from None
 
 
@@ -240,6 +257,8 @@ def get_bytes(
             "error: check the URL/query (and the API key, if one is set).",
             exc.status,
         ) from None
+    except Unreachable as exc:
+        raise HttpStatusError(str(exc)) from None
     except GaveUp as exc:
         raise HttpStatusError(
             f"GET {url} failed after {exc.attempts} attempt(s); last error: {exc.problem}. "
