@@ -45,6 +45,32 @@ def _api_key(args: argparse.Namespace) -> str | None:
     return args.api_key
 
 
+def _score(args: argparse.Namespace) -> int:
+    from alsig.io import write_tsv
+    from alsig.stages.score.new_samples import read_new_counts, score_new_samples
+
+    _logging(args.verbose)
+    try:
+        counts = read_new_counts(
+            args.counts, gene_column=args.gene_column, id_type=args.gene_id_type
+        )
+        table = score_new_samples(counts, args.dataset, stratum=args.stratum)
+    except AlsigError as exc:
+        print(f"alsig score: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"alsig score: {exc.filename} does not exist; --dataset must be results/<dataset> "
+              "of a finished run", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    write_tsv(table, args.output)
+    n = table["sample"].n_unique()
+    print(
+        f"{args.output}: {n} sample(s) x {table['signature'].n_unique()} signatures placed "
+        f"against {table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
+    )
+    return EXIT_OK
+
+
 def _signatures(args: argparse.Namespace) -> int:
     from alsig.stages.score.listing import signature_listing
 
@@ -142,6 +168,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     listing.add_argument("--format", choices=["tsv", "json"], default="tsv")
     listing.set_defaults(func=_signatures)
+
+    score = commands.add_parser(
+        "score",
+        help="score new samples against a finished dataset (its normalisation, signatures and "
+        "control distribution) without rerunning the cohort",
+    )
+    score.add_argument("--dataset", required=True, help="results/<dataset> of a finished run")
+    score.add_argument("--counts", required=True, help="genes x samples counts (TSV/CSV/.h5ad)")
+    score.add_argument("--gene-column", help="gene id column (default: the first)")
+    score.add_argument(
+        "--gene-id-type", default="auto", choices=["auto", "symbol", "entrez", "ensembl"]
+    )
+    score.add_argument(
+        "--stratum", help="reference stratum when the dataset's controls are stratified"
+    )
+    score.add_argument("--output", default="new_sample_scores.tsv")
+    score.add_argument("-v", "--verbose", action="store_true")
+    score.set_defaults(func=_score)
 
     discover = commands.add_parser(
         "discover", help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing"
