@@ -207,22 +207,38 @@ def enrich_workload(
     return sets, permutations, _parquet_rows(de_table)
 
 
+def enrich_engine(config: Mapping[str, Any], dataset: str) -> str:
+    """The dataset's ``enrich.engine`` (``alsig`` or ``gseapy``)."""
+    return str(alsig_settings.resolve(config, dataset, "enrich")["engine"])
+
+
 def enrich_mem_mb(
     config: Mapping[str, Any], dataset: str, collection: str, attempt: int = 1,
     de_table: str | None = None,
 ) -> int:  # fmt: skip
     """Memory (MB) of an enrichment job, times ``attempt``: 1000 + 0.04 per gene of the DE
-    table + 8.5e-6 per set x gene + 6.5e-5 per set x permutation (gseapy's Rust prerank holds
-    each set's running-sum curve and permutation null; bench/results/enrich_prerank.md)."""
+    table, plus for the alsig engine 3.2e-5 per set x permutation (each set's null scores and
+    null NES, 8 bytes each, and the sorted pool of the FDR), for the gseapy engine 8.5e-6 per
+    set x gene + 6.5e-5 per set x permutation (gseapy's Rust prerank holds each set's
+    running-sum curve and permutation null; bench/results/enrich_prerank.md)."""
     sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
-    estimate = 1000 + 0.04 * genes + 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
+    estimate = 1000 + 0.04 * genes
+    if enrich_engine(config, dataset) == "gseapy":
+        estimate += 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
+    else:
+        estimate += 3.2e-5 * sets * permutations
     return int(estimate * attempt)
 
 
 def enrich_runtime_min(
     config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None = None
 ) -> int:
-    """Runtime (minutes, Slurm ``--time``) of an enrichment job: 10 + 1e-8 s per set x
-    permutation x gene (measured 3.6-3.7 ns on one core, a factor 2.7 for slower nodes)."""
+    """Runtime (minutes, Slurm ``--time``) of an enrichment job: 10 + for the alsig engine 1e-5
+    s per set x permutation (its work grows with set sizes, not genes: measured 1.1-1.4 us per
+    set x permutation for GO BP on one core, mean set size 76; the margin covers collections of
+    larger sets and slower nodes), for the gseapy engine 1e-8 s per set x permutation x gene
+    (measured 3.6-3.7 ns on one core, a factor 2.7 for slower nodes)."""
     sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
-    return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
+    if enrich_engine(config, dataset) == "gseapy":
+        return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
+    return 10 + math.ceil(sets * permutations * 1e-5 / 60)

@@ -396,6 +396,8 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     assert tsv.columns == list(RESULT_SCHEMA) and tsv.height == sim.height
     run_json = json.loads((out / "sim.run.json").read_text())
     assert run_json["parameters"]["permutations"] == 20
+    assert run_json["parameters"]["engine"] == "alsig"
+    assert run_json["prerank_engine"]["name"] == "alsig"
     assert run_json["report"]["ranking"]["n_ranked"] == N_GENES
     assert run_json["report"]["ora"]["n_background"] == N_GENES
     assert "ora" not in json.loads((out / "hallmark.run.json").read_text())["report"]
@@ -411,6 +413,7 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     assert hallmark_info["version"] == "v7.4" and hallmark_info["license"] == "CC BY 4.0"
     assert hallmark_info["sha256"] == read_manifest()["hallmark"].sha256
     assert provenance["collections"]["sim"]["version"] == "user-supplied"
+    assert provenance["collections"]["sim"]["prerank_engine"] == "alsig"
 
 
 def test_settings_defaults_and_checks():
@@ -428,17 +431,24 @@ def test_settings_defaults_and_checks():
     assert any("datasets.d.enrich.permutations" in m for m in schema_errors(config))
     with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
         PrerankOptions(permutations=0)
+    assert settings["engine"] == "alsig"
+    config["datasets"]["d"]["enrich"] = {"engine": "fgsea"}
+    assert any("datasets.d.enrich.engine" in m for m in schema_errors(config))
+    with pytest.raises(AlsigError, match=r"enrich\.engine: 'fgsea'; use one of alsig, gseapy"):
+        PrerankOptions(engine="fgsea")
 
 
 def test_prerank_matches_gseapy_prerank_exactly():
-    """alsig calls gseapy's Rust prerank directly (to drop each running-sum curve as it goes);
-    the numbers and leading edges must equal gseapy.prerank's own result frame."""
+    """The gseapy engine calls gseapy's Rust prerank directly (to drop each running-sum curve as
+    it goes); the numbers and leading edges must equal gseapy.prerank's own result frame."""
     import gseapy
     import pandas as pd
 
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
-    ours = run_prerank(ranking, sets, collection="sim", permutations=200, seed=7, min_size=5)
+    ours = run_prerank(
+        ranking, sets, collection="sim", permutations=200, seed=7, min_size=5, engine="gseapy"
+    )
     reference = gseapy.prerank(
         rnk=pd.Series(ranking.to_numpy(dtype=float), index=[g.upper() for g in ranking.index]),
         gene_sets={t: [g.upper() for g in genes] for t, genes in sets.items()},
@@ -464,7 +474,8 @@ def test_prerank_matches_gseapy_prerank_exactly():
         assert row["leading_edge"].upper() == str(ref["Lead_genes"])
 
 
-def test_prerank_does_not_depend_on_thread_count(monkeypatch):
+@pytest.mark.parametrize("engine", ["alsig", "gseapy"])
+def test_prerank_does_not_depend_on_thread_count(monkeypatch, engine):
     """The determinism promise (README, Reproducibility): with a fixed seed, prerank gives the
     same table whatever threads the job gets, so a Slurm profile that raises threads changes no
     number."""
@@ -474,7 +485,14 @@ def test_prerank_does_not_depend_on_thread_count(monkeypatch):
     ranking, _ = prepare_ranking(de)
     single, double = (
         run_prerank(
-            ranking, sets, collection="sim", permutations=200, seed=7, min_size=5, threads=n
+            ranking,
+            sets,
+            collection="sim",
+            permutations=200,
+            seed=7,
+            min_size=5,
+            threads=n,
+            engine=engine,
         )
         for n in (1, 2)
     )

@@ -60,7 +60,7 @@ def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[
 
 def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     config, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
-    # 1000 + 0.04 x 2000 genes + 8.5e-6 x 2 sets x 2000 genes + 6.5e-5 x 2 sets x 500 permutations
+    # alsig engine (default): 1000 + 0.04 x 2000 genes + 3.2e-5 x 2 sets x 500 permutations
     assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1080
     assert planning.enrich_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 2160
     # a dry run plans the job before the DE table exists
@@ -68,15 +68,30 @@ def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
         planning.enrich_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet"))
         == 1000
     )
-    # GO BP-sized: the curves (sets x genes) and the permutation null (sets x permutations) grow
+    # GO BP-sized at 60k genes: the null (sets x permutations) grows, nothing grows with
+    # sets x genes; measured peak 0.6-0.7 GB (bench/results/enrich_prerank.md)
+    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=60000)
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 2400 + 160
+    config["enrich"]["permutations"] = 10000
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 2400 + 1600
+
+
+def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):
     config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
+    config["enrich"]["engine"] = "gseapy"
+    # the curves (sets x genes) and the permutation null (sets x permutations) grow
     assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 80 + 85 + 325
 
 
 def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
     """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
     config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
-    # 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
+    # alsig: 5000 sets x 1000 permutations x 1e-5 s = 50 s -> 1 min, + 10; genes do not count
+    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 11
+    config["enrich"]["permutations"] = 100000
+    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 10 + 84
+    # gseapy: 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
+    config["enrich"] |= {"engine": "gseapy", "permutations": 1000}
     assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 35
     config["enrich"]["permutations"] = 10000
     assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 260

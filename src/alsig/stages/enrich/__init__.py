@@ -11,6 +11,7 @@ from alsig.genesets import (
 )
 from alsig.stages.enrich.contrast import ContrastReport, ContrastResult, enrich_contrast
 from alsig.stages.enrich.dotplot import dotplot, plot_label, top_terms
+from alsig.stages.enrich.engine import NullScores, alsig_records, null_scores, positions_prerank
 from alsig.stages.enrich.job import run, run_report
 from alsig.stages.enrich.ora import (
     ORA_PVALUE_MIN,
@@ -22,9 +23,11 @@ from alsig.stages.enrich.ora import (
     run_ora,
 )
 from alsig.stages.enrich.prerank import (
+    ENGINES,
     PrerankOptions,
     PrerankRecord,
     PrerankResult,
+    engine_records,
     gseapy_records,
     prerank_result,
     run_prerank,
@@ -48,7 +51,9 @@ from alsig.stages.enrich.sets import (
 __all__ = [
     "COLLECTION_ID",
     "DE_COLUMNS",
+    "ENGINES",
     "MANIFEST_COLUMNS",
+    "NullScores",
     "ORA_PVALUE_MIN",
     "Collection",
     "ContrastReport",
@@ -60,6 +65,7 @@ __all__ = [
     "PrerankRecord",
     "PrerankResult",
     "RankingReport",
+    "alsig_records",
     "benjamini_hochberg",
     "check_result",
     "configured_collections",
@@ -68,14 +74,17 @@ __all__ = [
     "coverage_table",
     "dotplot",
     "empty_result",
+    "engine_records",
     "enrich_contrast",
     "format_pvalue",
     "gseapy_records",
     "harmonise_gene_sets",
     "load_collection",
+    "null_scores",
     "ora_gene_lists",
     "ora_result",
     "plot_label",
+    "positions_prerank",
     "prepare_ranking",
     "prerank_result",
     "pvalue_floor",

@@ -12,8 +12,9 @@ Steps for one DE table (one contrast) and one collection:
 2. :func:`~alsig.stages.enrich.ranking.prepare_ranking` turns the DE table into a ranking on the
    Wald ``stat``: genes without a statistic are dropped and counted, ties are broken
    deterministically and counted.
-3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs one gseapy ``prerank`` call over all
-   eligible sets of the collection.
+3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs GSEA preranked over all eligible
+   sets of the collection (``enrich.engine``: alsig's positions-based engine,
+   :mod:`alsig.stages.enrich.engine`, or gseapy's ``prerank``).
 4. :func:`~alsig.stages.enrich.ora.ora_result` runs gseapy ``enrich`` (hypergeometric test,
    offline) on the up- and the down-regulated genes with the tested genes as background.
 5. Both results share one table schema, ``workflow/schemas/enrichment.schema.yaml`` (the meaning
@@ -91,6 +92,7 @@ def enrich_contrast(
     threads: int = 1,
     ora_padj: float = 0.05,
     ora_min_abs_lfc: float = 0.0,
+    engine: str = "alsig",
     source: str = "",
 ) -> ContrastResult:
     """Prerank + ORA for one DE table and one collection.
@@ -105,7 +107,7 @@ def enrich_contrast(
         ``{set name: [symbols]}`` of one (harmonised) collection.
     collection
         Collection id.
-    permutations, seed, min_size, max_size, ora_padj, ora_min_abs_lfc
+    permutations, seed, min_size, max_size, ora_padj, ora_min_abs_lfc, engine
         The ``enrich:`` settings of the same names.
     threads
         Threads for prerank.
@@ -130,7 +132,7 @@ def enrich_contrast(
         return ContrastResult(empty_result(), coverage, seen)
     ranking, ranking_report = prepare_ranking(de, source)
     options = PrerankOptions(
-        int(permutations), int(seed), int(min_size), int(max_size), int(threads)
+        int(permutations), int(seed), int(min_size), int(max_size), int(threads), str(engine)
     )
     prerank = prerank_result(ranking, sets, collection=collection, options=options)
     ora_options = OraOptions(float(ora_padj), float(ora_min_abs_lfc), int(min_size), int(max_size))

@@ -20,7 +20,15 @@ from alsig.tables import schemas
 log = logging.getLogger(__name__)
 
 #: ``enrich:`` settings recorded in each run record (``parameters``).
-PARAMETERS = ("permutations", "seed", "min_size", "max_size", "ora_padj", "ora_min_abs_lfc")
+PARAMETERS = (
+    "engine",
+    "permutations",
+    "seed",
+    "min_size",
+    "max_size",
+    "ora_padj",
+    "ora_min_abs_lfc",
+)
 #: Collection fields the per-contrast provenance repeats from each run record.
 COLLECTION_FIELDS = ("name", "version", "source", "license", "sha256", "n_sets")
 
@@ -69,6 +77,7 @@ def run(
         threads=int(threads),
         ora_padj=float(settings["ora_padj"]),
         ora_min_abs_lfc=float(settings["ora_min_abs_lfc"]),
+        engine=str(settings["engine"]),
         source=de_path,
     )
     schemas.validate(result.table, RESULT, outputs["parquet"])
@@ -87,8 +96,8 @@ def run_record(
     settings: Mapping[str, Any],
     threads: int,
 ) -> dict[str, Any]:
-    """The run record (``{collection}.run.json``): collection, DE table, parameters, report,
-    row counts and software versions.
+    """The run record (``{collection}.run.json``): collection, DE table, parameters, the prerank
+    engine that ran, report, row counts and software versions.
 
     Parameters
     ----------
@@ -104,22 +113,31 @@ def run_record(
         The job's threads.
     """
     import gseapy
+    import numba
 
     from alsig import __version__
     from alsig.io import sha256_file
 
     table = result.table
+    engine = str(settings.get("engine"))
+    engine_version = gseapy.__version__ if engine == "gseapy" else __version__
     return {
         "collection": dict(collection_info),
         "de_table": {"path": de_path, "sha256": sha256_file(de_path)},
         "parameters": {k: settings.get(k) for k in PARAMETERS},
+        "prerank_engine": {"name": engine, "version": engine_version},
         "threads": threads,
         "report": result.report.as_dict(),
         "n_rows": {
             "prerank": table.filter(pl.col("method") == "prerank").height,
             "ora": table.filter(pl.col("method") == "ora").height,
         },
-        "software": {"alsig": __version__, "gseapy": gseapy.__version__, "polars": pl.__version__},
+        "software": {
+            "alsig": __version__,
+            "gseapy": gseapy.__version__,
+            "numba": numba.__version__,
+            "polars": pl.__version__,
+        },
     }
 
 
@@ -182,6 +200,7 @@ def contrast_provenance(
         report = meta["report"]
         collections[cid] = {
             **{k: meta["collection"][k] for k in COLLECTION_FIELDS},
+            "prerank_engine": meta.get("prerank_engine", {}).get("name"),
             "n_sets_tested_prerank": report.get("n_sets_tested_prerank"),
             "n_sets_tested_ora": report.get("n_sets_tested_ora"),
             "median_coverage": report.get("median_coverage"),

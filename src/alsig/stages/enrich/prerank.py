@@ -1,8 +1,11 @@
-"""GSEA preranked: gseapy's gene-set permutation test of one ranking against one collection.
+"""GSEA preranked: the gene-set permutation test of one ranking against one collection.
 
-:func:`gseapy_records` is the engine (the ranking, the eligible sets and the options in; one
-:class:`PrerankRecord` per set out); everything around it (eligibility, the p-value floor, the
-table) does not depend on which engine computed the records.
+Two engines compute the same :class:`PrerankRecord` per set (the ranking, the eligible sets and
+the options in; ``enrich.engine`` chooses): ``alsig`` (default,
+:func:`alsig.stages.enrich.engine.alsig_records`: scores from set positions, one null per set
+size, seconds for GO BP) and ``gseapy`` (:func:`gseapy_records`, gseapy's Rust ``prerank_rs``,
+the reference implementation). Everything around the records (eligibility, the p-value floor,
+the table) does not depend on which engine computed them.
 """
 
 from __future__ import annotations
@@ -31,22 +34,31 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: Values of ``enrich.engine``: which code computes the prerank records.
+ENGINES = ("alsig", "gseapy")
+
+
 @dataclass(frozen=True)
 class PrerankOptions:
     """Settings of one prerank run (``enrich.permutations``, ``seed``, ``min_size``,
-    ``max_size``; threads from the job)."""
+    ``max_size``, ``engine``; threads from the job)."""
 
     permutations: int = 1000
     seed: int = 123
     min_size: int = 15
     max_size: int = 500
     threads: int = 1
+    engine: str = "alsig"
 
     def __post_init__(self) -> None:
         if int(self.permutations) < 1:
             raise AlsigError(
                 f"config key enrich.permutations: {self.permutations}; needs at least 1 "
                 "permutation (1000 or more for usable p-values)."
+            )
+        if self.engine not in ENGINES:
+            raise AlsigError(
+                f"config key enrich.engine: {self.engine!r}; use one of {', '.join(ENGINES)}."
             )
 
 
@@ -90,7 +102,7 @@ def prerank_result(
     collection
         Collection id (the table's ``collection`` column).
     options
-        Permutations, seed, set-size range and threads.
+        Permutations, seed, set-size range, threads and engine.
 
     Returns
     -------
@@ -111,8 +123,9 @@ def prerank_result(
         )
         return PrerankResult(empty_result(), tested)
     log.info(
-        "prerank %s: %d of %d sets with %d-%d ranked genes, %d permutations, seed %d",
+        "prerank %s (%s engine): %d of %d sets with %d-%d ranked genes, %d permutations, seed %d",
         collection,
+        options.engine,
         len(tested),
         len(sets),
         options.min_size,
@@ -120,7 +133,7 @@ def prerank_result(
         options.permutations,
         options.seed,
     )
-    records = gseapy_records(list(upper), ranking.to_numpy(dtype=float), tested, options)
+    records = engine_records(list(upper), ranking.to_numpy(dtype=float), tested, options)
     table = _prerank_table(records, tested, upper, collection, options.permutations)
     return PrerankResult(table, tested)
 
@@ -135,15 +148,15 @@ def run_prerank(
     min_size: int = 15,
     max_size: int = 500,
     threads: int = 1,
+    engine: str = "alsig",
 ) -> pl.DataFrame:
-    """GSEA preranked (gseapy's prerank, gene-set permutation): the table of
-    :func:`prerank_result`.
+    """GSEA preranked (gene-set permutation): the table of :func:`prerank_result`.
 
     Parameters
     ----------
     ranking, sets, collection
         As for :func:`prerank_result`.
-    permutations, seed, min_size, max_size, threads
+    permutations, seed, min_size, max_size, threads, engine
         The fields of :class:`PrerankOptions`.
 
     Returns
@@ -157,6 +170,7 @@ def run_prerank(
         min_size=int(min_size),
         max_size=int(max_size),
         threads=int(threads),
+        engine=str(engine),
     )
     return prerank_result(ranking, sets, collection=collection, options=options).table
 
@@ -199,6 +213,32 @@ def _prerank_table(
         descending=[False, True, False],
         nulls_last=True,
     )
+
+
+def engine_records(
+    genes: list[str],
+    values: np.ndarray,
+    sets: Mapping[str, list[str]],
+    options: PrerankOptions,
+) -> list[PrerankRecord]:
+    """The records of the engine ``options.engine`` names (arguments of :func:`gseapy_records`).
+
+    Parameters
+    ----------
+    genes, values, sets, options
+        As for :func:`gseapy_records`.
+
+    Returns
+    -------
+    list of PrerankRecord
+        One per tested set.
+    """
+    if options.engine == "gseapy":
+        return gseapy_records(genes, values, sets, options)
+    # imported here: the engine module builds on this module's record types
+    from alsig.stages.enrich.engine import alsig_records
+
+    return alsig_records(genes, values, sets, options)
 
 
 def gseapy_records(
