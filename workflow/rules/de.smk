@@ -1,7 +1,7 @@
-# Differential expression (issue 4): pydeseq2 with the design in de.design, one job per dataset x
-# contrast (each contrast is its own fit: the shrunken coefficient depends on the contrast's
-# reference level, and a new contrast reruns only itself). Targets for `rule all`:
-# alsig.stages.de.de_targets(dataset, stage_settings(dataset, "de")).
+# Differential expression (alsig.stages.de): pydeseq2 with the design in de.design, one job per
+# dataset x contrast (each contrast is its own fit: the shrunken coefficient depends on the
+# contrast's reference level, and a new contrast reruns only itself). Samples QC excluded
+# (qc_exclusion, e.g. a sex-label mismatch) are left out and counted in the DE summary.
 
 
 rule de:

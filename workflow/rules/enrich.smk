@@ -1,7 +1,7 @@
-# Pathway enrichment per contrast (issue 5): GSEA preranked + over-representation on offline
-# gene-set collections (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE
-# tables results/{dataset}/de/{contrast}.parquet. Targets for `rule all`:
-# alsig.stages.enrich.enrich_targets(config, dataset). Helpers live in alsig.stages.enrich (lint: no functions here).
+# Pathway enrichment per contrast (alsig.stages.enrich): GSEA preranked (enrich.engine: alsig's
+# positions-based engine or gseapy) + over-representation on offline gene-set collections
+# (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE tables
+# results/{dataset}/de/{contrast}.parquet. Targets come from alsig.planning.
 
 
 rule enrich:

@@ -1,7 +1,8 @@
-# Sample and gene QC (issue 4): scanpy QC metrics, filterByExpr-like gene filter, MAD/PCA sample
-# outliers, XIST/Y sex check, optional replicate collapsing; size factors, normalised counts and
-# a DESeq2-style VST of all genes. Settings: the merged qc: section (alsig.stages.qc.DEFAULT_SETTINGS
-# fills missing keys). Output results/{dataset}/qc/filtered.h5ad is read by DE and scoring.
+# Sample and gene QC (alsig.stages.qc): scanpy QC metrics, filterByExpr-like gene filter, MAD/PCA
+# sample outliers, XIST/chrY sex check and the qc.sex_mismatch decision, optional replicate
+# collapsing, PC-covariate R2; size factors, normalised counts and a DESeq2-style VST of all genes.
+# Settings: the qc: section (defaults in the config schema). Output results/{dataset}/qc/filtered.h5ad
+# is read by DE, scoring and subtypes.
 
 
 rule qc:

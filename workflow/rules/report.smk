@@ -1,4 +1,4 @@
-# Figures of the signature scores for `snakemake --report` (issue 7). Stage figures of QC, DE and
+# Figures of the signature scores for `snakemake --report`. Stage figures of QC, DE and
 # enrichment are made by their own rules; this file adds the score overview per dataset.
 
 
