@@ -14,16 +14,16 @@ from alsig import settings as alsig_settings
 from alsig.stages.de.fit import run_de
 from alsig.stages.ingest.local import ingest_local
 from alsig.stages.qc.pipeline import run_qc
-from tests.conftest import absolute_paths, needs_shared
+from tests.conftest import REPO, absolute_paths, needs_shared
 
 MISLABELLED = "GSM3533387"  # reported female, expresses chrY genes like a male
 
 
 @pytest.fixture(scope="module")
-def tam_qc(repo):
-    config = yaml.safe_load((repo / "config/examples/shared_cohorts.yaml").read_text())
-    config = absolute_paths(config, repo)
-    adata = ingest_local("GSE124439", alsig_settings.resolve(config, "GSE124439", "ingest"))
+def tam_qc():
+    config = yaml.safe_load((REPO / "config/examples/shared_cohorts.yaml").read_text())
+    config = absolute_paths(config, REPO)
+    adata = ingest_local("GSE124439", config["datasets"]["GSE124439"])
     filtered, table, _ = run_qc(adata, alsig_settings.resolve(config, "GSE124439", "qc"), n_cpus=2)
     sex_linked = filtered.var["chromosome"].isin(["Y", "X;Y"]).to_numpy()
     rng = np.random.default_rng(124439)
