@@ -103,15 +103,15 @@ rule axis_meta:
     input:
         tests=expand("results/{dataset}/scores/axis_tests.parquet", dataset=DATASETS),
     output:
-        parquet=planning.AXIS_META + ".parquet",
+        parquet=f"{planning.AXIS_META}.parquet",
         tsv=report(
-            planning.AXIS_META + ".tsv",
+            f"{planning.AXIS_META}.tsv",
             caption="../report/axis_meta_table.rst",
             category="Cohorts compared",
             labels={"table": "axis meta-analysis"},
         ),
         figure=report(
-            planning.AXIS_META + ".png",
+            f"{planning.AXIS_META}.png",
             caption="../report/axis_meta.rst",
             category="Cohorts compared",
             labels={"figure": "axes x datasets"},
