@@ -154,21 +154,22 @@ def _reprocess(args: argparse.Namespace) -> int:
     return reprocess(options)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="alsig", description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_check_config(commands) -> None:
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("config")
     check.add_argument("--workdir", default=".", help="directory relative paths are resolved from")
     check.set_defaults(func=_check_config)
 
+
+def _add_signatures(commands) -> None:
     listing = commands.add_parser(
         "signatures", help="list the shipped signatures: axis, genes, sources, version"
     )
     listing.add_argument("--format", choices=["tsv", "json"], default="tsv")
     listing.set_defaults(func=_signatures)
 
+
+def _add_score(commands) -> None:
     score = commands.add_parser(
         "score",
         help="score new samples against a finished dataset (its normalisation, signatures and "
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("-v", "--verbose", action="store_true")
     score.set_defaults(func=_score)
 
+
+def _add_discover(commands) -> None:
     discover = commands.add_parser(
         "discover", help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing"
     )
@@ -197,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     discover.add_argument("-v", "--verbose", action="store_true")
     discover.set_defaults(func=_discover)
 
+
+def _add_reprocess(commands) -> None:
     rep = commands.add_parser(
         "reprocess",
         help="discover -> update registry -> run the DAG for new/changed series (cron/scrontab)",
@@ -229,7 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     rep.add_argument("-v", "--verbose", action="store_true")
     rep.set_defaults(func=_reprocess)
-    args = parser.parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``alsig`` command line: one subcommand per task."""
+    root = argparse.ArgumentParser(prog="alsig", description=DESCRIPTION, epilog=EPILOG)
+    root.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
+    commands = root.add_subparsers(dest="command", required=True)
+    for add in (_add_check_config, _add_signatures, _add_score, _add_discover, _add_reprocess):
+        add(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     return args.func(args)
 
 
