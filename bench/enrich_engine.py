@@ -50,7 +50,7 @@ wall, cpu = time.perf_counter(), time.process_time()
 if args["engine"] == "alsig":
     from alsig.stages.enrich import run_prerank
     table = run_prerank(ranking, sets, collection=collection.id, engine="alsig", **opts)
-    rows = table.select("term", "es", "nes", "pvalue", "fdr", "leading_edge")
+    rows = table.select("term", "es", "nes", "pvalue", "fdr", pl.col("leading_edge").list.join(";"))
 else:
     import gseapy, pandas as pd
     upper = upper_map(ranking.index)

@@ -66,6 +66,11 @@ def write_parquet(
 
 
 def write_tsv(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+    """``df`` as TSV; list columns (Parquet's gene lists) become ``;``-joined text."""
+    import polars as pl
+
+    lists = [name for name, dtype in df.schema.items() if isinstance(dtype, pl.List)]
+    df = df.with_columns(pl.col(lists).list.join(";")) if lists else df
     with atomic_path(path) as tmp:
         df.write_csv(tmp, separator="\t", null_value="")
 

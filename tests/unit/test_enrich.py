@@ -115,8 +115,8 @@ def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     # the most extreme NES of the collection belongs to the down-shifted set
     assert prerank.sort(pl.col("nes").abs(), descending=True)["term"][0] == PLANTED_DOWN
     # leading edge genes are members of the set
-    assert set(down["leading_edge"].split(";")) <= set(sets[PLANTED_DOWN])
-    assert down["n_overlap"] == len(down["leading_edge"].split(";"))
+    assert set(down["leading_edge"]) <= set(sets[PLANTED_DOWN])
+    assert down["n_overlap"] == len(down["leading_edge"])
     assert down["size"] == 40 and down["set_size"] == 40 and down["coverage"] == 1.0
 
     ora = table.filter(pl.col("method") == "ora")
@@ -126,7 +126,7 @@ def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     assert ora_up["term"][0] == PLANTED_UP and ora_up["fdr"][0] < 0.05
     assert ora_down["nes"].is_null().all() and ora_down["odds_ratio"][0] > 10
     hits = ora_down.row(0, named=True)
-    assert set(hits["leading_edge"].split(";")) <= set(sets[PLANTED_DOWN])
+    assert set(hits["leading_edge"]) <= set(sets[PLANTED_DOWN])
     assert report.n_sets_tested_prerank == len(sets)
     assert report.ora["n_background"] == N_GENES
     assert coverage.height == len(sets) and coverage["tested_prerank"].all()
@@ -298,7 +298,7 @@ def test_schema_file_matches_polars_schema():
     assert SCHEMA["required"] == list(RESULT_SCHEMA)
     assert empty_result().columns == list(RESULT_SCHEMA)
     row = {"term": "X", "collection": "c", "method": "ora", "direction": "up", "size": 3}
-    row |= {"n_overlap": 1, "pvalue": 0.5, "fdr": 0.5, "leading_edge": "A"}
+    row |= {"n_overlap": 1, "pvalue": 0.5, "fdr": 0.5, "leading_edge": ["A"]}
     row |= {"pvalue_at_floor": False, "pvalue_display": "0.5"}
     table = method_table([row])
     assert dict(table.schema) == RESULT_SCHEMA and table["nes"].is_null().all()
@@ -471,7 +471,7 @@ def test_prerank_matches_gseapy_prerank_exactly():
         assert row["nes"] == pytest.approx(float(ref["NES"]), abs=1e-12)
         assert row["pvalue"] == pytest.approx(max(float(ref["NOM p-val"]), floor), abs=1e-12)
         assert row["fdr"] == pytest.approx(min(max(float(ref["FDR q-val"]), floor), 1), abs=1e-12)
-        assert row["leading_edge"].upper() == str(ref["Lead_genes"])
+        assert ";".join(row["leading_edge"]).upper() == str(ref["Lead_genes"])
 
 
 @pytest.mark.parametrize("engine", ["alsig", "gseapy"])

@@ -255,7 +255,7 @@ def _ora_table(
                 "n_overlap": len(hits),
                 "pvalue": pvalue,
                 "fdr": float(adjusted[term]),
-                "leading_edge": ";".join(hits),
+                "leading_edge": list(hits),
                 "odds_ratio": finite_float(rec["Odds Ratio"]),
                 "pvalue_at_floor": False,
                 "pvalue_display": format_pvalue(pvalue),

@@ -203,7 +203,7 @@ def _prerank_table(
                 "es": rec.es,
                 "pvalue": pvalue,
                 "fdr": fdr,
-                "leading_edge": ";".join(lead),
+                "leading_edge": list(lead),
                 "pvalue_at_floor": at_floor,
                 "pvalue_display": format_pvalue(pvalue, at_floor),
             }
