@@ -111,6 +111,20 @@ def read_h5ad_counts(path: str | os.PathLike[str]) -> ad.AnnData:
     return ad.AnnData(**parts)
 
 
+def read_h5ad_obs(path: str | os.PathLike[str]):
+    """The ``obs`` of an h5ad file, without reading its matrices (figures need only the sample
+    covariates of a file that also holds a samples x genes matrix)."""
+    import h5py
+
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+
+    with h5py.File(path, "r") as handle:
+        return read_elem(handle["obs"])
+
+
 def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], **kwargs) -> None:
     import matplotlib.pyplot as plt
 

@@ -33,6 +33,8 @@ QC_FILES = (
     "sex_check.png",
     "pc_covariates.tsv",
     "pc_covariates.png",
+    "alsig_general_stats_mqc.tsv",
+    "alsig_pca_mqc.tsv",
 )
 DE_SUFFIXES = (".parquet", ".tsv", ".summary.tsv", ".volcano.png", ".ma.png")
 SCORE_FILES = (

@@ -288,3 +288,26 @@ def test_ambiguous_inferred_sex_is_never_a_mismatch():
     logcpm = pd.DataFrame({"XIST": [8.0, 1.0, 4.0], "DDX3Y": [0.5, 7.0, 4.3]}, index=list("abc"))
     frame, _ = qc.infer_sex(logcpm)
     assert frame["sex_inferred"].tolist() == ["female", "male", "ambiguous"]
+
+
+def test_library_size_figure_has_whole_number_count_ticks():
+    table = pd.DataFrame(
+        {
+            "total_counts": [1_200_000, 2_500_000, 3_100_000, 4_800_000],
+            "n_genes_detected": [15_003, 15_980, 16_412, 17_250],
+            "condition": ["ALS", "control", "ALS", "control"],
+            "qc_reasons": ["", "", "low_library_size", ""],
+        },
+        index=["S1", "S2", "S3", "S4"],
+    )
+    fig = qc.plot_library_sizes(table)
+    fig.canvas.draw()
+    library, genes = fig.axes[:2]
+    for ax in (library, genes):
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    assert all(float(t).is_integer() for t in genes.get_yticks())
+    labels = [t.get_text() for t in library.get_yticklabels() + genes.get_yticklabels()]
+    # plain labels: no scientific notation and no axis offset text
+    assert labels and not any("e" in lab.lower() for lab in labels)
+    assert library.yaxis.get_offset_text().get_text() == ""
+    assert genes.yaxis.get_offset_text().get_text() == ""

@@ -10,7 +10,13 @@ import pytest
 
 from alsig.io import save_figure
 from alsig.stages.score import score_anndata
-from alsig.stages.score.figures import axis_distributions, axis_heatmap, axis_matrix
+from alsig.stages.score.figures import (
+    axis_distributions,
+    axis_heatmap,
+    axis_matrix,
+    cluster_within_condition,
+    heatmap_tracks,
+)
 from alsig.stages.score.signatures import configured_signatures
 
 
@@ -53,3 +59,42 @@ def test_figures_render(long_table, tmp_path):
     ):
         save_figure(fig, tmp_path / name)
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_heatmap_tracks_come_from_obs_columns_that_exist(long_table):
+    wide, _ = axis_matrix(long_table)
+    samples = wide["sample"].to_list()
+    obs = pd.DataFrame(
+        {"sex": ["female", None] * 40, "batch": np.nan, "donor_age": 60.0}, index=samples[::-1]
+    )
+    tracks = heatmap_tracks(wide, obs)
+    assert list(tracks) == ["condition", "sex"]  # batch is all missing, region absent
+    assert tracks["sex"][:2] == [None, "female"]  # aligned on the sample, not the row
+    assert list(heatmap_tracks(wide, None)) == ["condition"]
+
+
+def test_samples_cluster_within_condition():
+    # two tight groups interleaved within each condition come out side by side
+    values = np.array([[0.0, 5.0, 0.1, 5.1, 0.2, 9.0, 9.1, 1.0]])
+    conditions = ["ALS"] * 5 + ["control"] * 3
+    order = cluster_within_condition(values, conditions)
+    assert sorted(order[:5]) == [0, 1, 2, 3, 4] and sorted(order[5:]) == [5, 6, 7]
+    als = values[0, order[:5]]
+    assert sorted(als[:3]) == [0.0, 0.1, 0.2] or sorted(als[2:]) == [0.0, 0.1, 0.2]
+    assert cluster_within_condition(np.zeros((0, 2)), ["a", "a"]).tolist() == [0, 1]
+
+
+def test_heatmap_with_tracks_renders(long_table, tmp_path):
+    wide, _ = axis_matrix(long_table)
+    samples = wide["sample"].to_list()
+    obs = pd.DataFrame(
+        {"region": ["cortex", "spinal cord"] * 40, "sex": ["female", "male"] * 40,
+         "batch": [f"b{i % 15}" for i in range(80)]},
+        index=samples,
+    )  # fmt: skip
+    fig = axis_heatmap(long_table, dataset="toy", obs=obs)
+    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:8:2]] == [
+        "condition", "region", "sex", "batch"
+    ]  # fmt: skip
+    save_figure(fig, tmp_path / "heatmap.png")
+    assert (tmp_path / "heatmap.png").stat().st_size > 0

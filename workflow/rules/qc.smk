@@ -2,7 +2,7 @@
 # sample outliers, XIST/chrY sex check and the qc.sex_mismatch decision, optional replicate
 # collapsing, PC-covariate R2; size factors, normalised counts and a DESeq2-style VST of all genes.
 # Settings: the qc: section (defaults in the config schema). Output results/{dataset}/qc/filtered.h5ad
-# is read by DE, scoring and subtypes.
+# is read by DE, scoring and subtypes; alsig_*_mqc.tsv are MultiQC custom content.
 
 
 rule qc:
@@ -54,6 +54,9 @@ rule qc:
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "PC covariates"},
         ),
+        # MultiQC custom content: `multiqc results/` picks these up by their _mqc suffix
+        multiqc_general_stats="results/{dataset}/qc/alsig_general_stats_mqc.tsv",
+        multiqc_pca="results/{dataset}/qc/alsig_pca_mqc.tsv",
     log:
         "results/{dataset}/logs/qc.log",
     benchmark:

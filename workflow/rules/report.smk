@@ -5,6 +5,8 @@
 rule score_figures:
     input:
         scores="results/{dataset}/scores/signature_scores.parquet",
+        # only its obs is read: the region / sex / batch tracks of the heatmap
+        obs="results/{dataset}/scores/scores.h5ad",
     output:
         heatmap=report(
             "results/{dataset}/scores/axis_heatmap.png",

@@ -39,8 +39,23 @@ def plot_library_sizes(table: pd.DataFrame, colour_by: str = "condition"):
                                 xytext=(4, -8), textcoords="offset points")  # fmt: skip
         ax.set_xlabel("sample rank by library size")
         ax.set_ylabel(label)
+        _count_ticks(ax, millions=column == "total_counts")
     axes[0].set_title(f"{n} samples; open circles: QC-flagged", fontsize="medium")
     return fig
+
+
+def _count_ticks(ax, *, millions: bool) -> None:
+    """Whole-number ticks on count axes: ranks and gene counts have no fractions, and a
+    matplotlib offset or 1e6 multiplier on library sizes is easy to misread."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if millions:
+        # millions keep their decimals when libraries are small, but plain: "0.5", "12"
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
 def plot_pca(table: pd.DataFrame, variance_ratio: Sequence[float], colour_by: Sequence[str]):

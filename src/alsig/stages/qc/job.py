@@ -13,6 +13,7 @@ from alsig.deseq import shutdown_workers
 from alsig.io import save_figure, write_h5ad, write_text, write_tsv
 from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
 from alsig.stages.qc.figures import plot_library_sizes, plot_pca, plot_sex_check
+from alsig.stages.qc.mqc import write_multiqc
 from alsig.stages.qc.pipeline import run_qc
 from alsig.stages.qc.tables import clean_obs, gene_filter_table, sample_table
 from alsig.tables import schemas
@@ -36,7 +37,8 @@ def run(
         ``h5ad``: the dataset's ``counts.h5ad``.
     outputs
         ``h5ad``, ``samples``, ``genes``, ``summary``, ``library_sizes``, ``pca``, ``sex_check``,
-        ``pc_covariates`` (TSV), ``pc_covariates_figure``.
+        ``pc_covariates`` (TSV), ``pc_covariates_figure``; ``multiqc_general_stats`` and
+        ``multiqc_pca``, the MultiQC custom content.
     settings
         The job's resolved ``qc:`` settings.
     threads
@@ -57,6 +59,8 @@ def run(
     write_tsv(gene_filter_table(filtered), outputs["genes"])
     write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
     _figures(table, filtered, summary, settings, outputs)
+    write_multiqc(table, summary["pca_variance_ratio"], summary["dataset"],
+                  outputs["multiqc_general_stats"], outputs["multiqc_pca"])  # fmt: skip
     log.info(
         "QC done: %d of %d samples kept (%d input samples), %d flagged; %d of %d genes expressed",
         summary["n_samples_kept"], summary["n_samples_after_collapse"],

@@ -3,8 +3,9 @@ distributions by condition.
 
 Both read the public long table (``alsig.tables``) so they show exactly what downstream tools see.
 They are drawn for hundreds of samples: the heatmap has one column per sample without labels
-beyond 60 samples, ordered by condition with a condition colour bar; the distributions are box
-plots with jittered, semi-transparent points.
+beyond 60 samples, ordered by condition and clustered within it, with colour tracks of condition
+and (when the samples have them) region, sex and batch; the distributions are box plots with
+jittered, semi-transparent points.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from alsig.stages.score.composites import AXIS_PREFIX
@@ -19,6 +21,10 @@ from alsig.stages.score.composites import AXIS_PREFIX
 MAX_SAMPLE_LABELS = 60
 Z_LIMIT = 3.0  # colour scale of the heatmap is clipped at +/- this many control SDs
 CONDITION_COLOURS = ["#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
+MISSING_COLOUR = "#d9d9d9"
+TRACKS = ("region", "sex", "batch")  # heatmap colour tracks under condition, when present
+TRACK_PALETTES = {"region": "Set2", "sex": "Pastel1", "batch": "tab10"}
+MAX_LEGEND_LEVELS = 8
 
 
 def _axis_rows(long: pl.DataFrame, method: str) -> pl.DataFrame:
@@ -63,36 +69,81 @@ def _condition_colours(conditions: list[str | None]) -> dict[str | None, str]:
     return {c: CONDITION_COLOURS[i % len(CONDITION_COLOURS)] for i, c in enumerate(levels)}
 
 
-def _condition_bar(bar: Any, conditions: list[str | None]) -> dict[str | None, str]:
-    """Draw the one-row condition colour bar; returns the colour of each condition."""
-    from matplotlib.colors import ListedColormap
+def _track_colours(name: str, values: list[str | None]) -> dict[str | None, str]:
+    """Colour per level: condition keeps the colours of the distributions figure, the other
+    tracks a palette of their own (no colour means two things at once), missing is grey."""
+    import matplotlib
 
-    colours = _condition_colours(conditions)
-    codes = {c: i for i, c in enumerate(colours)}
-    bar.imshow(
-        np.array([[codes[c] for c in conditions]]),
-        aspect="auto",
-        interpolation="nearest",
-        cmap=ListedColormap(list(colours.values())),
-        vmin=-0.5,
-        vmax=len(colours) - 0.5,
-    )
-    bar.set_yticks([0], ["condition"])
-    bar.tick_params(bottom=False, labelbottom=False)
+    levels = sorted({v for v in values if v is not None})
+    if name == "condition":
+        colours = _condition_colours(levels)
+    else:
+        palette = matplotlib.colormaps[TRACK_PALETTES.get(name, "tab10")].colors
+        if len(levels) > len(palette):
+            palette = matplotlib.colormaps["tab20"].colors  # beyond 20 levels colours repeat
+        colours = {v: matplotlib.colors.to_hex(palette[i % len(palette)])
+                   for i, v in enumerate(levels)}  # fmt: skip
+    if None in values:
+        colours[None] = MISSING_COLOUR
     return colours
 
 
-def _condition_legend(bar: Any, colours: dict[str | None, str]) -> None:
+def heatmap_tracks(wide: pl.DataFrame, obs: pd.DataFrame | None) -> dict[str, list[str | None]]:
+    """Annotation tracks of the heatmap columns: condition, then those of :data:`TRACKS` that
+    ``obs`` (indexed by sample) or ``wide`` has with at least one value."""
+    samples = wide["sample"].to_list()
+    tracks = {"condition": [None if c is None else str(c) for c in wide["condition"].to_list()]}
+    for name in TRACKS:
+        if name in wide.columns:
+            values = wide[name].to_list()
+        elif obs is not None and name in obs.columns:
+            values = obs[name].reindex(samples).astype(object).tolist()
+        else:
+            continue
+        values = [None if pd.isna(v) else str(v) for v in values]
+        if any(v is not None for v in values):
+            tracks[name] = values
+    return tracks
+
+
+def cluster_within_condition(values: np.ndarray, conditions: list[str | None]) -> np.ndarray:
+    """Column order: conditions kept in their order, samples within each condition ordered by
+    average-linkage hierarchical clustering of their axis values (similar samples side by side;
+    a missing value counts as 0, the control mean)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    order: list[int] = []
+    for level in dict.fromkeys(conditions):
+        members = np.array([i for i, c in enumerate(conditions) if c == level])
+        if len(members) < 3 or values.shape[0] == 0:
+            order.extend(members.tolist())
+            continue
+        block = np.nan_to_num(values[:, members].T, nan=0.0)
+        order.extend(members[leaves_list(linkage(block, method="average"))].tolist())
+    return np.asarray(order, dtype=int)
+
+
+def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None:
+    """One colour bar row and its legend in the side panel."""
+    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    bar.legend(
-        handles=[Patch(color=col, label=str(c)) for c, col in colours.items()],
-        loc="lower left",
-        bbox_to_anchor=(0, 1.05),
-        ncol=len(colours),
-        frameon=False,
-        fontsize=8,
-    )
+    colours = _track_colours(name, values)
+    codes = {c: i for i, c in enumerate(colours)}
+    bar.imshow(np.array([[codes[v] for v in values]]), aspect="auto", interpolation="nearest",
+               cmap=ListedColormap(list(colours.values())), vmin=-0.5,
+               vmax=len(colours) - 0.5)  # fmt: skip
+    bar.set_yticks([0], [name])
+    bar.tick_params(bottom=False, labelbottom=False)
+    # a batch track can have dozens of levels: the legend shows the first few
+    shown = list(colours.items())[:MAX_LEGEND_LEVELS]
+    handles = [Patch(color=col, label="NA" if c is None else str(c)) for c, col in shown]
+    if len(colours) > MAX_LEGEND_LEVELS:
+        handles.append(Patch(color="white", label=f"… {len(colours) - MAX_LEGEND_LEVELS} more"))
+    side.set_axis_off()
+    # one row beside the track (the track's label names it): stacked legends would overlap
+    side.legend(handles=handles, loc="center left", ncol=len(handles), frameon=False,
+                fontsize=7, handlelength=1.0, columnspacing=0.8, borderaxespad=0.2)  # fmt: skip
 
 
 def _sample_ticks(ax: Any, samples: list[str]) -> None:
@@ -101,11 +152,37 @@ def _sample_ticks(ax: Any, samples: list[str]) -> None:
         ax.set_xticks(range(len(samples)), samples, rotation=90, fontsize=6)
     else:
         ax.set_xticks([])
-        ax.set_xlabel(f"{len(samples)} samples, ordered by condition")
+        ax.set_xlabel(f"{len(samples)} samples, clustered within condition")
 
 
-def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str = "") -> Any:
-    """Heatmap of axis composites (rows) x samples (columns), with a condition colour bar.
+def _heatmap_grid(n_samples: int, n_tracks: int, n_axes: int):
+    """Figure with one row per track and the heatmap below, a side column for the legends and
+    the colour bar (so every row spans the same sample columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    main = min(16.0, 4.0 + 0.08 * n_samples)
+    fig, grid = plt.subplots(
+        n_tracks + 1, 2, squeeze=False,
+        figsize=(main + 2.4, 1.2 + 0.4 * n_tracks + 0.35 * max(1, n_axes)),
+        gridspec_kw={"height_ratios": [0.4] * n_tracks + [max(1, n_axes)],
+                     "width_ratios": [main, 2.4], "hspace": 0.08, "wspace": 0.02},
+    )  # fmt: skip
+    for bar in grid[1:, 0]:
+        bar.sharex(grid[0, 0])
+    return fig, grid
+
+
+def axis_heatmap(
+    long: pl.DataFrame,
+    *,
+    method: str = "singscore",
+    dataset: str = "",
+    obs: pd.DataFrame | None = None,
+) -> Any:
+    """Heatmap of axis composites (rows) x samples (columns) with annotation tracks.
 
     Parameters
     ----------
@@ -115,42 +192,36 @@ def axis_heatmap(long: pl.DataFrame, *, method: str = "singscore", dataset: str 
         The method whose composites are shown.
     dataset
         Dataset id for the title.
+    obs
+        Sample covariates indexed by sample (the scored AnnData's obs); its ``region``, ``sex``
+        and ``batch`` columns become colour tracks under the condition track.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Values of :func:`axis_matrix`, colour scale clipped at +/- :data:`Z_LIMIT`.
+        Values of :func:`axis_matrix`, colour scale clipped at +/- :data:`Z_LIMIT`; samples in
+        condition order, clustered within each condition (:func:`cluster_within_condition`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     wide, label = axis_matrix(long, method)
-    axes_names = [c for c in wide.columns if c not in ("sample", "condition")]
-    samples = wide["sample"].to_list()
+    axes_names = [c for c in wide.columns if c not in ("sample", "condition", *TRACKS)]
     values = wide.select(axes_names).to_numpy().T.astype(float) if axes_names else np.zeros((0, 0))
-    fig, (bar, ax) = plt.subplots(
-        2,
-        1,
-        figsize=(min(16.0, 4.0 + 0.08 * len(samples)), 1.6 + 0.35 * max(1, len(axes_names))),
-        sharex=True,
-        gridspec_kw={"height_ratios": [0.4, max(1, len(axes_names))], "hspace": 0.05},
-    )
-    colours = _condition_bar(bar, wide["condition"].to_list())
-    image = ax.imshow(
-        np.clip(values, -Z_LIMIT, Z_LIMIT) if values.size else values,
-        aspect="auto",
-        interpolation="nearest",
-        cmap="RdBu_r",
-        vmin=-Z_LIMIT,
-        vmax=Z_LIMIT,
-    )
+    order = cluster_within_condition(values, wide["condition"].to_list())
+    wide = wide[order]
+    values = values[:, order] if values.size else values
+    tracks = heatmap_tracks(wide, obs)
+    fig, grid = _heatmap_grid(wide.height, len(tracks), len(axes_names))
+    for row, (name, track) in enumerate(tracks.items()):
+        _track_bar(grid[row, 0], grid[row, 1], name, track)
+    ax, side = grid[-1, 0], grid[-1, 1]
+    image = ax.imshow(np.clip(values, -Z_LIMIT, Z_LIMIT) if values.size else values,
+                      aspect="auto", interpolation="nearest", cmap="RdBu_r",
+                      vmin=-Z_LIMIT, vmax=Z_LIMIT)  # fmt: skip
     ax.set_yticks(range(len(axes_names)), axes_names)
-    _sample_ticks(ax, samples)
-    fig.colorbar(image, ax=[bar, ax], label=f"{label} (clipped at ±{Z_LIMIT:g})", shrink=0.8)
-    _condition_legend(bar, colours)
-    bar.set_title(f"{dataset}: resistance axes per sample ({method})", pad=22)
+    _sample_ticks(ax, wide["sample"].to_list())
+    side.set_axis_off()
+    fig.colorbar(image, cax=side.inset_axes([0.05, 0.05, 0.08, 0.9]),
+                 label=f"{label}\n(clipped at ±{Z_LIMIT:g})")  # fmt: skip
+    grid[0, 0].set_title(f"{dataset}: resistance axes per sample ({method})")
     return fig
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from alsig.io import save_figure, write_parquet, write_tsv
+from alsig.io import read_h5ad_obs, save_figure, write_parquet, write_tsv
 from alsig.resources import signature_dir
 from alsig.stages.score.composition import composition_share
 from alsig.stages.score.figures import axis_distributions, axis_heatmap
@@ -122,7 +122,8 @@ def run_figures(
     Parameters
     ----------
     inputs
-        ``scores``: the dataset's long table (parquet).
+        ``scores``: the dataset's long table (parquet); optional ``obs``: the scored h5ad, whose
+        region / sex / batch columns become heatmap tracks.
     outputs
         ``heatmap``, ``distributions``: PNG files.
     settings
@@ -140,7 +141,8 @@ def run_figures(
     methods = long["method"].unique().to_list()
     method = "singscore" if "singscore" in methods else sorted(methods)[0]
     log.info("dataset %s: figures of %s axis scores", dataset, method)
-    save_figure(axis_heatmap(long, method=method, dataset=dataset), outputs["heatmap"])
+    obs = read_h5ad_obs(inputs["obs"]) if inputs.get("obs") else None
+    save_figure(axis_heatmap(long, method=method, dataset=dataset, obs=obs), outputs["heatmap"])
     save_figure(axis_distributions(long, method=method, dataset=dataset), outputs["distributions"])
 
 
