@@ -92,6 +92,8 @@ def read_count_matrix(
     AlsigError
         Naming the file, line and column of the first problem.
     """
+    if rounding not in ROUNDING:  # the schema says so too; callers outside the workflow
+        raise AlsigError(f"config key counts_rounding: '{rounding}' is not one of {ROUNDING}.")
     path = Path(path)
     sep = delimiter_for(path)
     text = prepare_text(read_text_bytes(path), path, sep)
@@ -271,8 +273,6 @@ def _to_counts(
 ) -> tuple[pl.DataFrame, int]:
     """Sample columns as exact Int64 counts (``12.0`` and ``1e3`` are integers), and the
     number of cells rounded under ``rounding: round``."""
-    if rounding not in ROUNDING:
-        raise AlsigError(f"config key counts_rounding: '{rounding}' is not one of {ROUNDING}.")
     columns: dict[str, pl.Series] = {}
     n_rounded = 0
     for column in samples:

@@ -132,6 +132,10 @@ def _parse_sheet(text: PreparedText, sep: str, path: Path) -> pl.DataFrame:
             f"{where(path)}: cannot be parsed: {str(exc).splitlines()[0]}. Check that every line "
             "has as many fields as the header, and the quoting."
         ) from exc
+    # a quoted empty field ("") is as empty as an unquoted one
+    sheet = sheet.with_columns(
+        pl.when(pl.col(n) != "").then(pl.col(n)).otherwise(None).alias(n) for n in names
+    )
     # blank lines come back as all-empty rows; they are not samples
     blank = pl.all_horizontal([pl.col(n).is_null() for n in names])
     return sheet.with_row_index(_LINE, offset=text.skip + 1).filter(~blank)
