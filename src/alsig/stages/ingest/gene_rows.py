@@ -66,6 +66,9 @@ def clean_gene_rows(
     keep = _drop_missing(stripped, lines, path, max_missing_fraction, report)
     keep &= _drop_htseq(stripped, report)
     keep &= _drop_copies(stripped, counts, keep, report)
+    if keep.all():  # the usual case: no copy of a matrix that can be gigabytes
+        _note_case_variants(stripped, report)
+        return stripped, counts, lines
     rows = np.flatnonzero(keep)
     kept = [stripped[i] for i in rows]
     _note_case_variants(kept, report)
