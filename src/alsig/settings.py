@@ -85,6 +85,11 @@ def defaults(section: str) -> dict[str, Any]:
     return apply_defaults(_section_schema(section), {})
 
 
+def dataset_defaults() -> dict[str, Any]:
+    """The schema defaults of a ``datasets.<id>`` entry's own keys (``counts_rounding``, ...)."""
+    return apply_defaults(config_schema()["definitions"]["dataset"], {})
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``override`` merged into a copy of ``base``, key by key for nested mappings."""
     merged = copy.deepcopy(dict(base))

@@ -98,6 +98,19 @@ CASES = [
         message=("sample(s) in the sample sheet", "are not columns of the count matrix", "['S5']"),
     ),
     Case(
+        "estimated_counts",
+        tiny_dataset("counts_estimated.tsv"),
+        message=(
+            "counts_estimated.tsv', line 3, column 'S3': count is not an integer",
+            "counts_rounding: round",
+        ),
+    ),
+    Case(
+        "mouse_symbols",
+        tiny_dataset("counts_mouse_symbols.tsv"),
+        message=("counts_mouse_symbols.tsv': 5 of 6 gene symbols are written like mouse",),
+    ),
+    Case(
         "empty_counts",
         tiny_dataset("counts_empty.tsv"),
         message=("counts_empty.tsv' is empty",),
@@ -269,3 +282,25 @@ def test_repairable_inputs_succeed_and_are_reported(tmp_path, demo_config, count
         # GAPDH rows 1 and 5 of the file: (900, 1100, 1000, 950) + (40, 90, 35, 95)
         assert gapdh.tolist() == [940, 1190, 1035, 1045]
     assert _checksums(_input_files(config)) == before
+
+
+def test_featurecounts_output_with_bom_and_crlf_is_read(tmp_path, demo_config):
+    """featureCounts' own layout (comment line, five annotation columns) saved with a BOM and
+    CRLF: read by name, the annotation columns dropped and the repairs in the log and provenance."""
+    config = _config(Case("ok", tiny_dataset("counts_featurecounts.tsv")), demo_config)
+    result = run_workflow(tmp_path, config, INGEST[0])
+    assert result.returncode == 0, result.stderr[-3000:]
+    adata = ad.read_h5ad(tmp_path / INGEST[0])
+    assert list(adata.obs_names) == ["S1", "S2", "S3", "S4"] and adata.n_vars == 6
+    dense = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
+    assert dense[:, list(adata.var_names).index("GAPDH")].tolist() == [900, 1100, 1000, 950]
+    repairs = adata.uns["provenance"]["counts_repairs"]
+    assert list(repairs["featurecounts_columns_dropped"]) == [
+        "Chr",
+        "Start",
+        "End",
+        "Strand",
+        "Length",
+    ]
+    log = (tmp_path / "results/bad/logs/ingest.log").read_text()
+    assert "UTF-8 byte-order mark removed" in log and "featureCounts annotation columns" in log

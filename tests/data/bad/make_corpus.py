@@ -59,6 +59,17 @@ def main() -> None:
     w("counts_duplicate_gene.tsv", table(genes=["GAPDH", "ACTB", "SNAP25", "GFAP", "GAPDH", "MBP"]))
     w("counts_excel_mangled.tsv", table(genes=["GAPDH", "ACTB", "7-Sep", "4-Mar", "AQP4", "MBP"]))
     w("counts_empty.tsv", "")
+    w("counts_estimated.tsv", table(edit=((2, 3), "310.62")))  # salmon/RSEM expected_count
+    w("counts_mouse_symbols.tsv", table(genes=["Gapdh", "Actb", "Snap25", "Gfap", "Aqp4", "MBP"]))
+    # featureCounts as Windows tools save it: BOM, CRLF, the program comment, annotation columns
+    fc = ['# Program:featureCounts v2.0.6; Command:"featureCounts" "-a" "genes.gtf"']
+    fc.append("\t".join(["Geneid", "Chr", "Start", "End", "Strand", "Length", *SAMPLES]))
+    for i, (gene, row) in enumerate(zip(GENES, BASE, strict=True)):
+        fc.append("\t".join([gene, "chr1", str(1000 * i + 1), str(1000 * i + 900), "+", "900"]
+                            + list(map(str, row))))  # fmt: skip
+    (HERE / "counts_featurecounts.tsv").write_bytes(
+        b"\xef\xbb\xbf" + "\r\n".join(fc).encode() + b"\r\n"
+    )
     full = gzip.compress(table().encode() * 1, mtime=0)
     (HERE / "counts_truncated.tsv.gz").write_bytes(full[: len(full) // 2])
     w("samples_duplicate_id.tsv", sheet(["S1", "S2", "S3", "S4", "S3"]))

@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 import alsig
+from alsig.counts import count_dtype
 from alsig.io import sha256_file
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ _PROVENANCE_PACKAGES = ("anndata", "scanpy", "pydeseq2", "gseapy", "polars", "nu
 
 
 def to_storage(counts_samples_by_genes: np.ndarray) -> np.ndarray | sp.csr_matrix:
-    """CSR when it is smaller than dense: int32 data + int32 indices cost 8 bytes per non-zero.
+    """CSR when it is smaller than dense: the data + int32 indices cost 8 (int64: 12) bytes per
+    non-zero.
 
     Parameters
     ----------
@@ -34,12 +36,13 @@ def to_storage(counts_samples_by_genes: np.ndarray) -> np.ndarray | sp.csr_matri
     Returns
     -------
     numpy.ndarray or scipy.sparse.csr_matrix
-        int32, C-contiguous when dense.
+        int32, or int64 when a count needs it (never wrapped); C-contiguous when dense.
     """
+    dtype = count_dtype(counts_samples_by_genes)
     nnz = np.count_nonzero(counts_samples_by_genes)
-    if nnz * 8 < counts_samples_by_genes.size * 4 * 0.9:
-        return sp.csr_matrix(counts_samples_by_genes, dtype=np.int32)
-    return np.ascontiguousarray(counts_samples_by_genes, dtype=np.int32)
+    if nnz * (dtype.itemsize + 4) < counts_samples_by_genes.size * dtype.itemsize * 0.9:
+        return sp.csr_matrix(counts_samples_by_genes, dtype=dtype)
+    return np.ascontiguousarray(counts_samples_by_genes, dtype=dtype)
 
 
 def file_record(path: str | Path, **extra: Any) -> dict[str, Any]:

@@ -1,20 +1,43 @@
 """The count matrix: genes x samples integer read counts from a text table or an ``.h5ad``.
 
-Every check names the file, the line/column and the fix.
+Every check names the file, the line/column and the fix. What the reader repairs (a byte-order
+mark, blank lines, featureCounts' annotation columns, HTSeq's summary rows, missing or padded gene
+ids, rounded estimated counts) is logged and kept in :attr:`CountMatrix.report`, which ingest
+stores as ``uns['provenance']['counts_repairs']``.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from alsig.counts import as_counts
 from alsig.errors import AlsigError, where
-from alsig.stages.ingest.text import check_unique, delimiter_for, header_fields, read_text_bytes
+from alsig.stages.ingest.gene_rows import clean_gene_rows
+from alsig.stages.ingest.text import (
+    PreparedText,
+    check_unique,
+    delimiter_for,
+    prepare_text,
+    read_text_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+ROUNDING = ("none", "round")
+FEATURECOUNTS_ANNOTATION = ("Chr", "Start", "End", "Strand", "Length")
+_LINE = "__line"  # file line of each data row, kept through filtering for messages
+_UNNAMED = "__unnamed_"
+_EXTRA = "__extra_"
+_MISSING_TOKENS = ("", "na", "n/a", "null", "-")  # "NaN" has its own message
+_FLOAT_EXACT = 2.0**53  # larger floats are not exact integers: "1e20" is not a count
 
 
 @dataclass
@@ -23,8 +46,14 @@ class CountMatrix:
 
     gene_ids: list[str]
     sample_ids: list[str]
-    counts: np.ndarray  # int32, genes x samples
+    counts: np.ndarray  # int32, or int64 when a count needs it; genes x samples
     path: Path
+    report: dict[str, Any] = field(default_factory=dict)  # what was repaired (provenance)
+    lines: np.ndarray | None = None  # file line of each row (text input)
+
+    def line(self, row: int) -> int | None:
+        """The file line of row ``row`` (None for an .h5ad)."""
+        return None if self.lines is None else int(self.lines[row])
 
 
 def read_count_matrix(
@@ -32,6 +61,8 @@ def read_count_matrix(
     *,
     gene_column: str | None = None,
     non_sample_columns: tuple[str, ...] | list[str] = (),
+    rounding: str = "none",
+    max_missing_gene_ids_fraction: float = 0.05,
 ) -> CountMatrix:
     """Read a genes x samples count table (TSV/CSV, optionally gzipped).
 
@@ -43,7 +74,14 @@ def read_count_matrix(
         The gene id column (default: the first column).
     non_sample_columns
         Columns that are not samples (such as ``Chr``); dropped. Every other column must be a
-        sample of integer counts >= 0.
+        sample of integer counts >= 0. featureCounts' ``Chr Start End Strand Length`` after
+        ``Geneid`` are dropped without being listed.
+    rounding
+        ``none``: a non-integer count is an error; ``round``: estimated counts (salmon, RSEM
+        ``expected_count``) are rounded to the nearest integer and the rounded cells counted.
+    max_missing_gene_ids_fraction
+        Rows with a missing id (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``-``) are dropped;
+        more than this fraction of the rows is an error.
 
     Returns
     -------
@@ -54,34 +92,73 @@ def read_count_matrix(
     AlsigError
         Naming the file, line and column of the first problem.
     """
+    if rounding not in ROUNDING:  # the schema says so too; callers outside the workflow
+        raise AlsigError(f"config key counts_rounding: '{rounding}' is not one of {ROUNDING}.")
     path = Path(path)
-    raw = read_text_bytes(path)
     sep = delimiter_for(path)
-    header = header_fields(raw, path, sep)
-    gene_column = gene_column or header[0]
-    samples = _sample_columns(header, path, gene_column, non_sample_columns)
-    schema = {c: pl.String for c in header}
-    for s in samples:
-        schema[s] = pl.Int64
-    try:
-        table = pl.read_csv(
-            io.BytesIO(raw), separator=sep, schema=schema, has_header=True, quote_char='"'
-        )
-    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.NoDataError) as exc:
-        table = _read_counts_slow(raw, path, sep, samples, exc)
-    del raw
-    genes = table.get_column(gene_column)
-    if genes.null_count():
-        row = int(genes.is_null().arg_true()[0]) + 2
-        raise AlsigError(f"{where(path, row=row, column=gene_column)}: empty gene id.")
-    values = table.select(samples)
-    _check_counts(values, path)
-    counts = values.to_numpy().astype(np.int32, copy=False)
-    return CountMatrix(genes.to_list(), samples, np.ascontiguousarray(counts), path)
+    text = prepare_text(read_text_bytes(path), path, sep)
+    report: dict[str, Any] = {"notes": list(text.notes)}
+    names = _column_names(text, path)
+    gene_column = _gene_column(gene_column, names, report)
+    non_sample = _with_featurecounts(names, gene_column, list(non_sample_columns), report)
+    samples = _sample_columns(names, path, gene_column, non_sample)
+    _report_stripped_samples(text, samples, report)
+    table = _parse(text, sep, names, samples, path)
+    del text.data
+    table = _drop_blank_and_empty(table, names, gene_column, path, report)
+    values, n_rounded = _to_counts(table, samples, path, rounding)
+    if n_rounded:
+        report["n_rounded_counts"] = n_rounded
+        report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
+    counts = values.to_numpy().astype(np.int64, copy=False)
+    lines = table.get_column(_LINE).to_numpy().astype(np.int64)
+    ids, counts, lines = clean_gene_rows(
+        table.get_column(gene_column).to_list(),
+        counts,
+        lines,
+        path=path,
+        max_missing_fraction=max_missing_gene_ids_fraction,
+        report=report,
+    )
+    counts = np.ascontiguousarray(as_counts(counts))
+    report["dtype"] = str(counts.dtype)
+    _log_notes(path, report)
+    return CountMatrix(ids, samples, counts, path, report, lines)
+
+
+def _column_names(text: PreparedText, path: Path) -> list[str]:
+    """Header names for polars: unnamed columns get a placeholder (checked empty later)."""
+    names = [h if h else f"{_UNNAMED}{i + 1}" for i, h in enumerate(text.header)]
+    check_unique(names, path, "column names (sample ids)", "Each sample must appear once.")
+    return names
+
+
+def _gene_column(gene_column: str | None, names: list[str], report: dict[str, Any]) -> str:
+    if gene_column:
+        return gene_column.strip()
+    if names[0].startswith(_UNNAMED):  # R's write.csv: row names under an empty header
+        report["notes"].append("the first column has no name; used as the gene ids")
+    return names[0]
+
+
+def _with_featurecounts(
+    names: list[str], gene_column: str, non_sample: list[str], report: dict[str, Any]
+) -> list[str]:
+    """featureCounts writes ``Geneid Chr Start End Strand Length`` before the samples; those
+    five columns are annotation, never samples (``Length`` would pass as counts)."""
+    if names[0] != "Geneid" or gene_column != "Geneid":
+        return non_sample
+    if tuple(names[1:6]) != FEATURECOUNTS_ANNOTATION:
+        return non_sample
+    extra = [c for c in FEATURECOUNTS_ANNOTATION if c not in non_sample]
+    if extra:
+        report["featurecounts_columns_dropped"] = extra
+        report["notes"].append(f"featureCounts annotation columns dropped: {', '.join(extra)}")
+    return non_sample + extra
 
 
 def _sample_columns(
-    header: list[str], path: Path, gene_column: str, non_sample_columns: tuple[str, ...] | list[str]
+    header: list[str], path: Path, gene_column: str, non_sample_columns: list[str]
 ) -> list[str]:
     """The header's sample columns, after checking the gene and non-sample columns exist."""
     if gene_column not in header:
@@ -94,62 +171,222 @@ def _sample_columns(
         raise AlsigError(
             f"{where(path, row=1)}: `non_sample_columns` {missing_extra} are not in the header."
         )
-    check_unique(header, path, "column names (sample ids)", "Each sample must appear once.")
-    samples = [c for c in header if c != gene_column and c not in non_sample_columns]
+    samples = [
+        c
+        for c in header
+        if c != gene_column and c not in non_sample_columns and not c.startswith(_UNNAMED)
+    ]
     if not samples:
         raise AlsigError(f"{where(path)}: no sample columns besides '{gene_column}'.")
     return samples
 
 
-def _read_counts_slow(
-    raw: bytes, path: Path, sep: str, samples: list[str], first_error: Exception
+def _report_stripped_samples(text: PreparedText, samples: list[str], report: dict) -> None:
+    stripped = [name for name in text.stripped_names if name.strip() in samples]
+    if stripped:
+        report["sample_ids_stripped"] = stripped
+        shown = ", ".join(map(repr, stripped[:10]))
+        report["notes"].append(f"whitespace around {len(stripped)} sample id(s) removed: {shown}")
+
+
+def _parse(
+    text: PreparedText, sep: str, names: list[str], samples: list[str], path: Path
 ) -> pl.DataFrame:
-    """Fallback when the fast integer parse fails: find the first bad cell and name it."""
+    """Integers straight from the parser; anything else (floats, text, ragged rows, bad
+    UTF-8) goes through :func:`_parse_as_text`, which finds and names the problem."""
+    schema = {c: pl.String for c in names}
+    schema.update({s: pl.Int64 for s in samples})
     try:
-        table = pl.read_csv(io.BytesIO(raw), separator=sep, infer_schema=False, quote_char='"')
-    except pl.exceptions.ComputeError as exc:  # ragged rows, bad quoting
+        table = _read(text, sep, schema)
+    except pl.exceptions.PolarsError:
+        table = _parse_as_text(text, sep, names, path)
+    return table.with_row_index(_LINE, offset=text.skip + 1)
+
+
+def _read(text: PreparedText, sep: str, schema: dict) -> pl.DataFrame:
+    return pl.read_csv(
+        io.BytesIO(text.data),
+        separator=sep,
+        schema=schema,
+        has_header=False,
+        skip_rows=text.skip,
+        quote_char='"',
+        missing_columns="insert",  # polars sizes rows by the first one; short rows get nulls
+    )
+
+
+def _parse_as_text(text: PreparedText, sep: str, names: list[str], path: Path) -> pl.DataFrame:
+    """Every column as text, with room for lines longer than the header (checked later; a
+    quoted delimiter over-counts, which only adds an empty column)."""
+    widest = max(line.count(sep.encode()) for line in text.data.split(b"\n")) + 1
+    schema = {c: pl.String for c in names}
+    schema.update({f"{_EXTRA}{i + 1}": pl.String for i in range(max(widest - len(names), 0))})
+    try:
+        return _read(text, sep, schema)
+    except pl.exceptions.PolarsError as exc:
         raise AlsigError(
             f"{where(path)}: cannot be parsed as a {'tab' if sep == chr(9) else 'comma'}-separated "
-            f"table: {str(exc).splitlines()[0]}"
-        ) from first_error
-    floats = {}
+            f"table ({str(exc).splitlines()[0]}). Check the quoting and the delimiter."
+        ) from exc
+
+
+def _drop_blank_and_empty(
+    table: pl.DataFrame, names: list[str], gene_column: str, path: Path, report: dict[str, Any]
+) -> pl.DataFrame:
+    """Drop blank lines, and unnamed or beyond-the-header columns that are empty (trailing
+    delimiters); such a column holding a value is an error."""
+    data = [c for c in table.columns if c != _LINE]
+    blank = pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).cast(pl.String) == "") for c in data)
+    n_blank = int(table.select(blank.sum()).item())
+    if n_blank:
+        table = table.filter(~blank)
+        report["n_blank_lines"] = n_blank
+        report["notes"].append(f"{n_blank} blank line(s) ignored")
+    stray = [c for c in data if c.startswith((_UNNAMED, _EXTRA)) and c != gene_column]
+    for column in stray:
+        filled = table.get_column(column).is_not_null().arg_true()
+        if len(filled):
+            row = int(filled[0])
+            value = table.get_column(column)[row]
+            raise AlsigError(_stray_value(path, column, _line(table, row), value, len(names)))
+    if stray:
+        report["notes"].append(f"{len(stray)} empty column(s) from trailing delimiters ignored")
+    return table.drop(stray)
+
+
+def _stray_value(path: Path, column: str, line: int, value: str, n: int) -> str:
+    if column.startswith(_EXTRA):
+        return (
+            f"{where(path, row=line)}: more fields than the header's {n} (value {value!r}). "
+            "A value with the delimiter inside (such as '1,234' in a CSV) must be quoted, or "
+            "the header lacks a column name."
+        )
+    position = int(column.removeprefix(_UNNAMED))
+    return (
+        f"{where(path, row=line)}: column {position} has no name in the header but holds the "
+        f"value {value!r}; name the column, or delete it."
+    )
+
+
+def _to_counts(
+    table: pl.DataFrame, samples: list[str], path: Path, rounding: str
+) -> tuple[pl.DataFrame, int]:
+    """Sample columns as exact Int64 counts (``12.0`` and ``1e3`` are integers), and the
+    number of cells rounded under ``rounding: round``."""
+    columns: dict[str, pl.Series] = {}
+    n_rounded = 0
     for column in samples:
-        text = table.get_column(column)
-        number = text.str.strip_chars().cast(pl.Float64, strict=False)
-        bad = (number.is_null() & text.is_not_null() & (text.str.strip_chars() != "")).arg_true()
-        if len(bad):
-            row = int(bad[0])
-            raise AlsigError(
-                f"{where(path, row=row + 2, column=column)}: value '{text[row]}' is not a number. "
-                "Counts must be integers; remove text values or annotation columns "
-                "(list extra columns under `non_sample_columns`)."
-            )
-        floats[column] = number
-    as_float = pl.DataFrame(floats)
-    _check_counts(as_float, path)  # raises for NaN, negative, fractional
-    return table.with_columns(as_float.cast(pl.Int64))
+        series = table.get_column(column)
+        if series.dtype == pl.Int64:
+            _check_integers(series, table, path, column)
+            columns[column] = series
+        else:
+            columns[column], rounded = _text_counts(series, table, path, column, rounding)
+            n_rounded += rounded
+    return pl.DataFrame(columns), n_rounded
 
 
-def _check_counts(values: pl.DataFrame, path: Path) -> None:
-    for column in values.columns:
-        series = values.get_column(column)
-        problems = []
-        if series.null_count():
-            problems.append((series.is_null(), "is missing (empty or NA)"))
-        if series.dtype.is_float():
-            problems.append((series.is_nan(), "is NaN"))
-            problems.append((series.is_finite().not_() & series.is_nan().not_(), "is infinite"))
-            problems.append((series != series.round(0), "is not an integer"))
-        problems.append((series < 0, "is negative"))
-        for mask, what in problems:
-            hits = mask.fill_null(False).arg_true()
-            if len(hits):
-                row = int(hits[0])
-                raise AlsigError(
-                    f"{where(path, row=row + 2, column=column)}: count {what} "
-                    f"(value {series[row]!r}). alsig needs raw integer read counts >= 0 "
-                    "(not TPM/FPKM/normalised values)."
-                )
+def _check_integers(series: pl.Series, table: pl.DataFrame, path: Path, column: str) -> None:
+    for mask, what in ((series.is_null(), "is missing (empty or NA)"), (series < 0, "is negative")):
+        _raise_first(mask, table, path, column, f"count {what}", series)
+
+
+def _text_counts(
+    text: pl.Series, table: pl.DataFrame, path: Path, column: str, rounding: str
+) -> tuple[pl.Series, int]:
+    """One column of text as exact counts; raises at the first bad cell."""
+    clean = text.str.strip_chars()
+    as_int = clean.cast(pl.Int64, strict=False)
+    as_float = clean.cast(pl.Float64, strict=False)
+    float_only = as_int.is_null() & as_float.is_not_null()
+    missing = clean.is_null() | clean.str.to_lowercase().is_in(_MISSING_TOKENS)
+    fractional = float_only & as_float.is_finite() & (as_float != as_float.round(0))
+    checks = [
+        (missing, "count is missing (empty or NA)", ""),
+        (as_int.is_null() & as_float.is_null(), None, ""),
+        (as_float.is_nan(), "count is NaN", ""),
+        (float_only & as_float.is_infinite(), "count is infinite", ""),
+        (_too_large(clean, as_int, as_float), "count is too large", _TOO_LARGE_FIX),
+        (as_int.fill_null(as_float) < 0, "count is negative", ""),
+    ]
+    if rounding == "none":
+        checks.append((fractional, "count is not an integer", _ROUNDING_FIX))
+    for mask, what, fix in checks:
+        if what is None:
+            _raise_not_a_number(mask, table, path, column, text)
+        else:
+            _raise_first(mask, table, path, column, what, text, fix)
+    counts = as_int.fill_null(as_float.round(0).cast(pl.Int64))
+    return counts, int(fractional.sum())
+
+
+_TOO_LARGE_FIX = (
+    " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
+    "read counts: check that this column is a sample (else list it under `non_sample_columns`)."
+)
+_ROUNDING_FIX = (
+    " For estimated counts (salmon, RSEM expected_count) set `counts_rounding: round` for the "
+    "dataset to round them to integers."
+)
+
+
+def _too_large(clean: pl.Series, as_int: pl.Series, as_float: pl.Series) -> pl.Series:
+    """Plain integers beyond Int64 (the int parse fails, the float one does not) and floats
+    beyond 2^53 (not exact)."""
+    beyond_int64 = as_int.is_null() & clean.str.contains(r"^[+-]?\d+$").fill_null(False)
+    return beyond_int64 | (
+        as_int.is_null() & as_float.is_finite() & (as_float.abs() >= _FLOAT_EXACT)
+    )
+
+
+def _raise_first(
+    mask: pl.Series,
+    table: pl.DataFrame,
+    path: Path,
+    column: str,
+    what: str,
+    values: pl.Series,
+    fix: str = "",
+) -> None:
+    hits = mask.fill_null(False).arg_true()
+    if not len(hits):
+        return
+    row = int(hits[0])
+    raise AlsigError(
+        f"{where(path, row=_line(table, row), column=column)}: {what} (value {values[row]!r}). "
+        f"alsig needs raw integer read counts >= 0 (not TPM/FPKM/normalised values).{fix}"
+    )
+
+
+def _raise_not_a_number(
+    mask: pl.Series, table: pl.DataFrame, path: Path, column: str, values: pl.Series
+) -> None:
+    hits = mask.fill_null(False).arg_true()
+    if not len(hits):
+        return
+    row = int(hits[0])
+    value = values[row]
+    hint = (
+        " Remove thousands separators (and use '.' as the decimal point)."
+        if "," in value
+        else " Counts must be integers; remove text values or annotation columns "
+        "(list extra columns under `non_sample_columns`)."
+    )
+    raise AlsigError(
+        f"{where(path, row=_line(table, row), column=column)}: value {value!r} is not a "
+        f"number.{hint}"
+    )
+
+
+def _line(table: pl.DataFrame, row: int) -> int:
+    return int(table.get_column(_LINE)[row])
+
+
+def _log_notes(path: Path, report: dict[str, Any]) -> None:
+    for note in report["notes"]:
+        log.info("%s: %s", path.name, note)
+    if not report["notes"]:
+        del report["notes"]
 
 
 def read_h5ad_count_matrix(path: str | Path) -> CountMatrix:
@@ -190,7 +427,8 @@ def read_h5ad_count_matrix(path: str | Path) -> CountMatrix:
     names = list(map(str, adata.obs_names))
     genes = list(map(str, adata.var_names))
     check_unique(names, path, "sample ids (obs_names)", "Make obs_names unique.")
-    return CountMatrix(genes, names, np.ascontiguousarray(dense.T.astype(np.int32)), path)
+    counts = np.ascontiguousarray(as_counts(dense.T))
+    return CountMatrix(genes, names, counts, path, {"dtype": str(counts.dtype)})
 
 
 def _check_h5ad_values(data: np.ndarray, path: Path) -> None:

@@ -112,6 +112,7 @@ def ingest_geo(
         "source": "geo",
         "accession": settings["accession"],
         "inputs": inputs,
+        "counts_repairs": matrix.report,
         "gene_harmonisation": genes_report,
     }
     return assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from alsig.errors import AlsigError
+from alsig.counts import as_counts
 from alsig.genes import GeneMap, GeneRecord, HarmonisationReport, mapping_table
 from alsig.stages.ingest.text import categorical_strings
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class HarmonisedGenes(NamedTuple):
     """The count matrix after harmonisation (unpacks as ``counts, var, report``)."""
 
-    counts: np.ndarray  # int32, genes x samples, one row per symbol
+    counts: np.ndarray  # int32 (int64 when a count needs it), genes x samples, one per symbol
     var: pd.DataFrame  # index: symbol; gene_id, symbol, ensembl_id, biotype, chromosome, input_ids
     report: dict[str, Any]  # how ids were resolved and rows summed (``uns['provenance']``)
 
@@ -60,12 +60,8 @@ def harmonise_genes(
     Returns
     -------
     HarmonisedGenes
-        ``counts`` (int32, genes x samples), ``var`` and the ``report``.
-
-    Raises
-    ------
-    AlsigError
-        When a summed count exceeds the int32 range.
+        ``counts`` (genes x samples; int32, or int64 when a summed count needs it), ``var``
+        and the ``report``.
     """
     gene_map = gene_map or GeneMap.load()
     records, report = gene_map.harmonise(gene_ids, id_type)
@@ -74,7 +70,7 @@ def harmonise_genes(
     summed = _sum_duplicates(counts, records)
     var = _gene_var(records, summed)
     summary = _report(report, summed, gene_map)
-    return HarmonisedGenes(summed.counts.astype(np.int32), var, summary)
+    return HarmonisedGenes(as_counts(summed.counts), var, summary)
 
 
 def _rescue_with_annotation(
@@ -110,8 +106,6 @@ def _sum_duplicates(counts: np.ndarray, records: list[GeneRecord]) -> _Summed:
     dup_rows = np.setdiff1d(order, first, assume_unique=True)
     if len(dup_rows):
         np.add.at(out, codes[dup_rows], counts[dup_rows])
-    if out.max(initial=0) > np.iinfo(np.int32).max:
-        raise AlsigError("summed counts exceed the int32 range; are these really read counts?")
     merged: dict[str, list[str]] = {}
     for row in dup_rows:
         merged.setdefault(symbols[row], [records[first[codes[row]]].input_id]).append(

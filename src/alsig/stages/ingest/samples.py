@@ -7,6 +7,7 @@ that fixes it.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,16 @@ import polars as pl
 
 from alsig.errors import AlsigError, where
 from alsig.stages.ingest.text import (
+    PreparedText,
     categorical_strings,
+    check_unique,
     delimiter_for,
-    header_fields,
+    prepare_text,
     read_text_bytes,
 )
+
+log = logging.getLogger(__name__)
+_LINE = "__line"  # file line of each row, for the messages
 
 CANONICAL_COLUMNS = ("subject", "sex", "region", "batch")
 _FEMALE = {"f", "female", "woman", "women"}
@@ -65,6 +71,10 @@ class SheetLayout:
 def read_sample_sheet(path: str | Path, sample_column: str) -> pl.DataFrame:
     """Sample sheet (TSV/CSV, optionally gzipped) as strings, one row per sample.
 
+    The text is repaired like the count matrix's (:func:`prepare_text`: byte-order mark,
+    Latin-1, comment lines); column names and sample ids are stripped of surrounding
+    whitespace (logged), since ``'GSM1 '`` would never match the count matrix's ``GSM1``.
+
     Parameters
     ----------
     path
@@ -78,30 +88,72 @@ def read_sample_sheet(path: str | Path, sample_column: str) -> pl.DataFrame:
         Every column as strings.
     """
     path = Path(path)
-    raw = read_text_bytes(path)
     sep = delimiter_for(path)
-    header_fields(raw, path, sep)
-    try:
-        sheet = pl.read_csv(io.BytesIO(raw), separator=sep, infer_schema=False)
-    except pl.exceptions.ComputeError as exc:
-        raise AlsigError(f"{where(path)}: cannot be parsed: {str(exc).splitlines()[0]}") from exc
+    text = prepare_text(read_text_bytes(path), path, sep)
+    sheet = _parse_sheet(text, sep, path)
+    for note in text.notes:
+        log.info("%s: %s", path.name, note)
     if sample_column not in sheet.columns:
         raise AlsigError(
-            f"{where(path, row=1)}: sample id column '{sample_column}' not found (columns: "
-            f"{sheet.columns}). Set `sample_column` in the dataset config."
+            f"{where(path, row=text.skip)}: sample id column '{sample_column}' not found "
+            f"(columns: {sheet.columns}). Set `sample_column` in the dataset config."
         )
+    sheet = _strip_ids(sheet, sample_column, path)
     ids = sheet.get_column(sample_column)
+    lines = sheet.get_column(_LINE).to_list()
     if ids.null_count():
-        row = int(ids.is_null().arg_true()[0]) + 2
+        row = lines[int(ids.is_null().arg_true()[0])]
         raise AlsigError(f"{where(path, row=row, column=sample_column)}: empty sample id.")
     dup = ids.is_duplicated().arg_true()
     if len(dup):
-        rows = ", ".join(f"line {int(r) + 2} ('{ids[int(r)]}')" for r in dup[:10])
+        rows = ", ".join(f"line {lines[int(r)]} ({ids[int(r)]!r})" for r in dup[:10])
         raise AlsigError(
             f"{where(path, column=sample_column)}: duplicate sample ids at {rows}. "
             "Each sample must appear once."
         )
-    return sheet
+    return sheet.drop(_LINE)
+
+
+def _parse_sheet(text: PreparedText, sep: str, path: Path) -> pl.DataFrame:
+    names = [h or f"column_{i + 1}" for i, h in enumerate(text.header)]
+    check_unique(names, path, "column names", "Rename the repeated columns.")
+    try:
+        sheet = pl.read_csv(
+            io.BytesIO(text.data),
+            separator=sep,
+            schema={n: pl.String for n in names},
+            has_header=False,
+            skip_rows=text.skip,
+            quote_char='"',
+            missing_columns="insert",
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise AlsigError(
+            f"{where(path)}: cannot be parsed: {str(exc).splitlines()[0]}. Check that every line "
+            "has as many fields as the header, and the quoting."
+        ) from exc
+    # a quoted empty field ("") is as empty as an unquoted one
+    sheet = sheet.with_columns(
+        pl.when(pl.col(n) != "").then(pl.col(n)).otherwise(None).alias(n) for n in names
+    )
+    # blank lines come back as all-empty rows; they are not samples
+    blank = pl.all_horizontal([pl.col(n).is_null() for n in names])
+    return sheet.with_row_index(_LINE, offset=text.skip + 1).filter(~blank)
+
+
+def _strip_ids(sheet: pl.DataFrame, sample_column: str, path: Path) -> pl.DataFrame:
+    ids = sheet.get_column(sample_column)
+    clean = ids.str.strip_chars()
+    changed = ids.filter(ids != clean).to_list()
+    if changed:
+        log.info(
+            "%s: whitespace around %d sample id(s) removed: %s",
+            path.name,
+            len(changed),
+            ", ".join(map(repr, changed[:10])),
+        )
+    clean = clean.set(clean == "", None)
+    return sheet.with_columns(clean.alias(sample_column))
 
 
 def resolve_conditions(
@@ -260,6 +312,17 @@ def obs_from_sheet(
     )
 
 
+def _check_not_transposed(missing: list[str], matrix_genes: list[str], counts_src: str) -> None:
+    as_rows = set(missing) & set(map(str, matrix_genes))
+    if len(as_rows) > len(missing) / 2:
+        shown = ", ".join(map(repr, sorted(as_rows)[:5]))
+        raise AlsigError(
+            f"{where(counts_src)}: the count matrix looks transposed: {len(as_rows)} sample(s) of "
+            f"the sample sheet are row ids ({shown}), not columns. alsig needs genes as rows and "
+            "samples as columns; transpose the table."
+        )
+
+
 def match_samples(
     matrix_samples: list[str],
     sheet_samples: list[str],
@@ -267,6 +330,7 @@ def match_samples(
     counts_src: str,
     sheet_src: str,
     dataset: str,
+    matrix_genes: list[str] | None = None,
 ) -> None:
     """Raise unless the count matrix's columns and the sheet's samples are the same set.
 
@@ -276,11 +340,15 @@ def match_samples(
         The sample ids of each.
     counts_src, sheet_src, dataset
         For the messages.
+    matrix_genes
+        The matrix's row ids: when they hold the sheet's samples, the matrix is transposed.
     """
     in_matrix = set(matrix_samples)
     in_sheet = set(sheet_samples)
     missing = [s for s in sheet_samples if s not in in_matrix]
     extra = [s for s in matrix_samples if s not in in_sheet]
+    if missing and matrix_genes is not None:
+        _check_not_transposed(missing, matrix_genes, counts_src)
     if missing:
         raise AlsigError(
             f"dataset '{dataset}': {len(missing)} sample(s) in the sample sheet ({sheet_src}) are not "

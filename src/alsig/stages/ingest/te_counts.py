@@ -80,7 +80,8 @@ def read_te_counts(
     for i, te in zip(rows, te_ids, strict=True):
         if te in seen:
             raise AlsigError(
-                f"{where(path, row=i + 2)}: TE id '{te}' repeats line {seen[te] + 2}; each TE "
+                f"{where(path, row=matrix.line(i))}: TE id '{te}' repeats line "
+                f"{matrix.line(seen[te])}; each TE "
                 "subfamily must appear once."
             )
         seen[te] = i
@@ -109,6 +110,8 @@ def split_te_rows(matrix):
         matrix.sample_ids,
         matrix.counts[~te],
         matrix.path,
+        matrix.report,
+        None if matrix.lines is None else matrix.lines[~te],
     )
     te_ids = [str(g) for g, t in zip(matrix.gene_ids, te, strict=True) if t]
     return genes, pd.DataFrame(matrix.counts[te].T, index=matrix.sample_ids, columns=te_ids)

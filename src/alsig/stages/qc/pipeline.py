@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import anndata as ad
-import numpy as np
 import pandas as pd
 
 from alsig import settings as alsig_settings
+from alsig.counts import as_counts
 from alsig.errors import AlsigError
 from alsig.stages.qc.flags import sample_flags
 from alsig.stages.qc.gene_filter import expressed_genes
@@ -123,7 +123,7 @@ def _kept_samples(
         out = normalise(out, vst_n_genes=int(s["vst_n_genes"]), n_cpus=n_cpus)
         out.var["expressed"] = expressed_genes(out, s)
         out.obs["size_factor"] = out.obs["size_factor"].to_numpy()
-    out.X = out.X.astype(np.int32)
+    out.X = as_counts(out.X)  # int64 stays int64: a count above 2**31 must not wrap
     return out
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from alsig.counts import as_counts
 from alsig.errors import AlsigError
 from alsig.stages.qc.metrics import dense_counts
 
@@ -49,8 +50,6 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
         (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(groups), len(codes))
     )
     summed = np.asarray(indicator @ counts.astype(np.int64))
-    if summed.max(initial=0) > np.iinfo(np.int32).max:
-        raise AlsigError(f"collapsing by '{by}' overflows 32-bit counts; do not collapse.")
     rows = {}
     for group, frame in adata.obs.groupby(keys.to_numpy(), sort=False, observed=True):
         row = {}
@@ -67,7 +66,7 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
     obs = pd.DataFrame.from_dict(rows, orient="index").loc[groups]
     obs.index = obs.index.astype(str)
     obs.index.name = None
-    out = ad.AnnData(X=summed.astype(np.int32), obs=obs, var=adata.var.copy(), uns=dict(adata.uns))
+    out = ad.AnnData(X=as_counts(summed), obs=obs, var=adata.var.copy(), uns=dict(adata.uns))
     if "te_counts" in adata.obsm:  # the TE block is summed the same way
         te = adata.obsm["te_counts"]
         out.obsm["te_counts"] = pd.DataFrame(
