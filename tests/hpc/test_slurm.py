@@ -134,7 +134,8 @@ def read_table(path: Path, workdir: Path) -> pd.DataFrame:
         table = pd.read_parquet(path)
     else:
         text = path.read_text().replace(str(workdir), "<workdir>")
-        table = pd.read_csv(StringIO(text), sep="\t")
+        # MultiQC custom content (*_mqc.tsv) starts with a '#' YAML header
+        table = pd.read_csv(StringIO(text), sep="\t", comment="#" if "_mqc" in path.name else None)
     return table.drop(columns=[c for c in table.columns if VOLATILE_COLUMN.search(str(c))])
 
 
