@@ -218,29 +218,33 @@ def enrich_mem_mb(
     config: Mapping[str, Any], dataset: str, collection: str, attempt: int = 1,
     de_table: str | None = None,
 ) -> int:  # fmt: skip
-    """Memory (MB) of an enrichment job, times ``attempt``: 1000 + 0.04 per gene of the DE
-    table, plus for the alsig engine 3.2e-5 per set x permutation (each set's null scores and
-    null NES, 8 bytes each, and the sorted pool of the FDR), for the gseapy engine 8.5e-6 per
-    set x gene + 6.5e-5 per set x permutation (gseapy's Rust prerank holds each set's
-    running-sum curve and permutation null; bench/results/enrich_prerank.md)."""
+    """Memory (MB) of an enrichment job, times ``attempt``.
+
+    alsig engine: 600 + 0.005 per gene of the DE table + 3.2e-5 per set x permutation (each
+    set's null scores and null NES, 8 bytes each, and the sorted pool of the FDR); measured
+    peaks 450-530 MB on GSE124439 (19,385 genes, GO BP 4,797 sets) and 549 MB for GO BP at
+    60,000 genes, so the model leaves a margin of 1.6-1.9x. gseapy engine: 1000 + 0.04 per
+    gene + 8.5e-6 per set x gene + 6.5e-5 per set x permutation (its Rust prerank holds each
+    set's running-sum curve and permutation null). bench/results/enrich_prerank.md."""
     sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
-    estimate = 1000 + 0.04 * genes
     if enrich_engine(config, dataset) == "gseapy":
+        estimate = 1000 + 0.04 * genes
         estimate += 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
     else:
-        estimate += 3.2e-5 * sets * permutations
+        estimate = 600 + 0.005 * genes + 3.2e-5 * sets * permutations
     return int(estimate * attempt)
 
 
 def enrich_runtime_min(
     config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None = None
 ) -> int:
-    """Runtime (minutes, Slurm ``--time``) of an enrichment job: 10 + for the alsig engine 1e-5
+    """Runtime (minutes, Slurm ``--time``) of an enrichment job: for the alsig engine 5 + 1e-5
     s per set x permutation (its work grows with set sizes, not genes: measured 1.1-1.4 us per
     set x permutation for GO BP on one core, mean set size 76; the margin covers collections of
-    larger sets and slower nodes), for the gseapy engine 1e-8 s per set x permutation x gene
+    larger sets and slower nodes; whole jobs take 3-10 s on GSE124439), for the gseapy engine 10 +
+    1e-8 s per set x permutation x gene
     (measured 3.6-3.7 ns on one core, a factor 2.7 for slower nodes)."""
     sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
     if enrich_engine(config, dataset) == "gseapy":
         return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
-    return 10 + math.ceil(sets * permutations * 1e-5 / 60)
+    return 5 + math.ceil(sets * permutations * 1e-5 / 60)

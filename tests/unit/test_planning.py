@@ -60,20 +60,20 @@ def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[
 
 def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     config, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
-    # alsig engine (default): 1000 + 0.04 x 2000 genes + 3.2e-5 x 2 sets x 500 permutations
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1080
-    assert planning.enrich_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 2160
+    # alsig engine (default): 600 + 0.005 x 2000 genes + 3.2e-5 x 2 sets x 500 permutations
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 610
+    assert planning.enrich_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 1220
     # a dry run plans the job before the DE table exists
     assert (
         planning.enrich_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet"))
-        == 1000
+        == 600
     )
     # GO BP-sized at 60k genes: the null (sets x permutations) grows, nothing grows with
-    # sets x genes; measured peak 0.6-0.7 GB (bench/results/enrich_prerank.md)
+    # sets x genes; measured peak 0.55 GB (bench/results/enrich_prerank.md)
     config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=60000)
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 2400 + 160
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 600 + 300 + 160
     config["enrich"]["permutations"] = 10000
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 2400 + 1600
+    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 600 + 300 + 1600
 
 
 def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):
@@ -86,10 +86,10 @@ def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):
 def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
     """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
     config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
-    # alsig: 5000 sets x 1000 permutations x 1e-5 s = 50 s -> 1 min, + 10; genes do not count
-    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 11
+    # alsig: 5000 sets x 1000 permutations x 1e-5 s = 50 s -> 1 min, + 5; genes do not count
+    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 6
     config["enrich"]["permutations"] = 100000
-    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 10 + 84
+    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 5 + 84
     # gseapy: 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
     config["enrich"] |= {"engine": "gseapy", "permutations": 1000}
     assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 35

@@ -1,5 +1,5 @@
-"""Over-representation: gseapy ``enrich`` (hypergeometric, offline) of the up- and the
-down-regulated genes against one collection, background = the tested genes."""
+"""Over-representation: the hypergeometric test of gseapy ``enrich`` (:mod:`.hypergeom`) of the
+up- and the down-regulated genes against one collection, background = the tested genes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from alsig.stages.enrich.hypergeom import overrepresentation
 from alsig.stages.enrich.ranking import check_de_columns, clean_symbol, finite_or_null
 from alsig.stages.enrich.results import (
     benjamini_hochberg,
@@ -211,21 +213,20 @@ def run_ora(
 def _enrich_records(
     genes: list[str], tested: Mapping[str, list[str]], background: list[str]
 ) -> list[dict[str, Any]]:
-    """gseapy ``enrich`` of one gene list (upper-cased, see :func:`upper_map`); its result rows."""
-    import gseapy
-
-    result = gseapy.enrich(
-        gene_list=[g.upper() for g in genes],
-        gene_sets=tested,
-        background=background,
-        outdir=None,
-        no_plot=True,
-        verbose=False,
-    )
-    res = getattr(result, "res2d", None)
-    if res is None or len(res) == 0:
-        return []
-    return res.to_dict("records")
+    """Over-representation of one gene list (upper-cased, see :func:`upper_map`) in each tested
+    set, as gseapy ``enrich`` computes it: one record per set with at least one hit."""
+    universe = set(background)
+    query = {g.upper() for g in genes} & universe
+    terms = list(tested)
+    overlaps = [sorted(query.intersection(tested[t])) for t in terms]
+    hits = np.array([len(o) for o in overlaps], dtype=np.int64)
+    sizes = np.array([len(tested[t]) for t in terms], dtype=np.int64)
+    pvalues, odds = overrepresentation(hits, sizes, len(query), len(universe))
+    return [
+        {"term": t, "pvalue": float(p), "odds_ratio": float(o), "hits": overlap}
+        for t, p, o, overlap in zip(terms, pvalues, odds, overlaps, strict=True)
+        if overlap
+    ]
 
 
 def _ora_table(
@@ -235,16 +236,16 @@ def _ora_table(
     upper: Mapping[str, str],
     collection: str,
 ) -> pl.DataFrame:
-    """gseapy ``enrich`` rows -> enrichment rows, BH-adjusted over every tested set."""
-    pvalues = {str(rec["Term"]): float(rec["P-value"]) for rec in records}
+    """Over-representation records -> enrichment rows, BH-adjusted over every tested set."""
+    pvalues = {rec["term"]: rec["pvalue"] for rec in records}
     terms = list(tested)
     floored = [max(pvalues.get(t, 1.0), ORA_PVALUE_MIN) for t in terms]
     adjusted = dict(zip(terms, benjamini_hochberg(floored), strict=True))
     rows = []
     for rec in records:
-        term = str(rec["Term"])
-        hits = sorted(upper.get(g, g) for g in str(rec["Genes"]).split(";") if g)
-        pvalue = min(max(float(rec["P-value"]), ORA_PVALUE_MIN), 1.0)
+        term = rec["term"]
+        hits = sorted(upper.get(g, g) for g in rec["hits"])
+        pvalue = min(max(rec["pvalue"], ORA_PVALUE_MIN), 1.0)
         rows.append(
             {
                 "term": term,
@@ -255,8 +256,8 @@ def _ora_table(
                 "n_overlap": len(hits),
                 "pvalue": pvalue,
                 "fdr": float(adjusted[term]),
-                "leading_edge": list(hits),
-                "odds_ratio": finite_float(rec["Odds Ratio"]),
+                "leading_edge": hits,
+                "odds_ratio": finite_float(rec["odds_ratio"]),
                 "pvalue_at_floor": False,
                 "pvalue_display": format_pvalue(pvalue),
             }

@@ -168,8 +168,3 @@ def _log_ranking(report: RankingReport, source: str) -> None:
         report.n_tied_genes,
         report.n_tie_groups,
     )
-    if report.n_tied_genes:
-        log.info(
-            "gseapy will warn that the order of tied genes is arbitrary: it is not, gseapy keeps "
-            "the order alsig passes (ascending=None)"
-        )
