@@ -27,6 +27,7 @@ demo: install
 	@echo "  results/demo/scores/axis_tests.tsv             (ALS vs control per axis)"
 	@echo "  results/demo/subtypes/subtypes.tsv             (molecular states per sample)"
 	@echo "  results/catalog/signature_scores.parquet       (every dataset of the run)"
+	@echo "  results/demo/report/*.html                     (tables to browse: samples, DE, enrichment, scores)"
 	@echo "HTML report: make report  ->  results/report.html"
 
 ## The snakemake report of the last run (every figure and table with its caption).

@@ -51,6 +51,8 @@ SCORE_FILES = (
     "axis_forest.png",
 )
 SUBTYPE_FILES = ("subtypes.parquet", "subtypes.tsv", "states.png", "nmf_consensus.png")
+#: The report's browsable tables per dataset (rule ``browse_tables``), in results/<dataset>/report/.
+BROWSE_PAGES = ("samples", "de", "enrich", "scores")
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,6 +77,7 @@ def dataset_targets(config: Mapping[str, Any], dataset: str) -> list[str]:
         targets += [f"{folder}/dotplot.png", f"{folder}/provenance.json"]
     targets += [f"{root}/scores/{name}" for name in SCORE_FILES]
     targets += [f"{root}/subtypes/{name}" for name in SUBTYPE_FILES]
+    targets += [f"{root}/report/{page}.html" for page in BROWSE_PAGES]
     return targets
 
 
@@ -119,6 +122,20 @@ def enrich_report_inputs(
     return {
         "tables": [f"{folder}/{c}.parquet" for c in collections],
         "json": [f"{folder}/{c}.run.json" for c in collections],
+    }
+
+
+def browse_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """Inputs of the browsable tables: QC decisions, every contrast's DE table and enrichment
+    tables (each collection), the long score table."""
+    root = f"results/{dataset}"
+    names = list(contrasts(config, dataset))
+    collections = list(collection_files(config, dataset))
+    return {
+        "samples": f"{root}/qc/sample_qc.tsv",
+        "de": [f"{root}/de/{c}.parquet" for c in names],
+        "enrich": [f"{root}/enrich/{c}/{k}.parquet" for c in names for k in collections],
+        "scores": f"{root}/scores/signature_scores.parquet",
     }
 
 

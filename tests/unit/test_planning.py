@@ -65,8 +65,7 @@ def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     assert planning.enrich_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 1220
     # a dry run plans the job before the DE table exists
     assert (
-        planning.enrich_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet"))
-        == 600
+        planning.enrich_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet")) == 600
     )
     # GO BP-sized at 60k genes: the null (sets x permutations) grows, nothing grows with
     # sets x genes; measured peak 0.55 GB (bench/results/enrich_prerank.md)

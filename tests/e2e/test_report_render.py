@@ -1,0 +1,173 @@
+"""A two-dataset run's ``snakemake --report``, rendered in a real headless browser.
+
+The workflow runs the demo twice under two dataset names (reduced enrichment), builds the report,
+and Chromium (Debian's package, driven by Playwright) opens it: the landing page names both
+datasets, each dataset's category holds its own QC, DE, enrichment, score and browsable-table
+entries labelled with its name only, the volcano and the dot plot of each dataset render as images,
+and the browsable tables render as sortable tables with rows. Skips with the reason when Chromium
+or Playwright is missing (.ci/run installs both: tests/e2e/install_chromium.sh, the test extra).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO, SNAKEMAKE, fast_demo_config, run_workflow
+
+#: one worker builds the two-dataset run once for every test of this module (make test: loadgroup)
+pytestmark = pytest.mark.xdist_group("report_render")
+
+DATASETS = ("demo", "demo_again")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SUBCATEGORIES = (
+    "QC",
+    "Differential expression: ALS_vs_control",
+    "Enrichment: ALS_vs_control",
+    "Signature scores",
+    "Tables to browse",
+)
+
+
+def two_dataset_config() -> dict:
+    config = fast_demo_config()
+    demo = config["datasets"]["demo"]
+    again = dict(demo, description="the demo again under a second name (report test)")
+    config["datasets"] = {"demo": demo, "demo_again": again}
+    return config
+
+
+@pytest.fixture(scope="module")
+def two_dataset_report(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (tests/e2e/install_chromium.sh installs Debian's)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    workdir = tmp_path_factory.mktemp("two_datasets")
+    config = two_dataset_config()
+    result = run_workflow(workdir, config, cores=2)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = workdir / "report.html"
+    made = subprocess.run(
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config" / "config.yaml"),
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=600,
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    return report
+
+
+@pytest.fixture(scope="module")
+def browser(two_dataset_report):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def open_report(browser, report):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(report.as_uri())
+    page.get_by_text("RESULTS", exact=False).first.wait_for(timeout=30_000)
+    return page
+
+
+def open_subcategory(page, dataset: str, subcategory: str) -> None:
+    page.get_by_text(dataset, exact=True).first.click()
+    page.get_by_text(subcategory, exact=True).first.click()
+    page.locator("tr", has_text=dataset).first.wait_for(timeout=10_000)
+
+
+def show_entry(page, label: str):
+    """Click the eye of the entry labelled ``label``; the main pane then shows it."""
+    page.locator("tr", has_text=label).first.locator("a[iconname=eye]").click()
+
+
+def test_landing_page_names_every_dataset(browser, two_dataset_report):
+    page = open_report(browser, two_dataset_report)
+    body = page.inner_text("body")
+    for dataset in DATASETS:
+        assert dataset in body
+    assert "Cohorts compared" in body
+    assert "do not predict" in body  # the landing page's claim boundary
+    page.close()
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_each_dataset_has_its_own_entries(browser, two_dataset_report, dataset):
+    page = open_report(browser, two_dataset_report)
+    page.get_by_text(dataset, exact=True).first.click()
+    listing = page.inner_text("body")
+    for subcategory in SUBCATEGORIES:
+        assert subcategory in listing, f"{subcategory} missing under {dataset}"
+    page.get_by_text("Differential expression: ALS_vs_control", exact=True).first.click()
+    rows = page.locator("tbody tr")
+    rows.first.wait_for(timeout=10_000)
+    first_cells = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+    # every entry names its dataset, and only this dataset's entries are listed
+    assert first_cells and set(first_cells) == {dataset}
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "dataset,subcategory,label",
+    [
+        ("demo", "Differential expression: ALS_vs_control", "volcano"),
+        ("demo_again", "Differential expression: ALS_vs_control", "volcano"),
+        ("demo_again", "Enrichment: ALS_vs_control", "dot plot"),
+        ("demo", "Signature scores", "axis heatmap"),
+    ],
+)
+def test_figures_render_as_images(browser, two_dataset_report, dataset, subcategory, label):
+    page = open_report(browser, two_dataset_report)
+    open_subcategory(page, dataset, subcategory)
+    show_entry(page, label)
+    png = page.locator("img[src^='data:image/png']")
+    png.first.wait_for(timeout=10_000)
+    width = png.first.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width > 300, f"{dataset} {label}: the image did not render (width {width})"
+    page.close()
+
+
+def test_browsable_tables_render_with_rows(browser, two_dataset_report):
+    page = open_report(browser, two_dataset_report)
+    open_subcategory(page, "demo_again", "Tables to browse")
+    show_entry(page, "samples kept / excluded")
+    frame = page.frame_locator("iframe").first
+    rows = frame.locator("table#alsig-samples tbody tr")
+    rows.first.wait_for(timeout=20_000)
+    assert rows.count() > 5  # one page of the 19 donors (25 rows a page)
+    text = frame.locator("body").inner_text()
+    assert "demo_again: samples: kept and excluded" in text
+    assert "kept" in text and "Search" in text  # DataTables ran: the search box is there
+    page.close()
+
+
+def test_browsable_pages_open_on_their_own(browser, two_dataset_report):
+    """The pages are self-contained files: they render from results/ without the report."""
+    workdir = two_dataset_report.parent
+    for name, table_id in (("de", "alsig-de"), ("enrich", "alsig-enrich")):
+        path = workdir / "results" / "demo" / "report" / f"{name}.html"
+        page = browser.new_page()
+        page.goto(path.as_uri())
+        rows = page.locator(f"table#{table_id} tbody tr")
+        rows.first.wait_for(timeout=20_000)
+        assert rows.count() >= 1
+        if name == "de":  # the demo finds no DE gene: the page says so instead of looking empty
+            assert "No gene reaches padj < 0.05" in page.inner_text("body")
+        page.close()
