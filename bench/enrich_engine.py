@@ -1,6 +1,6 @@
 """GSEA preranked engines side by side: alsig's positions-based engine vs gseapy.prerank.
 
-Usage: python bench/enrich_engine.py [--de /tmp/alsig_artifacts/GSE124439_ALS_vs_control.parquet]
+Usage: python bench/enrich_engine.py [--de results/GSE124439/de/ALS_vs_control.parquet]
            [--permutations 1000] [--seed 123] [--second-seed 7] [--threads 1]
            [--collections hallmark,reactome,go_bp] [--synthetic-genes 60000]
            [--workflow-benchmarks results/demo/benchmarks/enrich]
@@ -10,8 +10,10 @@ On the GSE124439 ALS-vs-control DE ranking (the DE stage's table), per collectio
 process (so its peak RSS is its own): the enrich job's prerank with ``engine="alsig"``
 (:func:`alsig.stages.enrich.run_prerank`: ranking, eligible sets, records, table) and
 ``gseapy.prerank`` with the same ranking, sets, permutations, seed and threads, plus both at a
-second seed (the seed-to-seed agreement each engine is judged against). Then the null design
-(one null per set size vs one per set: FDR < 0.05 counts over seeds), the 60,000-gene memory
+second seed (the seed-to-seed agreement each engine is judged against), and the whole enrich job
+with and without the multilevel step. Then the null design (one null per set size vs one per
+set: FDR < 0.05 counts over seeds), the multilevel p-values of the sets beyond every permutation
+held to 100,000 permutations (``--check-permutations``), the 60,000-gene memory
 bound (a whole enrich contrast, prerank + ORA, on a synthetic ranking with GO BP) and, when
 given, the workflow's ``benchmark:`` files of the enrich jobs.
 """
@@ -32,7 +34,7 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DE = Path("/tmp/alsig_artifacts/GSE124439_ALS_vs_control.parquet")
+DEFAULT_DE = ROOT / "results/GSE124439/de/ALS_vs_control.parquet"
 
 #: One prerank in a fresh process; prints one JSON line (time, CPU, peak RSS) and writes the
 #: records as parquet (term, es, nes, pvalue, fdr, leading_edge).
@@ -49,7 +51,9 @@ opts = dict(permutations=args["permutations"], seed=args["seed"], threads=args["
 wall, cpu = time.perf_counter(), time.process_time()
 if args["engine"] == "alsig":
     from alsig.stages.enrich import run_prerank
-    table = run_prerank(ranking, sets, collection=collection.id, engine="alsig", **opts)
+    # the engines side by side: permutation p-values only (the multilevel step is timed below)
+    table = run_prerank(ranking, sets, collection=collection.id, engine="alsig",
+                        multilevel=False, **opts)
     rows = table.select("term", "es", "nes", "pvalue", "fdr", pl.col("leading_edge").list.join(";"))
 else:
     import gseapy, pandas as pd
@@ -105,7 +109,8 @@ import json, sys
 args = json.loads(sys.argv[1])
 from alsig.settings import resolve
 from alsig.stages.enrich.job import run
-settings = resolve({"datasets": {"d": {}}}, "d", "enrich") | {"engine": args["engine"]}
+settings = resolve({"datasets": {"d": {}}}, "d", "enrich") | {
+    "engine": args["engine"], "multilevel": args["multilevel"]}
 outputs = {k: f"{args['out']}.{k}" for k in ("parquet", "tsv", "coverage", "json")}
 run({"de": args["de"]}, outputs, settings, args["threads"], dataset="d", contrast="c",
     collection=args["collection"])
@@ -116,7 +121,7 @@ def run_job(args: dict, work: Path, repeats: int = 3) -> float:
     """Median wall time (s) of the whole enrich job, a fresh interpreter each time."""
     walls = []
     for i in range(repeats):
-        out = work / f"job_{args['collection']}_{args['engine']}_{i}"
+        out = work / f"job_{args['collection']}_{args['engine']}_{args['multilevel']}_{i}"
         wall = time.perf_counter()
         subprocess.run(
             [sys.executable, "-c", JOB_CHILD, json.dumps({**args, "out": str(out)})],
@@ -125,7 +130,7 @@ def run_job(args: dict, work: Path, repeats: int = 3) -> float:
             env=child_env(),
         )
         walls.append(time.perf_counter() - wall)
-    print(args["collection"], args["engine"], "job", walls, flush=True)
+    print(args["collection"], args["engine"], args["multilevel"], "job", walls, flush=True)
     return float(np.median(walls))
 
 
@@ -175,7 +180,13 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
     rows = []
     # warm-up: the first process after an install compiles the numba kernels into their cache
     run_job(
-        {"de": str(args.de), "collection": "hallmark", "threads": 1, "engine": "alsig"},
+        {
+            "de": str(args.de),
+            "collection": "hallmark",
+            "threads": 1,
+            "engine": "alsig",
+            "multilevel": True,
+        },
         work,
         repeats=1,
     )
@@ -194,7 +205,8 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
         two_threads, _ = run_child(
             {**base, "engine": "alsig", "seed": args.seed, "threads": 2}, work
         )
-        job_wall = run_job({**base, "engine": "alsig"}, work)
+        job_wall = run_job({**base, "engine": "alsig", "multilevel": True}, work)
+        job_plain = run_job({**base, "engine": "alsig", "multilevel": False}, work)
         ours, ref = runs["alsig", args.seed], runs["gseapy", args.seed]
         calls = {key: fdr_calls(records) for key, (_, records) in runs.items()}
         rows.append(
@@ -206,6 +218,7 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
                 "alsig": ours[0],
                 "alsig_2_threads": two_threads,
                 "alsig_job_s": job_wall,
+                "alsig_job_plain_s": job_plain,
                 "gseapy": ref[0],
                 **compare(ours[1], ref[1]),
                 "fdr05": {f"{e} seed {s}": len(c) for (e, s), c in calls.items()},
@@ -221,24 +234,31 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
     return rows
 
 
-def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, list[int]]:
-    """FDR < 0.05 counts over seeds with one null per set (the engine) and with one null per
-    distinct set size shared by every set of that size (fgsea's simple scheme)."""
+def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The engine's inputs for collection ``cid`` on the DE ranking: ``|stat|`` weights and each
+    tested set's ranks."""
     from alsig.stages.enrich import configured_collections, load_collection, prepare_ranking
-    from alsig.stages.enrich.engine import (
-        NullScores,
-        enrichment_scores,
-        null_scores,
-        set_positions,
-        set_statistics,
-    )
+    from alsig.stages.enrich.engine import set_positions
     from alsig.stages.enrich.sets import upper_map, upper_sets
 
     ranking, _ = prepare_ranking(pl.read_parquet(args.de))
     sets, _ = load_collection(next(c for c in configured_collections({}) if c.id == cid))
     genes = list(upper_map(ranking.index))
     positions = list(set_positions(genes, upper_sets(sets), 15, 500).values())
-    weights = np.abs(ranking.to_numpy(dtype=float))
+    return np.abs(ranking.to_numpy(dtype=float)), positions
+
+
+def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, list[int]]:
+    """FDR < 0.05 counts over seeds with one null per set (the engine) and with one null per
+    distinct set size shared by every set of that size (fgsea's simple scheme)."""
+    from alsig.stages.enrich.engine import (
+        NullScores,
+        enrichment_scores,
+        null_scores,
+        set_statistics,
+    )
+
+    weights, positions = ranked_sets(args, cid)
     observed = enrichment_scores(weights, positions)
     sizes = np.array([p.size for p in positions])
     distinct, index = np.unique(sizes, return_inverse=True)
@@ -251,6 +271,82 @@ def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, l
         counts["per size"].append(int((per_size.fdr < 0.05).sum()))
     counts["distinct sizes"] = [int(distinct.size)]
     return counts
+
+
+def multilevel_check(args: argparse.Namespace, cid: str) -> dict:
+    """The sets no permutation reached (``args.permutations``): their multilevel p against the
+    permutation p of ``args.check_permutations`` random sets each (alsig's engine, another seed).
+    """
+    from alsig.stages.enrich.engine import enrichment_scores, null_scores, set_statistics
+    from alsig.stages.enrich.multilevel import multilevel_pvalues
+
+    weights, positions = ranked_sets(args, cid)
+    observed = enrichment_scores(weights, positions)
+    sizes = np.array([p.size for p in positions])
+    stats = set_statistics(observed, null_scores(weights, sizes, args.permutations, args.seed))
+    beyond = np.flatnonzero(stats.pvalue == 0)
+    wall = time.perf_counter()
+    estimate, bounded = multilevel_pvalues(
+        weights, [positions[i] for i in beyond], observed[beyond], seed=args.seed
+    )
+    multilevel_s = time.perf_counter() - wall
+    many = null_scores(weights, sizes[beyond], args.check_permutations, args.seed + 1).scores
+    es = observed[beyond][:, None]
+    same_sign = np.where(es >= 0, many >= 0, many < 0).sum(axis=1)
+    extreme = np.where(es >= 0, many >= es, many <= es).sum(axis=1)
+    countable = extreme >= 10
+    error = np.log10(estimate[countable] / (extreme[countable] / same_sign[countable]))
+    return {
+        "n_tested": len(positions),
+        "n_beyond": int(beyond.size),
+        "multilevel_s": multilevel_s,
+        "n_bounded": int(bounded.sum()),
+        "n_countable": int(countable.sum()),
+        "error_mean": float(error.mean()) if error.size else float("nan"),
+        "error_sd": float(error.std()) if error.size else float("nan"),
+        "error_max": float(np.abs(error).max()) if error.size else float("nan"),
+        "n_beyond_check": int((extreme == 0).sum()),
+        "p_range_beyond_check": (
+            [float(estimate[extreme == 0].min()), float(estimate[extreme == 0].max())]
+            if (extreme == 0).any()
+            else []
+        ),
+        "sizes": [
+            int(sizes[beyond].min()),
+            int(np.median(sizes[beyond])),
+            int(sizes[beyond].max()),
+        ],
+    }
+
+
+def multilevel_section(checks: dict, check_permutations: int) -> list[str]:
+    lines = [
+        "## Multilevel p-values beyond the permutation floor",
+        "",
+        "Sets that beat all of their random sets get a multilevel estimate of their p-value "
+        "(`enrich.multilevel`, adaptive multilevel splitting as fgsea's). Held here against "
+        f"{check_permutations:,} random sets per set (alsig's engine, another seed): the "
+        "log10 ratio multilevel / permutation p over the sets with at least 10 random sets as "
+        "extreme (fewer make the permutation p itself too noisy to judge by).",
+        "",
+        "| collection | sets tested | beyond 1000 permutations (sizes min/median/max) "
+        "| multilevel time, 1 thread (s) | held to permutations | log10 ratio mean | sd "
+        f"| max abs | beyond {check_permutations:,} permutations too: multilevel p |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for cid, c in checks.items():
+        beyond = (
+            f"{c['n_beyond_check']}: {c['p_range_beyond_check'][0]:.1e}-"
+            f"{c['p_range_beyond_check'][1]:.1e} ({c['n_bounded']} at eps)"
+            if c["p_range_beyond_check"]
+            else "0"
+        )
+        lines.append(
+            f"| {cid} | {c['n_tested']} | {c['n_beyond']} ({'/'.join(map(str, c['sizes']))}) "
+            f"| {c['multilevel_s']:.1f} | {c['n_countable']} | {c['error_mean']:+.3f} "
+            f"| {c['error_sd']:.3f} | {c['error_max']:.3f} | {beyond} |"
+        )
+    return lines
 
 
 def memory_bound(args: argparse.Namespace) -> dict:
@@ -288,9 +384,10 @@ def speed_table(rows: list[dict]) -> list[str]:
     lines = [
         "| collection | sets in file | sets tested | alsig wall (s) | alsig CPU (s) "
         "| alsig, 2 threads, wall (s) | gseapy.prerank wall (s) | speed-up (wall) "
-        "| alsig enrich job, whole process (s) | job speed-up vs gseapy.prerank "
+        "| alsig enrich job, whole process (s) | of it multilevel (s) "
+        "| job speed-up vs gseapy.prerank "
         "| alsig peak RSS (MB) | gseapy peak RSS (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         a, g = r["alsig"], r["gseapy"]
@@ -298,7 +395,8 @@ def speed_table(rows: list[dict]) -> list[str]:
             f"| {r['collection']} ({r['version']}) | {r['n_sets']} | {r['n_tested']} "
             f"| {a['wall_s']:.2f} | {a['cpu_s']:.2f} | {r['alsig_2_threads']['wall_s']:.2f} "
             f"| {g['wall_s']:.1f} | {g['wall_s'] / a['wall_s']:.0f}x "
-            f"| {r['alsig_job_s']:.2f} | {g['wall_s'] / r['alsig_job_s']:.0f}x "
+            f"| {r['alsig_job_s']:.2f} | {r['alsig_job_s'] - r['alsig_job_plain_s']:.2f} "
+            f"| {g['wall_s'] / r['alsig_job_s']:.0f}x "
             f"| {a['rss_mb']:.0f} | {g['rss_mb']:.0f} |"
         )
     alsig = sum(r["alsig"]["wall_s"] for r in rows)
@@ -306,7 +404,7 @@ def speed_table(rows: list[dict]) -> list[str]:
     jobs = sum(r["alsig_job_s"] for r in rows)
     lines.append(
         f"| **all** | | {sum(r['n_tested'] for r in rows)} | **{alsig:.1f}** | | "
-        f"| **{gseapy:.1f}** | **{gseapy / alsig:.0f}x** | **{jobs:.1f}** "
+        f"| **{gseapy:.1f}** | **{gseapy / alsig:.0f}x** | **{jobs:.1f}** | "
         f"| **{gseapy / jobs:.0f}x** | | |"
     )
     return lines
@@ -332,7 +430,7 @@ def agreement_table(rows: list[dict], seed: int, second: int) -> list[str]:
     return lines
 
 
-def report(args, rows, design, memory, workflow) -> str:
+def report(args, rows, design, multilevel, memory, workflow) -> str:
     import gseapy
     import numba
 
@@ -347,13 +445,14 @@ def report(args, rows, design, memory, workflow) -> str:
         "set size 15-500 genes among the ranked genes. Ranking: the DE stage's table "
         f"(`{args.de.name}`, {pl.read_parquet(args.de).height} genes, Wald `stat`). Each run is "
         "its own process (peak RSS includes Python and the imported libraries, about 350 MB); "
-        "alsig: the enrich job's prerank (`run_prerank(engine='alsig')`: ranking, eligible sets, "
-        "records, table); gseapy: `gseapy.prerank` on the same ranking and sets, timed inside "
+        "alsig: the enrich job's prerank (`run_prerank(engine='alsig', multilevel=False)`: "
+        "ranking, eligible sets, records, table; permutation p-values, as gseapy's); gseapy: `gseapy.prerank` on the same ranking and sets, timed inside "
         "its process (its import not counted). The enrich job column is the whole rule job "
         "(`alsig.stages.enrich.job.run` with the default settings: reading the DE table and the "
-        "collection, prerank, ORA up and down, writing four files) in a fresh interpreter, timed "
-        "from outside from start to exit, median of 3, after one warm-up process that fills "
-        "numba's kernel cache.",
+        "collection, prerank with the multilevel p-values of the sets beyond every permutation, "
+        "ORA up and down, writing four files) in a fresh interpreter, timed from outside from "
+        "start to exit, median of 3, after one warm-up process that fills numba's kernel cache; "
+        "'of it multilevel' is its difference to the same job with `multilevel: false`.",
         "",
         "## Time and memory per collection",
         "",
@@ -368,6 +467,8 @@ def report(args, rows, design, memory, workflow) -> str:
         *agreement_table(rows, args.seed, args.second_seed),
         "",
         *design_section(design, args.permutations),
+        "",
+        *multilevel_section(multilevel, args.check_permutations),
         "",
         f"## Memory bound: GO BP at {memory['n_genes']:,} genes",
         "",
@@ -425,6 +526,7 @@ def main() -> None:
     parser.add_argument("--collections", default="hallmark,reactome,go_bp")
     parser.add_argument("--design-collections", default="reactome,go_bp")
     parser.add_argument("--synthetic-genes", type=int, default=60000)
+    parser.add_argument("--check-permutations", type=int, default=100_000)
     parser.add_argument("--workflow-benchmarks", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/enrich_prerank.md")
     args = parser.parse_args()
@@ -438,7 +540,9 @@ def main() -> None:
     print("null design", design, flush=True)
     memory = memory_bound(args)
     print("memory", memory, flush=True)
-    text = report(args, rows, design, memory, workflow_rows(args.workflow_benchmarks))
+    multilevel = {cid: multilevel_check(args, cid) for cid in args.design_collections.split(",")}
+    print("multilevel", multilevel, flush=True)
+    text = report(args, rows, design, multilevel, memory, workflow_rows(args.workflow_benchmarks))
     args.out.write_text(text)
     print(text)
 

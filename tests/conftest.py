@@ -108,6 +108,23 @@ def run_workflow(
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=1800)
 
 
+def build_report(workdir: Path, report: Path) -> subprocess.CompletedProcess:
+    """``snakemake --report report`` of a finished run in ``workdir`` (its config as
+    :func:`workflow_command` wrote it)."""
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config" / "config.yaml"),
+        "--report",
+        str(report),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=600)
+
+
 @pytest.fixture
 def demo_config(repo: Path) -> dict:
     config = yaml.safe_load((repo / "config" / "config.yaml").read_text())

@@ -16,7 +16,7 @@ import yaml
 from tests.conftest import (
     FAST_ENRICH,
     REPO,
-    SNAKEMAKE,
+    build_report,
     demo_test_config,
     run_workflow,
     uses_demo_run,
@@ -144,25 +144,8 @@ def test_rerun_has_nothing_to_do(demo_run):
 
 
 def test_report_has_every_figure_and_caption(demo_run):
-    config = demo_run / "config" / "config.yaml"
     report = demo_run / "report.html"  # outside results/: other tests compare that tree
-    result = subprocess.run(
-        [
-            SNAKEMAKE,
-            "--snakefile",
-            str(REPO / "workflow" / "Snakefile"),
-            "--directory",
-            str(demo_run),
-            "--configfile",
-            str(config),
-            "--report",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=demo_run,
-        timeout=600,
-    )
+    result = build_report(demo_run, report)
     assert result.returncode == 0, result.stderr[-3000:]
     html = report.read_text()
     for name in (

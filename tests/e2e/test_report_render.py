@@ -11,11 +11,10 @@ or Playwright is missing (.ci/run installs both: tests/e2e/install_chromium.sh, 
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
-from tests.conftest import REPO, SNAKEMAKE, fast_demo_config, run_workflow
+from tests.conftest import build_report, fast_demo_config, run_workflow
 
 #: one worker builds the two-dataset run once for every test of this module (make test: loadgroup)
 pytestmark = pytest.mark.xdist_group("report_render")
@@ -49,23 +48,7 @@ def two_dataset_report(tmp_path_factory):
     result = run_workflow(workdir, config, cores=2)
     assert result.returncode == 0, result.stderr[-4000:]
     report = workdir / "report.html"
-    made = subprocess.run(
-        [
-            SNAKEMAKE,
-            "--snakefile",
-            str(REPO / "workflow" / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(workdir / "config" / "config.yaml"),
-            "--report",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=600,
-    )
+    made = build_report(workdir, report)
     assert made.returncode == 0, made.stderr[-3000:]
     return report
 

@@ -171,7 +171,8 @@ def test_prerank_is_reproducible_with_the_same_seed():
 def test_zero_permutation_pvalue_is_stored_at_floor_and_displayed_as_less_than():
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
-    table = run_prerank(ranking, sets, collection="sim", permutations=50, seed=3)
+    # multilevel off: the floor rule itself (tests/unit/test_enrich_multilevel.py: what replaces it)
+    table = run_prerank(ranking, sets, collection="sim", permutations=50, seed=3, multilevel=False)
     planted = table.filter(pl.col("term") == PLANTED_DOWN).row(0, named=True)
     floor = 1 / 51
     assert planted["pvalue"] == pytest.approx(floor)
@@ -299,7 +300,7 @@ def test_schema_file_matches_polars_schema():
     assert empty_result().columns == list(RESULT_SCHEMA)
     row = {"term": "X", "collection": "c", "method": "ora", "direction": "up", "size": 3}
     row |= {"n_overlap": 1, "pvalue": 0.5, "fdr": 0.5, "leading_edge": ["A"]}
-    row |= {"pvalue_at_floor": False, "pvalue_display": "0.5"}
+    row |= {"pvalue_at_floor": False, "pvalue_display": "0.5", "pvalue_method": "hypergeometric"}
     table = method_table([row])
     assert dict(table.schema) == RESULT_SCHEMA and table["nes"].is_null().all()
     assert table["set_size"].is_null().all()  # filled in by enrich_contrast
@@ -447,7 +448,14 @@ def test_prerank_matches_gseapy_prerank_exactly():
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
     ours = run_prerank(
-        ranking, sets, collection="sim", permutations=200, seed=7, min_size=5, engine="gseapy"
+        ranking,
+        sets,
+        collection="sim",
+        permutations=200,
+        seed=7,
+        min_size=5,
+        engine="gseapy",
+        multilevel=False,  # gseapy's own floor, compared as such
     )
     reference = gseapy.prerank(
         rnk=pd.Series(ranking.to_numpy(dtype=float), index=[g.upper() for g in ranking.index]),

@@ -271,7 +271,7 @@ def test_extreme_set_reaches_the_pvalue_floor_in_the_table():
     values = np.linspace(3, -3, 500)
     ranking = pd.Series(values, index=genes)
     sets = {"TOP": genes[:20], "MIDDLE": genes[240:260]}
-    table = run_prerank(ranking, sets, collection="t", permutations=99, seed=1)
+    table = run_prerank(ranking, sets, collection="t", permutations=99, seed=1, multilevel=False)
     top = table.filter(pl.col("term") == "TOP").row(0, named=True)
     assert top["pvalue"] == pytest.approx(1 / 100) and top["pvalue_at_floor"] is True
     assert top["pvalue_display"] == "< 0.01" and top["direction"] == "up"

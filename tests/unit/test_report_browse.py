@@ -72,6 +72,7 @@ def test_enrichment_terms_filter_by_fdr_and_cut_the_leading_edge():
             "nes": [2.0, -1.5, 0.3],
             "pvalue": [0.001, 0.01, 0.6],
             "pvalue_display": ["0.001", "0.01", "0.6"],
+            "pvalue_method": ["multilevel", "permutation", "permutation"],
             "fdr": [0.01, 0.2, 0.9],
             "leading_edge": [[f"G{i}" for i in range(40)], ["A", "B"], ["C"]],
         }

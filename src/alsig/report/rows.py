@@ -89,6 +89,7 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
                 "size",
                 "nes",
                 "pvalue_display",
+                "pvalue_method",
                 "fdr",
                 pl.col("leading_edge").list.head(LEADING_EDGE_SHOWN),
             )
@@ -96,8 +97,9 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
     rows = pl.concat(parts) if parts else pl.DataFrame()
     note = (
         f"Terms at FDR < {ENRICH_FDR:g} per contrast (GSEA prerank and ORA, every collection), "
-        f"by FDR (then p, then |NES|), at most {ENRICH_MAX_ROWS} per contrast; leading edge: its first "
-        f"{LEADING_EDGE_SHOWN} genes. Every tested term: results/<dataset>/enrich/<contrast>/."
+        f"by FDR (then p, then |NES|), at most {ENRICH_MAX_ROWS} per contrast; pvalue_method says "
+        "whether p is a permutation p or a multilevel estimate (sets beyond every permutation); "
+        f"leading edge: its first {LEADING_EDGE_SHOWN} genes. Every tested term: results/<dataset>/enrich/<contrast>/."
     )
     return Selection(rows, note)
 

@@ -45,7 +45,12 @@ from alsig.stages.enrich.results import (
 log = logging.getLogger(__name__)
 
 #: Report fields that only exist once something was tested.
-_TESTED_ONLY = ("ora", "pvalue_floor", "n_prerank_pvalue_at_floor")
+_TESTED_ONLY = (
+    "ora",
+    "pvalue_floor",
+    "n_prerank_pvalue_at_floor",
+    "n_prerank_pvalue_multilevel",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class ContrastReport:
     n_sets_tested_ora: int = 0
     ora: dict[str, int] | None = None  # n_background, n_up, n_down
     pvalue_floor: float | None = None
-    n_prerank_pvalue_at_floor: int | None = None
+    n_prerank_pvalue_at_floor: int | None = None  # still at a floor: 1/(n+1), or eps
+    n_prerank_pvalue_multilevel: int | None = None  # beyond every permutation: multilevel p
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict; without the tested-only fields when the collection shared no gene."""
@@ -93,6 +99,8 @@ def enrich_contrast(
     ora_padj: float = 0.05,
     ora_min_abs_lfc: float = 0.0,
     engine: str = "alsig",
+    multilevel: bool = True,
+    multilevel_eps: float = 1e-10,
     source: str = "",
 ) -> ContrastResult:
     """Prerank + ORA for one DE table and one collection.
@@ -107,7 +115,8 @@ def enrich_contrast(
         ``{set name: [symbols]}`` of one (harmonised) collection.
     collection
         Collection id.
-    permutations, seed, min_size, max_size, ora_padj, ora_min_abs_lfc, engine
+    permutations, seed, min_size, max_size, ora_padj, ora_min_abs_lfc, engine, multilevel, \
+    multilevel_eps
         The ``enrich:`` settings of the same names.
     threads
         Threads for prerank.
@@ -132,7 +141,14 @@ def enrich_contrast(
         return ContrastResult(empty_result(), coverage, seen)
     ranking, ranking_report = prepare_ranking(de, source)
     options = PrerankOptions(
-        int(permutations), int(seed), int(min_size), int(max_size), int(threads), str(engine)
+        int(permutations),
+        int(seed),
+        int(min_size),
+        int(max_size),
+        int(threads),
+        str(engine),
+        bool(multilevel),
+        float(multilevel_eps),
     )
     prerank = prerank_result(ranking, sets, collection=collection, options=options)
     ora_options = OraOptions(float(ora_padj), float(ora_min_abs_lfc), int(min_size), int(max_size))
@@ -176,6 +192,9 @@ def _tested_report(
         ora=ora.genes.counts(),
         pvalue_floor=pvalue_floor(options.permutations),
         n_prerank_pvalue_at_floor=prerank.table.filter(pl.col("pvalue_at_floor")).height,
+        n_prerank_pvalue_multilevel=prerank.table.filter(
+            pl.col("pvalue_method") == "multilevel"
+        ).height,
     )
 
 

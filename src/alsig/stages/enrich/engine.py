@@ -55,13 +55,11 @@ parallel loop gives identical results for any thread count.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from alsig.stages.enrich.kernels import observed_scores, random_set_scores
+from alsig.stages.enrich.kernels import numba_threads, observed_scores, random_set_scores
 from alsig.stages.enrich.prerank import PrerankOptions, PrerankRecord
 from alsig.stages.enrich.results import finite_float
 
@@ -406,14 +404,3 @@ def leading_edge(weights: np.ndarray, positions: np.ndarray, es: float) -> np.nd
         return positions[:0]
     trough = positions[inside[int(np.argmin((tops - step)[inside]))]] - 1
     return positions[positions >= trough][::-1]
-
-
-@contextmanager
-def numba_threads(threads: int):
-    """Run the block with ``threads`` numba threads (capped at numba's pool), then restore."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)

@@ -28,6 +28,8 @@ PARAMETERS = (
     "max_size",
     "ora_padj",
     "ora_min_abs_lfc",
+    "multilevel",
+    "multilevel_eps",
 )
 #: Collection fields the per-contrast provenance repeats from each run record.
 COLLECTION_FIELDS = ("name", "version", "source", "license", "sha256", "n_sets")
@@ -78,6 +80,8 @@ def run(
         ora_padj=float(settings["ora_padj"]),
         ora_min_abs_lfc=float(settings["ora_min_abs_lfc"]),
         engine=str(settings["engine"]),
+        multilevel=bool(settings["multilevel"]),
+        multilevel_eps=float(settings["multilevel_eps"]),
         source=de_path,
     )
     schemas.validate(result.table, RESULT, outputs["parquet"])

@@ -9,6 +9,8 @@ work.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numba
 import numpy as np
 
@@ -179,3 +181,14 @@ def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
             out[m] = out[m - 1]
             m -= 1
         out[m] = value
+
+
+@contextmanager
+def numba_threads(threads: int):
+    """Run the block with ``threads`` numba threads (capped at numba's pool), then restore."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

@@ -259,6 +259,7 @@ def _ora_table(
                 "leading_edge": hits,
                 "odds_ratio": finite_float(rec["odds_ratio"]),
                 "pvalue_at_floor": False,
+                "pvalue_method": "hypergeometric",
                 "pvalue_display": format_pvalue(pvalue),
             }
         )

@@ -5,7 +5,9 @@ the options in; ``enrich.engine`` chooses): ``alsig`` (default,
 :func:`alsig.stages.enrich.engine.alsig_records`: scores from set positions, one null per set
 size, seconds for GO BP) and ``gseapy`` (:func:`gseapy_records`, gseapy's Rust ``prerank_rs``,
 the reference implementation). Everything around the records (eligibility, the p-value floor,
-the table) does not depend on which engine computed them.
+the table) does not depend on which engine computed them. Sets that no permutation reached get a
+multilevel estimate of their p-value (:mod:`alsig.stages.enrich.multilevel`,
+``enrich.multilevel``), whichever engine computed the records.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from alsig.errors import AlsigError
+from alsig.stages.enrich.multilevel import multilevel_pvalues
 from alsig.stages.enrich.results import (
     empty_result,
     finite_float,
@@ -41,7 +44,7 @@ ENGINES = ("alsig", "gseapy")
 @dataclass(frozen=True)
 class PrerankOptions:
     """Settings of one prerank run (``enrich.permutations``, ``seed``, ``min_size``,
-    ``max_size``, ``engine``; threads from the job)."""
+    ``max_size``, ``engine``, ``multilevel``, ``multilevel_eps``; threads from the job)."""
 
     permutations: int = 1000
     seed: int = 123
@@ -49,6 +52,8 @@ class PrerankOptions:
     max_size: int = 500
     threads: int = 1
     engine: str = "alsig"
+    multilevel: bool = True
+    multilevel_eps: float = 1e-10
 
     def __post_init__(self) -> None:
         if int(self.permutations) < 1:
@@ -59,6 +64,11 @@ class PrerankOptions:
         if self.engine not in ENGINES:
             raise AlsigError(
                 f"config key enrich.engine: {self.engine!r}; use one of {', '.join(ENGINES)}."
+            )
+        if not 0 < float(self.multilevel_eps) < 1:
+            raise AlsigError(
+                f"config key enrich.multilevel_eps: {self.multilevel_eps}; needs a number "
+                "between 0 and 1 (exclusive), e.g. 1e-10."
             )
 
 
@@ -133,8 +143,10 @@ def prerank_result(
         options.permutations,
         options.seed,
     )
-    records = engine_records(list(upper), ranking.to_numpy(dtype=float), tested, options)
-    table = _prerank_table(records, tested, upper, collection, options.permutations)
+    genes, values = list(upper), ranking.to_numpy(dtype=float)
+    records = engine_records(genes, values, tested, options)
+    below = below_floor(genes, values, tested, records, options) if options.multilevel else {}
+    table = _prerank_table(records, tested, upper, collection, options.permutations, below)
     return PrerankResult(table, tested)
 
 
@@ -149,6 +161,8 @@ def run_prerank(
     max_size: int = 500,
     threads: int = 1,
     engine: str = "alsig",
+    multilevel: bool = True,
+    multilevel_eps: float = 1e-10,
 ) -> pl.DataFrame:
     """GSEA preranked (gene-set permutation): the table of :func:`prerank_result`.
 
@@ -156,7 +170,7 @@ def run_prerank(
     ----------
     ranking, sets, collection
         As for :func:`prerank_result`.
-    permutations, seed, min_size, max_size, threads, engine
+    permutations, seed, min_size, max_size, threads, engine, multilevel, multilevel_eps
         The fields of :class:`PrerankOptions`.
 
     Returns
@@ -171,6 +185,8 @@ def run_prerank(
         max_size=int(max_size),
         threads=int(threads),
         engine=str(engine),
+        multilevel=bool(multilevel),
+        multilevel_eps=float(multilevel_eps),
     )
     return prerank_result(ranking, sets, collection=collection, options=options).table
 
@@ -181,13 +197,18 @@ def _prerank_table(
     upper: Mapping[str, str],
     collection: str,
     permutations: int,
+    below: Mapping[str, tuple[float, bool]],
 ) -> pl.DataFrame:
-    """Records -> enrichment rows: p-values and FDR raised to the floor, symbols restored."""
+    """Records -> enrichment rows: p-values and FDR raised to the floor, symbols restored;
+    the sets in ``below`` (term -> multilevel p, bounded by eps) take that p instead."""
     floor = pvalue_floor(permutations)
     rows = []
     for rec in records:
         at_floor = rec.pvalue is not None and rec.pvalue < floor
         pvalue = None if rec.pvalue is None else max(rec.pvalue, floor)
+        method = "permutation"
+        if rec.term in below:
+            (pvalue, at_floor), method = below[rec.term], "multilevel"
         fdr = None if rec.fdr is None else min(max(rec.fdr, floor), 1.0)
         lead = [upper.get(g, g) for g in rec.leading_edge]
         nes = rec.nes
@@ -206,6 +227,7 @@ def _prerank_table(
                 "leading_edge": list(lead),
                 "pvalue_at_floor": at_floor,
                 "pvalue_display": format_pvalue(pvalue, at_floor),
+                "pvalue_method": method,
             }
         )
     return method_table(rows).sort(
@@ -213,6 +235,56 @@ def _prerank_table(
         descending=[False, True, False],
         nulls_last=True,
     )
+
+
+def below_floor(
+    genes: list[str],
+    values: np.ndarray,
+    sets: Mapping[str, list[str]],
+    records: list[PrerankRecord],
+    options: PrerankOptions,
+) -> dict[str, tuple[float, bool]]:
+    """Multilevel p-values of the sets no permutation reached (p below ``1/(permutations+1)``).
+
+    Parameters
+    ----------
+    genes, values, sets, options
+        As for :func:`engine_records` (weights are ``|values|``, the engines' ``p = 1``).
+    records
+        The engine's records.
+
+    Returns
+    -------
+    dict
+        ``{term: (p, bounded)}``: the estimate (at least ``options.multilevel_eps``) and whether
+        it stopped at that bound. Each set's random stream is keyed by its place among the
+        tested sets (sorted), so its estimate does not depend on which other sets are estimated.
+    """
+    floor = pvalue_floor(options.permutations)
+    chosen = [r for r in records if r.pvalue is not None and r.pvalue < floor and r.es]
+    if not chosen:
+        return {}
+    rank = {gene: i for i, gene in enumerate(genes)}
+    key = {term: i for i, term in enumerate(sorted(sets))}
+    positions = [np.unique([rank[g] for g in sets[r.term] if g in rank]) for r in chosen]
+    pvalues, bounded = multilevel_pvalues(
+        np.abs(np.asarray(values, dtype=np.float64)),
+        positions,
+        [float(r.es) for r in chosen],
+        seed=options.seed,
+        eps=options.multilevel_eps,
+        threads=options.threads,
+        keys=[key[r.term] for r in chosen],
+    )
+    log.info(
+        "prerank: %d sets beyond every permutation; multilevel p %.3g-%.3g (%d at eps %.3g)",
+        len(chosen),
+        float(pvalues.min()),
+        float(pvalues.max()),
+        int(bounded.sum()),
+        options.multilevel_eps,
+    )
+    return {r.term: (float(p), bool(b)) for r, p, b in zip(chosen, pvalues, bounded, strict=True)}
 
 
 def engine_records(

@@ -7,7 +7,10 @@ Prerank and ORA rows share one table, ``workflow/schemas/enrichment.schema.yaml`
 Permutation p-values: a permutation p-value of 0 only says that none of the ``n`` permutations
 was as extreme, i.e. p < 1/(n+1). alsig stores ``pvalue = 1/(n+1)`` (numeric, so sorting and
 plotting work), sets ``pvalue_at_floor = true`` and writes ``pvalue_display = "< 0.000999"``
-(for n = 1000). A GSEA FDR of 0 is raised to the same floor.
+(for n = 1000). A GSEA FDR of 0 is raised to the same floor. With ``enrich.multilevel`` (the
+default) such a set gets a multilevel estimate instead (:mod:`alsig.stages.enrich.multilevel`,
+``pvalue_method = "multilevel"``); only an estimate below ``enrich.multilevel_eps`` is stored as
+that bound with ``pvalue_at_floor = true``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,135 @@
+"""Multilevel p-values below the permutation floor (alsig.stages.enrich.multilevel), held to a
+brute-force permutation null of 10^6 random sets per gene set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from alsig.stages.enrich import run_prerank
+from alsig.stages.enrich.engine import enrichment_scores, null_scores
+from alsig.stages.enrich.multilevel import expected_log_share, multilevel_pvalues
+
+N_GENES = 5000
+SET_SIZE = 20
+
+
+@pytest.fixture(scope="module")
+def ranking_and_sets():
+    """A normal ranking and sets of 20 genes drawn from its top ``span`` ranks, kept when their
+    brute-force p (10^6 random sets each) lies in 3 x 10^-5 - 3 x 10^-3: beyond a 1000-permutation
+    floor and still countable."""
+    rng = np.random.default_rng(3)
+    weights = np.abs(np.sort(rng.normal(size=N_GENES))[::-1])
+    candidates = [
+        np.sort(rng.choice(span, size=SET_SIZE, replace=False))
+        for span in np.linspace(1200, 2600, 30).astype(int)
+    ]
+    es = enrichment_scores(weights, candidates)
+    null = null_scores(weights, np.full(len(candidates), SET_SIZE), 1_000_000, 5).scores
+    brute = np.array(
+        [(null[j] >= e).sum() / (null[j] >= 0).sum() for j, e in enumerate(es)], dtype=float
+    )
+    keep = (brute > 3e-5) & (brute < 3e-3)
+    assert keep.sum() >= 10  # the fixture makes enough sets in the range
+    sets = [c for c, k in zip(candidates, keep, strict=True) if k]
+    return weights, sets, es[keep], brute[keep]
+
+
+def test_estimates_match_a_million_permutations(ranking_and_sets):
+    weights, sets, es, brute = ranking_and_sets
+    pvalues, bounded = multilevel_pvalues(weights, sets, es, seed=11)
+    assert not bounded.any()
+    error = np.log10(pvalues / brute)
+    # unbiased (mean log10 error over ~15 sets) and each within a factor of ~3.5
+    assert abs(error.mean()) < 0.12, error
+    assert np.abs(error).max() < 0.55, error
+    # and far below what 1000 permutations can say
+    assert (pvalues < 1 / 1001).sum() >= len(sets) // 2
+
+
+def test_negative_side_is_the_mirrored_walk(ranking_and_sets):
+    """A set with ES < 0 is estimated on the reversed ranking: mirroring the ranking and the
+    sets gives the same p-values, to the last bit."""
+    weights, sets, es, _ = ranking_and_sets
+    mirrored_weights = weights[::-1].copy()
+    mirrored_sets = [np.sort(N_GENES - 1 - s) for s in sets]
+    mirrored_es = enrichment_scores(mirrored_weights, mirrored_sets)
+    assert np.all(mirrored_es < 0)
+    np.testing.assert_allclose(mirrored_es, -es, rtol=1e-12)
+    positive, _ = multilevel_pvalues(weights, sets, es, seed=5)
+    negative, _ = multilevel_pvalues(mirrored_weights, mirrored_sets, mirrored_es, seed=5)
+    np.testing.assert_array_equal(negative, positive)
+
+
+def test_same_seed_same_pvalues_at_any_thread_count(ranking_and_sets):
+    weights, sets, es, _ = ranking_and_sets
+    one, _ = multilevel_pvalues(weights, sets, es, seed=7, threads=1)
+    two, _ = multilevel_pvalues(weights, sets, es, seed=7, threads=2)
+    other_seed, _ = multilevel_pvalues(weights, sets, es, seed=8)
+    np.testing.assert_array_equal(one, two)
+    assert not np.array_equal(one, other_seed)
+
+
+def test_estimate_stops_at_eps():
+    weights = np.abs(np.sort(np.random.default_rng(0).normal(size=3000))[::-1])
+    top = np.arange(25)  # the 25 highest-ranked genes: p far below 1e-6
+    es = enrichment_scores(weights, [top])
+    pvalues, bounded = multilevel_pvalues(weights, [top], es, eps=1e-6)
+    assert bounded.tolist() == [True] and pvalues.tolist() == [1e-6]
+    with pytest.raises(ValueError, match="eps must be in"):
+        multilevel_pvalues(weights, [top], es, eps=0)
+
+
+def test_expected_log_share_is_the_beta_mean_log():
+    """[a]: E[log] of the tail beyond the a-th largest of 101 uniforms, a Beta(a, 102 - a)
+    variable (integrated numerically here)."""
+    from scipy.stats import beta
+
+    share = expected_log_share(101)
+    assert share[0] == -np.inf
+    for a in (1, 51, 101):
+        assert share[a] == pytest.approx(beta(a, 102 - a).expect(np.log), rel=1e-6)
+    assert share[51] < np.log(51 / 101)  # why the plain share overestimates
+
+
+def test_prerank_table_flags_multilevel_rows():
+    """In the enrichment table, sets at the permutation floor get a multilevel p below it
+    (``pvalue_method`` multilevel, no longer at the floor); the others keep their permutation p;
+    with multilevel off the floor stays."""
+    rng = np.random.default_rng(1)
+    genes = [f"G{i}" for i in range(3000)]
+    ranking = pd.Series(np.sort(rng.normal(size=3000))[::-1], index=genes)
+    sets = {
+        "PLANTED_UP": list(rng.choice(genes[:900], 20, replace=False)),
+        "PLANTED_DOWN": list(rng.choice(genes[-900:], 20, replace=False)),
+        "STRONGEST": genes[:40:2],  # 20 of the top 40: beyond eps
+        "RANDOM": list(rng.choice(genes, 30, replace=False)),
+    }
+    table = run_prerank(ranking, sets, collection="c", permutations=100, seed=3)
+    rows = {r["term"]: r for r in table.iter_rows(named=True)}
+    for term in ("PLANTED_UP", "PLANTED_DOWN"):
+        row = rows[term]
+        assert row["pvalue_method"] == "multilevel"
+        assert 1e-10 < row["pvalue"] < 1 / 101 and row["pvalue_at_floor"] is False
+        assert row["pvalue_display"] == f"{row['pvalue']:.3g}"
+    assert rows["PLANTED_DOWN"]["nes"] < 0
+    strongest = rows["STRONGEST"]
+    assert strongest["pvalue_method"] == "multilevel" and strongest["pvalue_at_floor"] is True
+    assert strongest["pvalue"] == 1e-10 and strongest["pvalue_display"] == "< 1e-10"
+    assert rows["RANDOM"]["pvalue_method"] == "permutation"
+    assert rows["RANDOM"]["pvalue"] > 1 / 101
+    plain = run_prerank(ranking, sets, collection="c", permutations=100, seed=3, multilevel=False)
+    floor = plain.filter(pl.col("term") == "PLANTED_UP").row(0, named=True)
+    assert floor["pvalue_method"] == "permutation" and floor["pvalue_at_floor"] is True
+    assert floor["pvalue"] == pytest.approx(1 / 101)
+    # the other columns do not move
+    assert (
+        plain.drop("pvalue", "pvalue_at_floor", "pvalue_display", "pvalue_method")
+        .sort("term")
+        .equals(
+            table.drop("pvalue", "pvalue_at_floor", "pvalue_display", "pvalue_method").sort("term")
+        )
+    )
