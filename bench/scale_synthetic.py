@@ -468,7 +468,12 @@ def write_report(out: Path, args, fit, truth, gen_s, rc, wall, mem: TreeRss, row
     for j in jobs:
         lines.append(f"| {j['rule']} | {j.get('wildcards', '')} | {j['s']:.0f} |")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    # the hand-written history of earlier runs is kept when the tables are regenerated
+    marker = "## Earlier runs"
+    history = (
+        out.read_text().split(marker, 1)[1] if out.exists() and marker in out.read_text() else ""
+    )
+    out.write_text("\n".join(lines) + "\n" + (f"\n{marker}{history}" if history else ""))
 
 
 def main(argv=None) -> int:
