@@ -173,11 +173,11 @@ def expected_log_share(sample_size: int) -> np.ndarray:
     ``sample_size`` draws, ``digamma(a) - digamma(sample_size + 1)`` (the log of a
     Beta(a, sample_size - a + 1) variable; fgsea's ``betaMeanLog``). The plain ``log(a / m)``
     overestimates each level's factor slightly, and over ~13 levels (p ~ 10^-4) the estimate by
-    about 0.09 in log10 (measured)."""
-    from scipy.special import digamma
-
+    about 0.09 in log10 (measured). For integers ``digamma(m + 1) - digamma(a)`` is the harmonic
+    sum ``1/a + ... + 1/m``, so no special function is needed."""
     share = np.full(sample_size + 1, -np.inf)
-    share[1:] = digamma(np.arange(1, sample_size + 1)) - digamma(sample_size + 1)
+    inverse = 1.0 / np.arange(1, sample_size + 1)
+    share[1:] = -np.cumsum(inverse[::-1])[::-1]
     return share
 
 
