@@ -81,6 +81,12 @@ def workflow_command(
     (workdir / "config").mkdir(exist_ok=True)
     config_path = workdir / "config" / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return [*_snakemake(workdir), "--cores", str(cores), *extra_args, *targets]
+
+
+def _snakemake(workdir: Path) -> list[str]:
+    """This checkout's Snakefile run in ``workdir`` with the config :func:`workflow_command`
+    wrote there."""
     return [
         SNAKEMAKE,
         "--snakefile",
@@ -88,11 +94,7 @@ def workflow_command(
         "--directory",
         str(workdir),
         "--configfile",
-        str(config_path),
-        "--cores",
-        str(cores),
-        *extra_args,
-        *targets,
+        str(workdir / "config" / "config.yaml"),
     ]
 
 
@@ -111,17 +113,7 @@ def run_workflow(
 def build_report(workdir: Path, report: Path) -> subprocess.CompletedProcess:
     """``snakemake --report report`` of a finished run in ``workdir`` (its config as
     :func:`workflow_command` wrote it)."""
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config" / "config.yaml"),
-        "--report",
-        str(report),
-    ]
+    cmd = [*_snakemake(workdir), "--report", str(report)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=600)
 
 

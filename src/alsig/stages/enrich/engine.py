@@ -62,6 +62,7 @@ import numpy as np
 from alsig.stages.enrich.kernels import numba_threads, observed_scores, random_set_scores
 from alsig.stages.enrich.prerank import PrerankOptions, PrerankRecord
 from alsig.stages.enrich.results import finite_float
+from alsig.stages.enrich.sets import set_positions
 
 #: Sets normalised at a time in :func:`set_statistics` (bounds its temporaries).
 STATISTICS_BATCH = 256
@@ -181,37 +182,6 @@ def positions_prerank(
             )
         )
     return records
-
-
-def set_positions(
-    genes: Sequence[str], sets: Mapping[str, Sequence[str]], min_size: int, max_size: int
-) -> dict[str, np.ndarray]:
-    """Each set's ranks in ``genes`` (ascending, unique), for the sets of ``min_size`` to
-    ``max_size`` ranked genes, sorted by term (gseapy's order).
-
-    Parameters
-    ----------
-    genes
-        Unique ranked gene names.
-    sets
-        ``{term: genes}``.
-    min_size, max_size
-        Inclusive range of ranked genes a set needs to be tested.
-
-    Returns
-    -------
-    dict
-        ``{term: int64 ranks}``.
-    """
-    rank = {gene: i for i, gene in enumerate(genes)}
-    if len(rank) != len(genes):
-        raise ValueError("ranked gene names must be unique")
-    positions = {}
-    for term in sorted(sets):
-        found = np.unique(np.fromiter((rank[g] for g in sets[term] if g in rank), dtype=np.int64))
-        if min_size <= found.size <= max_size:
-            positions[term] = found
-    return positions
 
 
 def enrichment_scores(weights: np.ndarray, positions: Sequence[np.ndarray]) -> np.ndarray:

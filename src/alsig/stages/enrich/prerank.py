@@ -29,7 +29,7 @@ from alsig.stages.enrich.results import (
     method_table,
     pvalue_floor,
 )
-from alsig.stages.enrich.sets import eligible_sets, upper_map, upper_sets
+from alsig.stages.enrich.sets import eligible_sets, set_positions, upper_map, upper_sets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,12 +264,11 @@ def below_floor(
     chosen = [r for r in records if r.pvalue is not None and r.pvalue < floor and r.es]
     if not chosen:
         return {}
-    rank = {gene: i for i, gene in enumerate(genes)}
     key = {term: i for i, term in enumerate(sorted(sets))}
-    positions = [np.unique([rank[g] for g in sets[r.term] if g in rank]) for r in chosen]
+    found = set_positions(genes, {r.term: sets[r.term] for r in chosen}, 1, len(genes))
     pvalues, bounded = multilevel_pvalues(
         np.abs(np.asarray(values, dtype=np.float64)),
-        positions,
+        [found[r.term] for r in chosen],
         [float(r.es) for r in chosen],
         seed=options.seed,
         eps=options.multilevel_eps,
