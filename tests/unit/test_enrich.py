@@ -399,6 +399,7 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     assert run_json["parameters"]["permutations"] == 20
     assert run_json["parameters"]["engine"] == "alsig"
     assert run_json["prerank_engine"]["name"] == "alsig"
+    assert run_json["table_schema_version"] == "2"  # 2: pvalue_method
     assert run_json["report"]["ranking"]["n_ranked"] == N_GENES
     assert run_json["report"]["ora"]["n_background"] == N_GENES
     assert "ora" not in json.loads((out / "hallmark.run.json").read_text())["report"]

@@ -13,7 +13,7 @@ import polars as pl
 
 from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
 from alsig.stages.enrich.dotplot import dotplot
-from alsig.stages.enrich.results import COVERAGE, RESULT
+from alsig.stages.enrich.results import COVERAGE, RESULT, SCHEMA_VERSION
 from alsig.stages.enrich.sets import collection_for, load_collection
 from alsig.tables import schemas
 
@@ -126,6 +126,7 @@ def run_record(
     # the version from the package metadata: importing gseapy costs a second per job
     engine_version = version("gseapy") if engine == "gseapy" else __version__
     return {
+        "table_schema_version": SCHEMA_VERSION,
         "collection": dict(collection_info),
         "de_table": {"path": de_path, "sha256": sha256_file(de_path)},
         "parameters": {k: settings.get(k) for k in PARAMETERS},

@@ -27,6 +27,8 @@ from alsig.tables import schemas
 
 #: Schema name of the enrichment table (prerank and ORA rows).
 RESULT = "enrichment"
+#: Version of the enrichment table layout (the schema's ``x-schema-version``).
+SCHEMA_VERSION: str = str(schemas.load(RESULT)["x-schema-version"])
 #: Schema name of the per-set coverage table.
 COVERAGE = "enrichment_coverage"
 #: Columns that need the whole DE table, filled in by :func:`alsig.stages.enrich.enrich_contrast`.
