@@ -49,6 +49,11 @@ def geneset_manifest() -> Path:
     return shipped("resources", "genesets", "manifest.tsv")
 
 
+def cell_markers() -> Path:
+    """The ranked BRETIGEA human brain cell-type markers (``resources/cell_markers/``)."""
+    return shipped("resources", "cell_markers", "bretigea_human_brain.tsv.gz")
+
+
 def demo_dir() -> Path:
     """The bundled demo cohort (counts and sample sheet)."""
     return shipped("resources", "demo")
