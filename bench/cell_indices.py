@@ -67,6 +67,7 @@ REGIONS = ("TCx", "PCx", "HIP", "FWM")
 CORTEX = ("TCx", "PCx")
 ELIGIBLE = ("rank", "mean_z", "median_z")
 DATASETS = ("GSE124439", "GSE122649", "GSE67196")
+MAJOR = ["neurons", "astrocytes", "microglia", "oligodendrocytes"]
 SEED = 20240527
 
 
@@ -179,7 +180,8 @@ def white_matter(indices: dict[str, pd.DataFrame], ihc: pd.DataFrame) -> list[st
             x = frame[cell_type].to_numpy()
             wm, ctx = x[region == "FWM"], x[np.isin(region, CORTEX)]
             within = np.sqrt(np.mean([x[region == r].var(ddof=1) for r in REGIONS]))
-            cells.append(f"{(wm.mean() - ctx.mean()) / within:+.1f}")
+            below = np.mean(wm[:, None] < ctx[None, :])  # P(FWM sample < cortex sample)
+            cells.append(f"{(wm.mean() - ctx.mean()) / within:+.1f} ({below:.2f})")
         rows.append(f"| {method} | " + " | ".join(cells) + " |")
     return rows
 
@@ -236,30 +238,37 @@ def region_group(dataset: str, region: pd.Series) -> pd.Series:
     return region.astype(str)
 
 
-def als_vs_control(obs: pd.DataFrame, values: pd.DataFrame, rng) -> list[tuple]:
-    """Per region group and cell type: donor-level (ALS - control) / SD(controls), with a 95 %
-    bootstrap CI over donors (resampled within condition)."""
+def als_vs_control(obs: pd.DataFrame, values: pd.DataFrame) -> list[tuple]:
+    """Per region group and cell type, on donor means: ALS - control in index units with a
+    Welch 95 % CI, Hedges' g (pooled SD), and how many ALS donors lie below the lowest / above
+    the highest control (sample by sample, not only the mean)."""
+    from scipy import stats
+
     rows = []
     for group, part in obs.groupby("region_group", observed=True):
         part = part[part["condition"].isin(["ALS", "control"])]
-        donors = values.loc[part.index].groupby(part["subject"].to_numpy()).mean()
-        condition = part.groupby("subject")["condition"].first().loc[donors.index].to_numpy()
+        subjects = part["subject"].astype(str).to_numpy()
+        donors = values.loc[part.index].groupby(subjects).mean()
+        condition = pd.Series(part["condition"].astype(str).to_numpy(), index=subjects)
+        condition = condition.groupby(level=0).first().loc[donors.index].to_numpy()
         als, ctrl = donors[condition == "ALS"], donors[condition == "control"]
         for cell_type in values.columns:
             a, c = als[cell_type].to_numpy(), ctrl[cell_type].to_numpy()
-            effect = (a.mean() - c.mean()) / c.std(ddof=1)
-            boot = []
-            for _ in range(2000):
-                ab, cb = rng.choice(a, len(a)), rng.choice(c, len(c))
-                boot.append((ab.mean() - cb.mean()) / cb.std(ddof=1))
-            lo, hi = np.quantile(boot, [0.025, 0.975])
-            rows.append((group, cell_type, len(a), len(c), effect, lo, hi))
+            va, vc = a.var(ddof=1) / len(a), c.var(ddof=1) / len(c)
+            df = (va + vc) ** 2 / (va**2 / (len(a) - 1) + vc**2 / (len(c) - 1))
+            diff = a.mean() - c.mean()
+            half = stats.t.ppf(0.975, df) * np.sqrt(va + vc)
+            pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(c) - 1) * c.var(ddof=1))
+                             / (len(a) + len(c) - 2))  # fmt: skip
+            g = diff / pooled * (1 - 3 / (4 * (len(a) + len(c)) - 9))
+            rows.append((group, cell_type, len(a), len(c), diff, diff - half, diff + half, g,
+                         int((a < c.min()).sum()), int((a > c.max()).sum())))  # fmt: skip
     return rows
 
 
 def paired_regions(obs: pd.DataFrame, values: pd.DataFrame, first: str, second: str) -> list[str]:
     """Within-donor difference ``first - second`` (raw index units), donors with both."""
-    wide = values.assign(subject=obs["subject"], group=obs["region_group"])
+    wide = values.assign(subject=obs["subject"].astype(str), group=obs["region_group"])
     a = wide[wide.group == first].groupby("subject").mean(numeric_only=True)
     b = wide[wide.group == second].groupby("subject").mean(numeric_only=True)
     both = a.index.intersection(b.index)
@@ -313,17 +322,19 @@ def cohorts(sections: list[str]) -> None:
         for row in default.selection.coverage.itertuples():
             coverage_rows.append(f"| {dataset} | {expr.shape[1]} | {row.cell_type} | "
                                  f"{row.n_top_present} | {row.n_used} | {row.deepest_rank} |")  # fmt: skip
-        for group, cell_type, n_a, n_c, eff, lo, hi in als_vs_control(obs, default.values, rng):
+        for group, cell_type, n_a, n_c, diff, lo, hi, g, low, high in als_vs_control(
+            obs, default.values
+        ):
             effect_rows.append(f"| {dataset} | {group} | {cell_type} | {n_a} / {n_c} | "
-                               f"{eff:+.2f} [{lo:+.2f}, {hi:+.2f}] |")  # fmt: skip
+                               f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] | {g:+.2f} | {low} / {high} |")  # fmt: skip
         fitted = obs["condition"].isin(["ALS", "control"]) & usable
-        choice = adjustment_covariates(
-            default.values[fitted.to_numpy()], obs.loc[fitted, "subject"]
-        )
-        shares = ", ".join(f"{s:.2f}" for s in choice.variance_explained[:4])
-        rule_rows.append(f"| {dataset} | {int(fitted.sum())} | {choice.n_donors} | "
-                         f"{choice.max_allowed} | {shares} | "
-                         f"{choice.description if choice.estimable else choice.reason} |")  # fmt: skip
+        subjects = obs.loc[fitted, "subject"].astype(str)
+        for label, types in (("all 6", list(default.values.columns)), ("4 major", MAJOR)):
+            choice = adjustment_covariates(default.values.loc[fitted, types], subjects)
+            shares = ", ".join(f"{s:.2f}" for s in choice.variance_explained[:4])
+            rule_rows.append(f"| {dataset} | {label} | {int(fitted.sum())} | {choice.n_donors} | "
+                             f"{choice.max_allowed} | {shares} | "
+                             f"{choice.description if choice.estimable else choice.reason} |")  # fmt: skip
         agree = [np.mean([_r(result[m].values[c], default.values[c]) for c in default.values])
                  for m in METHODS]  # fmt: skip
         method_rows.append(f"| {dataset} | " + " | ".join(f"{a:.2f}" for a in agree) +
@@ -355,15 +366,19 @@ def cohorts(sections: list[str]) -> None:
         "### Marker coverage (first 50 present per list)", "",
         "| dataset | expressed genes | cell type | of the top 50 present | used | deepest rank |",
         "|---|---|---|---|---|---|", *coverage_rows, "",
-        "### ALS vs control by region (`rank`; donor means, (ALS - control) / SD of controls)", "",
-        "| dataset | region | cell type | ALS / control donors | effect [95 % bootstrap CI] |",
-        "|---|---|---|---|---|", *effect_rows, *extra, "",
+        "### ALS vs control by region (`rank`, donor means)", "",
+        "ALS - control in index units (rank score; Welch 95 % CI), Hedges' g, and the ALS "
+        "donors below the lowest / above the highest control.", "",
+        "| dataset | region | cell type | ALS / control donors | ALS - control [95 % CI] | g | ALS below / above the control range |",
+        "|---|---|---|---|---|---|---|", *effect_rows, *extra, "",
         "### Agreement of the methods with `rank` (mean Pearson r over cell types) and time", "",
         "| dataset | " + " | ".join(METHODS) + " | s (4 methods) | s (ingest + QC + indices) |",
         "|---|" + "---|" * (len(METHODS) + 2), *method_rows, "",
         "### The covariate rule on the ALS + control samples", "",
-        "| dataset | samples | donors | covariates allowed | PC variance shares | covariates |",
-        "|---|---|---|---|---|---|", *rule_rows, "",
+        "The rule of issue 27 on all six indices, and (for information only) on the four major "
+        "types (neurons, astrocytes, microglia, oligodendrocytes).", "",
+        "| dataset | indices | samples | donors | covariates allowed | PC variance shares | covariates |",
+        "|---|---|---|---|---|---|---|", *rule_rows, "",
     ]  # fmt: skip
 
 
@@ -423,7 +438,9 @@ def main() -> None:
             )
     sections += [
         "", "## White matter (no ground truth; direction check)", "",
-        "FWM minus cortex (TCx + PCx) mean index, in units of the pooled within-region SD:", "",
+        "FWM minus cortex (TCx + PCx) mean index, in units of the pooled within-region SD (in "
+        "brackets: the probability that a white-matter sample's index is below a cortex "
+        "sample's):", "",
         "| method | neurons | oligodendrocytes | microglia | astrocytes |", "|---|---|---|---|---|",
         *white_matter(indices, ihc), "",
         "## Decision (pre-specified rule)", "", *decision, "",

@@ -140,7 +140,9 @@ def cell_indices(
         )
     is_reference, reference_note = _reference(reference, data.index)
     usable = data.columns[values.std(axis=0) > 0]  # a constant gene carries no signal
-    selection = markers.select(usable, n_markers=n_markers)
+    measured_excluded = [g for g in excluded if g in expression.columns]
+    selection = markers.select([*usable, *measured_excluded], n_markers=n_markers,
+                               exclude=excluded)  # fmt: skip
     positions = {g: j for j, g in enumerate(data.columns)}
     out = pd.DataFrame(np.nan, index=data.index, columns=markers.cell_types)
     for cell_type, genes in selection.genes.items():
