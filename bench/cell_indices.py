@@ -282,6 +282,27 @@ def paired_regions(obs: pd.DataFrame, values: pd.DataFrame, first: str, second: 
     return rows
 
 
+def tam_subtypes(result: dict, obs: pd.DataFrame) -> list[str]:
+    """GSE124439 only: do the indices separate Tam et al. 2019's ALS-Glia samples (published
+    per-sample labels, Table S1A, shipped as a training reference) from the other ALS samples?
+    Mean index per subtype and the AUC of ALS-Glia vs ALS-Ox + ALS-TE, per method."""
+    labels = pd.read_csv(SHARED / "GSE124439/GSE124439_tam2019_subtypes.tsv.gz", sep="\t")
+    subtype = labels.set_index("sample_id")["subtype"].reindex(obs.index)
+    glia, other = subtype == "ALS-Glia", subtype.isin(["ALS-Ox", "ALS-TE"])
+    rows = []
+    for method, res in result.items():
+        cells = []
+        for cell_type in ("microglia", "astrocytes", "neurons", "oligodendrocytes"):
+            x = res.values[cell_type]
+            g, o = x[glia].to_numpy(), x[other].to_numpy()
+            auc = np.mean(g[:, None] > o[None, :]) + 0.5 * np.mean(g[:, None] == o[None, :])
+            cells.append(f"{auc:.2f}")
+        rows.append(
+            f"| {method} | {int(glia.sum())} / {int(other.sum())} | " + " | ".join(cells) + " |"
+        )
+    return rows
+
+
 def stability(qc, reference: np.ndarray, rng) -> list[str]:
     """Max |change| of the kept samples' indices when half the ALS samples are dropped and the
     size factors and VST are refitted on the rest (as QC would), per method, in units of the
@@ -345,6 +366,13 @@ def cohorts(sections: list[str]) -> None:
                       "|---|---|---|---|---|",
                       *paired_regions(obs, default.values, "Cerebellum", "Frontal Cortex")]  # fmt: skip
         if dataset == "GSE124439":
+            extra += ["", "### GSE124439: the published ALS-Glia samples (Tam et al. 2019)", "",
+                      "AUC of each index for ALS-Glia vs ALS-Ox + ALS-TE samples (0.5: no "
+                      "separation; > 0.5: higher in ALS-Glia). The labels come from the paper's "
+                      "NMF of the same data (Table S1A), so this is agreement with a published "
+                      "reading, not independent ground truth.", "",
+                      "| method | ALS-Glia / other ALS samples | microglia | astrocytes | neurons | oligodendrocytes |",
+                      "|---|---|---|---|---|---|", *tam_subtypes(result, obs)]  # fmt: skip
             motor = obs["region_group"] == "Motor Cortex"
             extra += ["", "### GSE124439: motor minus frontal cortex (same donors, `rank`)", "",
                       "| cell type | donors | frontal cortex | motor cortex | motor - frontal [95 % CI] |",
