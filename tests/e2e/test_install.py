@@ -74,15 +74,19 @@ print(len(read_signatures(r.signature_table())))
 print(len(GeneMap.load().by_symbol) > 10000)
 print(sorted(read_manifest()))
 print(defaults("enrich")["permutations"])
+from alsig.cellmix import load_markers
+print(len(load_markers().ranked["neurons"]))
 """
     result = run_python(installed, code, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    where, n_signatures, gene_map, collections, permutations = result.stdout.split("\n")[:5]
+    lines = result.stdout.split("\n")
+    where, n_signatures, gene_map, collections, permutations, neurons = lines[:6]
     assert str(installed) in where and str(REPO) not in where
     assert int(n_signatures) > 20
     assert gene_map == "True"
     assert collections == "['alsig_resistance', 'go_bp', 'hallmark', 'reactome']"
     assert permutations == "1000"
+    assert neurons == "998"  # the BRETIGEA markers ship in the wheel
 
 
 def test_installed_read_scores_and_cli(installed, tmp_path):
