@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from scipy.stats import rankdata
 
 from alsig import resources
 from alsig.cellmix import (
     CELL_TYPES,
     METHODS,
+    CellIndexer,
     adjustment_covariates,
     cell_indices,
     effect_with_and_without,
@@ -160,6 +162,17 @@ def test_indices_recomputed_without_a_signatures_genes():
     assert np.corrcoef(without.values["neurons"], truth)[0, 1] > 0.9
     # other cell types lose nothing but the genes removed from the rank universe
     assert np.corrcoef(full.values["microglia"], without.values["microglia"])[0, 1] > 0.999
+    # exactly the singscore of the used markers in the matrix without those genes
+    reduced = expression.drop(columns=signature)
+    ranks = rankdata(reduced.to_numpy(), method="min", axis=1)
+    k, n = len(used), reduced.shape[1]
+    mean_rank = ranks[:, [reduced.columns.get_loc(g) for g in used]].mean(axis=1)
+    expected = (mean_rank - (k + 1) / 2) / (n - k) - 0.5
+    np.testing.assert_allclose(without.values["neurons"], expected, rtol=0, atol=1e-12)
+    # one indexer, many gene sets: the same numbers
+    indexer = CellIndexer(expression, markers, n_markers=30)
+    pd.testing.assert_frame_equal(indexer.indices(signature).values, without.values)
+    pd.testing.assert_frame_equal(indexer.indices().values, full.values)
 
 
 def test_index_errors_say_what_to_do():
@@ -367,6 +380,10 @@ def test_pooled_pair_uses_the_meta_analysis_weights():
     d_var = cov[:, 0, 0] + cov[:, 1, 1] - 2 * cov[:, 0, 1]
     assert var_d == pytest.approx(np.sum(weights**2 * d_var))
     assert no_tau[0, 0] < pooled_cov[0, 0]
+    # weights from the unadjusted rows' own variances: the meta-analysis estimate exactly
+    own = np.array([0.021, 0.052, 0.028])
+    meta_own = dersimonian_laird(u, own)
+    assert pooled_pair(u, a, cov, meta_own.tau2, own)[0] == pytest.approx(meta_own.effect)
 
 
 # -- the validation set -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Bulk ALS tissue differs between samples largely in its cell mix: neurons are lost, microglia
 and astrocytes expand (Humphrey et al. 2023). This package turns the BRETIGEA human brain
 markers (McKenzie et al. 2018, ``resources/cell_markers/``) into one index per cell type and
-sample (:func:`cell_indices`; relative, arbitrary units, not proportions), chooses the
+sample (:func:`cell_indices`, :class:`CellIndexer` to recompute without given genes; relative, arbitrary units, not proportions), chooses the
 covariates a model can afford (:func:`adjustment_covariates`) and reports an effect with and
 without them, with the share the cell mix accounts for (:func:`effect_with_and_without`,
 :func:`share_removed`, :func:`pooled_pair`). Validation against IBA1/GFAP immunostaining:
@@ -39,6 +39,7 @@ from alsig.cellmix.indices import (
     METHODS,
     MIN_MARKERS,
     MIN_REFERENCE,
+    CellIndexer,
     CellIndices,
     cell_indices,
     expression_frame,
@@ -64,6 +65,7 @@ __all__ = [
     "MIN_VARIANCE",
     "N_MARKERS",
     "AdjustedEffect",
+    "CellIndexer",
     "CellIndices",
     "CellMixCovariates",
     "MarkerLists",

@@ -189,7 +189,11 @@ def effect_with_and_without(
 
 
 def pooled_pair(
-    unadjusted: np.ndarray, adjusted: np.ndarray, covariances: np.ndarray, tau2: float = 0.0
+    unadjusted: np.ndarray,
+    adjusted: np.ndarray,
+    covariances: np.ndarray,
+    tau2: float = 0.0,
+    variances: np.ndarray | None = None,
 ) -> tuple[float, float, np.ndarray]:
     """Combine several datasets' (unadjusted, adjusted) pairs with one set of weights.
 
@@ -203,18 +207,22 @@ def pooled_pair(
         Between-dataset variance of the unadjusted view (DerSimonian-Laird, as the
         meta-analysis estimates it); it is assumed to affect both views alike, so it adds to
         both variances and their covariance but not to the variance of the difference.
+    variances
+        Sampling variances that set the weights (default ``covariances[:, 0, 0]``); pass the
+        unadjusted rows' ``std_se ** 2`` (each model's own fit, as the meta-analysis weights
+        them) to make the pooled unadjusted effect that of the meta-analysis exactly.
 
     Returns
     -------
     tuple
-        ``(pooled unadjusted, pooled adjusted, 2 x 2 covariance)``: the weights are the
-        unadjusted view's random-effects weights ``1 / (var + tau2)``, so the pooled unadjusted
-        effect equals the meta-analysis' random-effects estimate; pass the result to
-        :func:`share_removed`.
+        ``(pooled unadjusted, pooled adjusted, 2 x 2 covariance)``: both views are combined with
+        the unadjusted view's random-effects weights ``1 / (variance + tau2)``; pass the result
+        to :func:`share_removed`.
     """
     u, a = np.asarray(unadjusted, dtype=float), np.asarray(adjusted, dtype=float)
     cov = np.asarray(covariances, dtype=float)
-    w = 1.0 / (cov[:, 0, 0] + tau2)
+    var = cov[:, 0, 0] if variances is None else np.asarray(variances, dtype=float)
+    w = 1.0 / (var + tau2)
     w = w / w.sum()
     pooled_cov = np.einsum("k,kij->ij", w**2, cov + tau2)
     return float(w @ u), float(w @ a), pooled_cov

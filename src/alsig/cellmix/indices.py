@@ -83,6 +83,83 @@ class CellIndices:
         return pl.from_pandas(frame).fill_nan(None)
 
 
+class CellIndexer:
+    """The cell indices of one expression matrix, recomputable without any set of genes.
+
+    Checks the expression and ranks it once; :meth:`indices` then gives the indices with any
+    genes left out, exactly as :func:`cell_indices` on the reduced matrix would, at the cost of
+    the markers only (a gene's within-sample ``min`` rank is one plus the genes below it, so
+    leaving genes out lowers it by the left-out genes below it). Adjusting each of a dataset's
+    signatures for the cell mix recomputed without its own genes therefore costs one ranking.
+
+    Parameters are those of :func:`cell_indices`.
+    """
+
+    def __init__(
+        self,
+        expression: pd.DataFrame,
+        markers: MarkerLists | None = None,
+        *,
+        method: str = DEFAULT_METHOD,
+        reference: Sequence[bool] | pd.Series | np.ndarray | None = None,
+        n_markers: int = N_MARKERS,
+    ) -> None:
+        if method not in METHODS:
+            raise AlsigError(
+                f"unknown cell index method '{method}'; use one of {', '.join(METHODS)}."
+            )
+        self.method = method
+        self.markers = markers or load_markers()
+        self.n_markers = n_markers
+        data = expression.loc[:, ~expression.columns.duplicated()]
+        self.values = data.to_numpy(dtype=float)
+        if not np.isfinite(self.values).all():
+            bad = data.columns[~np.isfinite(self.values).all(axis=0)][:5].tolist()
+            raise AlsigError(
+                f"expression has missing or infinite values (genes {bad}); pass log-scale "
+                "expression (VST or log CPM) without missing values."
+            )
+        self.samples = data.index
+        self.genes = data.columns
+        self.positions = {g: j for j, g in enumerate(self.genes)}
+        self.usable = self.genes[self.values.std(axis=0) > 0]  # a constant gene has no signal
+        self.is_reference, self.reference_note = _reference(reference, self.samples)
+        self._ranks = rankdata(self.values, method="min", axis=1) if method == "rank" else None
+
+    def indices(self, exclude_genes: Iterable[str] = ()) -> CellIndices:
+        """The indices with ``exclude_genes`` treated as not measured (see :func:`cell_indices`)."""
+        excluded = [g for g in dict.fromkeys(exclude_genes) if g in self.positions]
+        selection = self.markers.select(self.usable, n_markers=self.n_markers,
+                                        exclude=excluded)  # fmt: skip
+        out = pd.DataFrame(np.nan, index=self.samples, columns=self.markers.cell_types)
+        gone = [self.positions[g] for g in excluded]
+        for cell_type, genes in selection.genes.items():
+            if len(genes) < MIN_MARKERS:
+                continue
+            columns = [self.positions[g] for g in genes]
+            if self.method == "rank":
+                out[cell_type] = self._rank_score(columns, gone)
+            elif self.method in REFERENCE_METHODS:
+                out[cell_type] = _z_score(self.values[:, columns], self.is_reference, self.method)
+            else:
+                out[cell_type] = _svd_score(self.values[:, columns])
+        description = {
+            "rank": "none (within-sample ranks)",
+            "svd": f"all {len(self.samples)} samples (SVD)",
+        }.get(self.method, self.reference_note)
+        return CellIndices(out, self.method, selection, description)
+
+    def _rank_score(self, columns: list[int], gone: list[int]) -> np.ndarray:
+        """singscore up-set score of ``columns`` in the universe without ``gone``."""
+        ranks = self._ranks[:, columns]
+        if gone:
+            markers = self.values[:, columns]
+            removed = self.values[:, gone]
+            ranks = ranks - (removed[:, None, :] < markers[:, :, None]).sum(axis=2)
+        n_genes, k = len(self.genes) - len(gone), len(columns)
+        return (ranks.mean(axis=1) - (k + 1) / 2) / (n_genes - k) - 0.5
+
+
 def cell_indices(
     expression: pd.DataFrame,
     markers: MarkerLists | None = None,
@@ -113,7 +190,8 @@ def cell_indices(
     exclude_genes
         Genes left out entirely, as if not measured (not markers, not in the rank universe):
         indices for adjusting a signature that shares genes with the markers are computed
-        without that signature's genes.
+        without that signature's genes; later markers of each list take their place. For many
+        such sets use :class:`CellIndexer` (one ranking for all of them).
 
     Returns
     -------
@@ -125,41 +203,10 @@ def cell_indices(
         Unknown method, non-finite expression, or fewer than :data:`MIN_REFERENCE` reference
         samples for a z-score method.
     """
-    if method not in METHODS:
-        raise AlsigError(f"unknown cell index method '{method}'; use one of {', '.join(METHODS)}.")
-    markers = markers or load_markers()
-    excluded = set(exclude_genes)
-    data = expression.loc[:, [g for g in expression.columns if g not in excluded]]
-    data = data.loc[:, ~data.columns.duplicated()]
-    values = data.to_numpy(dtype=float)
-    if not np.isfinite(values).all():
-        bad = data.columns[~np.isfinite(values).all(axis=0)][:5].tolist()
-        raise AlsigError(
-            f"expression has missing or infinite values (genes {bad}); pass log-scale "
-            "expression (VST or log CPM) without missing values."
-        )
-    is_reference, reference_note = _reference(reference, data.index)
-    usable = data.columns[values.std(axis=0) > 0]  # a constant gene carries no signal
-    measured_excluded = [g for g in excluded if g in expression.columns]
-    selection = markers.select([*usable, *measured_excluded], n_markers=n_markers,
-                               exclude=excluded)  # fmt: skip
-    positions = {g: j for j, g in enumerate(data.columns)}
-    out = pd.DataFrame(np.nan, index=data.index, columns=markers.cell_types)
-    for cell_type, genes in selection.genes.items():
-        if len(genes) < MIN_MARKERS:
-            continue
-        columns = [positions[g] for g in genes]
-        if method == "rank":
-            out[cell_type] = _rank_score(values, columns)
-        elif method in REFERENCE_METHODS:
-            out[cell_type] = _z_score(values[:, columns], is_reference, method)
-        else:
-            out[cell_type] = _svd_score(values[:, columns])
-    description = {
-        "rank": "none (within-sample ranks)",
-        "svd": f"all {len(data.index)} samples (SVD)",
-    }.get(method, reference_note)
-    return CellIndices(out, method, selection, description)
+    indexer = CellIndexer(
+        expression, markers, method=method, reference=reference, n_markers=n_markers
+    )
+    return indexer.indices(exclude_genes)
 
 
 def _reference(reference: Any, index: pd.Index) -> tuple[np.ndarray, str]:
@@ -171,13 +218,6 @@ def _reference(reference: Any, index: pd.Index) -> tuple[np.ndarray, str]:
             f"reference has {mask.size} values for {len(index)} samples; pass one per sample."
         )
     return mask, f"{int(mask.sum())} reference (control) samples"
-
-
-def _rank_score(values: np.ndarray, columns: list[int]) -> np.ndarray:
-    n_genes, k = values.shape[1], len(columns)
-    ranks = rankdata(values, method="min", axis=1)
-    mean_rank = ranks[:, columns].mean(axis=1)
-    return (mean_rank - (k + 1) / 2) / (n_genes - k) - 0.5
 
 
 def _z_score(markers: np.ndarray, is_reference: np.ndarray, method: str) -> np.ndarray:
