@@ -323,6 +323,7 @@ def test_mixed_model_pair_matches_the_axis_tests_fit():
     assert pair.estimate_adjusted == pytest.approx(adjusted.estimate, rel=1e-8)
     assert (pair.se, pair.se_adjusted) == pytest.approx((plain.se, adjusted.se), rel=1e-8)
     assert pair.sd == pytest.approx(plain.sd, rel=1e-8)
+    assert pair.pvalue_adjusted == pytest.approx(adjusted.pvalue, rel=1e-6)
     # the difference is far more precise than either estimate: they share the samples
     assert pair.share.difference_se < 0.5 * min(pair.se, pair.se_adjusted)
 

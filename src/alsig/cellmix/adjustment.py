@@ -80,6 +80,18 @@ class AdjustedEffect:
     share: ShareRemoved
     note: str = ""
 
+    @property
+    def statistic_adjusted(self) -> float:
+        """Wald statistic of the adjusted estimate (z for the mixed model, t otherwise)."""
+        return self.estimate_adjusted / self.se_adjusted
+
+    @property
+    def pvalue_adjusted(self) -> float:
+        """Two-sided p-value of the adjusted estimate (normal for the mixed model, t(df) else)."""
+        z = abs(self.statistic_adjusted)
+        tail = stats.norm.sf(z) if not np.isfinite(self.df) else stats.t.sf(z, self.df)
+        return float(2 * tail)
+
     def standardised(self) -> tuple[float, float, np.ndarray]:
         """Both estimates and their covariance divided by the unadjusted residual SD ``sd``
         (one ruler, so the share removed is the same in raw and standardised units)."""
