@@ -328,6 +328,43 @@ def test_mixed_model_pair_matches_the_axis_tests_fit():
     assert pair.share.difference_se < 0.5 * min(pair.se, pair.se_adjusted)
 
 
+def test_cluster_fallback_when_the_mixed_model_fails(monkeypatch):
+    import statsmodels.api as sm
+
+    from alsig.cellmix import adjustment
+
+    adata = mixed_cohort(seed=10, n_donors=(20, 20), regions=("frontal", "motor"), donor_sd=0.3)
+    expression = log_cpm(adata.to_df())
+    covariates = adjustment_covariates(
+        cell_indices(expression, toy_markers(adata)).values[["neurons"]], adata.obs["subject"]
+    ).covariates
+    y = _signature_score(adata, list(adata.var_names[adata.var["marker_of"] == "neurons"][30:]))
+    monkeypatch.setattr(adjustment, "_mixed_fit", lambda *args: None)
+    pair = effect_with_and_without(y, _design(adata.obs), covariates, "condition[T.ALS]",
+                                   adata.obs["subject"])  # fmt: skip
+    assert pair.model == "ols_cluster_se" and "mixed model failed" in pair.note
+    X = pd.concat([_design(adata.obs), covariates], axis=1)
+    groups = pd.factorize(adata.obs["subject"])[0]
+    reference = sm.OLS(y.to_numpy(), X).fit(
+        cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False}
+    )
+    assert pair.estimate_adjusted == pytest.approx(reference.params["condition[T.ALS]"])
+    n_clusters = 40
+    assert pair.se_adjusted == pytest.approx(
+        reference.bse["condition[T.ALS]"] * np.sqrt(n_clusters / (n_clusters - 1)), rel=1e-6
+    )
+    assert pair.df == n_clusters - 1
+
+
+def test_covariates_must_cover_the_fitted_samples():
+    adata = mixed_cohort(seed=11, n_donors=(10, 10))
+    expression = log_cpm(adata.to_df())
+    covariates = cell_indices(expression, toy_markers(adata)).values[["neurons"]].iloc[2:]
+    with pytest.raises(AlsigError, match=r"missing for 2 fitted sample\(s\)"):
+        effect_with_and_without(expression.iloc[:, 0], _design(adata.obs), covariates,
+                                "condition[T.ALS]")  # fmt: skip
+
+
 def test_difference_interval_keeps_its_coverage_on_planted_truth():
     """OLS: y = condition + C gamma + noise with C correlated with condition; the true
     conditional difference is e_j'(X'X)^-1 X'C gamma. 600 datasets: the joint-covariance

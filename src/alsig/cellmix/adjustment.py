@@ -10,7 +10,9 @@ Models. :func:`effect_with_and_without` fits the same design twice on the same s
 with the covariates added, exactly as the axis tests fit a score
 (:mod:`alsig.stages.score.axis_tests`): ordinary least squares without repeated donors, a
 linear mixed model with a random intercept per donor (statsmodels ``MixedLM``, REML) with them,
-and, if a mixed fit fails, least squares with donor-clustered (CR1) standard errors.
+and, if a mixed fit fails, least squares on all samples with donor-clustered standard errors
+(factor G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which
+continuous covariates make impossible).
 
 Joint uncertainty. The two estimates come from the same samples, so their difference is far
 more precise than either. Both are linear in the scores given the fitted variances,
@@ -37,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from alsig.errors import AlsigError
 
 Z_95 = 1.959963984540054
 
@@ -180,7 +184,18 @@ def effect_with_and_without(
     -------
     AdjustedEffect
         NaN estimates and a ``note`` when the samples do not identify the adjusted model.
+
+    Raises
+    ------
+    AlsigError
+        ``covariates`` lack a sample of ``design``.
     """
+    missing = design.index.difference(covariates.dropna().index)
+    if len(missing):
+        raise AlsigError(
+            f"cell-mix covariates are missing for {len(missing)} fitted sample(s) "
+            f"({missing[:5].tolist()}); compute them on exactly the design's samples."
+        )
     frame = pd.concat([y.rename("_y"), covariates], axis=1).reindex(design.index)
     rows = frame.notna().all(axis=1).to_numpy()
     X_u = design.loc[rows].astype(float)
