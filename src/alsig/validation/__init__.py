@@ -36,7 +36,7 @@ from alsig.validation.gene_ids import (
     repair_entrez_floats,
 )
 from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
-from alsig.validation.sheet import CanonicalPlan, canonical_plan, clean_sheet
+from alsig.validation.sheet import CanonicalPlan, canonical_plan, clean_sheet, subject_conflicts
 from alsig.validation.sizes import check_libraries, check_matrix_size
 from alsig.validation.suggest import did_you_mean
 from alsig.validation.tokens import (
@@ -82,5 +82,6 @@ __all__ = [
     "path_problem",
     "repair_entrez_floats",
     "repeated",
+    "subject_conflicts",
     "to_utf8",
 ]

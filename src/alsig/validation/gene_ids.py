@@ -185,7 +185,7 @@ def check_mapped_share(
     threshold: float,
     location: str,
     id_type_key: str,
-    threshold_key: str,
+    threshold_key: str | None,
 ) -> float:
     """Raise when fewer than ``threshold`` of the ids map to a known human gene.
 
@@ -203,7 +203,7 @@ def check_mapped_share(
         The file, for the message.
     id_type_key, threshold_key
         How the user sets the id type and the threshold (``datasets.x.gene_id_type``,
-        ``--gene-id-type``).
+        ``--gene-id-type``); None when the threshold cannot be set.
 
     Returns
     -------
@@ -229,8 +229,11 @@ def check_mapped_share(
             f"The ids look like {guess.describe()}, yet most are not in alsig's human gene map: "
             "are they human genes of the current annotation?"
         )
+    limit = f"`{threshold_key}` ({threshold:g})" if threshold_key else f"{threshold:g}"
+    lower = (
+        f" If the share is right for this data, lower `{threshold_key}`." if threshold_key else ""
+    )
     raise AlsigError(
         f"{location}: only {share:.1%} of {n:,} gene ids map to a known human gene when read as "
-        f"`{id_type_key}: {id_type}`, below `{threshold_key}` ({threshold:g}). {fix} If the "
-        f"share is right for this data, lower `{threshold_key}`."
+        f"`{id_type_key}: {id_type}`, below {limit}. {fix}{lower}"
     )

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
 import polars as pl
 
 from alsig.errors import AlsigError
@@ -74,7 +75,7 @@ def clean_sheet(
     report = {} if report is None else report
     notes = report.setdefault("notes", [])
     sheet = sheet.rename({c: nfc(c).strip() for c in sheet.columns if nfc(c).strip() != c})
-    changed = 0
+    changed: dict[str, list[str]] = {}
     columns = []
     for name in sheet.columns:
         series = sheet.get_column(name)
@@ -86,12 +87,20 @@ def clean_sheet(
             columns.append(pl.Series(name, ids, dtype=pl.String))
             continue
         clean = [None if v is None else (nfc(v).strip() or None) for v in raw]
-        changed += sum(1 for a, b in zip(raw, clean, strict=True) if a != b)
+        edits = [a for a, b in zip(raw, clean, strict=True) if a != b]
+        if edits:
+            changed[name] = edits
         columns.append(pl.Series(name, clean, dtype=pl.String))
     sheet = pl.DataFrame(columns) if columns else sheet
     if changed:
-        report["n_cells_cleaned"] = changed
-        notes.append(f"{changed} cell(s) stripped of surrounding whitespace or NFC-normalised")
+        report["n_cells_cleaned"] = sum(len(v) for v in changed.values())
+        shown = "; ".join(
+            f"{c}: {', '.join(map(repr, dict.fromkeys(v)))}" for c, v in list(changed.items())[:5]
+        )
+        notes.append(
+            f"{report['n_cells_cleaned']} cell(s) stripped of surrounding whitespace or "
+            f"NFC-normalised ({shown})"
+        )
     _check_ids(sheet.get_column(sample_column).to_list(), sample_column, location, lines, report)
     _profile(sheet, sample_column, report)
     return sheet
@@ -136,17 +145,24 @@ def _profile(sheet: pl.DataFrame, sample_column: str, report: dict) -> None:
     """Notes on cells that say "not known" and on values differing only in letter case."""
     missing: list[str] = []
     variants: list[str] = []
+    ids = sheet.get_column(sample_column).to_list()
     for name in sheet.columns:
         if name == sample_column:
             continue
-        values = sheet.get_column(name).drop_nulls().to_list()
-        counts: dict[str, int] = {}
-        for value in values:
-            if is_missing_value(value):
-                kind = missing_kind(value)
-                counts[kind] = counts.get(kind, 0) + 1
-        if counts:
-            missing.append(f"{name}: " + ", ".join(f"{k} x{v}" for k, v in counts.items()))
+        column = sheet.get_column(name).to_list()
+        values = [v for v in column if v is not None]
+        found: dict[str, list[str]] = {}
+        for sample, value in zip(ids, column, strict=True):
+            if value is not None and is_missing_value(value):
+                found.setdefault(missing_kind(value), []).append(str(sample))
+        if found:
+            missing.append(
+                f"{name}: "
+                + ", ".join(
+                    f"{k} x{len(v)} ({', '.join(v[:4])}{', ...' if len(v) > 4 else ''})"
+                    for k, v in found.items()
+                )
+            )
         groups = case_variants(dict.fromkeys(values))
         if groups:
             variants.append(f"{name}: " + "; ".join(" / ".join(map(repr, g)) for g in groups[:5]))
@@ -271,3 +287,46 @@ def _free_name(name: str, taken: Sequence[str]) -> str:
         k += 1
         candidate = f"{name}{k}"
     return candidate
+
+
+#: a subject's samples must agree on these: one donor has one condition and one sex
+SUBJECT_CONSTANT = ("condition", "sex")
+
+
+def subject_conflicts(
+    obs: pd.DataFrame, by: str = "subject", columns: Sequence[str] = SUBJECT_CONSTANT
+) -> list[str]:
+    """Subjects whose samples disagree on a column that is constant within a donor.
+
+    Libraries of one subject in two conditions (or with two reported sexes) contradict each
+    other: summing them would make a sample ``ALS;control``. Missing values are ignored.
+
+    Parameters
+    ----------
+    obs
+        Sample table with ``by`` and (some of) ``columns``.
+    by
+        The subject column.
+    columns
+        Columns that must be constant within a subject.
+
+    Returns
+    -------
+    list of str
+        One line per conflict, e.g. ``subject 'D1' has libraries with condition S1: ALS,
+        S2: control``.
+    """
+    if by not in obs:
+        return []
+    keys = obs[by].astype(object).where(obs[by].notna(), None)
+    problems = []
+    for column in columns:
+        if column not in obs or column == by:
+            continue
+        values = obs[column].astype(object).where(obs[column].notna(), None)
+        for subject, frame in values.groupby(keys.to_numpy(), sort=False, dropna=True):
+            known = frame.dropna()
+            if known.nunique() > 1:
+                detail = ", ".join(f"{s}: {v}" for s, v in known.items())
+                problems.append(f"{by} '{subject}' has libraries with {column} {detail}")
+    return problems

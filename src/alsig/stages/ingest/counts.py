@@ -8,8 +8,10 @@ stores as ``uns['provenance']['counts_repairs']``.
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import polars as pl
 
 from alsig.counts import as_counts
 from alsig.errors import AlsigError, where
-from alsig.io import read_h5ad_counts
+from alsig.io import read_h5ad_counts, read_h5ad_obs
 from alsig.stages.ingest.gene_rows import clean_gene_rows
 from alsig.stages.ingest.text import (
     PreparedText,
@@ -389,6 +391,65 @@ def _log_notes(path: Path, report: dict[str, Any]) -> None:
         log.info("%s: %s", path.name, note)
     if not report["notes"]:
         del report["notes"]
+
+
+def read_sample_ids(
+    path: str | Path,
+    *,
+    gene_column: str | None = None,
+    non_sample_columns: tuple[str, ...] | list[str] = (),
+) -> list[str]:
+    """The sample ids of a count matrix without reading its counts (the pre-flight's view):
+    the header of a text table (first 4 MB), or the ``obs_names`` of an ``.h5ad``.
+
+    Parameters
+    ----------
+    path
+        The count matrix.
+    gene_column, non_sample_columns
+        As for :func:`read_count_matrix`.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    AlsigError
+        The file cannot be read, or its header has no sample column.
+    """
+    path = check_input_file(path)
+    if path.name.endswith(".h5ad"):
+        try:
+            obs = read_h5ad_obs(path)
+        except Exception as exc:  # h5py raises many types for a broken file
+            raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
+        return [str(n) for n in clean_names(list(obs.index)).names]
+    head = _head(path, 4 << 20)
+    text = prepare_text(head, path, delimiter_for(path))
+    names = _column_names(text, path)
+    report: dict[str, Any] = {"notes": []}
+    gene = _gene_column(gene_column, names, report)
+    non_sample = _with_featurecounts(names, gene, list(non_sample_columns), report)
+    return _sample_columns(names, path, gene, non_sample)
+
+
+def _head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of a (gzipped) text file, cut at the last full line."""
+    if path.suffix == ".gz":
+        try:
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise AlsigError(f"{where(path)} is not a readable gzip file ({exc}).") from exc
+    else:
+        with open(path, "rb") as handle:
+            raw = handle.read(size)
+    if len(raw) == size and b"\n" in raw:
+        raw = raw[: raw.rfind(b"\n") + 1]
+    if not raw.strip():
+        raise AlsigError(f"{where(path)} is empty; expected a table with a header line.")
+    return raw
 
 
 def read_gene_matrix(

@@ -88,7 +88,7 @@ def harmonise_checked(
     id_type: str = "auto",
     min_mapped_fraction: float = 0.5,
     id_type_key: str = "gene_id_type",
-    threshold_key: str = "min_mapped_gene_fraction",
+    threshold_key: str | None = None,
     fallback_symbols: dict[str, str] | None = None,
 ) -> HarmonisedGenes:
     """The gene checks every count matrix passes, then :func:`harmonise_genes`.
@@ -109,7 +109,8 @@ def harmonise_checked(
     min_mapped_fraction
         The smallest share of ids that must map (``min_mapped_gene_fraction``).
     id_type_key, threshold_key
-        How the user sets those two, for the message (``datasets.<id>.gene_id_type``).
+        How the user sets those two, for the message (``datasets.<id>.gene_id_type``); no
+        threshold key when it cannot be set (``alsig score``).
     fallback_symbols
         As for :func:`harmonise_genes`.
 
