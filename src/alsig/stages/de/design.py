@@ -110,9 +110,15 @@ def _check_levels(levels: pd.Series, contrast: Sequence[str], minimum: int, what
         elif n < minimum:
             problems.append(f"level '{level}' has {n} sample(s), at least {minimum} needed")
     if problems:
+        yaml_bool = (
+            " YAML reads an unquoted yes/no/on/off/true/false as a boolean ('True'/'False'): "
+            'quote the level in de.contrasts (e.g. "yes").'
+            if {test, ref} & {"True", "False"}
+            else ""
+        )
         raise AlsigError(
             f"{what}: {'; '.join(problems)}. Samples per level of '{factor}': "
-            f"{_level_counts(levels)}. Fix de.contrasts or the condition rules."
+            f"{_level_counts(levels)}. Fix de.contrasts or the condition rules.{yaml_bool}"
         )
 
 
@@ -229,7 +235,12 @@ def prepare_metadata(
     notes += kind_notes
     for note in notes:
         log.warning("%s: %s", what, note)
-    _check_rank(meta, design, variables, factor, what)
+    try:
+        _check_rank(meta, design, variables, factor, what)
+    except AlsigError as error:
+        if not kind_notes:
+            raise
+        raise AlsigError(f"{error} Note: {' | '.join(kind_notes)}.") from error
     meta.attrs["design_notes"] = notes
     return meta, dropped
 
