@@ -223,6 +223,8 @@ def prepare_metadata(
     for column in variables:
         meta[column], found = as_missing(meta[column], column)
         notes += found
+    for note in notes:  # said before a missing value can stop the run
+        log.warning("%s: %s", what, note)
     dropped: list[str] = []
     if samples == "contrast":
         keep = meta[factor].astype("string").isin([test, ref]).fillna(False).to_numpy(bool)
@@ -233,7 +235,7 @@ def prepare_metadata(
     _check_levels(meta[factor].astype("string"), contrast, min_samples_per_level, what)
     meta, kind_notes = _typed(meta, variables, contrast, set(categorical) | _wrapped_in_c(design))
     notes += kind_notes
-    for note in notes:
+    for note in kind_notes:
         log.warning("%s: %s", what, note)
     try:
         _check_rank(meta, design, variables, factor, what)
