@@ -383,3 +383,25 @@ def test_the_collapse_advice_is_for_technical_replicates_only():
     technical = _replicates(["ALS", "ALS", "control", "control"]).obs
     (advice,) = replicate_advice(technical)
     assert "4 samples are technical replicates" in advice and "Set qc.collapse_by" in advice
+
+
+# 8. alsig score reads new samples by the same rules
+
+
+def test_alsig_score_inputs_go_through_the_same_layer(tmp_path):
+    from alsig.stages.score.new_samples import read_new_counts
+
+    x = np.arange(16, dtype=np.float64).reshape(4, 4) + 1
+    x[1, 2] = 1e20
+    with pytest.raises(AlsigError, match="X sample 'S2', gene 'ACTB': count is too large"):
+        read_new_counts(h5ad(tmp_path, x))
+    lines = [ln.split("\t") for ln in table().splitlines()]
+    body = "\n".join("\t".join(f[:2] + (["0"] if i else [f[2]]) + f[3:]) for i, f in
+                     enumerate(lines)) + "\n"  # fmt: skip
+    with pytest.raises(AlsigError, match=r"an empty library\): 'S2'"):
+        read_new_counts(write(tmp_path, "new.tsv", body))
+    ensembl = ["ENSG00000142168", "ENSG00000111640", "ENSG00000075624", "ENSG00000120948"]
+    with pytest.raises(AlsigError, match=r"set `--gene-id-type: ensembl`"):
+        read_new_counts(write(tmp_path, "new.tsv", table(ensembl)), id_type="symbol")
+    counts = read_new_counts(write(tmp_path, "new.tsv", table(ensembl)), id_type="ensembl")
+    assert {"SOD1", "GAPDH", "ACTB", "TARDBP"} == set(counts.columns)
