@@ -130,7 +130,7 @@ CASES = [
     Case(
         "h5ad_non_integer_x",
         tiny_dataset("nonint_x.h5ad"),
-        message=("nonint_x.h5ad': X holds non-integer values",),
+        message=("nonint_x.h5ad', X sample 'S2', gene 'SNAP25': count is not an integer",),
     ),
     Case(
         "one_sample_in_a_condition",
