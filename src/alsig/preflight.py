@@ -48,7 +48,14 @@ from alsig.stages.ingest import (
     read_sample_sheet,
     series_matrix_layout,
 )
-from alsig.validation import as_missing, choose_kind, clean_sheet, did_you_mean, path_problem
+from alsig.validation import (
+    as_missing,
+    choose_kind,
+    clean_sheet,
+    did_you_mean,
+    level_shortfalls,
+    path_problem,
+)
 from alsig.validation.sheet import subject_conflicts
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -455,18 +462,14 @@ def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Fin
             found.problem(f"{where}: factor '{factor}' is not in de.design ('{de['design']}').")
         values = obs[factor].astype(object).where(obs[factor].notna(), None)
         levels = sorted({str(v) for v in values if v is not None})
+        counts = {lv: int(units[values.astype(str) == lv].nunique()) for lv in (test, reference)}
+        collapsed = " (after replicate collapsing)" if len(units) != units.nunique() else ""
         for level in (test, reference):
-            n = int(units[values.astype(str) == level].nunique())
-            if n == 0:
+            for shortfall in level_shortfalls(counts, (level,), minimum):
+                hint = did_you_mean(level, levels) if counts[level] == 0 else ""
                 found.problem(
-                    f"{where}: level '{level}' of '{factor}' has no samples (levels: "
-                    f"{', '.join(levels)}).{did_you_mean(level, levels)}"
-                )
-            elif n < minimum:
-                found.problem(
-                    f"{where}: level '{level}' of '{factor}' has {n} sample(s)"
-                    f"{' after replicate collapsing' if len(units) != units.nunique() else ''}, "
-                    f"at least {minimum} needed (de.min_samples_per_level)."
+                    f"{where}: of '{factor}', {shortfall}{collapsed} (levels: "
+                    f"{', '.join(levels)}; de.min_samples_per_level: {minimum}).{hint}"
                 )
     _check_covariates(obs, de, [v for v in variables if v in obs], dataset, found)
 

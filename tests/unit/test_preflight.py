@@ -85,10 +85,10 @@ def test_contrast_levels_need_enough_samples_after_collapsing(project, capsys):
     }
     code, _, err = run(project(), capsys)
     assert code == 2
-    assert "de.contrasts.a: level 'contrl' of 'condition' has no samples" in err
+    assert "de.contrasts.a: of 'condition', level 'contrl' has no samples" in err
     assert "Did you mean 'control'?" in err
     # 19 donors after collapsing (not 38 libraries): control has 6 < 7
-    assert "level 'control' of 'condition' has 6 sample(s) after replicate collapsing" in err
+    assert "level 'control' has 6 sample(s), at least 7 needed (after replicate collapsing)" in err
     assert "design variable 'sex' is missing for 4 sample(s)" in err  # 'Unknown': DE would stop
 
 

@@ -37,7 +37,7 @@ from alsig.validation.gene_ids import (
 )
 from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
 from alsig.validation.sheet import CanonicalPlan, canonical_plan, clean_sheet, subject_conflicts
-from alsig.validation.sizes import check_libraries, check_matrix_size
+from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
 from alsig.validation.suggest import did_you_mean
 from alsig.validation.tokens import (
     MISSING_ID_TOKENS,
@@ -76,6 +76,7 @@ __all__ = [
     "is_missing_id",
     "is_missing_value",
     "is_spreadsheet_error",
+    "level_shortfalls",
     "mapped_fraction",
     "missing_kind",
     "nfc",

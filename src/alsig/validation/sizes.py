@@ -7,7 +7,7 @@ where the file is read, naming the file and the sample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -69,3 +69,33 @@ def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str
             f"{shown}. An empty library cannot be normalised: remove it from the sample sheet "
             "and the count matrix, or check that the column holds this sample's counts."
         )
+
+
+def level_shortfalls(counts: Mapping[str, int], levels: Sequence[str], minimum: int) -> list[str]:
+    """The levels of a comparison with too few samples, one phrase each.
+
+    The one rule for "samples per level", used by DE before fitting and by the pre-flight
+    (which counts collapsed replicate groups, as QC will make them).
+
+    Parameters
+    ----------
+    counts
+        Samples (or groups) per level.
+    levels
+        The levels compared (test, reference).
+    minimum
+        Fewest samples each needs (``de.min_samples_per_level``).
+
+    Returns
+    -------
+    list of str
+        E.g. ``level 'control' has 1 sample(s), at least 2 needed``; empty when all is well.
+    """
+    problems = []
+    for level in levels:
+        n = int(counts.get(level, 0))
+        if n == 0:
+            problems.append(f"level '{level}' has no samples")
+        elif n < minimum:
+            problems.append(f"level '{level}' has {n} sample(s), at least {minimum} needed")
+    return problems

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.errors import AlsigError
-from alsig.validation import as_missing, choose_kind
+from alsig.validation import as_missing, choose_kind, level_shortfalls
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +101,7 @@ def _without_missing(
 
 def _check_levels(levels: pd.Series, contrast: Sequence[str], minimum: int, what: str) -> None:
     factor, test, ref = (str(v) for v in contrast)
-    counts = levels.value_counts()
-    problems = []
-    for level in (test, ref):
-        n = int(counts.get(level, 0))
-        if n == 0:
-            problems.append(f"level '{level}' has no samples")
-        elif n < minimum:
-            problems.append(f"level '{level}' has {n} sample(s), at least {minimum} needed")
+    problems = level_shortfalls(levels.value_counts().to_dict(), (test, ref), minimum)
     if problems:
         yaml_bool = (
             " YAML reads an unquoted yes/no/on/off/true/false as a boolean ('True'/'False'): "
