@@ -143,6 +143,7 @@ def preflight(config_path: str | Path, workdir: str | Path = ".") -> Findings:
 
 
 def _load(path: Path, findings: Findings) -> tuple[Any, yaml.Node] | None:
+    """The config and its composed YAML tree, or None after recording why not."""
     problem = path_problem(path)
     if problem:
         findings.problem(f"config file '{path}' {problem}.")
@@ -179,6 +180,7 @@ def _walk(node: yaml.Node, path: tuple = ()) -> Iterator[tuple[tuple, yaml.Scala
 
 
 def _dotted(path: tuple) -> str:
+    """``('datasets', 'x', 'de', 'contrasts', 'c', 1)`` -> ``datasets.x.de.contrasts.c[1]``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -216,6 +218,7 @@ def _text_expected(path: tuple) -> bool:
 
 
 def _ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema node with its ``$ref`` resolved (recursively)."""
     ref = node.get("$ref")
     if not ref:
         return node
@@ -226,6 +229,7 @@ def _ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _schema_at(path: tuple) -> Mapping[str, Any] | None:
+    """The schema node describing the value at ``path``, or None when the schema has none."""
     node: Mapping[str, Any] | None = config_schema()
     for part in path:
         node = _ref(node or {})
@@ -242,6 +246,7 @@ def _schema_at(path: tuple) -> Mapping[str, Any] | None:
 
 
 def _allows_boolean(schema: Mapping[str, Any]) -> bool:
+    """True when the schema node accepts a boolean."""
     types = schema.get("type")
     types = [types] if isinstance(types, str) else list(types or [])
     if "boolean" in types:
@@ -256,6 +261,7 @@ def _allows_boolean(schema: Mapping[str, Any]) -> bool:
 
 
 def _check_dataset(config: Mapping[str, Any], dataset: str, workdir: Path, found: Findings) -> None:
+    """Every check of one dataset (module docstring), recorded in ``found``."""
     settings = config["datasets"][dataset]
     key = f"datasets.{dataset}"
     stages: dict[str, dict[str, Any]] = {}
@@ -281,6 +287,7 @@ def _check_dataset(config: Mapping[str, Any], dataset: str, workdir: Path, found
 
 
 def _file_problem(path_text: str, key: str, workdir: Path) -> str | None:
+    """A problem line when ``path_text`` (relative to ``workdir``) is not a readable file."""
     path = workdir / path_text
     problem = path_problem(path)
     if problem is None:
@@ -289,6 +296,7 @@ def _file_problem(path_text: str, key: str, workdir: Path) -> str | None:
 
 
 def _check_paths(settings: Mapping[str, Any], key: str, workdir: Path, found: Findings) -> bool:
+    """Check a local dataset's input paths; False when the sheet or counts cannot be read."""
     ok = True
     if settings.get("source") != "local":
         return ok
@@ -304,6 +312,7 @@ def _check_paths(settings: Mapping[str, Any], key: str, workdir: Path, found: Fi
 def _check_extra_files(
     stages: Mapping[str, dict[str, Any]], dataset: str, workdir: Path, found: Findings
 ) -> None:
+    """Check the extra GMT and signature files of the resolved settings."""
     for i, entry in enumerate((stages.get("enrich") or {}).get("extra_gmt") or []):
         problem = _file_problem(str(entry["path"]), f"enrich.extra_gmt[{i}].path", workdir)
         if problem:
@@ -316,6 +325,7 @@ def _check_extra_files(
 
 
 def _check_collections(enrich: Mapping[str, Any] | None, dataset: str, found: Findings) -> None:
+    """Check ``enrich.collections`` against the shipped manifest."""
     if not enrich:
         return
     try:
@@ -374,6 +384,7 @@ def _sample_table(
 
 
 def _geo_sample_table(settings, dataset, config, workdir, found, report):
+    """The obs of a GEO dataset from its cached series matrix (None when not cached)."""
     cache = section(config, "geo")["cache_dir"]
     matrix = workdir / cache_files(cache, settings["accession"])["series_matrix"]
     if not matrix.is_file():
@@ -400,6 +411,7 @@ def _groups(obs, by: str | None):
 
 
 def _check_analysis(obs, stages: Mapping[str, dict[str, Any]], dataset: str, found: Findings):
+    """QC, DE and score keys that name sample columns or levels, against ``obs``."""
     columns = [str(c) for c in obs.columns]
     qc = stages.get("qc") or {}
     by = qc.get("collapse_by")
@@ -439,6 +451,7 @@ def _check_analysis(obs, stages: Mapping[str, dict[str, Any]], dataset: str, fou
 
 
 def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Findings) -> None:
+    """Design variables and contrast levels (samples per level after collapsing)."""
     columns = [str(c) for c in obs.columns]
     try:
         variables = design_variables(str(de["design"]))
@@ -475,6 +488,7 @@ def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Fin
 
 
 def _check_covariates(obs, de: Mapping[str, Any], variables, dataset: str, found: Findings):
+    """Design covariates: missing spellings, and the numeric / categorical notes DE will log."""
     factors = {str(spec[0]) for spec in de["contrasts"].values()}
     categorical = set(de.get("categorical") or []) | set(
         re.findall(r"\bC\(\s*([A-Za-z_][A-Za-z0-9_.]*)", str(de["design"]))

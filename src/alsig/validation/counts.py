@@ -164,6 +164,7 @@ def integer_counts(
 def _raise_first(
     rules, matrix, data: np.ndarray, locate: Callable[[int, int], str], hint: str
 ) -> None:
+    """Raise the message of the first rule whose mask has a hit, at its cell."""
     for mask, what, fix in rules:
         hits = np.flatnonzero(mask)
         if not len(hits):

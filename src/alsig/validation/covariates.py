@@ -145,6 +145,7 @@ def choose_kind(
 
 
 def _categorical(values: pd.Series) -> pd.Series:
+    """Strings as a Categorical with sorted categories (as DE has always typed labels)."""
     strings = values.astype(str)
     return pd.Series(
         pd.Categorical(strings, categories=sorted(pd.unique(strings))), index=values.index

@@ -119,6 +119,7 @@ def binary_kind(raw: bytes) -> str | None:
 
 
 def _legacy(raw: bytes, first_bad: int, notes: list[str]) -> Decoded:
+    """Decode non-UTF-8 bytes as Windows-1252 (else Latin-1) with the encoding report."""
     try:
         text, encoding = raw.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
@@ -144,6 +145,7 @@ def _legacy(raw: bytes, first_bad: int, notes: list[str]) -> Decoded:
 
 
 def _is_utf8(line: bytes) -> bool:
+    """True when ``line`` decodes as UTF-8."""
     try:
         line.decode("utf-8")
     except UnicodeDecodeError:

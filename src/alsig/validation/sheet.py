@@ -107,10 +107,12 @@ def clean_sheet(
 
 
 def _line(lines: Sequence[int] | None, row: int) -> str:
+    """``line N`` of a row (``row N`` when the sheet has no file lines)."""
     return f"line {lines[row]}" if lines is not None else f"row {row + 1}"
 
 
 def _check_ids(ids: list, column: str, location: str, lines, report: dict) -> None:
+    """Raise on a missing or repeated sample id; note ids differing only in case."""
     for row, value in enumerate(ids):
         if is_missing_id(value):
             kind = "empty" if value is None else f"{missing_kind(value)}, not an id"
@@ -282,6 +284,7 @@ def canonical_plan(
 
 
 def _free_name(name: str, taken: Sequence[str]) -> str:
+    """``name``, or ``name2``, ``name3``... when it is taken."""
     candidate, k = name, 1
     while candidate in taken:
         k += 1

@@ -81,6 +81,7 @@ class ReplicateStructure:
 
 
 def _key(obs: pd.DataFrame, column: str) -> pd.Series:
+    """A column as text, missing as an empty string (a grouping key)."""
     values = obs[column] if column in obs else pd.Series(None, index=obs.index)
     return values.astype(object).where(values.notna(), "").astype(str)
 
