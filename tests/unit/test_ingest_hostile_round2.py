@@ -23,7 +23,7 @@ from alsig.stages.ingest import (
     read_sample_sheet,
 )
 from alsig.stages.ingest.te_counts import read_te_counts
-from alsig.stages.qc import collapse_replicates
+from alsig.stages.qc import collapse_replicates, run_qc
 from alsig.stages.qc.replicates import replicate_advice
 
 GENES = ["SOD1", "GAPDH", "ACTB", "TARDBP", "FUS", "SNAP25", "GFAP", "AQP4", "MBP", "OLIG2"]
@@ -256,10 +256,17 @@ def test_an_unmapped_subject_column_is_used_with_a_note_so_collapse_collapses(tm
 
 def test_a_filled_batch_column_is_used_not_reported_missing(tmp_path):
     sheet = "sample\tgroup\tBatch\nS1\tALS\tb1\nS2\tcontrol\tb1\nS3\tALS\tb2\nS4\tcontrol\tb2\n"
-    adata = ingest(tmp_path, table(), sheet=sheet)
+    rng = np.random.default_rng(1)
+    counts = "gene\tS1\tS2\tS3\tS4\n" + "".join(
+        gene + "\t" + "\t".join(map(str, rng.negative_binomial(5, 0.01, 4))) + "\n"
+        for gene in GENES
+    )
+    adata = ingest(tmp_path, counts, sheet=sheet)
     assert adata.obs["batch"].tolist() == ["b1", "b1", "b2", "b2"]
     notes = list(adata.uns["provenance"]["sample_sheet"]["notes"])
     assert any("'Batch' used as `batch`" in n for n in notes)
+    _, sample_qc, _ = run_qc(adata, {"sex_check": False})
+    assert sample_qc["batch"].tolist() == ["b1", "b1", "b2", "b2"]  # was empty: "missing"
 
 
 def test_a_mapped_canonical_column_never_hides_the_sheets_own(tmp_path):
