@@ -143,3 +143,24 @@ def test_a_geo_dataset_not_downloaded_yet_is_a_note(tmp_path):
     found = preflight(path, workdir=tmp_path)
     assert not found.problems
     assert any("GSE124439 is not downloaded yet" in n for n in found.notes)
+
+
+def test_a_cached_geo_series_matrix_is_checked_like_a_sheet(tmp_path):
+    from tests.stub_server import DATA
+
+    cache = tmp_path / ".cache" / "alsig" / "geo" / "GSE900001"
+    cache.mkdir(parents=True)
+    shutil.copy(DATA / "GSE900001" / "GSE900001_series_matrix.txt.gz", cache)
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "datasets:\n  g:\n    source: geo\n    accession: GSE900001\n"
+        "    condition:\n      column: disease state\n      rules:\n"
+        "        - {pattern: '^ALS$', condition: ALS}\n        - {pattern: '^Contrl$', condition: control}\n"
+    )
+    found = preflight(path, workdir=tmp_path)
+    assert any("4 sample(s) have no condition" in p and "Control" in p for p in found.problems)
+    path.write_text(path.read_text().replace("Contrl", "Control"))
+    found = preflight(path, workdir=tmp_path)
+    assert not found.problems, found.problems
+    assert any("column 'sex' used as `sex`" in n for n in found.notes)
+    assert any("the sheet has 'subject_id'" in n for n in found.notes)
