@@ -77,7 +77,10 @@ def is_spreadsheet_error(value: object) -> bool:
     """
     if not isinstance(value, str):
         return False
-    text = value.strip().upper()
+    text = value.strip()
+    if not text.startswith(("#", "E", "e")):  # the cheap test first: called once per gene id
+        return False
+    text = text.upper()
     return text in SPREADSHEET_ERRORS or bool(_LIBREOFFICE_ERROR.match(text))
 
 
