@@ -1,7 +1,8 @@
 """The ``alsig`` command: operator tools around the workflow.
 
-``alsig check-config FILE`` validates a config without running anything (one line per problem,
-naming the key). ``alsig signatures`` lists the shipped signatures. ``alsig score`` scores new
+``alsig check-config FILE`` is the pre-flight (:mod:`alsig.preflight`): it validates a config
+and opens the sheets and files it names without running anything (one line per problem, naming
+the key or file). ``alsig signatures`` lists the shipped signatures. ``alsig score`` scores new
 samples against a finished dataset. ``alsig discover`` lists the GEO series NCBI E-utilities
 finds (read-only); ``alsig reprocess`` is the scheduled entry point (see README, "Scheduled
 reprocessing"). Run the workflow itself with ``snakemake``.
@@ -17,11 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 import alsig
 from alsig.errors import AlsigError
-from alsig.settings import check_config, schema_errors
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NETWORK = 0, 1, 2, 3
 DESCRIPTION = (
@@ -83,23 +81,22 @@ def _signatures(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from alsig.preflight import preflight
+
     path = Path(args.config)
     try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        print(f"alsig: cannot read config '{path}': {exc}", file=sys.stderr)
-        return 2
-    problems = schema_errors(config or {})
-    if not problems:
-        try:
-            check_config(config, workdir=args.workdir)
-        except AlsigError as exc:
-            problems = [str(exc)]
-    for problem in problems:
+        found = preflight(path, workdir=args.workdir)
+    except Exception as exc:  # the pre-flight promises no traceback, whatever it meets
+        print(f"{path}: check-config could not finish ({type(exc).__name__}: {exc}); "
+              "please report this with the config", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
+    for note in found.notes:
+        print(f"{path}: note: {note}")
+    for problem in found.problems:
         print(f"{path}: {problem}", file=sys.stderr)
-    if not problems:
-        print(f"{path}: OK ({len(config['datasets'])} dataset(s))")
-    return EXIT_USAGE if problems else EXIT_OK
+    if not found.problems:
+        print(f"{path}: OK ({found.n_datasets} dataset(s))")
+    return EXIT_USAGE if found.problems else EXIT_OK
 
 
 def _logging(verbose: bool) -> None:
@@ -155,7 +152,11 @@ def _reprocess(args: argparse.Namespace) -> int:
 
 
 def _add_check_config(commands) -> None:
-    check = commands.add_parser("check-config", help="validate a config file")
+    check = commands.add_parser(
+        "check-config",
+        help="pre-flight: validate a config and the sample sheets, columns, contrasts and files "
+        "it names",
+    )
     check.add_argument("config")
     check.add_argument("--workdir", default=".", help="directory relative paths are resolved from")
     check.set_defaults(func=_check_config)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.validation import did_you_mean, path_problem
 
 STAGES = ("qc", "de", "enrich", "score", "subtypes")
 
@@ -255,10 +256,10 @@ def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:
             for field in ("counts", "samples", "te_counts"):
                 if field not in settings:
                     continue
-                path = workdir / settings[field]
-                if not path.exists():
+                problem = path_problem(workdir / settings[field])
+                if problem:
                     raise AlsigError(
-                        f"config key {key}.{field}: file '{settings[field]}' does not exist "
+                        f"config key {key}.{field}: file '{settings[field]}' {problem} "
                         f"(relative to {workdir.resolve()})."
                     )
 
@@ -303,4 +304,5 @@ def _unknown_keys_message(path: str, error: Any) -> str:
         return (
             f"config key {path}: {', '.join(unexpected)} is no longer a key: {'; '.join(retired)}"
         )
-    return f"config key {path}: unknown key(s) {unexpected}; allowed keys: {allowed}"
+    hints = "".join(did_you_mean(key, allowed) for key in unexpected)
+    return f"config key {path}: unknown key(s) {unexpected}; allowed keys: {allowed}.{hints}"

@@ -25,7 +25,7 @@ DEMO_SHEET = REPO / "resources" / "demo" / "GSE122649_demo_samples.tsv"
 FAST_ENRICH = {"collections": ["hallmark"], "permutations": 100}
 
 
-def tiny_dataset(counts: str, samples: str = "samples.tsv") -> dict:
+def tiny_dataset(counts: str, samples: str = "samples.tsv", **extra) -> dict:
     """The 6-gene x 4-sample dataset of the corpus with one file swapped for a bad one."""
     return {
         "source": "local",
@@ -35,10 +35,17 @@ def tiny_dataset(counts: str, samples: str = "samples.tsv") -> dict:
         "gene_id_type": "symbol",
         "condition": {"column": "group"},
         "columns": {"subject": "subject_id", "sex": "sex"},
+        **extra,
     }
 
 
+def round_two_sheet(samples: str, **extra) -> dict:
+    """The tiny dataset with a round-2 sheet (columns `subject`, `Batch` not mapped)."""
+    return tiny_dataset("counts_ok.tsv", samples, columns={"sex": "sex"}, **extra)
+
+
 INGEST = ("results/bad/counts.h5ad",)
+QC = ("results/bad/qc/filtered.h5ad", "results/bad/qc/sample_qc.tsv")
 DE = (
     "results/demo/de/ALS_vs_control.parquet",
     "results/demo/de/ALS_vs_control.tsv",
@@ -123,7 +130,7 @@ CASES = [
     Case(
         "h5ad_non_integer_x",
         tiny_dataset("nonint_x.h5ad"),
-        message=("nonint_x.h5ad': X holds non-integer values",),
+        message=("nonint_x.h5ad', X sample 'S2', gene 'SNAP25': count is not an integer",),
     ),
     Case(
         "one_sample_in_a_condition",
@@ -163,12 +170,72 @@ CASES = [
         message=("the design matrix is not full rank", "'batch' x 'condition'"),
         unmade=DE,
     ),
+    # round 2 (issue 29): one validation layer for every input path
+    Case(
+        "excel_error_gene_ids_over_the_limit",
+        tiny_dataset("counts_excel_errors.tsv"),
+        message=(
+            "counts_excel_errors.tsv', line 3: 2 of 6 rows (33.3%) have no gene id",
+            "spreadsheet error such as #N/A",
+            "max_missing_gene_ids_fraction",
+        ),
+    ),
+    Case(
+        "header_only_counts",
+        tiny_dataset("counts_header_only.tsv"),
+        message=("counts_header_only.tsv': no gene rows",),
+    ),
+    Case(
+        "all_zero_library",
+        tiny_dataset("counts_zero_library.tsv"),
+        message=("have no counts in any gene (an empty library): 'S3'",),
+    ),
+    Case(
+        "ensembl_ids_read_as_symbols",
+        tiny_dataset("counts_ensembl_ids.tsv"),
+        message=(
+            "only 0.0% of 6 gene ids map to a known human gene",
+            "look like Ensembl gene ids",
+            "`datasets.bad.gene_id_type: ensembl`",
+        ),
+    ),
+    Case(
+        "h5ad_float_1e20",
+        tiny_dataset("float_1e20.h5ad"),
+        message=("float_1e20.h5ad', X sample 'S2', gene 'SNAP25': count is too large",),
+    ),
+    Case(
+        "directory_as_counts",
+        {**tiny_dataset("counts_ok.tsv"), "counts": str(BAD)},
+        message=("is a directory, not a file",),
+    ),
+    Case(
+        "subject_in_two_conditions",
+        round_two_sheet("samples_subject_two_conditions.tsv", qc={"collapse_by": "subject"}),
+        target=QC[0],
+        message=("subject 'D1' has libraries with condition S1: ALS, S2: control",),
+        unmade=QC,
+    ),
+    Case(
+        "unknown_in_a_numeric_covariate",
+        demo_edit={"de": {"design": "~ age_at_death + condition"}},
+        target=DE[0],
+        message=(
+            "'Unknown' for 2 sample(s) (JR70, JR73) read as missing",
+            "'age_at_death' missing for 2 sample(s) (JR70, JR73)",
+            "de.missing_covariates: drop",
+        ),
+        unmade=DE,
+    ),
     Case(
         "stage_key_typo",
         demo_edit={"de": {"desing": "~ condition"}},
         target="results/demo/counts.h5ad",
         dry_run=True,
-        message=("config key datasets.demo.de: unknown key(s) ['desing']",),
+        message=(
+            "config key datasets.demo.de: unknown key(s) ['desing']",
+            "Did you mean 'design'?",
+        ),
         unmade=("results/demo/counts.h5ad",),
     ),
 ]
@@ -187,7 +254,8 @@ def _config(case: Case, demo_config: dict) -> dict:
 def _input_files(config: dict) -> list[Path]:
     files = []
     for settings in config["datasets"].values():
-        files += [Path(settings["counts"]), Path(settings["samples"])]
+        files += [Path(settings[k]) for k in ("counts", "samples", "te_counts") if k in settings]
+        files = [f for f in files if f.is_file()]
     for entry in (config.get("enrich") or {}).get("extra_gmt") or []:
         files.append(Path(entry["path"]))
     return files
@@ -214,9 +282,10 @@ def test_bad_input_fails_cleanly(tmp_path, demo_config, case):
     result = run_workflow(tmp_path, config, case.target, extra_args=extra)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    for text in case.message:
-        assert text in output, f"{text!r} not in output:\n{output[-4000:]}"
     logs = list((tmp_path / "results").rglob("*.log")) if (tmp_path / "results").exists() else []
+    said = output + "".join(log.read_text() for log in logs)  # the message or the job's log
+    for text in case.message:
+        assert text in said, f"{text!r} not in output or logs:\n{output[-4000:]}"
     for log in logs:
         assert "Traceback" not in log.read_text(), f"traceback in {log}:\n{log.read_text()}"
     _assert_no_leftovers(tmp_path, case.unmade)
@@ -304,3 +373,56 @@ def test_featurecounts_output_with_bom_and_crlf_is_read(tmp_path, demo_config):
     ]
     log = (tmp_path / "results/bad/logs/ingest.log").read_text()
     assert "UTF-8 byte-order mark removed" in log and "featureCounts annotation columns" in log
+
+
+ROUND_TWO_REPAIRS = [
+    ("excel_error_ids_dropped", tiny_dataset("counts_excel_errors.tsv",
+                                             max_missing_gene_ids_fraction=0.5)),
+    ("entrez_written_as_numbers", tiny_dataset("counts_entrez_float.tsv", gene_id_type="auto")),
+    ("h5ad_nan_gene_names", tiny_dataset("nan_genes.h5ad", max_missing_gene_ids_fraction=0.6)),
+    ("unmapped_subject_and_batch_columns", round_two_sheet("samples_subject_column.tsv")),
+    ("cp1252_sample_sheet", tiny_dataset("counts_ok.tsv", "samples_cp1252.tsv")),
+    ("te_rows_without_class_or_malformed", tiny_dataset("counts_ok.tsv",
+                                                        te_counts=str(BAD / "te_counts_malformed.tsv"))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dataset", [d for _, d in ROUND_TWO_REPAIRS],
+                         ids=[i for i, _ in ROUND_TWO_REPAIRS])  # fmt: skip
+def test_round_two_inputs_are_handled_and_said(tmp_path, demo_config, dataset, request):
+    """Issue 29: each input used to change a result silently; now it is read, repaired or
+    decided with a line in the ingest log and a record in uns['provenance']."""
+    case = request.node.callspec.id
+    config = _config(Case(case, dataset), demo_config)
+    before = _checksums(_input_files(config))
+    result = run_workflow(tmp_path, config, INGEST[0])
+    assert result.returncode == 0, result.stderr[-3000:]
+    adata = ad.read_h5ad(tmp_path / INGEST[0])
+    provenance = adata.uns["provenance"]
+    log = (tmp_path / "results/bad/logs/ingest.log").read_text()
+    if case == "excel_error_ids_dropped":
+        assert not any(name.startswith("#") for name in adata.var_names)
+        assert list(provenance["counts_repairs"]["spreadsheet_error_ids"]) == ["#N/A", "#NAME?"]
+        assert "spreadsheet error value as gene id (#N/A, #NAME?)" in log
+    elif case == "entrez_written_as_numbers":
+        assert {"GAPDH", "ACTB", "SNAP25", "GFAP", "AQP4", "MBP"} == set(adata.var_names)
+        assert provenance["counts_repairs"]["n_entrez_ids_written_as_numbers"] == 6
+        assert "'2597.0' -> '2597'" in log
+    elif case == "h5ad_nan_gene_names":
+        assert list(adata.var_names) == ["GAPDH", "SNAP25", "MBP"]
+        assert provenance["counts_repairs"]["n_missing_gene_ids_dropped"] == 3
+    elif case == "unmapped_subject_and_batch_columns":
+        assert adata.obs["subject"].tolist() == ["D1", "D1", "D2", "D2"]
+        assert adata.obs["batch"].tolist() == ["b1", "b2", "b1", "b2"]
+        assert "sample-sheet column 'subject' used as `subject`" in log
+        assert "sample-sheet column 'Batch' used as `batch`" in log
+    elif case == "cp1252_sample_sheet":
+        assert provenance["sample_sheet"]["encoding"] == "cp1252"
+        assert adata.obs.loc["S1", "subject"] == "Patiënt-1"
+        assert "not UTF-8: 1 line(s) hold non-UTF-8 bytes, the first at line 2" in log
+    else:
+        te = adata.obsm["te_counts"]
+        assert list(te.columns) == ["L1HS:L1:LINE", "AluY:Alu:SINE", "HERVK-int:ERVK:LTR"]
+        assert provenance["te_counts_repairs"]["n_not_te_ids"] == 1
+        assert "'broken:id:with:colons'" in log
+    assert _checksums(_input_files(config)) == before

@@ -61,7 +61,7 @@ def test_unknown_genes_and_strata_are_usage_errors(demo_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("missing", ["results/nowhere"])
 def test_a_dataset_that_did_not_run_is_named(tmp_path, capsys, missing):
-    (tmp_path / "new.tsv").write_text("gene\tS1\nA\t1\n")
+    (tmp_path / "new.tsv").write_text("gene\tS1\nSOD1\t1\n")  # a human gene: the counts pass
     code = main(
         ["score", "--dataset", str(tmp_path / missing), "--counts", str(tmp_path / "new.tsv")]
     )

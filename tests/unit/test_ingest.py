@@ -163,8 +163,9 @@ def test_duplicate_and_mangled_symbols_are_summed_and_reported():
 def test_h5ad_with_fractional_counts_is_rejected(tmp_path):
     path = tmp_path / "x.h5ad"
     ad.AnnData(X=np.array([[1.5, 2.0]]), obs={"n": ["S1"]}).write_h5ad(path)
-    with pytest.raises(AlsigError, match="non-integer values"):
+    with pytest.raises(AlsigError, match=r"count is not an integer \(value 1.5\)") as info:
         read_h5ad_count_matrix(path)
+    assert "counts_rounding: round" in str(info.value) and "layer" in str(info.value)
 
 
 def test_storage_is_sparse_only_when_smaller():

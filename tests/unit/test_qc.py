@@ -170,6 +170,9 @@ def test_collapse_replicates_sums_counts():
     adata = simulate(n_samples=6, n_genes=50)
     adata.obs["subject"] = ["A", "A", "B", "C", "C", "C"]
     adata.obs["replicate"] = ["1", "2", "1", "1", "2", "3"]
+    # one subject, one condition and sex (libraries that disagree are a sheet error)
+    adata.obs["condition"] = ["ALS", "ALS", "control", "control", "control", "control"]
+    adata.obs["sex"] = ["female", "female", "male", "male", "male", "male"]
     adata.X = sp.csr_matrix(adata.X)
     out = qc.collapse_replicates(adata, "subject")
     dense = adata.X.toarray()

@@ -21,6 +21,9 @@ GEO happened to align keys into rows:
 - a non-empty cell without ``": "`` goes to column ``characteristics_<n>`` where ``n`` is the
   1-based index of its characteristics line;
 - empty cells and samples without a key are missing (null).
+
+Text that is not UTF-8 is read as Windows-1252 line by line, and the number of such lines and
+the first one are reported (log and ``report``), never replaced silently.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from pathlib import Path
 import polars as pl
 
 from alsig.errors import AlsigError, where
-from alsig.io import open_text
 
 log = logging.getLogger(__name__)
 
@@ -65,29 +67,51 @@ def _unquote(cell: str) -> str:
     return cell.strip()
 
 
-def _sample_lines(path: Path) -> list[tuple[int, str, list[str]]]:
+def _decode(raw: bytes, number: int, legacy: list[int]) -> str:
+    """One line as text: UTF-8, else Windows-1252 (Latin-1 for its undefined bytes), noting
+    the line number in ``legacy``."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        legacy.append(number)
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+
+def _lines(path: Path, legacy: list[int]):
+    """``(number, text)`` of each line of a plain or gzipped file."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            yield number, _decode(raw, number, legacy)
+
+
+def _sample_lines(path: Path, legacy: list[int]) -> list[tuple[int, str, list[str]]]:
     """``(line number, field, cells)`` for every ``!Sample_*`` line before the data table."""
     rows: list[tuple[int, str, list[str]]] = []
     saw_series = False
     try:
-        with open_text(path, errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                if line.startswith(TABLE_BEGIN):
-                    break
-                if not saw_series and not line.startswith("!"):
-                    raise AlsigError(
-                        f"{where(path, row=number)}: not a GEO series matrix (expected lines "
-                        f"starting with '!Series_' / '!Sample_', found {line[:60]!r}). "
-                        "Download the series matrix (GSEnnn_series_matrix.txt.gz) again."
-                    )
-                if line.startswith("!Series_"):
-                    saw_series = True
-                elif line.startswith("!Sample_"):
-                    field, _, rest = line.partition("\t")
-                    rows.append((number, field, [_unquote(c) for c in rest.split("\t")]))
+        if path.is_dir():
+            raise AlsigError(f"{where(path)} is a directory, not a series matrix file.")
+        for number, line in _lines(path, legacy):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if line.startswith(TABLE_BEGIN):
+                break
+            if not saw_series and not line.startswith("!"):
+                raise AlsigError(
+                    f"{where(path, row=number)}: not a GEO series matrix (expected lines "
+                    f"starting with '!Series_' / '!Sample_', found {line[:60]!r}). "
+                    "Download the series matrix (GSEnnn_series_matrix.txt.gz) again."
+                )
+            if line.startswith("!Series_"):
+                saw_series = True
+            elif line.startswith("!Sample_"):
+                field, _, rest = line.partition("\t")
+                rows.append((number, field, [_unquote(c) for c in rest.split("\t")]))
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise AlsigError(f"{where(path)} does not exist.") from exc
@@ -103,13 +127,16 @@ def _sample_lines(path: Path) -> list[tuple[int, str, list[str]]]:
     return rows
 
 
-def read_series_matrix(path: str | Path) -> pl.DataFrame:
+def read_series_matrix(path: str | Path, *, report: dict | None = None) -> pl.DataFrame:
     """Sample sheet of a GEO series matrix (``.txt`` or ``.txt.gz``); see the module docstring.
 
     Parameters
     ----------
     path
         The series matrix.
+    report
+        Filled in place with the encoding report (``encoding``, ``n_non_utf8_lines``,
+        ``first_non_utf8_line``, ``notes``) for the provenance.
 
     Returns
     -------
@@ -123,7 +150,19 @@ def read_series_matrix(path: str | Path) -> pl.DataFrame:
         Naming the file and line, for a file that is not a complete series matrix.
     """
     path = Path(path)
-    rows = _sample_lines(path)
+    report = {} if report is None else report
+    legacy: list[int] = []
+    rows = _sample_lines(path, legacy)
+    report["encoding"] = "cp1252" if legacy else "utf-8"
+    if legacy:
+        report["n_non_utf8_lines"] = len(legacy)
+        report["first_non_utf8_line"] = legacy[0]
+        note = (
+            f"not UTF-8: {len(legacy)} line(s) read as Windows-1252, the first at line "
+            f"{legacy[0]}; check the names there"
+        )
+        report.setdefault("notes", []).append(note)
+        log.warning("%s: %s", path.name, note)
     samples = _sample_accessions(rows, path)
     n = len(samples)
     columns: dict[str, list[str | None]] = {"sample": list(samples)}

@@ -108,7 +108,56 @@ def main() -> None:
         var=pd.DataFrame(index=pd.Index(GENES, dtype=str)),
     )
     adata.write_h5ad(HERE / "nonint_x.h5ad")
+    round_two(w)
     print("first control subject kept:", first_control)
+
+
+def round_two(w) -> None:
+    """Issue 29's corpus: inputs that used to change a result silently or end in a traceback."""
+
+    # spreadsheet error values as gene ids (were summed into one fake gene '#N/A')
+    w("counts_excel_errors.tsv", table(genes=["GAPDH", "#N/A", "SNAP25", "#NAME?", "AQP4", "MBP"]))
+    w("counts_header_only.tsv", "gene\t" + "\t".join(SAMPLES) + "\n")
+    zero = BASE.copy()
+    zero[:, 2] = 0  # S3: an empty library
+    w("counts_zero_library.tsv", table(values=zero))
+    ensembl = ["ENSG00000111640", "ENSG00000075624", "ENSG00000132639", "ENSG00000131095",
+               "ENSG00000171885", "ENSG00000197971"]  # fmt: skip
+    w("counts_ensembl_ids.tsv", table(genes=ensembl))  # read with gene_id_type: symbol
+    entrez = ["2597.0", "60.0", "6616.0", "2670.0", "361.0", "4155.0"]  # R / Excel wrote numbers
+    w("counts_entrez_float.tsv", table(genes=entrez))
+    te = ["te_id\t" + "\t".join(SAMPLES)]
+    for te_id, base in (("L1HS:L1:LINE", 50), ("AluY:Alu", 400), ("HERVK-int:ERVK:LTR", 8),
+                        ("broken:id:with:colons", 3)):  # fmt: skip
+        te.append(te_id + "\t" + "\t".join(str(base + i) for i in range(len(SAMPLES))))
+    w("te_counts_malformed.tsv", "\n".join(te) + "\n")
+    x = BASE.T.astype(np.float64).copy()
+    x[1, 2] = 1e20  # stored as -9223372036854775808 before
+    _h5ad(x, GENES, "float_1e20.h5ad")
+    _h5ad(BASE.T.astype(np.int32), ["GAPDH", "NaN", "SNAP25", "Inf", "NA", "MBP"], "nan_genes.h5ad")
+    # sample sheets: a `subject` column the config does not map (technical replicates),
+    # an unmapped `Batch` column, one subject in two conditions, and a Windows-1252 sheet
+    lines = ["sample_id\tgroup\tsubject\tBatch\tsex"]
+    groups = {"S1": "ALS", "S2": "ALS", "S3": "control", "S4": "control"}
+    subjects = {"S1": "D1", "S2": "D1", "S3": "D2", "S4": "D2"}
+    for i, sample in enumerate(SAMPLES):
+        lines.append(f"{sample}\t{groups[sample]}\t{subjects[sample]}\tb{i % 2 + 1}\tmale")
+    w("samples_subject_column.tsv", "\n".join(lines) + "\n")
+    conflict = "\n".join(lines).replace("S2\tALS\tD1", "S2\tcontrol\tD1") + "\n"
+    w("samples_subject_two_conditions.tsv", conflict)
+    latin = sheet(SAMPLES).replace("\tPS1\t", "\tPatiënt-1\t")
+    (HERE / "samples_cp1252.tsv").write_bytes(latin.encode("cp1252"))
+
+
+def _h5ad(x, genes, name) -> None:
+    import anndata as ad
+    import pandas as pd
+
+    ad.AnnData(
+        X=x,
+        obs=pd.DataFrame(index=pd.Index(SAMPLES, dtype=str)),
+        var=pd.DataFrame(index=pd.Index(genes, dtype=str)),
+    ).write_h5ad(HERE / name)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@ comes first, so the contrast is one model coefficient.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
 from alsig.errors import AlsigError
+from alsig.validation import as_missing, choose_kind, level_shortfalls
 
 log = logging.getLogger(__name__)
 
@@ -99,42 +101,47 @@ def _without_missing(
 
 def _check_levels(levels: pd.Series, contrast: Sequence[str], minimum: int, what: str) -> None:
     factor, test, ref = (str(v) for v in contrast)
-    counts = levels.value_counts()
-    problems = []
-    for level in (test, ref):
-        n = int(counts.get(level, 0))
-        if n == 0:
-            problems.append(f"level '{level}' has no samples")
-        elif n < minimum:
-            problems.append(f"level '{level}' has {n} sample(s), at least {minimum} needed")
+    problems = level_shortfalls(levels.value_counts().to_dict(), (test, ref), minimum)
     if problems:
+        yaml_bool = (
+            " YAML reads an unquoted yes/no/on/off/true/false as a boolean ('True'/'False'): "
+            'quote the level in de.contrasts (e.g. "yes").'
+            if {test, ref} & {"True", "False"}
+            else ""
+        )
         raise AlsigError(
             f"{what}: {'; '.join(problems)}. Samples per level of '{factor}': "
-            f"{_level_counts(levels)}. Fix de.contrasts or the condition rules."
+            f"{_level_counts(levels)}. Fix de.contrasts or the condition rules.{yaml_bool}"
         )
 
 
-def _typed(meta: pd.DataFrame, variables: list[str], contrast: Sequence[str]) -> pd.DataFrame:
-    """Covariates numeric or categorical; the factor categorical with the reference first."""
+def _typed(
+    meta: pd.DataFrame, variables: list[str], contrast: Sequence[str], categorical: Collection[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Covariates numeric or categorical (:func:`alsig.validation.choose_kind`), the factor
+    categorical with the reference first; and the notes on the choices."""
     factor, test, ref = (str(v) for v in contrast)
+    notes: list[str] = []
     for column in variables:
         if column == factor:
             continue
         values = meta[column]
-        if pd.api.types.is_numeric_dtype(values):
-            meta[column] = values.astype(float)
-            continue
-        numeric = pd.to_numeric(values.astype("string"), errors="coerce")
-        if numeric.notna().all():
+        if not pd.api.types.is_numeric_dtype(values):
+            values = values.astype(object)
+        choice = choose_kind(values, column, categorical=categorical)
+        if choice.kind == "numeric" and not pd.api.types.is_numeric_dtype(meta[column]):
             log.info("design variable '%s' is numeric text: used as continuous", column)
-            meta[column] = numeric.astype(float)
-        else:
-            strings = values.astype(str)
-            meta[column] = pd.Categorical(strings, categories=sorted(pd.unique(strings)))
+        meta[column] = choice.values.to_numpy() if choice.kind == "numeric" else choice.values
+        notes += choice.notes
     factor_values = meta[factor].astype("string").astype(str)
     others = sorted(set(factor_values) - {test, ref})
     meta[factor] = pd.Categorical(factor_values, categories=[ref, test, *others])
-    return meta
+    return meta, notes
+
+
+def _wrapped_in_c(design: str) -> set[str]:
+    """Variables the formula itself makes categorical: ``C(batch)``."""
+    return set(re.findall(r"\bC\(\s*([A-Za-z_][A-Za-z0-9_.]*)", design))
 
 
 def _check_rank(
@@ -167,6 +174,7 @@ def prepare_metadata(
     min_samples_per_level: int = 2,
     missing_covariates: str = "error",
     samples: str = "all",
+    categorical: Collection[str] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """The sample table pydeseq2 gets for one contrast, and the samples dropped.
 
@@ -184,6 +192,16 @@ def prepare_metadata(
         ``error`` or ``drop`` for samples with an empty design variable.
     samples
         ``all`` samples, or only the two ``contrast`` levels.
+    categorical
+        Design variables always categorical (``de.categorical``).
+
+    Returns
+    -------
+    meta : pandas.DataFrame
+        The design variables of the samples fitted, typed; ``meta.attrs["design_notes"]`` lists
+        what was read as missing and how each covariate was typed, when worth saying.
+    dropped : list of str
+        Samples left out (not in the contrast's levels, or with a missing design value).
 
     Raises
     ------
@@ -194,6 +212,12 @@ def prepare_metadata(
     what = _contrast_text(design, contrast_name, contrast)
     variables = _check_variables(obs, design, factor, what)
     meta = obs[variables].copy()
+    notes: list[str] = []
+    for column in variables:
+        meta[column], found = as_missing(meta[column], column)
+        notes += found
+    for note in notes:  # said before a missing value can stop the run
+        log.warning("%s: %s", what, note)
     dropped: list[str] = []
     if samples == "contrast":
         keep = meta[factor].astype("string").isin([test, ref]).fillna(False).to_numpy(bool)
@@ -202,8 +226,17 @@ def prepare_metadata(
     meta, missing = _without_missing(meta, variables, missing_covariates, what)
     dropped += missing
     _check_levels(meta[factor].astype("string"), contrast, min_samples_per_level, what)
-    meta = _typed(meta, variables, contrast)
-    _check_rank(meta, design, variables, factor, what)
+    meta, kind_notes = _typed(meta, variables, contrast, set(categorical) | _wrapped_in_c(design))
+    notes += kind_notes
+    for note in kind_notes:
+        log.warning("%s: %s", what, note)
+    try:
+        _check_rank(meta, design, variables, factor, what)
+    except AlsigError as error:
+        if not kind_notes:
+            raise
+        raise AlsigError(f"{error} Note: {' | '.join(kind_notes)}.") from error
+    meta.attrs["design_notes"] = notes
     return meta, dropped
 
 

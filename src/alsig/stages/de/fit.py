@@ -180,6 +180,7 @@ def run_de(
         obs, design, contrast_name, contrast,
         min_samples_per_level=int(s["min_samples_per_level"]),
         missing_covariates=str(s["missing_covariates"]), samples=str(s["samples"]),
+        categorical=s["categorical"],
     )  # fmt: skip
     counts, var = genes_to_test(adata, meta, s, contrast_name)
     factor = str(contrast[0])
@@ -200,6 +201,8 @@ def run_de(
     table = result_table(res, shrunk, var)
     summary = de_summary(table, meta, dds, coeff, contrast_name, contrast, design, s,
                          dropped=dropped, excluded=excluded, phases=phases, n_cpus=n_cpus)  # fmt: skip
+    if meta.attrs.get("design_notes"):  # a column only when there is something to say
+        summary["design_notes"] = " | ".join(meta.attrs["design_notes"])
     log.info("contrast %s: %d genes at padj < %g (%d up, %d down) in %.1f s", contrast_name,
              summary["n_significant"], float(s["alpha"]), summary["n_up"], summary["n_down"],
              summary["fit_seconds"])  # fmt: skip

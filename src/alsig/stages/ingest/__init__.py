@@ -7,9 +7,15 @@ from alsig.stages.ingest.assemble import (
     package_versions,
     to_storage,
 )
-from alsig.stages.ingest.counts import CountMatrix, read_count_matrix, read_h5ad_count_matrix
+from alsig.stages.ingest.counts import (
+    CountMatrix,
+    read_count_matrix,
+    read_gene_matrix,
+    read_h5ad_count_matrix,
+    read_sample_ids,
+)
 from alsig.stages.ingest.geo import annotation_symbols, ingest_geo, series_matrix_layout
-from alsig.stages.ingest.harmonise import HarmonisedGenes, harmonise_genes
+from alsig.stages.ingest.harmonise import HarmonisedGenes, harmonise_checked, harmonise_genes
 from alsig.stages.ingest.job import run, run_download
 from alsig.stages.ingest.local import ingest_local
 from alsig.stages.ingest.samples import (
@@ -34,6 +40,7 @@ __all__ = [
     "build_obs",
     "download_record",
     "file_record",
+    "harmonise_checked",
     "harmonise_genes",
     "ingest_geo",
     "ingest_local",
@@ -42,7 +49,9 @@ __all__ = [
     "obs_from_sheet",
     "package_versions",
     "read_count_matrix",
+    "read_gene_matrix",
     "read_h5ad_count_matrix",
+    "read_sample_ids",
     "read_sample_sheet",
     "read_text_bytes",
     "resolve_conditions",

@@ -8,18 +8,20 @@ stores as ``uns['provenance']['counts_repairs']``.
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from alsig.counts import as_counts
 from alsig.errors import AlsigError, where
+from alsig.io import read_h5ad_counts, read_h5ad_obs
 from alsig.stages.ingest.gene_rows import clean_gene_rows
 from alsig.stages.ingest.text import (
     PreparedText,
@@ -28,16 +30,27 @@ from alsig.stages.ingest.text import (
     prepare_text,
     read_text_bytes,
 )
+from alsig.validation import (
+    SPREADSHEET_ERRORS,
+    check_input_file,
+    check_matrix_size,
+    clean_names,
+    count_message,
+    did_you_mean,
+    integer_counts,
+    is_missing_id,
+)
+from alsig.validation import counts as rules
 
 log = logging.getLogger(__name__)
 
-ROUNDING = ("none", "round")
+ROUNDING = rules.ROUNDING
 FEATURECOUNTS_ANNOTATION = ("Chr", "Start", "End", "Strand", "Length")
 _LINE = "__line"  # file line of each data row, kept through filtering for messages
 _UNNAMED = "__unnamed_"
 _EXTRA = "__extra_"
-_MISSING_TOKENS = ("", "na", "n/a", "null", "-")  # "NaN" has its own message
-_FLOAT_EXACT = 2.0**53  # larger floats are not exact integers: "1e20" is not a count
+_MISSING_TOKENS = ("", "na", "n/a", "null", "-")  # "NaN" and "Inf" have their own messages
+_SPREADSHEET_TOKENS = tuple(sorted(e.lower() for e in SPREADSHEET_ERRORS))
 
 
 @dataclass
@@ -92,8 +105,7 @@ def read_count_matrix(
     AlsigError
         Naming the file, line and column of the first problem.
     """
-    if rounding not in ROUNDING:  # the schema says so too; callers outside the workflow
-        raise AlsigError(f"config key counts_rounding: '{rounding}' is not one of {ROUNDING}.")
+    rules.check_rounding(rounding)  # the schema says so too; callers outside the workflow
     path = Path(path)
     sep = delimiter_for(path)
     text = prepare_text(read_text_bytes(path), path, sep)
@@ -120,6 +132,7 @@ def read_count_matrix(
         max_missing_fraction=max_missing_gene_ids_fraction,
         report=report,
     )
+    check_matrix_size(len(ids), len(samples), where(path))
     counts = np.ascontiguousarray(as_counts(counts))
     report["dtype"] = str(counts.dtype)
     _log_notes(path, report)
@@ -287,8 +300,8 @@ def _to_counts(
 
 
 def _check_integers(series: pl.Series, table: pl.DataFrame, path: Path, column: str) -> None:
-    for mask, what in ((series.is_null(), "is missing (empty or NA)"), (series < 0, "is negative")):
-        _raise_first(mask, table, path, column, f"count {what}", series)
+    for mask, what in ((series.is_null(), rules.MISSING), (series < 0, rules.NEGATIVE)):
+        _raise_first(mask, table, path, column, what, series)
 
 
 def _text_counts(
@@ -299,18 +312,21 @@ def _text_counts(
     as_int = clean.cast(pl.Int64, strict=False)
     as_float = clean.cast(pl.Float64, strict=False)
     float_only = as_int.is_null() & as_float.is_not_null()
-    missing = clean.is_null() | clean.str.to_lowercase().is_in(_MISSING_TOKENS)
+    lower = clean.str.to_lowercase()
+    missing = clean.is_null() | lower.is_in(_MISSING_TOKENS)
+    spreadsheet = lower.is_in(_SPREADSHEET_TOKENS) | lower.str.contains(r"^err:\d{3}$")
     fractional = float_only & as_float.is_finite() & (as_float != as_float.round(0))
     checks = [
-        (missing, "count is missing (empty or NA)", ""),
+        (missing, rules.MISSING, ""),
+        (spreadsheet, rules.SPREADSHEET, rules.SPREADSHEET_FIX),
         (as_int.is_null() & as_float.is_null(), None, ""),
-        (as_float.is_nan(), "count is NaN", ""),
-        (float_only & as_float.is_infinite(), "count is infinite", ""),
-        (_too_large(clean, as_int, as_float), "count is too large", _TOO_LARGE_FIX),
-        (as_int.fill_null(as_float) < 0, "count is negative", ""),
+        (as_float.is_nan(), rules.NAN, ""),
+        (float_only & as_float.is_infinite(), rules.INFINITE, ""),
+        (_too_large(clean, as_int, as_float), rules.TOO_LARGE, rules.TOO_LARGE_FIX),
+        (as_int.fill_null(as_float) < 0, rules.NEGATIVE, ""),
     ]
     if rounding == "none":
-        checks.append((fractional, "count is not an integer", _ROUNDING_FIX))
+        checks.append((fractional, rules.NOT_INTEGER, rules.ROUNDING_FIX))
     for mask, what, fix in checks:
         if what is None:
             _raise_not_a_number(mask, table, path, column, text)
@@ -320,22 +336,12 @@ def _text_counts(
     return counts, int(fractional.sum())
 
 
-_TOO_LARGE_FIX = (
-    " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
-    "read counts: check that this column is a sample (else list it under `non_sample_columns`)."
-)
-_ROUNDING_FIX = (
-    " For estimated counts (salmon, RSEM expected_count) set `counts_rounding: round` for the "
-    "dataset to round them to integers."
-)
-
-
 def _too_large(clean: pl.Series, as_int: pl.Series, as_float: pl.Series) -> pl.Series:
     """Plain integers beyond Int64 (the int parse fails, the float one does not) and floats
     beyond 2^53 (not exact)."""
     beyond_int64 = as_int.is_null() & clean.str.contains(r"^[+-]?\d+$").fill_null(False)
     return beyond_int64 | (
-        as_int.is_null() & as_float.is_finite() & (as_float.abs() >= _FLOAT_EXACT)
+        as_int.is_null() & as_float.is_finite() & (as_float.abs() >= rules.FLOAT_EXACT)
     )
 
 
@@ -352,10 +358,8 @@ def _raise_first(
     if not len(hits):
         return
     row = int(hits[0])
-    raise AlsigError(
-        f"{where(path, row=_line(table, row), column=column)}: {what} (value {values[row]!r}). "
-        f"alsig needs raw integer read counts >= 0 (not TPM/FPKM/normalised values).{fix}"
-    )
+    location = where(path, row=_line(table, row), column=column)
+    raise AlsigError(count_message(location, what, values[row], fix))
 
 
 def _raise_not_a_number(
@@ -389,55 +393,212 @@ def _log_notes(path: Path, report: dict[str, Any]) -> None:
         del report["notes"]
 
 
-def read_h5ad_count_matrix(path: str | Path) -> CountMatrix:
-    """Counts from an ``.h5ad`` whose X holds samples x genes integer counts.
+def read_sample_ids(
+    path: str | Path,
+    *,
+    gene_column: str | None = None,
+    non_sample_columns: tuple[str, ...] | list[str] = (),
+) -> list[str]:
+    """The sample ids of a count matrix without reading its counts (the pre-flight's view):
+    the header of a text table (first 4 MB), or the ``obs_names`` of an ``.h5ad``.
 
-    Reads through :func:`alsig.io.read_h5ad_counts` (X, obs, var, uns; no layers).
+    Parameters
+    ----------
+    path
+        The count matrix.
+    gene_column, non_sample_columns
+        As for :func:`read_count_matrix`.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    AlsigError
+        The file cannot be read, or its header has no sample column.
+    """
+    path = check_input_file(path)
+    if path.name.endswith(".h5ad"):
+        try:
+            obs = read_h5ad_obs(path)
+        except Exception as exc:  # h5py raises many types for a broken file
+            raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
+        return [str(n) for n in clean_names(list(obs.index)).names]
+    head = _head(path, 4 << 20)
+    text = prepare_text(head, path, delimiter_for(path))
+    names = _column_names(text, path)
+    report: dict[str, Any] = {"notes": []}
+    gene = _gene_column(gene_column, names, report)
+    non_sample = _with_featurecounts(names, gene, list(non_sample_columns), report)
+    return _sample_columns(names, path, gene, non_sample)
+
+
+def _head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of a (gzipped) text file, cut at the last full line."""
+    if path.suffix == ".gz":
+        try:
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise AlsigError(f"{where(path)} is not a readable gzip file ({exc}).") from exc
+    else:
+        with open(path, "rb") as handle:
+            raw = handle.read(size)
+    if len(raw) == size and b"\n" in raw:
+        raw = raw[: raw.rfind(b"\n") + 1]
+    if not raw.strip():
+        raise AlsigError(f"{where(path)} is empty; expected a table with a header line.")
+    return raw
+
+
+def read_gene_matrix(
+    path: str | Path,
+    *,
+    gene_column: str | None = None,
+    non_sample_columns: tuple[str, ...] | list[str] = (),
+    rounding: str = "none",
+    max_missing_gene_ids_fraction: float = 0.05,
+) -> CountMatrix:
+    """A count matrix by its file name: an ``.h5ad`` (:func:`read_h5ad_count_matrix`) or a text
+    table (:func:`read_count_matrix`), read by the same rules.
+
+    Parameters
+    ----------
+    path
+        ``.h5ad``, or TSV/CSV (optionally ``.gz``).
+    gene_column, non_sample_columns, rounding, max_missing_gene_ids_fraction
+        As for :func:`read_count_matrix` (an ``.h5ad`` has no non-sample columns; its gene
+        column is a ``var`` column).
+
+    Returns
+    -------
+    CountMatrix
+
+    Raises
+    ------
+    AlsigError
+        From the reader.
+    """
+    if Path(path).name.endswith(".h5ad"):
+        return read_h5ad_count_matrix(
+            path,
+            gene_column=gene_column,
+            rounding=rounding,
+            max_missing_gene_ids_fraction=max_missing_gene_ids_fraction,
+        )
+    return read_count_matrix(
+        path,
+        gene_column=gene_column,
+        non_sample_columns=non_sample_columns,
+        rounding=rounding,
+        max_missing_gene_ids_fraction=max_missing_gene_ids_fraction,
+    )
+
+
+def read_h5ad_count_matrix(
+    path: str | Path,
+    *,
+    gene_column: str | None = None,
+    rounding: str = "none",
+    max_missing_gene_ids_fraction: float = 0.05,
+) -> CountMatrix:
+    """Counts from an ``.h5ad`` whose X holds samples x genes read counts, checked by the same
+    rules as a text table (:mod:`alsig.validation`).
+
+    Reads through :func:`alsig.io.read_h5ad_counts` (X, obs, var, uns; no layers). The values
+    pass :func:`alsig.validation.integer_counts` (a float ``1e20`` is too large, not
+    ``-9223372036854775808``); the sample ids (``obs_names``) are NFC-normalised, stripped and
+    must be unique and present; the gene ids go through :func:`clean_gene_rows` like a text
+    table's (``NaN``, ``Inf``, ``NA``, ``#N/A`` are missing ids, dropped and counted, never
+    rescued as gene aliases); an all-zero or header-only matrix is stopped.
 
     Parameters
     ----------
     path
         The ``.h5ad`` file.
+    gene_column
+        A ``var`` column holding the gene ids (default: ``var_names``).
+    rounding
+        ``counts_rounding``: ``none`` (a fraction is an error) or ``round``.
+    max_missing_gene_ids_fraction
+        As for :func:`read_count_matrix`.
 
     Returns
     -------
     CountMatrix
-        Genes x samples, as :func:`read_count_matrix` returns.
+        Genes x samples, as :func:`read_count_matrix` returns (``lines`` None).
 
     Raises
     ------
     AlsigError
-        The file is missing or unreadable, X is empty, holds non-integer or negative values, or
-        the sample ids are not unique.
+        The file is missing, a directory or unreadable, X is empty or not numeric, a count
+        breaks a rule (naming the sample and gene), or the sample ids are missing or repeated.
     """
-    from alsig.io import read_h5ad_counts
-
-    path = Path(path)
-    if not path.exists():
-        raise AlsigError(f"{where(path)} does not exist; check the path in the config.")
+    rules.check_rounding(rounding)
+    path = check_input_file(path)
     try:
         adata = read_h5ad_counts(path)
     except Exception as exc:  # h5py raises many types for a broken file
         raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
-    matrix = adata.X
-    if matrix is None:
+    if adata.X is None:
         raise AlsigError(f"{where(path)}: X is empty; put raw counts (samples x genes) in X.")
-    _check_h5ad_values(matrix.data if sp.issparse(matrix) else np.asarray(matrix), path)
-    dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
-    names = list(map(str, adata.obs_names))
-    genes = list(map(str, adata.var_names))
-    check_unique(names, path, "sample ids (obs_names)", "Make obs_names unique.")
-    counts = np.ascontiguousarray(as_counts(dense.T))
-    return CountMatrix(genes, names, counts, path, {"dtype": str(counts.dtype)})
+    report: dict[str, Any] = {"notes": []}
+    samples = _h5ad_sample_ids(adata.obs_names, path, report)
+    genes = _h5ad_gene_ids(adata, gene_column, path)
+    check_matrix_size(len(genes), len(samples), where(path))
+
+    def locate(row: int, column: int) -> str:
+        return f"{where(path)}, X sample {samples[row]!r}, gene {genes[column]!r}"
+
+    values, n_rounded = integer_counts(
+        adata.X,
+        rounding=rounding,
+        source=f"{where(path)}, X",
+        locate=locate,
+        hint=" In an .h5ad, X holds the raw counts (keep normalised values in a layer).",
+    )
+    if n_rounded:
+        report["n_rounded_counts"] = n_rounded
+        report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
+    ids, counts, _ = clean_gene_rows(
+        genes,
+        np.ascontiguousarray(values.T),
+        None,
+        path=path,
+        max_missing_fraction=max_missing_gene_ids_fraction,
+        report=report,
+    )
+    check_matrix_size(len(ids), len(samples), where(path))
+    counts = np.ascontiguousarray(as_counts(counts))
+    report["dtype"] = str(counts.dtype)
+    _log_notes(path, report)
+    return CountMatrix(ids, samples, counts, path, report)
 
 
-def _check_h5ad_values(data: np.ndarray, path: Path) -> None:
-    if data.size and not np.issubdtype(data.dtype, np.integer):
-        bad = ~np.isfinite(data) | (data != np.round(data))
-        if bad.any():
+def _h5ad_sample_ids(names: Any, path: Path, report: dict[str, Any]) -> list[str]:
+    """``obs_names`` cleaned (NFC, stripped); a missing or repeated id is an error."""
+    cleaned = clean_names(list(names))
+    report["notes"].extend(cleaned.notes("sample id(s) (obs_names)"))
+    samples = [str(n) for n in cleaned.names]
+    for position, name in enumerate(samples, start=1):
+        if is_missing_id(name):
             raise AlsigError(
-                f"{where(path)}: X holds non-integer values (e.g. {data[bad].flat[0]!r}); alsig "
-                "needs raw integer read counts in X (move normalised values to a layer)."
+                f"{where(path)}: obs_names position {position} is {name!r}, not a sample id. "
+                "Name every sample (obs_names = the sample sheet's sample ids)."
             )
-    if data.size and data.min() < 0:
-        raise AlsigError(f"{where(path)}: X holds negative values; alsig needs raw counts >= 0.")
+    check_unique(samples, path, "sample ids (obs_names)", "Make obs_names unique.")
+    return samples
+
+
+def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]:
+    """The gene id of each var row: ``var[gene_column]`` or ``var_names``, as read (NaN stays
+    a float, so it is recognised as missing)."""
+    if not gene_column:
+        return list(adata.var_names)
+    if gene_column not in adata.var.columns:
+        raise AlsigError(
+            f"{where(path)}: var has no column '{gene_column}' (`counts_gene_column`); var "
+            f"columns: {list(map(str, adata.var.columns))}.{did_you_mean(gene_column, adata.var.columns)}"
+        )
+    return list(adata.var[gene_column].astype(object))

@@ -1,5 +1,7 @@
-"""Gene-id hygiene of a count matrix before harmonisation: padded ids, missing ids, HTSeq's
-summary rows, copied rows, case variants and mouse-style symbols.
+"""Gene-id hygiene of a count matrix before harmonisation: padded or non-NFC ids, missing ids
+(including spreadsheet error values such as ``#N/A``), HTSeq's summary rows, copied rows, case
+variants and mouse-style symbols. The text and the h5ad reader both call
+:func:`clean_gene_rows`; the rules are those of :mod:`alsig.validation`.
 
 The duplicate rule: rows whose (whitespace-stripped) id repeats are summed later by
 :func:`alsig.stages.ingest.harmonise_genes`, as for two Ensembl ids of one symbol. A repeated id
@@ -19,10 +21,15 @@ from typing import Any
 import numpy as np
 
 from alsig.errors import AlsigError, where
+from alsig.validation import (
+    case_variants,
+    clean_names,
+    is_missing_id,
+    is_spreadsheet_error,
+)
 
 log = logging.getLogger(__name__)
 
-MISSING_IDS = frozenset({"", "na", "n/a", "nan", "null", "-"})
 HTSEQ_SPECIAL = frozenset(
     {"__no_feature", "__ambiguous", "__too_low_aqual", "__not_aligned", "__alignment_not_unique"}
 )
@@ -34,18 +41,19 @@ _NOT_SYMBOL = re.compile(r"^(\d+|ENS[A-Z]*G\d+(\.\d+)?)$")  # Entrez, Ensembl ge
 def clean_gene_rows(
     ids: list[str | None],
     counts: np.ndarray,
-    lines: np.ndarray,
+    lines: np.ndarray | None,
     *,
     path: Path,
     max_missing_fraction: float,
     report: dict[str, Any],
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Strip ids, drop missing-id, HTSeq summary and copied rows; note case variants.
+) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """NFC and strip ids, drop missing-id, HTSeq summary and copied rows; note case variants.
 
     Parameters
     ----------
     ids, counts, lines
-        Gene id, counts (genes x samples) and file line of each row.
+        Gene id, counts (genes x samples) and file line of each row (None for an ``.h5ad``:
+        messages then give the 1-based position in ``var``).
     path
         For the messages.
     max_missing_fraction
@@ -57,13 +65,23 @@ def clean_gene_rows(
     -------
     ids, counts, lines
         The kept rows.
+
+    Raises
+    ------
+    AlsigError
+        More than ``max_missing_fraction`` of the rows have no gene id.
     """
-    stripped = ["" if i is None else str(i).strip() for i in ids]
-    n_padded = sum(1 for raw, s in zip(ids, stripped, strict=True) if raw is not None and raw != s)
-    if n_padded:
-        report["n_gene_ids_stripped"] = n_padded
-        report["notes"].append(f"whitespace around {n_padded} gene id(s) removed")
-    keep = _drop_missing(stripped, lines, path, max_missing_fraction, report)
+    cleaned = clean_names(ids)
+    stripped = ["" if i is None else i for i in cleaned.names]
+    if cleaned.stripped:
+        report["n_gene_ids_stripped"] = len(cleaned.stripped)
+        report["notes"].append(f"whitespace around {len(cleaned.stripped)} gene id(s) removed")
+    if cleaned.normalised:
+        report["n_gene_ids_nfc"] = len(cleaned.normalised)
+        report["notes"].append(cleaned.notes("gene id(s)")[-1])
+    # an .h5ad has no lines: messages give the 1-based position in var
+    where_rows = np.arange(1, len(stripped) + 1) if lines is None else lines
+    keep = _drop_missing(stripped, where_rows, path, max_missing_fraction, report, lines is None)
     keep &= _drop_htseq(stripped, report)
     keep &= _drop_copies(stripped, counts, keep, report)
     if keep.all():  # the usual case: no copy of a matrix that can be gigabytes
@@ -72,28 +90,47 @@ def clean_gene_rows(
     rows = np.flatnonzero(keep)
     kept = [stripped[i] for i in rows]
     _note_case_variants(kept, report)
-    return kept, counts[rows], lines[rows]
+    return kept, counts[rows], None if lines is None else lines[rows]
 
 
 def _drop_missing(
-    ids: list[str], lines: np.ndarray, path: Path, max_fraction: float, report: dict[str, Any]
+    ids: list[str],
+    lines: np.ndarray,
+    path: Path,
+    max_fraction: float,
+    report: dict[str, Any],
+    h5ad: bool,
 ) -> np.ndarray:
-    missing = np.array([i.lower() in MISSING_IDS for i in ids], dtype=bool)
+    missing = np.array([is_missing_id(i) for i in ids], dtype=bool)
     n = int(missing.sum())
     if not n:
         return np.ones(len(ids), dtype=bool)
+    first = int(lines[np.flatnonzero(missing)[0]])
+    located = f"{where(path)}, var position {first}" if h5ad else where(path, row=first)
     if n > max_fraction * len(ids):
-        first = int(lines[np.flatnonzero(missing)[0]])
         raise AlsigError(
-            f"{where(path, row=first)}: {n} of {len(ids)} rows ({n / len(ids):.1%}) have no gene "
-            f"id (empty, NA, N/A, NaN, null or -), more than `max_missing_gene_ids_fraction` "
-            f"({max_fraction:g}). Fill in the ids (is the gene id column the right one? see "
-            "`counts_gene_column`) or raise the fraction for the dataset."
+            f"{located}: {n} of {len(ids)} rows ({n / len(ids):.1%}) have no gene id (empty, NA, "
+            "N/A, NaN, null, -, Inf or a spreadsheet error such as #N/A), more than "
+            f"`max_missing_gene_ids_fraction` ({max_fraction:g}). Fill in the ids (is the gene "
+            "id column the right one? see `counts_gene_column`) or raise the fraction for the "
+            "dataset."
         )
     report["n_missing_gene_ids_dropped"] = n
-    report["notes"].append(
-        f"{n} row(s) without a gene id dropped (first at line {lines[missing][0]})"
-    )
+    place = f"var position {first}" if h5ad else f"line {first}"
+    report["notes"].append(f"{n} row(s) without a gene id dropped (first at {place})")
+    errors = sorted({ids[i] for i in np.flatnonzero(missing) if is_spreadsheet_error(ids[i])})
+    if errors:
+        n_errors = sum(1 for i in np.flatnonzero(missing) if is_spreadsheet_error(ids[i]))
+        report["n_spreadsheet_error_ids"] = n_errors
+        report["spreadsheet_error_ids"] = errors
+        log.warning(
+            "%s: %d row(s) have a spreadsheet error value as gene id (%s): the cells held "
+            "formula errors, not gene names; dropped with the rows above, never summed into "
+            "one gene",
+            path.name,
+            n_errors,
+            ", ".join(errors),
+        )
     return ~missing
 
 
@@ -141,11 +178,7 @@ def _equals_any(counts: np.ndarray, row: int, earlier: list[int]) -> bool:
 def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
     """``gapdh`` / ``Gapdh`` next to ``GAPDH``: harmonisation maps them to one symbol and sums
     them, which is rarely what the file meant."""
-    by_upper: dict[str, set[str]] = {}
-    for gene in ids:
-        if _HAS_LETTER.search(gene):
-            by_upper.setdefault(gene.upper(), set()).add(gene)
-    variants = [" / ".join(sorted(v)) for v in by_upper.values() if len(v) > 1]
+    variants = [" / ".join(group) for group in case_variants(ids)]
     if variants:
         report["case_variant_ids"] = variants
         report["notes"].append(

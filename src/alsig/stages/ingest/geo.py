@@ -11,12 +11,15 @@ from typing import Any
 import anndata as ad
 import polars as pl
 
+from alsig import settings as alsig_settings
+from alsig.errors import where
 from alsig.sources.geo import normalise_key, read_series_matrix
 from alsig.stages.ingest.assemble import assemble, download_record, file_record
 from alsig.stages.ingest.counts import read_count_matrix
-from alsig.stages.ingest.harmonise import harmonise_genes
+from alsig.stages.ingest.harmonise import harmonise_checked
 from alsig.stages.ingest.samples import SheetLayout, match_samples, obs_from_sheet
 from alsig.stages.ingest.text import read_text_bytes
+from alsig.validation import clean_sheet
 
 
 def series_matrix_layout(settings: Mapping[str, Any], sheet_columns: list[str]) -> SheetLayout:
@@ -70,6 +73,10 @@ def ingest_geo(
 ) -> ad.AnnData:
     """Read, check, harmonise and assemble a GEO dataset from its downloaded files.
 
+    The downloads pass the checks of a local dataset (:mod:`alsig.validation`): the counts the
+    text reader's, the series-matrix sheet :func:`alsig.validation.clean_sheet` and the
+    canonical columns, the Entrez ids the mapped-share check.
+
     Parameters
     ----------
     dataset
@@ -84,10 +91,20 @@ def ingest_geo(
     anndata.AnnData
         Samples x genes integer counts with obs, var and ``uns['provenance']`` (with each file's
         URL and retrieval time).
+
+    Raises
+    ------
+    AlsigError
+        Naming the file, line/column or config key of the first problem.
     """
+    settings = {**alsig_settings.dataset_defaults(), **settings}
     matrix = read_count_matrix(counts_path, gene_column="GeneID")
     fallback = annotation_symbols(annotation_path)
-    sheet = read_series_matrix(series_matrix_path)
+    sheet_report: dict[str, Any] = {}
+    sheet = read_series_matrix(series_matrix_path, report=sheet_report)
+    sheet = clean_sheet(
+        sheet, sample_column="sample", location=where(series_matrix_path), report=sheet_report
+    )
     layout = series_matrix_layout(settings, sheet.columns)
     match_samples(
         matrix.sample_ids,
@@ -96,9 +113,16 @@ def ingest_geo(
         sheet_src=str(series_matrix_path),
         dataset=dataset,
     )
-    obs = obs_from_sheet(sheet, layout, dataset=dataset, source=str(series_matrix_path))
-    counts, var, genes_report = harmonise_genes(
-        matrix.counts, matrix.gene_ids, id_type="entrez", fallback_symbols=fallback
+    obs = obs_from_sheet(
+        sheet, layout, dataset=dataset, source=str(series_matrix_path), report=sheet_report
+    )
+    counts, var, genes_report = harmonise_checked(
+        matrix,
+        id_type="entrez",
+        min_mapped_fraction=float(settings["min_mapped_gene_fraction"]),
+        id_type_key="gene_id_type (GEO counts are Entrez ids)",
+        threshold_key=f"datasets.{dataset}.min_mapped_gene_fraction",
+        fallback_symbols=fallback,
     )
     inputs = {
         role: file_record(path, **download_record(path))
@@ -113,6 +137,7 @@ def ingest_geo(
         "accession": settings["accession"],
         "inputs": inputs,
         "counts_repairs": matrix.report,
+        "sample_sheet": sheet_report,
         "gene_harmonisation": genes_report,
     }
     return assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)

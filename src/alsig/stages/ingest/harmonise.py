@@ -11,8 +11,17 @@ import numpy as np
 import pandas as pd
 
 from alsig.counts import as_counts
+from alsig.errors import where
 from alsig.genes import GeneMap, GeneRecord, HarmonisationReport, mapping_table
+from alsig.stages.ingest.counts import CountMatrix
+from alsig.stages.ingest.gene_rows import check_species
 from alsig.stages.ingest.text import categorical_strings
+from alsig.validation import (
+    check_libraries,
+    check_mapped_share,
+    detect_id_type,
+    repair_entrez_floats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,80 @@ def harmonise_genes(
     var = _gene_var(records, summed)
     summary = _report(report, summed, gene_map)
     return HarmonisedGenes(as_counts(summed.counts), var, summary)
+
+
+def harmonise_checked(
+    matrix: CountMatrix,
+    *,
+    id_type: str = "auto",
+    min_mapped_fraction: float = 0.5,
+    id_type_key: str = "gene_id_type",
+    threshold_key: str | None = None,
+    fallback_symbols: dict[str, str] | None = None,
+) -> HarmonisedGenes:
+    """The gene checks every count matrix passes, then :func:`harmonise_genes`.
+
+    In order: no sample is an empty library (named by id); the symbols are not mouse-style;
+    Entrez ids written as numbers (``7157.0``) are repaired when the ids are read as Entrez
+    (``auto``/``entrez``); the id type is detected; after harmonising, at least
+    ``min_mapped_fraction`` of the ids must map to a known human gene, else the run stops naming
+    the detected id type and the keys. Repairs go into ``matrix.report`` (logged), the detected
+    type and the mapped share into the returned report.
+
+    Parameters
+    ----------
+    matrix
+        Genes x samples from a reader (TE rows already moved out).
+    id_type
+        ``gene_id_type``: ``auto``, ``symbol``, ``entrez`` or ``ensembl``.
+    min_mapped_fraction
+        The smallest share of ids that must map (``min_mapped_gene_fraction``).
+    id_type_key, threshold_key
+        How the user sets those two, for the message (``datasets.<id>.gene_id_type``); no
+        threshold key when it cannot be set (``alsig score``).
+    fallback_symbols
+        As for :func:`harmonise_genes`.
+
+    Returns
+    -------
+    HarmonisedGenes
+
+    Raises
+    ------
+    AlsigError
+        An empty library, mouse-style symbols, or too few ids mapped.
+    """
+    check_libraries(matrix.counts, matrix.sample_ids, where(matrix.path))
+    check_species(matrix.gene_ids, id_type, matrix.path)
+    ids, repaired = repair_entrez_floats(list(matrix.gene_ids), id_type)
+    if repaired:
+        matrix.report["n_entrez_ids_written_as_numbers"] = len(repaired)
+        note = (
+            f"{len(repaired)} Entrez id(s) written as numbers read as Entrez ids "
+            f"(e.g. {repaired[0]!r} -> {repaired[0].split('.')[0]!r})"
+        )
+        matrix.report.setdefault("notes", []).append(note)
+        log.warning("%s: %s", matrix.path.name, note)
+    guess = detect_id_type(ids)
+    genes = harmonise_genes(matrix.counts, ids, id_type=id_type, fallback_symbols=fallback_symbols)
+    share = check_mapped_share(
+        genes.report["resolved_by"],
+        guess,
+        id_type=id_type,
+        threshold=min_mapped_fraction,
+        location=where(matrix.path),
+        id_type_key=id_type_key,
+        threshold_key=threshold_key,
+    )
+    genes.report.update(guess.as_dict())
+    genes.report["mapped_fraction"] = round(share, 4)
+    log.info(
+        "%s: gene ids look like %s; %.1f%% map to a known human gene",
+        matrix.path.name,
+        guess.describe(),
+        100 * share,
+    )
+    return genes
 
 
 def _rescue_with_annotation(
@@ -152,6 +235,30 @@ def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> 
         shown = ", ".join(f"{k} -> {v}" for k, v in list(repaired.items())[:20])
         more = f" (+{len(repaired) - 20} more)" if len(repaired) > 20 else ""
         log.info("repaired %d Excel-mangled symbol(s): %s%s", len(repaired), shown, more)
+    ambiguous = dict(summary["excel_ambiguous"])
+    if ambiguous:
+        shown = ", ".join(f"{k} ({v.replace(';', ' or ')})" for k, v in list(ambiguous.items()))
+        log.warning(
+            "%d Excel-mangled name(s) could be more than one gene and are kept as written "
+            "(not renamed, not summed): %s",
+            len(ambiguous),
+            shown[:1000],
+        )
+    rescued = dict(summary["alias_rescued"])
+    if rescued:
+        shown = ", ".join(f"{k} -> {v}" for k, v in list(rescued.items())[:10])
+        log.info(
+            "%d retired symbol(s) or alias(es) renamed to the current HGNC symbol: %s%s",
+            len(rescued),
+            shown,
+            " ..." if len(rescued) > 10 else "",
+        )
+    if summed.n_duplicate_rows:
+        log.info(
+            "%d row(s) summed into a gene of the same symbol (duplicate ids or ids that "
+            "harmonise to one symbol)",
+            summed.n_duplicate_rows,
+        )
     for key in ("excel_repaired", "excel_ambiguous", "alias_rescued", "duplicates_summed"):
         summary[key] = mapping_table(summary[key])
     return summary

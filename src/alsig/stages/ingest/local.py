@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,8 @@ import anndata as ad
 
 from alsig import settings as alsig_settings
 from alsig.stages.ingest.assemble import assemble, file_record
-from alsig.stages.ingest.counts import read_count_matrix, read_h5ad_count_matrix
-from alsig.stages.ingest.gene_rows import check_species
-from alsig.stages.ingest.harmonise import harmonise_genes
+from alsig.stages.ingest.counts import read_gene_matrix
+from alsig.stages.ingest.harmonise import harmonise_checked
 from alsig.stages.ingest.samples import (
     SheetLayout,
     match_samples,
@@ -21,9 +21,17 @@ from alsig.stages.ingest.samples import (
 )
 from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts, split_te_rows
 
+log = logging.getLogger(__name__)
+
 
 def ingest_local(dataset: str, settings: Mapping[str, Any]) -> ad.AnnData:
     """Read, check, harmonise and assemble a local dataset.
+
+    Every input goes through :mod:`alsig.validation` (the readers of this package): the count
+    matrix (text or ``.h5ad``, same rules), the sample sheet, the gene ids (id type detected,
+    mapped share checked) and the TE counts. What was repaired or decided is logged and kept in
+    ``uns['provenance']`` (``counts_repairs``, ``sample_sheet``, ``gene_harmonisation``,
+    ``te_counts_repairs``).
 
     Parameters
     ----------
@@ -32,29 +40,33 @@ def ingest_local(dataset: str, settings: Mapping[str, Any]) -> ad.AnnData:
     settings
         Its entry of ``config["datasets"]``: ``counts``, ``samples`` (paths), ``sample_column``,
         ``counts_gene_column``, ``non_sample_columns``, ``gene_id_type``, ``condition``,
-        ``columns``, ``counts_rounding``, ``max_missing_gene_ids_fraction``, ``te_counts`` (TE counts of the same runs; TE rows of the count matrix
-        itself, TEcount's combined layout, are used when it is not given).
+        ``columns``, ``counts_rounding``, ``max_missing_gene_ids_fraction``,
+        ``min_mapped_gene_fraction``, ``te_counts`` (TE counts of the same runs; TE rows of the
+        count matrix itself, TEcount's combined layout, are used when it is not given).
 
     Returns
     -------
     anndata.AnnData
         Samples x genes integer counts with obs, var and ``uns['provenance']``.
+
+    Raises
+    ------
+    AlsigError
+        Naming the file, line/column or config key of the first problem.
     """
     settings = {**alsig_settings.dataset_defaults(), **settings}
     counts_path = Path(settings["counts"])
     sheet_path = Path(settings["samples"])
     layout = SheetLayout.from_settings(settings)
-    if counts_path.name.endswith(".h5ad"):
-        matrix = read_h5ad_count_matrix(counts_path)
-    else:
-        matrix = read_count_matrix(
-            counts_path,
-            gene_column=settings.get("counts_gene_column"),
-            non_sample_columns=settings.get("non_sample_columns", []),
-            rounding=settings["counts_rounding"],
-            max_missing_gene_ids_fraction=settings["max_missing_gene_ids_fraction"],
-        )
-    sheet = read_sample_sheet(sheet_path, layout.sample_column)
+    matrix = read_gene_matrix(
+        counts_path,
+        gene_column=settings.get("counts_gene_column"),
+        non_sample_columns=settings.get("non_sample_columns", []),
+        rounding=settings["counts_rounding"],
+        max_missing_gene_ids_fraction=settings["max_missing_gene_ids_fraction"],
+    )
+    sheet_report: dict[str, Any] = {}
+    sheet = read_sample_sheet(sheet_path, layout.sample_column, report=sheet_report)
     match_samples(
         matrix.sample_ids,
         sheet.get_column(layout.sample_column).to_list(),
@@ -63,21 +75,38 @@ def ingest_local(dataset: str, settings: Mapping[str, Any]) -> ad.AnnData:
         dataset=dataset,
         matrix_genes=matrix.gene_ids,
     )
-    obs = obs_from_sheet(sheet, layout, dataset=dataset, source=str(sheet_path))
+    obs = obs_from_sheet(
+        sheet, layout, dataset=dataset, source=str(sheet_path), report=sheet_report
+    )
     matrix, te_rows = split_te_rows(matrix)
-    id_type = settings.get("gene_id_type", "auto")
-    check_species(matrix.gene_ids, id_type, counts_path)
-    counts, var, genes_report = harmonise_genes(matrix.counts, matrix.gene_ids, id_type=id_type)
+    counts, var, genes_report = harmonise_checked(
+        matrix,
+        id_type=settings.get("gene_id_type") or "auto",
+        min_mapped_fraction=float(settings["min_mapped_gene_fraction"]),
+        id_type_key=f"datasets.{dataset}.gene_id_type",
+        threshold_key=f"datasets.{dataset}.min_mapped_gene_fraction",
+    )
     inputs = {"counts": file_record(counts_path), "samples": file_record(sheet_path)}
     provenance = {
         "source": "local",
         "inputs": inputs,
         "counts_repairs": matrix.report,
+        "sample_sheet": sheet_report,
         "gene_harmonisation": genes_report,
     }
-    adata = assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
     if settings.get("te_counts"):
         path = Path(settings["te_counts"])
-        te_rows = read_te_counts(path, sample_ids=list(adata.obs_names))
+        if te_rows is not None:
+            log.warning(
+                "%s: the count matrix has %d TE row(s) too; the TE counts of `te_counts` (%s) "
+                "are used, not these",
+                counts_path.name,
+                te_rows.shape[1],
+                path.name,
+            )
+        te_report: dict[str, Any] = {}
+        te_rows = read_te_counts(path, sample_ids=list(matrix.sample_ids), report=te_report)
         inputs["te_counts"] = file_record(path)
+        provenance["te_counts_repairs"] = te_report
+    adata = assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
     return adata if te_rows is None else attach_te_counts(adata, te_rows)

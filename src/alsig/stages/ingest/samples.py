@@ -1,7 +1,9 @@
 """The samples: sample sheet, condition rules, sex labels, obs, and matching them to the counts.
 
 alsig never guesses a condition: a sample no rule resolves is an error naming the config key
-that fixes it.
+that fixes it. The sheet's ids, names and "not known" cells follow :mod:`alsig.validation`
+(:func:`~alsig.validation.clean_sheet`), and canonical columns never shadow a sheet column
+silently (:func:`~alsig.validation.canonical_plan`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from alsig.stages.ingest.text import (
     prepare_text,
     read_text_bytes,
 )
+from alsig.validation import canonical_plan, clean_sheet, did_you_mean, is_missing_value
 
 log = logging.getLogger(__name__)
 _LINE = "__line"  # file line of each row, for the messages
@@ -68,50 +71,63 @@ class SheetLayout:
         )
 
 
-def read_sample_sheet(path: str | Path, sample_column: str) -> pl.DataFrame:
+def read_sample_sheet(
+    path: str | Path, sample_column: str, *, report: dict[str, Any] | None = None
+) -> pl.DataFrame:
     """Sample sheet (TSV/CSV, optionally gzipped) as strings, one row per sample.
 
     The text is repaired like the count matrix's (:func:`prepare_text`: byte-order mark,
-    Latin-1, comment lines); column names and sample ids are stripped of surrounding
-    whitespace (logged), since ``'GSM1 '`` would never match the count matrix's ``GSM1``.
+    Windows-1252 / Latin-1 with an encoding report, comment lines), and every cell, column name
+    and sample id is NFC-normalised and stripped (:func:`alsig.validation.clean_sheet`), since
+    ``'GSM1 '`` would never match the count matrix's ``GSM1``. What was repaired or found
+    ("not known" cells, ids differing only in case) is logged and put in ``report``.
 
     Parameters
     ----------
     path
         The sheet.
     sample_column
-        Its sample id column; ids must be present and unique.
+        Its sample id column; ids must be present (not empty, ``NA`` or ``#N/A``) and unique.
+    report
+        Filled in place for the provenance: ``notes``, ``encoding`` and what
+        :func:`alsig.validation.clean_sheet` reports.
 
     Returns
     -------
     polars.DataFrame
         Every column as strings.
+
+    Raises
+    ------
+    AlsigError
+        A missing file, no sample column (with "did you mean"), or a missing or repeated id.
     """
     path = Path(path)
+    report = {} if report is None else report
     sep = delimiter_for(path)
     text = prepare_text(read_text_bytes(path), path, sep)
+    report.setdefault("notes", []).extend(text.notes)
+    report["encoding"] = text.encoding.get("encoding", "utf-8")
+    report.update({k: v for k, v in text.encoding.items() if k != "encoding"})
     sheet = _parse_sheet(text, sep, path)
-    for note in text.notes:
-        log.info("%s: %s", path.name, note)
     if sample_column not in sheet.columns:
         raise AlsigError(
             f"{where(path, row=text.skip)}: sample id column '{sample_column}' not found "
-            f"(columns: {sheet.columns}). Set `sample_column` in the dataset config."
+            f"(columns: {[c for c in sheet.columns if c != _LINE]})."
+            f"{did_you_mean(sample_column, sheet.columns)} Set `sample_column` in the dataset "
+            "config."
         )
-    sheet = _strip_ids(sheet, sample_column, path)
-    ids = sheet.get_column(sample_column)
     lines = sheet.get_column(_LINE).to_list()
-    if ids.null_count():
-        row = lines[int(ids.is_null().arg_true()[0])]
-        raise AlsigError(f"{where(path, row=row, column=sample_column)}: empty sample id.")
-    dup = ids.is_duplicated().arg_true()
-    if len(dup):
-        rows = ", ".join(f"line {lines[int(r)]} ({ids[int(r)]!r})" for r in dup[:10])
-        raise AlsigError(
-            f"{where(path, column=sample_column)}: duplicate sample ids at {rows}. "
-            "Each sample must appear once."
-        )
-    return sheet.drop(_LINE)
+    sheet = clean_sheet(
+        sheet.drop(_LINE),
+        sample_column=sample_column,
+        location=where(path),
+        lines=lines,
+        report=report,
+    )
+    for note in report["notes"]:
+        log.info("%s: %s", path.name, note)
+    return sheet
 
 
 def _parse_sheet(text: PreparedText, sep: str, path: Path) -> pl.DataFrame:
@@ -139,21 +155,6 @@ def _parse_sheet(text: PreparedText, sep: str, path: Path) -> pl.DataFrame:
     # blank lines come back as all-empty rows; they are not samples
     blank = pl.all_horizontal([pl.col(n).is_null() for n in names])
     return sheet.with_row_index(_LINE, offset=text.skip + 1).filter(~blank)
-
-
-def _strip_ids(sheet: pl.DataFrame, sample_column: str, path: Path) -> pl.DataFrame:
-    ids = sheet.get_column(sample_column)
-    clean = ids.str.strip_chars()
-    changed = ids.filter(ids != clean).to_list()
-    if changed:
-        log.info(
-            "%s: whitespace around %d sample id(s) removed: %s",
-            path.name,
-            len(changed),
-            ", ".join(map(repr, changed[:10])),
-        )
-    clean = clean.set(clean == "", None)
-    return sheet.with_columns(clean.alias(sample_column))
 
 
 def resolve_conditions(
@@ -191,7 +192,9 @@ def resolve_conditions(
     if condition_column not in sheet.columns:
         raise AlsigError(
             f"dataset '{dataset}': condition column '{condition_column}' is not in the sample sheet "
-            f"({source}); available columns: {sheet.columns}. Fix `datasets.{dataset}.condition.column`."
+            f"({source}); available columns: {sheet.columns}."
+            f"{did_you_mean(condition_column, sheet.columns)} Fix "
+            f"`datasets.{dataset}.condition.column`."
         )
     values = sheet.get_column(condition_column).fill_null("").to_list()
     samples = sheet.get_column(sample_column).to_list()
@@ -199,8 +202,8 @@ def resolve_conditions(
     conditions: list[str] = []
     unresolved: list[str] = []
     for sample, value in zip(samples, values, strict=True):
-        if not compiled:
-            label = value.strip() or None
+        if not compiled:  # the value is the label; "NA" / "Unknown" / "#N/A" are none
+            label = None if is_missing_value(value) else value.strip()
         else:
             label = next((c for rx, c in compiled if rx.search(value)), None)
         if label is None:
@@ -236,8 +239,16 @@ def build_obs(
     columns: dict[str, str],
     dataset: str,
     source: str,
+    condition_column: str | None = None,
+    report: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """obs: raw sample-sheet columns + canonical ``condition, subject, sex, region, batch``.
+
+    Where each canonical column comes from is :func:`alsig.validation.canonical_plan`: the
+    ``columns:`` mapping, else a sheet column of that name (used with a note); a sheet column the
+    canonical one would replace is kept as ``<name>_sheet`` (noted). Canonical values that say
+    "not known" (``NA``, ``Unknown``, ``#N/A``) are missing; a sample without a subject is its own
+    subject (a warning names it).
 
     Parameters
     ----------
@@ -248,35 +259,96 @@ def build_obs(
     conditions
         One condition per row (:func:`resolve_conditions`).
     columns
-        Canonical field -> sheet column; ``subject`` defaults to the sample id, the others to
-        missing.
+        Canonical field -> sheet column (``datasets.<id>.columns``); ``subject`` defaults to the
+        sample id, the others to missing.
     dataset, source
         For the messages.
+    condition_column
+        The sheet column the conditions were read from (a sheet column ``condition`` other than
+        it is kept as ``condition_sheet``).
+    report
+        Filled in place: ``notes`` (appended) and ``canonical_columns`` for the provenance.
 
     Returns
     -------
     pandas.DataFrame
         Every column categorical.
+
+    Raises
+    ------
+    AlsigError
+        A mapped column not in the sheet, or two sheet columns that could be one canonical field.
     """
-    for canonical, column in columns.items():
-        if column not in sheet.columns:
-            raise AlsigError(
-                f"dataset '{dataset}': column '{column}' (for `{canonical}`) is not in the sample sheet "
-                f"({source}); available: {sheet.columns}. Fix `datasets.{dataset}.columns.{canonical}`."
-            )
+    report = {} if report is None else report
+    notes = report.setdefault("notes", [])
+    plan = canonical_plan(
+        sheet.columns,
+        columns,
+        sample_column=sample_column,
+        condition_column=condition_column or "condition",
+        dataset=dataset,
+        location=source,
+    )
     obs = sheet.to_pandas().astype(object)
     obs.index = pd.Index(sheet.get_column(sample_column).to_list(), name=None).astype(str)
     obs = obs.where(obs.notna(), None)
+    obs = obs.rename(columns=plan.keep_as)
     obs["condition"] = conditions
-    obs["subject"] = obs[columns["subject"]] if "subject" in columns else obs.index.to_numpy()
-    obs["sex"] = [normalise_sex(v) for v in obs[columns["sex"]]] if "sex" in columns else None
+    for note in plan.notes:
+        notes.append(note)
+        log.warning("dataset %s: %s", dataset, note)
+    mapped = plan.columns
+    obs["subject"] = _subject(obs, mapped.get("subject"), dataset, notes, plan.keep_as)
+    sex_column = plan.keep_as.get(mapped.get("sex"), mapped.get("sex"))
+    obs["sex"] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
     for canonical in ("region", "batch"):
-        obs[canonical] = obs[columns[canonical]] if canonical in columns else None
+        column = plan.keep_as.get(mapped.get(canonical), mapped.get(canonical))
+        obs[canonical] = _known(obs[column], canonical, dataset, notes) if column else None
+    report["canonical_columns"] = [f"{k}: {v}" for k, v in mapped.items()]
     return categorical_strings(obs)
 
 
+def _subject(
+    obs: pd.DataFrame, column: str | None, dataset: str, notes: list[str], renamed: dict
+) -> list[str]:
+    """The subject of each sample; the sample id where the column says "not known"."""
+    if column is None:
+        return list(obs.index)
+    values = obs[renamed.get(column, column)]
+    missing = [s for s, v in values.items() if is_missing_value(v)]
+    if missing:
+        shown = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        note = (
+            f"{len(missing)} sample(s) have no subject in column '{column}' ({shown}): each is "
+            "its own subject (never pooled with another sample); fill in the column if they "
+            "share a donor"
+        )
+        notes.append(note)
+        log.warning("dataset %s: %s", dataset, note)
+    return [s if is_missing_value(v) else v for s, v in values.items()]
+
+
+def _known(values: pd.Series, canonical: str, dataset: str, notes: list[str]) -> list:
+    """A canonical column's values with "not known" cells as None (noted)."""
+    missing = [(s, v) for s, v in values.items() if v is not None and is_missing_value(v)]
+    if missing:
+        spelled = ", ".join(sorted({repr(v) for _, v in missing}))
+        note = (
+            f"`{canonical}` ('{values.name}') reads {spelled} as missing for {len(missing)} "
+            f"sample(s) ({', '.join(s for s, _ in missing[:8])})"
+        )
+        notes.append(note)
+        log.info("dataset %s: %s", dataset, note)
+    return [None if v is None or is_missing_value(v) else v for v in values]
+
+
 def obs_from_sheet(
-    sheet: pl.DataFrame, layout: SheetLayout, *, dataset: str, source: str
+    sheet: pl.DataFrame,
+    layout: SheetLayout,
+    *,
+    dataset: str,
+    source: str,
+    report: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """:func:`resolve_conditions` then :func:`build_obs` for a sheet of the given layout.
 
@@ -288,11 +360,18 @@ def obs_from_sheet(
         Where its columns are.
     dataset, source
         For the messages.
+    report
+        Filled in place with what :func:`build_obs` decided (provenance).
 
     Returns
     -------
     pandas.DataFrame
         The obs of the dataset's AnnData.
+
+    Raises
+    ------
+    AlsigError
+        From :func:`resolve_conditions` and :func:`build_obs`.
     """
     conditions = resolve_conditions(
         sheet,
@@ -309,6 +388,8 @@ def obs_from_sheet(
         columns=layout.columns,
         dataset=dataset,
         source=source,
+        condition_column=layout.condition_column,
+        report=report,
     )
 
 

@@ -6,6 +6,13 @@ that combined layout and a TE-only table (the rows with ``:``) are read; gene ro
 here (the gene matrix is its own input). The counts are validated like the gene matrix (same
 reader: integer, non-negative, every sample present) and returned samples x TEs.
 
+Rows are sorted by :func:`classify_te_id`: a ``subfamily:family:class`` id is a TE; a
+``subfamily:family`` id (class left out) is a TE when its family's class is known (from the
+table's other rows, else :data:`FAMILY_CLASS`) and gets that class; a row without ``:`` is a
+gene row of the combined layout; anything else (``a:b:c:d``, ``:L1:LINE``, ``L1HS:L1`` of an
+unknown family) is not a TE id. Each kind is counted and reported in the log and the
+provenance (``uns['provenance']['te_counts_repairs']``); none is dropped silently.
+
 Where they live: ingest stores them in the dataset's AnnData as ``obsm["te_counts"]`` (a samples x
 TEs DataFrame, columns = TE ids) with the TE annotation in ``uns["te_features"]``. The gene
 matrix, its QC, DE and scores are untouched; sample subsetting and replicate collapsing carry
@@ -15,6 +22,7 @@ sizes (:mod:`alsig.stages.score.retrotransposons`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,13 +31,130 @@ import pandas as pd
 
 from alsig.errors import AlsigError, where
 
+log = logging.getLogger(__name__)
+
 OBSM_KEY = "te_counts"
 FEATURES_KEY = "te_features"
 
+#: RepeatMasker class of common families (TEtranscripts' GTF), for ids written without it
+FAMILY_CLASS = {
+    **dict.fromkeys(("L1", "L2", "CR1", "RTE-X", "RTE-BovB", "Penelope", "Dong-R4"), "LINE"),
+    **dict.fromkeys(("Alu", "MIR", "tRNA", "5S-Deu-L2", "tRNA-Deu", "tRNA-RTE"), "SINE"),
+    **dict.fromkeys(("ERV1", "ERVK", "ERVL", "ERVL-MaLR", "Gypsy", "ERV"), "LTR"),
+    **dict.fromkeys(
+        (
+            "hAT-Charlie",
+            "hAT-Tip100",
+            "hAT-Blackjack",
+            "hAT",
+            "TcMar-Tigger",
+            "TcMar-Mariner",
+            "TcMar",
+            "PiggyBac",
+            "MULE-MuDR",
+            "Merlin",
+            "Kolobok",
+            "Crypton",
+        ),
+        "DNA",
+    ),  # fmt: skip
+    "SVA": "Retroposon",
+    **dict.fromkeys(("Satellite", "centr", "acro", "telo"), "Satellite"),
+}
+
 
 def is_te_id(feature: str) -> bool:
-    """True for TEcount's ``subfamily:family:class`` ids."""
-    return feature.count(":") == 2 and all(feature.split(":"))
+    """True for TEcount's ``subfamily:family:class`` ids.
+
+    Parameters
+    ----------
+    feature
+        A row id.
+
+    Returns
+    -------
+    bool
+    """
+    return feature.count(":") == 2 and all(part.strip() for part in feature.split(":"))
+
+
+def classify_te_id(feature: str, family_class: dict[str, str]) -> tuple[str, str | None]:
+    """What a row id is: ``("te", id)``, ``("te_class_added", id with the class)``,
+    ``("gene", None)`` or ``("not_te", None)`` (module docstring).
+
+    Parameters
+    ----------
+    feature
+        A row id.
+    family_class
+        Family -> class known for this table (its own complete ids first).
+
+    Returns
+    -------
+    tuple of (str, str or None)
+    """
+    if is_te_id(feature):
+        return "te", feature
+    if ":" not in feature:
+        return "gene", None
+    parts = feature.split(":")
+    if len(parts) == 2 and all(p.strip() for p in parts):
+        cls = family_class.get(parts[1]) or FAMILY_CLASS.get(parts[1])
+        if cls:
+            return "te_class_added", f"{feature}:{cls}"
+    return "not_te", None
+
+
+def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
+    """``{row: TE id}`` of the TE rows of a table; what else was found goes into ``report``.
+
+    Parameters
+    ----------
+    ids
+        The table's row ids.
+    report
+        Filled in place: ``n_te_rows``, ``n_gene_rows``, ``n_te_class_added`` (with examples),
+        ``n_not_te_ids`` (with examples) and ``notes``.
+
+    Returns
+    -------
+    dict of int to str
+    """
+    family_class = {}
+    for feature in ids:
+        if is_te_id(str(feature)):
+            _, family, cls = str(feature).split(":")
+            family_class.setdefault(family, cls)
+    found: dict[int, str] = {}
+    kinds: dict[str, list[str]] = {"gene": [], "te_class_added": [], "not_te": []}
+    for row, feature in enumerate(ids):
+        kind, te = classify_te_id(str(feature), family_class)
+        if te is not None:
+            found[row] = te
+        if kind != "te":
+            kinds[kind].append(str(feature))
+    report["n_te_rows"] = len(found)
+    notes = report.setdefault("notes", [])
+    if kinds["gene"]:
+        report["n_gene_rows"] = len(kinds["gene"])
+        notes.append(f"{len(kinds['gene'])} gene row(s) (no ':' in the id) are not TE rows")
+    if kinds["te_class_added"]:
+        added = kinds["te_class_added"]
+        report["n_te_class_added"] = len(added)
+        report["te_class_added"] = added[:20]
+        notes.append(
+            f"{len(added)} TE id(s) without a class got their family's class "
+            f"(e.g. {added[0]!r} -> {found[list(ids).index(added[0])]!r})"
+        )
+    if kinds["not_te"]:
+        bad = kinds["not_te"]
+        report["n_not_te_ids"] = len(bad)
+        report["not_te_ids"] = bad[:20]
+        notes.append(
+            f"{len(bad)} row(s) are not 'subfamily:family:class' TE ids and are left out: "
+            + ", ".join(map(repr, bad[:10]))
+        )
+    return found
 
 
 def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
@@ -47,7 +172,11 @@ def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
 
 
 def read_te_counts(
-    path: str | Path, *, sample_ids: Sequence[str], gene_column: str | None = None
+    path: str | Path,
+    *,
+    sample_ids: Sequence[str],
+    gene_column: str | None = None,
+    report: dict | None = None,
 ) -> pd.DataFrame:
     """Samples x TEs integer counts from a TEcount table, rows in ``sample_ids`` order.
 
@@ -59,6 +188,13 @@ def read_te_counts(
         The dataset's samples (the gene matrix's columns); each must be a column here.
     gene_column
         Feature id column (default: the first column).
+    report
+        Filled in place with the reader's repairs and :func:`te_rows`' counts (provenance).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Samples x TE ids (``subfamily:family:class``).
 
     Raises
     ------
@@ -66,16 +202,22 @@ def read_te_counts(
         No TE row, a repeated TE id, a sample missing from the table, or a bad count (the
         gene-matrix reader's message: file, line and column).
     """
-    from alsig.stages.ingest import read_count_matrix
+    from alsig.stages.ingest.counts import read_count_matrix
 
+    report = {} if report is None else report
     matrix = read_count_matrix(path, gene_column=gene_column)
-    rows = [i for i, feature in enumerate(matrix.gene_ids) if is_te_id(str(feature))]
-    if not rows:
+    report.update({k: v for k, v in matrix.report.items() if k != "notes"})
+    report.setdefault("notes", []).extend(matrix.report.get("notes", []))
+    found = te_rows(matrix.gene_ids, report)
+    for note in report["notes"][len(matrix.report.get("notes", [])) :]:
+        log.info("%s: %s", Path(path).name, note)
+    if not found:
         raise AlsigError(
             f"{where(path)}: no transposable-element row (ids 'subfamily:family:class', e.g. "
             f"'L1HS:L1:LINE'); first ids: {matrix.gene_ids[:3]}. Give TEcount/TEtranscripts output."
         )
-    te_ids = [str(matrix.gene_ids[i]) for i in rows]
+    rows = list(found)
+    te_ids = [found[i] for i in rows]
     seen: dict[str, int] = {}
     for i, te in zip(rows, te_ids, strict=True):
         if te in seen:
@@ -99,10 +241,27 @@ def read_te_counts(
 
 def split_te_rows(matrix):
     """TEcount writes genes and TEs in one table: returns ``(gene matrix, samples x TEs frame or
-    None)`` with the TE rows (``subfamily:family:class``) moved out of the gene matrix."""
+    None)`` with the TE rows (:func:`classify_te_id`) moved out of the gene matrix.
+
+    Parameters
+    ----------
+    matrix
+        A :class:`~alsig.stages.ingest.counts.CountMatrix`; its ``report`` gets
+        ``n_te_rows_moved`` (and a note) when TE rows are found.
+
+    Returns
+    -------
+    tuple
+        The gene matrix, and the samples x TEs frame or None.
+    """
     from alsig.stages.ingest.counts import CountMatrix
 
-    te = np.array([is_te_id(str(g)) for g in matrix.gene_ids], dtype=bool)
+    family_class: dict[str, str] = {}
+    for feature in matrix.gene_ids:
+        if is_te_id(str(feature)):
+            family_class.setdefault(str(feature).split(":")[1], str(feature).split(":")[2])
+    kinds = [classify_te_id(str(g), family_class) for g in matrix.gene_ids]
+    te = np.array([k in ("te", "te_class_added") for k, _ in kinds], dtype=bool)
     if not te.any():
         return matrix, None
     genes = CountMatrix(
@@ -113,7 +272,11 @@ def split_te_rows(matrix):
         matrix.report,
         None if matrix.lines is None else matrix.lines[~te],
     )
-    te_ids = [str(g) for g, t in zip(matrix.gene_ids, te, strict=True) if t]
+    te_ids = [str(name) for (_, name), t in zip(kinds, te, strict=True) if t]
+    matrix.report["n_te_rows_moved"] = int(te.sum())
+    note = f"{int(te.sum())} TE row(s) (TEcount's combined layout) moved out of the gene matrix"
+    matrix.report.setdefault("notes", []).append(note)
+    log.info("%s: %s", matrix.path.name, note)
     return genes, pd.DataFrame(matrix.counts[te].T, index=matrix.sample_ids, columns=te_ids)
 
 

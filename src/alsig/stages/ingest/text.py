@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from alsig.errors import AlsigError, where
+from alsig.validation import check_input_file, clean_names, to_utf8
+from alsig.validation import check_unique as _check_unique
 
 
 def read_text_bytes(path: str | Path) -> bytes:
@@ -33,13 +35,16 @@ def read_text_bytes(path: str | Path) -> bytes:
     Raises
     ------
     AlsigError
-        The file is missing, empty, or a truncated gzip file.
+        The file is missing, a directory, unreadable, empty, or a truncated gzip file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise AlsigError(f"{where(path)} does not exist; check the path in the config.")
+    path = check_input_file(path)
     raw = path.read_bytes()
     if path.suffix == ".gz":
+        if not raw.startswith(b"\x1f\x8b"):
+            raise AlsigError(
+                f"{where(path)}: the name ends in .gz but the file is not gzip-compressed; "
+                "rename it without .gz (or compress it)."
+            )
         try:
             raw = gzip.decompress(raw)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -79,20 +84,26 @@ def header_fields(raw: bytes, path: Path, sep: str) -> list[str]:
 
 
 def check_unique(names: list[str], path: Path, what: str, fix: str) -> None:
-    """Raise naming the first ten names that occur more than once."""
-    seen: dict[str, int] = {}
-    dups = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] == 2:
-            dups.append(name)
-    if dups:
-        shown = ", ".join(repr(d) for d in dups[:10])
-        raise AlsigError(f"{where(path)}: duplicate {what}: {shown}. {fix}")
+    """Raise naming the first ten names that occur more than once
+    (:func:`alsig.validation.check_unique` located in ``path``).
+
+    Parameters
+    ----------
+    names
+        Cleaned names.
+    path
+        The file.
+    what, fix
+        What the names are, and what to do.
+
+    Raises
+    ------
+    AlsigError
+        When a name repeats.
+    """
+    _check_unique(names, where(path), what, fix)
 
 
-_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _BLANKISH_LINE = re.compile(rb"(?m)^[ \t]+\r?$")
 
 
@@ -101,7 +112,8 @@ class PreparedText:
     """A text table ready for polars: UTF-8, header parsed, and what was repaired.
 
     ``skip`` is the number of lines before the first data line (comments, blank lines, the
-    header): data row ``i`` (0-based) is file line ``skip + i + 1``.
+    header): data row ``i`` (0-based) is file line ``skip + i + 1``. ``encoding`` is the
+    encoding report of :func:`alsig.validation.to_utf8`.
     """
 
     data: bytes
@@ -109,6 +121,7 @@ class PreparedText:
     skip: int
     notes: list[str] = field(default_factory=list)
     stripped_names: list[str] = field(default_factory=list)
+    encoding: dict = field(default_factory=dict)
 
     def line(self, row: int) -> int:
         """File line number (1-based) of data row ``row`` (0-based)."""
@@ -118,23 +131,34 @@ class PreparedText:
 def prepare_text(raw: bytes, path: Path, sep: str) -> PreparedText:
     """Repair what spreadsheet programs and pipelines commonly write, say what was repaired.
 
-    A UTF-8 byte-order mark is dropped, Latin-1 text is re-encoded as UTF-8, old Mac line
-    endings become newlines, whitespace-only lines become blank (polars mis-reads them), and
-    leading ``#`` comment lines (featureCounts' ``# Program:...``) and blank lines are skipped.
-    Header names are stripped of surrounding whitespace and quotes.
+    The text becomes UTF-8 (:func:`alsig.validation.to_utf8`: byte-order mark dropped,
+    Windows-1252 / Latin-1 re-encoded with an encoding report), old Mac line endings become
+    newlines, whitespace-only lines become blank (polars mis-reads them), and leading ``#``
+    comment lines (featureCounts' ``# Program:...``) and blank lines are skipped. Header names
+    are stripped of surrounding whitespace and quotes and put in Unicode NFC.
+
+    Parameters
+    ----------
+    raw
+        The file's bytes (decompressed).
+    path
+        For the messages.
+    sep
+        The delimiter.
+
+    Returns
+    -------
+    PreparedText
 
     Raises
     ------
     AlsigError
-        UTF-16 text, no header line, or a single-column header (the likely delimiter mix-up).
+        A binary file (workbook, gzip without ``.gz``, HDF5), UTF-16 text, no header line, or a
+        single-column header (the likely delimiter mix-up).
     """
-    notes: list[str] = []
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
-        notes.append("UTF-8 byte-order mark removed")
-    if raw[:2] in _UTF16_BOMS:
-        raise AlsigError(f"{where(path)} is UTF-16 encoded; save it as UTF-8 (or plain text).")
-    raw = _as_utf8(raw, notes)
+    decoded = to_utf8(raw, path)
+    notes = list(decoded.notes)
+    raw = decoded.data
     if b"\r" in raw and b"\n" not in raw:  # classic Mac OS line endings
         raw = raw.replace(b"\r", b"\n")
         notes.append("carriage-return line endings converted to newlines")
@@ -144,21 +168,12 @@ def prepare_text(raw: bytes, path: Path, sep: str) -> PreparedText:
     if skip > 1:
         notes.append(f"{skip - 1} comment/blank line(s) before the header skipped")
     header = _parse_header(first, path, sep)
-    stripped = [name for name in header if name != name.strip()]
-    return PreparedText(raw, [h.strip() for h in header], skip, notes, stripped)
-
-
-def _as_utf8(raw: bytes, notes: list[str]) -> bytes:
-    """``raw`` when it is UTF-8 (checked only when it is not plain ASCII), else its Latin-1
-    reading re-encoded: Excel on Windows still writes cp1252/Latin-1 files."""
-    if raw.isascii():
-        return raw
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        notes.append(f"not UTF-8 (byte {exc.start}); read as Latin-1")
-        return raw.decode("latin-1").encode("utf-8")
-    return raw
+    cleaned = clean_names(header)
+    if cleaned.normalised:
+        notes.append(f"{len(cleaned.normalised)} column name(s) normalised to Unicode NFC")
+    return PreparedText(
+        raw, [str(h) for h in cleaned.names], skip, notes, cleaned.stripped, decoded.report
+    )
 
 
 def _leading_lines(raw: bytes, path: Path) -> tuple[int, str]:

@@ -17,6 +17,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.tables import schemas
+from alsig.validation import MISSING_VALUE_TOKENS, SPREADSHEET_ERRORS
 
 SCHEMA = "pc_covariates"
 #: covariates looked for, in this order (case-insensitive; first matching sample column)
@@ -42,8 +43,8 @@ def covariate_columns(obs: pd.DataFrame) -> dict[str, str]:
     return found
 
 
-#: values a sample sheet uses for "not known"
-MISSING = {"", "na", "n/a", "nan", "none", "null", "unknown", "not available", "-", "?"}
+#: values a sample sheet uses for "not known" (the one vocabulary of alsig.validation)
+MISSING = MISSING_VALUE_TOKENS | {error.lower() for error in SPREADSHEET_ERRORS}
 
 
 def _known(values: pd.Series) -> pd.Series:

@@ -27,7 +27,11 @@ from alsig.stages.qc.flags import sample_flags
 from alsig.stages.qc.gene_filter import expressed_genes
 from alsig.stages.qc.metrics import compute_metrics, dense_counts
 from alsig.stages.qc.normalise import normalise
-from alsig.stages.qc.replicates import collapse_replicates, replicate_counts
+from alsig.stages.qc.replicates import (
+    collapse_replicates,
+    replicate_advice,
+    replicate_counts,
+)
 from alsig.stages.qc.sex import AMBIGUOUS
 
 log = logging.getLogger(__name__)
@@ -90,13 +94,10 @@ def _replicates(adata: ad.AnnData, s: Mapping[str, Any], summary: dict[str, Any]
     summary["n_samples_with_replicates"] = n_repeated
     if s["collapse_by"]:
         adata = collapse_replicates(adata, str(s["collapse_by"]))
+        summary["replicate_collapse"] = dict(adata.uns["replicate_collapse"])
     elif n_repeated:
-        log.warning(
-            "%d samples share a subject with another sample (%d subjects); DE treats them as "
-            "independent. Set qc.collapse_by: subject to sum them.",
-            n_repeated,
-            int(adata.obs.loc[reps > 1, "subject"].nunique()),
-        )
+        for advice in replicate_advice(adata.obs, "subject"):
+            log.warning("%s", advice)
     summary["n_samples_after_collapse"] = int(adata.n_obs)
     adata.obs["n_samples_of_subject"] = replicate_counts(adata.obs, "subject").to_numpy()
     return adata

@@ -116,12 +116,10 @@ def read_new_counts(
 ) -> pd.DataFrame:
     """New samples' counts (genes x samples TSV/CSV[.gz] or an ``.h5ad``) as samples x current
     symbols, read and harmonised as ingest does (same checks, same messages)."""
-    from alsig.stages.ingest import harmonise_genes, read_count_matrix, read_h5ad_count_matrix
+    from alsig.stages.ingest import harmonise_checked, read_gene_matrix
 
-    path = Path(path)
-    matrix = (read_h5ad_count_matrix(path) if path.name.endswith(".h5ad")
-              else read_count_matrix(path, gene_column=gene_column))  # fmt: skip
-    counts, var, _ = harmonise_genes(matrix.counts, matrix.gene_ids, id_type=id_type)
+    matrix = read_gene_matrix(path, gene_column=gene_column)  # alsig.validation's rules
+    counts, var, _ = harmonise_checked(matrix, id_type=id_type, id_type_key="--gene-id-type")
     return pd.DataFrame(counts.T, index=matrix.sample_ids, columns=var.index.astype(str))
 
 

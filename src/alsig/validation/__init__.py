@@ -1,0 +1,88 @@
+"""One validation layer for every input path: text count matrices, ``.h5ad`` files, GEO
+downloads, TE counts, sample sheets and the ``alsig score`` inputs all use these rules and
+messages, so a value is accepted, repaired or rejected the same way whatever file it came in.
+
+====================  =================================================================
+module                rule
+====================  =================================================================
+``tokens``            the spellings of "no value" (``NA``, ``NaN``, ``Inf``, spreadsheet
+                      errors such as ``#N/A`` / ``#NAME?``; ``Unknown`` for sheet values)
+``names``             ids and names in Unicode NFC without surrounding whitespace
+``duplicates``        repeated names; names differing only in letter case or spaces
+``counts``            read counts: integer, >= 0, exact in int64 (``counts_rounding``)
+``sizes``             a matrix has genes and samples; no empty (all-zero) library
+``files``             an input path is a readable, non-empty file (not a directory)
+``encoding``          UTF-8 in; a report when a file is not UTF-8; binary files named
+``gene_ids``          the id type a matrix has, and the share that maps to human genes
+``sheet``             sample-sheet ids, "not known" cells, canonical columns
+``covariates``        design covariates: missing values, numeric or categorical
+``suggest``           "did you mean" for names that are not allowed
+====================  =================================================================
+
+Every repair is returned as a note for the job log and the provenance; nothing here changes a
+value without saying so. This package sits below the stages (it imports only ``alsig.errors``).
+"""
+
+from alsig.validation.counts import count_message, integer_counts
+from alsig.validation.covariates import as_missing, choose_kind
+from alsig.validation.duplicates import case_variants, check_unique, repeated
+from alsig.validation.encoding import Decoded, to_utf8
+from alsig.validation.files import check_input_file, path_problem
+from alsig.validation.gene_ids import (
+    IdTypeGuess,
+    check_mapped_share,
+    detect_id_type,
+    mapped_fraction,
+    repair_entrez_floats,
+)
+from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
+from alsig.validation.sheet import CanonicalPlan, canonical_plan, clean_sheet, subject_conflicts
+from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
+from alsig.validation.suggest import did_you_mean
+from alsig.validation.tokens import (
+    MISSING_ID_TOKENS,
+    MISSING_VALUE_TOKENS,
+    SPREADSHEET_ERRORS,
+    is_missing_id,
+    is_missing_value,
+    is_spreadsheet_error,
+    missing_kind,
+)
+
+__all__ = [
+    "MISSING_ID_TOKENS",
+    "MISSING_VALUE_TOKENS",
+    "SPREADSHEET_ERRORS",
+    "CanonicalPlan",
+    "CleanedNames",
+    "Decoded",
+    "IdTypeGuess",
+    "as_missing",
+    "canonical_plan",
+    "case_variants",
+    "check_input_file",
+    "check_libraries",
+    "check_mapped_share",
+    "check_matrix_size",
+    "check_unique",
+    "choose_kind",
+    "clean_name",
+    "clean_names",
+    "clean_sheet",
+    "count_message",
+    "detect_id_type",
+    "did_you_mean",
+    "integer_counts",
+    "is_missing_id",
+    "is_missing_value",
+    "is_spreadsheet_error",
+    "level_shortfalls",
+    "mapped_fraction",
+    "missing_kind",
+    "nfc",
+    "path_problem",
+    "repair_entrez_floats",
+    "repeated",
+    "subject_conflicts",
+    "to_utf8",
+]

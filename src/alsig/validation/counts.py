@@ -1,0 +1,187 @@
+"""Range checks of read counts, the same for a text table and an ``.h5ad``'s X.
+
+A count is an integer >= 0 that an int64 holds exactly. Each rule has one message, used by
+every reader (the text reader adds the file line and column, the h5ad reader the sample and
+gene), so a value is rejected the same way whatever file it came in:
+
+======================  ===================================================================
+``count is missing``    empty, ``NA``, ``N/A``, ``null``, ``-`` (text only)
+``spreadsheet error``   ``#N/A``, ``#VALUE!`` ... (a formula error exported as text)
+``count is NaN``        a float NaN
+``count is infinite``   ``Inf``
+``count is too large``  a float at or above 2^53 (not an exact integer: ``1e20``), or an
+                        integer beyond int64 (``uint64`` X, a 20-digit number)
+``count is negative``
+``not an integer``      a fraction, unless ``counts_rounding: round`` (then rounded half to
+                        even, counted, and reported)
+======================  ===================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from alsig.errors import AlsigError
+
+#: floats at or above this are not exact integers (``1e20`` is not a read count)
+FLOAT_EXACT = 2.0**53
+INT64_MAX = int(np.iinfo(np.int64).max)
+
+NEEDS_RAW_COUNTS = "alsig needs raw integer read counts >= 0 (not TPM/FPKM/normalised values)."
+TOO_LARGE_FIX = (
+    " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
+    "read counts: check that these values are a sample's counts (in a text table, list an "
+    "annotation column under `non_sample_columns`)."
+)
+ROUNDING_FIX = (
+    " For estimated counts (salmon, RSEM expected_count) set `counts_rounding: round` for the "
+    "dataset to round them to integers."
+)
+SPREADSHEET_FIX = (
+    " The cell holds a spreadsheet formula error: fix the formula in the spreadsheet (or the "
+    "export) and write the count."
+)
+MISSING = "count is missing (empty or NA)"
+NAN = "count is NaN"
+INFINITE = "count is infinite"
+TOO_LARGE = "count is too large"
+NEGATIVE = "count is negative"
+NOT_INTEGER = "count is not an integer"
+SPREADSHEET = "count is a spreadsheet error value"
+ROUNDING = ("none", "round")
+
+
+def count_message(location: str, what: str, value: object, fix: str = "") -> str:
+    """The one message of a bad count.
+
+    Parameters
+    ----------
+    location
+        Where: ``file 'x.tsv', line 3, column 'S2'`` or ``file 'x.h5ad', sample 'S2', gene 'SOD1'``.
+    what
+        The rule broken (:data:`NAN`, :data:`TOO_LARGE`, ...).
+    value
+        The value as read.
+    fix
+        What to do beyond :data:`NEEDS_RAW_COUNTS`.
+
+    Returns
+    -------
+    str
+    """
+    return f"{location}: {what} (value {value!r}). {NEEDS_RAW_COUNTS}{fix}"
+
+
+def check_rounding(rounding: str) -> None:
+    """Raise unless ``rounding`` is a ``counts_rounding`` mode.
+
+    Parameters
+    ----------
+    rounding
+        ``none`` or ``round``.
+
+    Raises
+    ------
+    AlsigError
+        Naming the config key.
+    """
+    if rounding not in ROUNDING:
+        raise AlsigError(f"config key counts_rounding: '{rounding}' is not one of {ROUNDING}.")
+
+
+def integer_counts(
+    matrix: np.ndarray | sp.spmatrix,
+    *,
+    rounding: str,
+    source: str,
+    locate: Callable[[int, int], str],
+    hint: str = "",
+) -> tuple[np.ndarray, int]:
+    """A numeric matrix as exact int64 counts, or an error naming the first bad cell.
+
+    Parameters
+    ----------
+    matrix
+        Dense or sparse, any numeric dtype (rows x columns as the caller names them).
+    rounding
+        ``none``: a fraction is an error; ``round``: fractions are rounded half to even.
+    source
+        Where the whole matrix is, e.g. ``file 'x.h5ad', X``.
+    locate
+        ``(row, column) -> location text`` for the message.
+    hint
+        Appended to every message (e.g. where raw counts belong in this file format).
+
+    Returns
+    -------
+    counts : numpy.ndarray
+        Dense int64, same shape.
+    n_rounded : int
+        Cells rounded under ``rounding: round``.
+
+    Raises
+    ------
+    AlsigError
+        A boolean or non-numeric matrix, or a cell breaking a rule of the module docstring.
+    """
+    check_rounding(rounding)
+    if sp.issparse(matrix):
+        matrix = sp.csr_matrix(matrix, copy=True)
+        matrix.sum_duplicates()  # a cell stored twice is one count (their sum)
+    data = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    dtype = data.dtype
+    if dtype == np.bool_ or not (
+        np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+    ):
+        raise AlsigError(f"{source} holds {dtype} values, not numbers. {NEEDS_RAW_COUNTS}")
+    n_rounded = 0
+    # each mask is built only when the rules before it found nothing (a 2,000 x 60,000 float X
+    # is 0.96 GB; a list of all masks at once would hold several times that)
+    if np.issubdtype(dtype, np.floating):
+        rounded = np.rint(data)
+        rules = [
+            (lambda: np.isnan(data), NAN, ""),
+            (lambda: np.isinf(data), INFINITE, ""),  # from here on, every value is finite
+            (lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT), TOO_LARGE, TOO_LARGE_FIX),
+            (lambda: data < 0, NEGATIVE, ""),
+        ]
+        if rounding == "none":
+            rules.append((lambda: data != rounded, NOT_INTEGER, ROUNDING_FIX))
+        _raise_first(rules, matrix, data, locate, hint)
+        if rounding == "round":
+            n_rounded = int(np.count_nonzero(data != rounded))
+        data = rounded
+    elif np.issubdtype(dtype, np.unsignedinteger):
+        rule = (lambda: data > INT64_MAX, TOO_LARGE, TOO_LARGE_FIX)
+        _raise_first([rule], matrix, data, locate, hint)
+    else:
+        _raise_first([(lambda: data < 0, NEGATIVE, "")], matrix, data, locate, hint)
+    if sp.issparse(matrix):
+        matrix.data = data.astype(np.int64)
+        return matrix.toarray(), n_rounded
+    return data.astype(np.int64), n_rounded
+
+
+def _raise_first(
+    rules, matrix, data: np.ndarray, locate: Callable[[int, int], str], hint: str
+) -> None:
+    """Raise the message of the first rule whose mask has a hit, at its cell."""
+    for build_mask, what, fix in rules:
+        hits = np.flatnonzero(build_mask())
+        if not len(hits):
+            continue
+        row, column = _position(matrix, data, int(hits[0]))
+        value = data.flat[int(hits[0])].item()
+        raise AlsigError(count_message(locate(row, column), what, value, fix + hint))
+
+
+def _position(matrix, data: np.ndarray, flat: int) -> tuple[int, int]:
+    """(row, column) of the ``flat``-th stored value (row-major for dense, CSR order for
+    sparse)."""
+    if sp.issparse(matrix):  # CSR (see integer_counts): data in row order
+        row = int(np.searchsorted(matrix.indptr, flat, side="right") - 1)
+        return row, int(matrix.indices[flat])
+    return tuple(int(i) for i in np.unravel_index(flat, data.shape))  # type: ignore[return-value]

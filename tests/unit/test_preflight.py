@@ -1,0 +1,166 @@
+"""``alsig check-config`` as the pre-flight (alsig.preflight): it opens the sheets and files a
+config names and says, before any job, what would stop the run; never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from alsig.cli import main
+from alsig.preflight import preflight
+from tests.conftest import REPO
+
+DEMO = REPO / "resources" / "demo"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the demo config and files in a project folder; returns an editor."""
+    for name in ("GSE122649_demo_counts.tsv.gz", "GSE122649_demo_samples.tsv"):
+        shutil.copy(DEMO / name, tmp_path / name)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    demo = config["datasets"]["demo"]
+    demo["counts"] = "GSE122649_demo_counts.tsv.gz"
+    demo["samples"] = "GSE122649_demo_samples.tsv"
+    del demo["te_counts"]
+
+    def write(config=config, text: str | None = None):
+        path = tmp_path / "config.yaml"
+        path.write_text(text if text is not None else yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    write.config = config
+    write.dir = tmp_path
+    return write
+
+
+def run(path, capsys):
+    code = main(["check-config", str(path), "--workdir", str(path.parent)])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out
+    return code, out.out, out.err
+
+
+def test_the_demo_passes_with_its_notes(project, capsys):
+    code, out, err = run(project(), capsys)
+    assert code == 0, err
+    assert "OK (1 dataset(s))" in out
+    assert "sex: 'Unknown' x4 (GSM3477251, GSM3477252, GSM3477253, GSM3477254)" in out
+    assert "onset_site: 'Bulbar' / 'bulbar'" in out
+
+
+def test_yaml_booleans_where_a_level_was_meant(project, capsys):
+    config = project.config
+    config["datasets"]["demo"]["de"] = {"contrasts": {"c9": ["c9orf72_repeat_expansion", "X", "Y"]}}
+    text = yaml.safe_dump(config, sort_keys=False).replace("- X", "- yes").replace("- Y", "- no")
+    text = text.replace("collapse_by: subject", "collapse_by: off")
+    code, _, err = run(project(text=text), capsys)
+    assert code == 2
+    assert "config key datasets.demo.de.contrasts.c9[1]: YAML reads `yes`" in err
+    assert "as the boolean true, not the text 'yes'; quote it: \"yes\"" in err
+    assert "datasets.demo.qc.collapse_by: YAML reads `off`" in err
+    assert "False is not of type" not in err  # the schema's own message is replaced
+
+
+def test_a_typo_gets_did_you_mean(project, capsys):
+    config = project.config
+    config["datasets"]["demo"]["de"] = {"desing": "~ condition"}
+    config["datasets"]["demo"]["condition"]["column"] = "gruop"
+    code, _, err = run(project(), capsys)
+    assert code == 2 and "unknown key(s) ['desing']" in err and "Did you mean 'design'?" in err
+    del config["datasets"]["demo"]["de"]
+    code, _, err = run(project(), capsys)
+    assert "condition column 'gruop' is not in the sample sheet" in err
+    assert "Did you mean 'group'?" in err
+
+
+def test_contrast_levels_need_enough_samples_after_collapsing(project, capsys):
+    config = project.config
+    config["datasets"]["demo"]["de"] = {
+        "contrasts": {"a": ["condition", "ALS", "contrl"], "b": ["condition", "ALS", "control"]},
+        "design": "~ sex + condition",
+        "min_samples_per_level": 7,
+    }
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "de.contrasts.a: of 'condition', level 'contrl' has no samples" in err
+    assert "Did you mean 'control'?" in err
+    # 19 donors after collapsing (not 38 libraries): control has 6 < 7
+    assert "level 'control' has 6 sample(s), at least 7 needed (after replicate collapsing)" in err
+    assert "design variable 'sex' is missing for 4 sample(s)" in err  # 'Unknown': DE would stop
+
+
+def test_paths_columns_and_collections(project, capsys):
+    config = project.config
+    demo = config["datasets"]["demo"]
+    demo["te_counts"] = "."  # a directory
+    demo["columns"]["region"] = "tisue"
+    config["enrich"] = {"collections": ["hallmarks"]}
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "datasets.demo.te_counts: file '.' is a directory, not a file" in err
+    assert "column 'tisue' (for `region`) is not in the sample sheet" in err
+    assert "Did you mean 'tissue'?" in err
+    assert "enrich.collections: 'hallmarks' is not a shipped collection" in err
+    assert "Did you mean 'hallmark'?" in err
+
+
+def test_the_sheet_and_the_count_matrix_must_name_the_same_samples(project, capsys):
+    sheet = project.dir / "GSE122649_demo_samples.tsv"
+    lines = sheet.read_text().splitlines()
+    sheet.write_text("\n".join(lines[:-1]) + "\n")  # the last library is only in the counts
+    code, _, err = run(project(), capsys)
+    assert code == 2 and "GSM3477254" in err and "are not in the sample sheet" in err
+
+
+def test_subject_in_two_conditions_is_found_before_qc(project, capsys):
+    sheet = project.dir / "GSE122649_demo_samples.tsv"
+    text = sheet.read_text().replace("GSM3477218\tJR9\tALS-22\tsALS\tALS",
+                                     "GSM3477218\tJR9\tALS-22\tsALS\tcontrol")  # fmt: skip
+    sheet.write_text(text)
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "subject 'JR9' has libraries with condition GSM3477217: ALS, GSM3477218: control" in err
+
+
+def test_broken_yaml_and_missing_config_say_where(tmp_path, capsys):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("datasets:\n  demo: [unclosed\n")
+    code, _, err = run(bad, capsys)
+    assert code == 2 and "line 3" in err and "not valid YAML" in err
+    code, _, err = run(tmp_path / "none.yaml", capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_a_geo_dataset_not_downloaded_yet_is_a_note(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "datasets:\n  g:\n    source: geo\n    accession: GSE124439\n"
+        "    condition: {column: sample group}\n"
+    )
+    found = preflight(path, workdir=tmp_path)
+    assert not found.problems
+    assert any("GSE124439 is not downloaded yet" in n for n in found.notes)
+
+
+def test_a_cached_geo_series_matrix_is_checked_like_a_sheet(tmp_path):
+    from tests.stub_server import DATA
+
+    cache = tmp_path / ".cache" / "alsig" / "geo" / "GSE900001"
+    cache.mkdir(parents=True)
+    shutil.copy(DATA / "GSE900001" / "GSE900001_series_matrix.txt.gz", cache)
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "datasets:\n  g:\n    source: geo\n    accession: GSE900001\n"
+        "    condition:\n      column: disease state\n      rules:\n"
+        "        - {pattern: '^ALS$', condition: ALS}\n        - {pattern: '^Contrl$', condition: control}\n"
+    )
+    found = preflight(path, workdir=tmp_path)
+    assert any("4 sample(s) have no condition" in p and "Control" in p for p in found.problems)
+    path.write_text(path.read_text().replace("Contrl", "Control"))
+    found = preflight(path, workdir=tmp_path)
+    assert not found.problems, found.problems
+    assert any("column 'sex' used as `sex`" in n for n in found.notes)
+    assert any("the sheet has 'subject_id'" in n for n in found.notes)
