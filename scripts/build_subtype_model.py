@@ -45,8 +45,9 @@ from alsig.stages.subtypes.reference_model import (
     GENES_TE_MODEL,
     PROBABILITY_COLUMNS,
     save_model,
+    save_reference_calls,
 )
-from alsig.stages.subtypes.training import TrainingSettings, select_and_fit
+from alsig.stages.subtypes.training import REFERENCE_SETTINGS, select_and_fit
 from alsig.stages.subtypes.validation import (
     batch_held_out_cv,
     call_metrics,
@@ -58,10 +59,7 @@ from alsig.stages.subtypes.validation import (
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS, FOLDS, N_BOOT = 5, 5, 1000
-SETTINGS = {
-    GENES_MODEL: TrainingSettings(),
-    GENES_TE_MODEL: TrainingSettings(te_grid=(25, 100, 400)),
-}
+SETTINGS = REFERENCE_SETTINGS
 DESCRIPTIONS = {
     GENES_MODEL: "Tam et al. 2019 subtypes (ALS-Ox / ALS-Glia / ALS-TE) from within-sample "
     "gene ranks; for data without TE counts.",
@@ -167,8 +165,7 @@ def build(data_dir: Path, out: Path, log) -> None:
                      *PROBABILITY_COLUMNS, "reference_distance", "subtype_call", "fold"]].copy()  # fmt: skip
     calls = calls.rename(columns={"label": "published_subtype", "fold": "outer_fold"})
     calls["reference_sample"] = True
-    _write_tsv(calls.sort_values(["subtype_model", "sample"], kind="stable"),
-               out / "reference_calls.tsv")  # fmt: skip
+    save_reference_calls(calls.sort_values(["subtype_model", "sample"], kind="stable"), out)
 
 
 def _write_tsv(frame: pd.DataFrame, path: Path) -> None:

@@ -34,6 +34,7 @@ from alsig.stages.subtypes.reference_model import (
     PROBABILITY_COLUMNS,
     load_model,
     save_model,
+    save_reference_calls,
 )
 from alsig.stages.subtypes.training import TrainingSet, TrainingSettings, select_and_fit
 from alsig.stages.subtypes.validation import call_metrics, predict_rows
@@ -204,6 +205,44 @@ def test_model_stores_choices_made_in_the_inner_cv(toy_model):
     assert toy_model.min_probability in FAST.probability_grid
     assert toy_model.calibration_target in ("prevalence", "balanced")
     assert toy_model.distance_threshold > 0
+
+
+def test_training_samples_get_their_stored_outer_fold_call_never_an_in_sample_one(
+    toy, split, toy_model, tmp_path
+):
+    training = list(toy_model.reference_samples)
+    assert training == [toy.samples[i] for i in split[0]]
+    # without stored outer-fold calls a training sample gets no call at all
+    bare = project(toy_model, toy.gene_counts.loc[training[:3]])
+    assert bare["reference_sample"].all() and (bare["subtype_call"] == "unassigned").all()
+    assert bare["p_ox"].isna().all()
+    stored = pd.DataFrame(
+        {
+            "subtype_model": toy_model.name,
+            "sample": training,
+            "p_ox": 0.2,
+            "p_glia": 0.3,
+            "p_te": 0.5,
+            "reference_distance": 0.25,
+            "subtype_call": "ALS-TE",
+        }
+    )
+    json_path, _ = save_model(toy_model, tmp_path)
+    save_reference_calls(stored, tmp_path)
+    loaded = load_model(json_path)
+    held = [toy.samples[i] for i in split[1][:4]]
+    projected = project(loaded, toy.gene_counts.loc[training[:5] + held])
+    assert projected.loc[training[:5], "reference_sample"].all()
+    assert (projected.loc[training[:5], "subtype_call"] == "ALS-TE").all()
+    assert projected.loc[training[:5], "p_te"].to_numpy() == pytest.approx(0.5)
+    assert not projected.loc[held, "reference_sample"].any()
+    # recognised by content: a renamed training sample is still a reference sample
+    renamed = toy.gene_counts.loc[[training[0]]].rename(index={training[0]: "new_name"})
+    assert project(loaded, renamed)["reference_sample"].iloc[0]
+    # a call table that misses reference samples is refused
+    save_reference_calls(stored.iloc[1:], tmp_path)
+    with pytest.raises(AlsigError, match="each of its 64 reference samples once"):
+        load_model(json_path)
 
 
 # -- out of reference ---------------------------------------------------------------------------

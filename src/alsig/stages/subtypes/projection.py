@@ -20,6 +20,12 @@ quantiles keep their meaning), a missing feature is set to the reference mean (s
 value 0: it moves no logit), and the distance is taken over the present features. Coverage is
 reported per sample table; below the model's ``min_coverage`` (50 %) the projection is refused.
 
+Reference samples: a sample whose features equal a row of the model's reference (a training
+sample of GSE124439, recognised by content, not by name) gets ``reference_sample = True`` and the
+probabilities, distance and call it received in the outer folds of the validation (stored in
+``reference_calls.tsv``), never an in-sample call; without stored calls its values are missing
+and its call ``unassigned``.
+
 Every feature depends on the sample alone (:mod:`.features`), so scoring any subset of samples
 gives the same values and calls. These are molecular subtypes associated with resistance
 biology, not a prediction of any patient's drug response.
@@ -56,7 +62,10 @@ COLUMNS = (
     "gene_coverage",
     "te_coverage",
     "subtype_model",
+    "reference_sample",
 )
+#: RMS feature difference below which a sample is taken to be a reference (training) sample
+SAME_SAMPLE_RMS = 1e-4
 
 
 def canonical_region(text: object) -> str | None:
@@ -269,6 +278,44 @@ def project(
     table["gene_coverage"] = block.gene_coverage
     table["te_coverage"] = np.nan if block.te_coverage is None else block.te_coverage
     table["subtype_model"] = model.name
+    table["reference_sample"] = False
+    return _with_reference_calls(table, model, block)
+
+
+def reference_rows(model: ReferenceModel, block: FeatureBlock) -> np.ndarray:
+    """Per sample: the index of the reference row it equals (a training sample), else -1."""
+    if model.reference.shape[0] == 0:
+        return np.full(block.z.shape[0], -1)
+    nearest = np.full(block.z.shape[0], -1)
+    complete = block.present.all(axis=1)
+    if complete.any():
+        z = block.z[complete]
+        reference = np.asarray(model.reference, dtype=float)
+        squared = (z**2).sum(axis=1)[:, None] - 2.0 * z @ reference.T + (reference**2).sum(axis=1)
+        rms = np.sqrt(np.maximum(squared, 0.0) / z.shape[1])
+        best = rms.argmin(axis=1)
+        hit = rms[np.arange(len(best)), best] < SAME_SAMPLE_RMS
+        nearest[np.flatnonzero(complete)[hit]] = best[hit]
+    return nearest
+
+
+def _with_reference_calls(
+    table: pd.DataFrame, model: ReferenceModel, block: FeatureBlock
+) -> pd.DataFrame:
+    rows = reference_rows(model, block)
+    matched = rows >= 0
+    if not matched.any():
+        return table
+    table.loc[matched, "reference_sample"] = True
+    values = [*PROBABILITY_COLUMNS, "reference_distance", "subtype_call"]
+    if model.reference_calls is None or not model.reference_samples:
+        table.loc[matched, values[:-1]] = np.nan
+        table.loc[matched, "subtype_call"] = UNASSIGNED
+        return table
+    names = [model.reference_samples[i] for i in rows[matched]]
+    stored = model.reference_calls.loc[names, values]
+    for column in values:
+        table.loc[matched, column] = stored[column].to_numpy()
     return table
 
 

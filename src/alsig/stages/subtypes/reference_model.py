@@ -10,7 +10,11 @@ A model ``<name>`` is two files in ``resources/subtypes/``:
   training-data hash and the cross-validation report. One feature per line keeps diffs readable.
 - ``<name>.reference.parquet``: the standardised features of the training samples (float32,
   one column per feature, same order), the reference the distance of a new sample is measured to.
-  Its content hash is in the JSON, so a mismatched pair is refused.
+  Its content hash is in the JSON, so a mismatched pair is refused. Its rows are the training
+  samples listed in the JSON's ``reference_samples``.
+- ``reference_calls.tsv`` (one per folder, all models): the outer-fold probabilities, distance
+  and call of every reference sample (from a model that never saw its donor). A sample that
+  *is* a reference sample gets these, never an in-sample call (:func:`.projection.project`).
 
 Floats are rounded to :data:`DIGITS` significant digits before use and before writing, so a model
 behaves the same in memory, after a round trip and after a rebuild on the same software stack.
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from alsig.errors import AlsigError
@@ -46,9 +51,12 @@ DIGITS = 9
 #: regions the reference (GSE124439) samples come from
 DEFAULT_REFERENCE_REGIONS = ("frontal cortex", "motor cortex")
 DEFAULT_MIN_COVERAGE = 0.5
+#: outer-fold calls of the reference samples, beside the model files (all models of a folder)
+REFERENCE_CALLS = "reference_calls.tsv"
 _HEADER_KEYS = (
     "format", "format_version", "name", "description", "classes", "probability_columns",
-    "intercept", "calibration", "min_probability", "distance", "reference_regions", "min_coverage",
+    "intercept", "calibration", "min_probability", "distance", "reference_samples",
+    "reference_regions", "min_coverage",
     "hyperparameters", "training", "cv_report",
 )  # fmt: skip
 
@@ -77,6 +85,7 @@ class ReferenceModel:
     distance_threshold: float
     neighbours: int
     reference: np.ndarray
+    reference_samples: tuple[str, ...] = ()
     classes: tuple[str, ...] = CLASSES
     reference_regions: tuple[str, ...] = DEFAULT_REFERENCE_REGIONS
     min_coverage: float = DEFAULT_MIN_COVERAGE
@@ -84,6 +93,7 @@ class ReferenceModel:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     cv_report: Mapping[str, Any] = field(default_factory=dict)
+    reference_calls: pd.DataFrame | None = None
 
     @property
     def genes(self) -> list[str]:
@@ -183,6 +193,7 @@ def model_document(model: ReferenceModel) -> dict[str, Any]:
             "reference_sha256": reference_hash(model.reference),
             "reference_shape": list(model.reference.shape),
         },
+        "reference_samples": list(model.reference_samples),
         "reference_regions": list(model.reference_regions),
         "min_coverage": model.min_coverage,
         "hyperparameters": dict(model.hyperparameters),
@@ -248,6 +259,10 @@ def load_model(path: str | Path) -> ReferenceModel:
     parquet_path = path.with_name(f"{model.name}.reference.parquet")
     reference = _read_reference(parquet_path, model)
     expected = document["distance"]
+    if model.reference_samples and len(model.reference_samples) != reference.shape[0]:
+        raise AlsigError(f"file '{path}': reference matrix does not match "
+                         f"({len(model.reference_samples)} reference_samples for "
+                         f"{reference.shape[0]} rows).")  # fmt: skip
     if list(reference.shape) != list(expected["reference_shape"]) or (
         reference_hash(reference) != expected["reference_sha256"]
     ):
@@ -256,7 +271,48 @@ def load_model(path: str | Path) -> ReferenceModel:
             f"{list(reference.shape)} vs {expected['reference_shape']}, or its sha256 differs); "
             "the two files of a model must come from the same build."
         )
-    return replace(model, reference=reference)
+    calls = _read_reference_calls(path.with_name(REFERENCE_CALLS), model)
+    return replace(model, reference=reference, reference_calls=calls)
+
+
+def save_reference_calls(table: pd.DataFrame, directory: str | Path) -> Path:
+    """Write the outer-fold calls of the reference samples (all models of ``directory``).
+
+    Parameters
+    ----------
+    table
+        One row per model and reference sample: ``subtype_model``, ``sample``, the probability
+        columns, ``reference_distance``, ``subtype_call`` (and any descriptive columns).
+    directory
+        The models' folder.
+    """
+    path = Path(directory) / REFERENCE_CALLS
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+    return path
+
+
+def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | None:
+    """The stored outer-fold calls of the model's reference samples (None without the file)."""
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"sample": str, "subtype_model": str})
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AlsigError(f"file '{path}': not a readable reference-call table ({exc}).") from None
+    needed = ["subtype_model", "sample", *PROBABILITY_COLUMNS, "reference_distance", "subtype_call"]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise AlsigError(f"file '{path}': column(s) {', '.join(missing)} missing; rebuild with "
+                         "scripts/build_subtype_model.py.")  # fmt: skip
+    table = table[table["subtype_model"] == model.name].set_index("sample")
+    if table.index.has_duplicates or set(table.index) != set(model.reference_samples):
+        raise AlsigError(
+            f"file '{path}': the outer-fold calls of model '{model.name}' must list each of its "
+            f"{len(model.reference_samples)} reference samples once (found {len(table)} rows); "
+            "rebuild the model so the files come from the same build."
+        )
+    return table.loc[list(model.reference_samples)]
 
 
 def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:
@@ -361,6 +417,7 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
         neighbours=neighbours,
         reference=np.zeros((0, len(triples)), dtype=np.float32),
         classes=classes,
+        reference_samples=tuple(str(v) for v in document["reference_samples"]),
         reference_regions=tuple(str(r) for r in regions),
         min_coverage=min_coverage,
         description=str(document["description"]),

@@ -74,6 +74,13 @@ class TrainingSettings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
+#: the settings of the shipped models (``scripts/build_subtype_model.py``), by model name
+REFERENCE_SETTINGS = {
+    "genes": TrainingSettings(),
+    "genes_te": TrainingSettings(te_grid=(25, 100, 400)),
+}
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Labelled samples with their per-sample features precomputed.
@@ -401,6 +408,7 @@ def select_and_fit(
         distance_threshold=report.distance_threshold,
         neighbours=settings.neighbours,
         reference=fitted.reference.astype(np.float32),
+        reference_samples=tuple(data.samples[i] for i in rows),
         reference_regions=tuple(reference_regions),
         min_coverage=DEFAULT_MIN_COVERAGE,
         description=description,
