@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from alsig.errors import AlsigError
 from alsig.stages.score.retrotransposons import te_log2cpm
 from alsig.stages.score.signatures import Signature
 from alsig.stages.subtypes.features import (
+    counts_by_entrez,
     gene_rank_features,
     rank_normal_scores,
     te_features,
@@ -26,6 +28,7 @@ from alsig.stages.subtypes.projection import (
     choose_model,
     project,
 )
+from alsig.stages.subtypes.reference_data import load_reference, training_hash
 from alsig.stages.subtypes.reference_model import (
     CLASSES,
     GENES_MODEL,
@@ -33,10 +36,18 @@ from alsig.stages.subtypes.reference_model import (
     OUT_OF_REFERENCE,
     PROBABILITY_COLUMNS,
     load_model,
+    load_shipped,
+    model_paths,
     save_model,
     save_reference_calls,
+    shipped_model_dir,
 )
-from alsig.stages.subtypes.training import TrainingSet, TrainingSettings, select_and_fit
+from alsig.stages.subtypes.training import (
+    REFERENCE_SETTINGS,
+    TrainingSet,
+    TrainingSettings,
+    select_and_fit,
+)
 from alsig.stages.subtypes.validation import call_metrics, predict_rows
 from alsig.toy import toy_cohort
 
@@ -344,3 +355,56 @@ def test_calibrated_probabilities_sum_to_one():
     p = calibrated_probabilities(logits, 2.0, np.array([0.0, 0.5, -0.5]))
     assert p.sum(axis=1) == pytest.approx(1.0)
     assert p[1].argmax() == 0
+
+
+# -- the shipped models on the real reference (../shared/data) ----------------------------------
+
+
+def test_shipped_models_carry_outer_fold_calls_for_every_reference_sample():
+    for name in (GENES_MODEL, GENES_TE_MODEL):
+        model = load_shipped(name)
+        assert len(model.reference_samples) == 148 == model.reference.shape[0]
+        calls = model.reference_calls
+        assert calls is not None and calls["reference_sample"].all()
+        assert set(calls["subtype_call"]) <= {*CLASSES, "unassigned", OUT_OF_REFERENCE}
+        report = model.cv_report
+        assert report["nested"]["repeats"] >= 5 and "batch_held_out" in report
+        assert model.uses_te == (name == GENES_TE_MODEL)
+        assert all(symbol for _, _, symbol in model.features if _ == "gene")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [GENES_MODEL, GENES_TE_MODEL])
+def test_rebuilding_the_shipped_model_reproduces_its_files_bit_for_bit(name, shared_data, tmp_path):
+    """The final fit of scripts/build_subtype_model.py, redone from GSE124439, writes the same
+    bytes (the CV report and descriptions are copied: they come from the nested CV, which
+    ``scripts/build_subtype_model.py --check`` reruns in full)."""
+    shipped = load_shipped(name)
+    data = load_reference(shared_data, with_te=name == GENES_TE_MODEL)
+    assert training_hash(load_reference(shared_data)) == shipped.training["data_sha256"]
+    with threadpool_limits(limits=1):
+        model, _ = select_and_fit(data, settings=REFERENCE_SETTINGS[name], name=name)
+    model = dataclasses.replace(model, description=shipped.description,
+                                training=shipped.training, cv_report=shipped.cv_report)  # fmt: skip
+    json_path, parquet_path = save_model(model, tmp_path)
+    shipped_json, shipped_parquet = model_paths(shipped_model_dir(), name)
+    assert json_path.read_bytes() == shipped_json.read_bytes()
+    assert parquet_path.read_bytes() == shipped_parquet.read_bytes()
+
+
+def test_gse67196_cerebellum_is_out_of_reference(shared_data):
+    folder = shared_data / "GSE67196"
+    raw = pd.read_csv(folder / "GSE67196_Petrucelli2015_ALS_genes.rawcount.txt.gz", sep="\t")
+    raw = raw.drop(columns="Chr").groupby("GeneID", sort=False).sum()
+    samples = pd.read_csv(folder / "GSE67196_samples.tsv.gz", sep="\t").set_index("sample_id")
+    counts, _ = counts_by_entrez(raw.T.loc[samples.index])
+    model = choose_model(None)
+    assert model.name == GENES_MODEL
+    projected = project(model, counts, regions=samples["tissue"])
+    cerebellum = samples["tissue"] == "Cerebellum"
+    assert cerebellum.sum() == 26
+    assert (projected.loc[cerebellum, "subtype_call"] == OUT_OF_REFERENCE).all()
+    # the distance rule alone flags them too: cerebellum is far from any cortex sample
+    unknown = project(model, counts.loc[cerebellum])
+    assert (unknown["subtype_call"] == OUT_OF_REFERENCE).mean() >= 0.9
+    assert not projected["reference_sample"].any()
