@@ -27,6 +27,7 @@ from alsig.stages.subtypes.projection import (
     canonical_region,
     choose_model,
     project,
+    reweight_priors,
 )
 from alsig.stages.subtypes.reference_data import load_reference, training_hash
 from alsig.stages.subtypes.reference_model import (
@@ -355,6 +356,8 @@ def test_calibrated_probabilities_sum_to_one():
     p = calibrated_probabilities(logits, 2.0, np.array([0.0, 0.5, -0.5]))
     assert p.sum(axis=1) == pytest.approx(1.0)
     assert p[1].argmax() == 0
+    equal = np.array([[1 / 3, 1 / 3, 1 / 3]])
+    assert reweight_priors(equal, [0.6, 0.2, 0.2])[0] == pytest.approx([0.6, 0.2, 0.2])
 
 
 # -- the shipped models on the real reference (../shared/data) ----------------------------------

@@ -168,6 +168,17 @@ def calibrated_probabilities(
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+def reweight_priors(probabilities: np.ndarray, priors: Sequence[float]) -> np.ndarray:
+    """Probabilities calibrated to equal class priors, re-read at other class priors.
+
+    A model with calibration target ``balanced`` gives probabilities for equal class shares;
+    ``reweight_priors(p, [0.61, 0.19, 0.20])`` gives them at the reference's prevalence (Bayes'
+    rule: multiply by the priors and renormalise).
+    """
+    weighted = np.asarray(probabilities, dtype=float) * np.asarray(priors, dtype=float)
+    return weighted / weighted.sum(axis=1, keepdims=True)
+
+
 def reference_distance(
     z: np.ndarray, reference: np.ndarray, neighbours: int, present: np.ndarray | None = None
 ) -> np.ndarray:
