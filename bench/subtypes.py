@@ -2,7 +2,7 @@
 state score distributions, donor concordance, time and memory.
 
 Reads a workdir of ``config/examples/shared_cohorts.yaml`` (``bench/real_cohorts.py --run``
-makes one) and writes ``bench/results/subtypes.md``. The published per-sample labels (Tam et
+makes one) and writes ``bench/results/subtype_states.md``. The published per-sample labels (Tam et
 al. 2019, Table S1) are not used anywhere: only the published shares (61 / 19 / 20 %).
 A hand-written "## Reading" section at the end of the file is kept.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench/results/subtypes.md"
+OUT = ROOT / "bench/results/subtype_states.md"
 DATASETS = ("GSE124439", "GSE122649", "GSE67196")
 PUBLISHED = {"Ox-like": 0.61, "Glia-like": 0.19, "TE-like": 0.20}
 STATES = ("Ox-like", "Glia-like", "TE-like")

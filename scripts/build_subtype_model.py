@@ -1,0 +1,203 @@
+"""Build the subtype reference models (``resources/subtypes/``) from GSE124439 and its labels.
+
+Trains the classifier of :mod:`alsig.stages.subtypes.training` on the 148 ALS samples of
+GSE124439 with their published subtypes (Tam et al. 2019, Table S1A; ``../shared/data``) twice:
+
+- ``genes``: within-sample gene ranks only (for data without TE counts, e.g. GSE67196);
+- ``genes_te``: the same plus TE subfamilies normalised as the retrotransposon axis.
+
+For each it runs the validation of :mod:`alsig.stages.subtypes.validation` (nested donor-grouped
+CV, 5 x 5 outer folds, and the batch-held-out scheme), stores the CV report in the model JSON
+and the outer-fold predictions of the reference samples in ``cv_predictions.tsv``, from which
+``reference_calls.tsv`` (nested repeat 0: the call each reference sample is given, never an
+in-sample call) is taken. Nothing carries a date, and BLAS runs on one thread, so rebuilding on
+the same software stack reproduces every file bit for bit: ``--check`` rebuilds into a
+temporary folder and compares.
+
+Usage:
+    python scripts/build_subtype_model.py [--data ../shared/data] [--out resources/subtypes]
+    python scripts/build_subtype_model.py --check
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import filecmp
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from alsig.stages.subtypes.reference_data import (
+    DATASET,
+    file_hashes,
+    load_reference,
+    reference_files,
+    training_hash,
+)
+from alsig.stages.subtypes.reference_model import (
+    GENES_MODEL,
+    GENES_TE_MODEL,
+    PROBABILITY_COLUMNS,
+    save_model,
+    save_reference_calls,
+)
+from alsig.stages.subtypes.training import REFERENCE_SETTINGS, select_and_fit
+from alsig.stages.subtypes.validation import (
+    batch_held_out_cv,
+    call_metrics,
+    confusion,
+    donor_bootstrap,
+    nested_cv,
+    region_check,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+REPEATS, FOLDS, N_BOOT = 5, 5, 1000
+SETTINGS = REFERENCE_SETTINGS
+DESCRIPTIONS = {
+    GENES_MODEL: "Tam et al. 2019 subtypes (ALS-Ox / ALS-Glia / ALS-TE) from within-sample "
+    "gene ranks; for data without TE counts.",
+    GENES_TE_MODEL: "Tam et al. 2019 subtypes (ALS-Ox / ALS-Glia / ALS-TE) from within-sample "
+    "gene ranks and TE subfamily log2 CPM (gene-library denominator, as the retrotransposon axis).",
+}
+WORDING = (
+    "Molecular subtypes associated with resistance biology, not a prediction of any patient's "
+    "drug response."
+)
+
+
+def _r(value: float) -> float:
+    return float(f"{value:.4g}") if np.isfinite(value) else None
+
+
+def summary(frame: pd.DataFrame, seed: int) -> dict:
+    """Estimate and donor-bootstrap 95 % CI of each metric, and the confusion matrix."""
+    table = donor_bootstrap(frame, n_boot=N_BOOT, seed=seed)
+    metrics = {
+        name: {"estimate": _r(row.estimate), "ci95": [_r(row.low), _r(row.high)]}
+        for name, row in table.iterrows()
+    }
+    pooled = confusion(frame)
+    return {
+        "metrics": metrics,
+        "confusion_all_repeats": {
+            k: {c: int(v) for c, v in row.items()} for k, row in pooled.iterrows()
+        },  # fmt: skip
+    }
+
+
+def cv_report(nested: pd.DataFrame, batch: pd.DataFrame) -> dict:
+    """The model's CV report (outer folds only)."""
+    chosen = nested.groupby(["repeat", "fold"]).first()
+    choices = chosen.value_counts(["n_genes", "n_te", "C"]).reset_index()
+    return {
+        "note": "Outer folds only; every choice made in a donor-grouped inner CV of each outer "
+        "training set. 'ba' counts unassigned and out_of_reference as errors; estimates are "
+        "means over repeats; CIs resample donors (1,000 draws).",
+        "nested": {"repeats": REPEATS, "folds": FOLDS, **summary(nested, seed=1)},
+        "batch_held_out": {
+            "note": "each seq_batch held out, every donor with a sample in it removed from "
+            "training; predictions pooled before scoring",
+            **summary(batch, seed=2),
+        },
+        "region_check_auc_p_glia_motor_vs_frontal_in_ALS_Ox": _r(region_check(nested)),
+        "outer_choices": [
+            {"n_genes": int(r.n_genes), "n_te": int(r.n_te), "C": float(r.C), "folds": int(r.count)}
+            for r in choices.itertuples()
+        ],
+        "outer_calibration_targets": {
+            str(k): int(v) for k, v in chosen["calibration_target"].value_counts().items()
+        },
+        "outer_min_probability": {
+            str(k): int(v) for k, v in chosen["min_probability"].value_counts().sort_index().items()
+        },
+    }
+
+
+def build(data_dir: Path, out: Path, log) -> None:
+    """Train, validate and write both models, the CV predictions and the reference calls."""
+    paths = reference_files(data_dir)
+    data = load_reference(data_dir)
+    training = {
+        "dataset": DATASET,
+        "labels": "Tam et al. 2019 Cell Rep 29:1164 Table S1A, column 'ALS NMF subtype' "
+        "(GSE124439_tam2019_subtypes.tsv.gz)",
+        "n_samples": len(data.samples),
+        "n_donors": int(data.meta["subject"].nunique()),
+        "class_counts": {
+            k: int(v) for k, v in data.meta["label"].value_counts().sort_index().items()
+        },
+        "data_sha256": training_hash(data),
+        "file_sha256": file_hashes(paths),
+        "wording": WORDING,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    predictions = []
+    for name, settings in SETTINGS.items():
+        start = time.perf_counter()
+        model, inner = select_and_fit(data, settings=settings, name=name,
+                                      description=DESCRIPTIONS[name])  # fmt: skip
+        log(f"{name}: final model {model.hyperparameters}")
+        nested = nested_cv(data, settings, name=name, repeats=REPEATS, folds=FOLDS, progress=log)
+        batch = batch_held_out_cv(data, settings, name=name, progress=log)
+        report = cv_report(nested, batch)
+        report["final_inner_losses"] = [
+            {k: (_r(v) if isinstance(v, float) else int(v)) for k, v in row.items()}
+            for row in inner.losses.to_dict(orient="records")
+        ]
+        model = dataclasses.replace(model, training=training, cv_report=report)
+        save_model(model, out)
+        both = pd.concat([nested, batch], ignore_index=True)
+        both.insert(0, "subtype_model", name)
+        predictions.append(both)
+        log(f"{name}: nested BA {call_metrics(nested)['ba']:.3f} "
+            f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    table = pd.concat(predictions, ignore_index=True)
+    _write_tsv(table, out / "cv_predictions.tsv")
+    emitted = table[(table["scheme"] == "nested") & (table["repeat"] == 0)]
+    calls = emitted[["subtype_model", "sample", "subject", "region", "label",
+                     *PROBABILITY_COLUMNS, "reference_distance", "subtype_call", "fold"]].copy()  # fmt: skip
+    calls = calls.rename(columns={"label": "published_subtype", "fold": "outer_fold"})
+    calls["reference_sample"] = True
+    save_reference_calls(calls.sort_values(["subtype_model", "sample"], kind="stable"), out)
+
+
+def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "subtypes")
+    parser.add_argument("--check", action="store_true",
+                        help="rebuild into a temporary folder and compare with --out")  # fmt: skip
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with threadpool_limits(limits=1):
+        if not args.check:
+            build(args.data, args.out, log)
+            return 0
+        with tempfile.TemporaryDirectory() as tmp:
+            build(args.data, Path(tmp), log)
+            names = sorted(p.name for p in Path(tmp).iterdir())
+            shipped = sorted(p.name for p in args.out.iterdir() if p.name != "README.md")
+            same, differ, missing = filecmp.cmpfiles(tmp, args.out, names, shallow=False)
+            if differ or missing or names != shipped:
+                log(f"rebuild differs: {differ + missing or set(names) ^ set(shipped)}")
+                return 1
+            log(f"rebuild identical: {', '.join(same)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

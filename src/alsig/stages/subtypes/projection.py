@@ -1,0 +1,354 @@
+"""Project samples onto the published subtypes of Tam et al. 2019 with a shipped reference model.
+
+For each sample the model (:mod:`.reference_model`, trained by ``scripts/build_subtype_model.py``
+on the 148 labelled ALS samples of GSE124439) gives:
+
+- ``p_ox``, ``p_glia``, ``p_te``: calibrated class probabilities (sum 1). They are calibrated on
+  the reference cohort (its centre, its platform and, with calibration target ``prevalence``, its
+  class shares 61/19/20 %; with target ``balanced``, equal class priors): elsewhere they are the
+  reference's view of the sample, not frequencies of that cohort.
+- ``reference_distance``: the mean RMS distance (in the model's standardised feature space) to
+  the ``neighbours`` nearest reference samples; the model's ``distance_threshold`` is the 99th
+  percentile of that distance for reference samples scored by models that never saw their donor.
+- ``subtype_call``: ``out_of_reference`` when the sample's region is known and not one of the
+  reference regions (frontal and motor cortex), or its distance exceeds the threshold; else
+  ``unassigned`` when the largest probability is below ``min_probability`` (chosen in the inner
+  cross-validation); else the class with the largest probability.
+
+Missing model genes (policy): the model genes present are ranked among themselves (so their
+quantiles keep their meaning), a missing feature is set to the reference mean (standardised
+value 0: it moves no logit), and the distance is taken over the present features. Coverage is
+reported per sample table; below the model's ``min_coverage`` (50 %) the projection is refused.
+
+Reference samples: a sample whose features equal a row of the model's reference (a training
+sample of GSE124439, recognised by content, not by name) gets ``reference_sample = True`` and the
+probabilities, distance and call it received in the outer folds of the validation (stored in
+``reference_calls.tsv``), never an in-sample call; without stored calls its values are missing
+and its call ``unassigned``.
+
+Every feature depends on the sample alone (:mod:`.features`), so scoring any subset of samples
+gives the same values and calls. These are molecular subtypes associated with resistance
+biology, not a prediction of any patient's drug response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alsig.errors import AlsigError
+from alsig.stages.subtypes.features import gene_rank_features, te_features
+from alsig.stages.subtypes.reference_model import (
+    GENES_MODEL,
+    GENES_TE_MODEL,
+    OUT_OF_REFERENCE,
+    PROBABILITY_COLUMNS,
+    UNASSIGNED,
+    ReferenceModel,
+    load_shipped,
+)
+
+#: columns of :func:`project` (besides the sample index)
+COLUMNS = (
+    *PROBABILITY_COLUMNS,
+    "subtype_call",
+    "reference_distance",
+    "region",
+    "in_reference_region",
+    "gene_coverage",
+    "te_coverage",
+    "subtype_model",
+    "reference_sample",
+)
+#: RMS feature difference below which a sample is taken to be a reference (training) sample
+SAME_SAMPLE_RMS = 1e-4
+
+
+def canonical_region(text: object) -> str | None:
+    """A region name in one vocabulary: ``frontal cortex``, ``motor cortex``, ``cerebellum``...
+
+    ``Motor Cortex (Lateral)`` -> ``motor cortex``; ``FCX`` / ``Frontal Cortex`` -> ``frontal
+    cortex``; ``cereb`` -> ``cerebellum``; anything else lower-cased and trimmed; missing -> None.
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)) or pd.isna(text):
+        return None
+    value = re.sub(r"\s+", " ", str(text).strip().lower())
+    if not value or value in ("na", "nan", "none", "unknown"):
+        return None
+    if "motor" in value and ("cortex" in value or "ctx" in value):
+        return "motor cortex"
+    if value in ("fcx", "frontal") or ("frontal" in value and "cortex" in value):
+        return "frontal cortex"
+    if value.startswith("cereb"):
+        return "cerebellum"
+    return value
+
+
+@dataclass(frozen=True)
+class FeatureBlock:
+    """Standardised features of some samples for one model, and what was present."""
+
+    z: np.ndarray  # samples x features, missing -> 0 (the reference mean)
+    present: np.ndarray  # samples x features bool
+    gene_coverage: float
+    te_coverage: float | None
+
+
+def standardised_features(
+    model: ReferenceModel,
+    gene_counts: pd.DataFrame,
+    te_counts: pd.DataFrame | None = None,
+    libraries: np.ndarray | None = None,
+) -> FeatureBlock:
+    """The model's standardised features for each sample (rows of ``gene_counts``).
+
+    Parameters
+    ----------
+    model
+        A reference model.
+    gene_counts
+        Samples x genes raw counts, columns Entrez ids.
+    te_counts
+        Samples x TEs counts (``subfamily:family:class`` columns), needed by a model with TE
+        features; same rows as ``gene_counts``.
+    libraries
+        Gene-assigned reads per sample (the TE denominator); default: row sums of
+        ``gene_counts``.
+
+    Raises
+    ------
+    AlsigError
+        The model needs TE counts and none were given, or coverage is below ``min_coverage``.
+    """
+    blocks = [gene_rank_features(gene_counts, model.genes).to_numpy(dtype=float)]
+    gene_present = np.isin(model.genes, [str(c) for c in gene_counts.columns])
+    gene_coverage = float(gene_present.mean()) if len(model.genes) else 1.0
+    te_coverage = None
+    if model.uses_te:
+        if te_counts is None:
+            raise AlsigError(
+                f"subtype model '{model.name}' uses TE features but no TE counts were given; "
+                f"use the '{GENES_MODEL}' model for data without TEcount input."
+            )
+        if libraries is None:
+            libraries = gene_counts.sum(axis=1).to_numpy(dtype=float)
+        te = te_features(te_counts.loc[gene_counts.index], libraries, model.te_subfamilies)
+        blocks.append(te.to_numpy(dtype=float))
+        te_coverage = float(te.notna().all(axis=0).mean())
+    raw = np.column_stack(blocks)
+    present = ~np.isnan(raw)
+    for what, coverage in (("genes", gene_coverage), ("TE subfamilies", te_coverage)):
+        if coverage is not None and coverage < model.min_coverage:
+            raise AlsigError(
+                f"subtype model '{model.name}': only {100 * coverage:.0f} % of its {what} are in "
+                f"the input (minimum {100 * model.min_coverage:.0f} %). Check that genes are "
+                "Entrez ids (ingest's var['gene_id']) from a human whole-transcriptome count "
+                "matrix; no call is made on so few features."
+            )
+    z = np.where(present, (raw - model.mean) / model.scale, 0.0)
+    return FeatureBlock(z, present, gene_coverage, te_coverage)
+
+
+def model_logits(model: ReferenceModel, z: np.ndarray) -> np.ndarray:
+    """Samples x classes uncalibrated logits ``z @ coef.T + intercept``."""
+    return z @ model.coef.T + model.intercept
+
+
+def calibrated_probabilities(
+    logits: np.ndarray, temperature: float, bias: np.ndarray
+) -> np.ndarray:
+    """``softmax(logits / temperature + bias)`` row by row (rows sum to 1)."""
+    scaled = np.asarray(logits, dtype=float) / temperature + np.asarray(bias, dtype=float)
+    scaled -= scaled.max(axis=1, keepdims=True)
+    weights = np.exp(scaled)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def reweight_priors(probabilities: np.ndarray, priors: Sequence[float]) -> np.ndarray:
+    """Probabilities calibrated to equal class priors, re-read at other class priors.
+
+    A model with calibration target ``balanced`` gives probabilities for equal class shares;
+    ``reweight_priors(p, [0.61, 0.19, 0.20])`` gives them at the reference's prevalence (Bayes'
+    rule: multiply by the priors and renormalise).
+    """
+    weighted = np.asarray(probabilities, dtype=float) * np.asarray(priors, dtype=float)
+    return weighted / weighted.sum(axis=1, keepdims=True)
+
+
+def reference_distance(
+    z: np.ndarray, reference: np.ndarray, neighbours: int, present: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean RMS distance of each row of ``z`` to its ``neighbours`` nearest ``reference`` rows.
+
+    Parameters
+    ----------
+    z
+        Samples x features, standardised.
+    reference
+        Reference samples x features, standardised.
+    neighbours
+        How many nearest reference samples are averaged.
+    present
+        Samples x features bool: the RMS is taken over a sample's present features only.
+    """
+    z = np.asarray(z, dtype=float)
+    reference = np.asarray(reference, dtype=float)
+    mask = np.ones(z.shape, dtype=bool) if present is None else np.asarray(present, dtype=bool)
+    n_present = np.maximum(mask.sum(axis=1), 1)
+    # ||m*(z - r)||^2 = sum m z^2 - 2 (m z) . r + m . r^2, per sample-reference pair
+    zm = np.where(mask, z, 0.0)
+    squared = (
+        (zm**2).sum(axis=1)[:, None]
+        - 2.0 * zm @ reference.T
+        + mask.astype(float) @ (reference**2).T
+    )
+    rms = np.sqrt(np.maximum(squared, 0.0) / n_present[:, None])
+    k = min(neighbours, reference.shape[0])
+    nearest = np.sort(rms, axis=1)[:, :k]
+    return nearest.mean(axis=1)
+
+
+def call_rule(
+    probabilities: np.ndarray,
+    distance: np.ndarray,
+    in_region: np.ndarray,
+    *,
+    classes: Sequence[str],
+    min_probability: float,
+    distance_threshold: float,
+) -> np.ndarray:
+    """``subtype_call`` per sample: out_of_reference, unassigned or the most probable class."""
+    best = probabilities.argmax(axis=1)
+    calls = np.asarray(classes, dtype=object)[best]
+    calls = np.where(probabilities.max(axis=1) < min_probability, UNASSIGNED, calls)
+    outside = ~np.asarray(in_region, dtype=bool) | (np.asarray(distance) > distance_threshold)
+    return np.where(outside, OUT_OF_REFERENCE, calls).astype(object)
+
+
+def project(
+    model: ReferenceModel,
+    gene_counts: pd.DataFrame,
+    *,
+    te_counts: pd.DataFrame | None = None,
+    libraries: np.ndarray | None = None,
+    regions: pd.Series | Mapping[str, object] | None = None,
+    reference_regions: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Subtype probabilities, distance and call of each sample (rows of ``gene_counts``).
+
+    Parameters
+    ----------
+    model
+        The reference model to apply.
+    gene_counts
+        Samples x genes raw counts, columns Entrez ids (ingest's ``var["gene_id"]``).
+    te_counts
+        Samples x TEs counts, required by a model with TE features.
+    libraries
+        Gene-assigned reads per sample (QC's ``total_counts``); default: row sums of
+        ``gene_counts``.
+    regions
+        Region of each sample (any spelling :func:`canonical_region` reads); a sample with an
+        unknown region is judged by its distance only.
+    reference_regions
+        Regions the calls are made for (default: the model's, frontal and motor cortex).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by sample, columns :data:`COLUMNS`.
+
+    Raises
+    ------
+    AlsigError
+        Too few model genes (or TE subfamilies) in the input, or TE counts missing for a TE model.
+    """
+    block = standardised_features(model, gene_counts, te_counts, libraries)
+    probabilities = calibrated_probabilities(
+        model_logits(model, block.z), model.temperature, model.bias
+    )
+    distance = reference_distance(block.z, model.reference, model.neighbours, block.present)
+    samples = list(gene_counts.index)
+    region_of = pd.Series(regions) if regions is not None else pd.Series(dtype=object)
+    region = [canonical_region(region_of.get(s)) for s in samples]
+    allowed = {canonical_region(r) for r in (reference_regions or model.reference_regions)}
+    in_region = np.array([r is None or r in allowed for r in region])
+    calls = call_rule(probabilities, distance, in_region, classes=model.classes,
+                      min_probability=model.min_probability,
+                      distance_threshold=model.distance_threshold)  # fmt: skip
+    table = pd.DataFrame(probabilities, index=pd.Index(samples, name="sample"),
+                         columns=list(PROBABILITY_COLUMNS))  # fmt: skip
+    table["subtype_call"] = calls
+    table["reference_distance"] = distance
+    table["region"] = region
+    table["in_reference_region"] = [None if r is None else bool(r in allowed) for r in region]
+    table["gene_coverage"] = block.gene_coverage
+    table["te_coverage"] = np.nan if block.te_coverage is None else block.te_coverage
+    table["subtype_model"] = model.name
+    table["reference_sample"] = False
+    return _with_reference_calls(table, model, block)
+
+
+def reference_rows(model: ReferenceModel, block: FeatureBlock) -> np.ndarray:
+    """Per sample: the index of the reference row it equals (a training sample), else -1."""
+    if model.reference.shape[0] == 0:
+        return np.full(block.z.shape[0], -1)
+    nearest = np.full(block.z.shape[0], -1)
+    complete = block.present.all(axis=1)
+    if complete.any():
+        z = block.z[complete]
+        reference = np.asarray(model.reference, dtype=float)
+        squared = (z**2).sum(axis=1)[:, None] - 2.0 * z @ reference.T + (reference**2).sum(axis=1)
+        rms = np.sqrt(np.maximum(squared, 0.0) / z.shape[1])
+        best = rms.argmin(axis=1)
+        hit = rms[np.arange(len(best)), best] < SAME_SAMPLE_RMS
+        nearest[np.flatnonzero(complete)[hit]] = best[hit]
+    return nearest
+
+
+def _with_reference_calls(
+    table: pd.DataFrame, model: ReferenceModel, block: FeatureBlock
+) -> pd.DataFrame:
+    rows = reference_rows(model, block)
+    matched = rows >= 0
+    if not matched.any():
+        return table
+    table.loc[matched, "reference_sample"] = True
+    values = [*PROBABILITY_COLUMNS, "reference_distance", "subtype_call"]
+    if model.reference_calls is None or not model.reference_samples:
+        table.loc[matched, values[:-1]] = np.nan
+        table.loc[matched, "subtype_call"] = UNASSIGNED
+        return table
+    names = [model.reference_samples[i] for i in rows[matched]]
+    stored = model.reference_calls.loc[names, values]
+    for column in values:
+        table.loc[matched, column] = stored[column].to_numpy()
+    return table
+
+
+def choose_model(
+    te_counts: pd.DataFrame | None, models: Mapping[str, ReferenceModel] | None = None
+) -> ReferenceModel:
+    """The genes+TE model when TE counts are given and cover it, else the genes-only model.
+
+    Parameters
+    ----------
+    te_counts
+        The dataset's TE counts or None.
+    models
+        ``{name: model}`` (default: the shipped :data:`GENES_MODEL` and :data:`GENES_TE_MODEL`).
+    """
+    models = dict(models) if models is not None else {
+        name: load_shipped(name) for name in (GENES_MODEL, GENES_TE_MODEL)
+    }  # fmt: skip
+    with_te = models.get(GENES_TE_MODEL)
+    if te_counts is not None and with_te is not None:
+        subfamilies = {str(c).split(":", 1)[0] for c in te_counts.columns}
+        coverage = np.mean([s in subfamilies for s in with_te.te_subfamilies])
+        if coverage >= with_te.min_coverage:
+            return with_te
+    return models[GENES_MODEL]
