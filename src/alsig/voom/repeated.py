@@ -434,20 +434,9 @@ def _limma(counts, X, subjects, lib, vector, f_rows, clock: _Clock, method: str)
         tests = ebayes.moderated_t(estimate, unscaled, fit.sigma2, fit.df_residual)
         ftests = None
         if f_rows is not None:
-            ftests = _limma_f(fit, f_rows, tests.posterior_s2, tests.prior)
+            ftests = ebayes.moderated_f(fit.coefficients, fit.cov_unscaled, f_rows,
+                                        tests.posterior_s2, tests.df)  # fmt: skip
     return _Part(data, fit, tests, ftests, icc, {}, consensus)
-
-
-def _limma_f(fit: GeneFits, f_rows: np.ndarray, posterior: np.ndarray, prior: ebayes.Prior):
-    """Moderated F with each gene's own coefficient covariance (exact under weights; limma
-    approximates it with the design-level correlation of the coefficients)."""
-    q = f_rows.shape[0]
-    estimate = fit.coefficients @ f_rows.T
-    unscaled = np.einsum("qi,gij,rj->gqr", f_rows, fit.cov_unscaled, f_rows)
-    quad = np.einsum("gq,gq->g", estimate, np.linalg.solve(unscaled, estimate[..., None])[..., 0])
-    f_stat = quad / q / posterior
-    df2 = ebayes.total_df(fit.df_residual, prior)
-    return {"F": f_stat, "df1": float(q), "df2": df2, "pvalue": ebayes.f_pvalue(f_stat, q, df2)}
 
 
 def _summary(method, table, tests, counts_info, alpha, power, consensus, clock) -> dict[str, Any]:
