@@ -183,7 +183,10 @@ def check_mixed(ref: Reference) -> dict[str, float]:
         "t_r": float(np.corrcoef(est / se, r["t"].to_numpy())[0, 1]),
         "var_subject": float(np.max(np.abs(fit.ratio * fit.sigma2 - r["var_subject"]))),
         "var_residual_rel": float(np.max(np.abs(fit.sigma2 / r["var_residual"] - 1.0))),
+        "boundary_genes": int(zero.sum()),
         "boundary_mismatch": int(np.sum(zero != r_zero)),
+        # lme4 stopping at a donor variance of ~1e-6 instead of 0 moves lmerTest's df off n - p
+        "df_any_gene": float(np.max(np.abs(df - r["df"].to_numpy()))),
         "df_interior": float(np.max(np.abs(df - r["df"].to_numpy())[interior])),
         # where both sit on the boundary lmerTest's df is n - p (ours with boundary="lmertest")
         "df_boundary": float(np.max(np.abs(df - r["df"].to_numpy())[zero & r_singular])),
