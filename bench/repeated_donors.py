@@ -12,7 +12,8 @@ bench/results/repeated_donors.md from whatever parts exist):
   on one sample per donor (frontal), true genes found at an observed FDR <= 0.05.
 * ``null-real``: GSE124439 (alsig's QC'd input, as bench/de_vs_deseq2_r.py builds it) with the
   condition label permuted over whole donors, 20 permutations, ALS vs control: pooled p-value
-  deciles of dream (and dupcor, voom without blocking).
+  deciles of dream (and dupcor, voom without blocking). ``null-real-pcs``: the same with QC's
+  first three expression PCs in the design (a donor-level latent factor, see the report).
 * ``speed``: dream and dupcor on GSE124439 ALS vs control with per-phase timings, and pydeseq2
   (alsig.stages.de.run_de) on the same input.
 * ``real``: dream on GSE124439 (ALS vs control) and GSE67196 (cerebellum + frontal cortex):
@@ -244,7 +245,8 @@ def donor_permutation(meta: pd.DataFrame, subjects: np.ndarray, rng) -> pd.Serie
     return pd.Series(shuffled.reindex(subjects).to_numpy(), index=meta.index)
 
 
-def null_real(threads: int) -> None:
+def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
+    """Donor-permuted nulls of GSE124439; ``covariates`` (QC's PCs) join the design."""
     from alsig.voom import fit_repeated, subjects_with_conflicts
 
     adata = qc_input("GSE124439", threads)
@@ -252,15 +254,21 @@ def null_real(threads: int) -> None:
                                              ("condition", "ALS", "control"))  # fmt: skip
     conflicts = subjects_with_conflicts(subjects, meta["condition"])
     assert not conflicts, conflicts
+    formula = "~ sex + region + " + "".join(f"{c} + " for c in covariates) + "condition"
     rng = np.random.default_rng(20240)
     pooled: dict[str, list[np.ndarray]] = {"dream": [], "dupcor": [], "lm": []}
     per_perm = []
     for k in range(20):
         permuted = meta.copy()
+        for column in covariates:
+            permuted[column] = adata.obs.loc[meta.index, column].astype(float)
         labels = donor_permutation(meta, subjects, rng)
         permuted["condition"] = pd.Categorical(labels, ["control", "ALS", "other"])
-        X = design_of(permuted, "~ sex + region + condition")
-        row = {"permutation": k}
+        X = design_of(permuted, formula)
+        pc1 = adata.obs.loc[meta.index, "PC1"].astype(float)
+        row = {"permutation": k,
+               "pc1_control_minus_als": float(pc1[labels == "control"].mean()
+                                              - pc1[labels == "ALS"].mean())}  # fmt: skip
         for method in pooled:
             fit = fit_repeated(counts, X, subjects, contrast="condition[T.ALS]", method=method,
                                consensus=False, threads=threads)  # fmt: skip
@@ -273,8 +281,9 @@ def null_real(threads: int) -> None:
         p = np.concatenate(parts)
         hist = np.histogram(p[np.isfinite(p)], bins=np.linspace(0, 1, 11))[0]
         deciles[method] = (hist / hist.sum() * 100).tolist()
-    save("null-real", {"n_genes": int(counts.shape[1]), "n_samples": int(counts.shape[0]),
-                       "deciles": deciles, "permutations": per_perm})  # fmt: skip
+    save("null-real" + ("-pcs" if covariates else ""),
+         {"n_genes": int(counts.shape[1]), "n_samples": int(counts.shape[0]), "design": formula,
+          "deciles": deciles, "permutations": per_perm})  # fmt: skip
 
 
 def speed(threads: int) -> None:
@@ -294,12 +303,15 @@ def speed(threads: int) -> None:
         began = time.perf_counter()
         fit = fit_repeated(counts, X, subjects, contrast="condition[T.ALS]", method=method,
                            groups=meta["condition"], threads=threads)  # fmt: skip
-        out[method] = {"wall_s": time.perf_counter() - began, "phases": fit.seconds}
+        out[method] = {"wall_s": time.perf_counter() - began, "phases": fit.seconds,
+                       "n_significant": int(fit.summary["n_significant"])}  # fmt: skip
         print(method, out[method], flush=True)
     began = time.perf_counter()
-    run_de(adata, "ALS_vs_control", ["condition", "ALS", "control"],
-           {"design": "~ sex + region + condition", "lfc_shrink": False}, n_cpus=threads)  # fmt: skip
+    _, deseq = run_de(adata, "ALS_vs_control", ["condition", "ALS", "control"],
+                      {"design": "~ sex + region + condition", "lfc_shrink": False},
+                      n_cpus=threads)  # fmt: skip
     out["pydeseq2_no_shrink_s"] = time.perf_counter() - began
+    out["pydeseq2_n_significant"] = int(deseq["n_significant"])
     save("speed", out)
 
 
@@ -403,8 +415,15 @@ def r_agreement(threads: int) -> None:
     save("r-agreement", {"folders": out})
 
 
-PART_FUNCTIONS = {"r-agreement": r_agreement, "null-sim": null_sim, "power": power, "null-real": null_real, "speed": speed,
-                  "real": real}  # fmt: skip
+PART_FUNCTIONS = {
+    "r-agreement": r_agreement,
+    "null-sim": null_sim,
+    "power": power,
+    "null-real": null_real,
+    "null-real-pcs": lambda threads: null_real(threads, ("PC1", "PC2", "PC3")),
+    "speed": speed,
+    "real": real,
+}
 
 
 def main() -> None:

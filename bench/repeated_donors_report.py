@@ -178,16 +178,18 @@ def _speed(part: dict | None) -> list[str]:
         f"threads). GSE124439 ALS vs control, {part['n_samples']} samples, {part['n_genes']} "
         "genes, `~ sex + region + condition`.",
         "",
-        "| model | wall time (s) | phases (s) |",
-        "|---|---|---|",
+        "| model | wall time (s) | genes at padj < 0.05 | phases (s) |",
+        "|---|---|---|---|",
     ]
     for method in ("dream", "dupcor"):
         if method in part:
             phases = "; ".join(f"{k} {v:.2f}" for k, v in part[method]["phases"].items())
-            lines.append(f"| {method} | {part[method]['wall_s']:.1f} | {phases} |")
+            lines.append(f"| {method} | {part[method]['wall_s']:.1f} | "
+                         f"{part[method].get('n_significant', '')} | {phases} |")  # fmt: skip
     if "pydeseq2_no_shrink_s" in part:
         lines.append(f"| pydeseq2 `run_de` (no LFC shrinkage, 2 workers) | "
-                     f"{part['pydeseq2_no_shrink_s']:.1f} | |")  # fmt: skip
+                     f"{part['pydeseq2_no_shrink_s']:.1f} | "
+                     f"{part.get('pydeseq2_n_significant', '')} | |")  # fmt: skip
     lines.append("")
     return lines
 

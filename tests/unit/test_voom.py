@@ -177,3 +177,26 @@ def test_dupcor_path_runs_and_reports_its_consensus():
     assert result.model == "voom_dupcor"
     assert 0.05 < result.summary["consensus_correlation"] < 0.95
     assert result.table["df"].nunique() == 1  # limma: n - p + d0 for every gene
+
+
+def test_boundary_genes_get_the_median_interior_df_or_lmertest_n_minus_p():
+    from pathlib import Path
+
+    from alsig.voom import fit_mixed
+    from alsig.voom.satterthwaite import contrast_df
+    from tests.unit.voom_reference import Reference
+
+    ref = Reference(Path(__file__).resolve().parents[1] / "data" / "voom")
+    fit = fit_mixed(ref.E, ref.X, ref.subjects, weights=ref.W)
+    zero = fit.ratio == 0
+    assert 0 < zero.sum() < len(zero)
+    lmertest = contrast_df(fit, ref.vector(), boundary="lmertest")
+    median = contrast_df(fit, ref.vector())
+    n, p = ref.X.shape
+    assert np.allclose(lmertest[zero], n - p)
+    assert np.allclose(median[zero], np.median(lmertest[~zero]))
+    assert np.array_equal(median[~zero], lmertest[~zero])
+    # a between-donor contrast: far fewer df than samples wherever the donor variance is free
+    assert np.median(lmertest[~zero]) < (len(set(ref.subjects)) - 2)
+    with pytest.raises(AlsigError, match="boundary rule"):
+        contrast_df(fit, ref.vector(), boundary="kenward")

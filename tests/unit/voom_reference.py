@@ -131,9 +131,14 @@ def check_dupcor(ref: Reference) -> dict[str, float]:
     assert out["atanh_r"] > 0.99, out
     assert out["share_rho_within_0.005"] > 0.95, out
     assert out["consensus_1"] < 0.005, out
+    # voom with a block correlation (R's first consensus): limma's voom(block=, correlation=)
+    w2 = ref.read("dupcor_weights").to_numpy(dtype=float)
+    second = voom(ref.counts, ref.X, lib_size=ref.lib_size, model="gls", subjects=ref.subjects,
+                  correlation=float(summary["consensus_1"]))  # fmt: skip
+    out["voom_block_weights_rel"] = float(np.max(np.abs(second.weights / w2 - 1.0)))
+    assert out["voom_block_weights_rel"] < 1e-6, out["voom_block_weights_rel"]
     # GLS at R's consensus and R's second-round weights: limma's lmFit(block, correlation)
     r = ref.read("dupcor_ebayes")
-    w2 = ref.read("dupcor_weights").to_numpy(dtype=float)
     fit = fit_gls(ref.E, ref.X, weights=w2, subjects=ref.subjects,
                   correlation=float(summary["consensus_2"]))  # fmt: skip
     est, unscaled = fit.contrast(ref.vector())
