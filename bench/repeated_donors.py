@@ -331,7 +331,41 @@ def _reading(adata, design, contrast, f_coefficients, threads, name: str) -> dic
     dupcor = fit_repeated(counts, X, subjects, contrast=coefficient, method="dupcor",
                           threads=threads)  # fmt: skip
     dsig = dupcor.table[dupcor.table["padj"] < 0.05]
+    # cross-check at the donor level: counts summed per donor, voom + limma, one row per donor
+    donor_meta = meta.assign(_subject=subjects).groupby("_subject", observed=True).first()
+    donor_formula = "~ " + " + ".join(
+        v for v in ("sex", contrast[0]) if v in design and v in donor_meta
+    )  # fmt: skip
+    donor_meta[contrast[0]] = pd.Categorical(donor_meta[contrast[0]].astype(str),
+                                             meta[contrast[0]].cat.categories)  # fmt: skip
+    summed = counts.groupby(subjects).sum().loc[donor_meta.index]
+    pseudo = fit_repeated(summed, design_of(donor_meta, donor_formula), donor_meta.index.to_numpy(),
+                          contrast=coefficient, method="lm")  # fmt: skip
+    both = table.join(pseudo.table[["stat"]], rsuffix="_pseudobulk")
     return {
+        "pvalue_share_05": float((table["pvalue"] < 0.05).mean()),
+        "min_padj": float(table["padj"].min()),
+        "pi0_estimate": float(min(1.0, 2 * (table["pvalue"] > 0.5).mean())),
+        "top_by_p": [
+            [
+                g,
+                round(r.log2_fold_change, 3),
+                float(f"{r.pvalue:.3g}"),
+                float(f"{r.padj:.3g}"),
+                round(r.icc, 3),
+            ]
+            for g, r in table.head(12).iterrows()
+        ],  # fmt: skip
+        "pseudobulk": {
+            "design": donor_formula,
+            "n_donors": int(len(donor_meta)),
+            "n_significant": int((pseudo.table["padj"] < 0.05).sum()),
+            "pvalue_share_05": float((pseudo.table["pvalue"] < 0.05).mean()),
+            "t_correlation_with_dream": float(
+                np.corrcoef(both["stat"], both["stat_pseudobulk"])[0, 1]
+            ),
+            "top": [[g, float(f"{r.padj:.3g}")] for g, r in pseudo.table.head(8).iterrows()],
+        },  # fmt: skip
         "design": design,
         "contrast": list(contrast),
         "auto": [method, reason],

@@ -107,6 +107,8 @@ def trend_weights(
     ys = np.bincount(inverse, weights=curve[:, 1]) / np.bincount(inverse)
     fitted_log_count = np.asarray(fitted_log_cpm, dtype=float) + log_lib[None, :] - np.log2(1e6)
     predicted = np.interp(fitted_log_count, xs, ys)
+    # a robust lowess can dip to ~0 at a sparse edge; a weight must stay finite
+    predicted = np.maximum(predicted, 1e-3 * float(np.median(ys)))
     return 1.0 / predicted**4, (xs, ys)
 
 
