@@ -1,0 +1,177 @@
+"""voom: precision weights from the mean-variance trend of log-CPM (Law et al. 2014).
+
+A gene-wise linear model is fitted to log-CPM; the square root of each gene's residual standard
+deviation is smoothed by lowess (span 0.5, three robustness iterations) against its average
+log2 count; each observation's weight is the inverse of the trend's variance at that
+observation's *fitted* log2 count (``1 / trend^4``). Fitted rather than observed counts keep the
+weights independent of the observation they weigh (Law et al. 2014).
+
+With repeated subjects the model that produces fitted values and residual variances must account
+for them (limma's authors advise running voom and duplicateCorrelation twice): ``model="gls"``
+fits GLS with a given intra-subject correlation (residual SD on the scale of that correlation,
+as limma's ``voom(block=, correlation=)``); ``model="mixed"`` fits the per-gene random intercept
+(REML) and uses the *residual* (within-subject) standard deviation and the fixed-effect fitted
+values, so the weights describe the count noise of one observation while the donor variance
+stays a separate component of the model (dream's ``voomWithDreamWeights`` idea). Fixed-effect
+fitted values (not including the predicted donor effect) are used for the same reason as fitted
+values at all: the weight must not depend on the observation's own deviation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alsig.errors import AlsigError
+from alsig.voom.models import fit_gls, fit_mixed
+from alsig.voom.normalise import effective_library_sizes, log_cpm
+
+#: lowess span of voom's trend
+SPAN = 0.5
+
+
+@dataclass
+class VoomData:
+    """log-CPM with precision weights (limma's ``EList``), genes x samples.
+
+    Attributes
+    ----------
+    values
+        log2 counts per million.
+    weights
+        Precision weights.
+    lib_size
+        Effective library size per sample.
+    trend
+        The lowess curve: ``(average log2 count, sqrt residual SD)`` points, sorted.
+    """
+
+    values: np.ndarray
+    weights: np.ndarray
+    lib_size: np.ndarray
+    trend: tuple[np.ndarray, np.ndarray]
+
+
+def trend_weights(
+    fitted_log_cpm: np.ndarray,
+    sigma: np.ndarray,
+    ave_log_cpm: np.ndarray,
+    lib_size: np.ndarray,
+    *,
+    use: np.ndarray | None = None,
+    span: float = SPAN,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Weights from the lowess trend of ``sqrt(sigma)`` on the average log2 count.
+
+    Parameters
+    ----------
+    fitted_log_cpm
+        Fitted log-CPM, genes x samples.
+    sigma
+        Residual standard deviation per gene.
+    ave_log_cpm
+        Mean log-CPM per gene (over samples, unweighted).
+    lib_size
+        Effective library size per sample.
+    use
+        Genes that enter the trend (default: all); voom leaves out genes without any count.
+    span
+        lowess span (share of genes in each local fit).
+
+    Returns
+    -------
+    tuple
+        ``(weights genes x samples, (trend x, trend y))``.
+
+    Raises
+    ------
+    AlsigError
+        If fewer than 3 genes can define a trend.
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    log_lib = np.log2(np.asarray(lib_size, dtype=float) + 1.0)
+    sx = np.asarray(ave_log_cpm, dtype=float) + log_lib.mean() - np.log2(1e6)
+    sy = np.sqrt(np.asarray(sigma, dtype=float))
+    keep = np.isfinite(sx) & np.isfinite(sy) if use is None else (use & np.isfinite(sy))
+    if keep.sum() < 3:
+        raise AlsigError("voom needs at least 3 genes with counts to fit its mean-variance trend.")
+    x = sx[keep]
+    # R's lowess default: interpolate between fits closer than 1 % of the range of x
+    curve = lowess(sy[keep], x, frac=span, it=3, delta=0.01 * float(np.ptp(x)), return_sorted=True)
+    # tied x get one value (the mean of their fits), as R's approxfun(ties = mean)
+    xs, inverse = np.unique(curve[:, 0], return_inverse=True)
+    ys = np.bincount(inverse, weights=curve[:, 1]) / np.bincount(inverse)
+    fitted_log_count = np.asarray(fitted_log_cpm, dtype=float) + log_lib[None, :] - np.log2(1e6)
+    predicted = np.interp(fitted_log_count, xs, ys)
+    # a robust lowess can dip to ~0 at a sparse edge; a weight must stay finite
+    predicted = np.maximum(predicted, 1e-3 * float(np.median(ys)))
+    return 1.0 / predicted**4, (xs, ys)
+
+
+def voom(
+    counts: np.ndarray,
+    design: np.ndarray | pd.DataFrame,
+    *,
+    lib_size: np.ndarray | None = None,
+    normalisation: str = "median_ratio",
+    model: str = "lm",
+    subjects: Sequence | None = None,
+    correlation: float = 0.0,
+    span: float = SPAN,
+) -> VoomData:
+    """log-CPM and voom precision weights.
+
+    Parameters
+    ----------
+    counts
+        Counts, samples x genes.
+    design
+        Design matrix, samples x coefficients.
+    lib_size
+        Effective library sizes (default: from ``normalisation``).
+    normalisation
+        See :func:`alsig.voom.normalise.effective_library_sizes`.
+    model
+        ``lm`` (independent samples), ``gls`` (intra-subject ``correlation``) or ``mixed``
+        (per-gene random intercept per subject).
+    subjects
+        Subject per sample (``gls`` and ``mixed``).
+    correlation
+        Intra-subject correlation for ``gls``.
+    span
+        lowess span.
+
+    Returns
+    -------
+    VoomData
+        Values and weights, genes x samples.
+
+    Raises
+    ------
+    AlsigError
+        For an unknown model or a model that needs ``subjects`` without them.
+    """
+    counts = np.asarray(counts, dtype=float)
+    lib = effective_library_sizes(counts, normalisation) if lib_size is None else lib_size
+    lib = np.asarray(lib, dtype=float)
+    values = np.ascontiguousarray(log_cpm(counts, lib).T)
+    X = np.asarray(design, dtype=float)
+    if model in ("gls", "mixed") and subjects is None:
+        raise AlsigError(f"voom model '{model}' needs the subject of each sample.")
+    if model == "lm":
+        fit = fit_gls(values, X)
+    elif model == "gls":
+        fit = fit_gls(values, X, subjects=subjects, correlation=correlation)
+    elif model == "mixed":
+        fit = fit_mixed(values, X, subjects)
+    else:
+        raise AlsigError(f"voom model '{model}' is not one of: lm, gls, mixed.")
+    weights, trend = trend_weights(
+        fit.fitted(X), np.sqrt(fit.sigma2), values.mean(axis=1), lib,
+        use=counts.sum(axis=0) > 0, span=span,
+    )  # fmt: skip
+    return VoomData(values=values, weights=weights, lib_size=lib, trend=trend)
