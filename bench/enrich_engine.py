@@ -42,15 +42,15 @@ CHILD = """
 import json, resource, sys, time
 import polars as pl
 args = json.loads(sys.argv[1])
-from alsig.stages.enrich import configured_collections, load_collection, prepare_ranking
-from alsig.stages.enrich.sets import eligible_sets, upper_map, upper_sets
+from alsig.stages.enrich.ranking import prepare_ranking
+from alsig.stages.enrich.sets import configured_collections, eligible_sets, load_collection, upper_map, upper_sets
 ranking, _ = prepare_ranking(pl.read_parquet(args["de"]))
 collection = next(c for c in configured_collections({}) if c.id == args["collection"])
 sets, info = load_collection(collection)
 opts = dict(permutations=args["permutations"], seed=args["seed"], threads=args["threads"])
 wall, cpu = time.perf_counter(), time.process_time()
 if args["engine"] == "alsig":
-    from alsig.stages.enrich import run_prerank
+    from alsig.stages.enrich.prerank import run_prerank
     # the engines side by side: permutation p-values only (the multilevel step is timed below)
     table = run_prerank(ranking, sets, collection=collection.id, engine="alsig",
                         multilevel=False, **opts)
@@ -83,7 +83,8 @@ MEMORY_CHILD = """
 import json, resource, sys, time
 import numpy as np, polars as pl
 n, permutations, threads = map(int, sys.argv[1:4])
-from alsig.stages.enrich import configured_collections, enrich_contrast, load_collection
+from alsig.stages.enrich import enrich_contrast
+from alsig.stages.enrich.sets import configured_collections, load_collection
 collection = next(c for c in configured_collections({}) if c.id == "go_bp")
 sets, _ = load_collection(collection)
 real = sorted({g for genes in sets.values() for g in genes})
@@ -237,9 +238,14 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
 def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np.ndarray]]:
     """The engine's inputs for collection ``cid`` on the DE ranking: ``|stat|`` weights and each
     tested set's ranks."""
-    from alsig.stages.enrich import configured_collections, load_collection, prepare_ranking
-    from alsig.stages.enrich.engine import set_positions
-    from alsig.stages.enrich.sets import upper_map, upper_sets
+    from alsig.gsea.positions import set_positions
+    from alsig.stages.enrich.ranking import prepare_ranking
+    from alsig.stages.enrich.sets import (
+        configured_collections,
+        load_collection,
+        upper_map,
+        upper_sets,
+    )
 
     ranking, _ = prepare_ranking(pl.read_parquet(args.de))
     sets, _ = load_collection(next(c for c in configured_collections({}) if c.id == cid))
@@ -251,12 +257,7 @@ def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np
 def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, list[int]]:
     """FDR < 0.05 counts over seeds with one null per set (the engine) and with one null per
     distinct set size shared by every set of that size (fgsea's simple scheme)."""
-    from alsig.stages.enrich.engine import (
-        NullScores,
-        enrichment_scores,
-        null_scores,
-        set_statistics,
-    )
+    from alsig.gsea.alsig_engine import NullScores, enrichment_scores, null_scores, set_statistics
 
     weights, positions = ranked_sets(args, cid)
     observed = enrichment_scores(weights, positions)
@@ -277,8 +278,8 @@ def multilevel_check(args: argparse.Namespace, cid: str) -> dict:
     """The sets no permutation reached (``args.permutations``): their multilevel p against the
     permutation p of ``args.check_permutations`` random sets each (alsig's engine, another seed).
     """
-    from alsig.stages.enrich.engine import enrichment_scores, null_scores, set_statistics
-    from alsig.stages.enrich.multilevel import multilevel_pvalues
+    from alsig.gsea.alsig_engine import enrichment_scores, null_scores, set_statistics
+    from alsig.gsea.multilevel import multilevel_pvalues
 
     weights, positions = ranked_sets(args, cid)
     observed = enrichment_scores(weights, positions)

@@ -28,9 +28,9 @@ from pathlib import Path
 import polars as pl
 
 from alsig.genes import GeneMap
-from alsig.genesets import read_gmt
+from alsig.genesets import MANIFEST_COLUMNS, read_gmt
 from alsig.io import atomic_path, sha256_file
-from alsig.stages.enrich import MANIFEST_COLUMNS, harmonise_gene_sets
+from alsig.stages.enrich.sets import harmonise_gene_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,32 +15,33 @@ import pytest
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.stages.enrich import (
-    PrerankOptions,
+from alsig.genesets import read_manifest, resolve_collections
+from alsig.gsea import PrerankOptions, engine_records, pvalue_floor
+from alsig.stages.enrich import enrich_contrast
+from alsig.stages.enrich.dotplot import dotplot, plot_label
+from alsig.stages.enrich.ora import run_ora
+from alsig.stages.enrich.prerank import run_prerank
+from alsig.stages.enrich.ranking import prepare_ranking
+from alsig.stages.enrich.results import (
     benjamini_hochberg,
     check_result,
     conform_result,
     coverage_table,
-    dotplot,
     empty_result,
-    enrich_contrast,
     format_pvalue,
-    load_collection,
-    plot_label,
-    prepare_ranking,
-    pvalue_floor,
-    read_manifest,
-    resolve_collections,
-    run_ora,
-    run_prerank,
+    method_table,
 )
-from alsig.stages.enrich.results import method_table
+from alsig.stages.enrich.sets import load_collection
 from alsig.tables import schemas
 from alsig.tables.schemas import polars_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_text())
 RESULT_SCHEMA = polars_schema("enrichment")
+
+#: A complete set of prerank options for the tests that build them directly.
+GSEA_OPTIONS = dict(permutations=1000, seed=123, min_size=15, max_size=500, threads=1,
+                    engine="alsig", multilevel=True, multilevel_eps=1e-10)  # fmt: skip
 
 N_GENES = 1500
 PLANTED_DOWN = "PLANTED_DOWN"
@@ -431,13 +432,15 @@ def test_settings_defaults_and_checks():
         resolve(config, "d", "enrich")
     config["datasets"]["d"]["enrich"] = {"permutations": 0}
     assert any("datasets.d.enrich.permutations" in m for m in schema_errors(config))
-    with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
-        PrerankOptions(permutations=0)
+    with pytest.raises(ValueError, match="permutations must be at least 1, got 0"):
+        PrerankOptions(**{**GSEA_OPTIONS, "permutations": 0})
     assert settings["engine"] == "alsig"
     config["datasets"]["d"]["enrich"] = {"engine": "fgsea"}
     assert any("datasets.d.enrich.engine" in m for m in schema_errors(config))
-    with pytest.raises(AlsigError, match=r"enrich\.engine: 'fgsea'; use one of alsig, gseapy"):
-        PrerankOptions(engine="fgsea")
+    with pytest.raises(
+        ValueError, match=r"unknown prerank engine 'fgsea'; use one of \['alsig', 'gseapy'\]"
+    ):
+        engine_records([], np.zeros(0), {}, PrerankOptions(**{**GSEA_OPTIONS, "engine": "fgsea"}))
 
 
 def test_prerank_matches_gseapy_prerank_exactly():

@@ -11,17 +11,10 @@ import polars as pl
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.genesets import read_gmt
+from alsig.genesets import Collection, read_gmt, read_manifest, resolve_collections
 from alsig.io import sha256_file
 from alsig.resources import geneset_manifest
-from alsig.stages.enrich import (
-    Collection,
-    configured_collections,
-    harmonise_gene_sets,
-    load_collection,
-    read_manifest,
-    resolve_collections,
-)
+from alsig.stages.enrich.sets import configured_collections, harmonise_gene_sets, load_collection
 
 REPO = Path(__file__).resolve().parents[2]
 

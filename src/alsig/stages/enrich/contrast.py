@@ -14,7 +14,7 @@ Steps for one DE table (one contrast) and one collection:
    deterministically and counted.
 3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs GSEA preranked over all eligible
    sets of the collection (``enrich.engine``: alsig's positions-based engine,
-   :mod:`alsig.stages.enrich.engine`, or gseapy's ``prerank``).
+   :mod:`alsig.gsea.alsig_engine`, or gseapy's ``prerank``).
 4. :func:`~alsig.stages.enrich.ora.ora_result` runs gseapy ``enrich`` (hypergeometric test,
    offline) on the up- and the down-regulated genes with the tested genes as background.
 5. Both results share one table schema, ``workflow/schemas/enrichment.schema.yaml`` (the meaning
@@ -31,16 +31,11 @@ from typing import Any
 
 import polars as pl
 
+from alsig.gsea.records import PrerankOptions, pvalue_floor
 from alsig.stages.enrich.ora import OraOptions, OraResult, ora_result
-from alsig.stages.enrich.prerank import PrerankOptions, PrerankResult, prerank_result
+from alsig.stages.enrich.prerank import PrerankResult, prerank_result
 from alsig.stages.enrich.ranking import RankingReport, check_de_columns, prepare_ranking
-from alsig.stages.enrich.results import (
-    check_result,
-    conform_result,
-    coverage_table,
-    empty_result,
-    pvalue_floor,
-)
+from alsig.stages.enrich.results import check_result, conform_result, coverage_table, empty_result
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +136,14 @@ def enrich_contrast(
         return ContrastResult(empty_result(), coverage, seen)
     ranking, ranking_report = prepare_ranking(de, source)
     options = PrerankOptions(
-        int(permutations),
-        int(seed),
-        int(min_size),
-        int(max_size),
-        int(threads),
-        str(engine),
-        bool(multilevel),
-        float(multilevel_eps),
+        permutations=int(permutations),
+        seed=int(seed),
+        min_size=int(min_size),
+        max_size=int(max_size),
+        threads=int(threads),
+        engine=str(engine),
+        multilevel=bool(multilevel),
+        multilevel_eps=float(multilevel_eps),
     )
     prerank = prerank_result(ranking, sets, collection=collection, options=options)
     ora_options = OraOptions(float(ora_padj), float(ora_min_abs_lfc), int(min_size), int(max_size))

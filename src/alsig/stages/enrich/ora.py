@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alsig.stages.enrich.hypergeom import overrepresentation
+from alsig.gsea.hypergeom import overrepresentation
+from alsig.gsea.records import finite_float
 from alsig.stages.enrich.ranking import check_de_columns, clean_symbol, finite_or_null
 from alsig.stages.enrich.results import (
     benjamini_hochberg,
     empty_result,
-    finite_float,
     format_pvalue,
     method_table,
 )

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from alsig.errors import AlsigError, where
 from alsig.genesets import Collection, read_gmt, resolve_collections
 
@@ -195,34 +193,3 @@ def upper_map(genes: Iterable[str]) -> dict[str, str]:
 def upper_sets(sets: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """``sets`` with upper-case symbols (see :func:`upper_map`)."""
     return {t: [g.upper() for g in genes] for t, genes in sets.items()}
-
-
-def set_positions(
-    genes: Sequence[str], sets: Mapping[str, Sequence[str]], min_size: int, max_size: int
-) -> dict[str, np.ndarray]:
-    """Each set's ranks in ``genes`` (ascending, unique), for the sets of ``min_size`` to
-    ``max_size`` ranked genes, sorted by term (gseapy's order).
-
-    Parameters
-    ----------
-    genes
-        Unique ranked gene names.
-    sets
-        ``{term: genes}``.
-    min_size, max_size
-        Inclusive range of ranked genes a set needs to be tested.
-
-    Returns
-    -------
-    dict
-        ``{term: int64 ranks}``.
-    """
-    rank = {gene: i for i, gene in enumerate(genes)}
-    if len(rank) != len(genes):
-        raise ValueError("ranked gene names must be unique")
-    positions = {}
-    for term in sorted(sets):
-        found = np.unique(np.fromiter((rank[g] for g in sets[term] if g in rank), dtype=np.int64))
-        if min_size <= found.size <= max_size:
-            positions[term] = found
-    return positions

@@ -1,60 +1,23 @@
-"""Prerank p-values below the permutation floor: adaptive multilevel splitting.
+"""Prerank p-values below the permutation floor: adaptive multilevel splitting (fgsea's
+``fgseaMultilevel``).
 
-With ``P`` permutations a set whose ES beats every random set only gets ``p < 1/(P+1)``: at 1000
-permutations hundreds of GO BP sets share that floor and cannot be ranked by p. Instead of 10^6
-permutations, alsig estimates their nominal p by the multilevel Monte Carlo scheme of fgsea's
-``fgseaMultilevel`` (Korotkevich et al., bioRxiv 060012, 2021), which costs about
-``log2(1/p)`` rounds of moves instead of ``1/p`` random sets.
-
-The estimate is ``P(ES >= ES_obs) / P(ES >= 0)`` over random sets of the set's size ``k``: the
-GSEA nominal p (the share of *same-sign* random sets at least as extreme, as
-:mod:`alsig.stages.enrich.engine` defines it).
-
-1. ``P(ES >= 0)`` is counted on 1000 uniform random sets; the first ``sample_size`` (``m``) of
-   them start the sample;
-2. take the sample's median ``t`` of ``S+``, the running sum's largest value: with ``a`` of the
-   ``m`` sets at or above it, the level's factor ``P(S+ >= t | S+ >= previous level)`` is taken
-   as ``digamma(a) - digamma(m + 1)`` in log (the expected log of that tail probability, fgsea's
-   ``betaMeanLog``; the plain ``log(a / m)`` overestimates p by ~0.09 in log10 at p = 10^-4,
-   measured);
-3. replace the sets below ``t`` by copies of sets at or above it and move every set by
-   Metropolis steps (swap one of its ranks for a random rank outside it; keep the swap when
-   ``S+`` stays ``>= t``), rounds of the same number of attempts per set until ``m x k / 4``
-   moves were accepted in all (:data:`MOVES_PER_GENE`). The proposal is symmetric, so the uniform
-   law on the ``k``-subsets with ``S+ >= t`` is stationary and the copies decorrelate;
-4. repeat until ``t`` passes the observed ES; the last factor counts the sets of the final
-   sample whose *signed* ES (the engine's score) is at least the observed ES, the same way.
-   ``p`` is the product of the factors divided by ``P(ES >= 0)``.
-
-Levels are on ``S+`` rather than the signed ES because a move can check ``S+ >= t`` without
-walking the whole set: the set is held in chunks of ranks and a chunk whose hits together cannot
-lift the running sum to ``t`` is crossed in O(1) (fgsea's scheme). The sign enters at the last
-factor, where the final sample is walked in full.
-
-A set with ES < 0 is handled on the reversed ranking, where its running sum is mirrored
-(``R'(j) = -R(N - j)``) and its ES becomes positive. The estimate is bounded below by ``eps``
-(``enrich.multilevel_eps``): when the product falls under it the row says ``p < eps``. Measured
-against 4 x 10^5 - 10^6 permutations at p = 3 x 10^-5 - 5 x 10^-3, sets of 20 and of 300 genes
-(``tests/unit/test_enrich_multilevel.py``, ``bench/results/enrich_prerank.md``): unbiased within
-~0.05 in log10, one estimate's standard deviation ~0.15 in log10 (a factor of 1.4): a ranking of
-the strong terms and their order of magnitude, not an exact tail. Only the sets that beat every
-permutation are estimated; the FDR stays the permutation FDR.
-
-Differences from fgsea: the sign is handled by the final signed count and the counted
-``P(ES >= 0)`` rather than fgsea's per-level correction, a quarter of fgsea's moves per level
-(:data:`MOVES_PER_GENE`), and each set has its own SplitMix64 stream keyed by (seed, the set's
-place among the tested sets), so results do not depend on threads or on the other sets.
+A set whose ES beats every one of ``P`` random sets only gets ``p < 1/(P+1)``; the multilevel
+scheme estimates its nominal p in about ``log2(1/p)`` rounds of Metropolis moves instead of
+``1/p`` random sets. Each set has its own SplitMix64 stream keyed by (seed, its place among the
+tested sets), so estimates do not depend on threads or on the other sets. The scheme, its
+accuracy and how it differs from fgsea: ``docs/methods.md``, "multilevel splitting".
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numba
 import numpy as np
 
-from alsig.stages.enrich.kernels import (
+from alsig.gsea.kernels import (
     GOLDEN,
     TO_UNIT,
     numba_threads,
@@ -62,6 +25,10 @@ from alsig.stages.enrich.kernels import (
     splitmix,
     walk_score,
 )
+from alsig.gsea.positions import set_positions
+from alsig.gsea.records import PrerankOptions, PrerankRecord, pvalue_floor
+
+log = logging.getLogger(__name__)
 
 #: Random sets kept per level (fgsea's ``sampleSize`` default).
 SAMPLE_SIZE = 101
@@ -88,13 +55,13 @@ def multilevel_pvalues(
     positions: Sequence[np.ndarray],
     es: Sequence[float],
     *,
-    seed: int = 123,
-    eps: float = 1e-10,
+    seed: int,
+    eps: float,
+    threads: int,
     sample_size: int = SAMPLE_SIZE,
-    threads: int = 1,
     keys: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nominal p-values of sets by multilevel splitting (see the module docstring).
+    """Estimate the nominal p-values of sets by multilevel splitting.
 
     Parameters
     ----------
@@ -166,6 +133,61 @@ def multilevel_pvalues(
             log_p[chosen], hit_eps[chosen] = side_log_p, side_bounded
     pvalues = np.where(hit_eps, eps, np.clip(np.exp(log_p), eps, 1.0))
     return pvalues, hit_eps
+
+
+def beyond_permutations(
+    genes: list[str],
+    values: np.ndarray,
+    sets: Mapping[str, list[str]],
+    records: list[PrerankRecord],
+    options: PrerankOptions,
+) -> dict[str, tuple[float, bool]]:
+    """Estimate the p-values of the sets no permutation reached (p below ``1/(permutations+1)``).
+
+    Parameters
+    ----------
+    genes
+        Ranked gene names (upper case), highest statistic first.
+    values
+        Their statistics; the weights are ``|values|`` (the engines' ``p = 1``).
+    sets
+        The eligible sets the engine tested, restricted to ``genes``.
+    records
+        The engine's records.
+    options
+        The run's options (``seed``, ``multilevel_eps``, ``threads``, ``permutations``).
+
+    Returns
+    -------
+    dict
+        ``{term: (p, bounded)}``: the estimate (at least ``options.multilevel_eps``) and whether
+        it stopped at that bound. Each set's random stream is keyed by its place among the
+        tested sets (sorted), so its estimate does not depend on which other sets are estimated.
+    """
+    floor = pvalue_floor(options.permutations)
+    chosen = [r for r in records if r.pvalue is not None and r.pvalue < floor and r.es]
+    if not chosen:
+        return {}
+    key = {term: i for i, term in enumerate(sorted(sets))}
+    found = set_positions(genes, {r.term: sets[r.term] for r in chosen}, 1, len(genes))
+    pvalues, bounded = multilevel_pvalues(
+        np.abs(np.asarray(values, dtype=np.float64)),
+        [found[r.term] for r in chosen],
+        [float(r.es) for r in chosen],
+        seed=options.seed,
+        eps=options.multilevel_eps,
+        threads=options.threads,
+        keys=[key[r.term] for r in chosen],
+    )
+    log.info(
+        "prerank: %d sets beyond every permutation; multilevel p %.3g-%.3g (%d at eps %.3g)",
+        len(chosen),
+        float(pvalues.min()),
+        float(pvalues.max()),
+        int(bounded.sum()),
+        options.multilevel_eps,
+    )
+    return {r.term: (float(p), bool(b)) for r, p, b in zip(chosen, pvalues, bounded, strict=True)}
 
 
 def expected_log_share(sample_size: int) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Compiled loops of the alsig prerank engine (:mod:`alsig.stages.enrich.engine`): the walk over
-a set's sorted ranks, and the random sets of the permutation null.
+"""Compiled loops of the alsig prerank engine (:mod:`alsig.gsea.alsig_engine`).
+
+The walk over a set's sorted ranks, and the random sets of the permutation null.
 
 Random sets come from SplitMix64 (Steele, Lea & Flood, OOPSLA 2014), a counter-based generator:
 each random set has its own stream keyed by (seed, set size, the set's index among sets of that
