@@ -38,7 +38,7 @@ def fit(adata: ad.AnnData, drop: list[str], relabel: dict[str, str] | None = Non
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    from alsig.stages.de import design_variables, prepare_metadata
+    from alsig.stages.de.design import design_variables, prepare_metadata
 
     obs = adata.obs.drop(index=drop).copy()
     if relabel:

@@ -20,15 +20,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 from alsig.errors import AlsigError  # noqa: E402
 from alsig.genesets import read_gmt, write_gmt  # noqa: E402
-from alsig.stages.score.signatures import (  # noqa: E402
-    DEFAULT_GMT,
-    DEFAULT_TABLE,
-    TABLE_COLUMNS,
-    Signature,
-    read_signature_table,
-    signatures_to_gmt,
-    signatures_to_rows,
-)
+from alsig.signatures.library import DEFAULT_GMT, signatures_to_gmt, signatures_to_rows  # noqa: E402
+from alsig.signatures.model import TABLE_COLUMNS, Signature  # noqa: E402
+from alsig.signatures.readers import DEFAULT_TABLE, read_signature_table  # noqa: E402
 
 HALLMARK_GMT = REPO.parent / "shared" / "data" / "genesets" / "h.all.v7.4.symbols.gmt.gz"
 HALLMARK = (
@@ -379,7 +373,7 @@ def check_symbols(signatures: list[Signature]) -> dict[str, str]:
     unknown = [r.input_id for r in records if r.how not in ("symbol", "alias", "excel")]
     if unknown:
         raise SystemExit(f"symbols unknown to the gene map (fix the curation): {unknown}")
-    from alsig.stages.score.signatures import harmonise_signatures
+    from alsig.signatures.library import harmonise_signatures
 
     return harmonise_signatures(signatures, gene_map)
 

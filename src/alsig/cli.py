@@ -47,7 +47,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 def _score(args: argparse.Namespace) -> int:
     from alsig.io import write_tsv
-    from alsig.stages.score.new_samples import read_new_counts, score_new_samples
+    from alsig.newsamples import read_new_counts, score_new_samples
 
     _logging(args.verbose)
     try:
@@ -72,7 +72,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _signatures(args: argparse.Namespace) -> int:
-    from alsig.stages.score.listing import signature_listing
+    from alsig.signatures import signature_listing
 
     table = signature_listing()
     if args.format == "json":

@@ -65,7 +65,7 @@ def run_python(env: Path, code: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_installed_package_finds_its_shipped_files_outside_the_checkout(installed, tmp_path):
     code = """
 import alsig, alsig.resources as r
-from alsig.stages.score.signatures import read_signatures
+from alsig.signatures import read_signatures
 from alsig.genes import GeneMap
 from alsig.genesets import read_manifest
 from alsig.settings import defaults

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 import alsig.ops.workflow as workflow_module
-from alsig.ops import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess, run_lock
+from alsig.ops import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess
+from alsig.ops.lock import run_lock
 from tests.eutils_stub import EutilsFixture
 from tests.stub_server import DATA, Fault, StubServer
 

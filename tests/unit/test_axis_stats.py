@@ -8,9 +8,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from alsig.settings import Contrast
+from alsig.stages.axes.effects import axis_tests, benjamini_hochberg
 from alsig.stages.catalog.meta import axis_meta, dersimonian_laird
 from alsig.stages.qc.covariates import pc_covariates
-from alsig.stages.score.axis_tests import Contrast, axis_tests, benjamini_hochberg
 from alsig.stages.score.composition import composition_share
 
 ALS = Contrast("ALS_vs_control", "condition", "ALS", "control")

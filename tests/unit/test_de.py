@@ -11,9 +11,11 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
-from alsig.stages import de
+from alsig.settings import Contrast, complete
+from alsig.stages.de import run, run_de
+from alsig.stages.de.design import prepare_metadata
+from alsig.stages.de.fit import LABEL_COLUMNS
 from alsig.tables.schemas import polars_schema
 
 
@@ -53,17 +55,17 @@ def simulated():
 
 @pytest.fixture(scope="module")
 def de_result(simulated):
-    return de.run_de(
+    return run_de(
         simulated,
-        "ALS_vs_control",
-        ["condition", "ALS", "control"],
-        {"design": "~ sex + condition"},
+        Contrast("ALS_vs_control", "condition", "ALS", "control"),
+        complete("de", {"design": "~ sex + condition"}),
+        n_cpus=1,
     )
 
 
 def test_recovers_planted_genes(de_result):
     table, summary = de_result
-    assert table.columns == [c for c in polars_schema("de_results") if c not in de.LABEL_COLUMNS]
+    assert table.columns == [c for c in polars_schema("de_results") if c not in LABEL_COLUMNS]
     hits = set(table.filter(pl.col("padj") < 0.05)["symbol"].to_list())
     planted = {f"DE{i}" for i in range(30)}
     assert len(hits & planted) >= 27  # most planted genes found
@@ -84,7 +86,7 @@ def test_no_leaked_future_warning_filter(de_result):
 
 
 def _prepare(adata, design, contrast, **kwargs):
-    return de.prepare_metadata(adata.obs, design, "c1", contrast, **kwargs)
+    return prepare_metadata(adata.obs, design, "c1", contrast, **kwargs)
 
 
 def test_missing_level_names_contrast_and_counts(simulated):
@@ -153,19 +155,17 @@ def test_settings_are_checked_against_the_schema_naming_the_key():
     with pytest.raises(
         AlsigError, match=r"config key de.contrasts.bad: \['condition', 'ALS'\] is too short"
     ):
-        alsig_settings.complete("de", {"contrasts": {"bad": ["condition", "ALS"]}})
+        complete("de", {"contrasts": {"bad": ["condition", "ALS"]}})
     with pytest.raises(
         AlsigError, match="config key de.contrasts: 'ALS vs control' does not match"
     ):
-        alsig_settings.complete(
-            "de", {"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}}
-        )
+        complete("de", {"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}})
     with pytest.raises(
         AlsigError, match="config key de.missing_covariates: 'impute' is not one of"
     ):
-        alsig_settings.complete("de", {"missing_covariates": "impute"})
+        complete("de", {"missing_covariates": "impute"})
     with pytest.raises(AlsigError, match="de.contrasts.same: test and reference level are both"):
-        alsig_settings.complete("de", {"contrasts": {"same": ["condition", "ALS", "ALS"]}})
+        complete("de", {"contrasts": {"same": ["condition", "ALS", "ALS"]}})
 
 
 def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
@@ -176,8 +176,12 @@ def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
     out = {k: str(tmp_path / f"c.{k}") for k in ("parquet", "tsv", "summary", "volcano", "ma")}
     out["volcano"] += ".png"
     out["ma"] += ".png"
-    settings = alsig_settings.complete("de", {"design": "~ condition"})
-    de.run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="ALS_vs_control")
+    settings = complete("de", {"design": "~ condition"})
+    run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="ALS_vs_control")
+    with pytest.raises(
+        AlsigError, match=r"contrast 'other' is not in de.contrasts \(\['ALS_vs_control'\]\)"
+    ):
+        run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="other")
     table = pl.read_parquet(out["parquet"])
     assert table.columns == list(polars_schema("de_results"))
     assert set(table["dataset"]) == {"sim"} and set(table["contrast"]) == {"ALS_vs_control"}

@@ -20,7 +20,7 @@ from alsig.gsea.alsig_engine import (
 )
 from alsig.gsea.gseapy_engine import gseapy_records
 from alsig.gsea.positions import set_positions
-from alsig.stages.enrich.prerank import run_prerank
+from tests.helpers import prerank_table
 
 
 def prerank(genes, values, sets, *, permutations=1000, seed=123, min_size=15, max_size=500,
@@ -277,7 +277,7 @@ def test_extreme_set_reaches_the_pvalue_floor_in_the_table():
     values = np.linspace(3, -3, 500)
     ranking = pd.Series(values, index=genes)
     sets = {"TOP": genes[:20], "MIDDLE": genes[240:260]}
-    table = run_prerank(ranking, sets, collection="t", permutations=99, seed=1, multilevel=False)
+    table = prerank_table(ranking, sets, collection="t", permutations=99, seed=1, multilevel=False)
     top = table.filter(pl.col("term") == "TOP").row(0, named=True)
     assert top["pvalue"] == pytest.approx(1 / 100) and top["pvalue_at_floor"] is True
     assert top["pvalue_display"] == "< 0.01" and top["direction"] == "up"
@@ -305,7 +305,7 @@ def test_empty_input_gives_no_records_and_an_empty_table():
     genes = [f"G{i}" for i in range(50)]
     assert prerank(genes, np.linspace(1, -1, 50), {}) == []
     assert prerank(genes, np.linspace(1, -1, 50), {"X": ["NOPE"]}) == []
-    table = run_prerank(
+    table = prerank_table(
         pd.Series(np.linspace(1, -1, 50), index=genes), {"X": genes[:3]}, collection="c"
     )
     assert table.height == 0

@@ -10,7 +10,7 @@ import pytest
 
 from alsig.gsea.alsig_engine import enrichment_scores, null_scores
 from alsig.gsea.multilevel import expected_log_share, multilevel_pvalues
-from alsig.stages.enrich.prerank import run_prerank
+from tests.helpers import prerank_table
 
 N_GENES = 5000
 SET_SIZE = 20
@@ -110,7 +110,7 @@ def test_prerank_table_flags_multilevel_rows():
         "STRONGEST": genes[:40:2],  # 20 of the top 40: beyond eps
         "RANDOM": list(rng.choice(genes, 30, replace=False)),
     }
-    table = run_prerank(ranking, sets, collection="c", permutations=100, seed=3)
+    table = prerank_table(ranking, sets, collection="c", permutations=100, seed=3)
     rows = {r["term"]: r for r in table.iter_rows(named=True)}
     for term in ("PLANTED_UP", "PLANTED_DOWN"):
         row = rows[term]
@@ -123,7 +123,7 @@ def test_prerank_table_flags_multilevel_rows():
     assert strongest["pvalue"] == 1e-10 and strongest["pvalue_display"] == "< 1e-10"
     assert rows["RANDOM"]["pvalue_method"] == "permutation"
     assert rows["RANDOM"]["pvalue"] > 1 / 101
-    plain = run_prerank(ranking, sets, collection="c", permutations=100, seed=3, multilevel=False)
+    plain = prerank_table(ranking, sets, collection="c", permutations=100, seed=3, multilevel=False)
     floor = plain.filter(pl.col("term") == "PLANTED_UP").row(0, named=True)
     assert floor["pvalue_method"] == "permutation" and floor["pvalue_at_floor"] is True
     assert floor["pvalue"] == pytest.approx(1 / 101)

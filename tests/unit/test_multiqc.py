@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alsig.settings import complete
 from alsig.stages.qc.mqc import write_multiqc
 from alsig.stages.qc.pipeline import run_qc
 from tests.unit.test_qc import simulate
@@ -24,7 +25,7 @@ def _multiqc() -> str:
 
 
 def test_multiqc_reads_the_qc_general_stats_and_pca(tmp_path):
-    _, table, summary = run_qc(simulate(n_samples=12), {})
+    _, table, summary = run_qc(simulate(n_samples=12), complete("qc"), n_cpus=1)
     qc_dir = tmp_path / "results" / "demo" / "qc"
     write_multiqc(table, summary["pca_variance_ratio"], "demo",
                   qc_dir / "alsig_general_stats_mqc.tsv", qc_dir / "alsig_pca_mqc.tsv")  # fmt: skip

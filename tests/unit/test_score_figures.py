@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from alsig.io import save_figure
-from alsig.stages.score import score_anndata
+from alsig.signatures.library import configured_signatures
 from alsig.stages.score.figures import (
     axis_distributions,
     axis_heatmap,
@@ -17,12 +17,12 @@ from alsig.stages.score.figures import (
     cluster_within_condition,
     heatmap_tracks,
 )
-from alsig.stages.score.signatures import configured_signatures
+from tests.helpers import score_result
 
 
 @pytest.fixture(scope="module")
 def long_table() -> pl.DataFrame:
-    signatures = configured_signatures()
+    signatures = configured_signatures([], replace=False)
     genes = sorted({g for s in signatures for g in s.genes} | {f"filler{i}" for i in range(300)})
     rng = np.random.default_rng(7)
     n = 80  # more samples than the heatmap labels
@@ -31,7 +31,7 @@ def long_table() -> pl.DataFrame:
     obs = pd.DataFrame({"condition": conditions}, index=[f"S{i:03d}" for i in range(n)])
     adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
     adata.layers["vst"] = X
-    return score_anndata(adata, signatures, dataset="toy").long
+    return score_result(adata, signatures, dataset="toy").long
 
 
 def test_axis_matrix_is_z_scores_sorted_by_condition(long_table):

@@ -10,15 +10,9 @@ import pytest
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_gmt
-from alsig.stages.score.signatures import (
-    CELL_TYPE_AXIS,
-    DEFAULT_GMT,
-    DEFAULT_TABLE,
-    configured_signatures,
-    read_signature_gmt,
-    read_signature_table,
-    signatures_to_gmt,
-)
+from alsig.signatures.library import DEFAULT_GMT, configured_signatures, signatures_to_gmt
+from alsig.signatures.model import CELL_TYPE_AXIS
+from alsig.signatures.readers import DEFAULT_TABLE, read_signature_gmt, read_signature_table
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = "signature\taxis\tgene\tdirection\tsource\n"
@@ -126,7 +120,7 @@ def test_user_gmt_and_tsv_add_or_replace(tmp_path):
     assert sigs["my_sig"].axis == "custom" and sigs["plain"].axis == "user"
     tsv = tmp_path / "mine.tsv"
     tsv.write_text("signature\taxis\tgene\tdirection\nother\tcustom\tGFAP\tup\n")
-    added = configured_signatures([str(gmt), {"path": str(tsv)}])
+    added = configured_signatures([str(gmt), {"path": str(tsv)}], replace=False)
     names = [s.name for s in added]
     assert names[:24] == [s.name for s in read_signature_table(DEFAULT_TABLE)]
     assert names[24:] == ["my_sig", "plain", "other"]
@@ -141,7 +135,7 @@ def test_user_file_clashing_with_shipped_name(tmp_path):
     gmt = tmp_path / "clash.gmt"
     gmt.write_text("nrf2_targets\tna\tNQO1\n")
     with pytest.raises(AlsigError, match="'nrf2_targets' is defined in both") as info:
-        configured_signatures([gmt])
+        configured_signatures([gmt], replace=False)
     assert str(gmt) in str(info.value)
     bad = tmp_path / "bad.gmt"
     bad.write_text("x_UP\tna\tA\tB\nx_DN\tna\tB\n")

@@ -26,8 +26,8 @@ def _enrichment_by_contrast(paths: list[str]) -> dict[str, list[pl.DataFrame]]:
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: None,
+    threads: int,
     *,
     dataset: str,
 ) -> None:
@@ -43,7 +43,7 @@ def run(
     outputs
         ``samples``, ``de``, ``enrich``, ``scores``: the HTML pages.
     settings
-        Unused (the pages have no settings).
+        None: the rule has no settings.
     threads
         Unused.
     dataset

@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: None,
+    threads: int,
     *,
     catalog: str,
 ) -> None:
@@ -29,7 +29,7 @@ def run(
     outputs
         ``manifest``: the manifest TSV.
     settings
-        Unused (the rule has no settings).
+        None: the rule has no settings.
     threads
         Unused.
     catalog
@@ -45,8 +45,8 @@ def run(
 def run_meta(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: None,
+    threads: int,
 ) -> None:
     """Rule ``axis_meta``: every dataset's axis tests -> the cross-cohort meta-analysis.
 
@@ -57,7 +57,7 @@ def run_meta(
     outputs
         ``parquet``, ``tsv``, ``figure`` (PNG).
     settings
-        Unused (the rule has no settings).
+        None: the rule has no settings.
     threads
         Unused.
     """

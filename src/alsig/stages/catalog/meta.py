@@ -1,6 +1,6 @@
 """Cohorts compared: a random-effects meta-analysis of every axis over the datasets of a run.
 
-Input: the axis tests of every dataset (:mod:`alsig.stages.score.axis_tests`). For each method
+Input: the axis tests of every dataset (:mod:`alsig.stages.axes.effects`). For each method
 x signature x contrast found in at least one dataset, the datasets' effects are combined by
 inverse-variance weighting with DerSimonian-Laird random effects, and heterogeneity is
 reported as Cochran's Q, tau² and I². The estimator is written out here (:func:`dersimonian_laird`,

@@ -18,7 +18,7 @@ def volcano(
     padj: Sequence[float],
     *,
     labels: Sequence[str] | None = None,
-    alpha: float = 0.05,
+    alpha: float,
     title: str = "",
     n_labels: int = 10,
 ) -> matplotlib.figure.Figure:
@@ -60,7 +60,7 @@ def ma_plot(
     log2_fold_change: Sequence[float],
     padj: Sequence[float],
     *,
-    alpha: float = 0.05,
+    alpha: float,
     title: str = "",
     ylabel: str = "log2 fold change",
 ) -> matplotlib.figure.Figure:

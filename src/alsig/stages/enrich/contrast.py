@@ -32,8 +32,9 @@ from typing import Any
 import polars as pl
 
 from alsig.gsea.records import PrerankOptions, pvalue_floor
-from alsig.stages.enrich.ora import OraOptions, OraResult, ora_result
-from alsig.stages.enrich.prerank import PrerankResult, prerank_result
+from alsig.settings import EnrichSettings
+from alsig.stages.enrich.ora import OraResult, ora_options, ora_result
+from alsig.stages.enrich.prerank import PrerankResult, prerank_options, prerank_result
 from alsig.stages.enrich.ranking import RankingReport, check_de_columns, prepare_ranking
 from alsig.stages.enrich.results import check_result, conform_result, coverage_table, empty_result
 
@@ -86,19 +87,11 @@ def enrich_contrast(
     sets: Mapping[str, Sequence[str]],
     *,
     collection: str,
-    permutations: int = 1000,
-    seed: int = 123,
-    min_size: int = 15,
-    max_size: int = 500,
-    threads: int = 1,
-    ora_padj: float = 0.05,
-    ora_min_abs_lfc: float = 0.0,
-    engine: str = "alsig",
-    multilevel: bool = True,
-    multilevel_eps: float = 1e-10,
-    source: str = "",
+    settings: EnrichSettings,
+    threads: int,
+    source: str,
 ) -> ContrastResult:
-    """Prerank + ORA for one DE table and one collection.
+    """Run prerank + ORA for one DE table and one collection.
 
     A collection sharing no gene with the data gives a warning and an empty, schema-valid table.
 
@@ -110,13 +103,12 @@ def enrich_contrast(
         ``{set name: [symbols]}`` of one (harmonised) collection.
     collection
         Collection id.
-    permutations, seed, min_size, max_size, ora_padj, ora_min_abs_lfc, engine, multilevel, \
-    multilevel_eps
-        The ``enrich:`` settings of the same names.
+    settings
+        The ``enrich:`` settings.
     threads
         Threads for prerank.
     source
-        Where ``de`` came from, for messages and logs.
+        Where ``de`` came from, for messages and logs (``""``: in memory).
 
     Returns
     -------
@@ -135,19 +127,9 @@ def enrich_contrast(
         _warn_no_overlap(collection, len(sets), len(data_genes), source)
         return ContrastResult(empty_result(), coverage, seen)
     ranking, ranking_report = prepare_ranking(de, source)
-    options = PrerankOptions(
-        permutations=int(permutations),
-        seed=int(seed),
-        min_size=int(min_size),
-        max_size=int(max_size),
-        threads=int(threads),
-        engine=str(engine),
-        multilevel=bool(multilevel),
-        multilevel_eps=float(multilevel_eps),
-    )
+    options = prerank_options(settings, threads)
     prerank = prerank_result(ranking, sets, collection=collection, options=options)
-    ora_options = OraOptions(float(ora_padj), float(ora_min_abs_lfc), int(min_size), int(max_size))
-    ora = ora_result(de, sets, collection=collection, options=ora_options)
+    ora = ora_result(de, sets, collection=collection, options=ora_options(settings))
     coverage = _mark_tested(coverage, prerank, ora)
     report = _tested_report(seen, ranking_report, prerank, ora, options)
     return ContrastResult(_combined_table(prerank, ora, coverage), coverage, report)

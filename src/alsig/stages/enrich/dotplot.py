@@ -86,8 +86,9 @@ class _DotScale:
 
 def dotplot(
     tables: Mapping[str, pl.DataFrame],
-    title: str = "",
-    top_n: int = 10,
+    *,
+    title: str,
+    top_n: int,
     label_width: int = 55,
 ) -> matplotlib.figure.Figure:
     """Dot plot of the top prerank terms of each collection: x = NES, colour = NES,

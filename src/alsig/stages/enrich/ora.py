@@ -13,6 +13,7 @@ import polars as pl
 
 from alsig.gsea.hypergeom import overrepresentation
 from alsig.gsea.records import finite_float
+from alsig.settings import EnrichSettings
 from alsig.stages.enrich.ranking import check_de_columns, clean_symbol, finite_or_null
 from alsig.stages.enrich.results import (
     benjamini_hochberg,
@@ -33,10 +34,10 @@ class OraOptions:
     """Settings of one ORA run: which genes count as up/down (``enrich.ora_padj``,
     ``enrich.ora_min_abs_lfc``) and the set-size range within the background."""
 
-    padj_threshold: float = 0.05
-    min_abs_lfc: float = 0.0
-    min_size: int = 15
-    max_size: int = 500
+    padj_threshold: float
+    min_abs_lfc: float
+    min_size: int
+    max_size: int
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,7 @@ class OraResult:
     genes: OraGenes
 
 
-def ora_gene_lists(
-    de: pl.DataFrame, padj_threshold: float = 0.05, min_abs_lfc: float = 0.0
-) -> OraGenes:
+def ora_gene_lists(de: pl.DataFrame, padj_threshold: float, min_abs_lfc: float) -> OraGenes:
     """Background, up and down symbols from a DE table.
 
     Background = the tested genes: a symbol and a non-null ``padj`` (genes removed by independent
@@ -181,33 +180,25 @@ def _direction_table(
     return _ora_table(records, direction, tested, upper, collection) if records else None
 
 
-def run_ora(
-    de: pl.DataFrame,
-    sets: Mapping[str, Sequence[str]],
-    *,
-    collection: str,
-    padj_threshold: float = 0.05,
-    min_abs_lfc: float = 0.0,
-    min_size: int = 15,
-    max_size: int = 500,
-) -> pl.DataFrame:
-    """Over-representation (gseapy ``enrich``, hypergeometric, offline): the table of
-    :func:`ora_result`.
+def ora_options(settings: EnrichSettings) -> OraOptions:
+    """Return the over-representation options of one enrich job.
 
     Parameters
     ----------
-    de, sets, collection
-        As for :func:`ora_result`.
-    padj_threshold, min_abs_lfc, min_size, max_size
-        The fields of :class:`OraOptions`.
+    settings
+        The job's ``enrich:`` settings.
 
     Returns
     -------
-    polars.DataFrame
-        The enrichment schema (``set_size``/``coverage`` null).
+    OraOptions
+        ``ora_padj``, ``ora_min_abs_lfc`` and the set-size range.
     """
-    options = OraOptions(float(padj_threshold), float(min_abs_lfc), int(min_size), int(max_size))
-    return ora_result(de, sets, collection=collection, options=options).table
+    return OraOptions(
+        padj_threshold=settings.ora_padj,
+        min_abs_lfc=settings.ora_min_abs_lfc,
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+    )
 
 
 def _enrich_records(

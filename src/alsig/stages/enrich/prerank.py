@@ -18,6 +18,7 @@ from alsig.errors import AlsigError
 from alsig.gsea.engines import engine_records
 from alsig.gsea.multilevel import beyond_permutations
 from alsig.gsea.records import PrerankOptions, PrerankRecord, pvalue_floor
+from alsig.settings import EnrichSettings
 from alsig.stages.enrich.results import empty_result, format_pvalue, method_table
 from alsig.stages.enrich.sets import eligible_sets, upper_map, upper_sets
 
@@ -95,45 +96,31 @@ def prerank_result(
     return PrerankResult(table, tested)
 
 
-def run_prerank(
-    ranking: pd.Series,
-    sets: Mapping[str, Sequence[str]],
-    *,
-    collection: str,
-    permutations: int = 1000,
-    seed: int = 123,
-    min_size: int = 15,
-    max_size: int = 500,
-    threads: int = 1,
-    engine: str = "alsig",
-    multilevel: bool = True,
-    multilevel_eps: float = 1e-10,
-) -> pl.DataFrame:
-    """GSEA preranked (gene-set permutation): the table of :func:`prerank_result`.
+def prerank_options(settings: EnrichSettings, threads: int) -> PrerankOptions:
+    """Return the GSEA library's options of one enrich job.
 
     Parameters
     ----------
-    ranking, sets, collection
-        As for :func:`prerank_result`.
-    permutations, seed, min_size, max_size, threads, engine, multilevel, multilevel_eps
-        The fields of :class:`PrerankOptions`.
+    settings
+        The job's ``enrich:`` settings.
+    threads
+        The job's threads.
 
     Returns
     -------
-    polars.DataFrame
-        The enrichment schema, sorted by p-value, then |NES|, then term.
+    PrerankOptions
+        Permutations, seed, set-size range, engine and the multilevel step.
     """
-    options = PrerankOptions(
-        permutations=int(permutations),
-        seed=int(seed),
-        min_size=int(min_size),
-        max_size=int(max_size),
-        threads=int(threads),
-        engine=str(engine),
-        multilevel=bool(multilevel),
-        multilevel_eps=float(multilevel_eps),
+    return PrerankOptions(
+        permutations=settings.permutations,
+        seed=settings.seed,
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        threads=threads,
+        engine=settings.engine,
+        multilevel=settings.multilevel,
+        multilevel_eps=settings.multilevel_eps,
     )
-    return prerank_result(ranking, sets, collection=collection, options=options).table
 
 
 def _prerank_table(

@@ -6,6 +6,7 @@ Reading GMT files and resolving which collections a run uses live in :mod:`alsig
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from alsig.errors import AlsigError, where
 from alsig.genesets import Collection, read_gmt, resolve_collections
+from alsig.settings import EnrichSettings
 
 if TYPE_CHECKING:
     from alsig.genes import GeneMap
@@ -114,25 +116,27 @@ def load_collection(
 
 
 def configured_collections(
-    settings: Mapping[str, Any] | None = None, base_dir: str | Path = "."
+    settings: EnrichSettings, base_dir: str | Path = "."
 ) -> list[Collection]:
-    """The collections an ``enrich:`` settings dict selects (see
-    :func:`alsig.genesets.resolve_collections`).
+    """Return the collections the ``enrich:`` settings select.
 
     Parameters
     ----------
     settings
-        ``enrich:`` settings; keys it lacks take the config schema's defaults.
+        The ``enrich:`` settings (``collections``, ``extra_gmt``).
     base_dir
         Folder that relative ``extra_gmt`` paths are relative to.
+
+    Returns
+    -------
+    list of Collection
+        As :func:`alsig.genesets.resolve_collections` resolves them.
     """
-    from alsig.settings import defaults
-
-    settings = {**defaults("enrich"), **(settings or {})}
-    return resolve_collections(settings["collections"], settings["extra_gmt"], base_dir=base_dir)
+    extra = [dataclasses.asdict(entry) for entry in settings.extra_gmt]
+    return resolve_collections(settings.collections, extra, base_dir=base_dir)
 
 
-def collection_for(settings: Mapping[str, Any], collection_id: str) -> Collection:
+def collection_for(settings: EnrichSettings, collection_id: str) -> Collection:
     """The configured collection with id ``collection_id``.
 
     Parameters

@@ -66,7 +66,7 @@ def read_te_counts(
         No TE row, a repeated TE id, a sample missing from the table, or a bad count (the
         gene-matrix reader's message: file, line and column).
     """
-    from alsig.stages.ingest import read_count_matrix
+    from alsig.stages.ingest.counts import read_count_matrix
 
     matrix = read_count_matrix(path, gene_column=gene_column)
     rows = [i for i, feature in enumerate(matrix.gene_ids) if is_te_id(str(feature))]

@@ -11,6 +11,8 @@ import anndata as ad
 
 from alsig.deseq import shutdown_workers
 from alsig.io import save_figure, write_h5ad, write_text, write_tsv
+from alsig.keys import QC_PCA
+from alsig.settings import QcSettings
 from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
 from alsig.stages.qc.figures import plot_library_sizes, plot_pca, plot_sex_check
 from alsig.stages.qc.mqc import write_multiqc
@@ -24,8 +26,8 @@ log = logging.getLogger(__name__)
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: QcSettings,
+    threads: int,
     *,
     dataset: str,
 ) -> None:
@@ -73,12 +75,12 @@ def _figures(table, filtered, summary, settings, outputs) -> None:
     indexed = table.set_index("sample")
     save_figure(plot_library_sizes(indexed), outputs["library_sizes"])
     save_figure(
-        plot_pca(indexed, summary["pca_variance_ratio"], settings["pca_colour_by"]),
+        plot_pca(indexed, summary["pca_variance_ratio"], settings.pca_colour_by),
         outputs["pca"],
     )
     save_figure(plot_sex_check(indexed), outputs["sex_check"])
     drivers = pc_covariates(
-        filtered.obsm["X_qc_pca"],
+        filtered.obsm[QC_PCA],
         summary["pca_variance_ratio"],
         filtered.obs,
         library_size=filtered.obs["total_counts"].to_numpy(),

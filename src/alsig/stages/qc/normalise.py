@@ -18,9 +18,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from alsig.counts import dense_counts
 from alsig.deseq import pydeseq2
 from alsig.errors import AlsigError
-from alsig.stages.qc.metrics import dense_counts
+from alsig.keys import NORMALIZED, QC_NORMALISATION, VST
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,8 @@ def vst(
     counts: np.ndarray,
     sf: np.ndarray,
     *,
-    n_genes: int = 1000,
-    n_cpus: int = 1,
+    n_genes: int,
+    n_cpus: int,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """DESeq2-style blind VST of all genes (samples x genes); returns (vst, fit info)."""
     DeseqDataSet, _, DefaultInference = pydeseq2()
@@ -151,15 +152,15 @@ def apply_vst(normed: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     return (2 * np.arcsinh(np.sqrt(mean_disp * normed)) - np.log(mean_disp) - np.log(4)) / np.log(2)
 
 
-def normalise(adata: ad.AnnData, *, vst_n_genes: int = 1000, n_cpus: int = 1) -> ad.AnnData:
+def normalise(adata: ad.AnnData, *, vst_n_genes: int, n_cpus: int) -> ad.AnnData:
     """Add ``obs["size_factor"]`` and layers ``normalized`` and ``vst`` (float32, all genes)."""
     counts = dense_counts(adata)
     sf, method = size_factors(counts)
     log.info("size factors (%s): %.3g-%.3g", method, sf.min(), sf.max())
     adata.obs["size_factor"] = sf
-    adata.layers["normalized"] = (counts / sf[:, None]).astype(np.float32)
+    adata.layers[NORMALIZED] = (counts / sf[:, None]).astype(np.float32)
     log.info("VST on %d samples x %d genes", adata.n_obs, adata.n_vars)
     transformed, info = vst(counts, sf, n_genes=vst_n_genes, n_cpus=n_cpus)
-    adata.layers["vst"] = transformed.astype(np.float32)
-    adata.uns["qc_normalisation"] = {"size_factor_method": method, **info}
+    adata.layers[VST] = transformed.astype(np.float32)
+    adata.uns[QC_NORMALISATION] = {"size_factor_method": method, **info}
     return adata

@@ -3,11 +3,12 @@ in PCA space (distance to the k-th nearest neighbour on the first PCs of the VST
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import anndata as ad
 import numpy as np
+
+from alsig.keys import EXPRESSED
 
 MAD_SCALE = 1.4826
 #: chromosomes left out of the QC PCA (qc.pca_exclude_sex_chromosomes): otherwise PC2 is sex
@@ -71,12 +72,25 @@ def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) ->
     return np.sqrt(nearest[:, -1])
 
 
-def pca_genes(adata: ad.AnnData, s: Mapping[str, Any]) -> np.ndarray:
-    """Genes the QC PCA may use: the expressed ones, without chrX/chrY genes when
-    ``qc.pca_exclude_sex_chromosomes`` (sex would otherwise take a leading PC); all genes
-    when fewer than 10 remain."""
-    use = adata.var["expressed"].to_numpy(dtype=bool).copy()
-    if s["pca_exclude_sex_chromosomes"] and "chromosome" in adata.var:
+def pca_genes(adata: ad.AnnData, exclude_sex_chromosomes: bool) -> np.ndarray:
+    """Return the genes the QC PCA may use.
+
+    Parameters
+    ----------
+    adata
+        The normalised AnnData (``var["expressed"]``, optionally ``var["chromosome"]``).
+    exclude_sex_chromosomes
+        ``qc.pca_exclude_sex_chromosomes``: leave chrX/chrY genes out (sex would otherwise take
+        a leading PC).
+
+    Returns
+    -------
+    numpy.ndarray
+        A mask of the expressed genes (without chrX/chrY when asked); all genes when fewer than
+        10 remain.
+    """
+    use = adata.var[EXPRESSED].to_numpy(dtype=bool).copy()
+    if exclude_sex_chromosomes and "chromosome" in adata.var:
         chromosome = adata.var["chromosome"].astype(str).str.upper()
         use &= ~chromosome.isin(SEX_CHROMOSOMES).to_numpy()
     return use if use.sum() >= 10 else np.ones(adata.n_vars, dtype=bool)

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.keys import EXPRESSED, NORMALIZED
+
 
 def gene_filter_table(adata: ad.AnnData) -> pl.DataFrame:
     """One row per gene: symbol, gene_id, mean normalised count, expressed."""
@@ -16,8 +18,8 @@ def gene_filter_table(adata: ad.AnnData) -> pl.DataFrame:
             "gene_id": adata.var["gene_id"].astype(str).tolist()
             if "gene_id" in adata.var
             else adata.var_names.astype(str).tolist(),
-            "mean_normalized": np.asarray(adata.layers["normalized"].mean(axis=0), dtype=float),
-            "expressed": adata.var["expressed"].astype(bool).tolist(),
+            "mean_normalized": np.asarray(adata.layers[NORMALIZED].mean(axis=0), dtype=float),
+            "expressed": adata.var[EXPRESSED].astype(bool).tolist(),
         }
     )
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
+from alsig.signatures.model import CELL_TYPE_AXIS, Signature
 
 AXIS_PREFIX = "axis:"
 MIN_CONTROLS = 3

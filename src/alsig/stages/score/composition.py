@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from alsig.stages.score.signatures import CELL_TYPE_AXIS
+from alsig.signatures.model import CELL_TYPE_AXIS
 from alsig.tables import schemas
 
 SCHEMA = "composition"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from alsig.stages.score.signatures import Signature
+from alsig.signatures.model import Signature
 from alsig.tables import schemas
 
 
@@ -45,7 +45,7 @@ def _reasons(sig: Signature, present: set[str], min_coverage: float) -> tuple[di
 
 
 def signature_coverage(
-    genes: Sequence[str], signatures: Sequence[Signature], *, min_coverage: float = 0.5
+    genes: Sequence[str], signatures: Sequence[Signature], *, min_coverage: float
 ) -> pl.DataFrame:
     """How many of each signature's genes a dataset has, and whether it is scored.
 

@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from alsig.stages.qc import EXCLUSION_COLUMN, FLAG_COLUMN
+from alsig.errors import AlsigError
+from alsig.keys import QC_EXCLUSION, QC_FLAG
 from alsig.stages.score.composites import MIN_CONTROLS, control_reference
+from alsig.tables import schemas
 
 POOLED = "all samples"
 
@@ -68,7 +70,7 @@ def reference_strata(
     *,
     control_column: str,
     control_label: str,
-    reference_by: Sequence[str] | None = None,
+    reference_by: Sequence[str] | None,
     min_controls: int = MIN_CONTROLS,
 ) -> References:
     """Strata, reference controls and the per-stratum table of one dataset.
@@ -84,8 +86,6 @@ def reference_strata(
     min_controls
         Fewest usable controls per stratum.
     """
-    from alsig.errors import AlsigError
-
     columns = reference_columns(obs, reference_by)
     absent = [c for c in columns if c not in obs]
     if absent:
@@ -106,8 +106,8 @@ def reference_strata(
         ]
     )
     excluded = (
-        np.array([v is not None for v in _text(obs[EXCLUSION_COLUMN])])
-        if EXCLUSION_COLUMN in obs
+        np.array([v is not None for v in _text(obs[QC_EXCLUSION])])
+        if QC_EXCLUSION in obs
         else np.zeros(len(obs), bool)
     )
     is_reference = control & ~excluded
@@ -130,11 +130,9 @@ def _strata_table(stratum, control, excluded, min_controls) -> pl.DataFrame:
         )  # fmt: skip
         rows.append((name or "(missing)", int(members.sum()), int((members & control).sum()),
                      int((members & control & excluded).sum()), n_ref, usable, reason))  # fmt: skip
-    from alsig.tables import schemas
-
     return pl.DataFrame(rows, schema=schemas.polars_schema("reference_strata"), orient="row")
 
 
 def sample_flags(obs: pd.DataFrame) -> list[str | None]:
     """QC's flags per sample (``obs["qc_flag"]``), None when unflagged or absent."""
-    return _text(obs[FLAG_COLUMN]) if FLAG_COLUMN in obs else [None] * len(obs)
+    return _text(obs[QC_FLAG]) if QC_FLAG in obs else [None] * len(obs)

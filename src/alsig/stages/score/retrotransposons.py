@@ -21,25 +21,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.signatures.model import Signature
 from alsig.stages.score.coverage import signature_coverage
-from alsig.stages.score.signatures import Signature
 
 METHOD = "log2cpm"
 NO_TE_INPUT = "no TE input"
-
-
-def te_signature_table():
-    """The shipped retrotransposon signature table."""
-    from alsig.resources import signature_dir
-
-    return signature_dir() / "retrotransposons.tsv"
-
-
-def library_sizes(adata) -> np.ndarray:
-    """Gene-assigned reads per sample: QC's ``total_counts``, else the sum of ``X``."""
-    if "total_counts" in adata.obs:
-        return adata.obs["total_counts"].to_numpy(dtype=float)
-    return np.asarray(adata.X.sum(axis=1), dtype=float).ravel()
 
 
 def te_log2cpm(

@@ -25,13 +25,14 @@ import polars as pl
 
 from alsig import __version__
 from alsig.errors import AlsigError
-from alsig.stages.ingest.te_counts import te_block
+from alsig.keys import library_sizes, te_block
+from alsig.settings import ScoreSettings
+from alsig.signatures.model import CELL_TYPE_AXIS, Signature
 from alsig.stages.score.composites import axis_composites, composition_residuals
 from alsig.stages.score.coverage import signature_coverage
 from alsig.stages.score.reference import References, reference_strata, sample_flags
 from alsig.stages.score.retrotransposons import METHOD as TE_METHOD
-from alsig.stages.score.retrotransposons import NO_TE_INPUT, library_sizes, te_coverage, te_log2cpm
-from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
+from alsig.stages.score.retrotransposons import NO_TE_INPUT, te_coverage, te_log2cpm
 from alsig.stages.score.singscore import singscore
 from alsig.stages.score.ssgsea import ssgsea
 from alsig.tables import COLUMNS, SCHEMA_NAME, SCHEMA_VERSION, schemas
@@ -113,7 +114,7 @@ class Samples:
     flags: list[str | None]
 
 
-def check_methods(methods: Sequence[str] | str, min_coverage: float = 0.5) -> list[str]:
+def check_methods(methods: Sequence[str] | str, min_coverage: float) -> list[str]:
     """The scoring methods, each once, in order; checks them and ``min_coverage``.
 
     Parameters
@@ -379,17 +380,10 @@ def _tables(
 def score_anndata(
     adata: Any,
     signatures: Sequence[Signature],
+    te_signatures: Sequence[Signature],
     *,
-    methods: Sequence[str] = ("singscore",),
-    layer: str | None = "vst",
-    min_coverage: float = 0.5,
-    control_label: str = "control",
-    control_column: str = "condition",
-    dataset: str | None = None,
-    ssgsea_weight: float = 0.25,
-    chunk_size: int = 256,
-    te_signatures: Sequence[Signature] = (),
-    reference_by: Sequence[str] | None = None,
+    settings: ScoreSettings,
+    dataset: str | None,
 ) -> ScoreResult:
     """Score every sample of ``adata`` with every signature.
 
@@ -398,40 +392,33 @@ def score_anndata(
     adata
         obs = samples, var index = gene symbols (the QC'd AnnData).
     signatures
-        The signatures of the run.
-    methods
-        Any of :data:`METHODS`.
-    layer
-        Expression layer to score (``None`` or ``"X"``: ``adata.X``).
-    min_coverage
-        Smallest fraction of a signature's genes present for it to be scored.
-    control_label, control_column
-        Samples whose ``obs[control_column]`` equals ``control_label`` are the controls.
-    reference_by
-        Sample columns whose strata each have their own control reference
-        (:mod:`alsig.stages.score.reference`; ``None``: region when it has several levels).
-    dataset
-        Dataset id of the rows (default: ``adata.uns["dataset"]``).
-    ssgsea_weight
-        gseapy's ssGSEA ``weight``.
-    chunk_size
-        Samples ranked at once.
+        The gene signatures of the run.
     te_signatures
         Transposable-element signatures, scored as ``log2cpm`` from ``obsm["te_counts"]``
         (:mod:`alsig.stages.score.retrotransposons`); null, flagged "no TE input", without it.
+    settings
+        The ``score:`` settings: methods, layer, coverage, controls, reference strata, ssGSEA
+        weight and chunk size.
+    dataset
+        Dataset id of the rows (``None``: ``adata.uns["dataset"]``).
 
     Returns
     -------
     ScoreResult
         The long table, coverage, samples x signatures frames per method and the notes.
     """
-    methods = check_methods(methods, min_coverage)
+    min_coverage = settings.min_coverage
+    methods = check_methods(settings.methods, min_coverage)
     notes = Notes(dataset or str(adata.uns.get("dataset", "dataset")))
     genes = [str(g) for g in adata.var_names]
-    X = expression_matrix(adata, layer)
+    X = expression_matrix(adata, settings.layer)
     sigs = _scored_signatures(genes, signatures, min_coverage, notes)
-    samples = _samples(adata, control_column, control_label, reference_by, notes)
-    per_method = _score_methods(X, genes, sigs, methods, ssgsea_weight, chunk_size, notes)
+    samples = _samples(
+        adata, settings.control_column, settings.control_label, settings.reference_by, notes
+    )
+    per_method = _score_methods(
+        X, genes, sigs, methods, settings.ssgsea_weight, settings.chunk_size, notes
+    )
     coverage = sigs.coverage
     if te_signatures:
         per_method[TE_METHOD], te_coverage_rows = _te_scores(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from alsig.stages.score.signatures import DN_SUFFIX, UP_SUFFIX, Signature
+from alsig.signatures.model import DN_SUFFIX, UP_SUFFIX, Signature
 
 
 def gene_set_matrix(

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from alsig.signatures.model import Signature
 from alsig.stages.score.sets import (
     combine_parts,
     dense_rows,
@@ -36,7 +37,6 @@ from alsig.stages.score.sets import (
     set_members,
     signature_parts,
 )
-from alsig.stages.score.signatures import Signature
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def singscore_sets(
     genes: Sequence[str],
     sets: dict[str, Sequence[str]],
     *,
-    chunk_size: int = 256,
+    chunk_size: int,
     dispersion: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Uncentred singscore of every set in every sample, and the MAD of the set genes' ranks.
@@ -99,7 +99,7 @@ def singscore(
     genes: Sequence[str],
     signatures: Sequence[Signature],
     *,
-    chunk_size: int = 256,
+    chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """singscore ``TotalScore`` and dispersion of each signature in each sample.
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from alsig.signatures.model import Signature
 from alsig.stages.score.sets import (
     combine_parts,
     dense_rows,
@@ -24,7 +25,6 @@ from alsig.stages.score.sets import (
     sample_chunks,
     signature_parts,
 )
-from alsig.stages.score.signatures import Signature
 
 
 def ssgsea_es(
@@ -32,8 +32,8 @@ def ssgsea_es(
     genes: Sequence[str],
     sets: dict[str, Sequence[str]],
     *,
-    weight: float = 0.25,
-    chunk_size: int = 256,
+    weight: float,
+    chunk_size: int,
 ) -> np.ndarray:
     """gseapy ``ssgsea`` enrichment scores (``ES``) of every set in every sample.
 
@@ -110,8 +110,8 @@ def ssgsea(
     genes: Sequence[str],
     signatures: Sequence[Signature],
     *,
-    weight: float = 0.25,
-    chunk_size: int = 256,
+    weight: float,
+    chunk_size: int,
 ) -> np.ndarray:
     """ssGSEA NES of each signature in each sample.
 

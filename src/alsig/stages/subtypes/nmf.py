@@ -113,9 +113,9 @@ def discover(
     matrix: np.ndarray,
     samples: list[str],
     *,
-    ranks: range = range(2, 7),
-    restarts: int = 20,
-    seed: int = 123,
+    ranks: range,
+    restarts: int,
+    seed: int,
 ) -> Discovery:
     """Consensus NMF of ``matrix`` (samples x features) at every rank of ``ranks``.
 

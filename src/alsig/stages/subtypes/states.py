@@ -89,10 +89,10 @@ def member_z(scores: pl.DataFrame, states: Mapping[str, Sequence[str]] = STATES)
 
 def call_states(
     z: pd.DataFrame,
-    is_control: Sequence[bool] | None = None,
+    is_control: Sequence[bool] | None,
     *,
-    margin: float = 0.5,
-    min_score: float | None = None,
+    margin: float,
+    min_score: float | None,
     states: Mapping[str, Sequence[str]] = STATES,
 ) -> StateCalls:
     """State scores, calls and confidences for every sample of ``z``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from alsig import plotting
 from alsig.stages.score.composites import AXIS_PREFIX
 
 
@@ -24,8 +25,6 @@ def plot_axis_forest(tests: pl.DataFrame, *, method: str = "singscore", alpha: f
     -------
     A matplotlib Figure: one panel per contrast, axis composites first (bold), signatures below.
     """
-    from alsig import plotting
-
     plt = plotting._pyplot()
     part = tests.filter(pl.col("method") == method)
     contrasts = list(dict.fromkeys(part["contrast"].to_list())) or ["(none)"]

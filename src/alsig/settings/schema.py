@@ -1,11 +1,12 @@
-"""Configuration: the schema is the one source of truth for keys, types and defaults.
+"""The config schema as the one source of truth for keys, types and defaults.
 
 ``workflow/schemas/config.schema.yaml`` says which keys exist, what they may hold and their
 defaults. This module
 
 - reports schema violations one line per problem, naming the key (:func:`schema_errors`);
-- resolves the settings a job gets, once: stage defaults of the schema, overridden by the
-  config's top-level stage section, overridden by the dataset's own section (:func:`resolve`);
+- resolves the settings a job gets: stage defaults of the schema, overridden by the config's
+  top-level stage section, overridden by the dataset's own section (:func:`resolve_mapping`;
+  :mod:`alsig.settings.stages` makes the typed object of it);
 - checks what a schema cannot say (cross-field rules, regexes that compile, files that exist)
   for every dataset before any job runs (:func:`check_config`).
 
@@ -115,7 +116,7 @@ def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return check(settings) if check else settings
 
 
-def complete(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def complete_mapping(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A stage's settings from a partial mapping, for callers outside the workflow (a script,
     a notebook, a test): checked against the schema, the schema's defaults filled in, normalised.
 
@@ -147,7 +148,7 @@ def complete(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str,
     return _CHECKS[stage](apply_defaults(_section_schema(stage), given))
 
 
-def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
+def resolve_mapping(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
     """The settings one job of ``stage`` gets for ``dataset``: schema defaults, then the
     config's top-level section, then the dataset's own section; normalised and checked.
 
@@ -246,7 +247,7 @@ def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:
         key = f"datasets.{dataset}"
         for stage in STAGES:
             try:
-                resolve(config, dataset, stage)
+                resolve_mapping(config, dataset, stage)
             except AlsigError as error:
                 raise AlsigError(f"dataset {dataset}: {error}") from error
         for i, rule in enumerate((settings.get("condition") or {}).get("rules") or []):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from alsig.resources import signature_dir
+from alsig.signatures.readers import read_signatures
 
 #: the shipped signature tables, in the order they are listed
 SHIPPED_TABLES = ("alsig_signatures.tsv", "subtype_markers.tsv", "retrotransposons.tsv")
@@ -19,8 +20,6 @@ def signature_version() -> str:
 def signature_listing() -> pl.DataFrame:
     """One row per shipped signature: ``signature, axis, table, n_up, n_down, genes, sources,
     version`` (genes ``;``-joined, down genes prefixed ``-``)."""
-    from alsig.stages.score.signatures import read_signatures
-
     rows = []
     version = signature_version()
     for table in SHIPPED_TABLES:
