@@ -180,8 +180,10 @@ def compare(ours: pl.DataFrame, reference: pl.DataFrame) -> dict:
 
 
 def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
-    """Both engines at two seeds per collection (plus alsig at 2 threads): measurements and
-    agreement."""
+    """Both engines at two seeds per collection (plus alsig at 2 threads).
+
+    Measurements and agreement.
+    """
     rows = []
     # warm-up: the first process after an install compiles the numba kernels into their cache
     run_job(
@@ -240,8 +242,10 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
 
 
 def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The engine's inputs for collection ``cid`` on the DE ranking: ``|stat|`` weights and each
-    tested set's ranks."""
+    """Return the engine's inputs for collection ``cid`` on the DE ranking.
+
+    ``|stat|`` weights and each tested set's ranks.
+    """
     from alsig.gsea.positions import set_positions
     from alsig.settings import complete
     from alsig.stages.enrich.ranking import prepare_ranking
@@ -261,8 +265,11 @@ def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np
 
 
 def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, list[int]]:
-    """FDR < 0.05 counts over seeds with one null per set (the engine) and with one null per
-    distinct set size shared by every set of that size (fgsea's simple scheme)."""
+    """Return the FDR < 0.05 counts over seeds, with one null per set and one per set size.
+
+    One null per set is the engine's; one null per distinct set size, shared by every set of
+    that size, is fgsea's simple scheme.
+    """
     from alsig.gsea.alsig_engine import NullScores, enrichment_scores, null_scores, set_statistics
 
     weights, positions = ranked_sets(args, cid)
@@ -281,8 +288,10 @@ def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, l
 
 
 def multilevel_check(args: argparse.Namespace, cid: str) -> dict:
-    """The sets no permutation reached (``args.permutations``): their multilevel p against the
-    permutation p of ``args.check_permutations`` random sets each (alsig's engine, another seed).
+    """Return the sets no permutation reached (``args.permutations``).
+
+    Their multilevel p against the permutation p of ``args.check_permutations`` random sets each
+    (alsig's engine, another seed).
     """
     from alsig.gsea.alsig_engine import enrichment_scores, null_scores, set_statistics
     from alsig.gsea.multilevel import multilevel_pvalues

@@ -51,7 +51,7 @@ def gene_sets() -> dict[str, list[str]]:
 
 
 def load_matrix(case: str, n_samples: int | None = None):
-    """(samples x genes float32 matrix, genes, sample ids)."""
+    """Return (samples x genes float32 matrix, genes, sample ids)."""
     if case == "gse124439":
         import pandas as pd
 

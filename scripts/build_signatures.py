@@ -339,6 +339,7 @@ ORDER = [
 
 
 def curated_signatures(hallmark_gmt: Path = HALLMARK_GMT) -> list[Signature]:
+    """Return the curated signatures, Hallmark sets read from ``hallmark_gmt``."""
     sigs: dict[str, Signature] = {}
     for name, axis, direction, genes, source in CURATED:
         sig = sigs.setdefault(name, Signature(name=name, axis=axis, origin="build_signatures.py"))
@@ -379,6 +380,7 @@ def check_symbols(signatures: list[Signature]) -> dict[str, str]:
 
 
 def write_table(signatures: list[Signature], path: Path) -> None:
+    """Write ``signatures`` as the shipped signature table (TSV)."""
     from alsig.io import write_text
 
     lines = ["\t".join(TABLE_COLUMNS)]
@@ -388,11 +390,13 @@ def write_table(signatures: list[Signature], path: Path) -> None:
 
 
 def write_signature_gmt(signatures: list[Signature], path: Path) -> None:
+    """Write ``signatures`` as a GMT file (``<signature>_UP`` / ``_DN`` sets)."""
     sets, descriptions = signatures_to_gmt(signatures)
     write_gmt(sets, path, descriptions)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the signature table and GMT; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--gmt-only", action="store_true", help="only regenerate the GMT from the TSV"

@@ -35,9 +35,13 @@ def contrast_result(
 
 
 def prerank_table(
-    ranking: Any, sets: Mapping[str, Sequence[str]], *, collection: str, threads: int = 1,
+    ranking: Any,
+    sets: Mapping[str, Sequence[str]],
+    *,
+    collection: str,
+    threads: int = 1,
     **settings: Any,
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     """The prerank table with ``enrich:`` settings ``settings`` (the rest: defaults)."""
     options = prerank_options(complete("enrich", settings), threads)
     return prerank_result(ranking, sets, collection=collection, options=options).table

@@ -1,5 +1,6 @@
-"""Integer read counts in memory and on disk: dense when a step needs it, int32 unless a value
-needs int64.
+"""Integer read counts in memory and on disk.
+
+Dense when a step needs it, int32 unless a value needs int64.
 
 int32 halves the size of X for every real dataset, but a count above 2**31 - 1 (a summed
 replicate, a huge pooled library) must not wrap around, so the dtype follows the data.
@@ -17,7 +18,7 @@ INT32_MAX = int(np.iinfo(np.int32).max)
 
 def count_dtype(values: np.ndarray | sp.spmatrix) -> np.dtype:
     """``int32`` when every value fits, else ``int64``."""
-    data = values.data if sp.issparse(values) else np.asarray(values)
+    data = np.asarray(values.data if sp.issparse(values) else values)
     if data.size and (data.max() > INT32_MAX or data.min() < -INT32_MAX - 1):
         return np.dtype(np.int64)
     return np.dtype(np.int32)

@@ -1,5 +1,7 @@
-"""The workflow's plan: which files a config asks for, which inputs each job reads, and how
-many threads, how much memory and time each job needs.
+"""The workflow's plan.
+
+Which files a config asks for, which inputs each job reads, and how many threads, how much memory
+and time each job needs.
 
 ``workflow/rules/common.smk`` imports this module at parse time, for every Snakemake call, so it
 imports nothing heavy: the standard library, :mod:`alsig.settings` and :mod:`alsig.genesets`
@@ -164,8 +166,11 @@ def collection_files(enrich: EnrichSettings) -> dict[str, str]:
 
 @functools.cache
 def _collection_files(enrich: EnrichSettings, workdir: str) -> tuple[tuple[str, str], ...]:
-    """Resolved once per settings and working directory: Snakemake asks for every enrich job's
-    input and resources (the manifest is read, every file checked)."""
+    """Return resolved once per settings and working directory.
+
+    Snakemake asks for every enrich job's input and resources (the manifest is read, every file
+    checked).
+    """
     extra = [dataclasses.asdict(entry) for entry in enrich.extra_gmt]
     chosen = resolve_collections(enrich.collections, extra, base_dir=workdir)
     return tuple((collection.id, str(collection.path)) for collection in chosen)
@@ -244,8 +249,11 @@ def signature_files(score: ScoreSettings) -> list[str]:
 # Resources
 # --------------------------------------------------------------------------------------------
 def matrix_cells(h5ad_path: str) -> int:
-    """samples x genes of an h5ad file, read from its index arrays (no matrix load); 0 while
-    the file does not exist yet (a dry run plans the job before its upstream job made it)."""
+    """Return samples x genes of an h5ad file, read from its index arrays (no matrix load).
+
+    0 while the file does not exist yet (a dry run plans the job before its upstream job made
+    it).
+    """
     if not Path(h5ad_path).exists():
         return 0
     import h5py
@@ -283,11 +291,18 @@ def de_runtime_min(h5ad_path: str) -> int:
 
 
 def input_mem_mb(
-    input_paths: list[str], attempt: int, *, factor: float, floor_mb: float = 1000,
+    input_paths: list[str],
+    attempt: int,
+    *,
+    factor: float,
+    floor_mb: float = 1000,
     gzip_factor: float | None = None,
-) -> int:  # fmt: skip
-    """Memory that scales with the inputs: ``factor`` x their size on disk (``gzip_factor``
-    for .gz files, which expand several-fold when parsed), at least ``floor_mb``, x attempt."""
+) -> int:
+    """Return memory (MB) that scales with the inputs: ``factor`` x their size on disk.
+
+    ``gzip_factor`` for .gz files, which expand several-fold when parsed; at least ``floor_mb``,
+    times the retry ``attempt``.
+    """
     size_mb = 0.0
     for name in map(str, input_paths):
         if Path(name).exists():
@@ -342,7 +357,8 @@ def enrich_mem_mb(
     peaks 450-530 MB on GSE124439 (19,385 genes, GO BP 4,797 sets) and 549 MB for GO BP at
     60,000 genes, so the model leaves a margin of 1.6-1.9x. gseapy engine: 1000 + 0.04 per
     gene + 8.5e-6 per set x gene + 6.5e-5 per set x permutation (its Rust prerank holds each
-    set's running-sum curve and permutation null). bench/results/enrich_prerank.md."""
+    set's running-sum curve and permutation null). bench/results/enrich_prerank.md.
+    """
     sets, permutations, genes = enrich_workload(enrich, collection, de_table)
     if enrich.engine == "gseapy":
         estimate = 1000 + 0.04 * genes
@@ -353,12 +369,14 @@ def enrich_mem_mb(
 
 
 def enrich_runtime_min(enrich: EnrichSettings, collection: str, de_table: str | None) -> int:
-    """Runtime (minutes, Slurm ``--time``) of an enrichment job: for the alsig engine 5 + 1e-5
-    s per set x permutation (its work grows with set sizes, not genes: measured 1.1-1.4 us per
-    set x permutation for GO BP on one core, mean set size 76; the margin covers collections of
-    larger sets and slower nodes; whole jobs take 3-10 s on GSE124439), for the gseapy engine 10 +
-    1e-8 s per set x permutation x gene
-    (measured 3.6-3.7 ns on one core, a factor 2.7 for slower nodes)."""
+    """Runtime (minutes, Slurm ``--time``) of an enrichment job.
+
+    For the alsig engine 5 + 1e-5 s per set x permutation (its work grows with set sizes, not
+    genes: measured 1.1-1.4 us per set x permutation for GO BP on one core, mean set size 76;
+    the margin covers collections of larger sets and slower nodes; whole jobs take 3-10 s on
+    GSE124439), for the gseapy engine 10 + 1e-8 s per set x permutation x gene (measured 3.6-3.7
+    ns on one core, a factor 2.7 for slower nodes).
+    """
     sets, permutations, genes = enrich_workload(enrich, collection, de_table)
     if enrich.engine == "gseapy":
         return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)

@@ -75,8 +75,11 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
 
 
 def job_start_line(smk: Any) -> str:
-    """What a job says when it starts: rule, wildcards, threads, and the time and memory its
-    rule's resource model planned (so a long silent step can be told from a hung one)."""
+    """Return what a job says when it starts.
+
+    Rule, wildcards, threads, and the time and memory its rule's resource model planned (so a
+    long silent step can be told from a hung one).
+    """
     wildcards = ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
     resources = dict(smk.resources.items())
     planned = []

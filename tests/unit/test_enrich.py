@@ -39,8 +39,16 @@ SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_
 RESULT_SCHEMA = polars_schema("enrichment")
 
 #: A complete set of prerank options for the tests that build them directly.
-GSEA_OPTIONS = dict(permutations=1000, seed=123, min_size=15, max_size=500, threads=1,
-                    engine="alsig", multilevel=True, multilevel_eps=1e-10)  # fmt: skip
+GSEA_OPTIONS = dict(
+    permutations=1000,
+    seed=123,
+    min_size=15,
+    max_size=500,
+    threads=1,
+    engine="alsig",
+    multilevel=True,
+    multilevel_eps=1e-10,
+)
 
 N_GENES = 1500
 PLANTED_DOWN = "PLANTED_DOWN"

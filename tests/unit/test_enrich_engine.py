@@ -23,11 +23,21 @@ from alsig.gsea.positions import set_positions
 from tests.helpers import prerank_table
 
 
-def prerank(genes, values, sets, *, permutations=1000, seed=123, min_size=15, max_size=500,
-            threads=1):  # fmt: skip
+def prerank(
+    genes, values, sets, *, permutations=1000, seed=123, min_size=15, max_size=500, threads=1
+):
     """The engine with this file's test settings (weight 1, the standard weighted score)."""
-    return positions_prerank(genes, values, sets, permutations=permutations, seed=seed,
-                             min_size=min_size, max_size=max_size, weight=1.0, threads=threads)  # fmt: skip
+    return positions_prerank(
+        genes,
+        values,
+        sets,
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=max_size,
+        weight=1.0,
+        threads=threads,
+    )
 
 
 def walk_reference(weights: np.ndarray, positions: np.ndarray) -> tuple[float, np.ndarray]:
@@ -94,9 +104,15 @@ def realistic_ranking(
 
 def gseapy_run(genes, values, sets, permutations=1000, seed=123, min_size=15):
     options = PrerankOptions(
-        permutations=permutations, seed=seed, min_size=min_size, max_size=500, threads=1,
-        engine="gseapy", multilevel=False, multilevel_eps=1e-10,
-    )  # fmt: skip
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=500,
+        threads=1,
+        engine="gseapy",
+        multilevel=False,
+        multilevel_eps=1e-10,
+    )
     restricted = {t: [g for g in gs if g in set(genes)] for t, gs in sets.items()}
     return {r.term: r for r in gseapy_records(list(genes), values, restricted, options)}
 

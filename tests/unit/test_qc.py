@@ -22,41 +22,25 @@ from alsig.stages.qc.gene_filter import filter_by_expr
 from alsig.stages.qc.normalise import size_factors, vst
 from alsig.stages.qc.outliers import knn_distance, pca_genes
 from alsig.stages.qc.replicates import collapse_replicates
-from alsig.stages.qc.sex import Y_GENES, infer_sex
+from alsig.stages.qc.sex import infer_sex
+from alsig.toy import toy_cohort
 
-SEX_GENES = ["XIST", *Y_GENES]
 #: filterByExpr with edgeR's defaults (the qc: schema's too)
 EDGER = {"min_count": 10, "min_total_count": 15, "large_n": 10, "min_prop": 0.7}
 
 
 def simulate(n_samples: int = 24, n_genes: int = 400, seed: int = 1) -> ad.AnnData:
-    """NB counts with realistic means, 2 MT genes, XIST/Y genes matching the reported sex."""
-    rng = np.random.default_rng(seed)
-    means = np.exp(rng.normal(4.0, 1.5, n_genes))
-    sf = rng.uniform(0.7, 1.4, n_samples)
-    dispersion = 0.05 + 1.0 / means
-    mu = means[None, :] * sf[:, None]
-    size = 1.0 / dispersion
-    counts = rng.negative_binomial(size[None, :], size[None, :] / (size[None, :] + mu))
-    sex = np.array(["female", "male"] * (n_samples // 2))
-    sex_counts = np.zeros((n_samples, len(SEX_GENES)), dtype=int)
-    female = sex == "female"
-    sex_counts[:, 0] = np.where(female, rng.poisson(2000 * sf), rng.poisson(3 * sf))
-    for j in range(1, len(SEX_GENES)):
-        sex_counts[:, j] = np.where(female, rng.poisson(1 * sf), rng.poisson(400 * sf))
-    names = [f"G{i}" for i in range(n_genes - 2)] + ["MT-CO1", "MT-ND1"] + SEX_GENES
-    x = np.hstack([counts, sex_counts]).astype(np.int32)
-    obs = pd.DataFrame(
-        {
-            "condition": ["ALS", "control"] * (n_samples // 2),
-            "subject": [f"P{i}" for i in range(n_samples)],
-            "sex": sex,
-            "region": "cortex",
-        },
-        index=[f"S{i:02d}" for i in range(n_samples)],
+    """The QC tests' toy cohort: one sample per donor, half of them ALS, sex genes that follow
+    the reported sex and two mitochondrial genes; samples named S00, S01, ..."""
+    adata = toy_cohort(
+        (n_samples // 2, n_samples - n_samples // 2),
+        n_genes=n_genes,
+        seed=seed,
+        sex_genes=True,
+        gene_names=["MT-CO1", "MT-ND1"],
     )
-    var = pd.DataFrame({"gene_id": names, "chromosome": "1"}, index=names)
-    return ad.AnnData(X=x, obs=obs, var=var)
+    adata.obs_names = [f"S{i:02d}" for i in range(adata.n_obs)]
+    return adata
 
 
 def test_filter_by_expr_matches_edger_rule():
@@ -231,36 +215,18 @@ def test_minority_cluster_is_not_an_outlier():
     assert np.argmax(dist) == 9 and dist[9] > 10 * np.median(dist)
 
 
+#: The control that is reported female but expresses the Y genes (a sample swap).
+SWAPPED = "S17"
+
+
 def swapped_cohort(seed: int = 3) -> ad.AnnData:
-    """19 samples, ~ sex + condition; control S18 is reported female but is male (a swap)."""
-    rng = np.random.default_rng(seed)
-    n_auto, n = 300, 19
-    sex = np.array(["female", "male"] * 9 + ["female"])
-    rng.shuffle(sex[:12])
-    truth = sex.copy()
-    truth[-1] = "male"
-    means = np.exp(rng.normal(4.5, 1.2, n_auto))
-    sf = rng.uniform(0.8, 1.25, n)
-    size = 1 / (0.05 + 1 / means)
-    mu = means[None] * sf[:, None]
-    autosomal = rng.negative_binomial(size[None], size[None] / (size[None] + mu))
-    female = truth == "female"
-    y_genes = [*Y_GENES, "USP9Y", "ZFY", "TXLNGY"]
-    sex_counts = np.column_stack(
-        [np.where(female, rng.poisson(2000 * sf), rng.poisson(3 * sf))]
-        + [np.where(female, rng.poisson(1 * sf), rng.poisson(300 * sf)) for _ in y_genes]
-    )
-    names = [f"G{i}" for i in range(n_auto)] + ["XIST", *y_genes]
-    obs = pd.DataFrame(
-        {"condition": ["ALS"] * 12 + ["control"] * 7, "sex": sex,
-         "subject": [f"P{i}" for i in range(n)]},
-        index=[f"S{i:02d}" for i in range(n)],
-    )  # fmt: skip
-    var = pd.DataFrame(
-        {"gene_id": names, "chromosome": ["1"] * n_auto + ["X"] + ["Y"] * len(y_genes)},
-        index=names,
-    )
-    return ad.AnnData(np.hstack([autosomal, sex_counts]).astype(np.int32), obs=obs, var=var)
+    """19 samples (12 ALS, 7 controls), ~ sex + condition; control S17 is male but reported
+    female."""
+    adata = toy_cohort((12, 7), n_genes=308, seed=seed, sex_genes=True, mean_log=(4.5, 1.2))
+    adata.obs_names = [f"S{i:02d}" for i in range(adata.n_obs)]
+    assert adata.obs.loc[SWAPPED, "sex"] == "male"
+    adata.obs.loc[SWAPPED, "sex"] = "female"
+    return adata
 
 
 @pytest.mark.parametrize(
@@ -270,12 +236,14 @@ def swapped_cohort(seed: int = 3) -> ad.AnnData:
 def test_a_planted_sex_swap_no_longer_makes_sex_linked_de_genes(mode, n_fitted, y_genes_found):
     out, table, summary = run_qc(swapped_cohort(), complete("qc", {"sex_mismatch": mode}), n_cpus=1)
     assert summary["sex_check"]["n_mismatch"] == 1
-    row = table.set_index("sample").loc["S18"]
-    assert row["sex_decision"] == {"keep": "kept", "exclude": "excluded",
-                                   "use_inferred": "sex_replaced"}[mode]  # fmt: skip
+    row = table.set_index("sample").loc[SWAPPED]
+    assert (
+        row["sex_decision"]
+        == {"keep": "kept", "exclude": "excluded", "use_inferred": "sex_replaced"}[mode]
+    )
     assert out.n_obs == 19  # still in the QC'd data: scored and flagged
-    assert (out.obs.loc["S18", "qc_exclusion"] != "") == (mode == "exclude")
-    assert out.obs.loc["S18", "sex"] == ("male" if mode == "use_inferred" else "female")
+    assert (out.obs.loc[SWAPPED, "qc_exclusion"] != "") == (mode == "exclude")
+    assert out.obs.loc[SWAPPED, "sex"] == ("male" if mode == "use_inferred" else "female")
     result, de_summary = run_de(
         out,
         Contrast("ALS_vs_control", "condition", "ALS", "control"),

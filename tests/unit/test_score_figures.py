@@ -88,13 +88,19 @@ def test_heatmap_with_tracks_renders(long_table, tmp_path):
     wide, _ = axis_matrix(long_table)
     samples = wide["sample"].to_list()
     obs = pd.DataFrame(
-        {"region": ["cortex", "spinal cord"] * 40, "sex": ["female", "male"] * 40,
-         "batch": [f"b{i % 15}" for i in range(80)]},
+        {
+            "region": ["cortex", "spinal cord"] * 40,
+            "sex": ["female", "male"] * 40,
+            "batch": [f"b{i % 15}" for i in range(80)],
+        },
         index=samples,
-    )  # fmt: skip
+    )
     fig = axis_heatmap(long_table, dataset="toy", obs=obs)
     assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:8:2]] == [
-        "condition", "region", "sex", "batch"
-    ]  # fmt: skip
+        "condition",
+        "region",
+        "sex",
+        "batch",
+    ]
     save_figure(fig, tmp_path / "heatmap.png")
     assert (tmp_path / "heatmap.png").stat().st_size > 0

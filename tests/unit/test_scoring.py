@@ -19,6 +19,8 @@ from alsig.stages.score.scoring import METHODS, check_methods
 from alsig.stages.score.singscore import singscore, singscore_sets
 from alsig.stages.score.ssgsea import ssgsea_es, ssgsea_nes
 from alsig.tables import schemas
+from alsig.stages.qc.normalise import size_factors
+from alsig.toy import toy_cohort
 from tests.helpers import score_result
 
 
@@ -155,15 +157,24 @@ def test_z_vs_control_rule(caplog):
     assert res3.long["z_vs_control"].null_count() == 0
 
 
-def _planted(n_per_group=15, shift=1.5, seed=11):
-    rng = np.random.default_rng(seed)
-    genes = [f"G{i}" for i in range(1000)]
-    n = 2 * n_per_group
-    X = rng.normal(loc=rng.uniform(2, 10, size=1000), scale=0.5, size=(n, 1000))
-    als = np.arange(n) < n_per_group
-    X[np.ix_(als, np.arange(0, 30))] += shift  # up genes of 'stress' rise in ALS
-    X[np.ix_(als, np.arange(40, 50))] -= shift  # down genes of 'loss' fall in ALS
-    conditions = ["ALS"] * n_per_group + ["control"] * n_per_group
+def _planted(n_per_group=15, log2fc=1.5, seed=11):
+    """15 ALS vs 15 control donors (toy cohort, log2 normalised counts as the scored layer): the
+    first 30 genes rise in ALS (the up genes of 'stress'), genes 40-49 fall (the down genes of
+    'loss'); genes 500-539 are a neutral signature."""
+    names = [f"G{i:05d}" for i in range(1000)]
+    planted = {g: log2fc for g in names[0:30]} | {g: -log2fc for g in names[40:50]}
+    cohort = toy_cohort(
+        (n_per_group, n_per_group),
+        n_genes=1000,
+        seed=seed,
+        planted_log2fc=planted,
+        mean_log=(5.0, 0.8),
+    )
+    counts = np.asarray(cohort.X, dtype=float)
+    factors, _ = size_factors(counts)  # median of ratios: robust to the planted genes
+    X = np.log2(counts / factors[:, None] + 1.0)
+    genes = list(cohort.var_names)
+    conditions = cohort.obs["condition"].tolist()
     sigs = [
         _sig("stress_up", up=genes[0:30], axis="stress"),
         _sig("loss", down=genes[40:50], axis="loss"),

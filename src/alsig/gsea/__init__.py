@@ -1,5 +1,7 @@
-"""GSEA library: preranked gene-set permutation tests (two engines), multilevel p-values below
-the permutation floor and the hypergeometric over-representation test.
+"""GSEA library: preranked tests, multilevel p-values and over-representation.
+
+Preranked gene-set permutation tests (two engines), multilevel p-values below the permutation floor
+and the hypergeometric over-representation test.
 
 Self-contained (numpy, numba; gseapy only for its engine): it imports nothing else of alsig, so
 ``bench/`` and other code use it on its own. The enrich stage (:mod:`alsig.stages.enrich`)

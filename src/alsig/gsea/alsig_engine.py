@@ -142,7 +142,7 @@ def positions_prerank(
 
 
 def enrichment_scores(weights: np.ndarray, positions: Sequence[np.ndarray]) -> np.ndarray:
-    """The observed ES of each set (gseapy's walk over its sorted ranks).
+    """Return the observed ES of each set (gseapy's walk over its sorted ranks).
 
     Parameters
     ----------
@@ -252,7 +252,7 @@ def _normalised(es: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def gsea_fdr(nes: np.ndarray, null_nes: np.ndarray) -> np.ndarray:
-    """gseapy's FDR from the observed NES and the pooled null NES of all tested sets.
+    """Return gseapy's FDR from the observed NES and the pooled null NES of all tested sets.
 
     For NES >= 0: ``(share of null NES >= NES among null NES >= 0) / (share of observed NES >=
     NES among observed NES >= 0)``, mirrored for NES < 0, capped to [0, 1]; 1 when no observed
@@ -299,8 +299,10 @@ def gsea_fdr(nes: np.ndarray, null_nes: np.ndarray) -> np.ndarray:
 
 
 def leading_edge(weights: np.ndarray, positions: np.ndarray, es: float) -> np.ndarray:
-    """Ranks of a set's leading edge: its hits up to the running sum's first maximum (ES >= 0),
-    or from its first minimum on, last hit first (ES < 0), as gseapy's ``_to_df``.
+    """Return the ranks of a set's leading edge, as gseapy's ``_to_df``.
+
+    Its hits up to the running sum's first maximum (ES >= 0), or from its first minimum on, last
+    hit first (ES < 0).
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ TO_UNIT = 1.0 / 9007199254740992.0
 
 @numba.njit(cache=True, nogil=True)
 def walk_score(weights, ranks, k, n_genes):  # pragma: no cover - compiled
-    """gseapy's ``fast_random_walk`` on ascending hit ranks (same arithmetic, same order).
+    """Gseapy's ``fast_random_walk`` on ascending hit ranks (same arithmetic, same order).
 
     Parameters
     ----------
@@ -65,8 +65,9 @@ def walk_score(weights, ranks, k, n_genes):  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def observed_scores(weights, flat, offsets, out):  # pragma: no cover - compiled
-    """``out[s]``: :func:`walk_score` of set ``s``, whose ranks are ``flat[offsets[s]:
-    offsets[s + 1]]``.
+    """``out[s]``: :func:`walk_score` of set ``s``, whose ranks are ``flat[offsets[s].
+
+    Offsets[s + 1]]``.
 
     Parameters
     ----------
@@ -103,9 +104,10 @@ def splitmix(z):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, parallel=True)
 def random_set_scores(weights, sizes, occurrence, seed, out):  # pragma: no cover - compiled
-    """``out[j, i]``: the score of random set ``i`` for set ``j``: ``sizes[j]`` distinct ranks
-    drawn from the stream keyed by (seed, size, occurrence, i), sorted, walked. Permutations run
-    in parallel.
+    """``out[j, i]``: the score of random set ``i`` for set ``j``.
+
+    ``sizes[j]`` distinct ranks drawn from the stream keyed by (seed, size, occurrence, i),
+    sorted, walked. Permutations run in parallel.
 
     Parameters
     ----------
@@ -149,8 +151,10 @@ def random_set_scores(weights, sizes, occurrence, seed, out):  # pragma: no cove
 
 @numba.njit(cache=True, nogil=True)
 def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
-    """Sort distinct uniform ranks in expected O(k): ``k`` equal-width buckets, then an
-    insertion sort that only has to order ranks within a bucket.
+    """Sort distinct uniform ranks in expected O(k).
+
+    ``k`` equal-width buckets, then an insertion sort that only has to order ranks within a
+    bucket.
 
     Parameters
     ----------
@@ -188,7 +192,8 @@ def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
 def numba_threads(threads: int):
     """Run the block with ``threads`` numba threads (capped at numba's pool), then restore."""
     before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at numba's import
+    numba.set_num_threads(max(1, min(int(threads), pool)))
     try:
         yield
     finally:

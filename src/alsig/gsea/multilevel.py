@@ -1,5 +1,4 @@
-"""Prerank p-values below the permutation floor: adaptive multilevel splitting (fgsea's
-``fgseaMultilevel``).
+"""Prerank p-values below the permutation floor: adaptive multilevel splitting (fgsea).
 
 A set whose ES beats every one of ``P`` random sets only gets ``p < 1/(P+1)``; the multilevel
 scheme estimates its nominal p in about ``log2(1/p)`` rounds of Metropolis moves instead of
@@ -90,10 +89,10 @@ def multilevel_pvalues(
     """
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     n_genes = weights.size
-    es = np.asarray(es, dtype=np.float64)
-    pvalues = np.ones(es.size)
-    bounded = np.zeros(es.size, dtype=bool)
-    if es.size == 0:
+    observed = np.asarray(es, dtype=np.float64)
+    pvalues = np.ones(observed.size)
+    bounded = np.zeros(observed.size, dtype=bool)
+    if observed.size == 0:
         return pvalues, bounded
     if not 0 < eps < 1:
         raise ValueError(f"eps must be in (0, 1), got {eps}")
@@ -102,12 +101,12 @@ def multilevel_pvalues(
     # a set with ES < 0 is walked on the reversed ranking, where its ES is positive
     mirrored = [
         np.sort(n_genes - 1 - np.asarray(p, dtype=np.int64)) if e < 0 else np.asarray(p, np.int64)
-        for p, e in zip(positions, es, strict=True)
+        for p, e in zip(positions, observed, strict=True)
     ]
-    negative = es < 0
-    keys = np.arange(es.size) if keys is None else np.asarray(keys, dtype=np.int64)
-    log_p = np.zeros(es.size)
-    hit_eps = np.zeros(es.size, dtype=np.bool_)
+    negative = observed < 0
+    stream = np.arange(observed.size) if keys is None else np.asarray(keys, dtype=np.int64)
+    log_p = np.zeros(observed.size)
+    hit_eps = np.zeros(observed.size, dtype=np.bool_)
     with numba_threads(threads):
         for side, side_weights in ((False, weights), (True, weights[::-1].copy())):
             chosen = np.flatnonzero(negative == side)
@@ -122,7 +121,7 @@ def multilevel_pvalues(
                 side_weights,
                 flat,
                 offsets,
-                keys[chosen].astype(np.int64),
+                stream[chosen].astype(np.int64),
                 np.uint64(int(seed) % 2**64),
                 int(sample_size),
                 expected_log_share(int(sample_size)),
@@ -173,7 +172,7 @@ def beyond_permutations(
     pvalues, bounded = multilevel_pvalues(
         np.abs(np.asarray(values, dtype=np.float64)),
         [found[r.term] for r in chosen],
-        [float(r.es) for r in chosen],
+        [float(r.es) for r in chosen if r.es is not None],
         seed=options.seed,
         eps=options.multilevel_eps,
         threads=options.threads,
@@ -191,12 +190,15 @@ def beyond_permutations(
 
 
 def expected_log_share(sample_size: int) -> np.ndarray:
-    """``[a]``: the expected log of the probability beyond the ``a``-th largest of
-    ``sample_size`` draws, ``digamma(a) - digamma(sample_size + 1)`` (the log of a
-    Beta(a, sample_size - a + 1) variable; fgsea's ``betaMeanLog``). The plain ``log(a / m)``
-    overestimates each level's factor slightly, and over ~13 levels (p ~ 10^-4) the estimate by
-    about 0.09 in log10 (measured). For integers ``digamma(m + 1) - digamma(a)`` is the harmonic
-    sum ``1/a + ... + 1/m``, so no special function is needed."""
+    """Return ``[a]``.
+
+    The expected log of the probability beyond the ``a``-th largest of ``sample_size`` draws,
+    ``digamma(a) - digamma(sample_size + 1)`` (the log of a Beta(a, sample_size - a + 1)
+    variable; fgsea's ``betaMeanLog``). The plain ``log(a / m)`` overestimates each level's
+    factor slightly, and over ~13 levels (p ~ 10^-4) the estimate by about 0.09 in log10
+    (measured). For integers ``digamma(m + 1) - digamma(a)`` is the harmonic sum ``1/a + ... +
+    1/m``, so no special function is needed.
+    """
     share = np.full(sample_size + 1, -np.inf)
     inverse = 1.0 / np.arange(1, sample_size + 1)
     share[1:] = -np.cumsum(inverse[::-1])[::-1]
@@ -207,8 +209,11 @@ def expected_log_share(sample_size: int) -> np.ndarray:
 def _multilevel_sets(
     weights, flat, offsets, keys, seed, sample_size, log_share, log_eps, out_log_p, out_bounded
 ):  # pragma: no cover - compiled
-    """``out_log_p[s]``: log p of set ``s`` (ranks ``flat[offsets[s]:offsets[s + 1]]``, its ES
-    positive on ``weights``); ``out_bounded[s]``: the estimate fell below ``exp(log_eps)``."""
+    """Estimate ``out_log_p[s]``, the log p of set ``s``, and ``out_bounded[s]``.
+
+    Set ``s`` has the ranks ``flat[offsets[s]:offsets[s + 1]]``, its ES positive on ``weights``;
+    ``out_bounded[s]``: the estimate fell below ``exp(log_eps)``.
+    """
     for s in numba.prange(offsets.size - 1):
         ranks = flat[offsets[s] : offsets[s + 1]]
         state = splitmix(seed ^ splitmix(np.uint64(keys[s]) + GOLDEN))
@@ -264,7 +269,8 @@ def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover 
     The levels are on ``S+`` (the walk's largest value), which a move can check by skipping the
     chunks that cannot reach the level; ``P(ES >= ES_obs) = P(S+ >= t) x P(ES >= ES_obs | S+ >=
     t)``, the last factor counted on the final sample with the signed ES. ``P(ES >= 0)`` is
-    counted on ``NULL_DRAWS`` uniform random sets."""
+    counted on ``NULL_DRAWS`` uniform random sets.
+    """
     n_genes = weights.size
     k = ranks.size
     target = walk_score(weights, ranks, k, n_genes)
@@ -323,15 +329,17 @@ def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover 
 def _decorrelate(
     weights, samples, level, state, bounds, members, sizes, sums, totals
 ):  # pragma: no cover
-    """Metropolis moves of every random set that keep ``S+ >= level``: rounds of the same number
-    of attempts per set until ``MOVES_PER_GENE x m x k`` moves were accepted (every set gets the
-    same attempts whatever it accepts: stopping a set after a count of *accepted* moves samples
-    the jump chain, which over-weights sets far from the level and biased p upwards 10x at
-    10^-4, measured).
+    """Metropolis moves of every random set that keep ``S+ >= level``.
+
+    Rounds of the same number of attempts per set until ``MOVES_PER_GENE x m x k`` moves were
+    accepted (every set gets the same attempts whatever it accepts: stopping a set after a count
+    of *accepted* moves samples the jump chain, which over-weights sets far from the level and
+    biased p upwards 10x at 10^-4, measured).
 
     A set is held in chunks of ranks (bounds: medians over the sample, as fgsea's), so a move
     inserts and removes within one chunk and the level check skips every chunk whose hits
-    cannot lift the running sum to the level."""
+    cannot lift the running sum to the level.
+    """
     m, k = samples.shape
     n_genes = weights.size
     n_chunks = bounds.size
@@ -377,8 +385,11 @@ def _decorrelate(
 
 @numba.njit(cache=True, nogil=True)
 def _move(weights, level, state, bounds, members, sizes, sums, totals, i, k):  # pragma: no cover
-    """One Metropolis step of set ``i``: swap a random rank of the set for a random rank outside
-    it (a symmetric proposal), kept when ``S+`` stays ``>= level``. Returns (state, 1 if kept)."""
+    """One Metropolis step of set ``i``.
+
+    Swap a random rank of the set for a random rank outside it (a symmetric proposal), kept when
+    ``S+`` stays ``>= level``. Returns (state, 1 if kept).
+    """
     n_genes = weights.size
     state, out = _draw(state, k)
     state, new = _draw(state, n_genes)
@@ -427,8 +438,10 @@ def _insert(chunk, sizes, c, t, rank):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _reaches(weights, level, bounds, members, sizes, sums, total, k):  # pragma: no cover
-    """Whether the running sum of a chunked set reaches ``level`` (``S+ >= level``); a chunk
-    whose hits together cannot lift the sum to the level is crossed in O(1)."""
+    """Whether the running sum of a chunked set reaches ``level`` (``S+ >= level``).
+
+    A chunk whose hits together cannot lift the sum to the level is crossed in O(1).
+    """
     if total <= 0.0:
         return level <= 0.0
     miss_step = 1.0 / (weights.size - k)

@@ -1,5 +1,6 @@
-"""``alsig score``: new patient samples scored against a dataset alsig has already run, without
-rerunning the cohort.
+"""``alsig score``.
+
+New patient samples scored against a dataset alsig has already run, without rerunning the cohort.
 
 The new samples are put on the dataset's scale (its genes, missing ones counting 0; size factors
 against its own gene geometric means, DESeq2's ``geoMeans``; its fitted VST), scored with the

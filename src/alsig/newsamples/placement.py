@@ -1,5 +1,7 @@
-"""New samples placed against a finished dataset: their scores, z against the dataset's controls
-and percentiles among its controls and disease samples.
+"""New samples placed against a finished dataset.
+
+Their scores, z against the dataset's controls and percentiles among its controls and disease
+samples.
 
 The shipped signatures are scored with singscore, which uses only the sample itself, so a
 dataset sample scored this way gets exactly its score in the dataset's table.
@@ -33,7 +35,7 @@ METHOD = "singscore"
 def control_distribution(
     scores: pl.DataFrame, obs: pd.DataFrame, stratum: str | None, control_label: str
 ) -> tuple[pl.DataFrame, str]:
-    """The dataset's reference controls' singscore rows (of one stratum) and that stratum."""
+    """Return the dataset's reference controls' singscore rows (of one stratum) and that stratum."""
     rows = scores.filter(pl.col("method") == METHOD)
     strata = sorted(s for s in rows["reference_stratum"].drop_nulls().unique())
     if stratum is None:
@@ -44,8 +46,10 @@ def control_distribution(
             )
         stratum = strata[0]
     if stratum not in strata:
-        raise AlsigError(f"--stratum '{stratum}' is not a reference stratum of the dataset; "
-                         f"strata: {', '.join(strata)}.")  # fmt: skip
+        raise AlsigError(
+            f"--stratum '{stratum}' is not a reference stratum of the dataset; "
+            f"strata: {', '.join(strata)}."
+        )
     excluded = set(excluded_samples(obs))
     controls = rows.filter(
         (pl.col("condition") == control_label)
@@ -55,9 +59,10 @@ def control_distribution(
     return controls, stratum
 
 
-def place(new: pl.DataFrame, reference_rows: pl.DataFrame, controls: pl.DataFrame,
-          disease_label: str) -> pl.DataFrame:  # fmt: skip
-    """z and percentiles of the new samples' scores against the dataset's samples."""
+def place(
+    new: pl.DataFrame, reference_rows: pl.DataFrame, controls: pl.DataFrame, disease_label: str
+) -> pl.DataFrame:
+    """Z and percentiles of the new samples' scores against the dataset's samples."""
     out = []
     disease = reference_rows.filter(pl.col("condition") == disease_label)
     for row in new.iter_rows(named=True):
@@ -65,24 +70,38 @@ def place(new: pl.DataFrame, reference_rows: pl.DataFrame, controls: pl.DataFram
         dis = disease.filter(pl.col("signature") == row["signature"])["score"].drop_nulls()
         value = row["score"]
         z = pct_c = pct_d = None
-        if value is not None and ctrl.len() >= 3 and ctrl.std() > 0:
-            z = (value - ctrl.mean()) / ctrl.std()
+        sd = ctrl.std() if ctrl.len() >= 3 else None
+        if value is not None and isinstance(sd, float) and sd > 0:
+            z = (value - ctrl.mean()) / sd
             pct_c = 100.0 * float((ctrl <= value).mean())
         if value is not None and dis.len():
             pct_d = 100.0 * float((dis <= value).mean())
-        out.append({**row, "z_vs_control": z, "control_percentile": pct_c,
-                    "disease_percentile": pct_d, "n_controls": ctrl.len()})  # fmt: skip
+        out.append(
+            {
+                **row,
+                "z_vs_control": z,
+                "control_percentile": pct_c,
+                "disease_percentile": pct_d,
+                "n_controls": ctrl.len(),
+            }
+        )
     return pl.DataFrame(out)
 
 
 def read_new_counts(
     path: str | Path, *, gene_column: str | None = None, id_type: str = "auto"
 ) -> pd.DataFrame:
-    """New samples' counts (genes x samples TSV/CSV[.gz] or an ``.h5ad``) as samples x current
-    symbols, read and harmonised as ingest does (same checks, same messages)."""
+    """Return new samples' counts as samples x current symbols.
+
+    Read from a genes x samples TSV/CSV[.gz] or an ``.h5ad`` and harmonised as ingest does (same
+    checks, same messages).
+    """
     path = Path(path)
-    matrix = (read_h5ad_count_matrix(path) if path.name.endswith(".h5ad")
-              else read_count_matrix(path, gene_column=gene_column))  # fmt: skip
+    matrix = (
+        read_h5ad_count_matrix(path)
+        if path.name.endswith(".h5ad")
+        else read_count_matrix(path, gene_column=gene_column)
+    )
     counts, var, _ = harmonise_genes(matrix.counts, matrix.gene_ids, id_type=id_type)
     return pd.DataFrame(counts.T, index=matrix.sample_ids, columns=var.index.astype(str))
 
@@ -112,8 +131,11 @@ def score_new_samples(
     reference = ad.read_h5ad(dataset_dir / "qc" / "filtered.h5ad")
     adata, missing = new_sample_vst(reference, counts)
     if missing:
-        log.warning("%d of the dataset's %d genes are absent from the new counts (counted as 0)",
-                    missing, reference.n_vars)  # fmt: skip
+        log.warning(
+            "%d of the dataset's %d genes are absent from the new counts (counted as 0)",
+            missing,
+            reference.n_vars,
+        )
     # the dataset's own scores were made with its settings; the new samples get singscore of
     # the shipped signatures, which depends on nothing else
     settings = dataclasses.replace(complete("score"), methods=(METHOD,), layer="vst")
@@ -132,12 +154,15 @@ def score_new_samples(
     finally:
         scoring_log.setLevel(level)
     table = read_scores(dataset_dir / "scores" / "signature_scores.parquet")
-    controls, stratum = control_distribution(table, reference.obs, stratum,
-                                             settings.control_label)  # fmt: skip
+    controls, stratum = control_distribution(table, reference.obs, stratum, settings.control_label)
     reference_rows = table.filter(pl.col("method") == METHOD)
     disease_label = complete("subtypes").disease_label
-    placed = place(new.select("sample", "signature", "axis", "score", "n_genes", "n_genes_used"),
-                   reference_rows, controls, disease_label)  # fmt: skip
+    placed = place(
+        new.select("sample", "signature", "axis", "score", "n_genes", "n_genes_used"),
+        reference_rows,
+        controls,
+        disease_label,
+    )
     return placed.with_columns(
         pl.lit(str(table["dataset"][0])).alias("reference_dataset"),
         pl.lit(stratum).alias("reference_stratum"),

@@ -31,8 +31,10 @@ def run(
     *,
     dataset: str,
 ) -> None:
-    """Rule ``browse_tables``: sample decisions, DE top genes, enrichment terms and per-sample
-    axis scores of one dataset as offline HTML tables for ``snakemake --report``.
+    """Rule ``browse_tables``.
+
+    Sample decisions, DE top genes, enrichment terms and per-sample axis scores of one dataset
+    as offline HTML tables for ``snakemake --report``.
 
     Parameters
     ----------

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.resources import schema
 
 STAGES = ("qc", "de", "enrich", "score", "subtypes")
 
@@ -43,10 +44,8 @@ RETIRED_KEYS: dict[tuple[str, str], str] = {
 
 @functools.cache
 def config_schema() -> dict[str, Any]:
-    """The config JSON schema, parsed."""
+    """Return the config JSON schema, parsed."""
     import yaml
-
-    from alsig.resources import schema
 
     return yaml.safe_load(schema("config").read_text())
 
@@ -68,8 +67,10 @@ def _section_schema(name: str) -> Mapping[str, Any]:
 
 
 def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` with the schema ``node``'s property defaults filled in, recursively for
-    nested objects (a copy; ``value`` is not changed)."""
+    """Return ``value`` with the schema ``node``'s property defaults filled in.
+
+    Recursively for nested objects; a copy (``value`` is not changed).
+    """
     out = copy.deepcopy(value)
     for key, prop in (node.get("properties") or {}).items():
         prop = _resolve_ref(prop)
@@ -81,13 +82,15 @@ def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, 
 
 
 def defaults(section: str) -> dict[str, Any]:
-    """Every default of one config section (``qc``, ``de``, ``enrich``, ``score``, ``geo``,
-    ``reprocess``), as the schema states them."""
+    """Return every default of one config section, as the schema states them.
+
+    Sections: ``qc``, ``de``, ``enrich``, ``score``, ``subtypes``, ``geo``, ``reprocess``.
+    """
     return apply_defaults(_section_schema(section), {})
 
 
 def dataset_defaults() -> dict[str, Any]:
-    """The schema defaults of a ``datasets.<id>`` entry's own keys (``counts_rounding``, ...)."""
+    """Return the schema defaults of a ``datasets.<id>`` entry's own keys (``counts_rounding``)."""
     return apply_defaults(config_schema()["definitions"]["dataset"], {})
 
 
@@ -103,8 +106,9 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A top-level section (``geo``, ``reprocess``) with its defaults filled in, normalised and
-    checked (schema-check the config first).
+    """Return a top-level section (``geo``, ``reprocess``) with its defaults, checked.
+
+    Normalised and checked; schema-check the config first.
 
     Raises
     ------
@@ -117,8 +121,10 @@ def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 
 def complete_mapping(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A stage's settings from a partial mapping, for callers outside the workflow (a script,
-    a notebook, a test): checked against the schema, the schema's defaults filled in, normalised.
+    """Return a stage's settings mapping from a partial one, for callers outside the workflow.
+
+    For a script, a notebook, a test: checked against the schema, the schema's defaults filled
+    in, normalised.
 
     Parameters
     ----------
@@ -149,8 +155,10 @@ def complete_mapping(stage: str, settings: Mapping[str, Any] | None = None) -> d
 
 
 def resolve_mapping(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
-    """The settings one job of ``stage`` gets for ``dataset``: schema defaults, then the
-    config's top-level section, then the dataset's own section; normalised and checked.
+    """Return the settings one job of ``stage`` gets for ``dataset``.
+
+    Schema defaults, then the config's top-level section, then the dataset's own section;
+    normalised and checked.
 
     Parameters
     ----------
@@ -240,8 +248,10 @@ _SECTION_CHECKS = {"reprocess": _check_reprocess}
 
 
 def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:
-    """Raise :class:`AlsigError` naming the config key for problems the schema cannot see:
-    every dataset's stage settings resolve, condition regexes compile, local files exist."""
+    """Raise :class:`AlsigError` naming the config key for problems the schema cannot see.
+
+    Every dataset's stage settings resolve, condition regexes compile, local files exist.
+    """
     workdir = Path(workdir)
     for dataset, settings in config["datasets"].items():
         key = f"datasets.{dataset}"

@@ -370,7 +370,12 @@ def as_mapping(settings: Any) -> dict[str, Any]:
         if field.name == "contrasts":
             value = {c.name: list(c.spec) for c in value}
         elif isinstance(value, tuple):
-            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+            value = [
+                dataclasses.asdict(v)
+                if dataclasses.is_dataclass(v) and not isinstance(v, type)
+                else v
+                for v in value
+            ]
         out[field.name] = value
     return out
 

@@ -1,5 +1,7 @@
-"""The signature library: resistance signatures, cell-type and subtype markers and TE signatures as
-files (shipped and the user's), read and checked, and the signatures a run scores.
+"""The signature library.
+
+Resistance signatures, cell-type and subtype markers and TE signatures as files (shipped and the
+user's), read and checked, and the signatures a run scores.
 
 Used by the score stage, ``alsig score`` (new samples), ``alsig signatures`` (the listing) and
 ``scripts/build_signatures.py``.

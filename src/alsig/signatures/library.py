@@ -1,5 +1,6 @@
-"""The signatures of a run: the shipped tables, the user's files, symbols harmonised; and the
-table and GMT forms the build script writes.
+"""The signatures of a run, and the table and GMT forms the build script writes.
+
+The shipped tables and the user's files, their symbols harmonised.
 
 The shipped resources are ``resources/signatures/alsig_signatures.tsv`` (resistance axes and
 cell-type markers; ``alsig_signatures.gmt`` is generated from it by ``scripts/build_signatures.py``),
@@ -96,7 +97,7 @@ def configured_signatures(
     replace: bool,
     base: str | os.PathLike[str] | None = None,
 ) -> list[Signature]:
-    """The signatures of a run.
+    """Return the signatures of a run.
 
     Parameters
     ----------
@@ -178,7 +179,7 @@ def harmonise_signatures(
 
 
 def signatures_to_gmt(signatures: list[Signature]) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The GMT form of signatures, for ``alsig.genesets.write_gmt``.
+    """Return the GMT form of signatures, for ``alsig.genesets.write_gmt``.
 
     Parameters
     ----------
@@ -201,7 +202,7 @@ def signatures_to_gmt(signatures: list[Signature]) -> tuple[dict[str, list[str]]
 
 
 def signatures_to_rows(signatures: list[Signature]) -> list[dict[str, str]]:
-    """The table form of signatures.
+    """Return the table form of signatures.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""The shipped signatures as one table (``alsig signatures``): what is scored, from which genes,
-on whose authority."""
+"""The shipped signatures as one table (``alsig signatures``).
+
+What is scored, from which genes, on whose authority.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +15,16 @@ SHIPPED_TABLES = ("alsig_signatures.tsv", "subtype_markers.tsv", "retrotransposo
 
 
 def signature_version() -> str:
-    """The version of the shipped signatures (``resources/signatures/VERSION``)."""
+    """Return the version of the shipped signatures (``resources/signatures/VERSION``)."""
     return (signature_dir() / "VERSION").read_text().strip()
 
 
 def signature_listing() -> pl.DataFrame:
-    """One row per shipped signature: ``signature, axis, table, n_up, n_down, genes, sources,
-    version`` (genes ``;``-joined, down genes prefixed ``-``)."""
+    """One row per shipped signature.
+
+    ``signature, axis, table, n_up, n_down, genes, sources, version`` (genes ``;``-joined, down
+    genes prefixed ``-``).
+    """
     rows = []
     version = signature_version()
     for table in SHIPPED_TABLES:

@@ -1,5 +1,6 @@
-"""Reading signature files: signature tables (TSV) and GMT files, each problem an error naming the
-file, line and column.
+"""Reading signature files: tables (TSV) and GMT files.
+
+Each problem is an error naming the file, line and column.
 
 - TSV with the columns ``signature, axis, gene, direction, source`` (the shipped table's;
   ``source`` may be empty in a user file: it is then ``user file <path>``);
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TABLE = signature_dir() / "alsig_signatures.tsv"
 
 
-def _check_name(value: str, what: str, path: Path, line: int) -> str:
+def _check_name(value: str, what: str, path: Path, line: int | None) -> str:
     value = value.strip()
     if not NAME_PATTERN.match(value):
         raise AlsigError(

@@ -1,2 +1,4 @@
-"""The pipeline's stages, in the order data flows: ingest -> qc -> de -> enrich; score and
-subtypes read QC's output; catalog compares datasets."""
+"""The pipeline's stages, in the order data flows: ingest -> qc -> de -> enrich.
+
+Score and subtypes read QC's output; catalog compares datasets.
+"""

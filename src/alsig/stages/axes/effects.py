@@ -66,7 +66,7 @@ def model_design(
     subject_column: str = "subject",
     missing_covariates: str = "drop",
 ) -> tuple[Design, dict[str, str]]:
-    """The design the score models share, built exactly as the DE stage builds its own.
+    """Return the design the score models share, built exactly as the DE stage builds its own.
 
     Parameters
     ----------
@@ -225,7 +225,7 @@ def axis_tests(
     subject_column: str = "subject",
     missing_covariates: str = "drop",
 ) -> pl.DataFrame:
-    """The contrast's effect on every signature and axis score of one dataset.
+    """Return the contrast's effect on every signature and axis score of one dataset.
 
     Parameters
     ----------
@@ -250,9 +250,13 @@ def axis_tests(
     """
     exclude = dict(exclude or {})
     model, left_out = model_design(
-        obs, design, contrast, exclude=exclude, subject_column=subject_column,
+        obs,
+        design,
+        contrast,
+        exclude=exclude,
+        subject_column=subject_column,
         missing_covariates=missing_covariates,
-    )  # fmt: skip
+    )
     rows = []
     keys = scores.select("dataset", "method", "signature", "axis").unique(maintain_order=True)
     for dataset, method, signature, axis in keys.iter_rows():
@@ -273,14 +277,32 @@ def _row(dataset, method, signature, axis, fit: Fit, y, model: Design, contrast,
     crit = Z_95 if not np.isfinite(fit.df) else _t_crit(fit.df)
     note = fit.note or ("" if np.isfinite(fit.estimate) else "not scored")
     return (
-        dataset, method, signature, axis, contrast.name, contrast.factor, contrast.test,
-        contrast.reference, int(is_test.sum()), int(is_ref.sum()),
-        int(subjects[is_test].nunique()), int(subjects[is_ref].nunique()),
-        _finite(fit.estimate), _finite(std), _finite(fit.se), _finite(std_se),
-        _finite(fit.estimate - crit * fit.se), _finite(fit.estimate + crit * fit.se),
-        _finite(fit.statistic), _finite(fit.pvalue), None, fit.model or None,
-        len(left_out), ";".join(f"{s}({r})" for s, r in left_out.items()), note,
-    )  # fmt: skip
+        dataset,
+        method,
+        signature,
+        axis,
+        contrast.name,
+        contrast.factor,
+        contrast.test,
+        contrast.reference,
+        int(is_test.sum()),
+        int(is_ref.sum()),
+        int(subjects[is_test].nunique()),
+        int(subjects[is_ref].nunique()),
+        _finite(fit.estimate),
+        _finite(std),
+        _finite(fit.se),
+        _finite(std_se),
+        _finite(fit.estimate - crit * fit.se),
+        _finite(fit.estimate + crit * fit.se),
+        _finite(fit.statistic),
+        _finite(fit.pvalue),
+        None,
+        fit.model or None,
+        len(left_out),
+        ";".join(f"{s}({r})" for s, r in left_out.items()),
+        note,
+    )
 
 
 def _t_crit(df: float) -> float:

@@ -1,5 +1,8 @@
-"""Entry points of the run-level rules: ``catalog`` (every dataset's scores in one
-partitioned table) and ``axis_meta`` (the cohorts compared, axis by axis)."""
+"""Entry points of the run-level rules ``catalog`` and ``axis_meta``.
+
+``catalog``: every dataset's scores in one partitioned table; ``axis_meta``: the cohorts compared,
+axis by axis.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from alsig.io import save_figure, write_parquet, write_tsv
+from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.manifest import write_catalog
+from alsig.stages.catalog.meta import axis_meta
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +69,17 @@ def run_meta(
     """
     import polars as pl
 
-    from alsig.io import save_figure, write_parquet, write_tsv
-    from alsig.stages.catalog.figures import plot_axis_meta
-    from alsig.stages.catalog.meta import axis_meta
-
     tests = inputs["tests"]
     tables = [pl.read_parquet(p) for p in ([tests] if isinstance(tests, str) else tests)]
     meta = axis_meta(pl.concat(tables))
     consistent = meta.filter(
         pl.col("consistent") & (pl.col("method") == "singscore") & (pl.col("k") > 1)
     )
-    log.info("axis meta-analysis over %d dataset(s): %d singscore signatures consistent",
-             len(tables), consistent.height)  # fmt: skip
+    log.info(
+        "axis meta-analysis over %d dataset(s): %d singscore signatures consistent",
+        len(tables),
+        consistent.height,
+    )
     write_parquet(meta, outputs["parquet"])
     write_tsv(meta, outputs["tsv"])
     save_figure(plot_axis_meta(meta), outputs["figure"])

@@ -70,17 +70,37 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
         return (*key.values(), len(datasets), 0, per_dataset, *empty, "", False)
     if k == 1:
         z = effects[0] / ses[0]
-        single = (effects[0], ses[0], effects[0] - 1.96 * ses[0], effects[0] + 1.96 * ses[0],
-                  _two_sided(z), effects[0], ses[0], None, None, None, None)  # fmt: skip
+        single = (
+            effects[0],
+            ses[0],
+            effects[0] - 1.96 * ses[0],
+            effects[0] + 1.96 * ses[0],
+            _two_sided(z),
+            effects[0],
+            ses[0],
+            None,
+            None,
+            None,
+            None,
+        )
         return (*key.values(), len(datasets), 1, per_dataset, *single, _agreement(effects), False)
     result = dersimonian_laird(effects, ses**2)
     mean, se = result.effect, result.se
     agreement = _agreement(effects, mean)
     consistent = bool(np.all(np.sign(effects) == np.sign(mean)) and result.i2 < CONSISTENT_I2)
     values = (
-        mean, se, mean - 1.96 * se, mean + 1.96 * se, _two_sided(mean / se),
-        result.effect_fixed, result.se_fixed, result.q, result.tau2, result.i2, float(k - 1),
-    )  # fmt: skip
+        mean,
+        se,
+        mean - 1.96 * se,
+        mean + 1.96 * se,
+        _two_sided(mean / se),
+        result.effect_fixed,
+        result.se_fixed,
+        result.q,
+        result.tau2,
+        result.i2,
+        float(k - 1),
+    )
     return (*key.values(), len(datasets), k, per_dataset, *values, agreement, consistent)
 
 
@@ -98,8 +118,11 @@ class Combined:
 
 
 def dersimonian_laird(effects: np.ndarray, variances: np.ndarray) -> Combined:
-    """DerSimonian & Laird (1986) random-effects meta-analysis of ``effects`` (one per study)
-    with sampling ``variances``; tau² is truncated at 0 and I² = max(0, (Q - df) / Q)."""
+    """Return the DerSimonian & Laird (1986) random-effects meta-analysis of ``effects``.
+
+    One effect per study with its sampling variance in ``variances``; tau² is truncated at 0 and
+    I² = max(0, (Q - df) / Q).
+    """
     w = 1.0 / variances
     fixed = float(np.sum(w * effects) / np.sum(w))
     q = float(np.sum(w * (effects - fixed) ** 2))

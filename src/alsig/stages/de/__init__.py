@@ -1,5 +1,7 @@
-"""Differential expression with pydeseq2: multi-factor designs checked before fitting, one
-contrast per job, DESeq2 defaults, Wald test and LFC shrinkage.
+"""Differential expression with pydeseq2.
+
+Multi-factor designs checked before fitting, one contrast per job, DESeq2 defaults, Wald test and
+LFC shrinkage.
 
 Rule entry point :func:`run`; :func:`run_de` is the same work on an AnnData in memory.
 """

@@ -34,8 +34,12 @@ log = logging.getLogger(__name__)
 
 #: the steps of ``DeseqDataSet.deseq2()`` (pydeseq2 0.5), run one by one to log each
 DESEQ2_PHASES = (
-    ("size factors", lambda d: d.fit_size_factors(fit_type=d.size_factors_fit_type,
-                                                  control_genes=d.control_genes)),
+    (
+        "size factors",
+        lambda d: d.fit_size_factors(
+            fit_type=d.size_factors_fit_type, control_genes=d.control_genes
+        ),
+    ),
     ("genewise dispersions", lambda d: d.fit_genewise_dispersions()),
     ("dispersion trend", lambda d: d.fit_dispersion_trend()),
     ("dispersion prior", lambda d: d.fit_dispersion_prior()),
@@ -44,7 +48,7 @@ DESEQ2_PHASES = (
     ("Cook's distances", lambda d: d.calculate_cooks()),
     ("Cook's refit", lambda d: d.refit() if d.refit_cooks else None),
     ("Cook's outliers", lambda d: d.cooks_outlier()),
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Phases:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def run(self, name: str, step, *args) -> Any:
+        """Run ``step(*args)`` as phase ``name``: timed and logged; returns its result."""
         began = time.perf_counter()
         result = step(*args)
         self.seconds[name] = round(time.perf_counter() - began, 2)
@@ -64,7 +69,7 @@ class Phases:
 
 
 def genes_to_test(adata: ad.AnnData, meta: pd.DataFrame, genes_tested: str, name: str):
-    """``(counts, var)`` of the genes tested: expressed (``de.genes``), with any count."""
+    """Return ``(counts, var)`` of the genes tested: expressed (``de.genes``), with any count."""
     genes = np.ones(adata.n_vars, dtype=bool)
     if genes_tested == "expressed":
         if EXPRESSED in adata.var:
@@ -86,16 +91,23 @@ def fit_deseq(
     DeseqDataSet, DeseqStats, DefaultInference = pydeseq2()
     dds = DeseqDataSet(
         counts=pd.DataFrame(counts.astype(np.int64), index=meta.index, columns=var.index),
-        metadata=meta, design=design, refit_cooks=settings.refit_cooks,
-        inference=DefaultInference(n_cpus=n_cpus), quiet=True,
-    )  # fmt: skip
+        metadata=meta,
+        design=design,
+        refit_cooks=settings.refit_cooks,
+        inference=DefaultInference(n_cpus=n_cpus),
+        quiet=True,
+    )
     for name, step in DESEQ2_PHASES:
         phases.run(name, step, dds)
     stats = DeseqStats(
-        dds, contrast=list(contrast), alpha=settings.alpha,
-        cooks_filter=settings.cooks_filter, independent_filter=settings.independent_filter,
-        inference=DefaultInference(n_cpus=n_cpus), quiet=True,
-    )  # fmt: skip
+        dds,
+        contrast=list(contrast),
+        alpha=settings.alpha,
+        cooks_filter=settings.cooks_filter,
+        independent_filter=settings.independent_filter,
+        inference=DefaultInference(n_cpus=n_cpus),
+        quiet=True,
+    )
     phases.run("Wald tests", stats.summary)
     res = stats.results_df.copy()
     shrunk = np.full(len(res), np.nan)
@@ -109,7 +121,7 @@ def fit_deseq(
 
 
 def contrast_coefficient(stats: Any) -> str | None:
-    """The design column that is the contrast (for ``lfc_shrink``), or None."""
+    """Return the design column that is the contrast (for ``lfc_shrink``), or None."""
     contrast = np.asarray(stats.contrast_vector, dtype=float)
     nonzero = np.flatnonzero(contrast)
     if len(nonzero) == 1 and contrast[nonzero[0]] == 1.0:
@@ -118,7 +130,7 @@ def contrast_coefficient(stats: Any) -> str | None:
 
 
 def result_table(res: pd.DataFrame, shrunk: np.ndarray, var: pd.DataFrame) -> pl.DataFrame:
-    """The DE table (shipped ``de_results`` schema), sorted by p-value."""
+    """Return the DE table (shipped ``de_results`` schema), sorted by p-value."""
     gene_id = var["gene_id"] if "gene_id" in var else pd.Series(var.index, index=var.index)
     table = pl.DataFrame(
         {
@@ -143,7 +155,7 @@ LABEL_COLUMNS = ("dataset", "contrast")
 
 
 def core_schema() -> dict[str, pl.DataType]:
-    """The ``de_results`` columns the fit produces (all but :data:`LABEL_COLUMNS`)."""
+    """Return the ``de_results`` columns the fit produces (all but :data:`LABEL_COLUMNS`)."""
     return {k: v for k, v in schemas.polars_schema(RESULT).items() if k not in LABEL_COLUMNS}
 
 
@@ -178,60 +190,111 @@ def run_de(
         log.warning("contrast %s: sample %s left out (QC: %s)", contrast_name, sample, reason)
     obs = adata.obs.loc[[name for name in adata.obs_names if name not in excluded]]
     meta, dropped = prepare_metadata(
-        obs, design, contrast_name, spec,
+        obs,
+        design,
+        contrast_name,
+        spec,
         min_samples_per_level=settings.min_samples_per_level,
-        missing_covariates=settings.missing_covariates, samples=settings.samples,
-    )  # fmt: skip
+        missing_covariates=settings.missing_covariates,
+        samples=settings.samples,
+    )
     counts, var = genes_to_test(adata, meta, settings.genes, contrast_name)
     factor = contrast.factor
-    log.info("contrast %s: %s, design %s, %d samples (%s), %d genes", contrast_name,
-             " vs ".join(spec[1:]), design, len(meta),
-             _level_counts(meta[factor]), counts.shape[1])  # fmt: skip
+    log.info(
+        "contrast %s: %s, design %s, %d samples (%s), %d genes",
+        contrast_name,
+        " vs ".join(spec[1:]),
+        design,
+        len(meta),
+        _level_counts(meta[factor]),
+        counts.shape[1],
+    )
     phases = Phases(contrast_name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res, shrunk, dds, coeff = fit_deseq(counts, var, meta, design,
-                                                list(spec), settings, n_cpus, phases)  # fmt: skip
+            res, shrunk, dds, coeff = fit_deseq(
+                counts, var, meta, design, list(spec), settings, n_cpus, phases
+            )
         finally:
             shutdown_workers()
     for w in caught:
         if not issubclass(w.category, (FutureWarning, DeprecationWarning)):
             log.info("pydeseq2: %s", w.message)
     table = result_table(res, shrunk, var)
-    summary = de_summary(table, meta, dds, coeff, contrast_name, spec, design, settings.alpha,
-                         dropped=dropped, excluded=excluded, phases=phases, n_cpus=n_cpus)  # fmt: skip
-    log.info("contrast %s: %d genes at padj < %g (%d up, %d down) in %.1f s", contrast_name,
-             summary["n_significant"], settings.alpha, summary["n_up"], summary["n_down"],
-             summary["fit_seconds"])  # fmt: skip
+    summary = de_summary(
+        table,
+        meta,
+        dds,
+        coeff,
+        contrast_name,
+        spec,
+        design,
+        settings.alpha,
+        dropped=dropped,
+        excluded=excluded,
+        phases=phases,
+        n_cpus=n_cpus,
+    )
+    log.info(
+        "contrast %s: %d genes at padj < %g (%d up, %d down) in %.1f s",
+        contrast_name,
+        summary["n_significant"],
+        settings.alpha,
+        summary["n_up"],
+        summary["n_down"],
+        summary["fit_seconds"],
+    )
     return table, summary
 
 
-def de_summary(table, meta, dds, coeff, name, contrast, design, alpha: float, *, dropped, excluded,
-               phases: Phases, n_cpus: int) -> dict[str, Any]:  # fmt: skip
-    """The DE summary row of one contrast (``<contrast>.summary.tsv``)."""
+def de_summary(
+    table,
+    meta,
+    dds,
+    coeff,
+    name,
+    contrast,
+    design,
+    alpha: float,
+    *,
+    dropped,
+    excluded,
+    phases: Phases,
+    n_cpus: int,
+) -> dict[str, Any]:
+    """Return the DE summary row of one contrast (``<contrast>.summary.tsv``)."""
     factor, test, ref = contrast
     sig = table.filter(pl.col("padj") < alpha)
     level_counts = meta[factor].astype(str).value_counts()
     seconds = phases.seconds
     fit = sum(v for k, v in seconds.items() if k not in ("Wald tests", "LFC shrinkage"))
     return {
-        "contrast": name, "factor": factor, "test_level": test, "reference_level": ref,
-        "design": design, "n_samples": len(meta),
-        "n_test": int(level_counts.get(test, 0)), "n_reference": int(level_counts.get(ref, 0)),
-        "n_samples_dropped": len(dropped), "dropped_samples": ";".join(map(str, dropped)),
+        "contrast": name,
+        "factor": factor,
+        "test_level": test,
+        "reference_level": ref,
+        "design": design,
+        "n_samples": len(meta),
+        "n_test": int(level_counts.get(test, 0)),
+        "n_reference": int(level_counts.get(ref, 0)),
+        "n_samples_dropped": len(dropped),
+        "dropped_samples": ";".join(map(str, dropped)),
         "n_samples_excluded_qc": len(excluded),
         "excluded_qc_samples": ";".join(f"{k}({v})" for k, v in excluded.items()),
         "n_genes_tested": table.height,
         "n_genes_with_padj": int(table["padj"].is_not_null().sum()),
-        "alpha": alpha, "n_significant": sig.height,
+        "alpha": alpha,
+        "n_significant": sig.height,
         "n_up": int((sig["log2_fold_change"] > 0).sum()),
         "n_down": int((sig["log2_fold_change"] < 0).sum()),
-        "n_cooks_refitted": int(np.asarray(dds.var["replaced"]).sum()) if "replaced" in dds.var else 0,
+        "n_cooks_refitted": int(np.asarray(dds.var["replaced"]).sum())
+        if "replaced" in dds.var
+        else 0,
         "lfc_shrink_coefficient": coeff or "",
         "fit_seconds": round(time.perf_counter() - phases.start, 2),
         "fit_model_seconds": round(fit, 2),
         "wald_seconds": seconds.get("Wald tests", 0.0),
         "shrink_seconds": seconds.get("LFC shrinkage", 0.0),
         "n_cpus": n_cpus,
-    }  # fmt: skip
+    }

@@ -67,7 +67,7 @@ def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) ->
             labels=table["symbol"].to_list(),
             alpha=alpha,
             title=title,
-        ),  # fmt: skip
+        ),
         outputs["volcano"],
     )
     lfc = table["log2_fold_change_shrunk"]
@@ -80,6 +80,6 @@ def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) ->
             alpha=alpha,
             title=title,
             ylabel="shrunken log2 fold change" if shrunk else "log2 fold change",
-        ),  # fmt: skip
+        ),
         outputs["ma"],
     )

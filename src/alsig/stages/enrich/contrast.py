@@ -121,7 +121,7 @@ def enrich_contrast(
     seen = ContrastReport(
         n_sets=len(sets),
         n_sets_with_overlap=coverage.filter(pl.col("n_in_data") > 0).height,
-        median_coverage=float(coverage["coverage"].median()) if coverage.height else None,
+        median_coverage=float(coverage["coverage"].median()) if coverage.height else None,  # type: ignore[arg-type]  # a number
     )
     if seen.n_sets_with_overlap == 0:
         _warn_no_overlap(collection, len(sets), len(data_genes), source)

@@ -1,5 +1,7 @@
-"""Entry points of rules ``enrich`` (one contrast x one collection) and ``enrich_report`` (all
-collections of one contrast), with their provenance records."""
+"""Entry points of rules ``enrich`` and ``enrich_report``, with their provenance records.
+
+``enrich``: one contrast x one collection; ``enrich_report``: all collections of one contrast.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from alsig import __version__
+from alsig.io import save_figure, sha256_file, write_parquet, write_text, write_tsv
 from alsig.settings import EnrichSettings
 from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
 from alsig.stages.enrich.dotplot import dotplot
@@ -63,8 +67,6 @@ def run(
     dataset, contrast, collection
         The job's wildcards.
     """
-    from alsig.io import write_parquet, write_text, write_tsv
-
     log.info("enrich %s / %s / %s", dataset, contrast, collection)
     chosen = collection_for(settings, collection)
     de_path = str(inputs["de"])
@@ -93,8 +95,10 @@ def run_record(
     settings: EnrichSettings,
     threads: int,
 ) -> dict[str, Any]:
-    """The run record (``{collection}.run.json``): collection, DE table, parameters, the prerank
-    engine that ran, report, row counts and software versions.
+    """Return the run record (``{collection}.run.json``).
+
+    Collection, DE table, parameters, the prerank engine that ran, report, row counts and
+    software versions.
 
     Parameters
     ----------
@@ -110,9 +114,6 @@ def run_record(
         The job's threads.
     """
     from importlib.metadata import version
-
-    from alsig import __version__
-    from alsig.io import sha256_file
 
     table = result.table
     engine = settings.engine
@@ -164,8 +165,6 @@ def run_report(
     dataset, contrast
         The job's wildcards.
     """
-    from alsig.io import save_figure, write_text
-
     tables = {}
     runs = {}
     for parquet, sidecar in zip(inputs["tables"], inputs["json"], strict=True):
@@ -183,8 +182,10 @@ def run_report(
 def contrast_provenance(
     dataset: str, contrast: str, runs: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """``provenance.json`` of one contrast: per collection its source, version, licence and
-    what was tested, then every run record in full.
+    """``provenance.json`` of one contrast.
+
+    Per collection its source, version, licence and what was tested, then every run record in
+    full.
 
     Parameters
     ----------

@@ -1,5 +1,8 @@
-"""Over-representation: the hypergeometric test of gseapy ``enrich`` (:mod:`.hypergeom`) of the
-up- and the down-regulated genes against one collection, background = the tested genes."""
+"""Over-representation of the up- and the down-regulated genes in one collection.
+
+The hypergeometric test of gseapy ``enrich`` (:mod:`alsig.gsea.hypergeom`); background = the tested
+genes.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ ORA_PVALUE_MIN = 1e-300
 
 @dataclass(frozen=True)
 class OraOptions:
-    """Settings of one ORA run: which genes count as up/down (``enrich.ora_padj``,
-    ``enrich.ora_min_abs_lfc``) and the set-size range within the background."""
+    """Settings of one ORA run: which genes count as up/down, and the set-size range.
+
+    ``enrich.ora_padj``, ``enrich.ora_min_abs_lfc``; the set-size range within the background.
+    """
 
     padj_threshold: float
     min_abs_lfc: float
@@ -59,8 +64,10 @@ class OraGenes:
 
 @dataclass(frozen=True)
 class OraResult:
-    """The ORA table of one collection, the sets it tested (restricted to the background,
-    upper-case symbols) and the gene lists."""
+    """The ORA table of one collection, the sets it tested and the gene lists.
+
+    Sets restricted to the background, upper-case symbols.
+    """
 
     table: pl.DataFrame
     tested: dict[str, list[str]]
@@ -139,11 +146,9 @@ def ora_result(
             len(genes.background),
         )
         return OraResult(empty_result(), tested, genes)
-    tables = [
-        _direction_table(direction, hits, tested, upper, collection, options)
-        for direction, hits in (("up", genes.up), ("down", genes.down))
-    ]
-    tables = [t for t in tables if t is not None]
+    directions = (("up", genes.up), ("down", genes.down))
+    made = [_direction_table(d, hits, tested, upper, collection, options) for d, hits in directions]
+    tables = [t for t in made if t is not None]
     if not tables:
         return OraResult(empty_result(), tested, genes)
     table = pl.concat(tables).sort(["direction", "pvalue", "term"], descending=[True, False, False])
@@ -204,8 +209,11 @@ def ora_options(settings: EnrichSettings) -> OraOptions:
 def _enrich_records(
     genes: list[str], tested: Mapping[str, list[str]], background: list[str]
 ) -> list[dict[str, Any]]:
-    """Over-representation of one gene list (upper-cased, see :func:`upper_map`) in each tested
-    set, as gseapy ``enrich`` computes it: one record per set with at least one hit."""
+    """Return the over-representation of one gene list in each tested set.
+
+    As gseapy ``enrich`` computes it (genes upper-cased, see :func:`upper_map`): one record per
+    set with at least one hit.
+    """
     universe = set(background)
     query = {g.upper() for g in genes} & universe
     terms = list(tested)

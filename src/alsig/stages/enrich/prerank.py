@@ -1,5 +1,7 @@
-"""GSEA preranked as the enrich stage tables it: eligible sets, the engine's records, multilevel
-p-values beyond the permutation floor, the floor itself and the enrichment-schema rows.
+"""GSEA preranked as the enrich stage tables it.
+
+Eligible sets, the engine's records, multilevel p-values beyond the permutation floor, the floor
+itself and the enrichment-schema rows.
 
 The records come from the engine ``enrich.engine`` names (:mod:`alsig.gsea.engines`: alsig's
 positions-based engine or gseapy's); everything here does not depend on which engine ran.
@@ -30,8 +32,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PrerankResult:
-    """The prerank table of one collection and the sets it tested (restricted to the ranking,
-    upper-case symbols)."""
+    """The prerank table of one collection and the sets it tested.
+
+    Sets restricted to the ranking, upper-case symbols.
+    """
 
     table: pl.DataFrame
     tested: dict[str, list[str]]
@@ -131,8 +135,10 @@ def _prerank_table(
     permutations: int,
     below: Mapping[str, tuple[float, bool]],
 ) -> pl.DataFrame:
-    """Records -> enrichment rows: p-values and FDR raised to the floor, symbols restored;
-    the sets in ``below`` (term -> multilevel p, bounded by eps) take that p instead."""
+    """Return records -> enrichment rows: p-values and FDR raised to the floor, symbols restored.
+
+    The sets in ``below`` (term -> multilevel p, bounded by eps) take that p instead.
+    """
     floor = pvalue_floor(permutations)
     rows = []
     for rec in records:

@@ -36,13 +36,15 @@ SET_COLUMNS = ("set_size", "coverage")
 
 
 def empty_result() -> pl.DataFrame:
-    """A schema-valid enrichment table with no rows."""
+    """Return a schema-valid enrichment table with no rows."""
     return schemas.empty(RESULT)
 
 
 def conform_result(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with exactly the enrichment schema's columns (order, dtypes; see
-    :func:`alsig.tables.schemas.conform`)."""
+    """``frame`` with exactly the enrichment schema's columns (order, dtypes.
+
+    See :func:`alsig.tables.schemas.conform`).
+    """
     return schemas.conform(frame, RESULT)
 
 
@@ -60,8 +62,10 @@ def method_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def check_result(table: pl.DataFrame, source: object = "enrichment table") -> pl.DataFrame:
-    """Check ``table`` against the enrichment schema (:func:`alsig.tables.schemas.validate`)
-    and that every p-value is above 0 (the schema's ``exclusiveMinimum``).
+    """Check ``table`` against the enrichment schema, and that every p-value is above 0.
+
+    The schema check is :func:`alsig.tables.schemas.validate`; p > 0 is the schema's
+    ``exclusiveMinimum``.
 
     Raises
     ------

@@ -10,14 +10,13 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alsig.errors import AlsigError, where
+from alsig.genes import GeneMap
 from alsig.genesets import Collection, read_gmt, resolve_collections
+from alsig.io import sha256_file
 from alsig.settings import EnrichSettings
-
-if TYPE_CHECKING:
-    from alsig.genes import GeneMap
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,6 @@ def harmonise_gene_sets(
     report
         Counts of renamed, unmapped and merged symbols, with up to 50 renaming examples.
     """
-    from alsig.genes import GeneMap
-
     gene_map = gene_map or GeneMap.load()
     mapping, unmapped = gene_map.rename_map(g for genes in sets.values() for g in genes)
     renamed = {old: new for old, new in mapping.items() if old != new}
@@ -85,8 +82,6 @@ def load_collection(
         Provenance: the collection's description, file checksum, number of sets and the
         harmonisation report.
     """
-    from alsig.io import sha256_file
-
     if not collection.path.exists():
         raise AlsigError(
             f"gene-set file '{collection.path}' of collection '{collection.id}' is missing."
@@ -137,7 +132,7 @@ def configured_collections(
 
 
 def collection_for(settings: EnrichSettings, collection_id: str) -> Collection:
-    """The configured collection with id ``collection_id``.
+    """Return the configured collection with id ``collection_id``.
 
     Parameters
     ----------
@@ -163,8 +158,9 @@ def collection_for(settings: EnrichSettings, collection_id: str) -> Collection:
 def eligible_sets(
     sets: Mapping[str, Sequence[str]], universe: set[str], min_size: int, max_size: int
 ) -> dict[str, list[str]]:
-    """Sets restricted to ``universe`` whose restricted size is within [min_size, max_size]
-    (and smaller than the universe): the sets a method tests.
+    """Return the sets a method tests: those within [min_size, max_size] genes of ``universe``.
+
+    Each set is restricted to ``universe``; a set as large as the universe is not tested.
 
     Parameters
     ----------
@@ -189,11 +185,14 @@ def eligible_sets(
 
 
 def upper_map(genes: Iterable[str]) -> dict[str, str]:
-    """UPPER -> symbol. gseapy upper-cases gene lists that are not >= 90 % upper case (and then
-    misses mixed-case symbols such as C9orf72); giving it upper-case names everywhere avoids that."""
+    """Return ``{UPPER: symbol}`` of ``genes``.
+
+    gseapy upper-cases gene lists that are not >= 90 % upper case (and then misses mixed-case
+    symbols such as C9orf72); giving it upper-case names everywhere avoids that.
+    """
     return {g.upper(): g for g in genes}
 
 
 def upper_sets(sets: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """``sets`` with upper-case symbols (see :func:`upper_map`)."""
+    """Return ``sets`` with upper-case symbols (see :func:`upper_map`)."""
     return {t: [g.upper() for g in genes] for t, genes in sets.items()}

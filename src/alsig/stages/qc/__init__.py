@@ -1,5 +1,7 @@
-"""Sample and gene QC: metrics, expression filter, normalisation and VST, outliers, the sex check
-and its decisions, replicate collapsing, and the covariates that drive the data.
+"""Sample and gene QC.
+
+Metrics, expression filter, normalisation and VST, outliers, the sex check and its decisions,
+replicate collapsing, and the covariates that drive the data.
 
 Rule entry point :func:`run`; :func:`run_qc` is the same work on an AnnData in memory.
 """

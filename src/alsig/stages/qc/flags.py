@@ -31,8 +31,15 @@ from alsig.stages.qc.sex import (
 
 log = logging.getLogger(__name__)
 
-METRIC_COLUMNS = ("total_counts", "n_genes_detected", "pct_mito", "pct_ribo", "pct_top50",
-                  "size_factor", "n_samples_of_subject")  # fmt: skip
+METRIC_COLUMNS = (
+    "total_counts",
+    "n_genes_detected",
+    "pct_mito",
+    "pct_ribo",
+    "pct_top50",
+    "size_factor",
+    "n_samples_of_subject",
+)
 
 
 def metric_flags(table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]) -> None:
@@ -56,7 +63,7 @@ def metric_flags(table: pd.DataFrame, settings: QcSettings, reasons: list[list[s
 def pca_flags(
     adata: ad.AnnData, table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]
 ) -> None:
-    """The QC PCA (``obsm["X_qc_pca"]``, PC1-3 in ``table``) and the isolation flag."""
+    """Return the QC PCA (``obsm["X_qc_pca"]``, PC1-3 in ``table``) and the isolation flag."""
     scores, ratio = pca(
         adata.layers[VST][:, pca_genes(adata, settings.pca_exclude_sex_chromosomes)],
         n_genes=settings.pca_n_genes,
@@ -106,14 +113,19 @@ def sex_flags(
         log.warning("sex check skipped: XIST or all Y genes (%s) missing", ", ".join(Y_GENES))
     table["sex_mismatch"] = mismatch
     for i in np.flatnonzero(mismatch):
-        reasons[i].append(f"sex_mismatch(reported {table['sex_reported'].iloc[i]}, "
-                          f"inferred {table['sex_inferred'].iloc[i]})")  # fmt: skip
+        reasons[i].append(
+            f"sex_mismatch(reported {table['sex_reported'].iloc[i]}, "
+            f"inferred {table['sex_inferred'].iloc[i]})"
+        )
 
 
 def decisions(table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]) -> None:
-    """What happens to each flagged sample: ``qc_outlier``/``qc_kept`` (removal only with
-    ``qc.exclude_outliers``), ``sex_decision``/``qc_exclusion`` (``qc.sex_mismatch``), and the
-    ``qc_reasons``/``qc_flag`` text; every decision is logged."""
+    """Add what happens to each flagged sample to ``table``; every decision is logged.
+
+    ``qc_outlier``/``qc_kept`` (removal only with ``qc.exclude_outliers``),
+    ``sex_decision``/``qc_exclusion`` (``qc.sex_mismatch``), and the ``qc_reasons``/``qc_flag``
+    text.
+    """
     outlier = np.array([any(not r.startswith("sex_mismatch") for r in rs) for rs in reasons])
     table["qc_outlier"] = outlier
     table["qc_reasons"] = [";".join(r) for r in reasons]
@@ -123,12 +135,17 @@ def decisions(table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]
     table[QC_EXCLUSION] = sex[QC_EXCLUSION].to_numpy()
     table[QC_FLAG] = table["qc_reasons"].to_numpy()
     for name in table.index[table["qc_reasons"] != ""]:
-        log.warning("sample %s flagged: %s (%s)", name, table.loc[name, "qc_reasons"],
-                    _what_happens(table.loc[name]))  # fmt: skip
+        log.warning(
+            "sample %s flagged: %s (%s)",
+            name,
+            table.loc[name, "qc_reasons"],
+            _what_happens(table.loc[name]),
+        )
     n_ambiguous = int((table[SEX_INFERRED] == AMBIGUOUS).sum())
     if n_ambiguous:
-        log.warning("%d sample(s) with ambiguous inferred sex: labels kept, never judged",
-                    n_ambiguous)  # fmt: skip
+        log.warning(
+            "%d sample(s) with ambiguous inferred sex: labels kept, never judged", n_ambiguous
+        )
 
 
 def _what_happens(row: pd.Series) -> str:
@@ -142,8 +159,10 @@ def _what_happens(row: pd.Series) -> str:
 
 
 def sample_flags(adata: ad.AnnData, settings: QcSettings) -> pd.DataFrame:
-    """The QC table of ``adata`` (normalised, with ``var["expressed"]``): metrics, flags,
-    reasons and decisions, one row per sample. Adds the QC PCA to ``adata``."""
+    """Return the QC table of ``adata`` (normalised, with ``var["expressed"]``).
+
+    Metrics, flags, reasons and decisions, one row per sample. Adds the QC PCA to ``adata``.
+    """
     table = pd.DataFrame(index=adata.obs_names)
     for column in METRIC_COLUMNS:
         table[column] = adata.obs[column].to_numpy()

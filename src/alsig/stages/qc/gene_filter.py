@@ -21,10 +21,13 @@ def filter_by_expr(
     large_n: int,
     min_prop: float,
 ) -> np.ndarray:
-    """edgeR ``filterByExpr`` (design-free form): a gene is kept when its CPM reaches
-    ``min_count`` / median library size (in millions) in at least ``h`` samples, ``h`` = the
-    smallest group size (reduced to ``large_n + (h - large_n) * min_prop`` for large groups), and
-    its total count reaches ``min_total_count``. ``counts`` is samples x genes."""
+    """EdgeR ``filterByExpr`` (design-free form).
+
+    A gene is kept when its CPM reaches ``min_count`` / median library size (in millions) in at
+    least ``h`` samples, ``h`` = the smallest group size (reduced to ``large_n + (h - large_n) *
+    min_prop`` for large groups), and its total count reaches ``min_total_count``. ``counts`` is
+    samples x genes.
+    """
     counts = np.asarray(counts, dtype=float)
     lib = counts.sum(axis=1)
     if groups is None:

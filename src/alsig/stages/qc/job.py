@@ -61,14 +61,22 @@ def run(
     write_tsv(gene_filter_table(filtered), outputs["genes"])
     write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
     _figures(table, filtered, summary, settings, outputs)
-    write_multiqc(table, summary["pca_variance_ratio"], summary["dataset"],
-                  outputs["multiqc_general_stats"], outputs["multiqc_pca"])  # fmt: skip
+    write_multiqc(
+        table,
+        summary["pca_variance_ratio"],
+        summary["dataset"],
+        outputs["multiqc_general_stats"],
+        outputs["multiqc_pca"],
+    )
     log.info(
         "QC done: %d of %d samples kept (%d input samples), %d flagged; %d of %d genes expressed",
-        summary["n_samples_kept"], summary["n_samples_after_collapse"],
-        summary["n_samples_input"], summary["n_samples_flagged"],
-        summary["n_genes_expressed"], summary["n_genes"],
-    )  # fmt: skip
+        summary["n_samples_kept"],
+        summary["n_samples_after_collapse"],
+        summary["n_samples_input"],
+        summary["n_samples_flagged"],
+        summary["n_genes_expressed"],
+        summary["n_genes"],
+    )
 
 
 def _figures(table, filtered, summary, settings, outputs) -> None:
@@ -85,6 +93,8 @@ def _figures(table, filtered, summary, settings, outputs) -> None:
         filtered.obs,
         library_size=filtered.obs["total_counts"].to_numpy(),
     )
-    write_tsv(schemas.validate(drivers, "pc_covariates", outputs["pc_covariates"]),
-              outputs["pc_covariates"])  # fmt: skip
+    write_tsv(
+        schemas.validate(drivers, "pc_covariates", outputs["pc_covariates"]),
+        outputs["pc_covariates"],
+    )
     save_figure(plot_pc_covariates(drivers), outputs["pc_covariates_figure"])

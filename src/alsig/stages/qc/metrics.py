@@ -10,8 +10,10 @@ from alsig.counts import dense_counts
 
 
 def gene_masks(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(mitochondrial, ribosomal) gene masks: chromosome MT or ``MT-`` symbols; ``RPS``/``RPL``
-    ribosomal protein genes (not pseudo/mito ``MRPS``/``MRPL``)."""
+    """(mitochondrial, ribosomal) gene masks: chromosome MT or ``MT-`` symbols.
+
+    ``RPS``/``RPL`` ribosomal protein genes (not pseudo/mito ``MRPS``/``MRPL``).
+    """
     names = var.index.to_series().astype(str).str.upper()
     mito = names.str.startswith("MT-").to_numpy()
     if "chromosome" in var:

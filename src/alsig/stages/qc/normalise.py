@@ -1,5 +1,6 @@
-"""Normalisation: DESeq2 median-of-ratios size factors and the blind variance-stabilising
-transformation (VST).
+"""Normalisation.
+
+DESeq2 median-of-ratios size factors and the blind variance-stabilising transformation (VST).
 
 The VST is DESeq2's ``vst()``: a parametric dispersion-mean trend ``a0 + a1/mu`` is fitted blind
 (intercept-only design) on ``vst_n_genes`` genes spread over the mean range (DESeq2's ``nsub``;
@@ -27,8 +28,11 @@ log = logging.getLogger(__name__)
 
 
 def size_factors(counts: np.ndarray) -> tuple[np.ndarray, str]:
-    """DESeq2 median-of-ratios size factors (samples x genes counts); ``poscounts`` (DESeq2's
-    variant using positive counts only) when every gene has a zero in some sample."""
+    """Return DESeq2 median-of-ratios size factors of samples x genes counts, and the method.
+
+    ``poscounts`` (DESeq2's variant using positive counts only) when every gene has a zero in
+    some sample.
+    """
     counts = np.asarray(counts, dtype=float)
     if counts.shape[1] == 0 or (counts.sum(axis=1) == 0).any():
         empty = np.flatnonzero(counts.sum(axis=1) == 0).tolist()
@@ -57,8 +61,11 @@ def size_factors(counts: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def _vst_genes(normed: np.ndarray, n_genes: int) -> np.ndarray:
-    """Indices of the genes used to fit the VST trend: DESeq2 ``vst(nsub=)`` uses genes with
-    mean normalised count > 5; here they are picked evenly over the ranked means (deterministic)."""
+    """Return indices of the genes used to fit the VST trend.
+
+    DESeq2 ``vst(nsub=)`` uses genes with mean normalised count > 5; here they are picked evenly
+    over the ranked means (deterministic).
+    """
     means = normed.mean(axis=0)
     nonzero = np.flatnonzero(means > 0)
     if n_genes <= 0 or len(nonzero) <= n_genes:
@@ -130,8 +137,10 @@ def vst(
 
 
 def apply_vst(normed: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-    """The fitted VST of normalised counts (``info`` as :func:`vst` returns it, stored in
-    ``uns["qc_normalisation"]`` of the QC output, so new samples get the same transform).
+    """Return the fitted VST of normalised counts.
+
+    ``info`` as :func:`vst` returns it, stored in ``uns["qc_normalisation"]`` of the QC output,
+    so new samples get the same transform.
 
     Parameters
     ----------

@@ -1,5 +1,8 @@
-"""Outlier flags: MAD rules on library size, detected genes and % mitochondrial reads, and isolation
-in PCA space (distance to the k-th nearest neighbour on the first PCs of the VST)."""
+"""Outlier flags.
+
+MAD rules on library size, detected genes and % mitochondrial reads, and isolation in PCA space
+(distance to the k-th nearest neighbour on the first PCs of the VST).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,11 @@ SEX_CHROMOSOMES = {"X", "Y", "X;Y", "CHRX", "CHRY"}
 
 
 def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.ndarray, float]:
-    """Flags for values more than ``nmads`` scaled MADs from the median on ``side`` ("lower",
-    "higher" or "both"); returns (flags, threshold). A MAD of 0 flags nothing."""
+    """Return flags for values more than ``nmads`` scaled MADs from the median, and the threshold.
+
+    ``side`` is "lower", "higher" or "both"; returns (flags, threshold). A MAD of 0 flags
+    nothing.
+    """
     x = np.asarray(values, dtype=float)
     med = float(np.nanmedian(x))
     mad = float(np.nanmedian(np.abs(x - med))) * MAD_SCALE
@@ -34,8 +40,10 @@ def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.n
 def pca(
     matrix: np.ndarray, n_genes: int = 500, n_components: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PCA of samples x genes on the ``n_genes`` most variable genes; returns (scores,
-    explained variance ratio)."""
+    """Return the PCA of samples x genes on the ``n_genes`` most variable genes.
+
+    Returns (scores, explained variance ratio).
+    """
     m = np.asarray(matrix, dtype=float)
     var = m.var(axis=0)
     top = np.argsort(-var, kind="stable")[: min(n_genes, m.shape[1])]
@@ -49,8 +57,9 @@ def pca(
 
 
 def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) -> np.ndarray:
-    """Euclidean distance of each sample to its ``k``-th nearest other sample on the first
-    ``n_components`` PCs (unscaled, so each PC keeps its weight).
+    """Return each sample's distance to its ``k``-th nearest other sample on the first PCs.
+
+    Euclidean on the first ``n_components`` PCs, unscaled, so each PC keeps its weight.
 
     A kNN distance flags isolated samples but not groups of samples: condition, region or batch
     clusters (even small ones) have near neighbours, while a distance-from-the-median rule would

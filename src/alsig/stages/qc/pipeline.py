@@ -1,5 +1,7 @@
-"""The QC stage on one AnnData: replicates, metrics, expression filter, normalisation, flags and
-decisions, and the filtered AnnData DE and scoring read.
+"""The QC stage on one AnnData.
+
+Replicates, metrics, expression filter, normalisation, flags and decisions, and the filtered AnnData
+DE and scoring read.
 
 Output of :func:`run_qc`: the kept samples with ALL ingested genes and
 
@@ -110,9 +112,11 @@ def _replicates(adata: ad.AnnData, settings: QcSettings, summary: dict[str, Any]
 def _kept_samples(
     adata: ad.AnnData, table: pd.DataFrame, settings: QcSettings, n_cpus: int
 ) -> ad.AnnData:
-    """The kept samples with the QC columns in obs and ``use_inferred`` applied; normalised
-    again when samples were removed (size factors, VST and the filter describe the analysed
-    cohort)."""
+    """Return the kept samples with the QC columns in obs and ``use_inferred`` applied.
+
+    Normalised again when samples were removed (size factors, VST and the filter describe the
+    analysed cohort).
+    """
     kept = table["qc_kept"].to_numpy()
     out = adata[kept].copy()
     for column in table.columns:
@@ -144,7 +148,7 @@ def _sex_summary(table: pd.DataFrame, settings: QcSettings) -> dict[str, Any]:
 
 
 def _with_covariates(table: pd.DataFrame, obs: pd.DataFrame, settings: QcSettings) -> pd.DataFrame:
-    """The sample table with ``sample`` first and the design covariates after it."""
+    """Return the sample table with ``sample`` first and the design covariates after it."""
     table = table.copy()
     table.insert(0, "sample", table.index.astype(str))
     covariates = ["condition", "subject", "sex", "region", "batch", *settings.pca_colour_by]

@@ -1,9 +1,12 @@
-"""Sex check: inferred sex from XIST vs the Y genes, mismatches with the reported sex, and what
+"""Sex check.
+
+Inferred sex from XIST vs the Y genes, mismatches with the reported sex, and what
 ``qc.sex_mismatch`` does with them (``exclude`` / ``use_inferred`` / ``keep``).
 
 A sample whose inferred sex contradicts the reported one is a likely mislabel or sample swap;
 kept with its reported sex it puts Y expression into the wrong sex and tops the DE list with chrY
-genes (GSE124439, ``bench/results/sex_mismatch_de.md``). An ambiguous inference is never judged."""
+genes (GSE124439, ``bench/results/sex_mismatch_de.md``). An ambiguous inference is never judged.
+"""
 
 from __future__ import annotations
 
@@ -53,14 +56,14 @@ def infer_sex(
 
 
 def reported_sex(values: pd.Series) -> pd.Series:
-    """Reported sex normalised to ``female`` / ``male`` (anything else: missing)."""
+    """Return reported sex normalised to ``female`` / ``male`` (anything else: missing)."""
     norm = values.astype("string").str.strip().str.lower()
     mapping = {"f": "female", "female": "female", "m": "male", "male": "male"}
     return norm.map(lambda v: mapping.get(v) if isinstance(v, str) else None)
 
 
 def sex_decisions(table: pd.DataFrame, mode: str) -> pd.DataFrame:
-    """What QC does with each sex-label mismatch (``qc.sex_mismatch``).
+    """Return what QC does with each sex-label mismatch (``qc.sex_mismatch``).
 
     ``exclude``: the sample leaves DE and the control references of the scores
     (``qc_exclusion``) but is still scored, flagged (``qc_flag``); ``use_inferred``: the

@@ -25,7 +25,7 @@ def gene_filter_table(adata: ad.AnnData) -> pl.DataFrame:
 
 
 def sample_table(table: pd.DataFrame) -> pl.DataFrame:
-    """The sample QC table as polars (strings for object columns)."""
+    """Return the sample QC table as polars (strings for object columns)."""
     frame = table.copy()
     for column in frame.columns:
         if frame[column].dtype == object or str(frame[column].dtype) in ("string", "category"):
@@ -34,9 +34,11 @@ def sample_table(table: pd.DataFrame) -> pl.DataFrame:
 
 
 def clean_obs(obs: pd.DataFrame) -> pd.DataFrame:
-    """obs with text columns as categoricals of str (missing -> NaN), as ingest writes them:
-    h5ad writing trips on mixed None/str objects and (anndata < 0.11 compatibility) refuses
-    pandas' nullable string arrays."""
+    """Obs with text columns as categoricals of str (missing -> NaN), as ingest writes them.
+
+    H5ad writing trips on mixed None/str objects and (anndata < 0.11 compatibility) refuses
+    pandas' nullable string arrays.
+    """
     obs = obs.copy()
     for column in obs.columns:
         if obs[column].dtype == object or isinstance(obs[column].dtype, pd.StringDtype):

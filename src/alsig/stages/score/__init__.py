@@ -1,5 +1,7 @@
-"""Per-sample signature scores of a dataset: singscore, ssGSEA, composition-adjusted singscore,
-axis composites and z against each sample's reference stratum of controls.
+"""Per-sample signature scores of a dataset.
+
+Singscore, ssGSEA, composition-adjusted singscore, axis composites and z against each sample's
+reference stratum of controls.
 
 Rule entry points :func:`run` (the scores) and :func:`run_figures` (their overview figures);
 :func:`score_anndata` is the scoring pass on an AnnData in memory. The signatures themselves

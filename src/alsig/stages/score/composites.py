@@ -1,5 +1,6 @@
-"""Scores derived from the signature scores of a dataset: axis composites, z-scores against the
-control samples, and composition-adjusted residuals.
+"""Scores derived from the signature scores of a dataset.
+
+Axis composites, z-scores against the control samples, and composition-adjusted residuals.
 
 Axis composites: one column per axis, ``axis:<axis>``, the mean of the scores of the axis's
 scored (unflagged) signatures; ``n_genes``/``n_genes_used`` count the distinct genes of those
@@ -103,7 +104,7 @@ class ControlReference:
 def control_reference(
     control_scores: np.ndarray, *, min_controls: int = MIN_CONTROLS
 ) -> ControlReference:
-    """Reference statistics of one group of control samples.
+    """Return reference statistics of one group of control samples.
 
     Parameters
     ----------

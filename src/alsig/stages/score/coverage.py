@@ -1,5 +1,4 @@
-"""Gene coverage of signatures in a dataset, and the flag that keeps a poorly covered signature
-from being scored.
+"""Gene coverage of signatures in a dataset, and the flag that keeps poor ones from being scored.
 
 A signature whose present genes are fewer than ``min_coverage`` (``score.min_coverage``) of its
 genes, whose up or down part has no present gene, or that covers the whole gene universe is

@@ -28,8 +28,10 @@ def run(
     *,
     dataset: str,
 ) -> None:
-    """Rule ``score``: the QC'd AnnData -> the score tables, their reference strata, the
-    composition share and ``scores.h5ad``.
+    """Rule ``score``.
+
+    The QC'd AnnData -> the score tables, their reference strata, the composition share and
+    ``scores.h5ad``.
 
     Parameters
     ----------
@@ -51,8 +53,12 @@ def run(
         replace=settings.replace_signatures,
         harmonise=settings.harmonise_symbols,
     )
-    log.info("dataset %s: %d signatures (+%d TE signatures)", dataset, len(signatures),
-             len(te_signatures))  # fmt: skip
+    log.info(
+        "dataset %s: %d signatures (+%d TE signatures)",
+        dataset,
+        len(signatures),
+        len(te_signatures),
+    )
     adata = ad.read_h5ad(inputs["h5ad"])
     log.info("dataset %s: %d samples x %d genes", dataset, adata.n_obs, adata.n_vars)
     result = score_anndata(adata, signatures, te_signatures, settings=settings, dataset=dataset)
@@ -60,11 +66,16 @@ def run(
     write_long(result.long, outputs["long"], metadata=metadata)
     write_wide(result.long, outputs["wide"])
     write_coverage(result.coverage, outputs["coverage"])
+    assert result.references is not None  # score_anndata always gives the strata
     write_tsv(result.references, outputs["references"])
     write_tsv(composition_share(result.long), outputs["composition"])
     write_scores_h5ad(adata, result, outputs["h5ad"], layer=settings.layer)
-    log.info("dataset %s: wrote %d score rows; references by %s", dataset, result.long.height,
-             metadata["alsig.reference_by"])  # fmt: skip
+    log.info(
+        "dataset %s: wrote %d score rows; references by %s",
+        dataset,
+        result.long.height,
+        metadata["alsig.reference_by"],
+    )
 
 
 def run_figures(

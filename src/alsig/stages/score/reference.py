@@ -38,8 +38,10 @@ class References:
     table: pl.DataFrame  # one row per stratum (reference_strata schema)
 
     def z(self, scores: np.ndarray, min_controls: int = MIN_CONTROLS) -> np.ndarray:
-        """Samples x columns z scores against each sample's stratum controls (NaN when the
-        stratum has too few controls with a score)."""
+        """Return samples x columns z scores against each sample's stratum controls.
+
+        NaN when the stratum has too few controls with a score.
+        """
         z = np.full(scores.shape, np.nan)
         strata = np.array([s if s is not None else "" for s in self.stratum], dtype=object)
         for stratum in dict.fromkeys(s for s in self.stratum if s is not None):
@@ -57,7 +59,7 @@ def _text(values: pd.Series) -> list[str | None]:
 
 
 def reference_columns(obs: pd.DataFrame, reference_by: Sequence[str] | None) -> list[str]:
-    """The configured columns, or by default ``[region]`` when it has several levels."""
+    """Return the configured columns, or by default ``[region]`` when it has several levels."""
     if reference_by is not None:
         return list(reference_by)
     if "region" in obs and len({v for v in _text(obs["region"]) if v}) > 1:
@@ -95,10 +97,13 @@ def reference_strata(
         )
     parts = [_text(obs[c]) for c in columns]
     stratum = [
-        POOLED if not columns else None if any(p is None for p in values)
+        POOLED
+        if not columns
+        else None
+        if any(p is None for p in values)
         else "; ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
         for values in (zip(*parts, strict=True) if parts else [()] * len(obs))
-    ]  # fmt: skip
+    ]
     control = np.array(
         [
             v == control_label
@@ -124,12 +129,23 @@ def _strata_table(stratum, control, excluded, min_controls) -> pl.DataFrame:
         n_ref = int((members & control & ~excluded).sum())
         usable = name is not None and n_ref >= min_controls
         reason = (
-            "" if usable
-            else "a reference column is empty for these samples" if name is None
+            ""
+            if usable
+            else "a reference column is empty for these samples"
+            if name is None
             else f"{n_ref} usable control(s) (< {min_controls}): z_vs_control is null"
-        )  # fmt: skip
-        rows.append((name or "(missing)", int(members.sum()), int((members & control).sum()),
-                     int((members & control & excluded).sum()), n_ref, usable, reason))  # fmt: skip
+        )
+        rows.append(
+            (
+                name or "(missing)",
+                int(members.sum()),
+                int((members & control).sum()),
+                int((members & control & excluded).sum()),
+                n_ref,
+                usable,
+                reason,
+            )
+        )
     return pl.DataFrame(rows, schema=schemas.polars_schema("reference_strata"), orient="row")
 
 

@@ -1,5 +1,7 @@
-"""The retrotransposon axis: per-sample expression of the transposable-element families the ALS
-literature implicates, from the TE counts of the same runs.
+"""The retrotransposon axis.
+
+Per-sample expression of the transposable-element families the ALS literature implicates, from the
+TE counts of the same runs.
 
 Retrotransposon de-repression is one of the three molecular states of ALS cortex (Tam et al.
 2019, ALS-TE) and follows nuclear TDP-43 loss (Liu et al. 2019; HERV-K: Li et al. 2015). The
@@ -31,7 +33,7 @@ NO_TE_INPUT = "no TE input"
 def te_log2cpm(
     te_counts: pd.DataFrame, libraries: np.ndarray, signatures: Sequence[Signature]
 ) -> np.ndarray:
-    """Samples x signatures ``log2(1e6 x summed subfamily counts / library + 1)``.
+    """Return samples x signatures ``log2(1e6 x summed subfamily counts / library + 1)``.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""Score every sample of a dataset: coverage, the chosen methods, axis composites, composition
-adjustment, z vs controls, and the public long table.
+"""Score every sample of a dataset.
+
+Coverage, the chosen methods, axis composites, composition adjustment, z vs controls, and the public
+long table.
 
 Methods (``score.methods``; several may run in one pass): ``singscore`` (default;
 :mod:`~alsig.stages.score.singscore`), ``ssgsea`` (:mod:`~alsig.stages.score.ssgsea`) and
@@ -66,7 +68,7 @@ class MethodScores:
     n_genes_used: list[int]
 
     def columns(self, keep: Sequence[int]) -> MethodScores:
-        """The columns ``keep`` (positions), in that order."""
+        """Return the columns ``keep`` (positions), in that order."""
         return MethodScores(
             values=self.values[:, keep],
             dispersion=self.dispersion[:, keep],
@@ -86,18 +88,21 @@ class ScoredSignatures:
     flagged: list[bool] = field(init=False)
 
     def __post_init__(self) -> None:
+        """Read the flags of the coverage table."""
         self.flagged = self.coverage["flagged"].to_list()
 
     @property
     def scored_index(self) -> list[int]:
+        """Positions of the signatures that are scored (not flagged)."""
         return [i for i, f in enumerate(self.flagged) if not f]
 
     @property
     def scored(self) -> list[Signature]:
+        """The signatures that are scored (not flagged)."""
         return [self.signatures[i] for i in self.scored_index]
 
     def expand(self, values: np.ndarray) -> np.ndarray:
-        """Samples x scored signatures -> samples x every signature (NaN for flagged ones)."""
+        """Return samples x scored signatures as samples x every signature (NaN: flagged ones)."""
         out = np.full((values.shape[0], len(self.signatures)), np.nan)
         out[:, self.scored_index] = values
         return out
@@ -115,7 +120,7 @@ class Samples:
 
 
 def check_methods(methods: Sequence[str] | str, min_coverage: float) -> list[str]:
-    """The scoring methods, each once, in order; checks them and ``min_coverage``.
+    """Return the scoring methods, each once, in order; checks them and ``min_coverage``.
 
     Parameters
     ----------
@@ -145,7 +150,7 @@ def check_methods(methods: Sequence[str] | str, min_coverage: float) -> list[str
 
 
 def expression_matrix(adata: Any, layer: str | None) -> Any:
-    """The samples x genes matrix that is scored.
+    """Return the samples x genes matrix that is scored.
 
     Parameters
     ----------
@@ -204,9 +209,11 @@ def _samples(
     if control_column not in adata.obs:
         notes.warn(f"obs has no column '{control_column}'; z_vs_control is null")
     references = reference_strata(
-        adata.obs, control_column=control_column, control_label=control_label,
+        adata.obs,
+        control_column=control_column,
+        control_label=control_label,
         reference_by=reference_by,
-    )  # fmt: skip
+    )
     for row in references.table.filter(~pl.col("usable")).iter_rows(named=True):
         notes.warn(f"reference stratum '{row['stratum']}': {row['reason']}")
     return Samples(
@@ -285,7 +292,7 @@ def _ssgsea_values(
 def _te_scores(
     adata: Any, te_signatures: Sequence[Signature], min_coverage: float, notes: Notes
 ) -> tuple[MethodScores, pl.DataFrame]:
-    """The retrotransposon signatures' ``log2cpm`` scores (and composite) and their coverage."""
+    """Return the retrotransposon signatures' ``log2cpm`` scores (and composite), and coverage."""
     block = te_block(adata)
     coverage = te_coverage(block, te_signatures, min_coverage)
     sigs = ScoredSignatures(list(te_signatures), coverage)
@@ -365,7 +372,7 @@ def _method_rows(
 def _tables(
     per_method: dict[str, MethodScores], samples: Samples, notes: Notes
 ) -> tuple[pl.DataFrame, dict[str, pd.DataFrame]]:
-    """The long table (with z vs controls) and the per-method samples x signatures frames."""
+    """Return the long table (with z vs controls) and the per-method samples x signatures frames."""
     frames = []
     wide: dict[str, pd.DataFrame] = {}
     index = pd.Index(samples.names, name="sample")

@@ -22,7 +22,7 @@ Python loop over samples.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ MAD_CONSTANT = 1.4826  # R stats::mad default
 def singscore_sets(
     X: Any,
     genes: Sequence[str],
-    sets: dict[str, Sequence[str]],
+    sets: Mapping[str, Sequence[str]],
     *,
     chunk_size: int,
     dispersion: bool = True,
@@ -101,7 +101,7 @@ def singscore(
     *,
     chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """singscore ``TotalScore`` and dispersion of each signature in each sample.
+    """Singscore ``TotalScore`` and dispersion of each signature in each sample.
 
     Parameters
     ----------

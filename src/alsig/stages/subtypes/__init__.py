@@ -1,5 +1,6 @@
-"""Per-sample molecular states of ALS (Ox-, Glia-, TE-like, after Tam et al. 2019) and the
-cohort's own consensus-NMF clusters.
+"""Per-sample molecular states of ALS and the cohort's own consensus-NMF clusters.
+
+The states are Ox-, Glia- and TE-like, after Tam et al. 2019.
 
 Rule entry point :func:`run`; :func:`subtype_table` is the same work on tables in memory.
 """

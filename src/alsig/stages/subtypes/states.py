@@ -72,7 +72,7 @@ class StateCalls:
 
 
 def member_z(scores: pl.DataFrame, states: Mapping[str, Sequence[str]] = STATES) -> pd.DataFrame:
-    """Samples x state members: the members' ``z_vs_control`` (singscore / log2cpm rows)."""
+    """Return samples x state members: the members' ``z_vs_control`` (singscore / log2cpm rows)."""
     wanted = {m for members in states.values() for m in members}
     part = scores.filter(
         pl.col("method").is_in(MEMBER_METHODS) & pl.col("signature").is_in(sorted(wanted))

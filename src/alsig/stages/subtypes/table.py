@@ -1,5 +1,8 @@
-"""One dataset's subtype table: per-sample states and calls, the donor view and the NMF
-discovery clusters, in the shipped ``subtypes`` schema."""
+"""One dataset's subtype table.
+
+Per-sample states and calls, the donor view and the NMF discovery clusters, in the shipped
+``subtypes`` schema.
+"""
 
 from __future__ import annotations
 
@@ -75,8 +78,7 @@ def subtype_table(
     samples = list(z.index)
     condition = obs["condition"].reindex(samples).astype("string")
     is_control = [c == settings.control_label for c in condition.fillna("")]
-    states = call_states(z, is_control, margin=settings.margin,
-                         min_score=settings.min_score)  # fmt: skip
+    states = call_states(z, is_control, margin=settings.margin, min_score=settings.min_score)
     disease = [s for s in samples if condition.get(s) == settings.disease_label]
     subjects = (
         obs["subject"].reindex(samples).astype(str)
