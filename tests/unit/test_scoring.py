@@ -14,12 +14,12 @@ import scipy.sparse as sp
 from alsig.errors import AlsigError
 from alsig.settings import complete, config_schema
 from alsig.signatures.model import Signature
+from alsig.stages.qc.normalise import size_factors
 from alsig.stages.score.composites import composition_residuals, control_reference, z_vs_control
 from alsig.stages.score.scoring import METHODS, check_methods
 from alsig.stages.score.singscore import singscore, singscore_sets
 from alsig.stages.score.ssgsea import ssgsea_es, ssgsea_nes
 from alsig.tables import schemas
-from alsig.stages.qc.normalise import size_factors
 from alsig.toy import toy_cohort
 from tests.helpers import score_result
 
