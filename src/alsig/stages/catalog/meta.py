@@ -1,21 +1,10 @@
 """Cohorts compared: a random-effects meta-analysis of every axis over the datasets of a run.
 
-Input: the axis tests of every dataset (:mod:`alsig.stages.axes.effects`). For each method
-x signature x contrast found in at least one dataset, the datasets' effects are combined by
-inverse-variance weighting with DerSimonian-Laird random effects, and heterogeneity is
-reported as Cochran's Q, tau² and I². The estimator is written out here (:func:`dersimonian_laird`,
-a dozen lines) because statsmodels 0.15's ``combine_effects`` does not truncate tau² at zero: with
-Q below its degrees of freedom it returns a negative tau² and a random-effects standard error
-smaller than the fixed-effect one.
-
-What is combined is the standardised effect (``std_effect``: the adjusted difference divided by
-the residual SD, with ``std_se``), not the raw score difference: a singscore difference depends
-on how many of a signature's genes a cohort measured and on its depth and tissue, so the same
-biology gives differently scaled raw differences in different cohorts, while the standardised
-effect is on one scale everywhere. ``direction_agreement`` counts the datasets whose effect has
-the sign of the combined effect; ``consistent`` is true when all datasets agree in sign and
-I² < 50 %. The combination describes biology associated with treatment resistance across
-cohorts; it predicts nothing about a patient's drug response.
+For each method x signature x contrast, the datasets' standardised effects (``std_effect`` of
+:mod:`alsig.stages.axes.effects`) are combined with DerSimonian-Laird random effects; Cochran's
+Q, tau² and I² report heterogeneity, ``consistent`` means every dataset agrees in sign and
+I² < 50 %. Why the standardised effect and a hand-written estimator: ``docs/methods.md``,
+"Cohorts compared". It predicts nothing about a patient's drug response.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ Steps for one DE table (one contrast) and one collection:
 3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs GSEA preranked over all eligible
    sets of the collection (``enrich.engine``: alsig's positions-based engine,
    :mod:`alsig.gsea.alsig_engine`, or gseapy's ``prerank``).
-4. :func:`~alsig.stages.enrich.ora.ora_result` runs gseapy ``enrich`` (hypergeometric test,
-   offline) on the up- and the down-regulated genes with the tested genes as background.
+4. :func:`~alsig.stages.enrich.ora.ora_result` runs the hypergeometric test of gseapy ``enrich``
+   (:mod:`alsig.gsea.hypergeom`) on the up- and the down-regulated genes, background = the
+   tested genes.
 5. Both results share one table schema, ``workflow/schemas/enrichment.schema.yaml`` (the meaning
    of every column; p-value floor in :mod:`alsig.stages.enrich.results`).
 """

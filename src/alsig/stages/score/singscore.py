@@ -1,22 +1,9 @@
 """singscore (Foroutan et al. 2018; R package singscore ``simpleScore``).
 
-Genes are ranked within each sample (ties: ``min``, the singscore default). For a gene set of
-``k`` present genes in a universe of ``N`` genes the mean rank is scaled to [0, 1] between its
-theoretical minimum ``(k + 1) / 2`` and maximum ``(2N - k + 1) / 2`` and centred (``- 0.5``). A
-down set is scored the same way and enters as ``0.5 - score``, so a signature with up and down
-genes scores ``up + down`` in [-1, 1] (up-only or down-only: [-0.5, 0.5]). Dispersion is the
-singscore default ``mad`` (median absolute deviation, R's 1.4826 constant) of the set genes'
-ranks, summed over up and down parts, divided by ``N`` so that it is comparable between gene
-universes (multiply by ``N`` to get singscore's number). A sample's score depends only on that
-sample's expression: adding or removing samples never changes it.
-
-Difference from the R package: the bounds use the genes *present* (``n_genes_used``), whereas
-singscore uses the declared set size even when genes are missing; both agree when every gene is
-present.
-
-Samples are processed in chunks; each chunk is ranked once (``scipy.stats.rankdata`` along genes)
-and all gene sets are scored together through a sparse gene x set indicator matrix, with no
-Python loop over samples.
+A sample's score is the scaled, centred mean rank of a set's genes within the sample (down sets
+enter as ``0.5 - score``), so it depends only on that sample; dispersion is the MAD of the set
+genes' ranks divided by the gene count. Bounds use the genes present. Details and the difference
+from the R package: ``docs/methods.md``, "singscore".
 """
 
 from __future__ import annotations
