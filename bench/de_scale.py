@@ -32,21 +32,25 @@ OUT = ROOT / "bench" / "results" / "de_scale.md"
 
 QC_SNIPPET = """
 import json, sys, anndata as ad
-from alsig.stages import qc
+from alsig.deseq import shutdown_workers
+from alsig.settings import complete
+from alsig.stages.qc import run_qc
+from alsig.stages.qc.tables import clean_obs
 adata = ad.read_h5ad(sys.argv[1])
-out, table, summary = qc.run_qc(adata, {{}}, n_cpus={threads})
-qc.shutdown_workers()
-out.obs = qc.clean_obs(out.obs)
+out, table, summary = run_qc(adata, complete("qc"), n_cpus={threads})
+shutdown_workers()
+out.obs = clean_obs(out.obs)
 out.write_h5ad(sys.argv[2])
 print("SUMMARY", json.dumps({{k: summary[k] for k in ("n_samples_flagged", "n_genes_expressed")}}))
 """
 
 DE_SNIPPET = """
 import json, sys, anndata as ad
-from alsig.stages import de
+from alsig.settings import Contrast, complete
+from alsig.stages.de import run_de
 adata = ad.read_h5ad(sys.argv[1])
-table, summary = de.run_de(adata, "ALS_vs_control", ["condition", "ALS", "control"],
-                           {{"design": "~ sex + batch + condition"}}, n_cpus={threads})
+table, summary = run_de(adata, Contrast("ALS_vs_control", "condition", "ALS", "control"),
+                        complete("de", {{"design": "~ sex + batch + condition"}}), n_cpus={threads})
 print("SUMMARY", json.dumps(summary))
 """
 

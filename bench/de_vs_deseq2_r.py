@@ -66,8 +66,10 @@ def prepare(threads: int) -> tuple[Path, dict]:
     import anndata as ad
 
     from alsig.deseq import shutdown_workers
-    from alsig.stages import qc
+    from alsig.settings import complete
     from alsig.stages.ingest import ingest_local
+    from alsig.stages.qc import run_qc
+    from alsig.stages.qc.tables import clean_obs
 
     h5ad = WORK / f"{DATASET}_qc.h5ad"
     meta = WORK / f"{DATASET}_qc.json"
@@ -80,10 +82,10 @@ def prepare(threads: int) -> tuple[Path, dict]:
     t0 = time.perf_counter()
     adata = ingest_local(DATASET, settings)
     t1 = time.perf_counter()
-    filtered, _, summary = qc.run_qc(adata, {}, n_cpus=threads)
+    filtered, _, summary = run_qc(adata, complete("qc"), n_cpus=threads)
     shutdown_workers()
     t2 = time.perf_counter()
-    filtered.obs = qc.clean_obs(filtered.obs)
+    filtered.obs = clean_obs(filtered.obs)
     filtered.write_h5ad(h5ad)
     info = {
         "ingest_s": t1 - t0,
@@ -117,11 +119,12 @@ def export_for_r(h5ad: Path, design_vars: list[str]) -> tuple[Path, Path]:
 
 ALSIG_SNIPPET = """
 import json, sys, time, anndata as ad
-from alsig.stages import de
+from alsig.settings import Contrast, complete
+from alsig.stages.de import run_de
 t0 = time.perf_counter()
 adata = ad.read_h5ad(sys.argv[1])
-table, summary = de.run_de(adata, "ALS_vs_control", {contrast!r},
-                           {{"design": {design!r}}}, n_cpus={threads})
+table, summary = run_de(adata, Contrast("ALS_vs_control", *{contrast!r}),
+                        complete("de", {{"design": {design!r}}}), n_cpus={threads})
 table.write_parquet(sys.argv[2])
 print("ALSIG_SUMMARY", json.dumps(summary))
 print("ALSIG_TOTAL_S", time.perf_counter() - t0)
@@ -137,7 +140,7 @@ def main() -> None:
 
     h5ad, prep = prepare(args.threads)
     print("prepared", prep, flush=True)
-    from alsig.stages.de import design_variables
+    from alsig.stages.de.design import design_variables
 
     design_vars = design_variables(args.design)
     alsig_out = WORK / f"{DATASET}_alsig_de.parquet"

@@ -8,7 +8,7 @@ Usage: python bench/enrich_engine.py [--de results/GSE124439/de/ALS_vs_control.p
 
 On the GSE124439 ALS-vs-control DE ranking (the DE stage's table), per collection, each in its own
 process (so its peak RSS is its own): the enrich job's prerank with ``engine="alsig"``
-(:func:`alsig.stages.enrich.run_prerank`: ranking, eligible sets, records, table) and
+(:func:`alsig.stages.enrich.prerank.prerank_result`: ranking, eligible sets, records, table) and
 ``gseapy.prerank`` with the same ranking, sets, permutations, seed and threads, plus both at a
 second seed (the seed-to-seed agreement each engine is judged against), and the whole enrich job
 with and without the multilevel step. Then the null design (one null per set size vs one per
@@ -42,18 +42,21 @@ CHILD = """
 import json, resource, sys, time
 import polars as pl
 args = json.loads(sys.argv[1])
-from alsig.stages.enrich import configured_collections, load_collection, prepare_ranking
-from alsig.stages.enrich.sets import eligible_sets, upper_map, upper_sets
+from alsig.stages.enrich.ranking import prepare_ranking
+from alsig.stages.enrich.sets import configured_collections, eligible_sets, load_collection, upper_map, upper_sets
 ranking, _ = prepare_ranking(pl.read_parquet(args["de"]))
-collection = next(c for c in configured_collections({}) if c.id == args["collection"])
+from alsig.settings import complete
+collection = next(c for c in configured_collections(complete("enrich")) if c.id == args["collection"])
 sets, info = load_collection(collection)
 opts = dict(permutations=args["permutations"], seed=args["seed"], threads=args["threads"])
 wall, cpu = time.perf_counter(), time.process_time()
 if args["engine"] == "alsig":
-    from alsig.stages.enrich import run_prerank
+    from alsig.stages.enrich.prerank import prerank_options, prerank_result
     # the engines side by side: permutation p-values only (the multilevel step is timed below)
-    table = run_prerank(ranking, sets, collection=collection.id, engine="alsig",
-                        multilevel=False, **opts)
+    settings = complete("enrich", {"engine": "alsig", "multilevel": False,
+                                   "permutations": opts["permutations"], "seed": opts["seed"]})
+    table = prerank_result(ranking, sets, collection=collection.id,
+                           options=prerank_options(settings, opts["threads"])).table
     rows = table.select("term", "es", "nes", "pvalue", "fdr", pl.col("leading_edge").list.join(";"))
 else:
     import gseapy, pandas as pd
@@ -83,8 +86,10 @@ MEMORY_CHILD = """
 import json, resource, sys, time
 import numpy as np, polars as pl
 n, permutations, threads = map(int, sys.argv[1:4])
-from alsig.stages.enrich import configured_collections, enrich_contrast, load_collection
-collection = next(c for c in configured_collections({}) if c.id == "go_bp")
+from alsig.settings import complete
+from alsig.stages.enrich import enrich_contrast
+from alsig.stages.enrich.sets import configured_collections, load_collection
+collection = next(c for c in configured_collections(complete("enrich")) if c.id == "go_bp")
 sets, _ = load_collection(collection)
 real = sorted({g for genes in sets.values() for g in genes})
 symbols = real + [f"SYNTH{i:05d}" for i in range(n - len(real))]
@@ -93,8 +98,9 @@ stat = rng.standard_t(8, size=n)
 de = pl.DataFrame({"symbol": symbols, "stat": stat, "log2_fold_change": stat / 4,
                    "padj": np.clip(np.exp(-np.abs(stat)), 0, 1)})
 wall = time.perf_counter()
-result = enrich_contrast(de, sets, collection="go_bp", permutations=permutations,
-                         threads=threads, engine="alsig")
+settings = complete("enrich", {"permutations": permutations, "engine": "alsig"})
+result = enrich_contrast(de, sets, collection="go_bp", settings=settings, threads=threads,
+                         source="")
 print(json.dumps({"wall_s": time.perf_counter() - wall, "n_genes": n,
                   "n_tested": result.report.n_sets_tested_prerank,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -107,10 +113,9 @@ print(json.dumps({"wall_s": time.perf_counter() - wall, "n_genes": n,
 JOB_CHILD = """
 import json, sys
 args = json.loads(sys.argv[1])
-from alsig.settings import resolve
+from alsig.settings import complete
 from alsig.stages.enrich.job import run
-settings = resolve({"datasets": {"d": {}}}, "d", "enrich") | {
-    "engine": args["engine"], "multilevel": args["multilevel"]}
+settings = complete("enrich", {"engine": args["engine"], "multilevel": args["multilevel"]})
 outputs = {k: f"{args['out']}.{k}" for k in ("parquet", "tsv", "coverage", "json")}
 run({"de": args["de"]}, outputs, settings, args["threads"], dataset="d", contrast="c",
     collection=args["collection"])
@@ -175,8 +180,10 @@ def compare(ours: pl.DataFrame, reference: pl.DataFrame) -> dict:
 
 
 def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
-    """Both engines at two seeds per collection (plus alsig at 2 threads): measurements and
-    agreement."""
+    """Both engines at two seeds per collection (plus alsig at 2 threads).
+
+    Measurements and agreement.
+    """
     rows = []
     # warm-up: the first process after an install compiles the numba kernels into their cache
     run_job(
@@ -235,28 +242,35 @@ def collection_rows(args: argparse.Namespace, work: Path) -> list[dict]:
 
 
 def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The engine's inputs for collection ``cid`` on the DE ranking: ``|stat|`` weights and each
-    tested set's ranks."""
-    from alsig.stages.enrich import configured_collections, load_collection, prepare_ranking
-    from alsig.stages.enrich.engine import set_positions
-    from alsig.stages.enrich.sets import upper_map, upper_sets
+    """Return the engine's inputs for collection ``cid`` on the DE ranking.
+
+    ``|stat|`` weights and each tested set's ranks.
+    """
+    from alsig.gsea.positions import set_positions
+    from alsig.settings import complete
+    from alsig.stages.enrich.ranking import prepare_ranking
+    from alsig.stages.enrich.sets import (
+        configured_collections,
+        load_collection,
+        upper_map,
+        upper_sets,
+    )
 
     ranking, _ = prepare_ranking(pl.read_parquet(args.de))
-    sets, _ = load_collection(next(c for c in configured_collections({}) if c.id == cid))
+    collections = configured_collections(complete("enrich"))
+    sets, _ = load_collection(next(c for c in collections if c.id == cid))
     genes = list(upper_map(ranking.index))
     positions = list(set_positions(genes, upper_sets(sets), 15, 500).values())
     return np.abs(ranking.to_numpy(dtype=float)), positions
 
 
 def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, list[int]]:
-    """FDR < 0.05 counts over seeds with one null per set (the engine) and with one null per
-    distinct set size shared by every set of that size (fgsea's simple scheme)."""
-    from alsig.stages.enrich.engine import (
-        NullScores,
-        enrichment_scores,
-        null_scores,
-        set_statistics,
-    )
+    """Return the FDR < 0.05 counts over seeds, with one null per set and one per set size.
+
+    One null per set is the engine's; one null per distinct set size, shared by every set of
+    that size, is fgsea's simple scheme.
+    """
+    from alsig.gsea.alsig_engine import NullScores, enrichment_scores, null_scores, set_statistics
 
     weights, positions = ranked_sets(args, cid)
     observed = enrichment_scores(weights, positions)
@@ -274,11 +288,13 @@ def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, l
 
 
 def multilevel_check(args: argparse.Namespace, cid: str) -> dict:
-    """The sets no permutation reached (``args.permutations``): their multilevel p against the
-    permutation p of ``args.check_permutations`` random sets each (alsig's engine, another seed).
+    """Return the sets no permutation reached (``args.permutations``).
+
+    Their multilevel p against the permutation p of ``args.check_permutations`` random sets each
+    (alsig's engine, another seed).
     """
-    from alsig.stages.enrich.engine import enrichment_scores, null_scores, set_statistics
-    from alsig.stages.enrich.multilevel import multilevel_pvalues
+    from alsig.gsea.alsig_engine import enrichment_scores, null_scores, set_statistics
+    from alsig.gsea.multilevel import multilevel_pvalues
 
     weights, positions = ranked_sets(args, cid)
     observed = enrichment_scores(weights, positions)
@@ -287,7 +303,12 @@ def multilevel_check(args: argparse.Namespace, cid: str) -> dict:
     beyond = np.flatnonzero(stats.pvalue == 0)
     wall = time.perf_counter()
     estimate, bounded = multilevel_pvalues(
-        weights, [positions[i] for i in beyond], observed[beyond], seed=args.seed
+        weights,
+        [positions[i] for i in beyond],
+        observed[beyond],
+        seed=args.seed,
+        eps=1e-10,
+        threads=1,
     )
     multilevel_s = time.perf_counter() - wall
     many = null_scores(weights, sizes[beyond], args.check_permutations, args.seed + 1).scores
@@ -445,7 +466,7 @@ def report(args, rows, design, multilevel, memory, workflow) -> str:
         "set size 15-500 genes among the ranked genes. Ranking: the DE stage's table "
         f"(`{args.de.name}`, {pl.read_parquet(args.de).height} genes, Wald `stat`). Each run is "
         "its own process (peak RSS includes Python and the imported libraries, about 350 MB); "
-        "alsig: the enrich job's prerank (`run_prerank(engine='alsig', multilevel=False)`: "
+        "alsig: the enrich job's prerank (`prerank_result` with `engine: alsig, multilevel: false`: "
         "ranking, eligible sets, records, table; permutation p-values, as gseapy's); gseapy: `gseapy.prerank` on the same ranking and sets, timed inside "
         "its process (its import not counted). The enrich job column is the whole rule job "
         "(`alsig.stages.enrich.job.run` with the default settings: reading the DE table and the "

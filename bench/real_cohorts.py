@@ -40,10 +40,19 @@ def run_workflow(workdir: Path, cores: int) -> float:
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     start = time.perf_counter()
     subprocess.run(
-        [snakemake, "--snakefile", str(ROOT / "workflow/Snakefile"), "--directory", str(workdir),
-         "--configfile", str(workdir / "config/config.yaml"), "--cores", str(cores)],
+        [
+            snakemake,
+            "--snakefile",
+            str(ROOT / "workflow/Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config/config.yaml"),
+            "--cores",
+            str(cores),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return time.perf_counter() - start
 
 
@@ -102,8 +111,10 @@ def axis_table(results: Path, dataset: str) -> list[str]:
         pl.col("signature").str.starts_with("axis:")
         & pl.col("method").is_in(["singscore", "log2cpm"])
     )
-    lines = ["| axis | n ALS / control (donors) | std effect [95% CI] | q | model |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| axis | n ALS / control (donors) | std effect [95% CI] | q | model |",
+        "|---|---|---|---|---|",
+    ]
     for r in tests.sort("signature").iter_rows(named=True):
         if r["std_effect"] is None:
             lines.append(f"| {r['signature']} | - | - | - | {r['note']} |")
@@ -138,15 +149,22 @@ def meta_table(results: Path) -> list[str]:
         pl.col("signature").str.starts_with("axis:")
         & pl.col("method").is_in(["singscore", "log2cpm"])
     )
-    lines = ["| axis | per dataset (std effect, SE) | combined [95% CI] | p | I² | agreement |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| axis | per dataset (std effect, SE) | combined [95% CI] | p | I² | agreement |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in meta.sort("signature").iter_rows(named=True):
-        combined = (f"{r['effect']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
-                    if r["effect"] is not None else "-")  # fmt: skip
+        combined = (
+            f"{r['effect']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
+            if r["effect"] is not None
+            else "-"
+        )
         i2 = f"{100 * r['i2']:.0f}%" if r["i2"] is not None else "-"
         p = f"{r['pvalue']:.2g}" if r["pvalue"] is not None else "-"
-        lines.append(f"| {r['signature']} | {r['effects'].replace(';', '; ')} | {combined} | {p} "
-                     f"| {i2} | {r['direction_agreement']}{' (consistent)' if r['consistent'] else ''} |")  # fmt: skip
+        lines.append(
+            f"| {r['signature']} | {r['effects'].replace(';', '; ')} | {combined} | {p} "
+            f"| {i2} | {r['direction_agreement']}{' (consistent)' if r['consistent'] else ''} |"
+        )
     return [*lines, ""]
 
 

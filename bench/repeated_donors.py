@@ -73,9 +73,9 @@ def qc_input(dataset: str, threads: int):
 
 def stage_inputs(adata, design: str, contrast: tuple[str, str, str]):
     """What the DE stage fits: samples QC keeps, checked design, expressed genes."""
-    from alsig.stages.de import design_matrix, prepare_metadata
+    from alsig.keys import excluded_samples
+    from alsig.stages.de.design import design_matrix, prepare_metadata
     from alsig.stages.de.fit import genes_to_test
-    from alsig.stages.qc import excluded_samples
 
     excluded = excluded_samples(adata.obs)
     obs = adata.obs.loc[[s for s in adata.obs_names if s not in excluded]]
@@ -104,7 +104,7 @@ def simulate(seed: int, *, de_fraction: float = 0.0, de_log2fc: float = 0.5,
 
 
 def design_of(obs: pd.DataFrame, formula: str) -> pd.DataFrame:
-    from alsig.stages.de import design_matrix
+    from alsig.stages.de.design import design_matrix
 
     X = design_matrix(obs, formula).astype(float)
     X.index = obs.index
@@ -113,14 +113,22 @@ def design_of(obs: pd.DataFrame, formula: str) -> pd.DataFrame:
 
 def pydeseq2_pvalues(adata, formula: str) -> pd.DataFrame:
     """pydeseq2 through alsig's DE stage (samples independent); p and padj per gene."""
+    from alsig.settings import complete
     from alsig.stages.de import run_de
 
     obs = adata.obs.copy()
     obs["condition"] = obs["condition"].astype(str)
     sub = adata.copy()
     sub.obs = obs
-    table, _ = run_de(sub, "null", ["condition", "ALS", "control"],
-                      {"design": formula, "lfc_shrink": False}, n_cpus=2)  # fmt: skip
+    settings = complete(
+        "de",
+        {
+            "design": formula,
+            "lfc_shrink": False,
+            "contrasts": {"null": ["condition", "ALS", "control"]},
+        },
+    )
+    table, _ = run_de(sub, settings.contrast("null"), settings, n_cpus=2)
     return table.to_pandas().set_index("symbol")[["pvalue", "padj"]]
 
 
@@ -238,7 +246,7 @@ def power(threads: int) -> None:
 
 
 def donor_permutation(meta: pd.DataFrame, subjects: np.ndarray, rng) -> pd.Series:
-    """condition permuted over whole donors (each donor keeps one label for all its samples)."""
+    """Condition permuted over whole donors (each donor keeps one label for all its samples)."""
     per_donor = pd.Series(meta["condition"].astype(str).to_numpy(), index=subjects)
     per_donor = per_donor.groupby(level=0).first()
     shuffled = pd.Series(rng.permutation(per_donor.to_numpy()), index=per_donor.index)
@@ -287,6 +295,7 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
 
 
 def speed(threads: int) -> None:
+    from alsig.settings import complete
     from alsig.stages.de import run_de
     from alsig.voom import fit_repeated
 
@@ -307,9 +316,8 @@ def speed(threads: int) -> None:
                        "n_significant": int(fit.summary["n_significant"])}  # fmt: skip
         print(method, out[method], flush=True)
     began = time.perf_counter()
-    _, deseq = run_de(adata, "ALS_vs_control", ["condition", "ALS", "control"],
-                      {"design": "~ sex + region + condition", "lfc_shrink": False},
-                      n_cpus=threads)  # fmt: skip
+    settings = complete("de", {"design": "~ sex + region + condition", "lfc_shrink": False})
+    _, deseq = run_de(adata, settings.contrast("ALS_vs_control"), settings, n_cpus=threads)
     out["pydeseq2_no_shrink_s"] = time.perf_counter() - began
     out["pydeseq2_n_significant"] = int(deseq["n_significant"])
     save("speed", out)
@@ -420,7 +428,8 @@ def real(threads: int) -> None:
 
 def r_agreement(threads: int) -> None:
     """The fixture checks of tests/unit/voom_reference.py, their numbers for the report; with R
-    installed also on a fresh simulation (seed 23)."""
+    installed also on a fresh simulation (seed 23).
+    """
     import shutil
     import subprocess
     import sys

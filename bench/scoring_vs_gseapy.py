@@ -51,7 +51,7 @@ def gene_sets() -> dict[str, list[str]]:
 
 
 def load_matrix(case: str, n_samples: int | None = None):
-    """(samples x genes float32 matrix, genes, sample ids)."""
+    """Return (samples x genes float32 matrix, genes, sample ids)."""
     if case == "gse124439":
         import pandas as pd
 
@@ -87,13 +87,15 @@ def worker(engine: str, case: str, n_samples: int | None, out: Path) -> None:
     if engine == "alsig_ssgsea":
         from alsig.stages.score.ssgsea import ssgsea_es, ssgsea_nes
 
-        es = ssgsea_es(X, genes, sets, weight=0.25)
+        es = ssgsea_es(X, genes, sets, weight=0.25, chunk_size=256)
         nes = ssgsea_nes(es)
         names = list(sets)
     elif engine == "alsig_singscore":
         from alsig.stages.score.singscore import singscore_sets
 
-        es, nes = singscore_sets(X, genes, sets)  # score and MAD (dispersion) of every set
+        es, nes = singscore_sets(
+            X, genes, sets, chunk_size=256
+        )  # score and MAD (dispersion) of every set
         names = list(sets)
     else:
         import gseapy as gp

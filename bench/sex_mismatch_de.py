@@ -38,7 +38,7 @@ def fit(adata: ad.AnnData, drop: list[str], relabel: dict[str, str] | None = Non
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    from alsig.stages.de import design_variables, prepare_metadata
+    from alsig.stages.de.design import design_variables, prepare_metadata
 
     obs = adata.obs.drop(index=drop).copy()
     if relabel:
@@ -54,11 +54,17 @@ def fit(adata: ad.AnnData, drop: list[str], relabel: dict[str, str] | None = Non
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dds = DeseqDataSet(counts=counts, metadata=meta[design_variables(DESIGN)], design=DESIGN,
-                           inference=DefaultInference(n_cpus=2), quiet=True)  # fmt: skip
+        dds = DeseqDataSet(
+            counts=counts,
+            metadata=meta[design_variables(DESIGN)],
+            design=DESIGN,
+            inference=DefaultInference(n_cpus=2),
+            quiet=True,
+        )
         dds.deseq2()
-        stats = DeseqStats(dds, contrast=list(CONTRAST), inference=DefaultInference(n_cpus=2),
-                           quiet=True)  # fmt: skip
+        stats = DeseqStats(
+            dds, contrast=list(CONTRAST), inference=DefaultInference(n_cpus=2), quiet=True
+        )
         stats.summary()
     res = stats.results_df
     chromosome = adata.var.loc[res.index, "chromosome"].astype(str)
@@ -108,8 +114,11 @@ def write_report(adata, kept, excluded, relabelled, calibration) -> None:
     top_cooks = kept["cooks"].idxmax(axis=0)
     swapped_top = top_cooks == SWAPPED
     disp_ratio = (kept["disp"] / excluded["disp"].reindex(kept["disp"].index)).dropna()
-    rows = [("kept as reported (keep)", kept), ("left out (exclude)", excluded),
-            ("sex set to inferred (use_inferred)", relabelled)]  # fmt: skip
+    rows = [
+        ("kept as reported (keep)", kept),
+        ("left out (exclude)", excluded),
+        ("sex set to inferred (use_inferred)", relabelled),
+    ]
     rows += [(f"another control left out ({c})", r) for c, r in calibration.items()]
     lines = [
         "# Why one mislabelled control moves half of GSE124439's DE list",

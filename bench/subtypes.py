@@ -1,5 +1,7 @@
-"""Molecular states on the real cohorts: shares against the published subtypes, NMF rank,
-state score distributions, donor concordance, time and memory.
+"""Molecular states on the real cohorts.
+
+Shares against the published subtypes, NMF rank, state score distributions, donor concordance, time
+and memory.
 
 Reads a workdir of ``config/examples/shared_cohorts.yaml`` (``bench/real_cohorts.py --run``
 makes one) and writes ``bench/results/subtype_states.md``. The published per-sample labels (Tam et
@@ -62,8 +64,10 @@ def concordance_row(dataset: str, table: pl.DataFrame) -> str:
     counts = dict(donors["subject_concordance"].value_counts().iter_rows())
     multi = counts.get("concordant", 0) + counts.get("discordant", 0)
     share = f"{100 * counts.get('concordant', 0) / multi:.0f}%" if multi else "-"
-    return (f"| {dataset} | {donors.height} | {counts.get('single', 0)} | "
-            f"{counts.get('concordant', 0)} | {counts.get('discordant', 0)} | {share} |")  # fmt: skip
+    return (
+        f"| {dataset} | {donors.height} | {counts.get('single', 0)} | "
+        f"{counts.get('concordant', 0)} | {counts.get('discordant', 0)} | {share} |"
+    )
 
 
 def cost_row(results: Path, dataset: str) -> str:

@@ -28,9 +28,9 @@ from pathlib import Path
 import polars as pl
 
 from alsig.genes import GeneMap
-from alsig.genesets import read_gmt
+from alsig.genesets import MANIFEST_COLUMNS, read_gmt
 from alsig.io import atomic_path, sha256_file
-from alsig.stages.enrich import MANIFEST_COLUMNS, harmonise_gene_sets
+from alsig.stages.enrich.sets import harmonise_gene_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +76,7 @@ OPTIONAL = {
 
 
 def read_descriptions(path: Path) -> dict[str, str]:
+    """Return ``{set name: description}`` of a gzipped GMT file."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return {
             line.split("\t")[0].strip(): line.rstrip("\r\n").split("\t")[1]
@@ -85,6 +86,7 @@ def read_descriptions(path: Path) -> dict[str, str]:
 
 
 def write_gmt_gz(sets: dict[str, list[str]], descriptions: dict[str, str], path: Path) -> None:
+    """Write ``sets`` as a gzipped GMT file, atomically."""
     text = "".join(
         "\t".join([name, descriptions.get(name, "na"), *genes]) + "\n"
         for name, genes in sets.items()
@@ -99,6 +101,7 @@ def write_gmt_gz(sets: dict[str, list[str]], descriptions: dict[str, str], path:
 
 
 def main() -> None:
+    """Rebuild the shipped collections and their manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "genesets")

@@ -20,15 +20,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 from alsig.errors import AlsigError  # noqa: E402
 from alsig.genesets import read_gmt, write_gmt  # noqa: E402
-from alsig.stages.score.signatures import (  # noqa: E402
-    DEFAULT_GMT,
-    DEFAULT_TABLE,
-    TABLE_COLUMNS,
-    Signature,
-    read_signature_table,
-    signatures_to_gmt,
-    signatures_to_rows,
-)
+from alsig.signatures.library import DEFAULT_GMT, signatures_to_gmt, signatures_to_rows  # noqa: E402
+from alsig.signatures.model import TABLE_COLUMNS, Signature  # noqa: E402
+from alsig.signatures.readers import DEFAULT_TABLE, read_signature_table  # noqa: E402
 
 HALLMARK_GMT = REPO.parent / "shared" / "data" / "genesets" / "h.all.v7.4.symbols.gmt.gz"
 HALLMARK = (
@@ -345,6 +339,7 @@ ORDER = [
 
 
 def curated_signatures(hallmark_gmt: Path = HALLMARK_GMT) -> list[Signature]:
+    """Return the curated signatures, Hallmark sets read from ``hallmark_gmt``."""
     sigs: dict[str, Signature] = {}
     for name, axis, direction, genes, source in CURATED:
         sig = sigs.setdefault(name, Signature(name=name, axis=axis, origin="build_signatures.py"))
@@ -379,12 +374,13 @@ def check_symbols(signatures: list[Signature]) -> dict[str, str]:
     unknown = [r.input_id for r in records if r.how not in ("symbol", "alias", "excel")]
     if unknown:
         raise SystemExit(f"symbols unknown to the gene map (fix the curation): {unknown}")
-    from alsig.stages.score.signatures import harmonise_signatures
+    from alsig.signatures.library import harmonise_signatures
 
     return harmonise_signatures(signatures, gene_map)
 
 
 def write_table(signatures: list[Signature], path: Path) -> None:
+    """Write ``signatures`` as the shipped signature table (TSV)."""
     from alsig.io import write_text
 
     lines = ["\t".join(TABLE_COLUMNS)]
@@ -394,11 +390,13 @@ def write_table(signatures: list[Signature], path: Path) -> None:
 
 
 def write_signature_gmt(signatures: list[Signature], path: Path) -> None:
+    """Write ``signatures`` as a GMT file (``<signature>_UP`` / ``_DN`` sets)."""
     sets, descriptions = signatures_to_gmt(signatures)
     write_gmt(sets, path, descriptions)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the signature table and GMT; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--gmt-only", action="store_true", help="only regenerate the GMT from the TSV"

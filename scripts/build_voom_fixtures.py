@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alsig.stages.de import design_matrix
+from alsig.stages.de.design import design_matrix
 from alsig.toy import toy_cohort
 from alsig.voom.normalise import effective_library_sizes
 
@@ -96,7 +96,7 @@ def main() -> None:
 
 
 def compress(folder: Path) -> None:
-    """gzip every TSV of ``folder`` (the tests read ``*.tsv.gz``)."""
+    """Gzip every TSV of ``folder`` (the tests read ``*.tsv.gz``)."""
     for path in sorted(folder.glob("*.tsv")):
         with open(path, "rb") as src, gzip.open(f"{path}.gz", "wb", compresslevel=9) as dst:
             shutil.copyfileobj(src, dst)

@@ -10,6 +10,10 @@ reprocessing"). Run the workflow itself with ``snakemake``.
 Exit codes, the same for every subcommand: 0 ok, 1 the work failed, 2 bad usage or config,
 3 the network (NCBI) could not be reached; ``reprocess`` also uses 75 (another run holds the
 lock).
+
+Each subcommand imports its application (:mod:`alsig.newsamples`, :mod:`alsig.ops`,
+:mod:`alsig.signatures`) when it runs: they load anndata, polars and the HTTP machinery, which
+``alsig --help`` and ``alsig check-config`` should not wait for.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import alsig
 from alsig.errors import AlsigError
+from alsig.io import write_tsv
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NETWORK = 0, 1, 2, 3
 DESCRIPTION = (
@@ -38,14 +43,15 @@ API_KEY_HELP = (
 
 def _api_key(args: argparse.Namespace) -> str | None:
     if args.api_key:
-        print("alsig: warning: --api-key is visible in `ps`; set NCBI_API_KEY instead",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "alsig: warning: --api-key is visible in `ps`; set NCBI_API_KEY instead",
+            file=sys.stderr,
+        )
     return args.api_key
 
 
 def _score(args: argparse.Namespace) -> int:
-    from alsig.io import write_tsv
-    from alsig.stages.score.new_samples import read_new_counts, score_new_samples
+    from alsig.newsamples import read_new_counts, score_new_samples
 
     _logging(args.verbose)
     try:
@@ -57,8 +63,11 @@ def _score(args: argparse.Namespace) -> int:
         print(f"alsig score: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as exc:
-        print(f"alsig score: {exc.filename} does not exist; --dataset must be results/<dataset> "
-              "of a finished run", file=sys.stderr)  # fmt: skip
+        print(
+            f"alsig score: {exc.filename} does not exist; --dataset must be results/<dataset> "
+            "of a finished run",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     write_tsv(table, args.output)
     n = table["sample"].n_unique()
@@ -70,7 +79,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _signatures(args: argparse.Namespace) -> int:
-    from alsig.stages.score.listing import signature_listing
+    from alsig.signatures import signature_listing
 
     table = signature_listing()
     if args.format == "json":
@@ -238,7 +247,7 @@ def _add_reprocess(commands) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The ``alsig`` command line: one subcommand per task."""
+    """Return the ``alsig`` command line: one subcommand per task."""
     root = argparse.ArgumentParser(prog="alsig", description=DESCRIPTION, epilog=EPILOG)
     root.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
     commands = root.add_subparsers(dest="command", required=True)
@@ -248,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``alsig`` command with ``argv`` (the process's arguments when ``None``)."""
     args = parser().parse_args(argv)
     return args.func(args)
 

@@ -13,8 +13,11 @@ log = logging.getLogger(__name__)
 
 
 def pydeseq2():
-    """``(DeseqDataSet, DeseqStats, DefaultInference)``, imported inside ``catch_warnings`` so
-    pydeseq2's import does not change the process's warning filters."""
+    """Return pydeseq2's ``(DeseqDataSet, DeseqStats, DefaultInference)``.
+
+    Imported inside ``catch_warnings``, so that pydeseq2's import does not change the process's
+    warning filters.
+    """
     with warnings.catch_warnings():
         from pydeseq2.dds import DeseqDataSet
         from pydeseq2.default_inference import DefaultInference

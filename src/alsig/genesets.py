@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError, where
-from alsig.io import open_text
+from alsig.io import open_text, write_text
 from alsig.resources import geneset_manifest
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,6 @@ def write_gmt(
     descriptions
         ``{set name: description}``; ``na`` for sets without one.
     """
-    from alsig.io import write_text
-
     descriptions = descriptions or {}
     lines = [
         "\t".join([name, descriptions.get(name, "na"), *genes]) for name, genes in sets.items()
@@ -148,7 +146,10 @@ class Collection:
 
 
 def read_manifest(path: str | Path | None = None) -> dict[str, Collection]:
-    """The shipped collections, ``{id: Collection}``, from ``resources/genesets/manifest.tsv``."""
+    """Return the shipped collections, ``{id.
+
+    Collection}``, from ``resources/genesets/manifest.tsv``.
+    """
     manifest = Path(path or geneset_manifest())
     if not manifest.exists():
         raise AlsigError(
@@ -190,8 +191,10 @@ def resolve_collections(
     manifest: str | Path | None = None,
     base_dir: str | Path = ".",
 ) -> list[Collection]:
-    """The collections a run uses: shipped ids from ``enrich.collections`` plus user GMT files
-    from ``enrich.extra_gmt`` (``[{id, path}]``, paths relative to ``base_dir``).
+    """Return the collections a run uses.
+
+    Shipped ids from ``enrich.collections`` plus user GMT files from ``enrich.extra_gmt``
+    (``[{id, path}]``, paths relative to ``base_dir``).
 
     An unknown id, a repeated id or a missing user file is an :class:`AlsigError` naming the config
     key. An optional shipped collection whose file does not exist (yet) is skipped with a warning.
@@ -287,10 +290,11 @@ def _user_collection(
 
 
 def count_gene_sets(path: str | Path) -> int:
-    """Number of non-empty, non-comment lines of a (gzipped) GMT file (no validation).
+    """Return number of non-empty, non-comment lines of a (gzipped) GMT file (no validation).
 
     Cached per file version: Snakemake asks for every enrich job's memory and runtime, and a
-    collection file is the same for all of them."""
+    collection file is the same for all of them.
+    """
     path = Path(path)
     return _count_gene_sets(str(path), path.stat().st_mtime_ns)
 

@@ -52,6 +52,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:
+    """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
@@ -59,8 +60,11 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
 def write_parquet(
     df: pl.DataFrame, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
 ) -> None:
-    """Write ``df`` as zstd parquet, atomically; ``metadata`` goes into the file's key-value
-    metadata (read it with ``pyarrow.parquet.read_metadata(path).metadata``)."""
+    """Write ``df`` as zstd parquet, atomically.
+
+    ``metadata`` goes into the file's key-value metadata (read it with
+    ``pyarrow.parquet.read_metadata(path).metadata``).
+    """
     with atomic_path(path) as tmp:
         df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata)
 
@@ -76,6 +80,7 @@ def write_tsv(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
 
 
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
+    """Write ``adata`` to ``path`` atomically (gzip-compressed h5ad)."""
     with atomic_path(path) as tmp:
         adata.write_h5ad(tmp, compression="gzip")
 
@@ -112,8 +117,10 @@ def read_h5ad_counts(path: str | os.PathLike[str]) -> ad.AnnData:
 
 
 def read_h5ad_obs(path: str | os.PathLike[str]):
-    """The ``obs`` of an h5ad file, without reading its matrices (figures need only the sample
-    covariates of a file that also holds a samples x genes matrix)."""
+    """Return the ``obs`` of an h5ad file, without reading its matrices.
+
+    Figures need only the sample covariates of a file that also holds a samples x genes matrix.
+    """
     import h5py
 
     try:
@@ -126,6 +133,7 @@ def read_h5ad_obs(path: str | os.PathLike[str]):
 
 
 def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], **kwargs) -> None:
+    """Save ``fig`` to ``path`` atomically and close it (``kwargs`` go to ``savefig``)."""
     import matplotlib.pyplot as plt
 
     fmt = Path(path).suffix.lstrip(".") or "png"
@@ -156,6 +164,7 @@ def open_text(
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Return the SHA-256 hex digest of a file, read in chunks of ``chunk_size`` bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(chunk_size), b""):

@@ -1,15 +1,22 @@
-"""The workflow's plan: which files a config asks for, which inputs each job reads, and how
-many threads, how much memory and time each job needs.
+"""The workflow's plan.
+
+Which files a config asks for, which inputs each job reads, and how many threads, how much memory
+and time each job needs.
 
 ``workflow/rules/common.smk`` imports this module at parse time, for every Snakemake call, so it
 imports nothing heavy: the standard library, :mod:`alsig.settings` and :mod:`alsig.genesets`
-(h5py and pyarrow are imported only to read an existing file's shape). The resource models are
+(h5py and pyarrow are imported only to read an existing file's shape). Every function takes the
+typed settings that ``common.smk`` resolved once per run (:class:`alsig.settings.RunSettings`),
+so asking for one job's inputs, memory and runtime never resolves a config section again. The resource models are
 fitted to measured peaks; the measurements are in ``bench/results/`` (files named below).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,7 @@ from typing import Any
 from alsig import settings as alsig_settings
 from alsig.genesets import count_gene_sets, resolve_collections
 from alsig.resources import signature_table
+from alsig.settings import DatasetSettings, DeSettings, EnrichSettings, RunSettings, ScoreSettings
 from alsig.sources.geo_layout import cache_files
 
 CATALOG_DIR = "results/catalog/signature_scores.parquet"
@@ -58,18 +66,42 @@ BROWSE_PAGES = ("samples", "de", "enrich", "scores")
 # --------------------------------------------------------------------------------------------
 # Targets
 # --------------------------------------------------------------------------------------------
-def contrasts(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """Contrast names of a dataset (``de.contrasts`` keys, defaults applied)."""
-    return list(alsig_settings.resolve(config, dataset, "de")["contrasts"])
+def contrasts(de: DeSettings) -> list[str]:
+    """Return the contrast names of a dataset (``de.contrasts`` keys).
+
+    Parameters
+    ----------
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    list of str
+        The names, in config order.
+    """
+    return [contrast.name for contrast in de.contrasts]
 
 
-def dataset_targets(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """Every output of one dataset: counts, QC, DE per contrast, enrichment per contrast and
-    collection, scores and their figures."""
+def dataset_targets(dataset: str, settings: DatasetSettings) -> list[str]:
+    """Return every output of one dataset.
+
+    Parameters
+    ----------
+    dataset
+        The dataset id.
+    settings
+        Its settings of every stage.
+
+    Returns
+    -------
+    list of str
+        Counts, QC, DE per contrast, enrichment per contrast and collection, scores, axis tests,
+        subtypes and the browsable tables.
+    """
     root = f"results/{dataset}"
     targets = [f"{root}/counts.h5ad", *(f"{root}/qc/{name}" for name in QC_FILES)]
-    collections = list(collection_files(config, dataset))
-    for contrast in contrasts(config, dataset):
+    collections = list(collection_files(settings.enrich))
+    for contrast in contrasts(settings.de):
         targets += [f"{root}/de/{contrast}{suffix}" for suffix in DE_SUFFIXES]
         folder = f"{root}/enrich/{contrast}"
         for collection in collections:
@@ -81,12 +113,22 @@ def dataset_targets(config: Mapping[str, Any], dataset: str) -> list[str]:
     return targets
 
 
-def all_targets(config: Mapping[str, Any]) -> list[str]:
-    """Every dataset's outputs, then the run-level catalog and cohort comparison (the default
-    target)."""
+def all_targets(run: RunSettings) -> list[str]:
+    """Return every dataset's outputs, then the run-level catalog and cohort comparison.
+
+    Parameters
+    ----------
+    run
+        The run's settings (every dataset).
+
+    Returns
+    -------
+    list of str
+        The default target's files.
+    """
     targets = []
-    for dataset in config["datasets"]:
-        targets += dataset_targets(config, dataset)
+    for dataset in run.datasets:
+        targets += dataset_targets(dataset, run[dataset])
     meta = [f"{AXIS_META}{suffix}" for suffix in (".parquet", ".tsv", ".png")]
     return [*targets, CATALOG_MANIFEST, *meta]
 
@@ -106,31 +148,78 @@ def ingest_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, str]:
     return cache_files(geo["cache_dir"], settings["accession"])
 
 
-def collection_files(config: Mapping[str, Any], dataset: str) -> dict[str, str]:
-    """``{collection id: GMT path}`` of the collections a dataset is tested against."""
-    settings = alsig_settings.resolve(config, dataset, "enrich")
-    chosen = resolve_collections(settings["collections"], settings["extra_gmt"])
-    return {collection.id: str(collection.path) for collection in chosen}
+def collection_files(enrich: EnrichSettings) -> dict[str, str]:
+    """Return ``{collection id: GMT path}`` of the collections a dataset is tested against.
+
+    Parameters
+    ----------
+    enrich
+        The dataset's ``enrich:`` settings (user GMT paths relative to the working directory).
+
+    Returns
+    -------
+    dict
+        Collection id -> GMT file.
+    """
+    return dict(_collection_files(enrich, os.getcwd()))
+
+
+@functools.cache
+def _collection_files(enrich: EnrichSettings, workdir: str) -> tuple[tuple[str, str], ...]:
+    """Return resolved once per settings and working directory.
+
+    Snakemake asks for every enrich job's input and resources (the manifest is read, every file
+    checked).
+    """
+    extra = [dataclasses.asdict(entry) for entry in enrich.extra_gmt]
+    chosen = resolve_collections(enrich.collections, extra, base_dir=workdir)
+    return tuple((collection.id, str(collection.path)) for collection in chosen)
 
 
 def enrich_report_inputs(
-    config: Mapping[str, Any], dataset: str, contrast: str
+    dataset: str, contrast: str, enrich: EnrichSettings
 ) -> dict[str, list[str]]:
-    """Inputs of the per-contrast enrichment report: each collection's table and run record."""
+    """Return the inputs of the per-contrast enrichment report.
+
+    Parameters
+    ----------
+    dataset, contrast
+        The job's wildcards.
+    enrich
+        The dataset's ``enrich:`` settings.
+
+    Returns
+    -------
+    dict
+        ``tables`` and ``json``: each collection's table and run record.
+    """
     folder = f"results/{dataset}/enrich/{contrast}"
-    collections = list(collection_files(config, dataset))
+    collections = list(collection_files(enrich))
     return {
         "tables": [f"{folder}/{c}.parquet" for c in collections],
         "json": [f"{folder}/{c}.run.json" for c in collections],
     }
 
 
-def browse_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """Inputs of the browsable tables: QC decisions, every contrast's DE table and enrichment
-    tables (each collection), the long score table."""
+def browse_inputs(dataset: str, settings: DatasetSettings) -> dict[str, Any]:
+    """Return the inputs of the browsable tables.
+
+    Parameters
+    ----------
+    dataset
+        The dataset id.
+    settings
+        Its settings of every stage.
+
+    Returns
+    -------
+    dict
+        QC decisions, every contrast's DE table and enrichment tables (each collection), the
+        long score table.
+    """
     root = f"results/{dataset}"
-    names = list(contrasts(config, dataset))
-    collections = list(collection_files(config, dataset))
+    names = contrasts(settings.de)
+    collections = list(collection_files(settings.enrich))
     return {
         "samples": f"{root}/qc/sample_qc.tsv",
         "de": [f"{root}/de/{c}.parquet" for c in names],
@@ -139,21 +228,32 @@ def browse_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
     }
 
 
-def signature_files(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """The signature files a dataset is scored with (inputs, so editing one reruns scoring)."""
-    settings = alsig_settings.resolve(config, dataset, "score")
-    files = [] if settings["replace_signatures"] else [str(signature_table())]
-    for entry in settings["extra_signatures"]:
-        files.append(entry["path"] if isinstance(entry, dict) else entry)
-    return files
+def signature_files(score: ScoreSettings) -> list[str]:
+    """Return the signature files a dataset is scored with (inputs: editing one reruns scoring).
+
+    Parameters
+    ----------
+    score
+        The dataset's ``score:`` settings.
+
+    Returns
+    -------
+    list of str
+        The shipped table (unless ``replace_signatures``) and the user's files.
+    """
+    files = [] if score.replace_signatures else [str(signature_table())]
+    return [*files, *score.extra_signatures]
 
 
 # --------------------------------------------------------------------------------------------
 # Resources
 # --------------------------------------------------------------------------------------------
 def matrix_cells(h5ad_path: str) -> int:
-    """samples x genes of an h5ad file, read from its index arrays (no matrix load); 0 while
-    the file does not exist yet (a dry run plans the job before its upstream job made it)."""
+    """Return samples x genes of an h5ad file, read from its index arrays (no matrix load).
+
+    0 while the file does not exist yet (a dry run plans the job before its upstream job made
+    it).
+    """
     if not Path(h5ad_path).exists():
         return 0
     import h5py
@@ -191,11 +291,18 @@ def de_runtime_min(h5ad_path: str) -> int:
 
 
 def input_mem_mb(
-    input_paths: list[str], attempt: int, *, factor: float, floor_mb: float = 1000,
+    input_paths: list[str],
+    attempt: int,
+    *,
+    factor: float,
+    floor_mb: float = 1000,
     gzip_factor: float | None = None,
-) -> int:  # fmt: skip
-    """Memory that scales with the inputs: ``factor`` x their size on disk (``gzip_factor``
-    for .gz files, which expand several-fold when parsed), at least ``floor_mb``, x attempt."""
+) -> int:
+    """Return memory (MB) that scales with the inputs: ``factor`` x their size on disk.
+
+    ``gzip_factor`` for .gz files, which expand several-fold when parsed; at least ``floor_mb``,
+    times the retry ``attempt``.
+    """
     size_mb = 0.0
     for name in map(str, input_paths):
         if Path(name).exists():
@@ -217,24 +324,32 @@ def _parquet_rows(path: str | None) -> int:
 
 
 def enrich_workload(
-    config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None
+    enrich: EnrichSettings, collection: str, de_table: str | None
 ) -> tuple[int, int, int]:
-    """(gene sets in the collection file, permutations, genes of the DE table; 0 before it
-    exists): what an enrichment job's memory and runtime scale with."""
-    sets = count_gene_sets(collection_files(config, dataset)[collection])
-    permutations = int(alsig_settings.resolve(config, dataset, "enrich")["permutations"])
-    return sets, permutations, _parquet_rows(de_table)
+    """Return what an enrichment job's memory and runtime scale with.
 
+    Parameters
+    ----------
+    enrich
+        The dataset's ``enrich:`` settings.
+    collection
+        The collection id.
+    de_table
+        The DE table (its rows), or ``None``.
 
-def enrich_engine(config: Mapping[str, Any], dataset: str) -> str:
-    """The dataset's ``enrich.engine`` (``alsig`` or ``gseapy``)."""
-    return str(alsig_settings.resolve(config, dataset, "enrich")["engine"])
+    Returns
+    -------
+    tuple of int
+        Gene sets in the collection file, permutations, genes of the DE table (0 before it
+        exists).
+    """
+    sets = count_gene_sets(collection_files(enrich)[collection])
+    return sets, enrich.permutations, _parquet_rows(de_table)
 
 
 def enrich_mem_mb(
-    config: Mapping[str, Any], dataset: str, collection: str, attempt: int = 1,
-    de_table: str | None = None,
-) -> int:  # fmt: skip
+    enrich: EnrichSettings, collection: str, attempt: int, de_table: str | None
+) -> int:
     """Memory (MB) of an enrichment job, times ``attempt``.
 
     alsig engine: 600 + 0.005 per gene of the DE table + 3.2e-5 per set x permutation (each
@@ -242,9 +357,10 @@ def enrich_mem_mb(
     peaks 450-530 MB on GSE124439 (19,385 genes, GO BP 4,797 sets) and 549 MB for GO BP at
     60,000 genes, so the model leaves a margin of 1.6-1.9x. gseapy engine: 1000 + 0.04 per
     gene + 8.5e-6 per set x gene + 6.5e-5 per set x permutation (its Rust prerank holds each
-    set's running-sum curve and permutation null). bench/results/enrich_prerank.md."""
-    sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
-    if enrich_engine(config, dataset) == "gseapy":
+    set's running-sum curve and permutation null). bench/results/enrich_prerank.md.
+    """
+    sets, permutations, genes = enrich_workload(enrich, collection, de_table)
+    if enrich.engine == "gseapy":
         estimate = 1000 + 0.04 * genes
         estimate += 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
     else:
@@ -252,16 +368,16 @@ def enrich_mem_mb(
     return int(estimate * attempt)
 
 
-def enrich_runtime_min(
-    config: Mapping[str, Any], dataset: str, collection: str, de_table: str | None = None
-) -> int:
-    """Runtime (minutes, Slurm ``--time``) of an enrichment job: for the alsig engine 5 + 1e-5
-    s per set x permutation (its work grows with set sizes, not genes: measured 1.1-1.4 us per
-    set x permutation for GO BP on one core, mean set size 76; the margin covers collections of
-    larger sets and slower nodes; whole jobs take 3-10 s on GSE124439), for the gseapy engine 10 +
-    1e-8 s per set x permutation x gene
-    (measured 3.6-3.7 ns on one core, a factor 2.7 for slower nodes)."""
-    sets, permutations, genes = enrich_workload(config, dataset, collection, de_table)
-    if enrich_engine(config, dataset) == "gseapy":
+def enrich_runtime_min(enrich: EnrichSettings, collection: str, de_table: str | None) -> int:
+    """Runtime (minutes, Slurm ``--time``) of an enrichment job.
+
+    For the alsig engine 5 + 1e-5 s per set x permutation (its work grows with set sizes, not
+    genes: measured 1.1-1.4 us per set x permutation for GO BP on one core, mean set size 76;
+    the margin covers collections of larger sets and slower nodes; whole jobs take 3-10 s on
+    GSE124439), for the gseapy engine 10 + 1e-8 s per set x permutation x gene (measured 3.6-3.7
+    ns on one core, a factor 2.7 for slower nodes).
+    """
+    sets, permutations, genes = enrich_workload(enrich, collection, de_table)
+    if enrich.engine == "gseapy":
         return 10 + math.ceil(sets * permutations * genes * 1e-8 / 60)
     return 5 + math.ceil(sets * permutations * 1e-5 / 60)

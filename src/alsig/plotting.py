@@ -9,10 +9,11 @@ Functions return a ``matplotlib.figure.Figure``; write it with :func:`alsig.io.s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -31,7 +32,7 @@ def _pyplot():
     return plt
 
 
-def point_style(n_points: int) -> dict[str, float]:
+def point_style(n_points: int) -> dict[str, Any]:
     """Marker size and alpha for ``n_points`` points (big and opaque for few, small for many)."""
     if n_points <= 50:
         return {"s": 36.0, "alpha": 0.9}
@@ -43,8 +44,11 @@ def point_style(n_points: int) -> dict[str, float]:
 
 
 def categorical_levels(values: Sequence[object], max_levels: int = MAX_LEGEND) -> pd.Series:
-    """Values as strings with missing -> ``"missing"`` and levels beyond the ``max_levels - 1``
-    most frequent pooled into ``"other"`` (so legends stay readable)."""
+    """Return values as strings with missing and rare levels pooled, so legends stay readable.
+
+    Missing values become ``"missing"``; levels beyond the ``max_levels - 1`` most frequent are
+    pooled into ``"other"``.
+    """
     series = pd.Series(list(values), dtype=object)
     series = series.where(series.notna(), MISSING_LABEL).astype(str)
     counts = series.value_counts()
@@ -56,29 +60,33 @@ def categorical_levels(values: Sequence[object], max_levels: int = MAX_LEGEND) -
 
 def scatter_by(
     ax: matplotlib.axes.Axes,
-    x: Sequence[float],
-    y: Sequence[float],
-    colour_by: Sequence[object] | None = None,
+    x: ArrayLike,
+    y: ArrayLike,
+    colour_by: ArrayLike | None = None,
     *,
     title: str = "",
     continuous: bool | None = None,
     legend_title: str | None = None,
 ) -> None:
-    """Scatter ``x`` vs ``y`` coloured by a categorical or continuous variable, with a legend
-    or a colour bar."""
+    """Scatter ``x`` vs ``y`` coloured by a categorical or continuous variable.
+
+    Categories get a legend, a continuous variable a colour bar.
+    """
     plt = _pyplot()
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    style = point_style(len(x))
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    style = point_style(len(xs))
     if colour_by is None:
-        ax.scatter(x, y, color="0.3", rasterized=True, linewidths=0, **style)
+        ax.scatter(xs, ys, color="0.3", rasterized=True, linewidths=0, **style)
     else:
-        values = pd.Series(list(colour_by))
+        values = pd.Series(list(np.asarray(colour_by, dtype=object)))
         if continuous is None:
             continuous = pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_LEGEND
         if continuous:
             numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-            sc = ax.scatter(x, y, c=numeric, cmap="viridis", rasterized=True, linewidths=0, **style)
+            sc = ax.scatter(
+                xs, ys, c=numeric, cmap="viridis", rasterized=True, linewidths=0, **style
+            )
             plt.colorbar(sc, ax=ax, label=legend_title or "")
         else:
             levels = categorical_levels(values)
@@ -89,8 +97,8 @@ def scatter_by(
                 mask = (levels == level).to_numpy()
                 colour = "0.7" if level in ("other", MISSING_LABEL) else cmap(i % cmap.N)
                 ax.scatter(
-                    x[mask],
-                    y[mask],
+                    xs[mask],
+                    ys[mask],
                     color=colour,
                     label=f"{level} (n={int(mask.sum())})",
                     rasterized=True,
@@ -110,7 +118,7 @@ def scatter_by(
 
 
 def grid(n_panels: int, ncols: int = 3, panel_size: tuple[float, float] = (4.6, 4.0)):
-    """A figure with ``n_panels`` axes in rows of ``ncols`` (unused axes hidden)."""
+    """Return a figure with ``n_panels`` axes in rows of ``ncols`` (unused axes hidden)."""
     plt = _pyplot()
     ncols = max(1, min(ncols, n_panels))
     nrows = int(np.ceil(n_panels / ncols))

@@ -189,7 +189,8 @@ def _dotted(path: tuple) -> str:
 
 def _yaml_booleans(root: yaml.Node | None, findings: Findings) -> set[str]:
     """Problems for YAML booleans where text is meant; the keys flagged (their schema error is
-    replaced by this clearer one)."""
+    replaced by this clearer one).
+    """
     flagged: set[str] = set()
     if root is None:
         return flagged
@@ -354,7 +355,8 @@ def _sample_table(
     files_ok: bool,
 ):
     """The obs ingest would build (canonical columns included), or None when it cannot be
-    built here (a problem was recorded, or a GEO series matrix is not downloaded yet)."""
+    built here (a problem was recorded, or a GEO series matrix is not downloaded yet).
+    """
     report: dict[str, Any] = {}
     try:
         if settings.get("source") == "local":
@@ -401,7 +403,8 @@ def _geo_sample_table(settings, dataset, config, workdir, found, report):
 
 def _groups(obs, by: str | None):
     """The unit a level's samples are counted in: collapsed groups (subject + region) when
-    ``qc.collapse_by`` is set, else samples."""
+    ``qc.collapse_by`` is set, else samples.
+    """
     if not by or by not in obs:
         return obs.index.to_series().astype(str)
     key = obs[by].astype(str)

@@ -25,12 +25,12 @@ def shipped(*parts: str) -> Path:
 
 
 def schema(name: str) -> Path:
-    """A JSON schema of ``workflow/schemas``, e.g. ``schema("config")`` for the config schema."""
+    """Return a JSON schema of ``workflow/schemas`` (``schema("config")``: the config's)."""
     return shipped("schemas", f"{name}.schema.yaml")
 
 
 def signature_table() -> Path:
-    """The shipped resistance-signature table (``resources/signatures/alsig_signatures.tsv``)."""
+    """Return the shipped resistance-signature table (``alsig_signatures.tsv``)."""
     return shipped("resources", "signatures", "alsig_signatures.tsv")
 
 
@@ -40,7 +40,7 @@ def signature_dir() -> Path:
 
 
 def gene_map() -> Path:
-    """The offline gene-identifier map ingest and the gene-set readers harmonise with."""
+    """Return the offline gene-identifier map ingest and the gene-set readers harmonise with."""
     return shipped("resources", "gene_id_map.tsv.gz")
 
 
@@ -55,5 +55,5 @@ def cell_markers() -> Path:
 
 
 def demo_dir() -> Path:
-    """The bundled demo cohort (counts and sample sheet)."""
+    """Return the bundled demo cohort (counts and sample sheet)."""
     return shipped("resources", "demo")

@@ -1,16 +1,17 @@
 """Glue between Snakemake ``script:`` entry points and the stages' ``run`` functions.
 
-A rule script (``workflow/scripts/<stage>.py``) is two lines::
+A rule script (``workflow/scripts/<stage>.py``) is a few lines::
 
     from alsig.runner import run_stage
+    from alsig.settings import QcSettings
     from alsig.stages.qc import run
 
-    run_stage(snakemake, run)
+    run_stage(snakemake, run, QcSettings)
 
 :func:`run_stage` unpacks Snakemake's job object into plain values, so no stage ever sees it:
 ``run(inputs, outputs, settings, threads, **params)`` gets dicts of file names, the job's
-resolved settings (``params.settings``) and every other ``params`` entry as a keyword (dataset,
-contrast, ...). It sends logging to the job's ``log:`` file and turns an :class:`AlsigError`
+settings (``params.settings``, resolved once by ``common.smk``, made the stage's typed settings
+object here) and every other ``params`` entry as a keyword (dataset, contrast, ...). It sends logging to the job's ``log:`` file and turns an :class:`AlsigError`
 into a one-paragraph message (log and stderr) and exit status 1 instead of a traceback. Stages
 write their outputs atomically, so a failed job leaves no partial file.
 """
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.settings.stages import from_mapping
 
 log = logging.getLogger("alsig")
 
@@ -43,21 +45,41 @@ def configure_logging(log_path: str | None, level: int = logging.INFO) -> None:
     warnings.simplefilter("default")
 
 
-def job_arguments(smk: Any) -> dict[str, Any]:
-    """The keyword arguments of a stage's ``run`` for one Snakemake job."""
+def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]:
+    """Return the keyword arguments of a stage's ``run`` for one Snakemake job.
+
+    Parameters
+    ----------
+    smk
+        Snakemake's job object (``snakemake`` in a rule script).
+    settings_type
+        The stage's settings class (:mod:`alsig.settings.stages`); ``params.settings`` is passed
+        as it is (a mapping, or ``None`` when the rule has none) without one.
+
+    Returns
+    -------
+    dict
+        ``inputs``, ``outputs``, ``settings``, ``threads`` and every other ``params`` entry.
+    """
     params = dict(smk.params.items())
+    settings = params.pop("settings", None)
+    if settings_type is not None:
+        settings = from_mapping(settings_type, settings)
     return {
         "inputs": dict(smk.input.items()),
         "outputs": dict(smk.output.items()),
-        "settings": params.pop("settings", {}),
+        "settings": settings,
         "threads": int(smk.threads),
         **params,
     }
 
 
 def job_start_line(smk: Any) -> str:
-    """What a job says when it starts: rule, wildcards, threads, and the time and memory its
-    rule's resource model planned (so a long silent step can be told from a hung one)."""
+    """Return what a job says when it starts.
+
+    Rule, wildcards, threads, and the time and memory its rule's resource model planned (so a
+    long silent step can be told from a hung one).
+    """
     wildcards = ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
     resources = dict(smk.resources.items())
     planned = []
@@ -72,13 +94,23 @@ def job_start_line(smk: Any) -> str:
     )
 
 
-def run_stage(smk: Any, run: Callable[..., None]) -> None:
-    """Run one job: ``run(**job_arguments(smk))`` with logging and clean user errors."""
+def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = None) -> None:
+    """Run one job: ``run(**job_arguments(smk, settings_type))``, logged, user errors clean.
+
+    Parameters
+    ----------
+    smk
+        Snakemake's job object.
+    run
+        The stage's entry point.
+    settings_type
+        The stage's settings class, or ``None`` for rules without stage settings.
+    """
     log_path = smk.log[0] if len(smk.log) else None
     configure_logging(log_path)
     log.info("%s", job_start_line(smk))
     try:
-        run(**job_arguments(smk))
+        run(**job_arguments(smk, settings_type))
     except AlsigError as exc:
         log.error("%s", exc)
         print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ def toy_cohort(
     seed: int = 0,
     de_fraction: float = 0.0,
     de_log2fc: float = 1.0,
+    planted_log2fc: Mapping[str, float] | None = None,
     donor_sd: float = 0.0,
     donor_sd_spread: float = 1.0,
     region_log2fc: float = 0.0,
@@ -51,7 +52,9 @@ def toy_cohort(
     batches: int = 1,
     gene_names: Sequence[str] | None = None,
 ) -> ad.AnnData:
-    """A simulated cohort with counts in ``X`` (int32, samples x genes) and its planted truth.
+    """Return a simulated cohort with its planted truth.
+
+    Counts in ``X`` (int32, samples x genes).
 
     Parameters
     ----------
@@ -67,6 +70,9 @@ def toy_cohort(
         Share of genes with a planted ALS-vs-control effect (half up, half down).
     de_log2fc
         Size of that effect in log2 units.
+    planted_log2fc
+        ALS-vs-control log2 fold changes of named genes (``{"G00001": 1.5}``), on top of the
+        random ones of ``de_fraction`` (a named gene drawn there takes the named value).
     donor_sd
         Mean standard deviation (natural-log scale) of a donor's random effect per gene; 0 makes
         the samples of a donor independent.
@@ -147,6 +153,8 @@ def toy_cohort(
     n_de = int(round(de_fraction * n_genes))
     de_genes = rng.choice(candidates, size=min(n_de, len(candidates)), replace=False)
     true_lfc[de_genes] = np.where(np.arange(len(de_genes)) % 2 == 0, de_log2fc, -de_log2fc)
+    for gene, log2fc in (planted_log2fc or {}).items():
+        true_lfc[names.index(gene)] = log2fc
     is_als = (obs["condition"] == "ALS").to_numpy()
     log_mu += np.outer(is_als, true_lfc * np.log(2))
 

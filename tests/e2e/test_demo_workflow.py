@@ -105,8 +105,12 @@ def test_axis_tests_states_and_cohort_comparison(demo_run):
     assert set(states["call"]) <= {"Ox-like", "Glia-like", "TE-like", "unassigned"}
     meta = pl.read_parquet(results / "catalog/axis_meta.parquet")
     assert meta.filter(pl.col("method") == "singscore")["k"].max() == 1  # one dataset in the demo
-    for figure in ("demo/scores/axis_forest.png", "demo/subtypes/states.png",
-                   "demo/subtypes/nmf_consensus.png", "catalog/axis_meta.png"):  # fmt: skip
+    for figure in (
+        "demo/scores/axis_forest.png",
+        "demo/subtypes/states.png",
+        "demo/subtypes/nmf_consensus.png",
+        "catalog/axis_meta.png",
+    ):
         assert (results / figure).stat().st_size > 10_000, figure
 
 

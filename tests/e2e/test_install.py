@@ -31,10 +31,22 @@ def installed(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("install")
     wheels = work / "wheels"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(REPO)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     env = work / "venv"
     venv.create(env, with_pip=False)
@@ -42,10 +54,22 @@ def installed(tmp_path_factory) -> Path:
     (target_site / "test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (wheel,) = wheels.glob("alsig-*.whl")
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install",
-         "--no-deps", "--ignore-installed", "-q", str(wheel)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(env / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--ignore-installed",
+            "-q",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     return env
 
@@ -58,14 +82,18 @@ def clean_env() -> dict[str, str]:
 def run_python(env: Path, code: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(env / "bin" / "python"), "-c", code],
-        capture_output=True, text=True, cwd=cwd, timeout=300, env=clean_env(),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env=clean_env(),
+    )
 
 
 def test_installed_package_finds_its_shipped_files_outside_the_checkout(installed, tmp_path):
     code = """
 import alsig, alsig.resources as r
-from alsig.stages.score.signatures import read_signatures
+from alsig.signatures import read_signatures
 from alsig.genes import GeneMap
 from alsig.genesets import read_manifest
 from alsig.settings import defaults
@@ -99,7 +127,11 @@ def test_installed_read_scores_and_cli(installed, tmp_path):
     config.write_text("datasets:\n  x:\n    source: geo\n    accession: GSE1\n")
     check = subprocess.run(
         [str(installed / "bin" / "alsig"), "check-config", str(config)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120, env=clean_env(),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env=clean_env(),
+    )
     assert check.returncode == 2  # bad config
     assert "config key datasets.x: 'condition' is a required property" in check.stderr

@@ -24,8 +24,20 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
     frame.index.name = "gene"
     frame.to_csv(tmp_path / "new.tsv", sep="\t")
     out = tmp_path / "placed.tsv"
-    assert main(["score", "--dataset", str(demo_run / "results/demo"), "--counts",
-                 str(tmp_path / "new.tsv"), "--output", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "score",
+                "--dataset",
+                str(demo_run / "results/demo"),
+                "--counts",
+                str(tmp_path / "new.tsv"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     placed = pl.read_csv(out, separator="\t")
     dataset = pl.read_parquet(demo_run / "results/demo/scores/signature_scores.parquet").filter(
         pl.col("method") == "singscore"
@@ -45,16 +57,32 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
 
 def test_unknown_genes_and_strata_are_usage_errors(demo_run, tmp_path, capsys):
     (tmp_path / "new.tsv").write_text("gene\tS1\n" + "".join(f"G{i}\t{i}\n" for i in range(30)))
-    code = main(["score", "--dataset", str(demo_run / "results/demo"), "--counts",
-                 str(tmp_path / "new.tsv")])  # fmt: skip
+    code = main(
+        [
+            "score",
+            "--dataset",
+            str(demo_run / "results/demo"),
+            "--counts",
+            str(tmp_path / "new.tsv"),
+        ]
+    )
     assert code == 2 and "shares fewer than 10 counted genes" in capsys.readouterr().err
     qc = ad.read_h5ad(demo_run / "results/demo/qc/filtered.h5ad")
     counts = np.asarray(qc.X.toarray() if hasattr(qc.X, "toarray") else qc.X)
     pd.DataFrame({"gene": qc.var_names, "S1": counts[0]}).to_csv(
         tmp_path / "new.tsv", sep="\t", index=False
     )
-    code = main(["score", "--dataset", str(demo_run / "results/demo"), "--counts",
-                 str(tmp_path / "new.tsv"), "--stratum", "region=Cerebellum"])  # fmt: skip
+    code = main(
+        [
+            "score",
+            "--dataset",
+            str(demo_run / "results/demo"),
+            "--counts",
+            str(tmp_path / "new.tsv"),
+            "--stratum",
+            "region=Cerebellum",
+        ]
+    )
     assert code == 2
     assert "--stratum 'region=Cerebellum' is not a reference stratum" in capsys.readouterr().err
 

@@ -48,9 +48,7 @@ def test_excluding_the_mislabelled_control_removes_chry_from_the_top_genes(tam_q
     assert bool(row["sex_mismatch"]) and row["sex_inferred"] == "male"
     assert row["qc_exclusion"] != ""
 
-    result, summary = run_de(
-        adata, "ALS_vs_control", ["condition", "ALS", "control"], de_settings, n_cpus=2
-    )
+    result, summary = run_de(adata, de_settings.contrast("ALS_vs_control"), de_settings, n_cpus=2)
     assert summary["n_samples_excluded_qc"] == 1
     assert summary["excluded_qc_samples"].startswith(MISLABELLED)
     chromosomes = _top_chromosomes(result, adata)
@@ -64,8 +62,6 @@ def test_keeping_it_puts_chry_genes_on_top(tam_qc):
     adata, _, de_settings = tam_qc
     adata = adata.copy()
     adata.obs["qc_exclusion"] = ""
-    result, _ = run_de(
-        adata, "ALS_vs_control", ["condition", "ALS", "control"], de_settings, n_cpus=2
-    )
+    result, _ = run_de(adata, de_settings.contrast("ALS_vs_control"), de_settings, n_cpus=2)
     chromosomes = _top_chromosomes(result, adata, 10)
     assert sum("Y" in c for c in chromosomes) >= 5, chromosomes

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 import alsig.ops.workflow as workflow_module
-from alsig.ops import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess, run_lock
+from alsig.ops import EXIT_DISCOVERY, EXIT_LOCKED, Options, reprocess
+from alsig.ops.lock import run_lock
+from tests.conftest import FAST_ENRICH
 from tests.eutils_stub import EutilsFixture
 from tests.stub_server import DATA, Fault, StubServer
 
@@ -67,6 +69,8 @@ class Site:
                 "backoff_seconds": 0.01,
                 "timeout_seconds": 10,
             },
+            # the whole-DAG test is about the default target and the catalog, not enrichment
+            "enrich": dict(FAST_ENRICH),
             "datasets": self.datasets,
         }
         self.config.write_text(yaml.safe_dump(base, sort_keys=False))
@@ -219,7 +223,8 @@ def test_concurrent_runs_second_exits_cleanly_or_waits(site):
         )
         time.sleep(1.5)
         assert waiting.poll() is None  # still waiting for the lock
-    assert waiting.wait(timeout=120) == 0
+    waiting.communicate(timeout=120)  # reads and closes its pipes
+    assert waiting.returncode == 0
     assert s.statuses() == {"GSE900003": "needs_curation"}
     locked = [json.loads(p.read_text()) for p in (s.state / "runs").iterdir()]
     assert sorted(r["status"] for r in locked) == ["locked", "nothing_to_do"]

@@ -8,9 +8,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from alsig.settings import Contrast
+from alsig.stages.axes.effects import axis_tests, benjamini_hochberg
 from alsig.stages.catalog.meta import axis_meta, dersimonian_laird
 from alsig.stages.qc.covariates import pc_covariates
-from alsig.stages.score.axis_tests import Contrast, axis_tests, benjamini_hochberg
 from alsig.stages.score.composition import composition_share
 
 ALS = Contrast("ALS_vs_control", "condition", "ALS", "control")
@@ -28,8 +29,15 @@ def repeated_cohort(seed=0, n_subjects=40, effect=1.0, subject_sd=1.0, noise_sd=
             value = (
                 donor + shift + (effect if condition == "ALS" else 0.0) + rng.normal(0, noise_sd)
             )
-            rows.append({"sample": sample, "subject": f"d{s}", "condition": condition,
-                         "region": region, "sex": "female" if s % 3 else "male"})  # fmt: skip
+            rows.append(
+                {
+                    "sample": sample,
+                    "subject": f"d{s}",
+                    "condition": condition,
+                    "region": region,
+                    "sex": "female" if s % 3 else "male",
+                }
+            )
             scores.append((sample, value))
     obs = pd.DataFrame(rows).set_index("sample")
     return obs, long_table(scores, obs)
@@ -109,10 +117,14 @@ def test_dersimonian_laird_against_a_hand_computed_example():
 def test_axis_meta_combines_datasets_and_reports_agreement():
     obs, scores = repeated_cohort(seed=2)
     tests = [
-        axis_tests(scores.with_columns(pl.lit(name).alias("dataset")), obs,
-                   design="~ region + condition", contrast=ALS)
+        axis_tests(
+            scores.with_columns(pl.lit(name).alias("dataset")),
+            obs,
+            design="~ region + condition",
+            contrast=ALS,
+        )
         for name in ("a", "b")
-    ]  # fmt: skip
+    ]
     (row,) = axis_meta(pl.concat(tests)).to_dicts()
     assert row["k"] == 2 and row["direction_agreement"] == "2/2 up" and row["consistent"]
     assert row["i2"] == 0 and row["effect"] == pytest.approx(tests[0]["std_effect"][0])
@@ -122,12 +134,19 @@ def test_pc_covariates_finds_a_planted_batch_on_pc1():
     rng = np.random.default_rng(3)
     batch = np.repeat(["b1", "b2", "b3"], 10)
     obs = pd.DataFrame(
-        {"batch": batch, "condition": rng.permutation(["ALS"] * 15 + ["control"] * 15),
-         "age_at_death": list(rng.normal(65, 8, 29).round(1)) + ["Unknown"]},
+        {
+            "batch": batch,
+            "condition": rng.permutation(["ALS"] * 15 + ["control"] * 15),
+            "age_at_death": list(rng.normal(65, 8, 29).round(1)) + ["Unknown"],
+        },
         index=[f"s{i}" for i in range(30)],
-    )  # fmt: skip
-    pcs = np.column_stack([np.select([batch == "b1", batch == "b2"], [-3, 0], 3) + rng.normal(0, 0.3, 30),
-                           rng.normal(0, 1, 30)])  # fmt: skip
+    )
+    pcs = np.column_stack(
+        [
+            np.select([batch == "b1", batch == "b2"], [-3, 0], 3) + rng.normal(0, 0.3, 30),
+            rng.normal(0, 1, 30),
+        ]
+    )
     table = pc_covariates(pcs, [0.6, 0.1], obs, library_size=rng.uniform(1e7, 2e7, 30))
     r2 = {(r["pc"], r["covariate"]): r for r in table.to_dicts()}
     assert r2[("PC1", "batch")]["r2"] > 0.9 and r2[("PC1", "batch")]["pvalue"] < 1e-10
@@ -150,8 +169,9 @@ def test_composition_share_is_one_for_a_score_that_is_a_cell_type_score():
             ("sim", s, "singscore", name, axis, float(v))
             for s, v in zip(samples, values, strict=True)
         ]
-    scores = pl.DataFrame(rows, schema=["dataset", "sample", "method", "signature", "axis", "score"],
-                          orient="row")  # fmt: skip
+    scores = pl.DataFrame(
+        rows, schema=["dataset", "sample", "method", "signature", "axis", "score"], orient="row"
+    )
     share = {r["signature"]: r for r in composition_share(scores).to_dicts()}
     assert share["tdp43"]["r2"] == pytest.approx(1.0)
     assert share["tdp43"]["top_cell_type"] == "celltype_neurons"

@@ -299,7 +299,7 @@ def test_adjustment_removes_a_composition_difference_and_keeps_a_cell_intrinsic_
 
 
 def test_mixed_model_pair_matches_the_axis_tests_fit():
-    from alsig.stages.score.axis_tests import Design, fit_score
+    from alsig.stages.axes.effects import Design, fit_score
 
     adata = mixed_cohort(seed=8, n_donors=(25, 25), regions=("frontal", "motor"), donor_sd=0.3,
                          de_fraction=0.05)  # fmt: skip

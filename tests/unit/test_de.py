@@ -7,43 +7,30 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import polars as pl
 import pytest
 
-from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
-from alsig.stages import de
+from alsig.settings import Contrast, complete
+from alsig.stages.de import run, run_de
+from alsig.stages.de.design import prepare_metadata
+from alsig.stages.de.fit import LABEL_COLUMNS
 from alsig.tables.schemas import polars_schema
+from alsig.toy import toy_cohort
 
 
-def simulate_de(n_per_group: int = 8, n_genes: int = 500, n_de: int = 30, seed: int = 7):
-    """NB counts, 8 vs 8; the first ``n_de`` genes have |log2 FC| = 2 (half up, half down)."""
+def simulate_de(seed: int = 7) -> ad.AnnData:
+    """8 ALS vs 8 control donors (toy cohort), 500 well-expressed genes, 30 of them with a planted
+    |log2 FC| of 2 (half up, half down); region and a numeric-text age as covariates."""
+    adata = toy_cohort(
+        (8, 8), n_genes=500, seed=seed, de_fraction=0.06, de_log2fc=2.0, mean_log=(6.0, 0.8)
+    )
+    adata.obs_names = [f"S{i:02d}" for i in range(adata.n_obs)]
+    del adata.obs["batch"]  # a design variable the tests want absent
+    adata.obs["region"] = ["frontal", "motor"] * 8
     rng = np.random.default_rng(seed)
-    n = 2 * n_per_group
-    condition = np.array(["control"] * n_per_group + ["ALS"] * n_per_group)
-    means = np.exp(rng.uniform(np.log(50), np.log(2000), n_genes))
-    lfc = np.zeros(n_genes)
-    lfc[:n_de] = np.where(np.arange(n_de) % 2 == 0, 2.0, -2.0)
-    sf = rng.uniform(0.8, 1.25, n)
-    mu = means[None, :] * sf[:, None] * np.where(condition[:, None] == "ALS", 2.0**lfc, 1.0)
-    dispersion = 0.05 + 1.0 / means
-    size = 1.0 / dispersion
-    counts = rng.negative_binomial(size[None, :], size[None, :] / (size[None, :] + mu))
-    names = [f"DE{i}" if i < n_de else f"G{i}" for i in range(n_genes)]
-    obs = pd.DataFrame(
-        {
-            "condition": condition,
-            "sex": rng.choice(["female", "male"], n),
-            "region": ["frontal", "motor"] * n_per_group,
-            "age": rng.normal(60, 8, n).round(1).astype(str),  # numeric text -> continuous
-        },
-        index=[f"S{i:02d}" for i in range(n)],
-    )
-    var = pd.DataFrame(
-        {"gene_id": [str(1000 + i) for i in range(n_genes)], "expressed": True}, index=names
-    )
-    return ad.AnnData(X=counts.astype(np.int32), obs=obs, var=var)
+    adata.obs["age"] = rng.normal(60, 8, adata.n_obs).round(1).astype(str)  # -> continuous
+    return adata
 
 
 @pytest.fixture(scope="module")
@@ -53,30 +40,34 @@ def simulated():
 
 @pytest.fixture(scope="module")
 def de_result(simulated):
-    return de.run_de(
+    return run_de(
         simulated,
-        "ALS_vs_control",
-        ["condition", "ALS", "control"],
-        {"design": "~ sex + condition"},
+        Contrast("ALS_vs_control", "condition", "ALS", "control"),
+        complete("de", {"design": "~ sex + condition"}),
+        n_cpus=1,
     )
 
 
-def test_recovers_planted_genes(de_result):
+def test_recovers_planted_genes(de_result, simulated):
     table, summary = de_result
-    assert table.columns == [c for c in polars_schema("de_results") if c not in de.LABEL_COLUMNS]
+    assert table.columns == [c for c in polars_schema("de_results") if c not in LABEL_COLUMNS]
     hits = set(table.filter(pl.col("padj") < 0.05)["symbol"].to_list())
-    planted = {f"DE{i}" for i in range(30)}
+    truth = simulated.var
+    planted = set(truth.index[truth["is_de"]])
+    assert len(planted) == 30
     assert len(hits & planted) >= 27  # most planted genes found
     assert len(hits - planted) <= 3  # few false positives among 470 null genes
     by_symbol = {r["symbol"]: r for r in table.iter_rows(named=True)}
-    assert by_symbol["DE0"]["log2_fold_change"] == pytest.approx(2.0, abs=0.6)
-    assert by_symbol["DE1"]["log2_fold_change"] == pytest.approx(-2.0, abs=0.6)
+    up = truth.index[truth["true_log2fc"] > 0][0]
+    down = truth.index[truth["true_log2fc"] < 0][0]
+    assert by_symbol[up]["log2_fold_change"] == pytest.approx(2.0, abs=0.6)
+    assert by_symbol[down]["log2_fold_change"] == pytest.approx(-2.0, abs=0.6)
     # shrinkage pulls towards 0 and keeps the sign
-    assert 0 < by_symbol["DE0"]["log2_fold_change_shrunk"] <= by_symbol["DE0"]["log2_fold_change"]
+    assert 0 < by_symbol[up]["log2_fold_change_shrunk"] <= by_symbol[up]["log2_fold_change"]
     assert summary["n_up"] + summary["n_down"] == summary["n_significant"] == len(hits)
     assert summary["lfc_shrink_coefficient"] == "condition[T.ALS]"
     assert summary["n_test"] == summary["n_reference"] == 8
-    assert by_symbol["DE0"]["gene_id"] == "1000"
+    assert by_symbol[up]["gene_id"] == truth.loc[up, "gene_id"]
 
 
 def test_no_leaked_future_warning_filter(de_result):
@@ -84,7 +75,7 @@ def test_no_leaked_future_warning_filter(de_result):
 
 
 def _prepare(adata, design, contrast, **kwargs):
-    return de.prepare_metadata(adata.obs, design, "c1", contrast, **kwargs)
+    return prepare_metadata(adata.obs, design, "c1", contrast, **kwargs)
 
 
 def test_missing_level_names_contrast_and_counts(simulated):
@@ -153,19 +144,17 @@ def test_settings_are_checked_against_the_schema_naming_the_key():
     with pytest.raises(
         AlsigError, match=r"config key de.contrasts.bad: \['condition', 'ALS'\] is too short"
     ):
-        alsig_settings.complete("de", {"contrasts": {"bad": ["condition", "ALS"]}})
+        complete("de", {"contrasts": {"bad": ["condition", "ALS"]}})
     with pytest.raises(
         AlsigError, match="config key de.contrasts: 'ALS vs control' does not match"
     ):
-        alsig_settings.complete(
-            "de", {"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}}
-        )
+        complete("de", {"contrasts": {"ALS vs control": ["condition", "ALS", "control"]}})
     with pytest.raises(
         AlsigError, match="config key de.missing_covariates: 'impute' is not one of"
     ):
-        alsig_settings.complete("de", {"missing_covariates": "impute"})
+        complete("de", {"missing_covariates": "impute"})
     with pytest.raises(AlsigError, match="de.contrasts.same: test and reference level are both"):
-        alsig_settings.complete("de", {"contrasts": {"same": ["condition", "ALS", "ALS"]}})
+        complete("de", {"contrasts": {"same": ["condition", "ALS", "ALS"]}})
 
 
 def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
@@ -176,8 +165,12 @@ def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
     out = {k: str(tmp_path / f"c.{k}") for k in ("parquet", "tsv", "summary", "volcano", "ma")}
     out["volcano"] += ".png"
     out["ma"] += ".png"
-    settings = alsig_settings.complete("de", {"design": "~ condition"})
-    de.run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="ALS_vs_control")
+    settings = complete("de", {"design": "~ condition"})
+    run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="ALS_vs_control")
+    with pytest.raises(
+        AlsigError, match=r"contrast 'other' is not in de.contrasts \(\['ALS_vs_control'\]\)"
+    ):
+        run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="other")
     table = pl.read_parquet(out["parquet"])
     assert table.columns == list(polars_schema("de_results"))
     assert set(table["dataset"]) == {"sim"} and set(table["contrast"]) == {"ALS_vs_control"}

@@ -15,32 +15,40 @@ import pytest
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.stages.enrich import (
-    PrerankOptions,
+from alsig.genesets import read_manifest, resolve_collections
+from alsig.gsea import PrerankOptions, engine_records, pvalue_floor
+from alsig.settings import complete
+from alsig.stages.enrich.dotplot import dotplot, plot_label
+from alsig.stages.enrich.ranking import prepare_ranking
+from alsig.stages.enrich.results import (
     benjamini_hochberg,
     check_result,
     conform_result,
     coverage_table,
-    dotplot,
     empty_result,
-    enrich_contrast,
     format_pvalue,
-    load_collection,
-    plot_label,
-    prepare_ranking,
-    pvalue_floor,
-    read_manifest,
-    resolve_collections,
-    run_ora,
-    run_prerank,
+    method_table,
 )
-from alsig.stages.enrich.results import method_table
+from alsig.stages.enrich.sets import load_collection
 from alsig.tables import schemas
 from alsig.tables.schemas import polars_schema
+from tests.helpers import contrast_result, ora_table, prerank_table
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/enrichment.schema.yaml").read_text())
 RESULT_SCHEMA = polars_schema("enrichment")
+
+#: A complete set of prerank options for the tests that build them directly.
+GSEA_OPTIONS = dict(
+    permutations=1000,
+    seed=123,
+    min_size=15,
+    max_size=500,
+    threads=1,
+    engine="alsig",
+    multilevel=True,
+    multilevel_eps=1e-10,
+)
 
 N_GENES = 1500
 PLANTED_DOWN = "PLANTED_DOWN"
@@ -98,7 +106,7 @@ def validate_rows(table: pl.DataFrame) -> None:
 # ---------------------------------------------------------------------------------------------
 def test_planted_sets_ranked_first_with_right_sign_and_found_by_ora():
     de, sets = simulated_de()
-    result = enrich_contrast(
+    result = contrast_result(
         de, sets, collection="sim", permutations=200, seed=1, min_size=15, max_size=500
     )
     table, coverage, report = result.table, result.coverage, result.report
@@ -152,7 +160,7 @@ def test_each_method_selects_its_sets_and_gene_lists_once(monkeypatch):
     monkeypatch.setattr(ora, "eligible_sets", counting("eligible", ora.eligible_sets))
     monkeypatch.setattr(prerank, "eligible_sets", counting("eligible", prerank.eligible_sets))
     de, sets = simulated_de()
-    result = enrich_contrast(de, sets, collection="sim", permutations=20)
+    result = contrast_result(de, sets, collection="sim", permutations=20)
     assert calls == {"eligible": 2, "gene_lists": 1}
     assert result.coverage["tested_ora"].sum() == result.report.n_sets_tested_ora == len(sets)
 
@@ -160,8 +168,8 @@ def test_each_method_selects_its_sets_and_gene_lists_once(monkeypatch):
 def test_prerank_is_reproducible_with_the_same_seed():
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
-    a = run_prerank(ranking, sets, collection="sim", permutations=100, seed=5)
-    b = run_prerank(ranking, sets, collection="sim", permutations=100, seed=5)
+    a = prerank_table(ranking, sets, collection="sim", permutations=100, seed=5)
+    b = prerank_table(ranking, sets, collection="sim", permutations=100, seed=5)
     assert a.equals(b)
 
 
@@ -172,7 +180,9 @@ def test_zero_permutation_pvalue_is_stored_at_floor_and_displayed_as_less_than()
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
     # multilevel off: the floor rule itself (tests/unit/test_enrich_multilevel.py: what replaces it)
-    table = run_prerank(ranking, sets, collection="sim", permutations=50, seed=3, multilevel=False)
+    table = prerank_table(
+        ranking, sets, collection="sim", permutations=50, seed=3, multilevel=False
+    )
     planted = table.filter(pl.col("term") == PLANTED_DOWN).row(0, named=True)
     floor = 1 / 51
     assert planted["pvalue"] == pytest.approx(floor)
@@ -228,7 +238,7 @@ def test_collection_without_overlap_warns_and_gives_empty_schema_valid_table(tmp
     de, _ = simulated_de()
     sets = {"MOUSE_SET": ["Trp53", "Mdm2", "Cdkn1a"], "OTHER": ["ZZZ1", "ZZZ2"]}
     with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
-        result = enrich_contrast(de, sets, collection="mouse", permutations=10)
+        result = contrast_result(de, sets, collection="mouse", permutations=10)
     table, coverage = result.table, result.coverage
     assert "collection 'mouse': none of its 2 gene sets shares a gene" in caplog.text
     assert table.height == 0 and dict(table.schema) == RESULT_SCHEMA
@@ -245,8 +255,8 @@ def test_sets_outside_size_range_give_empty_table_with_warning(caplog):
     de, sets = simulated_de()
     with caplog.at_level(logging.WARNING, logger="alsig.stages.enrich"):
         ranking, _ = prepare_ranking(de)
-        table = run_prerank(ranking, sets, collection="sim", min_size=100, max_size=500)
-        ora = run_ora(de, sets, collection="sim", min_size=100, max_size=500)
+        table = prerank_table(ranking, sets, collection="sim", min_size=100, max_size=500)
+        ora = ora_table(de, sets, collection="sim", min_size=100, max_size=500)
     assert table.height == 0 and ora.height == 0
     assert dict(table.schema) == RESULT_SCHEMA == dict(ora.schema)
     assert "no gene set has 100-500 genes" in caplog.text
@@ -263,7 +273,7 @@ def test_enrichment_never_opens_a_network_connection(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     de, sets = simulated_de()
-    table = enrich_contrast(de, sets, collection="sim", permutations=20).table
+    table = contrast_result(de, sets, collection="sim", permutations=20).table
     assert table.filter(pl.col("method") == "ora").height > 0
 
 
@@ -284,7 +294,7 @@ def test_harmonised_user_gmt_matches_data_symbols(tmp_path):
     gmt.write_text("PLANTED\tna\t" + "\t".join(planted) + "\n")
     loaded, info = load_collection(resolve_collections([], [{"id": "mine", "path": str(gmt)}])[0])
     assert info["harmonisation"]["n_symbols_renamed"] == 1
-    result = enrich_contrast(de, loaded, collection="mine", permutations=20)
+    result = contrast_result(de, loaded, collection="mine", permutations=20)
     assert result.coverage["coverage"].to_list() == [1.0]
     assert result.table.filter(pl.col("method") == "prerank")["size"].to_list() == [40]
 
@@ -332,7 +342,7 @@ def test_dotplot_draws_panels_with_truncated_labels():
     de, sets = simulated_de()
     long_name = "a very long gene ontology process name that keeps going and going (GO:0000001)"
     sets[long_name] = sets.pop(PLANTED_DOWN)
-    table = enrich_contrast(de, sets, collection="sim", permutations=20).table
+    table = contrast_result(de, sets, collection="sim", permutations=20).table
     fig = dotplot({"sim": table, "empty": empty_result()}, title="demo", top_n=5)
     axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert [ax.get_title(loc="left") for ax in axes] == ["sim"]
@@ -340,7 +350,7 @@ def test_dotplot_draws_panels_with_truncated_labels():
     assert len(labels) == 5
     assert plot_label(long_name) in labels and plot_label(long_name).endswith("(GO:0000001)")
     assert all(len(label) <= 55 for label in labels)
-    empty = dotplot({"x": empty_result()})
+    empty = dotplot({"x": empty_result()}, title="", top_n=10)
     assert "no prerank results" in empty.axes[0].texts[0].get_text()
 
 
@@ -355,17 +365,16 @@ def test_gseapy_keeps_the_tie_order_alsig_passes():
     de = pl.DataFrame({"symbol": genes, "stat": [1.0] * 200, "log2_fold_change": lfc, "padj": 1.0})
     ranking, report = prepare_ranking(de)
     assert report.n_tied_genes == 200 and list(ranking.index[:20]) == sorted(members)
-    top = run_prerank(ranking, sets, collection="t", permutations=20, min_size=15)
+    top = prerank_table(ranking, sets, collection="t", permutations=20, min_size=15)
     assert top.filter(pl.col("term") == "TOP")["es"][0] > 0.5
     flipped, _ = prepare_ranking(de.with_columns(-pl.col("log2_fold_change")))
-    bottom = run_prerank(flipped, sets, collection="t", permutations=20, min_size=15)
+    bottom = prerank_table(flipped, sets, collection="t", permutations=20, min_size=15)
     assert bottom.filter(pl.col("term") == "TOP")["es"][0] < -0.5
 
 
 def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     import json
 
-    from alsig.settings import defaults
     from alsig.stages.enrich import run, run_report
 
     de, sets = simulated_de()
@@ -374,11 +383,14 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     de.write_parquet(de_path)
     gmt = tmp_path / "sim.gmt"
     gmt.write_text("".join(f"{t}\tna\t" + "\t".join(g) + "\n" for t, g in sets.items()))
-    settings = defaults("enrich") | {
-        "collections": ["hallmark"],
-        "extra_gmt": [{"id": "sim", "path": str(gmt)}],
-        "permutations": 20,
-    }
+    settings = complete(
+        "enrich",
+        {
+            "collections": ["hallmark"],
+            "extra_gmt": [{"id": "sim", "path": str(gmt)}],
+            "permutations": 20,
+        },
+    )
     out = tmp_path / "enrich" / "ALS_vs_control"
     wildcards = {"dataset": "sim", "contrast": "ALS_vs_control"}
     for cid in ("hallmark", "sim"):
@@ -408,7 +420,7 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
         "json": [str(out / f"{c}.run.json") for c in ("hallmark", "sim")],
     }
     outputs = {"dotplot": str(out / "dotplot.png"), "provenance": str(out / "provenance.json")}
-    run_report(inputs, outputs, settings, **wildcards)
+    run_report(inputs, outputs, settings, 1, **wildcards)
     assert (out / "dotplot.png").read_bytes()[:4] == b"\x89PNG"
     provenance = json.loads((out / "provenance.json").read_text())
     hallmark_info = provenance["collections"]["hallmark"]
@@ -419,11 +431,11 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
 
 
 def test_settings_defaults_and_checks():
-    from alsig.settings import defaults, resolve, schema_errors
+    from alsig.settings import resolve, schema_errors
 
-    settings = defaults("enrich")
-    assert settings["permutations"] == 1000 and settings["min_size"] == 15
-    assert "threads" not in settings  # threads come from the rule, not the config
+    settings = complete("enrich")
+    assert settings.permutations == 1000 and settings.min_size == 15
+    assert not hasattr(settings, "threads")  # threads come from the rule, not the config
     config = {"datasets": {"d": {"source": "local", "condition": {}, "enrich": {"min_size": 600}}}}
     with pytest.raises(
         AlsigError, match=r"enrich\.min_size \(600\) is larger than enrich\.max_size"
@@ -431,13 +443,15 @@ def test_settings_defaults_and_checks():
         resolve(config, "d", "enrich")
     config["datasets"]["d"]["enrich"] = {"permutations": 0}
     assert any("datasets.d.enrich.permutations" in m for m in schema_errors(config))
-    with pytest.raises(AlsigError, match=r"enrich\.permutations: 0"):
-        PrerankOptions(permutations=0)
-    assert settings["engine"] == "alsig"
+    with pytest.raises(ValueError, match="permutations must be at least 1, got 0"):
+        PrerankOptions(**{**GSEA_OPTIONS, "permutations": 0})
+    assert settings.engine == "alsig"
     config["datasets"]["d"]["enrich"] = {"engine": "fgsea"}
     assert any("datasets.d.enrich.engine" in m for m in schema_errors(config))
-    with pytest.raises(AlsigError, match=r"enrich\.engine: 'fgsea'; use one of alsig, gseapy"):
-        PrerankOptions(engine="fgsea")
+    with pytest.raises(
+        ValueError, match=r"unknown prerank engine 'fgsea'; use one of \['alsig', 'gseapy'\]"
+    ):
+        engine_records([], np.zeros(0), {}, PrerankOptions(**{**GSEA_OPTIONS, "engine": "fgsea"}))
 
 
 def test_prerank_matches_gseapy_prerank_exactly():
@@ -448,7 +462,7 @@ def test_prerank_matches_gseapy_prerank_exactly():
 
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
-    ours = run_prerank(
+    ours = prerank_table(
         ranking,
         sets,
         collection="sim",
@@ -493,7 +507,7 @@ def test_prerank_does_not_depend_on_thread_count(monkeypatch, engine):
     de, sets = simulated_de()
     ranking, _ = prepare_ranking(de)
     single, double = (
-        run_prerank(
+        prerank_table(
             ranking,
             sets,
             collection="sim",

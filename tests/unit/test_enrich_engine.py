@@ -9,20 +9,35 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from alsig.stages.enrich import (
-    PrerankOptions,
-    gseapy_records,
-    null_scores,
-    positions_prerank,
-    run_prerank,
-)
-from alsig.stages.enrich.engine import (
+from alsig.gsea import PrerankOptions
+from alsig.gsea.alsig_engine import (
     NullScores,
     gsea_fdr,
     leading_edge,
-    set_positions,
+    null_scores,
+    positions_prerank,
     set_statistics,
 )
+from alsig.gsea.gseapy_engine import gseapy_records
+from alsig.gsea.positions import set_positions
+from tests.helpers import prerank_table
+
+
+def prerank(
+    genes, values, sets, *, permutations=1000, seed=123, min_size=15, max_size=500, threads=1
+):
+    """The engine with this file's test settings (weight 1, the standard weighted score)."""
+    return positions_prerank(
+        genes,
+        values,
+        sets,
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=max_size,
+        weight=1.0,
+        threads=threads,
+    )
 
 
 def walk_reference(weights: np.ndarray, positions: np.ndarray) -> tuple[float, np.ndarray]:
@@ -88,7 +103,16 @@ def realistic_ranking(
 
 
 def gseapy_run(genes, values, sets, permutations=1000, seed=123, min_size=15):
-    options = PrerankOptions(permutations=permutations, seed=seed, min_size=min_size)
+    options = PrerankOptions(
+        permutations=permutations,
+        seed=seed,
+        min_size=min_size,
+        max_size=500,
+        threads=1,
+        engine="gseapy",
+        multilevel=False,
+        multilevel_eps=1e-10,
+    )
     restricted = {t: [g for g in gs if g in set(genes)] for t, gs in sets.items()}
     return {r.term: r for r in gseapy_records(list(genes), values, restricted, options)}
 
@@ -105,7 +129,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 def tied_case():
     genes, values = ranking_with_ties()
     sets = synthetic_sets(genes)
-    ours = {r.term: r for r in positions_prerank(genes, values, sets, permutations=200, seed=9)}
+    ours = {r.term: r for r in prerank(genes, values, sets, permutations=200, seed=9)}
     return genes, values, sets, ours, gseapy_run(genes, values, sets, permutations=200, seed=9)
 
 
@@ -115,9 +139,7 @@ def realistic_case():
     yardstick for the FDR calls near the threshold."""
     genes, values, sets = realistic_ranking()
     ours = {
-        seed: {
-            r.term: r for r in positions_prerank(genes, values, sets, permutations=500, seed=seed)
-        }
+        seed: {r.term: r for r in prerank(genes, values, sets, permutations=500, seed=seed)}
         for seed in (1, 2, 3)
     }
     reference = {
@@ -243,7 +265,7 @@ def test_a_side_without_null_scores_gives_nes_one_and_p_one():
 def test_zero_weight_hits_walk_with_equal_weights():
     weights = np.r_[np.ones(5), np.zeros(10), np.ones(5)]
     positions = np.arange(5, 15)
-    (record,) = positions_prerank(
+    (record,) = prerank(
         [f"g{i}" for i in range(20)],
         weights,
         {"ZERO": [f"g{i}" for i in positions]},
@@ -259,9 +281,9 @@ def test_zero_weight_hits_walk_with_equal_weights():
 # ---------------------------------------------------------------------------------------------
 def test_same_seed_same_records_any_threads_other_seed_other_null(tied_case):
     genes, values, sets, ours, _ = tied_case
-    again = positions_prerank(genes, values, sets, permutations=200, seed=9, threads=2)
+    again = prerank(genes, values, sets, permutations=200, seed=9, threads=2)
     assert [r for r in again] == [ours[r.term] for r in again]
-    other = positions_prerank(genes, values, sets, permutations=200, seed=10)
+    other = prerank(genes, values, sets, permutations=200, seed=10)
     assert [r.es for r in other] == [r.es for r in again]
     assert [r.nes for r in other] != [r.nes for r in again]
 
@@ -271,12 +293,12 @@ def test_extreme_set_reaches_the_pvalue_floor_in_the_table():
     values = np.linspace(3, -3, 500)
     ranking = pd.Series(values, index=genes)
     sets = {"TOP": genes[:20], "MIDDLE": genes[240:260]}
-    table = run_prerank(ranking, sets, collection="t", permutations=99, seed=1, multilevel=False)
+    table = prerank_table(ranking, sets, collection="t", permutations=99, seed=1, multilevel=False)
     top = table.filter(pl.col("term") == "TOP").row(0, named=True)
     assert top["pvalue"] == pytest.approx(1 / 100) and top["pvalue_at_floor"] is True
     assert top["pvalue_display"] == "< 0.01" and top["direction"] == "up"
     assert top["leading_edge"] == genes[:20]
-    (raw,) = [r for r in positions_prerank(genes, values, sets, permutations=99) if r.es > 0.9]
+    (raw,) = [r for r in prerank(genes, values, sets, permutations=99) if r.es > 0.9]
     assert raw.pvalue == 0.0 and raw.fdr == 0.0
 
 
@@ -289,7 +311,7 @@ def test_size_limits_repeated_and_unranked_genes():
         "LARGEST": genes[20:40],
         "TOO_LARGE": genes[:21],
     }
-    records = positions_prerank(genes, values, sets, permutations=20, min_size=5, max_size=20)
+    records = prerank(genes, values, sets, permutations=20, min_size=5, max_size=20)
     assert [r.term for r in records] == ["LARGEST", "SMALLEST"]
     positions = set_positions(genes, sets, 5, 20)
     assert positions["SMALLEST"].tolist() == [10, 11, 12, 13, 14]
@@ -297,9 +319,9 @@ def test_size_limits_repeated_and_unranked_genes():
 
 def test_empty_input_gives_no_records_and_an_empty_table():
     genes = [f"G{i}" for i in range(50)]
-    assert positions_prerank(genes, np.linspace(1, -1, 50), {}) == []
-    assert positions_prerank(genes, np.linspace(1, -1, 50), {"X": ["NOPE"]}) == []
-    table = run_prerank(
+    assert prerank(genes, np.linspace(1, -1, 50), {}) == []
+    assert prerank(genes, np.linspace(1, -1, 50), {"X": ["NOPE"]}) == []
+    table = prerank_table(
         pd.Series(np.linspace(1, -1, 50), index=genes), {"X": genes[:3]}, collection="c"
     )
     assert table.height == 0
@@ -307,4 +329,4 @@ def test_empty_input_gives_no_records_and_an_empty_table():
 
 def test_ranked_names_must_be_unique():
     with pytest.raises(ValueError, match="unique"):
-        positions_prerank(["A", "A", "B"], np.array([1.0, 0.5, 0.0]), {"S": ["A"]}, min_size=1)
+        prerank(["A", "A", "B"], np.array([1.0, 0.5, 0.0]), {"S": ["A"]}, min_size=1)

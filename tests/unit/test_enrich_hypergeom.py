@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import hypergeom
 
-from alsig.stages.enrich.hypergeom import overrepresentation, upper_tail
+from alsig.gsea.hypergeom import overrepresentation, upper_tail
 from alsig.stages.enrich.ora import _enrich_records
 
 

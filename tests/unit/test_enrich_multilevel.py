@@ -1,4 +1,4 @@
-"""Multilevel p-values below the permutation floor (alsig.stages.enrich.multilevel), held to a
+"""Multilevel p-values below the permutation floor (alsig.gsea.multilevel), held to a
 brute-force permutation null of 10^6 random sets per gene set."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from alsig.stages.enrich import run_prerank
-from alsig.stages.enrich.engine import enrichment_scores, null_scores
-from alsig.stages.enrich.multilevel import expected_log_share, multilevel_pvalues
+from alsig.gsea.alsig_engine import enrichment_scores, null_scores
+from alsig.gsea.multilevel import expected_log_share, multilevel_pvalues
+from tests.helpers import prerank_table
 
 N_GENES = 5000
 SET_SIZE = 20
@@ -40,7 +40,7 @@ def ranking_and_sets():
 
 def test_estimates_match_a_million_permutations(ranking_and_sets):
     weights, sets, es, brute = ranking_and_sets
-    pvalues, bounded = multilevel_pvalues(weights, sets, es, seed=11)
+    pvalues, bounded = multilevel_pvalues(weights, sets, es, seed=11, eps=1e-10, threads=1)
     assert not bounded.any()
     error = np.log10(pvalues / brute)
     # unbiased (mean log10 error over ~15 sets) and each within a factor of ~3.5
@@ -59,16 +59,18 @@ def test_negative_side_is_the_mirrored_walk(ranking_and_sets):
     mirrored_es = enrichment_scores(mirrored_weights, mirrored_sets)
     assert np.all(mirrored_es < 0)
     np.testing.assert_allclose(mirrored_es, -es, rtol=1e-12)
-    positive, _ = multilevel_pvalues(weights, sets, es, seed=5)
-    negative, _ = multilevel_pvalues(mirrored_weights, mirrored_sets, mirrored_es, seed=5)
+    positive, _ = multilevel_pvalues(weights, sets, es, seed=5, eps=1e-10, threads=1)
+    negative, _ = multilevel_pvalues(
+        mirrored_weights, mirrored_sets, mirrored_es, seed=5, eps=1e-10, threads=1
+    )
     np.testing.assert_array_equal(negative, positive)
 
 
 def test_same_seed_same_pvalues_at_any_thread_count(ranking_and_sets):
     weights, sets, es, _ = ranking_and_sets
-    one, _ = multilevel_pvalues(weights, sets, es, seed=7, threads=1)
-    two, _ = multilevel_pvalues(weights, sets, es, seed=7, threads=2)
-    other_seed, _ = multilevel_pvalues(weights, sets, es, seed=8)
+    one, _ = multilevel_pvalues(weights, sets, es, seed=7, eps=1e-10, threads=1)
+    two, _ = multilevel_pvalues(weights, sets, es, seed=7, eps=1e-10, threads=2)
+    other_seed, _ = multilevel_pvalues(weights, sets, es, seed=8, eps=1e-10, threads=1)
     np.testing.assert_array_equal(one, two)
     assert not np.array_equal(one, other_seed)
 
@@ -77,10 +79,10 @@ def test_estimate_stops_at_eps():
     weights = np.abs(np.sort(np.random.default_rng(0).normal(size=3000))[::-1])
     top = np.arange(25)  # the 25 highest-ranked genes: p far below 1e-6
     es = enrichment_scores(weights, [top])
-    pvalues, bounded = multilevel_pvalues(weights, [top], es, eps=1e-6)
+    pvalues, bounded = multilevel_pvalues(weights, [top], es, seed=123, eps=1e-6, threads=1)
     assert bounded.tolist() == [True] and pvalues.tolist() == [1e-6]
     with pytest.raises(ValueError, match="eps must be in"):
-        multilevel_pvalues(weights, [top], es, eps=0)
+        multilevel_pvalues(weights, [top], es, seed=123, eps=0, threads=1)
 
 
 def test_expected_log_share_is_the_beta_mean_log():
@@ -108,7 +110,7 @@ def test_prerank_table_flags_multilevel_rows():
         "STRONGEST": genes[:40:2],  # 20 of the top 40: beyond eps
         "RANDOM": list(rng.choice(genes, 30, replace=False)),
     }
-    table = run_prerank(ranking, sets, collection="c", permutations=100, seed=3)
+    table = prerank_table(ranking, sets, collection="c", permutations=100, seed=3)
     rows = {r["term"]: r for r in table.iter_rows(named=True)}
     for term in ("PLANTED_UP", "PLANTED_DOWN"):
         row = rows[term]
@@ -121,7 +123,7 @@ def test_prerank_table_flags_multilevel_rows():
     assert strongest["pvalue"] == 1e-10 and strongest["pvalue_display"] == "< 1e-10"
     assert rows["RANDOM"]["pvalue_method"] == "permutation"
     assert rows["RANDOM"]["pvalue"] > 1 / 101
-    plain = run_prerank(ranking, sets, collection="c", permutations=100, seed=3, multilevel=False)
+    plain = prerank_table(ranking, sets, collection="c", permutations=100, seed=3, multilevel=False)
     floor = plain.filter(pl.col("term") == "PLANTED_UP").row(0, named=True)
     assert floor["pvalue_method"] == "permutation" and floor["pvalue_at_floor"] is True
     assert floor["pvalue"] == pytest.approx(1 / 101)

@@ -11,17 +11,11 @@ import polars as pl
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.genesets import read_gmt
+from alsig.genesets import Collection, read_gmt, read_manifest, resolve_collections
 from alsig.io import sha256_file
 from alsig.resources import geneset_manifest
-from alsig.stages.enrich import (
-    Collection,
-    configured_collections,
-    harmonise_gene_sets,
-    load_collection,
-    read_manifest,
-    resolve_collections,
-)
+from alsig.settings import complete
+from alsig.stages.enrich.sets import configured_collections, harmonise_gene_sets, load_collection
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,7 +94,7 @@ def test_optional_collection_is_a_normal_collection_when_present(tmp_path, caplo
 
 
 def test_default_settings_select_the_shipped_collections():
-    ids = [c.id for c in configured_collections({})]
+    ids = [c.id for c in configured_collections(complete("enrich"))]
     assert ids[:3] == ["hallmark", "reactome", "go_bp"]
     if (REPO / "resources/signatures/alsig_signatures.gmt").exists():
         assert "alsig_resistance" in ids

@@ -74,7 +74,7 @@ def test_replicate_collapse_sums_beyond_int32_without_error():
     import anndata as ad
     import pandas as pd
 
-    from alsig.stages.qc import collapse_replicates
+    from alsig.stages.qc.replicates import collapse_replicates
 
     obs = pd.DataFrame({"subject": ["A", "A"]}, index=["S1", "S2"])
     adata = ad.AnnData(X=np.array([[2**31 - 1, 1], [2**31 - 1, 2]], dtype=np.int32), obs=obs)

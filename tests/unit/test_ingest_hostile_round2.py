@@ -23,8 +23,8 @@ from alsig.stages.ingest import (
     read_sample_sheet,
 )
 from alsig.stages.ingest.te_counts import read_te_counts
-from alsig.stages.qc import collapse_replicates, run_qc
-from alsig.stages.qc.replicates import replicate_advice
+from alsig.stages.qc import run_qc
+from alsig.stages.qc.replicates import collapse_replicates, replicate_advice
 
 GENES = ["SOD1", "GAPDH", "ACTB", "TARDBP", "FUS", "SNAP25", "GFAP", "AQP4", "MBP", "OLIG2"]
 SHEET = "sample\tgroup\nS1\tALS\nS2\tcontrol\nS3\tALS\nS4\tcontrol\n"
@@ -396,7 +396,7 @@ def test_the_collapse_advice_is_for_technical_replicates_only():
 
 
 def test_alsig_score_inputs_go_through_the_same_layer(tmp_path):
-    from alsig.stages.score.new_samples import read_new_counts
+    from alsig.newsamples.placement import read_new_counts
 
     x = np.arange(16, dtype=np.float64).reshape(4, 4) + 1
     x[1, 2] = 1e20

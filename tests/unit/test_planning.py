@@ -10,19 +10,20 @@ import polars as pl
 import yaml
 
 from alsig import planning
+from alsig.settings import RunSettings, complete
 from tests.conftest import REPO
 
 
 def test_default_config_targets_every_stage_and_the_catalog():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    targets = planning.all_targets(config)
+    targets = planning.all_targets(RunSettings(config))
     assert "results/demo/de/ALS_vs_control.parquet" in targets
     assert "results/demo/de/ALS_vs_control.ma.png" in targets
     assert "results/demo/enrich/ALS_vs_control/go_bp.parquet" in targets
     assert "results/demo/scores/axis_heatmap.png" in targets
     assert planning.CATALOG_MANIFEST in targets and targets[-1] == planning.AXIS_META + ".png"
     config["de"] = {"contrasts": {"a": ["condition", "x", "y"]}}
-    assert planning.contrasts(config, "demo") == ["a"]
+    assert planning.contrasts(RunSettings(config)["demo"].de) == ["a"]
 
 
 def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
@@ -41,64 +42,90 @@ def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
 
 
 def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[dict, str]:
-    """A config with one user collection of ``sets`` gene sets and a DE table of ``genes`` rows,
-    for the enrich rule's resource estimates."""
+    """``enrich:`` settings with one user collection of ``sets`` gene sets and a DE table of
+    ``genes`` rows, for the enrich rule's resource estimates."""
     gmt = tmp_path / f"sets{sets}.gmt"
     gmt.write_text("".join(f"S{i}\tna\tTP53\tMDM2\n" for i in range(sets)))
-    config = {
-        "enrich": {
-            "collections": [],
-            "permutations": permutations,
-            "extra_gmt": [{"id": "user", "path": str(gmt)}],
-        },
-        "datasets": {"d": {}},
+    enrich = {
+        "collections": [],
+        "permutations": permutations,
+        "extra_gmt": [{"id": "user", "path": str(gmt)}],
     }
     de_table = tmp_path / f"de{genes}.parquet"
     pl.DataFrame({"symbol": [f"G{i}" for i in range(genes)]}).write_parquet(de_table)
-    return config, str(de_table)
+    return enrich, str(de_table)
 
 
 def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
-    config, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
+    enrich, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
     # alsig engine (default): 600 + 0.005 x 2000 genes + 3.2e-5 x 2 sets x 500 permutations
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 610
-    assert planning.enrich_mem_mb(config, "d", "user", attempt=2, de_table=de_table) == 1220
+    assert planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 610
+    assert planning.enrich_mem_mb(complete("enrich", enrich), "user", 2, de_table) == 1220
     # a dry run plans the job before the DE table exists
     assert (
-        planning.enrich_mem_mb(config, "d", "user", de_table=str(tmp_path / "later.parquet")) == 600
+        planning.enrich_mem_mb(
+            complete("enrich", enrich), "user", 1, str(tmp_path / "later.parquet")
+        )
+        == 600
     )
     # GO BP-sized at 60k genes: the null (sets x permutations) grows, nothing grows with
     # sets x genes; measured peak 0.55 GB (bench/results/enrich_prerank.md)
-    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=60000)
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 600 + 300 + 160
-    config["enrich"]["permutations"] = 10000
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 600 + 300 + 1600
+    enrich, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=60000)
+    assert (
+        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 600 + 300 + 160
+    )
+    enrich["permutations"] = 10000
+    assert (
+        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 600 + 300 + 1600
+    )
 
 
 def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):
-    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
-    config["enrich"]["engine"] = "gseapy"
+    enrich, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
+    enrich["engine"] = "gseapy"
     # the curves (sets x genes) and the permutation null (sets x permutations) grow
-    assert planning.enrich_mem_mb(config, "d", "user", de_table=de_table) == 1000 + 80 + 85 + 325
+    assert (
+        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table)
+        == 1000 + 80 + 85 + 325
+    )
 
 
 def test_rule_runtime_grows_with_sets_permutations_and_genes(tmp_path):
     """A GO BP-sized prerank on a large ranking must not hit a fixed Slurm time limit."""
-    config, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
+    enrich, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=30000)
     # alsig: 5000 sets x 1000 permutations x 1e-5 s = 50 s -> 1 min, + 5; genes do not count
-    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 6
-    config["enrich"]["permutations"] = 100000
-    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 5 + 84
+    assert planning.enrich_runtime_min(complete("enrich", enrich), "user", de_table) == 6
+    enrich["permutations"] = 100000
+    assert planning.enrich_runtime_min(complete("enrich", enrich), "user", de_table) == 5 + 84
     # gseapy: 5000 sets x 1000 permutations x 30000 genes x 1e-8 s = 1500 s = 25 min, + 10
-    config["enrich"] |= {"engine": "gseapy", "permutations": 1000}
-    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 35
-    config["enrich"]["permutations"] = 10000
-    assert planning.enrich_runtime_min(config, "d", "user", de_table=de_table) == 260
+    enrich |= {"engine": "gseapy", "permutations": 1000}
+    assert planning.enrich_runtime_min(complete("enrich", enrich), "user", de_table) == 35
+    enrich["permutations"] = 10000
+    assert planning.enrich_runtime_min(complete("enrich", enrich), "user", de_table) == 260
     # planned before the DE table exists (dry run)
     assert (
-        planning.enrich_runtime_min(config, "d", "user", de_table=str(tmp_path / "later.parquet"))
+        planning.enrich_runtime_min(
+            complete("enrich", enrich), "user", str(tmp_path / "later.parquet")
+        )
         == 10
     )
+
+
+def test_each_enrich_job_resolves_its_collections_once(tmp_path, monkeypatch):
+    """Snakemake asks for every enrich job's input, memory and runtime while it builds the DAG:
+    the run's settings are resolved once and the collection files once per settings."""
+    calls = []
+    resolve = planning.resolve_collections
+    monkeypatch.setattr(
+        planning, "resolve_collections", lambda *a, **k: calls.append(a) or resolve(*a, **k)
+    )
+    enrich, de_table = sizing_case(tmp_path, sets=3, permutations=10, genes=100)
+    settings = complete("enrich", enrich)
+    for attempt in (1, 2):
+        planning.collection_files(settings)
+        planning.enrich_mem_mb(settings, "user", attempt, de_table)
+        planning.enrich_runtime_min(settings, "user", de_table)
+    assert len(calls) == 1
 
 
 def test_gene_set_count_follows_the_file(tmp_path):

@@ -11,42 +11,36 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from alsig import settings as alsig_settings
+from alsig.counts import dense_counts
 from alsig.deseq import shutdown_workers
 from alsig.errors import AlsigError
-from alsig.stages import qc
+from alsig.settings import Contrast, complete
+from alsig.stages.de import run_de
+from alsig.stages.qc import run_qc
+from alsig.stages.qc.figures import plot_library_sizes
+from alsig.stages.qc.gene_filter import filter_by_expr
+from alsig.stages.qc.normalise import size_factors, vst
+from alsig.stages.qc.outliers import knn_distance, pca_genes
+from alsig.stages.qc.replicates import collapse_replicates
+from alsig.stages.qc.sex import infer_sex
+from alsig.toy import toy_cohort
 
-SEX_GENES = ["XIST", *qc.Y_GENES]
+#: filterByExpr with edgeR's defaults (the qc: schema's too)
+EDGER = {"min_count": 10, "min_total_count": 15, "large_n": 10, "min_prop": 0.7}
 
 
 def simulate(n_samples: int = 24, n_genes: int = 400, seed: int = 1) -> ad.AnnData:
-    """NB counts with realistic means, 2 MT genes, XIST/Y genes matching the reported sex."""
-    rng = np.random.default_rng(seed)
-    means = np.exp(rng.normal(4.0, 1.5, n_genes))
-    sf = rng.uniform(0.7, 1.4, n_samples)
-    dispersion = 0.05 + 1.0 / means
-    mu = means[None, :] * sf[:, None]
-    size = 1.0 / dispersion
-    counts = rng.negative_binomial(size[None, :], size[None, :] / (size[None, :] + mu))
-    sex = np.array(["female", "male"] * (n_samples // 2))
-    sex_counts = np.zeros((n_samples, len(SEX_GENES)), dtype=int)
-    female = sex == "female"
-    sex_counts[:, 0] = np.where(female, rng.poisson(2000 * sf), rng.poisson(3 * sf))
-    for j in range(1, len(SEX_GENES)):
-        sex_counts[:, j] = np.where(female, rng.poisson(1 * sf), rng.poisson(400 * sf))
-    names = [f"G{i}" for i in range(n_genes - 2)] + ["MT-CO1", "MT-ND1"] + SEX_GENES
-    x = np.hstack([counts, sex_counts]).astype(np.int32)
-    obs = pd.DataFrame(
-        {
-            "condition": ["ALS", "control"] * (n_samples // 2),
-            "subject": [f"P{i}" for i in range(n_samples)],
-            "sex": sex,
-            "region": "cortex",
-        },
-        index=[f"S{i:02d}" for i in range(n_samples)],
+    """The QC tests' toy cohort: one sample per donor, half of them ALS, sex genes that follow
+    the reported sex and two mitochondrial genes; samples named S00, S01, ..."""
+    adata = toy_cohort(
+        (n_samples // 2, n_samples - n_samples // 2),
+        n_genes=n_genes,
+        seed=seed,
+        sex_genes=True,
+        gene_names=["MT-CO1", "MT-ND1"],
     )
-    var = pd.DataFrame({"gene_id": names, "chromosome": "1"}, index=names)
-    return ad.AnnData(X=x, obs=obs, var=var)
+    adata.obs_names = [f"S{i:02d}" for i in range(adata.n_obs)]
+    return adata
 
 
 def test_filter_by_expr_matches_edger_rule():
@@ -60,12 +54,14 @@ def test_filter_by_expr_matches_edger_rule():
         ]
     )
     counts = np.hstack([counts, 1_000_000 - counts.sum(axis=1, keepdims=True)])
-    keep = qc.filter_by_expr(counts, ["a", "a", "b", "b"])
+    keep = filter_by_expr(counts, ["a", "a", "b", "b"], **EDGER)
     # gene0: 2 samples >= 10 counts -> kept; gene1: 20 counts in 2 -> kept; gene2 kept;
     # gene3: only 1 sample above the cutoff (smallest group has 2) -> dropped
     assert keep.tolist() == [True, True, True, False, True]
     # min_total_count: a gene with enough CPM but total < 15 is dropped
-    assert not qc.filter_by_expr(counts, None, min_count=1, min_total_count=10**9)[0]
+    assert not filter_by_expr(
+        counts, None, min_count=1, min_total_count=10**9, large_n=10, min_prop=0.7
+    )[0]
 
 
 def test_large_groups_use_min_prop():
@@ -74,28 +70,28 @@ def test_large_groups_use_min_prop():
     counts[:17, 0] = 100
     counts[:, 1] = 1_000_000 - counts[:, 0]  # every library is 1e6 counts
     groups = ["a"] * 20 + ["b"] * 20
-    assert qc.filter_by_expr(counts, groups).tolist() == [True, True]
+    assert filter_by_expr(counts, groups, **EDGER).tolist() == [True, True]
     counts[16, 0] = 0
-    assert qc.filter_by_expr(counts, groups).tolist() == [False, True]
+    assert filter_by_expr(counts, groups, **EDGER).tolist() == [False, True]
 
 
 def test_size_factors_ratio_and_poscounts():
     base = np.array([[10, 20, 30, 40], [20, 40, 60, 80]])
-    sf, method = qc.size_factors(base)
+    sf, method = size_factors(base)
     assert method == "ratio"
     assert sf[1] / sf[0] == pytest.approx(2.0)
     with_zeros = np.array([[0, 20, 30], [20, 0, 60], [10, 10, 0]])
-    _, method = qc.size_factors(with_zeros)
+    _, method = size_factors(with_zeros)
     assert method == "poscounts"
     with pytest.raises(AlsigError, match="no counts at all"):
-        qc.size_factors(np.array([[0, 0], [1, 2]]))
+        size_factors(np.array([[0, 0], [1, 2]]))
 
 
 def test_vst_matches_pydeseq2_when_fitted_on_all_genes():
     adata = simulate(n_samples=12, n_genes=200)
-    counts = qc.dense_counts(adata)
-    sf, _ = qc.size_factors(counts)
-    ours, info = qc.vst(counts, sf, n_genes=0)
+    counts = dense_counts(adata)
+    sf, _ = size_factors(counts)
+    ours, info = vst(counts, sf, n_genes=0, n_cpus=1)
     assert info["vst_fit_type"] == "parametric"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -125,7 +121,7 @@ def test_planted_outlier_and_sex_swap_are_flagged():
     adata.X = x
     # swap: sample S04 is reported female but is male (and vice versa for S05)
     adata.obs.loc["S04", "sex"], adata.obs.loc["S05", "sex"] = "male", "female"
-    out, table, summary = qc.run_qc(adata, {})
+    out, table, summary = run_qc(adata, complete("qc"), n_cpus=1)
     table = table.set_index("sample")
     assert "low_library_size" in table.loc["S03", "qc_reasons"]
     assert bool(table.loc["S03", "qc_outlier"])
@@ -156,7 +152,7 @@ def test_pca_outlier_flagged_and_excluded_on_request():
     rng = np.random.default_rng(0)
     x[7, :200] = x[7, :200] * rng.lognormal(0, 2.0, 200)  # scrambled profile, same depth
     adata.X = np.round(x).astype(np.int32)
-    out, table, summary = qc.run_qc(adata, {"exclude_outliers": True})
+    out, table, summary = run_qc(adata, complete("qc", {"exclude_outliers": True}), n_cpus=1)
     table = table.set_index("sample")
     assert "pca_distance" in table.loc["S07", "qc_reasons"]
     assert not table.loc["S07", "qc_kept"]
@@ -174,7 +170,7 @@ def test_collapse_replicates_sums_counts():
     adata.obs["condition"] = ["ALS", "ALS", "control", "control", "control", "control"]
     adata.obs["sex"] = ["female", "female", "male", "male", "male", "male"]
     adata.X = sp.csr_matrix(adata.X)
-    out = qc.collapse_replicates(adata, "subject")
+    out = collapse_replicates(adata, "subject")
     dense = adata.X.toarray()
     assert out.obs_names.tolist() == ["A", "B", "C"]
     np.testing.assert_array_equal(out.X[0], dense[0] + dense[1])
@@ -183,20 +179,22 @@ def test_collapse_replicates_sums_counts():
     assert out.obs.loc["C", "replicate"] == "1;2;3"
     assert out.obs.loc["A", "collapsed_samples"] == "S00;S01"
     with pytest.raises(AlsigError, match="qc.collapse_by: 'donor' is not a sample column"):
-        qc.collapse_replicates(adata, "donor")
+        collapse_replicates(adata, "donor")
 
 
 def test_settings_defaults_and_unknown_keys():
-    s = alsig_settings.complete("qc", {"outlier_nmads": 4})
-    assert s["outlier_nmads"] == 4 and s["exclude_outliers"] is False
+    s = complete("qc", {"outlier_nmads": 4})
+    assert s.outlier_nmads == 4 and s.exclude_outliers is False
     with pytest.raises(AlsigError, match=r"config key qc: unknown key\(s\) \['nmad'\]"):
-        alsig_settings.complete("qc", {"nmad": 3})
+        complete("qc", {"nmad": 3})
 
 
 def test_qc_does_not_leak_warning_filters():
-    before = list(warnings.filters)
     adata = simulate(n_samples=8, n_genes=60)
-    qc.run_qc(adata, {})
+    run_qc(adata, complete("qc"), n_cpus=1)  # imports what QC imports (scipy adds a filter)
+    shutdown_workers()
+    before = list(warnings.filters)
+    run_qc(adata, complete("qc"), n_cpus=1)
     shutdown_workers()
     assert not any(f[0] == "ignore" and f[2] is FutureWarning for f in warnings.filters)
     assert len(warnings.filters) == len(before)
@@ -211,45 +209,27 @@ def test_minority_cluster_is_not_an_outlier():
     size = 1.0 / (0.05 + 1.0 / np.maximum(mu, 1e-3))
     x[:6, :150] = rng.negative_binomial(size, size / (size + mu), size=(6, 150))
     adata.X = x
-    _, table, _ = qc.run_qc(adata, {})
+    _, table, _ = run_qc(adata, complete("qc"), n_cpus=1)
     assert not table["outlier_pca"].any()
     scores = np.zeros((10, 2))
     scores[:, 0] = np.arange(10) * 0.1
     scores[9] = [50.0, 50.0]  # one isolated sample
-    dist = qc.knn_distance(scores, 2)
+    dist = knn_distance(scores, 2)
     assert np.argmax(dist) == 9 and dist[9] > 10 * np.median(dist)
 
 
+#: The control that is reported female but expresses the Y genes (a sample swap).
+SWAPPED = "S17"
+
+
 def swapped_cohort(seed: int = 3) -> ad.AnnData:
-    """19 samples, ~ sex + condition; control S18 is reported female but is male (a swap)."""
-    rng = np.random.default_rng(seed)
-    n_auto, n = 300, 19
-    sex = np.array(["female", "male"] * 9 + ["female"])
-    rng.shuffle(sex[:12])
-    truth = sex.copy()
-    truth[-1] = "male"
-    means = np.exp(rng.normal(4.5, 1.2, n_auto))
-    sf = rng.uniform(0.8, 1.25, n)
-    size = 1 / (0.05 + 1 / means)
-    mu = means[None] * sf[:, None]
-    autosomal = rng.negative_binomial(size[None], size[None] / (size[None] + mu))
-    female = truth == "female"
-    y_genes = [*qc.Y_GENES, "USP9Y", "ZFY", "TXLNGY"]
-    sex_counts = np.column_stack(
-        [np.where(female, rng.poisson(2000 * sf), rng.poisson(3 * sf))]
-        + [np.where(female, rng.poisson(1 * sf), rng.poisson(300 * sf)) for _ in y_genes]
-    )
-    names = [f"G{i}" for i in range(n_auto)] + ["XIST", *y_genes]
-    obs = pd.DataFrame(
-        {"condition": ["ALS"] * 12 + ["control"] * 7, "sex": sex,
-         "subject": [f"P{i}" for i in range(n)]},
-        index=[f"S{i:02d}" for i in range(n)],
-    )  # fmt: skip
-    var = pd.DataFrame(
-        {"gene_id": names, "chromosome": ["1"] * n_auto + ["X"] + ["Y"] * len(y_genes)},
-        index=names,
-    )
-    return ad.AnnData(np.hstack([autosomal, sex_counts]).astype(np.int32), obs=obs, var=var)
+    """19 samples (12 ALS, 7 controls), ~ sex + condition; control S17 is male but reported
+    female."""
+    adata = toy_cohort((12, 7), n_genes=308, seed=seed, sex_genes=True, mean_log=(4.5, 1.2))
+    adata.obs_names = [f"S{i:02d}" for i in range(adata.n_obs)]
+    assert adata.obs.loc[SWAPPED, "sex"] == "male"
+    adata.obs.loc[SWAPPED, "sex"] = "female"
+    return adata
 
 
 @pytest.mark.parametrize(
@@ -257,18 +237,21 @@ def swapped_cohort(seed: int = 3) -> ad.AnnData:
     [("keep", 19, True), ("exclude", 18, False), ("use_inferred", 19, False)],
 )
 def test_a_planted_sex_swap_no_longer_makes_sex_linked_de_genes(mode, n_fitted, y_genes_found):
-    from alsig.stages import de
-
-    out, table, summary = qc.run_qc(swapped_cohort(), {"sex_mismatch": mode})
+    out, table, summary = run_qc(swapped_cohort(), complete("qc", {"sex_mismatch": mode}), n_cpus=1)
     assert summary["sex_check"]["n_mismatch"] == 1
-    row = table.set_index("sample").loc["S18"]
-    assert row["sex_decision"] == {"keep": "kept", "exclude": "excluded",
-                                   "use_inferred": "sex_replaced"}[mode]  # fmt: skip
+    row = table.set_index("sample").loc[SWAPPED]
+    assert (
+        row["sex_decision"]
+        == {"keep": "kept", "exclude": "excluded", "use_inferred": "sex_replaced"}[mode]
+    )
     assert out.n_obs == 19  # still in the QC'd data: scored and flagged
-    assert (out.obs.loc["S18", "qc_exclusion"] != "") == (mode == "exclude")
-    assert out.obs.loc["S18", "sex"] == ("male" if mode == "use_inferred" else "female")
-    result, de_summary = de.run_de(
-        out, "ALS_vs_control", ["condition", "ALS", "control"], {"design": "~ sex + condition"}
+    assert (out.obs.loc[SWAPPED, "qc_exclusion"] != "") == (mode == "exclude")
+    assert out.obs.loc[SWAPPED, "sex"] == ("male" if mode == "use_inferred" else "female")
+    result, de_summary = run_de(
+        out,
+        Contrast("ALS_vs_control", "condition", "ALS", "control"),
+        complete("de", {"design": "~ sex + condition"}),
+        n_cpus=1,
     )
     assert de_summary["n_samples"] == n_fitted
     assert de_summary["n_samples_excluded_qc"] == (1 if mode == "exclude" else 0)
@@ -280,16 +263,14 @@ def test_a_planted_sex_swap_no_longer_makes_sex_linked_de_genes(mode, n_fitted, 
 def test_qc_pca_leaves_out_sex_chromosome_genes_by_default():
     adata = swapped_cohort()
     adata.var["expressed"] = True
-    genes = qc.pca_genes(adata, alsig_settings.complete("qc", {}))
+    genes = pca_genes(adata, complete("qc").pca_exclude_sex_chromosomes)
     assert not genes[adata.var["chromosome"].isin(["X", "Y"]).to_numpy()].any()
-    assert qc.pca_genes(
-        adata, alsig_settings.complete("qc", {"pca_exclude_sex_chromosomes": False})
-    ).all()
+    assert pca_genes(adata, exclude_sex_chromosomes=False).all()
 
 
 def test_ambiguous_inferred_sex_is_never_a_mismatch():
     logcpm = pd.DataFrame({"XIST": [8.0, 1.0, 4.0], "DDX3Y": [0.5, 7.0, 4.3]}, index=list("abc"))
-    frame, _ = qc.infer_sex(logcpm)
+    frame, _ = infer_sex(logcpm)
     assert frame["sex_inferred"].tolist() == ["female", "male", "ambiguous"]
 
 
@@ -303,7 +284,7 @@ def test_library_size_figure_has_whole_number_count_ticks():
         },
         index=["S1", "S2", "S3", "S4"],
     )
-    fig = qc.plot_library_sizes(table)
+    fig = plot_library_sizes(table)
     fig.canvas.draw()
     library, genes = fig.axes[:2]
     for ax in (library, genes):

@@ -6,15 +6,15 @@ import re
 
 import polars as pl
 
-from alsig.report import (
+from alsig.report.browse import table_page, write_table_page
+from alsig.report.rows import (
+    DE_MAX_GENES,
+    LEADING_EDGE_SHOWN,
     de_top_genes,
     enrichment_terms,
     sample_decisions,
     sample_scores,
-    table_page,
-    write_table_page,
 )
-from alsig.report.rows import DE_MAX_GENES, LEADING_EDGE_SHOWN
 
 
 def test_sample_decisions_count_both_ways_of_being_excluded():

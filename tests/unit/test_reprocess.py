@@ -10,15 +10,10 @@ import pytest
 
 from alsig import settings
 from alsig.errors import AlsigError
-from alsig.ops import (
-    LockedError,
-    check_conditions,
-    dataset_of,
-    reprocess_settings,
-    rule_errors,
-    run_lock,
-    without_forcerun,
-)
+from alsig.ops.config import reprocess_settings
+from alsig.ops.curation import check_conditions
+from alsig.ops.lock import LockedError, run_lock
+from alsig.ops.workflow import dataset_of, rule_errors, without_forcerun
 from alsig.sources.geo_layout import series_matrix_url
 
 DEFAULT_CONDITION = settings.defaults("reprocess")["default_condition"]
@@ -148,7 +143,9 @@ def test_settings_are_the_schema_defaults():
 def test_run_summary_keys_and_outcome(tmp_path):
     import json
 
-    from alsig.ops import EXIT_DATASETS_FAILED, Observation, Registry, RunSummary
+    from alsig.ops import EXIT_DATASETS_FAILED
+    from alsig.ops.registry import Observation, Registry
+    from alsig.ops.summary import RunSummary
 
     summary = RunSummary(run_id="r1", registry="reg.tsv")
     summary.timing("lock_wait_seconds", time.monotonic())

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from alsig.io import save_figure
-from alsig.stages.score import score_anndata
+from alsig.signatures.library import configured_signatures
 from alsig.stages.score.figures import (
     axis_distributions,
     axis_heatmap,
@@ -17,12 +17,12 @@ from alsig.stages.score.figures import (
     cluster_within_condition,
     heatmap_tracks,
 )
-from alsig.stages.score.signatures import configured_signatures
+from tests.helpers import score_result
 
 
 @pytest.fixture(scope="module")
 def long_table() -> pl.DataFrame:
-    signatures = configured_signatures()
+    signatures = configured_signatures([], replace=False)
     genes = sorted({g for s in signatures for g in s.genes} | {f"filler{i}" for i in range(300)})
     rng = np.random.default_rng(7)
     n = 80  # more samples than the heatmap labels
@@ -31,7 +31,7 @@ def long_table() -> pl.DataFrame:
     obs = pd.DataFrame({"condition": conditions}, index=[f"S{i:03d}" for i in range(n)])
     adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
     adata.layers["vst"] = X
-    return score_anndata(adata, signatures, dataset="toy").long
+    return score_result(adata, signatures, dataset="toy").long
 
 
 def test_axis_matrix_is_z_scores_sorted_by_condition(long_table):
@@ -88,13 +88,19 @@ def test_heatmap_with_tracks_renders(long_table, tmp_path):
     wide, _ = axis_matrix(long_table)
     samples = wide["sample"].to_list()
     obs = pd.DataFrame(
-        {"region": ["cortex", "spinal cord"] * 40, "sex": ["female", "male"] * 40,
-         "batch": [f"b{i % 15}" for i in range(80)]},
+        {
+            "region": ["cortex", "spinal cord"] * 40,
+            "sex": ["female", "male"] * 40,
+            "batch": [f"b{i % 15}" for i in range(80)],
+        },
         index=samples,
-    )  # fmt: skip
+    )
     fig = axis_heatmap(long_table, dataset="toy", obs=obs)
     assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:8:2]] == [
-        "condition", "region", "sex", "batch"
-    ]  # fmt: skip
+        "condition",
+        "region",
+        "sex",
+        "batch",
+    ]
     save_figure(fig, tmp_path / "heatmap.png")
     assert (tmp_path / "heatmap.png").stat().st_size > 0

@@ -11,22 +11,17 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
-from alsig.stages.score import (
-    METHODS,
-    check_methods,
-    composition_residuals,
-    control_reference,
-    score_anndata,
-    singscore,
-    singscore_sets,
-    ssgsea_es,
-    ssgsea_nes,
-    z_vs_control,
-)
-from alsig.stages.score.signatures import Signature
+from alsig.settings import complete, config_schema
+from alsig.signatures.model import Signature
+from alsig.stages.qc.normalise import size_factors
+from alsig.stages.score.composites import composition_residuals, control_reference, z_vs_control
+from alsig.stages.score.scoring import METHODS, check_methods
+from alsig.stages.score.singscore import singscore, singscore_sets
+from alsig.stages.score.ssgsea import ssgsea_es, ssgsea_nes
 from alsig.tables import schemas
+from alsig.toy import toy_cohort
+from tests.helpers import score_result
 
 
 def _sig(name, up=(), down=(), axis="test"):
@@ -49,15 +44,17 @@ def test_singscore_hand_computed_case():
     genes = ["g0", "g1", "g2", "g3", "g4", "g5"]
     X = np.array([[5.0, 3.0, 3.0, 1.0, 6.0, 2.0]])
     sig = _sig("s", up=["g0", "g4"], down=["g3", "g1"])
-    score, dispersion = singscore(X, genes, [sig])
+    score, dispersion = singscore(X, genes, [sig], chunk_size=256)
     # up: mean rank 5.5, bounds (k+1)/2 = 1.5 and (2N-k+1)/2 = 5.5 -> 1.0, centred 0.5
     # down: mean rank 2 -> (2 - 1.5) / 4 = 0.125 -> 1 - 0.125 - 0.5 = 0.375
     assert score[0, 0] == pytest.approx(0.875)
     # MAD (R constant 1.4826): up ranks [5, 6] -> 0.5 * 1.4826; down ranks [1, 3] -> 1 * 1.4826
     assert dispersion[0, 0] == pytest.approx((0.5 + 1.0) * 1.4826 / 6)
-    up_only, _ = singscore(X, genes, [_sig("u", up=["g3", "g5"])])  # the two lowest genes
+    up_only, _ = singscore(
+        X, genes, [_sig("u", up=["g3", "g5"])], chunk_size=256
+    )  # the two lowest genes
     assert up_only[0, 0] == pytest.approx(-0.5)
-    raw, mad = singscore_sets(X, genes, {"a": ["g1", "g2", "missing"]})
+    raw, mad = singscore_sets(X, genes, {"a": ["g1", "g2", "missing"]}, chunk_size=256)
     assert raw[0, 0] == pytest.approx((3 - 1.5) / 4)  # bounds use the 2 present genes
     assert mad[0, 0] == 0.0
 
@@ -72,12 +69,12 @@ def test_scores_of_a_sample_do_not_depend_on_other_samples():
     alone, alone_disp = singscore(X[[3, 17]], genes, sigs, chunk_size=256)
     np.testing.assert_array_equal(full[[3, 17]], alone)
     np.testing.assert_array_equal(full_disp[[3, 17]], alone_disp)
-    sparse, _ = singscore(sp.csr_matrix(X), genes, sigs)
+    sparse, _ = singscore(sp.csr_matrix(X), genes, sigs, chunk_size=256)
     np.testing.assert_array_equal(full, sparse)
     # the same through the public table (singscore rows only)
     conditions = ["ALS"] * 20 + ["control"] * 5
-    long_full = score_anndata(_adata(X, genes, conditions), sigs).long
-    long_one = score_anndata(_adata(X[[3]], genes, ["ALS"]), sigs).long
+    long_full = score_result(_adata(X, genes, conditions), sigs).long
+    long_one = score_result(_adata(X[[3]], genes, ["ALS"]), sigs).long
     a = long_full.filter(pl.col("sample") == "S3").sort("signature")["score"].to_numpy()
     b = long_one.sort("signature")["score"].to_numpy()
     np.testing.assert_array_equal(a, b)
@@ -100,7 +97,7 @@ def test_ssgsea_matches_gseapy():
     res = gp.ssgsea(data=data, gene_sets=sets, outdir=None, min_size=1, threads=1).res2d
     ref_es = res.pivot(index="Name", columns="Term", values="ES").astype(float)
     ref_nes = res.pivot(index="Name", columns="Term", values="NES").astype(float)
-    es = ssgsea_es(X, genes, sets, chunk_size=4)
+    es = ssgsea_es(X, genes, sets, weight=0.25, chunk_size=4)
     ours_es = pd.DataFrame(es, index=data.columns, columns=list(sets))
     ours_nes = pd.DataFrame(ssgsea_nes(es), index=data.columns, columns=list(sets))
     np.testing.assert_allclose(ours_es.loc[ref_es.index, ref_es.columns], ref_es, atol=1e-6)
@@ -116,7 +113,7 @@ def test_low_coverage_signature_is_flagged_not_scored(caplog):
         _sig("nodown", up=genes[10:20], down=["Y1"]),  # 10 of 11, but no down gene
     ]
     with caplog.at_level(logging.WARNING, logger="alsig.stages.score"):
-        result = score_anndata(_adata(X, genes, ["ALS"] * 5), sigs, min_coverage=0.5)
+        result = score_result(_adata(X, genes, ["ALS"] * 5), sigs, min_coverage=0.5)
     cov = {r["signature"]: r for r in result.coverage.iter_rows(named=True)}
     assert cov["good"]["flagged"] is False and cov["good"]["n_genes_used"] == 10
     assert cov["sparse"]["flagged"] is True
@@ -129,7 +126,7 @@ def test_low_coverage_signature_is_flagged_not_scored(caplog):
     assert result.long.filter(pl.col("signature") == "good")["score"].null_count() == 0
     assert "signature 'sparse' not scored" in caplog.text
     # a lower threshold scores it
-    relaxed = score_anndata(_adata(X, genes, ["ALS"] * 5), sigs[:2], min_coverage=0.25)
+    relaxed = score_result(_adata(X, genes, ["ALS"] * 5), sigs[:2], min_coverage=0.25)
     assert relaxed.long.filter(pl.col("signature") == "sparse")["score"].null_count() == 0
 
 
@@ -151,26 +148,33 @@ def test_z_vs_control_rule(caplog):
     genes = [f"G{i}" for i in range(60)]
     X = np.random.default_rng(1).normal(size=(6, 60))
     with caplog.at_level(logging.WARNING, logger="alsig.stages.score"):
-        res = score_anndata(
+        res = score_result(
             _adata(X, genes, ["ALS"] * 4 + ["control"] * 2), [_sig("a", up=genes[:10])]
         )
     assert res.long["z_vs_control"].null_count() == res.long.height
     assert "z_vs_control is null" in caplog.text
-    res3 = score_anndata(
-        _adata(X, genes, ["ALS"] * 3 + ["control"] * 3), [_sig("a", up=genes[:10])]
-    )
+    res3 = score_result(_adata(X, genes, ["ALS"] * 3 + ["control"] * 3), [_sig("a", up=genes[:10])])
     assert res3.long["z_vs_control"].null_count() == 0
 
 
-def _planted(n_per_group=15, shift=1.5, seed=11):
-    rng = np.random.default_rng(seed)
-    genes = [f"G{i}" for i in range(1000)]
-    n = 2 * n_per_group
-    X = rng.normal(loc=rng.uniform(2, 10, size=1000), scale=0.5, size=(n, 1000))
-    als = np.arange(n) < n_per_group
-    X[np.ix_(als, np.arange(0, 30))] += shift  # up genes of 'stress' rise in ALS
-    X[np.ix_(als, np.arange(40, 50))] -= shift  # down genes of 'loss' fall in ALS
-    conditions = ["ALS"] * n_per_group + ["control"] * n_per_group
+def _planted(n_per_group=15, log2fc=1.5, seed=11):
+    """15 ALS vs 15 control donors (toy cohort, log2 normalised counts as the scored layer): the
+    first 30 genes rise in ALS (the up genes of 'stress'), genes 40-49 fall (the down genes of
+    'loss'); genes 500-539 are a neutral signature."""
+    names = [f"G{i:05d}" for i in range(1000)]
+    planted = {g: log2fc for g in names[0:30]} | {g: -log2fc for g in names[40:50]}
+    cohort = toy_cohort(
+        (n_per_group, n_per_group),
+        n_genes=1000,
+        seed=seed,
+        planted_log2fc=planted,
+        mean_log=(5.0, 0.8),
+    )
+    counts = np.asarray(cohort.X, dtype=float)
+    factors, _ = size_factors(counts)  # median of ratios: robust to the planted genes
+    X = np.log2(counts / factors[:, None] + 1.0)
+    genes = list(cohort.var_names)
+    conditions = cohort.obs["condition"].tolist()
     sigs = [
         _sig("stress_up", up=genes[0:30], axis="stress"),
         _sig("loss", down=genes[40:50], axis="loss"),
@@ -183,7 +187,7 @@ def _planted(n_per_group=15, shift=1.5, seed=11):
 @pytest.mark.parametrize("method", ["singscore", "ssgsea"])
 def test_planted_shift_has_the_right_sign(method):
     adata, sigs = _planted()
-    long = score_anndata(adata, sigs, methods=[method]).long
+    long = score_result(adata, sigs, methods=[method]).long
     means = (
         long.filter(pl.col("signature").str.starts_with("axis:"))
         .group_by("signature", "condition")
@@ -199,7 +203,7 @@ def test_planted_shift_has_the_right_sign(method):
 
 def test_axis_composite_is_mean_of_signatures():
     adata, sigs = _planted()
-    long = score_anndata(
+    long = score_result(
         adata, sigs[:2] + [_sig("stress2", up=adata.var_names[0:10], axis="stress")]
     ).long
     wide = long.pivot(on="signature", index="sample", values="score")
@@ -222,7 +226,7 @@ def test_composition_adjustment_removes_linear_cell_type_signal():
     # through the table: adjusted rows exist for non-cell-type signatures only
     adata, sigs = _planted()
     sigs = sigs + [_sig("celltype_x", up=list(adata.var_names[600:640]), axis="cell_type")]
-    long = score_anndata(adata, sigs, methods=["singscore", "singscore_adjusted"]).long
+    long = score_result(adata, sigs, methods=["singscore", "singscore_adjusted"]).long
     adjusted = long.filter(pl.col("method") == "singscore_adjusted")
     assert "cell_type" not in adjusted["axis"].to_list()
     assert adjusted["score"].null_count() == 0
@@ -230,21 +234,21 @@ def test_composition_adjustment_removes_linear_cell_type_signal():
 
 
 def test_settings_defaults_and_errors():
-    settings = alsig_settings.defaults("score")
-    assert settings["methods"] == ["singscore"] and settings["min_coverage"] == 0.5
-    assert settings["control_label"] == "control"
+    settings = complete("score")
+    assert settings.methods == ("singscore",) and settings.min_coverage == 0.5
+    assert settings.control_label == "control"
     # the methods alsig implements are the ones the config and the output schema allow
-    config_methods = alsig_settings.config_schema()["definitions"]["score_settings"]
+    config_methods = config_schema()["definitions"]["score_settings"]
     assert config_methods["properties"]["methods"]["items"]["enum"] == list(METHODS)
     # ... plus log2cpm, the method of the retrotransposon signatures (scored from TE counts)
     table_methods = schemas.load("signature_scores")["properties"]["method"]["enum"]
     assert table_methods == [*METHODS, "log2cpm"]
-    assert check_methods(["ssgsea", "singscore", "ssgsea"]) == ["ssgsea", "singscore"]
+    assert check_methods(["ssgsea", "singscore", "ssgsea"], 0.5) == ["ssgsea", "singscore"]
     with pytest.raises(AlsigError, match="score.methods"):
-        check_methods(["gsva"])
+        check_methods(["gsva"], 0.5)
     with pytest.raises(AlsigError, match="score.methods"):
-        score_anndata(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], methods=[])
+        score_result(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], methods=[])
     with pytest.raises(AlsigError, match="score.min_coverage"):
         check_methods(["singscore"], min_coverage=1.5)
     with pytest.raises(AlsigError, match="layer 'counts' is not in the AnnData"):
-        score_anndata(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], layer="counts")
+        score_result(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], layer="counts")

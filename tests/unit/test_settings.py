@@ -24,10 +24,48 @@ def test_dataset_section_overrides_the_top_level_which_overrides_the_schema_defa
     config["enrich"] = {"permutations": 200, "seed": 7}
     config["datasets"]["demo"]["enrich"] = {"permutations": 50}
     resolved = settings.resolve(config, "demo", "enrich")
-    assert resolved["permutations"] == 50  # dataset
-    assert resolved["seed"] == 7  # top level
-    assert resolved["min_size"] == 15  # schema default
-    assert resolved["collections"] == ["hallmark", "reactome", "go_bp", "alsig_resistance"]
+    assert resolved.permutations == 50  # dataset
+    assert resolved.seed == 7  # top level
+    assert resolved.min_size == 15  # schema default
+    assert resolved.collections == ("hallmark", "reactome", "go_bp", "alsig_resistance")
+    # the run's settings are the same objects, resolved once for every dataset and stage
+    run = settings.RunSettings(config)
+    assert run["demo"].enrich == resolved
+    assert run.params("demo", "enrich") == settings.resolve_mapping(config, "demo", "enrich")
+
+
+@pytest.mark.parametrize("stage", settings.STAGES)
+def test_each_stage_settings_class_has_exactly_the_schema_keys(stage):
+    """One typed, frozen settings object per stage, its fields the schema section's keys (the
+    schema is the one source of the keys and their defaults)."""
+    import dataclasses
+
+    schema = settings.config_schema()["definitions"][f"{stage}_settings"]["properties"]
+    typed = settings.complete(stage)
+    assert [f.name for f in dataclasses.fields(typed)] == list(schema)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        typed.seed = 1  # type: ignore[misc]
+    # every default comes from the schema, typed
+    defaults = settings.defaults(stage)
+    for key, value in settings.as_mapping(typed).items():
+        expected = defaults[key]
+        if stage == "de" and key == "contrasts":
+            expected = {k: list(v) for k, v in expected.items()}
+        if stage == "qc" and key == "pca_colour_by" and isinstance(expected, str):
+            expected = [expected]
+        assert value == expected, (stage, key)
+
+
+def test_a_changed_setting_changes_the_rule_params():
+    """Rule params hold plain values (Snakemake's params rerun trigger cannot see a dataclass)."""
+    config = demo_config()
+    before = settings.RunSettings(config).params("demo", "qc")
+    config["qc"] = {"min_count": 20}
+    after = settings.RunSettings(config).params("demo", "qc")
+    assert repr(before) != repr(after) and after["min_count"] == 20
+    assert all(
+        isinstance(v, (str, int, float, bool, list, dict, type(None))) for v in after.values()
+    )
 
 
 def test_defaults_are_the_schema_defaults_and_cover_every_key():
@@ -45,6 +83,8 @@ def test_values_the_schema_cannot_check_name_the_key():
     config["de"] = {"contrasts": {"same": ["condition", "ALS", "ALS"]}}
     with pytest.raises(AlsigError, match=r"de.contrasts.same: test and reference level are both"):
         settings.resolve(config, "demo", "de")
+    with pytest.raises(AlsigError, match=r"dataset demo: config key de.contrasts.same"):
+        settings.RunSettings(config)
     config = demo_config()
     config["enrich"] = {"min_size": 50, "max_size": 10}
     with pytest.raises(AlsigError, match=r"dataset demo: config key enrich.min_size \(50\)"):

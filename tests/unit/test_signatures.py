@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_gmt
-from alsig.stages.score.signatures import (
-    CELL_TYPE_AXIS,
-    DEFAULT_GMT,
-    DEFAULT_TABLE,
-    configured_signatures,
-    read_signature_gmt,
-    read_signature_table,
-    signatures_to_gmt,
-)
+from alsig.signatures.library import DEFAULT_GMT, configured_signatures, signatures_to_gmt
+from alsig.signatures.model import CELL_TYPE_AXIS
+from alsig.signatures.readers import DEFAULT_TABLE, read_signature_gmt, read_signature_table
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = "signature\taxis\tgene\tdirection\tsource\n"
@@ -29,10 +21,20 @@ def test_shipped_table_is_complete_and_sourced():
     assert len(sigs) == 24
     axes = {s.axis for s in sigs.values()}
     assert {
-        "excitotoxicity", "sodium_channel", "oxidative_stress", "mitochondria", "heat_shock",
-        "autophagy_lysosome", "proteasome", "er_stress", "tdp43_loss", "drug_efflux",
-        "microglia_activation", "reactive_astrocytes", CELL_TYPE_AXIS,
-    } == axes  # fmt: skip
+        "excitotoxicity",
+        "sodium_channel",
+        "oxidative_stress",
+        "mitochondria",
+        "heat_shock",
+        "autophagy_lysosome",
+        "proteasome",
+        "er_stress",
+        "tdp43_loss",
+        "drug_efflux",
+        "microglia_activation",
+        "reactive_astrocytes",
+        CELL_TYPE_AXIS,
+    } == axes
     assert len(sigs["hallmark_ros"].up) == 49
     assert len(sigs["hallmark_oxphos"].up) == 200
     assert len(sigs["hallmark_upr"].up) == 113 and "SKIC3" in sigs["hallmark_upr"].up
@@ -68,23 +70,6 @@ def test_every_shipped_gene_is_a_current_symbol():
     genes = sorted({g for s in read_signature_table(DEFAULT_TABLE) for g in s.genes})
     records, _ = gene_map.harmonise(genes, "symbol")
     assert [r.input_id for r in records if r.how != "symbol"] == []
-
-
-def test_build_script_regenerates_the_same_gmt(tmp_path):
-    out = tmp_path / "sigs.gmt"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts/build_signatures.py"),
-            "--gmt-only",
-            "--gmt",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    assert out.read_bytes() == DEFAULT_GMT.read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -126,7 +111,7 @@ def test_user_gmt_and_tsv_add_or_replace(tmp_path):
     assert sigs["my_sig"].axis == "custom" and sigs["plain"].axis == "user"
     tsv = tmp_path / "mine.tsv"
     tsv.write_text("signature\taxis\tgene\tdirection\nother\tcustom\tGFAP\tup\n")
-    added = configured_signatures([str(gmt), {"path": str(tsv)}])
+    added = configured_signatures([str(gmt), {"path": str(tsv)}], replace=False)
     names = [s.name for s in added]
     assert names[:24] == [s.name for s in read_signature_table(DEFAULT_TABLE)]
     assert names[24:] == ["my_sig", "plain", "other"]
@@ -141,7 +126,7 @@ def test_user_file_clashing_with_shipped_name(tmp_path):
     gmt = tmp_path / "clash.gmt"
     gmt.write_text("nrf2_targets\tna\tNQO1\n")
     with pytest.raises(AlsigError, match="'nrf2_targets' is defined in both") as info:
-        configured_signatures([gmt])
+        configured_signatures([gmt], replace=False)
     assert str(gmt) in str(info.value)
     bad = tmp_path / "bad.gmt"
     bad.write_text("x_UP\tna\tA\tB\nx_DN\tna\tB\n")

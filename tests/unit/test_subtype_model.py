@@ -13,8 +13,8 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from alsig.errors import AlsigError
+from alsig.signatures import Signature
 from alsig.stages.score.retrotransposons import te_log2cpm
-from alsig.stages.score.signatures import Signature
 from alsig.stages.subtypes.features import (
     counts_by_entrez,
     gene_rank_features,

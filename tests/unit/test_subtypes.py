@@ -11,21 +11,16 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from alsig import settings as alsig_settings
 from alsig.errors import AlsigError
+from alsig.settings import complete
+from alsig.signatures.library import TE_TABLE
+from alsig.signatures.readers import read_signatures
 from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts
-from alsig.stages.score import score_anndata
-from alsig.stages.score.retrotransposons import te_signature_table
-from alsig.stages.score.signatures import read_signatures
-from alsig.stages.subtypes import (
-    STATES,
-    call_states,
-    discover,
-    member_z,
-    nmf_features,
-    subject_view,
-    subtype_table,
-)
+from alsig.stages.subtypes import subtype_table
+from alsig.stages.subtypes.nmf import discover, nmf_features
+from alsig.stages.subtypes.states import STATES, call_states, member_z, subject_view
+from alsig.toy import toy_cohort
+from tests.helpers import score_result
 
 PLANTED = {"ox": "Ox-like", "glia": "Glia-like", "te": "TE-like"}
 
@@ -45,15 +40,16 @@ def planted_scores(seed=0, per_state=20, n_controls=10, shift=2.0) -> tuple[pl.D
                 z = rng.normal(0, 0.6) + (shift if name == state else 0.0)
                 method = "log2cpm" if member == "axis:retrotransposons" else "singscore"
                 rows.append((sample, condition, member, method, z))
-    table = pl.DataFrame(rows, schema=["sample", "condition", "signature", "method", "z_vs_control"],
-                         orient="row")  # fmt: skip
+    table = pl.DataFrame(
+        rows, schema=["sample", "condition", "signature", "method", "z_vs_control"], orient="row"
+    )
     return table, truth
 
 
 def test_three_planted_states_are_recovered():
     scores, truth = planted_scores()
     z = member_z(scores)
-    calls = call_states(z, [truth[s] is None for s in z.index], min_score=1.0).call
+    calls = call_states(z, [truth[s] is None for s in z.index], margin=0.5, min_score=1.0).call
     disease = [s for s, t in truth.items() if t]
     accuracy = np.mean([calls[s] == truth[s] for s in disease])
     assert accuracy >= 0.9
@@ -66,8 +62,12 @@ def test_a_call_does_not_change_when_more_disease_samples_are_added():
     scores, _ = planted_scores(seed=1)
     subset = scores.filter(~pl.col("sample").str.starts_with("glia"))
     full_z, sub_z = member_z(scores), member_z(subset)
-    full_calls = call_states(full_z, [s.startswith("c") for s in full_z.index])
-    sub_calls = call_states(sub_z, [s.startswith("c") for s in sub_z.index])
+    full_calls = call_states(
+        full_z, [s.startswith("c") for s in full_z.index], margin=0.5, min_score=None
+    )
+    sub_calls = call_states(
+        sub_z, [s.startswith("c") for s in sub_z.index], margin=0.5, min_score=None
+    )
     shared = sub_calls.call.index
     pd.testing.assert_series_equal(full_calls.call[shared], sub_calls.call)
     pd.testing.assert_series_equal(full_calls.confidence[shared], sub_calls.confidence)
@@ -75,11 +75,14 @@ def test_a_call_does_not_change_when_more_disease_samples_are_added():
 
 def test_unassigned_without_a_clear_lead_and_confidence_grows_with_it():
     z = pd.DataFrame(
-        {"axis:oxidative_stress": [2.0, 2.0, -1.0], "axis:microglia_activation": [1.8, 0.0, -2.0],
-         "axis:tdp43_loss": [0.0, 0.0, -1.5]},
+        {
+            "axis:oxidative_stress": [2.0, 2.0, -1.0],
+            "axis:microglia_activation": [1.8, 0.0, -2.0],
+            "axis:tdp43_loss": [0.0, 0.0, -1.5],
+        },
         index=["close", "clear", "low"],
-    )  # fmt: skip
-    calls = call_states(z, margin=0.5, min_score=0.0)
+    )
+    calls = call_states(z, None, margin=0.5, min_score=0.0)
     assert calls.call.tolist() == ["unassigned", "Ox-like", "unassigned"]
     assert calls.confidence["clear"] == pytest.approx(2.0 / 2.5)
     assert calls.members_used["te"] == ["axis:tdp43_loss"]
@@ -96,40 +99,55 @@ def test_subject_view_names_discordant_donors():
 
 
 def planted_clusters(seed=2, per_cluster=15, n_genes=120):
-    rng = np.random.default_rng(seed)
-    base = rng.gamma(2.0, 1.0, n_genes)
-    blocks = []
-    for c in range(3):
-        profile = base.copy()
-        profile[c * 40 : (c + 1) * 40] *= 4
-        blocks.append(rng.poisson(profile * 10, size=(per_cluster, n_genes)))
-    vst = pd.DataFrame(
-        np.log2(np.vstack(blocks) + 1.0), index=[f"s{i}" for i in range(3 * per_cluster)]
+    """Three programmes of 40 genes (toy cohort; each ALS donor carries one, 4-fold up) and the
+    log2 expression of the 45 donors at equal depth; the truth is each donor's programme.
+
+    The rank rule (most stable consensus, then best silhouette) picks k = 3 here, but k = 2 for
+    most other seeds of this design (as it did for the simulator this replaced): a finding about
+    :func:`~alsig.stages.subtypes.nmf.choose_rank`, reported, not changed in this layout work.
+    """
+    adata = toy_cohort(
+        (3 * per_cluster, 0),
+        n_genes=n_genes,
+        seed=seed,
+        programmes={"A": 40, "B": 40, "C": 40},
+        programme_log2fc=2.0,
+        mean_log=(3.0, 0.5),
+        size_factor_range=(1.0, 1.0),
     )
-    return vst, np.repeat([0, 1, 2], per_cluster)
+    vst = pd.DataFrame(np.log2(adata.X + 1.0), index=[f"s{i}" for i in range(adata.n_obs)])
+    return vst, pd.Categorical(adata.obs["true_state"]).codes
 
 
 def test_consensus_nmf_finds_the_planted_clusters_and_rank():
     vst, truth = planted_clusters()
-    found = discover(nmf_features(vst, None, 100), list(vst.index), ranks=range(2, 6), restarts=8)
+    found = discover(
+        nmf_features(vst, None, 100), list(vst.index), ranks=range(2, 6), restarts=8, seed=123
+    )
     assert found.k == 3
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(truth, found.chosen.labels) > 0.9
-    again = discover(nmf_features(vst, None, 100), list(vst.index), ranks=range(2, 6), restarts=8)
+    again = discover(
+        nmf_features(vst, None, 100), list(vst.index), ranks=range(2, 6), restarts=8, seed=123
+    )
     assert np.array_equal(again.chosen.labels, found.chosen.labels)  # seeded
 
 
 def test_subtype_table_follows_its_schema():
     scores, truth = planted_scores(per_state=6, n_controls=5)
     samples = scores["sample"].unique(maintain_order=True).to_list()
-    obs = pd.DataFrame({"condition": ["ALS" if truth[s] else "control" for s in samples],
-                        "subject": samples}, index=samples)  # fmt: skip
+    obs = pd.DataFrame(
+        {"condition": ["ALS" if truth[s] else "control" for s in samples], "subject": samples},
+        index=samples,
+    )
     vst = pd.DataFrame(np.random.default_rng(3).gamma(2, 1, (len(samples), 50)), index=samples)
-    settings = alsig_settings.defaults("subtypes") | {
-        "nmf_features": 40, "nmf_k_max": 3, "nmf_restarts": 4, "seed": 1}  # fmt: skip
-    result = subtype_table("sim", scores.with_columns(pl.lit("sim").alias("dataset")), obs, vst,
-                           None, settings)  # fmt: skip
+    settings = complete(
+        "subtypes", {"nmf_features": 40, "nmf_k_max": 3, "nmf_restarts": 4, "seed": 1}
+    )
+    result = subtype_table(
+        "sim", scores.with_columns(pl.lit("sim").alias("dataset")), obs, vst, None, settings
+    )
     table = result.table
     assert table.height == len(samples)
     assert table.filter(pl.col("condition") == "control")["nmf_cluster"].null_count() == 5
@@ -153,7 +171,10 @@ def test_te_counts_both_layouts(tmp_path, with_genes):
     write_te_table(path, ["S1", "S2", "S3"], with_genes=with_genes)
     te = read_te_counts(path, sample_ids=["S3", "S1"])
     assert list(te.index) == ["S3", "S1"] and list(te.columns) == [
-        "L1HS:L1:LINE", "AluY:Alu:SINE", "HERVK-int:ERVK:LTR"]  # fmt: skip
+        "L1HS:L1:LINE",
+        "AluY:Alu:SINE",
+        "HERVK-int:ERVK:LTR",
+    ]
     assert te.loc["S3", "L1HS:L1:LINE"] == 52 and te.loc["S1", "AluY:Alu:SINE"] == 400
 
 
@@ -195,8 +216,9 @@ def test_retrotransposon_axis_is_higher_in_a_planted_te_high_group():
     te = rng.poisson(30, size=(n, len(te_ids))).astype(np.int64)
     te[16:] *= 4  # the last 8 ALS samples de-repress every TE
     attach_te_counts(adata, pd.DataFrame(te, index=obs.index, columns=te_ids))
-    result = score_anndata(adata, [], te_signatures=read_signatures(te_signature_table()),
-                           methods=["singscore"], min_coverage=0.1)  # fmt: skip
+    result = score_result(
+        adata, [], read_signatures(TE_TABLE), methods=["singscore"], min_coverage=0.1
+    )
     axis = result.long.filter(pl.col("signature") == "axis:retrotransposons")
     high = axis.filter(pl.col("sample").is_in([f"s{i}" for i in range(16, 24)]))["z_vs_control"]
     low = axis.filter(pl.col("sample").is_in([f"s{i}" for i in range(8, 16)]))["z_vs_control"]

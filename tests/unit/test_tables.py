@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.stages.catalog import write_catalog
-from alsig.stages.score import score_anndata, write_scores_h5ad
-from alsig.stages.score.signatures import Signature, configured_signatures
+from alsig.signatures.library import configured_signatures
+from alsig.signatures.model import Signature
+from alsig.stages.catalog.manifest import write_catalog
+from alsig.stages.score.h5ad import write_scores_h5ad
 from alsig.tables import (
     COLUMNS,
     KEY,
@@ -27,11 +28,12 @@ from alsig.tables import (
     write_long,
     write_wide,
 )
+from tests.helpers import score_result
 
 
 def _result(dataset="toy", n=8, controls=4, methods=("singscore", "ssgsea", "singscore_adjusted")):
     rng = np.random.default_rng(2)
-    sigs = configured_signatures()
+    sigs = configured_signatures([], replace=False)
     genes = sorted({g for s in sigs for g in s.genes} - {"UNC13A"}) + [f"G{i}" for i in range(500)]
     X = rng.gamma(2.0, 2.0, size=(n, len(genes))).astype(np.float32)
     obs = pd.DataFrame(
@@ -42,7 +44,7 @@ def _result(dataset="toy", n=8, controls=4, methods=("singscore", "ssgsea", "sin
     adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
     adata.layers["vst"] = X
     sigs.append(Signature("lonely", "user", up=["NOPE1", "NOPE2", "G1"]))
-    return adata, score_anndata(adata, sigs, methods=list(methods), dataset=dataset)
+    return adata, score_result(adata, sigs, methods=list(methods), dataset=dataset)
 
 
 def _schema():
@@ -106,7 +108,7 @@ def test_outputs_validate_against_the_schema(tmp_path):
         float(f"{long_value:.6g}"), abs=0
     )
     # obsm export
-    write_scores_h5ad(adata, result, tmp_path / "scores.h5ad")
+    write_scores_h5ad(adata, result, tmp_path / "scores.h5ad", layer="vst")
     back = ad.read_h5ad(tmp_path / "scores.h5ad")
     frame = back.obsm["alsig_scores_singscore"]
     assert list(frame.index) == list(adata.obs_names)

@@ -9,7 +9,7 @@ import pytest
 from scipy import special, stats
 
 from alsig.errors import AlsigError
-from alsig.stages.de import design_matrix
+from alsig.stages.de.design import design_matrix
 from alsig.toy import toy_cohort
 from alsig.voom import (
     benjamini_hochberg,

@@ -23,15 +23,18 @@ from alsig.sources import geo_layout
 config_problems = alsig_settings.schema_errors(config)
 if config_problems:
     sys.exit("alsig config error:\n  " + "\n  ".join(config_problems))
-# Defaults are applied per job after merging (alsig.settings.resolve), not by the validator.
+# Defaults are applied after merging (alsig.settings.RunSettings), not by the validator.
 validate(config, schema="../schemas/config.schema.yaml", set_default=False)
 try:
     alsig_settings.check_config(config)
+    # every dataset's stage settings, resolved once for the whole DAG (rule params, input
+    # functions and resource models all read this)
+    SETTINGS = alsig_settings.RunSettings(config)
 except AlsigError as error:
     sys.exit(f"alsig config error: {error}")
 
 
-DATASETS = list(config["datasets"])
+DATASETS = SETTINGS.datasets
 GEO = alsig_settings.section(config, "geo")
 GEO_CACHE = GEO["cache_dir"]
 CATALOG_DIR = planning.CATALOG_DIR
@@ -43,9 +46,11 @@ wildcard_constraints:
     accession=r"GSE\d+",
 
 
-def stage_settings(dataset, stage):
-    """A dataset's resolved settings of one stage (checked for every dataset at parse time)."""
-    return alsig_settings.resolve(config, dataset, stage)
+def stage_params(dataset, stage):
+    """A job's ``params.settings``: its stage's settings as resolved once in SETTINGS (plain
+    values, so that a changed setting reruns the job; the job makes the typed object of them).
+    """
+    return SETTINGS.params(dataset, stage)
 
 
 def dataset_entry(dataset):

@@ -68,7 +68,7 @@ rule de:
         ),
         runtime=lambda wc, input: planning.de_runtime_min(input.h5ad),
     params:
-        settings=lambda wc: stage_settings(wc.dataset, "de"),
+        settings=lambda wc: stage_params(wc.dataset, "de"),
         dataset=lambda wc: wc.dataset,
         contrast=lambda wc: wc.contrast,
     script:

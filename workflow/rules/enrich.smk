@@ -7,7 +7,9 @@
 rule enrich:
     input:
         de="results/{dataset}/de/{contrast}.parquet",
-        gmt=lambda wc: planning.collection_files(config, wc.dataset)[wc.collection],
+        gmt=lambda wc: planning.collection_files(SETTINGS[wc.dataset].enrich)[
+            wc.collection
+        ],
     output:
         parquet="results/{dataset}/enrich/{contrast}/{collection}.parquet",
         tsv=report(
@@ -35,13 +37,13 @@ rule enrich:
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
-            config, wc.dataset, wc.collection, attempt, de_table=input.de
+            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de
         ),
         runtime=lambda wc, input: planning.enrich_runtime_min(
-            config, wc.dataset, wc.collection, de_table=input.de
+            SETTINGS[wc.dataset].enrich, wc.collection, input.de
         ),
     params:
-        settings=lambda wc: stage_settings(wc.dataset, "enrich"),
+        settings=lambda wc: stage_params(wc.dataset, "enrich"),
         dataset=lambda wc: wc.dataset,
         contrast=lambda wc: wc.contrast,
         collection=lambda wc: wc.collection,
@@ -52,7 +54,9 @@ rule enrich:
 rule enrich_report:
     input:
         unpack(
-            lambda wc: planning.enrich_report_inputs(config, wc.dataset, wc.contrast)
+            lambda wc: planning.enrich_report_inputs(
+                wc.dataset, wc.contrast, SETTINGS[wc.dataset].enrich
+            )
         ),
     output:
         dotplot=report(
@@ -78,7 +82,7 @@ rule enrich_report:
         mem_mb=1000,
         runtime=10,
     params:
-        settings=lambda wc: stage_settings(wc.dataset, "enrich"),
+        settings=lambda wc: stage_params(wc.dataset, "enrich"),
         dataset=lambda wc: wc.dataset,
         contrast=lambda wc: wc.contrast,
     script:

@@ -70,7 +70,7 @@ rule qc:
         ),
         runtime=lambda wc, input: planning.qc_runtime_min(input.h5ad),
     params:
-        settings=lambda wc: stage_settings(wc.dataset, "qc"),
+        settings=lambda wc: stage_params(wc.dataset, "qc"),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/qc.py"

@@ -1,12 +1,13 @@
 # Per-sample signature scores (alsig.stages.score): singscore / ssGSEA / composition-adjusted
 # singscore of the shipped and user signatures on the QC'd VST, TE signatures as log2 CPM,
-# z scores against each sample's reference stratum of controls; the condition effect per axis
-# under the DE design (axis_tests); and, over all datasets of the run, the score catalog and the
-# cohort meta-analysis. Targets: alsig.planning.dataset_targets / all_targets.
+# z scores against each sample's reference stratum of controls, and the score overview figures.
+# Settings: the score: section. Targets: alsig.planning.dataset_targets.
+
+
 rule score:
     input:
         h5ad="results/{dataset}/qc/filtered.h5ad",
-        signatures=lambda wc: planning.signature_files(config, wc.dataset),
+        signatures=lambda wc: planning.signature_files(SETTINGS[wc.dataset].score),
     output:
         long="results/{dataset}/scores/signature_scores.parquet",
         wide=report(
@@ -53,101 +54,41 @@ rule score:
         ),
         runtime=30,
     params:
-        settings=lambda wc: stage_settings(wc.dataset, "score"),
+        settings=lambda wc: stage_params(wc.dataset, "score"),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/score.py"
 
 
-rule axis_tests:
+rule score_figures:
     input:
         scores="results/{dataset}/scores/signature_scores.parquet",
-        h5ad="results/{dataset}/qc/filtered.h5ad",
+        # only its obs is read: the region / sex / batch tracks of the heatmap
+        obs="results/{dataset}/scores/scores.h5ad",
     output:
-        parquet="results/{dataset}/scores/axis_tests.parquet",
-        tsv=report(
-            "results/{dataset}/scores/axis_tests.tsv",
-            caption="../report/axis_tests_table.rst",
+        heatmap=report(
+            "results/{dataset}/scores/axis_heatmap.png",
+            caption="../report/score_heatmap.rst",
             category="{dataset}",
-            subcategory="Axis tests",
-            labels={"dataset": "{dataset}", "table": "axis tests"},
+            subcategory="Signature scores",
+            labels={"dataset": "{dataset}", "figure": "axis heatmap"},
         ),
-        forest=report(
-            "results/{dataset}/scores/axis_forest.png",
-            caption="../report/axis_forest.rst",
+        distributions=report(
+            "results/{dataset}/scores/axis_distributions.png",
+            caption="../report/score_distributions.rst",
             category="{dataset}",
-            subcategory="Axis tests",
-            labels={"dataset": "{dataset}", "figure": "forest plot"},
+            subcategory="Signature scores",
+            labels={"dataset": "{dataset}", "figure": "axes by condition"},
         ),
     log:
-        "results/{dataset}/logs/axis_tests.log",
-    benchmark:
-        "results/{dataset}/benchmarks/axis_tests.tsv"
-    conda:
-        "../envs/alsig.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
-            input, attempt, factor=3
-        ),
-        runtime=20,
-    params:
-        settings=lambda wc: stage_settings(wc.dataset, "score"),
-        dataset=lambda wc: wc.dataset,
-        de=lambda wc: stage_settings(wc.dataset, "de"),
-    script:
-        "../scripts/axis_tests.py"
-
-
-rule axis_meta:
-    input:
-        tests=expand("results/{dataset}/scores/axis_tests.parquet", dataset=DATASETS),
-    output:
-        parquet=f"{planning.AXIS_META}.parquet",
-        tsv=report(
-            f"{planning.AXIS_META}.tsv",
-            caption="../report/axis_meta_table.rst",
-            category="Cohorts compared",
-            labels={"table": "axis meta-analysis"},
-        ),
-        figure=report(
-            f"{planning.AXIS_META}.png",
-            caption="../report/axis_meta.rst",
-            category="Cohorts compared",
-            labels={"figure": "axes x datasets"},
-        ),
-    log:
-        "results/catalog/logs/axis_meta.log",
+        "results/{dataset}/logs/score_figures.log",
     conda:
         "../envs/alsig.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    script:
-        "../scripts/axis_meta.py"
-
-
-rule catalog:
-    input:
-        tables=expand(
-            "results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS
-        ),
-    output:
-        # The partitioned catalog folder is written as a side effect (each partition replaced
-        # atomically); declaring it as output would let Snakemake delete it before the job.
-        manifest=CATALOG_MANIFEST,
-    log:
-        "results/catalog/logs/catalog.log",
-    conda:
-        "../envs/alsig.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
-            input, attempt, factor=20
-        ),
-        runtime=10,
     params:
-        catalog=CATALOG_DIR,
+        dataset=lambda wc: wc.dataset,
     script:
-        "../scripts/catalog.py"
+        "../scripts/score_figures.py"

@@ -43,7 +43,7 @@ rule subtypes:
         ),
         runtime=30,
     params:
-        settings=lambda wc: stage_settings(wc.dataset, "subtypes"),
+        settings=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/subtypes.py"

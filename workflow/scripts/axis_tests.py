@@ -1,4 +1,5 @@
 from alsig.runner import run_stage
-from alsig.stages.score import run_axis_tests
+from alsig.settings import DeSettings
+from alsig.stages.axes import run
 
-run_stage(snakemake, run_axis_tests)  # noqa: F821 (injected by Snakemake)
+run_stage(snakemake, run, DeSettings)  # noqa: F821 (injected by Snakemake)

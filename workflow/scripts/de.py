@@ -1,4 +1,5 @@
 from alsig.runner import run_stage
+from alsig.settings import DeSettings
 from alsig.stages.de import run
 
-run_stage(snakemake, run)  # noqa: F821 (injected by Snakemake)
+run_stage(snakemake, run, DeSettings)  # noqa: F821 (injected by Snakemake)

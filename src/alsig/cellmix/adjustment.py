@@ -48,7 +48,8 @@ Z_95 = 1.959963984540054
 @dataclass(frozen=True)
 class ShareRemoved:
     """``difference`` = unadjusted - adjusted (with its SE and CI) and ``share`` =
-    difference / unadjusted (with Fieller's CI; None bounds when it is unbounded)."""
+    difference / unadjusted (with Fieller's CI; None bounds when it is unbounded).
+    """
 
     difference: float
     difference_se: float
@@ -98,7 +99,8 @@ class AdjustedEffect:
 
     def standardised(self) -> tuple[float, float, np.ndarray]:
         """Both estimates and their covariance divided by the unadjusted residual SD ``sd``
-        (one ruler, so the share removed is the same in raw and standardised units)."""
+        (one ruler, so the share removed is the same in raw and standardised units).
+        """
         return (
             self.estimate / self.sd,
             self.estimate_adjusted / self.sd,
@@ -328,7 +330,8 @@ def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
 
 def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
     """REML random-intercept fit as the axis tests do it: (fixed-effect SEs, residual variance,
-    donor variance), or None when it fails or does not converge."""
+    donor variance), or None when it fails or does not converge.
+    """
     from statsmodels.regression.mixed_linear_model import MixedLM
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
@@ -347,7 +350,8 @@ def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
 
 def _gls_row(X, codes, sizes, scale, tau2, j) -> np.ndarray:
     """Row ``j`` of the GLS map ``(X'V^-1 X)^-1 X'V^-1`` for block compound symmetry
-    ``V = scale I + tau2 J`` per donor (``V_c^-1 = (I - tau2 / (scale + n_c tau2) J) / scale``)."""
+    ``V = scale I + tau2 J`` per donor (``V_c^-1 = (I - tau2 / (scale + n_c tau2) J) / scale``).
+    """
     factor = tau2 / (scale + sizes * tau2)
     sums = np.vstack([np.bincount(codes, weights=X[:, k]) for k in range(X.shape[1])]).T
     VinvX = (X - factor[codes, None] * sums[codes]) / scale

@@ -143,7 +143,8 @@ def adjustment_covariates(
 
 def _principal_components(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores, variance shares and loadings of standardised columns; each component's sign is
-    fixed so its largest loading is positive (deterministic output)."""
+    fixed so its largest loading is positive (deterministic output).
+    """
     u, s, vt = np.linalg.svd(z, full_matrices=False)
     signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
     signs[signs == 0] = 1

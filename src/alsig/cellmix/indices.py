@@ -73,7 +73,8 @@ class CellIndices:
 
     def table(self, obs: pd.DataFrame | None = None, columns: Sequence[str] = ()) -> pl.DataFrame:
         """Wide table: ``sample``, ``method``, the ``columns`` of ``obs`` (e.g. condition,
-        region), then one column per cell type."""
+        region), then one column per cell type.
+        """
         frame = pd.DataFrame({"sample": self.values.index.astype(str), "method": self.method})
         for column in columns:
             values = obs.loc[self.values.index, column] if obs is not None else None
@@ -150,7 +151,7 @@ class CellIndexer:
         return CellIndices(out, self.method, selection, description)
 
     def _rank_score(self, columns: list[int], gone: list[int]) -> np.ndarray:
-        """singscore up-set score of ``columns`` in the universe without ``gone``."""
+        """Singscore up-set score of ``columns`` in the universe without ``gone``."""
         ranks = self._ranks[:, columns]
         if gone:
             markers = self.values[:, columns]
@@ -286,7 +287,8 @@ def expression_frame(
 
 def log_cpm(counts: pd.DataFrame, prior_count: float = 1.0) -> pd.DataFrame:
     """``log2(counts / library size x 1e6 + prior_count)``: per-sample log expression that does
-    not depend on the other samples (samples x genes counts)."""
+    not depend on the other samples (samples x genes counts).
+    """
     library = counts.sum(axis=1).to_numpy(dtype=float)
     if (library <= 0).any():
         empty = counts.index[library <= 0][:5].tolist()

@@ -1,57 +1,18 @@
-"""Scheduled reprocessing: discover GEO series, keep the registry, run the DAG for what changed."""
+"""Scheduled reprocessing: discover GEO series, keep the registry, run the DAG for what changed.
 
-from alsig.ops.config import (
-    check_base_config,
-    geo_overrides,
-    load_base_config,
-    reprocess_settings,
-)
-from alsig.ops.curation import (
-    SAMPLE_COLUMNS,
-    CurationResult,
-    check_conditions,
-    curate_series,
-    decode_columns,
-    detect_sample_columns,
-    encode_columns,
-    queue_series,
-)
-from alsig.ops.downloads import data_sha256, drop_cached
-from alsig.ops.lock import LockedError, run_lock
-from alsig.ops.registry import STATUSES, Entry, Observation, Registry
+The ``alsig reprocess`` and ``alsig discover`` commands call :func:`reprocess` and
+:func:`discover_only`.
+"""
+
 from alsig.ops.reprocess import (
     EXIT_DATASETS_FAILED,
     EXIT_DISCOVERY,
     EXIT_LOCKED,
     EXIT_OK,
     EXIT_USAGE,
-    INGEST_OUTPUT,
     Options,
-    Reprocess,
     discover_only,
-    eutils_client,
-    record_outcomes,
     reprocess,
-)
-from alsig.ops.run_config import (
-    RunConfigs,
-    build_run_config,
-    config_hash,
-    dataset_settings,
-    expand_targets,
-)
-from alsig.ops.summary import SUMMARY_VERSION, RunSummary
-from alsig.ops.workflow import (
-    Failures,
-    SnakemakeRun,
-    Workflow,
-    dataset_of,
-    find_failures,
-    pending_outputs,
-    rule_errors,
-    run_snakemake,
-    snakemake_command,
-    without_forcerun,
 )
 
 __all__ = [
@@ -60,48 +21,7 @@ __all__ = [
     "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "INGEST_OUTPUT",
-    "SAMPLE_COLUMNS",
-    "STATUSES",
-    "SUMMARY_VERSION",
-    "CurationResult",
-    "Entry",
-    "Failures",
-    "LockedError",
-    "Observation",
     "Options",
-    "Registry",
-    "Reprocess",
-    "RunConfigs",
-    "RunSummary",
-    "SnakemakeRun",
-    "Workflow",
-    "build_run_config",
-    "check_base_config",
-    "check_conditions",
-    "config_hash",
-    "curate_series",
-    "data_sha256",
-    "dataset_of",
-    "dataset_settings",
-    "decode_columns",
-    "detect_sample_columns",
     "discover_only",
-    "drop_cached",
-    "encode_columns",
-    "eutils_client",
-    "expand_targets",
-    "find_failures",
-    "geo_overrides",
-    "load_base_config",
-    "pending_outputs",
-    "queue_series",
-    "record_outcomes",
     "reprocess",
-    "reprocess_settings",
-    "rule_errors",
-    "run_lock",
-    "run_snakemake",
-    "snakemake_command",
-    "without_forcerun",
 ]

@@ -1,5 +1,8 @@
-"""The base config of scheduled reprocessing: reading it, its ``reprocess:`` settings (schema
-defaults, checked) and whether its workflow part is valid before anything changes."""
+"""The base config of scheduled reprocessing.
+
+Reading it, its ``reprocess:`` settings (schema defaults, checked) and whether its workflow part is
+valid before anything changes.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ PLACEHOLDER_DATASETS = {
 
 
 def load_base_config(path: str | Path) -> dict[str, Any]:
-    """The base config as a mapping.
+    """Return the base config as a mapping.
 
     Parameters
     ----------
@@ -47,7 +50,9 @@ def load_base_config(path: str | Path) -> dict[str, Any]:
 
 
 def reprocess_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``reprocess:`` section of ``config``: schema-checked, with the schema's defaults.
+    """Return the ``reprocess:`` section of ``config``.
+
+    Schema-checked, with the schema's defaults.
 
     Parameters
     ----------
@@ -105,7 +110,7 @@ def check_base_config(base: Mapping[str, Any], path: str | Path, workdir: Path) 
 
 
 def geo_overrides(base: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """accession -> (dataset id, settings) for the GEO datasets the base config defines."""
+    """Return accession -> (dataset id, settings) for the GEO datasets the base config defines."""
     out = {}
     for dataset, settings in (base.get("datasets") or {}).items():
         if (settings or {}).get("source") == "geo" and settings.get("accession"):

@@ -1,5 +1,7 @@
-"""Curation before any snakemake job: can ingest resolve a series' conditions, and which of its
-series-matrix columns give the canonical obs fields?
+"""Curation before any snakemake job.
+
+Can ingest resolve a series' conditions, and which of its series-matrix columns give the canonical
+obs fields?.
 
 A series whose conditions the rules cannot resolve becomes ``needs_curation`` with the reason, so
 the workflow never sees a dataset it would fail on.
@@ -48,7 +50,7 @@ def encode_columns(columns: dict[str, str]) -> str:
 
 
 def decode_columns(text: str) -> dict[str, str]:
-    """The inverse of :func:`encode_columns`."""
+    """Return the inverse of :func:`encode_columns`."""
     return dict(item.split("=", 1) for item in text.split(";") if "=" in item)
 
 
@@ -232,8 +234,10 @@ def queue_series(
     state: Path,
     cache_dir: Path,
 ) -> set[str]:
-    """Curate every series that needs work; those whose conditions resolve are queued (``new``),
-    the others become ``needs_curation`` with the reason. The registry is saved.
+    """Curate every series that needs work; those whose conditions resolve are queued.
+
+    Queued series become ``new``, the others ``needs_curation`` with the reason. The registry is
+    saved.
 
     Parameters
     ----------

@@ -1,5 +1,8 @@
-"""A series' downloads: dropping them when GEO changed the series, and their digest once the
-series is processed (recorded in the registry for provenance)."""
+"""A series' downloads.
+
+Dropping them when GEO changed the series, and their digest once the series is processed (recorded
+in the registry for provenance).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ def drop_cached(accession: str, *, cache_dir: Path, state: Path) -> None:
 
 
 def data_sha256(accession: str, *, cache_dir: Path) -> str:
-    """sha256 over the downloader's sidecars (counts + series matrix) of a processed series;
-    empty when there are none."""
+    """Sha256 over the downloader's sidecars (counts + series matrix) of a processed series.
+
+    Empty when there are none.
+    """
     folder = cache_dir / accession
     digests = []
     for sidecar in sorted(folder.glob("*.json")) if folder.is_dir() else []:

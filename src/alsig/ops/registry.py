@@ -47,7 +47,7 @@ STATUSES = ("new", "processed", "needs_curation", "failed", "excluded")
 
 
 def utc_now() -> str:
-    """The current UTC time, ISO 8601 to the second (``2024-03-15T12:00:00+00:00``)."""
+    """Return the current UTC time, ISO 8601 to the second (``2024-03-15T12:00:00+00:00``)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -101,7 +101,7 @@ class Registry:
     # ---------------------------------------------------------------- storage
     @classmethod
     def load(cls, path: str | Path) -> Registry:
-        """The registry stored at ``path`` (empty when the file does not exist yet).
+        """Return the registry stored at ``path`` (empty when the file does not exist yet).
 
         Raises
         ------
@@ -150,7 +150,7 @@ class Registry:
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the TSV atomically to ``path`` (default: where it was loaded from)."""
-        target = Path(path or self.path)
+        target = Path(path or self.path)  # type: ignore[arg-type]  # a loaded registry has a path
         write_tsv(self.to_frame(), target)
         return target
 
@@ -219,7 +219,7 @@ class Registry:
         return entry
 
     def mark_processed(self, accession: str, *, data_sha256: str = "", now: str | None = None):
-        """A series' outputs were built: record the fingerprint they were built from."""
+        """Return a series' outputs were built: record the fingerprint they were built from."""
         entry = self.set(accession, "processed", "")
         entry.processed_fingerprint = entry.fingerprint
         entry.data_sha256 = data_sha256
@@ -228,11 +228,11 @@ class Registry:
         return entry
 
     def with_status(self, *statuses: str) -> list[Entry]:
-        """The entries with any of ``statuses``."""
+        """Return the entries with any of ``statuses``."""
         return [e for e in self.entries.values() if e.status in statuses]
 
     def counts(self) -> dict[str, int]:
-        """Number of series per status (every status, zeros included)."""
+        """Return number of series per status (every status, zeros included)."""
         out = dict.fromkeys(STATUSES, 0)
         for entry in self.entries.values():
             out[entry.status] += 1

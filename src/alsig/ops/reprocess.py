@@ -107,8 +107,10 @@ class Outcome:
 
 
 def eutils_client(settings: Mapping[str, Any], api_key: str | None = None) -> EUtils:
-    """The E-utilities client of the ``reprocess:`` settings; ``api_key`` (else the variable
-    ``api_key_env`` names) is sent when set."""
+    """Return the E-utilities client of the ``reprocess:`` settings.
+
+    ``api_key`` (else the one in the variable ``api_key_env`` names) is sent when set.
+    """
     key = api_key or os.environ.get(settings["api_key_env"] or "", "") or None
     return EUtils(
         settings["eutils_base_url"],
@@ -203,8 +205,10 @@ class Reprocess:
         return code
 
     def _discover(self, registry: Registry) -> Observation | None:
-        """Discovery merged into the registry (not saved yet); None (summary written) if it
-        failed."""
+        """Return the discovery merged into the registry (not saved yet).
+
+        ``None`` (with the summary written) when discovery failed.
+        """
         start = time.monotonic()
         client = eutils_client(self.settings, self.options.api_key)
         try:
@@ -229,8 +233,10 @@ class Reprocess:
         return observation
 
     def _run_workflow(self, registry: Registry, to_process: set[str]) -> Outcome:
-        """Snakemake for the processed + queued series, unless nothing changed; a second pass
-        without the failed datasets refreshes the catalog for the others."""
+        """Snakemake for the processed + queued series, unless nothing changed.
+
+        A second pass without the failed datasets refreshes the catalog for the others.
+        """
         include = {e.accession for e in registry.with_status("processed")} | to_process
         config = self.configs.build(registry, include)
         self.summary.datasets["to_process"] = sorted(to_process)
@@ -273,8 +279,9 @@ class Reprocess:
 def record_outcomes(
     registry: Registry, to_process: set[str], failures: Mapping[str, str], *, cache_dir: Path
 ) -> tuple[list[str], dict[str, str]]:
-    """Mark each queued series ``processed`` (with its data digest) or ``failed`` (with the
-    error) and save the registry.
+    """Mark each queued series ``processed`` or ``failed`` and save the registry.
+
+    A processed series records its data digest, a failed one the error.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""The config one reprocessing run hands to snakemake: the base config's stage sections with
-datasets = the base config's own + every series being processed, and its targets.
+"""The config one reprocessing run hands to snakemake.
+
+The base config's stage sections with datasets = the base config's own + every series being
+processed, and its targets.
 
 Its hash (with the targets) decides whether a run without new series needs snakemake at all:
 ``<state_dir>/last_success.json`` holds the hash of the last run config that finished.
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alsig.io import write_text
 from alsig.ops.config import geo_overrides
 from alsig.ops.curation import decode_columns
 from alsig.ops.registry import Entry, Registry
@@ -24,8 +27,10 @@ from alsig.ops.registry import Entry, Registry
 def dataset_settings(
     entry: Entry, override: Mapping[str, Any] | None, default_rules: list[dict[str, str]]
 ) -> dict[str, Any]:
-    """A series' entry of ``config["datasets"]``: the base config's own when it has one, else
-    built from the registry (condition column found by curation, default rules, sample columns).
+    """Return a series' entry of ``config["datasets"]``.
+
+    The base config's own when it has one, else built from the registry (condition column found
+    by curation, default rules, sample columns).
 
     Parameters
     ----------
@@ -60,7 +65,9 @@ def build_run_config(
     include: set[str],
     default_rules: list[dict[str, str]],
 ) -> dict[str, Any]:
-    """Base config (without ``reprocess``) with datasets = static + ``include`` accessions.
+    """Return the base config's run config for the ``include`` accessions.
+
+    The base config without ``reprocess``, with datasets = static + ``include`` accessions.
 
     Parameters
     ----------
@@ -134,7 +141,7 @@ class RunConfigs:
         return build_run_config(self.base, registry, include, self.default_rules)
 
     def targets_for(self, config: Mapping[str, Any]) -> list[str]:
-        """The targets of a run config (:func:`expand_targets` over its datasets)."""
+        """Return the targets of a run config (:func:`expand_targets` over its datasets)."""
         return expand_targets(self.targets, config["datasets"])
 
     def hash(self, config: Mapping[str, Any]) -> str:
@@ -143,7 +150,7 @@ class RunConfigs:
 
 
 def last_success(state: Path) -> str | None:
-    """The hash of the last run config that finished without failures, if any."""
+    """Return the hash of the last run config that finished without failures, if any."""
     with contextlib.suppress(OSError, ValueError):
         return json.loads((state / "last_success.json").read_text()).get("run_config_sha256")
     return None
@@ -151,6 +158,4 @@ def last_success(state: Path) -> str | None:
 
 def record_success(state: Path, run_config_sha256: str) -> None:
     """Remember a run config that finished without failures."""
-    from alsig.io import write_text
-
     write_text(json.dumps({"run_config_sha256": run_config_sha256}), state / "last_success.json")

@@ -1,5 +1,7 @@
-"""The outcome of a reprocessing run: its exit codes and its JSON summary
-(``<state_dir>/runs/<run_id>.json`` and ``<state_dir>/last_run.json``)."""
+"""The outcome of a reprocessing run: its exit codes and its JSON summary.
+
+Written to ``<state_dir>/runs/<run_id>.json`` and ``<state_dir>/last_run.json``.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class RunSummary:
         self.timings[name] = round(time.monotonic() - start, 3)
 
     def record_discovery(self, accessions: list[str], observation: Observation) -> None:
-        """The series discovery found and what it changed in the registry."""
+        """Return the series discovery found and what it changed in the registry."""
         self.datasets = {
             "discovered": sorted(set(accessions)),
             "new": observation.new,
@@ -110,7 +112,7 @@ class RunSummary:
         return ("ok" if ran else "nothing_to_do"), EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON content (without ``finished_at``)."""
+        """Return the JSON content (without ``finished_at``)."""
         record: dict[str, Any] = {
             "schema_version": SUMMARY_VERSION,
             "run_id": self.run_id,

@@ -1,5 +1,7 @@
-"""Running snakemake for a reprocessing run, and reading which datasets failed from its log and
-``--summary``."""
+"""Running snakemake for a reprocessing run, and which datasets failed.
+
+Failures are read from snakemake's log and ``--summary``.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +36,11 @@ class SnakemakeRun:
 
 @dataclass
 class Failures:
-    """What a snakemake call did not build: dataset -> error, and a problem of the run as a
-    whole (a global output not built, or the DAG itself failing)."""
+    """What a snakemake call did not build.
+
+    Dataset -> error, and a problem of the run as a whole (a global output not built, or the DAG
+    itself failing).
+    """
 
     datasets: dict[str, str] = field(default_factory=dict)
     problem: str = ""
@@ -155,8 +160,10 @@ def rule_errors(log_text: str) -> list[dict[str, Any]]:
 
 
 def log_tail(path: Path, limit: int = 400) -> str:
-    """The last error line of a job log (the runner logs the AlsigError last), else its last
-    line; empty when unreadable."""
+    """Return the last error line of a job log.
+
+    The runner logs the AlsigError last; else the log's last line; empty when unreadable.
+    """
     try:
         lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
     except OSError:
@@ -180,7 +187,7 @@ def dataset_of(path: str, datasets: Mapping[str, Mapping[str, Any]], cache_dir: 
 
 
 def _this_call(result: SnakemakeRun) -> str:
-    """The part of the (appended) log written by this call."""
+    """Return the part of the (appended) log written by this call."""
     return result.log.read_text(errors="replace").split(f"$ {' '.join(result.command)}")[-1]
 
 
@@ -245,8 +252,11 @@ def find_failures(
 
 @dataclass
 class Workflow:
-    """How a reprocessing run calls snakemake: the Snakefile, project directory, run config and
-    log files, cores, extra arguments, and the descriptors its jobs inherit (the lock)."""
+    """How a reprocessing run calls snakemake.
+
+    The Snakefile, project directory, run config and log files, cores, extra arguments, and the
+    descriptors its jobs inherit (the lock).
+    """
 
     snakefile: Path
     workdir: Path
@@ -259,8 +269,9 @@ class Workflow:
     def run(
         self, config: Mapping[str, Any], targets: list[str], forcerun: Sequence[str] = ()
     ) -> SnakemakeRun:
-        """Write ``config`` and run snakemake on ``targets`` (empty: the default target),
-        forcing those of ``forcerun`` whose dataset is in the config.
+        """Write ``config`` and run snakemake on ``targets`` (empty.
+
+        The default target), forcing those of ``forcerun`` whose dataset is in the config.
 
         Returns
         -------

@@ -1,6 +1,8 @@
-"""Browsable HTML tables for the Snakemake report: one self-contained page per table, sortable
-and searchable in any browser without a network (itables bundles DataTables; nothing is fetched
-when the page opens)."""
+"""Browsable HTML tables for the Snakemake report.
+
+One self-contained page per table, sortable and searchable in any browser without a network (itables
+bundles DataTables; nothing is fetched when the page opens).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import html
 import os
 
 import polars as pl
+
+from alsig.io import write_text
 
 #: Float columns are shown with this many significant digits (the wide TSV uses the same).
 SIGNIFICANT_DIGITS = 6
@@ -30,8 +34,11 @@ _PAGE = """<!DOCTYPE html>
 
 
 def _rounded(df: pl.DataFrame) -> pl.DataFrame:
-    """Floats to :data:`SIGNIFICANT_DIGITS` significant digits (display only) and list columns
-    as ``;``-joined text, so the page shows what the TSV tables show."""
+    """Return the table as the page shows it: rounded floats, joined lists.
+
+    Floats to :data:`SIGNIFICANT_DIGITS` significant digits (display only) and list columns as
+    ``;``-joined text, so the page shows what the TSV tables show.
+    """
     exprs = []
     for name, dtype in df.schema.items():
         if dtype.is_float():
@@ -86,6 +93,4 @@ def write_table_page(
     df: pl.DataFrame, path: str | os.PathLike[str], *, title: str, note: str, table_id: str
 ) -> None:
     """:func:`table_page` written atomically to ``path``."""
-    from alsig.io import write_text
-
     write_text(table_page(df, title=title, note=note, table_id=table_id), path)

@@ -26,13 +26,15 @@ def _enrichment_by_contrast(paths: list[str]) -> dict[str, list[pl.DataFrame]]:
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: None,
+    threads: int,
     *,
     dataset: str,
 ) -> None:
-    """Rule ``browse_tables``: sample decisions, DE top genes, enrichment terms and per-sample
-    axis scores of one dataset as offline HTML tables for ``snakemake --report``.
+    """Rule ``browse_tables``.
+
+    Sample decisions, DE top genes, enrichment terms and per-sample axis scores of one dataset
+    as offline HTML tables for ``snakemake --report``.
 
     Parameters
     ----------
@@ -43,7 +45,7 @@ def run(
     outputs
         ``samples``, ``de``, ``enrich``, ``scores``: the HTML pages.
     settings
-        Unused (the pages have no settings).
+        None: the rule has no settings.
     threads
         Unused.
     dataset

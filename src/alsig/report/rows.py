@@ -1,7 +1,8 @@
 """Which rows of the stage tables the report's browsable pages show, and in which order.
 
 Each function takes the stage's own table(s) and returns the rows to show with a note saying how
-they were chosen, so a reader knows when a page is a selection of a larger file."""
+they were chosen, so a reader knows when a page is a selection of a larger file.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ class Selection:
 
 
 def de_top_genes(tables: list[pl.DataFrame], padj: float = 0.05) -> Selection:
-    """Per contrast, the genes at ``padj`` < ``padj`` by p-value (at most :data:`DE_MAX_GENES`);
-    a contrast without any shows its :data:`DE_MAX_GENES` smallest p-values instead, so an empty
-    result still has something to look at (and the note says so)."""
+    """Per contrast, the genes at ``padj`` < ``padj`` by p-value (at most :data:`DE_MAX_GENES`).
+
+    A contrast without any shows its :data:`DE_MAX_GENES` smallest p-values instead, so an empty
+    result still has something to look at (and the note says so).
+    """
     columns = [
         "contrast",
         "symbol",
@@ -65,8 +68,11 @@ def de_top_genes(tables: list[pl.DataFrame], padj: float = 0.05) -> Selection:
 
 
 def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
-    """Per contrast, the terms of every collection and method at FDR < :data:`ENRICH_FDR` by FDR
-    (at most :data:`ENRICH_MAX_ROWS`), leading edge cut to its first genes."""
+    """Return per contrast the terms at FDR < :data:`ENRICH_FDR`, by FDR.
+
+    Every collection and method, at most :data:`ENRICH_MAX_ROWS` rows; the leading edge cut to
+    its first genes.
+    """
     parts = []
     for contrast, collection_tables in tables.items():
         if not collection_tables:
@@ -105,8 +111,10 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
 
 
 def sample_scores(long: pl.DataFrame) -> Selection:
-    """One row per sample (singscore, or the first method by name): its QC flag and each axis'
-    score and z against the control reference."""
+    """One row per sample (singscore, or the first method by name).
+
+    Its QC flag and each axis' score and z against the control reference.
+    """
     methods = sorted(long["method"].unique().to_list())
     method = "singscore" if "singscore" in methods else methods[0]
     axes = (
@@ -127,9 +135,11 @@ def sample_scores(long: pl.DataFrame) -> Selection:
 
 
 def sample_decisions(sample_qc: pl.DataFrame) -> Selection:
-    """Every sample with the QC decision taken on it: ``decision`` is ``excluded`` when the
-    outlier filter dropped it (``qc_kept`` false) or a sex-check decision excluded it
-    (``qc_exclusion``), else ``kept``; excluded samples first."""
+    """Every sample with the QC decision taken on it.
+
+    ``decision`` is ``excluded`` when the outlier filter dropped it (``qc_kept`` false) or a
+    sex-check decision excluded it (``qc_exclusion``), else ``kept``; excluded samples first.
+    """
     wanted = [
         "sample",
         "condition",

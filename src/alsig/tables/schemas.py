@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from alsig.errors import AlsigError
+from alsig.resources import schema
 
 _JSON_TO_POLARS: dict[str, pl.DataType] = {
     "string": pl.String(),
@@ -27,10 +28,8 @@ _JSON_TO_POLARS: dict[str, pl.DataType] = {
 
 @functools.cache
 def load(name: str) -> dict[str, Any]:
-    """The row schema ``workflow/schemas/<name>.schema.yaml``, parsed."""
+    """Return the row schema ``workflow/schemas/<name>.schema.yaml``, parsed."""
     import yaml
-
-    from alsig.resources import schema
 
     return yaml.safe_load(schema(name).read_text())
 
@@ -51,7 +50,7 @@ def _json_type(value: Any) -> str:
 
 
 def dtype(prop: Mapping[str, Any]) -> pl.DataType:
-    """The polars dtype of one schema column."""
+    """Return the polars dtype of one schema column."""
     if "x-polars-dtype" in prop:
         return _named_dtype(prop["x-polars-dtype"])
     kinds = [t for t in _types(prop) if t != "null"]
@@ -79,13 +78,15 @@ def nullable(name: str) -> set[str]:
 
 
 def empty(name: str) -> pl.DataFrame:
-    """A table with the schema's columns and no rows."""
+    """Return a table with the schema's columns and no rows."""
     return pl.DataFrame(schema=polars_schema(name))
 
 
 def conform(table: pl.DataFrame, name: str) -> pl.DataFrame:
-    """``table`` with the schema's columns in order, cast to their dtypes; nullable columns the
-    table lacks are added as nulls."""
+    """``table`` with the schema's columns in order, cast to their dtypes.
+
+    Nullable columns the table lacks are added as nulls.
+    """
     schema = polars_schema(name)
     missing = [c for c in schema if c not in table.columns and c not in nullable(name)]
     if missing:
@@ -99,8 +100,10 @@ def conform(table: pl.DataFrame, name: str) -> pl.DataFrame:
 
 
 def validate(table: pl.DataFrame, name: str, source: object = "table") -> pl.DataFrame:
-    """Check ``table`` against the row schema ``name``: exact columns and order, dtypes, no null
-    in a non-nullable column, and the ``enum``/``const``/``minimum``/``maximum`` rules.
+    """Check ``table`` against the row schema ``name``.
+
+    Exact columns and order, dtypes, no null in a non-nullable column, and the
+    ``enum``/``const``/``minimum``/``maximum`` rules.
 
     Raises
     ------
@@ -139,6 +142,6 @@ def _check_rules(values: pl.Series, prop: Mapping[str, Any], where: str) -> None
     if values.dtype.is_numeric():
         finite = values.filter(values.is_finite()) if values.dtype.is_float() else values
         if "minimum" in prop and finite.len() and finite.min() < prop["minimum"]:
-            raise AlsigError(f"{where}: value {finite.min()} is below {prop['minimum']}.")
+            raise AlsigError(f"{where}: value {finite.min()!s} is below {prop['minimum']}.")
         if "maximum" in prop and finite.len() and finite.max() > prop["maximum"]:
-            raise AlsigError(f"{where}: value {finite.max()} is above {prop['maximum']}.")
+            raise AlsigError(f"{where}: value {finite.max()!s} is above {prop['maximum']}.")

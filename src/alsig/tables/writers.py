@@ -31,7 +31,7 @@ def write_long(
 
 
 def wide_table(df: pl.DataFrame) -> pl.DataFrame:
-    """The spreadsheet form of a long table.
+    """Return the spreadsheet form of a long table.
 
     Parameters
     ----------
@@ -55,14 +55,19 @@ WIDE_DIGITS = 6
 
 
 def spreadsheet_name(signature: str) -> str:
-    """A column name R reads unchanged: ``axis:oxidative_stress`` -> ``axis.oxidative_stress``
-    (``read.delim`` turns ``:`` into ``.`` anyway; here it is done once, for every reader)."""
+    """Return a column name R reads unchanged.
+
+    ``axis:oxidative_stress`` -> ``axis.oxidative_stress`` (``read.delim`` turns ``:`` into
+    ``.`` anyway; here it is done once, for every reader).
+    """
     return signature.replace(":", ".")
 
 
 def write_wide(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write :func:`wide_table` of the long table ``df`` as a TSV (empty cell = null), scores to
-    :data:`WIDE_DIGITS` significant digits, ``:`` in signature names written as ``.``.
+    """Write :func:`wide_table` of the long table ``df`` as a TSV.
+
+    Empty cell = null, scores to :data:`WIDE_DIGITS` significant digits, ``:`` in signature
+    names written as ``.``.
 
     Parameters
     ----------

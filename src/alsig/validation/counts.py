@@ -180,7 +180,8 @@ def _raise_first(
 
 def _position(matrix, data: np.ndarray, flat: int) -> tuple[int, int]:
     """(row, column) of the ``flat``-th stored value (row-major for dense, CSR order for
-    sparse)."""
+    sparse).
+    """
     if sp.issparse(matrix):  # CSR (see integer_counts): data in row order
         row = int(np.searchsorted(matrix.indptr, flat, side="right") - 1)
         return row, int(matrix.indices[flat])

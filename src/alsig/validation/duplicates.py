@@ -1,6 +1,7 @@
 """Duplicate rules shared by every reader: exact repeats, and names that differ only in letter
 case or whitespace (``GAPDH`` / ``gapdh``, ``Bulbar`` / ``bulbar``), which are reported, never
-merged or split silently."""
+merged or split silently.
+"""
 
 from __future__ import annotations
 

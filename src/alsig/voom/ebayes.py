@@ -153,7 +153,7 @@ def moderated_t(
     df: np.ndarray,
     prior: Prior | None = None,
 ) -> Moderated:
-    """limma's moderated t-statistic of a contrast.
+    """Limma's moderated t-statistic of a contrast.
 
     Parameters
     ----------

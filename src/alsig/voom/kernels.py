@@ -236,7 +236,8 @@ def _to_lam(t, form):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _brent(lo, mid, hi, f_mid, form, agg, work, prior, tol):  # pragma: no cover - compiled
     """Brent's minimisation (golden section + parabolic steps) of the deviance in [lo, hi]
-    (search coordinate), started at ``mid``; returns (t, deviance)."""
+    (search coordinate), started at ``mid``; returns (t, deviance).
+    """
     a, b = lo, hi
     x = w_ = v = mid
     fx = fw = fv = f_mid
@@ -294,7 +295,8 @@ def _brent(lo, mid, hi, f_mid, form, agg, work, prior, tol):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def _fit_one(y, w, X, block, n_blocks, form, grid, lam_fixed, prior, tol, out):  # pragma: no cover
     """Fit one gene (``lam_fixed`` NaN: estimate the ratio); fills ``out = (lam, beta, G, S2,
-    scalars)`` with G = (X'H^-1X)^-1 and scalars (R, f1, f2, r1, r2, boundary)."""
+    scalars)`` with G = (X'H^-1X)^-1 and scalars (R, f1, f2, r1, r2, boundary).
+    """
     out_lam, out_beta, out_G, out_S2, out_scalars = out
     n, p = X.shape
     A = np.empty((n_blocks, p))

@@ -88,7 +88,7 @@ def effective_library_sizes(counts: np.ndarray, method: str = "median_ratio") ->
 
 
 def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
-    """voom's log2 counts per million, samples x genes.
+    """Voom's log2 counts per million, samples x genes.
 
     Parameters
     ----------
@@ -110,7 +110,8 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
 def normalised_counts(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
     """Counts divided by the effective library size over its geometric mean: the unit of
     ``base_mean`` (the same unit as DESeq2's normalised counts when the factors are median of
-    ratios)."""
+    ratios).
+    """
     lib = np.asarray(lib_size, dtype=float)
     scale = lib / np.exp(np.mean(np.log(lib)))
     return np.asarray(counts, dtype=float) / scale[:, None]

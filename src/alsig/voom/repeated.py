@@ -245,7 +245,7 @@ def fit_repeated(
     moderate: bool = True,
     threads: int | None = None,
 ) -> RepeatedFit:
-    """voom + mixed model (or limma's consensus correlation) DE for one contrast.
+    """Voom + mixed model (or limma's consensus correlation) DE for one contrast.
 
     Parameters
     ----------

@@ -1,10 +1,15 @@
-"""The cohort comparison at a glance: datasets x axes heatmap of standardised effects, with the
-random-effects combination as the last column."""
+"""The cohort comparison at a glance.
+
+Datasets x axes heatmap of standardised effects, with the random-effects combination as the last
+column.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+
+from alsig import plotting
 
 
 def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: str | None = None):
@@ -24,8 +29,6 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
     A matplotlib Figure: rows = axes, columns = datasets + "combined"; the cell text is the
     effect, a trailing "*" marks a combined effect consistent across datasets.
     """
-    from alsig import plotting
-
     plt = plotting._pyplot()
     part = meta.filter((pl.col("method") == method) & pl.col("signature").str.starts_with("axis:"))
     contrast = contrast or (part["contrast"][0] if part.height else "")
@@ -51,8 +54,9 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
             ax.text(j, i, f"{value:+.2f}{mark}", ha="center", va="center", fontsize="small")
     ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
     ax.set_yticks(range(part.height), [s.removeprefix("axis:") for s in part["signature"]])
-    ax.set_title(f"{method}, {contrast}: standardised effect per cohort (* consistent)",
-                 fontsize="medium")  # fmt: skip
+    ax.set_title(
+        f"{method}, {contrast}: standardised effect per cohort (* consistent)", fontsize="medium"
+    )
     fig.colorbar(image, ax=ax, label="standardised effect", shrink=0.8)
     return fig
 

@@ -1,5 +1,8 @@
-"""Entry points of the run-level rules: ``catalog`` (every dataset's scores in one
-partitioned table) and ``axis_meta`` (the cohorts compared, axis by axis)."""
+"""Entry points of the run-level rules ``catalog`` and ``axis_meta``.
+
+``catalog``: every dataset's scores in one partitioned table; ``axis_meta``: the cohorts compared,
+axis by axis.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from alsig.io import save_figure, write_parquet, write_tsv
+from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.manifest import write_catalog
+from alsig.stages.catalog.meta import axis_meta
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +21,8 @@ log = logging.getLogger(__name__)
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: None,
+    threads: int,
     *,
     catalog: str,
 ) -> None:
@@ -29,7 +35,7 @@ def run(
     outputs
         ``manifest``: the manifest TSV.
     settings
-        Unused (the rule has no settings).
+        None: the rule has no settings.
     threads
         Unused.
     catalog
@@ -45,8 +51,8 @@ def run(
 def run_meta(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: None,
+    threads: int,
 ) -> None:
     """Rule ``axis_meta``: every dataset's axis tests -> the cross-cohort meta-analysis.
 
@@ -57,15 +63,11 @@ def run_meta(
     outputs
         ``parquet``, ``tsv``, ``figure`` (PNG).
     settings
-        Unused (the rule has no settings).
+        None: the rule has no settings.
     threads
         Unused.
     """
     import polars as pl
-
-    from alsig.io import save_figure, write_parquet, write_tsv
-    from alsig.stages.catalog.figures import plot_axis_meta
-    from alsig.stages.catalog.meta import axis_meta
 
     tests = inputs["tests"]
     tables = [pl.read_parquet(p) for p in ([tests] if isinstance(tests, str) else tests)]
@@ -73,8 +75,11 @@ def run_meta(
     consistent = meta.filter(
         pl.col("consistent") & (pl.col("method") == "singscore") & (pl.col("k") > 1)
     )
-    log.info("axis meta-analysis over %d dataset(s): %d singscore signatures consistent",
-             len(tables), consistent.height)  # fmt: skip
+    log.info(
+        "axis meta-analysis over %d dataset(s): %d singscore signatures consistent",
+        len(tables),
+        consistent.height,
+    )
     write_parquet(meta, outputs["parquet"])
     write_tsv(meta, outputs["tsv"])
     save_figure(plot_axis_meta(meta), outputs["figure"])

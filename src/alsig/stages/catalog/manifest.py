@@ -33,7 +33,10 @@ class CatalogEntry:
 
 
 def manifest_table(entries: Iterable[CatalogEntry]) -> pl.DataFrame:
-    """The manifest: one row per :class:`CatalogEntry`, columns of the shipped ``catalog_manifest`` schema."""
+    """Return the manifest.
+
+    One row per :class:`CatalogEntry`, columns of the shipped ``catalog_manifest`` schema.
+    """
     table = pl.DataFrame(
         [asdict(e) for e in entries], schema=schemas.polars_schema(MANIFEST_SCHEMA)
     )

@@ -1,21 +1,10 @@
 """Cohorts compared: a random-effects meta-analysis of every axis over the datasets of a run.
 
-Input: the axis tests of every dataset (:mod:`alsig.stages.score.axis_tests`). For each method
-x signature x contrast found in at least one dataset, the datasets' effects are combined by
-inverse-variance weighting with DerSimonian-Laird random effects, and heterogeneity is
-reported as Cochran's Q, tau² and I². The estimator is written out here (:func:`dersimonian_laird`,
-a dozen lines) because statsmodels 0.15's ``combine_effects`` does not truncate tau² at zero: with
-Q below its degrees of freedom it returns a negative tau² and a random-effects standard error
-smaller than the fixed-effect one.
-
-What is combined is the standardised effect (``std_effect``: the adjusted difference divided by
-the residual SD, with ``std_se``), not the raw score difference: a singscore difference depends
-on how many of a signature's genes a cohort measured and on its depth and tissue, so the same
-biology gives differently scaled raw differences in different cohorts, while the standardised
-effect is on one scale everywhere. ``direction_agreement`` counts the datasets whose effect has
-the sign of the combined effect; ``consistent`` is true when all datasets agree in sign and
-I² < 50 %. The combination describes biology associated with treatment resistance across
-cohorts; it predicts nothing about a patient's drug response.
+For each method x signature x contrast, the datasets' standardised effects (``std_effect`` of
+:mod:`alsig.stages.axes.effects`) are combined with DerSimonian-Laird random effects; Cochran's
+Q, tau² and I² report heterogeneity, ``consistent`` means every dataset agrees in sign and
+I² < 50 %. Why the standardised effect and a hand-written estimator: ``docs/methods.md``,
+"Cohorts compared". It predicts nothing about a patient's drug response.
 """
 
 from __future__ import annotations
@@ -70,17 +59,37 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
         return (*key.values(), len(datasets), 0, per_dataset, *empty, "", False)
     if k == 1:
         z = effects[0] / ses[0]
-        single = (effects[0], ses[0], effects[0] - 1.96 * ses[0], effects[0] + 1.96 * ses[0],
-                  _two_sided(z), effects[0], ses[0], None, None, None, None)  # fmt: skip
+        single = (
+            effects[0],
+            ses[0],
+            effects[0] - 1.96 * ses[0],
+            effects[0] + 1.96 * ses[0],
+            _two_sided(z),
+            effects[0],
+            ses[0],
+            None,
+            None,
+            None,
+            None,
+        )
         return (*key.values(), len(datasets), 1, per_dataset, *single, _agreement(effects), False)
     result = dersimonian_laird(effects, ses**2)
     mean, se = result.effect, result.se
     agreement = _agreement(effects, mean)
     consistent = bool(np.all(np.sign(effects) == np.sign(mean)) and result.i2 < CONSISTENT_I2)
     values = (
-        mean, se, mean - 1.96 * se, mean + 1.96 * se, _two_sided(mean / se),
-        result.effect_fixed, result.se_fixed, result.q, result.tau2, result.i2, float(k - 1),
-    )  # fmt: skip
+        mean,
+        se,
+        mean - 1.96 * se,
+        mean + 1.96 * se,
+        _two_sided(mean / se),
+        result.effect_fixed,
+        result.se_fixed,
+        result.q,
+        result.tau2,
+        result.i2,
+        float(k - 1),
+    )
     return (*key.values(), len(datasets), k, per_dataset, *values, agreement, consistent)
 
 
@@ -98,8 +107,11 @@ class Combined:
 
 
 def dersimonian_laird(effects: np.ndarray, variances: np.ndarray) -> Combined:
-    """DerSimonian & Laird (1986) random-effects meta-analysis of ``effects`` (one per study)
-    with sampling ``variances``; tau² is truncated at 0 and I² = max(0, (Q - df) / Q)."""
+    """Return the DerSimonian & Laird (1986) random-effects meta-analysis of ``effects``.
+
+    One effect per study with its sampling variance in ``variances``; tau² is truncated at 0 and
+    I² = max(0, (Q - df) / Q).
+    """
     w = 1.0 / variances
     fixed = float(np.sum(w * effects) / np.sum(w))
     q = float(np.sum(w * (effects - fixed) ** 2))

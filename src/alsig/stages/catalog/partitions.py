@@ -1,5 +1,8 @@
-"""The hive-partitioned score catalog on disk: one ``dataset=<id>/part-0.parquet`` per dataset,
-each replaced atomically so that a reader never sees a half-written partition."""
+"""The hive-partitioned score catalog on disk.
+
+One ``dataset=<id>/part-0.parquet`` per dataset, each replaced atomically so that a reader never
+sees a half-written partition.
+"""
 
 from __future__ import annotations
 
@@ -99,7 +102,7 @@ def remove_stale_partitions(catalog: str | os.PathLike[str], keep: Iterable[str]
     """
     catalog = Path(catalog)
     keep = set(keep)
-    removed = []
+    removed: list[str] = []
     if not catalog.exists():
         return removed
     for folder in sorted(catalog.glob("dataset=*")):

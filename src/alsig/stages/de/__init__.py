@@ -1,20 +1,12 @@
-"""Differential expression with pydeseq2: multi-factor designs checked before fitting, one
-contrast per job, DESeq2 defaults, Wald test and LFC shrinkage."""
+"""Differential expression with pydeseq2.
 
-from alsig.stages.de.design import design_matrix, design_variables, prepare_metadata
-from alsig.stages.de.figures import ma_plot, volcano
-from alsig.stages.de.fit import LABEL_COLUMNS, RESULT, contrast_coefficient, run_de
+Multi-factor designs checked before fitting, one contrast per job, DESeq2 defaults, Wald test and
+LFC shrinkage.
+
+Rule entry point :func:`run`; :func:`run_de` is the same work on an AnnData in memory.
+"""
+
+from alsig.stages.de.fit import run_de
 from alsig.stages.de.job import run
 
-__all__ = [
-    "LABEL_COLUMNS",
-    "RESULT",
-    "contrast_coefficient",
-    "design_matrix",
-    "design_variables",
-    "ma_plot",
-    "prepare_metadata",
-    "run",
-    "run_de",
-    "volcano",
-]
+__all__ = ["run", "run_de"]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from alsig import plotting
 
@@ -14,16 +15,18 @@ if TYPE_CHECKING:
 
 
 def volcano(
-    log2_fold_change: Sequence[float],
-    padj: Sequence[float],
+    log2_fold_change: ArrayLike,
+    padj: ArrayLike,
     *,
     labels: Sequence[str] | None = None,
-    alpha: float = 0.05,
+    alpha: float,
     title: str = "",
     n_labels: int = 10,
 ) -> matplotlib.figure.Figure:
-    """Volcano plot: log2 fold change vs -log10 adjusted p-value; significant genes coloured by
-    direction, the ``n_labels`` most significant labelled."""
+    """Volcano plot: log2 fold change vs -log10 adjusted p-value.
+
+    Significant genes coloured by direction, the ``n_labels`` most significant labelled.
+    """
     plt = plotting._pyplot()
     lfc = np.asarray(log2_fold_change, dtype=float)
     p = np.asarray(padj, dtype=float)
@@ -36,12 +39,33 @@ def volcano(
     fig, ax = plt.subplots(figsize=(6.4, 5.2), constrained_layout=True)
     style = plotting.point_style(len(lfc))
     strong = {"s": max(2 * style["s"], 12.0), "alpha": 0.85}
-    ax.scatter(lfc[~sig], y[~sig], color="0.65", rasterized=True, linewidths=0, **style,
-               label=f"padj >= {alpha:g} (n={int((~sig).sum())})")  # fmt: skip
-    ax.scatter(lfc[up], y[up], color="#c0392b", rasterized=True, linewidths=0, **strong,
-               label=f"up (n={int(up.sum())})")  # fmt: skip
-    ax.scatter(lfc[down], y[down], color="#2471a3", rasterized=True, linewidths=0, **strong,
-               label=f"down (n={int(down.sum())})")  # fmt: skip
+    ax.scatter(
+        lfc[~sig],
+        y[~sig],
+        color="0.65",
+        rasterized=True,
+        linewidths=0,
+        **style,
+        label=f"padj >= {alpha:g} (n={int((~sig).sum())})",
+    )
+    ax.scatter(
+        lfc[up],
+        y[up],
+        color="#c0392b",
+        rasterized=True,
+        linewidths=0,
+        **strong,
+        label=f"up (n={int(up.sum())})",
+    )
+    ax.scatter(
+        lfc[down],
+        y[down],
+        color="#2471a3",
+        rasterized=True,
+        linewidths=0,
+        **strong,
+        label=f"down (n={int(down.sum())})",
+    )
     if names is not None and sig.any() and n_labels > 0:
         top = np.argsort(p + np.where(sig, 0, 2))[: min(n_labels, int(sig.sum()))]
         _labels(ax, lfc[top], y[top], names[top])
@@ -56,16 +80,18 @@ def volcano(
 
 
 def ma_plot(
-    base_mean: Sequence[float],
-    log2_fold_change: Sequence[float],
-    padj: Sequence[float],
+    base_mean: ArrayLike,
+    log2_fold_change: ArrayLike,
+    padj: ArrayLike,
     *,
-    alpha: float = 0.05,
+    alpha: float,
     title: str = "",
     ylabel: str = "log2 fold change",
 ) -> matplotlib.figure.Figure:
-    """MA plot: mean of normalised counts (log scale) vs log2 fold change, significant genes
-    coloured."""
+    """Return the MA plot: log2 fold change against the mean of normalised counts.
+
+    The mean on a log scale; significant genes coloured.
+    """
     plt = plotting._pyplot()
     bm = np.asarray(base_mean, dtype=float)
     lfc = np.asarray(log2_fold_change, dtype=float)
@@ -76,10 +102,24 @@ def ma_plot(
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
     style = plotting.point_style(len(bm))
     strong = {"s": max(2 * style["s"], 12.0), "alpha": 0.85}
-    ax.scatter(bm[~sig], lfc[~sig], color="0.6", rasterized=True, linewidths=0, **style,
-               label=f"padj >= {alpha:g} or NA (n={int((~sig).sum())})")  # fmt: skip
-    ax.scatter(bm[sig], lfc[sig], color="#c0392b", rasterized=True, linewidths=0, **strong,
-               label=f"padj < {alpha:g} (n={int(sig.sum())})")  # fmt: skip
+    ax.scatter(
+        bm[~sig],
+        lfc[~sig],
+        color="0.6",
+        rasterized=True,
+        linewidths=0,
+        **style,
+        label=f"padj >= {alpha:g} or NA (n={int((~sig).sum())})",
+    )
+    ax.scatter(
+        bm[sig],
+        lfc[sig],
+        color="#c0392b",
+        rasterized=True,
+        linewidths=0,
+        **strong,
+        label=f"padj < {alpha:g} (n={int(sig.sum())})",
+    )
     ax.set_xscale("log")
     ax.axhline(0, color="0.3", linewidth=0.7)
     ax.set_xlabel("mean of normalised counts")

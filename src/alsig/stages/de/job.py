@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alsig.errors import AlsigError
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
+from alsig.settings import DeSettings
 from alsig.stages.de.figures import ma_plot, volcano
 from alsig.stages.de.fit import RESULT, run_de
 from alsig.tables import schemas
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: DeSettings,
+    threads: int,
     *,
     dataset: str,
     contrast: str,
@@ -42,13 +42,9 @@ def run(
     dataset, contrast
         The job's dataset id and contrast name.
     """
-    if contrast not in settings["contrasts"]:
-        raise AlsigError(
-            f"contrast '{contrast}' is not in de.contrasts ({sorted(settings['contrasts'])})."
-        )
-    spec = settings["contrasts"][contrast]
+    chosen = settings.contrast(contrast)
     adata = read_h5ad_counts(inputs["h5ad"])
-    table, summary = run_de(adata, contrast, spec, settings, n_cpus=int(threads))
+    table, summary = run_de(adata, chosen, settings, n_cpus=int(threads))
     summary["dataset"] = str(adata.uns.get("dataset", dataset))
     labelled = table.select(
         pl.lit(dataset).alias("dataset"), pl.lit(contrast).alias("contrast"), pl.all()
@@ -57,7 +53,7 @@ def run(
     write_parquet(labelled, outputs["parquet"])
     write_tsv(labelled, outputs["tsv"])
     write_tsv(pl.DataFrame([summary]), outputs["summary"])
-    _figures(table, summary, spec, float(settings["alpha"]), outputs)
+    _figures(table, summary, chosen.spec, settings.alpha, outputs)
 
 
 def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) -> None:
@@ -71,7 +67,7 @@ def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) ->
             labels=table["symbol"].to_list(),
             alpha=alpha,
             title=title,
-        ),  # fmt: skip
+        ),
         outputs["volcano"],
     )
     lfc = table["log2_fold_change_shrunk"]
@@ -84,6 +80,6 @@ def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) ->
             alpha=alpha,
             title=title,
             ylabel="shrunken log2 fold change" if shrunk else "log2 fold change",
-        ),  # fmt: skip
+        ),
         outputs["ma"],
     )

@@ -14,9 +14,10 @@ Steps for one DE table (one contrast) and one collection:
    deterministically and counted.
 3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs GSEA preranked over all eligible
    sets of the collection (``enrich.engine``: alsig's positions-based engine,
-   :mod:`alsig.stages.enrich.engine`, or gseapy's ``prerank``).
-4. :func:`~alsig.stages.enrich.ora.ora_result` runs gseapy ``enrich`` (hypergeometric test,
-   offline) on the up- and the down-regulated genes with the tested genes as background.
+   :mod:`alsig.gsea.alsig_engine`, or gseapy's ``prerank``).
+4. :func:`~alsig.stages.enrich.ora.ora_result` runs the hypergeometric test of gseapy ``enrich``
+   (:mod:`alsig.gsea.hypergeom`) on the up- and the down-regulated genes, background = the
+   tested genes.
 5. Both results share one table schema, ``workflow/schemas/enrichment.schema.yaml`` (the meaning
    of every column; p-value floor in :mod:`alsig.stages.enrich.results`).
 """
@@ -31,16 +32,12 @@ from typing import Any
 
 import polars as pl
 
-from alsig.stages.enrich.ora import OraOptions, OraResult, ora_result
-from alsig.stages.enrich.prerank import PrerankOptions, PrerankResult, prerank_result
+from alsig.gsea.records import PrerankOptions, pvalue_floor
+from alsig.settings import EnrichSettings
+from alsig.stages.enrich.ora import OraResult, ora_options, ora_result
+from alsig.stages.enrich.prerank import PrerankResult, prerank_options, prerank_result
 from alsig.stages.enrich.ranking import RankingReport, check_de_columns, prepare_ranking
-from alsig.stages.enrich.results import (
-    check_result,
-    conform_result,
-    coverage_table,
-    empty_result,
-    pvalue_floor,
-)
+from alsig.stages.enrich.results import check_result, conform_result, coverage_table, empty_result
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +88,11 @@ def enrich_contrast(
     sets: Mapping[str, Sequence[str]],
     *,
     collection: str,
-    permutations: int = 1000,
-    seed: int = 123,
-    min_size: int = 15,
-    max_size: int = 500,
-    threads: int = 1,
-    ora_padj: float = 0.05,
-    ora_min_abs_lfc: float = 0.0,
-    engine: str = "alsig",
-    multilevel: bool = True,
-    multilevel_eps: float = 1e-10,
-    source: str = "",
+    settings: EnrichSettings,
+    threads: int,
+    source: str,
 ) -> ContrastResult:
-    """Prerank + ORA for one DE table and one collection.
+    """Run prerank + ORA for one DE table and one collection.
 
     A collection sharing no gene with the data gives a warning and an empty, schema-valid table.
 
@@ -115,13 +104,12 @@ def enrich_contrast(
         ``{set name: [symbols]}`` of one (harmonised) collection.
     collection
         Collection id.
-    permutations, seed, min_size, max_size, ora_padj, ora_min_abs_lfc, engine, multilevel, \
-    multilevel_eps
-        The ``enrich:`` settings of the same names.
+    settings
+        The ``enrich:`` settings.
     threads
         Threads for prerank.
     source
-        Where ``de`` came from, for messages and logs.
+        Where ``de`` came from, for messages and logs (``""``: in memory).
 
     Returns
     -------
@@ -134,25 +122,15 @@ def enrich_contrast(
     seen = ContrastReport(
         n_sets=len(sets),
         n_sets_with_overlap=coverage.filter(pl.col("n_in_data") > 0).height,
-        median_coverage=float(coverage["coverage"].median()) if coverage.height else None,
+        median_coverage=float(coverage["coverage"].median()) if coverage.height else None,  # type: ignore[arg-type]  # a number
     )
     if seen.n_sets_with_overlap == 0:
         _warn_no_overlap(collection, len(sets), len(data_genes), source)
         return ContrastResult(empty_result(), coverage, seen)
     ranking, ranking_report = prepare_ranking(de, source)
-    options = PrerankOptions(
-        int(permutations),
-        int(seed),
-        int(min_size),
-        int(max_size),
-        int(threads),
-        str(engine),
-        bool(multilevel),
-        float(multilevel_eps),
-    )
+    options = prerank_options(settings, threads)
     prerank = prerank_result(ranking, sets, collection=collection, options=options)
-    ora_options = OraOptions(float(ora_padj), float(ora_min_abs_lfc), int(min_size), int(max_size))
-    ora = ora_result(de, sets, collection=collection, options=ora_options)
+    ora = ora_result(de, sets, collection=collection, options=ora_options(settings))
     coverage = _mark_tested(coverage, prerank, ora)
     report = _tested_report(seen, ranking_report, prerank, ora, options)
     return ContrastResult(_combined_table(prerank, ora, coverage), coverage, report)

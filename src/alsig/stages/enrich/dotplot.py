@@ -19,8 +19,10 @@ _LEGEND_FDR = (0.25, 0.05, 0.001)
 
 
 def plot_label(term: str, width: int = 55) -> str:
-    """A readable y-axis label: MSigDB prefix dropped, underscores as spaces, cut to ``width``
-    characters with an ellipsis while keeping a trailing ``(GO:nnnnnnn)`` id.
+    """Return a readable y-axis label.
+
+    MSigDB prefix dropped, underscores as spaces, cut to ``width`` characters with an ellipsis
+    while keeping a trailing ``(GO:nnnnnnn)`` id.
 
     Parameters
     ----------
@@ -41,7 +43,9 @@ def plot_label(term: str, width: int = 55) -> str:
 
 
 def top_terms(table: pl.DataFrame, top_n: int = 10, method: str = "prerank") -> pl.DataFrame:
-    """The ``top_n`` terms of ``method`` by FDR (then p-value, |NES|), ordered by NES for plotting.
+    """Return the ``top_n`` terms of ``method`` by FDR, ordered by NES for plotting.
+
+    Ties broken by p-value, then |NES|.
 
     Parameters
     ----------
@@ -86,12 +90,15 @@ class _DotScale:
 
 def dotplot(
     tables: Mapping[str, pl.DataFrame],
-    title: str = "",
-    top_n: int = 10,
+    *,
+    title: str,
+    top_n: int,
     label_width: int = 55,
 ) -> matplotlib.figure.Figure:
-    """Dot plot of the top prerank terms of each collection: x = NES, colour = NES,
-    dot area = -log10 FDR; one panel per collection; long term names truncated.
+    """Dot plot of the top prerank terms of each collection.
+
+    X = NES, colour = NES, dot area = -log10 FDR; one panel per collection; long term names
+    truncated.
 
     Parameters
     ----------
@@ -135,7 +142,8 @@ def dotplot(
     fig.subplots_adjust(top=1 - 0.55 / height, bottom=0.45 / height, hspace=0.35)
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.15 / height)
-    fig.colorbar(scatter, ax=axes[:, 0].tolist(), label="NES", shrink=0.6, pad=0.02)
+    if scatter is not None:
+        fig.colorbar(scatter, ax=axes[:, 0].tolist(), label="NES", shrink=0.6, pad=0.02)
     _fdr_legend(axes[0, 0], scale, len(panels))
     return fig
 

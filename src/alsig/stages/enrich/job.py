@@ -1,5 +1,7 @@
-"""Entry points of rules ``enrich`` (one contrast x one collection) and ``enrich_report`` (all
-collections of one contrast), with their provenance records."""
+"""Entry points of rules ``enrich`` and ``enrich_report``, with their provenance records.
+
+``enrich``: one contrast x one collection; ``enrich_report``: all collections of one contrast.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from typing import Any
 
 import polars as pl
 
+from alsig import __version__
+from alsig.io import save_figure, sha256_file, write_parquet, write_text, write_tsv
+from alsig.settings import EnrichSettings
 from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
 from alsig.stages.enrich.dotplot import dotplot
 from alsig.stages.enrich.results import COVERAGE, RESULT, SCHEMA_VERSION
@@ -38,8 +43,8 @@ COLLECTION_FIELDS = ("name", "version", "source", "license", "sha256", "n_sets")
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: EnrichSettings,
+    threads: int,
     *,
     dataset: str,
     contrast: str,
@@ -62,8 +67,6 @@ def run(
     dataset, contrast, collection
         The job's wildcards.
     """
-    from alsig.io import write_parquet, write_text, write_tsv
-
     log.info("enrich %s / %s / %s", dataset, contrast, collection)
     chosen = collection_for(settings, collection)
     de_path = str(inputs["de"])
@@ -72,16 +75,8 @@ def run(
         pl.read_parquet(de_path),
         sets,
         collection=chosen.id,
-        permutations=int(settings["permutations"]),
-        seed=int(settings["seed"]),
-        min_size=int(settings["min_size"]),
-        max_size=int(settings["max_size"]),
+        settings=settings,
         threads=int(threads),
-        ora_padj=float(settings["ora_padj"]),
-        ora_min_abs_lfc=float(settings["ora_min_abs_lfc"]),
-        engine=str(settings["engine"]),
-        multilevel=bool(settings["multilevel"]),
-        multilevel_eps=float(settings["multilevel_eps"]),
         source=de_path,
     )
     schemas.validate(result.table, RESULT, outputs["parquet"])
@@ -97,11 +92,13 @@ def run_record(
     result: ContrastResult,
     collection_info: Mapping[str, Any],
     de_path: str,
-    settings: Mapping[str, Any],
+    settings: EnrichSettings,
     threads: int,
 ) -> dict[str, Any]:
-    """The run record (``{collection}.run.json``): collection, DE table, parameters, the prerank
-    engine that ran, report, row counts and software versions.
+    """Return the run record (``{collection}.run.json``).
+
+    Collection, DE table, parameters, the prerank engine that ran, report, row counts and
+    software versions.
 
     Parameters
     ----------
@@ -118,18 +115,15 @@ def run_record(
     """
     from importlib.metadata import version
 
-    from alsig import __version__
-    from alsig.io import sha256_file
-
     table = result.table
-    engine = str(settings.get("engine"))
+    engine = settings.engine
     # the version from the package metadata: importing gseapy costs a second per job
     engine_version = version("gseapy") if engine == "gseapy" else __version__
     return {
         "table_schema_version": SCHEMA_VERSION,
         "collection": dict(collection_info),
         "de_table": {"path": de_path, "sha256": sha256_file(de_path)},
-        "parameters": {k: settings.get(k) for k in PARAMETERS},
+        "parameters": {k: getattr(settings, k) for k in PARAMETERS},
         "prerank_engine": {"name": engine, "version": engine_version},
         "threads": threads,
         "report": result.report.as_dict(),
@@ -149,8 +143,8 @@ def run_record(
 def run_report(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: EnrichSettings,
+    threads: int,
     *,
     dataset: str,
     contrast: str,
@@ -171,8 +165,6 @@ def run_report(
     dataset, contrast
         The job's wildcards.
     """
-    from alsig.io import save_figure, write_text
-
     tables = {}
     runs = {}
     for parquet, sidecar in zip(inputs["tables"], inputs["json"], strict=True):
@@ -181,7 +173,7 @@ def run_report(
         tables[cid] = pl.read_parquet(parquet)
         runs[cid] = meta
     title = f"{dataset}: {contrast} (GSEA preranked on DE stat)"
-    fig = dotplot(tables, title=title, top_n=int(settings["dotplot_top_n"]))
+    fig = dotplot(tables, title=title, top_n=settings.dotplot_top_n)
     save_figure(fig, outputs["dotplot"])
     provenance = contrast_provenance(dataset, contrast, runs)
     write_text(json.dumps(provenance, indent=2, default=str) + "\n", outputs["provenance"])
@@ -190,8 +182,10 @@ def run_report(
 def contrast_provenance(
     dataset: str, contrast: str, runs: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """``provenance.json`` of one contrast: per collection its source, version, licence and
-    what was tested, then every run record in full.
+    """``provenance.json`` of one contrast.
+
+    Per collection its source, version, licence and what was tested, then every run record in
+    full.
 
     Parameters
     ----------

@@ -1,5 +1,8 @@
-"""Over-representation: the hypergeometric test of gseapy ``enrich`` (:mod:`.hypergeom`) of the
-up- and the down-regulated genes against one collection, background = the tested genes."""
+"""Over-representation of the up- and the down-regulated genes in one collection.
+
+The hypergeometric test of gseapy ``enrich`` (:mod:`alsig.gsea.hypergeom`); background = the tested
+genes.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alsig.stages.enrich.hypergeom import overrepresentation
+from alsig.gsea.hypergeom import overrepresentation
+from alsig.gsea.records import finite_float
+from alsig.settings import EnrichSettings
 from alsig.stages.enrich.ranking import check_de_columns, clean_symbol, finite_or_null
 from alsig.stages.enrich.results import (
     benjamini_hochberg,
     empty_result,
-    finite_float,
     format_pvalue,
     method_table,
 )
@@ -30,13 +34,15 @@ ORA_PVALUE_MIN = 1e-300
 
 @dataclass(frozen=True)
 class OraOptions:
-    """Settings of one ORA run: which genes count as up/down (``enrich.ora_padj``,
-    ``enrich.ora_min_abs_lfc``) and the set-size range within the background."""
+    """Settings of one ORA run: which genes count as up/down, and the set-size range.
 
-    padj_threshold: float = 0.05
-    min_abs_lfc: float = 0.0
-    min_size: int = 15
-    max_size: int = 500
+    ``enrich.ora_padj``, ``enrich.ora_min_abs_lfc``; the set-size range within the background.
+    """
+
+    padj_threshold: float
+    min_abs_lfc: float
+    min_size: int
+    max_size: int
 
 
 @dataclass(frozen=True)
@@ -58,17 +64,17 @@ class OraGenes:
 
 @dataclass(frozen=True)
 class OraResult:
-    """The ORA table of one collection, the sets it tested (restricted to the background,
-    upper-case symbols) and the gene lists."""
+    """The ORA table of one collection, the sets it tested and the gene lists.
+
+    Sets restricted to the background, upper-case symbols.
+    """
 
     table: pl.DataFrame
     tested: dict[str, list[str]]
     genes: OraGenes
 
 
-def ora_gene_lists(
-    de: pl.DataFrame, padj_threshold: float = 0.05, min_abs_lfc: float = 0.0
-) -> OraGenes:
+def ora_gene_lists(de: pl.DataFrame, padj_threshold: float, min_abs_lfc: float) -> OraGenes:
     """Background, up and down symbols from a DE table.
 
     Background = the tested genes: a symbol and a non-null ``padj`` (genes removed by independent
@@ -140,11 +146,9 @@ def ora_result(
             len(genes.background),
         )
         return OraResult(empty_result(), tested, genes)
-    tables = [
-        _direction_table(direction, hits, tested, upper, collection, options)
-        for direction, hits in (("up", genes.up), ("down", genes.down))
-    ]
-    tables = [t for t in tables if t is not None]
+    directions = (("up", genes.up), ("down", genes.down))
+    made = [_direction_table(d, hits, tested, upper, collection, options) for d, hits in directions]
+    tables = [t for t in made if t is not None]
     if not tables:
         return OraResult(empty_result(), tested, genes)
     table = pl.concat(tables).sort(["direction", "pvalue", "term"], descending=[True, False, False])
@@ -181,40 +185,35 @@ def _direction_table(
     return _ora_table(records, direction, tested, upper, collection) if records else None
 
 
-def run_ora(
-    de: pl.DataFrame,
-    sets: Mapping[str, Sequence[str]],
-    *,
-    collection: str,
-    padj_threshold: float = 0.05,
-    min_abs_lfc: float = 0.0,
-    min_size: int = 15,
-    max_size: int = 500,
-) -> pl.DataFrame:
-    """Over-representation (gseapy ``enrich``, hypergeometric, offline): the table of
-    :func:`ora_result`.
+def ora_options(settings: EnrichSettings) -> OraOptions:
+    """Return the over-representation options of one enrich job.
 
     Parameters
     ----------
-    de, sets, collection
-        As for :func:`ora_result`.
-    padj_threshold, min_abs_lfc, min_size, max_size
-        The fields of :class:`OraOptions`.
+    settings
+        The job's ``enrich:`` settings.
 
     Returns
     -------
-    polars.DataFrame
-        The enrichment schema (``set_size``/``coverage`` null).
+    OraOptions
+        ``ora_padj``, ``ora_min_abs_lfc`` and the set-size range.
     """
-    options = OraOptions(float(padj_threshold), float(min_abs_lfc), int(min_size), int(max_size))
-    return ora_result(de, sets, collection=collection, options=options).table
+    return OraOptions(
+        padj_threshold=settings.ora_padj,
+        min_abs_lfc=settings.ora_min_abs_lfc,
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+    )
 
 
 def _enrich_records(
     genes: list[str], tested: Mapping[str, list[str]], background: list[str]
 ) -> list[dict[str, Any]]:
-    """Over-representation of one gene list (upper-cased, see :func:`upper_map`) in each tested
-    set, as gseapy ``enrich`` computes it: one record per set with at least one hit."""
+    """Return the over-representation of one gene list in each tested set.
+
+    As gseapy ``enrich`` computes it (genes upper-cased, see :func:`upper_map`): one record per
+    set with at least one hit.
+    """
     universe = set(background)
     query = {g.upper() for g in genes} & universe
     terms = list(tested)

@@ -37,7 +37,7 @@ class RankingReport:
     tie_break: str = TIE_BREAK
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as a JSON-ready dict (field order kept)."""
+        """Return the report as a JSON-ready dict (field order kept)."""
         return dataclasses.asdict(self)
 
 
@@ -66,7 +66,7 @@ def finite_or_null(column: str) -> pl.Expr:
 
 
 def clean_symbol() -> pl.Expr:
-    """The ``symbol`` column as stripped strings."""
+    """Return the ``symbol`` column as stripped strings."""
     return pl.col("symbol").cast(pl.String).str.strip_chars().alias("symbol")
 
 
@@ -142,8 +142,8 @@ def _clip_infinite(table: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     n_infinite = table.height - finite.len()
     if not n_infinite:
         return table, 0
-    high = float(finite.max()) if finite.len() else 0.0
-    low = float(finite.min()) if finite.len() else 0.0
+    high = float(finite.max()) if finite.len() else 0.0  # type: ignore[arg-type]  # a number
+    low = float(finite.min()) if finite.len() else 0.0  # type: ignore[arg-type]  # a number
     clipped = table.with_columns(
         pl.when(pl.col("stat") == float("inf"))
         .then(high)

@@ -8,7 +8,7 @@ Permutation p-values: a permutation p-value of 0 only says that none of the ``n`
 was as extreme, i.e. p < 1/(n+1). alsig stores ``pvalue = 1/(n+1)`` (numeric, so sorting and
 plotting work), sets ``pvalue_at_floor = true`` and writes ``pvalue_display = "< 0.000999"``
 (for n = 1000). A GSEA FDR of 0 is raised to the same floor. With ``enrich.multilevel`` (the
-default) such a set gets a multilevel estimate instead (:mod:`alsig.stages.enrich.multilevel`,
+default) such a set gets a multilevel estimate instead (:mod:`alsig.gsea.multilevel`,
 ``pvalue_method = "multilevel"``); only an estimate below ``enrich.multilevel_eps`` is stored as
 that bound with ``pvalue_at_floor = true``.
 """
@@ -36,13 +36,15 @@ SET_COLUMNS = ("set_size", "coverage")
 
 
 def empty_result() -> pl.DataFrame:
-    """A schema-valid enrichment table with no rows."""
+    """Return a schema-valid enrichment table with no rows."""
     return schemas.empty(RESULT)
 
 
 def conform_result(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with exactly the enrichment schema's columns (order, dtypes; see
-    :func:`alsig.tables.schemas.conform`)."""
+    """``frame`` with exactly the enrichment schema's columns (order, dtypes.
+
+    See :func:`alsig.tables.schemas.conform`).
+    """
     return schemas.conform(frame, RESULT)
 
 
@@ -60,8 +62,10 @@ def method_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def check_result(table: pl.DataFrame, source: object = "enrichment table") -> pl.DataFrame:
-    """Check ``table`` against the enrichment schema (:func:`alsig.tables.schemas.validate`)
-    and that every p-value is above 0 (the schema's ``exclusiveMinimum``).
+    """Check ``table`` against the enrichment schema, and that every p-value is above 0.
+
+    The schema check is :func:`alsig.tables.schemas.validate`; p > 0 is the schema's
+    ``exclusiveMinimum``.
 
     Raises
     ------
@@ -112,11 +116,6 @@ def coverage_table(
     return pl.DataFrame(rows, schema=schemas.polars_schema(COVERAGE))
 
 
-def pvalue_floor(permutations: int) -> float:
-    """Smallest p-value ``permutations`` permutations can support: 1/(n+1)."""
-    return 1.0 / (int(permutations) + 1)
-
-
 def format_pvalue(pvalue: float | None, at_floor: bool = False) -> str | None:
     """``"< 0.000999"`` for a p-value at the permutation floor, else 3 significant digits.
 
@@ -155,12 +154,3 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> np.ndarray:
     out = np.empty(n)
     out[order] = np.clip(adjusted, 0, 1)
     return out
-
-
-def finite_float(value: Any) -> float | None:
-    """``value`` as a float, or ``None`` when it is missing, not a number or not finite."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -6,18 +6,17 @@ Reading GMT files and resolving which collections a run uses live in :mod:`alsig
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from alsig.errors import AlsigError, where
+from alsig.genes import GeneMap
 from alsig.genesets import Collection, read_gmt, resolve_collections
-
-if TYPE_CHECKING:
-    from alsig.genes import GeneMap
+from alsig.io import sha256_file
+from alsig.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,6 @@ def harmonise_gene_sets(
     report
         Counts of renamed, unmapped and merged symbols, with up to 50 renaming examples.
     """
-    from alsig.genes import GeneMap
-
     gene_map = gene_map or GeneMap.load()
     mapping, unmapped = gene_map.rename_map(g for genes in sets.values() for g in genes)
     renamed = {old: new for old, new in mapping.items() if old != new}
@@ -85,8 +82,6 @@ def load_collection(
         Provenance: the collection's description, file checksum, number of sets and the
         harmonisation report.
     """
-    from alsig.io import sha256_file
-
     if not collection.path.exists():
         raise AlsigError(
             f"gene-set file '{collection.path}' of collection '{collection.id}' is missing."
@@ -116,26 +111,28 @@ def load_collection(
 
 
 def configured_collections(
-    settings: Mapping[str, Any] | None = None, base_dir: str | Path = "."
+    settings: EnrichSettings, base_dir: str | Path = "."
 ) -> list[Collection]:
-    """The collections an ``enrich:`` settings dict selects (see
-    :func:`alsig.genesets.resolve_collections`).
+    """Return the collections the ``enrich:`` settings select.
 
     Parameters
     ----------
     settings
-        ``enrich:`` settings; keys it lacks take the config schema's defaults.
+        The ``enrich:`` settings (``collections``, ``extra_gmt``).
     base_dir
         Folder that relative ``extra_gmt`` paths are relative to.
+
+    Returns
+    -------
+    list of Collection
+        As :func:`alsig.genesets.resolve_collections` resolves them.
     """
-    from alsig.settings import defaults
-
-    settings = {**defaults("enrich"), **(settings or {})}
-    return resolve_collections(settings["collections"], settings["extra_gmt"], base_dir=base_dir)
+    extra = [dataclasses.asdict(entry) for entry in settings.extra_gmt]
+    return resolve_collections(settings.collections, extra, base_dir=base_dir)
 
 
-def collection_for(settings: Mapping[str, Any], collection_id: str) -> Collection:
-    """The configured collection with id ``collection_id``.
+def collection_for(settings: EnrichSettings, collection_id: str) -> Collection:
+    """Return the configured collection with id ``collection_id``.
 
     Parameters
     ----------
@@ -161,8 +158,9 @@ def collection_for(settings: Mapping[str, Any], collection_id: str) -> Collectio
 def eligible_sets(
     sets: Mapping[str, Sequence[str]], universe: set[str], min_size: int, max_size: int
 ) -> dict[str, list[str]]:
-    """Sets restricted to ``universe`` whose restricted size is within [min_size, max_size]
-    (and smaller than the universe): the sets a method tests.
+    """Return the sets a method tests: those within [min_size, max_size] genes of ``universe``.
+
+    Each set is restricted to ``universe``; a set as large as the universe is not tested.
 
     Parameters
     ----------
@@ -187,42 +185,14 @@ def eligible_sets(
 
 
 def upper_map(genes: Iterable[str]) -> dict[str, str]:
-    """UPPER -> symbol. gseapy upper-cases gene lists that are not >= 90 % upper case (and then
-    misses mixed-case symbols such as C9orf72); giving it upper-case names everywhere avoids that."""
+    """Return ``{UPPER: symbol}`` of ``genes``.
+
+    gseapy upper-cases gene lists that are not >= 90 % upper case (and then misses mixed-case
+    symbols such as C9orf72); giving it upper-case names everywhere avoids that.
+    """
     return {g.upper(): g for g in genes}
 
 
 def upper_sets(sets: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """``sets`` with upper-case symbols (see :func:`upper_map`)."""
+    """Return ``sets`` with upper-case symbols (see :func:`upper_map`)."""
     return {t: [g.upper() for g in genes] for t, genes in sets.items()}
-
-
-def set_positions(
-    genes: Sequence[str], sets: Mapping[str, Sequence[str]], min_size: int, max_size: int
-) -> dict[str, np.ndarray]:
-    """Each set's ranks in ``genes`` (ascending, unique), for the sets of ``min_size`` to
-    ``max_size`` ranked genes, sorted by term (gseapy's order).
-
-    Parameters
-    ----------
-    genes
-        Unique ranked gene names.
-    sets
-        ``{term: genes}``.
-    min_size, max_size
-        Inclusive range of ranked genes a set needs to be tested.
-
-    Returns
-    -------
-    dict
-        ``{term: int64 ranks}``.
-    """
-    rank = {gene: i for i, gene in enumerate(genes)}
-    if len(rank) != len(genes):
-        raise ValueError("ranked gene names must be unique")
-    positions = {}
-    for term in sorted(sets):
-        found = np.unique(np.fromiter((rank[g] for g in sets[term] if g in rank), dtype=np.int64))
-        if min_size <= found.size <= max_size:
-            positions[term] = found
-    return positions

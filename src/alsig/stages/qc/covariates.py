@@ -1,5 +1,6 @@
-"""Which sample covariates drive the expression data: the share of each leading principal
-component explained by each covariate of the sample sheet.
+"""Which sample covariates drive the expression data.
+
+The share of each leading principal component explained by each covariate of the sample sheet.
 
 Sequencing batch, sex, region or library size often explain more of the expression variance
 than disease status. Seeing that before fitting a model tells a user which covariates the
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig import plotting
 from alsig.tables import schemas
 from alsig.validation import MISSING_VALUE_TOKENS, SPREADSHEET_ERRORS
 
@@ -48,13 +50,13 @@ MISSING = MISSING_VALUE_TOKENS | {error.lower() for error in SPREADSHEET_ERRORS}
 
 
 def _known(values: pd.Series) -> pd.Series:
-    """The values with the sheet's "not known" spellings turned into missing."""
+    """Return the values with the sheet's "not known" spellings turned into missing."""
     text = values.astype("string").str.strip()
     return text.mask(text.str.lower().isin(MISSING))
 
 
 def _numeric(values: pd.Series) -> pd.Series | None:
-    """The values as numbers when every known value is a number (else None: categorical)."""
+    """Return the values as numbers when every known value is a number (else None: categorical)."""
     known = _known(values)
     numbers = pd.to_numeric(known, errors="coerce")
     present = known.notna()
@@ -127,8 +129,6 @@ def pc_covariates(
 
 def plot_pc_covariates(table: pl.DataFrame):
     """Heatmap of R² (PCs x covariates), R² written in each cell."""
-    from alsig import plotting
-
     plt = plotting._pyplot()
     pcs = list(dict.fromkeys(table["pc"].to_list()))
     covariates = list(dict.fromkeys(table["covariate"].to_list()))

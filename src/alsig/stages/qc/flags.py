@@ -11,14 +11,14 @@ on the first ``pca_components`` PCs lies more than ``outlier_nmads`` MADs above 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from alsig.stages.qc.metrics import dense_counts
+from alsig.counts import dense_counts
+from alsig.keys import QC_EXCLUSION, QC_FLAG, QC_PCA, SEX_DECISION, SEX_INFERRED, VST
+from alsig.settings import QcSettings
 from alsig.stages.qc.outliers import knn_distance, mad_outliers, pca, pca_genes
 from alsig.stages.qc.sex import (
     AMBIGUOUS,
@@ -31,13 +31,20 @@ from alsig.stages.qc.sex import (
 
 log = logging.getLogger(__name__)
 
-METRIC_COLUMNS = ("total_counts", "n_genes_detected", "pct_mito", "pct_ribo", "pct_top50",
-                  "size_factor", "n_samples_of_subject")  # fmt: skip
+METRIC_COLUMNS = (
+    "total_counts",
+    "n_genes_detected",
+    "pct_mito",
+    "pct_ribo",
+    "pct_top50",
+    "size_factor",
+    "n_samples_of_subject",
+)
 
 
-def metric_flags(table: pd.DataFrame, s: Mapping[str, Any], reasons: list[list[str]]) -> None:
+def metric_flags(table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]) -> None:
     """Add the ``outlier_<metric>`` columns to ``table`` and their names to ``reasons``."""
-    nmads = float(s["outlier_nmads"])
+    nmads = settings.outlier_nmads
     checks = [
         ("low_library_size", np.log10(np.maximum(table["total_counts"], 1)), "lower"),
         ("low_detected_genes", np.log10(np.maximum(table["n_genes_detected"], 1)), "lower"),
@@ -47,34 +54,36 @@ def metric_flags(table: pd.DataFrame, s: Mapping[str, Any], reasons: list[list[s
         flags, _ = mad_outliers(values, nmads, side)
         if name == "high_pct_mito":
             # near-zero mito shares (mito genes absent from the annotation) are not a problem
-            flags &= table["pct_mito"].to_numpy() > float(s["mito_min_pct"])
+            flags &= table["pct_mito"].to_numpy() > settings.mito_min_pct
         table[f"outlier_{name}"] = flags
         for i in np.flatnonzero(flags):
             reasons[i].append(name)
 
 
 def pca_flags(
-    adata: ad.AnnData, table: pd.DataFrame, s: Mapping[str, Any], reasons: list[list[str]]
+    adata: ad.AnnData, table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]
 ) -> None:
-    """The QC PCA (``obsm["X_qc_pca"]``, PC1-3 in ``table``) and the isolation flag."""
+    """Return the QC PCA (``obsm["X_qc_pca"]``, PC1-3 in ``table``) and the isolation flag."""
     scores, ratio = pca(
-        adata.layers["vst"][:, pca_genes(adata, s)], n_genes=int(s["pca_n_genes"]), n_components=10
+        adata.layers[VST][:, pca_genes(adata, settings.pca_exclude_sex_chromosomes)],
+        n_genes=settings.pca_n_genes,
+        n_components=10,
     )
     for k in range(min(3, scores.shape[1])):
         table[f"PC{k + 1}"] = scores[:, k]
-    adata.obsm["X_qc_pca"] = scores
+    adata.obsm[QC_PCA] = scores
     adata.uns["qc_pca_variance_ratio"] = ratio.tolist()
-    dist = knn_distance(scores, int(s["pca_components"]))
+    dist = knn_distance(scores, settings.pca_components)
     table["pca_distance"] = dist
     # distances are right-skewed: the MAD rule runs on their log
-    flags, _ = mad_outliers(np.log(np.maximum(dist, 1e-12)), float(s["outlier_nmads"]), "higher")
+    flags, _ = mad_outliers(np.log(np.maximum(dist, 1e-12)), settings.outlier_nmads, "higher")
     table["outlier_pca"] = flags
     for i in np.flatnonzero(flags):
         reasons[i].append("pca_distance")
 
 
 def sex_flags(
-    adata: ad.AnnData, table: pd.DataFrame, s: Mapping[str, Any], reasons: list[list[str]]
+    adata: ad.AnnData, table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]
 ) -> None:
     """Inferred sex (log2 CPM of XIST and the Y genes), reported sex and mismatches."""
     lib = table["total_counts"].to_numpy(dtype=float)
@@ -93,40 +102,50 @@ def sex_flags(
     )
     table["sex_reported"] = reported.to_numpy()
     mismatch = np.zeros(adata.n_obs, dtype=bool)
-    if s["sex_check"] and sex_info["xist_present"] and sex_info["y_genes_used"]:
-        inferred = table["sex_inferred"].astype(object)
+    if settings.sex_check and sex_info["xist_present"] and sex_info["y_genes_used"]:
+        inferred = table[SEX_INFERRED].astype(object)
         mismatch = (
             reported.notna().to_numpy()
             & inferred.isin(["male", "female"]).to_numpy()
             & (inferred.to_numpy() != reported.to_numpy())
         )
-    elif s["sex_check"]:
+    elif settings.sex_check:
         log.warning("sex check skipped: XIST or all Y genes (%s) missing", ", ".join(Y_GENES))
     table["sex_mismatch"] = mismatch
     for i in np.flatnonzero(mismatch):
-        reasons[i].append(f"sex_mismatch(reported {table['sex_reported'].iloc[i]}, "
-                          f"inferred {table['sex_inferred'].iloc[i]})")  # fmt: skip
+        reasons[i].append(
+            f"sex_mismatch(reported {table['sex_reported'].iloc[i]}, "
+            f"inferred {table['sex_inferred'].iloc[i]})"
+        )
 
 
-def decisions(table: pd.DataFrame, s: Mapping[str, Any], reasons: list[list[str]]) -> None:
-    """What happens to each flagged sample: ``qc_outlier``/``qc_kept`` (removal only with
-    ``qc.exclude_outliers``), ``sex_decision``/``qc_exclusion`` (``qc.sex_mismatch``), and the
-    ``qc_reasons``/``qc_flag`` text; every decision is logged."""
+def decisions(table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]) -> None:
+    """Add what happens to each flagged sample to ``table``; every decision is logged.
+
+    ``qc_outlier``/``qc_kept`` (removal only with ``qc.exclude_outliers``),
+    ``sex_decision``/``qc_exclusion`` (``qc.sex_mismatch``), and the ``qc_reasons``/``qc_flag``
+    text.
+    """
     outlier = np.array([any(not r.startswith("sex_mismatch") for r in rs) for rs in reasons])
     table["qc_outlier"] = outlier
     table["qc_reasons"] = [";".join(r) for r in reasons]
-    table["qc_kept"] = ~outlier if s["exclude_outliers"] else np.ones(len(table), dtype=bool)
-    sex = sex_decisions(table, str(s["sex_mismatch"]))
-    table["sex_decision"] = sex["sex_decision"].to_numpy()
-    table["qc_exclusion"] = sex["qc_exclusion"].to_numpy()
-    table["qc_flag"] = table["qc_reasons"].to_numpy()
+    table["qc_kept"] = ~outlier if settings.exclude_outliers else np.ones(len(table), dtype=bool)
+    sex = sex_decisions(table, settings.sex_mismatch)
+    table[SEX_DECISION] = sex[SEX_DECISION].to_numpy()
+    table[QC_EXCLUSION] = sex[QC_EXCLUSION].to_numpy()
+    table[QC_FLAG] = table["qc_reasons"].to_numpy()
     for name in table.index[table["qc_reasons"] != ""]:
-        log.warning("sample %s flagged: %s (%s)", name, table.loc[name, "qc_reasons"],
-                    _what_happens(table.loc[name]))  # fmt: skip
-    n_ambiguous = int((table["sex_inferred"] == AMBIGUOUS).sum())
+        log.warning(
+            "sample %s flagged: %s (%s)",
+            name,
+            table.loc[name, "qc_reasons"],
+            _what_happens(table.loc[name]),
+        )
+    n_ambiguous = int((table[SEX_INFERRED] == AMBIGUOUS).sum())
     if n_ambiguous:
-        log.warning("%d sample(s) with ambiguous inferred sex: labels kept, never judged",
-                    n_ambiguous)  # fmt: skip
+        log.warning(
+            "%d sample(s) with ambiguous inferred sex: labels kept, never judged", n_ambiguous
+        )
 
 
 def _what_happens(row: pd.Series) -> str:
@@ -139,15 +158,17 @@ def _what_happens(row: pd.Series) -> str:
     return "kept"
 
 
-def sample_flags(adata: ad.AnnData, s: Mapping[str, Any]) -> pd.DataFrame:
-    """The QC table of ``adata`` (normalised, with ``var["expressed"]``): metrics, flags,
-    reasons and decisions, one row per sample. Adds the QC PCA to ``adata``."""
+def sample_flags(adata: ad.AnnData, settings: QcSettings) -> pd.DataFrame:
+    """Return the QC table of ``adata`` (normalised, with ``var["expressed"]``).
+
+    Metrics, flags, reasons and decisions, one row per sample. Adds the QC PCA to ``adata``.
+    """
     table = pd.DataFrame(index=adata.obs_names)
     for column in METRIC_COLUMNS:
         table[column] = adata.obs[column].to_numpy()
     reasons: list[list[str]] = [[] for _ in range(adata.n_obs)]
-    metric_flags(table, s, reasons)
-    pca_flags(adata, table, s, reasons)
-    sex_flags(adata, table, s, reasons)
-    decisions(table, s, reasons)
+    metric_flags(table, settings, reasons)
+    pca_flags(adata, table, settings, reasons)
+    sex_flags(adata, table, settings, reasons)
+    decisions(table, settings, reasons)
     return table

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from alsig.stages.qc.metrics import dense_counts
+from alsig.counts import dense_counts
+from alsig.settings import QcSettings
 
 
 def filter_by_expr(
     counts: np.ndarray,
     groups: Sequence[object] | None = None,
     *,
-    min_count: float = 10,
-    min_total_count: float = 15,
-    large_n: int = 10,
-    min_prop: float = 0.7,
+    min_count: float,
+    min_total_count: float,
+    large_n: int,
+    min_prop: float,
 ) -> np.ndarray:
-    """edgeR ``filterByExpr`` (design-free form): a gene is kept when its CPM reaches
-    ``min_count`` / median library size (in millions) in at least ``h`` samples, ``h`` = the
-    smallest group size (reduced to ``large_n + (h - large_n) * min_prop`` for large groups), and
-    its total count reaches ``min_total_count``. ``counts`` is samples x genes."""
+    """EdgeR ``filterByExpr`` (design-free form).
+
+    A gene is kept when its CPM reaches ``min_count`` / median library size (in millions) in at
+    least ``h`` samples, ``h`` = the smallest group size (reduced to ``large_n + (h - large_n) *
+    min_prop`` for large groups), and its total count reaches ``min_total_count``. ``counts`` is
+    samples x genes.
+    """
     counts = np.asarray(counts, dtype=float)
     lib = counts.sum(axis=1)
     if groups is None:
@@ -48,15 +51,28 @@ def filter_by_expr(
     return keep_cpm & keep_total
 
 
-def expressed_genes(adata: ad.AnnData, s: Mapping[str, Any]) -> np.ndarray:
-    """``filter_by_expr`` of ``adata`` with the ``qc:`` settings ``s`` (groups: ``group_column``)."""
-    group_column = s["group_column"]
+def expressed_genes(adata: ad.AnnData, settings: QcSettings) -> np.ndarray:
+    """Return :func:`filter_by_expr` of ``adata`` with the ``qc:`` settings.
+
+    Parameters
+    ----------
+    adata
+        Samples x genes counts; ``obs[settings.group_column]`` gives the groups when present.
+    settings
+        The ``qc:`` settings (the filter's thresholds).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per gene: expressed.
+    """
+    group_column = settings.group_column
     groups = adata.obs[group_column].tolist() if group_column in adata.obs else None
     return filter_by_expr(
         dense_counts(adata),
         groups,
-        min_count=float(s["min_count"]),
-        min_total_count=float(s["min_total_count"]),
-        large_n=int(s["large_n"]),
-        min_prop=float(s["min_prop"]),
+        min_count=settings.min_count,
+        min_total_count=settings.min_total_count,
+        large_n=settings.large_n,
+        min_prop=settings.min_prop,
     )

@@ -11,6 +11,8 @@ import anndata as ad
 
 from alsig.deseq import shutdown_workers
 from alsig.io import save_figure, write_h5ad, write_text, write_tsv
+from alsig.keys import QC_PCA
+from alsig.settings import QcSettings
 from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
 from alsig.stages.qc.figures import plot_library_sizes, plot_pca, plot_sex_check
 from alsig.stages.qc.mqc import write_multiqc
@@ -24,8 +26,8 @@ log = logging.getLogger(__name__)
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: QcSettings,
+    threads: int,
     *,
     dataset: str,
 ) -> None:
@@ -59,30 +61,40 @@ def run(
     write_tsv(gene_filter_table(filtered), outputs["genes"])
     write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
     _figures(table, filtered, summary, settings, outputs)
-    write_multiqc(table, summary["pca_variance_ratio"], summary["dataset"],
-                  outputs["multiqc_general_stats"], outputs["multiqc_pca"])  # fmt: skip
+    write_multiqc(
+        table,
+        summary["pca_variance_ratio"],
+        summary["dataset"],
+        outputs["multiqc_general_stats"],
+        outputs["multiqc_pca"],
+    )
     log.info(
         "QC done: %d of %d samples kept (%d input samples), %d flagged; %d of %d genes expressed",
-        summary["n_samples_kept"], summary["n_samples_after_collapse"],
-        summary["n_samples_input"], summary["n_samples_flagged"],
-        summary["n_genes_expressed"], summary["n_genes"],
-    )  # fmt: skip
+        summary["n_samples_kept"],
+        summary["n_samples_after_collapse"],
+        summary["n_samples_input"],
+        summary["n_samples_flagged"],
+        summary["n_genes_expressed"],
+        summary["n_genes"],
+    )
 
 
 def _figures(table, filtered, summary, settings, outputs) -> None:
     indexed = table.set_index("sample")
     save_figure(plot_library_sizes(indexed), outputs["library_sizes"])
     save_figure(
-        plot_pca(indexed, summary["pca_variance_ratio"], settings["pca_colour_by"]),
+        plot_pca(indexed, summary["pca_variance_ratio"], settings.pca_colour_by),
         outputs["pca"],
     )
     save_figure(plot_sex_check(indexed), outputs["sex_check"])
     drivers = pc_covariates(
-        filtered.obsm["X_qc_pca"],
+        filtered.obsm[QC_PCA],
         summary["pca_variance_ratio"],
         filtered.obs,
         library_size=filtered.obs["total_counts"].to_numpy(),
     )
-    write_tsv(schemas.validate(drivers, "pc_covariates", outputs["pc_covariates"]),
-              outputs["pc_covariates"])  # fmt: skip
+    write_tsv(
+        schemas.validate(drivers, "pc_covariates", outputs["pc_covariates"]),
+        outputs["pc_covariates"],
+    )
     save_figure(plot_pc_covariates(drivers), outputs["pc_covariates_figure"])

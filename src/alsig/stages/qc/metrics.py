@@ -1,24 +1,19 @@
-"""Per-sample QC metrics (scanpy) and the count-matrix helpers QC and DE share."""
+"""Per-sample QC metrics (scanpy)."""
 
 from __future__ import annotations
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-
-def dense_counts(adata: ad.AnnData) -> np.ndarray:
-    """``adata.X`` as a dense integer numpy array (CSR or dense input)."""
-    x = adata.X
-    if sp.issparse(x):
-        x = x.toarray()
-    return np.asarray(x)
+from alsig.counts import dense_counts
 
 
 def gene_masks(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(mitochondrial, ribosomal) gene masks: chromosome MT or ``MT-`` symbols; ``RPS``/``RPL``
-    ribosomal protein genes (not pseudo/mito ``MRPS``/``MRPL``)."""
+    """(mitochondrial, ribosomal) gene masks: chromosome MT or ``MT-`` symbols.
+
+    ``RPS``/``RPL`` ribosomal protein genes (not pseudo/mito ``MRPS``/``MRPL``).
+    """
     names = var.index.to_series().astype(str).str.upper()
     mito = names.str.startswith("MT-").to_numpy()
     if "chromosome" in var:

@@ -17,21 +17,48 @@ from alsig.io import write_text
 
 # Column -> MultiQC header. Text columns get ``scale: False``: MultiQC cannot colour-scale them.
 GENERAL_STATS_HEADERS: dict[str, dict] = {
-    "total_counts": {"title": "Library size", "description": "Total counts (millions)",
-                     "suffix": " M", "format": "{:,.2f}", "scale": "Blues"},
-    "n_genes_detected": {"title": "Detected genes", "description": "Genes with count > 0",
-                         "format": "{:,.0f}", "scale": "Greens"},
-    "pct_mito": {"title": "% Mito", "description": "Percent mitochondrial counts",
-                 "suffix": "%", "max": 100, "min": 0, "scale": "OrRd"},
-    "sex_inferred": {"title": "Inferred sex", "description": "Sex from XIST / chrY genes",
-                     "scale": False},
-    "sex_mismatch": {"title": "Sex mismatch", "description": "Inferred sex != reported sex",
-                     "scale": False},
-    "qc_outlier": {"title": "QC outlier", "description": "Flagged by a metric or PCA isolation",
-                   "scale": False},
-    "qc_kept": {"title": "QC kept", "description": "Sample kept for DE and scoring",
-                "scale": False},
-}  # fmt: skip
+    "total_counts": {
+        "title": "Library size",
+        "description": "Total counts (millions)",
+        "suffix": " M",
+        "format": "{:,.2f}",
+        "scale": "Blues",
+    },
+    "n_genes_detected": {
+        "title": "Detected genes",
+        "description": "Genes with count > 0",
+        "format": "{:,.0f}",
+        "scale": "Greens",
+    },
+    "pct_mito": {
+        "title": "% Mito",
+        "description": "Percent mitochondrial counts",
+        "suffix": "%",
+        "max": 100,
+        "min": 0,
+        "scale": "OrRd",
+    },
+    "sex_inferred": {
+        "title": "Inferred sex",
+        "description": "Sex from XIST / chrY genes",
+        "scale": False,
+    },
+    "sex_mismatch": {
+        "title": "Sex mismatch",
+        "description": "Inferred sex != reported sex",
+        "scale": False,
+    },
+    "qc_outlier": {
+        "title": "QC outlier",
+        "description": "Flagged by a metric or PCA isolation",
+        "scale": False,
+    },
+    "qc_kept": {
+        "title": "QC kept",
+        "description": "Sample kept for DE and scoring",
+        "scale": False,
+    },
+}
 
 
 def _with_header(config: dict, frame: pd.DataFrame) -> str:
@@ -40,8 +67,11 @@ def _with_header(config: dict, frame: pd.DataFrame) -> str:
 
 
 def general_stats_text(table: pd.DataFrame, dataset: str) -> str:
-    """The ``*_mqc.tsv`` text of the General Statistics columns: one row per sample of ``table``
-    (the QC sample table, ``sample`` column or index as sample id)."""
+    """Return the ``*_mqc.tsv`` text of the General Statistics columns.
+
+    One row per sample of ``table`` (the QC sample table, ``sample`` column or index as sample
+    id).
+    """
     frame = table.reset_index() if "sample" not in table else table
     columns = [c for c in GENERAL_STATS_HEADERS if c in frame]
     out = frame[["sample", *columns]].copy()
@@ -63,7 +93,7 @@ def general_stats_text(table: pd.DataFrame, dataset: str) -> str:
 
 
 def pca_text(table: pd.DataFrame, variance_ratio: Sequence[float], dataset: str) -> str:
-    """The ``*_mqc.tsv`` text of the QC PCA scatter (PC1 vs PC2 of the VST)."""
+    """Return the ``*_mqc.tsv`` text of the QC PCA scatter (PC1 vs PC2 of the VST)."""
     frame = table.reset_index() if "sample" not in table else table
     ratio = [*variance_ratio, float("nan"), float("nan")]
     config = {

@@ -1,5 +1,6 @@
-"""Normalisation: DESeq2 median-of-ratios size factors and the blind variance-stabilising
-transformation (VST).
+"""Normalisation.
+
+DESeq2 median-of-ratios size factors and the blind variance-stabilising transformation (VST).
 
 The VST is DESeq2's ``vst()``: a parametric dispersion-mean trend ``a0 + a1/mu`` is fitted blind
 (intercept-only design) on ``vst_n_genes`` genes spread over the mean range (DESeq2's ``nsub``;
@@ -18,16 +19,20 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from alsig.counts import dense_counts
 from alsig.deseq import pydeseq2
 from alsig.errors import AlsigError
-from alsig.stages.qc.metrics import dense_counts
+from alsig.keys import NORMALIZED, QC_NORMALISATION, VST
 
 log = logging.getLogger(__name__)
 
 
 def size_factors(counts: np.ndarray) -> tuple[np.ndarray, str]:
-    """DESeq2 median-of-ratios size factors (samples x genes counts); ``poscounts`` (DESeq2's
-    variant using positive counts only) when every gene has a zero in some sample."""
+    """Return DESeq2 median-of-ratios size factors of samples x genes counts, and the method.
+
+    ``poscounts`` (DESeq2's variant using positive counts only) when every gene has a zero in
+    some sample.
+    """
     counts = np.asarray(counts, dtype=float)
     if counts.shape[1] == 0 or (counts.sum(axis=1) == 0).any():
         empty = np.flatnonzero(counts.sum(axis=1) == 0).tolist()
@@ -56,8 +61,11 @@ def size_factors(counts: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def _vst_genes(normed: np.ndarray, n_genes: int) -> np.ndarray:
-    """Indices of the genes used to fit the VST trend: DESeq2 ``vst(nsub=)`` uses genes with
-    mean normalised count > 5; here they are picked evenly over the ranked means (deterministic)."""
+    """Return indices of the genes used to fit the VST trend.
+
+    DESeq2 ``vst(nsub=)`` uses genes with mean normalised count > 5; here they are picked evenly
+    over the ranked means (deterministic).
+    """
     means = normed.mean(axis=0)
     nonzero = np.flatnonzero(means > 0)
     if n_genes <= 0 or len(nonzero) <= n_genes:
@@ -74,8 +82,8 @@ def vst(
     counts: np.ndarray,
     sf: np.ndarray,
     *,
-    n_genes: int = 1000,
-    n_cpus: int = 1,
+    n_genes: int,
+    n_cpus: int,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """DESeq2-style blind VST of all genes (samples x genes); returns (vst, fit info)."""
     DeseqDataSet, _, DefaultInference = pydeseq2()
@@ -129,8 +137,10 @@ def vst(
 
 
 def apply_vst(normed: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-    """The fitted VST of normalised counts (``info`` as :func:`vst` returns it, stored in
-    ``uns["qc_normalisation"]`` of the QC output, so new samples get the same transform).
+    """Return the fitted VST of normalised counts.
+
+    ``info`` as :func:`vst` returns it, stored in ``uns["qc_normalisation"]`` of the QC output,
+    so new samples get the same transform.
 
     Parameters
     ----------
@@ -151,15 +161,15 @@ def apply_vst(normed: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     return (2 * np.arcsinh(np.sqrt(mean_disp * normed)) - np.log(mean_disp) - np.log(4)) / np.log(2)
 
 
-def normalise(adata: ad.AnnData, *, vst_n_genes: int = 1000, n_cpus: int = 1) -> ad.AnnData:
+def normalise(adata: ad.AnnData, *, vst_n_genes: int, n_cpus: int) -> ad.AnnData:
     """Add ``obs["size_factor"]`` and layers ``normalized`` and ``vst`` (float32, all genes)."""
     counts = dense_counts(adata)
     sf, method = size_factors(counts)
     log.info("size factors (%s): %.3g-%.3g", method, sf.min(), sf.max())
     adata.obs["size_factor"] = sf
-    adata.layers["normalized"] = (counts / sf[:, None]).astype(np.float32)
+    adata.layers[NORMALIZED] = (counts / sf[:, None]).astype(np.float32)
     log.info("VST on %d samples x %d genes", adata.n_obs, adata.n_vars)
     transformed, info = vst(counts, sf, n_genes=vst_n_genes, n_cpus=n_cpus)
-    adata.layers["vst"] = transformed.astype(np.float32)
-    adata.uns["qc_normalisation"] = {"size_factor_method": method, **info}
+    adata.layers[VST] = transformed.astype(np.float32)
+    adata.uns[QC_NORMALISATION] = {"size_factor_method": method, **info}
     return adata

@@ -1,13 +1,17 @@
-"""Outlier flags: MAD rules on library size, detected genes and % mitochondrial reads, and isolation
-in PCA space (distance to the k-th nearest neighbour on the first PCs of the VST)."""
+"""Outlier flags.
+
+MAD rules on library size, detected genes and % mitochondrial reads, and isolation in PCA space
+(distance to the k-th nearest neighbour on the first PCs of the VST).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import anndata as ad
 import numpy as np
+
+from alsig.keys import EXPRESSED
 
 MAD_SCALE = 1.4826
 #: chromosomes left out of the QC PCA (qc.pca_exclude_sex_chromosomes): otherwise PC2 is sex
@@ -15,8 +19,11 @@ SEX_CHROMOSOMES = {"X", "Y", "X;Y", "CHRX", "CHRY"}
 
 
 def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.ndarray, float]:
-    """Flags for values more than ``nmads`` scaled MADs from the median on ``side`` ("lower",
-    "higher" or "both"); returns (flags, threshold). A MAD of 0 flags nothing."""
+    """Return flags for values more than ``nmads`` scaled MADs from the median, and the threshold.
+
+    ``side`` is "lower", "higher" or "both"; returns (flags, threshold). A MAD of 0 flags
+    nothing.
+    """
     x = np.asarray(values, dtype=float)
     med = float(np.nanmedian(x))
     mad = float(np.nanmedian(np.abs(x - med))) * MAD_SCALE
@@ -33,8 +40,10 @@ def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.n
 def pca(
     matrix: np.ndarray, n_genes: int = 500, n_components: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PCA of samples x genes on the ``n_genes`` most variable genes; returns (scores,
-    explained variance ratio)."""
+    """Return the PCA of samples x genes on the ``n_genes`` most variable genes.
+
+    Returns (scores, explained variance ratio).
+    """
     m = np.asarray(matrix, dtype=float)
     var = m.var(axis=0)
     top = np.argsort(-var, kind="stable")[: min(n_genes, m.shape[1])]
@@ -48,8 +57,9 @@ def pca(
 
 
 def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) -> np.ndarray:
-    """Euclidean distance of each sample to its ``k``-th nearest other sample on the first
-    ``n_components`` PCs (unscaled, so each PC keeps its weight).
+    """Return each sample's distance to its ``k``-th nearest other sample on the first PCs.
+
+    Euclidean on the first ``n_components`` PCs, unscaled, so each PC keeps its weight.
 
     A kNN distance flags isolated samples but not groups of samples: condition, region or batch
     clusters (even small ones) have near neighbours, while a distance-from-the-median rule would
@@ -71,12 +81,25 @@ def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) ->
     return np.sqrt(nearest[:, -1])
 
 
-def pca_genes(adata: ad.AnnData, s: Mapping[str, Any]) -> np.ndarray:
-    """Genes the QC PCA may use: the expressed ones, without chrX/chrY genes when
-    ``qc.pca_exclude_sex_chromosomes`` (sex would otherwise take a leading PC); all genes
-    when fewer than 10 remain."""
-    use = adata.var["expressed"].to_numpy(dtype=bool).copy()
-    if s["pca_exclude_sex_chromosomes"] and "chromosome" in adata.var:
+def pca_genes(adata: ad.AnnData, exclude_sex_chromosomes: bool) -> np.ndarray:
+    """Return the genes the QC PCA may use.
+
+    Parameters
+    ----------
+    adata
+        The normalised AnnData (``var["expressed"]``, optionally ``var["chromosome"]``).
+    exclude_sex_chromosomes
+        ``qc.pca_exclude_sex_chromosomes``: leave chrX/chrY genes out (sex would otherwise take
+        a leading PC).
+
+    Returns
+    -------
+    numpy.ndarray
+        A mask of the expressed genes (without chrX/chrY when asked); all genes when fewer than
+        10 remain.
+    """
+    use = adata.var[EXPRESSED].to_numpy(dtype=bool).copy()
+    if exclude_sex_chromosomes and "chromosome" in adata.var:
         chromosome = adata.var["chromosome"].astype(str).str.upper()
         use &= ~chromosome.isin(SEX_CHROMOSOMES).to_numpy()
     return use if use.sum() >= 10 else np.ones(adata.n_vars, dtype=bool)

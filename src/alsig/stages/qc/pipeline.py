@@ -1,5 +1,7 @@
-"""The QC stage on one AnnData: replicates, metrics, expression filter, normalisation, flags and
-decisions, and the filtered AnnData DE and scoring read.
+"""The QC stage on one AnnData.
+
+Replicates, metrics, expression filter, normalisation, flags and decisions, and the filtered AnnData
+DE and scoring read.
 
 Output of :func:`run_qc`: the kept samples with ALL ingested genes and
 
@@ -14,18 +16,24 @@ Output of :func:`run_qc`: the kept samples with ALL ingested genes and
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import anndata as ad
 import pandas as pd
 
-from alsig import settings as alsig_settings
-from alsig.counts import as_counts
+from alsig.counts import as_counts, dense_counts
 from alsig.errors import AlsigError
+from alsig.keys import (
+    EXPRESSED,
+    QC_EXCLUSION,
+    QC_NORMALISATION,
+    SEX_DECISION,
+    SEX_INFERRED,
+)
+from alsig.settings import QcSettings, as_mapping
 from alsig.stages.qc.flags import sample_flags
 from alsig.stages.qc.gene_filter import expressed_genes
-from alsig.stages.qc.metrics import compute_metrics, dense_counts
+from alsig.stages.qc.metrics import compute_metrics
 from alsig.stages.qc.normalise import normalise
 from alsig.stages.qc.replicates import (
     collapse_replicates,
@@ -38,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 def run_qc(
-    adata: ad.AnnData, settings: Mapping[str, Any] | None = None, *, n_cpus: int = 1
+    adata: ad.AnnData, settings: QcSettings, *, n_cpus: int
 ) -> tuple[ad.AnnData, pd.DataFrame, dict[str, Any]]:
     """QC of an ingest AnnData.
 
@@ -47,7 +55,7 @@ def run_qc(
     adata
         Samples x genes integer counts (the ingest output).
     settings
-        ``qc:`` settings; missing keys take the config schema's defaults.
+        The ``qc:`` settings.
     n_cpus
         Workers of pydeseq2's VST fit.
 
@@ -57,17 +65,16 @@ def run_qc(
     (possibly collapsed) sample with metrics, flags, reasons and decisions; counts for
     ``summary.json``.
     """
-    s = alsig_settings.complete("qc", settings)
     adata = adata.copy()
     adata.X = dense_counts(adata)
     summary: dict[str, Any] = {"n_samples_input": int(adata.n_obs), "n_genes": int(adata.n_vars)}
-    adata = _replicates(adata, s, summary)
+    adata = _replicates(adata, settings, summary)
     for column, values in compute_metrics(adata).items():
         adata.obs[column] = values.to_numpy()
-    adata.var["expressed"] = expressed_genes(adata, s)
-    log.info("expressed genes: %d of %d", int(adata.var["expressed"].sum()), adata.n_vars)
-    normalise(adata, vst_n_genes=int(s["vst_n_genes"]), n_cpus=n_cpus)
-    table = sample_flags(adata, s)
+    adata.var[EXPRESSED] = expressed_genes(adata, settings)
+    log.info("expressed genes: %d of %d", int(adata.var[EXPRESSED].sum()), adata.n_vars)
+    normalise(adata, vst_n_genes=settings.vst_n_genes, n_cpus=n_cpus)
+    table = sample_flags(adata, settings)
     kept = table["qc_kept"].to_numpy()
     summary["n_samples_flagged"] = int((table["qc_reasons"] != "").sum())
     summary["n_samples_excluded"] = int((~kept).sum())
@@ -77,23 +84,23 @@ def run_qc(
             f"QC would keep {int(kept.sum())} sample(s); set qc.exclude_outliers: false or "
             "raise qc.outlier_nmads."
         )
-    out = _kept_samples(adata, table, s, n_cpus)
-    summary["sex_check"] = _sex_summary(table, s)
-    summary["n_genes_expressed"] = int(out.var["expressed"].sum())
-    summary["n_genes_filtered_out"] = int((~out.var["expressed"]).sum())
-    summary["settings"] = dict(s)
-    summary["normalisation"] = dict(out.uns["qc_normalisation"])
+    out = _kept_samples(adata, table, settings, n_cpus)
+    summary["sex_check"] = _sex_summary(table, settings)
+    summary["n_genes_expressed"] = int(out.var[EXPRESSED].sum())
+    summary["n_genes_filtered_out"] = int((~out.var[EXPRESSED]).sum())
+    summary["settings"] = as_mapping(settings)
+    summary["normalisation"] = dict(out.uns[QC_NORMALISATION])
     out.uns["qc"] = {k: v for k, v in summary.items() if k != "settings"}
     summary["pca_variance_ratio"] = [float(v) for v in adata.uns["qc_pca_variance_ratio"][:10]]
-    return out, _with_covariates(table, adata.obs, s), summary
+    return out, _with_covariates(table, adata.obs, settings), summary
 
 
-def _replicates(adata: ad.AnnData, s: Mapping[str, Any], summary: dict[str, Any]) -> ad.AnnData:
+def _replicates(adata: ad.AnnData, settings: QcSettings, summary: dict[str, Any]) -> ad.AnnData:
     reps = replicate_counts(adata.obs, "subject")
     n_repeated = int((reps > 1).sum())
     summary["n_samples_with_replicates"] = n_repeated
-    if s["collapse_by"]:
-        adata = collapse_replicates(adata, str(s["collapse_by"]))
+    if settings.collapse_by:
+        adata = collapse_replicates(adata, settings.collapse_by)
         summary["replicate_collapse"] = dict(adata.uns["replicate_collapse"])
     elif n_repeated:
         for advice in replicate_advice(adata.obs, "subject"):
@@ -104,46 +111,48 @@ def _replicates(adata: ad.AnnData, s: Mapping[str, Any], summary: dict[str, Any]
 
 
 def _kept_samples(
-    adata: ad.AnnData, table: pd.DataFrame, s: Mapping[str, Any], n_cpus: int
+    adata: ad.AnnData, table: pd.DataFrame, settings: QcSettings, n_cpus: int
 ) -> ad.AnnData:
-    """The kept samples with the QC columns in obs and ``use_inferred`` applied; normalised
-    again when samples were removed (size factors, VST and the filter describe the analysed
-    cohort)."""
+    """Return the kept samples with the QC columns in obs and ``use_inferred`` applied.
+
+    Normalised again when samples were removed (size factors, VST and the filter describe the
+    analysed cohort).
+    """
     kept = table["qc_kept"].to_numpy()
     out = adata[kept].copy()
     for column in table.columns:
         out.obs[column] = table.loc[out.obs_names, column].to_numpy()
-    replaced = out.obs["sex_decision"].to_numpy() == "sex_replaced"
+    replaced = out.obs[SEX_DECISION].to_numpy() == "sex_replaced"
     if replaced.any():
         sex = out.obs["sex"].astype(object).to_numpy()
-        sex[replaced] = out.obs["sex_inferred"].to_numpy()[replaced]
+        sex[replaced] = out.obs[SEX_INFERRED].to_numpy()[replaced]
         out.obs["sex"] = pd.Categorical(sex)
         log.info("sex covariate replaced by the inferred sex for %d sample(s)", int(replaced.sum()))
     if (~kept).any():
         log.info("re-normalising the %d kept samples", out.n_obs)
-        out = normalise(out, vst_n_genes=int(s["vst_n_genes"]), n_cpus=n_cpus)
-        out.var["expressed"] = expressed_genes(out, s)
+        out = normalise(out, vst_n_genes=settings.vst_n_genes, n_cpus=n_cpus)
+        out.var[EXPRESSED] = expressed_genes(out, settings)
         out.obs["size_factor"] = out.obs["size_factor"].to_numpy()
     out.X = as_counts(out.X)  # int64 stays int64: a count above 2**31 must not wrap
     return out
 
 
-def _sex_summary(table: pd.DataFrame, s: Mapping[str, Any]) -> dict[str, Any]:
+def _sex_summary(table: pd.DataFrame, settings: QcSettings) -> dict[str, Any]:
     return {
-        "mode": str(s["sex_mismatch"]),
+        "mode": settings.sex_mismatch,
         "n_mismatch": int(table["sex_mismatch"].sum()),
-        "n_excluded": int((table["qc_exclusion"] != "").sum()),
-        "n_sex_replaced": int((table["sex_decision"] == "sex_replaced").sum()),
-        "n_ambiguous": int((table["sex_inferred"] == AMBIGUOUS).sum()),
-        "excluded": {k: v for k, v in table["qc_exclusion"].items() if v},
+        "n_excluded": int((table[QC_EXCLUSION] != "").sum()),
+        "n_sex_replaced": int((table[SEX_DECISION] == "sex_replaced").sum()),
+        "n_ambiguous": int((table[SEX_INFERRED] == AMBIGUOUS).sum()),
+        "excluded": {k: v for k, v in table[QC_EXCLUSION].items() if v},
     }
 
 
-def _with_covariates(table: pd.DataFrame, obs: pd.DataFrame, s: Mapping[str, Any]) -> pd.DataFrame:
-    """The sample table with ``sample`` first and the design covariates after it."""
+def _with_covariates(table: pd.DataFrame, obs: pd.DataFrame, settings: QcSettings) -> pd.DataFrame:
+    """Return the sample table with ``sample`` first and the design covariates after it."""
     table = table.copy()
     table.insert(0, "sample", table.index.astype(str))
-    covariates = ["condition", "subject", "sex", "region", "batch", *s["pca_colour_by"]]
+    covariates = ["condition", "subject", "sex", "region", "batch", *settings.pca_colour_by]
     position = 1
     for column in dict.fromkeys(covariates):
         if column in obs and column not in table:

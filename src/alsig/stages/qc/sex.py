@@ -1,9 +1,12 @@
-"""Sex check: inferred sex from XIST vs the Y genes, mismatches with the reported sex, and what
+"""Sex check.
+
+Inferred sex from XIST vs the Y genes, mismatches with the reported sex, and what
 ``qc.sex_mismatch`` does with them (``exclude`` / ``use_inferred`` / ``keep``).
 
 A sample whose inferred sex contradicts the reported one is a likely mislabel or sample swap;
 kept with its reported sex it puts Y expression into the wrong sex and tops the DE list with chrY
-genes (GSE124439, ``bench/results/sex_mismatch_de.md``). An ambiguous inference is never judged."""
+genes (GSE124439, ``bench/results/sex_mismatch_de.md``). An ambiguous inference is never judged.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alsig.keys import QC_EXCLUSION, SEX_DECISION, SEX_INFERRED
+
 XIST = "XIST"
 Y_GENES = ("RPS4Y1", "DDX3Y", "UTY", "KDM5D", "EIF1AY")
 #: |mean log2 CPM(Y genes) - log2 CPM(XIST)| below this: sex not inferred ("ambiguous")
@@ -19,10 +24,6 @@ SEX_MARGIN = 1.0
 #: inferred sex when XIST and the Y genes do not tell clearly
 AMBIGUOUS = "ambiguous"
 SEX_MISMATCH_MODES = ("exclude", "use_inferred", "keep")
-#: obs column: why QC leaves a sample out of DE and of the control references (empty: it does not)
-EXCLUSION_COLUMN = "qc_exclusion"
-#: obs column: the QC flags a sample carries into the score tables
-FLAG_COLUMN = "qc_flag"
 
 
 def infer_sex(
@@ -41,12 +42,12 @@ def infer_sex(
         out["sex_xist"] = np.nan
         out["sex_y_mean"] = np.nan
         out["sex_score"] = np.nan
-        out["sex_inferred"] = None
+        out[SEX_INFERRED] = None
         return out, info
     out["sex_xist"] = normalized_log[XIST].astype(float)
     out["sex_y_mean"] = normalized_log[ys].astype(float).mean(axis=1)
     out["sex_score"] = out["sex_y_mean"] - out["sex_xist"]
-    out["sex_inferred"] = np.where(
+    out[SEX_INFERRED] = np.where(
         out["sex_score"] > margin,
         "male",
         np.where(out["sex_score"] < -margin, "female", AMBIGUOUS),
@@ -55,14 +56,14 @@ def infer_sex(
 
 
 def reported_sex(values: pd.Series) -> pd.Series:
-    """Reported sex normalised to ``female`` / ``male`` (anything else: missing)."""
+    """Return reported sex normalised to ``female`` / ``male`` (anything else: missing)."""
     norm = values.astype("string").str.strip().str.lower()
     mapping = {"f": "female", "female": "female", "m": "male", "male": "male"}
     return norm.map(lambda v: mapping.get(v) if isinstance(v, str) else None)
 
 
 def sex_decisions(table: pd.DataFrame, mode: str) -> pd.DataFrame:
-    """What QC does with each sex-label mismatch (``qc.sex_mismatch``).
+    """Return what QC does with each sex-label mismatch (``qc.sex_mismatch``).
 
     ``exclude``: the sample leaves DE and the control references of the scores
     (``qc_exclusion``) but is still scored, flagged (``qc_flag``); ``use_inferred``: the
@@ -72,23 +73,12 @@ def sex_decisions(table: pd.DataFrame, mode: str) -> pd.DataFrame:
     mismatch = table["sex_mismatch"].to_numpy(dtype=bool)
     labels = [
         f"sex_mismatch(reported {r}, inferred {i})"
-        for r, i in zip(table["sex_reported"], table["sex_inferred"], strict=True)
+        for r, i in zip(table["sex_reported"], table[SEX_INFERRED], strict=True)
     ]
     decision = {"exclude": "excluded", "use_inferred": "sex_replaced", "keep": "kept"}[mode]
     out = pd.DataFrame(index=table.index)
-    out["sex_decision"] = np.where(mismatch, decision, "")
-    out["qc_exclusion"] = [
+    out[SEX_DECISION] = np.where(mismatch, decision, "")
+    out[QC_EXCLUSION] = [
         label if m and mode == "exclude" else "" for m, label in zip(mismatch, labels, strict=True)
     ]
     return out
-
-
-def excluded_samples(obs: pd.DataFrame) -> dict[str, str]:
-    """``{sample: reason}`` of the samples QC leaves out of DE and control references."""
-    if EXCLUSION_COLUMN not in obs:
-        return {}
-    return {
-        str(sample): str(reason)
-        for sample, reason in obs[EXCLUSION_COLUMN].items()
-        if not pd.isna(reason) and str(reason).strip()
-    }

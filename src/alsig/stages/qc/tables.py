@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.keys import EXPRESSED, NORMALIZED
+
 
 def gene_filter_table(adata: ad.AnnData) -> pl.DataFrame:
     """One row per gene: symbol, gene_id, mean normalised count, expressed."""
@@ -16,14 +18,14 @@ def gene_filter_table(adata: ad.AnnData) -> pl.DataFrame:
             "gene_id": adata.var["gene_id"].astype(str).tolist()
             if "gene_id" in adata.var
             else adata.var_names.astype(str).tolist(),
-            "mean_normalized": np.asarray(adata.layers["normalized"].mean(axis=0), dtype=float),
-            "expressed": adata.var["expressed"].astype(bool).tolist(),
+            "mean_normalized": np.asarray(adata.layers[NORMALIZED].mean(axis=0), dtype=float),
+            "expressed": adata.var[EXPRESSED].astype(bool).tolist(),
         }
     )
 
 
 def sample_table(table: pd.DataFrame) -> pl.DataFrame:
-    """The sample QC table as polars (strings for object columns)."""
+    """Return the sample QC table as polars (strings for object columns)."""
     frame = table.copy()
     for column in frame.columns:
         if frame[column].dtype == object or str(frame[column].dtype) in ("string", "category"):
@@ -32,9 +34,11 @@ def sample_table(table: pd.DataFrame) -> pl.DataFrame:
 
 
 def clean_obs(obs: pd.DataFrame) -> pd.DataFrame:
-    """obs with text columns as categoricals of str (missing -> NaN), as ingest writes them:
-    h5ad writing trips on mixed None/str objects and (anndata < 0.11 compatibility) refuses
-    pandas' nullable string arrays."""
+    """Obs with text columns as categoricals of str (missing -> NaN), as ingest writes them.
+
+    H5ad writing trips on mixed None/str objects and (anndata < 0.11 compatibility) refuses
+    pandas' nullable string arrays.
+    """
     obs = obs.copy()
     for column in obs.columns:
         if obs[column].dtype == object or isinstance(obs[column].dtype, pd.StringDtype):

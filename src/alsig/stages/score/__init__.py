@@ -1,63 +1,14 @@
-"""Per-sample signature scores of a dataset: singscore, ssGSEA, axis composites, z vs controls."""
+"""Per-sample signature scores of a dataset.
 
-from alsig.stages.score.composites import (
-    AXIS_PREFIX,
-    MIN_CONTROLS,
-    AxisComposites,
-    ControlReference,
-    axis_composites,
-    composition_residuals,
-    control_reference,
-    z_vs_control,
-)
-from alsig.stages.score.coverage import signature_coverage
-from alsig.stages.score.h5ad import write_scores_h5ad
-from alsig.stages.score.job import run, run_axis_tests, run_figures, signatures_from_settings
-from alsig.stages.score.scoring import (
-    METHODS,
-    MethodScores,
-    ScoredSignatures,
-    ScoreResult,
-    check_methods,
-    expression_matrix,
-    score_anndata,
-)
-from alsig.stages.score.sets import gene_set_matrix, signature_parts
-from alsig.stages.score.signatures import Signature, configured_signatures, harmonise_signatures
-from alsig.stages.score.singscore import MAD_CONSTANT, singscore, singscore_sets
-from alsig.stages.score.ssgsea import ssgsea, ssgsea_es, ssgsea_nes
+Singscore, ssGSEA, composition-adjusted singscore, axis composites and z against each sample's
+reference stratum of controls.
 
-__all__ = [
-    "AXIS_PREFIX",
-    "MAD_CONSTANT",
-    "METHODS",
-    "MIN_CONTROLS",
-    "AxisComposites",
-    "ControlReference",
-    "MethodScores",
-    "ScoreResult",
-    "ScoredSignatures",
-    "Signature",
-    "axis_composites",
-    "check_methods",
-    "composition_residuals",
-    "configured_signatures",
-    "control_reference",
-    "expression_matrix",
-    "gene_set_matrix",
-    "harmonise_signatures",
-    "run",
-    "run_axis_tests",
-    "run_figures",
-    "score_anndata",
-    "signature_coverage",
-    "signature_parts",
-    "signatures_from_settings",
-    "singscore",
-    "singscore_sets",
-    "ssgsea",
-    "ssgsea_es",
-    "ssgsea_nes",
-    "write_scores_h5ad",
-    "z_vs_control",
-]
+Rule entry points :func:`run` (the scores) and :func:`run_figures` (their overview figures);
+:func:`score_anndata` is the scoring pass on an AnnData in memory. The signatures themselves
+are :mod:`alsig.signatures`; the condition effect on the scores is :mod:`alsig.stages.axes`.
+"""
+
+from alsig.stages.score.job import run, run_figures
+from alsig.stages.score.scoring import score_anndata
+
+__all__ = ["run", "run_figures", "score_anndata"]

@@ -1,23 +1,9 @@
-"""Scores derived from the signature scores of a dataset: axis composites, z-scores against the
-control samples, and composition-adjusted residuals.
+"""Scores derived from a dataset's signature scores: composites, z, composition residuals.
 
-Axis composites: one column per axis, ``axis:<axis>``, the mean of the scores of the axis's
-scored (unflagged) signatures; ``n_genes``/``n_genes_used`` count the distinct genes of those
-signatures. The ``cell_type`` axis has no composite.
-
-``z_vs_control``: ``(score - mean of control samples) / sd of control samples`` (sd with n - 1),
-per column. Null when fewer than :data:`MIN_CONTROLS` controls have a score or their sd is 0.
-The reference statistics come from :func:`control_reference`, which takes the controls of one
-group of samples (today: the whole dataset).
-
-Composition adjustment (method ``singscore_adjusted``): each non-cell-type signature and axis
-composite is regressed (least squares with intercept) on the cell-type marker scores, and the
-residual is reported. It removes the part of a score that is a *linear* function of the
-marker-estimated neuron / glia / endothelial content of the samples in this dataset. It does not
-remove non-linear composition effects, composition changes the markers miss (cell subtypes, e.g.
-motor neurons), or true biology that is correlated with composition (it removes that too: e.g.
-microglial activation that comes with microgliosis). Residuals are centred on the dataset (mean
-0), so they are cohort-dependent and not comparable between datasets.
+An axis composite (``axis:<axis>``) is the mean of the axis's scored signatures; ``z_vs_control``
+is ``(score - control mean) / control sd`` (null with fewer than :data:`MIN_CONTROLS` controls);
+``singscore_adjusted`` is the residual of each score on the cell-type marker scores. What the
+adjustment removes and what it does not: ``docs/methods.md``, "Axis composites".
 """
 
 from __future__ import annotations
@@ -27,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
+from alsig.signatures.model import CELL_TYPE_AXIS, Signature
 
 AXIS_PREFIX = "axis:"
 MIN_CONTROLS = 3
@@ -103,7 +89,7 @@ class ControlReference:
 def control_reference(
     control_scores: np.ndarray, *, min_controls: int = MIN_CONTROLS
 ) -> ControlReference:
-    """Reference statistics of one group of control samples.
+    """Return reference statistics of one group of control samples.
 
     Parameters
     ----------

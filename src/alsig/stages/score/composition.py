@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from alsig.stages.score.signatures import CELL_TYPE_AXIS
+from alsig.signatures.model import CELL_TYPE_AXIS
 from alsig.tables import schemas
 
 SCHEMA = "composition"
@@ -52,10 +52,12 @@ def composition_share(scores: pl.DataFrame) -> pl.DataFrame:
             continue
         wide = part.pivot(on="signature", index="sample", values="score")
         cell_types = [
-            s for s in part.filter(pl.col("axis") == CELL_TYPE_AXIS)["signature"].unique(
+            s
+            for s in part.filter(pl.col("axis") == CELL_TYPE_AXIS)["signature"].unique(
                 maintain_order=True
-            ) if s in wide.columns and wide[s].null_count() == 0
-        ]  # fmt: skip
+            )
+            if s in wide.columns and wide[s].null_count() == 0
+        ]
         axes = dict(part.select("signature", "axis").unique().iter_rows())
         for signature in wide.columns[1:]:
             if axes[signature] == CELL_TYPE_AXIS:
@@ -69,17 +71,36 @@ def _share_row(dataset, method, signature, axis, wide, cell_types) -> tuple:
     y = wide[signature].to_numpy().astype(float)
     use = np.isfinite(y)
     if not cell_types or use.sum() <= len(cell_types) + 1:
-        return (dataset, method, signature, axis, len(cell_types), int(use.sum()),
-                None, None, None, None, None)  # fmt: skip
+        return (
+            dataset,
+            method,
+            signature,
+            axis,
+            len(cell_types),
+            int(use.sum()),
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     X = wide.select(cell_types).to_numpy().astype(float)[use]
     r2, adjusted = _r2(y[use], X)
     single = [np.corrcoef(y[use], X[:, j])[0, 1] for j in range(X.shape[1])]
     best = int(np.nanargmax(np.square(single)))
     return (
-        dataset, method, signature, axis, len(cell_types), int(use.sum()),
-        _finite(r2), _finite(adjusted), cell_types[best], _finite(single[best] ** 2),
+        dataset,
+        method,
+        signature,
+        axis,
+        len(cell_types),
+        int(use.sum()),
+        _finite(r2),
+        _finite(adjusted),
+        cell_types[best],
+        _finite(single[best] ** 2),
         "positive" if single[best] > 0 else "negative",
-    )  # fmt: skip
+    )
 
 
 def _finite(value: float) -> float | None:

@@ -1,5 +1,4 @@
-"""Gene coverage of signatures in a dataset, and the flag that keeps a poorly covered signature
-from being scored.
+"""Gene coverage of signatures in a dataset, and the flag that keeps poor ones from being scored.
 
 A signature whose present genes are fewer than ``min_coverage`` (``score.min_coverage``) of its
 genes, whose up or down part has no present gene, or that covers the whole gene universe is
@@ -13,7 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from alsig.stages.score.signatures import Signature
+from alsig.signatures.model import Signature
 from alsig.tables import schemas
 
 
@@ -45,7 +44,7 @@ def _reasons(sig: Signature, present: set[str], min_coverage: float) -> tuple[di
 
 
 def signature_coverage(
-    genes: Sequence[str], signatures: Sequence[Signature], *, min_coverage: float = 0.5
+    genes: Sequence[str], signatures: Sequence[Signature], *, min_coverage: float
 ) -> pl.DataFrame:
     """How many of each signature's genes a dataset has, and whether it is scored.
 

@@ -1,5 +1,6 @@
-"""Figures of the signature scores for the report: a samples x axes heatmap and per-axis
-distributions by condition.
+"""Figures of the signature scores for the report.
+
+A samples x axes heatmap and per-axis distributions by condition.
 
 Both read the public long table (``alsig.tables``) so they show exactly what downstream tools see.
 They are drawn for hundreds of samples: the heatmap has one column per sample without labels
@@ -10,6 +11,7 @@ jittered, semi-transparent points.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,7 @@ def _axis_rows(long: pl.DataFrame, method: str) -> pl.DataFrame:
 
 
 def axis_matrix(long: pl.DataFrame, method: str = "singscore") -> tuple[pl.DataFrame, str]:
-    """Samples x axis composites of one method, sorted by condition then sample.
+    """Return samples x axis composites of one method, sorted by condition then sample.
 
     Parameters
     ----------
@@ -64,33 +66,41 @@ def axis_matrix(long: pl.DataFrame, method: str = "singscore") -> tuple[pl.DataF
     return wide, label
 
 
-def _condition_colours(conditions: list[str | None]) -> dict[str | None, str]:
+def _condition_colours(conditions: Sequence[str | None]) -> dict[str | None, str]:
     levels = list(dict.fromkeys(conditions))
     return {c: CONDITION_COLOURS[i % len(CONDITION_COLOURS)] for i, c in enumerate(levels)}
 
 
 def _track_colours(name: str, values: list[str | None]) -> dict[str | None, str]:
-    """Colour per level: condition keeps the colours of the distributions figure, the other
-    tracks a palette of their own (no colour means two things at once), missing is grey."""
+    """Colour per level.
+
+    Condition keeps the colours of the distributions figure, the other tracks a palette of their
+    own (no colour means two things at once), missing is grey.
+    """
     import matplotlib
 
     levels = sorted({v for v in values if v is not None})
     if name == "condition":
         colours = _condition_colours(levels)
     else:
-        palette = matplotlib.colormaps[TRACK_PALETTES.get(name, "tab10")].colors
+        # the qualitative palettes are ListedColormaps: a list of colours
+        palette = matplotlib.colormaps[TRACK_PALETTES.get(name, "tab10")].colors  # type: ignore[attr-defined]
         if len(levels) > len(palette):
-            palette = matplotlib.colormaps["tab20"].colors  # beyond 20 levels colours repeat
-        colours = {v: matplotlib.colors.to_hex(palette[i % len(palette)])
-                   for i, v in enumerate(levels)}  # fmt: skip
+            palette = matplotlib.colormaps["tab20"].colors  # type: ignore[attr-defined]  # beyond 20 levels colours repeat
+        colours = {
+            v: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, v in enumerate(levels)
+        }
     if None in values:
         colours[None] = MISSING_COLOUR
     return colours
 
 
 def heatmap_tracks(wide: pl.DataFrame, obs: pd.DataFrame | None) -> dict[str, list[str | None]]:
-    """Annotation tracks of the heatmap columns: condition, then those of :data:`TRACKS` that
-    ``obs`` (indexed by sample) or ``wide`` has with at least one value."""
+    """Annotation tracks of the heatmap columns.
+
+    Condition, then those of :data:`TRACKS` that ``obs`` (indexed by sample) or ``wide`` has
+    with at least one value.
+    """
     samples = wide["sample"].to_list()
     tracks = {"condition": [None if c is None else str(c) for c in wide["condition"].to_list()]}
     for name in TRACKS:
@@ -107,9 +117,12 @@ def heatmap_tracks(wide: pl.DataFrame, obs: pd.DataFrame | None) -> dict[str, li
 
 
 def cluster_within_condition(values: np.ndarray, conditions: list[str | None]) -> np.ndarray:
-    """Column order: conditions kept in their order, samples within each condition ordered by
-    average-linkage hierarchical clustering of their axis values (similar samples side by side;
-    a missing value counts as 0, the control mean)."""
+    """Column order.
+
+    Conditions kept in their order, samples within each condition ordered by average-linkage
+    hierarchical clustering of their axis values (similar samples side by side; a missing value
+    counts as 0, the control mean).
+    """
     from scipy.cluster.hierarchy import leaves_list, linkage
 
     order: list[int] = []
@@ -130,9 +143,14 @@ def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None
 
     colours = _track_colours(name, values)
     codes = {c: i for i, c in enumerate(colours)}
-    bar.imshow(np.array([[codes[v] for v in values]]), aspect="auto", interpolation="nearest",
-               cmap=ListedColormap(list(colours.values())), vmin=-0.5,
-               vmax=len(colours) - 0.5)  # fmt: skip
+    bar.imshow(
+        np.array([[codes[v] for v in values]]),
+        aspect="auto",
+        interpolation="nearest",
+        cmap=ListedColormap(list(colours.values())),
+        vmin=-0.5,
+        vmax=len(colours) - 0.5,
+    )
     bar.set_yticks([0], [name])
     bar.tick_params(bottom=False, labelbottom=False)
     # a batch track can have dozens of levels: the legend shows the first few
@@ -142,8 +160,16 @@ def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None
         handles.append(Patch(color="white", label=f"… {len(colours) - MAX_LEGEND_LEVELS} more"))
     side.set_axis_off()
     # one row beside the track (the track's label names it): stacked legends would overlap
-    side.legend(handles=handles, loc="center left", ncol=len(handles), frameon=False,
-                fontsize=7, handlelength=1.0, columnspacing=0.8, borderaxespad=0.2)  # fmt: skip
+    side.legend(
+        handles=handles,
+        loc="center left",
+        ncol=len(handles),
+        frameon=False,
+        fontsize=7,
+        handlelength=1.0,
+        columnspacing=0.8,
+        borderaxespad=0.2,
+    )
 
 
 def _sample_ticks(ax: Any, samples: list[str]) -> None:
@@ -156,8 +182,11 @@ def _sample_ticks(ax: Any, samples: list[str]) -> None:
 
 
 def _heatmap_grid(n_samples: int, n_tracks: int, n_axes: int):
-    """Figure with one row per track and the heatmap below, a side column for the legends and
-    the colour bar (so every row spans the same sample columns)."""
+    """Return a figure with one row per track, the heatmap below and a side column.
+
+    The side column holds the legends and the colour bar, so every row spans the same sample
+    columns.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -165,11 +194,17 @@ def _heatmap_grid(n_samples: int, n_tracks: int, n_axes: int):
 
     main = min(16.0, 4.0 + 0.08 * n_samples)
     fig, grid = plt.subplots(
-        n_tracks + 1, 2, squeeze=False,
+        n_tracks + 1,
+        2,
+        squeeze=False,
         figsize=(main + 2.4, 1.2 + 0.4 * n_tracks + 0.35 * max(1, n_axes)),
-        gridspec_kw={"height_ratios": [0.4] * n_tracks + [max(1, n_axes)],
-                     "width_ratios": [main, 2.4], "hspace": 0.08, "wspace": 0.02},
-    )  # fmt: skip
+        gridspec_kw={
+            "height_ratios": [0.4] * n_tracks + [max(1, n_axes)],
+            "width_ratios": [main, 2.4],
+            "hspace": 0.08,
+            "wspace": 0.02,
+        },
+    )
     for bar in grid[1:, 0]:
         bar.sharex(grid[0, 0])
     return fig, grid
@@ -213,14 +248,22 @@ def axis_heatmap(
     for row, (name, track) in enumerate(tracks.items()):
         _track_bar(grid[row, 0], grid[row, 1], name, track)
     ax, side = grid[-1, 0], grid[-1, 1]
-    image = ax.imshow(np.clip(values, -Z_LIMIT, Z_LIMIT) if values.size else values,
-                      aspect="auto", interpolation="nearest", cmap="RdBu_r",
-                      vmin=-Z_LIMIT, vmax=Z_LIMIT)  # fmt: skip
+    image = ax.imshow(
+        np.clip(values, -Z_LIMIT, Z_LIMIT) if values.size else values,
+        aspect="auto",
+        interpolation="nearest",
+        cmap="RdBu_r",
+        vmin=-Z_LIMIT,
+        vmax=Z_LIMIT,
+    )
     ax.set_yticks(range(len(axes_names)), axes_names)
     _sample_ticks(ax, wide["sample"].to_list())
     side.set_axis_off()
-    fig.colorbar(image, cax=side.inset_axes([0.05, 0.05, 0.08, 0.9]),
-                 label=f"{label}\n(clipped at ±{Z_LIMIT:g})")  # fmt: skip
+    fig.colorbar(
+        image,
+        cax=side.inset_axes([0.05, 0.05, 0.08, 0.9]),
+        label=f"{label}\n(clipped at ±{Z_LIMIT:g})",
+    )
     grid[0, 0].set_title(f"{dataset}: resistance axes per sample ({method})")
     return fig
 

@@ -21,7 +21,7 @@ def write_scores_h5ad(
     result: ScoreResult,
     path: str | os.PathLike[str],
     *,
-    layer: str | None = "vst",
+    layer: str,
 ) -> None:
     """Write ``scores.h5ad`` for scanpy users.
 

@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from alsig.stages.qc import EXCLUSION_COLUMN, FLAG_COLUMN
+from alsig.errors import AlsigError
+from alsig.keys import QC_EXCLUSION, QC_FLAG
 from alsig.stages.score.composites import MIN_CONTROLS, control_reference
+from alsig.tables import schemas
 
 POOLED = "all samples"
 
@@ -36,8 +38,10 @@ class References:
     table: pl.DataFrame  # one row per stratum (reference_strata schema)
 
     def z(self, scores: np.ndarray, min_controls: int = MIN_CONTROLS) -> np.ndarray:
-        """Samples x columns z scores against each sample's stratum controls (NaN when the
-        stratum has too few controls with a score)."""
+        """Return samples x columns z scores against each sample's stratum controls.
+
+        NaN when the stratum has too few controls with a score.
+        """
         z = np.full(scores.shape, np.nan)
         strata = np.array([s if s is not None else "" for s in self.stratum], dtype=object)
         for stratum in dict.fromkeys(s for s in self.stratum if s is not None):
@@ -55,7 +59,7 @@ def _text(values: pd.Series) -> list[str | None]:
 
 
 def reference_columns(obs: pd.DataFrame, reference_by: Sequence[str] | None) -> list[str]:
-    """The configured columns, or by default ``[region]`` when it has several levels."""
+    """Return the configured columns, or by default ``[region]`` when it has several levels."""
     if reference_by is not None:
         return list(reference_by)
     if "region" in obs and len({v for v in _text(obs["region"]) if v}) > 1:
@@ -68,7 +72,7 @@ def reference_strata(
     *,
     control_column: str,
     control_label: str,
-    reference_by: Sequence[str] | None = None,
+    reference_by: Sequence[str] | None,
     min_controls: int = MIN_CONTROLS,
 ) -> References:
     """Strata, reference controls and the per-stratum table of one dataset.
@@ -84,8 +88,6 @@ def reference_strata(
     min_controls
         Fewest usable controls per stratum.
     """
-    from alsig.errors import AlsigError
-
     columns = reference_columns(obs, reference_by)
     absent = [c for c in columns if c not in obs]
     if absent:
@@ -95,10 +97,13 @@ def reference_strata(
         )
     parts = [_text(obs[c]) for c in columns]
     stratum = [
-        POOLED if not columns else None if any(p is None for p in values)
+        POOLED
+        if not columns
+        else None
+        if any(p is None for p in values)
         else "; ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
         for values in (zip(*parts, strict=True) if parts else [()] * len(obs))
-    ]  # fmt: skip
+    ]
     control = np.array(
         [
             v == control_label
@@ -106,8 +111,8 @@ def reference_strata(
         ]
     )
     excluded = (
-        np.array([v is not None for v in _text(obs[EXCLUSION_COLUMN])])
-        if EXCLUSION_COLUMN in obs
+        np.array([v is not None for v in _text(obs[QC_EXCLUSION])])
+        if QC_EXCLUSION in obs
         else np.zeros(len(obs), bool)
     )
     is_reference = control & ~excluded
@@ -124,17 +129,26 @@ def _strata_table(stratum, control, excluded, min_controls) -> pl.DataFrame:
         n_ref = int((members & control & ~excluded).sum())
         usable = name is not None and n_ref >= min_controls
         reason = (
-            "" if usable
-            else "a reference column is empty for these samples" if name is None
+            ""
+            if usable
+            else "a reference column is empty for these samples"
+            if name is None
             else f"{n_ref} usable control(s) (< {min_controls}): z_vs_control is null"
-        )  # fmt: skip
-        rows.append((name or "(missing)", int(members.sum()), int((members & control).sum()),
-                     int((members & control & excluded).sum()), n_ref, usable, reason))  # fmt: skip
-    from alsig.tables import schemas
-
+        )
+        rows.append(
+            (
+                name or "(missing)",
+                int(members.sum()),
+                int((members & control).sum()),
+                int((members & control & excluded).sum()),
+                n_ref,
+                usable,
+                reason,
+            )
+        )
     return pl.DataFrame(rows, schema=schemas.polars_schema("reference_strata"), orient="row")
 
 
 def sample_flags(obs: pd.DataFrame) -> list[str | None]:
     """QC's flags per sample (``obs["qc_flag"]``), None when unflagged or absent."""
-    return _text(obs[FLAG_COLUMN]) if FLAG_COLUMN in obs else [None] * len(obs)
+    return _text(obs[QC_FLAG]) if QC_FLAG in obs else [None] * len(obs)

@@ -1,5 +1,7 @@
-"""The retrotransposon axis: per-sample expression of the transposable-element families the ALS
-literature implicates, from the TE counts of the same runs.
+"""The retrotransposon axis.
+
+Per-sample expression of the transposable-element families the ALS literature implicates, from the
+TE counts of the same runs.
 
 Retrotransposon de-repression is one of the three molecular states of ALS cortex (Tam et al.
 2019, ALS-TE) and follows nuclear TDP-43 loss (Liu et al. 2019; HERV-K: Li et al. 2015). The
@@ -21,31 +23,17 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.signatures.model import Signature
 from alsig.stages.score.coverage import signature_coverage
-from alsig.stages.score.signatures import Signature
 
 METHOD = "log2cpm"
 NO_TE_INPUT = "no TE input"
 
 
-def te_signature_table():
-    """The shipped retrotransposon signature table."""
-    from alsig.resources import signature_dir
-
-    return signature_dir() / "retrotransposons.tsv"
-
-
-def library_sizes(adata) -> np.ndarray:
-    """Gene-assigned reads per sample: QC's ``total_counts``, else the sum of ``X``."""
-    if "total_counts" in adata.obs:
-        return adata.obs["total_counts"].to_numpy(dtype=float)
-    return np.asarray(adata.X.sum(axis=1), dtype=float).ravel()
-
-
 def te_log2cpm(
     te_counts: pd.DataFrame, libraries: np.ndarray, signatures: Sequence[Signature]
 ) -> np.ndarray:
-    """Samples x signatures ``log2(1e6 x summed subfamily counts / library + 1)``.
+    """Return samples x signatures ``log2(1e6 x summed subfamily counts / library + 1)``.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""Score every sample of a dataset: coverage, the chosen methods, axis composites, composition
-adjustment, z vs controls, and the public long table.
+"""Score every sample of a dataset.
+
+Coverage, the chosen methods, axis composites, composition adjustment, z vs controls, and the public
+long table.
 
 Methods (``score.methods``; several may run in one pass): ``singscore`` (default;
 :mod:`~alsig.stages.score.singscore`), ``ssgsea`` (:mod:`~alsig.stages.score.ssgsea`) and
@@ -25,13 +27,14 @@ import polars as pl
 
 from alsig import __version__
 from alsig.errors import AlsigError
-from alsig.stages.ingest.te_counts import te_block
+from alsig.keys import library_sizes, te_block
+from alsig.settings import ScoreSettings
+from alsig.signatures.model import CELL_TYPE_AXIS, Signature
 from alsig.stages.score.composites import axis_composites, composition_residuals
 from alsig.stages.score.coverage import signature_coverage
 from alsig.stages.score.reference import References, reference_strata, sample_flags
 from alsig.stages.score.retrotransposons import METHOD as TE_METHOD
-from alsig.stages.score.retrotransposons import NO_TE_INPUT, library_sizes, te_coverage, te_log2cpm
-from alsig.stages.score.signatures import CELL_TYPE_AXIS, Signature
+from alsig.stages.score.retrotransposons import NO_TE_INPUT, te_coverage, te_log2cpm
 from alsig.stages.score.singscore import singscore
 from alsig.stages.score.ssgsea import ssgsea
 from alsig.tables import COLUMNS, SCHEMA_NAME, SCHEMA_VERSION, schemas
@@ -65,7 +68,7 @@ class MethodScores:
     n_genes_used: list[int]
 
     def columns(self, keep: Sequence[int]) -> MethodScores:
-        """The columns ``keep`` (positions), in that order."""
+        """Return the columns ``keep`` (positions), in that order."""
         return MethodScores(
             values=self.values[:, keep],
             dispersion=self.dispersion[:, keep],
@@ -85,18 +88,21 @@ class ScoredSignatures:
     flagged: list[bool] = field(init=False)
 
     def __post_init__(self) -> None:
+        """Read the flags of the coverage table."""
         self.flagged = self.coverage["flagged"].to_list()
 
     @property
     def scored_index(self) -> list[int]:
+        """Positions of the signatures that are scored (not flagged)."""
         return [i for i, f in enumerate(self.flagged) if not f]
 
     @property
     def scored(self) -> list[Signature]:
+        """The signatures that are scored (not flagged)."""
         return [self.signatures[i] for i in self.scored_index]
 
     def expand(self, values: np.ndarray) -> np.ndarray:
-        """Samples x scored signatures -> samples x every signature (NaN for flagged ones)."""
+        """Return samples x scored signatures as samples x every signature (NaN: flagged ones)."""
         out = np.full((values.shape[0], len(self.signatures)), np.nan)
         out[:, self.scored_index] = values
         return out
@@ -113,8 +119,8 @@ class Samples:
     flags: list[str | None]
 
 
-def check_methods(methods: Sequence[str] | str, min_coverage: float = 0.5) -> list[str]:
-    """The scoring methods, each once, in order; checks them and ``min_coverage``.
+def check_methods(methods: Sequence[str] | str, min_coverage: float) -> list[str]:
+    """Return the scoring methods, each once, in order; checks them and ``min_coverage``.
 
     Parameters
     ----------
@@ -144,7 +150,7 @@ def check_methods(methods: Sequence[str] | str, min_coverage: float = 0.5) -> li
 
 
 def expression_matrix(adata: Any, layer: str | None) -> Any:
-    """The samples x genes matrix that is scored.
+    """Return the samples x genes matrix that is scored.
 
     Parameters
     ----------
@@ -203,9 +209,11 @@ def _samples(
     if control_column not in adata.obs:
         notes.warn(f"obs has no column '{control_column}'; z_vs_control is null")
     references = reference_strata(
-        adata.obs, control_column=control_column, control_label=control_label,
+        adata.obs,
+        control_column=control_column,
+        control_label=control_label,
         reference_by=reference_by,
-    )  # fmt: skip
+    )
     for row in references.table.filter(~pl.col("usable")).iter_rows(named=True):
         notes.warn(f"reference stratum '{row['stratum']}': {row['reason']}")
     return Samples(
@@ -284,7 +292,7 @@ def _ssgsea_values(
 def _te_scores(
     adata: Any, te_signatures: Sequence[Signature], min_coverage: float, notes: Notes
 ) -> tuple[MethodScores, pl.DataFrame]:
-    """The retrotransposon signatures' ``log2cpm`` scores (and composite) and their coverage."""
+    """Return the retrotransposon signatures' ``log2cpm`` scores (and composite), and coverage."""
     block = te_block(adata)
     coverage = te_coverage(block, te_signatures, min_coverage)
     sigs = ScoredSignatures(list(te_signatures), coverage)
@@ -364,7 +372,7 @@ def _method_rows(
 def _tables(
     per_method: dict[str, MethodScores], samples: Samples, notes: Notes
 ) -> tuple[pl.DataFrame, dict[str, pd.DataFrame]]:
-    """The long table (with z vs controls) and the per-method samples x signatures frames."""
+    """Return the long table (with z vs controls) and the per-method samples x signatures frames."""
     frames = []
     wide: dict[str, pd.DataFrame] = {}
     index = pd.Index(samples.names, name="sample")
@@ -379,17 +387,10 @@ def _tables(
 def score_anndata(
     adata: Any,
     signatures: Sequence[Signature],
+    te_signatures: Sequence[Signature],
     *,
-    methods: Sequence[str] = ("singscore",),
-    layer: str | None = "vst",
-    min_coverage: float = 0.5,
-    control_label: str = "control",
-    control_column: str = "condition",
-    dataset: str | None = None,
-    ssgsea_weight: float = 0.25,
-    chunk_size: int = 256,
-    te_signatures: Sequence[Signature] = (),
-    reference_by: Sequence[str] | None = None,
+    settings: ScoreSettings,
+    dataset: str | None,
 ) -> ScoreResult:
     """Score every sample of ``adata`` with every signature.
 
@@ -398,40 +399,33 @@ def score_anndata(
     adata
         obs = samples, var index = gene symbols (the QC'd AnnData).
     signatures
-        The signatures of the run.
-    methods
-        Any of :data:`METHODS`.
-    layer
-        Expression layer to score (``None`` or ``"X"``: ``adata.X``).
-    min_coverage
-        Smallest fraction of a signature's genes present for it to be scored.
-    control_label, control_column
-        Samples whose ``obs[control_column]`` equals ``control_label`` are the controls.
-    reference_by
-        Sample columns whose strata each have their own control reference
-        (:mod:`alsig.stages.score.reference`; ``None``: region when it has several levels).
-    dataset
-        Dataset id of the rows (default: ``adata.uns["dataset"]``).
-    ssgsea_weight
-        gseapy's ssGSEA ``weight``.
-    chunk_size
-        Samples ranked at once.
+        The gene signatures of the run.
     te_signatures
         Transposable-element signatures, scored as ``log2cpm`` from ``obsm["te_counts"]``
         (:mod:`alsig.stages.score.retrotransposons`); null, flagged "no TE input", without it.
+    settings
+        The ``score:`` settings: methods, layer, coverage, controls, reference strata, ssGSEA
+        weight and chunk size.
+    dataset
+        Dataset id of the rows (``None``: ``adata.uns["dataset"]``).
 
     Returns
     -------
     ScoreResult
         The long table, coverage, samples x signatures frames per method and the notes.
     """
-    methods = check_methods(methods, min_coverage)
+    min_coverage = settings.min_coverage
+    methods = check_methods(settings.methods, min_coverage)
     notes = Notes(dataset or str(adata.uns.get("dataset", "dataset")))
     genes = [str(g) for g in adata.var_names]
-    X = expression_matrix(adata, layer)
+    X = expression_matrix(adata, settings.layer)
     sigs = _scored_signatures(genes, signatures, min_coverage, notes)
-    samples = _samples(adata, control_column, control_label, reference_by, notes)
-    per_method = _score_methods(X, genes, sigs, methods, ssgsea_weight, chunk_size, notes)
+    samples = _samples(
+        adata, settings.control_column, settings.control_label, settings.reference_by, notes
+    )
+    per_method = _score_methods(
+        X, genes, sigs, methods, settings.ssgsea_weight, settings.chunk_size, notes
+    )
     coverage = sigs.coverage
     if te_signatures:
         per_method[TE_METHOD], te_coverage_rows = _te_scores(

@@ -1,19 +1,22 @@
-"""Signatures as gene sets for the scoring methods: up/down parts, the sparse gene x set
-indicator, sample chunks, and recombining part scores into signature scores."""
+"""Signatures as gene sets for the scoring methods.
+
+Up/down parts, the sparse gene x set indicator, sample chunks, and recombining part scores into
+signature scores.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from alsig.stages.score.signatures import DN_SUFFIX, UP_SUFFIX, Signature
+from alsig.signatures.model import DN_SUFFIX, UP_SUFFIX, Signature
 
 
 def gene_set_matrix(
-    genes: Sequence[str], sets: dict[str, Sequence[str]]
+    genes: Sequence[str], sets: Mapping[str, Sequence[str]]
 ) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
     """Sparse 0/1 membership of genes in sets.
 
@@ -69,7 +72,7 @@ def sample_chunks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
 
 
 def signature_parts(signatures: Sequence[Signature]) -> dict[str, list[str]]:
-    """The gene sets scored for ``signatures``.
+    """Return the gene sets scored for ``signatures``.
 
     Parameters
     ----------

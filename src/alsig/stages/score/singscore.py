@@ -1,33 +1,21 @@
 """singscore (Foroutan et al. 2018; R package singscore ``simpleScore``).
 
-Genes are ranked within each sample (ties: ``min``, the singscore default). For a gene set of
-``k`` present genes in a universe of ``N`` genes the mean rank is scaled to [0, 1] between its
-theoretical minimum ``(k + 1) / 2`` and maximum ``(2N - k + 1) / 2`` and centred (``- 0.5``). A
-down set is scored the same way and enters as ``0.5 - score``, so a signature with up and down
-genes scores ``up + down`` in [-1, 1] (up-only or down-only: [-0.5, 0.5]). Dispersion is the
-singscore default ``mad`` (median absolute deviation, R's 1.4826 constant) of the set genes'
-ranks, summed over up and down parts, divided by ``N`` so that it is comparable between gene
-universes (multiply by ``N`` to get singscore's number). A sample's score depends only on that
-sample's expression: adding or removing samples never changes it.
-
-Difference from the R package: the bounds use the genes *present* (``n_genes_used``), whereas
-singscore uses the declared set size even when genes are missing; both agree when every gene is
-present.
-
-Samples are processed in chunks; each chunk is ranked once (``scipy.stats.rankdata`` along genes)
-and all gene sets are scored together through a sparse gene x set indicator matrix, with no
-Python loop over samples.
+A sample's score is the scaled, centred mean rank of a set's genes within the sample (down sets
+enter as ``0.5 - score``), so it depends only on that sample; dispersion is the MAD of the set
+genes' ranks divided by the gene count. Bounds use the genes present. Details and the difference
+from the R package: ``docs/methods.md``, "singscore".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
+from alsig.signatures.model import Signature
 from alsig.stages.score.sets import (
     combine_parts,
     dense_rows,
@@ -36,7 +24,6 @@ from alsig.stages.score.sets import (
     set_members,
     signature_parts,
 )
-from alsig.stages.score.signatures import Signature
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +33,9 @@ MAD_CONSTANT = 1.4826  # R stats::mad default
 def singscore_sets(
     X: Any,
     genes: Sequence[str],
-    sets: dict[str, Sequence[str]],
+    sets: Mapping[str, Sequence[str]],
     *,
-    chunk_size: int = 256,
+    chunk_size: int,
     dispersion: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Uncentred singscore of every set in every sample, and the MAD of the set genes' ranks.
@@ -99,9 +86,9 @@ def singscore(
     genes: Sequence[str],
     signatures: Sequence[Signature],
     *,
-    chunk_size: int = 256,
+    chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """singscore ``TotalScore`` and dispersion of each signature in each sample.
+    """Singscore ``TotalScore`` and dispersion of each signature in each sample.
 
     Parameters
     ----------

@@ -11,12 +11,13 @@ changes when samples or signatures are added. Signatures with a down part score
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
+from alsig.signatures.model import Signature
 from alsig.stages.score.sets import (
     combine_parts,
     dense_rows,
@@ -24,18 +25,17 @@ from alsig.stages.score.sets import (
     sample_chunks,
     signature_parts,
 )
-from alsig.stages.score.signatures import Signature
 
 
 def ssgsea_es(
     X: Any,
     genes: Sequence[str],
-    sets: dict[str, Sequence[str]],
+    sets: Mapping[str, Sequence[str]],
     *,
-    weight: float = 0.25,
-    chunk_size: int = 256,
+    weight: float,
+    chunk_size: int,
 ) -> np.ndarray:
-    """gseapy ``ssgsea`` enrichment scores (``ES``) of every set in every sample.
+    """Gseapy ``ssgsea`` enrichment scores (``ES``) of every set in every sample.
 
     gseapy ranks each sample (average ties), scales ranks to ``10000 * rank / N``, weights genes by
     that value to the power ``weight``, orders genes by it (ties in input order) and sums the
@@ -86,7 +86,7 @@ def ssgsea_es(
 
 
 def ssgsea_nes(es: np.ndarray) -> np.ndarray:
-    """gseapy's ssGSEA normalisation (cohort-dependent).
+    """Gseapy's ssGSEA normalisation (cohort-dependent).
 
     Parameters
     ----------
@@ -110,10 +110,10 @@ def ssgsea(
     genes: Sequence[str],
     signatures: Sequence[Signature],
     *,
-    weight: float = 0.25,
-    chunk_size: int = 256,
+    weight: float,
+    chunk_size: int,
 ) -> np.ndarray:
-    """ssGSEA NES of each signature in each sample.
+    """SsGSEA NES of each signature in each sample.
 
     Parameters
     ----------

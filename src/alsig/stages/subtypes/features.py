@@ -27,8 +27,8 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 from alsig.genes import GeneMap
+from alsig.signatures import Signature
 from alsig.stages.score.retrotransposons import te_log2cpm
-from alsig.stages.score.signatures import Signature
 
 
 def rank_normal_scores(counts: np.ndarray) -> np.ndarray:

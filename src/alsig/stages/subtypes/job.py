@@ -10,20 +10,26 @@ import numpy as np
 import pandas as pd
 
 from alsig.io import save_figure, write_parquet, write_tsv
+from alsig.keys import VST, library_sizes, te_block
+from alsig.settings import SubtypesSettings
 from alsig.stages.subtypes.figures import plot_consensus, plot_states
 from alsig.stages.subtypes.table import shares, subtype_table
+from alsig.tables import read_scores
 
 log = logging.getLogger(__name__)
 
 
 def expression_frames(adata) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Samples x genes VST and, with TE counts, samples x TEs log2 CPM (gene library sizes)."""
-    from alsig.stages.ingest.te_counts import te_block
-    from alsig.stages.score.retrotransposons import library_sizes
+    """Return samples x genes VST and, with TE counts, samples x TEs log2 CPM.
 
-    vst = adata.layers["vst"]
-    vst = pd.DataFrame(np.asarray(vst.toarray() if hasattr(vst, "toarray") else vst),
-                       index=adata.obs_names, columns=adata.var_names)  # fmt: skip
+    The TE counts per million are per gene-assigned read (gene library sizes).
+    """
+    vst = adata.layers[VST]
+    vst = pd.DataFrame(
+        np.asarray(vst.toarray() if hasattr(vst, "toarray") else vst),
+        index=adata.obs_names,
+        columns=adata.var_names,
+    )
     block = te_block(adata)
     if block is None:
         return vst, None
@@ -35,8 +41,8 @@ def expression_frames(adata) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 def run(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
+    settings: SubtypesSettings,
+    threads: int,
     *,
     dataset: str,
 ) -> None:
@@ -57,19 +63,22 @@ def run(
     """
     import anndata as ad
 
-    from alsig.tables import read_scores
-
     scores = read_scores(inputs["scores"])
     adata = ad.read_h5ad(inputs["h5ad"])
     vst, te = expression_frames(adata)
-    result = subtype_table(dataset, scores, adata.obs, vst, te, dict(settings))
+    result = subtype_table(dataset, scores, adata.obs, vst, te, settings)
     if result.note:
         log.warning("dataset %s: %s", dataset, result.note)
-    label = settings["disease_label"]
+    label = settings.disease_label
     share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(shares(result.table, label).items()))
-    log.info("dataset %s: %s samples by state: %s; NMF k = %s; members used: %s", dataset, label,
-             share, result.discovery.k if result.discovery else "none",
-             result.states.members_used)  # fmt: skip
+    log.info(
+        "dataset %s: %s samples by state: %s; NMF k = %s; members used: %s",
+        dataset,
+        label,
+        share,
+        result.discovery.k if result.discovery else "none",
+        result.states.members_used,
+    )
     write_parquet(result.table, outputs["parquet"])
     write_tsv(result.table, outputs["tsv"])
     save_figure(plot_states(result.table, label), outputs["states"])

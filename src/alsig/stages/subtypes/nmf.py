@@ -1,4 +1,4 @@
-"""The discovery view: does the cohort's own structure match the three published states?
+"""The discovery view: whether the cohort's own structure matches the three published states.
 
 As in Tam et al. (2019), the disease samples are clustered by consensus non-negative matrix
 factorisation (Brunet et al. 2004): the most variable features (genes of the VST layer, plus
@@ -7,8 +7,8 @@ a range with several seeded random starts; each start assigns every sample to it
 factor, and the consensus matrix is the share of starts that put two samples together. The rank
 is chosen on both measures Tam et al. used: the most stable consensus (cophenetic correlation,
 Brunet et al. 2004) and, among equally stable ranks, the best-separated clusters (silhouette
-width of the consensus distance; :func:`choose_rank`). Each cluster is then named by the state (:mod:`.states`) with
-the highest mean score among its samples.
+width of the consensus distance; :func:`choose_rank`). Each cluster is then named by the state
+(:mod:`alsig.stages.subtypes.states`) with the highest mean score among its samples.
 
 Unlike the per-sample calls, this view is cohort-dependent by construction: the features, the
 factorisation and hence the clusters change when samples are added or removed.
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from alsig.stages.subtypes.states import LABELS, UNASSIGNED
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,17 @@ class Discovery:
 
     @property
     def chosen(self) -> RankFit:
+        """The fit at the chosen rank."""
         return self.fits[self.k]
 
 
 def nmf_features(vst: pd.DataFrame, te_log2cpm: pd.DataFrame | None, n_features: int) -> np.ndarray:
-    """Samples x features matrix for NMF: the ``n_features`` most variable genes of ``vst``
-    (samples x genes) and, when given, every TE of ``te_log2cpm``, each feature shifted to a
-    minimum of 0 (NMF needs non-negative input) and scaled to unit variance so TEs and genes
-    weigh alike."""
+    """Return samples x features matrix for NMF.
+
+    The ``n_features`` most variable genes of ``vst`` (samples x genes) and, when given, every
+    TE of ``te_log2cpm``, each feature shifted to a minimum of 0 (NMF needs non-negative input)
+    and scaled to unit variance so TEs and genes weigh alike.
+    """
     variance = vst.var(axis=0).to_numpy()
     top = np.argsort(variance)[::-1][: min(n_features, vst.shape[1])]
     blocks = [vst.iloc[:, np.sort(top)].to_numpy(dtype=float)]
@@ -100,10 +105,13 @@ COPHENETIC_TOLERANCE = 0.01
 
 
 def choose_rank(fits: dict[int, RankFit]) -> int:
-    """The most stable rank: among the ranks whose cophenetic correlation is within
-    :data:`COPHENETIC_TOLERANCE` of the highest, the one with the highest silhouette width
-    (the smaller rank on a tie). A stable consensus that splits a real cluster in two keeps a
-    high cophenetic correlation but loses silhouette width, which breaks the tie."""
+    """Return the most stable rank.
+
+    Among the ranks whose cophenetic correlation is within :data:`COPHENETIC_TOLERANCE` of the
+    highest, the one with the highest silhouette width (the smaller rank on a tie). A stable
+    consensus that splits a real cluster in two keeps a high cophenetic correlation but loses
+    silhouette width, which breaks the tie.
+    """
     best = max(f.cophenetic for f in fits.values())
     stable = [k for k, f in fits.items() if f.cophenetic >= best - COPHENETIC_TOLERANCE]
     return max(sorted(stable), key=lambda k: (np.nan_to_num(fits[k].silhouette, nan=-1.0), -k))
@@ -113,9 +121,9 @@ def discover(
     matrix: np.ndarray,
     samples: list[str],
     *,
-    ranks: range = range(2, 7),
-    restarts: int = 20,
-    seed: int = 123,
+    ranks: range,
+    restarts: int,
+    seed: int,
 ) -> Discovery:
     """Consensus NMF of ``matrix`` (samples x features) at every rank of ``ranks``.
 
@@ -141,8 +149,6 @@ def discover(
 
 def name_clusters(labels: np.ndarray, state_scores: pd.DataFrame) -> dict[int, str]:
     """Each cluster named by the state whose mean score is highest among its samples."""
-    from alsig.stages.subtypes.states import LABELS, UNASSIGNED
-
     names = {}
     for cluster in sorted(set(labels.tolist())):
         means = state_scores[labels == cluster].mean(axis=0, skipna=True)

@@ -1,32 +1,11 @@
-"""Per-sample molecular states of ALS tissue, after the three subtypes of Tam et al. 2019.
+"""Per-sample molecular states of ALS tissue (Ox-, Glia-, TE-like, after Tam et al. 2019).
 
-Tam et al. (2019, Cell Rep 29:1164) split 148 ALS cortex transcriptomes into ALS-Ox (61 %:
-oxidative and proteotoxic stress), ALS-Glia (19 %: glial activation) and ALS-TE (20 %: high
-retrotransposon expression, TDP-43 dysfunction). No per-sample labels are used here: each state
-is defined from those published descriptions as the mean control-referenced z score
-(``z_vs_control`` of the score stage) of the axes that describe it (:data:`STATES`), and a
-sample is called by the state that leads.
-
-- Ox-like: oxidative stress (NRF2 targets, ROS), mitochondria, ER stress / UPR, heat shock,
-  proteasome, and the ALS-Ox marker genes of Eshima et al. 2024 (``als_ox_markers``).
-- Glia-like: microglial activation (DAM up, homeostatic genes lost), reactive astrocytes and the
-  microglia and astrocyte marker scores.
-- TE-like: the retrotransposon axis (TE counts) and TDP-43 loss of function (cryptic-exon
-  targets).
-
-Each state score is then standardised by the controls' own state scores (so it reads in control
-SDs). Call: the state with the highest score when it leads the second by at least ``margin``
-(and, with ``min_score`` set, reaches it); otherwise ``unassigned``. By default the call is
-relative, like the published subtypes, which split ALS samples among themselves: it says which
-state dominates a sample, not that the sample differs from the controls (controls get calls too;
-``axis_tests`` is the place for ALS vs control). Confidence: ``lead / (lead + margin)``
-(0.5 at the margin, towards 1 for a clear lead; 0 when unassigned). How often controls get a call
-is the stage's false-call rate, reported in ``bench/results/subtypes.md``.
-Because the z scores use only the dataset's controls, a sample's call depends on the sample and
-the controls of its reference stratum, never on the other disease samples: adding ALS samples
-changes no call. The calls depend on composition like the axes do (TDP-43 loss tracks neuron
-loss; glial scores track gliosis); they are molecular states associated with resistance
-biology, not a prediction of any patient's drug response.
+Each state score is the mean control-referenced z score of the axes that describe it
+(:data:`STATES`, from the published descriptions; no per-sample labels are used), standardised
+by the controls' own state scores. A sample is called by the state that leads the second by
+``margin`` control SDs, else ``unassigned``; confidence ``lead / (lead + margin)``. A call depends
+only on the sample and its stratum's controls. Why, and what the calls do not say:
+``docs/methods.md``, "Molecular states".
 """
 
 from __future__ import annotations
@@ -72,7 +51,7 @@ class StateCalls:
 
 
 def member_z(scores: pl.DataFrame, states: Mapping[str, Sequence[str]] = STATES) -> pd.DataFrame:
-    """Samples x state members: the members' ``z_vs_control`` (singscore / log2cpm rows)."""
+    """Return samples x state members: the members' ``z_vs_control`` (singscore / log2cpm rows)."""
     wanted = {m for members in states.values() for m in members}
     part = scores.filter(
         pl.col("method").is_in(MEMBER_METHODS) & pl.col("signature").is_in(sorted(wanted))
@@ -89,10 +68,10 @@ def member_z(scores: pl.DataFrame, states: Mapping[str, Sequence[str]] = STATES)
 
 def call_states(
     z: pd.DataFrame,
-    is_control: Sequence[bool] | None = None,
+    is_control: Sequence[bool] | None,
     *,
-    margin: float = 0.5,
-    min_score: float | None = None,
+    margin: float,
+    min_score: float | None,
     states: Mapping[str, Sequence[str]] = STATES,
 ) -> StateCalls:
     """State scores, calls and confidences for every sample of ``z``.

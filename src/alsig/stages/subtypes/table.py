@@ -1,5 +1,8 @@
-"""One dataset's subtype table: per-sample states and calls, the donor view and the NMF
-discovery clusters, in the shipped ``subtypes`` schema."""
+"""One dataset's subtype table.
+
+Per-sample states and calls, the donor view and the NMF discovery clusters, in the shipped
+``subtypes`` schema.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 import polars as pl
 
+from alsig.settings import SubtypesSettings
 from alsig.stages.subtypes.nmf import Discovery, discover, name_clusters, nmf_features
 from alsig.stages.subtypes.states import StateCalls, call_states, member_z, subject_view
 from alsig.tables import schemas
@@ -26,21 +30,21 @@ class SubtypeResult:
 
 
 def nmf_view(
-    vst: pd.DataFrame, te_log2cpm: pd.DataFrame | None, settings: dict
+    vst: pd.DataFrame, te_log2cpm: pd.DataFrame | None, settings: SubtypesSettings
 ) -> tuple[Discovery | None, str]:
     """Consensus NMF of the disease samples (rows of ``vst``), or ``None`` with the reason."""
-    if vst.shape[0] < int(settings["nmf_min_samples"]):
+    if vst.shape[0] < settings.nmf_min_samples:
         return None, (
             f"{vst.shape[0]} disease samples (< subtypes.nmf_min_samples = "
-            f"{settings['nmf_min_samples']}): no NMF discovery view"
+            f"{settings.nmf_min_samples}): no NMF discovery view"
         )
-    matrix = nmf_features(vst, te_log2cpm, int(settings["nmf_features"]))
+    matrix = nmf_features(vst, te_log2cpm, settings.nmf_features)
     found = discover(
         matrix,
         list(vst.index),
-        ranks=range(int(settings["nmf_k_min"]), int(settings["nmf_k_max"]) + 1),
-        restarts=int(settings["nmf_restarts"]),
-        seed=int(settings["seed"]),
+        ranks=range(settings.nmf_k_min, settings.nmf_k_max + 1),
+        restarts=settings.nmf_restarts,
+        seed=settings.seed,
     )
     return found, ""
 
@@ -51,7 +55,7 @@ def subtype_table(
     obs: pd.DataFrame,
     vst: pd.DataFrame,
     te_log2cpm: pd.DataFrame | None,
-    settings: dict,
+    settings: SubtypesSettings,
 ) -> SubtypeResult:
     """States, calls and NMF clusters of every sample of one dataset.
 
@@ -73,10 +77,9 @@ def subtype_table(
     z = member_z(scores)
     samples = list(z.index)
     condition = obs["condition"].reindex(samples).astype("string")
-    is_control = [c == settings["control_label"] for c in condition.fillna("")]
-    states = call_states(z, is_control, margin=float(settings["margin"]),
-                         min_score=settings["min_score"])  # fmt: skip
-    disease = [s for s in samples if condition.get(s) == settings["disease_label"]]
+    is_control = [c == settings.control_label for c in condition.fillna("")]
+    states = call_states(z, is_control, margin=settings.margin, min_score=settings.min_score)
+    disease = [s for s in samples if condition.get(s) == settings.disease_label]
     subjects = (
         obs["subject"].reindex(samples).astype(str)
         if "subject" in obs

@@ -219,7 +219,8 @@ def _standardise(fit_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _lr_in_span(z: np.ndarray, y: np.ndarray, C: float, basis=None):
     """Balanced multinomial L2 logistic regression of ``y`` on ``z``, fitted on ``z``'s SVD
-    scores (the solution lies in the row span); returns ``(coef, intercept)`` in ``z`` space."""
+    scores (the solution lies in the row span); returns ``(coef, intercept)`` in ``z`` space.
+    """
     u, s, vt = basis if basis is not None else np.linalg.svd(z, full_matrices=False)
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=10000, tol=1e-8)
     model.fit(u * s, y)

@@ -250,7 +250,8 @@ def donor_bootstrap(
 
 def region_check(frame: pd.DataFrame, label: str = "ALS-Ox", column: str = "p_glia") -> float:
     """AUC of ``column`` for motor vs frontal cortex among samples labelled ``label``, with the
-    probability averaged over repeats per sample (0.5: the model does not see region there)."""
+    probability averaged over repeats per sample (0.5: the model does not see region there).
+    """
     part = frame[frame["label"] == label]
     mean = part.groupby("sample").agg(p=(column, "mean"), region=("region", "first"))
     motor = mean["region"].str.lower().str.contains("motor").to_numpy()
@@ -291,7 +292,8 @@ def region_batch_design(data: TrainingSet, train: np.ndarray) -> np.ndarray:
 
 def marker_index_design(markers: dict[str, Sequence[str]]) -> Design:
     """Composition floor: per cell type the mean z score (log2 CPM, mean/SD of the training rows)
-    of its marker genes (Entrez ids) present in the data."""
+    of its marker genes (Entrez ids) present in the data.
+    """
 
     def design(data: TrainingSet, train: np.ndarray) -> np.ndarray:
         position = {g: j for j, g in enumerate(data.gene_ids)}
@@ -317,7 +319,8 @@ def floor_predictions(
 ) -> pd.DataFrame:
     """Outer-fold calls of a floor: balanced multinomial logistic regression on ``design``
     (standardised on the training rows), ``C`` chosen by balanced log loss in a donor-grouped
-    inner CV, call = most probable class (no unassigned, no out_of_reference)."""
+    inner CV, call = most probable class (no unassigned, no out_of_reference).
+    """
     y, groups = data.y, data.groups
     frames = []
     for scheme, repeat, fold, train, test in splits:
@@ -367,7 +370,8 @@ def _balanced_loss(probabilities: np.ndarray, y: np.ndarray) -> float:
 
 def all_splits(data: TrainingSet, repeats: int = 5, folds: int = 5, seed: int = 1000) -> list:
     """The nested outer splits and the batch-held-out splits as ``(scheme, repeat, fold, train,
-    test)``, for the floors (the same splits the model is judged on)."""
+    test)``, for the floors (the same splits the model is judged on).
+    """
     nested = [
         ("nested", r, str(f), tr, te) for r, f, tr, te in outer_splits(data, repeats, folds, seed)
     ]

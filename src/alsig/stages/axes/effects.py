@@ -1,30 +1,13 @@
 """The condition effect on every signature and axis score, under the study design.
 
-A per-sample score is only comparable between conditions once what else differs between the
-samples is accounted for: sex, brain region, sequencing batch. :func:`axis_tests` fits, per
-scoring method and signature, the DE stage's own design with the score in place of a gene
-(``score ~ sex + region + condition``) on the same samples the DE stage fits (the same checks,
-the same dropped samples), minus the samples QC excludes (e.g. sex-label mismatches), and
-reports the contrast's coefficient.
-
-Repeated subjects. GSE124439 has 176 samples of 95 donors (several cortical regions each);
-counting them as independent would shrink the standard errors. When any donor contributes
-more than one fitted sample, the model is a linear mixed model with a random intercept per
-donor (statsmodels ``MixedLM``, REML): it keeps every sample and its region in the model while
-the donor intercept absorbs what the samples of one person share. Averaging per donor instead
-would either mix regions (when region is a covariate) or leave repeated donors anyway (averaging
-within donor x region). If the mixed model fails (no convergence, singular information), the
-fallback is ordinary least squares on the means per donor within each combination of the
-covariates, with standard errors clustered by donor; ``model`` says which was used and ``note``
-why. Without repeated donors the model is ordinary least squares.
-
-Effects. ``estimate`` is in score units (test minus reference); ``std_effect`` divides it by
-the residual standard deviation (mixed model: donor and residual variance together), a Cohen's
-d-like number comparable across cohorts and methods, with ``std_se`` its standard error.
-``qvalue`` is Benjamini-Hochberg within a dataset and method, with the axis composites
-(``axis:*``, the headline readout) and the individual signatures adjusted as two families.
-The effects describe biology associated with treatment resistance; they predict nothing about
-any patient's response to a drug.
+:func:`axis_tests` fits, per scoring method and signature, the DE stage's own design with the
+score in place of a gene (``score ~ sex + region + condition``) on the samples the DE stage fits,
+minus those QC excludes, and reports the contrast's coefficient: ordinary least squares, or a
+linear mixed model with a donor intercept when donors contribute several samples (donor-mean
+OLS with clustered errors when that fails). ``std_effect`` is the effect in residual SDs;
+``qvalue`` is BH within dataset x method, axis composites and signatures as two families. The
+model choices and why: ``docs/methods.md``, "Axis tests". The effects describe biology
+associated with treatment resistance; they predict nothing about any patient's drug response.
 """
 
 from __future__ import annotations
@@ -39,22 +22,14 @@ import pandas as pd
 import polars as pl
 
 from alsig.errors import AlsigError
+from alsig.settings import Contrast
+from alsig.stages.de.design import design_matrix, prepare_metadata
 from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "axis_tests"
 Z_95 = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """``factor``: ``test`` vs ``reference`` (a DE contrast, e.g. condition: ALS vs control)."""
-
-    name: str
-    factor: str
-    test: str
-    reference: str
 
 
 @dataclass
@@ -91,7 +66,7 @@ def model_design(
     subject_column: str = "subject",
     missing_covariates: str = "drop",
 ) -> tuple[Design, dict[str, str]]:
-    """The design the score models share, built exactly as the DE stage builds its own.
+    """Return the design the score models share, built exactly as the DE stage builds its own.
 
     Parameters
     ----------
@@ -112,8 +87,6 @@ def model_design(
     -------
     The :class:`Design` and ``{sample: reason}`` of every sample not fitted.
     """
-    from alsig.stages.de import design_matrix, prepare_metadata
-
     kept = obs.loc[[s for s in obs.index if s not in exclude]]
     meta, dropped = prepare_metadata(
         kept,
@@ -252,7 +225,7 @@ def axis_tests(
     subject_column: str = "subject",
     missing_covariates: str = "drop",
 ) -> pl.DataFrame:
-    """The contrast's effect on every signature and axis score of one dataset.
+    """Return the contrast's effect on every signature and axis score of one dataset.
 
     Parameters
     ----------
@@ -277,9 +250,13 @@ def axis_tests(
     """
     exclude = dict(exclude or {})
     model, left_out = model_design(
-        obs, design, contrast, exclude=exclude, subject_column=subject_column,
+        obs,
+        design,
+        contrast,
+        exclude=exclude,
+        subject_column=subject_column,
         missing_covariates=missing_covariates,
-    )  # fmt: skip
+    )
     rows = []
     keys = scores.select("dataset", "method", "signature", "axis").unique(maintain_order=True)
     for dataset, method, signature, axis in keys.iter_rows():
@@ -300,14 +277,32 @@ def _row(dataset, method, signature, axis, fit: Fit, y, model: Design, contrast,
     crit = Z_95 if not np.isfinite(fit.df) else _t_crit(fit.df)
     note = fit.note or ("" if np.isfinite(fit.estimate) else "not scored")
     return (
-        dataset, method, signature, axis, contrast.name, contrast.factor, contrast.test,
-        contrast.reference, int(is_test.sum()), int(is_ref.sum()),
-        int(subjects[is_test].nunique()), int(subjects[is_ref].nunique()),
-        _finite(fit.estimate), _finite(std), _finite(fit.se), _finite(std_se),
-        _finite(fit.estimate - crit * fit.se), _finite(fit.estimate + crit * fit.se),
-        _finite(fit.statistic), _finite(fit.pvalue), None, fit.model or None,
-        len(left_out), ";".join(f"{s}({r})" for s, r in left_out.items()), note,
-    )  # fmt: skip
+        dataset,
+        method,
+        signature,
+        axis,
+        contrast.name,
+        contrast.factor,
+        contrast.test,
+        contrast.reference,
+        int(is_test.sum()),
+        int(is_ref.sum()),
+        int(subjects[is_test].nunique()),
+        int(subjects[is_ref].nunique()),
+        _finite(fit.estimate),
+        _finite(std),
+        _finite(fit.se),
+        _finite(std_se),
+        _finite(fit.estimate - crit * fit.se),
+        _finite(fit.estimate + crit * fit.se),
+        _finite(fit.statistic),
+        _finite(fit.pvalue),
+        None,
+        fit.model or None,
+        len(left_out),
+        ";".join(f"{s}({r})" for s, r in left_out.items()),
+        note,
+    )
 
 
 def _t_crit(df: float) -> float:
@@ -330,14 +325,6 @@ def _with_qvalues(table: pl.DataFrame) -> pl.DataFrame:
         q = benjamini_hochberg(part["pvalue"].fill_null(np.nan).to_numpy())
         parts.append(part.with_columns(pl.Series("qvalue", q, nan_to_null=True)))
     return pl.concat(parts).drop("_family") if parts else table.drop("_family")
-
-
-def contrasts_of(de_settings: Mapping[str, object]) -> list[Contrast]:
-    """The DE contrasts of a dataset's resolved ``de`` settings as :class:`Contrast` objects."""
-    return [
-        Contrast(name, *(str(v) for v in spec))
-        for name, spec in dict(de_settings["contrasts"]).items()  # type: ignore[arg-type]
-    ]
 
 
 def significant(tests: pl.DataFrame, alpha: float = 0.05) -> Sequence[str]:

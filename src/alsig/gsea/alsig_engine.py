@@ -1,55 +1,10 @@
 """alsig's GSEA preranked engine: the gene-set permutation test from set positions alone.
 
-The weighted (p = 1) Kolmogorov-Smirnov enrichment score of a set (Subramanian et al. 2005)
-depends only on the ranks of its genes and their ``|stat|`` weights: walking the ranking, the
-running sum steps up by ``w_i / sum(w)`` at each of the ``k`` hits and down by ``1 / (N - k)`` at
-each miss, so its extremes sit just before and just after the hits and one score costs O(k), not
-O(N) (fgsea's ``calcGseaStat``; Korotkevich et al., bioRxiv 060012). A permutation of the gene
-labels puts a set's ``k`` genes at ``k`` uniformly random ranks, so a null score is the walk of a
-random ``k``-subset of ranks: O(k) after drawing and sorting ``k`` ranks, instead of gseapy's
-O(N) walk over the whole permuted ranking. Work is O(permutations x sum of tested set sizes),
-independent of the number of genes ranked; memory is the ``sets x permutations`` null (as
-gseapy's), never a genes x permutations matrix.
-
-Each set gets its own random sets (not one null shared by all sets of a size, fgsea's "simple"
-scheme): gseapy's FDR pools the null NES of all sets, and with one null per size a size shared by
-many sets (GO BP: hundreds of sets of 15-20 genes) enters that pool as one null repeated, so the
-FDR tail rests on far fewer independent draws. Measured on GSE124439 GO BP (4,797 sets, 374
-distinct sizes, 1000 permutations), FDR < 0.05 calls over six seeds: 117-190 sets with one null
-per size, 171-177 with one per set (bench/results/enrich_prerank.md); per set costs about 4.7x
-the draws and still runs in seconds.
-
-Statistics are defined exactly as gseapy's ``prerank`` (gseapy 1.3, ``src/stats.rs``) defines
-them, so everything downstream of :class:`~alsig.stages.enrich.prerank.PrerankRecord` is
-unchanged:
-
-- ES: the running sum's value of largest ``|.|`` met first on the walk (gseapy's
-  ``fast_random_walk``, same arithmetic, so observed scores equal gseapy's to the last bits);
-- NES: ES divided by the mean of the set's null scores of the same sign (``>= 0`` / ``< 0``),
-  the positive and negative sides normalised separately (a side without null scores divides by
-  the ES itself, as gseapy does);
-- nominal p: the share of same-sign null scores at least as extreme (``0`` when none is, raised
-  to the floor by :mod:`alsig.stages.enrich.prerank`; ``1`` when the null has no score of that
-  sign);
-- FDR: gseapy's NES-based estimate, ``(share of all sets' null NES at least as extreme) / (share
-  of observed NES at least as extreme)``, positive and negative sides separately, capped to
-  [0, 1] (gseapy does not make it monotone; neither does this). All tested sets form one family
-  (gseapy splits terms of the form ``library__term`` by library; alsig runs one collection per
-  call);
-- leading edge: the hits up to the running sum's peak (from its trough for ES < 0), ranking
-  order (reversed for ES < 0), as gseapy's ``_to_df``.
-
-Differences from gseapy: which random sets are drawn (so NES, p and FDR agree only up to
-permutation noise; gseapy draws one shuffle per permutation for all sets, alsig independent
-random sets per set, the same null distribution), and a set whose genes all have ``stat == 0``
-is walked with equal weights (fgsea's rule; gseapy's walk divides by zero).
-
-Why numba (:mod:`alsig.stages.enrich.kernels`): the null is about 4 x 10^8 draw-sort-walk steps
-for GO BP at 1000 permutations, scalar loops with data-dependent control (rejection of repeated
-ranks, bucket + insertion sort, the walk's running extremes) that numpy cannot vectorise without
-``permutations x k`` temporaries per set. Each random set has its own counter-based random stream
-(keyed by seed, set size, the set's index among sets of that size, and permutation), so the
-parallel loop gives identical results for any thread count.
+A set's weighted Kolmogorov-Smirnov score depends only on the ranks of its genes, so a null score
+is the walk of a random ``k``-subset of ranks: O(k), not O(N). Each set gets its own random sets
+and its own counter-based random stream, so results do not depend on threads. Statistics (ES,
+NES, nominal p, FDR, leading edge) are defined as gseapy's ``prerank`` defines them. Why, and
+how it differs from gseapy: ``docs/methods.md``, "GSEA preranked".
 """
 
 from __future__ import annotations
@@ -59,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alsig.stages.enrich.kernels import numba_threads, observed_scores, random_set_scores
-from alsig.stages.enrich.prerank import PrerankOptions, PrerankRecord
-from alsig.stages.enrich.results import finite_float
-from alsig.stages.enrich.sets import set_positions
+from alsig.gsea.kernels import numba_threads, observed_scores, random_set_scores
+from alsig.gsea.positions import set_positions
+from alsig.gsea.records import PrerankOptions, PrerankRecord, finite_float
 
 #: Sets normalised at a time in :func:`set_statistics` (bounds its temporaries).
 STATISTICS_BATCH = 256
@@ -82,8 +36,10 @@ def alsig_records(
     sets: Mapping[str, Sequence[str]],
     options: PrerankOptions,
 ) -> list[PrerankRecord]:
-    """:func:`positions_prerank` with the arguments of
-    :func:`~alsig.stages.enrich.prerank.gseapy_records` (the engine seam).
+    """Run :func:`positions_prerank` with the engine seam's arguments.
+
+    The seam is :data:`alsig.gsea.engines.ENGINES`: every engine takes the ranking, the eligible
+    sets and the options.
 
     Parameters
     ----------
@@ -105,6 +61,7 @@ def alsig_records(
         seed=options.seed,
         min_size=options.min_size,
         max_size=options.max_size,
+        weight=1.0,
         threads=options.threads,
     )
 
@@ -114,20 +71,20 @@ def positions_prerank(
     values: np.ndarray,
     sets: Mapping[str, Sequence[str]],
     *,
-    permutations: int = 1000,
-    seed: int = 123,
-    min_size: int = 15,
-    max_size: int = 500,
-    weight: float = 1.0,
-    threads: int = 1,
+    permutations: int,
+    seed: int,
+    min_size: int,
+    max_size: int,
+    weight: float,
+    threads: int,
 ) -> list[PrerankRecord]:
-    """GSEA preranked (gene-set permutation) of one ranking against ``sets``.
+    """Run GSEA preranked (gene-set permutation) of one ranking against ``sets``.
 
     Parameters
     ----------
     genes
         Unique gene names in ranking order (highest statistic first, ties already broken, as
-        :func:`~alsig.stages.enrich.prepare_ranking` gives them).
+        :func:`alsig.stages.enrich.ranking.prepare_ranking` gives them).
     values
         Their statistics, same order.
     sets
@@ -185,7 +142,7 @@ def positions_prerank(
 
 
 def enrichment_scores(weights: np.ndarray, positions: Sequence[np.ndarray]) -> np.ndarray:
-    """The observed ES of each set (gseapy's walk over its sorted ranks).
+    """Return the observed ES of each set (gseapy's walk over its sorted ranks).
 
     Parameters
     ----------
@@ -295,7 +252,7 @@ def _normalised(es: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def gsea_fdr(nes: np.ndarray, null_nes: np.ndarray) -> np.ndarray:
-    """gseapy's FDR from the observed NES and the pooled null NES of all tested sets.
+    """Return gseapy's FDR from the observed NES and the pooled null NES of all tested sets.
 
     For NES >= 0: ``(share of null NES >= NES among null NES >= 0) / (share of observed NES >=
     NES among observed NES >= 0)``, mirrored for NES < 0, capped to [0, 1]; 1 when no observed
@@ -342,8 +299,10 @@ def gsea_fdr(nes: np.ndarray, null_nes: np.ndarray) -> np.ndarray:
 
 
 def leading_edge(weights: np.ndarray, positions: np.ndarray, es: float) -> np.ndarray:
-    """Ranks of a set's leading edge: its hits up to the running sum's first maximum (ES >= 0),
-    or from its first minimum on, last hit first (ES < 0), as gseapy's ``_to_df``.
+    """Return the ranks of a set's leading edge, as gseapy's ``_to_df``.
+
+    Its hits up to the running sum's first maximum (ES >= 0), or from its first minimum on, last
+    hit first (ES < 0).
 
     Parameters
     ----------

@@ -1,26 +1,30 @@
-"""The shipped signatures as one table (``alsig signatures``): what is scored, from which genes,
-on whose authority."""
+"""The shipped signatures as one table (``alsig signatures``).
+
+What is scored, from which genes, on whose authority.
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
 from alsig.resources import signature_dir
+from alsig.signatures.readers import read_signatures
 
 #: the shipped signature tables, in the order they are listed
 SHIPPED_TABLES = ("alsig_signatures.tsv", "subtype_markers.tsv", "retrotransposons.tsv")
 
 
 def signature_version() -> str:
-    """The version of the shipped signatures (``resources/signatures/VERSION``)."""
+    """Return the version of the shipped signatures (``resources/signatures/VERSION``)."""
     return (signature_dir() / "VERSION").read_text().strip()
 
 
 def signature_listing() -> pl.DataFrame:
-    """One row per shipped signature: ``signature, axis, table, n_up, n_down, genes, sources,
-    version`` (genes ``;``-joined, down genes prefixed ``-``)."""
-    from alsig.stages.score.signatures import read_signatures
+    """One row per shipped signature.
 
+    ``signature, axis, table, n_up, n_down, genes, sources, version`` (genes ``;``-joined, down
+    genes prefixed ``-``).
+    """
     rows = []
     version = signature_version()
     for table in SHIPPED_TABLES:

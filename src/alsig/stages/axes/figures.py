@@ -1,10 +1,14 @@
-"""Forest plot of the axis tests: each axis and signature's standardised condition effect with
-its 95 % confidence interval, so a reader sees at a glance which biology moves and how surely."""
+"""Forest plot of the axis tests.
+
+Each axis and signature's standardised condition effect with its 95 % confidence interval, so a
+reader sees at a glance which biology moves and how surely.
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
+from alsig import plotting
 from alsig.stages.score.composites import AXIS_PREFIX
 
 
@@ -24,16 +28,18 @@ def plot_axis_forest(tests: pl.DataFrame, *, method: str = "singscore", alpha: f
     -------
     A matplotlib Figure: one panel per contrast, axis composites first (bold), signatures below.
     """
-    from alsig import plotting
-
     plt = plotting._pyplot()
     part = tests.filter(pl.col("method") == method)
     contrasts = list(dict.fromkeys(part["contrast"].to_list())) or ["(none)"]
     labels = _ordered_signatures(part)
     fig, axes = plt.subplots(
-        1, len(contrasts), figsize=(5.2 * len(contrasts) + 2.5, 0.28 * len(labels) + 1.6),
-        sharey=True, constrained_layout=True, squeeze=False,
-    )  # fmt: skip
+        1,
+        len(contrasts),
+        figsize=(5.2 * len(contrasts) + 2.5, 0.28 * len(labels) + 1.6),
+        sharey=True,
+        constrained_layout=True,
+        squeeze=False,
+    )
     for ax, contrast in zip(axes[0], contrasts, strict=True):
         rows = {r["signature"]: r for r in part.filter(pl.col("contrast") == contrast).to_dicts()}
         _draw_contrast(ax, labels, rows, alpha)
@@ -62,7 +68,8 @@ def _draw_contrast(ax, labels: list[str], rows: dict, alpha: float) -> None:
         colour = "#b2182b" if effect > 0 else "#2166ac"
         filled = row["qvalue"] is not None and row["qvalue"] < alpha
         ax.plot([effect - 1.96 * se, effect + 1.96 * se], [y, y], color=colour, linewidth=1.2)
-        ax.scatter([effect], [y], s=28, color=colour if filled else "white", edgecolors=colour,
-                   zorder=3)  # fmt: skip
+        ax.scatter(
+            [effect], [y], s=28, color=colour if filled else "white", edgecolors=colour, zorder=3
+        )
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.grid(axis="x", color="0.9")

@@ -1,11 +1,12 @@
-"""Configuration: the schema is the one source of truth for keys, types and defaults.
+"""The config schema as the one source of truth for keys, types and defaults.
 
 ``workflow/schemas/config.schema.yaml`` says which keys exist, what they may hold and their
 defaults. This module
 
 - reports schema violations one line per problem, naming the key (:func:`schema_errors`);
-- resolves the settings a job gets, once: stage defaults of the schema, overridden by the
-  config's top-level stage section, overridden by the dataset's own section (:func:`resolve`);
+- resolves the settings a job gets: stage defaults of the schema, overridden by the config's
+  top-level stage section, overridden by the dataset's own section (:func:`resolve_mapping`;
+  :mod:`alsig.settings.stages` makes the typed object of it);
 - checks what a schema cannot say (cross-field rules, regexes that compile, files that exist)
   for every dataset before any job runs (:func:`check_config`).
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.resources import schema
 from alsig.validation import did_you_mean, path_problem
 
 STAGES = ("qc", "de", "enrich", "score", "subtypes")
@@ -43,10 +45,8 @@ RETIRED_KEYS: dict[tuple[str, str], str] = {
 
 @functools.cache
 def config_schema() -> dict[str, Any]:
-    """The config JSON schema, parsed."""
+    """Return the config JSON schema, parsed."""
     import yaml
-
-    from alsig.resources import schema
 
     return yaml.safe_load(schema("config").read_text())
 
@@ -68,8 +68,10 @@ def _section_schema(name: str) -> Mapping[str, Any]:
 
 
 def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` with the schema ``node``'s property defaults filled in, recursively for
-    nested objects (a copy; ``value`` is not changed)."""
+    """Return ``value`` with the schema ``node``'s property defaults filled in.
+
+    Recursively for nested objects; a copy (``value`` is not changed).
+    """
     out = copy.deepcopy(value)
     for key, prop in (node.get("properties") or {}).items():
         prop = _resolve_ref(prop)
@@ -81,13 +83,15 @@ def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, 
 
 
 def defaults(section: str) -> dict[str, Any]:
-    """Every default of one config section (``qc``, ``de``, ``enrich``, ``score``, ``geo``,
-    ``reprocess``), as the schema states them."""
+    """Return every default of one config section, as the schema states them.
+
+    Sections: ``qc``, ``de``, ``enrich``, ``score``, ``subtypes``, ``geo``, ``reprocess``.
+    """
     return apply_defaults(_section_schema(section), {})
 
 
 def dataset_defaults() -> dict[str, Any]:
-    """The schema defaults of a ``datasets.<id>`` entry's own keys (``counts_rounding``, ...)."""
+    """Return the schema defaults of a ``datasets.<id>`` entry's own keys (``counts_rounding``)."""
     return apply_defaults(config_schema()["definitions"]["dataset"], {})
 
 
@@ -103,8 +107,9 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A top-level section (``geo``, ``reprocess``) with its defaults filled in, normalised and
-    checked (schema-check the config first).
+    """Return a top-level section (``geo``, ``reprocess``) with its defaults, checked.
+
+    Normalised and checked; schema-check the config first.
 
     Raises
     ------
@@ -116,9 +121,11 @@ def section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return check(settings) if check else settings
 
 
-def complete(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A stage's settings from a partial mapping, for callers outside the workflow (a script,
-    a notebook, a test): checked against the schema, the schema's defaults filled in, normalised.
+def complete_mapping(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return a stage's settings mapping from a partial one, for callers outside the workflow.
+
+    For a script, a notebook, a test: checked against the schema, the schema's defaults filled
+    in, normalised.
 
     Parameters
     ----------
@@ -148,9 +155,11 @@ def complete(stage: str, settings: Mapping[str, Any] | None = None) -> dict[str,
     return _CHECKS[stage](apply_defaults(_section_schema(stage), given))
 
 
-def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
-    """The settings one job of ``stage`` gets for ``dataset``: schema defaults, then the
-    config's top-level section, then the dataset's own section; normalised and checked.
+def resolve_mapping(config: Mapping[str, Any], dataset: str, stage: str) -> dict[str, Any]:
+    """Return the settings one job of ``stage`` gets for ``dataset``.
+
+    Schema defaults, then the config's top-level section, then the dataset's own section;
+    normalised and checked.
 
     Parameters
     ----------
@@ -240,14 +249,16 @@ _SECTION_CHECKS = {"reprocess": _check_reprocess}
 
 
 def check_config(config: Mapping[str, Any], workdir: str | Path = ".") -> None:
-    """Raise :class:`AlsigError` naming the config key for problems the schema cannot see:
-    every dataset's stage settings resolve, condition regexes compile, local files exist."""
+    """Raise :class:`AlsigError` naming the config key for problems the schema cannot see.
+
+    Every dataset's stage settings resolve, condition regexes compile, local files exist.
+    """
     workdir = Path(workdir)
     for dataset, settings in config["datasets"].items():
         key = f"datasets.{dataset}"
         for stage in STAGES:
             try:
-                resolve(config, dataset, stage)
+                resolve_mapping(config, dataset, stage)
             except AlsigError as error:
                 raise AlsigError(f"dataset {dataset}: {error}") from error
         for i, rule in enumerate((settings.get("condition") or {}).get("rules") or []):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from alsig.settings import complete
 from alsig.stages.qc.mqc import write_multiqc
 from alsig.stages.qc.pipeline import run_qc
 from tests.unit.test_qc import simulate
@@ -24,23 +25,45 @@ def _multiqc() -> str:
 
 
 def test_multiqc_reads_the_qc_general_stats_and_pca(tmp_path):
-    _, table, summary = run_qc(simulate(n_samples=12), {})
+    _, table, summary = run_qc(simulate(n_samples=12), complete("qc"), n_cpus=1)
     qc_dir = tmp_path / "results" / "demo" / "qc"
-    write_multiqc(table, summary["pca_variance_ratio"], "demo",
-                  qc_dir / "alsig_general_stats_mqc.tsv", qc_dir / "alsig_pca_mqc.tsv")  # fmt: skip
+    write_multiqc(
+        table,
+        summary["pca_variance_ratio"],
+        "demo",
+        qc_dir / "alsig_general_stats_mqc.tsv",
+        qc_dir / "alsig_pca_mqc.tsv",
+    )
     out = tmp_path / "mqc"
     result = subprocess.run(
-        [_multiqc(), str(tmp_path / "results"), "--outdir", str(out), "--data-format", "tsv",
-         "--no-ansi", "--force"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            _multiqc(),
+            str(tmp_path / "results"),
+            "--outdir",
+            str(out),
+            "--data-format",
+            "tsv",
+            "--no-ansi",
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "alsig_general_stats" in log and "alsig_qc_pca" in log, log[-3000:]
     stats = (out / "multiqc_data" / "multiqc_general_stats.txt").read_text().splitlines()
     header = stats[0].split("\t")
-    for column in ("total_counts", "n_genes_detected", "pct_mito", "sex_inferred",
-                   "sex_mismatch", "qc_outlier", "qc_kept"):  # fmt: skip
+    for column in (
+        "total_counts",
+        "n_genes_detected",
+        "pct_mito",
+        "sex_inferred",
+        "sex_mismatch",
+        "qc_outlier",
+        "qc_kept",
+    ):
         assert any(h.endswith(f"-{column}") for h in header), (column, header)
     assert sorted(line.split("\t")[0] for line in stats[1:]) == sorted(table["sample"])
     assert (out / "multiqc_data" / "multiqc_alsig_qc_pca_plot.txt").exists()

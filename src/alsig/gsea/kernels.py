@@ -1,5 +1,6 @@
-"""Compiled loops of the alsig prerank engine (:mod:`alsig.stages.enrich.engine`): the walk over
-a set's sorted ranks, and the random sets of the permutation null.
+"""Compiled loops of the alsig prerank engine (:mod:`alsig.gsea.alsig_engine`).
+
+The walk over a set's sorted ranks, and the random sets of the permutation null.
 
 Random sets come from SplitMix64 (Steele, Lea & Flood, OOPSLA 2014), a counter-based generator:
 each random set has its own stream keyed by (seed, set size, the set's index among sets of that
@@ -22,7 +23,7 @@ TO_UNIT = 1.0 / 9007199254740992.0
 
 @numba.njit(cache=True, nogil=True)
 def walk_score(weights, ranks, k, n_genes):  # pragma: no cover - compiled
-    """gseapy's ``fast_random_walk`` on ascending hit ranks (same arithmetic, same order).
+    """Gseapy's ``fast_random_walk`` on ascending hit ranks (same arithmetic, same order).
 
     Parameters
     ----------
@@ -64,8 +65,9 @@ def walk_score(weights, ranks, k, n_genes):  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def observed_scores(weights, flat, offsets, out):  # pragma: no cover - compiled
-    """``out[s]``: :func:`walk_score` of set ``s``, whose ranks are ``flat[offsets[s]:
-    offsets[s + 1]]``.
+    """``out[s]``: :func:`walk_score` of set ``s``, whose ranks are ``flat[offsets[s].
+
+    Offsets[s + 1]]``.
 
     Parameters
     ----------
@@ -102,9 +104,10 @@ def splitmix(z):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, parallel=True)
 def random_set_scores(weights, sizes, occurrence, seed, out):  # pragma: no cover - compiled
-    """``out[j, i]``: the score of random set ``i`` for set ``j``: ``sizes[j]`` distinct ranks
-    drawn from the stream keyed by (seed, size, occurrence, i), sorted, walked. Permutations run
-    in parallel.
+    """``out[j, i]``: the score of random set ``i`` for set ``j``.
+
+    ``sizes[j]`` distinct ranks drawn from the stream keyed by (seed, size, occurrence, i),
+    sorted, walked. Permutations run in parallel.
 
     Parameters
     ----------
@@ -148,8 +151,10 @@ def random_set_scores(weights, sizes, occurrence, seed, out):  # pragma: no cove
 
 @numba.njit(cache=True, nogil=True)
 def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
-    """Sort distinct uniform ranks in expected O(k): ``k`` equal-width buckets, then an
-    insertion sort that only has to order ranks within a bucket.
+    """Sort distinct uniform ranks in expected O(k).
+
+    ``k`` equal-width buckets, then an insertion sort that only has to order ranks within a
+    bucket.
 
     Parameters
     ----------
@@ -187,7 +192,8 @@ def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
 def numba_threads(threads: int):
     """Run the block with ``threads`` numba threads (capped at numba's pool), then restore."""
     before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at numba's import
+    numba.set_num_threads(max(1, min(int(threads), pool)))
     try:
         yield
     finally:

@@ -1,5 +1,6 @@
-"""The one-sided hypergeometric test of over-representation, as gseapy ``enrich`` computes it
-(``hypergeom.sf(x - 1, M, n, N)`` and the Haldane-Anscombe odds ratio), for every set at once.
+"""The one-sided hypergeometric test of over-representation, as gseapy ``enrich`` computes it.
+
+``hypergeom.sf(x - 1, M, n, N)`` and the Haldane-Anscombe odds ratio, for every set at once.
 
 Why not call gseapy (or ``scipy.stats``) here: the numbers are a dozen lines, and importing
 gseapy's Enrichr module takes longer (about 1.3 s) than testing every GO BP set (milliseconds);

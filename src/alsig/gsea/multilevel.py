@@ -1,60 +1,22 @@
-"""Prerank p-values below the permutation floor: adaptive multilevel splitting.
+"""Prerank p-values below the permutation floor: adaptive multilevel splitting (fgsea).
 
-With ``P`` permutations a set whose ES beats every random set only gets ``p < 1/(P+1)``: at 1000
-permutations hundreds of GO BP sets share that floor and cannot be ranked by p. Instead of 10^6
-permutations, alsig estimates their nominal p by the multilevel Monte Carlo scheme of fgsea's
-``fgseaMultilevel`` (Korotkevich et al., bioRxiv 060012, 2021), which costs about
-``log2(1/p)`` rounds of moves instead of ``1/p`` random sets.
-
-The estimate is ``P(ES >= ES_obs) / P(ES >= 0)`` over random sets of the set's size ``k``: the
-GSEA nominal p (the share of *same-sign* random sets at least as extreme, as
-:mod:`alsig.stages.enrich.engine` defines it).
-
-1. ``P(ES >= 0)`` is counted on 1000 uniform random sets; the first ``sample_size`` (``m``) of
-   them start the sample;
-2. take the sample's median ``t`` of ``S+``, the running sum's largest value: with ``a`` of the
-   ``m`` sets at or above it, the level's factor ``P(S+ >= t | S+ >= previous level)`` is taken
-   as ``digamma(a) - digamma(m + 1)`` in log (the expected log of that tail probability, fgsea's
-   ``betaMeanLog``; the plain ``log(a / m)`` overestimates p by ~0.09 in log10 at p = 10^-4,
-   measured);
-3. replace the sets below ``t`` by copies of sets at or above it and move every set by
-   Metropolis steps (swap one of its ranks for a random rank outside it; keep the swap when
-   ``S+`` stays ``>= t``), rounds of the same number of attempts per set until ``m x k / 4``
-   moves were accepted in all (:data:`MOVES_PER_GENE`). The proposal is symmetric, so the uniform
-   law on the ``k``-subsets with ``S+ >= t`` is stationary and the copies decorrelate;
-4. repeat until ``t`` passes the observed ES; the last factor counts the sets of the final
-   sample whose *signed* ES (the engine's score) is at least the observed ES, the same way.
-   ``p`` is the product of the factors divided by ``P(ES >= 0)``.
-
-Levels are on ``S+`` rather than the signed ES because a move can check ``S+ >= t`` without
-walking the whole set: the set is held in chunks of ranks and a chunk whose hits together cannot
-lift the running sum to ``t`` is crossed in O(1) (fgsea's scheme). The sign enters at the last
-factor, where the final sample is walked in full.
-
-A set with ES < 0 is handled on the reversed ranking, where its running sum is mirrored
-(``R'(j) = -R(N - j)``) and its ES becomes positive. The estimate is bounded below by ``eps``
-(``enrich.multilevel_eps``): when the product falls under it the row says ``p < eps``. Measured
-against 4 x 10^5 - 10^6 permutations at p = 3 x 10^-5 - 5 x 10^-3, sets of 20 and of 300 genes
-(``tests/unit/test_enrich_multilevel.py``, ``bench/results/enrich_prerank.md``): unbiased within
-~0.05 in log10, one estimate's standard deviation ~0.15 in log10 (a factor of 1.4): a ranking of
-the strong terms and their order of magnitude, not an exact tail. Only the sets that beat every
-permutation are estimated; the FDR stays the permutation FDR.
-
-Differences from fgsea: the sign is handled by the final signed count and the counted
-``P(ES >= 0)`` rather than fgsea's per-level correction, a quarter of fgsea's moves per level
-(:data:`MOVES_PER_GENE`), and each set has its own SplitMix64 stream keyed by (seed, the set's
-place among the tested sets), so results do not depend on threads or on the other sets.
+A set whose ES beats every one of ``P`` random sets only gets ``p < 1/(P+1)``; the multilevel
+scheme estimates its nominal p in about ``log2(1/p)`` rounds of Metropolis moves instead of
+``1/p`` random sets. Each set has its own SplitMix64 stream keyed by (seed, its place among the
+tested sets), so estimates do not depend on threads or on the other sets. The scheme, its
+accuracy and how it differs from fgsea: ``docs/methods.md``, "multilevel splitting".
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numba
 import numpy as np
 
-from alsig.stages.enrich.kernels import (
+from alsig.gsea.kernels import (
     GOLDEN,
     TO_UNIT,
     numba_threads,
@@ -62,6 +24,10 @@ from alsig.stages.enrich.kernels import (
     splitmix,
     walk_score,
 )
+from alsig.gsea.positions import set_positions
+from alsig.gsea.records import PrerankOptions, PrerankRecord, pvalue_floor
+
+log = logging.getLogger(__name__)
 
 #: Random sets kept per level (fgsea's ``sampleSize`` default).
 SAMPLE_SIZE = 101
@@ -88,13 +54,13 @@ def multilevel_pvalues(
     positions: Sequence[np.ndarray],
     es: Sequence[float],
     *,
-    seed: int = 123,
-    eps: float = 1e-10,
+    seed: int,
+    eps: float,
+    threads: int,
     sample_size: int = SAMPLE_SIZE,
-    threads: int = 1,
     keys: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nominal p-values of sets by multilevel splitting (see the module docstring).
+    """Estimate the nominal p-values of sets by multilevel splitting.
 
     Parameters
     ----------
@@ -123,10 +89,10 @@ def multilevel_pvalues(
     """
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     n_genes = weights.size
-    es = np.asarray(es, dtype=np.float64)
-    pvalues = np.ones(es.size)
-    bounded = np.zeros(es.size, dtype=bool)
-    if es.size == 0:
+    observed = np.asarray(es, dtype=np.float64)
+    pvalues = np.ones(observed.size)
+    bounded = np.zeros(observed.size, dtype=bool)
+    if observed.size == 0:
         return pvalues, bounded
     if not 0 < eps < 1:
         raise ValueError(f"eps must be in (0, 1), got {eps}")
@@ -135,12 +101,12 @@ def multilevel_pvalues(
     # a set with ES < 0 is walked on the reversed ranking, where its ES is positive
     mirrored = [
         np.sort(n_genes - 1 - np.asarray(p, dtype=np.int64)) if e < 0 else np.asarray(p, np.int64)
-        for p, e in zip(positions, es, strict=True)
+        for p, e in zip(positions, observed, strict=True)
     ]
-    negative = es < 0
-    keys = np.arange(es.size) if keys is None else np.asarray(keys, dtype=np.int64)
-    log_p = np.zeros(es.size)
-    hit_eps = np.zeros(es.size, dtype=np.bool_)
+    negative = observed < 0
+    stream = np.arange(observed.size) if keys is None else np.asarray(keys, dtype=np.int64)
+    log_p = np.zeros(observed.size)
+    hit_eps = np.zeros(observed.size, dtype=np.bool_)
     with numba_threads(threads):
         for side, side_weights in ((False, weights), (True, weights[::-1].copy())):
             chosen = np.flatnonzero(negative == side)
@@ -155,7 +121,7 @@ def multilevel_pvalues(
                 side_weights,
                 flat,
                 offsets,
-                keys[chosen].astype(np.int64),
+                stream[chosen].astype(np.int64),
                 np.uint64(int(seed) % 2**64),
                 int(sample_size),
                 expected_log_share(int(sample_size)),
@@ -168,13 +134,71 @@ def multilevel_pvalues(
     return pvalues, hit_eps
 
 
+def beyond_permutations(
+    genes: list[str],
+    values: np.ndarray,
+    sets: Mapping[str, list[str]],
+    records: list[PrerankRecord],
+    options: PrerankOptions,
+) -> dict[str, tuple[float, bool]]:
+    """Estimate the p-values of the sets no permutation reached (p below ``1/(permutations+1)``).
+
+    Parameters
+    ----------
+    genes
+        Ranked gene names (upper case), highest statistic first.
+    values
+        Their statistics; the weights are ``|values|`` (the engines' ``p = 1``).
+    sets
+        The eligible sets the engine tested, restricted to ``genes``.
+    records
+        The engine's records.
+    options
+        The run's options (``seed``, ``multilevel_eps``, ``threads``, ``permutations``).
+
+    Returns
+    -------
+    dict
+        ``{term: (p, bounded)}``: the estimate (at least ``options.multilevel_eps``) and whether
+        it stopped at that bound. Each set's random stream is keyed by its place among the
+        tested sets (sorted), so its estimate does not depend on which other sets are estimated.
+    """
+    floor = pvalue_floor(options.permutations)
+    chosen = [r for r in records if r.pvalue is not None and r.pvalue < floor and r.es]
+    if not chosen:
+        return {}
+    key = {term: i for i, term in enumerate(sorted(sets))}
+    found = set_positions(genes, {r.term: sets[r.term] for r in chosen}, 1, len(genes))
+    pvalues, bounded = multilevel_pvalues(
+        np.abs(np.asarray(values, dtype=np.float64)),
+        [found[r.term] for r in chosen],
+        [float(r.es) for r in chosen if r.es is not None],
+        seed=options.seed,
+        eps=options.multilevel_eps,
+        threads=options.threads,
+        keys=[key[r.term] for r in chosen],
+    )
+    log.info(
+        "prerank: %d sets beyond every permutation; multilevel p %.3g-%.3g (%d at eps %.3g)",
+        len(chosen),
+        float(pvalues.min()),
+        float(pvalues.max()),
+        int(bounded.sum()),
+        options.multilevel_eps,
+    )
+    return {r.term: (float(p), bool(b)) for r, p, b in zip(chosen, pvalues, bounded, strict=True)}
+
+
 def expected_log_share(sample_size: int) -> np.ndarray:
-    """``[a]``: the expected log of the probability beyond the ``a``-th largest of
-    ``sample_size`` draws, ``digamma(a) - digamma(sample_size + 1)`` (the log of a
-    Beta(a, sample_size - a + 1) variable; fgsea's ``betaMeanLog``). The plain ``log(a / m)``
-    overestimates each level's factor slightly, and over ~13 levels (p ~ 10^-4) the estimate by
-    about 0.09 in log10 (measured). For integers ``digamma(m + 1) - digamma(a)`` is the harmonic
-    sum ``1/a + ... + 1/m``, so no special function is needed."""
+    """Return ``[a]``.
+
+    The expected log of the probability beyond the ``a``-th largest of ``sample_size`` draws,
+    ``digamma(a) - digamma(sample_size + 1)`` (the log of a Beta(a, sample_size - a + 1)
+    variable; fgsea's ``betaMeanLog``). The plain ``log(a / m)`` overestimates each level's
+    factor slightly, and over ~13 levels (p ~ 10^-4) the estimate by about 0.09 in log10
+    (measured). For integers ``digamma(m + 1) - digamma(a)`` is the harmonic sum ``1/a + ... +
+    1/m``, so no special function is needed.
+    """
     share = np.full(sample_size + 1, -np.inf)
     inverse = 1.0 / np.arange(1, sample_size + 1)
     share[1:] = -np.cumsum(inverse[::-1])[::-1]
@@ -185,8 +209,11 @@ def expected_log_share(sample_size: int) -> np.ndarray:
 def _multilevel_sets(
     weights, flat, offsets, keys, seed, sample_size, log_share, log_eps, out_log_p, out_bounded
 ):  # pragma: no cover - compiled
-    """``out_log_p[s]``: log p of set ``s`` (ranks ``flat[offsets[s]:offsets[s + 1]]``, its ES
-    positive on ``weights``); ``out_bounded[s]``: the estimate fell below ``exp(log_eps)``."""
+    """Estimate ``out_log_p[s]``, the log p of set ``s``, and ``out_bounded[s]``.
+
+    Set ``s`` has the ranks ``flat[offsets[s]:offsets[s + 1]]``, its ES positive on ``weights``;
+    ``out_bounded[s]``: the estimate fell below ``exp(log_eps)``.
+    """
     for s in numba.prange(offsets.size - 1):
         ranks = flat[offsets[s] : offsets[s + 1]]
         state = splitmix(seed ^ splitmix(np.uint64(keys[s]) + GOLDEN))
@@ -242,7 +269,8 @@ def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover 
     The levels are on ``S+`` (the walk's largest value), which a move can check by skipping the
     chunks that cannot reach the level; ``P(ES >= ES_obs) = P(S+ >= t) x P(ES >= ES_obs | S+ >=
     t)``, the last factor counted on the final sample with the signed ES. ``P(ES >= 0)`` is
-    counted on ``NULL_DRAWS`` uniform random sets."""
+    counted on ``NULL_DRAWS`` uniform random sets.
+    """
     n_genes = weights.size
     k = ranks.size
     target = walk_score(weights, ranks, k, n_genes)
@@ -301,15 +329,17 @@ def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover 
 def _decorrelate(
     weights, samples, level, state, bounds, members, sizes, sums, totals
 ):  # pragma: no cover
-    """Metropolis moves of every random set that keep ``S+ >= level``: rounds of the same number
-    of attempts per set until ``MOVES_PER_GENE x m x k`` moves were accepted (every set gets the
-    same attempts whatever it accepts: stopping a set after a count of *accepted* moves samples
-    the jump chain, which over-weights sets far from the level and biased p upwards 10x at
-    10^-4, measured).
+    """Metropolis moves of every random set that keep ``S+ >= level``.
+
+    Rounds of the same number of attempts per set until ``MOVES_PER_GENE x m x k`` moves were
+    accepted (every set gets the same attempts whatever it accepts: stopping a set after a count
+    of *accepted* moves samples the jump chain, which over-weights sets far from the level and
+    biased p upwards 10x at 10^-4, measured).
 
     A set is held in chunks of ranks (bounds: medians over the sample, as fgsea's), so a move
     inserts and removes within one chunk and the level check skips every chunk whose hits
-    cannot lift the running sum to the level."""
+    cannot lift the running sum to the level.
+    """
     m, k = samples.shape
     n_genes = weights.size
     n_chunks = bounds.size
@@ -355,8 +385,11 @@ def _decorrelate(
 
 @numba.njit(cache=True, nogil=True)
 def _move(weights, level, state, bounds, members, sizes, sums, totals, i, k):  # pragma: no cover
-    """One Metropolis step of set ``i``: swap a random rank of the set for a random rank outside
-    it (a symmetric proposal), kept when ``S+`` stays ``>= level``. Returns (state, 1 if kept)."""
+    """One Metropolis step of set ``i``.
+
+    Swap a random rank of the set for a random rank outside it (a symmetric proposal), kept when
+    ``S+`` stays ``>= level``. Returns (state, 1 if kept).
+    """
     n_genes = weights.size
     state, out = _draw(state, k)
     state, new = _draw(state, n_genes)
@@ -405,8 +438,10 @@ def _insert(chunk, sizes, c, t, rank):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _reaches(weights, level, bounds, members, sizes, sums, total, k):  # pragma: no cover
-    """Whether the running sum of a chunked set reaches ``level`` (``S+ >= level``); a chunk
-    whose hits together cannot lift the sum to the level is crossed in O(1)."""
+    """Whether the running sum of a chunked set reaches ``level`` (``S+ >= level``).
+
+    A chunk whose hits together cannot lift the sum to the level is crossed in O(1).
+    """
     if total <= 0.0:
         return level <= 0.0
     miss_step = 1.0 / (weights.size - k)

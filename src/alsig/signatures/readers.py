@@ -1,21 +1,12 @@
-"""Resistance signatures: the shipped table, user GMT/TSV files, validation.
+"""Reading signature files: tables (TSV) and GMT files.
 
-A signature is a named gene list with an *axis* (the resistance mechanism it measures) and, per
-gene, a *direction*: ``up`` genes rise and ``down`` genes fall when the mechanism is active. The
-shipped resource is ``resources/signatures/alsig_signatures.tsv`` (one row per signature x gene,
-columns ``signature, axis, gene, direction, source``); ``alsig_signatures.gmt`` is generated from it
-(``<signature>_UP`` / ``<signature>_DN`` sets) by ``scripts/build_signatures.py``.
+Each problem is an error naming the file, line and column.
 
-Users may add signatures (or replace the shipped ones) with their own files from the config
-(``score.extra_signatures``, ``score.replace_signatures``):
-
-- TSV with the same columns as the shipped table (``source`` may be empty: it is then filled
-  with ``user file <path>``);
+- TSV with the columns ``signature, axis, gene, direction, source`` (the shipped table's;
+  ``source`` may be empty in a user file: it is then ``user file <path>``);
 - GMT (``name<TAB>description<TAB>gene...``): a set named ``X_UP`` / ``X_DN`` becomes the up /
   down part of signature ``X``; any other name is an up-only signature. The axis is taken from a
   description of the form ``axis=<axis>`` and is ``user`` otherwise.
-
-Every problem raises :class:`~alsig.errors.AlsigError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -26,47 +17,28 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from alsig.errors import AlsigError, where
+from alsig.genesets import read_gmt
 from alsig.io import open_text
 from alsig.resources import signature_dir
+from alsig.signatures.model import (
+    DIRECTIONS,
+    DN_SUFFIX,
+    NAME_PATTERN,
+    TABLE_COLUMNS,
+    UP_SUFFIX,
+    Signature,
+)
 
 log = logging.getLogger(__name__)
 
-RESOURCE_DIR = signature_dir()
-DEFAULT_TABLE = RESOURCE_DIR / "alsig_signatures.tsv"
-DEFAULT_GMT = RESOURCE_DIR / "alsig_signatures.gmt"
-TABLE_COLUMNS = ("signature", "axis", "gene", "direction", "source")
-DIRECTIONS = ("up", "down")
-CELL_TYPE_AXIS = "cell_type"
-# Signature and axis names end up in column names (wide TSV, obsm, HDF5): keep them plain.
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-UP_SUFFIX, DN_SUFFIX = "_UP", "_DN"
+#: The shipped signature table: every gene of it needs a source.
+DEFAULT_TABLE = signature_dir() / "alsig_signatures.tsv"
 
 
-@dataclass
-class Signature:
-    """One signature: up and/or down gene lists (order kept), its axis and per-gene sources."""
-
-    name: str
-    axis: str
-    up: list[str] = field(default_factory=list)
-    down: list[str] = field(default_factory=list)
-    sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (gene, direction) -> source
-    origin: str = ""  # file it came from
-
-    @property
-    def genes(self) -> list[str]:
-        return list(dict.fromkeys([*self.up, *self.down]))
-
-    @property
-    def is_cell_type(self) -> bool:
-        return self.axis == CELL_TYPE_AXIS
-
-
-def _check_name(value: str, what: str, path: Path, line: int) -> str:
+def _check_name(value: str, what: str, path: Path, line: int | None) -> str:
     value = value.strip()
     if not NAME_PATTERN.match(value):
         raise AlsigError(
@@ -270,8 +242,6 @@ def read_signature_gmt(path: str | os.PathLike[str]) -> list[Signature]:
         Naming the file and line: bad names, two halves with different axes, two up (down) sets
         of one signature, or a gene in both halves.
     """
-    from alsig.genesets import read_gmt
-
     gmt = Path(path)
     sets = read_gmt(gmt)
     descriptions = _gmt_descriptions(gmt, sets)
@@ -299,173 +269,3 @@ def read_signatures(path: str | os.PathLike[str]) -> list[Signature]:
     if name.endswith(".gmt") or name.endswith(".gmt.gz"):
         return read_signature_gmt(path)
     return read_signature_table(path)
-
-
-def combine_signatures(groups: Iterable[list[Signature]]) -> list[Signature]:
-    """Concatenate signature lists of several files.
-
-    Parameters
-    ----------
-    groups
-        The signatures of each file, in order.
-
-    Returns
-    -------
-    list of Signature
-
-    Raises
-    ------
-    AlsigError
-        A name defined in two files (naming both).
-    """
-    combined: dict[str, Signature] = {}
-    for group in groups:
-        for sig in group:
-            if sig.name in combined:
-                raise AlsigError(
-                    f"signature '{sig.name}' is defined in both '{combined[sig.name].origin}' and "
-                    f"'{sig.origin}'. Rename one, or set score.replace_signatures: true to use only "
-                    "your files."
-                )
-            combined[sig.name] = sig
-    return list(combined.values())
-
-
-def configured_signatures(
-    extra: Iterable[str | os.PathLike[str] | dict] | None = None,
-    *,
-    replace: bool = False,
-    base: str | os.PathLike[str] | None = None,
-) -> list[Signature]:
-    """The signatures of a run.
-
-    Parameters
-    ----------
-    extra
-        ``score.extra_signatures``: paths or ``{path: ...}`` mappings of user files.
-    replace
-        ``score.replace_signatures``: use only ``extra``.
-    base
-        The table used instead of the shipped one (tests).
-
-    Returns
-    -------
-    list of Signature
-        The shipped table's signatures, then those of each ``extra`` file.
-
-    Raises
-    ------
-    AlsigError
-        An item without a path, ``replace`` without ``extra``, or any reader error.
-    """
-    paths = []
-    for i, item in enumerate(extra or []):
-        path = item.get("path") if isinstance(item, dict) else item
-        if not path:
-            raise AlsigError(f"config key score.extra_signatures[{i}]: give a file path.")
-        paths.append(Path(path))
-    if replace and not paths:
-        raise AlsigError(
-            "config key score.replace_signatures is true but score.extra_signatures is empty: "
-            "there would be nothing to score."
-        )
-    groups = [] if replace else [read_signatures(base or DEFAULT_TABLE)]
-    groups += [read_signatures(p) for p in paths]
-    return combine_signatures(groups)
-
-
-def harmonise_signatures(signatures: list[Signature], gene_map=None) -> dict[str, str]:
-    """Rename outdated and alias symbols to current HGNC symbols, in place.
-
-    Parameters
-    ----------
-    signatures
-        Changed in place; two names of one gene in a signature merge into one entry.
-    gene_map
-        An :class:`alsig.genes.GeneMap` (default: the shipped one); its ``rename_map`` decides.
-
-    Returns
-    -------
-    dict
-        ``{old: new}`` for every renamed symbol.
-
-    Raises
-    ------
-    AlsigError
-        A renamed gene ends up both up and down in a signature.
-    """
-    if gene_map is None:
-        from alsig.genes import GeneMap
-
-        gene_map = GeneMap.load()
-    mapping, _ = gene_map.rename_map(sorted({g for s in signatures for g in s.genes}))
-    renamed = {old: new for old, new in mapping.items() if old != new}
-    if not renamed:
-        return renamed
-    for sig in signatures:
-        for attr, direction in (("up", "up"), ("down", "down")):
-            new_list = list(dict.fromkeys(renamed.get(g, g) for g in getattr(sig, attr)))
-            setattr(sig, attr, new_list)
-            for old, new in renamed.items():
-                if (old, direction) in sig.sources:
-                    sig.sources.setdefault((new, direction), sig.sources.pop((old, direction)))
-        clash = set(sig.up) & set(sig.down)
-        if clash:
-            raise AlsigError(
-                f"signature '{sig.name}' ({sig.origin}): after renaming outdated symbols, gene(s) "
-                f"{', '.join(sorted(clash))} are both up and down. Fix the file."
-            )
-    log.info("harmonised %d signature gene symbol(s): %s", len(renamed), renamed)
-    return renamed
-
-
-def signatures_to_gmt(signatures: list[Signature]) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The GMT form of signatures, for ``alsig.genesets.write_gmt``.
-
-    Parameters
-    ----------
-    signatures
-        The signatures.
-
-    Returns
-    -------
-    tuple
-        ``({<sig>_UP / <sig>_DN: genes}, {set: "axis=<axis>;direction=<up|down>"})``.
-    """
-    sets: dict[str, list[str]] = {}
-    descriptions: dict[str, str] = {}
-    for sig in signatures:
-        for suffix, genes, direction in ((UP_SUFFIX, sig.up, "up"), (DN_SUFFIX, sig.down, "down")):
-            if genes:
-                sets[sig.name + suffix] = list(genes)
-                descriptions[sig.name + suffix] = f"axis={sig.axis};direction={direction}"
-    return sets, descriptions
-
-
-def signatures_to_rows(signatures: list[Signature]) -> list[dict[str, str]]:
-    """The table form of signatures.
-
-    Parameters
-    ----------
-    signatures
-        The signatures.
-
-    Returns
-    -------
-    list of dict
-        One row per signature x gene with the shipped table's columns (:data:`TABLE_COLUMNS`).
-    """
-    rows = []
-    for sig in signatures:
-        for direction, genes in (("up", sig.up), ("down", sig.down)):
-            for gene in genes:
-                rows.append(
-                    {
-                        "signature": sig.name,
-                        "axis": sig.axis,
-                        "gene": gene,
-                        "direction": direction,
-                        "source": sig.sources.get((gene, direction), ""),
-                    }
-                )
-    return rows

@@ -1,0 +1,53 @@
+"""Configuration: the schema (keys, types, defaults, checks) and the typed settings of each stage.
+
+:mod:`alsig.settings.schema` reads ``workflow/schemas/config.schema.yaml``, the one source of
+every key and default, and resolves a dataset's stage section; :mod:`alsig.settings.stages`
+holds the frozen settings object of each stage; :mod:`alsig.settings.run` resolves a whole run
+once. Standard library (and jsonschema/yaml for the schema itself) only: the workflow imports it
+at parse time.
+"""
+
+from alsig.settings.run import DatasetSettings, RunSettings, complete, resolve
+from alsig.settings.schema import (
+    STAGES,
+    check_config,
+    config_schema,
+    dataset_defaults,
+    defaults,
+    resolve_mapping,
+    schema_errors,
+    section,
+)
+from alsig.settings.stages import (
+    Contrast,
+    DeSettings,
+    EnrichSettings,
+    ExtraGmt,
+    QcSettings,
+    ScoreSettings,
+    SubtypesSettings,
+    as_mapping,
+)
+
+__all__ = [
+    "STAGES",
+    "Contrast",
+    "DatasetSettings",
+    "DeSettings",
+    "EnrichSettings",
+    "ExtraGmt",
+    "QcSettings",
+    "RunSettings",
+    "ScoreSettings",
+    "SubtypesSettings",
+    "as_mapping",
+    "check_config",
+    "complete",
+    "config_schema",
+    "dataset_defaults",
+    "defaults",
+    "resolve",
+    "resolve_mapping",
+    "schema_errors",
+    "section",
+]

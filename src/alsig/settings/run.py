@@ -1,0 +1,152 @@
+"""The settings of a whole run, resolved once, and the typed settings of one stage.
+
+The workflow builds one :class:`RunSettings` at parse time (``workflow/rules/common.smk``);
+every rule's params, input functions and resource models read it, so a job's settings are
+resolved once however often Snakemake asks while it builds the DAG. Code outside the workflow (a
+script, a notebook, a test) gets a stage's settings from :func:`complete`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alsig.errors import AlsigError
+from alsig.settings.schema import STAGES, complete_mapping, resolve_mapping
+from alsig.settings.stages import (
+    STAGE_SETTINGS,
+    DeSettings,
+    EnrichSettings,
+    QcSettings,
+    ScoreSettings,
+    SubtypesSettings,
+    from_mapping,
+)
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """One dataset's settings of every stage.
+
+    Attributes
+    ----------
+    qc : QcSettings
+    de : DeSettings
+    enrich : EnrichSettings
+    score : ScoreSettings
+    subtypes : SubtypesSettings
+    """
+
+    qc: QcSettings
+    de: DeSettings
+    enrich: EnrichSettings
+    score: ScoreSettings
+    subtypes: SubtypesSettings
+
+
+class RunSettings:
+    """Every dataset's stage settings of one config, resolved once.
+
+    Parameters
+    ----------
+    config
+        The workflow config (schema-checked).
+
+    Raises
+    ------
+    AlsigError
+        A value the schema cannot reject, naming the dataset and the config key.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._mappings: dict[str, dict[str, dict[str, Any]]] = {}
+        self._typed: dict[str, DatasetSettings] = {}
+        for dataset in config["datasets"]:
+            try:
+                mappings = {stage: resolve_mapping(config, dataset, stage) for stage in STAGES}
+            except AlsigError as error:
+                raise AlsigError(f"dataset {dataset}: {error}") from error
+            self._mappings[dataset] = mappings
+            self._typed[dataset] = DatasetSettings(
+                **{stage: from_mapping(STAGE_SETTINGS[stage], mappings[stage]) for stage in STAGES}
+            )
+
+    @property
+    def datasets(self) -> list[str]:
+        """The dataset ids, in config order."""
+        return list(self._typed)
+
+    def __getitem__(self, dataset: str) -> DatasetSettings:
+        """Return one dataset's typed settings of every stage."""
+        return self._typed[dataset]
+
+    def params(self, dataset: str, stage: str) -> dict[str, Any]:
+        """Return a stage's resolved settings as a rule's ``params.settings``.
+
+        Plain values, so Snakemake's params rerun trigger sees a changed setting; the job makes
+        the typed object of them (:func:`alsig.runner.run_stage`).
+
+        Parameters
+        ----------
+        dataset
+            A dataset id.
+        stage
+            One of :data:`~alsig.settings.schema.STAGES`.
+
+        Returns
+        -------
+        dict
+            The resolved mapping (a copy).
+        """
+        return dict(self._mappings[dataset][stage])
+
+
+def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> Any:
+    """Return the typed settings one job of ``stage`` gets for ``dataset``.
+
+    Parameters
+    ----------
+    config
+        The workflow config (schema-checked).
+    dataset
+        A key of ``config["datasets"]``.
+    stage
+        One of :data:`~alsig.settings.schema.STAGES`.
+
+    Returns
+    -------
+    QcSettings, DeSettings, EnrichSettings, ScoreSettings or SubtypesSettings
+        Schema defaults, then the top-level section, then the dataset's own section.
+
+    Raises
+    ------
+    AlsigError
+        A value the schema cannot reject, naming the config key.
+    """
+    return from_mapping(STAGE_SETTINGS[stage], resolve_mapping(config, dataset, stage))
+
+
+def complete(stage: str, settings: Mapping[str, Any] | None = None) -> Any:
+    """Return a stage's typed settings from any subset of its keys (the schema's defaults).
+
+    For callers outside the workflow: a script, a notebook, a test.
+
+    Parameters
+    ----------
+    stage
+        One of :data:`~alsig.settings.schema.STAGES`.
+    settings
+        Any subset of the stage's keys.
+
+    Returns
+    -------
+    QcSettings, DeSettings, EnrichSettings, ScoreSettings or SubtypesSettings
+        The given values over the schema's defaults, checked.
+
+    Raises
+    ------
+    AlsigError
+        One line per problem, naming the key (``config key de.alpha: ...``).
+    """
+    return from_mapping(STAGE_SETTINGS[stage], complete_mapping(stage, settings))

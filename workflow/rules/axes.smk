@@ -1,0 +1,43 @@
+# Axis tests (alsig.stages.axes): the condition effect on every signature and axis score under
+# the dataset's DE design (score ~ sex + region + condition; a mixed model with a donor intercept
+# when donors repeat), per DE contrast. Settings: the de: section (design, contrasts).
+
+
+rule axis_tests:
+    input:
+        scores="results/{dataset}/scores/signature_scores.parquet",
+        h5ad="results/{dataset}/qc/filtered.h5ad",
+    output:
+        parquet="results/{dataset}/scores/axis_tests.parquet",
+        tsv=report(
+            "results/{dataset}/scores/axis_tests.tsv",
+            caption="../report/axis_tests_table.rst",
+            category="{dataset}",
+            subcategory="Axis tests",
+            labels={"dataset": "{dataset}", "table": "axis tests"},
+        ),
+        forest=report(
+            "results/{dataset}/scores/axis_forest.png",
+            caption="../report/axis_forest.rst",
+            category="{dataset}",
+            subcategory="Axis tests",
+            labels={"dataset": "{dataset}", "figure": "forest plot"},
+        ),
+    log:
+        "results/{dataset}/logs/axis_tests.log",
+    benchmark:
+        "results/{dataset}/benchmarks/axis_tests.tsv"
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=3
+        ),
+        runtime=20,
+    params:
+        # the DE design and contrasts: each score is fitted as DE fits a gene
+        settings=lambda wc: stage_params(wc.dataset, "de"),
+        dataset=lambda wc: wc.dataset,
+    script:
+        "../scripts/axis_tests.py"

@@ -1,0 +1,57 @@
+# Run level (alsig.stages.catalog): every dataset's long score table in one partitioned catalog,
+# and the cohorts compared (random-effects meta-analysis of the axis tests). Targets:
+# alsig.planning.all_targets.
+
+
+rule catalog:
+    input:
+        tables=expand(
+            "results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS
+        ),
+    output:
+        # The partitioned catalog folder is written as a side effect (each partition replaced
+        # atomically); declaring it as output would let Snakemake delete it before the job.
+        manifest=CATALOG_MANIFEST,
+    log:
+        "results/catalog/logs/catalog.log",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=20
+        ),
+        runtime=10,
+    params:
+        catalog=CATALOG_DIR,
+    script:
+        "../scripts/catalog.py"
+
+
+rule axis_meta:
+    input:
+        tests=expand("results/{dataset}/scores/axis_tests.parquet", dataset=DATASETS),
+    output:
+        parquet=f"{planning.AXIS_META}.parquet",
+        tsv=report(
+            f"{planning.AXIS_META}.tsv",
+            caption="../report/axis_meta_table.rst",
+            category="Cohorts compared",
+            labels={"table": "axis meta-analysis"},
+        ),
+        figure=report(
+            f"{planning.AXIS_META}.png",
+            caption="../report/axis_meta.rst",
+            category="Cohorts compared",
+            labels={"figure": "axes x datasets"},
+        ),
+    log:
+        "results/catalog/logs/axis_meta.log",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/axis_meta.py"
