@@ -229,6 +229,7 @@ def decide(results: dict, draws: dict) -> tuple[str, list[str]]:
 # -- real cohorts ------------------------------------------------------------------------------
 def cohort_data(dataset: str, settings: dict):
     """Ingest + QC of one shared cohort (as the workflow runs them)."""
+    from alsig.settings import complete
     from alsig.stages.ingest import ingest_local
     from alsig.stages.qc import run_qc
 
@@ -238,7 +239,7 @@ def cohort_data(dataset: str, settings: dict):
             settings[key] = str(SHARED / Path(settings[key]).relative_to("../shared/data"))
     settings.pop("te_counts", None)  # TEs are not needed for the indices
     adata = ingest_local(dataset, settings)
-    qc, _, _ = run_qc(adata, settings.get("qc"))
+    qc, _, _ = run_qc(adata, complete("qc", settings.get("qc")), n_cpus=2)
     return qc
 
 
@@ -320,12 +321,12 @@ def stability(qc, reference: np.ndarray, rng) -> list[str]:
     size factors and VST are refitted on the rest (as QC would), per method, in units of the
     index's SD over the full cohort.
     """
-    from alsig.stages.qc import normalise
+    from alsig.stages.qc.normalise import normalise
 
     als = np.flatnonzero(qc.obs["condition"].to_numpy() == "ALS")
     drop = set(rng.choice(als, size=len(als) // 2, replace=False).tolist())
     keep = np.array([i not in drop for i in range(qc.n_obs)])
-    sub = normalise(qc[keep].copy())
+    sub = normalise(qc[keep].copy(), vst_n_genes=1000, n_cpus=1)
     full_expr, sub_expr = expression_frame(qc), expression_frame(sub)
     rows = []
     for method in METHODS:

@@ -52,8 +52,10 @@ def qc_input(dataset: str, threads: int):
     import anndata as ad
 
     from alsig.deseq import shutdown_workers
+    from alsig.settings import complete
     from alsig.stages import qc
     from alsig.stages.ingest import ingest_local
+    from alsig.stages.qc.tables import clean_obs
 
     h5ad = WORK / f"{dataset}_qc.h5ad"
     if h5ad.exists():
@@ -64,9 +66,9 @@ def qc_input(dataset: str, threads: int):
         if key in settings:
             settings[key] = str(SHARED / Path(settings[key]).relative_to("../shared/data"))
     adata = ingest_local(dataset, settings)
-    filtered, _, _ = qc.run_qc(adata, {}, n_cpus=threads)
+    filtered, _, _ = qc.run_qc(adata, complete("qc"), n_cpus=threads)
     shutdown_workers()
-    filtered.obs = qc.clean_obs(filtered.obs)
+    filtered.obs = clean_obs(filtered.obs)
     filtered.write_h5ad(h5ad)
     return filtered
 

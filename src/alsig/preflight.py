@@ -36,7 +36,7 @@ import yaml
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_manifest
-from alsig.settings import STAGES, config_schema, resolve, schema_errors, section
+from alsig.settings import STAGES, config_schema, resolve_mapping, schema_errors, section
 from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import cache_files
 from alsig.stages.de.design import design_variables
@@ -268,7 +268,7 @@ def _check_dataset(config: Mapping[str, Any], dataset: str, workdir: Path, found
     stages: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         try:
-            stages[stage] = resolve(config, dataset, stage)
+            stages[stage] = resolve_mapping(config, dataset, stage)
         except AlsigError as error:
             found.problem(f"dataset {dataset}: {error}")
     for i, rule in enumerate((settings.get("condition") or {}).get("rules") or []):

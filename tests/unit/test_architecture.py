@@ -31,6 +31,7 @@ EARLIER = {
 #: Shared plumbing: below every stage, imports no stage and no application.
 PLUMBING = {
     "alsig",  # the package itself: __version__, AlsigError
+    "cellmix",
     "counts",
     "deseq",
     "errors",
@@ -46,11 +47,13 @@ PLUMBING = {
     "sources",
     "tables",
     "toy",
+    "validation",
+    "voom",
 }
 #: Above the stages: the workflow's plan and glue, the report (reads stage outputs as files).
 WORKFLOW = {"planning", "runner", "report"}
 #: The applications on top: nothing but the command line imports them.
-APPLICATIONS = {"ops", "newsamples", "cli"}
+APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
 LEAVES = {"errors", "keys", "gsea"}
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from alsig.errors import AlsigError
+from alsig.settings import Contrast, complete
 from alsig.stages import de
 from alsig.stages.de.design import design_matrix, prepare_metadata
 from alsig.toy import toy_cohort
@@ -83,10 +84,11 @@ def test_mostly_numeric_covariate_with_text_is_categorical_and_named(cohort):
 
 def test_design_notes_reach_the_de_summary_only_when_there_is_one(cohort):
     settings = {"design": "~ batch_code + condition", "lfc_shrink": False}
-    _, summary = de.run_de(cohort, "ALS_vs_control", CONTRAST, settings)
+    contrast = Contrast("ALS_vs_control", *CONTRAST)
+    _, summary = de.run_de(cohort, contrast, complete("de", settings), n_cpus=1)
     assert "integer codes" in summary["design_notes"]
-    _, summary = de.run_de(cohort, "ALS_vs_control", CONTRAST, {**settings,
-                                                                 "categorical": ["batch_code"]})  # fmt: skip
+    with_categorical = complete("de", {**settings, "categorical": ["batch_code"]})
+    _, summary = de.run_de(cohort, contrast, with_categorical, n_cpus=1)
     assert "design_notes" not in summary
 
 

@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
+from alsig.settings import complete
 from alsig.stages.ingest import (
     ingest_local,
     read_count_matrix,
@@ -265,7 +266,7 @@ def test_a_filled_batch_column_is_used_not_reported_missing(tmp_path):
     assert adata.obs["batch"].tolist() == ["b1", "b1", "b2", "b2"]
     notes = list(adata.uns["provenance"]["sample_sheet"]["notes"])
     assert any("'Batch' used as `batch`" in n for n in notes)
-    _, sample_qc, _ = run_qc(adata, {"sex_check": False})
+    _, sample_qc, _ = run_qc(adata, complete("qc", {"sex_check": False}), n_cpus=1)
     assert sample_qc["batch"].tolist() == ["b1", "b1", "b2", "b2"]  # was empty: "missing"
 
 

@@ -137,13 +137,13 @@ class DeSettings:
         Fewest samples a contrast level needs.
     missing_covariates : str
         ``error`` or ``drop``: samples with a missing design covariate.
+    categorical : tuple of str
+        Design variables always read as categorical (integer batch codes, numeric-looking
+        levels), whatever their values look like.
     samples : str
         ``all`` samples in the fit, or only the ``contrast``'s two levels.
     genes : str
         ``expressed`` genes (QC's filter) or ``all``.
-    categorical : tuple of str
-        Design variables always read as categorical (integer batch codes, numeric-looking
-        levels), whatever their values look like.
     """
 
     design: str
@@ -155,9 +155,9 @@ class DeSettings:
     refit_cooks: bool
     min_samples_per_level: int
     missing_covariates: str
+    categorical: tuple[str, ...]
     samples: str
     genes: str
-    categorical: tuple[str, ...]
 
     def contrast(self, name: str) -> Contrast:
         """Return the contrast called ``name``.
