@@ -1,16 +1,22 @@
-"""Gene chunks: the engine reads a few hundred genes at a time, as a genes x samples float64 copy,
-so no full samples x genes float array ever exists; and numba's thread count for a block."""
+"""Gene chunks and thread blocks.
+
+The engine reads a few hundred genes at a time as a genes x samples float64 copy, so no full
+samples x genes float array ever exists. Within a chunk, compiled kernels (``nogil``) run over
+blocks of genes on a thread pool: each kernel takes the range ``lo:hi`` of genes it fills, and a
+gene's numbers never depend on which block or thread computed them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 #: default chunk: about this many float64 values (8 MB) per genes x samples array
 CHUNK_VALUES = 1 << 20
+#: genes per thread task
+GENE_BLOCK = 64
 
 
 def default_chunk_size(n_samples: int) -> int:
@@ -30,12 +36,32 @@ def genes_by_samples(counts: np.ndarray, genes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(counts[:, genes].T, dtype=np.float64)
 
 
-@contextmanager
-def numba_threads(threads: int):
-    """Run the block with ``threads`` numba threads (capped at numba's pool), then restore."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+class Blocks:
+    """Runs a range kernel ``kernel(lo, hi, *args)`` over ``range(n)`` in blocks on ``threads``
+    threads (in the calling thread when 1). Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, threads: int = 1):
+        self.threads = max(1, int(threads))
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+
+    def __call__(self, kernel: Callable, n: int, *args, block: int = GENE_BLOCK) -> None:
+        if self._pool is None or n <= block:
+            kernel(0, n, *args)
+            return
+        futures = [
+            self._pool.submit(kernel, lo, min(lo + block, n), *args) for lo in range(0, n, block)
+        ]
+        for future in futures:
+            future.result()
+
+    def close(self) -> None:
+        """Stop the threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> Blocks:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

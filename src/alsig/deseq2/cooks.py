@@ -136,9 +136,9 @@ def robust_dispersion(normed, members, offsets, trims, ratios, scales):  # pragm
     return max((variance - mean) / (mean * mean), MIN_ROBUST_DISPERSION)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def cooks_chunk(
-    counts, size_factors, mu, hat, n_coefficients, members, offsets, trims, ratios, scales,
+    lo, hi, counts, size_factors, mu, hat, n_coefficients, members, offsets, trims, ratios, scales,
     use_for_max, replaceable, cutoff,
     robust, any_exceeds, flagged, flagged_unreplaced, n_higher, exceeds,
 ):  # pragma: no cover - compiled  # fmt: skip
@@ -151,7 +151,7 @@ def cooks_chunk(
     exceeds the cutoff.
     """
     n = counts.shape[1]
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         normed = np.empty(n)
         for i in range(n):
             normed[i] = counts[j, i] / size_factors[i]

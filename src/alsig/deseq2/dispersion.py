@@ -222,14 +222,14 @@ def fit_log_dispersion(
     return theta, GRID, MAX_ITERATIONS
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def dispersion_chunk(
-    counts, mu, rows, group, start, lower, upper, cox_reid, prior_mean, prior_var, use_prior,
+    lo, hi, counts, mu, rows, group, start, lower, upper, cox_reid, prior_mean, prior_var, use_prior,
     theta, status, iterations,
 ):  # pragma: no cover - compiled  # fmt: skip
     """:func:`fit_log_dispersion` for every gene (row); ``prior_mean`` per gene (ignored without
     the prior)."""
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         t, st, it = fit_log_dispersion(
             counts[j], mu[j], rows, group, start[j], lower, upper, cox_reid, prior_mean[j],
             prior_var, use_prior,
@@ -239,19 +239,16 @@ def dispersion_chunk(
         iterations[j] = it
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def moments_dispersion_chunk(
-    counts, size_factors, design, pinv, min_disp, max_disp, normed_mean, out
+    lo, hi, counts, size_factors, inv_sf_mean, design, pinv, min_disp, max_disp, normed_mean, out
 ):  # pragma: no cover
     """DESeq2's starting dispersions: the smaller of the rough (linear-model residual) and the
     moments estimates, clipped to the bounds (pydeseq2 ``_fit_MoM_dispersions``); also the mean
-    of normalised counts."""
+    of normalised counts. ``inv_sf_mean`` is the mean of ``1 / size factors`` (the moments
+    estimate's Poisson part)."""
     n, p = design.shape
-    inv_sf_mean = 0.0
-    for i in range(n):
-        inv_sf_mean += 1.0 / size_factors[i]
-    inv_sf_mean /= n
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         normed = np.empty(n)
         for i in range(n):
             normed[i] = counts[j, i] / size_factors[i]

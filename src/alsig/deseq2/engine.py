@@ -35,9 +35,16 @@ from scipy.stats import chi2
 from alsig.deseq2 import cooks as cooks_mod
 from alsig.deseq2 import dispersion as disp_mod
 from alsig.deseq2 import glm
-from alsig.deseq2.chunks import default_chunk_size, gene_chunks, genes_by_samples, numba_threads
+from alsig.deseq2.chunks import (
+    GENE_BLOCK,
+    Blocks,
+    default_chunk_size,
+    gene_chunks,
+    genes_by_samples,
+)
 from alsig.deseq2.design import Design
 from alsig.deseq2.filtering import FilterResult, benjamini_hochberg, independent_filtering
+from alsig.deseq2.iterative import iterative_size_factors
 from alsig.deseq2.shrink import ShrinkResult, fit_prior_variance, grid_shrink, shrink_chunk
 from alsig.deseq2.size_factors import (
     SizeFactorFit,
@@ -148,8 +155,16 @@ class _CooksState:
 class _Runner:
     """The chunked steps shared by the main fit and the refit of replaced genes."""
 
-    def __init__(self, design: Design, sf: np.ndarray, options: DESeq2Options, chunk_size: int):
+    def __init__(
+        self,
+        design: Design,
+        sf: np.ndarray,
+        options: DESeq2Options,
+        chunk_size: int,
+        blocks: Blocks,
+    ):
         self.design = design
+        self.blocks = blocks
         self.sf = np.ascontiguousarray(sf, dtype=np.float64)
         self.options = options
         self.chunk_size = chunk_size
@@ -171,7 +186,9 @@ class _Runner:
         status = np.empty(c, np.int64)
         iterations = np.empty(c, np.int64)
         o = self.options
-        glm.irls_chunk(
+        self.blocks(
+            glm.irls_chunk,
+            c,
             y, self.sf, design.matrix, design.rows, design.group, design.pinv, alpha, o.min_mu,
             o.beta_tol, o.maxiter, beta, start, status, iterations,
         )  # fmt: skip
@@ -193,10 +210,21 @@ class _Runner:
         mu = np.empty_like(y)
         if d.one_row_per_coefficient:
             beta = np.empty((c, d.n_coefficients))
-            glm.linear_means_chunk(y, self.sf, d.matrix, d.pinv, self.options.min_mu, beta, mu)
+            self.blocks(
+                glm.linear_means_chunk,
+                c,
+                y,
+                self.sf,
+                d.matrix,
+                d.pinv,
+                self.options.min_mu,
+                beta,
+                mu,
+            )
             fits.init_beta[rows] = beta
             return mu
-        glm.glm_means_chunk(self.sf, d.matrix, np.ascontiguousarray(fits.init_beta[rows]), mu)
+        beta = np.ascontiguousarray(fits.init_beta[rows])
+        self.blocks(glm.glm_means_chunk, c, self.sf, d.matrix, beta, mu)
         return mu
 
     def fit_initial_glm(self, y: np.ndarray, fits: _GeneFits, rows: slice) -> None:
@@ -210,9 +238,12 @@ class _Runner:
         t = time.perf_counter()
         normed_mean = np.empty(y.shape[0])
         mom = np.empty(y.shape[0])
-        disp_mod.moments_dispersion_chunk(
-            y, self.sf, d.matrix, d.pinv, o.min_disp, max(o.max_disp, d.n_samples), normed_mean, mom
-        )
+        self.blocks(
+            disp_mod.moments_dispersion_chunk,
+            y.shape[0],
+            y, self.sf, float(np.mean(1.0 / self.sf)), d.matrix, d.pinv, o.min_disp,
+            max(o.max_disp, d.n_samples), normed_mean, mom,
+        )  # fmt: skip
         fits.normed_mean[rows] = normed_mean
         fits.mom_dispersion[rows] = mom
         self.fit_initial_glm(y, fits, rows)
@@ -222,7 +253,8 @@ class _Runner:
         theta = np.empty(y.shape[0])
         status = np.empty(y.shape[0], np.int64)
         iterations = np.empty(y.shape[0], np.int64)
-        disp_mod.dispersion_chunk(
+        self.blocks(
+            disp_mod.dispersion_chunk, y.shape[0],
             y, mu, d.rows, d.group, np.log(mom), self.lower, self.upper, True,
             np.zeros(y.shape[0]), 1.0, False, theta, status, iterations,
         )  # fmt: skip
@@ -240,7 +272,8 @@ class _Runner:
         theta = np.empty(y.shape[0])
         status = np.empty(y.shape[0], np.int64)
         iterations = np.empty(y.shape[0], np.int64)
-        disp_mod.dispersion_chunk(
+        self.blocks(
+            disp_mod.dispersion_chunk, y.shape[0],
             y, mu, d.rows, d.group, log_fitted, self.lower, self.upper, True, log_fitted,
             prior.variance, True, theta, status, iterations,
         )  # fmt: skip
@@ -266,7 +299,8 @@ class _Runner:
         hat = np.empty_like(y)
         covariance = np.empty((c, d.n_coefficients, d.n_coefficients))
         deviance = np.empty(c)
-        glm.fit_summaries_chunk(
+        self.blocks(
+            glm.fit_summaries_chunk, c,
             y, self.sf, d.matrix, d.rows, d.group, alpha, o.min_mu, beta, mu, hat, covariance,
             deviance,
         )  # fmt: skip
@@ -282,7 +316,8 @@ class _Runner:
         unreplaced = np.empty(c, np.bool_)
         higher = np.empty(c, np.int64)
         exceeds = np.empty(y.shape, np.bool_)
-        cooks_mod.cooks_chunk(
+        self.blocks(
+            cooks_mod.cooks_chunk, c,
             y, self.sf, mu, hat, float(d.n_coefficients), layout.cell_members,
             layout.cell_offsets, layout.cell_trim, cooks_mod.TRIM_RATIOS, cooks_mod.TRIM_SCALES,
             layout.use_for_max, layout.replaceable, layout.cutoff,
@@ -330,19 +365,15 @@ def _check_counts(counts: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(counts)
 
 
-@numba.njit(cache=True, parallel=True)
-def _nonzero_genes(counts, out):  # pragma: no cover - compiled
-    n, g = counts.shape
-    block = 256
-    for b in numba.prange((g + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, g)
+@numba.njit(cache=True, nogil=True)
+def _nonzero_genes(lo, hi, counts, out):  # pragma: no cover - compiled
+    """Genes ``lo:hi`` with a count above zero (samples in the outer loop: rows are read)."""
+    for j in range(lo, hi):
+        out[j] = False
+    for i in range(counts.shape[0]):
         for j in range(lo, hi):
-            out[j] = False
-        for i in range(n):
-            for j in range(lo, hi):
-                if counts[i, j] != 0:
-                    out[j] = True
+            if counts[i, j] != 0:
+                out[j] = True
 
 
 def fit_deseq2(
@@ -408,16 +439,15 @@ def fit_deseq2(
         raise ValueError(f"chunk_size must be positive, got {chunk}")
 
     timings: dict[str, float] = {}
-    with numba_threads(n_threads):
+    with Blocks(n_threads) as blocks:
         t = time.perf_counter()
         nonzero = np.empty(n_genes, np.bool_)
-        _nonzero_genes(counts, nonzero)
-        sf_fit = _size_factors(counts, design, options, size_factors, control_genes,
-                               n_threads, chunk)  # fmt: skip
+        blocks(_nonzero_genes, n_genes, counts, nonzero, block=4 * GENE_BLOCK)
+        sf_fit = _size_factors(counts, options, size_factors, control_genes, blocks, chunk)
         timings["size factors"] = time.perf_counter() - t
         sf = sf_fit.size_factors
         genes = np.flatnonzero(nonzero)
-        runner = _Runner(design, sf, options, chunk)
+        runner = _Runner(design, sf, options, chunk, blocks)
         fits = _GeneFits.empty(genes, design.n_coefficients)
         for rows in gene_chunks(genes.size, chunk):
             runner.genewise_pass(genes_by_samples(counts, genes[rows]), fits, rows)
@@ -466,7 +496,7 @@ def fit_deseq2(
     )
 
 
-def _size_factors(counts, design, options, given, control_genes, n_threads, chunk) -> SizeFactorFit:
+def _size_factors(counts, options, given, control_genes, blocks, chunk) -> SizeFactorFit:
     if given is not None:
         sf = np.asarray(given, dtype=np.float64)
         if sf.shape != (counts.shape[0],) or not (np.isfinite(sf).all() and (sf > 0).all()):
@@ -474,18 +504,17 @@ def _size_factors(counts, design, options, given, control_genes, n_threads, chun
         return SizeFactorFit(sf, "given")
     kind = options.size_factors_fit_type
     if kind == "poscounts":
-        return positive_counts(counts, control_genes)
-    if kind == "ratio" and not every_gene_has_a_zero(counts):
-        return median_of_ratios(counts, control_genes)
+        return positive_counts(counts, control_genes, blocks)
+    if kind == "ratio" and not every_gene_has_a_zero(counts, blocks):
+        return median_of_ratios(counts, control_genes, blocks)
     if kind not in ("ratio", "iterative"):
         raise ValueError(
             f"size_factors_fit_type must be ratio, poscounts or iterative, not {kind!r}"
         )
-    from alsig.deseq2.iterative import iterative_size_factors
-
     if kind == "ratio":
         log.warning("every gene has a zero count: iterative size factors (as pydeseq2)")
-    return iterative_size_factors(counts, options, n_threads=n_threads, chunk_size=chunk)
+    return iterative_size_factors(counts, options.min_mu, options.min_disp, options.max_disp,
+                                  blocks=blocks, chunk_size=chunk)  # fmt: skip
 
 
 @dataclass
@@ -680,7 +709,8 @@ class DESeq2Fit:
         """Unfiltered Wald test of a contrast vector for every gene (natural log; NaN for genes
         without counts; genes all zero after outlier replacement: SE 0, stat 0, p 1)."""
         contrast = self.contrast_vector(contrast)
-        test = wald_test(self.fits.beta, self.fits.covariance, contrast)
+        with Blocks(self.n_threads) as blocks:
+            test = wald_test(self.fits.beta, self.fits.covariance, contrast, blocks)
         lfc, se, stat, p = (self._full(v) for v in (test.lfc, test.se, test.stat, test.pvalue))
         zero = self._full(self.refit.new_all_zero, False, bool)
         se[zero], stat[zero], p[zero] = 0.0, 0.0, 1.0
@@ -805,13 +835,13 @@ class DESeq2Fit:
         return DEResults(table, filt, outlier)
 
     def _reduced_deviance(self, reduced: Design) -> np.ndarray:
-        runner = _Runner(reduced, self.size_factors, self.options, self.chunk_size)
         f = self.fits
         out = np.empty(f.genes.size)
         refit_rows = dict(zip(self.refit.positions[self.refit.refitted].tolist(),
                               np.flatnonzero(self.refit.refitted).tolist(), strict=True))  # fmt: skip
         p = reduced.n_coefficients
-        with numba_threads(self.n_threads):
+        with Blocks(self.n_threads) as blocks:
+            runner = _Runner(reduced, self.size_factors, self.options, self.chunk_size, blocks)
             for rows in gene_chunks(f.genes.size, self.chunk_size):
                 y = genes_by_samples(self.counts, f.genes[rows])
                 for j in range(rows.start, rows.stop):
@@ -822,7 +852,9 @@ class DESeq2Fit:
                 c = y.shape[0]
                 mu = np.empty_like(y)
                 hat = np.empty_like(y)
-                glm.fit_summaries_chunk(
+                blocks(
+                    glm.fit_summaries_chunk,
+                    c,
                     y, runner.sf, reduced.matrix, reduced.rows, reduced.group, alpha,
                     self.options.min_mu, beta, mu, hat, np.empty((c, p, p)), out[rows],
                 )  # fmt: skip
@@ -884,12 +916,12 @@ class DESeq2Fit:
         offset = np.log(self.size_factors)
         size = 1.0 / f.dispersion
         p = target.n_coefficients
-        with numba_threads(self.n_threads):
+        with Blocks(self.n_threads) as blocks:
             for rows in gene_chunks(f.genes.size, self.chunk_size):
                 y = genes_by_samples(self.counts, f.genes[rows])
                 beta = np.empty((y.shape[0], p))
                 conv = np.empty(y.shape[0], np.bool_)
-                shrink_chunk(target.matrix, y, np.ascontiguousarray(size[rows]), offset, k,
+                blocks(shrink_chunk, y.shape[0],target.matrix, y, np.ascontiguousarray(size[rows]), offset, k,
                              prior_scale, beta, se[rows], conv)  # fmt: skip
                 for j in np.flatnonzero(~conv) if p == 2 else ():
                     beta[j] = grid_shrink(target.matrix, y[j], float(size[rows][j]), offset, k,

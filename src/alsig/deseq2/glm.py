@@ -150,13 +150,13 @@ def irls_gene(
     return CONVERGED, iterations
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def irls_chunk(
-    counts, size_factors, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter,
+    lo, hi, counts, size_factors, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter,
     beta, beta_start, status, iterations,
 ):  # pragma: no cover - compiled  # fmt: skip
     """:func:`irls_gene` for every gene (row) of ``counts``; one gene per parallel task."""
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         st, it = irls_gene(
             counts[j], size_factors, design, rows, group, pinv, alpha[j], min_mu, beta_tol,
             maxiter, beta[j], beta_start[j],
@@ -165,12 +165,14 @@ def irls_chunk(
         iterations[j] = it
 
 
-@numba.njit(cache=True, parallel=True)
-def linear_means_chunk(counts, size_factors, design, pinv, min_mu, beta, mu):  # pragma: no cover
+@numba.njit(cache=True, nogil=True)
+def linear_means_chunk(
+    lo, hi, counts, size_factors, design, pinv, min_mu, beta, mu
+):  # pragma: no cover
     """DESeq2's ``linearModelMu``: least squares of the normalised counts on the design, means
     ``max(s X beta, min_mu)`` (used when the design has one distinct row per coefficient)."""
     n, p = design.shape
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         for k in range(p):
             total = 0.0
             for i in range(n):
@@ -183,16 +185,16 @@ def linear_means_chunk(counts, size_factors, design, pinv, min_mu, beta, mu):  #
             mu[j, i] = max(size_factors[i] * fit, min_mu)
 
 
-@numba.njit(cache=True, parallel=True)
-def glm_means_chunk(size_factors, design, beta, mu):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True)
+def glm_means_chunk(lo, hi, size_factors, design, beta, mu):  # pragma: no cover - compiled
     """Unthresholded fitted means ``s exp(X beta)`` of every gene."""
-    for j in numba.prange(beta.shape[0]):
+    for j in range(lo, hi):
         fitted_means(design, beta[j], size_factors, mu[j])
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def fit_summaries_chunk(
-    counts, size_factors, design, rows, group, alpha, min_mu, beta,
+    lo, hi, counts, size_factors, design, rows, group, alpha, min_mu, beta,
     mu, hat, covariance, deviance,
 ):  # pragma: no cover - compiled  # fmt: skip
     """After the fit of each gene: unthresholded means ``mu``, hat diagonals ``hat`` (weights
@@ -201,7 +203,7 @@ def fit_summaries_chunk(
     ``wald_test``), and the deviance ``-2 log L`` at the unthresholded means."""
     n, p = design.shape
     n_rows = rows.shape[0]
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         a = alpha[j]
         w_sum = np.zeros(n_rows)
         w_raw = np.zeros(n_rows)

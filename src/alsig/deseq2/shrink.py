@@ -307,13 +307,13 @@ def _inf_norm(v):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def shrink_chunk(
-    design, counts, size, offset, shrink, prior_scale, beta, se, converged
+    lo, hi, design, counts, size, offset, shrink, prior_scale, beta, se, converged
 ):  # pragma: no cover
     """:func:`shrink_gene` for every gene (row) of ``counts`` (``size = 1 / dispersion``)."""
     p = design.shape[1]
-    for j in numba.prange(counts.shape[0]):
+    for j in range(lo, hi):
         inverse = np.empty((p, p))
         converged[j] = shrink_gene(
             design, counts[j], size[j], offset, shrink, prior_scale, beta[j], inverse

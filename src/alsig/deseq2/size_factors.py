@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from alsig.deseq2.chunks import GENE_BLOCK, Blocks
+
 
 @dataclass(frozen=True)
 class SizeFactorFit:
@@ -44,34 +46,31 @@ class SizeFactorFit:
     reference_genes: np.ndarray | None = None
 
 
-@numba.njit(cache=True, parallel=True)
-def _log_means(counts, positive_only, out):  # pragma: no cover - compiled
-    """Per gene: mean over samples of log counts (``-inf`` if a count is 0), or with
-    ``positive_only`` the sum of log positive counts over all samples (pydeseq2 ``poscounts``)."""
-    n, n_genes = counts.shape
-    block = 256
-    for b in numba.prange((n_genes + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, n_genes)
+@numba.njit(cache=True, nogil=True)
+def _log_means(lo, hi, counts, positive_only, out):  # pragma: no cover - compiled
+    """Genes ``lo:hi``: mean over samples of log counts (``-inf`` if a count is 0), or with
+    ``positive_only`` the sum of log positive counts over all samples (pydeseq2 ``poscounts``);
+    samples in the outer loop so the samples x genes matrix is read row by row."""
+    n = counts.shape[0]
+    for g in range(lo, hi):
+        out[g] = 0.0
+    for i in range(n):
         for g in range(lo, hi):
-            out[g] = 0.0
-        for i in range(n):
-            for g in range(lo, hi):
-                c = counts[i, g]
-                if c > 0:
-                    out[g] += math.log(c)
-                elif not positive_only:
-                    out[g] = -np.inf
-        for g in range(lo, hi):
-            out[g] /= n
+            c = counts[i, g]
+            if c > 0:
+                out[g] += math.log(c)
+            elif not positive_only:
+                out[g] = -np.inf
+    for g in range(lo, hi):
+        out[g] /= n
 
 
-@numba.njit(cache=True, parallel=True)
-def _median_log_ratios(counts, log_means, use, positive_only, out):  # pragma: no cover
-    """Per sample: median over the ``use`` genes of ``log(count) - log_mean`` (with
+@numba.njit(cache=True, nogil=True)
+def _median_log_ratios(lo, hi, counts, log_means, use, positive_only, out):  # pragma: no cover
+    """Samples ``lo:hi``: median over the ``use`` genes of ``log(count) - log_mean`` (with
     ``positive_only`` over the sample's positive counts only)."""
-    n, n_genes = counts.shape
-    for i in numba.prange(n):
+    n_genes = counts.shape[1]
+    for i in range(lo, hi):
         values = np.empty(n_genes)
         k = 0
         for g in range(n_genes):
@@ -84,7 +83,23 @@ def _median_log_ratios(counts, log_means, use, positive_only, out):  # pragma: n
         out[i] = np.median(values[:k]) if k > 0 else np.nan
 
 
-def median_of_ratios(counts: np.ndarray, control_genes: np.ndarray | None = None) -> SizeFactorFit:
+def log_means(counts: np.ndarray, positive_only: bool, blocks: Blocks) -> np.ndarray:
+    """Per gene mean of log counts (see :func:`_log_means`)."""
+    out = np.empty(counts.shape[1])
+    blocks(_log_means, counts.shape[1], counts, positive_only, out, block=GENE_BLOCK)
+    return out
+
+
+def median_log_ratios(counts, means, use, positive_only: bool, blocks: Blocks) -> np.ndarray:
+    """Per sample median log ratio (see :func:`_median_log_ratios`)."""
+    out = np.empty(counts.shape[0])
+    blocks(_median_log_ratios, counts.shape[0], counts, means, use, positive_only, out, block=8)
+    return out
+
+
+def median_of_ratios(
+    counts: np.ndarray, control_genes: np.ndarray | None = None, blocks: Blocks | None = None
+) -> SizeFactorFit:
     """DESeq2's median-of-ratios size factors (pydeseq2 ``deseq2_norm``).
 
     Parameters
@@ -107,21 +122,22 @@ def median_of_ratios(counts: np.ndarray, control_genes: np.ndarray | None = None
         or ``poscounts``).
     """
     counts = np.ascontiguousarray(counts)
-    log_means = np.empty(counts.shape[1])
-    _log_means(counts, False, log_means)
-    usable = np.isfinite(log_means)
+    blocks = blocks or Blocks(1)
+    means = log_means(counts, False, blocks)
+    usable = np.isfinite(means)
     if control_genes is not None:
         usable &= np.asarray(control_genes, dtype=bool)
     if not usable.any():
         raise ValueError(
             "every gene has at least one zero count: median-of-ratios size factors are undefined"
         )
-    log_sf = np.empty(counts.shape[0])
-    _median_log_ratios(counts, log_means, usable, False, log_sf)
-    return SizeFactorFit(np.exp(log_sf), "ratio", log_means, usable)
+    log_sf = median_log_ratios(counts, means, usable, False, blocks)
+    return SizeFactorFit(np.exp(log_sf), "ratio", means, usable)
 
 
-def positive_counts(counts: np.ndarray, control_genes: np.ndarray | None = None) -> SizeFactorFit:
+def positive_counts(
+    counts: np.ndarray, control_genes: np.ndarray | None = None, blocks: Blocks | None = None
+) -> SizeFactorFit:
     """DESeq2's ``poscounts`` size factors (pydeseq2 ``fit_size_factors("poscounts")``).
 
     Parameters
@@ -137,19 +153,16 @@ def positive_counts(counts: np.ndarray, control_genes: np.ndarray | None = None)
         ``method = "poscounts"``, factors scaled to geometric mean 1.
     """
     counts = np.ascontiguousarray(counts)
-    log_means = np.empty(counts.shape[1])
-    _log_means(counts, True, log_means)
-    usable = np.isfinite(log_means) & (log_means > 0)
+    blocks = blocks or Blocks(1)
+    means = log_means(counts, True, blocks)
+    usable = np.isfinite(means) & (means > 0)
     if control_genes is not None:
         usable &= np.asarray(control_genes, dtype=bool)
-    log_sf = np.empty(counts.shape[0])
-    _median_log_ratios(counts, log_means, usable, True, log_sf)
-    sf = np.exp(log_sf)
-    return SizeFactorFit(sf / np.exp(np.mean(np.log(sf))), "poscounts", log_means, usable)
+    sf = np.exp(median_log_ratios(counts, means, usable, True, blocks))
+    return SizeFactorFit(sf / np.exp(np.mean(np.log(sf))), "poscounts", means, usable)
 
 
-def every_gene_has_a_zero(counts: np.ndarray) -> bool:
+def every_gene_has_a_zero(counts: np.ndarray, blocks: Blocks | None = None) -> bool:
     """Whether no gene is free of zero counts (median of ratios undefined)."""
-    log_means = np.empty(counts.shape[1])
-    _log_means(np.ascontiguousarray(counts), False, log_means)
-    return not np.isfinite(log_means).any()
+    means = log_means(np.ascontiguousarray(counts), False, blocks or Blocks(1))
+    return not np.isfinite(means).any()

@@ -16,11 +16,13 @@ import numba
 import numpy as np
 from scipy.stats import norm
 
+from alsig.deseq2.chunks import Blocks
 
-@numba.njit(cache=True, parallel=True)
-def _contrast(beta, covariance, contrast, lfc, se):  # pragma: no cover - compiled
+
+@numba.njit(cache=True, nogil=True)
+def _contrast(lo, hi, beta, covariance, contrast, lfc, se):  # pragma: no cover - compiled
     p = contrast.shape[0]
-    for j in numba.prange(beta.shape[0]):
+    for j in range(lo, hi):
         estimate = 0.0
         for k in range(p):
             estimate += contrast[k] * beta[j, k]
@@ -56,7 +58,9 @@ class WaldTest:
     pvalue: np.ndarray
 
 
-def wald_test(beta: np.ndarray, covariance: np.ndarray, contrast: np.ndarray) -> WaldTest:
+def wald_test(
+    beta: np.ndarray, covariance: np.ndarray, contrast: np.ndarray, blocks: Blocks | None = None
+) -> WaldTest:
     """The module docstring's test.
 
     Parameters
@@ -67,6 +71,8 @@ def wald_test(beta: np.ndarray, covariance: np.ndarray, contrast: np.ndarray) ->
         Genes x p x p, ``H M H``.
     contrast
         Length-p contrast vector.
+    blocks
+        Threads to run on (one when None).
 
     Returns
     -------
@@ -75,7 +81,16 @@ def wald_test(beta: np.ndarray, covariance: np.ndarray, contrast: np.ndarray) ->
     contrast = np.ascontiguousarray(contrast, dtype=np.float64)
     lfc = np.empty(beta.shape[0])
     se = np.empty(beta.shape[0])
-    _contrast(np.ascontiguousarray(beta), np.ascontiguousarray(covariance), contrast, lfc, se)
+    (blocks or Blocks(1))(
+        _contrast,
+        beta.shape[0],
+        np.ascontiguousarray(beta),
+        np.ascontiguousarray(covariance),
+        contrast,
+        lfc,
+        se,
+        block=1024,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = lfc / se
     pvalue = 2 * norm.sf(np.abs(stat))
