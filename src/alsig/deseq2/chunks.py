@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 #: default chunk: about this many float64 values (8 MB) per genes x samples array
 CHUNK_VALUES = 1 << 20
@@ -38,11 +39,17 @@ def genes_by_samples(counts: np.ndarray, genes: np.ndarray) -> np.ndarray:
 
 class Blocks:
     """Runs a range kernel ``kernel(lo, hi, *args)`` over ``range(n)`` in blocks on ``threads``
-    threads (in the calling thread when 1). Use as a context manager or call :meth:`close`."""
+    threads (in the calling thread when 1). Use as a context manager or call :meth:`close`.
+
+    As a context manager it also keeps BLAS to one thread: the engine's BLAS work is tiny
+    (p x p solves, scipy's 2-parameter trend fit), where OpenBLAS's thread wake-ups on a busy
+    machine cost ten times the arithmetic.
+    """
 
     def __init__(self, threads: int = 1):
         self.threads = max(1, int(threads))
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._blas = None
 
     def __call__(self, kernel: Callable, n: int, *args, block: int = GENE_BLOCK) -> None:
         if self._pool is None or n <= block:
@@ -61,7 +68,11 @@ class Blocks:
             self._pool = None
 
     def __enter__(self) -> Blocks:
+        self._blas = threadpool_limits(limits=1, user_api="blas")
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+        if self._blas is not None:
+            self._blas.restore_original_limits()
+            self._blas = None

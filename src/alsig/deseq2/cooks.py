@@ -107,28 +107,36 @@ def _trimmed_mean_sorted(values, trim):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _trimmed_variance(values, trim, scale):  # pragma: no cover - compiled
-    """``scale`` x trimmed mean of squared deviations from the trimmed mean (pydeseq2)."""
-    centre = _trimmed_mean_sorted(np.sort(values), trim)
-    squares = (values - centre) ** 2
-    return scale * _trimmed_mean_sorted(np.sort(squares), trim)
+def _trimmed_variance(values, trim, scale, scratch):  # pragma: no cover - compiled
+    """``scale`` x trimmed mean of squared deviations from the trimmed mean (pydeseq2);
+    ``values`` is sorted in place, ``scratch`` (same length) receives the squares."""
+    values.sort()
+    centre = _trimmed_mean_sorted(values, trim)
+    for k in range(values.shape[0]):
+        scratch[k] = (values[k] - centre) ** 2
+    scratch.sort()
+    return scale * _trimmed_mean_sorted(scratch, trim)
 
 
 @numba.njit(cache=True, nogil=True)
-def robust_dispersion(normed, members, offsets, trims, ratios, scales):  # pragma: no cover
-    """DESeq2's ``robustMethodOfMomentsDisp`` for one gene's normalised counts."""
+def robust_dispersion(normed, members, offsets, trims, ratios, scales, work):  # pragma: no cover
+    """DESeq2's ``robustMethodOfMomentsDisp`` for one gene's normalised counts; ``work``: two
+    scratch rows as long as the samples."""
     n = normed.shape[0]
     n_cells = offsets.shape[0] - 1
     if n_cells > 0:
         variance = -np.inf
         for c in range(n_cells):
-            cell = np.empty(offsets[c + 1] - offsets[c])
-            for k in range(cell.shape[0]):
+            size = offsets[c + 1] - offsets[c]
+            cell = work[0, :size]
+            for k in range(size):
                 cell[k] = normed[members[offsets[c] + k]]
             t = trims[c]
-            variance = max(variance, _trimmed_variance(cell, ratios[t], scales[t]))
+            variance = max(variance, _trimmed_variance(cell, ratios[t], scales[t], work[1, :size]))
     else:
-        variance = _trimmed_variance(normed, WHOLE_TRIM, WHOLE_SCALE)
+        values = work[0, :n]
+        values[:] = normed
+        variance = _trimmed_variance(values, WHOLE_TRIM, WHOLE_SCALE, work[1, :n])
     mean = 0.0
     for i in range(n):
         mean += normed[i]
@@ -151,11 +159,12 @@ def cooks_chunk(
     exceeds the cutoff.
     """
     n = counts.shape[1]
+    normed = np.empty(n)
+    work = np.empty((2, n))
     for j in range(lo, hi):
-        normed = np.empty(n)
         for i in range(n):
             normed[i] = counts[j, i] / size_factors[i]
-        a = robust_dispersion(normed, members, offsets, trims, ratios, scales)
+        a = robust_dispersion(normed, members, offsets, trims, ratios, scales, work)
         robust[j] = a
         best = -np.inf
         best_i = 0

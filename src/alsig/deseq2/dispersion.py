@@ -28,7 +28,27 @@ import numpy as np
 
 from alsig.deseq2.glm import nb_nll_constant, nb_nll_mu_part
 from alsig.deseq2.linalg import cholesky, cholesky_inverse, gram
-from alsig.deseq2.special import polygamma_diffs
+from alsig.deseq2.special import (
+    ASYMPTOTIC_FROM,
+    D1,
+    D2,
+    D3,
+    D4,
+    D5,
+    D6,
+    D7,
+    T1,
+    T2,
+    T3,
+    T4,
+    T5,
+    T6,
+    T7,
+    digamma,
+    large_r_powers,
+    polygamma_diffs,
+    trigamma,
+)
 
 #: status of a dispersion fit
 INTERIOR = 0
@@ -42,10 +62,58 @@ FLAT_START = 4
 #: starting dispersion 1e-8 of near-empty genes)
 FLAT_START_GRADIENT = 1e-5
 
-#: step in theta below which the iteration has converged
-THETA_TOL = 1e-10
+#: Newton step in theta below which the iteration has converged (convergence is quadratic: the
+#: point returned is then within ~1e-14 of the optimum)
+THETA_TOL = 1e-7
 MAX_ITERATIONS = 100
 GRID_LENGTH = 100
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample_terms(
+    yi, mi, r, alpha, large, v1, q1, q2, q3, q4, q5, q6, psi_r, tri_r
+):  # pragma: no cover
+    """``(d log L / dr, d2 log L / dr2, 1 / (r + mu))`` of one sample, one logarithm and two
+    divisions:
+    ``psi(y + r) - psi(r) - log(1 + alpha mu) + (mu - y) / (r + mu)`` and its derivative.
+
+    For ``r >= 10`` the digamma difference is taken inside the series (:mod:`.special`) and its
+    ``log(1 + y / r)`` merged with ``-log(1 + alpha mu)`` into ``log1p((y - mu) / (r + mu))``,
+    so the O(1/r) terms cancel exactly; below, ``psi(r)``, ``psi'(r)`` are per-gene constants and
+    ``psi(y + r) - log(1 + alpha mu)`` one logarithm of ``(y + r) r / (r + mu)``."""
+    inv_rm = 1.0 / (r + mi)
+    dev = (mi - yi) * inv_rm
+    curv = alpha * mi * inv_rm - dev * inv_rm
+    if yi == 0.0:
+        return -math.log1p(mi * alpha) + dev, curv, inv_rm
+    x = yi + r
+    if large:
+        v2 = 1.0 / x
+        u2 = v2 * v2
+        dv = -yi * v1 * v2
+        du = dv * (v1 + v2)
+        s2 = u2 + q1
+        s3 = u2 * s2 + q2
+        s4 = u2 * s3 + q3
+        s5 = u2 * s4 + q4
+        s6 = u2 * s5 + q5
+        s7 = u2 * s6 + q6
+        dig = D1 + D2 * s2 + D3 * s3 + D4 * s4 + D5 * s5 + D6 * s6 + D7 * s7
+        tri = T1 + T2 * s2 + T3 * s3 + T4 * s4 + T5 * s5 + T6 * s6 + T7 * s7
+        tail = u2 * (T1 + u2 * (T2 + u2 * (T3 + u2 * (T4 + u2 * (T5 + u2 * (T6 + u2 * T7))))))
+        g = math.log1p(-dev) - 0.5 * dv - du * dig + dev
+        t = dv + 0.5 * du + dv * tail + v1 * du * tri
+        return g, t + curv, inv_rm
+    if x >= ASYMPTOTIC_FROM:
+        v = 1.0 / x
+        u = v * v
+        series_d = u * (D1 + u * (D2 + u * (D3 + u * (D4 + u * (D5 + u * (D6 + u * D7))))))
+        series_t = u * v * (T1 + u * (T2 + u * (T3 + u * (T4 + u * (T5 + u * (T6 + u * T7))))))
+        g = math.log(x * r * inv_rm) - 0.5 * v - series_d - psi_r + dev
+        t = v + 0.5 * u + series_t - tri_r
+        return g, t + curv, inv_rm
+    d, t = polygamma_diffs(yi, r)
+    return d - math.log1p(mi * alpha) + dev, t + curv, inv_rm
 
 
 @numba.njit(cache=True, nogil=True)
@@ -66,17 +134,20 @@ def _derivatives(
         w0[g] = 0.0
         w1[g] = 0.0
         w2[g] = 0.0
+    large = r >= ASYMPTOTIC_FROM
+    v1, q1, q2, q3, q4, q5, q6 = large_r_powers(r if large else ASYMPTOTIC_FROM)
+    psi_r = 0.0 if large else digamma(r)
+    tri_r = 0.0 if large else trigamma(r)
     for i in range(n):
         yi = y[i]
         mi = mu[i]
-        d, t = polygamma_diffs(yi, r)
-        rm = r + mi
-        # d log L / dr and d2 log L / dr2 of sample i (written so that the O(1/r) terms cancel
-        # exactly for large r)
-        sum_g += d - math.log1p(mi * alpha) + (mi - yi) / rm
-        sum_h += t + mi / (r * rm) - (mi - yi) / (rm * rm)
+        gi, hi, inv_rm = _sample_terms(
+            yi, mi, r, alpha, large, v1, q1, q2, q3, q4, q5, q6, psi_r, tri_r
+        )
+        sum_g += gi
+        sum_h += hi
         if cox_reid:
-            w = mi / (1.0 + mi * alpha)
+            w = mi * r * inv_rm  # mu / (1 + alpha mu)
             aw2 = alpha * w * w
             k = group[i]
             w0[k] += w
@@ -203,6 +274,10 @@ def fit_log_dispersion(
             lo = x
         # Newton where locally convex, else a unit step downhill (kept in the bracket below)
         new = x - grad / hess if hess > 0.0 else (x - 1.0 if grad > 0.0 else x + 1.0)
+        if hess > 0.0 and abs(new - x) < THETA_TOL:
+            # converged (tested before the bracket: a step below the spacing of doubles lands
+            # on x itself, which is a bracket end)
+            return min(max(new, lo), hi), INTERIOR, it
         if new <= lo or new >= hi:
             # outside the bracket: try the bound itself once, else bisect
             if new <= lo and lo == lower and x != lower:

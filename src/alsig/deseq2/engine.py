@@ -121,6 +121,7 @@ class _GeneFits:
     fitted: np.ndarray | None = None
     map_dispersion: np.ndarray | None = None
     map_status: np.ndarray | None = None
+    map_iterations: np.ndarray | None = None
     dispersion: np.ndarray | None = None
     dispersion_outlier: np.ndarray | None = None
     beta: np.ndarray | None = None
@@ -282,6 +283,7 @@ class _Runner:
         outlier = np.log(genewise) > log_fitted + 2 * np.sqrt(prior.squared_log_residual_sd)
         fits.map_dispersion[rows] = map_disp
         fits.map_status[rows] = status
+        fits.map_iterations[rows] = iterations
         fits.dispersion_outlier[rows] = outlier
         fits.dispersion[rows] = np.where(outlier, genewise, map_disp)
         self._time("MAP dispersions", t)
@@ -338,6 +340,7 @@ def _allocate_map(fits: _GeneFits, p: int) -> None:
     g = fits.genes.size
     fits.map_dispersion = np.empty(g)
     fits.map_status = np.empty(g, np.int64)
+    fits.map_iterations = np.empty(g, np.int64)
     fits.dispersion = np.empty(g)
     fits.dispersion_outlier = np.empty(g, np.bool_)
     fits.beta = np.empty((g, p))
@@ -564,7 +567,7 @@ def _refit_outliers(counts, fits, cooks, layout, runner, trend, prior, options) 
         runner.map_pass(sub_y, sub, rows, prior)  # nor the prior
         runner.lfc_pass(sub_y, sub, rows, None, None)
         for name in ("normed_mean", "mom_dispersion", "init_beta", "genewise", "genewise_status",
-                     "genewise_iterations", "fitted", "map_dispersion", "map_status",
+                     "genewise_iterations", "fitted", "map_dispersion", "map_status", "map_iterations",
                      "dispersion", "beta", "lfc_status", "covariance", "deviance"):  # fmt: skip
             getattr(fits, name)[sub_pos] = getattr(sub, name)
     return _Refit(positions, replaced, refitted, replaced_any, refitted_any, new_all_zero)
@@ -921,8 +924,10 @@ class DESeq2Fit:
                 y = genes_by_samples(self.counts, f.genes[rows])
                 beta = np.empty((y.shape[0], p))
                 conv = np.empty(y.shape[0], np.bool_)
-                blocks(shrink_chunk, y.shape[0],target.matrix, y, np.ascontiguousarray(size[rows]), offset, k,
-                             prior_scale, beta, se[rows], conv)  # fmt: skip
+                blocks(
+                    shrink_chunk, y.shape[0], target.matrix, target.rows, target.group, y,
+                    np.ascontiguousarray(size[rows]), offset, k, prior_scale, beta, se[rows], conv,
+                )  # fmt: skip
                 for j in np.flatnonzero(~conv) if p == 2 else ():
                     beta[j] = grid_shrink(target.matrix, y[j], float(size[rows][j]), offset, k,
                                           prior_scale)  # fmt: skip

@@ -21,6 +21,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from alsig.deseq2.linalg import cholesky, cholesky_inverse, cholesky_solve, gram, quadratic_form
+from alsig.deseq2.special import lgamma
 
 #: IRLS ridge on every coefficient (pydeseq2 ``ridge_factor``; DESeq2 ``lambda``)
 RIDGE = 1e-6
@@ -37,10 +38,11 @@ def nb_nll_constant(y, alpha):  # pragma: no cover - compiled
     """The part of the NB negative log-likelihood that does not depend on ``mu``:
     ``sum_i [r log(alpha) - lgamma(y_i + r) + lgamma(y_i + 1) + lgamma(r)]`` with ``r = 1/alpha``."""
     r = 1.0 / alpha
-    lg_r = math.lgamma(r)
+    lg_r = lgamma(r)
     total = y.shape[0] * r * math.log(alpha)
     for i in range(y.shape[0]):
-        total += lg_r - math.lgamma(y[i] + r) + math.lgamma(y[i] + 1.0)
+        if y[i] > 0.0:  # lgamma(1) = 0
+            total += lg_r - lgamma(y[i] + r) + lgamma(y[i] + 1.0)
     return total
 
 
@@ -88,9 +90,26 @@ def least_squares_start(y, size_factors, pinv, out):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, nogil=True)
+def _means(design, beta, size_factors, log_sf, min_mu, eta, mu, log_ratio):  # pragma: no cover
+    """``mu = max(s exp(X beta), min_mu)`` and ``log(mu / s)`` (the linear predictor where the
+    bound is not hit: no logarithm needed)."""
+    linear_predictor(design, beta, eta)
+    log_min = math.log(min_mu)
+    for i in range(eta.shape[0]):
+        m = size_factors[i] * math.exp(eta[i])
+        if m < min_mu:
+            mu[i] = min_mu
+            log_ratio[i] = log_min - log_sf[i]
+        else:
+            mu[i] = m
+            log_ratio[i] = eta[i]
+
+
+@numba.njit(cache=True, nogil=True)
 def irls_gene(
-    y, size_factors, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter, beta, beta_start
-):  # pragma: no cover - compiled
+    y, size_factors, log_sf, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter, beta,
+    beta_start,
+):  # pragma: no cover - compiled  # fmt: skip
     """IRLS for one gene (see the module docstring); ``beta`` receives the fit and
     ``beta_start`` the start. Returns ``(status, iterations)``."""
     n, p = design.shape
@@ -100,15 +119,16 @@ def irls_gene(
         beta_start[k] = beta[k]
     mu = np.empty(n)
     eta = np.empty(n)
+    log_ratio = np.empty(n)
     w_sum = np.empty(n_rows)
     wz_sum = np.empty(n_rows)
     gram_m = np.empty((p, p))
     chol = np.empty((p, p))
     rhs = np.empty(p)
     beta_hat = np.empty(p)
-    linear_predictor(design, beta, eta)
-    for i in range(n):
-        mu[i] = max(size_factors[i] * math.exp(eta[i]), min_mu)
+    _means(design, beta, size_factors, log_sf, min_mu, eta, mu, log_ratio)
+    r = 1.0 / alpha
+    # -log L = constant + sum_i [(y_i + r) log(r + mu_i) - y_i log(mu_i)]
     nll_constant = nb_nll_constant(y, alpha)
     dev = 1000.0
     dev_ratio = 1.0
@@ -118,10 +138,11 @@ def irls_gene(
             w_sum[g] = 0.0
             wz_sum[g] = 0.0
         for i in range(n):
-            w = mu[i] / (1.0 + mu[i] * alpha)
-            z = math.log(mu[i] / size_factors[i]) + (y[i] - mu[i]) / mu[i]
+            # W = mu / (1 + alpha mu), W z = W log(mu / s) + (y - mu) / (1 + alpha mu)
+            q = 1.0 / (1.0 + mu[i] * alpha)
+            w = mu[i] * q
             w_sum[group[i]] += w
-            wz_sum[group[i]] += w * z
+            wz_sum[group[i]] += w * log_ratio[i] + (y[i] - mu[i]) * q
         gram(rows, w_sum, gram_m)
         for k in range(p):
             gram_m[k, k] += RIDGE
@@ -141,11 +162,14 @@ def irls_gene(
             return NEEDS_FALLBACK, iterations
         for k in range(p):
             beta[k] = beta_hat[k]
-        linear_predictor(design, beta, eta)
+        _means(design, beta, size_factors, log_sf, min_mu, eta, mu, log_ratio)
+        nll = nll_constant
         for i in range(n):
-            mu[i] = max(size_factors[i] * math.exp(eta[i]), min_mu)
+            nll += (y[i] + r) * math.log(r + mu[i])
+            if y[i] > 0.0:
+                nll -= y[i] * (log_sf[i] + log_ratio[i])
         old_dev = dev
-        dev = -2.0 * (nll_constant + nb_nll_mu_part(y, mu, alpha))
+        dev = -2.0 * nll
         dev_ratio = abs(dev - old_dev) / (abs(dev) + 0.1)
     return CONVERGED, iterations
 
@@ -155,11 +179,12 @@ def irls_chunk(
     lo, hi, counts, size_factors, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter,
     beta, beta_start, status, iterations,
 ):  # pragma: no cover - compiled  # fmt: skip
-    """:func:`irls_gene` for every gene (row) of ``counts``; one gene per parallel task."""
+    """:func:`irls_gene` for genes (rows) ``lo:hi`` of ``counts``."""
+    log_sf = np.log(size_factors)
     for j in range(lo, hi):
         st, it = irls_gene(
-            counts[j], size_factors, design, rows, group, pinv, alpha[j], min_mu, beta_tol,
-            maxiter, beta[j], beta_start[j],
+            counts[j], size_factors, log_sf, design, rows, group, pinv, alpha[j], min_mu,
+            beta_tol, maxiter, beta[j], beta_start[j],
         )  # fmt: skip
         status[j] = st
         iterations[j] = it

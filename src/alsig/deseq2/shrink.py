@@ -91,27 +91,6 @@ def _value(beta, design, y, size, offset, shrink, prior_scale):  # pragma: no co
 
 
 @numba.njit(cache=True, nogil=True)
-def _gradient(beta, design, y, size, offset, shrink, prior_scale, grad):  # pragma: no cover
-    """Gradient of ``f`` (pydeseq2 ``nbinomGLM``'s ``df`` before scaling)."""
-    n, p = design.shape
-    for a in range(p):
-        grad[a] = 0.0
-    for i in range(n):
-        eta = 0.0
-        for k in range(p):
-            eta += design[i, k] * beta[k]
-        resid = y[i] - (y[i] + size) / (1.0 + size * math.exp(-eta - offset[i]))
-        for a in range(p):
-            grad[a] -= resid * design[i, a]
-    s2 = prior_scale * prior_scale
-    for k in range(p):
-        if k == shrink:
-            grad[k] += 2.0 * beta[k] / (s2 + beta[k] * beta[k])
-        else:
-            grad[k] += beta[k] / (NO_SHRINK_SCALE * NO_SHRINK_SCALE)
-
-
-@numba.njit(cache=True, nogil=True)
 def _hessian(beta, design, y, size, offset, shrink, prior_scale, hess):  # pragma: no cover
     """Hessian of ``f`` at ``beta``."""
     n, p = design.shape
@@ -145,7 +124,9 @@ def _hessian(beta, design, y, size, offset, shrink, prior_scale, hess):  # pragm
 
 
 @numba.njit(cache=True, nogil=True)
-def shrink_gene(design, y, size, offset, shrink, prior_scale, beta, inverse):  # pragma: no cover
+def shrink_gene(
+    design, rows, group, y, size, offset, shrink, prior_scale, beta, inverse
+):  # pragma: no cover
     """Posterior mode for one gene into ``beta`` by :func:`alsig.deseq2.lbfgs.minimize_lbfgs`
     on ``f / max(f(0), 1)`` from pydeseq2's start; inverse Hessian into ``inverse``. Returns
     whether the optimiser converged."""
@@ -154,7 +135,7 @@ def shrink_gene(design, y, size, offset, shrink, prior_scale, beta, inverse):  #
     scale = max(_value(zero, design, y, size, offset, shrink, prior_scale), 1.0)
     for k in range(p):
         beta[k] = 0.1 * (1.0 if k % 2 == 0 else -1.0)
-    converged = minimize_lbfgs(beta, design, y, size, offset, shrink, prior_scale, scale)
+    converged = minimize_lbfgs(beta, rows, group, y, size, offset, shrink, prior_scale, scale)
     hess = np.empty((p, p))
     chol = np.empty((p, p))
     _hessian(beta, design, y, size, offset, shrink, prior_scale, hess)
@@ -168,16 +149,52 @@ def shrink_gene(design, y, size, offset, shrink, prior_scale, beta, inverse):  #
 
 
 @numba.njit(cache=True, nogil=True)
-def _objective(beta, grad, design, y, size, offset, shrink, prior_scale, scale):  # pragma: no cover
-    """Scaled value and gradient, as pydeseq2 hands them to L-BFGS-B."""
-    _gradient(beta, design, y, size, offset, shrink, prior_scale, grad)
-    for k in range(grad.shape[0]):
-        grad[k] /= scale
-    return _value(beta, design, y, size, offset, shrink, prior_scale) / scale
+def _objective(
+    beta, grad, rows, group, y, size, offset, shrink, prior_scale, scale, work
+):  # pragma: no cover
+    """Scaled value and gradient, as pydeseq2 hands them to L-BFGS-B, in one pass: the linear
+    predictor per distinct design row, one exponential and one logarithm per sample."""
+    n_rows, p = rows.shape
+    eta_row = work[0]
+    resid_row = work[1]
+    for g in range(n_rows):
+        e = 0.0
+        for k in range(p):
+            e += rows[g, k] * beta[k]
+        eta_row[g] = e
+        resid_row[g] = 0.0
+    log_size = math.log(size)
+    ll = 0.0
+    for i in range(y.shape[0]):
+        eta = eta_row[group[i]]
+        u = eta + offset[i] - log_size
+        q = math.exp(-abs(u))
+        # log(exp(eta + offset) + size) and (y + size) / (1 + size exp(-eta - offset))
+        if u >= 0.0:
+            log_sum = eta + offset[i] + math.log1p(q)
+            frac = (y[i] + size) / (1.0 + q)
+        else:
+            log_sum = log_size + math.log1p(q)
+            frac = (y[i] + size) * q / (1.0 + q)
+        ll += y[i] * eta - (y[i] + size) * log_sum
+        resid_row[group[i]] += y[i] - frac
+    prior = 0.0
+    s2 = prior_scale * prior_scale
+    for k in range(p):
+        total = 0.0
+        for g in range(n_rows):
+            total += resid_row[g] * rows[g, k]
+        if k == shrink:
+            grad[k] = (2.0 * beta[k] / (s2 + beta[k] * beta[k]) - total) / scale
+        else:
+            prior += beta[k] * beta[k] / (2.0 * NO_SHRINK_SCALE * NO_SHRINK_SCALE)
+            grad[k] = (beta[k] / (NO_SHRINK_SCALE * NO_SHRINK_SCALE) - total) / scale
+    prior += math.log1p((beta[shrink] / prior_scale) ** 2)
+    return (prior - ll) / scale
 
 
 @numba.njit(cache=True, nogil=True)
-def minimize_lbfgs(x, design, y, size, offset, shrink, prior_scale, scale):  # pragma: no cover
+def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):  # pragma: no cover
     """Unconstrained L-BFGS-B as scipy runs it for pydeseq2 (memory 10, first step
     ``1 / ||g||``, Moré-Thuente line search with ``ftol 1e-3, gtol 0.9, xtol 0.1`` and at most
     20 trials, restart of the memory when a search fails, stop when ``max |g| <= 1e-8`` or the
@@ -194,7 +211,8 @@ def minimize_lbfgs(x, design, y, size, offset, shrink, prior_scale, scale):  # p
     x_old = np.empty(p)
     d = np.empty(p)
     state = np.zeros(STATE_SIZE)
-    f = _objective(x, g, design, y, size, offset, shrink, prior_scale, scale)
+    work = np.empty((2, rows.shape[0]))
+    f = _objective(x, g, rows, group, y, size, offset, shrink, prior_scale, scale, work)
     if _inf_norm(g) <= LBFGS_GTOL:
         return True
     col = 0
@@ -244,7 +262,7 @@ def minimize_lbfgs(x, design, y, size, offset, shrink, prior_scale, scale):  # p
             while True:
                 for k in range(p):
                     x[k] = stp * d[k] + x_old[k]
-                f = _objective(x, g, design, y, size, offset, shrink, prior_scale, scale)
+                f = _objective(x, g, rows, group, y, size, offset, shrink, prior_scale, scale, work)
                 trials += 1
                 gd = 0.0
                 for k in range(p):
@@ -309,14 +327,15 @@ def _inf_norm(v):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def shrink_chunk(
-    lo, hi, design, counts, size, offset, shrink, prior_scale, beta, se, converged
+    lo, hi, design, rows, group, counts, size, offset, shrink, prior_scale, beta, se, converged
 ):  # pragma: no cover
-    """:func:`shrink_gene` for every gene (row) of ``counts`` (``size = 1 / dispersion``)."""
+    """:func:`shrink_gene` for genes (rows) ``lo:hi`` of ``counts`` (``size = 1 /
+    dispersion``); ``rows`` / ``group``: the design's distinct rows and each sample's."""
     p = design.shape[1]
     for j in range(lo, hi):
         inverse = np.empty((p, p))
         converged[j] = shrink_gene(
-            design, counts[j], size[j], offset, shrink, prior_scale, beta[j], inverse
+            design, rows, group, counts[j], size[j], offset, shrink, prior_scale, beta[j], inverse
         )
         se[j] = math.sqrt(abs(inverse[shrink, shrink]))
 
