@@ -152,7 +152,8 @@ def cooks_chunk(
 ):  # pragma: no cover - compiled  # fmt: skip
     """Cook's distances of every gene (row) and what the outlier rules need of them.
 
-    Writes per gene: the robust dispersion; whether any sample exceeds the cutoff (the gene's
+    Writes per gene: the robust dispersion (NaN where no distance can exceed the cutoff even at
+    the dispersion floor, so it was not needed); whether any sample exceeds the cutoff (the gene's
     outliers get replaced); whether a sample in a cell of 3 or more exceeds it (p-value flag),
     and the same over those samples that cannot be replaced (the flag after a refit); how many
     samples have a higher count than the sample of largest distance; and per sample whether it
@@ -162,6 +163,26 @@ def cooks_chunk(
     normed = np.empty(n)
     work = np.empty((2, n))
     for j in range(lo, hi):
+        # distances fall as the dispersion grows, and the robust dispersion is at least the
+        # floor: no distance beyond the cutoff at the floor, none at all (the trimmed variances
+        # are then not needed)
+        possible = False
+        for i in range(n):
+            m = mu[j, i]
+            d = (counts[j, i] - m) ** 2 / (m * m * MIN_ROBUST_DISPERSION + m) / n_coefficients
+            d *= hat[j, i] / (1.0 - hat[j, i]) ** 2
+            if not d <= cutoff:  # also NaN
+                possible = True
+                break
+        if not possible:
+            robust[j] = np.nan
+            any_exceeds[j] = False
+            flagged[j] = False
+            flagged_unreplaced[j] = False
+            n_higher[j] = 0
+            for i in range(n):
+                exceeds[j, i] = False
+            continue
         for i in range(n):
             normed[i] = counts[j, i] / size_factors[i]
         a = robust_dispersion(normed, members, offsets, trims, ratios, scales, work)

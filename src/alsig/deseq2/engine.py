@@ -62,6 +62,20 @@ from alsig.deseq2.wald import WaldTest, wald_test
 
 log = logging.getLogger(__name__)
 
+
+def _now() -> tuple[float, float]:
+    """``(wall seconds, CPU seconds of the process)``: phases report both, since on a shared
+    machine CPU time is the stable measure of the work."""
+    return time.perf_counter(), time.process_time()
+
+
+def _record(wall: dict[str, float], cpu: dict[str, float], name: str, start) -> None:
+    """Add the wall and CPU seconds since ``start`` (:func:`_now`) to phase ``name``."""
+    now_wall, now_cpu = _now()
+    wall[name] = wall.get(name, 0.0) + now_wall - start[0]
+    cpu[name] = cpu.get(name, 0.0) + now_cpu - start[1]
+
+
 LN2 = math.log(2.0)
 
 #: per-gene status of the log fold change fit
@@ -127,7 +141,6 @@ class _GeneFits:
     beta: np.ndarray | None = None
     lfc_status: np.ndarray | None = None
     covariance: np.ndarray | None = None
-    deviance: np.ndarray | None = None
 
     @classmethod
     def empty(cls, genes: np.ndarray, p: int) -> _GeneFits:
@@ -172,9 +185,10 @@ class _Runner:
         self.lower = math.log(options.min_disp)
         self.upper = math.log(max(options.max_disp, design.n_samples))
         self.timings: dict[str, float] = {}
+        self.cpu_timings: dict[str, float] = {}
 
-    def _time(self, name: str, start: float) -> None:
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+    def _time(self, name: str, start: tuple[float, float]) -> None:
+        _record(self.timings, self.cpu_timings, name, start)
 
     # -- GLM fits -------------------------------------------------------------------------------
     def fit_glm(
@@ -236,7 +250,7 @@ class _Runner:
     # -- pass A: gene-wise dispersions ------------------------------------------------------------
     def genewise_pass(self, y: np.ndarray, fits: _GeneFits, rows: slice) -> None:
         d, o = self.design, self.options
-        t = time.perf_counter()
+        t = _now()
         normed_mean = np.empty(y.shape[0])
         mom = np.empty(y.shape[0])
         self.blocks(
@@ -250,7 +264,7 @@ class _Runner:
         self.fit_initial_glm(y, fits, rows)
         mu = self.initial_means(y, fits, rows)
         self._time("initial means", t)
-        t = time.perf_counter()
+        t = _now()
         theta = np.empty(y.shape[0])
         status = np.empty(y.shape[0], np.int64)
         iterations = np.empty(y.shape[0], np.int64)
@@ -267,7 +281,7 @@ class _Runner:
     # -- pass B: MAP dispersions, log fold changes, Cook's ---------------------------------------
     def map_pass(self, y: np.ndarray, fits: _GeneFits, rows: slice, prior: DispersionPrior) -> None:
         d = self.design
-        t = time.perf_counter()
+        t = _now()
         mu = self.initial_means(y, fits, rows)
         log_fitted = np.log(fits.fitted[rows])
         theta = np.empty(y.shape[0])
@@ -291,7 +305,7 @@ class _Runner:
     def lfc_pass(self, y: np.ndarray, fits: _GeneFits, rows: slice, cooks: _CooksState | None,
                  layout: cooks_mod.CooksLayout | None) -> None:  # fmt: skip
         d, o = self.design, self.options
-        t = time.perf_counter()
+        t = _now()
         alpha = np.ascontiguousarray(fits.dispersion[rows])
         beta, status = self.fit_glm(y, alpha, d)
         fits.beta[rows] = beta
@@ -300,18 +314,15 @@ class _Runner:
         mu = np.empty_like(y)
         hat = np.empty_like(y)
         covariance = np.empty((c, d.n_coefficients, d.n_coefficients))
-        deviance = np.empty(c)
         self.blocks(
             glm.fit_summaries_chunk, c,
             y, self.sf, d.matrix, d.rows, d.group, alpha, o.min_mu, beta, mu, hat, covariance,
-            deviance,
         )  # fmt: skip
         fits.covariance[rows] = covariance
-        fits.deviance[rows] = deviance
         self._time("log fold changes", t)
         if cooks is None:
             return
-        t = time.perf_counter()
+        t = _now()
         robust = np.empty(c)
         any_exceeds = np.empty(c, np.bool_)
         flagged = np.empty(c, np.bool_)
@@ -346,7 +357,6 @@ def _allocate_map(fits: _GeneFits, p: int) -> None:
     fits.beta = np.empty((g, p))
     fits.lfc_status = np.empty(g, np.int64)
     fits.covariance = np.empty((g, p, p))
-    fits.deviance = np.empty(g)
 
 
 def _check_counts(counts: np.ndarray) -> np.ndarray:
@@ -442,12 +452,13 @@ def fit_deseq2(
         raise ValueError(f"chunk_size must be positive, got {chunk}")
 
     timings: dict[str, float] = {}
+    cpu_timings: dict[str, float] = {}
     with Blocks(n_threads) as blocks:
-        t = time.perf_counter()
+        t = _now()
         nonzero = np.empty(n_genes, np.bool_)
         blocks(_nonzero_genes, n_genes, counts, nonzero, block=4 * GENE_BLOCK)
         sf_fit = _size_factors(counts, options, size_factors, control_genes, blocks, chunk)
-        timings["size factors"] = time.perf_counter() - t
+        _record(timings, cpu_timings, "size factors", t)
         sf = sf_fit.size_factors
         genes = np.flatnonzero(nonzero)
         runner = _Runner(design, sf, options, chunk, blocks)
@@ -455,7 +466,7 @@ def fit_deseq2(
         for rows in gene_chunks(genes.size, chunk):
             runner.genewise_pass(genes_by_samples(counts, genes[rows]), fits, rows)
 
-        t = time.perf_counter()
+        t = _now()
         trend = fit_dispersion_trend(fits.genewise, fits.normed_mean,
                                      min_disp=options.min_disp, fit_type=options.fit_type)  # fmt: skip
         fits.fitted = trend(fits.normed_mean)
@@ -477,10 +488,11 @@ def fit_deseq2(
             runner.map_pass(y, fits, rows, prior)
             runner.lfc_pass(y, fits, rows, cooks, layout)
 
-        t = time.perf_counter()
+        t = _now()
         refit = _refit_outliers(counts, fits, cooks, layout, runner, trend, prior, options)
         runner._time("Cook's refit", t)
     timings.update(runner.timings)
+    cpu_timings.update(runner.cpu_timings)
     return DESeq2Fit(
         gene_names=names,
         design=design,
@@ -495,6 +507,7 @@ def fit_deseq2(
         n_threads=n_threads,
         chunk_size=chunk,
         timings=timings,
+        cpu_timings=cpu_timings,
         counts=counts,
     )
 
@@ -568,7 +581,7 @@ def _refit_outliers(counts, fits, cooks, layout, runner, trend, prior, options) 
         runner.lfc_pass(sub_y, sub, rows, None, None)
         for name in ("normed_mean", "mom_dispersion", "init_beta", "genewise", "genewise_status",
                      "genewise_iterations", "fitted", "map_dispersion", "map_status", "map_iterations",
-                     "dispersion", "beta", "lfc_status", "covariance", "deviance"):  # fmt: skip
+                     "dispersion", "beta", "lfc_status", "covariance"):  # fmt: skip
             getattr(fits, name)[sub_pos] = getattr(sub, name)
     return _Refit(positions, replaced, refitted, replaced_any, refitted_any, new_all_zero)
 
@@ -613,7 +626,9 @@ class DESeq2Fit:
     n_threads: int
     chunk_size: int
     timings: dict[str, float]
+    cpu_timings: dict[str, float]
     counts: np.ndarray = field(repr=False)
+    _full_deviance: np.ndarray | None = field(default=None, repr=False)
 
     # -- per-gene views -----------------------------------------------------------------------------
     @property
@@ -666,7 +681,6 @@ class DESeq2Fit:
                 "dispersions": self._full(f.dispersion),
                 "_outlier_genes": self._full(f.dispersion_outlier, False, bool),
                 "lfc_status": self._full(f.lfc_status, -1, np.int64),
-                "deviance": self._full(f.deviance),
                 "robust_dispersion": self._full(c.robust_dispersion),
                 "replaced": self._full(r.replaced_any, False, bool),
                 "refitted": self._full(r.refitted_any, False, bool),
@@ -743,7 +757,7 @@ class DESeq2Fit:
         -------
         DEResults
         """
-        t = time.perf_counter()
+        t = _now()
         test = self.wald_test(contrast)
         pvalues, padj, filt, outlier = self._adjust(test.pvalue, alpha, cooks_filter,
                                                      independent_filter)  # fmt: skip
@@ -758,7 +772,7 @@ class DESeq2Fit:
             },
             index=self.gene_names,
         )
-        self.timings["Wald test and filtering"] = time.perf_counter() - t
+        _record(self.timings, self.cpu_timings, "Wald test and filtering", t)
         return DEResults(table, filt, outlier)
 
     def lrt(
@@ -798,7 +812,7 @@ class DESeq2Fit:
         ValueError
             The reduced design is not nested in the full one.
         """
-        t = time.perf_counter()
+        t = _now()
         reduced = reduced if isinstance(reduced, Design) else Design.from_frame(reduced)
         if not reduced.nested_in(self.design):
             raise ValueError(
@@ -806,9 +820,9 @@ class DESeq2Fit:
                 f"({list(self.design.columns)}): its columns must be combinations of the full "
                 "design's, with fewer coefficients"
             )
-        deviance = self._reduced_deviance(reduced)
+        reduced_deviance = self._deviance(reduced)
         df = self.design.n_coefficients - reduced.n_coefficients
-        stat = deviance - self.fits.deviance
+        stat = reduced_deviance - self.full_deviance()[self.fits.genes]
         p = chi2.sf(stat, df)
         zero = self.refit.new_all_zero
         stat[zero], p[zero] = 0.0, 1.0
@@ -834,33 +848,38 @@ class DESeq2Fit:
             },
             index=self.gene_names,
         )
-        self.timings["LRT"] = time.perf_counter() - t
+        _record(self.timings, self.cpu_timings, "LRT", t)
         return DEResults(table, filt, outlier)
 
-    def _reduced_deviance(self, reduced: Design) -> np.ndarray:
+    def full_deviance(self) -> np.ndarray:
+        """Deviance (``-2 log L``) of the fit per gene (NaN without counts; refitted genes on
+        their replaced counts), as DESeq2's ``mcols(dds)$deviance``; computed once, on demand."""
+        if self._full_deviance is None:
+            self._full_deviance = self._full(self._deviance(None))
+        return self._full_deviance
+
+    def _deviance(self, reduced: Design | None) -> np.ndarray:
+        """Per fitted gene: deviance of the fit (``reduced`` None) or of the IRLS fit under
+        ``reduced`` with the fit's dispersions."""
         f = self.fits
         out = np.empty(f.genes.size)
         refit_rows = dict(zip(self.refit.positions[self.refit.refitted].tolist(),
                               np.flatnonzero(self.refit.refitted).tolist(), strict=True))  # fmt: skip
-        p = reduced.n_coefficients
+        design = reduced or self.design
         with Blocks(self.n_threads) as blocks:
-            runner = _Runner(reduced, self.size_factors, self.options, self.chunk_size, blocks)
+            runner = _Runner(design, self.size_factors, self.options, self.chunk_size, blocks)
             for rows in gene_chunks(f.genes.size, self.chunk_size):
                 y = genes_by_samples(self.counts, f.genes[rows])
                 for j in range(rows.start, rows.stop):
                     if j in refit_rows:
                         y[j - rows.start] = self.refit.counts[refit_rows[j]]
                 alpha = np.ascontiguousarray(f.dispersion[rows])
-                beta, _ = runner.fit_glm(y, alpha, reduced)
-                c = y.shape[0]
-                mu = np.empty_like(y)
-                hat = np.empty_like(y)
-                blocks(
-                    glm.fit_summaries_chunk,
-                    c,
-                    y, runner.sf, reduced.matrix, reduced.rows, reduced.group, alpha,
-                    self.options.min_mu, beta, mu, hat, np.empty((c, p, p)), out[rows],
-                )  # fmt: skip
+                if reduced is None:
+                    beta = np.ascontiguousarray(f.beta[rows])
+                else:
+                    beta, _ = runner.fit_glm(y, alpha, reduced)
+                blocks(glm.deviance_chunk, y.shape[0], y, runner.sf, design.matrix, beta, alpha,
+                       out[rows])  # fmt: skip
         return out
 
     def lfc_shrink(
@@ -895,7 +914,7 @@ class DESeq2Fit:
         ValueError
             ``design`` does not span the fit's column space.
         """
-        t = time.perf_counter()
+        t = _now()
         target = self.design
         if design is not None:
             target = design if isinstance(design, Design) else Design.from_frame(design)
@@ -916,6 +935,7 @@ class DESeq2Fit:
         lfc = np.empty(f.genes.size)
         se = np.empty(f.genes.size)
         converged = np.empty(f.genes.size, np.bool_)
+        evaluations = np.empty(f.genes.size, np.int64)
         offset = np.log(self.size_factors)
         size = 1.0 / f.dispersion
         p = target.n_coefficients
@@ -927,12 +947,13 @@ class DESeq2Fit:
                 blocks(
                     shrink_chunk, y.shape[0], target.matrix, target.rows, target.group, y,
                     np.ascontiguousarray(size[rows]), offset, k, prior_scale, beta, se[rows], conv,
+                    evaluations[rows],
                 )  # fmt: skip
                 for j in np.flatnonzero(~conv) if p == 2 else ():
                     beta[j] = grid_shrink(target.matrix, y[j], float(size[rows][j]), offset, k,
                                           prior_scale)  # fmt: skip
                 lfc[rows] = beta[:, k]
                 converged[rows] = conv
-        self.timings["LFC shrinkage"] = time.perf_counter() - t
+        _record(self.timings, self.cpu_timings, "LFC shrinkage", t)
         return ShrinkResult(self._full(lfc), self._full(se), self._full(converged, False, bool),
-                            prior_variance)  # fmt: skip
+                            self._full(evaluations, 0, np.int64), prior_variance)  # fmt: skip

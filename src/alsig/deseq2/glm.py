@@ -21,7 +21,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from alsig.deseq2.linalg import cholesky, cholesky_inverse, cholesky_solve, gram, quadratic_form
-from alsig.deseq2.special import lgamma
+from alsig.deseq2.special import lgamma, log_factorial
 
 #: IRLS ridge on every coefficient (pydeseq2 ``ridge_factor``; DESeq2 ``lambda``)
 RIDGE = 1e-6
@@ -42,7 +42,7 @@ def nb_nll_constant(y, alpha):  # pragma: no cover - compiled
     total = y.shape[0] * r * math.log(alpha)
     for i in range(y.shape[0]):
         if y[i] > 0.0:  # lgamma(1) = 0
-            total += lg_r - lgamma(y[i] + r) + lgamma(y[i] + 1.0)
+            total += lg_r - lgamma(y[i] + r) + log_factorial(y[i])
     return total
 
 
@@ -220,12 +220,12 @@ def glm_means_chunk(lo, hi, size_factors, design, beta, mu):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def fit_summaries_chunk(
     lo, hi, counts, size_factors, design, rows, group, alpha, min_mu, beta,
-    mu, hat, covariance, deviance,
+    mu, hat, covariance,
 ):  # pragma: no cover - compiled  # fmt: skip
     """After the fit of each gene: unthresholded means ``mu``, hat diagonals ``hat`` (weights
     from ``max(mu, min_mu)`` as pydeseq2), the Wald covariance ``H M H`` with
     ``M = X' W X`` at the unthresholded means and ``H = (M + ridge)^-1`` (pydeseq2
-    ``wald_test``), and the deviance ``-2 log L`` at the unthresholded means."""
+    ``wald_test``)."""
     n, p = design.shape
     n_rows = rows.shape[0]
     for j in range(lo, hi):
@@ -281,7 +281,18 @@ def fit_summaries_chunk(
             for a1 in range(p):
                 for b1 in range(p):
                     covariance[j, a1, b1] = np.nan
-        deviance[j] = 2.0 * (nb_nll_constant(counts[j], a) + nb_nll_mu_part(counts[j], mu[j], a))
+
+
+@numba.njit(cache=True, nogil=True)
+def deviance_chunk(lo, hi, counts, size_factors, design, beta, alpha, out):  # pragma: no cover
+    """Deviance ``-2 log L`` of genes ``lo:hi`` at the unthresholded means ``s exp(X beta)``
+    (DESeq2's ``deviance``; the likelihood-ratio statistic is a difference of two)."""
+    mu = np.empty(counts.shape[1])
+    for j in range(lo, hi):
+        fitted_means(design, beta[j], size_factors, mu)
+        out[j] = 2.0 * (
+            nb_nll_constant(counts[j], alpha[j]) + nb_nll_mu_part(counts[j], mu, alpha[j])
+        )
 
 
 def _nb_nll(y: np.ndarray, mu: np.ndarray, alpha: float) -> float:

@@ -127,15 +127,17 @@ def _hessian(beta, design, y, size, offset, shrink, prior_scale, hess):  # pragm
 def shrink_gene(
     design, rows, group, y, size, offset, shrink, prior_scale, beta, inverse
 ):  # pragma: no cover
-    """Posterior mode for one gene into ``beta`` by :func:`alsig.deseq2.lbfgs.minimize_lbfgs`
-    on ``f / max(f(0), 1)`` from pydeseq2's start; inverse Hessian into ``inverse``. Returns
-    whether the optimiser converged."""
+    """Posterior mode for one gene into ``beta`` by :func:`minimize_lbfgs` on
+    ``f / max(f(0), 1)`` from pydeseq2's start; inverse Hessian into ``inverse``. Returns whether
+    the optimiser converged and its number of evaluations of ``f``."""
     p = design.shape[1]
     zero = np.zeros(p)
     scale = max(_value(zero, design, y, size, offset, shrink, prior_scale), 1.0)
     for k in range(p):
         beta[k] = 0.1 * (1.0 if k % 2 == 0 else -1.0)
-    converged = minimize_lbfgs(beta, rows, group, y, size, offset, shrink, prior_scale, scale)
+    converged, evaluations = minimize_lbfgs(
+        beta, rows, group, y, size, offset, shrink, prior_scale, scale
+    )
     hess = np.empty((p, p))
     chol = np.empty((p, p))
     _hessian(beta, design, y, size, offset, shrink, prior_scale, hess)
@@ -145,7 +147,7 @@ def shrink_gene(
         for a in range(p):
             for b in range(p):
                 inverse[a, b] = np.nan
-    return converged
+    return converged, evaluations
 
 
 @numba.njit(cache=True, nogil=True)
@@ -199,7 +201,7 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
     ``1 / ||g||``, Moré-Thuente line search with ``ftol 1e-3, gtol 0.9, xtol 0.1`` and at most
     20 trials, restart of the memory when a search fails, stop when ``max |g| <= 1e-8`` or the
     relative decrease of ``f`` is at most 1e-8; both scaled). ``x`` is the start and receives the
-    result. Returns whether it converged (scipy's ``success``)."""
+    result. Returns whether it converged (scipy's ``success``) and the number of evaluations."""
     p = x.shape[0]
     m = LBFGS_MEMORY
     s_mem = np.zeros((m, p))
@@ -213,8 +215,9 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
     state = np.zeros(STATE_SIZE)
     work = np.empty((2, rows.shape[0]))
     f = _objective(x, g, rows, group, y, size, offset, shrink, prior_scale, scale, work)
+    evaluations = 1
     if _inf_norm(g) <= LBFGS_GTOL:
-        return True
+        return True, evaluations
     col = 0
     head = 0
     theta = 1.0
@@ -263,6 +266,7 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
                 for k in range(p):
                     x[k] = stp * d[k] + x_old[k]
                 f = _objective(x, g, rows, group, y, size, offset, shrink, prior_scale, scale, work)
+                evaluations += 1
                 trials += 1
                 gd = 0.0
                 for k in range(p):
@@ -280,16 +284,16 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
                 g[k] = g_old[k]
             f = f_old
             if col == 0:
-                return False  # abnormal termination in the line search
+                return False, evaluations  # abnormal termination in the line search
             col = 0
             head = 0
             theta = 1.0
             continue
         iteration += 1
         if _inf_norm(g) <= LBFGS_GTOL:
-            return True
+            return True, evaluations
         if f_old - f <= LBFGS_FTOL * max(abs(f_old), abs(f), 1.0):
-            return True
+            return True, evaluations
         rr = 0.0
         for k in range(p):
             diff = g[k] - g_old[k]
@@ -314,7 +318,7 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
             sy += s_mem[slot, k] * y_mem[slot, k]
         rho[slot] = 1.0 / sy
         theta = rr / dr
-    return False
+    return False, evaluations
 
 
 @numba.njit(cache=True, nogil=True)
@@ -327,14 +331,15 @@ def _inf_norm(v):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def shrink_chunk(
-    lo, hi, design, rows, group, counts, size, offset, shrink, prior_scale, beta, se, converged
-):  # pragma: no cover
+    lo, hi, design, rows, group, counts, size, offset, shrink, prior_scale, beta, se, converged,
+    evaluations,
+):  # pragma: no cover  # fmt: skip
     """:func:`shrink_gene` for genes (rows) ``lo:hi`` of ``counts`` (``size = 1 /
     dispersion``); ``rows`` / ``group``: the design's distinct rows and each sample's."""
     p = design.shape[1]
     for j in range(lo, hi):
         inverse = np.empty((p, p))
-        converged[j] = shrink_gene(
+        converged[j], evaluations[j] = shrink_gene(
             design, rows, group, counts[j], size[j], offset, shrink, prior_scale, beta[j], inverse
         )
         se[j] = math.sqrt(abs(inverse[shrink, shrink]))
@@ -351,7 +356,9 @@ class ShrinkResult:
     se
         Their standard errors (natural log).
     converged
-        Newton converged (else, with two coefficients, a grid value).
+        The optimiser converged (else, with two coefficients, a grid value).
+    evaluations
+        Evaluations of the objective per gene (0 without counts).
     prior_variance
         The fitted prior variance; the Cauchy scale is ``min(sqrt(v), 1)``.
     """
@@ -359,6 +366,7 @@ class ShrinkResult:
     lfc: np.ndarray
     se: np.ndarray
     converged: np.ndarray
+    evaluations: np.ndarray
     prior_variance: float
 
     @property

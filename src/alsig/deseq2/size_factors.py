@@ -14,13 +14,13 @@ gene at a time, so no float copy of the matrix is made.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from alsig.deseq2.chunks import GENE_BLOCK, Blocks
+from alsig.deseq2.special import log_count
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _log_means(lo, hi, counts, positive_only, out):  # pragma: no cover - compil
         for g in range(lo, hi):
             c = counts[i, g]
             if c > 0:
-                out[g] += math.log(c)
+                out[g] += log_count(c)
             elif not positive_only:
                 out[g] = -np.inf
     for g in range(lo, hi):
@@ -78,7 +78,7 @@ def _median_log_ratios(lo, hi, counts, log_means, use, positive_only, out):  # p
                 c = counts[i, g]
                 if positive_only and c <= 0:
                     continue
-                values[k] = math.log(c) - log_means[g]
+                values[k] = log_count(c) - log_means[g]
                 k += 1
         out[i] = np.median(values[:k]) if k > 0 else np.nan
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 #: below this argument the series is not used directly (the recurrences shift above it)
 ASYMPTOTIC_FROM = 10.0
@@ -50,6 +51,28 @@ S4 = -1.0 / 1680.0
 S5 = 1.0 / 1188.0
 S6 = -691.0 / 360360.0
 S7 = 1.0 / 156.0
+
+
+#: log(k!) for the counts below 4096, and log(k) below 65536: table look-ups instead of
+#: logarithms in the per-sample loops
+LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(4096)])
+LOG_INTEGER = np.log(np.maximum(np.arange(65536, dtype=np.float64), 1.0))
+
+
+@numba.njit(cache=True, nogil=True)
+def log_factorial(y):  # pragma: no cover - compiled
+    """log(y!) for a count y >= 0."""
+    if y < 4096.0 and y == math.floor(y):
+        return LOG_FACTORIAL[int(y)]
+    return lgamma(y + 1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def log_count(c):  # pragma: no cover - compiled
+    """log(c) for a positive integer count."""
+    if c < 65536:
+        return LOG_INTEGER[int(c)]
+    return math.log(c)
 
 
 @numba.njit(cache=True, nogil=True)
