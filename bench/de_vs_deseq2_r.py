@@ -38,11 +38,11 @@ DATASET = "GSE124439"
 CONTRAST = ["condition", "ALS", "control"]
 
 
-def run_measured(cmd: list[str], log_path: Path) -> dict[str, float]:
+def run_measured(cmd: list[str], log_path: Path, env: dict | None = None) -> dict[str, float]:
     """Run ``cmd``; wall seconds and peak RSS (MB) summed over the process tree."""
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         parent = psutil.Process(proc.pid)
         peak = 0
         while proc.poll() is None:

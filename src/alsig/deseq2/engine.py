@@ -48,7 +48,7 @@ from alsig.deseq2.iterative import iterative_size_factors
 from alsig.deseq2.shrink import ShrinkResult, fit_prior_variance, grid_shrink, shrink_chunk
 from alsig.deseq2.size_factors import (
     SizeFactorFit,
-    every_gene_has_a_zero,
+    log_means,
     median_of_ratios,
     positive_counts,
 )
@@ -239,7 +239,7 @@ class _Runner:
             fits.init_beta[rows] = beta
             return mu
         beta = np.ascontiguousarray(fits.init_beta[rows])
-        self.blocks(glm.glm_means_chunk, c, self.sf, d.matrix, beta, mu)
+        self.blocks(glm.glm_means_chunk, c, self.sf, d.rows, d.group, beta, mu)
         return mu
 
     def fit_initial_glm(self, y: np.ndarray, fits: _GeneFits, rows: slice) -> None:
@@ -521,8 +521,10 @@ def _size_factors(counts, options, given, control_genes, blocks, chunk) -> SizeF
     kind = options.size_factors_fit_type
     if kind == "poscounts":
         return positive_counts(counts, control_genes, blocks)
-    if kind == "ratio" and not every_gene_has_a_zero(counts, blocks):
-        return median_of_ratios(counts, control_genes, blocks)
+    if kind == "ratio":
+        means = log_means(counts, False, blocks)
+        if np.isfinite(means).any():  # some gene without a zero
+            return median_of_ratios(counts, control_genes, blocks, means)
     if kind not in ("ratio", "iterative"):
         raise ValueError(
             f"size_factors_fit_type must be ratio, poscounts or iterative, not {kind!r}"
@@ -878,8 +880,8 @@ class DESeq2Fit:
                     beta = np.ascontiguousarray(f.beta[rows])
                 else:
                     beta, _ = runner.fit_glm(y, alpha, reduced)
-                blocks(glm.deviance_chunk, y.shape[0], y, runner.sf, design.matrix, beta, alpha,
-                       out[rows])  # fmt: skip
+                blocks(glm.deviance_chunk, y.shape[0], y, runner.sf, design.rows, design.group,
+                       beta, alpha, out[rows])  # fmt: skip
         return out
 
     def lfc_shrink(
@@ -946,8 +948,8 @@ class DESeq2Fit:
                 conv = np.empty(y.shape[0], np.bool_)
                 blocks(
                     shrink_chunk, y.shape[0], target.matrix, target.rows, target.group, y,
-                    np.ascontiguousarray(size[rows]), offset, k, prior_scale, beta, se[rows], conv,
-                    evaluations[rows],
+                    np.ascontiguousarray(size[rows]), self.size_factors, k, prior_scale, beta,
+                    se[rows], conv, evaluations[rows],
                 )  # fmt: skip
                 for j in np.flatnonzero(~conv) if p == 2 else ():
                     beta[j] = grid_shrink(target.matrix, y[j], float(size[rows][j]), offset, k,

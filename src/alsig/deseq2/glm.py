@@ -71,11 +71,23 @@ def linear_predictor(design, beta, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def fitted_means(design, beta, size_factors, out):  # pragma: no cover - compiled
-    """``out = size_factors * exp(design @ beta)`` (unthresholded, as DESeq2 reports mu)."""
-    linear_predictor(design, beta, out)
+def row_exponentials(rows, beta, out):  # pragma: no cover - compiled
+    """``out[g] = exp(rows[g] @ beta)`` for each distinct design row."""
+    for g in range(rows.shape[0]):
+        eta = 0.0
+        for k in range(rows.shape[1]):
+            eta += rows[g, k] * beta[k]
+        out[g] = math.exp(eta)
+
+
+@numba.njit(cache=True, nogil=True)
+def fitted_means(rows, group, beta, size_factors, out):  # pragma: no cover - compiled
+    """``out = size_factors * exp(X beta)`` (unthresholded, as DESeq2 reports mu), one
+    exponential per distinct design row."""
+    expo = np.empty(rows.shape[0])
+    row_exponentials(rows, beta, expo)
     for i in range(out.shape[0]):
-        out[i] = size_factors[i] * math.exp(out[i])
+        out[i] = size_factors[i] * expo[group[i]]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -90,19 +102,27 @@ def least_squares_start(y, size_factors, pinv, out):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, nogil=True)
-def _means(design, beta, size_factors, log_sf, min_mu, eta, mu, log_ratio):  # pragma: no cover
+def _means(
+    rows, group, beta, size_factors, log_sf, min_mu, eta, expo, mu, log_ratio
+):  # pragma: no cover
     """``mu = max(s exp(X beta), min_mu)`` and ``log(mu / s)`` (the linear predictor where the
-    bound is not hit: no logarithm needed)."""
-    linear_predictor(design, beta, eta)
+    bound is not hit: no logarithm needed); one exponential per distinct design row
+    (``eta``, ``expo``: per-row work arrays)."""
+    for g in range(rows.shape[0]):
+        e = 0.0
+        for k in range(rows.shape[1]):
+            e += rows[g, k] * beta[k]
+        eta[g] = e
+        expo[g] = math.exp(e)
     log_min = math.log(min_mu)
-    for i in range(eta.shape[0]):
-        m = size_factors[i] * math.exp(eta[i])
+    for i in range(mu.shape[0]):
+        m = size_factors[i] * expo[group[i]]
         if m < min_mu:
             mu[i] = min_mu
             log_ratio[i] = log_min - log_sf[i]
         else:
             mu[i] = m
-            log_ratio[i] = eta[i]
+            log_ratio[i] = eta[group[i]]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,7 +138,8 @@ def irls_gene(
     for k in range(p):
         beta_start[k] = beta[k]
     mu = np.empty(n)
-    eta = np.empty(n)
+    eta = np.empty(n_rows)
+    expo = np.empty(n_rows)
     log_ratio = np.empty(n)
     w_sum = np.empty(n_rows)
     wz_sum = np.empty(n_rows)
@@ -126,7 +147,7 @@ def irls_gene(
     chol = np.empty((p, p))
     rhs = np.empty(p)
     beta_hat = np.empty(p)
-    _means(design, beta, size_factors, log_sf, min_mu, eta, mu, log_ratio)
+    _means(rows, group, beta, size_factors, log_sf, min_mu, eta, expo, mu, log_ratio)
     r = 1.0 / alpha
     # -log L = constant + sum_i [(y_i + r) log(r + mu_i) - y_i log(mu_i)]
     nll_constant = nb_nll_constant(y, alpha)
@@ -162,7 +183,7 @@ def irls_gene(
             return NEEDS_FALLBACK, iterations
         for k in range(p):
             beta[k] = beta_hat[k]
-        _means(design, beta, size_factors, log_sf, min_mu, eta, mu, log_ratio)
+        _means(rows, group, beta, size_factors, log_sf, min_mu, eta, expo, mu, log_ratio)
         nll = nll_constant
         for i in range(n):
             nll += (y[i] + r) * math.log(r + mu[i])
@@ -211,10 +232,10 @@ def linear_means_chunk(
 
 
 @numba.njit(cache=True, nogil=True)
-def glm_means_chunk(lo, hi, size_factors, design, beta, mu):  # pragma: no cover - compiled
-    """Unthresholded fitted means ``s exp(X beta)`` of every gene."""
+def glm_means_chunk(lo, hi, size_factors, rows, group, beta, mu):  # pragma: no cover - compiled
+    """Unthresholded fitted means ``s exp(X beta)`` of genes ``lo:hi``."""
     for j in range(lo, hi):
-        fitted_means(design, beta[j], size_factors, mu[j])
+        fitted_means(rows, group, beta[j], size_factors, mu[j])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -236,7 +257,7 @@ def fit_summaries_chunk(
         chol = np.empty((p, p))
         inverse = np.empty((p, p))
         x = np.empty(p)
-        fitted_means(design, beta[j], size_factors, mu[j])
+        fitted_means(rows, group, beta[j], size_factors, mu[j])
         for i in range(n):
             m_thr = max(mu[j, i], min_mu)
             w_sum[group[i]] += m_thr / (1.0 + m_thr * a)
@@ -284,12 +305,12 @@ def fit_summaries_chunk(
 
 
 @numba.njit(cache=True, nogil=True)
-def deviance_chunk(lo, hi, counts, size_factors, design, beta, alpha, out):  # pragma: no cover
+def deviance_chunk(lo, hi, counts, size_factors, rows, group, beta, alpha, out):  # pragma: no cover
     """Deviance ``-2 log L`` of genes ``lo:hi`` at the unthresholded means ``s exp(X beta)``
     (DESeq2's ``deviance``; the likelihood-ratio statistic is a difference of two)."""
     mu = np.empty(counts.shape[1])
     for j in range(lo, hi):
-        fitted_means(design, beta[j], size_factors, mu)
+        fitted_means(rows, group, beta[j], size_factors, mu)
         out[j] = 2.0 * (
             nb_nll_constant(counts[j], alpha[j]) + nb_nll_mu_part(counts[j], mu, alpha[j])
         )

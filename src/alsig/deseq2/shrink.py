@@ -125,7 +125,7 @@ def _hessian(beta, design, y, size, offset, shrink, prior_scale, hess):  # pragm
 
 @numba.njit(cache=True, nogil=True)
 def shrink_gene(
-    design, rows, group, y, size, offset, shrink, prior_scale, beta, inverse
+    design, rows, group, y, size, size_factors, offset, shrink, prior_scale, beta, inverse
 ):  # pragma: no cover
     """Posterior mode for one gene into ``beta`` by :func:`minimize_lbfgs` on
     ``f / max(f(0), 1)`` from pydeseq2's start; inverse Hessian into ``inverse``. Returns whether
@@ -136,7 +136,7 @@ def shrink_gene(
     for k in range(p):
         beta[k] = 0.1 * (1.0 if k % 2 == 0 else -1.0)
     converged, evaluations = minimize_lbfgs(
-        beta, rows, group, y, size, offset, shrink, prior_scale, scale
+        beta, rows, group, y, size, size_factors, offset, shrink, prior_scale, scale
     )
     hess = np.empty((p, p))
     chol = np.empty((p, p))
@@ -152,34 +152,42 @@ def shrink_gene(
 
 @numba.njit(cache=True, nogil=True)
 def _objective(
-    beta, grad, rows, group, y, size, offset, shrink, prior_scale, scale, work
+    beta, grad, rows, group, y, size, size_factors, offset, shrink, prior_scale, scale, work
 ):  # pragma: no cover
     """Scaled value and gradient, as pydeseq2 hands them to L-BFGS-B, in one pass: the linear
-    predictor per distinct design row, one exponential and one logarithm per sample."""
+    predictor and its exponential per distinct design row, then one logarithm and one division
+    per sample (``exp(eta + offset) = exp(eta) s``)."""
     n_rows, p = rows.shape
     eta_row = work[0]
-    resid_row = work[1]
+    exp_row = work[1]
+    resid_row = work[2]
     for g in range(n_rows):
         e = 0.0
         for k in range(p):
             e += rows[g, k] * beta[k]
         eta_row[g] = e
+        exp_row[g] = math.exp(e)
         resid_row[g] = 0.0
     log_size = math.log(size)
     ll = 0.0
     for i in range(y.shape[0]):
-        eta = eta_row[group[i]]
-        u = eta + offset[i] - log_size
-        q = math.exp(-abs(u))
-        # log(exp(eta + offset) + size) and (y + size) / (1 + size exp(-eta - offset))
-        if u >= 0.0:
-            log_sum = eta + offset[i] + math.log1p(q)
-            frac = (y[i] + size) / (1.0 + q)
-        else:
-            log_sum = log_size + math.log1p(q)
-            frac = (y[i] + size) * q / (1.0 + q)
+        g = group[i]
+        eta = eta_row[g]
+        m = exp_row[g] * size_factors[i]  # exp(eta + offset)
+        if m <= 1e300:
+            log_sum = math.log(m + size)  # logaddexp(eta + offset, log size)
+            frac = (y[i] + size) * m / (m + size)  # (y + size) / (1 + size exp(-eta - offset))
+        else:  # a line-search trial far out: the overflow-safe forms
+            u = eta + offset[i] - log_size
+            q = math.exp(-abs(u))
+            if u >= 0.0:
+                log_sum = eta + offset[i] + math.log1p(q)
+                frac = (y[i] + size) / (1.0 + q)
+            else:
+                log_sum = log_size + math.log1p(q)
+                frac = (y[i] + size) * q / (1.0 + q)
         ll += y[i] * eta - (y[i] + size) * log_sum
-        resid_row[group[i]] += y[i] - frac
+        resid_row[g] += y[i] - frac
     prior = 0.0
     s2 = prior_scale * prior_scale
     for k in range(p):
@@ -196,7 +204,9 @@ def _objective(
 
 
 @numba.njit(cache=True, nogil=True)
-def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):  # pragma: no cover
+def minimize_lbfgs(
+    x, rows, group, y, size, size_factors, offset, shrink, prior_scale, scale
+):  # pragma: no cover
     """Unconstrained L-BFGS-B as scipy runs it for pydeseq2 (memory 10, first step
     ``1 / ||g||``, Moré-Thuente line search with ``ftol 1e-3, gtol 0.9, xtol 0.1`` and at most
     20 trials, restart of the memory when a search fails, stop when ``max |g| <= 1e-8`` or the
@@ -213,8 +223,10 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
     x_old = np.empty(p)
     d = np.empty(p)
     state = np.zeros(STATE_SIZE)
-    work = np.empty((2, rows.shape[0]))
-    f = _objective(x, g, rows, group, y, size, offset, shrink, prior_scale, scale, work)
+    work = np.empty((3, rows.shape[0]))
+    f = _objective(
+        x, g, rows, group, y, size, size_factors, offset, shrink, prior_scale, scale, work
+    )
     evaluations = 1
     if _inf_norm(g) <= LBFGS_GTOL:
         return True, evaluations
@@ -265,7 +277,20 @@ def minimize_lbfgs(x, rows, group, y, size, offset, shrink, prior_scale, scale):
             while True:
                 for k in range(p):
                     x[k] = stp * d[k] + x_old[k]
-                f = _objective(x, g, rows, group, y, size, offset, shrink, prior_scale, scale, work)
+                f = _objective(
+                    x,
+                    g,
+                    rows,
+                    group,
+                    y,
+                    size,
+                    size_factors,
+                    offset,
+                    shrink,
+                    prior_scale,
+                    scale,
+                    work,
+                )
                 evaluations += 1
                 trials += 1
                 gd = 0.0
@@ -331,17 +356,19 @@ def _inf_norm(v):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def shrink_chunk(
-    lo, hi, design, rows, group, counts, size, offset, shrink, prior_scale, beta, se, converged,
-    evaluations,
+    lo, hi, design, rows, group, counts, size, size_factors, shrink, prior_scale, beta, se,
+    converged, evaluations,
 ):  # pragma: no cover  # fmt: skip
     """:func:`shrink_gene` for genes (rows) ``lo:hi`` of ``counts`` (``size = 1 /
     dispersion``); ``rows`` / ``group``: the design's distinct rows and each sample's."""
     p = design.shape[1]
+    offset = np.log(size_factors)
     for j in range(lo, hi):
         inverse = np.empty((p, p))
         converged[j], evaluations[j] = shrink_gene(
-            design, rows, group, counts[j], size[j], offset, shrink, prior_scale, beta[j], inverse
-        )
+            design, rows, group, counts[j], size[j], size_factors, offset, shrink, prior_scale,
+            beta[j], inverse,
+        )  # fmt: skip
         se[j] = math.sqrt(abs(inverse[shrink, shrink]))
 
 

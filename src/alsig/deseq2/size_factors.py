@@ -98,7 +98,10 @@ def median_log_ratios(counts, means, use, positive_only: bool, blocks: Blocks) -
 
 
 def median_of_ratios(
-    counts: np.ndarray, control_genes: np.ndarray | None = None, blocks: Blocks | None = None
+    counts: np.ndarray,
+    control_genes: np.ndarray | None = None,
+    blocks: Blocks | None = None,
+    means: np.ndarray | None = None,
 ) -> SizeFactorFit:
     """DESeq2's median-of-ratios size factors (pydeseq2 ``deseq2_norm``).
 
@@ -109,6 +112,10 @@ def median_of_ratios(
     control_genes
         Boolean mask of the genes to take the medians over (DESeq2 ``controlGenes``); all
         genes without a zero when None.
+    blocks
+        Threads to run on (one when None).
+    means
+        The genes' mean log counts if already computed (:func:`log_means`).
 
     Returns
     -------
@@ -123,13 +130,15 @@ def median_of_ratios(
     """
     counts = np.ascontiguousarray(counts)
     blocks = blocks or Blocks(1)
-    means = log_means(counts, False, blocks)
+    if means is None:
+        means = log_means(counts, False, blocks)
     usable = np.isfinite(means)
     if control_genes is not None:
         usable &= np.asarray(control_genes, dtype=bool)
     if not usable.any():
         raise ValueError(
-            "every gene has at least one zero count: median-of-ratios size factors are undefined"
+            "no gene (of the control genes, if given) is free of zero counts: median-of-ratios "
+            "size factors are undefined"
         )
     log_sf = median_log_ratios(counts, means, usable, False, blocks)
     return SizeFactorFit(np.exp(log_sf), "ratio", means, usable)
@@ -146,6 +155,8 @@ def positive_counts(
         Samples x genes, non-negative integers.
     control_genes
         Boolean mask of the genes to take the medians over; all genes when None.
+    blocks
+        Threads to run on (one when None).
 
     Returns
     -------
