@@ -8,8 +8,10 @@ pydeseq2 0.5.4's to the precision of its optimisers and do not depend on chunk s
 """
 
 from alsig.deseq2.design import Design
-from alsig.deseq2.engine import DEResults, DESeq2Fit, DESeq2Options, fit_deseq2
+from alsig.deseq2.engine import fit_deseq2
 from alsig.deseq2.filtering import FilterResult, benjamini_hochberg, independent_filtering
+from alsig.deseq2.fit import DEResults, DESeq2Fit
+from alsig.deseq2.passes import DESeq2Options
 from alsig.deseq2.shrink import ShrinkResult
 from alsig.deseq2.size_factors import SizeFactorFit, median_of_ratios, positive_counts
 from alsig.deseq2.trend import DispersionPrior, DispersionTrend
