@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -31,10 +32,23 @@ def gene_chunks(n_genes: int, chunk_size: int) -> Iterator[slice]:
         yield slice(start, min(start + chunk_size, n_genes))
 
 
-def genes_by_samples(counts: np.ndarray, genes: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _gather(lo, hi, counts, genes, out):  # pragma: no cover - compiled
+    """``out[j, i] = counts[i, genes[j]]`` for ``j`` in ``lo:hi``, sample rows in the outer loop
+    (the samples x genes matrix is read row by row, a block of genes at a time)."""
+    for i in range(counts.shape[0]):
+        for j in range(lo, hi):
+            out[j, i] = counts[i, genes[j]]
+
+
+def genes_by_samples(
+    counts: np.ndarray, genes: np.ndarray, blocks: Blocks | None = None
+) -> np.ndarray:
     """Counts of ``genes`` (column indices of the samples x genes matrix) as a C-contiguous
-    genes x samples float64 array."""
-    return np.ascontiguousarray(counts[:, genes].T, dtype=np.float64)
+    genes x samples float64 array, copied on ``blocks``' threads."""
+    out = np.empty((genes.size, counts.shape[0]))
+    (blocks or Blocks(1))(_gather, genes.size, counts, np.ascontiguousarray(genes, np.int64), out)
+    return out
 
 
 class Blocks:

@@ -165,7 +165,7 @@ def fit_deseq2(
         runner = Runner(design, sf, options, chunk, blocks)
         fits = GeneFits.empty(genes, design.n_coefficients)
         for rows in gene_chunks(genes.size, chunk):
-            runner.genewise_pass(genes_by_samples(counts, genes[rows]), fits, rows)
+            runner.genewise_pass(genes_by_samples(counts, genes[rows], blocks), fits, rows)
 
         t = now()
         trend = fit_dispersion_trend(fits.genewise, fits.normed_mean,
@@ -185,7 +185,7 @@ def fit_deseq2(
             n_higher=np.empty(genes.size, np.int64),
         )
         for rows in gene_chunks(genes.size, chunk):
-            y = genes_by_samples(counts, genes[rows])
+            y = genes_by_samples(counts, genes[rows], blocks)
             runner.map_pass(y, fits, rows, prior)
             runner.lfc_pass(y, fits, rows, cooks, layout)
 
@@ -246,7 +246,7 @@ def _refit_outliers(counts, fits, cooks, layout, runner, trend, prior, options) 
     positions = np.flatnonzero(cooks.any_exceeds)
     if positions.size == 0:
         return empty
-    y = genes_by_samples(counts, fits.genes[positions])
+    y = genes_by_samples(counts, fits.genes[positions], runner.blocks)
     exceeds = np.stack([cooks.exceeds[int(j)] for j in positions])
     replaced = cooks_mod.replacement_counts(y, runner.sf, exceeds, layout.replaceable)
     all_zero = (replaced == 0).all(axis=1)

@@ -345,7 +345,7 @@ class DESeq2Fit:
         with Blocks(self.n_threads) as blocks:
             runner = Runner(design, self.size_factors, self.options, self.chunk_size, blocks)
             for rows in gene_chunks(f.genes.size, self.chunk_size):
-                y = genes_by_samples(self.counts, f.genes[rows])
+                y = genes_by_samples(self.counts, f.genes[rows], blocks)
                 for j in range(rows.start, rows.stop):
                     if j in refit_rows:
                         y[j - rows.start] = self.refit.counts[refit_rows[j]]
@@ -417,7 +417,7 @@ class DESeq2Fit:
         p = target.n_coefficients
         with Blocks(self.n_threads) as blocks:
             for rows in gene_chunks(f.genes.size, self.chunk_size):
-                y = genes_by_samples(self.counts, f.genes[rows])
+                y = genes_by_samples(self.counts, f.genes[rows], blocks)
                 beta = np.empty((y.shape[0], p))
                 conv = np.empty(y.shape[0], np.bool_)
                 blocks(
