@@ -4,7 +4,8 @@
 #                coefficient out_prefix
 # counts: genes x samples (first column gene); coldata: one row per sample (first column sample).
 # The contrast factor's reference is set with relevel(); other factors keep R's level order
-# (sorted, as alsig's design). Writes <out_prefix>_wald.tsv, _lrt.tsv, _mcols.tsv, _meta.tsv and
+# (sorted, as alsig's design). Writes <out_prefix>_wald.tsv, _lrt.tsv, _mcols.tsv, _lrt_mcols.tsv,
+# _meta.tsv and
 # prints R_TIMING / R_VERSION lines.
 suppressPackageStartupMessages(library(DESeq2))
 args <- commandArgs(trailingOnly = TRUE)
@@ -47,6 +48,10 @@ lrt <- DESeq(dds, test = "LRT", reduced = reduced, quiet = TRUE)
 lrt_res <- results(lrt, name = coefficient, alpha = 0.05)
 t_lrt <- proc.time()[["elapsed"]] - t2
 write_results(lrt_res, paste0(out, "_lrt.tsv"))
+write.table(data.frame(gene = rownames(lrt), maxCooks = mcols(lrt)$maxCooks,
+                       replace = mcols(lrt)$replace),
+            paste0(out, "_lrt_mcols.tsv"), sep = "\t", quote = FALSE, row.names = FALSE,
+            na = "")
 
 meta <- data.frame(
   key = c("wald_filter_threshold", "lrt_filter_threshold", "size_factors"),

@@ -42,10 +42,24 @@ import numpy as np
 import pandas as pd
 import psutil
 import yaml
+from scipy.stats import f as f_distribution
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's alsig, not an installed one
+from alsig import settings as alsig_settings  # noqa: E402
+from alsig.deseq import shutdown_workers  # noqa: E402
+from alsig.deseq2 import fit_deseq2  # noqa: E402
+from alsig.stages import qc  # noqa: E402
+from alsig.stages.de.design import (  # noqa: E402
+    design_matrix,
+    design_variables,
+    prepare_metadata,
+)
+from alsig.stages.de.fit import genes_to_test  # noqa: E402
+from alsig.stages.ingest import ingest_local  # noqa: E402
+from alsig.stages.qc import excluded_samples  # noqa: E402
+
 WORK = ROOT / "bench" / "work"
 OUT = ROOT / "bench" / "results" / "de_vs_deseq2_r.md"
 BEYOND = ROOT / "bench" / "results" / "de_vs_deseq2_r_beyond_bounds.tsv"
@@ -115,10 +129,6 @@ def prepare(name: str, threads: int) -> tuple[Path, dict]:
     meta = WORK / f"{name}_qc.json"
     if h5ad.exists() and meta.exists():
         return h5ad, json.loads(meta.read_text())
-    from alsig.deseq import shutdown_workers
-    from alsig.stages import qc
-    from alsig.stages.ingest import ingest_local
-
     WORK.mkdir(parents=True, exist_ok=True)
     settings = dataset_settings(name)
     t0 = time.perf_counter()
@@ -142,11 +152,6 @@ def de_inputs(name: str, h5ad: Path) -> dict:
     """The DE stage's inputs of ``name``, written for the three tools."""
     import anndata as ad
 
-    from alsig import settings as alsig_settings
-    from alsig.stages.de.design import prepare_metadata
-    from alsig.stages.de.fit import genes_to_test
-    from alsig.stages.qc import excluded_samples
-
     spec = DATASETS[name]
     adata = ad.read_h5ad(h5ad)
     excluded = excluded_samples(adata.obs)
@@ -161,8 +166,6 @@ def de_inputs(name: str, h5ad: Path) -> dict:
     pd.Series(var.index.astype(str)).to_csv(f"{prefix}_genes.tsv", sep="\t", index=False)
     frame = pd.DataFrame(counts.T, index=var.index.astype(str), columns=meta.index)
     frame.to_csv(f"{prefix}_counts.tsv.gz", sep="\t", index_label="gene")
-    from alsig.stages.de.design import design_variables
-
     coldata = meta[design_variables(spec["design"])].astype(str)
     coldata.to_csv(f"{prefix}_coldata.tsv", sep="\t", index_label="sample")
     factor, test, ref = spec["contrast"]
@@ -352,6 +355,23 @@ def _truthy(value) -> bool:
     return bool(value) and str(value).upper() != "FALSE"
 
 
+def cooks_reason(gene: str, ours_var: pd.DataFrame, ref_name: str, r: pd.Series | None,
+                 cutoff: float) -> str:  # fmt: skip
+    """Why a gene's p-value is removed by Cook's filtering in one tool only."""
+    v = ours_var.loc[gene]
+    if ref_name == "R" and r is not None:
+        max_cooks = float(r.get("maxCooks", np.nan))
+        if bool(v["refitted"]) and _truthy(r.get("replace")):
+            return (
+                "Cook's after the refit: R recomputes the distances on the replaced counts "
+                f"(max {max_cooks:.2f} > cutoff {cutoff:.2f}); pydeseq2 and alsig keep the "
+                "first fit's distances of the samples not replaced"
+            )
+        if np.isfinite(max_cooks) and abs(max_cooks / cutoff - 1) < 0.05:
+            return f"Cook's distance at the cutoff (R max {max_cooks:.3f}, cutoff {cutoff:.3f})"
+    return "Cook's outlier / refit"
+
+
 def reason(gene: str, ours_var: pd.DataFrame, ref_name: str, ref_var: pd.DataFrame | None,
            ours: pd.Series, ref: pd.Series) -> str:  # fmt: skip
     """Why ``gene`` differs between alsig and the reference (first matching cause)."""
@@ -401,16 +421,19 @@ def reason(gene: str, ours_var: pd.DataFrame, ref_name: str, ref_var: pd.DataFra
     return f"optimiser precision (final dispersion ratio {disp_ratio:.4f})"
 
 
+def design_size(name: str) -> int:
+    """Coefficients of the dataset's design."""
+    meta = pd.read_pickle(WORK / f"{name}_de_meta.pkl")
+    return int(design_matrix(meta, DATASETS[name]["design"]).shape[1])
+
+
 def replay_pydeseq2_shrinkage(prefix: str, spec: dict, alsig_var: pd.DataFrame, genes) -> str:
     """pydeseq2's own per-gene shrinkage (``utils.nbinomGLM``) rerun on the genes that differ by
     more than 0.01, with alsig's dispersions and size factors: does alsig's optimiser reproduce
     pydeseq2's given the same inputs?"""
     if len(genes) == 0:
         return "No gene differs by more than 0.01."
-    from pydeseq2.utils import nbinomGLM
-
-    from alsig.deseq2 import fit_deseq2
-    from alsig.stages.de.design import design_matrix
+    from pydeseq2.utils import nbinomGLM  # heavy, and only needed here
 
     counts = np.load(f"{prefix}_counts.npy")
     meta = pd.read_pickle(f"{prefix}_meta.pkl")
@@ -437,7 +460,8 @@ def replay_pydeseq2_shrinkage(prefix: str, spec: dict, alsig_var: pd.DataFrame, 
 
 
 def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: pd.DataFrame,
-                  ours_var: pd.DataFrame, ref_var: pd.DataFrame | None) -> pd.DataFrame:  # fmt: skip
+                  ours_var: pd.DataFrame, ref_var: pd.DataFrame | None, cutoff: float,
+                  cooks_var: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """Genes beyond the bounds: |dLFC| > 0.01 at base mean >= 10 (Wald), padj < 0.05 in one
     tool only, a Cook's flag in one tool only."""
     ref = ref.loc[ours.index]
@@ -450,6 +474,12 @@ def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: 
     for criterion, mask in (("|dLFC| > 0.01", lfc_bad), ("padj < 0.05 in one only", sig_a ^ sig_b),
                             ("Cook's flag in one only", cooks_a ^ cooks_b)):  # fmt: skip
         for gene in ours.index[mask.to_numpy()]:
+            if criterion.startswith("Cook's"):
+                source = cooks_var if cooks_var is not None else ref_var
+                row = source.loc[gene] if source is not None and gene in source.index else None
+                why = cooks_reason(gene, ours_var, ref_name, row, cutoff)
+            else:
+                why = reason(gene, ours_var, ref_name, ref_var, ours.loc[gene], ref.loc[gene])
             rows.append({
                 "dataset": name, "reference": ref_name, "test": test, "criterion": criterion,
                 "gene": gene, "base_mean": float(ref.at[gene, "baseMean"]),
@@ -457,7 +487,7 @@ def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: 
                 "lfc_reference": float(ref.at[gene, "log2FoldChange"]),
                 "padj_alsig": float(ours.at[gene, "padj"]),
                 "padj_reference": float(ref.at[gene, "padj"]),
-                "reason": reason(gene, ours_var, ref_name, ref_var, ours.loc[gene], ref.loc[gene]),
+                "reason": why,
             })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -537,7 +567,9 @@ def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], arg
         thresholds.append(f"R {float(r_meta['wald_filter_threshold']):.4g}")
     lines += ["", "Independent filtering base-mean cutoff: " + ", ".join(thresholds) + ".", ""]
 
-    beyond = [beyond_bounds(name, "Wald", k, alsig_wald, v[0], alsig_var, v[1])
+    p = design_size(name)
+    cutoff = float(f_distribution.ppf(0.99, p, inputs["n_samples"] - p))
+    beyond = [beyond_bounds(name, "Wald", k, alsig_wald, v[0], alsig_var, v[1], cutoff)
               for k, v in refs.items()]  # fmt: skip
     if "pydeseq2" in refs:
         pyd_shrunk = pd.read_parquet(f"{prefix}_pydeseq2_shrunk.parquet")["shrunk"]
@@ -581,7 +613,9 @@ def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], arg
             f"{float(r_meta['lrt_filter_threshold']):.4g}.",
             "",
         ]
-        beyond.append(beyond_bounds(name, "LRT", "R", alsig_lrt, r_lrt, alsig_var, refs["R"][1]))
+        lrt_mcols = read(f"{prefix}_r_lrt_mcols.tsv")
+        beyond.append(beyond_bounds(name, "LRT", "R", alsig_lrt, r_lrt, alsig_var, refs["R"][1],
+                                    cutoff, lrt_mcols))  # fmt: skip
     table = pd.concat([b for b in beyond if len(b)], ignore_index=True) if any(
         len(b) for b in beyond
     ) else pd.DataFrame()  # fmt: skip
@@ -702,6 +736,13 @@ def main() -> None:
         "dispersion (R only to those >= 1e-6) and uses its own lowess in the filter.",
         "",
     ]
+    scale = ROOT / "bench" / "results" / "deseq2_engine_scale.md"
+    if scale.exists():  # the engine's DE job at 2,000 x 60,000 (bench/deseq2_engine_scale.py)
+        text = scale.read_text().splitlines()
+        table = [ln for ln in text if ln.startswith("|")][:9]
+        sections += ["## The engine at scale: 2,000 samples x 60,000 genes", "",
+                     f"From `{scale.relative_to(ROOT)}` (`bench/deseq2_engine_scale.py`; its "
+                     "header says when and under what load):", "", *table, ""]  # fmt: skip
     OUT.write_text("\n".join(header + sections))
     tables = [t for t in tables if len(t)]
     if tables:
