@@ -474,7 +474,7 @@ def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: 
     for criterion, mask in (("|dLFC| > 0.01", lfc_bad), ("padj < 0.05 in one only", sig_a ^ sig_b),
                             ("Cook's flag in one only", cooks_a ^ cooks_b)):  # fmt: skip
         for gene in ours.index[mask.to_numpy()]:
-            if criterion.startswith("Cook's"):
+            if criterion.startswith("Cook's") or bool(cooks_a[gene]) != bool(cooks_b[gene]):
                 source = cooks_var if cooks_var is not None else ref_var
                 row = source.loc[gene] if source is not None and gene in source.index else None
                 why = cooks_reason(gene, ours_var, ref_name, row, cutoff)
