@@ -70,6 +70,7 @@ nonzero = counts.sum(axis=0) > 0
 if not nonzero.all():
     counts, var = np.ascontiguousarray(counts[:, nonzero]), var.loc[nonzero]
 design = design_matrix(meta, "~ condition")
+rss_read = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t_read = time.perf_counter()
 c_read = time.process_time()
 fit = fit_deseq2(counts, design, gene_names=var.index, n_threads=int(sys.argv[3]))
@@ -77,6 +78,7 @@ res = fit.results(fit.contrast_vector("condition", "ALS", "control"), alpha=0.05
 shrunk = fit.lfc_shrink("condition[T.ALS]")
 t_fit = time.perf_counter()
 c_fit = time.process_time()
+rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 table = result_table(res.table, shrunk.lfc / np.log(2), var)
 out = sys.argv[2]
 write_parquet(table, out + ".parquet")
@@ -96,6 +98,7 @@ print("JOB", json.dumps({
     "n_refitted": int(fit.var["refitted"].sum()), "n_cooks": int(res.cooks_outlier.sum()),
     "phases_wall": fit.timings, "phases_cpu": fit.cpu_timings,
     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "max_rss_after_read_mb": rss_read, "max_rss_after_model_mb": rss_model,
 }))
 """
 
@@ -159,7 +162,9 @@ def main() -> None:
         job.update(measured)
         runs.append(job)
         print(f"run {i}: wall {measured['wall_s']:.1f} s, tree peak {measured['peak_rss_mb']:.0f} "
-              f"MB, maxrss {job['max_rss_mb']:.0f} MB, model {job['model_s']:.1f} s", flush=True)  # fmt: skip
+              f"MB, maxrss {job['max_rss_mb']:.0f} MB (after read {job['max_rss_after_read_mb']:.0f}, "
+              f"after model {job['max_rss_after_model_mb']:.0f}), model {job['model_s']:.1f} s",
+              flush=True)  # fmt: skip
     write_report(args, runs)
 
 
