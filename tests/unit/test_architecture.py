@@ -34,6 +34,7 @@ PLUMBING = {
     "cellmix",
     "counts",
     "deseq",
+    "deseq2",
     "errors",
     "genes",
     "genesets",
