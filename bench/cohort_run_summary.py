@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def benchmark_rows(results: Path) -> pl.DataFrame:
@@ -136,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="markdown file to write")
     parser.add_argument("--title", default="Workflow run on the real cohorts of ../shared/data")
     args = parser.parse_args(argv)
-    results = args.run_dir / "results"
+    results = args.run_dir / yaml.safe_load(
+        (ROOT / "config/examples/shared_cohorts.yaml").read_text()
+    ).get("output_dir", "results")
     if not results.is_dir():
         sys.exit(
             f"{results} does not exist: run the workflow with --directory {args.run_dir} first"

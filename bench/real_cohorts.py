@@ -175,7 +175,9 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
     wall = run_workflow(args.workdir, args.cores) if args.run else None
-    results = args.workdir / "results"
+    results = args.workdir / yaml.safe_load(
+        (ROOT / "config/examples/shared_cohorts.yaml").read_text()
+    ).get("output_dir", "results")
     lines = [
         "# The three real cohorts through the workflow",
         "",

@@ -18,6 +18,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench/results/subtype_states.md"
@@ -80,7 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     args = parser.parse_args()
-    results = args.workdir / "results"
+    results = args.workdir / yaml.safe_load(
+        (ROOT / "config/examples/shared_cohorts.yaml").read_text()
+    ).get("output_dir", "results")
     tables = {d: pl.read_parquet(results / d / "subtypes/subtypes.parquet") for d in DATASETS}
     lines = [
         "# Molecular states (Ox-, Glia-, TE-like) on the real cohorts",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -22,14 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from alsig import settings as alsig_settings
+from alsig.errors import AlsigError
 from alsig.genesets import count_gene_sets, resolve_collections
+from alsig.io import write_text
 from alsig.resources import signature_table
 from alsig.settings import DatasetSettings, DeSettings, EnrichSettings, RunSettings, ScoreSettings
 from alsig.sources.geo_layout import cache_files
 
-CATALOG_DIR = "results/catalog/signature_scores.parquet"
-CATALOG_MANIFEST = "results/catalog/signature_scores.manifest.tsv"
-AXIS_META = "results/catalog/axis_meta"  # .parquet, .tsv, .png
+#: Run-level outputs, relative to the run's output folder (``output_dir``).
+CATALOG_DIR = "catalog/signature_scores.parquet"
+CATALOG_MANIFEST = "catalog/signature_scores.manifest.tsv"
+AXIS_META = "catalog/axis_meta"  # .parquet, .tsv, .png
+#: The record of which datasets an output folder holds (see :func:`check_output_dir`).
+RUN_RECORD = "alsig_run.json"
 
 QC_FILES = (
     "filtered.h5ad",
@@ -59,7 +65,7 @@ SCORE_FILES = (
     "axis_forest.png",
 )
 SUBTYPE_FILES = ("subtypes.parquet", "subtypes.tsv", "states.png", "nmf_consensus.png")
-#: The report's browsable tables per dataset (rule ``browse_tables``), in results/<dataset>/report/.
+#: The report's browsable tables per dataset (rule ``browse_tables``), in <output>/<dataset>/report/.
 BROWSE_PAGES = ("samples", "de", "enrich", "scores")
 
 
@@ -82,11 +88,13 @@ def contrasts(de: DeSettings) -> list[str]:
     return [contrast.name for contrast in de.contrasts]
 
 
-def dataset_targets(dataset: str, settings: DatasetSettings) -> list[str]:
+def dataset_targets(output_dir: str, dataset: str, settings: DatasetSettings) -> list[str]:
     """Return every output of one dataset.
 
     Parameters
     ----------
+    output_dir
+        The run's output folder (``output_dir``).
     dataset
         The dataset id.
     settings
@@ -98,7 +106,7 @@ def dataset_targets(dataset: str, settings: DatasetSettings) -> list[str]:
         Counts, QC, DE per contrast, enrichment per contrast and collection, scores, axis tests,
         subtypes and the browsable tables.
     """
-    root = f"results/{dataset}"
+    root = f"{output_dir}/{dataset}"
     targets = [f"{root}/counts.h5ad", *(f"{root}/qc/{name}" for name in QC_FILES)]
     collections = list(collection_files(settings.enrich))
     for contrast in contrasts(settings.de):
@@ -126,11 +134,81 @@ def all_targets(run: RunSettings) -> list[str]:
     list of str
         The default target's files.
     """
+    out = run.output_dir
     targets = []
     for dataset in run.datasets:
-        targets += dataset_targets(dataset, run[dataset])
-    meta = [f"{AXIS_META}{suffix}" for suffix in (".parquet", ".tsv", ".png")]
-    return [*targets, CATALOG_MANIFEST, *meta]
+        targets += dataset_targets(out, dataset, run[dataset])
+    meta = [f"{out}/{AXIS_META}{suffix}" for suffix in (".parquet", ".tsv", ".png")]
+    return [*targets, f"{out}/{CATALOG_MANIFEST}", *meta]
+
+
+# --------------------------------------------------------------------------------------------
+# One run per output folder
+# --------------------------------------------------------------------------------------------
+def check_output_dir(output_dir: str, datasets: list[str]) -> str | None:
+    """Refuse a run that would take over another config's output folder.
+
+    The run-level outputs (the score catalog, the cross-cohort meta-analysis, the report) are
+    built from the config's datasets. A config that shares no dataset with the folder's last
+    run is another run (the demo, then the shared cohorts, in one ``results/``): refused. A
+    config that adds datasets is the same run growing (scheduled reprocessing); one that lacks
+    some is warned about, because its catalog and report will no longer hold them (a dataset
+    left out on purpose, or one that failed in ``alsig reprocess``).
+
+    Parameters
+    ----------
+    output_dir
+        The config's ``output_dir``.
+    datasets
+        The config's dataset ids.
+
+    Returns
+    -------
+    str or None
+        A warning naming the datasets this run drops, or None.
+
+    Raises
+    ------
+    AlsigError
+        The folder holds another run: names its datasets and the key to set.
+    """
+    record = Path(output_dir) / RUN_RECORD
+    if not record.is_file():
+        return None
+    try:
+        held = list(json.loads(record.read_text()).get("datasets", []))
+    except (OSError, ValueError) as exc:
+        raise AlsigError(
+            f"{record}: cannot read the run record ({exc}); delete it if this folder is yours."
+        ) from exc
+    dropped = [d for d in held if d not in datasets]
+    if held and len(dropped) == len(held):
+        raise AlsigError(
+            f"output folder '{output_dir}' holds another run (datasets {held}); this config "
+            f"runs {list(datasets)}. Give it its own folder with the config key output_dir "
+            f"(e.g. 'results/my_run'), or delete {record} to reuse this one."
+        )
+    if dropped:
+        return (
+            f"output folder '{output_dir}' held datasets {dropped} that this config does not "
+            "have: its catalog, meta-analysis and report will no longer include them."
+        )
+    return None
+
+
+def claim_output_dir(output_dir: str, datasets: list[str]) -> None:
+    """Record which datasets ``output_dir`` holds (written when a run starts, not on a dry run).
+
+    Parameters
+    ----------
+    output_dir
+        The config's ``output_dir``.
+    datasets
+        The config's dataset ids (a superset of any earlier record, :func:`check_output_dir`).
+    """
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(json.dumps({"datasets": list(datasets)}, indent=1) + "\n", folder / RUN_RECORD)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,12 +255,14 @@ def _collection_files(enrich: EnrichSettings, workdir: str) -> tuple[tuple[str, 
 
 
 def enrich_report_inputs(
-    dataset: str, contrast: str, enrich: EnrichSettings
+    output_dir: str, dataset: str, contrast: str, enrich: EnrichSettings
 ) -> dict[str, list[str]]:
     """Return the inputs of the per-contrast enrichment report.
 
     Parameters
     ----------
+    output_dir
+        The run's output folder.
     dataset, contrast
         The job's wildcards.
     enrich
@@ -193,7 +273,7 @@ def enrich_report_inputs(
     dict
         ``tables`` and ``json``: each collection's table and run record.
     """
-    folder = f"results/{dataset}/enrich/{contrast}"
+    folder = f"{output_dir}/{dataset}/enrich/{contrast}"
     collections = list(collection_files(enrich))
     return {
         "tables": [f"{folder}/{c}.parquet" for c in collections],
@@ -201,11 +281,13 @@ def enrich_report_inputs(
     }
 
 
-def browse_inputs(dataset: str, settings: DatasetSettings) -> dict[str, Any]:
+def browse_inputs(output_dir: str, dataset: str, settings: DatasetSettings) -> dict[str, Any]:
     """Return the inputs of the browsable tables.
 
     Parameters
     ----------
+    output_dir
+        The run's output folder.
     dataset
         The dataset id.
     settings
@@ -217,7 +299,7 @@ def browse_inputs(dataset: str, settings: DatasetSettings) -> dict[str, Any]:
         QC decisions, every contrast's DE table and enrichment tables (each collection), the
         long score table.
     """
-    root = f"results/{dataset}"
+    root = f"{output_dir}/{dataset}"
     names = contrasts(settings.de)
     collections = list(collection_files(settings.enrich))
     return {

@@ -63,11 +63,12 @@ def test_bad_counts_fail_cleanly_without_output(tmp_path, demo_config, copy_demo
 def test_three_shared_cohorts_ingest(tmp_path, repo):
     config = yaml.safe_load((repo / "config/examples/shared_cohorts.yaml").read_text())
     config = absolute_paths(config, repo)
-    targets = [f"results/{d}/counts.h5ad" for d in config["datasets"]]
+    out = config["output_dir"]  # the example's own folder: never mixed with the demo's
+    targets = [f"{out}/{d}/counts.h5ad" for d in config["datasets"]]
     result = run_workflow(tmp_path, config, *targets)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    tam = ad.read_h5ad(tmp_path / "results/GSE124439/counts.h5ad")
+    tam = ad.read_h5ad(tmp_path / out / "GSE124439/counts.h5ad")
     assert tam.n_obs == 176
     assert tam.obs["condition"].value_counts().to_dict() == {"ALS": 148, "control": 17, "other": 11}
     assert tam.obs["subject"].nunique() == 95
@@ -75,11 +76,11 @@ def test_three_shared_cohorts_ingest(tmp_path, repo):
     assert "TBXT" in tam.var_names and "T" not in tam.var_names  # 2018 refGene symbol rescued
     assert 26_000 < tam.n_vars <= 27_961
 
-    ucsd = ad.read_h5ad(tmp_path / "results/GSE122649/counts.h5ad")
+    ucsd = ad.read_h5ad(tmp_path / out / "GSE122649/counts.h5ad")
     assert ucsd.shape[0] == 38
     assert ucsd.obs["condition"].value_counts().to_dict() == {"ALS": 26, "control": 12}
 
-    mayo = ad.read_h5ad(tmp_path / "results/GSE67196/counts.h5ad")
+    mayo = ad.read_h5ad(tmp_path / out / "GSE67196/counts.h5ad")
     assert mayo.n_obs == 53
     assert mayo.obs["condition"].value_counts().to_dict() == {"ALS": 36, "control": 17}
     harmonisation = mayo.uns["provenance"]["gene_harmonisation"]

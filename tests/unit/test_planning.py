@@ -7,9 +7,11 @@ import os
 import anndata as ad
 import numpy as np
 import polars as pl
+import pytest
 import yaml
 
 from alsig import planning
+from alsig.errors import AlsigError
 from alsig.settings import RunSettings, complete
 from tests.conftest import REPO
 
@@ -21,9 +23,31 @@ def test_default_config_targets_every_stage_and_the_catalog():
     assert "results/demo/de/ALS_vs_control.ma.png" in targets
     assert "results/demo/enrich/ALS_vs_control/go_bp.parquet" in targets
     assert "results/demo/scores/axis_heatmap.png" in targets
-    assert planning.CATALOG_MANIFEST in targets and targets[-1] == planning.AXIS_META + ".png"
+    assert f"results/{planning.CATALOG_MANIFEST}" in targets
+    assert targets[-1] == f"results/{planning.AXIS_META}.png"
     config["de"] = {"contrasts": {"a": ["condition", "x", "y"]}}
     assert planning.contrasts(RunSettings(config)["demo"].de) == ["a"]
+
+
+def test_each_config_writes_under_its_own_output_dir():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["output_dir"] = "results/run_b/"
+    targets = planning.all_targets(RunSettings(config))
+    assert all(t.startswith("results/run_b/") for t in targets)
+    assert "results/run_b/demo/qc/filtered.h5ad" in targets
+    assert targets[-1] == f"results/run_b/{planning.AXIS_META}.png"
+
+
+def test_an_output_dir_holding_another_run_is_refused_and_a_growing_run_is_not(tmp_path):
+    folder = str(tmp_path / "results")
+    assert planning.check_output_dir(folder, ["demo"]) is None  # nothing there yet
+    planning.claim_output_dir(folder, ["demo"])
+    assert planning.check_output_dir(folder, ["demo", "GSE124439"]) is None  # the run grows
+    with pytest.raises(AlsigError, match=r"holds another run \(datasets \['demo'\]\).*output_dir"):
+        planning.check_output_dir(folder, ["GSE124439", "GSE67196"])
+    planning.claim_output_dir(folder, ["demo", "GSE124439"])
+    warning = planning.check_output_dir(folder, ["GSE124439"])
+    assert warning and "['demo']" in warning and "no longer include" in warning
 
 
 def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):

@@ -106,9 +106,12 @@ def test_rule_errors_and_dataset_mapping():
     assert [e["rule"] for e in errors] == ["ingest", "download_geo_series"]
     assert errors[0]["log"] == ["results/GSE2/logs/ingest.log"]
     datasets = {"GSE2": {"accession": "GSE2"}, "tam": {"accession": "GSE3"}}
-    assert dataset_of(errors[0]["output"][0], datasets, ".cache/geo") == "GSE2"
-    assert dataset_of(errors[1]["output"][1], datasets, ".cache/geo") == "tam"
-    assert dataset_of("results/catalog/signature_scores.parquet", datasets, ".cache/geo") is None
+    assert dataset_of(errors[0]["output"][0], datasets, ".cache/geo", "results") == "GSE2"
+    assert dataset_of(errors[1]["output"][1], datasets, ".cache/geo", "results") == "tam"
+    assert (
+        dataset_of("results/catalog/signature_scores.parquet", datasets, ".cache/geo", "results")
+        is None
+    )
 
 
 def test_settings_validation():

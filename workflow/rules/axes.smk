@@ -5,28 +5,28 @@
 
 rule axis_tests:
     input:
-        scores="results/{dataset}/scores/signature_scores.parquet",
-        h5ad="results/{dataset}/qc/filtered.h5ad",
+        scores=out("{dataset}/scores/signature_scores.parquet"),
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
     output:
-        parquet="results/{dataset}/scores/axis_tests.parquet",
+        parquet=out("{dataset}/scores/axis_tests.parquet"),
         tsv=report(
-            "results/{dataset}/scores/axis_tests.tsv",
+            out("{dataset}/scores/axis_tests.tsv"),
             caption="../report/axis_tests_table.rst",
             category="{dataset}",
             subcategory="Axis tests",
             labels={"dataset": "{dataset}", "table": "axis tests"},
         ),
         forest=report(
-            "results/{dataset}/scores/axis_forest.png",
+            out("{dataset}/scores/axis_forest.png"),
             caption="../report/axis_forest.rst",
             category="{dataset}",
             subcategory="Axis tests",
             labels={"dataset": "{dataset}", "figure": "forest plot"},
         ),
     log:
-        "results/{dataset}/logs/axis_tests.log",
+        out("{dataset}/logs/axis_tests.log"),
     benchmark:
-        "results/{dataset}/benchmarks/axis_tests.tsv"
+        out("{dataset}/benchmarks/axis_tests.tsv")
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -6,14 +6,14 @@
 rule catalog:
     input:
         tables=expand(
-            "results/{dataset}/scores/signature_scores.parquet", dataset=DATASETS
+            out("{dataset}/scores/signature_scores.parquet"), dataset=DATASETS
         ),
     output:
         # The partitioned catalog folder is written as a side effect (each partition replaced
         # atomically); declaring it as output would let Snakemake delete it before the job.
-        manifest=CATALOG_MANIFEST,
+        manifest=out(CATALOG_MANIFEST),
     log:
-        "results/catalog/logs/catalog.log",
+        out("catalog/logs/catalog.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -23,30 +23,30 @@ rule catalog:
         ),
         runtime=10,
     params:
-        catalog=CATALOG_DIR,
+        catalog=out(CATALOG_DIR),
     script:
         "../scripts/catalog.py"
 
 
 rule axis_meta:
     input:
-        tests=expand("results/{dataset}/scores/axis_tests.parquet", dataset=DATASETS),
+        tests=expand(out("{dataset}/scores/axis_tests.parquet"), dataset=DATASETS),
     output:
-        parquet=f"{planning.AXIS_META}.parquet",
+        parquet=out(f"{planning.AXIS_META}.parquet"),
         tsv=report(
-            f"{planning.AXIS_META}.tsv",
+            out(f"{planning.AXIS_META}.tsv"),
             caption="../report/axis_meta_table.rst",
             category="Cohorts compared",
             labels={"table": "axis meta-analysis"},
         ),
         figure=report(
-            f"{planning.AXIS_META}.png",
+            out(f"{planning.AXIS_META}.png"),
             caption="../report/axis_meta.rst",
             category="Cohorts compared",
             labels={"figure": "axes x datasets"},
         ),
     log:
-        "results/catalog/logs/axis_meta.log",
+        out("catalog/logs/axis_meta.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -39,6 +39,24 @@ GEO = alsig_settings.section(config, "geo")
 GEO_CACHE = GEO["cache_dir"]
 CATALOG_DIR = planning.CATALOG_DIR
 CATALOG_MANIFEST = planning.CATALOG_MANIFEST
+# Every output of this config lives under its own folder (config key output_dir): two configs
+# in one folder would drop each other's datasets from the catalog and the report.
+OUTPUT_DIR = SETTINGS.output_dir
+try:
+    DROPPED_DATASETS = planning.check_output_dir(OUTPUT_DIR, DATASETS)
+except AlsigError as error:
+    sys.exit(f"alsig config error: {error}")
+if DROPPED_DATASETS:
+    print(f"alsig warning: {DROPPED_DATASETS}", file=sys.stderr)
+
+
+def out(path):
+    """``path`` inside this run's output folder (``output_dir``)."""
+    return f"{OUTPUT_DIR}/{path}"
+
+
+onstart:
+    planning.claim_output_dir(OUTPUT_DIR, DATASETS)
 
 
 wildcard_constraints:

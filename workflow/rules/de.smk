@@ -6,11 +6,11 @@
 
 rule de:
     input:
-        h5ad="results/{dataset}/qc/filtered.h5ad",
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
     output:
-        parquet="results/{dataset}/de/{contrast}.parquet",
+        parquet=out("{dataset}/de/{contrast}.parquet"),
         tsv=report(
-            "results/{dataset}/de/{contrast}.tsv",
+            out("{dataset}/de/{contrast}.tsv"),
             caption="../report/de_table.rst",
             category="{dataset}",
             subcategory="Differential expression: {contrast}",
@@ -21,7 +21,7 @@ rule de:
             },
         ),
         summary=report(
-            "results/{dataset}/de/{contrast}.summary.tsv",
+            out("{dataset}/de/{contrast}.summary.tsv"),
             caption="../report/de_summary.rst",
             category="{dataset}",
             subcategory="Differential expression: {contrast}",
@@ -32,7 +32,7 @@ rule de:
             },
         ),
         volcano=report(
-            "results/{dataset}/de/{contrast}.volcano.png",
+            out("{dataset}/de/{contrast}.volcano.png"),
             caption="../report/de_volcano.rst",
             category="{dataset}",
             subcategory="Differential expression: {contrast}",
@@ -43,7 +43,7 @@ rule de:
             },
         ),
         ma=report(
-            "results/{dataset}/de/{contrast}.ma.png",
+            out("{dataset}/de/{contrast}.ma.png"),
             caption="../report/de_ma.rst",
             category="{dataset}",
             subcategory="Differential expression: {contrast}",
@@ -54,9 +54,9 @@ rule de:
             },
         ),
     log:
-        "results/{dataset}/logs/de/{contrast}.log",
+        out("{dataset}/logs/de/{contrast}.log"),
     benchmark:
-        "results/{dataset}/benchmarks/de/{contrast}.tsv"
+        out("{dataset}/benchmarks/de/{contrast}.tsv")
     wildcard_constraints:
         contrast=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     conda:

@@ -1,19 +1,19 @@
 # Pathway enrichment per contrast (alsig.stages.enrich): GSEA preranked (enrich.engine: alsig's
 # positions-based engine or gseapy) + over-representation on offline gene-set collections
 # (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE tables
-# results/{dataset}/de/{contrast}.parquet. Targets come from alsig.planning.
+# <output_dir>/{dataset}/de/{contrast}.parquet. Targets come from alsig.planning.
 
 
 rule enrich:
     input:
-        de="results/{dataset}/de/{contrast}.parquet",
+        de=out("{dataset}/de/{contrast}.parquet"),
         gmt=lambda wc: planning.collection_files(SETTINGS[wc.dataset].enrich)[
             wc.collection
         ],
     output:
-        parquet="results/{dataset}/enrich/{contrast}/{collection}.parquet",
+        parquet=out("{dataset}/enrich/{contrast}/{collection}.parquet"),
         tsv=report(
-            "results/{dataset}/enrich/{contrast}/{collection}.tsv",
+            out("{dataset}/enrich/{contrast}/{collection}.tsv"),
             caption="../report/enrich_table.rst",
             category="{dataset}",
             subcategory="Enrichment: {contrast}",
@@ -23,12 +23,12 @@ rule enrich:
                 "collection": "{collection}",
             },
         ),
-        coverage="results/{dataset}/enrich/{contrast}/{collection}.coverage.tsv",
-        json="results/{dataset}/enrich/{contrast}/{collection}.run.json",
+        coverage=out("{dataset}/enrich/{contrast}/{collection}.coverage.tsv"),
+        json=out("{dataset}/enrich/{contrast}/{collection}.run.json"),
     log:
-        "results/{dataset}/logs/enrich/{contrast}/{collection}.log",
+        out("{dataset}/logs/enrich/{contrast}/{collection}.log"),
     benchmark:
-        "results/{dataset}/benchmarks/enrich/{contrast}/{collection}.tsv"
+        out("{dataset}/benchmarks/enrich/{contrast}/{collection}.tsv")
     wildcard_constraints:
         contrast=r"[^/]+",
         collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
@@ -55,12 +55,12 @@ rule enrich_report:
     input:
         unpack(
             lambda wc: planning.enrich_report_inputs(
-                wc.dataset, wc.contrast, SETTINGS[wc.dataset].enrich
+                OUTPUT_DIR, wc.dataset, wc.contrast, SETTINGS[wc.dataset].enrich
             )
         ),
     output:
         dotplot=report(
-            "results/{dataset}/enrich/{contrast}/dotplot.png",
+            out("{dataset}/enrich/{contrast}/dotplot.png"),
             caption="../report/enrich_dotplot.rst",
             category="{dataset}",
             subcategory="Enrichment: {contrast}",
@@ -70,9 +70,9 @@ rule enrich_report:
                 "figure": "dot plot",
             },
         ),
-        provenance="results/{dataset}/enrich/{contrast}/provenance.json",
+        provenance=out("{dataset}/enrich/{contrast}/provenance.json"),
     log:
-        "results/{dataset}/logs/enrich/{contrast}/report.log",
+        out("{dataset}/logs/enrich/{contrast}/report.log"),
     wildcard_constraints:
         contrast=r"[^/]+",
     conda:

@@ -10,7 +10,7 @@ rule download_geo_annotation:
     output:
         f"{GEO_CACHE}/Human.GRCh38.p13.annot.tsv.gz",
     log:
-        "results/logs/download_geo_annotation.log",
+        out("logs/download_geo_annotation.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -34,7 +34,7 @@ rule download_geo_counts:
     output:
         f"{GEO_CACHE}/{{accession}}/{{accession}}_raw_counts_GRCh38.p13_NCBI.tsv.gz",
     log:
-        "results/logs/download_geo_counts/{accession}.log",
+        out("logs/download_geo_counts/{accession}.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -60,7 +60,7 @@ rule download_geo_series_matrix:
     output:
         f"{GEO_CACHE}/{{accession}}/{{accession}}_series_matrix.txt.gz",
     log:
-        "results/logs/download_geo_series_matrix/{accession}.log",
+        out("logs/download_geo_series_matrix/{accession}.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -82,11 +82,11 @@ rule ingest:
     input:
         unpack(lambda wc: planning.ingest_inputs(config, wc.dataset)),
     output:
-        h5ad="results/{dataset}/counts.h5ad",
+        h5ad=out("{dataset}/counts.h5ad"),
     log:
-        "results/{dataset}/logs/ingest.log",
+        out("{dataset}/logs/ingest.log"),
     benchmark:
-        "results/{dataset}/benchmarks/ingest.tsv"
+        out("{dataset}/benchmarks/ingest.tsv")
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -1,66 +1,66 @@
 # Sample and gene QC (alsig.stages.qc): scanpy QC metrics, filterByExpr-like gene filter, MAD/PCA
 # sample outliers, XIST/chrY sex check and the qc.sex_mismatch decision, optional replicate
 # collapsing, PC-covariate R2; size factors, normalised counts and a DESeq2-style VST of all genes.
-# Settings: the qc: section (defaults in the config schema). Output results/{dataset}/qc/filtered.h5ad
+# Settings: the qc: section (defaults in the config schema). Output <output_dir>/{dataset}/qc/filtered.h5ad
 # is read by DE, scoring and subtypes; alsig_*_mqc.tsv are MultiQC custom content.
 
 
 rule qc:
     input:
-        h5ad="results/{dataset}/counts.h5ad",
+        h5ad=out("{dataset}/counts.h5ad"),
     output:
-        h5ad="results/{dataset}/qc/filtered.h5ad",
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
         samples=report(
-            "results/{dataset}/qc/sample_qc.tsv",
+            out("{dataset}/qc/sample_qc.tsv"),
             caption="../report/qc_samples.rst",
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "table": "sample QC"},
         ),
-        genes="results/{dataset}/qc/gene_filter.tsv",
-        summary="results/{dataset}/qc/summary.json",
+        genes=out("{dataset}/qc/gene_filter.tsv"),
+        summary=out("{dataset}/qc/summary.json"),
         library_sizes=report(
-            "results/{dataset}/qc/library_sizes.png",
+            out("{dataset}/qc/library_sizes.png"),
             caption="../report/qc_library_sizes.rst",
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "library sizes"},
         ),
         pca=report(
-            "results/{dataset}/qc/pca.png",
+            out("{dataset}/qc/pca.png"),
             caption="../report/qc_pca.rst",
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "PCA"},
         ),
         sex_check=report(
-            "results/{dataset}/qc/sex_check.png",
+            out("{dataset}/qc/sex_check.png"),
             caption="../report/qc_sex_check.rst",
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "sex check"},
         ),
         pc_covariates=report(
-            "results/{dataset}/qc/pc_covariates.tsv",
+            out("{dataset}/qc/pc_covariates.tsv"),
             caption="../report/qc_pc_covariates.rst",
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "table": "PC covariates"},
         ),
         pc_covariates_figure=report(
-            "results/{dataset}/qc/pc_covariates.png",
+            out("{dataset}/qc/pc_covariates.png"),
             caption="../report/qc_pc_covariates.rst",
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "PC covariates"},
         ),
-        # MultiQC custom content: `multiqc results/` picks these up by their _mqc suffix
-        multiqc_general_stats="results/{dataset}/qc/alsig_general_stats_mqc.tsv",
-        multiqc_pca="results/{dataset}/qc/alsig_pca_mqc.tsv",
+        # MultiQC custom content: `multiqc <output_dir>/` picks these up by their _mqc suffix
+        multiqc_general_stats=out("{dataset}/qc/alsig_general_stats_mqc.tsv"),
+        multiqc_pca=out("{dataset}/qc/alsig_pca_mqc.tsv"),
     log:
-        "results/{dataset}/logs/qc.log",
+        out("{dataset}/logs/qc.log"),
     benchmark:
-        "results/{dataset}/benchmarks/qc.tsv"
+        out("{dataset}/benchmarks/qc.tsv")
     conda:
         "../envs/alsig.yaml"
     threads: 2

@@ -4,38 +4,42 @@
 
 rule browse_tables:
     input:
-        unpack(lambda wc: planning.browse_inputs(wc.dataset, SETTINGS[wc.dataset])),
+        unpack(
+            lambda wc: planning.browse_inputs(
+                OUTPUT_DIR, wc.dataset, SETTINGS[wc.dataset]
+            )
+        ),
     output:
         samples=report(
-            "results/{dataset}/report/samples.html",
+            out("{dataset}/report/samples.html"),
             caption="../report/browse_samples.rst",
             category="{dataset}",
             subcategory="Tables to browse",
             labels={"dataset": "{dataset}", "table": "samples kept / excluded"},
         ),
         de=report(
-            "results/{dataset}/report/de.html",
+            out("{dataset}/report/de.html"),
             caption="../report/browse_de.rst",
             category="{dataset}",
             subcategory="Tables to browse",
             labels={"dataset": "{dataset}", "table": "DE top genes"},
         ),
         enrich=report(
-            "results/{dataset}/report/enrich.html",
+            out("{dataset}/report/enrich.html"),
             caption="../report/browse_enrich.rst",
             category="{dataset}",
             subcategory="Tables to browse",
             labels={"dataset": "{dataset}", "table": "enrichment terms"},
         ),
         scores=report(
-            "results/{dataset}/report/scores.html",
+            out("{dataset}/report/scores.html"),
             caption="../report/browse_scores.rst",
             category="{dataset}",
             subcategory="Tables to browse",
             labels={"dataset": "{dataset}", "table": "axis scores per sample"},
         ),
     log:
-        "results/{dataset}/logs/browse_tables.log",
+        out("{dataset}/logs/browse_tables.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -6,43 +6,43 @@
 
 rule score:
     input:
-        h5ad="results/{dataset}/qc/filtered.h5ad",
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
         signatures=lambda wc: planning.signature_files(SETTINGS[wc.dataset].score),
     output:
-        long="results/{dataset}/scores/signature_scores.parquet",
+        long=out("{dataset}/scores/signature_scores.parquet"),
         wide=report(
-            "results/{dataset}/scores/signature_scores_wide.tsv",
+            out("{dataset}/scores/signature_scores_wide.tsv"),
             caption="../report/score_wide.rst",
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "scores (wide)"},
         ),
         coverage=report(
-            "results/{dataset}/scores/signature_coverage.tsv",
+            out("{dataset}/scores/signature_coverage.tsv"),
             caption="../report/score_coverage.rst",
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "coverage"},
         ),
         references=report(
-            "results/{dataset}/scores/reference_strata.tsv",
+            out("{dataset}/scores/reference_strata.tsv"),
             caption="../report/score_references.rst",
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "control reference strata"},
         ),
         composition=report(
-            "results/{dataset}/scores/composition.tsv",
+            out("{dataset}/scores/composition.tsv"),
             caption="../report/score_composition.rst",
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "composition share"},
         ),
-        h5ad="results/{dataset}/scores/scores.h5ad",
+        h5ad=out("{dataset}/scores/scores.h5ad"),
     log:
-        "results/{dataset}/logs/score.log",
+        out("{dataset}/logs/score.log"),
     benchmark:
-        "results/{dataset}/benchmarks/score.tsv"
+        out("{dataset}/benchmarks/score.tsv")
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -62,26 +62,26 @@ rule score:
 
 rule score_figures:
     input:
-        scores="results/{dataset}/scores/signature_scores.parquet",
+        scores=out("{dataset}/scores/signature_scores.parquet"),
         # only its obs is read: the region / sex / batch tracks of the heatmap
-        obs="results/{dataset}/scores/scores.h5ad",
+        obs=out("{dataset}/scores/scores.h5ad"),
     output:
         heatmap=report(
-            "results/{dataset}/scores/axis_heatmap.png",
+            out("{dataset}/scores/axis_heatmap.png"),
             caption="../report/score_heatmap.rst",
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "figure": "axis heatmap"},
         ),
         distributions=report(
-            "results/{dataset}/scores/axis_distributions.png",
+            out("{dataset}/scores/axis_distributions.png"),
             caption="../report/score_distributions.rst",
             category="{dataset}",
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "figure": "axes by condition"},
         ),
     log:
-        "results/{dataset}/logs/score_figures.log",
+        out("{dataset}/logs/score_figures.log"),
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -5,35 +5,35 @@
 
 rule subtypes:
     input:
-        scores="results/{dataset}/scores/signature_scores.parquet",
-        h5ad="results/{dataset}/qc/filtered.h5ad",
+        scores=out("{dataset}/scores/signature_scores.parquet"),
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
     output:
-        parquet="results/{dataset}/subtypes/subtypes.parquet",
+        parquet=out("{dataset}/subtypes/subtypes.parquet"),
         tsv=report(
-            "results/{dataset}/subtypes/subtypes.tsv",
+            out("{dataset}/subtypes/subtypes.tsv"),
             caption="../report/subtypes_table.rst",
             category="{dataset}",
             subcategory="Molecular states",
             labels={"dataset": "{dataset}", "table": "states per sample"},
         ),
         states=report(
-            "results/{dataset}/subtypes/states.png",
+            out("{dataset}/subtypes/states.png"),
             caption="../report/subtypes_states.rst",
             category="{dataset}",
             subcategory="Molecular states",
             labels={"dataset": "{dataset}", "figure": "states heatmap"},
         ),
         consensus=report(
-            "results/{dataset}/subtypes/nmf_consensus.png",
+            out("{dataset}/subtypes/nmf_consensus.png"),
             caption="../report/subtypes_consensus.rst",
             category="{dataset}",
             subcategory="Molecular states",
             labels={"dataset": "{dataset}", "figure": "NMF consensus"},
         ),
     log:
-        "results/{dataset}/logs/subtypes.log",
+        out("{dataset}/logs/subtypes.log"),
     benchmark:
-        "results/{dataset}/benchmarks/subtypes.tsv"
+        out("{dataset}/benchmarks/subtypes.tsv")
     conda:
         "../envs/alsig.yaml"
     threads: 1

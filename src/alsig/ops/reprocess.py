@@ -58,6 +58,7 @@ from alsig.ops.summary import (
     RunSummary,
 )
 from alsig.ops.workflow import Failures, Workflow, find_failures
+from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[3]  # the checkout (src/alsig/ops/ -> .)
 #: the ingest output of a dataset (data contract); forced for series that changed on GEO
-INGEST_OUTPUT = "results/{dataset}/counts.h5ad"
+INGEST_OUTPUT = "{output_dir}/{dataset}/counts.h5ad"
 
 
 @dataclass
@@ -250,7 +251,9 @@ class Reprocess:
         # Snakemake does not rebuild missing intermediate files (the dropped downloads) when
         # the outputs exist, so changed/forced series rerun from ingest on.
         forcerun = [
-            INGEST_OUTPUT.format(dataset=registry.entries[a].dataset)
+            INGEST_OUTPUT.format(
+                output_dir=output_dir_of(config), dataset=registry.entries[a].dataset
+            )
             for a in sorted(to_process)
             if registry.entries[a].stale_cache
         ]
@@ -272,7 +275,11 @@ class Reprocess:
         result = self.workflow.run(config, targets, forcerun)
         self.summary.record_snakemake(phase, result, list(config["datasets"]), targets)
         return find_failures(
-            result, config["datasets"], workdir=self.workdir, cache_dir=self.geo["cache_dir"]
+            result,
+            config["datasets"],
+            workdir=self.workdir,
+            cache_dir=self.geo["cache_dir"],
+            output_dir=output_dir_of(config),
         )
 
 

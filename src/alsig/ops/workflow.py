@@ -172,11 +172,18 @@ def log_tail(path: Path, limit: int = 400) -> str:
     return (errors or lines or [""])[-1].strip()[:limit]
 
 
-def dataset_of(path: str, datasets: Mapping[str, Mapping[str, Any]], cache_dir: str) -> str | None:
-    """Which dataset an output path belongs to (results/<id>/..., or <cache>/<accession>/...)."""
+def dataset_of(
+    path: str,
+    datasets: Mapping[str, Mapping[str, Any]],
+    cache_dir: str,
+    output_dir: str,
+) -> str | None:
+    """Which dataset an output path belongs to (<output_dir>/<id>/..., <cache>/<accession>/...)."""
     parts = Path(path).parts
-    if len(parts) >= 3 and parts[0] == "results" and parts[1] in datasets:
-        return parts[1]
+    root = Path(output_dir).parts
+    n = len(root)
+    if len(parts) >= n + 2 and parts[:n] == root and parts[n] in datasets:
+        return parts[n]
     cache_parts = Path(cache_dir).parts
     if parts[: len(cache_parts)] == cache_parts and len(parts) > len(cache_parts) + 1:
         accession = parts[len(cache_parts)]
@@ -197,6 +204,7 @@ def find_failures(
     *,
     workdir: Path,
     cache_dir: str,
+    output_dir: str,
 ) -> Failures:
     """Datasets with a failed rule or a pending output after ``result``, with their error.
 
@@ -210,6 +218,9 @@ def find_failures(
         Where snakemake ran (job logs are relative to it).
     cache_dir
         The GEO cache (``geo.cache_dir``): downloads there belong to a dataset by accession.
+    output_dir
+        The run's output folder (``output_dir``): ``<output_dir>/<dataset>/...`` belongs to that
+        dataset.
 
     Returns
     -------
@@ -220,7 +231,7 @@ def find_failures(
     failures: dict[str, str] = {}
     for error in rule_errors(_this_call(result)):
         for path in error["output"] + error["log"]:
-            dataset = dataset_of(path, datasets, cache_dir)
+            dataset = dataset_of(path, datasets, cache_dir, output_dir)
             if dataset and dataset not in failures:
                 logs = [workdir / p for p in error["log"]]
                 detail = next((t for t in (log_tail(p) for p in logs) if t), "")
@@ -233,13 +244,15 @@ def find_failures(
         problem = f"snakemake failed (exit {result.returncode}); see {result.log}"
         return Failures({d: failures.get(d, problem) for d in datasets}, problem)
     for row in pending:
-        dataset = dataset_of(row["output_file"], datasets, cache_dir)
+        dataset = dataset_of(row["output_file"], datasets, cache_dir, output_dir)
         if dataset and dataset not in failures:
             failures[dataset] = (
                 f"output {row['output_file']} (rule {row.get('rule')}) not built; see {result.log}"
             )
     global_pending = [
-        r["output_file"] for r in pending if not dataset_of(r["output_file"], datasets, cache_dir)
+        r["output_file"]
+        for r in pending
+        if not dataset_of(r["output_file"], datasets, cache_dir, output_dir)
     ]
     problem = ""
     if global_pending or not failures:

@@ -7,7 +7,7 @@ once. Standard library (and jsonschema/yaml for the schema itself) only: the wor
 at parse time.
 """
 
-from alsig.settings.run import DatasetSettings, RunSettings, complete, resolve
+from alsig.settings.run import DatasetSettings, RunSettings, complete, output_dir_of, resolve
 from alsig.settings.schema import (
     STAGES,
     check_config,
@@ -46,6 +46,7 @@ __all__ = [
     "config_schema",
     "dataset_defaults",
     "defaults",
+    "output_dir_of",
     "resolve",
     "resolve_mapping",
     "schema_errors",

@@ -62,6 +62,8 @@ class RunSettings:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._mappings: dict[str, dict[str, dict[str, Any]]] = {}
         self._typed: dict[str, DatasetSettings] = {}
+        #: the folder of this run's outputs (``output_dir``, trailing ``/`` removed)
+        self.output_dir: str = output_dir_of(config)
         for dataset in config["datasets"]:
             try:
                 mappings = {stage: resolve_mapping(config, dataset, stage) for stage in STAGES}
@@ -100,6 +102,22 @@ class RunSettings:
             The resolved mapping (a copy).
         """
         return dict(self._mappings[dataset][stage])
+
+
+def output_dir_of(config: Mapping[str, Any]) -> str:
+    """Return the folder of a config's outputs (``output_dir``, default ``results``).
+
+    Parameters
+    ----------
+    config
+        A workflow config.
+
+    Returns
+    -------
+    str
+        The folder, without a trailing ``/``.
+    """
+    return str(config.get("output_dir") or "results").rstrip("/") or "."
 
 
 def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> Any:
