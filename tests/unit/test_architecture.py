@@ -41,6 +41,7 @@ PLUMBING = {
     "gsea",
     "io",
     "keys",
+    "palette",
     "plotting",
     "resources",
     "settings",
@@ -56,7 +57,7 @@ WORKFLOW = {"planning", "runner", "report"}
 #: The applications on top: nothing but the command line imports them.
 APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
-LEAVES = {"errors", "keys", "gsea"}
+LEAVES = {"errors", "keys", "gsea", "palette"}
 
 
 def _modules() -> dict[str, Path]:
