@@ -159,10 +159,17 @@ def main() -> None:
     else:
         counts_path, coldata_path = export_for_r(h5ad, design_vars)
         r_m = run_measured(
-            ["Rscript", str(ROOT / "bench" / "de_vs_deseq2_r.R"), str(counts_path),
-             str(coldata_path), args.design, *CONTRAST, str(r_out)],
+            [
+                "Rscript",
+                str(ROOT / "bench" / "de_vs_deseq2_r.R"),
+                str(counts_path),
+                str(coldata_path),
+                args.design,
+                *CONTRAST,
+                str(r_out),
+            ],
             r_log,
-        )  # fmt: skip
+        )
         r_text = r_log.read_text()
         for line in r_text.splitlines():
             if line.startswith("R_TIMING"):

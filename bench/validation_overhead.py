@@ -63,13 +63,18 @@ def measure(src: Path, code: str, *args: str, repeats: int = 3) -> dict[str, flo
     env = {**os.environ, "PYTHONPATH": str(src)}
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
-                             text=True, check=True, env=env)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     seconds = [r["seconds"] for r in runs]
     rss = [r["rss_mb"] for r in runs]
-    return {"s": statistics.median(seconds), "s_min": min(seconds), "s_max": max(seconds),
-            "rss": statistics.median(rss)}  # fmt: skip
+    return {
+        "s": statistics.median(seconds),
+        "s_min": min(seconds),
+        "s_max": max(seconds),
+        "rss": statistics.median(rss),
+    }
 
 
 def cell(r: dict[str, float]) -> str:
@@ -89,8 +94,9 @@ def main() -> None:
         for key in ("counts", "samples", "te_counts"):
             if key in settings:
                 settings[key] = str((ROOT / settings[key]).resolve())
-        found = {v: measure(src, INGEST, json.dumps(settings), dataset)
-                 for v, src in versions.items()}  # fmt: skip
+        found = {
+            v: measure(src, INGEST, json.dumps(settings), dataset) for v, src in versions.items()
+        }
         rows.append((f"ingest {dataset}", found))
         print(dataset, found, flush=True)
     n_obs, n_vars = args.h5ad.split("x")

@@ -40,9 +40,16 @@ DESIGN = "~ sex + region + condition"
 def simulate(seed: int, n_genes: int = 300):
     """The fixture cohort: counts (samples x genes), sample table, design matrix."""
     adata = toy_cohort(
-        n_donors=(6, 6), regions=("frontal", "motor", "spinal"), n_genes=n_genes, seed=seed,
-        de_fraction=0.1, de_log2fc=1.0, donor_sd=0.5, donor_sd_spread=0.6, region_log2fc=0.4,
-    )  # fmt: skip
+        n_donors=(6, 6),
+        regions=("frontal", "motor", "spinal"),
+        n_genes=n_genes,
+        seed=seed,
+        de_fraction=0.1,
+        de_log2fc=1.0,
+        donor_sd=0.5,
+        donor_sd_spread=0.6,
+        region_log2fc=0.4,
+    )
     rng = np.random.default_rng(seed)
     obs = adata.obs
     drop = []

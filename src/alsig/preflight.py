@@ -365,16 +365,22 @@ def _sample_table(
             layout = SheetLayout.from_settings(settings)
             sheet_path = workdir / str(settings["samples"])
             sheet = read_sample_sheet(sheet_path, layout.sample_column, report=report)
-            obs = obs_from_sheet(sheet, layout, dataset=dataset, source=str(sheet_path),
-                                 report=report)  # fmt: skip
+            obs = obs_from_sheet(
+                sheet, layout, dataset=dataset, source=str(sheet_path), report=report
+            )
             counts_path = workdir / str(settings["counts"])
             samples = read_sample_ids(
                 counts_path,
                 gene_column=settings.get("counts_gene_column"),
                 non_sample_columns=settings.get("non_sample_columns") or [],
             )
-            match_samples(samples, list(obs.index), counts_src=str(counts_path),
-                          sheet_src=str(sheet_path), dataset=dataset)  # fmt: skip
+            match_samples(
+                samples,
+                list(obs.index),
+                counts_src=str(counts_path),
+                sheet_src=str(sheet_path),
+                dataset=dataset,
+            )
         else:
             obs = _geo_sample_table(settings, dataset, config, workdir, found, report)
     except AlsigError as error:
@@ -471,8 +477,9 @@ def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Fin
     for contrast, (factor, test, reference) in de["contrasts"].items():
         where = f"dataset {dataset}: config key de.contrasts.{contrast}"
         if factor not in obs:
-            found.problem(f"{where}: factor '{factor}' is not a sample column."
-                          f"{did_you_mean(factor, columns)}")  # fmt: skip
+            found.problem(
+                f"{where}: factor '{factor}' is not a sample column.{did_you_mean(factor, columns)}"
+            )
             continue
         if factor not in variables:
             found.problem(f"{where}: factor '{factor}' is not in de.design ('{de['design']}').")

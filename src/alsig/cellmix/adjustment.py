@@ -109,9 +109,13 @@ class AdjustedEffect:
 
 
 def share_removed(
-    unadjusted: float, adjusted: float, covariance: np.ndarray, *, df: float = np.inf,
+    unadjusted: float,
+    adjusted: float,
+    covariance: np.ndarray,
+    *,
+    df: float = np.inf,
     level: float = 0.95,
-) -> ShareRemoved:  # fmt: skip
+) -> ShareRemoved:
     """The difference between an unadjusted and an adjusted effect and the share removed.
 
     Parameters
@@ -130,8 +134,9 @@ def share_removed(
     ShareRemoved
     """
     cov = np.asarray(covariance, dtype=float)
-    crit = float(stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else
-                 stats.t.ppf(0.5 + level / 2, df))  # fmt: skip
+    crit = float(
+        stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else stats.t.ppf(0.5 + level / 2, df)
+    )
     d = unadjusted - adjusted
     var_d = max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)
     se_d = float(np.sqrt(var_d))
@@ -154,9 +159,15 @@ def share_removed(
             "removed has no bounded confidence interval"
         )
     return ShareRemoved(
-        float(d), se_d, float(d - crit * se_d), float(d + crit * se_d), float(share), low, high,
+        float(d),
+        se_d,
+        float(d - crit * se_d),
+        float(d + crit * se_d),
+        float(share),
+        low,
+        high,
         note,
-    )  # fmt: skip
+    )
 
 
 def effect_with_and_without(
@@ -212,8 +223,14 @@ def effect_with_and_without(
         fit = _mixed_pair(y_fit, X_u.to_numpy(), X_a.to_numpy(), groups, j)
         if fit is not None:
             return fit
-        return _cluster_pair(y_fit, X_u.to_numpy(), X_a.to_numpy(), groups, j,
-                             note="mixed model failed; least squares with donor-clustered SEs")  # fmt: skip
+        return _cluster_pair(
+            y_fit,
+            X_u.to_numpy(),
+            X_a.to_numpy(),
+            groups,
+            j,
+            note="mixed model failed; least squares with donor-clustered SEs",
+        )
     return _ols_pair(y_fit, X_u.to_numpy(), X_a.to_numpy(), j)
 
 
@@ -260,16 +277,27 @@ def pooled_pair(
 def _empty(n: int, note: str) -> AdjustedEffect:
     nan = float("nan")
     share = ShareRemoved(nan, nan, nan, nan, nan, None, None, note)
-    return AdjustedEffect(nan, nan, nan, nan, np.full((2, 2), nan), nan, nan, nan, n, "", share,
-                          note)  # fmt: skip
+    return AdjustedEffect(
+        nan, nan, nan, nan, np.full((2, 2), nan), nan, nan, nan, n, "", share, note
+    )
 
 
 def _pair(estimates, ses, cov, sds, df, n, model, note="") -> AdjustedEffect:
     share = share_removed(estimates[0], estimates[1], cov, df=df)
     return AdjustedEffect(
-        float(estimates[0]), float(ses[0]), float(estimates[1]), float(ses[1]), cov,
-        float(sds[0]), float(sds[1]), float(df), n, model, share, note,
-    )  # fmt: skip
+        float(estimates[0]),
+        float(ses[0]),
+        float(estimates[1]),
+        float(ses[1]),
+        cov,
+        float(sds[0]),
+        float(sds[1]),
+        float(df),
+        n,
+        model,
+        share,
+        note,
+    )
 
 
 def _ols_pair(y: np.ndarray, X_u: np.ndarray, X_a: np.ndarray, j: int) -> AdjustedEffect:
@@ -322,8 +350,10 @@ def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
         ses.append(beta_se[j])
         sds.append(np.sqrt(scale + tau2))
     _, scale_a, tau2_a = fits[1]
-    V_rows = [scale_a * L + tau2_a * np.bincount(codes, weights=L, minlength=len(uniques))[codes]
-              for L in rows]  # fmt: skip
+    V_rows = [
+        scale_a * L + tau2_a * np.bincount(codes, weights=L, minlength=len(uniques))[codes]
+        for L in rows
+    ]
     cov = np.array([[rows[r] @ V_rows[c] for c in range(2)] for r in range(2)])
     return _pair(estimates, ses, cov, sds, np.inf, len(y), "mixed_random_subject")
 

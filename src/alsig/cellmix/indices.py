@@ -130,8 +130,7 @@ class CellIndexer:
     def indices(self, exclude_genes: Iterable[str] = ()) -> CellIndices:
         """The indices with ``exclude_genes`` treated as not measured (see :func:`cell_indices`)."""
         excluded = [g for g in dict.fromkeys(exclude_genes) if g in self.positions]
-        selection = self.markers.select(self.usable, n_markers=self.n_markers,
-                                        exclude=excluded)  # fmt: skip
+        selection = self.markers.select(self.usable, n_markers=self.n_markers, exclude=excluded)
         out = pd.DataFrame(np.nan, index=self.samples, columns=self.markers.cell_types)
         gone = [self.positions[g] for g in excluded]
         for cell_type, genes in selection.genes.items():

@@ -35,8 +35,18 @@ log = logging.getLogger(__name__)
 
 CANONICAL = ("subject", "sex", "region", "batch")
 #: sheet columns that often name the donor; a hint when ``columns.subject`` is not set
-DONOR_LIKE = ("subject_id", "donor", "donor_id", "patient", "patient_id", "individual",
-              "individual_id", "participant", "participant_id", "case_id")  # fmt: skip
+DONOR_LIKE = (
+    "subject_id",
+    "donor",
+    "donor_id",
+    "patient",
+    "patient_id",
+    "individual",
+    "individual_id",
+    "participant",
+    "participant_id",
+    "case_id",
+)
 
 
 def clean_sheet(

@@ -258,9 +258,11 @@ def block_correlations(
     # finds the global one, limma's iterations from zero may stay in an interior one.
     lowest = -0.98 / (largest - 1)
     grid = np.concatenate(
-        [lowest * np.array([1.0, 0.75, 0.5, 0.25]),
-         np.array([0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])]
-    )  # fmt: skip
+        [
+            lowest * np.array([1.0, 0.75, 0.5, 0.25]),
+            np.array([0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]),
+        ]
+    )
     lam, *_ = kernels.fit_genes(
         Y,
         W,
@@ -329,9 +331,17 @@ def fit_mixed(
     d0 = min(float(prior_df), MAX_PRIOR_DF)
     prior = np.array([d0, d0 * float(prior_s2)])
     lam, beta, G, S2, scalars = kernels.fit_genes(
-        Y, W, X, codes, n_blocks, kernels.MIXED, MIXED_GRID, np.full(Y.shape[0], np.nan), prior,
+        Y,
+        W,
+        X,
+        codes,
+        n_blocks,
+        kernels.MIXED,
+        MIXED_GRID,
+        np.full(Y.shape[0], np.nan),
+        prior,
         SEARCH_TOL,
-    )  # fmt: skip
+    )
     return GeneFits(
         coefficients=beta,
         cov_unscaled=G,

@@ -171,7 +171,11 @@ def voom(
     else:
         raise AlsigError(f"voom model '{model}' is not one of: lm, gls, mixed.")
     weights, trend = trend_weights(
-        fit.fitted(X), np.sqrt(fit.sigma2), values.mean(axis=1), lib,
-        use=counts.sum(axis=0) > 0, span=span,
-    )  # fmt: skip
+        fit.fitted(X),
+        np.sqrt(fit.sigma2),
+        values.mean(axis=1),
+        lib,
+        use=counts.sum(axis=0) > 0,
+        span=span,
+    )
     return VoomData(values=values, weights=weights, lib_size=lib, trend=trend)

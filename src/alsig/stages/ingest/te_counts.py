@@ -57,7 +57,7 @@ FAMILY_CLASS = {
             "Crypton",
         ),
         "DNA",
-    ),  # fmt: skip
+    ),
     "SVA": "Retroposon",
     **dict.fromkeys(("Satellite", "centr", "acro", "telo"), "Satellite"),
 }

@@ -244,9 +244,10 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
     if "te_counts" in adata.obsm:  # the TE block is summed the same way
         te = adata.obsm["te_counts"]
         out.obsm["te_counts"] = pd.DataFrame(
-            np.asarray(indicator @ te.to_numpy(dtype=np.int64)), index=out.obs_names,
+            np.asarray(indicator @ te.to_numpy(dtype=np.int64)),
+            index=out.obs_names,
             columns=te.columns,
-        )  # fmt: skip
+        )
     log.info("collapsed %d samples into %d by '%s'", adata.n_obs, out.n_obs, by)
     if joined:
         log.info(

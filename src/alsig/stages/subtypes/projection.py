@@ -277,11 +277,17 @@ def project(
     region = [canonical_region(region_of.get(s)) for s in samples]
     allowed = {canonical_region(r) for r in (reference_regions or model.reference_regions)}
     in_region = np.array([r is None or r in allowed for r in region])
-    calls = call_rule(probabilities, distance, in_region, classes=model.classes,
-                      min_probability=model.min_probability,
-                      distance_threshold=model.distance_threshold)  # fmt: skip
-    table = pd.DataFrame(probabilities, index=pd.Index(samples, name="sample"),
-                         columns=list(PROBABILITY_COLUMNS))  # fmt: skip
+    calls = call_rule(
+        probabilities,
+        distance,
+        in_region,
+        classes=model.classes,
+        min_probability=model.min_probability,
+        distance_threshold=model.distance_threshold,
+    )
+    table = pd.DataFrame(
+        probabilities, index=pd.Index(samples, name="sample"), columns=list(PROBABILITY_COLUMNS)
+    )
     table["subtype_call"] = calls
     table["reference_distance"] = distance
     table["region"] = region
@@ -342,9 +348,11 @@ def choose_model(
     models
         ``{name: model}`` (default: the shipped :data:`GENES_MODEL` and :data:`GENES_TE_MODEL`).
     """
-    models = dict(models) if models is not None else {
-        name: load_shipped(name) for name in (GENES_MODEL, GENES_TE_MODEL)
-    }  # fmt: skip
+    models = (
+        dict(models)
+        if models is not None
+        else {name: load_shipped(name) for name in (GENES_MODEL, GENES_TE_MODEL)}
+    )
     with_te = models.get(GENES_TE_MODEL)
     if te_counts is not None and with_te is not None:
         subfamilies = {str(c).split(":", 1)[0] for c in te_counts.columns}

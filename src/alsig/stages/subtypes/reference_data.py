@@ -40,8 +40,10 @@ def reference_files(data_dir: str | Path) -> dict[str, Path]:
     paths = {key: folder / name for key, name in FILES.items()}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
-        raise AlsigError(f"reference data not found: {', '.join(missing)}; pass the shared data "
-                         "folder (the one with PROVENANCE.md).")  # fmt: skip
+        raise AlsigError(
+            f"reference data not found: {', '.join(missing)}; pass the shared data "
+            "folder (the one with PROVENANCE.md)."
+        )
     return paths
 
 
@@ -80,8 +82,12 @@ def load_reference(data_dir: str | Path, *, with_te: bool = True) -> TrainingSet
 def training_hash(data: TrainingSet) -> str:
     """sha256 over what training sees: sample ids, labels, donors, Entrez ids and counts, TEs."""
     digest = hashlib.sha256()
-    for values in (data.samples, list(data.meta["label"]), list(data.meta["subject"]),
-                   data.gene_ids):  # fmt: skip
+    for values in (
+        data.samples,
+        list(data.meta["label"]),
+        list(data.meta["subject"]),
+        data.gene_ids,
+    ):
         digest.update(("\t".join(map(str, values)) + "\n").encode())
     digest.update(np.ascontiguousarray(data.gene_counts.to_numpy(dtype="<i8")).tobytes())
     if data.te_counts is not None:

@@ -54,11 +54,23 @@ DEFAULT_MIN_COVERAGE = 0.5
 #: outer-fold calls of the reference samples, beside the model files (all models of a folder)
 REFERENCE_CALLS = "reference_calls.tsv"
 _HEADER_KEYS = (
-    "format", "format_version", "name", "description", "classes", "probability_columns",
-    "intercept", "calibration", "min_probability", "distance", "reference_samples",
-    "reference_regions", "min_coverage",
-    "hyperparameters", "training", "cv_report",
-)  # fmt: skip
+    "format",
+    "format_version",
+    "name",
+    "description",
+    "classes",
+    "probability_columns",
+    "intercept",
+    "calibration",
+    "min_probability",
+    "distance",
+    "reference_samples",
+    "reference_regions",
+    "min_coverage",
+    "hyperparameters",
+    "training",
+    "cv_report",
+)
 
 
 @dataclass(frozen=True)
@@ -249,8 +261,10 @@ def load_model(path: str | Path) -> ReferenceModel:
     """
     path = Path(path)
     if not path.is_file():
-        raise AlsigError(f"file '{path}': subtype model not found; build it with "
-                         "scripts/build_subtype_model.py or give the path of a <name>.json model.")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': subtype model not found; build it with "
+            "scripts/build_subtype_model.py or give the path of a <name>.json model."
+        )
     try:
         document = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -260,9 +274,11 @@ def load_model(path: str | Path) -> ReferenceModel:
     reference = _read_reference(parquet_path, model)
     expected = document["distance"]
     if model.reference_samples and len(model.reference_samples) != reference.shape[0]:
-        raise AlsigError(f"file '{path}': reference matrix does not match "
-                         f"({len(model.reference_samples)} reference_samples for "
-                         f"{reference.shape[0]} rows).")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': reference matrix does not match "
+            f"({len(model.reference_samples)} reference_samples for "
+            f"{reference.shape[0]} rows)."
+        )
     if list(reference.shape) != list(expected["reference_shape"]) or (
         reference_hash(reference) != expected["reference_sha256"]
     ):
@@ -303,8 +319,10 @@ def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | N
     needed = ["subtype_model", "sample", *PROBABILITY_COLUMNS, "reference_distance", "subtype_call"]
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise AlsigError(f"file '{path}': column(s) {', '.join(missing)} missing; rebuild with "
-                         "scripts/build_subtype_model.py.")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': column(s) {', '.join(missing)} missing; rebuild with "
+            "scripts/build_subtype_model.py."
+        )
     table = table[table["subtype_model"] == model.name].set_index("sample")
     if table.index.has_duplicates or set(table.index) != set(model.reference_samples):
         raise AlsigError(
@@ -317,8 +335,10 @@ def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | N
 
 def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:
     if not path.is_file():
-        raise AlsigError(f"file '{path}': the model's reference matrix is missing (it is written "
-                         "beside the JSON by scripts/build_subtype_model.py).")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': the model's reference matrix is missing (it is written "
+            "beside the JSON by scripts/build_subtype_model.py)."
+        )
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # pyarrow/polars raise several types for a broken file
@@ -327,8 +347,10 @@ def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:
         ) from None
     columns = feature_keys(model.features)
     if frame.columns != columns:
-        raise AlsigError(f"file '{path}': columns do not match the model's features; rebuild the "
-                         "model so both files come from the same build.")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': columns do not match the model's features; rebuild the "
+            "model so both files come from the same build."
+        )
     return frame.to_numpy().astype(np.float32)
 
 
@@ -342,14 +364,18 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
     """
 
     def fail(what: str) -> AlsigError:
-        return AlsigError(f"file '{path}': {what}. Use a model written by "
-                          "scripts/build_subtype_model.py (resources/subtypes/).")  # fmt: skip
+        return AlsigError(
+            f"file '{path}': {what}. Use a model written by "
+            "scripts/build_subtype_model.py (resources/subtypes/)."
+        )
 
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise fail(f"not an alsig subtype model (field 'format' must be '{FORMAT}')")
     if document.get("format_version") != FORMAT_VERSION:
-        raise fail(f"format_version {document.get('format_version')!r} is not supported "
-                   f"(this alsig reads version {FORMAT_VERSION})")  # fmt: skip
+        raise fail(
+            f"format_version {document.get('format_version')!r} is not supported "
+            f"(this alsig reads version {FORMAT_VERSION})"
+        )
     missing = [k for k in (*_HEADER_KEYS, "features") if k not in document]
     if missing:
         raise fail(f"missing field(s) {', '.join(missing)}")
@@ -368,8 +394,9 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
         except (KeyError, TypeError, ValueError):
             raise fail(f"feature {i} needs kind, id, symbol, mean, scale and coef") from None
         if kind not in ("gene", "te") or len(row) != len(classes):
-            raise fail(f"feature {i} ('{fid}'): kind must be gene|te and coef have "
-                       f"{len(classes)} values")  # fmt: skip
+            raise fail(
+                f"feature {i} ('{fid}'): kind must be gene|te and coef have {len(classes)} values"
+            )
         if not all(math.isfinite(v) for v in (*values, *row)) or values[1] <= 0:
             raise fail(f"feature {i} ('{fid}'): mean, scale (> 0) and coef must be finite")
         triples.append((kind, fid, symbol))
@@ -391,8 +418,10 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
         min_probability = float(document["min_probability"])
         min_coverage = float(document["min_coverage"])
     except (KeyError, TypeError, ValueError):
-        raise fail("fields 'intercept', 'calibration' (temperature, bias, target), 'distance' "
-                   "(threshold, neighbours), 'min_probability' and 'min_coverage' are required") from None  # fmt: skip
+        raise fail(
+            "fields 'intercept', 'calibration' (temperature, bias, target), 'distance' "
+            "(threshold, neighbours), 'min_probability' and 'min_coverage' are required"
+        ) from None
     if intercept.shape != (len(classes),) or bias.shape != (len(classes),):
         raise fail(f"intercept and calibration bias need {len(classes)} values")
     if not (temperature > 0 and threshold > 0 and neighbours >= 1):

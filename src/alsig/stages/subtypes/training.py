@@ -287,8 +287,9 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
     """Out-of-fold view of every candidate on ``rows`` and the choices it implies."""
     y, groups = data.y[rows], data.groups[rows]
     te_grid = settings.te_grid if data.te_counts is not None and settings.te_grid else (0,)
-    candidates = [Candidate(g, t, c) for g in settings.gene_grid for t in te_grid
-                  for c in settings.c_grid]  # fmt: skip
+    candidates = [
+        Candidate(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid
+    ]
     # out-of-fold logits and distances of every candidate, inner_repeats splits stacked
     logits = {c: [] for c in candidates}
     distances = {(g, t): [] for g in settings.gene_grid for t in te_grid}
@@ -297,8 +298,9 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
             logits[c].append(np.zeros((len(rows), len(CLASSES))))
         for key in distances:
             distances[key].append(np.zeros(len(rows)))
-        folds = StratifiedGroupKFold(settings.inner_folds, shuffle=True,
-                                     random_state=settings.seed + repeat)  # fmt: skip
+        folds = StratifiedGroupKFold(
+            settings.inner_folds, shuffle=True, random_state=settings.seed + repeat
+        )
         for fit_part, held_part in folds.split(rows, y, groups):
             _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, distances)
     logits = {c: np.concatenate(v) for c, v in logits.items()}
@@ -306,11 +308,15 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
     y = np.tile(y, settings.inner_repeats)
     losses = pd.DataFrame(
         [
-            {"n_genes": c.n_genes, "n_te": c.n_te, "C": c.C,
-             "balanced_log_loss": _balanced_log_loss(_softmax(logits[c]), y)}
+            {
+                "n_genes": c.n_genes,
+                "n_te": c.n_te,
+                "C": c.C,
+                "balanced_log_loss": _balanced_log_loss(_softmax(logits[c]), y),
+            }
             for c in candidates
         ]
-    )  # fmt: skip
+    )
     best = candidates[int(np.argmin(losses["balanced_log_loss"].to_numpy()))]
     distance = distances[(best.n_genes, best.n_te)]
     threshold = float(np.quantile(distance, settings.distance_quantile))
@@ -319,15 +325,21 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
         temperature, bias = fit_calibration(logits[best], y, target)
         probabilities = calibrated_probabilities(logits[best], temperature, bias)
         for minimum in settings.probability_grid:
-            calls = call_rule(probabilities, np.zeros(len(y)), np.ones(len(y), dtype=bool),
-                              classes=CLASSES, min_probability=minimum,
-                              distance_threshold=np.inf)  # fmt: skip
+            calls = call_rule(
+                probabilities,
+                np.zeros(len(y)),
+                np.ones(len(y), dtype=bool),
+                classes=CLASSES,
+                min_probability=minimum,
+                distance_threshold=np.inf,
+            )
             cost = balanced_cost(calls, y, settings.abstain_cost)
             if choice is None or cost < choice[0] - 1e-12:
                 choice = (cost, target, minimum, temperature, bias)
     cost, target, minimum, temperature, bias = choice
-    return InnerReport(losses, best, target, float(minimum), threshold, float(cost),
-                       temperature, bias)  # fmt: skip
+    return InnerReport(
+        losses, best, target, float(minimum), threshold, float(cost), temperature, bias
+    )
 
 
 def _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, distances) -> None:

@@ -42,10 +42,24 @@ from alsig.stages.subtypes.training import (
 
 CALL_COLUMNS = ("subtype_call", "label")
 PREDICTION_COLUMNS = (
-    "scheme", "repeat", "fold", "sample", "subject", "label", "region", "batch",
-    *PROBABILITY_COLUMNS, "reference_distance", "subtype_call",
-    "n_genes", "n_te", "C", "calibration_target", "min_probability", "distance_threshold",
-)  # fmt: skip
+    "scheme",
+    "repeat",
+    "fold",
+    "sample",
+    "subject",
+    "label",
+    "region",
+    "batch",
+    *PROBABILITY_COLUMNS,
+    "reference_distance",
+    "subtype_call",
+    "n_genes",
+    "n_te",
+    "C",
+    "calibration_target",
+    "min_probability",
+    "distance_threshold",
+)
 
 
 def predict_rows(model: ReferenceModel, data: TrainingSet, rows: np.ndarray) -> pd.DataFrame:
@@ -269,9 +283,15 @@ def reliability(frame: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
         for b in range(bins):
             inside = which == b
             if inside.any():
-                rows.append({"class": c, "bin": b, "n": int(inside.sum()),
-                             "predicted": float(p[inside].mean()),
-                             "observed": float(np.mean(labels[inside] == c))})  # fmt: skip
+                rows.append(
+                    {
+                        "class": c,
+                        "bin": b,
+                        "n": int(inside.sum()),
+                        "predicted": float(p[inside].mean()),
+                        "observed": float(np.mean(labels[inside] == c)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
