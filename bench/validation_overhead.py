@@ -41,7 +41,7 @@ H5AD = """
 import json, resource, sys, time, tempfile
 from pathlib import Path
 import anndata as ad, numpy as np, pandas as pd
-from alsig.stages.ingest import read_h5ad_count_matrix
+from alsig.stages.ingest.counts import read_h5ad_count_matrix
 n_obs, n_vars = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)
 x = rng.negative_binomial(2, 0.01, size=(n_obs, n_vars)).astype(np.float64)

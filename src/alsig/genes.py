@@ -84,7 +84,8 @@ class HarmonisationReport:
 
 def mapping_table(mapping: dict[str, str]) -> dict[str, list[str]]:
     """A name -> name mapping as two parallel lists: gene names may contain '/', which HDF5
-    (h5ad ``uns``) would read as nested groups if they were dict keys."""
+    (h5ad ``uns``) would read as nested groups if they were dict keys.
+    """
     return {"from": list(mapping), "to": [str(v) for v in mapping.values()]}
 
 
@@ -208,7 +209,8 @@ class GeneMap:
     def rename_map(self, symbols: Iterable[str]) -> tuple[dict[str, str], int]:
         """Current HGNC symbol of each distinct symbol, each resolved on its own (so an outdated
         symbol is renamed even when its current name is also in ``symbols``: gene sets and
-        signatures then merge the two names). Returns ``({symbol: current}, n_unmapped)``."""
+        signatures then merge the two names). Returns ``({symbol: current}, n_unmapped)``.
+        """
         mapping: dict[str, str] = {}
         unmapped = 0
         for symbol in dict.fromkeys(symbols):

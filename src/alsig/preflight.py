@@ -40,13 +40,13 @@ from alsig.settings import STAGES, config_schema, resolve_mapping, schema_errors
 from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import cache_files
 from alsig.stages.de.design import design_variables
-from alsig.stages.ingest import (
+from alsig.stages.ingest.counts import read_sample_ids
+from alsig.stages.ingest.geo import series_matrix_layout
+from alsig.stages.ingest.samples import (
     SheetLayout,
     match_samples,
     obs_from_sheet,
-    read_sample_ids,
     read_sample_sheet,
-    series_matrix_layout,
 )
 from alsig.validation import (
     as_missing,

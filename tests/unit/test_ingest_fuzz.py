@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alsig.errors import AlsigError
-from alsig.stages.ingest import read_count_matrix, read_h5ad_count_matrix, read_sample_sheet
+from alsig.stages.ingest.counts import read_count_matrix, read_h5ad_count_matrix
+from alsig.stages.ingest.samples import read_sample_sheet
 
 FUZZ = settings(
     derandomize=True,

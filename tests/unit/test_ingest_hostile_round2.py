@@ -17,12 +17,9 @@ import scipy.sparse as sp
 
 from alsig.errors import AlsigError
 from alsig.settings import complete
-from alsig.stages.ingest import (
-    ingest_local,
-    read_count_matrix,
-    read_h5ad_count_matrix,
-    read_sample_sheet,
-)
+from alsig.stages.ingest import ingest_local
+from alsig.stages.ingest.counts import read_count_matrix, read_h5ad_count_matrix
+from alsig.stages.ingest.samples import read_sample_sheet
 from alsig.stages.ingest.te_counts import read_te_counts
 from alsig.stages.qc import run_qc
 from alsig.stages.qc.replicates import collapse_replicates, replicate_advice

@@ -221,7 +221,7 @@ class EUtils:
     def esummary(
         self, ids: list[str], *, db: str = "gds", batch_size: int = ESUMMARY_BATCH
     ) -> dict[str, dict[str, Any]]:
-        """uid -> esummary document, in batches of ``batch_size`` uids."""
+        """Uid -> esummary document, in batches of ``batch_size`` uids."""
         docs: dict[str, dict[str, Any]] = {}
         for offset in range(0, len(ids), batch_size):
             chunk = ids[offset : offset + batch_size]

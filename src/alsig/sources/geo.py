@@ -69,7 +69,8 @@ def _unquote(cell: str) -> str:
 
 def _decode(raw: bytes, number: int, legacy: list[int]) -> str:
     """One line as text: UTF-8, else Windows-1252 (Latin-1 for its undefined bytes), noting
-    the line number in ``legacy``."""
+    the line number in ``legacy``.
+    """
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -217,7 +218,8 @@ def _sample_accessions(rows: list[tuple[int, str, list[str]]], path: Path) -> li
 
 def _characteristics(rows: list[tuple[int, str, list[str]]], n: int) -> dict[str, list[str | None]]:
     """Characteristic column -> value per sample (None where missing), in order of appearance;
-    the rules are in the module docstring."""
+    the rules are in the module docstring.
+    """
     per_sample: list[dict[str, str]] = [{} for _ in range(n)]
     order: list[str] = []
     char_rows = [r for r in rows if r[1] == CHARACTERISTICS]

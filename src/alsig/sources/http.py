@@ -54,7 +54,8 @@ class Refused(Exception):
 
 class Unreachable(Exception):
     """The host name does not resolve: the machine has no network (or no DNS). Retrying cannot
-    help, so the caller is told at the first attempt instead of after every backoff."""
+    help, so the caller is told at the first attempt instead of after every backoff.
+    """
 
     def __init__(self, host: str, reason: object) -> None:
         super().__init__(
@@ -127,7 +128,8 @@ def open_url(
     url: str, policy: RetryPolicy, headers: Mapping[str, str] | None = None
 ) -> Iterator[http.client.HTTPResponse]:
     """The response to a GET of ``url``; failures, also while the block reads the body, become
-    :class:`Transient` (worth another attempt) or :class:`Refused` (not)."""
+    :class:`Transient` (worth another attempt) or :class:`Refused` (not).
+    """
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=policy.timeout) as response:

@@ -119,7 +119,8 @@ def _typed(
     meta: pd.DataFrame, variables: list[str], contrast: Sequence[str], categorical: Collection[str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """Covariates numeric or categorical (:func:`alsig.validation.choose_kind`), the factor
-    categorical with the reference first; and the notes on the choices."""
+    categorical with the reference first; and the notes on the choices.
+    """
     factor, test, ref = (str(v) for v in contrast)
     notes: list[str] = []
     for column in variables:

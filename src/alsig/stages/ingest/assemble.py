@@ -1,5 +1,6 @@
 """The ingested AnnData: counts in sample-sheet order, stored CSR or dense (whichever is smaller),
-with a provenance record of every input file and package version."""
+with a provenance record of every input file and package version.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 import alsig
 from alsig.counts import count_dtype
 from alsig.io import sha256_file
+from alsig.keys import CONDITION, DATASET, PROVENANCE
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ def file_record(path: str | Path, **extra: Any) -> dict[str, Any]:
 
 def download_record(path: str | Path) -> dict[str, Any]:
     """URL, retrieval time and attempts the downloader recorded next to a cached file (its
-    ``<path>.json`` sidecar), for :func:`file_record`; empty when there is no sidecar."""
+    ``<path>.json`` sidecar), for :func:`file_record`; empty when there is no sidecar.
+    """
     sidecar = Path(f"{path}.json")
     if not sidecar.exists():
         return {}
@@ -122,14 +125,14 @@ def assemble(
             "x_storage": "csr" if sp.issparse(adata.X) else "dense",
         }
     )
-    adata.uns["provenance"] = provenance
-    adata.uns["dataset"] = dataset
+    adata.uns[PROVENANCE] = provenance
+    adata.uns[DATASET] = dataset
     log.info(
         "dataset %s: %d samples x %d genes (%s); conditions %s",
         dataset,
         adata.n_obs,
         adata.n_vars,
         provenance["x_storage"],
-        dict(obs["condition"].value_counts()),
+        dict(obs[CONDITION].value_counts()),
     )
     return adata

@@ -157,8 +157,9 @@ def _gene_column(gene_column: str | None, names: list[str], report: dict[str, An
 def _with_featurecounts(
     names: list[str], gene_column: str, non_sample: list[str], report: dict[str, Any]
 ) -> list[str]:
-    """featureCounts writes ``Geneid Chr Start End Strand Length`` before the samples; those
-    five columns are annotation, never samples (``Length`` would pass as counts)."""
+    """FeatureCounts writes ``Geneid Chr Start End Strand Length`` before the samples; those
+    five columns are annotation, never samples (``Length`` would pass as counts).
+    """
     if names[0] != "Geneid" or gene_column != "Geneid":
         return non_sample
     if tuple(names[1:6]) != FEATURECOUNTS_ANNOTATION:
@@ -206,7 +207,8 @@ def _parse(
     text: PreparedText, sep: str, names: list[str], samples: list[str], path: Path
 ) -> pl.DataFrame:
     """Integers straight from the parser; anything else (floats, text, ragged rows, bad
-    UTF-8) goes through :func:`_parse_as_text`, which finds and names the problem."""
+    UTF-8) goes through :func:`_parse_as_text`, which finds and names the problem.
+    """
     schema = {c: pl.String for c in names}
     schema.update({s: pl.Int64 for s in samples})
     try:
@@ -230,7 +232,8 @@ def _read(text: PreparedText, sep: str, schema: dict) -> pl.DataFrame:
 
 def _parse_as_text(text: PreparedText, sep: str, names: list[str], path: Path) -> pl.DataFrame:
     """Every column as text, with room for lines longer than the header (checked later; a
-    quoted delimiter over-counts, which only adds an empty column)."""
+    quoted delimiter over-counts, which only adds an empty column).
+    """
     widest = max(line.count(sep.encode()) for line in text.data.split(b"\n")) + 1
     schema = {c: pl.String for c in names}
     schema.update({f"{_EXTRA}{i + 1}": pl.String for i in range(max(widest - len(names), 0))})
@@ -247,7 +250,8 @@ def _drop_blank_and_empty(
     table: pl.DataFrame, names: list[str], gene_column: str, path: Path, report: dict[str, Any]
 ) -> pl.DataFrame:
     """Drop blank lines, and unnamed or beyond-the-header columns that are empty (trailing
-    delimiters); such a column holding a value is an error."""
+    delimiters); such a column holding a value is an error.
+    """
     data = [c for c in table.columns if c != _LINE]
     blank = pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).cast(pl.String) == "") for c in data)
     n_blank = int(table.select(blank.sum()).item())
@@ -285,7 +289,8 @@ def _to_counts(
     table: pl.DataFrame, samples: list[str], path: Path, rounding: str
 ) -> tuple[pl.DataFrame, int]:
     """Sample columns as exact Int64 counts (``12.0`` and ``1e3`` are integers), and the
-    number of cells rounded under ``rounding: round``."""
+    number of cells rounded under ``rounding: round``.
+    """
     columns: dict[str, pl.Series] = {}
     n_rounded = 0
     for column in samples:
@@ -338,7 +343,8 @@ def _text_counts(
 
 def _too_large(clean: pl.Series, as_int: pl.Series, as_float: pl.Series) -> pl.Series:
     """Plain integers beyond Int64 (the int parse fails, the float one does not) and floats
-    beyond 2^53 (not exact)."""
+    beyond 2^53 (not exact).
+    """
     beyond_int64 = as_int.is_null() & clean.str.contains(r"^[+-]?\d+$").fill_null(False)
     return beyond_int64 | (
         as_int.is_null() & as_float.is_finite() & (as_float.abs() >= rules.FLOAT_EXACT)
@@ -593,7 +599,8 @@ def _h5ad_sample_ids(names: Any, path: Path, report: dict[str, Any]) -> list[str
 
 def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]:
     """The gene id of each var row: ``var[gene_column]`` or ``var_names``, as read (NaN stays
-    a float, so it is recognised as missing)."""
+    a float, so it is recognised as missing).
+    """
     if not gene_column:
         return list(adata.var_names)
     if gene_column not in adata.var.columns:

@@ -4,7 +4,7 @@ variants and mouse-style symbols. The text and the h5ad reader both call
 :func:`clean_gene_rows`; the rules are those of :mod:`alsig.validation`.
 
 The duplicate rule: rows whose (whitespace-stripped) id repeats are summed later by
-:func:`alsig.stages.ingest.harmonise_genes`, as for two Ensembl ids of one symbol. A repeated id
+:func:`alsig.stages.ingest.harmonise.harmonise_genes`, as for two Ensembl ids of one symbol. A repeated id
 whose counts equal an earlier row's in every sample is not a second feature but a copy (a
 spreadsheet paste, a concatenated file): summing would double the gene, so the copy is dropped,
 logged as a warning and counted in the provenance. All-zero rows are exempt: summing or dropping
@@ -177,7 +177,8 @@ def _equals_any(counts: np.ndarray, row: int, earlier: list[int]) -> bool:
 
 def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
     """``gapdh`` / ``Gapdh`` next to ``GAPDH``: harmonisation maps them to one symbol and sums
-    them, which is rarely what the file meant."""
+    them, which is rarely what the file meant.
+    """
     variants = [" / ".join(group) for group in case_variants(ids)]
     if variants:
         report["case_variant_ids"] = variants
@@ -189,7 +190,8 @@ def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
 
 def check_species(ids: list[str], id_type: str, path: Path) -> None:
     """Raise when the symbols look like mouse/rat ones (``Gapdh``: capital then lower case);
-    alsig's gene map, signatures and references are human."""
+    alsig's gene map, signatures and references are human.
+    """
     if id_type not in ("symbol", "auto"):
         return
     symbols = [g for g in ids if _HAS_LETTER.search(g) and not _NOT_SYMBOL.match(g)]

@@ -1,5 +1,6 @@
 """A ``source: geo`` dataset: NCBI-computed counts, NCBI's gene annotation and the series matrix
-(downloaded into the cache by the download rules)."""
+(downloaded into the cache by the download rules).
+"""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.errors import AlsigError, where
+from alsig.keys import BATCH, CONDITION, REGION, SEX, SUBJECT
 from alsig.stages.ingest.text import (
     PreparedText,
     categorical_strings,
@@ -33,7 +34,6 @@ from alsig.validation import canonical_plan, clean_sheet, did_you_mean, is_missi
 log = logging.getLogger(__name__)
 _LINE = "__line"  # file line of each row, for the messages
 
-CANONICAL_COLUMNS = ("subject", "sex", "region", "batch")
 _FEMALE = {"f", "female", "woman", "women"}
 _MALE = {"m", "male", "man", "men"}
 
@@ -41,7 +41,8 @@ _MALE = {"m", "male", "man", "men"}
 @dataclass(frozen=True)
 class SheetLayout:
     """Where a sample sheet keeps what ingest needs: the sample id and condition columns, the
-    condition rules, and the columns of the canonical obs fields (``subject``, ``sex``, ...)."""
+    condition rules, and the columns of the canonical obs fields (``subject``, ``sex``, ...).
+    """
 
     sample_column: str = "sample"
     condition_column: str = "condition"
@@ -293,15 +294,15 @@ def build_obs(
     obs.index = pd.Index(sheet.get_column(sample_column).to_list(), name=None).astype(str)
     obs = obs.where(obs.notna(), None)
     obs = obs.rename(columns=plan.keep_as)
-    obs["condition"] = conditions
+    obs[CONDITION] = conditions
     for note in plan.notes:
         notes.append(note)
         log.warning("dataset %s: %s", dataset, note)
     mapped = plan.columns
-    obs["subject"] = _subject(obs, mapped.get("subject"), dataset, notes, plan.keep_as)
-    sex_column = plan.keep_as.get(mapped.get("sex"), mapped.get("sex"))
-    obs["sex"] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
-    for canonical in ("region", "batch"):
+    obs[SUBJECT] = _subject(obs, mapped.get(SUBJECT), dataset, notes, plan.keep_as)
+    sex_column = plan.keep_as.get(mapped.get(SEX), mapped.get(SEX))
+    obs[SEX] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
+    for canonical in (REGION, BATCH):
         column = plan.keep_as.get(mapped.get(canonical), mapped.get(canonical))
         obs[canonical] = _known(obs[column], canonical, dataset, notes) if column else None
     report["canonical_columns"] = [f"{k}: {v}" for k, v in mapped.items()]

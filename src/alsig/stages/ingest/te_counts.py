@@ -30,11 +30,10 @@ import numpy as np
 import pandas as pd
 
 from alsig.errors import AlsigError, where
+from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
+from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
 
 log = logging.getLogger(__name__)
-
-OBSM_KEY = "te_counts"
-FEATURES_KEY = "te_features"
 
 #: RepeatMasker class of common families (TEtranscripts' GTF), for ids written without it
 FAMILY_CLASS = {
@@ -159,7 +158,8 @@ def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
 
 def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
     """``te_id, subfamily, family, class`` for TE ids (a trailing ``?`` of RepeatMasker's
-    uncertain classes is kept in ``class``)."""
+    uncertain classes is kept in ``class``).
+    """
     parts = [t.split(":") for t in te_ids]
     return pd.DataFrame(
         {
@@ -202,8 +202,6 @@ def read_te_counts(
         No TE row, a repeated TE id, a sample missing from the table, or a bad count (the
         gene-matrix reader's message: file, line and column).
     """
-    from alsig.stages.ingest.counts import read_count_matrix
-
     report = {} if report is None else report
     matrix = read_count_matrix(path, gene_column=gene_column)
     report.update({k: v for k, v in matrix.report.items() if k != "notes"})
@@ -254,8 +252,6 @@ def split_te_rows(matrix):
     tuple
         The gene matrix, and the samples x TEs frame or None.
     """
-    from alsig.stages.ingest.counts import CountMatrix
-
     family_class: dict[str, str] = {}
     for feature in matrix.gene_ids:
         if is_te_id(str(feature)):
@@ -282,17 +278,10 @@ def split_te_rows(matrix):
 
 def attach_te_counts(adata, te_counts: pd.DataFrame, source: dict | None = None):
     """Put the TE block into ``adata`` (``obsm["te_counts"]``, ``uns["te_features"]``) and
-    record its input in the provenance. Returns ``adata``."""
-    adata.obsm[OBSM_KEY] = te_counts.loc[list(adata.obs_names)]
-    adata.uns[FEATURES_KEY] = te_annotation(list(te_counts.columns)).to_dict(orient="list")
+    record its input in the provenance. Returns ``adata``.
+    """
+    adata.obsm[TE_COUNTS] = te_counts.loc[list(adata.obs_names)]
+    adata.uns[TE_FEATURES] = te_annotation(list(te_counts.columns)).to_dict(orient="list")
     if source is not None:
-        adata.uns.setdefault("provenance", {})["te_counts"] = source
+        adata.uns.setdefault(PROVENANCE, {})["te_counts"] = source
     return adata
-
-
-def te_block(adata) -> pd.DataFrame | None:
-    """The samples x TEs counts of an AnnData, or None when the dataset has no TE input."""
-    block = adata.obsm.get(OBSM_KEY) if hasattr(adata, "obsm") else None
-    if block is None:
-        return None
-    return block if isinstance(block, pd.DataFrame) else pd.DataFrame(block, index=adata.obs_names)

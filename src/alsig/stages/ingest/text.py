@@ -65,7 +65,8 @@ def delimiter_for(path: Path) -> str:
 
 def header_fields(raw: bytes, path: Path, sep: str) -> list[str]:
     """The column names of the first line; a single column is an error that names the likely
-    delimiter mix-up."""
+    delimiter mix-up.
+    """
     first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     fields = [f.strip().strip('"') for f in first.split(sep)]
     if len(fields) < 2:

@@ -161,7 +161,8 @@ def _check_subjects(obs: pd.DataFrame, keys: pd.Series, by: str) -> None:
 
 def _groups(obs: pd.DataFrame, keys: pd.Series, by: str) -> tuple[pd.Series, list[str]]:
     """The collapsed sample id of each sample: the ``by`` value, or ``<by>_<region>`` for a
-    subject sampled in several regions; and those subjects."""
+    subject sampled in several regions; and those subjects.
+    """
     groups = keys.copy()
     split: list[str] = []
     for column in WITHIN_SUBJECT:
