@@ -1,5 +1,6 @@
-"""Genes: map the count matrix's ids to current symbols (:class:`alsig.genes.GeneMap`) and sum
-the rows that end up with the same symbol.
+"""Genes: map the count matrix's ids to current symbols and sum the rows of one symbol.
+
+The map is :class:`alsig.genes.GeneMap`; the checks before it are :func:`harmonise_checked`'s.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def harmonise_checked(
     threshold_key: str | None = None,
     fallback_symbols: dict[str, str] | None = None,
 ) -> HarmonisedGenes:
-    """The gene checks every count matrix passes, then :func:`harmonise_genes`.
+    """Run the gene checks every count matrix passes, then :func:`harmonise_genes`.
 
     In order: no sample is an empty library (named by id); the symbols are not mouse-style;
     Entrez ids written as numbers (``7157.0``) are repaired when the ids are read as Entrez
@@ -119,6 +120,7 @@ def harmonise_checked(
     Returns
     -------
     HarmonisedGenes
+        As :func:`harmonise_genes`; its report adds the detected id type and the mapped share.
 
     Raises
     ------

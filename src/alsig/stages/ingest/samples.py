@@ -40,8 +40,10 @@ _MALE = {"m", "male", "man", "men"}
 
 @dataclass(frozen=True)
 class SheetLayout:
-    """Where a sample sheet keeps what ingest needs: the sample id and condition columns, the
-    condition rules, and the columns of the canonical obs fields (``subject``, ``sex``, ...).
+    """Where a sample sheet keeps what ingest needs.
+
+    The sample id and condition columns, the condition rules, and the columns of the canonical
+    obs fields (``subject``, ``sex``, ...).
     """
 
     sample_column: str = "sample"
@@ -51,8 +53,9 @@ class SheetLayout:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> SheetLayout:
-        """The layout a dataset's config entry gives (``sample_column``, ``condition``,
-        ``columns``).
+        """Build the layout a dataset's config entry gives.
+
+        The entry's keys read are ``sample_column``, ``condition`` and ``columns``.
 
         Parameters
         ----------
@@ -62,6 +65,7 @@ class SheetLayout:
         Returns
         -------
         SheetLayout
+            The entry's columns and rules, with the schema's defaults where it has none.
         """
         condition = settings.get("condition") or {}
         return cls(
@@ -221,7 +225,18 @@ def resolve_conditions(
 
 
 def normalise_sex(value: str | None) -> str | None:
-    """``female``, ``male`` or None (unknown) for the usual spellings (``F``, ``Male``, ...)."""
+    """Spell a sex label as ``female``, ``male`` or None (unknown).
+
+    Parameters
+    ----------
+    value
+        A sheet value in one of the usual spellings (``F``, ``Male``, ``woman``, ...).
+
+    Returns
+    -------
+    str or None
+        ``female``, ``male``, or None for anything else.
+    """
     if value is None:
         return None
     text = str(value).strip().lower()
@@ -312,7 +327,7 @@ def build_obs(
 def _subject(
     obs: pd.DataFrame, column: str | None, dataset: str, notes: list[str], renamed: dict
 ) -> list[str]:
-    """The subject of each sample; the sample id where the column says "not known"."""
+    """Return the subject of each sample; the sample id where the column says "not known"."""
     if column is None:
         return list(obs.index)
     values = obs[renamed.get(column, column)]
@@ -330,7 +345,7 @@ def _subject(
 
 
 def _known(values: pd.Series, canonical: str, dataset: str, notes: list[str]) -> list:
-    """A canonical column's values with "not known" cells as None (noted)."""
+    """Return a canonical column's values with "not known" cells as None (noted)."""
     missing = [(s, v) for s, v in values.items() if v is not None and is_missing_value(v)]
     if missing:
         spelled = ", ".join(sorted({repr(v) for _, v in missing}))
@@ -424,6 +439,11 @@ def match_samples(
         For the messages.
     matrix_genes
         The matrix's row ids: when they hold the sheet's samples, the matrix is transposed.
+
+    Raises
+    ------
+    AlsigError
+        Naming the samples only one side has, or saying that the matrix looks transposed.
     """
     in_matrix = set(matrix_samples)
     in_sheet = set(sheet_samples)
