@@ -55,7 +55,7 @@ ROUNDING = ("none", "round")
 
 
 def count_message(location: str, what: str, value: object, fix: str = "") -> str:
-    """The one message of a bad count.
+    """Word the one message of a bad count.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def integer_counts(
     locate: Callable[[int, int], str],
     hint: str = "",
 ) -> tuple[np.ndarray, int]:
-    """A numeric matrix as exact int64 counts, or an error naming the first bad cell.
+    """Convert a numeric matrix to exact int64 counts, or raise naming the first bad cell.
 
     Parameters
     ----------
@@ -179,8 +179,9 @@ def _raise_first(
 
 
 def _position(matrix, data: np.ndarray, flat: int) -> tuple[int, int]:
-    """(row, column) of the ``flat``-th stored value (row-major for dense, CSR order for
-    sparse).
+    """Return (row, column) of the ``flat``-th stored value.
+
+    The order is row-major for dense, CSR order for sparse.
     """
     if sp.issparse(matrix):  # CSR (see integer_counts): data in row order
         row = int(np.searchsorted(matrix.indptr, flat, side="right") - 1)

@@ -72,7 +72,7 @@ def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str
 
 
 def level_shortfalls(counts: Mapping[str, int], levels: Sequence[str], minimum: int) -> list[str]:
-    """The levels of a comparison with too few samples, one phrase each.
+    """List the levels of a comparison with too few samples, one phrase each.
 
     The one rule for "samples per level", used by DE before fitting and by the pre-flight
     (which counts collapsed replicate groups, as QC will make them).
