@@ -47,7 +47,9 @@ Z_95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class ShareRemoved:
-    """``difference`` = unadjusted - adjusted (with its SE and CI) and ``share`` =
+    """The difference between an unadjusted and an adjusted effect, and the share it removes.
+
+    ``difference`` = unadjusted - adjusted (with its SE and CI) and ``share`` =
     difference / unadjusted (with Fieller's CI; None bounds when it is unbounded).
     """
 
@@ -63,8 +65,9 @@ class ShareRemoved:
 
 @dataclass(frozen=True)
 class AdjustedEffect:
-    """One contrast coefficient without (``estimate``) and with (``estimate_adjusted``) the
-    cell-mix covariates, on the same samples.
+    """One contrast coefficient without and with the cell-mix covariates, on the same samples.
+
+    ``estimate`` is the coefficient without them, ``estimate_adjusted`` with them.
 
     ``se`` / ``se_adjusted`` come from each model's own fit (as the axis tests report them);
     ``covariance`` is the joint 2 x 2 covariance of the two estimates (see the module notes);
@@ -98,8 +101,16 @@ class AdjustedEffect:
         return float(2 * tail)
 
     def standardised(self) -> tuple[float, float, np.ndarray]:
-        """Both estimates and their covariance divided by the unadjusted residual SD ``sd``
-        (one ruler, so the share removed is the same in raw and standardised units).
+        """Divide both estimates and their covariance by the unadjusted residual SD ``sd``.
+
+        One ruler for both, so the share removed is the same in raw and standardised units.
+
+        Returns
+        -------
+        estimate, estimate_adjusted : float
+            The two estimates in units of ``sd``.
+        covariance : numpy.ndarray
+            Their 2 x 2 covariance in units of ``sd**2``.
         """
         return (
             self.estimate / self.sd,
@@ -116,7 +127,7 @@ def share_removed(
     df: float = np.inf,
     level: float = 0.95,
 ) -> ShareRemoved:
-    """The difference between an unadjusted and an adjusted effect and the share removed.
+    """Compute the difference between an unadjusted and an adjusted effect and the share removed.
 
     Parameters
     ----------
@@ -132,6 +143,7 @@ def share_removed(
     Returns
     -------
     ShareRemoved
+        The difference with its SE and CI, the share with Fieller's CI.
     """
     cov = np.asarray(covariance, dtype=float)
     crit = float(
@@ -359,8 +371,10 @@ def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
 
 
 def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
-    """REML random-intercept fit as the axis tests do it: (fixed-effect SEs, residual variance,
-    donor variance), or None when it fails or does not converge.
+    """Fit a REML random intercept per donor as the axis tests do.
+
+    Returns (fixed-effect SEs, residual variance, donor variance), or None when the fit fails or
+    does not converge.
     """
     from statsmodels.regression.mixed_linear_model import MixedLM
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -379,8 +393,10 @@ def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
 
 
 def _gls_row(X, codes, sizes, scale, tau2, j) -> np.ndarray:
-    """Row ``j`` of the GLS map ``(X'V^-1 X)^-1 X'V^-1`` for block compound symmetry
-    ``V = scale I + tau2 J`` per donor (``V_c^-1 = (I - tau2 / (scale + n_c tau2) J) / scale``).
+    """Return row ``j`` of the GLS map ``(X'V^-1 X)^-1 X'V^-1``.
+
+    V is block compound symmetric, ``V = scale I + tau2 J`` per donor, so
+    ``V_c^-1 = (I - tau2 / (scale + n_c tau2) J) / scale``.
     """
     factor = tau2 / (scale + sizes * tau2)
     sums = np.vstack([np.bincount(codes, weights=X[:, k]) for k in range(X.shape[1])]).T

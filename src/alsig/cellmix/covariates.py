@@ -1,5 +1,6 @@
-"""The cell-mix covariates a model can afford: the indices, their leading principal components,
-or none.
+"""The cell-mix covariates a model can afford.
+
+The indices themselves, their leading principal components, or none.
 
 Six correlated indices (neuron loss comes with gliosis) would cost six degrees of freedom and
 make the adjusted effect unstable in cohorts of 20-100 donors. The rule, fixed in issue 27:
@@ -47,6 +48,7 @@ class CellMixCovariates:
 
     @property
     def estimable(self) -> bool:
+        """Whether the cohort affords any covariate (``covariates`` is not None)."""
         return self.covariates is not None
 
 
@@ -58,7 +60,7 @@ def adjustment_covariates(
     donors_per_covariate: int = DONORS_PER_COVARIATE,
     min_variance: float = MIN_VARIANCE,
 ) -> CellMixCovariates:
-    """The cell-mix covariates for a model fitted on the samples of ``indices``.
+    """Choose the cell-mix covariates for a model fitted on the samples of ``indices``.
 
     Parameters
     ----------
@@ -76,6 +78,8 @@ def adjustment_covariates(
     Returns
     -------
     CellMixCovariates
+        The covariates (None when not estimable), what they are and why, and for components
+        their variance shares and loadings.
 
     Raises
     ------
@@ -159,8 +163,9 @@ def adjustment_covariates(
 
 
 def _principal_components(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores, variance shares and loadings of standardised columns; each component's sign is
-    fixed so its largest loading is positive (deterministic output).
+    """Return the scores, variance shares and loadings of standardised columns.
+
+    Each component's sign is fixed so its largest loading is positive (deterministic output).
     """
     u, s, vt = np.linalg.svd(z, full_matrices=False)
     signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])

@@ -6,10 +6,10 @@ reader both call :func:`clean_gene_rows`; the rules are those of :mod:`alsig.val
 
 The duplicate rule: rows whose (whitespace-stripped) id repeats are summed later by
 :func:`alsig.stages.ingest.harmonise.harmonise_genes`, as for two Ensembl ids of one symbol. A
-repeated id whose counts equal an earlier row's in every sample is not a second feature but a copy (a
-spreadsheet paste, a concatenated file): summing would double the gene, so the copy is dropped,
-logged as a warning and counted in the provenance. All-zero rows are exempt: summing or dropping
-them gives the same numbers, and sparse matrices have many.
+repeated id whose counts equal an earlier row's in every sample is not a second feature but a
+copy (a spreadsheet paste, a concatenated file): summing would double the gene, so the copy is
+dropped, logged as a warning and counted in the provenance. All-zero rows are exempt: summing or
+dropping them gives the same numbers, and sparse matrices have many.
 """
 
 from __future__ import annotations
