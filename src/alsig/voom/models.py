@@ -1,5 +1,7 @@
-"""Gene-wise weighted linear models: least squares, GLS with a block correlation, and a linear
-mixed model with one random intercept per subject (REML), all vectorised across genes.
+"""Gene-wise weighted linear models, vectorised across genes.
+
+Least squares, GLS with a block correlation, and a linear mixed model with one random intercept
+per subject (REML).
 
 Every fit returns :class:`GeneFits`: coefficients, their covariance up to the residual variance
 (``cov_unscaled``, limma's ``stdev.unscaled`` squared on the diagonal) and the residual variance
@@ -71,7 +73,18 @@ class GeneFits:
         return int(self.coefficients.shape[0])
 
     def fitted(self, design: np.ndarray) -> np.ndarray:
-        """Fixed-effect fitted values, genes x samples."""
+        """Return the fixed-effect fitted values.
+
+        Parameters
+        ----------
+        design
+            Design matrix, samples x coefficients.
+
+        Returns
+        -------
+        numpy.ndarray
+            Genes x samples.
+        """
         return self.coefficients @ np.asarray(design, dtype=float).T
 
     def contrast(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,8 +236,9 @@ def block_correlations(
     *,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-gene REML estimate of the intra-subject correlation of the GLS model of
-    :func:`fit_gls` (the gene-wise step of duplicateCorrelation, Smyth et al. 2005).
+    """Estimate the intra-subject correlation of :func:`fit_gls`'s model per gene (REML).
+
+    This is the gene-wise step of duplicateCorrelation (Smyth et al. 2005).
 
     Parameters
     ----------

@@ -76,7 +76,7 @@ CONSENSUS_GENES = 4000
 
 
 def repeated_model(setting: str, subjects: Sequence) -> tuple[str, str]:
-    """The model for ``de.repeated_subjects`` and these samples' subjects, and why.
+    """Choose the model for ``de.repeated_subjects`` and these samples' subjects, and say why.
 
     Parameters
     ----------

@@ -38,7 +38,7 @@ BOUNDARY_RULES = ("median", "lmertest")
 
 
 def _covariance(fit: GeneFits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``A = 2 H^-1`` per gene in ``(s, theta)``: entries ``(a_ss, a_st, a_tt)``."""
+    """Return ``A = 2 H^-1`` per gene in ``(s, theta)``: entries ``(a_ss, a_st, a_tt)``."""
     if fit.scalars is None or fit.ratio is None or fit.s2_matrix is None:
         raise AlsigError("Satterthwaite degrees of freedom need a mixed-model fit (fit_mixed).")
     # with the residual variance's prior (d0, s0^2) the deviance is

@@ -22,7 +22,7 @@ N_TOP = 10
 
 
 def subject_counts(subjects: Sequence, groups: Sequence | None = None) -> dict[str, Any]:
-    """Samples per subject and, per level of ``groups``, subjects and samples.
+    """Count samples per subject and, per level of ``groups``, subjects and samples.
 
     Parameters
     ----------
