@@ -124,10 +124,17 @@ class ReferenceModel:
 
     @property
     def uses_te(self) -> bool:
+        """Whether the model has TE features (a genes+TE model)."""
         return bool(self.te_subfamilies)
 
     def rounded(self) -> ReferenceModel:
-        """The model with every float at :data:`DIGITS` significant digits (what is written)."""
+        """Round every float to :data:`DIGITS` significant digits (what is written).
+
+        Returns
+        -------
+        ReferenceModel
+            A copy; the reference matrix as float32.
+        """
         return replace(
             self,
             mean=_round(self.mean),
@@ -152,7 +159,18 @@ def _round(values: np.ndarray) -> np.ndarray:
 
 
 def reference_hash(reference: np.ndarray) -> str:
-    """sha256 of the reference matrix as float32 little-endian bytes (row-major) and its shape."""
+    """Hash the reference matrix: its shape and float32 little-endian bytes (row-major).
+
+    Parameters
+    ----------
+    reference
+        Reference samples x features.
+
+    Returns
+    -------
+    str
+        The sha256 hex digest.
+    """
     matrix = np.ascontiguousarray(np.asarray(reference, dtype="<f4"))
     digest = hashlib.sha256(f"{matrix.shape[0]}x{matrix.shape[1]};".encode())
     digest.update(matrix.tobytes())
@@ -160,18 +178,49 @@ def reference_hash(reference: np.ndarray) -> str:
 
 
 def model_paths(directory: str | Path, name: str) -> tuple[Path, Path]:
-    """``(<name>.json, <name>.reference.parquet)`` in ``directory``."""
+    """Return the paths of a model's two files.
+
+    Parameters
+    ----------
+    directory
+        The models' folder.
+    name
+        The model's name.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        ``<name>.json`` and ``<name>.reference.parquet`` in ``directory``.
+    """
     directory = Path(directory)
     return directory / f"{name}.json", directory / f"{name}.reference.parquet"
 
 
 def shipped_model_dir() -> Path:
-    """Folder of the shipped subtype models (``resources/subtypes``)."""
+    """Return the folder of the shipped subtype models (``resources/subtypes``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder inside the installed package.
+    """
     return shipped("resources", "subtypes")
 
 
 def model_document(model: ReferenceModel) -> dict[str, Any]:
-    """The JSON document of ``model`` (rounded), header keys first, then one entry per feature."""
+    """Build the JSON document of a model (rounded).
+
+    Parameters
+    ----------
+    model
+        The model.
+
+    Returns
+    -------
+    dict
+        The header keys first, then ``features``: one entry per feature (kind, id, symbol, mean,
+        scale, coef per class).
+    """
     model = model.rounded()
     features = [
         {
@@ -216,7 +265,18 @@ def model_document(model: ReferenceModel) -> dict[str, Any]:
 
 
 def dump_document(document: Mapping[str, Any]) -> str:
-    """JSON text of a model document: header keys indented, one feature per line."""
+    """Write a model document as JSON text: header keys indented, one feature per line.
+
+    Parameters
+    ----------
+    document
+        A document of :func:`model_document`.
+
+    Returns
+    -------
+    str
+        The JSON text, ending with a newline.
+    """
     lines = ["{"]
     for key in _HEADER_KEYS:
         lines.append(f" {json.dumps(key)}: {json.dumps(document[key], indent=None)},")
@@ -229,7 +289,20 @@ def dump_document(document: Mapping[str, Any]) -> str:
 
 
 def save_model(model: ReferenceModel, directory: str | Path) -> tuple[Path, Path]:
-    """Write ``<name>.json`` and ``<name>.reference.parquet`` atomically; returns their paths."""
+    """Write ``<name>.json`` and ``<name>.reference.parquet`` atomically (rounded).
+
+    Parameters
+    ----------
+    model
+        The model.
+    directory
+        The models' folder.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The paths written (:func:`model_paths`).
+    """
     model = model.rounded()
     json_path, parquet_path = model_paths(directory, model.name)
     columns = feature_keys(model.features)
@@ -251,6 +324,12 @@ def load_model(path: str | Path) -> ReferenceModel:
     ----------
     path
         ``<name>.json`` of a model written by :func:`save_model`.
+
+    Returns
+    -------
+    ReferenceModel
+        The model with its reference matrix, and its reference samples' stored outer-fold
+        calls when the folder has them.
 
     Raises
     ------
@@ -301,6 +380,11 @@ def save_reference_calls(table: pd.DataFrame, directory: str | Path) -> Path:
         columns, ``reference_distance``, ``subtype_call`` (and any descriptive columns).
     directory
         The models' folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The table written.
     """
     path = Path(directory) / REFERENCE_CALLS
     with atomic_path(path) as tmp:
@@ -309,7 +393,7 @@ def save_reference_calls(table: pd.DataFrame, directory: str | Path) -> Path:
 
 
 def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | None:
-    """The stored outer-fold calls of the model's reference samples (None without the file)."""
+    """Read the stored outer-fold calls of the model's reference samples (None without file)."""
     if not path.is_file():
         return None
     try:
@@ -355,7 +439,19 @@ def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:
 
 
 def model_from_document(document: Any, path: str | Path = "<model>") -> ReferenceModel:
-    """A :class:`ReferenceModel` from a parsed JSON document (reference matrix left empty).
+    """Build a :class:`ReferenceModel` from a parsed JSON document (reference matrix empty).
+
+    Parameters
+    ----------
+    document
+        The parsed JSON.
+    path
+        Where it was read from, for the messages.
+
+    Returns
+    -------
+    ReferenceModel
+        The model; its reference matrix has no rows yet.
 
     Raises
     ------
@@ -457,16 +553,49 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
 
 
 def load_shipped(name: str) -> ReferenceModel:
-    """A shipped model by name (:data:`GENES_MODEL` or :data:`GENES_TE_MODEL`)."""
+    """Load a shipped model by name.
+
+    Parameters
+    ----------
+    name
+        :data:`GENES_MODEL` or :data:`GENES_TE_MODEL`.
+
+    Returns
+    -------
+    ReferenceModel
+        As :func:`load_model`.
+    """
     return load_model(model_paths(shipped_model_dir(), name)[0])
 
 
 def available_models(directory: str | Path | None = None) -> list[str]:
-    """Names of the models (``*.json``) in ``directory`` (default: the shipped folder)."""
+    """List the models (``*.json``) in a folder.
+
+    Parameters
+    ----------
+    directory
+        The folder (default: the shipped one).
+
+    Returns
+    -------
+    list of str
+        The model names, sorted; empty when the folder does not exist.
+    """
     folder = Path(directory) if directory is not None else shipped_model_dir()
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 
 def feature_keys(features: Sequence[tuple[str, str, str]]) -> list[str]:
-    """``kind:id`` of each feature (the reference Parquet's column names)."""
+    """Return the ``kind:id`` key of each feature (the reference Parquet's column names).
+
+    Parameters
+    ----------
+    features
+        ``(kind, id, symbol)`` triples.
+
+    Returns
+    -------
+    list of str
+        One key per feature, in order.
+    """
     return [f"{kind}:{fid}" for kind, fid, _ in features]
