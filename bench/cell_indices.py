@@ -91,8 +91,9 @@ def load_allen() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def issue_check(log_expr: pd.DataFrame, fpkm: pd.DataFrame, ihc: pd.DataFrame) -> list[str]:
-    """BRETIGEA's first PC with the source symbols, as issue 27 measured it, and the package's
-    own default (centred, not scaled, linear FPKM) for reference.
+    """Compute BRETIGEA's first PC with the source symbols, as issue 27 measured it.
+
+    The package's own default (centred, not scaled, linear FPKM) is computed for reference.
     """
     raw = pd.read_csv(BRETIGEA / "markers_human_brain.tsv.gz", sep="\t")
     codes = {"microglia": "mic", "astrocytes": "ast", "neurons": "neu", "oligodendrocytes": "oli"}
@@ -131,7 +132,7 @@ def _r(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def harmonised(log_expr: pd.DataFrame) -> pd.DataFrame:
-    """The Allen genes under current symbols (as ingest names a count matrix's genes)."""
+    """Rename the Allen genes to current symbols (as ingest names a count matrix's genes)."""
     symbols, _ = GeneMap.load().harmonise_symbols(list(log_expr.columns))
     out = log_expr.copy()
     out.columns = symbols
@@ -152,8 +153,10 @@ def _pooled(index: np.ndarray, truth: np.ndarray, region: np.ndarray, samples: l
 def validation(
     indices: dict[str, pd.DataFrame], ihc: pd.DataFrame, n_boot: int
 ) -> tuple[dict, dict]:
-    """Per method x cell type: per-region r, pooled r with bootstrap CI, overall r; and the
-    bootstrap distributions of the pooled r (paired across methods: same resamples).
+    """Correlate each method's indices with immunostaining, per cell type.
+
+    Per-region r, pooled r with bootstrap CI, overall r; and the bootstrap distributions of the
+    pooled r (paired across methods: same resamples).
     """
     rng = np.random.default_rng(SEED)
     region = ihc["region"].to_numpy()
@@ -258,9 +261,11 @@ def region_group(dataset: str, region: pd.Series) -> pd.Series:
 
 
 def als_vs_control(obs: pd.DataFrame, values: pd.DataFrame) -> list[tuple]:
-    """Per region group and cell type, on donor means: ALS - control in index units with a
-    Welch 95 % CI, Hedges' g (pooled SD), and how many ALS donors lie below the lowest / above
-    the highest control (sample by sample, not only the mean).
+    """Compare ALS with control donors per region group and cell type, on donor means.
+
+    ALS - control in index units with a Welch 95 % CI, Hedges' g (pooled SD), and how many ALS
+    donors lie below the lowest / above the highest control (sample by sample, not only the
+    mean).
     """
     from scipy import stats
 
@@ -319,9 +324,11 @@ def paired_regions(obs: pd.DataFrame, values: pd.DataFrame, first: str, second: 
 
 
 def tam_subtypes(result: dict, obs: pd.DataFrame) -> list[str]:
-    """GSE124439 only: do the indices separate Tam et al. 2019's ALS-Glia samples (published
-    per-sample labels, Table S1A, shipped as a training reference) from the other ALS samples?
-    Mean index per subtype and the AUC of ALS-Glia vs ALS-Ox + ALS-TE, per method.
+    """Ask whether the indices separate ALS-Glia from the other ALS samples (GSE124439 only).
+
+    The labels are Tam et al. 2019's published per-sample labels (Table S1A, shipped as a
+    training reference). Mean index per subtype and the AUC of ALS-Glia vs ALS-Ox + ALS-TE, per
+    method.
     """
     labels = pd.read_csv(SHARED / "GSE124439/GSE124439_tam2019_subtypes.tsv.gz", sep="\t")
     subtype = labels.set_index("sample_id")["subtype"].reindex(obs.index)
@@ -341,9 +348,10 @@ def tam_subtypes(result: dict, obs: pd.DataFrame) -> list[str]:
 
 
 def stability(qc, reference: np.ndarray, rng) -> list[str]:
-    """Max |change| of the kept samples' indices when half the ALS samples are dropped and the
-    size factors and VST are refitted on the rest (as QC would), per method, in units of the
-    index's SD over the full cohort.
+    """Measure how much the kept samples' indices move when half the ALS samples are dropped.
+
+    Max |change| after the size factors and VST are refitted on the rest (as QC would), per
+    method, in units of the index's SD over the full cohort.
     """
     from alsig.stages.qc.normalise import normalise
 
@@ -362,9 +370,11 @@ def stability(qc, reference: np.ndarray, rng) -> list[str]:
 
 
 def adjustment_illustration(qc, obs: pd.DataFrame, design_formula: str) -> list[str]:
-    """Every shipped (non-cell-type) signature's singscore, ALS vs control under the DE design,
-    with and without the cell mix: indices recomputed without the signature's genes, the
-    covariate rule applied to the four major types (the six-index rule is not met, see above).
+    """Test every shipped (non-cell-type) signature, ALS vs control, with and without cell mix.
+
+    Singscores under the DE design; the indices are recomputed without the signature's genes,
+    the covariate rule applied to the four major types (the six-index rule is not met, see
+    above).
     """
     from alsig.settings.stages import Contrast
     from alsig.signatures import harmonise_signatures, read_signatures

@@ -48,7 +48,7 @@ N_SIM = 5
 
 
 def qc_input(dataset: str, threads: int):
-    """The QC'd AnnData of a shared cohort (ingest + alsig QC defaults), cached in bench/work."""
+    """Load a shared cohort QC'd (ingest + alsig QC defaults), cached in bench/work."""
     import anndata as ad
 
     from alsig.deseq import shutdown_workers
@@ -74,7 +74,7 @@ def qc_input(dataset: str, threads: int):
 
 
 def stage_inputs(adata, design: str, contrast: tuple[str, str, str]):
-    """What the DE stage fits: samples QC keeps, checked design, expressed genes."""
+    """Prepare what the DE stage fits: samples QC keeps, checked design, expressed genes."""
     from alsig.keys import excluded_samples
     from alsig.stages.de.design import design_matrix, prepare_metadata
     from alsig.stages.de.fit import genes_to_test
@@ -216,7 +216,7 @@ def null_sim(threads: int) -> None:
 
 
 def observed_fdr_hits(pvalue: pd.Series, truth: pd.Series, fdr: float = 0.05) -> int:
-    """True genes in the longest p-value-ranked list whose observed FDP is <= fdr."""
+    """Count the true genes in the longest p-value-ranked list whose observed FDP is <= fdr."""
     order = pvalue.dropna().sort_values(kind="stable").index
     hits = truth.reindex(order).fillna(False).to_numpy(bool)
     tp = np.cumsum(hits)
@@ -523,8 +523,9 @@ def real(threads: int) -> None:
 
 
 def r_agreement(threads: int) -> None:
-    """The fixture checks of tests/unit/voom_reference.py, their numbers for the report; with R
-    installed also on a fresh simulation (seed 23).
+    """Run the fixture checks of tests/unit/voom_reference.py and keep their numbers.
+
+    With R installed they also run on a fresh simulation (seed 23).
     """
     import shutil
     import subprocess

@@ -343,7 +343,7 @@ def agreement_section(predictions: pd.DataFrame, data) -> list[str]:
 
 
 def frozen_commit() -> str:
-    """The commit that last touched resources/subtypes, refusing uncommitted model files."""
+    """Return the commit that last touched resources/subtypes; refuse uncommitted model files."""
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--", "resources/subtypes"],
         cwd=ROOT,
@@ -366,7 +366,7 @@ def frozen_commit() -> str:
 
 
 def read_cohort(data_dir: Path, dataset: str):
-    """(counts by Entrez, TE counts or None, libraries, samples table) of a shared cohort."""
+    """Load a shared cohort: (counts by Entrez, TE counts or None, libraries, samples table)."""
     folder = data_dir / dataset
     if dataset == "GSE67196":
         raw = pd.read_csv(

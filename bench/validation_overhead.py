@@ -1,6 +1,8 @@
-"""What the one validation layer (issue 29) costs: ingest wall time and peak RSS on the real
-cohorts with this checkout and with a baseline checkout, and the h5ad reader on a synthetic
-float X (the path that now runs the text reader's count rules).
+"""What the one validation layer (issue 29) costs.
+
+Ingest wall time and peak RSS on the real cohorts with this checkout and with a baseline
+checkout, and the h5ad reader on a synthetic float X (the path that now runs the text reader's
+count rules).
 
 Usage::
 

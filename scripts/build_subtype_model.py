@@ -93,7 +93,7 @@ def summary(frame: pd.DataFrame, seed: int) -> dict:
 
 
 def cv_report(nested: pd.DataFrame, batch: pd.DataFrame) -> dict:
-    """The model's CV report (outer folds only)."""
+    """Summarise the model's cross-validation (outer folds only) for its JSON."""
     chosen = nested.groupby(["repeat", "fold"]).first()
     choices = chosen.value_counts(["n_genes", "n_te", "C"]).reset_index()
     return {
@@ -187,6 +187,7 @@ def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the shipped subtype models (``--check``: compare a rebuild); return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "subtypes")
