@@ -238,16 +238,16 @@ class GeneMap:
         present = {r.symbol for r in records if r is not None}
         for i in pending_alias:
             gene = str(ids[i]).strip()
-            rows = self._unique_rows_for_name(gene)
-            if len(rows) == 1:
-                candidate = self._record(gene, rows.pop(), "alias")
+            named = self._unique_rows_for_name(gene)
+            if len(named) == 1:
+                candidate = self._record(gene, named.pop(), "alias")
                 if candidate.symbol not in present:
                     records[i] = candidate
                     present.add(candidate.symbol)
                     report.alias_rescued[gene] = candidate.symbol
                     continue
             records[i] = GeneRecord(
-                gene, gene, how="ambiguous_alias" if len(rows) > 1 else "unmapped"
+                gene, gene, how="ambiguous_alias" if len(named) > 1 else "unmapped"
             )
         final = [r for r in records if r is not None]
         report.how.update(r.how for r in final)

@@ -142,7 +142,7 @@ def preflight(config_path: str | Path, workdir: str | Path = ".") -> Findings:
 # -- the YAML ----------------------------------------------------------------------------------
 
 
-def _load(path: Path, findings: Findings) -> tuple[Any, yaml.Node] | None:
+def _load(path: Path, findings: Findings) -> tuple[Mapping[str, Any], yaml.Node | None] | None:
     """Load the config and its composed YAML tree, or record why not and return None."""
     problem = path_problem(path)
     if problem:

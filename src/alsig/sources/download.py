@@ -191,7 +191,7 @@ def fetch(
         timeout=timeout, retries=retries, backoff=backoff, max_retry_after=max_retry_after
     )
 
-    def attempt(number: int) -> tuple[int, str]:
+    def attempt(number: int) -> tuple[tuple[int, str], int]:
         log.info("GET %s -> %s (attempt %d of %d)", url, dest, number, policy.attempts)
         return _attempt(url, dest, policy), number
 

@@ -202,11 +202,11 @@ def open_url(
         TimeoutError,
         OSError,
     ) as exc:
-        reason = getattr(exc, "reason", None) or exc
+        cause = getattr(exc, "reason", None) or exc
         # "name unknown" is not going to change on a retry; EAI_AGAIN (a DNS hiccup) may
-        if isinstance(reason, socket.gaierror) and reason.errno != socket.EAI_AGAIN:
-            raise Unreachable(urllib.parse.urlsplit(url).hostname or url, reason) from None
-        raise Transient(f"{type(exc).__name__}: {reason}") from None
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+            raise Unreachable(urllib.parse.urlsplit(url).hostname or url, cause) from None
+        raise Transient(f"{type(exc).__name__}: {cause}") from None
 
 
 def check_length(headers: Any, size: int) -> None:
