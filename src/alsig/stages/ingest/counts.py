@@ -135,11 +135,11 @@ def read_count_matrix(
         report["n_rounded_counts"] = n_rounded
         report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
     counts = values.to_numpy().astype(np.int64, copy=False)
-    lines = table.get_column(_LINE).to_numpy().astype(np.int64)
+    file_lines = table.get_column(_LINE).to_numpy().astype(np.int64)
     ids, counts, lines = clean_gene_rows(
         table.get_column(gene_column).to_list(),
         counts,
-        lines,
+        file_lines,
         path=path,
         max_missing_fraction=max_missing_gene_ids_fraction,
         report=report,
@@ -225,7 +225,7 @@ def _parse(
     Anything else (floats, text, ragged rows, bad UTF-8) goes through :func:`_parse_as_text`,
     which finds and names the problem.
     """
-    schema = {c: pl.String for c in names}
+    schema: dict[str, type[pl.DataType]] = {c: pl.String for c in names}
     schema.update({s: pl.Int64 for s in samples})
     try:
         table = _read(text, sep, schema)

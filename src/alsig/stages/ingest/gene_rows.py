@@ -152,7 +152,7 @@ def _drop_copies(
     out = np.ones(len(ids), dtype=bool)
     first: dict[str, list[int]] = {}
     copies: list[str] = []
-    for row in np.flatnonzero(keep):
+    for row in np.flatnonzero(keep).tolist():
         earlier = first.setdefault(ids[row], [])
         if earlier and counts[row].any() and _equals_any(counts, row, earlier):
             out[row] = False

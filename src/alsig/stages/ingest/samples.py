@@ -29,7 +29,13 @@ from alsig.stages.ingest.text import (
     prepare_text,
     read_text_bytes,
 )
-from alsig.validation import canonical_plan, clean_sheet, did_you_mean, is_missing_value
+from alsig.validation import (
+    CanonicalPlan,
+    canonical_plan,
+    clean_sheet,
+    did_you_mean,
+    is_missing_value,
+)
 
 log = logging.getLogger(__name__)
 _LINE = "__line"  # file line of each row, for the messages
@@ -315,13 +321,19 @@ def build_obs(
         log.warning("dataset %s: %s", dataset, note)
     mapped = plan.columns
     obs[SUBJECT] = _subject(obs, mapped.get(SUBJECT), dataset, notes, plan.keep_as)
-    sex_column = plan.keep_as.get(mapped.get(SEX), mapped.get(SEX))
+    sex_column = _sheet_column(plan, SEX)
     obs[SEX] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
     for canonical in (REGION, BATCH):
-        column = plan.keep_as.get(mapped.get(canonical), mapped.get(canonical))
+        column = _sheet_column(plan, canonical)
         obs[canonical] = _known(obs[column], canonical, dataset, notes) if column else None
     report["canonical_columns"] = [f"{k}: {v}" for k, v in mapped.items()]
     return categorical_strings(obs)
+
+
+def _sheet_column(plan: CanonicalPlan, canonical: str) -> str | None:
+    """Return the obs column a canonical field reads (its new name when the sheet's was kept)."""
+    column = plan.columns.get(canonical)
+    return None if column is None else plan.keep_as.get(column, column)
 
 
 def _subject(

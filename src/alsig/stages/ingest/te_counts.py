@@ -124,7 +124,7 @@ def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
     dict of int to str
         Row -> TE id (``subfamily:family:class``, the class added where it was left out).
     """
-    family_class = {}
+    family_class: dict[str, str] = {}
     for feature in ids:
         if is_te_id(str(feature)):
             _, family, cls = str(feature).split(":")
@@ -252,7 +252,7 @@ def read_te_counts(
     return pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
 
 
-def split_te_rows(matrix):
+def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None]:
     """Move the TE rows (:func:`classify_te_id`) out of a count matrix that holds both.
 
     TEcount writes genes and TEs in one table.
