@@ -349,9 +349,10 @@ def _cluster_pair(y, X_u, X_a, groups, j, note="") -> AdjustedEffect:
 
 
 def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
-    fits = [_mixed_fit(y, X, groups) for X in (X_u, X_a)]
-    if any(f is None for f in fits):
+    fit_u, fit_a = (_mixed_fit(y, X, groups) for X in (X_u, X_a))
+    if fit_u is None or fit_a is None:
         return None
+    fits = (fit_u, fit_a)
     codes, uniques = pd.factorize(groups)
     sizes = np.bincount(codes)
     rows, estimates, ses, sds = [], [], [], []

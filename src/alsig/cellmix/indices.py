@@ -174,6 +174,7 @@ class CellIndexer:
 
     def _rank_score(self, columns: list[int], gone: list[int]) -> np.ndarray:
         """Singscore up-set score of ``columns`` in the universe without ``gone``."""
+        assert self._ranks is not None  # __init__ ranks the expression for the rank method
         ranks = self._ranks[:, columns]
         if gone:
             markers = self.values[:, columns]

@@ -167,7 +167,8 @@ class RepeatedFit:
 def _threads(n: int | None):
     before = numba.get_num_threads()
     if n:
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+        pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at numba's import
+        numba.set_num_threads(max(1, min(int(n), pool)))
     try:
         yield
     finally:

@@ -152,6 +152,25 @@ class TrainingSet:
             return []
         return list(dict.fromkeys(str(c).split(":", 1)[0] for c in self.te_counts.columns))
 
+    def te_columns(self, rows: np.ndarray, tes: np.ndarray) -> np.ndarray:
+        """Return ``rows`` x ``tes`` of :attr:`te_log2cpm`.
+
+        Parameters
+        ----------
+        rows
+            Row indices.
+        tes
+            Indices into :attr:`te_names`.
+
+        Returns
+        -------
+        numpy.ndarray
+            The TE log2 CPM of those rows and subfamilies.
+        """
+        values = self.te_log2cpm
+        assert values is not None  # TE indices come from feature_order, which needs TE counts
+        return values[np.ix_(rows, tes)]
+
     @property
     def te_log2cpm(self) -> np.ndarray | None:
         """Samples x :attr:`te_names` log2 TE CPM (computed once); None without TE counts."""
@@ -254,7 +273,7 @@ def raw_features(data: TrainingSet, rows: np.ndarray, genes: np.ndarray, tes: np
     """
     blocks = [rank_normal_scores(data.counts[np.ix_(rows, genes)])]
     if len(tes):
-        blocks.append(data.te_log2cpm[np.ix_(rows, tes)])
+        blocks.append(data.te_columns(rows, tes))
     return np.column_stack(blocks)
 
 
@@ -405,20 +424,24 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
         Candidate(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid
     ]
     # out-of-fold logits and distances of every candidate, inner_repeats splits stacked
-    logits = {c: [] for c in candidates}
-    distances = {(g, t): [] for g in settings.gene_grid for t in te_grid}
+    per_repeat: dict[Candidate, list[np.ndarray]] = {c: [] for c in candidates}
+    distances_per_repeat: dict[tuple[int, int], list[np.ndarray]] = {
+        (g, t): [] for g in settings.gene_grid for t in te_grid
+    }
     for repeat in range(settings.inner_repeats):
         for c in candidates:
-            logits[c].append(np.zeros((len(rows), len(CLASSES))))
-        for key in distances:
-            distances[key].append(np.zeros(len(rows)))
+            per_repeat[c].append(np.zeros((len(rows), len(CLASSES))))
+        for key in distances_per_repeat:
+            distances_per_repeat[key].append(np.zeros(len(rows)))
         folds = StratifiedGroupKFold(
             settings.inner_folds, shuffle=True, random_state=settings.seed + repeat
         )
         for fit_part, held_part in folds.split(rows, y, groups):
-            _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, distances)
-    logits = {c: np.concatenate(v) for c, v in logits.items()}
-    distances = {k: np.concatenate(v) for k, v in distances.items()}
+            _inner_fold(
+                data, rows, fit_part, held_part, settings, te_grid, per_repeat, distances_per_repeat
+            )
+    logits = {c: np.concatenate(v) for c, v in per_repeat.items()}
+    distances = {k: np.concatenate(v) for k, v in distances_per_repeat.items()}
     y = np.tile(y, settings.inner_repeats)
     losses = pd.DataFrame(
         [
@@ -434,7 +457,7 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
     best = candidates[int(np.argmin(losses["balanced_log_loss"].to_numpy()))]
     distance = distances[(best.n_genes, best.n_te)]
     threshold = float(np.quantile(distance, settings.distance_quantile))
-    choice = None
+    choice: tuple[float, str, float, float, np.ndarray] | None = None
     for target in CALIBRATION_TARGETS:
         temperature, bias = fit_calibration(logits[best], y, target)
         probabilities = calibrated_probabilities(logits[best], temperature, bias)
@@ -450,6 +473,8 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
             cost = balanced_cost(calls, y, settings.abstain_cost)
             if choice is None or cost < choice[0] - 1e-12:
                 choice = (cost, target, minimum, temperature, bias)
+    if choice is None:
+        raise ValueError("TrainingSettings.probability_grid is empty: no threshold to choose.")
     cost, target, minimum, temperature, bias = choice
     return InnerReport(
         losses, best, target, float(minimum), threshold, float(cost), temperature, bias
@@ -481,7 +506,7 @@ def _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, dist
 def _with_te(gene_values: np.ndarray, data: TrainingSet, rows: np.ndarray, tes: np.ndarray):
     if not len(tes):
         return gene_values
-    return np.column_stack([gene_values, data.te_log2cpm[np.ix_(rows, tes)]])
+    return np.column_stack([gene_values, data.te_columns(rows, tes)])
 
 
 def select_and_fit(

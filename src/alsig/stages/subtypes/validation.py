@@ -80,7 +80,8 @@ def predict_rows(model: ReferenceModel, data: TrainingSet, rows: np.ndarray) -> 
         :func:`.projection.project`'s table of those samples.
     """
     samples = [data.samples[i] for i in rows]
-    te = data.te_counts.loc[samples] if model.uses_te else None
+    # a TE model on data without TE counts gets None: project() then names what is missing
+    te = data.te_counts.loc[samples] if model.uses_te and data.te_counts is not None else None
     return project(
         model,
         data.gene_counts.loc[samples],
