@@ -41,11 +41,8 @@ test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -ra --durations=15
 
 ## The unit tier: functions on data in memory, no Snakemake, no subprocess (under a minute).
-## tests/unit/test_download.py starts one subprocess (a dead PID for a stale-download test): it is
-## deselected here and moves to tests/integration once issue 29 (which owns the file) is merged.
 test-unit: install
-	$(BIN)/python -m pytest -n 2 -ra tests/unit \
-		--deselect tests/unit/test_download.py::test_leftover_part_of_a_killed_run_is_removed
+	$(BIN)/python -m pytest -n 2 -ra tests/unit
 
 ## The quick loop while developing: the unit tier and the demo-run assertions.
 test-fast: install

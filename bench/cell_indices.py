@@ -91,8 +91,9 @@ def load_allen() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def issue_check(log_expr: pd.DataFrame, fpkm: pd.DataFrame, ihc: pd.DataFrame) -> list[str]:
-    """BRETIGEA's first PC with the source symbols, as issue 27 measured it, and the package's
-    own default (centred, not scaled, linear FPKM) for reference.
+    """Compute BRETIGEA's first PC with the source symbols, as issue 27 measured it.
+
+    The package's own default (centred, not scaled, linear FPKM) is computed for reference.
     """
     raw = pd.read_csv(BRETIGEA / "markers_human_brain.tsv.gz", sep="\t")
     codes = {"microglia": "mic", "astrocytes": "ast", "neurons": "neu", "oligodendrocytes": "oli"}
@@ -103,8 +104,11 @@ def issue_check(log_expr: pd.DataFrame, fpkm: pd.DataFrame, ihc: pd.DataFrame) -
     ):
         cells = []
         for cell_type, column, _ in GROUND_TRUTH:
-            genes = [g for g in raw.loc[raw.cell == codes[cell_type], "markers"]
-                     if g in data.columns and (data[g] > 0).any()][:50]  # fmt: skip
+            genes = [
+                g
+                for g in raw.loc[raw.cell == codes[cell_type], "markers"]
+                if g in data.columns and (data[g] > 0).any()
+            ][:50]
             pc = _first_pc(data[genes].to_numpy(), scale)
             y = ihc[column].to_numpy()
             ok = np.isfinite(y)
@@ -128,7 +132,7 @@ def _r(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def harmonised(log_expr: pd.DataFrame) -> pd.DataFrame:
-    """The Allen genes under current symbols (as ingest names a count matrix's genes)."""
+    """Rename the Allen genes to current symbols (as ingest names a count matrix's genes)."""
     symbols, _ = GeneMap.load().harmonise_symbols(list(log_expr.columns))
     out = log_expr.copy()
     out.columns = symbols
@@ -149,8 +153,10 @@ def _pooled(index: np.ndarray, truth: np.ndarray, region: np.ndarray, samples: l
 def validation(
     indices: dict[str, pd.DataFrame], ihc: pd.DataFrame, n_boot: int
 ) -> tuple[dict, dict]:
-    """Per method x cell type: per-region r, pooled r with bootstrap CI, overall r; and the
-    bootstrap distributions of the pooled r (paired across methods: same resamples).
+    """Correlate each method's indices with immunostaining, per cell type.
+
+    Per-region r, pooled r with bootstrap CI, overall r; and the bootstrap distributions of the
+    pooled r (paired across methods: same resamples).
     """
     rng = np.random.default_rng(SEED)
     region = ihc["region"].to_numpy()
@@ -175,7 +181,7 @@ def validation(
                 "overall": _r(index[ok], truth[ok]),
                 "cortex": _r(
                     index[ok & np.isin(region, CORTEX)], truth[ok & np.isin(region, CORTEX)]
-                ),  # fmt: skip
+                ),
             }
     return results, draws
 
@@ -200,8 +206,11 @@ def decide(results: dict, draws: dict) -> tuple[str, list[str]]:
     """Apply the pre-specified rule; returns the default and the lines that explain it."""
     mean_r = {m: np.mean([results[m, c]["pooled"] for c, _, _ in GROUND_TRUTH]) for m in METHODS}
     best = max(ELIGIBLE, key=lambda m: mean_r[m])
-    lines = ["Mean of the microglia and astrocyte pooled r: "
-             + ", ".join(f"`{m}` {mean_r[m]:+.3f}" for m in METHODS) + "."]  # fmt: skip
+    lines = [
+        "Mean of the microglia and astrocyte pooled r: "
+        + ", ".join(f"`{m}` {mean_r[m]:+.3f}" for m in METHODS)
+        + "."
+    ]
     paired = {}
     for other in METHODS:
         if other == "rank":
@@ -218,8 +227,10 @@ def decide(results: dict, draws: dict) -> tuple[str, list[str]]:
         lines.append("`rank` has the highest mean r of the eligible methods: it is the default.")
     elif paired[best][1] <= 0 <= paired[best][2]:
         chosen = "rank"
-        lines.append(f"`{best}` scores highest of the eligible methods, but its paired CI against "
-                     "`rank` includes 0: by the rule, `rank` is the default.")  # fmt: skip
+        lines.append(
+            f"`{best}` scores highest of the eligible methods, but its paired CI against "
+            "`rank` includes 0: by the rule, `rank` is the default."
+        )
     else:
         chosen = best
         lines.append(f"`{best}` beats `rank` with a paired CI excluding 0: it is the default.")
@@ -250,9 +261,11 @@ def region_group(dataset: str, region: pd.Series) -> pd.Series:
 
 
 def als_vs_control(obs: pd.DataFrame, values: pd.DataFrame) -> list[tuple]:
-    """Per region group and cell type, on donor means: ALS - control in index units with a
-    Welch 95 % CI, Hedges' g (pooled SD), and how many ALS donors lie below the lowest / above
-    the highest control (sample by sample, not only the mean).
+    """Compare ALS with control donors per region group and cell type, on donor means.
+
+    ALS - control in index units with a Welch 95 % CI, Hedges' g (pooled SD), and how many ALS
+    donors lie below the lowest / above the highest control (sample by sample, not only the
+    mean).
     """
     from scipy import stats
 
@@ -270,11 +283,25 @@ def als_vs_control(obs: pd.DataFrame, values: pd.DataFrame) -> list[tuple]:
             df = (va + vc) ** 2 / (va**2 / (len(a) - 1) + vc**2 / (len(c) - 1))
             diff = a.mean() - c.mean()
             half = stats.t.ppf(0.975, df) * np.sqrt(va + vc)
-            pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(c) - 1) * c.var(ddof=1))
-                             / (len(a) + len(c) - 2))  # fmt: skip
+            pooled = np.sqrt(
+                ((len(a) - 1) * a.var(ddof=1) + (len(c) - 1) * c.var(ddof=1))
+                / (len(a) + len(c) - 2)
+            )
             g = diff / pooled * (1 - 3 / (4 * (len(a) + len(c)) - 9))
-            rows.append((group, cell_type, len(a), len(c), diff, diff - half, diff + half, g,
-                         int((a < c.min()).sum()), int((a > c.max()).sum())))  # fmt: skip
+            rows.append(
+                (
+                    group,
+                    cell_type,
+                    len(a),
+                    len(c),
+                    diff,
+                    diff - half,
+                    diff + half,
+                    g,
+                    int((a < c.min()).sum()),
+                    int((a > c.max()).sum()),
+                )
+            )
     return rows
 
 
@@ -288,16 +315,20 @@ def paired_regions(obs: pd.DataFrame, values: pd.DataFrame, first: str, second: 
     for cell_type in values.columns:
         d = (a.loc[both, cell_type] - b.loc[both, cell_type]).to_numpy()
         se = d.std(ddof=1) / np.sqrt(len(d))
-        rows.append(f"| {cell_type} | {len(d)} | {b.loc[both, cell_type].mean():+.3f} | "
-                    f"{a.loc[both, cell_type].mean():+.3f} | {d.mean():+.3f} "
-                    f"[{d.mean() - 1.96 * se:+.3f}, {d.mean() + 1.96 * se:+.3f}] |")  # fmt: skip
+        rows.append(
+            f"| {cell_type} | {len(d)} | {b.loc[both, cell_type].mean():+.3f} | "
+            f"{a.loc[both, cell_type].mean():+.3f} | {d.mean():+.3f} "
+            f"[{d.mean() - 1.96 * se:+.3f}, {d.mean() + 1.96 * se:+.3f}] |"
+        )
     return rows
 
 
 def tam_subtypes(result: dict, obs: pd.DataFrame) -> list[str]:
-    """GSE124439 only: do the indices separate Tam et al. 2019's ALS-Glia samples (published
-    per-sample labels, Table S1A, shipped as a training reference) from the other ALS samples?
-    Mean index per subtype and the AUC of ALS-Glia vs ALS-Ox + ALS-TE, per method.
+    """Ask whether the indices separate ALS-Glia from the other ALS samples (GSE124439 only).
+
+    The labels are Tam et al. 2019's published per-sample labels (Table S1A, shipped as a
+    training reference). Mean index per subtype and the AUC of ALS-Glia vs ALS-Ox + ALS-TE, per
+    method.
     """
     labels = pd.read_csv(SHARED / "GSE124439/GSE124439_tam2019_subtypes.tsv.gz", sep="\t")
     subtype = labels.set_index("sample_id")["subtype"].reindex(obs.index)
@@ -317,9 +348,10 @@ def tam_subtypes(result: dict, obs: pd.DataFrame) -> list[str]:
 
 
 def stability(qc, reference: np.ndarray, rng) -> list[str]:
-    """Max |change| of the kept samples' indices when half the ALS samples are dropped and the
-    size factors and VST are refitted on the rest (as QC would), per method, in units of the
-    index's SD over the full cohort.
+    """Measure how much the kept samples' indices move when half the ALS samples are dropped.
+
+    Max |change| after the size factors and VST are refitted on the rest (as QC would), per
+    method, in units of the index's SD over the full cohort.
     """
     from alsig.stages.qc.normalise import normalise
 
@@ -338,9 +370,11 @@ def stability(qc, reference: np.ndarray, rng) -> list[str]:
 
 
 def adjustment_illustration(qc, obs: pd.DataFrame, design_formula: str) -> list[str]:
-    """Every shipped (non-cell-type) signature's singscore, ALS vs control under the DE design,
-    with and without the cell mix: indices recomputed without the signature's genes, the
-    covariate rule applied to the four major types (the six-index rule is not met, see above).
+    """Test every shipped (non-cell-type) signature, ALS vs control, with and without cell mix.
+
+    Singscores under the DE design; the indices are recomputed without the signature's genes,
+    the covariate rule applied to the four major types (the six-index rule is not met, see
+    above).
     """
     from alsig.settings.stages import Contrast
     from alsig.signatures import harmonise_signatures, read_signatures
@@ -369,16 +403,25 @@ def adjustment_illustration(qc, obs: pd.DataFrame, design_formula: str) -> list[
             )
             continue
         y = pd.Series(scores[:, j], index=expr.index)
-        pair = effect_with_and_without(y, design.matrix, choice.covariates, design.coefficient,
-                                       design.subjects)  # fmt: skip
+        pair = effect_with_and_without(
+            y, design.matrix, choice.covariates, design.coefficient, design.subjects
+        )
         u, a, cov = pair.standardised()
         share = pair.share
-        share_text = (f"{share.share:+.2f} [{share.share_low:+.2f}, {share.share_high:+.2f}]"
-                      if share.share_low is not None else f"{share.share:+.2f} (unbounded)")  # fmt: skip
-        rows.append((abs(u), f"| {signature.name} | {signature.axis} | "
-                     f"{u:+.2f} [{u - 1.96 * np.sqrt(cov[0, 0]):+.2f}, {u + 1.96 * np.sqrt(cov[0, 0]):+.2f}] | "
-                     f"{a:+.2f} [{a - 1.96 * np.sqrt(cov[1, 1]):+.2f}, {a + 1.96 * np.sqrt(cov[1, 1]):+.2f}] | "
-                     f"{share_text} |"))  # fmt: skip
+        share_text = (
+            f"{share.share:+.2f} [{share.share_low:+.2f}, {share.share_high:+.2f}]"
+            if share.share_low is not None
+            else f"{share.share:+.2f} (unbounded)"
+        )
+        rows.append(
+            (
+                abs(u),
+                f"| {signature.name} | {signature.axis} | "
+                f"{u:+.2f} [{u - 1.96 * np.sqrt(cov[0, 0]):+.2f}, {u + 1.96 * np.sqrt(cov[0, 0]):+.2f}] | "
+                f"{a:+.2f} [{a - 1.96 * np.sqrt(cov[1, 1]):+.2f}, {a + 1.96 * np.sqrt(cov[1, 1]):+.2f}] | "
+                f"{share_text} |",
+            )
+        )
     rows.sort(key=lambda r: -r[0])
     return [r[1] for r in rows]
 
@@ -401,83 +444,136 @@ def cohorts(sections: list[str]) -> None:
         seconds = time.perf_counter() - t0
         default = result["rank"]
         for row in default.selection.coverage.itertuples():
-            coverage_rows.append(f"| {dataset} | {expr.shape[1]} | {row.cell_type} | "
-                                 f"{row.n_top_present} | {row.n_used} | {row.deepest_rank} |")  # fmt: skip
+            coverage_rows.append(
+                f"| {dataset} | {expr.shape[1]} | {row.cell_type} | "
+                f"{row.n_top_present} | {row.n_used} | {row.deepest_rank} |"
+            )
         for group, cell_type, n_a, n_c, diff, lo, hi, g, low, high in als_vs_control(
             obs, default.values
         ):
-            effect_rows.append(f"| {dataset} | {group} | {cell_type} | {n_a} / {n_c} | "
-                               f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] | {g:+.2f} | {low} / {high} |")  # fmt: skip
+            effect_rows.append(
+                f"| {dataset} | {group} | {cell_type} | {n_a} / {n_c} | "
+                f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] | {g:+.2f} | {low} / {high} |"
+            )
         fitted = obs["condition"].isin(["ALS", "control"]) & usable
         subjects = obs.loc[fitted, "subject"].astype(str)
         for label, types in (("all 6", list(default.values.columns)), ("4 major", MAJOR)):
             choice = adjustment_covariates(default.values.loc[fitted, types], subjects)
             shares = ", ".join(f"{s:.2f}" for s in choice.variance_explained[:4])
-            rule_rows.append(f"| {dataset} | {label} | {int(fitted.sum())} | {choice.n_donors} | "
-                             f"{choice.max_allowed} | {shares} | "
-                             f"{choice.description if choice.estimable else choice.reason} |")  # fmt: skip
-        agree = [np.mean([_r(result[m].values[c], default.values[c]) for c in default.values])
-                 for m in METHODS]  # fmt: skip
-        method_rows.append(f"| {dataset} | " + " | ".join(f"{a:.2f}" for a in agree) +
-                           f" | {seconds:.2f} | {time.perf_counter() - start:.0f} |")  # fmt: skip
+            rule_rows.append(
+                f"| {dataset} | {label} | {int(fitted.sum())} | {choice.n_donors} | "
+                f"{choice.max_allowed} | {shares} | "
+                f"{choice.description if choice.estimable else choice.reason} |"
+            )
+        agree = [
+            np.mean([_r(result[m].values[c], default.values[c]) for c in default.values])
+            for m in METHODS
+        ]
+        method_rows.append(
+            f"| {dataset} | "
+            + " | ".join(f"{a:.2f}" for a in agree)
+            + f" | {seconds:.2f} | {time.perf_counter() - start:.0f} |"
+        )
         if dataset == "GSE67196":
-            extra += ["", "### GSE67196: cerebellum vs frontal cortex (same donors, `rank`)", "",
-                      "| cell type | donors | frontal cortex | cerebellum | cerebellum - frontal [95 % CI] |",
-                      "|---|---|---|---|---|",
-                      *paired_regions(obs, default.values, "Cerebellum", "Frontal Cortex")]  # fmt: skip
+            extra += [
+                "",
+                "### GSE67196: cerebellum vs frontal cortex (same donors, `rank`)",
+                "",
+                "| cell type | donors | frontal cortex | cerebellum | cerebellum - frontal [95 % CI] |",
+                "|---|---|---|---|---|",
+                *paired_regions(obs, default.values, "Cerebellum", "Frontal Cortex"),
+            ]
         if dataset == "GSE124439":
             design = config["datasets"][dataset]["de"]["design"]
-            extra += ["", "### Adjustment on GSE124439 (illustration: four major types)", "",
-                      "Every shipped signature's singscore (VST of the expressed genes), ALS vs "
-                      f"control under `{design}` with a donor random intercept, without and "
-                      "with the cell mix (indices recomputed without the signature's genes; "
-                      "the rule applied to neurons, astrocytes, microglia and oligodendrocytes: "
-                      "3 PCs). Effects in SDs of the unadjusted model (one ruler for both), "
-                      "95 % CIs; share removed with Fieller's CI.", "",
-                      "| signature | axis | unadjusted | cell_mix | share removed |",
-                      "|---|---|---|---|---|", *adjustment_illustration(qc, obs, design)]  # fmt: skip
-            extra += ["", "### GSE124439: the published ALS-Glia samples (Tam et al. 2019)", "",
-                      "AUC of each index for ALS-Glia vs ALS-Ox + ALS-TE samples (0.5: no "
-                      "separation; > 0.5: higher in ALS-Glia). The labels come from the paper's "
-                      "NMF of the same data (Table S1A), so this is agreement with a published "
-                      "reading, not independent ground truth.", "",
-                      "| method | ALS-Glia / other ALS samples | microglia | astrocytes | neurons | oligodendrocytes |",
-                      "|---|---|---|---|---|---|", *tam_subtypes(result, obs)]  # fmt: skip
+            extra += [
+                "",
+                "### Adjustment on GSE124439 (illustration: four major types)",
+                "",
+                "Every shipped signature's singscore (VST of the expressed genes), ALS vs "
+                f"control under `{design}` with a donor random intercept, without and "
+                "with the cell mix (indices recomputed without the signature's genes; "
+                "the rule applied to neurons, astrocytes, microglia and oligodendrocytes: "
+                "3 PCs). Effects in SDs of the unadjusted model (one ruler for both), "
+                "95 % CIs; share removed with Fieller's CI.",
+                "",
+                "| signature | axis | unadjusted | cell_mix | share removed |",
+                "|---|---|---|---|---|",
+                *adjustment_illustration(qc, obs, design),
+            ]
+            extra += [
+                "",
+                "### GSE124439: the published ALS-Glia samples (Tam et al. 2019)",
+                "",
+                "AUC of each index for ALS-Glia vs ALS-Ox + ALS-TE samples (0.5: no "
+                "separation; > 0.5: higher in ALS-Glia). The labels come from the paper's "
+                "NMF of the same data (Table S1A), so this is agreement with a published "
+                "reading, not independent ground truth.",
+                "",
+                "| method | ALS-Glia / other ALS samples | microglia | astrocytes | neurons | oligodendrocytes |",
+                "|---|---|---|---|---|---|",
+                *tam_subtypes(result, obs),
+            ]
             motor = obs["region_group"] == "Motor Cortex"
-            extra += ["", "### GSE124439: motor minus frontal cortex (same donors, `rank`)", "",
-                      "| cell type | donors | frontal cortex | motor cortex | motor - frontal [95 % CI] |",
-                      "|---|---|---|---|---|",
-                      *paired_regions(obs, default.values, "Motor Cortex", "Frontal Cortex")]  # fmt: skip
-            extra += ["", "### Sample stability (GSE124439)", "",
-                      "Half of the ALS samples dropped, size factors and VST refitted on the rest "
-                      "(as QC would), indices recomputed against the same controls: the largest "
-                      "change of a kept sample's index, in SDs of that index over the full cohort.",
-                      "", "| method | " + " | ".join(default.values.columns) + " |",
-                      "|---|" + "---|" * default.values.shape[1],
-                      *stability(qc, reference, rng)]  # fmt: skip
+            extra += [
+                "",
+                "### GSE124439: motor minus frontal cortex (same donors, `rank`)",
+                "",
+                "| cell type | donors | frontal cortex | motor cortex | motor - frontal [95 % CI] |",
+                "|---|---|---|---|---|",
+                *paired_regions(obs, default.values, "Motor Cortex", "Frontal Cortex"),
+            ]
+            extra += [
+                "",
+                "### Sample stability (GSE124439)",
+                "",
+                "Half of the ALS samples dropped, size factors and VST refitted on the rest "
+                "(as QC would), indices recomputed against the same controls: the largest "
+                "change of a kept sample's index, in SDs of that index over the full cohort.",
+                "",
+                "| method | " + " | ".join(default.values.columns) + " |",
+                "|---|" + "---|" * default.values.shape[1],
+                *stability(qc, reference, rng),
+            ]
             del motor
     sections += [
-        "## Real cohorts", "",
+        "## Real cohorts",
+        "",
         "Each dataset through alsig's ingest and QC as `config/examples/shared_cohorts.yaml` "
         "runs it (GSE122649: the two libraries of a donor summed); indices on the VST of the "
-        "expressed genes; z-score methods against the usable controls.", "",
-        "### Marker coverage (first 50 present per list)", "",
+        "expressed genes; z-score methods against the usable controls.",
+        "",
+        "### Marker coverage (first 50 present per list)",
+        "",
         "| dataset | expressed genes | cell type | of the top 50 present | used | deepest rank |",
-        "|---|---|---|---|---|---|", *coverage_rows, "",
-        "### ALS vs control by region (`rank`, donor means)", "",
+        "|---|---|---|---|---|---|",
+        *coverage_rows,
+        "",
+        "### ALS vs control by region (`rank`, donor means)",
+        "",
         "ALS - control in index units (rank score; Welch 95 % CI), Hedges' g, and the ALS "
-        "donors below the lowest / above the highest control.", "",
+        "donors below the lowest / above the highest control.",
+        "",
         "| dataset | region | cell type | ALS / control donors | ALS - control [95 % CI] | g | ALS below / above the control range |",
-        "|---|---|---|---|---|---|---|", *effect_rows, *extra, "",
-        "### Agreement of the methods with `rank` (mean Pearson r over cell types) and time", "",
+        "|---|---|---|---|---|---|---|",
+        *effect_rows,
+        *extra,
+        "",
+        "### Agreement of the methods with `rank` (mean Pearson r over cell types) and time",
+        "",
         "| dataset | " + " | ".join(METHODS) + " | s (4 methods) | s (ingest + QC + indices) |",
-        "|---|" + "---|" * (len(METHODS) + 2), *method_rows, "",
-        "### The covariate rule on the ALS + control samples", "",
+        "|---|" + "---|" * (len(METHODS) + 2),
+        *method_rows,
+        "",
+        "### The covariate rule on the ALS + control samples",
+        "",
         "The rule of issue 27 on all six indices, and (for information only) on the four major "
-        "types (neurons, astrocytes, microglia, oligodendrocytes).", "",
+        "types (neurons, astrocytes, microglia, oligodendrocytes).",
+        "",
         "| dataset | indices | samples | donors | covariates allowed | PC variance shares | covariates |",
-        "|---|---|---|---|---|---|---|", *rule_rows, "",
-    ]  # fmt: skip
+        "|---|---|---|---|---|---|---|",
+        *rule_rows,
+        "",
+    ]
 
 
 def main() -> None:
@@ -495,13 +591,16 @@ def main() -> None:
     default, decision = decide(results, draws)
     n_ihc = {c: int(ihc[col].notna().sum()) for _, col, c in GROUND_TRUTH}
     sections = [
-        "# Cell-type marker indices: validation and real cohorts", "",
+        "# Cell-type marker indices: validation and real cohorts",
+        "",
         f"Generated by `bench/cell_indices.py` on {dt.date.today()} ({platform.node()}, "
         f"{os.cpu_count()} cores shared with other engineers, load average "
         f"{os.getloadavg()[0]:.1f} at the start: times are indicative; {args.bootstrap} "
         "bootstrap resamples). The pre-specified methods, statistic and decision rule are in the "
-        "script's docstring, committed before the first run.", "",
-        "## What the ground truth measures", "",
+        "script's docstring, committed before the first run.",
+        "",
+        "## What the ground truth measures",
+        "",
         "Allen Aging, Dementia and TBI study (377 samples: temporal cortex TCx, parietal cortex "
         "PCx, hippocampus HIP, frontal white matter FWM; BRETIGEA's copy, 395 genes). IBA1 and "
         "GFAP are immunoreactive **area fractions** of a section (how much of the tissue stains), "
@@ -511,40 +610,58 @@ def main() -> None:
         "on them is that the neuron index is far lower in white matter (and oligodendrocytes "
         "higher). The same donors gave several regions and the files carry no donor id, so the "
         "pooled CIs treat regions as independent (somewhat too narrow); within a region every "
-        "sample is a different donor.", "",
-        "## Check: the number of issue 27", "",
+        "sample is a different donor.",
+        "",
+        "## Check: the number of issue 27",
+        "",
         "BRETIGEA first PC, first 50 present markers of the *source* lists (no symbol "
-        "harmonisation). Pearson r over all regions / within cortex (TCx + PCx):", "",
-        "| input | microglia vs IBA1 | astrocytes vs GFAP |", "|---|---|---|", *check, "",
+        "harmonisation). Pearson r over all regions / within cortex (TCx + PCx):",
+        "",
+        "| input | microglia vs IBA1 | astrocytes vs GFAP |",
+        "|---|---|---|",
+        *check,
+        "",
         "The issue's numbers (microglia 0.38 / 0.09, astrocytes 0.01 / 0.09) are the first "
         "row. BRETIGEA's own default on linear FPKM (second row, not a candidate: alsig indexes "
         "log-scale expression) tracks GFAP across regions far better: white matter has both more "
         "GFAP area and more astrocyte marker RNA, and the linear scale lets a few abundant "
-        "markers dominate.", "",
-        "## Validation: Pearson r with immunostaining within region", "",
+        "markers dominate.",
+        "",
+        "## Validation: Pearson r with immunostaining within region",
+        "",
         "| method | cell type (IHC) | TCx | PCx | HIP | FWM | pooled within-region r [95 % CI] | all regions r | cortex r |",
         "|---|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for method in METHODS:
         for cell_type, _, label in GROUND_TRUTH:
             res = results[method, cell_type]
-            regions = " | ".join(f"{res['per_region'][r][0]:+.2f} (n={res['per_region'][r][1]})"
-                                 for r in REGIONS)  # fmt: skip
+            regions = " | ".join(
+                f"{res['per_region'][r][0]:+.2f} (n={res['per_region'][r][1]})" for r in REGIONS
+            )
             sections.append(
                 f"| {method} | {cell_type} ({label}) | {regions} | {res['pooled']:+.3f} "
                 f"[{res['low']:+.3f}, {res['high']:+.3f}] | {res['overall']:+.3f} | "
                 f"{res['cortex']:+.3f} |"
             )
     sections += [
-        "", "## White matter (no ground truth; direction check)", "",
+        "",
+        "## White matter (no ground truth; direction check)",
+        "",
         "FWM minus cortex (TCx + PCx) mean index, in units of the pooled within-region SD (in "
         "brackets: the probability that a white-matter sample's index is below a cortex "
-        "sample's):", "",
-        "| method | neurons | oligodendrocytes | microglia | astrocytes |", "|---|---|---|---|---|",
-        *white_matter(indices, ihc), "",
-        "## Decision (pre-specified rule)", "", *decision, "",
-        f"**Default: `{default}`.**", "",
-    ]  # fmt: skip
+        "sample's):",
+        "",
+        "| method | neurons | oligodendrocytes | microglia | astrocytes |",
+        "|---|---|---|---|---|",
+        *white_matter(indices, ihc),
+        "",
+        "## Decision (pre-specified rule)",
+        "",
+        *decision,
+        "",
+        f"**Default: `{default}`.**",
+        "",
+    ]
     if not args.no_cohorts:
         cohorts(sections)
     sections.append(f"Total wall time {time.perf_counter() - start:.0f} s.")

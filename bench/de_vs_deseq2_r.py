@@ -143,10 +143,13 @@ def prepare(name: str, threads: int) -> tuple[Path, dict]:
     filtered.obs = clean_obs(filtered.obs)
     filtered.write_h5ad(h5ad)
     info = {
-        "ingest_s": t1 - t0, "qc_s": t2 - t1, "n_samples": int(filtered.n_obs),
-        "n_genes": int(filtered.n_vars), "n_expressed": int(filtered.var["expressed"].sum()),
+        "ingest_s": t1 - t0,
+        "qc_s": t2 - t1,
+        "n_samples": int(filtered.n_obs),
+        "n_genes": int(filtered.n_vars),
+        "n_expressed": int(filtered.var["expressed"].sum()),
         "qc_flagged": summary["n_samples_flagged"],
-    }  # fmt: skip
+    }
     meta.write_text(json.dumps(info, indent=2))
     return h5ad, info
 
@@ -173,10 +176,13 @@ def de_inputs(name: str, h5ad: Path) -> dict:
     coldata.to_csv(f"{prefix}_coldata.tsv", sep="\t", index_label="sample")
     factor, test, ref = spec["contrast"]
     return {
-        "prefix": str(prefix), "n_samples": int(counts.shape[0]), "n_genes": int(counts.shape[1]),
-        "n_excluded": len(excluded), "n_dropped": len(dropped),
+        "prefix": str(prefix),
+        "n_samples": int(counts.shape[0]),
+        "n_genes": int(counts.shape[1]),
+        "n_excluded": len(excluded),
+        "n_dropped": len(dropped),
         "levels": {str(k): int(v) for k, v in meta[factor].value_counts().items()},
-    }  # fmt: skip
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -282,16 +288,62 @@ def run_round(name: str, inputs: dict, args, round_: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     factor, test, ref = spec["contrast"]
     out: dict = {}
-    jobs = [("alsig", [sys.executable, "-c", ALSIG_JOB, prefix, spec["design"], spec["reduced"],
-                       str(args.threads), f"{prefix}_alsig", factor, test, ref])]  # fmt: skip
+    jobs = [
+        (
+            "alsig",
+            [
+                sys.executable,
+                "-c",
+                ALSIG_JOB,
+                prefix,
+                spec["design"],
+                spec["reduced"],
+                str(args.threads),
+                f"{prefix}_alsig",
+                factor,
+                test,
+                ref,
+            ],
+        )
+    ]
     if not args.skip_pydeseq2:
-        jobs.append(("pydeseq2", [sys.executable, "-c", PYDESEQ2_JOB, prefix, spec["design"],
-                                  str(args.threads), f"{prefix}_pydeseq2", factor, test, ref]))  # fmt: skip
+        jobs.append(
+            (
+                "pydeseq2",
+                [
+                    sys.executable,
+                    "-c",
+                    PYDESEQ2_JOB,
+                    prefix,
+                    spec["design"],
+                    str(args.threads),
+                    f"{prefix}_pydeseq2",
+                    factor,
+                    test,
+                    ref,
+                ],
+            )
+        )
     if not args.skip_r:
         r_coef = f"{factor}_{test}_vs_{ref}"
-        jobs.append(("R", ["Rscript", str(ROOT / "bench" / "de_vs_deseq2_r.R"),
-                           f"{prefix}_counts.tsv.gz", f"{prefix}_coldata.tsv", spec["design"],
-                           spec["reduced"], factor, test, ref, r_coef, f"{prefix}_r"]))  # fmt: skip
+        jobs.append(
+            (
+                "R",
+                [
+                    "Rscript",
+                    str(ROOT / "bench" / "de_vs_deseq2_r.R"),
+                    f"{prefix}_counts.tsv.gz",
+                    f"{prefix}_coldata.tsv",
+                    spec["design"],
+                    spec["reduced"],
+                    factor,
+                    test,
+                    ref,
+                    r_coef,
+                    f"{prefix}_r",
+                ],
+            )
+        )
     for tool, cmd in jobs:
         log = WORK / f"{name}_{tool}_round{round_}.log"
         measured = run_measured(cmd, log, env=env)
@@ -305,8 +357,11 @@ def run_round(name: str, inputs: dict, args, round_: int) -> dict:
             if line.startswith("R_VERSION"):
                 measured["version"] = line.split(" ", 1)[1]
         out[tool] = measured
-        print(f"{name} round {round_} {tool}: wall {measured['wall_s']:.1f} s, "
-              f"fit+tests {measured.get('fit_s', float('nan')):.2f} s", flush=True)  # fmt: skip
+        print(
+            f"{name} round {round_} {tool}: wall {measured['wall_s']:.1f} s, "
+            f"fit+tests {measured.get('fit_s', float('nan')):.2f} s",
+            flush=True,
+        )
     return out
 
 
@@ -358,8 +413,9 @@ def _truthy(value) -> bool:
     return bool(value) and str(value).upper() != "FALSE"
 
 
-def cooks_reason(gene: str, ours_var: pd.DataFrame, ref_name: str, r: pd.Series | None,
-                 cutoff: float) -> str:  # fmt: skip
+def cooks_reason(
+    gene: str, ours_var: pd.DataFrame, ref_name: str, r: pd.Series | None, cutoff: float
+) -> str:
     """Why a gene's p-value is removed by Cook's filtering in one tool only."""
     v = ours_var.loc[gene]
     if ref_name == "R" and r is not None:
@@ -375,8 +431,14 @@ def cooks_reason(gene: str, ours_var: pd.DataFrame, ref_name: str, r: pd.Series 
     return "Cook's outlier / refit"
 
 
-def reason(gene: str, ours_var: pd.DataFrame, ref_name: str, ref_var: pd.DataFrame | None,
-           ours: pd.Series, ref: pd.Series) -> str:  # fmt: skip
+def reason(
+    gene: str,
+    ours_var: pd.DataFrame,
+    ref_name: str,
+    ref_var: pd.DataFrame | None,
+    ours: pd.Series,
+    ref: pd.Series,
+) -> str:
     """Why ``gene`` differs between alsig and the reference (first matching cause)."""
     v = ours_var.loc[gene]
     r = ref_var.loc[gene] if ref_var is not None and gene in ref_var.index else None
@@ -418,9 +480,12 @@ def reason(gene: str, ours_var: pd.DataFrame, ref_name: str, ref_var: pd.DataFra
         fitted_ratio = float(v["fitted_dispersions"]) / float(r["dispFit"])
         if abs(fitted_ratio - 1) > 0.005:
             return f"dispersion trend (alsig/R fitted {fitted_ratio:.3f})"
-    disp_ratio = float(v["dispersions"]) / float(
-        r["dispersion"] if r is not None and ref_name == "R" else r["dispersions"]
-    ) if r is not None else float("nan")  # fmt: skip
+    disp_ratio = (
+        float(v["dispersions"])
+        / float(r["dispersion"] if r is not None and ref_name == "R" else r["dispersions"])
+        if r is not None
+        else float("nan")
+    )
     return f"optimiser precision (final dispersion ratio {disp_ratio:.4f})"
 
 
@@ -450,9 +515,16 @@ def replay_pydeseq2_shrinkage(prefix: str, spec: dict, alsig_var: pd.DataFrame, 
     worst = 0.0
     for gene in genes:
         j = names.index(gene)
-        beta, _, _ = nbinomGLM(fit.design.matrix, counts[:, j].astype(float),
-                               1 / alsig_var.at[gene, "dispersions"], offset, 15,
-                               shrunk.prior_scale, "L-BFGS-B", k)  # fmt: skip
+        beta, _, _ = nbinomGLM(
+            fit.design.matrix,
+            counts[:, j].astype(float),
+            1 / alsig_var.at[gene, "dispersions"],
+            offset,
+            15,
+            shrunk.prior_scale,
+            "L-BFGS-B",
+            k,
+        )
         worst = max(worst, abs(beta[k] / np.log(2) - shrunk.lfc[j] / np.log(2)))
     return (
         f"pydeseq2's own optimiser (`pydeseq2.utils.nbinomGLM`) rerun on these {len(genes)} genes "
@@ -462,9 +534,17 @@ def replay_pydeseq2_shrinkage(prefix: str, spec: dict, alsig_var: pd.DataFrame, 
     )
 
 
-def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: pd.DataFrame,
-                  ours_var: pd.DataFrame, ref_var: pd.DataFrame | None, cutoff: float,
-                  cooks_var: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+def beyond_bounds(
+    name: str,
+    test: str,
+    ref_name: str,
+    ours: pd.DataFrame,
+    ref: pd.DataFrame,
+    ours_var: pd.DataFrame,
+    ref_var: pd.DataFrame | None,
+    cutoff: float,
+    cooks_var: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Genes beyond the bounds: |dLFC| > 0.01 at base mean >= 10 (Wald), padj < 0.05 in one
     tool only, a Cook's flag in one tool only."""
     ref = ref.loc[ours.index]
@@ -474,8 +554,11 @@ def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: 
     sig_a, sig_b = ours["padj"] < 0.05, ref["padj"] < 0.05
     cooks_a = ours["pvalue"].isna() & (ours["baseMean"] > 0)
     cooks_b = ref["pvalue"].isna() & (ref["baseMean"] > 0)
-    for criterion, mask in (("|dLFC| > 0.01", lfc_bad), ("padj < 0.05 in one only", sig_a ^ sig_b),
-                            ("Cook's flag in one only", cooks_a ^ cooks_b)):  # fmt: skip
+    for criterion, mask in (
+        ("|dLFC| > 0.01", lfc_bad),
+        ("padj < 0.05 in one only", sig_a ^ sig_b),
+        ("Cook's flag in one only", cooks_a ^ cooks_b),
+    ):
         for gene in ours.index[mask.to_numpy()]:
             if criterion.startswith("Cook's") or bool(cooks_a[gene]) != bool(cooks_b[gene]):
                 source = cooks_var if cooks_var is not None else ref_var
@@ -483,15 +566,21 @@ def beyond_bounds(name: str, test: str, ref_name: str, ours: pd.DataFrame, ref: 
                 why = cooks_reason(gene, ours_var, ref_name, row, cutoff)
             else:
                 why = reason(gene, ours_var, ref_name, ref_var, ours.loc[gene], ref.loc[gene])
-            rows.append({
-                "dataset": name, "reference": ref_name, "test": test, "criterion": criterion,
-                "gene": gene, "base_mean": float(ref.at[gene, "baseMean"]),
-                "lfc_alsig": float(ours.at[gene, "log2FoldChange"]),
-                "lfc_reference": float(ref.at[gene, "log2FoldChange"]),
-                "padj_alsig": float(ours.at[gene, "padj"]),
-                "padj_reference": float(ref.at[gene, "padj"]),
-                "reason": why,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "dataset": name,
+                    "reference": ref_name,
+                    "test": test,
+                    "criterion": criterion,
+                    "gene": gene,
+                    "base_mean": float(ref.at[gene, "baseMean"]),
+                    "lfc_alsig": float(ours.at[gene, "log2FoldChange"]),
+                    "lfc_reference": float(ref.at[gene, "log2FoldChange"]),
+                    "padj_alsig": float(ours.at[gene, "padj"]),
+                    "padj_reference": float(ref.at[gene, "padj"]),
+                    "reason": why,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -509,7 +598,9 @@ def ok(value: float, bound: float) -> str:
     return f"{value:.5f}" + ("" if value >= bound else " **below bound**")
 
 
-def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], args) -> tuple[list[str], pd.DataFrame]:  # fmt: skip
+def dataset_section(
+    name: str, prep: dict, inputs: dict, rounds: list[dict], args
+) -> tuple[list[str], pd.DataFrame]:
     prefix = inputs["prefix"]
     spec = DATASETS[name]
     alsig_wald = pd.read_parquet(f"{prefix}_alsig_wald.parquet")
@@ -518,8 +609,10 @@ def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], arg
     alsig_shrunk = pd.read_parquet(f"{prefix}_alsig_shrunk.parquet")
     refs: dict[str, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
     if not args.skip_pydeseq2:
-        refs["pydeseq2"] = (pd.read_parquet(f"{prefix}_pydeseq2_wald.parquet"),
-                            pd.read_parquet(f"{prefix}_pydeseq2_var.parquet"))  # fmt: skip
+        refs["pydeseq2"] = (
+            pd.read_parquet(f"{prefix}_pydeseq2_wald.parquet"),
+            pd.read_parquet(f"{prefix}_pydeseq2_var.parquet"),
+        )
     r_lrt = None
     if not args.skip_r:
         read = lambda p: pd.read_csv(p, sep="\t", index_col=0, na_values=[""])  # noqa: E731
@@ -549,21 +642,40 @@ def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], arg
         return fmt(stats[key][field]) if key in stats else "n/a"
 
     for label, field, fmt, bound in (
-        ("Pearson r, log2 fold change", "r_log2FoldChange", lambda x: ok(x, BOUNDS["r"]), ">= 0.9999"),
+        (
+            "Pearson r, log2 fold change",
+            "r_log2FoldChange",
+            lambda x: ok(x, BOUNDS["r"]),
+            ">= 0.9999",
+        ),
         ("Pearson r, Wald statistic", "r_stat", lambda x: ok(x, BOUNDS["r"]), ">= 0.9999"),
-        ("share with abs dLFC <= 0.01, base mean >= 10", "lfc_share",
-         lambda x: ok(x, BOUNDS["lfc_share"]), ">= 0.999"),
+        (
+            "share with abs dLFC <= 0.01, base mean >= 10",
+            "lfc_share",
+            lambda x: ok(x, BOUNDS["lfc_share"]),
+            ">= 0.999",
+        ),
         ("max abs dLFC, base mean >= 10", "lfc_max_abs", lambda x: f"{x:.4f}", ""),
         ("Spearman, -log10 p", "spearman", lambda x: ok(x, BOUNDS["spearman"]), ">= 0.999"),
         ("padj < 0.05: first / second / both", "n_sig", lambda x: f"{x[0]} / {x[1]} / {x[2]}", ""),
         ("Jaccard, padj < 0.05", "jaccard", lambda x: ok(x, BOUNDS["jaccard"]), ">= 0.995"),
-        ("Cook's genes: first / second / differing", "cooks", lambda x: f"{x[0]} / {x[1]} / {x[2]}",
-         "0 differing"),
-        ("filtered by independent filtering: first / second / differing", "filtered",
-         lambda x: f"{x[0]} / {x[1]} / {x[2]}", "0 differing"),
-    ):  # fmt: skip
-        lines.append(f"| {label} | {cell('pydeseq2', field, fmt)} | {cell('R', field, fmt)} | "
-                     f"{cell('pyd_R', field, fmt)} | {bound} |")  # fmt: skip
+        (
+            "Cook's genes: first / second / differing",
+            "cooks",
+            lambda x: f"{x[0]} / {x[1]} / {x[2]}",
+            "0 differing",
+        ),
+        (
+            "filtered by independent filtering: first / second / differing",
+            "filtered",
+            lambda x: f"{x[0]} / {x[1]} / {x[2]}",
+            "0 differing",
+        ),
+    ):
+        lines.append(
+            f"| {label} | {cell('pydeseq2', field, fmt)} | {cell('R', field, fmt)} | "
+            f"{cell('pyd_R', field, fmt)} | {bound} |"
+        )
     a0 = rounds[0]["alsig"]
     thresholds = [f"alsig {a0['filter_cutoff']:.4g}"]
     if "R" in refs:
@@ -572,8 +684,10 @@ def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], arg
 
     p = design_size(name)
     cutoff = float(f_distribution.ppf(0.99, p, inputs["n_samples"] - p))
-    beyond = [beyond_bounds(name, "Wald", k, alsig_wald, v[0], alsig_var, v[1], cutoff)
-              for k, v in refs.items()]  # fmt: skip
+    beyond = [
+        beyond_bounds(name, "Wald", k, alsig_wald, v[0], alsig_var, v[1], cutoff)
+        for k, v in refs.items()
+    ]
     if "pydeseq2" in refs:
         pyd_shrunk = pd.read_parquet(f"{prefix}_pydeseq2_shrunk.parquet")["shrunk"]
         d = (alsig_shrunk["shrunk"] - pyd_shrunk).abs()
@@ -617,11 +731,16 @@ def dataset_section(name: str, prep: dict, inputs: dict, rounds: list[dict], arg
             "",
         ]
         lrt_mcols = read(f"{prefix}_r_lrt_mcols.tsv")
-        beyond.append(beyond_bounds(name, "LRT", "R", alsig_lrt, r_lrt, alsig_var, refs["R"][1],
-                                    cutoff, lrt_mcols))  # fmt: skip
-    table = pd.concat([b for b in beyond if len(b)], ignore_index=True) if any(
-        len(b) for b in beyond
-    ) else pd.DataFrame()  # fmt: skip
+        beyond.append(
+            beyond_bounds(
+                name, "LRT", "R", alsig_lrt, r_lrt, alsig_var, refs["R"][1], cutoff, lrt_mcols
+            )
+        )
+    table = (
+        pd.concat([b for b in beyond if len(b)], ignore_index=True)
+        if any(len(b) for b in beyond)
+        else pd.DataFrame()
+    )
     lines += ["### Genes beyond the bounds", ""]
     if len(table):
         counts = table.groupby(["reference", "test", "criterion", "reason"]).size()
@@ -653,8 +772,11 @@ def timing_section(name: str, rounds: list[dict], args) -> list[str]:
     r_version = rounds[0].get("R", {}).get("version", "").split(" ")[0].replace("=", " ")
     labels = {"alsig": "alsig engine", "pydeseq2": "pydeseq2 0.5.4", "R": f"R {r_version}"}
     for tool in tools:
-        fit = [a + b for a, b in zip(get(tool, "fit_s"), get(tool, "wald_s"), strict=True)] if (
-            tool != "R") else get(tool, "wald_s")  # fmt: skip
+        fit = (
+            [a + b for a, b in zip(get(tool, "fit_s"), get(tool, "wald_s"), strict=True)]
+            if (tool != "R")
+            else get(tool, "wald_s")
+        )
         lrt = get(tool, "lrt_s")
         lines.append(
             f"| {labels[tool]} | {med(fit)} | {med(get(tool, 'shrink_s'))} | {med(lrt)} | "
@@ -668,7 +790,7 @@ def timing_section(name: str, rounds: list[dict], args) -> list[str]:
         ratios.append(
             f"LRT: R (a second DESeq run) / alsig (reduced fit on the shared fit) = "
             f"{statistics.median(r['R']['lrt_s'] for r in rounds) / statistics.median(r['alsig']['lrt_s'] for r in rounds):.1f}x"
-        )  # fmt: skip
+        )
     if "pydeseq2" in tools:
         p_fit = statistics.median(r["pydeseq2"]["fit_s"] + r["pydeseq2"]["wald_s"] for r in rounds)
         a_fit = statistics.median(r["alsig"]["fit_s"] + r["alsig"]["wald_s"] for r in rounds)
@@ -676,11 +798,15 @@ def timing_section(name: str, rounds: list[dict], args) -> list[str]:
         ratios.append(
             f"shrinkage: pydeseq2 / alsig = "
             f"{statistics.median(r['pydeseq2']['shrink_s'] for r in rounds) / statistics.median(r['alsig']['shrink_s'] for r in rounds):.1f}x"
-        )  # fmt: skip
+        )
     lines += ["", "Ratios of medians: " + "; ".join(ratios) + ".", ""]
     phases = list(rounds[0]["alsig"]["phases_wall"])
-    lines += ["Per phase (median seconds; alsig wall / CPU of all threads; pydeseq2 wall):", "",
-              "| phase | alsig wall | alsig CPU | pydeseq2 wall |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "Per phase (median seconds; alsig wall / CPU of all threads; pydeseq2 wall):",
+        "",
+        "| phase | alsig wall | alsig CPU | pydeseq2 wall |",
+        "|---|---|---|---|",
+    ]
     for phase in phases:
         aw = statistics.median(r["alsig"]["phases_wall"].get(phase, 0.0) for r in rounds)
         ac = statistics.median(r["alsig"]["phases_cpu"].get(phase, 0.0) for r in rounds)
@@ -701,8 +827,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-r", action="store_true")
     parser.add_argument("--skip-pydeseq2", action="store_true")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the report from the last runs' saved measurements")  # fmt: skip
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the report from the last runs' saved measurements",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     sections: list[str] = []
@@ -743,14 +872,21 @@ def main() -> None:
     if scale.exists():  # the engine's DE job at 2,000 x 60,000 (bench/deseq2_engine_scale.py)
         text = scale.read_text().splitlines()
         table = [ln for ln in text if ln.startswith("|")][:9]
-        sections += ["## The engine at scale: 2,000 samples x 60,000 genes", "",
-                     f"From `{scale.relative_to(ROOT)}` (`bench/deseq2_engine_scale.py`; its "
-                     "header says when and under what load):", "", *table, ""]  # fmt: skip
+        sections += [
+            "## The engine at scale: 2,000 samples x 60,000 genes",
+            "",
+            f"From `{scale.relative_to(ROOT)}` (`bench/deseq2_engine_scale.py`; its "
+            "header says when and under what load):",
+            "",
+            *table,
+            "",
+        ]
     OUT.write_text("\n".join(header + sections))
     tables = [t for t in tables if len(t)]
     if tables:
-        pd.concat(tables, ignore_index=True).to_csv(BEYOND, sep="\t", index=False,
-                                                     float_format="%.6g")  # fmt: skip
+        pd.concat(tables, ignore_index=True).to_csv(
+            BEYOND, sep="\t", index=False, float_format="%.6g"
+        )
     print("\n".join(header + sections))
 
 

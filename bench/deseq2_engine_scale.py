@@ -115,11 +115,15 @@ def cohort(n_samples: int, n_genes: int, seed: int = 7) -> Path:
     condition = np.where(samples["group"] == "ALS", "ALS", "control")
     expressed = filter_by_expr(counts, condition.tolist())
     obs = pd.DataFrame(
-        {"condition": condition, "sex": samples["sex"].to_numpy(),
-         "region": samples["tissue"].to_numpy(), "batch": samples["seq_batch"].to_numpy(),
-         "subject": samples["subject_id"].to_numpy()},
+        {
+            "condition": condition,
+            "sex": samples["sex"].to_numpy(),
+            "region": samples["tissue"].to_numpy(),
+            "batch": samples["seq_batch"].to_numpy(),
+            "subject": samples["subject_id"].to_numpy(),
+        },
         index=pd.Index(samples["sample_id"], dtype=str),
-    )  # fmt: skip
+    )
     var = pd.DataFrame(
         {"gene_id": genes["entrez_id"].astype(str).to_numpy(), "expressed": expressed},
         index=pd.Index(genes["symbol"], dtype=str),
@@ -144,27 +148,46 @@ def main() -> None:
     print(f"cohort {h5ad} ({time.perf_counter() - t0:.0f} s)", flush=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     warm = subprocess.run(
-        [sys.executable, "-c", JOB, str(h5ad), str(WORK / "engine_scale_warm"),
-         str(args.threads), "300"],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            JOB,
+            str(h5ad),
+            str(WORK / "engine_scale_warm"),
+            str(args.threads),
+            "300",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if warm.returncode != 0:
         sys.exit(warm.stderr)
     runs = []
     for i in range(args.runs):
         log = WORK / f"engine_scale_run{i}.log"
         measured = run_measured(
-            [sys.executable, "-c", JOB, str(h5ad), str(WORK / "engine_scale_de"), str(args.threads)],
-            log, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                JOB,
+                str(h5ad),
+                str(WORK / "engine_scale_de"),
+                str(args.threads),
+            ],
+            log,
+            env=env,
+        )
         line = [ln for ln in log.read_text().splitlines() if ln.startswith("JOB ")][-1]
         job = json.loads(line.split(" ", 1)[1])
         job.update(measured)
         runs.append(job)
-        print(f"run {i}: wall {measured['wall_s']:.1f} s, tree peak {measured['peak_rss_mb']:.0f} "
-              f"MB, maxrss {job['max_rss_mb']:.0f} MB (after read {job['max_rss_after_read_mb']:.0f}, "
-              f"after model {job['max_rss_after_model_mb']:.0f}), model {job['model_s']:.1f} s",
-              flush=True)  # fmt: skip
+        print(
+            f"run {i}: wall {measured['wall_s']:.1f} s, tree peak {measured['peak_rss_mb']:.0f} "
+            f"MB, maxrss {job['max_rss_mb']:.0f} MB (after read {job['max_rss_after_read_mb']:.0f}, "
+            f"after model {job['max_rss_after_model_mb']:.0f}), model {job['model_s']:.1f} s",
+            flush=True,
+        )
     write_report(args, runs)
 
 

@@ -48,7 +48,7 @@ N_SIM = 5
 
 
 def qc_input(dataset: str, threads: int):
-    """The QC'd AnnData of a shared cohort (ingest + alsig QC defaults), cached in bench/work."""
+    """Load a shared cohort QC'd (ingest + alsig QC defaults), cached in bench/work."""
     import anndata as ad
 
     from alsig.deseq import shutdown_workers
@@ -74,7 +74,7 @@ def qc_input(dataset: str, threads: int):
 
 
 def stage_inputs(adata, design: str, contrast: tuple[str, str, str]):
-    """What the DE stage fits: samples QC keeps, checked design, expressed genes."""
+    """Prepare what the DE stage fits: samples QC keeps, checked design, expressed genes."""
     from alsig.keys import excluded_samples
     from alsig.stages.de.design import design_matrix, prepare_metadata
     from alsig.stages.de.fit import genes_to_test
@@ -90,15 +90,28 @@ def stage_inputs(adata, design: str, contrast: tuple[str, str, str]):
     return frame, X, subjects, meta
 
 
-def simulate(seed: int, *, de_fraction: float = 0.0, de_log2fc: float = 0.5,
-             n_donors: tuple[int, int] = (6, 6), donor_sd: float = 0.5):  # fmt: skip
+def simulate(
+    seed: int,
+    *,
+    de_fraction: float = 0.0,
+    de_log2fc: float = 0.5,
+    n_donors: tuple[int, int] = (6, 6),
+    donor_sd: float = 0.5,
+):
     """Donors x 3 regions with per-gene donor SD; expressed genes only."""
     from alsig.toy import toy_cohort
 
     adata = toy_cohort(
-        n_donors=n_donors, regions=REGIONS, n_genes=4000, seed=seed, donor_sd=donor_sd,
-        donor_sd_spread=1.0, region_log2fc=0.3, de_fraction=de_fraction, de_log2fc=de_log2fc,
-    )  # fmt: skip
+        n_donors=n_donors,
+        regions=REGIONS,
+        n_genes=4000,
+        seed=seed,
+        donor_sd=donor_sd,
+        donor_sd_spread=1.0,
+        region_log2fc=0.3,
+        de_fraction=de_fraction,
+        de_log2fc=de_log2fc,
+    )
     counts = np.asarray(adata.X)
     adata = adata[:, (counts >= 10).sum(axis=0) >= 6].copy()
     adata.obs["condition"] = pd.Categorical(adata.obs["condition"], ["control", "ALS"])
@@ -168,8 +181,15 @@ def null_sim(threads: int) -> None:
         row = {"seed": seed, "n_genes": int(adata.n_vars)}
         for method in ("dream", "dupcor", "lm"):
             began = time.perf_counter()
-            fit = fit_repeated(counts, X, subjects, contrast="condition[T.ALS]", method=method,
-                               consensus=False, threads=threads)  # fmt: skip
+            fit = fit_repeated(
+                counts,
+                X,
+                subjects,
+                contrast="condition[T.ALS]",
+                method=method,
+                consensus=False,
+                threads=threads,
+            )
             row[method] = rates(fit.table["pvalue"], fit.table["padj"])
             row[method]["seconds"] = time.perf_counter() - began
             if method == "dupcor":
@@ -196,7 +216,7 @@ def null_sim(threads: int) -> None:
 
 
 def observed_fdr_hits(pvalue: pd.Series, truth: pd.Series, fdr: float = 0.05) -> int:
-    """True genes in the longest p-value-ranked list whose observed FDP is <= fdr."""
+    """Count the true genes in the longest p-value-ranked list whose observed FDP is <= fdr."""
     order = pvalue.dropna().sort_values(kind="stable").index
     hits = truth.reindex(order).fillna(False).to_numpy(bool)
     tp = np.cumsum(hits)
@@ -222,17 +242,32 @@ def power(threads: int) -> None:
             adata = simulate(seed, de_fraction=0.05, de_log2fc=0.5, **params)
             truth = adata.var["is_de"]
             X = design_of(adata.obs, "~ sex + region + condition")
-            counts = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names,
-                                  columns=adata.var_names)  # fmt: skip
-            fit = fit_repeated(counts, X, adata.obs["subject"].to_numpy(),
-                               contrast="condition[T.ALS]", consensus=False, threads=threads)  # fmt: skip
+            counts = pd.DataFrame(
+                np.asarray(adata.X), index=adata.obs_names, columns=adata.var_names
+            )
+            fit = fit_repeated(
+                counts,
+                X,
+                adata.obs["subject"].to_numpy(),
+                contrast="condition[T.ALS]",
+                consensus=False,
+                threads=threads,
+            )
             one = adata[adata.obs["region"] == "frontal"].copy()
             deseq_one = pydeseq2_pvalues(one, "~ sex + condition")
             deseq_all = pydeseq2_pvalues(adata, "~ sex + region + condition")
-            row = {"scenario": scenario, "seed": seed, "n_genes": int(adata.n_vars),
-                   "n_true": int(truth.sum()), "n_samples": int(adata.n_obs)}  # fmt: skip
-            for name, table in (("dream", fit.table), ("pydeseq2_one_per_donor", deseq_one),
-                                ("pydeseq2_all_samples", deseq_all)):  # fmt: skip
+            row = {
+                "scenario": scenario,
+                "seed": seed,
+                "n_genes": int(adata.n_vars),
+                "n_true": int(truth.sum()),
+                "n_samples": int(adata.n_obs),
+            }
+            for name, table in (
+                ("dream", fit.table),
+                ("pydeseq2_one_per_donor", deseq_one),
+                ("pydeseq2_all_samples", deseq_all),
+            ):
                 called = table.index[table["padj"] < 0.05]
                 top = table["pvalue"].dropna().sort_values(kind="stable").index[: row["n_true"]]
                 row[name] = {
@@ -260,8 +295,9 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
     from alsig.voom import fit_repeated, subjects_with_conflicts
 
     adata = qc_input("GSE124439", threads)
-    counts, _, subjects, meta = stage_inputs(adata, "~ sex + region + condition",
-                                             ("condition", "ALS", "control"))  # fmt: skip
+    counts, _, subjects, meta = stage_inputs(
+        adata, "~ sex + region + condition", ("condition", "ALS", "control")
+    )
     conflicts = subjects_with_conflicts(subjects, meta["condition"])
     assert not conflicts, conflicts
     formula = "~ sex + region + " + "".join(f"{c} + " for c in covariates) + "condition"
@@ -276,12 +312,22 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
         permuted["condition"] = pd.Categorical(labels, ["control", "ALS", "other"])
         X = design_of(permuted, formula)
         pc1 = adata.obs.loc[meta.index, "PC1"].astype(float)
-        row = {"permutation": k,
-               "pc1_control_minus_als": float(pc1[labels == "control"].mean()
-                                              - pc1[labels == "ALS"].mean())}  # fmt: skip
+        row = {
+            "permutation": k,
+            "pc1_control_minus_als": float(
+                pc1[labels == "control"].mean() - pc1[labels == "ALS"].mean()
+            ),
+        }
         for method in pooled:
-            fit = fit_repeated(counts, X, subjects, contrast="condition[T.ALS]", method=method,
-                               consensus=False, threads=threads)  # fmt: skip
+            fit = fit_repeated(
+                counts,
+                X,
+                subjects,
+                contrast="condition[T.ALS]",
+                method=method,
+                consensus=False,
+                threads=threads,
+            )
             pooled[method].append(fit.table["pvalue"].to_numpy())
             row[method] = rates(fit.table["pvalue"], fit.table["padj"])
         per_perm.append(row)
@@ -291,9 +337,16 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
         p = np.concatenate(parts)
         hist = np.histogram(p[np.isfinite(p)], bins=np.linspace(0, 1, 11))[0]
         deciles[method] = (hist / hist.sum() * 100).tolist()
-    save("null-real" + ("-pcs" if covariates else ""),
-         {"n_genes": int(counts.shape[1]), "n_samples": int(counts.shape[0]), "design": formula,
-          "deciles": deciles, "permutations": per_perm})  # fmt: skip
+    save(
+        "null-real" + ("-pcs" if covariates else ""),
+        {
+            "n_genes": int(counts.shape[1]),
+            "n_samples": int(counts.shape[0]),
+            "design": formula,
+            "deciles": deciles,
+            "permutations": per_perm,
+        },
+    )
 
 
 def speed(threads: int) -> None:
@@ -303,19 +356,34 @@ def speed(threads: int) -> None:
 
     adata = qc_input("GSE124439", threads)
     began = time.perf_counter()
-    counts, X, subjects, meta = stage_inputs(adata, "~ sex + region + condition",
-                                             ("condition", "ALS", "control"))  # fmt: skip
+    counts, X, subjects, meta = stage_inputs(
+        adata, "~ sex + region + condition", ("condition", "ALS", "control")
+    )
     prep = time.perf_counter() - began
-    out = {"n_samples": int(counts.shape[0]), "n_genes": int(counts.shape[1]),
-           "prepare_s": prep, "threads": threads}  # fmt: skip
+    out = {
+        "n_samples": int(counts.shape[0]),
+        "n_genes": int(counts.shape[1]),
+        "prepare_s": prep,
+        "threads": threads,
+    }
     # first call compiles nothing (numba caches to disk) but warms the import of statsmodels
     fit_repeated(counts.iloc[:, :200], X, subjects, contrast="condition[T.ALS]", threads=threads)
     for method in ("dream", "dupcor"):
         began = time.perf_counter()
-        fit = fit_repeated(counts, X, subjects, contrast="condition[T.ALS]", method=method,
-                           groups=meta["condition"], threads=threads)  # fmt: skip
-        out[method] = {"wall_s": time.perf_counter() - began, "phases": fit.seconds,
-                       "n_significant": int(fit.summary["n_significant"])}  # fmt: skip
+        fit = fit_repeated(
+            counts,
+            X,
+            subjects,
+            contrast="condition[T.ALS]",
+            method=method,
+            groups=meta["condition"],
+            threads=threads,
+        )
+        out[method] = {
+            "wall_s": time.perf_counter() - began,
+            "phases": fit.seconds,
+            "n_significant": int(fit.summary["n_significant"]),
+        }
         print(method, out[method], flush=True)
     began = time.perf_counter()
     settings = complete("de", {"design": "~ sex + region + condition", "lfc_shrink": False})
@@ -331,26 +399,40 @@ def _reading(adata, design, contrast, f_coefficients, threads, name: str) -> dic
     counts, X, subjects, meta = stage_inputs(adata, design, contrast)
     method, reason = repeated_model("auto", subjects)
     coefficient = f"{contrast[0]}[T.{contrast[1]}]"
-    fit = fit_repeated(counts, X, subjects, contrast=coefficient, method=method,
-                       f_coefficients=f_coefficients, groups=meta[contrast[0]],
-                       threads=threads)  # fmt: skip
+    fit = fit_repeated(
+        counts,
+        X,
+        subjects,
+        contrast=coefficient,
+        method=method,
+        f_coefficients=f_coefficients,
+        groups=meta[contrast[0]],
+        threads=threads,
+    )
     table = fit.table
     sig = table[table["padj"] < 0.05]
     icc = table.sort_values("icc", ascending=False)
     fit.table.to_csv(WORK / f"{name}_dream.tsv.gz", sep="\t")
-    dupcor = fit_repeated(counts, X, subjects, contrast=coefficient, method="dupcor",
-                          threads=threads)  # fmt: skip
+    dupcor = fit_repeated(
+        counts, X, subjects, contrast=coefficient, method="dupcor", threads=threads
+    )
     dsig = dupcor.table[dupcor.table["padj"] < 0.05]
     # cross-check at the donor level: counts summed per donor, voom + limma, one row per donor
     donor_meta = meta.assign(_subject=subjects).groupby("_subject", observed=True).first()
     donor_formula = "~ " + " + ".join(
         v for v in ("sex", contrast[0]) if v in design and v in donor_meta
-    )  # fmt: skip
-    donor_meta[contrast[0]] = pd.Categorical(donor_meta[contrast[0]].astype(str),
-                                             meta[contrast[0]].cat.categories)  # fmt: skip
+    )
+    donor_meta[contrast[0]] = pd.Categorical(
+        donor_meta[contrast[0]].astype(str), meta[contrast[0]].cat.categories
+    )
     summed = counts.groupby(subjects).sum().loc[donor_meta.index]
-    pseudo = fit_repeated(summed, design_of(donor_meta, donor_formula), donor_meta.index.to_numpy(),
-                          contrast=coefficient, method="lm")  # fmt: skip
+    pseudo = fit_repeated(
+        summed,
+        design_of(donor_meta, donor_formula),
+        donor_meta.index.to_numpy(),
+        contrast=coefficient,
+        method="lm",
+    )
     both = table.join(pseudo.table[["stat"]], rsuffix="_pseudobulk")
     return {
         "pvalue_share_05": float((table["pvalue"] < 0.05).mean()),
@@ -365,7 +447,7 @@ def _reading(adata, design, contrast, f_coefficients, threads, name: str) -> dic
                 round(r.icc, 3),
             ]
             for g, r in table.head(12).iterrows()
-        ],  # fmt: skip
+        ],
         "pseudobulk": {
             "design": donor_formula,
             "n_donors": int(len(donor_meta)),
@@ -375,7 +457,7 @@ def _reading(adata, design, contrast, f_coefficients, threads, name: str) -> dic
                 np.corrcoef(both["stat"], both["stat_pseudobulk"])[0, 1]
             ),
             "top": [[g, float(f"{r.padj:.3g}")] for g, r in pseudo.table.head(8).iterrows()],
-        },  # fmt: skip
+        },
         "design": design,
         "contrast": list(contrast),
         "auto": [method, reason],
@@ -406,7 +488,7 @@ def _reading(adata, design, contrast, f_coefficients, threads, name: str) -> dic
                 "LILRA3",
             )
             if g in table.index
-        },  # fmt: skip
+        },
         "dupcor": {
             "n_significant": int(len(dsig)),
             "consensus": dupcor.summary["consensus_correlation"],
@@ -414,23 +496,36 @@ def _reading(adata, design, contrast, f_coefficients, threads, name: str) -> dic
         },
         "f_top": (
             fit.f_table.head(10).reset_index().values.tolist() if fit.f_table is not None else None
-        ),  # fmt: skip
+        ),
     }
 
 
 def real(threads: int) -> None:
     out = {
-        "GSE124439": _reading(qc_input("GSE124439", threads), "~ sex + region + condition",
-                              ("condition", "ALS", "control"), None, threads, "GSE124439"),
-        "GSE67196": _reading(qc_input("GSE67196", threads), "~ region + condition",
-                             ("condition", "ALS", "control"), None, threads, "GSE67196"),
-    }  # fmt: skip
+        "GSE124439": _reading(
+            qc_input("GSE124439", threads),
+            "~ sex + region + condition",
+            ("condition", "ALS", "control"),
+            None,
+            threads,
+            "GSE124439",
+        ),
+        "GSE67196": _reading(
+            qc_input("GSE67196", threads),
+            "~ region + condition",
+            ("condition", "ALS", "control"),
+            None,
+            threads,
+            "GSE67196",
+        ),
+    }
     save("real", out)
 
 
 def r_agreement(threads: int) -> None:
-    """The fixture checks of tests/unit/voom_reference.py, their numbers for the report; with R
-    installed also on a fresh simulation (seed 23).
+    """Run the fixture checks of tests/unit/voom_reference.py and keep their numbers.
+
+    With R installed they also run on a fresh simulation (seed 23).
     """
     import shutil
     import subprocess
@@ -442,8 +537,18 @@ def r_agreement(threads: int) -> None:
     folders = {"committed fixtures (seed 11, 300 genes, 24 samples)": ROOT / "tests/data/voom"}
     if shutil.which("Rscript"):
         fresh = WORK / "voom_r_seed23"
-        subprocess.run([sys.executable, str(ROOT / "scripts/build_voom_fixtures.py"), "--out",
-                        str(fresh), "--seed", "23"], check=True, cwd=ROOT)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts/build_voom_fixtures.py"),
+                "--out",
+                str(fresh),
+                "--seed",
+                "23",
+            ],
+            check=True,
+            cwd=ROOT,
+        )
         folders["fresh R run (seed 23)"] = fresh
     out = {}
     for label, folder in folders.items():
@@ -452,7 +557,7 @@ def r_agreement(threads: int) -> None:
             "DESeq2 size factors (max abs diff)": {"factors": checks.check_size_factors(ref)},
             "voom": dict(
                 zip(("E max abs diff", "weights max rel diff"), checks.check_voom(ref), strict=True)
-            ),  # fmt: skip
+            ),
             "lmFit + eBayes": checks.check_lm_ebayes(ref),
             "duplicateCorrelation + GLS": checks.check_dupcor(ref),
             "lme4 + lmerTest (Satterthwaite)": checks.check_mixed(ref),

@@ -67,8 +67,11 @@ def _null_sim(part: dict | None) -> list[str]:
         means.append(f"**{p:.2f}** / max {worst:.2f}")
         ok = 3 <= p <= 7 and worst <= 1
         verdicts.append("passes" if ok else "**fails**")
-    lines += ["| mean / worst | " + " | ".join(means) + " |",
-              "| verdict | " + " | ".join(verdicts) + " |", ""]  # fmt: skip
+    lines += [
+        "| mean / worst | " + " | ".join(means) + " |",
+        "| verdict | " + " | ".join(verdicts) + " |",
+        "",
+    ]
     lines += ["Methods: " + "; ".join(f"{m} = {METHOD_LABELS[m]}" for m in methods) + ".", ""]
     if "dream" in methods and "p05_by_donor_sd_quintile" in rows[0]["dream"]:
         q = np.mean([r["dream"]["p05_by_donor_sd_quintile"] for r in rows], axis=0)
@@ -106,11 +109,13 @@ def _power(part: dict | None) -> list[str]:
         lines += [
             f"**{scenario}** ({part_rows[0].get('n_samples', '?')} samples)",
             "",
-            "| dataset | true genes | " + " | ".join(
+            "| dataset | true genes | "
+            + " | ".join(
                 f"{n}: true at obs. FDR 0.05 / top n / called padj<0.05 (true, FDP)" for n in names
-            ) + " |",
+            )
+            + " |",
             "|---|---|" + "---|" * len(names),
-        ]  # fmt: skip
+        ]
         for row in part_rows:
             cells = [
                 f"{row[n]['true_at_observed_fdr_05']} / {row[n].get('true_in_top_n_true', '')} / "
@@ -132,8 +137,12 @@ def _power(part: dict | None) -> list[str]:
             >= r["pydeseq2_one_per_donor"]["true_at_observed_fdr_05"]
             for r in part_rows
         )
-        lines += ["", f"dream finds at least as many true genes at observed FDR 0.05 as DESeq2 "
-                  f"on one sample per donor in {wins} of {len(part_rows)} datasets.", ""]  # fmt: skip
+        lines += [
+            "",
+            f"dream finds at least as many true genes at observed FDR 0.05 as DESeq2 "
+            f"on one sample per donor in {wins} of {len(part_rows)} datasets.",
+            "",
+        ]
     return lines
 
 
@@ -148,15 +157,17 @@ def _null_real(part: dict | None, name: str = "null-real") -> list[str]:
         "over whole donors (each donor keeps one label for all its samples), 20 permutations, "
         "ALS vs control. Pooled p-values, share per decile (target: 10 +- 2 points).",
         "",
-        "| method | " + " | ".join(f"{10 * i}-{10 * (i + 1)} %" for i in range(10))
+        "| method | "
+        + " | ".join(f"{10 * i}-{10 * (i + 1)} %" for i in range(10))
         + " | max deviation | verdict |",
         "|---|" + "---|" * 12,
-    ]  # fmt: skip
+    ]
     for method, dec in part["deciles"].items():
         dev = max(abs(d - 10) for d in dec)
         verdict = "flat" if dev <= 2 else "**not flat**"
-        lines.append(f"| {method} | " + " | ".join(f"{d:.1f}" for d in dec)
-                     + f" | {dev:.1f} | {verdict} |")  # fmt: skip
+        lines.append(
+            f"| {method} | " + " | ".join(f"{d:.1f}" for d in dec) + f" | {dev:.1f} | {verdict} |"
+        )
     perms = part["permutations"]
     for method in part["deciles"]:
         padj = [p[method]["padj05"] for p in perms]
@@ -197,12 +208,16 @@ def _speed(part: dict | None) -> list[str]:
     for method in ("dream", "dupcor"):
         if method in part:
             phases = "; ".join(f"{k} {v:.2f}" for k, v in part[method]["phases"].items())
-            lines.append(f"| {method} | {part[method]['wall_s']:.1f} | "
-                         f"{part[method].get('n_significant', '')} | {phases} |")  # fmt: skip
+            lines.append(
+                f"| {method} | {part[method]['wall_s']:.1f} | "
+                f"{part[method].get('n_significant', '')} | {phases} |"
+            )
     if "pydeseq2_no_shrink_s" in part:
-        lines.append(f"| pydeseq2 `run_de` (no LFC shrinkage, 2 workers) | "
-                     f"{part['pydeseq2_no_shrink_s']:.1f} | "
-                     f"{part.get('pydeseq2_n_significant', '')} | |")  # fmt: skip
+        lines.append(
+            f"| pydeseq2 `run_de` (no LFC shrinkage, 2 workers) | "
+            f"{part['pydeseq2_no_shrink_s']:.1f} | "
+            f"{part.get('pydeseq2_n_significant', '')} | |"
+        )
     lines.append("")
     return lines
 

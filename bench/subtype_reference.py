@@ -122,8 +122,9 @@ def bretigea_markers(data_dir: Path, top: int = 50) -> dict[str, list[str]]:
 def reliability_plot(predictions: pd.DataFrame) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(11, 7), sharex=True, sharey=True)
     for i, name in enumerate((GENES_TE_MODEL, GENES_MODEL)):
-        part = predictions[(predictions["subtype_model"] == name)
-                           & (predictions["scheme"] == "nested")]  # fmt: skip
+        part = predictions[
+            (predictions["subtype_model"] == name) & (predictions["scheme"] == "nested")
+        ]
         table = reliability(part)
         for j, c in enumerate(CLASSES):
             ax = axes[i, j]
@@ -131,15 +132,23 @@ def reliability_plot(predictions: pd.DataFrame) -> None:
             ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
             ax.plot(rows["predicted"], rows["observed"], marker="o")
             for _, r in rows.iterrows():
-                ax.annotate(str(r["n"]), (r["predicted"], r["observed"]), fontsize=6,
-                            xytext=(3, -8), textcoords="offset points")  # fmt: skip
+                ax.annotate(
+                    str(r["n"]),
+                    (r["predicted"], r["observed"]),
+                    fontsize=6,
+                    xytext=(3, -8),
+                    textcoords="offset points",
+                )
             ax.set_title(f"{name}: {c}", fontsize=9)
             if i == 1:
                 ax.set_xlabel(f"outer-fold {PROBABILITY_COLUMNS[j]} (bin mean)")
             if j == 0:
                 ax.set_ylabel("observed share with this label")
-    fig.suptitle("Reliability of the outer-fold probabilities (GSE124439, nested CV, 5 repeats "
-                 "pooled; numbers = samples per bin)", fontsize=10)  # fmt: skip
+    fig.suptitle(
+        "Reliability of the outer-fold probabilities (GSE124439, nested CV, 5 repeats "
+        "pooled; numbers = samples per bin)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
     plt.close(fig)
@@ -147,8 +156,10 @@ def reliability_plot(predictions: pd.DataFrame) -> None:
 
 def reference_part(data_dir: Path) -> list[str]:
     predictions = pd.read_csv(MODELS / "cv_predictions.tsv", sep="\t", dtype={"fold": str})
-    models = {name: json.loads(model_paths(MODELS, name)[0].read_text())
-              for name in (GENES_TE_MODEL, GENES_MODEL)}  # fmt: skip
+    models = {
+        name: json.loads(model_paths(MODELS, name)[0].read_text())
+        for name in (GENES_TE_MODEL, GENES_MODEL)
+    }
     data = load_reference(data_dir, with_te=False)
     splits = all_splits(data)
     floors = {
@@ -172,9 +183,12 @@ def reference_part(data_dir: Path) -> list[str]:
     ]
     for scheme, title in (
         ("nested", "Nested donor-grouped CV (5 repeats x 5 outer folds)"),
-        ("batch_held_out", "Batch held out (each `seq_batch` in turn; its donors removed from "
-         "training; 15 batches pooled)"),
-    ):  # fmt: skip
+        (
+            "batch_held_out",
+            "Batch held out (each `seq_batch` in turn; its donors removed from "
+            "training; 15 batches pooled)",
+        ),
+    ):
         lines += [f"### {title}", "", METRIC_HEADER]
         for name, document in models.items():
             lines.append(metric_row(f"**{name}**", document["cv_report"][scheme]["metrics"]))
@@ -184,8 +198,9 @@ def reference_part(data_dir: Path) -> list[str]:
             lines.append(metric_row(label, metrics))
         lines.append("")
         for name in models:
-            part = predictions[(predictions["subtype_model"] == name)
-                               & (predictions["scheme"] == scheme)]  # fmt: skip
+            part = predictions[
+                (predictions["subtype_model"] == name) & (predictions["scheme"] == scheme)
+            ]
             pooled = "all repeats pooled" if scheme == "nested" else "one prediction per sample"
             lines += [f"Confusion matrix, {name} ({pooled}):", "", *confusion_block(part), ""]
     lines += region_section(predictions, floors)
@@ -216,8 +231,10 @@ def region_section(predictions: pd.DataFrame, floors: dict) -> list[str]:
         "AUC p_te frontal vs motor, ALS-Ox |",
         "|---|---|---|",
     ]
-    sources = {name: part[part["scheme"] == "nested"]
-               for name, part in predictions.groupby("subtype_model", sort=False)}  # fmt: skip
+    sources = {
+        name: part[part["scheme"] == "nested"]
+        for name, part in predictions.groupby("subtype_model", sort=False)
+    }
     sources.update({label: frame[frame["scheme"] == "nested"] for label, frame in floors.items()})
     for label, part in sources.items():
         table = donor_bootstrap(
@@ -227,8 +244,10 @@ def region_section(predictions: pd.DataFrame, floors: dict) -> list[str]:
             seed=4,
         )
         auc, te = table.loc["auc"], table.loc["auc_te"]
-        lines.append(f"| {label} | {auc.estimate:.2f} ({auc.low:.2f}-{auc.high:.2f}) | "
-                     f"{te.estimate:.2f} ({te.low:.2f}-{te.high:.2f}) |")  # fmt: skip
+        lines.append(
+            f"| {label} | {auc.estimate:.2f} ({auc.low:.2f}-{auc.high:.2f}) | "
+            f"{te.estimate:.2f} ({te.low:.2f}-{te.high:.2f}) |"
+        )
     return [*lines, ""]
 
 
@@ -266,7 +285,7 @@ def agreement_section(predictions: pd.DataFrame, data) -> list[str]:
                         p=[
                             r[PROBABILITY_COLUMNS[CLASSES.index(r["label"])]]
                             for _, r in part.iterrows()
-                        ]  # fmt: skip
+                        ]
                     )
                     .groupby("sample")["p"]
                     .mean(),
@@ -275,8 +294,11 @@ def agreement_section(predictions: pd.DataFrame, data) -> list[str]:
         )
     batch = predictions[predictions["scheme"] == "batch_held_out"]
     for name, part in batch.groupby("subtype_model", sort=False):
-        wide.append(part.set_index("sample")[["subtype_call"]].rename(
-            columns={"subtype_call": f"{name}_call_batch_held_out"}))  # fmt: skip
+        wide.append(
+            part.set_index("sample")[["subtype_call"]].rename(
+                columns={"subtype_call": f"{name}_call_batch_held_out"}
+            )
+        )
     meta = data.meta.rename(columns={"label": "published_subtype"})
     table = meta[["subject", "region", "batch", "published_subtype"]].join(wide)
     table.index.name = "sample"
@@ -321,22 +343,35 @@ def agreement_section(predictions: pd.DataFrame, data) -> list[str]:
 
 
 def frozen_commit() -> str:
-    """The commit that last touched resources/subtypes, refusing uncommitted model files."""
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "resources/subtypes"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    """Return the commit that last touched resources/subtypes; refuse uncommitted model files."""
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "resources/subtypes"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if dirty.strip():
-        sys.exit("resources/subtypes has uncommitted changes: commit the model before looking "
-                 "at other cohorts (freeze before looking).")  # fmt: skip
-    return subprocess.run(["git", "log", "-1", "--format=%H", "--", "resources/subtypes"],
-                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        sys.exit(
+            "resources/subtypes has uncommitted changes: commit the model before looking "
+            "at other cohorts (freeze before looking)."
+        )
+    return subprocess.run(
+        ["git", "log", "-1", "--format=%H", "--", "resources/subtypes"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def read_cohort(data_dir: Path, dataset: str):
-    """(counts by Entrez, TE counts or None, libraries, samples table) of a shared cohort."""
+    """Load a shared cohort: (counts by Entrez, TE counts or None, libraries, samples table)."""
     folder = data_dir / dataset
     if dataset == "GSE67196":
-        raw = pd.read_csv(folder / "GSE67196_Petrucelli2015_ALS_genes.rawcount.txt.gz",
-                          sep="\t").drop(columns="Chr")  # fmt: skip
+        raw = pd.read_csv(
+            folder / "GSE67196_Petrucelli2015_ALS_genes.rawcount.txt.gz", sep="\t"
+        ).drop(columns="Chr")
         raw = raw.groupby("GeneID", sort=False).sum()
         samples = pd.read_csv(folder / "GSE67196_samples.tsv.gz", sep="\t").set_index("sample_id")
         samples["region"] = samples["tissue"]
@@ -377,8 +412,13 @@ def transfer_part(data_dir: Path) -> list[str]:
         chosen = choose_model(te, models)
         runs = [chosen] + ([models[GENES_MODEL]] if chosen.name != GENES_MODEL else [])
         for model in runs:
-            projected = project(model, counts, te_counts=te if model.uses_te else None,
-                                libraries=libraries, regions=samples["region"])  # fmt: skip
+            projected = project(
+                model,
+                counts,
+                te_counts=te if model.uses_te else None,
+                libraries=libraries,
+                regions=samples["region"],
+            )
             projected = projected.join(samples[["group", "subject", "tissue"]])
             projected.insert(0, "dataset", dataset)
             frames.append(projected.reset_index())
@@ -427,8 +467,11 @@ def replicate_section(table: pd.DataFrame) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--transfer", action="store_true",
-                        help="also project GSE122649 and GSE67196 (needs committed models)")  # fmt: skip
+    parser.add_argument(
+        "--transfer",
+        action="store_true",
+        help="also project GSE122649 and GSE67196 (needs committed models)",
+    )
     args = parser.parse_args()
     header = [
         "# Subtypes: projection onto the published Tam et al. 2019 subtypes",

@@ -1,6 +1,8 @@
-"""What the one validation layer (issue 29) costs: ingest wall time and peak RSS on the real
-cohorts with this checkout and with a baseline checkout, and the h5ad reader on a synthetic
-float X (the path that now runs the text reader's count rules).
+"""What the one validation layer (issue 29) costs.
+
+Ingest wall time and peak RSS on the real cohorts with this checkout and with a baseline
+checkout, and the h5ad reader on a synthetic float X (the path that now runs the text reader's
+count rules).
 
 Usage::
 
@@ -41,7 +43,7 @@ H5AD = """
 import json, resource, sys, time, tempfile
 from pathlib import Path
 import anndata as ad, numpy as np, pandas as pd
-from alsig.stages.ingest import read_h5ad_count_matrix
+from alsig.stages.ingest.counts import read_h5ad_count_matrix
 n_obs, n_vars = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)
 x = rng.negative_binomial(2, 0.01, size=(n_obs, n_vars)).astype(np.float64)
@@ -63,13 +65,18 @@ def measure(src: Path, code: str, *args: str, repeats: int = 3) -> dict[str, flo
     env = {**os.environ, "PYTHONPATH": str(src)}
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
-                             text=True, check=True, env=env)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     seconds = [r["seconds"] for r in runs]
     rss = [r["rss_mb"] for r in runs]
-    return {"s": statistics.median(seconds), "s_min": min(seconds), "s_max": max(seconds),
-            "rss": statistics.median(rss)}  # fmt: skip
+    return {
+        "s": statistics.median(seconds),
+        "s_min": min(seconds),
+        "s_max": max(seconds),
+        "rss": statistics.median(rss),
+    }
 
 
 def cell(r: dict[str, float]) -> str:
@@ -89,8 +96,9 @@ def main() -> None:
         for key in ("counts", "samples", "te_counts"):
             if key in settings:
                 settings[key] = str((ROOT / settings[key]).resolve())
-        found = {v: measure(src, INGEST, json.dumps(settings), dataset)
-                 for v, src in versions.items()}  # fmt: skip
+        found = {
+            v: measure(src, INGEST, json.dumps(settings), dataset) for v, src in versions.items()
+        }
         rows.append((f"ingest {dataset}", found))
         print(dataset, found, flush=True)
     n_obs, n_vars = args.h5ad.split("x")

@@ -47,7 +47,7 @@ CELL_TYPES = {
 
 
 def build(source: Path) -> tuple[pl.DataFrame, dict[str, int]]:
-    """The harmonised, ranked marker table and counts of how symbols were resolved."""
+    """Build the harmonised, ranked marker table and count how symbols were resolved."""
     raw = pl.read_csv(source, separator="\t", infer_schema=False)
     if raw.columns != ["markers", "cell"]:
         raise SystemExit(f"{source}: expected columns markers, cell; found {raw.columns}")
@@ -76,6 +76,7 @@ def build(source: Path) -> tuple[pl.DataFrame, dict[str, int]]:
 
 
 def main() -> None:
+    """Rebuild the shipped marker table (arguments: source table, output file)."""
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else OUT
     table, counts = build(source)

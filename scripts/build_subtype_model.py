@@ -88,12 +88,12 @@ def summary(frame: pd.DataFrame, seed: int) -> dict:
         "metrics": metrics,
         "confusion_all_repeats": {
             k: {c: int(v) for c, v in row.items()} for k, row in pooled.iterrows()
-        },  # fmt: skip
+        },
     }
 
 
 def cv_report(nested: pd.DataFrame, batch: pd.DataFrame) -> dict:
-    """The model's CV report (outer folds only)."""
+    """Summarise the model's cross-validation (outer folds only) for its JSON."""
     chosen = nested.groupby(["repeat", "fold"]).first()
     choices = chosen.value_counts(["n_genes", "n_te", "C"]).reset_index()
     return {
@@ -141,8 +141,9 @@ def build(data_dir: Path, out: Path, log) -> None:
     predictions = []
     for name, settings in SETTINGS.items():
         start = time.perf_counter()
-        model, inner = select_and_fit(data, settings=settings, name=name,
-                                      description=DESCRIPTIONS[name])  # fmt: skip
+        model, inner = select_and_fit(
+            data, settings=settings, name=name, description=DESCRIPTIONS[name]
+        )
         log(f"{name}: final model {model.hyperparameters}")
         nested = nested_cv(data, settings, name=name, repeats=REPEATS, folds=FOLDS, progress=log)
         batch = batch_held_out_cv(data, settings, name=name, progress=log)
@@ -156,13 +157,26 @@ def build(data_dir: Path, out: Path, log) -> None:
         both = pd.concat([nested, batch], ignore_index=True)
         both.insert(0, "subtype_model", name)
         predictions.append(both)
-        log(f"{name}: nested BA {call_metrics(nested)['ba']:.3f} "
-            f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+        log(
+            f"{name}: nested BA {call_metrics(nested)['ba']:.3f} "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
     table = pd.concat(predictions, ignore_index=True)
     _write_tsv(table, out / "cv_predictions.tsv")
     emitted = table[(table["scheme"] == "nested") & (table["repeat"] == 0)]
-    calls = emitted[["subtype_model", "sample", "subject", "region", "label",
-                     *PROBABILITY_COLUMNS, "reference_distance", "subtype_call", "fold"]].copy()  # fmt: skip
+    calls = emitted[
+        [
+            "subtype_model",
+            "sample",
+            "subject",
+            "region",
+            "label",
+            *PROBABILITY_COLUMNS,
+            "reference_distance",
+            "subtype_call",
+            "fold",
+        ]
+    ].copy()
     calls = calls.rename(columns={"label": "published_subtype", "fold": "outer_fold"})
     calls["reference_sample"] = True
     save_reference_calls(calls.sort_values(["subtype_model", "sample"], kind="stable"), out)
@@ -173,11 +187,15 @@ def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the shipped subtype models (``--check``: compare a rebuild); return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "subtypes")
-    parser.add_argument("--check", action="store_true",
-                        help="rebuild into a temporary folder and compare with --out")  # fmt: skip
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild into a temporary folder and compare with --out",
+    )
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:

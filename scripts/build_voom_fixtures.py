@@ -38,11 +38,18 @@ DESIGN = "~ sex + region + condition"
 
 
 def simulate(seed: int, n_genes: int = 300):
-    """The fixture cohort: counts (samples x genes), sample table, design matrix."""
+    """Simulate the fixture cohort: counts (samples x genes), sample table, design matrix."""
     adata = toy_cohort(
-        n_donors=(6, 6), regions=("frontal", "motor", "spinal"), n_genes=n_genes, seed=seed,
-        de_fraction=0.1, de_log2fc=1.0, donor_sd=0.5, donor_sd_spread=0.6, region_log2fc=0.4,
-    )  # fmt: skip
+        n_donors=(6, 6),
+        regions=("frontal", "motor", "spinal"),
+        n_genes=n_genes,
+        seed=seed,
+        de_fraction=0.1,
+        de_log2fc=1.0,
+        donor_sd=0.5,
+        donor_sd_spread=0.6,
+        region_log2fc=0.4,
+    )
     rng = np.random.default_rng(seed)
     obs = adata.obs
     drop = []
@@ -80,6 +87,7 @@ def write_inputs(out: Path, seed: int) -> None:
 
 
 def main() -> None:
+    """Write the fixture inputs, run the R reference on them and compress the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "voom")
     parser.add_argument("--seed", type=int, default=11)

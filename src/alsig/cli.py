@@ -96,8 +96,11 @@ def _check_config(args: argparse.Namespace) -> int:
     try:
         found = preflight(path, workdir=args.workdir)
     except Exception as exc:  # the pre-flight promises no traceback, whatever it meets
-        print(f"{path}: check-config could not finish ({type(exc).__name__}: {exc}); "
-              "please report this with the config", file=sys.stderr)  # fmt: skip
+        print(
+            f"{path}: check-config could not finish ({type(exc).__name__}: {exc}); "
+            "please report this with the config",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     for note in found.notes:
         print(f"{path}: note: {note}")

@@ -72,6 +72,14 @@ class HarmonisationReport:
     alias_rescued: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """Return the report as plain values, for the provenance.
+
+        Returns
+        -------
+        dict
+            ``n_input``, ``resolved_by`` (how -> count), the Excel repairs and ambiguities, and
+            the aliases rescued.
+        """
         return {
             "n_input": self.n_input,
             "resolved_by": dict(self.how),
@@ -83,8 +91,21 @@ class HarmonisationReport:
 
 
 def mapping_table(mapping: dict[str, str]) -> dict[str, list[str]]:
-    """A name -> name mapping as two parallel lists: gene names may contain '/', which HDF5
-    (h5ad ``uns``) would read as nested groups if they were dict keys."""
+    """Store a name -> name mapping as two parallel lists.
+
+    Gene names may contain '/', which HDF5 (h5ad ``uns``) would read as nested groups if they
+    were dict keys.
+
+    Parameters
+    ----------
+    mapping
+        Name -> name.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``from`` (the keys) and ``to`` (the values), in the mapping's order.
+    """
     return {"from": list(mapping), "to": [str(v) for v in mapping.values()]}
 
 
@@ -111,6 +132,18 @@ class GeneMap:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> GeneMap:
+        """Load a gene map (cached per path).
+
+        Parameters
+        ----------
+        path
+            A map in the format of ``resources/gene_id_map.tsv.gz`` (default: that one).
+
+        Returns
+        -------
+        GeneMap
+            The same object for the same path.
+        """
         return _load_cached(str(path or DEFAULT_MAP))
 
     # -- single lookups -------------------------------------------------------------------
@@ -128,7 +161,7 @@ class GeneMap:
         )
 
     def _unique_rows_for_name(self, name: str) -> set[int]:
-        """Current gene rows answering to ``name`` as a symbol or alias (case-insensitive)."""
+        """Return the gene rows answering to ``name`` as a symbol or alias (case-insensitive)."""
         upper = name.upper()
         if upper in self._upper_symbol:
             return {self._upper_symbol[upper]}
@@ -151,7 +184,22 @@ class GeneMap:
     def harmonise(
         self, ids: list[str], id_type: str = "symbol"
     ) -> tuple[list[GeneRecord], HarmonisationReport]:
-        """Resolve every identifier; ``id_type`` is ``symbol``, ``entrez``, ``ensembl`` or ``auto``."""
+        """Resolve every identifier by the rules of the module docstring.
+
+        Parameters
+        ----------
+        ids
+            The identifiers (surrounding whitespace is ignored).
+        id_type
+            ``symbol``, ``entrez``, ``ensembl`` or ``auto`` (guessed per identifier).
+
+        Returns
+        -------
+        records : list of GeneRecord
+            One per identifier, in order; an unresolved one keeps its id as its symbol.
+        report : HarmonisationReport
+            How the identifiers were resolved.
+        """
         report = HarmonisationReport(n_input=len(ids))
         records: list[GeneRecord | None] = [None] * len(ids)
         pending_alias: list[int] = []
@@ -190,25 +238,39 @@ class GeneMap:
         present = {r.symbol for r in records if r is not None}
         for i in pending_alias:
             gene = str(ids[i]).strip()
-            rows = self._unique_rows_for_name(gene)
-            if len(rows) == 1:
-                candidate = self._record(gene, rows.pop(), "alias")
+            named = self._unique_rows_for_name(gene)
+            if len(named) == 1:
+                candidate = self._record(gene, named.pop(), "alias")
                 if candidate.symbol not in present:
                     records[i] = candidate
                     present.add(candidate.symbol)
                     report.alias_rescued[gene] = candidate.symbol
                     continue
             records[i] = GeneRecord(
-                gene, gene, how="ambiguous_alias" if len(rows) > 1 else "unmapped"
+                gene, gene, how="ambiguous_alias" if len(named) > 1 else "unmapped"
             )
         final = [r for r in records if r is not None]
         report.how.update(r.how for r in final)
         return final, report
 
     def rename_map(self, symbols: Iterable[str]) -> tuple[dict[str, str], int]:
-        """Current HGNC symbol of each distinct symbol, each resolved on its own (so an outdated
-        symbol is renamed even when its current name is also in ``symbols``: gene sets and
-        signatures then merge the two names). Returns ``({symbol: current}, n_unmapped)``."""
+        """Map each distinct symbol to its current HGNC symbol, each resolved on its own.
+
+        An outdated symbol is renamed even when its current name is also in ``symbols``: gene
+        sets and signatures then merge the two names.
+
+        Parameters
+        ----------
+        symbols
+            Gene symbols (repeats are resolved once).
+
+        Returns
+        -------
+        mapping : dict of str to str
+            Symbol -> current symbol (itself when unmapped).
+        n_unmapped : int
+            How many symbols map to no gene.
+        """
         mapping: dict[str, str] = {}
         unmapped = 0
         for symbol in dict.fromkeys(symbols):
@@ -221,7 +283,20 @@ class GeneMap:
         return mapping, unmapped
 
     def harmonise_symbols(self, symbols: list[str]) -> tuple[list[str], dict]:
-        """Canonical symbols for ``symbols`` (same order) and a report dict."""
+        """Harmonise gene symbols (``id_type`` ``symbol``).
+
+        Parameters
+        ----------
+        symbols
+            Gene symbols.
+
+        Returns
+        -------
+        symbols : list of str
+            The current symbol of each, in order.
+        report : dict
+            :meth:`HarmonisationReport.as_dict`.
+        """
         records, report = self.harmonise(list(symbols), "symbol")
         return [r.symbol for r in records], report.as_dict()
 

@@ -89,7 +89,7 @@ def read_h5ad_counts(path: str | os.PathLike[str]) -> ad.AnnData:
     """X, obs, var and uns of an h5ad file, without layers, obsm or varm.
 
     The one h5ad counts reader: DE reads the QC'd counts with it, ingest a user's count matrix
-    (:func:`alsig.stages.ingest.read_h5ad_count_matrix` checks the values). Skipping the QC
+    (:func:`alsig.stages.ingest.counts.read_h5ad_count_matrix` checks the values). Skipping the QC
     file's two float32 layers (normalised, VST) saves two matrix copies, 0.9 GB of the DE job's
     peak at 2,000 x 60,000.
 

@@ -40,13 +40,13 @@ from alsig.settings import STAGES, config_schema, resolve_mapping, schema_errors
 from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import cache_files
 from alsig.stages.de.design import design_variables
-from alsig.stages.ingest import (
+from alsig.stages.ingest.counts import read_sample_ids
+from alsig.stages.ingest.geo import series_matrix_layout
+from alsig.stages.ingest.samples import (
     SheetLayout,
     match_samples,
     obs_from_sheet,
-    read_sample_ids,
     read_sample_sheet,
-    series_matrix_layout,
 )
 from alsig.validation import (
     as_missing,
@@ -142,8 +142,8 @@ def preflight(config_path: str | Path, workdir: str | Path = ".") -> Findings:
 # -- the YAML ----------------------------------------------------------------------------------
 
 
-def _load(path: Path, findings: Findings) -> tuple[Any, yaml.Node] | None:
-    """The config and its composed YAML tree, or None after recording why not."""
+def _load(path: Path, findings: Findings) -> tuple[Mapping[str, Any], yaml.Node | None] | None:
+    """Load the config and its composed YAML tree, or record why not and return None."""
     problem = path_problem(path)
     if problem:
         findings.problem(f"config file '{path}' {problem}.")
@@ -188,8 +188,9 @@ def _dotted(path: tuple) -> str:
 
 
 def _yaml_booleans(root: yaml.Node | None, findings: Findings) -> set[str]:
-    """Problems for YAML booleans where text is meant; the keys flagged (their schema error is
-    replaced by this clearer one).
+    """Record a problem for each YAML boolean where text is meant; return the keys flagged.
+
+    The schema error of a flagged key is replaced by this clearer one.
     """
     flagged: set[str] = set()
     if root is None:
@@ -209,7 +210,7 @@ def _yaml_booleans(root: yaml.Node | None, findings: Findings) -> set[str]:
 
 
 def _text_expected(path: tuple) -> bool:
-    """True when the schema wants text at ``path`` (a contrast's factor and levels always)."""
+    """Tell whether the schema wants text at ``path`` (a contrast's factor and levels do)."""
     if "contrasts" in path and isinstance(path[-1], int):
         return True
     schema = _schema_at(path)
@@ -219,7 +220,7 @@ def _text_expected(path: tuple) -> bool:
 
 
 def _ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A schema node with its ``$ref`` resolved (recursively)."""
+    """Resolve a schema node's ``$ref`` (recursively)."""
     ref = node.get("$ref")
     if not ref:
         return node
@@ -230,7 +231,7 @@ def _ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _schema_at(path: tuple) -> Mapping[str, Any] | None:
-    """The schema node describing the value at ``path``, or None when the schema has none."""
+    """Return the schema node describing the value at ``path`` (None when there is none)."""
     node: Mapping[str, Any] | None = config_schema()
     for part in path:
         node = _ref(node or {})
@@ -247,7 +248,7 @@ def _schema_at(path: tuple) -> Mapping[str, Any] | None:
 
 
 def _allows_boolean(schema: Mapping[str, Any]) -> bool:
-    """True when the schema node accepts a boolean."""
+    """Tell whether the schema node accepts a boolean."""
     types = schema.get("type")
     types = [types] if isinstance(types, str) else list(types or [])
     if "boolean" in types:
@@ -288,7 +289,7 @@ def _check_dataset(config: Mapping[str, Any], dataset: str, workdir: Path, found
 
 
 def _file_problem(path_text: str, key: str, workdir: Path) -> str | None:
-    """A problem line when ``path_text`` (relative to ``workdir``) is not a readable file."""
+    """Return a problem line when ``path_text`` (relative to ``workdir``) is no readable file."""
     path = workdir / path_text
     problem = path_problem(path)
     if problem is None:
@@ -354,8 +355,10 @@ def _sample_table(
     found: Findings,
     files_ok: bool,
 ):
-    """The obs ingest would build (canonical columns included), or None when it cannot be
-    built here (a problem was recorded, or a GEO series matrix is not downloaded yet).
+    """Build the obs ingest would build (canonical columns included).
+
+    None when it cannot be built here: a problem was recorded, or a GEO series matrix is not
+    downloaded yet.
     """
     report: dict[str, Any] = {}
     try:
@@ -365,16 +368,22 @@ def _sample_table(
             layout = SheetLayout.from_settings(settings)
             sheet_path = workdir / str(settings["samples"])
             sheet = read_sample_sheet(sheet_path, layout.sample_column, report=report)
-            obs = obs_from_sheet(sheet, layout, dataset=dataset, source=str(sheet_path),
-                                 report=report)  # fmt: skip
+            obs = obs_from_sheet(
+                sheet, layout, dataset=dataset, source=str(sheet_path), report=report
+            )
             counts_path = workdir / str(settings["counts"])
             samples = read_sample_ids(
                 counts_path,
                 gene_column=settings.get("counts_gene_column"),
                 non_sample_columns=settings.get("non_sample_columns") or [],
             )
-            match_samples(samples, list(obs.index), counts_src=str(counts_path),
-                          sheet_src=str(sheet_path), dataset=dataset)  # fmt: skip
+            match_samples(
+                samples,
+                list(obs.index),
+                counts_src=str(counts_path),
+                sheet_src=str(sheet_path),
+                dataset=dataset,
+            )
         else:
             obs = _geo_sample_table(settings, dataset, config, workdir, found, report)
     except AlsigError as error:
@@ -386,7 +395,7 @@ def _sample_table(
 
 
 def _geo_sample_table(settings, dataset, config, workdir, found, report):
-    """The obs of a GEO dataset from its cached series matrix (None when not cached)."""
+    """Build the obs of a GEO dataset from its cached series matrix (None when not cached)."""
     cache = section(config, "geo")["cache_dir"]
     matrix = workdir / cache_files(cache, settings["accession"])["series_matrix"]
     if not matrix.is_file():
@@ -402,8 +411,9 @@ def _geo_sample_table(settings, dataset, config, workdir, found, report):
 
 
 def _groups(obs, by: str | None):
-    """The unit a level's samples are counted in: collapsed groups (subject + region) when
-    ``qc.collapse_by`` is set, else samples.
+    """Return the unit a level's samples are counted in.
+
+    Collapsed groups (subject + region) when ``qc.collapse_by`` is set, else samples.
     """
     if not by or by not in obs:
         return obs.index.to_series().astype(str)
@@ -471,8 +481,9 @@ def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Fin
     for contrast, (factor, test, reference) in de["contrasts"].items():
         where = f"dataset {dataset}: config key de.contrasts.{contrast}"
         if factor not in obs:
-            found.problem(f"{where}: factor '{factor}' is not a sample column."
-                          f"{did_you_mean(factor, columns)}")  # fmt: skip
+            found.problem(
+                f"{where}: factor '{factor}' is not a sample column.{did_you_mean(factor, columns)}"
+            )
             continue
         if factor not in variables:
             found.problem(f"{where}: factor '{factor}' is not in de.design ('{de['design']}').")

@@ -50,7 +50,7 @@ def geneset_manifest() -> Path:
 
 
 def cell_markers() -> Path:
-    """The ranked BRETIGEA human brain cell-type markers (``resources/cell_markers/``)."""
+    """Return the ranked BRETIGEA human brain cell-type markers (``resources/cell_markers/``)."""
     return shipped("resources", "cell_markers", "bretigea_human_brain.tsv.gz")
 
 

@@ -376,19 +376,24 @@ def test_featurecounts_output_with_bom_and_crlf_is_read(tmp_path, demo_config):
 
 
 ROUND_TWO_REPAIRS = [
-    ("excel_error_ids_dropped", tiny_dataset("counts_excel_errors.tsv",
-                                             max_missing_gene_ids_fraction=0.5)),
+    (
+        "excel_error_ids_dropped",
+        tiny_dataset("counts_excel_errors.tsv", max_missing_gene_ids_fraction=0.5),
+    ),
     ("entrez_written_as_numbers", tiny_dataset("counts_entrez_float.tsv", gene_id_type="auto")),
     ("h5ad_nan_gene_names", tiny_dataset("nan_genes.h5ad", max_missing_gene_ids_fraction=0.6)),
     ("unmapped_subject_and_batch_columns", round_two_sheet("samples_subject_column.tsv")),
     ("cp1252_sample_sheet", tiny_dataset("counts_ok.tsv", "samples_cp1252.tsv")),
-    ("te_rows_without_class_or_malformed", tiny_dataset("counts_ok.tsv",
-                                                        te_counts=str(BAD / "te_counts_malformed.tsv"))),
-]  # fmt: skip
+    (
+        "te_rows_without_class_or_malformed",
+        tiny_dataset("counts_ok.tsv", te_counts=str(BAD / "te_counts_malformed.tsv")),
+    ),
+]
 
 
-@pytest.mark.parametrize("dataset", [d for _, d in ROUND_TWO_REPAIRS],
-                         ids=[i for i, _ in ROUND_TWO_REPAIRS])  # fmt: skip
+@pytest.mark.parametrize(
+    "dataset", [d for _, d in ROUND_TWO_REPAIRS], ids=[i for i, _ in ROUND_TWO_REPAIRS]
+)
 def test_round_two_inputs_are_handled_and_said(tmp_path, demo_config, dataset, request):
     """Issue 29: each input used to change a result silently; now it is read, repaired or
     decided with a line in the ingest log and a record in uns['provenance']."""

@@ -39,10 +39,20 @@ def live_reference(tmp_path_factory) -> checks.Reference:
     out = tmp_path_factory.mktemp("voom_r")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "build_voom_fixtures.py"), "--out", str(out),
-         "--seed", "23"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "scripts" / "build_voom_fixtures.py"),
+            "--out",
+            str(out),
+            "--seed",
+            "23",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return checks.Reference(out)
 

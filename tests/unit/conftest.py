@@ -8,19 +8,10 @@ import sys
 
 import pytest
 
-#: Unit tests that still start a subprocess, and why they are allowed to for now.
-SUBPROCESS_ALLOWED = {
-    # pending issue 29 merge (which owns the file): a dead PID for a stale-download test; moves
-    # to tests/integration then. `make test-unit` deselects it.
-    "tests/unit/test_download.py::test_leftover_part_of_a_killed_run_is_removed",
-}
-
 
 @pytest.fixture(autouse=True)
-def _no_subprocess(request, monkeypatch):
+def _no_subprocess(monkeypatch):
     """Fail a unit test that starts a subprocess, naming where it belongs."""
-    if request.node.nodeid in SUBPROCESS_ALLOWED:
-        return
 
     def refuse(*args, **kwargs):
         raise AssertionError(

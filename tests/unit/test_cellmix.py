@@ -36,9 +36,16 @@ def mixed_cohort(seed=0, n_donors=(30, 30), regions=("cortex",), shift=None, **k
     neurons lost and microglia expanded in ALS."""
     shift = {"neurons": -0.8, "microglia": 0.6} if shift is None else shift
     return toy_cohort(
-        n_donors=n_donors, regions=regions, n_genes=1500, seed=seed, cell_types=TYPES,
-        cell_mix_sd=0.4, cell_mix_condition_shift=shift, mean_log=(5.0, 1.0), **kwargs,
-    )  # fmt: skip
+        n_donors=n_donors,
+        regions=regions,
+        n_genes=1500,
+        seed=seed,
+        cell_types=TYPES,
+        cell_mix_sd=0.4,
+        cell_mix_condition_shift=shift,
+        mean_log=(5.0, 1.0),
+        **kwargs,
+    )
 
 
 def toy_markers(adata, n=30):
@@ -203,8 +210,11 @@ def test_table_is_wide_with_the_requested_sample_columns():
 def _indices(rng, n, loadings, noise=0.1):
     latent = rng.normal(size=(n, np.shape(loadings)[0]))
     values = latent @ np.asarray(loadings) + rng.normal(0, noise, (n, np.shape(loadings)[1]))
-    return pd.DataFrame(values, index=[f"s{i}" for i in range(n)],
-                        columns=[f"type{j}" for j in range(np.shape(loadings)[1])])  # fmt: skip
+    return pd.DataFrame(
+        values,
+        index=[f"s{i}" for i in range(n)],
+        columns=[f"type{j}" for j in range(np.shape(loadings)[1])],
+    )
 
 
 def test_few_indices_are_used_as_they_are():
@@ -302,8 +312,9 @@ def test_adjustment_removes_a_composition_difference_and_keeps_a_cell_intrinsic_
 def test_mixed_model_pair_matches_the_axis_tests_fit():
     from alsig.stages.axes.effects import Design, fit_score
 
-    adata = mixed_cohort(seed=8, n_donors=(25, 25), regions=("frontal", "motor"), donor_sd=0.3,
-                         de_fraction=0.05)  # fmt: skip
+    adata = mixed_cohort(
+        seed=8, n_donors=(25, 25), regions=("frontal", "motor"), donor_sd=0.3, de_fraction=0.05
+    )
     expression = log_cpm(adata.to_df())
     indices = cell_indices(expression, toy_markers(adata)).values
     choice = adjustment_covariates(indices, adata.obs["subject"])
@@ -311,8 +322,9 @@ def test_mixed_model_pair_matches_the_axis_tests_fit():
         **{"region[T.motor]": (adata.obs["region"] == "motor").astype(float)}
     )
     y = _signature_score(adata, list(adata.var_names[adata.var["true_log2fc"] > 0]))
-    pair = effect_with_and_without(y, design, choice.covariates, "condition[T.ALS]",
-                                   adata.obs["subject"])  # fmt: skip
+    pair = effect_with_and_without(
+        y, design, choice.covariates, "condition[T.ALS]", adata.obs["subject"]
+    )
     subjects = adata.obs["subject"].astype(str)
     groups = adata.obs["condition"].astype(str)
     plain = fit_score(y, Design(design, "condition[T.ALS]", subjects, groups, True))
@@ -341,8 +353,9 @@ def test_cluster_fallback_when_the_mixed_model_fails(monkeypatch):
     ).covariates
     y = _signature_score(adata, list(adata.var_names[adata.var["marker_of"] == "neurons"][30:]))
     monkeypatch.setattr(adjustment, "_mixed_fit", lambda *args: None)
-    pair = effect_with_and_without(y, _design(adata.obs), covariates, "condition[T.ALS]",
-                                   adata.obs["subject"])  # fmt: skip
+    pair = effect_with_and_without(
+        y, _design(adata.obs), covariates, "condition[T.ALS]", adata.obs["subject"]
+    )
     assert pair.model == "ols_cluster_se" and "mixed model failed" in pair.note
     X = pd.concat([_design(adata.obs), covariates], axis=1)
     groups = pd.factorize(adata.obs["subject"])[0]
@@ -362,8 +375,9 @@ def test_covariates_must_cover_the_fitted_samples():
     expression = log_cpm(adata.to_df())
     covariates = cell_indices(expression, toy_markers(adata)).values[["neurons"]].iloc[2:]
     with pytest.raises(AlsigError, match=r"missing for 2 fitted sample\(s\)"):
-        effect_with_and_without(expression.iloc[:, 0], _design(adata.obs), covariates,
-                                "condition[T.ALS]")  # fmt: skip
+        effect_with_and_without(
+            expression.iloc[:, 0], _design(adata.obs), covariates, "condition[T.ALS]"
+        )
 
 
 def test_difference_interval_keeps_its_coverage_on_planted_truth():
@@ -381,8 +395,7 @@ def test_difference_interval_keeps_its_coverage_on_planted_truth():
         index = [f"s{i}" for i in range(n)]
         X = pd.DataFrame({"Intercept": 1.0, "condition[T.ALS]": condition}, index=index)
         covariates = pd.DataFrame(C, index=index, columns=["c1", "c2"])
-        pair = effect_with_and_without(pd.Series(y, index=index), X, covariates,
-                                       "condition[T.ALS]")  # fmt: skip
+        pair = effect_with_and_without(pd.Series(y, index=index), X, covariates, "condition[T.ALS]")
         truth = np.linalg.solve(X.T @ X, X.T @ C)[1] @ gamma
         covered += pair.share.difference_low <= truth <= pair.share.difference_high
         naive += abs(pair.share.difference - truth) <= 2.0 * np.hypot(pair.se, pair.se_adjusted)
@@ -405,8 +418,13 @@ def test_pooled_pair_uses_the_meta_analysis_weights():
 
     u = np.array([0.5, 0.3, 0.8])
     a = np.array([0.2, 0.25, 0.3])
-    cov = np.array([[[0.02, 0.018], [0.018, 0.025]], [[0.05, 0.04], [0.04, 0.06]],
-                    [[0.03, 0.02], [0.02, 0.04]]])  # fmt: skip
+    cov = np.array(
+        [
+            [[0.02, 0.018], [0.018, 0.025]],
+            [[0.05, 0.04], [0.04, 0.06]],
+            [[0.03, 0.02], [0.02, 0.04]],
+        ]
+    )
     meta = dersimonian_laird(u, cov[:, 0, 0])
     pooled_u, pooled_a, pooled_cov = pooled_pair(u, a, cov, meta.tau2)
     assert pooled_u == pytest.approx(meta.effect)

@@ -8,8 +8,6 @@ import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -212,23 +210,6 @@ def test_html_instead_of_gzip_is_rejected(geo_stub, tmp_path):
     with pytest.raises(AlsigError, match="HTML"):
         fetch(f"{geo_stub.base_url}/html/file.gz", tmp_path / "file.gz", timeout=5, retries=0)
     assert geo_stub.hits["/html/file.gz"] == 1
-
-
-def test_leftover_part_of_a_killed_run_is_removed(geo_stub, tmp_path):
-    # a process that no longer exists left a partial download behind
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
-    )
-    pid = int(dead.stdout)
-    host = socket.gethostname().replace("-", "_")
-    stale = tmp_path / f".{MATRIX}.part-{host}-{pid}-deadbeef"
-    stale.write_bytes(b"\x1f\x8b partial")
-    other_host = tmp_path / f".{MATRIX}.part-otherhost-1-cafe"
-    other_host.write_bytes(b"in progress elsewhere")
-    fetch(matrix_url(geo_stub), tmp_path / MATRIX, **FAST)
-    assert not stale.exists()
-    assert other_host.exists()  # may belong to a live download on another machine: left alone
-    assert (tmp_path / MATRIX).read_bytes() == (DATA / "GSE900001" / MATRIX).read_bytes()
 
 
 def test_gzip_checker_accepts_concatenated_members_and_rejects_garbage():

@@ -8,15 +8,11 @@ import pytest
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
-from alsig.stages.ingest import (
-    harmonise_genes,
-    ingest_local,
-    read_count_matrix,
-    read_h5ad_count_matrix,
-    read_sample_sheet,
-    resolve_conditions,
-    to_storage,
-)
+from alsig.stages.ingest import ingest_local
+from alsig.stages.ingest.assemble import to_storage
+from alsig.stages.ingest.counts import read_count_matrix, read_h5ad_count_matrix
+from alsig.stages.ingest.harmonise import harmonise_genes
+from alsig.stages.ingest.samples import read_sample_sheet, resolve_conditions
 
 COUNTS = "gene\tS1\tS2\tS3\tS4\nSOD1\t10\t0\t5\t7\nGAPDH\t100\t200\t150\t120\nTARDBP\t3\t4\t0\t9\n"
 SHEET = "sample\tgroup\tdonor\tsex\nS1\tALS\tD1\tM\nS2\tALS\tD1\tM\nS3\tControl\tD2\tfemale\nS4\tControl\tD3\tunknown\n"
@@ -176,7 +172,7 @@ def test_storage_is_sparse_only_when_smaller():
 
 
 def test_h5ad_counts_are_read_through_the_shared_reader_without_layers(tmp_path):
-    from alsig.stages.ingest import read_h5ad_count_matrix
+    from alsig.stages.ingest.counts import read_h5ad_count_matrix
 
     path = tmp_path / "in.h5ad"
     counts = np.array([[1, 0, 3], [4, 5, 0]], dtype=np.int64)
@@ -193,7 +189,8 @@ def test_h5ad_counts_are_read_through_the_shared_reader_without_layers(tmp_path)
 
 
 def test_series_matrix_layout_finds_geo_spellings():
-    from alsig.stages.ingest import SheetLayout, series_matrix_layout
+    from alsig.stages.ingest.geo import series_matrix_layout
+    from alsig.stages.ingest.samples import SheetLayout
 
     settings = {
         "source": "geo",

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alsig.errors import AlsigError
-from alsig.stages.ingest import read_count_matrix, read_h5ad_count_matrix, read_sample_sheet
+from alsig.stages.ingest.counts import read_count_matrix, read_h5ad_count_matrix
+from alsig.stages.ingest.samples import read_sample_sheet
 
 FUZZ = settings(
     derandomize=True,
@@ -62,15 +63,22 @@ def count_tables(draw):
     samples = [f"S{i + 1}" for i in range(n_samples)]
     values = draw(
         st.lists(
-            st.lists(st.sampled_from([0, 7, 1000, 12345, 2**31, 4 * 10**9]), min_size=n_samples,
-                     max_size=n_samples),
-            min_size=n_genes, max_size=n_genes,
+            st.lists(
+                st.sampled_from([0, 7, 1000, 12345, 2**31, 4 * 10**9]),
+                min_size=n_samples,
+                max_size=n_samples,
+            ),
+            min_size=n_genes,
+            max_size=n_genes,
         )
-    )  # fmt: skip
+    )
     formats = draw(
-        st.lists(st.sampled_from(FORMATS[:4] * 6 + FORMATS[4:]), min_size=n_genes * n_samples,
-                 max_size=n_genes * n_samples)
-    )  # fmt: skip
+        st.lists(
+            st.sampled_from(FORMATS[:4] * 6 + FORMATS[4:]),
+            min_size=n_genes * n_samples,
+            max_size=n_genes * n_samples,
+        )
+    )
     latin1 = draw(st.booleans())
     layout = {
         "sep": draw(st.sampled_from(["\t", ","])),
@@ -152,16 +160,21 @@ def sample_sheets(draw):
     pads = draw(st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=n, max_size=n))
     sep = draw(st.sampled_from(["\t", ","]))
     pads = [p if not (sep == "\t" and "\t" in p) else " " for p in pads]
-    return ids, pads, {
-        "nfd": draw(st.booleans()),
-        "sep": sep,
-        "quote": draw(st.booleans()),
-        "bom": draw(st.booleans()),
-        "eol": draw(st.sampled_from(["\n", "\r\n"])),
-        "blank": draw(st.booleans()),
-        "notes": draw(st.lists(st.sampled_from(["ALS", "contrôle", "", "a, b"]), min_size=n,
-                               max_size=n)),
-    }  # fmt: skip
+    return (
+        ids,
+        pads,
+        {
+            "nfd": draw(st.booleans()),
+            "sep": sep,
+            "quote": draw(st.booleans()),
+            "bom": draw(st.booleans()),
+            "eol": draw(st.sampled_from(["\n", "\r\n"])),
+            "blank": draw(st.booleans()),
+            "notes": draw(
+                st.lists(st.sampled_from(["ALS", "contrôle", "", "a, b"]), min_size=n, max_size=n)
+            ),
+        },
+    )
 
 
 @FUZZ
@@ -204,15 +217,23 @@ def h5ad_matrices(draw):
     missing = draw(st.lists(st.sampled_from(["NA", "NaN", "Inf", "#N/A", "nan"]), max_size=2))
     names = genes + missing
     values = np.array(
-        draw(st.lists(st.sampled_from(GOOD_VALUES), min_size=n_samples * len(names),
-                      max_size=n_samples * len(names))),
+        draw(
+            st.lists(
+                st.sampled_from(GOOD_VALUES),
+                min_size=n_samples * len(names),
+                max_size=n_samples * len(names),
+            )
+        ),
         dtype=np.float64,
-    ).reshape(n_samples, len(names))  # fmt: skip
+    ).reshape(n_samples, len(names))
     bad = draw(st.one_of(st.none(), st.sampled_from(BAD_VALUES)))
     if bad is not None:
         values[draw(st.integers(0, n_samples - 1)), draw(st.integers(0, len(names) - 1))] = bad
-    dtypes = ["float64", "float32"] if bad is not None else ["int64", "int32", "uint64",
-                                                            "float64", "float32"]  # fmt: skip
+    dtypes = (
+        ["float64", "float32"]
+        if bad is not None
+        else ["int64", "int32", "uint64", "float64", "float32"]
+    )
     dtype = draw(st.sampled_from(dtypes))
     if dtype == "int32" and values.max() > np.iinfo(np.int32).max:
         dtype = "int64"
@@ -237,8 +258,9 @@ def test_h5ad_reader_reads_exactly_or_names_the_file(generated):
     stored_samples = [f" {s}" if layout["pad"] else s for s in samples]
     stored_genes = [unicodedata.normalize("NFD", g) if layout["nfd"] else g for g in names]
     # a value the file itself cannot hold exactly is not the generator's number any more
-    exact = bad is not None or np.array_equal(np.asarray(x.todense() if sp.issparse(x) else x,
-                                                         dtype=np.float64), values)  # fmt: skip
+    exact = bad is not None or np.array_equal(
+        np.asarray(x.todense() if sp.issparse(x) else x, dtype=np.float64), values
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "counts.h5ad"
         ad.AnnData(

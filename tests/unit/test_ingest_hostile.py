@@ -11,7 +11,10 @@ import scipy.sparse as sp
 
 from alsig.errors import AlsigError
 from alsig.io import read_h5ad_counts, write_h5ad
-from alsig.stages.ingest import ingest_local, read_count_matrix, read_sample_sheet, to_storage
+from alsig.stages.ingest import ingest_local
+from alsig.stages.ingest.assemble import to_storage
+from alsig.stages.ingest.counts import read_count_matrix
+from alsig.stages.ingest.samples import read_sample_sheet
 
 SHEET = "sample\tgroup\nS1\tALS\nS2\tcontrol\n"
 SETTINGS = {"source": "local", "sample_column": "sample", "condition": {"column": "group"}}

@@ -17,12 +17,9 @@ import scipy.sparse as sp
 
 from alsig.errors import AlsigError
 from alsig.settings import complete
-from alsig.stages.ingest import (
-    ingest_local,
-    read_count_matrix,
-    read_h5ad_count_matrix,
-    read_sample_sheet,
-)
+from alsig.stages.ingest import ingest_local
+from alsig.stages.ingest.counts import read_count_matrix, read_h5ad_count_matrix
+from alsig.stages.ingest.samples import read_sample_sheet
 from alsig.stages.ingest.te_counts import read_te_counts
 from alsig.stages.qc import run_qc
 from alsig.stages.qc.replicates import collapse_replicates, replicate_advice
@@ -340,8 +337,7 @@ def test_te_rows_without_a_class_are_parsed_and_malformed_rows_counted(tmp_path,
     )
     report: dict = {}
     with caplog.at_level(logging.INFO):
-        te = read_te_counts(write(tmp_path, "te.tsv", body), sample_ids=["S1", "S2"],
-                            report=report)  # fmt: skip
+        te = read_te_counts(write(tmp_path, "te.tsv", body), sample_ids=["S1", "S2"], report=report)
     assert list(te.columns) == ["L1HS:L1:LINE", "AluY:Alu:SINE", "HERVK-int:ERVK:LTR"]
     assert te.loc["S2", "AluY:Alu:SINE"] == 8
     assert report["n_te_class_added"] == 2 and report["n_gene_rows"] == 1
@@ -355,10 +351,14 @@ def test_te_rows_without_a_class_are_parsed_and_malformed_rows_counted(tmp_path,
 def _replicates(condition, region=None, sex=None):
     n = len(condition)
     obs = pd.DataFrame(
-        {"subject": ["D1", "D1", "D2", "D2"][:n], "condition": condition,
-         "region": region or ["motor"] * n, "sex": sex or ["male"] * n},
+        {
+            "subject": ["D1", "D1", "D2", "D2"][:n],
+            "condition": condition,
+            "region": region or ["motor"] * n,
+            "sex": sex or ["male"] * n,
+        },
         index=[f"S{i + 1}" for i in range(n)],
-    )  # fmt: skip
+    )
     return ad.AnnData(X=np.arange(n * 3).reshape(n, 3) + 1, obs=obs)
 
 
@@ -404,8 +404,10 @@ def test_alsig_score_inputs_go_through_the_same_layer(tmp_path):
     with pytest.raises(AlsigError, match="X sample 'S2', gene 'ACTB': count is too large"):
         read_new_counts(h5ad(tmp_path, x))
     lines = [ln.split("\t") for ln in table().splitlines()]
-    body = "\n".join("\t".join(f[:2] + (["0"] if i else [f[2]]) + f[3:]) for i, f in
-                     enumerate(lines)) + "\n"  # fmt: skip
+    body = (
+        "\n".join("\t".join(f[:2] + (["0"] if i else [f[2]]) + f[3:]) for i, f in enumerate(lines))
+        + "\n"
+    )
     with pytest.raises(AlsigError, match=r"an empty library\): 'S2'"):
         read_new_counts(write(tmp_path, "new.tsv", body))
     ensembl = ["ENSG00000142168", "ENSG00000111640", "ENSG00000075624", "ENSG00000120948"]

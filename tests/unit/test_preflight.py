@@ -117,8 +117,9 @@ def test_the_sheet_and_the_count_matrix_must_name_the_same_samples(project, caps
 
 def test_subject_in_two_conditions_is_found_before_qc(project, capsys):
     sheet = project.dir / "GSE122649_demo_samples.tsv"
-    text = sheet.read_text().replace("GSM3477218\tJR9\tALS-22\tsALS\tALS",
-                                     "GSM3477218\tJR9\tALS-22\tsALS\tcontrol")  # fmt: skip
+    text = sheet.read_text().replace(
+        "GSM3477218\tJR9\tALS-22\tsALS\tALS", "GSM3477218\tJR9\tALS-22\tsALS\tcontrol"
+    )
     sheet.write_text(text)
     code, _, err = run(project(), capsys)
     assert code == 2

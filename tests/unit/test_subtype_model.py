@@ -135,8 +135,11 @@ def test_gene_rank_features_mark_absent_genes_missing():
 
 
 def test_te_features_are_the_retrotransposon_axis_normalisation():
-    te = pd.DataFrame([[30, 10, 4], [0, 5, 8]], index=["a", "b"],
-                      columns=["L1HS:L1:LINE", "AluY:Alu:SINE", "AluY:Alu:SINE?"])  # fmt: skip
+    te = pd.DataFrame(
+        [[30, 10, 4], [0, 5, 8]],
+        index=["a", "b"],
+        columns=["L1HS:L1:LINE", "AluY:Alu:SINE", "AluY:Alu:SINE?"],
+    )
     libraries = np.array([1e6, 2e6])
     features = te_features(te, libraries, ["AluY", "L1HS", "SVA_A"])
     axis = te_log2cpm(te, libraries, [Signature("x", "retrotransposons", up=["AluY"])])
@@ -281,8 +284,12 @@ def test_cerebellum_and_far_samples_are_out_of_reference(toy, split, toy_model):
 
 def test_reference_regions_can_be_narrowed(toy, split, toy_model):
     held = [toy.samples[i] for i in split[1]]
-    projected = project(toy_model, toy.gene_counts.loc[held], regions=toy.meta["region"],
-                        reference_regions=["frontal cortex"])  # fmt: skip
+    projected = project(
+        toy_model,
+        toy.gene_counts.loc[held],
+        regions=toy.meta["region"],
+        reference_regions=["frontal cortex"],
+    )
     motor = projected["region"] == "motor cortex"
     assert (projected.loc[motor, "subtype_call"] == OUT_OF_REFERENCE).all()
 
@@ -387,8 +394,12 @@ def test_rebuilding_the_shipped_model_reproduces_its_files_bit_for_bit(name, sha
     assert training_hash(load_reference(shared_data)) == shipped.training["data_sha256"]
     with threadpool_limits(limits=1):
         model, _ = select_and_fit(data, settings=REFERENCE_SETTINGS[name], name=name)
-    model = dataclasses.replace(model, description=shipped.description,
-                                training=shipped.training, cv_report=shipped.cv_report)  # fmt: skip
+    model = dataclasses.replace(
+        model,
+        description=shipped.description,
+        training=shipped.training,
+        cv_report=shipped.cv_report,
+    )
     json_path, parquet_path = save_model(model, tmp_path)
     shipped_json, shipped_parquet = model_paths(shipped_model_dir(), name)
     assert json_path.read_bytes() == shipped_json.read_bytes()

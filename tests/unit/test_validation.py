@@ -37,8 +37,24 @@ from alsig.validation.counts import FLOAT_EXACT
 EXCEL_ERRORS = ["#N/A", "#NAME?", "#REF!", "#VALUE!", "#DIV/0!", "#NUM!", "#NULL!", "Err:502"]
 
 
-@pytest.mark.parametrize("token", [*EXCEL_ERRORS, "NA", "n/a", "NaN", "NULL", "", " ", "Inf",
-                                   "-inf", "None", "-", None, float("nan")])  # fmt: skip
+@pytest.mark.parametrize(
+    "token",
+    [
+        *EXCEL_ERRORS,
+        "NA",
+        "n/a",
+        "NaN",
+        "NULL",
+        "",
+        " ",
+        "Inf",
+        "-inf",
+        "None",
+        "-",
+        None,
+        float("nan"),
+    ],
+)
 def test_missing_ids_include_spreadsheet_errors_and_non_finite_words(token):
     assert is_missing_id(token)
     assert is_missing_value(token)
@@ -137,8 +153,7 @@ def test_encoding_report_names_the_first_non_utf8_line():
     raw = "sample\tnote\nS1\tok\nS2\tpatiént\nS3\tâge\n".encode("cp1252")
     decoded = to_utf8(raw, "s.tsv")
     assert decoded.data.decode("utf-8").splitlines()[2] == "S2\tpatiént"
-    assert decoded.report == {"encoding": "cp1252", "first_non_utf8_line": 3,
-                              "n_non_utf8_lines": 2}  # fmt: skip
+    assert decoded.report == {"encoding": "cp1252", "first_non_utf8_line": 3, "n_non_utf8_lines": 2}
     assert "the first at line 3 (byte 0xE9" in decoded.notes[0]
     assert to_utf8("é\n".encode(), "x").report == {"encoding": "utf-8"}
 
@@ -183,17 +198,28 @@ def test_mapped_share_below_threshold_names_detected_type_and_key():
     guess = detect_id_type(["ENSG00000141510", "ENSG00000111640"])
     with pytest.raises(AlsigError) as info:
         check_mapped_share(
-            {"unmapped": 2}, guess, id_type="symbol", threshold=0.5, location="file 'c.tsv'",
-            id_type_key="datasets.x.gene_id_type", threshold_key="datasets.x.min_mapped_gene_fraction",
-        )  # fmt: skip
+            {"unmapped": 2},
+            guess,
+            id_type="symbol",
+            threshold=0.5,
+            location="file 'c.tsv'",
+            id_type_key="datasets.x.gene_id_type",
+            threshold_key="datasets.x.min_mapped_gene_fraction",
+        )
     message = str(info.value)
     assert "only 0.0% of 2 gene ids map" in message
     assert "look like Ensembl gene ids" in message
     assert "set `datasets.x.gene_id_type: ensembl`" in message
     assert "datasets.x.min_mapped_gene_fraction" in message
-    share = check_mapped_share({"symbol": 9, "unmapped": 1}, guess, id_type="symbol",
-                               threshold=0.5, location="f", id_type_key="k",
-                               threshold_key=None)  # fmt: skip
+    share = check_mapped_share(
+        {"symbol": 9, "unmapped": 1},
+        guess,
+        id_type="symbol",
+        threshold=0.5,
+        location="f",
+        id_type_key="k",
+        threshold_key=None,
+    )
     assert share == pytest.approx(0.9)
 
 
@@ -238,22 +264,39 @@ def test_canonical_plan_uses_an_unmapped_column_and_keeps_a_shadowed_one():
     plan = canonical_plan(
         ["sample", "group", "Subject", "batch", "tissue", "region"],
         {"region": "tissue"},
-        sample_column="sample", condition_column="group", dataset="d", location="s.tsv",
-    )  # fmt: skip
+        sample_column="sample",
+        condition_column="group",
+        dataset="d",
+        location="s.tsv",
+    )
     assert plan.columns == {"region": "tissue", "subject": "Subject", "batch": "batch"}
     assert plan.keep_as == {"region": "region_sheet"}
     assert any("'Subject' used as `subject`" in n for n in plan.notes)
     with pytest.raises(AlsigError, match=r"2 columns that could be `batch`.*columns.batch"):
-        canonical_plan(["sample", "Batch", "batch"], {}, sample_column="sample",
-                       condition_column="g", dataset="d", location="s")  # fmt: skip
+        canonical_plan(
+            ["sample", "Batch", "batch"],
+            {},
+            sample_column="sample",
+            condition_column="g",
+            dataset="d",
+            location="s",
+        )
     with pytest.raises(AlsigError, match="Did you mean 'subject_id'"):
-        canonical_plan(["sample", "subject_id"], {"subject": "subjectid"}, sample_column="sample",
-                       condition_column="g", dataset="d", location="s")  # fmt: skip
+        canonical_plan(
+            ["sample", "subject_id"],
+            {"subject": "subjectid"},
+            sample_column="sample",
+            condition_column="g",
+            dataset="d",
+            location="s",
+        )
 
 
 def test_subject_conflicts_name_the_subject():
-    obs = pd.DataFrame({"subject": ["A", "A", "B"], "condition": ["ALS", "control", "ALS"]},
-                       index=["S1", "S2", "S3"])  # fmt: skip
+    obs = pd.DataFrame(
+        {"subject": ["A", "A", "B"], "condition": ["ALS", "control", "ALS"]},
+        index=["S1", "S2", "S3"],
+    )
     assert subject_conflicts(obs) == [
         "subject 'A' has libraries with condition S1: ALS, S2: control"
     ]

@@ -26,13 +26,27 @@ DESIGN = "~ sex + region + condition"
 REGIONS = ("frontal", "motor", "spinal")
 
 
-def cohort(seed: int, *, n_genes: int = 1500, de_fraction: float = 0.0, de_log2fc: float = 0.5,
-           donor_sd: float = 0.5, regions=REGIONS):  # fmt: skip
+def cohort(
+    seed: int,
+    *,
+    n_genes: int = 1500,
+    de_fraction: float = 0.0,
+    de_log2fc: float = 0.5,
+    donor_sd: float = 0.5,
+    regions=REGIONS,
+):
     """12 donors x 3 regions, donor SD drawn per gene; counts (DataFrame), design, subjects."""
     adata = toy_cohort(
-        n_donors=(6, 6), regions=regions, n_genes=n_genes, seed=seed, donor_sd=donor_sd,
-        donor_sd_spread=1.0, region_log2fc=0.3, de_fraction=de_fraction, de_log2fc=de_log2fc,
-    )  # fmt: skip
+        n_donors=(6, 6),
+        regions=regions,
+        n_genes=n_genes,
+        seed=seed,
+        donor_sd=donor_sd,
+        donor_sd_spread=1.0,
+        region_log2fc=0.3,
+        de_fraction=de_fraction,
+        de_log2fc=de_log2fc,
+    )
     counts = np.asarray(adata.X)
     keep = (counts >= 10).sum(axis=0) >= 6
     adata = adata[:, keep].copy()
@@ -104,8 +118,13 @@ def test_fit_repeated_rejects_bad_input_clearly():
     with pytest.raises(AlsigError, match="every subject has one"):
         fit_repeated(counts, design, np.arange(len(subjects)), contrast="condition[T.ALS]")
     with pytest.raises(AlsigError, match="F-test coefficients"):
-        fit_repeated(counts, design, subjects, contrast="condition[T.ALS]",
-                     f_coefficients=["region[T.occipital]"])  # fmt: skip
+        fit_repeated(
+            counts,
+            design,
+            subjects,
+            contrast="condition[T.ALS]",
+            f_coefficients=["region[T.occipital]"],
+        )
 
 
 def test_planned_mde_shrinks_with_donors_not_with_samples_alone():
@@ -132,8 +151,9 @@ def test_dream_keeps_the_error_rate_on_a_donor_null_where_naive_voom_does_not(se
 
 def test_dream_finds_planted_effects_and_reports_power():
     counts, design, subjects, var = cohort(7, de_fraction=0.1, de_log2fc=1.0, donor_sd=0.3)
-    result = fit_repeated(counts, design, subjects, contrast="condition[T.ALS]",
-                          groups=design["condition[T.ALS]"])  # fmt: skip
+    result = fit_repeated(
+        counts, design, subjects, contrast="condition[T.ALS]", groups=design["condition[T.ALS]"]
+    )
     table = result.table.join(var[["is_de", "true_log2fc"]])
     called = table[table["padj"] < 0.05]
     assert len(called) >= 0.3 * table["is_de"].sum()
@@ -160,8 +180,13 @@ def test_gene_wise_icc_ranks_the_simulated_donor_correlation():
 
 def test_within_subject_factor_gets_more_df_and_an_f_test():
     counts, design, subjects, _ = cohort(5, n_genes=600)
-    between = fit_repeated(counts, design, subjects, contrast="condition[T.ALS]",
-                           f_coefficients=["region[T.motor]", "region[T.spinal]"])  # fmt: skip
+    between = fit_repeated(
+        counts,
+        design,
+        subjects,
+        contrast="condition[T.ALS]",
+        f_coefficients=["region[T.motor]", "region[T.spinal]"],
+    )
     within = fit_repeated(counts, design, subjects, contrast="region[T.motor]", consensus=False)
     # region varies within donors: its test rests on the samples, condition's on the donors
     assert within.table["df"].median() > 2 * between.table["df"].median()

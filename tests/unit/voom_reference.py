@@ -133,14 +133,21 @@ def check_dupcor(ref: Reference) -> dict[str, float]:
     assert out["consensus_1"] < 0.005, out
     # voom with a block correlation (R's first consensus): limma's voom(block=, correlation=)
     w2 = ref.read("dupcor_weights").to_numpy(dtype=float)
-    second = voom(ref.counts, ref.X, lib_size=ref.lib_size, model="gls", subjects=ref.subjects,
-                  correlation=float(summary["consensus_1"]))  # fmt: skip
+    second = voom(
+        ref.counts,
+        ref.X,
+        lib_size=ref.lib_size,
+        model="gls",
+        subjects=ref.subjects,
+        correlation=float(summary["consensus_1"]),
+    )
     out["voom_block_weights_rel"] = float(np.max(np.abs(second.weights / w2 - 1.0)))
     assert out["voom_block_weights_rel"] < 1e-6, out["voom_block_weights_rel"]
     # GLS at R's consensus and R's second-round weights: limma's lmFit(block, correlation)
     r = ref.read("dupcor_ebayes")
-    fit = fit_gls(ref.E, ref.X, weights=w2, subjects=ref.subjects,
-                  correlation=float(summary["consensus_2"]))  # fmt: skip
+    fit = fit_gls(
+        ref.E, ref.X, weights=w2, subjects=ref.subjects, correlation=float(summary["consensus_2"])
+    )
     est, unscaled = fit.contrast(ref.vector())
     tests = moderated_t(est, unscaled, fit.sigma2, fit.df_residual)
     out["gls_coefficient"] = float(np.max(np.abs(est - r["coefficient"].to_numpy())))
@@ -152,8 +159,14 @@ def check_dupcor(ref: Reference) -> dict[str, float]:
     assert out["gls_df_prior"] < 1e-4 * max(1.0, summary["df_prior"]), out["gls_df_prior"]
     # the whole dupcor path (voom, dupcor, voom, dupcor, GLS, eBayes) from counts
     counts = pd.DataFrame(ref.counts, columns=ref.genes)
-    result = fit_repeated(counts, pd.DataFrame(ref.X, columns=ref.columns), ref.subjects,
-                          contrast=ref.coef, method="dupcor", lib_size=ref.lib_size)  # fmt: skip
+    result = fit_repeated(
+        counts,
+        pd.DataFrame(ref.X, columns=ref.columns),
+        ref.subjects,
+        contrast=ref.coef,
+        method="dupcor",
+        lib_size=ref.lib_size,
+    )
     mine = result.table.loc[ref.genes]
     out["pipeline_t_r"] = float(np.corrcoef(mine["stat"].to_numpy(), r["t"].to_numpy())[0, 1])
     out["pipeline_coef_r"] = float(

@@ -47,7 +47,9 @@ Z_95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class ShareRemoved:
-    """``difference`` = unadjusted - adjusted (with its SE and CI) and ``share`` =
+    """The difference between an unadjusted and an adjusted effect, and the share it removes.
+
+    ``difference`` = unadjusted - adjusted (with its SE and CI) and ``share`` =
     difference / unadjusted (with Fieller's CI; None bounds when it is unbounded).
     """
 
@@ -63,8 +65,9 @@ class ShareRemoved:
 
 @dataclass(frozen=True)
 class AdjustedEffect:
-    """One contrast coefficient without (``estimate``) and with (``estimate_adjusted``) the
-    cell-mix covariates, on the same samples.
+    """One contrast coefficient without and with the cell-mix covariates, on the same samples.
+
+    ``estimate`` is the coefficient without them, ``estimate_adjusted`` with them.
 
     ``se`` / ``se_adjusted`` come from each model's own fit (as the axis tests report them);
     ``covariance`` is the joint 2 x 2 covariance of the two estimates (see the module notes);
@@ -98,8 +101,16 @@ class AdjustedEffect:
         return float(2 * tail)
 
     def standardised(self) -> tuple[float, float, np.ndarray]:
-        """Both estimates and their covariance divided by the unadjusted residual SD ``sd``
-        (one ruler, so the share removed is the same in raw and standardised units).
+        """Divide both estimates and their covariance by the unadjusted residual SD ``sd``.
+
+        One ruler for both, so the share removed is the same in raw and standardised units.
+
+        Returns
+        -------
+        estimate, estimate_adjusted : float
+            The two estimates in units of ``sd``.
+        covariance : numpy.ndarray
+            Their 2 x 2 covariance in units of ``sd**2``.
         """
         return (
             self.estimate / self.sd,
@@ -109,10 +120,14 @@ class AdjustedEffect:
 
 
 def share_removed(
-    unadjusted: float, adjusted: float, covariance: np.ndarray, *, df: float = np.inf,
+    unadjusted: float,
+    adjusted: float,
+    covariance: np.ndarray,
+    *,
+    df: float = np.inf,
     level: float = 0.95,
-) -> ShareRemoved:  # fmt: skip
-    """The difference between an unadjusted and an adjusted effect and the share removed.
+) -> ShareRemoved:
+    """Compute the difference between an unadjusted and an adjusted effect and the share removed.
 
     Parameters
     ----------
@@ -128,10 +143,12 @@ def share_removed(
     Returns
     -------
     ShareRemoved
+        The difference with its SE and CI, the share with Fieller's CI.
     """
     cov = np.asarray(covariance, dtype=float)
-    crit = float(stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else
-                 stats.t.ppf(0.5 + level / 2, df))  # fmt: skip
+    crit = float(
+        stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else stats.t.ppf(0.5 + level / 2, df)
+    )
     d = unadjusted - adjusted
     var_d = max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)
     se_d = float(np.sqrt(var_d))
@@ -154,9 +171,15 @@ def share_removed(
             "removed has no bounded confidence interval"
         )
     return ShareRemoved(
-        float(d), se_d, float(d - crit * se_d), float(d + crit * se_d), float(share), low, high,
+        float(d),
+        se_d,
+        float(d - crit * se_d),
+        float(d + crit * se_d),
+        float(share),
+        low,
+        high,
         note,
-    )  # fmt: skip
+    )
 
 
 def effect_with_and_without(
@@ -212,8 +235,14 @@ def effect_with_and_without(
         fit = _mixed_pair(y_fit, X_u.to_numpy(), X_a.to_numpy(), groups, j)
         if fit is not None:
             return fit
-        return _cluster_pair(y_fit, X_u.to_numpy(), X_a.to_numpy(), groups, j,
-                             note="mixed model failed; least squares with donor-clustered SEs")  # fmt: skip
+        return _cluster_pair(
+            y_fit,
+            X_u.to_numpy(),
+            X_a.to_numpy(),
+            groups,
+            j,
+            note="mixed model failed; least squares with donor-clustered SEs",
+        )
     return _ols_pair(y_fit, X_u.to_numpy(), X_a.to_numpy(), j)
 
 
@@ -260,16 +289,27 @@ def pooled_pair(
 def _empty(n: int, note: str) -> AdjustedEffect:
     nan = float("nan")
     share = ShareRemoved(nan, nan, nan, nan, nan, None, None, note)
-    return AdjustedEffect(nan, nan, nan, nan, np.full((2, 2), nan), nan, nan, nan, n, "", share,
-                          note)  # fmt: skip
+    return AdjustedEffect(
+        nan, nan, nan, nan, np.full((2, 2), nan), nan, nan, nan, n, "", share, note
+    )
 
 
 def _pair(estimates, ses, cov, sds, df, n, model, note="") -> AdjustedEffect:
     share = share_removed(estimates[0], estimates[1], cov, df=df)
     return AdjustedEffect(
-        float(estimates[0]), float(ses[0]), float(estimates[1]), float(ses[1]), cov,
-        float(sds[0]), float(sds[1]), float(df), n, model, share, note,
-    )  # fmt: skip
+        float(estimates[0]),
+        float(ses[0]),
+        float(estimates[1]),
+        float(ses[1]),
+        cov,
+        float(sds[0]),
+        float(sds[1]),
+        float(df),
+        n,
+        model,
+        share,
+        note,
+    )
 
 
 def _ols_pair(y: np.ndarray, X_u: np.ndarray, X_a: np.ndarray, j: int) -> AdjustedEffect:
@@ -309,9 +349,10 @@ def _cluster_pair(y, X_u, X_a, groups, j, note="") -> AdjustedEffect:
 
 
 def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
-    fits = [_mixed_fit(y, X, groups) for X in (X_u, X_a)]
-    if any(f is None for f in fits):
+    fit_u, fit_a = (_mixed_fit(y, X, groups) for X in (X_u, X_a))
+    if fit_u is None or fit_a is None:
         return None
+    fits = (fit_u, fit_a)
     codes, uniques = pd.factorize(groups)
     sizes = np.bincount(codes)
     rows, estimates, ses, sds = [], [], [], []
@@ -322,15 +363,19 @@ def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
         ses.append(beta_se[j])
         sds.append(np.sqrt(scale + tau2))
     _, scale_a, tau2_a = fits[1]
-    V_rows = [scale_a * L + tau2_a * np.bincount(codes, weights=L, minlength=len(uniques))[codes]
-              for L in rows]  # fmt: skip
+    V_rows = [
+        scale_a * L + tau2_a * np.bincount(codes, weights=L, minlength=len(uniques))[codes]
+        for L in rows
+    ]
     cov = np.array([[rows[r] @ V_rows[c] for c in range(2)] for r in range(2)])
     return _pair(estimates, ses, cov, sds, np.inf, len(y), "mixed_random_subject")
 
 
 def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
-    """REML random-intercept fit as the axis tests do it: (fixed-effect SEs, residual variance,
-    donor variance), or None when it fails or does not converge.
+    """Fit a REML random intercept per donor as the axis tests do.
+
+    Returns (fixed-effect SEs, residual variance, donor variance), or None when the fit fails or
+    does not converge.
     """
     from statsmodels.regression.mixed_linear_model import MixedLM
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -349,8 +394,10 @@ def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
 
 
 def _gls_row(X, codes, sizes, scale, tau2, j) -> np.ndarray:
-    """Row ``j`` of the GLS map ``(X'V^-1 X)^-1 X'V^-1`` for block compound symmetry
-    ``V = scale I + tau2 J`` per donor (``V_c^-1 = (I - tau2 / (scale + n_c tau2) J) / scale``).
+    """Return row ``j`` of the GLS map ``(X'V^-1 X)^-1 X'V^-1``.
+
+    V is block compound symmetric, ``V = scale I + tau2 J`` per donor, so
+    ``V_c^-1 = (I - tau2 / (scale + n_c tau2) J) / scale``.
     """
     factor = tau2 / (scale + sizes * tau2)
     sums = np.vstack([np.bincount(codes, weights=X[:, k]) for k in range(X.shape[1])]).T

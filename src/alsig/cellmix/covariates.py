@@ -1,5 +1,6 @@
-"""The cell-mix covariates a model can afford: the indices, their leading principal components,
-or none.
+"""The cell-mix covariates a model can afford.
+
+The indices themselves, their leading principal components, or none.
 
 Six correlated indices (neuron loss comes with gliosis) would cost six degrees of freedom and
 make the adjusted effect unstable in cohorts of 20-100 donors. The rule, fixed in issue 27:
@@ -47,6 +48,7 @@ class CellMixCovariates:
 
     @property
     def estimable(self) -> bool:
+        """Whether the cohort affords any covariate (``covariates`` is not None)."""
         return self.covariates is not None
 
 
@@ -58,7 +60,7 @@ def adjustment_covariates(
     donors_per_covariate: int = DONORS_PER_COVARIATE,
     min_variance: float = MIN_VARIANCE,
 ) -> CellMixCovariates:
-    """The cell-mix covariates for a model fitted on the samples of ``indices``.
+    """Choose the cell-mix covariates for a model fitted on the samples of ``indices``.
 
     Parameters
     ----------
@@ -76,6 +78,8 @@ def adjustment_covariates(
     Returns
     -------
     CellMixCovariates
+        The covariates (None when not estimable), what they are and why, and for components
+        their variance shares and loadings.
 
     Raises
     ------
@@ -103,9 +107,12 @@ def adjustment_covariates(
     z = (values[:, varying] - values[:, varying].mean(axis=0)) / sd[varying]
     if allowed == 0:
         return CellMixCovariates(
-            None, "not estimable", f"{n_donors} donors allow no covariate (one per "
-            f"{donors_per_covariate} donors)", n_donors, 0,
-        )  # fmt: skip
+            None,
+            "not estimable",
+            f"{n_donors} donors allow no covariate (one per {donors_per_covariate} donors)",
+            n_donors,
+            0,
+        )
     if len(names) == 0:
         return CellMixCovariates(
             None, "not estimable", "every cell index is constant", n_donors, allowed
@@ -113,37 +120,52 @@ def adjustment_covariates(
     if len(names) <= allowed:
         frame = pd.DataFrame(z, index=indices.index, columns=[f"cellmix_{n}" for n in names])
         return CellMixCovariates(
-            frame, f"{len(names)} cell-type indices ({', '.join(names)}), standardised",
-            None, n_donors, allowed,
-        )  # fmt: skip
+            frame,
+            f"{len(names)} cell-type indices ({', '.join(names)}), standardised",
+            None,
+            n_donors,
+            allowed,
+        )
     scores, shares, loadings = _principal_components(z)
     needed = int(np.searchsorted(np.cumsum(shares), min_variance - 1e-12) + 1)
-    loading_table = pd.DataFrame(loadings[:, :needed], index=names,
-                                 columns=[f"cellmix_pc{i + 1}" for i in range(needed)])  # fmt: skip
+    loading_table = pd.DataFrame(
+        loadings[:, :needed], index=names, columns=[f"cellmix_pc{i + 1}" for i in range(needed)]
+    )
     if needed > allowed:
         return CellMixCovariates(
-            None, "not estimable",
+            None,
+            "not estimable",
             f"{needed} principal components are needed to explain {min_variance:.0%} of the "
             f"{len(names)} cell indices' variance ({np.cumsum(shares)[needed - 1]:.0%}), but "
             f"{n_donors} donors allow at most {allowed}",
-            n_donors, allowed, tuple(shares), loading_table,
-        )  # fmt: skip
+            n_donors,
+            allowed,
+            tuple(shares),
+            loading_table,
+        )
     frame = pd.DataFrame(
         scores[:, :needed] / scores[:, :needed].std(axis=0, ddof=1),
-        index=indices.index, columns=loading_table.columns,
-    )  # fmt: skip
+        index=indices.index,
+        columns=loading_table.columns,
+    )
     return CellMixCovariates(
         frame,
         f"first {needed} principal component(s) of {len(names)} standardised cell-type indices "
         f"({np.cumsum(shares)[needed - 1]:.0%} of their variance; "
-        + "; ".join(_leading(loading_table[c]) for c in loading_table.columns) + ")",
-        None, n_donors, allowed, tuple(shares), loading_table,
-    )  # fmt: skip
+        + "; ".join(_leading(loading_table[c]) for c in loading_table.columns)
+        + ")",
+        None,
+        n_donors,
+        allowed,
+        tuple(shares),
+        loading_table,
+    )
 
 
 def _principal_components(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores, variance shares and loadings of standardised columns; each component's sign is
-    fixed so its largest loading is positive (deterministic output).
+    """Return the scores, variance shares and loadings of standardised columns.
+
+    Each component's sign is fixed so its largest loading is positive (deterministic output).
     """
     u, s, vt = np.linalg.svd(z, full_matrices=False)
     signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])

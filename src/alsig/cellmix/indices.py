@@ -72,8 +72,20 @@ class CellIndices:
     reference: str
 
     def table(self, obs: pd.DataFrame | None = None, columns: Sequence[str] = ()) -> pl.DataFrame:
-        """Wide table: ``sample``, ``method``, the ``columns`` of ``obs`` (e.g. condition,
-        region), then one column per cell type.
+        """Return the indices as a wide table.
+
+        Parameters
+        ----------
+        obs
+            Sample table whose ``columns`` are added (index = sample ids).
+        columns
+            Columns of ``obs`` to add (e.g. condition, region); ignored without ``obs``.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``sample``, ``method``, the ``columns`` of ``obs``, then one column per cell type
+            (null where a cell type has too few markers).
         """
         frame = pd.DataFrame({"sample": self.values.index.astype(str), "method": self.method})
         for column in columns:
@@ -128,10 +140,20 @@ class CellIndexer:
         self._ranks = rankdata(self.values, method="min", axis=1) if method == "rank" else None
 
     def indices(self, exclude_genes: Iterable[str] = ()) -> CellIndices:
-        """The indices with ``exclude_genes`` treated as not measured (see :func:`cell_indices`)."""
+        """Compute the indices with ``exclude_genes`` treated as not measured.
+
+        Parameters
+        ----------
+        exclude_genes
+            Genes to leave out (genes not in the matrix are ignored).
+
+        Returns
+        -------
+        CellIndices
+            What :func:`cell_indices` gives on the matrix without those genes.
+        """
         excluded = [g for g in dict.fromkeys(exclude_genes) if g in self.positions]
-        selection = self.markers.select(self.usable, n_markers=self.n_markers,
-                                        exclude=excluded)  # fmt: skip
+        selection = self.markers.select(self.usable, n_markers=self.n_markers, exclude=excluded)
         out = pd.DataFrame(np.nan, index=self.samples, columns=self.markers.cell_types)
         gone = [self.positions[g] for g in excluded]
         for cell_type, genes in selection.genes.items():
@@ -152,6 +174,7 @@ class CellIndexer:
 
     def _rank_score(self, columns: list[int], gone: list[int]) -> np.ndarray:
         """Singscore up-set score of ``columns`` in the universe without ``gone``."""
+        assert self._ranks is not None  # __init__ ranks the expression for the rank method
         ranks = self._ranks[:, columns]
         if gone:
             markers = self.values[:, columns]
@@ -248,7 +271,7 @@ def _svd_score(markers: np.ndarray) -> np.ndarray:
 def expression_frame(
     adata: Any, layer: str = "vst", *, expressed_only: bool = True
 ) -> pd.DataFrame:
-    """Samples x genes log-scale expression of a QC'd AnnData, as :func:`cell_indices` wants it.
+    """Return the samples x genes log-scale expression of a QC'd AnnData for :func:`cell_indices`.
 
     Parameters
     ----------
@@ -286,8 +309,24 @@ def expression_frame(
 
 
 def log_cpm(counts: pd.DataFrame, prior_count: float = 1.0) -> pd.DataFrame:
-    """``log2(counts / library size x 1e6 + prior_count)``: per-sample log expression that does
-    not depend on the other samples (samples x genes counts).
+    """Compute log counts per million, a per-sample expression that ignores the other samples.
+
+    Parameters
+    ----------
+    counts
+        Samples x genes counts.
+    prior_count
+        Added to the CPM before the log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``log2(counts / library size x 1e6 + prior_count)``, samples x genes.
+
+    Raises
+    ------
+    AlsigError
+        A sample has no counts.
     """
     library = counts.sum(axis=1).to_numpy(dtype=float)
     if (library <= 0).any():

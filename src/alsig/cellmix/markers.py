@@ -36,6 +36,7 @@ class MarkerLists:
 
     @property
     def cell_types(self) -> list[str]:
+        """The cell types, in the lists' order."""
         return list(self.ranked)
 
     def select(
@@ -45,7 +46,7 @@ class MarkerLists:
         n_markers: int = N_MARKERS,
         exclude: Iterable[str] = (),
     ) -> MarkerSelection:
-        """The first ``n_markers`` markers of each list that are in ``genes`` and not excluded.
+        """Select the first ``n_markers`` markers of each list in ``genes`` and not excluded.
 
         Parameters
         ----------
@@ -61,6 +62,11 @@ class MarkerLists:
         -------
         MarkerSelection
             The markers used and a coverage row per cell type.
+
+        Raises
+        ------
+        AlsigError
+            ``n_markers`` is below 1.
         """
         if n_markers < 1:
             raise AlsigError(f"n_markers must be at least 1 (got {n_markers}).")
@@ -156,5 +162,18 @@ def load_markers(
 
 
 def marker_lists(markers: Mapping[str, Sequence[str]], source: str = "") -> MarkerLists:
-    """Marker lists from ``{cell type: genes, strongest first}`` (e.g. a toy cohort's markers)."""
+    """Build marker lists from given genes (e.g. a toy cohort's markers).
+
+    Parameters
+    ----------
+    markers
+        Cell type -> marker genes, strongest first (repeats are dropped).
+    source
+        Where the lists come from, for the records.
+
+    Returns
+    -------
+    MarkerLists
+        The lists in the given order.
+    """
     return MarkerLists({c: tuple(dict.fromkeys(g)) for c, g in markers.items()}, source=source)

@@ -23,7 +23,8 @@ from alsig.keys import excluded_samples
 from alsig.newsamples.scale import new_sample_vst
 from alsig.settings import complete
 from alsig.signatures import signatures_of_run
-from alsig.stages.ingest import harmonise_checked, read_gene_matrix
+from alsig.stages.ingest.counts import read_gene_matrix
+from alsig.stages.ingest.harmonise import harmonise_checked
 from alsig.stages.score.scoring import score_anndata
 from alsig.tables import read_scores
 

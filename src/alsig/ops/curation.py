@@ -23,7 +23,8 @@ from alsig.ops.registry import Entry, Registry
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo
 from alsig.sources.geo import read_series_matrix
-from alsig.stages.ingest import resolve_conditions, series_matrix_layout
+from alsig.stages.ingest.geo import series_matrix_layout
+from alsig.stages.ingest.samples import resolve_conditions
 
 #: series-matrix columns (alsig.sources.geo key normalisation) used for ingest's canonical obs columns
 SAMPLE_COLUMNS = {
@@ -74,7 +75,7 @@ def check_conditions(
     required_conditions: list[str],
     min_samples: int,
 ) -> CurationResult:
-    """Resolve conditions as ingest will (:func:`alsig.stages.ingest.resolve_conditions`).
+    """Resolve conditions as ingest will (:func:`alsig.stages.ingest.samples.resolve_conditions`).
 
     With a config override for the dataset its ``condition`` is used as is (the user curated it).
     Otherwise each default column present in the series is tried with the default rules; the

@@ -1,32 +1,13 @@
-"""Where inputs come from: HTTP with retries, cached downloads, GEO files, NCBI E-utilities."""
+"""Where inputs come from: HTTP with retries, cached downloads, GEO files, NCBI E-utilities.
 
-# Re-exported lazily: the workflow's planning imports ``alsig.sources.geo_layout`` at parse time
-# for every Snakemake call, which must not import polars (``geo``) or the HTTP machinery.
-_EXPORTS = {
-    "Download": "alsig.sources.download",
-    "cached": "alsig.sources.download",
-    "fetch": "alsig.sources.download",
-    "fetch_geo": "alsig.sources.download",
-    "read_sidecar": "alsig.sources.download",
-    "EUtils": "alsig.sources.eutils",
-    "RateLimiter": "alsig.sources.eutils",
-    "SeriesSummary": "alsig.sources.eutils",
-    "discover_series": "alsig.sources.eutils",
-    "normalise_key": "alsig.sources.geo",
-    "read_series_matrix": "alsig.sources.geo",
-    "HttpStatusError": "alsig.sources.http",
-    "RetryPolicy": "alsig.sources.http",
-    "get_bytes": "alsig.sources.http",
-    "with_retries": "alsig.sources.http",
-}
+One module per concern, imported by its path (no re-exports: the workflow's planning imports
+``alsig.sources.geo_layout`` at parse time for every Snakemake call, which must not import
+polars or the HTTP machinery):
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alsig.sources' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+* :mod:`~alsig.sources.http` -- the one retry loop (backoff, ``Retry-After``) behind every GET;
+* :mod:`~alsig.sources.download` -- cached, verified file downloads with a sidecar record
+  (:func:`~alsig.sources.download.fetch`, :func:`~alsig.sources.download.fetch_geo`);
+* :mod:`~alsig.sources.geo_layout` -- where a GEO dataset's files live and their URLs;
+* :mod:`~alsig.sources.geo` -- the series-matrix reader;
+* :mod:`~alsig.sources.eutils` -- the NCBI E-utilities client that discovers GEO series.
+"""

@@ -64,6 +64,13 @@ class Download:
     cached: bool = False
 
     def sidecar(self) -> dict[str, Any]:
+        """Return the sidecar record of this download.
+
+        Returns
+        -------
+        dict
+            The fields but ``cached``, ``path`` as the file name only, and ``sidecar_version``.
+        """
         record = asdict(self)
         record.pop("cached")
         record["path"] = Path(self.path).name
@@ -72,11 +79,34 @@ class Download:
 
 
 def sidecar_path(dest: str | os.PathLike[str]) -> Path:
+    """Return where the sidecar of a download lives.
+
+    Parameters
+    ----------
+    dest
+        The downloaded file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<dest>.json``.
+    """
     return Path(f"{dest}.json")
 
 
 def read_sidecar(dest: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The sidecar of ``dest`` as a dict, or None when missing or unreadable."""
+    """Read the sidecar of a download.
+
+    Parameters
+    ----------
+    dest
+        The downloaded file.
+
+    Returns
+    -------
+    dict or None
+        The sidecar's record; None when it is missing, unreadable or not a JSON object.
+    """
     path = sidecar_path(dest)
     try:
         meta = json.loads(path.read_text())
@@ -86,7 +116,21 @@ def read_sidecar(dest: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def cached(url: str, dest: str | os.PathLike[str]) -> Download | None:
-    """The cached download of ``url`` at ``dest`` if file and sidecar agree (url, size, sha256)."""
+    """Return the cached download of ``url`` at ``dest``, if there is one.
+
+    Parameters
+    ----------
+    url
+        The URL the file must have come from.
+    dest
+        The file.
+
+    Returns
+    -------
+    Download or None
+        The download (``cached=True``) when the file and its sidecar agree on url, size and
+        sha256; None otherwise (a sha256 mismatch is logged as a warning).
+    """
     dest = Path(dest)
     meta = read_sidecar(dest)
     if meta is None or not dest.is_file() or meta.get("url") != url:
@@ -147,7 +191,7 @@ def fetch(
         timeout=timeout, retries=retries, backoff=backoff, max_retry_after=max_retry_after
     )
 
-    def attempt(number: int) -> tuple[int, str]:
+    def attempt(number: int) -> tuple[tuple[int, str], int]:
         log.info("GET %s -> %s (attempt %d of %d)", url, dest, number, policy.attempts)
         return _attempt(url, dest, policy), number
 
@@ -173,7 +217,7 @@ def fetch(
 
 
 def _record(url: str, dest: Path, size: int, digest: str, attempts: int) -> Download:
-    """The :class:`Download` of a finished file, also written as its sidecar."""
+    """Record a finished download and write it as the file's sidecar."""
     record = Download(
         url=url,
         path=str(dest),
@@ -261,6 +305,18 @@ class GzipChecker:
         self._head = b""
 
     def feed(self, chunk: bytes) -> None:
+        """Check the next bytes of the body.
+
+        Parameters
+        ----------
+        chunk
+            The bytes after those fed so far.
+
+        Raises
+        ------
+        Transient
+            The bytes are not gzip data (HTML or text is named as such).
+        """
         if len(self._head) < 2:
             self._head += chunk[: 2 - len(self._head)]
         data = chunk
@@ -279,6 +335,18 @@ class GzipChecker:
                 return
 
     def finish(self, size: int) -> None:
+        """Check that the body fed ended a complete gzip stream.
+
+        Parameters
+        ----------
+        size
+            The number of bytes received, for the message.
+
+        Raises
+        ------
+        Transient
+            The body was empty or the gzip stream is truncated.
+        """
         if not self._started:
             raise Transient("empty response body (0 bytes) for a .gz file")
         if not self._decoder.eof:

@@ -57,6 +57,7 @@ class RateLimiter:
         self._next = 0.0
 
     def wait(self) -> None:
+        """Sleep until the next call is allowed, and book it."""
         with self._lock:
             now = time.monotonic()
             if now < self._next:
@@ -85,6 +86,20 @@ class SeriesSummary:
 
     @classmethod
     def from_esummary(cls, uid: str, doc: dict[str, Any]) -> SeriesSummary:
+        """Read the fields alsig uses from one esummary document.
+
+        Parameters
+        ----------
+        uid
+            The document's uid.
+        doc
+            The esummary document (``result[uid]``); kept as ``raw``.
+
+        Returns
+        -------
+        SeriesSummary
+            Missing fields empty; an unreadable ``n_samples`` is 0; samples sorted by accession.
+        """
         samples = tuple(
             sorted(s.get("accession", "") for s in doc.get("samples") or [] if isinstance(s, dict))
         )
@@ -109,12 +124,17 @@ class SeriesSummary:
         )
 
     def fingerprint(self) -> str:
-        """sha256 over the fields GEO changes when a series is updated.
+        """Hash the fields GEO changes when a series is updated (sha256).
 
         Title, summary, sample list / count, platform(s), supplementary file types, series type and
         taxon: an added/removed sample, a re-analysis or a metadata correction changes it; the
         publication date or volatile link fields do not. Cheap (no download) so every run can
         check every known series.
+
+        Returns
+        -------
+        str
+            ``esummary:<sha256 hex>``.
         """
         payload = {name: getattr(self, name) for name in FINGERPRINT_FIELDS}
         payload["samples"] = list(self.samples)
@@ -150,6 +170,20 @@ class EUtils:
         self.requests = 0
 
     def url(self, endpoint: str, params: dict[str, Any]) -> str:
+        """Return the URL of one request, with the client's tool, email and API key.
+
+        Parameters
+        ----------
+        endpoint
+            ``esearch.fcgi`` or ``esummary.fcgi``.
+        params
+            The query parameters; ``retmode=json`` is added.
+
+        Returns
+        -------
+        str
+            The URL (it holds the API key: use :meth:`_redacted` for messages).
+        """
         query = dict(params)
         query["retmode"] = "json"
         if self.tool:
@@ -164,6 +198,24 @@ class EUtils:
         return url.replace(self.api_key, "***") if self.api_key else url
 
     def get_json(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+        """GET one E-utilities endpoint (rate-limited, retried) and parse its JSON object.
+
+        Parameters
+        ----------
+        endpoint, params
+            As for :meth:`url`.
+
+        Returns
+        -------
+        dict
+            The response's JSON object.
+
+        Raises
+        ------
+        AlsigError
+            The request failed, or the response is not a JSON object or is an E-utilities
+            error; the message names the URL with the API key masked.
+        """
         url = self.url(endpoint, params)
         shown = self._redacted(url)
 
@@ -195,7 +247,27 @@ class EUtils:
         return data
 
     def esearch(self, term: str, *, db: str = "gds", page_size: int = ESEARCH_PAGE) -> list[str]:
-        """All uids matching ``term`` (paged with retstart/retmax), in NCBI's order."""
+        """Return all uids matching ``term`` (paged with retstart/retmax), in NCBI's order.
+
+        Parameters
+        ----------
+        term
+            The esearch query.
+        db
+            The Entrez database.
+        page_size
+            Uids per request (``retmax``).
+
+        Returns
+        -------
+        list of str
+            The uids.
+
+        Raises
+        ------
+        AlsigError
+            A request failed or a response has no ``esearchresult`` or reports an error.
+        """
         ids: list[str] = []
         start = 0
         while True:
@@ -221,7 +293,27 @@ class EUtils:
     def esummary(
         self, ids: list[str], *, db: str = "gds", batch_size: int = ESUMMARY_BATCH
     ) -> dict[str, dict[str, Any]]:
-        """uid -> esummary document, in batches of ``batch_size`` uids."""
+        """Fetch the esummary document of each uid, in batches of ``batch_size`` uids.
+
+        Parameters
+        ----------
+        ids
+            The uids.
+        db
+            The Entrez database.
+        batch_size
+            Uids per request.
+
+        Returns
+        -------
+        dict of str to dict
+            Uid -> document; uids without a document are left out (logged as a warning).
+
+        Raises
+        ------
+        AlsigError
+            A request failed or a response has no ``result``.
+        """
         docs: dict[str, dict[str, Any]] = {}
         for offset in range(0, len(ids), batch_size):
             chunk = ids[offset : offset + batch_size]
@@ -245,7 +337,22 @@ class EUtils:
 def discover_series(
     client: EUtils, term: str = DEFAULT_TERM, *, taxon: str | None = "Homo sapiens"
 ) -> list[SeriesSummary]:
-    """GEO series (GSE) matching ``term``, sorted by accession; non-GSE entries are dropped."""
+    """Find the GEO series (GSE) matching ``term``.
+
+    Parameters
+    ----------
+    client
+        The E-utilities client.
+    term
+        The esearch query on ``db=gds``.
+    taxon
+        Keep only series of this organism (None: any).
+
+    Returns
+    -------
+    list of SeriesSummary
+        Sorted by accession; entries that are not series (GDS, GPL, GSM) are dropped.
+    """
     ids = client.esearch(term, db="gds")
     docs = client.esummary(ids, db="gds") if ids else {}
     series = []

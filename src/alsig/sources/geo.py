@@ -51,7 +51,19 @@ _GSM = re.compile(r"^GSM\d+$")
 
 
 def normalise_key(key: str) -> str:
-    """``"Disease State"`` -> ``disease_state``; ``"age (years)"`` -> ``age_years``."""
+    """Turn a characteristic's name into a column name.
+
+    Parameters
+    ----------
+    key
+        The name as GEO writes it (``"Disease State"``, ``"age (years)"``).
+
+    Returns
+    -------
+    str
+        Lower case, runs of other characters as ``_`` (``disease_state``, ``age_years``);
+        ``c_`` before a leading digit, ``characteristic`` for an empty name.
+    """
     text = re.sub(r"[^0-9a-z]+", "_", key.strip().lower()).strip("_")
     if not text:
         return "characteristic"
@@ -68,8 +80,10 @@ def _unquote(cell: str) -> str:
 
 
 def _decode(raw: bytes, number: int, legacy: list[int]) -> str:
-    """One line as text: UTF-8, else Windows-1252 (Latin-1 for its undefined bytes), noting
-    the line number in ``legacy``."""
+    """Decode one line: UTF-8, else Windows-1252 (Latin-1 for its undefined bytes).
+
+    The line number of a line that is not UTF-8 is added to ``legacy``.
+    """
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -81,7 +95,7 @@ def _decode(raw: bytes, number: int, legacy: list[int]) -> str:
 
 
 def _lines(path: Path, legacy: list[int]):
-    """``(number, text)`` of each line of a plain or gzipped file."""
+    """Yield ``(number, text)`` of each line of a plain or gzipped file."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -184,7 +198,7 @@ def read_series_matrix(path: str | Path, *, report: dict | None = None) -> pl.Da
 
 
 def _sample_accessions(rows: list[tuple[int, str, list[str]]], path: Path) -> list[str]:
-    """The GSM accessions, once each, after checking every line has one cell per sample."""
+    """Return the GSM accessions, after checking every line has one cell per sample."""
     accession = [r for r in rows if r[1] == "!Sample_geo_accession"]
     if not accession:
         raise AlsigError(
@@ -216,8 +230,10 @@ def _sample_accessions(rows: list[tuple[int, str, list[str]]], path: Path) -> li
 
 
 def _characteristics(rows: list[tuple[int, str, list[str]]], n: int) -> dict[str, list[str | None]]:
-    """Characteristic column -> value per sample (None where missing), in order of appearance;
-    the rules are in the module docstring."""
+    """Map each characteristic column to its value per sample (None where missing).
+
+    Columns come in order of appearance; the rules are in the module docstring.
+    """
     per_sample: list[dict[str, str]] = [{} for _ in range(n)]
     order: list[str] = []
     char_rows = [r for r in rows if r[1] == CHARACTERISTICS]

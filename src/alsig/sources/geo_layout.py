@@ -12,17 +12,52 @@ ANNOTATION_FILE = "Human.GRCh38.p13.annot.tsv.gz"
 
 
 def counts_file(accession: str) -> str:
-    """File name of the NCBI-computed raw counts of a series."""
+    """Return the file name of the NCBI-computed raw counts of a series.
+
+    Parameters
+    ----------
+    accession
+        The series (``GSE124439``).
+
+    Returns
+    -------
+    str
+        ``<accession>_raw_counts_GRCh38.p13_NCBI.tsv.gz``.
+    """
     return f"{accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz"
 
 
 def series_matrix_file(accession: str) -> str:
-    """File name of a series matrix."""
+    """Return the file name of a series matrix.
+
+    Parameters
+    ----------
+    accession
+        The series.
+
+    Returns
+    -------
+    str
+        ``<accession>_series_matrix.txt.gz``.
+    """
     return f"{accession}_series_matrix.txt.gz"
 
 
 def series_matrix_url(series_base_url: str, accession: str) -> str:
-    """URL of a series matrix: ``<base>/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix…``."""
+    """Return the URL of a series matrix.
+
+    Parameters
+    ----------
+    series_base_url
+        ``geo.series_base_url``.
+    accession
+        The series.
+
+    Returns
+    -------
+    str
+        ``<base>/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix.txt.gz``.
+    """
     folder = accession[:-3] + "nnn" if len(accession) > 6 else "GSEnnn"
     return (
         f"{series_base_url.rstrip('/')}/{folder}/{accession}/matrix/{series_matrix_file(accession)}"
@@ -30,13 +65,41 @@ def series_matrix_url(series_base_url: str, accession: str) -> str:
 
 
 def download_url(download_base_url: str, file: str, accession: str | None = None) -> str:
-    """URL of an NCBI-computed file (counts of ``accession``, or the shared annotation)."""
+    """Return the URL of an NCBI-computed file.
+
+    Parameters
+    ----------
+    download_base_url
+        ``geo.download_base_url``.
+    file
+        The file name (:func:`counts_file`, or :data:`ANNOTATION_FILE`).
+    accession
+        The series of a counts file; None for the shared annotation.
+
+    Returns
+    -------
+    str
+        The download endpoint's URL of the file.
+    """
     acc = f"&acc={accession}" if accession else ""
     return f"{download_base_url}?type=rnaseq_counts{acc}&format=file&file={file}"
 
 
 def cache_files(cache_dir: str, accession: str) -> dict[str, str]:
-    """The cached files a GEO dataset's ingest reads: counts, series matrix, annotation."""
+    """Return where the cached files a GEO dataset's ingest reads live.
+
+    Parameters
+    ----------
+    cache_dir
+        ``geo.cache_dir``.
+    accession
+        The series.
+
+    Returns
+    -------
+    dict of str to str
+        ``counts``, ``series_matrix`` (per series) and ``annotation`` (shared) -> path.
+    """
     return {
         "counts": f"{cache_dir}/{accession}/{counts_file(accession)}",
         "series_matrix": f"{cache_dir}/{accession}/{series_matrix_file(accession)}",

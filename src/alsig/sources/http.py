@@ -53,8 +53,11 @@ class Refused(Exception):
 
 
 class Unreachable(Exception):
-    """The host name does not resolve: the machine has no network (or no DNS). Retrying cannot
-    help, so the caller is told at the first attempt instead of after every backoff."""
+    """The host name does not resolve: the machine has no network (or no DNS).
+
+    Retrying cannot help, so the caller is told at the first attempt instead of after every
+    backoff.
+    """
 
     def __init__(self, host: str, reason: object) -> None:
         super().__init__(
@@ -104,15 +107,40 @@ class RetryPolicy:
 
     @property
     def attempts(self) -> int:
+        """Attempts in all: the first and the retries."""
         return self.retries + 1
 
     def wait_after(self, attempt: int) -> float:
-        """Backoff after failed attempt ``attempt`` (1-based)."""
+        """Return the backoff after a failed attempt.
+
+        Parameters
+        ----------
+        attempt
+            The attempt that failed (1-based).
+
+        Returns
+        -------
+        float
+            Seconds: ``backoff * 2**(attempt - 1)``.
+        """
         return self.backoff * 2 ** (attempt - 1)
 
 
 def retry_after(headers: Any, cap: float) -> float | None:
-    """A ``Retry-After`` of seconds (capped at ``cap``), or None (absent, or an HTTP date)."""
+    """Read a response's ``Retry-After`` of seconds.
+
+    Parameters
+    ----------
+    headers
+        The response headers (or None).
+    cap
+        The longest wait accepted, in seconds.
+
+    Returns
+    -------
+    float or None
+        Seconds, between 0 and ``cap``; None when absent or an HTTP date.
+    """
     value = headers.get("Retry-After") if headers is not None else None
     if value is None:
         return None
@@ -126,8 +154,34 @@ def retry_after(headers: Any, cap: float) -> float | None:
 def open_url(
     url: str, policy: RetryPolicy, headers: Mapping[str, str] | None = None
 ) -> Iterator[http.client.HTTPResponse]:
-    """The response to a GET of ``url``; failures, also while the block reads the body, become
-    :class:`Transient` (worth another attempt) or :class:`Refused` (not)."""
+    """Open a GET of ``url`` for the ``with`` block, sorting its failures.
+
+    Failures, also while the block reads the body, become :class:`Transient` (worth another
+    attempt), :class:`Refused` (not) or :class:`Unreachable` (no network).
+
+    Parameters
+    ----------
+    url
+        The URL.
+    policy
+        Its ``timeout`` (per socket operation) and ``max_retry_after`` are used.
+    headers
+        Request headers besides the user agent.
+
+    Yields
+    ------
+    http.client.HTTPResponse
+        The response, its body unread.
+
+    Raises
+    ------
+    Transient
+        A connection error, timeout, dropped response, HTTP 429 or 5xx.
+    Refused
+        Any other HTTP error status.
+    Unreachable
+        The host name does not resolve.
+    """
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=policy.timeout) as response:
@@ -148,15 +202,28 @@ def open_url(
         TimeoutError,
         OSError,
     ) as exc:
-        reason = getattr(exc, "reason", None) or exc
+        cause = getattr(exc, "reason", None) or exc
         # "name unknown" is not going to change on a retry; EAI_AGAIN (a DNS hiccup) may
-        if isinstance(reason, socket.gaierror) and reason.errno != socket.EAI_AGAIN:
-            raise Unreachable(urllib.parse.urlsplit(url).hostname or url, reason) from None
-        raise Transient(f"{type(exc).__name__}: {reason}") from None
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+            raise Unreachable(urllib.parse.urlsplit(url).hostname or url, cause) from None
+        raise Transient(f"{type(exc).__name__}: {cause}") from None
 
 
 def check_length(headers: Any, size: int) -> None:
-    """Raise :class:`Transient` when the body is shorter or longer than its ``Content-Length``."""
+    """Raise :class:`Transient` when the body is shorter or longer than its ``Content-Length``.
+
+    Parameters
+    ----------
+    headers
+        The response headers (or None: nothing to check).
+    size
+        The number of body bytes received.
+
+    Raises
+    ------
+    Transient
+        The size differs from ``Content-Length``.
+    """
     expected = headers.get("Content-Length") if headers is not None else None
     if expected is not None and expected.isdigit() and size != int(expected):
         raise Transient(f"incomplete response: got {size} of {expected} bytes (connection dropped)")

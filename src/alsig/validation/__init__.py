@@ -1,6 +1,8 @@
-"""One validation layer for every input path: text count matrices, ``.h5ad`` files, GEO
-downloads, TE counts, sample sheets and the ``alsig score`` inputs all use these rules and
-messages, so a value is accepted, repaired or rejected the same way whatever file it came in.
+"""One validation layer for every input path.
+
+Text count matrices, ``.h5ad`` files, GEO downloads, TE counts, sample sheets and the
+``alsig score`` inputs all use these rules and messages, so a value is accepted, repaired or
+rejected the same way whatever file it came in.
 
 ====================  =================================================================
 module                rule

@@ -55,7 +55,7 @@ ROUNDING = ("none", "round")
 
 
 def count_message(location: str, what: str, value: object, fix: str = "") -> str:
-    """The one message of a bad count.
+    """Word the one message of a bad count.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def integer_counts(
     locate: Callable[[int, int], str],
     hint: str = "",
 ) -> tuple[np.ndarray, int]:
-    """A numeric matrix as exact int64 counts, or an error naming the first bad cell.
+    """Convert a numeric matrix to exact int64 counts, or raise naming the first bad cell.
 
     Parameters
     ----------
@@ -128,10 +128,12 @@ def integer_counts(
         A boolean or non-numeric matrix, or a cell breaking a rule of the module docstring.
     """
     check_rounding(rounding)
+    csr = None
     if sp.issparse(matrix):
-        matrix = sp.csr_matrix(matrix, copy=True)
-        matrix.sum_duplicates()  # a cell stored twice is one count (their sum)
-    data = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+        csr = sp.csr_matrix(matrix, copy=True)
+        csr.sum_duplicates()  # a cell stored twice is one count (their sum)
+    data: np.ndarray = csr.data if csr is not None else np.asarray(matrix)
+    where_cells = csr if csr is not None else matrix  # what the messages locate a cell in
     dtype = data.dtype
     if dtype == np.bool_ or not (
         np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
@@ -150,18 +152,18 @@ def integer_counts(
         ]
         if rounding == "none":
             rules.append((lambda: data != rounded, NOT_INTEGER, ROUNDING_FIX))
-        _raise_first(rules, matrix, data, locate, hint)
+        _raise_first(rules, where_cells, data, locate, hint)
         if rounding == "round":
             n_rounded = int(np.count_nonzero(data != rounded))
         data = rounded
     elif np.issubdtype(dtype, np.unsignedinteger):
         rule = (lambda: data > INT64_MAX, TOO_LARGE, TOO_LARGE_FIX)
-        _raise_first([rule], matrix, data, locate, hint)
+        _raise_first([rule], where_cells, data, locate, hint)
     else:
-        _raise_first([(lambda: data < 0, NEGATIVE, "")], matrix, data, locate, hint)
-    if sp.issparse(matrix):
-        matrix.data = data.astype(np.int64)
-        return matrix.toarray(), n_rounded
+        _raise_first([(lambda: data < 0, NEGATIVE, "")], where_cells, data, locate, hint)
+    if csr is not None:
+        csr.data = data.astype(np.int64)
+        return csr.toarray(), n_rounded
     return data.astype(np.int64), n_rounded
 
 
@@ -179,10 +181,12 @@ def _raise_first(
 
 
 def _position(matrix, data: np.ndarray, flat: int) -> tuple[int, int]:
-    """(row, column) of the ``flat``-th stored value (row-major for dense, CSR order for
-    sparse).
+    """Return (row, column) of the ``flat``-th stored value.
+
+    The order is row-major for dense, CSR order for sparse.
     """
     if sp.issparse(matrix):  # CSR (see integer_counts): data in row order
         row = int(np.searchsorted(matrix.indptr, flat, side="right") - 1)
         return row, int(matrix.indices[flat])
-    return tuple(int(i) for i in np.unravel_index(flat, data.shape))  # type: ignore[return-value]
+    dense_row, dense_column = np.unravel_index(flat, data.shape)
+    return int(dense_row), int(dense_column)

@@ -1,5 +1,7 @@
-"""Design covariates: "not known" is missing, and whether a column is numeric or categorical is
-said out loud, as R's DESeq2 warns about character and integer-coded variables.
+"""Design covariates: "not known" is missing, and numeric or categorical is said out loud.
+
+Whether a column is read as numeric or categorical is noted, as R's DESeq2 warns about
+character and integer-coded variables.
 
 Rules, per design variable:
 

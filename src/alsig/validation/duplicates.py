@@ -1,6 +1,7 @@
-"""Duplicate rules shared by every reader: exact repeats, and names that differ only in letter
-case or whitespace (``GAPDH`` / ``gapdh``, ``Bulbar`` / ``bulbar``), which are reported, never
-merged or split silently.
+"""Duplicate rules shared by every reader.
+
+Exact repeats, and names that differ only in letter case or whitespace (``GAPDH`` / ``gapdh``,
+``Bulbar`` / ``bulbar``), which are reported, never merged or split silently.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def check_unique(names: Sequence[str], where_text: str, what: str, fix: str) -> 
 
 
 def case_variants(names: Iterable[object]) -> list[list[str]]:
-    """Groups of distinct names that are the same after case folding and collapsing whitespace.
+    """Group distinct names that are the same after case folding and collapsing whitespace.
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
-"""Text encodings of input tables: UTF-8 in, and a report when a file is not UTF-8.
+r"""Text encodings of input tables: UTF-8 in, and a report when a file is not UTF-8.
 
 Spreadsheet programs still write Windows-1252 (Excel on Windows) or Latin-1, and some write
 UTF-16. A UTF-8 byte-order mark is dropped; UTF-16 stops with a message (its text would read
-as ``\\x00`` between every letter); any other non-UTF-8 file is read as Windows-1252 (Latin-1
+as ``\x00`` between every letter); any other non-UTF-8 file is read as Windows-1252 (Latin-1
 for the five bytes Windows-1252 leaves undefined), and the report says where the first
 non-UTF-8 byte is, how many lines have one and how the text was read, so a mis-read name can
 be traced.
@@ -101,7 +101,7 @@ _BINARY_FIX = {
 
 
 def binary_kind(raw: bytes) -> str | None:
-    """What a binary file given as a text table is (a workbook, gzip, HDF5), or None.
+    """Tell what a binary file given as a text table is (a workbook, gzip, HDF5), if any.
 
     Parameters
     ----------
@@ -145,7 +145,7 @@ def _legacy(raw: bytes, first_bad: int, notes: list[str]) -> Decoded:
 
 
 def _is_utf8(line: bytes) -> bool:
-    """True when ``line`` decodes as UTF-8."""
+    """Tell whether ``line`` decodes as UTF-8."""
     try:
         line.decode("utf-8")
     except UnicodeDecodeError:

@@ -45,7 +45,7 @@ _DESCRIPTION = {
 
 
 def id_form(gene: str) -> str:
-    """The form of one id (a key of :data:`KINDS`).
+    """Tell the form of one id (a key of :data:`KINDS`).
 
     Parameters
     ----------
@@ -111,7 +111,7 @@ class IdTypeGuess:
 
 
 def detect_id_type(ids: Sequence[str]) -> IdTypeGuess:
-    """The forms of ``ids`` (see the module docstring).
+    """Detect the id type of ``ids`` from their forms (see the module docstring).
 
     Parameters
     ----------

@@ -35,8 +35,18 @@ log = logging.getLogger(__name__)
 
 CANONICAL = ("subject", "sex", "region", "batch")
 #: sheet columns that often name the donor; a hint when ``columns.subject`` is not set
-DONOR_LIKE = ("subject_id", "donor", "donor_id", "patient", "patient_id", "individual",
-              "individual_id", "participant", "participant_id", "case_id")  # fmt: skip
+DONOR_LIKE = (
+    "subject_id",
+    "donor",
+    "donor_id",
+    "patient",
+    "patient_id",
+    "individual",
+    "individual_id",
+    "participant",
+    "participant_id",
+    "case_id",
+)
 
 
 def clean_sheet(
@@ -47,7 +57,7 @@ def clean_sheet(
     lines: Sequence[int] | None = None,
     report: dict | None = None,
 ) -> pl.DataFrame:
-    """The sheet with canonical text, after the sample-id checks (module docstring).
+    """Check a sheet's sample ids and return it with canonical text (module docstring).
 
     Parameters
     ----------
@@ -144,7 +154,7 @@ def _check_ids(ids: list, column: str, location: str, lines, report: dict) -> No
 
 
 def _profile(sheet: pl.DataFrame, sample_column: str, report: dict) -> None:
-    """Notes on cells that say "not known" and on values differing only in letter case."""
+    """Note cells that say "not known" and values differing only in letter case."""
     missing: list[str] = []
     variants: list[str] = []
     ids = sheet.get_column(sample_column).to_list()
@@ -210,7 +220,7 @@ def canonical_plan(
     dataset: str,
     location: str,
 ) -> CanonicalPlan:
-    """The canonical columns of a sheet (module docstring).
+    """Plan the canonical columns of a sheet (module docstring).
 
     Parameters
     ----------

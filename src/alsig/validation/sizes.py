@@ -62,7 +62,7 @@ def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str
         return
     empty = np.flatnonzero(~np.asarray(counts).any(axis=0))
     if len(empty):
-        names = [sample_ids[i] for i in empty]
+        names = [sample_ids[int(i)] for i in empty]
         shown = ", ".join(map(repr, names[:10])) + (" ..." if len(names) > 10 else "")
         raise AlsigError(
             f"{location}: {len(names)} sample(s) have no counts in any gene (an empty library): "
@@ -72,7 +72,7 @@ def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str
 
 
 def level_shortfalls(counts: Mapping[str, int], levels: Sequence[str], minimum: int) -> list[str]:
-    """The levels of a comparison with too few samples, one phrase each.
+    """List the levels of a comparison with too few samples, one phrase each.
 
     The one rule for "samples per level", used by DE before fitting and by the pre-flight
     (which counts collapsed replicate groups, as QC will make them).

@@ -64,7 +64,10 @@ MISSING_VALUE_TOKENS = MISSING_ID_TOKENS | frozenset(
 
 
 def is_spreadsheet_error(value: object) -> bool:
-    """True for a spreadsheet formula error written as text (``#N/A``, ``#NAME?``, ``Err:502``).
+    """Tell whether a value is a spreadsheet formula error written as text.
+
+    Excel's and Google Sheets' (:data:`SPREADSHEET_ERRORS`: ``#N/A``, ``#NAME?``, ...) and
+    LibreOffice's ``Err:502`` and the like, in any letter case.
 
     Parameters
     ----------
@@ -85,8 +88,10 @@ def is_spreadsheet_error(value: object) -> bool:
 
 
 def is_missing_id(value: object) -> bool:
-    """True when an identifier cell names nothing: None, a float NaN, an empty or ``NA``-like
-    text (:data:`MISSING_ID_TOKENS`) or a spreadsheet error value.
+    """Tell whether an identifier cell names nothing.
+
+    Nothing is None, a float NaN, an empty or ``NA``-like text (:data:`MISSING_ID_TOKENS`) or a
+    spreadsheet error value.
 
     Parameters
     ----------
@@ -106,8 +111,9 @@ def is_missing_id(value: object) -> bool:
 
 
 def is_missing_value(value: object) -> bool:
-    """True when a sample-sheet value says "not known" (:data:`MISSING_VALUE_TOKENS`, a
-    spreadsheet error, None or NaN).
+    """Tell whether a sample-sheet value says "not known".
+
+    "Not known" is :data:`MISSING_VALUE_TOKENS`, a spreadsheet error, None or NaN.
 
     Parameters
     ----------

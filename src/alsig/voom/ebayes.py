@@ -140,7 +140,20 @@ class Moderated:
 
 
 def total_df(df: np.ndarray, prior: Prior) -> np.ndarray:
-    """``d + d0``, capped at the residual degrees of freedom summed over genes."""
+    """Return the moderated degrees of freedom ``d + d0`` of each gene.
+
+    Parameters
+    ----------
+    df
+        Residual degrees of freedom ``d`` per gene.
+    prior
+        The fitted prior (its ``df`` is ``d0``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``d + d0``, capped at the residual degrees of freedom summed over genes.
+    """
     d = np.asarray(df, dtype=float)
     pooled = float(np.nansum(d))
     return np.minimum(d + prior.df, pooled)
@@ -221,7 +234,22 @@ def moderated_f(
 
 
 def f_pvalue(f_stat: np.ndarray, df1: int, df2: np.ndarray) -> np.ndarray:
-    """Upper-tail p-value of an F statistic (``df2`` may be infinite)."""
+    """Return the upper-tail p-value of an F statistic.
+
+    Parameters
+    ----------
+    f_stat
+        F statistics.
+    df1
+        Numerator degrees of freedom.
+    df2
+        Denominator degrees of freedom (broadcast to ``f_stat``); infinite: chi-square / df1.
+
+    Returns
+    -------
+    numpy.ndarray
+        P-values, the shape of ``f_stat``.
+    """
     f_stat = np.asarray(f_stat, dtype=float)
     df2 = np.broadcast_to(np.asarray(df2, dtype=float), f_stat.shape)
     finite = np.isfinite(df2)
@@ -232,7 +260,18 @@ def f_pvalue(f_stat: np.ndarray, df1: int, df2: np.ndarray) -> np.ndarray:
 
 
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values; NaN stays NaN and is not counted."""
+    """Adjust p-values by Benjamini-Hochberg.
+
+    Parameters
+    ----------
+    pvalues
+        P-values; NaN stays NaN and is not counted among the tests.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, the shape of ``pvalues``.
+    """
     p = np.asarray(pvalues, dtype=float)
     q = np.full(p.shape, np.nan)
     ok = np.isfinite(p)

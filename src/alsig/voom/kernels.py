@@ -170,7 +170,7 @@ def _profile(lam, agg, work, prior):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _derivatives(lam, A, bvec, mvec, beta, G, S2):  # pragma: no cover - compiled
-    """Derivatives in lam of the REML pieces at the fit (G = (X'H^-1X)^-1 given).
+    """Differentiate the REML pieces in lam at the fit (G = (X'H^-1X)^-1 given).
 
     Fills ``S2 = sum_k a_k a_k' / (1 + lam m_k)^2`` (= -d(X'H^-1X)/dlam) and returns
     ``(f1, f2, r1, r2)``: first and second derivatives of ``log|H| + log|X'H^-1X|`` and of ``R``.
@@ -235,8 +235,9 @@ def _to_lam(t, form):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _brent(lo, mid, hi, f_mid, form, agg, work, prior, tol):  # pragma: no cover - compiled
-    """Brent's minimisation (golden section + parabolic steps) of the deviance in [lo, hi]
-    (search coordinate), started at ``mid``; returns (t, deviance).
+    """Minimise the deviance in [lo, hi] (search coordinate) by Brent's method.
+
+    Golden section and parabolic steps, started at ``mid``; returns (t, deviance).
     """
     a, b = lo, hi
     x = w_ = v = mid
@@ -294,8 +295,10 @@ def _brent(lo, mid, hi, f_mid, form, agg, work, prior, tol):  # pragma: no cover
 
 @numba.njit(cache=True, nogil=True)
 def _fit_one(y, w, X, block, n_blocks, form, grid, lam_fixed, prior, tol, out):  # pragma: no cover
-    """Fit one gene (``lam_fixed`` NaN: estimate the ratio); fills ``out = (lam, beta, G, S2,
-    scalars)`` with G = (X'H^-1X)^-1 and scalars (R, f1, f2, r1, r2, boundary).
+    """Fit one gene (``lam_fixed`` NaN: estimate the ratio).
+
+    Fills ``out = (lam, beta, G, S2, scalars)`` with G = (X'H^-1X)^-1 and scalars
+    (R, f1, f2, r1, r2, boundary).
     """
     out_lam, out_beta, out_G, out_S2, out_scalars = out
     n, p = X.shape

@@ -1,5 +1,7 @@
-"""Gene-wise weighted linear models: least squares, GLS with a block correlation, and a linear
-mixed model with one random intercept per subject (REML), all vectorised across genes.
+"""Gene-wise weighted linear models, vectorised across genes.
+
+Least squares, GLS with a block correlation, and a linear mixed model with one random intercept
+per subject (REML).
 
 Every fit returns :class:`GeneFits`: coefficients, their covariance up to the residual variance
 (``cov_unscaled``, limma's ``stdev.unscaled`` squared on the diagonal) and the residual variance
@@ -71,7 +73,18 @@ class GeneFits:
         return int(self.coefficients.shape[0])
 
     def fitted(self, design: np.ndarray) -> np.ndarray:
-        """Fixed-effect fitted values, genes x samples."""
+        """Return the fixed-effect fitted values.
+
+        Parameters
+        ----------
+        design
+            Design matrix, samples x coefficients.
+
+        Returns
+        -------
+        numpy.ndarray
+            Genes x samples.
+        """
         return self.coefficients @ np.asarray(design, dtype=float).T
 
     def contrast(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,8 +236,9 @@ def block_correlations(
     *,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-gene REML estimate of the intra-subject correlation of the GLS model of
-    :func:`fit_gls` (the gene-wise step of duplicateCorrelation, Smyth et al. 2005).
+    """Estimate the intra-subject correlation of :func:`fit_gls`'s model per gene (REML).
+
+    This is the gene-wise step of duplicateCorrelation (Smyth et al. 2005).
 
     Parameters
     ----------
@@ -258,9 +272,11 @@ def block_correlations(
     # finds the global one, limma's iterations from zero may stay in an interior one.
     lowest = -0.98 / (largest - 1)
     grid = np.concatenate(
-        [lowest * np.array([1.0, 0.75, 0.5, 0.25]),
-         np.array([0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])]
-    )  # fmt: skip
+        [
+            lowest * np.array([1.0, 0.75, 0.5, 0.25]),
+            np.array([0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]),
+        ]
+    )
     lam, *_ = kernels.fit_genes(
         Y,
         W,
@@ -329,9 +345,17 @@ def fit_mixed(
     d0 = min(float(prior_df), MAX_PRIOR_DF)
     prior = np.array([d0, d0 * float(prior_s2)])
     lam, beta, G, S2, scalars = kernels.fit_genes(
-        Y, W, X, codes, n_blocks, kernels.MIXED, MIXED_GRID, np.full(Y.shape[0], np.nan), prior,
+        Y,
+        W,
+        X,
+        codes,
+        n_blocks,
+        kernels.MIXED,
+        MIXED_GRID,
+        np.full(Y.shape[0], np.nan),
+        prior,
         SEARCH_TOL,
-    )  # fmt: skip
+    )
     return GeneFits(
         coefficients=beta,
         cov_unscaled=G,

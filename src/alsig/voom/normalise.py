@@ -108,9 +108,22 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
 
 
 def normalised_counts(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
-    """Counts divided by the effective library size over its geometric mean: the unit of
-    ``base_mean`` (the same unit as DESeq2's normalised counts when the factors are median of
-    ratios).
+    """Divide counts by the effective library size over its geometric mean.
+
+    This is the unit of ``base_mean`` (the same unit as DESeq2's normalised counts when the
+    factors are median of ratios).
+
+    Parameters
+    ----------
+    counts
+        Samples x genes counts.
+    lib_size
+        Effective library size per sample (:func:`effective_library_sizes`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples x genes normalised counts (float).
     """
     lib = np.asarray(lib_size, dtype=float)
     scale = lib / np.exp(np.mean(np.log(lib)))

@@ -71,5 +71,6 @@ def planned_mde(
     per_subject = subject_sd**2 + residual_sd**2 / samples_per_subject
     se = np.sqrt(per_subject * (1.0 / n_test + 1.0 / n_reference))
     df = n_test + n_reference - 2
-    return float(minimum_detectable_lfc(np.array([se]), np.array([df]), alpha=alpha,
-                                        power=power)[0])  # fmt: skip
+    return float(
+        minimum_detectable_lfc(np.array([se]), np.array([df]), alpha=alpha, power=power)[0]
+    )

@@ -76,7 +76,7 @@ CONSENSUS_GENES = 4000
 
 
 def repeated_model(setting: str, subjects: Sequence) -> tuple[str, str]:
-    """The model for ``de.repeated_subjects`` and these samples' subjects, and why.
+    """Choose the model for ``de.repeated_subjects`` and these samples' subjects, and say why.
 
     Parameters
     ----------
@@ -167,7 +167,8 @@ class RepeatedFit:
 def _threads(n: int | None):
     before = numba.get_num_threads()
     if n:
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+        pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at numba's import
+        numba.set_num_threads(max(1, min(int(n), pool)))
     try:
         yield
     finally:
@@ -350,8 +351,15 @@ def fit_repeated(
     if f_table is not None:
         summary["f_coefficients"] = ";".join(f_coefficients or [])
         summary["f_n_significant"] = int((f_table["padj"] < alpha).sum())
-    return RepeatedFit(model=MODEL_NAMES[method], table=table, f_table=f_table, summary=summary,
-                       voom=data, fit=part.fit, seconds=clock.seconds)  # fmt: skip
+    return RepeatedFit(
+        model=MODEL_NAMES[method],
+        table=table,
+        f_table=f_table,
+        summary=summary,
+        voom=data,
+        fit=part.fit,
+        seconds=clock.seconds,
+    )
 
 
 @dataclass
@@ -379,21 +387,27 @@ def _dream(
     if moderate:
         with clock.phase("mixed model (REML x variance prior)"):
             prior = ebayes.fit_prior(fit.sigma2, fit.df_residual)
-            fit = fit_mixed(data.values, X, subjects, weights=data.weights, prior_df=prior.df,
-                            prior_s2=prior.s2)  # fmt: skip
+            fit = fit_mixed(
+                data.values, X, subjects, weights=data.weights, prior_df=prior.df, prior_s2=prior.s2
+            )
     with clock.phase("tests (Satterthwaite)"):
         estimate, unscaled = fit.contrast(vector)
         se = unscaled * np.sqrt(fit.sigma2)
         df = satterthwaite.contrast_df(fit, vector)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = estimate / se
-        tests = ebayes.Moderated(estimate, se, t, df, 2.0 * stats.t.sf(np.abs(t), df),
-                                 fit.sigma2, prior)  # fmt: skip
+        tests = ebayes.Moderated(
+            estimate, se, t, df, 2.0 * stats.t.sf(np.abs(t), df), fit.sigma2, prior
+        )
         ftests = None
         if f_rows is not None:
             f_stat, df2 = satterthwaite.f_test_df(fit, f_rows)
-            ftests = {"F": f_stat, "df1": float(f_rows.shape[0]), "df2": df2,
-                      "pvalue": ebayes.f_pvalue(f_stat, f_rows.shape[0], df2)}  # fmt: skip
+            ftests = {
+                "F": f_stat,
+                "df1": float(f_rows.shape[0]),
+                "df2": df2,
+                "pvalue": ebayes.f_pvalue(f_stat, f_rows.shape[0], df2),
+            }
     subject_var = fit.ratio * fit.sigma2
     # ICC of an observation of the gene's typical precision (mean residual variance factor)
     residual_var = fit.sigma2 * np.mean(1.0 / data.weights, axis=1)
@@ -427,13 +441,15 @@ def _limma(counts, X, subjects, lib, vector, f_rows, clock: _Clock, method: str)
         with clock.phase("duplicateCorrelation 1"):
             dc = duplicate_correlation(data.values, X, subjects, weights=data.weights)
         with clock.phase("voom weights (block correlation)"):
-            data = voom(counts, X, lib_size=lib, model="gls", subjects=subjects,
-                        correlation=dc.consensus)  # fmt: skip
+            data = voom(
+                counts, X, lib_size=lib, model="gls", subjects=subjects, correlation=dc.consensus
+            )
         with clock.phase("duplicateCorrelation 2"):
             dc = duplicate_correlation(data.values, X, subjects, weights=data.weights)
         with clock.phase("GLS fit"):
-            fit = fit_gls(data.values, X, weights=data.weights, subjects=subjects,
-                          correlation=dc.consensus)  # fmt: skip
+            fit = fit_gls(
+                data.values, X, weights=data.weights, subjects=subjects, correlation=dc.consensus
+            )
         icc = dc.per_gene
         consensus = dc.consensus
     else:
@@ -444,8 +460,9 @@ def _limma(counts, X, subjects, lib, vector, f_rows, clock: _Clock, method: str)
         tests = ebayes.moderated_t(estimate, unscaled, fit.sigma2, fit.df_residual)
         ftests = None
         if f_rows is not None:
-            ftests = ebayes.moderated_f(fit.coefficients, fit.cov_unscaled, f_rows,
-                                        tests.posterior_s2, tests.df)  # fmt: skip
+            ftests = ebayes.moderated_f(
+                fit.coefficients, fit.cov_unscaled, f_rows, tests.posterior_s2, tests.df
+            )
     return _Part(data, fit, tests, ftests, icc, {}, consensus)
 
 
@@ -463,9 +480,7 @@ def _summary(method, table, tests, counts_info, alpha, power, consensus, clock) 
         "prior_s2": float(tests.prior.s2),
         "consensus_correlation": float(consensus),
         **icc_summary(table["icc"]),
-        **mde_summary(
-            table["lfc_se"].to_numpy(), table["df"].to_numpy(), alpha=alpha, power=power
-        ),  # fmt: skip
+        **mde_summary(table["lfc_se"].to_numpy(), table["df"].to_numpy(), alpha=alpha, power=power),
         "fit_seconds": round(sum(clock.seconds.values()), 2),
         "phase_seconds": "; ".join(f"{k} {v:.2f}" for k, v in clock.seconds.items()),
     }

@@ -37,17 +37,22 @@ from alsig.voom.models import GeneFits
 BOUNDARY_RULES = ("median", "lmertest")
 
 
-def _covariance(fit: GeneFits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``A = 2 H^-1`` per gene in ``(s, theta)``: entries ``(a_ss, a_st, a_tt)``."""
+def _mixed_parts(fit: GeneFits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the ``(scalars, ratio, s2_matrix)`` only a mixed-model fit has."""
     if fit.scalars is None or fit.ratio is None or fit.s2_matrix is None:
         raise AlsigError("Satterthwaite degrees of freedom need a mixed-model fit (fit_mixed).")
+    return fit.scalars, fit.ratio, fit.s2_matrix
+
+
+def _covariance(fit: GeneFits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``A = 2 H^-1`` per gene in ``(s, theta)``: entries ``(a_ss, a_st, a_tt)``."""
+    scalars, lam, _ = _mixed_parts(fit)
     # with the residual variance's prior (d0, s0^2) the deviance is
     # d(s, lam) = (n - p + d0) log s + f(lam) + (R(lam) + d0 s0^2) / s  (d0 = 0: plain REML)
     dof = fit.df_residual + fit.prior_df
-    rss, f1, f2, r1, r2 = (fit.scalars[:, j] for j in range(5))
+    rss, f1, f2, r1, r2 = (scalars[:, j] for j in range(5))
     rss = rss + fit.prior_df * fit.prior_s2
     s = fit.sigma2
-    lam = fit.ratio
     d_ss = -dof / s**2 + 2.0 * rss / s**3
     d_l = f1 + r1 / s
     d_ll = f2 + r2 / s
@@ -71,7 +76,7 @@ def _check_rule(boundary: str) -> None:
 
 def _at_boundary(fit: GeneFits, df: np.ndarray, boundary: str) -> np.ndarray:
     """Apply the boundary rule of the module docstring."""
-    zero = fit.ratio == 0
+    zero = _mixed_parts(fit)[1] == 0
     if boundary == "lmertest" or not zero.any():
         return df
     interior = df[~zero & np.isfinite(df)]
@@ -111,13 +116,14 @@ def contrast_df(fit: GeneFits, vector: np.ndarray, *, boundary: str = "median") 
 def _contrast_df(fit: GeneFits, c: np.ndarray, covariance) -> np.ndarray:
     """Per-gene contrast rows ``c`` (genes x p)."""
     a_ss, a_st, a_tt = covariance
+    _, ratio, s2_matrix = _mixed_parts(fit)
     s = fit.sigma2
     Gc = np.einsum("gij,gj->gi", fit.cov_unscaled, c)
     unscaled = np.einsum("gi,gi->g", c, Gc)
     v = s * unscaled
     g_s = unscaled
     # d(X'H^-1X)/dlam = -S2, so dG/dlam = G S2 G, dv/dlam = s c'G S2 G c, dlam/dtheta = 2 theta
-    g_t = 2.0 * np.sqrt(fit.ratio) * s * np.einsum("gi,gij,gj->g", Gc, fit.s2_matrix, Gc)
+    g_t = 2.0 * np.sqrt(ratio) * s * np.einsum("gi,gij,gj->g", Gc, s2_matrix, Gc)
     quad = a_ss * g_s**2 + 2.0 * a_st * g_s * g_t + a_tt * g_t**2
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2.0 * v**2 / quad

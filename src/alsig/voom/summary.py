@@ -22,7 +22,7 @@ N_TOP = 10
 
 
 def subject_counts(subjects: Sequence, groups: Sequence | None = None) -> dict[str, Any]:
-    """Samples per subject and, per level of ``groups``, subjects and samples.
+    """Count samples per subject and, per level of ``groups``, subjects and samples.
 
     Parameters
     ----------
@@ -74,8 +74,13 @@ def icc_summary(icc: pd.Series, *, n_top: int = N_TOP) -> dict[str, Any]:
     """
     values = icc.dropna()
     if values.empty:
-        return {"icc_median": np.nan, "icc_q10": np.nan, "icc_q90": np.nan,
-                "icc_share_above_0_5": np.nan, "top_icc_genes": ""}  # fmt: skip
+        return {
+            "icc_median": np.nan,
+            "icc_q10": np.nan,
+            "icc_q90": np.nan,
+            "icc_share_above_0_5": np.nan,
+            "top_icc_genes": "",
+        }
     top = values.sort_values(ascending=False).head(n_top)
     return {
         "icc_median": float(values.median()),
@@ -106,5 +111,10 @@ def mde_summary(
     mde = minimum_detectable_lfc(se, df, alpha=alpha, power=power)
     mde = mde[np.isfinite(mde)]
     q25, q50, q75 = (np.quantile(mde, q) if mde.size else np.nan for q in (0.25, 0.5, 0.75))
-    return {"mde_alpha": alpha, "mde_power": power, "mde_median": float(q50),
-            "mde_q25": float(q25), "mde_q75": float(q75)}  # fmt: skip
+    return {
+        "mde_alpha": alpha,
+        "mde_power": power,
+        "mde_median": float(q50),
+        "mde_q25": float(q25),
+        "mde_q75": float(q75),
+    }

@@ -160,18 +160,22 @@ def voom(
     lib = np.asarray(lib, dtype=float)
     values = np.ascontiguousarray(log_cpm(counts, lib).T)
     X = np.asarray(design, dtype=float)
-    if model in ("gls", "mixed") and subjects is None:
-        raise AlsigError(f"voom model '{model}' needs the subject of each sample.")
     if model == "lm":
         fit = fit_gls(values, X)
+    elif model not in ("gls", "mixed"):
+        raise AlsigError(f"voom model '{model}' is not one of: lm, gls, mixed.")
+    elif subjects is None:
+        raise AlsigError(f"voom model '{model}' needs the subject of each sample.")
     elif model == "gls":
         fit = fit_gls(values, X, subjects=subjects, correlation=correlation)
-    elif model == "mixed":
-        fit = fit_mixed(values, X, subjects)
     else:
-        raise AlsigError(f"voom model '{model}' is not one of: lm, gls, mixed.")
+        fit = fit_mixed(values, X, subjects)
     weights, trend = trend_weights(
-        fit.fitted(X), np.sqrt(fit.sigma2), values.mean(axis=1), lib,
-        use=counts.sum(axis=0) > 0, span=span,
-    )  # fmt: skip
+        fit.fitted(X),
+        np.sqrt(fit.sigma2),
+        values.mean(axis=1),
+        lib,
+        use=counts.sum(axis=0) > 0,
+        span=span,
+    )
     return VoomData(values=values, weights=weights, lib_size=lib, trend=trend)

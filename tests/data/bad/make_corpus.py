@@ -65,8 +65,12 @@ def main() -> None:
     fc = ['# Program:featureCounts v2.0.6; Command:"featureCounts" "-a" "genes.gtf"']
     fc.append("\t".join(["Geneid", "Chr", "Start", "End", "Strand", "Length", *SAMPLES]))
     for i, (gene, row) in enumerate(zip(GENES, BASE, strict=True)):
-        fc.append("\t".join([gene, "chr1", str(1000 * i + 1), str(1000 * i + 900), "+", "900"]
-                            + list(map(str, row))))  # fmt: skip
+        fc.append(
+            "\t".join(
+                [gene, "chr1", str(1000 * i + 1), str(1000 * i + 900), "+", "900"]
+                + list(map(str, row))
+            )
+        )
     (HERE / "counts_featurecounts.tsv").write_bytes(
         b"\xef\xbb\xbf" + "\r\n".join(fc).encode() + b"\r\n"
     )
@@ -121,14 +125,24 @@ def round_two(w) -> None:
     zero = BASE.copy()
     zero[:, 2] = 0  # S3: an empty library
     w("counts_zero_library.tsv", table(values=zero))
-    ensembl = ["ENSG00000111640", "ENSG00000075624", "ENSG00000132639", "ENSG00000131095",
-               "ENSG00000171885", "ENSG00000197971"]  # fmt: skip
+    ensembl = [
+        "ENSG00000111640",
+        "ENSG00000075624",
+        "ENSG00000132639",
+        "ENSG00000131095",
+        "ENSG00000171885",
+        "ENSG00000197971",
+    ]
     w("counts_ensembl_ids.tsv", table(genes=ensembl))  # read with gene_id_type: symbol
     entrez = ["2597.0", "60.0", "6616.0", "2670.0", "361.0", "4155.0"]  # R / Excel wrote numbers
     w("counts_entrez_float.tsv", table(genes=entrez))
     te = ["te_id\t" + "\t".join(SAMPLES)]
-    for te_id, base in (("L1HS:L1:LINE", 50), ("AluY:Alu", 400), ("HERVK-int:ERVK:LTR", 8),
-                        ("broken:id:with:colons", 3)):  # fmt: skip
+    for te_id, base in (
+        ("L1HS:L1:LINE", 50),
+        ("AluY:Alu", 400),
+        ("HERVK-int:ERVK:LTR", 8),
+        ("broken:id:with:colons", 3),
+    ):
         te.append(te_id + "\t" + "\t".join(str(base + i) for i in range(len(SAMPLES))))
     w("te_counts_malformed.tsv", "\n".join(te) + "\n")
     x = BASE.T.astype(np.float64).copy()

@@ -27,7 +27,23 @@ log = logging.getLogger(__name__)
 
 
 def design_variables(design: str) -> list[str]:
-    """Sample columns a formula uses (``~ sex + C(region) + condition`` -> sex, region, ...)."""
+    """Return the sample columns a formula uses.
+
+    Parameters
+    ----------
+    design
+        A model formula (``~ sex + C(region) + condition``).
+
+    Returns
+    -------
+    list of str
+        Its variables in the order they appear (``sex, region, condition``).
+
+    Raises
+    ------
+    AlsigError
+        ``design`` is not a formula or cannot be parsed (naming ``de.design``).
+    """
     import formulaic
 
     if not isinstance(design, str) or "~" not in design:
@@ -118,8 +134,11 @@ def _check_levels(levels: pd.Series, contrast: Sequence[str], minimum: int, what
 def _typed(
     meta: pd.DataFrame, variables: list[str], contrast: Sequence[str], categorical: Collection[str]
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Covariates numeric or categorical (:func:`alsig.validation.choose_kind`), the factor
-    categorical with the reference first; and the notes on the choices."""
+    """Type the design variables; return them with the notes on the choices.
+
+    Covariates become numeric or categorical (:func:`alsig.validation.choose_kind`), the factor
+    categorical with the reference first.
+    """
     factor, test, ref = (str(v) for v in contrast)
     notes: list[str] = []
     for column in variables:
@@ -176,7 +195,7 @@ def prepare_metadata(
     samples: str = "all",
     categorical: Collection[str] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The sample table pydeseq2 gets for one contrast, and the samples dropped.
+    """Build the sample table pydeseq2 gets for one contrast, and list the samples dropped.
 
     Parameters
     ----------
@@ -251,7 +270,27 @@ def _confounding_hint(meta: pd.DataFrame, variables: Sequence[str], factor: str)
 
 
 def design_matrix(meta: pd.DataFrame, design: str, what: str = "") -> pd.DataFrame:
-    """The model matrix of ``design`` on ``meta`` (formulaic, as pydeseq2 builds it)."""
+    """Build the model matrix of ``design`` on ``meta`` (formulaic, as pydeseq2 builds it).
+
+    Parameters
+    ----------
+    meta
+        The design variables (:func:`prepare_metadata`).
+    design
+        The model formula.
+    what
+        What is being fitted, for the message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Samples x design columns.
+
+    Raises
+    ------
+    AlsigError
+        formulaic cannot build the matrix.
+    """
     import formulaic
 
     try:

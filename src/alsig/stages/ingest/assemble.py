@@ -1,5 +1,8 @@
-"""The ingested AnnData: counts in sample-sheet order, stored CSR or dense (whichever is smaller),
-with a provenance record of every input file and package version."""
+"""The ingested AnnData: counts in sample-sheet order and a record of where they came from.
+
+X is stored CSR or dense, whichever is smaller; the provenance records every input file and the
+versions of the packages that shape the outputs.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import scipy.sparse as sp
 import alsig
 from alsig.counts import count_dtype
 from alsig.io import sha256_file
+from alsig.keys import CONDITION, DATASET, PROVENANCE
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +29,9 @@ _PROVENANCE_PACKAGES = ("anndata", "scanpy", "pydeseq2", "gseapy", "polars", "nu
 
 
 def to_storage(counts_samples_by_genes: np.ndarray) -> np.ndarray | sp.csr_matrix:
-    """CSR when it is smaller than dense: the data + int32 indices cost 8 (int64: 12) bytes per
-    non-zero.
+    """Store counts as CSR when that is smaller than dense.
+
+    The CSR data + int32 indices cost 8 (int64: 12) bytes per non-zero.
 
     Parameters
     ----------
@@ -46,7 +51,20 @@ def to_storage(counts_samples_by_genes: np.ndarray) -> np.ndarray | sp.csr_matri
 
 
 def file_record(path: str | Path, **extra: Any) -> dict[str, Any]:
-    """Provenance of one input file: path, sha256, size, and the ``extra`` fields not None."""
+    """Return the provenance of one input file.
+
+    Parameters
+    ----------
+    path
+        The input file.
+    **extra
+        More fields for the record; those that are None are left out.
+
+    Returns
+    -------
+    dict
+        ``path``, ``sha256``, ``size_bytes`` and the ``extra`` fields that are not None.
+    """
     path = Path(path)
     record = {"path": str(path), "sha256": sha256_file(path), "size_bytes": path.stat().st_size}
     record.update({k: v for k, v in extra.items() if v is not None})
@@ -54,8 +72,18 @@ def file_record(path: str | Path, **extra: Any) -> dict[str, Any]:
 
 
 def download_record(path: str | Path) -> dict[str, Any]:
-    """URL, retrieval time and attempts the downloader recorded next to a cached file (its
-    ``<path>.json`` sidecar), for :func:`file_record`; empty when there is no sidecar."""
+    """Return what the downloader recorded next to a cached file, for :func:`file_record`.
+
+    Parameters
+    ----------
+    path
+        A file :func:`alsig.sources.download.fetch` wrote (its sidecar is ``<path>.json``).
+
+    Returns
+    -------
+    dict
+        ``url``, ``retrieved_at`` and ``download_attempts``; empty when there is no sidecar.
+    """
     sidecar = Path(f"{path}.json")
     if not sidecar.exists():
         return {}
@@ -68,7 +96,13 @@ def download_record(path: str | Path) -> dict[str, Any]:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of alsig and the installed packages that shape its outputs."""
+    """Return the versions of alsig and of the installed packages that shape its outputs.
+
+    Returns
+    -------
+    dict of str to str
+        Package name -> version (packages that are not installed are left out).
+    """
     versions = {"alsig": alsig.__version__}
     for name in _PROVENANCE_PACKAGES:
         try:
@@ -87,7 +121,7 @@ def assemble(
     dataset: str,
     provenance: dict[str, Any],
 ) -> ad.AnnData:
-    """AnnData with obs in sample-sheet order, X integer counts (dense or CSR, whichever is smaller).
+    """Build the AnnData: obs in sample-sheet order, X integer counts (dense or CSR).
 
     Parameters
     ----------
@@ -108,6 +142,7 @@ def assemble(
     Returns
     -------
     anndata.AnnData
+        X in the storage of :func:`to_storage`, obs in the order given.
     """
     position = {s: i for i, s in enumerate(sample_order)}
     take = np.array([position[s] for s in obs.index], dtype=np.int64)
@@ -122,14 +157,14 @@ def assemble(
             "x_storage": "csr" if sp.issparse(adata.X) else "dense",
         }
     )
-    adata.uns["provenance"] = provenance
-    adata.uns["dataset"] = dataset
+    adata.uns[PROVENANCE] = provenance
+    adata.uns[DATASET] = dataset
     log.info(
         "dataset %s: %d samples x %d genes (%s); conditions %s",
         dataset,
         adata.n_obs,
         adata.n_vars,
         provenance["x_storage"],
-        dict(obs["condition"].value_counts()),
+        dict(obs[CONDITION].value_counts()),
     )
     return adata

@@ -65,7 +65,18 @@ class CountMatrix:
     lines: np.ndarray | None = None  # file line of each row (text input)
 
     def line(self, row: int) -> int | None:
-        """The file line of row ``row`` (None for an .h5ad)."""
+        """Return the file line of a row, for messages.
+
+        Parameters
+        ----------
+        row
+            A row of :attr:`counts` (a gene).
+
+        Returns
+        -------
+        int or None
+            The 1-based line in the text file; None for an ``.h5ad``.
+        """
         return None if self.lines is None else int(self.lines[row])
 
 
@@ -99,6 +110,7 @@ def read_count_matrix(
     Returns
     -------
     CountMatrix
+        Genes x samples integer counts, with the file line of each row and the repairs made.
 
     Raises
     ------
@@ -123,11 +135,11 @@ def read_count_matrix(
         report["n_rounded_counts"] = n_rounded
         report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
     counts = values.to_numpy().astype(np.int64, copy=False)
-    lines = table.get_column(_LINE).to_numpy().astype(np.int64)
+    file_lines = table.get_column(_LINE).to_numpy().astype(np.int64)
     ids, counts, lines = clean_gene_rows(
         table.get_column(gene_column).to_list(),
         counts,
-        lines,
+        file_lines,
         path=path,
         max_missing_fraction=max_missing_gene_ids_fraction,
         report=report,
@@ -157,8 +169,11 @@ def _gene_column(gene_column: str | None, names: list[str], report: dict[str, An
 def _with_featurecounts(
     names: list[str], gene_column: str, non_sample: list[str], report: dict[str, Any]
 ) -> list[str]:
-    """featureCounts writes ``Geneid Chr Start End Strand Length`` before the samples; those
-    five columns are annotation, never samples (``Length`` would pass as counts)."""
+    """Add featureCounts' annotation columns to the non-sample columns.
+
+    FeatureCounts writes ``Geneid Chr Start End Strand Length`` before the samples; those five
+    columns are annotation, never samples (``Length`` would pass as counts).
+    """
     if names[0] != "Geneid" or gene_column != "Geneid":
         return non_sample
     if tuple(names[1:6]) != FEATURECOUNTS_ANNOTATION:
@@ -173,7 +188,7 @@ def _with_featurecounts(
 def _sample_columns(
     header: list[str], path: Path, gene_column: str, non_sample_columns: list[str]
 ) -> list[str]:
-    """The header's sample columns, after checking the gene and non-sample columns exist."""
+    """Return the header's sample columns, after checking the gene and non-sample columns."""
     if gene_column not in header:
         raise AlsigError(
             f"{where(path, row=1)}: gene id column '{gene_column}' not found; columns start with "
@@ -205,9 +220,12 @@ def _report_stripped_samples(text: PreparedText, samples: list[str], report: dic
 def _parse(
     text: PreparedText, sep: str, names: list[str], samples: list[str], path: Path
 ) -> pl.DataFrame:
-    """Integers straight from the parser; anything else (floats, text, ragged rows, bad
-    UTF-8) goes through :func:`_parse_as_text`, which finds and names the problem."""
-    schema = {c: pl.String for c in names}
+    """Parse the table, sample columns as integers straight from the parser.
+
+    Anything else (floats, text, ragged rows, bad UTF-8) goes through :func:`_parse_as_text`,
+    which finds and names the problem.
+    """
+    schema: dict[str, type[pl.DataType]] = {c: pl.String for c in names}
     schema.update({s: pl.Int64 for s in samples})
     try:
         table = _read(text, sep, schema)
@@ -229,8 +247,11 @@ def _read(text: PreparedText, sep: str, schema: dict) -> pl.DataFrame:
 
 
 def _parse_as_text(text: PreparedText, sep: str, names: list[str], path: Path) -> pl.DataFrame:
-    """Every column as text, with room for lines longer than the header (checked later; a
-    quoted delimiter over-counts, which only adds an empty column)."""
+    """Parse every column as text, with room for lines longer than the header.
+
+    The extra columns are checked later; a quoted delimiter over-counts, which only adds an
+    empty column.
+    """
     widest = max(line.count(sep.encode()) for line in text.data.split(b"\n")) + 1
     schema = {c: pl.String for c in names}
     schema.update({f"{_EXTRA}{i + 1}": pl.String for i in range(max(widest - len(names), 0))})
@@ -246,8 +267,10 @@ def _parse_as_text(text: PreparedText, sep: str, names: list[str], path: Path) -
 def _drop_blank_and_empty(
     table: pl.DataFrame, names: list[str], gene_column: str, path: Path, report: dict[str, Any]
 ) -> pl.DataFrame:
-    """Drop blank lines, and unnamed or beyond-the-header columns that are empty (trailing
-    delimiters); such a column holding a value is an error."""
+    """Drop blank lines, and unnamed or beyond-the-header columns that are empty.
+
+    Such columns come from trailing delimiters; one that holds a value is an error.
+    """
     data = [c for c in table.columns if c != _LINE]
     blank = pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).cast(pl.String) == "") for c in data)
     n_blank = int(table.select(blank.sum()).item())
@@ -284,8 +307,10 @@ def _stray_value(path: Path, column: str, line: int, value: str, n: int) -> str:
 def _to_counts(
     table: pl.DataFrame, samples: list[str], path: Path, rounding: str
 ) -> tuple[pl.DataFrame, int]:
-    """Sample columns as exact Int64 counts (``12.0`` and ``1e3`` are integers), and the
-    number of cells rounded under ``rounding: round``."""
+    """Convert the sample columns to exact Int64 counts (``12.0`` and ``1e3`` are integers).
+
+    Returns the counts and the number of cells rounded under ``rounding: round``.
+    """
     columns: dict[str, pl.Series] = {}
     n_rounded = 0
     for column in samples:
@@ -337,8 +362,10 @@ def _text_counts(
 
 
 def _too_large(clean: pl.Series, as_int: pl.Series, as_float: pl.Series) -> pl.Series:
-    """Plain integers beyond Int64 (the int parse fails, the float one does not) and floats
-    beyond 2^53 (not exact)."""
+    """Mark plain integers beyond Int64 and floats beyond 2^53 (not exact).
+
+    An integer beyond Int64 is text the int parse fails on and the float one does not.
+    """
     beyond_int64 = as_int.is_null() & clean.str.contains(r"^[+-]?\d+$").fill_null(False)
     return beyond_int64 | (
         as_int.is_null() & as_float.is_finite() & (as_float.abs() >= rules.FLOAT_EXACT)
@@ -399,8 +426,9 @@ def read_sample_ids(
     gene_column: str | None = None,
     non_sample_columns: tuple[str, ...] | list[str] = (),
 ) -> list[str]:
-    """The sample ids of a count matrix without reading its counts (the pre-flight's view):
-    the header of a text table (first 4 MB), or the ``obs_names`` of an ``.h5ad``.
+    """Read the sample ids of a count matrix without reading its counts (the pre-flight's view).
+
+    A text table's header is read from its first 4 MB; an ``.h5ad`` gives its ``obs_names``.
 
     Parameters
     ----------
@@ -412,6 +440,7 @@ def read_sample_ids(
     Returns
     -------
     list of str
+        The sample ids, in the file's order.
 
     Raises
     ------
@@ -435,7 +464,7 @@ def read_sample_ids(
 
 
 def _head(path: Path, size: int) -> bytes:
-    """The first ``size`` bytes of a (gzipped) text file, cut at the last full line."""
+    """Read the first ``size`` bytes of a (gzipped) text file, cut at the last full line."""
     if path.suffix == ".gz":
         try:
             with gzip.open(path, "rb") as handle:
@@ -460,8 +489,10 @@ def read_gene_matrix(
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
 ) -> CountMatrix:
-    """A count matrix by its file name: an ``.h5ad`` (:func:`read_h5ad_count_matrix`) or a text
-    table (:func:`read_count_matrix`), read by the same rules.
+    """Read a count matrix by its file name, ``.h5ad`` or text table, by the same rules.
+
+    An ``.h5ad`` goes to :func:`read_h5ad_count_matrix`, anything else to
+    :func:`read_count_matrix`.
 
     Parameters
     ----------
@@ -474,6 +505,7 @@ def read_gene_matrix(
     Returns
     -------
     CountMatrix
+        Genes x samples integer counts.
 
     Raises
     ------
@@ -503,8 +535,9 @@ def read_h5ad_count_matrix(
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
 ) -> CountMatrix:
-    """Counts from an ``.h5ad`` whose X holds samples x genes read counts, checked by the same
-    rules as a text table (:mod:`alsig.validation`).
+    """Read the counts of an ``.h5ad`` (X: samples x genes), by the rules of a text table.
+
+    The rules are those of :mod:`alsig.validation`.
 
     Reads through :func:`alsig.io.read_h5ad_counts` (X, obs, var, uns; no layers). The values
     pass :func:`alsig.validation.integer_counts` (a float ``1e20`` is too large, not
@@ -592,8 +625,10 @@ def _h5ad_sample_ids(names: Any, path: Path, report: dict[str, Any]) -> list[str
 
 
 def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]:
-    """The gene id of each var row: ``var[gene_column]`` or ``var_names``, as read (NaN stays
-    a float, so it is recognised as missing)."""
+    """Return the gene id of each var row: ``var[gene_column]`` or ``var_names``, as read.
+
+    A NaN stays a float, so it is recognised as missing.
+    """
     if not gene_column:
         return list(adata.var_names)
     if gene_column not in adata.var.columns:

@@ -1,14 +1,15 @@
-"""Gene-id hygiene of a count matrix before harmonisation: padded or non-NFC ids, missing ids
-(including spreadsheet error values such as ``#N/A``), HTSeq's summary rows, copied rows, case
-variants and mouse-style symbols. The text and the h5ad reader both call
-:func:`clean_gene_rows`; the rules are those of :mod:`alsig.validation`.
+"""Gene-id hygiene of a count matrix before harmonisation.
+
+Padded or non-NFC ids, missing ids (including spreadsheet error values such as ``#N/A``),
+HTSeq's summary rows, copied rows, case variants and mouse-style symbols. The text and the h5ad
+reader both call :func:`clean_gene_rows`; the rules are those of :mod:`alsig.validation`.
 
 The duplicate rule: rows whose (whitespace-stripped) id repeats are summed later by
-:func:`alsig.stages.ingest.harmonise_genes`, as for two Ensembl ids of one symbol. A repeated id
-whose counts equal an earlier row's in every sample is not a second feature but a copy (a
-spreadsheet paste, a concatenated file): summing would double the gene, so the copy is dropped,
-logged as a warning and counted in the provenance. All-zero rows are exempt: summing or dropping
-them gives the same numbers, and sparse matrices have many.
+:func:`alsig.stages.ingest.harmonise.harmonise_genes`, as for two Ensembl ids of one symbol. A
+repeated id whose counts equal an earlier row's in every sample is not a second feature but a
+copy (a spreadsheet paste, a concatenated file): summing would double the gene, so the copy is
+dropped, logged as a warning and counted in the provenance. All-zero rows are exempt: summing or
+dropping them gives the same numbers, and sparse matrices have many.
 """
 
 from __future__ import annotations
@@ -147,11 +148,11 @@ def _drop_htseq(ids: list[str], report: dict[str, Any]) -> np.ndarray:
 def _drop_copies(
     ids: list[str], counts: np.ndarray, keep: np.ndarray, report: dict[str, Any]
 ) -> np.ndarray:
-    """False for rows that repeat an earlier row's id and counts (see the module docstring)."""
+    """Mark rows that repeat an earlier row's id and counts False (see the module docstring)."""
     out = np.ones(len(ids), dtype=bool)
     first: dict[str, list[int]] = {}
     copies: list[str] = []
-    for row in np.flatnonzero(keep):
+    for row in np.flatnonzero(keep).tolist():
         earlier = first.setdefault(ids[row], [])
         if earlier and counts[row].any() and _equals_any(counts, row, earlier):
             out[row] = False
@@ -176,8 +177,10 @@ def _equals_any(counts: np.ndarray, row: int, earlier: list[int]) -> bool:
 
 
 def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
-    """``gapdh`` / ``Gapdh`` next to ``GAPDH``: harmonisation maps them to one symbol and sums
-    them, which is rarely what the file meant."""
+    """Note ids that differ only in letter case (``gapdh`` / ``Gapdh`` next to ``GAPDH``).
+
+    Harmonisation maps them to one symbol and sums them, which is rarely what the file meant.
+    """
     variants = [" / ".join(group) for group in case_variants(ids)]
     if variants:
         report["case_variant_ids"] = variants
@@ -188,8 +191,24 @@ def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
 
 
 def check_species(ids: list[str], id_type: str, path: Path) -> None:
-    """Raise when the symbols look like mouse/rat ones (``Gapdh``: capital then lower case);
-    alsig's gene map, signatures and references are human."""
+    """Raise when the symbols look like mouse/rat ones (``Gapdh``: capital then lower case).
+
+    alsig's gene map, signatures and references are human.
+
+    Parameters
+    ----------
+    ids
+        The matrix's gene ids.
+    id_type
+        ``datasets.<id>.gene_id_type``; only ``symbol`` and ``auto`` are checked.
+    path
+        The count matrix, for the message.
+
+    Raises
+    ------
+    AlsigError
+        When more than half of the symbols are written in title case.
+    """
     if id_type not in ("symbol", "auto"):
         return
     symbols = [g for g in ids if _HAS_LETTER.search(g) and not _NOT_SYMBOL.match(g)]

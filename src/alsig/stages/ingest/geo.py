@@ -1,5 +1,7 @@
-"""A ``source: geo`` dataset: NCBI-computed counts, NCBI's gene annotation and the series matrix
-(downloaded into the cache by the download rules)."""
+"""A ``source: geo`` dataset: NCBI-computed counts, NCBI's gene annotation and the series matrix.
+
+The download rules put the three files into the cache; ingest reads them from there.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from alsig.validation import clean_sheet
 
 
 def series_matrix_layout(settings: Mapping[str, Any], sheet_columns: list[str]) -> SheetLayout:
-    """A GEO dataset's sheet layout with column names as the series-matrix reader spells them.
+    """Return a GEO dataset's sheet layout, column names as the series-matrix reader spells them.
 
     A characteristic written as in GEO (``"sample group"``) is found as ``sample_group``
     (:func:`alsig.sources.geo.normalise_key`); the sample id is the GSM accession (``sample``).
@@ -38,6 +40,7 @@ def series_matrix_layout(settings: Mapping[str, Any], sheet_columns: list[str]) 
     Returns
     -------
     SheetLayout
+        Sample id column ``sample``; condition and canonical columns resolved.
     """
 
     def resolve(name: str) -> str:
@@ -53,7 +56,18 @@ def series_matrix_layout(settings: Mapping[str, Any], sheet_columns: list[str]) 
 
 
 def annotation_symbols(path: str | Path) -> dict[str, str]:
-    """Entrez id -> symbol from NCBI's gene annotation (``GeneID``, ``Symbol`` columns)."""
+    """Read Entrez id -> symbol from NCBI's gene annotation (``GeneID``, ``Symbol`` columns).
+
+    Parameters
+    ----------
+    path
+        NCBI's ``Human.GRCh38.p13.annot.tsv.gz`` (or a table with those two columns).
+
+    Returns
+    -------
+    dict of str to str
+        Entrez id -> symbol.
+    """
     annotation = pl.read_csv(
         io.BytesIO(read_text_bytes(path)),
         separator="\t",

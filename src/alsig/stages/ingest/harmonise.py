@@ -1,5 +1,7 @@
-"""Genes: map the count matrix's ids to current symbols (:class:`alsig.genes.GeneMap`) and sum
-the rows that end up with the same symbol."""
+"""Genes: map the count matrix's ids to current symbols and sum the rows of one symbol.
+
+The map is :class:`alsig.genes.GeneMap`; the checks before it are :func:`harmonise_checked`'s.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pandas as pd
 from alsig.counts import as_counts
 from alsig.errors import where
 from alsig.genes import GeneMap, GeneRecord, HarmonisationReport, mapping_table
+from alsig.keys import CHROMOSOME, GENE_ID
 from alsig.stages.ingest.counts import CountMatrix
 from alsig.stages.ingest.gene_rows import check_species
 from alsig.stages.ingest.text import categorical_strings
@@ -91,7 +94,7 @@ def harmonise_checked(
     threshold_key: str | None = None,
     fallback_symbols: dict[str, str] | None = None,
 ) -> HarmonisedGenes:
-    """The gene checks every count matrix passes, then :func:`harmonise_genes`.
+    """Run the gene checks every count matrix passes, then :func:`harmonise_genes`.
 
     In order: no sample is an empty library (named by id); the symbols are not mouse-style;
     Entrez ids written as numbers (``7157.0``) are repaired when the ids are read as Entrez
@@ -117,6 +120,7 @@ def harmonise_checked(
     Returns
     -------
     HarmonisedGenes
+        As :func:`harmonise_genes`; its report adds the detected id type and the mapped share.
 
     Raises
     ------
@@ -201,11 +205,11 @@ def _gene_var(records: list[GeneRecord], summed: _Summed) -> pd.DataFrame:
     first, uniques = summed.first, summed.symbols
     var = pd.DataFrame(
         {
-            "gene_id": [records[i].entrez_id or records[i].input_id for i in first],
+            GENE_ID: [records[i].entrez_id or records[i].input_id for i in first],
             "symbol": list(uniques),
             "ensembl_id": [records[i].ensembl_id for i in first],
             "biotype": [records[i].biotype for i in first],
-            "chromosome": [records[i].chromosome for i in first],
+            CHROMOSOME: [records[i].chromosome for i in first],
             "input_ids": [
                 ";".join(summed.merged.get(uniques[k], [records[i].input_id]))
                 for k, i in enumerate(first)
@@ -214,7 +218,7 @@ def _gene_var(records: list[GeneRecord], summed: _Summed) -> pd.DataFrame:
         index=pd.Index(list(uniques), dtype=str),
     )
     var = categorical_strings(var)
-    var["gene_id"] = var["gene_id"].astype(str)
+    var[GENE_ID] = var[GENE_ID].astype(str)
     var["symbol"] = var["symbol"].astype(str)
     var["input_ids"] = var["input_ids"].astype(str)
     return var

@@ -57,8 +57,9 @@ def run_download(
     urls: Sequence[str],
     files: Sequence[str],
 ) -> None:
-    """Rules ``download_geo_*``: fetch each of ``urls`` into the matching one of ``files``
-    (cached: a file already downloaded from the same URL is not requested again).
+    """Rules ``download_geo_*``: fetch each of ``urls`` into the matching one of ``files``.
+
+    Downloads are cached: a file already downloaded from the same URL is not requested again.
 
     Parameters
     ----------

@@ -20,6 +20,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.errors import AlsigError, where
+from alsig.keys import BATCH, CONDITION, REGION, SEX, SUBJECT
 from alsig.stages.ingest.text import (
     PreparedText,
     categorical_strings,
@@ -28,20 +29,28 @@ from alsig.stages.ingest.text import (
     prepare_text,
     read_text_bytes,
 )
-from alsig.validation import canonical_plan, clean_sheet, did_you_mean, is_missing_value
+from alsig.validation import (
+    CanonicalPlan,
+    canonical_plan,
+    clean_sheet,
+    did_you_mean,
+    is_missing_value,
+)
 
 log = logging.getLogger(__name__)
 _LINE = "__line"  # file line of each row, for the messages
 
-CANONICAL_COLUMNS = ("subject", "sex", "region", "batch")
 _FEMALE = {"f", "female", "woman", "women"}
 _MALE = {"m", "male", "man", "men"}
 
 
 @dataclass(frozen=True)
 class SheetLayout:
-    """Where a sample sheet keeps what ingest needs: the sample id and condition columns, the
-    condition rules, and the columns of the canonical obs fields (``subject``, ``sex``, ...)."""
+    """Where a sample sheet keeps what ingest needs.
+
+    The sample id and condition columns, the condition rules, and the columns of the canonical
+    obs fields (``subject``, ``sex``, ...).
+    """
 
     sample_column: str = "sample"
     condition_column: str = "condition"
@@ -50,8 +59,9 @@ class SheetLayout:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> SheetLayout:
-        """The layout a dataset's config entry gives (``sample_column``, ``condition``,
-        ``columns``).
+        """Build the layout a dataset's config entry gives.
+
+        The entry's keys read are ``sample_column``, ``condition`` and ``columns``.
 
         Parameters
         ----------
@@ -61,6 +71,7 @@ class SheetLayout:
         Returns
         -------
         SheetLayout
+            The entry's columns and rules, with the schema's defaults where it has none.
         """
         condition = settings.get("condition") or {}
         return cls(
@@ -220,7 +231,18 @@ def resolve_conditions(
 
 
 def normalise_sex(value: str | None) -> str | None:
-    """``female``, ``male`` or None (unknown) for the usual spellings (``F``, ``Male``, ...)."""
+    """Spell a sex label as ``female``, ``male`` or None (unknown).
+
+    Parameters
+    ----------
+    value
+        A sheet value in one of the usual spellings (``F``, ``Male``, ``woman``, ...).
+
+    Returns
+    -------
+    str or None
+        ``female``, ``male``, or None for anything else.
+    """
     if value is None:
         return None
     text = str(value).strip().lower()
@@ -293,25 +315,31 @@ def build_obs(
     obs.index = pd.Index(sheet.get_column(sample_column).to_list(), name=None).astype(str)
     obs = obs.where(obs.notna(), None)
     obs = obs.rename(columns=plan.keep_as)
-    obs["condition"] = conditions
+    obs[CONDITION] = conditions
     for note in plan.notes:
         notes.append(note)
         log.warning("dataset %s: %s", dataset, note)
     mapped = plan.columns
-    obs["subject"] = _subject(obs, mapped.get("subject"), dataset, notes, plan.keep_as)
-    sex_column = plan.keep_as.get(mapped.get("sex"), mapped.get("sex"))
-    obs["sex"] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
-    for canonical in ("region", "batch"):
-        column = plan.keep_as.get(mapped.get(canonical), mapped.get(canonical))
+    obs[SUBJECT] = _subject(obs, mapped.get(SUBJECT), dataset, notes, plan.keep_as)
+    sex_column = _sheet_column(plan, SEX)
+    obs[SEX] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
+    for canonical in (REGION, BATCH):
+        column = _sheet_column(plan, canonical)
         obs[canonical] = _known(obs[column], canonical, dataset, notes) if column else None
     report["canonical_columns"] = [f"{k}: {v}" for k, v in mapped.items()]
     return categorical_strings(obs)
 
 
+def _sheet_column(plan: CanonicalPlan, canonical: str) -> str | None:
+    """Return the obs column a canonical field reads (its new name when the sheet's was kept)."""
+    column = plan.columns.get(canonical)
+    return None if column is None else plan.keep_as.get(column, column)
+
+
 def _subject(
     obs: pd.DataFrame, column: str | None, dataset: str, notes: list[str], renamed: dict
 ) -> list[str]:
-    """The subject of each sample; the sample id where the column says "not known"."""
+    """Return the subject of each sample; the sample id where the column says "not known"."""
     if column is None:
         return list(obs.index)
     values = obs[renamed.get(column, column)]
@@ -329,7 +357,7 @@ def _subject(
 
 
 def _known(values: pd.Series, canonical: str, dataset: str, notes: list[str]) -> list:
-    """A canonical column's values with "not known" cells as None (noted)."""
+    """Return a canonical column's values with "not known" cells as None (noted)."""
     missing = [(s, v) for s, v in values.items() if v is not None and is_missing_value(v)]
     if missing:
         spelled = ", ".join(sorted({repr(v) for _, v in missing}))
@@ -423,6 +451,11 @@ def match_samples(
         For the messages.
     matrix_genes
         The matrix's row ids: when they hold the sheet's samples, the matrix is transposed.
+
+    Raises
+    ------
+    AlsigError
+        Naming the samples only one side has, or saying that the matrix looks transposed.
     """
     in_matrix = set(matrix_samples)
     in_sheet = set(sheet_samples)

@@ -30,11 +30,10 @@ import numpy as np
 import pandas as pd
 
 from alsig.errors import AlsigError, where
+from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
+from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
 
 log = logging.getLogger(__name__)
-
-OBSM_KEY = "te_counts"
-FEATURES_KEY = "te_features"
 
 #: RepeatMasker class of common families (TEtranscripts' GTF), for ids written without it
 FAMILY_CLASS = {
@@ -57,14 +56,14 @@ FAMILY_CLASS = {
             "Crypton",
         ),
         "DNA",
-    ),  # fmt: skip
+    ),
     "SVA": "Retroposon",
     **dict.fromkeys(("Satellite", "centr", "acro", "telo"), "Satellite"),
 }
 
 
 def is_te_id(feature: str) -> bool:
-    """True for TEcount's ``subfamily:family:class`` ids.
+    """Tell whether a row id is one of TEcount's ``subfamily:family:class`` ids.
 
     Parameters
     ----------
@@ -74,13 +73,15 @@ def is_te_id(feature: str) -> bool:
     Returns
     -------
     bool
+        True for three non-empty parts separated by ``:``.
     """
     return feature.count(":") == 2 and all(part.strip() for part in feature.split(":"))
 
 
 def classify_te_id(feature: str, family_class: dict[str, str]) -> tuple[str, str | None]:
-    """What a row id is: ``("te", id)``, ``("te_class_added", id with the class)``,
-    ``("gene", None)`` or ``("not_te", None)`` (module docstring).
+    """Classify a row id as a TE id, a TE id lacking its class, a gene row, or neither.
+
+    The rules are the module docstring's.
 
     Parameters
     ----------
@@ -92,6 +93,8 @@ def classify_te_id(feature: str, family_class: dict[str, str]) -> tuple[str, str
     Returns
     -------
     tuple of (str, str or None)
+        ``("te", id)``, ``("te_class_added", id with the class)``, ``("gene", None)`` or
+        ``("not_te", None)``.
     """
     if is_te_id(feature):
         return "te", feature
@@ -106,7 +109,7 @@ def classify_te_id(feature: str, family_class: dict[str, str]) -> tuple[str, str
 
 
 def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
-    """``{row: TE id}`` of the TE rows of a table; what else was found goes into ``report``.
+    """Find the TE rows of a table; what else was found goes into ``report``.
 
     Parameters
     ----------
@@ -119,8 +122,9 @@ def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
     Returns
     -------
     dict of int to str
+        Row -> TE id (``subfamily:family:class``, the class added where it was left out).
     """
-    family_class = {}
+    family_class: dict[str, str] = {}
     for feature in ids:
         if is_te_id(str(feature)):
             _, family, cls = str(feature).split(":")
@@ -158,8 +162,19 @@ def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
 
 
 def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
-    """``te_id, subfamily, family, class`` for TE ids (a trailing ``?`` of RepeatMasker's
-    uncertain classes is kept in ``class``)."""
+    """Split TE ids into the TE annotation table.
+
+    Parameters
+    ----------
+    te_ids
+        ``subfamily:family:class`` ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``te_id, subfamily, family, class``, one row per id (a trailing ``?`` of
+        RepeatMasker's uncertain classes is kept in ``class``).
+    """
     parts = [t.split(":") for t in te_ids]
     return pd.DataFrame(
         {
@@ -178,7 +193,7 @@ def read_te_counts(
     gene_column: str | None = None,
     report: dict | None = None,
 ) -> pd.DataFrame:
-    """Samples x TEs integer counts from a TEcount table, rows in ``sample_ids`` order.
+    """Read samples x TEs integer counts from a TEcount table, rows in ``sample_ids`` order.
 
     Parameters
     ----------
@@ -202,8 +217,6 @@ def read_te_counts(
         No TE row, a repeated TE id, a sample missing from the table, or a bad count (the
         gene-matrix reader's message: file, line and column).
     """
-    from alsig.stages.ingest.counts import read_count_matrix
-
     report = {} if report is None else report
     matrix = read_count_matrix(path, gene_column=gene_column)
     report.update({k: v for k, v in matrix.report.items() if k != "notes"})
@@ -239,9 +252,10 @@ def read_te_counts(
     return pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
 
 
-def split_te_rows(matrix):
-    """TEcount writes genes and TEs in one table: returns ``(gene matrix, samples x TEs frame or
-    None)`` with the TE rows (:func:`classify_te_id`) moved out of the gene matrix.
+def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None]:
+    """Move the TE rows (:func:`classify_te_id`) out of a count matrix that holds both.
+
+    TEcount writes genes and TEs in one table.
 
     Parameters
     ----------
@@ -254,8 +268,6 @@ def split_te_rows(matrix):
     tuple
         The gene matrix, and the samples x TEs frame or None.
     """
-    from alsig.stages.ingest.counts import CountMatrix
-
     family_class: dict[str, str] = {}
     for feature in matrix.gene_ids:
         if is_te_id(str(feature)):
@@ -281,18 +293,25 @@ def split_te_rows(matrix):
 
 
 def attach_te_counts(adata, te_counts: pd.DataFrame, source: dict | None = None):
-    """Put the TE block into ``adata`` (``obsm["te_counts"]``, ``uns["te_features"]``) and
-    record its input in the provenance. Returns ``adata``."""
-    adata.obsm[OBSM_KEY] = te_counts.loc[list(adata.obs_names)]
-    adata.uns[FEATURES_KEY] = te_annotation(list(te_counts.columns)).to_dict(orient="list")
+    """Put the TE block into ``adata`` and record its input in the provenance.
+
+    Parameters
+    ----------
+    adata
+        The dataset's AnnData; changed in place.
+    te_counts
+        Samples x TE ids counts; every sample of ``adata`` must be a row.
+    source
+        The TE file's provenance record (``uns['provenance']['te_counts']``), if any.
+
+    Returns
+    -------
+    anndata.AnnData
+        ``adata``, with ``obsm["te_counts"]`` (rows in ``obs_names`` order) and
+        ``uns["te_features"]`` (:func:`te_annotation`).
+    """
+    adata.obsm[TE_COUNTS] = te_counts.loc[list(adata.obs_names)]
+    adata.uns[TE_FEATURES] = te_annotation(list(te_counts.columns)).to_dict(orient="list")
     if source is not None:
-        adata.uns.setdefault("provenance", {})["te_counts"] = source
+        adata.uns.setdefault(PROVENANCE, {})["te_counts"] = source
     return adata
-
-
-def te_block(adata) -> pd.DataFrame | None:
-    """The samples x TEs counts of an AnnData, or None when the dataset has no TE input."""
-    block = adata.obsm.get(OBSM_KEY) if hasattr(adata, "obsm") else None
-    if block is None:
-        return None
-    return block if isinstance(block, pd.DataFrame) else pd.DataFrame(block, index=adata.obs_names)

@@ -58,14 +58,44 @@ def read_text_bytes(path: str | Path) -> bytes:
 
 
 def delimiter_for(path: Path) -> str:
-    """``,`` for ``.csv[.gz]`` files, otherwise a tab."""
+    """Return the delimiter a table's file name implies.
+
+    Parameters
+    ----------
+    path
+        The table.
+
+    Returns
+    -------
+    str
+        ``,`` for ``.csv[.gz]`` files, otherwise a tab.
+    """
     name = path.name.lower().removesuffix(".gz")
     return "," if name.endswith(".csv") else "\t"
 
 
 def header_fields(raw: bytes, path: Path, sep: str) -> list[str]:
-    """The column names of the first line; a single column is an error that names the likely
-    delimiter mix-up."""
+    """Return the column names of the first line.
+
+    Parameters
+    ----------
+    raw
+        The table's bytes (at least its first line).
+    path
+        The table, for the message.
+    sep
+        The delimiter (:func:`delimiter_for`).
+
+    Returns
+    -------
+    list of str
+        The names, stripped of whitespace and quotes.
+
+    Raises
+    ------
+    AlsigError
+        A single column: the message names the likely delimiter mix-up.
+    """
     first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     fields = [f.strip().strip('"') for f in first.split(sep)]
     if len(fields) < 2:
@@ -84,8 +114,9 @@ def header_fields(raw: bytes, path: Path, sep: str) -> list[str]:
 
 
 def check_unique(names: list[str], path: Path, what: str, fix: str) -> None:
-    """Raise naming the first ten names that occur more than once
-    (:func:`alsig.validation.check_unique` located in ``path``).
+    """Raise naming the first ten names that occur more than once.
+
+    This is :func:`alsig.validation.check_unique` located in ``path``.
 
     Parameters
     ----------
@@ -124,7 +155,18 @@ class PreparedText:
     encoding: dict = field(default_factory=dict)
 
     def line(self, row: int) -> int:
-        """File line number (1-based) of data row ``row`` (0-based)."""
+        """Return the file line of a data row.
+
+        Parameters
+        ----------
+        row
+            The data row (0-based).
+
+        Returns
+        -------
+        int
+            The file line (1-based).
+        """
         return self.skip + int(row) + 1
 
 
@@ -199,7 +241,18 @@ def _parse_header(line: str, path: Path, sep: str) -> list[str]:
 
 
 def categorical_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as categoricals with missing values as NaN: how h5ad stores them anyway."""
+    """Turn text columns into categoricals with missing values as NaN (how h5ad stores them).
+
+    Parameters
+    ----------
+    frame
+        A table of text (or None) values; changed in place.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame``, every column categorical.
+    """
     for column in frame.columns:
         frame[column] = pd.Categorical([None if v is None else str(v) for v in frame[column]])
     return frame

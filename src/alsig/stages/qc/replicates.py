@@ -1,5 +1,6 @@
-"""Replicates: how many samples share a donor, and summing a donor's libraries
-(``qc.collapse_by``).
+"""Replicates: how many samples share a donor, and summing a donor's libraries.
+
+The summing is ``qc.collapse_by``.
 
 Only technical replicates are summed: libraries of one subject that share its region and
 condition. Rules of :func:`collapse_replicates`:
@@ -39,7 +40,7 @@ WITHIN_SUBJECT = ("region",)
 
 
 def replicate_counts(obs: pd.DataFrame, column: str = "subject") -> pd.Series:
-    """Number of samples sharing each sample's ``column`` value (1 = no replicate).
+    """Count the samples sharing each sample's ``column`` value (1 = no replicate).
 
     Parameters
     ----------
@@ -81,7 +82,7 @@ class ReplicateStructure:
 
 
 def _key(obs: pd.DataFrame, column: str) -> pd.Series:
-    """A column as text, missing as an empty string (a grouping key)."""
+    """Return a column as text, missing as an empty string (a grouping key)."""
     values = obs[column] if column in obs else pd.Series(None, index=obs.index)
     return values.astype(object).where(values.notna(), "").astype(str)
 
@@ -115,7 +116,7 @@ def replicate_structure(obs: pd.DataFrame, by: str = "subject") -> ReplicateStru
 
 
 def replicate_advice(obs: pd.DataFrame, by: str = "subject") -> list[str]:
-    """What QC says about replicates when ``qc.collapse_by`` is not set.
+    """Say what QC tells about replicates when ``qc.collapse_by`` is not set.
 
     Parameters
     ----------
@@ -160,8 +161,10 @@ def _check_subjects(obs: pd.DataFrame, keys: pd.Series, by: str) -> None:
 
 
 def _groups(obs: pd.DataFrame, keys: pd.Series, by: str) -> tuple[pd.Series, list[str]]:
-    """The collapsed sample id of each sample: the ``by`` value, or ``<by>_<region>`` for a
-    subject sampled in several regions; and those subjects."""
+    """Return the collapsed sample id of each sample, and the subjects split by region.
+
+    The id is the ``by`` value, or ``<by>_<region>`` for a subject sampled in several regions.
+    """
     groups = keys.copy()
     split: list[str] = []
     for column in WITHIN_SUBJECT:
@@ -244,9 +247,10 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
     if "te_counts" in adata.obsm:  # the TE block is summed the same way
         te = adata.obsm["te_counts"]
         out.obsm["te_counts"] = pd.DataFrame(
-            np.asarray(indicator @ te.to_numpy(dtype=np.int64)), index=out.obs_names,
+            np.asarray(indicator @ te.to_numpy(dtype=np.int64)),
+            index=out.obs_names,
             columns=te.columns,
-        )  # fmt: skip
+        )
     log.info("collapsed %d samples into %d by '%s'", adata.n_obs, out.n_obs, by)
     if joined:
         log.info(

@@ -32,7 +32,7 @@ from alsig.stages.score.retrotransposons import te_log2cpm
 
 
 def rank_normal_scores(counts: np.ndarray) -> np.ndarray:
-    """Within-sample normal scores of ``counts`` (samples x features), ``NaN`` kept missing.
+    """Turn ``counts`` (samples x features) into within-sample normal scores, ``NaN`` kept.
 
     Parameters
     ----------
@@ -60,7 +60,7 @@ def rank_normal_scores(counts: np.ndarray) -> np.ndarray:
 
 
 def gene_rank_features(counts: pd.DataFrame, genes: Sequence[str]) -> pd.DataFrame:
-    """Samples x ``genes`` normal scores of within-sample ranks (:func:`rank_normal_scores`).
+    """Compute the model genes' normal scores of within-sample ranks (:func:`rank_normal_scores`).
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ def gene_rank_features(counts: pd.DataFrame, genes: Sequence[str]) -> pd.DataFra
 
 
 def te_subfamily_counts(te_counts: pd.DataFrame) -> pd.DataFrame:
-    """Samples x TE subfamilies: TEcount rows (``subfamily:family:class``) summed by subfamily.
+    """Sum TEcount rows (``subfamily:family:class``) by subfamily.
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ def te_subfamily_counts(te_counts: pd.DataFrame) -> pd.DataFrame:
 def te_features(
     te_counts: pd.DataFrame, libraries: np.ndarray, subfamilies: Sequence[str]
 ) -> pd.DataFrame:
-    """Samples x ``subfamilies`` log2 TE reads per million gene-assigned reads.
+    """Compute log2 TE reads per million gene-assigned reads of the model's subfamilies.
 
     Parameters
     ----------
@@ -124,10 +124,22 @@ def te_features(
 
 
 def log2_cpm(counts: np.ndarray, libraries: np.ndarray) -> np.ndarray:
-    """``log2(1e6 x counts / library + 1)`` per sample (rows of ``counts``).
+    """Compute ``log2(1e6 x counts / library + 1)`` per sample (rows of ``counts``).
 
     Used only to pick genes inside a training fold (expression filter and F statistics); the
     model's gene features are ranks (:func:`gene_rank_features`).
+
+    Parameters
+    ----------
+    counts
+        Samples x genes counts.
+    libraries
+        Library size per sample (floored at 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples x genes log2 CPM.
     """
     libraries = np.maximum(np.asarray(libraries, dtype=float), 1.0)
     return np.log2(np.asarray(counts, dtype=float) / libraries[:, None] * 1e6 + 1.0)
@@ -136,7 +148,7 @@ def log2_cpm(counts: np.ndarray, libraries: np.ndarray) -> np.ndarray:
 def counts_by_entrez(
     counts: pd.DataFrame, gene_map: GeneMap | None = None
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Samples x genes counts keyed by symbol -> keyed by Entrez id, with current symbols.
+    """Re-key samples x genes counts from symbols to Entrez ids, with current symbols.
 
     Symbols are harmonised as ingest does (:meth:`alsig.genes.GeneMap.harmonise`: current symbol,
     Excel repair, unique alias); rows naming the same Entrez gene are summed (as ingest sums
@@ -151,8 +163,10 @@ def counts_by_entrez(
 
     Returns
     -------
-    tuple
-        ``(samples x Entrez ids counts, {entrez_id: current symbol})``.
+    counts : pandas.DataFrame
+        Samples x Entrez ids counts.
+    symbols : dict of str to str
+        Entrez id -> current symbol.
     """
     gene_map = gene_map or GeneMap.load()
     records, _ = gene_map.harmonise([str(c) for c in counts.columns], "symbol")

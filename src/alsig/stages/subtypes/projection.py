@@ -69,10 +69,20 @@ SAME_SAMPLE_RMS = 1e-4
 
 
 def canonical_region(text: object) -> str | None:
-    """A region name in one vocabulary: ``frontal cortex``, ``motor cortex``, ``cerebellum``...
+    """Spell a region name in one vocabulary: ``frontal cortex``, ``motor cortex``, ...
 
     ``Motor Cortex (Lateral)`` -> ``motor cortex``; ``FCX`` / ``Frontal Cortex`` -> ``frontal
     cortex``; ``cereb`` -> ``cerebellum``; anything else lower-cased and trimmed; missing -> None.
+
+    Parameters
+    ----------
+    text
+        A sample sheet's region value (any type; None and NaN are missing).
+
+    Returns
+    -------
+    str or None
+        The canonical name, or None for a missing or "not known" value.
     """
     if text is None or (isinstance(text, float) and np.isnan(text)) or pd.isna(text):
         return None
@@ -104,7 +114,7 @@ def standardised_features(
     te_counts: pd.DataFrame | None = None,
     libraries: np.ndarray | None = None,
 ) -> FeatureBlock:
-    """The model's standardised features for each sample (rows of ``gene_counts``).
+    """Compute the model's standardised features for each sample (rows of ``gene_counts``).
 
     Parameters
     ----------
@@ -118,6 +128,11 @@ def standardised_features(
     libraries
         Gene-assigned reads per sample (the TE denominator); default: row sums of
         ``gene_counts``.
+
+    Returns
+    -------
+    FeatureBlock
+        The standardised features (missing ones at the reference mean, 0) and the coverage.
 
     Raises
     ------
@@ -154,14 +169,42 @@ def standardised_features(
 
 
 def model_logits(model: ReferenceModel, z: np.ndarray) -> np.ndarray:
-    """Samples x classes uncalibrated logits ``z @ coef.T + intercept``."""
+    """Compute the uncalibrated logits ``z @ coef.T + intercept``.
+
+    Parameters
+    ----------
+    model
+        The reference model.
+    z
+        Samples x features, standardised (:func:`standardised_features`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples x classes.
+    """
     return z @ model.coef.T + model.intercept
 
 
 def calibrated_probabilities(
     logits: np.ndarray, temperature: float, bias: np.ndarray
 ) -> np.ndarray:
-    """``softmax(logits / temperature + bias)`` row by row (rows sum to 1)."""
+    """Calibrate logits: ``softmax(logits / temperature + bias)`` row by row.
+
+    Parameters
+    ----------
+    logits
+        Samples x classes (:func:`model_logits`).
+    temperature
+        The calibration temperature (> 0).
+    bias
+        The calibration bias per class.
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples x classes probabilities; each row sums to 1.
+    """
     scaled = np.asarray(logits, dtype=float) / temperature + np.asarray(bias, dtype=float)
     scaled -= scaled.max(axis=1, keepdims=True)
     weights = np.exp(scaled)
@@ -169,11 +212,23 @@ def calibrated_probabilities(
 
 
 def reweight_priors(probabilities: np.ndarray, priors: Sequence[float]) -> np.ndarray:
-    """Probabilities calibrated to equal class priors, re-read at other class priors.
+    """Re-read probabilities calibrated to equal class priors at other class priors.
 
     A model with calibration target ``balanced`` gives probabilities for equal class shares;
     ``reweight_priors(p, [0.61, 0.19, 0.20])`` gives them at the reference's prevalence (Bayes'
     rule: multiply by the priors and renormalise).
+
+    Parameters
+    ----------
+    probabilities
+        Samples x classes, calibrated to equal priors.
+    priors
+        The class priors to read them at (one per class).
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples x classes; each row sums to 1.
     """
     weighted = np.asarray(probabilities, dtype=float) * np.asarray(priors, dtype=float)
     return weighted / weighted.sum(axis=1, keepdims=True)
@@ -182,7 +237,7 @@ def reweight_priors(probabilities: np.ndarray, priors: Sequence[float]) -> np.nd
 def reference_distance(
     z: np.ndarray, reference: np.ndarray, neighbours: int, present: np.ndarray | None = None
 ) -> np.ndarray:
-    """Mean RMS distance of each row of ``z`` to its ``neighbours`` nearest ``reference`` rows.
+    """Measure each row of ``z``'s mean RMS distance to its nearest ``reference`` rows.
 
     Parameters
     ----------
@@ -194,6 +249,11 @@ def reference_distance(
         How many nearest reference samples are averaged.
     present
         Samples x features bool: the RMS is taken over a sample's present features only.
+
+    Returns
+    -------
+    numpy.ndarray
+        One distance per sample: the mean over its ``neighbours`` nearest reference rows.
     """
     z = np.asarray(z, dtype=float)
     reference = np.asarray(reference, dtype=float)
@@ -221,7 +281,28 @@ def call_rule(
     min_probability: float,
     distance_threshold: float,
 ) -> np.ndarray:
-    """``subtype_call`` per sample: out_of_reference, unassigned or the most probable class."""
+    """Call each sample: out_of_reference, unassigned or the most probable class.
+
+    Parameters
+    ----------
+    probabilities
+        Samples x classes, calibrated.
+    distance
+        Reference distance per sample (:func:`reference_distance`).
+    in_region
+        Whether each sample is of a region the model calls.
+    classes
+        The class of each probability column.
+    min_probability
+        Below this top probability a sample is unassigned.
+    distance_threshold
+        Beyond this distance (or outside the regions) a sample is out of reference.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``subtype_call`` per sample (object array).
+    """
     best = probabilities.argmax(axis=1)
     calls = np.asarray(classes, dtype=object)[best]
     calls = np.where(probabilities.max(axis=1) < min_probability, UNASSIGNED, calls)
@@ -238,7 +319,7 @@ def project(
     regions: pd.Series | Mapping[str, object] | None = None,
     reference_regions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Subtype probabilities, distance and call of each sample (rows of ``gene_counts``).
+    """Project samples onto a reference model: probabilities, distance and call of each.
 
     Parameters
     ----------
@@ -277,11 +358,17 @@ def project(
     region = [canonical_region(region_of.get(s)) for s in samples]
     allowed = {canonical_region(r) for r in (reference_regions or model.reference_regions)}
     in_region = np.array([r is None or r in allowed for r in region])
-    calls = call_rule(probabilities, distance, in_region, classes=model.classes,
-                      min_probability=model.min_probability,
-                      distance_threshold=model.distance_threshold)  # fmt: skip
-    table = pd.DataFrame(probabilities, index=pd.Index(samples, name="sample"),
-                         columns=list(PROBABILITY_COLUMNS))  # fmt: skip
+    calls = call_rule(
+        probabilities,
+        distance,
+        in_region,
+        classes=model.classes,
+        min_probability=model.min_probability,
+        distance_threshold=model.distance_threshold,
+    )
+    table = pd.DataFrame(
+        probabilities, index=pd.Index(samples, name="sample"), columns=list(PROBABILITY_COLUMNS)
+    )
     table["subtype_call"] = calls
     table["reference_distance"] = distance
     table["region"] = region
@@ -294,7 +381,21 @@ def project(
 
 
 def reference_rows(model: ReferenceModel, block: FeatureBlock) -> np.ndarray:
-    """Per sample: the index of the reference row it equals (a training sample), else -1."""
+    """Find the samples that are the model's reference (training) samples.
+
+    Parameters
+    ----------
+    model
+        The reference model (with its reference matrix).
+    block
+        The samples' standardised features.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per sample, the index of the reference row it equals (RMS difference below
+        :data:`SAME_SAMPLE_RMS` on complete features), else -1.
+    """
     if model.reference.shape[0] == 0:
         return np.full(block.z.shape[0], -1)
     nearest = np.full(block.z.shape[0], -1)
@@ -333,7 +434,7 @@ def _with_reference_calls(
 def choose_model(
     te_counts: pd.DataFrame | None, models: Mapping[str, ReferenceModel] | None = None
 ) -> ReferenceModel:
-    """The genes+TE model when TE counts are given and cover it, else the genes-only model.
+    """Choose the genes+TE model when TE counts are given and cover it, else the genes-only one.
 
     Parameters
     ----------
@@ -341,10 +442,17 @@ def choose_model(
         The dataset's TE counts or None.
     models
         ``{name: model}`` (default: the shipped :data:`GENES_MODEL` and :data:`GENES_TE_MODEL`).
+
+    Returns
+    -------
+    ReferenceModel
+        The model to apply.
     """
-    models = dict(models) if models is not None else {
-        name: load_shipped(name) for name in (GENES_MODEL, GENES_TE_MODEL)
-    }  # fmt: skip
+    models = (
+        dict(models)
+        if models is not None
+        else {name: load_shipped(name) for name in (GENES_MODEL, GENES_TE_MODEL)}
+    )
     with_te = models.get(GENES_TE_MODEL)
     if te_counts is not None and with_te is not None:
         subfamilies = {str(c).split(":", 1)[0] for c in te_counts.columns}

@@ -29,7 +29,17 @@ FILES = {
 
 
 def reference_files(data_dir: str | Path) -> dict[str, Path]:
-    """Paths of the reference inputs below ``data_dir`` (the shared ``data`` folder).
+    """Return the paths of the reference inputs below ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir
+        The shared ``data`` folder (the one with PROVENANCE.md).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``gene_counts``, ``te_counts``, ``samples`` and ``labels`` -> path.
 
     Raises
     ------
@@ -40,17 +50,36 @@ def reference_files(data_dir: str | Path) -> dict[str, Path]:
     paths = {key: folder / name for key, name in FILES.items()}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
-        raise AlsigError(f"reference data not found: {', '.join(missing)}; pass the shared data "
-                         "folder (the one with PROVENANCE.md).")  # fmt: skip
+        raise AlsigError(
+            f"reference data not found: {', '.join(missing)}; pass the shared data "
+            "folder (the one with PROVENANCE.md)."
+        )
     return paths
 
 
 def load_reference(data_dir: str | Path, *, with_te: bool = True) -> TrainingSet:
-    """The 148 labelled ALS samples of GSE124439 as a :class:`TrainingSet`.
+    """Load the 148 labelled ALS samples of GSE124439 as a :class:`TrainingSet`.
 
     ``meta`` columns: ``label``, ``subject``, ``region`` (``cns_subregion``), ``batch``
     (``seq_batch``), ``sex``. Library size = the sample's total gene-assigned reads (all gene
     rows, as QC's ``total_counts``). Samples are in GSM order.
+
+    Parameters
+    ----------
+    data_dir
+        The shared ``data`` folder.
+    with_te
+        Read the TE counts too.
+
+    Returns
+    -------
+    TrainingSet
+        Counts keyed by Entrez id, with the current symbols, meta, TE counts and library sizes.
+
+    Raises
+    ------
+    AlsigError
+        A reference file is missing (:func:`reference_files`).
     """
     paths = reference_files(data_dir)
     samples = pd.read_csv(paths["samples"], sep="\t", dtype=str).set_index("sample_id")
@@ -78,10 +107,25 @@ def load_reference(data_dir: str | Path, *, with_te: bool = True) -> TrainingSet
 
 
 def training_hash(data: TrainingSet) -> str:
-    """sha256 over what training sees: sample ids, labels, donors, Entrez ids and counts, TEs."""
+    """Hash what training sees: sample ids, labels, donors, Entrez ids and counts, TEs.
+
+    Parameters
+    ----------
+    data
+        The training set.
+
+    Returns
+    -------
+    str
+        The sha256 hex digest.
+    """
     digest = hashlib.sha256()
-    for values in (data.samples, list(data.meta["label"]), list(data.meta["subject"]),
-                   data.gene_ids):  # fmt: skip
+    for values in (
+        data.samples,
+        list(data.meta["label"]),
+        list(data.meta["subject"]),
+        data.gene_ids,
+    ):
         digest.update(("\t".join(map(str, values)) + "\n").encode())
     digest.update(np.ascontiguousarray(data.gene_counts.to_numpy(dtype="<i8")).tobytes())
     if data.te_counts is not None:
@@ -91,5 +135,16 @@ def training_hash(data: TrainingSet) -> str:
 
 
 def file_hashes(paths: dict[str, Path]) -> dict[str, str]:
-    """sha256 of each input file (provenance)."""
+    """Hash each input file (provenance).
+
+    Parameters
+    ----------
+    paths
+        Name -> file.
+
+    Returns
+    -------
+    dict of str to str
+        Name -> sha256 hex digest of the file's bytes.
+    """
     return {key: hashlib.sha256(p.read_bytes()).hexdigest() for key, p in paths.items()}

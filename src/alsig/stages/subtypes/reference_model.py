@@ -54,11 +54,23 @@ DEFAULT_MIN_COVERAGE = 0.5
 #: outer-fold calls of the reference samples, beside the model files (all models of a folder)
 REFERENCE_CALLS = "reference_calls.tsv"
 _HEADER_KEYS = (
-    "format", "format_version", "name", "description", "classes", "probability_columns",
-    "intercept", "calibration", "min_probability", "distance", "reference_samples",
-    "reference_regions", "min_coverage",
-    "hyperparameters", "training", "cv_report",
-)  # fmt: skip
+    "format",
+    "format_version",
+    "name",
+    "description",
+    "classes",
+    "probability_columns",
+    "intercept",
+    "calibration",
+    "min_probability",
+    "distance",
+    "reference_samples",
+    "reference_regions",
+    "min_coverage",
+    "hyperparameters",
+    "training",
+    "cv_report",
+)
 
 
 @dataclass(frozen=True)
@@ -112,10 +124,17 @@ class ReferenceModel:
 
     @property
     def uses_te(self) -> bool:
+        """Whether the model has TE features (a genes+TE model)."""
         return bool(self.te_subfamilies)
 
     def rounded(self) -> ReferenceModel:
-        """The model with every float at :data:`DIGITS` significant digits (what is written)."""
+        """Round every float to :data:`DIGITS` significant digits (what is written).
+
+        Returns
+        -------
+        ReferenceModel
+            A copy; the reference matrix as float32.
+        """
         return replace(
             self,
             mean=_round(self.mean),
@@ -140,7 +159,18 @@ def _round(values: np.ndarray) -> np.ndarray:
 
 
 def reference_hash(reference: np.ndarray) -> str:
-    """sha256 of the reference matrix as float32 little-endian bytes (row-major) and its shape."""
+    """Hash the reference matrix: its shape and float32 little-endian bytes (row-major).
+
+    Parameters
+    ----------
+    reference
+        Reference samples x features.
+
+    Returns
+    -------
+    str
+        The sha256 hex digest.
+    """
     matrix = np.ascontiguousarray(np.asarray(reference, dtype="<f4"))
     digest = hashlib.sha256(f"{matrix.shape[0]}x{matrix.shape[1]};".encode())
     digest.update(matrix.tobytes())
@@ -148,18 +178,49 @@ def reference_hash(reference: np.ndarray) -> str:
 
 
 def model_paths(directory: str | Path, name: str) -> tuple[Path, Path]:
-    """``(<name>.json, <name>.reference.parquet)`` in ``directory``."""
+    """Return the paths of a model's two files.
+
+    Parameters
+    ----------
+    directory
+        The models' folder.
+    name
+        The model's name.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        ``<name>.json`` and ``<name>.reference.parquet`` in ``directory``.
+    """
     directory = Path(directory)
     return directory / f"{name}.json", directory / f"{name}.reference.parquet"
 
 
 def shipped_model_dir() -> Path:
-    """Folder of the shipped subtype models (``resources/subtypes``)."""
+    """Return the folder of the shipped subtype models (``resources/subtypes``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder inside the installed package.
+    """
     return shipped("resources", "subtypes")
 
 
 def model_document(model: ReferenceModel) -> dict[str, Any]:
-    """The JSON document of ``model`` (rounded), header keys first, then one entry per feature."""
+    """Build the JSON document of a model (rounded).
+
+    Parameters
+    ----------
+    model
+        The model.
+
+    Returns
+    -------
+    dict
+        The header keys first, then ``features``: one entry per feature (kind, id, symbol, mean,
+        scale, coef per class).
+    """
     model = model.rounded()
     features = [
         {
@@ -204,7 +265,18 @@ def model_document(model: ReferenceModel) -> dict[str, Any]:
 
 
 def dump_document(document: Mapping[str, Any]) -> str:
-    """JSON text of a model document: header keys indented, one feature per line."""
+    """Write a model document as JSON text: header keys indented, one feature per line.
+
+    Parameters
+    ----------
+    document
+        A document of :func:`model_document`.
+
+    Returns
+    -------
+    str
+        The JSON text, ending with a newline.
+    """
     lines = ["{"]
     for key in _HEADER_KEYS:
         lines.append(f" {json.dumps(key)}: {json.dumps(document[key], indent=None)},")
@@ -217,7 +289,20 @@ def dump_document(document: Mapping[str, Any]) -> str:
 
 
 def save_model(model: ReferenceModel, directory: str | Path) -> tuple[Path, Path]:
-    """Write ``<name>.json`` and ``<name>.reference.parquet`` atomically; returns their paths."""
+    """Write ``<name>.json`` and ``<name>.reference.parquet`` atomically (rounded).
+
+    Parameters
+    ----------
+    model
+        The model.
+    directory
+        The models' folder.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The paths written (:func:`model_paths`).
+    """
     model = model.rounded()
     json_path, parquet_path = model_paths(directory, model.name)
     columns = feature_keys(model.features)
@@ -240,6 +325,12 @@ def load_model(path: str | Path) -> ReferenceModel:
     path
         ``<name>.json`` of a model written by :func:`save_model`.
 
+    Returns
+    -------
+    ReferenceModel
+        The model with its reference matrix, and its reference samples' stored outer-fold
+        calls when the folder has them.
+
     Raises
     ------
     AlsigError
@@ -249,8 +340,10 @@ def load_model(path: str | Path) -> ReferenceModel:
     """
     path = Path(path)
     if not path.is_file():
-        raise AlsigError(f"file '{path}': subtype model not found; build it with "
-                         "scripts/build_subtype_model.py or give the path of a <name>.json model.")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': subtype model not found; build it with "
+            "scripts/build_subtype_model.py or give the path of a <name>.json model."
+        )
     try:
         document = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -260,9 +353,11 @@ def load_model(path: str | Path) -> ReferenceModel:
     reference = _read_reference(parquet_path, model)
     expected = document["distance"]
     if model.reference_samples and len(model.reference_samples) != reference.shape[0]:
-        raise AlsigError(f"file '{path}': reference matrix does not match "
-                         f"({len(model.reference_samples)} reference_samples for "
-                         f"{reference.shape[0]} rows).")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': reference matrix does not match "
+            f"({len(model.reference_samples)} reference_samples for "
+            f"{reference.shape[0]} rows)."
+        )
     if list(reference.shape) != list(expected["reference_shape"]) or (
         reference_hash(reference) != expected["reference_sha256"]
     ):
@@ -285,6 +380,11 @@ def save_reference_calls(table: pd.DataFrame, directory: str | Path) -> Path:
         columns, ``reference_distance``, ``subtype_call`` (and any descriptive columns).
     directory
         The models' folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The table written.
     """
     path = Path(directory) / REFERENCE_CALLS
     with atomic_path(path) as tmp:
@@ -293,7 +393,7 @@ def save_reference_calls(table: pd.DataFrame, directory: str | Path) -> Path:
 
 
 def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | None:
-    """The stored outer-fold calls of the model's reference samples (None without the file)."""
+    """Read the stored outer-fold calls of the model's reference samples (None without file)."""
     if not path.is_file():
         return None
     try:
@@ -303,8 +403,10 @@ def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | N
     needed = ["subtype_model", "sample", *PROBABILITY_COLUMNS, "reference_distance", "subtype_call"]
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise AlsigError(f"file '{path}': column(s) {', '.join(missing)} missing; rebuild with "
-                         "scripts/build_subtype_model.py.")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': column(s) {', '.join(missing)} missing; rebuild with "
+            "scripts/build_subtype_model.py."
+        )
     table = table[table["subtype_model"] == model.name].set_index("sample")
     if table.index.has_duplicates or set(table.index) != set(model.reference_samples):
         raise AlsigError(
@@ -317,8 +419,10 @@ def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | N
 
 def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:
     if not path.is_file():
-        raise AlsigError(f"file '{path}': the model's reference matrix is missing (it is written "
-                         "beside the JSON by scripts/build_subtype_model.py).")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': the model's reference matrix is missing (it is written "
+            "beside the JSON by scripts/build_subtype_model.py)."
+        )
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # pyarrow/polars raise several types for a broken file
@@ -327,13 +431,27 @@ def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:
         ) from None
     columns = feature_keys(model.features)
     if frame.columns != columns:
-        raise AlsigError(f"file '{path}': columns do not match the model's features; rebuild the "
-                         "model so both files come from the same build.")  # fmt: skip
+        raise AlsigError(
+            f"file '{path}': columns do not match the model's features; rebuild the "
+            "model so both files come from the same build."
+        )
     return frame.to_numpy().astype(np.float32)
 
 
 def model_from_document(document: Any, path: str | Path = "<model>") -> ReferenceModel:
-    """A :class:`ReferenceModel` from a parsed JSON document (reference matrix left empty).
+    """Build a :class:`ReferenceModel` from a parsed JSON document (reference matrix empty).
+
+    Parameters
+    ----------
+    document
+        The parsed JSON.
+    path
+        Where it was read from, for the messages.
+
+    Returns
+    -------
+    ReferenceModel
+        The model; its reference matrix has no rows yet.
 
     Raises
     ------
@@ -342,14 +460,18 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
     """
 
     def fail(what: str) -> AlsigError:
-        return AlsigError(f"file '{path}': {what}. Use a model written by "
-                          "scripts/build_subtype_model.py (resources/subtypes/).")  # fmt: skip
+        return AlsigError(
+            f"file '{path}': {what}. Use a model written by "
+            "scripts/build_subtype_model.py (resources/subtypes/)."
+        )
 
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise fail(f"not an alsig subtype model (field 'format' must be '{FORMAT}')")
     if document.get("format_version") != FORMAT_VERSION:
-        raise fail(f"format_version {document.get('format_version')!r} is not supported "
-                   f"(this alsig reads version {FORMAT_VERSION})")  # fmt: skip
+        raise fail(
+            f"format_version {document.get('format_version')!r} is not supported "
+            f"(this alsig reads version {FORMAT_VERSION})"
+        )
     missing = [k for k in (*_HEADER_KEYS, "features") if k not in document]
     if missing:
         raise fail(f"missing field(s) {', '.join(missing)}")
@@ -368,8 +490,9 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
         except (KeyError, TypeError, ValueError):
             raise fail(f"feature {i} needs kind, id, symbol, mean, scale and coef") from None
         if kind not in ("gene", "te") or len(row) != len(classes):
-            raise fail(f"feature {i} ('{fid}'): kind must be gene|te and coef have "
-                       f"{len(classes)} values")  # fmt: skip
+            raise fail(
+                f"feature {i} ('{fid}'): kind must be gene|te and coef have {len(classes)} values"
+            )
         if not all(math.isfinite(v) for v in (*values, *row)) or values[1] <= 0:
             raise fail(f"feature {i} ('{fid}'): mean, scale (> 0) and coef must be finite")
         triples.append((kind, fid, symbol))
@@ -391,8 +514,10 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
         min_probability = float(document["min_probability"])
         min_coverage = float(document["min_coverage"])
     except (KeyError, TypeError, ValueError):
-        raise fail("fields 'intercept', 'calibration' (temperature, bias, target), 'distance' "
-                   "(threshold, neighbours), 'min_probability' and 'min_coverage' are required") from None  # fmt: skip
+        raise fail(
+            "fields 'intercept', 'calibration' (temperature, bias, target), 'distance' "
+            "(threshold, neighbours), 'min_probability' and 'min_coverage' are required"
+        ) from None
     if intercept.shape != (len(classes),) or bias.shape != (len(classes),):
         raise fail(f"intercept and calibration bias need {len(classes)} values")
     if not (temperature > 0 and threshold > 0 and neighbours >= 1):
@@ -428,16 +553,49 @@ def model_from_document(document: Any, path: str | Path = "<model>") -> Referenc
 
 
 def load_shipped(name: str) -> ReferenceModel:
-    """A shipped model by name (:data:`GENES_MODEL` or :data:`GENES_TE_MODEL`)."""
+    """Load a shipped model by name.
+
+    Parameters
+    ----------
+    name
+        :data:`GENES_MODEL` or :data:`GENES_TE_MODEL`.
+
+    Returns
+    -------
+    ReferenceModel
+        As :func:`load_model`.
+    """
     return load_model(model_paths(shipped_model_dir(), name)[0])
 
 
 def available_models(directory: str | Path | None = None) -> list[str]:
-    """Names of the models (``*.json``) in ``directory`` (default: the shipped folder)."""
+    """List the models (``*.json``) in a folder.
+
+    Parameters
+    ----------
+    directory
+        The folder (default: the shipped one).
+
+    Returns
+    -------
+    list of str
+        The model names, sorted; empty when the folder does not exist.
+    """
     folder = Path(directory) if directory is not None else shipped_model_dir()
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 
 def feature_keys(features: Sequence[tuple[str, str, str]]) -> list[str]:
-    """``kind:id`` of each feature (the reference Parquet's column names)."""
+    """Return the ``kind:id`` key of each feature (the reference Parquet's column names).
+
+    Parameters
+    ----------
+    features
+        ``(kind, id, symbol)`` triples.
+
+    Returns
+    -------
+    list of str
+        One key per feature, in order.
+    """
     return [f"{kind}:{fid}" for kind, fid, _ in features]

@@ -71,6 +71,13 @@ class TrainingSettings:
     seed: int = 0
 
     def as_dict(self) -> dict:
+        """Return the settings as plain values (tuples as lists), as a model stores them.
+
+        Returns
+        -------
+        dict
+            Field name -> value.
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
@@ -99,46 +106,74 @@ class TrainingSet:
 
     @property
     def samples(self) -> list[str]:
+        """Sample ids, in row order."""
         return list(self.gene_counts.index)
 
     @property
     def y(self) -> np.ndarray:
+        """Label of each row as its index in :data:`CLASSES`."""
         return np.array([CLASSES.index(v) for v in self.meta.loc[self.samples, "label"]])
 
     @property
     def groups(self) -> np.ndarray:
+        """Donor (``subject``) of each row: the CV groups."""
         return self.meta.loc[self.samples, "subject"].astype(str).to_numpy()
 
     @property
     def gene_ids(self) -> list[str]:
+        """Entrez ids of the count columns."""
         return [str(c) for c in self.gene_counts.columns]
 
     @property
     def counts(self) -> np.ndarray:
+        """Samples x genes counts as floats (computed once)."""
         if "counts" not in self._cache:
             self._cache["counts"] = self.gene_counts.to_numpy(dtype=float)
         return self._cache["counts"]
 
     @property
     def library_sizes(self) -> np.ndarray:
+        """Gene-assigned reads per sample: ``libraries`` when given, else the count row sums."""
         if self.libraries is not None:
             return np.asarray(self.libraries, dtype=float)
         return self.counts.sum(axis=1)
 
     @property
     def gene_log2cpm(self) -> np.ndarray:
+        """Samples x genes log2 CPM (:func:`~alsig.stages.subtypes.features.log2_cpm`, once)."""
         if "log2cpm" not in self._cache:
             self._cache["log2cpm"] = log2_cpm(self.counts, self.library_sizes)
         return self._cache["log2cpm"]
 
     @property
     def te_names(self) -> list[str]:
+        """TE subfamilies of ``te_counts``, in order of first appearance (empty without)."""
         if self.te_counts is None:
             return []
         return list(dict.fromkeys(str(c).split(":", 1)[0] for c in self.te_counts.columns))
 
+    def te_columns(self, rows: np.ndarray, tes: np.ndarray) -> np.ndarray:
+        """Return ``rows`` x ``tes`` of :attr:`te_log2cpm`.
+
+        Parameters
+        ----------
+        rows
+            Row indices.
+        tes
+            Indices into :attr:`te_names`.
+
+        Returns
+        -------
+        numpy.ndarray
+            The TE log2 CPM of those rows and subfamilies.
+        """
+        values = self.te_log2cpm
+        assert values is not None  # TE indices come from feature_order, which needs TE counts
+        return values[np.ix_(rows, tes)]
+
     @property
     def te_log2cpm(self) -> np.ndarray | None:
+        """Samples x :attr:`te_names` log2 TE CPM (computed once); None without TE counts."""
         if self.te_counts is None:
             return None
         if "te" not in self._cache:
@@ -184,7 +219,23 @@ class InnerReport:
 
 
 def feature_order(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings):
-    """Genes and TE subfamilies that pass the expression filter on ``rows``, best F first."""
+    """Order the genes and TE subfamilies that pass the expression filter on ``rows``.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    rows
+        The training rows the filter and the F statistics see.
+    settings
+        ``min_log2cpm``, ``min_te_log2cpm`` and ``te_grid`` (no TE order without it).
+
+    Returns
+    -------
+    genes, tes : numpy.ndarray
+        Column indices into :attr:`TrainingSet.gene_ids` and :attr:`TrainingSet.te_names`,
+        best one-way ANOVA F across the labels first.
+    """
     y = data.y[rows]
     cpm = data.gene_log2cpm[rows]
     expressed = np.flatnonzero(cpm.mean(axis=0) >= settings.min_log2cpm)
@@ -204,10 +255,25 @@ def _f_order(values: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def raw_features(data: TrainingSet, rows: np.ndarray, genes: np.ndarray, tes: np.ndarray):
-    """Samples (``rows``) x features: rank normal scores of ``genes`` then TE log2 CPM."""
+    """Compute the raw (unstandardised) features of some rows.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    rows
+        The rows.
+    genes, tes
+        Indices of the genes and TE subfamilies (:func:`feature_order`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``rows`` x features: rank normal scores of ``genes`` among themselves, then TE log2 CPM.
+    """
     blocks = [rank_normal_scores(data.counts[np.ix_(rows, genes)])]
     if len(tes):
-        blocks.append(data.te_log2cpm[np.ix_(rows, tes)])
+        blocks.append(data.te_columns(rows, tes))
     return np.column_stack(blocks)
 
 
@@ -218,8 +284,10 @@ def _standardise(fit_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lr_in_span(z: np.ndarray, y: np.ndarray, C: float, basis=None):
-    """Balanced multinomial L2 logistic regression of ``y`` on ``z``, fitted on ``z``'s SVD
-    scores (the solution lies in the row span); returns ``(coef, intercept)`` in ``z`` space.
+    """Fit a balanced multinomial L2 logistic regression of ``y`` on ``z`` in its row span.
+
+    The fit is on ``z``'s SVD scores (the solution lies in the row span); returns
+    ``(coef, intercept)`` in ``z`` space.
     """
     u, s, vt = basis if basis is not None else np.linalg.svd(z, full_matrices=False)
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=10000, tol=1e-8)
@@ -234,7 +302,26 @@ def _lr_in_span(z: np.ndarray, y: np.ndarray, C: float, basis=None):
 def fit_candidate(
     data: TrainingSet, rows: np.ndarray, candidate: Candidate, order=None, settings=None
 ) -> Fitted:
-    """Fit one candidate on ``rows`` (gene/TE order from ``rows`` unless given)."""
+    """Fit one candidate on ``rows``.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    rows
+        The training rows.
+    candidate
+        Numbers of genes and TE subfamilies and the inverse penalty ``C``.
+    order
+        ``(genes, tes)`` of :func:`feature_order`; computed from ``rows`` when None.
+    settings
+        For :func:`feature_order` when ``order`` is None.
+
+    Returns
+    -------
+    Fitted
+        Feature indices, standardisation, coefficients and the standardised training rows.
+    """
     genes, tes = order if order is not None else feature_order(data, rows, settings)
     genes, tes = genes[: candidate.n_genes], tes[: candidate.n_te]
     values = raw_features(data, rows, genes, tes)
@@ -254,10 +341,26 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def fit_calibration(logits: np.ndarray, y: np.ndarray, target: str) -> tuple[float, np.ndarray]:
-    """Temperature and per-class bias minimising the (weighted) log loss of ``y``.
+    """Fit the temperature and per-class bias that minimise the (weighted) log loss of ``y``.
 
     ``target="prevalence"`` weighs every sample alike (probabilities follow the training class
     shares); ``"balanced"`` weighs each class equally (equal class priors).
+
+    Parameters
+    ----------
+    logits
+        Samples x classes out-of-fold logits.
+    y
+        Label index of each sample.
+    target
+        ``prevalence`` or ``balanced``.
+
+    Returns
+    -------
+    temperature : float
+        The temperature (> 0).
+    bias : numpy.ndarray
+        One bias per class, the first fixed at 0.
     """
     counts = np.bincount(y, minlength=logits.shape[1]).astype(float)
     weights = np.ones(len(y)) if target == "prevalence" else 1.0 / counts[y]
@@ -277,57 +380,105 @@ def fit_calibration(logits: np.ndarray, y: np.ndarray, target: str) -> tuple[flo
 
 
 def balanced_cost(calls: np.ndarray, y: np.ndarray, abstain_cost: float) -> float:
-    """Mean over classes of the per-sample cost: 0 right, ``abstain_cost`` unassigned, 1 else."""
+    """Average the per-sample cost of calls over classes (each class weighs the same).
+
+    Parameters
+    ----------
+    calls
+        ``subtype_call`` per sample.
+    y
+        True label index per sample.
+    abstain_cost
+        The cost of ``unassigned``.
+
+    Returns
+    -------
+    float
+        Mean over classes of the mean cost: 0 right, ``abstain_cost`` unassigned, 1 wrong.
+    """
     labels = np.asarray(CLASSES, dtype=object)[y]
     cost = np.where(calls == labels, 0.0, np.where(calls == "unassigned", abstain_cost, 1.0))
     return float(np.mean([cost[y == c].mean() for c in np.unique(y)]))
 
 
 def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) -> InnerReport:
-    """Out-of-fold view of every candidate on ``rows`` and the choices it implies."""
+    """Judge every candidate out of fold on ``rows`` and make the choices it implies.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    rows
+        The training rows (split into folds grouped by donor, stratified by label).
+    settings
+        The grid and rules.
+
+    Returns
+    -------
+    InnerReport
+        Every candidate's balanced log loss, the winner, its calibration and thresholds.
+    """
     y, groups = data.y[rows], data.groups[rows]
     te_grid = settings.te_grid if data.te_counts is not None and settings.te_grid else (0,)
-    candidates = [Candidate(g, t, c) for g in settings.gene_grid for t in te_grid
-                  for c in settings.c_grid]  # fmt: skip
+    candidates = [
+        Candidate(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid
+    ]
     # out-of-fold logits and distances of every candidate, inner_repeats splits stacked
-    logits = {c: [] for c in candidates}
-    distances = {(g, t): [] for g in settings.gene_grid for t in te_grid}
+    per_repeat: dict[Candidate, list[np.ndarray]] = {c: [] for c in candidates}
+    distances_per_repeat: dict[tuple[int, int], list[np.ndarray]] = {
+        (g, t): [] for g in settings.gene_grid for t in te_grid
+    }
     for repeat in range(settings.inner_repeats):
         for c in candidates:
-            logits[c].append(np.zeros((len(rows), len(CLASSES))))
-        for key in distances:
-            distances[key].append(np.zeros(len(rows)))
-        folds = StratifiedGroupKFold(settings.inner_folds, shuffle=True,
-                                     random_state=settings.seed + repeat)  # fmt: skip
+            per_repeat[c].append(np.zeros((len(rows), len(CLASSES))))
+        for key in distances_per_repeat:
+            distances_per_repeat[key].append(np.zeros(len(rows)))
+        folds = StratifiedGroupKFold(
+            settings.inner_folds, shuffle=True, random_state=settings.seed + repeat
+        )
         for fit_part, held_part in folds.split(rows, y, groups):
-            _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, distances)
-    logits = {c: np.concatenate(v) for c, v in logits.items()}
-    distances = {k: np.concatenate(v) for k, v in distances.items()}
+            _inner_fold(
+                data, rows, fit_part, held_part, settings, te_grid, per_repeat, distances_per_repeat
+            )
+    logits = {c: np.concatenate(v) for c, v in per_repeat.items()}
+    distances = {k: np.concatenate(v) for k, v in distances_per_repeat.items()}
     y = np.tile(y, settings.inner_repeats)
     losses = pd.DataFrame(
         [
-            {"n_genes": c.n_genes, "n_te": c.n_te, "C": c.C,
-             "balanced_log_loss": _balanced_log_loss(_softmax(logits[c]), y)}
+            {
+                "n_genes": c.n_genes,
+                "n_te": c.n_te,
+                "C": c.C,
+                "balanced_log_loss": _balanced_log_loss(_softmax(logits[c]), y),
+            }
             for c in candidates
         ]
-    )  # fmt: skip
+    )
     best = candidates[int(np.argmin(losses["balanced_log_loss"].to_numpy()))]
     distance = distances[(best.n_genes, best.n_te)]
     threshold = float(np.quantile(distance, settings.distance_quantile))
-    choice = None
+    choice: tuple[float, str, float, float, np.ndarray] | None = None
     for target in CALIBRATION_TARGETS:
         temperature, bias = fit_calibration(logits[best], y, target)
         probabilities = calibrated_probabilities(logits[best], temperature, bias)
         for minimum in settings.probability_grid:
-            calls = call_rule(probabilities, np.zeros(len(y)), np.ones(len(y), dtype=bool),
-                              classes=CLASSES, min_probability=minimum,
-                              distance_threshold=np.inf)  # fmt: skip
+            calls = call_rule(
+                probabilities,
+                np.zeros(len(y)),
+                np.ones(len(y), dtype=bool),
+                classes=CLASSES,
+                min_probability=minimum,
+                distance_threshold=np.inf,
+            )
             cost = balanced_cost(calls, y, settings.abstain_cost)
             if choice is None or cost < choice[0] - 1e-12:
                 choice = (cost, target, minimum, temperature, bias)
+    if choice is None:
+        raise ValueError("TrainingSettings.probability_grid is empty: no threshold to choose.")
     cost, target, minimum, temperature, bias = choice
-    return InnerReport(losses, best, target, float(minimum), threshold, float(cost),
-                       temperature, bias)  # fmt: skip
+    return InnerReport(
+        losses, best, target, float(minimum), threshold, float(cost), temperature, bias
+    )
 
 
 def _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, distances) -> None:
@@ -355,7 +506,7 @@ def _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, dist
 def _with_te(gene_values: np.ndarray, data: TrainingSet, rows: np.ndarray, tes: np.ndarray):
     if not len(tes):
         return gene_values
-    return np.column_stack([gene_values, data.te_log2cpm[np.ix_(rows, tes)]])
+    return np.column_stack([gene_values, data.te_columns(rows, tes)])
 
 
 def select_and_fit(
@@ -367,7 +518,7 @@ def select_and_fit(
     description: str = "",
     reference_regions: Sequence[str] = DEFAULT_REFERENCE_REGIONS,
 ) -> tuple[ReferenceModel, InnerReport]:
-    """The training procedure (module docstring) on ``rows`` of ``data`` (default: all).
+    """Run the training procedure (module docstring) on ``rows`` of ``data`` (default: all).
 
     Parameters
     ----------
@@ -385,8 +536,10 @@ def select_and_fit(
 
     Returns
     -------
-    tuple
-        ``(model, inner report)``; the model's floats are rounded as written to disk.
+    model : ReferenceModel
+        The fitted model; its floats are rounded as written to disk.
+    report : InnerReport
+        What the inner CV saw and chose.
     """
     settings = settings or TrainingSettings()
     rows = np.arange(len(data.samples)) if rows is None else np.asarray(rows)

@@ -42,16 +42,46 @@ from alsig.stages.subtypes.training import (
 
 CALL_COLUMNS = ("subtype_call", "label")
 PREDICTION_COLUMNS = (
-    "scheme", "repeat", "fold", "sample", "subject", "label", "region", "batch",
-    *PROBABILITY_COLUMNS, "reference_distance", "subtype_call",
-    "n_genes", "n_te", "C", "calibration_target", "min_probability", "distance_threshold",
-)  # fmt: skip
+    "scheme",
+    "repeat",
+    "fold",
+    "sample",
+    "subject",
+    "label",
+    "region",
+    "batch",
+    *PROBABILITY_COLUMNS,
+    "reference_distance",
+    "subtype_call",
+    "n_genes",
+    "n_te",
+    "C",
+    "calibration_target",
+    "min_probability",
+    "distance_threshold",
+)
 
 
 def predict_rows(model: ReferenceModel, data: TrainingSet, rows: np.ndarray) -> pd.DataFrame:
-    """:func:`.projection.project` of ``rows`` of ``data`` (regions from ``meta["region"]``)."""
+    """Project some rows of ``data`` with :func:`.projection.project`.
+
+    Parameters
+    ----------
+    model
+        The model to apply.
+    data
+        The labelled samples.
+    rows
+        The rows to project (regions from ``meta["region"]``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`.projection.project`'s table of those samples.
+    """
     samples = [data.samples[i] for i in rows]
-    te = data.te_counts.loc[samples] if model.uses_te else None
+    # a TE model on data without TE counts gets None: project() then names what is missing
+    te = data.te_counts.loc[samples] if model.uses_te and data.te_counts is not None else None
     return project(
         model,
         data.gene_counts.loc[samples],
@@ -87,7 +117,22 @@ def _fold_frame(scheme, repeat, fold, model, data, rows) -> pd.DataFrame:
 
 
 def outer_splits(data: TrainingSet, repeats: int, folds: int, seed: int = 1000):
-    """``(repeat, fold, train_rows, test_rows)`` of the nested scheme (donor-grouped)."""
+    """Split ``data`` by the nested scheme (donor-grouped, stratified by label).
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    repeats, folds
+        Repeats of a ``folds``-fold split.
+    seed
+        Seed of the first repeat (``seed + repeat`` for the others).
+
+    Yields
+    ------
+    tuple
+        ``(repeat, fold, train_rows, test_rows)``.
+    """
     y, groups = data.y, data.groups
     for repeat in range(repeats):
         splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed + repeat)
@@ -96,7 +141,18 @@ def outer_splits(data: TrainingSet, repeats: int, folds: int, seed: int = 1000):
 
 
 def batch_splits(data: TrainingSet):
-    """``(batch, train_rows, test_rows)``: a batch held out, its donors' samples removed."""
+    """Split ``data`` by batch: each batch held out, its donors' samples removed from training.
+
+    Parameters
+    ----------
+    data
+        The labelled samples (``meta["batch"]``).
+
+    Yields
+    ------
+    tuple
+        ``(batch, train_rows, test_rows)``, batches in sorted order.
+    """
     batches = data.meta["batch"].astype(str).to_numpy()
     groups = data.groups
     for batch in sorted(set(batches)):
@@ -116,7 +172,26 @@ def nested_cv(
     seed: int = 1000,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Outer-fold predictions of every sample in every repeat (:data:`PREDICTION_COLUMNS`)."""
+    """Predict every sample out of fold in every repeat of the nested scheme.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    settings
+        The training grid and rules (each outer training set runs the whole procedure).
+    name
+        The model name.
+    repeats, folds, seed
+        As for :func:`outer_splits`.
+    progress
+        Called with a line per fold, if given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sample, repeat and fold: :data:`PREDICTION_COLUMNS`.
+    """
     frames = []
     for repeat, fold, train, test in outer_splits(data, repeats, folds, seed):
         model, _ = select_and_fit(data, train, settings, name=name)
@@ -133,7 +208,24 @@ def batch_held_out_cv(
     name: str,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Pooled batch-held-out predictions, one per sample (:data:`PREDICTION_COLUMNS`)."""
+    """Predict every sample with its batch held out (:func:`batch_splits`), pooled.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    settings
+        The training grid and rules.
+    name
+        The model name.
+    progress
+        Called with a line per batch, if given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sample: :data:`PREDICTION_COLUMNS`.
+    """
     frames = []
     for batch, train, test in batch_splits(data):
         model, _ = select_and_fit(data, train, settings, name=name)
@@ -147,7 +239,12 @@ def batch_held_out_cv(
 
 
 def call_metrics(frame: pd.DataFrame) -> dict:
-    """Metrics of one set of predictions (``label``, ``subtype_call``, probability columns).
+    """Compute the metrics of one set of predictions.
+
+    Parameters
+    ----------
+    frame
+        Predictions with ``label``, ``subtype_call`` and the probability columns.
 
     Returns
     -------
@@ -189,14 +286,36 @@ def call_metrics(frame: pd.DataFrame) -> dict:
 
 
 def confusion(frame: pd.DataFrame) -> pd.DataFrame:
-    """Labels (rows) x calls (columns, the three classes then unassigned, out_of_reference)."""
+    """Tabulate labels against calls.
+
+    Parameters
+    ----------
+    frame
+        Predictions with ``label`` and ``subtype_call``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Labels (rows) x calls (the three classes, then unassigned and out_of_reference).
+    """
     columns = [*CLASSES, UNASSIGNED, OUT_OF_REFERENCE]
     table = pd.crosstab(frame["label"], frame["subtype_call"])
     return table.reindex(index=list(CLASSES), columns=columns, fill_value=0)
 
 
 def flat_metrics(metrics: dict) -> dict[str, float]:
-    """:func:`call_metrics` as one flat ``{name: value}`` (``recall_ALS-Ox``, ``auc_ALS-TE``...)."""
+    """Flatten :func:`call_metrics` into one ``{name: value}``.
+
+    Parameters
+    ----------
+    metrics
+        The result of :func:`call_metrics`.
+
+    Returns
+    -------
+    dict of str to float
+        The scalar metrics, and ``recall_<class>`` / ``auc_<class>`` for the per-class ones.
+    """
     flat = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     for key in ("recall", "auc"):
         for c, v in metrics[key].items():
@@ -205,7 +324,18 @@ def flat_metrics(metrics: dict) -> dict[str, float]:
 
 
 def repeat_mean(frame: pd.DataFrame) -> dict[str, float]:
-    """Flat metrics averaged over the repeats of ``frame`` (one repeat: its metrics)."""
+    """Average the flat metrics over the repeats of ``frame`` (one repeat: its metrics).
+
+    Parameters
+    ----------
+    frame
+        Predictions with a ``repeat`` column.
+
+    Returns
+    -------
+    dict of str to float
+        :func:`flat_metrics` averaged over the repeats (NaN ignored).
+    """
     per_repeat = [flat_metrics(call_metrics(part)) for _, part in frame.groupby("repeat")]
     keys = per_repeat[0].keys()
     return {k: float(np.nanmean([m.get(k, np.nan) for m in per_repeat])) for k in keys}
@@ -219,10 +349,28 @@ def donor_bootstrap(
     seed: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Estimate and donor-bootstrap percentile interval of each value of ``statistic(frame)``.
+    """Estimate each value of ``statistic(frame)`` with a donor-bootstrap percentile interval.
 
     Donors (``subject``) are drawn with replacement; a drawn donor brings all its rows (in every
-    repeat). Returns a frame indexed by metric with ``estimate``, ``low``, ``high``.
+    repeat). A draw the statistic cannot be computed on (a class missing) is skipped.
+
+    Parameters
+    ----------
+    frame
+        Predictions with a ``subject`` column.
+    statistic
+        Frame -> ``{metric: value}``.
+    n_boot
+        Bootstrap draws.
+    seed
+        Seed of the draws.
+    level
+        Confidence level of the interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by metric: ``estimate``, ``low``, ``high``.
     """
     estimate = statistic(frame)
     rng = np.random.default_rng(seed)
@@ -249,8 +397,24 @@ def donor_bootstrap(
 
 
 def region_check(frame: pd.DataFrame, label: str = "ALS-Ox", column: str = "p_glia") -> float:
-    """AUC of ``column`` for motor vs frontal cortex among samples labelled ``label``, with the
-    probability averaged over repeats per sample (0.5: the model does not see region there).
+    """Measure how well a probability separates motor from frontal cortex within one label.
+
+    The probability is averaged over repeats per sample; an AUC of 0.5 means the model does not
+    see region there.
+
+    Parameters
+    ----------
+    frame
+        Predictions with ``label``, ``sample``, ``region`` and ``column``.
+    label
+        The samples looked at.
+    column
+        The probability column.
+
+    Returns
+    -------
+    float
+        AUC of ``column`` for motor (vs other) cortex among samples labelled ``label``.
     """
     part = frame[frame["label"] == label]
     mean = part.groupby("sample").agg(p=(column, "mean"), region=("region", "first"))
@@ -259,7 +423,21 @@ def region_check(frame: pd.DataFrame, label: str = "ALS-Ox", column: str = "p_gl
 
 
 def reliability(frame: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
-    """One-vs-rest reliability table: per class and probability bin, mean predicted and observed."""
+    """Tabulate one-vs-rest reliability: per class and probability bin, predicted and observed.
+
+    Parameters
+    ----------
+    frame
+        Predictions with ``label`` and the probability columns.
+    bins
+        Equal-width probability bins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``class``, ``bin``, ``n``, ``predicted`` (mean probability) and ``observed`` (share of
+        the class) for each non-empty bin.
+    """
     rows = []
     labels = frame["label"].to_numpy(dtype=object)
     edges = np.linspace(0, 1, bins + 1)
@@ -269,9 +447,15 @@ def reliability(frame: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
         for b in range(bins):
             inside = which == b
             if inside.any():
-                rows.append({"class": c, "bin": b, "n": int(inside.sum()),
-                             "predicted": float(p[inside].mean()),
-                             "observed": float(np.mean(labels[inside] == c))})  # fmt: skip
+                rows.append(
+                    {
+                        "class": c,
+                        "bin": b,
+                        "n": int(inside.sum()),
+                        "predicted": float(p[inside].mean()),
+                        "observed": float(np.mean(labels[inside] == c)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -281,7 +465,20 @@ Design = Callable[[TrainingSet, np.ndarray], np.ndarray]
 
 
 def region_batch_design(data: TrainingSet, train: np.ndarray) -> np.ndarray:
-    """One-hot region and batch for all rows; categories from the training rows only."""
+    """Build the region-and-batch floor's design: one-hot region and batch for all rows.
+
+    Parameters
+    ----------
+    data
+        The labelled samples (``meta["region"]``, ``meta["batch"]``).
+    train
+        The training rows: the categories come from them only.
+
+    Returns
+    -------
+    numpy.ndarray
+        Rows x categories (0/1).
+    """
     blocks = []
     for column in ("region", "batch"):
         values = data.meta[column].astype(str).to_numpy()
@@ -291,8 +488,20 @@ def region_batch_design(data: TrainingSet, train: np.ndarray) -> np.ndarray:
 
 
 def marker_index_design(markers: dict[str, Sequence[str]]) -> Design:
-    """Composition floor: per cell type the mean z score (log2 CPM, mean/SD of the training rows)
-    of its marker genes (Entrez ids) present in the data.
+    """Build the composition floor's design: a marker index per cell type.
+
+    The index is the mean z score (log2 CPM, mean/SD of the training rows) of the cell type's
+    marker genes present in the data.
+
+    Parameters
+    ----------
+    markers
+        Cell type -> marker genes (Entrez ids).
+
+    Returns
+    -------
+    Callable
+        ``design(data, train)`` -> rows x cell types.
     """
 
     def design(data: TrainingSet, train: np.ndarray) -> np.ndarray:
@@ -317,9 +526,30 @@ def floor_predictions(
     c_grid: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
     inner_folds: int = 5,
 ) -> pd.DataFrame:
-    """Outer-fold calls of a floor: balanced multinomial logistic regression on ``design``
-    (standardised on the training rows), ``C`` chosen by balanced log loss in a donor-grouped
-    inner CV, call = most probable class (no unassigned, no out_of_reference).
+    """Predict every outer fold with a floor model on ``design``.
+
+    A balanced multinomial logistic regression on ``design`` (standardised on the training
+    rows), ``C`` chosen by balanced log loss in a donor-grouped inner CV, call = most probable
+    class (no unassigned, no out_of_reference).
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    design
+        ``design(data, train)`` -> rows x covariates.
+    splits
+        ``(scheme, repeat, fold, train, test)`` (:func:`all_splits`).
+    c_grid
+        Inverse penalties tried.
+    inner_folds
+        Folds of the inner CV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per test sample and split: scheme, repeat, fold, the probabilities, sample,
+        subject, label, region and ``subtype_call``.
     """
     y, groups = data.y, data.groups
     frames = []
@@ -369,8 +599,21 @@ def _balanced_loss(probabilities: np.ndarray, y: np.ndarray) -> float:
 
 
 def all_splits(data: TrainingSet, repeats: int = 5, folds: int = 5, seed: int = 1000) -> list:
-    """The nested outer splits and the batch-held-out splits as ``(scheme, repeat, fold, train,
-    test)``, for the floors (the same splits the model is judged on).
+    """List the nested and the batch-held-out splits, for the floors.
+
+    They are the splits the model is judged on.
+
+    Parameters
+    ----------
+    data
+        The labelled samples.
+    repeats, folds, seed
+        As for :func:`outer_splits`.
+
+    Returns
+    -------
+    list of tuple
+        ``(scheme, repeat, fold, train, test)``, the nested splits first.
     """
     nested = [
         ("nested", r, str(f), tr, te) for r, f, tr, te in outer_splits(data, repeats, folds, seed)
