@@ -67,3 +67,48 @@ def score_result(
     return score_anndata(
         adata, signatures, te_signatures, settings=complete("score", settings), dataset=dataset
     )
+
+
+def bretigea_cohort(
+    n_markers: int = 60,
+    *,
+    n_genes: int = 1500,
+    cell_mix_sd: float = 0.4,
+    cell_mix_condition_shift: Mapping[str, float] | None = None,
+    extra_genes: Sequence[str] = (),
+    **toy: Any,
+) -> Any:
+    """A toy cohort whose planted markers are the shipped BRETIGEA markers, with a ``vst`` layer.
+
+    The first ``n_markers`` distinct markers of each of the six shipped lists are the planted
+    markers of that cell type (``var["marker_of"]``), so the workflow's cell indices find them;
+    ``layers["vst"]`` is log2(normalised counts + 1) (the rank index sees only within-sample
+    order, which the VST shares). ``extra_genes`` (e.g. signature genes) name the next genes,
+    after the markers. Other keywords go to :func:`alsig.toy.toy_cohort`.
+    """
+    import numpy as np
+
+    from alsig.cellmix import CELL_TYPES, load_markers
+    from alsig.toy import toy_cohort
+
+    lists = load_markers().ranked
+    used: set[str] = set()
+    names: list[str] = []
+    for cell_type in CELL_TYPES:
+        chosen = [g for g in lists[cell_type] if g not in used][:n_markers]
+        used.update(chosen)
+        names += chosen
+    names += [g for g in dict.fromkeys(extra_genes) if g not in used]
+    adata = toy_cohort(
+        n_genes=n_genes,
+        cell_types=dict.fromkeys(CELL_TYPES, n_markers),
+        cell_mix_sd=cell_mix_sd,
+        cell_mix_condition_shift=cell_mix_condition_shift,
+        gene_names=names,
+        mean_log=toy.pop("mean_log", (5.0, 1.0)),
+        **toy,
+    )
+    counts = adata.X.astype(float)
+    library = counts.sum(axis=1, keepdims=True)
+    adata.layers["vst"] = np.log2(counts / library * library.mean() + 1).astype(np.float32)
+    return adata

@@ -47,6 +47,10 @@ QC_FILES = (
     "sex_check.png",
     "pc_covariates.tsv",
     "pc_covariates.png",
+    "cell_indices.parquet",
+    "cell_indices.tsv",
+    "cell_markers.tsv",
+    "cell_indices.png",
     "alsig_general_stats_mqc.tsv",
     "alsig_pca_mqc.tsv",
 )
@@ -57,6 +61,7 @@ SCORE_FILES = (
     "signature_coverage.tsv",
     "reference_strata.tsv",
     "composition.tsv",
+    "cell_indices_by_signature.parquet",
     "scores.h5ad",
     "axis_heatmap.png",
     "axis_distributions.png",

@@ -1,12 +1,16 @@
 # Axis tests (alsig.stages.axes): the condition effect on every signature and axis score under
 # the dataset's DE design (score ~ sex + region + condition; a mixed model with a donor intercept
-# when donors repeat), per DE contrast. Settings: the de: section (design, contrasts).
+# when donors repeat), per DE contrast, twice: adjustment none and cell_mix (the cell-type marker
+# indices as covariates, with the share of the effect they account for). Settings: the de:
+# section (design, contrasts).
 
 
 rule axis_tests:
     input:
         scores=out("{dataset}/scores/signature_scores.parquet"),
         h5ad=out("{dataset}/qc/filtered.h5ad"),
+        # the cell indices without each signature's genes: the cell_mix rows' covariates
+        cell_indices=out("{dataset}/scores/cell_indices_by_signature.parquet"),
     output:
         parquet=out("{dataset}/scores/axis_tests.parquet"),
         tsv=report(

@@ -1,6 +1,7 @@
 # Sample and gene QC (alsig.stages.qc): scanpy QC metrics, filterByExpr-like gene filter, MAD/PCA
 # sample outliers, XIST/chrY sex check and the qc.sex_mismatch decision, optional replicate
-# collapsing, PC-covariate R2; size factors, normalised counts and a DESeq2-style VST of all genes.
+# collapsing, PC-covariate R2; size factors, normalised counts and a DESeq2-style VST of all genes;
+# the BRETIGEA cell-type marker indices of every kept sample.
 # Settings: the qc: section (defaults in the config schema). Output <output_dir>/{dataset}/qc/filtered.h5ad
 # is read by DE, scoring and subtypes; alsig_*_mqc.tsv are MultiQC custom content.
 
@@ -53,6 +54,24 @@ rule qc:
             category="{dataset}",
             subcategory="QC",
             labels={"dataset": "{dataset}", "figure": "PC covariates"},
+        ),
+        # cell-type marker indices (alsig.stages.qc.cell_indices): one definition for the
+        # composition share, singscore_adjusted and the axis tests' cell_mix rows
+        cell_indices=out("{dataset}/qc/cell_indices.parquet"),
+        cell_indices_tsv=report(
+            out("{dataset}/qc/cell_indices.tsv"),
+            caption="../report/qc_cell_indices.rst",
+            category="{dataset}",
+            subcategory="QC",
+            labels={"dataset": "{dataset}", "table": "cell-type indices"},
+        ),
+        cell_markers=out("{dataset}/qc/cell_markers.tsv"),
+        cell_indices_figure=report(
+            out("{dataset}/qc/cell_indices.png"),
+            caption="../report/qc_cell_indices.rst",
+            category="{dataset}",
+            subcategory="QC",
+            labels={"dataset": "{dataset}", "figure": "cell-type indices"},
         ),
         # MultiQC custom content: `multiqc <output_dir>/` picks these up by their _mqc suffix
         multiqc_general_stats=out("{dataset}/qc/alsig_general_stats_mqc.tsv"),

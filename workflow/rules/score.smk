@@ -38,6 +38,9 @@ rule score:
             subcategory="Signature scores",
             labels={"dataset": "{dataset}", "table": "composition share"},
         ),
+        # QC's cell indices recomputed without each signature's genes (alsig.cellmix): the
+        # regressors of singscore_adjusted and composition.tsv, and the axis tests' cell_mix rows
+        cell_indices=out("{dataset}/scores/cell_indices_by_signature.parquet"),
         h5ad=out("{dataset}/scores/scores.h5ad"),
     log:
         out("{dataset}/logs/score.log"),

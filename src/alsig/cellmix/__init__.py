@@ -3,7 +3,9 @@
 Bulk ALS tissue differs between samples largely in its cell mix: neurons are lost, microglia
 and astrocytes expand (Humphrey et al. 2023). This package turns the BRETIGEA human brain
 markers (McKenzie et al. 2018, ``resources/cell_markers/``) into one index per cell type and
-sample (:func:`cell_indices`, :class:`CellIndexer` to recompute without given genes; relative, arbitrary units, not proportions), chooses the
+sample (:func:`cell_indices`, :class:`CellIndexer` to recompute without given genes; relative,
+arbitrary units, not proportions; :func:`dataset_indexer` is the one definition the workflow's
+stages share, :func:`signature_indices` the indices without each signature's genes), chooses the
 covariates a model can afford (:func:`adjustment_covariates`) and reports an effect with and
 without them, with the share the cell mix accounts for (:func:`effect_with_and_without`,
 :func:`share_removed`, :func:`pooled_pair`). Validation against IBA1/GFAP immunostaining:
@@ -34,6 +36,16 @@ from alsig.cellmix.covariates import (
     CellMixCovariates,
     adjustment_covariates,
 )
+from alsig.cellmix.dataset import (
+    ADJUSTMENT_TYPES,
+    NOT_ADJUSTED,
+    SignatureIndices,
+    control_z,
+    dataset_indexer,
+    indices_from_table,
+    read_cell_indices,
+    signature_indices,
+)
 from alsig.cellmix.indices import (
     DEFAULT_METHOD,
     METHODS,
@@ -55,6 +67,7 @@ from alsig.cellmix.markers import (
 )
 
 __all__ = [
+    "ADJUSTMENT_TYPES",
     "CELL_TYPES",
     "DEFAULT_METHOD",
     "DONORS_PER_COVARIATE",
@@ -63,6 +76,7 @@ __all__ = [
     "MIN_MARKERS",
     "MIN_REFERENCE",
     "MIN_VARIANCE",
+    "NOT_ADJUSTED",
     "N_MARKERS",
     "AdjustedEffect",
     "CellIndexer",
@@ -71,13 +85,19 @@ __all__ = [
     "MarkerLists",
     "MarkerSelection",
     "ShareRemoved",
+    "SignatureIndices",
     "adjustment_covariates",
     "cell_indices",
+    "control_z",
+    "dataset_indexer",
     "effect_with_and_without",
     "expression_frame",
+    "indices_from_table",
     "load_markers",
     "log_cpm",
     "marker_lists",
     "pooled_pair",
+    "read_cell_indices",
     "share_removed",
+    "signature_indices",
 ]

@@ -8,7 +8,7 @@ reported, with confidence intervals and the share removed, and an effect is neve
 
 Models. :func:`effect_with_and_without` fits the same design twice on the same samples, once
 with the covariates added, exactly as the axis tests fit a score
-(:mod:`alsig.stages.score.axis_tests`): ordinary least squares without repeated donors, a
+(:mod:`alsig.stages.axes.effects`): ordinary least squares without repeated donors, a
 linear mixed model with a random intercept per donor (statsmodels ``MixedLM``, REML) with them,
 and, if a mixed fit fails, least squares on all samples with donor-clustered standard errors
 (factor G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which

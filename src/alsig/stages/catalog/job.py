@@ -10,10 +10,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import polars as pl
+
+from alsig.errors import AlsigError
 from alsig.io import save_figure, write_parquet, write_tsv
 from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.manifest import write_catalog
-from alsig.stages.catalog.meta import axis_meta
+from alsig.stages.catalog.meta import SCHEMA_VERSION, axis_meta
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +70,33 @@ def run_meta(
     threads
         Unused.
     """
-    import polars as pl
-
     tests = inputs["tests"]
-    tables = [pl.read_parquet(p) for p in ([tests] if isinstance(tests, str) else tests)]
+    tables = [_read_tests(p) for p in ([tests] if isinstance(tests, str) else tests)]
     meta = axis_meta(pl.concat(tables))
-    consistent = meta.filter(
-        pl.col("consistent") & (pl.col("method") == "singscore") & (pl.col("k") > 1)
-    )
-    log.info(
-        "axis meta-analysis over %d dataset(s): %d singscore signatures consistent",
-        len(tables),
-        consistent.height,
-    )
-    write_parquet(meta, outputs["parquet"])
+    singscore = meta.filter((pl.col("method") == "singscore") & (pl.col("k") > 1))
+    for view in ("none", "cell_mix"):
+        log.info(
+            "axis meta-analysis over %d dataset(s), adjustment %s: %d singscore signatures "
+            "consistent",
+            len(tables),
+            view,
+            singscore.filter(pl.col("consistent") & (pl.col("adjustment") == view)).height,
+        )
+    left_out = meta.filter((pl.col("adjustment") == "cell_mix") & (pl.col("note") != ""))
+    if left_out.height:
+        log.info("cell-mix view: %s", left_out["note"][0])
+    write_parquet(meta, outputs["parquet"], {"alsig.schema_version": SCHEMA_VERSION})
     write_tsv(meta, outputs["tsv"])
     save_figure(plot_axis_meta(meta), outputs["figure"])
+
+
+def _read_tests(path: str) -> pl.DataFrame:
+    """Read one dataset's axis tests, refusing a table of an older layout."""
+    table = pl.read_parquet(path)
+    if "adjustment" not in table.columns:
+        raise AlsigError(
+            f"file '{path}': axis tests without the 'adjustment' column (axis_tests schema 1, "
+            "an older alsig); rerun rule axis_tests for this dataset (delete the file or run "
+            "snakemake with --forcerun axis_tests)."
+        )
+    return table

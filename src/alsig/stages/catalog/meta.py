@@ -1,10 +1,19 @@
 """Cohorts compared: a random-effects meta-analysis of every axis over the datasets of a run.
 
-For each method x signature x contrast, the datasets' standardised effects (``std_effect`` of
-:mod:`alsig.stages.axes.effects`) are combined with DerSimonian-Laird random effects; Cochran's
-Q, tau² and I² report heterogeneity, ``consistent`` means every dataset agrees in sign and
-I² < 50 %. Why the standardised effect and a hand-written estimator: ``docs/methods.md``,
-"Cohorts compared". It predicts nothing about a patient's drug response.
+For each method x signature x adjustment x contrast, the datasets' standardised effects
+(``std_effect`` of :mod:`alsig.stages.axes.effects`) are combined with DerSimonian-Laird random
+effects; Cochran's Q, tau² and I² report heterogeneity, ``consistent`` means every dataset agrees
+in sign and I² < 50 %.
+
+Both views of the axis tests are pooled. ``adjustment = none`` as above. ``cell_mix``: over the
+datasets where the adjustment is estimable, the (unadjusted, adjusted) pairs are combined with
+one set of weights, the unadjusted view's random-effects weights over those datasets
+(:func:`alsig.cellmix.pooled_pair`, with each pair's joint covariance), so the pooled share
+removed (:func:`alsig.cellmix.share_removed`, Fieller's CI) is a share of the pooled unadjusted
+effect of the same datasets (``pooled_unadjusted``); q, tau² and I² of a ``cell_mix`` row
+describe the adjusted effects' own heterogeneity. Datasets whose adjustment is not estimable are
+named in ``note`` with the reason. Why the standardised effect and a hand-written estimator:
+``docs/methods.md``, "Cohorts compared". It predicts nothing about a patient's drug response.
 """
 
 from __future__ import annotations
@@ -15,44 +24,66 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from alsig.cellmix import pooled_pair, share_removed
 from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "axis_meta"
-KEY = ["method", "signature", "axis", "contrast"]
+#: Version of the axis_meta layout (the schema's ``x-schema-version``).
+SCHEMA_VERSION: str = str(schemas.load(SCHEMA)["x-schema-version"])
+KEY = ["method", "signature", "axis", "adjustment", "contrast"]
+NONE, CELL_MIX = "none", "cell_mix"
+#: the joint covariance columns of a cell_mix axis-test row
+JOINT = ("std_joint_var_none", "std_joint_cov", "std_joint_var_cell_mix")
 #: I² below this (with all signs agreeing) counts as a consistent effect
 CONSISTENT_I2 = 0.5
 
 
 def axis_meta(tests: pl.DataFrame) -> pl.DataFrame:
-    """Combine the axis tests of several datasets, per method x signature x contrast.
+    """Combine the axis tests of several datasets, per method x signature x adjustment x contrast.
 
     Parameters
     ----------
     tests
-        Concatenated ``axis_tests`` tables of the run's datasets.
+        Concatenated ``axis_tests`` tables of the run's datasets (both adjustments).
 
     Returns
     -------
-    One row per method x signature x contrast, columns of the shipped ``axis_meta`` schema.
+    polars.DataFrame
+        One row per method x signature x adjustment x contrast, columns of the shipped
+        ``axis_meta`` schema.
     """
     rows = []
     usable = tests.filter(pl.col("std_effect").is_not_null() & (pl.col("std_se") > 0))
+    unadjusted = usable.filter(pl.col("adjustment") == NONE)
     for key, part in tests.group_by(KEY, maintain_order=True):
+        named = dict(zip(KEY, key, strict=True))
         fitted = usable.join(part.select("dataset", *KEY), on=["dataset", *KEY], how="semi")
-        rows.append(_combined(dict(zip(KEY, key, strict=True)), part, fitted))
+        if named["adjustment"] == CELL_MIX:
+            rows.append(_combined_cell_mix(named, part, fitted, unadjusted))
+        else:
+            rows.append((*_combined(named, part, fitted), *_NO_SHARE, ""))
     table = pl.DataFrame(rows, schema=schemas.polars_schema(SCHEMA), orient="row")
     return schemas.validate(table.sort(KEY), SCHEMA, "axis meta-analysis")
+
+
+#: the share columns of a row without a share (pooled_unadjusted .. share_ci_high)
+_NO_SHARE = (None,) * 7
+
+
+def _per_dataset(fitted: pl.DataFrame) -> str:
+    return ";".join(
+        f"{d}={e:+.3f}({s:.3f})"
+        for d, e, s in zip(fitted["dataset"], fitted["std_effect"], fitted["std_se"], strict=True)
+    )
 
 
 def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
     datasets = sorted(part["dataset"].unique().to_list())
     effects = fitted["std_effect"].to_numpy()
     ses = fitted["std_se"].to_numpy()
-    per_dataset = ";".join(
-        f"{d}={e:+.3f}({s:.3f})" for d, e, s in zip(fitted["dataset"], effects, ses, strict=True)
-    )
+    per_dataset = _per_dataset(fitted)
     k = len(effects)
     empty = (None,) * 11
     if k == 0:
@@ -91,6 +122,69 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
         float(k - 1),
     )
     return (*key.values(), len(datasets), k, per_dataset, *values, agreement, consistent)
+
+
+def _combined_cell_mix(
+    key: dict, part: pl.DataFrame, fitted: pl.DataFrame, unadjusted: pl.DataFrame
+) -> tuple:
+    """Return the cell_mix row: both views pooled with the unadjusted weights, and the share."""
+    fitted = fitted.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in JOINT))
+    pairs = fitted.join(
+        unadjusted.select(
+            "dataset",
+            *(c for c in KEY if c != "adjustment"),
+            pl.col("std_effect").alias("_u"),
+            pl.col("std_se").alias("_u_se"),
+        ),
+        on=["dataset", *(c for c in KEY if c != "adjustment")],
+        how="inner",
+    ).sort("dataset")
+    note = "; ".join(
+        f"{r['dataset']}: {r['note']}"
+        for r in part.sort("dataset").iter_rows(named=True)
+        if r["dataset"] not in set(pairs["dataset"]) and r["note"]
+    )
+    base = _combined(key, part, pairs)
+    if pairs.height == 0:
+        return (*base, *_NO_SHARE, note)
+    u = pairs["_u"].to_numpy()
+    a = pairs["std_effect"].to_numpy()
+    variances = pairs["_u_se"].to_numpy() ** 2
+    covariances = np.array(
+        [
+            [[r["std_joint_var_none"], r["std_joint_cov"]], [r["std_joint_cov"], r[JOINT[2]]]]
+            for r in pairs.iter_rows(named=True)
+        ]
+    )
+    tau2 = dersimonian_laird(u, variances).tau2 if len(u) > 1 else 0.0
+    pooled_u, pooled_a, cov = pooled_pair(u, a, covariances, tau2, variances)
+    share = share_removed(pooled_u, pooled_a, cov)
+    se = float(np.sqrt(cov[1, 1]))
+    # the pooled adjusted effect replaces the adjusted view's own random-effects mean, so that
+    # effect, share and pooled_unadjusted are on one set of weights
+    values = list(base)
+    first = len(key) + 3
+    values[first : first + 5] = [
+        pooled_a,
+        se,
+        pooled_a - 1.96 * se,
+        pooled_a + 1.96 * se,
+        _two_sided(pooled_a / se) if se > 0 else None,
+    ]
+    shares = (
+        pooled_u,
+        share.difference,
+        share.difference_low,
+        share.difference_high,
+        share.share,
+        share.share_low,
+        share.share_high,
+    )
+    return (*values, *(_finite(v) for v in shares), "; ".join(filter(None, [note, share.note])))
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 @dataclass(frozen=True)

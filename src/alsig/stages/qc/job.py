@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import anndata as ad
+import polars as pl
 
 from alsig.deseq import shutdown_workers
-from alsig.io import save_figure, write_h5ad, write_text, write_tsv
+from alsig.io import save_figure, write_h5ad, write_parquet, write_text, write_tsv
 from alsig.keys import QC_PCA
 from alsig.settings import QcSettings
+from alsig.stages.qc.cell_indices import SCHEMA_VERSION, plot_cell_indices, qc_cell_indices
 from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
 from alsig.stages.qc.figures import plot_library_sizes, plot_pca, plot_sex_check
 from alsig.stages.qc.mqc import write_multiqc
@@ -39,8 +41,10 @@ def run(
         ``h5ad``: the dataset's ``counts.h5ad``.
     outputs
         ``h5ad``, ``samples``, ``genes``, ``summary``, ``library_sizes``, ``pca``, ``sex_check``,
-        ``pc_covariates`` (TSV), ``pc_covariates_figure``; ``multiqc_general_stats`` and
-        ``multiqc_pca``, the MultiQC custom content.
+        ``pc_covariates`` (TSV), ``pc_covariates_figure``; ``cell_indices`` (parquet),
+        ``cell_indices_tsv``, ``cell_markers`` (TSV), ``cell_indices_figure``: the cell-type
+        marker indices; ``multiqc_general_stats`` and ``multiqc_pca``, the MultiQC custom
+        content.
     settings
         The job's resolved ``qc:`` settings.
     threads
@@ -61,6 +65,7 @@ def run(
     write_tsv(gene_filter_table(filtered), outputs["genes"])
     write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
     _figures(table, filtered, summary, settings, outputs)
+    _cell_indices(filtered, summary["dataset"], outputs)
     write_multiqc(
         table,
         summary["pca_variance_ratio"],
@@ -76,6 +81,23 @@ def run(
         summary["n_samples_flagged"],
         summary["n_genes_expressed"],
         summary["n_genes"],
+    )
+
+
+def _cell_indices(filtered, dataset: str, outputs) -> None:
+    """Write the cell-type marker indices of the kept samples, their markers and figure."""
+    cells = qc_cell_indices(filtered, dataset)
+    write_parquet(cells.table, outputs["cell_indices"], {"alsig.schema_version": SCHEMA_VERSION})
+    write_tsv(cells.table, outputs["cell_indices_tsv"])
+    write_tsv(cells.markers, outputs["cell_markers"])
+    save_figure(plot_cell_indices(cells.table, dataset), outputs["cell_indices_figure"])
+    shallow = cells.markers.filter(pl.col("n_used") < pl.col("n_markers"))
+    log.info(
+        "cell indices (%s) of %d samples; %s",
+        cells.table["method"][0] if cells.table.height else "-",
+        cells.table.height,
+        ", ".join(f"{r['cell_type']} {r['n_used']} markers" for r in shallow.iter_rows(named=True))
+        or "every cell type has its full marker count",
     )
 
 

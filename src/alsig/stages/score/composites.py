@@ -2,8 +2,9 @@
 
 An axis composite (``axis:<axis>``) is the mean of the axis's scored signatures; ``z_vs_control``
 is ``(score - control mean) / control sd`` (null with fewer than :data:`MIN_CONTROLS` controls);
-``singscore_adjusted`` is the residual of each score on the cell-type marker scores. What the
-adjustment removes and what it does not: ``docs/methods.md``, "Axis composites".
+``singscore_adjusted`` is the residual of each score on QC's cell-type marker indices
+(:mod:`alsig.cellmix`). What the adjustment removes and what it does not: ``docs/methods.md``,
+"Axis composites" and "Cell-type marker indices".
 """
 
 from __future__ import annotations
@@ -146,14 +147,14 @@ def z_vs_control(
 
 
 def composition_residuals(scores: np.ndarray, cell_scores: np.ndarray) -> np.ndarray:
-    """Scores with their linear dependence on cell-type marker scores removed.
+    """Scores with their linear dependence on cell-type marker indices removed.
 
     Parameters
     ----------
     scores
         Samples x columns to adjust.
     cell_scores
-        Samples x cell-type marker scores (the regressors).
+        Samples x cell-type marker indices (the regressors).
 
     Returns
     -------

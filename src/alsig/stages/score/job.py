@@ -8,7 +8,8 @@ from typing import Any
 
 import anndata as ad
 
-from alsig.io import read_h5ad_obs, save_figure, write_tsv
+from alsig.cellmix.dataset import SIGNATURE_SCHEMA
+from alsig.io import read_h5ad_obs, save_figure, write_parquet, write_tsv
 from alsig.settings import ScoreSettings
 from alsig.signatures import signatures_of_run
 from alsig.stages.score.composition import composition_share
@@ -40,7 +41,8 @@ def run(
         ``settings["extra_signatures"]``; listed so that a change reruns the job).
     outputs
         ``long`` (parquet), ``wide``, ``coverage``, ``references``, ``composition`` (tsv),
-        ``h5ad``.
+        ``cell_indices`` (parquet: the cell indices without each signature's genes, read by the
+        axis tests), ``h5ad``.
     settings
         The job's resolved ``score:`` settings.
     threads
@@ -61,14 +63,27 @@ def run(
     )
     adata = ad.read_h5ad(inputs["h5ad"])
     log.info("dataset %s: %d samples x %d genes", dataset, adata.n_obs, adata.n_vars)
-    result = score_anndata(adata, signatures, te_signatures, settings=settings, dataset=dataset)
+    result = score_anndata(
+        adata,
+        signatures,
+        te_signatures,
+        settings=settings,
+        dataset=dataset,
+        with_cell_indices=True,
+    )
+    assert result.cell_indices is not None  # asked for above
     metadata = {"alsig.reference_by": ",".join(result.reference_by) or "(all controls)"}
     write_long(result.long, outputs["long"], metadata=metadata)
     write_wide(result.long, outputs["wide"])
     write_coverage(result.coverage, outputs["coverage"])
     assert result.references is not None  # score_anndata always gives the strata
     write_tsv(result.references, outputs["references"])
-    write_tsv(composition_share(result.long), outputs["composition"])
+    write_tsv(composition_share(result.long, result.cell_indices), outputs["composition"])
+    write_parquet(
+        result.cell_indices.table(dataset),
+        outputs["cell_indices"],
+        {"alsig.schema": SIGNATURE_SCHEMA},
+    )
     write_scores_h5ad(adata, result, outputs["h5ad"], layer=settings.layer)
     log.info(
         "dataset %s: wrote %d score rows; references by %s",

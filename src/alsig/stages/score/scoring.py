@@ -5,9 +5,10 @@ long table.
 
 Methods (``score.methods``; several may run in one pass): ``singscore`` (default;
 :mod:`~alsig.stages.score.singscore`), ``ssgsea`` (:mod:`~alsig.stages.score.ssgsea`) and
-``singscore_adjusted`` (singscore with the linear cell-type composition removed,
-:func:`~alsig.stages.score.composites.composition_residuals`; ``dispersion`` is null and
-cell-type rows are not repeated). Each method's rows hold one value per signature and per axis
+``singscore_adjusted`` (singscore with its linear dependence on QC's cell-type marker indices
+removed: neurons, astrocytes, microglia, oligodendrocytes, recomputed without the signature's
+genes; :func:`~alsig.stages.score.composites.composition_residuals`, :mod:`alsig.cellmix`;
+``dispersion`` is null and cell-type rows are not repeated). Each method's rows hold one value per signature and per axis
 composite (:mod:`~alsig.stages.score.composites`); flagged signatures
 (:mod:`~alsig.stages.score.coverage`) are null. Controls for ``z_vs_control`` are the samples
 whose ``score.control_column`` equals ``score.control_label``; with fewer than 3 of them
@@ -26,11 +27,12 @@ import pandas as pd
 import polars as pl
 
 from alsig import __version__
+from alsig.cellmix import ADJUSTMENT_TYPES, SignatureIndices, dataset_indexer, signature_indices
 from alsig.errors import AlsigError
 from alsig.keys import library_sizes, te_block
 from alsig.settings import ScoreSettings
 from alsig.signatures.model import CELL_TYPE_AXIS, Signature
-from alsig.stages.score.composites import axis_composites, composition_residuals
+from alsig.stages.score.composites import AXIS_PREFIX, axis_composites, composition_residuals
 from alsig.stages.score.coverage import signature_coverage
 from alsig.stages.score.reference import References, reference_strata, sample_flags
 from alsig.stages.score.retrotransposons import METHOD as TE_METHOD
@@ -54,6 +56,8 @@ class ScoreResult:
     notes: list[str]  # reasons for nulls (also logged)
     references: pl.DataFrame | None = None  # reference strata (reference_strata schema)
     reference_by: tuple[str, ...] = ()  # the sample columns that defined them
+    # the cell indices per signature (singscore_adjusted, the composition share, axis tests)
+    cell_indices: SignatureIndices | None = None
 
 
 @dataclass
@@ -249,23 +253,59 @@ def _with_composites(
 
 
 def _composition_adjusted(
-    scores: MethodScores, sigs: ScoredSignatures, notes: Notes
+    scores: MethodScores, cell_indices: SignatureIndices, samples: list[str], notes: Notes
 ) -> MethodScores:
-    """``singscore_adjusted``: every non-cell-type column regressed on the cell-type scores."""
-    n_samples = scores.values.shape[0]
-    cell_cols = [i for i, s in enumerate(sigs.signatures) if s.is_cell_type and not sigs.flagged[i]]
+    """``singscore_adjusted``: every non-cell-type column regressed on its cell indices.
+
+    Each column's regressors are the indices of :data:`~alsig.cellmix.ADJUSTMENT_TYPES`
+    recomputed without that signature's genes (a composite: its scored signatures' genes).
+    """
     kept = scores.columns([i for i, a in enumerate(scores.axes) if a != CELL_TYPE_AXIS])
-    if not cell_cols:
-        notes.warn("no cell-type signature scored; singscore_adjusted is null")
-        adjusted = np.full(kept.values.shape, np.nan)
-    else:
-        adjusted = composition_residuals(kept.values, scores.values[:, cell_cols])
-        if np.isnan(adjusted).all():
-            notes.warn(
-                f"{n_samples} samples are too few to regress on {len(cell_cols)} cell-type "
-                "scores; singscore_adjusted is null"
+    adjusted = np.full(kept.values.shape, np.nan)
+    for j, name in enumerate(kept.names):
+        indices = cell_indices.of(name).reindex(samples)
+        usable = [t for t in ADJUSTMENT_TYPES if t in indices and indices[t].notna().all()]
+        if usable:
+            adjusted[:, [j]] = composition_residuals(
+                kept.values[:, [j]], indices[usable].to_numpy(dtype=float)
             )
+    if not np.isfinite(adjusted).any() and np.isfinite(kept.values).any():
+        notes.warn(
+            f"{len(samples)} samples and the cell indices do not allow the regression; "
+            "singscore_adjusted is null"
+        )
     return replace(kept, values=adjusted, dispersion=np.full(adjusted.shape, np.nan))
+
+
+def cell_index_gene_sets(
+    sigs: ScoredSignatures, te_signatures: Sequence[Signature] = ()
+) -> dict[str, list[str]]:
+    """Return the genes each score column leaves out of its cell indices.
+
+    Parameters
+    ----------
+    sigs
+        The gene signatures and which of them are scored.
+    te_signatures
+        The TE signatures (their features are not genes: nothing is left out).
+
+    Returns
+    -------
+    dict
+        Column name -> genes: a signature's own genes; an axis composite's, the union of its
+        scored signatures' genes; TE signatures and their composites, none.
+    """
+    sets: dict[str, list[str]] = {s.name: s.genes for s in sigs.signatures}
+    for i, signature in enumerate(sigs.signatures):
+        if signature.is_cell_type:
+            continue
+        composite = sets.setdefault(AXIS_PREFIX + signature.axis, [])
+        if not sigs.flagged[i]:
+            composite.extend(g for g in signature.genes if g not in composite)
+    for signature in te_signatures:
+        sets[signature.name] = []
+        sets.setdefault(AXIS_PREFIX + signature.axis, [])
+    return sets
 
 
 def _singscore_values(
@@ -313,6 +353,8 @@ def _score_methods(
     ssgsea_weight: float,
     chunk_size: int,
     notes: Notes,
+    cell_indices: SignatureIndices | None = None,
+    samples: list[str] | None = None,
 ) -> dict[str, MethodScores]:
     # singscore and singscore_adjusted share one singscore pass
     base: tuple[np.ndarray, np.ndarray] | None = None
@@ -329,7 +371,8 @@ def _score_methods(
             values, dispersion = base
         scores = _with_composites(values, dispersion, sigs, genes)
         if method == "singscore_adjusted":
-            scores = _composition_adjusted(scores, sigs, notes)
+            assert cell_indices is not None and samples is not None  # score_anndata gives them
+            scores = _composition_adjusted(scores, cell_indices, samples, notes)
         per_method[method] = scores
     return per_method
 
@@ -391,6 +434,7 @@ def score_anndata(
     *,
     settings: ScoreSettings,
     dataset: str | None,
+    with_cell_indices: bool = False,
 ) -> ScoreResult:
     """Score every sample of ``adata`` with every signature.
 
@@ -408,11 +452,15 @@ def score_anndata(
         weight and chunk size.
     dataset
         Dataset id of the rows (``None``: ``adata.uns["dataset"]``).
+    with_cell_indices
+        Also compute the cell indices per signature (:attr:`ScoreResult.cell_indices`; always
+        done when ``singscore_adjusted`` is among the methods).
 
     Returns
     -------
     ScoreResult
-        The long table, coverage, samples x signatures frames per method and the notes.
+        The long table, coverage, samples x signatures frames per method, the notes and (when
+        computed) the cell indices per signature.
     """
     min_coverage = settings.min_coverage
     methods = check_methods(settings.methods, min_coverage)
@@ -423,8 +471,20 @@ def score_anndata(
     samples = _samples(
         adata, settings.control_column, settings.control_label, settings.reference_by, notes
     )
+    cell_indices = None
+    if with_cell_indices or "singscore_adjusted" in methods:
+        indexer = dataset_indexer(adata, settings.layer)
+        cell_indices = signature_indices(indexer, cell_index_gene_sets(sigs, te_signatures))
     per_method = _score_methods(
-        X, genes, sigs, methods, settings.ssgsea_weight, settings.chunk_size, notes
+        X,
+        genes,
+        sigs,
+        methods,
+        settings.ssgsea_weight,
+        settings.chunk_size,
+        notes,
+        cell_indices,
+        samples.names,
     )
     coverage = sigs.coverage
     if te_signatures:
@@ -442,4 +502,5 @@ def score_anndata(
         notes=notes.messages,
         references=samples.references.table,
         reference_by=tuple(samples.references.columns),
+        cell_indices=cell_indices,
     )

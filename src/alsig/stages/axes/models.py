@@ -1,0 +1,187 @@
+"""The score models of the axis tests: the design they share and one score's fit.
+
+:func:`model_design` builds the fitted samples' design exactly as the DE stage builds its own;
+:func:`fit_score` fits one score under it: ordinary least squares, or a linear mixed model with a
+random intercept per donor when donors contribute several samples (donor-mean OLS with
+donor-clustered errors when the mixed model fails). Why: ``docs/methods.md``, "Axis tests".
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from alsig.errors import AlsigError
+from alsig.settings import Contrast
+from alsig.stages.de.design import design_matrix, prepare_metadata
+
+
+@dataclass
+class Fit:
+    """One fitted score model: the contrast coefficient and how it was obtained."""
+
+    estimate: float = np.nan
+    se: float = np.nan
+    sd: float = np.nan
+    statistic: float = np.nan
+    pvalue: float = np.nan
+    df: float = np.inf
+    model: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Design:
+    """The fitted samples' design: model matrix, contrast column and donors."""
+
+    matrix: pd.DataFrame
+    coefficient: str
+    subjects: pd.Series
+    groups: pd.Series  # levels of the contrast factor
+    repeated: bool
+
+
+def model_design(
+    obs: pd.DataFrame,
+    design: str,
+    contrast: Contrast,
+    *,
+    exclude: Mapping[str, str],
+    subject_column: str = "subject",
+    missing_covariates: str = "drop",
+) -> tuple[Design, dict[str, str]]:
+    """Return the design the score models share, built exactly as the DE stage builds its own.
+
+    Parameters
+    ----------
+    obs
+        Sample table (index = sample ids) with the design's columns.
+    design
+        The DE design formula, e.g. ``"~ sex + region + condition"``.
+    contrast
+        The contrast whose coefficient is reported.
+    exclude
+        ``{sample: reason}`` left out before fitting (e.g. QC's sex-label mismatches).
+    subject_column
+        Donor column; a donor with several samples makes the model a mixed model.
+    missing_covariates
+        ``"drop"`` (default) or ``"error"`` for samples with an empty design variable.
+
+    Returns
+    -------
+    The :class:`Design` and ``{sample: reason}`` of every sample not fitted.
+    """
+    kept = obs.loc[[s for s in obs.index if s not in exclude]]
+    meta, dropped = prepare_metadata(
+        kept,
+        design,
+        contrast.name,
+        (contrast.factor, contrast.test, contrast.reference),
+        min_samples_per_level=2,
+        missing_covariates=missing_covariates,
+    )
+    left_out = dict(exclude) | {s: "missing design value" for s in dropped}
+    matrix = design_matrix(meta, design)
+    coefficient = f"{contrast.factor}[T.{contrast.test}]"
+    if coefficient not in matrix.columns:
+        raise AlsigError(f"{contrast.name}: design matrix has no column '{coefficient}'.")
+    subjects = (
+        obs.loc[meta.index, subject_column].astype(str)
+        if subject_column in obs
+        else pd.Series(meta.index, index=meta.index)
+    )
+    return (
+        Design(
+            matrix=matrix.astype(float),
+            coefficient=coefficient,
+            subjects=subjects,
+            groups=meta[contrast.factor].astype(str),
+            repeated=bool(subjects.duplicated().any()),
+        ),
+        left_out,
+    )
+
+
+def fit_score(y: pd.Series, design: Design) -> Fit:
+    """Fit one score (index = samples; NaN = not scored) and return the contrast coefficient."""
+    y = y.reindex(design.matrix.index).astype(float)
+    rows = y.notna().to_numpy()
+    if not rows.any():
+        return Fit(note="not scored in this dataset (see signature_coverage.tsv)")
+    X, subjects = design.matrix[rows], design.subjects[rows]
+    if X.shape[0] <= X.shape[1] or np.linalg.matrix_rank(X.to_numpy()) < X.shape[1]:
+        return Fit(note=f"{X.shape[0]} scored samples do not identify the model")
+    if design.repeated and subjects.duplicated().any():
+        fit = _mixed_model(y[rows], X, subjects, design.coefficient)
+        if not fit.note:
+            return fit
+        fallback = _subject_means(y[rows], X, subjects, design.coefficient)
+        fallback.note = f"mixed model failed ({fit.note}); {fallback.note}".rstrip("; ")
+        return fallback
+    return _ols(y[rows], X, design.coefficient)
+
+
+def _ols(y: pd.Series, X: pd.DataFrame, coefficient: str, groups=None) -> Fit:
+    import statsmodels.api as sm
+
+    model = sm.OLS(y.to_numpy(), X)
+    if groups is None:
+        result = model.fit()
+        kind = "ols"
+    else:
+        result = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
+        kind = "ols_subject_means_cluster_se"
+    j = list(X.columns).index(coefficient)
+    return Fit(
+        estimate=float(result.params.iloc[j]),
+        se=float(result.bse.iloc[j]),
+        sd=float(np.sqrt(result.scale)),
+        statistic=float(result.tvalues.iloc[j]),
+        pvalue=float(result.pvalues.iloc[j]),
+        df=float(result.df_resid),
+        model=kind,
+    )
+
+
+def _mixed_model(y: pd.Series, X: pd.DataFrame, subjects: pd.Series, coefficient: str) -> Fit:
+    from statsmodels.regression.mixed_linear_model import MixedLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = MixedLM(y.to_numpy(), X, groups=subjects.to_numpy()).fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            return Fit(note=str(exc))
+    problems = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    j = list(X.columns).index(coefficient)
+    se = float(result.bse_fe.iloc[j])
+    if not result.converged or not np.isfinite(se) or se <= 0:
+        return Fit(note="; ".join(problems) or "did not converge")
+    estimate = float(result.fe_params.iloc[j])
+    donor_var = float(np.asarray(result.cov_re)[0, 0])
+    z = estimate / se
+    from scipy.stats import norm
+
+    return Fit(
+        estimate=estimate,
+        se=se,
+        sd=float(np.sqrt(result.scale + max(donor_var, 0.0))),
+        statistic=z,
+        pvalue=float(2 * norm.sf(abs(z))),
+        model="mixed_random_subject",
+    )
+
+
+def _subject_means(y: pd.Series, X: pd.DataFrame, subjects: pd.Series, coefficient: str) -> Fit:
+    frame = pd.DataFrame({"_y": y.to_numpy()}, index=y.index)
+    frame = pd.concat([frame, X], axis=1)
+    frame["_subject"] = subjects.to_numpy()
+    means = frame.groupby(["_subject", *X.columns], sort=False, observed=True).mean().reset_index()
+    if means.shape[0] <= X.shape[1]:
+        return Fit(note="too few donor means", model="ols_subject_means_cluster_se")
+    return _ols(means["_y"], means[list(X.columns)], coefficient, groups=means["_subject"])
