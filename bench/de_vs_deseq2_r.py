@@ -50,8 +50,7 @@ sys.path.insert(0, str(ROOT / "src"))  # this checkout's alsig, not an installed
 from alsig import settings as alsig_settings  # noqa: E402
 from alsig.deseq import shutdown_workers  # noqa: E402
 from alsig.deseq2 import fit_deseq2  # noqa: E402
-from alsig.stages.qc import run_qc  # noqa: E402
-from alsig.stages.qc.tables import clean_obs  # noqa: E402
+from alsig.keys import excluded_samples  # noqa: E402
 from alsig.stages.de.design import (  # noqa: E402
     design_matrix,
     design_variables,
@@ -59,7 +58,8 @@ from alsig.stages.de.design import (  # noqa: E402
 )
 from alsig.stages.de.fit import genes_to_test  # noqa: E402
 from alsig.stages.ingest import ingest_local  # noqa: E402
-from alsig.keys import excluded_samples  # noqa: E402
+from alsig.stages.qc import run_qc  # noqa: E402
+from alsig.stages.qc.tables import clean_obs  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
 OUT = ROOT / "bench" / "results" / "de_vs_deseq2_r.md"
