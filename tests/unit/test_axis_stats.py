@@ -1,5 +1,6 @@
-"""Axis statistics: condition effects under the design (repeated donors), the cross-cohort
-meta-analysis, the PC-covariate diagnostic and the composition share."""
+"""Axis statistics: condition effects under the design (repeated donors), both views (without
+and with the cell-mix covariates, the share removed), the cross-cohort meta-analysis of both,
+the PC-covariate diagnostic and the composition share on the cell indices."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from alsig.cellmix import indices_from_table, pooled_pair, share_removed
 from alsig.settings import Contrast
+from alsig.signatures import signatures_of_run
+from alsig.signatures.model import Signature
 from alsig.stages.axes.effects import axis_tests, benjamini_hochberg
+from alsig.stages.axes.figures import plot_axis_forest
+from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.meta import axis_meta, dersimonian_laird
 from alsig.stages.qc.covariates import pc_covariates
 from alsig.stages.score.composition import composition_share
+from tests.helpers import bretigea_cohort, score_result
 
 ALS = Contrast("ALS_vs_control", "condition", "ALS", "control")
 
@@ -57,9 +64,15 @@ def long_table(scores, obs, signature="axis:oxidative_stress", axis="oxidative_s
     )
 
 
+def unadjusted(table: pl.DataFrame) -> dict:
+    """The single ``adjustment == none`` row of a table."""
+    (row,) = table.filter(pl.col("adjustment") == "none").to_dicts()
+    return row
+
+
 def test_mixed_model_recovers_the_effect_and_does_not_count_repeated_donors_as_independent():
     obs, scores = repeated_cohort()
-    (row,) = axis_tests(scores, obs, design="~ sex + region + condition", contrast=ALS).to_dicts()
+    row = unadjusted(axis_tests(scores, obs, design="~ sex + region + condition", contrast=ALS))
     assert row["model"] == "mixed_random_subject"
     assert row["ci_low"] < 1.0 < row["ci_high"] and row["estimate"] == pytest.approx(1.0, abs=0.5)
     assert row["n_test"] == 60 and row["n_subjects_test"] == 20
@@ -81,7 +94,7 @@ def test_one_sample_per_donor_is_ordinary_least_squares_and_exclusions_are_liste
     values = rng.normal(0, 0.1, 20) + np.r_[np.full(12, 0.5), np.zeros(8)]
     scores = long_table(list(zip(obs.index, values, strict=True)), obs)
     exclude = {"s0": "sex_mismatch(reported female, inferred male)"}
-    (row,) = axis_tests(scores, obs, design="~ condition", contrast=ALS, exclude=exclude).to_dicts()
+    row = unadjusted(axis_tests(scores, obs, design="~ condition", contrast=ALS, exclude=exclude))
     assert row["model"] == "ols" and row["n_test"] == 11 and row["n_excluded"] == 1
     assert row["excluded"] == "s0(sex_mismatch(reported female, inferred male))"
     assert row["estimate"] == pytest.approx(values[1:12].mean() - values[12:].mean(), rel=1e-9)
@@ -90,8 +103,10 @@ def test_one_sample_per_donor_is_ordinary_least_squares_and_exclusions_are_liste
 def test_unscored_signature_gives_a_null_row_with_a_note():
     obs, scores = repeated_cohort(n_subjects=10)
     scores = scores.with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
-    (row,) = axis_tests(scores, obs, design="~ condition", contrast=ALS).to_dicts()
-    assert row["estimate"] is None and row["qvalue"] is None and "not scored" in row["note"]
+    rows = axis_tests(scores, obs, design="~ condition", contrast=ALS).to_dicts()
+    assert [r["adjustment"] for r in rows] == ["none", "cell_mix"]
+    for row in rows:
+        assert row["estimate"] is None and row["qvalue"] is None and "not scored" in row["note"]
 
 
 def test_benjamini_hochberg_matches_the_textbook_example():
@@ -125,7 +140,7 @@ def test_axis_meta_combines_datasets_and_reports_agreement():
         )
         for name in ("a", "b")
     ]
-    (row,) = axis_meta(pl.concat(tests)).to_dicts()
+    row = unadjusted(axis_meta(pl.concat(tests)))
     assert row["k"] == 2 and row["direction_agreement"] == "2/2 up" and row["consistent"]
     assert row["i2"] == 0 and row["effect"] == pytest.approx(tests[0]["std_effect"][0])
 
@@ -154,26 +169,289 @@ def test_pc_covariates_finds_a_planted_batch_on_pc1():
     assert r2[("PC1", "age")]["kind"] == "continuous" and r2[("PC1", "age")]["n"] == 29
 
 
-def test_composition_share_is_one_for_a_score_that_is_a_cell_type_score():
-    rng = np.random.default_rng(4)
-    samples = [f"s{i}" for i in range(25)]
-    neurons, glia = rng.normal(0, 1, 25), rng.normal(0, 1, 25)
-    rows = []
-    for name, axis, values in (
-        ("celltype_neurons", "cell_type", neurons),
-        ("celltype_microglia", "cell_type", glia),
-        ("tdp43", "tdp43_loss", -2 * neurons + 0.5),
-        ("noise", "other", rng.normal(0, 1, 25)),
-    ):
-        rows += [
-            ("sim", s, "singscore", name, axis, float(v))
-            for s, v in zip(samples, values, strict=True)
-        ]
-    scores = pl.DataFrame(
-        rows, schema=["dataset", "sample", "method", "signature", "axis", "score"], orient="row"
+# -- the cell_mix view ---------------------------------------------------------------------------
+def composition_cohort(seed=0, n_subjects=50, regions=("frontal", "motor"), index_noise=0.3):
+    """Donors whose tissue loses neurons and gains glia in ALS (one latent factor ``f``).
+
+    Returns obs, the four cell indices (noisy readouts of ``f``) and the long table of two
+    scores: ``composition`` (= -f + noise: an ALS difference carried entirely by the cell mix)
+    and ``intrinsic`` (0.8 SD higher in ALS in every cell, unrelated to the mix).
+    """
+    rng = np.random.default_rng(seed)
+    rows, f = [], []
+    for s in range(n_subjects):
+        condition = "ALS" if s % 2 else "control"
+        donor = rng.normal(0, 0.3)
+        for region in regions:
+            rows.append(
+                {
+                    "sample": f"s{s}_{region}",
+                    "subject": f"d{s}",
+                    "condition": condition,
+                    "region": region,
+                    "sex": "female" if s % 3 else "male",
+                    "_donor": donor,
+                }
+            )
+            f.append(rng.normal(0, 1) + (0.8 if condition == "ALS" else 0.0))
+    obs = pd.DataFrame(rows).set_index("sample")
+    f = np.asarray(f)
+    loadings = {"neurons": -1.0, "astrocytes": 0.8, "microglia": 1.0, "oligodendrocytes": 0.6}
+    indices = pd.DataFrame(
+        {t: w * f + rng.normal(0, index_noise, len(f)) for t, w in loadings.items()},
+        index=obs.index,
     )
-    share = {r["signature"]: r for r in composition_share(scores).to_dicts()}
-    assert share["tdp43"]["r2"] == pytest.approx(1.0)
-    assert share["tdp43"]["top_cell_type"] == "celltype_neurons"
-    assert share["tdp43"]["top_cell_type_sign"] == "negative"
-    assert share["noise"]["r2"] < 0.4
+    als = (obs["condition"] == "ALS").to_numpy()
+    donor = obs.pop("_donor").to_numpy()
+    scores = {
+        "composition": -f + donor + rng.normal(0, 0.3, len(f)),
+        "intrinsic": 0.8 * als + donor + rng.normal(0, 0.5, len(f)),
+    }
+    long = pl.concat(
+        [
+            long_table(list(zip(obs.index, v, strict=True)), obs, name, name)
+            for name, v in scores.items()
+        ]
+    )
+    return obs, indices, long
+
+
+def cell_mix_rows(table: pl.DataFrame) -> dict[str, dict]:
+    return {r["signature"]: r for r in table.filter(pl.col("adjustment") == "cell_mix").to_dicts()}
+
+
+def test_cell_mix_view_removes_a_composition_difference_and_keeps_a_cell_intrinsic_one():
+    obs, indices, scores = composition_cohort()
+    indices_of = {"composition": indices, "intrinsic": indices}
+    table = axis_tests(
+        scores, obs, design="~ sex + region + condition", contrast=ALS, cell_indices=indices_of
+    )
+    assert table.height == 4 and table["adjustment"].to_list() == ["none", "cell_mix"] * 2
+    plain = axis_tests(scores, obs, design="~ sex + region + condition", contrast=ALS)
+    # the unadjusted view does not depend on the cell indices
+    assert table.filter(pl.col("adjustment") == "none").equals(
+        plain.filter(pl.col("adjustment") == "none")
+    )
+    none = {r["signature"]: r for r in table.filter(pl.col("adjustment") == "none").to_dicts()}
+    adjusted = cell_mix_rows(table)
+    composition, intrinsic = adjusted["composition"], adjusted["intrinsic"]
+    assert composition["model"] == "mixed_random_subject"
+    assert "principal component" in composition["covariates"]  # 4 correlated indices -> PC1
+    # composition-driven: a clear unadjusted drop, most of it removed, the share CI above 1/2
+    assert none["composition"]["ci_high"] < 0
+    assert composition["share_removed"] > 0.75 and composition["share_ci_low"] > 0.5
+    assert composition["difference_ci_high"] < 0 or composition["difference_ci_low"] > 0
+    # cell-intrinsic: kept (CI excludes 0); the share removed is compatible with none
+    assert intrinsic["ci_low"] > 0
+    assert intrinsic["share_ci_low"] < 0 < intrinsic["share_ci_high"]
+    assert abs(intrinsic["share_removed"]) < 0.25
+    # one ruler: the share is the same in score units and standardised units
+    std_share = 1 - intrinsic["std_effect"] / none["intrinsic"]["std_effect"]
+    assert std_share == pytest.approx(intrinsic["share_removed"], rel=1e-6)
+    # the joint covariance is a covariance
+    joint = np.array(
+        [
+            [intrinsic["std_joint_var_none"], intrinsic["std_joint_cov"]],
+            [intrinsic["std_joint_cov"], intrinsic["std_joint_var_cell_mix"]],
+        ]
+    )
+    assert np.all(np.linalg.eigvalsh(joint) > 0)
+
+
+def test_cell_mix_row_is_null_with_the_reason_when_not_estimable():
+    obs, indices, scores = composition_cohort(n_subjects=8, regions=("frontal",))
+    table = axis_tests(
+        scores,
+        obs,
+        design="~ condition",
+        contrast=ALS,
+        cell_indices={"composition": indices, "intrinsic": indices},
+    )
+    for row in cell_mix_rows(table).values():
+        assert row["estimate"] is None and row["share_removed"] is None
+        assert row["covariates"] == "not estimable"
+        assert row["note"] == "not estimable: 8 donors allow no covariate (one per 10 donors)"
+    assert table.filter(pl.col("adjustment") == "none")["estimate"].null_count() == 0
+    # a composition residual is not adjusted again; without indices the row says so
+    residual = scores.with_columns(pl.lit("singscore_adjusted").alias("method"))
+    table = axis_tests(residual, obs, design="~ condition", contrast=ALS, cell_indices={})
+    notes = cell_mix_rows(table)
+    assert "already the residual" in notes["composition"]["note"]
+    table = axis_tests(scores, obs, design="~ condition", contrast=ALS, cell_indices={})
+    assert cell_mix_rows(table)["intrinsic"]["note"] == "no cell indices for this score"
+
+
+def test_meta_pools_both_views_with_the_unadjusted_weights():
+    tests = []
+    for name, seed, n in (("a", 1, 50), ("b", 2, 40), ("c", 3, 8)):
+        obs, indices, scores = composition_cohort(seed=seed, n_subjects=n)
+        tests.append(
+            axis_tests(
+                scores.with_columns(pl.lit(name).alias("dataset")),
+                obs,
+                design="~ region + condition",
+                contrast=ALS,
+                cell_indices={"composition": indices, "intrinsic": indices},
+            )
+        )
+    tests = pl.concat(tests)
+    meta = axis_meta(tests)
+    assert meta.height == 4 and set(meta["adjustment"]) == {"none", "cell_mix"}
+    row = meta.filter(
+        (pl.col("signature") == "composition") & (pl.col("adjustment") == "cell_mix")
+    ).row(0, named=True)
+    plain = meta.filter(
+        (pl.col("signature") == "composition") & (pl.col("adjustment") == "none")
+    ).row(0, named=True)
+    assert plain["k"] == 3 and row["n_datasets"] == 3 and row["k"] == 2
+    assert row["note"] == "c: not estimable: 8 donors allow no covariate (one per 10 donors)"
+    # by hand: the two estimable datasets' pairs, the unadjusted view's DL weights
+    rows = tests.filter(pl.col("signature") == "composition").sort("dataset", "adjustment")
+    u = rows.filter((pl.col("adjustment") == "none") & (pl.col("dataset") != "c"))
+    a = rows.filter((pl.col("adjustment") == "cell_mix") & (pl.col("dataset") != "c"))
+    covs = np.array(
+        [
+            [
+                [r["std_joint_var_none"], r["std_joint_cov"]],
+                [r["std_joint_cov"], r["std_joint_var_cell_mix"]],
+            ]
+            for r in a.iter_rows(named=True)
+        ]
+    )
+    var_u = u["std_se"].to_numpy() ** 2
+    tau2 = dersimonian_laird(u["std_effect"].to_numpy(), var_u).tau2
+    pooled_u, pooled_a, cov = pooled_pair(
+        u["std_effect"].to_numpy(), a["std_effect"].to_numpy(), covs, tau2, var_u
+    )
+    share = share_removed(pooled_u, pooled_a, cov)
+    assert row["effect"] == pytest.approx(pooled_a) and row["pooled_unadjusted"] == pytest.approx(
+        pooled_u
+    )
+    assert row["share_removed"] == pytest.approx(share.share)
+    assert row["share_ci_low"] == pytest.approx(share.share_low)
+    assert row["share_removed"] > 0.75 and row["share_ci_low"] > 0.5  # composition, pooled
+    intrinsic = meta.filter(
+        (pl.col("signature") == "intrinsic") & (pl.col("adjustment") == "cell_mix")
+    ).row(0, named=True)
+    assert intrinsic["share_ci_low"] < 0 < intrinsic["share_ci_high"] and intrinsic["ci_low"] > 0
+    # one dataset: the pooled pair is that dataset's pair
+    single = axis_meta(tests.filter(pl.col("dataset") == "a"))
+    one = single.filter(
+        (pl.col("signature") == "composition") & (pl.col("adjustment") == "cell_mix")
+    ).row(0, named=True)
+    own = cell_mix_rows(tests.filter(pl.col("dataset") == "a"))["composition"]
+    assert one["share_removed"] == pytest.approx(own["share_removed"])
+    assert one["effect"] == pytest.approx(own["std_effect"])
+
+
+# -- the whole chain on BRETIGEA-named toy genes: score -> composition, axis tests, figures ----
+@pytest.fixture(scope="module")
+def neuron_loss_cohort():
+    """60 donors whose ALS tissue has fewer neurons; a neuronal and a cell-intrinsic signature."""
+    adata = bretigea_cohort(
+        n_donors=(30, 30),
+        n_genes=1200,
+        cell_mix_condition_shift={"neurons": -0.8},
+        planted_log2fc={f"G{i:05d}": 0.3 for i in range(30)},
+        seed=11,
+    )
+    neurons = list(adata.var_names[adata.var["marker_of"] == "neurons"])
+    signatures = [
+        # neuron markers the index does not use (list ranks 51-60): composition only
+        _signature("neuronal", neurons[50:], "tdp43_loss"),
+        # shares 10 of the index's neuron markers: the index is recomputed without them
+        _signature("with_markers", neurons[:10] + [f"G{i:05d}" for i in range(40, 70)], "other"),
+        # genes with a planted ALS effect in every sample: cell-intrinsic
+        _signature("intrinsic", [f"G{i:05d}" for i in range(30)], "er_stress"),
+    ]
+    _, te_signatures = signatures_of_run((), replace=False, harmonise=False)
+    result = score_result(
+        adata,
+        signatures,
+        te_signatures,  # no TE counts here: the retrotransposon axis is drawn as not scored
+        methods=["singscore", "singscore_adjusted"],
+        dataset="toy",
+    )
+    return adata, result
+
+
+def _signature(name, genes, axis):
+    return Signature(name=name, axis=axis, up=list(genes))
+
+
+def test_composition_share_uses_the_cell_indices_without_the_signatures_genes(neuron_loss_cohort):
+    adata, result = neuron_loss_cohort
+    share = {
+        r["signature"]: r
+        for r in composition_share(result.long, result.cell_indices)
+        .filter(pl.col("method") == "singscore")
+        .to_dicts()
+    }
+    assert share["neuronal"]["r2"] > 0.6 and share["neuronal"]["top_cell_type"] == "neurons"
+    assert (
+        share["neuronal"]["top_cell_type_sign"] == "positive"
+        and share["neuronal"]["n_cell_types"] == 4
+    )
+    # the cell-intrinsic score goes with the indices only through the ALS neuron loss
+    assert share["intrinsic"]["r2"] < 0.5 * share["neuronal"]["r2"]
+    # the signature's own neuron markers are not in the index that explains it
+    assert (
+        share["with_markers"]["markers_excluded"] == 10
+        and share["neuronal"]["markers_excluded"] == 0
+    )
+    mine = result.cell_indices.by_signature["with_markers"]
+    assert not mine["neurons"].equals(result.cell_indices.base.values["neurons"])
+    assert "singscore_adjusted" not in set(
+        composition_share(result.long, result.cell_indices)["method"]
+    )
+
+
+def test_axis_tests_on_the_score_stage_indices_shrink_the_composition_effect(neuron_loss_cohort):
+    adata, result = neuron_loss_cohort
+    indices = indices_from_table(result.cell_indices.table("toy"))
+    table = axis_tests(
+        result.long, adata.obs, design="~ sex + condition", contrast=ALS, cell_indices=indices
+    )
+    rows = {
+        (r["method"], r["signature"], r["adjustment"]): r
+        for r in table.filter(pl.col("method") == "singscore").to_dicts()
+    }
+    neuronal = rows[("singscore", "neuronal", "cell_mix")]
+    assert rows[("singscore", "neuronal", "none")]["ci_high"] < 0  # fewer neurons in ALS
+    # independent toy abundances: 3 PCs of the 4 indices keep most, not all, of the neuron index
+    assert neuronal["share_removed"] > 0.5 and neuronal["share_ci_low"] > 0.3
+    intrinsic = rows[("singscore", "intrinsic", "cell_mix")]
+    assert intrinsic["ci_low"] > 0 and intrinsic["share_ci_low"] < 0 < intrinsic["share_ci_high"]
+    # 60 donors afford 3 covariates; the four indices need principal components
+    assert neuronal["covariates"].startswith("first ")
+    # singscore_adjusted: its own rows have the composition removed, and no second adjustment
+    residual = table.filter(
+        (pl.col("method") == "singscore_adjusted") & (pl.col("signature") == "neuronal")
+    ).to_dicts()
+    assert residual[0]["ci_low"] < 0 < residual[0]["ci_high"] and residual[1]["estimate"] is None
+
+
+def test_forest_and_meta_figures_show_both_views(neuron_loss_cohort):
+    adata, result = neuron_loss_cohort
+    indices = indices_from_table(result.cell_indices.table("toy"))
+    table = axis_tests(
+        result.long, adata.obs, design="~ sex + condition", contrast=ALS, cell_indices=indices
+    )
+    fig = plot_axis_forest(table, dataset="toy")
+    title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()
+    assert title.startswith("toy: condition effect")
+    forest = fig.axes[0]
+    assert forest.get_title() == "ALS_vs_control: ALS n=30 (30 donors) vs control n=30 (30 donors)"
+    labels = [t.get_text().strip() for t in forest.get_yticklabels()]
+    # grouped by axis, the composite first; the TE axis drawn (here: no TE input)
+    assert labels.index("er_stress") + 1 == labels.index("intrinsic")
+    assert "retrotransposons (TE, log2 CPM)" in labels
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[0] == "no adjustment" and legend[1].startswith("adjusted for the cell mix")
+    shares = [t.get_text() for t in fig.axes[1].texts]
+    assert any(t.startswith("+") and "[" in t for t in shares)  # a bounded share removed
+    meta = plot_axis_meta(axis_meta(table))
+    assert [ax.get_title() for ax in meta.axes[:2]] == [
+        "no adjustment",
+        "adjusted for the cell mix",
+    ]

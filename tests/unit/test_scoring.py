@@ -21,7 +21,7 @@ from alsig.stages.score.singscore import singscore, singscore_sets
 from alsig.stages.score.ssgsea import ssgsea_es, ssgsea_nes
 from alsig.tables import schemas
 from alsig.toy import toy_cohort
-from tests.helpers import score_result
+from tests.helpers import bretigea_cohort, score_result
 
 
 def _sig(name, up=(), down=(), axis="test"):
@@ -223,14 +223,33 @@ def test_composition_adjustment_removes_linear_cell_type_signal():
     resid = composition_residuals(y[:, None], neurons[:, None])
     assert abs(np.corrcoef(resid[:, 0], neurons)[0, 1]) < 1e-8
     assert np.corrcoef(resid[:, 0], other)[0, 1] > 0.9
-    # through the table: adjusted rows exist for non-cell-type signatures only
-    adata, sigs = _planted()
-    sigs = sigs + [_sig("celltype_x", up=list(adata.var_names[600:640]), axis="cell_type")]
+    # through the table: adjusted rows exist for non-cell-type signatures only, and a planted
+    # neuron composition difference (markers the neuron index does not use) is removed
+    adata = bretigea_cohort(n_donors=(15, 15), cell_mix_condition_shift={"neurons": -0.8})
+    deep_neuron = list(adata.var_names[adata.var["marker_of"] == "neurons"][50:])
+    sigs = [
+        _sig("neuronal", up=deep_neuron, axis="tdp43_loss"),
+        _sig("plain", up=list(adata.var_names[-40:]), axis="other"),
+        _sig("celltype_x", up=list(adata.var_names[400:440]), axis="cell_type"),
+    ]
     long = score_result(adata, sigs, methods=["singscore", "singscore_adjusted"]).long
     adjusted = long.filter(pl.col("method") == "singscore_adjusted")
     assert "cell_type" not in adjusted["axis"].to_list()
     assert adjusted["score"].null_count() == 0
-    assert abs(adjusted.filter(pl.col("signature") == "stress_up")["score"].mean()) < 1e-9
+    truth = np.log(adata.obs["true_neurons"].to_numpy())
+
+    def corr(method):
+        rows = long.filter((pl.col("method") == method) & (pl.col("signature") == "neuronal"))
+        return np.corrcoef(rows["score"].to_numpy(), truth)[0, 1]
+
+    assert corr("singscore") > 0.8 and abs(corr("singscore_adjusted")) < 0.3
+
+
+def test_singscore_adjusted_is_null_with_a_reason_without_cell_markers(caplog):
+    adata, sigs = _planted()  # toy gene names: no BRETIGEA marker is measured
+    long = score_result(adata, sigs, methods=["singscore", "singscore_adjusted"]).long
+    assert long.filter(pl.col("method") == "singscore_adjusted")["score"].null_count() > 0
+    assert "no cell index, singscore_adjusted is null" in caplog.text
 
 
 def test_settings_defaults_and_errors():

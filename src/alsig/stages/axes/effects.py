@@ -188,15 +188,19 @@ def _finite(value: float) -> float | None:
 
 
 def _with_qvalues(table: pl.DataFrame) -> pl.DataFrame:
+    """Fill ``qvalue`` (BH per dataset x method x adjustment x contrast x family), row order kept."""
     family = pl.when(pl.col("signature").str.starts_with("axis:")).then(pl.lit("axis"))
-    table = table.with_columns(family.otherwise(pl.lit("signature")).alias("_family"))
+    table = table.with_columns(
+        family.otherwise(pl.lit("signature")).alias("_family"), pl.int_range(pl.len()).alias("_row")
+    )
     parts = []
     for _, part in table.group_by(
         ["dataset", "method", "adjustment", "contrast", "_family"], maintain_order=True
     ):
         q = benjamini_hochberg(part["pvalue"].fill_null(np.nan).to_numpy())
         parts.append(part.with_columns(pl.Series("qvalue", q, nan_to_null=True)))
-    return pl.concat(parts).drop("_family") if parts else table.drop("_family")
+    out = pl.concat(parts).sort("_row") if parts else table
+    return out.drop("_family", "_row")
 
 
 def significant(tests: pl.DataFrame, alpha: float = 0.05) -> Sequence[str]:

@@ -55,8 +55,7 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
     reasons = _not_estimable(views["cell_mix"])
     finite = np.concatenate([g[0][np.isfinite(g[0])] for g in grids.values()])
     limit = max(1.0, float(np.abs(finite).max()) if finite.size else 1.0)
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad(MISSING)
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad=MISSING)
     fig, axes = plt.subplots(
         1,
         3,

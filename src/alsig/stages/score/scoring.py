@@ -27,7 +27,13 @@ import pandas as pd
 import polars as pl
 
 from alsig import __version__
-from alsig.cellmix import ADJUSTMENT_TYPES, SignatureIndices, dataset_indexer, signature_indices
+from alsig.cellmix import (
+    ADJUSTMENT_TYPES,
+    MIN_MARKERS,
+    SignatureIndices,
+    dataset_indexer,
+    signature_indices,
+)
 from alsig.errors import AlsigError
 from alsig.keys import library_sizes, te_block
 from alsig.settings import ScoreSettings
@@ -262,6 +268,14 @@ def _composition_adjusted(
     """
     kept = scores.columns([i for i, a in enumerate(scores.axes) if a != CELL_TYPE_AXIS])
     adjusted = np.full(kept.values.shape, np.nan)
+    base = cell_indices.base.values
+    if not any(t in base and base[t].notna().all() for t in ADJUSTMENT_TYPES):
+        notes.warn(
+            f"fewer than {MIN_MARKERS} BRETIGEA markers of each of "
+            f"{', '.join(ADJUSTMENT_TYPES)} are expressed (qc/cell_markers.tsv): no cell index, "
+            "singscore_adjusted is null"
+        )
+        return replace(kept, values=adjusted, dispersion=np.full(adjusted.shape, np.nan))
     for j, name in enumerate(kept.names):
         indices = cell_indices.of(name).reindex(samples)
         usable = [t for t in ADJUSTMENT_TYPES if t in indices and indices[t].notna().all()]
