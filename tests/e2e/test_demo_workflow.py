@@ -96,7 +96,18 @@ def test_axis_tests_states_and_cohort_comparison(demo_run):
     tdp43 = composition.filter(
         (pl.col("signature") == "axis:tdp43_loss") & (pl.col("method") == "singscore")
     )
-    assert tdp43["top_cell_type"].to_list() == ["celltype_neurons"]  # TDP-43 targets are neuronal
+    # on QC's BRETIGEA indices (recomputed without the axis's genes): TDP-43 targets are neuronal
+    assert tdp43["top_cell_type"].to_list() == ["neurons"]
+    assert tdp43["top_cell_type_sign"].to_list() == ["positive"] and tdp43["r2"][0] > 0.3
+    # both views of every score; 19 donors afford one covariate, the four indices need two PCs:
+    # the cell_mix rows are null and say why (never a failed effect)
+    assert tests.height == 2 * tests.filter(pl.col("adjustment") == "none").height
+    cell_mix = tests.filter(
+        (pl.col("adjustment") == "cell_mix") & (pl.col("method") == "singscore")
+    )
+    scored = cell_mix.filter(~pl.col("note").str.starts_with("not scored"))
+    assert scored.height > 0 and scored["estimate"].null_count() == scored.height
+    assert scored["note"].str.contains("but 19 donors allow at most 1").all()
     states = pl.read_parquet(results / "demo/subtypes/subtypes.parquet")
     assert (
         states.height == 19
@@ -105,11 +116,30 @@ def test_axis_tests_states_and_cohort_comparison(demo_run):
     assert set(states["call"]) <= {"Ox-like", "Glia-like", "TE-like", "unassigned"}
     meta = pl.read_parquet(results / "catalog/axis_meta.parquet")
     assert meta.filter(pl.col("method") == "singscore")["k"].max() == 1  # one dataset in the demo
+    assert set(meta["adjustment"]) == {"none", "cell_mix"}
+    meta_mix = meta.filter((pl.col("adjustment") == "cell_mix") & (pl.col("method") == "singscore"))
+    assert (
+        meta_mix["k"].max() == 0 and meta_mix["note"].str.starts_with("demo: not estimable").any()
+    )
+    # QC's cell indices: every kept sample, 50 markers per type, the figure
+    indices = pl.read_parquet(results / "demo/qc/cell_indices.parquet")
+    assert indices.height == 19 and set(indices["method"]) == {"rank"}
+    assert (
+        indices.select("neurons", "astrocytes", "microglia", "oligodendrocytes")
+        .null_count()
+        .sum_horizontal()[0]
+        == 0
+    )
+    markers = pl.read_csv(results / "demo/qc/cell_markers.tsv", separator="\t")
+    assert markers.height == 6 and (markers["n_used"] == 50).all()
+    by_signature = pl.read_parquet(results / "demo/scores/cell_indices_by_signature.parquet")
+    assert by_signature.filter(pl.col("signature") == "axis:tdp43_loss").height == 19
     for figure in (
         "demo/scores/axis_forest.png",
         "demo/subtypes/states.png",
         "demo/subtypes/nmf_consensus.png",
         "catalog/axis_meta.png",
+        "demo/qc/cell_indices.png",
     ):
         assert (results / figure).stat().st_size > 10_000, figure
 
@@ -137,8 +167,15 @@ def test_outputs_match_their_schemas(demo_run):
         ("demo/scores/axis_tests.parquet", "axis_tests"),
         ("demo/subtypes/subtypes.parquet", "subtypes"),
         ("catalog/axis_meta.parquet", "axis_meta"),
+        ("demo/qc/cell_indices.parquet", "cell_indices"),
+        ("demo/scores/cell_indices_by_signature.parquet", "signature_cell_indices"),
     ):
         rows_match_schema(pl.read_parquet(results / table), f"{schema}.schema.yaml")
+    for table, schema in (
+        ("demo/qc/cell_markers.tsv", "cell_markers"),
+        ("demo/scores/composition.tsv", "composition"),
+    ):
+        rows_match_schema(pl.read_csv(results / table, separator="\t"), f"{schema}.schema.yaml")
 
 
 def test_rerun_has_nothing_to_do(demo_run):
@@ -162,6 +199,8 @@ def test_report_has_every_figure_and_caption(demo_run):
         "axis_heatmap.png",
         "axis_distributions.png",
         "ALS_vs_control.summary.tsv",
+        "cell_indices.png",
+        "axis_forest.png",
     ):
         assert name in html, f"{name} missing from the report"
     # every caption file's opening words appear in the report

@@ -17,16 +17,24 @@ from alsig.cellmix import (
     CellIndexer,
     adjustment_covariates,
     cell_indices,
+    control_z,
+    dataset_indexer,
     effect_with_and_without,
+    expression_frame,
+    indices_from_table,
     load_markers,
     log_cpm,
     marker_lists,
     pooled_pair,
+    read_cell_indices,
     share_removed,
+    signature_indices,
 )
+from alsig.cellmix.dataset import reference_samples
 from alsig.errors import AlsigError
 from alsig.toy import toy_cohort
 from tests.conftest import REPO, SHARED_DATA, needs_shared
+from tests.helpers import bretigea_cohort
 
 TYPES = {"neurons": 60, "microglia": 60, "astrocytes": 60}
 
@@ -204,6 +212,95 @@ def test_table_is_wide_with_the_requested_sample_columns():
     assert table.columns == ["sample", "method", "condition", "region", *TYPES]
     assert table["method"].unique().to_list() == ["rank"]
     assert table.height == adata.n_obs
+
+
+# -- the workflow's one definition: QC's table, per-signature indices, control z ---------------
+def test_qc_writes_schema_valid_cell_indices_and_marker_coverage(tmp_path):
+    import jsonschema
+    import yaml
+
+    from alsig.stages.qc.job import _cell_indices
+
+    adata = bretigea_cohort(
+        n_donors=(8, 6), regions=("frontal", "motor"), cell_mix_condition_shift={"neurons": -1.0}
+    )
+    opc_list = [g for g in load_markers().ranked["opcs"] if g in adata.var_names]
+    adata.var.loc[opc_list[3:], "expressed"] = False  # 3 OPC markers left: too few for an index
+    outputs = {
+        "cell_indices": tmp_path / "cell_indices.parquet",
+        "cell_indices_tsv": tmp_path / "cell_indices.tsv",
+        "cell_markers": tmp_path / "cell_markers.tsv",
+        "cell_indices_figure": tmp_path / "cell_indices.png",
+    }
+    _cell_indices(adata, "toy", outputs)
+    table = pl.read_parquet(outputs["cell_indices"])
+    assert table.columns == [
+        "dataset", "sample", "method", "condition", "subject", "region", *CELL_TYPES
+    ]  # fmt: skip
+    assert table.height == 28 and set(table["method"]) == {"rank"}
+    assert table["opcs"].null_count() == 28  # 3 expressed OPC markers (< 5): no index
+    for name, file in (("cell_indices", "parquet"), ("cell_markers", "tsv")):
+        schema = yaml.safe_load((REPO / f"workflow/schemas/{name}.schema.yaml").read_text())
+        rows = (
+            table if file == "parquet" else pl.read_csv(outputs[name], separator="\t")
+        ).iter_rows(named=True)
+        validator = jsonschema.Draft202012Validator(schema)
+        for row in rows:
+            assert not list(validator.iter_errors(row)), row
+    markers = pl.read_csv(outputs["cell_markers"], separator="\t")
+    opcs = markers.filter(pl.col("cell_type") == "opcs").row(0, named=True)
+    assert opcs["n_used"] == 3 and not opcs["adjusted_for"]
+    assert markers.filter(pl.col("adjusted_for"))["cell_type"].to_list() == [
+        "astrocytes", "microglia", "neurons", "oligodendrocytes"
+    ]  # fmt: skip
+    # the index is the planted abundance, read back the way the subtype stage reads it
+    values = read_cell_indices(outputs["cell_indices"])
+    truth = np.log(adata.obs["true_neurons"].to_numpy())
+    assert np.corrcoef(values["neurons"].to_numpy(), truth)[0, 1] > 0.95
+    assert outputs["cell_indices_figure"].stat().st_size > 20_000
+    tsv = pl.read_csv(outputs["cell_indices_tsv"], separator="\t")
+    np.testing.assert_allclose(tsv["neurons"].to_numpy(), table["neurons"].to_numpy(), rtol=1e-6)
+
+
+def test_signature_indices_are_the_indices_without_each_signatures_genes():
+    adata = bretigea_cohort(n_donors=(6, 6))
+    indexer = dataset_indexer(adata)
+    neurons = list(adata.var_names[adata.var["marker_of"] == "neurons"])
+    sets = {"shares": neurons[:8] + ["G00001"], "other": ["G00002", "NOT_MEASURED"], "te": []}
+    result = signature_indices(indexer, sets)
+    expression = expression_frame(adata, "vst")
+    for name, genes in sets.items():
+        expected = cell_indices(expression, exclude_genes=genes).values
+        pd.testing.assert_frame_equal(result.of(name), expected)
+    assert result.markers_excluded == {"shares": 8, "other": 0, "te": 0}
+    pd.testing.assert_frame_equal(result.of("unknown"), result.base.values)
+    table = result.table("toy")
+    assert table.height == 3 * adata.n_obs and table["markers_excluded"].max() == 8
+    back = indices_from_table(table)
+    pd.testing.assert_frame_equal(
+        back["shares"], result.of("shares"), check_names=False, check_freq=False
+    )
+
+
+def test_reference_methods_use_the_kept_controls_and_control_z_is_per_stratum(tmp_path):
+    adata = bretigea_cohort(n_donors=(6, 6), regions=("frontal", "motor"))
+    adata.obs["qc_exclusion"] = ""
+    adata.obs.loc[adata.obs_names[-1], "qc_exclusion"] = "sex_mismatch"
+    expected = (adata.obs["condition"] == "control").to_numpy()
+    expected[-1] = False
+    np.testing.assert_array_equal(reference_samples(adata.obs), expected)
+    assert dataset_indexer(adata, method="mean_z").is_reference.sum() == 11
+    values = dataset_indexer(adata).indices().values
+    z = control_z(values, expected, adata.obs["region"])
+    for region in ("frontal", "motor"):
+        rows = ((adata.obs["region"] == region).to_numpy()) & expected
+        np.testing.assert_allclose(z[rows].mean(), 0, atol=1e-12)
+        np.testing.assert_allclose(z[rows].std(ddof=1), 1)
+    assert control_z(values, expected, None, min_controls=12).isna().all().all()
+    bad = pl.DataFrame({"sample": ["a"], "neurons": [0.1]})
+    bad.write_parquet(path := tmp_path / "cell_indices.parquet")
+    with pytest.raises(AlsigError, match="not an alsig cell_indices table"):
+        read_cell_indices(path)
 
 
 # -- the covariate rule ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pandas as pd
 import polars as pl
 
 from alsig import plotting
-from alsig.cellmix import ADJUSTMENT_TYPES, CELL_TYPES, CellIndices, dataset_indexer
+from alsig.cellmix import ADJUSTMENT_TYPES, CELL_TYPES, MIN_MARKERS, CellIndices, dataset_indexer
 from alsig.keys import CONDITION, REGION, SUBJECT, VST
 from alsig.palette import colours_for
 from alsig.tables import schemas
@@ -151,6 +151,16 @@ def plot_cell_indices(table: pl.DataFrame, dataset: str):
                     edgecolors="none",
                     zorder=3,
                 )
+        if frame[cell_type].isna().all():
+            ax.text(
+                0.5,
+                0.5,
+                f"fewer than {MIN_MARKERS} markers expressed:\nno index",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="0.4",
+            )
         ax.set_xticks(range(len(regions)), [r or "(no region)" for r in regions])
         ax.set_xlim(-0.6, len(regions) - 0.4)
         note = "adjusted for" if cell_type in ADJUSTMENT_TYPES else "reported only"
