@@ -106,26 +106,62 @@ def _chromosomes(results: Path, dataset: str) -> dict[str, str]:
     return {str(g): str(c) for g, c in var["chromosome"].items()} if "chromosome" in var else {}
 
 
+def _effect(r: dict) -> str:
+    """``+0.45 [+0.12, +0.78]`` of a standardised effect, or the reason it is missing."""
+    if r is None or r["std_effect"] is None:
+        return "-" if r is None else (r["note"] or "-")
+    half = 1.96 * r["std_se"]
+    return f"{r['std_effect']:+.2f} [{r['std_effect'] - half:+.2f}, {r['std_effect'] + half:+.2f}]"
+
+
+def _share(r: dict) -> str:
+    """Format the share removed with its Fieller CI ("unbounded": unadjusted effect ~0)."""
+    if r is None or r["share_removed"] is None:
+        return "-"
+    if r["share_ci_low"] is None:
+        return f"{r['share_removed']:+.2f} (CI unbounded)"
+    return f"{r['share_removed']:+.2f} [{r['share_ci_low']:+.2f}, {r['share_ci_high']:+.2f}]"
+
+
 def axis_table(results: Path, dataset: str) -> list[str]:
+    """Tabulate both views of every axis composite and the share removed."""
     tests = pl.read_parquet(results / dataset / "scores/axis_tests.parquet").filter(
         pl.col("signature").str.starts_with("axis:")
         & pl.col("method").is_in(["singscore", "log2cpm"])
     )
+    views = {(r["signature"], r["adjustment"]): r for r in tests.iter_rows(named=True)}
     lines = [
-        "| axis | n ALS / control (donors) | std effect [95% CI] | q | model |",
-        "|---|---|---|---|---|",
+        "| axis | n ALS / control (donors) | unadjusted std effect [95% CI] | q | cell mix "
+        "adjusted [95% CI] | q | share removed [95% CI] | model |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in tests.sort("signature").iter_rows(named=True):
+    not_estimable = ""
+    for signature in sorted({s for s, _ in views}):
+        r, a = views[(signature, "none")], views.get((signature, "cell_mix"))
+        if a is not None and a["note"].startswith("not estimable"):
+            not_estimable = a["note"]
         if r["std_effect"] is None:
-            lines.append(f"| {r['signature']} | - | - | - | {r['note']} |")
+            lines.append(f"| {signature} | - | {r['note']} | - | - | - | - | - |")
             continue
-        half = 1.96 * r["std_se"]
+        q_a = f"{a['qvalue']:.2g}" if a is not None and a["qvalue"] is not None else "-"
+        adjusted = "n.e." if a is not None and a["note"].startswith("not estimable") else _effect(a)
         lines.append(
-            f"| {r['signature']} | {r['n_test']} / {r['n_reference']} ({r['n_subjects_test']} / "
-            f"{r['n_subjects_reference']}) | {r['std_effect']:+.2f} [{r['std_effect'] - half:+.2f}, "
-            f"{r['std_effect'] + half:+.2f}] | {r['qvalue']:.2g} | {r['model']} |"
+            f"| {signature} | {r['n_test']} / {r['n_reference']} ({r['n_subjects_test']} / "
+            f"{r['n_subjects_reference']}) | {_effect(r)} | {r['qvalue']:.2g} | {adjusted} | "
+            f"{q_a} | {_share(a)} | {r['model']} |"
         )
-    return [*lines, ""]
+    covariates = next(
+        (
+            v["covariates"]
+            for v in views.values()
+            if v["adjustment"] == "cell_mix" and v["covariates"]
+        ),
+        None,
+    )
+    notes = [f"- cell-mix covariates: {covariates}"] if covariates else []
+    if not_estimable:
+        notes.append(f"- cell-mix view {not_estimable} (n.e. above)")
+    return [*lines, "", *notes, ""]
 
 
 def subtype_lines(results: Path, dataset: str) -> list[str]:
@@ -145,15 +181,18 @@ def subtype_lines(results: Path, dataset: str) -> list[str]:
 
 
 def meta_table(results: Path) -> list[str]:
+    """Tabulate both views of every axis across the cohorts and the pooled share removed."""
     meta = pl.read_parquet(results / "catalog/axis_meta.parquet").filter(
         pl.col("signature").str.starts_with("axis:")
         & pl.col("method").is_in(["singscore", "log2cpm"])
     )
     lines = [
-        "| axis | per dataset (std effect, SE) | combined [95% CI] | p | I² | agreement |",
-        "|---|---|---|---|---|---|",
+        "| axis | view | per dataset (std effect, SE) | combined [95% CI] | p | I² | agreement | "
+        "pooled share removed [95% CI] |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in meta.sort("signature").iter_rows(named=True):
+    notes = set()
+    for r in meta.sort("signature", "adjustment", descending=[False, True]).iter_rows(named=True):
         combined = (
             f"{r['effect']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
             if r["effect"] is not None
@@ -161,11 +200,15 @@ def meta_table(results: Path) -> list[str]:
         )
         i2 = f"{100 * r['i2']:.0f}%" if r["i2"] is not None else "-"
         p = f"{r['pvalue']:.2g}" if r["pvalue"] is not None else "-"
+        share = _share(r) if r["adjustment"] == "cell_mix" else ""
+        if r["adjustment"] == "cell_mix" and r["note"]:
+            notes.update(n for n in r["note"].split("; ") if "not estimable" in n)
         lines.append(
-            f"| {r['signature']} | {r['effects'].replace(';', '; ')} | {combined} | {p} "
-            f"| {i2} | {r['direction_agreement']}{' (consistent)' if r['consistent'] else ''} |"
+            f"| {r['signature']} | {r['adjustment']} (k={r['k']}) | "
+            f"{r['effects'].replace(';', '; ')} | {combined} | {p} | {i2} | "
+            f"{r['direction_agreement']}{' (consistent)' if r['consistent'] else ''} | {share} |"
         )
-    return [*lines, ""]
+    return [*lines, "", *(f"- cell_mix left out: {n}" for n in sorted(notes)), ""]
 
 
 def main() -> None:

@@ -64,6 +64,8 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
         sharey=True,
         gridspec_kw={"width_ratios": [len(columns), len(columns), 1.6]},
     )
+    by_signature = {r["signature"]: r["note"] for r in views["cell_mix"].iter_rows(named=True)}
+    notes = [by_signature.get(signature, "") for signature in axes_names]
     for ax, view in zip(axes[:2], VIEWS, strict=True):
         grid, consistent = grids[view]
         image = ax.imshow(
@@ -83,7 +85,8 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
                     color=colour,
                 )
             else:
-                empty = "n.e." if view == "cell_mix" and columns[j] in reasons else "-"
+                row_reasons = _noted_datasets(notes[i]) if view == "cell_mix" else {}
+                empty = "n.e." if columns[j] in row_reasons else "-"
                 ax.text(j, i, empty, ha="center", va="center", fontsize="x-small", color="0.4")
         ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
         ax.set_title(VIEWS[view], fontsize="medium")

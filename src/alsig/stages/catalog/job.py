@@ -82,9 +82,14 @@ def run_meta(
             view,
             singscore.filter(pl.col("consistent") & (pl.col("adjustment") == view)).height,
         )
-    left_out = meta.filter((pl.col("adjustment") == "cell_mix") & (pl.col("note") != ""))
-    if left_out.height:
-        log.info("cell-mix view: %s", left_out["note"][0])
+    reasons: dict[str, str] = {}  # dataset -> its first not-estimable reason
+    for note in meta.filter(pl.col("adjustment") == "cell_mix")["note"].to_list():
+        for item in note.split("; "):
+            dataset, _, reason = item.partition(": ")
+            if reason.startswith("not estimable"):
+                reasons.setdefault(dataset, reason)
+    for dataset, reason in sorted(reasons.items()):
+        log.info("cell-mix view leaves out %s (%s)", dataset, reason)
     write_parquet(meta, outputs["parquet"], {"alsig.schema_version": SCHEMA_VERSION})
     write_tsv(meta, outputs["tsv"])
     save_figure(plot_axis_meta(meta), outputs["figure"])

@@ -117,8 +117,11 @@ def plot_cell_indices(table: pl.DataFrame, dataset: str):
     colours = colours_for("condition", conditions)
     regions = sorted(frame["region"].unique())
     types = [*ADJUSTMENT_TYPES, *(c for c in CELL_TYPES if c not in ADJUSTMENT_TYPES)]
-    panel_width = 1.6 + 0.55 * len(regions) * len(conditions)
-    fig, axes = plotting.grid(len(types), ncols=3, panel_size=(panel_width, 3.4))
+    groups = len(regions) * len(conditions)
+    panel_width = 1.6 + 0.45 * groups
+    fig, axes = plotting.grid(
+        len(types), ncols=3 if groups <= 6 else 2, panel_size=(panel_width, 3.4)
+    )
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     width = 0.8 / len(conditions)
     style = plotting.point_style(len(frame))
@@ -161,7 +164,12 @@ def plot_cell_indices(table: pl.DataFrame, dataset: str):
                 va="center",
                 color="0.4",
             )
-        ax.set_xticks(range(len(regions)), [r or "(no region)" for r in regions])
+        ax.set_xticks(
+            range(len(regions)),
+            [r or "(no region)" for r in regions],
+            rotation=20 if len(regions) > 2 else 0,
+            ha="right" if len(regions) > 2 else "center",
+        )
         ax.set_xlim(-0.6, len(regions) - 0.4)
         note = "adjusted for" if cell_type in ADJUSTMENT_TYPES else "reported only"
         ax.set_title(f"{cell_type} ({note})", fontsize="medium")
