@@ -24,7 +24,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.settings import Contrast
-from alsig.stages.axes.cell_mix import CELL_MIX, NONE, cell_mix_fit
+from alsig.stages.axes.cell_mix import CELL_MIX, NONE, CellMixFit, cell_mix_fit
 from alsig.stages.axes.models import Design, Fit, fit_score, model_design
 from alsig.tables import schemas
 
@@ -159,12 +159,11 @@ def _row(key: tuple, adjustment: str, fit: Fit, y, model: Design, contrast, left
 
 def _adjustment_columns(fit: Fit) -> tuple:
     """Return the cell_mix row's extra columns (covariates, difference, share, joint cov)."""
-    covariates = getattr(fit, "covariates", None)
-    if covariates is None or not hasattr(fit, "joint"):
-        return (covariates, *(None,) * 9)
+    if not isinstance(fit, CellMixFit) or fit.covariates is None:  # none: the unadjusted view
+        return (None,) * 10
     joint = fit.joint
     return (
-        covariates,
+        fit.covariates,
         _finite(fit.difference),
         _finite(fit.difference_low),
         _finite(fit.difference_high),
