@@ -158,7 +158,7 @@ def axis_table(results: Path, dataset: str) -> list[str]:
         ),
         None,
     )
-    notes = [f"- cell-mix covariates: {covariates}"] if covariates else []
+    notes = [f"- cell-mix covariates: {covariates}"] if covariates and not not_estimable else []
     if not_estimable:
         notes.append(f"- cell-mix view {not_estimable} (n.e. above)")
     return [*lines, "", *notes, ""]
@@ -191,7 +191,7 @@ def meta_table(results: Path) -> list[str]:
         "pooled share removed [95% CI] |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    notes = set()
+    notes: dict[str, str] = {}  # dataset -> its first not-estimable reason
     for r in meta.sort("signature", "adjustment", descending=[False, True]).iter_rows(named=True):
         combined = (
             f"{r['effect']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]"
@@ -202,13 +202,16 @@ def meta_table(results: Path) -> list[str]:
         p = f"{r['pvalue']:.2g}" if r["pvalue"] is not None else "-"
         share = _share(r) if r["adjustment"] == "cell_mix" else ""
         if r["adjustment"] == "cell_mix" and r["note"]:
-            notes.update(n for n in r["note"].split("; ") if "not estimable" in n)
+            for item in r["note"].split("; "):
+                dataset, _, reason = item.partition(": ")
+                if reason.startswith("not estimable"):
+                    notes.setdefault(dataset, reason)
         lines.append(
             f"| {r['signature']} | {r['adjustment']} (k={r['k']}) | "
             f"{r['effects'].replace(';', '; ')} | {combined} | {p} | {i2} | "
             f"{r['direction_agreement']}{' (consistent)' if r['consistent'] else ''} | {share} |"
         )
-    return [*lines, "", *(f"- cell_mix left out: {n}" for n in sorted(notes)), ""]
+    return [*lines, "", *(f"- cell_mix leaves out {d}: {n}" for d, n in sorted(notes.items())), ""]
 
 
 def main() -> None:
