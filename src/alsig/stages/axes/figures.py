@@ -8,6 +8,7 @@ reader sees at a glance which biology moves, how surely, and how much of it goes
 from __future__ import annotations
 
 from collections.abc import Mapping
+from textwrap import fill
 from typing import Any
 
 import polars as pl
@@ -57,34 +58,39 @@ def plot_axis_forest(
     dataset = dataset or (tests["dataset"][0] if tests.height else "")
     contrasts = list(dict.fromkeys(part["contrast"].to_list())) or ["(none)"]
     labels = _ordered_rows(part)
-    height = 0.34 * len(labels) + 2.6
+    note = _not_estimable(part)
+    views = (NONE,) if note else (NONE, CELL_MIX)  # no adjusted view at all: draw one
+    per_contrast = len(views)
     fig, axes = plt.subplots(
         1,
-        2 * len(contrasts),
-        figsize=(7.5 * len(contrasts) + 2.5, height),
+        per_contrast * len(contrasts),
+        figsize=(
+            (7.5 if per_contrast == 2 else 6.0) * len(contrasts) + 2.5,
+            0.34 * len(labels) + 2.6,
+        ),
         sharey=True,
         constrained_layout=True,
         squeeze=False,
-        gridspec_kw={"width_ratios": [5, 1.3] * len(contrasts)},
+        gridspec_kw={"width_ratios": [5, 1.3][:per_contrast] * len(contrasts)},
     )
     for i, contrast in enumerate(contrasts):
-        forest, share = axes[0][2 * i], axes[0][2 * i + 1]
+        forest = axes[0][per_contrast * i]
         rows = _rows(part.filter(pl.col("contrast") == contrast))
-        _draw_forest(forest, labels, rows, alpha)
-        _draw_shares(share, labels, rows)
+        _draw_forest(forest, labels, rows, alpha, views)
+        if CELL_MIX in views:
+            _draw_shares(axes[0][per_contrast * i + 1], labels, rows)
         forest.set_title(_group_sizes(part, contrast), fontsize="medium")
         forest.set_xlabel("standardised effect (residual SDs of the unadjusted model), 95% CI")
     names = [_display(name, row_method) for name, row_method in labels]
     axes[0][0].set_yticks(range(len(labels)), names, fontsize="small")
     for tick, (name, _) in zip(axes[0][0].get_yticklabels(), labels, strict=True):
         tick.set_fontweight("bold" if name.startswith(AXIS_PREFIX) else "normal")
-    note = _not_estimable(part)
     fig.suptitle(
         f"{dataset}: condition effect per axis and signature ({method}; retrotransposons: "
-        f"log2 CPM)" + (f"\ncell-mix adjustment {note}" if note else ""),
+        f"log2 CPM)" + ("\n" + fill(f"cell-mix adjustment {note}", 100) if note else ""),
         fontsize="medium",
     )
-    _legend(fig, alpha)
+    _legend(fig, alpha, views)
     return fig
 
 
@@ -112,7 +118,7 @@ def _rows(part: pl.DataFrame) -> dict[tuple[str, str, str], dict[str, Any]]:
     return {(r["signature"], r["method"], r["adjustment"]): r for r in part.iter_rows(named=True)}
 
 
-def _draw_forest(ax, labels, rows: Mapping, alpha: float) -> None:
+def _draw_forest(ax, labels, rows: Mapping, alpha: float, views: tuple[str, ...]) -> None:
     ax.axvline(0, color="0.5", linewidth=0.8)
     for y, (name, method) in enumerate(labels):
         if name.startswith(AXIS_PREFIX):
@@ -128,7 +134,8 @@ def _draw_forest(ax, labels, rows: Mapping, alpha: float) -> None:
                 fontsize="x-small",
                 color="0.45",
             )
-        for view, offset in ((NONE, -OFFSET), (CELL_MIX, OFFSET)):
+        offsets = {NONE: -OFFSET, CELL_MIX: OFFSET} if len(views) == 2 else {NONE: 0.0}
+        for view, offset in offsets.items():
             row = rows.get((name, method, view))
             if not row or row["std_effect"] is None:
                 continue
@@ -198,7 +205,7 @@ def _not_estimable(part: pl.DataFrame) -> str:
     return reasons[0] if reasons.len() else "not available"
 
 
-def _legend(fig, alpha: float) -> None:
+def _legend(fig, alpha: float, views: tuple[str, ...]) -> None:
     from matplotlib.lines import Line2D  # matplotlib is imported lazily (job start-up)
 
     grey = "0.3"
@@ -225,4 +232,6 @@ def _legend(fig, alpha: float) -> None:
         Line2D([], [], color=DIRECTION["up"], linewidth=3, label="higher in the test level"),
         Line2D([], [], color=DIRECTION["down"], linewidth=3, label="lower"),
     ]
+    if CELL_MIX not in views:
+        del handles[1]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
