@@ -438,8 +438,7 @@ def test_forest_and_meta_figures_show_both_views(neuron_loss_cohort):
         result.long, adata.obs, design="~ sex + condition", contrast=ALS, cell_indices=indices
     )
     fig = plot_axis_forest(table, dataset="toy")
-    title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()
-    assert title.startswith("toy: condition effect")
+    assert fig._suptitle.get_text().startswith("toy: condition effect")
     forest = fig.axes[0]
     assert forest.get_title() == "ALS_vs_control: ALS n=30 (30 donors) vs control n=30 (30 donors)"
     labels = [t.get_text().strip() for t in forest.get_yticklabels()]
@@ -450,6 +449,13 @@ def test_forest_and_meta_figures_show_both_views(neuron_loss_cohort):
     assert legend[0] == "no adjustment" and legend[1].startswith("adjusted for the cell mix")
     shares = [t.get_text() for t in fig.axes[1].texts]
     assert any(t.startswith("+") and "[" in t for t in shares)  # a bounded share removed
+    # a cohort that cannot afford the covariates: one panel, the reason in the title
+    obs, indices, scores = composition_cohort(n_subjects=8, regions=("frontal",))
+    small = axis_tests(
+        scores, obs, design="~ condition", contrast=ALS, cell_indices={"composition": indices}
+    )
+    fig = plot_axis_forest(small, dataset="small")
+    assert len(fig.axes) == 1 and "8 donors allow no covariate" in fig._suptitle.get_text()
     meta = plot_axis_meta(axis_meta(table))
     assert [ax.get_title() for ax in meta.axes[:2]] == [
         "no adjustment",
