@@ -24,7 +24,6 @@ from pathlib import Path
 
 import alsig
 from alsig.errors import AlsigError
-from alsig.io import write_tsv
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NETWORK = 0, 1, 2, 3
 DESCRIPTION = (
@@ -51,29 +50,45 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from alsig.newsamples import read_new_counts, score_new_samples
+    from alsig.newsamples import (
+        MAX_MISSING_SHARE,
+        read_new_samples,
+        score_new_samples,
+        write_placement,
+    )
+    from alsig.newsamples.output import STDOUT, output_format
 
     _logging(args.verbose)
     try:
-        counts = read_new_counts(
-            args.counts, gene_column=args.gene_column, id_type=args.gene_id_type
+        output_format(args.output)  # a wrong suffix is refused before any work
+        for flag, path in (("--counts", args.counts), ("--dataset", args.dataset)):
+            if not Path(path).exists():
+                raise AlsigError(f"{flag} {path} does not exist.")
+        new = read_new_samples(args.counts, gene_column=args.gene_column, id_type=args.gene_id_type)
+        table = score_new_samples(
+            new.counts,
+            args.dataset,
+            stratum=args.stratum,
+            label=args.label or Path(args.counts).name.split(".")[0],
+            max_missing_share=(
+                MAX_MISSING_SHARE if args.max_missing_share is None else args.max_missing_share
+            ),
+            gene_ids=new.gene_ids,
+            region=args.region,
+            source=args.counts,
         )
-        table = score_new_samples(counts, args.dataset, stratum=args.stratum)
     except AlsigError as exc:
         print(f"alsig score: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except FileNotFoundError as exc:
-        print(
-            f"alsig score: {exc.filename} does not exist; --dataset must be results/<dataset> "
-            "of a finished run",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    write_tsv(table, args.output)
-    n = table["sample"].n_unique()
+    write_placement(table, args.output)
+    where = "standard output" if args.output == STDOUT else args.output
+    flagged = table["qc_flag"].drop_nulls()
     print(
-        f"{args.output}: {n} sample(s) x {table['signature'].n_unique()} signatures placed "
-        f"against {table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
+        f"alsig score: {where}: {table['sample'].n_unique()} sample(s) x "
+        f"{table['signature'].n_unique()} signatures placed against "
+        f"{table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
+        + (f"; every row flagged: {flagged[0]}" if flagged.len() else ""),
+        file=sys.stderr,
     )
     return EXIT_OK
 
@@ -188,8 +203,18 @@ def _add_score(commands) -> None:
         help="score new samples against a finished dataset (its normalisation, signatures and "
         "control distribution) without rerunning the cohort",
     )
-    score.add_argument("--dataset", required=True, help="results/<dataset> of a finished run")
+    score.add_argument(
+        "--dataset",
+        required=True,
+        help="<output_dir>/<dataset> of a finished run, e.g. results/demo",
+    )
     score.add_argument("--counts", required=True, help="genes x samples counts (TSV/CSV/.h5ad)")
+    score.add_argument(
+        "--output",
+        required=True,
+        help="a .parquet or .tsv file (the format follows the suffix), or '-' for TSV on "
+        "standard output",
+    )
     score.add_argument("--gene-column", help="gene id column (default: the first)")
     score.add_argument(
         "--gene-id-type", default="auto", choices=["auto", "symbol", "entrez", "ensembl"]
@@ -197,7 +222,20 @@ def _add_score(commands) -> None:
     score.add_argument(
         "--stratum", help="reference stratum when the dataset's controls are stratified"
     )
-    score.add_argument("--output", default="new_sample_scores.tsv")
+    score.add_argument(
+        "--label",
+        help="the new rows' dataset column (default: the counts file's name without suffixes)",
+    )
+    score.add_argument(
+        "--max-missing-share",
+        type=float,
+        help="refuse when a larger share of the dataset's genes is absent from the counts "
+        "(default 0.5, alsig.newsamples.MAX_MISSING_SHARE); below it, the new and the "
+        "dataset's samples are scored within the shared genes and every row is flagged",
+    )
+    score.add_argument(
+        "--region", help="the samples' region for the subtype call (default: the stratum's)"
+    )
     score.add_argument("-v", "--verbose", action="store_true")
     score.set_defaults(func=_score)
 
