@@ -3,7 +3,8 @@
 ``alsig check-config FILE`` is the pre-flight (:mod:`alsig.preflight`): it validates a config
 and opens the sheets and files it names without running anything (one line per problem, naming
 the key or file). ``alsig signatures`` lists the shipped signatures. ``alsig score`` scores new
-samples against a finished dataset. ``alsig discover`` lists the GEO series NCBI E-utilities
+samples against a finished dataset. ``alsig report --config FILE`` builds a run's report into its
+output folder, refusing while ``snakemake --dry-run`` lists pending jobs. ``alsig discover`` lists the GEO series NCBI E-utilities
 finds (read-only); ``alsig reprocess`` is the scheduled entry point (see README, "Scheduled
 reprocessing"). Run the workflow itself with ``snakemake``.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -211,6 +213,125 @@ def _check_config(args: argparse.Namespace) -> int:
     return EXIT_USAGE if found.problems else EXIT_OK
 
 
+#: A run of this many datasets or more gets a .zip report (the report's files beside its
+#: index.html) instead of one self-contained .html that grows ~13 MB per dataset.
+REPORT_ZIP_FROM_DATASETS = 3
+
+
+def pending_jobs(dry_run_output: str) -> list[str]:
+    """Return the jobs a ``snakemake --dry-run`` would run, e.g. ``score_figures (dataset=demo)``.
+
+    Parameters
+    ----------
+    dry_run_output
+        What ``snakemake -n`` printed (stdout and stderr).
+
+    Returns
+    -------
+    list of str
+        One entry per job (the default target ``all`` left out); empty when nothing is to be done.
+    """
+    jobs = []
+    rule = None
+    for line in dry_run_output.splitlines():
+        started = re.match(r"^\s*(?:local)?rule (\w+):$", line)
+        if started:
+            rule = started.group(1)
+            if rule != "all":
+                jobs.append(rule)
+            continue
+        wildcards = re.match(r"^\s+wildcards: (.+)$", line)
+        if wildcards and rule not in (None, "all") and jobs and jobs[-1] == rule:
+            jobs[-1] = f"{rule} ({wildcards.group(1)})"
+    return jobs
+
+
+def report_path(output_dir: str, n_datasets: int) -> Path:
+    """Return where ``alsig report`` writes a run's report: in the run's own output folder.
+
+    Parameters
+    ----------
+    output_dir
+        The config's ``output_dir``.
+    n_datasets
+        Datasets of the run (from :data:`REPORT_ZIP_FROM_DATASETS` on, a ``.zip``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<output_dir>/report.html`` or ``<output_dir>/report.zip``.
+    """
+    suffix = ".zip" if n_datasets >= REPORT_ZIP_FROM_DATASETS else ".html"
+    return Path(output_dir) / f"report{suffix}"
+
+
+def _report(args: argparse.Namespace) -> int:
+    import subprocess
+
+    import yaml
+
+    from alsig.settings import RunSettings
+
+    config_path = Path(args.config)
+    snakefile = Path(args.workdir) / args.snakefile
+    for flag, path in (("--config", config_path), ("--snakefile", snakefile)):
+        if not path.is_file():
+            print(f"alsig report: {flag} {path} does not exist", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        run = RunSettings(yaml.safe_load(config_path.read_text()) or {})
+    except (AlsigError, yaml.YAMLError) as exc:
+        print(f"alsig report: {config_path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile.resolve()),
+        "--configfile",
+        str(config_path.resolve()),
+    ]
+    # outputs older than their inputs, or missing, would put last run's figures in the report
+    dry = subprocess.run(
+        [*command, "--dry-run"], cwd=args.workdir, capture_output=True, text=True, check=False
+    )
+    if dry.returncode != 0:
+        print(
+            f"alsig report: the dry run of {config_path} failed:\n{dry.stderr[-3000:]}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    pending = pending_jobs(dry.stdout + dry.stderr)
+    if pending:
+        shown = ", ".join(pending[:10]) + (
+            f" and {len(pending) - 10} more" if len(pending) > 10 else ""
+        )
+        what = "warning" if args.allow_stale else "error"
+        print(
+            f"alsig report: {what}: the outputs of {config_path} in '{run.output_dir}' are not up "
+            f"to date: {len(pending)} job(s) pending: {shown}. Run `snakemake --configfile "
+            f"{config_path} --cores all` first"
+            + ("" if args.allow_stale else " (or build anyway with --allow-stale)."),
+            file=sys.stderr,
+        )
+        if not args.allow_stale:
+            return EXIT_FAILED
+    report = Path(args.output) if args.output else report_path(run.output_dir, len(run.datasets))
+    made = subprocess.run(
+        [*command, "--report", str(report)],
+        cwd=args.workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        print(f"alsig report: snakemake --report failed:\n{made.stderr[-3000:]}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"alsig report: {Path(args.workdir) / report} ({len(run.datasets)} dataset(s))")
+    return EXIT_OK
+
+
 def _logging(verbose: bool) -> None:
     import logging
 
@@ -330,6 +451,32 @@ def _add_score(commands) -> None:
     score.set_defaults(func=_score)
 
 
+def _add_report(commands) -> None:
+    rep = commands.add_parser(
+        "report",
+        help="build a run's HTML report into its own output folder, after checking (snakemake "
+        "--dry-run) that its outputs are up to date",
+    )
+    rep.add_argument("--config", required=True, help="the run's config (its output_dir)")
+    rep.add_argument("--workdir", default=".", help="directory snakemake runs in")
+    rep.add_argument(
+        "--snakefile",
+        default="workflow/Snakefile",
+        help="relative to --workdir (default: %(default)s)",
+    )
+    rep.add_argument(
+        "--output",
+        help="report file (default: <output_dir>/report.html, or report.zip from "
+        f"{REPORT_ZIP_FROM_DATASETS} datasets)",
+    )
+    rep.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="build even when jobs are pending (they are listed as a warning)",
+    )
+    rep.set_defaults(func=_report)
+
+
 def _add_discover(commands) -> None:
     discover = commands.add_parser(
         "discover", help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing"
@@ -382,7 +529,14 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="alsig", description=DESCRIPTION, epilog=EPILOG)
     root.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
     commands = root.add_subparsers(dest="command", required=True)
-    for add in (_add_check_config, _add_signatures, _add_score, _add_discover, _add_reprocess):
+    for add in (
+        _add_check_config,
+        _add_signatures,
+        _add_score,
+        _add_report,
+        _add_discover,
+        _add_reprocess,
+    ):
         add(commands)
     return root
 
