@@ -335,10 +335,11 @@ def _report(args: argparse.Namespace) -> int:
 def _logging(verbose: bool) -> None:
     import logging
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from alsig.runner import LOG_FORMAT, ReadableFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ReadableFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 def _discover(args: argparse.Namespace) -> int:
