@@ -80,9 +80,10 @@ class ReadableFormatter(logging.Formatter):
         str
             The formatted line.
         """
-        if isinstance(record.args, tuple) and record.args:
+        args = record.args
+        if isinstance(args, tuple) and args:
             record = logging.makeLogRecord(record.__dict__)
-            record.args = tuple(readable(a) for a in record.args)
+            record.args = tuple(readable(a) for a in args)
         return super().format(record)
 
 

@@ -20,7 +20,9 @@ def alsig_problem():
     try:
         import alsig
     except ImportError:
-        return "the alsig package is not installed in the environment that runs snakemake"
+        return (
+            "the alsig package is not installed in the environment that runs snakemake"
+        )
     here = Path(str(workflow.basedir)).parent / "src" / "alsig"
     if here.is_dir() and Path(alsig.__file__).resolve().parent == here.resolve():
         return None
