@@ -4,11 +4,12 @@
 
 A local clone plays the remote (its path contains ``github.com/<owner>/<name>``, so snakedeploy
 treats it as a GitHub repository: it clones it, checks out the tag and copies ``config/`` and
-``profiles/``). The deployed Snakefile's ``github(...)`` source is pointed at the clone with
-Snakemake's ``gitfile(...)``, which reads every workflow file (rules, scripts, schemas, env file)
-from the git tag, as ``github()`` does from GitHub. alsig itself comes from a wheel of the tag in
-a fresh environment, and the clone's ``src/`` is deleted before the run: nothing reaches for a
-source folder.
+``profiles/``). The deployed Snakefile's ``github(...)`` source is pointed at the clone's
+``workflow/Snakefile``, checked out at the tag (Snakemake's ``gitfile(...)``, which would read the
+files from the tag's git objects, fails in Snakemake 9.27 on every rule with ``script:``:
+``LocalGitFile.join`` is handed a ``LocalSourceFile``, a TypeError). alsig itself comes from a
+wheel of the tag in a fresh environment, and the clone's ``src/`` is deleted before the run:
+nothing reaches for a source folder.
 """
 
 from __future__ import annotations
@@ -78,8 +79,14 @@ def test_the_module_runs_the_demo_from_the_tag(deployment):
     remote, dest, env = deployment
     snakefile = dest / "workflow" / "Snakefile"
     text = snakefile.read_text()
-    # gitfile(): the same files from the same tag, read from the local clone instead of GitHub
-    text = re.sub(r'github\("alsig-dev/alsig", ', f'gitfile("{remote}", ', text)
+    # the same files at the same tag, read from the local clone instead of GitHub
+    git("checkout", "--quiet", TAG, "--", "workflow", "config", cwd=remote)
+    text = re.sub(
+        r'github\("alsig-dev/alsig", path="workflow/Snakefile", tag="[^"]+"\)',
+        f'"{remote}/workflow/Snakefile"',
+        text,
+    )
+    assert f'"{remote}/workflow/Snakefile"' in text
     snakefile.write_text(text)
     config = yaml.safe_load((dest / "config" / "config.yaml").read_text())
     config["enrich"] = dict(FAST_ENRICH)
