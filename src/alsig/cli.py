@@ -272,7 +272,8 @@ def _report(args: argparse.Namespace) -> int:
 
     from alsig.settings import RunSettings
 
-    config_path = Path(args.config)
+    # both relative to the directory snakemake runs in, as snakemake reads them
+    config_path = Path(args.workdir) / args.config
     snakefile = Path(args.workdir) / args.snakefile
     for flag, path in (("--config", config_path), ("--snakefile", snakefile)):
         if not path.is_file():
@@ -458,7 +459,9 @@ def _add_report(commands) -> None:
         help="build a run's HTML report into its own output folder, after checking (snakemake "
         "--dry-run) that its outputs are up to date",
     )
-    rep.add_argument("--config", required=True, help="the run's config (its output_dir)")
+    rep.add_argument(
+        "--config", required=True, help="the run's config (its output_dir), relative to --workdir"
+    )
     rep.add_argument("--workdir", default=".", help="directory snakemake runs in")
     rep.add_argument(
         "--snakefile",
