@@ -90,3 +90,19 @@ def test_check_config_prints_the_slurm_warning(repo, capsys, monkeypatch):
     out = capsys.readouterr()
     assert code == 0 and "OK (1 dataset(s))" in out.out
     assert "warning: " in out.err and "no default partition" in out.err
+
+
+def test_pending_jobs_and_report_path_of_alsig_report():
+    from alsig.cli import pending_jobs, report_path
+
+    dry_run = (
+        "[Sat Dec  5 12:43:03 2026]\nrule score_figures:\n    input: a\n"
+        "    wildcards: dataset=demo\n    resources: tmpdir=/tmp\n\n"
+        "[Sat Dec  5 12:43:03 2026]\nlocalrule all:\n    input: b\n"
+    )
+    assert pending_jobs(dry_run) == ["score_figures (dataset=demo)"]
+    assert (
+        pending_jobs("Nothing to be done (all requested files are present and up to date).") == []
+    )
+    assert str(report_path("results/run_b", 1)) == "results/run_b/report.html"
+    assert str(report_path("results/shared", 3)) == "results/shared/report.zip"
