@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
+CONFIG ?= config/config.yaml
 
 .PHONY: demo report test test-unit test-fast lint typecheck clean install
 
@@ -12,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,report]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,10 +31,10 @@ demo: install
 	@echo "  results/demo/report/*.html                     (tables to browse: samples, DE, enrichment, scores)"
 	@echo "HTML report: make report  ->  results/report.html"
 
-## The snakemake report of the last run (every figure and table with its caption).
+## The report of one run (CONFIG, default the demo's) in its own output folder: every figure and
+## table with its caption. Refused while the run's outputs are not up to date (alsig report).
 report: install
-	$(BIN)/snakemake --report results/report.html
-	@echo "report: results/report.html"
+	$(BIN)/alsig report --config $(CONFIG)
 
 ## Install the test dependencies and run the whole test suite (two workers; the tests that read
 ## the shared demo run stay on one worker, which builds it once).

@@ -3,7 +3,8 @@
 ``alsig check-config FILE`` is the pre-flight (:mod:`alsig.preflight`): it validates a config
 and opens the sheets and files it names without running anything (one line per problem, naming
 the key or file). ``alsig signatures`` lists the shipped signatures. ``alsig score`` scores new
-samples against a finished dataset. ``alsig discover`` lists the GEO series NCBI E-utilities
+samples against a finished dataset. ``alsig report --config FILE`` builds a run's report into its
+output folder, refusing while ``snakemake --dry-run`` lists pending jobs. ``alsig discover`` lists the GEO series NCBI E-utilities
 finds (read-only); ``alsig reprocess`` is the scheduled entry point (see README, "Scheduled
 reprocessing"). Run the workflow itself with ``snakemake``.
 
@@ -19,12 +20,14 @@ Each subcommand imports its application (:mod:`alsig.newsamples`, :mod:`alsig.op
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import alsig
 from alsig.errors import AlsigError
-from alsig.io import write_tsv
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NETWORK = 0, 1, 2, 3
 DESCRIPTION = (
@@ -51,29 +54,45 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from alsig.newsamples import read_new_counts, score_new_samples
+    from alsig.newsamples import (
+        MAX_MISSING_SHARE,
+        read_new_samples,
+        score_new_samples,
+        write_placement,
+    )
+    from alsig.newsamples.output import STDOUT, output_format
 
     _logging(args.verbose)
     try:
-        counts = read_new_counts(
-            args.counts, gene_column=args.gene_column, id_type=args.gene_id_type
+        output_format(args.output)  # a wrong suffix is refused before any work
+        for flag, path in (("--counts", args.counts), ("--dataset", args.dataset)):
+            if not Path(path).exists():
+                raise AlsigError(f"{flag} {path} does not exist.")
+        new = read_new_samples(args.counts, gene_column=args.gene_column, id_type=args.gene_id_type)
+        table = score_new_samples(
+            new.counts,
+            args.dataset,
+            stratum=args.stratum,
+            label=args.label or Path(args.counts).name.split(".")[0],
+            max_missing_share=(
+                MAX_MISSING_SHARE if args.max_missing_share is None else args.max_missing_share
+            ),
+            gene_ids=new.gene_ids,
+            region=args.region,
+            source=args.counts,
         )
-        table = score_new_samples(counts, args.dataset, stratum=args.stratum)
     except AlsigError as exc:
         print(f"alsig score: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except FileNotFoundError as exc:
-        print(
-            f"alsig score: {exc.filename} does not exist; --dataset must be results/<dataset> "
-            "of a finished run",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    write_tsv(table, args.output)
-    n = table["sample"].n_unique()
+    write_placement(table, args.output)
+    where = "standard output" if args.output == STDOUT else args.output
+    flagged = table["qc_flag"].drop_nulls()
     print(
-        f"{args.output}: {n} sample(s) x {table['signature'].n_unique()} signatures placed "
-        f"against {table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
+        f"alsig score: {where}: {table['sample'].n_unique()} sample(s) x "
+        f"{table['signature'].n_unique()} signatures placed against "
+        f"{table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
+        + (f"; every row flagged: {flagged[0]}" if flagged.len() else ""),
+        file=sys.stderr,
     )
     return EXIT_OK
 
@@ -87,6 +106,84 @@ def _signatures(args: argparse.Namespace) -> int:
     else:
         print(table.write_csv(separator="\t"), end="")
     return EXIT_OK
+
+
+def slurm_partition_warnings(
+    profile_dir: Path,
+    environ: Mapping[str, str],
+    default_partition: Callable[[], str | None],
+) -> list[str]:
+    """Warn when a Slurm run would have no partition to submit to.
+
+    The shipped Slurm profile names no partition: the executor plugin then submits to the
+    cluster's default partition. That fails on a cluster without one unless the user sets
+    ``--default-resources slurm_partition=...``, ``SNAKEMAKE_SLURM_PARTITIONS`` or the plugin's
+    ``slurm-partition-config``.
+
+    Parameters
+    ----------
+    profile_dir
+        The Snakemake profile the run will use (``--profile``).
+    environ
+        The environment (``SNAKEMAKE_SLURM_PARTITIONS``).
+    default_partition
+        Returns the cluster's default partition (None: there is none); raises ``OSError`` when
+        Slurm cannot be asked (no ``sinfo`` here).
+
+    Returns
+    -------
+    list of str
+        One warning per problem; empty when the profile is not a Slurm one or a partition is set.
+    """
+    import yaml
+
+    files = [profile_dir / name for name in ("profile.yaml", "config.yaml")]
+    found = next((f for f in files if f.is_file()), None)
+    if found is None:
+        return [f"--profile {profile_dir}: no profile.yaml (or config.yaml) in it"]
+    profile = yaml.safe_load(found.read_text()) or {}
+    if profile.get("executor") != "slurm":
+        return []
+    resources = profile.get("default-resources") or {}
+    if (
+        (isinstance(resources, dict) and resources.get("slurm_partition"))
+        or environ.get("SNAKEMAKE_SLURM_PARTITIONS")
+        or profile.get("slurm-partition-config")
+    ):
+        return []
+    how = (
+        "pass --default-resources slurm_partition=<partition> to snakemake, or export "
+        "SNAKEMAKE_SLURM_PARTITIONS=<partitions.yaml> (sinfo -s lists the partitions)"
+    )
+    try:
+        partition = default_partition()
+    except OSError as exc:
+        return [
+            f"{found}: names no Slurm partition and the cluster's default cannot be checked "
+            f"here ({exc}); if the cluster has no default partition, {how}"
+        ]
+    if partition is None:
+        return [
+            f"{found}: names no Slurm partition and the cluster has no default partition, so "
+            f"every sbatch would be refused; {how}"
+        ]
+    return []
+
+
+def _sinfo_default_partition() -> str | None:
+    """Return the partition ``sinfo`` marks as default (``*``), or None."""
+    import shutil
+    import subprocess
+
+    sinfo = shutil.which("sinfo")
+    if sinfo is None:
+        raise OSError("sinfo not found")
+    result = subprocess.run(
+        [sinfo, "-h", "-o", "%P"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if result.returncode != 0:
+        raise OSError(f"sinfo: {result.stderr.strip() or result.returncode}")
+    return next((p.rstrip("*") for p in result.stdout.split() if p.endswith("*")), None)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -104,6 +201,11 @@ def _check_config(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     for note in found.notes:
         print(f"{path}: note: {note}")
+    if args.profile:
+        for warning in slurm_partition_warnings(
+            Path(args.profile), os.environ, _sinfo_default_partition
+        ):
+            print(f"{path}: warning: {warning}", file=sys.stderr)
     for problem in found.problems:
         print(f"{path}: {problem}", file=sys.stderr)
     if not found.problems:
@@ -111,13 +213,134 @@ def _check_config(args: argparse.Namespace) -> int:
     return EXIT_USAGE if found.problems else EXIT_OK
 
 
+#: A run of this many datasets or more gets a .zip report (the report's files beside its
+#: index.html) instead of one self-contained .html that grows ~13 MB per dataset.
+REPORT_ZIP_FROM_DATASETS = 3
+
+
+def pending_jobs(dry_run_output: str) -> list[str]:
+    """Return the jobs a ``snakemake --dry-run`` would run, e.g. ``score_figures (dataset=demo)``.
+
+    Parameters
+    ----------
+    dry_run_output
+        What ``snakemake -n`` printed (stdout and stderr).
+
+    Returns
+    -------
+    list of str
+        One entry per job (the default target ``all`` left out); empty when nothing is to be done.
+    """
+    jobs = []
+    rule = None
+    for line in dry_run_output.splitlines():
+        started = re.match(r"^\s*(?:local)?rule (\w+):$", line)
+        if started:
+            rule = started.group(1)
+            if rule != "all":
+                jobs.append(rule)
+            continue
+        wildcards = re.match(r"^\s+wildcards: (.+)$", line)
+        if wildcards and rule not in (None, "all") and jobs and jobs[-1] == rule:
+            jobs[-1] = f"{rule} ({wildcards.group(1)})"
+    return jobs
+
+
+def report_path(output_dir: str, n_datasets: int) -> Path:
+    """Return where ``alsig report`` writes a run's report: in the run's own output folder.
+
+    Parameters
+    ----------
+    output_dir
+        The config's ``output_dir``.
+    n_datasets
+        Datasets of the run (from :data:`REPORT_ZIP_FROM_DATASETS` on, a ``.zip``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<output_dir>/report.html`` or ``<output_dir>/report.zip``.
+    """
+    suffix = ".zip" if n_datasets >= REPORT_ZIP_FROM_DATASETS else ".html"
+    return Path(output_dir) / f"report{suffix}"
+
+
+def _report(args: argparse.Namespace) -> int:
+    import subprocess
+
+    import yaml
+
+    from alsig.settings import RunSettings
+
+    # both relative to the directory snakemake runs in, as snakemake reads them
+    config_path = Path(args.workdir) / args.config
+    snakefile = Path(args.workdir) / args.snakefile
+    for flag, path in (("--config", config_path), ("--snakefile", snakefile)):
+        if not path.is_file():
+            print(f"alsig report: {flag} {path} does not exist", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        run = RunSettings(yaml.safe_load(config_path.read_text()) or {})
+    except (AlsigError, yaml.YAMLError) as exc:
+        print(f"alsig report: {config_path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile.resolve()),
+        "--configfile",
+        str(config_path.resolve()),
+    ]
+    # outputs older than their inputs, or missing, would put last run's figures in the report
+    dry = subprocess.run(
+        [*command, "--dry-run"], cwd=args.workdir, capture_output=True, text=True, check=False
+    )
+    if dry.returncode != 0:
+        print(
+            f"alsig report: the dry run of {config_path} failed:\n{dry.stderr[-3000:]}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    pending = pending_jobs(dry.stdout + dry.stderr)
+    if pending:
+        shown = ", ".join(pending[:10]) + (
+            f" and {len(pending) - 10} more" if len(pending) > 10 else ""
+        )
+        what = "warning" if args.allow_stale else "error"
+        print(
+            f"alsig report: {what}: the outputs of {config_path} in '{run.output_dir}' are not up "
+            f"to date: {len(pending)} job(s) pending: {shown}. Run `snakemake --configfile "
+            f"{config_path} --cores all` first"
+            + ("" if args.allow_stale else " (or build anyway with --allow-stale)."),
+            file=sys.stderr,
+        )
+        if not args.allow_stale:
+            return EXIT_FAILED
+    report = Path(args.output) if args.output else report_path(run.output_dir, len(run.datasets))
+    made = subprocess.run(
+        [*command, "--report", str(report)],
+        cwd=args.workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        print(f"alsig report: snakemake --report failed:\n{made.stderr[-3000:]}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"alsig report: {Path(args.workdir) / report} ({len(run.datasets)} dataset(s))")
+    return EXIT_OK
+
+
 def _logging(verbose: bool) -> None:
     import logging
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from alsig.runner import LOG_FORMAT, ReadableFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ReadableFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -171,6 +394,11 @@ def _add_check_config(commands) -> None:
     )
     check.add_argument("config")
     check.add_argument("--workdir", default=".", help="directory relative paths are resolved from")
+    check.add_argument(
+        "--profile",
+        help="the Snakemake profile the run will use: a Slurm profile is checked for a partition "
+        "(e.g. --profile workflow/profiles/slurm)",
+    )
     check.set_defaults(func=_check_config)
 
 
@@ -188,8 +416,18 @@ def _add_score(commands) -> None:
         help="score new samples against a finished dataset (its normalisation, signatures and "
         "control distribution) without rerunning the cohort",
     )
-    score.add_argument("--dataset", required=True, help="results/<dataset> of a finished run")
+    score.add_argument(
+        "--dataset",
+        required=True,
+        help="<output_dir>/<dataset> of a finished run, e.g. results/demo",
+    )
     score.add_argument("--counts", required=True, help="genes x samples counts (TSV/CSV/.h5ad)")
+    score.add_argument(
+        "--output",
+        required=True,
+        help="a .parquet or .tsv file (the format follows the suffix), or '-' for TSV on "
+        "standard output",
+    )
     score.add_argument("--gene-column", help="gene id column (default: the first)")
     score.add_argument(
         "--gene-id-type", default="auto", choices=["auto", "symbol", "entrez", "ensembl"]
@@ -197,9 +435,50 @@ def _add_score(commands) -> None:
     score.add_argument(
         "--stratum", help="reference stratum when the dataset's controls are stratified"
     )
-    score.add_argument("--output", default="new_sample_scores.tsv")
+    score.add_argument(
+        "--label",
+        help="the new rows' dataset column (default: the counts file's name without suffixes)",
+    )
+    score.add_argument(
+        "--max-missing-share",
+        type=float,
+        help="refuse when a larger share of the dataset's genes is absent from the counts "
+        "(default 0.5, alsig.newsamples.MAX_MISSING_SHARE); below it, the new and the "
+        "dataset's samples are scored within the shared genes and every row is flagged",
+    )
+    score.add_argument(
+        "--region", help="the samples' region for the subtype call (default: the stratum's)"
+    )
     score.add_argument("-v", "--verbose", action="store_true")
     score.set_defaults(func=_score)
+
+
+def _add_report(commands) -> None:
+    rep = commands.add_parser(
+        "report",
+        help="build a run's HTML report into its own output folder, after checking (snakemake "
+        "--dry-run) that its outputs are up to date",
+    )
+    rep.add_argument(
+        "--config", required=True, help="the run's config (its output_dir), relative to --workdir"
+    )
+    rep.add_argument("--workdir", default=".", help="directory snakemake runs in")
+    rep.add_argument(
+        "--snakefile",
+        default="workflow/Snakefile",
+        help="relative to --workdir (default: %(default)s)",
+    )
+    rep.add_argument(
+        "--output",
+        help="report file (default: <output_dir>/report.html, or report.zip from "
+        f"{REPORT_ZIP_FROM_DATASETS} datasets)",
+    )
+    rep.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="build even when jobs are pending (they are listed as a warning)",
+    )
+    rep.set_defaults(func=_report)
 
 
 def _add_discover(commands) -> None:
@@ -254,7 +533,14 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="alsig", description=DESCRIPTION, epilog=EPILOG)
     root.add_argument("--version", action="version", version=f"alsig {alsig.__version__}")
     commands = root.add_subparsers(dest="command", required=True)
-    for add in (_add_check_config, _add_signatures, _add_score, _add_discover, _add_reprocess):
+    for add in (
+        _add_check_config,
+        _add_signatures,
+        _add_score,
+        _add_report,
+        _add_discover,
+        _add_reprocess,
+    ):
         add(commands)
     return root
 

@@ -104,12 +104,22 @@ def te_block(adata: Any) -> pd.DataFrame | None:
     Returns
     -------
     pandas.DataFrame or None
-        The counts, or ``None`` when the dataset has no TE input.
+        The counts under the TE ids as TEcount wrote them (``ALR/Alpha:centr:Satellite``; the
+        store holds ``/`` as ``_``, :data:`TE_FEATURES` maps them back), or ``None`` when the
+        dataset has no TE input.
     """
     block = adata.obsm.get(TE_COUNTS) if hasattr(adata, "obsm") else None
     if block is None:
         return None
-    return block if isinstance(block, pd.DataFrame) else pd.DataFrame(block, index=adata.obs_names)
+    if not isinstance(block, pd.DataFrame):
+        block = pd.DataFrame(block, index=adata.obs_names)
+    features = adata.uns.get(TE_FEATURES, {}) if hasattr(adata, "uns") else {}
+    if "stored_id" in features:
+        original = dict(
+            zip(map(str, features["stored_id"]), map(str, features["te_id"]), strict=True)
+        )
+        block = block.rename(columns=original)
+    return block
 
 
 def library_sizes(adata: Any) -> np.ndarray:

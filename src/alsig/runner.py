@@ -11,17 +11,22 @@ A rule script (``workflow/scripts/<stage>.py``) is a few lines::
 :func:`run_stage` unpacks Snakemake's job object into plain values, so no stage ever sees it:
 ``run(inputs, outputs, settings, threads, **params)`` gets dicts of file names, the job's
 settings (``params.settings``, resolved once by ``common.smk``, made the stage's typed settings
-object here) and every other ``params`` entry as a keyword (dataset, contrast, ...). It sends logging to the job's ``log:`` file and turns an :class:`AlsigError`
-into a one-paragraph message (log and stderr) and exit status 1 instead of a traceback. Stages
-write their outputs atomically, so a failed job leaves no partial file.
+object here) and every other ``params`` entry as a keyword (dataset, contrast, ...). It sends
+logging to the job's ``log:`` file, opens it with what the job is (rule, wildcards, threads, the
+planned time and memory) and closes it with ``rule <rule> done in N s (<wildcards>)``, and turns
+an :class:`AlsigError` into a one-paragraph message (log and stderr) and exit status 1 instead of
+a traceback. Values in log messages are written as a reader would (:class:`ReadableFormatter`:
+``ALS: 26, control: 12``, not ``{'ALS': np.int64(26), ...}``). Stages write their outputs
+atomically, so a failed job leaves no partial file.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from alsig.errors import AlsigError
@@ -30,17 +35,74 @@ from alsig.settings.stages import from_mapping
 log = logging.getLogger("alsig")
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def readable(value: Any) -> Any:
+    """Return a log argument as a reader would write it.
+
+    numpy scalars become Python numbers, mappings ``key: value, ...`` and lists or tuples
+    ``a, b, c`` (recursively); anything else is returned as it is.
+
+    Parameters
+    ----------
+    value
+        One argument of a log call.
+
+    Returns
+    -------
+    object
+        A number or string for the message's ``%`` formatting.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {readable(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return ", ".join(str(readable(v)) for v in items) or "none"
+    return value
+
+
+class ReadableFormatter(logging.Formatter):
+    """A formatter that writes every argument of a message with :func:`readable`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` with its arguments made readable (the record is left unchanged).
+
+        Parameters
+        ----------
+        record
+            The log record.
+
+        Returns
+        -------
+        str
+            The formatted line.
+        """
+        args = record.args
+        if isinstance(args, tuple) and args:
+            record = logging.makeLogRecord(record.__dict__)
+            record.args = tuple(readable(a) for a in args)
+        return super().format(record)
+
+
 def configure_logging(log_path: str | None, level: int = logging.INFO) -> None:
-    """Log to stderr and, when given, to ``log_path`` (replacing it); warnings are logged."""
+    """Log to stderr and, when given, to ``log_path`` (replacing it); warnings are logged.
+
+    Parameters
+    ----------
+    log_path
+        The job's log file, or None.
+    level
+        The logging level.
+    """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w"))
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
+    for handler in handlers:
+        handler.setFormatter(ReadableFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.captureWarnings(True)
     warnings.simplefilter("default")
 
@@ -74,13 +136,27 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
     }
 
 
+def _wildcards(smk: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
+
+
 def job_start_line(smk: Any) -> str:
     """Return what a job says when it starts.
 
     Rule, wildcards, threads, and the time and memory its rule's resource model planned (so a
     long silent step can be told from a hung one).
+
+    Parameters
+    ----------
+    smk
+        Snakemake's job object.
+
+    Returns
+    -------
+    str
+        E.g. ``rule de started (dataset=demo, contrast=ALS_vs_control; 4 thread(s); ...)``.
     """
-    wildcards = ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
+    wildcards = _wildcards(smk)
     resources = dict(smk.resources.items())
     planned = []
     if "runtime" in resources:
@@ -92,6 +168,26 @@ def job_start_line(smk: Any) -> str:
         + (f"; planned: {', '.join(planned)}" if planned else "")
         + ")"
     )
+
+
+def job_end_line(smk: Any, seconds: float) -> str:
+    """Return the last line of a finished job's log: what it did and how long it took.
+
+    Parameters
+    ----------
+    smk
+        Snakemake's job object.
+    seconds
+        Wall time of the job's work.
+
+    Returns
+    -------
+    str
+        E.g. ``rule enrich done in 12 s (dataset=demo, contrast=ALS_vs_control,
+        collection=hallmark)``.
+    """
+    wildcards = _wildcards(smk)
+    return f"rule {smk.rule} done in {seconds:.0f} s" + (f" ({wildcards})" if wildcards else "")
 
 
 def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = None) -> None:
@@ -109,9 +205,11 @@ def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = N
     log_path = smk.log[0] if len(smk.log) else None
     configure_logging(log_path)
     log.info("%s", job_start_line(smk))
+    started = time.monotonic()
     try:
         run(**job_arguments(smk, settings_type))
     except AlsigError as exc:
         log.error("%s", exc)
         print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
         sys.exit(1)
+    log.info("%s", job_end_line(smk, time.monotonic() - started))

@@ -25,10 +25,9 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """Path of a venv holding alsig installed from a wheel of this checkout."""
-    work = tmp_path_factory.mktemp("install")
+def install_venv(source: Path, work: Path) -> Path:
+    """A fresh venv holding alsig installed from a wheel of the checkout ``source``, beside this
+    test environment's other packages (linked by a ``.pth`` line: nothing is downloaded)."""
     wheels = work / "wheels"
     build = subprocess.run(
         [
@@ -41,7 +40,7 @@ def installed(tmp_path_factory) -> Path:
             "-q",
             "-w",
             str(wheels),
-            str(REPO),
+            str(source),
         ],
         capture_output=True,
         text=True,
@@ -72,6 +71,12 @@ def installed(tmp_path_factory) -> Path:
     )
     assert install.returncode == 0, install.stderr[-3000:]
     return env
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """Path of a venv holding alsig installed from a wheel of this checkout."""
+    return install_venv(REPO, tmp_path_factory.mktemp("install"))
 
 
 def clean_env() -> dict[str, str]:

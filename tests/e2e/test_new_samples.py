@@ -1,5 +1,7 @@
 """``alsig score``: a new sample placed against a finished dataset gets the score the dataset's
-own table gives the same counts, and z / percentiles against the dataset's controls."""
+own table gives the same counts, and z / percentiles against the dataset's controls; its table
+reads with ``alsig.read_scores`` and concatenates with the catalog; counts lacking too many of the
+dataset's genes are refused, fewer are scored within the shared genes with every row flagged."""
 
 from __future__ import annotations
 
@@ -9,36 +11,48 @@ import pandas as pd
 import polars as pl
 import pytest
 
+import alsig
 from alsig.cli import main
+from alsig.tables import COLUMNS
 from tests.conftest import uses_demo_run
 
 pytestmark = uses_demo_run
 
 
-def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path, capsys):
+def dataset_counts(demo_run, samples: list[str], names: list[str]) -> pd.DataFrame:
+    """Genes x samples counts of dataset samples under new names."""
     qc = ad.read_h5ad(demo_run / "results/demo/qc/filtered.h5ad")
     counts = np.asarray(qc.X.toarray() if hasattr(qc.X, "toarray") else qc.X)
-    chosen = ["JR9", "JR35"]
-    rows = [qc.obs_names.get_loc(s) for s in chosen]
-    frame = pd.DataFrame(counts[rows].T, index=qc.var_names, columns=["new_a", "new_b"])
+    rows = [qc.obs_names.get_loc(s) for s in samples]
+    frame = pd.DataFrame(counts[rows].T, index=qc.var_names, columns=names)
     frame.index.name = "gene"
-    frame.to_csv(tmp_path / "new.tsv", sep="\t")
-    out = tmp_path / "placed.tsv"
-    assert (
-        main(
-            [
-                "score",
-                "--dataset",
-                str(demo_run / "results/demo"),
-                "--counts",
-                str(tmp_path / "new.tsv"),
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
+    return frame
+
+
+def score(demo_run, counts, output, *extra: str) -> int:
+    return main(
+        [
+            "score",
+            "--dataset",
+            str(demo_run / "results/demo"),
+            "--counts",
+            str(counts),
+            "--output",
+            str(output),
+            *extra,
+        ]
     )
-    placed = pl.read_csv(out, separator="\t")
+
+
+def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path, capsys):
+    chosen = ["JR9", "JR35"]
+    dataset_counts(demo_run, chosen, ["new_a", "new_b"]).to_csv(tmp_path / "new.tsv", sep="\t")
+    out = tmp_path / "placed.parquet"
+    assert score(demo_run, tmp_path / "new.tsv", out) == 0
+    placed = alsig.read_scores(out)  # the long table's schema, then the placement columns
+    assert placed.columns[: len(COLUMNS)] == COLUMNS
+    assert {"control_percentile", "n_controls", "subtype_call", "p_ox"} <= set(placed.columns)
+    assert set(placed["dataset"]) == {"new"} and placed["qc_flag"].null_count() == placed.height
     dataset = pl.read_parquet(demo_run / "results/demo/scores/signature_scores.parquet").filter(
         pl.col("method") == "singscore"
     )
@@ -52,36 +66,83 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
             mine["z_vs_control"].to_numpy(), theirs["z_vs_control"].to_numpy(), atol=1e-9
         )
     assert set(placed["n_controls"]) == {6} and placed["control_percentile"].max() <= 100
-    assert "placed against demo (all samples)" in capsys.readouterr().out
+    assert set(placed["n_reference_genes_missing"]) == {0}
+    # one call per sample from the frozen subtype model (the demo's 6,000 genes cover it)
+    assert placed.select("sample", "subtype_call").unique().height == 2
+    assert placed["subtype_model"].unique().to_list() == ["genes"]
+    assert f"{out}: 2 sample(s)" in capsys.readouterr().err
+    # it concatenates with the run's catalog: as it is, or cut to the schema's columns
+    catalog = alsig.read_scores(demo_run / "results/catalog/signature_scores.parquet")
+    both = pl.concat([catalog, placed], how="diagonal_relaxed")
+    assert both.height == catalog.height + placed.height
+    assert pl.concat([catalog, placed.select(COLUMNS)]).height == both.height
+
+
+def test_tsv_output_and_stdout(demo_run, tmp_path, capsys):
+    dataset_counts(demo_run, ["JR9"], ["new_a"]).to_csv(tmp_path / "new.tsv", sep="\t")
+    assert score(demo_run, tmp_path / "new.tsv", tmp_path / "placed.tsv", "--label", "clinic") == 0
+    table = pl.read_csv(tmp_path / "placed.tsv", separator="\t")
+    assert table.columns[: len(COLUMNS)] == COLUMNS and set(table["dataset"]) == {"clinic"}
+    capsys.readouterr()
+    assert score(demo_run, tmp_path / "new.tsv", "-") == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("schema_version\talsig_version\tdataset")
+    assert "standard output: 1 sample(s)" in out.err
+    # no default file: --output is required
+    with pytest.raises(SystemExit) as caught:
+        main(["score", "--dataset", str(demo_run / "results/demo"), "--counts", "x.tsv"])
+    assert caught.value.code == 2
+    assert "--output" in capsys.readouterr().err
+
+
+def test_mismatched_gene_sets_are_refused_or_scored_within_the_shared_genes(
+    demo_run, tmp_path, capsys
+):
+    frame = dataset_counts(demo_run, ["JR9", "JR35"], ["new_a", "new_b"])
+    # 60 % of the dataset's genes absent (the 6,000 vs 27,961-gene case is 78 %): refused
+    frame.iloc[:2400].to_csv(tmp_path / "panel.tsv", sep="\t")
+    out = tmp_path / "placed.tsv"
+    assert score(demo_run, tmp_path / "panel.tsv", out) == 2
+    err = capsys.readouterr().err
+    assert "3,600 of the 6,000 genes of dataset" in err
+    assert f"absent from {tmp_path / 'panel.tsv'}" in err and "--max-missing-share" in err
+    assert not out.exists()
+    # 10 % absent: scored within the shared genes, the dataset's samples rescored on them
+    frame.iloc[:5400].to_csv(tmp_path / "most.tsv", sep="\t")
+    assert score(demo_run, tmp_path / "most.tsv", out) == 0
+    placed = pl.read_csv(out, separator="\t")
+    assert placed["qc_flag"].null_count() == 0
+    assert set(placed["qc_flag"]) == {
+        "genes_missing(600 of 6000 dataset genes absent; scored and referenced within the "
+        "5400 shared genes)"
+    }
+    assert set(placed["n_reference_genes_missing"]) == {600}
+    # like with like: the z of a dataset sample barely moves (counting the absent genes as 0
+    # moved it by 1.4 sd in the median and up to 50 sd, bench/results/new_samples_missing_genes.md)
+    dataset = pl.read_parquet(demo_run / "results/demo/scores/signature_scores.parquet").filter(
+        (pl.col("method") == "singscore") & (pl.col("sample") == "JR9")
+    )
+    joined = placed.filter(pl.col("sample") == "new_a").join(
+        dataset, on="signature", suffix="_dataset"
+    )
+    moved = (joined["z_vs_control"] - joined["z_vs_control_dataset"]).abs().drop_nulls()
+    assert moved.len() > 20 and moved.median() < 0.25
+    # a higher limit lets the panel through, flagged
+    assert score(demo_run, tmp_path / "panel.tsv", out, "--max-missing-share", "0.7") == 0
+    assert pl.read_csv(out, separator="\t")["qc_flag"].str.starts_with("genes_missing(3600").all()
 
 
 def test_unknown_genes_and_strata_are_usage_errors(demo_run, tmp_path, capsys):
     (tmp_path / "new.tsv").write_text("gene\tS1\n" + "".join(f"G{i}\t{i}\n" for i in range(30)))
-    code = main(
-        [
-            "score",
-            "--dataset",
-            str(demo_run / "results/demo"),
-            "--counts",
-            str(tmp_path / "new.tsv"),
-        ]
-    )
-    assert code == 2 and "shares fewer than 10 counted genes" in capsys.readouterr().err
+    code = score(demo_run, tmp_path / "new.tsv", tmp_path / "out.tsv")
+    assert code == 2 and "are absent from" in capsys.readouterr().err
     qc = ad.read_h5ad(demo_run / "results/demo/qc/filtered.h5ad")
     counts = np.asarray(qc.X.toarray() if hasattr(qc.X, "toarray") else qc.X)
     pd.DataFrame({"gene": qc.var_names, "S1": counts[0]}).to_csv(
         tmp_path / "new.tsv", sep="\t", index=False
     )
-    code = main(
-        [
-            "score",
-            "--dataset",
-            str(demo_run / "results/demo"),
-            "--counts",
-            str(tmp_path / "new.tsv"),
-            "--stratum",
-            "region=Cerebellum",
-        ]
+    code = score(
+        demo_run, tmp_path / "new.tsv", tmp_path / "out.tsv", "--stratum", "region=Cerebellum"
     )
     assert code == 2
     assert "--stratum 'region=Cerebellum' is not a reference stratum" in capsys.readouterr().err
@@ -91,6 +152,30 @@ def test_unknown_genes_and_strata_are_usage_errors(demo_run, tmp_path, capsys):
 def test_a_dataset_that_did_not_run_is_named(tmp_path, capsys, missing):
     (tmp_path / "new.tsv").write_text("gene\tS1\nSOD1\t1\n")  # a human gene: the counts pass
     code = main(
-        ["score", "--dataset", str(tmp_path / missing), "--counts", str(tmp_path / "new.tsv")]
+        [
+            "score",
+            "--dataset",
+            str(tmp_path / missing),
+            "--counts",
+            str(tmp_path / "new.tsv"),
+            "--output",
+            str(tmp_path / "out.tsv"),
+        ]
     )
-    assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert code == 2
+    assert f"--dataset {tmp_path / missing} does not exist" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    code = main(
+        [
+            "score",
+            "--dataset",
+            str(tmp_path / "run"),
+            "--counts",
+            str(tmp_path / "new.tsv"),
+            "--output",
+            str(tmp_path / "out.tsv"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and f"{tmp_path / 'run' / 'qc' / 'filtered.h5ad'} does not exist" in err
+    assert "None" not in err

@@ -1,10 +1,13 @@
 """The demo DAG run through a real (single-node, localhost) Slurm with workflow/profiles/slurm.
 
 Starts munged/slurmctld/slurmd with tests/hpc/slurm_cluster.py, runs the workflow once locally and
-once with `--profile workflow/profiles/slurm`, checks that every non-local job went through Slurm
-(squeue lists it as COMPLETED under the run's job name, with the rule in the job comment) and that
-both runs produced the same results. Skips with the reason when Slurm/munge are not installed or
-this is not root (install: tests/hpc/install_slurm.sh). Takes a few minutes: Slurm polling.
+once with the shipped `--profile workflow/profiles/slurm` as it is (no partition or account in it:
+the plugin finds the cluster's default partition), checks that every submission went through
+Slurm (squeue lists it as COMPLETED under the run's job name, with the rule in the job comment),
+that the profile's groups ran as one submission each (the enrichment collections of a contrast with
+their dot plot; the dataset's figures and tables), and that both runs produced the same results.
+Skips with the reason when Slurm/munge are not installed or this is not root (install:
+tests/hpc/install_slurm.sh). Takes a few minutes: Slurm polling.
 """
 
 from __future__ import annotations
@@ -59,27 +62,19 @@ def slurm_cluster():
         cluster.stop()
 
 
-def test_profile_has_no_mem_mb_per_cpu():
-    """The plugin lets a default mem_mb_per_cpu override every rule's mem_mb (plugin issue #335)."""
-    assert "mem_mb_per_cpu:" not in PROFILE.read_text()
-
-
-def cluster_profile(target: Path, partition: str) -> Path:
-    """The shipped profile with its placeholders filled in for the local test cluster."""
-    text = PROFILE.read_text()
-    text, n_partition = re.subn(
-        r'(?m)^(\s*slurm_partition:\s*)"CHANGE_ME_partition"', rf"\g<1>{partition}", text
-    )
-    text, n_account = re.subn(r'(?m)^\s*slurm_account:\s*"CHANGE_ME_account".*\n', "", text)
-    assert (n_partition, n_account) == (1, 1), "profile placeholders changed; update this test"
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "profile.yaml").write_text(text)
-    return target
-
-
-def submitted_rules(snakemake_output: str) -> list[str]:
-    """Rules of the jobs Snakemake sent to the executor (local rules print `localrule`)."""
-    return re.findall(r"(?m)^rule (\w+):$", snakemake_output)
+def submissions(snakemake_output: str) -> tuple[list[str], dict[str, list[str]]]:
+    """What Snakemake sent to the executor: the rules of single jobs (local rules print
+    `localrule`) and, per group job, its group and the rules inside it."""
+    singles, groups = [], {}
+    for block in re.split(r"(?m)^(?=\[[^\]]+\] )", snakemake_output):
+        group = re.search(r"\] Group job (\w+) \(", block)
+        if group:
+            groups.setdefault(group.group(1), []).append(
+                sorted(re.findall(r"(?m)^\s+rule (\w+):$", block))
+            )
+        else:
+            singles += re.findall(r"(?m)^rule (\w+):$", block)
+    return singles, groups
 
 
 def squeue_jobs(run_id: str) -> list[dict[str, str]]:
@@ -177,10 +172,11 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, demo_
     # the same threads in both runs (demo_run ran locally with --cores 2)
     max_threads = min(slurm_cluster.cpus, 2)
 
-    profile = cluster_profile(tmp_path / "profile", slurm_cluster.partition)
+    assert "CHANGE_ME" not in PROFILE.read_text()
     cluster_args = (
+        # the shipped profile as it is: the plugin finds the default partition (debug)
         "--profile",
-        str(profile),
+        str(PROFILE.parent),
         # no accounting on the test cluster: sacct is disabled, squeue keeps finished jobs
         "--slurm-status-command",
         "squeue",
@@ -206,15 +202,41 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, demo_
 
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
     jobs = squeue_jobs(run_id)
-    rules = submitted_rules(output)
+    rules, groups = submissions(output)
     assert "ingest" in rules
-    assert len(jobs) == len(rules), (jobs, rules)
+    # grouped: the contrast's collections and its dot plot in one submission, and the dataset's
+    # four figure/table jobs in one (group-components: summaries=4)
+    assert groups["enrich"] == [["enrich", "enrich", "enrich_report"]], groups
+    assert groups["summaries"] == [
+        ["axis_tests", "browse_tables", "score_figures", "subtypes"]
+    ] or sorted(sum(groups["summaries"], [])) == [
+        "axis_tests",
+        "browse_tables",
+        "score_figures",
+        "subtypes",
+    ], groups
+    assert not {"enrich", "enrich_report", "score_figures", "browse_tables"} & set(rules)
+    n_submissions = len(rules) + sum(len(v) for v in groups.values())
+    assert len(jobs) == n_submissions, (jobs, rules, groups)
+    assert n_submissions < 11  # ungrouped, the demo DAG makes 13 submissions
     assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
-    job_rules = sorted(re.match(r"rule_(\w+?)(_wildcards_|$)", j["comment"]).group(1) for j in jobs)
+    # the job comment names the rule, or the group and the rules in it
+    # (e.g. rule_summaries_axis_tests_browse_tables_score_figures_subtypes)
+    comments = [j["comment"] for j in jobs]
+    for group, runs in groups.items():
+        grouped = [c for c in comments if c.startswith(f"rule_{group}_")]
+        assert len(grouped) == len(runs), (group, comments)
+        comments = [c for c in comments if c not in grouped]
+    job_rules = sorted(re.match(r"rule_(\w+?)(_wildcards_|$)", c).group(1) for c in comments)
     assert job_rules == sorted(rules)
-    # the plugin's Slurm log of every job is kept (--slurm-keep-successful-logs)
+    # the plugin's Slurm log of every submission is kept (--slurm-keep-successful-logs)
     slurm_logs = list((tmp_path / "cluster" / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert len(slurm_logs) == len(jobs)
+    # a group's log folder is group_<group>_<its rules>
+    folders = {
+        p.relative_to(tmp_path / "cluster" / ".snakemake/slurm_logs").parts[0] for p in slurm_logs
+    }
+    assert {f.split("_")[1] for f in folders if f.startswith("group_")} == set(groups)
 
     compared = assert_same_results(demo_run, tmp_path / "cluster")
     assert any(rel.endswith("counts.h5ad") for rel in compared)

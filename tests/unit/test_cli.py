@@ -53,3 +53,56 @@ def test_api_key_on_the_command_line_is_discouraged(tmp_path, capsys, monkeypatc
     monkeypatch.setattr("alsig.ops.discover_only", lambda *a, **k: [])
     assert main(["discover", "--config", str(tmp_path / "none.yaml"), "--api-key", "k"]) == 0
     assert "--api-key is visible in `ps`; set NCBI_API_KEY instead" in capsys.readouterr().err
+
+
+def test_check_config_warns_about_a_slurm_run_without_partition(repo, tmp_path):
+    from alsig.cli import slurm_partition_warnings
+
+    slurm = repo / "workflow" / "profiles" / "slurm"
+    # the cluster has a default partition: the plugin uses it, nothing to say
+    assert slurm_partition_warnings(slurm, {}, lambda: "debug") == []
+    (warning,) = slurm_partition_warnings(slurm, {}, lambda: None)
+    assert "no default partition" in warning and "slurm_partition=<partition>" in warning
+    assert "SNAKEMAKE_SLURM_PARTITIONS" in warning
+    # a partition file in the environment is one of the answers
+    assert slurm_partition_warnings(slurm, {"SNAKEMAKE_SLURM_PARTITIONS": "p.yaml"}, None) == []
+
+    def no_slurm():
+        raise OSError("sinfo not found")
+
+    (warning,) = slurm_partition_warnings(slurm, {}, no_slurm)
+    assert "cannot be checked here (sinfo not found)" in warning
+    # a local profile is not checked
+    assert slurm_partition_warnings(repo / "workflow" / "profiles" / "default", {}, None) == []
+    (tmp_path / "profile.yaml").write_text(
+        "executor: slurm\ndefault-resources:\n  slurm_partition: short\n"
+    )
+    assert slurm_partition_warnings(tmp_path, {}, None) == []
+
+
+def test_check_config_prints_the_slurm_warning(repo, capsys, monkeypatch):
+    import alsig.cli
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(alsig.cli, "_sinfo_default_partition", lambda: None)
+    monkeypatch.delenv("SNAKEMAKE_SLURM_PARTITIONS", raising=False)
+    code = main(["check-config", "config/config.yaml", "--profile", "workflow/profiles/slurm"])
+    out = capsys.readouterr()
+    assert code == 0 and "OK (1 dataset(s))" in out.out
+    assert "warning: " in out.err and "no default partition" in out.err
+
+
+def test_pending_jobs_and_report_path_of_alsig_report():
+    from alsig.cli import pending_jobs, report_path
+
+    dry_run = (
+        "[Sat Dec  5 12:43:03 2026]\nrule score_figures:\n    input: a\n"
+        "    wildcards: dataset=demo\n    resources: tmpdir=/tmp\n\n"
+        "[Sat Dec  5 12:43:03 2026]\nlocalrule all:\n    input: b\n"
+    )
+    assert pending_jobs(dry_run) == ["score_figures (dataset=demo)"]
+    assert (
+        pending_jobs("Nothing to be done (all requested files are present and up to date).") == []
+    )
+    assert str(report_path("results/run_b", 1)) == "results/run_b/report.html"
+    assert str(report_path("results/shared", 3)) == "results/shared/report.zip"

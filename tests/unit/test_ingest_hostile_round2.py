@@ -411,7 +411,7 @@ def test_alsig_score_inputs_go_through_the_same_layer(tmp_path):
     with pytest.raises(AlsigError, match=r"an empty library\): 'S2'"):
         read_new_counts(write(tmp_path, "new.tsv", body))
     ensembl = ["ENSG00000142168", "ENSG00000111640", "ENSG00000075624", "ENSG00000120948"]
-    with pytest.raises(AlsigError, match=r"set `--gene-id-type: ensembl`"):
+    with pytest.raises(AlsigError, match=r"set `--gene-id-type ensembl`"):
         read_new_counts(write(tmp_path, "new.tsv", table(ensembl)), id_type="symbol")
     counts = read_new_counts(write(tmp_path, "new.tsv", table(ensembl)), id_type="ensembl")
     assert {"SOD1", "GAPDH", "ACTB", "TARDBP"} == set(counts.columns)

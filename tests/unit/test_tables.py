@@ -118,6 +118,17 @@ def test_outputs_validate_against_the_schema(tmp_path):
     )
     assert back.uns["alsig_scores"]["schema_version"] == SCHEMA_VERSION
     assert "lonely" in list(back.uns["alsig_scores"]["flagged_signatures"])
+    # z scores beside the scores; composites named as in the wide TSV
+    z = back.obsm["alsig_z_singscore"]
+    assert list(z.columns) == list(frame.columns) and "axis.excitotoxicity" in z.columns
+    assert set(frame.columns) <= set(wide.columns)
+    long_z = result.long.filter(
+        (pl.col("method") == "singscore") & (pl.col("signature") == "axis:excitotoxicity")
+    ).sort("sample")
+    np.testing.assert_allclose(
+        z.loc[long_z["sample"].to_list(), "axis.excitotoxicity"].to_numpy(),
+        long_z["z_vs_control"].fill_null(np.nan).to_numpy(),
+    )
 
 
 def test_read_scores_rejects_other_schema_versions(tmp_path):

@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -6,13 +5,39 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# Snakemake and every job import alsig from this checkout, whatever environment runs them
-# (the .venv, --sdm conda, apptainer), so the code that runs is the code that was checked out.
-ALSIG_SRC = str(Path(workflow.basedir).parent / "src")
-sys.path.insert(0, ALSIG_SRC)
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(filter(None, [ALSIG_SRC, os.getenv("PYTHONPATH")]))
-)
+#: The alsig package this workflow runs (= pyproject.toml's version, tests/unit/test_deploy.py).
+ALSIG_VERSION = "0.2.0"
+
+
+def alsig_problem():
+    """Why the alsig package in this environment cannot run this workflow, or None.
+
+    The workflow does not reach for a src/ folder: snakemake and every job import the installed
+    package (a checkout: `pip install -e .`, which `make install` does; a deployment: alsig of
+    the workflow's tag; under --sdm conda the env file workflow/envs/alsig.yaml installs it).
+    A checkout whose own package is the one imported is accepted at any version (its code).
+    """
+    try:
+        import alsig
+    except ImportError:
+        return (
+            "the alsig package is not installed in the environment that runs snakemake"
+        )
+    here = Path(str(workflow.basedir)).parent / "src" / "alsig"
+    if here.is_dir() and Path(alsig.__file__).resolve().parent == here.resolve():
+        return None
+    if alsig.__version__ != ALSIG_VERSION:
+        return f"alsig {alsig.__version__} is installed ({Path(alsig.__file__).parent})"
+    return None
+
+
+if alsig_problem():
+    sys.exit(
+        f"alsig error: this workflow is alsig {ALSIG_VERSION}, but {alsig_problem()}. Install "
+        f"the same version where snakemake runs: `pip install -e .` in a checkout (make "
+        f"install), or `pip install 'alsig=={ALSIG_VERSION}'` (or the wheel of tag "
+        f"v{ALSIG_VERSION}) for a deployed workflow."
+    )
 
 from alsig import planning
 from alsig import settings as alsig_settings

@@ -40,22 +40,31 @@ def reference_size_factors(reference_counts: np.ndarray, new_counts: np.ndarray)
     return factors
 
 
-def new_sample_vst(reference: ad.AnnData, counts: pd.DataFrame) -> tuple[ad.AnnData, int]:
+def new_sample_vst(reference: ad.AnnData, counts: pd.DataFrame) -> ad.AnnData:
     """Return the new samples as an AnnData on the reference's genes, with its VST.
 
-    ``counts`` has the new samples as rows and gene symbols as columns. Also returns the number
-    of reference genes missing from them.
+    Parameters
+    ----------
+    reference
+        The dataset's QC'd AnnData (raw counts in ``X``, ``uns["qc_normalisation"]``), already
+        restricted to the genes the new counts have (:mod:`alsig.newsamples.overlap`).
+    counts
+        The new samples as rows, gene symbols as columns (every gene of ``reference``).
+
+    Returns
+    -------
+    anndata.AnnData
+        Raw counts in ``X``, the reference's VST of them in layer ``vst``, size factors in obs.
     """
-    aligned = counts.reindex(columns=reference.var_names, fill_value=0).fillna(0)
-    missing = int((~reference.var_names.isin(counts.columns)).sum())
+    aligned = counts.reindex(columns=reference.var_names).fillna(0)
     ref_counts = reference.X.toarray() if hasattr(reference.X, "toarray") else reference.X
     factors = reference_size_factors(ref_counts, aligned.to_numpy())
     normed = aligned.to_numpy(dtype=float) / factors[:, None]
     adata = ad.AnnData(
         X=aligned.to_numpy(dtype=np.float32),
-        obs=pd.DataFrame(index=counts.index),
+        obs=pd.DataFrame(index=counts.index.astype(str)),
         var=pd.DataFrame(index=reference.var_names),
     )
     adata.layers[VST] = apply_vst(normed, reference.uns[QC_NORMALISATION]).astype(np.float32)
     adata.obs[SIZE_FACTOR] = factors
-    return adata, missing
+    return adata

@@ -43,7 +43,9 @@ KEY: list[str] = list(schemas.load(SCHEMA_NAME)["x-unique-key"])  # unique per r
 PARTITION_FILE = "part-0.parquet"  # one file per catalog partition ``dataset=<id>/``
 
 
-def validate_long(df: pl.DataFrame, source: object = "signature table") -> pl.DataFrame:
+def validate_long(
+    df: pl.DataFrame, source: object = "signature table", *, extra_columns: bool = False
+) -> pl.DataFrame:
     """Check a long score table against the shipped schema.
 
     Parameters
@@ -52,11 +54,15 @@ def validate_long(df: pl.DataFrame, source: object = "signature table") -> pl.Da
         The table, columns in any order.
     source
         Where it comes from (a path), named in error messages.
+    extra_columns
+        Accept columns beyond the schema's (``alsig score``'s placement and subtype columns):
+        they follow the schema's columns, unchecked. Writers of the schema's own tables never
+        set it.
 
     Returns
     -------
     polars.DataFrame
-        ``df`` with its columns in :data:`COLUMNS` order.
+        ``df`` with its columns in :data:`COLUMNS` order (then any extra columns).
 
     Raises
     ------
@@ -66,15 +72,15 @@ def validate_long(df: pl.DataFrame, source: object = "signature table") -> pl.Da
     """
     missing = [c for c in COLUMNS if c not in df.columns]
     extra = [c for c in df.columns if c not in COLUMNS]
-    if missing or extra:
+    if missing or (extra and not extra_columns):
         raise AlsigError(
             f"{where(source)}: columns do not match signature-table schema {SCHEMA_VERSION} "
             f"(missing: {missing or 'none'}; unexpected: {extra or 'none'})."
         )
-    df = schemas.validate(df.select(COLUMNS), SCHEMA_NAME, where(source))
+    schemas.validate(df.select(COLUMNS), SCHEMA_NAME, where(source))
     if df.height and df.select(pl.struct(KEY).is_duplicated().any()).item():
         raise AlsigError(f"{where(source)}: duplicated rows for ({', '.join(KEY)}).")
-    return df
+    return df.select(*COLUMNS, *extra)
 
 
 def _check_version(df: pl.DataFrame, source: object) -> None:
@@ -118,7 +124,8 @@ def read_scores(path: str | os.PathLike[str]) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        The rows, columns in :data:`COLUMNS` order.
+        The rows, columns in :data:`COLUMNS` order; columns beyond the schema (``alsig
+        score``'s table adds placement and subtype columns) follow them.
 
     Raises
     ------
@@ -134,4 +141,4 @@ def read_scores(path: str | os.PathLike[str]) -> pl.DataFrame:
     except (pl.exceptions.ComputeError, OSError) as exc:
         raise AlsigError(f"{where(source)}: cannot be read as parquet: {exc}") from exc
     _check_version(df, source)
-    return validate_long(df, source)
+    return validate_long(df, source, extra_columns=True)

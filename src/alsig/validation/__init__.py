@@ -23,10 +23,15 @@ module                rule
 
 Every repair is returned as a note for the job log and the provenance; nothing here changes a
 value without saying so. This package sits below the stages (it imports only ``alsig.errors``).
+
+``counts``, ``covariates`` and ``sheet`` load scipy, pandas and polars: their names are imported
+on first use (PEP 562), so the config checks every Snakemake parse and every job runs
+(:mod:`alsig.settings`) do not pay ~0.5 s for them.
 """
 
-from alsig.validation.counts import count_message, integer_counts
-from alsig.validation.covariates import as_missing, choose_kind
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from alsig.validation.duplicates import case_variants, check_unique, repeated
 from alsig.validation.encoding import Decoded, to_utf8
 from alsig.validation.files import check_input_file, path_problem
@@ -38,7 +43,6 @@ from alsig.validation.gene_ids import (
     repair_entrez_floats,
 )
 from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
-from alsig.validation.sheet import CanonicalPlan, canonical_plan, clean_sheet, subject_conflicts
 from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
 from alsig.validation.suggest import did_you_mean
 from alsig.validation.tokens import (
@@ -50,6 +54,52 @@ from alsig.validation.tokens import (
     is_spreadsheet_error,
     missing_kind,
 )
+
+if TYPE_CHECKING:
+    from alsig.validation.counts import count_message, integer_counts
+    from alsig.validation.covariates import as_missing, choose_kind
+    from alsig.validation.sheet import (
+        CanonicalPlan,
+        canonical_plan,
+        clean_sheet,
+        subject_conflicts,
+    )
+
+#: name -> the submodule it is imported from on first use
+_LAZY = {
+    "count_message": "counts",
+    "integer_counts": "counts",
+    "as_missing": "covariates",
+    "choose_kind": "covariates",
+    "CanonicalPlan": "sheet",
+    "canonical_plan": "sheet",
+    "clean_sheet": "sheet",
+    "subject_conflicts": "sheet",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavy submodules' names when first asked for.
+
+    Parameters
+    ----------
+    name
+        An attribute of this package.
+
+    Returns
+    -------
+    object
+        The name from its submodule.
+
+    Raises
+    ------
+    AttributeError
+        A name this package does not have.
+    """
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"alsig.validation.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'alsig.validation' has no attribute {name!r}")
+
 
 __all__ = [
     "MISSING_ID_TOKENS",

@@ -219,11 +219,16 @@ def check_mapped_share(
     if share >= threshold:
         return share
     n = sum(resolved_by.values())
+    # a command-line flag is written as on the command line, a config key as in YAML
+    joiner = " " if id_type_key.startswith("--") else ": "
     readable = KINDS[guess.kind]
     if readable is None:
         fix = f"The ids look like {guess.describe()}."
     elif readable != id_type and id_type != "auto":
-        fix = f"The ids look like {guess.describe()}: set `{id_type_key}: {readable}` (or `auto`)."
+        fix = (
+            f"The ids look like {guess.describe()}: set `{id_type_key}{joiner}{readable}` "
+            "(or `auto`)."
+        )
     else:
         fix = (
             f"The ids look like {guess.describe()}, yet most are not in alsig's human gene map: "
@@ -235,5 +240,5 @@ def check_mapped_share(
     )
     raise AlsigError(
         f"{location}: only {share:.1%} of {n:,} gene ids map to a known human gene when read as "
-        f"`{id_type_key}: {id_type}`, below {limit}. {fix}{lower}"
+        f"`{id_type_key}{joiner}{id_type}`, below {limit}. {fix}{lower}"
     )

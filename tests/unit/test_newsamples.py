@@ -1,0 +1,105 @@
+"""``alsig score``'s parts on data in memory: the gene overlap and its limit, the reference
+stratum (refused without controls), the z and percentiles, the output format by suffix."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from alsig.errors import AlsigError
+from alsig.newsamples.output import output_format, write_placement
+from alsig.newsamples.overlap import MAX_MISSING_SHARE, check_overlap, gene_overlap
+from alsig.newsamples.placement import Reference, choose_reference, place
+from alsig.newsamples.subtypes import region_of_stratum
+
+
+def test_overlap_keeps_the_dataset_order_and_flags_a_partial_placement():
+    overlap = gene_overlap(["A", "B", "C", "D"], ["D", "B", "X"])
+    assert overlap.shared == ("B", "D") and overlap.missing == ("A", "C")
+    assert overlap.share_missing == 0.5
+    assert overlap.flag().startswith("genes_missing(2 of 4 dataset genes absent")
+    assert gene_overlap(["A"], ["A"]).flag() is None
+
+
+def test_the_6000_vs_27961_gene_case_is_refused_naming_counts_dataset_and_flag():
+    reference = [f"G{i}" for i in range(27_961)]
+    overlap = gene_overlap(reference, reference[:6_000])
+    with pytest.raises(AlsigError) as caught:
+        check_overlap(overlap, "results/GSE124439", MAX_MISSING_SHARE, "panel.tsv")
+    message = str(caught.value)
+    assert "21,961 of the 27,961 genes of dataset results/GSE124439 (79%" in message
+    assert "absent from panel.tsv" in message and "--max-missing-share" in message
+    check_overlap(overlap, "results/GSE124439", 0.8)  # raised on purpose: accepted
+    with pytest.raises(AlsigError, match="between 0 and 1"):
+        check_overlap(overlap, "x", 1.5)
+
+
+def _table(strata: dict[str, str], conditions: dict[str, str]) -> pl.DataFrame:
+    samples = list(strata)
+    return pl.DataFrame(
+        {
+            "sample": samples,
+            "method": ["singscore"] * len(samples),
+            "reference_stratum": [strata[s] for s in samples],
+            "condition": [conditions[s] for s in samples],
+        }
+    )
+
+
+def test_a_stratum_without_enough_controls_is_refused():
+    strata = {f"c{i}": "region=A" for i in range(3)} | {"c9": "region=B", "d1": "region=B"}
+    conditions = {s: "control" for s in strata} | {"d1": "ALS"}
+    table = _table(strata, conditions)
+    obs = pd.DataFrame({"qc_exclusion": [None, "sex_mismatch", None, None, None]}, index=strata)
+    with pytest.raises(AlsigError, match="choose the new samples' reference with --stratum"):
+        choose_reference(table, obs, None, dataset="results/x")
+    with pytest.raises(AlsigError) as caught:
+        choose_reference(table, obs, "region=B", dataset="results/x")
+    assert "'region=B' has 1 usable control(s)" in str(caught.value)
+    # QC-excluded controls do not count: region=A keeps 2 of its 3
+    with pytest.raises(AlsigError, match=r"2 usable control\(s\) \(QC-excluded: \['c1'\]\)"):
+        choose_reference(table, obs, "region=A", dataset="results/x")
+    with pytest.raises(AlsigError, match="--stratum 'region=C' is not a reference stratum"):
+        choose_reference(table, obs, "region=C", dataset="results/x")
+    chosen = choose_reference(table, obs.assign(qc_exclusion=None), "region=A", dataset="x")
+    assert chosen == Reference("region=A", ["c0", "c1", "c2"], [])
+
+
+def test_place_gives_the_z_and_percentiles_of_the_stratum():
+    controls = [1.0, 2.0, 3.0, 4.0]
+    reference = pl.DataFrame(
+        {
+            "sample": ["c1", "c2", "c3", "c4", "d1", "d2", "other"],
+            "signature": ["s"] * 7,
+            "score": [*controls, 5.0, 7.0, 100.0],
+        }
+    )
+    new = pl.DataFrame({"sample": ["n"], "signature": ["s"], "score": [5.0]})
+    placed = place(new, reference, Reference("all", ["c1", "c2", "c3", "c4"], ["d1", "d2"]))
+    row = placed.row(0, named=True)
+    assert row["z_vs_control"] == pytest.approx((5.0 - 2.5) / np.std(controls, ddof=1))
+    assert row["control_percentile"] == 100.0 and row["disease_percentile"] == 50.0
+    assert row["n_controls"] == 4
+
+
+def test_output_format_follows_the_suffix_and_dash_is_stdout(tmp_path):
+    assert output_format("x.parquet") == "parquet" and output_format("x.TSV") == "tsv"
+    assert output_format("-") == "tsv"
+    with pytest.raises(AlsigError, match="--output x.csv: write a .parquet or a .tsv"):
+        output_format("x.csv")
+    table = pl.DataFrame({"sample": ["a"], "score": [None]}, schema_overrides={"score": pl.Float64})
+    buffer = io.StringIO()
+    write_placement(table, "-", stdout=buffer)
+    assert buffer.getvalue() == "sample\tscore\na\t\n"
+    write_placement(table, str(tmp_path / "x.parquet"))
+    assert pl.read_parquet(tmp_path / "x.parquet").equals(table)
+
+
+def test_the_region_comes_from_a_region_stratum():
+    assert region_of_stratum("region=Frontal Cortex") == "frontal cortex"
+    assert region_of_stratum("sex=male; region=Motor Cortex (Lateral)") == "motor cortex"
+    assert region_of_stratum("all samples") is None

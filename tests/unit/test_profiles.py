@@ -1,0 +1,56 @@
+"""The shipped Snakemake profiles: nothing to fill in, no thread cap from the default profile, the
+Slurm groups name real rules, and snakedeploy finds them (``profiles/`` at the repository root)."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.conftest import REPO
+
+PROFILES = REPO / "workflow" / "profiles"
+
+
+def rule_names() -> set[str]:
+    text = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    return set(re.findall(r"(?m)^rule (\w+):", text))
+
+
+def test_no_placeholder_in_a_shipped_file():
+    shipped = [REPO / "README.md", *(REPO / f for f in ("workflow", "config", "docs", "src"))]
+    files = [p for top in shipped for p in ([top] if top.is_file() else top.rglob("*"))]
+    hits = [
+        str(p.relative_to(REPO))
+        for p in files
+        if p.is_file()
+        and p.suffix in {".yaml", ".md", ".py", ".smk", ".rst", ""}
+        and "CHANGE_ME" in p.read_text(errors="ignore")
+    ]
+    assert hits == []
+
+
+def test_the_default_profile_sets_no_cores():
+    # a workflow profile is applied on top of --profile: `cores: all` would cap a Slurm run's
+    # threads at the login node's cores
+    default = yaml.safe_load((PROFILES / "default" / "profile.yaml").read_text())
+    assert "cores" not in default and "jobs" not in default
+
+
+def test_the_slurm_profile_groups_real_rules_and_leaves_partition_to_the_plugin():
+    slurm = yaml.safe_load((PROFILES / "slurm" / "profile.yaml").read_text())
+    assert slurm["executor"] == "slurm"
+    assert set(slurm["groups"]) <= rule_names()
+    assert set(slurm["group-components"]) <= set(slurm["groups"].values())
+    assert {"enrich", "enrich_report"} <= set(slurm["groups"])
+    assert slurm["groups"]["enrich"] == slurm["groups"]["enrich_report"]
+    resources = slurm["default-resources"]
+    assert "slurm_partition" not in resources and "slurm_account" not in resources
+    # the plugin lets a default mem_mb_per_cpu override every rule's mem_mb (plugin issue #335)
+    assert "mem_mb_per_cpu" not in resources
+
+
+def test_profiles_are_where_snakedeploy_copies_them():
+    # snakedeploy deploy-workflow copies <repo>/profiles to <dest>/profiles
+    assert (REPO / "profiles").resolve() == PROFILES.resolve()
+    assert (REPO / "profiles" / "slurm" / "profile.yaml").is_file()

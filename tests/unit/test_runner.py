@@ -1,0 +1,81 @@
+"""alsig.runner: every job log says what the job is when it starts and ends with
+``done in N s`` naming what it did; values are logged as a reader writes them."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from alsig.errors import AlsigError
+from alsig.runner import readable, run_stage
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """run_stage configures the root logger for a job process: put the test's back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+class Named(dict):
+    """Snakemake's Namedlist stand-in: ``items()`` and ``len``."""
+
+
+def job(tmp_path, **wildcards):
+    return SimpleNamespace(
+        rule="enrich",
+        log=[str(tmp_path / "job.log")],
+        wildcards=Named(wildcards),
+        resources=Named(mem_mb=600, runtime=6),
+        threads=4,
+        params=Named(dataset="demo"),
+        input=Named(de="x.parquet"),
+        output=Named(parquet="y.parquet"),
+    )
+
+
+def test_a_job_log_starts_with_what_it_is_and_ends_with_done_in(tmp_path):
+    def run(inputs, outputs, settings, threads, dataset):
+        logging.getLogger("alsig.stage").info(
+            "dataset %s: conditions %s; kept %s", dataset, {"ALS": np.int64(26)}, [np.float64(1.5)]
+        )
+
+    smk = job(tmp_path, dataset="demo", contrast="ALS_vs_control", collection="hallmark")
+    run_stage(smk, run)
+    lines = (tmp_path / "job.log").read_text().splitlines()
+    assert (
+        "rule enrich started (dataset=demo, contrast=ALS_vs_control, collection=hallmark; 4"
+        in (lines[0])
+    )
+    assert "dataset demo: conditions ALS: 26; kept 1.5" in lines[1]
+    assert "np.int64" not in "\n".join(lines)
+    assert lines[-1].endswith(
+        "rule enrich done in 0 s (dataset=demo, contrast=ALS_vs_control, collection=hallmark)"
+    )
+
+
+def test_a_failed_job_ends_with_its_error_not_done(tmp_path, capsys):
+    def run(inputs, outputs, settings, threads, dataset):
+        raise AlsigError("counts.tsv, line 3: not a number")
+
+    with pytest.raises(SystemExit):
+        run_stage(job(tmp_path, dataset="demo"), run)
+    text = (tmp_path / "job.log").read_text()
+    assert "done in" not in text and text.rstrip().endswith("counts.tsv, line 3: not a number")
+    assert "alsig error in rule 'enrich'" in capsys.readouterr().err
+
+
+def test_readable_values():
+    assert readable({"a": np.int64(2), "b": [1, 2]}) == "a: 2, b: 1, 2"
+    assert readable(np.float32(0.5)) == 0.5 and readable({}) == "none"
+    assert readable({"x", "y"}) == "x, y" and readable("text") == "text"
