@@ -66,10 +66,13 @@ OTHER = (
 PALETTES: Mapping[str, Mapping[str, str]] = {
     "condition": CONDITION,
     "sex": SEX,
+    "sex_reported": SEX,
+    "sex_inferred": SEX,
     "subtype": SUBTYPE,
     "call": SUBTYPE,
     "subtype_call": SUBTYPE,
     "qc": QC_FLAG,
+    "qc_decision": QC_FLAG,
     "direction": DIRECTION,
 }
 _MISSING_LEVELS = frozenset({"", "nan", "none", "na", "missing", "unknown"})
@@ -103,3 +106,27 @@ def colours_for(variable: str, levels: Iterable[object]) -> dict[str, str]:
         else:
             out[name] = next(spare)
     return out
+
+
+def ordered_levels(variable: str, levels: Iterable[object]) -> list[str]:
+    """Return the distinct levels in the fixed order of a legend, the same in every figure.
+
+    Parameters
+    ----------
+    variable
+        A sample variable (as for :func:`colours_for`).
+    levels
+        The levels present (any order; repeated levels are fine).
+
+    Returns
+    -------
+    list of str
+        Levels the palette names, in its order (ALS before control, female before male, kept
+        before flagged), then the others sorted, then missing values.
+    """
+    fixed = list(PALETTES.get(variable, {}))
+    names = {str(level) for level in levels}
+    missing = sorted(n for n in names if n.lower() in _MISSING_LEVELS and n not in fixed)
+    named = [n for n in fixed if n in names]
+    rest = sorted(names - set(named) - set(missing))
+    return [*named, *rest, *missing]
