@@ -289,13 +289,14 @@ def name_points(
         target_x=xs,
         target_y=ys,
         ax=ax,
-        expand=(1.15, 1.3),
+        expand=(1.2, 1.5),
+        force_text=(0.3, 0.6),
         arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.5},
     )
     return texts
 
 
-def note_in_axes(ax: matplotlib.axes.Axes, text: str) -> Any:
+def note_in_axes(ax: matplotlib.axes.Axes, text: str, *, height: float = 0.5) -> Any:
     """Write a boxed note in the middle of the axes (an empty result says so on the figure).
 
     Parameters
@@ -304,6 +305,8 @@ def note_in_axes(ax: matplotlib.axes.Axes, text: str) -> Any:
         The axes.
     text
         The note.
+    height
+        Where, in axes fraction (0 bottom, 1 top); put it where the data are not.
 
     Returns
     -------
@@ -311,7 +314,7 @@ def note_in_axes(ax: matplotlib.axes.Axes, text: str) -> Any:
     """
     return ax.text(
         0.5,
-        0.5,
+        height,
         text,
         transform=ax.transAxes,
         ha="center",
