@@ -9,6 +9,7 @@ Dark2 and the Okabe-Ito set).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 #: ALS vs control (and the other groups some cohorts carry).
@@ -122,11 +123,17 @@ def ordered_levels(variable: str, levels: Iterable[object]) -> list[str]:
     -------
     list of str
         Levels the palette names, in its order (ALS before control, female before male, kept
-        before flagged), then the others sorted, then missing values.
+        before flagged), then the others in natural order (``b2`` before ``b10``), then missing
+        values.
     """
     fixed = list(PALETTES.get(variable, {}))
     names = {str(level) for level in levels}
     missing = sorted(n for n in names if n.lower() in _MISSING_LEVELS and n not in fixed)
     named = [n for n in fixed if n in names]
-    rest = sorted(names - set(named) - set(missing))
+    rest = sorted(names - set(named) - set(missing), key=_natural)
     return [*named, *rest, *missing]
+
+
+def _natural(name: str) -> tuple:
+    """Sort key ordering the numbers inside names by value."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))

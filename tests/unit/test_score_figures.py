@@ -45,11 +45,13 @@ def test_axis_matrix_is_z_scores_sorted_by_condition(long_table):
     assert controls.std() == pytest.approx(1.0)
 
 
-def test_axis_matrix_without_controls_centres_scores(long_table):
+def test_axis_matrix_without_controls_standardises_scores(long_table):
     no_z = long_table.with_columns(pl.lit(None, dtype=pl.Float64).alias("z_vs_control"))
     wide, label = axis_matrix(no_z)
-    assert label == "score - dataset mean"
+    assert label == "z-score within the dataset (no controls)"
+    # z within the dataset, so the heatmap's +/-3 scale still reads as SDs
     assert wide["oxidative_stress"].mean() == pytest.approx(0.0, abs=1e-9)
+    assert wide["oxidative_stress"].std() == pytest.approx(1.0)
 
 
 def test_figures_render(long_table, tmp_path):
@@ -96,8 +98,9 @@ def test_heatmap_with_tracks_renders(long_table, tmp_path):
         index=samples,
     )
     fig = axis_heatmap(long_table, dataset="toy", obs=obs)
-    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:8:2]] == [
+    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:10:2]] == [
         "condition",
+        "QC",
         "region",
         "sex",
         "batch",

@@ -3,10 +3,11 @@
 A samples x axes heatmap and per-axis distributions by condition.
 
 Both read the public long table (``alsig.tables``) so they show exactly what downstream tools see.
-They are drawn for hundreds of samples: the heatmap has one column per sample without labels
-beyond 60 samples, ordered by condition and clustered within it, with colour tracks of condition
-and (when the samples have them) region, sex and batch; the distributions are box plots with
-jittered, semi-transparent points.
+They are drawn for ten to hundreds of samples: the heatmap has one column per sample (named up to
+60 samples), ordered by condition and clustered within it, with colour tracks of condition, the
+QC flag and (when the samples have them) region, sex and batch, and the retrotransposon axis
+(scored from the TE counts with its own method) as its last row; the distributions are box plots
+with jittered, semi-transparent points. Colours are the fixed palettes of :mod:`alsig.palette`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.palette import MISSING, colours_for, ordered_levels
 from alsig.stages.score.composites import AXIS_PREFIX
+from alsig.stages.score.retrotransposons import METHOD as TE_METHOD
 
 MAX_SAMPLE_LABELS = 60
 Z_LIMIT = 3.0  # colour scale of the heatmap is clipped at +/- this many control SDs
-CONDITION_COLOURS = ["#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
-MISSING_COLOUR = "#d9d9d9"
-TRACKS = ("region", "sex", "batch")  # heatmap colour tracks under condition, when present
-TRACK_PALETTES = {"region": "Set2", "sex": "Pastel1", "batch": "tab10"}
+TRACKS = ("region", "sex", "batch")  # heatmap colour tracks under condition and QC, when present
 MAX_LEGEND_LEVELS = 8
+#: The QC track's levels: a sample scored with a QC flag (``qc_flag`` set) or without.
+QC_TRACK = "QC"
 
 
 def _axis_rows(long: pl.DataFrame, method: str) -> pl.DataFrame:
@@ -37,6 +39,9 @@ def _axis_rows(long: pl.DataFrame, method: str) -> pl.DataFrame:
 
 def axis_matrix(long: pl.DataFrame, method: str = "singscore") -> tuple[pl.DataFrame, str]:
     """Return samples x axis composites of one method, sorted by condition then sample.
+
+    Axes scored only by another method (the retrotransposon axis, scored from the TE counts
+    with ``log2cpm``) follow as columns named ``<axis> (<method>)``.
 
     Parameters
     ----------
@@ -50,59 +55,96 @@ def axis_matrix(long: pl.DataFrame, method: str = "singscore") -> tuple[pl.DataF
     tuple
         ``(wide, label)``: ``sample``, ``condition`` and one column per axis, holding
         ``z_vs_control`` when the dataset has it (comparable across axes), otherwise the scores
-        centred on the dataset mean; ``label`` names the value shown.
+        standardised within the dataset; ``label`` names the value shown.
     """
-    rows = _axis_rows(long, method)
+    composites = long.filter(pl.col("signature").str.starts_with(AXIS_PREFIX))
+    shown = composites.filter(pl.col("method") == method)
+    own_axes = set(shown["signature"].to_list())
+    others = composites.filter(
+        (pl.col("method") != method) & ~pl.col("signature").is_in(list(own_axes))
+    )
+    rows = pl.concat([shown, others], how="vertical_relaxed")
     use_z = rows["z_vs_control"].drop_nulls().len() > 0
     value = "z_vs_control" if use_z else "score"
     if not use_z:
-        rows = rows.with_columns(pl.col("score") - pl.col("score").mean().over("signature"))
+        # no control reference: z within the dataset, so the +/- Z_LIMIT scale still means SDs
+        by = ["signature", "method"]
+        spread = pl.col("score").std().over(by)
+        rows = rows.with_columns(
+            pl.when(spread > 0)
+            .then((pl.col("score") - pl.col("score").mean().over(by)) / spread)
+            .otherwise(0.0)
+            .alias("score")
+        )
+    name = pl.col("signature").str.strip_prefix(AXIS_PREFIX)
+    rows = rows.with_columns(
+        pl.when(pl.col("method") == method)
+        .then(name)
+        .otherwise(name + " (" + pl.col("method") + ")")
+        .alias("axis_name")
+    )
+    order = list(dict.fromkeys(rows["axis_name"].to_list()))
     wide = (
-        rows.with_columns(pl.col("signature").str.strip_prefix(AXIS_PREFIX).alias("axis_name"))
-        .pivot(on="axis_name", index=["sample", "condition"], values=value)
+        rows.pivot(on="axis_name", index=["sample", "condition"], values=value)
+        .select(["sample", "condition", *order])
         .sort(["condition", "sample"], nulls_last=True)
     )
-    label = "z-score vs controls" if use_z else "score - dataset mean"
+    label = "z-score vs controls" if use_z else "z-score within the dataset (no controls)"
     return wide, label
 
 
-def _condition_colours(conditions: Sequence[str | None]) -> dict[str | None, str]:
-    levels = list(dict.fromkeys(conditions))
-    return {c: CONDITION_COLOURS[i % len(CONDITION_COLOURS)] for i, c in enumerate(levels)}
+def qc_track(long: pl.DataFrame, samples: Sequence[str]) -> list[str]:
+    """Return the QC track: ``flagged`` for samples scored with a QC flag, else ``kept``.
+
+    Parameters
+    ----------
+    long
+        The long score table (``qc_flag``: QC's flags of the sample, null when none).
+    samples
+        The heatmap's columns.
+
+    Returns
+    -------
+    list of str
+        One level of :data:`alsig.palette.QC_FLAG` per sample.
+    """
+    if "qc_flag" not in long.columns:
+        return ["kept"] * len(samples)
+    flags = long.group_by("sample").agg(
+        (pl.col("qc_flag").fill_null("") != "").any().alias("flagged")
+    )
+    flagged = dict(zip(flags["sample"].to_list(), flags["flagged"].to_list(), strict=True))
+    return ["flagged" if flagged.get(s) else "kept" for s in samples]
 
 
 def _track_colours(name: str, values: list[str | None]) -> dict[str | None, str]:
-    """Colour per level.
+    """Colour per level: the variable's fixed palette (:func:`alsig.palette.colours_for`).
 
-    Condition keeps the colours of the distributions figure, the other tracks a palette of their
-    own (no colour means two things at once), missing is grey.
+    The palette's order for the legend, missing values grey.
     """
-    import matplotlib
-
-    levels = sorted({v for v in values if v is not None})
-    if name == "condition":
-        colours = _condition_colours(levels)
-    else:
-        # the qualitative palettes are ListedColormaps: a list of colours
-        palette = matplotlib.colormaps[TRACK_PALETTES.get(name, "tab10")].colors  # type: ignore[attr-defined]
-        if len(levels) > len(palette):
-            palette = matplotlib.colormaps["tab20"].colors  # type: ignore[attr-defined]  # beyond 20 levels colours repeat
-        colours = {
-            v: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, v in enumerate(levels)
-        }
+    variable = "qc" if name == QC_TRACK else name
+    levels = ordered_levels(variable, [v for v in values if v is not None])
+    palette = colours_for(variable, levels)
+    colours: dict[str | None, str] = {level: palette[level] for level in levels}
     if None in values:
-        colours[None] = MISSING_COLOUR
+        colours[None] = MISSING
     return colours
 
 
-def heatmap_tracks(wide: pl.DataFrame, obs: pd.DataFrame | None) -> dict[str, list[str | None]]:
+def heatmap_tracks(
+    wide: pl.DataFrame, obs: pd.DataFrame | None, qc: Sequence[str] | None = None
+) -> dict[str, list[str | None]]:
     """Annotation tracks of the heatmap columns.
 
-    Condition, then those of :data:`TRACKS` that ``obs`` (indexed by sample) or ``wide`` has
-    with at least one value.
+    Condition, the QC flag (when ``qc`` is given), then those of :data:`TRACKS` that ``obs``
+    (indexed by sample) or ``wide`` has with at least one value.
     """
     samples = wide["sample"].to_list()
-    tracks = {"condition": [None if c is None else str(c) for c in wide["condition"].to_list()]}
+    tracks: dict[str, list[str | None]] = {
+        "condition": [None if c is None else str(c) for c in wide["condition"].to_list()]
+    }
+    if qc is not None:
+        tracks[QC_TRACK] = list(qc)
     for name in TRACKS:
         if name in wide.columns:
             values = wide[name].to_list()
@@ -155,7 +197,15 @@ def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None
     bar.tick_params(bottom=False, labelbottom=False)
     # a batch track can have dozens of levels: the legend shows the first few
     shown = list(colours.items())[:MAX_LEGEND_LEVELS]
-    handles = [Patch(color=col, label="NA" if c is None else str(c)) for c, col in shown]
+    handles = [
+        Patch(
+            facecolor=col,
+            edgecolor="0.6",
+            linewidth=0.5,
+            label=f"{'NA' if c is None else c} ({values.count(c)})",
+        )
+        for c, col in shown
+    ]
     if len(colours) > MAX_LEGEND_LEVELS:
         handles.append(Patch(color="white", label=f"… {len(colours) - MAX_LEGEND_LEVELS} more"))
     side.set_axis_off()
@@ -240,32 +290,52 @@ def axis_heatmap(
     wide, label = axis_matrix(long, method)
     axes_names = [c for c in wide.columns if c not in ("sample", "condition", *TRACKS)]
     values = wide.select(axes_names).to_numpy().T.astype(float) if axes_names else np.zeros((0, 0))
-    order = cluster_within_condition(values, wide["condition"].to_list())
+    n_own = sum(1 for a in axes_names if " (" not in a)  # then "<axis> (<method>)" columns
+    # samples are clustered on the method's own axes (the TE axis is often missing)
+    order = cluster_within_condition(values[:n_own], wide["condition"].to_list())
     wide = wide[order]
     values = values[:, order] if values.size else values
-    tracks = heatmap_tracks(wide, obs)
+    tracks = heatmap_tracks(wide, obs, qc_track(long, wide["sample"].to_list()))
     fig, grid = _heatmap_grid(wide.height, len(tracks), len(axes_names))
     for row, (name, track) in enumerate(tracks.items()):
         _track_bar(grid[row, 0], grid[row, 1], name, track)
     ax, side = grid[-1, 0], grid[-1, 1]
+    import matplotlib
+
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad=MISSING)
     image = ax.imshow(
-        np.clip(values, -Z_LIMIT, Z_LIMIT) if values.size else values,
+        np.ma.masked_invalid(np.clip(values, -Z_LIMIT, Z_LIMIT)) if values.size else values,
         aspect="auto",
         interpolation="nearest",
-        cmap="RdBu_r",
+        cmap=cmap,
         vmin=-Z_LIMIT,
         vmax=Z_LIMIT,
     )
-    ax.set_yticks(range(len(axes_names)), axes_names)
+    ax.set_yticks(
+        range(len(axes_names)), [_row_label(a, values[i]) for i, a in enumerate(axes_names)]
+    )
+    if 0 < n_own < len(axes_names):
+        # the TE axis is scored by another method: a gap says it is a different measurement
+        ax.axhline(n_own - 0.5, color="white", linewidth=3)
     _sample_ticks(ax, wide["sample"].to_list())
     side.set_axis_off()
     fig.colorbar(
         image,
         cax=side.inset_axes([0.05, 0.05, 0.08, 0.9]),
-        label=f"{label}\n(clipped at ±{Z_LIMIT:g})",
+        extend="both",
+        label=f"{label}\n(colour clipped at ±{Z_LIMIT:g}; grey: not scored)",
     )
     grid[0, 0].set_title(f"{dataset}: resistance axes per sample ({method})")
     return fig
+
+
+def _row_label(name: str, row: np.ndarray) -> str:
+    """Return an axis' row label; a row without a single value says why (no TE counts)."""
+    empty = row.size > 0 and bool(np.isnan(row).all())
+    if name.endswith(f" ({TE_METHOD})"):
+        axis = name.removesuffix(f" ({TE_METHOD})")
+        return f"{axis}: no TE counts" if empty else f"{axis} (TE counts)"
+    return f"{name}: no scores" if empty else name
 
 
 def axis_distributions(
@@ -295,8 +365,10 @@ def axis_distributions(
 
     rows = _axis_rows(long, method)
     axes_names = list(dict.fromkeys(rows["signature"].to_list()))
-    conditions = sorted({c for c in rows["condition"].to_list() if c is not None})
-    colours = _condition_colours(conditions)
+    conditions = ordered_levels(
+        "condition", [c for c in rows["condition"].to_list() if c is not None]
+    )
+    colours = colours_for("condition", conditions)
     n_cols = min(4, max(1, len(axes_names)))
     n_rows = max(1, -(-len(axes_names) // n_cols))
     fig, grid = plt.subplots(
