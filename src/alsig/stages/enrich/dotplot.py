@@ -279,8 +279,17 @@ def _legends(ax: Any, scale: _DotScale, halves: set[str]) -> None:
     """Draw the legend of dot sizes and of the halves' shapes, right of the first panel."""
     from matplotlib.lines import Line2D
 
+    # legend keys only (not drawn on the axes): marker size in points is sqrt(area)
     handles = [
-        ax.scatter([], [], s=float(scale.area(np.array([n]))[0]), color="0.6", edgecolors="black")
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=float(np.sqrt(scale.area(np.array([n]))[0])),
+            markerfacecolor="0.6",
+            markeredgecolor="black",
+        )
         for n in scale.legend_sizes()
     ]
     labels = [f"{n} genes" for n in scale.legend_sizes()]

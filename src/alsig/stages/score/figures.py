@@ -343,6 +343,9 @@ def axis_distributions(
 ) -> Any:
     """One panel per axis composite: score by condition (box + jittered points).
 
+    The retrotransposon axis (scored from the TE counts) is the last panel; points take the
+    fixed condition colours, the median line is black.
+
     Parameters
     ----------
     long
@@ -363,34 +366,61 @@ def axis_distributions(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = _axis_rows(long, method)
-    axes_names = list(dict.fromkeys(rows["signature"].to_list()))
+    own = _axis_rows(long, method)
+    # axes scored only by another method (the TE axis, log2cpm of the TE counts) follow
+    others = long.filter(
+        pl.col("signature").str.starts_with(AXIS_PREFIX)
+        & (pl.col("method") != method)
+        & ~pl.col("signature").is_in(own["signature"].unique().to_list())
+    )
+    rows = pl.concat([own, others], how="vertical_relaxed")
+    panels = list(
+        dict.fromkeys(zip(rows["signature"].to_list(), rows["method"].to_list(), strict=True))
+    )
     conditions = ordered_levels(
         "condition", [c for c in rows["condition"].to_list() if c is not None]
     )
     colours = colours_for("condition", conditions)
-    n_cols = min(4, max(1, len(axes_names)))
-    n_rows = max(1, -(-len(axes_names) // n_cols))
+    n_cols = min(4, max(1, len(panels)))
+    n_rows = max(1, -(-len(panels) // n_cols))
     fig, grid = plt.subplots(
         n_rows, n_cols, figsize=(3.2 * n_cols, 2.8 * n_rows), squeeze=False, sharex=True
     )
     rng = np.random.default_rng(seed)
-    for panel, name in zip(grid.flat, axes_names, strict=False):
-        sub = rows.filter(pl.col("signature") == name)
+    for panel, (name, scored_by) in zip(grid.flat, panels, strict=False):
+        sub = rows.filter((pl.col("signature") == name) & (pl.col("method") == scored_by))
         groups = [
             sub.filter(pl.col("condition") == c)["score"].drop_nulls().to_numpy()
             for c in conditions
         ]
-        panel.boxplot(groups, positions=range(len(conditions)), widths=0.5, showfliers=False)
+        panel.boxplot(
+            groups,
+            positions=range(len(conditions)),
+            widths=0.5,
+            showfliers=False,
+            medianprops={"color": "black"},  # not a condition's colour
+        )
         for i, (cond, values) in enumerate(zip(conditions, groups, strict=True)):
             jitter = rng.uniform(-0.18, 0.18, size=values.size)
             panel.scatter(
-                i + jitter, values, s=8, alpha=0.5, color=colours[cond], linewidths=0, zorder=3
+                i + jitter, values, s=12, alpha=0.75, color=colours[cond], linewidths=0, zorder=3
             )
-        panel.set_xticks(range(len(conditions)), conditions)
-        panel.set_title(name.removeprefix(AXIS_PREFIX), fontsize=9)
-        panel.set_ylabel(f"{method} score", fontsize=8)
-    for panel in list(grid.flat)[len(axes_names) :]:
+        panel.set_xticks(
+            range(len(conditions)),
+            [f"{c}\n(n={v.size})" for c, v in zip(conditions, groups, strict=True)],
+        )
+        axis = name.removeprefix(AXIS_PREFIX)
+        if scored_by == TE_METHOD:
+            panel.set_title(f"{axis} (TE counts)", fontsize=9)
+            panel.set_ylabel("log2 TE reads per million", fontsize=8)
+            if not any(v.size for v in groups):
+                panel.text(
+                    0.5, 0.5, "no TE counts", ha="center", va="center", transform=panel.transAxes
+                )
+        else:
+            panel.set_title(axis if scored_by == method else f"{axis} ({scored_by})", fontsize=9)
+            panel.set_ylabel(f"{scored_by} score", fontsize=8)
+    for panel in list(grid.flat)[len(panels) :]:
         panel.set_visible(False)
     fig.suptitle(f"{dataset}: axis scores by condition ({method})")
     fig.tight_layout()
