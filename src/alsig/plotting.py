@@ -261,7 +261,7 @@ def name_points(
         return []
     # start each name a few points beside its marker, towards the middle of the axes (a name
     # on its marker hides it, one at the edge leaves the axes); adjustText then only separates
-    ax.figure.draw_without_rendering()
+    ax.get_figure(root=True).draw_without_rendering()  # type: ignore[union-attr]
     to_display = ax.transData
     middle = ax.bbox.x0 + ax.bbox.width / 2
     texts = []
