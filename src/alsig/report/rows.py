@@ -80,6 +80,8 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
         if not collection_tables:
             continue
         terms = pl.concat(collection_tables, how="diagonal_relaxed")
+        if "pvalue_at_floor" not in terms.columns:  # tables of schema 1 have no floor flag
+            terms = terms.with_columns(pl.lit(False).alias("pvalue_at_floor"))
         parts.append(
             terms.filter(pl.col("fdr") < ENRICH_FDR)
             .sort(
