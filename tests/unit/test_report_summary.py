@@ -90,7 +90,7 @@ def test_summary_helpers_cover_missing_parts():
     assert excluded == [] and flagged == []
 
 
-def test_run_writes_the_tsv_and_an_rst_table_docutils_renders(tmp_path):
+def test_run_writes_the_tsv_and_an_rst_list_docutils_renders(tmp_path):
     files = {d: _stage_outputs(tmp_path, d) for d in ("d1", "d2")}
     inputs = {
         "sample_qc": [files[d].sample_qc for d in files],
@@ -103,9 +103,11 @@ def test_run_writes_the_tsv_and_an_rst_table_docutils_renders(tmp_path):
     table = pl.read_csv(outputs["tsv"], separator="\t")
     assert table.columns == list(COLUMNS) and table["dataset"].to_list() == ["d1", "d2"]
     html = publish_parts((tmp_path / "run_summary.rst").read_text(), writer="html")["body"]
-    assert "<table" in html and "system-message" not in html  # valid RST, no docutils error
-    assert html.count("<tr>") == 3  # header + one row per dataset
-    assert "S4 (sex_mismatch(reported female))" in html and "10 libraries" in html
+    assert "system-message" not in html  # valid RST, no docutils error
+    assert html.count("<strong>d1</strong>: 3 of 5 samples kept (10 libraries") == 1
+    assert html.count("<strong>d2</strong>") == 1
+    assert "excluded (2): S2 (low_library_size), S4 (sex_mismatch(reported female))" in html
+    assert "kept with a QC flag (1): S10 (pca_distance)" in html
 
 
 def test_rst_cells_escape_markup():

@@ -4,7 +4,7 @@ Per dataset: samples in and kept, which were excluded and why, which kept sample
 flag, DE genes per contrast, and the shares of the subtype calls among the ALS samples. Built
 from the stage outputs as files (QC sample table and summary, DE summaries, subtype table), so
 it says exactly what the stage tables say. Written twice: a TSV (one row per dataset) and a
-reStructuredText table the landing page (``workflow/report/workflow.rst``) includes.
+reStructuredText list the landing page (``workflow/report/workflow.rst``) includes.
 """
 
 from __future__ import annotations
@@ -37,15 +37,6 @@ COLUMNS = (
     "flagged",
     "de_genes",
     "subtype_shares",
-)
-#: Column headings of the landing-page table.
-HEADINGS = (
-    "dataset",
-    "samples kept / total",
-    "excluded, and why",
-    "kept with a QC flag",
-    "DE genes at padj < alpha, per contrast",
-    "subtype calls of the ALS samples",
 )
 
 
@@ -223,7 +214,7 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def _cell(text: object) -> str:
-    """Text safe inside an RST list-table cell (no markup, one paragraph)."""
+    """Return text safe inside an RST list item (no markup, one paragraph)."""
     value = " ".join(str(text).split()) or "none"
     for char in ("\\", "*", "`", "|", "_"):
         value = value.replace(char, "\\" + char)
@@ -231,14 +222,17 @@ def _cell(text: object) -> str:
 
 
 def summary_rst(table: pl.DataFrame, *, tsv_name: str = "run_summary.tsv") -> str:
-    """Return the landing page's run summary: a reStructuredText list-table.
+    """Return the landing page's run summary: one reStructuredText bullet per dataset.
+
+    A list, not a table: the landing page's text column is narrow (the rule graph sits beside
+    it), and a six-column table there runs under the graph.
 
     Parameters
     ----------
     table
         :func:`summary_table`.
     tsv_name
-        The TSV's name, quoted under the table.
+        The TSV's name, quoted under the heading.
 
     Returns
     -------
@@ -249,27 +243,25 @@ def summary_rst(table: pl.DataFrame, *, tsv_name: str = "run_summary.tsv") -> st
         "**Run summary** (made from the stage outputs by rule ``run_summary``; the same in "
         f"``{tsv_name}`` of the output folder):",
         "",
-        ".. list-table::",
-        "   :header-rows: 1",
-        "",
-        "   * - " + "\n     - ".join(HEADINGS),
     ]
     for row in table.iter_rows(named=True):
-        excluded = f"{row['n_excluded']}: {row['excluded']}" if row["n_excluded"] else "none"
-        flagged = f"{row['n_flagged']}: {row['flagged']}" if row["n_flagged"] else "none"
-        samples = f"{row['n_kept']} / {row['n_samples']}"
+        samples = f"{row['n_kept']} of {row['n_samples']} samples kept"
         if row["n_samples_input"] != row["n_samples"]:
-            samples += f" (from {row['n_samples_input']} libraries)"
-        cells = [
-            row["dataset"],
-            samples,
-            excluded,
-            flagged,
-            row["de_genes"] or "no contrast",
-            row["subtype_shares"],
+            samples += f" ({row['n_samples_input']} libraries before replicates were collapsed)"
+        items = [
+            f"excluded ({row['n_excluded']}): {row['excluded']}"
+            if row["n_excluded"]
+            else "excluded: none",
+            f"kept with a QC flag ({row['n_flagged']}): {row['flagged']}"
+            if row["n_flagged"]
+            else "kept with a QC flag: none",
+            f"DE genes: {row['de_genes'] or 'no contrast'}",
+            f"subtype calls of the ALS samples: {row['subtype_shares']}",
         ]
-        lines.append("   * - " + "\n     - ".join(_cell(c) for c in cells))
-    lines.append("")
+        lines.append(f"- **{_cell(row['dataset'])}**: {_cell(samples)}")
+        lines.append("")
+        lines.extend(f"  - {_cell(item)}" for item in items)
+        lines.append("")
     return "\n".join(lines)
 
 
