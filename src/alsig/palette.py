@@ -50,18 +50,21 @@ DIRECTION: Mapping[str, str] = {
 MISSING = "#d9d9d9"
 #: Colours for levels no palette names, given in sorted level order.
 OTHER = (
-    "#1f78b4",
-    "#33a02c",
-    "#e31a1c",
-    "#ff7f00",
-    "#6a3d9a",
+    # ColorBrewer Paired, reordered: the first ones differ from every named colour (ALS orange,
+    # control teal, male blue, female pink, QC red), since a region or batch track often sits
+    # next to the condition and sex tracks
     "#b15928",
+    "#6a3d9a",
     "#a6cee3",
     "#b2df8a",
-    "#fb9a99",
     "#fdbf6f",
     "#cab2d6",
     "#ffff99",
+    "#fb9a99",
+    "#33a02c",
+    "#1f78b4",
+    "#e31a1c",
+    "#ff7f00",
 )
 #: The fixed palette of each variable the figures colour by.
 PALETTES: Mapping[str, Mapping[str, str]] = {

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import matplotlib.figure
 
 MAX_LEGEND = 12
+#: Legends with more levels go right of the axes (see :func:`scatter_by`).
+MAX_LEGEND_INSIDE = 4
 MISSING_LABEL = "missing"
 #: The level rare levels are pooled into (not "other": some cohorts have a condition "other").
 POOLED_LABEL = "other (pooled)"
@@ -120,7 +122,7 @@ def scatter_by(
     continuous: bool | None = None,
     legend_title: str | None = None,
     variable: str | None = None,
-    legend_outside: bool = False,
+    legend_outside: bool | None = None,
 ) -> None:
     """Scatter ``x`` vs ``y`` coloured by a categorical or continuous variable.
 
@@ -145,7 +147,8 @@ def scatter_by(
     variable
         The palette's variable (``condition``, ``sex``, ...); default ``legend_title``.
     legend_outside
-        Legend right of the axes instead of over the data.
+        Legend right of the axes instead of over the data; None: when there are more than
+        :data:`MAX_LEGEND_INSIDE` levels (a long legend would hide points).
     """
     plt = _pyplot()
     xs = np.asarray(x, dtype=float)
@@ -186,7 +189,9 @@ def scatter_by(
             legend(
                 ax,
                 title=legend_title,
-                outside=legend_outside,
+                outside=len(order) > MAX_LEGEND_INSIDE
+                if legend_outside is None
+                else legend_outside,
                 markerscale=max(1.0, 24 / style["s"]) ** 0.5,
             )
     if title:

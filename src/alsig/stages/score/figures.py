@@ -27,6 +27,12 @@ MAX_SAMPLE_LABELS = 60
 Z_LIMIT = 3.0  # colour scale of the heatmap is clipped at +/- this many control SDs
 TRACKS = ("region", "sex", "batch")  # heatmap colour tracks under condition and QC, when present
 MAX_LEGEND_LEVELS = 8
+#: Characters of legend text per row beside a track (longer legends wrap onto more rows).
+LEGEND_ROW_CHARS = 64
+#: Height of a track row with a one-row legend, and per further legend row (inches).
+TRACK_HEIGHT, LEGEND_ROW_HEIGHT = 0.4, 0.17
+#: Height of one axis row of the heatmap (inches).
+AXIS_ROW_HEIGHT = 0.35
 #: The QC track's levels: a sample scored with a QC flag (``qc_flag`` set) or without.
 QC_TRACK = "QC"
 
@@ -178,23 +184,11 @@ def cluster_within_condition(values: np.ndarray, conditions: list[str | None]) -
     return np.asarray(order, dtype=int)
 
 
-def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None:
-    """One colour bar row and its legend in the side panel."""
-    from matplotlib.colors import ListedColormap
+def _track_legend(name: str, values: list[str | None]) -> tuple[list[Any], int]:
+    """Return a track's legend entries (with counts) and how many columns they take."""
     from matplotlib.patches import Patch
 
     colours = _track_colours(name, values)
-    codes = {c: i for i, c in enumerate(colours)}
-    bar.imshow(
-        np.array([[codes[v] for v in values]]),
-        aspect="auto",
-        interpolation="nearest",
-        cmap=ListedColormap(list(colours.values())),
-        vmin=-0.5,
-        vmax=len(colours) - 0.5,
-    )
-    bar.set_yticks([0], [name])
-    bar.tick_params(bottom=False, labelbottom=False)
     # a batch track can have dozens of levels: the legend shows the first few
     shown = list(colours.items())[:MAX_LEGEND_LEVELS]
     handles = [
@@ -208,16 +202,44 @@ def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None
     ]
     if len(colours) > MAX_LEGEND_LEVELS:
         handles.append(Patch(color="white", label=f"… {len(colours) - MAX_LEGEND_LEVELS} more"))
+    widest = max(len(h.get_label()) + 4 for h in handles)
+    return handles, max(1, min(len(handles), LEGEND_ROW_CHARS // widest))
+
+
+def _legend_rows(name: str, values: list[str | None]) -> int:
+    handles, ncol = _track_legend(name, values)
+    return -(-len(handles) // ncol)
+
+
+def _track_bar(bar: Any, side: Any, name: str, values: list[str | None]) -> None:
+    """One colour bar row and its legend in the side panel."""
+    from matplotlib.colors import ListedColormap
+
+    colours = _track_colours(name, values)
+    codes = {c: i for i, c in enumerate(colours)}
+    bar.imshow(
+        np.array([[codes[v] for v in values]]),
+        aspect="auto",
+        interpolation="nearest",
+        cmap=ListedColormap(list(colours.values())),
+        vmin=-0.5,
+        vmax=len(colours) - 0.5,
+    )
+    bar.set_yticks([0], [name])
+    bar.tick_params(bottom=False, labelbottom=False)
+    handles, ncol = _track_legend(name, values)
     side.set_axis_off()
-    # one row beside the track (the track's label names it): stacked legends would overlap
+    # beside the track (the track's label names it), wrapped onto as many rows as the track's
+    # height was given for: stacked legends of different tracks never overlap
     side.legend(
         handles=handles,
         loc="center left",
-        ncol=len(handles),
+        ncol=ncol,
         frameon=False,
         fontsize=7,
         handlelength=1.0,
         columnspacing=0.8,
+        labelspacing=0.3,
         borderaxespad=0.2,
     )
 
@@ -231,11 +253,11 @@ def _sample_ticks(ax: Any, samples: list[str]) -> None:
         ax.set_xlabel(f"{len(samples)} samples, clustered within condition")
 
 
-def _heatmap_grid(n_samples: int, n_tracks: int, n_axes: int):
+def _heatmap_grid(n_samples: int, legend_rows: list[int], n_axes: int):
     """Return a figure with one row per track, the heatmap below and a side column.
 
     The side column holds the legends and the colour bar, so every row spans the same sample
-    columns.
+    columns; a track whose legend wraps onto more rows gets a taller row.
     """
     import matplotlib
 
@@ -243,13 +265,15 @@ def _heatmap_grid(n_samples: int, n_tracks: int, n_axes: int):
     import matplotlib.pyplot as plt
 
     main = min(16.0, 4.0 + 0.08 * n_samples)
+    tracks = [TRACK_HEIGHT + LEGEND_ROW_HEIGHT * (rows - 1) for rows in legend_rows]
+    heatmap = AXIS_ROW_HEIGHT * max(1, n_axes)
     fig, grid = plt.subplots(
-        n_tracks + 1,
+        len(tracks) + 1,
         2,
         squeeze=False,
-        figsize=(main + 2.4, 1.2 + 0.4 * n_tracks + 0.35 * max(1, n_axes)),
+        figsize=(main + 2.4, 1.2 + sum(tracks) + heatmap),
         gridspec_kw={
-            "height_ratios": [0.4] * n_tracks + [max(1, n_axes)],
+            "height_ratios": [*tracks, heatmap],
             "width_ratios": [main, 2.4],
             "hspace": 0.08,
             "wspace": 0.02,
@@ -296,7 +320,9 @@ def axis_heatmap(
     wide = wide[order]
     values = values[:, order] if values.size else values
     tracks = heatmap_tracks(wide, obs, qc_track(long, wide["sample"].to_list()))
-    fig, grid = _heatmap_grid(wide.height, len(tracks), len(axes_names))
+    fig, grid = _heatmap_grid(
+        wide.height, [_legend_rows(n, t) for n, t in tracks.items()], len(axes_names)
+    )
     for row, (name, track) in enumerate(tracks.items()):
         _track_bar(grid[row, 0], grid[row, 1], name, track)
     ax, side = grid[-1, 0], grid[-1, 1]
@@ -323,7 +349,7 @@ def axis_heatmap(
         image,
         cax=side.inset_axes([0.05, 0.05, 0.08, 0.9]),
         extend="both",
-        label=f"{label}\n(colour clipped at ±{Z_LIMIT:g}; grey: not scored)",
+        label=f"{label}\n(colour clipped at ±{Z_LIMIT:g}; grey: no value)",
     )
     grid[0, 0].set_title(f"{dataset}: resistance axes per sample ({method})")
     return fig
