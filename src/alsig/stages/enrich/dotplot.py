@@ -293,7 +293,7 @@ def _legends(ax: Any, scale: _DotScale, halves: set[str]) -> None:
         for n in scale.legend_sizes()
     ]
     labels = [f"{n} genes" for n in scale.legend_sizes()]
-    for half, text in (("up", "signature's up genes"), ("down", "signature's down genes")):
+    for half, text in (("up", "up half of a set (_UP)"), ("down", "down half of a set (_DN)")):
         if half in halves:
             handles.append(
                 Line2D(
