@@ -143,7 +143,7 @@ def all_targets(run: RunSettings) -> list[str]:
         targets += dataset_targets(out, dataset, run[dataset])
     meta = [f"{out}/{AXIS_META}{suffix}" for suffix in (".parquet", ".tsv", ".png")]
     summary = [f"{out}/{RUN_SUMMARY}{suffix}" for suffix in (".tsv", ".rst")]
-    return [*targets, f"{out}/{CATALOG_MANIFEST}", *meta, *summary]
+    return [*targets, *summary, f"{out}/{CATALOG_MANIFEST}", *meta]
 
 
 # --------------------------------------------------------------------------------------------
