@@ -1,4 +1,4 @@
-"""The run summary on the report's landing page: what happened to each dataset, in one table.
+"""The run summary on the report's landing page: what happened to each dataset, at a glance.
 
 Per dataset: samples in and kept, which were excluded and why, which kept samples carry a QC
 flag, DE genes per contrast, and the shares of the subtype calls among the ALS samples. Built
