@@ -213,11 +213,6 @@ def _check_config(args: argparse.Namespace) -> int:
     return EXIT_USAGE if found.problems else EXIT_OK
 
 
-#: A run of this many datasets or more gets a .zip report (the report's files beside its
-#: index.html) instead of one self-contained .html that grows ~13 MB per dataset.
-REPORT_ZIP_FROM_DATASETS = 3
-
-
 def pending_jobs(dry_run_output: str) -> list[str]:
     """Return the jobs a ``snakemake --dry-run`` would run, e.g. ``score_figures (dataset=demo)``.
 
@@ -246,30 +241,12 @@ def pending_jobs(dry_run_output: str) -> list[str]:
     return jobs
 
 
-def report_path(output_dir: str, n_datasets: int) -> Path:
-    """Return where ``alsig report`` writes a run's report: in the run's own output folder.
-
-    Parameters
-    ----------
-    output_dir
-        The config's ``output_dir``.
-    n_datasets
-        Datasets of the run (from :data:`REPORT_ZIP_FROM_DATASETS` on, a ``.zip``).
-
-    Returns
-    -------
-    pathlib.Path
-        ``<output_dir>/report.html`` or ``<output_dir>/report.zip``.
-    """
-    suffix = ".zip" if n_datasets >= REPORT_ZIP_FROM_DATASETS else ".html"
-    return Path(output_dir) / f"report{suffix}"
-
-
 def _report(args: argparse.Namespace) -> int:
     import subprocess
 
     import yaml
 
+    from alsig.report.target import report_target
     from alsig.settings import RunSettings
 
     # both relative to the directory snakemake runs in, as snakemake reads them
@@ -318,7 +295,8 @@ def _report(args: argparse.Namespace) -> int:
         )
         if not args.allow_stale:
             return EXIT_FAILED
-    report = Path(args.output) if args.output else report_path(run.output_dir, len(run.datasets))
+    out = (Path(args.workdir) / run.output_dir).resolve()  # snakemake runs in --workdir
+    report = Path(args.output) if args.output else Path(report_target(out))
     made = subprocess.run(
         [*command, "--report", str(report)],
         cwd=args.workdir,
@@ -470,8 +448,8 @@ def _add_report(commands) -> None:
     )
     rep.add_argument(
         "--output",
-        help="report file (default: <output_dir>/report.html, or report.zip from "
-        f"{REPORT_ZIP_FROM_DATASETS} datasets)",
+        help="report file (default: <output_dir>/report.html, or report.zip when the single "
+        "page would exceed 25 MB: alsig.report.target)",
     )
     rep.add_argument(
         "--allow-stale",

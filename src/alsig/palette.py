@@ -9,6 +9,7 @@ Dark2 and the Okabe-Ito set).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 #: ALS vs control (and the other groups some cohorts carry).
@@ -49,27 +50,33 @@ DIRECTION: Mapping[str, str] = {
 MISSING = "#d9d9d9"
 #: Colours for levels no palette names, given in sorted level order.
 OTHER = (
-    "#1f78b4",
-    "#33a02c",
-    "#e31a1c",
-    "#ff7f00",
-    "#6a3d9a",
+    # ColorBrewer Paired, reordered: the first ones differ from every named colour (ALS orange,
+    # control teal, male blue, female pink, QC red), since a region or batch track often sits
+    # next to the condition and sex tracks
     "#b15928",
+    "#6a3d9a",
     "#a6cee3",
     "#b2df8a",
-    "#fb9a99",
     "#fdbf6f",
     "#cab2d6",
     "#ffff99",
+    "#fb9a99",
+    "#33a02c",
+    "#1f78b4",
+    "#e31a1c",
+    "#ff7f00",
 )
 #: The fixed palette of each variable the figures colour by.
 PALETTES: Mapping[str, Mapping[str, str]] = {
     "condition": CONDITION,
     "sex": SEX,
+    "sex_reported": SEX,
+    "sex_inferred": SEX,
     "subtype": SUBTYPE,
     "call": SUBTYPE,
     "subtype_call": SUBTYPE,
     "qc": QC_FLAG,
+    "qc_decision": QC_FLAG,
     "direction": DIRECTION,
 }
 _MISSING_LEVELS = frozenset({"", "nan", "none", "na", "missing", "unknown"})
@@ -103,3 +110,33 @@ def colours_for(variable: str, levels: Iterable[object]) -> dict[str, str]:
         else:
             out[name] = next(spare)
     return out
+
+
+def ordered_levels(variable: str, levels: Iterable[object]) -> list[str]:
+    """Return the distinct levels in the fixed order of a legend, the same in every figure.
+
+    Parameters
+    ----------
+    variable
+        A sample variable (as for :func:`colours_for`).
+    levels
+        The levels present (any order; repeated levels are fine).
+
+    Returns
+    -------
+    list of str
+        Levels the palette names, in its order (ALS before control, female before male, kept
+        before flagged), then the others in natural order (``b2`` before ``b10``), then missing
+        values.
+    """
+    fixed = list(PALETTES.get(variable, {}))
+    names = {str(level) for level in levels}
+    missing = sorted(n for n in names if n.lower() in _MISSING_LEVELS and n not in fixed)
+    named = [n for n in fixed if n in names]
+    rest = sorted(names - set(named) - set(missing), key=_natural)
+    return [*named, *rest, *missing]
+
+
+def _natural(name: str) -> tuple:
+    """Sort key ordering the numbers inside names by value."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))

@@ -34,6 +34,8 @@ from alsig.sources.geo_layout import cache_files
 CATALOG_DIR = "catalog/signature_scores.parquet"
 CATALOG_MANIFEST = "catalog/signature_scores.manifest.tsv"
 AXIS_META = "catalog/axis_meta"  # .parquet, .tsv, .png
+#: The run summary on the report's landing page (rule ``run_summary``): .tsv and .rst.
+RUN_SUMMARY = "run_summary"
 #: The record of which datasets an output folder holds (see :func:`check_output_dir`).
 RUN_RECORD = "alsig_run.json"
 
@@ -70,8 +72,9 @@ SCORE_FILES = (
     "axis_forest.png",
 )
 SUBTYPE_FILES = ("subtypes.parquet", "subtypes.tsv", "states.png", "nmf_consensus.png")
-#: The report's browsable tables per dataset (rule ``browse_tables``), in <output>/<dataset>/report/.
-BROWSE_PAGES = ("samples", "de", "enrich", "scores")
+#: The report's browsable tables per dataset (rule ``browse_tables``), in <output>/<dataset>/report/:
+#: one page holding the samples, DE, enrichment and score tables (one DataTables bundle).
+BROWSE_PAGES = ("tables",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,7 +147,8 @@ def all_targets(run: RunSettings) -> list[str]:
     for dataset in run.datasets:
         targets += dataset_targets(out, dataset, run[dataset])
     meta = [f"{out}/{AXIS_META}{suffix}" for suffix in (".parquet", ".tsv", ".png")]
-    return [*targets, f"{out}/{CATALOG_MANIFEST}", *meta]
+    summary = [f"{out}/{RUN_SUMMARY}{suffix}" for suffix in (".tsv", ".rst")]
+    return [*targets, *summary, f"{out}/{CATALOG_MANIFEST}", *meta]
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,6 +316,30 @@ def browse_inputs(output_dir: str, dataset: str, settings: DatasetSettings) -> d
         "de": [f"{root}/de/{c}.parquet" for c in names],
         "enrich": [f"{root}/enrich/{c}/{k}.parquet" for c in names for k in collections],
         "scores": f"{root}/scores/signature_scores.parquet",
+    }
+
+
+def run_summary_inputs(run: RunSettings) -> dict[str, list[str]]:
+    """Return the inputs of the run summary (rule ``run_summary``).
+
+    Parameters
+    ----------
+    run
+        The run's settings (every dataset).
+
+    Returns
+    -------
+    dict
+        ``sample_qc``, ``qc_summary``, ``subtypes``: one file per dataset in config order;
+        ``de``: every contrast's DE summary.
+    """
+    root = run.output_dir
+    datasets = list(run.datasets)
+    return {
+        "sample_qc": [f"{root}/{d}/qc/sample_qc.tsv" for d in datasets],
+        "qc_summary": [f"{root}/{d}/qc/summary.json" for d in datasets],
+        "subtypes": [f"{root}/{d}/subtypes/subtypes.parquet" for d in datasets],
+        "de": [f"{root}/{d}/de/{c}.summary.tsv" for d in datasets for c in contrasts(run[d].de)],
     }
 
 

@@ -1,7 +1,8 @@
 """Shared plotting helpers: figures that stay readable from ten to a thousand samples.
 
-Conventions: every axis is labelled, categorical colours come with a legend (at most
-``MAX_LEGEND`` entries; rarer levels are pooled as "other"), point size and alpha shrink with the
+Conventions: every axis is labelled, categorical colours are the fixed colours of
+:mod:`alsig.palette` (ALS is the same orange in every figure and dataset) and come with a legend
+(at most ``MAX_LEGEND`` entries; rarer levels are pooled), point size and alpha shrink with the
 number of points, and scatter layers are rasterised so that figures with 30k genes stay small.
 Functions return a ``matplotlib.figure.Figure``; write it with :func:`alsig.io.save_figure`.
 """
@@ -15,12 +16,22 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from alsig.palette import colours_for, ordered_levels
+
 if TYPE_CHECKING:
     import matplotlib.axes
     import matplotlib.figure
 
 MAX_LEGEND = 12
+#: Legends with more levels go right of the axes (see :func:`scatter_by`).
+MAX_LEGEND_INSIDE = 4
 MISSING_LABEL = "missing"
+#: The level rare levels are pooled into (not "other": some cohorts have a condition "other").
+POOLED_LABEL = "other (pooled)"
+#: Colour of the pooled rare levels.
+POOLED_COLOUR = "#969696"
+#: At most this many points are named on a figure (the most extreme first).
+MAX_NAMED = 15
 
 
 def _pyplot():
@@ -33,7 +44,18 @@ def _pyplot():
 
 
 def point_style(n_points: int) -> dict[str, Any]:
-    """Marker size and alpha for ``n_points`` points (big and opaque for few, small for many)."""
+    """Marker size and alpha for ``n_points`` points (big and opaque for few, small for many).
+
+    Parameters
+    ----------
+    n_points
+        How many points the layer draws.
+
+    Returns
+    -------
+    dict
+        ``s`` (marker area) and ``alpha``, keyword arguments of ``Axes.scatter``.
+    """
     if n_points <= 50:
         return {"s": 36.0, "alpha": 0.9}
     if n_points <= 300:
@@ -46,16 +68,48 @@ def point_style(n_points: int) -> dict[str, Any]:
 def categorical_levels(values: Sequence[object], max_levels: int = MAX_LEGEND) -> pd.Series:
     """Return values as strings with missing and rare levels pooled, so legends stay readable.
 
-    Missing values become ``"missing"``; levels beyond the ``max_levels - 1`` most frequent are
-    pooled into ``"other"``.
+    Parameters
+    ----------
+    values
+        One value per point.
+    max_levels
+        Most levels a legend shows.
+
+    Returns
+    -------
+    pandas.Series
+        Missing values as ``"missing"``; levels beyond the ``max_levels - 1`` most frequent
+        pooled into :data:`POOLED_LABEL`.
     """
     series = pd.Series(list(values), dtype=object)
     series = series.where(series.notna(), MISSING_LABEL).astype(str)
     counts = series.value_counts()
     if len(counts) > max_levels:
         keep = set(counts.index[: max_levels - 1])
-        series = series.where(series.isin(keep), "other")
+        series = series.where(series.isin(keep), POOLED_LABEL)
     return series
+
+
+def level_colours(variable: str, levels: Sequence[object]) -> dict[str, str]:
+    """Return the fixed colour of each level (:func:`alsig.palette.colours_for`), pooled grey.
+
+    Parameters
+    ----------
+    variable
+        The palette's variable (``condition``, ``sex``, ``qc``, ...).
+    levels
+        The levels to colour, possibly with :data:`POOLED_LABEL`.
+
+    Returns
+    -------
+    dict
+        Level -> hex colour.
+    """
+    names = [str(level) for level in levels if str(level) != POOLED_LABEL]
+    colours = colours_for(variable, names)
+    if POOLED_LABEL in {str(level) for level in levels}:
+        colours[POOLED_LABEL] = POOLED_COLOUR
+    return colours
 
 
 def scatter_by(
@@ -67,10 +121,34 @@ def scatter_by(
     title: str = "",
     continuous: bool | None = None,
     legend_title: str | None = None,
+    variable: str | None = None,
+    legend_outside: bool | None = None,
 ) -> None:
     """Scatter ``x`` vs ``y`` coloured by a categorical or continuous variable.
 
-    Categories get a legend, a continuous variable a colour bar.
+    Categories take their fixed colours (:mod:`alsig.palette`) and get a legend in the
+    palette's order with the count of each level; a continuous variable gets a colour bar.
+
+    Parameters
+    ----------
+    ax
+        The axes to draw on.
+    x, y
+        Coordinates.
+    colour_by
+        One value per point, or None (all grey).
+    title
+        Axes title.
+    continuous
+        Whether ``colour_by`` is continuous; None: numeric with more than :data:`MAX_LEGEND`
+        distinct values.
+    legend_title
+        Title of the legend or the colour bar.
+    variable
+        The palette's variable (``condition``, ``sex``, ...); default ``legend_title``.
+    legend_outside
+        Legend right of the axes instead of over the data; None: when there are more than
+        :data:`MAX_LEGEND_INSIDE` levels (a long legend would hide points).
     """
     plt = _pyplot()
     xs = np.asarray(x, dtype=float)
@@ -90,31 +168,166 @@ def scatter_by(
             plt.colorbar(sc, ax=ax, label=legend_title or "")
         else:
             levels = categorical_levels(values)
-            order = [v for v in levels.value_counts().index if v not in ("other", MISSING_LABEL)]
-            order += [v for v in ("other", MISSING_LABEL) if v in set(levels)]
-            cmap = plt.get_cmap("tab10" if len(order) <= 10 else "tab20")
-            for i, level in enumerate(order):
+            palette_of = variable or legend_title or ""
+            order = ordered_levels(palette_of, [v for v in levels if v != POOLED_LABEL])
+            if POOLED_LABEL in set(levels):
+                order.append(POOLED_LABEL)
+            colours = level_colours(palette_of, order)
+            for level in order:
                 mask = (levels == level).to_numpy()
-                colour = "0.7" if level in ("other", MISSING_LABEL) else cmap(i % cmap.N)
                 ax.scatter(
                     xs[mask],
                     ys[mask],
-                    color=colour,
+                    color=colours[level],
                     label=f"{level} (n={int(mask.sum())})",
                     rasterized=True,
-                    linewidths=0,
+                    # a light colour (the "kept" of the QC palette) needs an edge to be seen
+                    edgecolors="0.45",
+                    linewidths=0.3,
                     **style,
                 )
-            ax.legend(
+            legend(
+                ax,
                 title=legend_title,
-                fontsize="x-small",
-                title_fontsize="small",
-                loc="best",
+                outside=len(order) > MAX_LEGEND_INSIDE
+                if legend_outside is None
+                else legend_outside,
                 markerscale=max(1.0, 24 / style["s"]) ** 0.5,
-                framealpha=0.7,
             )
     if title:
         ax.set_title(title, fontsize="medium")
+
+
+def legend(
+    ax: matplotlib.axes.Axes, *, title: str | None = None, outside: bool = False, **kwargs: Any
+) -> Any:
+    """Draw the axes' legend, over the data (best corner) or right of the axes.
+
+    Parameters
+    ----------
+    ax
+        Axes whose labelled artists the legend lists.
+    title
+        Legend title.
+    outside
+        Right of the axes, clear of the data.
+    **kwargs
+        Passed to ``Axes.legend``.
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+    """
+    placement: dict[str, Any] = (
+        {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0}
+        if outside
+        else {"loc": "best", "framealpha": 0.7}
+    )
+    return ax.legend(title=title, fontsize="x-small", title_fontsize="small", **placement, **kwargs)
+
+
+def name_points(
+    ax: matplotlib.axes.Axes,
+    x: ArrayLike,
+    y: ArrayLike,
+    names: Sequence[object],
+    *,
+    colour: str = "black",
+    max_names: int = MAX_NAMED,
+    avoid: tuple[ArrayLike, ArrayLike] | None = None,
+) -> list[Any]:
+    """Write ``names`` beside their points, moved apart so they do not overlap (adjustText).
+
+    Parameters
+    ----------
+    ax
+        The axes.
+    x, y
+        Coordinates of the points to name, most important first.
+    names
+        One name per point.
+    colour
+        Text colour.
+    max_names
+        At most this many are named (the first ones).
+    avoid
+        ``(x, y)`` of every point the names should not cover (default: the named points).
+
+    Returns
+    -------
+    list of matplotlib.text.Text
+        The labels drawn.
+    """
+    from adjustText import adjust_text
+
+    xs = np.asarray(x, dtype=float)[:max_names]
+    ys = np.asarray(y, dtype=float)[:max_names]
+    if xs.size == 0:
+        return []
+    # start each name a few points beside its marker, towards the middle of the axes (a name
+    # on its marker hides it, one at the edge leaves the axes); adjustText then only separates
+    ax.get_figure(root=True).draw_without_rendering()  # type: ignore[union-attr]
+    to_display = ax.transData
+    middle = ax.bbox.x0 + ax.bbox.width / 2
+    texts = []
+    for a, b, name in zip(xs, ys, list(names)[:max_names], strict=True):
+        px, py = to_display.transform((a, b))
+        right = px > middle
+        tx, ty = to_display.inverted().transform((px + (-7 if right else 7), py + 4))
+        texts.append(
+            ax.text(
+                tx,
+                ty,
+                str(name),
+                fontsize="x-small",
+                color=colour,
+                ha="right" if right else "left",
+                va="bottom",
+                zorder=6,
+            )
+        )
+    avoid_x, avoid_y = (xs, ys) if avoid is None else (np.asarray(v, dtype=float) for v in avoid)
+    adjust_text(
+        texts,
+        x=avoid_x,
+        y=avoid_y,
+        target_x=xs,
+        target_y=ys,
+        ax=ax,
+        expand=(1.2, 1.5),
+        force_text=(0.3, 0.6),
+        arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.5},
+    )
+    return texts
+
+
+def note_in_axes(ax: matplotlib.axes.Axes, text: str, *, height: float = 0.5) -> Any:
+    """Write a boxed note in the middle of the axes (an empty result says so on the figure).
+
+    Parameters
+    ----------
+    ax
+        The axes.
+    text
+        The note.
+    height
+        Where, in axes fraction (0 bottom, 1 top); put it where the data are not.
+
+    Returns
+    -------
+    matplotlib.text.Text
+    """
+    return ax.text(
+        0.5,
+        height,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize="medium",
+        bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "0.5", "alpha": 0.9},
+        zorder=10,
+    )
 
 
 def grid(n_panels: int, ncols: int = 3, panel_size: tuple[float, float] = (4.6, 4.0)):

@@ -2,14 +2,18 @@
 
 The workflow runs the demo twice under two dataset names (reduced enrichment), builds the report,
 and Chromium (Debian's package, driven by Playwright) opens it: the landing page names both
-datasets, each dataset's category holds its own QC, DE, enrichment, score and browsable-table
+datasets and shows the run summary (samples kept, flagged samples, DE genes, subtype calls per
+dataset), each dataset's category holds its own QC, DE, enrichment, score and browsable-table
 entries labelled with its name only, the volcano and the dot plot of each dataset render as images,
-and the browsable tables render as sortable tables with rows. Skips with the reason when Chromium
-or Playwright is missing (.ci/run installs both: tests/e2e/install_chromium.sh, the test extra).
+and the browsable tables (one page per dataset, one DataTables bundle) render as sortable tables
+with rows, p-values in scientific notation, sample ids in natural order (also when re-sorted) and
+long names wrapped. Skips with the reason when Chromium or Playwright is missing (.ci/run installs
+both: tests/e2e/install_chromium.sh, the test extra).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -88,6 +92,12 @@ def test_landing_page_names_every_dataset(browser, two_dataset_report):
         assert dataset in body
     assert "Cohorts compared" in body
     assert "do not predict" in body  # the landing page's claim boundary
+    # the run summary, from the stage outputs: one item per dataset
+    for dataset in DATASETS:
+        item = page.locator("li", has_text=f"{dataset}: 19 of 19 samples kept").first.inner_text()
+        assert "kept with a QC flag (4): JR27" in item  # flagged samples named
+        assert "ALS_vs_control: 0 (0 up, 0 down" in item  # DE genes per contrast
+        assert re.search(r"Glia-like \d+ %", item)  # subtype shares
     page.close()
 
 
@@ -130,27 +140,50 @@ def test_figures_render_as_images(browser, two_dataset_report, dataset, subcateg
 def test_browsable_tables_render_with_rows(browser, two_dataset_report):
     page = open_report(browser, two_dataset_report)
     open_subcategory(page, "demo_again", "Tables to browse")
-    show_entry(page, "samples kept / excluded")
+    show_entry(page, "samples, DE genes, enrichment, scores")
     frame = page.frame_locator("iframe").first
+    for table in ("samples", "de", "enrich", "scores"):  # four tables on the one page
+        frame.locator(f"table#alsig-{table} tbody tr").first.wait_for(timeout=20_000)
     rows = frame.locator("table#alsig-samples tbody tr")
-    rows.first.wait_for(timeout=20_000)
     assert rows.count() > 5  # one page of the 19 donors (25 rows a page)
     text = frame.locator("body").inner_text()
-    assert "demo_again: samples: kept and excluded" in text
+    assert "demo_again: tables to browse" in text
     assert "kept" in text and "Search" in text  # DataTables ran: the search box is there
     page.close()
 
 
-def test_browsable_pages_open_on_their_own(browser, two_dataset_report):
-    """The pages are self-contained files: they render from results/ without the report."""
-    workdir = two_dataset_report.parent
-    for name, table_id in (("de", "alsig-de"), ("enrich", "alsig-enrich")):
-        path = workdir / "results" / "demo" / "report" / f"{name}.html"
-        page = browser.new_page()
-        page.goto(path.as_uri())
-        rows = page.locator(f"table#{table_id} tbody tr")
-        rows.first.wait_for(timeout=20_000)
-        assert rows.count() >= 1
-        if name == "de":  # the demo finds no DE gene: the page says so instead of looking empty
-            assert "No gene reaches padj < 0.05" in page.inner_text("body")
-        page.close()
+def _column(page, table_id: str, name: str) -> list[str]:
+    """The shown cells of a column of a DataTable (found by its header)."""
+    headers = page.locator(f"#{table_id}_wrapper thead th").all_inner_texts()
+    index = [h.strip() for h in headers].index(name)
+    return page.locator(f"table#{table_id} tbody tr td:nth-child({index + 1})").all_inner_texts()
+
+
+def test_browse_page_reads_well_and_opens_on_its_own(browser, two_dataset_report):
+    """The page is a self-contained file: it renders from results/ without the report, with
+    p-values in scientific notation, ids in natural order and long names wrapped."""
+    path = two_dataset_report.parent / "results" / "demo" / "report" / "tables.html"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(path.as_uri())
+    for table in ("samples", "de", "enrich", "scores"):
+        page.locator(f"table#alsig-{table} tbody tr").first.wait_for(timeout=20_000)
+    # the demo finds no DE gene: the page says so instead of looking empty
+    assert "No gene reaches padj < 0.05" in page.inner_text("body")
+    scientific = re.compile(r"^\d\.\d\de[-+]\d+$")
+    for table, column in (("alsig-de", "pvalue"), ("alsig-de", "padj"), ("alsig-enrich", "fdr")):
+        cells = _column(page, table, column)
+        assert cells and all(scientific.match(c.removeprefix("< ")) for c in cells), cells[:5]
+    natural = ["JR9", "JR18", "JR27", "JR29", "JR30"]
+    assert _column(page, "alsig-samples", "sample")[:5] == natural
+    header = page.locator(
+        "#alsig-samples_wrapper thead th", has_text=re.compile(r"^\s*sample\s*$")
+    ).first
+    header.click()  # DataTables sorts ascending: still natural order, not JR18 < JR27 < JR9
+    assert _column(page, "alsig-samples", "sample")[:5] == natural
+    term = page.locator("table#alsig-enrich td.alsig-long").first
+    assert term.evaluate("td => getComputedStyle(td).whiteSpace") == "normal"
+    widest = page.locator("table#alsig-enrich td.alsig-long").evaluate_all(
+        "cells => Math.max(...cells.map(c => c.getBoundingClientRect().width))"
+    )
+    assert widest < 30 * 16 + 20  # long names wrap within 30em instead of widening the table
+    page.close()

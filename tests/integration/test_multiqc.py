@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,9 @@ def _multiqc() -> str:
 
 def test_multiqc_reads_the_qc_general_stats_and_pca(tmp_path):
     _, table, summary = run_qc(simulate(n_samples=12), complete("qc"), n_cpus=1)
+    # one sample with each problem, so the report shows both badges
+    table["sex_mismatch"] = [i == 0 for i in range(len(table))]
+    table["qc_outlier"] = [i == 1 for i in range(len(table))]
     qc_dir = tmp_path / "results" / "demo" / "qc"
     write_multiqc(
         table,
@@ -68,3 +72,23 @@ def test_multiqc_reads_the_qc_general_stats_and_pca(tmp_path):
     assert sorted(line.split("\t")[0] for line in stats[1:]) == sorted(table["sample"])
     assert (out / "multiqc_data" / "multiqc_alsig_qc_pca_plot.txt").exists()
     assert "alsig QC PCA (demo)" in (out / "multiqc_report.html").read_text()
+    badges = _badges((out / "multiqc_report.html").read_text())
+    # a problem flag set is a red badge, unset a green one; kept: yes green, no red
+    assert badges["sex_mismatch"] == {"yes": RED, "none": GREEN}, badges
+    assert badges["qc_outlier"] == {"yes": RED, "none": GREEN}, badges
+    assert badges["qc_kept"].get("yes") == GREEN, badges
+
+
+RED, GREEN = "#d9534f", "#5cb85c"  # MultiQC's "fail" and "pass" badge colours
+
+
+def _badges(report: str) -> dict[str, dict[str, str]]:
+    """Column -> value -> badge colour of the General Statistics cells of the report."""
+    found: dict[str, dict[str, str]] = {}
+    cell = re.compile(
+        r'<td[^>]*class="[^"]*?(sex_mismatch|qc_outlier|qc_kept)[^"]*"[^>]*>\s*'
+        r'<span class="badge" style="background-color:([^"]+)">([^<]+)</span>'
+    )
+    for column, colour, value in cell.findall(report):
+        found.setdefault(column, {})[value] = colour
+    return found

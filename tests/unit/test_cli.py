@@ -92,8 +92,9 @@ def test_check_config_prints_the_slurm_warning(repo, capsys, monkeypatch):
     assert "warning: " in out.err and "no default partition" in out.err
 
 
-def test_pending_jobs_and_report_path_of_alsig_report():
-    from alsig.cli import pending_jobs, report_path
+def test_pending_jobs_and_report_path_of_alsig_report(tmp_path):
+    from alsig.cli import pending_jobs
+    from alsig.report.target import report_target
 
     dry_run = (
         "[Sat Dec  5 12:43:03 2026]\nrule score_figures:\n    input: a\n"
@@ -104,5 +105,8 @@ def test_pending_jobs_and_report_path_of_alsig_report():
     assert (
         pending_jobs("Nothing to be done (all requested files are present and up to date).") == []
     )
-    assert str(report_path("results/run_b", 1)) == "results/run_b/report.html"
-    assert str(report_path("results/shared", 3)) == "results/shared/report.zip"
+    assert report_target(tmp_path / "run_b") == f"{tmp_path}/run_b/report.html"
+    big = tmp_path / "shared" / "GSE1" / "de"
+    big.mkdir(parents=True)
+    (big / "table.tsv").write_bytes(b"x" * 20_000_000)  # 26.7 MB as base64, over the 25 MB limit
+    assert report_target(tmp_path / "shared") == f"{tmp_path}/shared/report.zip"

@@ -18,7 +18,7 @@ from alsig.errors import AlsigError
 from alsig.genesets import read_manifest, resolve_collections
 from alsig.gsea import PrerankOptions, engine_records, pvalue_floor
 from alsig.settings import complete
-from alsig.stages.enrich.dotplot import dotplot, plot_label
+from alsig.stages.enrich.dotplot import LABEL_LINES, LABEL_WIDTH, dotplot, plot_label
 from alsig.stages.enrich.ranking import prepare_ranking
 from alsig.stages.enrich.results import (
     benjamini_hochberg,
@@ -349,7 +349,11 @@ def test_dotplot_draws_panels_with_truncated_labels():
     labels = [t.get_text() for t in axes[0].get_yticklabels()]
     assert len(labels) == 5
     assert plot_label(long_name) in labels and plot_label(long_name).endswith("(GO:0000001)")
-    assert all(len(label) <= 55 for label in labels)
+    # names wrap on at most two lines of LABEL_WIDTH characters
+    assert all(
+        label.count("\n") < LABEL_LINES and max(map(len, label.split("\n"))) <= LABEL_WIDTH
+        for label in labels
+    )
     empty = dotplot({"x": empty_result()}, title="", top_n=10)
     assert "no prerank results" in empty.axes[0].texts[0].get_text()
 

@@ -1,12 +1,24 @@
-"""The report's browsable tables: which rows each page shows, and a page that opens offline."""
+"""The report's browsable tables: which rows each page shows, and a page that opens offline with
+one compressed DataTables bundle, p-values in scientific notation and ids in natural order."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import re
+from pathlib import Path
 
 import polars as pl
 
-from alsig.report.browse import table_page, write_table_page
+from alsig.report.browse import (
+    Section,
+    column_defs,
+    natural_key,
+    natural_sort,
+    table_id,
+    tables_page,
+    write_tables_page,
+)
 from alsig.report.rows import (
     DE_MAX_GENES,
     LEADING_EDGE_SHOWN,
@@ -71,7 +83,8 @@ def test_enrichment_terms_filter_by_fdr_and_cut_the_leading_edge():
             "size": [20, 30, 40],
             "nes": [2.0, -1.5, 0.3],
             "pvalue": [0.001, 0.01, 0.6],
-            "pvalue_display": ["0.001", "0.01", "0.6"],
+            "pvalue_display": ["< 0.001", "0.01", "0.6"],
+            "pvalue_at_floor": [True, False, False],
             "pvalue_method": ["multilevel", "permutation", "permutation"],
             "fdr": [0.01, 0.2, 0.9],
             "leading_edge": [[f"G{i}" for i in range(40)], ["A", "B"], ["C"]],
@@ -81,6 +94,9 @@ def test_enrichment_terms_filter_by_fdr_and_cut_the_leading_edge():
     assert chosen.rows["term"].to_list() == ["T1", "T2"]
     assert chosen.rows["leading_edge"].list.len().to_list() == [LEADING_EDGE_SHOWN, 2]
     assert chosen.rows["contrast"].unique().to_list() == ["A_vs_B"]
+    # the numeric p is shown (sortable, scientific notation) with its floor flag, not the text
+    assert chosen.rows["pvalue_at_floor"].to_list() == [True, False]
+    assert "pvalue_display" not in chosen.rows.columns
 
 
 def test_sample_scores_one_row_per_sample_with_axis_columns():
@@ -101,15 +117,63 @@ def test_sample_scores_one_row_per_sample_with_axis_columns():
     assert rows.filter(pl.col("sample") == "s1")["axA"].item() == 2.0  # mean of its signatures
 
 
-def test_page_is_self_contained_and_rounds_floats(tmp_path):
+def test_page_is_self_contained_with_one_compressed_bundle(tmp_path):
     df = pl.DataFrame({"gene": ["SOD1", "TARDBP"], "value": [1.23456789123, 2.0]})
-    html = table_page(df, title="t <&>", note="n", table_id="alsig-test")
-    assert 'id="alsig-test"' in html
+    sections = [Section(key, key, "n", df) for key in ("a", "b", "c", "d")]
+    html = tables_page(sections, title="t <&>", note="n")
+    for key in ("a", "b", "c", "d"):
+        assert f'id="{table_id(key)}"' in html and f'href="#{key}"' in html
     assert "t &lt;&amp;&gt;" in html  # the title is escaped
-    assert "1.23457" in html and "1.23456789123" not in html
+    assert "1.235" in html and "1.23456789123" not in html  # display rounding only
     # nothing is fetched when the page opens: no external script or stylesheet
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", html)
-    assert len(html) > 100_000 and "new ITable(" in html  # the DataTables bundle is inlined
+    assert html.count("new ITable(") == 4  # four tables...
+    assert html.count("DecompressionStream") == 1  # ...and one bundle
+    # the bundle is itables' own, gzip-compressed: a quarter of what itables' offline mode inlines
+    from itables import options
+    from itables.javascript import generate_init_offline_itables_html
+
+    packed = re.findall(r'gunzip\("([A-Za-z0-9+/=]{1000,})"\)', html)
+    assert len(packed) == 2
+    js = gzip.decompress(base64.b64decode(max(packed, key=len)))
+    assert js == Path(options.dt_bundle).read_bytes()
+    assert len(html) < 0.35 * len(generate_init_offline_itables_html(options.dt_bundle))
     path = tmp_path / "page.html"
-    write_table_page(df, path, title="t", note="n", table_id="alsig-test")
-    assert path.read_text() == table_page(df, title="t", note="n", table_id="alsig-test")
+    write_tables_page(sections, path, title="t <&>", note="n")
+    assert path.read_text() == html  # and the same bytes every time
+
+
+def test_column_defs_write_pvalues_in_scientific_notation_and_sort_ids_naturally():
+    columns = ["sample", "term", "pvalue", "fdr", "pvalue_at_floor", "nes"]
+    defs = {
+        tuple(d["targets"]): {k: str(v) for k, v in d.items() if k != "targets"}
+        for d in column_defs(columns)
+    }
+    assert "toExponential(2)" in defs[(2,)]["render"] and "row[4] === true" in defs[(2,)]["render"]
+    assert "toExponential(2)" in defs[(3,)]["render"] and "row[" not in defs[(3,)]["render"]
+    assert defs[(4,)]["visible"] == "False"  # the floor flag only marks p as "< p"
+    assert "padStart" in defs[(0,)]["render"]  # natural sort key of the ids
+    assert defs[(1,)]["className"] == "alsig-long" and "<wbr>" in defs[(1,)]["render"]
+    assert not any(5 in targets for targets in defs)  # other numbers: itables' own display
+
+
+def test_natural_sort_orders_numbers_inside_ids_by_value():
+    df = pl.DataFrame(
+        {"group": ["b", "a", "a", "a", "a"], "sample": ["S2", "S10", "S9", None, "s1"]}
+    )
+    assert natural_sort(df, ["group", "sample"])["sample"].to_list() == [
+        "s1",
+        "S9",
+        "S10",
+        None,
+        "S2",
+    ]
+    assert natural_key("JR9") < natural_key("JR18") < natural_key("JR27")
+
+
+def test_sample_rows_come_in_natural_order():
+    qc = pl.DataFrame(
+        {"sample": ["JR27", "JR9", "JR18", "JR100"], "qc_kept": [True, True, False, True]}
+    )
+    rows = sample_decisions(qc).rows
+    assert rows["sample"].to_list() == ["JR18", "JR9", "JR27", "JR100"]  # excluded first

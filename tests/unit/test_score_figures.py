@@ -1,4 +1,5 @@
-"""Score figures: the axis matrix behind the heatmap, and both figures render to PNG files."""
+"""Score figures: the axis matrix behind the heatmap (the TE axis included), its tracks and
+colours (fixed palette, QC flag), the clipped scale said in the legend, and both figures render."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from matplotlib.colors import to_hex
 
 from alsig.io import save_figure
+from alsig.palette import CONDITION, QC_FLAG
 from alsig.signatures.library import configured_signatures
 from alsig.stages.score.figures import (
     axis_distributions,
@@ -16,6 +19,7 @@ from alsig.stages.score.figures import (
     axis_matrix,
     cluster_within_condition,
     heatmap_tracks,
+    qc_track,
 )
 from tests.helpers import score_result
 
@@ -45,11 +49,13 @@ def test_axis_matrix_is_z_scores_sorted_by_condition(long_table):
     assert controls.std() == pytest.approx(1.0)
 
 
-def test_axis_matrix_without_controls_centres_scores(long_table):
+def test_axis_matrix_without_controls_standardises_scores(long_table):
     no_z = long_table.with_columns(pl.lit(None, dtype=pl.Float64).alias("z_vs_control"))
     wide, label = axis_matrix(no_z)
-    assert label == "score - dataset mean"
+    assert label == "z-score within the dataset (no controls)"
+    # z within the dataset, so the heatmap's +/-3 scale still reads as SDs
     assert wide["oxidative_stress"].mean() == pytest.approx(0.0, abs=1e-9)
+    assert wide["oxidative_stress"].std() == pytest.approx(1.0)
 
 
 def test_figures_render(long_table, tmp_path):
@@ -96,11 +102,68 @@ def test_heatmap_with_tracks_renders(long_table, tmp_path):
         index=samples,
     )
     fig = axis_heatmap(long_table, dataset="toy", obs=obs)
-    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:8:2]] == [
+    assert [ax.get_yticklabels()[0].get_text() for ax in fig.axes[:10:2]] == [
         "condition",
+        "QC",
         "region",
         "sex",
         "batch",
     ]
     save_figure(fig, tmp_path / "heatmap.png")
     assert (tmp_path / "heatmap.png").stat().st_size > 0
+
+
+def _with_te_axis(long: pl.DataFrame, *, measured: bool) -> pl.DataFrame:
+    """The long table plus a retrotransposon axis scored by log2cpm (null without TE counts)."""
+    te = long.filter(pl.col("signature") == "axis:oxidative_stress").with_columns(
+        pl.lit("axis:retrotransposons").alias("signature"),
+        pl.lit("retrotransposons").alias("axis"),
+        pl.lit("log2cpm").alias("method"),
+    )
+    if not measured:
+        te = te.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(c) for c in ("score", "z_vs_control")
+        )
+    return pl.concat([long, te], how="vertical_relaxed")
+
+
+def _rows(fig) -> list[str]:
+    heatmap = next(ax for ax in fig.axes if len(ax.get_yticklabels()) > 3)
+    return [t.get_text() for t in heatmap.get_yticklabels()]
+
+
+def test_heatmap_shows_the_te_axis_last_or_says_it_has_no_te_counts(long_table):
+    wide, _ = axis_matrix(_with_te_axis(long_table, measured=True))
+    assert wide.columns[-1] == "retrotransposons (log2cpm)"
+    assert _rows(axis_heatmap(_with_te_axis(long_table, measured=True)))[-1] == (
+        "retrotransposons (TE counts)"
+    )
+    rows = _rows(axis_heatmap(_with_te_axis(long_table, measured=False)))
+    assert rows[-1] == "retrotransposons: no TE counts" and rows[0] == "excitotoxicity"
+
+
+def test_heatmap_tracks_and_scale_use_the_fixed_palette_and_say_the_clip(long_table):
+    flagged = {"S001", "S060"}
+    long = long_table.with_columns(
+        pl.when(pl.col("sample").is_in(list(flagged)))
+        .then(pl.lit("pca_distance"))
+        .otherwise(None)
+        .alias("qc_flag")
+    )
+    wide, _ = axis_matrix(long)
+    qc = qc_track(long, wide["sample"].to_list())
+    assert {s for s, level in zip(wide["sample"], qc, strict=True) if level == "flagged"} == flagged
+    fig = axis_heatmap(long, dataset="toy")
+    legends = {
+        t.get_text(): to_hex(h.get_facecolor(), keep_alpha=False)
+        for ax in fig.axes
+        if ax.get_legend() is not None
+        for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles, strict=True)
+    }
+    assert (
+        legends["ALS (50)"] == CONDITION["ALS"] and legends["control (30)"] == CONDITION["control"]
+    )
+    assert legends["flagged (2)"] == QC_FLAG["flagged"] and legends["kept (78)"] == QC_FLAG["kept"]
+    every = [*fig.axes, *(child for ax in fig.axes for child in ax.child_axes)]
+    colour_bar = next(ax for ax in every if "clipped at ±3" in ax.get_ylabel())
+    assert colour_bar.get_ylabel().startswith("z-score vs controls")

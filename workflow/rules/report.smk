@@ -1,5 +1,6 @@
-# The report's browsable tables (alsig.report): sortable, searchable HTML pages per dataset that
-# open offline. Stage figures are made by their own rules.
+# The report's own outputs (alsig.report): per dataset, one sortable, searchable HTML page of its
+# tables that opens offline; per run, the summary the landing page shows (workflow.rst includes
+# the .rst). Both read the stage outputs as files. Stage figures are made by their own rules.
 
 
 rule browse_tables:
@@ -10,33 +11,15 @@ rule browse_tables:
             )
         ),
     output:
-        samples=report(
-            out("{dataset}/report/samples.html"),
-            caption="../report/browse_samples.rst",
+        tables=report(
+            out("{dataset}/report/tables.html"),
+            caption="../report/browse_tables.rst",
             category="{dataset}",
             subcategory="Tables to browse",
-            labels={"dataset": "{dataset}", "table": "samples kept / excluded"},
-        ),
-        de=report(
-            out("{dataset}/report/de.html"),
-            caption="../report/browse_de.rst",
-            category="{dataset}",
-            subcategory="Tables to browse",
-            labels={"dataset": "{dataset}", "table": "DE top genes"},
-        ),
-        enrich=report(
-            out("{dataset}/report/enrich.html"),
-            caption="../report/browse_enrich.rst",
-            category="{dataset}",
-            subcategory="Tables to browse",
-            labels={"dataset": "{dataset}", "table": "enrichment terms"},
-        ),
-        scores=report(
-            out("{dataset}/report/scores.html"),
-            caption="../report/browse_scores.rst",
-            category="{dataset}",
-            subcategory="Tables to browse",
-            labels={"dataset": "{dataset}", "table": "axis scores per sample"},
+            labels={
+                "dataset": "{dataset}",
+                "table": "samples, DE genes, enrichment, scores",
+            },
         ),
     log:
         out("{dataset}/logs/browse_tables.log"),
@@ -50,3 +33,28 @@ rule browse_tables:
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/browse_tables.py"
+
+
+rule run_summary:
+    input:
+        **planning.run_summary_inputs(SETTINGS),
+    output:
+        tsv=report(
+            out(f"{planning.RUN_SUMMARY}.tsv"),
+            caption="../report/run_summary_table.rst",
+            category="Run summary",
+            labels={"table": "run summary: samples, DE genes, subtype calls"},
+        ),
+        rst=out(f"{planning.RUN_SUMMARY}.rst"),
+    log:
+        out("logs/run_summary.log"),
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        datasets=list(DATASETS),
+    script:
+        "../scripts/run_summary.py"

@@ -1,4 +1,4 @@
-"""Entry point of rule ``browse_tables``: one dataset's stage tables -> four browsable pages."""
+"""Entry point of rule ``browse_tables``: one dataset's stage tables -> one browsable page."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from typing import Any
 
 import polars as pl
 
-from alsig.report.browse import write_table_page
+from alsig.report.browse import Section, write_tables_page
 from alsig.report.rows import de_top_genes, enrichment_terms, sample_decisions, sample_scores
 
 log = logging.getLogger(__name__)
+
+#: The page's sections: key (HTML id) and heading, in page order.
+SECTIONS = (
+    ("samples", "samples kept / excluded"),
+    ("de", "DE top genes"),
+    ("enrich", "enrichment terms"),
+    ("scores", "axis scores per sample"),
+)
 
 
 def _enrichment_by_contrast(paths: list[str]) -> dict[str, list[pl.DataFrame]]:
@@ -34,7 +42,7 @@ def run(
     """Rule ``browse_tables``.
 
     Sample decisions, DE top genes, enrichment terms and per-sample axis scores of one dataset
-    as offline HTML tables for ``snakemake --report``.
+    on one offline HTML page for ``snakemake --report``.
 
     Parameters
     ----------
@@ -43,40 +51,36 @@ def run(
         ``enrich``: the enrichment tables (parquet, every contrast and collection); ``scores``:
         the long score table.
     outputs
-        ``samples``, ``de``, ``enrich``, ``scores``: the HTML pages.
+        ``tables``: the HTML page.
     settings
         None: the rule has no settings.
     threads
         Unused.
     dataset
-        The job's dataset id (page titles).
+        The job's dataset id (page title).
     """
-    pages = {
-        "samples": (
-            sample_decisions(
-                pl.read_csv(inputs["samples"], separator="\t", infer_schema_length=None)
-            ),
-            "samples: kept and excluded",
+    selections = {
+        "samples": sample_decisions(
+            pl.read_csv(inputs["samples"], separator="\t", infer_schema_length=None)
         ),
-        "de": (
-            de_top_genes([pl.read_parquet(p) for p in _as_list(inputs["de"])]),
-            "differential expression: top genes",
-        ),
-        "enrich": (
-            enrichment_terms(_enrichment_by_contrast(_as_list(inputs["enrich"]))),
-            "enrichment: terms",
-        ),
-        "scores": (sample_scores(pl.read_parquet(inputs["scores"])), "signature scores"),
+        "de": de_top_genes([pl.read_parquet(p) for p in _as_list(inputs["de"])]),
+        "enrich": enrichment_terms(_enrichment_by_contrast(_as_list(inputs["enrich"]))),
+        "scores": sample_scores(pl.read_parquet(inputs["scores"])),
     }
-    for key, (selection, what) in pages.items():
-        write_table_page(
-            selection.rows,
-            outputs[key],
-            title=f"{dataset}: {what}",
-            note=selection.note,
-            table_id=f"alsig-{key}",
-        )
-        log.info("%s: %d rows -> %s", what, selection.rows.height, outputs[key])
+    sections = [
+        Section(key, heading, selections[key].note, selections[key].rows)
+        for key, heading in SECTIONS
+    ]
+    write_tables_page(
+        sections,
+        outputs["tables"],
+        title=f"{dataset}: tables to browse",
+        note="Sortable and searchable; the links jump to each table. "
+        "P-values in scientific notation; sample ids in natural order.",
+    )
+    for section in sections:
+        log.info("%s: %d rows", section.heading, section.rows.height)
+    log.info("one page -> %s", outputs["tables"])
 
 
 def _as_list(value: Any) -> list[str]:

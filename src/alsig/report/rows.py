@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from alsig.report.browse import natural_sort
+
 #: DE genes shown per contrast: the significant ones up to this many, else the smallest p-values.
 DE_MAX_GENES = 1000
 #: Enrichment rows shown per contrast: FDR below this, up to ENRICH_MAX_ROWS.
@@ -78,6 +80,8 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
         if not collection_tables:
             continue
         terms = pl.concat(collection_tables, how="diagonal_relaxed")
+        if "pvalue_at_floor" not in terms.columns:  # tables of schema 1 have no floor flag
+            terms = terms.with_columns(pl.lit(False).alias("pvalue_at_floor"))
         parts.append(
             terms.filter(pl.col("fdr") < ENRICH_FDR)
             .sort(
@@ -94,8 +98,9 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
                 "term",
                 "size",
                 "nes",
-                "pvalue_display",
+                "pvalue",
                 "pvalue_method",
+                pl.col("pvalue_at_floor").fill_null(False),
                 "fdr",
                 pl.col("leading_edge").list.head(LEADING_EDGE_SHOWN),
             )
@@ -105,6 +110,7 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
         f"Terms at FDR < {ENRICH_FDR:g} per contrast (GSEA prerank and ORA, every collection), "
         f"by FDR (then p, then |NES|), at most {ENRICH_MAX_ROWS} per contrast; pvalue_method says "
         "whether p is a permutation p or a multilevel estimate (sets beyond every permutation); "
+        "'< p': no permutation reached the set's score, p is at most 1/(permutations + 1); "
         f"leading edge: its first {LEADING_EDGE_SHOWN} genes. Every tested term: results/<dataset>/enrich/<contrast>/."
     )
     return Selection(rows, note)
@@ -124,8 +130,8 @@ def sample_scores(long: pl.DataFrame) -> Selection:
         .pivot(
             on="axis", index=["sample", "subject", "condition", "qc_flag"], values="z_vs_control"
         )
-        .sort(["condition", "sample"])
     )
+    axes = natural_sort(axes, ["condition", "sample"])
     note = (
         f"Per sample, the mean z against the control reference of each axis' signatures "
         f"({method}). Every signature, score and method: results/<dataset>/scores/"
@@ -158,10 +164,13 @@ def sample_decisions(sample_qc: pl.DataFrame) -> Selection:
         kept = pl.col("qc_kept").cast(pl.String).str.to_lowercase() == "true"
     if "qc_exclusion" in sample_qc.columns:
         kept = kept & (pl.col("qc_exclusion").fill_null("") == "")
-    rows = sample_qc.select(
-        pl.when(kept).then(pl.lit("kept")).otherwise(pl.lit("excluded")).alias("decision"),
-        *(c for c in wanted if c in sample_qc.columns),
-    ).sort(["decision", "sample"])
+    rows = natural_sort(
+        sample_qc.select(
+            pl.when(kept).then(pl.lit("kept")).otherwise(pl.lit("excluded")).alias("decision"),
+            *(c for c in wanted if c in sample_qc.columns),
+        ),
+        ["decision", "sample"],
+    )
     excluded = rows.filter(pl.col("decision") == "excluded").height
     note = (
         f"{rows.height} samples: {rows.height - excluded} kept, {excluded} excluded by QC "

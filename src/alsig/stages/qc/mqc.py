@@ -15,6 +15,15 @@ import yaml
 
 from alsig.io import write_text
 
+#: How a flag that marks a problem is written: MultiQC's global rules would badge "yes" green
+#: (its "pass" class) and "no" red in every column, the opposite of what a problem flag means.
+#: The column's own rule puts "yes" in MultiQC's "fail" class (red; the last matching class
+#: colours the badge, and "fail" follows "pass") and the no-problem value is "none" (green).
+PROBLEM_YES, PROBLEM_NO = "yes", "none"
+_PROBLEM_BADGES = {"fail": [{"s_eq": PROBLEM_YES}], "pass": [{"s_eq": PROBLEM_NO}]}
+#: Flags that mark a problem (a red badge when set).
+PROBLEM_FLAGS = ("sex_mismatch", "qc_outlier")
+
 # Column -> MultiQC header. Text columns get ``scale: False``: MultiQC cannot colour-scale them.
 GENERAL_STATS_HEADERS: dict[str, dict] = {
     "total_counts": {
@@ -45,13 +54,15 @@ GENERAL_STATS_HEADERS: dict[str, dict] = {
     },
     "sex_mismatch": {
         "title": "Sex mismatch",
-        "description": "Inferred sex != reported sex",
+        "description": "Inferred sex != reported sex (yes: red)",
         "scale": False,
+        "cond_formatting_rules": _PROBLEM_BADGES,
     },
     "qc_outlier": {
         "title": "QC outlier",
-        "description": "Flagged by a metric or PCA isolation",
+        "description": "Flagged by a metric or PCA isolation (yes: red)",
         "scale": False,
+        "cond_formatting_rules": _PROBLEM_BADGES,
     },
     "qc_kept": {
         "title": "QC kept",
@@ -69,8 +80,18 @@ def _with_header(config: dict, frame: pd.DataFrame) -> str:
 def general_stats_text(table: pd.DataFrame, dataset: str) -> str:
     """Return the ``*_mqc.tsv`` text of the General Statistics columns.
 
-    One row per sample of ``table`` (the QC sample table, ``sample`` column or index as sample
-    id).
+    Parameters
+    ----------
+    table
+        The QC sample table (``sample`` column or index as sample id), one row per sample.
+    dataset
+        Dataset id (the MultiQC namespace).
+
+    Returns
+    -------
+    str
+        YAML header and TSV. Sex mismatch and QC outlier read ``yes`` (a red badge) or
+        ``none`` (green); QC kept ``yes`` (green) or ``no`` (red).
     """
     frame = table.reset_index() if "sample" not in table else table
     columns = [c for c in GENERAL_STATS_HEADERS if c in frame]
@@ -80,7 +101,11 @@ def general_stats_text(table: pd.DataFrame, dataset: str) -> str:
     if "pct_mito" in out:
         out["pct_mito"] = out["pct_mito"].astype(float).round(3)
     for column in out.columns[1:]:
-        if out[column].dtype == bool:
+        if column in PROBLEM_FLAGS:
+            out[column] = out[column].map(
+                lambda v: "" if pd.isna(v) else PROBLEM_YES if bool(v) else PROBLEM_NO
+            )
+        elif out[column].dtype == bool:
             # MultiQC would read True/False as text anyway; yes/no reads better in the table
             out[column] = out[column].map({True: "yes", False: "no"})
     config = {
