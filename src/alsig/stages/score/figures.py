@@ -202,7 +202,7 @@ def _track_legend(name: str, values: list[str | None]) -> tuple[list[Any], int]:
     ]
     if len(colours) > MAX_LEGEND_LEVELS:
         handles.append(Patch(color="white", label=f"… {len(colours) - MAX_LEGEND_LEVELS} more"))
-    widest = max(len(h.get_label()) + 4 for h in handles)
+    widest = max(len(str(h.get_label())) + 4 for h in handles)
     return handles, max(1, min(len(handles), LEGEND_ROW_CHARS // widest))
 
 
