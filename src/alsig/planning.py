@@ -50,7 +50,11 @@ QC_FILES = (
     "alsig_general_stats_mqc.tsv",
     "alsig_pca_mqc.tsv",
 )
+#: Files of each contrast and of each test (``de.tests``) in ``<dataset>/de/``, and the DE
+#: summary of the dataset (one row per contrast and test).
 DE_SUFFIXES = (".parquet", ".tsv", ".summary.tsv", ".volcano.png", ".ma.png")
+DE_TEST_SUFFIXES = (".parquet", ".tsv", ".summary.tsv")
+DE_SUMMARY = "summary.tsv"
 SCORE_FILES = (
     "signature_scores.parquet",
     "signature_scores_wide.tsv",
@@ -88,6 +92,37 @@ def contrasts(de: DeSettings) -> list[str]:
     return [contrast.name for contrast in de.contrasts]
 
 
+def de_files(output_dir: str, dataset: str, de: DeSettings) -> dict[str, list[str]]:
+    """Return the files the one DE job of a dataset writes, by kind.
+
+    Parameters
+    ----------
+    output_dir
+        The run's output folder (``output_dir``).
+    dataset
+        The dataset id.
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    dict
+        ``table`` (each contrast's and test's ``.tsv``, report entries), ``summary`` (each
+        one's ``.summary.tsv``), ``figure`` (volcano and MA plots of the contrasts), ``other``
+        (the Parquet tables); ``dataset_summary``: ``[<dataset>/de/summary.tsv]``.
+    """
+    folder = f"{output_dir}/{dataset}/de"
+    names = contrasts(de) + [test.name for test in de.tests]
+    figures = [f"{folder}/{c}{suffix}" for c in contrasts(de) for suffix in DE_SUFFIXES[3:]]
+    return {
+        "table": [f"{folder}/{name}.tsv" for name in names],
+        "summary": [f"{folder}/{name}.summary.tsv" for name in names],
+        "figure": figures,
+        "other": [f"{folder}/{name}.parquet" for name in names],
+        "dataset_summary": [f"{folder}/{DE_SUMMARY}"],
+    }
+
+
 def dataset_targets(output_dir: str, dataset: str, settings: DatasetSettings) -> list[str]:
     """Return every output of one dataset.
 
@@ -109,8 +144,10 @@ def dataset_targets(output_dir: str, dataset: str, settings: DatasetSettings) ->
     root = f"{output_dir}/{dataset}"
     targets = [f"{root}/counts.h5ad", *(f"{root}/qc/{name}" for name in QC_FILES)]
     collections = list(collection_files(settings.enrich))
+    targets += [
+        path for paths in de_files(output_dir, dataset, settings.de).values() for path in paths
+    ]
     for contrast in contrasts(settings.de):
-        targets += [f"{root}/de/{contrast}{suffix}" for suffix in DE_SUFFIXES]
         folder = f"{root}/enrich/{contrast}"
         for collection in collections:
             targets += [f"{folder}/{collection}.parquet", f"{folder}/{collection}.tsv"]
@@ -367,9 +404,67 @@ def qc_runtime_min(h5ad_path: str) -> int:
     return 10 + matrix_cells(h5ad_path) // 2_000_000
 
 
-def de_runtime_min(h5ad_path: str) -> int:
-    """Runtime (minutes) of a DE job."""
-    return 15 + matrix_cells(h5ad_path) // 500_000
+def de_fits(de: DeSettings) -> int:
+    """Return how many fits a dataset's DE job makes (one per design and sample set).
+
+    Parameters
+    ----------
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        The distinct (design, subset, level selection) of its contrasts and tests.
+    """
+    keys = set()
+    for contrast in de.contrasts:
+        levels = (contrast.factor, contrast.test, contrast.reference)
+        keys.add(
+            (de.design_of(contrast), contrast.subset, levels if de.samples == "contrast" else None)
+        )
+    keys |= {(de.design_of(test), test.subset, None) for test in de.tests}
+    return max(1, len(keys))
+
+
+def de_mem_mb(h5ad_path: str, attempt: int, de: DeSettings) -> int:
+    """Memory (MB) of a dataset's DE job, times the retry ``attempt``.
+
+    The fits run one after the other, so the peak is one fit's (:data:`DE_MEMORY`).
+
+    Parameters
+    ----------
+    h5ad_path
+        The QC'd AnnData.
+    attempt
+        Snakemake's retry attempt.
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        Megabytes.
+    """
+    return matrix_mem_mb(h5ad_path, attempt, **DE_MEMORY)
+
+
+def de_runtime_min(h5ad_path: str, de: DeSettings) -> int:
+    """Runtime (minutes) of a dataset's DE job: each fit's, one after the other.
+
+    Parameters
+    ----------
+    h5ad_path
+        The QC'd AnnData.
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        Minutes.
+    """
+    return 10 + de_fits(de) * (1 + matrix_cells(h5ad_path) // 2_000_000)
 
 
 def input_mem_mb(

@@ -75,6 +75,8 @@ MODEL_NAMES = {"dream": "voom_dream", "dupcor": "voom_dupcor", "lm": "voom_lm"}
 SETTINGS = ("auto", "dream", "dupcor", "ignore")
 #: genes (spread over expression) of the consensus correlation a dream summary reports
 CONSENSUS_GENES = 4000
+#: a contrast: a design column name, a weight per column (a vector), or ``{column: weight}``
+ContrastSpec = str | Sequence[float] | np.ndarray | Mapping[str, float]
 
 
 def repeated_model(setting: str, subjects: Sequence) -> tuple[str, str]:
@@ -191,7 +193,7 @@ class _Clock:
         log.info("%s done in %.2f s", name, self.seconds[name])
 
 
-def _contrast_vector(contrast: str | Sequence[float] | Mapping[str, float], columns: list[str]):
+def _contrast_vector(contrast: ContrastSpec, columns: list[str]) -> np.ndarray:
     if isinstance(contrast, str):
         if contrast not in columns:
             raise AlsigError(f"contrast '{contrast}' is not a design column; columns: {columns}.")
@@ -290,7 +292,7 @@ class RepeatedModel:
         """The ``model`` value of the DE results table (``voom_dream`` ...)."""
         return MODEL_NAMES[self.method]
 
-    def contrast_vector(self, contrast: str | Sequence[float] | Mapping[str, float]) -> np.ndarray:
+    def contrast_vector(self, contrast: ContrastSpec) -> np.ndarray:
         """Return a contrast over the design's coefficients.
 
         Parameters
@@ -326,7 +328,7 @@ class RepeatedModel:
 
     def test(
         self,
-        contrast: str | Sequence[float] | Mapping[str, float],
+        contrast: ContrastSpec,
         *,
         groups: Sequence | None = None,
         alpha: float = 0.05,
@@ -421,14 +423,14 @@ class RepeatedModel:
         unknown = [c for c in coefficients if c not in self.columns]
         if unknown or not coefficients:
             raise AlsigError(
-                f"F-test coefficients {list(coefficients)} are not design columns: "
-                f"{self.columns}."
+                f"F-test coefficients {list(coefficients)} are not design columns: {self.columns}."
             )
         rows = np.zeros((len(coefficients), len(self.columns)))
         for i, column in enumerate(coefficients):
             rows[i, self.columns.index(column)] = 1.0
         clock = _Clock(self.seconds)
         with _threads(self.threads), clock.phase(f"tests ({name})"):
+            ftests: dict[str, Any]
             if self.method == "dream":
                 f_stat, df2 = satterthwaite.f_test_df(self.fit, rows)
                 ftests = {
