@@ -104,7 +104,7 @@ print("JOB", json.dumps({
 
 
 def cohort(n_samples: int, n_genes: int, seed: int = 7) -> Path:
-    """The cached QC-like h5ad of the synthetic cohort."""
+    """Return the cached QC-like h5ad of the synthetic cohort."""
     import anndata as ad
 
     path = WORK / f"engine_scale_{n_samples}x{n_genes}.h5ad"

@@ -33,7 +33,7 @@ GZIP = {"method": "gzip", "mtime": 0}
 
 
 def fixture_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(counts genes x samples, coldata)`` of the fixture."""
+    """Return ``(counts genes x samples, coldata)`` of the fixture."""
     adata = toy_cohort(
         n_donors=(12, 10), regions=("frontal", "motor"), n_genes=400, seed=11,
         de_fraction=0.1, region_log2fc=0.3, mean_log=(3.0, 2.0),
@@ -51,7 +51,7 @@ def fixture_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def iterative_cohort() -> pd.DataFrame:
-    """Samples x genes counts with a zero in every gene (median of ratios undefined)."""
+    """Return samples x genes counts with a zero in every gene (median of ratios undefined)."""
     adata = toy_cohort(n_donors=(6, 6), n_genes=120, seed=5, mean_log=(1.5, 0.7))
     counts = np.asarray(adata.X).astype(np.int64)
     rng = np.random.default_rng(0)
@@ -77,6 +77,7 @@ def pydeseq2_iterative(frame: pd.DataFrame) -> pd.Series:
 
 
 def main() -> None:
+    """Write the fixture cohort, the R reference and the pydeseq2 iterative size factors."""
     OUT.mkdir(parents=True, exist_ok=True)
     counts, coldata = fixture_cohort()
     counts.to_csv(OUT / "toy_counts.tsv.gz", sep="\t", index_label="gene", compression=GZIP)
