@@ -396,3 +396,21 @@ def test_adjust_cell_mix_adds_covariates_that_take_up_a_composition_shift():
     assert adjusted["design"] == "~ sex + condition + cellmix_neurons + cellmix_microglia"
     assert adjusted["cell_mix_adjustment"].startswith("2 cell-type indices")
     assert found["summary False"]["cell_mix_adjustment"] == ""
+
+
+def test_enrichment_ranks_a_contrast_but_refuses_a_test_table():
+    from alsig.stages.enrich.ranking import prepare_ranking
+
+    adata = donor_cohort(3, n_genes=300)
+    settings = complete(
+        "de",
+        {
+            "design": DONOR_DESIGN,
+            "tests": {"region": {"test": "lrt", "reduced": "~ sex + condition"}},
+        },
+    )
+    contrast, test = run_dataset(adata, settings, n_cpus=1)
+    ranking, _ = prepare_ranking(contrast.table)  # the moderated t: signed, a ranking
+    assert ranking.is_monotonic_decreasing and ranking.iloc[0] > 0 > ranking.iloc[-1]
+    with pytest.raises(AlsigError, match="cannot rank genes for GSEA"):
+        prepare_ranking(test.table)
