@@ -414,3 +414,29 @@ def test_enrichment_ranks_a_contrast_but_refuses_a_test_table():
     assert ranking.is_monotonic_decreasing and ranking.iloc[0] > 0 > ranking.iloc[-1]
     with pytest.raises(AlsigError, match="cannot rank genes for GSEA"):
         prepare_ranking(test.table)
+
+
+def test_the_resource_model_counts_the_fits_the_job_makes():
+    from alsig import planning
+    from alsig.stages.de.plan import fit_groups
+
+    contrasts = {
+        "a": ["condition", "ALS", "control"],
+        "b": ["condition", "other", "control"],
+        "c": {"contrast": ["condition", "ALS", "control"], "subset": {"region": ["frontal"]}},
+    }
+    tests = {
+        "t": {"test": "lrt", "reduced": "~ region"},
+        "u": {"test": "lrt", "reduced": "~ 1", "design": "~ condition"},
+    }
+    for samples, expected in (("all", 3), ("contrast", 4)):
+        settings = complete(
+            "de",
+            {
+                "design": "~ region + condition",
+                "contrasts": contrasts,
+                "tests": tests,
+                "samples": samples,
+            },
+        )
+        assert planning.de_fits(settings) == len(fit_groups(settings)) == expected
