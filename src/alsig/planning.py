@@ -419,10 +419,9 @@ def de_fits(de: DeSettings) -> int:
     """
     keys = set()
     for contrast in de.contrasts:
-        levels = (contrast.factor, contrast.test, contrast.reference)
-        keys.add(
-            (de.design_of(contrast), contrast.subset, levels if de.samples == "contrast" else None)
-        )
+        levels = (contrast.factor, frozenset((contrast.test, contrast.reference)))
+        selection = levels if de.samples == "contrast" else None
+        keys.add((de.design_of(contrast), contrast.subset, selection))
     keys |= {(de.design_of(test), test.subset, None) for test in de.tests}
     return max(1, len(keys))
 

@@ -423,13 +423,14 @@ def test_the_resource_model_counts_the_fits_the_job_makes():
     contrasts = {
         "a": ["condition", "ALS", "control"],
         "b": ["condition", "other", "control"],
+        "b_reversed": ["condition", "control", "other"],  # the same two levels: the same fit
         "c": {"contrast": ["condition", "ALS", "control"], "subset": {"region": ["frontal"]}},
     }
     tests = {
         "t": {"test": "lrt", "reduced": "~ region"},
         "u": {"test": "lrt", "reduced": "~ 1", "design": "~ condition"},
     }
-    for samples, expected in (("all", 3), ("contrast", 4)):
+    for samples, expected in (("all", 3), ("contrast", 5)):
         settings = complete(
             "de",
             {
