@@ -6,6 +6,7 @@ short while every gene that could carry the artefact is tested."""
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
