@@ -24,7 +24,7 @@ Cohorts and variants:
 * ``synthetic``: ``bench/deseq2_engine_scale.py``'s 2,000 x 60,000 cohort (two regions per
   subject), ``~ condition``, ``ignore`` and ``auto`` (the default, the mixed model).
 
-Writes ``bench/results/de_job.md``.
+Writes ``bench/results/de_job_<cohorts>.md`` (``de_job_gse124439.md``, ``de_job_synthetic.md``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "src")]
 from de_vs_deseq2_r import run_measured  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
-OUT = ROOT / "bench" / "results" / "de_job.md"
+RESULTS = ROOT / "bench" / "results"
 R_SECONDS = 46.9  # R DESeq2 1.38 DESeq() + results() on the same inputs (issue 28)
 
 JOB = r"""
@@ -172,7 +172,7 @@ def main() -> None:
 
 
 def write_report(args, chosen, results, load_before, load_after) -> None:
-    """Write ``bench/results/de_job.md``."""
+    """Write ``bench/results/de_job_<cohorts>.md``."""
     lines = [
         "# The whole DE job per model: GSE124439 and 2,000 x 60,000",
         "",
@@ -232,7 +232,7 @@ def write_report(args, chosen, results, load_before, load_after) -> None:
             f"{c_mixed:.1f} ({c_mixed / c_ignore:.1f}x).",
         ]
     lines.append("")
-    OUT.write_text("\n".join(lines))
+    (RESULTS / f"de_job_{'_'.join(args.cohorts)}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

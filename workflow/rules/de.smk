@@ -11,27 +11,33 @@ from snakemake.io import report as report_entry
 
 
 def de_outputs(dataset):
-    """The DE job's outputs: the dataset summary (named) and each contrast's and test's files,
-    the tables, summaries and figures as report entries."""
+    """The DE job's files (alsig.planning.de_files): each contrast's and test's table, summary
+    and figures as report entries (caption by file kind), then the Parquet tables."""
     files = planning.de_files(OUTPUT_DIR, dataset, SETTINGS[dataset].de)
-    captions = {".tsv": "table", ".summary.tsv": "summary", ".volcano.png": "volcano"}
-    entries = [
-        report_entry(
-            path,
-            caption="../report/de_{}.rst".format(
-                next((v for k, v in captions.items() if path.endswith(k)), "ma")
-            ),
-            category=dataset,
-            subcategory="Differential expression",
-            labels={
-                "dataset": dataset,
-                "contrast or test": path.rsplit("/", 1)[1].split(".")[0],
-                "file": ".".join(path.rsplit("/", 1)[1].split(".")[1:]),
-            },
-        )
-        for kind in ("table", "summary", "figure")
-        for path in files[kind]
-    ]
+    captions = {
+        "tsv": "table",
+        "summary.tsv": "summary",
+        "volcano.png": "volcano",
+        "ma.png": "ma",
+    }
+    entries = []
+    for kind in ("table", "summary", "figure"):
+        for path in files[kind]:
+            # contrast and test names have no dot: <name>.<kind of file>
+            name, _, suffix = Path(path).name.partition(".")
+            entries.append(
+                report_entry(
+                    path,
+                    caption=f"../report/de_{captions[suffix]}.rst",
+                    category=dataset,
+                    subcategory="Differential expression",
+                    labels={
+                        "dataset": dataset,
+                        "contrast or test": name,
+                        "file": suffix,
+                    },
+                )
+            )
     return [*entries, *files["other"]]
 
 
