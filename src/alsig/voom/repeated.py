@@ -63,7 +63,7 @@ from alsig.errors import AlsigError
 from alsig.voom import ebayes, satterthwaite
 from alsig.voom.dupcor import duplicate_correlation
 from alsig.voom.models import GeneFits, fit_gls, fit_mixed
-from alsig.voom.normalise import effective_library_sizes, normalised_counts
+from alsig.voom.normalise import GENE_CHUNK, effective_library_sizes, normalised_means
 from alsig.voom.summary import icc_summary, mde_summary, subject_counts
 from alsig.voom.trend import VoomData, voom
 
@@ -224,13 +224,15 @@ def _inputs(counts, design, subjects):
     else:
         X = np.asarray(design, dtype=float)
         columns = [f"x{j}" for j in range(X.shape[1])]
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts)  # integers stay integers: voom reads them gene block by block
     if counts.shape[0] != X.shape[0] or len(subjects) != X.shape[0]:
         raise AlsigError(
             f"counts have {counts.shape[0]} samples, the design {X.shape[0]} rows and "
             f"subjects {len(subjects)} entries; they must describe the same samples."
         )
-    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+    if not np.issubdtype(counts.dtype, np.number) or np.any(counts < 0):
+        raise AlsigError("counts must be finite and non-negative.")
+    if np.issubdtype(counts.dtype, np.floating) and not np.all(np.isfinite(counts)):
         raise AlsigError("counts must be finite and non-negative.")
     return counts, genes, X, columns
 
@@ -531,7 +533,7 @@ def fit_repeated_model(
         subjects=list(subjects),
         voom=part.data,
         fit=part.fit,
-        base_mean=normalised_counts(counts, lib).mean(axis=0),
+        base_mean=normalised_means(counts, lib),
         icc=part.icc,
         extra_columns=part.columns,
         consensus=part.consensus,
@@ -659,7 +661,12 @@ def _dream(counts, X, subjects, lib, clock: _Clock, consensus: bool, moderate: b
             )
     subject_var = fit.ratio * fit.sigma2
     # ICC of an observation of the gene's typical precision (mean residual variance factor)
-    residual_var = fit.sigma2 * np.mean(1.0 / data.weights, axis=1)
+    inverse_weight = np.empty(data.weights.shape[0])
+    for lo in range(0, inverse_weight.size, GENE_CHUNK):
+        inverse_weight[lo : lo + GENE_CHUNK] = np.mean(
+            1.0 / data.weights[lo : lo + GENE_CHUNK], axis=1
+        )
+    residual_var = fit.sigma2 * inverse_weight
     icc = subject_var / (subject_var + residual_var)
     columns = {
         "subject_variance": subject_var,
