@@ -386,12 +386,20 @@ def matrix_cells(h5ad_path: str) -> int:
     return int(n_obs) * int(n_var)
 
 
-#: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell,
-#: fitted to measured peaks (bench/results/de_scale.md, de_vs_deseq2_r.md, scale_2000x60000.md):
-#: QC 1.0 / 1.6 / 5.8 GB and DE 1.1 / 2.2 / 7.0 GB at 4.9 M, 16 M and 120 M cells, estimates
-#: 5-10 % above, so a `--resources mem_mb=` budget packs jobs tightly.
+#: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell
+#: of the input h5ad, fitted to measured peaks, estimates 5-10 % above, so a
+#: `--resources mem_mb=` budget packs jobs tightly. QC (bench/results/de_scale.md,
+#: scale_2000x60000.md): 1.0 / 1.6 / 5.8 GB at 4.9 M, 16 M and 120 M cells.
 QC_MEMORY = {"base_mb": 1300, "bytes_per_cell": 40}
-DE_MEMORY = {"base_mb": 1500, "bytes_per_cell": 50}
+#: DE, the DESeq2 model by alsig's engine (bench/results/de_job_gse124439.md,
+#: de_job_synthetic.md): 0.50 GB at 4.9 M cells (GSE124439), 1.45 GB at 120 M (2,000 x 60,000).
+DE_MEMORY = {"base_mb": 500, "bytes_per_cell": 9}
+#: DE, the mixed model (voom + a donor intercept; its log-CPM and weights are two genes x samples
+#: float64 matrices): 0.63 GB at 4.9 M cells, 2.39 GB at 120 M.
+DE_MIXED_MEMORY = {"base_mb": 600, "bytes_per_cell": 16.5}
+#: DE by pydeseq2 (de.engine: pydeseq2; bench/results/scale_2000x60000.md, 2026-12-04): 1.1 /
+#: 2.2 / 7.0 GB at 4.9 M, 16 M and 120 M cells.
+PYDESEQ2_MEMORY = {"base_mb": 1500, "bytes_per_cell": 50}
 
 
 def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cell: float) -> int:
@@ -429,7 +437,10 @@ def de_fits(de: DeSettings) -> int:
 def de_mem_mb(h5ad_path: str, attempt: int, de: DeSettings) -> int:
     """Memory (MB) of a dataset's DE job, times the retry ``attempt``.
 
-    The fits run one after the other, so the peak is one fit's (:data:`DE_MEMORY`).
+    The fits run one after the other, so the peak is one fit's: the mixed model's
+    (:data:`DE_MIXED_MEMORY`) unless ``de.repeated_subjects`` is ``ignore`` (whether subjects
+    repeat is known only once the job reads the samples), else the DESeq2 model's
+    (:data:`DE_MEMORY`, :data:`PYDESEQ2_MEMORY` for ``de.engine: pydeseq2``).
 
     Parameters
     ----------
@@ -445,11 +456,22 @@ def de_mem_mb(h5ad_path: str, attempt: int, de: DeSettings) -> int:
     int
         Megabytes.
     """
-    return matrix_mem_mb(h5ad_path, attempt, **DE_MEMORY)
+    deseq2 = PYDESEQ2_MEMORY if de.engine == "pydeseq2" else DE_MEMORY
+    model = (
+        deseq2
+        if de.repeated_subjects == "ignore"
+        else max(deseq2, DE_MIXED_MEMORY, key=lambda m: m["base_mb"] + m["bytes_per_cell"] * 120)
+    )
+    return matrix_mem_mb(h5ad_path, attempt, **model)
 
 
 def de_runtime_min(h5ad_path: str, de: DeSettings) -> int:
-    """Runtime (minutes) of a dataset's DE job: each fit's, one after the other.
+    """Runtime (minutes, Slurm ``--time``) of a dataset's DE job: each fit's, one after another.
+
+    alsig's engine and the mixed model take under a minute per fit at 120 M cells (2,000 x
+    60,000: 22 and 43 CPU seconds, bench/results/de_job_synthetic.md); one minute per 20 M cells
+    leaves room for slow nodes. pydeseq2 took 118 s at that size (2 workers), so its fits get a
+    minute per 2 M cells.
 
     Parameters
     ----------
@@ -463,7 +485,8 @@ def de_runtime_min(h5ad_path: str, de: DeSettings) -> int:
     int
         Minutes.
     """
-    return 10 + de_fits(de) * (1 + matrix_cells(h5ad_path) // 2_000_000)
+    per_minute = 2_000_000 if de.engine == "pydeseq2" else 20_000_000
+    return 5 + de_fits(de) * (1 + matrix_cells(h5ad_path) // per_minute)
 
 
 def input_mem_mb(

@@ -441,3 +441,22 @@ def test_the_resource_model_counts_the_fits_the_job_makes():
             },
         )
         assert planning.de_fits(settings) == len(fit_groups(settings)) == expected
+
+
+def test_the_memory_model_follows_the_model_the_job_may_fit(tmp_path):
+    from alsig import planning
+
+    path = tmp_path / "qc.h5ad"
+    ad.AnnData(np.zeros((2000, 600), dtype=np.int32)).write_h5ad(path)  # 1.2 M cells
+    estimate = {
+        key: planning.de_mem_mb(str(path), 1, complete("de", settings))
+        for key, settings in (
+            ("auto", {}),
+            ("ignore", {"repeated_subjects": "ignore"}),
+            ("pydeseq2", {"repeated_subjects": "ignore", "engine": "pydeseq2"}),
+        )
+    }
+    assert estimate["ignore"] == int(500 + 9 * 1.2)  # alsig's engine
+    assert estimate["auto"] == int(600 + 16.5 * 1.2)  # the mixed model may run: its peak
+    assert estimate["pydeseq2"] == int(1500 + 50 * 1.2)
+    assert planning.de_mem_mb(str(path), 2, complete("de", {})) == int(2 * (600 + 16.5 * 1.2))
