@@ -174,7 +174,10 @@ def main() -> None:
 def write_report(args, chosen, results, load_before, load_after) -> None:
     """Write ``bench/results/de_job_<cohorts>.md``."""
     lines = [
-        "# The whole DE job per model: GSE124439 and 2,000 x 60,000",
+        "# The whole DE job per model: "
+        + " and ".join(
+            {"gse124439": "GSE124439", "synthetic": "2,000 x 60,000"}[c] for c in args.cohorts
+        ),
         "",
         f"Produced by `bench/de_job.py --runs {args.runs} --threads {args.threads}` on "
         f"{time.strftime('%Y-%m-%d %H:%M')} ({platform.machine()}, {os.cpu_count()} cores), "
