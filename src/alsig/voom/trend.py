@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.errors import AlsigError
+from alsig.voom import kernels
 from alsig.voom.models import fit_gls, fit_mixed
 from alsig.voom.normalise import GENE_CHUNK, effective_library_sizes, log_cpm_by_gene
 
@@ -152,14 +153,22 @@ def trend_curve(
 def _weights(
     fitted_log_cpm: np.ndarray, lib_size: np.ndarray, trend: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
-    """Weights ``1 / trend^4`` at the fitted log2 counts of some genes (rows)."""
-    xs, ys = trend
+    """Weights ``1 / trend^4`` at the fitted log2 counts of some genes (rows).
+
+    ``1 / max(interp(fitted log2 count, xs, ys), floor)^4``: the interpolation by
+    :func:`alsig.voom.kernels.trend_values` (numpy's numbers, genes in parallel), the power by
+    numpy (whose ``pow`` may differ from the C library's in the last bit).
+    """
+    xs, ys = (np.ascontiguousarray(v, dtype=float) for v in trend)
     log_lib = np.log2(np.asarray(lib_size, dtype=float) + 1.0)
-    fitted_log_count = fitted_log_cpm + log_lib[None, :] - np.log2(1e6)
-    predicted = np.interp(fitted_log_count, xs, ys)
+    slopes = (ys[1:] - ys[:-1]) / (xs[1:] - xs[:-1]) if xs.size > 1 else np.zeros(1)
     # a robust lowess can dip to ~0 at a sparse edge; a weight must stay finite
-    np.maximum(predicted, 1e-3 * float(np.median(ys)), out=predicted)
-    return 1.0 / predicted**4
+    floor = 1e-3 * float(np.median(ys))
+    fitted = np.ascontiguousarray(fitted_log_cpm, dtype=float)
+    out = np.empty(fitted.shape)
+    kernels.trend_values(fitted, log_lib, np.log2(1e6), xs, ys, slopes, floor, out)
+    np.power(out, 4, out=out)
+    return np.divide(1.0, out, out=out)
 
 
 def voom(
