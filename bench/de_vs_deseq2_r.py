@@ -125,7 +125,7 @@ def dataset_settings(name: str) -> dict:
 
 
 def prepare(name: str, threads: int) -> tuple[Path, dict]:
-    """alsig ingest + QC of ``name`` (cached)."""
+    """Run alsig ingest + QC of ``name`` (cached)."""
     h5ad = WORK / f"{name}_qc.h5ad"
     meta = WORK / f"{name}_qc.json"
     if h5ad.exists() and meta.exists():
@@ -155,7 +155,7 @@ def prepare(name: str, threads: int) -> tuple[Path, dict]:
 
 
 def de_inputs(name: str, h5ad: Path) -> dict:
-    """The DE stage's inputs of ``name``, written for the three tools."""
+    """Write the DE stage's inputs of ``name`` for the three tools."""
     import anndata as ad
 
     spec = DATASETS[name]
@@ -369,7 +369,7 @@ def run_round(name: str, inputs: dict, args, round_: int) -> dict:
 # agreement
 # ------------------------------------------------------------------------------------------------
 def agreement(ours: pd.DataFrame, ref: pd.DataFrame) -> dict:
-    """The issue's agreement measures of ``ours`` against ``ref`` (pydeseq2 column names)."""
+    """Return the issue's agreement measures of ``ours`` against ``ref`` (pydeseq2 names)."""
     ref = ref.loc[ours.index]
     m: dict = {}
     for col in ("log2FoldChange", "stat"):
@@ -407,7 +407,7 @@ def agreement(ours: pd.DataFrame, ref: pd.DataFrame) -> dict:
 
 
 def _truthy(value) -> bool:
-    """A flag read from a table: NA is false."""
+    """Read a flag from a table: NA is false."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return False
     return bool(value) and str(value).upper() != "FALSE"
@@ -496,9 +496,11 @@ def design_size(name: str) -> int:
 
 
 def replay_pydeseq2_shrinkage(prefix: str, spec: dict, alsig_var: pd.DataFrame, genes) -> str:
-    """pydeseq2's own per-gene shrinkage (``utils.nbinomGLM``) rerun on the genes that differ by
-    more than 0.01, with alsig's dispersions and size factors: does alsig's optimiser reproduce
-    pydeseq2's given the same inputs?"""
+    """Rerun pydeseq2's own per-gene shrinkage on the genes that differ by more than 0.01.
+
+    pydeseq2's ``utils.nbinomGLM`` with alsig's dispersions and size factors: does alsig's
+    optimiser reproduce pydeseq2's given the same inputs?
+    """
     if len(genes) == 0:
         return "No gene differs by more than 0.01."
     from pydeseq2.utils import nbinomGLM  # heavy, and only needed here
@@ -545,8 +547,11 @@ def beyond_bounds(
     cutoff: float,
     cooks_var: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Genes beyond the bounds: |dLFC| > 0.01 at base mean >= 10 (Wald), padj < 0.05 in one
-    tool only, a Cook's flag in one tool only."""
+    """List the genes beyond the bounds, each with its reason.
+
+    |dLFC| > 0.01 at base mean >= 10 (Wald), padj < 0.05 in one tool only, a Cook's flag in one
+    tool only.
+    """
     ref = ref.loc[ours.index]
     rows = []
     d = (ours["log2FoldChange"] - ref["log2FoldChange"]).abs()

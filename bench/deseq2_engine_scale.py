@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "src")]
 import scale_synthetic as ss  # noqa: E402
 from de_vs_deseq2_r import run_measured  # noqa: E402
 
+from alsig.settings import complete  # noqa: E402
 from alsig.stages.qc.gene_filter import filter_by_expr  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
@@ -104,7 +105,7 @@ print("JOB", json.dumps({
 
 
 def cohort(n_samples: int, n_genes: int, seed: int = 7) -> Path:
-    """The cached QC-like h5ad of the synthetic cohort."""
+    """Return the cached QC-like h5ad of the synthetic cohort."""
     import anndata as ad
 
     path = WORK / f"engine_scale_{n_samples}x{n_genes}.h5ad"
@@ -113,7 +114,15 @@ def cohort(n_samples: int, n_genes: int, seed: int = 7) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     counts, genes, samples, _ = ss.make_cohort(n_samples, n_genes, ss.DEFAULT_FIT, seed)
     condition = np.where(samples["group"] == "ALS", "ALS", "control")
-    expressed = filter_by_expr(counts, condition.tolist())
+    qc = complete("qc")  # QC's defaults
+    expressed = filter_by_expr(
+        counts,
+        condition.tolist(),
+        min_count=qc.min_count,
+        min_total_count=qc.min_total_count,
+        large_n=qc.large_n,
+        min_prop=qc.min_prop,
+    )
     obs = pd.DataFrame(
         {
             "condition": condition,

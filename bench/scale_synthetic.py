@@ -213,10 +213,16 @@ def write_dataset(workdir: Path, counts, genes, samples) -> tuple[Path, Path]:
     return counts_path, sheet_path
 
 
-def write_config(workdir: Path, dataset: str, counts_path: Path, sheet_path: Path) -> Path:
+def write_config(
+    workdir: Path,
+    dataset: str,
+    counts_path: Path,
+    sheet_path: Path,
+    repeated_subjects: str | None = None,
+) -> Path:
     import yaml
 
-    config = {
+    config: dict = {
         "datasets": {
             dataset: {
                 "description": "synthetic NB cohort (bench/scale_synthetic.py)",
@@ -241,6 +247,8 @@ def write_config(workdir: Path, dataset: str, counts_path: Path, sheet_path: Pat
             }
         }
     }
+    if repeated_subjects:  # otherwise the schema default (auto: the mixed model, regions repeat)
+        config["de"] = {"repeated_subjects": repeated_subjects}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -326,7 +334,7 @@ class TreeRss:
 
 
 def run_snakemake(
-    workdir: Path, config_path: Path, cores: int, mem_budget_mb: int
+    workdir: Path, config_path: Path, cores: int, mem_budget_mb: int, targets: list[str]
 ) -> tuple[int, float, TreeRss]:
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     cmd = [
@@ -344,6 +352,7 @@ def run_snakemake(
         "--resources",
         f"mem_mb={mem_budget_mb}",
         "--printshellcmds",
+        *targets,
     ]
     log = workdir / "snakemake.log"
     start = time.monotonic()
@@ -413,11 +422,27 @@ def write_report(out: Path, args, fit, truth, gen_s, rc, wall, mem: TreeRss, row
         f"# Scale: {args.samples:,} samples x {args.genes:,} genes, whole DAG, --cores {args.cores}"
         f" --resources mem_mb={args.mem_budget_mb}",
         "",
-        f"Produced by `bench/scale_synthetic.py` on {dt.date.today()} (x86_64, 2 cores, 24 GB, "
-        f"niceness {os.nice(0)}; times are indicative: other work may share the machine). "
+        "Produced by `bench/scale_synthetic.py"
+        + (
+            f" --de-repeated-subjects {args.de_repeated_subjects}"
+            if args.de_repeated_subjects
+            else ""
+        )
+        + (" --until-de" if args.until_de else "")
+        + f"` on {dt.date.today()} (x86_64, 2 cores, 24 GB, "
+        f"niceness {os.nice(0)}; load average {' / '.join(f'{v:.1f}' for v in os.getloadavg())} "
+        "at the end; times are indicative: other work shares the machine). "
         "Default stage settings (the config sets only the dataset, so every stage runs with its "
         "built-in defaults: enrich hallmark, reactome, go_bp, alsig_resistance at 1000 "
-        "permutations; DE `~ condition`, one contrast ALS_vs_control; score method singscore).",
+        "permutations; DE `~ condition`, one contrast ALS_vs_control, "
+        f"`de.repeated_subjects: {args.de_repeated_subjects or 'auto'}`"
+        + (
+            ": the mixed model, since subjects give two regions"
+            if (args.de_repeated_subjects or "auto") != "ignore"
+            else ": the DESeq2 model"
+        )
+        + "; score method singscore)"
+        + (". Only ingest, QC and DE run (`--until-de`)." if args.until_de else "."),
         "",
         "## Cohort",
         "",
@@ -489,11 +514,23 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default="synth")
     parser.add_argument("--out", type=Path, default=None, help="markdown result file")
     parser.add_argument("--reuse-data", action="store_true", help="keep an existing data/ folder")
+    parser.add_argument(
+        "--de-repeated-subjects",
+        choices=["auto", "dream", "ignore"],
+        default=None,
+        help="de.repeated_subjects (default: the schema's, auto: the mixed model)",
+    )
+    parser.add_argument(
+        "--until-de",
+        action="store_true",
+        help="run only ingest, QC and DE (the DE summary as the target), not the whole DAG",
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     if workdir == REPO or REPO in workdir.parents:
         parser.error("--workdir must be outside the checkout")
-    out = args.out or REPO / "bench" / "results" / f"scale_{args.samples}x{args.genes}.md"
+    suffix = f"_de_{args.de_repeated_subjects or 'auto'}" if args.until_de else ""
+    out = args.out or REPO / "bench" / "results" / f"scale_{args.samples}x{args.genes}{suffix}.md"
     workdir.mkdir(parents=True, exist_ok=True)
 
     real = SHARED / "GSE124439" / "GSE124439_gene_counts.tsv.gz"
@@ -510,8 +547,11 @@ def main(argv=None) -> int:
     truth = json.loads(truth_path.read_text())
     gen_s = float(truth.get("generation_s", time.monotonic() - t0))  # measured when generated
     print(f"cohort ready in {gen_s:.0f} s: {truth}", flush=True)
-    config_path = write_config(workdir, args.dataset, counts_path, sheet_path)
-    rc, wall, mem = run_snakemake(workdir, config_path, args.cores, args.mem_budget_mb)
+    config_path = write_config(
+        workdir, args.dataset, counts_path, sheet_path, args.de_repeated_subjects
+    )
+    targets = [f"results/{args.dataset}/de/summary.tsv"] if args.until_de else []
+    rc, wall, mem = run_snakemake(workdir, config_path, args.cores, args.mem_budget_mb, targets)
     print(
         f"snakemake exit {rc} after {wall:.0f} s, peak tree PSS {mem.peak_pss_mb:.0f} MB, "
         f"RSS {mem.peak_mb:.0f} MB",

@@ -56,7 +56,11 @@ QC_FILES = (
     "alsig_general_stats_mqc.tsv",
     "alsig_pca_mqc.tsv",
 )
+#: Files of each contrast and of each test (``de.tests``) in ``<dataset>/de/``, and the DE
+#: summary of the dataset (one row per contrast and test).
 DE_SUFFIXES = (".parquet", ".tsv", ".summary.tsv", ".volcano.png", ".ma.png")
+DE_TEST_SUFFIXES = (".parquet", ".tsv", ".summary.tsv")
+DE_SUMMARY = "summary.tsv"
 SCORE_FILES = (
     "signature_scores.parquet",
     "signature_scores_wide.tsv",
@@ -96,6 +100,37 @@ def contrasts(de: DeSettings) -> list[str]:
     return [contrast.name for contrast in de.contrasts]
 
 
+def de_files(output_dir: str, dataset: str, de: DeSettings) -> dict[str, list[str]]:
+    """Return the files the one DE job of a dataset writes, by kind.
+
+    Parameters
+    ----------
+    output_dir
+        The run's output folder (``output_dir``).
+    dataset
+        The dataset id.
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    dict
+        ``table`` (each contrast's and test's ``.tsv``, report entries), ``summary`` (each
+        one's ``.summary.tsv``), ``figure`` (volcano and MA plots of the contrasts), ``other``
+        (the Parquet tables); ``dataset_summary``: ``[<dataset>/de/summary.tsv]``.
+    """
+    folder = f"{output_dir}/{dataset}/de"
+    names = contrasts(de) + [test.name for test in de.tests]
+    figures = [f"{folder}/{c}{suffix}" for c in contrasts(de) for suffix in DE_SUFFIXES[3:]]
+    return {
+        "table": [f"{folder}/{name}.tsv" for name in names],
+        "summary": [f"{folder}/{name}.summary.tsv" for name in names],
+        "figure": figures,
+        "other": [f"{folder}/{name}.parquet" for name in names],
+        "dataset_summary": [f"{folder}/{DE_SUMMARY}"],
+    }
+
+
 def dataset_targets(output_dir: str, dataset: str, settings: DatasetSettings) -> list[str]:
     """Return every output of one dataset.
 
@@ -117,8 +152,10 @@ def dataset_targets(output_dir: str, dataset: str, settings: DatasetSettings) ->
     root = f"{output_dir}/{dataset}"
     targets = [f"{root}/counts.h5ad", *(f"{root}/qc/{name}" for name in QC_FILES)]
     collections = list(collection_files(settings.enrich))
+    targets += [
+        path for paths in de_files(output_dir, dataset, settings.de).values() for path in paths
+    ]
     for contrast in contrasts(settings.de):
-        targets += [f"{root}/de/{contrast}{suffix}" for suffix in DE_SUFFIXES]
         folder = f"{root}/enrich/{contrast}"
         for collection in collections:
             targets += [f"{folder}/{collection}.parquet", f"{folder}/{collection}.tsv"]
@@ -382,12 +419,20 @@ def matrix_cells(h5ad_path: str) -> int:
     return int(n_obs) * int(n_var)
 
 
-#: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell,
-#: fitted to measured peaks (bench/results/de_scale.md, de_vs_deseq2_r.md, scale_2000x60000.md):
-#: QC 1.0 / 1.6 / 5.8 GB and DE 1.1 / 2.2 / 7.0 GB at 4.9 M, 16 M and 120 M cells, estimates
-#: 5-10 % above, so a `--resources mem_mb=` budget packs jobs tightly.
+#: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell
+#: of the input h5ad, fitted to measured peaks, estimates 5-10 % above, so a
+#: `--resources mem_mb=` budget packs jobs tightly. QC (bench/results/de_scale.md,
+#: scale_2000x60000.md): 1.0 / 1.6 / 5.8 GB at 4.9 M, 16 M and 120 M cells.
 QC_MEMORY = {"base_mb": 1300, "bytes_per_cell": 40}
-DE_MEMORY = {"base_mb": 1500, "bytes_per_cell": 50}
+#: DE, the DESeq2 model by alsig's engine (bench/results/de_job_gse124439.md,
+#: de_job_synthetic.md): 0.50 GB at 4.9 M cells (GSE124439), 1.45 GB at 120 M (2,000 x 60,000).
+DE_MEMORY: dict[str, float] = {"base_mb": 500, "bytes_per_cell": 9}
+#: DE, the mixed model (voom + a donor intercept; its log-CPM and weights are two genes x samples
+#: float64 matrices): 0.63 GB at 4.9 M cells, 2.39 GB at 120 M.
+DE_MIXED_MEMORY: dict[str, float] = {"base_mb": 600, "bytes_per_cell": 16.5}
+#: DE by pydeseq2 (de.engine: pydeseq2; bench/results/scale_2000x60000.md, 2026-12-04): 1.1 /
+#: 2.2 / 7.0 GB at 4.9 M, 16 M and 120 M cells.
+PYDESEQ2_MEMORY: dict[str, float] = {"base_mb": 1500, "bytes_per_cell": 50}
 
 
 def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cell: float) -> int:
@@ -400,9 +445,81 @@ def qc_runtime_min(h5ad_path: str) -> int:
     return 10 + matrix_cells(h5ad_path) // 2_000_000
 
 
-def de_runtime_min(h5ad_path: str) -> int:
-    """Runtime (minutes) of a DE job."""
-    return 15 + matrix_cells(h5ad_path) // 500_000
+def de_fits(de: DeSettings) -> int:
+    """Return how many fits a dataset's DE job makes (one per design and sample set).
+
+    Parameters
+    ----------
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        The distinct (design, subset, level selection) of its contrasts and tests.
+    """
+    keys = set()
+    for contrast in de.contrasts:
+        levels = (contrast.factor, frozenset((contrast.test, contrast.reference)))
+        selection = levels if de.samples == "contrast" else None
+        keys.add((de.design_of(contrast), contrast.subset, selection))
+    keys |= {(de.design_of(test), test.subset, None) for test in de.tests}
+    return max(1, len(keys))
+
+
+def de_mem_mb(h5ad_path: str, attempt: int, de: DeSettings) -> int:
+    """Memory (MB) of a dataset's DE job, times the retry ``attempt``.
+
+    The fits run one after the other, so the peak is one fit's: the mixed model's
+    (:data:`DE_MIXED_MEMORY`) unless ``de.repeated_subjects`` is ``ignore`` (whether subjects
+    repeat is known only once the job reads the samples), else the DESeq2 model's
+    (:data:`DE_MEMORY`, :data:`PYDESEQ2_MEMORY` for ``de.engine: pydeseq2``).
+
+    Parameters
+    ----------
+    h5ad_path
+        The QC'd AnnData.
+    attempt
+        Snakemake's retry attempt.
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        Megabytes.
+    """
+    deseq2 = PYDESEQ2_MEMORY if de.engine == "pydeseq2" else DE_MEMORY
+    model = (
+        deseq2
+        if de.repeated_subjects == "ignore"
+        else max(deseq2, DE_MIXED_MEMORY, key=lambda m: m["base_mb"] + m["bytes_per_cell"] * 120)
+    )
+    return matrix_mem_mb(h5ad_path, attempt, **model)
+
+
+def de_runtime_min(h5ad_path: str, de: DeSettings) -> int:
+    """Runtime (minutes, Slurm ``--time``) of a dataset's DE job: each fit's, one after another.
+
+    alsig's engine and the mixed model take under a minute per fit at 120 M cells (2,000 x
+    60,000: 22 and 43 CPU seconds, bench/results/de_job_synthetic.md); one minute per 20 M cells
+    leaves room for slow nodes. pydeseq2 took 118 s at that size (2 workers), so its fits get a
+    minute per 2 M cells.
+
+    Parameters
+    ----------
+    h5ad_path
+        The QC'd AnnData.
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        Minutes.
+    """
+    per_minute = 2_000_000 if de.engine == "pydeseq2" else 20_000_000
+    return 5 + de_fits(de) * (1 + matrix_cells(h5ad_path) // per_minute)
 
 
 def input_mem_mb(

@@ -36,7 +36,14 @@ import yaml
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_manifest
-from alsig.settings import STAGES, config_schema, resolve_mapping, schema_errors, section
+from alsig.settings import (
+    STAGES,
+    Contrast,
+    config_schema,
+    resolve_mapping,
+    schema_errors,
+    section,
+)
 from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import cache_files
 from alsig.stages.de.design import design_variables
@@ -478,15 +485,27 @@ def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Fin
             f"{did_you_mean(name, columns)}"
         )
     minimum = int(de["min_samples_per_level"])
-    for contrast, (factor, test, reference) in de["contrasts"].items():
+    all_obs, all_units = obs, units
+    for contrast, spec in de["contrasts"].items():
         where = f"dataset {dataset}: config key de.contrasts.{contrast}"
+        parsed = Contrast.from_config(contrast, spec)
+        factor, test, reference = parsed.spec
+        obs, units = _subset_rows(all_obs, all_units, parsed.subset, where, columns, found)
+        if obs is None:
+            continue
+        design = parsed.design or str(de["design"])
+        try:
+            own = design_variables(design) if parsed.design else variables
+        except AlsigError as error:
+            found.problem(f"{where}: {error}")
+            continue
         if factor not in obs:
             found.problem(
                 f"{where}: factor '{factor}' is not a sample column.{did_you_mean(factor, columns)}"
             )
             continue
-        if factor not in variables:
-            found.problem(f"{where}: factor '{factor}' is not in de.design ('{de['design']}').")
+        if factor not in own:
+            found.problem(f"{where}: factor '{factor}' is not in its design ('{design}').")
         values = obs[factor].astype(object).where(obs[factor].notna(), None)
         levels = sorted({str(v) for v in values if v is not None})
         counts = {lv: int(units[values.astype(str) == lv].nunique()) for lv in (test, reference)}
@@ -498,12 +517,37 @@ def _check_contrasts(obs, de: Mapping[str, Any], units, dataset: str, found: Fin
                     f"{where}: of '{factor}', {shortfall}{collapsed} (levels: "
                     f"{', '.join(levels)}; de.min_samples_per_level: {minimum}).{hint}"
                 )
-    _check_covariates(obs, de, [v for v in variables if v in obs], dataset, found)
+    _check_covariates(all_obs, de, [v for v in variables if v in all_obs], dataset, found)
+
+
+def _subset_rows(obs, units, subset, where: str, columns: list[str], found: Findings):
+    """Return the samples (and units) of a contrast's subset; ``(None, None)`` after a problem."""
+    keep = None
+    for column, values in subset:
+        if column not in obs:
+            found.problem(
+                f"{where}: subset column '{column}' is not a sample column."
+                f"{did_you_mean(column, columns)}"
+            )
+            return None, None
+        text = obs[column].astype(str)
+        unknown = [v for v in values if v not in set(text)]
+        if unknown:
+            found.problem(
+                f"{where}: subset {column} = {unknown}: no sample has that value (values: "
+                f"{', '.join(sorted(set(text)))})."
+            )
+            return None, None
+        mask = text.isin(list(values))
+        keep = mask if keep is None else keep & mask
+    if keep is None:
+        return obs, units
+    return obs.loc[keep.to_numpy()], units[keep.to_numpy()]
 
 
 def _check_covariates(obs, de: Mapping[str, Any], variables, dataset: str, found: Findings):
     """Design covariates: missing spellings, and the numeric / categorical notes DE will log."""
-    factors = {str(spec[0]) for spec in de["contrasts"].values()}
+    factors = {Contrast.from_config(k, v).factor for k, v in de["contrasts"].items()}
     categorical = set(de.get("categorical") or []) | set(
         re.findall(r"\bC\(\s*([A-Za-z_][A-Za-z0-9_.]*)", str(de["design"]))
     )

@@ -77,7 +77,7 @@ def test_every_stage_writes_its_outputs(demo_run):
     assert catalog.height == long.height and set(catalog["dataset"]) == {"demo"}
     for figure in ("axis_heatmap.png", "axis_distributions.png"):
         assert (results / "demo/scores" / figure).stat().st_size > 10_000
-    for rule_log in ("ingest", "qc", "de/ALS_vs_control", "score", "score_figures"):
+    for rule_log in ("ingest", "qc", "de/de", "score", "score_figures"):
         assert (results / f"demo/logs/{rule_log}.log").exists()
 
 

@@ -110,9 +110,9 @@ def no_temp_files(directory: Path) -> list[Path]:
     ("stage", "outputs", "started", "targets"),
     [
         pytest.param(
-            "de",
+            "de_demo",  # the demo's DE job (one rule per dataset: its contrasts are config)
             ("results/demo/de", "results/demo/enrich", "results/demo/logs/de"),
-            "results/demo/logs/de/ALS_vs_control.log",
+            "results/demo/logs/de/de.log",
             (DE_TABLE, *ENRICH_TABLES),
             id="during_de",
         ),

@@ -5,6 +5,8 @@ short while every gene that could carry the artefact is tested."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
@@ -31,7 +33,12 @@ def tam_qc():
     keep = np.zeros(filtered.n_vars, dtype=bool)
     keep[sex_linked] = True
     keep[rng.choice(autosomal, 3000, replace=False)] = True
-    de_settings = alsig_settings.resolve(config, "GSE124439", "de")
+    # the artefact is a DESeq2 one (samples independent, dispersions shrunk to the trend): the
+    # donor-intercept model of the default (repeated_subjects: auto) keeps chrY genes out of the
+    # top 25 whether the sample is kept or not, so the control run pins the DESeq2 model
+    de_settings = dataclasses.replace(
+        alsig_settings.resolve(config, "GSE124439", "de"), repeated_subjects="ignore"
+    )
     return filtered[:, keep].copy(), table, de_settings
 
 

@@ -10,11 +10,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from alsig import planning
 from alsig.errors import AlsigError
 from alsig.settings import Contrast, complete
 from alsig.stages.de import run, run_de
 from alsig.stages.de.design import prepare_metadata
 from alsig.stages.de.fit import LABEL_COLUMNS
+from alsig.stages.de.tables import SUMMARY_COLUMNS
 from alsig.tables.schemas import polars_schema
 from alsig.toy import toy_cohort
 
@@ -157,24 +159,53 @@ def test_settings_are_checked_against_the_schema_naming_the_key():
         complete("de", {"contrasts": {"same": ["condition", "ALS", "ALS"]}})
 
 
-def test_rule_entry_point_writes_outputs(tmp_path: Path, simulated):
+def test_rule_entry_point_writes_every_contrast_and_test_of_the_dataset(tmp_path: Path, simulated):
     h5ad = tmp_path / "filtered.h5ad"
     small = simulated[:, :120].copy()
     small.uns["dataset"] = "sim"
     small.write_h5ad(h5ad)
-    out = {k: str(tmp_path / f"c.{k}") for k in ("parquet", "tsv", "summary", "volcano", "ma")}
-    out["volcano"] += ".png"
-    out["ma"] += ".png"
-    settings = complete("de", {"design": "~ condition"})
-    run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="ALS_vs_control")
-    with pytest.raises(
-        AlsigError, match=r"contrast 'other' is not in de.contrasts \(\['ALS_vs_control'\]\)"
-    ):
-        run({"h5ad": str(h5ad)}, out, settings, 1, dataset="sim", contrast="other")
-    table = pl.read_parquet(out["parquet"])
+    settings = complete(
+        "de",
+        {
+            "design": "~ region + condition",
+            "contrasts": {
+                "ALS_vs_control": ["condition", "ALS", "control"],
+                "control_vs_ALS": ["condition", "control", "ALS"],
+            },
+            "tests": {"region": {"test": "lrt", "reduced": "~ condition"}},
+        },
+    )
+    folder = tmp_path / "de"
+    folder.mkdir()
+    run({"h5ad": str(h5ad)}, {"summary": str(folder / "summary.tsv")}, settings, 1, dataset="sim")
+    expected = (
+        {
+            f"{name}{suffix}"
+            for name in ("ALS_vs_control", "control_vs_ALS")
+            for suffix in planning.DE_SUFFIXES
+        }
+        | {f"region{suffix}" for suffix in planning.DE_TEST_SUFFIXES}
+        | {"summary.tsv"}
+    )
+    assert {p.name for p in folder.iterdir()} == expected
+    files = planning.de_files(str(tmp_path), "x", settings)
+    assert {Path(p).name for paths in files.values() for p in paths} == expected
+    table = pl.read_parquet(folder / "ALS_vs_control.parquet")
     assert table.columns == list(polars_schema("de_results"))
     assert set(table["dataset"]) == {"sim"} and set(table["contrast"]) == {"ALS_vs_control"}
-    summary = pl.read_csv(out["summary"], separator="\t")
-    assert summary["contrast"][0] == "ALS_vs_control" and summary["dataset"][0] == "sim"
-    assert Path(out["volcano"]).stat().st_size > 10_000
-    assert Path(out["ma"]).stat().st_size > 10_000
+    assert set(table["model"]) == {"deseq2_wald"}
+    # the reversed contrast is the same test, sign flipped (one fit, a contrast vector)
+    flipped = pl.read_parquet(folder / "control_vs_ALS.parquet").sort("symbol")
+    table = table.sort("symbol")
+    np.testing.assert_allclose(flipped["stat"], -table["stat"], rtol=1e-12)
+    np.testing.assert_allclose(flipped["pvalue"], table["pvalue"], rtol=1e-12)
+    lrt = pl.read_parquet(folder / "region.parquet")
+    assert set(lrt["model"]) == {"deseq2_lrt"} and set(lrt["df"]) == {1.0}
+    assert lrt["log2_fold_change"].null_count() == lrt.height  # no coefficient named
+    summary = pl.read_csv(folder / "summary.tsv", separator="\t")
+    assert summary["contrast"].to_list() == ["ALS_vs_control", "control_vs_ALS", "region"]
+    assert summary["kind"].to_list() == ["contrast", "contrast", "test"]
+    assert set(summary["dataset"]) == {"sim"} and summary["fit"].n_unique() == 1
+    assert summary.columns == [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    assert (folder / "ALS_vs_control.volcano.png").stat().st_size > 10_000
+    assert (folder / "ALS_vs_control.ma.png").stat().st_size > 10_000

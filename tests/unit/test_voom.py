@@ -225,3 +225,20 @@ def test_boundary_genes_get_the_median_interior_df_or_lmertest_n_minus_p():
     assert np.median(lmertest[~zero]) < (len(set(ref.subjects)) - 2)
     with pytest.raises(AlsigError, match="boundary rule"):
         contrast_df(fit, ref.vector(), boundary="kenward")
+
+
+def test_trend_weights_equal_numpy_interpolation_bit_for_bit():
+    """voom's weights come from a compiled, parallel interpolation: numpy's numbers exactly."""
+    from alsig.voom.trend import _weights
+
+    rng = np.random.default_rng(0)
+    xs = np.unique(rng.uniform(-2, 12, 3000))
+    ys = np.abs(np.sin(xs)) + 0.05
+    ys[5] = 0.0  # below the floor
+    fitted = rng.uniform(-25, 15, (300, 200))  # beyond both ends of the curve too
+    fitted[0, :2] = [np.nan, xs[0]]
+    lib = rng.uniform(1e6, 4e7, 200)
+    shifted = fitted + np.log2(lib + 1.0)[None, :] - np.log2(1e6)
+    floor = 1e-3 * float(np.median(ys))
+    expected = 1.0 / np.maximum(np.interp(shifted, xs, ys), floor) ** 4
+    assert np.array_equal(_weights(fitted, lib, (xs, ys)), expected, equal_nan=True)

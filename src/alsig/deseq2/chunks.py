@@ -34,8 +34,11 @@ def gene_chunks(n_genes: int, chunk_size: int) -> Iterator[slice]:
 
 @numba.njit(cache=True, nogil=True)
 def _gather(lo, hi, counts, genes, out):  # pragma: no cover - compiled
-    """``out[j, i] = counts[i, genes[j]]`` for ``j`` in ``lo:hi``, sample rows in the outer loop
-    (the samples x genes matrix is read row by row, a block of genes at a time)."""
+    """Copy genes ``lo:hi`` of the counts, transposed, into ``out``.
+
+    ``out[j, i] = counts[i, genes[j]]`` for ``j`` in ``lo:hi``, sample rows in the outer loop (the
+    samples x genes matrix is read row by row, a block of genes at a time).
+    """
     for i in range(counts.shape[0]):
         for j in range(lo, hi):
             out[j, i] = counts[i, genes[j]]
@@ -44,16 +47,21 @@ def _gather(lo, hi, counts, genes, out):  # pragma: no cover - compiled
 def genes_by_samples(
     counts: np.ndarray, genes: np.ndarray, blocks: Blocks | None = None
 ) -> np.ndarray:
-    """Counts of ``genes`` (column indices of the samples x genes matrix) as a C-contiguous
-    genes x samples float64 array, copied on ``blocks``' threads."""
+    """Return the counts of ``genes`` as a genes x samples float64 array.
+
+    Counts of ``genes`` (column indices of the samples x genes matrix) as a C-contiguous genes x
+    samples float64 array, copied on ``blocks``' threads.
+    """
     out = np.empty((genes.size, counts.shape[0]))
     (blocks or Blocks(1))(_gather, genes.size, counts, np.ascontiguousarray(genes, np.int64), out)
     return out
 
 
 class Blocks:
-    """Runs a range kernel ``kernel(lo, hi, *args)`` over ``range(n)`` in blocks on ``threads``
-    threads (in the calling thread when 1). Use as a context manager or call :meth:`close`.
+    """Run a range kernel over ``range(n)`` in blocks on ``threads`` threads.
+
+    Runs a range kernel ``kernel(lo, hi, *args)`` over ``range(n)`` in blocks on ``threads`` threads
+    (in the calling thread when 1). Use as a context manager or call :meth:`close`.
 
     As a context manager it also keeps BLAS to one thread: the engine's BLAS work is tiny
     (p x p solves, scipy's 2-parameter trend fit), where OpenBLAS's thread wake-ups on a busy
@@ -66,6 +74,19 @@ class Blocks:
         self._blas = None
 
     def __call__(self, kernel: Callable, n: int, *args, block: int = GENE_BLOCK) -> None:
+        """Run ``kernel(lo, hi, *args)`` over ``range(n)`` in blocks of ``block``, in parallel.
+
+        Parameters
+        ----------
+        kernel
+            A range kernel (writes its results for ``lo:hi`` into its arguments).
+        n
+            The range's length.
+        *args
+            The kernel's other arguments.
+        block
+            Items per call.
+        """
         if self._pool is None or n <= block:
             kernel(0, n, *args)
             return
@@ -82,10 +103,12 @@ class Blocks:
             self._pool = None
 
     def __enter__(self) -> Blocks:
+        """Limit BLAS to one thread while the kernels run (they are the parallelism)."""
         self._blas = threadpool_limits(limits=1, user_api="blas")
         return self
 
     def __exit__(self, *exc) -> None:
+        """Stop the threads and restore BLAS's thread limits."""
         self.close()
         if self._blas is not None:
             self._blas.restore_original_limits()

@@ -75,7 +75,7 @@ class CooksLayout:
 
     @classmethod
     def from_design(cls, design: Design, min_replicates: int = 7) -> CooksLayout:
-        """The layout of ``design``; ``min_replicates`` as DESeq2's ``minReplicatesForReplace``."""
+        """Build the layout of ``design`` (``min_replicates``: DESeq2's ``minReplicatesForReplace``)."""
         three = design.replicated(3)
         members: list[int] = []
         offsets = [0]
@@ -108,8 +108,11 @@ def _trimmed_mean_sorted(values, trim):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _trimmed_variance(values, trim, scale, scratch):  # pragma: no cover - compiled
-    """``scale`` x trimmed mean of squared deviations from the trimmed mean (pydeseq2);
-    ``values`` is sorted in place, ``scratch`` (same length) receives the squares."""
+    """Return ``scale`` x the trimmed mean of squared deviations from the trimmed mean.
+
+    ``scale`` x trimmed mean of squared deviations from the trimmed mean (pydeseq2); ``values`` is
+    sorted in place, ``scratch`` (same length) receives the squares.
+    """
     values.sort()
     centre = _trimmed_mean_sorted(values, trim)
     for k in range(values.shape[0]):
@@ -120,8 +123,11 @@ def _trimmed_variance(values, trim, scale, scratch):  # pragma: no cover - compi
 
 @numba.njit(cache=True, nogil=True)
 def robust_dispersion(normed, members, offsets, trims, ratios, scales, work):  # pragma: no cover
-    """DESeq2's ``robustMethodOfMomentsDisp`` for one gene's normalised counts; ``work``: two
-    scratch rows as long as the samples."""
+    """Compute DESeq2's robust moments dispersion of one gene.
+
+    DESeq2's ``robustMethodOfMomentsDisp`` for one gene's normalised counts; ``work``: two scratch
+    rows as long as the samples.
+    """
     n = normed.shape[0]
     n_cells = offsets.shape[0] - 1
     if n_cells > 0:
@@ -146,10 +152,28 @@ def robust_dispersion(normed, members, offsets, trims, ratios, scales, work):  #
 
 @numba.njit(cache=True, nogil=True)
 def cooks_chunk(
-    lo, hi, counts, size_factors, mu, hat, n_coefficients, members, offsets, trims, ratios, scales,
-    use_for_max, replaceable, cutoff,
-    robust, any_exceeds, flagged, flagged_unreplaced, n_higher, exceeds,
-):  # pragma: no cover - compiled  # fmt: skip
+    lo,
+    hi,
+    counts,
+    size_factors,
+    mu,
+    hat,
+    n_coefficients,
+    members,
+    offsets,
+    trims,
+    ratios,
+    scales,
+    use_for_max,
+    replaceable,
+    cutoff,
+    robust,
+    any_exceeds,
+    flagged,
+    flagged_unreplaced,
+    n_higher,
+    exceeds,
+):  # pragma: no cover - compiled
     """Cook's distances of every gene (row) and what the outlier rules need of them.
 
     Writes per gene: the robust dispersion (NaN where no distance can exceed the cutoff even at
@@ -230,7 +254,7 @@ def cooks_chunk(
 def replacement_counts(
     counts: np.ndarray, size_factors: np.ndarray, exceeds: np.ndarray, replaceable: np.ndarray
 ) -> np.ndarray:
-    """Counts with outliers replaced (pydeseq2 ``_replace_outliers``).
+    """Return the counts with outliers replaced (pydeseq2 ``_replace_outliers``).
 
     Parameters
     ----------

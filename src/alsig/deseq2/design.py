@@ -1,5 +1,8 @@
-"""The design matrix as the kernels use it: its distinct rows, each sample's row group, its
-least-squares pseudo-inverse, and the replicate checks of DESeq2's outlier rules."""
+"""The design matrix as the kernels use it.
+
+Its distinct rows, each sample's row group, its
+least-squares pseudo-inverse, and the replicate checks of DESeq2's outlier rules.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class Design:
     pinv: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Check the matrix and derive the distinct rows, row groups and pseudo-inverse."""
         matrix = np.ascontiguousarray(self.matrix, dtype=np.float64)
         if matrix.ndim != 2:
             raise ValueError(f"the design matrix must be 2-D, got shape {matrix.shape}")
@@ -66,8 +70,11 @@ class Design:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame | np.ndarray, columns=None) -> Design:
-        """A :class:`Design` from a model-matrix DataFrame (formulaic's, as pydeseq2 builds it)
-        or an array with ``columns``."""
+        """Build a :class:`Design` from a model-matrix DataFrame or an array with ``columns``.
+
+        A :class:`Design` from a model-matrix DataFrame (formulaic's, as pydeseq2 builds it) or an
+        array with ``columns``.
+        """
         if isinstance(frame, pd.DataFrame):
             return cls(frame.to_numpy(dtype=np.float64), tuple(map(str, frame.columns)))
         matrix = np.asarray(frame, dtype=np.float64)
@@ -86,12 +93,15 @@ class Design:
 
     @property
     def one_row_per_coefficient(self) -> bool:
-        """As many distinct rows as coefficients: the means are a linear fit (DESeq2's
-        ``linearModelMu`` case)."""
+        """Tell whether the design has as many distinct rows as coefficients.
+
+        As many distinct rows as coefficients: the means are a linear fit (DESeq2's
+        ``linearModelMu`` case).
+        """
         return self.rows.shape[0] == self.n_coefficients
 
     def replicated(self, min_replicates: int) -> np.ndarray:
-        """Samples whose design row occurs at least ``min_replicates`` times."""
+        """Return the samples whose design row occurs at least ``min_replicates`` times."""
         counts = np.bincount(self.group, minlength=self.rows.shape[0])
         return counts[self.group] >= min_replicates
 

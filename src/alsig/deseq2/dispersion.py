@@ -1,5 +1,7 @@
-"""Gene-wise and MAP dispersions: DESeq2's Cox-Reid adjusted profile likelihood in
-``theta = log(alpha)``, maximised gene by gene with a safeguarded Newton iteration.
+"""Gene-wise and MAP dispersions: DESeq2's Cox-Reid adjusted profile likelihood.
+
+Gene-wise and MAP dispersions: DESeq2's Cox-Reid adjusted profile likelihood in ``theta =
+log(alpha)``, maximised gene by gene with a safeguarded Newton iteration.
 
 For counts ``y``, fixed means ``mu`` (the initial fit) and design ``X`` the objective minimised is
 
@@ -73,14 +75,16 @@ GRID_LENGTH = 100
 def _sample_terms(
     yi, mi, r, alpha, large, v1, q1, q2, q3, q4, q5, q6, psi_r, tri_r
 ):  # pragma: no cover
-    """``(d log L / dr, d2 log L / dr2, 1 / (r + mu))`` of one sample, one logarithm and two
-    divisions:
+    """Return the first two derivatives of one sample's log-likelihood in ``r``.
+
+    ``(d log L / dr, d2 log L / dr2, 1 / (r + mu))`` of one sample, one logarithm and two divisions:
     ``psi(y + r) - psi(r) - log(1 + alpha mu) + (mu - y) / (r + mu)`` and its derivative.
 
     For ``r >= 10`` the digamma difference is taken inside the series (:mod:`.special`) and its
     ``log(1 + y / r)`` merged with ``-log(1 + alpha mu)`` into ``log1p((y - mu) / (r + mu))``,
     so the O(1/r) terms cancel exactly; below, ``psi(r)``, ``psi'(r)`` are per-gene constants and
-    ``psi(y + r) - log(1 + alpha mu)`` one logarithm of ``(y + r) r / (r + mu)``."""
+    ``psi(y + r) - log(1 + alpha mu)`` one logarithm of ``(y + r) r / (r + mu)``.
+    """
     inv_rm = 1.0 / (r + mi)
     dev = (mi - yi) * inv_rm
     curv = alpha * mi * inv_rm - dev * inv_rm
@@ -194,7 +198,7 @@ def _derivatives(
 def objective(
     theta, y, mu, rows, group, cox_reid, prior_mean, prior_var, use_prior
 ):  # pragma: no cover
-    """The module docstring's ``f(theta)`` (used by the grid)."""
+    """Evaluate the module docstring's ``f(theta)`` (used by the grid)."""
     alpha = math.exp(theta)
     value = nb_nll_constant(y, alpha) + nb_nll_mu_part(y, mu, alpha)
     if cox_reid:
@@ -220,8 +224,11 @@ def objective(
 def grid_log_dispersion(
     y, mu, rows, group, lower, upper, cox_reid, prior_mean, prior_var, use_prior
 ):  # pragma: no cover
-    """pydeseq2's ``grid_fit_alpha``: best of 100 points over ``[lower, upper]``, then of 100
-    points within one step of it."""
+    """Maximise over a coarse then a fine grid (pydeseq2's ``grid_fit_alpha``).
+
+    pydeseq2's ``grid_fit_alpha``: best of 100 points over ``[lower, upper]``, then of 100 points
+    within one step of it.
+    """
     step = (upper - lower) / (GRID_LENGTH - 1)
     best = lower
     best_value = np.inf
@@ -247,8 +254,10 @@ def grid_log_dispersion(
 def fit_log_dispersion(
     y, mu, rows, group, start, lower, upper, cox_reid, prior_mean, prior_var, use_prior
 ):  # pragma: no cover - compiled
-    """Safeguarded Newton of the module docstring for one gene. Returns
-    ``(theta, status, iterations)``."""
+    """Safeguarded Newton of the module docstring for one gene.
+
+    Returns ``(theta, status, iterations)``.
+    """
     n_rows = rows.shape[0]
     work = np.empty((3, n_rows))
     lo = lower
@@ -299,16 +308,42 @@ def fit_log_dispersion(
 
 @numba.njit(cache=True, nogil=True)
 def dispersion_chunk(
-    lo, hi, counts, mu, rows, group, start, lower, upper, cox_reid, prior_mean, prior_var, use_prior,
-    theta, status, iterations,
-):  # pragma: no cover - compiled  # fmt: skip
-    """:func:`fit_log_dispersion` for every gene (row); ``prior_mean`` per gene (ignored without
-    the prior)."""
+    lo,
+    hi,
+    counts,
+    mu,
+    rows,
+    group,
+    start,
+    lower,
+    upper,
+    cox_reid,
+    prior_mean,
+    prior_var,
+    use_prior,
+    theta,
+    status,
+    iterations,
+):  # pragma: no cover - compiled
+    """Run :func:`fit_log_dispersion` for every gene (row).
+
+    :func:`fit_log_dispersion` for every gene (row); ``prior_mean`` per gene (ignored without the
+    prior).
+    """
     for j in range(lo, hi):
         t, st, it = fit_log_dispersion(
-            counts[j], mu[j], rows, group, start[j], lower, upper, cox_reid, prior_mean[j],
-            prior_var, use_prior,
-        )  # fmt: skip
+            counts[j],
+            mu[j],
+            rows,
+            group,
+            start[j],
+            lower,
+            upper,
+            cox_reid,
+            prior_mean[j],
+            prior_var,
+            use_prior,
+        )
         theta[j] = t
         status[j] = st
         iterations[j] = it
@@ -318,10 +353,13 @@ def dispersion_chunk(
 def moments_dispersion_chunk(
     lo, hi, counts, size_factors, inv_sf_mean, design, pinv, min_disp, max_disp, normed_mean, out
 ):  # pragma: no cover
-    """DESeq2's starting dispersions: the smaller of the rough (linear-model residual) and the
-    moments estimates, clipped to the bounds (pydeseq2 ``_fit_MoM_dispersions``); also the mean
-    of normalised counts. ``inv_sf_mean`` is the mean of ``1 / size factors`` (the moments
-    estimate's Poisson part)."""
+    """Return DESeq2's starting dispersions and the mean of normalised counts.
+
+    DESeq2's starting dispersions: the smaller of the rough (linear-model residual) and the moments
+    estimates, clipped to the bounds (pydeseq2 ``_fit_MoM_dispersions``); also the mean of
+    normalised counts. ``inv_sf_mean`` is the mean of ``1 / size factors`` (the moments estimate's
+    Poisson part).
+    """
     n, p = design.shape
     for j in range(lo, hi):
         normed = np.empty(n)

@@ -1,8 +1,10 @@
-"""The DESeq2 fit, driven gene chunk by gene chunk: :func:`fit_deseq2` runs DESeq2's steps (size
+"""The DESeq2 fit, driven gene chunk by gene chunk.
+
+:func:`fit_deseq2` runs DESeq2's steps (size
 factors, gene-wise dispersions, trend, prior, MAP dispersions, log fold changes, Cook's distances
 and the refit of genes with replaced outliers) and returns a :class:`DESeq2Fit` that serves any
-number of tests: Wald tests of contrast vectors, likelihood-ratio tests against reduced designs,
-and shrunken log fold changes.
+number of tests: Wald tests of contrast vectors, likelihood-ratio tests against reduced designs, and
+shrunken log fold changes.
 
 Memory: the counts stay as given (samples x genes, integers); each step reads a chunk of genes as a
 genes x samples float64 copy, computes what it needs and keeps per-gene results only (coefficients,
@@ -45,7 +47,6 @@ from alsig.deseq2.passes import (
     GeneFits,
     Refit,
     Runner,
-    allocate_map,
     now,
     record_phase,
 )
@@ -168,14 +169,15 @@ def fit_deseq2(
             runner.genewise_pass(genes_by_samples(counts, genes[rows], blocks), fits, rows)
 
         t = now()
-        trend = fit_dispersion_trend(fits.genewise, fits.normed_mean,
-                                     min_disp=options.min_disp, fit_type=options.fit_type)  # fmt: skip
+        trend = fit_dispersion_trend(
+            fits.genewise, fits.normed_mean, min_disp=options.min_disp, fit_type=options.fit_type
+        )
         fits.fitted = trend(fits.normed_mean)
-        prior = fit_dispersion_prior(fits.genewise, fits.fitted, n, design.n_coefficients,
-                                     min_disp=options.min_disp)  # fmt: skip
+        prior = fit_dispersion_prior(
+            fits.genewise, fits.fitted, n, design.n_coefficients, min_disp=options.min_disp
+        )
         runner._time("dispersion trend and prior", t)
 
-        allocate_map(fits, design.n_coefficients)
         layout = cooks_mod.CooksLayout.from_design(design, options.min_replicates)
         cooks = CooksState(
             robust_dispersion=np.empty(genes.size),
@@ -232,15 +234,22 @@ def _size_factors(counts, options, given, control_genes, blocks, chunk) -> SizeF
         )
     if kind == "ratio":
         log.warning("every gene has a zero count: iterative size factors (as pydeseq2)")
-    return iterative_size_factors(counts, options.min_mu, options.min_disp, options.max_disp,
-                                  blocks=blocks, chunk_size=chunk)  # fmt: skip
+    return iterative_size_factors(
+        counts, options.min_mu, options.min_disp, options.max_disp, blocks=blocks, chunk_size=chunk
+    )
 
 
 def _refit_outliers(counts, fits, cooks, layout, runner, trend, prior, options) -> Refit:
     g = fits.genes.size
     no = np.zeros(g, np.bool_)
-    empty = Refit(np.empty(0, np.int64), np.empty((0, counts.shape[0])), np.empty(0, np.bool_),
-                   no, no.copy(), no.copy())  # fmt: skip
+    empty = Refit(
+        np.empty(0, np.int64),
+        np.empty((0, counts.shape[0])),
+        np.empty(0, np.bool_),
+        no,
+        no.copy(),
+        no.copy(),
+    )
     if not options.refit_cooks or not layout.replaceable.any():
         return empty
     positions = np.flatnonzero(cooks.any_exceeds)
@@ -264,14 +273,26 @@ def _refit_outliers(counts, fits, cooks, layout, runner, trend, prior, options) 
         sub_pos = positions[refitted]
         sub_y = np.ascontiguousarray(replaced[refitted])
         sub = GeneFits.empty(sub_pos, runner.design.n_coefficients)
-        allocate_map(sub, runner.design.n_coefficients)
         rows = slice(0, sub_pos.size)
         runner.genewise_pass(sub_y, sub, rows)
         sub.fitted = trend(sub.normed_mean)  # the trend is not refitted
         runner.map_pass(sub_y, sub, rows, prior)  # nor the prior
         runner.lfc_pass(sub_y, sub, rows, None, None)
-        for name in ("normed_mean", "mom_dispersion", "init_beta", "genewise", "genewise_status",
-                     "genewise_iterations", "fitted", "map_dispersion", "map_status", "map_iterations",
-                     "dispersion", "beta", "lfc_status", "covariance"):  # fmt: skip
+        for name in (
+            "normed_mean",
+            "mom_dispersion",
+            "init_beta",
+            "genewise",
+            "genewise_status",
+            "genewise_iterations",
+            "fitted",
+            "map_dispersion",
+            "map_status",
+            "map_iterations",
+            "dispersion",
+            "beta",
+            "lfc_status",
+            "covariance",
+        ):
             getattr(fits, name)[sub_pos] = getattr(sub, name)
     return Refit(positions, replaced, refitted, replaced_any, refitted_any, new_all_zero)

@@ -1,5 +1,7 @@
-"""Adjusted p-values: Benjamini-Hochberg, and DESeq2's independent filtering on the mean of
-normalised counts.
+"""Adjusted p-values: Benjamini-Hochberg and DESeq2's independent filtering.
+
+Adjusted p-values: Benjamini-Hochberg, and DESeq2's independent filtering on the mean of normalised
+counts.
 
 Independent filtering (Bourgon, Gentleman & Huber 2010; DESeq2 ``results(independentFiltering =
 TRUE)``; pydeseq2 ``_independent_filtering``): for 50 quantiles ``theta`` of the base mean from
@@ -36,9 +38,12 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
 def lowess(
     x: np.ndarray, y: np.ndarray, frac: float = 2.0 / 3.0, iterations: int = 3
 ) -> np.ndarray:
-    """Robust locally weighted linear regression (Cleveland 1979), the variant pydeseq2 uses
-    (tricube weights over the ``ceil(frac n)`` nearest points, bisquare robustness weights
-    from 6 x the median absolute residual, ``iterations`` passes)."""
+    """Fit a robust locally weighted linear regression (Cleveland 1979), as pydeseq2 does.
+
+    Robust locally weighted linear regression (Cleveland 1979), the variant pydeseq2 uses (tricube
+    weights over the ``ceil(frac n)`` nearest points, bisquare robustness weights from 6 x the
+    median absolute residual, ``iterations`` passes).
+    """
     n = x.size
     r = int(math.ceil(frac * n))
     h = np.maximum(np.array([np.sort(np.abs(x - x[i]))[r] for i in range(n)]), 1e-12)
@@ -99,7 +104,7 @@ class FilterResult:
 
 
 def independent_filtering(base_mean: np.ndarray, pvalues: np.ndarray, alpha: float) -> FilterResult:
-    """The module docstring's filter.
+    """Apply the module docstring's filter.
 
     Parameters
     ----------

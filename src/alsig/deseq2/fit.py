@@ -1,8 +1,10 @@
-"""A fitted DESeq2 model and the tests it serves: :class:`DESeq2Fit` (made by
-:func:`alsig.deseq2.fit_deseq2`) gives Wald tests of any contrast vector with Cook's and
-independent filtering (:meth:`DESeq2Fit.results`), likelihood-ratio tests against reduced designs
-(:meth:`DESeq2Fit.lrt`) and shrunken log fold changes (:meth:`DESeq2Fit.lfc_shrink`), all from
-the one fit: no test re-estimates size factors or dispersions.
+"""A fitted DESeq2 model and the tests it serves.
+
+:class:`DESeq2Fit` (made by
+:func:`alsig.deseq2.fit_deseq2`) gives Wald tests of any contrast vector with Cook's and independent
+filtering (:meth:`DESeq2Fit.results`), likelihood-ratio tests against reduced designs
+(:meth:`DESeq2Fit.lrt`) and shrunken log fold changes (:meth:`DESeq2Fit.lfc_shrink`), all from the
+one fit: no test re-estimates size factors or dispersions.
 """
 
 from __future__ import annotations
@@ -130,8 +132,9 @@ class DESeq2Fit:
     @property
     def lfc(self) -> pd.DataFrame:
         """MLE coefficients per gene (natural log; NaN for genes without counts)."""
-        return pd.DataFrame(self._full(self.fits.beta), index=self.gene_names,
-                            columns=list(self.design.columns))  # fmt: skip
+        return pd.DataFrame(
+            self._full(self.fits.beta), index=self.gene_names, columns=list(self.design.columns)
+        )
 
     @property
     def cooks_outlier(self) -> np.ndarray:
@@ -167,10 +170,14 @@ class DESeq2Fit:
         )
 
     # -- tests ------------------------------------------------------------------------------------
-    def contrast_vector(self, factor_or_vector, test_level: str | None = None,
-                        reference_level: str | None = None) -> np.ndarray:  # fmt: skip
-        """A contrast vector: given as a vector, or the difference of two coefficient columns
-        named ``<factor>[T.<level>]`` (formulaic's names) where the reference has no column."""
+    def contrast_vector(
+        self, factor_or_vector, test_level: str | None = None, reference_level: str | None = None
+    ) -> np.ndarray:
+        """Return a contrast vector, given as one or as two levels of a factor.
+
+        A contrast vector: given as a vector, or the difference of two coefficient columns named
+        ``<factor>[T.<level>]`` (formulaic's names) where the reference has no column.
+        """
         if test_level is None:
             vector = np.asarray(factor_or_vector, dtype=float)
             if vector.shape != (self.design.n_coefficients,):
@@ -185,8 +192,10 @@ class DESeq2Fit:
             if name in self.design.columns:
                 vector[self.design.columns.index(name)] += sign
             elif not any(c.startswith(f"{factor_or_vector}[T.") for c in self.design.columns):
-                raise KeyError(f"'{factor_or_vector}' is not a factor of the design "
-                               f"({list(self.design.columns)})")  # fmt: skip
+                raise KeyError(
+                    f"'{factor_or_vector}' is not a factor of the design "
+                    f"({list(self.design.columns)})"
+                )
         return vector
 
     def _adjust(self, pvalues, alpha, cooks_filter, independent_filter):
@@ -199,8 +208,11 @@ class DESeq2Fit:
         return pvalues, benjamini_hochberg(pvalues), None, outlier
 
     def wald_test(self, contrast: np.ndarray) -> WaldTest:
-        """Unfiltered Wald test of a contrast vector for every gene (natural log; NaN for genes
-        without counts; genes all zero after outlier replacement: SE 0, stat 0, p 1)."""
+        """Test a contrast vector by Wald for every gene, unfiltered.
+
+        Unfiltered Wald test of a contrast vector for every gene (natural log; NaN for genes without
+        counts; genes all zero after outlier replacement: SE 0, stat 0, p 1).
+        """
         contrast = self.contrast_vector(contrast)
         with Blocks(self.n_threads) as blocks:
             test = wald_test(self.fits.beta, self.fits.covariance, contrast, blocks)
@@ -217,7 +229,9 @@ class DESeq2Fit:
         cooks_filter: bool = True,
         independent_filter: bool = True,
     ) -> DEResults:
-        """Wald test of ``contrast`` with Cook's and independent filtering (pydeseq2
+        """Test ``contrast`` by Wald with Cook's and independent filtering.
+
+        Wald test of ``contrast`` with Cook's and independent filtering (pydeseq2
         ``DeseqStats.summary()``; DESeq2 ``results()``).
 
         Parameters
@@ -235,8 +249,9 @@ class DESeq2Fit:
         """
         t = now()
         test = self.wald_test(contrast)
-        pvalues, padj, filt, outlier = self._adjust(test.pvalue, alpha, cooks_filter,
-                                                     independent_filter)  # fmt: skip
+        pvalues, padj, filt, outlier = self._adjust(
+            test.pvalue, alpha, cooks_filter, independent_filter
+        )
         table = pd.DataFrame(
             {
                 "baseMean": self.base_mean,
@@ -260,8 +275,10 @@ class DESeq2Fit:
         cooks_filter: bool = True,
         independent_filter: bool = True,
     ) -> DEResults:
-        """Likelihood-ratio test of the fit's design against a reduced design (DESeq2
-        ``DESeq(test = "LRT", reduced = ...)`` + ``results()``).
+        """Test the fit's design against a reduced design by likelihood ratio.
+
+        Likelihood-ratio test of the fit's design against a reduced design (DESeq2 ``DESeq(test =
+        "LRT", reduced = ...)`` + ``results()``).
 
         The reduced model is fitted by IRLS with the full model's dispersions (and, for genes
         whose outliers were replaced, their replaced counts); ``stat`` is the deviance
@@ -328,19 +345,30 @@ class DESeq2Fit:
         return DEResults(table, filt, outlier)
 
     def full_deviance(self) -> np.ndarray:
-        """Deviance (``-2 log L``) of the fit per gene (NaN without counts; refitted genes on
-        their replaced counts), as DESeq2's ``mcols(dds)$deviance``; computed once, on demand."""
+        """Return the deviance (``-2 log L``) of the fit per gene, computed once.
+
+        Deviance (``-2 log L``) of the fit per gene (NaN without counts; refitted genes on their
+        replaced counts), as DESeq2's ``mcols(dds)$deviance``; computed once, on demand.
+        """
         if self._full_deviance is None:
             self._full_deviance = self._full(self._deviance(None))
         return self._full_deviance
 
     def _deviance(self, reduced: Design | None) -> np.ndarray:
-        """Per fitted gene: deviance of the fit (``reduced`` None) or of the IRLS fit under
-        ``reduced`` with the fit's dispersions."""
+        """Return the deviance per fitted gene, of the fit or of a reduced design.
+
+        Per fitted gene: deviance of the fit (``reduced`` None) or of the IRLS fit under ``reduced``
+        with the fit's dispersions.
+        """
         f = self.fits
         out = np.empty(f.genes.size)
-        refit_rows = dict(zip(self.refit.positions[self.refit.refitted].tolist(),
-                              np.flatnonzero(self.refit.refitted).tolist(), strict=True))  # fmt: skip
+        refit_rows = dict(
+            zip(
+                self.refit.positions[self.refit.refitted].tolist(),
+                np.flatnonzero(self.refit.refitted).tolist(),
+                strict=True,
+            )
+        )
         design = reduced or self.design
         with Blocks(self.n_threads) as blocks:
             runner = Runner(design, self.size_factors, self.options, self.chunk_size, blocks)
@@ -354,8 +382,17 @@ class DESeq2Fit:
                     beta = np.ascontiguousarray(f.beta[rows])
                 else:
                     beta, _ = runner.fit_glm(y, alpha, reduced)
-                blocks(glm.deviance_chunk, y.shape[0], y, runner.sf, design.rows, design.group,
-                       beta, alpha, out[rows])  # fmt: skip
+                blocks(
+                    glm.deviance_chunk,
+                    y.shape[0],
+                    y,
+                    runner.sf,
+                    design.rows,
+                    design.group,
+                    beta,
+                    alpha,
+                    out[rows],
+                )
         return out
 
     def lfc_shrink(
@@ -421,15 +458,32 @@ class DESeq2Fit:
                 beta = np.empty((y.shape[0], p))
                 conv = np.empty(y.shape[0], np.bool_)
                 blocks(
-                    shrink_chunk, y.shape[0], target.matrix, target.rows, target.group, y,
-                    np.ascontiguousarray(size[rows]), self.size_factors, k, prior_scale, beta,
-                    se[rows], conv, evaluations[rows],
-                )  # fmt: skip
+                    shrink_chunk,
+                    y.shape[0],
+                    target.matrix,
+                    target.rows,
+                    target.group,
+                    y,
+                    np.ascontiguousarray(size[rows]),
+                    self.size_factors,
+                    k,
+                    prior_scale,
+                    beta,
+                    se[rows],
+                    conv,
+                    evaluations[rows],
+                )
                 for j in np.flatnonzero(~conv) if p == 2 else ():
-                    beta[j] = grid_shrink(target.matrix, y[j], float(size[rows][j]), offset, k,
-                                          prior_scale)  # fmt: skip
+                    beta[j] = grid_shrink(
+                        target.matrix, y[j], float(size[rows][j]), offset, k, prior_scale
+                    )
                 lfc[rows] = beta[:, k]
                 converged[rows] = conv
         record_phase(self.timings, self.cpu_timings, "LFC shrinkage", t)
-        return ShrinkResult(self._full(lfc), self._full(se), self._full(converged, False, bool),
-                            self._full(evaluations, 0, np.int64), prior_variance)  # fmt: skip
+        return ShrinkResult(
+            self._full(lfc),
+            self._full(se),
+            self._full(converged, False, bool),
+            self._full(evaluations, 0, np.int64),
+            prior_variance,
+        )

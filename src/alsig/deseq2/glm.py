@@ -1,4 +1,6 @@
-"""Negative-binomial GLM fits with a log link, gene by gene in compiled loops: IRLS as DESeq2 /
+"""Negative-binomial GLM fits with a log link, gene by gene in compiled loops.
+
+IRLS as DESeq2 /
 pydeseq2 run it, and pydeseq2's fallback optimiser for the genes where IRLS fails.
 
 For each gene ``y`` (counts over samples), size factors ``s`` and dispersion ``alpha``, IRLS
@@ -35,8 +37,11 @@ NEEDS_FALLBACK = 1
 
 @numba.njit(cache=True, nogil=True)
 def nb_nll_constant(y, alpha):  # pragma: no cover - compiled
-    """The part of the NB negative log-likelihood that does not depend on ``mu``:
-    ``sum_i [r log(alpha) - lgamma(y_i + r) + lgamma(y_i + 1) + lgamma(r)]`` with ``r = 1/alpha``."""
+    """Return the part of the NB negative log-likelihood that does not depend on ``mu``.
+
+    The part of the NB negative log-likelihood that does not depend on ``mu``: ``sum_i [r log(alpha)
+    - lgamma(y_i + r) + lgamma(y_i + 1) + lgamma(r)]`` with ``r = 1/alpha``.
+    """
     r = 1.0 / alpha
     lg_r = lgamma(r)
     total = y.shape[0] * r * math.log(alpha)
@@ -48,8 +53,11 @@ def nb_nll_constant(y, alpha):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def nb_nll_mu_part(y, mu, alpha):  # pragma: no cover - compiled
-    """The ``mu``-dependent part of the NB negative log-likelihood:
-    ``sum_i [(y_i + r) log(r + mu_i) - y_i log(mu_i)]``."""
+    """Return the ``mu``-dependent part of the NB negative log-likelihood.
+
+    The ``mu``-dependent part of the NB negative log-likelihood: ``sum_i [(y_i + r) log(r + mu_i) -
+    y_i log(mu_i)]``.
+    """
     r = 1.0 / alpha
     total = 0.0
     for i in range(y.shape[0]):
@@ -82,8 +90,11 @@ def row_exponentials(rows, beta, out):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def fitted_means(rows, group, beta, size_factors, out):  # pragma: no cover - compiled
-    """``out = size_factors * exp(X beta)`` (unthresholded, as DESeq2 reports mu), one
-    exponential per distinct design row."""
+    """Compute the unthresholded means ``size_factors * exp(X beta)``.
+
+    ``out = size_factors * exp(X beta)`` (unthresholded, as DESeq2 reports mu), one exponential per
+    distinct design row.
+    """
     expo = np.empty(rows.shape[0])
     row_exponentials(rows, beta, expo)
     for i in range(out.shape[0]):
@@ -105,9 +116,12 @@ def least_squares_start(y, size_factors, pinv, out):  # pragma: no cover - compi
 def _means(
     rows, group, beta, size_factors, log_sf, min_mu, eta, expo, mu, log_ratio
 ):  # pragma: no cover
-    """``mu = max(s exp(X beta), min_mu)`` and ``log(mu / s)`` (the linear predictor where the
-    bound is not hit: no logarithm needed); one exponential per distinct design row
-    (``eta``, ``expo``: per-row work arrays)."""
+    """Compute the thresholded means and the linear predictor of one gene.
+
+    ``mu = max(s exp(X beta), min_mu)`` and ``log(mu / s)`` (the linear predictor where the bound is
+    not hit: no logarithm needed); one exponential per distinct design row (``eta``, ``expo``:
+    per-row work arrays).
+    """
     for g in range(rows.shape[0]):
         e = 0.0
         for k in range(rows.shape[1]):
@@ -127,11 +141,25 @@ def _means(
 
 @numba.njit(cache=True, nogil=True)
 def irls_gene(
-    y, size_factors, log_sf, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter, beta,
+    y,
+    size_factors,
+    log_sf,
+    design,
+    rows,
+    group,
+    pinv,
+    alpha,
+    min_mu,
+    beta_tol,
+    maxiter,
+    beta,
     beta_start,
-):  # pragma: no cover - compiled  # fmt: skip
-    """IRLS for one gene (see the module docstring); ``beta`` receives the fit and
-    ``beta_start`` the start. Returns ``(status, iterations)``."""
+):  # pragma: no cover - compiled
+    """Fit one gene by IRLS (see the module docstring).
+
+    IRLS for one gene (see the module docstring); ``beta`` receives the fit and ``beta_start`` the
+    start. Returns ``(status, iterations)``.
+    """
     n, p = design.shape
     n_rows = rows.shape[0]
     least_squares_start(y, size_factors, pinv, beta)
@@ -197,16 +225,41 @@ def irls_gene(
 
 @numba.njit(cache=True, nogil=True)
 def irls_chunk(
-    lo, hi, counts, size_factors, design, rows, group, pinv, alpha, min_mu, beta_tol, maxiter,
-    beta, beta_start, status, iterations,
-):  # pragma: no cover - compiled  # fmt: skip
+    lo,
+    hi,
+    counts,
+    size_factors,
+    design,
+    rows,
+    group,
+    pinv,
+    alpha,
+    min_mu,
+    beta_tol,
+    maxiter,
+    beta,
+    beta_start,
+    status,
+    iterations,
+):  # pragma: no cover - compiled
     """:func:`irls_gene` for genes (rows) ``lo:hi`` of ``counts``."""
     log_sf = np.log(size_factors)
     for j in range(lo, hi):
         st, it = irls_gene(
-            counts[j], size_factors, log_sf, design, rows, group, pinv, alpha[j], min_mu,
-            beta_tol, maxiter, beta[j], beta_start[j],
-        )  # fmt: skip
+            counts[j],
+            size_factors,
+            log_sf,
+            design,
+            rows,
+            group,
+            pinv,
+            alpha[j],
+            min_mu,
+            beta_tol,
+            maxiter,
+            beta[j],
+            beta_start[j],
+        )
         status[j] = st
         iterations[j] = it
 
@@ -215,8 +268,11 @@ def irls_chunk(
 def linear_means_chunk(
     lo, hi, counts, size_factors, design, pinv, min_mu, beta, mu
 ):  # pragma: no cover
-    """DESeq2's ``linearModelMu``: least squares of the normalised counts on the design, means
-    ``max(s X beta, min_mu)`` (used when the design has one distinct row per coefficient)."""
+    """Fit DESeq2's ``linearModelMu`` means.
+
+    DESeq2's ``linearModelMu``: least squares of the normalised counts on the design, means ``max(s
+    X beta, min_mu)`` (used when the design has one distinct row per coefficient).
+    """
     n, p = design.shape
     for j in range(lo, hi):
         for k in range(p):
@@ -240,13 +296,26 @@ def glm_means_chunk(lo, hi, size_factors, rows, group, beta, mu):  # pragma: no 
 
 @numba.njit(cache=True, nogil=True)
 def fit_summaries_chunk(
-    lo, hi, counts, size_factors, design, rows, group, alpha, min_mu, beta,
-    mu, hat, covariance,
-):  # pragma: no cover - compiled  # fmt: skip
-    """After the fit of each gene: unthresholded means ``mu``, hat diagonals ``hat`` (weights
-    from ``max(mu, min_mu)`` as pydeseq2), the Wald covariance ``H M H`` with
-    ``M = X' W X`` at the unthresholded means and ``H = (M + ridge)^-1`` (pydeseq2
-    ``wald_test``)."""
+    lo,
+    hi,
+    counts,
+    size_factors,
+    design,
+    rows,
+    group,
+    alpha,
+    min_mu,
+    beta,
+    mu,
+    hat,
+    covariance,
+):  # pragma: no cover - compiled
+    """Compute means, hat diagonals and the Wald covariance after each gene's fit.
+
+    After the fit of each gene: unthresholded means ``mu``, hat diagonals ``hat`` (weights from
+    ``max(mu, min_mu)`` as pydeseq2), the Wald covariance ``H M H`` with ``M = X' W X`` at the
+    unthresholded means and ``H = (M + ridge)^-1`` (pydeseq2 ``wald_test``).
+    """
     n, p = design.shape
     n_rows = rows.shape[0]
     for j in range(lo, hi):
@@ -306,8 +375,11 @@ def fit_summaries_chunk(
 
 @numba.njit(cache=True, nogil=True)
 def deviance_chunk(lo, hi, counts, size_factors, rows, group, beta, alpha, out):  # pragma: no cover
-    """Deviance ``-2 log L`` of genes ``lo:hi`` at the unthresholded means ``s exp(X beta)``
-    (DESeq2's ``deviance``; the likelihood-ratio statistic is a difference of two)."""
+    """Compute the deviance ``-2 log L`` of genes ``lo:hi``.
+
+    Deviance ``-2 log L`` of genes ``lo:hi`` at the unthresholded means ``s exp(X beta)`` (DESeq2's
+    ``deviance``; the likelihood-ratio statistic is a difference of two).
+    """
     mu = np.empty(counts.shape[1])
     for j in range(lo, hi):
         fitted_means(rows, group, beta[j], size_factors, mu)
@@ -380,8 +452,11 @@ def grid_fit_beta(
     min_mu: float,
     grid_length: int = 60,
 ) -> np.ndarray:
-    """Coarse-then-fine grid over ``[-30, 30]^p`` (p <= 2) of the penalised NB likelihood
-    (pydeseq2 ``grid_fit_beta``)."""
+    """Maximise the penalised NB likelihood over a coarse then a fine grid (p <= 2).
+
+    Coarse-then-fine grid over ``[-30, 30]^p`` (p <= 2) of the penalised NB likelihood (pydeseq2
+    ``grid_fit_beta``).
+    """
     p = design.shape[1]
 
     def loss(betas: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
-"""pydeseq2's iterative size factors, used when every gene has a zero count (median of ratios is
-then undefined) or when asked for (DESeq2 ``estimateSizeFactors(type = "iterate")``).
+"""pydeseq2's iterative size factors.
+
+Used when every gene has a zero count (median of ratios is then
+undefined) or when asked for (DESeq2 ``estimateSizeFactors(type = "iterate")``).
 
 Starting from size factors 1, each round fits an intercept-only model: gene-wise dispersions, their
 trimmed mean as a constant trend, the prior and MAP dispersions; then the size factors maximise
@@ -35,8 +37,11 @@ KEEP_QUANTILE = 0.95
 
 @numba.njit(cache=True, nogil=True)
 def _nll_by_gene(lo, hi, counts, base, ratio, alpha, constant, out):  # pragma: no cover
-    """Per gene NB negative log-likelihood at means ``max(s_j base_g, min_mu) / s_j * s'_j``,
-    written as ``base_mu[g, j] * ratio[j]``; ``constant`` holds the mean-free part."""
+    """Compute the NB negative log-likelihood per gene at rescaled means.
+
+    Per gene NB negative log-likelihood at means ``max(s_j base_g, min_mu) / s_j * s'_j``, written
+    as ``base_mu[g, j] * ratio[j]``; ``constant`` holds the mean-free part.
+    """
     n = counts.shape[1]
     for g in range(lo, hi):
         r = 1.0 / alpha[g]
@@ -50,8 +55,11 @@ def _nll_by_gene(lo, hi, counts, base, ratio, alpha, constant, out):  # pragma: 
 
 
 def _trimmed_nll(log_sf, counts, base, alpha, constant, blocks) -> float:
-    """Sum of the per-gene NB negative log-likelihoods below their 95 % quantile at size factors
-    ``exp(log_sf - mean(log_sf))``."""
+    """Return the trimmed sum of the per-gene NB negative log-likelihoods.
+
+    Sum of the per-gene NB negative log-likelihoods below their 95 % quantile at size factors
+    ``exp(log_sf - mean(log_sf))``.
+    """
     nll = np.empty(counts.shape[0])
     trial = np.exp(log_sf - np.mean(log_sf))
     blocks(_nll_by_gene, counts.shape[0], counts, base, trial, alpha, constant, nll)
@@ -99,16 +107,43 @@ def iterative_size_factors(
         # raw counts during this loop), the moments' Poisson part from the current factors
         mom = np.empty(g)
         normed_mean = np.empty(g)
-        blocks(disp_mod.moments_dispersion_chunk, g, y, ones, float(np.mean(1.0 / sf)),
-               design.matrix, design.pinv, min_disp, max(max_disp, n), normed_mean, mom)  # fmt: skip
+        blocks(
+            disp_mod.moments_dispersion_chunk,
+            g,
+            y,
+            ones,
+            float(np.mean(1.0 / sf)),
+            design.matrix,
+            design.pinv,
+            min_disp,
+            max(max_disp, n),
+            normed_mean,
+            mom,
+        )
         mu = np.empty_like(y)
         beta = np.empty((g, 1))
         blocks(glm.linear_means_chunk, g, y, sf, design.matrix, design.pinv, min_mu, beta, mu)
         theta = np.empty(g)
         status = np.empty(g, np.int64)
         its = np.empty(g, np.int64)
-        blocks(disp_mod.dispersion_chunk, g, y, mu, design.rows, design.group, np.log(mom), lower,
-               upper, True, np.zeros(g), 1.0, False, theta, status, its)  # fmt: skip
+        blocks(
+            disp_mod.dispersion_chunk,
+            g,
+            y,
+            mu,
+            design.rows,
+            design.group,
+            np.log(mom),
+            lower,
+            upper,
+            True,
+            np.zeros(g),
+            1.0,
+            False,
+            theta,
+            status,
+            its,
+        )
         genewise = np.exp(theta)
         use = genewise > 10 * min_disp
         if not use.any():
@@ -116,8 +151,24 @@ def iterative_size_factors(
         fitted = np.full(g, float(trim_mean(genewise[use], proportiontocut=0.001)))
         prior = fit_dispersion_prior(genewise, fitted, n, 1, min_disp=min_disp)
         log_fitted = np.log(fitted)
-        blocks(disp_mod.dispersion_chunk, g, y, mu, design.rows, design.group, log_fitted, lower,
-               upper, True, log_fitted, prior.variance, True, theta, status, its)  # fmt: skip
+        blocks(
+            disp_mod.dispersion_chunk,
+            g,
+            y,
+            mu,
+            design.rows,
+            design.group,
+            log_fitted,
+            lower,
+            upper,
+            True,
+            log_fitted,
+            prior.variance,
+            True,
+            theta,
+            status,
+            its,
+        )
         outlier = np.log(genewise) > log_fitted + 2 * np.sqrt(prior.squared_log_residual_sd)
         alpha = np.ascontiguousarray(np.where(outlier, genewise, np.exp(theta)))
         constant = np.array([glm.nb_nll_constant(y[k], alpha[k]) for k in range(g)])

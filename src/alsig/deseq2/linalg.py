@@ -1,5 +1,7 @@
-"""Small dense linear algebra for the per-gene kernels: p x p Gram matrices, Cholesky factor,
-solves and inverses, written as plain loops.
+"""Small dense linear algebra for the per-gene kernels, as plain loops.
+
+Small dense linear algebra for the per-gene kernels: p x p Gram matrices, Cholesky factor, solves
+and inverses, written as plain loops.
 
 Why not LAPACK/BLAS: each gene's p x p system is tiny (the call overhead of a library routine
 exceeds the arithmetic), and a gene's result must not depend on which other genes share its chunk
@@ -32,8 +34,11 @@ def gram(rows, weights, out):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def cholesky(a, out):  # pragma: no cover - compiled
-    """Lower Cholesky factor of the symmetric matrix ``a`` into ``out``; False if not positive
-    definite."""
+    """Factor the symmetric matrix ``a`` by Cholesky into ``out``.
+
+    Lower Cholesky factor of the symmetric matrix ``a`` into ``out``; False if not positive
+    definite.
+    """
     p = a.shape[0]
     for j in range(p):
         s = a[j, j]

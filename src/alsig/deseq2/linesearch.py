@@ -1,5 +1,7 @@
-"""Moré-Thuente line search (Moré & Thuente 1994, ACM TOMS 20: 286-307), as MINPACK-2's
-``dcsrch`` / ``dcstep`` define it, for the compiled L-BFGS of :mod:`alsig.deseq2.lbfgs`.
+"""Moré-Thuente line search (Moré & Thuente 1994), as MINPACK-2 defines it.
+
+Moré-Thuente line search (Moré & Thuente 1994, ACM TOMS 20: 286-307), as MINPACK-2's ``dcsrch`` /
+``dcstep`` define it, for the compiled L-BFGS of :mod:`alsig.deseq2.lbfgs`.
 
 The search finds a step satisfying the strong Wolfe conditions ``f(stp) <= f(0) + ftol stp g(0)``
 and ``|g(stp)| <= gtol |g(0)|``; it is reverse-communication: :func:`search_start` sets up the
@@ -30,7 +32,7 @@ STATE_SIZE = 20
 
 
 def new_state() -> np.ndarray:
-    """An empty search state."""
+    """Return an empty search state."""
     return np.zeros(STATE_SIZE)
 
 
@@ -61,8 +63,11 @@ def search_start(state, f, g, stp, ftol, gtol, xtol, stpmin, stpmax):  # pragma:
 
 @numba.njit(cache=True, nogil=True)
 def _cstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):  # pragma: no cover
-    """MINPACK-2 ``dcstep``: a safeguarded step from cubic / quadratic interpolation and the
-    update of the interval of uncertainty. Returns the updated values."""
+    """Take MINPACK-2's safeguarded ``dcstep``.
+
+    MINPACK-2 ``dcstep``: a safeguarded step from cubic / quadratic interpolation and the update of
+    the interval of uncertainty. Returns the updated values.
+    """
     sgnd = dp * (dx / abs(dx))
     if fp > fx:
         theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
@@ -149,9 +154,11 @@ def _cstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):  # pr
 
 @numba.njit(cache=True, nogil=True)
 def search_step(state, f, g, stp):  # pragma: no cover - compiled
-    """One iteration of MINPACK-2 ``dcsrch`` with ``f``, ``g`` at step ``stp``. Returns
-    ``(code, next_stp)``: :data:`EVALUATE` (try ``next_stp``), :data:`CONVERGED` or
-    :data:`WARNING` (stop at ``stp``)."""
+    """One iteration of MINPACK-2 ``dcsrch`` with ``f``, ``g`` at step ``stp``.
+
+    Returns ``(code, next_stp)``: :data:`EVALUATE` (try ``next_stp``), :data:`CONVERGED` or
+    :data:`WARNING` (stop at ``stp``).
+    """
     brackt = state[_BRACKT] != 0.0
     stage = int(state[_STAGE])
     ginit = state[_GINIT]

@@ -1,4 +1,6 @@
-"""The chunked passes of a DESeq2 fit: per-gene state and the steps that run over gene chunks
+"""The chunked passes of a DESeq2 fit.
+
+Per-gene state and the steps that run over gene chunks
 (:class:`Runner`): gene-wise dispersions (pass A), MAP dispersions, log fold changes and Cook's
 distances (pass B). :mod:`alsig.deseq2.engine` drives them over a dataset and the refit of genes
 with replaced outliers; :mod:`alsig.deseq2.fit` reuses them for the reduced fits of the LRT.
@@ -27,8 +29,11 @@ LFC_GRID = 3
 
 
 def now() -> tuple[float, float]:
-    """``(wall seconds, CPU seconds of the process)``: phases report both, since on a shared
-    machine CPU time is the stable measure of the work."""
+    """Return ``(wall seconds, CPU seconds of the process)``.
+
+    ``(wall seconds, CPU seconds of the process)``: phases report both, since on a shared machine
+    CPU time is the stable measure of the work.
+    """
     return time.perf_counter(), time.process_time()
 
 
@@ -86,18 +91,32 @@ class GeneFits:
     genewise: np.ndarray
     genewise_status: np.ndarray
     genewise_iterations: np.ndarray
-    fitted: np.ndarray | None = None
-    map_dispersion: np.ndarray | None = None
-    map_status: np.ndarray | None = None
-    map_iterations: np.ndarray | None = None
-    dispersion: np.ndarray | None = None
-    dispersion_outlier: np.ndarray | None = None
-    beta: np.ndarray | None = None
-    lfc_status: np.ndarray | None = None
-    covariance: np.ndarray | None = None
+    fitted: np.ndarray
+    map_dispersion: np.ndarray
+    map_status: np.ndarray
+    map_iterations: np.ndarray
+    dispersion: np.ndarray
+    dispersion_outlier: np.ndarray
+    beta: np.ndarray
+    lfc_status: np.ndarray
+    covariance: np.ndarray
 
     @classmethod
     def empty(cls, genes: np.ndarray, p: int) -> GeneFits:
+        """Return the state of ``genes`` (count-matrix columns) for ``p`` coefficients, unfilled.
+
+        Parameters
+        ----------
+        genes
+            Column indices of the fitted genes.
+        p
+            Coefficients of the design.
+
+        Returns
+        -------
+        GeneFits
+            Every per-gene array allocated (each pass fills its own).
+        """
         g = genes.size
         return cls(
             genes=genes,
@@ -107,13 +126,25 @@ class GeneFits:
             genewise=np.empty(g),
             genewise_status=np.empty(g, np.int64),
             genewise_iterations=np.empty(g, np.int64),
+            fitted=np.empty(g),
+            map_dispersion=np.empty(g),
+            map_status=np.empty(g, np.int64),
+            map_iterations=np.empty(g, np.int64),
+            dispersion=np.empty(g),
+            dispersion_outlier=np.empty(g, np.bool_),
+            beta=np.empty((g, p)),
+            lfc_status=np.empty(g, np.int64),
+            covariance=np.empty((g, p, p)),
         )
 
 
 @dataclass
 class CooksState:
-    """Per-gene outcome of the Cook's pass (see :func:`alsig.deseq2.cooks.cooks_chunk`), and
-    the per-sample outlier masks of the genes that have an outlier (by gene position)."""
+    """Per-gene outcome of the Cook's pass and the outlier masks.
+
+    Per-gene outcome of the Cook's pass (see :func:`alsig.deseq2.cooks.cooks_chunk`), and the
+    per-sample outlier masks of the genes that have an outlier (by gene position).
+    """
 
     robust_dispersion: np.ndarray
     any_exceeds: np.ndarray
@@ -124,9 +155,11 @@ class CooksState:
 
 
 class Runner:
-    """The chunked steps of a fit for one design and set of size factors: used by the main fit,
-    the refit of genes with replaced outliers and the LRT's reduced fits. Records wall and CPU
-    seconds per phase in :attr:`timings` / :attr:`cpu_timings`.
+    """The chunked steps of a fit for one design and set of size factors.
+
+    Used by the main fit, the
+    refit of genes with replaced outliers and the LRT's reduced fits. Records wall and CPU seconds
+    per phase in :attr:`timings` / :attr:`cpu_timings`.
 
     Parameters
     ----------
@@ -177,9 +210,21 @@ class Runner:
         self.blocks(
             glm.irls_chunk,
             c,
-            y, self.sf, design.matrix, design.rows, design.group, design.pinv, alpha, o.min_mu,
-            o.beta_tol, o.maxiter, beta, start, status, iterations,
-        )  # fmt: skip
+            y,
+            self.sf,
+            design.matrix,
+            design.rows,
+            design.group,
+            design.pinv,
+            alpha,
+            o.min_mu,
+            o.beta_tol,
+            o.maxiter,
+            beta,
+            start,
+            status,
+            iterations,
+        )
         out_status = np.full(c, LFC_IRLS, np.int64)
         for j in np.flatnonzero(status == glm.NEEDS_FALLBACK):
             b, ok, grid = glm.fallback_fit(
@@ -190,9 +235,12 @@ class Runner:
         return beta, out_status
 
     def initial_means(self, y: np.ndarray, fits: GeneFits, rows: slice) -> np.ndarray:
-        """Means the dispersions are fitted at: DESeq2's linear fit when the design has one
-        distinct row per coefficient, else the GLM at the starting dispersions. Fitted (and
-        their coefficients stored) the first time, recomputed from those after."""
+        """Compute the means the dispersions are fitted at.
+
+        Means the dispersions are fitted at: DESeq2's linear fit when the design has one distinct
+        row per coefficient, else the GLM at the starting dispersions. Fitted (and their
+        coefficients stored) the first time, recomputed from those after.
+        """
         d = self.design
         c = y.shape[0]
         mu = np.empty_like(y)
@@ -216,12 +264,34 @@ class Runner:
         return mu
 
     def fit_initial_glm(self, y: np.ndarray, fits: GeneFits, rows: slice) -> None:
+        """Fit the starting coefficients of a chunk's genes (see :meth:`initial_means`).
+
+        Parameters
+        ----------
+        y
+            Counts of the chunk, genes x samples.
+        fits
+            The fit's per-gene state (``rows`` of it are written).
+        rows
+            The chunk's positions among the fitted genes.
+        """
         if not self.design.one_row_per_coefficient:
             beta, _ = self.fit_glm(y, fits.mom_dispersion[rows], self.design)
             fits.init_beta[rows] = beta
 
     # -- pass A: gene-wise dispersions ------------------------------------------------------------
     def genewise_pass(self, y: np.ndarray, fits: GeneFits, rows: slice) -> None:
+        """Run pass A on a chunk: normalised means, starting and gene-wise dispersions.
+
+        Parameters
+        ----------
+        y
+            Counts of the chunk, genes x samples.
+        fits
+            The fit's per-gene state (``rows`` of it are written).
+        rows
+            The chunk's positions among the fitted genes.
+        """
         d, o = self.design, self.options
         t = now()
         normed_mean = np.empty(y.shape[0])
@@ -229,9 +299,16 @@ class Runner:
         self.blocks(
             disp_mod.moments_dispersion_chunk,
             y.shape[0],
-            y, self.sf, float(np.mean(1.0 / self.sf)), d.matrix, d.pinv, o.min_disp,
-            max(o.max_disp, d.n_samples), normed_mean, mom,
-        )  # fmt: skip
+            y,
+            self.sf,
+            float(np.mean(1.0 / self.sf)),
+            d.matrix,
+            d.pinv,
+            o.min_disp,
+            max(o.max_disp, d.n_samples),
+            normed_mean,
+            mom,
+        )
         fits.normed_mean[rows] = normed_mean
         fits.mom_dispersion[rows] = mom
         self.fit_initial_glm(y, fits, rows)
@@ -242,10 +319,23 @@ class Runner:
         status = np.empty(y.shape[0], np.int64)
         iterations = np.empty(y.shape[0], np.int64)
         self.blocks(
-            disp_mod.dispersion_chunk, y.shape[0],
-            y, mu, d.rows, d.group, np.log(mom), self.lower, self.upper, True,
-            np.zeros(y.shape[0]), 1.0, False, theta, status, iterations,
-        )  # fmt: skip
+            disp_mod.dispersion_chunk,
+            y.shape[0],
+            y,
+            mu,
+            d.rows,
+            d.group,
+            np.log(mom),
+            self.lower,
+            self.upper,
+            True,
+            np.zeros(y.shape[0]),
+            1.0,
+            False,
+            theta,
+            status,
+            iterations,
+        )
         fits.genewise[rows] = np.exp(theta)
         fits.genewise_status[rows] = status
         fits.genewise_iterations[rows] = iterations
@@ -253,6 +343,19 @@ class Runner:
 
     # -- pass B: MAP dispersions, log fold changes, Cook's ---------------------------------------
     def map_pass(self, y: np.ndarray, fits: GeneFits, rows: slice, prior: DispersionPrior) -> None:
+        """Fit a chunk's MAP dispersions under the trend and prior; flag dispersion outliers.
+
+        Parameters
+        ----------
+        y
+            Counts of the chunk, genes x samples.
+        fits
+            The fit's per-gene state (``rows`` of it are written).
+        rows
+            The chunk's positions among the fitted genes.
+        prior
+            The dispersion prior.
+        """
         d = self.design
         t = now()
         mu = self.initial_means(y, fits, rows)
@@ -261,10 +364,23 @@ class Runner:
         status = np.empty(y.shape[0], np.int64)
         iterations = np.empty(y.shape[0], np.int64)
         self.blocks(
-            disp_mod.dispersion_chunk, y.shape[0],
-            y, mu, d.rows, d.group, log_fitted, self.lower, self.upper, True, log_fitted,
-            prior.variance, True, theta, status, iterations,
-        )  # fmt: skip
+            disp_mod.dispersion_chunk,
+            y.shape[0],
+            y,
+            mu,
+            d.rows,
+            d.group,
+            log_fitted,
+            self.lower,
+            self.upper,
+            True,
+            log_fitted,
+            prior.variance,
+            True,
+            theta,
+            status,
+            iterations,
+        )
         map_disp = np.exp(theta)
         genewise = fits.genewise[rows]
         outlier = np.log(genewise) > log_fitted + 2 * np.sqrt(prior.squared_log_residual_sd)
@@ -275,8 +391,28 @@ class Runner:
         fits.dispersion[rows] = np.where(outlier, genewise, map_disp)
         self._time("MAP dispersions", t)
 
-    def lfc_pass(self, y: np.ndarray, fits: GeneFits, rows: slice, cooks: CooksState | None,
-                 layout: cooks_mod.CooksLayout | None) -> None:  # fmt: skip
+    def lfc_pass(
+        self,
+        y: np.ndarray,
+        fits: GeneFits,
+        rows: slice,
+        cooks: CooksState | None,
+        layout: cooks_mod.CooksLayout | None,
+    ) -> None:
+        """Run pass B on a chunk: log fold changes and their covariance, then Cook's distances.
+
+        Parameters
+        ----------
+        y
+            Counts of the chunk, genes x samples.
+        fits
+            The fit's per-gene state (``rows`` of it are written).
+        rows
+            The chunk's positions among the fitted genes.
+        cooks, layout
+            Cook's outcome per gene and the replicate layout (None for the refit of replaced
+            genes, which has no Cook's step).
+        """
         d, o = self.design, self.options
         t = now()
         alpha = np.ascontiguousarray(fits.dispersion[rows])
@@ -288,13 +424,25 @@ class Runner:
         hat = np.empty_like(y)
         covariance = np.empty((c, d.n_coefficients, d.n_coefficients))
         self.blocks(
-            glm.fit_summaries_chunk, c,
-            y, self.sf, d.matrix, d.rows, d.group, alpha, o.min_mu, beta, mu, hat, covariance,
-        )  # fmt: skip
+            glm.fit_summaries_chunk,
+            c,
+            y,
+            self.sf,
+            d.matrix,
+            d.rows,
+            d.group,
+            alpha,
+            o.min_mu,
+            beta,
+            mu,
+            hat,
+            covariance,
+        )
         fits.covariance[rows] = covariance
         self._time("log fold changes", t)
         if cooks is None:
             return
+        assert layout is not None  # the main fit passes both; the refit of replaced genes neither
         t = now()
         robust = np.empty(c)
         any_exceeds = np.empty(c, np.bool_)
@@ -303,12 +451,28 @@ class Runner:
         higher = np.empty(c, np.int64)
         exceeds = np.empty(y.shape, np.bool_)
         self.blocks(
-            cooks_mod.cooks_chunk, c,
-            y, self.sf, mu, hat, float(d.n_coefficients), layout.cell_members,
-            layout.cell_offsets, layout.cell_trim, cooks_mod.TRIM_RATIOS, cooks_mod.TRIM_SCALES,
-            layout.use_for_max, layout.replaceable, layout.cutoff,
-            robust, any_exceeds, flagged, unreplaced, higher, exceeds,
-        )  # fmt: skip
+            cooks_mod.cooks_chunk,
+            c,
+            y,
+            self.sf,
+            mu,
+            hat,
+            float(d.n_coefficients),
+            layout.cell_members,
+            layout.cell_offsets,
+            layout.cell_trim,
+            cooks_mod.TRIM_RATIOS,
+            cooks_mod.TRIM_SCALES,
+            layout.use_for_max,
+            layout.replaceable,
+            layout.cutoff,
+            robust,
+            any_exceeds,
+            flagged,
+            unreplaced,
+            higher,
+            exceeds,
+        )
         cooks.robust_dispersion[rows] = robust
         cooks.any_exceeds[rows] = any_exceeds
         cooks.flagged[rows] = flagged
@@ -320,23 +484,13 @@ class Runner:
         self._time("Cook's distances", t)
 
 
-def allocate_map(fits: GeneFits, p: int) -> None:
-    """Allocate the pass-B fields of ``fits`` for ``p`` coefficients."""
-    g = fits.genes.size
-    fits.map_dispersion = np.empty(g)
-    fits.map_status = np.empty(g, np.int64)
-    fits.map_iterations = np.empty(g, np.int64)
-    fits.dispersion = np.empty(g)
-    fits.dispersion_outlier = np.empty(g, np.bool_)
-    fits.beta = np.empty((g, p))
-    fits.lfc_status = np.empty(g, np.int64)
-    fits.covariance = np.empty((g, p, p))
-
-
 @dataclass
 class Refit:
-    """Genes whose Cook's outliers were replaced: their positions among the fitted genes, their
-    replaced counts, and which were refitted (not all zero after replacement)."""
+    """Genes whose Cook's outliers were replaced, and their refit.
+
+    Genes whose Cook's outliers were replaced: their positions among the fitted genes, their
+    replaced counts, and which were refitted (not all zero after replacement).
+    """
 
     positions: np.ndarray  # positions among the fitted (non-zero) genes
     counts: np.ndarray  # genes x samples, replaced counts

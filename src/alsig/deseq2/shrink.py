@@ -1,4 +1,6 @@
-"""Log fold change shrinkage with a Cauchy prior (apeglm, Zhu, Ibrahim & Love 2019), as pydeseq2's
+"""Log fold change shrinkage with a Cauchy prior, as pydeseq2's ``lfc_shrink``.
+
+Log fold change shrinkage with a Cauchy prior (apeglm, Zhu, Ibrahim & Love 2019), as pydeseq2's
 ``DeseqStats.lfc_shrink`` does it.
 
 For the shrunken coefficient ``k`` the posterior mode minimises
@@ -49,8 +51,11 @@ EPSILON = float(np.finfo(np.float64).eps)
 
 
 def fit_prior_variance(lfc: np.ndarray, se: np.ndarray) -> float:
-    """The prior variance of the module docstring from the MLE log fold changes and their SEs
-    (natural log); genes with a NaN estimate or SE are left out."""
+    """Fit the prior variance of the module docstring.
+
+    The prior variance of the module docstring from the MLE log fold changes and their SEs (natural
+    log); genes with a NaN estimate or SE are left out.
+    """
     keep = np.isfinite(lfc) & np.isfinite(se)
     squares = lfc[keep] ** 2
     variances = se[keep] ** 2
@@ -127,9 +132,12 @@ def _hessian(beta, design, y, size, offset, shrink, prior_scale, hess):  # pragm
 def shrink_gene(
     design, rows, group, y, size, size_factors, offset, shrink, prior_scale, beta, inverse
 ):  # pragma: no cover
-    """Posterior mode for one gene into ``beta`` by :func:`minimize_lbfgs` on
-    ``f / max(f(0), 1)`` from pydeseq2's start; inverse Hessian into ``inverse``. Returns whether
-    the optimiser converged and its number of evaluations of ``f``."""
+    """Find one gene's posterior mode by :func:`minimize_lbfgs`.
+
+    Posterior mode for one gene into ``beta`` by :func:`minimize_lbfgs` on ``f / max(f(0), 1)`` from
+    pydeseq2's start; inverse Hessian into ``inverse``. Returns whether the optimiser converged and
+    its number of evaluations of ``f``.
+    """
     p = design.shape[1]
     zero = np.zeros(p)
     scale = max(_value(zero, design, y, size, offset, shrink, prior_scale), 1.0)
@@ -154,9 +162,12 @@ def shrink_gene(
 def _objective(
     beta, grad, rows, group, y, size, size_factors, offset, shrink, prior_scale, scale, work
 ):  # pragma: no cover
-    """Scaled value and gradient, as pydeseq2 hands them to L-BFGS-B, in one pass: the linear
-    predictor and its exponential per distinct design row, then one logarithm and one division
-    per sample (``exp(eta + offset) = exp(eta) s``)."""
+    """Return the scaled value and gradient of the posterior, in one pass.
+
+    Scaled value and gradient, as pydeseq2 hands them to L-BFGS-B, in one pass: the linear predictor
+    and its exponential per distinct design row, then one logarithm and one division per sample
+    (``exp(eta + offset) = exp(eta) s``).
+    """
     n_rows, p = rows.shape
     eta_row = work[0]
     exp_row = work[1]
@@ -207,11 +218,14 @@ def _objective(
 def minimize_lbfgs(
     x, rows, group, y, size, size_factors, offset, shrink, prior_scale, scale
 ):  # pragma: no cover
-    """Unconstrained L-BFGS-B as scipy runs it for pydeseq2 (memory 10, first step
-    ``1 / ||g||``, Moré-Thuente line search with ``ftol 1e-3, gtol 0.9, xtol 0.1`` and at most
-    20 trials, restart of the memory when a search fails, stop when ``max |g| <= 1e-8`` or the
-    relative decrease of ``f`` is at most 1e-8; both scaled). ``x`` is the start and receives the
-    result. Returns whether it converged (scipy's ``success``) and the number of evaluations."""
+    """Minimise by unconstrained L-BFGS-B as scipy runs it for pydeseq2.
+
+    Unconstrained L-BFGS-B as scipy runs it for pydeseq2 (memory 10, first step ``1 / ||g||``,
+    Moré-Thuente line search with ``ftol 1e-3, gtol 0.9, xtol 0.1`` and at most 20 trials, restart
+    of the memory when a search fails, stop when ``max |g| <= 1e-8`` or the relative decrease of
+    ``f`` is at most 1e-8; both scaled). ``x`` is the start and receives the result. Returns whether
+    it converged (scipy's ``success``) and the number of evaluations.
+    """
     p = x.shape[0]
     m = LBFGS_MEMORY
     s_mem = np.zeros((m, p))
@@ -356,19 +370,43 @@ def _inf_norm(v):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def shrink_chunk(
-    lo, hi, design, rows, group, counts, size, size_factors, shrink, prior_scale, beta, se,
-    converged, evaluations,
-):  # pragma: no cover  # fmt: skip
-    """:func:`shrink_gene` for genes (rows) ``lo:hi`` of ``counts`` (``size = 1 /
-    dispersion``); ``rows`` / ``group``: the design's distinct rows and each sample's."""
+    lo,
+    hi,
+    design,
+    rows,
+    group,
+    counts,
+    size,
+    size_factors,
+    shrink,
+    prior_scale,
+    beta,
+    se,
+    converged,
+    evaluations,
+):  # pragma: no cover
+    """Run :func:`shrink_gene` for genes ``lo:hi``.
+
+    :func:`shrink_gene` for genes (rows) ``lo:hi`` of ``counts`` (``size = 1 / dispersion``);
+    ``rows`` / ``group``: the design's distinct rows and each sample's.
+    """
     p = design.shape[1]
     offset = np.log(size_factors)
     for j in range(lo, hi):
         inverse = np.empty((p, p))
         converged[j], evaluations[j] = shrink_gene(
-            design, rows, group, counts[j], size[j], size_factors, offset, shrink, prior_scale,
-            beta[j], inverse,
-        )  # fmt: skip
+            design,
+            rows,
+            group,
+            counts[j],
+            size[j],
+            size_factors,
+            offset,
+            shrink,
+            prior_scale,
+            beta[j],
+            inverse,
+        )
         se[j] = math.sqrt(abs(inverse[shrink, shrink]))
 
 
@@ -403,17 +441,25 @@ class ShrinkResult:
 
 
 def grid_shrink(design, y, size, offset, shrink, prior_scale, grid_length: int = 60) -> np.ndarray:
-    """pydeseq2's ``grid_fit_shrink_beta`` for two coefficients: best of a 60 x 60 grid over
-    ``[-30, 30]^2``, then of a 60 x 60 grid within one step of it."""
+    """Maximise over a coarse then a fine 60 x 60 grid (two coefficients).
+
+    pydeseq2's ``grid_fit_shrink_beta`` for two coefficients: best of a 60 x 60 grid over ``[-30,
+    30]^2``, then of a 60 x 60 grid within one step of it.
+    """
     axis = np.linspace(-30.0, 30.0, grid_length)
     delta = axis[1] - axis[0]
     axes = [axis, axis]
     best = np.zeros(2)
     for _ in range(2):
         values = np.array(
-            [[_value(np.array([a, b]), design, y, size, offset, shrink, prior_scale) for b in axes[1]]
-             for a in axes[0]]
-        )  # fmt: skip
+            [
+                [
+                    _value(np.array([a, b]), design, y, size, offset, shrink, prior_scale)
+                    for b in axes[1]
+                ]
+                for a in axes[0]
+            ]
+        )
         i, j = np.unravel_index(int(np.argmin(values)), values.shape)
         best = np.array([axes[0][i], axes[1][j]])
         axes = [np.linspace(v - delta, v + delta, grid_length) for v in best]

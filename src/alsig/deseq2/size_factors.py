@@ -1,5 +1,7 @@
-"""Sample size factors: DESeq2's median of ratios, its ``poscounts`` variant, and the choice
-pydeseq2 makes when no gene is free of zeros.
+"""Sample size factors: median of ratios, ``poscounts`` and the iterative choice.
+
+Sample size factors: DESeq2's median of ratios, its ``poscounts`` variant, and the choice pydeseq2
+makes when no gene is free of zeros.
 
 Median of ratios (Anders & Huber 2010): a gene's reference is the geometric mean of its counts
 over samples (genes with a zero are left out); a sample's size factor is the median over genes of
@@ -48,9 +50,12 @@ class SizeFactorFit:
 
 @numba.njit(cache=True, nogil=True)
 def _log_means(lo, hi, counts, positive_only, out):  # pragma: no cover - compiled
-    """Genes ``lo:hi``: mean over samples of log counts (``-inf`` if a count is 0), or with
+    """Compute the log geometric means of genes ``lo:hi``.
+
+    Genes ``lo:hi``: mean over samples of log counts (``-inf`` if a count is 0), or with
     ``positive_only`` the sum of log positive counts over all samples (pydeseq2 ``poscounts``);
-    samples in the outer loop so the samples x genes matrix is read row by row."""
+    samples in the outer loop so the samples x genes matrix is read row by row.
+    """
     n = counts.shape[0]
     for g in range(lo, hi):
         out[g] = 0.0
@@ -67,8 +72,11 @@ def _log_means(lo, hi, counts, positive_only, out):  # pragma: no cover - compil
 
 @numba.njit(cache=True, nogil=True)
 def _median_log_ratios(lo, hi, counts, log_means, use, positive_only, out):  # pragma: no cover
-    """Samples ``lo:hi``: median over the ``use`` genes of ``log(count) - log_mean`` (with
-    ``positive_only`` over the sample's positive counts only)."""
+    """Compute the log size factor of samples ``lo:hi``.
+
+    Samples ``lo:hi``: median over the ``use`` genes of ``log(count) - log_mean`` (with
+    ``positive_only`` over the sample's positive counts only).
+    """
     n_genes = counts.shape[1]
     for i in range(lo, hi):
         values = np.empty(n_genes)

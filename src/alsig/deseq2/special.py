@@ -1,5 +1,7 @@
-"""Digamma and trigamma differences for compiled kernels, accurate where DESeq2's dispersion
-likelihood needs them.
+"""Digamma and trigamma differences for compiled kernels.
+
+Accurate where DESeq2's dispersion likelihood
+needs them.
 
 The negative-binomial log-likelihood's derivatives in the size ``r = 1 / alpha`` contain
 ``psi(y + r) - psi(r)`` and ``psi'(y + r) - psi'(r)``. For near-Poisson genes (``alpha`` down to
@@ -77,8 +79,11 @@ def log_count(c):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def lgamma(x):  # pragma: no cover - compiled
-    """log Gamma(x) for x > 0: Stirling's series from 10 up (one logarithm; ~1e-16 relative),
-    the C library below."""
+    """Compute log Gamma(x) for x > 0.
+
+    log Gamma(x) for x > 0: Stirling's series from 10 up (one logarithm; ~1e-16 relative), the C
+    library below.
+    """
     if x < ASYMPTOTIC_FROM:
         return math.lgamma(x)
     v = 1.0 / x
@@ -114,8 +119,11 @@ def trigamma(x):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _power_sums(u1, u2):  # pragma: no cover - compiled
-    """``sum_k c_k S_k`` with ``S_k = (u2^k - u1^k) / (u2 - u1)`` for the digamma and trigamma
-    series coefficients: the factored differences of the series' powers."""
+    """Sum the factored differences of the series' powers.
+
+    ``sum_k c_k S_k`` with ``S_k = (u2^k - u1^k) / (u2 - u1)`` for the digamma and trigamma series
+    coefficients: the factored differences of the series' powers.
+    """
     # S_1 = 1, S_{k+1} = u2 S_k + u1^k
     s1 = 1.0
     p1 = u1
@@ -137,8 +145,10 @@ def _power_sums(u1, u2):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def large_r_powers(r):  # pragma: no cover - compiled
-    """The per-gene constants of :func:`polygamma_diffs_large_r`: ``1/r`` and ``(1/r^2)^k``,
-    k = 1..6."""
+    """Return the per-gene constants of :func:`polygamma_diffs_large_r`.
+
+    The per-gene constants of :func:`polygamma_diffs_large_r`: ``1/r`` and ``(1/r^2)^k``, k = 1..6.
+    """
     v1 = 1.0 / r
     u1 = v1 * v1
     return v1, u1, u1 * u1, u1 * u1 * u1, u1**4, u1**5, u1**6
@@ -146,8 +156,11 @@ def large_r_powers(r):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def polygamma_diffs_large_r(y, r, v1, q1, q2, q3, q4, q5, q6):  # pragma: no cover - compiled
-    """:func:`polygamma_diffs` for ``r >= 10`` with the powers of ``u1 = 1/r^2`` precomputed
-    (:func:`large_r_powers`): one division per call."""
+    """Compute :func:`polygamma_diffs` for ``r >= 10`` from precomputed powers.
+
+    :func:`polygamma_diffs` for ``r >= 10`` with the powers of ``u1 = 1/r^2`` precomputed
+    (:func:`large_r_powers`): one division per call.
+    """
     if y == 0.0:
         return 0.0, 0.0
     x = y + r
@@ -171,8 +184,11 @@ def polygamma_diffs_large_r(y, r, v1, q1, q2, q3, q4, q5, q6):  # pragma: no cov
 
 @numba.njit(cache=True, nogil=True)
 def polygamma_diffs(y, r):  # pragma: no cover - compiled
-    """``(psi(y + r) - psi(r), psi'(y + r) - psi'(r))`` for ``y >= 0``, ``r > 0``, each with
-    relative accuracy for any r (one pass over the shared series)."""
+    """Return the digamma and trigamma differences at ``y + r`` and ``r``.
+
+    ``(psi(y + r) - psi(r), psi'(y + r) - psi'(r))`` for ``y >= 0``, ``r > 0``, each with relative
+    accuracy for any r (one pass over the shared series).
+    """
     if y == 0.0:
         return 0.0, 0.0
     if r >= ASYMPTOTIC_FROM:

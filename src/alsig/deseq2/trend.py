@@ -49,8 +49,11 @@ class DispersionTrend:
 
 
 def _gamma_glm(covariates: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, bool]:
-    """pydeseq2 ``dispersion_trend_gamma_glm``: ``min mean(y / mu + log mu)``,
-    ``mu = a0 + a1 x``, ``a >= 1e-12``, by L-BFGS-B from ``(1, 1)``."""
+    """Fit the parametric trend by a gamma GLM (pydeseq2's).
+
+    pydeseq2 ``dispersion_trend_gamma_glm``: ``min mean(y / mu + log mu)``, ``mu = a0 + a1 x``, ``a
+    >= 1e-12``, by L-BFGS-B from ``(1, 1)``.
+    """
     design = np.column_stack([np.ones_like(covariates), covariates])
 
     def loss(coeffs: np.ndarray) -> float:
@@ -69,8 +72,10 @@ def _gamma_glm(covariates: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray,
 
 
 def mean_trend(genewise: np.ndarray, min_disp: float) -> DispersionTrend:
-    """The ``mean`` trend: trimmed mean (0.1 % each side) of the dispersions above
-    ``10 min_disp``."""
+    """Fit the ``mean`` trend: a trimmed mean of the dispersions.
+
+    The ``mean`` trend: trimmed mean (0.1 % each side) of the dispersions above ``10 min_disp``.
+    """
     use = genewise > 10 * min_disp
     return DispersionTrend("mean", (float(trim_mean(genewise[use], proportiontocut=0.001)),))
 
@@ -82,7 +87,7 @@ def fit_dispersion_trend(
     min_disp: float = 1e-8,
     fit_type: str = "parametric",
 ) -> DispersionTrend:
-    """The dispersion trend of the module docstring.
+    """Fit the dispersion trend of the module docstring.
 
     Parameters
     ----------
@@ -145,7 +150,7 @@ def fit_dispersion_prior(
     *,
     min_disp: float = 1e-8,
 ) -> DispersionPrior:
-    """The prior variance of the module docstring (pydeseq2 ``fit_dispersion_prior``).
+    """Fit the prior variance of the module docstring (pydeseq2 ``fit_dispersion_prior``).
 
     Parameters
     ----------

@@ -61,7 +61,7 @@ class WaldTest:
 def wald_test(
     beta: np.ndarray, covariance: np.ndarray, contrast: np.ndarray, blocks: Blocks | None = None
 ) -> WaldTest:
-    """The module docstring's test.
+    """Run the module docstring's test.
 
     Parameters
     ----------

@@ -21,6 +21,7 @@ from alsig.settings.schema import (
 from alsig.settings.stages import (
     Contrast,
     DeSettings,
+    DeTest,
     EnrichSettings,
     ExtraGmt,
     QcSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "Contrast",
     "DatasetSettings",
     "DeSettings",
+    "DeTest",
     "EnrichSettings",
     "ExtraGmt",
     "QcSettings",

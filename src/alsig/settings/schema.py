@@ -187,16 +187,59 @@ def _check_qc(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+#: Why ``de.repeated_subjects: dupcor`` is refused (issue 27: allowed only if it passes the nulls).
+DUPCOR_REFUSED = (
+    "config key de.repeated_subjects: 'dupcor' (limma's consensus duplicateCorrelation) is not "
+    "allowed: it failed the simulated donor null that dream passes (5 datasets of 12 donors x 3 "
+    "regions: 8.8 % of genes at p < 0.05 against the 3-7 % target, up to 1.75 % at padj < 0.05 "
+    "against <= 1 %; one correlation for all genes under-corrects the genes whose donors differ "
+    "most; bench/results/repeated_donors.md). Use 'auto' or 'dream' (a donor variance per gene), "
+    "or 'ignore' (samples independent)."
+)
+
+
+def _subset(value: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {str(column): [str(v) for v in values] for column, values in value.items()}
+
+
 def _check_de(settings: dict[str, Any]) -> dict[str, Any]:
-    contrasts = {}
+    contrasts: dict[str, Any] = {}
     for name, spec in settings["contrasts"].items():
-        factor, test, reference = (str(v) for v in spec)
+        options = spec if isinstance(spec, Mapping) else {"contrast": spec}
+        factor, test, reference = (str(v) for v in options["contrast"])
         if test == reference:
             raise AlsigError(
                 f"config key de.contrasts.{name}: test and reference level are both '{test}'."
             )
-        contrasts[str(name)] = [factor, test, reference]
+        if set(options) == {"contrast"}:
+            contrasts[str(name)] = [factor, test, reference]
+            continue
+        entry: dict[str, Any] = {"contrast": [factor, test, reference]}
+        if options.get("design") is not None:
+            entry["design"] = str(options["design"])
+        if options.get("subset") is not None:
+            entry["subset"] = _subset(options["subset"])
+        contrasts[str(name)] = entry
     settings["contrasts"] = contrasts
+    tests: dict[str, Any] = {}
+    for name, spec in (settings.get("tests") or {}).items():
+        if str(name) in contrasts:
+            raise AlsigError(
+                f"config key de.tests.{name}: '{name}' is also a contrast name; the two would "
+                "write the same files (de/{name}.parquet). Rename one."
+            )
+        entry = {k: str(v) for k, v in spec.items() if k != "subset" and v is not None}
+        if spec.get("subset") is not None:
+            entry["subset"] = _subset(spec["subset"])
+        tests[str(name)] = entry
+    settings["tests"] = tests
+    if settings["repeated_subjects"] == "dupcor":
+        raise AlsigError(DUPCOR_REFUSED)
+    if tests and settings["engine"] == "pydeseq2":
+        raise AlsigError(
+            f"config key de.tests ({', '.join(tests)}): pydeseq2 has no likelihood-ratio test; "
+            "use de.engine: alsig (the default) or remove de.tests."
+        )
     return settings
 
 

@@ -21,6 +21,13 @@ from typing import Any, TypeVar
 
 from alsig.errors import AlsigError
 
+#: a sample subset: ``((column, (value, ...)), ...)`` (hashable, in config order)
+Subset = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _subset(value: Mapping[str, Any] | None) -> Subset:
+    return tuple((str(k), tuple(str(v) for v in values)) for k, values in (value or {}).items())
+
 
 @dataclass(frozen=True)
 class Contrast:
@@ -34,17 +41,143 @@ class Contrast:
         The sample column compared (``condition``).
     test, reference : str
         The two levels (``ALS`` vs ``control``).
+    design : str or None
+        The contrast's own design formula (None: ``de.design``).
+    subset : tuple
+        ``((column, (value, ...)), ...)``: only samples whose column holds one of the values
+        are fitted (empty: every sample).
     """
 
     name: str
     factor: str
     test: str
     reference: str
+    design: str | None = None
+    subset: Subset = ()
 
     @property
     def spec(self) -> tuple[str, str, str]:
         """``(factor, test, reference)``, pydeseq2's contrast."""
         return (self.factor, self.test, self.reference)
+
+    @classmethod
+    def from_config(cls, name: str, value: Any) -> Contrast:
+        """Return the contrast of one ``de.contrasts`` entry.
+
+        Parameters
+        ----------
+        name
+            The entry's key.
+        value
+            ``[factor, test, reference]`` or ``{contrast: [...], design: ..., subset: {...}}``.
+
+        Returns
+        -------
+        Contrast
+        """
+        if isinstance(value, Mapping):
+            factor, test, reference = (str(v) for v in value["contrast"])
+            design = value.get("design")
+            return cls(
+                str(name),
+                factor,
+                test,
+                reference,
+                None if design is None else str(design),
+                _subset(value.get("subset")),
+            )
+        factor, test, reference = (str(v) for v in value)
+        return cls(str(name), factor, test, reference)
+
+    def as_config(self) -> list[str] | dict[str, Any]:
+        """Return the ``de.contrasts`` entry of this contrast (the list form when it can).
+
+        Returns
+        -------
+        list or dict
+            ``[factor, test, reference]``, or ``{contrast, design, subset}``.
+        """
+        if self.design is None and not self.subset:
+            return list(self.spec)
+        out: dict[str, Any] = {"contrast": list(self.spec)}
+        if self.design is not None:
+            out["design"] = self.design
+        if self.subset:
+            out["subset"] = {column: list(values) for column, values in self.subset}
+        return out
+
+
+@dataclass(frozen=True)
+class DeTest:
+    """A likelihood-ratio test of a reduced design (``de.tests`` entry).
+
+    With repeated donors (``de.repeated_subjects``) the same entry is the mixed model's moderated
+    F test of the coefficients the reduced design drops.
+
+    Attributes
+    ----------
+    name : str
+        The test's name (a key of ``de.tests``; file names use it).
+    test : str
+        ``lrt``.
+    reduced : str
+        The reduced design formula, nested in the full one.
+    design : str or None
+        The full design (None: ``de.design``).
+    coefficient : str or None
+        Full-design column whose log2 fold change (MLE) the table reports (None: none).
+    subset : tuple
+        As :attr:`Contrast.subset`.
+    """
+
+    name: str
+    test: str
+    reduced: str
+    design: str | None = None
+    coefficient: str | None = None
+    subset: Subset = ()
+
+    @classmethod
+    def from_config(cls, name: str, value: Mapping[str, Any]) -> DeTest:
+        """Return the test of one ``de.tests`` entry.
+
+        Parameters
+        ----------
+        name
+            The entry's key.
+        value
+            ``{test: lrt, reduced: ..., design: ..., coefficient: ..., subset: {...}}``.
+
+        Returns
+        -------
+        DeTest
+        """
+        design, coefficient = value.get("design"), value.get("coefficient")
+        return cls(
+            str(name),
+            str(value["test"]),
+            str(value["reduced"]),
+            None if design is None else str(design),
+            None if coefficient is None else str(coefficient),
+            _subset(value.get("subset")),
+        )
+
+    def as_config(self) -> dict[str, Any]:
+        """Return the ``de.tests`` entry of this test.
+
+        Returns
+        -------
+        dict
+            ``{test, reduced}`` and the optional keys that are set.
+        """
+        out: dict[str, Any] = {"test": self.test, "reduced": self.reduced}
+        if self.design is not None:
+            out["design"] = self.design
+        if self.coefficient is not None:
+            out["coefficient"] = self.coefficient
+        if self.subset:
+            out["subset"] = {column: list(values) for column, values in self.subset}
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,14 +254,24 @@ class QcSettings:
 
 @dataclass(frozen=True)
 class DeSettings:
-    """Differential expression with pydeseq2 (``de:``).
+    """Differential expression (``de:``): the DESeq2 model, or voom + a donor random effect.
 
     Attributes
     ----------
     design : str
         The design formula (``~ sex + condition``).
     contrasts : tuple of Contrast
-        The contrasts, one DE job each.
+        The contrasts (one DE job per dataset writes them all).
+    tests : tuple of DeTest
+        Likelihood-ratio tests of reduced designs (moderated F tests with repeated donors).
+    engine : str
+        ``alsig`` (the gene-batched engine) or ``pydeseq2``: the implementation of the DESeq2
+        model.
+    repeated_subjects : str
+        ``auto``, ``dream``, ``dupcor`` or ``ignore``: the model when a subject has several
+        fitted samples (``dupcor`` is refused at the config check; see config/README.md).
+    adjust_cell_mix : bool
+        Add cell-mix covariates (BRETIGEA marker indices) to every design.
     alpha : float
         Significance level of the summary and of independent filtering.
     lfc_shrink, cooks_filter, independent_filter, refit_cooks : bool
@@ -148,6 +291,10 @@ class DeSettings:
 
     design: str
     contrasts: tuple[Contrast, ...]
+    tests: tuple[DeTest, ...]
+    engine: str
+    repeated_subjects: str
+    adjust_cell_mix: bool
     alpha: float
     lfc_shrink: bool
     cooks_filter: bool
@@ -182,6 +329,21 @@ class DeSettings:
                 return contrast
         names = sorted(c.name for c in self.contrasts)
         raise AlsigError(f"contrast '{name}' is not in de.contrasts ({names}).")
+
+    def design_of(self, item: Contrast | DeTest) -> str:
+        """Return the design a contrast or test is fitted with (its own, else ``de.design``).
+
+        Parameters
+        ----------
+        item
+            A contrast or test of these settings.
+
+        Returns
+        -------
+        str
+            The formula.
+        """
+        return item.design or self.design
 
 
 @dataclass(frozen=True)
@@ -371,8 +533,8 @@ def as_mapping(settings: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
-        if field.name == "contrasts":
-            value = {c.name: list(c.spec) for c in value}
+        if field.name in ("contrasts", "tests"):
+            value = {c.name: c.as_config() for c in value}
         elif isinstance(value, tuple):
             value = [
                 dataclasses.asdict(v)
@@ -387,7 +549,9 @@ def as_mapping(settings: Any) -> dict[str, Any]:
 def _convert(name: str, value: Any, hint: Any) -> Any:
     """``value`` as the field's declared type (the schema already checked it)."""
     if name == "contrasts":
-        return tuple(Contrast(str(k), *(str(v) for v in spec)) for k, spec in value.items())
+        return tuple(Contrast.from_config(k, spec) for k, spec in value.items())
+    if name == "tests":
+        return tuple(DeTest.from_config(k, spec) for k, spec in value.items())
     if name == "extra_gmt":
         return tuple(ExtraGmt(str(item["id"]), str(item["path"])) for item in value)
     if name == "extra_signatures":  # a path, or {path: ...}

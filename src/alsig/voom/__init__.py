@@ -11,7 +11,8 @@ DE for cohorts with several samples per subject (e.g. frontal and motor cortex o
 * :mod:`~alsig.voom.satterthwaite` -- Satterthwaite degrees of freedom per gene and contrast;
 * :mod:`~alsig.voom.ebayes` -- empirical Bayes moderated t and F (Smyth 2004), BH adjustment;
 * :mod:`~alsig.voom.power`, :mod:`~alsig.voom.summary` -- what the DE report states;
-* :mod:`~alsig.voom.repeated` -- :func:`fit_repeated`, the one call of the DE stage, and
+* :mod:`~alsig.voom.repeated` -- :func:`fit_repeated_model` (one fit per design, any number of
+  contrasts and F tests), :func:`fit_repeated` (one contrast in one call) and
   :func:`repeated_model`, the ``auto`` choice.
 
 limma and variancePartition (dream) are GPL; this package is MIT and follows the published
@@ -26,7 +27,9 @@ from alsig.voom.power import minimum_detectable_lfc, planned_mde
 from alsig.voom.repeated import (
     MODEL_NAMES,
     RepeatedFit,
+    RepeatedModel,
     fit_repeated,
+    fit_repeated_model,
     repeated_model,
     subjects_with_conflicts,
 )
@@ -37,6 +40,7 @@ __all__ = [
     "DupCor",
     "GeneFits",
     "RepeatedFit",
+    "RepeatedModel",
     "VoomData",
     "benjamini_hochberg",
     "block_correlations",
@@ -46,6 +50,7 @@ __all__ = [
     "fit_mixed",
     "fit_prior",
     "fit_repeated",
+    "fit_repeated_model",
     "log_cpm",
     "median_ratio_size_factors",
     "minimum_detectable_lfc",

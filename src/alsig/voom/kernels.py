@@ -417,3 +417,62 @@ def fit_genes(Y, W, X, block, n_blocks, form, grid, lam_fixed, prior, tol):  # p
         out = (lam[g : g + 1], beta[g], G[g], S2[g], scalars[g])
         _fit_one(Y[g], W[g], X, block, n_blocks, form, grid, lam_fixed[g], prior, tol, out)
     return lam, beta, G, S2, scalars
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def trend_values(fitted, log_lib, shift, xs, ys, slopes, floor, out):  # pragma: no cover
+    """Write voom's trend ``max(trend(x), floor)`` at the observations of some genes into ``out``.
+
+    ``x = (fitted + log_lib) - shift`` is the fitted log2 count of each observation and ``trend``
+    the linear interpolation of the lowess curve ``(xs, ys)``, computed exactly as
+    ``numpy.interp`` computes it (its binary search, its slopes, its end values and its NaN
+    rules), so ``out`` equals ``numpy.maximum(numpy.interp(x, xs, ys), floor)`` bit for bit;
+    genes run in parallel.
+
+    Parameters
+    ----------
+    fitted
+        Fitted log-CPM, genes x samples.
+    log_lib
+        ``log2(library size + 1)`` per sample.
+    shift
+        ``log2(1e6)``.
+    xs, ys
+        The trend's points, ``xs`` strictly increasing.
+    slopes
+        ``(ys[1:] - ys[:-1]) / (xs[1:] - xs[:-1])``.
+    floor
+        Smallest trend value used.
+    out
+        Genes x samples (written).
+    """
+    m = xs.size
+    for g in numba.prange(fitted.shape[0]):
+        for i in range(fitted.shape[1]):
+            x = (fitted[g, i] + log_lib[i]) - shift
+            if np.isnan(x):
+                v = x
+            elif x < xs[0]:
+                v = ys[0]
+            elif x > xs[m - 1]:
+                v = ys[m - 1]
+            else:
+                lo, hi = 0, m - 1  # largest j with xs[j] <= x
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if xs[mid] <= x:
+                        lo = mid
+                    else:
+                        hi = mid
+                j = hi if xs[hi] <= x else lo
+                if j == m - 1 or xs[j] == x:
+                    v = ys[j]
+                else:
+                    v = slopes[j] * (x - xs[j]) + ys[j]
+                    if np.isnan(v):
+                        v = slopes[j] * (x - xs[j + 1]) + ys[j + 1]
+                        if np.isnan(v) and ys[j] == ys[j + 1]:
+                            v = ys[j]
+            if v < floor:
+                v = floor
+            out[g, i] = v

@@ -20,6 +20,9 @@ from alsig.errors import AlsigError
 
 #: voom's offsets: half a count on the numerator, one read on the library size
 PRIOR_COUNT = 0.5
+#: genes per block of the whole-matrix steps: their temporaries stay a few MB per block instead
+#: of one samples x genes float64 copy each (fixed, so results never depend on the machine)
+GENE_CHUNK = 2048
 
 
 def median_ratio_size_factors(counts: np.ndarray) -> np.ndarray:
@@ -40,16 +43,20 @@ def median_ratio_size_factors(counts: np.ndarray) -> np.ndarray:
     AlsigError
         If no gene is non-zero in every sample.
     """
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts)
     positive = np.all(counts > 0, axis=0)
     if not positive.any():
         raise AlsigError(
             "median-of-ratios size factors: no gene has a count above zero in every sample; "
             "use normalisation 'none' or filter samples with very low depth."
         )
-    log_counts = np.log(counts[:, positive])
-    log_ratio = log_counts - log_counts.mean(axis=0, keepdims=True)
-    factors = np.exp(np.median(log_ratio, axis=1))
+    # one float64 samples x voting-genes matrix of log ratios; the rest in gene blocks
+    genes = np.flatnonzero(positive)
+    log_ratio = np.empty((counts.shape[0], genes.size))
+    for lo in range(0, genes.size, GENE_CHUNK):
+        block = np.log(counts[:, genes[lo : lo + GENE_CHUNK]].astype(float))
+        log_ratio[:, lo : lo + GENE_CHUNK] = block - block.mean(axis=0, keepdims=True)
+    factors = np.exp(np.median(log_ratio, axis=1, overwrite_input=True))
     return factors / np.exp(np.mean(np.log(factors)))
 
 
@@ -73,8 +80,8 @@ def effective_library_sizes(counts: np.ndarray, method: str = "median_ratio") ->
     AlsigError
         For an unknown method or a sample without counts.
     """
-    counts = np.asarray(counts, dtype=float)
-    totals = counts.sum(axis=1)
+    counts = np.asarray(counts)
+    totals = counts.sum(axis=1, dtype=float)
     if np.any(totals <= 0):
         empty = np.flatnonzero(totals <= 0).tolist()
         raise AlsigError(f"samples at rows {empty} have no counts; remove them before voom.")
@@ -105,6 +112,58 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts, dtype=float)
     lib = np.asarray(lib_size, dtype=float)[:, None]
     return np.log2((counts + PRIOR_COUNT) / (lib + 1.0) * 1e6)
+
+
+def log_cpm_by_gene(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
+    """Return :func:`log_cpm` transposed (genes x samples, C order), made gene block by block.
+
+    The same numbers as ``log_cpm(counts, lib_size).T`` without a samples x genes float64 copy
+    of the counts (the models read genes as rows).
+
+    Parameters
+    ----------
+    counts
+        Counts, samples x genes (any numeric dtype).
+    lib_size
+        Effective library size per sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        Genes x samples log2 counts per million.
+    """
+    counts = np.asarray(counts)
+    lib = np.asarray(lib_size, dtype=float)[:, None]
+    out = np.empty((counts.shape[1], counts.shape[0]))
+    for lo in range(0, counts.shape[1], GENE_CHUNK):
+        block = counts[:, lo : lo + GENE_CHUNK].astype(float)
+        out[lo : lo + GENE_CHUNK] = np.log2((block + PRIOR_COUNT) / (lib + 1.0) * 1e6).T
+    return out
+
+
+def normalised_means(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
+    """Return the mean over samples of :func:`normalised_counts`, gene block by gene block.
+
+    Parameters
+    ----------
+    counts
+        Samples x genes counts.
+    lib_size
+        Effective library size per sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        Mean normalised count per gene (``base_mean``).
+    """
+    counts = np.asarray(counts)
+    lib = np.asarray(lib_size, dtype=float)
+    scale = lib / np.exp(np.mean(np.log(lib)))
+    out = np.empty(counts.shape[1])
+    for lo in range(0, counts.shape[1], GENE_CHUNK):
+        block = counts[:, lo : lo + GENE_CHUNK].astype(float) / scale[:, None]
+        out[lo : lo + GENE_CHUNK] = block.mean(axis=0)
+    return out
 
 
 def normalised_counts(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Differential expression with repeated subjects: voom + a random intercept per subject.
 
-:func:`fit_repeated` is the one call the DE stage needs: counts, the design matrix, the subject
-of each sample and a contrast in; per-gene log2 fold change, standard error, moderated t,
-degrees of freedom, p and BH-adjusted p out, plus an optional moderated F test of a set of
-coefficients (a multi-level factor) and the summary a report shows.
+:func:`fit_repeated_model` fits a dataset once for its design (counts, the design matrix and the
+subject of each sample in); the :class:`RepeatedModel` it returns tests any number of contrasts
+(:meth:`RepeatedModel.test`: per-gene log2 fold change, standard error, moderated t, degrees of
+freedom, p and BH-adjusted p, and the summary a report shows) and sets of coefficients
+(:meth:`RepeatedModel.f_test`: a moderated F test of a multi-level factor or an interaction).
+:func:`fit_repeated` is both in one call, for one contrast.
 
 Models (``method``):
 
@@ -61,7 +63,7 @@ from alsig.errors import AlsigError
 from alsig.voom import ebayes, satterthwaite
 from alsig.voom.dupcor import duplicate_correlation
 from alsig.voom.models import GeneFits, fit_gls, fit_mixed
-from alsig.voom.normalise import effective_library_sizes, normalised_counts
+from alsig.voom.normalise import GENE_CHUNK, effective_library_sizes, normalised_means
 from alsig.voom.summary import icc_summary, mde_summary, subject_counts
 from alsig.voom.trend import VoomData, voom
 
@@ -73,6 +75,8 @@ MODEL_NAMES = {"dream": "voom_dream", "dupcor": "voom_dupcor", "lm": "voom_lm"}
 SETTINGS = ("auto", "dream", "dupcor", "ignore")
 #: genes (spread over expression) of the consensus correlation a dream summary reports
 CONSENSUS_GENES = 4000
+#: a contrast: a design column name, a weight per column (a vector), or ``{column: weight}``
+ContrastSpec = str | Sequence[float] | np.ndarray | Mapping[str, float]
 
 
 def repeated_model(setting: str, subjects: Sequence) -> tuple[str, str]:
@@ -133,7 +137,7 @@ def subjects_with_conflicts(subjects: Sequence, values: Sequence) -> dict[str, l
 
 @dataclass
 class RepeatedFit:
-    """The result of :func:`fit_repeated`.
+    """The result of :func:`fit_repeated`: one contrast (and optionally an F test) of one fit.
 
     Attributes
     ----------
@@ -152,6 +156,8 @@ class RepeatedFit:
         The log-CPM and precision weights used.
     fit
         The final gene-wise fits.
+    seconds
+        Wall seconds per phase (the shared fit's, then this contrast's tests).
     """
 
     model: str
@@ -176,8 +182,8 @@ def _threads(n: int | None):
 
 
 class _Clock:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    def __init__(self, seconds: dict[str, float] | None = None) -> None:
+        self.seconds: dict[str, float] = dict(seconds or {})
 
     @contextmanager
     def phase(self, name: str):
@@ -187,7 +193,7 @@ class _Clock:
         log.info("%s done in %.2f s", name, self.seconds[name])
 
 
-def _contrast_vector(contrast: str | Sequence[float] | Mapping[str, float], columns: list[str]):
+def _contrast_vector(contrast: ContrastSpec, columns: list[str]) -> np.ndarray:
     if isinstance(contrast, str):
         if contrast not in columns:
             raise AlsigError(f"contrast '{contrast}' is not a design column; columns: {columns}.")
@@ -218,15 +224,323 @@ def _inputs(counts, design, subjects):
     else:
         X = np.asarray(design, dtype=float)
         columns = [f"x{j}" for j in range(X.shape[1])]
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts)  # integers stay integers: voom reads them gene block by block
     if counts.shape[0] != X.shape[0] or len(subjects) != X.shape[0]:
         raise AlsigError(
             f"counts have {counts.shape[0]} samples, the design {X.shape[0]} rows and "
             f"subjects {len(subjects)} entries; they must describe the same samples."
         )
-    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+    if not np.issubdtype(counts.dtype, np.number) or np.any(counts < 0):
+        raise AlsigError("counts must be finite and non-negative.")
+    if np.issubdtype(counts.dtype, np.floating) and not np.all(np.isfinite(counts)):
         raise AlsigError("counts must be finite and non-negative.")
     return counts, genes, X, columns
+
+
+@dataclass
+class RepeatedModel:
+    """One voom + mixed-model (or limma) fit of a dataset and design; tests come from its methods.
+
+    Made by :func:`fit_repeated_model`. Nothing of the fit depends on the contrast: every
+    contrast and F test of the design reads the same voom weights, variance components and
+    empirical Bayes prior (:meth:`test`, :meth:`f_test`).
+
+    Attributes
+    ----------
+    method
+        ``dream``, ``dupcor`` or ``lm``.
+    genes, columns
+        Gene names and design column names.
+    design
+        The fixed-effect design matrix (samples x coefficients).
+    subjects
+        Subject of each sample.
+    voom
+        Log-CPM and precision weights.
+    fit
+        The gene-wise fits.
+    base_mean
+        Mean normalised count per gene (DESeq2 ``baseMean`` units).
+    icc
+        Gene-wise intra-subject correlation (dream: donor variance share at the gene's typical
+        precision; dupcor: the gene's duplicateCorrelation; lm: NaN).
+    extra_columns
+        Model-specific per-gene columns (dream: the two variance components).
+    consensus
+        duplicateCorrelation's consensus correlation (NaN for ``lm`` or when not computed).
+    prior
+        dream: the empirical Bayes prior the fit used (``df`` 0 without moderation).
+    seconds
+        Wall seconds per phase of the fit; tests add theirs.
+    """
+
+    method: str
+    genes: pd.Index
+    columns: list[str]
+    design: np.ndarray
+    subjects: Sequence
+    voom: VoomData
+    fit: GeneFits
+    base_mean: np.ndarray
+    icc: np.ndarray
+    extra_columns: dict[str, np.ndarray]
+    consensus: float
+    prior: ebayes.Prior
+    threads: int | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        """The ``model`` value of the DE results table (``voom_dream`` ...)."""
+        return MODEL_NAMES[self.method]
+
+    def contrast_vector(self, contrast: ContrastSpec) -> np.ndarray:
+        """Return a contrast over the design's coefficients.
+
+        Parameters
+        ----------
+        contrast
+            A design column name, a weight per column, or ``{column: weight}``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One weight per design column.
+
+        Raises
+        ------
+        AlsigError
+            A name that is not a design column or the wrong number of weights.
+        """
+        return _contrast_vector(contrast, self.columns)
+
+    def _moderated(self, vector: np.ndarray) -> ebayes.Moderated:
+        fit = self.fit
+        if self.method != "dream":
+            estimate, unscaled = fit.contrast(vector)
+            return ebayes.moderated_t(estimate, unscaled, fit.sigma2, fit.df_residual)
+        estimate, unscaled = fit.contrast(vector)
+        se = unscaled * np.sqrt(fit.sigma2)
+        df = satterthwaite.contrast_df(fit, vector)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = estimate / se
+        return ebayes.Moderated(
+            estimate, se, t, df, 2.0 * stats.t.sf(np.abs(t), df), fit.sigma2, self.prior
+        )
+
+    def test(
+        self,
+        contrast: ContrastSpec,
+        *,
+        groups: Sequence | None = None,
+        alpha: float = 0.05,
+        power: float = 0.8,
+        name: str = "contrast",
+    ) -> RepeatedFit:
+        """Moderated t-test of one contrast.
+
+        Parameters
+        ----------
+        contrast
+            A design column name, a weight per column, or ``{column: weight}``.
+        groups
+            Level of the tested factor per sample, for the summary's per-level counts.
+        alpha
+            Level of ``n_significant`` and of the minimum detectable effect.
+        power
+            Power of the minimum detectable effect.
+        name
+            What the phase timing is called (``tests (<name>)``).
+
+        Returns
+        -------
+        RepeatedFit
+            The table sorted by p-value, its summary; ``f_table`` None.
+
+        Raises
+        ------
+        AlsigError
+            A contrast that is not over the design's columns.
+        """
+        vector = self.contrast_vector(contrast)
+        clock = _Clock(self.seconds)
+        with _threads(self.threads), clock.phase(f"tests ({name})"):
+            tests = self._moderated(vector)
+        padj = ebayes.benjamini_hochberg(tests.pvalue)
+        table = pd.DataFrame(
+            {
+                "base_mean": self.base_mean,
+                "ave_log_cpm": self.voom.values.mean(axis=1),
+                "log2_fold_change": tests.estimate,
+                "lfc_se": tests.se,
+                "stat": tests.t,
+                "df": tests.df,
+                "pvalue": tests.pvalue,
+                "padj": padj,
+                "icc": self.icc,
+                **self.extra_columns,
+            },
+            index=self.genes,
+        )
+        table.index.name = "gene"
+        table = table.sort_values(["pvalue"], kind="stable")
+        counts_info = subject_counts(self.subjects, groups)
+        summary = _summary(
+            self.method, table, tests, counts_info, alpha, power, self.consensus, clock
+        )
+        return RepeatedFit(
+            model=self.model,
+            table=table,
+            f_table=None,
+            summary=summary,
+            voom=self.voom,
+            fit=self.fit,
+            seconds=clock.seconds,
+        )
+
+    def f_test(self, coefficients: Sequence[str], *, name: str = "F test") -> pd.DataFrame:
+        """Moderated F test that the named coefficients are all zero (a multi-level factor).
+
+        dream: the F statistic of the mixed model with its Satterthwaite denominator df (Fai &
+        Cornelius); dupcor / lm: limma's moderated F on ``n - p + d0`` df.
+
+        Parameters
+        ----------
+        coefficients
+            Design columns tested jointly.
+        name
+            What the phase timing is called.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per gene (index = gene, in the fit's order): ``F``, ``df1``, ``df2``,
+            ``pvalue``, ``padj``; ``attrs["seconds"]``: the fit's phases and this test's.
+
+        Raises
+        ------
+        AlsigError
+            A name that is not a design column, or no name.
+        """
+        unknown = [c for c in coefficients if c not in self.columns]
+        if unknown or not coefficients:
+            raise AlsigError(
+                f"F-test coefficients {list(coefficients)} are not design columns: {self.columns}."
+            )
+        rows = np.zeros((len(coefficients), len(self.columns)))
+        for i, column in enumerate(coefficients):
+            rows[i, self.columns.index(column)] = 1.0
+        clock = _Clock(self.seconds)
+        with _threads(self.threads), clock.phase(f"tests ({name})"):
+            ftests: dict[str, Any]
+            if self.method == "dream":
+                f_stat, df2 = satterthwaite.f_test_df(self.fit, rows)
+                ftests = {
+                    "F": f_stat,
+                    "df1": float(rows.shape[0]),
+                    "df2": df2,
+                    "pvalue": ebayes.f_pvalue(f_stat, rows.shape[0], df2),
+                }
+            else:
+                fit = self.fit
+                prior = ebayes.fit_prior(fit.sigma2, fit.df_residual)
+                ftests = ebayes.moderated_f(
+                    fit.coefficients,
+                    fit.cov_unscaled,
+                    rows,
+                    ebayes.posterior_variance(fit.sigma2, fit.df_residual, prior),
+                    ebayes.total_df(fit.df_residual, prior),
+                )
+        f_table = pd.DataFrame(ftests, index=self.genes)
+        f_table["padj"] = ebayes.benjamini_hochberg(f_table["pvalue"].to_numpy())
+        f_table.index.name = "gene"
+        f_table.attrs["seconds"] = clock.seconds
+        return f_table
+
+
+def fit_repeated_model(
+    counts: np.ndarray | pd.DataFrame,
+    design: np.ndarray | pd.DataFrame,
+    subjects: Sequence,
+    *,
+    method: str = "dream",
+    normalisation: str = "median_ratio",
+    lib_size: np.ndarray | None = None,
+    consensus: bool = True,
+    moderate: bool = True,
+    threads: int | None = None,
+) -> RepeatedModel:
+    """Fit voom and the mixed model (or limma's consensus correlation) once for a design.
+
+    Parameters
+    ----------
+    counts
+        Counts, samples x genes (a DataFrame names the genes).
+    design
+        Fixed-effect design matrix, samples x coefficients (a DataFrame names them), e.g.
+        :func:`alsig.stages.de.design.design_matrix` of ``~ sex + region + condition``.
+    subjects
+        Subject (donor) of each sample.
+    method
+        ``dream``, ``dupcor`` or ``lm`` (see the module docstring).
+    normalisation
+        ``median_ratio`` or ``none`` (see :mod:`alsig.voom.normalise`).
+    lib_size
+        Effective library sizes to use instead.
+    consensus
+        Also estimate duplicateCorrelation's consensus for the summary of a ``dream`` fit (on
+        :data:`CONSENSUS_GENES` genes spread evenly over expression).
+    moderate
+        ``dream``: put the empirical Bayes prior on the residual variance (default); False gives
+        lmerTest's unmoderated Satterthwaite t-tests.
+    threads
+        numba threads of the per-gene fits (default: numba's setting; results do not depend on
+        it).
+
+    Returns
+    -------
+    RepeatedModel
+        The fit; :meth:`RepeatedModel.test` and :meth:`RepeatedModel.f_test` give the tests.
+
+    Raises
+    ------
+    AlsigError
+        For inconsistent inputs, an unknown method, or a repeated-subject method without
+        repeated subjects.
+    """
+    if method not in MODEL_NAMES:
+        raise AlsigError(f"method '{method}' is not one of {', '.join(MODEL_NAMES)}.")
+    counts, genes, X, columns = _inputs(counts, design, subjects)
+    if method != "lm" and subject_counts(subjects)["n_subjects_repeated"] == 0:
+        raise AlsigError(
+            f"method '{method}' needs subjects with several samples, but every subject has one; "
+            "use the DESeq2 path (de.repeated_subjects: auto does this) or method 'lm'."
+        )
+    clock = _Clock()
+    with _threads(threads):
+        with clock.phase("normalisation"):
+            lib = effective_library_sizes(counts, normalisation) if lib_size is None else lib_size
+            lib = np.asarray(lib, dtype=float)
+        if method == "dream":
+            part = _dream(counts, X, subjects, lib, clock, consensus, moderate)
+        else:
+            part = _limma(counts, X, subjects, lib, clock, method)
+    return RepeatedModel(
+        method=method,
+        genes=genes,
+        columns=columns,
+        design=X,
+        subjects=list(subjects),
+        voom=part.data,
+        fit=part.fit,
+        base_mean=normalised_means(counts, lib),
+        icc=part.icc,
+        extra_columns=part.columns,
+        consensus=part.consensus,
+        prior=part.prior,
+        threads=threads,
+        seconds=clock.seconds,
+    )
 
 
 def fit_repeated(
@@ -248,13 +562,16 @@ def fit_repeated(
 ) -> RepeatedFit:
     """Voom + mixed model (or limma's consensus correlation) DE for one contrast.
 
+    :func:`fit_repeated_model` then :meth:`RepeatedModel.test` (and :meth:`RepeatedModel.f_test`);
+    several contrasts of one design share the first call.
+
     Parameters
     ----------
     counts
         Counts, samples x genes (a DataFrame names the genes).
     design
         Fixed-effect design matrix, samples x coefficients (a DataFrame names them), e.g.
-        :func:`alsig.stages.de.design_matrix` of ``~ sex + region + condition``.
+        :func:`alsig.stages.de.design.design_matrix` of ``~ sex + region + condition``.
     subjects
         Subject (donor) of each sample.
     contrast
@@ -274,11 +591,9 @@ def fit_repeated(
     power
         Power of the minimum detectable effect.
     consensus
-        Also estimate duplicateCorrelation's consensus for the summary of a ``dream`` fit (on
-        :data:`CONSENSUS_GENES` genes spread evenly over expression).
+        Also estimate duplicateCorrelation's consensus for the summary of a ``dream`` fit.
     moderate
-        ``dream``: put the empirical Bayes prior on the residual variance (default); False gives
-        lmerTest's unmoderated Satterthwaite t-tests.
+        ``dream``: put the empirical Bayes prior on the residual variance (default).
     threads
         numba threads of the per-gene fits (default: numba's setting).
 
@@ -295,90 +610,44 @@ def fit_repeated(
     """
     if method not in MODEL_NAMES:
         raise AlsigError(f"method '{method}' is not one of {', '.join(MODEL_NAMES)}.")
-    counts, genes, X, columns = _inputs(counts, design, subjects)
-    vector = _contrast_vector(contrast, columns)
-    f_rows = None
-    if f_coefficients:
-        unknown = [c for c in f_coefficients if c not in columns]
-        if unknown:
-            raise AlsigError(f"F-test coefficients {unknown} are not design columns: {columns}.")
-        f_rows = np.zeros((len(f_coefficients), len(columns)))
-        for i, name in enumerate(f_coefficients):
-            f_rows[i, columns.index(name)] = 1.0
-    counts_info = subject_counts(subjects, groups)
-    if method != "lm" and counts_info["n_subjects_repeated"] == 0:
-        raise AlsigError(
-            f"method '{method}' needs subjects with several samples, but every subject has one; "
-            "use the DESeq2 path (de.repeated_subjects: auto does this) or method 'lm'."
-        )
-    clock = _Clock()
-    with _threads(threads):
-        with clock.phase("normalisation"):
-            lib = effective_library_sizes(counts, normalisation) if lib_size is None else lib_size
-            lib = np.asarray(lib, dtype=float)
-        if method == "dream":
-            part = _dream(counts, X, subjects, lib, vector, f_rows, clock, consensus, moderate)
-        else:
-            part = _limma(counts, X, subjects, lib, vector, f_rows, clock, method)
-    data, tests = part.data, part.tests
-    base_mean = normalised_counts(counts, lib).mean(axis=0)
-    padj = ebayes.benjamini_hochberg(tests.pvalue)
-    table = pd.DataFrame(
-        {
-            "base_mean": base_mean,
-            "ave_log_cpm": data.values.mean(axis=1),
-            "log2_fold_change": tests.estimate,
-            "lfc_se": tests.se,
-            "stat": tests.t,
-            "df": tests.df,
-            "pvalue": tests.pvalue,
-            "padj": padj,
-            "icc": part.icc,
-            **part.columns,
-        },
-        index=genes,
+    columns = _inputs(counts, design, subjects)[3]
+    _contrast_vector(contrast, columns)  # a bad contrast fails before the fit
+    unknown = [c for c in f_coefficients or () if c not in columns]
+    if unknown:
+        raise AlsigError(f"F-test coefficients {unknown} are not design columns: {columns}.")
+    model = fit_repeated_model(
+        counts,
+        design,
+        subjects,
+        method=method,
+        normalisation=normalisation,
+        lib_size=lib_size,
+        consensus=consensus,
+        moderate=moderate,
+        threads=threads,
     )
-    table.index.name = "gene"
-    table = table.sort_values(["pvalue"], kind="stable")
-    f_table = None
-    if part.ftests is not None:
-        f_table = pd.DataFrame(part.ftests, index=genes)
-        f_table["padj"] = ebayes.benjamini_hochberg(f_table["pvalue"].to_numpy())
-        f_table.index.name = "gene"
-        f_table = f_table.sort_values("pvalue", kind="stable")
-    summary = _summary(method, table, tests, counts_info, alpha, power, part.consensus, clock)
-    summary.update(part.extra_summary)
+    f_table = model.f_test(f_coefficients) if f_coefficients else None
+    result = model.test(contrast, groups=groups, alpha=alpha, power=power)
     if f_table is not None:
-        summary["f_coefficients"] = ";".join(f_coefficients or [])
-        summary["f_n_significant"] = int((f_table["padj"] < alpha).sum())
-    return RepeatedFit(
-        model=MODEL_NAMES[method],
-        table=table,
-        f_table=f_table,
-        summary=summary,
-        voom=data,
-        fit=part.fit,
-        seconds=clock.seconds,
-    )
+        result.f_table = f_table.sort_values("pvalue", kind="stable")
+        result.summary["f_coefficients"] = ";".join(f_coefficients or [])
+        result.summary["f_n_significant"] = int((f_table["padj"] < alpha).sum())
+    return result
 
 
 @dataclass
 class _Part:
-    """What one model's path hands back to :func:`fit_repeated`."""
+    """What one model's path hands back to :func:`fit_repeated_model`."""
 
     data: VoomData
     fit: GeneFits
-    tests: ebayes.Moderated
-    ftests: dict[str, Any] | None
     icc: np.ndarray
     columns: dict[str, np.ndarray]
     consensus: float = np.nan
-    extra_summary: dict[str, Any] = field(default_factory=dict)
+    prior: ebayes.Prior = field(default_factory=lambda: ebayes.Prior(s2=np.nan, df=0.0))
 
 
-def _dream(
-    counts, X, subjects, lib, vector, f_rows, clock: _Clock, consensus: bool, moderate: bool
-):
+def _dream(counts, X, subjects, lib, clock: _Clock, consensus: bool, moderate: bool) -> _Part:
     with clock.phase("voom weights (mixed model, unit weights)"):
         data = voom(counts, X, lib_size=lib, model="mixed", subjects=subjects)
     with clock.phase("mixed model (weighted REML)"):
@@ -390,34 +659,21 @@ def _dream(
             fit = fit_mixed(
                 data.values, X, subjects, weights=data.weights, prior_df=prior.df, prior_s2=prior.s2
             )
-    with clock.phase("tests (Satterthwaite)"):
-        estimate, unscaled = fit.contrast(vector)
-        se = unscaled * np.sqrt(fit.sigma2)
-        df = satterthwaite.contrast_df(fit, vector)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = estimate / se
-        tests = ebayes.Moderated(
-            estimate, se, t, df, 2.0 * stats.t.sf(np.abs(t), df), fit.sigma2, prior
-        )
-        ftests = None
-        if f_rows is not None:
-            f_stat, df2 = satterthwaite.f_test_df(fit, f_rows)
-            ftests = {
-                "F": f_stat,
-                "df1": float(f_rows.shape[0]),
-                "df2": df2,
-                "pvalue": ebayes.f_pvalue(f_stat, f_rows.shape[0], df2),
-            }
     subject_var = fit.ratio * fit.sigma2
     # ICC of an observation of the gene's typical precision (mean residual variance factor)
-    residual_var = fit.sigma2 * np.mean(1.0 / data.weights, axis=1)
+    inverse_weight = np.empty(data.weights.shape[0])
+    for lo in range(0, inverse_weight.size, GENE_CHUNK):
+        inverse_weight[lo : lo + GENE_CHUNK] = np.mean(
+            1.0 / data.weights[lo : lo + GENE_CHUNK], axis=1
+        )
+    residual_var = fit.sigma2 * inverse_weight
     icc = subject_var / (subject_var + residual_var)
     columns = {
         "subject_variance": subject_var,
         "residual_variance": residual_var,
         "subject_variance_zero": fit.ratio == 0,
     }
-    part = _Part(data, fit, tests, ftests, icc, columns)
+    part = _Part(data, fit, icc, columns, prior=prior)
     if consensus:
         with clock.phase("consensus correlation (summary only)"):
             # a trimmed mean over genes: genes spread evenly over expression estimate it as well
@@ -432,7 +688,7 @@ def _dream(
     return part
 
 
-def _limma(counts, X, subjects, lib, vector, f_rows, clock: _Clock, method: str):
+def _limma(counts, X, subjects, lib, clock: _Clock, method: str) -> _Part:
     consensus = np.nan
     with clock.phase("voom weights"):
         data = voom(counts, X, lib_size=lib)
@@ -455,15 +711,7 @@ def _limma(counts, X, subjects, lib, vector, f_rows, clock: _Clock, method: str)
     else:
         with clock.phase("linear model fit"):
             fit = fit_gls(data.values, X, weights=data.weights)
-    with clock.phase("tests (eBayes)"):
-        estimate, unscaled = fit.contrast(vector)
-        tests = ebayes.moderated_t(estimate, unscaled, fit.sigma2, fit.df_residual)
-        ftests = None
-        if f_rows is not None:
-            ftests = ebayes.moderated_f(
-                fit.coefficients, fit.cov_unscaled, f_rows, tests.posterior_s2, tests.df
-            )
-    return _Part(data, fit, tests, ftests, icc, {}, consensus)
+    return _Part(data, fit, icc, {}, consensus)
 
 
 def _summary(method, table, tests, counts_info, alpha, power, consensus, clock) -> dict[str, Any]:

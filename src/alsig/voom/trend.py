@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from alsig.errors import AlsigError
+from alsig.voom import kernels
 from alsig.voom.models import fit_gls, fit_mixed
-from alsig.voom.normalise import effective_library_sizes, log_cpm
+from alsig.voom.normalise import GENE_CHUNK, effective_library_sizes, log_cpm_by_gene
 
 #: lowess span of voom's trend
 SPAN = 0.5
@@ -91,6 +92,47 @@ def trend_weights(
     AlsigError
         If fewer than 3 genes can define a trend.
     """
+    fitted = np.asarray(fitted_log_cpm, dtype=float)
+    trend = trend_curve(sigma, ave_log_cpm, lib_size, use=use, span=span)
+    weights = np.empty(fitted.shape)
+    for lo in range(0, fitted.shape[0], GENE_CHUNK):
+        weights[lo : lo + GENE_CHUNK] = _weights(fitted[lo : lo + GENE_CHUNK], lib_size, trend)
+    return weights, trend
+
+
+def trend_curve(
+    sigma: np.ndarray,
+    ave_log_cpm: np.ndarray,
+    lib_size: np.ndarray,
+    *,
+    use: np.ndarray | None = None,
+    span: float = SPAN,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit voom's lowess trend of ``sqrt(sigma)`` on the average log2 count.
+
+    Parameters
+    ----------
+    sigma
+        Residual standard deviation per gene.
+    ave_log_cpm
+        Mean log-CPM per gene (over samples, unweighted).
+    lib_size
+        Effective library size per sample.
+    use
+        Genes that enter the trend (default: all with finite values).
+    span
+        lowess span.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(x, y)``: the curve's points, sorted by x, ties averaged.
+
+    Raises
+    ------
+    AlsigError
+        If fewer than 3 genes can define a trend.
+    """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
     log_lib = np.log2(np.asarray(lib_size, dtype=float) + 1.0)
@@ -105,11 +147,28 @@ def trend_weights(
     # tied x get one value (the mean of their fits), as R's approxfun(ties = mean)
     xs, inverse = np.unique(curve[:, 0], return_inverse=True)
     ys = np.bincount(inverse, weights=curve[:, 1]) / np.bincount(inverse)
-    fitted_log_count = np.asarray(fitted_log_cpm, dtype=float) + log_lib[None, :] - np.log2(1e6)
-    predicted = np.interp(fitted_log_count, xs, ys)
+    return xs, ys
+
+
+def _weights(
+    fitted_log_cpm: np.ndarray, lib_size: np.ndarray, trend: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Weights ``1 / trend^4`` at the fitted log2 counts of some genes (rows).
+
+    ``1 / max(interp(fitted log2 count, xs, ys), floor)^4``: the interpolation by
+    :func:`alsig.voom.kernels.trend_values` (numpy's numbers, genes in parallel), the power by
+    numpy (whose ``pow`` may differ from the C library's in the last bit).
+    """
+    xs, ys = (np.ascontiguousarray(v, dtype=float) for v in trend)
+    log_lib = np.log2(np.asarray(lib_size, dtype=float) + 1.0)
+    slopes = (ys[1:] - ys[:-1]) / (xs[1:] - xs[:-1]) if xs.size > 1 else np.zeros(1)
     # a robust lowess can dip to ~0 at a sparse edge; a weight must stay finite
-    predicted = np.maximum(predicted, 1e-3 * float(np.median(ys)))
-    return 1.0 / predicted**4, (xs, ys)
+    floor = 1e-3 * float(np.median(ys))
+    fitted = np.ascontiguousarray(fitted_log_cpm, dtype=float)
+    out = np.empty(fitted.shape)
+    kernels.trend_values(fitted, log_lib, np.log2(1e6), xs, ys, slopes, floor, out)
+    np.power(out, 4, out=out)
+    return np.divide(1.0, out, out=out)
 
 
 def voom(
@@ -155,10 +214,10 @@ def voom(
     AlsigError
         For an unknown model or a model that needs ``subjects`` without them.
     """
-    counts = np.asarray(counts, dtype=float)
+    counts = np.asarray(counts)
     lib = effective_library_sizes(counts, normalisation) if lib_size is None else lib_size
     lib = np.asarray(lib, dtype=float)
-    values = np.ascontiguousarray(log_cpm(counts, lib).T)
+    values = log_cpm_by_gene(counts, lib)
     X = np.asarray(design, dtype=float)
     if model == "lm":
         fit = fit_gls(values, X)
@@ -170,12 +229,12 @@ def voom(
         fit = fit_gls(values, X, subjects=subjects, correlation=correlation)
     else:
         fit = fit_mixed(values, X, subjects)
-    weights, trend = trend_weights(
-        fit.fitted(X),
-        np.sqrt(fit.sigma2),
-        values.mean(axis=1),
-        lib,
-        use=counts.sum(axis=0) > 0,
-        span=span,
+    trend = trend_curve(
+        np.sqrt(fit.sigma2), values.mean(axis=1), lib, use=counts.sum(axis=0) > 0, span=span
     )
+    # the fitted values of a block of genes at a time (never a second genes x samples matrix)
+    weights = np.empty(values.shape)
+    for lo in range(0, values.shape[0], GENE_CHUNK):
+        fitted = fit.coefficients[lo : lo + GENE_CHUNK] @ X.T
+        weights[lo : lo + GENE_CHUNK] = _weights(fitted, lib, trend)
     return VoomData(values=values, weights=weights, lib_size=lib, trend=trend)

@@ -15,6 +15,7 @@ from alsig.keys import excluded_samples
 from alsig.settings import DeSettings
 from alsig.stages.axes.effects import SCHEMA_VERSION, axis_tests
 from alsig.stages.axes.figures import plot_axis_forest
+from alsig.stages.de.design import subset_samples
 from alsig.tables import read_scores
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,8 @@ def run(
         [
             axis_tests(
                 scores,
-                obs,
-                design=settings.design,
+                subset_samples(obs, contrast.subset, f"contrast '{contrast.name}'"),
+                design=settings.design_of(contrast),  # a contrast's own design and subset
                 contrast=contrast,
                 exclude=exclude,
                 missing_covariates=missing,

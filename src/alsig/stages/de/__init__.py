@@ -1,12 +1,17 @@
-"""Differential expression with pydeseq2.
+"""Differential expression: one fit per dataset and design, every contrast and test read from it.
 
-Multi-factor designs checked before fitting, one contrast per job, DESeq2 defaults, Wald test and
-LFC shrinkage.
+The DESeq2 model (``de.engine``: alsig's gene-batched engine, or pydeseq2) with Wald tests,
+Cook's outlier handling, independent filtering, shrunken log fold changes and likelihood-ratio
+tests (``de.tests``); when subjects contribute several samples (``de.repeated_subjects``), voom
+with a random intercept per subject (dream), moderated t and F tests. Designs are checked before
+anything is fitted; optional cell-mix covariates (``de.adjust_cell_mix``).
 
-Rule entry point :func:`run`; :func:`run_de` is the same work on an AnnData in memory.
+Rule entry point :func:`run` (one job per dataset); :func:`run_dataset` is the same work on an
+AnnData in memory and :func:`run_de` one contrast of it.
 """
 
+from alsig.stages.de.dataset import run_dataset
 from alsig.stages.de.fit import run_de
 from alsig.stages.de.job import run
 
-__all__ = ["run", "run_de"]
+__all__ = ["run", "run_dataset", "run_de"]

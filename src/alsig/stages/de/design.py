@@ -1,21 +1,24 @@
-"""The design of one contrast, checked before anything is fitted.
+"""The design of a fit, checked before anything is fitted.
 
-For a contrast ``[factor, test_level, reference_level]`` and a design formula (e.g.
-``~ sex + region + condition``), :func:`prepare_metadata` checks everything a user can get
-wrong: the design parses, its variables are sample columns, the factor is in the design, both
-levels exist with at least ``min_samples_per_level`` samples, covariates have no missing values
-(or those samples are dropped with ``missing_covariates: drop``), and the design matrix has full
-rank; every problem is an :class:`AlsigError` naming the contrast, the design and the counts per
-level. Non-numeric design variables are categorical; a text column whose values are all numbers
-is continuous (write ``C(x)`` in the formula to force categorical). The factor's reference level
-comes first, so the contrast is one model coefficient.
+For a design formula (e.g. ``~ sex + region + condition``) and the contrasts
+``[factor, test_level, reference_level]`` and reduced designs tested on it,
+:func:`prepare_fit_metadata` checks everything a user can get wrong: the design parses, its
+variables are sample columns, each contrast's factor is in the design, both levels exist with
+at least ``min_samples_per_level`` samples, a reduced design uses only the full design's
+variables, a sample subset names a column and values that exist, covariates have no missing
+values (or those samples are dropped with ``missing_covariates: drop``), and the design matrix
+has full rank; every problem is an :class:`AlsigError` naming the contrast (or test), the design
+and the counts per level. :func:`prepare_metadata` is the same for one contrast. Non-numeric
+design variables are categorical; a text column whose values are all numbers is continuous
+(write ``C(x)`` in the formula to force categorical). Each factor's reference level (its first
+contrast's) comes first, so a contrast against it is one model coefficient.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,7 +75,7 @@ def _contrast_text(design: str, contrast_name: str, contrast: Sequence[str]) -> 
     return f"contrast '{contrast_name}' ({factor}: {test} vs {ref}) with design '{design}'"
 
 
-def _check_variables(obs: pd.DataFrame, design: str, factor: str, what: str) -> list[str]:
+def _check_variables(obs: pd.DataFrame, design: str, factor: str | None, what: str) -> list[str]:
     variables = design_variables(design)
     absent = [v for v in variables if v not in obs.columns]
     if absent:
@@ -80,6 +83,8 @@ def _check_variables(obs: pd.DataFrame, design: str, factor: str, what: str) -> 
             f"{what}: design variable(s) {absent} are not sample columns; available: "
             f"{sorted(map(str, obs.columns))}. Fix de.design or the dataset's columns mapping."
         )
+    if factor is None:
+        return variables
     if factor not in obs.columns:
         raise AlsigError(
             f"{what}: factor '{factor}' is not a sample column; available: "
@@ -132,17 +137,19 @@ def _check_levels(levels: pd.Series, contrast: Sequence[str], minimum: int, what
 
 
 def _typed(
-    meta: pd.DataFrame, variables: list[str], contrast: Sequence[str], categorical: Collection[str]
+    meta: pd.DataFrame,
+    variables: list[str],
+    factors: Mapping[str, Sequence[str]],
+    categorical: Collection[str],
 ) -> tuple[pd.DataFrame, list[str]]:
     """Type the design variables; return them with the notes on the choices.
 
-    Covariates become numeric or categorical (:func:`alsig.validation.choose_kind`), the factor
-    categorical with the reference first.
+    Covariates become numeric or categorical (:func:`alsig.validation.choose_kind`), each of
+    ``factors`` categorical with its given levels first (reference, then test).
     """
-    factor, test, ref = (str(v) for v in contrast)
     notes: list[str] = []
     for column in variables:
-        if column == factor:
+        if column in factors:
             continue
         values = meta[column]
         if not pd.api.types.is_numeric_dtype(values):
@@ -152,9 +159,13 @@ def _typed(
             log.info("design variable '%s' is numeric text: used as continuous", column)
         meta[column] = choice.values.to_numpy() if choice.kind == "numeric" else choice.values
         notes += choice.notes
-    factor_values = meta[factor].astype("string").astype(str)
-    others = sorted(set(factor_values) - {test, ref})
-    meta[factor] = pd.Categorical(factor_values, categories=[ref, test, *others])
+    for factor, first in factors.items():
+        if factor not in variables:
+            continue
+        factor_values = meta[factor].astype("string").astype(str)
+        first = [level for level in dict.fromkeys(first)]
+        others = sorted(set(factor_values) - set(first))
+        meta[factor] = pd.Categorical(factor_values, categories=[*first, *others])
     return meta, notes
 
 
@@ -164,17 +175,21 @@ def _wrapped_in_c(design: str) -> set[str]:
 
 
 def _check_rank(
-    meta: pd.DataFrame, design: str, variables: list[str], factor: str, what: str
+    meta: pd.DataFrame, design: str, variables: list[str], factor: str | None, what: str
 ) -> None:
     matrix = design_matrix(meta, design, what)
     rank = int(np.linalg.matrix_rank(matrix.to_numpy(dtype=float)))
-    levels = meta[factor].astype("string")
     if rank < matrix.shape[1]:
+        per_level = (
+            f"Samples per level of '{factor}': {_level_counts(meta[factor].astype('string'))}. "
+            f"{_confounding_hint(meta, variables, factor)}"
+            if factor is not None
+            else ""
+        )
         raise AlsigError(
             f"{what}: the design matrix is not full rank (rank {rank} < {matrix.shape[1]} "
             f"columns: {list(matrix.columns)}); some variables are confounded, e.g. a covariate "
-            f"that is constant within a level. Samples per level of '{factor}': "
-            f"{_level_counts(levels)}. {_confounding_hint(meta, variables, factor)}"
+            f"that is constant within a level. {per_level}"
             "Remove the confounded variable from de.design."
         )
     if matrix.shape[0] <= matrix.shape[1]:
@@ -195,7 +210,7 @@ def prepare_metadata(
     samples: str = "all",
     categorical: Collection[str] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Build the sample table pydeseq2 gets for one contrast, and list the samples dropped.
+    """Build the sample table of one contrast's fit, and list the samples dropped.
 
     Parameters
     ----------
@@ -228,29 +243,157 @@ def prepare_metadata(
         Every problem of the module docstring, before any fitting.
     """
     factor, test, ref = (str(v) for v in contrast)
-    what = _contrast_text(design, contrast_name, contrast)
-    variables = _check_variables(obs, design, factor, what)
+    return prepare_fit_metadata(
+        obs,
+        design,
+        contrasts=[(contrast_name, (factor, test, ref))],
+        min_samples_per_level=min_samples_per_level,
+        missing_covariates=missing_covariates,
+        samples=samples,
+        categorical=categorical,
+    )
+
+
+def subset_samples(
+    obs: pd.DataFrame, subset: Sequence[tuple[str, Sequence[str]]], what: str
+) -> pd.DataFrame:
+    """Return the samples of ``obs`` a subset keeps (every condition must hold).
+
+    Parameters
+    ----------
+    obs
+        Sample table.
+    subset
+        ``((column, (value, ...)), ...)``: a sample is kept when each column holds one of its
+        values (compared as text).
+    what
+        The contrast or test, for the message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows kept.
+
+    Raises
+    ------
+    AlsigError
+        A column that is not a sample column, a value no sample has, or no sample left.
+    """
+    keep = np.ones(len(obs), dtype=bool)
+    for column, values in subset:
+        if column not in obs.columns:
+            raise AlsigError(
+                f"{what}: subset column '{column}' is not a sample column; available: "
+                f"{sorted(map(str, obs.columns))}."
+            )
+        text = obs[column].astype("string").fillna("<missing>").astype(str)
+        unknown = [v for v in values if v not in set(text)]
+        if unknown:
+            raise AlsigError(
+                f"{what}: subset {column} = {unknown}: no sample has that value; values of "
+                f"'{column}': {_level_counts(obs[column])}."
+            )
+        keep &= text.isin(list(values)).to_numpy()
+    return obs.loc[keep]
+
+
+def prepare_fit_metadata(
+    obs: pd.DataFrame,
+    design: str,
+    *,
+    contrasts: Sequence[tuple[str, Sequence[str]]] = (),
+    reduced: Sequence[tuple[str, str]] = (),
+    references: Mapping[str, str] | None = None,
+    min_samples_per_level: int = 2,
+    missing_covariates: str = "error",
+    samples: str = "all",
+    categorical: Collection[str] = (),
+    what: str = "",
+) -> tuple[pd.DataFrame, list[str]]:
+    """Build the sample table of one fit (a design and what is tested on it); list the drops.
+
+    Parameters
+    ----------
+    obs
+        Sample table (index = sample ids), already restricted to a subset if any.
+    design
+        Model formula over sample columns.
+    contrasts
+        ``(name, [factor, test_level, reference_level])`` of every contrast read from the fit;
+        the first contrast of a factor sets its reference level.
+    reduced
+        ``(name, reduced formula)`` of every likelihood-ratio test of the fit.
+    references
+        Reference level of factors no contrast of this fit sets (the dataset's contrasts' ones,
+        so a coefficient is named alike in every fit).
+    min_samples_per_level
+        Fewest samples each contrast level needs.
+    missing_covariates
+        ``error`` or ``drop`` for samples with an empty design variable.
+    samples
+        ``all`` samples, or only the two levels of the (single) contrast: ``contrast``.
+    categorical
+        Design variables always categorical (``de.categorical``).
+    what
+        What is fitted, for messages when there is no contrast (a test's name and design).
+
+    Returns
+    -------
+    meta : pandas.DataFrame
+        The design variables of the samples fitted, typed; ``meta.attrs["design_notes"]`` lists
+        what was read as missing and how each covariate was typed, when worth saying.
+    dropped : list of str
+        Samples left out (not in the contrast's levels, or with a missing design value).
+
+    Raises
+    ------
+    AlsigError
+        Every problem of the module docstring, before any fitting.
+    """
+    named = [(name, tuple(str(v) for v in spec)) for name, spec in contrasts]
+    texts = {name: _contrast_text(design, name, spec) for name, spec in named}
+    first_what = texts[named[0][0]] if named else what or f"design '{design}'"
+    variables = design_variables(design)
+    for name, (factor, _, _) in named:
+        _check_variables(obs, design, factor, texts[name])
+    if not named:
+        _check_variables(obs, design, None, first_what)
+    for name, formula in reduced:
+        extra = [v for v in design_variables(formula) if v not in variables]
+        if extra:
+            raise AlsigError(
+                f"test '{name}': the reduced design '{formula}' uses {extra}, which the full "
+                f"design '{design}' does not; a reduced design drops terms of the full one."
+            )
     meta = obs[variables].copy()
     notes: list[str] = []
     for column in variables:
         meta[column], found = as_missing(meta[column], column)
         notes += found
     for note in notes:  # said before a missing value can stop the run
-        log.warning("%s: %s", what, note)
+        log.warning("%s: %s", first_what, note)
     dropped: list[str] = []
-    if samples == "contrast":
+    if samples == "contrast" and named:
+        factor, test, ref = named[0][1]
         keep = meta[factor].astype("string").isin([test, ref]).fillna(False).to_numpy(bool)
         dropped += meta.index[~keep].tolist()
         meta = meta.loc[keep]
-    meta, missing = _without_missing(meta, variables, missing_covariates, what)
+    meta, missing = _without_missing(meta, variables, missing_covariates, first_what)
     dropped += missing
-    _check_levels(meta[factor].astype("string"), contrast, min_samples_per_level, what)
-    meta, kind_notes = _typed(meta, variables, contrast, set(categorical) | _wrapped_in_c(design))
+    for name, spec in named:
+        _check_levels(meta[spec[0]].astype("string"), spec, min_samples_per_level, texts[name])
+    factors: dict[str, list[str]] = {}
+    for _, (factor, test, ref) in named:
+        factors.setdefault(factor, [ref, test])
+    for factor, ref in (references or {}).items():
+        if factor in variables and factor not in factors:
+            factors[factor] = [ref] if ref in set(meta[factor].astype("string")) else []
+    meta, kind_notes = _typed(meta, variables, factors, set(categorical) | _wrapped_in_c(design))
     notes += kind_notes
     for note in kind_notes:
-        log.warning("%s: %s", what, note)
+        log.warning("%s: %s", first_what, note)
     try:
-        _check_rank(meta, design, variables, factor, what)
+        _check_rank(meta, design, variables, named[0][1][0] if named else None, first_what)
     except AlsigError as error:
         if not kind_notes:
             raise

@@ -1,18 +1,28 @@
-"""Entry point of rule ``de``: one contrast of one dataset -> DE table, summary, volcano, MA."""
+"""Entry point of rule ``de``: every contrast and test of one dataset from one fit per design.
+
+Writes, in the folder of ``outputs["summary"]`` (``<output_dir>/<dataset>/de/``), per contrast
+``<name>.{parquet,tsv}``, ``<name>.summary.tsv``, ``<name>.volcano.png`` and ``<name>.ma.png``;
+per test ``<name>.{parquet,tsv}`` and ``<name>.summary.tsv``; and ``summary.tsv`` with one row
+per contrast and test. The file names are :func:`alsig.planning.de_files`'.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
+from alsig.keys import DATASET, EXPRESSED, VST
 from alsig.settings import DeSettings
+from alsig.stages.de.dataset import Outcome, run_dataset
 from alsig.stages.de.figures import ma_plot, volcano
-from alsig.stages.de.fit import RESULT, run_de
+from alsig.stages.de.tables import RESULT, summary_frame
 from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
@@ -25,7 +35,6 @@ def run(
     threads: int,
     *,
     dataset: str,
-    contrast: str,
 ) -> None:
     """Rule ``de``.
 
@@ -34,41 +43,69 @@ def run(
     inputs
         ``h5ad``: the QC'd AnnData.
     outputs
-        ``parquet``, ``tsv``, ``summary`` (TSV), ``volcano``, ``ma`` (PNG).
+        ``summary``: the dataset's DE summary (TSV); every other file is in its folder.
     settings
-        The job's resolved ``de:`` settings.
+        The dataset's resolved ``de:`` settings.
     threads
-        pydeseq2 workers.
-    dataset, contrast
-        The job's dataset id and contrast name.
+        Threads of the engine (results do not depend on them).
+    dataset
+        The job's dataset id.
     """
-    chosen = settings.contrast(contrast)
     adata = read_h5ad_counts(inputs["h5ad"])
-    table, summary = run_de(adata, chosen, settings, n_cpus=int(threads))
-    summary["dataset"] = str(adata.uns.get("dataset", dataset))
-    labelled = table.select(
-        pl.lit(dataset).alias("dataset"), pl.lit(contrast).alias("contrast"), pl.all()
+    expression = _vst(inputs["h5ad"], adata) if settings.adjust_cell_mix else None
+    outcomes = run_dataset(adata, settings, n_cpus=int(threads), expression=expression)
+    folder = Path(outputs["summary"]).parent
+    name = str(adata.uns.get(DATASET, dataset))
+    for outcome in outcomes:
+        outcome.summary["dataset"] = name
+        write_outcome(outcome, folder, dataset, settings.alpha)
+    write_tsv(summary_frame([o.summary for o in outcomes]), outputs["summary"])
+
+
+def write_outcome(outcome: Outcome, folder: Path, dataset: str, alpha: float) -> None:
+    """Write one contrast's or test's table, summary and (contrasts) figures.
+
+    Parameters
+    ----------
+    outcome
+        The contrast's or test's results.
+    folder
+        The dataset's DE folder.
+    dataset
+        The dataset id (the table's label).
+    alpha
+        Significance level of the figures.
+    """
+    labelled = outcome.table.select(
+        pl.lit(dataset).alias("dataset"), pl.lit(outcome.name).alias("contrast"), pl.all()
     )
-    schemas.validate(labelled, RESULT, outputs["parquet"])
-    write_parquet(labelled, outputs["parquet"])
-    write_tsv(labelled, outputs["tsv"])
-    write_tsv(pl.DataFrame([summary]), outputs["summary"])
-    _figures(table, summary, chosen.spec, settings.alpha, outputs)
+    base = folder / outcome.name
+    schemas.validate(labelled, RESULT, f"{base}.parquet")
+    write_parquet(labelled, f"{base}.parquet")
+    write_tsv(labelled, f"{base}.tsv")
+    write_tsv(summary_frame([outcome.summary]), f"{base}.summary.tsv")
+    if outcome.contrast is not None:
+        _figures(outcome, base, alpha)
 
 
-def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) -> None:
-    _, test, ref = spec
-    title = f"{summary['dataset']} {summary['contrast']}: {test} vs {ref} ({summary['design']})"
+def _figures(outcome: Outcome, base: Path, alpha: float) -> None:
+    table, summary = outcome.table, outcome.summary
+    assert outcome.contrast is not None
+    test, ref = outcome.contrast.test, outcome.contrast.reference
+    title = (
+        f"{summary.get('dataset', '')} {outcome.name}: {test} vs {ref} "
+        f"({summary['design']}; {summary['model']})"
+    )
     padj = table["padj"].fill_null(np.nan).to_numpy()
     save_figure(
         volcano(
-            table["log2_fold_change"].to_numpy(),
+            table["log2_fold_change"].fill_null(np.nan).to_numpy(),
             padj,
             labels=table["symbol"].to_list(),
             alpha=alpha,
             title=title,
         ),
-        outputs["volcano"],
+        f"{base}.volcano.png",
     )
     lfc = table["log2_fold_change_shrunk"]
     shrunk = lfc.is_not_null().any()
@@ -81,5 +118,33 @@ def _figures(table: pl.DataFrame, summary: dict, spec, alpha: float, outputs) ->
             title=title,
             ylabel="shrunken log2 fold change" if shrunk else "log2 fold change",
         ),
-        outputs["ma"],
+        f"{base}.ma.png",
+    )
+
+
+def _vst(path: str, adata: Any) -> pd.DataFrame | None:
+    """QC's VST layer of the expressed genes, read alone (the counts reader skips layers)."""
+    import h5py
+
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+
+    with h5py.File(path, "r") as handle:
+        layers = handle.get("layers")
+        if layers is None or VST not in layers:
+            log.warning("%s has no '%s' layer: cell-mix indices from log-CPM", path, VST)
+            return None  # run_dataset falls back to log-CPM of the counts
+        matrix = read_elem(layers[VST])
+    matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    keep = (
+        adata.var[EXPRESSED].to_numpy(dtype=bool)
+        if EXPRESSED in adata.var
+        else np.ones(adata.n_vars, dtype=bool)
+    )
+    return pd.DataFrame(
+        matrix[:, keep].astype(float),
+        index=adata.obs_names.astype(str),
+        columns=adata.var_names[keep],
     )

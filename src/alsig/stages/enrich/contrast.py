@@ -10,7 +10,7 @@ Steps for one DE table (one contrast) and one collection:
 1. :func:`~alsig.stages.enrich.sets.load_collection` reads the GMT (errors name file and line)
    and harmonises its symbols to the current HGNC symbols ingest uses.
 2. :func:`~alsig.stages.enrich.ranking.prepare_ranking` turns the DE table into a ranking on the
-   Wald ``stat``: genes without a statistic are dropped and counted, ties are broken
+   DE ``stat`` (Wald z, or moderated t with repeated donors): genes without a statistic are dropped and counted, ties are broken
    deterministically and counted.
 3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs GSEA preranked over all eligible
    sets of the collection (``enrich.engine``: alsig's positions-based engine,

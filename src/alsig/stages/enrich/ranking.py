@@ -1,4 +1,10 @@
-"""The DE table as enrichment sees it: column check and the GSEA ranking on the Wald ``stat``."""
+"""The DE table as enrichment sees it: column check and the GSEA ranking on the DE ``stat``.
+
+A contrast's ``stat`` is signed evidence: the Wald z of the DESeq2 model or the moderated t of the
+mixed model (repeated donors); both order genes from most up to most down, so either is a GSEA
+ranking. A test of a reduced design (``de.tests``: deviance difference or moderated F) has no
+direction and is refused.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +63,16 @@ def check_de_columns(de: pl.DataFrame, source: str) -> None:
             f"DE table {source}: missing column(s) {missing}; expected the DE stage output "
             "(gene_id, symbol, base_mean, log2_fold_change, lfc_se, stat, pvalue, padj, ...)."
         )
+    unsigned = "model" in de.columns and (
+        de["model"].eq("deseq2_lrt").any()
+        or ("df_denominator" in de.columns and de["df_denominator"].is_not_null().any())
+    )
+    if unsigned:
+        raise AlsigError(
+            f"DE table {source}: a test of a reduced design (de.tests; its stat is a deviance "
+            "or an F statistic, without a direction) cannot rank genes for GSEA; enrich a "
+            "contrast (de.contrasts)."
+        )
 
 
 def finite_or_null(column: str) -> pl.Expr:
@@ -71,7 +87,7 @@ def clean_symbol() -> pl.Expr:
 
 
 def prepare_ranking(de: pl.DataFrame, source: str = "") -> tuple[pd.Series, RankingReport]:
-    """Ranking for GSEA preranked: the DE Wald ``stat`` per gene symbol, highest first.
+    """Ranking for GSEA preranked: the DE ``stat`` (Wald z or moderated t) per symbol, highest first.
 
     - genes with a null/NaN ``stat`` (e.g. all-zero or Cook's-outlier genes) or without a symbol
       are dropped and counted;
