@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from alsig.cellmix import CELL_TYPES, CellIndexer
+from alsig.cellmix import CELL_TYPES, CellIndexer, MarkerLists
 from alsig.signatures import Signature
 from alsig.stages.subtypes.states import LABELS, STATES
 
@@ -136,6 +136,7 @@ def state_cellmix(
     *,
     probabilities: pd.DataFrame | None = None,
     model_genes: Sequence[str] = (),
+    markers: MarkerLists | None = None,
 ) -> pd.DataFrame:
     """Say per state (and per subtype probability) how much of it the cell mix explains.
 
@@ -153,6 +154,8 @@ def state_cellmix(
         indices recomputed without ``model_genes``; samples with missing values are skipped.
     model_genes
         Symbols of the reference model's gene features.
+    markers
+        Ranked marker lists (default: the shipped BRETIGEA human brain markers).
 
     Returns
     -------
@@ -160,7 +163,7 @@ def state_cellmix(
         One row per state (``view`` = ``state``) and per probability (``view`` =
         ``subtype_probability``): :data:`COLUMNS` and ``rho_<cell type>`` per BRETIGEA type.
     """
-    indexer = CellIndexer(expression)
+    indexer = CellIndexer(expression, markers)
     rows = []
     for state, label in LABELS.items():
         if state not in state_scores:
