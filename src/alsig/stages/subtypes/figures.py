@@ -47,11 +47,16 @@ def _order(part: pl.DataFrame, column: str, order: Sequence[str], by: str) -> pl
     ).sort(["_o", by, "sample"], descending=[False, True, False], nulls_last=True)
 
 
-def _sample_ticks(ax: Any, samples: Sequence[str]) -> None:
+def _sample_ticks(ax: Any, samples: Sequence[str], n_drawn: int | None = None) -> None:
+    """Write sample ids under a panel (every k-th beyond :data:`MAX_TICKS`).
+
+    ``n_drawn``: the samples of the whole figure, which set one font size for all its panels.
+    """
     n = len(samples)
     step = max(1, int(np.ceil(n / MAX_TICKS)))
     positions = list(range(0, n, step))
-    size = 7 if n <= 40 else 5 if n <= MAX_TICKS else 4
+    total = n_drawn or n
+    size = 7 if total <= 40 else 5 if total <= MAX_TICKS else 4
     ax.set_xticks(positions, [samples[i] for i in positions], rotation=90, fontsize=size)
 
 
@@ -122,7 +127,7 @@ def plot_projection(table: pl.DataFrame, dataset: str, disease_label: str = "ALS
     grid = fig.add_gridspec(
         3,
         len(groups) + 1,
-        width_ratios=[*widths, max(sum(widths) * 0.35, 6)],
+        width_ratios=[*widths, max(sum(widths) * 0.2, 7)],
         height_ratios=[0.6, 5, 3],
     )
     threshold = float(table["distance_threshold"][0]) if n else float("nan")
@@ -167,7 +172,7 @@ def plot_projection(table: pl.DataFrame, dataset: str, disease_label: str = "ALS
         if j == 0:
             distance.set_ylabel("reference distance")
             distance.text(0, threshold, " threshold", va="bottom", fontsize="x-small", color="0.3")
-        _sample_ticks(distance, samples)
+        _sample_ticks(distance, samples, n)
     shares_ax = fig.add_subplot(grid[:, -1])
     _draw_shares(shares_ax, groups, call_colours)
     _legends(fig, [("subtype call", call_colours, CALL_ORDER)])
