@@ -333,6 +333,23 @@ def test_out_of_reference_by_region_then_by_distance(toy_reference):
     assert donor["donor_concordance"] == "single"
 
 
+def test_too_few_model_genes_refuse_the_projection_but_not_the_stage(toy_reference):
+    _, model = toy_reference
+    adata = stage_cohort(6, 2)
+    kept = [
+        g not in set(model.genes[: int(0.6 * len(model.genes))])
+        for g in adata.var["gene_id"].astype(str)
+    ]
+    result = stage_result(adata[:, kept].copy(), toy_reference)
+    table = result.table
+    assert (table["subtype_call"] == "out_of_reference").all()
+    assert (table["out_of_reference_by"] == "coverage").all()
+    assert table["p_ox"].null_count() == table.height
+    assert table["gene_coverage"][0] == pytest.approx(0.4, abs=0.05)
+    assert set(result.donors["donor_call"]) == {"out_of_reference"}
+    assert table["state_call"].null_count() == 0  # the label-free states are still there
+
+
 def test_reference_regions_match_the_sheets_spellings(toy_reference):
     adata = stage_cohort(6, 2)
     table = stage_result(adata, toy_reference, reference_regions=["FCX"]).table

@@ -26,6 +26,7 @@ The per-library calls also feed the donor view's library concordance (:mod:`.don
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,7 @@ from alsig.counts import dense_counts
 from alsig.errors import AlsigError
 from alsig.keys import GENE_ID, REGION, library_sizes, te_block
 from alsig.settings import SubtypesSettings
-from alsig.stages.subtypes.projection import call_rule, choose_model, project
+from alsig.stages.subtypes.projection import call_rule, canonical_region, choose_model, project
 from alsig.stages.subtypes.reference_model import (
     GENES_MODEL,
     GENES_TE_MODEL,
@@ -45,6 +46,8 @@ from alsig.stages.subtypes.reference_model import (
     ReferenceModel,
     load_shipped,
 )
+
+log = logging.getLogger(__name__)
 
 #: obs columns QC's replicate collapse writes (:func:`alsig.stages.qc.replicates.collapse_replicates`)
 COLLAPSED_SAMPLES = "collapsed_samples"
@@ -259,15 +262,29 @@ def project_dataset(
     Returns
     -------
     DatasetProjection
+        Below the model's minimum gene coverage (50 %) nothing is projected: every sample is
+        ``out_of_reference`` by ``coverage``, with no probabilities (the refusal of the
+        projection, said in the log; the rest of the stage still runs).
 
     Raises
     ------
     AlsigError
-        Too few model genes, no Entrez ids, or ``subtypes.model`` impossible for the dataset.
+        ``subtypes.model`` impossible for the dataset (``genes_te`` without TE counts).
     """
     model = dataset_model(te_block(adata), settings, models)
-    table = project_adata(adata, model, settings)
     members = collapsed_members(adata.obs)
+    coverage = gene_coverage(adata, model)
+    if coverage < model.min_coverage:
+        log.warning(
+            "subtype model '%s': only %.0f %% of its genes are in the input (minimum %.0f %%): "
+            "no sample is projected; every sample is out_of_reference by coverage. Check that "
+            "var['gene_id'] holds Entrez ids of a whole-transcriptome count matrix.",
+            model.name,
+            100 * coverage,
+            100 * model.min_coverage,
+        )
+        return DatasetProjection(model, refused(adata, model, settings, coverage), None, members)
+    table = project_adata(adata, model, settings)
     by_library = None
     if members and libraries is not None:
         wanted = sorted({n for names in members.values() for n in names} & set(libraries.obs_names))
@@ -279,6 +296,56 @@ def project_dataset(
         for call, in_region in zip(table["subtype_call"], table["in_reference_region"], strict=True)
     ]
     return DatasetProjection(model, table, by_library, members)
+
+
+def gene_coverage(adata: Any, model: ReferenceModel) -> float:
+    """Return the share of the model's genes whose Entrez id is in ``var["gene_id"]``."""
+    if GENE_ID not in adata.var or not model.genes:
+        return 0.0 if model.genes else 1.0
+    ids = set(adata.var[GENE_ID].astype(str))
+    return float(np.mean([g in ids for g in model.genes]))
+
+
+def refused(
+    adata: Any, model: ReferenceModel, settings: SubtypesSettings, coverage: float
+) -> pd.DataFrame:
+    """Return the table of a dataset the model cannot project (too few of its genes).
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData.
+    model
+        The model that would have run.
+    settings
+        ``subtypes:`` settings (``reference_regions``).
+    coverage
+        The share of the model's genes present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`.projection.COLUMNS` plus ``out_of_reference_by``: no probability or distance,
+        every sample ``out_of_reference`` by ``coverage`` (the model refuses to call on so few
+        features; the region columns are still filled).
+    """
+    samples = list(adata.obs_names.astype(str))
+    regions = regions_of(adata)
+    allowed = {canonical_region(r) for r in settings.reference_regions}
+    region = [canonical_region(regions.get(s)) if regions is not None else None for s in samples]
+    table = pd.DataFrame(
+        np.nan, index=pd.Index(samples, name="sample"), columns=list(PROBABILITY_COLUMNS)
+    )
+    table["subtype_call"] = OUT_OF_REFERENCE
+    table["reference_distance"] = np.nan
+    table["region"] = region
+    table["in_reference_region"] = [None if r is None else bool(r in allowed) for r in region]
+    table["gene_coverage"] = coverage
+    table["te_coverage"] = np.nan
+    table["subtype_model"] = model.name
+    table["reference_sample"] = False
+    table["out_of_reference_by"] = "coverage"
+    return table
 
 
 def _known_false(value: object) -> bool:
