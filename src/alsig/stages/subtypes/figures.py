@@ -8,7 +8,8 @@
   at +-3 control SDs, as the score heatmap), with tracks for the projected call and the state
   call and a legend for both, sample ids on the x axis.
 - :func:`plot_consensus`: the NMF consensus matrix ordered by cluster with tracks for the
-  projected call and the state call, and rank stability (PAC, cophenetic correlation) vs k.
+  projected call, the state call and the region (is a cluster a region?), and rank stability
+  (PAC, cophenetic correlation) vs k.
 """
 
 from __future__ import annotations
@@ -292,7 +293,8 @@ def plot_consensus(
     discovery
         The consensus NMF, or None (too few disease samples).
     calls
-        ``sample``, ``subtype_call`` and ``state_call`` of the disease samples (tracks).
+        ``sample``, ``subtype_call``, ``state_call`` and (optional) ``region`` of the disease
+        samples (tracks).
     dataset
         Dataset id (title).
 
@@ -305,11 +307,11 @@ def plot_consensus(
     if discovery is None:
         _empty(fig.add_subplot(1, 1, 1), "too few disease samples for consensus NMF")
         return fig
-    grid = fig.add_gridspec(3, 3, width_ratios=[1.2, 0.9, 0.28], height_ratios=[0.35, 0.35, 6])
+    grid = fig.add_gridspec(4, 2, width_ratios=[1.2, 0.9], height_ratios=[0.35, 0.35, 0.35, 6])
     chosen = discovery.chosen
     order = np.lexsort((np.arange(len(chosen.labels)), chosen.labels))
     samples = [discovery.samples[i] for i in order]
-    matrix_ax = fig.add_subplot(grid[2, 0])
+    matrix_ax = fig.add_subplot(grid[3, 0])
     image = matrix_ax.imshow(
         chosen.consensus[np.ix_(order, order)],
         cmap="Blues",
@@ -327,13 +329,16 @@ def plot_consensus(
     call_colours = colours_for("subtype_call", CALL_ORDER)
     state_colours = colours_for("call", STATE_ORDER)
     lookup = {} if calls is None else {r["sample"]: r for r in calls.iter_rows(named=True)}
+    regions = [str(lookup.get(s, {}).get("region") or "unknown") for s in samples]
+    region_colours = colours_for("region", regions)
     tracks = [
-        ("subtype_call", call_colours, "subtype call"),
-        ("state_call", state_colours, "state call"),
+        ("subtype_call", call_colours, "subtype call", "unassigned"),
+        ("state_call", state_colours, "state call", "unassigned"),
+        ("region", region_colours, "region", "unknown"),
     ]
-    for row, (column, colours, label) in enumerate(tracks):
+    for row, (column, colours, label, missing) in enumerate(tracks):
         ax = fig.add_subplot(grid[row, 0], sharex=matrix_ax)
-        values = [lookup.get(s, {}).get(column) or "unassigned" for s in samples]
+        values = [str(lookup.get(s, {}).get(column) or missing) for s in samples]
         _track(ax, values, colours, label)
     stability = "" if chosen.pac <= STABLE_PAC else "; no stable clustering"
     fig.suptitle(
@@ -373,10 +378,14 @@ def plot_consensus(
     right.set_xlabel("rank k")
     right.set_xticks(ranks)
     right.set_ylim(-0.02, 1.02)
-    right.legend(frameon=False, fontsize="small", loc="center right")
+    right.legend(frameon=False, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12))
     right.set_title("rank: the largest as stable as the most stable", fontsize="medium")
     _legends(
         fig,
-        [("subtype call", call_colours, CALL_ORDER), ("state call", state_colours, STATE_ORDER)],
+        [
+            ("subtype call", call_colours, CALL_ORDER),
+            ("state call", state_colours, STATE_ORDER),
+            ("region", region_colours, sorted(region_colours)),
+        ],
     )
     return fig

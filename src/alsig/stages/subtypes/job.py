@@ -162,7 +162,7 @@ def run_discovery(
             sorted(result.discovery.fits),
         )
     write_tsv(result.table, outputs["tsv"])
-    calls = table.select("sample", "subtype_call", "state_call")
+    calls = table.select("sample", "subtype_call", "state_call", "region")
     save_figure(plot_consensus(result.discovery, calls, dataset), outputs["consensus"])
 
 
