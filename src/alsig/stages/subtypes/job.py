@@ -318,6 +318,6 @@ def run_axis_tests(
         log.info("dataset %s: no axis tests for %s", dataset, reason)
     write_parquet(table, outputs["parquet"])
     write_tsv(table, outputs["tsv"])
-    method = "singscore" if "singscore" in table["method"].to_list() else None
-    figure = plot_axis_forest(table, method=method or "singscore")
-    save_figure(figure, outputs["forest"])
+    methods = table["method"].unique(maintain_order=True).to_list()
+    method = "singscore" if "singscore" in methods or not methods else methods[0]
+    save_figure(plot_axis_forest(table, method=method), outputs["forest"])
