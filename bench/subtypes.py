@@ -155,16 +155,23 @@ def library_view(results: Path) -> list[str]:
     """GSE122649 (collapsed by donor): the donor's two libraries projected one by one."""
     donors = _read(results, "GSE122649", "donors.tsv")
     lines = [
-        "| condition | donors | libraries concordant | discordant | one library within "
-        "reference | donors called (summed libraries) |",
-        "|---|---|---|---|---|---|",
+        "| condition | donors | both libraries within reference: same call | different calls "
+        "| one library within | none within | donors called (summed libraries) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (condition,), part in donors.group_by("condition", maintain_order=True):
-        counts = dict(part["library_concordance"].value_counts().iter_rows())
+        counts = {"same": 0, "different": 0, "one": 0, "none": 0}
+        for text in part["library_calls"]:
+            calls = [c.split(":", 1)[1] for c in text.split(";")]
+            within = [c for c in calls if c != "out_of_reference"]
+            if len(within) < len(calls):
+                counts["one" if within else "none"] += 1
+            else:
+                counts["same" if len(set(within)) == 1 else "different"] += 1
         called = part.filter(pl.col("donor_call").is_in(CLASSES)).height
         lines.append(
-            f"| {condition} | {part.height} | {counts.get('concordant', 0)} | "
-            f"{counts.get('discordant', 0)} | {counts.get('single', 0)} | {called} |"
+            f"| {condition} | {part.height} | {counts['same']} | {counts['different']} | "
+            f"{counts['one']} | {counts['none']} | {called} |"
         )
     lines += [
         "",
