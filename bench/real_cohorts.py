@@ -167,15 +167,15 @@ def axis_table(results: Path, dataset: str) -> list[str]:
 def subtype_lines(results: Path, dataset: str) -> list[str]:
     table = pl.read_parquet(results / dataset / "subtypes/subtypes.parquet")
     als = table.filter(pl.col("condition") == "ALS")
-    shares = {k: v / als.height for k, v in als["call"].value_counts().iter_rows()}
-    called = {k: v for k, v in shares.items() if k != "unassigned"}
+    shares = {k: v / als.height for k, v in als["subtype_call"].value_counts().iter_rows()}
+    called = {k: v for k, v in shares.items() if k not in ("unassigned", "out_of_reference")}
     total = sum(called.values()) or 1
     return [
-        f"- molecular states of the {als.height} ALS samples: "
+        f"- projected subtypes of the {als.height} ALS samples: "
         + ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(shares.items()))
         + "; among the called: "
         + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in sorted(called.items()))
-        + f" (published for GSE124439: Ox 61%, Glia 19%, TE 20%); NMF rank {als['nmf_k'][0]}",
+        + " (published for GSE124439: ALS-Ox 61%, ALS-Glia 19%, ALS-TE 20%)",
         "",
     ]
 

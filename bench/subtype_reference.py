@@ -58,6 +58,9 @@ from alsig.stages.subtypes.validation import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "resources" / "subtypes"
 OUT = ROOT / "bench" / "results" / "subtypes.md"
+#: the section bench/subtypes.py writes (kept when this report is regenerated)
+WORKFLOW_START = "<!-- workflow run: bench/subtypes.py -->"
+WORKFLOW_END = "<!-- end of workflow run -->"
 PER_SAMPLE = ROOT / "bench" / "results" / "subtypes_per_sample.tsv"
 PLOT = ROOT / "bench" / "results" / "subtypes_reliability.png"
 TRANSFER_TSV = ROOT / "bench" / "results" / "subtypes_transfer_calls.tsv"
@@ -488,7 +491,10 @@ def main() -> None:
             lines += transfer_part(args.data)
     previous = OUT.read_text() if OUT.exists() else ""
     reading = previous.split("## Reading", 1)[1] if "## Reading" in previous else "\n"
-    OUT.write_text("\n".join(lines) + "\n## Reading" + reading)
+    # the workflow run's readouts (bench/subtypes.py) are kept between their markers
+    start, end = previous.find(WORKFLOW_START), previous.find(WORKFLOW_END)
+    workflow = previous[start : end + len(WORKFLOW_END)] + "\n\n" if 0 <= start < end else ""
+    OUT.write_text("\n".join(lines) + "\n" + workflow + "## Reading" + reading)
     print(OUT.read_text())
 
 

@@ -58,6 +58,14 @@ MCKENZIE = "McKenzie 2018 Sci Rep DOI:10.1038/s41598-018-27293-5"
 DARMANIS = "Darmanis 2015 PNAS DOI:10.1073/pnas.1507125112"
 
 
+#: the STMN2/UNC13A signature's name and what its source column says it is
+TDP43_PROXY = "tdp43_proxy_stmn2_unc13a"
+TDP43_PROXY_NOTE = (
+    "gene-level decrease of TDP-43 cryptic-exon targets: a neuron-content-confounded proxy of "
+    "TDP-43 loss (cryptic exons not measured)"
+)
+
+
 def _join(*sources: str) -> str:
     return "; ".join(sources)
 
@@ -225,8 +233,11 @@ CURATED: list[tuple[str, str, str, list[str], str]] = [
         ],
         HETZ,
     ),
-    ("tdp43_cryptic_exon_targets", "tdp43_loss", "down", ["STMN2"], _join(KLIM, MELAMED)),
-    ("tdp43_cryptic_exon_targets", "tdp43_loss", "down", ["UNC13A"], _join(MA, BROWN)),
+    # Gene-level STMN2/UNC13A decrease: a proxy of TDP-43 loss that falls with neuron content too
+    # (both are neuronal genes); cryptic exons, the direct readout, are not measured. Renamed from
+    # tdp43_cryptic_exon_targets in 2.0.0 (issue 26).
+    (TDP43_PROXY, "tdp43_loss", "down", ["STMN2"], _join(TDP43_PROXY_NOTE, KLIM, MELAMED)),
+    (TDP43_PROXY, "tdp43_loss", "down", ["UNC13A"], _join(TDP43_PROXY_NOTE, MA, BROWN)),
     ("bbb_drug_efflux", "drug_efflux", "up", ["ABCB1"], _join(JABLONSKI, MILANE)),
     (
         "bbb_drug_efflux",
@@ -323,7 +334,7 @@ ORDER = [
     "proteasome_subunits",
     "upr_core",
     "hallmark_upr",
-    "tdp43_cryptic_exon_targets",
+    TDP43_PROXY,
     "bbb_drug_efflux",
     "dam_microglia",
     "homeostatic_microglia_loss",

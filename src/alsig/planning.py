@@ -75,7 +75,24 @@ SCORE_FILES = (
     "axis_tests.tsv",
     "axis_forest.png",
 )
-SUBTYPE_FILES = ("subtypes.parquet", "subtypes.tsv", "states.png", "nmf_consensus.png")
+SUBTYPE_FILES = (
+    "subtypes.parquet",
+    "subtypes.tsv",
+    "donors.tsv",
+    "shares.tsv",
+    "state_cellmix.tsv",
+    "projection.png",
+    "states.png",
+    "axis_tests.parquet",
+    "axis_tests.tsv",
+    "axis_forest.png",
+)
+#: Outputs of the optional consensus NMF (``subtypes.discovery``), in <dataset>/subtypes/.
+SUBTYPE_DISCOVERY_FILES = ("nmf.tsv", "nmf_consensus.png")
+#: The subtypes that get DE and enrichment against the controls (= the reference model's classes,
+#: alsig.stages.subtypes.carry.SUBTYPES; a unit test keeps them equal).
+SUBTYPE_CONTRASTS = ("ALS-Ox", "ALS-Glia", "ALS-TE")
+SUBTYPE_DE_SUFFIXES = (".parquet", ".tsv", ".summary.tsv")
 #: The report's browsable tables per dataset (rule ``browse_tables``), in <output>/<dataset>/report/:
 #: one page holding the samples, DE, enrichment and score tables (one DataTables bundle).
 BROWSE_PAGES = ("tables",)
@@ -161,9 +178,61 @@ def dataset_targets(output_dir: str, dataset: str, settings: DatasetSettings) ->
             targets += [f"{folder}/{collection}.parquet", f"{folder}/{collection}.tsv"]
         targets += [f"{folder}/dotplot.png", f"{folder}/provenance.json"]
     targets += [f"{root}/scores/{name}" for name in SCORE_FILES]
-    targets += [f"{root}/subtypes/{name}" for name in SUBTYPE_FILES]
+    targets += subtype_targets(root, settings)
     targets += [f"{root}/report/{page}.html" for page in BROWSE_PAGES]
     return targets
+
+
+def subtype_targets(root: str, settings: DatasetSettings) -> list[str]:
+    """Return the subtype stage's outputs of one dataset.
+
+    Parameters
+    ----------
+    root
+        The dataset's output folder (``<output_dir>/<dataset>``).
+    settings
+        Its settings of every stage (``subtypes.discovery``, ``subtypes.enrich_collections``).
+
+    Returns
+    -------
+    list of str
+        The projection tables and figures, the per-subtype DE and enrichment tables, the axis
+        tests across subtypes and, with ``subtypes.discovery``, the consensus NMF.
+    """
+    folder = f"{root}/subtypes"
+    targets = [f"{folder}/{name}" for name in SUBTYPE_FILES]
+    if settings.subtypes.discovery:
+        targets += [f"{folder}/{name}" for name in SUBTYPE_DISCOVERY_FILES]
+    collections = list(
+        subtype_collection_files(settings.enrich, settings.subtypes.enrich_collections)
+    )
+    for subtype in SUBTYPE_CONTRASTS:
+        targets += [f"{folder}/de/{subtype}{suffix}" for suffix in SUBTYPE_DE_SUFFIXES]
+        for collection in collections:
+            targets += [
+                f"{folder}/enrich/{subtype}/{collection}.{ext}" for ext in ("parquet", "tsv")
+            ]
+    return targets
+
+
+def subtype_collection_files(
+    enrich: EnrichSettings, collections: tuple[str, ...]
+) -> dict[str, str]:
+    """Return ``{collection id: GMT path}`` of the collections each called subtype is tested on.
+
+    Parameters
+    ----------
+    enrich
+        The dataset's ``enrich:`` settings (its ``extra_gmt`` ids can be named).
+    collections
+        ``subtypes.enrich_collections``.
+
+    Returns
+    -------
+    dict
+        Collection id -> GMT file.
+    """
+    return collection_files(dataclasses.replace(enrich, collections=tuple(collections)))
 
 
 def all_targets(run: RunSettings) -> list[str]:

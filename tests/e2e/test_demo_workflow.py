@@ -110,11 +110,16 @@ def test_axis_tests_states_and_cohort_comparison(demo_run):
     assert scored.height > 0 and scored["estimate"].null_count() == scored.height
     assert scored["note"].str.contains("but 19 donors allow at most 1").all()
     states = pl.read_parquet(results / "demo/subtypes/subtypes.parquet")
-    assert (
-        states.height == 19
-        and states.filter(pl.col("condition") == "ALS")["nmf_k"].null_count() == 0
-    )
-    assert set(states["call"]) <= {"Ox-like", "Glia-like", "TE-like", "unassigned"}
+    assert states.height == 19 and states["p_ox"].null_count() == 0  # controls scored too
+    # the 6,000-gene demo subset is far from the reference: every sample out by distance
+    assert set(states["out_of_reference_by"]) == {"distance"}
+    assert set(states["state_call"]) <= {"Ox-like", "Glia-like", "TE-like", "unassigned"}
+    nmf = pl.read_csv(results / "demo/subtypes/nmf.tsv", separator="\t")
+    assert nmf.height == 13 and nmf["nmf_k"].null_count() == 0  # subtypes.discovery: true
+    for subtype in ("ALS-Ox", "ALS-Glia", "ALS-TE"):  # no sample called: empty, with the reason
+        summary = pl.read_csv(results / f"demo/subtypes/de/{subtype}.summary.tsv", separator="\t")
+        assert summary["note"][0].startswith(f"not fitted: 0 {subtype}")
+        assert pl.read_parquet(results / f"demo/subtypes/de/{subtype}.parquet").height == 0
     meta = pl.read_parquet(results / "catalog/axis_meta.parquet")
     assert meta.filter(pl.col("method") == "singscore")["k"].max() == 1  # one dataset in the demo
     assert set(meta["adjustment"]) == {"none", "cell_mix"}
@@ -138,6 +143,7 @@ def test_axis_tests_states_and_cohort_comparison(demo_run):
     for figure in (
         "demo/scores/axis_forest.png",
         "demo/subtypes/states.png",
+        "demo/subtypes/projection.png",
         "demo/subtypes/nmf_consensus.png",
         "catalog/axis_meta.png",
         "demo/qc/cell_indices.png",
@@ -167,6 +173,7 @@ def test_outputs_match_their_schemas(demo_run):
     for table, schema in (
         ("demo/scores/axis_tests.parquet", "axis_tests"),
         ("demo/subtypes/subtypes.parquet", "subtypes"),
+        ("demo/subtypes/axis_tests.parquet", "axis_tests"),
         ("catalog/axis_meta.parquet", "axis_meta"),
         ("demo/qc/cell_indices.parquet", "cell_indices"),
         ("demo/scores/cell_indices_by_signature.parquet", "signature_cell_indices"),

@@ -25,7 +25,7 @@ EARLIER = {
     "enrich": {"ingest", "qc", "de"},
     "score": {"ingest", "qc"},
     "axes": {"ingest", "qc", "de", "score"},
-    "subtypes": {"ingest", "qc", "score"},
+    "subtypes": {"ingest", "qc", "de", "enrich", "score", "axes"},
     "catalog": {"ingest", "qc", "de", "score", "axes"},
 }
 #: Shared plumbing: below every stage, imports no stage and no application.

@@ -54,7 +54,7 @@ def _stage_outputs(root, dataset: str) -> DatasetFiles:
         {
             "sample": ["S10", "S2", "S3", "S1"],
             "condition": ["ALS", "ALS", "ALS", "control"],
-            "call": ["TE-like", "Ox-like", "TE-like", "Glia-like"],
+            "subtype_call": ["ALS-TE", "ALS-Ox", "ALS-TE", "ALS-Glia"],
         }
     ).write_parquet(subtypes / "subtypes.parquet")
     return DatasetFiles(
@@ -77,12 +77,12 @@ def test_dataset_row_says_who_was_excluded_flagged_and_found(tmp_path):
         "other_vs_control: 0 (0 up, 0 down, of 1,200 tested, padj < 0.05)"
     )
     # shares among the ALS samples only (the control's call is not counted)
-    assert row["subtype_shares"] == "Ox-like 33 % (1), TE-like 67 % (2)"
+    assert row["subtype_shares"] == "ALS-Ox 33 % (1), ALS-TE 67 % (2)"
 
 
 def test_summary_helpers_cover_missing_parts():
     assert subtype_shares(None) == "no subtype table"
-    assert subtype_shares(pl.DataFrame({"condition": ["control"], "call": ["x"]})) == (
+    assert subtype_shares(pl.DataFrame({"condition": ["control"], "subtype_call": ["x"]})) == (
         "no ALS samples"
     )
     assert de_genes([]) == ""

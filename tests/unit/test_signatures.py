@@ -38,7 +38,7 @@ def test_shipped_table_is_complete_and_sourced():
     assert len(sigs["hallmark_ros"].up) == 49
     assert len(sigs["hallmark_oxphos"].up) == 200
     assert len(sigs["hallmark_upr"].up) == 113 and "SKIC3" in sigs["hallmark_upr"].up
-    assert sigs["tdp43_cryptic_exon_targets"].down == ["STMN2", "UNC13A"]
+    assert sigs["tdp43_proxy_stmn2_unc13a"].down == ["STMN2", "UNC13A"]
     assert len(sigs["proteasome_subunits"].up) == 34
     assert set(sigs["glutamate_clearance_loss"].down) == {
         "SLC1A2",

@@ -91,7 +91,7 @@ def test_outputs_validate_against_the_schema(tmp_path):
         == 6 * 8
     )
     # TDP-43 signature: 1 of 2 genes present -> scored (coverage 0.5)
-    tdp = result.coverage.filter(pl.col("signature") == "tdp43_cryptic_exon_targets").row(
+    tdp = result.coverage.filter(pl.col("signature") == "tdp43_proxy_stmn2_unc13a").row(
         0, named=True
     )
     assert tdp["n_genes_used"] == 1 and tdp["flagged"] is False

@@ -1,34 +1,64 @@
-# Per-sample molecular states (alsig.stages.subtypes): Ox-, Glia- and TE-like state scores from
-# the control-referenced axis z scores, a call per sample, the donor view, and the cohort's own
-# consensus NMF of the disease samples. Settings: the subtypes: section.
+# Subtypes (alsig.stages.subtypes): each sample projected onto the published ALS subtypes of Tam et
+# al. 2019 by the frozen reference model (resources/subtypes), the donor view and the controls'
+# calls beside the ALS shares; the label-free Ox-/Glia-/TE-like states and their cell mix; what
+# each called subtype carries vs the controls (DE, enrichment, axis tests: descriptive, the model's
+# own genes flagged); and, with subtypes.discovery, the cohort's own consensus NMF.
+# Settings: the subtypes: section (and de:/enrich: for the per-subtype contrasts).
+
+
+wildcard_constraints:
+    subtype="|".join(planning.SUBTYPE_CONTRASTS),
 
 
 rule subtypes:
     input:
         scores=out("{dataset}/scores/signature_scores.parquet"),
         h5ad=out("{dataset}/qc/filtered.h5ad"),
+        # uncollapsed libraries: a collapsed donor of reference libraries gets their outer-fold calls
+        counts=out("{dataset}/counts.h5ad"),
     output:
         parquet=out("{dataset}/subtypes/subtypes.parquet"),
         tsv=report(
             out("{dataset}/subtypes/subtypes.tsv"),
             caption="../report/subtypes_table.rst",
             category="{dataset}",
-            subcategory="Molecular states",
-            labels={"dataset": "{dataset}", "table": "states per sample"},
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "table": "subtype per sample"},
+        ),
+        donors=report(
+            out("{dataset}/subtypes/donors.tsv"),
+            caption="../report/subtypes_donors.rst",
+            category="{dataset}",
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "table": "subtype per donor"},
+        ),
+        shares=report(
+            out("{dataset}/subtypes/shares.tsv"),
+            caption="../report/subtypes_shares.rst",
+            category="{dataset}",
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "table": "calls by condition"},
+        ),
+        cellmix=report(
+            out("{dataset}/subtypes/state_cellmix.tsv"),
+            caption="../report/subtypes_cellmix.rst",
+            category="{dataset}",
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "table": "cell mix of the states"},
+        ),
+        projection=report(
+            out("{dataset}/subtypes/projection.png"),
+            caption="../report/subtypes_projection.rst",
+            category="{dataset}",
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "figure": "projection"},
         ),
         states=report(
             out("{dataset}/subtypes/states.png"),
             caption="../report/subtypes_states.rst",
             category="{dataset}",
-            subcategory="Molecular states",
-            labels={"dataset": "{dataset}", "figure": "states heatmap"},
-        ),
-        consensus=report(
-            out("{dataset}/subtypes/nmf_consensus.png"),
-            caption="../report/subtypes_consensus.rst",
-            category="{dataset}",
-            subcategory="Molecular states",
-            labels={"dataset": "{dataset}", "figure": "NMF consensus"},
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "figure": "label-free states"},
         ),
     log:
         out("{dataset}/logs/subtypes.log"),
@@ -47,3 +77,163 @@ rule subtypes:
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/subtypes.py"
+
+
+rule subtypes_discovery:
+    input:
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
+        subtypes=out("{dataset}/subtypes/subtypes.parquet"),
+    output:
+        tsv=out("{dataset}/subtypes/nmf.tsv"),
+        consensus=report(
+            out("{dataset}/subtypes/nmf_consensus.png"),
+            caption="../report/subtypes_consensus.rst",
+            category="{dataset}",
+            subcategory="Subtypes",
+            labels={"dataset": "{dataset}", "figure": "NMF consensus"},
+        ),
+    log:
+        out("{dataset}/logs/subtypes_discovery.log"),
+    benchmark:
+        out("{dataset}/benchmarks/subtypes_discovery.tsv")
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=5
+        ),
+        runtime=60,
+    params:
+        settings=lambda wc: stage_params(wc.dataset, "subtypes"),
+        dataset=lambda wc: wc.dataset,
+    script:
+        "../scripts/subtypes_discovery.py"
+
+
+rule subtypes_de:
+    input:
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
+        subtypes=out("{dataset}/subtypes/subtypes.parquet"),
+    output:
+        parquet=out("{dataset}/subtypes/de/{subtype}.parquet"),
+        tsv=report(
+            out("{dataset}/subtypes/de/{subtype}.tsv"),
+            caption="../report/subtypes_de.rst",
+            category="{dataset}",
+            subcategory="Subtypes: what each carries",
+            labels={
+                "dataset": "{dataset}",
+                "subtype": "{subtype}",
+                "table": "DE vs controls",
+            },
+        ),
+        summary=out("{dataset}/subtypes/de/{subtype}.summary.tsv"),
+    log:
+        out("{dataset}/logs/subtypes/de/{subtype}.log"),
+    benchmark:
+        out("{dataset}/benchmarks/subtypes/de/{subtype}.tsv")
+    conda:
+        "../envs/alsig.yaml"
+    threads: 4
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
+            input.h5ad, attempt, **planning.DE_MEMORY
+        ),
+        runtime=lambda wc, input: planning.de_runtime_min(input.h5ad),
+    params:
+        # the dataset's DE design and model, with condition replaced by subtype_call
+        settings=lambda wc: stage_params(wc.dataset, "de"),
+        subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
+        dataset=lambda wc: wc.dataset,
+        subtype=lambda wc: wc.subtype,
+    script:
+        "../scripts/subtypes_de.py"
+
+
+rule subtypes_enrich:
+    input:
+        de=out("{dataset}/subtypes/de/{subtype}.parquet"),
+        subtypes=out("{dataset}/subtypes/subtypes.parquet"),
+        gmt=lambda wc: planning.subtype_collection_files(
+            SETTINGS[wc.dataset].enrich,
+            SETTINGS[wc.dataset].subtypes.enrich_collections,
+        )[wc.collection],
+    output:
+        parquet=out("{dataset}/subtypes/enrich/{subtype}/{collection}.parquet"),
+        tsv=report(
+            out("{dataset}/subtypes/enrich/{subtype}/{collection}.tsv"),
+            caption="../report/subtypes_enrich.rst",
+            category="{dataset}",
+            subcategory="Subtypes: what each carries",
+            labels={
+                "dataset": "{dataset}",
+                "subtype": "{subtype}",
+                "collection": "{collection}",
+            },
+        ),
+    log:
+        out("{dataset}/logs/subtypes/enrich/{subtype}/{collection}.log"),
+    benchmark:
+        out("{dataset}/benchmarks/subtypes/enrich/{subtype}/{collection}.tsv")
+    wildcard_constraints:
+        collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
+            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de
+        ),
+        runtime=lambda wc, input: planning.enrich_runtime_min(
+            SETTINGS[wc.dataset].enrich, wc.collection, input.de
+        ),
+    params:
+        settings=lambda wc: stage_params(wc.dataset, "enrich"),
+        subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
+        dataset=lambda wc: wc.dataset,
+        subtype=lambda wc: wc.subtype,
+        collection=lambda wc: wc.collection,
+    script:
+        "../scripts/subtypes_enrich.py"
+
+
+rule subtypes_axis_tests:
+    input:
+        scores=out("{dataset}/scores/signature_scores.parquet"),
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
+        subtypes=out("{dataset}/subtypes/subtypes.parquet"),
+    output:
+        parquet=out("{dataset}/subtypes/axis_tests.parquet"),
+        tsv=report(
+            out("{dataset}/subtypes/axis_tests.tsv"),
+            caption="../report/subtypes_axis_tests.rst",
+            category="{dataset}",
+            subcategory="Subtypes: what each carries",
+            labels={"dataset": "{dataset}", "table": "axis tests per subtype"},
+        ),
+        forest=report(
+            out("{dataset}/subtypes/axis_forest.png"),
+            caption="../report/subtypes_axis_tests.rst",
+            category="{dataset}",
+            subcategory="Subtypes: what each carries",
+            labels={"dataset": "{dataset}", "figure": "axis effects per subtype"},
+        ),
+    log:
+        out("{dataset}/logs/subtypes_axis_tests.log"),
+    benchmark:
+        out("{dataset}/benchmarks/subtypes_axis_tests.tsv")
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
+            input, attempt, factor=3
+        ),
+        runtime=20,
+    params:
+        settings=lambda wc: stage_params(wc.dataset, "de"),
+        subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
+        dataset=lambda wc: wc.dataset,
+    script:
+        "../scripts/subtypes_axis_tests.py"

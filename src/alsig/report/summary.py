@@ -24,7 +24,7 @@ from alsig.report.browse import natural_key
 #: Samples named per cell (excluded, flagged); the rest are counted.
 MAX_NAMED = 8
 #: The subtype calls, in the order they are listed (others follow, sorted).
-CALL_ORDER = ("Ox-like", "Glia-like", "TE-like", "unassigned", "out_of_reference")
+CALL_ORDER = ("ALS-Ox", "ALS-Glia", "ALS-TE", "unassigned", "out_of_reference")
 #: Columns of the TSV, in order.
 COLUMNS = (
     "dataset",
@@ -137,26 +137,27 @@ def de_genes(summaries: Sequence[Mapping[str, Any]]) -> str:
 
 
 def subtype_shares(subtypes: pl.DataFrame | None) -> str:
-    """Return the share of each subtype call among the ALS samples, ``Ox-like 15 % (2)``.
+    """Return the share of each subtype call among the ALS samples, ``ALS-Ox 15 % (2)``.
 
     Parameters
     ----------
     subtypes
-        The subtype table (``condition``, ``call``), or None.
+        The subtype table (``condition``, ``subtype_call``: the reference projection), or None.
 
     Returns
     -------
     str
         Calls in :data:`CALL_ORDER`, or a sentence saying why there are none.
     """
-    if subtypes is None or "call" not in subtypes.columns:
+    if subtypes is None or "subtype_call" not in subtypes.columns:
         return "no subtype table"
     als = subtypes
     if "condition" in subtypes.columns:
         als = subtypes.filter(pl.col("condition") == "ALS")
     if als.height == 0:
         return "no ALS samples"
-    counts = {str(r["call"]): int(r["count"]) for r in als["call"].value_counts().to_dicts()}
+    calls = als["subtype_call"].value_counts().to_dicts()
+    counts = {str(r["subtype_call"]): int(r["count"]) for r in calls}
     order = [c for c in CALL_ORDER if c in counts] + sorted(set(counts) - set(CALL_ORDER))
     return ", ".join(f"{c} {100 * counts[c] / als.height:.0f} % ({counts[c]})" for c in order)
 

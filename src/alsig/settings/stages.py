@@ -434,12 +434,24 @@ class ScoreSettings:
 
 @dataclass(frozen=True)
 class SubtypesSettings:
-    """Per-sample molecular states and consensus NMF (``subtypes:``).
+    """Subtype projection, molecular states and consensus NMF (``subtypes:``).
 
     Attributes
     ----------
     disease_label, control_label : str
         The condition labels of the disease samples and of the controls.
+    model : str
+        Reference model: ``auto`` (genes+TE when the TE counts cover it), ``genes``,
+        ``genes_te``.
+    reference_regions : tuple of str
+        Regions the projection calls; a sample of another known region is
+        ``out_of_reference``.
+    min_probability : float or None
+        Largest probability below which a sample is ``unassigned`` (None: the model's).
+    enrich_collections : tuple of str
+        Collections tested for each called subtype against the controls.
+    discovery : bool
+        Run the cohort's own consensus NMF.
     margin : float
         Lead (in control SDs) a state needs over the second to be called.
     min_score : float or None
@@ -458,6 +470,11 @@ class SubtypesSettings:
 
     disease_label: str
     control_label: str
+    model: str
+    reference_regions: tuple[str, ...]
+    min_probability: float | None
+    enrich_collections: tuple[str, ...]
+    discovery: bool
     margin: float
     min_score: float | None
     nmf_min_samples: int

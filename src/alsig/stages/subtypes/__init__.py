@@ -1,11 +1,18 @@
-"""Per-sample molecular states of ALS and the cohort's own consensus-NMF clusters.
+"""Subtypes of ALS tissue: the projection onto the published subtypes, and label-free states.
 
-The states are Ox-, Glia- and TE-like, after Tam et al. 2019.
+Each sample is projected onto the three molecular subtypes of Tam et al. 2019 (ALS-Ox,
+ALS-Glia, ALS-TE) with the frozen reference model of ``resources/subtypes`` (:mod:`.projection`,
+:mod:`.calls`), viewed by donor (:mod:`.donors`); the label-free Ox-, Glia- and TE-like states
+(:mod:`.states`) stay as the interpretable view, with their cell mix (:mod:`.statemix`); each
+called subtype's DE, enrichment and axis tests against the controls (:mod:`.carry`); and,
+optionally, the cohort's own consensus NMF (:mod:`.discovery`, :mod:`.nmf`). Molecular subtypes
+associated with resistance biology, not a prediction of any patient's drug response.
 
-Rule entry point :func:`run`; :func:`subtype_table` is the same work on tables in memory.
+Rule entry points: :func:`run`, :func:`run_discovery`, :func:`run_de`, :func:`run_enrich`,
+:func:`run_axis_tests`; :func:`subtype_table` is the main work on objects in memory.
 """
 
-from alsig.stages.subtypes.job import run
+from alsig.stages.subtypes.job import run, run_axis_tests, run_de, run_discovery, run_enrich
 from alsig.stages.subtypes.table import subtype_table
 
-__all__ = ["run", "subtype_table"]
+__all__ = ["run", "run_axis_tests", "run_de", "run_discovery", "run_enrich", "subtype_table"]

@@ -4,14 +4,27 @@ As in Tam et al. (2019), the disease samples are clustered by consensus non-nega
 factorisation (Brunet et al. 2004): the most variable features (genes of the VST layer, plus
 transposable elements as log2 CPM when the dataset has them) are factorised at each rank k of
 a range with several seeded random starts; each start assigns every sample to its strongest
-factor, and the consensus matrix is the share of starts that put two samples together. The rank
-is chosen on both measures Tam et al. used: the most stable consensus (cophenetic correlation,
-Brunet et al. 2004) and, among equally stable ranks, the best-separated clusters (silhouette
-width of the consensus distance; :func:`choose_rank`). Each cluster is then named by the state
-(:mod:`alsig.stages.subtypes.states`) with the highest mean score among its samples.
+factor, and the consensus matrix is the share of starts that put two samples together.
+
+Rank (:func:`choose_rank`): the proportion of ambiguous clustering (PAC, Senbabaoglu et al.
+2014: the share of sample pairs whose consensus lies strictly between 0.1 and 0.9) measures how
+unstable a rank's consensus is; the chosen rank is the *largest* whose PAC is within
+:data:`PAC_TOLERANCE` of the lowest. Why the largest: with three real clusters, rank 2 can be
+perfectly stable too (every start merges the same two clusters), so "most stable, smaller on a
+tie" (the former rule, on cophenetic correlation and silhouette width) chose 2 for most seeds
+of planted three-cluster data; the finest partition that is still stable is Brunet et al.'s own
+reading (the rank after which stability falls). On planted data with 2, 3 or 4 clusters the
+rule finds the planted rank for every seed tried (``tests/unit/test_subtypes.py``). A rank
+whose smallest cluster holds fewer than 3 samples (or 5 % of them) is not chosen: near the
+number of samples, singletons split off in every start and look perfectly stable. When no rank
+is stable (lowest PAC above 0.1) the clusters are reported but say little. Cophenetic
+correlation and silhouette width are still computed (the cophenetic one is drawn). Each cluster
+is then named by the state (:mod:`alsig.stages.subtypes.states`) with the highest mean score
+among its samples.
 
 Unlike the per-sample calls, this view is cohort-dependent by construction: the features, the
-factorisation and hence the clusters change when samples are added or removed.
+factorisation and hence the clusters change when samples are added or removed. It is optional
+(``subtypes.discovery``): about 100 s at 2,000 samples.
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ class RankFit:
     labels: np.ndarray  # cluster of each sample (0..k-1) from the consensus
     cophenetic: float
     silhouette: float
+    pac: float  # proportion of ambiguous clustering (lower: more stable)
 
 
 @dataclass(frozen=True)
@@ -97,24 +111,78 @@ def consensus_for_rank(matrix: np.ndarray, k: int, *, restarts: int, seed: int) 
         if 1 < len(set(labels)) < n
         else float("nan")
     )
-    return RankFit(k, consensus, labels, cophenetic, silhouette)
+    return RankFit(k, consensus, labels, cophenetic, silhouette, ambiguous_share(consensus))
 
 
-#: ranks whose cophenetic correlation is this close to the best count as equally stable
-COPHENETIC_TOLERANCE = 0.01
+#: the consensus interval whose pairs count as ambiguous (Senbabaoglu et al. 2014)
+PAC_INTERVAL = (0.1, 0.9)
+#: ranks whose PAC is this close to the lowest count as equally stable
+PAC_TOLERANCE = 0.02
+#: lowest PAC above which no rank is called stable (said in the log and the figure)
+STABLE_PAC = 0.1
+#: a chosen rank's clusters hold at least this many samples and this share of the cohort
+MIN_CLUSTER = 3
+MIN_CLUSTER_SHARE = 0.05
+
+
+def ambiguous_share(consensus: np.ndarray, interval: tuple[float, float] = PAC_INTERVAL) -> float:
+    """Return the proportion of ambiguous clustering (PAC) of a consensus matrix.
+
+    Parameters
+    ----------
+    consensus
+        Samples x samples share of starts co-clustering.
+    interval
+        Consensus values strictly inside it are ambiguous.
+
+    Returns
+    -------
+    float
+        Share of sample pairs (upper triangle) with an ambiguous consensus.
+    """
+    values = np.asarray(consensus)[np.triu_indices(len(consensus), 1)]
+    if not values.size:
+        return float("nan")
+    low, high = interval
+    return float(np.mean((values > low) & (values < high)))
+
+
+def smallest_cluster(fit: RankFit) -> int:
+    """Return the size of the smallest consensus cluster of a rank."""
+    return int(np.bincount(fit.labels).min()) if len(fit.labels) else 0
+
+
+def min_cluster_size(n_samples: int) -> int:
+    """Return the fewest samples a cluster may hold for its rank to be chosen.
+
+    :data:`MIN_CLUSTER` samples and :data:`MIN_CLUSTER_SHARE` of the cohort: at a rank close to
+    the number of samples, singletons are split off in every start and look perfectly stable.
+    """
+    return max(MIN_CLUSTER, int(np.ceil(MIN_CLUSTER_SHARE * n_samples)))
 
 
 def choose_rank(fits: dict[int, RankFit]) -> int:
-    """Return the most stable rank.
+    """Return the largest rank whose consensus is as stable as the most stable one.
 
-    Among the ranks whose cophenetic correlation is within :data:`COPHENETIC_TOLERANCE` of the
-    highest, the one with the highest silhouette width (the smaller rank on a tie). A stable
-    consensus that splits a real cluster in two keeps a high cophenetic correlation but loses
-    silhouette width, which breaks the tie.
+    Parameters
+    ----------
+    fits
+        The consensus of each rank tried.
+
+    Returns
+    -------
+    int
+        Among the ranks whose smallest cluster holds at least :func:`min_cluster_size` samples
+        (all ranks when none does), the largest whose PAC is within :data:`PAC_TOLERANCE` of
+        the lowest PAC (the module docstring says why the largest).
     """
-    best = max(f.cophenetic for f in fits.values())
-    stable = [k for k, f in fits.items() if f.cophenetic >= best - COPHENETIC_TOLERANCE]
-    return max(sorted(stable), key=lambda k: (np.nan_to_num(fits[k].silhouette, nan=-1.0), -k))
+    n = max(len(f.labels) for f in fits.values())
+    eligible = {k: f for k, f in fits.items() if smallest_cluster(f) >= min_cluster_size(n)}
+    eligible = eligible or {min(fits): fits[min(fits)]}
+    best = min(np.nan_to_num(f.pac, nan=1.0) for f in eligible.values())
+    return max(
+        k for k, f in eligible.items() if np.nan_to_num(f.pac, nan=1.0) <= best + PAC_TOLERANCE
+    )
 
 
 def discover(

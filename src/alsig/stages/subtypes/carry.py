@@ -1,0 +1,342 @@
+"""What each called subtype carries: DE, enrichment and axis tests of a subtype vs the controls.
+
+Per dataset and per subtype of the projection (ALS-Ox, ALS-Glia, ALS-TE), the disease samples
+called that subtype are compared with the controls under the dataset's own DE settings: the
+design of the main contrast with its factor replaced by ``subtype_call`` (``~ sex + region +
+condition`` becomes ``~ sex + region + subtype_call``), the same samples QC excludes, and the
+same DE entry point (:func:`alsig.stages.de.fit.run_de`), so the same repeated-donor model as
+the main contrast. Every sample stays in the fit (``de.samples``): the other subtypes,
+``unassigned`` and ``out_of_reference`` disease samples form their own levels. Enrichment runs the
+enrich stage's own prerank + ORA (:func:`alsig.stages.enrich.contrast.enrich_contrast`) on each
+subtype's DE table for the collections of ``subtypes.enrich_collections``; the axis tests fit
+every score with the axes stage's model (:func:`alsig.stages.axes.effects.axis_tests`).
+
+These results are descriptive and partly circular: the calls were made from the model's
+features, so genes that are model features differ between subtypes by construction. Each DE
+table flags them (``model_feature``) and each enrichment row lists the model features in its set
+(``n_model_features``, ``model_features``); their p-values are not evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from alsig.keys import CONDITION, excluded_samples
+from alsig.settings import Contrast, DeSettings, EnrichSettings, SubtypesSettings
+from alsig.stages.axes.effects import axis_tests
+from alsig.stages.de.fit import RESULT as DE_RESULT
+from alsig.stages.de.fit import run_de
+from alsig.stages.enrich.contrast import enrich_contrast
+from alsig.stages.enrich.results import RESULT as ENRICH_RESULT
+from alsig.stages.enrich.results import empty_result
+from alsig.stages.subtypes.reference_model import CLASSES
+from alsig.tables import schemas
+
+#: the obs column the subtype contrasts compare
+SUBTYPE_FACTOR = "subtype_call"
+#: the subtypes that get their own contrast (file names use them)
+SUBTYPES = CLASSES
+#: schemas of the columns appended to the DE and enrichment tables
+DE_EXTRA = "subtypes_de"
+ENRICH_EXTRA = "subtypes_enrichment"
+CIRCULARITY_NOTE = (
+    "descriptive: the subtype calls were made from the reference model's features, so the "
+    "p-values of genes that are model features (model_feature / model_features) are not "
+    "evidence of a difference"
+)
+
+
+def contrast_name(subtype: str, settings: SubtypesSettings) -> str:
+    """Return the contrast name of a subtype (``ALS-Ox_vs_control``)."""
+    return f"{subtype}_vs_{settings.control_label}"
+
+
+def subtype_contrast(subtype: str, settings: SubtypesSettings) -> Contrast:
+    """Return the contrast of ``subtype`` against the controls on :data:`SUBTYPE_FACTOR`."""
+    return Contrast(
+        contrast_name(subtype, settings), SUBTYPE_FACTOR, subtype, settings.control_label
+    )
+
+
+def main_factor(de: DeSettings, settings: SubtypesSettings) -> str:
+    """Return the design factor of the main contrast (disease vs control), ``condition`` without one."""
+    for contrast in de.contrasts:
+        if (contrast.test, contrast.reference) == (settings.disease_label, settings.control_label):
+            return contrast.factor
+    return CONDITION
+
+
+def subtype_design(design: str, factor: str) -> str:
+    """Return ``design`` with the main contrast's factor replaced by :data:`SUBTYPE_FACTOR`.
+
+    Parameters
+    ----------
+    design
+        The DE design formula (``~ sex + region + condition``).
+    factor
+        The main contrast's factor (``condition``).
+
+    Returns
+    -------
+    str
+        The same formula on ``subtype_call``; ``+ subtype_call`` appended when ``factor`` is
+        not a term of it.
+    """
+    pattern = rf"(?<![A-Za-z0-9_.]){re.escape(factor)}(?![A-Za-z0-9_.])"
+    if re.search(pattern, design):
+        return re.sub(pattern, SUBTYPE_FACTOR, design)
+    return f"{design.rstrip()} + {SUBTYPE_FACTOR}"
+
+
+def subtype_groups(obs: pd.DataFrame, calls: pd.Series, settings: SubtypesSettings) -> pd.Series:
+    """Return each sample's level of :data:`SUBTYPE_FACTOR`.
+
+    Parameters
+    ----------
+    obs
+        Sample table with ``condition``.
+    calls
+        ``subtype_call`` by sample (the stage's table).
+    settings
+        ``subtypes:`` settings (disease and control labels).
+
+    Returns
+    -------
+    pandas.Series
+        A disease sample's call (``ALS-Ox``, ..., ``unassigned``, ``out_of_reference``), the
+        control label for a control, the condition for any other sample (missing stays missing).
+    """
+    condition = obs[CONDITION].astype(object) if CONDITION in obs else pd.Series(None, obs.index)
+    out = []
+    for sample, value in condition.items():
+        if value == settings.disease_label:
+            out.append(calls.get(str(sample)))
+        else:
+            out.append(None if pd.isna(value) else str(value))
+    return pd.Series(out, index=obs.index, dtype=object)
+
+
+def level_counts(adata: Any, groups: pd.Series, subtype: str, control: str) -> tuple[int, int]:
+    """Return the samples of ``subtype`` and of the controls DE would fit (QC exclusions out)."""
+    excluded = excluded_samples(adata.obs)
+    kept = groups[[s not in excluded for s in groups.index]]
+    return int((kept == subtype).sum()), int((kept == control).sum())
+
+
+def model_features_of(gene_ids: Iterable[str], symbols: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Return the model's gene features as a set of Entrez ids and a set of symbols."""
+    return {str(g) for g in gene_ids}, {str(s) for s in symbols if s}
+
+
+def subtype_de(
+    adata: Any,
+    calls: pd.Series,
+    subtype: str,
+    *,
+    dataset: str,
+    de_settings: DeSettings,
+    settings: SubtypesSettings,
+    model_gene_ids: set[str],
+    n_cpus: int,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """DE of one called subtype against the controls, with the model features flagged.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData (counts in ``X``).
+    calls
+        ``subtype_call`` by sample.
+    subtype
+        One of :data:`SUBTYPES`.
+    dataset
+        Dataset id (the table's first column).
+    de_settings
+        The dataset's ``de:`` settings (design, model, filters).
+    settings
+        ``subtypes:`` settings.
+    model_gene_ids
+        Entrez ids of the reference model's gene features.
+    n_cpus
+        DE workers.
+
+    Returns
+    -------
+    table : polars.DataFrame
+        The ``de_results`` columns (contrast ``<subtype>_vs_<control>``) then ``model_feature``;
+        no rows when the subtype or the controls have fewer than ``de.min_samples_per_level``
+        samples.
+    summary : dict
+        The DE summary plus ``subtype``, ``n_model_features_tested``, ``note`` (the
+        circularity warning, or why nothing was fitted).
+    """
+    contrast = subtype_contrast(subtype, settings)
+    groups = subtype_groups(adata.obs, calls, settings)
+    n_test, n_reference = level_counts(adata, groups, subtype, settings.control_label)
+    minimum = de_settings.min_samples_per_level
+    base = {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
+    if n_test < minimum or n_reference < minimum:
+        reason = (
+            f"not fitted: {n_test} {subtype} and {n_reference} {settings.control_label} samples "
+            f"(de.min_samples_per_level = {minimum})"
+        )
+        empty = with_model_features(_empty_de(), model_gene_ids)
+        return empty, {**base, "n_test": n_test, "n_reference": n_reference, "note": reason}
+    adata = adata.copy()
+    adata.obs[SUBTYPE_FACTOR] = pd.Categorical(groups.to_numpy(dtype=object))
+    design = subtype_design(de_settings.design, main_factor(de_settings, settings))
+    chosen = dataclasses.replace(de_settings, design=design, contrasts=(contrast,))
+    table, summary = run_de(adata, contrast, chosen, n_cpus=n_cpus)
+    labelled = table.select(
+        pl.lit(dataset).alias("dataset"), pl.lit(contrast.name).alias("contrast"), pl.all()
+    )
+    schemas.validate(labelled, DE_RESULT, f"DE of {subtype} in {dataset}")
+    flagged = with_model_features(labelled, model_gene_ids)
+    summary = {
+        **base,
+        **summary,
+        "n_model_features_tested": int(flagged["model_feature"].sum()),
+        "note": CIRCULARITY_NOTE,
+    }
+    return flagged, summary
+
+
+def _empty_de() -> pl.DataFrame:
+    return schemas.empty(DE_RESULT)
+
+
+def with_model_features(table: pl.DataFrame, model_gene_ids: set[str]) -> pl.DataFrame:
+    """Append ``model_feature`` (the gene is one of the model's features) to a DE table."""
+    flagged = table.with_columns(
+        pl.col("gene_id").cast(pl.String).is_in(sorted(model_gene_ids)).alias("model_feature")
+    )
+    schemas.validate(
+        flagged.select(list(schemas.polars_schema(DE_EXTRA))), DE_EXTRA, "model_feature"
+    )
+    return flagged
+
+
+def subtype_enrichment(
+    de: pl.DataFrame,
+    sets: Mapping[str, Sequence[str]],
+    *,
+    collection: str,
+    enrich_settings: EnrichSettings,
+    model_symbols: set[str],
+    threads: int,
+    source: str,
+) -> pl.DataFrame:
+    """Enrichment of one subtype's DE table, each row listing its set's model features.
+
+    Parameters
+    ----------
+    de
+        The subtype's DE table (:func:`subtype_de`; ``model_feature`` is ignored here).
+    sets
+        ``{set name: [symbols]}`` of one harmonised collection.
+    collection
+        Collection id.
+    enrich_settings
+        The dataset's ``enrich:`` settings (engine, permutations, sizes, ORA thresholds).
+    model_symbols
+        Symbols of the reference model's gene features.
+    threads
+        Prerank threads.
+    source
+        The DE table's path, for messages.
+
+    Returns
+    -------
+    polars.DataFrame
+        The ``enrichment`` columns, then ``n_model_features`` and ``model_features``; no rows
+        when the DE table has none (the subtype was not fitted).
+    """
+    core = de.drop("model_feature") if "model_feature" in de.columns else de
+    if core.is_empty():
+        table = empty_result()
+    else:
+        table = enrich_contrast(
+            core,
+            sets,
+            collection=collection,
+            settings=enrich_settings,
+            threads=threads,
+            source=source,
+        ).table
+    schemas.validate(table, ENRICH_RESULT, f"enrichment of {source}")
+    overlap = {term: sorted(set(genes) & model_symbols) for term, genes in sets.items()}
+    terms = table["term"].to_list()
+    extra = pl.DataFrame(
+        {
+            "n_model_features": [len(overlap.get(t, [])) for t in terms],
+            "model_features": [";".join(overlap.get(t, [])) for t in terms],
+        },
+        schema=schemas.polars_schema(ENRICH_EXTRA),
+    )
+    schemas.validate(extra, ENRICH_EXTRA, "model_features")
+    return pl.concat([table, extra], how="horizontal")
+
+
+def subtype_axis_tests(
+    scores: pl.DataFrame,
+    obs: pd.DataFrame,
+    calls: pd.Series,
+    *,
+    de_settings: DeSettings,
+    settings: SubtypesSettings,
+) -> tuple[pl.DataFrame, list[str]]:
+    """Axis tests of every called subtype against the controls.
+
+    Parameters
+    ----------
+    scores
+        The dataset's long score table.
+    obs
+        The QC'd sample table.
+    calls
+        ``subtype_call`` by sample.
+    de_settings
+        The dataset's ``de:`` settings (design, missing covariates).
+    settings
+        ``subtypes:`` settings.
+
+    Returns
+    -------
+    table : polars.DataFrame
+        ``axis_tests`` rows, one contrast per subtype with enough samples (schema
+        ``axis_tests``).
+    skipped : list of str
+        Why the other subtypes were not tested.
+    """
+    obs = obs.copy()
+    groups = subtype_groups(obs, calls, settings)
+    obs[SUBTYPE_FACTOR] = groups.to_numpy(dtype=object)
+    exclude = excluded_samples(obs)
+    design = subtype_design(de_settings.design, main_factor(de_settings, settings))
+    missing = "drop" if de_settings.missing_covariates == "drop" else "error"
+    parts, skipped = [], []
+    for subtype in SUBTYPES:
+        kept = groups[[s not in exclude for s in groups.index]]
+        n_test = int((kept == subtype).sum())
+        n_reference = int((kept == settings.control_label).sum())
+        if n_test < 2 or n_reference < 2:
+            skipped.append(f"{subtype}: {n_test} vs {n_reference} {settings.control_label}")
+            continue
+        parts.append(
+            axis_tests(
+                scores,
+                obs,
+                design=design,
+                contrast=subtype_contrast(subtype, settings),
+                exclude=exclude,
+                missing_covariates=missing,
+            )
+        )
+    table = pl.concat(parts) if parts else schemas.empty("axis_tests")
+    return table, skipped
