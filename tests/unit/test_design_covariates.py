@@ -12,6 +12,7 @@ import pytest
 from alsig.errors import AlsigError
 from alsig.settings import Contrast, complete
 from alsig.stages import de
+from alsig.stages.axes.models import model_design
 from alsig.stages.de.design import design_matrix, prepare_metadata
 from alsig.toy import toy_cohort
 
@@ -95,3 +96,13 @@ def test_design_notes_reach_the_de_summary_only_when_there_is_one(cohort):
 def test_a_yaml_boolean_level_gets_a_hint(cohort):
     with pytest.raises(AlsigError, match="quote the level in de.contrasts"):
         prepare_metadata(cohort.obs, "~ condition", "c", ["condition", "True", "control"])
+
+
+def test_axis_tests_type_covariates_as_the_de_fit_does(cohort):
+    """de.categorical reaches the axis tests: integer batch codes become levels there too."""
+    contrast = Contrast("ALS_vs_control", *CONTRAST)
+    design = "~ batch_code + condition"
+    numeric, _ = model_design(cohort.obs, design, contrast, exclude={})
+    levels, _ = model_design(cohort.obs, design, contrast, exclude={}, categorical=["batch_code"])
+    assert "batch_code" in numeric.matrix.columns  # one slope over the codes
+    assert {"batch_code[T.2]", "batch_code[T.3]"} <= set(levels.matrix.columns)

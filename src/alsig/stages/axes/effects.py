@@ -17,7 +17,7 @@ response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,7 @@ def axis_tests(
     subject_column: str = "subject",
     missing_covariates: str = "drop",
     cell_indices: Mapping[str, pd.DataFrame] | None = None,
+    categorical: Collection[str] = (),
 ) -> pl.DataFrame:
     """Return the contrast's effect on every signature and axis score of one dataset, twice.
 
@@ -86,6 +87,8 @@ def axis_tests(
     cell_indices
         Signature -> samples x cell-type indices recomputed without its genes
         (:func:`alsig.cellmix.indices_from_table`); None: the ``cell_mix`` rows are null.
+    categorical
+        Design variables always categorical (``de.categorical``), as in the DE fit.
 
     Returns
     -------
@@ -101,6 +104,7 @@ def axis_tests(
         exclude=exclude,
         subject_column=subject_column,
         missing_covariates=missing_covariates,
+        categorical=categorical,
     )
     rows = []
     keys = scores.select("dataset", "method", "signature", "axis").unique(maintain_order=True)

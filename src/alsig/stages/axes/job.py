@@ -59,6 +59,7 @@ def run(
                 contrast=contrast,
                 exclude=exclude,
                 missing_covariates=missing,
+                categorical=settings.categorical,
                 cell_indices=cell_indices,
             )
             for contrast in settings.contrasts

@@ -9,7 +9,7 @@ donor-clustered errors when the mixed model fails). Why: ``docs/methods.md``, "A
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +53,7 @@ def model_design(
     exclude: Mapping[str, str],
     subject_column: str = "subject",
     missing_covariates: str = "drop",
+    categorical: Collection[str] = (),
 ) -> tuple[Design, dict[str, str]]:
     """Return the design the score models share, built exactly as the DE stage builds its own.
 
@@ -70,6 +71,8 @@ def model_design(
         Donor column; a donor with several samples makes the model a mixed model.
     missing_covariates
         ``"drop"`` (default) or ``"error"`` for samples with an empty design variable.
+    categorical
+        Design variables always categorical (``de.categorical``), as in the DE fit.
 
     Returns
     -------
@@ -83,6 +86,7 @@ def model_design(
         (contrast.factor, contrast.test, contrast.reference),
         min_samples_per_level=2,
         missing_covariates=missing_covariates,
+        categorical=categorical,
     )
     left_out = dict(exclude) | {s: "missing design value" for s in dropped}
     matrix = design_matrix(meta, design)

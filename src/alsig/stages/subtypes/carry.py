@@ -336,6 +336,7 @@ def subtype_axis_tests(
                 contrast=subtype_contrast(subtype, settings),
                 exclude=exclude,
                 missing_covariates=missing,
+                categorical=de_settings.categorical,
             )
         )
     table = pl.concat(parts) if parts else schemas.empty("axis_tests")
