@@ -42,18 +42,24 @@ def pca(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the PCA of samples x genes on the ``n_genes`` most variable genes.
 
+    scanpy's ``pp.pca`` (full SVD in float64, signs fixed by scikit-learn's ``svd_flip``) on the
+    most variable genes; a matrix without variance gives zero scores and ratios.
+
     Returns (scores, explained variance ratio).
     """
+    import scanpy as sc  # the QC job's only scanpy users are this and the QC metrics
+
     m = np.asarray(matrix, dtype=float)
     var = m.var(axis=0)
     top = np.argsort(-var, kind="stable")[: min(n_genes, m.shape[1])]
-    sub = m[:, top] - m[:, top].mean(axis=0)
+    sub = m[:, top]
     k = max(1, min(n_components, *sub.shape))
-    u, s, _ = np.linalg.svd(sub, full_matrices=False)
-    scores = u[:, :k] * s[:k]
-    total = (s**2).sum()
-    ratio = (s[:k] ** 2) / total if total > 0 else np.zeros(k)
-    return scores, ratio
+    if not np.any(var[top] > 0):
+        return np.zeros((m.shape[0], k)), np.zeros(k)
+    scores, _, ratio, _ = sc.pp.pca(
+        sub, n_comps=k, zero_center=True, svd_solver="full", return_info=True, dtype="float64"
+    )
+    return np.asarray(scores), np.asarray(ratio)
 
 
 def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) -> np.ndarray:
