@@ -137,10 +137,13 @@ rule subtypes_de:
         "../envs/alsig.yaml"
     threads: 4
     resources:
-        mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
-            input.h5ad, attempt, **planning.DE_MEMORY
+        # one fit under the dataset's DE model (the mixed model when donors repeat)
+        mem_mb=lambda wc, input, attempt: planning.de_mem_mb(
+            input.h5ad, attempt, SETTINGS[wc.dataset].de
         ),
-        runtime=lambda wc, input: planning.de_runtime_min(input.h5ad),
+        runtime=lambda wc, input: planning.de_runtime_min(
+            input.h5ad, SETTINGS[wc.dataset].de
+        ),
     params:
         # the dataset's DE design and model, with condition replaced by subtype_call
         settings=lambda wc: stage_params(wc.dataset, "de"),
