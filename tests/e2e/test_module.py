@@ -107,4 +107,4 @@ def test_the_module_runs_the_demo_from_the_tag(deployment):
     assert set(scores["dataset"]) == {"demo"}
     assert set(scores["alsig_version"]) == {VERSION}
     assert pl.read_parquet(dest / "results" / "demo" / "de" / "ALS_vs_control.parquet").height
-    assert (dest / "results" / "demo" / "report" / "scores.html").is_file()
+    assert (dest / "results" / "demo" / "report" / "tables.html").is_file()

@@ -204,21 +204,27 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, demo_
     jobs = squeue_jobs(run_id)
     rules, groups = submissions(output)
     assert "ingest" in rules
-    # grouped: the contrast's collections and its dot plot in one submission, and the dataset's
-    # four figure/table jobs in one (group-components: summaries=4)
+    # grouped: the contrast's collections and its dot plot in one submission; the dataset's
+    # figure/table jobs in one (group-components: summaries=4); the three subtypes' DE and
+    # enrichment in one (carry=3); the run-level tables in one (run=3)
     assert groups["enrich"] == [["enrich", "enrich", "enrich_report"]], groups
-    assert groups["summaries"] == [
-        ["axis_tests", "browse_tables", "score_figures", "subtypes"]
-    ] or sorted(sum(groups["summaries"], [])) == [
+    assert sorted(sum(groups["summaries"], [])) == [
         "axis_tests",
         "browse_tables",
         "score_figures",
         "subtypes",
+        "subtypes_axis_tests",
+        "subtypes_discovery",
     ], groups
-    assert not {"enrich", "enrich_report", "score_figures", "browse_tables"} & set(rules)
+    assert len(groups["carry"]) == 1, groups
+    carried = groups["carry"][0]
+    assert carried.count("subtypes_de") == 3 and set(carried) == {"subtypes_de", "subtypes_enrich"}
+    assert sorted(sum(groups["run"], [])) == ["axis_meta", "catalog", "run_summary"], groups
+    grouped_rules = {"enrich", "enrich_report", "score_figures", "browse_tables", "subtypes_de"}
+    assert not grouped_rules & set(rules)
     n_submissions = len(rules) + sum(len(v) for v in groups.values())
     assert len(jobs) == n_submissions, (jobs, rules, groups)
-    assert n_submissions < 11  # ungrouped, the demo DAG makes 13 submissions
+    assert n_submissions <= 8  # ungrouped, the demo DAG makes 26 submissions
     assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
     # the job comment names the rule, or the group and the rules in it
     # (e.g. rule_summaries_axis_tests_browse_tables_score_figures_subtypes)
