@@ -290,8 +290,18 @@ def donor_permutation(meta: pd.DataFrame, subjects: np.ndarray, rng) -> pd.Serie
     return pd.Series(shuffled.reindex(subjects).to_numpy(), index=meta.index)
 
 
-def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
-    """Donor-permuted nulls of GSE124439; ``covariates`` (QC's PCs) join the design."""
+def null_real(
+    threads: int,
+    covariates: tuple[str, ...] = (),
+    n_permutations: int = 20,
+    methods: tuple[str, ...] = ("dream", "dupcor", "lm"),
+    part: str = "",
+) -> None:
+    """Donor-permuted nulls of GSE124439; ``covariates`` (QC's PCs) join the design.
+
+    ``n_permutations`` permutations (the first 20 are the same for any count: one seeded stream);
+    each permutation's decile shares are saved so the spread over permutations can be read.
+    """
     from alsig.voom import fit_repeated, subjects_with_conflicts
 
     adata = qc_input("GSE124439", threads)
@@ -302,9 +312,9 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
     assert not conflicts, conflicts
     formula = "~ sex + region + " + "".join(f"{c} + " for c in covariates) + "condition"
     rng = np.random.default_rng(20240)
-    pooled: dict[str, list[np.ndarray]] = {"dream": [], "dupcor": [], "lm": []}
+    pooled: dict[str, list[np.ndarray]] = {method: [] for method in methods}
     per_perm = []
-    for k in range(20):
+    for k in range(n_permutations):
         permuted = meta.copy()
         for column in covariates:
             permuted[column] = adata.obs.loc[meta.index, column].astype(float)
@@ -330,15 +340,12 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
             )
             pooled[method].append(fit.table["pvalue"].to_numpy())
             row[method] = rates(fit.table["pvalue"], fit.table["padj"])
+            row[f"{method}_deciles"] = decile_shares(fit.table["pvalue"].to_numpy())
         per_perm.append(row)
         print(row, flush=True)
-    deciles = {}
-    for method, parts in pooled.items():
-        p = np.concatenate(parts)
-        hist = np.histogram(p[np.isfinite(p)], bins=np.linspace(0, 1, 11))[0]
-        deciles[method] = (hist / hist.sum() * 100).tolist()
+    deciles = {method: decile_shares(np.concatenate(parts)) for method, parts in pooled.items()}
     save(
-        "null-real" + ("-pcs" if covariates else ""),
+        part or ("null-real" + ("-pcs" if covariates else "")),
         {
             "n_genes": int(counts.shape[1]),
             "n_samples": int(counts.shape[0]),
@@ -347,6 +354,44 @@ def null_real(threads: int, covariates: tuple[str, ...] = ()) -> None:
             "permutations": per_perm,
         },
     )
+
+
+def decile_shares(p: np.ndarray) -> list[float]:
+    """Share (%) of the finite p-values in each decile."""
+    p = np.asarray(p, dtype=float)
+    hist = np.histogram(p[np.isfinite(p)], bins=np.linspace(0, 1, 11))[0]
+    return (hist / hist.sum() * 100).tolist()
+
+
+def null_real_spread() -> str:
+    """Return the pooled deciles at 20 and at 100 donor permutations (dream) as Markdown.
+
+    With a bootstrap over permutations: genes within a permutation are correlated, so the
+    permutation is the unit of resampling.
+    """
+    payload = json.loads((PARTS / "null-real-100.json").read_text())
+    per = np.array([row["dream_deciles"] for row in payload["permutations"]])
+    rng = np.random.default_rng(1)
+    lines = [
+        "| permutations | 0-10 % | 10-20 % | 20-30 % | 80-90 % | 90-100 % | max deviation | "
+        "first decile, 95 % bootstrap interval over permutations |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in (20, len(per)):
+        pooled = per[:n].mean(axis=0)  # equal genes per permutation: the pooled histogram
+        boot = [per[rng.integers(0, n, n)].mean(axis=0)[0] for _ in range(2000)]
+        low, high = np.percentile(boot, [2.5, 97.5])
+        cells = " | ".join(f"{pooled[i]:.1f}" for i in (0, 1, 2, 8, 9))
+        deviation = np.abs(pooled - 10).max()
+        lines.append(f"| {n} | {cells} | {deviation:.1f} | {low:.1f} - {high:.1f} |")
+    firsts = per[:, 0]
+    lines.append("")
+    lines.append(
+        f"Per permutation, the first decile ranges {firsts.min():.1f} - {firsts.max():.1f} % "
+        f"(median {np.median(firsts):.1f}); {int((firsts > 15).sum())} of {len(firsts)} "
+        "permutations put more than 15 % of genes there."
+    )
+    return "\n".join(lines)
 
 
 def speed(threads: int) -> None:
@@ -571,6 +616,9 @@ PART_FUNCTIONS = {
     "power": power,
     "null-real": null_real,
     "null-real-pcs": lambda threads: null_real(threads, ("PC1", "PC2", "PC3")),
+    "null-real-100": lambda threads: null_real(
+        threads, n_permutations=100, methods=("dream",), part="null-real-100"
+    ),
     "speed": speed,
     "real": real,
 }
@@ -578,9 +626,12 @@ PART_FUNCTIONS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=[*PART_FUNCTIONS, "report"])
+    parser.add_argument("part", choices=[*PART_FUNCTIONS, "report", "spread"])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.part == "spread":
+        print(null_real_spread())
+        return
     if args.part == "report":
         from repeated_donors_report import write_report
 
