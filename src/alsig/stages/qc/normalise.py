@@ -21,7 +21,7 @@ import pandas as pd
 
 from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks, gene_means, map_gene_blocks
 from alsig.counts import dense_counts
-from alsig.deseq import pydeseq2
+from alsig.deseq import pydeseq2, shutdown_workers
 from alsig.errors import AlsigError
 from alsig.keys import NORMALIZED, QC_NORMALISATION, VST
 
@@ -244,7 +244,12 @@ def fit_vst(
         dds.logmeans = np.zeros(len(genes))
         dds.filtered_genes = np.ones(len(genes), dtype=bool)
         dds.vst_fit_type = "parametric"
-        dds.vst_fit(use_design=False)
+        try:
+            dds.vst_fit(use_design=False)
+        finally:
+            # pydeseq2's worker processes (about 0.25 GB each) would otherwise idle next to
+            # the layers until the job ends (bench/results/qc_memory.md)
+            shutdown_workers()
     for w in caught:
         log.info("pydeseq2 (vst): %s", w.message)
     info: dict[str, Any] = {"vst_fit_genes": int(len(genes))}
@@ -343,9 +348,10 @@ def normalise(adata: ad.AnnData, *, vst_n_genes: int, n_cpus: int) -> ad.AnnData
     sf, method = size_factors(counts)
     log.info("size factors (%s): %.3g-%.3g", method, sf.min(), sf.max())
     adata.obs["size_factor"] = sf
-    adata.layers[NORMALIZED] = normalised_counts(counts, sf, dtype=np.float32)
     log.info("VST on %d samples x %d genes", adata.n_obs, adata.n_vars)
+    # fitted before the layers exist: pydeseq2's worker processes then sit next to the counts only
     info = fit_vst(counts, sf, n_genes=vst_n_genes, n_cpus=n_cpus)
+    adata.layers[NORMALIZED] = normalised_counts(counts, sf, dtype=np.float32)
     adata.layers[VST] = vst_counts(counts, sf, info, dtype=np.float32)
     adata.uns[QC_NORMALISATION] = {"size_factor_method": method, **info}
     return adata
