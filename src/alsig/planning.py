@@ -490,9 +490,12 @@ def matrix_cells(h5ad_path: str) -> int:
 
 #: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell
 #: of the input h5ad, fitted to measured peaks, estimates 5-10 % above, so a
-#: `--resources mem_mb=` budget packs jobs tightly. QC (bench/results/de_scale.md,
-#: scale_2000x60000.md): 1.0 / 1.6 / 5.8 GB at 4.9 M, 16 M and 120 M cells.
-QC_MEMORY = {"base_mb": 1300, "bytes_per_cell": 40}
+#: `--resources mem_mb=` budget packs jobs tightly. QC since its block-wise rewrite
+#: (bench/results/qc_memory.md): 1.97 GB at 120 M cells (2,000 x 60,000; was 5.5 GB), i.e. the
+#: int32 counts and two float32 layers (12 bytes per cell) over the interpreter; the base is the
+#: 1.0 GB measured at 4.9 M cells (GSE124439, bench/results/de_scale.md), where the interpreter
+#: and libraries dominate: estimates 2.08 GB at 120 M cells, 1.04 GB at 4.9 M.
+QC_MEMORY = {"base_mb": 1000, "bytes_per_cell": 9}
 #: DE, the DESeq2 model by alsig's engine (bench/results/de_job_gse124439.md,
 #: de_job_synthetic.md): 0.50 GB at 4.9 M cells (GSE124439), 1.45 GB at 120 M (2,000 x 60,000).
 DE_MEMORY: dict[str, float] = {"base_mb": 500, "bytes_per_cell": 9}

@@ -31,6 +31,7 @@ EARLIER = {
 #: Shared plumbing: below every stage, imports no stage and no application.
 PLUMBING = {
     "alsig",  # the package itself: __version__, AlsigError
+    "blocks",
     "cellmix",
     "counts",
     "deseq",
@@ -57,7 +58,7 @@ WORKFLOW = {"planning", "runner", "report"}
 #: The applications on top: nothing but the command line imports them.
 APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
-LEAVES = {"errors", "keys", "gsea", "palette"}
+LEAVES = {"blocks", "errors", "keys", "gsea", "palette"}
 
 
 def _modules() -> dict[str, Path]:

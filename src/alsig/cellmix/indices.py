@@ -43,6 +43,7 @@ import pandas as pd
 import polars as pl
 from scipy.stats import rankdata
 
+from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks
 from alsig.cellmix.markers import N_MARKERS, MarkerLists, MarkerSelection, load_markers
 from alsig.errors import AlsigError
 
@@ -124,8 +125,12 @@ class CellIndexer:
         self.method = method
         self.markers = markers or load_markers()
         self.n_markers = n_markers
-        data = expression.loc[:, ~expression.columns.duplicated()]
-        self.values = data.to_numpy(dtype=float)
+        data = (
+            expression.loc[:, ~expression.columns.duplicated()]
+            if expression.columns.has_duplicates
+            else expression
+        )
+        self.values = data.to_numpy(dtype=float)  # a view of a float64 frame, not a copy
         if not np.isfinite(self.values).all():
             bad = data.columns[~np.isfinite(self.values).all(axis=0)][:5].tolist()
             raise AlsigError(
@@ -135,9 +140,9 @@ class CellIndexer:
         self.samples = data.index
         self.genes = data.columns
         self.positions = {g: j for j, g in enumerate(self.genes)}
-        self.usable = self.genes[self.values.std(axis=0) > 0]  # a constant gene has no signal
+        self.usable = self.genes[_gene_sd(self.values) > 0]  # a constant gene has no signal
         self.is_reference, self.reference_note = _reference(reference, self.samples)
-        self._ranks = rankdata(self.values, method="min", axis=1) if method == "rank" else None
+        self._ranks = _within_sample_ranks(self.values) if method == "rank" else None
 
     def indices(self, exclude_genes: Iterable[str] = ()) -> CellIndices:
         """Compute the indices with ``exclude_genes`` treated as not measured.
@@ -231,6 +236,30 @@ def cell_indices(
         expression, markers, method=method, reference=reference, n_markers=n_markers
     )
     return indexer.indices(exclude_genes)
+
+
+def _gene_sd(values: np.ndarray) -> np.ndarray:
+    """Per-gene standard deviation of samples x genes, by gene blocks (no full-size temporary).
+
+    Column slices keep the matrix's memory order, so each gene's value is that of
+    ``values.std(axis=0)`` (:mod:`alsig.blocks`).
+    """
+    out = np.empty(values.shape[1])
+    for part in blocks(values.shape[1], GENE_BLOCK):
+        out[part] = values[:, part].std(axis=0)
+    return out
+
+
+def _within_sample_ranks(values: np.ndarray) -> np.ndarray:
+    """``min`` ranks of each sample's genes (``rankdata(values, "min", axis=1)``) as int32.
+
+    By sample blocks: ``rankdata``'s temporaries are a block's, and int32 ranks (exact up to
+    2**31 genes) take half of int64's memory.
+    """
+    ranks = np.empty(values.shape, dtype=np.int32)
+    for rows in blocks(values.shape[0], SAMPLE_BLOCK):
+        ranks[rows] = rankdata(values[rows], method="min", axis=1)
+    return ranks
 
 
 def _reference(reference: Any, index: pd.Index) -> tuple[np.ndarray, str]:

@@ -65,9 +65,10 @@ def pca_flags(
 ) -> None:
     """Return the QC PCA (``obsm["X_qc_pca"]``, PC1-3 in ``table``) and the isolation flag."""
     scores, ratio = pca(
-        adata.layers[VST][:, pca_genes(adata, settings.pca_exclude_sex_chromosomes)],
+        adata.layers[VST],
         n_genes=settings.pca_n_genes,
         n_components=10,
+        columns=np.flatnonzero(pca_genes(adata, settings.pca_exclude_sex_chromosomes)),
     )
     for k in range(min(3, scores.shape[1])):
         table[f"PC{k + 1}"] = scores[:, k]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ import polars as pl
 
 from alsig.deseq import shutdown_workers
 from alsig.io import save_figure, write_h5ad, write_parquet, write_text, write_tsv
-from alsig.keys import QC_PCA
+from alsig.keys import NORMALIZED, QC_PCA
 from alsig.settings import QcSettings
 from alsig.stages.qc.cell_indices import SCHEMA_VERSION, plot_cell_indices, qc_cell_indices
 from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
@@ -54,17 +55,26 @@ def run(
     """
     adata = ad.read_h5ad(inputs["h5ad"])
     log.info("QC of %s: %d samples x %d genes", dataset, adata.n_obs, adata.n_vars)
+    name = str(adata.uns.get("dataset", dataset))
     try:
-        filtered, table, summary = run_qc(adata, settings, n_cpus=int(threads))
+        # copy=False: the AnnData just read is the QC's working copy (one copy of the counts)
+        filtered, table, summary = run_qc(adata, settings, n_cpus=int(threads), copy=False)
     finally:
         shutdown_workers()
-    summary["dataset"] = str(adata.uns.get("dataset", dataset))
+    # the AnnData read shares its matrices with ``filtered``; anndata's views of it (the
+    # kept-sample subset) sit in reference cycles, so collect them now: otherwise they keep the
+    # counts and the normalised layer alive after _release_written_matrices (0.9 GB at
+    # 2,000 x 60,000 under Snakemake, bench/results/qc_memory.md)
+    del adata
+    gc.collect()
+    summary["dataset"] = name
     filtered.obs = clean_obs(filtered.obs)
     write_h5ad(filtered, outputs["h5ad"])
     write_tsv(sample_table(table), outputs["samples"])
     write_tsv(gene_filter_table(filtered), outputs["genes"])
     write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
     _figures(table, filtered, summary, settings, outputs)
+    _release_written_matrices(filtered)
     _cell_indices(filtered, summary["dataset"], outputs)
     write_multiqc(
         table,
@@ -82,6 +92,16 @@ def run(
         summary["n_genes_expressed"],
         summary["n_genes"],
     )
+
+
+def _release_written_matrices(filtered: ad.AnnData) -> None:
+    """Drop the counts and the normalised layer once written: the cell indices read the VST.
+
+    Their 2 x 4 bytes per samples x genes cell would otherwise sit under the cell indices' own
+    matrices (``bench/results/qc_memory.md``).
+    """
+    filtered.X = None
+    filtered.layers.pop(NORMALIZED, None)
 
 
 def _cell_indices(filtered, dataset: str, outputs) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import anndata as ad
 import numpy as np
 
+from alsig.blocks import GENE_BLOCK, blocks
 from alsig.keys import EXPRESSED
 
 MAD_SCALE = 1.4826
@@ -38,28 +39,64 @@ def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.n
 
 
 def pca(
-    matrix: np.ndarray, n_genes: int = 500, n_components: int = 10
+    matrix: np.ndarray,
+    n_genes: int = 500,
+    n_components: int = 10,
+    *,
+    columns: np.ndarray | None = None,
+    block_size: int = GENE_BLOCK,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the PCA of samples x genes on the ``n_genes`` most variable genes.
 
     scanpy's ``pp.pca`` (full SVD in float64, signs fixed by scikit-learn's ``svd_flip``) on the
     most variable genes; a matrix without variance gives zero scores and ratios.
 
-    Returns (scores, explained variance ratio).
+    Parameters
+    ----------
+    matrix
+        Samples x genes (e.g. the float32 VST layer); read in float64.
+    n_genes
+        The most variable genes the PCA uses.
+    n_components
+        PCs returned.
+    columns
+        Indices of the genes to choose from (default: all), so a layer is not copied to pick
+        them.
+    block_size
+        Genes per block of the variances (no samples x genes float64 copy).
+
+    Returns
+    -------
+    tuple
+        Scores (samples x PCs) and explained variance ratios.
     """
     import scanpy as sc  # the QC job's only scanpy users are this and the QC metrics
 
-    m = np.asarray(matrix, dtype=float)
-    var = m.var(axis=0)
-    top = np.argsort(-var, kind="stable")[: min(n_genes, m.shape[1])]
-    sub = m[:, top]
+    columns = np.arange(matrix.shape[1]) if columns is None else np.asarray(columns)
+    var = gene_variances(matrix, columns, block_size)
+    order = np.argsort(-var, kind="stable")[: min(n_genes, len(columns))]
+    sub = np.asarray(matrix[:, columns[order]], dtype=float)
     k = max(1, min(n_components, *sub.shape))
-    if not np.any(var[top] > 0):
-        return np.zeros((m.shape[0], k)), np.zeros(k)
+    if not np.any(var[order] > 0):
+        return np.zeros((matrix.shape[0], k)), np.zeros(k)
     scores, _, ratio, _ = sc.pp.pca(
         sub, n_comps=k, zero_center=True, svd_solver="full", return_info=True, dtype="float64"
     )
     return np.asarray(scores), np.asarray(ratio)
+
+
+def gene_variances(
+    matrix: np.ndarray, columns: np.ndarray, block_size: int = GENE_BLOCK
+) -> np.ndarray:
+    """Return the float64 variance of each of ``columns`` of samples x genes ``matrix``.
+
+    Equal to ``np.asarray(matrix[:, columns], dtype=float).var(axis=0)``, computed
+    ``block_size`` genes at a time.
+    """
+    out = np.empty(len(columns))
+    for part in blocks(len(columns), block_size):
+        out[part] = np.asarray(matrix[:, columns[part]], dtype=float).var(axis=0)
+    return out
 
 
 def knn_distance(scores: np.ndarray, n_components: int, k: int | None = None) -> np.ndarray:

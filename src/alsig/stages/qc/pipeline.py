@@ -19,16 +19,19 @@ import logging
 from typing import Any
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
 from alsig.counts import as_counts, dense_counts
 from alsig.errors import AlsigError
 from alsig.keys import (
     EXPRESSED,
+    NORMALIZED,
     QC_EXCLUSION,
     QC_NORMALISATION,
     SEX_DECISION,
     SEX_INFERRED,
+    VST,
 )
 from alsig.settings import QcSettings, as_mapping
 from alsig.stages.qc.flags import sample_flags
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 
 
 def run_qc(
-    adata: ad.AnnData, settings: QcSettings, *, n_cpus: int
+    adata: ad.AnnData, settings: QcSettings, *, n_cpus: int, copy: bool = True
 ) -> tuple[ad.AnnData, pd.DataFrame, dict[str, Any]]:
     """QC of an ingest AnnData.
 
@@ -58,6 +61,10 @@ def run_qc(
         The ``qc:`` settings.
     n_cpus
         Workers of pydeseq2's VST fit.
+    copy
+        Work on a copy of ``adata``. ``False`` (the QC job, on the AnnData it has just read)
+        saves a copy of the counts: ``adata`` is then changed and may share its matrices with
+        the returned AnnData.
 
     Returns
     -------
@@ -65,7 +72,8 @@ def run_qc(
     (possibly collapsed) sample with metrics, flags, reasons and decisions; counts for
     ``summary.json``.
     """
-    adata = adata.copy()
+    if copy:
+        adata = adata.copy()
     adata.X = dense_counts(adata)
     summary: dict[str, Any] = {"n_samples_input": int(adata.n_obs), "n_genes": int(adata.n_vars)}
     adata = _replicates(adata, settings, summary)
@@ -119,7 +127,7 @@ def _kept_samples(
     analysed cohort).
     """
     kept = table["qc_kept"].to_numpy()
-    out = adata[kept].copy()
+    out = _subset(adata, kept)
     for column in table.columns:
         out.obs[column] = table.loc[out.obs_names, column].to_numpy()
     replaced = out.obs[SEX_DECISION].to_numpy() == "sex_replaced"
@@ -134,6 +142,29 @@ def _kept_samples(
         out.var[EXPRESSED] = expressed_genes(out, settings)
         out.obs["size_factor"] = out.obs["size_factor"].to_numpy()
     out.X = as_counts(out.X)  # int64 stays int64: a count above 2**31 must not wrap
+    return out
+
+
+def _subset(adata: ad.AnnData, kept: np.ndarray) -> ad.AnnData:
+    """Return ``adata[kept].copy()`` without a second copy of the samples x genes matrices.
+
+    When every sample is kept the result shares ``X`` and the layers with ``adata`` (the subset
+    copies only the annotations). Otherwise ``adata`` loses its layers first: :func:`_kept_samples`
+    normalises the kept samples again, so the cohort's layers are never needed next to theirs.
+    """
+    if not kept.all():
+        for key in (NORMALIZED, VST):
+            adata.layers.pop(key, None)
+        return adata[kept].copy()
+    x, layers = adata.X, {key: adata.layers.pop(key) for key in list(adata.layers)}
+    adata.X = None
+    try:
+        out = adata[kept].copy()
+    finally:
+        adata.X = x
+        adata.layers.update(layers)
+    out.X = x
+    out.layers.update(layers)
     return out
 
 
