@@ -26,6 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench/results/real_cohorts.md"
 DATASETS = ("GSE124439", "GSE122649", "GSE67196")
+#: The contrast read for every cohort (the per-region contrasts are in repeated_donors.md).
+CONTRAST = "ALS_vs_control"
 
 
 def run_workflow(workdir: Path, cores: int) -> float:
@@ -128,6 +130,7 @@ def axis_table(results: Path, dataset: str) -> list[str]:
     tests = pl.read_parquet(results / dataset / "scores/axis_tests.parquet").filter(
         pl.col("signature").str.starts_with("axis:")
         & pl.col("method").is_in(["singscore", "log2cpm"])
+        & (pl.col("contrast") == CONTRAST)  # the pooled contrast every cohort has
     )
     views = {(r["signature"], r["adjustment"]): r for r in tests.iter_rows(named=True)}
     lines = [
@@ -185,6 +188,7 @@ def meta_table(results: Path) -> list[str]:
     meta = pl.read_parquet(results / "catalog/axis_meta.parquet").filter(
         pl.col("signature").str.starts_with("axis:")
         & pl.col("method").is_in(["singscore", "log2cpm"])
+        & (pl.col("contrast") == CONTRAST)
     )
     lines = [
         "| axis | view | per dataset (std effect, SE) | combined [95% CI] | p | I² | agreement | "
@@ -219,8 +223,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--run", action="store_true")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument(
+        "--wall-seconds", type=float, help="the DAG's wall time of an earlier --run"
+    )
     args = parser.parse_args()
-    wall = run_workflow(args.workdir, args.cores) if args.run else None
+    wall = run_workflow(args.workdir, args.cores) if args.run else args.wall_seconds
     results = args.workdir / yaml.safe_load(
         (ROOT / "config/examples/shared_cohorts.yaml").read_text()
     ).get("output_dir", "results")
