@@ -26,9 +26,9 @@ demo: install
 	@echo "  results/demo/scores/signature_scores.parquet   (long table, schema in workflow/schemas/)"
 	@echo "  results/demo/scores/signature_scores_wide.tsv  (one row per sample)"
 	@echo "  results/demo/scores/axis_tests.tsv             (ALS vs control per axis)"
-	@echo "  results/demo/subtypes/subtypes.tsv             (molecular states per sample)"
+	@echo "  results/demo/subtypes/subtypes.tsv             (projected subtype + label-free states per sample)"
 	@echo "  results/catalog/signature_scores.parquet       (every dataset of the run)"
-	@echo "  results/demo/report/*.html                     (tables to browse: samples, DE, enrichment, scores)"
+	@echo "  results/demo/report/tables.html                (tables to browse: samples, DE, enrichment, scores)"
 	@echo "HTML report: make report  ->  results/report.html"
 
 ## The report of one run (CONFIG, default the demo's) in its own output folder: every figure and
