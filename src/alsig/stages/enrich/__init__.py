@@ -3,9 +3,26 @@
 Rule entry points: :func:`run` (one contrast x one collection) and :func:`run_report` (the dot
 plot and provenance of one contrast); :func:`enrich_contrast` is the same work on tables in
 memory. The statistics are the :mod:`alsig.gsea` library's.
+
+The names are imported on first use (PEP 562), so that a short job such as ``enrich_report``
+loads only its own module, not the engines.
 """
 
-from alsig.stages.enrich.contrast import enrich_contrast
-from alsig.stages.enrich.job import run, run_report
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "enrich_contrast": "alsig.stages.enrich.contrast",
+    "run": "alsig.stages.enrich.job",
+    "run_report": "alsig.stages.enrich.report_job",
+}
 
 __all__ = ["enrich_contrast", "run", "run_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

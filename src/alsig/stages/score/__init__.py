@@ -6,9 +6,24 @@ reference stratum of controls.
 Rule entry points :func:`run` (the scores) and :func:`run_figures` (their overview figures);
 :func:`score_anndata` is the scoring pass on an AnnData in memory. The signatures themselves
 are :mod:`alsig.signatures`; the condition effect on the scores is :mod:`alsig.stages.axes`.
+The names are imported on first use (PEP 562), so that ``score_figures`` loads only its module.
 """
 
-from alsig.stages.score.job import run, run_figures
-from alsig.stages.score.scoring import score_anndata
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "run": "alsig.stages.score.job",
+    "run_figures": "alsig.stages.score.figures_job",
+    "score_anndata": "alsig.stages.score.scoring",
+}
 
 __all__ = ["run", "run_figures", "score_anndata"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

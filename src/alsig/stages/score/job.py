@@ -9,14 +9,13 @@ from typing import Any
 import anndata as ad
 
 from alsig.cellmix.dataset import SIGNATURE_SCHEMA
-from alsig.io import read_h5ad_obs, save_figure, write_parquet, write_tsv
+from alsig.io import write_parquet, write_tsv
 from alsig.settings import ScoreSettings
 from alsig.signatures import signatures_of_run
 from alsig.stages.score.composition import composition_share
-from alsig.stages.score.figures import axis_distributions, axis_heatmap
 from alsig.stages.score.h5ad import write_scores_h5ad
 from alsig.stages.score.scoring import score_anndata
-from alsig.tables import read_scores, write_coverage, write_long, write_wide
+from alsig.tables import write_coverage, write_long, write_wide
 
 log = logging.getLogger(__name__)
 
@@ -91,40 +90,3 @@ def run(
         result.long.height,
         metadata["alsig.reference_by"],
     )
-
-
-def run_figures(
-    inputs: Mapping[str, Any],
-    outputs: Mapping[str, Any],
-    settings: None,
-    threads: int,
-    *,
-    dataset: str,
-) -> None:
-    """Rule ``score_figures``: the long table -> axis heatmap and distributions (PNG).
-
-    Parameters
-    ----------
-    inputs
-        ``scores``: the dataset's long table (parquet); optional ``obs``: the scored h5ad, whose
-        region / sex / batch columns become heatmap tracks.
-    outputs
-        ``heatmap``, ``distributions``: PNG files.
-    settings
-        None: the rule has no settings.
-    threads
-        Unused.
-    dataset
-        The job's dataset id (figure titles).
-
-    Notes
-    -----
-    The figures show singscore when the table has it, otherwise the first method by name.
-    """
-    long = read_scores(inputs["scores"])
-    methods = long["method"].unique().to_list()
-    method = "singscore" if "singscore" in methods else sorted(methods)[0]
-    log.info("dataset %s: figures of %s axis scores", dataset, method)
-    obs = read_h5ad_obs(inputs["obs"]) if inputs.get("obs") else None
-    save_figure(axis_heatmap(long, method=method, dataset=dataset, obs=obs), outputs["heatmap"])
-    save_figure(axis_distributions(long, method=method, dataset=dataset), outputs["distributions"])
