@@ -212,3 +212,26 @@ def test_the_import_rules_are_the_documents():
         assert f"`alsig.stages.{stage}`" in text, stage
     for part in PLUMBING - {"alsig"} | WORKFLOW | APPLICATIONS:
         assert f"`alsig.{part}`" in text, part
+
+
+@pytest.mark.parametrize(
+    "entry,engines",
+    [
+        ("alsig.stages.score.figures_job", ("alsig.stages.score.scoring", "alsig.cellmix")),
+        ("alsig.stages.enrich.report_job", ("alsig.gsea", "alsig.stages.enrich.contrast")),
+    ],
+)
+def test_short_jobs_do_not_import_the_engines_they_do_not_run(entry, engines):
+    """score_figures and enrich_report start in a fraction of their stage's import time."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in MODULES:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(2, len(parts))]  # its packages' inits run too
+        todo += list(imports_of(module, runtime_only=True))
+    loaded = sorted(m for m in seen for e in engines if m == e or m.startswith(f"{e}."))
+    assert not loaded, loaded
