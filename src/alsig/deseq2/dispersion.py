@@ -29,7 +29,6 @@ import numba
 import numpy as np
 
 from alsig.deseq2.glm import nb_nll_constant, nb_nll_mu_part
-from alsig.deseq2.linalg import cholesky, cholesky_inverse, gram
 from alsig.deseq2.special import (
     ASYMPTOTIC_FROM,
     D1,
@@ -51,6 +50,7 @@ from alsig.deseq2.special import (
     polygamma_diffs,
     trigamma,
 )
+from alsig.linalg import cholesky, cholesky_inverse, gram
 
 #: status of a dispersion fit
 INTERIOR = 0

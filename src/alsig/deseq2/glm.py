@@ -22,8 +22,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import gammaln
 
-from alsig.deseq2.linalg import cholesky, cholesky_inverse, cholesky_solve, gram, quadratic_form
 from alsig.deseq2.special import lgamma, log_factorial
+from alsig.linalg import cholesky, cholesky_inverse, cholesky_solve, gram, quadratic_form
 
 #: IRLS ridge on every coefficient (pydeseq2 ``ridge_factor``; DESeq2 ``lambda``)
 RIDGE = 1e-6

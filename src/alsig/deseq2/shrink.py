@@ -33,8 +33,8 @@ import numba
 import numpy as np
 from scipy.optimize import brentq
 
-from alsig.deseq2.linalg import cholesky, cholesky_inverse
 from alsig.deseq2.linesearch import EVALUATE, STATE_SIZE, search_start, search_step
+from alsig.linalg import cholesky, cholesky_inverse
 
 #: prior scale of the coefficients that are not shrunk
 NO_SHRINK_SCALE = 15.0

@@ -30,6 +30,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from alsig.linalg import cholesky, cholesky_inverse, cholesky_solve
+
 MIXED = 0
 GLS = 1
 
@@ -69,55 +71,6 @@ def _aggregates(y, w, X, block, n_blocks, form, A, bvec, mvec):  # pragma: no co
 
 
 @numba.njit(cache=True, nogil=True)
-def _cholesky(S, L):  # pragma: no cover - compiled
-    """Lower Cholesky factor of S into L; False if S is not positive definite."""
-    p = S.shape[0]
-    for j in range(p):
-        acc = S[j, j]
-        for q in range(j):
-            acc -= L[j, q] * L[j, q]
-        if acc <= 0.0 or not np.isfinite(acc):
-            return False
-        L[j, j] = np.sqrt(acc)
-        for i in range(j + 1, p):
-            acc = S[i, j]
-            for q in range(j):
-                acc -= L[i, q] * L[j, q]
-            L[i, j] = acc / L[j, j]
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
-def _chol_solve(L, rhs, out):  # pragma: no cover - compiled
-    """Solve (L L') out = rhs."""
-    p = L.shape[0]
-    for i in range(p):
-        acc = rhs[i]
-        for q in range(i):
-            acc -= L[i, q] * out[q]
-        out[i] = acc / L[i, i]
-    for i in range(p - 1, -1, -1):
-        acc = out[i]
-        for q in range(i + 1, p):
-            acc -= L[q, i] * out[q]
-        out[i] = acc / L[i, i]
-
-
-@numba.njit(cache=True, nogil=True)
-def _chol_inverse(L, out):  # pragma: no cover - compiled
-    """(L L')^-1 into out."""
-    p = L.shape[0]
-    e = np.zeros(p)
-    col = np.zeros(p)
-    for j in range(p):
-        e[:] = 0.0
-        e[j] = 1.0
-        _chol_solve(L, e, col)
-        for i in range(p):
-            out[i, j] = col[i]
-
-
-@numba.njit(cache=True, nogil=True)
 def _profile(lam, agg, work, prior):  # pragma: no cover - compiled
     """Profiled REML deviance at ``lam``.
 
@@ -154,9 +107,9 @@ def _profile(lam, agg, work, prior):  # pragma: no cover - compiled
     for a in range(p):
         for b in range(a):
             XQX[a, b] = XQX[b, a]
-    if not _cholesky(XQX, L):
+    if not cholesky(XQX, L):
         return np.inf, np.nan
-    _chol_solve(L, XQy, beta)
+    cholesky_solve(L, XQy, beta)
     rss = yQy
     for a in range(p):
         rss -= beta[a] * XQy[a]
@@ -361,7 +314,7 @@ def _fit_one(y, w, X, block, n_blocks, form, grid, lam_fixed, prior, tol, out): 
         out_S2[:, :] = np.nan
         out_scalars[:] = np.nan
         return
-    _chol_inverse(L, G)
+    cholesky_inverse(L, G)
     f1, f2, r1, r2 = _derivatives(lam, A, bvec, mvec, beta, G, S2)
     out_lam[0] = lam
     out_beta[:] = beta

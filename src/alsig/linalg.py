@@ -1,7 +1,7 @@
-"""Small dense linear algebra for the per-gene kernels, as plain loops.
+"""Small dense linear algebra for per-gene kernels, as plain compiled loops (a leaf module).
 
-Small dense linear algebra for the per-gene kernels: p x p Gram matrices, Cholesky factor, solves
-and inverses, written as plain loops.
+p x p Gram matrices, Cholesky factor, solves and inverses, shared by the DESeq2 engine
+(:mod:`alsig.deseq2`) and the mixed model (:mod:`alsig.voom`).
 
 Why not LAPACK/BLAS: each gene's p x p system is tiny (the call overhead of a library routine
 exceeds the arithmetic), and a gene's result must not depend on which other genes share its chunk
@@ -44,7 +44,7 @@ def cholesky(a, out):  # pragma: no cover - compiled
         s = a[j, j]
         for k in range(j):
             s -= out[j, k] * out[j, k]
-        if not s > 0.0:
+        if not s > 0.0 or not math.isfinite(s):
             return False
         d = math.sqrt(s)
         out[j, j] = d
