@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from alsig.errors import AlsigError
+from alsig.sources import eutils as eutils_module
 from alsig.sources.eutils import DEFAULT_TERM, EUtils, RateLimiter, SeriesSummary, discover_series
 from tests.eutils_stub import EutilsFixture, serve
 
@@ -73,14 +72,26 @@ def test_retries_exhausted_names_the_url():
     assert len(fixture.requests) == 3
 
 
-def test_rate_limit_defaults_and_spacing():
+def test_rate_limit_defaults_and_spacing(monkeypatch):
     assert EUtils().limiter.interval == pytest.approx(1 / 3)
     assert EUtils(api_key="k").limiter.interval == pytest.approx(1 / 10)
+    # a fake clock: calls made at once are spaced by the interval, a late call does not wait
+    clock = {"now": 100.0}
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(eutils_module.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(eutils_module.time, "sleep", sleep)
     limiter = RateLimiter(20)
-    start = time.monotonic()
     for _ in range(5):
         limiter.wait()
-    assert time.monotonic() - start >= 4 / 20 - 0.01
+    assert slept == pytest.approx([0.05] * 4)
+    clock["now"] += 1.0
+    limiter.wait()
+    assert len(slept) == 4
 
 
 def test_fingerprint_tracks_content_not_dates():
