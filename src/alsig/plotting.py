@@ -235,6 +235,7 @@ def name_points(
     colour: str = "black",
     max_names: int = MAX_NAMED,
     avoid: tuple[ArrayLike, ArrayLike] | None = None,
+    repeat_on: Sequence[matplotlib.axes.Axes] = (),
 ) -> list[Any]:
     """Write ``names`` beside their points, moved apart so they do not overlap (adjustText).
 
@@ -252,11 +253,15 @@ def name_points(
         At most this many are named (the first ones).
     avoid
         ``(x, y)`` of every point the names should not cover (default: the named points).
+    repeat_on
+        Further axes showing the same points at the same data limits (panels of one scatter
+        coloured differently): the names are placed once, on ``ax``, and copied to these.
+        Placing them on every panel would draw the whole figure once per panel.
 
     Returns
     -------
     list of matplotlib.text.Text
-        The labels drawn.
+        The labels drawn on ``ax``.
     """
     from adjustText import adjust_text
 
@@ -287,7 +292,7 @@ def name_points(
             )
         )
     avoid_x, avoid_y = (xs, ys) if avoid is None else (np.asarray(v, dtype=float) for v in avoid)
-    adjust_text(
+    _, lines = adjust_text(
         texts,
         x=avoid_x,
         y=avoid_y,
@@ -296,9 +301,51 @@ def name_points(
         ax=ax,
         expand=(1.2, 1.5),
         force_text=(0.3, 0.6),
-        arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.5},
+        arrowprops=NAME_LINE,
+        # a step budget, not adjustText's default 1 s of wall clock: the same figure on every
+        # run and machine, and a layout that cannot fully separate stops after ~0.1 s
+        iter_lim=NAME_STEPS,
     )
+    for other in repeat_on:
+        _copy_names(texts, lines, other)
     return texts
+
+
+#: adjustText iterations per call (most layouts settle in under 50)
+NAME_STEPS = 300
+
+#: the thin line from a moved name to its point
+NAME_LINE: dict[str, Any] = {"arrowstyle": "-", "color": "0.4", "lw": 0.5}
+
+
+def _copy_names(texts: list[Any], lines: list[Any], ax: matplotlib.axes.Axes) -> None:
+    """Draw placed names and their lines on another axes at the same data positions."""
+    from matplotlib.patches import FancyArrowPatch
+
+    copies = {}
+    for text in texts:
+        x, y = text.get_position()
+        copies[id(text)] = ax.text(
+            x,
+            y,
+            text.get_text(),
+            fontsize=text.get_fontsize(),
+            color=text.get_color(),
+            ha=text.get_horizontalalignment(),
+            va=text.get_verticalalignment(),
+            zorder=text.get_zorder(),
+        )
+    for line in lines:
+        start, end = line._posA_posB  # data coordinates, as adjustText set them
+        ax.add_patch(
+            FancyArrowPatch(
+                posA=start,
+                posB=end,
+                patchA=copies.get(id(line.patchA)),  # type: ignore[arg-type]  # a Text is a patch edge
+                transform=ax.transData,
+                **NAME_LINE,
+            )
+        )
 
 
 def note_in_axes(ax: matplotlib.axes.Axes, text: str, *, height: float = 0.5) -> Any:

@@ -174,9 +174,13 @@ def plot_pca(table: pd.DataFrame, variance_ratio: Sequence[float], colour_by: Se
         ax.margins(0.08)  # room for the names of samples at the edge
         if named.size:
             _ring(ax, x[named], y[named])
-            plots.name_points(ax, x[named], y[named], table.index[named], avoid=(x, y))
         ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f}% variance)")
         ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f}% variance)")
+    if named.size:
+        drawn = [ax for ax in axes if ax.get_visible()]
+        plots.name_points(
+            drawn[0], x[named], y[named], table.index[named], avoid=(x, y), repeat_on=drawn[1:]
+        )
     return fig
 
 
