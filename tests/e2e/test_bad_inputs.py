@@ -5,24 +5,43 @@ key, no traceback in the job log, none of the failing rule's outputs (or temp fi
 and every input file byte-identical afterwards (sha256). Cases already covered elsewhere are not
 repeated here: negative counts, a top-level dataset key typo and dataset ids '../x' / 'has space'
 are in tests/e2e/test_ingest_workflow.py.
+
+The cases share Snakemake runs (each run costs seconds before its first job). A case is one
+dataset (id = the case id) of a batch run with ``--keep-going`` whose targets are its cases'
+targets: the corpus cases that fail in a job (ingest or QC of the 6-gene table; batch 'corpus'),
+the demo copies that fail in DE (batches 'demo1', 'demo2': two runs of two, so that two workers
+can share them), and the cases that succeed (batch 'ok', whose run must succeed as a whole). A
+module-scoped fixture makes each batch run once; every case stays its own test and asserts on
+its own dataset: Snakemake reports that dataset's job of the failing rule as failed, the message
+is in that dataset's logs, no traceback in them, none of its failing rule's outputs is left
+behind, its input files are unchanged (and no *.tmp file anywhere). A case that fails while
+Snakemake reads the config, before any job, would stop a whole batch: it runs alone, as dataset
+'bad' or 'demo', and its message may be in Snakemake's output. Under pytest-xdist
+(``--dist loadgroup``) a batch's tests are one xdist_group, so one worker runs that batch; under
+another --dist the workers share one run of it (a file lock and a record).
 """
 
 from __future__ import annotations
 
 import copy
+import fcntl
+import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pytest
+import yaml
 
 from alsig.io import sha256_file
-from tests.conftest import REPO, run_workflow
+from tests.conftest import REPO, absolute_paths, run_workflow
 
 BAD = REPO / "tests" / "data" / "bad"
-DEMO_SHEET = REPO / "resources" / "demo" / "GSE122649_demo_samples.tsv"
 FAST_ENRICH = {"collections": ["hallmark"], "permutations": 100}
+RESULTS = "results"  # output_dir of the demo config: a dataset's files are in results/<dataset>/
 
 
 def tiny_dataset(counts: str, samples: str = "samples.tsv", **extra) -> dict:
@@ -44,25 +63,31 @@ def round_two_sheet(samples: str, **extra) -> dict:
     return tiny_dataset("counts_ok.tsv", samples, columns={"sex": "sex"}, **extra)
 
 
-INGEST = ("results/bad/counts.h5ad",)
-QC = ("results/bad/qc/filtered.h5ad", "results/bad/qc/sample_qc.tsv")
-DE = (
-    "results/demo/de/ALS_vs_control.parquet",
-    "results/demo/de/ALS_vs_control.tsv",
-    "results/demo/de/ALS_vs_control.summary.tsv",
-)
+# a case's files, relative to its dataset's folder results/<dataset>/
+INGEST = ("counts.h5ad",)
+QC = ("qc/filtered.h5ad", "qc/sample_qc.tsv")
+DE = ("de/ALS_vs_control.parquet", "de/ALS_vs_control.tsv", "de/ALS_vs_control.summary.tsv")
 
 
 @dataclass
 class Case:
     id: str
-    dataset: dict | None = None  # replaces the demo dataset (id 'bad') when given
-    demo_edit: dict = field(default_factory=dict)  # merged into the demo config otherwise
+    dataset: dict | None = None  # a corpus dataset; the demo dataset when None
+    demo_edit: dict = field(default_factory=dict)  # merged into the demo dataset otherwise
     target: str = INGEST[0]
+    rule: str = "ingest"  # the rule whose job fails ('de' stands for the dataset's de_<dataset>)
+    # the batch run this case is a dataset of; None: a run of its own, as dataset 'bad' or
+    # 'demo' (a case that fails while Snakemake reads the config, before any job, stops a batch)
+    batch: str | None = "corpus"
     dry_run: bool = False
-    message: tuple[str, ...] = ()
+    message: tuple[str, ...] = ()  # '{dataset}' stands for the case's dataset id
     unmade: tuple[str, ...] = INGEST  # outputs of the failing rule that must not exist
-    inputs: tuple[Path, ...] = ()
+
+    @property
+    def dataset_id(self) -> str:
+        if self.batch is not None:
+            return self.id
+        return "bad" if self.dataset is not None else "demo"
 
 
 CASES = [
@@ -120,6 +145,7 @@ CASES = [
     Case(
         "empty_counts",
         tiny_dataset("counts_empty.tsv"),
+        batch=None,
         message=("counts_empty.tsv' is empty",),
     ),
     Case(
@@ -146,6 +172,8 @@ CASES = [
             },
         },
         target=DE[0],
+        rule="de",
+        batch="demo1",
         message=(
             "contrast 'ALS_vs_control'",
             "level 'control' has 1 sample(s), at least 2 needed",
@@ -157,6 +185,8 @@ CASES = [
         "design_not_full_rank_subject",
         demo_edit={"de": {"design": "~ subject + condition"}},
         target=DE[0],
+        rule="de",
+        batch="demo1",
         message=("design '~ subject + condition'", "the design matrix is not full rank"),
         unmade=DE,
     ),
@@ -167,6 +197,8 @@ CASES = [
             "de": {"design": "~ batch + condition"},
         },
         target=DE[0],
+        rule="de",
+        batch="demo2",
         message=("the design matrix is not full rank", "'batch' x 'condition'"),
         unmade=DE,
     ),
@@ -196,7 +228,7 @@ CASES = [
         message=(
             "only 0.0% of 6 gene ids map to a known human gene",
             "look like Ensembl gene ids",
-            "`datasets.bad.gene_id_type: ensembl`",
+            "`datasets.{dataset}.gene_id_type: ensembl`",
         ),
     ),
     Case(
@@ -207,12 +239,14 @@ CASES = [
     Case(
         "directory_as_counts",
         {**tiny_dataset("counts_ok.tsv"), "counts": str(BAD)},
+        batch=None,
         message=("is a directory, not a file",),
     ),
     Case(
         "subject_in_two_conditions",
         round_two_sheet("samples_subject_two_conditions.tsv", qc={"collapse_by": "subject"}),
         target=QC[0],
+        rule="qc",
         message=("subject 'D1' has libraries with condition S1: ALS, S2: control",),
         unmade=QC,
     ),
@@ -220,6 +254,8 @@ CASES = [
         "unknown_in_a_numeric_covariate",
         demo_edit={"de": {"design": "~ age_at_death + condition"}},
         target=DE[0],
+        rule="de",
+        batch="demo2",
         message=(
             "'Unknown' for 2 sample(s) (JR70, JR73) read as missing",
             "'age_at_death' missing for 2 sample(s) (JR70, JR73)",
@@ -230,30 +266,46 @@ CASES = [
     Case(
         "stage_key_typo",
         demo_edit={"de": {"desing": "~ condition"}},
-        target="results/demo/counts.h5ad",
+        batch=None,
         dry_run=True,
         message=(
             "config key datasets.demo.de: unknown key(s) ['desing']",
             "Did you mean 'design'?",
         ),
-        unmade=("results/demo/counts.h5ad",),
     ),
 ]
 
 
-def _config(case: Case, demo_config: dict) -> dict:
-    config = copy.deepcopy(demo_config)
-    config["enrich"] = dict(FAST_ENRICH)
+def _demo_config() -> dict:
+    """The shipped config (config/config.yaml, the demo dataset) with absolute paths."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return absolute_paths(config, REPO)
+
+
+def _dataset(case: Case) -> dict:
+    """The settings of the case's dataset: its corpus dataset or the demo dataset edited."""
     if case.dataset is not None:
-        config["datasets"] = {"bad": case.dataset}
-    else:
-        config["datasets"]["demo"].update(copy.deepcopy(case.demo_edit))
+        return copy.deepcopy(case.dataset)
+    settings = copy.deepcopy(_demo_config()["datasets"]["demo"])
+    settings.update(copy.deepcopy(case.demo_edit))
+    return settings
+
+
+def _config(datasets: dict[str, dict]) -> dict:
+    """The demo config with these datasets (id -> settings) in place of its own."""
+    config = _demo_config()
+    config["enrich"] = dict(FAST_ENRICH)
+    config["datasets"] = copy.deepcopy(datasets)
+    assert config["output_dir"] == RESULTS
     return config
 
 
-def _input_files(config: dict) -> list[Path]:
+def _input_files(config: dict, datasets: list[str] | None = None) -> list[Path]:
+    """The input files of these datasets (default: all) and of the enrichment."""
     files = []
-    for settings in config["datasets"].values():
+    for dataset, settings in config["datasets"].items():
+        if datasets is not None and dataset not in datasets:
+            continue
         files += [Path(settings[k]) for k in ("counts", "samples", "te_counts") if k in settings]
         files = [f for f in files if f.is_file()]
     for entry in (config.get("enrich") or {}).get("extra_gmt") or []:
@@ -274,28 +326,170 @@ def _assert_no_leftovers(workdir: Path, unmade: tuple[str, ...]) -> None:
     assert not temps, f"temporary files left behind: {temps}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_fails_cleanly(tmp_path, demo_config, case):
-    config = _config(case, demo_config)
+#: a failed job in Snakemake's output: "Error in rule <rule>:" then indented lines, one of them
+#: "log: <output_dir>/<dataset>/logs/..."
+FAILED_JOB = re.compile(r"^Error in rule (\S+):\n((?:[ \t]+.*\n)+)", re.MULTILINE)
+
+
+@dataclass
+class Run:
+    """One Snakemake run of one or more datasets: its output, and the inputs' sha256 before and
+    after."""
+
+    workdir: Path
+    config: dict
+    returncode: int
+    output: str
+    before: dict[Path, str]
+    after: dict[Path, str]
+
+    def logs(self, dataset: str) -> dict[Path, str]:
+        """The logs under results/ of this dataset (and of the run, outside every dataset's
+        folder), not those of the batch's other datasets."""
+        results = self.workdir / RESULTS
+        others = set(self.config["datasets"]) - {dataset}
+        if not results.exists():
+            return {}
+        return {
+            log: log.read_text()
+            for log in sorted(results.rglob("*.log"))
+            if log.relative_to(results).parts[0] not in others
+        }
+
+    def failed_rules(self, dataset: str) -> list[str]:
+        """The rules of this dataset's jobs that Snakemake reports as failed."""
+        prefix = f"log: {RESULTS}/{dataset}/"
+        return [
+            rule
+            for rule, details in FAILED_JOB.findall(self.output)
+            if any(line.strip().startswith(prefix) for line in details.splitlines())
+        ]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "workdir": str(self.workdir),
+                "config": self.config,
+                "returncode": self.returncode,
+                "output": self.output,
+                "before": {str(f): digest for f, digest in self.before.items()},
+                "after": {str(f): digest for f, digest in self.after.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Run:
+        data = json.loads(text)
+        return cls(
+            Path(data["workdir"]),
+            data["config"],
+            data["returncode"],
+            data["output"],
+            {Path(f): digest for f, digest in data["before"].items()},
+            {Path(f): digest for f, digest in data["after"].items()},
+        )
+
+    def inputs_unchanged(self, dataset: str) -> bool:
+        files = _input_files(self.config, [dataset])
+        assert files, f"no input files of {dataset}"
+        return {f: self.after[f] for f in files} == {f: self.before[f] for f in files}
+
+
+def _run(workdir: Path, config: dict, targets: list[str], extra_args: tuple[str, ...]) -> Run:
     before = _checksums(_input_files(config))
-    extra = ("-n",) if case.dry_run else ()
-    result = run_workflow(tmp_path, config, case.target, extra_args=extra)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
-    logs = list((tmp_path / "results").rglob("*.log")) if (tmp_path / "results").exists() else []
-    said = output + "".join(log.read_text() for log in logs)  # the message or the job's log
+    result = run_workflow(workdir, config, *targets, extra_args=extra_args)
+    after = _checksums(_input_files(config))
+    return Run(workdir, config, result.returncode, result.stdout + result.stderr, before, after)
+
+
+def _run_batch(tmp_path_factory, batch: str, datasets: dict[str, dict], targets: list[str]) -> Run:
+    """One ``--keep-going`` run of these datasets (id -> settings) with these targets (paths
+    inside results/<dataset>/, one per dataset), made once per pytest session: under xdist the
+    first worker that needs it runs it under a file lock and records it, any other reads the
+    record (``--dist loadgroup`` keeps a batch on one worker; ``--dist load`` spreads it)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    record = shared / f"bad_inputs_{batch}_batch.json"
+    with open(shared / f"bad_inputs_{batch}_batch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.exists():
+            return Run.from_json(record.read_text())
+        paths = [
+            f"{RESULTS}/{dataset}/{target}"
+            for dataset, target in zip(datasets, targets, strict=True)
+        ]
+        workdir = shared / f"bad_inputs_{batch}_batch"
+        run = _run(workdir, _config(datasets), paths, extra_args=("--keep-going",))
+        record.write_text(run.to_json())
+        return run
+
+
+def _xdist_group(batch: str) -> pytest.MarkDecorator:
+    """The tests of one batch run on one xdist worker (``--dist loadgroup``), which runs it once."""
+    return pytest.mark.xdist_group(f"bad_inputs_{batch}_batch")
+
+
+@pytest.fixture(scope="module")
+def failing_batch(tmp_path_factory):
+    """``failing_batch(name)``: the run of the failing cases of batch ``name`` (made once)."""
+    runs: dict[str, Run] = {}
+
+    def get(batch: str) -> Run:
+        if batch not in runs:
+            cases = [case for case in CASES if case.batch == batch]
+            runs[batch] = _run_batch(
+                tmp_path_factory,
+                batch,
+                {case.id: _dataset(case) for case in cases},
+                [case.target for case in cases],
+            )
+        return runs[batch]
+
+    return get
+
+
+def _case_param(case: Case):
+    marks = [_xdist_group(case.batch)] if case.batch else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_case_param(case) for case in CASES])
+def test_bad_input_fails_cleanly(tmp_path, failing_batch, case):
+    dataset = case.dataset_id
+    if case.batch is None:  # fails before any job: alone, with the whole output as its own
+        config = _config({dataset: _dataset(case)})
+        extra = ("-n",) if case.dry_run else ()
+        run = _run(tmp_path, config, [f"{RESULTS}/{dataset}/{case.target}"], extra)
+    else:
+        run = failing_batch(case.batch)
+    output = run.output
+    assert run.returncode != 0, output[-3000:]
+    logs = run.logs(dataset)
+    if case.batch is None:
+        said = output + "".join(logs.values())  # the message or the job's log
+        where, shown = "output or logs", output[-4000:]
+    else:  # this dataset's own job: Snakemake reports it failed, its log says why
+        said = "".join(logs.values())
+        where, shown = f"the logs of {dataset}", said or output[-4000:]
+        rule = f"de_{dataset}" if case.rule == "de" else case.rule
+        failed = run.failed_rules(dataset)
+        assert failed == [rule], (
+            f"Snakemake reports failed jobs {failed} of {dataset}, expected [{rule!r}]; "
+            f"{where}:\n{shown}"
+        )
     for text in case.message:
-        assert text in said, f"{text!r} not in output or logs:\n{output[-4000:]}"
-    for log in logs:
-        assert "Traceback" not in log.read_text(), f"traceback in {log}:\n{log.read_text()}"
-    _assert_no_leftovers(tmp_path, case.unmade)
-    assert _checksums(_input_files(config)) == before, "an input file was modified"
+        text = text.replace("{dataset}", dataset)
+        assert text in said, f"{text!r} not in {where}:\n{shown}"
+    for log, text in logs.items():
+        assert "Traceback" not in text, f"traceback in {log}:\n{text}"
+    _assert_no_leftovers(run.workdir, tuple(f"{RESULTS}/{dataset}/{f}" for f in case.unmade))
+    assert run.inputs_unchanged(dataset), "an input file was modified"
 
 
-def test_broken_gmt_lines_fail_enrichment_only(tmp_path, demo_config):
+def test_broken_gmt_lines_fail_enrichment_only(tmp_path):
     """enrich.extra_gmt with a line that is not tab-separated: the enrichment of that collection
     fails naming file and line; DE (upstream) is done and kept."""
-    config = _config(Case("gmt"), demo_config)
+    config = _config(_demo_config()["datasets"])
     config["enrich"]["extra_gmt"] = [{"id": "broken", "path": str(BAD / "broken.gmt")}]
     before = _checksums(_input_files(config))
     target = "results/demo/enrich/ALS_vs_control/broken.parquet"
@@ -311,70 +505,17 @@ def test_broken_gmt_lines_fail_enrichment_only(tmp_path, demo_config):
             "results/demo/enrich/ALS_vs_control/broken.run.json",
         ),
     )
-    assert (tmp_path / DE[0]).exists()  # the upstream job finished and stays
+    assert (tmp_path / "results/demo" / DE[0]).exists()  # the upstream job finished and stays
     assert _checksums(_input_files(config)) == before
 
 
-@pytest.mark.parametrize(
-    ("counts", "expected"),
-    [
-        ("counts_excel_mangled.tsv", {"7-Sep": "SEPTIN7", "4-Mar": "MARCHF4"}),
-        ("counts_duplicate_gene.tsv", None),
-    ],
-    ids=["excel_mangled_symbols", "duplicate_gene_ids"],
-)
-def test_repairable_inputs_succeed_and_are_reported(tmp_path, demo_config, counts, expected):
-    """Excel-mangled symbols are repaired and duplicate gene rows summed; both are reported in
-    uns['provenance']['gene_harmonisation'], the run succeeds and the input stays untouched."""
-    config = _config(Case("ok", tiny_dataset(counts)), demo_config)
-    before = _checksums(_input_files(config))
-    result = run_workflow(tmp_path, config, INGEST[0])
-    assert result.returncode == 0, result.stderr[-3000:]
-    adata = ad.read_h5ad(tmp_path / INGEST[0])
-    report = adata.uns["provenance"]["gene_harmonisation"]
-    if expected:
-        repaired = dict(
-            zip(report["excel_repaired"]["from"], report["excel_repaired"]["to"], strict=True)
-        )
-        assert repaired == expected
-        assert {"SEPTIN7", "MARCHF4"} <= set(adata.var_names)
-        assert not {"7-Sep", "4-Mar"} & set(adata.var_names)
-        assert len(report["excel_ambiguous"]["from"]) == 0
-        log = (tmp_path / "results/bad/logs/ingest.log").read_text()
-        assert "7-Sep -> SEPTIN7" in log and "4-Mar -> MARCHF4" in log, log
-    else:
-        assert report["n_duplicate_rows_summed"] == 1
-        assert adata.n_vars == 5
-        gapdh = np.asarray(
-            adata[:, "GAPDH"].X.todense() if hasattr(adata.X, "todense") else adata[:, "GAPDH"].X
-        ).ravel()
-        # GAPDH rows 1 and 5 of the file: (900, 1100, 1000, 950) + (40, 90, 35, 95)
-        assert gapdh.tolist() == [940, 1190, 1035, 1045]
-    assert _checksums(_input_files(config)) == before
-
-
-def test_featurecounts_output_with_bom_and_crlf_is_read(tmp_path, demo_config):
-    """featureCounts' own layout (comment line, five annotation columns) saved with a BOM and
-    CRLF: read by name, the annotation columns dropped and the repairs in the log and provenance."""
-    config = _config(Case("ok", tiny_dataset("counts_featurecounts.tsv")), demo_config)
-    result = run_workflow(tmp_path, config, INGEST[0])
-    assert result.returncode == 0, result.stderr[-3000:]
-    adata = ad.read_h5ad(tmp_path / INGEST[0])
-    assert list(adata.obs_names) == ["S1", "S2", "S3", "S4"] and adata.n_vars == 6
-    dense = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
-    assert dense[:, list(adata.var_names).index("GAPDH")].tolist() == [900, 1100, 1000, 950]
-    repairs = adata.uns["provenance"]["counts_repairs"]
-    assert list(repairs["featurecounts_columns_dropped"]) == [
-        "Chr",
-        "Start",
-        "End",
-        "Strand",
-        "Length",
-    ]
-    log = (tmp_path / "results/bad/logs/ingest.log").read_text()
-    assert "UTF-8 byte-order mark removed" in log and "featureCounts annotation columns" in log
-
-
+# The cases that succeed (ingest repairs the input and says so): dataset id -> settings, one
+# batch run that must succeed as a whole.
+REPAIRABLE = [
+    ("excel_mangled_symbols", "counts_excel_mangled.tsv", {"7-Sep": "SEPTIN7", "4-Mar": "MARCHF4"}),
+    ("duplicate_gene_ids", "counts_duplicate_gene.tsv", None),
+]
+FEATURECOUNTS = "featurecounts_bom_crlf"
 ROUND_TWO_REPAIRS = [
     (
         "excel_error_ids_dropped",
@@ -389,22 +530,90 @@ ROUND_TWO_REPAIRS = [
         tiny_dataset("counts_ok.tsv", te_counts=str(BAD / "te_counts_malformed.tsv")),
     ),
 ]
+SUCCEEDING = {
+    **{case: tiny_dataset(counts) for case, counts, _ in REPAIRABLE},
+    FEATURECOUNTS: tiny_dataset("counts_featurecounts.tsv"),
+    **dict(ROUND_TWO_REPAIRS),
+}
+ok_batch_group = _xdist_group("ok")
 
 
+@pytest.fixture(scope="module")
+def ok_batch(tmp_path_factory) -> Run:
+    """Every succeeding case as a dataset of one run (target: its ingest), which must succeed."""
+    return _run_batch(tmp_path_factory, "ok", SUCCEEDING, [INGEST[0]] * len(SUCCEEDING))
+
+
+def _ingested(run: Run, dataset: str) -> tuple[ad.AnnData, str]:
+    """The dataset's counts.h5ad and ingest log, once its ingest succeeded. The run must succeed
+    too, unless a job of another dataset failed (that case's own test then fails and names it)."""
+    log_path = run.workdir / RESULTS / dataset / "logs/ingest.log"
+    failed = run.failed_rules(dataset)
+    shown = log_path.read_text() if log_path.exists() else run.output[-3000:]
+    assert not failed, f"Snakemake reports failed jobs {failed} of {dataset}:\n{shown}"
+    failed_elsewhere = [d for d in run.config["datasets"] if d != dataset and run.failed_rules(d)]
+    assert run.returncode == 0 or failed_elsewhere, run.output[-3000:]
+    adata = ad.read_h5ad(run.workdir / RESULTS / dataset / INGEST[0])
+    return adata, log_path.read_text()
+
+
+@ok_batch_group
 @pytest.mark.parametrize(
-    "dataset", [d for _, d in ROUND_TWO_REPAIRS], ids=[i for i, _ in ROUND_TWO_REPAIRS]
+    ("case", "expected"),
+    [(case, expected) for case, _, expected in REPAIRABLE],
+    ids=[case for case, _, _ in REPAIRABLE],
 )
-def test_round_two_inputs_are_handled_and_said(tmp_path, demo_config, dataset, request):
+def test_repairable_inputs_succeed_and_are_reported(ok_batch, case, expected):
+    """Excel-mangled symbols are repaired and duplicate gene rows summed; both are reported in
+    uns['provenance']['gene_harmonisation'], the run succeeds and the input stays untouched."""
+    adata, log = _ingested(ok_batch, case)
+    report = adata.uns["provenance"]["gene_harmonisation"]
+    if expected:
+        repaired = dict(
+            zip(report["excel_repaired"]["from"], report["excel_repaired"]["to"], strict=True)
+        )
+        assert repaired == expected
+        assert {"SEPTIN7", "MARCHF4"} <= set(adata.var_names)
+        assert not {"7-Sep", "4-Mar"} & set(adata.var_names)
+        assert len(report["excel_ambiguous"]["from"]) == 0
+        assert "7-Sep -> SEPTIN7" in log and "4-Mar -> MARCHF4" in log, log
+    else:
+        assert report["n_duplicate_rows_summed"] == 1
+        assert adata.n_vars == 5
+        gapdh = np.asarray(
+            adata[:, "GAPDH"].X.todense() if hasattr(adata.X, "todense") else adata[:, "GAPDH"].X
+        ).ravel()
+        # GAPDH rows 1 and 5 of the file: (900, 1100, 1000, 950) + (40, 90, 35, 95)
+        assert gapdh.tolist() == [940, 1190, 1035, 1045]
+    assert ok_batch.inputs_unchanged(case)
+
+
+@ok_batch_group
+def test_featurecounts_output_with_bom_and_crlf_is_read(ok_batch):
+    """featureCounts' own layout (comment line, five annotation columns) saved with a BOM and
+    CRLF: read by name, the annotation columns dropped and the repairs in the log and provenance."""
+    adata, log = _ingested(ok_batch, FEATURECOUNTS)
+    assert list(adata.obs_names) == ["S1", "S2", "S3", "S4"] and adata.n_vars == 6
+    dense = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
+    assert dense[:, list(adata.var_names).index("GAPDH")].tolist() == [900, 1100, 1000, 950]
+    repairs = adata.uns["provenance"]["counts_repairs"]
+    assert list(repairs["featurecounts_columns_dropped"]) == [
+        "Chr",
+        "Start",
+        "End",
+        "Strand",
+        "Length",
+    ]
+    assert "UTF-8 byte-order mark removed" in log and "featureCounts annotation columns" in log
+
+
+@ok_batch_group
+@pytest.mark.parametrize("case", [i for i, _ in ROUND_TWO_REPAIRS])
+def test_round_two_inputs_are_handled_and_said(ok_batch, case):
     """Issue 29: each input used to change a result silently; now it is read, repaired or
     decided with a line in the ingest log and a record in uns['provenance']."""
-    case = request.node.callspec.id
-    config = _config(Case(case, dataset), demo_config)
-    before = _checksums(_input_files(config))
-    result = run_workflow(tmp_path, config, INGEST[0])
-    assert result.returncode == 0, result.stderr[-3000:]
-    adata = ad.read_h5ad(tmp_path / INGEST[0])
+    adata, log = _ingested(ok_batch, case)
     provenance = adata.uns["provenance"]
-    log = (tmp_path / "results/bad/logs/ingest.log").read_text()
     if case == "excel_error_ids_dropped":
         assert not any(name.startswith("#") for name in adata.var_names)
         assert list(provenance["counts_repairs"]["spreadsheet_error_ids"]) == ["#N/A", "#NAME?"]
@@ -430,4 +639,4 @@ def test_round_two_inputs_are_handled_and_said(tmp_path, demo_config, dataset, r
         assert list(te.columns) == ["L1HS:L1:LINE", "AluY:Alu:SINE", "HERVK-int:ERVK:LTR"]
         assert provenance["te_counts_repairs"]["n_not_te_ids"] == 1
         assert "'broken:id:with:colons'" in log
-    assert _checksums(_input_files(config)) == before
+    assert ok_batch.inputs_unchanged(case)
