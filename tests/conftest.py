@@ -30,6 +30,27 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+#: modules whose tests take minutes (a Slurm run polled by the executor plugin, a fresh
+#: environment compiling the numba engines, a second dataset's DAG, the reprocessing runs)
+LONGEST_FIRST = (
+    "tests/hpc/test_slurm.py",
+    "tests/e2e/test_module.py",
+    "tests/e2e/test_report_render.py",
+    "tests/e2e/test_reprocess.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the longest tests first: under pytest-xdist they then overlap with the many short
+    ones instead of running alone at the end."""
+
+    def rank(item: pytest.Item) -> int:
+        module = Path(str(item.path)).relative_to(REPO).as_posix()
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module is kept
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO
