@@ -22,7 +22,8 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = [pytest.mark.xdist_group("install"), pytest.mark.slow]
 
 
 def install_venv(source: Path, work: Path) -> Path:

@@ -30,7 +30,8 @@ import alsig
 from tests.conftest import FAST_ENRICH, REPO, absolute_paths
 from tests.e2e.test_install import clean_env, install_venv
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = [pytest.mark.xdist_group("module"), pytest.mark.slow]
 
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 TAG = f"v{VERSION}"

@@ -18,6 +18,9 @@ from alsig.stages.ingest.local import ingest_local
 from alsig.stages.qc.pipeline import run_qc
 from tests.conftest import REPO, absolute_paths, needs_shared
 
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group("real_sex_mismatch")
+
 MISLABELLED = "GSM3533387"  # reported female, expresses chrY genes like a male
 
 

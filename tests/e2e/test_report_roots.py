@@ -17,7 +17,8 @@ import yaml
 from alsig.cli import main
 from tests.conftest import REPO, SNAKEMAKE, fast_demo_config, uses_demo_run
 
-pytestmark = [uses_demo_run, pytest.mark.slow]
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = [pytest.mark.xdist_group("report_roots"), uses_demo_run, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,9 @@ from alsig.deseq2 import fit_deseq2
 from alsig.stages.de.design import design_matrix
 from tests.unit.test_deseq2_engine import DESIGN, FIXTURE, REPO, fixture_data, r_table
 
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group("deseq2_r")
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -15,6 +15,9 @@ from alsig.deseq2 import fit_deseq2
 from alsig.stages.de.design import design_matrix
 from tests.unit.test_deseq2_engine import ALS, DESIGN, fixture_data, r_table, relative
 
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group("deseq2_vs_pydeseq2")
+
 
 @pytest.fixture(scope="module")
 def data():

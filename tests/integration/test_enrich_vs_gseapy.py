@@ -9,6 +9,9 @@ import pytest
 
 from tests.unit.test_enrich_engine import fdr_calls, gseapy_run, jaccard, prerank, realistic_ranking
 
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group("enrich_vs_gseapy")
+
 
 @pytest.fixture(scope="module")
 def realistic_case():

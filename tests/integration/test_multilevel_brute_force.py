@@ -10,6 +10,9 @@ from alsig.gsea.alsig_engine import null_scores
 from alsig.gsea.multilevel import multilevel_pvalues
 from tests.unit.test_enrich_multilevel import SET_SIZE, candidate_sets
 
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group("multilevel_brute_force")
+
 
 @pytest.fixture(scope="module")
 def ranking_and_sets():

@@ -16,6 +16,9 @@ import pytest
 
 from tests.unit import voom_reference as checks
 
+# one xdist worker runs this module, so its module-scoped fixture is built once
+pytestmark = pytest.mark.xdist_group("voom_r")
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("limma", "lme4", "lmerTest", "DESeq2")
 
