@@ -11,7 +11,6 @@ from typing import Any
 import anndata as ad
 import polars as pl
 
-from alsig.deseq import shutdown_workers
 from alsig.io import save_figure, write_h5ad, write_parquet, write_text, write_tsv
 from alsig.keys import NORMALIZED, QC_PCA
 from alsig.settings import QcSettings
@@ -49,18 +48,15 @@ def run(
     settings
         The job's resolved ``qc:`` settings.
     threads
-        pydeseq2 workers of the VST fit.
+        Threads of the VST's dispersion fit.
     dataset
         The job's dataset id.
     """
     adata = ad.read_h5ad(inputs["h5ad"])
     log.info("QC of %s: %d samples x %d genes", dataset, adata.n_obs, adata.n_vars)
     name = str(adata.uns.get("dataset", dataset))
-    try:
-        # copy=False: the AnnData just read is the QC's working copy (one copy of the counts)
-        filtered, table, summary = run_qc(adata, settings, n_cpus=int(threads), copy=False)
-    finally:
-        shutdown_workers()
+    # copy=False: the AnnData just read is the QC's working copy (one copy of the counts)
+    filtered, table, summary = run_qc(adata, settings, n_cpus=int(threads), copy=False)
     # the AnnData read shares its matrices with ``filtered``; anndata's views of it (the
     # kept-sample subset) sit in reference cycles, so collect them now: otherwise they keep the
     # counts and the normalised layer alive after _release_written_matrices (0.9 GB at

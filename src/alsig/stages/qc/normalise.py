@@ -4,7 +4,8 @@ DESeq2 median-of-ratios size factors and the blind variance-stabilising transfor
 
 The VST is DESeq2's ``vst()``: a parametric dispersion-mean trend ``a0 + a1/mu`` is fitted blind
 (intercept-only design) on ``vst_n_genes`` genes spread over the mean range (DESeq2's ``nsub``;
-0 = all genes) with pydeseq2's estimators, then the closed-form transform is applied to every
+0 = all genes) with alsig's DESeq2 engine (:func:`alsig.deseq2.vst.fit_vst_trend`, pydeseq2's
+estimators in compiled gene-batched loops), then the closed-form transform is applied to every
 gene (:func:`apply_vst`). If the parametric fit fails, the mean-dispersion transform is used (as
 DESeq2/pydeseq2 do) and the log says so.
 """
@@ -12,16 +13,14 @@ DESeq2/pydeseq2 do) and the log says so.
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 
 from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks, gene_means, map_gene_blocks
 from alsig.counts import dense_counts
-from alsig.deseq import pydeseq2, shutdown_workers
+from alsig.deseq2.vst import fit_vst_trend
 from alsig.errors import AlsigError
 from alsig.keys import NORMALIZED, QC_NORMALISATION, VST
 
@@ -166,7 +165,7 @@ def vst(
     n_genes
         Genes of the trend fit (:func:`fit_vst`).
     n_cpus
-        pydeseq2 workers.
+        Threads of the dispersion fit.
     dtype
         Of the result: computed in float64 block by block (:func:`vst_counts`), then cast.
     block_size
@@ -195,7 +194,7 @@ def fit_vst(
     n_genes
         Genes of the fit, spread over the mean range (:func:`_vst_genes`).
     n_cpus
-        pydeseq2 workers.
+        Threads of the dispersion fit (the result does not depend on it).
     block_size
         Genes per block of the normalised means.
 
@@ -210,7 +209,6 @@ def fit_vst(
     AlsigError
         Fewer than 3 genes have counts.
     """
-    DeseqDataSet, _, DefaultInference = pydeseq2()
     counts = np.asarray(counts)
     genes = _vst_genes(gene_means(counts, lambda block: block / sf[:, None], block_size), n_genes)
     if len(genes) < 3:
@@ -218,50 +216,15 @@ def fit_vst(
             f"only {len(genes)} genes have any counts; the variance stabilising transformation "
             "needs more genes (check the count matrix)."
         )
-    sub = counts[:, genes]
-    sub_counts = pd.DataFrame(
-        sub.astype(int),
-        index=[f"s{i}" for i in range(counts.shape[0])],
-        columns=[f"g{j}" for j in range(len(genes))],
-    )
-    meta = pd.DataFrame(index=sub_counts.index)
-    design = pd.DataFrame(1.0, index=sub_counts.index, columns=["Intercept"])
-    normed = sub / sf[:, None]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        dds = DeseqDataSet(
-            counts=sub_counts,
-            metadata=meta,
-            design=design,
-            inference=DefaultInference(n_cpus=n_cpus),
-            quiet=True,
-        )
-        # size factors come from all genes, not the fitting subset
-        dds.obs["size_factors"] = sf
-        dds.obsm["size_factors"] = sf
-        dds.layers["normed_counts"] = normed
-        dds.var["_normed_means"] = normed.mean(axis=0)
-        dds.logmeans = np.zeros(len(genes))
-        dds.filtered_genes = np.ones(len(genes), dtype=bool)
-        dds.vst_fit_type = "parametric"
-        try:
-            dds.vst_fit(use_design=False)
-        finally:
-            # pydeseq2's worker processes (about 0.25 GB each) would otherwise idle next to
-            # the layers until the job ends (bench/results/qc_memory.md)
-            shutdown_workers()
-    for w in caught:
-        log.info("pydeseq2 (vst): %s", w.message)
+    # alsig's DESeq2 engine (held to pydeseq2's vst_fit in tests/unit/test_qc.py): compiled
+    # gene-batched loops, no worker processes to start for a fit of seconds
+    trend = fit_vst_trend(counts[:, genes], sf, n_threads=n_cpus, fit_type="parametric")
     info: dict[str, Any] = {"vst_fit_genes": int(len(genes))}
-    if "vst_trend_coeffs" in dds.uns:
-        a0, a1 = (float(v) for v in dds.uns["vst_trend_coeffs"])
+    if trend.kind == "parametric":
+        a0, a1 = trend.coefficients
         info.update(vst_fit_type="parametric", vst_a0=a0, vst_a1=a1)
     else:
-        from scipy.stats import trim_mean
-
-        disp = dds.var["vst_genewise_dispersions"].to_numpy(dtype=float)
-        disp = disp[np.isfinite(disp) & (disp > 10 * dds.min_disp)]
-        info.update(vst_fit_type="mean", vst_mean_dispersion=float(trim_mean(disp, 0.001)))
+        info.update(vst_fit_type="mean", vst_mean_dispersion=trend.coefficients[0])
         log.warning("VST: parametric dispersion trend did not converge; used the mean dispersion")
     return info
 
@@ -337,7 +300,7 @@ def normalise(adata: ad.AnnData, *, vst_n_genes: int, n_cpus: int) -> ad.AnnData
     vst_n_genes
         Genes of the VST trend fit (0: all).
     n_cpus
-        pydeseq2 workers of the VST fit.
+        Threads of the VST's dispersion fit.
 
     Returns
     -------
@@ -349,7 +312,6 @@ def normalise(adata: ad.AnnData, *, vst_n_genes: int, n_cpus: int) -> ad.AnnData
     log.info("size factors (%s): %.3g-%.3g", method, sf.min(), sf.max())
     adata.obs["size_factor"] = sf
     log.info("VST on %d samples x %d genes", adata.n_obs, adata.n_vars)
-    # fitted before the layers exist: pydeseq2's worker processes then sit next to the counts only
     info = fit_vst(counts, sf, n_genes=vst_n_genes, n_cpus=n_cpus)
     adata.layers[NORMALIZED] = normalised_counts(counts, sf, dtype=np.float32)
     adata.layers[VST] = vst_counts(counts, sf, info, dtype=np.float32)

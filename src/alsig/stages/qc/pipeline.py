@@ -60,7 +60,7 @@ def run_qc(
     settings
         The ``qc:`` settings.
     n_cpus
-        Workers of pydeseq2's VST fit.
+        Threads of the VST's dispersion fit.
     copy
         Work on a copy of ``adata``. ``False`` (the QC job, on the AnnData it has just read)
         saves a copy of the counts: ``adata`` is then changed and may share its matrices with
