@@ -220,10 +220,15 @@ def test_the_import_rules_are_the_documents():
     [
         ("alsig.stages.score.figures_job", ("alsig.stages.score.scoring", "alsig.cellmix")),
         ("alsig.stages.enrich.report_job", ("alsig.gsea", "alsig.stages.enrich.contrast")),
+        (
+            "alsig.stages.subtypes.enrich_job",
+            ("alsig.stages.de", "alsig.stages.axes", "alsig.voom", "alsig.deseq2"),
+        ),
     ],
 )
 def test_short_jobs_do_not_import_the_engines_they_do_not_run(entry, engines):
-    """score_figures and enrich_report start in a fraction of their stage's import time."""
+    """score_figures, enrich_report and subtypes_enrich start in a fraction of their stage's
+    import time."""
     seen: set[str] = set()
     todo = [entry]
     while todo:

@@ -30,13 +30,8 @@ from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts
 from alsig.stages.qc.replicates import collapse_replicates
 from alsig.stages.subtypes import subtype_table
 from alsig.stages.subtypes.calls import project_dataset
-from alsig.stages.subtypes.carry import (
-    SUBTYPES,
-    subtype_axis_tests,
-    subtype_de,
-    subtype_design,
-    subtype_enrichment,
-)
+from alsig.stages.subtypes.carry import SUBTYPES, subtype_axis_tests, subtype_de, subtype_design
+from alsig.stages.subtypes.carry_enrich import subtype_enrichment
 from alsig.stages.subtypes.discovery import discovery_table
 from alsig.stages.subtypes.donors import donor_calls
 from alsig.stages.subtypes.features import counts_by_entrez

@@ -9,10 +9,29 @@ optionally, the cohort's own consensus NMF (:mod:`.discovery`, :mod:`.nmf`). Mol
 associated with resistance biology, not a prediction of any patient's drug response.
 
 Rule entry points: :func:`run`, :func:`run_discovery`, :func:`run_de`, :func:`run_enrich`,
-:func:`run_axis_tests`; :func:`subtype_table` is the main work on objects in memory.
+:func:`run_axis_tests`; :func:`subtype_table` is the main work on objects in memory. The names
+are imported on first use (PEP 562), so that the many ``subtypes_enrich`` jobs load only
+:mod:`.enrich_job`.
 """
 
-from alsig.stages.subtypes.job import run, run_axis_tests, run_de, run_discovery, run_enrich
-from alsig.stages.subtypes.table import subtype_table
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "run": "alsig.stages.subtypes.job",
+    "run_axis_tests": "alsig.stages.subtypes.job",
+    "run_de": "alsig.stages.subtypes.job",
+    "run_discovery": "alsig.stages.subtypes.job",
+    "run_enrich": "alsig.stages.subtypes.enrich_job",
+    "subtype_table": "alsig.stages.subtypes.table",
+}
 
 __all__ = ["run", "run_axis_tests", "run_de", "run_discovery", "run_enrich", "subtype_table"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,8 @@ same DE entry point (:func:`alsig.stages.de.fit.run_de`), so the same repeated-d
 the main contrast. Every sample stays in the fit (``de.samples``): the other subtypes,
 ``unassigned`` and ``out_of_reference`` disease samples form their own levels. Enrichment runs the
 enrich stage's own prerank + ORA (:func:`alsig.stages.enrich.contrast.enrich_contrast`) on each
-subtype's DE table for the collections of ``subtypes.enrich_collections``; the axis tests fit
+subtype's DE table for the collections of ``subtypes.enrich_collections`` (:mod:`.carry_enrich`, kept
+apart so that those jobs load no model fitting); the axis tests fit
 every score with the axes stage's model (:func:`alsig.stages.axes.effects.axis_tests`).
 
 These results are descriptive and partly circular: the calls were made from the model's
@@ -21,20 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 import polars as pl
 
 from alsig.keys import CONDITION, excluded_samples
-from alsig.settings import Contrast, DeSettings, EnrichSettings, SubtypesSettings
+from alsig.settings import Contrast, DeSettings, SubtypesSettings
 from alsig.stages.axes.effects import axis_tests
 from alsig.stages.de.fit import RESULT as DE_RESULT
 from alsig.stages.de.fit import run_de
-from alsig.stages.enrich.contrast import enrich_contrast
-from alsig.stages.enrich.results import RESULT as ENRICH_RESULT
-from alsig.stages.enrich.results import empty_result
+from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE
 from alsig.stages.subtypes.reference_model import CLASSES
 from alsig.tables import schemas
 
@@ -42,14 +41,8 @@ from alsig.tables import schemas
 SUBTYPE_FACTOR = "subtype_call"
 #: the subtypes that get their own contrast (file names use them)
 SUBTYPES = CLASSES
-#: schemas of the columns appended to the DE and enrichment tables
+#: schema of the column appended to the DE tables
 DE_EXTRA = "subtypes_de"
-ENRICH_EXTRA = "subtypes_enrichment"
-CIRCULARITY_NOTE = (
-    "descriptive: the subtype calls were made from the reference model's features, so the "
-    "p-values of genes that are model features (model_feature / model_features) are not "
-    "evidence of a difference"
-)
 
 
 def contrast_name(subtype: str, settings: SubtypesSettings) -> str:
@@ -220,67 +213,6 @@ def with_model_features(table: pl.DataFrame, model_gene_ids: set[str]) -> pl.Dat
         flagged.select(list(schemas.polars_schema(DE_EXTRA))), DE_EXTRA, "model_feature"
     )
     return flagged
-
-
-def subtype_enrichment(
-    de: pl.DataFrame,
-    sets: Mapping[str, Sequence[str]],
-    *,
-    collection: str,
-    enrich_settings: EnrichSettings,
-    model_symbols: set[str],
-    threads: int,
-    source: str,
-) -> pl.DataFrame:
-    """Enrichment of one subtype's DE table, each row listing its set's model features.
-
-    Parameters
-    ----------
-    de
-        The subtype's DE table (:func:`subtype_de`; ``model_feature`` is ignored here).
-    sets
-        ``{set name: [symbols]}`` of one harmonised collection.
-    collection
-        Collection id.
-    enrich_settings
-        The dataset's ``enrich:`` settings (engine, permutations, sizes, ORA thresholds).
-    model_symbols
-        Symbols of the reference model's gene features.
-    threads
-        Prerank threads.
-    source
-        The DE table's path, for messages.
-
-    Returns
-    -------
-    polars.DataFrame
-        The ``enrichment`` columns, then ``n_model_features`` and ``model_features``; no rows
-        when the DE table has none (the subtype was not fitted).
-    """
-    core = de.drop("model_feature") if "model_feature" in de.columns else de
-    if core.is_empty():
-        table = empty_result()
-    else:
-        table = enrich_contrast(
-            core,
-            sets,
-            collection=collection,
-            settings=enrich_settings,
-            threads=threads,
-            source=source,
-        ).table
-    schemas.validate(table, ENRICH_RESULT, f"enrichment of {source}")
-    overlap = {term: sorted(set(genes) & model_symbols) for term, genes in sets.items()}
-    terms = table["term"].to_list()
-    extra = pl.DataFrame(
-        {
-            "n_model_features": [len(overlap.get(t, [])) for t in terms],
-            "model_features": [";".join(overlap.get(t, [])) for t in terms],
-        },
-        schema=schemas.polars_schema(ENRICH_EXTRA),
-    )
-    schemas.validate(extra, ENRICH_EXTRA, "model_features")
-    return pl.concat([table, extra], how="horizontal")
 
 
 def subtype_axis_tests(

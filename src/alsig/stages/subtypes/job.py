@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -21,31 +20,18 @@ import pandas as pd
 import polars as pl
 
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
-from alsig.settings import DeSettings, EnrichSettings, SubtypesSettings
-from alsig.settings.stages import from_mapping
+from alsig.settings import DeSettings, SubtypesSettings
 from alsig.stages.axes.figures import plot_axis_forest
-from alsig.stages.enrich.sets import collection_for, load_collection
 from alsig.stages.subtypes.calls import collapsed_members
-from alsig.stages.subtypes.carry import (
-    CIRCULARITY_NOTE,
-    subtype_axis_tests,
-    subtype_de,
-    subtype_enrichment,
-)
+from alsig.stages.subtypes.carry import subtype_axis_tests, subtype_de
 from alsig.stages.subtypes.discovery import discovery_table
+from alsig.stages.subtypes.enrich_job import subtype_settings
 from alsig.stages.subtypes.figures import plot_consensus, plot_projection, plot_states
 from alsig.stages.subtypes.reference_model import load_shipped
 from alsig.stages.subtypes.table import shares, subtype_table
 from alsig.tables import read_scores, schemas
 
 log = logging.getLogger(__name__)
-
-
-def _subtype_settings(value: SubtypesSettings | Mapping[str, Any]) -> SubtypesSettings:
-    """Return the ``subtypes:`` settings of a rule whose own ``settings`` are another stage's."""
-    if isinstance(value, SubtypesSettings):
-        return value
-    return from_mapping(SubtypesSettings, value)
 
 
 def _share_text(table: pl.DataFrame, label: str, column: str) -> str:
@@ -199,7 +185,7 @@ def run_de(
     subtypes
         The dataset's ``subtypes:`` settings.
     """
-    chosen = _subtype_settings(subtypes)
+    chosen = subtype_settings(subtypes)
     table, calls = _calls(inputs["subtypes"])
     model = load_shipped(str(table["subtype_model"][0]))
     adata = read_h5ad_counts(inputs["h5ad"])
@@ -224,61 +210,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, default=str)
     return value
-
-
-def run_enrich(
-    inputs: Mapping[str, Any],
-    outputs: Mapping[str, Any],
-    settings: EnrichSettings,
-    threads: int,
-    *,
-    dataset: str,
-    subtype: str,
-    collection: str,
-    subtypes: SubtypesSettings | Mapping[str, Any],
-) -> None:
-    """Rule ``subtypes_enrich``: one subtype's DE table x one collection.
-
-    Parameters
-    ----------
-    inputs
-        ``de``: the subtype's DE table; ``subtypes``: the per-sample table (its model).
-    outputs
-        ``parquet``, ``tsv``.
-    settings
-        The dataset's ``enrich:`` settings.
-    threads
-        Prerank threads.
-    dataset, subtype, collection
-        The job's wildcards.
-    subtypes
-        The dataset's ``subtypes:`` settings (``enrich_collections``).
-    """
-    chosen = _subtype_settings(subtypes)
-    collections = dataclasses.replace(settings, collections=chosen.enrich_collections)
-    sets, _ = load_collection(collection_for(collections, collection))
-    table = pl.read_parquet(inputs["subtypes"], columns=["subtype_model"])
-    model = load_shipped(str(table["subtype_model"][0]))
-    de = pl.read_parquet(inputs["de"])
-    result = subtype_enrichment(
-        de,
-        sets,
-        collection=collection,
-        enrich_settings=settings,
-        model_symbols=set(model.gene_symbols),
-        threads=int(threads),
-        source=str(inputs["de"]),
-    )
-    log.info(
-        "dataset %s, %s / %s: %d rows; %s",
-        dataset,
-        subtype,
-        collection,
-        result.height,
-        CIRCULARITY_NOTE if result.height else "nothing tested (no DE table)",
-    )
-    write_parquet(result, outputs["parquet"])
-    write_tsv(result, outputs["tsv"])
 
 
 def run_axis_tests(
@@ -309,7 +240,7 @@ def run_axis_tests(
     """
     import anndata as ad
 
-    chosen = _subtype_settings(subtypes)
+    chosen = subtype_settings(subtypes)
     scores = read_scores(inputs["scores"])
     obs = ad.read_h5ad(inputs["h5ad"], backed="r").obs.copy()
     _, calls = _calls(inputs["subtypes"])
