@@ -308,7 +308,7 @@ def name_points(
         iter_lim=NAME_STEPS,
     )
     for other in repeat_on:
-        _copy_names(texts, lines, other)
+        _copy_names(texts, lines, (xs, ys), other)
     return texts
 
 
@@ -344,30 +344,35 @@ def _nearest_points(
 NAME_LINE: dict[str, Any] = {"arrowstyle": "-", "color": "0.4", "lw": 0.5}
 
 
-def _copy_names(texts: list[Any], lines: list[Any], ax: matplotlib.axes.Axes) -> None:
-    """Draw placed names and their lines on another axes at the same data positions."""
+def _copy_names(
+    texts: list[Any], lines: list[Any], points: tuple[np.ndarray, np.ndarray], ax: Any
+) -> None:
+    """Draw placed names, and the lines from moved names to their points, on another axes."""
     from matplotlib.patches import FancyArrowPatch
 
-    copies = {}
+    copies = []
     for text in texts:
         x, y = text.get_position()
-        copies[id(text)] = ax.text(
-            x,
-            y,
-            text.get_text(),
-            fontsize=text.get_fontsize(),
-            color=text.get_color(),
-            ha=text.get_horizontalalignment(),
-            va=text.get_verticalalignment(),
-            zorder=text.get_zorder(),
+        copies.append(
+            ax.text(
+                x,
+                y,
+                text.get_text(),
+                fontsize=text.get_fontsize(),
+                color=text.get_color(),
+                ha=text.get_horizontalalignment(),
+                va=text.get_verticalalignment(),
+                zorder=text.get_zorder(),
+            )
         )
-    for line in lines:
-        start, end = line._posA_posB  # data coordinates, as adjustText set them
+    position = {id(text): i for i, text in enumerate(texts)}
+    for line in lines:  # adjustText drew one from each name moved far enough from its point
+        i = position[id(line.patchA)]
         ax.add_patch(
             FancyArrowPatch(
-                posA=start,
-                posB=end,
-                patchA=copies.get(id(line.patchA)),  # type: ignore[arg-type]  # a Text is a patch edge
+                posA=texts[i].get_position(),
+                posB=(points[0][i], points[1][i]),
+                patchA=copies[i],
                 transform=ax.transData,
                 **NAME_LINE,
             )

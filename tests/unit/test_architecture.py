@@ -42,6 +42,7 @@ PLUMBING = {
     "gsea",
     "io",
     "keys",
+    "lazy",
     "linalg",
     "palette",
     "plotting",
@@ -59,7 +60,7 @@ WORKFLOW = {"planning", "runner", "report"}
 #: The applications on top: nothing but the command line imports them.
 APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
-LEAVES = {"blocks", "errors", "keys", "gsea", "linalg", "palette"}
+LEAVES = {"blocks", "errors", "keys", "gsea", "lazy", "linalg", "palette"}
 
 
 def _modules() -> dict[str, Path]:

@@ -29,9 +29,9 @@ on first use (PEP 562), so the config checks every Snakemake parse and every job
 (:mod:`alsig.settings`) do not pay ~0.5 s for them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from alsig.lazy import lazy_exports
 from alsig.validation.duplicates import case_variants, check_unique, repeated
 from alsig.validation.encoding import Decoded, to_utf8
 from alsig.validation.files import check_input_file, path_problem
@@ -78,27 +78,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the heavy submodules' names when first asked for.
-
-    Parameters
-    ----------
-    name
-        An attribute of this package.
-
-    Returns
-    -------
-    object
-        The name from its submodule.
-
-    Raises
-    ------
-    AttributeError
-        A name this package does not have.
-    """
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"alsig.validation.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'alsig.validation' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__, {name: f"alsig.validation.{module}" for name, module in _LAZY.items()}
+)
 
 
 __all__ = [

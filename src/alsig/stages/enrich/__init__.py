@@ -10,8 +10,7 @@ loads only its own module, not the engines.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alsig.lazy import lazy_exports
 
 _EXPORTS = {
     "enrich_contrast": "alsig.stages.enrich.contrast",
@@ -22,7 +21,4 @@ _EXPORTS = {
 __all__ = ["enrich_contrast", "run", "run_report"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

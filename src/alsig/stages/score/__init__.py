@@ -11,8 +11,7 @@ The names are imported on first use (PEP 562), so that ``score_figures`` loads o
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alsig.lazy import lazy_exports
 
 _EXPORTS = {
     "run": "alsig.stages.score.job",
@@ -23,7 +22,4 @@ _EXPORTS = {
 __all__ = ["run", "run_figures", "score_anndata"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -16,8 +16,7 @@ are imported on first use (PEP 562), so that the many ``subtypes_enrich`` jobs l
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alsig.lazy import lazy_exports
 
 _EXPORTS = {
     "run": "alsig.stages.subtypes.job",
@@ -31,7 +30,4 @@ _EXPORTS = {
 __all__ = ["run", "run_axis_tests", "run_de", "run_discovery", "run_enrich", "subtype_table"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
