@@ -40,6 +40,8 @@ def two_dataset_config() -> dict:
     config = demo_test_config()  # the shared demo run's config, so its jobs stay done
     demo = config["datasets"]["demo"]
     again = dict(demo, description="the demo again under a second name (report test)")
+    # fewer jobs: the report's subtype entries are not what this test reads
+    again["subtypes"] = {"discovery": False, "enrich_collections": []}
     config["datasets"] = {"demo": demo, "demo_again": again}
     return config
 

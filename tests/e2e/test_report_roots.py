@@ -29,6 +29,9 @@ def two_roots(demo_run, tmp_path_factory):
     config = fast_demo_config()
     config["output_dir"] = "results/run_b"
     config["datasets"] = {"cohort_b": config["datasets"]["demo"]}
+    # the smallest whole DAG (17 jobs, not 26): this test is about roots and reports
+    config["enrich"]["collections"] = ["alsig_resistance"]
+    config["subtypes"] = {"discovery": False, "enrich_collections": []}
     (project / "config" / "b.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     run = subprocess.run(
         [

@@ -36,6 +36,7 @@ PLUMBING = {
     "counts",
     "deseq",
     "deseq2",
+    "distributions",
     "errors",
     "genes",
     "genesets",
@@ -60,7 +61,7 @@ WORKFLOW = {"planning", "runner", "report"}
 #: The applications on top: nothing but the command line imports them.
 APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
-LEAVES = {"blocks", "errors", "keys", "gsea", "lazy", "linalg", "palette"}
+LEAVES = {"blocks", "distributions", "errors", "keys", "gsea", "lazy", "linalg", "palette"}
 
 
 def _modules() -> dict[str, Path]:
@@ -216,6 +217,16 @@ def test_the_import_rules_are_the_documents():
         assert f"`alsig.{part}`" in text, part
 
 
+#: what the per-subtype DE, enrichment and axis tests run, and the projection does not
+SUBTYPE_CARRY_ENGINES = (
+    "alsig.stages.de",
+    "alsig.stages.axes",
+    "alsig.voom",
+    "alsig.deseq2",
+    "alsig.gsea",
+)
+
+
 @pytest.mark.parametrize(
     "entry,engines",
     [
@@ -225,11 +236,13 @@ def test_the_import_rules_are_the_documents():
             "alsig.stages.subtypes.enrich_job",
             ("alsig.stages.de", "alsig.stages.axes", "alsig.voom", "alsig.deseq2"),
         ),
+        ("alsig.stages.subtypes.job", SUBTYPE_CARRY_ENGINES),
+        ("alsig.stages.subtypes.discovery_job", SUBTYPE_CARRY_ENGINES),
     ],
 )
 def test_short_jobs_do_not_import_the_engines_they_do_not_run(entry, engines):
-    """score_figures, enrich_report and subtypes_enrich start in a fraction of their stage's
-    import time."""
+    """score_figures, enrich_report, subtypes, subtypes_discovery and subtypes_enrich start in
+    a fraction of their stage's import time."""
     seen: set[str] = set()
     todo = [entry]
     while todo:

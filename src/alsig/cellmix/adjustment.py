@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from alsig.distributions import norm_ppf, norm_sf, t_ppf, t_sf
 from alsig.errors import AlsigError
 
 Z_95 = 1.959963984540054
@@ -97,7 +97,7 @@ class AdjustedEffect:
     def pvalue_adjusted(self) -> float:
         """Two-sided p-value of the adjusted estimate (normal for the mixed model, t(df) else)."""
         z = abs(self.statistic_adjusted)
-        tail = stats.norm.sf(z) if not np.isfinite(self.df) else stats.t.sf(z, self.df)
+        tail = norm_sf(z) if not np.isfinite(self.df) else t_sf(z, self.df)
         return float(2 * tail)
 
     def standardised(self) -> tuple[float, float, np.ndarray]:
@@ -146,9 +146,7 @@ def share_removed(
         The difference with its SE and CI, the share with Fieller's CI.
     """
     cov = np.asarray(covariance, dtype=float)
-    crit = float(
-        stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else stats.t.ppf(0.5 + level / 2, df)
-    )
+    crit = float(norm_ppf(0.5 + level / 2) if not np.isfinite(df) else t_ppf(0.5 + level / 2, df))
     d = unadjusted - adjusted
     var_d = max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)
     se_d = float(np.sqrt(var_d))

@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
-from scipy.stats import rankdata
 
 from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks
 from alsig.cellmix.markers import N_MARKERS, MarkerLists, MarkerSelection, load_markers
+from alsig.distributions import rankdata
 from alsig.errors import AlsigError
 
 METHODS = ("rank", "mean_z", "median_z", "svd")

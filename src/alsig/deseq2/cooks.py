@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy.stats import f as f_distribution
 
 from alsig.deseq2.design import Design
+from alsig.distributions import f_ppf
 
 #: smallest robust dispersion (DESeq2: a smaller one gives extreme distances to every count
 #: in the outlier's cell)
@@ -44,7 +44,7 @@ REPLACEMENT_TRIM = 0.2
 
 def cooks_cutoff(n_samples: int, n_coefficients: int) -> float:
     """0.99 quantile of ``F(p, n - p)``."""
-    return float(f_distribution.ppf(0.99, n_coefficients, n_samples - n_coefficients))
+    return float(f_ppf(0.99, n_coefficients, n_samples - n_coefficients))
 
 
 @dataclass(frozen=True)

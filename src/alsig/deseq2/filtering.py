@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import false_discovery_control
+
+from alsig.distributions import bh_adjust
 
 #: number of base-mean quantiles tried
 N_THETA = 50
@@ -31,7 +32,7 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     padj = np.full(pvalues.shape, np.nan)
     ok = ~np.isnan(pvalues)
     if ok.any():
-        padj[ok] = false_discovery_control(pvalues[ok], method="bh")
+        padj[ok] = bh_adjust(pvalues[ok])
     return padj
 
 
@@ -128,7 +129,7 @@ def independent_filtering(base_mean: np.ndarray, pvalues: np.ndarray, alpha: flo
     for k, cutoff in enumerate(cutoffs):
         use = (base_mean >= cutoff) & tested
         if use.any():
-            adjusted[k, use] = false_discovery_control(pvalues[use], method="bh")
+            adjusted[k, use] = bh_adjust(pvalues[use])
     with np.errstate(invalid="ignore"):
         rejections = (adjusted < alpha).sum(axis=1).astype(int)
     smooth = lowess(theta, rejections, frac=LOWESS_FRACTION)

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from alsig.deseq2 import glm
 from alsig.deseq2.chunks import Blocks, gene_chunks, genes_by_samples
@@ -35,6 +34,7 @@ from alsig.deseq2.shrink import ShrinkResult, fit_prior_variance, grid_shrink, s
 from alsig.deseq2.size_factors import SizeFactorFit
 from alsig.deseq2.trend import DispersionPrior, DispersionTrend
 from alsig.deseq2.wald import WaldTest, wald_test
+from alsig.distributions import chi2_sf
 
 LN2 = math.log(2.0)
 
@@ -316,7 +316,7 @@ class DESeq2Fit:
         reduced_deviance = self._deviance(reduced)
         df = self.design.n_coefficients - reduced.n_coefficients
         stat = reduced_deviance - self.full_deviance()[self.fits.genes]
-        p = chi2.sf(stat, df)
+        p = chi2_sf(stat, df)
         zero = self.refit.new_all_zero
         stat[zero], p[zero] = 0.0, 1.0
         stat, p = self._full(stat), self._full(p)

@@ -21,7 +21,6 @@ import math
 import numba
 import numpy as np
 from scipy.optimize import minimize
-from scipy.stats import trim_mean
 
 from alsig.deseq2 import dispersion as disp_mod
 from alsig.deseq2 import glm
@@ -29,6 +28,7 @@ from alsig.deseq2.chunks import Blocks
 from alsig.deseq2.design import Design
 from alsig.deseq2.size_factors import SizeFactorFit
 from alsig.deseq2.trend import fit_dispersion_prior
+from alsig.distributions import trim_mean
 
 MAX_ROUNDS = 10
 #: share of genes (best fitting) whose likelihood the size factors maximise
@@ -148,7 +148,7 @@ def iterative_size_factors(
         use = genewise > 10 * min_disp
         if not use.any():
             break
-        fitted = np.full(g, float(trim_mean(genewise[use], proportiontocut=0.001)))
+        fitted = np.full(g, trim_mean(genewise[use], proportiontocut=0.001))
         prior = fit_dispersion_prior(genewise, fitted, n, 1, min_disp=min_disp)
         log_fitted = np.log(fitted)
         blocks(

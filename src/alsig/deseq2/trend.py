@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import polygamma
-from scipy.stats import norm, trim_mean
+
+from alsig.distributions import norm_ppf, trim_mean
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def mean_trend(genewise: np.ndarray, min_disp: float) -> DispersionTrend:
     The ``mean`` trend: trimmed mean (0.1 % each side) of the dispersions above ``10 min_disp``.
     """
     use = genewise > 10 * min_disp
-    return DispersionTrend("mean", (float(trim_mean(genewise[use], proportiontocut=0.001)),))
+    return DispersionTrend("mean", (trim_mean(genewise[use], proportiontocut=0.001),))
 
 
 def fit_dispersion_trend(
@@ -168,7 +169,7 @@ def fit_dispersion_prior(
     residuals = np.log(genewise) - np.log(fitted)
     above = genewise >= 100 * min_disp
     kept = residuals[above]
-    mad = np.median(np.abs(kept - np.median(kept))) / norm.ppf(0.75)
+    mad = np.median(np.abs(kept - np.median(kept))) / norm_ppf(0.75)
     squared = float(mad**2)
     variance = max(squared - float(polygamma(1, (n_samples - n_coefficients) / 2)), 0.25)
     return DispersionPrior(variance, squared)

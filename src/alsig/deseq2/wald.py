@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy.stats import norm
 
 from alsig.deseq2.chunks import Blocks
+from alsig.distributions import norm_sf
 
 
 @numba.njit(cache=True, nogil=True)
@@ -93,5 +93,5 @@ def wald_test(
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = lfc / se
-    pvalue = 2 * norm.sf(np.abs(stat))
+    pvalue = 2 * norm_sf(np.abs(stat))
     return WaldTest(lfc, se, stat, pvalue)

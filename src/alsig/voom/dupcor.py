@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from alsig.distributions import trim_mean
 from alsig.voom.models import block_correlations
 
 #: share trimmed from each end before averaging the atanh correlations
@@ -77,5 +77,5 @@ def duplicate_correlation(
     """
     rho = np.minimum(block_correlations(values, design, subjects, weights=weights), CAP)
     finite = np.isfinite(rho)
-    consensus = float(np.tanh(stats.trim_mean(np.arctanh(rho[finite]), trim)))
+    consensus = float(np.tanh(trim_mean(np.arctanh(rho[finite]), trim)))
     return DupCor(consensus=consensus, per_gene=rho)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
+from alsig.distributions import bh_adjust, chi2_sf, f_sf, t_sf
 from alsig.errors import AlsigError
 
 
@@ -190,7 +191,7 @@ def moderated_t(
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.asarray(estimate, dtype=float) / se
     dft = total_df(df, prior)
-    p = 2.0 * stats.t.sf(np.abs(t), dft)
+    p = 2.0 * t_sf(np.abs(t), dft)
     return Moderated(np.asarray(estimate, float), se, t, dft, p, post, prior)
 
 
@@ -254,8 +255,8 @@ def f_pvalue(f_stat: np.ndarray, df1: int, df2: np.ndarray) -> np.ndarray:
     df2 = np.broadcast_to(np.asarray(df2, dtype=float), f_stat.shape)
     finite = np.isfinite(df2)
     p = np.full(f_stat.shape, np.nan)
-    p[finite] = stats.f.sf(f_stat[finite], df1, df2[finite])
-    p[~finite] = stats.chi2.sf(f_stat[~finite] * df1, df1)
+    p[finite] = f_sf(f_stat[finite], df1, df2[finite])
+    p[~finite] = chi2_sf(f_stat[~finite] * df1, df1)
     return p
 
 
@@ -276,5 +277,5 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     q = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.any():
-        q[ok] = stats.false_discovery_control(p[ok], method="bh")
+        q[ok] = bh_adjust(p[ok])
     return q

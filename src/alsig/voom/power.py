@@ -11,7 +11,8 @@ two groups of subjects, ``m`` samples per subject, donor and residual standard d
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from alsig.distributions import t_ppf
 
 
 def minimum_detectable_lfc(
@@ -36,7 +37,7 @@ def minimum_detectable_lfc(
         Minimum detectable |log2FC| per gene.
     """
     df = np.asarray(df, dtype=float)
-    crit = stats.t.ppf(1.0 - alpha / 2.0, df) + stats.t.ppf(power, df)
+    crit = t_ppf(1.0 - alpha / 2.0, df) + t_ppf(power, df)
     return crit * np.asarray(se, dtype=float)
 
 

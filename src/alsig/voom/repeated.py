@@ -57,8 +57,8 @@ from typing import Any
 import numba
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from alsig.distributions import t_sf
 from alsig.errors import AlsigError
 from alsig.voom import ebayes, satterthwaite
 from alsig.voom.dupcor import duplicate_correlation
@@ -325,7 +325,7 @@ class RepeatedModel:
         with np.errstate(divide="ignore", invalid="ignore"):
             t = estimate / se
         return ebayes.Moderated(
-            estimate, se, t, df, 2.0 * stats.t.sf(np.abs(t), df), fit.sigma2, self.prior
+            estimate, se, t, df, 2.0 * t_sf(np.abs(t), df), fit.sigma2, self.prior
         )
 
     def test(

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from alsig.distributions import t_ppf
 from alsig.settings import Contrast
 from alsig.stages.axes.cell_mix import CELL_MIX, NONE, CellMixFit, cell_mix_fit
 from alsig.stages.axes.models import Design, Fit, fit_score, model_design
@@ -181,9 +182,7 @@ def _adjustment_columns(fit: Fit) -> tuple:
 
 
 def _t_crit(df: float) -> float:
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, df))
+    return float(t_ppf(0.975, df))
 
 
 def _finite(value: float) -> float | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from alsig.distributions import norm_sf
 from alsig.errors import AlsigError
 from alsig.settings import Contrast
 from alsig.stages.de.design import design_matrix, prepare_metadata
@@ -169,14 +170,13 @@ def _mixed_model(y: pd.Series, X: pd.DataFrame, subjects: pd.Series, coefficient
     estimate = float(result.fe_params.iloc[j])
     donor_var = float(np.asarray(result.cov_re)[0, 0])
     z = estimate / se
-    from scipy.stats import norm
 
     return Fit(
         estimate=estimate,
         se=se,
         sd=float(np.sqrt(result.scale + max(donor_var, 0.0))),
         statistic=z,
-        pvalue=float(2 * norm.sf(abs(z))),
+        pvalue=float(2 * norm_sf(abs(z))),
         model="mixed_random_subject",
     )
 

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from alsig.cellmix import pooled_pair, share_removed
+from alsig.distributions import norm_sf
 from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,5 @@ def _agreement(effects: np.ndarray, reference: float | None = None) -> str:
 
 
 def _two_sided(z: float) -> float:
-    from scipy.stats import norm
 
-    return float(2 * norm.sf(abs(z)))
+    return float(2 * norm_sf(abs(z)))

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.deseq import pydeseq2, shutdown_workers
+from alsig.distributions import norm_isf, norm_ppf
 from alsig.errors import AlsigError
 from alsig.settings import Contrast, DeSettings, DeTest
 from alsig.stages.de.design import design_matrix
@@ -224,9 +225,7 @@ def normal_mde(lfc_se: np.ndarray, alpha: float, power: float = 0.8) -> np.ndarr
     numpy.ndarray
         ``(z_{1-alpha/2} + z_power) * SE``.
     """
-    from scipy import stats
-
-    return (stats.norm.isf(alpha / 2.0) + stats.norm.ppf(power)) * np.asarray(lfc_se, float)
+    return (norm_isf(alpha / 2.0) + norm_ppf(power)) * np.asarray(lfc_se, float)
 
 
 class AlsigDESeq2:

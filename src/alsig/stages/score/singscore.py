@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
+from alsig.distributions import rankdata
 from alsig.signatures.model import Signature
 from alsig.stages.score.sets import (
     combine_parts,

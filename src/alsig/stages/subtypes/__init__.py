@@ -10,8 +10,9 @@ associated with resistance biology, not a prediction of any patient's drug respo
 
 Rule entry points: :func:`run`, :func:`run_discovery`, :func:`run_de`, :func:`run_enrich`,
 :func:`run_axis_tests`; :func:`subtype_table` is the main work on objects in memory. The names
-are imported on first use (PEP 562), so that the many ``subtypes_enrich`` jobs load only
-:mod:`.enrich_job`.
+are imported on first use (PEP 562) from one entry module per rule (:mod:`.job`,
+:mod:`.discovery_job`, :mod:`.carry_job`, :mod:`.enrich_job`), so that each job loads only the
+engines it runs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from alsig.lazy import lazy_exports
 
 _EXPORTS = {
     "run": "alsig.stages.subtypes.job",
-    "run_axis_tests": "alsig.stages.subtypes.job",
-    "run_de": "alsig.stages.subtypes.job",
-    "run_discovery": "alsig.stages.subtypes.job",
+    "run_axis_tests": "alsig.stages.subtypes.carry_job",
+    "run_de": "alsig.stages.subtypes.carry_job",
+    "run_discovery": "alsig.stages.subtypes.discovery_job",
     "run_enrich": "alsig.stages.subtypes.enrich_job",
     "subtype_table": "alsig.stages.subtypes.table",
 }

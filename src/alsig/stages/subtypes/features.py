@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
-from scipy.stats import rankdata
 
+from alsig.distributions import rankdata
 from alsig.genes import GeneMap
 from alsig.signatures import Signature
 from alsig.stages.score.retrotransposons import te_log2cpm

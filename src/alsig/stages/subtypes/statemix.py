@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from alsig.cellmix import CELL_TYPES, CellIndexer, MarkerLists
+from alsig.distributions import spearman
 from alsig.signatures import Signature
 from alsig.stages.subtypes.states import LABELS, STATES
 
@@ -111,7 +111,7 @@ def _row(view: str, name: str, y: pd.Series, indices: pd.DataFrame, n_left_out: 
     rhos = {}
     for cell_type in CELL_TYPES:
         if cell_type in usable and len(frame) >= 3 and frame["_y"].std() > 0:
-            rhos[cell_type] = float(spearmanr(frame["_y"], frame[cell_type]).statistic)
+            rhos[cell_type] = spearman(frame["_y"].to_numpy(), frame[cell_type].to_numpy())
         else:
             rhos[cell_type] = float("nan")
     finite = {k: v for k, v in rhos.items() if np.isfinite(v)}
