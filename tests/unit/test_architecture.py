@@ -255,3 +255,24 @@ def test_short_jobs_do_not_import_the_engines_they_do_not_run(entry, engines):
         todo += list(imports_of(module, runtime_only=True))
     loaded = sorted(m for m in seen for e in engines if m == e or m.startswith(f"{e}."))
     assert not loaded, loaded
+
+
+#: modules allowed to import scipy.stats (QC also loads it through scanpy and scikit-learn)
+SCIPY_STATS_ALLOWED = {"alsig.stages.qc.covariates"}
+
+
+def test_jobs_take_distributions_from_alsig_distributions_not_scipy_stats():
+    """Importing scipy.stats costs every job 0.35 s: alsig.distributions has what they call."""
+    importers = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{alias.name}" for alias in node.names]
+                if isinstance(node, ast.ImportFrom) and node.module
+                else []
+            )
+            if any(n == "scipy.stats" or n.startswith("scipy.stats.") for n in names):
+                importers.append(module)
+    assert set(importers) <= SCIPY_STATS_ALLOWED, sorted(set(importers) - SCIPY_STATS_ALLOWED)
