@@ -104,7 +104,8 @@ def workflow_command(
     (workdir / "config").mkdir(exist_ok=True)
     config_path = workdir / "config" / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return [*snakemake_in(workdir), "--cores", str(cores), *extra_args, *targets]
+    # --cores (one value) after the extra options ends any that takes several (--set-threads)
+    return [*snakemake_in(workdir), *extra_args, "--cores", str(cores), *targets]
 
 
 def snakemake_in(workdir: Path) -> list[str]:

@@ -512,6 +512,37 @@ def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cel
     return int((base_mb + bytes_per_cell * matrix_cells(h5ad_path) / 1e6) * attempt)
 
 
+#: Samples x genes from which a matrix job gets more than one thread. Below them the compiled
+#: gene loops do not pay for a second core (benchmark ``cpu_time / s``, shared cohorts, 2 threads
+#: each): QC used 1.0 core at 0.5, 1.2 and 4.9 M cells; DE and the per-subtype DE 1.0 core at 0.5
+#: and 1.2 M cells and 1.5-1.6 at 4.9 M (GSE124439). One thread each lets a 2-core run do two such
+#: jobs at once: the shared-cohorts DAG took 190 s instead of 222 s.
+QC_PARALLEL_CELLS = 20_000_000
+DE_PARALLEL_CELLS = 2_000_000
+
+
+def job_threads(h5ad_path: str, most: int, *, from_cells: int) -> int:
+    """Return the threads of a job on the matrix of ``h5ad_path``.
+
+    Parameters
+    ----------
+    h5ad_path
+        The job's input AnnData.
+    most
+        The rule's threads for a large matrix.
+    from_cells
+        Samples x genes from which the job gets ``most`` (:data:`QC_PARALLEL_CELLS`,
+        :data:`DE_PARALLEL_CELLS`).
+
+    Returns
+    -------
+    int
+        1 below ``from_cells`` (and while the file does not exist yet: Snakemake asks again
+        when the job is ready to run), else ``most``.
+    """
+    return most if matrix_cells(h5ad_path) >= from_cells else 1
+
+
 def qc_runtime_min(h5ad_path: str) -> int:
     """Runtime (minutes) of a QC job."""
     return 10 + matrix_cells(h5ad_path) // 2_000_000

@@ -70,7 +70,9 @@ class Site:
                 "timeout_seconds": 10,
             },
             # the whole-DAG test is about the default target and the catalog, not enrichment
-            "enrich": dict(FAST_ENRICH),
+            # or subtypes: their smallest settings
+            "enrich": {**FAST_ENRICH, "collections": ["alsig_resistance"]},
+            "subtypes": {"discovery": False, "enrich_collections": []},
             "datasets": self.datasets,
         }
         self.config.write_text(yaml.safe_dump(base, sort_keys=False))

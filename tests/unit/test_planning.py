@@ -65,6 +65,17 @@ def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
     )  # 2000 x 60k
 
 
+def test_matrix_jobs_get_their_threads_from_the_matrix_size(tmp_path):
+    path = tmp_path / "m.h5ad"
+    ad.AnnData(np.zeros((10, 100), dtype=np.int32)).write_h5ad(path)  # 1,000 cells
+    assert planning.job_threads(str(path), 4, from_cells=1000) == 4
+    assert planning.job_threads(str(path), 4, from_cells=1001) == 1
+    # not made yet (a dry run): one thread; Snakemake asks again when the job is ready
+    assert planning.job_threads(str(tmp_path / "not_yet.h5ad"), 4, from_cells=1) == 1
+    # GSE124439 (176 x 27,961 = 4.9 M cells): DE gets its threads, QC does not
+    assert planning.DE_PARALLEL_CELLS < 176 * 27_961 < planning.QC_PARALLEL_CELLS
+
+
 def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[dict, str]:
     """``enrich:`` settings with one user collection of ``sets`` gene sets and a DE table of
     ``genes`` rows, for the enrich rule's resource estimates."""

@@ -89,6 +89,14 @@ wildcard_constraints:
     accession=r"GSE\d+",
 
 
+def matrix_threads(most, from_cells):
+    """A rule's threads: `most` from `from_cells` samples x genes of the job's input h5ad, else 1
+    (planning.job_threads; asked again when the job is ready, once the h5ad exists)."""
+    return lambda wildcards, input: planning.job_threads(
+        input.h5ad, most, from_cells=from_cells
+    )
+
+
 def stage_params(dataset, stage):
     """A job's ``params.settings``: its stage's settings as resolved once in SETTINGS (plain
     values, so that a changed setting reruns the job; the job makes the typed object of them).

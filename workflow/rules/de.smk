@@ -78,7 +78,8 @@ for de_dataset in DATASETS:
             out(f"{de_dataset}/benchmarks/de/de.tsv")
         conda:
             "../envs/alsig.yaml"
-        threads: 4
+        # 4 from 2 M samples x genes (planning.DE_PARALLEL_CELLS), else 1
+        threads: matrix_threads(4, planning.DE_PARALLEL_CELLS)
         resources:
             **de_resources(de_dataset),
         params:

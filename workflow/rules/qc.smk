@@ -82,7 +82,8 @@ rule qc:
         out("{dataset}/benchmarks/qc.tsv")
     conda:
         "../envs/alsig.yaml"
-    threads: 2
+    # 2 from 20 M samples x genes (planning.QC_PARALLEL_CELLS), else 1
+    threads: matrix_threads(2, planning.QC_PARALLEL_CELLS)
     resources:
         mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
             input.h5ad, attempt, **planning.QC_MEMORY

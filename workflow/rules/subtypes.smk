@@ -135,7 +135,8 @@ rule subtypes_de:
         out("{dataset}/benchmarks/subtypes/de/{subtype}.tsv")
     conda:
         "../envs/alsig.yaml"
-    threads: 4
+    # as the DE job: 4 from 2 M samples x genes, else 1
+    threads: matrix_threads(4, planning.DE_PARALLEL_CELLS)
     resources:
         # one fit under the dataset's DE model (the mixed model when donors repeat)
         mem_mb=lambda wc, input, attempt: planning.de_mem_mb(
