@@ -512,13 +512,15 @@ def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cel
     return int((base_mb + bytes_per_cell * matrix_cells(h5ad_path) / 1e6) * attempt)
 
 
-#: Samples x genes from which a matrix job gets more than one thread. Below them the compiled
-#: gene loops do not pay for a second core (benchmark ``cpu_time / s``, shared cohorts, 2 threads
-#: each): QC used 1.0 core at 0.5, 1.2 and 4.9 M cells; DE and the per-subtype DE 1.0 core at 0.5
-#: and 1.2 M cells and 1.5-1.6 at 4.9 M (GSE124439). One thread each lets a 2-core run do two such
-#: jobs at once: the shared-cohorts DAG took 190 s instead of 222 s.
+#: Samples x genes from which a matrix job gets more than one thread. Below them a second core
+#: does not pay (benchmark ``cpu_time / s``, shared cohorts, 2 threads each): QC used 1.0 core at
+#: 0.5, 1.2 and 4.9 M cells; DE and the per-subtype DE 1.0 core at 0.5 and 1.2 M cells and
+#: 1.5-1.6 at 4.9 M (GSE124439), where a second thread saved a third of the job's wall but the job
+#: then waited for two free cores while Snakemake filled every single free core with one-thread
+#: jobs (GSE124439's DE started at 120-150 s of a 180 s run). With one thread each, the
+#: shared-cohorts DAG took 167 s on 2 cores instead of 222 s.
 QC_PARALLEL_CELLS = 20_000_000
-DE_PARALLEL_CELLS = 2_000_000
+DE_PARALLEL_CELLS = 10_000_000
 
 
 def job_threads(h5ad_path: str, most: int, *, from_cells: int) -> int:

@@ -242,3 +242,20 @@ def test_trend_weights_equal_numpy_interpolation_bit_for_bit():
     floor = 1e-3 * float(np.median(ys))
     expected = 1.0 / np.maximum(np.interp(shifted, xs, ys), floor) ** 4
     assert np.array_equal(_weights(fitted, lib, (xs, ys)), expected, equal_nan=True)
+
+
+def test_the_mixed_model_runs_blas_on_one_thread_whatever_its_own_threads():
+    """A multi-threaded BLAS sums in another order for another thread count and REML carries
+    that digit to ~1e-6: on GSE124439 the per-subtype DE differed between 1 and 2 job threads
+    until BLAS was held to one thread inside the fit (then byte-identical)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from alsig.voom.repeated import _threads
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        for threads in (1, 2):
+            with _threads(threads):
+                assert blas_threads() == {1}

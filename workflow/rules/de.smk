@@ -76,9 +76,11 @@ for de_dataset in DATASETS:
             out(f"{de_dataset}/logs/de/de.log"),
         benchmark:
             out(f"{de_dataset}/benchmarks/de/de.tsv")
+        # first among ready jobs: most of a dataset's work (enrichment, subtypes) waits on it
+        priority: 2
         conda:
             "../envs/alsig.yaml"
-        # 4 from 2 M samples x genes (planning.DE_PARALLEL_CELLS), else 1
+        # 4 from 10 M samples x genes (planning.DE_PARALLEL_CELLS), else 1
         threads: matrix_threads(4, planning.DE_PARALLEL_CELLS)
         resources:
             **de_resources(de_dataset),

@@ -32,6 +32,8 @@ rule enrich:
     wildcard_constraints:
         contrast=r"[^/]+",
         collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    # the longest jobs (GO BP: 15-20 s per contrast) start early, short ones fill the gaps
+    priority: 1
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -64,6 +64,7 @@ rule subtypes:
         out("{dataset}/logs/subtypes.log"),
     benchmark:
         out("{dataset}/benchmarks/subtypes.tsv")
+    priority: 1
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -133,9 +134,11 @@ rule subtypes_de:
         out("{dataset}/logs/subtypes/de/{subtype}.log"),
     benchmark:
         out("{dataset}/benchmarks/subtypes/de/{subtype}.tsv")
+    # the last links of a dataset's longest chain (score, subtypes, their DE, enrichment)
+    priority: 1
     conda:
         "../envs/alsig.yaml"
-    # as the DE job: 4 from 2 M samples x genes, else 1
+    # as the DE job: 4 from 10 M samples x genes, else 1
     threads: matrix_threads(4, planning.DE_PARALLEL_CELLS)
     resources:
         # one fit under the dataset's DE model (the mixed model when donors repeat)

@@ -57,6 +57,7 @@ from typing import Any
 import numba
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from alsig.distributions import t_sf
 from alsig.errors import AlsigError
@@ -171,12 +172,18 @@ class RepeatedFit:
 
 @contextmanager
 def _threads(n: int | None):
+    """Run the block with ``n`` numba threads for the per-gene loops and BLAS on one thread.
+
+    A multi-threaded BLAS sums in another order for another thread count, and the REML optimiser
+    carries that last digit to ~1e-6 (the DESeq2 engine does the same, :mod:`alsig.deseq2.chunks`).
+    """
     before = numba.get_num_threads()
     if n:
         pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at numba's import
         numba.set_num_threads(max(1, min(int(n), pool)))
     try:
-        yield
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
     finally:
         numba.set_num_threads(before)
 
