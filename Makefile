@@ -37,17 +37,20 @@ report: install
 	$(BIN)/alsig report --config $(CONFIG)
 
 ## Install the test dependencies and run the whole test suite (two workers; the tests that read
-## the shared demo run stay on one worker, which builds it once).
+## the shared demo run stay on one worker, which builds it once). BLAS on one thread per worker:
+## two workers each running a two-thread BLAS on two cores spin and wait (bench/results/test_suite.md);
+## the workflow's jobs get their own rule's threads from Snakemake either way.
+TEST_ENV = OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -ra --durations=15
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadgroup -ra --durations=15
 
 ## The unit tier: functions on data in memory, no Snakemake, no subprocess (under a minute).
 test-unit: install
-	$(BIN)/python -m pytest -n 2 -ra tests/unit
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 -ra tests/unit
 
 ## The quick loop while developing: the unit tier and the demo-run assertions.
 test-fast: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -ra tests/unit tests/e2e/test_demo_workflow.py
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadgroup -ra tests/unit tests/e2e/test_demo_workflow.py
 
 ## Lint: ruff (with the numpydoc docstring rules, convention numpy), ruff format, snakefmt,
 ## snakemake --lint.
