@@ -37,12 +37,13 @@ report: install
 	$(BIN)/alsig report --config $(CONFIG)
 
 ## Install the test dependencies and run the whole test suite (two workers; the tests that read
-## the shared demo run stay on one worker, which builds it once). BLAS on one thread per worker:
+## the shared demo run stay on one worker, which builds it once; the longest start first, in the
+## order of tests/conftest.py's LONGEST_FIRST). BLAS on one thread per worker:
 ## two workers each running a two-thread BLAS on two cores spin and wait (bench/results/test_suite.md);
 ## the workflow's jobs get their own rule's threads from Snakemake either way.
 TEST_ENV = OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: install
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadgroup -ra --durations=15
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -ra --durations=15
 
 ## The unit tier: functions on data in memory, no Snakemake, no subprocess (under a minute).
 test-unit: install

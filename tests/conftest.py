@@ -30,12 +30,15 @@ needs_shared = pytest.mark.skipif(
 )
 
 
-#: modules whose tests take minutes (a Slurm run polled by the executor plugin, a fresh
-#: environment compiling the numba engines, a second dataset's DAG, the reprocessing runs)
+#: modules whose tests take minutes (a Slurm run polled by the executor plugin, a second
+#: dataset's DAG, a fresh environment compiling the numba engines, the reprocessing runs).
+#: ``make test`` keeps this order (``--no-loadscope-reorder``): the Slurm test starts at once on
+#: one worker while the other builds the shared demo run in the report render's setup; the
+#: module test is queued behind the Slurm test (xdist sends each worker its next unit early).
 LONGEST_FIRST = (
     "tests/hpc/test_slurm.py",
-    "tests/e2e/test_module.py",
     "tests/e2e/test_report_render.py",
+    "tests/e2e/test_module.py",
     "tests/e2e/test_reprocess.py",
 )
 
