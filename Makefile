@@ -12,8 +12,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# compileall: an editable install leaves alsig's modules uncompiled, and where
+# PYTHONDONTWRITEBYTECODE is set (as on this project's machines) every job process then compiles
+# them from source again (~60 ms per job; bench/results/real_cohorts.md)
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,report]"
+	$(BIN)/python -m compileall -q src/alsig
 	touch $@
 
 install: $(VENV)/.installed

@@ -60,10 +60,10 @@ if args["engine"] == "alsig":
     rows = table.select("term", "es", "nes", "pvalue", "fdr", pl.col("leading_edge").list.join(";"))
 else:
     import gseapy, pandas as pd
-    upper = upper_map(ranking.index)
+    upper = upper_map(ranking.symbols)
     tested = eligible_sets(upper_sets(sets), set(upper), 15, 500)
     res = gseapy.prerank(
-        rnk=pd.Series(ranking.to_numpy(dtype=float), index=list(upper)), gene_sets=tested,
+        rnk=pd.Series(ranking.stats, index=list(upper)), gene_sets=tested,
         outdir=None, permutation_num=opts["permutations"], seed=opts["seed"],
         threads=opts["threads"], min_size=15, max_size=500, ascending=None, no_plot=True,
         verbose=False,
@@ -259,9 +259,9 @@ def ranked_sets(args: argparse.Namespace, cid: str) -> tuple[np.ndarray, list[np
     ranking, _ = prepare_ranking(pl.read_parquet(args.de))
     collections = configured_collections(complete("enrich"))
     sets, _ = load_collection(next(c for c in collections if c.id == cid))
-    genes = list(upper_map(ranking.index))
+    genes = list(upper_map(ranking.symbols))
     positions = list(set_positions(genes, upper_sets(sets), 15, 500).values())
-    return np.abs(ranking.to_numpy(dtype=float)), positions
+    return np.abs(ranking.stats), positions
 
 
 def null_design(args: argparse.Namespace, cid: str, seeds: range) -> dict[str, list[int]]:

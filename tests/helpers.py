@@ -12,6 +12,7 @@ from alsig.settings import complete
 from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
 from alsig.stages.enrich.ora import ora_options, ora_result
 from alsig.stages.enrich.prerank import prerank_options, prerank_result
+from alsig.stages.enrich.ranking import Ranking
 from alsig.stages.score.scoring import ScoreResult, score_anndata
 
 
@@ -42,7 +43,13 @@ def prerank_table(
     threads: int = 1,
     **settings: Any,
 ) -> pl.DataFrame:
-    """The prerank table with ``enrich:`` settings ``settings`` (the rest: defaults)."""
+    """The prerank table with ``enrich:`` settings ``settings`` (the rest: defaults).
+
+    ``ranking``: a :class:`~alsig.stages.enrich.ranking.Ranking` or a ``pandas.Series`` of
+    statistics indexed by symbol, in ranking order.
+    """
+    if not isinstance(ranking, Ranking):
+        ranking = Ranking([str(g) for g in ranking.index], ranking.to_numpy(dtype=float))
     options = prerank_options(complete("enrich", settings), threads)
     return prerank_result(ranking, sets, collection=collection, options=options).table
 

@@ -114,20 +114,21 @@ class GeneMap:
 
     def __init__(self, table: pl.DataFrame, source: str = "") -> None:
         self.source = source
-        self._rows = table.to_dicts()
-        self.by_symbol: dict[str, int] = {}
-        self.by_entrez: dict[str, int] = {}
-        self.by_ensembl: dict[str, list[int]] = {}
-        self.by_alias: dict[str, list[int]] = {}
-        for i, row in enumerate(self._rows):
-            self.by_symbol.setdefault(row["symbol"], i)
-            self.by_entrez[row["entrez_id"]] = i
-            for ens in (row["ensembl_gene_ids"] or "").split(";"):
-                if ens:
-                    self.by_ensembl.setdefault(ens, []).append(i)
-            for alias in (row["aliases"] or "").split(";"):
-                if alias:
-                    self.by_alias.setdefault(alias.upper(), []).append(i)
+        # columns as lists and the indexes built column-wise: a row-wise loop over the ~78k
+        # rows cost ~0.25 s in every job that reads gene names
+        self._symbols: list[str] = table["symbol"].to_list()
+        self._entrez: list[str] = table["entrez_id"].to_list()
+        self._ensembl: list[str | None] = table["ensembl_gene_ids"].to_list()
+        self._types: list[str | None] = table["gene_type"].to_list()
+        self._chromosomes: list[str | None] = table["chromosome"].to_list()
+        rows = range(len(self._symbols))
+        # the first row of a symbol (a reversed dict keeps the last assignment: the first row)
+        self.by_symbol: dict[str, int] = dict(zip(self._symbols[::-1], rows[::-1], strict=True))
+        self.by_entrez: dict[str, int] = dict(zip(self._entrez, rows, strict=True))
+        self.by_ensembl: dict[str, list[int]] = _row_lists(table, pl.col("ensembl_gene_ids"))
+        self.by_alias: dict[str, list[int]] = _row_lists(
+            table, pl.col("aliases").str.to_uppercase()
+        )
         self._upper_symbol = {sym.upper(): i for sym, i in self.by_symbol.items()}
 
     @classmethod
@@ -148,15 +149,14 @@ class GeneMap:
 
     # -- single lookups -------------------------------------------------------------------
     def _record(self, input_id: str, row: int, how: str) -> GeneRecord:
-        entry = self._rows[row]
-        ensembl = (entry["ensembl_gene_ids"] or "").split(";")[0] or None
+        ensembl = (self._ensembl[row] or "").split(";")[0] or None
         return GeneRecord(
             input_id=input_id,
-            symbol=entry["symbol"],
-            entrez_id=entry["entrez_id"],
+            symbol=self._symbols[row],
+            entrez_id=self._entrez[row],
             ensembl_id=ensembl,
-            biotype=entry["gene_type"],
-            chromosome=entry["chromosome"],
+            biotype=self._types[row],
+            chromosome=self._chromosomes[row],
             how=how,
         )
 
@@ -226,7 +226,7 @@ class GeneMap:
                         record = self._record(gene, excel.pop(), "excel")
                         report.excel_repaired[gene] = record.symbol
                     elif excel:
-                        names = sorted(self._rows[r]["symbol"] for r in excel)
+                        names = sorted(self._symbols[r] for r in excel)
                         report.excel_ambiguous[gene] = names
                         record = GeneRecord(gene, gene, how="ambiguous_excel")
                     else:
@@ -307,6 +307,18 @@ def _guess_id_type(gene: str) -> str:
     if _ENSEMBL_VERSION.match(gene):
         return "ensembl"
     return "symbol"
+
+
+def _row_lists(table: pl.DataFrame, names: pl.Expr) -> dict[str, list[int]]:
+    """Return ``{name: rows}`` over the ';'-separated names of a column (rows ascending)."""
+    exploded = (
+        table.select(pl.int_range(pl.len()).alias("row"), names.str.split(";").alias("name"))
+        .explode("name")
+        .filter(pl.col("name").is_not_null() & (pl.col("name") != ""))
+        .group_by("name", maintain_order=True)
+        .agg("row")
+    )
+    return dict(zip(exploded["name"].to_list(), exploded["row"].to_list(), strict=True))
 
 
 @functools.lru_cache(maxsize=4)

@@ -203,15 +203,10 @@ def subtype_targets(root: str, settings: DatasetSettings) -> list[str]:
     targets = [f"{folder}/{name}" for name in SUBTYPE_FILES]
     if settings.subtypes.discovery:
         targets += [f"{folder}/{name}" for name in SUBTYPE_DISCOVERY_FILES]
-    collections = list(
-        subtype_collection_files(settings.enrich, settings.subtypes.enrich_collections)
-    )
     for subtype in SUBTYPE_CONTRASTS:
         targets += [f"{folder}/de/{subtype}{suffix}" for suffix in SUBTYPE_DE_SUFFIXES]
-        for collection in collections:
-            targets += [
-                f"{folder}/enrich/{subtype}/{collection}.{ext}" for ext in ("parquet", "tsv")
-            ]
+        # one table per subtype, every collection of subtypes.enrich_collections in it
+        targets += [f"{folder}/enrich/{subtype}.{ext}" for ext in ("parquet", "tsv")]
     return targets
 
 
@@ -703,6 +698,55 @@ def enrich_mem_mb(
     else:
         estimate = 600 + 0.005 * genes + 3.2e-5 * sets * permutations
     return int(estimate * attempt)
+
+
+def subtype_enrich_mem_mb(settings: DatasetSettings, attempt: int, de_table: str | None) -> int:
+    """Memory (MB) of a ``subtypes_enrich`` job: its largest collection's, times ``attempt``.
+
+    Parameters
+    ----------
+    settings
+        The dataset's settings (``enrich:`` and ``subtypes.enrich_collections``).
+    attempt
+        Snakemake's attempt (1, 2, ...).
+    de_table
+        One subtype's DE table (its genes size the ranking).
+
+    Returns
+    -------
+    int
+        MB.
+    """
+    enrich = _subtype_enrich(settings)
+    return max(
+        (enrich_mem_mb(enrich, c, attempt, de_table) for c in enrich.collections),
+        default=1000 * attempt,
+    )
+
+
+def subtype_enrich_runtime_min(settings: DatasetSettings, de_table: str | None) -> int:
+    """Runtime (minutes) of a ``subtypes_enrich`` job: every subtype x collection in turn.
+
+    Parameters
+    ----------
+    settings
+        The dataset's settings (``enrich:`` and ``subtypes.enrich_collections``).
+    de_table
+        One subtype's DE table.
+
+    Returns
+    -------
+    int
+        Minutes.
+    """
+    enrich = _subtype_enrich(settings)
+    per_subtype = sum(enrich_runtime_min(enrich, c, de_table) for c in enrich.collections)
+    return max(1, len(SUBTYPE_CONTRASTS) * per_subtype)
+
+
+def _subtype_enrich(settings: DatasetSettings) -> EnrichSettings:
+    """Return the dataset's ``enrich:`` settings on ``subtypes.enrich_collections``."""
+    return dataclasses.replace(settings.enrich, collections=settings.subtypes.enrich_collections)
 
 
 def enrich_runtime_min(enrich: EnrichSettings, collection: str, de_table: str | None) -> int:

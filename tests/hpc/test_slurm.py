@@ -205,8 +205,8 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, reque
     rules, groups = submissions(output)
     assert "ingest" in rules
     # grouped: the contrast's collections and its dot plot in one submission; the dataset's
-    # figure/table jobs in one (group-components: summaries=4); the three subtypes' DE and
-    # enrichment in one (carry=3); the run-level tables in one (run=3)
+    # figure/table jobs in one (group-components: summaries=4); the subtypes' DE (one job)
+    # and their enrichment in one; the run-level tables in one (run=3)
     assert groups["enrich"] == [["enrich", "enrich", "enrich_report"]], groups
     assert sorted(sum(groups["summaries"], [])) == [
         "axis_tests",
@@ -218,7 +218,7 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, reque
     ], groups
     assert len(groups["carry"]) == 1, groups
     carried = groups["carry"][0]
-    assert carried.count("subtypes_de") == 3 and set(carried) == {"subtypes_de", "subtypes_enrich"}
+    assert carried.count("subtypes_de") == 1 and set(carried) == {"subtypes_de", "subtypes_enrich"}
     assert sorted(sum(groups["run"], [])) == ["axis_meta", "catalog", "run_summary"], groups
     grouped_rules = {"enrich", "enrich_report", "score_figures", "browse_tables", "subtypes_de"}
     assert not grouped_rules & set(rules)

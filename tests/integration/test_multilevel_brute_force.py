@@ -30,12 +30,17 @@ def ranking_and_sets():
 
 
 def test_estimates_match_a_million_permutations(ranking_and_sets):
+    """The sets are all of one size, so one seed gives one shared run (the estimates' errors are
+    correlated, as in fgsea): unbiasedness is checked over eight seeds."""
     weights, sets, es, brute = ranking_and_sets
-    pvalues, bounded = multilevel_pvalues(weights, sets, es, seed=11, eps=1e-10, threads=1)
-    assert not bounded.any()
-    error = np.log10(pvalues / brute)
-    # unbiased (mean log10 error over ~15 sets) and each within a factor of ~3.5
-    assert abs(error.mean()) < 0.12, error
-    assert np.abs(error).max() < 0.55, error
-    # and far below what 1000 permutations can say
-    assert (pvalues < 1 / 1001).sum() >= len(sets) // 2
+    errors = []
+    for seed in range(11, 19):
+        pvalues, bounded = multilevel_pvalues(weights, sets, es, seed=seed, eps=1e-10, threads=1)
+        assert not bounded.any()
+        # far below what 1000 permutations can say
+        assert (pvalues < 1 / 1001).sum() >= len(sets) // 2
+        errors.append(np.log10(pvalues / brute))
+    error = np.array(errors)
+    # unbiased (mean log10 error over 8 runs x ~15 sets) and each within a factor of ~4
+    assert abs(error.mean()) < 0.1, error.mean(axis=1)
+    assert np.abs(error).max() < 0.6, np.abs(error).max(axis=1)

@@ -216,13 +216,13 @@ def test_ranking_drops_null_stat_and_breaks_ties_deterministically():
     )
     ranking, report = prepare_ranking(de)
     # C (larger lfc) before A/B (equal lfc -> by name); F before G (G more negative: bottom)
-    assert list(ranking.index) == ["C", "A", "B", "F", "G"]
+    assert list(ranking.symbols) == ["C", "A", "B", "F", "G"]
     assert report.n_dropped_null_stat == 2
     assert report.n_dropped_duplicate_symbol == 1  # B at 0.5 dropped, B at 1.0 kept
     assert report.n_tied_genes == 5 and report.n_tie_groups == 2
     # the order does not depend on the input row order
     shuffled, _ = prepare_ranking(de.reverse())
-    assert list(shuffled.index) == list(ranking.index)
+    assert list(shuffled.symbols) == list(ranking.symbols)
 
 
 def test_missing_de_column_is_a_clear_error():
@@ -368,7 +368,7 @@ def test_gseapy_keeps_the_tie_order_alsig_passes():
     lfc = [1.0 if g in members else 0.0 for g in genes]
     de = pl.DataFrame({"symbol": genes, "stat": [1.0] * 200, "log2_fold_change": lfc, "padj": 1.0})
     ranking, report = prepare_ranking(de)
-    assert report.n_tied_genes == 200 and list(ranking.index[:20]) == sorted(members)
+    assert report.n_tied_genes == 200 and list(ranking.symbols[:20]) == sorted(members)
     top = prerank_table(ranking, sets, collection="t", permutations=20, min_size=15)
     assert top.filter(pl.col("term") == "TOP")["es"][0] > 0.5
     flipped, _ = prepare_ranking(de.with_columns(-pl.col("log2_fold_change")))
@@ -477,7 +477,7 @@ def test_prerank_matches_gseapy_prerank_exactly():
         multilevel=False,  # gseapy's own floor, compared as such
     )
     reference = gseapy.prerank(
-        rnk=pd.Series(ranking.to_numpy(dtype=float), index=[g.upper() for g in ranking.index]),
+        rnk=pd.Series(ranking.stats, index=[g.upper() for g in ranking.symbols]),
         gene_sets={t: [g.upper() for g in genes] for t, genes in sets.items()},
         outdir=None,
         permutation_num=200,

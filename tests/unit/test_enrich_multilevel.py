@@ -62,6 +62,18 @@ def test_same_seed_same_pvalues_at_any_thread_count(ranking_and_sets):
     assert not np.array_equal(one, other_seed)
 
 
+def test_a_set_gets_the_estimate_of_its_own_run(ranking_and_sets):
+    """Sets of one size share a run, and each gets what a run for it alone gives."""
+    weights, sets, es, _ = ranking_and_sets
+    sets, es = sets[:12], es[:12]
+    shared, _ = multilevel_pvalues(weights, sets, es, seed=11, eps=1e-10, threads=2)
+    alone = [
+        multilevel_pvalues(weights, [s], [e], seed=11, eps=1e-10, threads=1)[0][0]
+        for s, e in zip(sets, es, strict=True)
+    ]
+    np.testing.assert_array_equal(shared, alone)
+
+
 def test_estimate_stops_at_eps():
     weights = np.abs(np.sort(np.random.default_rng(0).normal(size=3000))[::-1])
     top = np.arange(25)  # the 25 highest-ranked genes: p far below 1e-6

@@ -30,7 +30,13 @@ from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts
 from alsig.stages.qc.replicates import collapse_replicates
 from alsig.stages.subtypes import subtype_table
 from alsig.stages.subtypes.calls import project_dataset
-from alsig.stages.subtypes.carry import SUBTYPES, subtype_axis_tests, subtype_de, subtype_design
+from alsig.stages.subtypes.carry import (
+    SUBTYPES,
+    subtype_axis_tests,
+    subtype_de,
+    subtype_design,
+    subtypes_de,
+)
 from alsig.stages.subtypes.carry_enrich import subtype_enrichment
 from alsig.stages.subtypes.discovery import discovery_table
 from alsig.stages.subtypes.donors import donor_calls
@@ -588,6 +594,32 @@ def test_subtype_de_has_the_de_columns_and_flags_the_model_features(carried, toy
     assert (glia["padj"] < 0.05).mean() <= 0.2
 
 
+def test_the_subtypes_share_one_fit(carried, toy_reference):
+    """The three contrasts come from one fit of the shared design: each table is the one of its
+    own fit (the first to the last bit; the others to the REML search's tolerance), and the
+    summaries name the same fit."""
+    adata, calls, fitted, table, summary = carried
+    _, model = toy_reference
+    arguments = {
+        "dataset": "toy",
+        "de_settings": complete("de", {"design": "~ region + condition", "lfc_shrink": False}),
+        "settings": complete("subtypes"),
+        "model_gene_ids": set(model.genes),
+        "n_cpus": 1,
+    }
+    joint = subtypes_de(fitted, calls, ["ALS-Ox", "ALS-Glia", "ALS-TE"], **arguments)
+    assert list(joint) == ["ALS-Ox", "ALS-Glia", "ALS-TE"]
+    assert joint["ALS-Ox"][0].equals(table)
+    assert len({s["fit"] for _, s in joint.values()}) == 1
+    alone = subtype_de(fitted, calls, "ALS-Glia", **arguments)[0]
+    together = joint["ALS-Glia"][0]
+    assert together["contrast"].unique().to_list() == ["ALS-Glia_vs_control"]
+    np.testing.assert_allclose(
+        together["log2_fold_change"].to_numpy(), alone["log2_fold_change"].to_numpy(), atol=1e-5
+    )
+    assert (together["padj"] < 0.05).to_list() == (alone["padj"] < 0.05).to_list()
+
+
 def test_a_subtype_with_too_few_samples_gets_an_empty_table_and_says_why(carried, toy_reference):
     adata, calls = carried[0], carried[1]
     _, model = toy_reference
@@ -815,8 +847,8 @@ def test_discovery_is_optional_and_planned_only_when_asked():
     assert not any(t.endswith(("nmf.tsv", "nmf_consensus.png")) for t in targets)
     for subtype in CLASSES:
         assert f"out/d/subtypes/de/{subtype}.parquet" in targets
-        assert f"out/d/subtypes/enrich/{subtype}/hallmark.parquet" in targets
-        assert f"out/d/subtypes/enrich/{subtype}/alsig_resistance.tsv" in targets
+        assert f"out/d/subtypes/enrich/{subtype}.parquet" in targets
+        assert f"out/d/subtypes/enrich/{subtype}.tsv" in targets
     on = RunSettings({**config, "subtypes": {"discovery": True}})
     assert "out/d/subtypes/nmf_consensus.png" in planning.subtype_targets("out/d", on["d"])
     assert planning.SUBTYPE_CONTRASTS == SUBTYPES == CLASSES

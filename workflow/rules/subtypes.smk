@@ -116,24 +116,34 @@ rule subtypes_de:
     input:
         h5ad=out("{dataset}/qc/filtered.h5ad"),
         subtypes=out("{dataset}/subtypes/subtypes.parquet"),
+    # one fit for the three subtypes' contrasts (they share the design and the samples)
     output:
-        parquet=out("{dataset}/subtypes/de/{subtype}.parquet"),
-        tsv=report(
-            out("{dataset}/subtypes/de/{subtype}.tsv"),
-            caption="../report/subtypes_de.rst",
-            category="{dataset}",
-            subcategory="Subtypes: what each carries",
-            labels={
-                "dataset": "{dataset}",
-                "subtype": "{subtype}",
-                "table": "DE vs controls",
-            },
-        ),
-        summary=out("{dataset}/subtypes/de/{subtype}.summary.tsv"),
+        parquet=[
+            out(f"{{dataset}}/subtypes/de/{subtype}.parquet")
+            for subtype in planning.SUBTYPE_CONTRASTS
+        ],
+        tsv=[
+            report(
+                out(f"{{dataset}}/subtypes/de/{subtype}.tsv"),
+                caption="../report/subtypes_de.rst",
+                category="{dataset}",
+                subcategory="Subtypes: what each carries",
+                labels={
+                    "dataset": "{dataset}",
+                    "subtype": subtype,
+                    "table": "DE vs controls",
+                },
+            )
+            for subtype in planning.SUBTYPE_CONTRASTS
+        ],
+        summary=[
+            out(f"{{dataset}}/subtypes/de/{subtype}.summary.tsv")
+            for subtype in planning.SUBTYPE_CONTRASTS
+        ],
     log:
-        out("{dataset}/logs/subtypes/de/{subtype}.log"),
+        out("{dataset}/logs/subtypes/de.log"),
     benchmark:
-        out("{dataset}/benchmarks/subtypes/de/{subtype}.tsv")
+        out("{dataset}/benchmarks/subtypes/de.tsv")
     # the last links of a dataset's longest chain (score, subtypes, their DE, enrichment)
     priority: 1
     conda:
@@ -153,54 +163,63 @@ rule subtypes_de:
         settings=lambda wc: stage_params(wc.dataset, "de"),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
-        subtype=lambda wc: wc.subtype,
     script:
         "../scripts/subtypes_de.py"
 
 
 rule subtypes_enrich:
     input:
-        de=out("{dataset}/subtypes/de/{subtype}.parquet"),
+        de=[
+            out(f"{{dataset}}/subtypes/de/{subtype}.parquet")
+            for subtype in planning.SUBTYPE_CONTRASTS
+        ],
         subtypes=out("{dataset}/subtypes/subtypes.parquet"),
-        gmt=lambda wc: planning.subtype_collection_files(
-            SETTINGS[wc.dataset].enrich,
-            SETTINGS[wc.dataset].subtypes.enrich_collections,
-        )[wc.collection],
-    output:
-        parquet=out("{dataset}/subtypes/enrich/{subtype}/{collection}.parquet"),
-        tsv=report(
-            out("{dataset}/subtypes/enrich/{subtype}/{collection}.tsv"),
-            caption="../report/subtypes_enrich.rst",
-            category="{dataset}",
-            subcategory="Subtypes: what each carries",
-            labels={
-                "dataset": "{dataset}",
-                "subtype": "{subtype}",
-                "collection": "{collection}",
-            },
+        gmt=lambda wc: list(
+            planning.subtype_collection_files(
+                SETTINGS[wc.dataset].enrich,
+                SETTINGS[wc.dataset].subtypes.enrich_collections,
+            ).values()
         ),
+    # one job per dataset: every subtype x collection of subtypes.enrich_collections (small jobs
+    # of ~1 s each, most of it starting Python), one table per subtype
+    output:
+        parquet=[
+            out(f"{{dataset}}/subtypes/enrich/{subtype}.parquet")
+            for subtype in planning.SUBTYPE_CONTRASTS
+        ],
+        tsv=[
+            report(
+                out(f"{{dataset}}/subtypes/enrich/{subtype}.tsv"),
+                caption="../report/subtypes_enrich.rst",
+                category="{dataset}",
+                subcategory="Subtypes: what each carries",
+                labels={
+                    "dataset": "{dataset}",
+                    "subtype": subtype,
+                    "table": "enrichment",
+                },
+            )
+            for subtype in planning.SUBTYPE_CONTRASTS
+        ],
     log:
-        out("{dataset}/logs/subtypes/enrich/{subtype}/{collection}.log"),
+        out("{dataset}/logs/subtypes/enrich.log"),
     benchmark:
-        out("{dataset}/benchmarks/subtypes/enrich/{subtype}/{collection}.tsv")
-    wildcard_constraints:
-        collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+        out("{dataset}/benchmarks/subtypes/enrich.tsv")
     conda:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
-            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de
+        # one collection at a time: the largest one's memory, the sum of their runtimes
+        mem_mb=lambda wc, input, attempt: planning.subtype_enrich_mem_mb(
+            SETTINGS[wc.dataset], attempt, input.de[0]
         ),
-        runtime=lambda wc, input: planning.enrich_runtime_min(
-            SETTINGS[wc.dataset].enrich, wc.collection, input.de
+        runtime=lambda wc, input: planning.subtype_enrich_runtime_min(
+            SETTINGS[wc.dataset], input.de[0]
         ),
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
-        subtype=lambda wc: wc.subtype,
-        collection=lambda wc: wc.collection,
     script:
         "../scripts/subtypes_enrich.py"
 

@@ -9,8 +9,8 @@ reported, with confidence intervals and the share removed, and an effect is neve
 Models. :func:`effect_with_and_without` fits the same design twice on the same samples, once
 with the covariates added, exactly as the axis tests fit a score
 (:mod:`alsig.stages.axes.effects`): ordinary least squares without repeated donors, a
-linear mixed model with a random intercept per donor (statsmodels ``MixedLM``, REML) with them,
-and, if a mixed fit fails, least squares on all samples with donor-clustered standard errors
+linear mixed model with a random intercept per donor (REML, :func:`alsig.voom.models.fit_random_intercept`,
+lme4's ``lmer(y ~ X + (1 | donor))``) with them, and, if a mixed fit fails, least squares on all samples with donor-clustered standard errors
 (factor G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which
 continuous covariates make impossible).
 
@@ -33,7 +33,6 @@ unadjusted effect.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -372,23 +371,20 @@ def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
 def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
     """Fit a REML random intercept per donor as the axis tests do.
 
-    Returns (fixed-effect SEs, residual variance, donor variance), or None when the fit fails or
-    does not converge.
+    Returns (fixed-effect SEs, residual variance, donor variance), or None when the fit fails.
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    # here, not at the top: jobs that read this module without fitting mixed models (subtypes)
+    # would load the compiled kernels for nothing
+    from alsig.voom.models import fit_random_intercept
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            result = MixedLM(y, X, groups=groups).fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError):
-            return None
-    se = np.asarray(result.bse_fe, dtype=float)
-    if not result.converged or not np.isfinite(se).all() or (se <= 0).any():
+    try:
+        fit = fit_random_intercept(y, X, groups)
+    except AlsigError:
         return None
-    tau2 = max(float(np.asarray(result.cov_re)[0, 0]), 0.0)
-    return se, float(result.scale), tau2
+    se = np.sqrt(np.maximum(np.diag(fit.covariance), 0.0))
+    if not np.isfinite(se).all() or (se <= 0).any():
+        return None
+    return se, fit.residual_variance, fit.subject_variance
 
 
 def _gls_row(X, codes, sizes, scale, tau2, j) -> np.ndarray:

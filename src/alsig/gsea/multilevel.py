@@ -2,8 +2,9 @@
 
 A set whose ES beats every one of ``P`` random sets only gets ``p < 1/(P+1)``; the multilevel
 scheme estimates its nominal p in about ``log2(1/p)`` rounds of Metropolis moves instead of
-``1/p`` random sets. Each set has its own SplitMix64 stream keyed by (seed, its place among the
-tested sets), so estimates do not depend on threads or on the other sets. The scheme, its
+``1/p`` random sets. As in fgsea, the sets of one size share a run: the sample climbs once and each
+set's p is read off when the level passes its ES. Each run has its own SplitMix64 stream keyed by
+(seed, size), so estimates do not depend on threads or on the other sets. The scheme, its
 accuracy and how it differs from fgsea: ``docs/methods.md``, "multilevel splitting".
 """
 
@@ -20,6 +21,7 @@ from alsig.gsea.kernels import (
     GOLDEN,
     TO_UNIT,
     numba_threads,
+    observed_scores,
     sort_uniform,
     splitmix,
     walk_score,
@@ -58,9 +60,11 @@ def multilevel_pvalues(
     eps: float,
     threads: int,
     sample_size: int = SAMPLE_SIZE,
-    keys: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Estimate the nominal p-values of sets by multilevel splitting.
+
+    Sets of one size and sign share one run (fgsea's ``fgseaMultilevel``): the sample climbs the
+    levels once, and each set's p is read off when the level passes its ES.
 
     Parameters
     ----------
@@ -71,16 +75,15 @@ def multilevel_pvalues(
     es
         Each set's observed ES (its sign picks the side).
     seed
-        Seed of the draws; set ``i`` draws from the stream keyed by (seed, ``keys[i]``).
+        Seed of the draws; the run of the sets of size ``k`` draws from the stream
+        keyed by (seed, ``k``), so a set's estimate does not depend on the other sets, on threads
+        or on the order of work (a set with ES < 0 draws the same ranks, walked mirrored).
     eps
         Smallest p estimated; a set whose estimate falls below it gets ``eps`` and ``bounded``.
+    threads
+        Threads (sizes run in parallel; results do not depend on it).
     sample_size
         Random sets kept per level (at least 3).
-    threads
-        Threads (sets run in parallel; results do not depend on it).
-    keys
-        Each set's stream key (default: its index), so a set's estimate can be made not to
-        depend on which other sets are estimated with it.
 
     Returns
     -------
@@ -104,7 +107,7 @@ def multilevel_pvalues(
         for p, e in zip(positions, observed, strict=True)
     ]
     negative = observed < 0
-    stream = np.arange(observed.size) if keys is None else np.asarray(keys, dtype=np.int64)
+    sizes = np.array([m.size for m in mirrored], dtype=np.int64)
     log_p = np.zeros(observed.size)
     hit_eps = np.zeros(observed.size, dtype=np.bool_)
     with numba_threads(threads):
@@ -114,14 +117,20 @@ def multilevel_pvalues(
                 continue
             flat = np.concatenate([mirrored[i] for i in chosen])
             offsets = np.zeros(chosen.size + 1, dtype=np.int64)
-            offsets[1:] = np.cumsum([mirrored[i].size for i in chosen])
+            offsets[1:] = np.cumsum(sizes[chosen])
+            targets = np.empty(chosen.size)
+            observed_scores(side_weights, flat, offsets, targets)
+            # runs: the sets of one size, targets ascending
+            order = np.lexsort((targets, sizes[chosen]))
+            run_sizes, run_starts = np.unique(sizes[chosen][order], return_index=True)
+            run_offsets = np.append(run_starts, order.size).astype(np.int64)
             side_log_p = np.zeros(chosen.size)
             side_bounded = np.zeros(chosen.size, dtype=np.bool_)
-            _multilevel_sets(
+            _multilevel_runs(
                 side_weights,
-                flat,
-                offsets,
-                stream[chosen].astype(np.int64),
+                run_sizes.astype(np.int64),
+                run_offsets,
+                np.ascontiguousarray(targets[order]),
                 np.uint64(int(seed) % 2**64),
                 int(sample_size),
                 expected_log_share(int(sample_size)),
@@ -129,7 +138,7 @@ def multilevel_pvalues(
                 side_log_p,
                 side_bounded,
             )
-            log_p[chosen], hit_eps[chosen] = side_log_p, side_bounded
+            log_p[chosen[order]], hit_eps[chosen[order]] = side_log_p, side_bounded
     pvalues = np.where(hit_eps, eps, np.clip(np.exp(log_p), eps, 1.0))
     return pvalues, hit_eps
 
@@ -160,14 +169,12 @@ def beyond_permutations(
     -------
     dict
         ``{term: (p, bounded)}``: the estimate (at least ``options.multilevel_eps``) and whether
-        it stopped at that bound. Each set's random stream is keyed by its place among the
-        tested sets (sorted), so its estimate does not depend on which other sets are estimated.
+        it stopped at that bound. The sets of one size share a run keyed by that size, so an estimate does not depend on which other sets are estimated.
     """
     floor = pvalue_floor(options.permutations)
     chosen = [r for r in records if r.pvalue is not None and r.pvalue < floor and r.es]
     if not chosen:
         return {}
-    key = {term: i for i, term in enumerate(sorted(sets))}
     found = set_positions(genes, {r.term: sets[r.term] for r in chosen}, 1, len(genes))
     pvalues, bounded = multilevel_pvalues(
         np.abs(np.asarray(values, dtype=np.float64)),
@@ -176,7 +183,6 @@ def beyond_permutations(
         seed=options.seed,
         eps=options.multilevel_eps,
         threads=options.threads,
-        keys=[key[r.term] for r in chosen],
     )
     log.info(
         "prerank: %d sets beyond every permutation; multilevel p %.3g-%.3g (%d at eps %.3g)",
@@ -206,19 +212,28 @@ def expected_log_share(sample_size: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _multilevel_sets(
-    weights, flat, offsets, keys, seed, sample_size, log_share, log_eps, out_log_p, out_bounded
+def _multilevel_runs(
+    weights, sizes, offsets, targets, seed, sample_size, log_share, log_eps, out_log_p, out_bounded
 ):  # pragma: no cover - compiled
-    """Estimate ``out_log_p[s]``, the log p of set ``s``, and ``out_bounded[s]``.
+    """Estimate ``out_log_p[s]``, the log p of target ``s``, and ``out_bounded[s]``.
 
-    Set ``s`` has the ranks ``flat[offsets[s]:offsets[s + 1]]``, its ES positive on ``weights``;
-    ``out_bounded[s]``: the estimate fell below ``exp(log_eps)``.
+    Run ``r`` holds the sets of size ``sizes[r]``: their ES (positive on ``weights``) are
+    ``targets[offsets[r]:offsets[r + 1]]``, ascending; ``out_bounded[s]``: the estimate fell
+    below ``exp(log_eps)``.
     """
-    for s in numba.prange(offsets.size - 1):
-        ranks = flat[offsets[s] : offsets[s + 1]]
-        state = splitmix(seed ^ splitmix(np.uint64(keys[s]) + GOLDEN))
-        out_log_p[s], out_bounded[s] = _one_set(
-            weights, ranks, state, sample_size, log_share, log_eps
+    for r in numba.prange(sizes.size):
+        lo, hi = offsets[r], offsets[r + 1]
+        state = splitmix(seed ^ splitmix(np.uint64(sizes[r]) + GOLDEN))
+        _one_size(
+            weights,
+            sizes[r],
+            targets[lo:hi],
+            state,
+            sample_size,
+            log_share,
+            log_eps,
+            out_log_p[lo:hi],
+            out_bounded[lo:hi],
         )
 
 
@@ -263,21 +278,29 @@ def _draw_set(state, n_genes, k, drawn, draw_id, draws, starts, out):  # pragma:
 
 
 @numba.njit(cache=True, nogil=True)
-def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover - compiled
-    """Multilevel estimate of ``log P(ES >= ES_obs | ES >= 0)`` for one set (ES_obs > 0).
+def _one_size(
+    weights, k, targets, state, m, log_share, log_eps, out_log_p, out_bounded
+):  # pragma: no cover - compiled
+    """Estimate ``log P(ES >= t | ES >= 0)`` for the ES ``targets`` (ascending) of size ``k``.
 
     The levels are on ``S+`` (the walk's largest value), which a move can check by skipping the
-    chunks that cannot reach the level; ``P(ES >= ES_obs) = P(S+ >= t) x P(ES >= ES_obs | S+ >=
-    t)``, the last factor counted on the final sample with the signed ES. ``P(ES >= 0)`` is
-    counted on ``NULL_DRAWS`` uniform random sets.
+    chunks that cannot reach the level; ``P(ES >= t) = P(S+ >= level) x P(ES >= t | S+ >=
+    level)``, the last factor counted with the signed ES on the sample of the first level at or
+    above ``t``. ``P(ES >= 0)`` is counted on ``NULL_DRAWS`` uniform random sets. A target's
+    estimate is what a run for it alone from the same stream gives.
     """
     n_genes = weights.size
-    k = ranks.size
-    target = walk_score(weights, ranks, k, n_genes)
-    if target <= 0.0:
-        return 0.0, False
+    n_targets = targets.size
+    out_bounded[:] = False
+    done = 0
+    while done < n_targets and targets[done] <= 0.0:  # p = 1
+        out_log_p[done] = 0.0
+        done += 1
+    if done == n_targets:
+        return
     samples = np.empty((m, k), dtype=np.int64)
     scores = np.empty(m)
+    signed = np.empty(m)
     drawn = np.zeros(n_genes, dtype=np.int64)  # the draw that last took a rank
     draws = np.empty(k, dtype=np.int64)
     starts = np.empty(k + 1, dtype=np.int64)
@@ -302,19 +325,27 @@ def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover 
     for _ in range(int(-log_eps / math.log(2.0)) + 20):
         order = np.argsort(scores, kind="mergesort")
         level = scores[order[m // 2]]
-        if target <= level:
-            signed = 0
+        if targets[done] <= level:
             for i in range(m):
-                if walk_score(weights, samples[i], k, n_genes) >= target:
-                    signed += 1
-            return min(log_p + log_share[max(signed, 1)], 0.0), False
+                signed[i] = walk_score(weights, samples[i], k, n_genes)
+            while done < n_targets and targets[done] <= level:
+                reached = 0
+                for i in range(m):
+                    if signed[i] >= targets[done]:
+                        reached += 1
+                out_log_p[done] = min(log_p + log_share[max(reached, 1)], 0.0)
+                done += 1
+            if done == n_targets:
+                return
         above = 0
         for i in range(m):
             if scores[i] >= level:
                 above += 1
         log_p += log_share[above]
         if log_p <= log_eps:
-            return log_eps, True
+            out_log_p[done:] = log_eps
+            out_bounded[done:] = True
+            return
         for j in range(m - above):  # refill with copies of the sets at or above the level
             state, pick = _draw(state, above)
             src = order[m - above + pick]
@@ -322,7 +353,8 @@ def _one_set(weights, ranks, state, m, log_share, log_eps):  # pragma: no cover 
         state = _decorrelate(weights, samples, level, state, *chunks)
         for i in range(m):
             scores[i] = _positive_score(weights, samples[i], k, n_genes)
-    return log_p, True
+    out_log_p[done:] = log_p
+    out_bounded[done:] = True
 
 
 @numba.njit(cache=True, nogil=True)

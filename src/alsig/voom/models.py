@@ -368,3 +368,62 @@ def fit_mixed(
         prior_df=d0,
         prior_s2=float(prior_s2) if d0 > 0 else 0.0,
     )
+
+
+@dataclass(frozen=True)
+class RandomIntercept:
+    """One response's REML fit with a random intercept per subject (:func:`fit_random_intercept`).
+
+    Attributes
+    ----------
+    coefficients
+        Fixed-effect estimates (p).
+    covariance
+        Their covariance, ``sigma2 (X' V^-1 X)^-1`` at the REML variances (lme4's ``vcov``).
+    residual_variance
+        ``sigma2``.
+    subject_variance
+        The random intercept's variance (0 at the boundary).
+    """
+
+    coefficients: np.ndarray
+    covariance: np.ndarray
+    residual_variance: float
+    subject_variance: float
+
+
+def fit_random_intercept(
+    values: np.ndarray, design: np.ndarray | pd.DataFrame, subjects: Sequence
+) -> RandomIntercept:
+    """Fit ``lmer(y ~ X + (1 | subject), REML = TRUE)`` to one response.
+
+    :func:`fit_mixed` with one row and unit weights.
+
+    Parameters
+    ----------
+    values
+        The response per sample (finite).
+    design
+        Fixed-effect design, samples x coefficients (full rank).
+    subjects
+        Subject per sample.
+
+    Returns
+    -------
+    RandomIntercept
+        Estimates, their covariance and the two variances.
+
+    Raises
+    ------
+    AlsigError
+        For mismatched shapes, a rank-deficient design or non-finite values.
+    """
+    fits = fit_mixed(np.asarray(values, dtype=float)[None, :], design, subjects)
+    sigma2 = float(fits.sigma2[0])
+    assert fits.ratio is not None  # the mixed model always sets it
+    return RandomIntercept(
+        coefficients=fits.coefficients[0],
+        covariance=sigma2 * fits.cov_unscaled[0],
+        residual_variance=sigma2,
+        subject_variance=float(fits.ratio[0]) * sigma2,
+    )

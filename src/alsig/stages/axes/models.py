@@ -8,7 +8,6 @@ donor-clustered errors when the mixed model fails). Why: ``docs/methods.md``, "A
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -153,28 +152,24 @@ def _ols(y: pd.Series, X: pd.DataFrame, coefficient: str, groups=None) -> Fit:
 
 
 def _mixed_model(y: pd.Series, X: pd.DataFrame, subjects: pd.Series, coefficient: str) -> Fit:
-    from statsmodels.regression.mixed_linear_model import MixedLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    # here, not at the top: jobs that import the axis models without fitting a mixed model
+    # (subtypes) would load the compiled kernels for nothing
+    from alsig.voom.models import fit_random_intercept
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = MixedLM(y.to_numpy(), X, groups=subjects.to_numpy()).fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            return Fit(note=str(exc))
-    problems = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    try:
+        fit = fit_random_intercept(y.to_numpy(), X, subjects.to_numpy())
+    except AlsigError as exc:
+        return Fit(note=str(exc))
     j = list(X.columns).index(coefficient)
-    se = float(result.bse_fe.iloc[j])
-    if not result.converged or not np.isfinite(se) or se <= 0:
-        return Fit(note="; ".join(problems) or "did not converge")
-    estimate = float(result.fe_params.iloc[j])
-    donor_var = float(np.asarray(result.cov_re)[0, 0])
+    se = float(np.sqrt(max(fit.covariance[j, j], 0.0)))
+    if not np.isfinite(se) or se <= 0:
+        return Fit(note="the mixed model's standard error is not positive")
+    estimate = float(fit.coefficients[j])
     z = estimate / se
-
     return Fit(
         estimate=estimate,
         se=se,
-        sd=float(np.sqrt(result.scale + max(donor_var, 0.0))),
+        sd=float(np.sqrt(fit.residual_variance + fit.subject_variance)),
         statistic=z,
         pvalue=float(2 * norm_sf(abs(z))),
         model="mixed_random_subject",

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from alsig.errors import AlsigError
@@ -21,11 +21,9 @@ from alsig.gsea.engines import engine_records
 from alsig.gsea.multilevel import beyond_permutations
 from alsig.gsea.records import PrerankOptions, PrerankRecord, pvalue_floor
 from alsig.settings import EnrichSettings
+from alsig.stages.enrich.ranking import Ranking
 from alsig.stages.enrich.results import empty_result, format_pvalue, method_table
 from alsig.stages.enrich.sets import eligible_sets, upper_map, upper_sets
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,7 @@ class PrerankResult:
 
 
 def prerank_result(
-    ranking: pd.Series,
+    ranking: Ranking,
     sets: Mapping[str, Sequence[str]],
     *,
     collection: str,
@@ -67,7 +65,7 @@ def prerank_result(
     PrerankResult
         The enrichment-schema table (``set_size``/``coverage`` null) and the tested sets.
     """
-    upper = upper_map(ranking.index)
+    upper = upper_map(ranking.symbols)
     if len(upper) != len(ranking):
         raise AlsigError("ranking has symbols that differ only in case; cannot run prerank.")
     tested = eligible_sets(upper_sets(sets), set(upper), options.min_size, options.max_size)
@@ -91,7 +89,7 @@ def prerank_result(
         options.permutations,
         options.seed,
     )
-    genes, values = list(upper), ranking.to_numpy(dtype=float)
+    genes, values = list(upper), np.asarray(ranking.stats, dtype=float)
     records = engine_records(genes, values, tested, options)
     below = (
         beyond_permutations(genes, values, tested, records, options) if options.multilevel else {}

@@ -11,14 +11,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
 import polars as pl
 
 from alsig.errors import AlsigError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +24,26 @@ log = logging.getLogger(__name__)
 DE_COLUMNS = ("symbol", "log2_fold_change", "stat", "padj")
 
 TIE_BREAK = "log2_fold_change descending, then symbol"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A GSEA ranking: unique symbols, highest statistic first, and their statistics.
+
+    Attributes
+    ----------
+    symbols
+        Unique symbols in ranking order (ties already broken).
+    stats
+        Their statistics, same order (finite).
+    """
+
+    symbols: list[str]
+    stats: np.ndarray
+
+    def __len__(self) -> int:
+        """Return the number of ranked genes."""
+        return len(self.symbols)
 
 
 @dataclass(frozen=True)
@@ -86,7 +104,7 @@ def clean_symbol() -> pl.Expr:
     return pl.col("symbol").cast(pl.String).str.strip_chars().alias("symbol")
 
 
-def prepare_ranking(de: pl.DataFrame, source: str = "") -> tuple[pd.Series, RankingReport]:
+def prepare_ranking(de: pl.DataFrame, source: str = "") -> tuple[Ranking, RankingReport]:
     """Ranking for GSEA preranked: the DE ``stat`` (Wald z or moderated t) per symbol, highest first.
 
     - genes with a null/NaN ``stat`` (e.g. all-zero or Cook's-outlier genes) or without a symbol
@@ -106,12 +124,10 @@ def prepare_ranking(de: pl.DataFrame, source: str = "") -> tuple[pd.Series, Rank
     Returns
     -------
     ranking
-        ``pandas.Series`` of ``stat`` indexed by unique symbol, in ranking order.
+        The unique symbols and their ``stat``, in ranking order.
     report
         Counts of dropped, clipped and tied genes.
     """
-    import pandas as pd
-
     check_de_columns(de, source or "(in memory)")
     table, no_stat, no_symbol = _rankable(de)
     table, n_infinite = _clip_infinite(table)
@@ -133,10 +149,7 @@ def prepare_ranking(de: pl.DataFrame, source: str = "") -> tuple[pd.Series, Rank
         n_tie_groups=tie_sizes.len(),
     )
     _log_ranking(report, source)
-    ranking = pd.Series(
-        table["stat"].to_numpy(), index=pd.Index(table["symbol"].to_list()), name="stat"
-    )
-    return ranking, report
+    return Ranking(table["symbol"].to_list(), table["stat"].to_numpy()), report
 
 
 def _rankable(de: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:

@@ -4,8 +4,8 @@ Per dataset and per subtype of the projection (ALS-Ox, ALS-Glia, ALS-TE), the di
 called that subtype are compared with the controls under the dataset's own DE settings: the
 design of the main contrast with its factor replaced by ``subtype_call`` (``~ sex + region +
 condition`` becomes ``~ sex + region + subtype_call``), the same samples QC excludes, and the
-same DE entry point (:func:`alsig.stages.de.fit.run_de`), so the same repeated-donor model as
-the main contrast. Every sample stays in the fit (``de.samples``): the other subtypes,
+same DE entry point (:func:`alsig.stages.de.dataset.run_dataset`: one fit for the subtypes'
+contrasts), so the same repeated-donor model as the main contrast. Every sample stays in the fit (``de.samples``): the other subtypes,
 ``unassigned`` and ``out_of_reference`` disease samples form their own levels. Enrichment runs the
 enrich stage's own prerank + ORA (:func:`alsig.stages.enrich.contrast.enrich_contrast`) on each
 subtype's DE table for the collections of ``subtypes.enrich_collections`` (:mod:`.carry_enrich`, kept
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -31,8 +31,8 @@ import polars as pl
 from alsig.keys import CONDITION, excluded_samples
 from alsig.settings import Contrast, DeSettings, SubtypesSettings
 from alsig.stages.axes.effects import axis_tests
+from alsig.stages.de.dataset import run_dataset
 from alsig.stages.de.fit import RESULT as DE_RESULT
-from alsig.stages.de.fit import run_de
 from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE
 from alsig.stages.subtypes.reference_model import CLASSES
 from alsig.tables import schemas
@@ -138,7 +138,47 @@ def subtype_de(
     model_gene_ids: set[str],
     n_cpus: int,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """DE of one called subtype against the controls, with the model features flagged.
+    """DE of one called subtype against the controls (:func:`subtypes_de` for one subtype).
+
+    Parameters
+    ----------
+    adata, calls, dataset, de_settings, settings, model_gene_ids, n_cpus
+        As for :func:`subtypes_de`.
+    subtype
+        One of :data:`SUBTYPES`.
+
+    Returns
+    -------
+    tuple
+        ``(table, summary)`` of ``subtype``.
+    """
+    return subtypes_de(
+        adata,
+        calls,
+        [subtype],
+        dataset=dataset,
+        de_settings=de_settings,
+        settings=settings,
+        model_gene_ids=model_gene_ids,
+        n_cpus=n_cpus,
+    )[subtype]
+
+
+def subtypes_de(
+    adata: Any,
+    calls: pd.Series,
+    subtypes: Sequence[str],
+    *,
+    dataset: str,
+    de_settings: DeSettings,
+    settings: SubtypesSettings,
+    model_gene_ids: set[str],
+    n_cpus: int,
+) -> dict[str, tuple[pl.DataFrame, dict[str, Any]]]:
+    """DE of each called subtype against the controls, with the model features flagged.
+
+    The subtypes' contrasts share the design and (with ``de.samples: all``) the samples, so they
+    come from one fit, as the contrasts of the DE stage do (:func:`alsig.stages.de.dataset.run_dataset`).
 
     Parameters
     ----------
@@ -146,8 +186,8 @@ def subtype_de(
         The QC'd AnnData (counts in ``X``).
     calls
         ``subtype_call`` by sample.
-    subtype
-        One of :data:`SUBTYPES`.
+    subtypes
+        Some of :data:`SUBTYPES`.
     dataset
         Dataset id (the table's first column).
     de_settings
@@ -161,43 +201,69 @@ def subtype_de(
 
     Returns
     -------
-    table : polars.DataFrame
-        The ``de_results`` columns (contrast ``<subtype>_vs_<control>``) then ``model_feature``;
-        no rows when the subtype or the controls have fewer than ``de.min_samples_per_level``
-        samples.
-    summary : dict
-        The DE summary plus ``subtype``, ``n_model_features_tested``, ``note`` (the
-        circularity warning, or why nothing was fitted).
+    dict
+        ``{subtype: (table, summary)}``. ``table``: the ``de_results`` columns (contrast
+        ``<subtype>_vs_<control>``) then ``model_feature``; no rows when the subtype or the
+        controls have fewer than ``de.min_samples_per_level`` samples. ``summary``: the DE
+        summary plus ``subtype``, ``n_model_features_tested``, ``note`` (the circularity
+        warning, or why nothing was fitted).
     """
-    contrast = subtype_contrast(subtype, settings)
     groups = subtype_groups(adata.obs, calls, settings)
-    n_test, n_reference = level_counts(adata, groups, subtype, settings.control_label)
     minimum = de_settings.min_samples_per_level
-    base = {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
-    if n_test < minimum or n_reference < minimum:
+    results: dict[str, tuple[pl.DataFrame, dict[str, Any]]] = {}
+    fitted: dict[str, Contrast] = {}
+    for subtype in subtypes:
+        contrast = subtype_contrast(subtype, settings)
+        n_test, n_reference = level_counts(adata, groups, subtype, settings.control_label)
+        if n_test >= minimum and n_reference >= minimum:
+            fitted[subtype] = contrast
+            continue
         reason = (
             f"not fitted: {n_test} {subtype} and {n_reference} {settings.control_label} samples "
             f"(de.min_samples_per_level = {minimum})"
         )
         empty = with_model_features(_empty_de(), model_gene_ids)
-        return empty, {**base, "n_test": n_test, "n_reference": n_reference, "note": reason}
-    adata = adata.copy()
-    adata.obs[SUBTYPE_FACTOR] = pd.Categorical(groups.to_numpy(dtype=object))
-    design = subtype_design(de_settings.design, main_factor(de_settings, settings))
-    chosen = dataclasses.replace(de_settings, design=design, contrasts=(contrast,))
-    table, summary = run_de(adata, contrast, chosen, n_cpus=n_cpus)
+        base = {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
+        results[subtype] = (
+            empty,
+            {**base, "n_test": n_test, "n_reference": n_reference, "note": reason},
+        )
+    if fitted:
+        adata = adata.copy()
+        adata.obs[SUBTYPE_FACTOR] = pd.Categorical(groups.to_numpy(dtype=object))
+        design = subtype_design(de_settings.design, main_factor(de_settings, settings))
+        chosen = dataclasses.replace(
+            de_settings, design=design, contrasts=tuple(fitted.values()), tests=()
+        )
+        outcomes = run_dataset(adata, chosen, n_cpus=n_cpus)
+        for (subtype, contrast), outcome in zip(fitted.items(), outcomes, strict=True):
+            results[subtype] = _flagged(
+                outcome.table, outcome.summary, dataset, subtype, contrast, model_gene_ids
+            )
+    return {subtype: results[subtype] for subtype in subtypes}
+
+
+def _flagged(
+    table: pl.DataFrame,
+    summary: dict[str, Any],
+    dataset: str,
+    subtype: str,
+    contrast: Contrast,
+    model_gene_ids: set[str],
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Return a subtype's DE table with labels and ``model_feature``, and its summary."""
     labelled = table.select(
         pl.lit(dataset).alias("dataset"), pl.lit(contrast.name).alias("contrast"), pl.all()
     )
     schemas.validate(labelled, DE_RESULT, f"DE of {subtype} in {dataset}")
     flagged = with_model_features(labelled, model_gene_ids)
-    summary = {
+    base = {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
+    return flagged, {
         **base,
         **summary,
         "n_model_features_tested": int(flagged["model_feature"].sum()),
         "note": CIRCULARITY_NOTE,
     }
-    return flagged, summary
 
 
 def _empty_de() -> pl.DataFrame:

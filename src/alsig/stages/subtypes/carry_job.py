@@ -16,7 +16,7 @@ import polars as pl
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
 from alsig.settings import DeSettings, SubtypesSettings
 from alsig.stages.axes.figures import plot_axis_forest
-from alsig.stages.subtypes.carry import subtype_axis_tests, subtype_de
+from alsig.stages.subtypes.carry import SUBTYPES, subtype_axis_tests, subtypes_de
 from alsig.stages.subtypes.enrich_job import subtype_settings
 from alsig.stages.subtypes.reference_model import load_shipped
 from alsig.tables import read_scores
@@ -37,23 +37,23 @@ def run_de(
     threads: int,
     *,
     dataset: str,
-    subtype: str,
     subtypes: SubtypesSettings | Mapping[str, Any],
 ) -> None:
-    """Rule ``subtypes_de``: DE of one called subtype vs the controls.
+    """Rule ``subtypes_de``: DE of each called subtype vs the controls, from one fit.
 
     Parameters
     ----------
     inputs
         ``h5ad``: the QC'd AnnData; ``subtypes``: the stage's per-sample table.
     outputs
-        ``parquet``, ``tsv`` (DE table with ``model_feature``), ``summary`` (TSV).
+        ``parquet``, ``tsv`` (DE tables with ``model_feature``), ``summary`` (TSV): one path
+        each per subtype of :data:`~alsig.stages.subtypes.carry.SUBTYPES`, in that order.
     settings
         The dataset's ``de:`` settings.
     threads
         DE workers.
-    dataset, subtype
-        The job's wildcards.
+    dataset
+        The job's wildcard.
     subtypes
         The dataset's ``subtypes:`` settings.
     """
@@ -61,20 +61,26 @@ def run_de(
     table, calls = _calls(inputs["subtypes"])
     model = load_shipped(str(table["subtype_model"][0]))
     adata = read_h5ad_counts(inputs["h5ad"])
-    de, summary = subtype_de(
+    results = subtypes_de(
         adata,
         calls,
-        subtype,
+        SUBTYPES,
         dataset=dataset,
         de_settings=settings,
         settings=chosen,
         model_gene_ids=set(model.genes),
         n_cpus=int(threads),
     )
-    log.info("dataset %s, %s vs %s: %s", dataset, subtype, chosen.control_label, summary["note"])
-    write_parquet(de, outputs["parquet"])
-    write_tsv(de, outputs["tsv"])
-    write_tsv(pl.DataFrame([{k: _plain(v) for k, v in summary.items()}]), outputs["summary"])
+    paths = zip(outputs["parquet"], outputs["tsv"], outputs["summary"], strict=True)
+    for (subtype, (de, summary)), (parquet, tsv, summary_tsv) in zip(
+        results.items(), paths, strict=True
+    ):
+        log.info(
+            "dataset %s, %s vs %s: %s", dataset, subtype, chosen.control_label, summary["note"]
+        )
+        write_parquet(de, parquet)
+        write_tsv(de, tsv)
+        write_tsv(pl.DataFrame([{k: _plain(v) for k, v in summary.items()}]), summary_tsv)
 
 
 def _plain(value: Any) -> Any:
