@@ -9,9 +9,9 @@ reported, with confidence intervals and the share removed, and an effect is neve
 Models. :func:`effect_with_and_without` fits the same design twice on the same samples, once
 with the covariates added, exactly as the axis tests fit a score
 (:mod:`alsig.stages.axes.effects`): ordinary least squares without repeated donors, a
-linear mixed model with a random intercept per donor (REML, :func:`alsig.voom.models.fit_random_intercept`,
-lme4's ``lmer(y ~ X + (1 | donor))``) with them, and, if a mixed fit fails, least squares on all samples with donor-clustered standard errors
-(factor G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which
+linear mixed model with a random intercept per donor with them (REML, lme4's
+``lmer(y ~ X + (1 | donor))``: :func:`alsig.voom.models.fit_random_intercept`), and, if a mixed
+fit fails, least squares on all samples with donor-clustered standard errors (factor G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which
 continuous covariates make impossible).
 
 Joint uncertainty. The two estimates come from the same samples, so their difference is far

@@ -169,7 +169,8 @@ def beyond_permutations(
     -------
     dict
         ``{term: (p, bounded)}``: the estimate (at least ``options.multilevel_eps``) and whether
-        it stopped at that bound. The sets of one size share a run keyed by that size, so an estimate does not depend on which other sets are estimated.
+        it stopped at that bound. The sets of one size share a run keyed by that size, so an
+        estimate does not depend on which other sets are estimated.
     """
     floor = pvalue_floor(options.permutations)
     chosen = [r for r in records if r.pvalue is not None and r.pvalue < floor and r.es]

@@ -5,8 +5,8 @@ called that subtype are compared with the controls under the dataset's own DE se
 design of the main contrast with its factor replaced by ``subtype_call`` (``~ sex + region +
 condition`` becomes ``~ sex + region + subtype_call``), the same samples QC excludes, and the
 same DE entry point (:func:`alsig.stages.de.dataset.run_dataset`: one fit for the subtypes'
-contrasts), so the same repeated-donor model as the main contrast. Every sample stays in the fit (``de.samples``): the other subtypes,
-``unassigned`` and ``out_of_reference`` disease samples form their own levels. Enrichment runs the
+contrasts), so the same repeated-donor model as the main contrast. Every sample stays in the fit
+(``de.samples``): the other subtypes, ``unassigned`` and ``out_of_reference`` disease samples form their own levels. Enrichment runs the
 enrich stage's own prerank + ORA (:func:`alsig.stages.enrich.contrast.enrich_contrast`) on each
 subtype's DE table for the collections of ``subtypes.enrich_collections`` (:mod:`.carry_enrich`, kept
 apart so that those jobs load no model fitting); the axis tests fit
@@ -178,7 +178,7 @@ def subtypes_de(
     """DE of each called subtype against the controls, with the model features flagged.
 
     The subtypes' contrasts share the design and (with ``de.samples: all``) the samples, so they
-    come from one fit, as the contrasts of the DE stage do (:func:`alsig.stages.de.dataset.run_dataset`).
+    come from one fit, as the DE stage's contrasts do (:func:`alsig.stages.de.dataset.run_dataset`).
 
     Parameters
     ----------
@@ -222,11 +222,14 @@ def subtypes_de(
             f"not fitted: {n_test} {subtype} and {n_reference} {settings.control_label} samples "
             f"(de.min_samples_per_level = {minimum})"
         )
-        empty = with_model_features(_empty_de(), model_gene_ids)
-        base = {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
         results[subtype] = (
-            empty,
-            {**base, "n_test": n_test, "n_reference": n_reference, "note": reason},
+            with_model_features(_empty_de(), model_gene_ids),
+            {
+                **_identity(dataset, subtype, contrast),
+                "n_test": n_test,
+                "n_reference": n_reference,
+                "note": reason,
+            },
         )
     if fitted:
         adata = adata.copy()
@@ -257,13 +260,17 @@ def _flagged(
     )
     schemas.validate(labelled, DE_RESULT, f"DE of {subtype} in {dataset}")
     flagged = with_model_features(labelled, model_gene_ids)
-    base = {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
     return flagged, {
-        **base,
+        **_identity(dataset, subtype, contrast),
         **summary,
         "n_model_features_tested": int(flagged["model_feature"].sum()),
         "note": CIRCULARITY_NOTE,
     }
+
+
+def _identity(dataset: str, subtype: str, contrast: Contrast) -> dict[str, str]:
+    """Return the first fields of a subtype's DE summary."""
+    return {"dataset": dataset, "subtype": subtype, "contrast": contrast.name}
 
 
 def _empty_de() -> pl.DataFrame:

@@ -74,44 +74,29 @@ def run_enrich(
         c: load_collection(collection_for(collections, c))[0] for c in chosen.enrich_collections
     }
     calls = pl.read_parquet(inputs["subtypes"], columns=["subtype_model"])
-    model = load_shipped(str(calls["subtype_model"][0]))
+    model_symbols = set(load_shipped(str(calls["subtype_model"][0])).gene_symbols)
     paths = zip(inputs["de"], outputs["parquet"], outputs["tsv"], strict=True)
     for subtype, (de_path, parquet, tsv) in zip(SUBTYPES, paths, strict=True):
         de = pl.read_parquet(de_path)
-        parts = []
-        for collection, sets in gene_sets.items():
-            # a subtype too small to fit has an empty DE table: nothing to test
-            result = subtype_enrichment(
+        # a subtype too small to fit has an empty DE table, which gives an empty table; so does
+        # subtypes.enrich_collections: [] (one part: no sets, no DE rows)
+        if not gene_sets:
+            de = de.clear()
+        parts = [
+            subtype_enrichment(
                 de,
-                sets if de.height else {},
+                sets,
                 collection=collection,
                 enrich_settings=settings,
-                model_symbols=set(model.gene_symbols),
+                model_symbols=model_symbols,
                 threads=int(threads),
                 source=str(de_path),
             )
-            note = CIRCULARITY_NOTE if result.height else "nothing tested (no DE table)"
-            log.info(
-                "dataset %s, %s / %s: %d rows; %s",
-                dataset,
-                subtype,
-                collection,
-                result.height,
-                note,
-            )
-            parts.append(result)
-        if not parts:  # subtypes.enrich_collections: [] gives empty tables
-            parts.append(
-                subtype_enrichment(
-                    de.clear(),
-                    {},
-                    collection="",
-                    enrich_settings=settings,
-                    model_symbols=set(),
-                    threads=int(threads),
-                    source=str(de_path),
-                )
-            )
+            for collection, sets in (gene_sets or {"": {}}).items()
+        ]
+        for collection, part in zip(gene_sets, parts, strict=False):
+            note = CIRCULARITY_NOTE if part.height else "nothing tested (no DE table)"
+            log.info("%s, %s / %s: %d rows; %s", dataset, subtype, collection, part.height, note)
         table = pl.concat(parts)
         write_parquet(table, parquet)
         write_tsv(table, tsv)
