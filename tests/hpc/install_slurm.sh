@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what the `slurm`-marked test needs (tests/hpc/test_slurm.py): Debian's slurm-wlm and
 # munge, and the Snakemake Slurm executor plugin in an environment layered on the given one
-# (default: .venv of this checkout; the plugin's: .venv-slurm). Used by .ci/run. Never fails the build: when it cannot install (not
-# root, no apt-get, no network) it says why and exits 0, and the test then skips with the reason.
+# (default: .venv of this checkout; the plugin's: .venv-slurm). Used by .ci/run. Never fails the
+# build: when it cannot install (not root, no apt-get, no network) it says why and exits 0, and
+# the test then skips with the reason.
 set -uo pipefail
 
 PYTHON="${1:-$(dirname "$0")/../../.venv/bin/python}"
@@ -28,7 +29,7 @@ fi
 # The plugin goes into its own environment, .venv-slurm beside the given one and layered on it
 # (its site-packages added by a .pth line), used by the Slurm test only: Snakemake imports every
 # installed executor plugin at start, and plugin 2.8.0 imports pandas for its efficiency report,
-# 0.35 s in each of the ~90 Snakemake starts of the test suite (bench/results/test_suite.md).
+# ~0.4 s in each of the ~90 Snakemake starts of the test suite (bench/results/test_suite.md).
 if [ -x "$PYTHON" ]; then
     BASE_VENV="$(cd "$(dirname "$PYTHON")/.." && pwd)"
     SLURM_VENV="$BASE_VENV-slurm"
