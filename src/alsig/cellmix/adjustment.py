@@ -11,7 +11,8 @@ with the covariates added, exactly as the axis tests fit a score
 (:mod:`alsig.stages.axes.effects`): ordinary least squares without repeated donors, a
 linear mixed model with a random intercept per donor with them (REML, lme4's
 ``lmer(y ~ X + (1 | donor))``: :func:`alsig.voom.models.fit_random_intercept`), and, if a mixed
-fit fails, least squares on all samples with donor-clustered standard errors (factor G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which
+fit fails, least squares on all samples with donor-clustered standard errors (factor
+G / (G - 1); the axis tests' own fallback averages donors within covariate cells, which
 continuous covariates make impossible).
 
 Joint uncertainty. The two estimates come from the same samples, so their difference is far

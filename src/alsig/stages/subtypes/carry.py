@@ -6,11 +6,12 @@ design of the main contrast with its factor replaced by ``subtype_call`` (``~ se
 condition`` becomes ``~ sex + region + subtype_call``), the same samples QC excludes, and the
 same DE entry point (:func:`alsig.stages.de.dataset.run_dataset`: one fit for the subtypes'
 contrasts), so the same repeated-donor model as the main contrast. Every sample stays in the fit
-(``de.samples``): the other subtypes, ``unassigned`` and ``out_of_reference`` disease samples form their own levels. Enrichment runs the
-enrich stage's own prerank + ORA (:func:`alsig.stages.enrich.contrast.enrich_contrast`) on each
-subtype's DE table for the collections of ``subtypes.enrich_collections`` (:mod:`.carry_enrich`, kept
-apart so that those jobs load no model fitting); the axis tests fit
-every score with the axes stage's model (:func:`alsig.stages.axes.effects.axis_tests`).
+(``de.samples``): the other subtypes, ``unassigned`` and ``out_of_reference`` disease samples
+form their own levels. Enrichment runs the enrich stage's own prerank + ORA
+(:func:`alsig.stages.enrich.contrast.enrich_contrast`) on each subtype's DE table for the
+collections of ``subtypes.enrich_collections`` (:mod:`.carry_enrich`, kept apart so that those
+jobs load no model fitting); the axis tests fit every score with the axes stage's model
+(:func:`alsig.stages.axes.effects.axis_tests`).
 
 These results are descriptive and partly circular: the calls were made from the model's
 features, so genes that are model features differ between subtypes by construction. Each DE
