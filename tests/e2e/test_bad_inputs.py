@@ -28,6 +28,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,7 @@ import pytest
 import yaml
 
 from alsig.io import sha256_file
-from tests.conftest import REPO, absolute_paths, run_workflow
+from tests.conftest import REPO, absolute_paths, demo_test_config, run_workflow, uses_demo_run
 
 BAD = REPO / "tests" / "data" / "bad"
 FAST_ENRICH = {"collections": ["hallmark"], "permutations": 100}
@@ -486,17 +487,22 @@ def test_bad_input_fails_cleanly(tmp_path, failing_batch, case):
     assert run.inputs_unchanged(dataset), "an input file was modified"
 
 
-def test_broken_gmt_lines_fail_enrichment_only(tmp_path):
+@uses_demo_run
+def test_broken_gmt_lines_fail_enrichment_only(tmp_path, demo_run):
     """enrich.extra_gmt with a line that is not tab-separated: the enrichment of that collection
-    fails naming file and line; DE (upstream) is done and kept."""
-    config = _config(_demo_config()["datasets"])
+    fails naming file and line; DE (upstream, done in a copy of the shared demo run) is not run
+    again and is kept."""
+    shutil.copytree(demo_run, tmp_path, symlinks=True, dirs_exist_ok=True)
+    config = demo_test_config()
     config["enrich"]["extra_gmt"] = [{"id": "broken", "path": str(BAD / "broken.gmt")}]
     before = _checksums(_input_files(config))
+    de_table = (tmp_path / "results/demo" / DE[0]).read_bytes()
     target = "results/demo/enrich/ALS_vs_control/broken.parquet"
     result = run_workflow(tmp_path, config, target)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert "broken.gmt', line 2: malformed GMT line" in output, output[-4000:]
+    assert re.findall(r"^(?:local)?rule (\w+):", output, re.M) == ["enrich"]  # nothing upstream
     _assert_no_leftovers(
         tmp_path,
         (
@@ -505,7 +511,7 @@ def test_broken_gmt_lines_fail_enrichment_only(tmp_path):
             "results/demo/enrich/ALS_vs_control/broken.run.json",
         ),
     )
-    assert (tmp_path / "results/demo" / DE[0]).exists()  # the upstream job finished and stays
+    assert (tmp_path / "results/demo" / DE[0]).read_bytes() == de_table  # upstream stays
     assert _checksums(_input_files(config)) == before
 
 

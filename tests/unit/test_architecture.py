@@ -57,7 +57,7 @@ PLUMBING = {
     "voom",
 }
 #: Above the stages: the workflow's plan and glue, the report (reads stage outputs as files).
-WORKFLOW = {"planning", "runner", "report"}
+WORKFLOW = {"planning", "runner", "report", "snakemake_startup"}
 #: The applications on top: nothing but the command line imports them.
 APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
