@@ -9,8 +9,10 @@ are in tests/e2e/test_ingest_workflow.py.
 The cases share Snakemake runs (each run costs seconds before its first job). A case is one
 dataset (id = the case id) of a batch run with ``--keep-going`` whose targets are its cases'
 targets: the corpus cases that fail in a job (ingest or QC of the 6-gene table; batch 'corpus'),
-the demo copies that fail in DE (batches 'demo1', 'demo2': two runs of two, so that two workers
-can share them), and the cases that succeed (batch 'ok', whose run must succeed as a whole). A
+the demo copies whose sample sheet or columns differ and that fail in DE (batch 'demo'), and the
+cases that succeed (batch 'ok', whose run must succeed as a whole). A case that only changes the
+demo's DE settings runs alone on a copy of the session's shared demo run (batch 'demo_run',
+dataset 'demo'): Snakemake reruns only its DE job there, not ingest and QC. A
 module-scoped fixture makes each batch run once; every case stays its own test and asserts on
 its own dataset: Snakemake reports that dataset's job of the failing rule as failed, the message
 is in that dataset's logs, no traceback in them, none of its failing rule's outputs is left
@@ -42,6 +44,8 @@ from tests.conftest import REPO, absolute_paths, demo_test_config, run_workflow,
 
 BAD = REPO / "tests" / "data" / "bad"
 FAST_ENRICH = {"collections": ["hallmark"], "permutations": 100}
+#: the batch of a case run alone on a copy of the shared demo run (its dataset 'demo' edited)
+ON_DEMO_RUN = "demo_run"
 RESULTS = "results"  # output_dir of the demo config: a dataset's files are in results/<dataset>/
 
 
@@ -86,6 +90,8 @@ class Case:
 
     @property
     def dataset_id(self) -> str:
+        if self.batch == ON_DEMO_RUN:
+            return "demo"
         if self.batch is not None:
             return self.id
         return "bad" if self.dataset is not None else "demo"
@@ -174,7 +180,7 @@ CASES = [
         },
         target=DE[0],
         rule="de",
-        batch="demo1",
+        batch="demo",
         message=(
             "contrast 'ALS_vs_control'",
             "level 'control' has 1 sample(s), at least 2 needed",
@@ -187,7 +193,7 @@ CASES = [
         demo_edit={"de": {"design": "~ subject + condition"}},
         target=DE[0],
         rule="de",
-        batch="demo1",
+        batch=ON_DEMO_RUN,
         message=("design '~ subject + condition'", "the design matrix is not full rank"),
         unmade=DE,
     ),
@@ -199,7 +205,7 @@ CASES = [
         },
         target=DE[0],
         rule="de",
-        batch="demo2",
+        batch="demo",
         message=("the design matrix is not full rank", "'batch' x 'condition'"),
         unmade=DE,
     ),
@@ -256,7 +262,7 @@ CASES = [
         demo_edit={"de": {"design": "~ age_at_death + condition"}},
         target=DE[0],
         rule="de",
-        batch="demo2",
+        batch=ON_DEMO_RUN,
         message=(
             "'Unknown' for 2 sample(s) (JR70, JR73) read as missing",
             "'age_at_death' missing for 2 sample(s) (JR70, JR73)",
@@ -450,17 +456,33 @@ def failing_batch(tmp_path_factory):
 
 
 def _case_param(case: Case):
-    marks = [_xdist_group(case.batch)] if case.batch else []
+    if case.batch == ON_DEMO_RUN:
+        marks = [uses_demo_run]
+    else:
+        marks = [_xdist_group(case.batch)] if case.batch else []
     return pytest.param(case, id=case.id, marks=marks)
 
 
+def _on_demo_run(workdir: Path, demo_run: Path, case: Case) -> Run:
+    """The case's DE settings on a copy of the shared demo run: only its DE job runs again."""
+    shutil.copytree(demo_run, workdir, symlinks=True, dirs_exist_ok=True)
+    config = demo_test_config()
+    config["datasets"]["demo"].update(copy.deepcopy(case.demo_edit))
+    run = _run(workdir, config, [f"{RESULTS}/demo/{case.target}"], ("--keep-going",))
+    ran = re.findall(r"^(?:local)?rule (\w+):", run.output, re.M)
+    assert ran == ["de_demo"], f"jobs {ran} ran on the demo run's copy, expected only de_demo"
+    return run
+
+
 @pytest.mark.parametrize("case", [_case_param(case) for case in CASES])
-def test_bad_input_fails_cleanly(tmp_path, failing_batch, case):
+def test_bad_input_fails_cleanly(tmp_path, failing_batch, case, request):
     dataset = case.dataset_id
     if case.batch is None:  # fails before any job: alone, with the whole output as its own
         config = _config({dataset: _dataset(case)})
         extra = ("-n",) if case.dry_run else ()
         run = _run(tmp_path, config, [f"{RESULTS}/{dataset}/{case.target}"], extra)
+    elif case.batch == ON_DEMO_RUN:
+        run = _on_demo_run(tmp_path, request.getfixturevalue("demo_run"), case)
     else:
         run = failing_batch(case.batch)
     output = run.output

@@ -147,3 +147,15 @@ def test_config_readme_documents_every_top_level_section_key(section):
     keys = set(settings.defaults(section))
     nested = {k for k in documented if "." in k}
     assert keys == {k for k in documented if "." not in k} | {k.split(".")[0] for k in nested}
+
+
+def test_the_ingest_reads_only_the_source_keys_of_a_dataset():
+    """A changed DE design or enrichment setting must not rerun the ingest (and everything)."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    entry = config["datasets"]["demo"]
+    entry["de"] = {"design": "~ sex + condition"}
+    entry["enrich"] = {"permutations": 50}
+    source = settings.RunSettings(config).source_params("demo")
+    assert {"de", "enrich", "qc", "score", "subtypes", "description"}.isdisjoint(source)
+    assert source == {k: v for k, v in entry.items() if k not in {"de", "enrich", "qc", "description"}}
+    assert source["counts"] == entry["counts"] and source["condition"] == entry["condition"]

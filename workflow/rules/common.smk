@@ -107,6 +107,3 @@ def stage_params(dataset, stage):
     """
     return SETTINGS.params(dataset, stage)
 
-
-def dataset_entry(dataset):
-    return config["datasets"][dataset]

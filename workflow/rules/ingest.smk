@@ -97,7 +97,7 @@ rule ingest:
         ),
         runtime=30,
     params:
-        settings=lambda wc: dataset_entry(wc.dataset),
+        settings=lambda wc: SETTINGS.source_params(wc.dataset),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/ingest.py"

@@ -60,6 +60,9 @@ class RunSettings:
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
+        self._entries: dict[str, dict[str, Any]] = {
+            dataset: dict(entry) for dataset, entry in config["datasets"].items()
+        }
         self._mappings: dict[str, dict[str, dict[str, Any]]] = {}
         self._typed: dict[str, DatasetSettings] = {}
         #: the folder of this run's outputs (``output_dir``, trailing ``/`` removed)
@@ -102,6 +105,26 @@ class RunSettings:
             The resolved mapping (a copy).
         """
         return dict(self._mappings[dataset][stage])
+
+    def source_params(self, dataset: str) -> dict[str, Any]:
+        """Return what the ingest job reads of a dataset's entry, as its ``params.settings``.
+
+        The entry without its stage sections (:data:`~alsig.settings.schema.STAGES`) and its
+        free-text ``description``: a changed DE design or enrichment setting reruns the jobs
+        that read it, not the ingest (and with it every job of the dataset).
+
+        Parameters
+        ----------
+        dataset
+            A dataset id.
+
+        Returns
+        -------
+        dict
+            The source keys (files, columns, condition rules, gene-id settings), a copy.
+        """
+        ignored = {*STAGES, "description"}
+        return {k: v for k, v in self._entries[dataset].items() if k not in ignored}
 
 
 def output_dir_of(config: Mapping[str, Any]) -> str:
