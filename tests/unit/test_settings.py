@@ -157,5 +157,7 @@ def test_the_ingest_reads_only_the_source_keys_of_a_dataset():
     entry["enrich"] = {"permutations": 50}
     source = settings.RunSettings(config).source_params("demo")
     assert {"de", "enrich", "qc", "score", "subtypes", "description"}.isdisjoint(source)
-    assert source == {k: v for k, v in entry.items() if k not in {"de", "enrich", "qc", "description"}}
+    assert source == {
+        k: v for k, v in entry.items() if k not in {"de", "enrich", "qc", "description"}
+    }
     assert source["counts"] == entry["counts"] and source["condition"] == entry["condition"]
