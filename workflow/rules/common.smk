@@ -106,4 +106,3 @@ def stage_params(dataset, stage):
     values, so that a changed setting reruns the job; the job makes the typed object of them).
     """
     return SETTINGS.params(dataset, stage)
-
