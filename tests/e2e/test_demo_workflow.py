@@ -5,6 +5,7 @@ the snakemake report with every figure and caption."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 
@@ -192,6 +193,24 @@ def test_rerun_has_nothing_to_do(demo_run):
     )
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_a_changed_design_reruns_de_and_what_reads_it_not_ingest_or_qc(demo_run, tmp_path):
+    """Snakemake's params trigger: the ingest reads only the dataset's source keys, QC and the
+    scores only their own sections, so a new DE design plans the DE job and its readers."""
+    project = tmp_path / "project"
+    shutil.copytree(demo_run, project, symlinks=True)
+    config_file = project / "config" / "config.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["datasets"]["demo"].setdefault("de", {})["design"] = "~ sex + condition"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = subprocess.run(
+        [*snakemake_in(project), "-n"], capture_output=True, text=True, cwd=project, timeout=600
+    )
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout + plan.stderr, re.M))
+    assert {"de_demo", "enrich", "axis_tests"} <= planned, planned
+    assert not {"ingest", "qc", "score"} & planned, planned
 
 
 def test_report_has_every_figure_and_caption(demo_run):
