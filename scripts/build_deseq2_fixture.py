@@ -35,9 +35,14 @@ GZIP = {"method": "gzip", "mtime": 0}
 def fixture_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the fixture cohort: ``(counts genes x samples, coldata)``."""
     adata = toy_cohort(
-        n_donors=(12, 10), regions=("frontal", "motor"), n_genes=400, seed=11,
-        de_fraction=0.1, region_log2fc=0.3, mean_log=(3.0, 2.0),
-    )  # fmt: skip
+        n_donors=(12, 10),
+        regions=("frontal", "motor"),
+        n_genes=400,
+        seed=11,
+        de_fraction=0.1,
+        region_log2fc=0.3,
+        mean_log=(3.0, 2.0),
+    )
     obs = adata.obs[["region", "condition"]].copy()
     other = adata.obs["subject"].isin(["D008", "D009", "D010", "D011"]).to_numpy()
     obs.loc[other, "condition"] = "other"
@@ -69,9 +74,12 @@ def pydeseq2_iterative(frame: pd.DataFrame) -> pd.Series:
 
     meta = frame[["condition"]].astype("category")
     dds = DeseqDataSet(
-        counts=frame.drop(columns="condition"), metadata=meta, design="~ condition",
-        inference=DefaultInference(n_cpus=1), quiet=True,
-    )  # fmt: skip
+        counts=frame.drop(columns="condition"),
+        metadata=meta,
+        design="~ condition",
+        inference=DefaultInference(n_cpus=1),
+        quiet=True,
+    )
     dds.fit_size_factors()
     return pd.Series(dds.obs["size_factors"].to_numpy(), index=frame.index, name="size_factor")
 
@@ -83,10 +91,17 @@ def main() -> None:
     counts.to_csv(OUT / "toy_counts.tsv.gz", sep="\t", index_label="gene", compression=GZIP)
     coldata.to_csv(OUT / "toy_coldata.tsv", sep="\t", index_label="sample")
     run = subprocess.run(
-        ["Rscript", str(ROOT / "scripts" / "deseq2_fixture.R"), str(OUT / "toy_counts.tsv.gz"),
-         str(OUT / "toy_coldata.tsv"), str(OUT)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "Rscript",
+            str(ROOT / "scripts" / "deseq2_fixture.R"),
+            str(OUT / "toy_counts.tsv.gz"),
+            str(OUT / "toy_coldata.tsv"),
+            str(OUT),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     version = [ln for ln in run.stdout.splitlines() if ln.startswith("R_VERSION")]
     (OUT / "VERSION").write_text((version[0].split(" ", 1)[1] if version else "unknown") + "\n")
     print(f"wrote {OUT}: {counts.shape[0]} genes x {counts.shape[1]} samples; {version}")

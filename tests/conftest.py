@@ -85,6 +85,20 @@ def demo_test_config() -> dict:
     return config
 
 
+def missing_r_packages(*packages: str) -> list[str]:
+    """The R packages of ``packages`` that are not installed (all of them without Rscript).
+
+    Asks ``system.file`` rather than loading the packages: loading DESeq2's namespace alone costs
+    ~5 s of CPU, which a test that runs R afterwards pays again anyway.
+    """
+    if shutil.which("Rscript") is None:
+        return list(packages)
+    names = ", ".join(f'"{p}"' for p in packages)
+    probe = f"cat(c({names})[!nzchar(sapply(c({names}), function(p) system.file(package = p)))])"
+    out = subprocess.run(["Rscript", "-e", probe], capture_output=True, text=True, timeout=120)
+    return out.stdout.split() if out.returncode == 0 else list(packages)
+
+
 def absolute_paths(config: dict, base: Path) -> dict:
     """Dataset file paths made absolute so a config runs from any working directory."""
     for settings in config.get("datasets", {}).values():

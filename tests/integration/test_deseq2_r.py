@@ -16,6 +16,7 @@ from scipy.stats import spearmanr
 
 from alsig.deseq2 import fit_deseq2
 from alsig.stages.de.design import design_matrix
+from tests.conftest import missing_r_packages
 from tests.unit.test_deseq2_engine import DESIGN, FIXTURE, REPO, fixture_data, r_table
 
 # one xdist worker runs this module, so its module-scoped fixture is built once
@@ -35,14 +36,20 @@ def fit(data):
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed")
 def test_lrt_matches_r_deseq2_live(tmp_path, data, fit):
-    check = subprocess.run(["Rscript", "-e", "library(DESeq2)"], capture_output=True)
-    if check.returncode != 0:
+    if missing_r_packages("DESeq2"):
         pytest.skip("R package DESeq2 not installed")
     subprocess.run(
-        ["Rscript", str(REPO / "scripts" / "deseq2_fixture.R"), str(FIXTURE / "toy_counts.tsv.gz"),
-         str(FIXTURE / "toy_coldata.tsv"), str(tmp_path), "lrt"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "Rscript",
+            str(REPO / "scripts" / "deseq2_fixture.R"),
+            str(FIXTURE / "toy_counts.tsv.gz"),
+            str(FIXTURE / "toy_coldata.tsv"),
+            str(tmp_path),
+            "lrt",
+        ],
+        check=True,
+        capture_output=True,
+    )
     live = pd.read_csv(tmp_path / "r_lrt.tsv", sep="\t", index_col=0)
     committed = r_table("r_lrt.tsv")
     np.testing.assert_allclose(live["stat"], committed["stat"], rtol=1e-8)

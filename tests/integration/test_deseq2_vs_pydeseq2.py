@@ -41,16 +41,29 @@ def reference(data):
     counts, coldata = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dds = DeseqDataSet(counts=counts, metadata=coldata, design=DESIGN,
-                           inference=DefaultInference(n_cpus=1), quiet=True)  # fmt: skip
+        dds = DeseqDataSet(
+            counts=counts,
+            metadata=coldata,
+            design=DESIGN,
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
         dds.deseq2()
-        stats = DeseqStats(dds, contrast=["condition", "ALS", "control"],
-                           inference=DefaultInference(n_cpus=1), quiet=True)  # fmt: skip
+        stats = DeseqStats(
+            dds,
+            contrast=["condition", "ALS", "control"],
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
         stats.summary()
         results = stats.results_df.copy()
         stats.lfc_shrink(coeff=ALS)
-    return {"dds": dds, "stats": stats, "results": results,
-            "shrunk": stats.results_df["log2FoldChange"].to_numpy()}  # fmt: skip
+    return {
+        "dds": dds,
+        "stats": stats,
+        "results": results,
+        "shrunk": stats.results_df["log2FoldChange"].to_numpy(),
+    }
 
 
 def test_size_factors_equal_pydeseq2_and_r(fit, reference):
@@ -80,10 +93,12 @@ def test_dispersions_match_pydeseq2_step_by_step(fit, reference):
     for j in np.flatnonzero(ours["non_zero"].to_numpy() & ~ours["refitted"].to_numpy()):
         y = counts[:, j].astype(float)
         mu = dds.layers["_mu_hat"][:, j]
-        f = [dispersion_kernels.objective(np.log(a), y, mu, design.rows, design.group, True,
-                                          0.0, 1.0, False)
-             for a in (ours["genewise_dispersions"].iloc[j],
-                       theirs["genewise_dispersions"].iloc[j])]  # fmt: skip
+        f = [
+            dispersion_kernels.objective(
+                np.log(a), y, mu, design.rows, design.group, True, 0.0, 1.0, False
+            )
+            for a in (ours["genewise_dispersions"].iloc[j], theirs["genewise_dispersions"].iloc[j])
+        ]
         assert f[0] <= f[1] + 1e-7, ours.index[j]
     # trend, prior, MAP and final dispersions
     np.testing.assert_allclose(fit.trend.coefficients, dds.uns["trend_coeffs"], rtol=1e-4)
@@ -97,8 +112,11 @@ def test_dispersions_match_pydeseq2_step_by_step(fit, reference):
 def test_log_fold_changes_and_cooks_outliers_match_pydeseq2(fit, reference):
     dds = reference["dds"]
     np.testing.assert_allclose(fit.lfc.to_numpy(), dds.varm["LFC"].to_numpy(), atol=1e-4)
-    for ours, theirs in (("replaced", "replaced"), ("refitted", "refitted"),
-                         ("cooks_outlier", "_pvalue_cooks_outlier")):  # fmt: skip
+    for ours, theirs in (
+        ("replaced", "replaced"),
+        ("refitted", "refitted"),
+        ("cooks_outlier", "_pvalue_cooks_outlier"),
+    ):
         assert (fit.var[ours].to_numpy() == dds.var[theirs].to_numpy(bool)).all(), ours
     assert fit.var["refitted"].sum() >= 5  # the planted outliers in cells of 10 and 12
     assert fit.var["cooks_outlier"].sum() >= 1  # and those in cells of 4
@@ -122,8 +140,12 @@ def test_one_fit_serves_a_contrast_between_two_non_reference_levels(fit, referen
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    stats = DeseqStats(reference["dds"], contrast=["condition", "other", "ALS"],
-                       inference=DefaultInference(n_cpus=1), quiet=True)  # fmt: skip
+    stats = DeseqStats(
+        reference["dds"],
+        contrast=["condition", "other", "ALS"],
+        inference=DefaultInference(n_cpus=1),
+        quiet=True,
+    )
     stats.summary()
     ours = fit.results(fit.contrast_vector("condition", "other", "ALS")).table
     theirs = stats.results_df
@@ -158,11 +180,20 @@ def test_shrinkage_of_a_non_reference_contrast_reruns_only_the_fit_under_a_relev
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dds = DeseqDataSet(counts=counts, metadata=releveled, design=DESIGN,
-                           inference=DefaultInference(n_cpus=1), quiet=True)  # fmt: skip
+        dds = DeseqDataSet(
+            counts=counts,
+            metadata=releveled,
+            design=DESIGN,
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
         dds.deseq2()
-        stats = DeseqStats(dds, contrast=["condition", "other", "ALS"],
-                           inference=DefaultInference(n_cpus=1), quiet=True)  # fmt: skip
+        stats = DeseqStats(
+            dds,
+            contrast=["condition", "other", "ALS"],
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
         stats.summary()
         stats.lfc_shrink(coeff="condition[T.other]")
     shrunk = fit.lfc_shrink("condition[T.other]", design=design_matrix(releveled, DESIGN))
@@ -180,8 +211,13 @@ def test_design_with_one_row_per_coefficient_uses_the_linear_start_as_pydeseq2(d
     counts = counts.iloc[:, :150]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dds = DeseqDataSet(counts=counts, metadata=coldata, design="~ condition",
-                           inference=DefaultInference(n_cpus=1), quiet=True)  # fmt: skip
+        dds = DeseqDataSet(
+            counts=counts,
+            metadata=coldata,
+            design="~ condition",
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
         dds.deseq2()
     fit = fit_deseq2(counts, dds.obsm["design_matrix"])
     assert fit.design.one_row_per_coefficient

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_r_packages
 from tests.unit import voom_reference as checks
 
 # one xdist worker runs this module, so its module-scoped fixture is built once
@@ -26,11 +27,9 @@ PACKAGES = ("limma", "lme4", "lmerTest", "DESeq2")
 def _r_ready() -> str:
     if shutil.which("Rscript") is None:
         return "Rscript not found"
-    names = ", ".join(f'"{p}"' for p in PACKAGES)
-    probe = f"cat(all(sapply(c({names}), requireNamespace, quietly = TRUE)))"
-    out = subprocess.run(["Rscript", "-e", probe], capture_output=True, text=True, timeout=120)
-    if out.stdout.strip() != "TRUE":
-        return f"R packages {', '.join(PACKAGES)} are not all installed"
+    missing = missing_r_packages(*PACKAGES)
+    if missing:
+        return f"R packages {', '.join(missing)} not installed (needed: {', '.join(PACKAGES)})"
     return ""
 
 

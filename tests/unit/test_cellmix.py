@@ -235,8 +235,14 @@ def test_qc_writes_schema_valid_cell_indices_and_marker_coverage(tmp_path):
     _cell_indices(adata, "toy", outputs)
     table = pl.read_parquet(outputs["cell_indices"])
     assert table.columns == [
-        "dataset", "sample", "method", "condition", "subject", "region", *CELL_TYPES
-    ]  # fmt: skip
+        "dataset",
+        "sample",
+        "method",
+        "condition",
+        "subject",
+        "region",
+        *CELL_TYPES,
+    ]
     assert table.height == 28 and set(table["method"]) == {"rank"}
     assert table["opcs"].null_count() == 28  # 3 expressed OPC markers (< 5): no index
     for name, file in (("cell_indices", "parquet"), ("cell_markers", "tsv")):
@@ -251,8 +257,11 @@ def test_qc_writes_schema_valid_cell_indices_and_marker_coverage(tmp_path):
     opcs = markers.filter(pl.col("cell_type") == "opcs").row(0, named=True)
     assert opcs["n_used"] == 3 and not opcs["adjusted_for"]
     assert markers.filter(pl.col("adjusted_for"))["cell_type"].to_list() == [
-        "astrocytes", "microglia", "neurons", "oligodendrocytes"
-    ]  # fmt: skip
+        "astrocytes",
+        "microglia",
+        "neurons",
+        "oligodendrocytes",
+    ]
     # the index is the planted abundance, read back the way the subtype stage reads it
     values = read_cell_indices(outputs["cell_indices"])
     truth = np.log(adata.obs["true_neurons"].to_numpy())

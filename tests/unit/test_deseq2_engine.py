@@ -82,8 +82,9 @@ def test_lrt_matches_r_deseq2_fixture(data, fit):
     big = (theirs["baseMean"] >= 10).to_numpy()
     assert big.sum() > 250
     np.testing.assert_allclose(ours["stat"][big], theirs["stat"][big], rtol=5e-3, atol=1e-3)
-    np.testing.assert_allclose(ours["log2FoldChange"][big], theirs["log2FoldChange"][big],
-                               atol=1e-3)  # fmt: skip
+    np.testing.assert_allclose(
+        ours["log2FoldChange"][big], theirs["log2FoldChange"][big], atol=1e-3
+    )
     ok = ours["pvalue"].notna().to_numpy()
     rho = spearmanr(-np.log10(ours["pvalue"][ok]), -np.log10(theirs["pvalue"][ok])).correlation
     assert rho > 0.999
@@ -93,8 +94,10 @@ def test_lrt_matches_r_deseq2_fixture(data, fit):
 
 
 def test_wald_tests_agree_with_r_deseq2_fixture(fit):
-    for name, contrast in (("ALS_vs_control", ("condition", "ALS", "control")),
-                           ("other_vs_control", ("condition", "other", "control"))):  # fmt: skip
+    for name, contrast in (
+        ("ALS_vs_control", ("condition", "ALS", "control")),
+        ("other_vs_control", ("condition", "other", "control")),
+    ):
         ours = fit.results(fit.contrast_vector(*contrast)).table
         theirs = r_table(f"r_wald_{name}.tsv").loc[ours.index]
         big = (theirs["baseMean"] >= 10).to_numpy()
@@ -112,12 +115,14 @@ def test_results_are_identical_for_any_chunk_size_and_thread_count(data):
     outputs = []
     for chunk, threads in ((None, 1), (7, 2), (3, 3), (64, 2)):
         fit = fit_deseq2(counts, design, chunk_size=chunk, n_threads=threads)
-        outputs.append((
-            fit.var,
-            fit.results(fit.contrast_vector("condition", "ALS", "control")).table,
-            fit.lrt(reduced, coefficient=ALS).table,
-            fit.lfc_shrink(ALS).lfc,
-        ))  # fmt: skip
+        outputs.append(
+            (
+                fit.var,
+                fit.results(fit.contrast_vector("condition", "ALS", "control")).table,
+                fit.lrt(reduced, coefficient=ALS).table,
+                fit.lfc_shrink(ALS).lfc,
+            )
+        )
     for other in outputs[1:]:
         for a, b in zip(outputs[0], other, strict=True):
             if isinstance(a, pd.DataFrame):
@@ -178,8 +183,9 @@ def test_bad_inputs_are_refused_with_a_clear_message(data):
 
 def test_options_reach_the_fit(data):
     counts, coldata = data
-    no_refit = fit_deseq2(counts, design_matrix(coldata, DESIGN),
-                          options=DESeq2Options(refit_cooks=False))  # fmt: skip
+    no_refit = fit_deseq2(
+        counts, design_matrix(coldata, DESIGN), options=DESeq2Options(refit_cooks=False)
+    )
     assert not no_refit.var["refitted"].any()
     assert (
         no_refit.var["cooks_outlier"].sum()
