@@ -432,8 +432,20 @@ def _move(weights, level, state, bounds, members, sizes, sums, totals, i, k):  #
         t_out -= sizes[c_out]
         c_out += 1
     old = members[c_out, t_out]
-    c_new = np.searchsorted(bounds, new, side="right")
-    t_new = np.searchsorted(members[c_new, : sizes[c_new]], new)
+    # the chunk that holds rank ``new`` (the last bound is n_genes), then its first member >=
+    # ``new``: plain loops, 6 % of the multilevel time less than np.searchsorted on these short
+    # arrays (GO BP's 659 floor sets of GSE67196 cerebellum: 8.8 -> 8.3 s; the same estimates)
+    c_new = 0
+    while bounds[c_new] <= new:
+        c_new += 1
+    lo, hi = 0, sizes[c_new]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if members[c_new, mid] < new:
+            lo = mid + 1
+        else:
+            hi = mid
+    t_new = lo
     if t_new < sizes[c_new] and members[c_new, t_new] == new:
         return state, 0  # already in the set
     _remove(members[c_out], sizes, c_out, t_out)
