@@ -16,7 +16,7 @@ upstream (snakemake/snakemake#4220).
 A value cannot be a pandas or polars object unless that library was imported, so both places
 take Snakemake's own path whenever pandas or polars is in ``sys.modules`` (or a param is a numpy
 array), and otherwise the path Snakemake would take for plain values. What Snakemake stores is
-the same either way (tests/unit/test_snakemake_startup.py). When Snakemake's internals do not look
+the same either way (tests/integration/test_snakemake_startup.py). When Snakemake's internals do not look
 as expected, nothing is changed.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 FRAME_LIBRARIES = ("pandas", "polars")
 
 
-def frames_possible(values: Iterable[Any] = ()) -> bool:
+def frames_possible(values: Iterable[Any]) -> bool:
     """Whether any of ``values`` may be an object Snakemake converts (a frame or an array).
 
     True when pandas or polars is imported (their objects can only exist then) or a value is a

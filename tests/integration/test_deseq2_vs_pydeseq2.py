@@ -19,6 +19,37 @@ from tests.unit.test_deseq2_engine import ALS, DESIGN, fixture_data, r_table, re
 pytestmark = pytest.mark.xdist_group("deseq2_vs_pydeseq2")
 
 
+def pydeseq2_fit(counts, metadata, design: str = DESIGN):
+    """pydeseq2's fit of ``counts`` (one CPU; its warnings silenced)."""
+    pytest.importorskip("pydeseq2")
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dds = DeseqDataSet(
+            counts=counts,
+            metadata=metadata,
+            design=design,
+            inference=DefaultInference(n_cpus=1),
+            quiet=True,
+        )
+        dds.deseq2()
+    return dds
+
+
+def pydeseq2_wald(dds, contrast: list[str]):
+    """pydeseq2's Wald test of ``contrast`` on a fit, summarised (one CPU; warnings silenced)."""
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = DeseqStats(dds, contrast=contrast, inference=DefaultInference(n_cpus=1), quiet=True)
+        stats.summary()
+    return stats
+
+
 @pytest.fixture(scope="module")
 def data():
     return fixture_data()
@@ -33,30 +64,12 @@ def fit(data):
 @pytest.fixture(scope="module")
 def reference(data):
     """pydeseq2's fit of the same data, its Wald test of ALS vs control and shrinkage."""
-    pytest.importorskip("pydeseq2")
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
-    from pydeseq2.ds import DeseqStats
-
     counts, coldata = data
+    dds = pydeseq2_fit(counts, coldata)
+    stats = pydeseq2_wald(dds, ["condition", "ALS", "control"])
+    results = stats.results_df.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dds = DeseqDataSet(
-            counts=counts,
-            metadata=coldata,
-            design=DESIGN,
-            inference=DefaultInference(n_cpus=1),
-            quiet=True,
-        )
-        dds.deseq2()
-        stats = DeseqStats(
-            dds,
-            contrast=["condition", "ALS", "control"],
-            inference=DefaultInference(n_cpus=1),
-            quiet=True,
-        )
-        stats.summary()
-        results = stats.results_df.copy()
         stats.lfc_shrink(coeff=ALS)
     return {
         "dds": dds,
@@ -137,16 +150,7 @@ def test_wald_results_and_filtering_match_pydeseq2(fit, reference):
 
 
 def test_one_fit_serves_a_contrast_between_two_non_reference_levels(fit, reference):
-    from pydeseq2.default_inference import DefaultInference
-    from pydeseq2.ds import DeseqStats
-
-    stats = DeseqStats(
-        reference["dds"],
-        contrast=["condition", "other", "ALS"],
-        inference=DefaultInference(n_cpus=1),
-        quiet=True,
-    )
-    stats.summary()
+    stats = pydeseq2_wald(reference["dds"], ["condition", "other", "ALS"])
     ours = fit.results(fit.contrast_vector("condition", "other", "ALS")).table
     theirs = stats.results_df
     np.testing.assert_allclose(ours["log2FoldChange"], theirs["log2FoldChange"], atol=1e-4)
@@ -169,32 +173,14 @@ def test_shrinkage_of_a_non_reference_contrast_reruns_only_the_fit_under_a_relev
 ):
     """other vs ALS: the fit's dispersions and a design with ALS as reference give pydeseq2's
     shrinkage of a dataset fitted from scratch with that reference."""
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
-    from pydeseq2.ds import DeseqStats
-
     counts, coldata = data
     releveled = coldata.copy()
     releveled["condition"] = releveled["condition"].cat.reorder_categories(
         ["ALS", "control", "other"]
     )
+    stats = pydeseq2_wald(pydeseq2_fit(counts, releveled), ["condition", "other", "ALS"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dds = DeseqDataSet(
-            counts=counts,
-            metadata=releveled,
-            design=DESIGN,
-            inference=DefaultInference(n_cpus=1),
-            quiet=True,
-        )
-        dds.deseq2()
-        stats = DeseqStats(
-            dds,
-            contrast=["condition", "other", "ALS"],
-            inference=DefaultInference(n_cpus=1),
-            quiet=True,
-        )
-        stats.summary()
         stats.lfc_shrink(coeff="condition[T.other]")
     shrunk = fit.lfc_shrink("condition[T.other]", design=design_matrix(releveled, DESIGN))
     ours = shrunk.lfc / np.log(2)
@@ -204,21 +190,9 @@ def test_shrinkage_of_a_non_reference_contrast_reruns_only_the_fit_under_a_relev
 
 
 def test_design_with_one_row_per_coefficient_uses_the_linear_start_as_pydeseq2(data):
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
-
     counts, coldata = data
     counts = counts.iloc[:, :150]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dds = DeseqDataSet(
-            counts=counts,
-            metadata=coldata,
-            design="~ condition",
-            inference=DefaultInference(n_cpus=1),
-            quiet=True,
-        )
-        dds.deseq2()
+    dds = pydeseq2_fit(counts, coldata, design="~ condition")
     fit = fit_deseq2(counts, dds.obsm["design_matrix"])
     assert fit.design.one_row_per_coefficient
     assert relative(fit.var["dispersions"], dds.var["dispersions"]).max() < 1e-3

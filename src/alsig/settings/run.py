@@ -60,8 +60,10 @@ class RunSettings:
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self._entries: dict[str, dict[str, Any]] = {
-            dataset: dict(entry) for dataset, entry in config["datasets"].items()
+        # what the ingest reads of each entry: everything but the stage sections and free text
+        self._sources: dict[str, dict[str, Any]] = {
+            dataset: {k: v for k, v in entry.items() if k not in {*STAGES, "description"}}
+            for dataset, entry in config["datasets"].items()
         }
         self._mappings: dict[str, dict[str, dict[str, Any]]] = {}
         self._typed: dict[str, DatasetSettings] = {}
@@ -123,8 +125,7 @@ class RunSettings:
         dict
             The source keys (files, columns, condition rules, gene-id settings), a copy.
         """
-        ignored = {*STAGES, "description"}
-        return {k: v for k, v in self._entries[dataset].items() if k not in ignored}
+        return dict(self._sources[dataset])
 
 
 def output_dir_of(config: Mapping[str, Any]) -> str:
