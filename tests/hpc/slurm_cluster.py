@@ -36,8 +36,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# written by alsig tests/hpc/slurm_cluster.py; removed by its stop()"
@@ -45,6 +47,7 @@ MUNGE_KEY = Path("/etc/munge/munge.key")
 MUNGE_SOCKET_DIR = Path("/run/munge")
 DEFAULT_SCRATCH = Path(os.environ.get("ALSIG_SLURM_SCRATCH", "/tmp/alsig-slurm"))
 PARTITION = "debug"
+T = TypeVar("T")
 REQUIRED_PROGRAMS = (
     "munged",
     "munge",
@@ -142,30 +145,55 @@ class Daemon:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def read_pid_file(path: Path, name: str) -> Daemon | None:
-    """The daemon named in a PID file, or None after removing the file when it is stale."""
+def daemon_in_pid_file(path: Path, name: str) -> Daemon | None:
+    """The running ``name`` whose PID a PID file holds; None when it names none (file untouched)."""
     try:
         pid = int(path.read_text().split()[0])
     except (FileNotFoundError, ValueError, IndexError):
-        path.unlink(missing_ok=True)
         return None
     start = process_start_time(pid)
     if start is None or process_name(pid) != name:
-        path.unlink(missing_ok=True)  # stale: the process is gone or the PID was reused
         return None
     return Daemon(name, pid, start)
+
+
+def read_pid_file(path: Path, name: str) -> Daemon | None:
+    """The daemon named in a PID file, or None after removing the file when it is stale (the
+    process is gone or the PID was reused). Only for daemons of an earlier run: see
+    :func:`wait_for_daemon` for one being started."""
+    daemon = daemon_in_pid_file(path, name)
+    if daemon is None:
+        path.unlink(missing_ok=True)
+    return daemon
+
+
+def wait_for_daemon(path: Path, name: str, timeout: float, log: Path) -> Daemon:
+    """The daemon ``name`` once its PID file names it running.
+
+    A daemon creates its PID file first and writes its PID into it a moment later (Slurm's
+    ``create_pidfile`` and munged both do), so a file that is empty or does not yet name a running
+    ``name`` means "not yet". Reading such a file as "exited" once made a CI run stop a healthy
+    slurmctld it had just started, and delete that daemon's config and munged under it.
+    """
+    return wait_for(
+        lambda: daemon_in_pid_file(path, name),
+        f"{name} running under the PID in {path}",
+        timeout,
+        log,
+    )
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kwargs)
 
 
-def wait_for(check, what: str, timeout: float, log: Path | None = None) -> None:
+def wait_for(check: Callable[[], T], what: str, timeout: float, log: Path | None = None) -> T:
+    """The first truthy value of ``check()``, polled until ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
+        if value := check():
+            return value
+        time.sleep(0.2)
     tail = ""
     if log is not None and log.exists():
         tail = "\n--- " + str(log) + " ---\n" + "\n".join(log.read_text().splitlines()[-30:])
@@ -352,11 +380,7 @@ class SlurmCluster:
         )
         if result.returncode != 0:
             raise SlurmClusterError(f"munged failed to start: {result.stderr.strip()}")
-        wait_for(lambda: pid_file.exists(), "munged PID file", 10, munge_dir / "munged.log")
-        daemon = read_pid_file(pid_file, "munged")
-        if daemon is None:
-            raise SlurmClusterError(f"munged exited; see {munge_dir / 'munged.log'}")
-        self.started["munged"] = daemon
+        self.started["munged"] = wait_for_daemon(pid_file, "munged", 10, munge_dir / "munged.log")
         self._save_state()
         wait_for(self.munge_works, "`munge -n | unmunge` success", 10, munge_dir / "munged.log")
 
@@ -373,11 +397,7 @@ class SlurmCluster:
         result = run([program(name), *args])
         if result.returncode != 0:
             raise SlurmClusterError(f"{name} failed to start: {result.stderr.strip()}")
-        wait_for(lambda: self.pid_file(name).exists(), f"{name} PID file", 20, log)
-        daemon = read_pid_file(self.pid_file(name), name)
-        if daemon is None:
-            raise SlurmClusterError(f"{name} exited right after starting; see {log}")
-        self.started[name] = daemon
+        self.started[name] = wait_for_daemon(self.pid_file(name), name, 20, log)
         self._save_state()
 
     def node_state(self) -> str:
