@@ -113,7 +113,7 @@ def workflow_command(
     config: dict,
     *targets: str,
     extra_args: tuple[str, ...] = (),
-    cores: int = 2,
+    cores: int = 1,
 ) -> list[str]:
     """The snakemake command running this checkout's Snakefile in ``workdir`` with ``config``
     (written to ``workdir/config/config.yaml``)."""
@@ -144,9 +144,14 @@ def run_workflow(
     config: dict,
     *targets: str,
     extra_args: tuple[str, ...] = (),
-    cores: int = 2,
+    cores: int = 1,
 ) -> subprocess.CompletedProcess:
-    """Run the real workflow (this checkout's Snakefile) in ``workdir`` with ``config``."""
+    """Run the real workflow (this checkout's Snakefile) in ``workdir`` with ``config``.
+
+    One core unless a test needs more: under ``make test`` two xdist workers already keep both
+    cores busy, and a run's jobs side by side on top only oversubscribe them (two demo runs at
+    once: 38.5 CPU-s each with ``--cores 1``, 40.8 with ``--cores 2``, for the same work).
+    """
     cmd = workflow_command(workdir, config, *targets, extra_args=extra_args, cores=cores)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=1800)
 
