@@ -64,7 +64,8 @@ def slurm_python() -> str | None:
 
 def run_with_plugin(workdir: Path, config: dict, extra_args: tuple[str, ...]):
     """:func:`tests.conftest.run_workflow` with the Python of :func:`slurm_python`."""
-    command = workflow_command(workdir, config, extra_args=extra_args)
+    # --cores: the per-submission cap in a Slurm run; 2, as the local demo_run's cores
+    command = workflow_command(workdir, config, extra_args=extra_args, cores=2)
     command[:1] = [str(slurm_python()), "-m", "snakemake"]
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=1800)
 
