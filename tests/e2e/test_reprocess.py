@@ -59,7 +59,8 @@ class Site:
                 "backoff_seconds": 0.01,
                 "requests_per_second": 100,
                 "targets": self.targets,
-                "cores": 2,
+                # one core, as tests.conftest.run_workflow: the other xdist worker has the other
+                "cores": 1,
             },
             "geo": {
                 "download_base_url": self.stub.download_base_url,
