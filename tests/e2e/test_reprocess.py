@@ -59,8 +59,7 @@ class Site:
                 "backoff_seconds": 0.01,
                 "requests_per_second": 100,
                 "targets": self.targets,
-                # one core, as tests.conftest.run_workflow: the other xdist worker has the other
-                "cores": 1,
+                "cores": 2,
             },
             "geo": {
                 "download_base_url": self.stub.download_base_url,
