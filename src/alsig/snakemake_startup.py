@@ -16,8 +16,8 @@ upstream (snakemake/snakemake#4220).
 A value cannot be a pandas or polars object unless that library was imported, so both places
 take Snakemake's own path whenever pandas or polars is in ``sys.modules`` (or a param is a numpy
 array), and otherwise the path Snakemake would take for plain values. What Snakemake stores is
-the same either way (tests/integration/test_snakemake_startup.py). When Snakemake's internals do not look
-as expected, nothing is changed.
+the same either way (tests/integration/test_snakemake_startup.py). When Snakemake's internals do
+not look as expected, nothing is changed.
 """
 
 from __future__ import annotations

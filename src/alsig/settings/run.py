@@ -61,8 +61,9 @@ class RunSettings:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         # what the ingest reads of each entry: everything but the stage sections and free text
+        not_read = {*STAGES, "description"}
         self._sources: dict[str, dict[str, Any]] = {
-            dataset: {k: v for k, v in entry.items() if k not in {*STAGES, "description"}}
+            dataset: {k: v for k, v in entry.items() if k not in not_read}
             for dataset, entry in config["datasets"].items()
         }
         self._mappings: dict[str, dict[str, dict[str, Any]]] = {}
