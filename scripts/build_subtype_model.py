@@ -10,45 +10,60 @@ For each it runs the validation of :mod:`alsig.stages.subtypes.validation` (nest
 CV, 5 x 5 outer folds, and the batch-held-out scheme), stores the CV report in the model JSON
 and the outer-fold predictions of the reference samples in ``cv_predictions.tsv``, from which
 ``reference_calls.tsv`` (nested repeat 0: the call each reference sample is given, never an
-in-sample call) is taken. Nothing carries a date, and BLAS runs on one thread, so rebuilding on
-the same software stack reproduces every file bit for bit: ``--check`` rebuilds into a
-temporary folder and compares.
+in-sample call) is taken. Nothing carries a date, BLAS runs on one thread and, on x86-64,
+OpenBLAS runs its AVX2 (``Haswell``) kernels whatever the CPU, so rebuilding on the same software
+stack reproduces every file bit for bit: ``--check`` rebuilds into a temporary folder and
+compares; ``--check --final-only`` refits the two final models only (their CV report is copied
+from the shipped files) and compares the model files, in seconds instead of the nested CV's
+minutes.
 
 Usage:
     python scripts/build_subtype_model.py [--data ../shared/data] [--out resources/subtypes]
-    python scripts/build_subtype_model.py --check
+    python scripts/build_subtype_model.py --check [--final-only]
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import filecmp
-import sys
-import tempfile
-import time
-from pathlib import Path
+import os
+import platform
 
-import numpy as np
-import pandas as pd
-from threadpoolctl import threadpool_limits
+# OpenBLAS picks its kernels by CPU (Haswell, SkylakeX, Zen, ...) and their sums round
+# differently: the solver's coefficients then differ in the 8th digit between machines (seen:
+# an AVX-512 EPYC against the AVX2 machine that built the shipped models). Every x86-64 CPU with
+# AVX2 runs the Haswell kernels, so they are pinned before numpy loads OpenBLAS.
+if platform.machine() == "x86_64":
+    os.environ["OPENBLAS_CORETYPE"] = "Haswell"
 
-from alsig.stages.subtypes.reference_data import (
+import argparse  # noqa: E402 (after the kernel pin: numpy must not load OpenBLAS before it)
+import dataclasses  # noqa: E402
+import filecmp  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from alsig.stages.subtypes.reference_data import (  # noqa: E402
     DATASET,
     file_hashes,
     load_reference,
     reference_files,
     training_hash,
 )
-from alsig.stages.subtypes.reference_model import (
+from alsig.stages.subtypes.reference_model import (  # noqa: E402
     GENES_MODEL,
     GENES_TE_MODEL,
     PROBABILITY_COLUMNS,
+    load_model,
+    model_paths,
     save_model,
     save_reference_calls,
 )
-from alsig.stages.subtypes.training import REFERENCE_SETTINGS, select_and_fit
-from alsig.stages.subtypes.validation import (
+from alsig.stages.subtypes.training import REFERENCE_SETTINGS, select_and_fit  # noqa: E402
+from alsig.stages.subtypes.validation import (  # noqa: E402
     batch_held_out_cv,
     call_metrics,
     confusion,
@@ -182,6 +197,33 @@ def build(data_dir: Path, out: Path, log) -> None:
     save_reference_calls(calls.sort_values(["subtype_model", "sample"], kind="stable"), out)
 
 
+def refit_final(data_dir: Path, shipped: Path, out: Path, log) -> list[str]:
+    """Refit the final models into ``out``; return the names of the model files written.
+
+    Their description, training record and CV report are copied from the models in ``shipped``.
+    Refuses when the reference data's hash is not the one the shipped models were trained on.
+    """
+    data = load_reference(data_dir)
+    written = []
+    for name, settings in SETTINGS.items():
+        before = load_model(model_paths(shipped, name)[0])
+        if training_hash(data) != before.training["data_sha256"]:
+            raise SystemExit(
+                f"{data_dir}: the reference data's hash differs from the one {name} was trained "
+                "on (training.data_sha256): these are not the files the shipped models came from"
+            )
+        model, _ = select_and_fit(data, settings=settings, name=name)
+        model = dataclasses.replace(
+            model,
+            description=before.description,
+            training=before.training,
+            cv_report=before.cv_report,
+        )
+        written += [path.name for path in save_model(model, out)]
+        log(f"{name}: final model refitted {model.hyperparameters}")
+    return sorted(written)
+
+
 def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, sep="\t", index=False, float_format="%.6g", lineterminator="\n")
 
@@ -196,7 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rebuild into a temporary folder and compare with --out",
     )
+    parser.add_argument(
+        "--final-only",
+        action="store_true",
+        help="with --check: refit the final models only and compare the model files",
+    )
     args = parser.parse_args(argv)
+    if args.final_only and not args.check:
+        parser.error("--final-only goes with --check")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -206,9 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             build(args.data, args.out, log)
             return 0
         with tempfile.TemporaryDirectory() as tmp:
-            build(args.data, Path(tmp), log)
-            names = sorted(p.name for p in Path(tmp).iterdir())
-            shipped = sorted(p.name for p in args.out.iterdir() if p.name != "README.md")
+            if args.final_only:
+                names = shipped = refit_final(args.data, args.out, Path(tmp), log)
+            else:
+                build(args.data, Path(tmp), log)
+                names = sorted(p.name for p in Path(tmp).iterdir())
+                shipped = sorted(p.name for p in args.out.iterdir() if p.name != "README.md")
             same, differ, missing = filecmp.cmpfiles(tmp, args.out, names, shallow=False)
             if differ or missing or names != shipped:
                 log(f"rebuild differs: {differ + missing or set(names) ^ set(shipped)}")

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
-from threadpoolctl import threadpool_limits
 
 from alsig.errors import AlsigError
 from alsig.signatures import Signature
@@ -29,7 +28,6 @@ from alsig.stages.subtypes.projection import (
     project,
     reweight_priors,
 )
-from alsig.stages.subtypes.reference_data import load_reference, training_hash
 from alsig.stages.subtypes.reference_model import (
     CLASSES,
     GENES_MODEL,
@@ -38,13 +36,10 @@ from alsig.stages.subtypes.reference_model import (
     PROBABILITY_COLUMNS,
     load_model,
     load_shipped,
-    model_paths,
     save_model,
     save_reference_calls,
-    shipped_model_dir,
 )
 from alsig.stages.subtypes.training import (
-    REFERENCE_SETTINGS,
     TrainingSet,
     TrainingSettings,
     select_and_fit,
@@ -381,29 +376,6 @@ def test_shipped_models_carry_outer_fold_calls_for_every_reference_sample():
         assert report["nested"]["repeats"] >= 5 and "batch_held_out" in report
         assert model.uses_te == (name == GENES_TE_MODEL)
         assert all(symbol for _, _, symbol in model.features if _ == "gene")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", [GENES_MODEL, GENES_TE_MODEL])
-def test_rebuilding_the_shipped_model_reproduces_its_files_bit_for_bit(name, shared_data, tmp_path):
-    """The final fit of scripts/build_subtype_model.py, redone from GSE124439, writes the same
-    bytes (the CV report and descriptions are copied: they come from the nested CV, which
-    ``scripts/build_subtype_model.py --check`` reruns in full)."""
-    shipped = load_shipped(name)
-    data = load_reference(shared_data, with_te=name == GENES_TE_MODEL)
-    assert training_hash(load_reference(shared_data)) == shipped.training["data_sha256"]
-    with threadpool_limits(limits=1):
-        model, _ = select_and_fit(data, settings=REFERENCE_SETTINGS[name], name=name)
-    model = dataclasses.replace(
-        model,
-        description=shipped.description,
-        training=shipped.training,
-        cv_report=shipped.cv_report,
-    )
-    json_path, parquet_path = save_model(model, tmp_path)
-    shipped_json, shipped_parquet = model_paths(shipped_model_dir(), name)
-    assert json_path.read_bytes() == shipped_json.read_bytes()
-    assert parquet_path.read_bytes() == shipped_parquet.read_bytes()
 
 
 def test_gse67196_cerebellum_is_out_of_reference(shared_data):
