@@ -52,7 +52,10 @@ NORMALIZED = "normalized"
 VST = "vst"
 
 # --- obsm --------------------------------------------------------------------------------------
-#: Samples x transposable elements counts (TEtranscripts), a DataFrame with TE ids as columns.
+#: Samples x transposable elements counts (TEtranscripts): an array whose columns are the TE ids
+#: of :data:`TE_FEATURES` ``te_id`` in order (one HDF5 dataset; a DataFrame, as alsig <= 0.3.2
+#: wrote it, is a dataset per TE: ~1,000 of them, ~1 s per write and 0.4 s per read). Read it with
+#: :func:`te_block`.
 TE_COUNTS = "te_counts"
 #: QC's PCA scores.
 QC_PCA = "X_qc_pca"
@@ -104,16 +107,18 @@ def te_block(adata: Any) -> pd.DataFrame | None:
     Returns
     -------
     pandas.DataFrame or None
-        The counts under the TE ids as TEcount wrote them (``ALR/Alpha:centr:Satellite``; the
-        store holds ``/`` as ``_``, :data:`TE_FEATURES` maps them back), or ``None`` when the
-        dataset has no TE input.
+        Samples (``obs_names``) x TE ids as TEcount wrote them (``ALR/Alpha:centr:Satellite``),
+        or ``None`` when the dataset has no TE input. Files of alsig <= 0.3.2 hold a DataFrame
+        whose columns have ``/`` stored as ``_`` (:data:`TE_FEATURES` ``stored_id``): they are
+        read back under the original ids too.
     """
     block = adata.obsm.get(TE_COUNTS) if hasattr(adata, "obsm") else None
     if block is None:
         return None
-    if not isinstance(block, pd.DataFrame):
-        block = pd.DataFrame(block, index=adata.obs_names)
     features = adata.uns.get(TE_FEATURES, {}) if hasattr(adata, "uns") else {}
+    if not isinstance(block, pd.DataFrame):
+        columns = [str(t) for t in features["te_id"]] if "te_id" in features else None
+        return pd.DataFrame(np.asarray(block), index=adata.obs_names, columns=columns)
     if "stored_id" in features:
         original = dict(
             zip(map(str, features["stored_id"]), map(str, features["te_id"]), strict=True)

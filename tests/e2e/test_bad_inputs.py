@@ -40,6 +40,7 @@ import pytest
 import yaml
 
 from alsig.io import sha256_file
+from alsig.keys import te_block
 from tests.conftest import REPO, absolute_paths, demo_test_config, run_workflow, uses_demo_run
 
 BAD = REPO / "tests" / "data" / "bad"
@@ -663,7 +664,7 @@ def test_round_two_inputs_are_handled_and_said(ok_batch, case):
         assert adata.obs.loc["S1", "subject"] == "Patiënt-1"
         assert "not UTF-8: 1 line(s) hold non-UTF-8 bytes, the first at line 2" in log
     else:
-        te = adata.obsm["te_counts"]
+        te = te_block(adata)
         assert list(te.columns) == ["L1HS:L1:LINE", "AluY:Alu:SINE", "HERVK-int:ERVK:LTR"]
         assert provenance["te_counts_repairs"]["n_not_te_ids"] == 1
         assert "'broken:id:with:colons'" in log

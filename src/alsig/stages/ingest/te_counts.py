@@ -14,11 +14,11 @@ unknown family) is not a TE id. Each kind is counted and reported in the log and
 provenance (``uns['provenance']['te_counts_repairs']``); none is dropped silently.
 
 Where they live: ingest stores them in the dataset's AnnData as ``obsm["te_counts"]`` (a samples x
-TEs DataFrame) with the TE annotation in ``uns["te_features"]``. RepeatMasker names some
-subfamilies with a ``/`` (``ALR/Alpha``, ``BSR/Beta``), which h5ad stores refuse in a key from
-anndata 0.13 on: the stored column names have it replaced (:func:`storage_name`), the annotation
-keeps both (``te_id`` as TEcount wrote it, ``stored_id``), and :func:`alsig.keys.te_block` gives
-the block back under the original ids. The gene
+TEs array) with the TE annotation in ``uns["te_features"]``, whose ``te_id`` names the array's
+columns in order; :func:`alsig.keys.te_block` gives the block back as a DataFrame under those ids.
+An array, not a DataFrame: h5ad stores a DataFrame as one dataset per column (~1,000 TEs: ~1 s
+per write, 0.4 s per read, in every job that reads the file), and refuses the ``/`` of
+RepeatMasker's ``ALR/Alpha`` or ``BSR/Beta`` in a column name. The gene
 matrix, its QC, DE and scores are untouched; sample subsetting and replicate collapsing carry
 the block along row by row, and the retrotransposon axis normalises it by the genes' library
 sizes (:mod:`alsig.stages.score.retrotransposons`).
@@ -165,22 +165,6 @@ def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
     return found
 
 
-def storage_name(te_id: str) -> str:
-    """Return the name a TE id is stored under in an h5ad (``/`` -> ``_``).
-
-    Parameters
-    ----------
-    te_id
-        A ``subfamily:family:class`` id, e.g. ``ALR/Alpha:centr:Satellite``.
-
-    Returns
-    -------
-    str
-        ``ALR_Alpha:centr:Satellite``; ids without ``/`` unchanged.
-    """
-    return te_id.replace("/", "_")
-
-
 def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
     """Split TE ids into the TE annotation table.
 
@@ -192,9 +176,8 @@ def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``te_id, subfamily, family, class, stored_id``, one row per id (a trailing
-        ``?`` of RepeatMasker's uncertain classes is kept in ``class``; ``stored_id`` is
-        :func:`storage_name`).
+        Columns ``te_id, subfamily, family, class``, one row per id (a trailing ``?`` of
+        RepeatMasker's uncertain classes is kept in ``class``).
     """
     parts = [t.split(":") for t in te_ids]
     return pd.DataFrame(
@@ -203,7 +186,6 @@ def te_annotation(te_ids: Sequence[str]) -> pd.DataFrame:
             "subfamily": [p[0] for p in parts],
             "family": [p[1] for p in parts],
             "class": [p[2] for p in parts],
-            "stored_id": [storage_name(t) for t in te_ids],
         }
     )
 
@@ -329,32 +311,12 @@ def attach_te_counts(adata, te_counts: pd.DataFrame, source: dict | None = None)
     Returns
     -------
     anndata.AnnData
-        ``adata``, with ``obsm["te_counts"]`` (rows in ``obs_names`` order, columns the
-        :func:`storage_name` of each id) and ``uns["te_features"]`` (:func:`te_annotation`).
-
-    Raises
-    ------
-    AlsigError
-        Two TE ids that are stored under the same name (``A/B`` and ``A_B``).
+        ``adata``, with ``obsm["te_counts"]`` (an array: rows in ``obs_names`` order, columns
+        the ids' order) and ``uns["te_features"]`` (:func:`te_annotation`, ``te_id`` in that
+        order).
     """
     annotation = te_annotation([str(c) for c in te_counts.columns])
-    clash = annotation["stored_id"][annotation["stored_id"].duplicated()].tolist()
-    if clash:
-        raise AlsigError(
-            f"TE ids {sorted(annotation['te_id'][annotation['stored_id'].isin(clash)])} differ "
-            "only by '/' vs '_', which an h5ad file cannot tell apart; rename one of them."
-        )
-    changed = int((annotation["stored_id"] != annotation["te_id"]).sum())
-    if changed:
-        log.info(
-            "%d TE id(s) with '/' stored with '_' (e.g. %s -> %s); uns['te_features'] keeps both",
-            changed,
-            annotation.loc[annotation["stored_id"] != annotation["te_id"], "te_id"].iloc[0],
-            annotation.loc[annotation["stored_id"] != annotation["te_id"], "stored_id"].iloc[0],
-        )
-    adata.obsm[TE_COUNTS] = te_counts.loc[list(adata.obs_names)].set_axis(
-        annotation["stored_id"].tolist(), axis=1
-    )
+    adata.obsm[TE_COUNTS] = te_counts.loc[list(adata.obs_names)].to_numpy()
     adata.uns[TE_FEATURES] = annotation.to_dict(orient="list")
     if source is not None:
         adata.uns.setdefault(PROVENANCE, {})["te_counts"] = source

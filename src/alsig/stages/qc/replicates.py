@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from alsig.counts import as_counts
 from alsig.errors import AlsigError
+from alsig.keys import TE_COUNTS, te_block
 from alsig.stages.qc.metrics import dense_counts
 from alsig.validation.sheet import SUBJECT_CONSTANT, subject_conflicts
 
@@ -244,13 +245,9 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
     obs.index = obs.index.astype(str)
     obs.index.name = None
     out = ad.AnnData(X=as_counts(summed), obs=obs, var=adata.var.copy(), uns=dict(adata.uns))
-    if "te_counts" in adata.obsm:  # the TE block is summed the same way
-        te = adata.obsm["te_counts"]
-        out.obsm["te_counts"] = pd.DataFrame(
-            np.asarray(indicator @ te.to_numpy(dtype=np.int64)),
-            index=out.obs_names,
-            columns=te.columns,
-        )
+    te = te_block(adata)
+    if te is not None:  # the TE block is summed the same way (uns keeps its ids)
+        out.obsm[TE_COUNTS] = np.asarray(indicator @ te.to_numpy(dtype=np.int64))
     log.info("collapsed %d samples into %d by '%s'", adata.n_obs, out.n_obs, by)
     if joined:
         log.info(
