@@ -39,11 +39,12 @@ def test_sample_decisions_count_both_ways_of_being_excluded():
             "qc_reasons": ["", "low_library_size", "sex_mismatch(...)", ""],
         }
     )
-    chosen = sample_decisions(qc)
+    chosen = sample_decisions(qc, source="run_b/d1/qc/sample_qc.tsv")
     decisions = dict(zip(chosen.rows["sample"], chosen.rows["decision"], strict=True))
     assert decisions == {"s1": "kept", "s2": "excluded", "s3": "excluded", "s4": "kept"}
     assert chosen.rows["decision"].to_list()[:2] == ["excluded", "excluded"]  # first
     assert chosen.note.startswith("4 samples: 2 kept, 2 excluded")
+    assert chosen.note.endswith("Source: run_b/d1/qc/sample_qc.tsv.")  # where this run wrote it
 
 
 def de_table(contrast: str, padj: list[float]) -> pl.DataFrame:
@@ -90,8 +91,9 @@ def test_enrichment_terms_filter_by_fdr_and_cut_the_leading_edge():
             "leading_edge": [[f"G{i}" for i in range(40)], ["A", "B"], ["C"]],
         }
     )
-    chosen = enrichment_terms({"A_vs_B": [table]})
+    chosen = enrichment_terms({"A_vs_B": [table]}, folder="run_b/d1/enrich")
     assert chosen.rows["term"].to_list() == ["T1", "T2"]
+    assert chosen.note.endswith("Every tested term: run_b/d1/enrich/<contrast>/.")
     assert chosen.rows["leading_edge"].list.len().to_list() == [LEADING_EDGE_SHOWN, 2]
     assert chosen.rows["contrast"].unique().to_list() == ["A_vs_B"]
     # the numeric p is shown (sortable, scientific notation) with its floor flag, not the text
@@ -175,5 +177,5 @@ def test_sample_rows_come_in_natural_order():
     qc = pl.DataFrame(
         {"sample": ["JR27", "JR9", "JR18", "JR100"], "qc_kept": [True, True, False, True]}
     )
-    rows = sample_decisions(qc).rows
+    rows = sample_decisions(qc, source="sample_qc.tsv").rows
     assert rows["sample"].to_list() == ["JR18", "JR9", "JR27", "JR100"]  # excluded first

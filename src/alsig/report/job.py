@@ -59,12 +59,16 @@ def run(
     dataset
         The job's dataset id (page title).
     """
+    enrich = _as_list(inputs["enrich"])
+    # the notes name the files where this run wrote them (its output_dir), not a default root
+    folder = str(Path(enrich[0]).parent.parent) if enrich else f"{dataset}/enrich"
     selections = {
         "samples": sample_decisions(
-            pl.read_csv(inputs["samples"], separator="\t", infer_schema_length=None)
+            pl.read_csv(inputs["samples"], separator="\t", infer_schema_length=None),
+            source=str(inputs["samples"]),
         ),
         "de": de_top_genes([pl.read_parquet(p) for p in _as_list(inputs["de"])]),
-        "enrich": enrichment_terms(_enrichment_by_contrast(_as_list(inputs["enrich"]))),
+        "enrich": enrichment_terms(_enrichment_by_contrast(enrich), folder=folder),
         "scores": sample_scores(pl.read_parquet(inputs["scores"])),
     }
     sections = [

@@ -69,11 +69,11 @@ def de_top_genes(tables: list[pl.DataFrame], padj: float = 0.05) -> Selection:
     return Selection(rows, note)
 
 
-def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
+def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> Selection:
     """Return per contrast the terms at FDR < :data:`ENRICH_FDR`, by FDR.
 
     Every collection and method, at most :data:`ENRICH_MAX_ROWS` rows; the leading edge cut to
-    its first genes.
+    its first genes. ``folder``: the dataset's enrichment folder, named in the note.
     """
     parts = []
     for contrast, collection_tables in tables.items():
@@ -111,7 +111,7 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]]) -> Selection:
         f"by FDR (then p, then |NES|), at most {ENRICH_MAX_ROWS} per contrast; pvalue_method says "
         "whether p is a permutation p or a multilevel estimate (sets beyond every permutation); "
         "'< p': no permutation reached the set's score, p is at most 1/(permutations + 1); "
-        f"leading edge: its first {LEADING_EDGE_SHOWN} genes. Every tested term: results/<dataset>/enrich/<contrast>/."
+        f"leading edge: its first {LEADING_EDGE_SHOWN} genes. Every tested term: {folder}/<contrast>/."
     )
     return Selection(rows, note)
 
@@ -140,11 +140,12 @@ def sample_scores(long: pl.DataFrame) -> Selection:
     return Selection(axes, note)
 
 
-def sample_decisions(sample_qc: pl.DataFrame) -> Selection:
+def sample_decisions(sample_qc: pl.DataFrame, *, source: str) -> Selection:
     """Every sample with the QC decision taken on it.
 
     ``decision`` is ``excluded`` when the outlier filter dropped it (``qc_kept`` false) or a
     sex-check decision excluded it (``qc_exclusion``), else ``kept``; excluded samples first.
+    ``source``: the sample table's path, named in the note.
     """
     wanted = [
         "sample",
@@ -175,6 +176,6 @@ def sample_decisions(sample_qc: pl.DataFrame) -> Selection:
     note = (
         f"{rows.height} samples: {rows.height - excluded} kept, {excluded} excluded by QC "
         "(qc_exclusion or the outlier filter; qc_reasons lists every flag, qc_flag the flags of "
-        "kept samples). Source: results/<dataset>/qc/sample_qc.tsv."
+        f"kept samples). Source: {source}."
     )
     return Selection(rows, note)
