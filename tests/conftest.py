@@ -184,6 +184,11 @@ def copy_demo(tmp_path: Path, repo: Path):
 #: tests that read the shared demo run (a marker to select them: ``-m uses_demo_run``)
 uses_demo_run = pytest.mark.uses_demo_run
 
+#: the unit modules that fit the repeated-donor models (voom, dream, the axis tests' mixed model)
+#: run on one xdist worker: in a fresh clone their numba kernels compile on first use (~18 s of
+#: CPU), and two workers starting them at once both compiled them (CI: two tests of 15-19 s each)
+uses_voom_kernels = pytest.mark.xdist_group("voom_kernels")
+
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory, worker_id: str) -> Path:

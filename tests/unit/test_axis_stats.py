@@ -19,7 +19,10 @@ from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.meta import axis_meta, dersimonian_laird
 from alsig.stages.qc.covariates import pc_covariates
 from alsig.stages.score.composition import composition_share
+from tests.conftest import uses_voom_kernels
 from tests.helpers import bretigea_cohort, score_result
+
+pytestmark = uses_voom_kernels
 
 ALS = Contrast("ALS_vs_control", "condition", "ALS", "control")
 

@@ -33,8 +33,10 @@ from alsig.cellmix import (
 from alsig.cellmix.dataset import reference_samples
 from alsig.errors import AlsigError
 from alsig.toy import toy_cohort
-from tests.conftest import REPO, SHARED_DATA, needs_shared
+from tests.conftest import REPO, SHARED_DATA, needs_shared, uses_voom_kernels
 from tests.helpers import bretigea_cohort
+
+pytestmark = uses_voom_kernels
 
 TYPES = {"neurons": 60, "microglia": 60, "astrocytes": 60}
 

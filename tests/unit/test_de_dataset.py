@@ -32,7 +32,10 @@ from alsig.settings import Contrast, complete
 from alsig.stages.de import run, run_dataset, run_de
 from alsig.stages.de.design import design_matrix
 from alsig.toy import toy_cohort
+from tests.conftest import uses_voom_kernels
 from tests.unit.test_deseq2_engine import FIXTURE, fixture_data, r_table
+
+pytestmark = uses_voom_kernels
 
 DONOR_DESIGN = "~ sex + region + condition"
 ALS_VS_CONTROL = Contrast("ALS_vs_control", "condition", "ALS", "control")

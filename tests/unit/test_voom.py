@@ -21,6 +21,9 @@ from alsig.voom import (
     subjects_with_conflicts,
     trigamma_inverse,
 )
+from tests.conftest import uses_voom_kernels
+
+pytestmark = uses_voom_kernels
 
 DESIGN = "~ sex + region + condition"
 REGIONS = ("frontal", "motor", "spinal")

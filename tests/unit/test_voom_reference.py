@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import uses_voom_kernels
 from tests.unit import voom_reference as checks
+
+pytestmark = uses_voom_kernels
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "voom"
 
