@@ -204,10 +204,11 @@ def refit_final(data_dir: Path, shipped: Path, out: Path, log) -> list[str]:
     Refuses when the reference data's hash is not the one the shipped models were trained on.
     """
     data = load_reference(data_dir)
+    data_hash = training_hash(data)
     written = []
     for name, settings in SETTINGS.items():
         before = load_model(model_paths(shipped, name)[0])
-        if training_hash(data) != before.training["data_sha256"]:
+        if data_hash != before.training["data_sha256"]:
             raise SystemExit(
                 f"{data_dir}: the reference data's hash differs from the one {name} was trained "
                 "on (training.data_sha256): these are not the files the shipped models came from"

@@ -172,8 +172,9 @@ def wait_for_daemon(path: Path, name: str, timeout: float, log: Path) -> Daemon:
 
     A daemon may create its PID file first and write its PID into it a moment later (Slurm's
     ``create_pidfile`` does), so a file that is empty or does not yet name a running ``name``
-    means "not yet"; one that exits instead fails here with its log's tail. Reading such a file as "exited" once made a CI run stop a healthy
-    slurmctld it had just started, and delete that daemon's config and munged under it.
+    means "not yet"; one that exits instead fails here with its log's tail. Reading such a file
+    as "exited" once made a CI run stop a healthy slurmctld it had just started, and delete that
+    daemon's config and munged under it.
     """
     return wait_for(
         lambda: daemon_in_pid_file(path, name),

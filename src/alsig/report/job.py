@@ -59,16 +59,18 @@ def run(
     dataset
         The job's dataset id (page title).
     """
-    enrich = _as_list(inputs["enrich"])
-    # the notes name the files where this run wrote them (its output_dir), not a default root
-    folder = str(Path(enrich[0]).parent.parent) if enrich else f"{dataset}/enrich"
+    # the notes name the files where this run wrote them (its output_dir), not a default root:
+    # the dataset's folder is the one holding qc/sample_qc.tsv
+    samples = str(inputs["samples"])
+    enrich_folder = str(Path(samples).parents[1] / "enrich")
     selections = {
         "samples": sample_decisions(
-            pl.read_csv(inputs["samples"], separator="\t", infer_schema_length=None),
-            source=str(inputs["samples"]),
+            pl.read_csv(samples, separator="\t", infer_schema_length=None), source=samples
         ),
         "de": de_top_genes([pl.read_parquet(p) for p in _as_list(inputs["de"])]),
-        "enrich": enrichment_terms(_enrichment_by_contrast(enrich), folder=folder),
+        "enrich": enrichment_terms(
+            _enrichment_by_contrast(_as_list(inputs["enrich"])), folder=enrich_folder
+        ),
         "scores": sample_scores(pl.read_parquet(inputs["scores"])),
     }
     sections = [
