@@ -5,6 +5,8 @@ dataset's genes are refused, fewer are scored within the shared genes with every
 
 from __future__ import annotations
 
+import logging
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -96,7 +98,7 @@ def test_tsv_output_and_stdout(demo_run, tmp_path, capsys):
 
 
 def test_mismatched_gene_sets_are_refused_or_scored_within_the_shared_genes(
-    demo_run, tmp_path, capsys
+    demo_run, tmp_path, capsys, caplog
 ):
     frame = dataset_counts(demo_run, ["JR9", "JR35"], ["new_a", "new_b"])
     # 60 % of the dataset's genes absent (the 6,000 vs 27,961-gene case is 78 %): refused
@@ -109,7 +111,11 @@ def test_mismatched_gene_sets_are_refused_or_scored_within_the_shared_genes(
     assert not out.exists()
     # 10 % absent: scored within the shared genes, the dataset's samples rescored on them
     frame.iloc[:5400].to_csv(tmp_path / "most.tsv", sep="\t")
-    assert score(demo_run, tmp_path / "most.tsv", out) == 0
+    with caplog.at_level(logging.WARNING, logger="alsig.newsamples.placement"):
+        assert score(demo_run, tmp_path / "most.tsv", out) == 0
+    warned = caplog.text
+    assert "600 of the 6000 genes of dataset" in warned and "(10%; e.g. " in warned
+    assert f"are absent from {tmp_path / 'most.tsv'}: the new and the dataset's samples" in warned
     placed = pl.read_csv(out, separator="\t")
     assert placed["qc_flag"].null_count() == 0
     assert set(placed["qc_flag"]) == {

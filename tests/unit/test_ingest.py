@@ -85,6 +85,7 @@ def test_csv_and_h5ad_inputs(tmp_path):
         ("gene\tS1\tS2\nSOD1\t1\tabc\n", "line 2, column 'S2': value 'abc' is not a number"),
         ("gene\tS1\tS1\nSOD1\t1\t2\n", "duplicate column names (sample ids): 'S1'"),
         ("gene,S1,S2\nSOD1,1,2\n", "looks comma-separated"),
+        ("gene;S1;S2\nSOD1;1;2\n", "looks semicolon-separated. alsig reads a .csv file as comma"),
         ("", "is empty"),
     ],
 )

@@ -415,3 +415,45 @@ def test_alsig_score_inputs_go_through_the_same_layer(tmp_path):
         read_new_counts(write(tmp_path, "new.tsv", table(ensembl)), id_type="symbol")
     counts = read_new_counts(write(tmp_path, "new.tsv", table(ensembl)), id_type="ensembl")
     assert {"SOD1", "GAPDH", "ACTB", "TARDBP"} == set(counts.columns)
+
+
+def transposed_table(samples=("S1", "S2", "S3"), genes=GENES[:6], empty_gene=None) -> str:
+    """Samples as rows, genes as columns (``empty_gene``'s column all zeros)."""
+    rows = ["sample\t" + "\t".join(genes)]
+    for i, sample in enumerate(samples):
+        counts = ["0" if g == empty_gene else str(10 * i + j + 1) for j, g in enumerate(genes)]
+        rows.append(sample + "\t" + "\t".join(counts))
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("empty_gene", [None, "FUS"], ids=["unmapped_rows", "empty_column"])
+def test_a_transposed_table_without_a_sheet_is_named_transposed(tmp_path, empty_gene):
+    """``alsig score`` has no sample sheet to find samples as rows. A samples x genes table
+    was scored as samples named after genes (``S1``-``S3`` are gene aliases: they mapped), or
+    stopped on a gene column read as an empty library."""
+    from alsig.newsamples.placement import read_new_counts
+
+    new = write(tmp_path, "new.tsv", transposed_table(empty_gene=empty_gene))
+    with pytest.raises(AlsigError) as error:
+        read_new_counts(new)
+    assert str(error.value) == (
+        f"file '{new}': the count matrix looks transposed: 6 of 6 column names are human gene "
+        "ids (e.g. 'SOD1', 'GAPDH', 'ACTB') and 0 of 3 row ids are (e.g. 'S1', 'S2', 'S3'). "
+        "alsig needs genes as rows and samples as columns; transpose the table."
+    )
+
+
+def test_a_genes_x_samples_table_keeps_its_own_message(tmp_path):
+    """Numbered samples are not Entrez ids, and too few columns are no evidence: the check that
+    failed says what it found."""
+    from alsig.newsamples.placement import read_new_counts
+
+    genes = ["NOTAGENE1", "NOTAGENE2", "NOTAGENE3", "SOD1"]
+    numbered = write(tmp_path, "new.tsv", table(genes, samples=("1", "2", "3", "4", "5", "6")))
+    with pytest.raises(AlsigError, match=r"only 25.0% of 4 gene ids map to a known human gene"):
+        read_new_counts(numbered, id_type="symbol")
+    few = write(
+        tmp_path, "few.tsv", transposed_table(("donor_a", "donor_b", "donor_c"), genes=GENES[:4])
+    )
+    with pytest.raises(AlsigError, match=r"only 0.0% of 3 gene ids map"):
+        read_new_counts(few)

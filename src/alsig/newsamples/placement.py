@@ -342,13 +342,14 @@ def score_new_samples(
     check_overlap(overlap, str(dataset_dir), max_missing_share, source)
     if overlap.missing:
         log.warning(
-            "%d of the %d genes of dataset %s (%s) are absent from %s: the new and the "
-            "dataset's samples are scored within the %d shared genes, every row flagged",
+            "%d of the %d genes of dataset %s (%s; e.g. %s) are absent from %s: the new and "
+            "the dataset's samples are scored within the %d shared genes, every row flagged",
             len(overlap.missing),
             overlap.n_reference,
             dataset_dir,
-            source,
             f"{overlap.share_missing:.0%}",
+            ", ".join(overlap.missing[:5]),
+            source,
             len(overlap.shared),
         )
     shared = reference[:, list(overlap.shared)]

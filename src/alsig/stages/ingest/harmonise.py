@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.counts import as_counts
-from alsig.errors import where
+from alsig.errors import AlsigError, where
 from alsig.genes import GeneMap, GeneRecord, HarmonisationReport, mapping_table
 from alsig.keys import CHROMOSOME, GENE_ID
 from alsig.stages.ingest.counts import CountMatrix
@@ -96,7 +96,8 @@ def harmonise_checked(
 ) -> HarmonisedGenes:
     """Run the gene checks every count matrix passes, then :func:`harmonise_genes`.
 
-    In order: no sample is an empty library (named by id); the symbols are not mouse-style;
+    In order: the matrix is not transposed (gene ids as column names); no sample is an empty
+    library (named by id); the symbols are not mouse-style;
     Entrez ids written as numbers (``7157.0``) are repaired when the ids are read as Entrez
     (``auto``/``entrez``); the id type is detected; after harmonising, at least
     ``min_mapped_fraction`` of the ids must map to a known human gene, else the run stops naming
@@ -125,8 +126,10 @@ def harmonise_checked(
     Raises
     ------
     AlsigError
-        An empty library, mouse-style symbols, or too few ids mapped.
+        A transposed matrix (samples as rows), an empty library, mouse-style symbols, or too
+        few ids mapped.
     """
+    check_not_transposed(matrix)
     check_libraries(matrix.counts, matrix.sample_ids, where(matrix.path))
     check_species(matrix.gene_ids, id_type, matrix.path)
     ids, repaired = repair_entrez_floats(list(matrix.gene_ids), id_type)
@@ -158,6 +161,65 @@ def harmonise_checked(
         100 * share,
     )
     return genes
+
+
+#: a matrix is transposed when at least this share of its column names are current human gene
+#: ids and fewer than this share of its row ids are
+TRANSPOSED_SHARE = 0.5
+#: ... and it has at least this many columns (a few samples named like genes are no evidence)
+TRANSPOSED_MIN_COLUMNS = 5
+#: how an id resolves when it is a current gene id as written (aliases and retired symbols
+#: are not: sample names such as ``S1`` are aliases, of PSMD1)
+EXACT_IDS = frozenset({"symbol", "entrez", "ensembl"})
+
+
+def check_not_transposed(matrix: CountMatrix, gene_map: GeneMap | None = None) -> None:
+    """Raise when the count matrix is samples x genes.
+
+    A sample sheet finds its samples as row ids (:mod:`alsig.stages.ingest.samples`); without
+    one (``alsig score``) the gene ids are the evidence: most column names are current human gene
+    ids, most row ids are not. Otherwise a transposed table fails later naming gene columns as
+    empty "libraries", or, with sample names that are gene aliases (``S1``, ``S2``), passes
+    and is scored as samples named after genes.
+
+    Parameters
+    ----------
+    matrix
+        The count matrix as read (genes expected as rows).
+    gene_map
+        Default: the shipped map.
+
+    Raises
+    ------
+    AlsigError
+        Naming the shares and examples of both.
+    """
+    # numbers as column names are sample numbers, not Entrez ids
+    columns = [str(c) for c in matrix.sample_ids if not str(c).strip().isdigit()]
+    if len(columns) < TRANSPOSED_MIN_COLUMNS:
+        return
+    gene_map = gene_map or GeneMap.load()
+    column_genes = _exact_gene_ids(gene_map, columns)
+    if len(column_genes) < TRANSPOSED_SHARE * len(matrix.sample_ids):
+        return
+    row_ids = [str(g) for g in matrix.gene_ids]
+    row_genes = set(_exact_gene_ids(gene_map, row_ids))
+    if len(row_genes) >= TRANSPOSED_SHARE * len(row_ids):
+        return
+    others = [g for g in row_ids if g not in row_genes]
+    raise AlsigError(
+        f"{where(matrix.path)}: the count matrix looks transposed: {len(column_genes):,} of "
+        f"{len(matrix.sample_ids):,} column names are human gene ids (e.g. "
+        f"{', '.join(map(repr, column_genes[:3]))}) and {len(row_ids) - len(others):,} of "
+        f"{len(row_ids):,} row ids are (e.g. {', '.join(map(repr, others[:3]))}). alsig needs "
+        "genes as rows and samples as columns; transpose the table."
+    )
+
+
+def _exact_gene_ids(gene_map: GeneMap, ids: list[str]) -> list[str]:
+    """Return the ids of ``ids`` that are current human gene ids as written (read as auto)."""
+    records, _ = gene_map.harmonise(ids, "auto")
+    return [i for i, r in zip(ids, records, strict=True) if r.how in EXACT_IDS]
 
 
 def _rescue_with_annotation(

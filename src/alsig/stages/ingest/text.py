@@ -74,6 +74,10 @@ def delimiter_for(path: Path) -> str:
     return "," if name.endswith(".csv") else "\t"
 
 
+#: delimiters a table may use, by name, for messages (alsig reads the first two)
+DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+
+
 def header_fields(raw: bytes, path: Path, sep: str) -> list[str]:
     """Return the column names of the first line.
 
@@ -99,16 +103,17 @@ def header_fields(raw: bytes, path: Path, sep: str) -> list[str]:
     first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     fields = [f.strip().strip('"') for f in first.split(sep)]
     if len(fields) < 2:
-        other = "comma" if sep == "\t" else "tab"
+        used = DELIMITER_NAMES[sep]
+        found = [name for mark, name in DELIMITER_NAMES.items() if mark != sep and mark in first]
         hint = (
-            f" The header contains {other}s: the file looks {other}-separated; "
-            f"name it .{'csv' if sep == chr(9) else 'tsv'} (optionally .gz) or convert it."
-            if ("," if sep == "\t" else "\t") in first
+            f" The header contains {found[0]}s: the file looks {found[0]}-separated."
+            if found
             else ""
         )
         raise AlsigError(
-            f"{where(path, row=1)}: found a single column with the "
-            f"{'tab' if sep == chr(9) else 'comma'} delimiter.{hint}"
+            f"{where(path, row=1)}: found a single column with the {used} delimiter.{hint} alsig "
+            "reads a .csv file as comma-separated and any other as tab-separated (either may be "
+            "gzipped, .gz): convert the file, or name it after its delimiter."
         )
     return fields
 
