@@ -125,9 +125,9 @@ def workflow_command(
     return [*snakemake_in(workdir), *extra_args, "--cores", str(cores), *targets]
 
 
-def snakemake_in(workdir: Path) -> list[str]:
-    """This checkout's Snakefile run in ``workdir`` with the config :func:`workflow_command`
-    wrote there."""
+def snakemake_in(workdir: Path, config: str = "config/config.yaml") -> list[str]:
+    """This checkout's Snakefile run in ``workdir`` with the config file ``config`` there (by
+    default the one :func:`workflow_command` writes)."""
     return [
         SNAKEMAKE,
         "--snakefile",
@@ -135,7 +135,7 @@ def snakemake_in(workdir: Path) -> list[str]:
         "--directory",
         str(workdir),
         "--configfile",
-        str(workdir / "config" / "config.yaml"),
+        str(workdir / config),
     ]
 
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import FAST_ENRICH, REPO, SNAKEMAKE, demo_test_config
+from tests.conftest import FAST_ENRICH, demo_test_config, snakemake_in
 
 DE_TABLE = "results/demo/de/ALS_vs_control.parquet"
 SCORE_TABLE = "results/demo/scores/signature_scores.parquet"
@@ -56,16 +56,7 @@ def second_root_run(demo_run, tmp_path_factory) -> Path:
     (project / "config" / "b.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     two_threads = ("--set-threads", "de_demo=2", "qc=2", "subtypes_de=2")
     run = subprocess.run(
-        [
-            SNAKEMAKE,
-            "--snakefile",
-            str(REPO / "workflow" / "Snakefile"),
-            "--configfile",
-            "config/b.yaml",
-            *two_threads,
-            "--cores",
-            "2",
-        ],
+        [*snakemake_in(project, "config/b.yaml"), *two_threads, "--cores", "2"],
         cwd=project,
         capture_output=True,
         text=True,
