@@ -57,9 +57,13 @@ CALIBRATION_TARGETS = ("prevalence", "balanced")
 class TrainingSettings:
     """The grid and rules of :func:`select_and_fit`."""
 
-    gene_grid: tuple[int, ...] = (250, 500, 1000, 2000)
+    # 16000 and 1000: every gene and TE subfamily that passes the filters (11,839 and 962 on the
+    # reference). The grids of model version 1 stopped at 2,000 genes, 400 TE subfamilies and
+    # C = 0.001, and the inner CV chose that edge in most outer folds
+    # (bench/results/subtypes_grid_edge.md).
+    gene_grid: tuple[int, ...] = (250, 500, 1000, 2000, 4000, 8000, 16000)
     te_grid: tuple[int, ...] = ()
-    c_grid: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+    c_grid: tuple[float, ...] = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
     inner_folds: int = 5
     inner_repeats: int = 2
     min_log2cpm: float = 3.0
@@ -84,7 +88,7 @@ class TrainingSettings:
 #: the settings of the shipped models (``scripts/build_subtype_model.py``), by model name
 REFERENCE_SETTINGS = {
     "genes": TrainingSettings(),
-    "genes_te": TrainingSettings(te_grid=(25, 100, 400)),
+    "genes_te": TrainingSettings(te_grid=(25, 100, 400, 1000)),
 }
 
 
