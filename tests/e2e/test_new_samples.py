@@ -16,7 +16,7 @@ import pytest
 import alsig
 from alsig.cli import main
 from alsig.tables import COLUMNS
-from tests.conftest import uses_demo_run
+from tests.conftest import needs_shared, uses_demo_run
 
 pytestmark = uses_demo_run
 
@@ -46,7 +46,7 @@ def score(demo_run, counts, output, *extra: str) -> int:
     )
 
 
-def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path, capsys):
+def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path, capsys, caplog):
     chosen = ["JR9", "JR35"]
     dataset_counts(demo_run, chosen, ["new_a", "new_b"]).to_csv(tmp_path / "new.tsv", sep="\t")
     out = tmp_path / "placed.parquet"
@@ -69,15 +69,45 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
         )
     assert set(placed["n_controls"]) == {6} and placed["control_percentile"].max() <= 100
     assert set(placed["n_reference_genes_missing"]) == {0}
-    # one call per sample from the frozen subtype model (the demo's 6,000 genes cover it)
-    assert placed.select("sample", "subtype_call").unique().height == 2
-    assert placed["subtype_model"].unique().to_list() == ["genes"]
+    # the frozen genes-only subtype model (8,000 genes) finds 40 % of them among the demo's 6,000
+    # genes: under its 50 % no call is made; the columns are there, null, and a warning says why
+    assert placed["subtype_call"].null_count() == placed.height
+    assert placed["p_ox"].null_count() == placed.height
+    assert "only 40 % of its genes are in the input (minimum 50 %)" in caplog.text
     assert f"{out}: 2 sample(s)" in capsys.readouterr().err
     # it concatenates with the run's catalog: as it is, or cut to the schema's columns
     catalog = alsig.read_scores(demo_run / "results/catalog/signature_scores.parquet")
     both = pl.concat([catalog, placed], how="diagonal_relaxed")
     assert both.height == catalog.height + placed.height
     assert pl.concat([catalog, placed.select(COLUMNS)]).height == both.height
+
+
+@needs_shared
+def test_whole_transcriptome_libraries_get_a_subtype_call(demo_run, tmp_path, shared_data):
+    """Two GSE122649 libraries as counted (27,960 genes): the genes-only model covers them."""
+    counts = pd.read_csv(
+        shared_data / "GSE122649" / "GSE122649_gene_counts.tsv.gz", sep="\t", index_col=0
+    ).iloc[:, :2]
+    counts.to_csv(tmp_path / "new.tsv", sep="\t")
+    out = tmp_path / "placed.parquet"
+    assert score(demo_run, tmp_path / "new.tsv", out) == 0
+    calls = (
+        pl.read_parquet(out)
+        .select(
+            "sample",
+            "subtype_call",
+            "p_ox",
+            "p_glia",
+            "p_te",
+            "subtype_model",
+            "subtype_gene_coverage",
+        )
+        .unique()
+    )
+    assert calls.height == 2 and calls["subtype_call"].null_count() == 0
+    assert set(calls["subtype_model"]) == {"genes"} and calls["subtype_gene_coverage"].min() > 0.95
+    total = calls["p_ox"] + calls["p_glia"] + calls["p_te"]
+    np.testing.assert_allclose(total.to_numpy(), 1.0, atol=1e-9)
 
 
 def test_tsv_output_and_stdout(demo_run, tmp_path, capsys):
