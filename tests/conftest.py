@@ -31,7 +31,8 @@ needs_shared = pytest.mark.skipif(
 
 
 #: modules whose tests take minutes (a Slurm run polled by the executor plugin, a second
-#: dataset's DAG, a fresh environment compiling the numba engines, the reprocessing runs).
+#: dataset's DAG, a fresh environment compiling the numba engines, the reprocessing runs, the
+#: subtype models' refit: ~100 s on one core since model version 2's wider grids).
 #: ``make test`` keeps this order (``--no-loadscope-reorder``): the Slurm test starts at once on
 #: one worker while the other builds the shared demo run in the report render's setup; the
 #: module test is queued behind the Slurm test (xdist sends each worker its next unit early).
@@ -40,6 +41,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_report_render.py",
     "tests/e2e/test_module.py",
     "tests/e2e/test_reprocess.py",
+    "tests/integration/test_build_scripts.py",
 )
 
 
