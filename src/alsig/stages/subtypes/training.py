@@ -58,9 +58,9 @@ class TrainingSettings:
     """The grid and rules of :func:`select_and_fit`."""
 
     # 16000 and 1000: every gene and TE subfamily that passes the filters (11,839 and 962 on the
-    # reference). The grids of model version 1 stopped at 2,000 genes, 400 TE subfamilies and
-    # C = 0.001, and the inner CV chose that edge in most outer folds
-    # (bench/results/subtypes_grid_edge.md).
+    # reference). Model version 1's grids stopped at 2,000 genes and 400 TE subfamilies, and its
+    # inner CV chose that edge in most outer folds; C goes one step lower because more features
+    # ask for a stronger penalty (bench/results/subtypes_grid_edge.md).
     gene_grid: tuple[int, ...] = (250, 500, 1000, 2000, 4000, 8000, 16000)
     te_grid: tuple[int, ...] = ()
     c_grid: tuple[float, ...] = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
