@@ -73,3 +73,25 @@ def cell_markers() -> Path:
 def demo_dir() -> Path:
     """Return the bundled demo cohort (counts and sample sheet)."""
     return shipped("resources", "demo")
+
+
+def subtype_model_dir() -> Path:
+    """Folder of the shipped subtype reference models (``resources/subtypes/``)."""
+    return shipped("resources", "subtypes")
+
+
+@functools.cache
+def subtype_models_digest() -> str:
+    """Return a sha256 of the shipped subtype model files (their JSON and reference Parquet).
+
+    The workflow passes it to the subtype projection as a parameter, so a new model version (an
+    upgrade of alsig) reruns the projection and what reads it, and nothing else.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    folder = subtype_model_dir()
+    for path in sorted([*folder.glob("*.json"), *folder.glob("*.reference.parquet")]):
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -213,6 +213,36 @@ def test_a_changed_design_reruns_de_and_what_reads_it_not_ingest_or_qc(demo_run,
     assert not {"ingest", "qc", "score"} & planned, planned
 
 
+def test_new_subtype_models_rerun_the_projection_and_its_readers_only(demo_run, tmp_path):
+    """An alsig upgrade with other subtype models: the run's records say its projection ran with
+    another models' sha256 (Snakemake's params record, edited here as an older run left it), so
+    the subtype jobs and the summaries that read them are planned, nothing upstream."""
+    import base64
+    import json
+
+    from alsig.resources import subtype_models_digest
+
+    project = tmp_path / "project"
+    shutil.copytree(demo_run, project, symlinks=True)
+    digest, edited = subtype_models_digest(), 0
+    for record in (project / ".snakemake" / "metadata").iterdir():
+        data = json.loads(record.read_text())
+        # params: one repr per value, the models' sha256 among them
+        if data.get("rule") == "subtypes" and repr(digest) in data["params"]:
+            data["params"] = [repr("0" * 64) if v == repr(digest) else v for v in data["params"]]
+            record.write_text(json.dumps(data))
+            edited += 1
+            assert "subtypes/" in base64.b64decode(record.name).decode()
+    assert edited, "no Snakemake record of the subtypes job holds the models' sha256"
+    plan = subprocess.run(
+        [*snakemake_in(project), "-n"], capture_output=True, text=True, cwd=project, timeout=600
+    )
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout + plan.stderr, re.M))
+    assert {"subtypes", "subtypes_de", "subtypes_enrich", "run_summary"} <= planned, planned
+    assert not {"ingest", "qc", "de_demo", "enrich", "score", "axis_tests"} & planned, planned
+
+
 def test_report_has_every_figure_and_caption(demo_run):
     report = demo_run / "report.html"  # outside results/: other tests compare that tree
     result = build_report(demo_run, report)

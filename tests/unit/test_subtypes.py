@@ -867,3 +867,32 @@ def test_discovery_table_lays_clusters_beside_the_calls(toy_reference):
     assert table["nmf_k"].n_unique() == 1 and table["nmf_pac"].max() <= 1
     few = discovery_table("toy", adata, result.table, complete("subtypes", {"nmf_min_samples": 50}))
     assert few.table.height == 0 and "nmf_min_samples" in few.note
+
+
+def test_the_models_digest_covers_every_shipped_model_file():
+    import hashlib
+
+    from alsig.resources import subtype_model_dir, subtype_models_digest
+
+    files = sorted(
+        [*subtype_model_dir().glob("*.json"), *subtype_model_dir().glob("*.reference.parquet")]
+    )
+    assert [f.name for f in files] == [
+        "genes.json",
+        "genes.reference.parquet",
+        "genes_te.json",
+        "genes_te.reference.parquet",
+    ]
+    expected = hashlib.sha256()
+    for f in files:
+        expected.update(f.name.encode())
+        expected.update(hashlib.sha256(f.read_bytes()).digest())
+    assert subtype_models_digest() == expected.hexdigest()
+
+
+def test_the_subtypes_job_refuses_models_other_than_it_was_planned_with(tmp_path):
+    from alsig.errors import AlsigError
+    from alsig.stages.subtypes.job import run
+
+    with pytest.raises(AlsigError, match="not the ones the workflow was planned with"):
+        run({}, {}, complete("subtypes"), 1, dataset="demo", models="0" * 64)

@@ -41,6 +41,7 @@ if alsig_problem():
 
 from alsig import planning
 from alsig import settings as alsig_settings
+from alsig import resources as alsig_resources
 from alsig.errors import AlsigError
 from alsig.snakemake_startup import skip_dataframe_imports
 from alsig.sources import geo_layout

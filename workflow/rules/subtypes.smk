@@ -76,6 +76,8 @@ rule subtypes:
     params:
         settings=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
+        # the shipped models' sha256: a new model version (an alsig upgrade) reruns the projection
+        models=lambda wc: alsig_resources.subtype_models_digest(),
     script:
         "../scripts/subtypes.py"
 

@@ -36,7 +36,7 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.io import atomic_path
-from alsig.resources import shipped
+from alsig.resources import subtype_model_dir
 
 FORMAT = "alsig-subtype-reference-model"
 FORMAT_VERSION = 1
@@ -194,17 +194,6 @@ def model_paths(directory: str | Path, name: str) -> tuple[Path, Path]:
     """
     directory = Path(directory)
     return directory / f"{name}.json", directory / f"{name}.reference.parquet"
-
-
-def shipped_model_dir() -> Path:
-    """Return the folder of the shipped subtype models (``resources/subtypes``).
-
-    Returns
-    -------
-    pathlib.Path
-        The folder inside the installed package.
-    """
-    return shipped("resources", "subtypes")
 
 
 def model_document(model: ReferenceModel) -> dict[str, Any]:
@@ -565,7 +554,7 @@ def load_shipped(name: str) -> ReferenceModel:
     ReferenceModel
         As :func:`load_model`.
     """
-    return load_model(model_paths(shipped_model_dir(), name)[0])
+    return load_model(model_paths(subtype_model_dir(), name)[0])
 
 
 def available_models(directory: str | Path | None = None) -> list[str]:
@@ -581,7 +570,7 @@ def available_models(directory: str | Path | None = None) -> list[str]:
     list of str
         The model names, sorted; empty when the folder does not exist.
     """
-    folder = Path(directory) if directory is not None else shipped_model_dir()
+    folder = Path(directory) if directory is not None else subtype_model_dir()
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 
