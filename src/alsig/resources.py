@@ -80,18 +80,68 @@ def subtype_model_dir() -> Path:
     return shipped("resources", "subtypes")
 
 
-@functools.cache
-def subtype_models_digest() -> str:
-    """Return a sha256 of the shipped subtype model files (their JSON and reference Parquet).
+#: Shipped files a rule reads without declaring them as inputs, by rule, as glob patterns below
+#: the package's ``data`` folder. Their sha256 is a parameter of the rule
+#: (:func:`hidden_inputs_digest`, ``params.shipped``), so an upgrade of alsig that changes one
+#: reruns that rule and what reads its outputs, and an upgrade that leaves them alone reruns
+#: nothing (declared as inputs, a reinstall's new file times would rerun every dataset). Gene sets
+#: and the signature table are declared inputs of their rules; a user's own files always are.
+HIDDEN_INPUTS: dict[str, tuple[str, ...]] = {
+    # symbol harmonisation and Ensembl/Entrez -> symbol
+    "ingest": ("resources/gene_id_map.tsv.gz",),
+    # the cell-type marker indices
+    "qc": ("resources/cell_markers/bretigea_human_brain.tsv.gz",),
+    # the ALS-Ox markers and the retrotransposon signatures beside the signature table
+    "score": (
+        "resources/signatures/subtype_markers.tsv",
+        "resources/signatures/retrotransposons.tsv",
+    ),
+    # the reference models of the projection
+    "subtypes": ("resources/subtypes/*.json", "resources/subtypes/*.reference.parquet"),
+}
 
-    The workflow passes it to the subtype projection as a parameter, so a new model version (an
-    upgrade of alsig) reruns the projection and what reads it, and nothing else.
+
+def hidden_input_files(rule: str) -> list[Path]:
+    """Return the shipped files ``rule`` reads without declaring them, sorted.
+
+    Parameters
+    ----------
+    rule
+        A key of :data:`HIDDEN_INPUTS`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files the patterns match (each pattern matches at least one).
+    """
+    data = shipped()
+    found: set[Path] = set()
+    for pattern in HIDDEN_INPUTS[rule]:
+        matched = set(data.glob(pattern))
+        if not matched:
+            raise FileNotFoundError(f"{data / pattern}: a shipped file of rule {rule} is missing")
+        found |= matched
+    return sorted(found)
+
+
+@functools.cache
+def hidden_inputs_digest(rule: str) -> str:
+    """Return a sha256 of the shipped files ``rule`` reads without declaring them.
+
+    Parameters
+    ----------
+    rule
+        A key of :data:`HIDDEN_INPUTS`.
+
+    Returns
+    -------
+    str
+        Hex sha256 over each file's name and sha256, in the order of :func:`hidden_input_files`.
     """
     import hashlib
 
     digest = hashlib.sha256()
-    folder = subtype_model_dir()
-    for path in sorted([*folder.glob("*.json"), *folder.glob("*.reference.parquet")]):
+    for path in hidden_input_files(rule):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

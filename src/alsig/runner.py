@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.resources import hidden_input_files, hidden_inputs_digest
 from alsig.settings.stages import from_mapping
 
 log = logging.getLogger("alsig")
@@ -125,6 +126,8 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
     """
     params = dict(smk.params.items())
     settings = params.pop("settings", None)
+    if "shipped" in params:
+        check_hidden_inputs(smk.rule, params.pop("shipped"))
     if settings_type is not None:
         settings = from_mapping(settings_type, settings)
     return {
@@ -134,6 +137,37 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
         "threads": int(smk.threads),
         **params,
     }
+
+
+def check_hidden_inputs(rule: str, planned: str) -> None:
+    """Stop a job whose shipped files differ from those the workflow planned it with.
+
+    Rules that read shipped files without declaring them (:data:`alsig.resources.HIDDEN_INPUTS`)
+    carry their sha256 as ``params.shipped``, which reruns them when an upgrade changes those
+    files. A job that would read other files than the planned ones runs another install of alsig
+    than Snakemake's (a cluster node with its own environment): its outputs would not be what the
+    run's records say.
+
+    Parameters
+    ----------
+    rule
+        The job's rule (a key of :data:`alsig.resources.HIDDEN_INPUTS`).
+    planned
+        ``params.shipped``: the sha256 Snakemake computed when it planned the job.
+
+    Raises
+    ------
+    AlsigError
+        The shipped files here have another sha256.
+    """
+    here = hidden_inputs_digest(rule)
+    if planned != here:
+        files = ", ".join(str(path) for path in hidden_input_files(rule))
+        raise AlsigError(
+            f"the shipped files this job reads ({files}; sha256 {here[:12]}) are not the ones the "
+            f"workflow was planned with (sha256 {str(planned)[:12]}): the job runs another alsig "
+            "install than Snakemake's. Run both from one environment."
+        )
 
 
 def _wildcards(smk: Any) -> str:

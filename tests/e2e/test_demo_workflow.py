@@ -213,34 +213,54 @@ def test_a_changed_design_reruns_de_and_what_reads_it_not_ingest_or_qc(demo_run,
     assert not {"ingest", "qc", "score"} & planned, planned
 
 
-def test_new_subtype_models_rerun_the_projection_and_its_readers_only(demo_run, tmp_path):
-    """An alsig upgrade with other subtype models: the run's records say its projection ran with
-    another models' sha256 (Snakemake's params record, edited here as an older run left it), so
-    the subtype jobs and the summaries that read them are planned, nothing upstream."""
-    import base64
+#: rule whose shipped files change -> (rules planned, rules not planned) in the demo DAG
+UPGRADE_RERUNS = {
+    "ingest": ({"ingest", "qc", "de_demo", "enrich", "score", "subtypes", "run_summary"}, set()),
+    "qc": ({"qc", "de_demo", "enrich", "score", "subtypes", "run_summary"}, {"ingest"}),
+    "score": (
+        {"score", "axis_tests", "subtypes", "subtypes_de", "run_summary"},
+        {"ingest", "qc", "de_demo", "enrich"},
+    ),
+    "subtypes": (
+        {"subtypes", "subtypes_de", "subtypes_enrich", "run_summary"},
+        {"ingest", "qc", "de_demo", "enrich", "score", "axis_tests"},
+    ),
+}
+
+
+def test_an_upgrade_with_other_shipped_files_reruns_their_rule_and_its_readers_only(
+    demo_run, tmp_path
+):
+    """An alsig upgrade that ships another gene map, other cell markers, other ALS-Ox/TE
+    signatures or other subtype models: the run's records say the rule ran with another sha256
+    of them (Snakemake's params record, edited here as an older install left it), so that rule
+    and what reads its outputs are planned, nothing upstream."""
     import json
 
-    from alsig.resources import subtype_models_digest
+    from alsig.resources import hidden_inputs_digest
 
     project = tmp_path / "project"
     shutil.copytree(demo_run, project, symlinks=True)
-    digest, edited = subtype_models_digest(), 0
-    for record in (project / ".snakemake" / "metadata").iterdir():
-        data = json.loads(record.read_text())
-        # params: one repr per value, the models' sha256 among them
-        if data.get("rule") == "subtypes" and repr(digest) in data["params"]:
-            data["params"] = [repr("0" * 64) if v == repr(digest) else v for v in data["params"]]
-            record.write_text(json.dumps(data))
-            edited += 1
-            assert "subtypes/" in base64.b64decode(record.name).decode()
-    assert edited, "no Snakemake record of the subtypes job holds the models' sha256"
-    plan = subprocess.run(
-        [*snakemake_in(project), "-n"], capture_output=True, text=True, cwd=project, timeout=600
-    )
-    assert plan.returncode == 0, plan.stderr[-3000:]
-    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout + plan.stderr, re.M))
-    assert {"subtypes", "subtypes_de", "subtypes_enrich", "run_summary"} <= planned, planned
-    assert not {"ingest", "qc", "de_demo", "enrich", "score", "axis_tests"} & planned, planned
+    metadata = project / ".snakemake" / "metadata"
+    for rule, (rerun, kept) in UPGRADE_RERUNS.items():
+        digest, edited = repr(hidden_inputs_digest(rule)), {}
+        for record in metadata.iterdir():
+            data = json.loads(record.read_text())
+            # params: one repr per value, the shipped files' sha256 among them
+            if data.get("rule") == rule and digest in data["params"]:
+                edited[record] = record.read_text()
+                data["params"] = [repr("0" * 64) if v == digest else v for v in data["params"]]
+                record.write_text(json.dumps(data))
+        assert edited, f"no Snakemake record of a {rule} job holds its shipped files' sha256"
+        plan = subprocess.run(
+            [*snakemake_in(project), "-n"], capture_output=True, text=True, cwd=project, timeout=600
+        )
+        for record, text in edited.items():  # as the demo run left it, for the next rule
+            record.write_text(text)
+        assert plan.returncode == 0, plan.stderr[-3000:]
+        planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout + plan.stderr, re.M))
+        assert rerun <= planned, (rule, planned)
+        assert not kept & planned, (rule, planned)
 
 
 def test_report_has_every_figure_and_caption(demo_run):

@@ -79,3 +79,33 @@ def test_readable_values():
     assert readable({"a": np.int64(2), "b": [1, 2]}) == "a: 2, b: 1, 2"
     assert readable(np.float32(0.5)) == 0.5 and readable({}) == "none"
     assert readable({"x", "y"}) == "x, y" and readable("text") == "text"
+
+
+def test_a_job_with_the_planned_shipped_files_runs_without_the_digest(tmp_path):
+    from alsig.resources import hidden_inputs_digest
+
+    seen = {}
+
+    def run(inputs, outputs, settings, threads, dataset):
+        seen["dataset"] = dataset
+
+    smk = job(tmp_path, dataset="demo")
+    smk.rule = "qc"
+    smk.params = Named(dataset="demo", shipped=hidden_inputs_digest("qc"))
+    run_stage(smk, run)  # ``shipped`` is checked by the runner, not passed to the stage
+    assert seen == {"dataset": "demo"}
+
+
+def test_a_job_whose_shipped_files_differ_from_the_plan_stops_naming_them(tmp_path, capsys):
+    def run(inputs, outputs, settings, threads, dataset):
+        raise AssertionError("the stage must not run")
+
+    smk = job(tmp_path, dataset="demo")
+    smk.rule = "qc"
+    smk.params = Named(dataset="demo", shipped="0" * 64)
+    with pytest.raises(SystemExit) as stop:
+        run_stage(smk, run)
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert "bretigea_human_brain.tsv.gz" in err
+    assert "not the ones the workflow was planned with (sha256 000000000000)" in err

@@ -99,5 +99,7 @@ rule ingest:
     params:
         settings=lambda wc: SETTINGS.source_params(wc.dataset),
         dataset=lambda wc: wc.dataset,
+        # sha256 of the shipped gene-identifier map: an upgrade with another map reruns ingest
+        shipped=lambda wc: alsig_resources.hidden_inputs_digest("ingest"),
     script:
         "../scripts/ingest.py"

@@ -92,5 +92,7 @@ rule qc:
     params:
         settings=lambda wc: stage_params(wc.dataset, "qc"),
         dataset=lambda wc: wc.dataset,
+        # sha256 of the shipped cell-type markers: an upgrade with other markers reruns QC
+        shipped=lambda wc: alsig_resources.hidden_inputs_digest("qc"),
     script:
         "../scripts/qc.py"

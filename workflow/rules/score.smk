@@ -59,6 +59,8 @@ rule score:
     params:
         settings=lambda wc: stage_params(wc.dataset, "score"),
         dataset=lambda wc: wc.dataset,
+        # sha256 of the shipped ALS-Ox markers and TE signatures (the signature table is an input)
+        shipped=lambda wc: alsig_resources.hidden_inputs_digest("score"),
     script:
         "../scripts/score.py"
 

@@ -77,7 +77,7 @@ rule subtypes:
         settings=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
         # the shipped models' sha256: a new model version (an alsig upgrade) reruns the projection
-        models=lambda wc: alsig_resources.subtype_models_digest(),
+        shipped=lambda wc: alsig_resources.hidden_inputs_digest("subtypes"),
     script:
         "../scripts/subtypes.py"
 

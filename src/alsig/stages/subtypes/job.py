@@ -15,9 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from alsig.errors import AlsigError
 from alsig.io import save_figure, write_parquet, write_tsv
-from alsig.resources import subtype_model_dir, subtype_models_digest
 from alsig.settings import SubtypesSettings
 from alsig.stages.subtypes.calls import collapsed_members
 from alsig.stages.subtypes.figures import plot_projection, plot_states
@@ -39,7 +37,6 @@ def run(
     threads: int,
     *,
     dataset: str,
-    models: str,
 ) -> None:
     """Rule ``subtypes``: the projection, donor view, shares, states, cell mix and figures.
 
@@ -57,25 +54,9 @@ def run(
         Unused.
     dataset
         The job's dataset id.
-    models
-        :func:`alsig.resources.subtype_models_digest` where the workflow planned the job (a new
-        model version reruns it); the job stops when the models it would load differ (the job's
-        alsig is another install than Snakemake's).
-
-    Raises
-    ------
-    AlsigError
-        The shipped models differ from those the job was planned with.
     """
     import anndata as ad
 
-    here = subtype_models_digest()
-    if models != here:
-        raise AlsigError(
-            f"the subtype models this job loads ({subtype_model_dir()}, sha256 {here[:12]}) are "
-            f"not the ones the workflow was planned with (sha256 {models[:12]}): the job runs "
-            "another alsig install than Snakemake's. Run both from one environment."
-        )
     scores = read_scores(inputs["scores"])
     adata = ad.read_h5ad(inputs["h5ad"])
     libraries = None
