@@ -1,16 +1,26 @@
 """alsig.runner: every job log says what the job is when it starts and ends with
-``done in N s`` naming what it did; values are logged as a reader writes them."""
+``done in N s`` naming what it did; values are logged as a reader writes them; a job whose
+shipped files are not the planned ones stops (``params.shipped``, alsig.resources)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from alsig.errors import AlsigError
+from alsig.resources import (
+    HIDDEN_INPUTS,
+    hidden_input_files,
+    hidden_inputs_digest,
+    subtype_model_dir,
+)
 from alsig.runner import readable, run_stage
+from tests.conftest import REPO
 
 
 @pytest.fixture(autouse=True)
@@ -82,8 +92,6 @@ def test_readable_values():
 
 
 def test_a_job_with_the_planned_shipped_files_runs_without_the_digest(tmp_path):
-    from alsig.resources import hidden_inputs_digest
-
     seen = {}
 
     def run(inputs, outputs, settings, threads, dataset):
@@ -109,3 +117,34 @@ def test_a_job_whose_shipped_files_differ_from_the_plan_stops_naming_them(tmp_pa
     err = capsys.readouterr().err
     assert "bretigea_human_brain.tsv.gz" in err
     assert "not the ones the workflow was planned with (sha256 000000000000)" in err
+
+
+def test_the_shipped_files_digest_of_each_rule_covers_its_files():
+    """Each rule's digest is over the files it reads, and the rule passes it as params.shipped;
+    the subtype models' value is the one 0.4.0 recorded (its formula), so upgrading from 0.4.0
+    reruns no projection."""
+
+    def digest_of(files):
+        expected = hashlib.sha256()
+        for f in files:
+            expected.update(f.name.encode())
+            expected.update(hashlib.sha256(f.read_bytes()).digest())
+        return expected.hexdigest()
+
+    models = sorted(
+        [*subtype_model_dir().glob("*.json"), *subtype_model_dir().glob("*.reference.parquet")]
+    )
+    assert [f.name for f in hidden_input_files("subtypes")] == [
+        "genes.json",
+        "genes.reference.parquet",
+        "genes_te.json",
+        "genes_te.reference.parquet",
+    ]
+    assert hidden_inputs_digest("subtypes") == digest_of(models)
+    assert [f.name for f in hidden_input_files("qc")] == ["bretigea_human_brain.tsv.gz"]
+    rule_files = "".join(f.read_text() for f in (REPO / "workflow" / "rules").glob("*.smk"))
+    for rule in HIDDEN_INPUTS:
+        assert hidden_inputs_digest(rule) == digest_of(hidden_input_files(rule))
+        body = re.search(rf"^rule {rule}:\n(?:(?!rule ).*\n)*", rule_files, re.M)
+        assert body is not None, rule
+        assert f'shipped=lambda wc: alsig_resources.hidden_inputs_digest("{rule}")' in body[0]
