@@ -57,6 +57,7 @@ def _score(args: argparse.Namespace) -> int:
     from alsig.newsamples import (
         MAX_MISSING_SHARE,
         read_new_samples,
+        read_new_te_counts,
         score_new_samples,
         write_placement,
     )
@@ -65,10 +66,17 @@ def _score(args: argparse.Namespace) -> int:
     _logging(args.verbose)
     try:
         output_format(args.output)  # a wrong suffix is refused before any work
-        for flag, path in (("--counts", args.counts), ("--dataset", args.dataset)):
-            if not Path(path).exists():
+        for flag, path in (
+            ("--counts", args.counts),
+            ("--dataset", args.dataset),
+            ("--te-counts", args.te_counts),
+        ):
+            if path is not None and not Path(path).exists():
                 raise AlsigError(f"{flag} {path} does not exist.")
         new = read_new_samples(args.counts, gene_column=args.gene_column, id_type=args.gene_id_type)
+        te_counts = (
+            None if args.te_counts is None else read_new_te_counts(args.te_counts, new.counts.index)
+        )
         table = score_new_samples(
             new.counts,
             args.dataset,
@@ -80,6 +88,7 @@ def _score(args: argparse.Namespace) -> int:
             gene_ids=new.gene_ids,
             region=args.region,
             source=args.counts,
+            te_counts=te_counts,
         )
     except AlsigError as exc:
         print(f"alsig score: {exc}", file=sys.stderr)
@@ -426,6 +435,11 @@ def _add_score(commands) -> None:
     )
     score.add_argument(
         "--region", help="the samples' region for the subtype call (default: the stratum's)"
+    )
+    score.add_argument(
+        "--te-counts",
+        help="TEcount table of the same samples (TSV/CSV[.gz]): the subtype call then uses the "
+        "genes + TE model, as the workflow does for a dataset with te_counts",
     )
     score.add_argument("-v", "--verbose", action="store_true")
     score.set_defaults(func=_score)

@@ -15,8 +15,9 @@ import pytest
 
 import alsig
 from alsig.cli import main
+from alsig.newsamples.subtypes import SUBTYPE_COLUMNS
 from alsig.tables import COLUMNS
-from tests.conftest import needs_shared, uses_demo_run
+from tests.conftest import REPO, needs_shared, uses_demo_run
 
 pytestmark = uses_demo_run
 
@@ -82,9 +83,52 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
     assert pl.concat([catalog, placed.select(COLUMNS)]).height == both.height
 
 
+def test_with_te_counts_the_call_is_the_workflow_s_genes_te_projection(demo_run, tmp_path, capsys):
+    """``--te-counts``: the demo's 38 libraries as new samples get the genes + TE model (which
+    covers the demo's gene subset, where the genes-only model does not), with the probabilities,
+    distances and calls the subtype stage's projection gives ingest's AnnData of the same
+    libraries; a TE table that lacks a sample is refused, naming it."""
+    from alsig.settings import complete
+    from alsig.stages.subtypes.calls import project_adata
+    from alsig.stages.subtypes.reference_model import GENES_TE_MODEL, load_shipped
+
+    demo = REPO / "resources" / "demo"
+    out = tmp_path / "placed.parquet"
+    te_file = demo / "GSE122649_demo_te_counts.tsv.gz"
+    counts_file = demo / "GSE122649_demo_counts.tsv.gz"
+    assert score(demo_run, counts_file, out, "--te-counts", str(te_file)) == 0
+    calls = (
+        pl.read_parquet(out)
+        .select("sample", *SUBTYPE_COLUMNS)
+        .unique()
+        .sort("sample")
+        .to_pandas()
+        .set_index("sample")
+    )
+    assert len(calls) == 38 and set(calls["subtype_model"]) == {"genes_te"}
+    libraries = ad.read_h5ad(demo_run / "results/demo/counts.h5ad")  # ingest's, uncollapsed
+    stage = project_adata(libraries, load_shipped(GENES_TE_MODEL), complete("subtypes"))
+    stage = stage.loc[calls.index]
+    for column in ("p_ox", "p_glia", "p_te"):
+        np.testing.assert_allclose(calls[column], stage[column], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        calls["subtype_reference_distance"], stage["reference_distance"], rtol=0, atol=1e-12
+    )
+    # out_of_reference by distance, as the workflow's demo donors: a 6,000-gene subset ranks
+    # the model's genes among other genes than whole-transcriptome counts do
+    assert list(calls["subtype_call"]) == list(stage["subtype_call"])
+    capsys.readouterr()
+    te = pd.read_csv(te_file, sep="\t", index_col=0)
+    te.drop(columns=te.columns[0]).to_csv(tmp_path / "te.tsv", sep="\t")
+    assert score(demo_run, counts_file, out, "--te-counts", str(tmp_path / "te.tsv")) == 2
+    err = capsys.readouterr().err
+    assert "te.tsv" in err and str(te.columns[0]) in err
+
+
 @needs_shared
 def test_whole_transcriptome_libraries_get_a_subtype_call(demo_run, tmp_path, shared_data):
-    """Two GSE122649 libraries as counted (27,960 genes): the genes-only model covers them."""
+    """Two GSE122649 libraries as counted (27,960 genes): the genes-only model covers them; with
+    their TEcount counts the genes + TE model does."""
     counts = pd.read_csv(
         shared_data / "GSE122649" / "GSE122649_gene_counts.tsv.gz", sep="\t", index_col=0
     ).iloc[:, :2]
@@ -108,6 +152,17 @@ def test_whole_transcriptome_libraries_get_a_subtype_call(demo_run, tmp_path, sh
     assert set(calls["subtype_model"]) == {"genes"} and calls["subtype_gene_coverage"].min() > 0.95
     total = calls["p_ox"] + calls["p_glia"] + calls["p_te"]
     np.testing.assert_allclose(total.to_numpy(), 1.0, atol=1e-9)
+    te = pd.read_csv(
+        shared_data / "GSE122649" / "GSE122649_te_counts.tsv.gz", sep="\t", index_col=0
+    )[counts.columns]
+    te.to_csv(tmp_path / "te.tsv", sep="\t")
+    assert score(demo_run, tmp_path / "new.tsv", out, "--te-counts", str(tmp_path / "te.tsv")) == 0
+    with_te = pl.read_parquet(out).select("sample", *SUBTYPE_COLUMNS).unique()
+    assert set(with_te["subtype_model"]) == {"genes_te"}
+    assert with_te["subtype_gene_coverage"].min() > 0.95
+    # donor JR9's two libraries: ALS-Ox, the call the workflow gives the donor (its summed
+    # libraries) in the shared-cohorts run
+    assert set(with_te["subtype_call"]) == {"ALS-Ox"}
 
 
 def test_tsv_output_and_stdout(demo_run, tmp_path, capsys):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,6 +37,7 @@ from alsig.settings import complete
 from alsig.signatures import signatures_of_run
 from alsig.stages.ingest.counts import read_gene_matrix
 from alsig.stages.ingest.harmonise import harmonise_checked
+from alsig.stages.ingest.te_counts import read_te_counts
 from alsig.stages.score.composites import MIN_CONTROLS
 from alsig.stages.score.scoring import score_anndata
 from alsig.tables import COLUMNS, read_scores
@@ -99,6 +100,29 @@ def read_new_samples(
     frame = pd.DataFrame(counts.T, index=matrix.sample_ids, columns=var.index.astype(str))
     gene_ids = {str(s): (None if pd.isna(g) else str(g)) for s, g in var[GENE_ID].items()}
     return NewCounts(frame, gene_ids)
+
+
+def read_new_te_counts(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
+    """Read new samples' TEcount table as ingest reads a dataset's (``te_counts:``).
+
+    Parameters
+    ----------
+    path
+        A TE-only or combined gene + TE TEcount table (TSV/CSV[.gz]), features x samples.
+    samples
+        The samples of the gene counts; each must be a column of the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Samples x TE ids (``subfamily:family:class``), rows in ``samples`` order.
+
+    Raises
+    ------
+    AlsigError
+        The reader's messages (file, line and column; a sample missing from the table).
+    """
+    return read_te_counts(path, sample_ids=list(samples))
 
 
 def read_new_counts(
@@ -290,6 +314,7 @@ def score_new_samples(
     gene_ids: Mapping[str, str | None] | None = None,
     region: str | None = None,
     source: str = "the new counts",
+    te_counts: pd.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Score new samples and place them against a finished dataset.
 
@@ -314,6 +339,9 @@ def score_new_samples(
         The new samples' region for the subtype call (default: the stratum's, if it names one).
     source
         Where the counts come from (their file), for messages.
+    te_counts
+        Samples x TE ids of the same samples (:func:`read_new_te_counts`): the subtype call then
+        uses the genes + TE model, as the workflow does for a dataset with TE counts.
 
     Returns
     -------
@@ -366,7 +394,7 @@ def score_new_samples(
     placed = place(new.drop("z_vs_control"), rescored, chosen)
     reference_name = str(table["dataset"][0])
     region = region if region is not None else region_of_stratum(chosen.stratum)
-    subtypes = subtype_columns(counts, dict(gene_ids or {}), region)
+    subtypes = subtype_columns(counts, dict(gene_ids or {}), region, te_counts)
     return (
         placed.with_columns(
             pl.col("sample").alias("subject"),

@@ -2,9 +2,11 @@
 
 The model (:mod:`alsig.stages.subtypes.projection`, trained on GSE124439's labelled ALS samples
 and never retrained here) scores each sample from its own counts, so a new sample gets the same
-probabilities and call it would get inside any cohort. New counts come without TEcount input, so
-:func:`~alsig.stages.subtypes.projection.choose_model` picks the genes-only model. These are
-molecular subtypes associated with resistance biology, not a prediction of a patient's response.
+probabilities and call it would get inside any cohort. The model is chosen as the workflow
+chooses it (:func:`~alsig.stages.subtypes.projection.choose_model`): genes + TE subfamilies when
+TEcount counts of the samples are given (``alsig score --te-counts``), else the genes-only model.
+These are molecular subtypes associated with resistance biology, not a prediction of a patient's
+response.
 """
 
 from __future__ import annotations
@@ -72,7 +74,10 @@ def region_of_stratum(stratum: str) -> str | None:
 
 
 def subtype_columns(
-    counts: pd.DataFrame, gene_ids: Mapping[str, str | None], region: str | None
+    counts: pd.DataFrame,
+    gene_ids: Mapping[str, str | None],
+    region: str | None,
+    te_counts: pd.DataFrame | None,
 ) -> pl.DataFrame:
     """Project new samples onto the shipped subtype model.
 
@@ -84,6 +89,11 @@ def subtype_columns(
         Symbol -> Entrez id.
     region
         The samples' region (judged by distance alone when None).
+    te_counts
+        Samples x TE ids (TEcount's ``subfamily:family:class``) of the same samples, or None.
+        With them the genes + TE model runs (where it covers them), as in the workflow; the TE
+        log2 CPM are over each sample's gene-assigned reads (the row sums of ``counts``, as
+        QC's ``total_counts``).
 
     Returns
     -------
@@ -92,10 +102,14 @@ def subtype_columns(
         when too few of the model's genes are in the counts.
     """
     samples = [str(s) for s in counts.index]
-    model = choose_model(None)
+    model = choose_model(te_counts)
     try:
         projected = project(
-            model, entrez_columns(counts, gene_ids), regions={s: region for s in samples}
+            model,
+            entrez_columns(counts, gene_ids),
+            te_counts=te_counts if model.uses_te else None,
+            libraries=counts.sum(axis=1).to_numpy(dtype=float),
+            regions={s: region for s in samples},
         )
     except AlsigError as exc:
         log.warning("no subtype call for the new samples: %s", exc)
