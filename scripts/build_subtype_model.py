@@ -15,7 +15,7 @@ OpenBLAS runs its AVX2 (``Haswell``) kernels whatever the CPU, so rebuilding on 
 stack reproduces every file bit for bit: ``--check`` rebuilds into a temporary folder and
 compares; ``--check --final-only`` refits the two final models only (their CV report is copied
 from the shipped files) and compares the model files, in about 90 s on one core instead of the
-whole rebuild's hour (model version 2's grids).
+whole rebuild's ~46 min (model version 2's grids).
 
 Usage:
     python scripts/build_subtype_model.py [--data ../shared/data] [--out resources/subtypes]
