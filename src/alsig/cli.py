@@ -57,7 +57,6 @@ def _score(args: argparse.Namespace) -> int:
     from alsig.newsamples import (
         MAX_MISSING_SHARE,
         read_new_samples,
-        read_new_te_counts,
         score_new_samples,
         write_placement,
     )
@@ -73,9 +72,11 @@ def _score(args: argparse.Namespace) -> int:
         ):
             if path is not None and not Path(path).exists():
                 raise AlsigError(f"{flag} {path} does not exist.")
-        new = read_new_samples(args.counts, gene_column=args.gene_column, id_type=args.gene_id_type)
-        te_counts = (
-            None if args.te_counts is None else read_new_te_counts(args.te_counts, new.counts.index)
+        new = read_new_samples(
+            args.counts,
+            gene_column=args.gene_column,
+            id_type=args.gene_id_type,
+            te_path=args.te_counts,
         )
         table = score_new_samples(
             new.counts,
@@ -88,7 +89,7 @@ def _score(args: argparse.Namespace) -> int:
             gene_ids=new.gene_ids,
             region=args.region,
             source=args.counts,
-            te_counts=te_counts,
+            te_counts=new.te_counts,
         )
     except AlsigError as exc:
         print(f"alsig score: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ them through :mod:`importlib.resources`, without knowing where the checkout is.
 from __future__ import annotations
 
 import functools
+import hashlib
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,6 @@ def hidden_inputs_digest(rule: str) -> str:
     str
         Hex sha256 over each file's name and sha256, in the order of :func:`hidden_input_files`.
     """
-    import hashlib
-
     digest = hashlib.sha256()
     for path in hidden_input_files(rule):
         digest.update(path.name.encode())

@@ -122,7 +122,13 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
     Returns
     -------
     dict
-        ``inputs``, ``outputs``, ``settings``, ``threads`` and every other ``params`` entry.
+        ``inputs``, ``outputs``, ``settings``, ``threads`` and every other ``params`` entry
+        except ``shipped``, which is checked here (:func:`check_hidden_inputs`) and not passed.
+
+    Raises
+    ------
+    AlsigError
+        ``params.shipped`` is not the sha256 of the shipped files installed here.
     """
     params = dict(smk.params.items())
     settings = params.pop("settings", None)

@@ -13,18 +13,12 @@ drug.
 
 from alsig.newsamples.output import write_placement
 from alsig.newsamples.overlap import MAX_MISSING_SHARE
-from alsig.newsamples.placement import (
-    read_new_counts,
-    read_new_samples,
-    read_new_te_counts,
-    score_new_samples,
-)
+from alsig.newsamples.placement import read_new_counts, read_new_samples, score_new_samples
 
 __all__ = [
     "MAX_MISSING_SHARE",
     "read_new_counts",
     "read_new_samples",
-    "read_new_te_counts",
     "score_new_samples",
     "write_placement",
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -61,6 +61,7 @@ class NewCounts(NamedTuple):
 
     counts: pd.DataFrame  # samples x current symbols
     gene_ids: dict[str, str | None]  # symbol -> Entrez id
+    te_counts: pd.DataFrame | None = None  # samples x TE ids (subfamily:family:class), if given
 
 
 class Reference(NamedTuple):
@@ -72,7 +73,11 @@ class Reference(NamedTuple):
 
 
 def read_new_samples(
-    path: str | Path, *, gene_column: str | None = None, id_type: str = "auto"
+    path: str | Path,
+    *,
+    gene_column: str | None = None,
+    id_type: str = "auto",
+    te_path: str | Path | None = None,
 ) -> NewCounts:
     """Read new samples' counts as samples x current symbols, with their Entrez ids.
 
@@ -84,45 +89,27 @@ def read_new_samples(
         The gene id column (default: the first).
     id_type
         ``auto``, ``symbol``, ``entrez`` or ``ensembl`` (``--gene-id-type``).
+    te_path
+        A TEcount table (TE-only or combined gene + TE, TSV/CSV[.gz]) of the same samples, read
+        as ingest reads a dataset's ``te_counts:`` (``--te-counts``), or None.
 
     Returns
     -------
     NewCounts
-        The counts and the symbol -> Entrez map.
+        The counts, the symbol -> Entrez map and the TE counts (rows in the counts' order).
 
     Raises
     ------
     AlsigError
-        Read and harmonised as ingest does (:mod:`alsig.validation`): same checks, same messages.
+        Read and harmonised as ingest does (:mod:`alsig.validation`): same checks, same messages
+        (a sample missing from the TE table is named).
     """
     matrix = read_gene_matrix(path, gene_column=gene_column)
     counts, var, _ = harmonise_checked(matrix, id_type=id_type, id_type_key="--gene-id-type")
     frame = pd.DataFrame(counts.T, index=matrix.sample_ids, columns=var.index.astype(str))
     gene_ids = {str(s): (None if pd.isna(g) else str(g)) for s, g in var[GENE_ID].items()}
-    return NewCounts(frame, gene_ids)
-
-
-def read_new_te_counts(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
-    """Read new samples' TEcount table as ingest reads a dataset's (``te_counts:``).
-
-    Parameters
-    ----------
-    path
-        A TE-only or combined gene + TE TEcount table (TSV/CSV[.gz]), features x samples.
-    samples
-        The samples of the gene counts; each must be a column of the table.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Samples x TE ids (``subfamily:family:class``), rows in ``samples`` order.
-
-    Raises
-    ------
-    AlsigError
-        The reader's messages (file, line and column; a sample missing from the table).
-    """
-    return read_te_counts(path, sample_ids=list(samples))
+    te_counts = None if te_path is None else read_te_counts(te_path, sample_ids=list(frame.index))
+    return NewCounts(frame, gene_ids, te_counts)
 
 
 def read_new_counts(
@@ -340,7 +327,7 @@ def score_new_samples(
     source
         Where the counts come from (their file), for messages.
     te_counts
-        Samples x TE ids of the same samples (:func:`read_new_te_counts`): the subtype call then
+        Samples x TE ids of the same samples (:func:`read_new_samples`' ``te_path``): the subtype call then
         uses the genes + TE model, as the workflow does for a dataset with TE counts.
 
     Returns

@@ -107,7 +107,7 @@ def subtype_columns(
         projected = project(
             model,
             entrez_columns(counts, gene_ids),
-            te_counts=te_counts if model.uses_te else None,
+            te_counts=te_counts,
             libraries=counts.sum(axis=1).to_numpy(dtype=float),
             regions={s: region for s in samples},
         )
