@@ -14,8 +14,8 @@ in-sample call) is taken. Nothing carries a date, BLAS runs on one thread and, o
 OpenBLAS runs its AVX2 (``Haswell``) kernels whatever the CPU, so rebuilding on the same software
 stack reproduces every file bit for bit: ``--check`` rebuilds into a temporary folder and
 compares; ``--check --final-only`` refits the two final models only (their CV report is copied
-from the shipped files) and compares the model files, in about 90 s on one core instead of the
-whole rebuild's ~46 min (model version 2's grids).
+from the shipped files) and compares the model files, in about 65 s on one core instead of the
+whole rebuild's ~37 min (model version 2's grids; ``bench/results/subtypes_grid_edge.md``).
 
 Usage:
     python scripts/build_subtype_model.py [--data ../shared/data] [--out resources/subtypes]

@@ -32,7 +32,7 @@ needs_shared = pytest.mark.skipif(
 
 #: modules whose tests take minutes (a Slurm run polled by the executor plugin, a second
 #: dataset's DAG, a fresh environment compiling the numba engines, the reprocessing runs, the
-#: subtype models' refit: ~100 s on one core since model version 2's wider grids).
+#: subtype models' refit: ~65 s on one core with model version 2's wider grids).
 #: ``make test`` keeps this order (``--no-loadscope-reorder``): the Slurm test starts at once on
 #: one worker while the other builds the shared demo run in the report render's setup; the
 #: module test is queued behind the Slurm test (xdist sends each worker its next unit early).

@@ -13,7 +13,7 @@ def test_rebuilding_the_shipped_subtype_models_reproduces_their_files_bit_for_bi
     """The final fits of scripts/build_subtype_model.py, redone from GSE124439, write the same
     bytes on any x86-64 CPU (the script pins OpenBLAS's kernels; an AVX-512 machine otherwise
     differs in the 8th digit). The CV report is copied: the nested CV, which ``--check`` without
-    ``--final-only`` reruns in full, takes ~46 minutes on one core."""
+    ``--final-only`` reruns in full, takes ~37 minutes on one core."""
     done = subprocess.run(
         [
             sys.executable,

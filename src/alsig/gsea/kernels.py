@@ -49,16 +49,21 @@ def walk_score(weights, ranks, k, n_genes):  # pragma: no cover - compiled
     uniform = total <= 0.0
     hit_scale = 1.0 / total if not uniform else 0.0
     best = 0.0
+    best_abs = 0.0  # |best|, kept rather than recomputed at every comparison
     running = 0.0
-    last = -1.0
+    last = -1
     for i in range(k):
-        rank = float(ranks[i])
-        running -= miss_step * (rank - last - 1.0)
-        if abs(running) > abs(best):
+        rank = ranks[i]
+        running -= miss_step * float(rank - last - 1)  # the gap is exact in integers
+        size = abs(running)
+        if size > best_abs:
             best = running
-        running += 1.0 / k if uniform else hit_scale * weights[ranks[i]]
-        if abs(running) > abs(best):
+            best_abs = size
+        running += hit_scale * weights[rank] if not uniform else 1.0 / k
+        size = abs(running)
+        if size > best_abs:
             best = running
+            best_abs = size
         last = rank
     return best
 
@@ -134,6 +139,7 @@ def random_set_scores(weights, sizes, occurrence, seed, out):  # pragma: no cove
         draws = np.empty(depth, dtype=np.int64)
         ranks = np.empty(depth, dtype=np.int64)
         starts = np.empty(depth + 1, dtype=np.int64)
+        buckets = np.empty(depth, dtype=np.int64)
         for j in range(n_sets):
             k = sizes[j]
             state = splitmix(keys[j] + GOLDEN * np.uint64(i + 1))
@@ -145,12 +151,12 @@ def random_set_scores(weights, sizes, occurrence, seed, out):  # pragma: no cove
                     drawn_for[rank] = j + 1
                     draws[filled] = rank
                     filled += 1
-            sort_uniform(draws, k, n_genes, starts, ranks)
+            sort_uniform(draws, k, n_genes, starts, buckets, ranks)
             out[i, j] = walk_score(weights, ranks, k, n_genes)
 
 
 @numba.njit(cache=True, nogil=True)
-def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
+def sort_uniform(draws, k, n_genes, starts, buckets, out):  # pragma: no cover - compiled
     """Sort distinct uniform ranks in expected O(k).
 
     ``k`` equal-width buckets, then an insertion sort that only has to order ranks within a
@@ -166,19 +172,23 @@ def sort_uniform(draws, k, n_genes, starts, out):  # pragma: no cover - compiled
         Genes ranked.
     starts
         Scratch of at least ``k + 1`` integers.
+    buckets
+        Scratch of at least ``k`` integers (each draw's bucket, computed once).
     out
         ``out[:k]``: the ranks, ascending (written).
     """
     starts[: k + 1] = 0
     scale = k / n_genes  # bucket = floor(rank * k / n): monotone in rank, below k
     for t in range(k):
-        starts[np.int64(draws[t] * scale) + 1] += 1
+        bucket = np.int64(draws[t] * scale)
+        buckets[t] = bucket
+        starts[bucket + 1] += 1
     for b in range(k):
         starts[b + 1] += starts[b]
     for t in range(k):
-        b = np.int64(draws[t] * scale)
-        out[starts[b]] = draws[t]
-        starts[b] += 1
+        bucket = buckets[t]
+        out[starts[bucket]] = draws[t]
+        starts[bucket] += 1
     for t in range(1, k):
         value = out[t]
         m = t

@@ -265,7 +265,7 @@ def _positive_score(weights, ranks, k, n_genes):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _draw_set(state, n_genes, k, drawn, draw_id, draws, starts, out):  # pragma: no cover
+def _draw_set(state, n_genes, k, drawn, draw_id, draws, starts, buckets, out):  # pragma: no cover
     """``k`` distinct uniform ranks, sorted into ``out``; returns the stream's state."""
     filled = 0
     while filled < k:
@@ -274,7 +274,7 @@ def _draw_set(state, n_genes, k, drawn, draw_id, draws, starts, out):  # pragma:
             drawn[rank] = draw_id
             draws[filled] = rank
             filled += 1
-    sort_uniform(draws, k, n_genes, starts, out)
+    sort_uniform(draws, k, n_genes, starts, buckets, out)
     return state
 
 
@@ -305,11 +305,12 @@ def _one_size(
     drawn = np.zeros(n_genes, dtype=np.int64)  # the draw that last took a rank
     draws = np.empty(k, dtype=np.int64)
     starts = np.empty(k + 1, dtype=np.int64)
+    buckets = np.empty(k, dtype=np.int64)
     scratch = np.empty(k, dtype=np.int64)
     non_negative = 0
     for d in range(NULL_DRAWS):  # P(ES >= 0); the first m draws start the sample
         row = samples[d] if d < m else scratch
-        state = _draw_set(state, n_genes, k, drawn, d + 1, draws, starts, row)
+        state = _draw_set(state, n_genes, k, drawn, d + 1, draws, starts, buckets, row)
         if walk_score(weights, row, k, n_genes) >= 0.0:
             non_negative += 1
     log_p = -math.log(max(non_negative, 1) / NULL_DRAWS)
