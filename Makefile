@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: demo report test test-unit test-fast lint typecheck clean install
+.PHONY: demo report test test-unit test-fast check-models lint typecheck clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ test-unit: install
 ## The quick loop while developing: the unit tier and the demo-run assertions.
 test-fast: install
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadgroup -ra tests/unit tests/e2e/test_demo_workflow.py
+
+## The shipped subtype models refitted from GSE124439 (../shared/data) over the whole inner grid,
+## compared bit for bit (~65 s on one core; the suite's test refits the four best grid points).
+check-models: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python scripts/build_subtype_model.py --check --final-only
 
 ## Lint: ruff (with the numpydoc docstring rules, convention numpy), ruff format, snakefmt,
 ## snakemake --lint.

@@ -16,10 +16,13 @@ stack reproduces every file bit for bit: ``--check`` rebuilds into a temporary f
 compares; ``--check --final-only`` refits the two final models only (their CV report is copied
 from the shipped files) and compares the model files, in about 65 s on one core instead of the
 whole rebuild's ~37 min (model version 2's grids; ``bench/results/subtypes_grid_edge.md``).
+``--spot-cells K`` with it runs the final inner CV only at the K best grid points of the shipped
+inner losses, which must come out as stored (~15 s: the suite's check; ``make check-models`` runs
+the whole grid).
 
 Usage:
     python scripts/build_subtype_model.py [--data ../shared/data] [--out resources/subtypes]
-    python scripts/build_subtype_model.py --check [--final-only]
+    python scripts/build_subtype_model.py --check [--final-only [--spot-cells K]]
 """
 
 from __future__ import annotations
@@ -62,7 +65,11 @@ from alsig.stages.subtypes.reference_model import (  # noqa: E402
     save_model,
     save_reference_calls,
 )
-from alsig.stages.subtypes.training import REFERENCE_SETTINGS, select_and_fit  # noqa: E402
+from alsig.stages.subtypes.training import (  # noqa: E402
+    REFERENCE_SETTINGS,
+    Candidate,
+    select_and_fit,
+)
 from alsig.stages.subtypes.validation import (  # noqa: E402
     batch_held_out_cv,
     call_metrics,
@@ -197,11 +204,15 @@ def build(data_dir: Path, out: Path, log) -> None:
     save_reference_calls(calls.sort_values(["subtype_model", "sample"], kind="stable"), out)
 
 
-def refit_final(data_dir: Path, shipped: Path, out: Path, log) -> list[str]:
+def refit_final(
+    data_dir: Path, shipped: Path, out: Path, log, spot_cells: int | None = None
+) -> list[str]:
     """Refit the final models into ``out``; return the names of the model files written.
 
     Their description, training record and CV report are copied from the models in ``shipped``.
     Refuses when the reference data's hash is not the one the shipped models were trained on.
+    With ``spot_cells``, the inner CV judges only that many grid points, the best of the shipped
+    models' inner losses (:func:`spot_check_cells`), instead of the whole grid.
     """
     data = load_reference(data_dir)
     data_hash = training_hash(data)
@@ -213,7 +224,10 @@ def refit_final(data_dir: Path, shipped: Path, out: Path, log) -> list[str]:
                 f"{data_dir}: the reference data's hash differs from the one {name} was trained "
                 "on (training.data_sha256): these are not the files the shipped models came from"
             )
-        model, _ = select_and_fit(data, settings=settings, name=name)
+        cells = None if spot_cells is None else spot_check_cells(before, settings, spot_cells)
+        model, inner = select_and_fit(data, settings=settings, name=name, cells=cells)
+        if cells is not None:
+            _check_spot_losses(name, before, inner.losses)
         model = dataclasses.replace(
             model,
             description=before.description,
@@ -223,6 +237,43 @@ def refit_final(data_dir: Path, shipped: Path, out: Path, log) -> list[str]:
         written += [path.name for path in save_model(model, out)]
         log(f"{name}: final model refitted {model.hyperparameters}")
     return sorted(written)
+
+
+def spot_check_cells(model, settings, count: int) -> list[Candidate]:
+    """Return the ``count`` grid points with the lowest inner loss in ``model``'s CV report.
+
+    Refuses (SystemExit) when the report's table is not the loss of every point of
+    ``settings``' grid, or the model's stored grid is not ``settings``: a spot check only
+    stands for the whole grid when the grid is the one the shipped choice was made on.
+    """
+    table = pd.DataFrame(model.cv_report["final_inner_losses"])
+    te_grid = settings.te_grid or (0,)
+    grid = [(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid]
+    stored = list(zip(table["n_genes"], table["n_te"], table["C"], strict=True))
+    if model.hyperparameters["grid"] != settings.as_dict() or stored != grid:
+        raise SystemExit(
+            f"{model.name}: the shipped model's grid is not the build script's "
+            "(hyperparameters.grid, cv_report.final_inner_losses): rebuild in full"
+        )
+    best = table.sort_values("balanced_log_loss", kind="stable").head(count)
+    return [Candidate(int(row.n_genes), int(row.n_te), float(row.C)) for row in best.itertuples()]
+
+
+def _check_spot_losses(name: str, model, losses: pd.DataFrame) -> None:
+    """Refuse (SystemExit) refitted spot losses that differ from the shipped table's.
+
+    Compared rounded as stored; the shipped table's minimum must also be the shipped choice.
+    """
+    stored = pd.DataFrame(model.cv_report["final_inner_losses"])
+    key = ["n_genes", "n_te", "C"]
+    both = losses.merge(stored, on=key, suffixes=("", "_shipped"), validate="one_to_one")
+    refitted = [_r(v) for v in both["balanced_log_loss"]]
+    if len(both) != len(losses) or refitted != both["balanced_log_loss_shipped"].tolist():
+        raise SystemExit(f"{name}: inner losses differ from the shipped table:\n{both}")
+    best = stored.loc[stored["balanced_log_loss"].idxmin(), key].tolist()
+    chosen = [model.hyperparameters[k] for k in key[:2]] + [model.hyperparameters["C"]]
+    if best != chosen:
+        raise SystemExit(f"{name}: the shipped table's best point {best} is not its choice")
 
 
 def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
@@ -244,9 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --check: refit the final models only and compare the model files",
     )
+    parser.add_argument(
+        "--spot-cells",
+        type=int,
+        metavar="K",
+        help="with --final-only: the inner CV judges only the K best grid points of the shipped "
+        "models' inner losses (which must match), not the whole grid",
+    )
     args = parser.parse_args(argv)
     if args.final_only and not args.check:
         parser.error("--final-only goes with --check")
+    if args.spot_cells is not None and (not args.final_only or args.spot_cells < 1):
+        parser.error("--spot-cells K goes with --final-only, K >= 1")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -257,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         with tempfile.TemporaryDirectory() as tmp:
             if args.final_only:
-                names = shipped = refit_final(args.data, args.out, Path(tmp), log)
+                names = shipped = refit_final(args.data, args.out, Path(tmp), log, args.spot_cells)
             else:
                 build(args.data, Path(tmp), log)
                 names = sorted(p.name for p in Path(tmp).iterdir())

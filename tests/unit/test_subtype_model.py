@@ -40,8 +40,10 @@ from alsig.stages.subtypes.reference_model import (
     save_reference_calls,
 )
 from alsig.stages.subtypes.training import (
+    Candidate,
     TrainingSet,
     TrainingSettings,
+    inner_cv,
     select_and_fit,
 )
 from alsig.stages.subtypes.validation import call_metrics, predict_rows
@@ -106,6 +108,27 @@ def split(toy):
 def toy_model(toy, split):
     model, _ = select_and_fit(toy, split[0], FAST, name=GENES_MODEL)
     return model
+
+
+def test_inner_cv_on_some_cells_gives_their_losses_and_choices_to_the_bit(toy, split):
+    """The build script's spot check (--spot-cells) stands for the whole grid only if a grid
+    point's loss does not depend on which others are judged beside it."""
+    whole = inner_cv(toy, split[0], FAST)
+    best = whole.chosen
+    other = Candidate(20 if best.n_genes == 60 else 60, 0, 0.01)
+    spot = inner_cv(toy, split[0], FAST, cells=[other, best])
+    key = ["n_genes", "n_te", "C"]
+    pd.testing.assert_frame_equal(
+        spot.losses, whole.losses.merge(spot.losses[key]), check_exact=True
+    )
+    assert spot.chosen == best
+    assert (spot.temperature, spot.distance_threshold) == (
+        whole.temperature,
+        whole.distance_threshold,
+    )
+    np.testing.assert_array_equal(spot.bias, whole.bias)
+    with pytest.raises(ValueError, match="outside the settings' grid"):
+        inner_cv(toy, split[0], FAST, cells=[Candidate(30, 0, 0.01)])
 
 
 # -- features -----------------------------------------------------------------------------------

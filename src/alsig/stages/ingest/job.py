@@ -1,12 +1,11 @@
-"""Entry points of rule ``ingest`` (one dataset -> ``counts.h5ad``) and of the GEO download rules."""
+"""Entry point of rule ``ingest`` (one dataset -> ``counts.h5ad``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from alsig.io import write_h5ad
-from alsig.sources.download import fetch_geo
 from alsig.stages.ingest.geo import ingest_geo
 from alsig.stages.ingest.local import ingest_local
 
@@ -46,33 +45,3 @@ def run(
     else:
         adata = ingest_local(dataset, settings)
     write_h5ad(adata, outputs["h5ad"])
-
-
-def run_download(
-    inputs: Mapping[str, Any],
-    outputs: Mapping[str, Any],
-    settings: Mapping[str, Any],
-    threads: int = 1,
-    *,
-    urls: Sequence[str],
-    files: Sequence[str],
-) -> None:
-    """Rules ``download_geo_*``: fetch each of ``urls`` into the matching one of ``files``.
-
-    Downloads are cached: a file already downloaded from the same URL is not requested again.
-
-    Parameters
-    ----------
-    inputs
-        None.
-    outputs
-        Unused: the rules' outputs are unnamed, so they come as ``files``.
-    settings
-        The config's ``geo:`` section with its defaults (timeout, retries, backoff).
-    threads
-        Unused.
-    urls, files
-        What to download, and where to.
-    """
-    for url, dest in zip(urls, files, strict=True):
-        fetch_geo(url, dest, settings)

@@ -29,7 +29,7 @@ per-step overhead (~2,500 fits per model and inner CV).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -406,7 +406,12 @@ def balanced_cost(calls: np.ndarray, y: np.ndarray, abstain_cost: float) -> floa
     return float(np.mean([cost[y == c].mean() for c in np.unique(y)]))
 
 
-def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) -> InnerReport:
+def inner_cv(
+    data: TrainingSet,
+    rows: np.ndarray,
+    settings: TrainingSettings,
+    cells: Collection[Candidate] | None = None,
+) -> InnerReport:
     """Judge every candidate out of fold on ``rows`` and make the choices it implies.
 
     Parameters
@@ -417,6 +422,10 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
         The training rows (split into folds grouped by donor, stratified by label).
     settings
         The grid and rules.
+    cells
+        Judge only these points of the grid (None: all of it). Each candidate's out-of-fold
+        predictions depend on its own grid point only, so a point's loss is the same to the bit
+        whichever others are judged beside it: a spot check of a shipped choice reruns a few.
 
     Returns
     -------
@@ -428,10 +437,15 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
     candidates = [
         Candidate(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid
     ]
+    if cells is not None:
+        outside = set(cells) - set(candidates)
+        if outside:
+            raise ValueError(f"cells outside the settings' grid: {sorted(map(str, outside))}")
+        candidates = [c for c in candidates if c in cells]
     # out-of-fold logits and distances of every candidate, inner_repeats splits stacked
     per_repeat: dict[Candidate, list[np.ndarray]] = {c: [] for c in candidates}
     distances_per_repeat: dict[tuple[int, int], list[np.ndarray]] = {
-        (g, t): [] for g in settings.gene_grid for t in te_grid
+        (c.n_genes, c.n_te): [] for c in candidates
     }
     for repeat in range(settings.inner_repeats):
         for c in candidates:
@@ -487,14 +501,21 @@ def inner_cv(data: TrainingSet, rows: np.ndarray, settings: TrainingSettings) ->
 
 
 def _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, distances) -> None:
-    """One inner fold: fill the held-out rows of the last repeat's arrays for every candidate."""
+    """Fill one inner fold's held-out rows of the last repeat's arrays for each candidate.
+
+    The candidates are the keys of ``logits``; grid points without one are not fitted.
+    """
     y = data.y[rows]
     fit_rows, held_rows = rows[fit_part], rows[held_part]
     genes, tes = feature_order(data, fit_rows, settings)
     for n_genes in settings.gene_grid:
+        if not any(n_genes == g for g, _ in distances):
+            continue
         fit_genes = rank_normal_scores(data.counts[np.ix_(fit_rows, genes[:n_genes])])
         held_genes = rank_normal_scores(data.counts[np.ix_(held_rows, genes[:n_genes])])
         for n_te in te_grid:
+            if (n_genes, n_te) not in distances:
+                continue
             fit_values = _with_te(fit_genes, data, fit_rows, tes[:n_te])
             held_values = _with_te(held_genes, data, held_rows, tes[:n_te])
             mean, scale = _standardise(fit_values)
@@ -504,6 +525,8 @@ def _inner_fold(data, rows, fit_part, held_part, settings, te_grid, logits, dist
             )
             basis = np.linalg.svd(z_fit, full_matrices=False)
             for c in settings.c_grid:
+                if Candidate(n_genes, n_te, c) not in logits:
+                    continue
                 coef, intercept = _lr_in_span(z_fit, y[fit_part], c, basis)
                 logits[Candidate(n_genes, n_te, c)][-1][held_part] = z_held @ coef.T + intercept
 
@@ -522,6 +545,7 @@ def select_and_fit(
     name: str = "genes",
     description: str = "",
     reference_regions: Sequence[str] = DEFAULT_REFERENCE_REGIONS,
+    cells: Collection[Candidate] | None = None,
 ) -> tuple[ReferenceModel, InnerReport]:
     """Run the training procedure (module docstring) on ``rows`` of ``data`` (default: all).
 
@@ -538,6 +562,8 @@ def select_and_fit(
         Stored in the model.
     reference_regions
         Regions the training samples come from (stored in the model).
+    cells
+        The grid points the inner CV judges (:func:`inner_cv`; None: all of them).
 
     Returns
     -------
@@ -548,7 +574,7 @@ def select_and_fit(
     """
     settings = settings or TrainingSettings()
     rows = np.arange(len(data.samples)) if rows is None else np.asarray(rows)
-    report = inner_cv(data, rows, settings)
+    report = inner_cv(data, rows, settings, cells)
     fitted = fit_candidate(data, rows, report.chosen, settings=settings)
     gene_ids = data.gene_ids
     features = [("gene", gene_ids[j], data.gene_symbols.get(gene_ids[j], "")) for j in fitted.genes]
