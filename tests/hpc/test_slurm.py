@@ -259,6 +259,11 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, reque
     assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
     # the job comment names the rule, or the group and the rules in it
     # (e.g. rule_summaries_axis_tests_score_figures_subtypes_subtypes_axis_tests)
+    # a group asks for the CPUs of the members that could run at once (the four independent
+    # figure/test jobs, capped by --cores 2), although the plugin's job step runs them one at a
+    # time (`--jobs 1`): the profile says so
+    summaries_cpus = {j["cpus"] for j in jobs if j["comment"].startswith("rule_summaries_")}
+    assert summaries_cpus == {"2"}, jobs  # run_with_plugin: --cores 2
     comments = [j["comment"] for j in jobs]
     for group, runs in groups.items():
         grouped = [c for c in comments if c.startswith(f"rule_{group}_")]
