@@ -90,13 +90,17 @@ def slurm_cluster():
         cluster.stop()
 
 
+def log_blocks(snakemake_output: str) -> list[str]:
+    """Snakemake's output cut at each timestamp line ("[Sun Dec  6 17:26:44 2026]": alone on its
+    line before a single job, followed by " Group job ..." for a group)."""
+    return re.split(r"(?m)^(?=\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\])", snakemake_output)
+
+
 def submissions(snakemake_output: str) -> tuple[list[str], dict[str, list[str]]]:
     """What Snakemake sent to the executor: the rules of single jobs (local rules print
     `localrule`) and, per group job, its group and the rules inside it."""
     singles, groups = [], {}
-    # a block starts at each timestamp line ("[Sun Dec  6 17:26:44 2026]", alone on its line
-    # before a single job, followed by " Group job ..." for a group)
-    for block in re.split(r"(?m)^(?=\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\])", snakemake_output):
+    for block in log_blocks(snakemake_output):
         group = re.search(r"\] Group job (\w+) \(", block)
         if group:
             groups.setdefault(group.group(1), []).append(
@@ -109,16 +113,33 @@ def submissions(snakemake_output: str) -> tuple[list[str], dict[str, list[str]]]
 
 def squeue_jobs(run_id: str) -> list[dict[str, str]]:
     """All jobs (any state; MinJobAge keeps finished ones) of one Snakemake run."""
-    result = run(["squeue", "-t", "all", "-h", "-o", "%i|%j|%T|%C|%m|%k"])
+    result = run(["squeue", "-t", "all", "-h", "-o", "%i|%j|%T|%C|%m|%l|%k"])
     assert result.returncode == 0, result.stderr
     jobs = []
     for line in result.stdout.splitlines():
-        job_id, name, state, cpus, memory, comment = line.split("|", 5)
+        job_id, name, state, cpus, memory, limit, comment = line.split("|", 6)
         if name == run_id:
             jobs.append(
-                {"id": job_id, "state": state, "cpus": cpus, "mem": memory, "comment": comment}
+                {
+                    "id": job_id,
+                    "state": state,
+                    "cpus": cpus,
+                    "mem": memory,
+                    "time_limit": limit,
+                    "comment": comment,
+                }
             )
     return jobs
+
+
+def group_runtimes(snakemake_output: str, group: str) -> list[int]:
+    """The planned runtime (minutes) of each member of ``group``'s submissions."""
+    return [
+        int(minutes)
+        for block in log_blocks(snakemake_output)
+        if re.search(rf"\] Group job {group} \(", block)
+        for minutes in re.findall(r"(?m)^\s+resources: .*\bruntime=(\d+)", block)
+    ]
 
 
 # --- comparing the two runs ----------------------------------------------------------------
@@ -259,11 +280,17 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, reque
     assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
     # the job comment names the rule, or the group and the rules in it
     # (e.g. rule_summaries_axis_tests_score_figures_subtypes_subtypes_axis_tests)
-    # a group asks for the CPUs of the members that could run at once (the four independent
-    # figure/test jobs, capped by --cores 2), although the plugin's job step runs them one at a
-    # time (`--jobs 1`): the profile says so
-    summaries_cpus = {j["cpus"] for j in jobs if j["comment"].startswith("rule_summaries_")}
-    assert summaries_cpus == {"2"}, jobs  # run_with_plugin: --cores 2
+    # the plugin's job step runs a submission's jobs one at a time (`--jobs 1`); the profile's
+    # `serial` slot tells Snakemake, so the summaries group (four independent 1-thread jobs, which
+    # would otherwise ask for --cores 2) asks for one CPU and its largest member's memory
+    # and the sum of their runtimes (sbatch -t), which the layered estimate left short
+    summaries = [j for j in jobs if j["comment"].startswith("rule_summaries_")]
+    total = sum(group_runtimes(output, "summaries"))
+    assert total > 0
+    limit = f"{total // 60}:{total % 60:02d}:00" if total >= 60 else f"{total}:00"  # squeue %l
+    assert [(j["cpus"], j["mem"], j["time_limit"]) for j in summaries] == [("1", "1000M", limit)], (
+        jobs
+    )
     comments = [j["comment"] for j in jobs]
     for group, runs in groups.items():
         grouped = [c for c in comments if c.startswith(f"rule_{group}_")]
