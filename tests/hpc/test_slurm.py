@@ -278,19 +278,18 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, reque
     assert len(jobs) == n_submissions, (jobs, rules, groups)
     assert n_submissions <= 9  # ungrouped, the demo DAG makes 18 submissions (19 jobs, `all` local)
     assert {job["state"] for job in jobs} == {"COMPLETED"}, jobs
-    # the job comment names the rule, or the group and the rules in it
-    # (e.g. rule_summaries_axis_tests_score_figures_subtypes_subtypes_axis_tests)
     # the plugin's job step runs a submission's jobs one at a time (`--jobs 1`); the profile's
     # `serial` slot tells Snakemake, so the summaries group (four independent 1-thread jobs, which
-    # would otherwise ask for --cores 2) asks for one CPU and its largest member's memory
-    # and the sum of their runtimes (sbatch -t), which the layered estimate left short
+    # would otherwise ask for --cores 2) asks for one CPU, its largest member's memory and the
+    # sum of their runtimes (sbatch -t), which the layered estimate left short
     summaries = [j for j in jobs if j["comment"].startswith("rule_summaries_")]
     total = sum(group_runtimes(output, "summaries"))
     assert total > 0
     limit = f"{total // 60}:{total % 60:02d}:00" if total >= 60 else f"{total}:00"  # squeue %l
-    assert [(j["cpus"], j["mem"], j["time_limit"]) for j in summaries] == [("1", "1000M", limit)], (
-        jobs
-    )
+    requested = [(j["cpus"], j["mem"], j["time_limit"]) for j in summaries]
+    assert requested == [("1", "1000M", limit)], jobs
+    # the job comment names the rule, or the group and the rules in it
+    # (e.g. rule_summaries_axis_tests_score_figures_subtypes_subtypes_axis_tests)
     comments = [j["comment"] for j in jobs]
     for group, runs in groups.items():
         grouped = [c for c in comments if c.startswith(f"rule_{group}_")]
