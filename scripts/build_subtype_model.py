@@ -247,8 +247,7 @@ def spot_check_cells(model, settings, count: int) -> list[Candidate]:
     stands for the whole grid when the grid is the one the shipped choice was made on.
     """
     table = pd.DataFrame(model.cv_report["final_inner_losses"])
-    te_grid = settings.te_grid or (0,)
-    grid = [(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid]
+    grid = [(c.n_genes, c.n_te, c.C) for c in settings.grid(with_te=True)]
     stored = list(zip(table["n_genes"], table["n_te"], table["C"], strict=True))
     if model.hyperparameters["grid"] != settings.as_dict() or stored != grid:
         raise SystemExit(

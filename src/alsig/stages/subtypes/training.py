@@ -76,6 +76,37 @@ class TrainingSettings:
     probability_grid: tuple[float, ...] = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
     seed: int = 0
 
+    def te_levels(self, with_te: bool) -> tuple[int, ...]:
+        """Return the numbers of TE subfamilies the grid tries (``(0,)``: genes only).
+
+        Parameters
+        ----------
+        with_te
+            Whether the training data have TE counts.
+
+        Returns
+        -------
+        tuple of int
+            ``te_grid``, or ``(0,)`` without TE counts or an empty ``te_grid``.
+        """
+        return self.te_grid if with_te and self.te_grid else (0,)
+
+    def grid(self, with_te: bool) -> list[Candidate]:
+        """Return every grid point, in the order the inner CV reports them.
+
+        Parameters
+        ----------
+        with_te
+            Whether the training data have TE counts (:meth:`te_levels`).
+
+        Returns
+        -------
+        list of Candidate
+            Genes, then TE subfamilies, then ``C``, outermost first.
+        """
+        levels = self.te_levels(with_te)
+        return [Candidate(g, t, c) for g in self.gene_grid for t in levels for c in self.c_grid]
+
     def as_dict(self) -> dict:
         """Return the settings as plain values (tuples as lists), as a model stores them.
 
@@ -433,10 +464,8 @@ def inner_cv(
         Every candidate's balanced log loss, the winner, its calibration and thresholds.
     """
     y, groups = data.y[rows], data.groups[rows]
-    te_grid = settings.te_grid if data.te_counts is not None and settings.te_grid else (0,)
-    candidates = [
-        Candidate(g, t, c) for g in settings.gene_grid for t in te_grid for c in settings.c_grid
-    ]
+    te_grid = settings.te_levels(data.te_counts is not None)
+    candidates = settings.grid(data.te_counts is not None)
     if cells is not None:
         outside = set(cells) - set(candidates)
         if outside:
