@@ -9,7 +9,7 @@ on a QC'd h5ad: read it (``alsig.io.read_h5ad_counts``), fit, test every contras
 shrink, write every ``de_results`` table (parquet + TSV), the summaries and the volcano and MA
 PNGs. The phases are timed inside the process (imports, read, fits + tests, tables + figures);
 wall time, CPU seconds of the process and the peak RSS of its tree from outside
-(:func:`de_vs_deseq2_r.run_measured` and ``getrusage``). One warm-up run per variant fills
+(:func:`de_vs_deseq2_r.run_measured`). One warm-up run per variant fills
 numba's cache; the variants then run in interleaved rounds.
 
 Cohorts and variants:
@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
 import time
@@ -128,13 +127,10 @@ def run_once(name: str, h5ad: Path, de: dict, threads: int, tag: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     cmd = [sys.executable, "-c", JOB, str(h5ad), str(folder), json.dumps(de), str(threads)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     measured = run_measured(cmd, folder / "job.log", env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = [ln for ln in (folder / "job.log").read_text().splitlines() if ln.startswith("JOB ")]
     job = json.loads(line[-1].split(" ", 1)[1])
-    job.update(measured)
-    job["cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    job.update(measured)  # the process's CPU from outside replaces the job's own figure
     return job
 
 

@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -87,7 +88,12 @@ BOUNDS = {"r": 0.9999, "lfc_abs": 0.01, "lfc_share": 0.999, "spearman": 0.999, "
 
 
 def run_measured(cmd: list[str], log_path: Path, env: dict | None = None) -> dict[str, float]:
-    """Run ``cmd``; wall seconds and peak RSS (MB) summed over the process tree."""
+    """Run ``cmd``: its wall seconds, CPU seconds and peak RSS (MB), over the process tree.
+
+    CPU is user + sys of the process and the children it waited for; RSS is summed over the
+    tree's processes, sampled every 0.2 s.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
@@ -105,9 +111,11 @@ def run_measured(cmd: list[str], log_path: Path, env: dict | None = None) -> dic
                 pass
             time.sleep(0.2)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{cmd[0]} failed (exit {proc.returncode}); see {log_path}")
-    return {"wall_s": wall, "peak_rss_mb": peak / 1e6}
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak / 1e6}
 
 
 # ------------------------------------------------------------------------------------------------

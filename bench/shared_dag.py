@@ -6,7 +6,9 @@ optional ``de.repeated_subjects`` override (issue 28 times its engine with ``ign
 paths ``../shared/data`` are made absolute. Variants run in turn, round after round (A B C A B C:
 the machine's speed drifts), each in a fresh workdir after one warm-up run of every revision
 other than the checkout (its numba kernels compiled there, not in a counted run). Prints one
-markdown row per run: wall, CPU (user + sys of Snakemake and every job) and jobs.
+markdown row per run: wall, CPU (user + sys of Snakemake and every job), the peak RSS summed
+over the process tree, and jobs. The worktrees stay under ``--workdir`` for their numba caches
+(``git worktree remove`` them when done).
 
 Usage::
 
@@ -22,18 +24,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "src")]
+from de_vs_deseq2_r import SHARED, run_measured  # noqa: E402
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
@@ -71,7 +73,7 @@ def config_text(source: str) -> str:
 
 def write_config(variant: Variant, target: Path) -> None:
     """Write the variant's config with absolute data paths and its DE model override."""
-    config = yaml.safe_load(config_text(variant.config).replace("../shared/data", str(SHARED_DATA)))
+    config = yaml.safe_load(config_text(variant.config).replace("../shared/data", str(SHARED)))
     if variant.repeated_subjects:
         config.setdefault("de", {})["repeated_subjects"] = variant.repeated_subjects
         for dataset in config["datasets"].values():
@@ -91,8 +93,12 @@ def code_root(revision: str, worktrees: Path) -> Path:
     return tree
 
 
-def run_dag(variant: Variant, code: Path, workdir: Path) -> tuple[float, float, int]:
-    """(wall s, CPU s, jobs) of one run from an empty ``workdir``."""
+def run_dag(variant: Variant, code: Path, workdir: Path) -> dict[str, float]:
+    """Run the variant's DAG from an empty ``workdir``.
+
+    Returns :func:`de_vs_deseq2_r.run_measured`'s wall, CPU and peak RSS, and the jobs finished;
+    Snakemake's log stays in ``workdir/snakemake.log`` until the next run.
+    """
     shutil.rmtree(workdir, ignore_errors=True)
     configfile = workdir / "config" / "config.yaml"
     write_config(variant, configfile)
@@ -100,16 +106,10 @@ def run_dag(variant: Variant, code: Path, workdir: Path) -> tuple[float, float, 
     env = None if code == ROOT else {**os.environ, "PYTHONPATH": str(code / "src")}
     command = [SNAKEMAKE, "-s", str(code / "workflow" / "Snakefile"), "--cores", "2"]
     command += ["--configfile", str(configfile), "--directory", str(workdir)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        sys.exit(f"{variant.label}: the run failed\n{result.stderr[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    jobs = result.stderr.count("Finished jobid")
-    return wall, cpu, jobs
+    log = workdir / "snakemake.log"
+    measured = run_measured(command, log, env=env)
+    measured["jobs"] = log.read_text().count("Finished jobid")
+    return measured
 
 
 def main() -> None:
@@ -120,14 +120,20 @@ def main() -> None:
     args = parser.parse_args()
     worktrees = args.workdir / "worktrees"
     codes = {v.revision: code_root(v.revision, worktrees) for v in args.variant}
-    for variant in args.variant:
-        if variant.revision != "checkout":
-            run_dag(variant, codes[variant.revision], args.workdir / "warmup")
-    print("| round | variant | wall (s) | CPU (s) | jobs |\n|---|---|---:|---:|---:|")
+    first_of = {v.revision: v for v in reversed(args.variant)}  # one warm-up per revision
+    for revision, variant in first_of.items():
+        if revision != "checkout":
+            run_dag(variant, codes[revision], args.workdir / "warmup")
+    print("| round | variant | wall (s) | CPU (s) | peak RSS (GB) | jobs |")
+    print("|---|---|---:|---:|---:|---:|")
     for round_ in range(1, args.rounds + 1):
         for variant in args.variant:
-            wall, cpu, jobs = run_dag(variant, codes[variant.revision], args.workdir / "run")
-            print(f"| {round_} | {variant.label} | {wall:.1f} | {cpu:.1f} | {jobs} |", flush=True)
+            m = run_dag(variant, codes[variant.revision], args.workdir / "run")
+            print(
+                f"| {round_} | {variant.label} | {m['wall_s']:.1f} | {m['cpu_s']:.1f} "
+                f"| {m['peak_rss_mb'] / 1000:.2f} | {m['jobs']} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
