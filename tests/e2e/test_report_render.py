@@ -150,14 +150,21 @@ def test_browsable_tables_render_with_rows(browser, two_dataset_report):
     open_subcategory(page, "demo_again", "Tables to browse")
     show_entry(page, "samples, DE genes, enrichment, scores")
     frame = page.frame_locator("iframe").first
-    for table in ("samples", "de", "enrich", "scores"):  # four tables on the one page
-        frame.locator(f"table#alsig-{table} tbody tr").first.wait_for(timeout=20_000)
+    _wait_until_drawn(frame, ("samples", "de", "enrich", "scores"))  # four tables on the one page
     rows = frame.locator("table#alsig-samples tbody tr")
     assert rows.count() > 5  # one page of the 19 donors (25 rows a page)
     text = frame.locator("body").inner_text()
     assert "demo_again: tables to browse" in text
     assert "kept" in text and "Search" in text  # DataTables ran: the search box is there
     page.close()
+
+
+def _wait_until_drawn(page, tables: tuple[str, ...]) -> None:
+    """Wait until DataTables has drawn these tables. Until it runs, each table holds itables'
+    loading placeholder as its one row, so waiting for a row alone is a race."""
+    for table in tables:
+        drawn = f"#alsig-{table}_wrapper table#alsig-{table} tbody tr"
+        page.locator(drawn).first.wait_for(timeout=20_000)
 
 
 def _column(page, table_id: str, name: str) -> list[str]:
@@ -173,8 +180,7 @@ def test_browse_page_reads_well_and_opens_on_its_own(browser, two_dataset_report
     path = two_dataset_report.parent / "results" / "demo" / "report" / "tables.html"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(path.as_uri())
-    for table in ("samples", "de", "enrich", "scores"):
-        page.locator(f"table#alsig-{table} tbody tr").first.wait_for(timeout=20_000)
+    _wait_until_drawn(page, ("samples", "de", "enrich", "scores"))
     # the demo finds no DE gene: the page says so instead of looking empty
     assert "No gene reaches padj < 0.05" in page.inner_text("body")
     scientific = re.compile(r"^\d\.\d\de[-+]\d+$")
