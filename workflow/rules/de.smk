@@ -76,7 +76,8 @@ for de_dataset in DATASETS:
             out(f"{de_dataset}/logs/de/de.log"),
         benchmark:
             out(f"{de_dataset}/benchmarks/de/de.tsv")
-        # first among ready jobs: most of a dataset's work (enrichment, subtypes) waits on it
+        # next after the chain heads (downloads, ingest, QC: 3): most of a dataset's work
+        # (enrichment, subtypes) waits on it
         priority: 2
         conda:
             "../envs/alsig.yaml"
