@@ -8,6 +8,14 @@ min_version("9.0")
 #: The alsig package this workflow runs (= pyproject.toml's version, tests/unit/test_deploy.py).
 ALSIG_VERSION = "0.4.4"
 
+# Job priorities: among ready jobs Snakemake starts the highest first. The heads of every
+# dataset's chain go first (a dataset reached last would leave a core idle while its chain runs
+# alone), then DE (most of a dataset's work waits on it), then the longest jobs (GO BP
+# enrichment, the subtype chain), so that short ones fill the gaps; every other job 0.
+PRIORITY_CHAIN_HEAD = 3
+PRIORITY_DE = 2
+PRIORITY_LONG = 1
+
 
 def alsig_problem():
     """Why the alsig package in this environment cannot run this workflow, or None.

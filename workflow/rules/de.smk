@@ -76,9 +76,7 @@ for de_dataset in DATASETS:
             out(f"{de_dataset}/logs/de/de.log"),
         benchmark:
             out(f"{de_dataset}/benchmarks/de/de.tsv")
-        # next after the chain heads (downloads, ingest, QC: 3): most of a dataset's work
-        # (enrichment, subtypes) waits on it
-        priority: 2
+        priority: PRIORITY_DE
         conda:
             "../envs/alsig.yaml"
         # 4 from 10 M samples x genes (planning.DE_PARALLEL_CELLS), else 1

@@ -32,8 +32,7 @@ rule enrich:
     wildcard_constraints:
         contrast=r"[^/]+",
         collection=r"[A-Za-z0-9][A-Za-z0-9_-]*",
-    # the longest jobs (GO BP: 15-20 s per contrast) start early, short ones fill the gaps
-    priority: 1
+    priority: PRIORITY_LONG  # GO BP: 15-20 s per contrast
     conda:
         "../envs/alsig.yaml"
     threads: 1

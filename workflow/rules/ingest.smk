@@ -11,7 +11,7 @@ rule download_geo_annotation:
         f"{GEO_CACHE}/Human.GRCh38.p13.annot.tsv.gz",
     log:
         out("logs/download_geo_annotation.log"),
-    priority: 3  # as ingest, which waits on it
+    priority: PRIORITY_CHAIN_HEAD
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -36,7 +36,7 @@ rule download_geo_counts:
         f"{GEO_CACHE}/{{accession}}/{{accession}}_raw_counts_GRCh38.p13_NCBI.tsv.gz",
     log:
         out("logs/download_geo_counts/{accession}.log"),
-    priority: 3  # as ingest, which waits on it
+    priority: PRIORITY_CHAIN_HEAD
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -63,7 +63,7 @@ rule download_geo_series_matrix:
         f"{GEO_CACHE}/{{accession}}/{{accession}}_series_matrix.txt.gz",
     log:
         out("logs/download_geo_series_matrix/{accession}.log"),
-    priority: 3  # as ingest, which waits on it
+    priority: PRIORITY_CHAIN_HEAD
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -90,9 +90,7 @@ rule ingest:
         out("{dataset}/logs/ingest.log"),
     benchmark:
         out("{dataset}/benchmarks/ingest.tsv")
-    # every dataset's chain starts before any downstream job: a dataset reached last leaves
-    # one core idle while its chain runs alone
-    priority: 3
+    priority: PRIORITY_CHAIN_HEAD
     conda:
         "../envs/alsig.yaml"
     threads: 1

@@ -80,7 +80,7 @@ rule qc:
         out("{dataset}/logs/qc.log"),
     benchmark:
         out("{dataset}/benchmarks/qc.tsv")
-    priority: 3  # as ingest: the head of every dataset's chain
+    priority: PRIORITY_CHAIN_HEAD
     conda:
         "../envs/alsig.yaml"
     # 2 from 20 M samples x genes (planning.QC_PARALLEL_CELLS), else 1

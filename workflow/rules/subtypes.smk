@@ -64,7 +64,7 @@ rule subtypes:
         out("{dataset}/logs/subtypes.log"),
     benchmark:
         out("{dataset}/benchmarks/subtypes.tsv")
-    priority: 1
+    priority: PRIORITY_LONG
     conda:
         "../envs/alsig.yaml"
     threads: 1
@@ -146,8 +146,7 @@ rule subtypes_de:
         out("{dataset}/logs/subtypes/de.log"),
     benchmark:
         out("{dataset}/benchmarks/subtypes/de.tsv")
-    # the last links of a dataset's longest chain (score, subtypes, their DE, enrichment)
-    priority: 1
+    priority: PRIORITY_LONG  # the last links of a dataset's longest chain
     conda:
         "../envs/alsig.yaml"
     # as the DE job: 4 from 10 M samples x genes, else 1
