@@ -432,7 +432,7 @@ def run_summary_inputs(run: RunSettings) -> dict[str, list[str]]:
     -------
     dict
         ``sample_qc``, ``qc_summary``, ``subtypes``: one file per dataset in config order;
-        ``de``: every contrast's DE summary.
+        ``de``: the DE summary of every contrast, then of every test (``de.tests``).
     """
     root = run.output_dir
     datasets = list(run.datasets)
@@ -440,7 +440,7 @@ def run_summary_inputs(run: RunSettings) -> dict[str, list[str]]:
         "sample_qc": [f"{root}/{d}/qc/sample_qc.tsv" for d in datasets],
         "qc_summary": [f"{root}/{d}/qc/summary.json" for d in datasets],
         "subtypes": [f"{root}/{d}/subtypes/subtypes.parquet" for d in datasets],
-        "de": [f"{root}/{d}/de/{c}.summary.tsv" for d in datasets for c in contrasts(run[d].de)],
+        "de": [path for d in datasets for path in de_files(root, d, run[d].de)["summary"]],
     }
 
 

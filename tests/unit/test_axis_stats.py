@@ -4,6 +4,8 @@ the PC-covariate diagnostic and the composition share on the cell indices."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -459,6 +461,17 @@ def test_forest_and_meta_figures_show_both_views(neuron_loss_cohort):
     )
     fig = plot_axis_forest(small, dataset="small")
     assert len(fig.axes) == 1 and "8 donors allow no covariate" in fig._suptitle.get_text()
+    # no test at all (no subtype called): one empty panel that says why, no empty forest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's identical-ylims warning
+        fig = plot_axis_forest(
+            table.clear(), dataset="d", empty_note="no axis tests: ALS-Ox: 0 vs 17 control"
+        )
+    assert (
+        len(fig.axes) == 1
+        and fig._suptitle.get_text() == "d: condition effect per axis and signature"
+    )
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no axis tests: ALS-Ox: 0 vs 17 control"]
     meta = plot_axis_meta(axis_meta(table))
     assert [ax.get_title() for ax in meta.axes[:2]] == [
         "no adjustment",

@@ -29,6 +29,20 @@ def test_default_config_targets_every_stage_and_the_catalog():
     assert planning.contrasts(RunSettings(config)["demo"].de) == ["a"]
 
 
+def test_the_run_summary_reads_the_summaries_of_contrasts_and_tests():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["de"] = {
+        "design": "~ sex + condition",
+        "contrasts": {"a": ["condition", "ALS", "control"]},
+        "tests": {"sex_effect": {"test": "lrt", "reduced": "~ condition"}},
+    }
+    inputs = planning.run_summary_inputs(RunSettings(config))
+    assert inputs["de"] == [
+        "results/demo/de/a.summary.tsv",
+        "results/demo/de/sex_effect.summary.tsv",
+    ]
+
+
 def test_each_config_writes_under_its_own_output_dir():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["output_dir"] = "results/run_b/"

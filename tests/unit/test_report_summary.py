@@ -80,6 +80,45 @@ def test_dataset_row_says_who_was_excluded_flagged_and_found(tmp_path):
     assert row["subtype_shares"] == "ALS-Ox 33 % (1), ALS-TE 67 % (2)"
 
 
+def test_a_test_without_direction_says_what_it_tests_instead_of_up_and_down():
+    rows = [
+        {
+            "contrast": "ALS_vs_control",
+            "n_significant": 2,
+            "n_up": 2,
+            "n_down": 0,
+            "n_genes_with_padj": 900,
+            "alpha": 0.05,
+        },
+        {
+            "contrast": "region_by_condition",
+            "kind": "test",
+            "n_significant": 56,
+            "n_up": None,
+            "n_down": None,
+            "n_genes_with_padj": 19385,
+            "alpha": 0.05,
+            "tested_coefficients": "region[T.b]:condition[T.ALS];region[T.c]:condition[T.ALS]",
+        },
+        {
+            "contrast": "age",
+            "kind": "test",
+            "n_significant": 0,
+            "n_up": None,
+            "n_down": None,
+            "n_genes_with_padj": 10,
+            "alpha": 0.1,
+            "tested_coefficients": "age",
+        },
+    ]
+    assert de_genes(rows) == (
+        "ALS_vs_control: 2 (2 up, 0 down, of 900 tested, padj < 0.05); "
+        "region_by_condition: 56 (a test of 2 coefficients, no up/down, of 19,385 tested, "
+        "padj < 0.05); "
+        "age: 0 (a test of 1 coefficient, no up/down, of 10 tested, padj < 0.1)"
+    )
+
+
 def test_summary_helpers_cover_missing_parts():
     assert subtype_shares(None) == "no subtype table"
     assert subtype_shares(pl.DataFrame({"condition": ["control"], "subtype_call": ["x"]})) == (

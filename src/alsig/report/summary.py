@@ -110,26 +110,33 @@ def qc_decisions(sample_qc: pl.DataFrame) -> tuple[list[tuple[str, str]], list[t
 
 
 def de_genes(summaries: Sequence[Mapping[str, Any]]) -> str:
-    """Return ``contrast: N (u up, d down) of T`` per contrast.
+    """Return ``name: N (u up, d down, of T tested, padj < a)`` per contrast and test.
+
+    A test without a coefficient (``de.tests`` entry without ``coefficient``) has no direction:
+    its part says how many coefficients it tests instead of ``u up, d down``.
 
     Parameters
     ----------
     summaries
-        One DE summary row per contrast (``contrast``, ``n_significant``, ``n_up``,
-        ``n_down``, ``n_genes_with_padj``, ``alpha``).
+        One DE summary row per contrast or test (``contrast``, ``n_significant``, ``n_up``,
+        ``n_down``, ``n_genes_with_padj``, ``alpha``; ``tested_coefficients`` for a test).
 
     Returns
     -------
     str
-        The contrasts joined by ``; ``.
+        The contrasts and tests joined by ``; ``.
     """
     parts = []
     for row in summaries:
         tested = row.get("n_genes_with_padj")
-        part = (
-            f"{row['contrast']}: {int(row['n_significant']):,} "
-            f"({int(row['n_up']):,} up, {int(row['n_down']):,} down"
-        )
+        if row.get("n_up") is None:
+            coefficients = [c for c in str(row.get("tested_coefficients") or "").split(";") if c]
+            count = len(coefficients)
+            of = f" of {count} coefficient{'s' if count > 1 else ''}" if count else ""
+            direction = f"a test{of}, no up/down"
+        else:
+            direction = f"{int(row['n_up']):,} up, {int(row['n_down']):,} down"
+        part = f"{row['contrast']}: {int(row['n_significant']):,} ({direction}"
         if tested is not None:
             part += f", of {int(tested):,} tested"
         parts.append(part + f", padj < {float(row['alpha']):g})")

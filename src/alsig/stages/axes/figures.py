@@ -28,7 +28,12 @@ VIEW_LABELS = {NONE: "no adjustment", CELL_MIX: "adjusted for the cell mix"}
 
 
 def plot_axis_forest(
-    tests: pl.DataFrame, *, method: str = "singscore", alpha: float = 0.05, dataset: str = ""
+    tests: pl.DataFrame,
+    *,
+    method: str = "singscore",
+    alpha: float = 0.05,
+    dataset: str = "",
+    empty_note: str = "no axis tests",
 ):
     """Standardised effects (``std_effect`` ± 1.96 ``std_se``) of one method's axis tests.
 
@@ -43,20 +48,31 @@ def plot_axis_forest(
         Effects with ``qvalue < alpha`` are drawn filled, the others open.
     dataset
         The dataset id (title); default: the table's ``dataset`` column.
+    empty_note
+        What the figure says when there is no test to draw (why there is none).
 
     Returns
     -------
     matplotlib.figure.Figure
         Per contrast a forest panel and, beside it, the share of the unadjusted effect the cell
         indices account for (95 % CI). Rows grouped by axis, composite first (bold); circles
-        without adjustment, diamonds with it; red higher in the test level, blue lower.
+        without adjustment, diamonds with it; red higher in the test level, blue lower. Without
+        any test: one panel holding ``empty_note``.
     """
     plt = plotting._pyplot()
     part = tests.filter(
         pl.col("method").is_in([method, TE_METHOD]) & (pl.col("axis") != CELL_TYPE_AXIS)
     )
     dataset = dataset or (tests["dataset"][0] if tests.height else "")
-    contrasts = list(dict.fromkeys(part["contrast"].to_list())) or ["(none)"]
+    title = "condition effect per axis and signature"
+    title = f"{dataset}: {title}" if dataset else title
+    if part.height == 0:
+        fig, ax = plt.subplots(figsize=(7.5, 2.4), constrained_layout=True)
+        ax.set_axis_off()
+        plotting.note_in_axes(ax, fill(empty_note, 80))
+        fig.suptitle(title, fontsize="medium")
+        return fig
+    contrasts = list(dict.fromkeys(part["contrast"].to_list()))
     labels = _ordered_rows(part)
     note = _not_estimable(part)
     views = (NONE,) if note else (NONE, CELL_MIX)  # no adjusted view at all: draw one
@@ -86,8 +102,8 @@ def plot_axis_forest(
     for tick, (name, _) in zip(axes[0][0].get_yticklabels(), labels, strict=True):
         tick.set_fontweight("bold" if name.startswith(AXIS_PREFIX) else "normal")
     fig.suptitle(
-        f"{dataset}: condition effect per axis and signature ({method}; retrotransposons: "
-        f"log2 CPM)" + ("\n" + fill(f"cell-mix adjustment {note}", 100) if note else ""),
+        f"{title} ({method}; retrotransposons: log2 CPM)"
+        + ("\n" + fill(f"cell-mix adjustment {note}", 100) if note else ""),
         fontsize="medium",
     )
     _legend(fig, alpha, views)

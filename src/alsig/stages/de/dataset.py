@@ -366,15 +366,19 @@ def _outcome(
         se = table["lfc_se"].fill_null(np.nan).to_numpy()
         if np.isfinite(se).any():  # the Wald test's normal quantiles (df infinite)
             summary.update(mde_summary(se, np.full(se.shape, np.inf), alpha=alpha))
+    direction = (
+        f"{summary['n_up']} up, {summary['n_down']} down"
+        if signed
+        else "no up/down: the test names no coefficient"
+    )
     log.info(
-        "%s %s (%s): %d genes at padj < %g (%s up, %s down)",
+        "%s %s (%s): %d genes at padj < %g (%s)",
         kind,
         name,
         result.model,
         summary["n_significant"],
         alpha,
-        summary["n_up"],
-        summary["n_down"],
+        direction,
     )
     return Outcome(name, kind, table, summary, contrast)
 

@@ -129,4 +129,6 @@ def run_axis_tests(
     write_tsv(table, outputs["tsv"])
     methods = table["method"].unique(maintain_order=True).to_list()
     method = "singscore" if "singscore" in methods or not methods else methods[0]
-    save_figure(plot_axis_forest(table, method=method), outputs["forest"])
+    empty = "no axis tests: " + ("; ".join(skipped) if skipped else "no subtype was called")
+    figure = plot_axis_forest(table, method=method, dataset=dataset, empty_note=empty)
+    save_figure(figure, outputs["forest"])
