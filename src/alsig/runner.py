@@ -13,7 +13,8 @@ A rule script (``workflow/scripts/<stage>.py``) is a few lines::
 settings (``params.settings``, resolved once by ``common.smk``, made the stage's typed settings
 object here) and every other ``params`` entry as a keyword (dataset, contrast, ...). It sends
 logging to the job's ``log:`` file, opens it with what the job is (rule, wildcards, threads, the
-planned time and memory) and closes it with ``rule <rule> done in N s (<wildcards>)``, and turns
+planned time and memory) and closes it with ``rule <rule> done in N s (<wildcards>)`` and what
+the job's process used (CPU seconds, peak memory: :func:`process_usage`), and turns
 an :class:`AlsigError` into a one-paragraph message (log and stderr) and exit status 1 instead of
 a traceback. Values in log messages are written as a reader would (:class:`ReadableFormatter`:
 ``ALS: 26, control: 12``, not ``{'ALS': np.int64(26), ...}``). Stages write their outputs
@@ -210,8 +211,33 @@ def job_start_line(smk: Any) -> str:
     )
 
 
-def job_end_line(smk: Any, seconds: float) -> str:
-    """Return the last line of a finished job's log: what it did and how long it took.
+def process_usage() -> tuple[float, float] | None:
+    """Return the CPU seconds and peak memory (MB) of this process and its finished children.
+
+    Read from the operating system (``getrusage``) when the job ends, so nothing between two
+    samples is missed, unlike a Snakemake ``benchmark:`` record (sampled every 0.5 s for the
+    first 15 s of a job, then every 30 s).
+
+    Returns
+    -------
+    tuple of float, or None
+        ``(cpu_seconds, peak_mb)``: user + system time of the process since it started (imports
+        included) and of the children it waited for; the larger peak resident set of the two.
+        None where ``resource`` does not exist (Windows).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return cpu, max(own.ru_maxrss, children.ru_maxrss) * unit / 2**20
+
+
+def job_end_line(smk: Any, seconds: float, usage: tuple[float, float] | None = None) -> str:
+    """Return the last line of a finished job's log: what it did and what it cost.
 
     Parameters
     ----------
@@ -219,15 +245,25 @@ def job_end_line(smk: Any, seconds: float) -> str:
         Snakemake's job object.
     seconds
         Wall time of the job's work.
+    usage
+        ``(cpu_seconds, peak_mb)`` of the job's process (:func:`process_usage`), or None.
 
     Returns
     -------
     str
         E.g. ``rule enrich done in 12 s (dataset=demo, contrast=ALS_vs_control,
-        collection=hallmark)``.
+        collection=hallmark); 14 CPU-s, peak memory 412 MB (planned 600 MB)``: what to set
+        ``runtime``, ``threads`` and ``mem_mb`` from (``--set-resources``).
     """
     wildcards = _wildcards(smk)
-    return f"rule {smk.rule} done in {seconds:.0f} s" + (f" ({wildcards})" if wildcards else "")
+    line = f"rule {smk.rule} done in {seconds:.0f} s" + (f" ({wildcards})" if wildcards else "")
+    if usage is None:
+        return line
+    cpu, peak_mb = usage
+    planned = dict(smk.resources.items()).get("mem_mb")
+    return f"{line}; {cpu:.0f} CPU-s, peak memory {peak_mb:.0f} MB" + (
+        f" (planned {planned} MB)" if planned is not None else ""
+    )
 
 
 def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = None) -> None:
@@ -252,4 +288,4 @@ def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = N
         log.error("%s", exc)
         print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
         sys.exit(1)
-    log.info("%s", job_end_line(smk, time.monotonic() - started))
+    log.info("%s", job_end_line(smk, time.monotonic() - started, process_usage()))

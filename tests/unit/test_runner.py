@@ -19,7 +19,7 @@ from alsig.resources import (
     hidden_inputs_digest,
     subtype_model_dir,
 )
-from alsig.runner import readable, run_stage
+from alsig.runner import job_end_line, process_usage, readable, run_stage
 from tests.conftest import REPO
 
 
@@ -69,9 +69,25 @@ def test_a_job_log_starts_with_what_it_is_and_ends_with_done_in(tmp_path):
     )
     assert "dataset demo: conditions ALS: 26; kept 1.5" in lines[1]
     assert "np.int64" not in "\n".join(lines)
-    assert lines[-1].endswith(
-        "rule enrich done in 0 s (dataset=demo, contrast=ALS_vs_control, collection=hallmark)"
+    assert re.search(
+        r"rule enrich done in 0 s \(dataset=demo, contrast=ALS_vs_control, collection=hallmark\); "
+        r"\d+ CPU-s, peak memory \d+ MB \(planned 600 MB\)$",
+        lines[-1],
     )
+
+
+def test_the_last_line_gives_what_the_process_used_from_the_operating_system():
+    import resource
+
+    cpu, peak_mb = process_usage()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    assert cpu >= own.ru_utime + own.ru_stime > 0
+    assert peak_mb >= own.ru_maxrss / 1024 > 10  # KiB on Linux; a Python with numpy: > 10 MB
+    smk = SimpleNamespace(rule="qc", wildcards=Named(), resources=Named(runtime=5))
+    assert (
+        job_end_line(smk, 3.2, (40.4, 511.6)) == "rule qc done in 3 s; 40 CPU-s, peak memory 512 MB"
+    )
+    assert job_end_line(smk, 3.2) == "rule qc done in 3 s"
 
 
 def test_a_failed_job_ends_with_its_error_not_done(tmp_path, capsys):
