@@ -14,11 +14,12 @@ fitted to measured peaks; the measurements are in ``bench/results/`` (files name
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,48 @@ def claim_output_dir(output_dir: str, datasets: list[str]) -> None:
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     write_text(json.dumps({"datasets": list(datasets)}, indent=1) + "\n", folder / RUN_RECORD)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-rule settings of the command line and the profile
+# --------------------------------------------------------------------------------------------
+def check_rule_names(settings: Mapping[str, Iterable[str]], rules: Iterable[str]) -> None:
+    """Refuse per-rule settings that name no rule of this workflow.
+
+    Snakemake applies ``--set-threads``, ``--set-resources`` and ``--groups`` (from the command
+    line or a profile) by rule name and skips a name no rule has without a word: a
+    ``--set-resources de:mem_mb=32000`` meant for the DE jobs would leave them at their planned
+    memory. alsig's DE jobs are one rule per dataset (``de_<dataset>``), so ``de`` is the name
+    most likely to be given.
+
+    Parameters
+    ----------
+    settings
+        Option (e.g. ``"--set-resources"``) to the rule names it sets.
+    rules
+        The names of this workflow's rules.
+
+    Raises
+    ------
+    AlsigError
+        Each unknown name, the option that gave it, and the rules it was most likely meant for.
+    """
+    known = sorted(set(rules))
+    problems = []
+    for option, names in settings.items():
+        for name in sorted(set(names) - set(known)):
+            meant = [rule for rule in known if rule.startswith(f"{name}_")]
+            meant = meant or difflib.get_close_matches(name, known, n=3)
+            hint = f" (did you mean {', '.join(meant)}?)" if meant else ""
+            problems.append(
+                f"{option} names rule '{name}', which this workflow does not have{hint}"
+            )
+    if problems:
+        raise AlsigError(
+            "; ".join(problems)
+            + ". Snakemake would ignore it without a word. Each dataset's DE job is a rule of its "
+            "own, de_<dataset>. This run's rules: " + ", ".join(known) + "."
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,6 +30,22 @@ def test_config_typo_names_the_key(tmp_path, demo_config):
     assert "config key datasets.demo: unknown key(s) ['sample_colum']" in result.stderr
 
 
+def test_a_resource_setting_for_no_rule_stops_the_run_before_it_starts(tmp_path, demo_config):
+    """Snakemake skips --set-resources of an unknown rule without a word; the DE rule is de_demo."""
+    result = run_workflow(
+        tmp_path, demo_config, "-n", extra_args=("--set-resources", "de:mem_mb=32000")
+    )
+    assert result.returncode != 0
+    assert (
+        "alsig error: --set-resources names rule 'de', which this workflow does not have "
+        "(did you mean de_demo?)" in result.stderr
+    )
+    right = run_workflow(
+        tmp_path, demo_config, "-n", extra_args=("--set-resources", "de_demo:mem_mb=32000")
+    )
+    assert right.returncode == 0, right.stderr[-2000:]
+
+
 @pytest.mark.parametrize("bad_id", ["../x", "has space"])
 def test_dataset_id_must_be_a_path_component(tmp_path, demo_config, bad_id):
     demo_config["datasets"] = {bad_id: demo_config["datasets"]["demo"]}

@@ -64,6 +64,23 @@ def test_an_output_dir_holding_another_run_is_refused_and_a_growing_run_is_not(t
     assert warning and "['demo']" in warning and "no longer include" in warning
 
 
+def test_per_rule_settings_that_name_no_rule_are_refused_with_the_rule_meant():
+    rules = ["de_demo", "de_GSE124439", "enrich", "qc", "subtypes_de"]
+    planning.check_rule_names(
+        {"--set-resources": ["de_demo", "enrich"], "--set-threads": [], "--groups": ["qc"]}, rules
+    )
+    with pytest.raises(AlsigError) as error:
+        planning.check_rule_names(
+            {"--set-resources": {"de": {"mem_mb": 32000}}, "--set-threads": {"enrch": 4}}, rules
+        )
+    message = str(error.value)
+    assert "--set-resources names rule 'de', which this workflow does not have" in message
+    assert "(did you mean de_GSE124439, de_demo?)" in message
+    assert "--set-threads names rule 'enrch'" in message and "(did you mean enrich?)" in message
+    assert "Snakemake would ignore it without a word" in message
+    assert "This run's rules: de_GSE124439, de_demo, enrich, qc, subtypes_de." in message
+
+
 def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
     path = tmp_path / "m.h5ad"
     ad.AnnData(np.zeros((10, 100), dtype=np.int32)).write_h5ad(path)

@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from alsig import planning
 from tests.conftest import REPO
 
 PROFILES = REPO / "workflow" / "profiles"
@@ -86,3 +87,30 @@ def test_profiles_are_where_snakedeploy_copies_them():
     # snakedeploy deploy-workflow copies <repo>/profiles to <dest>/profiles
     assert (REPO / "profiles").resolve() == PROFILES.resolve()
     assert (REPO / "profiles" / "slurm" / "profile.yaml").is_file()
+
+
+def _readme_row(rule: str) -> str:
+    rows = [line for line in (REPO / "README.md").read_text().splitlines() if line.startswith(rule)]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_the_readme_resource_table_states_the_planned_memory_models():
+    def model(memory: dict[str, float]) -> str:
+        return f"{memory['base_mb'] / 1000:g} GB + {memory['bytes_per_cell']:g} bytes"
+
+    assert model(planning.QC_MEMORY) in _readme_row("| `qc` |")
+    de_row = _readme_row("| `de_<dataset>` (one per dataset), `subtypes_de` |")
+    for memory in (planning.DE_MEMORY, planning.DE_MIXED_MEMORY, planning.PYDESEQ2_MEMORY):
+        assert model(memory) in de_row
+
+
+def test_no_shipped_text_sets_resources_of_a_rule_named_de():
+    """Each dataset's DE job is the rule de_<dataset>: a setting for `de` would be refused."""
+    texts = [REPO / "README.md", PROFILES / "slurm" / "profile.yaml", REPO / "config" / "README.md"]
+    texts += sorted((REPO / "docs").glob("*.md"))
+    pattern = re.compile(r"--set-(?:resources|threads) de[:=]")
+    assert [str(p) for p in texts if pattern.search(p.read_text())] == []
+    slurm = yaml.safe_load((PROFILES / "slurm" / "profile.yaml").read_text())
+    assert set(slurm.get("set-threads") or {}) <= rule_names()
+    assert set(slurm.get("set-resources") or {}) <= rule_names()

@@ -6,7 +6,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 #: The alsig package this workflow runs (= pyproject.toml's version, tests/unit/test_deploy.py).
-ALSIG_VERSION = "0.4.5"
+ALSIG_VERSION = "0.4.6"
 
 # Job priorities: among ready jobs Snakemake starts the highest first. The heads of every
 # dataset's chain go first (a dataset reached last would leave a core idle while its chain runs
@@ -86,6 +86,28 @@ except AlsigError as error:
     sys.exit(f"alsig config error: {error}")
 if DROPPED_DATASETS:
     print(f"alsig warning: {DROPPED_DATASETS}", file=sys.stderr)
+
+
+def check_rule_settings():
+    """Stop when --set-threads, --set-resources or --groups name a rule this workflow lacks, as
+    Snakemake would skip them without a word (planning.check_rule_names). Called at the end of
+    the Snakefile, once every rule exists. Skipped when alsig is a module of another Snakefile
+    (`use rule * from alsig`), whose own rules after that line do not exist yet."""
+    if len(getattr(workflow, "modifier_stack", ())) != 1:
+        return
+    resources = getattr(workflow, "resource_settings", None)
+    groups = getattr(workflow, "group_settings", None)
+    try:
+        planning.check_rule_names(
+            {
+                "--set-resources": getattr(resources, "overwrite_resources", {}),
+                "--set-threads": getattr(resources, "overwrite_threads", {}),
+                "--groups": getattr(groups, "overwrite_groups", {}),
+            },
+            (rule.name for rule in workflow.rules),
+        )
+    except AlsigError as error:
+        sys.exit(f"alsig error: {error}")
 
 
 def out(path):
