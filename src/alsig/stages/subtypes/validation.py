@@ -91,7 +91,32 @@ def predict_rows(model: ReferenceModel, data: TrainingSet, rows: np.ndarray) -> 
     )
 
 
-def _fold_frame(scheme, repeat, fold, model, data, rows) -> pd.DataFrame:
+def fold_frame(
+    scheme: str,
+    repeat: int,
+    fold: str,
+    model: ReferenceModel,
+    data: TrainingSet,
+    rows: np.ndarray,
+) -> pd.DataFrame:
+    """Predict the held-out ``rows`` of one outer fold, with what the fold's model chose.
+
+    Parameters
+    ----------
+    scheme, repeat, fold
+        Where the prediction comes from (``nested`` / ``batch_held_out``, repeat, fold or batch).
+    model
+        The model the fold's training set gave.
+    data
+        The labelled samples.
+    rows
+        The held-out rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out sample: :data:`PREDICTION_COLUMNS`.
+    """
     projected = predict_rows(model, data, rows)
     meta = data.meta.iloc[rows]
     frame = pd.DataFrame(
@@ -195,7 +220,7 @@ def nested_cv(
     frames = []
     for repeat, fold, train, test in outer_splits(data, repeats, folds, seed):
         model, _ = select_and_fit(data, train, settings, name=name)
-        frames.append(_fold_frame("nested", repeat, str(fold), model, data, test))
+        frames.append(fold_frame("nested", repeat, str(fold), model, data, test))
         if progress:
             progress(f"{name} nested repeat {repeat} fold {fold}: {model.hyperparameters}")
     return pd.concat(frames, ignore_index=True)[list(PREDICTION_COLUMNS)]
@@ -229,7 +254,7 @@ def batch_held_out_cv(
     frames = []
     for batch, train, test in batch_splits(data):
         model, _ = select_and_fit(data, train, settings, name=name)
-        frames.append(_fold_frame("batch_held_out", 0, batch, model, data, test))
+        frames.append(fold_frame("batch_held_out", 0, batch, model, data, test))
         if progress:
             progress(f"{name} batch {batch}: {len(test)} held out, {len(train)} trained")
     return pd.concat(frames, ignore_index=True)[list(PREDICTION_COLUMNS)]
