@@ -190,6 +190,7 @@ def resolve_collections(
     extra_gmt: Sequence[Mapping[str, str]] = (),
     manifest: str | Path | None = None,
     base_dir: str | Path = ".",
+    key: str = "enrich.collections",
 ) -> list[Collection]:
     """Return the collections a run uses.
 
@@ -209,6 +210,8 @@ def resolve_collections(
         The manifest of shipped collections; the shipped one when not given.
     base_dir
         Folder that relative user paths are relative to.
+    key
+        The config key that lists ``collection_ids``, for the messages.
 
     Returns
     -------
@@ -216,7 +219,7 @@ def resolve_collections(
         Shipped collections in the given order, then the user ones.
     """
     shipped = read_manifest(manifest)
-    chosen = _shipped_collections(collection_ids, shipped)
+    chosen = _shipped_collections(collection_ids, shipped, key)
     taken = set(shipped)
     for i, entry in enumerate(extra_gmt or ()):
         collection = _user_collection(f"config key enrich.extra_gmt[{i}]", entry, taken, base_dir)
@@ -226,12 +229,12 @@ def resolve_collections(
 
 
 def _shipped_collections(
-    collection_ids: Sequence[str], shipped: Mapping[str, Collection]
+    collection_ids: Sequence[str], shipped: Mapping[str, Collection], listed_under: str
 ) -> list[Collection]:
     chosen: list[Collection] = []
     seen: set[str] = set()
     for i, cid in enumerate(collection_ids or ()):
-        key = f"config key enrich.collections[{i}]"
+        key = f"config key {listed_under}[{i}]"
         if cid not in shipped:
             raise AlsigError(
                 f"{key}: unknown collection '{cid}'; shipped collections are {sorted(shipped)} "

@@ -39,6 +39,17 @@ AXIS_META = "catalog/axis_meta"  # .parquet, .tsv, .png
 RUN_SUMMARY = "run_summary"
 #: The record of which datasets an output folder holds (see :func:`check_output_dir`).
 RUN_RECORD = "alsig_run.json"
+#: Names in the output folder that a dataset's folder must not take: the run's own files, the
+#: report (``alsig report``: alsig.report.target) and the folders the report leaves out.
+RESERVED_DATASET_IDS = (
+    RUN_RECORD,
+    f"{RUN_SUMMARY}.tsv",
+    f"{RUN_SUMMARY}.rst",
+    "report.html",
+    "report.zip",
+    "logs",
+    "benchmarks",
+)
 
 QC_FILES = (
     "filtered.h5ad",
@@ -281,9 +292,23 @@ def check_output_dir(output_dir: str, datasets: list[str]) -> str | None:
     Raises
     ------
     AlsigError
-        The folder holds another run: names its datasets and the key to set.
+        The folder holds another run (names its datasets and the key to set), ``output_dir`` is
+        a file, or a dataset id is one of :data:`RESERVED_DATASET_IDS`.
     """
-    record = Path(output_dir) / RUN_RECORD
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise AlsigError(
+            f"config key output_dir: '{output_dir}' is a file, not a folder; name a folder for "
+            "the run's outputs (it is created if missing)."
+        )
+    for dataset in datasets:
+        if dataset in RESERVED_DATASET_IDS:
+            raise AlsigError(
+                f"config key datasets.{dataset}: the id '{dataset}' is the name of one of the "
+                f"run's own files or folders in {output_dir}/ ({', '.join(RESERVED_DATASET_IDS)}); "
+                "rename the dataset."
+            )
+    record = folder / RUN_RECORD
     if not record.is_file():
         return None
     try:
@@ -305,6 +330,42 @@ def check_output_dir(output_dir: str, datasets: list[str]) -> str | None:
             "have: its catalog, meta-analysis and report will no longer include them."
         )
     return None
+
+
+def shared_sources(run: RunSettings) -> str | None:
+    """Name datasets that read the same counts (the same local file or GEO series).
+
+    They are not independent cohorts: the cross-cohort meta-analysis (``catalog/axis_meta``)
+    would count their samples twice and narrow its intervals. Allowed, since a user may mean
+    it (one matrix split by sample sheets, two settings compared), but never without a word.
+
+    Parameters
+    ----------
+    run
+        The run's settings.
+
+    Returns
+    -------
+    str or None
+        A warning naming each group of datasets and what they share, or None.
+    """
+    by_source: dict[str, list[str]] = {}
+    for dataset in run.datasets:
+        source = run.source_params(dataset)
+        if source.get("source") == "geo":
+            key = f"GEO series {source.get('accession')}"
+        else:
+            key = f"counts file {os.path.realpath(str(source.get('counts')))}"
+        by_source.setdefault(key, []).append(dataset)
+    shared = {key: names for key, names in by_source.items() if len(names) > 1}
+    if not shared:
+        return None
+    groups = "; ".join(f"{', '.join(names)} read the same {key}" for key, names in shared.items())
+    return (
+        f"{groups}. The cross-cohort meta-analysis (catalog/axis_meta) counts them as "
+        "independent cohorts, so the same samples enter it more than once and its pooled "
+        "effects look more certain than they are."
+    )
 
 
 def claim_output_dir(output_dir: str, datasets: list[str]) -> None:
@@ -405,6 +466,37 @@ def _collection_files(enrich: EnrichSettings, workdir: str) -> tuple[tuple[str, 
     extra = [dataclasses.asdict(entry) for entry in enrich.extra_gmt]
     chosen = resolve_collections(enrich.collections, extra, base_dir=workdir)
     return tuple((collection.id, str(collection.path)) for collection in chosen)
+
+
+def check_collections(run: RunSettings) -> None:
+    """Resolve every dataset's gene-set collections once, before any job is planned.
+
+    An unknown, repeated or missing collection then stops the run with the config key that
+    lists it (``enrich.collections``, ``enrich.extra_gmt``, ``subtypes.enrich_collections``),
+    instead of failing inside Snakemake's input functions with a traceback.
+
+    Parameters
+    ----------
+    run
+        The run's settings.
+
+    Raises
+    ------
+    AlsigError
+        The dataset, the config key and the collection.
+    """
+    for dataset in run.datasets:
+        settings = run[dataset]
+        try:
+            collection_files(settings.enrich)
+            resolve_collections(
+                settings.subtypes.enrich_collections,
+                [dataclasses.asdict(entry) for entry in settings.enrich.extra_gmt],
+                base_dir=os.getcwd(),
+                key="subtypes.enrich_collections",
+            )
+        except AlsigError as error:
+            raise AlsigError(f"dataset {dataset}: {error}") from error
 
 
 def enrich_report_inputs(

@@ -36,10 +36,13 @@ import yaml
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_manifest
+from alsig.planning import check_output_dir, shared_sources
 from alsig.settings import (
     STAGES,
     Contrast,
+    RunSettings,
     config_schema,
+    output_dir_of,
     resolve_mapping,
     schema_errors,
     section,
@@ -64,6 +67,7 @@ from alsig.validation import (
     path_problem,
 )
 from alsig.validation.sheet import subject_conflicts
+from alsig.validation.yaml_keys import REPEATED_KEY_HINT, repeated_keys
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
@@ -136,6 +140,13 @@ def preflight(config_path: str | Path, workdir: str | Path = ".") -> Findings:
     findings.n_datasets = len(datasets) if isinstance(datasets, Mapping) else 0
     if findings.problems:
         return findings  # the per-dataset checks assume a config of the schema's shape
+    try:
+        check_output_dir(str(Path(workdir) / output_dir_of(config)), list(config["datasets"]))
+        shared = shared_sources(RunSettings(config))
+        if shared:
+            findings.note(shared)
+    except AlsigError as error:
+        findings.problem(str(error))
     quiet = logging.getLogger("alsig")
     level, quiet.level = quiet.level, logging.CRITICAL  # notes come back through the reports
     try:
@@ -165,6 +176,8 @@ def _load(path: Path, findings: Findings) -> tuple[Mapping[str, Any], yaml.Node 
         reason = getattr(exc, "problem", None) or str(exc)
         findings.problem(f"config file '{path}'{where}: not valid YAML ({reason}).")
         return None
+    for repeat in repeated_keys(text):
+        findings.problem(f"config file '{path}': {repeat} is given twice: {REPEATED_KEY_HINT}.")
     if not isinstance(config, Mapping):
         findings.problem(
             f"config file '{path}': expected a mapping with a `datasets:` section at the top "
@@ -289,7 +302,7 @@ def _check_dataset(config: Mapping[str, Any], dataset: str, workdir: Path, found
             )
     files_ok = _check_paths(settings, key, workdir, found)
     _check_extra_files(stages, dataset, workdir, found)
-    _check_collections(stages.get("enrich"), dataset, found)
+    _check_collections(stages, dataset, found)
     obs = _sample_table(settings, dataset, config, workdir, found, files_ok)
     if obs is not None:
         _check_analysis(obs, stages, dataset, found)
@@ -333,8 +346,9 @@ def _check_extra_files(
             found.problem(f"dataset {dataset}: {problem}")
 
 
-def _check_collections(enrich: Mapping[str, Any] | None, dataset: str, found: Findings) -> None:
-    """Check ``enrich.collections`` against the shipped manifest."""
+def _check_collections(stages: Mapping[str, dict[str, Any]], dataset: str, found: Findings) -> None:
+    """Check the collection lists against the shipped manifest: known, listed once, own ids."""
+    enrich = stages.get("enrich")
     if not enrich:
         return
     try:
@@ -342,13 +356,31 @@ def _check_collections(enrich: Mapping[str, Any] | None, dataset: str, found: Fi
     except AlsigError as error:
         found.problem(str(error))
         return
-    for name in enrich.get("collections") or []:
-        if name not in shipped:
+    lists = {
+        "enrich.collections": enrich.get("collections") or [],
+        "subtypes.enrich_collections": (stages.get("subtypes") or {}).get("enrich_collections")
+        or [],
+    }
+    for key, names in lists.items():
+        seen: set[str] = set()
+        for name in names:
+            if name not in shipped:
+                found.problem(
+                    f"dataset {dataset}: config key {key}: '{name}' is not a shipped "
+                    f"collection ({', '.join(shipped)}).{did_you_mean(name, shipped)} Add your "
+                    "own GMT under enrich.extra_gmt."
+                )
+            elif name in seen:
+                found.problem(f"dataset {dataset}: config key {key}: '{name}' is listed twice.")
+            seen.add(name)
+    taken = set(shipped)
+    for i, entry in enumerate(enrich.get("extra_gmt") or []):
+        if entry["id"] in taken:
             found.problem(
-                f"dataset {dataset}: config key enrich.collections: '{name}' is not a shipped "
-                f"collection ({', '.join(shipped)}).{did_you_mean(name, shipped)} Add your own "
-                "GMT under enrich.extra_gmt."
+                f"dataset {dataset}: config key enrich.extra_gmt[{i}].id: '{entry['id']}' is "
+                "already used by another collection; pick another id."
             )
+        taken.add(entry["id"])
 
 
 # -- the samples -------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """The real workflow (Snakefile + rules + scripts) run on small data in a temporary directory."""
 
 import gzip
+import subprocess
 
 import anndata as ad
 import pytest
 import yaml
 
-from tests.conftest import absolute_paths, needs_shared, run_workflow
+from tests.conftest import absolute_paths, needs_shared, run_workflow, snakemake_in
 
 
 def test_demo_ingest_end_to_end(tmp_path, demo_config):
@@ -44,6 +45,21 @@ def test_a_resource_setting_for_no_rule_stops_the_run_before_it_starts(tmp_path,
         tmp_path, demo_config, "-n", extra_args=("--set-resources", "de_demo:mem_mb=32000")
     )
     assert right.returncode == 0, right.stderr[-2000:]
+
+
+def test_a_config_key_given_twice_stops_the_run(tmp_path, demo_config):
+    """YAML keeps the last of two `de:` sections; the first one's design was dropped silently."""
+    run_workflow(tmp_path, demo_config, "-n")  # writes config/config.yaml
+    config_file = tmp_path / "config" / "config.yaml"
+    config_file.write_text(
+        config_file.read_text() + "de:\n  design: '~ sex + condition'\nde:\n  alpha: 0.1\n"
+    )
+    plan = subprocess.run(
+        [*snakemake_in(tmp_path), "-n"], capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
+    assert plan.returncode != 0
+    assert f"config file '{config_file}': key de (lines" in plan.stderr
+    assert "is given twice: YAML keeps the last one" in plan.stderr
 
 
 @pytest.mark.parametrize("bad_id", ["../x", "has space"])

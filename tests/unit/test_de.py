@@ -209,3 +209,23 @@ def test_rule_entry_point_writes_every_contrast_and_test_of_the_dataset(tmp_path
     assert summary.columns == [c for c in SUMMARY_COLUMNS if c in summary.columns]
     assert (folder / "ALS_vs_control.volcano.png").stat().st_size > 10_000
     assert (folder / "ALS_vs_control.ma.png").stat().st_size > 10_000
+
+
+def test_an_interaction_with_the_contrast_factor_is_said_in_the_design_notes(simulated, caplog):
+    """With ~ sex * condition the condition coefficient is the effect in the reference sex."""
+    from alsig.stages.de.design import interaction_partners
+
+    assert interaction_partners("~ sex * condition + age", "condition") == ["sex"]
+    assert interaction_partners("~ C(region):condition + sex", "condition") == ["region"]
+    assert interaction_partners("~ sex + condition", "condition") == []
+    with caplog.at_level("WARNING"):
+        meta, _ = _prepare(simulated, "~ sex * condition", ["condition", "ALS", "control"])
+    reference_sex = sorted(simulated.obs["sex"].astype(str).unique())[0]
+    note = (
+        "contrast 'c1': the design has an interaction of condition with sex, so it is the "
+        f"condition effect where sex = {reference_sex} (its reference level) only"
+    )
+    assert any(n.startswith(note) for n in meta.attrs["design_notes"])
+    assert note in caplog.text
+    meta, _ = _prepare(simulated, "~ sex + condition", ["condition", "ALS", "control"])
+    assert not any("interaction" in n for n in meta.attrs["design_notes"])

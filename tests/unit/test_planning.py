@@ -202,3 +202,51 @@ def test_gene_set_count_follows_the_file(tmp_path):
     gmt.write_text("A\tna\tTP53\n")
     os.utime(gmt, ns=(gmt.stat().st_atime_ns, gmt.stat().st_mtime_ns + 1_000_000))
     assert planning.count_gene_sets(gmt) == 1
+
+
+def test_shared_sources_and_collections_checked_once_per_run(monkeypatch):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    monkeypatch.chdir(REPO)
+    run = RunSettings(config)
+    assert planning.shared_sources(run) is None
+    planning.check_collections(run)
+    config["datasets"]["again"] = dict(config["datasets"]["demo"])
+    config["subtypes"] = {"enrich_collections": ["hallmark", "hallmark"]}
+    run = RunSettings(config)
+    assert "demo, again read the same counts file" in planning.shared_sources(run)
+    with pytest.raises(AlsigError) as error:
+        planning.check_collections(run)
+    assert str(error.value).startswith(
+        "dataset demo: config key subtypes.enrich_collections[1]: collection 'hallmark' is "
+        "listed twice."
+    )
+
+
+def test_output_dir_must_be_a_folder_and_dataset_ids_not_the_runs_own_names(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(AlsigError, match="config key output_dir: '.*file' is a file, not a folder"):
+        planning.check_output_dir(str(tmp_path / "file"), ["demo"])
+    for reserved in planning.RESERVED_DATASET_IDS:
+        with pytest.raises(AlsigError, match=f"the id '{reserved}' is the name of one of"):
+            planning.check_output_dir(str(tmp_path / "out"), ["demo", reserved])
+    assert planning.check_output_dir(str(tmp_path / "out"), ["demo", "catalog"]) is None
+    # the names the run writes in its folder are among them
+    assert f"{planning.RUN_SUMMARY}.tsv" in planning.RESERVED_DATASET_IDS
+    assert planning.RUN_RECORD in planning.RESERVED_DATASET_IDS
+
+
+def test_a_contrast_may_not_take_the_de_summarys_name():
+    from alsig.settings.schema import RESERVED_DE_NAMES
+
+    assert f"{RESERVED_DE_NAMES[0]}.tsv" == planning.DE_SUMMARY
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["de"] = {"contrasts": {"summary": ["condition", "ALS", "control"]}}
+    with pytest.raises(AlsigError, match="'summary' is the name of the dataset's DE summary"):
+        RunSettings(config)
+
+
+def test_output_dir_with_a_tilde_is_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["output_dir"] = "~/alsig_results/"
+    assert RunSettings(config).output_dir == f"{tmp_path}/alsig_results"

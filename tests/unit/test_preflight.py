@@ -165,3 +165,57 @@ def test_a_cached_geo_series_matrix_is_checked_like_a_sheet(tmp_path):
     assert not found.problems, found.problems
     assert any("column 'sex' used as `sex`" in n for n in found.notes)
     assert any("the sheet has 'subject_id'" in n for n in found.notes)
+
+
+def test_a_config_key_given_twice_is_refused_with_both_lines(project, capsys):
+    text = yaml.safe_dump(project.config, sort_keys=False)
+    text += "de:\n  design: '~ sex + condition'\nqc:\n  min_count: 5\nde:\n  alpha: 0.1\n"
+    code, _, err = run(project(text=text), capsys)
+    assert code == 2
+    assert "key de (lines" in err and "is given twice: YAML keeps the last one" in err
+
+
+def test_collection_lists_output_dir_and_reserved_ids(project, capsys):
+    """Each of these passed check-config and then stopped the workflow with a traceback."""
+    config = project.config
+    config["enrich"] = {
+        "collections": ["hallmark", "hallmark"],
+        "extra_gmt": [{"id": "hallmark", "path": "GSE122649_demo_samples.tsv"}],
+    }
+    config["subtypes"] = {"enrich_collections": ["nope"]}
+    (project.dir / "outfile").write_text("x")
+    config["output_dir"] = "outfile"
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "config key enrich.collections: 'hallmark' is listed twice." in err
+    assert "config key enrich.extra_gmt[0].id: 'hallmark' is already used" in err
+    assert "config key subtypes.enrich_collections: 'nope' is not a shipped collection" in err
+    assert "config key output_dir: 'outfile' is a file, not a folder" in err or (
+        f"config key output_dir: '{project.dir / 'outfile'}' is a file" in err
+    )
+    config["output_dir"] = "out"
+    config["enrich"] = config["subtypes"] = {}
+    config["datasets"] = {"run_summary.tsv": config["datasets"]["demo"]}
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "the id 'run_summary.tsv' is the name of one of the run's own files" in err
+
+
+def test_a_dataset_id_yaml_reads_as_a_number_or_boolean(project, capsys):
+    text = yaml.safe_dump(project.config, sort_keys=False).replace("  demo:", "  NO:", 1)
+    code, _, err = run(project(text=text), capsys)
+    assert code == 2
+    assert "a dataset id is read by YAML as the boolean false" in err
+    text = text.replace("  NO:", "  123:", 1)
+    code, _, err = run(project(text=text), capsys)
+    assert code == 2 and "read by YAML as the number 123, not as text" in err
+
+
+def test_two_datasets_on_one_counts_file_are_named(project, capsys):
+    config = project.config
+    config["datasets"]["again"] = dict(config["datasets"]["demo"])
+    code, out, err = run(project(), capsys)
+    assert code == 0, err
+    assert "note: again, demo read the same counts file" not in out  # order is the config's
+    assert "note: demo, again read the same counts file" in out
+    assert "counts them as independent cohorts" in out

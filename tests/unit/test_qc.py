@@ -295,3 +295,16 @@ def test_library_size_figure_has_whole_number_count_ticks():
     assert labels and not any("e" in lab.lower() for lab in labels)
     assert library.yaxis.get_offset_text().get_text() == ""
     assert genes.yaxis.get_offset_text().get_text() == ""
+
+
+def test_pca_distance_uses_every_pc_asked_for_beyond_ten(caplog):
+    """qc.pca_components above 10 was cut to 10 PCs without a word."""
+    adata = simulate(n_samples=24, seed=3)
+    _, table12, _ = run_qc(adata.copy(), complete("qc", {"pca_components": 12}), n_cpus=1)
+    _, table10, _ = run_qc(adata.copy(), complete("qc", {"pca_components": 10}), n_cpus=1)
+    assert not np.allclose(table12["pca_distance"], table10["pca_distance"])
+    with caplog.at_level("WARNING"):
+        run_qc(adata.copy(), complete("qc", {"pca_components": 40}), n_cpus=1)
+    assert "qc.pca_components is 40, but 24 samples x the PCA genes give 24 components" in (
+        caplog.text
+    )

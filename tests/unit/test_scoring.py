@@ -271,3 +271,29 @@ def test_settings_defaults_and_errors():
         check_methods(["singscore"], min_coverage=1.5)
     with pytest.raises(AlsigError, match="layer 'counts' is not in the AnnData"):
         score_result(_adata(np.ones((2, 3)), ["a", "b", "c"], ["ALS"] * 2), [], layer="counts")
+
+
+def test_control_column_and_label_that_name_no_sample(caplog):
+    import pandas as pd
+
+    from alsig.stages.score.reference import reference_strata
+
+    obs = pd.DataFrame(
+        {"condition": ["ALS", "ALS", "control", "control"]}, index=["a", "b", "c", "d"]
+    )
+    with pytest.raises(AlsigError, match="config key score.control_column: 'diagnosis' is not a"):
+        reference_strata(
+            obs, control_column="diagnosis", control_label="control", reference_by=None
+        )
+    with pytest.raises(AlsigError, match="'Control' matches no sample, but 'control' does"):
+        reference_strata(
+            obs, control_column="condition", control_label="Control", reference_by=None
+        )
+    with caplog.at_level("WARNING"):
+        refs = reference_strata(
+            obs, control_column="condition", control_label="healthy", reference_by=None
+        )
+    assert not refs.is_reference.any()
+    assert (
+        "'healthy' matches no sample (values: ALS, control): no control in column " in caplog.text
+    )

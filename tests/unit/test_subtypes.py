@@ -867,3 +867,13 @@ def test_discovery_table_lays_clusters_beside_the_calls(toy_reference):
     assert table["nmf_k"].n_unique() == 1 and table["nmf_pac"].max() <= 1
     few = discovery_table("toy", adata, result.table, complete("subtypes", {"nmf_min_samples": 50}))
     assert few.table.height == 0 and "nmf_min_samples" in few.note
+
+
+def test_a_subtype_label_in_another_letter_case_is_refused(toy_reference, caplog):
+    """subtypes.control_label: Control left the states unstandardised without a word."""
+    adata = stage_cohort()
+    with pytest.raises(AlsigError, match="subtypes.control_label: 'Control' matches no sample"):
+        stage_result(adata, toy_reference, control_label="Control")
+    with caplog.at_level("WARNING"):
+        stage_result(adata, toy_reference, disease_label="FTD")
+    assert "config key subtypes.disease_label: 'FTD' matches no sample" in caplog.text

@@ -306,3 +306,52 @@ def test_did_you_mean():
     assert did_you_mean("desing", ["design", "contrasts"]) == " Did you mean 'design'?"
     assert did_you_mean("Group", ["group", "sample"]) == " Did you mean 'group'?"
     assert did_you_mean("zzz", ["design"]) == ""
+
+
+def test_a_yaml_key_given_twice_is_named_with_its_lines():
+    from alsig.validation.yaml_keys import repeated_keys
+
+    text = (
+        "datasets:\n  demo:\n    qc: {min_count: 5}\n    qc: {min_count: 9}\n"
+        "de:\n  design: '~ sex'\n"
+        "base: &base {alpha: 0.1}\n"
+        "enrich:\n  <<: *base\n  <<: *base\n"
+        "de:\n  alpha: 0.1\n"
+    )
+    assert repeated_keys(text) == [
+        "key datasets.demo.qc (lines 3 and 4)",
+        "key de (lines 5 and 11)",
+    ]
+    assert repeated_keys("a: 1\nb: [{x: 1, x: 2}]\n") == ["key b[0].x (lines 2 and 2)"]
+    assert repeated_keys("not: [valid") == []  # the loader reports parse errors
+
+
+def test_repeated_key_problems_read_the_file(tmp_path):
+    from alsig.validation.yaml_keys import repeated_key_problems
+
+    path = tmp_path / "c.yaml"
+    path.write_text("de: {}\nde: {}\n")
+    assert repeated_key_problems(path) == [
+        f"config file '{path}': key de (lines 1 and 2) is given twice: YAML keeps the last one "
+        "and drops the first without a word; merge the two into one."
+    ]
+    assert repeated_key_problems(tmp_path / "missing.yaml") == []
+
+
+def test_a_configured_label_no_sample_has(caplog):
+    from alsig.validation import check_label
+
+    check_label("control", ["ALS", "control", None], "score.control_label", consequence="x")
+    with pytest.raises(AlsigError) as error:
+        check_label("Control", ["ALS", "control"], "subtypes.control_label", consequence="x")
+    assert str(error.value) == (
+        "config key subtypes.control_label: 'Control' matches no sample, but 'control' does "
+        "(letter case or spaces differ); write it as the samples have it. Values: ALS, control."
+    )
+    with caplog.at_level("WARNING"):
+        check_label("healthy", ["ALS", "control"], "score.control_label", consequence="no z")
+    assert (
+        "config key score.control_label: 'healthy' matches no sample (values: ALS, control): no z"
+        in caplog.text
+        and "'healthy' matches no sample" in caplog.text
+    )

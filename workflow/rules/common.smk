@@ -53,12 +53,17 @@ from alsig import resources as alsig_resources
 from alsig.errors import AlsigError
 from alsig.snakemake_startup import skip_dataframe_imports
 from alsig.sources import geo_layout
+from alsig.validation.yaml_keys import repeated_key_problems
 
 # Snakemake imports pandas at every start to recognise DataFrame params (0.3 s): not for ours.
 skip_dataframe_imports()
 
 # Our own pass first: one line per problem naming the key (snakemake's message dumps the schema).
-config_problems = alsig_settings.schema_errors(config)
+# A key written twice in a config file is gone before Snakemake hands us the config.
+config_problems = [
+    problem for path in workflow.configfiles for problem in repeated_key_problems(path)
+]
+config_problems += alsig_settings.schema_errors(config)
 if config_problems:
     sys.exit("alsig config error:\n  " + "\n  ".join(config_problems))
 # Defaults are applied after merging (alsig.settings.RunSettings), not by the validator.
@@ -68,6 +73,7 @@ try:
     # every dataset's stage settings, resolved once for the whole DAG (rule params, input
     # functions and resource models all read this)
     SETTINGS = alsig_settings.RunSettings(config)
+    planning.check_collections(SETTINGS)
 except AlsigError as error:
     sys.exit(f"alsig config error: {error}")
 
@@ -86,6 +92,9 @@ except AlsigError as error:
     sys.exit(f"alsig config error: {error}")
 if DROPPED_DATASETS:
     print(f"alsig warning: {DROPPED_DATASETS}", file=sys.stderr)
+SHARED_SOURCES = planning.shared_sources(SETTINGS)
+if SHARED_SOURCES:
+    print(f"alsig warning: {SHARED_SOURCES}", file=sys.stderr)
 
 
 def check_rule_settings():

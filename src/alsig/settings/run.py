@@ -8,6 +8,7 @@ script, a notebook, a test) gets a stage's settings from :func:`complete`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -140,9 +141,10 @@ def output_dir_of(config: Mapping[str, Any]) -> str:
     Returns
     -------
     str
-        The folder, without a trailing ``/``.
+        The folder, without a trailing ``/``; a leading ``~`` is the user's home folder, as in
+        a shell (Snakemake would make a folder named ``~``).
     """
-    return str(config.get("output_dir") or "results").rstrip("/") or "."
+    return os.path.expanduser(str(config.get("output_dir") or "results")).rstrip("/") or "."
 
 
 def resolve(config: Mapping[str, Any], dataset: str, stage: str) -> Any:

@@ -27,6 +27,8 @@ from alsig.resources import load_schema
 from alsig.validation import did_you_mean, path_problem
 
 STAGES = ("qc", "de", "enrich", "score", "subtypes")
+#: Contrast and test names the DE stage's own files take (``de/summary.tsv``: planning.DE_SUMMARY).
+RESERVED_DE_NAMES = ("summary",)
 
 #: Keys that were removed or renamed, and what to write instead.
 RETIRED_KEYS: dict[tuple[str, str], str] = {
@@ -218,6 +220,12 @@ def _check_de(settings: dict[str, Any]) -> dict[str, Any]:
         contrasts[str(name)] = entry
     settings["contrasts"] = contrasts
     tests: dict[str, Any] = {}
+    for name in (*contrasts, *(settings.get("tests") or {})):
+        if str(name) in RESERVED_DE_NAMES:
+            raise AlsigError(
+                f"config key de.contrasts.{name} (or de.tests.{name}): '{name}' is the name of "
+                f"the dataset's DE summary (de/{name}.tsv); give the contrast another name."
+            )
     for name, spec in (settings.get("tests") or {}).items():
         if str(name) in contrasts:
             raise AlsigError(
@@ -327,6 +335,16 @@ def schema_errors(config: Mapping[str, Any]) -> list[str]:
     """Human-readable schema violations, each naming the config key (``datasets.demo.source``)."""
     import jsonschema
 
+    datasets = config.get("datasets") if isinstance(config, Mapping) else None
+    not_text = (
+        [k for k in datasets if not isinstance(k, str)] if isinstance(datasets, Mapping) else []
+    )
+    if not_text:  # jsonschema's propertyNames would not see them; every later step keys by text
+        return [
+            f"config key datasets: a dataset id is read by YAML as {_yaml_kind(key)}, not as "
+            'text; put the id in quotes as you wrote it (e.g. "123": or "NO":).'
+            for key in not_text
+        ]
     validator = jsonschema.Draft202012Validator(config_schema())
     messages = []
     for error in sorted(
@@ -343,6 +361,17 @@ def schema_errors(config: Mapping[str, Any]) -> list[str]:
         else:
             messages.append(f"config key {path}: {error.message}")
     return messages
+
+
+def _yaml_kind(value: Any) -> str:
+    """How YAML read an unquoted key: ``the number 123``, ``the boolean false``, ..."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()} (YAML 1.1 reads yes/no/on/off so)"
+    if value is None:
+        return "null (empty, ~ or null)"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return f"the {type(value).__name__} {value}"
 
 
 def _unknown_keys_message(path: str, error: Any) -> str:

@@ -19,6 +19,7 @@ module                rule
 ``sheet``             sample-sheet ids, "not known" cells, canonical columns
 ``covariates``        design covariates: missing values, numeric or categorical
 ``suggest``           "did you mean" for names that are not allowed
+``yaml_keys``         a key given twice in one mapping of a YAML config
 ====================  =================================================================
 
 Every repair is returned as a note for the job log and the provenance; nothing here changes a
@@ -44,7 +45,7 @@ from alsig.validation.gene_ids import (
 )
 from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
 from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
-from alsig.validation.suggest import did_you_mean
+from alsig.validation.suggest import check_label, did_you_mean
 from alsig.validation.tokens import (
     MISSING_ID_TOKENS,
     MISSING_VALUE_TOKENS,
@@ -95,6 +96,7 @@ __all__ = [
     "canonical_plan",
     "case_variants",
     "check_input_file",
+    "check_label",
     "check_libraries",
     "check_mapped_share",
     "check_matrix_size",

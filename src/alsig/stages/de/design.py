@@ -65,6 +65,60 @@ def design_variables(design: str) -> list[str]:
     return sorted(variables, key=lambda v: (design.find(v), v))
 
 
+def interaction_partners(design: str, factor: str) -> list[str]:
+    """Return the variables ``factor`` interacts with in ``design`` (``sex`` in ``~ sex * condition``).
+
+    Parameters
+    ----------
+    design
+        A model formula that :func:`design_variables` accepts.
+    factor
+        A contrast's factor.
+
+    Returns
+    -------
+    list of str
+        The other variables of every interaction term that holds ``factor``, in formula order.
+    """
+    import formulaic
+
+    formula = formulaic.Formula(design)
+    terms = formula.rhs if hasattr(formula, "rhs") else formula
+    partners: list[str] = []
+    for term in terms:
+        variables = [v for f in term.factors for v in sorted(f.required_variables)]
+        if len(term.factors) > 1 and factor in variables:
+            partners += [v for v in variables if v != factor and v not in partners]
+    return partners
+
+
+def _interaction_notes(
+    meta: pd.DataFrame, design: str, named: Sequence[tuple[str, Sequence[str]]]
+) -> list[str]:
+    """Say, per contrast, where an interaction in the design puts its effect.
+
+    With ``~ sex * condition`` the condition coefficient is the condition effect at the
+    reference level of sex (as in DESeq2's ``results(name=...)``), not over all samples.
+    """
+    notes = []
+    for name, (factor, _, _) in named:
+        where = []
+        for partner in interaction_partners(design, factor):
+            values = meta[partner]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                where.append(f"{partner} = {values.cat.categories[0]} (its reference level)")
+            else:
+                where.append(f"{partner} = 0")
+        if where:
+            notes.append(
+                f"contrast '{name}': the design has an interaction of {factor} with "
+                f"{' and '.join(p.split(' ')[0] for p in where)}, so it is the {factor} effect "
+                f"where {' and '.join(where)} only, not over all samples; for one effect per "
+                "level, fit each level as its own subset"
+            )
+    return notes
+
+
 def _level_counts(values: pd.Series) -> str:
     counts = values.astype("string").fillna("<missing>").value_counts()
     return ", ".join(f"{k}: {v}" for k, v in counts.items())
@@ -398,6 +452,9 @@ def prepare_fit_metadata(
         if not kind_notes:
             raise
         raise AlsigError(f"{error} Note: {' | '.join(kind_notes)}.") from error
+    for note in _interaction_notes(meta, design, named):
+        notes.append(note)
+        log.warning("%s", note)
     meta.attrs["design_notes"] = notes
     return meta, dropped
 

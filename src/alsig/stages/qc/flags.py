@@ -67,9 +67,19 @@ def pca_flags(
     scores, ratio = pca(
         adata.layers[VST],
         n_genes=settings.pca_n_genes,
-        n_components=10,
+        # the table shows PC1-3 and obsm keeps 10; the distance uses qc.pca_components
+        n_components=max(10, settings.pca_components),
         columns=np.flatnonzero(pca_genes(adata, settings.pca_exclude_sex_chromosomes)),
     )
+    if scores.shape[1] < settings.pca_components:
+        log.warning(
+            "qc.pca_components is %d, but %d samples x the PCA genes give %d components: the "
+            "PCA distance uses those %d",
+            settings.pca_components,
+            scores.shape[0],
+            scores.shape[1],
+            scores.shape[1],
+        )
     for k in range(min(3, scores.shape[1])):
         table[f"PC{k + 1}"] = scores[:, k]
     adata.obsm[QC_PCA] = scores

@@ -24,6 +24,7 @@ from alsig.errors import AlsigError
 from alsig.keys import QC_EXCLUSION, QC_FLAG
 from alsig.stages.score.composites import MIN_CONTROLS, control_reference
 from alsig.tables import schemas
+from alsig.validation import check_label
 
 POOLED = "all samples"
 
@@ -104,12 +105,20 @@ def reference_strata(
         else "; ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
         for values in (zip(*parts, strict=True) if parts else [()] * len(obs))
     ]
-    control = np.array(
-        [
-            v == control_label
-            for v in _text(obs.get(control_column, pd.Series(index=obs.index, dtype=object)))
-        ]
+    if control_column not in obs:
+        raise AlsigError(
+            f"config key score.control_column: '{control_column}' is not a sample column; "
+            f"available: {sorted(map(str, obs.columns))}."
+        )
+    values = _text(obs[control_column])
+    check_label(
+        control_label,
+        values,
+        "score.control_label",
+        consequence=f"no control in column '{control_column}', so z_vs_control is null for "
+        "every sample",
     )
+    control = np.array([v == control_label for v in values])
     excluded = (
         np.array([v is not None for v in _text(obs[QC_EXCLUSION])])
         if QC_EXCLUSION in obs

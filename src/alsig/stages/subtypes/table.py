@@ -29,6 +29,7 @@ from alsig.stages.subtypes.reference_model import (
 from alsig.stages.subtypes.statemix import state_cellmix, state_genes
 from alsig.stages.subtypes.states import StateCalls, call_states, member_z
 from alsig.tables import schemas
+from alsig.validation import check_label
 
 SCHEMA = "subtypes"
 #: the ``x-schema-version`` of ``workflow/schemas/subtypes.schema.yaml``
@@ -195,6 +196,19 @@ def subtype_table(
     samples = list(projection.samples.index)
     subjects = sample_subjects(adata.obs)
     conditions = sample_conditions(adata.obs)
+    check_label(
+        settings.control_label,
+        conditions.to_numpy(),
+        "subtypes.control_label",
+        consequence="the state scores are not standardised against controls, and no control "
+        "call share is reported",
+    )
+    check_label(
+        settings.disease_label,
+        conditions.to_numpy(),
+        "subtypes.disease_label",
+        consequence="no sample counts as a disease sample: no disease call shares, states or NMF",
+    )
     states = label_free_states(scores, samples, conditions, settings)
     donors = donor_table(dataset, projection, subjects, conditions)
     table = _sample_frame(dataset, projection, states, donors, subjects, conditions)
