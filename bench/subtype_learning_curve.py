@@ -142,6 +142,13 @@ def summarise(frames: pd.DataFrame) -> pd.DataFrame:
                 **{f"recall_{c}": round(metrics[f"recall_{c}"], 3) for c in CLASSES},
                 **{f"auc_{c}": round(metrics[f"auc_{c}"], 3) for c in CLASSES},
                 "brier": round(metrics["brier"], 3),
+                # the distance rule's threshold (median over the outer folds) and the median
+                # held-out distance: the threshold falls faster as the reference grows
+                "distance_threshold": round(
+                    float(part.groupby(["repeat", "fold"])["distance_threshold"].first().median()),
+                    3,
+                ),
+                "median_distance": round(float(part["reference_distance"].median()), 3),
             }
         )
     return pd.DataFrame(rows)
