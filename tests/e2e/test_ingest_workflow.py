@@ -1,13 +1,21 @@
 """The real workflow (Snakefile + rules + scripts) run on small data in a temporary directory."""
 
 import gzip
+import shutil
 import subprocess
 
 import anndata as ad
 import pytest
 import yaml
 
-from tests.conftest import absolute_paths, needs_shared, run_workflow, snakemake_in
+from tests.conftest import (
+    REPO,
+    SNAKEMAKE,
+    absolute_paths,
+    needs_shared,
+    run_workflow,
+    snakemake_in,
+)
 
 
 def test_demo_ingest_end_to_end(tmp_path, demo_config):
@@ -60,6 +68,31 @@ def test_a_config_key_given_twice_stops_the_run(tmp_path, demo_config):
     assert plan.returncode != 0
     assert f"config file '{config_file}': key de (lines" in plan.stderr
     assert "is given twice: YAML keeps the last one" in plan.stderr
+
+
+def test_config_overrides_without_a_configfile_change_the_default_run(tmp_path):
+    """`--config output_dir=x` alone used to drop the default config ('datasets' missing)."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
+    (tmp_path / "resources").symlink_to(REPO / "resources")
+    plan = subprocess.run(
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "-n",
+            "--config",
+            "output_dir=elsewhere",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "elsewhere/demo/counts.h5ad" in plan.stdout + plan.stderr
 
 
 @pytest.mark.parametrize("bad_id", ["../x", "has space"])

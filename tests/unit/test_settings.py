@@ -161,3 +161,18 @@ def test_the_ingest_reads_only_the_source_keys_of_a_dataset():
         k: v for k, v in entry.items() if k not in {"de", "enrich", "qc", "description"}
     }
     assert source["counts"] == entry["counts"] and source["condition"] == entry["condition"]
+
+
+def test_type_errors_say_what_to_write():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["enrich"] = {"multilevel_eps": "1e-12"}
+    config["output_dir"] = 123
+    problems = settings.schema_errors(config)
+    assert (
+        "config key enrich.multilevel_eps: '1e-12' is not of type 'number'; YAML reads 1e-12 as "
+        "text (it wants a dot in a number with an exponent): write e.g. 1.0e-12"
+    ) in "\n".join(problems)
+    assert (
+        "config key output_dir: 123 is not of type 'string'; put it in quotes to make it text: \"123\""
+        in problems
+    )

@@ -359,8 +359,32 @@ def schema_errors(config: Mapping[str, Any]) -> list[str]:
                 "folder names (letters, digits, '_', '.', '-'; starting with a letter or digit)"
             )
         else:
-            messages.append(f"config key {path}: {error.message}")
+            messages.append(f"config key {path}: {error.message}{_type_hint(error)}")
     return messages
+
+
+def _type_hint(error: Any) -> str:
+    """Return what to write when YAML read a value as another type than the schema wants."""
+    if error.validator != "type":
+        return ""
+    wanted = (
+        error.validator_value
+        if isinstance(error.validator_value, list)
+        else [error.validator_value]
+    )
+    value = error.instance
+    if isinstance(value, str) and ("number" in wanted or "integer" in wanted):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return (
+            f"; YAML reads {value} as text (it wants a dot in a number with an exponent): "
+            "write e.g. 1.0e-12, or the plain number"
+        )
+    if "string" in wanted and isinstance(value, bool | int | float):
+        return f'; put it in quotes to make it text: "{value}"'
+    return ""
 
 
 def _yaml_kind(value: Any) -> str:
