@@ -105,20 +105,17 @@ def reference_strata(
         else "; ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
         for values in (zip(*parts, strict=True) if parts else [()] * len(obs))
     ]
-    if control_column not in obs:
-        raise AlsigError(
-            f"config key score.control_column: '{control_column}' is not a sample column; "
-            f"available: {sorted(map(str, obs.columns))}."
+    # without the column (new samples of `alsig score`) no sample is a control; the caller warns
+    values = _text(obs[control_column]) if control_column in obs else [None] * len(obs)
+    if control_column in obs:
+        check_label(
+            control_label,
+            values,
+            "score.control_label",
+            consequence=f"no control in column '{control_column}', so z_vs_control is null "
+            "for every sample",
         )
-    values = _text(obs[control_column])
-    check_label(
-        control_label,
-        values,
-        "score.control_label",
-        consequence=f"no control in column '{control_column}', so z_vs_control is null for "
-        "every sample",
-    )
-    control = np.array([v == control_label for v in values])
+    control = np.array([v == control_label for v in values], dtype=bool)
     excluded = (
         np.array([v is not None for v in _text(obs[QC_EXCLUSION])])
         if QC_EXCLUSION in obs
