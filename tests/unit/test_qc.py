@@ -308,3 +308,14 @@ def test_pca_distance_uses_every_pc_asked_for_beyond_ten(caplog):
     assert "qc.pca_components is 40, but 24 samples x the PCA genes give 24 components" in (
         caplog.text
     )
+
+
+def test_no_expressed_gene_stops_qc_naming_the_filter_keys():
+    adata = simulate(n_samples=8, n_genes=50)
+    with pytest.raises(AlsigError) as error:
+        run_qc(adata, complete("qc", {"min_count": 1e9}), n_cpus=1)
+    assert str(error.value) == (
+        "no gene passes the expression filter in 8 samples (qc.min_count = 1e+09, "
+        "qc.min_total_count = 15); DE and enrichment would have nothing to test: lower them "
+        "(defaults 10 and 15)."
+    )

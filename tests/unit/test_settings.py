@@ -176,3 +176,28 @@ def test_type_errors_say_what_to_write():
         "config key output_dir: 123 is not of type 'string'; put it in quotes to make it text: \"123\""
         in problems
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("de", {"design": "~ condition + 0"}, "config key de.design: '~ condition + 0' has no"),
+        ("de", {"design": "~ sex + condition - 1"}, "has no intercept ('+ 0' / '- 1')"),
+        (
+            "de",
+            {
+                "contrasts": {
+                    "c": {"contrast": ["condition", "ALS", "control"], "design": "~ 0 + condition"}
+                }
+            },
+            "config key de.contrasts.c.design: '~ 0 + condition' has no intercept",
+        ),
+        ("qc", {"vst_n_genes": 2}, "config key qc.vst_n_genes: 2 gene(s) cannot fit the VST's"),
+    ],
+)
+def test_settings_that_cannot_give_a_result_are_refused(section, value, message):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config[section] = value
+    with pytest.raises(AlsigError) as error:
+        settings.RunSettings(config)
+    assert message in str(error.value)

@@ -182,7 +182,25 @@ def resolve_mapping(config: Mapping[str, Any], dataset: str, stage: str) -> dict
 def _check_qc(settings: dict[str, Any]) -> dict[str, Any]:
     if isinstance(settings["pca_colour_by"], str):
         settings["pca_colour_by"] = [settings["pca_colour_by"]]
+    if 0 < int(settings["vst_n_genes"]) < 3:
+        raise AlsigError(
+            f"config key qc.vst_n_genes: {settings['vst_n_genes']} gene(s) cannot fit the VST's "
+            "dispersion trend; use at least 3 (default 1000), or 0 for every gene."
+        )
     return settings
+
+
+#: ``+ 0``, ``0 +`` or ``- 1`` in a formula: no intercept.
+_NO_INTERCEPT = re.compile(r"(?:[~+]\s*0\b)|(?:-\s*1\b)")
+
+
+def _check_intercept(design: str, key: str) -> None:
+    """Refuse a design without an intercept: a contrast compares a level with its reference."""
+    if _NO_INTERCEPT.search(str(design)):
+        raise AlsigError(
+            f"config key {key}: '{design}' has no intercept ('+ 0' / '- 1'); a contrast compares "
+            "a level with the reference level, which needs one: remove that term."
+        )
 
 
 #: Why ``de.repeated_subjects: dupcor`` is refused (issue 27: allowed only if it passes the nulls).
@@ -201,6 +219,7 @@ def _subset(value: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def _check_de(settings: dict[str, Any]) -> dict[str, Any]:
+    _check_intercept(settings["design"], "de.design")
     contrasts: dict[str, Any] = {}
     for name, spec in settings["contrasts"].items():
         options = spec if isinstance(spec, Mapping) else {"contrast": spec}
@@ -214,6 +233,7 @@ def _check_de(settings: dict[str, Any]) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {"contrast": [factor, test, reference]}
         if options.get("design") is not None:
+            _check_intercept(options["design"], f"de.contrasts.{name}.design")
             entry["design"] = str(options["design"])
         if options.get("subset") is not None:
             entry["subset"] = _subset(options["subset"])

@@ -81,6 +81,12 @@ def run_qc(
         adata.obs[column] = values.to_numpy()
     adata.var[EXPRESSED] = expressed_genes(adata, settings)
     log.info("expressed genes: %d of %d", int(adata.var[EXPRESSED].sum()), adata.n_vars)
+    if not adata.var[EXPRESSED].any():
+        raise AlsigError(
+            f"no gene passes the expression filter in {adata.n_obs} samples (qc.min_count = "
+            f"{settings.min_count:g}, qc.min_total_count = {settings.min_total_count:g}); DE and "
+            "enrichment would have nothing to test: lower them (defaults 10 and 15)."
+        )
     normalise(adata, vst_n_genes=settings.vst_n_genes, n_cpus=n_cpus)
     table = sample_flags(adata, settings)
     kept = table["qc_kept"].to_numpy()
