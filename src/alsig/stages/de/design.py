@@ -102,20 +102,21 @@ def _interaction_notes(
     """
     notes = []
     for name, (factor, _, _) in named:
-        where = []
-        for partner in interaction_partners(design, factor):
-            values = meta[partner]
-            if isinstance(values.dtype, pd.CategoricalDtype):
-                where.append(f"{partner} = {values.cat.categories[0]} (its reference level)")
-            else:
-                where.append(f"{partner} = 0")
-        if where:
-            notes.append(
-                f"contrast '{name}': the design has an interaction of {factor} with "
-                f"{' and '.join(p.split(' ')[0] for p in where)}, so it is the {factor} effect "
-                f"where {' and '.join(where)} only, not over all samples; for one effect per "
-                "level, fit each level as its own subset"
-            )
+        partners = interaction_partners(design, factor)
+        if not partners:
+            continue
+        where = [
+            f"{p} = {meta[p].cat.categories[0]} (its reference level)"
+            if isinstance(meta[p].dtype, pd.CategoricalDtype)
+            else f"{p} = 0"
+            for p in partners
+        ]
+        notes.append(
+            f"contrast '{name}': the design has an interaction of {factor} with "
+            f"{' and '.join(partners)}, so it is the {factor} effect where "
+            f"{' and '.join(where)} only, not over all samples; for one effect per level, fit "
+            "each level as its own subset"
+        )
     return notes
 
 

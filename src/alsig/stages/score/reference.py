@@ -106,8 +106,9 @@ def reference_strata(
         for values in (zip(*parts, strict=True) if parts else [()] * len(obs))
     ]
     # without the column (new samples of `alsig score`) no sample is a control; the caller warns
-    values = _text(obs[control_column]) if control_column in obs else [None] * len(obs)
+    values: list[str | None] = [None] * len(obs)
     if control_column in obs:
+        values = _text(obs[control_column])
         check_label(
             control_label,
             values,
