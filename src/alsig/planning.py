@@ -19,7 +19,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +365,96 @@ def shared_sources(run: RunSettings) -> str | None:
         f"{groups}. The cross-cohort meta-analysis (catalog/axis_meta) counts them as "
         "independent cohorts, so the same samples enter it more than once and its pooled "
         "effects look more certain than they are."
+    )
+
+
+#: Fewer permutations than this: the enrichment's p-values and FDR are too coarse to report.
+FEW_PERMUTATIONS = 100
+
+
+def few_permutations(run: RunSettings) -> str | None:
+    """Name datasets whose enrichment runs on fewer than :data:`FEW_PERMUTATIONS` permutations.
+
+    Allowed (a quick look at a config), but its FDR rests on that many random sets per gene set
+    (at 1 every FDR is 0.5), so never without a word.
+
+    Parameters
+    ----------
+    run
+        The run's settings.
+
+    Returns
+    -------
+    str or None
+        A warning naming the datasets and their ``enrich.permutations``, or None.
+    """
+    few = {
+        dataset: run[dataset].enrich.permutations
+        for dataset in run.datasets
+        if run[dataset].enrich.permutations < FEW_PERMUTATIONS
+    }
+    if not few:
+        return None
+    named = ", ".join(f"{dataset} ({count})" for dataset, count in few.items())
+    return (
+        f"enrich.permutations is below {FEW_PERMUTATIONS} for {named}: a permutation p-value "
+        "cannot go below 1/(permutations+1) and every FDR rests on that many random sets per "
+        "gene set (at 1, all are 0.5). Use the default 1000 or more for results you report."
+    )
+
+
+def start_warnings(run: RunSettings) -> list[str]:
+    """Return what a run may do but must say at every start (and in ``alsig check-config``).
+
+    Parameters
+    ----------
+    run
+        The run's settings.
+
+    Returns
+    -------
+    list of str
+        :func:`shared_sources` and :func:`few_permutations`, those that have something to say.
+    """
+    return [warning for warning in (shared_sources(run), few_permutations(run)) if warning]
+
+
+def partial_outputs(outputs_by_job: Mapping[str, Sequence[str]]) -> str | None:
+    """Name jobs of which some files exist and others do not (e.g. a contrast was added).
+
+    Snakemake compares a job's settings with the last run's only when every file of the job
+    has a record, and reruns a job for a missing file only when that file is asked for. So
+    after ``de.contrasts`` gains a contrast and ``de.design`` changes, a target naming only
+    existing DE files (say ``<dataset>/de/summary.tsv``) is "up to date" with the old design.
+    The default target asks for every file, so it reruns the job; this says so at the start.
+
+    Parameters
+    ----------
+    outputs_by_job
+        Each job (rule without wildcards) and its output files.
+
+    Returns
+    -------
+    str or None
+        A warning naming each such job and a missing file, or None.
+    """
+    partial = {}
+    for job, files in outputs_by_job.items():
+        missing = [path for path in files if not os.path.exists(path)]
+        if missing and len(missing) < len(files):
+            partial[job] = missing
+    if not partial:
+        return None
+    named = "; ".join(
+        f"{job} lacks {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+        for job, missing in partial.items()
+    )
+    jobs = " ".join(f"--forcerun {job}" for job in partial)
+    return (
+        f"{named} (new in the config, or deleted) while its other files exist. The default "
+        "target reruns these jobs; a target naming only their existing files would keep "
+        "them as they are even if settings changed (Snakemake compares settings only when "
+        f"every file of a job has a record). To rerun them with such a target, add {jobs}."
     )
 
 

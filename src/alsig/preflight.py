@@ -36,7 +36,7 @@ import yaml
 
 from alsig.errors import AlsigError
 from alsig.genesets import read_manifest
-from alsig.planning import check_output_dir, shared_sources
+from alsig.planning import check_output_dir, start_warnings
 from alsig.settings import (
     STAGES,
     Contrast,
@@ -142,9 +142,8 @@ def preflight(config_path: str | Path, workdir: str | Path = ".") -> Findings:
         return findings  # the per-dataset checks assume a config of the schema's shape
     try:
         check_output_dir(str(Path(workdir) / output_dir_of(config)), list(config["datasets"]))
-        shared = shared_sources(RunSettings(config))
-        if shared:
-            findings.note(shared)
+        for warning in start_warnings(RunSettings(config)):
+            findings.note(warning)
     except AlsigError as error:
         findings.problem(str(error))
     quiet = logging.getLogger("alsig")
@@ -162,7 +161,9 @@ def preflight(config_path: str | Path, workdir: str | Path = ".") -> Findings:
 
 def _load(path: Path, findings: Findings) -> tuple[Mapping[str, Any], yaml.Node | None] | None:
     """Load the config and its composed YAML tree, or record why not and return None."""
-    problem = path_problem(path)
+    problem = path_problem(
+        path, example="config/config.yaml", holds="a YAML config with a 'datasets:' section"
+    )
     if problem:
         findings.problem(f"config file '{path}' {problem}.")
         return None
@@ -179,9 +180,10 @@ def _load(path: Path, findings: Findings) -> tuple[Mapping[str, Any], yaml.Node 
     for repeat in repeated_keys(text):
         findings.problem(f"config file '{path}': {repeat} is given twice: {REPEATED_KEY_HINT}.")
     if not isinstance(config, Mapping):
+        found = "only comments" if config is None else f"a {type(config).__name__}"
         findings.problem(
             f"config file '{path}': expected a mapping with a `datasets:` section at the top "
-            f"level, found {type(config).__name__}."
+            f"level, found {found} (see config/config.yaml)."
         )
         return None
     return config, root

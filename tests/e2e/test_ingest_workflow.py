@@ -55,6 +55,20 @@ def test_a_resource_setting_for_no_rule_stops_the_run_before_it_starts(tmp_path,
     assert right.returncode == 0, right.stderr[-2000:]
 
 
+def test_nested_config_values_are_typed_and_a_partly_written_job_is_named(tmp_path, demo_config):
+    """`--config 'de={alpha: 0.1}'` reaches the workflow as text unless read again as YAML; a DE
+    job with one file present and the rest missing gets no settings check from Snakemake."""
+    (tmp_path / "results/demo/de").mkdir(parents=True)
+    (tmp_path / "results/demo/de/summary.tsv").write_text("contrast\n")
+    result = run_workflow(
+        tmp_path, demo_config, "-n", extra_args=("--config", "de={alpha: 0.1, lfc_shrink: false}")
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "alsig warning: de_demo lacks results/demo/de/ALS_vs_control." in result.stderr
+    assert "add --forcerun de_demo." in result.stderr
+    assert "alsig warning: qc_demo" not in result.stderr  # none of its files exist yet
+
+
 def test_a_config_key_given_twice_stops_the_run(tmp_path, demo_config):
     """YAML keeps the last of two `de:` sections; the first one's design was dropped silently."""
     run_workflow(tmp_path, demo_config, "-n")  # writes config/config.yaml

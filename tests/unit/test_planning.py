@@ -222,6 +222,37 @@ def test_shared_sources_and_collections_checked_once_per_run(monkeypatch):
     )
 
 
+def test_few_permutations_are_named_at_the_start(monkeypatch):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    monkeypatch.chdir(REPO)
+    assert planning.start_warnings(RunSettings(config)) == []
+    config["enrich"] = {"permutations": 99}
+    config["datasets"]["demo"]["enrich"] = {"permutations": 1}
+    config["datasets"]["again"] = dict(config["datasets"]["demo"], enrich={"permutations": 100})
+    warnings = planning.start_warnings(RunSettings(config))
+    assert len(warnings) == 2  # the two datasets share a counts file, and the permutations
+    assert warnings[1].startswith(
+        "enrich.permutations is below 100 for demo (1): a permutation p-value cannot go below "
+        "1/(permutations+1)"
+    )
+
+
+def test_jobs_with_some_files_missing_are_named(tmp_path):
+    done, partial = tmp_path / "done.tsv", tmp_path / "old.tsv"
+    done.write_text("x")
+    partial.write_text("x")
+    outputs = {
+        "qc_demo": [str(done)],
+        "de_demo": [str(partial), str(tmp_path / "new.tsv"), str(tmp_path / "new.png")],
+        "enrich_demo": [str(tmp_path / "not_yet.tsv")],
+    }
+    warning = planning.partial_outputs(outputs)
+    assert warning.startswith(f"de_demo lacks {tmp_path / 'new.tsv'} and 1 more (new in the config")
+    assert warning.endswith("To rerun them with such a target, add --forcerun de_demo.")
+    assert "qc_demo" not in warning and "enrich_demo" not in warning
+    assert planning.partial_outputs({"qc_demo": [str(done)]}) is None
+
+
 def test_output_dir_must_be_a_folder_and_dataset_ids_not_the_runs_own_names(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(AlsigError, match="config key output_dir: '.*file' is a file, not a folder"):

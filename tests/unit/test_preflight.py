@@ -219,3 +219,35 @@ def test_two_datasets_on_one_counts_file_are_named(project, capsys):
     assert "note: again, demo read the same counts file" not in out  # order is the config's
     assert "note: demo, again read the same counts file" in out
     assert "counts them as independent cohorts" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            None,
+            "is a directory, not a file (it is empty); give the path of the file itself, "
+            "e.g. 'config/config.yaml'.",
+        ),
+        ("", "is empty; expected a YAML config with a 'datasets:' section."),
+        (
+            "# nothing yet\n",
+            "expected a mapping with a `datasets:` section at the top level, "
+            "found only comments (see config/config.yaml).",
+        ),
+        (
+            "- demo\n",
+            "expected a mapping with a `datasets:` section at the top level, "
+            "found a list (see config/config.yaml).",
+        ),
+    ],
+)
+def test_a_config_path_that_is_no_config_says_what_a_config_is(project, capsys, text, message):
+    path = project.dir / "given"
+    if text is None:
+        path.mkdir()
+    else:
+        path.write_text(text)
+    code, _, err = run(path, capsys)
+    assert code == 2
+    assert f"config file '{path}' {message}" in err or f"config file '{path}': {message}" in err

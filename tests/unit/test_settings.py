@@ -178,6 +178,38 @@ def test_type_errors_say_what_to_write():
     )
 
 
+def test_a_quoted_number_is_told_to_lose_its_quotes_not_to_add_a_dot():
+    config = demo_config()
+    config["de"] = {"alpha": "0.1"}
+    assert settings.schema_errors(config) == [
+        "config key de.alpha: '0.1' is not of type 'number'; it is the text '0.1': write the "
+        "number without quotes (values inside `snakemake --config key={...}` are read as YAML, "
+        "as in the config file)"
+    ]
+
+
+def test_nested_snakemake_config_values_are_read_as_the_config_file_reads_them():
+    """Snakemake reads `--config 'de={alpha: 0.1}'` with YAML's base loader (every value text),
+    then merges it over the config file; the workflow reads those texts again as YAML."""
+    config = demo_config()
+    config["de"] = {"alpha": "0.1", "design": "~ sex + condition", "lfc_shrink": True}
+    config["qc"] = {"pca_components": "4", "collapse_by": "subject"}
+    config["enrich"] = {"multilevel": "false", "permutations": 200}
+    config["output_dir"] = "123"  # a top-level value Snakemake typed itself
+    cli = {
+        "de": {"alpha": "0.1", "design": "~ sex + condition"},
+        "qc": {"pca_components": "4", "collapse_by": "subject"},
+        "enrich": {"multilevel": "false"},
+        "output_dir": "123",
+    }
+    settings.retype_cli_values(config, cli)
+    assert config["de"] == {"alpha": 0.1, "design": "~ sex + condition", "lfc_shrink": True}
+    assert config["qc"] == {"pca_components": 4, "collapse_by": "subject"}
+    assert config["enrich"] == {"multilevel": False, "permutations": 200}
+    assert config["output_dir"] == "123"
+    assert settings.schema_errors(config) == []
+
+
 @pytest.mark.parametrize(
     ("section", "value", "message"),
     [

@@ -63,6 +63,9 @@ skip_dataframe_imports()
 config_problems = [
     problem for path in workflow.configfiles for problem in repeated_key_problems(path)
 ]
+# `--config de={alpha: 0.1}` reaches us as text ('0.1'): read it as the config file would
+if len(workflow.modifier_stack) == 1:
+    alsig_settings.retype_cli_values(config, workflow.config_settings.config)
 config_problems += alsig_settings.schema_errors(config)
 if config_problems:
     sys.exit("alsig config error:\n  " + "\n  ".join(config_problems))
@@ -92,9 +95,8 @@ except AlsigError as error:
     sys.exit(f"alsig config error: {error}")
 if DROPPED_DATASETS:
     print(f"alsig warning: {DROPPED_DATASETS}", file=sys.stderr)
-SHARED_SOURCES = planning.shared_sources(SETTINGS)
-if SHARED_SOURCES:
-    print(f"alsig warning: {SHARED_SOURCES}", file=sys.stderr)
+for start_warning in planning.start_warnings(SETTINGS):
+    print(f"alsig warning: {start_warning}", file=sys.stderr)
 
 
 def check_rule_settings():
@@ -117,6 +119,25 @@ def check_rule_settings():
         )
     except AlsigError as error:
         sys.exit(f"alsig error: {error}")
+
+
+def warn_partial_outputs():
+    """Say at the start which jobs have some files but not others (planning.partial_outputs):
+    Snakemake then skips its check of their settings. Called at the end of the Snakefile, once
+    every rule exists; the main process only (a Slurm job parses the Snakefile too)."""
+    if (
+        len(getattr(workflow, "modifier_stack", ())) != 1
+        or not workflow.is_main_process
+    ):
+        return
+    outputs = {
+        each.name: [str(path) for path in each.output if not path.flags.get("temp")]
+        for each in workflow.rules
+        if each.output and not each.has_wildcards()
+    }
+    warning = planning.partial_outputs(outputs)
+    if warning:
+        print(f"alsig warning: {warning}", file=sys.stderr)
 
 
 def out(path):

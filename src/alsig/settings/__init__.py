@@ -3,10 +3,12 @@
 :mod:`alsig.settings.schema` reads ``workflow/schemas/config.schema.yaml``, the one source of
 every key and default, and resolves a dataset's stage section; :mod:`alsig.settings.stages`
 holds the frozen settings object of each stage; :mod:`alsig.settings.run` resolves a whole run
-once. Standard library (and jsonschema/yaml for the schema itself) only: the workflow imports it
-at parse time.
+once; :mod:`alsig.settings.cli_values` reads nested ``snakemake --config`` values as YAML.
+Standard library (and jsonschema/yaml for the schema itself) only: the workflow imports it at
+parse time.
 """
 
+from alsig.settings.cli_values import retype_cli_values
 from alsig.settings.run import DatasetSettings, RunSettings, complete, output_dir_of, resolve
 from alsig.settings.schema import (
     STAGES,
@@ -51,6 +53,7 @@ __all__ = [
     "output_dir_of",
     "resolve",
     "resolve_mapping",
+    "retype_cli_values",
     "schema_errors",
     "section",
 ]

@@ -383,6 +383,10 @@ def schema_errors(config: Mapping[str, Any]) -> list[str]:
     return messages
 
 
+# a number YAML 1.1 reads as text: an exponent with no dot in the mantissa (1e-12, 5E3)
+_YAML11_TEXT_NUMBER = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+
+
 def _type_hint(error: Any) -> str:
     """Return what to write when YAML read a value as another type than the schema wants."""
     if error.validator != "type":
@@ -398,9 +402,14 @@ def _type_hint(error: Any) -> str:
             float(value)
         except ValueError:
             return ""
+        if _YAML11_TEXT_NUMBER.match(value):
+            return (
+                f"; YAML reads {value} as text (it wants a dot in a number with an exponent): "
+                "write e.g. 1.0e-12, or the plain number"
+            )
         return (
-            f"; YAML reads {value} as text (it wants a dot in a number with an exponent): "
-            "write e.g. 1.0e-12, or the plain number"
+            f"; it is the text '{value}': write the number without quotes (values inside "
+            "`snakemake --config key={...}` are read as YAML, as in the config file)"
         )
     if "string" in wanted and isinstance(value, bool | int | float):
         return f'; put it in quotes to make it text: "{value}"'

@@ -13,7 +13,13 @@ from pathlib import Path
 from alsig.errors import AlsigError, where
 
 
-def path_problem(path: str | Path, *, allow_empty: bool = False) -> str | None:
+def path_problem(
+    path: str | Path,
+    *,
+    allow_empty: bool = False,
+    example: str = "data/counts.tsv.gz",
+    holds: str = "a table with a header line",
+) -> str | None:
     """Why ``path`` cannot be read as an input file, or None when it can.
 
     Parameters
@@ -22,6 +28,10 @@ def path_problem(path: str | Path, *, allow_empty: bool = False) -> str | None:
         The input file.
     allow_empty
         Accept a 0-byte file (the caller reports it in its own words).
+    example
+        A path of the kind wanted, named when ``path`` is a directory.
+    holds
+        What the file should hold, named when it is empty.
 
     Returns
     -------
@@ -33,15 +43,15 @@ def path_problem(path: str | Path, *, allow_empty: bool = False) -> str | None:
         return "does not exist; check the path in the config"
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.is_file())[:5]
-        holds = f" (it holds {', '.join(map(repr, inside))})" if inside else " (it is empty)"
+        listing = f" (it holds {', '.join(map(repr, inside))})" if inside else " (it is empty)"
         return (
-            f"is a directory, not a file{holds}; give the path of the file itself, e.g. "
-            "'data/counts.tsv.gz'"
+            f"is a directory, not a file{listing}; give the path of the file itself, e.g. "
+            f"'{example}'"
         )
     if not os.access(path, os.R_OK):
         return "cannot be read (permission denied); check the file's permissions"
     if not allow_empty and path.stat().st_size == 0:
-        return "is empty; expected a table with a header line"
+        return f"is empty; expected {holds}"
     return None
 
 
