@@ -22,6 +22,7 @@ from typing import Any
 from alsig.errors import AlsigError, where
 from alsig.io import open_text, write_text
 from alsig.resources import geneset_manifest
+from alsig.validation import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,9 @@ def resolve_collections(
     Shipped ids from ``enrich.collections`` plus user GMT files from ``enrich.extra_gmt``
     (``[{id, path}]``, paths relative to ``base_dir``).
 
-    An unknown id, a repeated id or a missing user file is an :class:`AlsigError` naming the config
-    key. An optional shipped collection whose file does not exist (yet) is skipped with a warning.
+    Every problem :func:`collection_problems` finds, and a missing user file, is an
+    :class:`AlsigError` naming the config key. An optional shipped collection whose file does
+    not exist (yet) is skipped with a warning.
 
     Parameters
     ----------
@@ -219,61 +221,88 @@ def resolve_collections(
         Shipped collections in the given order, then the user ones.
     """
     shipped = read_manifest(manifest)
-    chosen = _shipped_collections(collection_ids, shipped, key)
-    taken = set(shipped)
+    problems = collection_problems(collection_ids, extra_gmt, shipped, key=key)
+    if problems:
+        raise AlsigError("\n".join(problems))
+    chosen = []
+    for cid in collection_ids or ():
+        collection = shipped[cid]
+        if collection.path.exists():
+            chosen.append(collection)
+        else:  # an optional one (collection_problems refused the others)
+            log.warning(
+                "collection '%s' skipped: its file %s does not exist (yet)", cid, collection.path
+            )
     for i, entry in enumerate(extra_gmt or ()):
-        collection = _user_collection(f"config key enrich.extra_gmt[{i}]", entry, taken, base_dir)
-        taken.add(collection.id)
-        chosen.append(collection)
+        chosen.append(_user_collection(f"config key enrich.extra_gmt[{i}]", entry, base_dir))
     return chosen
 
 
-def _shipped_collections(
-    collection_ids: Sequence[str], shipped: Mapping[str, Collection], listed_under: str
-) -> list[Collection]:
-    chosen: list[Collection] = []
+def collection_problems(
+    collection_ids: Sequence[str],
+    extra_gmt: Sequence[Mapping[str, str]],
+    shipped: Mapping[str, Collection],
+    key: str = "enrich.collections",
+) -> list[str]:
+    """Every problem of a run's collection ids, one line each naming its config key.
+
+    The run (:func:`resolve_collections`) stops on them; ``alsig check-config`` lists them all.
+    Ids only: whether a user's GMT file can be read is the readers' question.
+
+    Parameters
+    ----------
+    collection_ids
+        Ids of shipped collections, as listed under ``key``.
+    extra_gmt
+        User collections (``enrich.extra_gmt``): their ids must be valid and new.
+    shipped
+        The shipped collections (:func:`read_manifest`).
+    key
+        The config key that lists ``collection_ids``.
+
+    Returns
+    -------
+    list of str
+        ``config key <key>[i]: ...`` lines; empty when all is well.
+    """
+    problems = []
     seen: set[str] = set()
     for i, cid in enumerate(collection_ids or ()):
-        key = f"config key {listed_under}[{i}]"
+        where_listed = f"config key {key}[{i}]"
         if cid not in shipped:
-            raise AlsigError(
-                f"{key}: unknown collection '{cid}'; shipped collections are {sorted(shipped)} "
-                "(resources/genesets/manifest.tsv). Add your own GMT under enrich.extra_gmt."
+            problems.append(
+                f"{where_listed}: unknown collection '{cid}'; shipped collections are "
+                f"{', '.join(sorted(shipped))} (resources/genesets/manifest.tsv)."
+                f"{did_you_mean(cid, shipped)} Add your own GMT under enrich.extra_gmt."
             )
-        if cid in seen:
-            raise AlsigError(f"{key}: collection '{cid}' is listed twice.")
+        elif cid in seen:
+            problems.append(f"{where_listed}: collection '{cid}' is listed twice.")
+        elif not shipped[cid].path.exists() and not shipped[cid].optional:
+            problems.append(
+                f"{where_listed}: the file of collection '{cid}' ({shipped[cid].path}) is "
+                "missing; regenerate resources/genesets with `python scripts/build_genesets.py`."
+            )
         seen.add(cid)
-        collection = shipped[cid]
-        if not collection.path.exists():
-            if collection.optional:
-                log.warning(
-                    "collection '%s' skipped: its file %s does not exist (yet)",
-                    cid,
-                    collection.path,
-                )
-                continue
-            raise AlsigError(
-                f"{key}: the file of collection '{cid}' ({collection.path}) is missing; "
-                "regenerate resources/genesets with `python scripts/build_genesets.py`."
+    taken = set(shipped)
+    for i, entry in enumerate(extra_gmt or ()):
+        cid = str((entry or {}).get("id", "")).strip()
+        where_listed = f"config key enrich.extra_gmt[{i}].id"
+        if not COLLECTION_ID.match(cid):
+            problems.append(
+                f"{where_listed}: '{cid}' is not a valid collection id (letters, digits, '_', "
+                "'-'; it becomes an output file name)."
             )
-        chosen.append(collection)
-    return chosen
+        elif cid in taken:
+            problems.append(
+                f"{where_listed}: '{cid}' is already used by another collection; pick another id."
+            )
+        taken.add(cid)
+    return problems
 
 
-def _user_collection(
-    key: str, entry: Mapping[str, str], taken: set[str], base_dir: str | Path
-) -> Collection:
+def _user_collection(key: str, entry: Mapping[str, str], base_dir: str | Path) -> Collection:
     cid = str((entry or {}).get("id", "")).strip()
     raw_path = str((entry or {}).get("path", "")).strip()
-    if not COLLECTION_ID.match(cid):
-        raise AlsigError(
-            f"{key}.id: '{cid}' is not a valid collection id (letters, digits, '_', '-'; "
-            "it becomes an output file name)."
-        )
-    if cid in taken:
-        raise AlsigError(
-            f"{key}.id: '{cid}' is already used by another collection; pick another id."
-        )
     path = Path(raw_path)
     if not path.is_absolute():
         path = Path(base_dir) / path

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from alsig.errors import AlsigError
-from alsig.genesets import read_manifest
+from alsig.genesets import collection_problems, read_manifest
 from alsig.planning import check_output_dir, start_warnings
 from alsig.settings import (
     STAGES,
@@ -349,40 +349,21 @@ def _check_extra_files(
 
 
 def _check_collections(stages: Mapping[str, dict[str, Any]], dataset: str, found: Findings) -> None:
-    """Check the collection lists against the shipped manifest: known, listed once, own ids."""
+    """Check the collection lists as the run will (genesets.collection_problems), all at once."""
     enrich = stages.get("enrich")
     if not enrich:
         return
     try:
-        shipped = sorted(read_manifest())
+        shipped = read_manifest()
     except AlsigError as error:
         found.problem(str(error))
         return
-    lists = {
-        "enrich.collections": enrich.get("collections") or [],
-        "subtypes.enrich_collections": (stages.get("subtypes") or {}).get("enrich_collections")
-        or [],
-    }
-    for key, names in lists.items():
-        seen: set[str] = set()
-        for name in names:
-            if name not in shipped:
-                found.problem(
-                    f"dataset {dataset}: config key {key}: '{name}' is not a shipped "
-                    f"collection ({', '.join(shipped)}).{did_you_mean(name, shipped)} Add your "
-                    "own GMT under enrich.extra_gmt."
-                )
-            elif name in seen:
-                found.problem(f"dataset {dataset}: config key {key}: '{name}' is listed twice.")
-            seen.add(name)
-    taken = set(shipped)
-    for i, entry in enumerate(enrich.get("extra_gmt") or []):
-        if entry["id"] in taken:
-            found.problem(
-                f"dataset {dataset}: config key enrich.extra_gmt[{i}].id: '{entry['id']}' is "
-                "already used by another collection; pick another id."
-            )
-        taken.add(entry["id"])
+    subtype_ids = (stages.get("subtypes") or {}).get("enrich_collections") or []
+    problems = collection_problems(
+        enrich.get("collections") or [], enrich.get("extra_gmt") or [], shipped
+    ) + collection_problems(subtype_ids, [], shipped, key="subtypes.enrich_collections")
+    for problem in problems:
+        found.problem(f"dataset {dataset}: {problem}")
 
 
 # -- the samples -------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_paths_columns_and_collections(project, capsys):
     assert "datasets.demo.te_counts: file '.' is a directory, not a file" in err
     assert "column 'tisue' (for `region`) is not in the sample sheet" in err
     assert "Did you mean 'tissue'?" in err
-    assert "enrich.collections: 'hallmarks' is not a shipped collection" in err
+    assert "enrich.collections[0]: unknown collection 'hallmarks'; shipped collections are" in err
     assert "Did you mean 'hallmark'?" in err
 
 
@@ -187,9 +187,9 @@ def test_collection_lists_output_dir_and_reserved_ids(project, capsys):
     config["output_dir"] = "outfile"
     code, _, err = run(project(), capsys)
     assert code == 2
-    assert "config key enrich.collections: 'hallmark' is listed twice." in err
+    assert "config key enrich.collections[1]: collection 'hallmark' is listed twice." in err
     assert "config key enrich.extra_gmt[0].id: 'hallmark' is already used" in err
-    assert "config key subtypes.enrich_collections: 'nope' is not a shipped collection" in err
+    assert "config key subtypes.enrich_collections[0]: unknown collection 'nope'" in err
     assert "config key output_dir: 'outfile' is a file, not a folder" in err or (
         f"config key output_dir: '{project.dir / 'outfile'}' is a file" in err
     )
