@@ -12,6 +12,7 @@ import yaml
 
 from alsig import planning
 from alsig.errors import AlsigError
+from alsig.genesets import count_gene_sets
 from alsig.settings import RunSettings, complete
 from tests.conftest import REPO
 
@@ -181,9 +182,9 @@ def test_each_enrich_job_resolves_its_collections_once(tmp_path, monkeypatch):
     """Snakemake asks for every enrich job's input, memory and runtime while it builds the DAG:
     the run's settings are resolved once and the collection files once per settings."""
     calls = []
-    resolve = planning.resolve_collections
+    resolve = planning.files.resolve_collections
     monkeypatch.setattr(
-        planning, "resolve_collections", lambda *a, **k: calls.append(a) or resolve(*a, **k)
+        planning.files, "resolve_collections", lambda *a, **k: calls.append(a) or resolve(*a, **k)
     )
     enrich, de_table = sizing_case(tmp_path, sets=3, permutations=10, genes=100)
     settings = complete("enrich", enrich)
@@ -198,10 +199,10 @@ def test_gene_set_count_follows_the_file(tmp_path):
     """The count is cached per file version, never stale after the file changes."""
     gmt = tmp_path / "c.gmt"
     gmt.write_text("# comment\nA\tna\tTP53\n\nB\tna\tSOD1\n")
-    assert planning.count_gene_sets(gmt) == 2
+    assert count_gene_sets(gmt) == 2
     gmt.write_text("A\tna\tTP53\n")
     os.utime(gmt, ns=(gmt.stat().st_atime_ns, gmt.stat().st_mtime_ns + 1_000_000))
-    assert planning.count_gene_sets(gmt) == 1
+    assert count_gene_sets(gmt) == 1
 
 
 def test_shared_sources_and_collections_checked_once_per_run(monkeypatch):
