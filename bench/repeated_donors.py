@@ -82,7 +82,7 @@ def stage_inputs(adata, design: str, contrast: tuple[str, str, str]):
     excluded = excluded_samples(adata.obs)
     obs = adata.obs.loc[[s for s in adata.obs_names if s not in excluded]]
     meta, _ = prepare_metadata(obs, design, "bench", contrast)
-    counts, var = genes_to_test(adata, meta, {"genes": "expressed"}, "bench")
+    counts, var = genes_to_test(adata, meta, "expressed", "bench")
     X = design_matrix(meta, design).astype(float)
     X.index = meta.index
     frame = pd.DataFrame(counts, index=meta.index, columns=var.index.astype(str))

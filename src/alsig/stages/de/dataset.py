@@ -92,8 +92,10 @@ def genes_to_test(
     Raises
     ------
     AlsigError
-        No gene has a count.
+        No gene has a count, or ``genes_tested`` is neither ``expressed`` nor ``all``.
     """
+    if genes_tested not in ("expressed", "all"):
+        raise AlsigError(f"{name}: genes to test are 'expressed' or 'all', not {genes_tested!r}.")
     genes = np.ones(adata.n_vars, dtype=bool)
     if genes_tested == "expressed":
         if EXPRESSED in adata.var:
