@@ -1,7 +1,12 @@
 """Build resources/signatures/ (alsig_signatures.tsv and alsig_signatures.gmt).
 
     python scripts/build_signatures.py                 # curated lists + Hallmark -> TSV -> GMT
-    python scripts/build_signatures.py --gmt-only      # regenerate the GMT from an edited TSV
+    python scripts/build_signatures.py --check         # the shipped TSV is what this script builds
+    python scripts/build_signatures.py --gmt-only      # the GMT again from the shipped TSV
+
+The lists in this script (``CURATED``, ``ORDER``, ``HALLMARK_DERIVED``) are the source of the
+shipped table: to add or change a signature, edit them and rebuild (an edit of the TSV alone is
+lost at the next build, and ``--check``, run by the tests, fails on it).
 
 The curated gene lists below come from ../shared/science/resistance_axes.md; Hallmark-derived
 signatures are expanded from the MSigDB v7.4 GMT (CC BY 4.0). Every symbol is checked against the
@@ -12,6 +17,7 @@ current HGNC symbol and reported; a symbol the map does not know stops the build
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +30,8 @@ from alsig.signatures.library import DEFAULT_GMT, signatures_to_gmt, signatures_
 from alsig.signatures.model import TABLE_COLUMNS, Signature  # noqa: E402
 from alsig.signatures.readers import DEFAULT_TABLE, read_signature_table  # noqa: E402
 
-HALLMARK_GMT = REPO.parent / "shared" / "data" / "genesets" / "h.all.v7.4.symbols.gmt.gz"
+SHARED_DATA = Path(os.environ.get("ALSIG_SHARED_DATA", REPO.parent / "shared" / "data"))
+HALLMARK_GMT = SHARED_DATA / "genesets" / "h.all.v7.4.symbols.gmt.gz"
 HALLMARK = (
     "MSigDB Hallmark v7.4 {set} (CC BY 4.0); Liberzon 2015 Cell Syst DOI:10.1016/j.cels.2015.12.004"
 )
@@ -407,10 +414,16 @@ def write_signature_gmt(signatures: list[Signature], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the signature table and GMT; returns the exit status."""
+    """Build the signature table and GMT (or check them); returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--gmt-only", action="store_true", help="only regenerate the GMT from the TSV"
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--gmt-only", action="store_true", help="only regenerate the GMT from the shipped TSV"
+    )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="build the table in memory and compare it with --table; write nothing",
     )
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
     parser.add_argument("--gmt", type=Path, default=DEFAULT_GMT)
@@ -422,6 +435,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             signatures = curated_signatures(args.hallmark)
         renamed = check_symbols(signatures)
+        if args.check:
+            return _check_table(signatures, args.table)
+        if renamed and args.gmt_only:
+            print(
+                f"error: {args.table} holds outdated symbols {renamed}; rebuild the table "
+                "(python scripts/build_signatures.py) instead of --gmt-only",
+                file=sys.stderr,
+            )
+            return 1
         if renamed:
             print(f"renamed outdated symbols: {renamed}")
         if not args.gmt_only:
@@ -433,8 +455,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     n_rows = sum(len(s.up) + len(s.down) for s in signatures)
-    print(f"{len(signatures)} signatures, {n_rows} rows -> {args.table}, {args.gmt}")
+    written = (
+        f"{args.gmt} ({args.table} unchanged)" if args.gmt_only else f"{args.table}, {args.gmt}"
+    )
+    print(f"{len(signatures)} signatures, {n_rows} rows -> {written}")
     return 0
+
+
+def _check_table(signatures: list[Signature], table: Path) -> int:
+    """Compare the built rows with the shipped table's; print what differs. Exit status."""
+    built = [tuple(row[c] for c in TABLE_COLUMNS) for row in signatures_to_rows(signatures)]
+    lines = table.read_text(encoding="utf-8").splitlines()
+    shipped = [tuple(line.split("\t")) for line in lines[1:] if line]
+    if lines[:1] == ["\t".join(TABLE_COLUMNS)] and built == shipped:
+        print(f"{table}: as this script builds it ({len(built)} rows)")
+        return 0
+    for row in sorted(set(shipped) - set(built)):
+        print(f"only in {table.name}: {' | '.join(row)}", file=sys.stderr)
+    for row in sorted(set(built) - set(shipped)):
+        print(f"only in the script's lists: {' | '.join(row)}", file=sys.stderr)
+    if set(built) == set(shipped):
+        print("the same rows in another order (ORDER)", file=sys.stderr)
+    print(
+        f"error: {table} is not what scripts/build_signatures.py builds; edit the lists in the "
+        "script (CURATED, ORDER, HALLMARK_DERIVED) and rebuild, not the table",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -96,3 +96,30 @@ def test_build_script_regenerates_the_same_gmt(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == DEFAULT_GMT.read_bytes()
+
+
+def test_the_shipped_signature_table_is_what_the_build_script_builds(shared_data, tmp_path):
+    """The script's lists are the source of the table: a row added to the TSV by hand would be
+    lost at the next build, so the table must equal the build (the Hallmark GMT is shared data)."""
+    script = str(REPO / "scripts/build_signatures.py")
+    hallmark = str(shared_data / "genesets" / "h.all.v7.4.symbols.gmt.gz")
+    done = subprocess.run(
+        [sys.executable, script, "--check", "--hallmark", hallmark],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "as this script builds it" in done.stdout
+    edited = tmp_path / "edited.tsv"
+    shipped = (REPO / "resources/signatures/alsig_signatures.tsv").read_text()
+    edited.write_text(shipped + "nrf2_targets\toxidative_stress\tGCLC\tup\tby hand\n")
+    done = subprocess.run(
+        [sys.executable, script, "--check", "--hallmark", hallmark, "--table", str(edited)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert (
+        "only in edited.tsv: nrf2_targets | oxidative_stress | GCLC | up | by hand" in done.stderr
+    )
+    assert "edit the lists in the script (CURATED, ORDER, HALLMARK_DERIVED)" in done.stderr

@@ -19,6 +19,10 @@ HEADER = "signature\taxis\tgene\tdirection\tsource\n"
 def test_shipped_table_is_complete_and_sourced():
     sigs = {s.name: s for s in read_signature_table(DEFAULT_TABLE)}
     assert len(sigs) == 24
+    readme = (REPO / "resources" / "signatures" / "README.md").read_text()
+    # its table lists each (the cell-type markers as `celltype_neurons`, `_astrocytes`, ...)
+    listed = [name for name in sigs if f"`{name}`" in readme or f"`_{name[9:]}`" in readme]
+    assert listed == list(sigs)
     axes = {s.axis for s in sigs.values()}
     assert {
         "excitotoxicity",
@@ -113,8 +117,8 @@ def test_user_gmt_and_tsv_add_or_replace(tmp_path):
     tsv.write_text("signature\taxis\tgene\tdirection\nother\tcustom\tGFAP\tup\n")
     added = configured_signatures([str(gmt), {"path": str(tsv)}], replace=False)
     names = [s.name for s in added]
-    assert names[:24] == [s.name for s in read_signature_table(DEFAULT_TABLE)]
-    assert names[24:] == ["my_sig", "plain", "other"]
+    shipped = [s.name for s in read_signature_table(DEFAULT_TABLE)]
+    assert names == [*shipped, "my_sig", "plain", "other"]
     assert added[-1].sources[("GFAP", "up")] == f"user file {tsv}"
     replaced = configured_signatures([gmt], replace=True)
     assert [s.name for s in replaced] == ["my_sig", "plain"]
