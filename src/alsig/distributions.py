@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 RankMethod = Literal["average", "min", "ordinal"]
@@ -288,3 +289,27 @@ def bh_adjust(pvalues: np.ndarray) -> np.ndarray:
     out = np.empty_like(adjusted)
     np.put_along_axis(out, order, adjusted, axis=-1)
     return np.clip(out, 0.0, 1.0)
+
+
+def benjamini_hochberg(pvalues: ArrayLike) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values of the tests made; NaN (no test) stays NaN.
+
+    R's ``p.adjust(p, "BH")`` with ``NA``: a missing p-value is not counted among the tests.
+    The one BH of the package (DE, voom, enrichment, axis tests), on :func:`bh_adjust`.
+
+    Parameters
+    ----------
+    pvalues
+        P-values in [0, 1], NaN where no test was made (any shape).
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, the shape of ``pvalues``.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        adjusted[tested] = bh_adjust(p[tested])
+    return adjusted

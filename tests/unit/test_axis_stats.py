@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 
 from alsig.cellmix import indices_from_table, pooled_pair, share_removed
+from alsig.distributions import benjamini_hochberg
 from alsig.settings import Contrast
 from alsig.signatures import signatures_of_run
 from alsig.signatures.model import Signature
-from alsig.stages.axes.effects import axis_tests, benjamini_hochberg
+from alsig.stages.axes.effects import axis_tests
 from alsig.stages.axes.figures import plot_axis_forest
 from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.meta import axis_meta, dersimonian_laird

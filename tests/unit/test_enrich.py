@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 import yaml
 
+from alsig.distributions import benjamini_hochberg
 from alsig.errors import AlsigError
 from alsig.genesets import read_manifest, resolve_collections
 from alsig.gsea import PrerankOptions, engine_records, pvalue_floor
@@ -21,7 +22,6 @@ from alsig.settings import complete
 from alsig.stages.enrich.dotplot import LABEL_LINES, LABEL_WIDTH, dotplot, plot_label
 from alsig.stages.enrich.ranking import prepare_ranking
 from alsig.stages.enrich.results import (
-    benjamini_hochberg,
     check_result,
     conform_result,
     coverage_table,

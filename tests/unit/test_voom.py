@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
+from alsig.distributions import benjamini_hochberg
 from alsig.errors import AlsigError
 from alsig.stages.de.design import design_matrix
 from alsig.toy import toy_cohort
 from alsig.voom import (
-    benjamini_hochberg,
     effective_library_sizes,
     fit_prior,
     fit_repeated,

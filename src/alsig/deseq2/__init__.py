@@ -9,7 +9,7 @@ pydeseq2 0.5.4's to the precision of its optimisers and do not depend on chunk s
 
 from alsig.deseq2.design import Design
 from alsig.deseq2.engine import fit_deseq2
-from alsig.deseq2.filtering import FilterResult, benjamini_hochberg, independent_filtering
+from alsig.deseq2.filtering import FilterResult, independent_filtering
 from alsig.deseq2.fit import DEResults, DESeq2Fit
 from alsig.deseq2.passes import DESeq2Options
 from alsig.deseq2.shrink import ShrinkResult
@@ -28,7 +28,6 @@ __all__ = [
     "ShrinkResult",
     "SizeFactorFit",
     "WaldTest",
-    "benjamini_hochberg",
     "fit_deseq2",
     "independent_filtering",
     "median_of_ratios",

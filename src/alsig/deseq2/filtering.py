@@ -27,15 +27,6 @@ N_THETA = 50
 LOWESS_FRACTION = 1.0 / 5.0
 
 
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """BH-adjusted p-values; NaN stays NaN and does not count as a test."""
-    padj = np.full(pvalues.shape, np.nan)
-    ok = ~np.isnan(pvalues)
-    if ok.any():
-        padj[ok] = bh_adjust(pvalues[ok])
-    return padj
-
-
 def lowess(
     x: np.ndarray, y: np.ndarray, frac: float = 2.0 / 3.0, iterations: int = 3
 ) -> np.ndarray:

@@ -20,7 +20,7 @@ from alsig.deseq2 import glm
 from alsig.deseq2.chunks import Blocks, gene_chunks, genes_by_samples
 from alsig.deseq2.cooks import CooksLayout
 from alsig.deseq2.design import Design
-from alsig.deseq2.filtering import FilterResult, benjamini_hochberg, independent_filtering
+from alsig.deseq2.filtering import FilterResult, independent_filtering
 from alsig.deseq2.passes import (
     CooksState,
     DESeq2Options,
@@ -34,7 +34,7 @@ from alsig.deseq2.shrink import ShrinkResult, fit_prior_variance, grid_shrink, s
 from alsig.deseq2.size_factors import SizeFactorFit
 from alsig.deseq2.trend import DispersionPrior, DispersionTrend
 from alsig.deseq2.wald import WaldTest, wald_test
-from alsig.distributions import chi2_sf
+from alsig.distributions import benjamini_hochberg, chi2_sf
 
 LN2 = math.log(2.0)
 

@@ -20,7 +20,7 @@ methods, checked against R (limma 3.54, lme4 + lmerTest) in ``tests/unit/test_vo
 """
 
 from alsig.voom.dupcor import DupCor, duplicate_correlation
-from alsig.voom.ebayes import benjamini_hochberg, fit_prior, moderated_t, trigamma_inverse
+from alsig.voom.ebayes import fit_prior, moderated_t, trigamma_inverse
 from alsig.voom.models import GeneFits, block_correlations, fit_gls, fit_mixed
 from alsig.voom.normalise import effective_library_sizes, log_cpm, median_ratio_size_factors
 from alsig.voom.power import minimum_detectable_lfc, planned_mde
@@ -42,7 +42,6 @@ __all__ = [
     "RepeatedFit",
     "RepeatedModel",
     "VoomData",
-    "benjamini_hochberg",
     "block_correlations",
     "duplicate_correlation",
     "effective_library_sizes",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from alsig.distributions import bh_adjust, chi2_sf, f_sf, t_sf
+from alsig.distributions import chi2_sf, f_sf, t_sf
 from alsig.errors import AlsigError
 
 
@@ -258,24 +258,3 @@ def f_pvalue(f_stat: np.ndarray, df1: int, df2: np.ndarray) -> np.ndarray:
     p[finite] = f_sf(f_stat[finite], df1, df2[finite])
     p[~finite] = chi2_sf(f_stat[~finite] * df1, df1)
     return p
-
-
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """Adjust p-values by Benjamini-Hochberg.
-
-    Parameters
-    ----------
-    pvalues
-        P-values; NaN stays NaN and is not counted among the tests.
-
-    Returns
-    -------
-    numpy.ndarray
-        Adjusted p-values, the shape of ``pvalues``.
-    """
-    p = np.asarray(pvalues, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = bh_adjust(p[ok])
-    return q

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from alsig.distributions import t_sf
+from alsig.distributions import benjamini_hochberg, t_sf
 from alsig.errors import AlsigError
 from alsig.voom import ebayes, satterthwaite
 from alsig.voom.dupcor import duplicate_correlation
@@ -373,7 +373,7 @@ class RepeatedModel:
         clock = _Clock(self.seconds)
         with _threads(self.threads), clock.phase(f"tests ({name})"):
             tests = self._moderated(vector)
-        padj = ebayes.benjamini_hochberg(tests.pvalue)
+        padj = benjamini_hochberg(tests.pvalue)
         table = pd.DataFrame(
             {
                 "base_mean": self.base_mean,
@@ -459,7 +459,7 @@ class RepeatedModel:
                     ebayes.total_df(fit.df_residual, prior),
                 )
         f_table = pd.DataFrame(ftests, index=self.genes)
-        f_table["padj"] = ebayes.benjamini_hochberg(f_table["pvalue"].to_numpy())
+        f_table["padj"] = benjamini_hochberg(f_table["pvalue"].to_numpy())
         f_table.index.name = "gene"
         f_table.attrs["seconds"] = clock.seconds
         return f_table

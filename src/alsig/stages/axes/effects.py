@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from alsig.distributions import t_ppf
+from alsig.distributions import benjamini_hochberg, t_ppf
 from alsig.settings import Contrast
 from alsig.stages.axes.cell_mix import CELL_MIX, NONE, CellMixFit, cell_mix_fit
 from alsig.stages.axes.models import Design, Fit, fit_score, model_design
@@ -31,28 +31,12 @@ from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Design", "Fit", "axis_tests", "benjamini_hochberg", "fit_score", "model_design"]
+__all__ = ["Design", "Fit", "axis_tests", "fit_score", "model_design"]
 
 SCHEMA = "axis_tests"
 #: Version of the axis_tests layout (the schema's ``x-schema-version``).
 SCHEMA_VERSION: str = str(schemas.load(SCHEMA)["x-schema-version"])
 Z_95 = 1.959963984540054
-
-
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
-    """BH-adjusted p-values; NaN stays NaN."""
-    p = np.asarray(pvalues, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    n = int(ok.sum())
-    if n:
-        order = np.argsort(p[ok])
-        ranked = p[ok][order] * n / np.arange(1, n + 1)
-        adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
-        out = np.empty(n)
-        out[order] = adjusted
-        q[ok] = out
-    return q
 
 
 def axis_tests(

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from alsig.distributions import benjamini_hochberg
 from alsig.gsea.hypergeom import overrepresentation
 from alsig.gsea.records import finite_float
 from alsig.settings import EnrichSettings
 from alsig.stages.enrich.ranking import check_de_columns, clean_symbol, finite_or_null
 from alsig.stages.enrich.results import (
-    benjamini_hochberg,
     empty_result,
     format_pvalue,
     method_table,

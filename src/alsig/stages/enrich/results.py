@@ -19,7 +19,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from alsig.errors import AlsigError
@@ -129,28 +128,3 @@ def format_pvalue(pvalue: float | None, at_floor: bool = False) -> str | None:
     if pvalue is None or (isinstance(pvalue, float) and math.isnan(pvalue)):
         return None
     return f"< {pvalue:.3g}" if at_floor else f"{pvalue:.3g}"
-
-
-def benjamini_hochberg(pvalues: Sequence[float]) -> np.ndarray:
-    """BH-adjusted p-values (same order as the input).
-
-    Parameters
-    ----------
-    pvalues
-        Raw p-values.
-
-    Returns
-    -------
-    numpy.ndarray
-        Adjusted p-values, clipped to [0, 1].
-    """
-    p = np.asarray(pvalues, dtype=float)
-    n = p.size
-    if n == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * n / np.arange(1, n + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.clip(adjusted, 0, 1)
-    return out
