@@ -72,6 +72,8 @@ TE_FEATURES = "te_features"
 QC_NORMALISATION = "qc_normalisation"
 #: QC's summary counts.
 QC_SUMMARY = "qc"
+#: Variance ratio of QC's PCA components (``qc.pca_components`` of them).
+QC_PCA_VARIANCE = "qc_pca_variance_ratio"
 
 
 def excluded_samples(obs: pd.DataFrame) -> dict[str, str]:

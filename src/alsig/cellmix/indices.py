@@ -46,6 +46,7 @@ from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks
 from alsig.cellmix.markers import N_MARKERS, MarkerLists, MarkerSelection, load_markers
 from alsig.distributions import rankdata
 from alsig.errors import AlsigError
+from alsig.keys import EXPRESSED
 
 METHODS = ("rank", "mean_z", "median_z", "svd")
 #: chosen on the Allen validation set by the rule fixed before it was run (bench/results/cell_indices.md)
@@ -326,8 +327,8 @@ def expression_frame(
             f"layer '{layer}' is not in the AnnData (layers: {', '.join(adata.layers) or 'none'})."
         )
     keep = (
-        adata.var["expressed"].to_numpy(dtype=bool)
-        if expressed_only and "expressed" in adata.var
+        adata.var[EXPRESSED].to_numpy(dtype=bool)
+        if expressed_only and EXPRESSED in adata.var
         else np.ones(adata.n_vars, dtype=bool)
     )
     matrix = adata.layers[layer][:, keep]

@@ -69,16 +69,6 @@ def nb_nll_mu_part(y, mu, alpha):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def linear_predictor(design, beta, out):  # pragma: no cover - compiled
-    """``out = design @ beta`` row by row."""
-    for i in range(design.shape[0]):
-        eta = 0.0
-        for k in range(design.shape[1]):
-            eta += design[i, k] * beta[k]
-        out[i] = eta
-
-
-@numba.njit(cache=True, nogil=True)
 def row_exponentials(rows, beta, out):  # pragma: no cover - compiled
     """``out[g] = exp(rows[g] @ beta)`` for each distinct design row."""
     for g in range(rows.shape[0]):

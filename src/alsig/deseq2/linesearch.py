@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 #: return codes of :func:`search_step`
 EVALUATE = 0
@@ -29,11 +28,6 @@ XTRAPU = 4.0
 _BRACKT, _STAGE, _GINIT, _GTEST, _GX, _GY, _FINIT, _FX, _FY, _STX, _STY, _STMIN, _STMAX = range(13)
 _WIDTH, _WIDTH1, _FTOL, _GTOL, _XTOL, _STPMIN, _STPMAX = range(13, 20)
 STATE_SIZE = 20
-
-
-def new_state() -> np.ndarray:
-    """Return an empty search state."""
-    return np.zeros(STATE_SIZE)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -179,9 +179,3 @@ def positive_counts(
         usable &= np.asarray(control_genes, dtype=bool)
     sf = np.exp(median_log_ratios(counts, means, usable, True, blocks))
     return SizeFactorFit(sf / np.exp(np.mean(np.log(sf))), "poscounts", means, usable)
-
-
-def every_gene_has_a_zero(counts: np.ndarray, blocks: Blocks | None = None) -> bool:
-    """Whether no gene is free of zero counts (median of ratios undefined)."""
-    means = log_means(np.ascontiguousarray(counts), False, blocks or Blocks(1))
-    return not np.isfinite(means).any()

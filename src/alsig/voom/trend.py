@@ -56,50 +56,6 @@ class VoomData:
     trend: tuple[np.ndarray, np.ndarray]
 
 
-def trend_weights(
-    fitted_log_cpm: np.ndarray,
-    sigma: np.ndarray,
-    ave_log_cpm: np.ndarray,
-    lib_size: np.ndarray,
-    *,
-    use: np.ndarray | None = None,
-    span: float = SPAN,
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Weights from the lowess trend of ``sqrt(sigma)`` on the average log2 count.
-
-    Parameters
-    ----------
-    fitted_log_cpm
-        Fitted log-CPM, genes x samples.
-    sigma
-        Residual standard deviation per gene.
-    ave_log_cpm
-        Mean log-CPM per gene (over samples, unweighted).
-    lib_size
-        Effective library size per sample.
-    use
-        Genes that enter the trend (default: all); voom leaves out genes without any count.
-    span
-        lowess span (share of genes in each local fit).
-
-    Returns
-    -------
-    tuple
-        ``(weights genes x samples, (trend x, trend y))``.
-
-    Raises
-    ------
-    AlsigError
-        If fewer than 3 genes can define a trend.
-    """
-    fitted = np.asarray(fitted_log_cpm, dtype=float)
-    trend = trend_curve(sigma, ave_log_cpm, lib_size, use=use, span=span)
-    weights = np.empty(fitted.shape)
-    for lo in range(0, fitted.shape[0], GENE_CHUNK):
-        weights[lo : lo + GENE_CHUNK] = _weights(fitted[lo : lo + GENE_CHUNK], lib_size, trend)
-    return weights, trend
-
-
 def trend_curve(
     sigma: np.ndarray,
     ave_log_cpm: np.ndarray,

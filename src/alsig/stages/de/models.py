@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from alsig.deseq import pydeseq2, shutdown_workers
-from alsig.distributions import norm_isf, norm_ppf
 from alsig.errors import AlsigError
 from alsig.settings import Contrast, DeSettings, DeTest
 from alsig.stages.de.design import design_matrix
@@ -206,26 +205,6 @@ def _is_reference(meta: pd.DataFrame, contrast: Contrast) -> bool:
 
 def _nan(n: int) -> np.ndarray:
     return np.full(n, np.nan)
-
-
-def normal_mde(lfc_se: np.ndarray, alpha: float, power: float = 0.8) -> np.ndarray:
-    """Return the minimum detectable |log2FC| of a Wald (normal) test per gene.
-
-    Parameters
-    ----------
-    lfc_se
-        Standard error of the log2 fold change.
-    alpha
-        Two-sided level (unadjusted).
-    power
-        Target power.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(z_{1-alpha/2} + z_power) * SE``.
-    """
-    return (norm_isf(alpha / 2.0) + norm_ppf(power)) * np.asarray(lfc_se, float)
 
 
 class AlsigDESeq2:

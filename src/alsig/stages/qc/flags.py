@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from alsig.counts import dense_counts
-from alsig.keys import QC_EXCLUSION, QC_FLAG, QC_PCA, SEX_DECISION, SEX_INFERRED, VST
+from alsig.keys import (
+    QC_EXCLUSION,
+    QC_FLAG,
+    QC_PCA,
+    QC_PCA_VARIANCE,
+    SEX_DECISION,
+    SEX_INFERRED,
+    VST,
+)
 from alsig.settings import QcSettings
 from alsig.stages.qc.outliers import knn_distance, mad_outliers, pca, pca_genes
 from alsig.stages.qc.sex import (
@@ -83,7 +91,7 @@ def pca_flags(
     for k in range(min(3, scores.shape[1])):
         table[f"PC{k + 1}"] = scores[:, k]
     adata.obsm[QC_PCA] = scores
-    adata.uns["qc_pca_variance_ratio"] = ratio.tolist()
+    adata.uns[QC_PCA_VARIANCE] = ratio.tolist()
     dist = knn_distance(scores, settings.pca_components)
     table["pca_distance"] = dist
     # distances are right-skewed: the MAD rule runs on their log

@@ -29,6 +29,8 @@ from alsig.keys import (
     NORMALIZED,
     QC_EXCLUSION,
     QC_NORMALISATION,
+    QC_PCA_VARIANCE,
+    QC_SUMMARY,
     SEX_DECISION,
     SEX_INFERRED,
     VST,
@@ -104,8 +106,8 @@ def run_qc(
     summary["n_genes_filtered_out"] = int((~out.var[EXPRESSED]).sum())
     summary["settings"] = as_mapping(settings)
     summary["normalisation"] = dict(out.uns[QC_NORMALISATION])
-    out.uns["qc"] = {k: v for k, v in summary.items() if k != "settings"}
-    summary["pca_variance_ratio"] = [float(v) for v in adata.uns["qc_pca_variance_ratio"][:10]]
+    out.uns[QC_SUMMARY] = {k: v for k, v in summary.items() if k != "settings"}
+    summary["pca_variance_ratio"] = [float(v) for v in adata.uns[QC_PCA_VARIANCE][:10]]
     return out, _with_covariates(table, adata.obs, settings), summary
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -121,11 +121,6 @@ def level_counts(adata: Any, groups: pd.Series, subtype: str, control: str) -> t
     excluded = excluded_samples(adata.obs)
     kept = groups[[s not in excluded for s in groups.index]]
     return int((kept == subtype).sum()), int((kept == control).sum())
-
-
-def model_features_of(gene_ids: Iterable[str], symbols: Iterable[str]) -> tuple[set[str], set[str]]:
-    """Return the model's gene features as a set of Entrez ids and a set of symbols."""
-    return {str(g) for g in gene_ids}, {str(s) for s in symbols if s}
 
 
 def subtype_de(

@@ -557,23 +557,6 @@ def load_shipped(name: str) -> ReferenceModel:
     return load_model(model_paths(subtype_model_dir(), name)[0])
 
 
-def available_models(directory: str | Path | None = None) -> list[str]:
-    """List the models (``*.json``) in a folder.
-
-    Parameters
-    ----------
-    directory
-        The folder (default: the shipped one).
-
-    Returns
-    -------
-    list of str
-        The model names, sorted; empty when the folder does not exist.
-    """
-    folder = Path(directory) if directory is not None else subtype_model_dir()
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
-
-
 def feature_keys(features: Sequence[tuple[str, str, str]]) -> list[str]:
     """Return the ``kind:id`` key of each feature (the reference Parquet's column names).
 
