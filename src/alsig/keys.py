@@ -98,6 +98,37 @@ def excluded_samples(obs: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def sample_subjects(obs: pd.DataFrame, samples: pd.Index | None = None) -> pd.Series:
+    """Return each sample's subject (donor); a sample without one is its own subject.
+
+    Ingest writes the sample id where the sheet has no subject; a table from elsewhere may hold
+    a missing or blank value, which never pools samples either.
+
+    Parameters
+    ----------
+    obs
+        A sample table (:data:`SUBJECT` column when the dataset maps one).
+    samples
+        The samples wanted, in this order; all of ``obs`` when not given.
+
+    Returns
+    -------
+    pandas.Series
+        Subject per sample as text, indexed by the sample ids (text).
+    """
+    names = (obs.index if samples is None else samples).astype(str)
+    if SUBJECT not in obs:
+        return pd.Series(names, index=names)
+    values = obs[SUBJECT].to_numpy(dtype=object) if samples is None else obs.loc[samples, SUBJECT]
+    return pd.Series(
+        [
+            str(value) if not pd.isna(value) and str(value).strip() else sample
+            for value, sample in zip(list(values), names, strict=True)
+        ],
+        index=names,
+    )
+
+
 def te_block(adata: Any) -> pd.DataFrame | None:
     """Return the samples x TEs counts of an AnnData (:data:`TE_COUNTS`).
 

@@ -29,7 +29,7 @@ import polars as pl
 
 from alsig.counts import dense_counts
 from alsig.errors import AlsigError
-from alsig.keys import CONDITION, EXPRESSED, SUBJECT, excluded_samples
+from alsig.keys import CONDITION, EXPRESSED, excluded_samples, sample_subjects
 from alsig.settings import Contrast, DeSettings, DeTest
 from alsig.stages.de.cell_mix import CellMixDesign, cell_mix_design
 from alsig.stages.de.design import prepare_fit_metadata, subset_samples
@@ -108,28 +108,6 @@ def genes_to_test(
     if not nonzero.any():
         raise AlsigError(f"{name}: no genes with counts to test.")
     return counts[:, nonzero], sub.var.loc[nonzero]
-
-
-def sample_subjects(obs: pd.DataFrame, samples: pd.Index) -> pd.Series:
-    """Return the subject of each sample (a sample without one is its own subject).
-
-    Parameters
-    ----------
-    obs
-        The sample table (``subject`` column when the dataset maps one).
-    samples
-        The fitted samples.
-
-    Returns
-    -------
-    pandas.Series
-        Subject per sample (index = ``samples``), as text.
-    """
-    if SUBJECT not in obs:
-        return pd.Series(samples.astype(str), index=samples)
-    subjects = obs.loc[samples, SUBJECT].astype("string")
-    own = pd.Series(samples.astype(str), index=samples)
-    return subjects.fillna(own).astype(str)
 
 
 def _check_subject_conditions(obs: pd.DataFrame, subjects: pd.Series, what: str) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.cellmix import expression_frame
-from alsig.keys import CONDITION, SUBJECT, VST
+from alsig.keys import CONDITION, VST, sample_subjects
 from alsig.settings import SubtypesSettings
 from alsig.signatures import Signature, signatures_of_run
 from alsig.stages.subtypes.calls import DatasetProjection, project_dataset
@@ -49,21 +49,6 @@ class SubtypeResult:
     cellmix: pl.DataFrame | None  # per state (``subtypes_cellmix``); None without a VST layer
     states: StateCalls
     projection: DatasetProjection
-
-
-def sample_subjects(obs: pd.DataFrame) -> pd.Series:
-    """Return each sample's donor: ``obs["subject"]``, the sample id where it is missing."""
-    names = obs.index.astype(str)
-    if SUBJECT not in obs:
-        return pd.Series(names, index=names)
-    values = obs[SUBJECT].astype(object).to_numpy()
-    return pd.Series(
-        [
-            str(v) if not pd.isna(v) and str(v).strip() else s
-            for v, s in zip(values, names, strict=True)
-        ],
-        index=names,
-    )
 
 
 def sample_conditions(obs: pd.DataFrame) -> pd.Series:
