@@ -32,7 +32,8 @@ from typing import Any
 
 from alsig.errors import AlsigError
 from alsig.resources import hidden_input_files, hidden_inputs_digest
-from alsig.settings.stages import from_mapping
+from alsig.settings.run import complete
+from alsig.settings.stages import from_mapping, stage_of
 
 log = logging.getLogger("alsig")
 
@@ -109,7 +110,9 @@ def configure_logging(log_path: str | None, level: int = logging.INFO) -> None:
     warnings.simplefilter("default")
 
 
-def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]:
+def job_arguments(
+    smk: Any, settings_type: type | None = None, *, settings_subset: bool = False
+) -> dict[str, Any]:
     """Return the keyword arguments of a stage's ``run`` for one Snakemake job.
 
     Parameters
@@ -119,6 +122,9 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
     settings_type
         The stage's settings class (:mod:`alsig.settings.stages`); ``params.settings`` is passed
         as it is (a mapping, or ``None`` when the rule has none) without one.
+    settings_subset
+        ``params.settings`` holds only the keys the job reads
+        (:meth:`alsig.settings.RunSettings.params_of`): the others take the schema's defaults.
 
     Returns
     -------
@@ -135,7 +141,9 @@ def job_arguments(smk: Any, settings_type: type | None = None) -> dict[str, Any]
     settings = params.pop("settings", None)
     if "shipped" in params:
         check_hidden_inputs(smk.rule, params.pop("shipped"))
-    if settings_type is not None:
+    if settings_type is not None and settings_subset:
+        settings = complete(stage_of(settings_type), settings)
+    elif settings_type is not None:
         settings = from_mapping(settings_type, settings)
     return {
         "inputs": dict(smk.input.items()),
@@ -266,8 +274,14 @@ def job_end_line(smk: Any, seconds: float, usage: tuple[float, float] | None = N
     )
 
 
-def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = None) -> None:
-    """Run one job: ``run(**job_arguments(smk, settings_type))``, logged, user errors clean.
+def run_stage(
+    smk: Any,
+    run: Callable[..., None],
+    settings_type: type | None = None,
+    *,
+    settings_subset: bool = False,
+) -> None:
+    """Run one job: ``run(**job_arguments(smk, ...))``, logged, user errors clean.
 
     Parameters
     ----------
@@ -277,13 +291,15 @@ def run_stage(smk: Any, run: Callable[..., None], settings_type: type | None = N
         The stage's entry point.
     settings_type
         The stage's settings class, or ``None`` for rules without stage settings.
+    settings_subset
+        The rule passes only the settings keys the job reads (see :func:`job_arguments`).
     """
     log_path = smk.log[0] if len(smk.log) else None
     configure_logging(log_path)
     log.info("%s", job_start_line(smk))
     started = time.monotonic()
     try:
-        run(**job_arguments(smk, settings_type))
+        run(**job_arguments(smk, settings_type, settings_subset=settings_subset))
     except AlsigError as exc:
         log.error("%s", exc)
         print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)

@@ -211,6 +211,15 @@ def test_a_changed_design_reruns_de_and_what_reads_it_not_ingest_or_qc(demo_run,
     planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout + plan.stderr, re.M))
     assert {"de_demo", "enrich", "axis_tests"} <= planned, planned
     assert not {"ingest", "qc", "score"} & planned, planned
+    # the axis tests read the design and contrasts of de:, not its alpha
+    config["datasets"]["demo"]["de"] = {"alpha": 0.1}
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = subprocess.run(
+        [*snakemake_in(project), "-n"], capture_output=True, text=True, cwd=project, timeout=600
+    )
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", plan.stdout + plan.stderr, re.M))
+    assert {"de_demo", "enrich", "subtypes_de"} <= planned, planned
+    assert not {"axis_tests", "subtypes_axis_tests", "score"} & planned, planned
 
 
 #: rule whose shipped files change -> (rules planned, rules not planned) in the demo DAG

@@ -40,8 +40,11 @@ rule axis_tests:
         ),
         runtime=20,
     params:
-        # the DE design and contrasts: each score is fitted as DE fits a gene
-        settings=lambda wc: stage_params(wc.dataset, "de"),
+        # the DE design and contrasts: each score is fitted as DE fits a gene (only the keys
+        # read, so a changed de.alpha or de.engine reruns the DE, not the axis tests)
+        settings=lambda wc: SETTINGS.params_of(
+            wc.dataset, "de", alsig_settings.AXIS_TEST_DE_KEYS
+        ),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/axis_tests.py"

@@ -259,7 +259,10 @@ rule subtypes_axis_tests:
         ),
         runtime=20,
     params:
-        settings=lambda wc: stage_params(wc.dataset, "de"),
+        # the de: keys the axis tests read (alsig.settings.AXIS_TEST_DE_KEYS)
+        settings=lambda wc: SETTINGS.params_of(
+            wc.dataset, "de", alsig_settings.AXIS_TEST_DE_KEYS
+        ),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
     script:

@@ -21,6 +21,7 @@ from alsig.settings.schema import (
     section,
 )
 from alsig.settings.stages import (
+    AXIS_TEST_DE_KEYS,
     Contrast,
     DeSettings,
     DeTest,
@@ -33,6 +34,7 @@ from alsig.settings.stages import (
 )
 
 __all__ = [
+    "AXIS_TEST_DE_KEYS",
     "STAGES",
     "Contrast",
     "DatasetSettings",

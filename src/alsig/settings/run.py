@@ -9,7 +9,7 @@ script, a notebook, a test) gets a stage's settings from :func:`complete`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,30 @@ class RunSettings:
             The resolved mapping (a copy).
         """
         return dict(self._mappings[dataset][stage])
+
+    def params_of(self, dataset: str, stage: str, keys: Sequence[str]) -> dict[str, Any]:
+        """Return the ``keys`` of a stage's settings, for a job that reads only those.
+
+        Snakemake reruns a job when any of its params change: a job that reads a few keys of a
+        section gets those alone (its script fills the rest with the schema's defaults,
+        :func:`complete`), e.g. the axis tests :data:`~alsig.settings.stages.AXIS_TEST_DE_KEYS`.
+
+        Parameters
+        ----------
+        dataset
+            A dataset id.
+        stage
+            One of :data:`~alsig.settings.schema.STAGES`.
+        keys
+            The keys the job reads.
+
+        Returns
+        -------
+        dict
+            Those keys' resolved values.
+        """
+        resolved = self._mappings[dataset][stage]
+        return {key: resolved[key] for key in keys}
 
     def source_params(self, dataset: str) -> dict[str, Any]:
         """Return what the ingest job reads of a dataset's entry, as its ``params.settings``.

@@ -494,6 +494,27 @@ STAGE_SETTINGS: dict[str, type] = {
     "subtypes": SubtypesSettings,
 }
 
+
+def stage_of(settings_type: type) -> str:
+    """Return the config section a settings class holds (``DeSettings`` -> ``de``).
+
+    Parameters
+    ----------
+    settings_type
+        One of :data:`STAGE_SETTINGS`.
+
+    Returns
+    -------
+    str
+        The stage.
+    """
+    return next(stage for stage, cls in STAGE_SETTINGS.items() if cls is settings_type)
+
+
+#: The ``de:`` keys the axis tests read (design, contrasts and their covariate handling): their
+#: rules pass only these, so a changed ``de.alpha`` or ``de.engine`` reruns the DE, not them.
+AXIS_TEST_DE_KEYS = ("design", "contrasts", "categorical", "missing_covariates")
+
 StageSettings = TypeVar("StageSettings")
 
 
