@@ -34,21 +34,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from alsig.stages.subtypes.reference_data import load_reference  # noqa: E402
 from alsig.stages.subtypes.reference_model import (  # noqa: E402
     CLASSES,
     OUT_OF_REFERENCE,
     PROBABILITY_COLUMNS,
     UNASSIGNED,
 )
-from alsig.stages.subtypes.training import REFERENCE_SETTINGS, TrainingSet, select_and_fit  # noqa: E402
-from alsig.stages.subtypes.validation import (  # noqa: E402
+from alsig.subtype_model.cross_validation import (  # noqa: E402
     PREDICTION_COLUMNS,
     donor_bootstrap,
     fold_frame,
     outer_splits,
     repeat_mean,
 )
+from alsig.subtype_model.reference_data import load_reference  # noqa: E402
+from alsig.subtype_model.training import REFERENCE_SETTINGS, TrainingSet, select_and_fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STORED = ROOT / "resources" / "subtypes" / "cv_predictions.tsv"

@@ -33,7 +33,6 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from alsig.genes import GeneMap  # noqa: E402
 from alsig.stages.subtypes.features import counts_by_entrez  # noqa: E402
 from alsig.stages.subtypes.projection import choose_model, project  # noqa: E402
-from alsig.stages.subtypes.reference_data import load_reference  # noqa: E402
 from alsig.stages.subtypes.reference_model import (  # noqa: E402
     CLASSES,
     GENES_MODEL,
@@ -44,7 +43,7 @@ from alsig.stages.subtypes.reference_model import (  # noqa: E402
     load_model,
     model_paths,
 )
-from alsig.stages.subtypes.validation import (  # noqa: E402
+from alsig.subtype_model.cross_validation import (  # noqa: E402
     all_splits,
     confusion,
     donor_bootstrap,
@@ -54,6 +53,7 @@ from alsig.stages.subtypes.validation import (  # noqa: E402
     region_check,
     reliability,
 )
+from alsig.subtype_model.reference_data import load_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "resources" / "subtypes"

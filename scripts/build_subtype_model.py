@@ -1,12 +1,12 @@
 """Build the subtype reference models (``resources/subtypes/``) from GSE124439 and its labels.
 
-Trains the classifier of :mod:`alsig.stages.subtypes.training` on the 148 ALS samples of
+Trains the classifier of :mod:`alsig.subtype_model.training` on the 148 ALS samples of
 GSE124439 with their published subtypes (Tam et al. 2019, Table S1A; ``../shared/data``) twice:
 
 - ``genes``: within-sample gene ranks only (for data without TE counts, e.g. GSE67196);
 - ``genes_te``: the same plus TE subfamilies normalised as the retrotransposon axis.
 
-For each it runs the validation of :mod:`alsig.stages.subtypes.validation` (nested donor-grouped
+For each it runs the validation of :mod:`alsig.subtype_model.cross_validation` (nested donor-grouped
 CV, 5 x 5 outer folds, and the batch-held-out scheme), stores the CV report in the model JSON
 and the outer-fold predictions of the reference samples in ``cv_predictions.tsv``, from which
 ``reference_calls.tsv`` (nested repeat 0: the call each reference sample is given, never an
@@ -49,13 +49,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from alsig.stages.subtypes.reference_data import (  # noqa: E402
-    DATASET,
-    file_hashes,
-    load_reference,
-    reference_files,
-    training_hash,
-)
 from alsig.stages.subtypes.reference_model import (  # noqa: E402
     GENES_MODEL,
     GENES_TE_MODEL,
@@ -65,18 +58,25 @@ from alsig.stages.subtypes.reference_model import (  # noqa: E402
     save_model,
     save_reference_calls,
 )
-from alsig.stages.subtypes.training import (  # noqa: E402
-    REFERENCE_SETTINGS,
-    Candidate,
-    select_and_fit,
-)
-from alsig.stages.subtypes.validation import (  # noqa: E402
+from alsig.subtype_model.cross_validation import (  # noqa: E402
     batch_held_out_cv,
     call_metrics,
     confusion,
     donor_bootstrap,
     nested_cv,
     region_check,
+)
+from alsig.subtype_model.reference_data import (  # noqa: E402
+    DATASET,
+    file_hashes,
+    load_reference,
+    reference_files,
+    training_hash,
+)
+from alsig.subtype_model.training import (  # noqa: E402
+    REFERENCE_SETTINGS,
+    Candidate,
+    select_and_fit,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

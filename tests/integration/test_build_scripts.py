@@ -13,7 +13,7 @@ import pytest
 
 from alsig.signatures.library import DEFAULT_GMT
 from alsig.stages.subtypes.reference_model import GENES_MODEL, load_model
-from alsig.stages.subtypes.training import REFERENCE_SETTINGS
+from alsig.subtype_model.training import REFERENCE_SETTINGS
 from tests.conftest import REPO
 
 

@@ -59,7 +59,7 @@ PLUMBING = {
 #: Above the stages: the workflow's plan and glue, the report (reads stage outputs as files).
 WORKFLOW = {"planning", "runner", "report", "snakemake_startup"}
 #: The applications on top: nothing but the command line imports them.
-APPLICATIONS = {"ops", "newsamples", "preflight", "cli"}
+APPLICATIONS = {"ops", "newsamples", "preflight", "cli", "subtype_model"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
 LEAVES = {"blocks", "distributions", "errors", "keys", "gsea", "lazy", "linalg", "palette"}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from alsig.stages.subtypes.logistic import fit_multinomial
+from alsig.subtype_model.logistic import fit_multinomial
 
 
 def _problem(seed: int, n: int, p: int, shares: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -39,14 +39,14 @@ from alsig.stages.subtypes.reference_model import (
     save_model,
     save_reference_calls,
 )
-from alsig.stages.subtypes.training import (
+from alsig.subtype_model.cross_validation import call_metrics, predict_rows
+from alsig.subtype_model.training import (
     Candidate,
     TrainingSet,
     TrainingSettings,
     inner_cv,
     select_and_fit,
 )
-from alsig.stages.subtypes.validation import call_metrics, predict_rows
 from alsig.toy import toy_cohort
 
 FAST = TrainingSettings(

@@ -46,7 +46,7 @@ from alsig.stages.subtypes.reference_model import CLASSES, GENES_MODEL, PROBABIL
 from alsig.stages.subtypes.statemix import state_cellmix, state_genes
 from alsig.stages.subtypes.states import STATES, call_states, member_z
 from alsig.stages.subtypes.table import SCHEMA_VERSION
-from alsig.stages.subtypes.training import TrainingSet, select_and_fit
+from alsig.subtype_model.training import TrainingSet, select_and_fit
 from alsig.tables import schemas
 from alsig.toy import toy_cohort
 from tests.conftest import REPO

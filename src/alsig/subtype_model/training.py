@@ -1,14 +1,14 @@
 """Fit a subtype reference model with every choice made in a donor-grouped inner cross-validation.
 
 :func:`select_and_fit` is the whole training procedure, applied unchanged to the full reference
-(the shipped model) and to each outer training set of the validation (:mod:`.validation`), so the
+(the shipped model) and to each outer training set of the validation (:mod:`.cross_validation`), so the
 outer folds judge the procedure, choices included:
 
 1. **Gene filter and ranking** (training rows only): genes with mean log2 CPM >= ``min_log2cpm``
    are ordered by their one-way ANOVA F statistic across the three labels; TE subfamilies with
    mean log2 CPM >= ``min_te_log2cpm`` likewise.
 2. **Candidates**: the top ``n_genes`` genes (within-sample rank normal scores among themselves,
-   :mod:`.features`) plus the top ``n_te`` TE subfamilies (log2 CPM), standardised with the
+   :mod:`alsig.stages.subtypes.features`) plus the top ``n_te`` TE subfamilies (log2 CPM), standardised with the
    training rows' mean and SD; a multinomial L2 logistic regression with balanced class weights
    at inverse penalty ``C``. Grid: :class:`TrainingSettings`.
 3. **Inner CV** (``inner_folds`` folds, grouped by donor, stratified by label): the out-of-fold
@@ -39,7 +39,6 @@ from sklearn.feature_selection import f_classif
 from sklearn.model_selection import StratifiedGroupKFold
 
 from alsig.stages.subtypes.features import log2_cpm, rank_normal_scores, te_features
-from alsig.stages.subtypes.logistic import fit_multinomial
 from alsig.stages.subtypes.projection import (
     calibrated_probabilities,
     call_rule,
@@ -51,6 +50,7 @@ from alsig.stages.subtypes.reference_model import (
     DEFAULT_REFERENCE_REGIONS,
     ReferenceModel,
 )
+from alsig.subtype_model.logistic import fit_multinomial
 
 CALIBRATION_TARGETS = ("prevalence", "balanced")
 

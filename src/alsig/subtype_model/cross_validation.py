@@ -3,7 +3,7 @@
 Only outer folds are scored. Each outer training set goes through the full training procedure
 (:func:`.training.select_and_fit`: gene filter, features, hyper-parameters, calibration and
 thresholds chosen in its own donor-grouped inner CV), and the held-out samples are projected
-with :func:`.projection.project`, the code path a new sample takes.
+with :func:`alsig.stages.subtypes.projection.project`, the code path a new sample takes.
 
 - **Nested**: ``repeats`` x ``folds`` outer splits grouped by donor (stratified by label).
 - **Batch held out**: each ``seq_batch`` in turn is the test set; every donor with any sample in
@@ -34,7 +34,7 @@ from alsig.stages.subtypes.reference_model import (
     UNASSIGNED,
     ReferenceModel,
 )
-from alsig.stages.subtypes.training import (
+from alsig.subtype_model.training import (
     TrainingSet,
     TrainingSettings,
     select_and_fit,
@@ -63,7 +63,7 @@ PREDICTION_COLUMNS = (
 
 
 def predict_rows(model: ReferenceModel, data: TrainingSet, rows: np.ndarray) -> pd.DataFrame:
-    """Project some rows of ``data`` with :func:`.projection.project`.
+    """Project some rows of ``data`` with :func:`alsig.stages.subtypes.projection.project`.
 
     Parameters
     ----------
@@ -77,7 +77,7 @@ def predict_rows(model: ReferenceModel, data: TrainingSet, rows: np.ndarray) -> 
     Returns
     -------
     pandas.DataFrame
-        :func:`.projection.project`'s table of those samples.
+        :func:`alsig.stages.subtypes.projection.project`'s table of those samples.
     """
     samples = [data.samples[i] for i in rows]
     # a TE model on data without TE counts gets None: project() then names what is missing

@@ -17,7 +17,7 @@ import pandas as pd
 from alsig.errors import AlsigError
 from alsig.stages.subtypes.features import counts_by_entrez
 from alsig.stages.subtypes.reference_model import CLASSES
-from alsig.stages.subtypes.training import TrainingSet
+from alsig.subtype_model.training import TrainingSet
 
 DATASET = "GSE124439"
 FILES = {
