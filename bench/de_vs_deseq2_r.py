@@ -52,12 +52,12 @@ from alsig import settings as alsig_settings  # noqa: E402
 from alsig.deseq import shutdown_workers  # noqa: E402
 from alsig.deseq2 import fit_deseq2  # noqa: E402
 from alsig.keys import excluded_samples  # noqa: E402
+from alsig.stages.de.dataset import genes_to_test  # noqa: E402
 from alsig.stages.de.design import (  # noqa: E402
     design_matrix,
     design_variables,
     prepare_metadata,
 )
-from alsig.stages.de.fit import genes_to_test  # noqa: E402
 from alsig.stages.ingest import ingest_local  # noqa: E402
 from alsig.stages.qc import run_qc  # noqa: E402
 from alsig.stages.qc.tables import clean_obs  # noqa: E402

@@ -56,7 +56,24 @@ from alsig.deseq2 import fit_deseq2
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
 from alsig.stages.de.design import design_matrix
 from alsig.stages.de.figures import ma_plot, volcano
-from alsig.stages.de.fit import result_table
+from alsig.stages.de.tables import gene_table
+def result_table(res, shrunk, var):
+    # the DE table of a DESeq2 Wald test (pydeseq2's column names), as the DE stage writes it
+    n = len(res)
+    columns = {
+        "base_mean": res["baseMean"].to_numpy(float),
+        "log2_fold_change": res["log2FoldChange"].to_numpy(float),
+        "lfc_se": res["lfcSE"].to_numpy(float),
+        "stat": res["stat"].to_numpy(float),
+        "df": np.full(n, np.nan),
+        "df_denominator": np.full(n, np.nan),
+        "pvalue": res["pvalue"].to_numpy(float),
+        "padj": res["padj"].to_numpy(float),
+        "log2_fold_change_shrunk": np.asarray(shrunk, float),
+        "icc": np.full(n, np.nan),
+    }
+    return gene_table(var, columns, "deseq2_wald")
+
 t_import = time.perf_counter()
 adata = read_h5ad_counts(sys.argv[1])
 expressed = adata.var["expressed"].to_numpy(bool)

@@ -76,8 +76,8 @@ def qc_input(dataset: str, threads: int):
 def stage_inputs(adata, design: str, contrast: tuple[str, str, str]):
     """Prepare what the DE stage fits: samples QC keeps, checked design, expressed genes."""
     from alsig.keys import excluded_samples
+    from alsig.stages.de.dataset import genes_to_test
     from alsig.stages.de.design import design_matrix, prepare_metadata
-    from alsig.stages.de.fit import genes_to_test
 
     excluded = excluded_samples(adata.obs)
     obs = adata.obs.loc[[s for s in adata.obs_names if s not in excluded]]

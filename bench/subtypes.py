@@ -360,7 +360,7 @@ def cost_rows(results: Path) -> list[str]:
 def published_de(workdir: Path, results: Path) -> list[str]:
     """GSE124439: DE of the published subtypes vs controls, beside the stage's (bench only)."""
     from alsig.io import read_h5ad_counts
-    from alsig.stages.de.fit import run_de
+    from alsig.stages.de import run_de
     from alsig.stages.subtypes.carry import main_factor
 
     config = yaml.safe_load((workdir / "config/config.yaml").read_text())

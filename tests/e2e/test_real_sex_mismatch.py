@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from alsig import settings as alsig_settings
-from alsig.stages.de.fit import run_de
+from alsig.stages.de import run_de
 from alsig.stages.ingest.local import ingest_local
 from alsig.stages.qc.pipeline import run_qc
 from tests.conftest import REPO, absolute_paths, needs_shared

@@ -15,8 +15,7 @@ from alsig.errors import AlsigError
 from alsig.settings import Contrast, complete
 from alsig.stages.de import run, run_de
 from alsig.stages.de.design import prepare_metadata
-from alsig.stages.de.fit import LABEL_COLUMNS
-from alsig.stages.de.tables import SUMMARY_COLUMNS
+from alsig.stages.de.tables import LABEL_COLUMNS, SUMMARY_COLUMNS
 from alsig.tables.schemas import polars_schema
 from alsig.toy import toy_cohort
 

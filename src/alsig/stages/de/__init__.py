@@ -10,8 +10,7 @@ Rule entry point :func:`run` (one job per dataset); :func:`run_dataset` is the s
 AnnData in memory and :func:`run_de` one contrast of it.
 """
 
-from alsig.stages.de.dataset import run_dataset
-from alsig.stages.de.fit import run_de
+from alsig.stages.de.dataset import run_dataset, run_de
 from alsig.stages.de.job import run
 
 __all__ = ["run", "run_dataset", "run_de"]

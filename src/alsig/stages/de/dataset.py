@@ -12,7 +12,9 @@
 4. adds the cell-mix covariates when ``de.adjust_cell_mix`` (:mod:`alsig.stages.de.cell_mix`);
 5. fits once and reads each contrast (Wald or moderated t) and test (LRT or moderated F).
 
-Each phase is logged with its time, so a long fit can be told from a hung one.
+Each phase is logged with its time, so a long fit can be told from a hung one. :func:`run_de` is
+the one-contrast entry point (per-subtype DE, scripts, tests): the same work for a contrast that
+need not be one of ``de.contrasts``.
 """
 
 from __future__ import annotations
@@ -375,3 +377,39 @@ _COUNTED = (
     "phase_seconds",
     "per_level",
 )
+
+
+def run_de(
+    adata: ad.AnnData,
+    contrast: Contrast,
+    settings: DeSettings,
+    *,
+    n_cpus: int,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """DE for one contrast, with the configured model.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData (integer counts in ``X``; the ``vst`` layer for
+        ``de.adjust_cell_mix``).
+    contrast
+        The contrast (one of ``settings.contrasts``, or any other of the same data).
+    settings
+        The ``de:`` settings (design, model choice, engine, filters).
+    n_cpus
+        Threads of the engine (pydeseq2: workers).
+
+    Returns
+    -------
+    tuple
+        ``(table, summary)``: one row per tested gene (``de_results`` without the dataset and
+        contrast labels), and the summary row (model, samples and subjects, counts, timings).
+
+    Raises
+    ------
+    AlsigError
+        A problem of the design, contrast or samples, before fitting.
+    """
+    (outcome,) = run_dataset(adata, settings, n_cpus=n_cpus, contrasts=[contrast], tests=[])
+    return outcome.table, outcome.summary

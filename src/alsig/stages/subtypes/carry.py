@@ -33,7 +33,7 @@ from alsig.keys import CONDITION, excluded_samples
 from alsig.settings import Contrast, DeSettings, SubtypesSettings
 from alsig.stages.axes.effects import axis_tests
 from alsig.stages.de.dataset import run_dataset
-from alsig.stages.de.fit import RESULT as DE_RESULT
+from alsig.stages.de.tables import RESULT as DE_RESULT
 from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE
 from alsig.stages.subtypes.reference_model import CLASSES
 from alsig.tables import schemas
