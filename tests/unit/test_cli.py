@@ -56,7 +56,7 @@ def test_api_key_on_the_command_line_is_discouraged(tmp_path, capsys, monkeypatc
 
 
 def test_check_config_warns_about_a_slurm_run_without_partition(repo, tmp_path):
-    from alsig.cli import slurm_partition_warnings
+    from alsig.preflight.profile import slurm_partition_warnings
 
     slurm = repo / "workflow" / "profiles" / "slurm"
     # the cluster has a default partition: the plugin uses it, nothing to say
@@ -81,10 +81,10 @@ def test_check_config_warns_about_a_slurm_run_without_partition(repo, tmp_path):
 
 
 def test_check_config_prints_the_slurm_warning(repo, capsys, monkeypatch):
-    import alsig.cli
+    import alsig.preflight.profile
 
     monkeypatch.chdir(repo)
-    monkeypatch.setattr(alsig.cli, "_sinfo_default_partition", lambda: None)
+    monkeypatch.setattr(alsig.preflight.profile, "sinfo_default_partition", lambda: None)
     monkeypatch.delenv("SNAKEMAKE_SLURM_PARTITIONS", raising=False)
     code = main(["check-config", "config/config.yaml", "--profile", "workflow/profiles/slurm"])
     out = capsys.readouterr()
