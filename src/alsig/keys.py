@@ -30,7 +30,8 @@ TOTAL_COUNTS = "total_counts"
 SIZE_FACTOR = "size_factor"
 #: Sex inferred from XIST and the Y genes (QC).
 SEX_INFERRED = "sex_inferred"
-#: What QC did with a sex-label mismatch (``excluded``, ``sex_replaced``, ``kept``, or empty).
+#: What QC did with a sex-label mismatch, by ``qc.sex_mismatch``: ``exclude`` -> ``excluded``,
+#: ``use_inferred`` -> ``sex_replaced``, ``keep`` -> ``kept``; empty when the labels agree.
 SEX_DECISION = "sex_decision"
 #: Why QC leaves a sample out of DE and of the control references (empty: it does not).
 QC_EXCLUSION = "qc_exclusion"
