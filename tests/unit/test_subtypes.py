@@ -852,6 +852,14 @@ def test_discovery_is_optional_and_planned_only_when_asked():
     on = RunSettings({**config, "subtypes": {"discovery": True}})
     assert "out/d/subtypes/nmf_consensus.png" in planning.subtype_targets("out/d", on["d"])
     assert planning.SUBTYPE_CONTRASTS == SUBTYPES == CLASSES
+    # the copies kept where the reference model cannot be imported (parse-time planning, the
+    # report, the palette leaf) spell the same calls
+    from alsig.palette import SUBTYPE
+    from alsig.report.summary import CALL_ORDER
+    from alsig.stages.subtypes.reference_model import OUT_OF_REFERENCE, UNASSIGNED
+
+    assert (*CLASSES, UNASSIGNED, OUT_OF_REFERENCE) == CALL_ORDER
+    assert set(CALL_ORDER) <= set(SUBTYPE)
 
 
 def test_discovery_table_lays_clusters_beside_the_calls(toy_reference):

@@ -48,6 +48,7 @@ from alsig.stages.subtypes.reference_model import (
     CLASSES,
     DEFAULT_MIN_COVERAGE,
     DEFAULT_REFERENCE_REGIONS,
+    UNASSIGNED,
     ReferenceModel,
 )
 from alsig.subtype_model.logistic import fit_multinomial
@@ -433,7 +434,7 @@ def balanced_cost(calls: np.ndarray, y: np.ndarray, abstain_cost: float) -> floa
         Mean over classes of the mean cost: 0 right, ``abstain_cost`` unassigned, 1 wrong.
     """
     labels = np.asarray(CLASSES, dtype=object)[y]
-    cost = np.where(calls == labels, 0.0, np.where(calls == "unassigned", abstain_cost, 1.0))
+    cost = np.where(calls == labels, 0.0, np.where(calls == UNASSIGNED, abstain_cost, 1.0))
     return float(np.mean([cost[y == c].mean() for c in np.unique(y)]))
 
 
