@@ -151,6 +151,50 @@ def test_axis_meta_combines_datasets_and_reports_agreement():
     assert row["i2"] == 0 and row["effect"] == pytest.approx(tests[0]["std_effect"][0])
 
 
+def test_a_cohort_listed_twice_is_named_in_every_pooled_row(tmp_path):
+    """Two config entries for one cohort (or a re-release under new ids) would be pooled as two
+    independent cohorts: the job says so in its log and in each row's note."""
+    from alsig.stages.catalog import run_meta
+    from alsig.stages.catalog.overlap import overlap_note, shared_samples
+
+    obs, scores = repeated_cohort(seed=2)
+    sheet = pl.DataFrame(
+        {
+            "sample": [f"s{i}" for i in range(4)],
+            "total_counts": [1e7, 2e7, 3e7, 4e7],
+            "n_genes_detected": [100, 200, 300, 400],
+        }
+    )
+    renamed = sheet.with_columns(("GSM" + pl.col("sample")).alias("sample"))  # re-released
+    other = sheet.with_columns(pl.col("total_counts") + 1)  # another cohort, other ids
+    other = other.with_columns(("x" + pl.col("sample")).alias("sample"))
+    shared = shared_samples({"a": sheet, "b": sheet, "c": renamed, "d": other})
+    assert shared[("a", "b")] == ["s0", "s1", "s2", "s3"]
+    assert shared[("a", "c")] == ["s0=GSMs0", "s1=GSMs1", "s2=GSMs2", "s3=GSMs3"]
+    assert not any("d" in pair for pair in shared)
+    assert overlap_note({("a", "b"): ["s0", "s1"]}) == (
+        "not independent: a and b share 2 samples (s0, s1)"
+    )
+    inputs: dict[str, list[str]] = {"tests": [], "samples": []}
+    for name, table in (("a", sheet), ("b", sheet)):
+        (tmp_path / name / "qc").mkdir(parents=True)
+        table.write_csv(tmp_path / name / "qc" / "sample_qc.tsv", separator="\t")
+        inputs["samples"].append(str(tmp_path / name / "qc" / "sample_qc.tsv"))
+        tests = axis_tests(
+            scores.with_columns(pl.lit(name).alias("dataset")),
+            obs,
+            design="~ region + condition",
+            contrast=ALS,
+        )
+        tests.write_parquet(tmp_path / f"{name}.parquet")
+        inputs["tests"].append(str(tmp_path / f"{name}.parquet"))
+    outputs = {k: str(tmp_path / f"meta.{k}") for k in ("parquet", "tsv", "figure")}
+    outputs["figure"] = str(tmp_path / "meta.png")
+    run_meta(inputs, outputs, None, 1)
+    notes = pl.read_parquet(outputs["parquet"])["note"].to_list()
+    assert all("not independent: a and b share 4 samples (s0, s1, s2, s3)" in n for n in notes)
+
+
 def test_pc_covariates_finds_a_planted_batch_on_pc1():
     rng = np.random.default_rng(3)
     batch = np.repeat(["b1", "b2", "b3"], 10)

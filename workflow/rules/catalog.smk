@@ -31,6 +31,8 @@ rule catalog:
 rule axis_meta:
     input:
         tests=expand(out("{dataset}/scores/axis_tests.parquet"), dataset=DATASETS),
+        # which samples two datasets share (a cohort listed twice is not two cohorts)
+        samples=expand(out("{dataset}/qc/sample_qc.tsv"), dataset=DATASETS),
     output:
         parquet=out(f"{planning.AXIS_META}.parquet"),
         tsv=report(

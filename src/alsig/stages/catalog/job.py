@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -17,6 +18,7 @@ from alsig.io import save_figure, write_parquet, write_tsv
 from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.manifest import write_catalog
 from alsig.stages.catalog.meta import SCHEMA_VERSION, axis_meta
+from alsig.stages.catalog.overlap import LIBRARY_FINGERPRINT, overlap_note, shared_samples
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ def run_meta(
     Parameters
     ----------
     inputs
-        ``tests``: every dataset's ``axis_tests.parquet``.
+        ``tests``: every dataset's ``axis_tests.parquet``; ``samples``: every dataset's QC
+        ``sample_qc.tsv`` (which samples, and libraries, two datasets share).
     outputs
         ``parquet``, ``tsv``, ``figure`` (PNG).
     settings
@@ -73,6 +76,31 @@ def run_meta(
     tests = inputs["tests"]
     tables = [_read_tests(p) for p in ([tests] if isinstance(tests, str) else tests)]
     meta = axis_meta(pl.concat(tables))
+    samples = inputs.get("samples") or []
+    shared = shared_samples(
+        {
+            Path(path).parent.parent.name: pl.read_csv(
+                path, separator="\t", infer_schema_length=0
+            ).with_columns(
+                pl.col(column).cast(pl.Float64, strict=False) for column in LIBRARY_FINGERPRINT
+            )
+            for path in ([samples] if isinstance(samples, str) else samples)
+        }
+    )
+    if shared:
+        note = overlap_note(shared)
+        log.warning(
+            "%s: the meta-analysis counts them as independent cohorts, so their samples enter "
+            "more than once and the pooled effects look more certain than they are; drop one "
+            "of each pair from the config for a pooled result",
+            note,
+        )
+        meta = meta.with_columns(
+            pl.when(pl.col("note").fill_null("") == "")
+            .then(pl.lit(note))
+            .otherwise(pl.col("note") + "; " + note)
+            .alias("note")
+        )
     singscore = meta.filter((pl.col("method") == "singscore") & (pl.col("k") > 1))
     for view in ("none", "cell_mix"):
         log.info(
