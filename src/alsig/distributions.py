@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
 from scipy import special
 
 RankMethod = Literal["average", "min", "ordinal"]
@@ -291,7 +290,7 @@ def bh_adjust(pvalues: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def benjamini_hochberg(pvalues: ArrayLike) -> np.ndarray:
+def benjamini_hochberg(pvalues: np.typing.ArrayLike) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values of the tests made; NaN (no test) stays NaN.
 
     R's ``p.adjust(p, "BH")`` with ``NA``: a missing p-value is not counted among the tests.
