@@ -122,6 +122,16 @@ def test_sample_sheet_mismatches(tmp_path):
         ingest_local("toy", local_settings(tmp_path, sheet=fewer))
 
 
+def test_a_sex_coded_1_2_stops_ingest_instead_of_becoming_unknown(tmp_path):
+    coded = SHEET.replace("\tM\n", "\t1\n").replace("\tfemale\n", "\t2\n")
+    with pytest.raises(AlsigError) as error:
+        ingest_local("toy", local_settings(tmp_path, sheet=coded))
+    message = str(error.value)
+    assert "samples.tsv', column 'sex' (`sex`): 3 sample(s) have a sex alsig cannot read" in message
+    assert "'1' x2, '2' x1 (S1 ('1'), S2 ('1'), S3 ('2'))" in message
+    assert "PLINK" in message
+
+
 def test_duplicate_sample_ids_in_sheet(tmp_path):
     path = write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS1\tALS\n")
     with pytest.raises(AlsigError, match=r"duplicate sample ids at .*line 3 \('S1'\)"):

@@ -28,6 +28,7 @@ from alsig.validation import (
     is_missing_id,
     is_missing_value,
     is_spreadsheet_error,
+    read_sex,
     repair_entrez_floats,
     subject_conflicts,
     to_utf8,
@@ -243,6 +244,27 @@ def test_integer_codes_mostly_numeric_and_case_variants_are_reported():
     assert "'Bulbar' / 'bulbar'" in onset.notes[0]
     measured = choose_kind(pd.Series(["81.5", "67", "70", "55", "60", "61", "62"]), "age")
     assert measured.kind == "numeric" and not measured.notes
+
+
+def test_sex_spellings_are_read_and_missing_tokens_are_missing():
+    values = ["F", " male ", "WOMAN", "Men", "XX", "x y", "NA", "Unknown", None, "#N/A"]
+    samples = [f"S{i}" for i in range(len(values))]
+    labels = read_sex(values, samples, column="sex", location="file 's.tsv'")
+    assert labels == ["female", "male", "female", "male", "female", "male", *[None] * 4]
+
+
+@pytest.mark.parametrize("codes", [["1", "2", "2"], ["F", "Mal", "M"], ["0", "M", "F"]])
+def test_a_sex_alsig_cannot_read_stops_with_the_column_values_and_samples(codes):
+    samples = ["S1", "S2", "S3"]
+    unread = [(s, v) for s, v in zip(samples, codes, strict=True) if v not in ("F", "M")]
+    with pytest.raises(AlsigError) as error:
+        read_sex(codes, samples, column="gender", location="file 's.tsv'")
+    message = str(error.value)
+    assert "file 's.tsv', column 'gender' (`sex`)" in message
+    assert f"{len(unread)} sample(s) have a sex alsig cannot read" in message
+    for sample, value in unread:
+        assert f"{sample} ({value!r})" in message
+    assert "Write female or male" in message and "empty (or NA)" in message
 
 
 def test_clean_sheet_stops_on_missing_or_repeated_ids_and_reports_cells():

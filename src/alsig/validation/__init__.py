@@ -17,6 +17,7 @@ module                rule
 ``encoding``          UTF-8 in; a report when a file is not UTF-8; binary files named
 ``gene_ids``          the id type a matrix has, and the share that maps to human genes
 ``sheet``             sample-sheet ids, "not known" cells, canonical columns
+``sex``               reported sex: the spellings of female / male; anything else refused
 ``covariates``        design covariates: missing values, numeric or categorical
 ``suggest``           "did you mean" for names that are not allowed
 ``yaml_keys``         a key given twice in one mapping of a YAML config
@@ -44,6 +45,7 @@ from alsig.validation.gene_ids import (
     repair_entrez_floats,
 )
 from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
+from alsig.validation.sex import HOW_TO_WRITE_SEX, SEX_SPELLINGS, read_sex, sex_label
 from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
 from alsig.validation.suggest import check_label, did_you_mean
 from alsig.validation.tokens import (
@@ -85,8 +87,10 @@ __getattr__ = lazy_exports(
 
 
 __all__ = [
+    "HOW_TO_WRITE_SEX",
     "MISSING_ID_TOKENS",
     "MISSING_VALUE_TOKENS",
+    "SEX_SPELLINGS",
     "SPREADSHEET_ERRORS",
     "CanonicalPlan",
     "CleanedNames",
@@ -117,8 +121,10 @@ __all__ = [
     "missing_kind",
     "nfc",
     "path_problem",
+    "read_sex",
     "repair_entrez_floats",
     "repeated",
+    "sex_label",
     "subject_conflicts",
     "to_utf8",
 ]

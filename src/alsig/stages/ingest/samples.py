@@ -35,13 +35,11 @@ from alsig.validation import (
     clean_sheet,
     did_you_mean,
     is_missing_value,
+    read_sex,
 )
 
 log = logging.getLogger(__name__)
 _LINE = "__line"  # file line of each row, for the messages
-
-_FEMALE = {"f", "female", "woman", "women"}
-_MALE = {"m", "male", "man", "men"}
 
 
 @dataclass(frozen=True)
@@ -230,29 +228,6 @@ def resolve_conditions(
     return conditions
 
 
-def normalise_sex(value: str | None) -> str | None:
-    """Spell a sex label as ``female``, ``male`` or None (unknown).
-
-    Parameters
-    ----------
-    value
-        A sheet value in one of the usual spellings (``F``, ``Male``, ``woman``, ...).
-
-    Returns
-    -------
-    str or None
-        ``female``, ``male``, or None for anything else.
-    """
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text in _FEMALE:
-        return "female"
-    if text in _MALE:
-        return "male"
-    return None
-
-
 def build_obs(
     sheet: pl.DataFrame,
     *,
@@ -270,7 +245,8 @@ def build_obs(
     ``columns:`` mapping, else a sheet column of that name (used with a note); a sheet column the
     canonical one would replace is kept as ``<name>_sheet`` (noted). Canonical values that say
     "not known" (``NA``, ``Unknown``, ``#N/A``) are missing; a sample without a subject is its own
-    subject (a warning names it).
+    subject (a warning names it). Sex is read by :func:`alsig.validation.read_sex`: a value that
+    is neither ``female`` / ``male`` (or a usual spelling of them) nor missing stops the run.
 
     Parameters
     ----------
@@ -299,7 +275,8 @@ def build_obs(
     Raises
     ------
     AlsigError
-        A mapped column not in the sheet, or two sheet columns that could be one canonical field.
+        A mapped column not in the sheet, two sheet columns that could be one canonical field, or
+        a sex that is not understood (``1`` / ``2``, ``Mal``).
     """
     report = {} if report is None else report
     notes = report.setdefault("notes", [])
@@ -322,7 +299,16 @@ def build_obs(
     mapped = plan.columns
     obs[SUBJECT] = _subject(obs, mapped.get(SUBJECT), dataset, notes, plan.keep_as)
     sex_column = _sheet_column(plan, SEX)
-    obs[SEX] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
+    obs[SEX] = (
+        read_sex(
+            obs[sex_column].tolist(),
+            list(obs.index),
+            column=plan.columns[SEX],
+            location=f"dataset '{dataset}': {where(source)}",
+        )
+        if sex_column
+        else None
+    )
     for canonical in (REGION, BATCH):
         column = _sheet_column(plan, canonical)
         obs[canonical] = _known(obs[column], canonical, dataset, notes) if column else None
