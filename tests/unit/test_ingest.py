@@ -132,6 +132,14 @@ def test_a_sex_coded_1_2_stops_ingest_instead_of_becoming_unknown(tmp_path):
     assert "PLINK" in message
 
 
+def test_a_zero_width_space_neither_splits_a_donor_nor_unmatches_a_sample(tmp_path):
+    sheet = SHEET.replace("S2\tALS\tD1", "S2\tALS\tD1\u200b")
+    counts = COUNTS.replace("\tS3\t", "\tS3\u2060\t")
+    adata = ingest_local("toy", local_settings(tmp_path, counts=counts, sheet=sheet))
+    assert list(adata.obs["subject"]) == ["D1", "D1", "D2", "D3"]
+    assert list(adata.obs_names) == ["S1", "S2", "S3", "S4"]
+
+
 def test_duplicate_sample_ids_in_sheet(tmp_path):
     path = write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS1\tALS\n")
     with pytest.raises(AlsigError, match=r"duplicate sample ids at .*line 3 \('S1'\)"):

@@ -83,6 +83,37 @@ def test_names_are_nfc_and_stripped_and_the_change_is_reported():
     assert "normalised to Unicode NFC" in notes[1]
 
 
+@pytest.mark.parametrize("mark", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_invisible_characters_are_removed_from_ids_and_named_escaped(mark):
+    cleaned = clean_names([f"JR9{mark}", f"J{mark}R1", "JR2"])
+    assert cleaned.names == ["JR9", "JR1", "JR2"]
+    assert cleaned.invisible == [f"JR9{mark}", f"J{mark}R1"]
+    note = cleaned.notes("sample id(s)")[0]
+    assert f"removed from 2 sample id(s): {f'JR9{mark}'!r}, {f'J{mark}R1'!r}" in note
+    assert "\\u" in note  # the character is shown escaped, not as an invisible one
+
+
+def test_clean_sheet_removes_invisible_characters_and_names_the_cells():
+    report: dict = {}
+    sheet = pl.DataFrame(
+        {
+            "sample": ["S1", "S2\ufeff", "S3"],
+            "donor": ["JR9", "JR9\u200b", "JR10"],
+            "region": ["motor cortex", "motor\u2060 cortex", "motor cortex"],
+        }
+    )
+    out = clean_sheet(sheet, sample_column="sample", location="f", report=report)
+    assert out["sample"].to_list() == ["S1", "S2", "S3"]
+    assert out["donor"].to_list() == ["JR9", "JR9", "JR10"]
+    assert out["region"].unique().to_list() == ["motor cortex"]
+    assert report["invisible_cells"] == [
+        "donor 'JR9\\u200b' (S2)",
+        "region 'motor\\u2060 cortex' (S2)",
+    ]
+    assert any("removed from 1 sample id(s): 'S2\\ufeff'" in n for n in report["notes"])
+    assert "n_cells_cleaned" not in report  # said once, in the invisible-character note
+
+
 def test_case_variants_group_names_differing_in_case_or_spaces():
     assert case_variants(["Bulbar", "bulbar", "Limb", "Motor  Cortex", "motor cortex"]) == [
         ["Bulbar", "bulbar"],

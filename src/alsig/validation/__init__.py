@@ -9,7 +9,8 @@ module                rule
 ====================  =================================================================
 ``tokens``            the spellings of "no value" (``NA``, ``NaN``, ``Inf``, spreadsheet
                       errors such as ``#N/A`` / ``#NAME?``; ``Unknown`` for sheet values)
-``names``             ids and names in Unicode NFC without surrounding whitespace
+``names``             ids and names in Unicode NFC without invisible characters (zero-width
+                      space, byte-order mark ...) or surrounding whitespace
 ``duplicates``        repeated names; names differing only in letter case or spaces
 ``counts``            read counts: integer, >= 0, exact in int64 (``counts_rounding``)
 ``sizes``             a matrix has genes and samples; no empty (all-zero) library
@@ -44,7 +45,15 @@ from alsig.validation.gene_ids import (
     mapped_fraction,
     repair_entrez_floats,
 )
-from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
+from alsig.validation.names import (
+    INVISIBLE_CHARACTERS,
+    CleanedNames,
+    clean_name,
+    clean_names,
+    invisible_note,
+    nfc,
+    without_invisible,
+)
 from alsig.validation.sex import HOW_TO_WRITE_SEX, SEX_SPELLINGS, read_sex, sex_label
 from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
 from alsig.validation.suggest import check_label, did_you_mean
@@ -88,6 +97,7 @@ __getattr__ = lazy_exports(
 
 __all__ = [
     "HOW_TO_WRITE_SEX",
+    "INVISIBLE_CHARACTERS",
     "MISSING_ID_TOKENS",
     "MISSING_VALUE_TOKENS",
     "SEX_SPELLINGS",
@@ -113,6 +123,7 @@ __all__ = [
     "detect_id_type",
     "did_you_mean",
     "integer_counts",
+    "invisible_note",
     "is_missing_id",
     "is_missing_value",
     "is_spreadsheet_error",
@@ -127,4 +138,5 @@ __all__ = [
     "sex_label",
     "subject_conflicts",
     "to_utf8",
+    "without_invisible",
 ]
