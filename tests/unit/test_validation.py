@@ -28,6 +28,7 @@ from alsig.validation import (
     is_missing_id,
     is_missing_value,
     is_spreadsheet_error,
+    read_numbers,
     read_sex,
     repair_entrez_floats,
     subject_conflicts,
@@ -296,6 +297,16 @@ def test_a_sex_alsig_cannot_read_stops_with_the_column_values_and_samples(codes)
     for sample, value in unread:
         assert f"{sample} ({value!r})" in message
     assert "Write female or male" in message and "empty (or NA)" in message
+
+
+def test_read_numbers_names_the_text_cells_of_a_mostly_numeric_column():
+    values = pd.Series(["81", " 67 ", "90+", "NA", "4,5", "70"], index=list("abcdef"))
+    reading = read_numbers(values)
+    assert reading.numbers.tolist()[:2] == [81.0, 67.0] and reading.numbers.isna().sum() == 3
+    assert reading.text.to_dict() == {"c": "90+", "e": "4,5"}
+    assert reading.mostly_numeric and reading.n_numbers == 3
+    assert reading.text_cells() == "'90+' (c), '4,5' (e) ('4,5' has a decimal comma: write '4.5')"
+    assert not read_numbers(pd.Series(["Bulbar", "Limb", "3"])).mostly_numeric
 
 
 def test_clean_sheet_stops_on_missing_or_repeated_ids_and_reports_cells():

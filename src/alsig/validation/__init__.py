@@ -69,7 +69,7 @@ from alsig.validation.tokens import (
 
 if TYPE_CHECKING:
     from alsig.validation.counts import count_message, integer_counts
-    from alsig.validation.covariates import as_missing, choose_kind
+    from alsig.validation.covariates import NumericReading, as_missing, choose_kind, read_numbers
     from alsig.validation.sheet import (
         CanonicalPlan,
         canonical_plan,
@@ -83,6 +83,8 @@ _LAZY = {
     "integer_counts": "counts",
     "as_missing": "covariates",
     "choose_kind": "covariates",
+    "NumericReading": "covariates",
+    "read_numbers": "covariates",
     "CanonicalPlan": "sheet",
     "canonical_plan": "sheet",
     "clean_sheet": "sheet",
@@ -106,6 +108,7 @@ __all__ = [
     "CleanedNames",
     "Decoded",
     "IdTypeGuess",
+    "NumericReading",
     "as_missing",
     "canonical_plan",
     "case_variants",
@@ -132,6 +135,7 @@ __all__ = [
     "missing_kind",
     "nfc",
     "path_problem",
+    "read_numbers",
     "read_sex",
     "repair_entrez_floats",
     "repeated",
