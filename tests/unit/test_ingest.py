@@ -163,6 +163,24 @@ def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
     assert "datasets.toy.condition.rules" in str(info.value)
 
 
+def test_a_sample_without_a_condition_value_is_told_to_fill_it_not_only_to_add_a_rule(tmp_path):
+    sheet = read_sample_sheet(
+        write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\t\nS3\tFTD\n"), "sample"
+    )
+    with pytest.raises(AlsigError) as info:
+        resolve_conditions(
+            sheet,
+            sample_column="sample",
+            condition_column="group",
+            rules=[{"pattern": "^ALS$", "condition": "ALS"}],
+            dataset="toy",
+            source="s.tsv",
+        )
+    message = str(info.value)
+    assert "S2 (empty), S3 ('FTD')" in message
+    assert "1 of them have no 'group' value at all (S2): fill it in the sample sheet" in message
+
+
 def test_duplicate_and_mangled_symbols_are_summed_and_reported():
     counts = np.array([[1, 2], [3, 4], [5, 6], [7, 8]], dtype=np.int32)
     summed, var, report = harmonise_genes(

@@ -210,20 +210,33 @@ def resolve_conditions(
     compiled = [(re.compile(r["pattern"]), r["condition"]) for r in (rules or [])]
     conditions: list[str] = []
     unresolved: list[str] = []
+    empty: list[str] = []
     for sample, value in zip(samples, values, strict=True):
         if not compiled:  # the value is the label; "NA" / "Unknown" / "#N/A" are none
             label = None if is_missing_value(value) else value.strip()
         else:
             label = next((c for rx, c in compiled if rx.search(value)), None)
         if label is None:
-            unresolved.append(f"{sample} ('{value}')")
+            unresolved.append(f"{sample} ({value!r})" if value else f"{sample} (empty)")
+            if not value:
+                empty.append(str(sample))
         conditions.append(label or "")
     if unresolved:
         shown = ", ".join(unresolved[:20]) + (" ..." if len(unresolved) > 20 else "")
+        # a rule cannot recover a value the sheet does not have: say where to look instead
+        blank = (
+            f" {len(empty)} of them have no '{condition_column}' value at all "
+            f"({', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}): fill it in the "
+            "sample sheet (for a GEO series, look at their other characteristics columns: the "
+            "cell may be written under another key)."
+            if empty
+            else ""
+        )
         raise AlsigError(
             f"dataset '{dataset}': {len(unresolved)} sample(s) have no condition: no rule in "
             f"`datasets.{dataset}.condition.rules` matches their '{condition_column}' value: {shown}. "
             "Add a rule (pattern -> condition, e.g. condition 'other' to keep but not compare them)."
+            f"{blank}"
         )
     return conditions
 
