@@ -146,10 +146,9 @@ def test_duplicate_sample_ids_in_sheet(tmp_path):
         read_sample_sheet(path, "sample")
 
 
-def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
-    sheet = read_sample_sheet(
-        write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\tFTD\n"), "sample"
-    )
+def unresolved_message(tmp_path, text: str) -> str:
+    """The error of resolving ``text``'s groups with the one rule ``^ALS$``."""
+    sheet = read_sample_sheet(write(tmp_path / "s.tsv", text), "sample")
     with pytest.raises(AlsigError) as info:
         resolve_conditions(
             sheet,
@@ -159,24 +158,17 @@ def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
             dataset="toy",
             source="s.tsv",
         )
-    assert "S2 ('FTD')" in str(info.value)
-    assert "datasets.toy.condition.rules" in str(info.value)
+    return str(info.value)
+
+
+def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
+    message = unresolved_message(tmp_path, "sample\tgroup\nS1\tALS\nS2\tFTD\n")
+    assert "S2 ('FTD')" in message
+    assert "datasets.toy.condition.rules" in message
 
 
 def test_a_sample_without_a_condition_value_is_told_to_fill_it_not_only_to_add_a_rule(tmp_path):
-    sheet = read_sample_sheet(
-        write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\t\nS3\tFTD\n"), "sample"
-    )
-    with pytest.raises(AlsigError) as info:
-        resolve_conditions(
-            sheet,
-            sample_column="sample",
-            condition_column="group",
-            rules=[{"pattern": "^ALS$", "condition": "ALS"}],
-            dataset="toy",
-            source="s.tsv",
-        )
-    message = str(info.value)
+    message = unresolved_message(tmp_path, "sample\tgroup\nS1\tALS\nS2\t\nS3\tFTD\n")
     assert "S2 (empty), S3 ('FTD')" in message
     assert "1 of them have no 'group' value at all (S2): fill it in the sample sheet" in message
 
