@@ -219,6 +219,30 @@ def test_pc_covariates_finds_a_planted_batch_on_pc1():
     assert r2[("PC1", "age")]["kind"] == "continuous" and r2[("PC1", "age")]["n"] == 29
 
 
+def test_pc_covariates_read_a_mostly_numeric_column_as_numbers_and_name_its_text_cells():
+    rng = np.random.default_rng(4)
+    n = 20
+    age = rng.normal(65, 8, n).round().astype(int).astype(str).tolist()
+    pmi = [f"{v:.1f}" for v in rng.uniform(2, 12, n)]
+    age[0], pmi[1], pmi[2] = "90+", "4,5", "Unknown"
+    obs = pd.DataFrame(
+        {"condition": ["ALS", "control"] * (n // 2), "age_at_death": age, "pmi_hours": pmi},
+        index=[f"s{i}" for i in range(n)],
+    )
+    pcs = rng.normal(0, 1, (n, 2))
+    report: dict = {}
+    table = pc_covariates(pcs, [0.5, 0.2], obs, report=report)
+    rows = {(r["pc"], r["covariate"]): r for r in table.to_dicts()}
+    # one level per donor would explain nearly all of PC1; as numbers, age is no driver
+    assert rows[("PC1", "age")]["kind"] == "continuous" and rows[("PC1", "age")]["n"] == n - 1
+    assert rows[("PC1", "pmi")]["kind"] == "continuous" and rows[("PC1", "pmi")]["n"] == n - 2
+    assert rows[("PC1", "age")]["r2"] < 0.3
+    warnings = report["warnings"]
+    assert "QC covariate 'age' ('age_at_death') is mostly numbers but '90+' (s0)" in warnings[0]
+    assert "'4,5' (s1) ('4,5' has a decimal comma: write '4.5')" in warnings[1]
+    assert "age ('age_at_death') continuous, 19 of 20 sample(s) known" in report["readings"]
+
+
 # -- the cell_mix view ---------------------------------------------------------------------------
 def composition_cohort(seed=0, n_subjects=50, regions=("frontal", "motor"), index_noise=0.3):
     """Donors whose tissue loses neurons and gains glia in ALS (one latent factor ``f``).

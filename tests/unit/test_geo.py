@@ -99,6 +99,42 @@ def test_plain_text_and_edge_cases(tmp_path):
     assert rows[2]["source_name"] is None  # no !Sample_source_name_ch1 line
 
 
+def test_key_colon_value_without_a_space_is_split_and_noted(tmp_path):
+    path = write(
+        tmp_path / "GSE2_series_matrix.txt",
+        [
+            *HEADER,
+            '!Sample_geo_accession\t"GSM1"\t"GSM2"\t"GSM3"',
+            '!Sample_characteristics_ch1\t"disease status:Neurologically normal control"'
+            '\t"disease status: SOD1 mutant individual"\t"Sex :F"',
+            '!Sample_characteristics_ch1\t"time: 10:30"\t"time:10:30"\t"10:30"',
+            '!Sample_characteristics_ch1\t"url: http://x.org/a"\t"http://x.org/b"\t"3:1"',
+            "!series_matrix_table_begin",
+            "!series_matrix_table_end",
+        ],
+        gz=False,
+    )
+    report: dict = {}
+    sheet = read_series_matrix(path, report=report)
+    rows = sheet.rows(named=True)
+    assert [r["disease_status"] for r in rows] == [
+        "Neurologically normal control",
+        "SOD1 mutant individual",
+        None,
+    ]
+    assert rows[2]["sex"] == "F"
+    assert [r["time"] for r in rows] == ["10:30", "10:30", None]  # split at the first ':'
+    assert rows[2]["characteristics_2"] == "10:30"  # a time alone is not key: value
+    assert rows[0]["url"] == "http://x.org/a"
+    assert (
+        rows[1]["characteristics_3"] == "http://x.org/b" and rows[2]["characteristics_3"] == "3:1"
+    )
+    (note,) = report["notes"]
+    assert note.startswith("3 characteristics cell(s) written 'key:value' without a space")
+    assert "'disease status:Neurologically normal control' (GSM1)" in note
+    assert "'time:10:30' (GSM2)" in note and "'Sex :F' (GSM3)" in note
+
+
 @pytest.mark.parametrize(
     ("key", "expected"),
     [

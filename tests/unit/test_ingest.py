@@ -122,16 +122,33 @@ def test_sample_sheet_mismatches(tmp_path):
         ingest_local("toy", local_settings(tmp_path, sheet=fewer))
 
 
+def test_a_sex_coded_1_2_stops_ingest_instead_of_becoming_unknown(tmp_path):
+    coded = SHEET.replace("\tM\n", "\t1\n").replace("\tfemale\n", "\t2\n")
+    with pytest.raises(AlsigError) as error:
+        ingest_local("toy", local_settings(tmp_path, sheet=coded))
+    message = str(error.value)
+    assert "samples.tsv', column 'sex' (`sex`): 3 sample(s) have a sex alsig cannot read" in message
+    assert "'1' x2, '2' x1 (S1 ('1'), S2 ('1'), S3 ('2'))" in message
+    assert "PLINK" in message
+
+
+def test_a_zero_width_space_neither_splits_a_donor_nor_unmatches_a_sample(tmp_path):
+    sheet = SHEET.replace("S2\tALS\tD1", "S2\tALS\tD1\u200b")
+    counts = COUNTS.replace("\tS3\t", "\tS3\u2060\t")
+    adata = ingest_local("toy", local_settings(tmp_path, counts=counts, sheet=sheet))
+    assert list(adata.obs["subject"]) == ["D1", "D1", "D2", "D3"]
+    assert list(adata.obs_names) == ["S1", "S2", "S3", "S4"]
+
+
 def test_duplicate_sample_ids_in_sheet(tmp_path):
     path = write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS1\tALS\n")
     with pytest.raises(AlsigError, match=r"duplicate sample ids at .*line 3 \('S1'\)"):
         read_sample_sheet(path, "sample")
 
 
-def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
-    sheet = read_sample_sheet(
-        write(tmp_path / "s.tsv", "sample\tgroup\nS1\tALS\nS2\tFTD\n"), "sample"
-    )
+def unresolved_message(tmp_path, text: str) -> str:
+    """The error of resolving ``text``'s groups with the one rule ``^ALS$``."""
+    sheet = read_sample_sheet(write(tmp_path / "s.tsv", text), "sample")
     with pytest.raises(AlsigError) as info:
         resolve_conditions(
             sheet,
@@ -141,8 +158,19 @@ def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
             dataset="toy",
             source="s.tsv",
         )
-    assert "S2 ('FTD')" in str(info.value)
-    assert "datasets.toy.condition.rules" in str(info.value)
+    return str(info.value)
+
+
+def test_unresolved_conditions_list_samples_and_config_key(tmp_path):
+    message = unresolved_message(tmp_path, "sample\tgroup\nS1\tALS\nS2\tFTD\n")
+    assert "S2 ('FTD')" in message
+    assert "datasets.toy.condition.rules" in message
+
+
+def test_a_sample_without_a_condition_value_is_told_to_fill_it_not_only_to_add_a_rule(tmp_path):
+    message = unresolved_message(tmp_path, "sample\tgroup\nS1\tALS\nS2\t\nS3\tFTD\n")
+    assert "S2 (empty), S3 ('FTD')" in message
+    assert "1 of them have no 'group' value at all (S2): fill it in the sample sheet" in message
 
 
 def test_duplicate_and_mangled_symbols_are_summed_and_reported():

@@ -92,6 +92,22 @@ def test_contrast_levels_need_enough_samples_after_collapsing(project, capsys):
     assert "design variable 'sex' is missing for 4 sample(s)" in err  # 'Unknown': DE would stop
 
 
+def test_a_sex_coded_1_2_is_refused_not_called_missing(project, capsys):
+    sheet = project.dir / "GSE122649_demo_samples.tsv"
+    lines = sheet.read_text().splitlines()
+    column = lines[0].split("\t").index("sex")
+    recode = {"Male": "1", "Female": "2"}
+    rows = [line.split("\t") for line in lines[1:]]
+    for row in rows:
+        row[column] = recode.get(row[column], row[column])
+    sheet.write_text("\n".join(["\t".join(r) for r in [lines[0].split("\t"), *rows]]) + "\n")
+    project.config["datasets"]["demo"]["de"] = {"design": "~ sex + condition"}
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "column 'sex' (`sex`): 34 sample(s) have a sex alsig cannot read: " in err
+    assert "is missing for" not in err
+
+
 def test_paths_columns_and_collections(project, capsys):
     config = project.config
     demo = config["datasets"]["demo"]

@@ -28,6 +28,8 @@ from alsig.validation import (
     is_missing_id,
     is_missing_value,
     is_spreadsheet_error,
+    read_numbers,
+    read_sex,
     repair_entrez_floats,
     subject_conflicts,
     to_utf8,
@@ -80,6 +82,37 @@ def test_names_are_nfc_and_stripped_and_the_change_is_reported():
     notes = cleaned.notes("sample id(s)")
     assert "whitespace around 1 sample id(s) removed: ' S2 '" in notes[0]
     assert "normalised to Unicode NFC" in notes[1]
+
+
+@pytest.mark.parametrize("mark", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_invisible_characters_are_removed_from_ids_and_named_escaped(mark):
+    cleaned = clean_names([f"JR9{mark}", f"J{mark}R1", "JR2"])
+    assert cleaned.names == ["JR9", "JR1", "JR2"]
+    assert cleaned.invisible == [f"JR9{mark}", f"J{mark}R1"]
+    note = cleaned.notes("sample id(s)")[0]
+    assert f"removed from 2 sample id(s): {f'JR9{mark}'!r}, {f'J{mark}R1'!r}" in note
+    assert "\\u" in note  # the character is shown escaped, not as an invisible one
+
+
+def test_clean_sheet_removes_invisible_characters_and_names_the_cells():
+    report: dict = {}
+    sheet = pl.DataFrame(
+        {
+            "sample": ["S1", "S2\ufeff", "S3"],
+            "donor": ["JR9", "JR9\u200b", "JR10"],
+            "region": ["motor cortex", "motor\u2060 cortex", "motor cortex"],
+        }
+    )
+    out = clean_sheet(sheet, sample_column="sample", location="f", report=report)
+    assert out["sample"].to_list() == ["S1", "S2", "S3"]
+    assert out["donor"].to_list() == ["JR9", "JR9", "JR10"]
+    assert out["region"].unique().to_list() == ["motor cortex"]
+    assert report["invisible_cells"] == [
+        "donor 'JR9\\u200b' (S2)",
+        "region 'motor\\u2060 cortex' (S2)",
+    ]
+    assert any("removed from 1 sample id(s): 'S2\\ufeff'" in n for n in report["notes"])
+    assert "n_cells_cleaned" not in report  # said once, in the invisible-character note
 
 
 def test_case_variants_group_names_differing_in_case_or_spaces():
@@ -243,6 +276,37 @@ def test_integer_codes_mostly_numeric_and_case_variants_are_reported():
     assert "'Bulbar' / 'bulbar'" in onset.notes[0]
     measured = choose_kind(pd.Series(["81.5", "67", "70", "55", "60", "61", "62"]), "age")
     assert measured.kind == "numeric" and not measured.notes
+
+
+def test_sex_spellings_are_read_and_missing_tokens_are_missing():
+    values = ["F", " male ", "WOMAN", "Men", "XX", "x y", "NA", "Unknown", None, "#N/A"]
+    samples = [f"S{i}" for i in range(len(values))]
+    labels = read_sex(values, samples, column="sex", location="file 's.tsv'")
+    assert labels == ["female", "male", "female", "male", "female", "male", *[None] * 4]
+
+
+@pytest.mark.parametrize("codes", [["1", "2", "2"], ["F", "Mal", "M"], ["0", "M", "F"]])
+def test_a_sex_alsig_cannot_read_stops_with_the_column_values_and_samples(codes):
+    samples = ["S1", "S2", "S3"]
+    unread = [(s, v) for s, v in zip(samples, codes, strict=True) if v not in ("F", "M")]
+    with pytest.raises(AlsigError) as error:
+        read_sex(codes, samples, column="gender", location="file 's.tsv'")
+    message = str(error.value)
+    assert "file 's.tsv', column 'gender' (`sex`)" in message
+    assert f"{len(unread)} sample(s) have a sex alsig cannot read" in message
+    for sample, value in unread:
+        assert f"{sample} ({value!r})" in message
+    assert "Write female or male" in message and "empty (or NA)" in message
+
+
+def test_read_numbers_names_the_text_cells_of_a_mostly_numeric_column():
+    values = pd.Series(["81", " 67 ", "90+", "NA", "4,5", "70"], index=list("abcdef"))
+    reading = read_numbers(values)
+    assert reading.numbers.tolist()[:2] == [81.0, 67.0] and reading.numbers.isna().sum() == 3
+    assert reading.text.to_dict() == {"c": "90+", "e": "4,5"}
+    assert reading.mostly_numeric and reading.n_numbers == 3
+    assert reading.text_cells() == "'90+' (c), '4,5' (e) ('4,5' has a decimal comma: write '4.5')"
+    assert not read_numbers(pd.Series(["Bulbar", "Limb", "3"])).mostly_numeric
 
 
 def test_clean_sheet_stops_on_missing_or_repeated_ids_and_reports_cells():

@@ -16,10 +16,16 @@ GEO happened to align keys into rows:
 
 - keys are normalised with :func:`normalise_key` (lower case, runs of other characters -> ``_``);
   a key that collides with ``sample``/``title``/``source_name`` gets the prefix ``characteristic_``;
-- the value is everything after the first ``": "`` (``"a: b: c"`` -> key ``a``, value ``b: c``);
+- the key is what comes before the first ``:`` and the value everything after it, stripped,
+  with or without a space after the ``:`` (``"a: b: c"`` -> key ``a``, value ``b: c``;
+  ``"time: 10:30"`` -> ``time``, ``10:30``; ``"sex:F"`` -> ``sex``, ``F``, noted, since GEO
+  writes ``"key: value"`` and a submitter who left the space out would otherwise lose the value
+  to a ``characteristics_<n>`` column);
+- what comes before the first ``:`` is a key only when it holds a letter and the ``:`` does not
+  start ``://`` (``"10:30"``, ``"3:1"``, ``"http://..."`` are not ``key: value``);
 - a key repeated for the same sample gets ``_2``, ``_3``, ... in order of appearance;
-- a non-empty cell without ``": "`` goes to column ``characteristics_<n>`` where ``n`` is the
-  1-based index of its characteristics line;
+- a non-empty cell that is not ``key: value`` goes to column ``characteristics_<n>`` where ``n``
+  is the 1-based index of its characteristics line;
 - empty cells and samples without a key are missing (null).
 
 Text that is not UTF-8 is read as Windows-1252 line by line, and the number of such lines and
@@ -185,7 +191,7 @@ def read_series_matrix(path: str | Path, *, report: dict | None = None) -> pl.Da
             continue
         line = next((r for r in rows if r[1] == field), None)
         columns[name] = [c or None for c in line[2]] if line else [None] * n
-    characteristics = _characteristics(rows, n)
+    characteristics = _characteristics(rows, n, samples, path, report)
     columns.update(characteristics)
     frame = pl.DataFrame(columns, schema={c: pl.String for c in columns})
     log.info(
@@ -229,24 +235,54 @@ def _sample_accessions(rows: list[tuple[int, str, list[str]]], path: Path) -> li
     return samples
 
 
-def _characteristics(rows: list[tuple[int, str, list[str]]], n: int) -> dict[str, list[str | None]]:
+def split_characteristic(cell: str) -> tuple[str, str, bool] | None:
+    """Split a characteristics cell into key and value (rules in the module docstring).
+
+    Parameters
+    ----------
+    cell
+        One cell, unquoted (``"disease state: ALS"``).
+
+    Returns
+    -------
+    tuple or None
+        ``(key, value, spaced)``, ``spaced`` False when no space followed the ``:``
+        (``"sex:F"``); None for a cell that is not ``key: value`` (``"Male"``, ``"10:30"``).
+    """
+    key, sep, value = cell.partition(":")
+    if not sep or not any(c.isalpha() for c in key) or value.startswith("//"):
+        return None
+    return key, value.strip(), value[:1].isspace() or not value.strip()
+
+
+def _characteristics(
+    rows: list[tuple[int, str, list[str]]],
+    n: int,
+    samples: list[str],
+    path: Path,
+    report: dict,
+) -> dict[str, list[str | None]]:
     """Map each characteristic column to its value per sample (None where missing).
 
-    Columns come in order of appearance; the rules are in the module docstring.
+    Columns come in order of appearance; the rules are in the module docstring. Cells written
+    ``key:value`` (no space) are noted in ``report["notes"]`` and the log.
     """
     per_sample: list[dict[str, str]] = [{} for _ in range(n)]
     order: list[str] = []
+    unspaced: list[str] = []
     char_rows = [r for r in rows if r[1] == CHARACTERISTICS]
     for index, (_, _, cells) in enumerate(char_rows, start=1):
         for s, cell in enumerate(cells):
             if not cell:
                 continue
-            key, sep, value = cell.partition(": ")
-            if sep:
+            split = split_characteristic(cell)
+            if split is not None:
+                key, value, spaced = split
                 column = normalise_key(key)
                 if column in BASE_COLUMNS.values() or column.startswith("characteristics_"):
                     column = f"characteristic_{column}"
-                value = value.strip()
+                if not spaced:
+                    unspaced.append(f"{cell!r} ({samples[s]})")
             else:
                 column, value = f"characteristics_{index}", cell
             base, k = column, 1
@@ -256,4 +292,12 @@ def _characteristics(rows: list[tuple[int, str, list[str]]], n: int) -> dict[str
             per_sample[s][column] = value
             if column not in order:
                 order.append(column)
+    if unspaced:
+        shown = ", ".join(unspaced[:10]) + (", ..." if len(unspaced) > 10 else "")
+        note = (
+            f"{len(unspaced)} characteristics cell(s) written 'key:value' without a space after "
+            f"the ':' were read as key and value like 'key: value': {shown}"
+        )
+        report.setdefault("notes", []).append(note)
+        log.warning("%s: %s", path.name, note)
     return {column: [sample.get(column) for sample in per_sample] for column in order}

@@ -9,7 +9,8 @@ module                rule
 ====================  =================================================================
 ``tokens``            the spellings of "no value" (``NA``, ``NaN``, ``Inf``, spreadsheet
                       errors such as ``#N/A`` / ``#NAME?``; ``Unknown`` for sheet values)
-``names``             ids and names in Unicode NFC without surrounding whitespace
+``names``             ids and names in Unicode NFC without invisible characters (zero-width
+                      space, byte-order mark ...) or surrounding whitespace
 ``duplicates``        repeated names; names differing only in letter case or spaces
 ``counts``            read counts: integer, >= 0, exact in int64 (``counts_rounding``)
 ``sizes``             a matrix has genes and samples; no empty (all-zero) library
@@ -17,6 +18,7 @@ module                rule
 ``encoding``          UTF-8 in; a report when a file is not UTF-8; binary files named
 ``gene_ids``          the id type a matrix has, and the share that maps to human genes
 ``sheet``             sample-sheet ids, "not known" cells, canonical columns
+``sex``               reported sex: the spellings of female / male; anything else refused
 ``covariates``        design covariates: missing values, numeric or categorical
 ``suggest``           "did you mean" for names that are not allowed
 ``yaml_keys``         a key given twice in one mapping of a YAML config
@@ -43,7 +45,16 @@ from alsig.validation.gene_ids import (
     mapped_fraction,
     repair_entrez_floats,
 )
-from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
+from alsig.validation.names import (
+    INVISIBLE_CHARACTERS,
+    CleanedNames,
+    clean_name,
+    clean_names,
+    invisible_note,
+    nfc,
+    without_invisible,
+)
+from alsig.validation.sex import HOW_TO_WRITE_SEX, SEX_SPELLINGS, read_sex, sex_label
 from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
 from alsig.validation.suggest import check_label, did_you_mean
 from alsig.validation.tokens import (
@@ -58,7 +69,7 @@ from alsig.validation.tokens import (
 
 if TYPE_CHECKING:
     from alsig.validation.counts import count_message, integer_counts
-    from alsig.validation.covariates import as_missing, choose_kind
+    from alsig.validation.covariates import NumericReading, as_missing, choose_kind, read_numbers
     from alsig.validation.sheet import (
         CanonicalPlan,
         canonical_plan,
@@ -72,6 +83,8 @@ _LAZY = {
     "integer_counts": "counts",
     "as_missing": "covariates",
     "choose_kind": "covariates",
+    "NumericReading": "covariates",
+    "read_numbers": "covariates",
     "CanonicalPlan": "sheet",
     "canonical_plan": "sheet",
     "clean_sheet": "sheet",
@@ -85,13 +98,17 @@ __getattr__ = lazy_exports(
 
 
 __all__ = [
+    "HOW_TO_WRITE_SEX",
+    "INVISIBLE_CHARACTERS",
     "MISSING_ID_TOKENS",
     "MISSING_VALUE_TOKENS",
+    "SEX_SPELLINGS",
     "SPREADSHEET_ERRORS",
     "CanonicalPlan",
     "CleanedNames",
     "Decoded",
     "IdTypeGuess",
+    "NumericReading",
     "as_missing",
     "canonical_plan",
     "case_variants",
@@ -109,6 +126,7 @@ __all__ = [
     "detect_id_type",
     "did_you_mean",
     "integer_counts",
+    "invisible_note",
     "is_missing_id",
     "is_missing_value",
     "is_spreadsheet_error",
@@ -117,8 +135,12 @@ __all__ = [
     "missing_kind",
     "nfc",
     "path_problem",
+    "read_numbers",
+    "read_sex",
     "repair_entrez_floats",
     "repeated",
+    "sex_label",
     "subject_conflicts",
     "to_utf8",
+    "without_invisible",
 ]

@@ -12,14 +12,17 @@ Rules, per design variable:
 - otherwise a variable whose values are all numbers is numeric. When those numbers are integer
   codes (at most :data:`CODE_LEVELS` distinct integers, or a label column such as ``batch``),
   the choice is reported with the key that overrides it;
-- a variable that is mostly numbers but holds some text (``90+``) is categorical, and the
-  entries that made it so are named;
+- a variable that is mostly numbers but holds some text (``90+``, a decimal comma ``4,5``) is
+  categorical, and the entries that made it so are named. Which cells are numbers and which are
+  text is :func:`read_numbers`, the one reading QC's PC-covariate diagnostic uses too (which
+  reads such a column as numbers with the text cells missing, naming them alike);
 - levels that differ only in letter case or whitespace (``Bulbar`` / ``bulbar``) are reported;
   they stay separate levels.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -32,6 +35,10 @@ from alsig.validation.tokens import is_missing_value, missing_kind
 CODE_LEVELS = 5
 #: sample columns that hold labels by their meaning, whatever their values look like
 LABEL_COLUMNS = frozenset({"batch", "subject", "region", "sex", "condition"})
+#: a number written with a decimal comma (``4,5``), which ``float()`` does not read
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+#: text cells named in a note
+SHOWN_CELLS = 5
 
 
 def as_missing(values: pd.Series, name: str) -> tuple[pd.Series, list[str]]:
@@ -64,6 +71,76 @@ def as_missing(values: pd.Series, name: str) -> tuple[pd.Series, list[str]]:
     if found:
         out = out.map(lambda v: None if v is None or is_missing_value(v) else v)
     return out, notes
+
+
+@dataclass
+class NumericReading:
+    """Which cells of a sample column are numbers (:func:`read_numbers`).
+
+    Attributes
+    ----------
+    numbers
+        Floats; NaN where the cell is missing or text.
+    text
+        The known cells that are not numbers (index = sample ids).
+    """
+
+    numbers: pd.Series
+    text: pd.Series
+
+    @property
+    def n_numbers(self) -> int:
+        """Cells that are numbers."""
+        return int(self.numbers.notna().sum())
+
+    @property
+    def mostly_numeric(self) -> bool:
+        """True when at least half of the known cells are numbers (and one is)."""
+        return self.n_numbers > 0 and self.n_numbers >= (self.n_numbers + len(self.text)) / 2
+
+    def text_cells(self) -> str:
+        """Name the text cells as ``'90+' (S1), '4,5' (S2)``, at most :data:`SHOWN_CELLS`.
+
+        A hint follows when one is a number with a decimal comma.
+
+        Returns
+        -------
+        str
+        """
+        shown = ", ".join(f"{v!r} ({s})" for s, v in list(self.text.items())[:SHOWN_CELLS])
+        more = " ..." if len(self.text) > SHOWN_CELLS else ""
+        comma = [v for v in self.text if _DECIMAL_COMMA.match(v)]
+        hint = (
+            f" ({comma[0]!r} has a decimal comma: write {comma[0].replace(',', '.')!r})"
+            if comma
+            else ""
+        )
+        return f"{shown}{more}{hint}"
+
+
+def read_numbers(values: pd.Series) -> NumericReading:
+    """Read a sample column as numbers: which cells are numbers, which missing, which text.
+
+    "Not known" spellings (:func:`as_missing`) and empty cells are missing; a cell is a number
+    when ``float`` reads it after stripping (``4,5`` is not: a decimal comma is text, named).
+
+    Parameters
+    ----------
+    values
+        One column (index = sample ids).
+
+    Returns
+    -------
+    NumericReading
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype(float)
+        return NumericReading(numbers, pd.Series([], dtype=str))
+    known, _ = as_missing(values, str(values.name))
+    text = known.map(lambda v: None if v is None else str(v).strip())
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    words = text[text.notna() & numbers.isna()].astype(str)
+    return NumericReading(numbers, words)
 
 
 @dataclass
@@ -103,10 +180,8 @@ def choose_kind(
     -------
     CovariateChoice
     """
-    text = values.astype(str).str.strip() if not pd.api.types.is_numeric_dtype(values) else None
-    numbers = (
-        values.astype(float) if text is None else pd.to_numeric(text, errors="coerce").astype(float)
-    )
+    reading = read_numbers(values)
+    numbers = reading.numbers
     notes: list[str] = []
     all_numeric = bool(numbers.notna().all())
     if name in categorical:
@@ -124,15 +199,12 @@ def choose_kind(
             )
         return CovariateChoice(numbers, "numeric", notes)
     strings = values.astype(str)
-    n_numbers = int(numbers.notna().sum())
-    if n_numbers and n_numbers >= len(values) / 2:
-        text_cells = values[numbers.isna()]
-        shown = ", ".join(f"{v!r} ({s})" for s, v in list(text_cells.astype(str).items())[:5])
+    if reading.mostly_numeric:
         levels = strings.nunique()
         notes.append(
-            f"design variable '{name}' is mostly numbers ({n_numbers} of {len(values)}) but "
-            f"{shown}{' ...' if len(text_cells) > 5 else ''} are not: used as categorical with "
-            f"{levels} levels. Correct those entries (or write NA) to use it as numeric, or set "
+            f"design variable '{name}' is mostly numbers ({reading.n_numbers} of {len(values)}) "
+            f"but {reading.text_cells()} are not: used as categorical with {levels} levels. "
+            "Correct those entries (or write NA) to use it as numeric, or set "
             f"de.categorical: [{name}] to keep it categorical"
         )
     variants = case_variants(pd.unique(strings))

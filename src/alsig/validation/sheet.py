@@ -1,7 +1,8 @@
 """Sample sheets (a local TSV/CSV or the sheet built from a GEO series matrix), checked one way.
 
 :func:`clean_sheet` gives every cell and column name the canonical text of
-:mod:`alsig.validation.names` (NFC, stripped), stops on a missing or repeated sample id (an
+:mod:`alsig.validation.names` (NFC, no invisible characters, stripped; the cells that held
+invisible characters are named), stops on a missing or repeated sample id (an
 ``NA`` or ``#N/A`` id is missing), and reports what it finds: ids that differ only in letter
 case, values that differ only in case (``Bulbar`` / ``bulbar``) and cells that say "not known"
 (``Unknown``, ``NA``), which are missing wherever a column is used (canonical columns, design
@@ -27,7 +28,7 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.validation.duplicates import case_variants
-from alsig.validation.names import clean_names, nfc
+from alsig.validation.names import clean_name, clean_names, invisible_note, without_invisible
 from alsig.validation.suggest import did_you_mean
 from alsig.validation.tokens import is_missing_id, is_missing_value, missing_kind
 
@@ -84,24 +85,39 @@ def clean_sheet(
     """
     report = {} if report is None else report
     notes = report.setdefault("notes", [])
-    sheet = sheet.rename({c: nfc(c).strip() for c in sheet.columns if nfc(c).strip() != c})
+    renamed = {c: str(clean_name(c)) for c in sheet.columns if clean_name(c) != c}
+    if any(without_invisible(c) != c for c in renamed):
+        hidden = [repr(c) for c in renamed if without_invisible(c) != c]
+        notes.append(invisible_note(hidden, "column name(s)"))
+    sheet = sheet.rename(renamed)
     changed: dict[str, list[str]] = {}
+    invisible: list[str] = []
     columns = []
+    # the cells are named by the cleaned id: the raw one may hold the invisible character too
+    row_ids = clean_names(sheet.get_column(sample_column).cast(pl.String).to_list()).names
     for name in sheet.columns:
-        series = sheet.get_column(name)
-        raw = series.cast(pl.String).to_list()
+        raw = sheet.get_column(name).cast(pl.String).to_list()
         if name == sample_column:
             cleaned = clean_names(raw)
             notes.extend(cleaned.notes("sample id(s)"))
             ids = [n or None for n in cleaned.names]
             columns.append(pl.Series(name, ids, dtype=pl.String))
             continue
-        clean = [None if v is None else (nfc(v).strip() or None) for v in raw]
-        edits = [a for a, b in zip(raw, clean, strict=True) if a != b]
+        clean = [None if v is None else (clean_name(v) or None) for v in raw]
+        # invisible characters get their own note, naming the cells; this one is the rest
+        edits = [a for a, b in zip(raw, clean, strict=True) if a != b and without_invisible(a) != b]
         if edits:
             changed[name] = edits
+        invisible.extend(
+            f"{name} {value!r} ({sample})"
+            for sample, value in zip(row_ids, raw, strict=True)
+            if value is not None and without_invisible(value) != value
+        )
         columns.append(pl.Series(name, clean, dtype=pl.String))
     sheet = pl.DataFrame(columns) if columns else sheet
+    if invisible:
+        report["invisible_cells"] = invisible
+        notes.append(invisible_note(invisible, "cell(s) (column, value as read, sample)"))
     if changed:
         report["n_cells_cleaned"] = sum(len(v) for v in changed.values())
         shown = "; ".join(

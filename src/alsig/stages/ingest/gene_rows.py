@@ -79,7 +79,10 @@ def clean_gene_rows(
         report["notes"].append(f"whitespace around {len(cleaned.stripped)} gene id(s) removed")
     if cleaned.normalised:
         report["n_gene_ids_nfc"] = len(cleaned.normalised)
-        report["notes"].append(cleaned.notes("gene id(s)")[-1])
+        report["notes"].extend(cleaned.notes("gene id(s)", kinds=("normalised",)))
+    if cleaned.invisible:
+        report["n_gene_ids_invisible"] = len(cleaned.invisible)
+        report["notes"].extend(cleaned.notes("gene id(s)", kinds=("invisible",)))
     # an .h5ad has no lines: messages give the 1-based position in var
     where_rows = np.arange(1, len(stripped) + 1) if lines is None else lines
     keep = _drop_missing(stripped, where_rows, path, max_missing_fraction, report, lines is None)

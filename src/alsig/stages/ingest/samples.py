@@ -35,13 +35,11 @@ from alsig.validation import (
     clean_sheet,
     did_you_mean,
     is_missing_value,
+    read_sex,
 )
 
 log = logging.getLogger(__name__)
 _LINE = "__line"  # file line of each row, for the messages
-
-_FEMALE = {"f", "female", "woman", "women"}
-_MALE = {"m", "male", "man", "men"}
 
 
 @dataclass(frozen=True)
@@ -212,45 +210,35 @@ def resolve_conditions(
     compiled = [(re.compile(r["pattern"]), r["condition"]) for r in (rules or [])]
     conditions: list[str] = []
     unresolved: list[str] = []
+    empty: list[str] = []
     for sample, value in zip(samples, values, strict=True):
         if not compiled:  # the value is the label; "NA" / "Unknown" / "#N/A" are none
             label = None if is_missing_value(value) else value.strip()
         else:
             label = next((c for rx, c in compiled if rx.search(value)), None)
         if label is None:
-            unresolved.append(f"{sample} ('{value}')")
+            unresolved.append(f"{sample} ({value!r})" if value else f"{sample} (empty)")
+            if not value:
+                empty.append(str(sample))
         conditions.append(label or "")
     if unresolved:
         shown = ", ".join(unresolved[:20]) + (" ..." if len(unresolved) > 20 else "")
+        # a rule cannot recover a value the sheet does not have: say where to look instead
+        blank = (
+            f" {len(empty)} of them have no '{condition_column}' value at all "
+            f"({', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}): fill it in the "
+            "sample sheet (for a GEO series, look at their other characteristics columns: the "
+            "cell may be written under another key)."
+            if empty
+            else ""
+        )
         raise AlsigError(
             f"dataset '{dataset}': {len(unresolved)} sample(s) have no condition: no rule in "
             f"`datasets.{dataset}.condition.rules` matches their '{condition_column}' value: {shown}. "
             "Add a rule (pattern -> condition, e.g. condition 'other' to keep but not compare them)."
+            f"{blank}"
         )
     return conditions
-
-
-def normalise_sex(value: str | None) -> str | None:
-    """Spell a sex label as ``female``, ``male`` or None (unknown).
-
-    Parameters
-    ----------
-    value
-        A sheet value in one of the usual spellings (``F``, ``Male``, ``woman``, ...).
-
-    Returns
-    -------
-    str or None
-        ``female``, ``male``, or None for anything else.
-    """
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text in _FEMALE:
-        return "female"
-    if text in _MALE:
-        return "male"
-    return None
 
 
 def build_obs(
@@ -270,7 +258,8 @@ def build_obs(
     ``columns:`` mapping, else a sheet column of that name (used with a note); a sheet column the
     canonical one would replace is kept as ``<name>_sheet`` (noted). Canonical values that say
     "not known" (``NA``, ``Unknown``, ``#N/A``) are missing; a sample without a subject is its own
-    subject (a warning names it).
+    subject (a warning names it). Sex is read by :func:`alsig.validation.read_sex`: a value that
+    is neither ``female`` / ``male`` (or a usual spelling of them) nor missing stops the run.
 
     Parameters
     ----------
@@ -299,7 +288,8 @@ def build_obs(
     Raises
     ------
     AlsigError
-        A mapped column not in the sheet, or two sheet columns that could be one canonical field.
+        A mapped column not in the sheet, two sheet columns that could be one canonical field, or
+        a sex that is not understood (``1`` / ``2``, ``Mal``).
     """
     report = {} if report is None else report
     notes = report.setdefault("notes", [])
@@ -322,7 +312,16 @@ def build_obs(
     mapped = plan.columns
     obs[SUBJECT] = _subject(obs, mapped.get(SUBJECT), dataset, notes, plan.keep_as)
     sex_column = _sheet_column(plan, SEX)
-    obs[SEX] = [normalise_sex(v) for v in obs[sex_column]] if sex_column else None
+    obs[SEX] = (
+        read_sex(
+            obs[sex_column].tolist(),
+            list(obs.index),
+            column=plan.columns[SEX],
+            location=f"dataset '{dataset}': {where(source)}",
+        )
+        if sex_column
+        else None
+    )
     for canonical in (REGION, BATCH):
         column = _sheet_column(plan, canonical)
         obs[canonical] = _known(obs[column], canonical, dataset, notes) if column else None

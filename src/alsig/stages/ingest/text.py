@@ -218,6 +218,7 @@ def prepare_text(raw: bytes, path: Path, sep: str) -> PreparedText:
     cleaned = clean_names(header)
     if cleaned.normalised:
         notes.append(f"{len(cleaned.normalised)} column name(s) normalised to Unicode NFC")
+    notes.extend(cleaned.notes("column name(s)", kinds=("invisible",)))
     return PreparedText(
         raw, [str(h) for h in cleaned.names], skip, notes, cleaned.stripped, decoded.report
     )

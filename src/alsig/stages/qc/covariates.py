@@ -7,11 +7,17 @@ than disease status. Seeing that before fitting a model tells a user which covar
 design needs. For every PC and covariate this reports R² of ``PC ~ covariate``: a one-way
 ANOVA for categorical covariates (F-test p), a linear regression for continuous ones (Pearson
 correlation test p), on the samples where the covariate is known.
+
+A covariate is read as DE reads it (:func:`alsig.validation.read_numbers`): "not known"
+spellings are missing, and a column that is mostly numbers is continuous. Its few text cells
+(``90+``, a decimal comma ``4,5``) are missing here, and named in a warning: read as a category
+they would turn ``age`` into one level per donor, whose R² says nothing about age.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,7 +25,7 @@ import polars as pl
 
 from alsig import plotting
 from alsig.tables import schemas
-from alsig.validation import MISSING_VALUE_TOKENS, SPREADSHEET_ERRORS
+from alsig.validation import as_missing, read_numbers
 
 SCHEMA = "pc_covariates"
 #: covariates looked for, in this order (case-insensitive; first matching sample column)
@@ -40,49 +46,74 @@ def covariate_columns(obs: pd.DataFrame) -> dict[str, str]:
     found = {}
     for name, candidates in COVARIATES.items():
         column = next((lower[c] for c in candidates if c in lower), None)
-        if column is not None and _known(obs[column]).dropna().nunique() > 1:
+        if column is not None and _labels(obs[column]).dropna().nunique() > 1:
             found[name] = column
     return found
 
 
-#: values a sample sheet uses for "not known" (the one vocabulary of alsig.validation)
-MISSING = MISSING_VALUE_TOKENS | {error.lower() for error in SPREADSHEET_ERRORS}
+def _labels(values: pd.Series) -> pd.Series:
+    """Return the values as stripped text, the sheet's "not known" spellings missing."""
+    known, _ = as_missing(values, str(values.name))
+    return known.map(lambda v: None if v is None else str(v).strip())
 
 
-def _known(values: pd.Series) -> pd.Series:
-    """Return the values with the sheet's "not known" spellings turned into missing."""
-    text = values.astype("string").str.strip()
-    return text.mask(text.str.lower().isin(MISSING))
+@dataclass
+class CovariateReading:
+    """How one covariate enters the diagnostic.
+
+    Attributes
+    ----------
+    kind
+        ``continuous`` or ``categorical``.
+    values
+        Floats (NaN: missing) or labels (None: missing).
+    text_cells
+        For a continuous covariate whose text cells are read as missing: those cells
+        (``'90+' (S1)``); empty otherwise.
+    """
+
+    kind: str
+    values: pd.Series
+    text_cells: str = ""
 
 
-def _numeric(values: pd.Series) -> pd.Series | None:
-    """Return the values as numbers when every known value is a number (else None: categorical)."""
-    known = _known(values)
-    numbers = pd.to_numeric(known, errors="coerce")
-    present = known.notna()
-    if present.sum() >= 3 and numbers[present].notna().all() and numbers[present].nunique() > 2:
-        return numbers
-    return None
+def read_covariate(values: pd.Series) -> CovariateReading:
+    """Read one covariate: continuous when mostly numbers with > 2 distinct, else categorical.
+
+    Parameters
+    ----------
+    values
+        The sample column.
+
+    Returns
+    -------
+    CovariateReading
+    """
+    reading = read_numbers(values)
+    numbers = reading.numbers.dropna()
+    if reading.mostly_numeric and len(numbers) >= 3 and numbers.nunique() > 2:
+        cells = reading.text_cells() if len(reading.text) else ""
+        return CovariateReading("continuous", reading.numbers, cells)
+    return CovariateReading("categorical", _labels(values))
 
 
-def covariate_r2(pc: np.ndarray, values: pd.Series) -> tuple[float, float, int, str]:
-    """(R², p, samples used, kind) of one PC against one covariate."""
+def covariate_r2(pc: np.ndarray, reading: CovariateReading) -> tuple[float, float, int]:
+    """(R², p, samples used) of one PC against one covariate."""
     from scipy import stats
 
-    numbers = _numeric(values)
-    if numbers is not None:
-        use = numbers.notna().to_numpy()
-        r, p = stats.pearsonr(numbers.to_numpy()[use], pc[use])
-        return float(r**2), float(p), int(use.sum()), "continuous"
-    labels = _known(values)
+    if reading.kind == "continuous":
+        use = reading.values.notna().to_numpy()
+        r, p = stats.pearsonr(reading.values.to_numpy()[use], pc[use])
+        return float(r**2), float(p), int(use.sum())
+    labels = reading.values
     use = labels.notna().to_numpy()
     groups = [pc[use][labels[use].to_numpy() == g] for g in pd.unique(labels[use])]
     if len(groups) < 2 or use.sum() <= len(groups):
-        return float("nan"), float("nan"), int(use.sum()), "categorical"
+        return float("nan"), float("nan"), int(use.sum())
     total = np.sum((pc[use] - pc[use].mean()) ** 2)
     between = sum(len(g) * (g.mean() - pc[use].mean()) ** 2 for g in groups)
     p = float(stats.f_oneway(*groups).pvalue) if all(len(g) > 1 for g in groups) else np.nan
-    return float(between / total) if total > 0 else np.nan, p, int(use.sum()), "categorical"
+    return float(between / total) if total > 0 else np.nan, p, int(use.sum())
 
 
 def pc_covariates(
@@ -92,6 +123,7 @@ def pc_covariates(
     *,
     n_pcs: int = 5,
     library_size: np.ndarray | None = None,
+    report: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     """R² of each of the first ``n_pcs`` principal components against each known covariate.
 
@@ -107,21 +139,39 @@ def pc_covariates(
         Components reported.
     library_size
         Total counts per sample; reported as the continuous covariate ``log10_library_size``.
+    report
+        Filled in place for the log: ``readings`` (how each covariate was read, one line) and
+        ``warnings`` (the text cells of a mostly numeric covariate, read as missing).
 
     Returns
     -------
     One row per PC x covariate, columns of the shipped ``pc_covariates`` schema.
     """
-    columns = {name: obs[col] for name, col in covariate_columns(obs).items()}
+    report = {} if report is None else report
+    found = covariate_columns(obs)
+    readings = {name: read_covariate(obs[column]) for name, column in found.items()}
     if library_size is not None:
-        columns["log10_library_size"] = pd.Series(
-            np.log10(np.maximum(np.asarray(library_size, dtype=float), 1)), index=obs.index
+        log_size = np.log10(np.maximum(np.asarray(library_size, dtype=float), 1))
+        readings["log10_library_size"] = CovariateReading(
+            "continuous", pd.Series(log_size, index=obs.index)
         )
+    said = report.setdefault("readings", [])
+    warnings = report.setdefault("warnings", [])
+    for name, reading in readings.items():
+        column = f" ('{found[name]}')" if name in found and found[name] != name else ""
+        known = int(reading.values.notna().sum())
+        said.append(f"{name}{column} {reading.kind}, {known} of {len(obs)} sample(s) known")
+        if reading.text_cells:
+            warnings.append(
+                f"QC covariate '{name}'{column} is mostly numbers but {reading.text_cells} "
+                "are not: read as continuous with those cells missing in pc_covariates. Correct "
+                "them in the sample sheet (or write NA); DE reads such a column as categorical"
+            )
     rows = []
     for k in range(min(n_pcs, pcs.shape[1])):
-        for name, values in columns.items():
-            r2, p, n, kind = covariate_r2(pcs[:, k], values.reset_index(drop=True))
-            rows.append((f"PC{k + 1}", float(variance_ratio[k]), name, kind, r2, p, n))
+        for name, reading in readings.items():
+            r2, p, n = covariate_r2(pcs[:, k], reading)
+            rows.append((f"PC{k + 1}", float(variance_ratio[k]), name, reading.kind, r2, p, n))
     table = pl.DataFrame(rows, schema=schemas.polars_schema(SCHEMA), orient="row")
     table = table.with_columns(pl.col("r2", "pvalue").fill_nan(None))
     return schemas.validate(table, SCHEMA, "PC covariates")

@@ -125,12 +125,17 @@ def _figures(table, filtered, summary, settings, outputs) -> None:
         outputs["pca"],
     )
     save_figure(plot_sex_check(indexed), outputs["sex_check"])
+    readings: dict[str, list[str]] = {}
     drivers = pc_covariates(
         filtered.obsm[QC_PCA],
         summary["pca_variance_ratio"],
         filtered.obs,
         library_size=filtered.obs["total_counts"].to_numpy(),
+        report=readings,
     )
+    log.info("PC-covariate diagnostic reads: %s", "; ".join(readings["readings"]))
+    for warning in readings["warnings"]:
+        log.warning("%s", warning)
     write_tsv(
         schemas.validate(drivers, "pc_covariates", outputs["pc_covariates"]),
         outputs["pc_covariates"],

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.keys import QC_EXCLUSION, SEX_DECISION, SEX_INFERRED
+from alsig.validation import sex_label
 
 XIST = "XIST"
 Y_GENES = ("RPS4Y1", "DDX3Y", "UTY", "KDM5D", "EIF1AY")
@@ -56,10 +57,11 @@ def infer_sex(
 
 
 def reported_sex(values: pd.Series) -> pd.Series:
-    """Return reported sex normalised to ``female`` / ``male`` (anything else: missing)."""
-    norm = values.astype("string").str.strip().str.lower()
-    mapping = {"f": "female", "female": "female", "m": "male", "male": "male"}
-    return norm.map(lambda v: mapping.get(v) if isinstance(v, str) else None)
+    """Return reported sex as ``female`` / ``male`` (:func:`alsig.validation.sex_label`).
+
+    Ingest has already refused a sex it cannot read, so only missing values become None here.
+    """
+    return values.astype(object).map(sex_label)
 
 
 def sex_decisions(table: pd.DataFrame, mode: str) -> pd.DataFrame:
