@@ -12,7 +12,8 @@ module                rule
 ``names``             ids and names in Unicode NFC without surrounding whitespace
 ``duplicates``        repeated names; names differing only in letter case or spaces
 ``counts``            read counts: integer, >= 0, exact in int64 (``counts_rounding``)
-``sizes``             a matrix has genes and samples; no empty (all-zero) library
+``sizes``             a matrix has genes and samples; no empty (all-zero) library; no two
+                      identical libraries
 ``files``             an input path is a readable, non-empty file (not a directory)
 ``encoding``          UTF-8 in; a report when a file is not UTF-8; binary files named
 ``gene_ids``          the id type a matrix has, and the share that maps to human genes
@@ -44,7 +45,12 @@ from alsig.validation.gene_ids import (
     repair_entrez_floats,
 )
 from alsig.validation.names import CleanedNames, clean_name, clean_names, nfc
-from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
+from alsig.validation.sizes import (
+    check_distinct_libraries,
+    check_libraries,
+    check_matrix_size,
+    level_shortfalls,
+)
 from alsig.validation.suggest import check_label, did_you_mean
 from alsig.validation.tokens import (
     MISSING_ID_TOKENS,
@@ -95,6 +101,7 @@ __all__ = [
     "as_missing",
     "canonical_plan",
     "case_variants",
+    "check_distinct_libraries",
     "check_input_file",
     "check_label",
     "check_libraries",
