@@ -7,9 +7,11 @@ through :class:`GeneMap` so that the same gene has the same name everywhere.
 Rules, in order, for a symbol:
 
 1. a current symbol is kept;
-2. an Excel-mangled name (``1-Mar``, ``Sep-02``, ``1-Dec``) is repaired when exactly one current
-   gene answers to the names it can come from (``MARCH1``/``MARC1``...), otherwise kept and reported
-   as ambiguous (``1-Mar`` is both MARCHF1 and MTARC1);
+2. an Excel-mangled name (``1-Mar``, ``Sep-02``, ``1-Dec``, ``4-sept``, ``7.Sep``, and the
+   same dates read back by a date parser: ``2023-09-02``, ``9/3/2023``) is repaired when exactly
+   one current gene answers to the names it can come from (``MARCH1``/``MARC1``...), otherwise
+   kept and reported as ambiguous (``1-Mar`` is both MARCHF1 and MTARC1; ``9/3/2023`` is
+   3 September or 9 March);
 3. a retired symbol or alias (2018 refGene ``T`` -> ``TBXT``) is rescued when it names exactly one
    gene and that gene is not already present under its current symbol (which would merge two rows
    that the source kept apart);
@@ -43,8 +45,13 @@ _EXCEL_MONTH_STEMS = {
     "APR": (("APR",),),
     "FEB": (("FEB",),),
 }
-_EXCEL_DAY_MONTH = re.compile(r"^(\d{1,2})-([A-Za-z]{3})$")
-_EXCEL_MONTH_DAY = re.compile(r"^([A-Za-z]{3})-(\d{1,2})$")
+# how a spreadsheet writes the date it made of a name: 2-Sep, 2.Sep, 4-sept, Sep-02, and, read
+# back by a date parser, 2023-09-02 (00:00:00) or 9/2/2023 (US month first, or day first)
+_EXCEL_DAY_MONTH = re.compile(r"^(\d{1,2})[-. ]([A-Za-z]{3}|[Ss][Ee][Pp][Tt])\.?$")
+_EXCEL_MONTH_DAY = re.compile(r"^([A-Za-z]{3}|[Ss][Ee][Pp][Tt])[-. ](\d{1,2})$")
+_EXCEL_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
+_EXCEL_SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _ENSEMBL_VERSION = re.compile(r"^(ENSG\d+)(\.\d+)?$")
 
 
@@ -168,16 +175,24 @@ class GeneMap:
         return set(self.by_alias.get(upper, ()))
 
     def _excel_candidates(self, name: str) -> set[int] | None:
-        match = _EXCEL_DAY_MONTH.match(name) or _EXCEL_MONTH_DAY.match(name)
-        if not match:
+        """Return the gene rows an Excel-made date can come from (None: not such a date).
+
+        Every reading of the date counts (``9/3/2023``: 3 September or 9 March; a first of
+        the month may hold the number in its year, ``SEPT8`` -> 2008-09-01): more than one gene
+        over all readings is ambiguous.
+        """
+        readings = _excel_readings(name)
+        if not readings:
             return None
-        day, month = match.groups() if match.re is _EXCEL_DAY_MONTH else match.groups()[::-1]
         rows: set[int] = set()
-        for tier in _EXCEL_MONTH_STEMS.get(month.upper(), ()):
-            for stem in tier:
-                rows |= self._unique_rows_for_name(f"{stem}{int(day)}")
-            if rows:
-                break
+        for number, month in readings:
+            found: set[int] = set()
+            for tier in _EXCEL_MONTH_STEMS.get(month, ()):
+                for stem in tier:
+                    found |= self._unique_rows_for_name(f"{stem}{number}")
+                if found:
+                    break
+            rows |= found
         return rows or None
 
     # -- bulk harmonisation ---------------------------------------------------------------
@@ -299,6 +314,39 @@ class GeneMap:
         """
         records, report = self.harmonise(list(symbols), "symbol")
         return [r.symbol for r in records], report.as_dict()
+
+
+def _excel_readings(name: str) -> list[tuple[int, str]]:
+    """Return the (number, month abbreviation) pairs a date-like name can be read as.
+
+    Parameters
+    ----------
+    name
+        An id that is not a current symbol.
+
+    Returns
+    -------
+    list of (int, str)
+        Empty when ``name`` is not a date of a form in the comment above the patterns.
+    """
+    match = _EXCEL_DAY_MONTH.match(name)
+    if match:
+        return [(int(match.group(1)), match.group(2)[:3].upper())]
+    match = _EXCEL_MONTH_DAY.match(name)
+    if match:
+        return [(int(match.group(2)), match.group(1)[:3].upper())]
+    readings: list[tuple[int, int]] = []  # (number, month 1-12)
+    match = _EXCEL_ISO_DATE.match(name)
+    if match:
+        year, month, day = (int(part) for part in match.groups())
+        readings.append((day, month))
+        if day == 1 and year % 100:
+            readings.append((year % 100, month))
+    match = _EXCEL_SLASH_DATE.match(name)
+    if match:
+        first, second = int(match.group(1)), int(match.group(2))
+        readings += [(second, first), (first, second)]  # US month/day, then day/month
+    return [(n, _MONTHS[m - 1]) for n, m in dict.fromkeys(readings) if 1 <= m <= 12 and n]
 
 
 def _guess_id_type(gene: str) -> str:

@@ -34,3 +34,18 @@ def test_entrez_and_versioned_ensembl_ids():
     assert records[0].ensembl_id == "ENSG00000142168"
     assert records[1].entrez_id == "23435"
     assert report.how["unmapped"] == 1
+
+
+def test_dates_read_back_from_a_spreadsheet_are_excel_names_by_every_reading():
+    symbols, report = GeneMap.load().harmonise_symbols(
+        ["4-sept", "7.Sep", "2023-09-04", "9/3/2023", "2008-09-01 00:00:00", "2023-01-05"]
+    )
+    # 4-sept and 7.Sep are one gene; 2023-09-04 is 4 September (SEPTIN4)
+    assert symbols[:3] == ["SEPTIN4", "SEPTIN7", "SEPTIN4"]
+    # 3 September or 9 March; a first of the month may hold SEPT8 in its year
+    assert set(report["excel_ambiguous"]["9/3/2023"].split(";")) == {"SEPTIN3", "MARCHF9"}
+    assert set(report["excel_ambiguous"]["2008-09-01 00:00:00"].split(";")) == {
+        "SEPTIN1",
+        "SEPTIN8",
+    }
+    assert report["resolved_by"]["unmapped"] == 1  # January names no gene

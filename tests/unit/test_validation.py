@@ -15,6 +15,7 @@ from alsig.validation import (
     as_missing,
     canonical_plan,
     case_variants,
+    check_distinct_libraries,
     check_input_file,
     check_libraries,
     check_mapped_share,
@@ -34,7 +35,7 @@ from alsig.validation import (
     subject_conflicts,
     to_utf8,
 )
-from alsig.validation.counts import FLOAT_EXACT
+from alsig.validation.counts import FLOAT_EXACT, normalised_evidence
 
 EXCEL_ERRORS = ["#N/A", "#NAME?", "#REF!", "#VALUE!", "#DIV/0!", "#NUM!", "#NULL!", "Err:502"]
 
@@ -174,6 +175,39 @@ def test_sizes_and_empty_libraries_are_named_by_id():
         check_libraries(counts, ["S1", "S2", "S3"], "file 'c.tsv'")
 
 
+def test_identical_libraries_are_named_in_pairs_and_empty_ones_left_to_their_rule():
+    counts = np.array([[1, 0, 1, 7, 0], [5, 0, 5, 2, 0], [0, 0, 0, 3, 0]])
+    with pytest.raises(AlsigError) as info:
+        check_distinct_libraries(counts, ["S1", "S2", "S3", "S4", "S5"], "file 'c.tsv'")
+    message = str(info.value)
+    assert (
+        "file 'c.tsv': 1 group(s) of sample columns hold identical counts in every gene" in message
+    )
+    assert "'S1' = 'S3'." in message and "'S2'" not in message  # S2 = S5 are empty libraries
+    assert "remove the copy from the count matrix and the sample sheet" in message
+    check_distinct_libraries(counts[:, :2], ["S1", "S2"], "file 'c.tsv'")  # distinct: passes
+
+
+def test_log_scale_and_per_million_values_are_told_from_estimated_counts():
+    rng = np.random.default_rng(0)
+    counts = rng.negative_binomial(2, 0.01, size=(4, 300)).astype(float)
+    assert "log-scale values" in normalised_evidence(np.log1p(counts))
+    tpm = counts / counts.sum(axis=1, keepdims=True) * 1e6
+    assert "TPM or CPM" in normalised_evidence(tpm, tpm.sum(axis=1))
+    estimated = counts + rng.uniform(0, 1, size=counts.shape)  # salmon's NumReads
+    assert normalised_evidence(estimated, estimated.sum(axis=1)) == ""
+    assert normalised_evidence(np.log1p(counts[:1, :50])) == ""  # too few values to tell
+
+
+def test_log_scale_x_is_refused_under_either_rounding():
+    x = np.log1p(np.random.default_rng(1).negative_binomial(2, 0.01, size=(4, 300)))
+    for rounding in ("none", "round"):
+        with pytest.raises(AlsigError) as info:
+            integer_counts(x, rounding=rounding, source="X", locate=_where)
+        assert "The values look normalised, not counted (largest value" in str(info.value)
+        assert "does not turn normalised values back into counts" in str(info.value)
+
+
 def test_a_directory_is_named_as_a_directory(tmp_path):
     (tmp_path / "counts.tsv").write_text("gene\tS1\nA\t1\n")
     with pytest.raises(AlsigError, match=r"is a directory, not a file \(it holds 'counts.tsv'\)"):
@@ -215,6 +249,7 @@ def test_binary_and_utf16_files_are_named(raw, message):
         (["7157.0", "2597.0", "TP53"], "entrez_as_float"),
         (["ENSMUSG00000059552", "ENSMUSG00000057666"], "ensembl_non_human"),
         (["ENST00000269305", "ENST00000229239"], "ensembl_transcript"),
+        (["ENSG00000175899:A2M:protein-coding", "ENSG00000141510|TP53"], "joined"),
     ],
 )
 def test_detect_id_type(ids, kind):
@@ -254,6 +289,19 @@ def test_mapped_share_below_threshold_names_detected_type_and_key():
         threshold_key=None,
     )
     assert share == pytest.approx(0.9)
+
+
+def test_joined_ids_are_named_with_how_to_give_one_id_and_no_ids_is_no_share():
+    guess = detect_id_type(["ENSG00000175899:A2M:protein-coding", "ENSG00000094914:AAAS:unknown"])
+    kwargs = {"threshold": 0.5, "location": "f", "id_type_key": "k", "threshold_key": None}
+    with pytest.raises(AlsigError) as info:
+        check_mapped_share({"unmapped": 2}, guess, id_type="auto", **kwargs)
+    message = str(info.value)
+    assert "only 0.0% of 2 gene ids map" in message
+    assert "several fields joined by ':' or '|' in one id (100% like " in message
+    assert "Give one gene id per row" in message
+    with pytest.raises(AlsigError, match="no gene rows are left to map"):
+        check_mapped_share({}, detect_id_type([]), id_type="auto", **kwargs)
 
 
 def test_missing_spellings_in_a_covariate_are_missing_and_said():

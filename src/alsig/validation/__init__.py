@@ -13,7 +13,8 @@ module                rule
                       space, byte-order mark ...) or surrounding whitespace
 ``duplicates``        repeated names; names differing only in letter case or spaces
 ``counts``            read counts: integer, >= 0, exact in int64 (``counts_rounding``)
-``sizes``             a matrix has genes and samples; no empty (all-zero) library
+``sizes``             a matrix has genes and samples; no empty (all-zero) library; no two
+                      identical libraries
 ``files``             an input path is a readable, non-empty file (not a directory)
 ``encoding``          UTF-8 in; a report when a file is not UTF-8; binary files named
 ``gene_ids``          the id type a matrix has, and the share that maps to human genes
@@ -55,7 +56,12 @@ from alsig.validation.names import (
     without_invisible,
 )
 from alsig.validation.sex import HOW_TO_WRITE_SEX, SEX_SPELLINGS, read_sex, sex_label
-from alsig.validation.sizes import check_libraries, check_matrix_size, level_shortfalls
+from alsig.validation.sizes import (
+    check_distinct_libraries,
+    check_libraries,
+    check_matrix_size,
+    level_shortfalls,
+)
 from alsig.validation.suggest import check_label, did_you_mean
 from alsig.validation.tokens import (
     MISSING_ID_TOKENS,
@@ -112,6 +118,7 @@ __all__ = [
     "as_missing",
     "canonical_plan",
     "case_variants",
+    "check_distinct_libraries",
     "check_input_file",
     "check_label",
     "check_libraries",

@@ -14,6 +14,10 @@ gene), so a value is rejected the same way whatever file it came in:
 ``count is negative``
 ``not an integer``      a fraction, unless ``counts_rounding: round`` (then rounded half to
                         even, counted, and reported)
+``look normalised``     fractions that are log-transformed or TPM/CPM values
+                        (:func:`normalised_evidence`), refused under either rounding mode:
+                        rounding is for estimated counts (salmon, RSEM), whose fractions sit on
+                        counts in the thousands, not for values below 30 or summing to 10^6
 ======================  ===================================================================
 """
 
@@ -44,6 +48,19 @@ SPREADSHEET_FIX = (
     " The cell holds a spreadsheet formula error: fix the formula in the spreadsheet (or the "
     "export) and write the count."
 )
+NORMALISED_FIX = (
+    " The values look normalised, not counted ({evidence}). Give the raw read counts "
+    "(featureCounts, HTSeq, STAR, or salmon / RSEM estimated counts); `counts_rounding: round` "
+    "is for estimated counts and does not turn normalised values back into counts."
+)
+#: a matrix (or column) with fewer non-zero values than this says nothing about its shape
+NORMALISED_MIN_VALUES = 100
+#: log2 of a billion reads is 30: log-scale values of any library stay below it
+LOG_SCALE_MAX = 30.0
+#: TPM and CPM make every sample sum to a million (this close)
+PER_MILLION_TOLERANCE = 0.01
+#: values looked at for the share of fractions (a stride through the matrix)
+_SAMPLE_VALUES = 1_000_000
 MISSING = "count is missing (empty or NA)"
 NAN = "count is NaN"
 INFINITE = "count is infinite"
@@ -73,6 +90,46 @@ def count_message(location: str, what: str, value: object, fix: str = "") -> str
     str
     """
     return f"{location}: {what} (value {value!r}). {NEEDS_RAW_COUNTS}{fix}"
+
+
+def normalised_evidence(values: np.ndarray, library_sizes: np.ndarray | None = None) -> str:
+    """Say why non-integer values look log-transformed or TPM/CPM rather than estimated counts.
+
+    Estimated counts (salmon, RSEM ``expected_count``) are fractions on a count scale: a real
+    library has genes in the thousands. Log-scale values (log1p, log2 CPM) stay below
+    :data:`LOG_SCALE_MAX`; TPM and CPM sum to a million in every sample.
+
+    Parameters
+    ----------
+    values
+        The values (any shape; NaN, infinite and negative values are ignored).
+    library_sizes
+        The sum of each sample, for the TPM/CPM rule (None: not applied).
+
+    Returns
+    -------
+    str
+        The evidence, for the message (``largest value 11.2; 93% of the non-zero values are
+        fractions``); empty when the values do not look normalised, or when fewer than
+        :data:`NORMALISED_MIN_VALUES` are non-zero (a toy table).
+    """
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    nonzero = flat[np.isfinite(flat) & (flat > 0)]
+    if len(nonzero) < NORMALISED_MIN_VALUES:
+        return ""
+    sample = nonzero[:: max(1, len(nonzero) // _SAMPLE_VALUES)]
+    fractional = float(np.mean(sample != np.rint(sample)))
+    if fractional < 0.5:
+        return ""
+    largest = float(nonzero.max())
+    fractions = f"{fractional:.0%} of the non-zero values are fractions"
+    if largest < LOG_SCALE_MAX:
+        return f"largest value {largest:.3g}; {fractions}: log-scale values"
+    if library_sizes is not None and len(library_sizes):
+        sizes = np.asarray(library_sizes, dtype=np.float64)
+        if np.all(np.abs(sizes - 1e6) <= PER_MILLION_TOLERANCE * 1e6):
+            return f"every sample sums to 1,000,000; {fractions}: TPM or CPM"
+    return ""
 
 
 def check_rounding(rounding: str) -> None:
@@ -105,7 +162,8 @@ def integer_counts(
     Parameters
     ----------
     matrix
-        Dense or sparse, any numeric dtype (rows x columns as the caller names them).
+        Dense or sparse, any numeric dtype; samples as rows (an ``.h5ad``'s X: the row sums are
+        the library sizes of the TPM/CPM rule of :func:`normalised_evidence`).
     rounding
         ``none``: a fraction is an error; ``round``: fractions are rounded half to even.
     source
@@ -125,7 +183,8 @@ def integer_counts(
     Raises
     ------
     AlsigError
-        A boolean or non-numeric matrix, or a cell breaking a rule of the module docstring.
+        A boolean or non-numeric matrix, a cell breaking a rule of the module docstring, or
+        fractions that look normalised (under either ``rounding``).
     """
     check_rounding(rounding)
     csr = None
@@ -150,9 +209,19 @@ def integer_counts(
             (lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT), TOO_LARGE, TOO_LARGE_FIX),
             (lambda: data < 0, NEGATIVE, ""),
         ]
-        if rounding == "none":
-            rules.append((lambda: data != rounded, NOT_INTEGER, ROUNDING_FIX))
         _raise_first(rules, where_cells, data, locate, hint)
+        if not np.array_equal(data, rounded):
+            # rows are samples: their sums are the library sizes
+            rows = csr if csr is not None else data
+            sizes = np.asarray(rows.sum(axis=1)).ravel() if rows.ndim == 2 else None
+            evidence = normalised_evidence(data, sizes)
+            if evidence:
+                fix = NORMALISED_FIX.format(evidence=evidence)
+                rule = (lambda: data != rounded, NOT_INTEGER, fix)
+                _raise_first([rule], where_cells, data, locate, hint)
+            if rounding == "none":
+                rule = (lambda: data != rounded, NOT_INTEGER, ROUNDING_FIX)
+                _raise_first([rule], where_cells, data, locate, hint)
         if rounding == "round":
             n_rounded = int(np.count_nonzero(data != rounded))
         data = rounded

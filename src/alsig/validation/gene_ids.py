@@ -2,8 +2,9 @@
 
 :func:`detect_id_type` counts each id's form: a symbol (``TP53``), an Entrez id (``7157``), an
 Entrez id written as a number by a spreadsheet or R (``7157.0``), a human Ensembl gene id
-(``ENSG00000141510``, version suffix allowed), a non-human Ensembl gene id (``ENSMUSG…``) or an
-Ensembl transcript id (``ENST…``). :func:`check_mapped_share` stops a run in which too few ids
+(``ENSG00000141510``, version suffix allowed), a non-human Ensembl gene id (``ENSMUSG…``), an
+Ensembl transcript id (``ENST…``) or several fields joined in one id
+(``ENSG00000175899:A2M:protein-coding``, ``ENSG00000175899|A2M``). :func:`check_mapped_share` stops a run in which too few ids
 map to a known human gene (the share is the dataset key ``min_mapped_gene_fraction``) and names
 the id type the ids look like and the key (``gene_id_type``) that fixes it; before, Ensembl ids
 read as symbols left every gene unmapped and the run went on.
@@ -23,6 +24,7 @@ ENSEMBL_OTHER_GENE = re.compile(r"^ENS[A-Z]{2,6}G\d+(\.\d+)?$")
 ENSEMBL_TRANSCRIPT = re.compile(r"^ENS[A-Z]{0,6}T\d+(\.\d+)?$")
 ENTREZ = re.compile(r"^\d+$")
 ENTREZ_AS_FLOAT = re.compile(r"^(\d+)\.0+$")
+JOINED = re.compile(r"^[^:|]+([:|][^:|]*)+$")  # no gene id holds ':' or '|'
 
 #: id form -> the ``gene_id_type`` that reads it (None: alsig cannot read that form)
 KINDS: dict[str, str | None] = {
@@ -32,6 +34,7 @@ KINDS: dict[str, str | None] = {
     "ensembl": "ensembl",
     "ensembl_non_human": None,
     "ensembl_transcript": None,
+    "joined": None,
 }
 _DESCRIPTION = {
     "symbol": "gene symbols",
@@ -41,6 +44,12 @@ _DESCRIPTION = {
     "ensembl_non_human": "non-human Ensembl gene ids (alsig is for human RNA-seq)",
     "ensembl_transcript": "Ensembl transcript ids (alsig needs gene-level counts: sum the "
     "transcripts per gene first, e.g. with tximport)",
+    "joined": "several fields joined by ':' or '|' in one id",
+}
+#: what to do about a form alsig cannot read, after its description
+ADVICE = {
+    "joined": "Give one gene id per row (the Ensembl id or the symbol alone): split the field "
+    "and keep one part, or point `counts_gene_column` at a column that holds one id.",
 }
 
 
@@ -66,6 +75,8 @@ def id_form(gene: str) -> str:
         return "ensembl_transcript"
     if ENSEMBL_OTHER_GENE.match(gene):
         return "ensembl_non_human"
+    if JOINED.match(gene):
+        return "joined"
     return "symbol"
 
 
@@ -216,14 +227,16 @@ def check_mapped_share(
         Naming the share, the id type used, the detected one and the keys.
     """
     share = mapped_fraction(resolved_by)
+    n = sum(resolved_by.values())
+    if not n:
+        raise AlsigError(f"{location}: no gene rows are left to map (every row was dropped).")
     if share >= threshold:
         return share
-    n = sum(resolved_by.values())
     # a command-line flag is written as on the command line, a config key as in YAML
     joiner = " " if id_type_key.startswith("--") else ": "
     readable = KINDS[guess.kind]
     if readable is None:
-        fix = f"The ids look like {guess.describe()}."
+        fix = f"The ids look like {guess.describe()}. {ADVICE.get(guess.kind, '')}".rstrip()
     elif readable != id_type and id_type != "auto":
         fix = (
             f"The ids look like {guess.describe()}: set `{id_type_key}{joiner}{readable}` "

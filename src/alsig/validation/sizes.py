@@ -1,12 +1,15 @@
-"""Minimum sizes: a count matrix has genes and samples, and no sample has an empty library.
+"""Minimum sizes: genes and samples, no empty library, no two samples with one library.
 
 Smaller inputs than this fail later with a library's error (a header-only table ends in a
 scanpy ``IndexError`` in QC; an all-zero library stops the size factors), so they are stopped
-where the file is read, naming the file and the sample.
+where the file is read, naming the file and the sample. Two columns with identical counts in
+every gene pass every later stage silently (one library counted as two samples, possibly of two
+conditions), so they are stopped here too.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -69,6 +72,72 @@ def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str
             f"{shown}. An empty library cannot be normalised: remove it from the sample sheet "
             "and the count matrix, or check that the column holds this sample's counts."
         )
+
+
+def identical_columns(counts: np.ndarray, sample_ids: Sequence[str]) -> list[list[str]]:
+    """Group the samples whose counts are identical in every gene (all-zero columns excluded).
+
+    Parameters
+    ----------
+    counts
+        Genes x samples.
+    sample_ids
+        One id per column.
+
+    Returns
+    -------
+    list of list of str
+        Each group of two or more sample ids, in column order; groups in order of first column.
+    """
+    counts = np.asarray(counts)
+    groups: dict[bytes, list[int]] = {}
+    for column in range(counts.shape[1]):
+        values = np.ascontiguousarray(counts[:, column], dtype=np.int64)
+        if values.any():  # an empty library has its own message
+            digest = hashlib.blake2b(values.tobytes(), digest_size=16).digest()
+            groups.setdefault(digest, []).append(column)
+    return [
+        [sample_ids[c] for c in columns]
+        for columns in groups.values()
+        if len(columns) > 1
+        # a 128-bit digest does not collide by chance; the comparison makes it certain
+        and all(np.array_equal(counts[:, columns[0]], counts[:, c]) for c in columns[1:])
+    ]
+
+
+def check_distinct_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str) -> None:
+    """Raise naming the samples whose counts are identical in every gene.
+
+    Two sequenced libraries never give the same count in every gene, not even technical
+    replicates of one RNA: such columns are one library pasted twice, or listed under two
+    names, and would count one library as two samples.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples.
+    sample_ids
+        One id per column.
+    location
+        The file.
+
+    Raises
+    ------
+    AlsigError
+        Naming every group of identical columns (at most ten).
+    """
+    groups = identical_columns(counts, sample_ids)
+    if not groups:
+        return
+    shown = "; ".join(" = ".join(map(repr, group)) for group in groups[:10])
+    more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
+    raise AlsigError(
+        f"{location}: {len(groups)} group(s) of sample columns hold identical counts in every "
+        f"gene: {shown}{more}. Two libraries never give identical counts (not even technical "
+        "replicates): one column is a copy of another (a paste or export error), or one library "
+        "is listed under two names. Put each sample's own counts in its column, or remove the "
+        "copy from the count matrix and the sample sheet."
+    )
 
 
 def level_shortfalls(counts: Mapping[str, int], levels: Sequence[str], minimum: int) -> list[str]:

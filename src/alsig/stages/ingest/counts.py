@@ -350,6 +350,14 @@ def _text_counts(
         (_too_large(clean, as_int, as_float), rules.TOO_LARGE, rules.TOO_LARGE_FIX),
         (as_int.fill_null(as_float) < 0, rules.NEGATIVE, ""),
     ]
+    if fractional.any():
+        # log-scale or TPM/CPM values are refused whatever the rounding (see alsig.validation)
+        finite = as_float.filter(as_float.is_finite()).to_numpy()
+        evidence = rules.normalised_evidence(finite, np.array([finite.sum()]))
+        if evidence:
+            checks.append(
+                (fractional, rules.NOT_INTEGER, rules.NORMALISED_FIX.format(evidence=evidence))
+            )
     if rounding == "none":
         checks.append((fractional, rules.NOT_INTEGER, rules.ROUNDING_FIX))
     for mask, what, fix in checks:

@@ -1,15 +1,19 @@
 """Gene-id hygiene of a count matrix before harmonisation.
 
 Padded or non-NFC ids, missing ids (including spreadsheet error values such as ``#N/A``),
-HTSeq's summary rows, copied rows, case variants and mouse-style symbols. The text and the h5ad
-reader both call :func:`clean_gene_rows`; the rules are those of :mod:`alsig.validation`.
+read-accounting rows (HTSeq's ``__no_feature``, STAR's ``N_unmapped``, a ``Total`` row), copied
+rows, case variants and mouse-style symbols. The text and the h5ad reader both call
+:func:`clean_gene_rows`; the rules are those of :mod:`alsig.validation`.
 
 The duplicate rule: rows whose (whitespace-stripped) id repeats are summed later by
 :func:`alsig.stages.ingest.harmonise.harmonise_genes`, as for two Ensembl ids of one symbol. A
-repeated id whose counts equal an earlier row's in every sample is not a second feature but a
-copy (a spreadsheet paste, a concatenated file): summing would double the gene, so the copy is
-dropped, logged as a warning and counted in the provenance. All-zero rows are exempt: summing or
-dropping them gives the same numbers, and sparse matrices have many.
+repeated id (or one differing only in letter case: ``a2m`` after ``A2M``) whose counts equal an
+earlier row's in every sample is not a second feature but a copy (a spreadsheet paste, a
+concatenated file): summing would double the gene, so the copy is dropped, logged as a warning
+and counted in the provenance. All-zero rows are exempt: summing or dropping them gives the same
+numbers, and sparse matrices have many. Ids that differ only in letter case and hold different
+counts are kept as separate rows (never summed: ``Gapdh`` next to ``GAPDH`` may be the mouse
+gene of a xenograft), with a warning; only the current symbol maps to the gene.
 """
 
 from __future__ import annotations
@@ -34,6 +38,23 @@ log = logging.getLogger(__name__)
 HTSEQ_SPECIAL = frozenset(
     {"__no_feature", "__ambiguous", "__too_low_aqual", "__not_aligned", "__alignment_not_unique"}
 )
+#: read-accounting rows of other counters and of spreadsheets, lower case: HTSeq before 0.6
+#: (no ``__``), STAR's ReadsPerGene.out.tab, featureCounts' summary, and a column total
+SUMMARY_ROWS = frozenset(
+    {
+        *(name.removeprefix("__") for name in HTSEQ_SPECIAL),
+        "n_unmapped",
+        "n_multimapping",
+        "n_nofeature",
+        "n_ambiguous",
+        "assigned",
+        "total",
+        "totals",
+        "sum",
+        "grand total",
+    }
+)
+_FEATURECOUNTS_STATUS = "unassigned_"  # Unassigned_Unmapped, Unassigned_NoFeatures ...
 _TITLE_CASE = re.compile(r"^[A-Z][a-z0-9]*[a-z][a-z0-9.-]*$")  # Gapdh, Actb, Gm12345
 _HAS_LETTER = re.compile(r"[A-Za-z]")
 _NOT_SYMBOL = re.compile(r"^(\d+|ENS[A-Z]*G\d+(\.\d+)?)$")  # Entrez, Ensembl gene ids
@@ -87,6 +108,7 @@ def clean_gene_rows(
     where_rows = np.arange(1, len(stripped) + 1) if lines is None else lines
     keep = _drop_missing(stripped, where_rows, path, max_missing_fraction, report, lines is None)
     keep &= _drop_htseq(stripped, report)
+    keep &= _drop_summary_rows(stripped, report)
     keep &= _drop_copies(stripped, counts, keep, report)
     if keep.all():  # the usual case: no copy of a matrix that can be gigabytes
         _note_case_variants(stripped, report)
@@ -148,48 +170,97 @@ def _drop_htseq(ids: list[str], report: dict[str, Any]) -> np.ndarray:
     return ~special
 
 
+def _drop_summary_rows(ids: list[str], report: dict[str, Any]) -> np.ndarray:
+    """Other counters' read-accounting rows and a ``Total`` row (:data:`SUMMARY_ROWS`).
+
+    Kept, such a row would be a "gene" holding every read of the library.
+    """
+    summary = np.array(
+        [i.lower() in SUMMARY_ROWS or i.lower().startswith(_FEATURECOUNTS_STATUS) for i in ids],
+        dtype=bool,
+    )
+    if summary.any():
+        names = [ids[i] for i in np.flatnonzero(summary)]
+        report["summary_rows_dropped"] = names
+        shown = ", ".join(map(repr, names[:10])) + (" ..." if len(names) > 10 else "")
+        report["notes"].append(
+            f"{len(names)} read-accounting or total row(s) dropped (not genes): {shown}"
+        )
+    return ~summary
+
+
 def _drop_copies(
     ids: list[str], counts: np.ndarray, keep: np.ndarray, report: dict[str, Any]
 ) -> np.ndarray:
-    """Mark rows that repeat an earlier row's id and counts False (see the module docstring)."""
+    """Mark rows that repeat an earlier row's id and counts False (see the module docstring).
+
+    The id is compared after case folding: ``a2m`` with ``A2M``'s counts is the same copy.
+    """
     out = np.ones(len(ids), dtype=bool)
     first: dict[str, list[int]] = {}
     copies: list[str] = []
+    shown: dict[str, None] = {}
     for row in np.flatnonzero(keep).tolist():
-        earlier = first.setdefault(ids[row], [])
-        if earlier and counts[row].any() and _equals_any(counts, row, earlier):
+        earlier = first.setdefault(ids[row].casefold(), [])
+        original = first_equal_row(counts, row, earlier) if counts[row].any() else None
+        if original is not None:
             out[row] = False
             copies.append(ids[row])
+            same = ids[original] == ids[row]
+            shown[repr(ids[row]) if same else f"{ids[row]!r} (= {ids[original]!r})"] = None
             continue
         earlier.append(row)
     if copies:
-        shown = ", ".join(map(repr, dict.fromkeys(copies)))
         report["n_identical_duplicate_rows"] = len(copies)
         report["identical_duplicates"] = list(dict.fromkeys(copies))
+        names = list(shown)
         log.warning(
-            "%d row(s) repeat an earlier row's gene id with identical counts in every sample: "
-            "a copy error, kept once (not summed): %s",
+            "%d row(s) repeat an earlier row's id (the same, or differing only in letter case) "
+            "with identical counts in every sample: a copy error, kept once (not summed): %s%s",
             len(copies),
-            shown[:500],
+            ", ".join(names[:10]),
+            " ..." if len(names) > 10 else "",
         )
     return out
 
 
-def _equals_any(counts: np.ndarray, row: int, earlier: list[int]) -> bool:
-    return any(np.array_equal(counts[row], counts[e]) for e in earlier)
+def first_equal_row(counts: np.ndarray, row: int, earlier: list[int]) -> int | None:
+    """Return the first of ``earlier`` whose counts equal ``row``'s in every sample.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples.
+    row
+        The row looked at.
+    earlier
+        Rows before it (of the same id or gene).
+
+    Returns
+    -------
+    int or None
+        That row, or None when no earlier row is equal.
+    """
+    return next((e for e in earlier if np.array_equal(counts[row], counts[e])), None)
 
 
 def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
-    """Note ids that differ only in letter case (``gapdh`` / ``Gapdh`` next to ``GAPDH``).
+    """Warn about ids that differ only in letter case (``gapdh`` / ``Gapdh`` next to ``GAPDH``).
 
-    Harmonisation maps them to one symbol and sums them, which is rarely what the file meant.
+    They stay separate rows: harmonisation maps the current symbol only (an alias is not
+    rescued onto a gene already present), so the others are counted as unmapped.
     """
     variants = [" / ".join(group) for group in case_variants(ids)]
     if variants:
         report["case_variant_ids"] = variants
-        report["notes"].append(
-            f"{len(variants)} gene id(s) occur in several letter cases (summed as one symbol): "
-            + "; ".join(variants[:10])
+        log.warning(
+            "%d id(s) occur in several letter cases with different counts, kept as separate rows "
+            "(not summed; only the current symbol maps to its gene, the other spellings are "
+            "counted as unmapped): %s%s. If the rows are one gene, sum them in the file; if one "
+            "belongs to another species or annotation, remove it",
+            len(variants),
+            "; ".join(variants[:10]),
+            " ..." if len(variants) > 10 else "",
         )
 
 

@@ -6,6 +6,8 @@ The map is :class:`alsig.genes.GeneMap`; the checks before it are :func:`harmoni
 from __future__ import annotations
 
 import logging
+import math
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,9 +19,10 @@ from alsig.errors import AlsigError, where
 from alsig.genes import GeneMap, GeneRecord, HarmonisationReport, mapping_table
 from alsig.keys import CHROMOSOME, GENE_ID
 from alsig.stages.ingest.counts import CountMatrix
-from alsig.stages.ingest.gene_rows import check_species
+from alsig.stages.ingest.gene_rows import check_species, first_equal_row
 from alsig.stages.ingest.text import categorical_strings
 from alsig.validation import (
+    check_distinct_libraries,
     check_libraries,
     check_mapped_share,
     detect_id_type,
@@ -43,6 +46,8 @@ class _Summed(NamedTuple):
     first: np.ndarray  # input row of each symbol's first occurrence
     merged: dict[str, list[str]]  # symbol -> the input ids summed into it (duplicates only)
     n_duplicate_rows: int
+    copies: dict[str, list[str]]  # symbol -> its ids, when a row repeated another's counts
+    n_copy_rows: int  # rows dropped as copies of another id's row of the same gene
 
 
 def harmonise_genes(
@@ -82,6 +87,8 @@ def harmonise_genes(
     summed = _sum_duplicates(counts, records)
     var = _gene_var(records, summed)
     summary = _report(report, summed, gene_map)
+    unmapped = [r.input_id for r in records if r.how == "unmapped"]
+    summary["unmapped_ids"] = unmapped[:UNMAPPED_KEPT]
     return HarmonisedGenes(as_counts(summed.counts), var, summary)
 
 
@@ -97,7 +104,7 @@ def harmonise_checked(
     """Run the gene checks every count matrix passes, then :func:`harmonise_genes`.
 
     In order: the matrix is not transposed (gene ids as column names); no sample is an empty
-    library (named by id); the symbols are not mouse-style;
+    library and no two samples hold identical counts (named by id); the symbols are not mouse-style;
     Entrez ids written as numbers (``7157.0``) are repaired when the ids are read as Entrez
     (``auto``/``entrez``); the id type is detected; after harmonising, at least
     ``min_mapped_fraction`` of the ids must map to a known human gene, else the run stops naming
@@ -126,11 +133,12 @@ def harmonise_checked(
     Raises
     ------
     AlsigError
-        A transposed matrix (samples as rows), an empty library, mouse-style symbols, or too
-        few ids mapped.
+        A transposed matrix (samples as rows), an empty library, two identical libraries,
+        mouse-style symbols, or too few ids mapped.
     """
     check_not_transposed(matrix)
     check_libraries(matrix.counts, matrix.sample_ids, where(matrix.path))
+    check_distinct_libraries(matrix.counts, matrix.sample_ids, where(matrix.path))
     check_species(matrix.gene_ids, id_type, matrix.path)
     ids, repaired = repair_entrez_floats(list(matrix.gene_ids), id_type)
     if repaired:
@@ -154,13 +162,100 @@ def harmonise_checked(
     )
     genes.report.update(guess.as_dict())
     genes.report["mapped_fraction"] = round(share, 4)
+    n_ids = int(genes.report["n_input"])
+    n_unmapped = int(genes.report["resolved_by"].get("unmapped", 0))
     log.info(
-        "%s: gene ids look like %s; %.1f%% map to a known human gene",
+        "%s: gene ids look like %s; %s map to a known human gene%s",
         matrix.path.name,
         guess.describe(),
-        100 * share,
+        share_text(n_ids - n_unmapped, n_ids),
+        _unmapped_text(genes.report["unmapped_ids"], n_unmapped),
     )
+    _warn_damaged_ids(genes.report["unmapped_ids"], matrix.path)
     return genes
+
+
+#: unmapped ids kept in the provenance (``gene_harmonisation.unmapped_ids``)
+UNMAPPED_KEPT = 100
+#: ``ABCA1.1``: R's ``make.unique`` (or a spreadsheet) suffix on a repeated name
+_NUMBERED_COPY = re.compile(r"^(.+)\.(\d+)$")
+#: dates and date-times a spreadsheet or date parser makes of names such as SEPT2 / MARCH1
+_DATE_LIKE = re.compile(
+    r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?"
+    r"|\d{1,2}/\d{1,2}/\d{2,4}"
+    r"|\d{1,2}[-. ]?[A-Za-z]{3,4}\.?"
+    r"|[A-Za-z]{3,4}[-. ]\d{1,2})$"
+)
+
+
+def share_text(n_part: int, n_all: int) -> str:
+    """``5,998 of 6,000 (99.97%)``: never ``100.0%`` unless all, never ``0.0%`` unless none.
+
+    Parameters
+    ----------
+    n_part, n_all
+        The count and the total.
+
+    Returns
+    -------
+    str
+    """
+    if not n_all:
+        return "0 of 0"
+    percent = 100 * n_part / n_all
+    if 0 < n_part < n_all:
+        # one decimal, or as many as it takes to be neither 0 nor 100 (floor below 100: a
+        # share short of all must not read as all)
+        for digits in (1, 2, 3, 4):
+            shown = math.floor(percent * 10**digits) / 10**digits
+            if 0 < shown < 100:
+                return f"{n_part:,} of {n_all:,} ({shown:.{digits}f}%)"
+    return f"{n_part:,} of {n_all:,} ({percent:.1f}%)"
+
+
+def _unmapped_text(unmapped: list[str], n_unmapped: int) -> str:
+    """``; 2 unmapped, kept under their ids: 'ABCA1.1', 'X' ...`` (at most ten named)."""
+    if not n_unmapped:
+        return ""
+    shown = ", ".join(map(repr, unmapped[:10]))
+    more = f" and {n_unmapped - 10:,} more" if n_unmapped > 10 else ""
+    return f"; {n_unmapped:,} unmapped, kept under their ids: {shown}{more}"
+
+
+def _warn_damaged_ids(unmapped: list[str], path: Path, gene_map: GeneMap | None = None) -> None:
+    """Warn about unmapped ids that are a gene's name damaged by a spreadsheet or R.
+
+    ``ABCA1.1`` (``make.unique``) and dates that no gene name explains (those that one does
+    are repaired or reported by :class:`~alsig.genes.GeneMap`) leave the gene out under its
+    symbol; the fix is in the file.
+    """
+    gene_map = gene_map or GeneMap.load()
+    suffixed = []
+    for gene in unmapped:
+        match = _NUMBERED_COPY.match(gene)
+        if match and match.group(1) in gene_map.by_symbol:
+            suffixed.append(f"{gene!r} ({match.group(1)})")
+    if suffixed:
+        log.warning(
+            "%s: %d unmapped gene id(s) are a gene symbol with a '.N' suffix (R's make.unique "
+            "on a repeated name, or a spreadsheet): %s%s. They are kept as written, so the gene "
+            "is not counted under its symbol; write the symbol (sum repeated rows) in the file",
+            path.name,
+            len(suffixed),
+            ", ".join(suffixed[:10]),
+            " ..." if len(suffixed) > 10 else "",
+        )
+    dates = [gene for gene in unmapped if _DATE_LIKE.match(gene)]
+    if dates:
+        log.warning(
+            "%s: %d unmapped gene id(s) are dates, a spreadsheet's reading of a gene name (SEPT2 "
+            "-> 2-Sep) that matches no gene: %s%s. They are kept as written; export the gene "
+            "column as text and write the current symbols",
+            path.name,
+            len(dates),
+            ", ".join(map(repr, dates[:10])),
+            " ..." if len(dates) > 10 else "",
+        )
 
 
 #: a matrix is transposed when at least this share of its column names are current human gene
@@ -246,6 +341,11 @@ def _rescue_with_annotation(
 
 
 def _sum_duplicates(counts: np.ndarray, records: list[GeneRecord]) -> _Summed:
+    """Sum the rows of one symbol, except a row identical to an earlier one of it (a copy).
+
+    Two ids of one gene (``A2M`` and ``ENSG00000175899``) with identical non-zero counts in
+    every sample are one row written twice, not two features: summing would double the gene.
+    """
     symbols = [r.symbol for r in records]
     codes, uniques = pd.factorize(pd.Index(symbols))
     first = np.full(len(uniques), -1, dtype=np.int64)
@@ -253,14 +353,29 @@ def _sum_duplicates(counts: np.ndarray, records: list[GeneRecord]) -> _Summed:
     first[codes[::-1]] = order[::-1]  # first occurrence of each symbol
     out = counts[first].astype(np.int64, copy=True)
     dup_rows = np.setdiff1d(order, first, assume_unique=True)
-    if len(dup_rows):
-        np.add.at(out, codes[dup_rows], counts[dup_rows])
+    kept_rows: dict[int, list[int]] = {}  # symbol code -> its rows counted so far
     merged: dict[str, list[str]] = {}
-    for row in dup_rows:
-        merged.setdefault(symbols[row], [records[first[codes[row]]].input_id]).append(
+    copies: dict[str, list[str]] = {}
+    summed_rows = []
+    for row in dup_rows.tolist():
+        code = int(codes[row])
+        earlier = kept_rows.setdefault(code, [int(first[code])])
+        original = first_equal_row(counts, row, earlier) if counts[row].any() else None
+        if original is not None:
+            copies.setdefault(symbols[row], [records[original].input_id]).append(
+                records[row].input_id
+            )
+            continue
+        earlier.append(row)
+        summed_rows.append(row)
+        merged.setdefault(symbols[row], [records[first[code]].input_id]).append(
             records[row].input_id
         )
-    return _Summed(out, uniques, first, merged, len(dup_rows))
+    if summed_rows:
+        rows = np.asarray(summed_rows, dtype=np.int64)
+        np.add.at(out, codes[rows], counts[rows])
+    n_copies = len(dup_rows) - len(summed_rows)
+    return _Summed(out, uniques, first, merged, len(summed_rows), copies, n_copies)
 
 
 def _gene_var(records: list[GeneRecord], summed: _Summed) -> pd.DataFrame:
@@ -286,6 +401,13 @@ def _gene_var(records: list[GeneRecord], summed: _Summed) -> pd.DataFrame:
     return var
 
 
+def _named(groups: dict[str, list[str]], joiner: str) -> str:
+    """``A2M (A2M + ENSG00000175899), ...``: at most ten genes, then how many more."""
+    shown = [f"{gene} ({joiner.join(ids)})" for gene, ids in list(groups.items())[:10]]
+    more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
+    return ", ".join(shown) + more
+
+
 def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> dict[str, Any]:
     summary = report.as_dict()
     summary.update(
@@ -293,6 +415,8 @@ def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> 
             "n_output_genes": len(summed.symbols),
             "n_duplicate_rows_summed": summed.n_duplicate_rows,
             "duplicates_summed": {k: ";".join(v) for k, v in summed.merged.items()},
+            "n_identical_rows_kept_once": summed.n_copy_rows,
+            "identical_rows_kept_once": {k: ";".join(v) for k, v in summed.copies.items()},
             "gene_map": Path(gene_map.source).name,
         }
     )
@@ -319,12 +443,28 @@ def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> 
             shown,
             " ..." if len(rescued) > 10 else "",
         )
+    if summed.n_copy_rows:
+        log.warning(
+            "%d row(s) map to the same gene as an earlier row under another id and have "
+            "identical counts in every sample: a copy, kept once (not summed): %s. Remove the "
+            "copy from the file to silence this",
+            summed.n_copy_rows,
+            _named(summed.copies, " = "),
+        )
     if summed.n_duplicate_rows:
         log.info(
             "%d row(s) summed into a gene of the same symbol (duplicate ids or ids that "
-            "harmonise to one symbol)",
+            "harmonise to one symbol): %s",
             summed.n_duplicate_rows,
+            _named(summed.merged, " + "),
         )
-    for key in ("excel_repaired", "excel_ambiguous", "alias_rescued", "duplicates_summed"):
+    keys = (
+        "excel_repaired",
+        "excel_ambiguous",
+        "alias_rescued",
+        "duplicates_summed",
+        "identical_rows_kept_once",
+    )
+    for key in keys:
         summary[key] = mapping_table(summary[key])
     return summary

@@ -6,7 +6,10 @@ that combined layout and a TE-only table (the rows with ``:``) are read; gene ro
 here (the gene matrix is its own input). The counts are validated like the gene matrix (same
 reader: integer, non-negative, every sample present) and returned samples x TEs.
 
-Rows are sorted by :func:`classify_te_id`: a ``subfamily:family:class`` id is a TE; a
+Rows are sorted by :func:`classify_te_id`: a ``subfamily:family:class`` id whose class is a
+RepeatMasker class (:data:`TE_CLASSES`, a trailing ``?`` allowed) is a TE
+and whose subfamily is not a gene id (``ENSG00000175899:A2M:protein-coding``, ``7157:TP53:unknown``
+or an Excel date-time ``2008-09-01 00:00:00`` is not); a
 ``subfamily:family`` id (class left out) is a TE when its family's class is known (from the
 table's other rows, else :data:`FAMILY_CLASS`) and gets that class; a row without ``:`` is a
 gene row of the combined layout; anything else (``a:b:c:d``, ``:L1:LINE``, ``L1HS:L1`` of an
@@ -36,6 +39,7 @@ import pandas as pd
 from alsig.errors import AlsigError, where
 from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
 from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
+from alsig.validation.gene_ids import id_form
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,32 @@ FAMILY_CLASS = {
 }
 
 
+#: RepeatMasker's repeat classes as TEtranscripts' GTFs spell them (the demo file has DNA, LINE,
+#: LTR, Other, RC, RNA, SINE, Satellite and Unknown). Case matters: a gene's biotype written
+#: after it ('A2M:A2M:unknown', Entrez's gene type) is not the class 'Unknown'.
+TE_CLASSES = frozenset(
+    {
+        "LINE",
+        "SINE",
+        "LTR",
+        "DNA",
+        "Retroposon",
+        "RC",
+        "Satellite",
+        "Unknown",
+        "Other",
+        "RNA",
+        "rRNA",
+        "snRNA",
+        "scRNA",
+        "srpRNA",
+        "tRNA",
+        "Simple_repeat",
+        "Low_complexity",
+    }
+)
+
+
 def is_te_id(feature: str) -> bool:
     """Tell whether a row id is one of TEcount's ``subfamily:family:class`` ids.
 
@@ -77,9 +107,18 @@ def is_te_id(feature: str) -> bool:
     Returns
     -------
     bool
-        True for three non-empty parts separated by ``:``.
+        True for three non-empty parts separated by ``:``, the last a RepeatMasker class
+        (:data:`TE_CLASSES`; ``DNA?`` is RepeatMasker's uncertain DNA), the first not an
+        Ensembl or Entrez gene id.
     """
-    return feature.count(":") == 2 and all(part.strip() for part in feature.split(":"))
+    parts = feature.split(":")
+    return (
+        len(parts) == 3
+        and all(part.strip() for part in parts)
+        and parts[2].removesuffix("?") in TE_CLASSES
+        # a gene id first is a gene annotated with its biotype ('ENSG...:X:unknown')
+        and id_form(parts[0]) == "symbol"
+    )
 
 
 def classify_te_id(feature: str, family_class: dict[str, str]) -> tuple[str, str | None]:
@@ -271,6 +310,11 @@ def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None
     -------
     tuple
         The gene matrix, and the samples x TEs frame or None.
+
+    Raises
+    ------
+    AlsigError
+        Every row is a TE row (a TE table given as the gene matrix).
     """
     family_class: dict[str, str] = {}
     for feature in matrix.gene_ids:
@@ -280,6 +324,12 @@ def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None
     te = np.array([k in ("te", "te_class_added") for k, _ in kinds], dtype=bool)
     if not te.any():
         return matrix, None
+    if te.all():
+        raise AlsigError(
+            f"{where(matrix.path)}: every row is a transposable-element id ('subfamily:family:"
+            f"class', e.g. {matrix.gene_ids[0]!r}): the count matrix has no gene rows. Give the "
+            "gene counts as `counts` and this table as `te_counts`."
+        )
     genes = CountMatrix(
         [g for g, t in zip(matrix.gene_ids, te, strict=True) if not t],
         matrix.sample_ids,
