@@ -345,6 +345,22 @@ def test_te_rows_without_a_class_are_parsed_and_malformed_rows_counted(tmp_path,
     assert "2 row(s) are not 'subfamily:family:class' TE ids and are left out" in caplog.text
 
 
+def test_an_all_zero_te_library_is_refused_like_an_empty_gene_library(tmp_path):
+    """A zeroed control's TE column moved every sample's retrotransposon z (JR33 -5.72 -> -0.78)."""
+    te = "te\tS1\tS2\tS3\tS4\nL1HS:L1:LINE\t5\t0\t7\t8\nAluY:Alu:SINE\t3\t0\t1\t2\n"
+    with pytest.raises(AlsigError) as info:
+        ingest(tmp_path, table(), te_counts=str(write(tmp_path, "te.tsv", te)))
+    message = str(info.value)
+    assert "te.tsv': 1 sample(s) have no counts in any TE (an empty library): 'S2'." in message
+    assert "remove the sample from the sample sheet and from the count and TE tables" in message
+    # TEcount's combined layout: the TE rows of the count matrix itself
+    combined = table() + "L1HS:L1:LINE\t5\t6\t0\t8\n"
+    with pytest.raises(
+        AlsigError, match=r"counts.tsv': 1 sample\(s\) have no counts in any TE .*'S3'"
+    ):
+        ingest(tmp_path, combined)
+
+
 # 7. replicate collapse
 
 

@@ -13,7 +13,7 @@ import pytest
 from alsig.errors import AlsigError
 from alsig.newsamples.output import output_format, write_placement
 from alsig.newsamples.overlap import MAX_MISSING_SHARE, check_overlap, gene_overlap
-from alsig.newsamples.placement import Reference, choose_reference, place
+from alsig.newsamples.placement import Reference, choose_reference, place, read_new_samples
 from alsig.newsamples.subtypes import region_of_stratum
 
 
@@ -103,3 +103,30 @@ def test_the_region_comes_from_a_region_stratum():
     assert region_of_stratum("region=Frontal Cortex") == "frontal cortex"
     assert region_of_stratum("sex=male; region=Motor Cortex (Lateral)") == "motor cortex"
     assert region_of_stratum("all samples") is None
+
+
+GENES = ["SOD1", "GAPDH", "ACTB", "TARDBP", "FUS", "SNAP25", "GFAP", "AQP4", "MBP", "OLIG2"]
+
+
+def _new_counts(tmp_path, samples=("N1", "N2", "N3"), name="n.tsv", zero=None, value=None):
+    rows = ["gene\t" + "\t".join(samples)]
+    for i, gene in enumerate(GENES):
+        cells = [
+            "0" if s == zero else (value or str(10 * (i + 1) + j)) for j, s in enumerate(samples)
+        ]
+        rows.append(gene + "\t" + "\t".join(cells))
+    path = tmp_path / name
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_an_all_zero_te_library_of_a_new_sample_is_refused_naming_the_files(tmp_path):
+    """N3's zeroed TE column took p_ox 1.6e-8 -> 0.998 and p_te 0.017 -> 1.7e-18, no flag."""
+    te = tmp_path / "te.tsv"
+    te.write_text("te\tN1\tN2\tN3\nL1HS:L1:LINE\t5\t6\t0\nAluY:Alu:SINE\t3\t2\t0\n")
+    with pytest.raises(AlsigError) as info:
+        read_new_samples(_new_counts(tmp_path), te_path=te)
+    message = str(info.value)
+    assert "te.tsv': 1 sample(s) have no counts in any TE (an empty library): 'N3'." in message
+    assert "remove the sample's column from 'n.tsv' and 'te.tsv'" in message
+    assert "--te-counts" in message and "sample sheet" not in message

@@ -41,6 +41,7 @@ from alsig.stages.ingest.te_counts import read_te_counts
 from alsig.stages.score.composites import MIN_CONTROLS
 from alsig.stages.score.scoring import score_anndata
 from alsig.tables import COLUMNS, read_scores
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,34 @@ class Reference(NamedTuple):
     stratum: str
     controls: list[str]
     disease: list[str]
+
+
+def score_advice(counts_path: str | Path, te_path: str | Path | None = None) -> InputAdvice:
+    """Word the readers' remedies for ``alsig score``: its files and options, no sample sheet.
+
+    Parameters
+    ----------
+    counts_path
+        ``--counts``.
+    te_path
+        ``--te-counts``, if given.
+
+    Returns
+    -------
+    InputAdvice
+    """
+    counts_name = Path(counts_path).name
+    te_name = Path(te_path).name if te_path is not None else None
+    return InputAdvice(
+        rounding=WORKFLOW.rounding,
+        empty_library=WORKFLOW.empty_library,
+        empty_te_library=(
+            "An empty TE library is no measurement (the subtype call would read every TE as absent): "
+            f"remove the sample's column from '{counts_name}' and '{te_name}', or give the TE "
+            "counts of these samples (--te-counts; check that the column holds this sample's TE "
+            "counts)."
+        ),
+    )
 
 
 def read_new_samples(
@@ -104,11 +133,18 @@ def read_new_samples(
         Read and harmonised as ingest does (:mod:`alsig.validation`): same checks, same messages
         (a sample missing from the TE table is named).
     """
-    matrix = read_gene_matrix(path, gene_column=gene_column)
-    counts, var, _ = harmonise_checked(matrix, id_type=id_type, id_type_key="--gene-id-type")
+    advice = score_advice(path, te_path)
+    matrix = read_gene_matrix(path, gene_column=gene_column, advice=advice)
+    counts, var, _ = harmonise_checked(
+        matrix, id_type=id_type, id_type_key="--gene-id-type", advice=advice
+    )
     frame = pd.DataFrame(counts.T, index=matrix.sample_ids, columns=var.index.astype(str))
     gene_ids = {str(s): (None if pd.isna(g) else str(g)) for s, g in var[GENE_ID].items()}
-    te_counts = None if te_path is None else read_te_counts(te_path, sample_ids=list(frame.index))
+    te_counts = (
+        None
+        if te_path is None
+        else read_te_counts(te_path, sample_ids=list(frame.index), advice=advice)
+    )
     return NewCounts(frame, gene_ids, te_counts)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
+from alsig.validation.advice import WORKFLOW
 
 #: floats at or above this are not exact integers (``1e20`` is not a read count)
 FLOAT_EXACT = 2.0**53
@@ -36,10 +37,27 @@ TOO_LARGE_FIX = (
     "read counts: check that these values are a sample's counts (in a text table, list an "
     "annotation column under `non_sample_columns`)."
 )
-ROUNDING_FIX = (
-    " For estimated counts (salmon, RSEM expected_count) set `counts_rounding: round` for the "
-    "dataset to round them to integers."
-)
+
+
+def rounding_fix(advice: str) -> str:
+    """Word the fix of a fractional count for the tool that reads it.
+
+    Parameters
+    ----------
+    advice
+        How that tool's user has estimated counts rounded (:attr:`InputAdvice.rounding
+        <alsig.validation.advice.InputAdvice.rounding>`).
+
+    Returns
+    -------
+    str
+        A sentence, with a leading space (appended to :data:`NEEDS_RAW_COUNTS`).
+    """
+    return (
+        f" For estimated counts (salmon, RSEM expected_count) {advice} to round them to integers."
+    )
+
+
 SPREADSHEET_FIX = (
     " The cell holds a spreadsheet formula error: fix the formula in the spreadsheet (or the "
     "export) and write the count."
@@ -99,6 +117,7 @@ def integer_counts(
     source: str,
     locate: Callable[[int, int], str],
     hint: str = "",
+    rounding_advice: str = WORKFLOW.rounding,
 ) -> tuple[np.ndarray, int]:
     """Convert a numeric matrix to exact int64 counts, or raise naming the first bad cell.
 
@@ -114,6 +133,8 @@ def integer_counts(
         ``(row, column) -> location text`` for the message.
     hint
         Appended to every message (e.g. where raw counts belong in this file format).
+    rounding_advice
+        How the caller's user has fractions rounded (:class:`~alsig.validation.advice.InputAdvice`).
 
     Returns
     -------
@@ -151,7 +172,7 @@ def integer_counts(
             (lambda: data < 0, NEGATIVE, ""),
         ]
         if rounding == "none":
-            rules.append((lambda: data != rounded, NOT_INTEGER, ROUNDING_FIX))
+            rules.append((lambda: data != rounded, NOT_INTEGER, rounding_fix(rounding_advice)))
         _raise_first(rules, where_cells, data, locate, hint)
         if rounding == "round":
             n_rounded = int(np.count_nonzero(data != rounded))

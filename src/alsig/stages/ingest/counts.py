@@ -41,6 +41,7 @@ from alsig.validation import (
     is_missing_id,
 )
 from alsig.validation import counts as rules
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def read_count_matrix(
     non_sample_columns: tuple[str, ...] | list[str] = (),
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
+    advice: InputAdvice = WORKFLOW,
 ) -> CountMatrix:
     """Read a genes x samples count table (TSV/CSV, optionally gzipped).
 
@@ -106,6 +108,8 @@ def read_count_matrix(
     max_missing_gene_ids_fraction
         Rows with a missing id (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``-``) are dropped;
         more than this fraction of the rows is an error.
+    advice
+        The remedies the messages name, worded for the calling tool (the workflow's by default).
 
     Returns
     -------
@@ -130,7 +134,7 @@ def read_count_matrix(
     table = _parse(text, sep, names, samples, path)
     del text.data
     table = _drop_blank_and_empty(table, names, gene_column, path, report)
-    values, n_rounded = _to_counts(table, samples, path, rounding)
+    values, n_rounded = _to_counts(table, samples, path, rounding, advice.rounding)
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
         report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
@@ -305,7 +309,7 @@ def _stray_value(path: Path, column: str, line: int, value: str, n: int) -> str:
 
 
 def _to_counts(
-    table: pl.DataFrame, samples: list[str], path: Path, rounding: str
+    table: pl.DataFrame, samples: list[str], path: Path, rounding: str, rounding_advice: str
 ) -> tuple[pl.DataFrame, int]:
     """Convert the sample columns to exact Int64 counts (``12.0`` and ``1e3`` are integers).
 
@@ -319,7 +323,9 @@ def _to_counts(
             _check_integers(series, table, path, column)
             columns[column] = series
         else:
-            columns[column], rounded = _text_counts(series, table, path, column, rounding)
+            columns[column], rounded = _text_counts(
+                series, table, path, column, rounding, rounding_advice
+            )
             n_rounded += rounded
     return pl.DataFrame(columns), n_rounded
 
@@ -330,7 +336,12 @@ def _check_integers(series: pl.Series, table: pl.DataFrame, path: Path, column: 
 
 
 def _text_counts(
-    text: pl.Series, table: pl.DataFrame, path: Path, column: str, rounding: str
+    text: pl.Series,
+    table: pl.DataFrame,
+    path: Path,
+    column: str,
+    rounding: str,
+    rounding_advice: str,
 ) -> tuple[pl.Series, int]:
     """One column of text as exact counts; raises at the first bad cell."""
     clean = text.str.strip_chars()
@@ -351,7 +362,7 @@ def _text_counts(
         (as_int.fill_null(as_float) < 0, rules.NEGATIVE, ""),
     ]
     if rounding == "none":
-        checks.append((fractional, rules.NOT_INTEGER, rules.ROUNDING_FIX))
+        checks.append((fractional, rules.NOT_INTEGER, rules.rounding_fix(rounding_advice)))
     for mask, what, fix in checks:
         if what is None:
             _raise_not_a_number(mask, table, path, column, text)
@@ -488,6 +499,7 @@ def read_gene_matrix(
     non_sample_columns: tuple[str, ...] | list[str] = (),
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
+    advice: InputAdvice = WORKFLOW,
 ) -> CountMatrix:
     """Read a count matrix by its file name, ``.h5ad`` or text table, by the same rules.
 
@@ -498,7 +510,7 @@ def read_gene_matrix(
     ----------
     path
         ``.h5ad``, or TSV/CSV (optionally ``.gz``).
-    gene_column, non_sample_columns, rounding, max_missing_gene_ids_fraction
+    gene_column, non_sample_columns, rounding, max_missing_gene_ids_fraction, advice
         As for :func:`read_count_matrix` (an ``.h5ad`` has no non-sample columns; its gene
         column is a ``var`` column).
 
@@ -518,6 +530,7 @@ def read_gene_matrix(
             gene_column=gene_column,
             rounding=rounding,
             max_missing_gene_ids_fraction=max_missing_gene_ids_fraction,
+            advice=advice,
         )
     return read_count_matrix(
         path,
@@ -525,6 +538,7 @@ def read_gene_matrix(
         non_sample_columns=non_sample_columns,
         rounding=rounding,
         max_missing_gene_ids_fraction=max_missing_gene_ids_fraction,
+        advice=advice,
     )
 
 
@@ -534,6 +548,7 @@ def read_h5ad_count_matrix(
     gene_column: str | None = None,
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
+    advice: InputAdvice = WORKFLOW,
 ) -> CountMatrix:
     """Read the counts of an ``.h5ad`` (X: samples x genes), by the rules of a text table.
 
@@ -554,7 +569,7 @@ def read_h5ad_count_matrix(
         A ``var`` column holding the gene ids (default: ``var_names``).
     rounding
         ``counts_rounding``: ``none`` (a fraction is an error) or ``round``.
-    max_missing_gene_ids_fraction
+    max_missing_gene_ids_fraction, advice
         As for :func:`read_count_matrix`.
 
     Returns
@@ -590,6 +605,7 @@ def read_h5ad_count_matrix(
         source=f"{where(path)}, X",
         locate=locate,
         hint=" In an .h5ad, X holds the raw counts (keep normalised values in a layer).",
+        rounding_advice=advice.rounding,
     )
     if n_rounded:
         report["n_rounded_counts"] = n_rounded

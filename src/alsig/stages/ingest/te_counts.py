@@ -36,6 +36,8 @@ import pandas as pd
 from alsig.errors import AlsigError, where
 from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
 from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
+from alsig.validation import check_libraries
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,7 @@ def read_te_counts(
     sample_ids: Sequence[str],
     gene_column: str | None = None,
     report: dict | None = None,
+    advice: InputAdvice = WORKFLOW,
 ) -> pd.DataFrame:
     """Read samples x TEs integer counts from a TEcount table, rows in ``sample_ids`` order.
 
@@ -209,6 +212,8 @@ def read_te_counts(
         Feature id column (default: the first column).
     report
         Filled in place with the reader's repairs and :func:`te_rows`' counts (provenance).
+    advice
+        The remedies the messages name, worded for the calling tool (the workflow's by default).
 
     Returns
     -------
@@ -218,11 +223,11 @@ def read_te_counts(
     Raises
     ------
     AlsigError
-        No TE row, a repeated TE id, a sample missing from the table, or a bad count (the
-        gene-matrix reader's message: file, line and column).
+        No TE row, a repeated TE id, a sample missing from the table, a sample whose TE counts
+        are all zero, or a bad count (the gene-matrix reader's message: file, line and column).
     """
     report = {} if report is None else report
-    matrix = read_count_matrix(path, gene_column=gene_column)
+    matrix = read_count_matrix(path, gene_column=gene_column, advice=advice)
     report.update({k: v for k, v in matrix.report.items() if k != "notes"})
     report.setdefault("notes", []).extend(matrix.report.get("notes", []))
     found = te_rows(matrix.gene_ids, report)
@@ -253,7 +258,40 @@ def read_te_counts(
         )
     columns = [matrix.sample_ids.index(s) for s in sample_ids]
     counts = matrix.counts[np.asarray(rows)][:, columns].T
-    return pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
+    te_counts = pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
+    check_te_libraries(te_counts, where(path), advice)
+    return te_counts
+
+
+def check_te_libraries(te_counts: pd.DataFrame, location: str, advice: InputAdvice) -> None:
+    """Raise naming every sample whose TE counts are all zero, as an empty gene library is.
+
+    Such a column is no measurement (TEcount found nothing, or the column is another run's); kept,
+    it is a retrotransposon value far below every other sample's and, as a control, it moves the
+    z of every sample.
+
+    Parameters
+    ----------
+    te_counts
+        Samples x TEs.
+    location
+        The file, for the message.
+    advice
+        The remedy, worded for the calling tool (:attr:`InputAdvice.empty_te_library
+        <alsig.validation.advice.InputAdvice.empty_te_library>`).
+
+    Raises
+    ------
+    AlsigError
+        Naming the samples by id.
+    """
+    check_libraries(
+        te_counts.to_numpy().T,
+        [str(s) for s in te_counts.index],
+        location,
+        features="TE",
+        remedy=advice.empty_te_library,
+    )
 
 
 def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None]:
