@@ -95,12 +95,12 @@ def _score(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     write_placement(table, args.output)
     where = "standard output" if args.output == STDOUT else args.output
-    flagged = table["qc_flag"].drop_nulls()
+    flags = table.unique("sample", keep="first", maintain_order=True).drop_nulls("qc_flag")
     print(
         f"alsig score: {where}: {table['sample'].n_unique()} sample(s) x "
         f"{table['signature'].n_unique()} signatures placed against "
         f"{table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
-        + (f"; every row flagged: {flagged[0]}" if flagged.len() else ""),
+        + "".join(f"; {s} flagged: {f}" for s, f in flags.select("sample", "qc_flag").iter_rows()),
         file=sys.stderr,
     )
     return EXIT_OK

@@ -30,6 +30,7 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.keys import GENE_ID, VST, excluded_samples
+from alsig.newsamples.depth import low_library_flags, outlier_nmads, reference_library_sizes
 from alsig.newsamples.overlap import MAX_MISSING_SHARE, check_overlap, gene_overlap
 from alsig.newsamples.scale import new_sample_vst
 from alsig.newsamples.subtypes import SUBTYPE_COLUMNS, region_of_stratum, subtype_columns
@@ -327,6 +328,17 @@ def _report_unscored(rows: pl.DataFrame, dataset: str) -> None:
         )
 
 
+def _qc_flags(
+    samples: pl.Series, every_row: str | None, per_sample: Mapping[str, str]
+) -> pl.Series:
+    """Return each row's ``qc_flag``: the flag of every row and its sample's, ``;``-joined."""
+    flags = [
+        ";".join(f for f in (every_row, per_sample.get(str(sample))) if f) or None
+        for sample in samples
+    ]
+    return pl.Series("qc_flag", flags, dtype=pl.String)
+
+
 def score_new_samples(
     counts: pd.DataFrame,
     dataset_dir: str | Path,
@@ -371,6 +383,9 @@ def score_new_samples(
     polars.DataFrame
         One row per sample x signature: the long table's columns, then
         :data:`PLACEMENT_COLUMNS` and :data:`~alsig.newsamples.subtypes.SUBTYPE_COLUMNS`.
+        ``qc_flag`` says ``genes_missing(...)`` on every row when genes were absent and
+        ``low_library_size`` on a sample's rows when its library is far below the dataset's
+        (:mod:`alsig.newsamples.depth`; a warning names it).
 
     Raises
     ------
@@ -411,7 +426,14 @@ def score_new_samples(
         layers={VST: shared.layers[VST]},
     )
     rescored = singscore_rows(bare, "reference")
-    new_adata = new_sample_vst(shared, counts[list(overlap.shared)])
+    new_counts = counts[list(overlap.shared)]
+    low_library = low_library_flags(
+        new_counts.sum(axis=1).to_dict(),
+        reference_library_sizes(reference.obs),
+        outlier_nmads(dataset_dir),
+        dataset=str(dataset_dir),
+    )
+    new_adata = new_sample_vst(shared, new_counts)
     new = singscore_rows(new_adata, label)
     _report_unscored(new, str(dataset_dir))
     placed = place(new.drop("z_vs_control"), rescored, chosen)
@@ -423,7 +445,7 @@ def score_new_samples(
             pl.col("sample").alias("subject"),
             pl.lit(None, dtype=pl.String).alias("condition"),
             pl.lit(chosen.stratum).alias("reference_stratum"),
-            pl.lit(overlap.flag(), dtype=pl.String).alias("qc_flag"),
+            _qc_flags(placed["sample"], overlap.flag(), low_library).alias("qc_flag"),
             pl.lit(reference_name).alias("reference_dataset"),
             pl.lit(overlap.n_reference, dtype=pl.Int32).alias("n_reference_genes"),
             pl.lit(len(overlap.missing), dtype=pl.Int32).alias("n_reference_genes_missing"),
