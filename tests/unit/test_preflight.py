@@ -251,3 +251,31 @@ def test_a_config_path_that_is_no_config_says_what_a_config_is(project, capsys, 
     code, _, err = run(path, capsys)
     assert code == 2
     assert f"config file '{path}' {message}" in err or f"config file '{path}': {message}" in err
+
+
+def _te_table(project, names):
+    path = project.dir / "te.tsv"
+    path.write_text("te\t" + "\t".join(names) + "\nL1HS:L1:LINE\t" + "\t".join("5" for _ in names))
+    project.config["datasets"]["demo"]["te_counts"] = "te.tsv"
+    return path
+
+
+def test_the_te_header_is_matched_to_the_samples_as_ingest_will(project, capsys):
+    """Lower-case TE sample names: check-config said OK and ingest failed."""
+    samples = [
+        line.split("\t")[0]
+        for line in (project.dir / "GSE122649_demo_samples.tsv").read_text().splitlines()[1:]
+    ]
+    _te_table(project, [s.lower() for s in samples])
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "te.tsv': 38 sample(s) of the gene matrix are not TE-count columns" in err
+    assert f"For '{samples[0]}': Did you mean '{samples[0].lower()}'?" in err
+    # columns the run leaves out are a note, named
+    _te_table(project, [*samples, "GSM9999999", "blank"])
+    code, out, err = run(project(), capsys)
+    assert code == 0, err
+    assert (
+        "2 TE column(s) are not samples of the count matrix and are left out: 'GSM9999999', "
+        "'blank'" in out
+    )

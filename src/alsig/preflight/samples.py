@@ -27,12 +27,14 @@ from alsig.stages.ingest.samples import (
     obs_from_sheet,
     read_sample_sheet,
 )
+from alsig.stages.ingest.te_counts import match_te_columns
 from alsig.validation import (
     as_missing,
     choose_kind,
     clean_sheet,
     did_you_mean,
     level_shortfalls,
+    path_problem,
 )
 from alsig.validation.sheet import subject_conflicts
 
@@ -74,6 +76,7 @@ def sample_table(
                 sheet_src=str(sheet_path),
                 dataset=dataset,
             )
+            _check_te_header(settings, samples, workdir, report)
         else:
             obs = _geo_sample_table(settings, dataset, config, workdir, found, report)
     except AlsigError as error:
@@ -82,6 +85,21 @@ def sample_table(
     for note in report.get("notes", []):
         found.note(f"dataset {dataset}: {note}")
     return obs
+
+
+def _check_te_header(
+    settings: Mapping[str, Any], samples: list[str], workdir: Path, report: dict[str, Any]
+) -> None:
+    """Match the TE table's header to the count matrix's samples as ingest will.
+
+    Raises ingest's error; the TE columns ingest leaves out become a note in ``report``.
+    """
+    if not settings.get("te_counts"):
+        return
+    te_path = workdir / str(settings["te_counts"])
+    if path_problem(te_path) is not None:  # reported with the other input paths
+        return
+    match_te_columns(read_sample_ids(te_path), samples, te_path, report)
 
 
 def _geo_sample_table(settings, dataset, config, workdir, found, report):

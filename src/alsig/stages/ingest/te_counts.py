@@ -36,7 +36,7 @@ import pandas as pd
 from alsig.errors import AlsigError, where
 from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
 from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
-from alsig.validation import check_libraries
+from alsig.validation import check_libraries, did_you_mean
 from alsig.validation.advice import WORKFLOW, InputAdvice
 
 log = logging.getLogger(__name__)
@@ -249,18 +249,64 @@ def read_te_counts(
                 "subfamily must appear once."
             )
         seen[te] = i
-    missing = [s for s in sample_ids if s not in matrix.sample_ids]
-    if missing:
-        raise AlsigError(
-            f"{where(path)}: {len(missing)} sample(s) of the gene matrix are not TE-count columns "
-            f"({', '.join(map(repr, missing[:8]))}{', ...' if len(missing) > 8 else ''}); the TE "
-            "counts must come from the same runs."
-        )
-    columns = [matrix.sample_ids.index(s) for s in sample_ids]
+    columns = match_te_columns(matrix.sample_ids, sample_ids, path, report)
     counts = matrix.counts[np.asarray(rows)][:, columns].T
     te_counts = pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
     check_te_libraries(te_counts, where(path), advice)
     return te_counts
+
+
+def match_te_columns(
+    te_samples: Sequence[str], sample_ids: Sequence[str], path: str | Path, report: dict
+) -> list[int]:
+    """Find each sample's column in the TE table; the table's other columns are left out.
+
+    The one matcher of ingest and ``alsig check-config`` (which reads the TE table's header).
+
+    Parameters
+    ----------
+    te_samples
+        The TE table's sample columns, in order.
+    sample_ids
+        The count matrix's samples; each must be a TE column, written the same way.
+    path
+        The TE table, for messages.
+    report
+        Gets ``te_columns_left_out`` and a note when the table has columns no sample uses.
+
+    Returns
+    -------
+    list of int
+        The TE column of each sample, in ``sample_ids`` order.
+
+    Raises
+    ------
+    AlsigError
+        Naming the samples that are not TE columns (and a column that differs only in letter
+        case or spelling, if any).
+    """
+    position = {str(s): i for i, s in enumerate(te_samples)}
+    wanted = set(sample_ids)
+    missing = [s for s in sample_ids if s not in position]
+    unused = [s for s in position if s not in wanted]
+    if missing:
+        hint = did_you_mean(missing[0], unused)
+        raise AlsigError(
+            f"{where(path)}: {len(missing)} sample(s) of the gene matrix are not TE-count columns "
+            f"({', '.join(map(repr, missing[:8]))}{', ...' if len(missing) > 8 else ''}); the TE "
+            "counts must come from the same runs, their columns named as the count matrix's."
+            + (f" For {missing[0]!r}:{hint}" if hint else "")
+        )
+    if unused:
+        report["te_columns_left_out"] = unused
+        note = (
+            f"{len(unused)} TE column(s) are not samples of the count matrix and are left out: "
+            + ", ".join(map(repr, unused[:10]))
+            + (" ..." if len(unused) > 10 else "")
+        )
+        report.setdefault("notes", []).append(note)
+        log.info("%s: %s", Path(path).name, note)
+    return [position[s] for s in sample_ids]
 
 
 def check_te_libraries(te_counts: pd.DataFrame, location: str, advice: InputAdvice) -> None:
