@@ -19,7 +19,7 @@ from alsig.settings import (
 from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import cache_files
 from alsig.stages.de.design import design_variables
-from alsig.stages.ingest.counts import read_sample_ids
+from alsig.stages.ingest.counts import read_row_ids, read_sample_ids
 from alsig.stages.ingest.geo import series_matrix_layout
 from alsig.stages.ingest.samples import (
     SheetLayout,
@@ -69,12 +69,20 @@ def sample_table(
                 gene_column=settings.get("counts_gene_column"),
                 non_sample_columns=settings.get("non_sample_columns") or [],
             )
+            # the row ids cost a read of the whole file: only when the header misses samples,
+            # to tell a transposed matrix from wrong ids as ingest does
+            row_ids = (
+                None
+                if set(obs.index) <= set(samples)
+                else read_row_ids(counts_path, gene_column=settings.get("counts_gene_column"))
+            )
             match_samples(
                 samples,
                 list(obs.index),
                 counts_src=str(counts_path),
                 sheet_src=str(sheet_path),
                 dataset=dataset,
+                matrix_genes=row_ids,
             )
             _check_te_header(settings, samples, workdir, report)
         else:

@@ -21,7 +21,7 @@ import polars as pl
 
 from alsig.counts import as_counts
 from alsig.errors import AlsigError, where
-from alsig.io import read_h5ad_counts, read_h5ad_obs
+from alsig.io import read_h5ad_counts, read_h5ad_obs, read_h5ad_var
 from alsig.stages.ingest.gene_rows import clean_gene_rows
 from alsig.stages.ingest.text import (
     PreparedText,
@@ -472,6 +472,62 @@ def read_sample_ids(
     gene = _gene_column(gene_column, names, report)
     non_sample = _with_featurecounts(names, gene, list(non_sample_columns), report)
     return _sample_columns(names, path, gene, non_sample)
+
+
+def read_row_ids(path: str | Path, *, gene_column: str | None = None) -> list[str]:
+    """Read the row ids (gene ids) of a count matrix without its counts (the pre-flight's view).
+
+    The whole file is read, so the pre-flight calls this only when the header does not name the
+    sheet's samples: :func:`~alsig.stages.ingest.samples.match_samples` then tells a transposed
+    matrix from wrong ids, as ingest does.
+
+    Parameters
+    ----------
+    path
+        The count matrix (text table or ``.h5ad``, whose ids are ``var_names`` or
+        ``var[gene_column]``).
+    gene_column
+        As for :func:`read_count_matrix`.
+
+    Returns
+    -------
+    list of str
+        The ids as written (stripped); empty when the gene column is not found or the table does
+        not parse (the reader's own checks report those).
+
+    Raises
+    ------
+    AlsigError
+        The file cannot be read.
+    """
+    path = check_input_file(path)
+    if path.name.endswith(".h5ad"):
+        try:
+            var = read_h5ad_var(path)
+        except Exception as exc:  # h5py raises many types for a broken file
+            raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
+        ids = var[gene_column] if gene_column and gene_column in var.columns else var.index
+        return [str(i).strip() for i in ids]
+    sep = delimiter_for(path)
+    text = prepare_text(read_text_bytes(path), path, sep)
+    names = _column_names(text, path)
+    gene = _gene_column(gene_column, names, {"notes": []})
+    if gene not in names:
+        return []
+    try:
+        table = pl.read_csv(
+            io.BytesIO(text.data),
+            separator=sep,
+            has_header=False,
+            skip_rows=text.skip,
+            columns=[names.index(gene)],
+            infer_schema=False,
+            quote_char='"',
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.PolarsError:
+        return []
+    return [str(i).strip() for i in table.to_series().drop_nulls().to_list()]
 
 
 def _head(path: Path, size: int) -> bytes:
