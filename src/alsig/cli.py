@@ -76,6 +76,7 @@ def _score(args: argparse.Namespace) -> int:
             gene_column=args.gene_column,
             id_type=args.gene_id_type,
             te_path=args.te_counts,
+            rounding=args.counts_rounding,
         )
         table = score_new_samples(
             new.counts,
@@ -341,6 +342,13 @@ def _add_score(commands) -> None:
     score.add_argument("--gene-column", help="gene id column (default: the first)")
     score.add_argument(
         "--gene-id-type", default="auto", choices=["auto", "symbol", "entrez", "ensembl"]
+    )
+    score.add_argument(
+        "--counts-rounding",
+        default="none",
+        choices=["none", "round"],
+        help="'round' rounds estimated counts (salmon, RSEM expected_count) to integers and "
+        "says how many (default 'none': a fraction is an error), as a dataset's counts_rounding",
     )
     score.add_argument(
         "--stratum", help="reference stratum when the dataset's controls are stratified"

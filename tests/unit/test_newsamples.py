@@ -171,3 +171,30 @@ def test_qc_flag_joins_the_every_row_flag_and_the_samples_own():
     assert flags.to_list() == ["low_library_size", None, "low_library_size"]
     flags = _qc_flags(pl.Series(["N1", "N2"]), "genes_missing(x)", {"N2": "low_library_size"})
     assert flags.to_list() == ["genes_missing(x)", "genes_missing(x);low_library_size"]
+
+
+def test_alsig_scores_messages_name_its_own_options_and_files(tmp_path):
+    """It advised `counts_rounding: round` and the sample sheet, which alsig score has not."""
+    fractions = _new_counts(tmp_path, name="tpm.tsv", value="216.275")
+    with pytest.raises(AlsigError) as info:
+        read_new_samples(fractions)
+    message = str(info.value)
+    assert "tpm.tsv', line 2, column 'N1': count is not an integer" in message
+    assert "run alsig score with `--counts-rounding round`" in message
+    assert "counts_rounding: round" not in message
+    rounded = read_new_samples(fractions, rounding="round").counts
+    assert (rounded.to_numpy() == 216).all()
+    with pytest.raises(AlsigError) as info:
+        read_new_samples(_new_counts(tmp_path, name="zero.tsv", zero="N2"))
+    message = str(info.value)
+    assert "have no counts in any gene (an empty library): 'N2'." in message
+    assert "remove the sample's column from 'zero.tsv'" in message
+    assert "sample sheet" not in message
+    with pytest.raises(
+        AlsigError, match=r"gene id column 'symbol' not found; .* Set --gene-column\."
+    ):
+        read_new_samples(fractions, gene_column="symbol")
+    text = tmp_path / "text.tsv"
+    text.write_text("gene\tN1\tchrom\nSOD1\t5\tchr21\n")
+    with pytest.raises(AlsigError, match="annotation columns \\(delete them from 'text.tsv'"):
+        read_new_samples(text)

@@ -42,7 +42,7 @@ from alsig.stages.ingest.te_counts import read_te_counts
 from alsig.stages.score.composites import MIN_CONTROLS
 from alsig.stages.score.scoring import score_anndata
 from alsig.tables import COLUMNS, read_scores
-from alsig.validation.advice import WORKFLOW, InputAdvice
+from alsig.validation.advice import InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,20 @@ def score_advice(counts_path: str | Path, te_path: str | Path | None = None) -> 
     counts_name = Path(counts_path).name
     te_name = Path(te_path).name if te_path is not None else None
     return InputAdvice(
-        rounding=WORKFLOW.rounding,
-        empty_library=WORKFLOW.empty_library,
+        rounding="run alsig score with `--counts-rounding round`",
+        empty_library=(
+            f"An empty library cannot be normalised: remove the sample's column from "
+            f"'{counts_name}', or check that the column holds this sample's counts."
+        ),
         empty_te_library=(
             "An empty TE library is no measurement (the subtype call would read every TE as absent): "
             f"remove the sample's column from '{counts_name}' and '{te_name}', or give the TE "
             "counts of these samples (--te-counts; check that the column holds this sample's TE "
             "counts)."
+        ),
+        gene_column="--gene-column",
+        annotation_columns=(
+            f"delete them from '{counts_name}': every column but the gene ids is read as a sample"
         ),
     )
 
@@ -108,6 +115,7 @@ def read_new_samples(
     gene_column: str | None = None,
     id_type: str = "auto",
     te_path: str | Path | None = None,
+    rounding: str = "none",
 ) -> NewCounts:
     """Read new samples' counts as samples x current symbols, with their Entrez ids.
 
@@ -122,6 +130,9 @@ def read_new_samples(
     te_path
         A TEcount table (TE-only or combined gene + TE, TSV/CSV[.gz]) of the same samples, read
         as ingest reads a dataset's ``te_counts:`` (``--te-counts``), or None.
+    rounding
+        ``--counts-rounding``: ``none`` (a fraction is an error) or ``round`` (estimated counts
+        rounded half to even, counted in the log), as a dataset's ``counts_rounding``.
 
     Returns
     -------
@@ -135,7 +146,7 @@ def read_new_samples(
         (a sample missing from the TE table is named).
     """
     advice = score_advice(path, te_path)
-    matrix = read_gene_matrix(path, gene_column=gene_column, advice=advice)
+    matrix = read_gene_matrix(path, gene_column=gene_column, rounding=rounding, advice=advice)
     counts, var, _ = harmonise_checked(
         matrix, id_type=id_type, id_type_key="--gene-id-type", advice=advice
     )

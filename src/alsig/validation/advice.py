@@ -23,6 +23,10 @@ class InputAdvice:
     empty_library: str
     #: the same for a sample whose TE counts are all zero
     empty_te_library: str
+    #: where the gene id column is named: completes "Set <this>." and "(<this>)"
+    gene_column: str = "`counts_gene_column` in the dataset config"
+    #: what to do with annotation columns read as samples: completes "annotation columns (<this>)"
+    annotation_columns: str = "list them under `non_sample_columns`"
 
 
 #: the workflow's wording: dataset keys, the sample sheet, the count matrix, ``te_counts``

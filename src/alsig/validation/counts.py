@@ -25,28 +25,22 @@ import numpy as np
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
-from alsig.validation.advice import WORKFLOW
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 #: floats at or above this are not exact integers (``1e20`` is not a read count)
 FLOAT_EXACT = 2.0**53
 INT64_MAX = int(np.iinfo(np.int64).max)
 
 NEEDS_RAW_COUNTS = "alsig needs raw integer read counts >= 0 (not TPM/FPKM/normalised values)."
-TOO_LARGE_FIX = (
-    " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
-    "read counts: check that these values are a sample's counts (in a text table, list an "
-    "annotation column under `non_sample_columns`)."
-)
 
 
-def rounding_fix(advice: str) -> str:
-    """Word the fix of a fractional count for the tool that reads it.
+def too_large_fix(advice: InputAdvice) -> str:
+    """Word the fix of a count too large to be one, for the tool that reads it.
 
     Parameters
     ----------
     advice
-        How that tool's user has estimated counts rounded (:attr:`InputAdvice.rounding
-        <alsig.validation.advice.InputAdvice.rounding>`).
+        The calling tool's remedies (:class:`~alsig.validation.advice.InputAdvice`).
 
     Returns
     -------
@@ -54,7 +48,28 @@ def rounding_fix(advice: str) -> str:
         A sentence, with a leading space (appended to :data:`NEEDS_RAW_COUNTS`).
     """
     return (
-        f" For estimated counts (salmon, RSEM expected_count) {advice} to round them to integers."
+        " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
+        "read counts: check that these values are a sample's counts (in a text table, annotation "
+        f"columns: {advice.annotation_columns})."
+    )
+
+
+def rounding_fix(advice: InputAdvice) -> str:
+    """Word the fix of a fractional count for the tool that reads it.
+
+    Parameters
+    ----------
+    advice
+        The calling tool's remedies (:class:`~alsig.validation.advice.InputAdvice`).
+
+    Returns
+    -------
+    str
+        A sentence, with a leading space (appended to :data:`NEEDS_RAW_COUNTS`).
+    """
+    return (
+        f" For estimated counts (salmon, RSEM expected_count) {advice.rounding} to round them to "
+        "integers."
     )
 
 
@@ -117,7 +132,7 @@ def integer_counts(
     source: str,
     locate: Callable[[int, int], str],
     hint: str = "",
-    rounding_advice: str = WORKFLOW.rounding,
+    advice: InputAdvice = WORKFLOW,
 ) -> tuple[np.ndarray, int]:
     """Convert a numeric matrix to exact int64 counts, or raise naming the first bad cell.
 
@@ -133,8 +148,9 @@ def integer_counts(
         ``(row, column) -> location text`` for the message.
     hint
         Appended to every message (e.g. where raw counts belong in this file format).
-    rounding_advice
-        How the caller's user has fractions rounded (:class:`~alsig.validation.advice.InputAdvice`).
+    advice
+        The remedies the messages name, worded for the calling tool
+        (:class:`~alsig.validation.advice.InputAdvice`).
 
     Returns
     -------
@@ -168,17 +184,21 @@ def integer_counts(
         rules = [
             (lambda: np.isnan(data), NAN, ""),
             (lambda: np.isinf(data), INFINITE, ""),  # from here on, every value is finite
-            (lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT), TOO_LARGE, TOO_LARGE_FIX),
+            (
+                lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT),
+                TOO_LARGE,
+                too_large_fix(advice),
+            ),
             (lambda: data < 0, NEGATIVE, ""),
         ]
         if rounding == "none":
-            rules.append((lambda: data != rounded, NOT_INTEGER, rounding_fix(rounding_advice)))
+            rules.append((lambda: data != rounded, NOT_INTEGER, rounding_fix(advice)))
         _raise_first(rules, where_cells, data, locate, hint)
         if rounding == "round":
             n_rounded = int(np.count_nonzero(data != rounded))
         data = rounded
     elif np.issubdtype(dtype, np.unsignedinteger):
-        rule = (lambda: data > INT64_MAX, TOO_LARGE, TOO_LARGE_FIX)
+        rule = (lambda: data > INT64_MAX, TOO_LARGE, too_large_fix(advice))
         _raise_first([rule], where_cells, data, locate, hint)
     else:
         _raise_first([(lambda: data < 0, NEGATIVE, "")], where_cells, data, locate, hint)

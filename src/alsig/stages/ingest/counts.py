@@ -129,12 +129,12 @@ def read_count_matrix(
     names = _column_names(text, path)
     gene_column = _gene_column(gene_column, names, report)
     non_sample = _with_featurecounts(names, gene_column, list(non_sample_columns), report)
-    samples = _sample_columns(names, path, gene_column, non_sample)
+    samples = _sample_columns(names, path, gene_column, non_sample, advice)
     _report_stripped_samples(text, samples, report)
     table = _parse(text, sep, names, samples, path)
     del text.data
     table = _drop_blank_and_empty(table, names, gene_column, path, report)
-    values, n_rounded = _to_counts(table, samples, path, rounding, advice.rounding)
+    values, n_rounded = _to_counts(table, samples, path, rounding, advice)
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
         report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
@@ -190,13 +190,17 @@ def _with_featurecounts(
 
 
 def _sample_columns(
-    header: list[str], path: Path, gene_column: str, non_sample_columns: list[str]
+    header: list[str],
+    path: Path,
+    gene_column: str,
+    non_sample_columns: list[str],
+    advice: InputAdvice = WORKFLOW,
 ) -> list[str]:
     """Return the header's sample columns, after checking the gene and non-sample columns."""
     if gene_column not in header:
         raise AlsigError(
             f"{where(path, row=1)}: gene id column '{gene_column}' not found; columns start with "
-            f"{header[:5]}. Set `counts_gene_column` in the dataset config."
+            f"{header[:5]}. Set {advice.gene_column}."
         )
     missing_extra = [c for c in non_sample_columns if c not in header]
     if missing_extra:
@@ -309,7 +313,7 @@ def _stray_value(path: Path, column: str, line: int, value: str, n: int) -> str:
 
 
 def _to_counts(
-    table: pl.DataFrame, samples: list[str], path: Path, rounding: str, rounding_advice: str
+    table: pl.DataFrame, samples: list[str], path: Path, rounding: str, advice: InputAdvice
 ) -> tuple[pl.DataFrame, int]:
     """Convert the sample columns to exact Int64 counts (``12.0`` and ``1e3`` are integers).
 
@@ -323,9 +327,7 @@ def _to_counts(
             _check_integers(series, table, path, column)
             columns[column] = series
         else:
-            columns[column], rounded = _text_counts(
-                series, table, path, column, rounding, rounding_advice
-            )
+            columns[column], rounded = _text_counts(series, table, path, column, rounding, advice)
             n_rounded += rounded
     return pl.DataFrame(columns), n_rounded
 
@@ -341,7 +343,7 @@ def _text_counts(
     path: Path,
     column: str,
     rounding: str,
-    rounding_advice: str,
+    advice: InputAdvice,
 ) -> tuple[pl.Series, int]:
     """One column of text as exact counts; raises at the first bad cell."""
     clean = text.str.strip_chars()
@@ -358,14 +360,14 @@ def _text_counts(
         (as_int.is_null() & as_float.is_null(), None, ""),
         (as_float.is_nan(), rules.NAN, ""),
         (float_only & as_float.is_infinite(), rules.INFINITE, ""),
-        (_too_large(clean, as_int, as_float), rules.TOO_LARGE, rules.TOO_LARGE_FIX),
+        (_too_large(clean, as_int, as_float), rules.TOO_LARGE, rules.too_large_fix(advice)),
         (as_int.fill_null(as_float) < 0, rules.NEGATIVE, ""),
     ]
     if rounding == "none":
-        checks.append((fractional, rules.NOT_INTEGER, rules.rounding_fix(rounding_advice)))
+        checks.append((fractional, rules.NOT_INTEGER, rules.rounding_fix(advice)))
     for mask, what, fix in checks:
         if what is None:
-            _raise_not_a_number(mask, table, path, column, text)
+            _raise_not_a_number(mask, table, path, column, text, advice)
         else:
             _raise_first(mask, table, path, column, what, text, fix)
     counts = as_int.fill_null(as_float.round(0).cast(pl.Int64))
@@ -401,7 +403,12 @@ def _raise_first(
 
 
 def _raise_not_a_number(
-    mask: pl.Series, table: pl.DataFrame, path: Path, column: str, values: pl.Series
+    mask: pl.Series,
+    table: pl.DataFrame,
+    path: Path,
+    column: str,
+    values: pl.Series,
+    advice: InputAdvice,
 ) -> None:
     hits = mask.fill_null(False).arg_true()
     if not len(hits):
@@ -411,8 +418,8 @@ def _raise_not_a_number(
     hint = (
         " Remove thousands separators (and use '.' as the decimal point)."
         if "," in value
-        else " Counts must be integers; remove text values or annotation columns "
-        "(list extra columns under `non_sample_columns`)."
+        else " Counts must be integers; remove text values, and annotation columns "
+        f"({advice.annotation_columns})."
     )
     raise AlsigError(
         f"{where(path, row=_line(table, row), column=column)}: value {value!r} is not a "
@@ -649,7 +656,7 @@ def read_h5ad_count_matrix(
         raise AlsigError(f"{where(path)}: X is empty; put raw counts (samples x genes) in X.")
     report: dict[str, Any] = {"notes": []}
     samples = _h5ad_sample_ids(adata.obs_names, path, report)
-    genes = _h5ad_gene_ids(adata, gene_column, path)
+    genes = _h5ad_gene_ids(adata, gene_column, path, advice)
     check_matrix_size(len(genes), len(samples), where(path))
 
     def locate(row: int, column: int) -> str:
@@ -661,7 +668,7 @@ def read_h5ad_count_matrix(
         source=f"{where(path)}, X",
         locate=locate,
         hint=" In an .h5ad, X holds the raw counts (keep normalised values in a layer).",
-        rounding_advice=advice.rounding,
+        advice=advice,
     )
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
@@ -696,7 +703,9 @@ def _h5ad_sample_ids(names: Any, path: Path, report: dict[str, Any]) -> list[str
     return samples
 
 
-def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]:
+def _h5ad_gene_ids(
+    adata: Any, gene_column: str | None, path: Path, advice: InputAdvice
+) -> list[Any]:
     """Return the gene id of each var row: ``var[gene_column]`` or ``var_names``, as read.
 
     A NaN stays a float, so it is recognised as missing.
@@ -705,7 +714,7 @@ def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]
         return list(adata.var_names)
     if gene_column not in adata.var.columns:
         raise AlsigError(
-            f"{where(path)}: var has no column '{gene_column}' (`counts_gene_column`); var "
+            f"{where(path)}: var has no column '{gene_column}' ({advice.gene_column}); var "
             f"columns: {list(map(str, adata.var.columns))}.{did_you_mean(gene_column, adata.var.columns)}"
         )
     return list(adata.var[gene_column].astype(object))
