@@ -34,11 +34,13 @@ INT64_MAX = int(np.iinfo(np.int64).max)
 NEEDS_RAW_COUNTS = "alsig needs raw integer read counts >= 0 (not TPM/FPKM/normalised values)."
 
 
-def too_large_fix(advice: InputAdvice) -> str:
-    """Word the fix of a count too large to be one, for the tool that reads it.
+def advised_fix(rule: str, advice: InputAdvice) -> str:
+    """Word the fix of a bad count for the tool that reads it (the fixes that name a setting).
 
     Parameters
     ----------
+    rule
+        :data:`TOO_LARGE` or :data:`NOT_INTEGER`.
     advice
         The calling tool's remedies (:class:`~alsig.validation.advice.InputAdvice`).
 
@@ -47,26 +49,12 @@ def too_large_fix(advice: InputAdvice) -> str:
     str
         A sentence, with a leading space (appended to :data:`NEEDS_RAW_COUNTS`).
     """
-    return (
-        " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
-        "read counts: check that these values are a sample's counts (in a text table, annotation "
-        f"columns: {advice.annotation_columns})."
-    )
-
-
-def rounding_fix(advice: InputAdvice) -> str:
-    """Word the fix of a fractional count for the tool that reads it.
-
-    Parameters
-    ----------
-    advice
-        The calling tool's remedies (:class:`~alsig.validation.advice.InputAdvice`).
-
-    Returns
-    -------
-    str
-        A sentence, with a leading space (appended to :data:`NEEDS_RAW_COUNTS`).
-    """
+    if rule == TOO_LARGE:
+        return (
+            " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are "
+            "not read counts: check that these values are a sample's counts (in a text table, "
+            f"annotation columns: {advice.annotation_columns})."
+        )
     return (
         f" For estimated counts (salmon, RSEM expected_count) {advice.rounding} to round them to "
         "integers."
@@ -187,18 +175,18 @@ def integer_counts(
             (
                 lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT),
                 TOO_LARGE,
-                too_large_fix(advice),
+                advised_fix(TOO_LARGE, advice),
             ),
             (lambda: data < 0, NEGATIVE, ""),
         ]
         if rounding == "none":
-            rules.append((lambda: data != rounded, NOT_INTEGER, rounding_fix(advice)))
+            rules.append((lambda: data != rounded, NOT_INTEGER, advised_fix(NOT_INTEGER, advice)))
         _raise_first(rules, where_cells, data, locate, hint)
         if rounding == "round":
             n_rounded = int(np.count_nonzero(data != rounded))
         data = rounded
     elif np.issubdtype(dtype, np.unsignedinteger):
-        rule = (lambda: data > INT64_MAX, TOO_LARGE, too_large_fix(advice))
+        rule = (lambda: data > INT64_MAX, TOO_LARGE, advised_fix(TOO_LARGE, advice))
         _raise_first([rule], where_cells, data, locate, hint)
     else:
         _raise_first([(lambda: data < 0, NEGATIVE, "")], where_cells, data, locate, hint)

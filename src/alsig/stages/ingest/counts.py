@@ -12,6 +12,7 @@ import gzip
 import io
 import logging
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,11 +361,15 @@ def _text_counts(
         (as_int.is_null() & as_float.is_null(), None, ""),
         (as_float.is_nan(), rules.NAN, ""),
         (float_only & as_float.is_infinite(), rules.INFINITE, ""),
-        (_too_large(clean, as_int, as_float), rules.TOO_LARGE, rules.too_large_fix(advice)),
+        (
+            _too_large(clean, as_int, as_float),
+            rules.TOO_LARGE,
+            rules.advised_fix(rules.TOO_LARGE, advice),
+        ),
         (as_int.fill_null(as_float) < 0, rules.NEGATIVE, ""),
     ]
     if rounding == "none":
-        checks.append((fractional, rules.NOT_INTEGER, rules.rounding_fix(advice)))
+        checks.append((fractional, rules.NOT_INTEGER, rules.advised_fix(rules.NOT_INTEGER, advice)))
     for mask, what, fix in checks:
         if what is None:
             _raise_not_a_number(mask, table, path, column, text, advice)
@@ -467,10 +472,7 @@ def read_sample_ids(
     """
     path = check_input_file(path)
     if path.name.endswith(".h5ad"):
-        try:
-            obs = read_h5ad_obs(path)
-        except Exception as exc:  # h5py raises many types for a broken file
-            raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
+        obs = _h5ad_annotation(path, read_h5ad_obs)
         return [str(n) for n in clean_names(list(obs.index)).names]
     head = _head(path, 4 << 20)
     text = prepare_text(head, path, delimiter_for(path))
@@ -509,10 +511,7 @@ def read_row_ids(path: str | Path, *, gene_column: str | None = None) -> list[st
     """
     path = check_input_file(path)
     if path.name.endswith(".h5ad"):
-        try:
-            var = read_h5ad_var(path)
-        except Exception as exc:  # h5py raises many types for a broken file
-            raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
+        var = _h5ad_annotation(path, read_h5ad_var)
         ids = var[gene_column] if gene_column and gene_column in var.columns else var.index
         return [str(i).strip() for i in ids]
     sep = delimiter_for(path)
@@ -535,6 +534,14 @@ def read_row_ids(path: str | Path, *, gene_column: str | None = None) -> list[st
     except pl.exceptions.PolarsError:
         return []
     return [str(i).strip() for i in table.to_series().drop_nulls().to_list()]
+
+
+def _h5ad_annotation(path: Path, read: Callable[[Path], Any]) -> Any:
+    """Return ``read(path)`` (an h5ad's obs or var); an unreadable file is named."""
+    try:
+        return read(path)
+    except Exception as exc:  # h5py raises many types for a broken file
+        raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
 
 
 def _head(path: Path, size: int) -> bytes:
