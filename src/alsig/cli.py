@@ -76,6 +76,7 @@ def _score(args: argparse.Namespace) -> int:
             gene_column=args.gene_column,
             id_type=args.gene_id_type,
             te_path=args.te_counts,
+            rounding=args.counts_rounding,
         )
         table = score_new_samples(
             new.counts,
@@ -95,12 +96,12 @@ def _score(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     write_placement(table, args.output)
     where = "standard output" if args.output == STDOUT else args.output
-    flagged = table["qc_flag"].drop_nulls()
+    flags = table.unique("sample", keep="first", maintain_order=True).drop_nulls("qc_flag")
     print(
         f"alsig score: {where}: {table['sample'].n_unique()} sample(s) x "
         f"{table['signature'].n_unique()} signatures placed against "
         f"{table['reference_dataset'][0]} ({table['reference_stratum'][0]})"
-        + (f"; every row flagged: {flagged[0]}" if flagged.len() else ""),
+        + "".join(f"; {s} flagged: {f}" for s, f in flags.select("sample", "qc_flag").iter_rows()),
         file=sys.stderr,
     )
     return EXIT_OK
@@ -341,6 +342,13 @@ def _add_score(commands) -> None:
     score.add_argument("--gene-column", help="gene id column (default: the first)")
     score.add_argument(
         "--gene-id-type", default="auto", choices=["auto", "symbol", "entrez", "ensembl"]
+    )
+    score.add_argument(
+        "--counts-rounding",
+        default="none",
+        choices=["none", "round"],
+        help="'round' rounds estimated counts (salmon, RSEM expected_count) to integers and "
+        "says how many (default 'none': a fraction is an error), as a dataset's counts_rounding",
     )
     score.add_argument(
         "--stratum", help="reference stratum when the dataset's controls are stratified"

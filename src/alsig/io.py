@@ -121,6 +121,18 @@ def read_h5ad_obs(path: str | os.PathLike[str]):
 
     Figures need only the sample covariates of a file that also holds a samples x genes matrix.
     """
+    return _read_h5ad_element(path, "obs")
+
+
+def read_h5ad_var(path: str | os.PathLike[str]):
+    """Return the ``var`` of an h5ad file, without reading its matrices.
+
+    The pre-flight needs only the gene ids of a count matrix.
+    """
+    return _read_h5ad_element(path, "var")
+
+
+def _read_h5ad_element(path: str | os.PathLike[str], key: str):
     import h5py
 
     try:
@@ -129,7 +141,7 @@ def read_h5ad_obs(path: str | os.PathLike[str]):
         from anndata.experimental import read_elem
 
     with h5py.File(path, "r") as handle:
-        return read_elem(handle["obs"])
+        return read_elem(handle[key])
 
 
 def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], **kwargs) -> None:

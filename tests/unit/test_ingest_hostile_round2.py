@@ -345,6 +345,35 @@ def test_te_rows_without_a_class_are_parsed_and_malformed_rows_counted(tmp_path,
     assert "2 row(s) are not 'subfamily:family:class' TE ids and are left out" in caplog.text
 
 
+def test_te_columns_that_are_no_sample_are_named_when_left_out(tmp_path, caplog):
+    te = "te\tS1\tS2\textra\tS3\tS4\nL1HS:L1:LINE\t5\t6\t9\t7\t8\n"
+    with caplog.at_level(logging.INFO):
+        adata = ingest(tmp_path, table(), te_counts=str(write(tmp_path, "te.tsv", te)))
+    assert "1 TE column(s) are not samples of the count matrix and are left out: 'extra'" in (
+        caplog.text
+    )
+    assert adata.uns["provenance"]["te_counts_repairs"]["te_columns_left_out"] == ["extra"]
+    lower = "te\ts1\ts2\ts3\ts4\nL1HS:L1:LINE\t5\t6\t7\t8\n"
+    with pytest.raises(AlsigError, match=r"4 sample\(s\) .* For 'S1': Did you mean 's1'\?"):
+        ingest(tmp_path, table(), te_counts=str(write(tmp_path, "te.tsv", lower)))
+
+
+def test_an_all_zero_te_library_is_refused_like_an_empty_gene_library(tmp_path):
+    """A zeroed control's TE column moved every sample's retrotransposon z (JR33 -5.72 -> -0.78)."""
+    te = "te\tS1\tS2\tS3\tS4\nL1HS:L1:LINE\t5\t0\t7\t8\nAluY:Alu:SINE\t3\t0\t1\t2\n"
+    with pytest.raises(AlsigError) as info:
+        ingest(tmp_path, table(), te_counts=str(write(tmp_path, "te.tsv", te)))
+    message = str(info.value)
+    assert "te.tsv': 1 sample(s) have no counts in any TE (an empty library): 'S2'." in message
+    assert "remove the sample from the sample sheet and from the count and TE tables" in message
+    # TEcount's combined layout: the TE rows of the count matrix itself
+    combined = table() + "L1HS:L1:LINE\t5\t6\t0\t8\n"
+    with pytest.raises(
+        AlsigError, match=r"counts.tsv': 1 sample\(s\) have no counts in any TE .*'S3'"
+    ):
+        ingest(tmp_path, combined)
+
+
 # 7. replicate collapse
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import shutil
 
+import anndata as ad
+import pandas as pd
 import pytest
 import yaml
 
 from alsig.cli import main
+from alsig.io import write_h5ad
 from alsig.preflight import preflight
 from tests.conftest import REPO
 
@@ -267,3 +270,54 @@ def test_a_config_path_that_is_no_config_says_what_a_config_is(project, capsys, 
     code, _, err = run(path, capsys)
     assert code == 2
     assert f"config file '{path}' {message}" in err or f"config file '{path}': {message}" in err
+
+
+def _te_table(project, names):
+    path = project.dir / "te.tsv"
+    path.write_text("te\t" + "\t".join(names) + "\nL1HS:L1:LINE\t" + "\t".join("5" for _ in names))
+    project.config["datasets"]["demo"]["te_counts"] = "te.tsv"
+    return path
+
+
+def test_the_te_header_is_matched_to_the_samples_as_ingest_will(project, capsys):
+    """Lower-case TE sample names: check-config said OK and ingest failed."""
+    samples = [
+        line.split("\t")[0]
+        for line in (project.dir / "GSE122649_demo_samples.tsv").read_text().splitlines()[1:]
+    ]
+    _te_table(project, [s.lower() for s in samples])
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "te.tsv': 38 sample(s) of the gene matrix are not TE-count columns" in err
+    assert f"For '{samples[0]}': Did you mean '{samples[0].lower()}'?" in err
+    # columns the run leaves out are a note, named
+    _te_table(project, [*samples, "GSM9999999", "blank"])
+    code, out, err = run(project(), capsys)
+    assert code == 0, err
+    assert (
+        "2 TE column(s) are not samples of the count matrix and are left out: 'GSM9999999', "
+        "'blank'" in out
+    )
+
+
+def test_a_transposed_matrix_gets_the_runs_diagnosis(project, capsys):
+    """check-config said the samples 'are not columns ... check sample_column'."""
+    counts = pd.read_csv(project.dir / "GSE122649_demo_counts.tsv.gz", sep="\t", index_col=0)
+    counts.T.to_csv(project.dir / "transposed.tsv", sep="\t", index_label="sample")
+    project.config["datasets"]["demo"]["counts"] = "transposed.tsv"
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "transposed.tsv': the count matrix looks transposed: 38 sample(s) of the sample" in err
+    assert "check `sample_column`" not in err
+    # an .h5ad whose obs are the genes
+    adata = ad.AnnData(
+        X=counts.to_numpy(),
+        obs=pd.DataFrame(index=counts.index.astype(str)),
+        var=pd.DataFrame(index=counts.columns.astype(str)),
+    )
+    write_h5ad(adata, project.dir / "transposed.h5ad")
+    project.config["datasets"]["demo"]["counts"] = "transposed.h5ad"
+    code, _, err = run(project(), capsys)
+    assert code == 2
+    assert "transposed.h5ad': the .h5ad looks transposed: 38 sample(s) of the sample sheet" in err
+    assert "write the transpose (adata.T)" in err

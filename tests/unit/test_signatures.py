@@ -126,6 +126,26 @@ def test_user_gmt_and_tsv_add_or_replace(tmp_path):
         configured_signatures([], replace=True)
 
 
+def test_a_gmt_set_ending_down_is_the_down_half_like_dn(tmp_path):
+    """MYSIG_DOWN was its own up-only signature and MYSIG up-only, without a word."""
+    gmt = tmp_path / "mine.gmt"
+    gmt.write_text(
+        "MYSIG_UP\taxis=custom\tGFAP\tVIM\nMYSIG_DOWN\taxis=custom\tSLC1A2\tGLUL\n"
+        "other_up\tna\tAQP4\nother_down\tna\tSNAP25\n"
+        # MSigDB's own convention keeps working
+        "KRAS_SIGNALING_UP\tna\tETV4\nKRAS_SIGNALING_DN\tna\tCPA2\n"
+    )
+    sigs = {s.name: s for s in read_signature_gmt(gmt)}
+    assert sorted(sigs) == ["KRAS_SIGNALING", "MYSIG", "other"]
+    assert sigs["MYSIG"].up == ["GFAP", "VIM"] and sigs["MYSIG"].down == ["SLC1A2", "GLUL"]
+    assert sigs["other"].up == ["AQP4"] and sigs["other"].down == ["SNAP25"]
+    assert sigs["KRAS_SIGNALING"].down == ["CPA2"]
+    both = tmp_path / "both.gmt"
+    both.write_text("x_UP\tna\tA\nx_DN\tna\tB\nx_DOWN\tna\tC\n")
+    with pytest.raises(AlsigError, match="line 3: signature 'x' has two down sets"):
+        read_signature_gmt(both)
+
+
 def test_user_file_clashing_with_shipped_name(tmp_path):
     gmt = tmp_path / "clash.gmt"
     gmt.write_text("nrf2_targets\tna\tNQO1\n")

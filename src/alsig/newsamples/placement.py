@@ -30,6 +30,7 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.keys import GENE_ID, VST, excluded_samples
+from alsig.newsamples.depth import low_library_flags, outlier_nmads, reference_library_sizes
 from alsig.newsamples.overlap import MAX_MISSING_SHARE, check_overlap, gene_overlap
 from alsig.newsamples.scale import new_sample_vst
 from alsig.newsamples.subtypes import SUBTYPE_COLUMNS, region_of_stratum, subtype_columns
@@ -41,6 +42,7 @@ from alsig.stages.ingest.te_counts import read_te_counts
 from alsig.stages.score.composites import MIN_CONTROLS
 from alsig.stages.score.scoring import score_anndata
 from alsig.tables import COLUMNS, read_scores
+from alsig.validation.advice import InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +74,48 @@ class Reference(NamedTuple):
     disease: list[str]
 
 
+def score_advice(counts_path: str | Path, te_path: str | Path | None = None) -> InputAdvice:
+    """Word the readers' remedies for ``alsig score``: its files and options, no sample sheet.
+
+    Parameters
+    ----------
+    counts_path
+        ``--counts``.
+    te_path
+        ``--te-counts``, if given.
+
+    Returns
+    -------
+    InputAdvice
+    """
+    counts_name = Path(counts_path).name
+    te_name = Path(te_path).name if te_path is not None else None
+    return InputAdvice(
+        rounding="run alsig score with `--counts-rounding round`",
+        empty_library=(
+            f"An empty library cannot be normalised: remove the sample's column from "
+            f"'{counts_name}', or check that the column holds this sample's counts."
+        ),
+        empty_te_library=(
+            "An empty TE library is no measurement (the subtype call would read every TE as absent): "
+            f"remove the sample's column from '{counts_name}' and '{te_name}', or give the TE "
+            "counts of these samples (--te-counts; check that the column holds this sample's TE "
+            "counts)."
+        ),
+        gene_column="--gene-column",
+        annotation_columns=(
+            f"delete them from '{counts_name}': every column but the gene ids is read as a sample"
+        ),
+    )
+
+
 def read_new_samples(
     path: str | Path,
     *,
     gene_column: str | None = None,
     id_type: str = "auto",
     te_path: str | Path | None = None,
+    rounding: str = "none",
 ) -> NewCounts:
     """Read new samples' counts as samples x current symbols, with their Entrez ids.
 
@@ -92,6 +130,9 @@ def read_new_samples(
     te_path
         A TEcount table (TE-only or combined gene + TE, TSV/CSV[.gz]) of the same samples, read
         as ingest reads a dataset's ``te_counts:`` (``--te-counts``), or None.
+    rounding
+        ``--counts-rounding``: ``none`` (a fraction is an error) or ``round`` (estimated counts
+        rounded half to even, counted in the log), as a dataset's ``counts_rounding``.
 
     Returns
     -------
@@ -104,11 +145,18 @@ def read_new_samples(
         Read and harmonised as ingest does (:mod:`alsig.validation`): same checks, same messages
         (a sample missing from the TE table is named).
     """
-    matrix = read_gene_matrix(path, gene_column=gene_column)
-    counts, var, _ = harmonise_checked(matrix, id_type=id_type, id_type_key="--gene-id-type")
+    advice = score_advice(path, te_path)
+    matrix = read_gene_matrix(path, gene_column=gene_column, rounding=rounding, advice=advice)
+    counts, var, _ = harmonise_checked(
+        matrix, id_type=id_type, id_type_key="--gene-id-type", advice=advice
+    )
     frame = pd.DataFrame(counts.T, index=matrix.sample_ids, columns=var.index.astype(str))
     gene_ids = {str(s): (None if pd.isna(g) else str(g)) for s, g in var[GENE_ID].items()}
-    te_counts = None if te_path is None else read_te_counts(te_path, sample_ids=list(frame.index))
+    te_counts = (
+        None
+        if te_path is None
+        else read_te_counts(te_path, sample_ids=list(frame.index), advice=advice)
+    )
     return NewCounts(frame, gene_ids, te_counts)
 
 
@@ -291,6 +339,17 @@ def _report_unscored(rows: pl.DataFrame, dataset: str) -> None:
         )
 
 
+def _qc_flags(
+    samples: pl.Series, every_row: str | None, per_sample: Mapping[str, str]
+) -> pl.Series:
+    """Return each row's ``qc_flag``: the flag of every row and its sample's, ``;``-joined."""
+    flags = [
+        ";".join(f for f in (every_row, per_sample.get(str(sample))) if f) or None
+        for sample in samples
+    ]
+    return pl.Series("qc_flag", flags, dtype=pl.String)
+
+
 def score_new_samples(
     counts: pd.DataFrame,
     dataset_dir: str | Path,
@@ -335,6 +394,9 @@ def score_new_samples(
     polars.DataFrame
         One row per sample x signature: the long table's columns, then
         :data:`PLACEMENT_COLUMNS` and :data:`~alsig.newsamples.subtypes.SUBTYPE_COLUMNS`.
+        ``qc_flag`` says ``genes_missing(...)`` on every row when genes were absent and
+        ``low_library_size`` on a sample's rows when its library is far below the dataset's
+        (:mod:`alsig.newsamples.depth`; a warning names it).
 
     Raises
     ------
@@ -375,7 +437,14 @@ def score_new_samples(
         layers={VST: shared.layers[VST]},
     )
     rescored = singscore_rows(bare, "reference")
-    new_adata = new_sample_vst(shared, counts[list(overlap.shared)])
+    new_counts = counts[list(overlap.shared)]
+    low_library = low_library_flags(
+        new_counts.sum(axis=1).to_dict(),
+        reference_library_sizes(reference.obs),
+        outlier_nmads(dataset_dir),
+        dataset=str(dataset_dir),
+    )
+    new_adata = new_sample_vst(shared, new_counts)
     new = singscore_rows(new_adata, label)
     _report_unscored(new, str(dataset_dir))
     placed = place(new.drop("z_vs_control"), rescored, chosen)
@@ -387,7 +456,7 @@ def score_new_samples(
             pl.col("sample").alias("subject"),
             pl.lit(None, dtype=pl.String).alias("condition"),
             pl.lit(chosen.stratum).alias("reference_stratum"),
-            pl.lit(overlap.flag(), dtype=pl.String).alias("qc_flag"),
+            _qc_flags(placed["sample"], overlap.flag(), low_library).alias("qc_flag"),
             pl.lit(reference_name).alias("reference_dataset"),
             pl.lit(overlap.n_reference, dtype=pl.Int32).alias("n_reference_genes"),
             pl.lit(len(overlap.missing), dtype=pl.Int32).alias("n_reference_genes_missing"),

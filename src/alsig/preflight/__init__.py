@@ -13,7 +13,8 @@ would stop a job an hour into a run is named in a second, with the key or file t
 - per local dataset (and a GEO dataset whose series matrix is already cached): the sample sheet
   is read by the ingest rules (:mod:`alsig.validation`), every sample gets a condition, the
   ``columns:`` exist, the canonical columns are decided, the count matrix's header names the
-  sheet's samples; ``qc.collapse_by`` and ``qc.group_column`` are columns, no subject spans two
+  sheet's samples and the TE table's header (``te_counts``) names the count matrix's, as ingest
+  matches them; ``qc.collapse_by`` and ``qc.group_column`` are columns, no subject spans two
   conditions; each contrast's factor is a column and both levels have at least
   ``de.min_samples_per_level`` samples (after replicate collapsing); design covariates are
   columns, and what DE would read as missing or as integer codes is said now.

@@ -19,7 +19,7 @@ from alsig.settings import (
 from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import cache_files
 from alsig.stages.de.design import design_variables
-from alsig.stages.ingest.counts import read_sample_ids
+from alsig.stages.ingest.counts import read_row_ids, read_sample_ids
 from alsig.stages.ingest.geo import series_matrix_layout
 from alsig.stages.ingest.samples import (
     SheetLayout,
@@ -27,12 +27,14 @@ from alsig.stages.ingest.samples import (
     obs_from_sheet,
     read_sample_sheet,
 )
+from alsig.stages.ingest.te_counts import match_te_columns
 from alsig.validation import (
     as_missing,
     choose_kind,
     clean_sheet,
     did_you_mean,
     level_shortfalls,
+    path_problem,
 )
 from alsig.validation.sheet import subject_conflicts
 
@@ -67,13 +69,22 @@ def sample_table(
                 gene_column=settings.get("counts_gene_column"),
                 non_sample_columns=settings.get("non_sample_columns") or [],
             )
+            # the row ids cost a read of the whole file: only when the header misses samples,
+            # to tell a transposed matrix from wrong ids as ingest does
+            row_ids = (
+                None
+                if set(obs.index) <= set(samples)
+                else read_row_ids(counts_path, gene_column=settings.get("counts_gene_column"))
+            )
             match_samples(
                 samples,
                 list(obs.index),
                 counts_src=str(counts_path),
                 sheet_src=str(sheet_path),
                 dataset=dataset,
+                matrix_genes=row_ids,
             )
+            _check_te_header(settings, samples, workdir, report)
         else:
             obs = _geo_sample_table(settings, dataset, config, workdir, found, report)
     except AlsigError as error:
@@ -82,6 +93,21 @@ def sample_table(
     for note in report.get("notes", []):
         found.note(f"dataset {dataset}: {note}")
     return obs
+
+
+def _check_te_header(
+    settings: Mapping[str, Any], samples: list[str], workdir: Path, report: dict[str, Any]
+) -> None:
+    """Match the TE table's header to the count matrix's samples as ingest will.
+
+    Raises ingest's error; the TE columns ingest leaves out become a note in ``report``.
+    """
+    if not settings.get("te_counts"):
+        return
+    te_path = workdir / str(settings["te_counts"])
+    if path_problem(te_path) is not None:  # reported with the other input paths
+        return
+    match_te_columns(read_sample_ids(te_path), samples, te_path, report)
 
 
 def _geo_sample_table(settings, dataset, config, workdir, found, report):

@@ -18,8 +18,10 @@ DIRECTIONS = ("up", "down")
 CELL_TYPE_AXIS = "cell_type"
 #: What a signature or axis name may look like.
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-#: GMT set-name suffixes of a signature's up and down halves.
+#: GMT set-name suffixes of a signature's up and down halves (MSigDB's; written this way).
 UP_SUFFIX, DN_SUFFIX = "_UP", "_DN"
+#: Also read as the down half of a user GMT (any case): ``X_DOWN`` is ``X_DN``.
+DOWN_SUFFIX = "_DOWN"
 
 
 @dataclass

@@ -4,8 +4,9 @@ Each problem is an error naming the file, line and column.
 
 - TSV with the columns ``signature, axis, gene, direction, source`` (the shipped table's;
   ``source`` may be empty in a user file: it is then ``user file <path>``);
-- GMT (``name<TAB>description<TAB>gene...``): a set named ``X_UP`` / ``X_DN`` becomes the up /
-  down part of signature ``X``; any other name is an up-only signature. The axis is taken from a
+- GMT (``name<TAB>description<TAB>gene...``): a set named ``X_UP`` / ``X_DN`` (or ``X_DOWN``;
+  any case) becomes the up / down part of signature ``X``; any other name is an up-only
+  signature. The axis is taken from a
   description of the form ``axis=<axis>`` and is ``user`` otherwise.
 """
 
@@ -26,6 +27,7 @@ from alsig.resources import signature_dir
 from alsig.signatures.model import (
     DIRECTIONS,
     DN_SUFFIX,
+    DOWN_SUFFIX,
     NAME_PATTERN,
     TABLE_COLUMNS,
     UP_SUFFIX,
@@ -179,10 +181,11 @@ def _gmt_descriptions(gmt: Path, sets: dict[str, list[str]]) -> dict[str, tuple[
 
 
 def _gmt_part(set_name: str) -> tuple[str, str]:
-    """``(signature name, direction)`` of a GMT set: ``X_UP``/``X_DN`` halves, else up-only."""
+    """``(signature name, direction)`` of a GMT set: ``X_UP``/``X_DN``/``X_DOWN`` halves, else up-only."""
     upper = set_name.upper()
-    if upper.endswith(UP_SUFFIX) or upper.endswith(DN_SUFFIX):
-        return set_name[: -len(UP_SUFFIX)], ("up" if upper.endswith("_UP") else "down")
+    for suffix, direction in ((UP_SUFFIX, "up"), (DN_SUFFIX, "down"), (DOWN_SUFFIX, "down")):
+        if upper.endswith(suffix):
+            return set_name[: -len(suffix)], direction
     return set_name, "up"
 
 
@@ -228,8 +231,8 @@ def read_signature_gmt(path: str | os.PathLike[str]) -> list[Signature]:
     Parameters
     ----------
     path
-        The GMT (optionally gzipped). Sets ``X_UP`` / ``X_DN`` are the up / down part of
-        signature ``X``, any other set an up-only signature; a description ``axis=<axis>`` sets
+        The GMT (optionally gzipped). Sets ``X_UP`` / ``X_DN`` (or ``X_DOWN``; any case) are
+        the up / down part of signature ``X``, any other set an up-only signature; a description ``axis=<axis>`` sets
         the axis (default ``user``). Every gene's source is ``user file <path>``.
 
     Returns

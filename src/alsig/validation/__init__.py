@@ -23,6 +23,8 @@ module                rule
 ``covariates``        design covariates: missing values, numeric or categorical
 ``suggest``           "did you mean" for names that are not allowed
 ``yaml_keys``         a key given twice in one mapping of a YAML config
+``advice``            the remedies the messages name, worded for the workflow or
+                      ``alsig score``
 ====================  =================================================================
 
 Every repair is returned as a note for the job log and the provenance; nothing here changes a

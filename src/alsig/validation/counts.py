@@ -29,21 +29,42 @@ import numpy as np
 import scipy.sparse as sp
 
 from alsig.errors import AlsigError
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 #: floats at or above this are not exact integers (``1e20`` is not a read count)
 FLOAT_EXACT = 2.0**53
 INT64_MAX = int(np.iinfo(np.int64).max)
 
 NEEDS_RAW_COUNTS = "alsig needs raw integer read counts >= 0 (not TPM/FPKM/normalised values)."
-TOO_LARGE_FIX = (
-    " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are not "
-    "read counts: check that these values are a sample's counts (in a text table, list an "
-    "annotation column under `non_sample_columns`)."
-)
-ROUNDING_FIX = (
-    " For estimated counts (salmon, RSEM expected_count) set `counts_rounding: round` for the "
-    "dataset to round them to integers."
-)
+
+
+def advised_fix(rule: str, advice: InputAdvice) -> str:
+    """Word the fix of a bad count for the tool that reads it (the fixes that name a setting).
+
+    Parameters
+    ----------
+    rule
+        :data:`TOO_LARGE` or :data:`NOT_INTEGER`.
+    advice
+        The calling tool's remedies (:class:`~alsig.validation.advice.InputAdvice`).
+
+    Returns
+    -------
+    str
+        A sentence, with a leading space (appended to :data:`NEEDS_RAW_COUNTS`).
+    """
+    if rule == TOO_LARGE:
+        return (
+            " Counts above 2^53 written as floats, or above 2^63, cannot be read exactly and are "
+            "not read counts: check that these values are a sample's counts (in a text table, "
+            f"annotation columns: {advice.annotation_columns})."
+        )
+    return (
+        f" For estimated counts (salmon, RSEM expected_count) {advice.rounding} to round them to "
+        "integers."
+    )
+
+
 SPREADSHEET_FIX = (
     " The cell holds a spreadsheet formula error: fix the formula in the spreadsheet (or the "
     "export) and write the count."
@@ -156,6 +177,7 @@ def integer_counts(
     source: str,
     locate: Callable[[int, int], str],
     hint: str = "",
+    advice: InputAdvice = WORKFLOW,
 ) -> tuple[np.ndarray, int]:
     """Convert a numeric matrix to exact int64 counts, or raise naming the first bad cell.
 
@@ -172,6 +194,9 @@ def integer_counts(
         ``(row, column) -> location text`` for the message.
     hint
         Appended to every message (e.g. where raw counts belong in this file format).
+    advice
+        The remedies the messages name, worded for the calling tool
+        (:class:`~alsig.validation.advice.InputAdvice`).
 
     Returns
     -------
@@ -206,7 +231,11 @@ def integer_counts(
         rules = [
             (lambda: np.isnan(data), NAN, ""),
             (lambda: np.isinf(data), INFINITE, ""),  # from here on, every value is finite
-            (lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT), TOO_LARGE, TOO_LARGE_FIX),
+            (
+                lambda: (data >= FLOAT_EXACT) | (data <= -FLOAT_EXACT),
+                TOO_LARGE,
+                advised_fix(TOO_LARGE, advice),
+            ),
             (lambda: data < 0, NEGATIVE, ""),
         ]
         _raise_first(rules, where_cells, data, locate, hint)
@@ -220,13 +249,13 @@ def integer_counts(
                 rule = (lambda: data != rounded, NOT_INTEGER, fix)
                 _raise_first([rule], where_cells, data, locate, hint)
             if rounding == "none":
-                rule = (lambda: data != rounded, NOT_INTEGER, ROUNDING_FIX)
+                rule = (lambda: data != rounded, NOT_INTEGER, advised_fix(NOT_INTEGER, advice))
                 _raise_first([rule], where_cells, data, locate, hint)
         if rounding == "round":
             n_rounded = int(np.count_nonzero(data != rounded))
         data = rounded
     elif np.issubdtype(dtype, np.unsignedinteger):
-        rule = (lambda: data > INT64_MAX, TOO_LARGE, TOO_LARGE_FIX)
+        rule = (lambda: data > INT64_MAX, TOO_LARGE, advised_fix(TOO_LARGE, advice))
         _raise_first([rule], where_cells, data, locate, hint)
     else:
         _raise_first([(lambda: data < 0, NEGATIVE, "")], where_cells, data, locate, hint)

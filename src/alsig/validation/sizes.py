@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from alsig.errors import AlsigError
+from alsig.validation.advice import WORKFLOW
 
 
 def check_matrix_size(n_genes: int, n_samples: int, location: str) -> None:
@@ -44,17 +45,29 @@ def check_matrix_size(n_genes: int, n_samples: int, location: str) -> None:
         )
 
 
-def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str) -> None:
+def check_libraries(
+    counts: np.ndarray,
+    sample_ids: Sequence[str],
+    location: str,
+    *,
+    features: str = "gene",
+    remedy: str = WORKFLOW.empty_library,
+) -> None:
     """Raise naming every sample whose counts are all zero (an empty library).
 
     Parameters
     ----------
     counts
-        Genes x samples.
+        Features x samples (genes, or TEs).
     sample_ids
         One id per column.
     location
         The file.
+    features
+        What the rows are, for the message (``gene``, ``TE``).
+    remedy
+        Why it is refused and what the user does about it, worded for the tool that reads the
+        file (:class:`~alsig.validation.advice.InputAdvice`).
 
     Raises
     ------
@@ -68,9 +81,8 @@ def check_libraries(counts: np.ndarray, sample_ids: Sequence[str], location: str
         names = [sample_ids[int(i)] for i in empty]
         shown = ", ".join(map(repr, names[:10])) + (" ..." if len(names) > 10 else "")
         raise AlsigError(
-            f"{location}: {len(names)} sample(s) have no counts in any gene (an empty library): "
-            f"{shown}. An empty library cannot be normalised: remove it from the sample sheet "
-            "and the count matrix, or check that the column holds this sample's counts."
+            f"{location}: {len(names)} sample(s) have no counts in any {features} (an empty "
+            f"library): {shown}. {remedy}"
         )
 
 

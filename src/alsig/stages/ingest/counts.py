@@ -12,6 +12,7 @@ import gzip
 import io
 import logging
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import polars as pl
 
 from alsig.counts import as_counts
 from alsig.errors import AlsigError, where
-from alsig.io import read_h5ad_counts, read_h5ad_obs
+from alsig.io import read_h5ad_counts, read_h5ad_obs, read_h5ad_var
 from alsig.stages.ingest.gene_rows import clean_gene_rows
 from alsig.stages.ingest.text import (
     PreparedText,
@@ -41,6 +42,7 @@ from alsig.validation import (
     is_missing_id,
 )
 from alsig.validation import counts as rules
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ def read_count_matrix(
     non_sample_columns: tuple[str, ...] | list[str] = (),
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
+    advice: InputAdvice = WORKFLOW,
 ) -> CountMatrix:
     """Read a genes x samples count table (TSV/CSV, optionally gzipped).
 
@@ -106,6 +109,8 @@ def read_count_matrix(
     max_missing_gene_ids_fraction
         Rows with a missing id (empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``-``) are dropped;
         more than this fraction of the rows is an error.
+    advice
+        The remedies the messages name, worded for the calling tool (the workflow's by default).
 
     Returns
     -------
@@ -125,12 +130,12 @@ def read_count_matrix(
     names = _column_names(text, path)
     gene_column = _gene_column(gene_column, names, report)
     non_sample = _with_featurecounts(names, gene_column, list(non_sample_columns), report)
-    samples = _sample_columns(names, path, gene_column, non_sample)
+    samples = _sample_columns(names, path, gene_column, non_sample, advice)
     _report_stripped_samples(text, samples, report)
     table = _parse(text, sep, names, samples, path)
     del text.data
     table = _drop_blank_and_empty(table, names, gene_column, path, report)
-    values, n_rounded = _to_counts(table, samples, path, rounding)
+    values, n_rounded = _to_counts(table, samples, path, rounding, advice)
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
         report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
@@ -186,13 +191,17 @@ def _with_featurecounts(
 
 
 def _sample_columns(
-    header: list[str], path: Path, gene_column: str, non_sample_columns: list[str]
+    header: list[str],
+    path: Path,
+    gene_column: str,
+    non_sample_columns: list[str],
+    advice: InputAdvice = WORKFLOW,
 ) -> list[str]:
     """Return the header's sample columns, after checking the gene and non-sample columns."""
     if gene_column not in header:
         raise AlsigError(
             f"{where(path, row=1)}: gene id column '{gene_column}' not found; columns start with "
-            f"{header[:5]}. Set `counts_gene_column` in the dataset config."
+            f"{header[:5]}. Set {advice.gene_column}."
         )
     missing_extra = [c for c in non_sample_columns if c not in header]
     if missing_extra:
@@ -305,7 +314,7 @@ def _stray_value(path: Path, column: str, line: int, value: str, n: int) -> str:
 
 
 def _to_counts(
-    table: pl.DataFrame, samples: list[str], path: Path, rounding: str
+    table: pl.DataFrame, samples: list[str], path: Path, rounding: str, advice: InputAdvice
 ) -> tuple[pl.DataFrame, int]:
     """Convert the sample columns to exact Int64 counts (``12.0`` and ``1e3`` are integers).
 
@@ -319,7 +328,7 @@ def _to_counts(
             _check_integers(series, table, path, column)
             columns[column] = series
         else:
-            columns[column], rounded = _text_counts(series, table, path, column, rounding)
+            columns[column], rounded = _text_counts(series, table, path, column, rounding, advice)
             n_rounded += rounded
     return pl.DataFrame(columns), n_rounded
 
@@ -330,7 +339,12 @@ def _check_integers(series: pl.Series, table: pl.DataFrame, path: Path, column: 
 
 
 def _text_counts(
-    text: pl.Series, table: pl.DataFrame, path: Path, column: str, rounding: str
+    text: pl.Series,
+    table: pl.DataFrame,
+    path: Path,
+    column: str,
+    rounding: str,
+    advice: InputAdvice,
 ) -> tuple[pl.Series, int]:
     """One column of text as exact counts; raises at the first bad cell."""
     clean = text.str.strip_chars()
@@ -347,7 +361,11 @@ def _text_counts(
         (as_int.is_null() & as_float.is_null(), None, ""),
         (as_float.is_nan(), rules.NAN, ""),
         (float_only & as_float.is_infinite(), rules.INFINITE, ""),
-        (_too_large(clean, as_int, as_float), rules.TOO_LARGE, rules.TOO_LARGE_FIX),
+        (
+            _too_large(clean, as_int, as_float),
+            rules.TOO_LARGE,
+            rules.advised_fix(rules.TOO_LARGE, advice),
+        ),
         (as_int.fill_null(as_float) < 0, rules.NEGATIVE, ""),
     ]
     if fractional.any():
@@ -359,10 +377,10 @@ def _text_counts(
                 (fractional, rules.NOT_INTEGER, rules.NORMALISED_FIX.format(evidence=evidence))
             )
     if rounding == "none":
-        checks.append((fractional, rules.NOT_INTEGER, rules.ROUNDING_FIX))
+        checks.append((fractional, rules.NOT_INTEGER, rules.advised_fix(rules.NOT_INTEGER, advice)))
     for mask, what, fix in checks:
         if what is None:
-            _raise_not_a_number(mask, table, path, column, text)
+            _raise_not_a_number(mask, table, path, column, text, advice)
         else:
             _raise_first(mask, table, path, column, what, text, fix)
     counts = as_int.fill_null(as_float.round(0).cast(pl.Int64))
@@ -398,7 +416,12 @@ def _raise_first(
 
 
 def _raise_not_a_number(
-    mask: pl.Series, table: pl.DataFrame, path: Path, column: str, values: pl.Series
+    mask: pl.Series,
+    table: pl.DataFrame,
+    path: Path,
+    column: str,
+    values: pl.Series,
+    advice: InputAdvice,
 ) -> None:
     hits = mask.fill_null(False).arg_true()
     if not len(hits):
@@ -408,8 +431,8 @@ def _raise_not_a_number(
     hint = (
         " Remove thousands separators (and use '.' as the decimal point)."
         if "," in value
-        else " Counts must be integers; remove text values or annotation columns "
-        "(list extra columns under `non_sample_columns`)."
+        else " Counts must be integers; remove text values, and annotation columns "
+        f"({advice.annotation_columns})."
     )
     raise AlsigError(
         f"{where(path, row=_line(table, row), column=column)}: value {value!r} is not a "
@@ -457,10 +480,7 @@ def read_sample_ids(
     """
     path = check_input_file(path)
     if path.name.endswith(".h5ad"):
-        try:
-            obs = read_h5ad_obs(path)
-        except Exception as exc:  # h5py raises many types for a broken file
-            raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
+        obs = _h5ad_annotation(path, read_h5ad_obs)
         return [str(n) for n in clean_names(list(obs.index)).names]
     head = _head(path, 4 << 20)
     text = prepare_text(head, path, delimiter_for(path))
@@ -469,6 +489,67 @@ def read_sample_ids(
     gene = _gene_column(gene_column, names, report)
     non_sample = _with_featurecounts(names, gene, list(non_sample_columns), report)
     return _sample_columns(names, path, gene, non_sample)
+
+
+def read_row_ids(path: str | Path, *, gene_column: str | None = None) -> list[str]:
+    """Read the row ids (gene ids) of a count matrix without its counts (the pre-flight's view).
+
+    The whole file is read, so the pre-flight calls this only when the header does not name the
+    sheet's samples: :func:`~alsig.stages.ingest.samples.match_samples` then tells a transposed
+    matrix from wrong ids, as ingest does.
+
+    Parameters
+    ----------
+    path
+        The count matrix (text table or ``.h5ad``, whose ids are ``var_names`` or
+        ``var[gene_column]``).
+    gene_column
+        As for :func:`read_count_matrix`.
+
+    Returns
+    -------
+    list of str
+        The ids as written (stripped); empty when the gene column is not found or the table does
+        not parse (the reader's own checks report those).
+
+    Raises
+    ------
+    AlsigError
+        The file cannot be read.
+    """
+    path = check_input_file(path)
+    if path.name.endswith(".h5ad"):
+        var = _h5ad_annotation(path, read_h5ad_var)
+        ids = var[gene_column] if gene_column and gene_column in var.columns else var.index
+        return [str(i).strip() for i in ids]
+    sep = delimiter_for(path)
+    text = prepare_text(read_text_bytes(path), path, sep)
+    names = _column_names(text, path)
+    gene = _gene_column(gene_column, names, {"notes": []})
+    if gene not in names:
+        return []
+    try:
+        table = pl.read_csv(
+            io.BytesIO(text.data),
+            separator=sep,
+            has_header=False,
+            skip_rows=text.skip,
+            columns=[names.index(gene)],
+            infer_schema=False,
+            quote_char='"',
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.PolarsError:
+        return []
+    return [str(i).strip() for i in table.to_series().drop_nulls().to_list()]
+
+
+def _h5ad_annotation(path: Path, read: Callable[[Path], Any]) -> Any:
+    """Return ``read(path)`` (an h5ad's obs or var); an unreadable file is named."""
+    try:
+        return read(path)
+    except Exception as exc:  # h5py raises many types for a broken file
+        raise AlsigError(f"{where(path)} cannot be read as an .h5ad file: {exc}") from exc
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -496,6 +577,7 @@ def read_gene_matrix(
     non_sample_columns: tuple[str, ...] | list[str] = (),
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
+    advice: InputAdvice = WORKFLOW,
 ) -> CountMatrix:
     """Read a count matrix by its file name, ``.h5ad`` or text table, by the same rules.
 
@@ -506,7 +588,7 @@ def read_gene_matrix(
     ----------
     path
         ``.h5ad``, or TSV/CSV (optionally ``.gz``).
-    gene_column, non_sample_columns, rounding, max_missing_gene_ids_fraction
+    gene_column, non_sample_columns, rounding, max_missing_gene_ids_fraction, advice
         As for :func:`read_count_matrix` (an ``.h5ad`` has no non-sample columns; its gene
         column is a ``var`` column).
 
@@ -526,6 +608,7 @@ def read_gene_matrix(
             gene_column=gene_column,
             rounding=rounding,
             max_missing_gene_ids_fraction=max_missing_gene_ids_fraction,
+            advice=advice,
         )
     return read_count_matrix(
         path,
@@ -533,6 +616,7 @@ def read_gene_matrix(
         non_sample_columns=non_sample_columns,
         rounding=rounding,
         max_missing_gene_ids_fraction=max_missing_gene_ids_fraction,
+        advice=advice,
     )
 
 
@@ -542,6 +626,7 @@ def read_h5ad_count_matrix(
     gene_column: str | None = None,
     rounding: str = "none",
     max_missing_gene_ids_fraction: float = 0.05,
+    advice: InputAdvice = WORKFLOW,
 ) -> CountMatrix:
     """Read the counts of an ``.h5ad`` (X: samples x genes), by the rules of a text table.
 
@@ -562,7 +647,7 @@ def read_h5ad_count_matrix(
         A ``var`` column holding the gene ids (default: ``var_names``).
     rounding
         ``counts_rounding``: ``none`` (a fraction is an error) or ``round``.
-    max_missing_gene_ids_fraction
+    max_missing_gene_ids_fraction, advice
         As for :func:`read_count_matrix`.
 
     Returns
@@ -586,7 +671,7 @@ def read_h5ad_count_matrix(
         raise AlsigError(f"{where(path)}: X is empty; put raw counts (samples x genes) in X.")
     report: dict[str, Any] = {"notes": []}
     samples = _h5ad_sample_ids(adata.obs_names, path, report)
-    genes = _h5ad_gene_ids(adata, gene_column, path)
+    genes = _h5ad_gene_ids(adata, gene_column, path, advice)
     check_matrix_size(len(genes), len(samples), where(path))
 
     def locate(row: int, column: int) -> str:
@@ -598,6 +683,7 @@ def read_h5ad_count_matrix(
         source=f"{where(path)}, X",
         locate=locate,
         hint=" In an .h5ad, X holds the raw counts (keep normalised values in a layer).",
+        advice=advice,
     )
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
@@ -632,7 +718,9 @@ def _h5ad_sample_ids(names: Any, path: Path, report: dict[str, Any]) -> list[str
     return samples
 
 
-def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]:
+def _h5ad_gene_ids(
+    adata: Any, gene_column: str | None, path: Path, advice: InputAdvice
+) -> list[Any]:
     """Return the gene id of each var row: ``var[gene_column]`` or ``var_names``, as read.
 
     A NaN stays a float, so it is recognised as missing.
@@ -641,7 +729,7 @@ def _h5ad_gene_ids(adata: Any, gene_column: str | None, path: Path) -> list[Any]
         return list(adata.var_names)
     if gene_column not in adata.var.columns:
         raise AlsigError(
-            f"{where(path)}: var has no column '{gene_column}' (`counts_gene_column`); var "
+            f"{where(path)}: var has no column '{gene_column}' ({advice.gene_column}); var "
             f"columns: {list(map(str, adata.var.columns))}.{did_you_mean(gene_column, adata.var.columns)}"
         )
     return list(adata.var[gene_column].astype(object))

@@ -28,6 +28,7 @@ from alsig.validation import (
     detect_id_type,
     repair_entrez_floats,
 )
+from alsig.validation.advice import WORKFLOW, InputAdvice
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def harmonise_checked(
     id_type_key: str = "gene_id_type",
     threshold_key: str | None = None,
     fallback_symbols: dict[str, str] | None = None,
+    advice: InputAdvice = WORKFLOW,
 ) -> HarmonisedGenes:
     """Run the gene checks every count matrix passes, then :func:`harmonise_genes`.
 
@@ -124,6 +126,8 @@ def harmonise_checked(
         threshold key when it cannot be set (``alsig score``).
     fallback_symbols
         As for :func:`harmonise_genes`.
+    advice
+        What an empty library's message tells the user to do (the workflow's by default).
 
     Returns
     -------
@@ -137,7 +141,9 @@ def harmonise_checked(
         mouse-style symbols, or too few ids mapped.
     """
     check_not_transposed(matrix)
-    check_libraries(matrix.counts, matrix.sample_ids, where(matrix.path))
+    check_libraries(
+        matrix.counts, matrix.sample_ids, where(matrix.path), remedy=advice.empty_library
+    )
     check_distinct_libraries(matrix.counts, matrix.sample_ids, where(matrix.path))
     check_species(matrix.gene_ids, id_type, matrix.path)
     ids, repaired = repair_entrez_floats(list(matrix.gene_ids), id_type)

@@ -10,6 +10,7 @@ from typing import Any
 import anndata as ad
 
 from alsig import settings as alsig_settings
+from alsig.errors import where
 from alsig.stages.ingest.assemble import assemble, file_record
 from alsig.stages.ingest.counts import read_gene_matrix
 from alsig.stages.ingest.harmonise import harmonise_checked
@@ -19,7 +20,13 @@ from alsig.stages.ingest.samples import (
     obs_from_sheet,
     read_sample_sheet,
 )
-from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts, split_te_rows
+from alsig.stages.ingest.te_counts import (
+    attach_te_counts,
+    check_te_libraries,
+    read_te_counts,
+    split_te_rows,
+)
+from alsig.validation.advice import WORKFLOW
 
 log = logging.getLogger(__name__)
 
@@ -108,5 +115,7 @@ def ingest_local(dataset: str, settings: Mapping[str, Any]) -> ad.AnnData:
         te_rows = read_te_counts(path, sample_ids=list(matrix.sample_ids), report=te_report)
         inputs["te_counts"] = file_record(path)
         provenance["te_counts_repairs"] = te_report
+    elif te_rows is not None:  # TEcount's combined layout: the TE rows of the count matrix
+        check_te_libraries(te_rows, where(counts_path), WORKFLOW)
     adata = assemble(counts, var, obs, matrix.sample_ids, dataset=dataset, provenance=provenance)
     return adata if te_rows is None else attach_te_counts(adata, te_rows)

@@ -424,6 +424,12 @@ def _check_not_transposed(missing: list[str], matrix_genes: list[str], counts_sr
     as_rows = set(missing) & set(map(str, matrix_genes))
     if len(as_rows) > len(missing) / 2:
         shown = ", ".join(map(repr, sorted(as_rows)[:5]))
+        if str(counts_src).endswith(".h5ad"):  # X is samples x genes there
+            raise AlsigError(
+                f"{where(counts_src)}: the .h5ad looks transposed: {len(as_rows)} sample(s) of "
+                f"the sample sheet are var_names ({shown}), not obs_names. An .h5ad holds samples "
+                "as obs and genes as var; write the transpose (adata.T)."
+            )
         raise AlsigError(
             f"{where(counts_src)}: the count matrix looks transposed: {len(as_rows)} sample(s) of "
             f"the sample sheet are row ids ({shown}), not columns. alsig needs genes as rows and "

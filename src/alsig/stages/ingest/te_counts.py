@@ -39,6 +39,8 @@ import pandas as pd
 from alsig.errors import AlsigError, where
 from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
 from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
+from alsig.validation import check_libraries, did_you_mean
+from alsig.validation.advice import WORKFLOW, InputAdvice
 from alsig.validation.gene_ids import id_form
 
 log = logging.getLogger(__name__)
@@ -235,6 +237,7 @@ def read_te_counts(
     sample_ids: Sequence[str],
     gene_column: str | None = None,
     report: dict | None = None,
+    advice: InputAdvice = WORKFLOW,
 ) -> pd.DataFrame:
     """Read samples x TEs integer counts from a TEcount table, rows in ``sample_ids`` order.
 
@@ -248,6 +251,8 @@ def read_te_counts(
         Feature id column (default: the first column).
     report
         Filled in place with the reader's repairs and :func:`te_rows`' counts (provenance).
+    advice
+        The remedies the messages name, worded for the calling tool (the workflow's by default).
 
     Returns
     -------
@@ -257,11 +262,11 @@ def read_te_counts(
     Raises
     ------
     AlsigError
-        No TE row, a repeated TE id, a sample missing from the table, or a bad count (the
-        gene-matrix reader's message: file, line and column).
+        No TE row, a repeated TE id, a sample missing from the table, a sample whose TE counts
+        are all zero, or a bad count (the gene-matrix reader's message: file, line and column).
     """
     report = {} if report is None else report
-    matrix = read_count_matrix(path, gene_column=gene_column)
+    matrix = read_count_matrix(path, gene_column=gene_column, advice=advice)
     report.update({k: v for k, v in matrix.report.items() if k != "notes"})
     report.setdefault("notes", []).extend(matrix.report.get("notes", []))
     found = te_rows(matrix.gene_ids, report)
@@ -283,16 +288,95 @@ def read_te_counts(
                 "subfamily must appear once."
             )
         seen[te] = i
-    missing = [s for s in sample_ids if s not in matrix.sample_ids]
+    columns = match_te_columns(matrix.sample_ids, sample_ids, path, report)
+    counts = matrix.counts[np.asarray(rows)][:, columns].T
+    te_counts = pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
+    check_te_libraries(te_counts, where(path), advice)
+    return te_counts
+
+
+def match_te_columns(
+    te_samples: Sequence[str], sample_ids: Sequence[str], path: str | Path, report: dict
+) -> list[int]:
+    """Find each sample's column in the TE table; the table's other columns are left out.
+
+    The one matcher of ingest and ``alsig check-config`` (which reads the TE table's header).
+
+    Parameters
+    ----------
+    te_samples
+        The TE table's sample columns, in order.
+    sample_ids
+        The count matrix's samples; each must be a TE column, written the same way.
+    path
+        The TE table, for messages.
+    report
+        Gets ``te_columns_left_out`` and a note when the table has columns no sample uses.
+
+    Returns
+    -------
+    list of int
+        The TE column of each sample, in ``sample_ids`` order.
+
+    Raises
+    ------
+    AlsigError
+        Naming the samples that are not TE columns (and a column that differs only in letter
+        case or spelling, if any).
+    """
+    position = {str(s): i for i, s in enumerate(te_samples)}
+    wanted = set(sample_ids)
+    missing = [s for s in sample_ids if s not in position]
+    unused = [s for s in position if s not in wanted]
     if missing:
+        hint = did_you_mean(missing[0], unused)
         raise AlsigError(
             f"{where(path)}: {len(missing)} sample(s) of the gene matrix are not TE-count columns "
             f"({', '.join(map(repr, missing[:8]))}{', ...' if len(missing) > 8 else ''}); the TE "
-            "counts must come from the same runs."
+            "counts must come from the same runs, their columns named as the count matrix's."
+            + (f" For {missing[0]!r}:{hint}" if hint else "")
         )
-    columns = [matrix.sample_ids.index(s) for s in sample_ids]
-    counts = matrix.counts[np.asarray(rows)][:, columns].T
-    return pd.DataFrame(counts, index=pd.Index(list(sample_ids)), columns=te_ids)
+    if unused:
+        report["te_columns_left_out"] = unused
+        note = (
+            f"{len(unused)} TE column(s) are not samples of the count matrix and are left out: "
+            + ", ".join(map(repr, unused[:10]))
+            + (" ..." if len(unused) > 10 else "")
+        )
+        report.setdefault("notes", []).append(note)
+        log.info("%s: %s", Path(path).name, note)
+    return [position[s] for s in sample_ids]
+
+
+def check_te_libraries(te_counts: pd.DataFrame, location: str, advice: InputAdvice) -> None:
+    """Raise naming every sample whose TE counts are all zero, as an empty gene library is.
+
+    Such a column is no measurement (TEcount found nothing, or the column is another run's); kept,
+    it is a retrotransposon value far below every other sample's and, as a control, it moves the
+    z of every sample.
+
+    Parameters
+    ----------
+    te_counts
+        Samples x TEs.
+    location
+        The file, for the message.
+    advice
+        The remedy, worded for the calling tool (:attr:`InputAdvice.empty_te_library
+        <alsig.validation.advice.InputAdvice.empty_te_library>`).
+
+    Raises
+    ------
+    AlsigError
+        Naming the samples by id.
+    """
+    check_libraries(
+        te_counts.to_numpy().T,
+        [str(s) for s in te_counts.index],
+        location,
+        features="TE",
+        remedy=advice.empty_te_library,
+    )
 
 
 def split_te_rows(matrix: CountMatrix) -> tuple[CountMatrix, pd.DataFrame | None]:

@@ -50,11 +50,34 @@ METRIC_COLUMNS = (
 )
 
 
+#: the flag (``qc_reasons`` / ``qc_flag``) of a library far smaller than the dataset's
+LOW_LIBRARY_SIZE = "low_library_size"
+
+
+def log_library_size(total_counts) -> np.ndarray:
+    """Return library sizes on the scale of the :data:`LOW_LIBRARY_SIZE` rule.
+
+    The MAD rule (:func:`~alsig.stages.qc.outliers.mad_outliers`, lower side) runs on log10 of
+    the total count (at least 1); ``alsig score`` judges a new sample on the same scale.
+
+    Parameters
+    ----------
+    total_counts
+        Reads per sample.
+
+    Returns
+    -------
+    numpy.ndarray
+        log10 of each, floats.
+    """
+    return np.log10(np.maximum(np.asarray(total_counts, dtype=float), 1))
+
+
 def metric_flags(table: pd.DataFrame, settings: QcSettings, reasons: list[list[str]]) -> None:
     """Add the ``outlier_<metric>`` columns to ``table`` and their names to ``reasons``."""
     nmads = settings.outlier_nmads
     checks = [
-        ("low_library_size", np.log10(np.maximum(table["total_counts"], 1)), "lower"),
+        (LOW_LIBRARY_SIZE, log_library_size(table["total_counts"]), "lower"),
         ("low_detected_genes", np.log10(np.maximum(table["n_genes_detected"], 1)), "lower"),
         ("high_pct_mito", table["pct_mito"], "higher"),
     ]

@@ -19,7 +19,9 @@ MAD_SCALE = 1.4826
 SEX_CHROMOSOMES = {"X", "Y", "X;Y", "CHRX", "CHRY"}
 
 
-def mad_outliers(values: Sequence[float], nmads: float, side: str) -> tuple[np.ndarray, float]:
+def mad_outliers(
+    values: Sequence[float] | np.ndarray, nmads: float, side: str
+) -> tuple[np.ndarray, float]:
     """Return flags for values more than ``nmads`` scaled MADs from the median, and the threshold.
 
     ``side`` is "lower", "higher" or "both"; returns (flags, threshold). A MAD of 0 flags
