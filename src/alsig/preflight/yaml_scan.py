@@ -13,12 +13,8 @@ from typing import Any
 import yaml
 
 from alsig.preflight.findings import Findings
-from alsig.settings import (
-    config_schema,
-)
-from alsig.validation import (
-    path_problem,
-)
+from alsig.settings import config_schema, resolve_ref
+from alsig.validation import path_problem
 from alsig.validation.yaml_keys import REPEATED_KEY_HINT, repeated_keys
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -108,22 +104,11 @@ def _text_expected(path: tuple) -> bool:
     return not _allows_boolean(schema)
 
 
-def _ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Resolve a schema node's ``$ref`` (recursively)."""
-    ref = node.get("$ref")
-    if not ref:
-        return node
-    target: Any = config_schema()
-    for part in ref.removeprefix("#/").split("/"):
-        target = target[part]
-    return {**_ref(target), **{k: v for k, v in node.items() if k != "$ref"}}
-
-
 def _schema_at(path: tuple) -> Mapping[str, Any] | None:
     """Return the schema node describing the value at ``path`` (None when there is none)."""
     node: Mapping[str, Any] | None = config_schema()
     for part in path:
-        node = _ref(node or {})
+        node = resolve_ref(node or {})
         if isinstance(part, int):
             items = node.get("items")
             node = items if isinstance(items, Mapping) else None
@@ -133,7 +118,7 @@ def _schema_at(path: tuple) -> Mapping[str, Any] | None:
             node = props.get(part) or (extra if isinstance(extra, Mapping) else None)
         if node is None:
             return None
-    return _ref(node or {})
+    return resolve_ref(node or {})
 
 
 def _allows_boolean(schema: Mapping[str, Any]) -> bool:
@@ -145,4 +130,4 @@ def _allows_boolean(schema: Mapping[str, Any]) -> bool:
     if any(isinstance(v, bool) for v in schema.get("enum") or []):
         return True
     alternatives = [*(schema.get("oneOf") or []), *(schema.get("anyOf") or [])]
-    return any(_allows_boolean(_ref(a)) for a in alternatives)
+    return any(_allows_boolean(resolve_ref(a)) for a in alternatives)

@@ -17,6 +17,7 @@ from alsig.settings.schema import (
     dataset_defaults,
     defaults,
     resolve_mapping,
+    resolve_ref,
     schema_errors,
     section,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "output_dir_of",
     "resolve",
     "resolve_mapping",
+    "resolve_ref",
     "retype_cli_values",
     "schema_errors",
     "section",

@@ -49,20 +49,32 @@ def config_schema() -> dict[str, Any]:
     return load_schema("config")
 
 
-def _resolve_ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
+def resolve_ref(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return a config-schema node with its ``$ref`` resolved (recursively), its own keys kept.
+
+    Parameters
+    ----------
+    node
+        A node of the config schema.
+
+    Returns
+    -------
+    Mapping
+        The referenced definition, updated by the node's other keys.
+    """
     ref = node.get("$ref")
     if not ref:
         return node
     target: Any = config_schema()
     for part in ref.removeprefix("#/").split("/"):
         target = target[part]
-    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return {**resolve_ref(target), **{k: v for k, v in node.items() if k != "$ref"}}
 
 
 def _section_schema(name: str) -> Mapping[str, Any]:
     if name in STAGES:
         return config_schema()["definitions"][f"{name}_settings"]
-    return _resolve_ref(config_schema()["properties"][name])
+    return resolve_ref(config_schema()["properties"][name])
 
 
 def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +84,7 @@ def apply_defaults(node: Mapping[str, Any], value: dict[str, Any]) -> dict[str, 
     """
     out = copy.deepcopy(value)
     for key, prop in (node.get("properties") or {}).items():
-        prop = _resolve_ref(prop)
+        prop = resolve_ref(prop)
         if key not in out and "default" in prop:
             out[key] = copy.deepcopy(prop["default"])
         if isinstance(out.get(key), dict) and prop.get("properties"):
