@@ -6,7 +6,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 #: The alsig package this workflow runs (= pyproject.toml's version, tests/unit/test_deploy.py).
-ALSIG_VERSION = "0.4.6"
+ALSIG_VERSION = "0.4.7"
 
 # Job priorities: among ready jobs Snakemake starts the highest first. The heads of every
 # dataset's chain go first (a dataset reached last would leave a core idle while its chain runs
