@@ -92,13 +92,14 @@ def score_advice(counts_path: str | Path, te_path: str | Path | None = None) -> 
     te_name = Path(te_path).name if te_path is not None else None
     return InputAdvice(
         rounding="run alsig score with `--counts-rounding round`",
+        rounding_setting="--counts-rounding round",
         empty_library=(
             f"An empty library cannot be normalised: remove the sample's column from "
             f"'{counts_name}', or check that the column holds this sample's counts."
         ),
         empty_te_library=(
-            "An empty TE library is no measurement (the subtype call would read every TE as absent): "
-            f"remove the sample's column from '{counts_name}' and '{te_name}', or give the TE "
+            "An empty TE library is no measurement (the subtype call would read every TE as "
+            f"absent): remove the sample's column from '{counts_name}' and '{te_name}', or give the TE "
             "counts of these samples (--te-counts; check that the column holds this sample's TE "
             "counts)."
         ),

@@ -23,6 +23,8 @@ class InputAdvice:
     empty_library: str
     #: the same for a sample whose TE counts are all zero
     empty_te_library: str
+    #: the rounding setting as the tool spells it, e.g. in "N count(s) rounded (<this>)"
+    rounding_setting: str = "counts_rounding: round"
     #: where the gene id column is named: completes "Set <this>." and "(<this>)"
     gene_column: str = "`counts_gene_column` in the dataset config"
     #: what to do with annotation columns read as samples: completes "annotation columns (<this>)"
@@ -38,8 +40,8 @@ WORKFLOW = InputAdvice(
     ),
     empty_te_library=(
         "An empty TE library is no measurement (its retrotransposon values fall far below every "
-        "other sample's; a control's move every sample's TE z): remove the sample from the sample sheet and from the count and TE tables, or give "
-        "the TE counts of these runs (`te_counts`; check that the column holds this sample's TE "
-        "counts)."
+        "other sample's; a control's move every sample's TE z): remove the sample from the "
+        "sample sheet and from the count and TE tables, or give the TE counts of these runs "
+        "(`te_counts`; check that the column holds this sample's TE counts)."
     ),
 )

@@ -71,8 +71,8 @@ SPREADSHEET_FIX = (
 )
 NORMALISED_FIX = (
     " The values look normalised, not counted ({evidence}). Give the raw read counts "
-    "(featureCounts, HTSeq, STAR, or salmon / RSEM estimated counts); `counts_rounding: round` "
-    "is for estimated counts and does not turn normalised values back into counts."
+    "(featureCounts, HTSeq, STAR, or salmon / RSEM estimated counts); rounding is for "
+    "estimated counts and does not turn normalised values back into counts."
 )
 #: a matrix (or column) with fewer non-zero values than this says nothing about its shape
 NORMALISED_MIN_VALUES = 100

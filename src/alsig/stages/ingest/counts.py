@@ -138,7 +138,9 @@ def read_count_matrix(
     values, n_rounded = _to_counts(table, samples, path, rounding, advice)
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
-        report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
+        report["notes"].append(
+            f"{n_rounded} non-integer count(s) rounded ({advice.rounding_setting})"
+        )
     counts = values.to_numpy().astype(np.int64, copy=False)
     file_lines = table.get_column(_LINE).to_numpy().astype(np.int64)
     ids, counts, lines = clean_gene_rows(
@@ -687,7 +689,9 @@ def read_h5ad_count_matrix(
     )
     if n_rounded:
         report["n_rounded_counts"] = n_rounded
-        report["notes"].append(f"{n_rounded} non-integer count(s) rounded (counts_rounding: round)")
+        report["notes"].append(
+            f"{n_rounded} non-integer count(s) rounded ({advice.rounding_setting})"
+        )
     ids, counts, _ = clean_gene_rows(
         genes,
         np.ascontiguousarray(values.T),
