@@ -70,7 +70,7 @@ lint: install
 	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 
-## Type check of the package (configuration: [tool.mypy] in pyproject.toml).
+## Type check of the package, bench/ and scripts/ (configuration: [tool.mypy] in pyproject.toml).
 typecheck: install
 	$(BIN)/python -m mypy
 

@@ -395,7 +395,7 @@ def adjustment_illustration(qc, obs: pd.DataFrame, design_formula: str) -> list[
     signatures = [s for s in read_signatures(signature_table()) if not s.is_cell_type]
     harmonise_signatures(signatures)
     signatures = [s for s in signatures if sum(g in expr.columns for g in s.genes) >= 5]
-    scores, _ = singscore(expr.to_numpy(), list(expr.columns), signatures)
+    scores, _ = singscore(expr.to_numpy(), list(expr.columns), signatures, chunk_size=256)
     indexer = CellIndexer(expr.loc[design.matrix.index])
     rows = []
     for j, signature in enumerate(signatures):
@@ -826,11 +826,11 @@ def workflow_section(results: Path) -> list[str]:
     for axis in axes:
         cells = []
         for dataset in WORKFLOW_DATASETS:
-            row = composition[dataset].filter(pl.col("signature") == axis)
-            if not row.height or row["r2"][0] is None:
+            found = composition[dataset].filter(pl.col("signature") == axis)
+            if not found.height or found["r2"][0] is None:
                 cells.append("-")
                 continue
-            r = row.row(0, named=True)
+            r = found.row(0, named=True)
             sign = "+" if r["top_cell_type_sign"] == "positive" else "-"
             cells.append(f"{r['r2']:.2f} ({r['top_cell_type']} {sign})")
         lines.append(f"| {axis} | " + " | ".join(cells) + " |")

@@ -79,9 +79,7 @@ def score_rows(results: Path) -> pl.DataFrame:
                 "signatures": table["signature"].n_unique(),
                 "methods": ", ".join(sorted(table["method"].unique().to_list())),
                 "rows": table.height,
-                "missing scores": int(
-                    table["score"].is_null().sum() + table["score"].is_nan().sum()
-                ),
+                "missing scores": table["score"].null_count() + int(table["score"].is_nan().sum()),
             }
         )
     return pl.DataFrame(rows)

@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def main() -> None:
         simulate(args.samples, args.genes).write_h5ad(counts_path)
         print(f"simulated in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    results = {}
+    results: dict[str, dict[str, Any]] = {}  # run_measured's numbers and the step's SUMMARY
     for step, snippet, inputs in (
         ("qc", QC_SNIPPET, [str(counts_path), str(qc_path)]),
         ("de", DE_SNIPPET, [str(qc_path)]),

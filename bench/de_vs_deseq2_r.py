@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,17 @@ SHARED = Path(os.environ.get("ALSIG_SHARED_DATA", ROOT.parent / "shared" / "data
 if not (SHARED / "PROVENANCE.md").exists() and Path("/work/shared/data/PROVENANCE.md").exists():
     SHARED = Path("/work/shared/data")  # worktrees sit one level deeper than the checkout
 
-DATASETS = {
+
+class DatasetSpec(TypedDict):
+    """A benchmarked dataset: its config, full and reduced designs, and Wald contrast."""
+
+    config: Path
+    design: str
+    reduced: str
+    contrast: list[str]
+
+
+DATASETS: dict[str, DatasetSpec] = {
     "GSE124439": {
         "config": ROOT / "config" / "examples" / "shared_cohorts.yaml",
         "design": "~ sex + region + condition",
@@ -354,7 +365,7 @@ def run_round(name: str, inputs: dict, args, round_: int) -> dict:
         )
     for tool, cmd in jobs:
         log = WORK / f"{name}_{tool}_round{round_}.log"
-        measured = run_measured(cmd, log, env=env)
+        measured: dict[str, float | str] = dict(run_measured(cmd, log, env=env))
         text = log.read_text()
         for line in text.splitlines():
             if line.startswith("TIMING "):
@@ -503,7 +514,9 @@ def design_size(name: str) -> int:
     return int(design_matrix(meta, DATASETS[name]["design"]).shape[1])
 
 
-def replay_pydeseq2_shrinkage(prefix: str, spec: dict, alsig_var: pd.DataFrame, genes) -> str:
+def replay_pydeseq2_shrinkage(
+    prefix: str, spec: DatasetSpec, alsig_var: pd.DataFrame, genes
+) -> str:
     """Rerun pydeseq2's own per-gene shrinkage on the genes that differ by more than 0.01.
 
     pydeseq2's ``utils.nbinomGLM`` with alsig's dispersions and size factors: does alsig's

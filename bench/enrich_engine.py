@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -171,11 +172,12 @@ def compare(ours: pl.DataFrame, reference: pl.DataFrame) -> dict:
     """ES max |diff|, NES Pearson r and identical leading edges, joined on term."""
     both = ours.join(reference, on="term", suffix="_ref")
     lead_same = (both["leading_edge"].str.to_uppercase() == both["leading_edge_ref"]).mean()
+    # polars types a Series' aggregate as any scalar; of these float and bool columns it is a float
     return {
         "n_joined": both.height,
-        "es_max_diff": float((both["es"] - both["es_ref"]).abs().max()),
+        "es_max_diff": float(cast(float, (both["es"] - both["es_ref"]).abs().max())),
         "nes_r": float(np.corrcoef(both["nes"].to_numpy(), both["nes_ref"].to_numpy())[0, 1]),
-        "lead_same": float(lead_same),
+        "lead_same": float(cast(float, lead_same)),
     }
 
 
@@ -305,7 +307,7 @@ def multilevel_check(args: argparse.Namespace, cid: str) -> dict:
     estimate, bounded = multilevel_pvalues(
         weights,
         [positions[i] for i in beyond],
-        observed[beyond],
+        observed[beyond].tolist(),
         seed=args.seed,
         eps=1e-10,
         threads=1,

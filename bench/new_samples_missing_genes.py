@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import anndata as ad
 import numpy as np
@@ -73,7 +74,8 @@ def main(dataset_dir: str) -> None:
                     truth, on="signature", suffix="_truth"
                 )
                 dz = (mine["z_vs_control"] - mine["z_vs_control_truth"]).abs().drop_nulls()
-                row += [f"{dz.median():.2f}", f"{dz.max():.2f}"]
+                # polars types the aggregates as any scalar; of a float column they are floats
+                row += [f"{cast(float, dz.median()):.2f}", f"{cast(float, dz.max()):.2f}"]
             lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",

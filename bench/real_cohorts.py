@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import yaml
@@ -108,7 +109,7 @@ def _chromosomes(results: Path, dataset: str) -> dict[str, str]:
     return {str(g): str(c) for g, c in var["chromosome"].items()} if "chromosome" in var else {}
 
 
-def _effect(r: dict) -> str:
+def _effect(r: dict[str, Any] | None) -> str:
     """``+0.45 [+0.12, +0.78]`` of a standardised effect, or the reason it is missing."""
     if r is None or r["std_effect"] is None:
         return "-" if r is None else (r["note"] or "-")
@@ -116,7 +117,7 @@ def _effect(r: dict) -> str:
     return f"{r['std_effect']:+.2f} [{r['std_effect'] - half:+.2f}, {r['std_effect'] + half:+.2f}]"
 
 
-def _share(r: dict) -> str:
+def _share(r: dict[str, Any] | None) -> str:
     """Format the share removed with its Fieller CI ("unbounded": unadjusted effect ~0)."""
     if r is None or r["share_removed"] is None:
         return "-"

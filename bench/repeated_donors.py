@@ -27,6 +27,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -178,7 +179,7 @@ def null_sim(threads: int) -> None:
         X = design_of(adata.obs, "~ sex + region + condition")
         counts = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names, columns=adata.var_names)
         subjects = adata.obs["subject"].to_numpy()
-        row = {"seed": seed, "n_genes": int(adata.n_vars)}
+        row: dict[str, Any] = {"seed": seed, "n_genes": int(adata.n_vars)}
         for method in ("dream", "dupcor", "lm"):
             began = time.perf_counter()
             fit = fit_repeated(
@@ -225,8 +226,15 @@ def observed_fdr_hits(pvalue: pd.Series, truth: pd.Series, fdr: float = 0.05) ->
     return int(tp[ok[-1]]) if ok.size else 0
 
 
+class Scenario(TypedDict):
+    """Keyword arguments of :func:`simulate` that a power scenario sets."""
+
+    n_donors: tuple[int, int]
+    donor_sd: float
+
+
 #: power scenarios: the null's design, and a larger cohort with smaller donor effects
-POWER_SCENARIOS = {
+POWER_SCENARIOS: dict[str, Scenario] = {
     "6+6 donors, donor SD 0.5": {"n_donors": (6, 6), "donor_sd": 0.5},
     "20+20 donors, donor SD 0.3": {"n_donors": (20, 20), "donor_sd": 0.3},
 }
@@ -256,7 +264,7 @@ def power(threads: int) -> None:
             one = adata[adata.obs["region"] == "frontal"].copy()
             deseq_one = pydeseq2_pvalues(one, "~ sex + condition")
             deseq_all = pydeseq2_pvalues(adata, "~ sex + region + condition")
-            row = {
+            row: dict[str, Any] = {
                 "scenario": scenario,
                 "seed": seed,
                 "n_genes": int(adata.n_vars),
@@ -322,7 +330,7 @@ def null_real(
         permuted["condition"] = pd.Categorical(labels, ["control", "ALS", "other"])
         X = design_of(permuted, formula)
         pc1 = adata.obs.loc[meta.index, "PC1"].astype(float)
-        row = {
+        row: dict[str, Any] = {
             "permutation": k,
             "pc1_control_minus_als": float(
                 pc1[labels == "control"].mean() - pc1[labels == "ALS"].mean()
@@ -405,7 +413,7 @@ def speed(threads: int) -> None:
         adata, "~ sex + region + condition", ("condition", "ALS", "control")
     )
     prep = time.perf_counter() - began
-    out = {
+    out: dict[str, Any] = {
         "n_samples": int(counts.shape[0]),
         "n_genes": int(counts.shape[1]),
         "prepare_s": prep,

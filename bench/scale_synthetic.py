@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,21 @@ PLANTED_SIGNATURES = ("hallmark_upr", "upr_core", "dam_microglia", "a1_reactive_
 # ------------------------------------------------------------------------------------------
 # 1. gene means from a real cohort
 # ------------------------------------------------------------------------------------------
-def fit_real_means(path: Path) -> dict[str, float]:
+class CohortFit(TypedDict):
+    """What the synthetic cohort copies from a real one (``source``: where it was fitted)."""
+
+    source: str
+    median_libsize: float
+    libsize_log_sd: float
+    frac_near_zero: float
+    ln_mean_mu: float
+    ln_mean_sigma: float
+    genes: NotRequired[int]
+    samples: NotRequired[int]
+    frac_expressed: NotRequired[float]
+
+
+def fit_real_means(path: Path) -> CohortFit:
     """Log-normal fit (mu, sigma of ln mean count) of expressed genes + median library size."""
     frame = pd.read_csv(path, sep="\t", index_col=0)
     counts = frame.to_numpy(dtype=np.float64)
@@ -74,7 +89,7 @@ def fit_real_means(path: Path) -> dict[str, float]:
     }
 
 
-DEFAULT_FIT = {  # used when ../shared/data is absent (values from GSE124439, 2026-11-25)
+DEFAULT_FIT: CohortFit = {  # used when ../shared/data is absent (values from GSE124439, 2026-11-25)
     "source": "built-in defaults",
     "median_libsize": 2.0e7,
     "libsize_log_sd": 0.45,
@@ -106,7 +121,7 @@ def signature_genes() -> dict[str, list[str]]:
     return {s: list(g) for s, g in table.groupby("signature")["gene"]}
 
 
-def make_cohort(n_samples: int, n_genes: int, fit: dict, seed: int):
+def make_cohort(n_samples: int, n_genes: int, fit: CohortFit, seed: int):
     rng = np.random.default_rng(seed)
     genes = choose_genes(n_genes)
     symbols = genes["symbol"].to_numpy()
@@ -366,7 +381,9 @@ def run_snakemake(
 def job_wall_times(log: Path) -> list[dict]:
     """Start/finish per job id from snakemake's log (covers rules without ``benchmark:``)."""
     stamp = re.compile(r"^\[(\w{3} \w{3}\s+\d+ \d\d:\d\d:\d\d \d{4})\]")
-    now, jobs, current = None, {}, None
+    now: dt.datetime | None = None
+    jobs: dict[str, dict[str, Any]] = {}
+    current: dict[str, Any] | None = None
     for line in log.read_text(errors="replace").splitlines():
         m = stamp.match(line)
         if m:

@@ -21,6 +21,7 @@ import dataclasses
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,7 @@ def overview(results: Path) -> list[str]:
             lines.append(
                 f"| {dataset} | {part['subtype_model'][0]} | {condition} | {part.height} | "
                 f"{part['gene_coverage'][0]:.3f} | {'-' if te is None else f'{te:.3f}'} | "
-                f"{distance.median():.3f} ({threshold:.3f}) | {(distance > threshold).sum()} | "
+                f"{cast(float, distance.median()):.3f} ({threshold:.3f}) | {(distance > threshold).sum()} | "
                 f"{_counts(part['subtype_call'])} | "
                 f"{(part['out_of_reference_by'] == 'region').sum()} | "
                 f"{part['reference_sample'].sum()} |"
@@ -228,7 +229,7 @@ def carried(results: Path) -> list[str]:
             up = int((sig["log2_fold_change"] > 0).sum())
             features = int(sig["model_feature"].sum())
             share_sig = features / sig.height if sig.height else float("nan")
-            share_all = de["model_feature"].mean()
+            share_all = cast(float, de["model_feature"].mean())  # of a bool column: a float
             enrich = _read(results, dataset, f"enrich/{subtype}/hallmark.parquet")
             top = (
                 enrich.filter(pl.col("method") == "prerank")

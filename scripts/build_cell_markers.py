@@ -27,6 +27,7 @@ import gzip
 import os
 import sys
 from pathlib import Path
+from typing import IO, cast
 
 import polars as pl
 
@@ -82,8 +83,9 @@ def main() -> None:
     table, counts = build(source)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
+    # cast: GzipFile is a binary file, but typeshed does not declare it IO[bytes] (write_csv's type)
     with gzip.GzipFile(tmp, "wb", mtime=0) as handle:  # byte-identical rebuilds
-        table.write_csv(handle, separator="\t")
+        table.write_csv(cast(IO[bytes], handle), separator="\t")
     tmp.replace(out)
     per_type = dict(table.group_by("cell_type", maintain_order=True).len().iter_rows())
     print(f"wrote {out}: {table.height} rows {per_type}; resolved by {counts}")

@@ -15,6 +15,7 @@ import argparse
 import gzip
 import re
 from pathlib import Path
+from typing import IO, cast
 
 import polars as pl
 
@@ -58,12 +59,13 @@ demo = counts.filter(symbols.is_in(keep.to_list()))
 
 out = root / "resources/demo"
 out.mkdir(parents=True, exist_ok=True)
+# cast: GzipFile is a binary file, but typeshed does not declare it IO[bytes] (write_csv's type)
 with gzip.GzipFile(out / "GSE122649_demo_counts.tsv.gz", "wb", mtime=0) as handle:
-    demo.write_csv(handle, separator="\t")
+    demo.write_csv(cast(IO[bytes], handle), separator="\t")
 # the TE counts of the same runs, every subfamily (TEcount's TE rows; see PROVENANCE.md)
 te = pl.read_csv(data / "GSE122649/GSE122649_te_counts.tsv.gz", separator="\t")
 with gzip.GzipFile(out / "GSE122649_demo_te_counts.tsv.gz", "wb", mtime=0) as handle:
-    te.write_csv(handle, separator="\t")
+    te.write_csv(cast(IO[bytes], handle), separator="\t")
 sheet = samples.select(
     "sample_id",
     "subject_id",

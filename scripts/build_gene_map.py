@@ -10,6 +10,7 @@ Usage: python scripts/build_gene_map.py [SHARED_MAP] [OUT]
 import gzip
 import sys
 from pathlib import Path
+from typing import IO, cast
 
 import polars as pl
 
@@ -25,7 +26,8 @@ table = pl.read_csv(src, separator="\t", infer_schema=False).select(
     "entrez_id", "symbol", "gene_type", "chromosome", "ensembl_gene_ids", "aliases"
 )
 tmp = out.with_suffix(".tmp")
+# cast: GzipFile is a binary file, but typeshed does not declare it IO[bytes] (write_csv's type)
 with gzip.GzipFile(tmp, "wb", mtime=0) as handle:
-    table.write_csv(handle, separator="\t")
+    table.write_csv(cast(IO[bytes], handle), separator="\t")
 tmp.replace(out)
 print(f"wrote {out} ({table.height} genes)")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gzip
 from pathlib import Path
+from typing import TypedDict
 
 import polars as pl
 
@@ -34,7 +35,20 @@ from alsig.stages.enrich.sets import harmonise_gene_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 
-COLLECTIONS = [
+
+class Collection(TypedDict):
+    """A shipped gene-set collection: its source file, manifest fields and size filter."""
+
+    id: str
+    source_file: str
+    name: str
+    version: str
+    source: str
+    license: str
+    size_range: tuple[int, int] | None  # (min, max) genes per set kept; None: every set
+
+
+COLLECTIONS: list[Collection] = [
     {
         "id": "hallmark",
         "source_file": "h.all.v7.4.symbols.gmt.gz",

@@ -94,7 +94,8 @@ WORDING = (
 )
 
 
-def _r(value: float) -> float:
+def _r(value: float) -> float | None:
+    """Round to 4 significant digits; ``None`` (JSON null) for NaN and infinities."""
     return float(f"{value:.4g}") if np.isfinite(value) else None
 
 

@@ -189,6 +189,7 @@ def check_mixed(ref: Reference) -> dict[str, float]:
     est, unscaled = fit.contrast(c)
     se = unscaled * np.sqrt(fit.sigma2)
     df = satterthwaite.contrast_df(fit, c, boundary="lmertest")
+    assert fit.ratio is not None  # fit_mixed always sets the donor variance ratio
     zero = fit.ratio == 0
     # lme4 may stop at a variance of ~1e-6 where the optimum is on the boundary
     r_singular = r["singular"].to_numpy(bool)

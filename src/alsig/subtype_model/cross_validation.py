@@ -18,7 +18,7 @@ Brier score. Confidence intervals resample donors (:func:`donor_bootstrap`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -512,7 +512,7 @@ def region_batch_design(data: TrainingSet, train: np.ndarray) -> np.ndarray:
     return np.column_stack(blocks)
 
 
-def marker_index_design(markers: dict[str, Sequence[str]]) -> Design:
+def marker_index_design(markers: Mapping[str, Sequence[str]]) -> Design:
     """Build the composition floor's design: a marker index per cell type.
 
     The index is the mean z score (log2 CPM, mean/SD of the training rows) of the cell type's
