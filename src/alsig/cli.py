@@ -421,7 +421,8 @@ def _add_reprocess(commands) -> None:
         "reprocess",
         help="discover -> update registry -> run the DAG for new/changed series (cron/scrontab)",
         description="Exit codes: 0 ok or nothing to do; 1 a dataset (or the catalog) failed; "
-        "2 bad config; 3 discovery failed (registry unchanged); 75 another run holds the lock.",
+        "2 bad config or --force; 3 discovery failed (registry unchanged); 75 another run holds "
+        "the lock.",
     )
     rep.add_argument("--config", default="config/reprocess.yaml", help="base config")
     rep.add_argument("--workdir", default=".", help="project directory (results/ lives here)")
@@ -440,7 +441,10 @@ def _add_reprocess(commands) -> None:
     )
     rep.add_argument("--cores", type=int, help="snakemake --cores (default: reprocess.cores)")
     rep.add_argument(
-        "--force", action="append", metavar="GSE", help="reprocess this series (repeatable)"
+        "--force",
+        action="append",
+        metavar="GSE",
+        help="reprocess this series, one the registry tracks and does not exclude (repeatable)",
     )
     rep.add_argument(
         "--snakemake-args",

@@ -348,3 +348,58 @@ def test_invalid_base_config_is_a_usage_error_before_any_change(site, capsys):
     err = capsys.readouterr().err
     assert "config key datasets.GSE900001: unknown key(s) ['conditon']" in err
     assert s.stub.total_hits() == 0 and not s.state.exists()
+
+
+def test_every_failure_of_a_run_is_reported_and_search_gaps_are_named(site):
+    s = site(["GSE900001", "GSE900002"])
+    code, summary = s.run()
+    assert code == 0 and summary["datasets"]["processed"] == ["GSE900001", "GSE900002"]
+
+    # --force of an unknown series is a usage error that changes nothing
+    before = (s.state / "registry.tsv").read_bytes()
+    code, summary = s.run(force=["gse900002", "GSE123456"])
+    assert code == 2 and summary["status"] == "error"
+    assert "'GSE123456' is not in the registry" in summary["error"]
+    assert "The registry tracks 2 series (GSE900001, GSE900002)" in summary["error"]
+    assert (s.state / "registry.tsv").read_bytes() == before
+
+    # GSE900001 (processed) loses its outputs and its file on the server; a new series'
+    # series matrix is missing on the server; --force (any letter case) makes snakemake run
+    s.h5ad("GSE900001").unlink()
+    for cached in (s.work / "cache" / "geo" / "GSE900001").glob(counts_file("GSE900001") + "*"):
+        cached.unlink()
+    counts = s.root / "GSE900001" / counts_file("GSE900001")
+    counts.rename(counts.with_name("kept.tsv.gz"))
+    matrix = s.root / "GSE900003" / "GSE900003_series_matrix.txt.gz"
+    matrix.rename(matrix.with_name("kept.txt.gz"))
+    s.eutils.published.append("GSE900003")
+    code, summary = s.run(force=["gse900002"])
+    assert code == 1 and summary["status"] == "failed"
+    assert summary["datasets"]["processed"] == ["GSE900002"]
+    failed = summary["datasets"]["failed"]
+    assert list(failed) == ["GSE900001", "GSE900003"] and summary["counts"]["failed"] == 2
+    assert (
+        failed["GSE900001"].startswith("rule download_geo_counts") and "404" in failed["GSE900001"]
+    )
+    assert failed["GSE900003"].startswith("series matrix: ") and "404" in failed["GSE900003"]
+    assert s.statuses() == {"GSE900001": "failed", "GSE900002": "processed", "GSE900003": "failed"}
+
+    # the files are back; GSE900002 drops out of the search: named, kept processed and run
+    counts.with_name("kept.tsv.gz").rename(counts)
+    matrix.with_name("kept.txt.gz").rename(matrix)
+    s.eutils.published.remove("GSE900002")
+    code, summary = s.run()
+    assert code == 0 and summary["datasets"]["processed"] == ["GSE900001"]
+    assert summary["datasets"]["missing"] == {"GSE900002": "processed"}
+    assert summary["warnings"][0].startswith(
+        "1 tracked series no longer returned by the search: GSE900002 (processed)"
+    )
+    assert s.statuses()["GSE900002"] == "processed"
+    assert "GSE900002" in yaml.safe_load((s.state / "run_config.yaml").read_text())["datasets"]
+
+    # an empty search: a loud warning, the registry kept
+    s.eutils.published.clear()
+    code, summary = s.run()
+    assert code == 0 and summary["counts"]["missing"] == 3
+    assert summary["warnings"][0].startswith("the search returned none of the 3 series")
+    assert s.statuses()["GSE900002"] == "processed"

@@ -176,3 +176,129 @@ def test_run_summary_keys_and_outcome(tmp_path):
     assert written["datasets"]["discovered"] == ["GSE1", "GSE2"]
     assert list(written["timings"]) == ["lock_wait_seconds", "total_seconds"]
     assert (tmp_path / "last_run.json").read_text() == (tmp_path / "runs" / "r1.json").read_text()
+
+
+def tracked(tmp_path, **statuses: str):
+    """A saved registry with one row per accession, in the given status."""
+    from alsig.ops.registry import Entry, Registry
+
+    entries = {acc: Entry(accession=acc, dataset=acc, status=s) for acc, s in statuses.items()}
+    registry = Registry(entries, tmp_path / "registry.tsv")
+    registry.save()
+    return registry
+
+
+def test_series_processed_earlier_that_fails_now_is_marked_failed(tmp_path, caplog):
+    from alsig.ops.reprocess import record_outcomes
+
+    registry = tracked(tmp_path, GSE1="processed", GSE2="new", GSE3="processed")
+    error = "rule download_geo_counts failed (log: x.log): HTTP 404"
+    processed, failed = record_outcomes(
+        registry, {"GSE2"}, {"GSE1": error, "static": "rule ingest failed"}, cache_dir=tmp_path
+    )
+    assert processed == ["GSE2"]
+    assert failed == {"GSE1": error, "static": "rule ingest failed"}
+    assert {a: e.status for a, e in registry.entries.items()} == {
+        "GSE1": "failed",
+        "GSE2": "processed",
+        "GSE3": "processed",
+    }
+    assert registry.entries["GSE1"].reason == error
+    assert f"GSE1 failed (processed in an earlier run; now marked failed): {error}" in caplog.text
+    saved = registry.load(registry.path)
+    assert saved.entries["GSE1"].status == "failed"
+
+
+def test_a_dag_problem_does_not_mark_earlier_series_failed(tmp_path):
+    from alsig.ops.reprocess import record_outcomes
+
+    registry = tracked(tmp_path, GSE1="processed", GSE2="new")
+    problem = "snakemake failed (exit 1); see run.log"
+    processed, failed = record_outcomes(
+        registry,
+        {"GSE2"},
+        {"GSE1": problem, "GSE2": problem},
+        cache_dir=tmp_path,
+        problem=problem,
+    )
+    assert (processed, failed) == ([], {"GSE2": problem})
+    assert registry.entries["GSE1"].status == "processed"
+
+
+def test_curation_failures_are_failures_of_the_run(tmp_path):
+    from alsig.ops import EXIT_DATASETS_FAILED
+    from alsig.ops.registry import Observation
+    from alsig.ops.reprocess import curation_failures, record_outcomes
+    from alsig.ops.summary import RunSummary
+
+    registry = tracked(tmp_path, GSE1="failed", GSE2="failed", GSE3="new")
+    registry.entries["GSE1"].reason = "series matrix: HTTP 404"  # failed in this curation
+    before = {"GSE1": "new", "GSE2": "failed", "GSE3": "new"}
+    assert curation_failures(registry, before, {"GSE3"}, retry_failed=False) == {
+        "GSE1": "series matrix: HTTP 404"
+    }
+    not_curated = curation_failures(registry, before, {"GSE3"}, retry_failed=True)
+    assert list(not_curated) == ["GSE1", "GSE2"]  # GSE2 was retried and failed again
+    processed, failed = record_outcomes(
+        registry, {"GSE3"}, {}, cache_dir=tmp_path, curation_failed=not_curated
+    )
+    assert processed == ["GSE3"] and list(failed) == ["GSE1", "GSE2"]
+    summary = RunSummary(run_id="r1", registry="reg.tsv")
+    observation = Observation([], [], ["GSE1", "GSE2", "GSE3"], [], [], [])
+    summary.record_discovery(["GSE1", "GSE2", "GSE3"], observation)
+    status = summary.record_outcome(
+        registry, observation, ran=False, problem="", processed=[], failed=failed
+    )
+    assert status == ("failed", EXIT_DATASETS_FAILED) and summary.counts["failed"] == 2
+
+
+def test_force_names_unknown_and_excluded_series_and_takes_other_case(tmp_path, caplog):
+    from alsig.ops.reprocess import UsageError, forced_accessions
+
+    registry = tracked(tmp_path, GSE900001="excluded", GSE900003="needs_curation")
+    registry.entries["GSE900001"].reason = "cell lines only"
+    config = tmp_path / "reprocess.yaml"
+    assert forced_accessions(["gse900003", "GSE900003"], registry, config) == ["GSE900003"]
+    assert "--force 'gse900003': taken as GSE900003" in caplog.text
+    with pytest.raises(UsageError) as refused:
+        forced_accessions(["GSE900001", "GSE90003", "GSE123456"], registry, config)
+    message = str(refused.value)
+    assert (
+        f"GSE900001 is excluded ('cell lines only'); remove it from reprocess.exclude in {config}"
+        in message
+    )
+    assert "'GSE90003' is not in the registry. Did you mean 'GSE900003' or" in message
+    assert "'GSE123456' is not in the registry." in message
+    assert "The registry tracks 2 series (GSE900001, GSE900003)" in message
+    assert "Nothing was changed." in message
+
+
+def test_search_warnings_name_series_no_longer_returned(tmp_path):
+    from alsig.ops.registry import Observation
+    from alsig.ops.reprocess import search_warnings, tracked_missing
+    from alsig.ops.summary import RunSummary
+
+    registry = tracked(tmp_path, GSE1="processed", GSE2="needs_curation", GSE3="excluded")
+    one_gone = Observation([], [], ["GSE2"], [], [], ["GSE1", "GSE3"])
+    assert tracked_missing(one_gone, registry) == ["GSE1"]  # an excluded series is no news
+    (warning,) = search_warnings(one_gone, registry, n_found=1)
+    assert warning.startswith("1 tracked series no longer returned by the search: GSE1 (processed)")
+    assert "stays processed and in the catalog" in warning
+    assert (
+        search_warnings(Observation([], [], ["GSE1", "GSE2"], [], [], []), registry, n_found=2)
+        == []
+    )
+
+    all_gone = Observation([], [], [], [], [], ["GSE1", "GSE2", "GSE3"])
+    (warning,) = search_warnings(all_gone, registry, n_found=0)
+    assert warning.startswith(
+        "the search returned none of the 2 series the registry tracks (0 series found in all): "
+        "the search term (reprocess.term) is likely broken"
+    )
+    summary = RunSummary(run_id="r1", registry="reg.tsv")
+    summary.record_discovery([], all_gone)
+    summary.record_missing({"GSE1": "processed", "GSE2": "needs_curation"}, [warning])
+    summary.record_outcome(registry, all_gone, ran=False, problem="", processed=[], failed={})
+    record = summary.as_dict()
+    assert record["datasets"]["missing"] == {"GSE1": "processed", "GSE2": "needs_curation"}
+    assert record["counts"]["missing"] == 2 and record["warnings"] == [warning]

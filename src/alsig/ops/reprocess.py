@@ -9,12 +9,15 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
 3. merge them into the registry (new / changed / excluded), then for every series that needs work
    (new, changed, needs_curation, failed) download its series matrix and apply the condition rules
    (the dataset's own ``datasets.<id>.condition`` when the config has one for that accession, else
-   ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason;
+   ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason,
+   series whose matrix cannot be downloaded ``failed``; tracked series the search no longer
+   returns are kept as they are and named (log warning, summary ``missing``);
 4. write the run config (the base config's stage sections + datasets = processed + to-process +
    the base config's own datasets) and run ``python -m snakemake --keep-going --rerun-incomplete``
    on the default target (or ``reprocess.targets``); datasets whose outputs are still pending
-   afterwards are ``failed`` (with the failing rule and log), and if any failed the DAG is run
-   again without them so the catalog is refreshed for the others;
+   afterwards are ``failed`` (with the failing rule and log; also a series processed in an earlier
+   run), and if any failed the DAG is run again without them so the catalog is refreshed for the
+   others;
 5. record statuses (registry written atomically) and write a JSON run summary
    (``<state_dir>/runs/<run_id>.json`` and ``<state_dir>/last_run.json``).
 
@@ -60,6 +63,7 @@ from alsig.ops.summary import (
 from alsig.ops.workflow import Failures, Workflow, find_failures
 from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
+from alsig.validation.suggest import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +78,23 @@ __all__ = [
     "Outcome",
     "Reprocess",
     "discover_only",
+    "curation_failures",
     "eutils_client",
+    "forced_accessions",
     "record_outcomes",
     "reprocess",
+    "search_warnings",
 ]
 
 REPO = Path(__file__).resolve().parents[3]  # the checkout (src/alsig/ops/ -> .)
 #: the ingest output of a dataset (data contract); forced for series that changed on GEO
 INGEST_OUTPUT = "{output_dir}/{dataset}/counts.h5ad"
+#: accessions named in one message before "..."
+MAX_NAMED = 10
+
+
+class UsageError(AlsigError):
+    """A command-line argument the run cannot act on (exit :data:`EXIT_USAGE`)."""
 
 
 @dataclass
@@ -177,10 +190,17 @@ class Reprocess:
 
     def _run_locked(self) -> int:
         registry = Registry.load(self.state / "registry.tsv")
-        observation = self._discover(registry)
+        try:
+            observation = self._discover(registry)
+        except UsageError as exc:  # nothing saved yet: the registry is as it was
+            log.error("%s", exc)
+            self.summary.error = str(exc)
+            self.summary.write(self.state, "error", EXIT_USAGE)
+            return EXIT_USAGE
         if observation is None:
             return EXIT_DISCOVERY
         start = time.monotonic()
+        status_before = {a: e.status for a, e in registry.entries.items()}
         to_process = queue_series(
             registry,
             overrides=self.overrides,
@@ -190,9 +210,17 @@ class Reprocess:
             cache_dir=self.cache_dir,
         )
         self.summary.timing("curation_check_seconds", start)
+        not_curated = curation_failures(
+            registry, status_before, to_process, retry_failed=self.settings["retry_failed"]
+        )
         outcome = self._run_workflow(registry, to_process)
         processed, failed = record_outcomes(
-            registry, to_process, outcome.failures.datasets, cache_dir=self.cache_dir
+            registry,
+            to_process,
+            outcome.failures.datasets,
+            cache_dir=self.cache_dir,
+            problem=outcome.failures.problem,
+            curation_failed=not_curated,
         )
         status, code = self.summary.record_outcome(
             registry,
@@ -226,11 +254,18 @@ class Reprocess:
             exclude=self.settings["exclude"],
             dataset_ids={acc: ds for acc, (ds, _) in self.overrides.items()},
         )
-        for accession in self.options.force:
-            if accession in registry.entries and registry.entries[accession].status != "excluded":
-                registry.set(accession, "new", "forced by --force")
-                registry.entries[accession].stale_cache = True
+        for accession in forced_accessions(self.options.force, registry, self.options.config):
+            log.info("--force %s: processed again from its download on", accession)
+            registry.set(accession, "new", "forced by --force")
+            registry.entries[accession].stale_cache = True
+        warnings = search_warnings(observation, registry, n_found=len(series))
+        for warning in warnings:
+            log.warning("%s", warning)
         self.summary.record_discovery([s.accession for s in series], observation)
+        self.summary.record_missing(
+            {a: registry.entries[a].status for a in tracked_missing(observation, registry)},
+            warnings,
+        )
         return observation
 
     def _run_workflow(self, registry: Registry, to_process: set[str]) -> Outcome:
@@ -284,11 +319,21 @@ class Reprocess:
 
 
 def record_outcomes(
-    registry: Registry, to_process: set[str], failures: Mapping[str, str], *, cache_dir: Path
+    registry: Registry,
+    to_process: set[str],
+    failures: Mapping[str, str],
+    *,
+    cache_dir: Path,
+    problem: str = "",
+    curation_failed: Mapping[str, str] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """Mark each queued series ``processed`` or ``failed`` and save the registry.
+    """Mark each series the run built ``processed`` and each it could not build ``failed``.
 
-    A processed series records its data digest, a failed one the error.
+    A processed series records its data digest, a failed one the error. A series processed in an
+    earlier run whose outputs this run could not build is marked ``failed`` too (it is retried
+    like any failed series), unless the only error is the run's own ``problem`` (the DAG could
+    not be built, so nothing is known of that series): then it stays ``processed``. Every failed
+    series is named in the log with its error. The registry is saved.
 
     Parameters
     ----------
@@ -300,6 +345,11 @@ def record_outcomes(
         dataset -> error, from the snakemake calls.
     cache_dir
         The GEO download cache.
+    problem
+        The error of the snakemake run as a whole (``Failures.problem``), or empty.
+    curation_failed
+        accession -> error of the series that failed before the workflow (their series matrix
+        could not be downloaded or read; already ``failed`` in the registry).
 
     Returns
     -------
@@ -307,11 +357,14 @@ def record_outcomes(
         Accessions, in accession order.
     failed : dict
         accession (or, for a dataset of the base config without a registry row, dataset) ->
-        error.
+        error, in accession order.
     """
     now = utc_now()
-    processed, failed = [], {}
-    for accession in sorted(to_process, key=lambda a: (len(a), a)):
+    processed: list[str] = []
+    failed = dict(curation_failed or {})
+    accession_of = {e.dataset: e.accession for e in registry.entries.values()}
+    earlier: set[str] = set()
+    for accession in sorted(to_process, key=_accession_order):
         entry = registry.entries[accession]
         if entry.dataset in failures:
             registry.set(accession, "failed", failures[entry.dataset])
@@ -320,11 +373,174 @@ def record_outcomes(
             digest = data_sha256(accession, cache_dir=cache_dir)
             registry.mark_processed(accession, data_sha256=digest, now=now)
             processed.append(accession)
-    for dataset, error in failures.items():  # static (config) datasets have no registry row
-        if not any(e.dataset == dataset for e in registry.entries.values()):
+    for dataset, error in failures.items():
+        tracked = accession_of.get(dataset)
+        if tracked is None:  # static (config) datasets have no registry row
             failed[dataset] = error
+        elif tracked not in to_process and not (problem and error == problem):
+            # processed in an earlier run, but this run could not rebuild its outputs
+            registry.set(tracked, "failed", error)
+            failed[tracked] = error
+            earlier.add(tracked)
+    failed = dict(sorted(failed.items(), key=lambda item: _accession_order(item[0])))
+    for name, error in failed.items():
+        note = " (processed in an earlier run; now marked failed)" if name in earlier else ""
+        log.error("%s failed%s: %s", name, note, error)
     registry.save()
     return processed, failed
+
+
+def _accession_order(accession: str) -> tuple[int, str]:
+    """Sort key: GSE99 before GSE100."""
+    return len(accession), accession
+
+
+def curation_failures(
+    registry: Registry,
+    status_before: Mapping[str, str],
+    to_process: set[str],
+    *,
+    retry_failed: bool,
+) -> dict[str, str]:
+    """Series that failed in this run's curation (series matrix not downloaded or read).
+
+    Curation marks them ``failed`` and does not queue them. A series that was ``failed`` before
+    the run failed again in it only when failed series are retried (``retry_failed``); else it
+    was not looked at.
+
+    Parameters
+    ----------
+    registry
+        After curation (:func:`alsig.ops.curation.queue_series`).
+    status_before
+        accession -> status before curation.
+    to_process
+        The queued accessions.
+    retry_failed
+        ``reprocess.retry_failed``.
+
+    Returns
+    -------
+    dict
+        accession -> error.
+    """
+    return {
+        accession: entry.reason
+        for accession, entry in registry.entries.items()
+        if entry.status == "failed"
+        and accession not in to_process
+        and (retry_failed or status_before.get(accession) != "failed")
+    }
+
+
+def forced_accessions(requested: Sequence[str], registry: Registry, config: Path) -> list[str]:
+    """Return the registry accessions ``--force`` names.
+
+    A spelling that differs only in letter case or spaces is taken as the registry's accession,
+    with a warning.
+
+    Parameters
+    ----------
+    requested
+        The ``--force`` values.
+    registry
+        After this run's discovery.
+    config
+        The base config (named in the message about an excluded series).
+
+    Returns
+    -------
+    list of str
+        Accessions, in the order given, without repeats.
+
+    Raises
+    ------
+    UsageError
+        An accession the registry does not track (with the closest ones), or an excluded one
+        (with how to release it).
+    """
+    known = sorted(registry.entries, key=_accession_order)
+    by_folded = {a.casefold(): a for a in known}
+    forced: list[str] = []
+    problems = []
+    for text in requested:
+        accession = text if text in registry.entries else by_folded.get(text.strip().casefold())
+        if accession is None:
+            problems.append(f"'{text}' is not in the registry.{did_you_mean(text, known)}")
+            continue
+        if accession != text:
+            log.warning("--force '%s': taken as %s (as the registry spells it)", text, accession)
+        entry = registry.entries[accession]
+        if entry.status == "excluded":
+            problems.append(
+                f"{accession} is excluded ('{entry.reason}'); remove it from reprocess.exclude "
+                f"in {config} to process it again."
+            )
+        elif accession not in forced:
+            forced.append(accession)
+    if problems:
+        tracked = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
+        raise UsageError(
+            "--force: "
+            + " ".join(problems)
+            + f" The registry tracks {len(known)} series"
+            + (f" ({tracked})" if known else "")
+            + "; --force takes one of them (a series the search finds for the first time is "
+            "processed without it). Nothing was changed."
+        )
+    return forced
+
+
+def tracked_missing(observation: Observation, registry: Registry) -> list[str]:
+    """Series the registry tracks (not excluded) that this discovery did not return."""
+    return sorted(
+        (a for a in observation.missing if registry.entries[a].status != "excluded"),
+        key=_accession_order,
+    )
+
+
+def search_warnings(observation: Observation, registry: Registry, *, n_found: int) -> list[str]:
+    """Warnings about tracked series the search no longer returns.
+
+    Such series are kept as they are: a processed one stays processed and in the catalog, since
+    a GEO search hiccup must not drop data. A search that returns none of the tracked series
+    points at a broken ``reprocess.term`` or an NCBI hiccup, and gets its own warning.
+
+    Parameters
+    ----------
+    observation
+        This run's discovery merged into ``registry``.
+    registry
+        After the merge.
+    n_found
+        How many series the search returned.
+
+    Returns
+    -------
+    list of str
+        Empty when every tracked series was returned.
+    """
+    missing = tracked_missing(observation, registry)
+    if not missing:
+        return []
+    returned = [
+        a
+        for a in observation.changed + observation.unchanged
+        if registry.entries[a].status != "excluded"
+    ]
+    named = ", ".join(f"{a} ({registry.entries[a].status})" for a in missing[:MAX_NAMED])
+    named += ", ..." if len(missing) > MAX_NAMED else ""
+    kept = (
+        "kept as they are: a processed series stays processed and in the catalog (a GEO search "
+        "hiccup must not drop data); to drop one, add it to reprocess.exclude"
+    )
+    if not returned:
+        return [
+            f"the search returned none of the {len(missing)} series the registry tracks "
+            f"({n_found} series found in all): the search term (reprocess.term) is likely "
+            f"broken, or NCBI had a hiccup. Not returned: {named}; {kept}."
+        ]
+    return [f"{len(missing)} tracked series no longer returned by the search: {named}; {kept}."]
 
 
 def reprocess(options: Options) -> int:
@@ -370,8 +586,9 @@ def discover_only(
     """
     runner = Reprocess(Options(config=Path(config_path), api_key=api_key, workdir=Path(workdir)))
     registry = Registry.load(runner.state / "registry.tsv")
+    series = discover_series(eutils_client(runner.settings, api_key), runner.settings["term"])
     rows = []
-    for item in discover_series(eutils_client(runner.settings, api_key), runner.settings["term"]):
+    for item in series:
         entry = registry.entries.get(item.accession)
         if entry is None:
             state = "new (not in registry)"
@@ -388,4 +605,8 @@ def discover_only(
                 "title": item.title,
             }
         )
+    # in memory only (never saved): which tracked series the search no longer returns
+    observation = registry.observe(series, exclude=runner.settings["exclude"])
+    for warning in search_warnings(observation, registry, n_found=len(series)):
+        log.warning("%s", warning)
     return rows

@@ -31,7 +31,7 @@ EXIT_LOCKED = 75  # another run holds the lock (EX_TEMPFAIL): try again at the n
 class RunSummary:
     """What one run did; :meth:`write` stores it (the keys are those of the JSON file).
 
-    ``error`` and ``snakemake_ran`` appear in the file once they are set; ``finished_at`` and
+    ``error``, ``warnings`` and ``snakemake_ran`` appear in the file once they are set; ``finished_at`` and
     the ``total_seconds`` timing when it is written.
     """
 
@@ -45,6 +45,7 @@ class RunSummary:
     snakemake: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
     snakemake_ran: bool | None = None
     started: float = field(default_factory=time.monotonic, repr=False)
 
@@ -60,6 +61,11 @@ class RunSummary:
             "changed": observation.changed,
             "unchanged": observation.unchanged,
         }
+
+    def record_missing(self, missing: dict[str, str], warnings: list[str]) -> None:
+        """Tracked series the search no longer returns (accession -> status), and the warnings."""
+        self.datasets["missing"] = missing
+        self.warnings.extend(warnings)
 
     def record_snakemake(
         self, phase: str, result: SnakemakeRun, datasets: list[str], targets: list[str]
@@ -99,6 +105,7 @@ class RunSummary:
             "new": len(observation.new),
             "changed": len(observation.changed),
             "unchanged": len(observation.unchanged),
+            "missing": len(self.datasets.get("missing", {})),
             "processed": len(processed),
             "failed": len(failed),
             "needs_curation": len(curation),
@@ -127,6 +134,8 @@ class RunSummary:
         }
         if self.error is not None:
             record["error"] = self.error
+        if self.warnings:
+            record["warnings"] = self.warnings
         if self.snakemake_ran is not None:
             record["snakemake_ran"] = self.snakemake_ran
         return record
