@@ -254,17 +254,34 @@ def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
+def _unexpected(command: str, exc: Exception) -> int:
+    """One line for an error alsig did not foresee (the traceback only with ``-v``)."""
+    import logging
+
+    from alsig.ops.unexpected import unexpected_error
+
+    logging.getLogger("alsig.cli").debug("%s failed", command, exc_info=exc)
+    print(f"alsig {command}: {unexpected_error(exc, None)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _discover(args: argparse.Namespace) -> int:
     import json
 
     from alsig.ops import discover_only
+    from alsig.sources.eutils import EUtilsError
 
     _logging(args.verbose)
     try:
         rows = discover_only(args.config, api_key=_api_key(args), workdir=args.workdir)
-    except AlsigError as exc:
+    except EUtilsError as exc:  # NCBI unreachable or its answer unusable
+        print(f"alsig discover: discovery failed: {exc}", file=sys.stderr)
+        return EXIT_NETWORK
+    except AlsigError as exc:  # the config or the registry
         print(f"alsig discover: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_USAGE
+    except Exception as exc:
+        return _unexpected("discover", exc)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -275,7 +292,7 @@ def _discover(args: argparse.Namespace) -> int:
                     str(row[k]) for k in ("accession", "n_samples", "pdat", "registry", "title")
                 )
             )
-    return 0
+    return EXIT_OK
 
 
 def _reprocess(args: argparse.Namespace) -> int:
@@ -294,7 +311,13 @@ def _reprocess(args: argparse.Namespace) -> int:
     )
     if args.snakefile:
         options.snakefile = Path(args.snakefile)
-    return reprocess(options)
+    try:
+        return reprocess(options)
+    except AlsigError as exc:  # before the run could record it (e.g. an unwritable state_dir)
+        print(f"alsig reprocess: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        return _unexpected("reprocess", exc)
 
 
 def _add_check_config(commands) -> None:
@@ -406,7 +429,10 @@ def _add_report(commands) -> None:
 
 def _add_discover(commands) -> None:
     discover = commands.add_parser(
-        "discover", help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing"
+        "discover",
+        help="list ALS RNA-seq series on GEO (NCBI E-utilities); changes nothing",
+        description="Exit codes: 0 ok; 2 bad config or registry; 3 discovery failed (NCBI "
+        "unreachable or its answer malformed).",
     )
     discover.add_argument("--config", default="config/reprocess.yaml", help="base config")
     discover.add_argument("--workdir", default=".", help="project directory (registry lives here)")
@@ -421,7 +447,7 @@ def _add_reprocess(commands) -> None:
         "reprocess",
         help="discover -> update registry -> run the DAG for new/changed series (cron/scrontab)",
         description="Exit codes: 0 ok or nothing to do; 1 a dataset (or the catalog) failed; "
-        "2 bad config or --force; 3 discovery failed (registry unchanged); 75 another run holds "
+        "2 bad config, registry or --force; 3 discovery failed (registry unchanged); 75 another run holds "
         "the lock.",
     )
     rep.add_argument("--config", default="config/reprocess.yaml", help="base config")

@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +32,19 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+#: the name :func:`atomic_path` gives its temporary file: ``.<target name>.<8 random>.tmp``
+#: (:func:`tempfile.mkstemp`'s random part: 8 of ``a-z0-9_``)
+ATOMIC_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A process killed with SIGKILL between the two leaves the temporary file (named as
+    :data:`ATOMIC_TEMP_NAME` says) and ``path`` as it was; :func:`remove_interrupted_writes`
+    clears such files.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -49,6 +60,37 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_interrupted_writes(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_path` a killed process left in ``folder``.
+
+    Only for a folder whose writer is known to be this process alone (e.g. under a lock): a
+    temporary file of a write still under way elsewhere would be deleted too. Subfolders are
+    not searched.
+
+    Parameters
+    ----------
+    folder
+        The folder (missing: nothing to do).
+
+    Returns
+    -------
+    list of Path
+        The files deleted, in name order (one that cannot be deleted is left out).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for candidate in sorted(folder.iterdir()):
+        if ATOMIC_TEMP_NAME.fullmatch(candidate.name) and candidate.is_file():
+            try:
+                candidate.unlink(missing_ok=True)
+            except OSError:  # not ours to delete (another user's): leave it, it harms nothing
+                continue
+            removed.append(candidate)
+    return removed
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:

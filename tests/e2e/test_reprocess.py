@@ -358,7 +358,7 @@ def test_every_failure_of_a_run_is_reported_and_search_gaps_are_named(site):
     # --force of an unknown series is a usage error that changes nothing
     before = (s.state / "registry.tsv").read_bytes()
     code, summary = s.run(force=["gse900002", "GSE123456"])
-    assert code == 2 and summary["status"] == "error"
+    assert code == 2 and summary["status"] == "config_error"
     assert "'GSE123456' is not in the registry" in summary["error"]
     assert "The registry tracks 2 series (GSE900001, GSE900002)" in summary["error"]
     assert (s.state / "registry.tsv").read_bytes() == before

@@ -110,3 +110,86 @@ def test_pending_jobs_and_report_path_of_alsig_report(tmp_path):
     big.mkdir(parents=True)
     (big / "table.tsv").write_bytes(b"x" * 20_000_000)  # 26.7 MB as base64, over the 25 MB limit
     assert report_target(tmp_path / "shared") == f"{tmp_path}/shared/report.zip"
+
+
+def _reprocess_project(tmp_path, registry_status: str = "needs_curation"):
+    """A base config (E-utilities never reached) and a registry with one row."""
+    config = tmp_path / "reprocess.yaml"
+    config.write_text(
+        "reprocess:\n  eutils_base_url: http://127.0.0.1:9/entrez/eutils/\n  retries: 0\n"
+        "datasets: {}\n"
+    )
+    state = tmp_path / "results" / "reprocess"
+    state.mkdir(parents=True)
+    (state / "registry.tsv").write_text(
+        f"schema_version\taccession\tdataset\tstatus\n1\tGSE1\tGSE1\t{registry_status}\n"
+    )
+    return config, state
+
+
+def test_reprocess_with_a_broken_registry_is_one_line_and_exit_2(tmp_path, capsys, caplog):
+    import json
+
+    config, state = _reprocess_project(tmp_path, "needs-curation")
+    code = main(["reprocess", "--config", str(config), "--workdir", str(tmp_path)])
+    summary = json.loads((state / "last_run.json").read_text())
+    assert code == 2 and (summary["status"], summary["exit_code"]) == ("config_error", 2)
+    assert "column 'status': unknown status 'needs-curation'" in summary["error"]
+    assert "Did you mean 'needs_curation'?" in summary["error"]
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == summary["error"] and "\n" not in record.getMessage()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_reprocess_bug_is_one_line_asking_for_a_report_traceback_in_a_file(
+    tmp_path, capsys, caplog, monkeypatch
+):
+    import json
+
+    from alsig.ops.registry import Registry
+
+    def broken(cls, path):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Registry, "load", classmethod(broken))
+    config, state = _reprocess_project(tmp_path)
+    code = main(["reprocess", "--config", str(config), "--workdir", str(tmp_path)])
+    summary = json.loads((state / "last_run.json").read_text())
+    assert code == 1 and summary["status"] == "error"
+    (trace,) = (state / "logs").glob("*.traceback.log")
+    assert "RuntimeError: boom" in trace.read_text() and "Traceback" in trace.read_text()
+    assert summary["error"] == (
+        f"unexpected error, please report it with the config: RuntimeError: boom "
+        f"(traceback in {trace})"
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [summary["error"]]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_discover_exit_codes_are_those_of_reprocess(tmp_path, capsys, monkeypatch):
+    from alsig.sources.eutils import EUtilsError
+
+    config, _ = _reprocess_project(tmp_path, "needs-curation")
+    command = ["discover", "--config", str(config), "--workdir", str(tmp_path)]
+    assert main(command) == 2  # the registry
+    assert "unknown status 'needs-curation'" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reprocess:\n  retries: three\ndatasets: {}\n")
+    assert main(["discover", "--config", str(bad)]) == 2  # the config
+    assert "reprocess.retries: 'three' is not of type 'integer'" in capsys.readouterr().err
+
+    def unreachable(*args, **kwargs):
+        raise EUtilsError("GET http://x/esearch.fcgi failed after 1 attempt(s)")
+
+    monkeypatch.setattr("alsig.ops.discover_only", unreachable)
+    assert main(command) == 3  # NCBI
+    assert "alsig discover: discovery failed: GET http://x/esearch.fcgi" in capsys.readouterr().err
+
+    def bug(*args, **kwargs):
+        raise KeyError("accession")
+
+    monkeypatch.setattr("alsig.ops.discover_only", bug)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error, please report it with the config: KeyError: 'accession'" in err
+    assert "Traceback" not in err

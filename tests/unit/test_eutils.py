@@ -6,7 +6,14 @@ import pytest
 
 from alsig.errors import AlsigError
 from alsig.sources import eutils as eutils_module
-from alsig.sources.eutils import DEFAULT_TERM, EUtils, RateLimiter, SeriesSummary, discover_series
+from alsig.sources.eutils import (
+    DEFAULT_TERM,
+    EUtils,
+    EUtilsError,
+    RateLimiter,
+    SeriesSummary,
+    discover_series,
+)
 from tests.eutils_stub import EutilsFixture, serve
 
 
@@ -113,3 +120,38 @@ def test_non_json_response_is_an_error_naming_the_url():
     fixture = EutilsFixture(faults=["html"])
     with serve(fixture) as url, pytest.raises(AlsigError, match=r"esearch\.fcgi.*not JSON.*<html>"):
         client(url).esearch("x")
+
+
+@pytest.mark.parametrize(
+    ("esearchresult", "message"),
+    [
+        ({"count": "many", "idlist": ["200900003"]}, "esearchresult.count is 'many', not a count"),
+        ({"count": "1", "idlist": "200900003"}, "idlist is '200900003', not a list of uids"),
+        ({"count": "1", "idlist": ["GSE900003"]}, "not uids (digits), e.g. 'GSE900003'"),
+        ({"idlist": ["200900003"]}, "esearchresult.count is None, not a count"),
+    ],
+)
+def test_malformed_esearch_answer_is_a_discovery_error_quoting_it(
+    esearchresult, message, monkeypatch
+):
+    eu = client("http://127.0.0.1:9/entrez/eutils/")
+    monkeypatch.setattr(eu, "get_json", lambda endpoint, params: {"esearchresult": esearchresult})
+    with pytest.raises(EUtilsError) as info:
+        eu.esearch(DEFAULT_TERM)
+    assert message in str(info.value) and "esearch.fcgi" in str(info.value)
+    assert "check reprocess.eutils_base_url" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"n_samples": "ten"}, "(GSE900001): 'n_samples' is 'ten', not a count"),
+        ({"samples": "GSM1,GSM2"}, "(GSE900001): 'samples' is 'GSM1,GSM2', not a list of"),
+        ({"title": ["a", "b"]}, "(GSE900001): 'title' is ['a', 'b'], not text"),
+    ],
+)
+def test_malformed_esummary_document_is_a_discovery_error_quoting_it(edit, message):
+    fixture = EutilsFixture(published=["GSE900001"], edits={"GSE900001": edit})
+    with serve(fixture) as url, pytest.raises(EUtilsError) as info:
+        discover_series(client(url), DEFAULT_TERM)
+    assert f"esummary uid 200900001 {message}" in str(info.value)

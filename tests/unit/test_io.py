@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from alsig.io import read_h5ad_counts, write_h5ad
+from alsig.io import ATOMIC_TEMP_NAME, atomic_path, read_h5ad_counts, write_h5ad
 
 
 def test_read_h5ad_counts_skips_layers_and_keeps_counts_and_annotations(tmp_path):
@@ -28,3 +28,12 @@ def test_read_h5ad_counts_skips_layers_and_keeps_counts_and_annotations(tmp_path
     pd.testing.assert_frame_equal(read.obs, ad.read_h5ad(path).obs)
     assert list(read.var["symbol"]) == list("ABCD")
     assert read.uns["dataset"] == "demo"
+
+
+def test_atomic_temp_name_matches_the_writer_s_own_temp_files_only(tmp_path):
+    target = tmp_path / "registry.tsv"
+    with atomic_path(target) as tmp:
+        match = ATOMIC_TEMP_NAME.fullmatch(tmp.name)
+        assert match is not None and match.group("target") == "registry.tsv"
+    for name in ("registry.tsv", ".registry.tsv.tmp", "x.tmp", ".registry.tsv.abc.tmp"):
+        assert ATOMIC_TEMP_NAME.fullmatch(name) is None

@@ -75,3 +75,24 @@ def test_newer_schema_and_bad_status_are_refused(tmp_path):
 
 def test_missing_file_is_empty(tmp_path):
     assert Registry.load(tmp_path / "none.tsv").entries == {}
+
+
+def test_hand_edited_rows_are_refused_with_the_line_and_the_fix(tmp_path):
+    path = tmp_path / "registry.tsv"
+    reg = Registry(path=path)
+    reg.observe([series("GSE1"), series("GSE2")])
+    reg.set("GSE2", "needs_curation", "no rule matches 'iPSC'")
+    reg.save()
+    text = path.read_text()
+    path.write_text(text.replace("needs_curation", "needs-curation"))
+    with pytest.raises(AlsigError) as info:
+        Registry.load(path)
+    message = str(info.value)
+    assert "line 3, column 'status': unknown status 'needs-curation'" in message
+    assert "Did you mean 'needs_curation'?" in message and "Correct that row" in message
+    path.write_text(text.replace("\t4\t", "\tfour\t", 1))
+    with pytest.raises(AlsigError, match="line 2, column 'n_samples': 'four' is not a whole"):
+        Registry.load(path)
+    path.write_text(text.replace("\tGSE2\tGSE2\t", "\tGSE1\tGSE2\t"))
+    with pytest.raises(AlsigError, match="line 3, column 'accession': GSE1 is also on line 2"):
+        Registry.load(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -83,6 +84,38 @@ def test_lock_excludes_second_holder_and_waits(tmp_path):
         assert not acquired
     waiter.join(5)
     assert acquired == [True]
+
+
+def test_lock_message_says_when_the_run_that_took_it_has_ended(tmp_path):
+    lock = tmp_path / "state" / "reprocess.lock"
+    with run_lock(lock):
+        # the run that wrote its pid was killed; a child (its snakemake: here, this process)
+        # inherited the descriptor and holds the lock. 4194305 is above any Linux pid_max.
+        lock.write_text("pid 4194305 since 2026-01-01T00:00:00+00:00\n")
+        with pytest.raises(LockedError) as info, run_lock(lock):
+            pass
+    message = str(info.value)
+    assert "the run that took it (pid 4194305 since 2026-01-01T00:00:00+00:00) has ended" in message
+    assert f"Processes with the lock file open: pid {os.getpid()}: " in message
+    assert "do not delete the lock file while it runs" in message
+    assert "still running" not in message
+
+
+def test_taking_the_lock_removes_temp_files_of_interrupted_writes(tmp_path, caplog):
+    state = tmp_path / "state"
+    (state / "runs").mkdir(parents=True)
+    (state / "registry.tsv").write_text("kept\n")
+    left = [state / ".registry.tsv.n027njsk.tmp", state / "runs" / ".last_run.json.a_b3c4d5.tmp"]
+    others = [state / "notes.tmp", state / ".registry.tsv.tmp", state / "runs" / "x.json"]
+    for path in left + others:
+        path.write_text("partial")
+    with caplog.at_level("WARNING", logger="alsig.ops.lock"), run_lock(state / "reprocess.lock"):
+        pass
+    assert [p for p in left if p.exists()] == [] and all(p.exists() for p in others)
+    assert (state / "registry.tsv").read_text() == "kept\n"
+    (record,) = caplog.records
+    assert "cleaned up an interrupted write" in record.getMessage()
+    assert ".registry.tsv.n027njsk.tmp, runs/.last_run.json.a_b3c4d5.tmp" in record.getMessage()
 
 
 def _take(lock):

@@ -36,6 +36,7 @@ import polars as pl
 
 from alsig.errors import AlsigError, where
 from alsig.io import write_tsv
+from alsig.validation.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from alsig.sources.eutils import SeriesSummary
@@ -44,6 +45,11 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 STATUSES = ("new", "processed", "needs_curation", "failed", "excluded")
+#: what to do about a registry row that cannot be read (the end of every such message)
+REPAIR = (
+    "Correct that row of the registry (or restore the file from a backup, or delete it to "
+    "rediscover every series), then run again."
+)
 
 
 def utc_now() -> str:
@@ -106,8 +112,9 @@ class Registry:
         Raises
         ------
         AlsigError
-            An unparsable file, missing columns, an unknown status or a newer schema version,
-            naming the file, line and column.
+            An unparsable file, missing columns, an unknown status (with the closest one), a
+            newer schema version, an empty or repeated accession or a count that is not a whole
+            number, naming the file, line and column and what to do.
         """
         path = Path(path)
         if not path.exists():
@@ -123,20 +130,35 @@ class Registry:
         if missing:
             raise AlsigError(f"{where(path, row=1)}: registry columns {missing} are missing.")
         entries: dict[str, Entry] = {}
+        first_line: dict[str, int] = {}
         for row_number, row in enumerate(table.iter_rows(named=True), start=2):
-            version = int(row["schema_version"] or 0)
+            version = _integer(row, "schema_version", path, row_number)
             if version > SCHEMA_VERSION:
                 raise AlsigError(
                     f"{where(path, row=row_number, column='schema_version')}: registry schema "
                     f"version {version} is newer than this alsig understands ({SCHEMA_VERSION}); "
                     "upgrade alsig."
                 )
+            accession = (row["accession"] or "").strip()
+            if not accession:
+                raise AlsigError(
+                    f"{where(path, row=row_number, column='accession')}: the accession is empty. "
+                    f"{REPAIR}"
+                )
+            if accession in first_line:
+                raise AlsigError(
+                    f"{where(path, row=row_number, column='accession')}: {accession} is also on "
+                    f"line {first_line[accession]}; keep one row per series. {REPAIR}"
+                )
+            first_line[accession] = row_number
             if row["status"] not in STATUSES:
                 raise AlsigError(
                     f"{where(path, row=row_number, column='status')}: unknown status "
                     f"'{row['status']}'; expected one of {list(STATUSES)}."
+                    f"{did_you_mean(row['status'], STATUSES)} {REPAIR}"
                 )
-            entries[row["accession"]] = _entry_from_row(row)
+            _integer(row, "n_samples", path, row_number)
+            entries[accession] = _entry_from_row({**row, "accession": accession})
         return cls(entries, path)
 
     def to_frame(self) -> pl.DataFrame:
@@ -239,6 +261,17 @@ class Registry:
         return out
 
 
+def _integer(row: dict[str, str | None], column: str, path: Path, row_number: int) -> int:
+    """Return a whole-number cell of a registry row (empty: 0), or raise naming it."""
+    raw = (row.get(column) or "").strip()
+    try:
+        return int(raw or 0)
+    except ValueError:
+        raise AlsigError(
+            f"{where(path, row=row_number, column=column)}: '{raw}' is not a whole number. {REPAIR}"
+        ) from None
+
+
 def _entry_from_row(row: dict[str, str | None]) -> Entry:
     values: dict[str, object] = {}
     for f in fields(Entry):
@@ -246,7 +279,7 @@ def _entry_from_row(row: dict[str, str | None]) -> Entry:
         if raw is None:
             continue
         if f.name in ("n_samples", "schema_version"):
-            values[f.name] = int(raw or 0)
+            values[f.name] = int(raw.strip() or 0)  # checked by Registry.load
         elif f.name == "stale_cache":
             values[f.name] = raw.strip().lower() == "true"
         else:

@@ -60,6 +60,7 @@ from alsig.ops.summary import (
     EXIT_USAGE,
     RunSummary,
 )
+from alsig.ops.unexpected import unexpected_error
 from alsig.ops.workflow import Failures, Workflow, find_failures
 from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
@@ -177,6 +178,13 @@ class Reprocess:
                 self.summary.timing("lock_wait_seconds", waited)
                 try:
                     return self._run_locked()
+                except AlsigError as exc:  # a registry or config this run cannot use
+                    return self._stopped(str(exc), "config_error", EXIT_USAGE)
+                except Exception as exc:  # a bug: one line here, the traceback in a file
+                    trace = self.state / "logs" / f"{self.run_id}.traceback.log"
+                    return self._stopped(
+                        unexpected_error(exc, trace), "error", EXIT_DATASETS_FAILED
+                    )
                 except BaseException as exc:  # record, then let it propagate (killed runs too)
                     self.summary.error = f"{type(exc).__name__}: {exc}"
                     with contextlib.suppress(Exception):
@@ -188,15 +196,20 @@ class Reprocess:
             self.summary.write(self.state, "locked", EXIT_LOCKED, last=False)
             return EXIT_LOCKED
 
+    def _stopped(self, message: str, status: str, code: int) -> int:
+        """Log ``message`` (one line), record it in the summary and return ``code``."""
+        log.error("%s", message)
+        self.summary.error = message
+        with contextlib.suppress(Exception):  # the summary's disk may be what failed
+            self.summary.write(self.state, status, code)
+        return code
+
     def _run_locked(self) -> int:
         registry = Registry.load(self.state / "registry.tsv")
         try:
             observation = self._discover(registry)
         except UsageError as exc:  # nothing saved yet: the registry is as it was
-            log.error("%s", exc)
-            self.summary.error = str(exc)
-            self.summary.write(self.state, "error", EXIT_USAGE)
-            return EXIT_USAGE
+            return self._stopped(str(exc), "config_error", EXIT_USAGE)
         if observation is None:
             return EXIT_DISCOVERY
         start = time.monotonic()
@@ -559,8 +572,7 @@ def reprocess(options: Options) -> int:
     try:
         runner = Reprocess(options)
     except AlsigError as exc:
-        log.error("%s", exc)
-        print(f"alsig reprocess: {exc}", file=sys.stderr)
+        print(f"alsig reprocess: {exc}", file=sys.stderr)  # one line (not logged too)
         return EXIT_USAGE
     return runner.run()
 

@@ -48,6 +48,132 @@ ESUMMARY_BATCH = 200  # NCBI allows up to 500 uids per JSON esummary; stay well 
 ESEARCH_PAGE = 500
 
 
+class EUtilsError(AlsigError):
+    """E-utilities could not be reached, or answered with something that is not its JSON layout.
+
+    Either way discovery failed (``alsig reprocess`` exits 3 and leaves the registry as it was);
+    the message names the request and quotes what was wrong.
+    """
+
+
+#: the end of every message about an answer in an unexpected layout
+MALFORMED_ADVICE = (
+    "This is not the layout E-utilities sends: check reprocess.eutils_base_url (a proxy or a "
+    "maintenance page?), or try again later."
+)
+#: esummary fields alsig reads as text (:class:`SeriesSummary`)
+TEXT_FIELDS = (
+    "accession",
+    "title",
+    "summary",
+    "pdat",
+    "suppfile",
+    "gdstype",
+    "taxon",
+    "gpl",
+    "entrytype",
+)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def whole_number(value: object) -> int | None:
+    """Return ``value`` as a count (an int, or digits as text, as E-utilities writes them).
+
+    Parameters
+    ----------
+    value
+        A JSON value.
+
+    Returns
+    -------
+    int or None
+        ``None`` for anything else (a bool, a negative or fractional number, other text).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def uid_list(value: object, where_text: str) -> list[str]:
+    """Return a JSON list of uids (digit strings) as text, or raise quoting what it is.
+
+    Parameters
+    ----------
+    value
+        The JSON value (``idlist`` of esearch, ``uids`` of esummary).
+    where_text
+        The request and field, for the message.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    EUtilsError
+        Not a list, or an element that is not a uid.
+    """
+    if not isinstance(value, list):
+        raise EUtilsError(
+            f"{where_text} is {_shown(value)}, not a list of uids. {MALFORMED_ADVICE}"
+        )
+    bad = [item for item in value if isinstance(item, bool) or whole_number(item) is None]
+    if bad:
+        raise EUtilsError(
+            f"{where_text} holds {len(bad)} value(s) that are not uids (digits), e.g. "
+            f"{', '.join(_shown(b) for b in bad[:5])}. {MALFORMED_ADVICE}"
+        )
+    return [str(item).strip() for item in value]
+
+
+def check_esummary_document(uid: str, doc: dict[str, Any]) -> None:
+    """Raise unless the fields alsig reads from one esummary document have their JSON types.
+
+    Parameters
+    ----------
+    uid
+        The document's uid.
+    doc
+        The document.
+
+    Raises
+    ------
+    EUtilsError
+        No accession; a text field that is not text; ``n_samples`` that is not a count;
+        ``samples`` that is not a list of ``{"accession": ...}`` objects. The message quotes the
+        value.
+    """
+    location = f"esummary uid {uid}"
+    problems = []
+    if not doc.get("accession"):
+        problems.append(f"no 'accession' (got {_shown(doc.get('accession'))})")
+    for name in TEXT_FIELDS:
+        if name in doc and not isinstance(doc[name], str):
+            problems.append(f"'{name}' is {_shown(doc[name])}, not text")
+    if "n_samples" in doc and whole_number(doc["n_samples"]) is None:
+        problems.append(f"'n_samples' is {_shown(doc['n_samples'])}, not a count")
+    samples = doc.get("samples", [])
+    if not isinstance(samples, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("accession"), str) and s["accession"]
+        for s in samples
+    ):
+        problems.append(
+            f'\'samples\' is {_shown(samples)}, not a list of {{"accession": "GSM..."}}'
+        )
+    if problems:
+        accession = doc.get("accession")
+        named = f" ({accession})" if isinstance(accession, str) and accession else ""
+        raise EUtilsError(f"{location}{named}: {'; '.join(problems)}. {MALFORMED_ADVICE}")
+
+
 class RateLimiter:
     """At most ``per_second`` calls per second across threads (a minimum spacing between calls)."""
 
@@ -98,21 +224,21 @@ class SeriesSummary:
         Returns
         -------
         SeriesSummary
-            Missing fields empty; an unreadable ``n_samples`` is 0; samples sorted by accession.
+            Missing fields empty; samples sorted by accession.
+
+        Raises
+        ------
+        EUtilsError
+            A field of the wrong type (:func:`check_esummary_document`).
         """
-        samples = tuple(
-            sorted(s.get("accession", "") for s in doc.get("samples") or [] if isinstance(s, dict))
-        )
-        try:
-            n_samples = int(doc.get("n_samples") or 0)
-        except (TypeError, ValueError):
-            n_samples = 0
+        check_esummary_document(str(uid), doc)
+        samples = tuple(sorted(s["accession"] for s in doc.get("samples") or []))
         return cls(
             uid=str(uid),
             accession=str(doc.get("accession", "")),
             title=str(doc.get("title", "")),
             summary=str(doc.get("summary", "")),
-            n_samples=n_samples,
+            n_samples=whole_number(doc.get("n_samples", 0)) or 0,
             pdat=str(doc.get("pdat", "")),
             suppfile=str(doc.get("suppfile", "")),
             gdstype=str(doc.get("gdstype", "")),
@@ -212,7 +338,7 @@ class EUtils:
 
         Raises
         ------
-        AlsigError
+        EUtilsError
             The request failed, or the response is not a JSON object or is an E-utilities
             error; the message names the URL with the API key masked.
         """
@@ -232,18 +358,21 @@ class EUtils:
                 before_request=count_and_wait,
             )
         except AlsigError as exc:
-            raise type(exc)(str(exc).replace(url, shown)) from None
+            raise EUtilsError(str(exc).replace(url, shown)) from None
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AlsigError(
+            raise EUtilsError(
                 f"GET {shown}: the response is not JSON ({exc}; starts with {body[:80]!r}). "
                 "Check the E-utilities base URL."
             ) from exc
         if not isinstance(data, dict):
-            raise AlsigError(f"GET {shown}: expected a JSON object, got {type(data).__name__}.")
+            raise EUtilsError(
+                f"GET {shown}: expected a JSON object, got {type(data).__name__}. "
+                f"{MALFORMED_ADVICE}"
+            )
         if "error" in data:  # e.g. {"error": "API rate limit exceeded", ...} or a bad api_key
-            raise AlsigError(f"GET {shown}: E-utilities error: {data['error']}")
+            raise EUtilsError(f"GET {shown}: E-utilities error: {data['error']}")
         return data
 
     def esearch(self, term: str, *, db: str = "gds", page_size: int = ESEARCH_PAGE) -> list[str]:
@@ -265,26 +394,41 @@ class EUtils:
 
         Raises
         ------
-        AlsigError
-            A request failed or a response has no ``esearchresult`` or reports an error.
+        EUtilsError
+            A request failed, or a response has no ``esearchresult``, reports an error, or has
+            a ``count`` that is not a count or an ``idlist`` that is not a list of uids.
         """
         ids: list[str] = []
         start = 0
         while True:
             params = {"db": db, "term": term, "retstart": start, "retmax": page_size}
             data = self.get_json("esearch.fcgi", params)
+            shown = f"GET {self._redacted(self.url('esearch.fcgi', params))}"
             result = data.get("esearchresult")
             if not isinstance(result, dict):
-                raise AlsigError(
-                    f"GET {self._redacted(self.url('esearch.fcgi', params))}: no 'esearchresult' "
-                    f"in the response (keys: {sorted(data)})."
+                raise EUtilsError(
+                    f"{shown}: no 'esearchresult' in the response (keys: {sorted(data)})."
                 )
             if "ERROR" in result:
-                raise AlsigError(f"esearch for {term!r}: E-utilities error: {result['ERROR']}")
-            page = [str(i) for i in result.get("idlist") or []]
+                raise EUtilsError(f"esearch for {term!r}: E-utilities error: {result['ERROR']}")
+            total = whole_number(result.get("count"))
+            if total is None:
+                raise EUtilsError(
+                    f"{shown}: esearchresult.count is {_shown(result.get('count'))}, not a "
+                    f"count. {MALFORMED_ADVICE}"
+                )
+            page = uid_list(result.get("idlist", []), f"{shown}: esearchresult.idlist")
             ids.extend(page)
-            total = int(result.get("count") or 0)
             start += len(page)
+            if start < total and not page:
+                log.warning(
+                    "esearch db=%s: NCBI counts %d uid(s) but sent an empty page at %d; "
+                    "continuing with the %d it sent",
+                    db,
+                    total,
+                    start,
+                    len(ids),
+                )
             if not page or start >= total:
                 break
         log.info("esearch db=%s: %d uid(s) for %s", db, len(ids), term)
@@ -311,22 +455,21 @@ class EUtils:
 
         Raises
         ------
-        AlsigError
-            A request failed or a response has no ``result``.
+        EUtilsError
+            A request failed, or a response has no ``result`` or ``uids`` that are not a list
+            of uids.
         """
         docs: dict[str, dict[str, Any]] = {}
         for offset in range(0, len(ids), batch_size):
             chunk = ids[offset : offset + batch_size]
             params = {"db": db, "id": ",".join(chunk)}
             data = self.get_json("esummary.fcgi", params)
+            shown = f"GET {self._redacted(self.url('esummary.fcgi', params))}"
             result = data.get("result")
             if not isinstance(result, dict):
-                raise AlsigError(
-                    f"GET {self._redacted(self.url('esummary.fcgi', params))}: no 'result' in the "
-                    f"response (keys: {sorted(data)})."
-                )
-            for uid in result.get("uids") or []:
-                doc = result.get(str(uid))
+                raise EUtilsError(f"{shown}: no 'result' in the response (keys: {sorted(data)}).")
+            for uid in uid_list(result.get("uids", []), f"{shown}: result.uids"):
+                doc = result.get(uid)
                 if not isinstance(doc, dict) or "error" in doc:
                     log.warning("esummary: uid %s has no document (%s)", uid, doc)
                     continue
