@@ -335,3 +335,11 @@ def test_search_warnings_name_series_no_longer_returned(tmp_path):
     record = summary.as_dict()
     assert record["datasets"]["missing"] == {"GSE1": "processed", "GSE2": "needs_curation"}
     assert record["counts"]["missing"] == 2 and record["warnings"] == [warning]
+
+
+def test_a_summary_of_a_run_stopped_early_still_has_every_count():
+    """A monitor reads counts['discovered'] even after a discovery failure."""
+    from alsig.ops.summary import COUNT_KEYS, RunSummary
+
+    summary = RunSummary(run_id="r1", registry="registry.tsv")
+    assert summary.as_dict()["counts"] == dict.fromkeys(COUNT_KEYS, 0)

@@ -27,6 +27,19 @@ EXIT_DISCOVERY = 3  # E-utilities unreachable after retries; registry untouched
 EXIT_LOCKED = 75  # another run holds the lock (EX_TEMPFAIL): try again at the next slot
 
 
+#: The run's counts (``counts`` of last_run.json; ``registry`` is added when the run got there).
+COUNT_KEYS = (
+    "discovered",
+    "new",
+    "changed",
+    "unchanged",
+    "missing",
+    "processed",
+    "failed",
+    "needs_curation",
+)
+
+
 @dataclass
 class RunSummary:
     """What one run did; :meth:`write` stores it (the keys are those of the JSON file).
@@ -40,7 +53,8 @@ class RunSummary:
     started_at: str = field(default_factory=utc_now)
     status: str = "running"
     exit_code: int | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
+    # every count present (0) even when the run stopped before counting: monitors read them
+    counts: dict[str, Any] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     datasets: dict[str, Any] = field(default_factory=dict)
     snakemake: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -100,7 +114,7 @@ class RunSummary:
             needs_curation=curation,
             excluded={e.accession: e.reason for e in registry.with_status("excluded")},
         )
-        self.counts = {
+        self.counts = {  # COUNT_KEYS, then the registry's
             "discovered": len(self.datasets["discovered"]),
             "new": len(observation.new),
             "changed": len(observation.changed),
