@@ -19,6 +19,8 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
    (``<state_dir>/runs/<run_id>.json`` and ``<state_dir>/last_run.json``).
 
 Nothing new and an unchanged run config -> no snakemake at all; the summary says ``nothing_to_do``.
+SIGTERM/SIGINT/SIGHUP are passed on to snakemake; the run then starts nothing further, records no
+failure and ends ``interrupted`` with exit code 128 + the signal number.
 A run killed at any point leaves the previous registry (atomic writes) and every finished output
 (Snakemake's own bookkeeping) intact; the next run picks up every series not yet ``processed``.
 """
@@ -57,7 +59,7 @@ from alsig.ops.summary import (
     EXIT_USAGE,
     RunSummary,
 )
-from alsig.ops.workflow import Failures, Workflow, find_failures
+from alsig.ops.workflow import Failures, Interrupted, Workflow, find_failures, stop_on_signals
 from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
 
@@ -153,7 +155,20 @@ class Reprocess:
         )
 
     def run(self) -> int:
-        """Take the lock, run, and write the summary (also for a run stopped by an exception)."""
+        """Take the lock, run, and write the summary (also for a run stopped by an exception).
+
+        A stop signal ends the run with status ``interrupted`` and exit code 128 + its number.
+        """
+        with stop_on_signals():
+            return self._run_guarded()
+
+    def _interrupted(self, exc: Interrupted, *, last: bool = True) -> int:
+        log.error("%s", exc)
+        self.summary.error = str(exc)
+        self.summary.write(self.state, "interrupted", exc.exit_code, last=last)
+        return exc.exit_code
+
+    def _run_guarded(self) -> int:
         try:
             waited = time.monotonic()
             timeout = self.options.lock_timeout
@@ -164,6 +179,8 @@ class Reprocess:
                 self.summary.timing("lock_wait_seconds", waited)
                 try:
                     return self._run_locked()
+                except Interrupted as exc:
+                    return self._interrupted(exc)
                 except BaseException as exc:  # record, then let it propagate (killed runs too)
                     self.summary.error = f"{type(exc).__name__}: {exc}"
                     with contextlib.suppress(Exception):
@@ -174,6 +191,8 @@ class Reprocess:
             self.summary.error = str(exc)
             self.summary.write(self.state, "locked", EXIT_LOCKED, last=False)
             return EXIT_LOCKED
+        except Interrupted as exc:  # while waiting for the lock: last_run.json is the holder's
+            return self._interrupted(exc, last=False)
 
     def _run_locked(self) -> int:
         registry = Registry.load(self.state / "registry.tsv")
@@ -274,6 +293,7 @@ class Reprocess:
         targets = self.configs.targets_for(config)
         result = self.workflow.run(config, targets, forcerun)
         self.summary.record_snakemake(phase, result, list(config["datasets"]), targets)
+        result.raise_if_interrupted(phase)
         return find_failures(
             result,
             config["datasets"],
