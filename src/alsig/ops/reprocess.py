@@ -6,7 +6,9 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
    to ``lock_timeout_seconds`` and otherwise exits with :data:`EXIT_LOCKED` and a message;
 2. discover series with NCBI E-utilities (esearch + esummary); if that fails after retries the run
    exits with :data:`EXIT_DISCOVERY` and the registry is not touched;
-3. merge them into the registry (new / changed / excluded), then for every series that needs work
+3. merge them into the registry (new / changed / excluded), ask the server whether the files in
+   the GEO cache changed (:func:`alsig.ops.downloads.check_server_files`: HTTP HEAD, a changed
+   file is downloaded again and its series queued), then for every series that needs work
    (new, changed, needs_curation, failed) download its series matrix and apply the condition rules
    (the dataset's own ``datasets.<id>.condition`` when the config has one for that accession, else
    ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason;
@@ -47,7 +49,7 @@ from alsig.ops.config import (
     reprocess_settings,
 )
 from alsig.ops.curation import queue_series
-from alsig.ops.downloads import data_sha256
+from alsig.ops.downloads import check_server_files, data_sha256
 from alsig.ops.lock import LockedError, run_lock
 from alsig.ops.registry import Observation, Registry, utc_now
 from alsig.ops.run_config import RunConfigs, last_success, record_success
@@ -200,12 +202,14 @@ class Reprocess:
         if observation is None:
             return EXIT_DISCOVERY
         start = time.monotonic()
+        self.summary.datasets["files_changed"] = check_server_files(
+            registry, cache_dir=self.cache_dir, geo=self.geo
+        )
         to_process = queue_series(
             registry,
             overrides=self.overrides,
             settings=self.settings,
             geo=self.geo,
-            state=self.state,
             cache_dir=self.cache_dir,
         )
         self.summary.timing("curation_check_seconds", start)
