@@ -11,7 +11,10 @@ Routes (the real NCBI URL layout, so the workflow's URL builders are tested too)
 - anything registered with :meth:`StubServer.register` (e.g. NCBI E-utilities).
 
 Requests are counted per *key*: the served file name for GEO routes, the URL path otherwise
-(``server.hits["GSE900001_series_matrix.txt.gz"]``). Faults are queued per key and consumed one
+(``server.hits["GSE900001_series_matrix.txt.gz"]``). A GEO file is served with ``Last-Modified``
+(the file's mtime) and ``ETag`` (a digest of its content), and answers ``HEAD`` with the same
+headers and no body; HEAD requests are counted in ``server.heads`` (not in ``hits``, which stays
+the number of downloads) and see no faults. Faults are queued per key and consumed one
 per request (attempt), ``None`` meaning "serve normally"; ``always=`` sets a fault for every
 request. Fault kinds: :meth:`Fault.drop`, :meth:`Fault.truncate`, :meth:`Fault.status`
 (429 with ``Retry-After``, 500, ...), :meth:`Fault.slow`, :meth:`Fault.no_length`.
@@ -29,6 +32,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import email.utils
+import gzip
+import hashlib
+import os
 import re
 import socket
 import threading
@@ -88,6 +95,7 @@ class StubServer:
     def __init__(self, root: str | Path = DATA) -> None:
         self.root = Path(root)
         self.hits: collections.Counter[str] = collections.Counter()
+        self.heads: collections.Counter[str] = collections.Counter()
         self.log: list[tuple[str, str, int | str]] = []  # (key, path+query, status or fault)
         self._faults: dict[str, list[Fault | None]] = {}
         self._always: dict[str, Fault] = {}
@@ -129,6 +137,18 @@ class StubServer:
 
     def total_hits(self) -> int:
         return sum(self.hits.values())
+
+    def change_file(self, relative: str, *edits: tuple[bytes, bytes]) -> None:
+        """Replace a gzipped file under ``root`` with its text edited (each ``(old, new)`` must
+        occur), dated a minute later (its ``Last-Modified``): GEO changing a file in place."""
+        path = self.root / relative
+        body = gzip.decompress(path.read_bytes())
+        for old, new in edits:
+            assert old in body, f"{old!r} is not in {path}"
+            body = body.replace(old, new)
+        mtime = path.stat().st_mtime
+        path.write_bytes(gzip.compress(body, mtime=0))
+        os.utime(path, (mtime + 60, mtime + 60))
 
     # ---------------------------------------------------------------------------------------
     def start(self) -> StubServer:
@@ -186,6 +206,15 @@ class StubServer:
         return path, None, "no route"
 
 
+def _file_headers(file: Path, body: bytes) -> dict[str, str]:
+    """Headers of a served file: its type, ``Last-Modified`` (mtime) and ``ETag`` (content)."""
+    return {
+        "Content-Type": "application/octet-stream",
+        "Last-Modified": email.utils.formatdate(file.stat().st_mtime, usegmt=True),
+        "ETag": f'"{hashlib.sha256(body).hexdigest()[:16]}"',
+    }
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     stub: StubServer
     protocol_version = "HTTP/1.0"  # close-delimited bodies allowed (Fault.no_length)
@@ -214,7 +243,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if body is None:
             self._send(404, f"Not Found ({reason or 'no such file'})\n".encode(), {}, key)
             return
-        self._send(200, body, {"Content-Type": "application/octet-stream"}, key)
+        assert file is not None  # a body was read from it
+        self._send(200, body, _file_headers(file, body), key)
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server API)
+        """A GEO file's headers (as for GET), without the body; 404 when there is none."""
+        parsed = urllib.parse.urlparse(self.path)
+        key, file, _ = self.stub.resolve(parsed.path, urllib.parse.parse_qs(parsed.query))
+        with self.stub._lock:
+            self.stub.heads[key] += 1
+        if file is None or not file.is_file():
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = file.read_bytes()
+        self.send_response(200)
+        for name, value in _file_headers(file, body).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
 
     # ---------------------------------------------------------------------------------------
     def _apply_fault(self, fault: Fault, key: str, body: bytes, content_type: str | None) -> bool:

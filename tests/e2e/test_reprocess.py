@@ -134,6 +134,9 @@ def test_discover_process_idempotent_new_series_curation_and_changes(site):
     assert not s.h5ad("GSE900003").exists()
     assert [r["phase"] for r in summary["snakemake"]] == ["datasets"]
     assert set(summary["timings"]) >= {"discover_seconds", "snakemake_seconds", "total_seconds"}
+    # curation and the workflow share the GEO cache: the series matrix is downloaded once
+    assert s.stub.hits["GSE900001_series_matrix.txt.gz"] == 1
+    assert not (s.state / "series_matrix").exists()
     row = s.registry()["GSE900001"]
     assert row["fingerprint"] == row["processed_fingerprint"] != ""
     assert len(row["data_sha256"]) == 64 and row["condition_column"] == "disease_state"
@@ -308,6 +311,60 @@ def test_killed_run_keeps_lock_until_snakemake_ends_and_next_run_resumes(site):
     for dataset in ("GSE900001", "GSE900002"):
         assert ad.read_h5ad(s.h5ad(dataset)).n_obs == 10
     assert s.stub.hits[counts_file("GSE900001")] == 1  # the orphan's download was kept
+
+
+def test_sigterm_while_snakemake_runs_stops_the_run_and_the_next_resumes(site):
+    """Slurm's stop (SIGTERM) is passed on to snakemake; the run ends 'interrupted' (exit 143),
+    starts no further snakemake call, marks no series failed, and the next run resumes."""
+    import os
+    import signal
+
+    s = site(["GSE900001", "GSE900002"])
+    s.stub.inject(counts_file("GSE900001"), Fault.slow(6))  # keeps snakemake busy
+    command = [ALSIG, "reprocess", "--config", str(s.config), "--workdir", str(s.work)]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not s.stub.hits[counts_file("GSE900001")] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(first.pid, signal.SIGTERM)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert "received SIGTERM: passing it on to snakemake" in stderr
+    summary = json.loads((s.state / "last_run.json").read_text())
+    assert (summary["status"], summary["exit_code"]) == ("interrupted", 143)
+    assert summary["error"].startswith("stopped by SIGTERM while snakemake ran (phase datasets;")
+    assert "no series was marked failed" in summary["error"]
+    assert [r["phase"] for r in summary["snakemake"]] == ["datasets"]
+    assert s.statuses() == {"GSE900001": "new", "GSE900002": "new"}
+
+    s.stub.clear_faults()
+    code, summary = s.run()
+    assert code == 0 and summary["datasets"]["processed"] == ["GSE900001", "GSE900002"]
+    assert s.statuses() == {"GSE900001": "processed", "GSE900002": "processed"}
+
+
+def test_a_file_replaced_on_the_server_is_downloaded_and_processed_again(site):
+    """Same esummary, new file content: counts recomputed by NCBI, a series matrix corrected."""
+    s = site(["GSE900001", "GSE900003"])
+    code, summary = s.run()
+    assert s.statuses() == {"GSE900001": "processed", "GSE900003": "needs_curation"}
+    assert ad.read_h5ad(s.h5ad("GSE900001"))["GSM9001001", "SERPINA3"].X[0, 0] == 3125
+
+    s.stub.change_file(f"GSE900001/{counts_file('GSE900001')}", (b"12\t3125\t", b"12\t9999\t"))
+    matrix = "GSE900003/GSE900003_series_matrix.txt.gz"
+    s.stub.change_file(matrix, (b"pending review", b"ALS"), (b"see publication", b"Control"))
+    code, summary = s.run()
+    assert code == 0 and summary["status"] == "ok"
+    assert sorted(summary["datasets"]["files_changed"]) == ["GSE900001", "GSE900003"]
+    assert counts_file("GSE900001") in summary["datasets"]["files_changed"]["GSE900001"]
+    assert summary["datasets"]["processed"] == ["GSE900001", "GSE900003"]
+    assert ad.read_h5ad(s.h5ad("GSE900001"))["GSM9001001", "SERPINA3"].X[0, 0] == 9999
+    assert s.stub.hits[counts_file("GSE900001")] == 2
+    assert s.stub.hits["GSE900001_series_matrix.txt.gz"] == 1  # unchanged: not fetched again
+
+    code, summary = s.run()
+    assert summary["status"] == "nothing_to_do" and summary["datasets"]["files_changed"] == {}
 
 
 def test_discover_command_lists_series_without_changing_anything(site):

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import urllib.error
 import urllib.request
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from alsig.errors import AlsigError
-from alsig.sources.download import Download, GzipChecker, fetch, read_sidecar
-from alsig.sources.http import Transient
+from alsig.sources.download import Download, GzipChecker, fetch, read_sidecar, server_change
+from alsig.sources.http import RetryPolicy, Transient
 from tests.stub_server import DATA, Fault, StubServer
 
 COUNTS = "GSE900001_raw_counts_GRCh38.p13_NCBI.tsv.gz"
@@ -86,6 +87,80 @@ def test_cache_is_not_used_when_file_or_url_differs(geo_stub, tmp_path):
     Path(f"{dest}.json").write_text(json.dumps(meta))
     fetch(matrix_url(geo_stub), dest, **FAST)
     assert geo_stub.hits[MATRIX] == 3
+
+
+@pytest.fixture
+def changing_stub(tmp_path):
+    """A stub serving a copy of the GEO data, so a test can change a file on the server."""
+    root = tmp_path / "server"
+    shutil.copytree(DATA, root)
+    with StubServer(root) as server:
+        yield server
+
+
+def test_sidecar_records_the_servers_last_modified_and_etag(geo_stub, tmp_path):
+    dest = tmp_path / MATRIX
+    record = fetch(matrix_url(geo_stub), dest, **FAST)
+    meta = read_sidecar(dest)
+    assert meta["sidecar_version"] == 2
+    assert meta["last_modified"].endswith(" GMT") and meta["etag"].startswith('"')
+    assert (record.last_modified, record.etag) == (meta["last_modified"], meta["etag"])
+    assert fetch(matrix_url(geo_stub), dest, **FAST).etag == meta["etag"]  # from the cache
+
+
+def test_server_change_names_what_changed_and_costs_no_download(changing_stub, tmp_path):
+    dest = tmp_path / COUNTS
+    fetch(counts_url(changing_stub), dest, **FAST)
+    policy = RetryPolicy(timeout=5, retries=0)
+    assert server_change(dest, policy) == ""
+    changing_stub.change_file(f"GSE900001/{COUNTS}", (b"\t3125\t", b"\t99999\t"))
+    change = server_change(dest, policy)
+    assert change.startswith("Last-Modified '") and "-> '" in change
+    size = dest.stat().st_size
+    assert f"size {size} -> " in change
+    assert changing_stub.hits[COUNTS] == 1 and changing_stub.heads[COUNTS] == 2
+
+    # a sidecar of an older alsig (no Last-Modified / ETag): the size still tells
+    meta = read_sidecar(dest)
+    del meta["last_modified"], meta["etag"]
+    Path(f"{dest}.json").write_text(json.dumps(meta))
+    assert server_change(dest, policy) == f"size {size} -> {size + 1} bytes"
+
+
+def test_server_change_etag_when_no_last_modified(changing_stub, tmp_path):
+    dest = tmp_path / COUNTS
+    fetch(counts_url(changing_stub), dest, **FAST)
+    meta = read_sidecar(dest)
+    del meta["last_modified"]
+    Path(f"{dest}.json").write_text(json.dumps(meta))
+    changing_stub.change_file(f"GSE900001/{COUNTS}", (b"\t3125\t", b"\t3126\t"))  # same size
+    change = server_change(dest, RetryPolicy(timeout=5, retries=0))
+    assert change.startswith(f"ETag {meta['etag']} -> ") and "size" not in change
+
+
+def test_server_change_that_cannot_be_checked_says_why(changing_stub, tmp_path):
+    dest = tmp_path / COUNTS
+    fetch(counts_url(changing_stub), dest, **FAST)
+    (changing_stub.root / "GSE900001" / COUNTS).unlink()
+    with pytest.raises(AlsigError, match=r"HEAD http://127\.0\.0\.1:\d+/geo/download/.*HTTP 404"):
+        server_change(dest, RetryPolicy(timeout=5, retries=0))
+    with pytest.raises(AlsigError, match="has no download record"):
+        server_change(tmp_path / "elsewhere.gz", RetryPolicy(timeout=5, retries=0))
+
+
+def test_refresh_keeps_the_old_copy_until_the_new_one_is_complete(changing_stub, tmp_path):
+    dest = tmp_path / COUNTS
+    fetch(counts_url(changing_stub), dest, **FAST)
+    old = dest.read_bytes()
+    changing_stub.change_file(f"GSE900001/{COUNTS}", (b"\t3125\t", b"\t99999\t"))
+    changing_stub.inject(COUNTS, always=Fault.truncate())
+    with pytest.raises(AlsigError, match="truncated|incomplete"):
+        fetch(counts_url(changing_stub), dest, **{**FAST, "retries": 1}, refresh=True)
+    assert dest.read_bytes() == old and leftovers(dest.parent) == []
+    changing_stub.clear_faults()
+    record = fetch(counts_url(changing_stub), dest, **FAST, refresh=True)
+    assert not record.cached and b"\t99999\t" in gzip.decompress(dest.read_bytes())
+    assert read_sidecar(dest)["sha256"] == record.sha256
 
 
 def test_retry_after_dropped_connection(geo_stub, tmp_path, caplog):

@@ -1,10 +1,15 @@
-"""Reprocess building blocks: condition check, lock, snakemake log parsing, settings."""
+"""Reprocess building blocks: condition check, lock, snakemake log parsing, settings, downloads."""
 
 from __future__ import annotations
 
+import gzip
+import logging
 import os
+import shutil
+import signal
 import threading
 import time
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -12,10 +17,21 @@ import pytest
 from alsig import settings
 from alsig.errors import AlsigError
 from alsig.ops.config import reprocess_settings
-from alsig.ops.curation import check_conditions
+from alsig.ops.curation import check_conditions, queue_series
+from alsig.ops.downloads import check_server_files
 from alsig.ops.lock import LockedError, run_lock
-from alsig.ops.workflow import dataset_of, rule_errors, without_forcerun
+from alsig.ops.registry import Entry, Registry
+from alsig.ops.workflow import (
+    Interrupted,
+    dataset_of,
+    rule_errors,
+    stop_on_signals,
+    without_forcerun,
+)
+from alsig.sources import geo_layout
+from alsig.sources.download import fetch_geo, read_sidecar
 from alsig.sources.geo_layout import series_matrix_url
+from tests.stub_server import DATA, StubServer
 
 DEFAULT_CONDITION = settings.defaults("reprocess")["default_condition"]
 
@@ -343,3 +359,131 @@ def test_a_summary_of_a_run_stopped_early_still_has_every_count():
 
     summary = RunSummary(run_id="r1", registry="registry.tsv")
     assert summary.as_dict()["counts"] == dict.fromkeys(COUNT_KEYS, 0)
+
+
+def test_a_stop_signal_raises_interrupted_once_then_is_ignored():
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals() as stop:
+        with pytest.raises(Interrupted) as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises at the next bytecode, long before this ends
+        os.kill(os.getpid(), signal.SIGINT)  # while the stopped run writes its summary
+        time.sleep(0.01)
+    assert stop.received == signal.SIGTERM
+    assert stopped.value.exit_code == 143
+    assert str(stopped.value).startswith("stopped by SIGTERM: no further step was started")
+    assert "next run resumes them" in str(stopped.value)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+class GeoServer:
+    """The stub GEO server on a copy of the fixtures, a download cache and a registry."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "server"
+        shutil.copytree(DATA, self.root)
+        self.stub = StubServer(self.root).start()
+        self.cache = tmp_path / "cache" / "geo"
+        self.geo = {
+            **settings.defaults("geo"),
+            "download_base_url": self.stub.download_base_url,
+            "series_base_url": self.stub.series_base_url,
+            "timeout_seconds": 5,
+            "retries": 0,
+            "backoff_seconds": 0,
+        }
+        self.registry = Registry(
+            {a: Entry(a, a) for a in ("GSE900001", "GSE900003")}, tmp_path / "registry.tsv"
+        )
+
+    def queue(self) -> set[str]:
+        return queue_series(
+            self.registry,
+            overrides={},
+            settings=reprocess_settings({}),
+            geo=self.geo,
+            cache_dir=self.cache,
+        )
+
+    def check(self) -> dict[str, str]:
+        return check_server_files(self.registry, cache_dir=self.cache, geo=self.geo)
+
+    def workflow_download(self, accession: str, kind: str) -> Path:
+        """What the workflow's download rules do (same URL, same file)."""
+        urls = {
+            "counts": geo_layout.download_url(
+                self.geo["download_base_url"], geo_layout.counts_file(accession), accession
+            ),
+            "series_matrix": series_matrix_url(self.geo["series_base_url"], accession),
+            "annotation": geo_layout.download_url(
+                self.geo["download_base_url"], geo_layout.ANNOTATION_FILE
+            ),
+        }
+        dest = Path(geo_layout.cache_files(str(self.cache), accession)[kind])
+        fetch_geo(urls[kind], dest, self.geo)
+        return dest
+
+
+@pytest.fixture
+def geo_server(tmp_path):
+    server = GeoServer(tmp_path)
+    yield server
+    server.stub.stop()
+
+
+def test_curation_and_the_workflow_share_one_series_matrix_download(geo_server):
+    assert geo_server.queue() == {"GSE900001"}
+    assert geo_server.registry.entries["GSE900003"].status == "needs_curation"
+    matrix = geo_server.workflow_download("GSE900001", "series_matrix")  # the workflow's job
+    assert matrix == geo_server.cache / "GSE900001" / "GSE900001_series_matrix.txt.gz"
+    assert geo_server.stub.hits["GSE900001_series_matrix.txt.gz"] == 1
+    assert geo_server.stub.hits["GSE900003_series_matrix.txt.gz"] == 1
+
+
+def test_a_file_changed_on_the_server_queues_its_series_again(geo_server, caplog):
+    geo_server.queue()
+    counts = geo_server.workflow_download("GSE900001", "counts")
+    geo_server.registry.mark_processed("GSE900001")
+    assert geo_server.check() == {}
+
+    # NCBI recomputes GSE900001's counts; GSE900003's submitter corrects its characteristics
+    geo_server.stub.change_file(f"GSE900001/{counts.name}", (b"\t3125\t", b"\t9999\t"))
+    geo_server.stub.change_file(
+        "GSE900003/GSE900003_series_matrix.txt.gz",
+        (b"pending review", b"ALS"),
+        (b"see publication", b"Control"),
+    )
+    with caplog.at_level(logging.WARNING, logger="alsig.ops.downloads"):
+        changed = geo_server.check()
+    assert sorted(changed) == ["GSE900001", "GSE900003"]
+    assert changed["GSE900001"].startswith(f"file changed on the server ({counts.name}: Last-")
+    assert f"GSE900001: file changed on the server ({counts.name}" in caplog.text
+    entries = geo_server.registry.entries
+    assert (entries["GSE900001"].status, entries["GSE900001"].reason) == (
+        "new",
+        changed["GSE900001"],
+    )
+    assert entries["GSE900003"].status == "needs_curation"  # curated again below
+    assert b"\t9999\t" in gzip.decompress(counts.read_bytes())  # downloaded again
+    assert geo_server.stub.hits[counts.name] == 2
+    assert geo_server.stub.hits["GSE900001_series_matrix.txt.gz"] == 1  # unchanged: kept
+
+    assert geo_server.queue() == {"GSE900001", "GSE900003"}
+    assert entries["GSE900003"].condition_column == "disease_state"
+    assert geo_server.stub.hits["GSE900003_series_matrix.txt.gz"] == 2
+    assert geo_server.check() == {}
+
+
+def test_a_changed_gene_annotation_queues_every_processed_series(geo_server):
+    geo_server.queue()
+    annotation = geo_server.workflow_download("GSE900001", "annotation")
+    geo_server.registry.mark_processed("GSE900001")
+    before = read_sidecar(annotation)["sha256"]
+    path = geo_server.root / geo_layout.ANNOTATION_FILE
+    path.write_bytes(path.read_bytes() + gzip.compress(b""))  # one more (empty) gzip member
+    changed = geo_server.check()
+    assert list(changed) == ["GSE900001"]
+    assert changed["GSE900001"].startswith("the shared gene annotation changed on the server (")
+    assert geo_server.registry.entries["GSE900001"].status == "new"
+    assert geo_server.registry.entries["GSE900003"].status == "needs_curation"
+    assert read_sidecar(annotation)["sha256"] != before

@@ -9,6 +9,7 @@ the workflow never sees a dataset it would fail on.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,13 +19,15 @@ from typing import Any
 import polars as pl
 
 from alsig.errors import AlsigError
-from alsig.ops.downloads import drop_cached
+from alsig.ops.downloads import refresh_cached
 from alsig.ops.registry import Entry, Registry
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo
 from alsig.sources.geo import read_series_matrix
 from alsig.stages.ingest.geo import series_matrix_layout
 from alsig.stages.ingest.samples import resolve_conditions
+
+log = logging.getLogger(__name__)
 
 #: series-matrix columns (alsig.sources.geo key normalisation) used for ingest's canonical obs columns
 SAMPLE_COLUMNS = {
@@ -181,11 +184,13 @@ def curate_series(
     override: Mapping[str, Any] | None,
     settings: Mapping[str, Any],
     geo: Mapping[str, Any],
-    state: Path,
+    cache_dir: Path,
 ) -> CurationResult | None:
     """Download a series' matrix and check its conditions (:func:`check_conditions`).
 
-    Records the detected sample columns on ``entry``; a failed download marks it ``failed``.
+    Records the detected sample columns on ``entry``; a failed download marks it ``failed``. The
+    matrix goes where the workflow's ``download_geo_series_matrix`` rule puts it
+    (:func:`alsig.sources.geo_layout.cache_files`), so it is downloaded once for both.
 
     Parameters
     ----------
@@ -197,8 +202,8 @@ def curate_series(
         The ``reprocess:`` settings.
     geo
         The ``geo:`` settings (series URL, timeout, retries).
-    state
-        The state folder; series matrices go to ``series_matrix/<accession>/``.
+    cache_dir
+        The GEO download cache (``geo.cache_dir`` in the project directory).
 
     Returns
     -------
@@ -207,7 +212,7 @@ def curate_series(
     """
     accession = entry.accession
     url = geo_layout.series_matrix_url(geo["series_base_url"], accession)
-    dest = state / "series_matrix" / accession / geo_layout.series_matrix_file(accession)
+    dest = Path(geo_layout.cache_files(str(cache_dir), accession)["series_matrix"])
     try:
         fetch_geo(url, dest, geo)
         sheet = read_series_matrix(dest)
@@ -232,13 +237,14 @@ def queue_series(
     overrides: Mapping[str, tuple[str, Mapping[str, Any]]],
     settings: Mapping[str, Any],
     geo: Mapping[str, Any],
-    state: Path,
     cache_dir: Path,
 ) -> set[str]:
     """Curate every series that needs work; those whose conditions resolve are queued.
 
-    Queued series become ``new``, the others ``needs_curation`` with the reason. The registry is
-    saved.
+    Queued series become ``new``, the others ``needs_curation`` with the reason. A series
+    flagged ``stale_cache`` (changed on GEO, a file changed on the server, ``--force``) first
+    downloads its cached files again (a failure marks it ``failed``; the old copies stay). The
+    registry is saved.
 
     Parameters
     ----------
@@ -250,10 +256,8 @@ def queue_series(
         The ``reprocess:`` settings (``retry_failed`` adds ``failed`` series to those retried).
     geo
         The ``geo:`` settings.
-    state
-        The state folder.
     cache_dir
-        The GEO download cache; a series changed on GEO (``stale_cache``) loses its downloads.
+        The GEO download cache.
 
     Returns
     -------
@@ -263,10 +267,18 @@ def queue_series(
     wanted = {"new", "needs_curation"} | ({"failed"} if settings["retry_failed"] else set())
     to_process: set[str] = set()
     for entry in [e for e in registry.entries.values() if e.status in wanted]:
-        if entry.stale_cache:  # changed on GEO (or --force): drop the cached downloads
-            drop_cached(entry.accession, cache_dir=cache_dir, state=state)
+        if entry.stale_cache:  # changed on GEO or on the server (or --force)
+            try:
+                names = refresh_cached(entry.accession, cache_dir=cache_dir, geo=geo)
+            except AlsigError as exc:
+                registry.set(entry.accession, "failed", f"downloading it again: {exc}")
+                continue
+            if names:
+                log.info("%s: downloaded again: %s", entry.accession, ", ".join(names))
         override = overrides.get(entry.accession, (None, None))[1]
-        verdict = curate_series(entry, override=override, settings=settings, geo=geo, state=state)
+        verdict = curate_series(
+            entry, override=override, settings=settings, geo=geo, cache_dir=cache_dir
+        )
         if verdict is None:
             continue
         if verdict.ok:

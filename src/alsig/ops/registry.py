@@ -19,7 +19,7 @@ Status of a series (``status`` column; ``reason`` says why):
 Content fingerprint (``fingerprint``): sha256 over the esummary fields GEO changes when a series is
 updated (see :meth:`alsig.sources.eutils.SeriesSummary.fingerprint`). It is cheap, so every run checks every
 series without downloading anything; a change marks the series ``new`` again and flags its cached
-downloads as stale (``stale_cache``) so the workflow fetches the new files. After processing,
+downloads as stale (``stale_cache``) so they are downloaded again. After processing,
 ``data_sha256`` records the sha256 of the downloaded count file and series matrix (from the
 downloader's sidecars) for provenance.
 """

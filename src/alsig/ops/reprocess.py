@@ -6,7 +6,9 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
    to ``lock_timeout_seconds`` and otherwise exits with :data:`EXIT_LOCKED` and a message;
 2. discover series with NCBI E-utilities (esearch + esummary); if that fails after retries the run
    exits with :data:`EXIT_DISCOVERY` and the registry is not touched;
-3. merge them into the registry (new / changed / excluded), then for every series that needs work
+3. merge them into the registry (new / changed / excluded), ask the server whether the files in
+   the GEO cache changed (:func:`alsig.ops.downloads.check_server_files`: HTTP HEAD, a changed
+   file is downloaded again and its series queued), then for every series that needs work
    (new, changed, needs_curation, failed) download its series matrix and apply the condition rules
    (the dataset's own ``datasets.<id>.condition`` when the config has one for that accession, else
    ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason,
@@ -22,6 +24,8 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
    (``<state_dir>/runs/<run_id>.json`` and ``<state_dir>/last_run.json``).
 
 Nothing new and an unchanged run config -> no snakemake at all; the summary says ``nothing_to_do``.
+SIGTERM/SIGINT/SIGHUP are passed on to snakemake; the run then starts nothing further, records no
+failure and ends ``interrupted`` with exit code 128 + the signal number.
 A run killed at any point leaves the previous registry (atomic writes) and every finished output
 (Snakemake's own bookkeeping) intact; the next run picks up every series not yet ``processed``.
 """
@@ -48,7 +52,7 @@ from alsig.ops.config import (
     reprocess_settings,
 )
 from alsig.ops.curation import queue_series
-from alsig.ops.downloads import data_sha256
+from alsig.ops.downloads import check_server_files, data_sha256
 from alsig.ops.lock import LockedError, run_lock
 from alsig.ops.registry import Observation, Registry, utc_now
 from alsig.ops.run_config import RunConfigs, last_success, record_success
@@ -61,7 +65,7 @@ from alsig.ops.summary import (
     RunSummary,
 )
 from alsig.ops.unexpected import unexpected_error
-from alsig.ops.workflow import Failures, Workflow, find_failures
+from alsig.ops.workflow import Failures, Interrupted, Workflow, find_failures, stop_on_signals
 from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
 from alsig.validation.suggest import did_you_mean
@@ -167,7 +171,20 @@ class Reprocess:
         )
 
     def run(self) -> int:
-        """Take the lock, run, and write the summary (also for a run stopped by an exception)."""
+        """Take the lock, run, and write the summary (also for a run stopped by an exception).
+
+        A stop signal ends the run with status ``interrupted`` and exit code 128 + its number.
+        """
+        with stop_on_signals():
+            return self._run_guarded()
+
+    def _interrupted(self, exc: Interrupted, *, last: bool = True) -> int:
+        log.error("%s", exc)
+        self.summary.error = str(exc)
+        self.summary.write(self.state, "interrupted", exc.exit_code, last=last)
+        return exc.exit_code
+
+    def _run_guarded(self) -> int:
         try:
             waited = time.monotonic()
             timeout = self.options.lock_timeout
@@ -178,6 +195,8 @@ class Reprocess:
                 self.summary.timing("lock_wait_seconds", waited)
                 try:
                     return self._run_locked()
+                except Interrupted as exc:
+                    return self._interrupted(exc)
                 except AlsigError as exc:  # a registry or config this run cannot use
                     return self._stopped(str(exc), "config_error", EXIT_USAGE)
                 except Exception as exc:  # a bug: one line here, the traceback in a file
@@ -195,6 +214,8 @@ class Reprocess:
             self.summary.error = str(exc)
             self.summary.write(self.state, "locked", EXIT_LOCKED, last=False)
             return EXIT_LOCKED
+        except Interrupted as exc:  # while waiting for the lock: last_run.json is the holder's
+            return self._interrupted(exc, last=False)
 
     def _stopped(self, message: str, status: str, code: int) -> int:
         """Log ``message`` (one line), record it in the summary and return ``code``."""
@@ -214,12 +235,14 @@ class Reprocess:
             return EXIT_DISCOVERY
         start = time.monotonic()
         status_before = {a: e.status for a, e in registry.entries.items()}
+        self.summary.datasets["files_changed"] = check_server_files(
+            registry, cache_dir=self.cache_dir, geo=self.geo
+        )
         to_process = queue_series(
             registry,
             overrides=self.overrides,
             settings=self.settings,
             geo=self.geo,
-            state=self.state,
             cache_dir=self.cache_dir,
         )
         self.summary.timing("curation_check_seconds", start)
@@ -322,6 +345,7 @@ class Reprocess:
         targets = self.configs.targets_for(config)
         result = self.workflow.run(config, targets, forcerun)
         self.summary.record_snakemake(phase, result, list(config["datasets"]), targets)
+        result.raise_if_interrupted(phase)
         return find_failures(
             result,
             config["datasets"],

@@ -25,6 +25,8 @@ EXIT_DATASETS_FAILED = 1  # the run finished; at least one dataset (or the catal
 EXIT_USAGE = 2  # unreadable config / bad settings
 EXIT_DISCOVERY = 3  # E-utilities unreachable after retries; registry untouched
 EXIT_LOCKED = 75  # another run holds the lock (EX_TEMPFAIL): try again at the next slot
+# a run stopped by a signal: status "interrupted", exit 128 + the signal number (143 SIGTERM),
+# alsig.ops.workflow.Interrupted.exit_code
 
 
 #: The run's counts (``counts`` of last_run.json; ``registry`` is added when the run got there).

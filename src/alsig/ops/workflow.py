@@ -1,6 +1,9 @@
-"""Running snakemake for a reprocessing run, and which datasets failed.
+"""Running snakemake for a reprocessing run, which datasets failed, and stopping on a signal.
 
-Failures are read from snakemake's log and ``--summary``.
+Failures are read from snakemake's log and ``--summary``. Within :func:`stop_on_signals` a stop
+signal (SIGTERM from Slurm or a cron timeout, SIGINT, SIGHUP) raises :class:`Interrupted`; while
+snakemake runs it is passed on to snakemake instead, the run waits for snakemake to stop, and
+:meth:`SnakemakeRun.raise_if_interrupted` then ends the run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,15 +26,140 @@ from alsig.io import write_text
 
 log = logging.getLogger(__name__)
 
+#: signals that stop a run: Slurm (scancel, time limit) and cron timeouts send SIGTERM
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: what snakemake is sent for each: SIGHUP would kill it outright (no handler), SIGTERM makes it
+#: finish the running jobs and exit; SIGINT (Ctrl-C) makes it cancel them
+FORWARDED_AS = {
+    signal.SIGTERM: signal.SIGTERM,
+    signal.SIGINT: signal.SIGINT,
+    signal.SIGHUP: signal.SIGTERM,
+}
+
+
+class Interrupted(Exception):
+    """A stop signal ended the run; ``exit_code`` is 128 + its number (the shell's convention).
+
+    Parameters
+    ----------
+    signum
+        The signal received.
+    during
+        What the run was doing, for the message.
+    """
+
+    def __init__(self, signum: int, during: str = "") -> None:
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(
+            f"stopped by {self.signal_name}{' ' + during if during else ''}: no further step "
+            "was started and no series was marked failed; series not finished stay queued and "
+            "the next run resumes them"
+        )
+
+
+@dataclass
+class StopHandler:
+    """The handler of :data:`STOP_SIGNALS` while :func:`stop_on_signals` is active.
+
+    With a snakemake ``child`` running the signal is passed on to it (the run waits for it);
+    otherwise the first signal raises :class:`Interrupted` and later ones are ignored, so that
+    the summary of the stopped run is still written.
+    """
+
+    received: int | None = None
+    child: subprocess.Popen[bytes] | None = None
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        """Handle one stop signal (see the class).
+
+        Raises
+        ------
+        Interrupted
+            At the first signal while no snakemake runs.
+        """
+        first = self.received is None
+        if first:
+            self.received = signum
+        if self.child is not None and self.child.poll() is None:
+            if first:
+                log.warning(
+                    "received %s: passing it on to snakemake (pid %d) and waiting for it to stop",
+                    signal.Signals(signum).name,
+                    self.child.pid,
+                )
+            self.child.send_signal(FORWARDED_AS.get(signal.Signals(signum), signum))
+            return
+        if first:
+            raise Interrupted(signum)
+        log.warning("received %s again: already stopping", signal.Signals(signum).name)
+
+
+_active_handlers: list[StopHandler] = []
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopHandler]:
+    """Within the block, a stop signal raises :class:`Interrupted` (or goes to snakemake).
+
+    Nested use shares the outer handler. Outside the main thread (no signal handlers) the block
+    runs unguarded.
+
+    Yields
+    ------
+    StopHandler
+        The handler (``received``: the first signal, or None).
+    """
+    if _active_handlers:
+        yield _active_handlers[-1]
+        return
+    handler = StopHandler()
+    previous = {}
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            previous[signum] = signal.signal(signum, handler)
+    _active_handlers.append(handler)
+    try:
+        yield handler
+    finally:
+        _active_handlers.remove(handler)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
 
 @dataclass
 class SnakemakeRun:
-    """One snakemake call: exit status, wall time, log file and command line."""
+    """One snakemake call: exit status, wall time, log file and command line.
+
+    ``interrupted`` is the stop signal received while it ran (passed on to it), or None.
+    """
 
     returncode: int
     seconds: float
     log: Path
     command: list[str]
+    interrupted: int | None = None
+
+    def raise_if_interrupted(self, phase: str) -> None:
+        """Raise :class:`Interrupted` when a stop signal arrived while snakemake ran.
+
+        Parameters
+        ----------
+        phase
+            The run's phase, for the message.
+
+        Raises
+        ------
+        Interrupted
+            Naming the signal, the phase and the snakemake log.
+        """
+        if self.interrupted is not None:
+            raise Interrupted(
+                self.interrupted,
+                f"while snakemake ran (phase {phase}; snakemake exited {self.returncode}, "
+                f"log {self.log})",
+            )
 
 
 @dataclass
@@ -79,32 +207,32 @@ def run_snakemake(
     """Run snakemake, output appended to ``log_path``.
 
     ``keep_fds`` (the lock file) are inherited, so a snakemake that outlives a killed parent
-    still holds the reprocess lock and no second run can start beside it. SIGTERM/SIGHUP (cron
-    or Slurm stopping the run) are forwarded so snakemake stops its jobs and cleans up.
+    still holds the reprocess lock and no second run can start beside it. A stop signal (cron or
+    Slurm stopping the run, Ctrl-C) is passed on once (snakemake runs in its own process group,
+    so a terminal's Ctrl-C reaches it only through alsig), and the call waits for snakemake to
+    stop; the result's ``interrupted`` names the signal.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     log.info("running: %s (log %s)", " ".join(command), log_path)
-    with open(log_path, "a") as handle:
+    with open(log_path, "a") as handle, stop_on_signals() as stop:
         handle.write(f"\n$ {' '.join(command)}\n")
         handle.flush()
         proc = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, cwd=cwd, pass_fds=keep_fds
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            pass_fds=keep_fds,
+            process_group=0,
         )
-        forwarded = {}
-
-        def forward(signum, _frame):
-            proc.send_signal(signum)
-
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(ValueError):  # not the main thread: no handlers
-                forwarded[signum] = signal.signal(signum, forward)
+        stop.child = proc
         try:
             returncode = proc.wait()
         finally:
-            for signum, previous in forwarded.items():
-                signal.signal(signum, previous)
-    return SnakemakeRun(returncode, round(time.monotonic() - start, 3), log_path, command)
+            stop.child = None
+    seconds = round(time.monotonic() - start, 3)
+    return SnakemakeRun(returncode, seconds, log_path, command, stop.received)
 
 
 def pending_outputs(command: list[str], cwd: Path) -> list[dict[str, str]] | None:
@@ -302,7 +430,11 @@ class Workflow:
             self.snakefile, self.workdir, self.config_path, self.cores, args, targets
         )
         result = run_snakemake(command, self.log_path, self.workdir, self.keep_fds)
-        if result.returncode != 0 and "LockException" in _this_call(result):
+        if (
+            result.interrupted is None
+            and result.returncode != 0
+            and "LockException" in _this_call(result)
+        ):
             # A killed earlier run left snakemake's directory lock; we hold our own flock, so no
             # other reprocess run is using this directory.
             log.warning("removing a stale snakemake lock in %s", self.workdir)

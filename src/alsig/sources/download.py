@@ -9,8 +9,13 @@
 - the body goes to a temporary file in the destination folder, is checked (``Content-Length``
   when the server sends one; a ``.gz`` file must be one complete gzip stream, so a truncated
   download is never used) and only then renamed onto ``dest`` (atomic on POSIX);
-- a sidecar ``<dest>.json`` records url, size, sha256, retrieval time and attempts;
-- cache: when ``dest`` and a sidecar for the same URL, size and sha256 exist, nothing is requested.
+- a sidecar ``<dest>.json`` records url, size, sha256, retrieval time, attempts and the
+  server's ``Last-Modified`` / ``ETag`` of the file;
+- cache: when ``dest`` and a sidecar for the same URL, size and sha256 exist, nothing is requested
+  (``refresh=True`` downloads again, replacing the old copy only once the new one is complete).
+
+:func:`server_change` asks the server (HTTP HEAD) whether a cached file changed since it was
+downloaded: ``Last-Modified`` and size, or the ``ETag`` when the server sends no ``Last-Modified``.
 
 Temporary files are named ``.<name>.part-<host>-<pid>-<random>``; leftovers from a killed run on
 this host are removed by the next fetch of the same file, and are never mistaken for ``dest``.
@@ -39,6 +44,7 @@ from alsig.sources.http import (
     Transient,
     Unreachable,
     check_length,
+    head,
     open_url,
     with_retries,
 )
@@ -48,7 +54,7 @@ log = logging.getLogger(__name__)
 #: Downloads wait longer for a busy server than API calls do.
 MAX_RETRY_AFTER = 120.0
 CHUNK = 1 << 20
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2  # 2: etag, last_modified
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class Download:
     retrieved_at: str
     attempts: int
     cached: bool = False
+    last_modified: str = ""
+    etag: str = ""
 
     def sidecar(self) -> dict[str, Any]:
         """Return the sidecar record of this download.
@@ -148,6 +156,8 @@ def cached(url: str, dest: str | os.PathLike[str]) -> Download | None:
         retrieved_at=str(meta.get("retrieved_at", "")),
         attempts=int(meta.get("attempts", 0)),
         cached=True,
+        last_modified=str(meta.get("last_modified") or ""),
+        etag=str(meta.get("etag") or ""),
     )
 
 
@@ -159,6 +169,7 @@ def fetch(
     retries: int = 5,
     backoff: float = 2.0,
     max_retry_after: float = MAX_RETRY_AFTER,
+    refresh: bool = False,
 ) -> Download:
     """Download ``url`` to ``dest`` (cached, verified, atomic); see the module docstring.
 
@@ -168,6 +179,9 @@ def fetch(
         The file's URL, and where it goes (``<dest>.json`` is its sidecar).
     timeout, retries, backoff, max_retry_after
         As for :class:`alsig.sources.http.RetryPolicy` (``retries`` after the first attempt).
+    refresh
+        Download even when the cache has the file (the old copy stays until the new one is
+        complete, and when the download fails).
 
     Returns
     -------
@@ -181,7 +195,7 @@ def fetch(
         ``dest`` is then left untouched (absent when it was absent).
     """
     dest = Path(dest)
-    hit = cached(url, dest)
+    hit = None if refresh else cached(url, dest)
     if hit is not None:
         log.info("cached: %s (%d bytes, sha256 %s) for %s", dest, hit.size, hit.sha256[:12], url)
         return hit
@@ -191,12 +205,12 @@ def fetch(
         timeout=timeout, retries=retries, backoff=backoff, max_retry_after=max_retry_after
     )
 
-    def attempt(number: int) -> tuple[tuple[int, str], int]:
+    def attempt(number: int) -> tuple[tuple[int, str, Any], int]:
         log.info("GET %s -> %s (attempt %d of %d)", url, dest, number, policy.attempts)
         return _attempt(url, dest, policy), number
 
     try:
-        (size, digest), attempts = with_retries(url, attempt, policy)
+        (size, digest, headers), attempts = with_retries(url, attempt, policy)
     except Refused as exc:
         raise AlsigError(
             f"download of {url} failed: HTTP {exc.status} {exc.reason}; "
@@ -213,10 +227,10 @@ def fetch(
             "downloads are cached), raise `geo.retries` / `geo.timeout_seconds`, or check "
             f"`geo.download_base_url` / `geo.series_base_url`. Nothing was written to {dest}."
         ) from None
-    return _record(url, dest, size, digest, attempts)
+    return _record(url, dest, size, digest, attempts, headers)
 
 
-def _record(url: str, dest: Path, size: int, digest: str, attempts: int) -> Download:
+def _record(url: str, dest: Path, size: int, digest: str, attempts: int, headers: Any) -> Download:
     """Record a finished download and write it as the file's sidecar."""
     record = Download(
         url=url,
@@ -225,18 +239,22 @@ def _record(url: str, dest: Path, size: int, digest: str, attempts: int) -> Down
         sha256=digest,
         retrieved_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         attempts=attempts,
+        last_modified=headers.get("Last-Modified") or "",
+        etag=headers.get("ETag") or "",
     )
     write_text(json.dumps(record.sidecar(), indent=2) + "\n", sidecar_path(dest))
     log.info("downloaded %s: %d bytes, sha256 %s, %d attempt(s)", dest, size, digest, attempts)
     return record
 
 
-def fetch_geo(url: str, dest: str | os.PathLike[str], geo: Mapping[str, Any]) -> Download:
+def fetch_geo(
+    url: str, dest: str | os.PathLike[str], geo: Mapping[str, Any], *, refresh: bool = False
+) -> Download:
     """:func:`fetch` with the timeout, retries and backoff of the config's ``geo:`` section.
 
     Parameters
     ----------
-    url, dest
+    url, dest, refresh
         As for :func:`fetch`.
     geo
         The ``geo:`` section with its defaults (``alsig.settings.section(config, "geo")``).
@@ -251,7 +269,60 @@ def fetch_geo(url: str, dest: str | os.PathLike[str], geo: Mapping[str, Any]) ->
         timeout=geo["timeout_seconds"],
         retries=geo["retries"],
         backoff=geo["backoff_seconds"],
+        refresh=refresh,
     )
+
+
+def server_change(dest: str | os.PathLike[str], policy: RetryPolicy) -> str:
+    """Ask the server (HTTP HEAD) whether a downloaded file changed since it was downloaded.
+
+    Compared with what the sidecar recorded: ``Last-Modified`` and the size
+    (``Content-Length``); the ``ETag`` only when ``Last-Modified`` cannot be compared
+    (load-balanced servers may give one file different ETags). A sidecar written before alsig
+    recorded these headers has the size only.
+
+    Parameters
+    ----------
+    dest
+        The downloaded file (with its sidecar).
+    policy
+        Timeout and retries of the HEAD request.
+
+    Returns
+    -------
+    str
+        What differs (``Last-Modified 'Fri, ...' -> 'Mon, ...'; size 3125 -> 3130 bytes``); empty
+        when nothing does.
+
+    Raises
+    ------
+    AlsigError
+        The file has no sidecar, the server refused the HEAD (e.g. HTTP 404, or 405: it does not
+        answer HEAD), or it could not be reached; or it sends none of these headers, so a change
+        cannot be seen.
+    """
+    meta = read_sidecar(dest)
+    if meta is None or not meta.get("url"):
+        raise AlsigError(f"{dest} has no download record ({sidecar_path(dest)}): cannot check it")
+    headers = head(str(meta["url"]), policy, {"Accept-Encoding": "identity"})
+    modified, before_modified = headers.get("Last-Modified"), meta.get("last_modified")
+    etag, before_etag = headers.get("ETag"), meta.get("etag")
+    length = headers.get("Content-Length")
+    differences = []
+    if modified and before_modified:
+        if modified != before_modified:
+            differences.append(f"Last-Modified {before_modified!r} -> {modified!r}")
+    elif etag and before_etag and etag != before_etag:
+        differences.append(f"ETag {before_etag} -> {etag}")
+    if length is not None and length.isdigit():
+        if int(length) != meta.get("size"):
+            differences.append(f"size {meta.get('size')} -> {length} bytes")
+    elif not (modified and before_modified) and not (etag and before_etag):
+        raise AlsigError(
+            f"cannot tell whether {meta['url']} changed: the server sent no Last-Modified, ETag "
+            "or Content-Length to compare with the download record"
+        )
+    return "; ".join(differences)
 
 
 def _refusal_hint(status: int) -> str:
@@ -263,8 +334,11 @@ def _refusal_hint(status: int) -> str:
     }.get(status, "this is not a transient error, so it was not retried; check the URL")
 
 
-def _attempt(url: str, dest: Path, policy: RetryPolicy) -> tuple[int, str]:
-    """One GET into a temp file, verified and renamed onto ``dest``; returns (size, sha256)."""
+def _attempt(url: str, dest: Path, policy: RetryPolicy) -> tuple[int, str, Any]:
+    """One GET into a temp file, verified and renamed onto ``dest``.
+
+    Returns (size, sha256, response headers).
+    """
     part = _part_path(dest)
     try:
         with open_url(url, policy, {"Accept-Encoding": "identity"}) as response:
@@ -275,7 +349,8 @@ def _attempt(url: str, dest: Path, policy: RetryPolicy) -> tuple[int, str]:
                 checker.finish(size)
             os.chmod(part, 0o644)
             os.replace(part, dest)
-        return size, digest
+            headers = response.headers
+        return size, digest, headers
     finally:
         part.unlink(missing_ok=True)
 

@@ -1,4 +1,4 @@
-"""HTTP GET with retries: the one retry loop behind every request alsig makes.
+"""HTTP GET (and HEAD) with retries: the one retry loop behind every request alsig makes.
 
 Retried: connection errors, timeouts, dropped or incomplete responses, HTTP 429 (honouring a
 ``Retry-After`` of seconds, capped) and 5xx, with exponential backoff (``backoff * 2**(k-1)``
@@ -7,7 +7,8 @@ seconds before retry ``k``). Not retried: other 4xx, which end the loop at once.
 :func:`with_retries` runs one caller-supplied attempt per try; an attempt opens the URL with
 :func:`open_url` (which sorts failures into :class:`Transient` and :class:`Refused`) and reads the
 body its own way: :func:`get_bytes` into memory (NCBI E-utilities JSON),
-:func:`alsig.sources.download.fetch` into a verified temporary file. Every error names the URL.
+:func:`alsig.sources.download.fetch` into a verified temporary file; :func:`head` reads the
+headers only (has a file changed on the server?). Every error names the URL.
 """
 
 from __future__ import annotations
@@ -152,9 +153,12 @@ def retry_after(headers: Any, cap: float) -> float | None:
 
 @contextlib.contextmanager
 def open_url(
-    url: str, policy: RetryPolicy, headers: Mapping[str, str] | None = None
+    url: str,
+    policy: RetryPolicy,
+    headers: Mapping[str, str] | None = None,
+    method: str = "GET",
 ) -> Iterator[http.client.HTTPResponse]:
-    """Open a GET of ``url`` for the ``with`` block, sorting its failures.
+    """Open a GET (or ``method``) of ``url`` for the ``with`` block, sorting its failures.
 
     Failures, also while the block reads the body, become :class:`Transient` (worth another
     attempt), :class:`Refused` (not) or :class:`Unreachable` (no network).
@@ -167,6 +171,8 @@ def open_url(
         Its ``timeout`` (per socket operation) and ``max_retry_after`` are used.
     headers
         Request headers besides the user agent.
+    method
+        ``GET``, or ``HEAD`` for the headers only.
 
     Yields
     ------
@@ -182,7 +188,9 @@ def open_url(
     Unreachable
         The host name does not resolve.
     """
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": USER_AGENT, **(headers or {})}, method=method
+    )
     try:
         with urllib.request.urlopen(request, timeout=policy.timeout) as response:
             yield response
@@ -330,4 +338,44 @@ def get_bytes(
         raise HttpStatusError(
             f"GET {url} failed after {exc.attempts} attempt(s); last error: {exc.problem}. "
             "The server may be down or rate-limiting: try again later (the scheduled run will)."
+        ) from None
+
+
+def head(url: str, policy: RetryPolicy, headers: Mapping[str, str] | None = None) -> Any:
+    """HEAD ``url`` (retrying transient failures) and return the response headers.
+
+    Parameters
+    ----------
+    url
+        The URL.
+    policy
+        Timeout, retries and backoff.
+    headers
+        Extra request headers.
+
+    Returns
+    -------
+    email.message.Message
+        The headers (``.get("Last-Modified")``, ...).
+
+    Raises
+    ------
+    HttpStatusError
+        The server refused (with ``status``, e.g. 404 or 405: no HEAD), or every attempt failed.
+    """
+
+    def attempt(number: int) -> Any:
+        with open_url(url, policy, headers, method="HEAD") as response:
+            log.debug("HEAD %s (attempt %d)", url, number)
+            return response.headers
+
+    try:
+        return with_retries(url, attempt, policy)
+    except Refused as exc:
+        raise HttpStatusError(f"HEAD {url}: HTTP {exc.status} {exc.reason}", exc.status) from None
+    except Unreachable as exc:
+        raise HttpStatusError(str(exc)) from None
+    except GaveUp as exc:
+        raise HttpStatusError(
+            f"HEAD {url} failed after {exc.attempts} attempt(s); last error: {exc.problem}"
         ) from None
