@@ -10,7 +10,7 @@ reprocessing"). Run the workflow itself with ``snakemake``.
 
 Exit codes, the same for every subcommand: 0 ok, 1 the work failed, 2 bad usage or config,
 3 the network (NCBI) could not be reached; ``reprocess`` also uses 75 (another run holds the
-lock).
+lock) and 128 + N (stopped by signal N: 143 SIGTERM, 130 SIGINT).
 
 Each subcommand imports its application (:mod:`alsig.newsamples`, :mod:`alsig.ops`,
 :mod:`alsig.signatures`) when it runs: they load anndata, polars and the HTTP machinery, which
@@ -35,7 +35,7 @@ DESCRIPTION = (
 )
 EPILOG = (
     "Exit codes: 0 ok; 1 the work failed; 2 bad usage or config; 3 the network could not be "
-    "reached; reprocess: 75 another run holds the lock."
+    "reached; reprocess: 75 another run holds the lock, 128+N stopped by signal N."
 )
 API_KEY_HELP = (
     "NCBI API key. Prefer the environment variable NCBI_API_KEY: a key on the command line is "
@@ -447,8 +447,8 @@ def _add_reprocess(commands) -> None:
         "reprocess",
         help="discover -> update registry -> run the DAG for new/changed series (cron/scrontab)",
         description="Exit codes: 0 ok or nothing to do; 1 a dataset (or the catalog) failed; "
-        "2 bad config, registry or --force; 3 discovery failed (registry unchanged); 75 another run holds "
-        "the lock.",
+        "2 bad config, registry or --force; 3 discovery failed (registry unchanged); 75 another "
+        "run holds the lock; 128+N stopped by signal N (143 SIGTERM, 130 SIGINT).",
     )
     rep.add_argument("--config", default="config/reprocess.yaml", help="base config")
     rep.add_argument("--workdir", default=".", help="project directory (results/ lives here)")
