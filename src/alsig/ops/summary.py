@@ -18,7 +18,9 @@ from alsig.ops.workflow import SnakemakeRun
 
 log = logging.getLogger(__name__)
 
-SUMMARY_VERSION = 1
+#: 2: statuses config_error and interrupted; counts always complete; datasets.missing,
+#: datasets.files_changed and warnings
+SUMMARY_VERSION = 2
 
 EXIT_OK = 0
 EXIT_DATASETS_FAILED = 1  # the run finished; at least one dataset (or the catalog) failed
