@@ -247,7 +247,11 @@ def report(models: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("ALSIG_SHARED_DATA", ROOT.parent / "shared" / "data")),
+    )
     parser.add_argument("--model", choices=sorted(REFERENCE_SETTINGS), help="refit this model")
     parser.add_argument("--shares", type=float, nargs="+", default=[0.5, 0.75])
     parser.add_argument("--repeats", type=int, default=5)

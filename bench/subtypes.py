@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,7 @@ START = "<!-- workflow run: bench/subtypes.py -->"
 END = "<!-- end of workflow run -->"
 DATASETS = ("GSE124439", "GSE122649", "GSE67196")
 CALLS = (*CLASSES, "unassigned", "out_of_reference")
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("ALSIG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 MODEL_COMMIT = "5cba4ac90c254521e522c0065c7f5118ebf89dd5"
 
 

@@ -13,6 +13,7 @@ Usage: python scripts/build_demo.py [--shared ../shared] [--n-genes 6000]
 
 import argparse
 import gzip
+import os
 import re
 from pathlib import Path
 from typing import IO, cast
@@ -21,7 +22,13 @@ import polars as pl
 
 root = Path(__file__).resolve().parents[1]
 parser = argparse.ArgumentParser()
-parser.add_argument("--shared", type=Path, default=root.parent / "shared")
+parser.add_argument(
+    "--shared",
+    type=Path,
+    default=Path(os.environ["ALSIG_SHARED_DATA"]).parent
+    if "ALSIG_SHARED_DATA" in os.environ
+    else root.parent / "shared",
+)
 parser.add_argument("--n-genes", type=int, default=6000)
 args = parser.parse_args()
 data = args.shared / "data"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 from pathlib import Path
 from typing import TypedDict
 
@@ -117,7 +118,11 @@ def write_gmt_gz(sets: dict[str, list[str]], descriptions: dict[str, str], path:
 def main() -> None:
     """Rebuild the shipped collections and their manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=Path(os.environ.get("ALSIG_SHARED_DATA", ROOT.parent / "shared" / "data")),
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "genesets")
     args = parser.parse_args()
     gene_map = GeneMap.load()

@@ -283,7 +283,11 @@ def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Build the shipped subtype models (``--check``: compare a rebuild); return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("ALSIG_SHARED_DATA", ROOT.parent / "shared" / "data")),
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "subtypes")
     parser.add_argument(
         "--check",
