@@ -18,7 +18,13 @@ from typing import Any
 from alsig.errors import AlsigError
 from alsig.ops.registry import Registry
 from alsig.sources import geo_layout
-from alsig.sources.download import fetch_geo, read_sidecar, server_change, sidecar_path
+from alsig.sources.download import (
+    fetch_geo,
+    geo_retry_policy,
+    read_sidecar,
+    server_change,
+    sidecar_path,
+)
 from alsig.sources.http import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -70,13 +76,11 @@ def refresh_cached(accession: str, *, cache_dir: Path, geo: Mapping[str, Any]) -
     AlsigError
         A download failed (naming its URL).
     """
-    names = []
-    for path in cached_downloads(cache_dir / accession):
-        meta = read_sidecar(path) or {}
-        if meta.get("url"):
-            fetch_geo(str(meta["url"]), path, geo, refresh=True)
-            names.append(path.name)
-    return names
+    files = [
+        p for p in cached_downloads(cache_dir / accession) if (read_sidecar(p) or {}).get("url")
+    ]
+    _download_again(files, geo)
+    return [path.name for path in files]
 
 
 def _changes(files: list[Path], policy: RetryPolicy) -> dict[Path, str]:
@@ -129,9 +133,7 @@ def check_server_files(
     dict of str to str
         accession -> what changed (the registry's new ``reason``).
     """
-    policy = RetryPolicy(
-        timeout=geo["timeout_seconds"], retries=geo["retries"], backoff=geo["backoff_seconds"]
-    )
+    policy = geo_retry_policy(geo)
     found: dict[str, str] = {}
     for entry in registry.entries.values():
         if entry.status == "excluded":

@@ -178,12 +178,6 @@ class Reprocess:
         with stop_on_signals():
             return self._run_guarded()
 
-    def _interrupted(self, exc: Interrupted, *, last: bool = True) -> int:
-        log.error("%s", exc)
-        self.summary.error = str(exc)
-        self.summary.write(self.state, "interrupted", exc.exit_code, last=last)
-        return exc.exit_code
-
     def _run_guarded(self) -> int:
         try:
             waited = time.monotonic()
@@ -196,7 +190,7 @@ class Reprocess:
                 try:
                     return self._run_locked()
                 except Interrupted as exc:
-                    return self._interrupted(exc)
+                    return self._stopped(str(exc), "interrupted", exc.exit_code)
                 except AlsigError as exc:  # a registry or config this run cannot use
                     return self._stopped(str(exc), "config_error", EXIT_USAGE)
                 except Exception as exc:  # a bug: one line here, the traceback in a file
@@ -209,20 +203,21 @@ class Reprocess:
                     with contextlib.suppress(Exception):
                         self.summary.write(self.state, "error", EXIT_DATASETS_FAILED)
                     raise
+        # without the lock, last_run.json is the holder's: only this run's own record is written
         except LockedError as exc:
-            log.error("%s", exc)
-            self.summary.error = str(exc)
-            self.summary.write(self.state, "locked", EXIT_LOCKED, last=False)
-            return EXIT_LOCKED
-        except Interrupted as exc:  # while waiting for the lock: last_run.json is the holder's
-            return self._interrupted(exc, last=False)
+            return self._stopped(str(exc), "locked", EXIT_LOCKED, last=False)
+        except Interrupted as exc:  # while waiting for the lock
+            return self._stopped(str(exc), "interrupted", exc.exit_code, last=False)
 
-    def _stopped(self, message: str, status: str, code: int) -> int:
-        """Log ``message`` (one line), record it in the summary and return ``code``."""
+    def _stopped(self, message: str, status: str, code: int, *, last: bool = True) -> int:
+        """Log ``message`` (one line), record it in the summary and return ``code``.
+
+        ``last``: also as ``last_run.json`` (not when another run holds the lock).
+        """
         log.error("%s", message)
         self.summary.error = message
         with contextlib.suppress(Exception):  # the summary's disk may be what failed
-            self.summary.write(self.state, status, code)
+            self.summary.write(self.state, status, code, last=last)
         return code
 
     def _run_locked(self) -> int:

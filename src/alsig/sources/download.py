@@ -273,6 +273,23 @@ def fetch_geo(
     )
 
 
+def geo_retry_policy(geo: Mapping[str, Any]) -> RetryPolicy:
+    """Return the timeout, retries and backoff of the config's ``geo:`` section as a policy.
+
+    Parameters
+    ----------
+    geo
+        The ``geo:`` section with its defaults.
+
+    Returns
+    -------
+    RetryPolicy
+    """
+    return RetryPolicy(
+        timeout=geo["timeout_seconds"], retries=geo["retries"], backoff=geo["backoff_seconds"]
+    )
+
+
 def server_change(dest: str | os.PathLike[str], policy: RetryPolicy) -> str:
     """Ask the server (HTTP HEAD) whether a downloaded file changed since it was downloaded.
 
