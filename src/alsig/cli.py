@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import alsig
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NETWORK = 0, 1, 2, 3
 DESCRIPTION = (
@@ -215,9 +215,7 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     pending = pending_jobs(dry.stdout + dry.stderr)
     if pending:
-        shown = ", ".join(pending[:10]) + (
-            f" and {len(pending) - 10} more" if len(pending) > 10 else ""
-        )
+        shown = name_some(pending)
         what = "warning" if args.allow_stale else "error"
         print(
             f"alsig report: {what}: the outputs of {config_path} in '{run.output_dir}' are not up "

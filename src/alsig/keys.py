@@ -37,6 +37,10 @@ SEX_DECISION = "sex_decision"
 QC_EXCLUSION = "qc_exclusion"
 #: The QC flags a sample carries into the score tables.
 QC_FLAG = "qc_flag"
+#: How many libraries QC's replicate collapse (``qc.collapse_by``) summed into this sample.
+N_COLLAPSED = "n_collapsed"
+#: The ids of those libraries, joined by ``;``.
+COLLAPSED_SAMPLES = "collapsed_samples"
 
 # --- var: one row per gene ---------------------------------------------------------------------
 #: Ingest's gene identifier (Entrez / Ensembl) of each symbol.

@@ -130,12 +130,12 @@ CASES = [
     Case(
         "sheet_missing_a_sample",
         tiny_dataset("counts_ok.tsv", "samples_missing_sample.tsv"),
-        message=("count-matrix column(s)", "are not in the sample sheet", "['S4']"),
+        message=("count-matrix column(s)", "are not in the sample sheet", ": 'S4'."),
     ),
     Case(
         "sheet_with_extra_sample",
         tiny_dataset("counts_ok.tsv", "samples_extra_sample.tsv"),
-        message=("sample(s) in the sample sheet", "are not columns of the count matrix", "['S5']"),
+        message=("sample(s) in the sample sheet", "are not columns of the count matrix", ": 'S5'."),
     ),
     Case(
         "estimated_counts",

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.validation import (
     as_missing,
     canonical_plan,
@@ -73,6 +73,15 @@ def test_sheet_values_have_more_missing_spellings_than_ids():
         assert is_missing_value(value) and not is_missing_id(value)
     assert all(is_spreadsheet_error(e) for e in EXCEL_ERRORS)
     assert not is_spreadsheet_error("#1 batch")
+
+
+def test_messages_name_at_most_ten_values_then_say_how_many_more():
+    assert name_some(["a", "b"]) == "a, b"
+    assert name_some(f"S{i}" for i in range(1, 13)) == (
+        "S1, S2, S3, S4, S5, S6, S7, S8, S9, S10 and 2 more"
+    )
+    assert name_some(["x\u200b", "y"], limit=1, sep="; ", show=repr) == "'x\\u200b' and 1 more"
+    assert name_some(range(2000), limit=1) == "0 and 1,999 more"
 
 
 def test_names_are_nfc_and_stripped_and_the_change_is_reported():

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.distributions import norm_ppf, norm_sf, t_ppf, t_sf
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 
 Z_95 = 1.959963984540054
 
@@ -217,7 +217,7 @@ def effect_with_and_without(
     if len(missing):
         raise AlsigError(
             f"cell-mix covariates are missing for {len(missing)} fitted sample(s) "
-            f"({missing[:5].tolist()}); compute them on exactly the design's samples."
+            f"({name_some(missing)}); compute them on exactly the design's samples."
         )
     frame = pd.concat([y.rename("_y"), covariates], axis=1).reindex(design.index)
     rows = frame.notna().all(axis=1).to_numpy()

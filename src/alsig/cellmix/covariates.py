@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 
 MAX_COVARIATES = 3
 DONORS_PER_COVARIATE = 10
@@ -98,7 +98,9 @@ def adjustment_covariates(
     else:
         missing = indices.index.difference(subjects.index)
         if len(missing):
-            raise AlsigError(f"no donor for samples {missing[:5].tolist()} of the cell indices.")
+            raise AlsigError(
+                f"no donor for {len(missing)} sample(s) of the cell indices: {name_some(missing)}."
+            )
         n_donors = int(subjects.loc[indices.index].nunique())
     allowed = min(max_covariates, n_donors // donors_per_covariate)
     sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])

@@ -45,7 +45,7 @@ import polars as pl
 from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks
 from alsig.cellmix.markers import N_MARKERS, MarkerLists, MarkerSelection, load_markers
 from alsig.distributions import rankdata
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.keys import EXPRESSED
 
 METHODS = ("rank", "mean_z", "median_z", "svd")
@@ -133,7 +133,7 @@ class CellIndexer:
         )
         self.values = data.to_numpy(dtype=float)  # a view of a float64 frame, not a copy
         if not np.isfinite(self.values).all():
-            bad = data.columns[~np.isfinite(self.values).all(axis=0)][:5].tolist()
+            bad = name_some(data.columns[~np.isfinite(self.values).all(axis=0)])
             raise AlsigError(
                 f"expression has missing or infinite values (genes {bad}); pass log-scale "
                 "expression (VST or log CPM) without missing values."
@@ -360,6 +360,6 @@ def log_cpm(counts: pd.DataFrame, prior_count: float = 1.0) -> pd.DataFrame:
     """
     library = counts.sum(axis=1).to_numpy(dtype=float)
     if (library <= 0).any():
-        empty = counts.index[library <= 0][:5].tolist()
+        empty = name_some(counts.index[library <= 0])
         raise AlsigError(f"samples {empty} have no counts; remove them before log CPM.")
     return np.log2(counts.div(library, axis=0) * 1e6 + prior_count)

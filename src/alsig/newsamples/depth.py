@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alsig.keys import N_COLLAPSED
 from alsig.settings import complete
 from alsig.stages.qc.flags import LOW_LIBRARY_SIZE, log_library_size
 from alsig.stages.qc.outliers import mad_outliers
-from alsig.stages.subtypes.calls import N_COLLAPSED
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.io import remove_interrupted_writes
 from alsig.ops.registry import utc_now
 
@@ -206,6 +206,6 @@ def clean_interrupted_writes(folder: Path) -> list[Path]:
             "temporary file(s) in %s (%s); the files being written kept their previous versions",
             len(removed),
             folder,
-            ", ".join(names[:10]) + (", ..." if len(names) > 10 else ""),
+            name_some(names),
         )
     return removed

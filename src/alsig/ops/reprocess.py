@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig import settings as alsig_settings
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.ops.config import (
     check_base_config,
     geo_overrides,
@@ -94,8 +94,6 @@ __all__ = [
 REPO = Path(__file__).resolve().parents[3]  # the checkout (src/alsig/ops/ -> .)
 #: the ingest output of a dataset (data contract); forced for series that changed on GEO
 INGEST_OUTPUT = "{output_dir}/{dataset}/counts.h5ad"
-#: accessions named in one message before "..."
-MAX_NAMED = 10
 
 
 class UsageError(AlsigError):
@@ -511,7 +509,7 @@ def forced_accessions(requested: Sequence[str], registry: Registry, config: Path
         elif accession not in forced:
             forced.append(accession)
     if problems:
-        tracked = ", ".join(known[:MAX_NAMED]) + (", ..." if len(known) > MAX_NAMED else "")
+        tracked = name_some(known)
         raise UsageError(
             "--force: "
             + " ".join(problems)
@@ -560,8 +558,7 @@ def search_warnings(observation: Observation, registry: Registry, *, n_found: in
         for a in observation.changed + observation.unchanged
         if registry.entries[a].status != "excluded"
     ]
-    named = ", ".join(f"{a} ({registry.entries[a].status})" for a in missing[:MAX_NAMED])
-    named += ", ..." if len(missing) > MAX_NAMED else ""
+    named = name_some(missing, show=lambda a: f"{a} ({registry.entries[a].status})")
     kept = (
         "kept as they are: a processed series stays processed and in the catalog (a GEO search "
         "hiccup must not drop data); to drop one, add it to reprocess.exclude"

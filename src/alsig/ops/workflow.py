@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from alsig.errors import name_some
 from alsig.io import write_text
 
 log = logging.getLogger(__name__)
@@ -386,7 +387,7 @@ def find_failures(
     if global_pending or not failures:
         problem = (
             f"snakemake failed (exit {result.returncode}); outputs not built: "
-            f"{global_pending[:5]}; see {result.log}"
+            f"{name_some(global_pending, limit=5)}; see {result.log}"
         )
     return Failures(failures, problem)
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import polars as pl
 
-from alsig.errors import AlsigError, where
+from alsig.errors import AlsigError, name_some, where
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def _characteristics(
             if column not in order:
                 order.append(column)
     if unspaced:
-        shown = ", ".join(unspaced[:10]) + (", ..." if len(unspaced) > 10 else "")
+        shown = name_some(unspaced)
         note = (
             f"{len(unspaced)} characteristics cell(s) written 'key:value' without a space after "
             f"the ':' were read as key and value like 'key: value': {shown}"

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from alsig.errors import name_some
 from alsig.validation.duplicates import case_variants
 from alsig.validation.tokens import is_missing_value, missing_kind
 
@@ -107,15 +108,16 @@ class NumericReading:
         -------
         str
         """
-        shown = ", ".join(f"{v!r} ({s})" for s, v in list(self.text.items())[:SHOWN_CELLS])
-        more = " ..." if len(self.text) > SHOWN_CELLS else ""
+        shown = name_some(
+            self.text.items(), limit=SHOWN_CELLS, show=lambda sv: f"{sv[1]!r} ({sv[0]})"
+        )
         comma = [v for v in self.text if _DECIMAL_COMMA.match(v)]
         hint = (
             f" ({comma[0]!r} has a decimal comma: write {comma[0].replace(',', '.')!r})"
             if comma
             else ""
         )
-        return f"{shown}{more}{hint}"
+        return f"{shown}{hint}"
 
 
 def read_numbers(values: pd.Series) -> NumericReading:

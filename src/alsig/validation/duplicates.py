@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 _SPACES = re.compile(r"\s+")
@@ -57,7 +57,7 @@ def check_unique(names: Sequence[str], where_text: str, what: str, fix: str) -> 
     """
     dups = repeated(names)
     if dups:
-        shown = ", ".join(repr(d) for d in dups[:10])
+        shown = name_some(dups, show=repr)
         raise AlsigError(f"{where_text}: duplicate {what}: {shown}. {fix}")
 
 

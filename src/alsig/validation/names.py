@@ -16,6 +16,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from alsig.errors import name_some
+
 #: characters that print as nothing: zero-width space / non-joiner / joiner, word joiner, the
 #: byte-order mark (zero-width no-break space), soft hyphen, Mongolian vowel separator,
 #: invisible operators and the bidirectional marks and embeddings (Unicode category Cf, less
@@ -113,10 +115,10 @@ class CleanedNames:
         """
         out = []
         if self.stripped and "stripped" in kinds:
-            shown = ", ".join(map(repr, self.stripped[:10]))
+            shown = name_some(self.stripped, show=repr)
             out.append(f"whitespace around {len(self.stripped)} {what} removed: {shown}")
         if self.normalised and "normalised" in kinds:
-            shown = ", ".join(map(repr, self.normalised[:10]))
+            shown = name_some(self.normalised, show=repr)
             out.append(
                 f"{len(self.normalised)} {what} normalised to Unicode NFC (same letters, "
                 f"other code points): {shown}"
@@ -141,7 +143,7 @@ def invisible_note(shown: list[str], what: str) -> str:
     -------
     str
     """
-    named = ", ".join(shown[:10]) + (", ..." if len(shown) > 10 else "")
+    named = name_some(shown)
     return (
         f"invisible character(s) (zero-width space, joiner, byte-order mark ...) removed from "
         f"{len(shown)} {what}: {named}"

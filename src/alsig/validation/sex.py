@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.validation.tokens import is_missing_value
 
 #: a spelling (lower case, no spaces) -> the canonical label
@@ -89,7 +89,7 @@ def read_sex(
         n_samples = sum(len(s) for s in unread.values())
         spelled = ", ".join(f"{v!r} x{len(group)}" for v, group in unread.items())
         named = [f"{s} ({v!r})" for v, group in unread.items() for s in group]
-        shown = ", ".join(named[:10]) + (", ..." if len(named) > 10 else "")
+        shown = name_some(named)
         raise AlsigError(
             f"{location}, column '{column}' (`sex`): {n_samples} sample(s) have a sex alsig "
             f"cannot read: {spelled} ({shown}). {HOW_TO_WRITE_SEX}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import polars as pl
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.validation.duplicates import case_variants
 from alsig.validation.names import clean_name, clean_names, invisible_note, without_invisible
 from alsig.validation.suggest import did_you_mean
@@ -155,14 +155,14 @@ def _check_ids(ids: list, column: str, location: str, lines, report: dict) -> No
             seen[value] = row
     if dups:
         rows = sorted({r for first, again, _ in dups for r in (first, again)})
-        shown = ", ".join(f"{_line(lines, r)} ({ids[r]!r})" for r in rows[:10])
+        shown = name_some(rows, show=lambda r: f"{_line(lines, r)} ({ids[r]!r})")
         raise AlsigError(
             f"{location}, column '{column}': duplicate sample ids at {shown}. "
             "Each sample must appear once."
         )
     variants = case_variants(ids)
     if variants:
-        shown = "; ".join(" / ".join(map(repr, g)) for g in variants[:10])
+        shown = name_some(variants, sep="; ", show=lambda g: " / ".join(map(repr, g)))
         report["case_variant_ids"] = [" / ".join(g) for g in variants]
         report["notes"].append(
             f"sample ids that differ only in letter case: {shown} (kept as different samples)"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.validation.advice import WORKFLOW
 
 
@@ -79,7 +79,7 @@ def check_libraries(
     empty = np.flatnonzero(~np.asarray(counts).any(axis=0))
     if len(empty):
         names = [sample_ids[int(i)] for i in empty]
-        shown = ", ".join(map(repr, names[:10])) + (" ..." if len(names) > 10 else "")
+        shown = name_some(names, show=repr)
         raise AlsigError(
             f"{location}: {len(names)} sample(s) have no counts in any {features} (an empty "
             f"library): {shown}. {remedy}"
@@ -141,11 +141,10 @@ def check_distinct_libraries(counts: np.ndarray, sample_ids: Sequence[str], loca
     groups = identical_columns(counts, sample_ids)
     if not groups:
         return
-    shown = "; ".join(" = ".join(map(repr, group)) for group in groups[:10])
-    more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
+    shown = name_some(groups, sep="; ", show=lambda group: " = ".join(map(repr, group)))
     raise AlsigError(
         f"{location}: {len(groups)} group(s) of sample columns hold identical counts in every "
-        f"gene: {shown}{more}. Two libraries never give identical counts (not even technical "
+        f"gene: {shown}. Two libraries never give identical counts (not even technical "
         "replicates): one column is a copy of another (a paste or export error), or one library "
         "is listed under two names. Put each sample's own counts in its column, or remove the "
         "copy from the count matrix and the sample sheet."

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.voom import kernels
 
 #: search grid of the mixed model: log of (donor variance / residual variance at the mean weight)
@@ -127,7 +127,9 @@ def subject_codes(subjects: Sequence) -> tuple[np.ndarray, int]:
     labels = pd.Series(list(subjects), dtype="object")
     if labels.isna().any():
         rows = np.flatnonzero(labels.isna().to_numpy()).tolist()
-        raise AlsigError(f"subject labels are missing for samples at rows {rows[:10]}.")
+        raise AlsigError(
+            f"subject labels are missing for {len(rows)} sample(s) at rows {name_some(rows)}."
+        )
     codes, uniques = pd.factorize(labels.astype(str))
     return codes.astype(np.int64), len(uniques)
 

@@ -14,6 +14,8 @@ from itertools import combinations
 
 import polars as pl
 
+from alsig.errors import name_some
+
 #: What identifies a library across datasets besides its id (QC's sample_qc.tsv columns).
 LIBRARY_FINGERPRINT = ("total_counts", "n_genes_detected")
 #: Shared samples named per pair of datasets; the rest are counted.
@@ -67,6 +69,6 @@ def overlap_note(shared: Mapping[tuple[str, str], list[str]]) -> str:
     """
     parts = []
     for (a, b), samples in shared.items():
-        named = ", ".join(samples[:MAX_NAMED]) + (", ..." if len(samples) > MAX_NAMED else "")
+        named = name_some(samples, limit=MAX_NAMED)
         parts.append(f"not independent: {a} and {b} share {len(samples)} samples ({named})")
     return "; ".join(parts)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from alsig.errors import AlsigError, where
+from alsig.errors import AlsigError, name_some, where
 from alsig.validation import (
     case_variants,
     clean_names,
@@ -182,7 +182,7 @@ def _drop_summary_rows(ids: list[str], report: dict[str, Any]) -> np.ndarray:
     if summary.any():
         names = [ids[i] for i in np.flatnonzero(summary)]
         report["summary_rows_dropped"] = names
-        shown = ", ".join(map(repr, names[:10])) + (" ..." if len(names) > 10 else "")
+        shown = name_some(names, show=repr)
         report["notes"].append(
             f"{len(names)} read-accounting or total row(s) dropped (not genes): {shown}"
         )
@@ -216,10 +216,9 @@ def _drop_copies(
         names = list(shown)
         log.warning(
             "%d row(s) repeat an earlier row's id (the same, or differing only in letter case) "
-            "with identical counts in every sample: a copy error, kept once (not summed): %s%s",
+            "with identical counts in every sample: a copy error, kept once (not summed): %s",
             len(copies),
-            ", ".join(names[:10]),
-            " ..." if len(names) > 10 else "",
+            name_some(names),
         )
     return out
 
@@ -256,11 +255,10 @@ def _note_case_variants(ids: list[str], report: dict[str, Any]) -> None:
         log.warning(
             "%d id(s) occur in several letter cases with different counts, kept as separate rows "
             "(not summed; only the current symbol maps to its gene, the other spellings are "
-            "counted as unmapped): %s%s. If the rows are one gene, sum them in the file; if one "
+            "counted as unmapped): %s. If the rows are one gene, sum them in the file; if one "
             "belongs to another species or annotation, remove it",
             len(variants),
-            "; ".join(variants[:10]),
-            " ..." if len(variants) > 10 else "",
+            name_some(variants, sep="; "),
         )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alsig.counts import as_counts
-from alsig.errors import AlsigError, where
+from alsig.errors import AlsigError, name_some, where
 from alsig.genes import GeneMap, GeneRecord, HarmonisationReport, mapping_table
 from alsig.keys import CHROMOSOME, GENE_ID
 from alsig.stages.ingest.counts import CountMatrix
@@ -244,23 +244,21 @@ def _warn_damaged_ids(unmapped: list[str], path: Path, gene_map: GeneMap | None 
     if suffixed:
         log.warning(
             "%s: %d unmapped gene id(s) are a gene symbol with a '.N' suffix (R's make.unique "
-            "on a repeated name, or a spreadsheet): %s%s. They are kept as written, so the gene "
+            "on a repeated name, or a spreadsheet): %s. They are kept as written, so the gene "
             "is not counted under its symbol; write the symbol (sum repeated rows) in the file",
             path.name,
             len(suffixed),
-            ", ".join(suffixed[:10]),
-            " ..." if len(suffixed) > 10 else "",
+            name_some(suffixed),
         )
     dates = [gene for gene in unmapped if _DATE_LIKE.match(gene)]
     if dates:
         log.warning(
             "%s: %d unmapped gene id(s) are dates, a spreadsheet's reading of a gene name (SEPT2 "
-            "-> 2-Sep) that matches no gene: %s%s. They are kept as written; export the gene "
+            "-> 2-Sep) that matches no gene: %s. They are kept as written; export the gene "
             "column as text and write the current symbols",
             path.name,
             len(dates),
-            ", ".join(map(repr, dates[:10])),
-            " ..." if len(dates) > 10 else "",
+            name_some(dates, show=repr),
         )
 
 
@@ -409,9 +407,7 @@ def _gene_var(records: list[GeneRecord], summed: _Summed) -> pd.DataFrame:
 
 def _named(groups: dict[str, list[str]], joiner: str) -> str:
     """``A2M (A2M + ENSG00000175899), ...``: at most ten genes, then how many more."""
-    shown = [f"{gene} ({joiner.join(ids)})" for gene, ids in list(groups.items())[:10]]
-    more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
-    return ", ".join(shown) + more
+    return name_some(groups.items(), show=lambda item: f"{item[0]} ({joiner.join(item[1])})")
 
 
 def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> dict[str, Any]:
@@ -428,9 +424,8 @@ def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> 
     )
     repaired = dict(summary["excel_repaired"])
     if repaired:  # the job log says what was changed, not only the provenance
-        shown = ", ".join(f"{k} -> {v}" for k, v in list(repaired.items())[:20])
-        more = f" (+{len(repaired) - 20} more)" if len(repaired) > 20 else ""
-        log.info("repaired %d Excel-mangled symbol(s): %s%s", len(repaired), shown, more)
+        shown = name_some(repaired.items(), limit=20, show=lambda kv: f"{kv[0]} -> {kv[1]}")
+        log.info("repaired %d Excel-mangled symbol(s): %s", len(repaired), shown)
     ambiguous = dict(summary["excel_ambiguous"])
     if ambiguous:
         shown = ", ".join(f"{k} ({v.replace(';', ' or ')})" for k, v in list(ambiguous.items()))
@@ -442,12 +437,11 @@ def _report(report: HarmonisationReport, summed: _Summed, gene_map: GeneMap) -> 
         )
     rescued = dict(summary["alias_rescued"])
     if rescued:
-        shown = ", ".join(f"{k} -> {v}" for k, v in list(rescued.items())[:10])
+        shown = name_some(rescued.items(), show=lambda kv: f"{kv[0]} -> {kv[1]}")
         log.info(
-            "%d retired symbol(s) or alias(es) renamed to the current HGNC symbol: %s%s",
+            "%d retired symbol(s) or alias(es) renamed to the current HGNC symbol: %s",
             len(rescued),
             shown,
-            " ..." if len(rescued) > 10 else "",
         )
     if summed.n_copy_rows:
         log.warning(

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from alsig.errors import AlsigError, where
+from alsig.errors import AlsigError, name_some, where
 from alsig.keys import BATCH, CONDITION, REGION, SEX, SUBJECT
 from alsig.stages.ingest.text import (
     PreparedText,
@@ -222,11 +222,11 @@ def resolve_conditions(
                 empty.append(str(sample))
         conditions.append(label or "")
     if unresolved:
-        shown = ", ".join(unresolved[:20]) + (" ..." if len(unresolved) > 20 else "")
+        shown = name_some(unresolved, limit=20)
         # a rule cannot recover a value the sheet does not have: say where to look instead
         blank = (
             f" {len(empty)} of them have no '{condition_column}' value at all "
-            f"({', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}): fill it in the "
+            f"({name_some(empty)}): fill it in the "
             "sample sheet (for a GEO series, look at their other characteristics columns: the "
             "cell may be written under another key)."
             if empty
@@ -344,7 +344,7 @@ def _subject(
     values = obs[renamed.get(column, column)]
     missing = [s for s, v in values.items() if is_missing_value(v)]
     if missing:
-        shown = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        shown = name_some(missing, show=repr)
         note = (
             f"{len(missing)} sample(s) have no subject in column '{column}' ({shown}): each is "
             "its own subject (never pooled with another sample); fill in the column if they "
@@ -471,12 +471,12 @@ def match_samples(
     if missing:
         raise AlsigError(
             f"dataset '{dataset}': {len(missing)} sample(s) in the sample sheet ({sheet_src}) are not "
-            f"columns of the count matrix ({counts_src}): {missing[:10]}. Remove them from the sheet or "
+            f"columns of the count matrix ({counts_src}): {name_some(missing, show=repr)}. Remove them from the sheet or "
             "fix the ids (check `sample_column`)."
         )
     if extra:
         raise AlsigError(
             f"dataset '{dataset}': {len(extra)} count-matrix column(s) ({counts_src}) are not in the "
-            f"sample sheet ({sheet_src}): {extra[:10]}. Add them to the sheet, or list non-sample "
+            f"sample sheet ({sheet_src}): {name_some(extra, show=repr)}. Add them to the sheet, or list non-sample "
             f"columns under `datasets.{dataset}.non_sample_columns`."
         )

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alsig.errors import AlsigError, where
+from alsig.errors import AlsigError, name_some, where
 from alsig.keys import PROVENANCE, TE_COUNTS, TE_FEATURES
 from alsig.stages.ingest.counts import CountMatrix, read_count_matrix
 from alsig.validation import check_libraries, did_you_mean
@@ -201,7 +201,7 @@ def te_rows(ids: Sequence[str], report: dict) -> dict[int, str]:
         report["not_te_ids"] = bad[:20]
         notes.append(
             f"{len(bad)} row(s) are not 'subfamily:family:class' TE ids and are left out: "
-            + ", ".join(map(repr, bad[:10]))
+            + name_some(bad, show=repr)
         )
     return found
 
@@ -340,8 +340,7 @@ def match_te_columns(
         report["te_columns_left_out"] = unused
         note = (
             f"{len(unused)} TE column(s) are not samples of the count matrix and are left out: "
-            + ", ".join(map(repr, unused[:10]))
-            + (" ..." if len(unused) > 10 else "")
+            + name_some(unused, show=repr)
         )
         report.setdefault("notes", []).append(note)
         log.info("%s: %s", Path(path).name, note)

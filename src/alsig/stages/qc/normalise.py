@@ -21,7 +21,7 @@ import numpy as np
 from alsig.blocks import GENE_BLOCK, SAMPLE_BLOCK, blocks, gene_means, map_gene_blocks
 from alsig.counts import dense_counts
 from alsig.deseq2.vst import fit_vst_trend
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.keys import NORMALIZED, QC_NORMALISATION, VST
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def size_factors(
     if counts.shape[1] == 0 or (counts.sum(axis=1) == 0).any():
         empty = np.flatnonzero(counts.sum(axis=1) == 0).tolist()
         raise AlsigError(
-            f"samples at positions {empty[:10]} have no counts at all; remove them from the "
+            f"{len(empty)} sample(s) at positions {name_some(empty)} have no counts at all; remove them from the "
             "sample sheet (or check the count matrix columns)."
         )
     all_positive = np.concatenate(

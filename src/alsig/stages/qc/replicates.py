@@ -29,8 +29,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from alsig.counts import as_counts
-from alsig.errors import AlsigError
-from alsig.keys import TE_COUNTS, te_block
+from alsig.errors import AlsigError, name_some
+from alsig.keys import COLLAPSED_SAMPLES, N_COLLAPSED, TE_COUNTS, te_block
 from alsig.stages.qc.metrics import dense_counts
 from alsig.validation.sheet import SUBJECT_CONSTANT, subject_conflicts
 
@@ -153,7 +153,7 @@ def _check_subjects(obs: pd.DataFrame, keys: pd.Series, by: str) -> None:
     """Raise naming every subject whose libraries disagree on condition or sex."""
     problems = subject_conflicts(obs.assign(**{by: keys}), by, SUBJECT_CONSTANT)
     if problems:
-        shown = "; ".join(problems[:10]) + (" ..." if len(problems) > 10 else "")
+        shown = name_some(problems, sep="; ")
         raise AlsigError(
             f"sample sheet: the libraries of one {by} disagree: {shown}. One {by} has one "
             f"condition and one sex: fix the sample sheet ('{by}', condition or sex of these "
@@ -213,7 +213,7 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
     if keys.isna().any():
         missing = adata.obs_names[keys.isna().to_numpy()].tolist()
         raise AlsigError(
-            f"config key qc.collapse_by: column '{by}' is empty for samples {missing[:10]}; "
+            f"config key qc.collapse_by: column '{by}' is empty for {len(missing)} sample(s) ({name_some(missing)}); "
             "fill it in the sample sheet or unset collapse_by."
         )
     keys = keys.astype(str)
@@ -238,8 +238,8 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
             else:
                 row[column] = ";".join(sorted(uniq))
                 joined.add(str(column))
-        row["n_collapsed"] = len(frame)
-        row["collapsed_samples"] = ";".join(map(str, frame.index))
+        row[N_COLLAPSED] = len(frame)
+        row[COLLAPSED_SAMPLES] = ";".join(map(str, frame.index))
         rows[group] = row
     obs = pd.DataFrame.from_dict(rows, orient="index").loc[groups]
     obs.index = obs.index.astype(str)
@@ -261,7 +261,7 @@ def collapse_replicates(adata: ad.AnnData, by: str) -> ad.AnnData:
             len(split),
             by,
             by,
-            ", ".join(split[:10]),
+            name_some(split),
         )
     out.uns["replicate_collapse"] = {
         "by": by,

@@ -35,7 +35,7 @@ import pandas as pd
 
 from alsig.counts import dense_counts
 from alsig.errors import AlsigError
-from alsig.keys import GENE_ID, REGION, library_sizes, te_block
+from alsig.keys import COLLAPSED_SAMPLES, GENE_ID, REGION, library_sizes, te_block
 from alsig.settings import SubtypesSettings
 from alsig.stages.subtypes.projection import call_rule, canonical_region, choose_model, project
 from alsig.stages.subtypes.reference_model import (
@@ -48,10 +48,6 @@ from alsig.stages.subtypes.reference_model import (
 )
 
 log = logging.getLogger(__name__)
-
-#: obs columns QC's replicate collapse writes (:func:`alsig.stages.qc.replicates.collapse_replicates`)
-COLLAPSED_SAMPLES = "collapsed_samples"
-N_COLLAPSED = "n_collapsed"
 
 
 def dataset_model(
