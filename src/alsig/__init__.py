@@ -13,13 +13,22 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 from alsig.errors import AlsigError  # noqa: E402
 
-__all__ = ["AlsigError", "__version__", "read_scores"]
+__all__ = ["AlsigError", "__version__", "read_scores", "read_tsv", "tables"]
 
 
 def __getattr__(name: str):
-    # ``alsig.read_scores`` without importing polars for every ``import alsig``.
+    # ``alsig.read_scores`` / ``alsig.read_tsv`` / ``alsig.tables`` without importing polars for
+    # every ``import alsig``.
     if name == "read_scores":
         from alsig.tables import read_scores
 
         return read_scores
+    if name == "read_tsv":
+        from alsig.tables import read_tsv
+
+        return read_tsv
+    if name == "tables":
+        import alsig.tables
+
+        return alsig.tables
     raise AttributeError(f"module 'alsig' has no attribute {name!r}")

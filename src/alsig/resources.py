@@ -32,6 +32,13 @@ def schema(name: str) -> Path:
     return shipped("schemas", f"{name}.schema.yaml")
 
 
+def schema_names() -> list[str]:
+    """Return the names of the shipped schemas (``sample_qc``, ``de_results``, ``config`` ...)."""
+    return sorted(
+        p.name.removesuffix(".schema.yaml") for p in shipped("schemas").glob("*.schema.yaml")
+    )
+
+
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """Return :func:`schema` ``name``, parsed (once per process).

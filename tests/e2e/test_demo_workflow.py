@@ -313,3 +313,19 @@ def test_report_has_every_figure_and_caption(demo_run):
             timeout=120,
         )
         assert shot.exists() and shot.stat().st_size > 10_000  # the report rendered
+
+
+def test_the_readmes_one_line_reads_work_as_written(demo_run, monkeypatch):
+    # the block under "Signature scores" is copied into users' notebooks: run it as it is
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Signature scores", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #", 1)[0] for line in block.splitlines() if line.strip()]
+    assert lines[0].startswith("import ") and len(lines) >= 5
+    monkeypatch.chdir(demo_run)  # the README's paths are relative to the project
+    namespace: dict = {}
+    exec(lines[0], namespace)  # noqa: S102 (the README's own imports)
+    results = [eval(line, namespace) for line in lines[1:]]  # noqa: S307
+    assert all(len(result) > 0 for result in results), lines
+    sample_qc = results[[i for i, line in enumerate(lines[1:]) if "read_tsv" in line][0]]
+    assert sample_qc["sample"].dtype == pl.String and sample_qc.height == 19

@@ -262,6 +262,11 @@ def test_output_dir_must_be_a_folder_and_dataset_ids_not_the_runs_own_names(tmp_
         with pytest.raises(AlsigError, match=f"the id '{reserved}' is the name of one of"):
             planning.check_output_dir(str(tmp_path / "out"), ["demo", reserved])
     assert planning.check_output_dir(str(tmp_path / "out"), ["demo", "catalog"]) is None
+    # the catalog's readers type the dataset from its folder name: dataset=001 would be 1
+    for number_like in ("001", "1e3", "2019-01-01", "True", "0x1F", "nan"):
+        with pytest.raises(AlsigError, match=f"the id '{number_like}' reads as a number, a date"):
+            planning.check_output_dir(str(tmp_path / "out"), ["demo", number_like])
+    assert planning.check_output_dir(str(tmp_path / "out"), ["d001", "GSE124439", "1_000"]) is None
     # the names the run writes in its folder are among them
     assert f"{planning.RUN_SUMMARY}.tsv" in planning.RESERVED_DATASET_IDS
     assert planning.RUN_RECORD in planning.RESERVED_DATASET_IDS

@@ -12,7 +12,9 @@ import polars as pl
 import pytest
 import yaml
 
+import alsig
 from alsig.errors import AlsigError
+from alsig.io import sha256_file, write_tsv
 from alsig.signatures.library import configured_signatures
 from alsig.signatures.model import Signature
 from alsig.stages.catalog.manifest import write_catalog
@@ -23,6 +25,7 @@ from alsig.tables import (
     SCHEMA_FILE,
     SCHEMA_VERSION,
     read_scores,
+    schemas,
     validate_long,
     wide_table,
     write_long,
@@ -157,6 +160,10 @@ def test_catalog_partitions_one_line_readers_and_rewrite(tmp_path):
     manifest = write_catalog(tables, catalog, tmp_path / "catalog" / "manifest.tsv")
     assert manifest["dataset"].to_list() == ["dsA", "dsB"]
     assert (catalog / "dataset=dsA" / "part-0.parquet").exists()
+    # the manifest's paths resolve from its own folder, wherever the run was started
+    for partition, sha256 in manifest.select("partition", "sha256").iter_rows():
+        assert partition.startswith("signature_scores.parquet/dataset=")
+        assert sha256_file(tmp_path / "catalog" / partition) == sha256
     via_polars = pl.read_parquet(catalog, hive_partitioning=True)
     via_pandas = pd.read_parquet(catalog)
     via_alsig = read_scores(catalog)
@@ -173,3 +180,52 @@ def test_catalog_partitions_one_line_readers_and_rewrite(tmp_path):
     assert leftovers == []
     with pytest.raises(AlsigError, match="appears in two score tables"):
         write_catalog([tables[0], tables[0]], catalog)
+
+
+def test_tsv_tables_read_back_as_their_parquet_twin(tmp_path):
+    # what a guessing reader gets wrong: ids like numbers, an all-empty number column, a list
+    enrichment = pl.DataFrame(
+        {
+            "term": ["027", "HALLMARK_X"],
+            "collection": ["hallmark", "hallmark"],
+            "method": ["prerank", "prerank"],
+            "direction": [None, "up"],
+            "size": [12, 30],
+            "n_overlap": [12, 30],
+            "nes": [None, None],
+            "es": [0.5, -0.25],
+            "pvalue": [1e-300, 0.5],
+            "fdr": [0.01, 0.9],
+            "leading_edge": [["A2M", "SOD1"], ["ABCB1"]],
+            "set_size": [15, 31],
+            "coverage": [0.8, 0.97],
+            "odds_ratio": [None, 1.5],
+            "pvalue_at_floor": [True, False],
+            "pvalue_display": ["1e-300", "0.5"],
+            "pvalue_method": ["exact", "exact"],
+        },
+        schema=schemas.polars_schema("enrichment"),
+    )
+    path = tmp_path / "go_bp.tsv"
+    write_tsv(enrichment, path)
+    assert pl.read_csv(path, separator="\t").schema["nes"] == pl.String  # the guess
+    back = alsig.read_tsv(path, "enrichment")
+    assert back.equals(enrichment) and back.schema == enrichment.schema
+
+
+def test_tsv_reader_keeps_columns_a_schema_lacks_and_names_bad_cells(tmp_path):
+    path = tmp_path / "reference_strata.tsv"
+    path.write_text(
+        "stratum\tn_samples\tn_controls\tn_controls_excluded\tn_reference\tusable\treason\tpc1\n"
+        "all samples\t10\t4\t0\t4\ttrue\t\t0.5\n"
+    )
+    table = alsig.read_tsv(path)  # the schema named after the file
+    assert table["n_samples"].dtype == pl.Int64 and table["usable"].to_list() == [True]
+    assert table["pc1"].to_list() == [0.5] and table["reason"].to_list() == [None]
+    path.write_text(path.read_text().replace("\t10\t", "\t10.5\t"))
+    with pytest.raises(
+        AlsigError, match=r"column 'n_samples': 1 cell\(s\) do not read as Int64: '10.5'"
+    ):
+        alsig.read_tsv(path)
+    with pytest.raises(AlsigError, match=r"no schema named 'counts'; pass the table's schema"):
+        alsig.read_tsv(tmp_path / "counts.tsv")

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,9 +20,18 @@ from alsig.io import write_text
 from alsig.planning.files import RESERVED_DATASET_IDS, RUN_RECORD, collection_files
 from alsig.settings import RunSettings
 
-
 # --------------------------------------------------------------------------------------------
 # One run per output folder
+#: dataset ids that a hive-partitioned reader types as something else than text (polars reads
+#: ``dataset=001`` as the integer 1, ``1e3`` as 1000.0, ``true`` as a boolean, ``2019-01-01`` as a
+#: date; pyarrow reads ``0x1F`` as 31): the catalog's ``dataset`` column would change value
+_NOT_TEXT_TO_A_READER = re.compile(
+    r"^(\d+(\.\d*)?([eE][+-]?\d+)?|0[xX][0-9a-fA-F]+|inf(inity)?|nan|true|false"
+    r"|\d{4}-\d{2}-\d{2}([T ].*)?)$",
+    re.IGNORECASE,
+)
+
+
 # --------------------------------------------------------------------------------------------
 def check_output_dir(output_dir: str, datasets: list[str]) -> str | None:
     """Refuse a run that would take over another config's output folder.
@@ -63,6 +73,14 @@ def check_output_dir(output_dir: str, datasets: list[str]) -> str | None:
                 f"config key datasets.{dataset}: the id '{dataset}' is the name of one of the "
                 f"run's own files or folders in {output_dir}/ ({', '.join(RESERVED_DATASET_IDS)}); "
                 "rename the dataset."
+            )
+        if _NOT_TEXT_TO_A_READER.match(dataset):
+            raise AlsigError(
+                f"config key datasets.{dataset}: the id '{dataset}' reads as a number, a date or "
+                "a boolean to the readers of the score catalog, which take the dataset from its "
+                f"folder name (catalog/signature_scores.parquet/dataset={dataset}/): polars and "
+                "pandas would give another value, and a catalog that cannot be joined with "
+                "another run's. Start the id with a letter (e.g. 'd" + dataset + "')."
             )
     record = folder / RUN_RECORD
     if not record.is_file():

@@ -11,6 +11,7 @@ import polars as pl
 
 from alsig.report.browse import Section, write_tables_page
 from alsig.report.rows import de_top_genes, enrichment_terms, sample_decisions, sample_scores
+from alsig.tables import read_tsv
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ def run(
     enrich_folder = str(Path(samples).parents[1] / "enrich")
     selections = {
         "samples": sample_decisions(
-            pl.read_csv(samples, separator="\t", infer_schema_length=None), source=samples
+            read_tsv(samples, "sample_qc"),
+            source=samples,  # ids stay text: 027 is not 27
         ),
         "de": de_top_genes([pl.read_parquet(p) for p in _as_list(inputs["de"])]),
         "enrich": enrichment_terms(

@@ -20,6 +20,7 @@ import polars as pl
 
 from alsig.io import write_text, write_tsv
 from alsig.report.browse import natural_key
+from alsig.tables import read_tsv
 
 #: Samples named per cell (excluded, flagged); the rest are counted.
 MAX_NAMED = 8
@@ -184,7 +185,7 @@ def dataset_row(dataset: str, files: DatasetFiles) -> dict[str, Any]:
     dict
         The :data:`COLUMNS`.
     """
-    sample_qc = pl.read_csv(files.sample_qc, separator="\t", infer_schema_length=None)
+    sample_qc = read_tsv(files.sample_qc, "sample_qc")  # ids stay text: 027 is not 27
     qc_summary = json.loads(Path(files.qc_summary).read_text())
     excluded, flagged = qc_decisions(sample_qc)
     summaries = [

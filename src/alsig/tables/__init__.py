@@ -1,4 +1,4 @@
-"""The public signature-score table contract: schema version, columns, reader and writers."""
+"""The public table contract: the signature-score schema version, columns, readers and writers."""
 
 from alsig.tables.scores import (
     COLUMNS,
@@ -11,6 +11,7 @@ from alsig.tables.scores import (
     read_scores,
     validate_long,
 )
+from alsig.tables.tsv import read_tsv
 from alsig.tables.writers import WIDE_INDEX, wide_table, write_coverage, write_long, write_wide
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "WIDE_INDEX",
     "read_scores",
+    "read_tsv",
     "validate_long",
     "wide_table",
     "write_coverage",

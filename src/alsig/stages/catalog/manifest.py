@@ -43,7 +43,7 @@ def manifest_table(entries: Iterable[CatalogEntry]) -> pl.DataFrame:
     return schemas.validate(table, MANIFEST_SCHEMA, "catalog manifest")
 
 
-def _add_dataset(df: pl.DataFrame, catalog: Path, dataset: str) -> CatalogEntry:
+def _add_dataset(df: pl.DataFrame, catalog: Path, dataset: str, base: Path) -> CatalogEntry:
     part = write_catalog_partition(df, catalog, dataset)
     rows = df.filter(pl.col("dataset") == dataset)
     log.info("catalog: dataset %s, %d rows -> %s", dataset, rows.height, part)
@@ -52,7 +52,9 @@ def _add_dataset(df: pl.DataFrame, catalog: Path, dataset: str) -> CatalogEntry:
         n_rows=rows.height,
         n_samples=rows["sample"].n_unique(),
         schema_version=SCHEMA_VERSION,
-        partition=str(part),
+        # relative to the manifest's folder: it resolves wherever the run's folder is moved
+        # or mounted, and does not depend on the folder Snakemake ran in
+        partition=Path(os.path.relpath(part, base)).as_posix(),
         sha256=sha256_file(part),
     )
 
@@ -81,7 +83,8 @@ def write_catalog(
     Returns
     -------
     polars.DataFrame
-        The manifest: dataset, rows, samples, schema version, partition path and its sha256.
+        The manifest: dataset, rows, samples, schema version, partition path (relative to the
+        manifest's folder; without a manifest, to the catalog's) and its sha256.
 
     Raises
     ------
@@ -89,6 +92,7 @@ def write_catalog(
         A table fails :func:`alsig.tables.read_scores`, or a dataset is in two tables.
     """
     catalog = Path(catalog)
+    base = Path(manifest).parent if manifest is not None else catalog.parent
     entries = []
     seen: set[str] = set()
     for table in tables:
@@ -99,7 +103,7 @@ def write_catalog(
                     f"{where(table)}: dataset '{dataset}' appears in two score tables."
                 )
             seen.add(dataset)
-            entries.append(_add_dataset(df, catalog, dataset))
+            entries.append(_add_dataset(df, catalog, dataset, base))
     if remove_stale:
         remove_stale_partitions(catalog, seen)
     result = manifest_table(entries)
