@@ -80,6 +80,14 @@ def test_dataset_row_says_who_was_excluded_flagged_and_found(tmp_path):
     assert row["subtype_shares"] == "ALS-Ox 33 % (1), ALS-TE 67 % (2)"
 
 
+def test_sample_ids_that_look_like_numbers_keep_their_zeros(tmp_path):
+    files = _stage_outputs(tmp_path, "d1")
+    pl.DataFrame(
+        {"sample": ["027", "034"], "qc_kept": [False, True], "qc_reasons": ["pca_distance", None]}
+    ).write_csv(files.sample_qc, separator="\t")
+    assert dataset_row("d1", files)["excluded"] == "027 (pca_distance)"
+
+
 def test_a_test_without_direction_says_what_it_tests_instead_of_up_and_down():
     rows = [
         {
