@@ -23,6 +23,7 @@ from alsig.tables import (
     SCHEMA_FILE,
     SCHEMA_VERSION,
     read_scores,
+    schemas,
     validate_long,
     wide_table,
     write_long,
@@ -173,3 +174,63 @@ def test_catalog_partitions_one_line_readers_and_rewrite(tmp_path):
     assert leftovers == []
     with pytest.raises(AlsigError, match="appears in two score tables"):
         write_catalog([tables[0], tables[0]], catalog)
+
+
+@pytest.mark.parametrize(
+    "column,value,message",
+    [
+        ("sample", "", r"column 'sample': 1 value breaks the schema's minLength 1: ''\."),
+        (
+            "signature",
+            "axis::x y",
+            r"column 'signature': 1 value breaks the schema's pattern "
+            r"'\^\(axis:\)\?\[A-Za-z\].*\$': 'axis::x y'\.",
+        ),
+        ("score", float("nan"), r"column 'score': 1 value breaks the schema's type number .*: nan"),
+        ("z_vs_control", float("inf"), r"column 'z_vs_control': 1 value .* number .*: inf\."),
+        ("dispersion", -0.5, r"column 'dispersion': 1 value breaks the schema's minimum 0: -0\.5"),
+    ],
+)
+def test_validate_long_refuses_a_value_the_schema_rules_out(column, value, message):
+    _, result = _result(methods=("singscore",))
+    first = pl.int_range(pl.len()) == 0
+    broken = result.long.with_columns(
+        pl.when(first).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+    )
+    with pytest.raises(AlsigError, match=f"^file 'scores.parquet': {message}"):
+        validate_long(broken, "scores.parquet")
+
+
+def test_schema_rules_name_the_rule_the_count_and_a_few_values():
+    where = "file 'x.parquet': column 'v'"
+    with pytest.raises(
+        AlsigError, match=r"5 values break .*exclusiveMinimum 0: 0, -1, -2 and 2 mo"
+    ):
+        schemas.check_rules(pl.Series("v", [0, -1, -2, -3, -4, 5]), {"exclusiveMinimum": 0}, where)
+    with pytest.raises(AlsigError, match=r"1 value breaks the schema's exclusiveMaximum 1: 1\.0\."):
+        schemas.check_rules(pl.Series("v", [0.5, 1.0]), {"exclusiveMaximum": 1}, where)
+    with pytest.raises(AlsigError, match=r"'v' \(list items\): 1 value .* minLength 1: ''"):
+        schemas.check_rules(
+            pl.Series("v", [["a", ""], ["b"]]), {"items": {"type": "string", "minLength": 1}}, where
+        )
+    # inside the bounds, or a float column that allows NaN/inf: nothing to say
+    schemas.check_rules(
+        pl.Series("v", [0.5, 0.99]), {"exclusiveMinimum": 0, "exclusiveMaximum": 1}, where
+    )
+    schemas.check_rules(
+        pl.Series("v", [float("nan"), float("-inf"), 0.5]),
+        {"x-non-finite": True, "minimum": 0},
+        where,
+    )
+    schemas.check_rules(pl.Series("v", ["PC1", "PC12"]), {"pattern": "^PC[0-9]+$"}, where)
+
+
+def test_a_zero_p_value_breaks_the_shipped_enrichment_schema():
+    prop = schemas.load("enrichment")["properties"]["pvalue"]  # exclusiveMinimum 0, maximum 1
+    where = "file 'e.parquet': column 'pvalue'"
+    with pytest.raises(AlsigError, match=r"'pvalue': 1 value breaks .*exclusiveMinimum 0: 0\.0\."):
+        schemas.check_rules(pl.Series("pvalue", [0.0, 0.5]), prop, where)
+    with pytest.raises(
+        AlsigError, match=r"'pvalue': 1 value breaks the schema's maximum 1: 1\.5\."
+    ):
+        schemas.check_rules(pl.Series("pvalue", [1.5, 0.5]), prop, where)
