@@ -12,7 +12,9 @@ import polars as pl
 import pytest
 import yaml
 
+import alsig
 from alsig.errors import AlsigError
+from alsig.io import read_table_metadata
 from alsig.signatures.library import configured_signatures
 from alsig.signatures.model import Signature
 from alsig.stages.catalog.manifest import write_catalog
@@ -20,6 +22,7 @@ from alsig.stages.score.h5ad import write_scores_h5ad
 from alsig.tables import (
     COLUMNS,
     KEY,
+    REFERENCE_BY_KEY,
     SCHEMA_FILE,
     SCHEMA_VERSION,
     read_scores,
@@ -174,6 +177,34 @@ def test_catalog_partitions_one_line_readers_and_rewrite(tmp_path):
     assert leftovers == []
     with pytest.raises(AlsigError, match="appears in two score tables"):
         write_catalog([tables[0], tables[0]], catalog)
+
+
+def test_catalog_partitions_carry_the_versions_and_the_reference_columns(tmp_path):
+    _, result = _result(dataset="dsA", methods=("singscore",))
+    table = tmp_path / "dsA.parquet"
+    write_long(result.long, table, metadata={REFERENCE_BY_KEY: "region"})
+    catalog = tmp_path / "catalog" / "signature_scores.parquet"
+    write_catalog([table], catalog)
+    versions = {
+        "alsig.schema": "signature_scores",
+        "alsig.schema_version": SCHEMA_VERSION,
+        "alsig.version": alsig.__version__,
+    }
+    expected = versions | {REFERENCE_BY_KEY: "region"}
+    assert read_table_metadata(table) == expected
+    assert read_table_metadata(catalog / "dataset=dsA" / "part-0.parquet") == expected
+
+
+def test_every_output_table_schema_has_a_version():
+    """A table's version comes from its schema (alsig.io.write_parquet refuses a schema without
+    one); only the config and the input sample sheet are not output tables."""
+    inputs = {"config", "samples"}
+    names = sorted(p.name.removesuffix(".schema.yaml") for p in Path(SCHEMA_FILE).parent.iterdir())
+    unversioned = [
+        n for n in names if n not in inputs and "x-schema-version" not in schemas.load(n)
+    ]
+    assert unversioned == []
+    assert {"gene_filter", "run_summary"} <= set(names)
 
 
 @pytest.mark.parametrize(
