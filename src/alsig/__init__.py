@@ -4,14 +4,8 @@ alsig measures biology associated with treatment resistance; it does not predict
 response to any drug.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("alsig")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
-
-from alsig.errors import AlsigError  # noqa: E402
+from alsig.errors import AlsigError
+from alsig.version import __version__
 
 __all__ = ["AlsigError", "__version__", "read_scores", "read_tsv", "tables"]
 

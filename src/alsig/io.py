@@ -13,9 +13,12 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+
+from alsig.resources import load_schema
+from alsig.version import __version__
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -99,16 +102,101 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
         tmp.write_text(text)
 
 
-def write_parquet(
-    df: pl.DataFrame, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
-) -> None:
-    """Write ``df`` as zstd parquet, atomically.
+#: Key-value metadata every Parquet file alsig writes carries: the row schema it follows
+#: (``workflow/schemas/<name>.schema.yaml``), that schema's ``x-schema-version`` and the alsig
+#: version that wrote it. TSV files carry none: the version of a TSV is its Parquet twin's or its
+#: schema's.
+SCHEMA_KEY = "alsig.schema"
+SCHEMA_VERSION_KEY = "alsig.schema_version"
+ALSIG_VERSION_KEY = "alsig.version"
+VERSION_KEYS = (SCHEMA_KEY, SCHEMA_VERSION_KEY, ALSIG_VERSION_KEY)
 
-    ``metadata`` goes into the file's key-value metadata (read it with
-    ``pyarrow.parquet.read_metadata(path).metadata``).
+
+def table_versions(schema: str) -> dict[str, str]:
+    """Return the :data:`VERSION_KEYS` metadata of a table following the row schema ``schema``.
+
+    Parameters
+    ----------
+    schema
+        The row schema's name (``de_results`` for ``workflow/schemas/de_results.schema.yaml``).
+
+    Returns
+    -------
+    dict
+        ``{"alsig.schema": schema, "alsig.schema_version": its x-schema-version,
+        "alsig.version": alsig.__version__}``.
+
+    Raises
+    ------
+    ValueError
+        The schema has no ``x-schema-version`` (a schema of an output table must have one).
     """
+    version = load_schema(schema).get("x-schema-version")
+    if version is None:
+        raise ValueError(f"schema '{schema}' has no x-schema-version; give it one (1 to begin).")
+    return {SCHEMA_KEY: schema, SCHEMA_VERSION_KEY: str(version), ALSIG_VERSION_KEY: __version__}
+
+
+def write_parquet(
+    df: pl.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    schema: str,
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Write ``df`` as zstd parquet, atomically, with its versions in the key-value metadata.
+
+    Parameters
+    ----------
+    df
+        The table.
+    path
+        Output ``.parquet`` file.
+    schema
+        The row schema the table follows: its name, version and the alsig version go into the
+        file's metadata (:func:`table_versions`; read them back with :func:`read_table_metadata`).
+    metadata
+        Further key-value metadata (e.g. ``{"alsig.reference_by": "region"}``).
+
+    Raises
+    ------
+    ValueError
+        ``metadata`` sets one of the :data:`VERSION_KEYS` (they come from ``schema`` alone).
+    """
+    extra = dict(metadata or {})
+    clash = sorted(set(extra) & set(VERSION_KEYS))
+    if clash:
+        raise ValueError(f"write_parquet sets {clash} from the schema; do not pass them.")
     with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata)
+        df.write_parquet(
+            tmp,
+            compression="zstd",
+            statistics=True,
+            metadata={**table_versions(schema), **extra},
+        )
+
+
+def read_table_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Return the ``alsig.*`` key-value metadata of a Parquet file alsig wrote.
+
+    Parameters
+    ----------
+    path
+        A ``.parquet`` file.
+
+    Returns
+    -------
+    dict
+        ``alsig.schema``, ``alsig.schema_version``, ``alsig.version`` and any further
+        ``alsig.*`` keys (``alsig.reference_by`` of the score tables); empty for a file
+        written before alsig recorded them.
+    """
+    import pyarrow.parquet as pq
+
+    stored = pq.read_metadata(path).metadata or {}
+    return {
+        key.decode(): value.decode() for key, value in stored.items() if key.startswith(b"alsig.")
+    }
 
 
 def write_tsv(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:

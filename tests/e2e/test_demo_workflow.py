@@ -14,6 +14,8 @@ import jsonschema
 import polars as pl
 import yaml
 
+import alsig
+from alsig.io import read_table_metadata
 from tests.conftest import (
     FAST_ENRICH,
     REPO,
@@ -184,6 +186,40 @@ def test_outputs_match_their_schemas(demo_run):
         ("demo/scores/composition.tsv", "composition"),
     ):
         rows_match_schema(pl.read_csv(results / table, separator="\t"), f"{schema}.schema.yaml")
+
+
+def test_every_parquet_names_its_schema_and_the_versions(demo_run):
+    """Every Parquet of the run says which row schema it follows, at which version (its schema
+    file's x-schema-version) and which alsig wrote it; the catalog partitions keep the score
+    table's reference columns."""
+    results = demo_run / "results"
+    schemas_seen = set()
+    files = sorted(p for p in results.rglob("*.parquet") if p.is_file())
+    for path in files:
+        metadata = read_table_metadata(path)
+        name = metadata.get("alsig.schema")
+        assert name, f"{path}: no alsig.schema in {metadata}"
+        schema = yaml.safe_load((SCHEMAS / f"{name}.schema.yaml").read_text())
+        assert metadata["alsig.schema_version"] == str(schema["x-schema-version"]), path
+        assert metadata["alsig.version"] == alsig.__version__, path
+        schemas_seen.add(name)
+    assert schemas_seen == {
+        "axis_meta",
+        "axis_tests",
+        "cell_indices",
+        "de_results",
+        "enrichment",
+        "signature_cell_indices",
+        "signature_scores",
+        "subtypes",
+        "subtypes_de",
+        "subtypes_enrichment",
+    }
+    scores = read_table_metadata(results / "demo/scores/signature_scores.parquet")
+    partition = read_table_metadata(
+        results / "catalog/signature_scores.parquet/dataset=demo/part-0.parquet"
+    )
+    assert partition == scores and scores["alsig.reference_by"] == "(all controls)"
 
 
 def test_rerun_has_nothing_to_do(demo_run):

@@ -54,6 +54,7 @@ PLUMBING = {
     "tables",
     "toy",
     "validation",
+    "version",
     "voom",
 }
 #: Above the stages: the workflow's plan and glue, the report (reads stage outputs as files).
@@ -61,7 +62,17 @@ WORKFLOW = {"planning", "runner", "report", "snakemake_startup"}
 #: The applications on top: nothing but the command line imports them.
 APPLICATIONS = {"ops", "newsamples", "preflight", "cli", "subtype_model"}
 #: Plumbing that imports nothing else of alsig (leaves others build on).
-LEAVES = {"blocks", "distributions", "errors", "keys", "gsea", "lazy", "linalg", "palette"}
+LEAVES = {
+    "blocks",
+    "distributions",
+    "errors",
+    "keys",
+    "gsea",
+    "lazy",
+    "linalg",
+    "palette",
+    "version",
+}
 
 
 def _modules() -> dict[str, Path]:

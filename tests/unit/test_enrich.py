@@ -316,7 +316,9 @@ def test_schema_file_matches_polars_schema():
     assert table["set_size"].is_null().all()  # filled in by enrich_contrast
     full = conform_result(table.with_columns(set_size=pl.lit(3), coverage=pl.lit(1.0)))
     check_result(full)
-    with pytest.raises(AlsigError, match="'pvalue' has 1 value"):
+    with pytest.raises(
+        AlsigError, match="'pvalue': 1 value breaks the schema's exclusiveMinimum 0"
+    ):
         check_result(full.with_columns(pvalue=pl.lit(0.0)))
     with pytest.raises(AlsigError, match="not one of"):
         check_result(full.with_columns(method=pl.lit("gsea")))

@@ -14,7 +14,7 @@ import yaml
 
 import alsig
 from alsig.errors import AlsigError
-from alsig.io import sha256_file, write_tsv
+from alsig.io import read_table_metadata, sha256_file, write_tsv
 from alsig.signatures.library import configured_signatures
 from alsig.signatures.model import Signature
 from alsig.stages.catalog.manifest import write_catalog
@@ -22,6 +22,7 @@ from alsig.stages.score.h5ad import write_scores_h5ad
 from alsig.tables import (
     COLUMNS,
     KEY,
+    REFERENCE_BY_KEY,
     SCHEMA_FILE,
     SCHEMA_VERSION,
     read_scores,
@@ -229,3 +230,91 @@ def test_tsv_reader_keeps_columns_a_schema_lacks_and_names_bad_cells(tmp_path):
         alsig.read_tsv(path)
     with pytest.raises(AlsigError, match=r"no schema named 'counts'; pass the table's schema"):
         alsig.read_tsv(tmp_path / "counts.tsv")
+
+
+def test_catalog_partitions_carry_the_versions_and_the_reference_columns(tmp_path):
+    _, result = _result(dataset="dsA", methods=("singscore",))
+    table = tmp_path / "dsA.parquet"
+    write_long(result.long, table, metadata={REFERENCE_BY_KEY: "region"})
+    catalog = tmp_path / "catalog" / "signature_scores.parquet"
+    write_catalog([table], catalog)
+    versions = {
+        "alsig.schema": "signature_scores",
+        "alsig.schema_version": SCHEMA_VERSION,
+        "alsig.version": alsig.__version__,
+    }
+    expected = versions | {REFERENCE_BY_KEY: "region"}
+    assert read_table_metadata(table) == expected
+    assert read_table_metadata(catalog / "dataset=dsA" / "part-0.parquet") == expected
+
+
+def test_every_output_table_schema_has_a_version():
+    """A table's version comes from its schema (alsig.io.write_parquet refuses a schema without
+    one); only the config and the input sample sheet are not output tables."""
+    inputs = {"config", "samples"}
+    names = sorted(p.name.removesuffix(".schema.yaml") for p in Path(SCHEMA_FILE).parent.iterdir())
+    unversioned = [
+        n for n in names if n not in inputs and "x-schema-version" not in schemas.load(n)
+    ]
+    assert unversioned == []
+    assert {"gene_filter", "run_summary"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    "column,value,message",
+    [
+        ("sample", "", r"column 'sample': 1 value breaks the schema's minLength 1: ''\."),
+        (
+            "signature",
+            "axis::x y",
+            r"column 'signature': 1 value breaks the schema's pattern "
+            r"'\^\(axis:\)\?\[A-Za-z\].*\$': 'axis::x y'\.",
+        ),
+        ("score", float("nan"), r"column 'score': 1 value breaks the schema's type number .*: nan"),
+        ("z_vs_control", float("inf"), r"column 'z_vs_control': 1 value .* number .*: inf\."),
+        ("dispersion", -0.5, r"column 'dispersion': 1 value breaks the schema's minimum 0: -0\.5"),
+    ],
+)
+def test_validate_long_refuses_a_value_the_schema_rules_out(column, value, message):
+    _, result = _result(methods=("singscore",))
+    first = pl.int_range(pl.len()) == 0
+    broken = result.long.with_columns(
+        pl.when(first).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+    )
+    with pytest.raises(AlsigError, match=f"^file 'scores.parquet': {message}"):
+        validate_long(broken, "scores.parquet")
+
+
+def test_schema_rules_name_the_rule_the_count_and_a_few_values():
+    where = "file 'x.parquet': column 'v'"
+    with pytest.raises(
+        AlsigError, match=r"5 values break .*exclusiveMinimum 0: 0, -1, -2 and 2 mo"
+    ):
+        schemas.check_rules(pl.Series("v", [0, -1, -2, -3, -4, 5]), {"exclusiveMinimum": 0}, where)
+    with pytest.raises(AlsigError, match=r"1 value breaks the schema's exclusiveMaximum 1: 1\.0\."):
+        schemas.check_rules(pl.Series("v", [0.5, 1.0]), {"exclusiveMaximum": 1}, where)
+    with pytest.raises(AlsigError, match=r"'v' \(list items\): 1 value .* minLength 1: ''"):
+        schemas.check_rules(
+            pl.Series("v", [["a", ""], ["b"]]), {"items": {"type": "string", "minLength": 1}}, where
+        )
+    # inside the bounds, or a float column that allows NaN/inf: nothing to say
+    schemas.check_rules(
+        pl.Series("v", [0.5, 0.99]), {"exclusiveMinimum": 0, "exclusiveMaximum": 1}, where
+    )
+    schemas.check_rules(
+        pl.Series("v", [float("nan"), float("-inf"), 0.5]),
+        {"x-non-finite": True, "minimum": 0},
+        where,
+    )
+    schemas.check_rules(pl.Series("v", ["PC1", "PC12"]), {"pattern": "^PC[0-9]+$"}, where)
+
+
+def test_a_zero_p_value_breaks_the_shipped_enrichment_schema():
+    prop = schemas.load("enrichment")["properties"]["pvalue"]  # exclusiveMinimum 0, maximum 1
+    where = "file 'e.parquet': column 'pvalue'"
+    with pytest.raises(AlsigError, match=r"'pvalue': 1 value breaks .*exclusiveMinimum 0: 0\.0\."):
+        schemas.check_rules(pl.Series("pvalue", [0.0, 0.5]), prop, where)
+    with pytest.raises(
+        AlsigError, match=r"'pvalue': 1 value breaks the schema's maximum 1: 1\.5\."
+    ):
+        schemas.check_rules(pl.Series("pvalue", [1.5, 0.5]), prop, where)

@@ -14,6 +14,7 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.io import write_parquet, write_tsv
+from alsig.tables import SCHEMA_NAME as SCORES_SCHEMA
 
 #: ``--output`` value that means standard output (TSV).
 STDOUT = "-"
@@ -68,6 +69,6 @@ def write_placement(table: pl.DataFrame, path: str, stdout: TextIO | None = None
     if path == STDOUT:
         (stdout or sys.stdout).write(table.write_csv(separator="\t", null_value=""))
     elif kind == "parquet":
-        write_parquet(table, path)
+        write_parquet(table, path, schema=SCORES_SCHEMA)
     else:
         write_tsv(table, path)

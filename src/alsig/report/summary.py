@@ -20,25 +20,16 @@ import polars as pl
 
 from alsig.io import write_text, write_tsv
 from alsig.report.browse import natural_key
-from alsig.tables import read_tsv
+from alsig.tables import read_tsv, schemas
 
 #: Samples named per cell (excluded, flagged); the rest are counted.
 MAX_NAMED = 8
 #: The subtype calls, in the order they are listed (others follow, sorted).
 CALL_ORDER = ("ALS-Ox", "ALS-Glia", "ALS-TE", "unassigned", "out_of_reference")
+#: The TSV's row schema (``workflow/schemas/run_summary.schema.yaml``).
+SCHEMA = "run_summary"
 #: Columns of the TSV, in order.
-COLUMNS = (
-    "dataset",
-    "n_samples_input",
-    "n_samples",
-    "n_kept",
-    "n_excluded",
-    "excluded",
-    "n_flagged",
-    "flagged",
-    "de_genes",
-    "subtype_shares",
-)
+COLUMNS = tuple(schemas.polars_schema(SCHEMA))
 
 
 @dataclass(frozen=True)
@@ -218,8 +209,12 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
+        Checked against :data:`SCHEMA`.
     """
-    return pl.DataFrame([{c: row[c] for c in COLUMNS} for row in rows], orient="row")
+    table = pl.DataFrame(
+        [{c: row[c] for c in COLUMNS} for row in rows], schema=schemas.polars_schema(SCHEMA)
+    )
+    return schemas.validate(table, SCHEMA, "run summary")
 
 
 def _cell(text: object) -> str:

@@ -2,19 +2,21 @@
 
 Every table alsig writes has a JSON schema describing one row: column order is the order of
 ``properties``, a column is nullable when its ``type`` admits ``null``, and ``x-polars-dtype``
-names the exact polars dtype where the JSON type is not enough (``Int32`` vs ``Int64``). Writers
-call :func:`validate` before writing, so a table that drifts from its documented schema fails in
-the job that made it instead of in a downstream tool.
+names the exact polars dtype where the JSON type is not enough (``Int32`` vs ``Int64``). A float
+column holds no NaN or infinity (JSON numbers have neither; a missing value is null) unless its
+property says ``x-non-finite: true``. Writers call :func:`validate` before writing, so a table that
+drifts from its documented schema fails in the job that made it instead of in a downstream tool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.resources import load_schema
 
 _JSON_TO_POLARS: dict[str, pl.DataType] = {
@@ -98,8 +100,8 @@ def conform(table: pl.DataFrame, name: str) -> pl.DataFrame:
 def validate(table: pl.DataFrame, name: str, source: object = "table") -> pl.DataFrame:
     """Check ``table`` against the row schema ``name``.
 
-    Exact columns and order, dtypes, no null in a non-nullable column, and the
-    ``enum``/``const``/``minimum``/``maximum`` rules.
+    Exact columns and order, dtypes, no null in a non-nullable column, and the value rules of
+    each column (:func:`check_rules`).
 
     Raises
     ------
@@ -123,21 +125,79 @@ def validate(table: pl.DataFrame, name: str, source: object = "table") -> pl.Dat
         values = table[column]
         if column not in nullable_columns and values.null_count():
             raise AlsigError(f"{source}: column '{column}' has null values (not allowed).")
-        _check_rules(values.drop_nulls(), prop, f"{source}: column '{column}'")
+        check_rules(values.drop_nulls(), prop, f"{source}: column '{column}'")
     return table
 
 
-def _check_rules(values: pl.Series, prop: Mapping[str, Any], where: str) -> None:
+#: a value breaks the bound ``rule`` of a column when ``BOUNDS[rule](value, bound)``
+BOUNDS: dict[str, Callable[[Any, Any], Any]] = {
+    "minimum": operator.lt,
+    "maximum": operator.gt,
+    "exclusiveMinimum": operator.le,
+    "exclusiveMaximum": operator.ge,
+}
+
+
+def check_rules(values: pl.Series, prop: Mapping[str, Any], where: str) -> None:
+    """Apply the value rules of one column's schema to its non-null ``values``.
+
+    ``enum``/``const``, ``minLength``, ``pattern`` (searched, as JSON schema does: anchor it with
+    ``^...$``), the :data:`BOUNDS`, and no NaN or infinity in a float column unless the column
+    says ``x-non-finite: true`` (JSON numbers have neither; a missing value is null, which
+    polars' ``is_null`` and pandas' ``isna`` both see). A list column's ``items`` rules apply to
+    its elements.
+
+    Parameters
+    ----------
+    values
+        The column's values, nulls dropped.
+    prop
+        The column's property in the row schema.
+    where
+        The file and column, for the message.
+
+    Raises
+    ------
+    AlsigError
+        Naming ``where``, the rule and at most three of the values breaking it.
+    """
     if values.is_empty():
+        return
+    if isinstance(values.dtype, pl.List):
+        if "items" in prop:
+            check_rules(values.explode().drop_nulls(), prop["items"], f"{where} (list items)")
         return
     allowed = prop.get("enum", [prop["const"]] if "const" in prop else None)
     if allowed is not None:
         bad = values.filter(~values.is_in([v for v in allowed if v is not None]))
         if bad.len():
             raise AlsigError(f"{where}: value '{bad[0]}' is not one of {allowed}.")
-    if values.dtype.is_numeric():
-        finite = values.filter(values.is_finite()) if values.dtype.is_float() else values
-        if "minimum" in prop and finite.len() and finite.min() < prop["minimum"]:
-            raise AlsigError(f"{where}: value {finite.min()!s} is below {prop['minimum']}.")
-        if "maximum" in prop and finite.len() and finite.max() > prop["maximum"]:
-            raise AlsigError(f"{where}: value {finite.max()!s} is above {prop['maximum']}.")
+    if values.dtype == pl.String:
+        if "minLength" in prop:
+            too_short = values.str.len_chars() < prop["minLength"]
+            _refuse(values.filter(too_short), where, f"minLength {prop['minLength']}")
+        if "pattern" in prop:
+            unmatched = ~values.str.contains(prop["pattern"])
+            _refuse(values.filter(unmatched), where, f"pattern '{prop['pattern']}'")
+    if not values.dtype.is_numeric():
+        return
+    if values.dtype.is_float():
+        if not prop.get("x-non-finite", False):
+            rule = "type number (no NaN or infinity; a missing value is null)"
+            _refuse(values.filter(~values.is_finite()), where, rule)
+        values = values.filter(values.is_finite())
+    for rule, breaks in BOUNDS.items():
+        if rule in prop:
+            _refuse(values.filter(breaks(values, prop[rule])), where, f"{rule} {prop[rule]}")
+
+
+def _refuse(bad: pl.Series, where: str, rule: str) -> None:
+    """Raise naming the schema ``rule`` and a few of the values ``bad`` that break it.
+
+    Nothing happens when ``bad`` is empty.
+    """
+    if bad.is_empty():
+        return
+    named = name_some(bad.unique(maintain_order=True).to_list(), limit=3, show=repr)
+    count = "1 value breaks" if bad.len() == 1 else f"{bad.len():,} values break"
+    raise AlsigError(f"{where}: {count} the schema's {rule}: {named}.")

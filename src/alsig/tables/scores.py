@@ -41,6 +41,9 @@ COLUMNS: list[str] = list(schemas.polars_schema(SCHEMA_NAME))
 NULLABLE: set[str] = schemas.nullable(SCHEMA_NAME)
 KEY: list[str] = list(schemas.load(SCHEMA_NAME)["x-unique-key"])  # unique per row
 PARTITION_FILE = "part-0.parquet"  # one file per catalog partition ``dataset=<id>/``
+#: Parquet key-value metadata of a long table (and its catalog partition): the columns its
+#: ``z_vs_control`` reference strata are made of, ``,``-joined, or ``(all controls)``.
+REFERENCE_BY_KEY = "alsig.reference_by"
 
 
 def validate_long(

@@ -8,7 +8,7 @@ import polars as pl
 
 from alsig.io import write_parquet, write_tsv
 from alsig.tables import schemas
-from alsig.tables.scores import validate_long
+from alsig.tables.scores import SCHEMA_NAME, validate_long
 
 WIDE_INDEX = ["method", "sample", "subject", "condition"]
 
@@ -18,6 +18,9 @@ def write_long(
 ) -> None:
     """Validate the long table against its schema and write it (atomically) as parquet.
 
+    The file's key-value metadata names the schema, its version and the alsig version
+    (:func:`alsig.io.write_parquet`).
+
     Parameters
     ----------
     df
@@ -25,9 +28,9 @@ def write_long(
     path
         Output ``.parquet`` file.
     metadata
-        Key-value metadata of the file (e.g. ``{"alsig.reference_by": "region"}``).
+        Further key-value metadata of the file (``{REFERENCE_BY_KEY: "region"}``).
     """
-    write_parquet(validate_long(df, path), path, metadata=metadata)
+    write_parquet(validate_long(df, path), path, schema=SCHEMA_NAME, metadata=metadata)
 
 
 def wide_table(df: pl.DataFrame) -> pl.DataFrame:

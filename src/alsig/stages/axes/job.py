@@ -13,7 +13,7 @@ from alsig.cellmix import indices_from_table
 from alsig.io import save_figure, write_parquet, write_tsv
 from alsig.keys import excluded_samples
 from alsig.settings import DeSettings
-from alsig.stages.axes.effects import SCHEMA_VERSION, axis_tests
+from alsig.stages.axes.effects import SCHEMA, axis_tests
 from alsig.stages.axes.figures import plot_axis_forest
 from alsig.stages.de.design import subset_samples
 from alsig.tables import read_scores
@@ -92,7 +92,7 @@ def run(
     )
     if not_estimable.height:
         log.info("dataset %s: cell-mix adjustment %s", dataset, not_estimable["note"][0])
-    write_parquet(table, outputs["parquet"], {"alsig.schema_version": SCHEMA_VERSION})
+    write_parquet(table, outputs["parquet"], schema=SCHEMA)
     write_tsv(table, outputs["tsv"])
     method = "singscore" if "singscore" in table["method"].to_list() else table["method"][0]
     save_figure(plot_axis_forest(table, method=method, dataset=dataset), outputs["forest"])

@@ -17,7 +17,7 @@ from alsig.errors import AlsigError
 from alsig.io import save_figure, write_parquet, write_tsv
 from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.manifest import write_catalog
-from alsig.stages.catalog.meta import SCHEMA_VERSION, axis_meta
+from alsig.stages.catalog.meta import SCHEMA, axis_meta
 from alsig.stages.catalog.overlap import LIBRARY_FINGERPRINT, overlap_note, shared_samples
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def run_meta(
                 reasons.setdefault(dataset, reason)
     for dataset, reason in sorted(reasons.items()):
         log.info("cell-mix view leaves out %s (%s)", dataset, reason)
-    write_parquet(meta, outputs["parquet"], {"alsig.schema_version": SCHEMA_VERSION})
+    write_parquet(meta, outputs["parquet"], schema=SCHEMA)
     write_tsv(meta, outputs["tsv"])
     save_figure(plot_axis_meta(meta), outputs["figure"])
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
 
 from alsig.errors import AlsigError, where
-from alsig.io import sha256_file, write_tsv
+from alsig.io import VERSION_KEYS, read_table_metadata, sha256_file, write_tsv
 from alsig.stages.catalog.partitions import remove_stale_partitions, write_catalog_partition
 from alsig.tables import SCHEMA_VERSION, read_scores, schemas
 
@@ -43,8 +43,10 @@ def manifest_table(entries: Iterable[CatalogEntry]) -> pl.DataFrame:
     return schemas.validate(table, MANIFEST_SCHEMA, "catalog manifest")
 
 
-def _add_dataset(df: pl.DataFrame, catalog: Path, dataset: str, base: Path) -> CatalogEntry:
-    part = write_catalog_partition(df, catalog, dataset)
+def _add_dataset(
+    df: pl.DataFrame, catalog: Path, dataset: str, metadata: Mapping[str, str], base: Path
+) -> CatalogEntry:
+    part = write_catalog_partition(df, catalog, dataset, metadata)
     rows = df.filter(pl.col("dataset") == dataset)
     log.info("catalog: dataset %s, %d rows -> %s", dataset, rows.height, part)
     return CatalogEntry(
@@ -97,13 +99,16 @@ def write_catalog(
     seen: set[str] = set()
     for table in tables:
         df = read_scores(table)
+        # the partition keeps what the table says beyond its versions (alsig.reference_by)
+        stored = read_table_metadata(table) if Path(table).is_file() else {}
+        kept = {k: v for k, v in stored.items() if k not in VERSION_KEYS}
         for dataset in sorted(set(df["dataset"].to_list())):
             if dataset in seen:
                 raise AlsigError(
                     f"{where(table)}: dataset '{dataset}' appears in two score tables."
                 )
             seen.add(dataset)
-            entries.append(_add_dataset(df, catalog, dataset, base))
+            entries.append(_add_dataset(df, catalog, dataset, kept, base))
     if remove_stale:
         remove_stale_partitions(catalog, seen)
     result = manifest_table(entries)

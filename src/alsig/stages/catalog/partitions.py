@@ -10,12 +10,13 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import polars as pl
 
-from alsig.tables import PARTITION_FILE, validate_long
+from alsig.io import write_parquet
+from alsig.tables import PARTITION_FILE, SCHEMA_NAME, validate_long
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ def replace_dir(tmp: Path, final: Path) -> None:
 
 
 def write_catalog_partition(
-    df: pl.DataFrame, catalog: str | os.PathLike[str], dataset: str
+    df: pl.DataFrame,
+    catalog: str | os.PathLike[str],
+    dataset: str,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """Write one dataset's rows to ``<catalog>/dataset=<id>/part-0.parquet`` atomically.
 
@@ -61,6 +65,9 @@ def write_catalog_partition(
         The catalog directory (created if missing).
     dataset
         The dataset id.
+    metadata
+        Key-value metadata of the dataset's own table to keep (``alsig.reference_by``); the
+        versions are written as :func:`alsig.io.write_parquet` writes them.
 
     Returns
     -------
@@ -72,11 +79,9 @@ def write_catalog_partition(
     rows = validate_long(df.filter(pl.col("dataset") == dataset), f"{catalog} (dataset {dataset})")
     tmp = Path(tempfile.mkdtemp(prefix=f".{catalog.name}.{dataset}.", dir=catalog.parent))
     try:
-        rows.drop("dataset").write_parquet(
-            tmp / PARTITION_FILE, compression="zstd", statistics=True
+        write_parquet(
+            rows.drop("dataset"), tmp / PARTITION_FILE, schema=SCHEMA_NAME, metadata=metadata
         )
-        with open(tmp / PARTITION_FILE, "rb") as handle:
-            os.fsync(handle.fileno())
         final = catalog / f"dataset={dataset}"
         replace_dir(tmp, final)
     finally:

@@ -81,7 +81,7 @@ def write_outcome(outcome: Outcome, folder: Path, dataset: str, alpha: float) ->
     )
     base = folder / outcome.name
     schemas.validate(labelled, RESULT, f"{base}.parquet")
-    write_parquet(labelled, f"{base}.parquet")
+    write_parquet(labelled, f"{base}.parquet", schema=RESULT)
     write_tsv(labelled, f"{base}.tsv")
     write_tsv(summary_frame([outcome.summary]), f"{base}.summary.tsv")
     if outcome.contrast is not None:

@@ -77,7 +77,7 @@ def run(
     )
     schemas.validate(result.table, RESULT, outputs["parquet"])
     schemas.validate(result.coverage, COVERAGE, outputs["coverage"])
-    write_parquet(result.table, outputs["parquet"])
+    write_parquet(result.table, outputs["parquet"], schema=RESULT)
     write_tsv(result.table, outputs["tsv"])
     write_tsv(result.coverage, outputs["coverage"])
     record = run_record(result, info, de_path, settings, int(threads))

@@ -14,12 +14,12 @@ import polars as pl
 from alsig.io import save_figure, write_h5ad, write_parquet, write_text, write_tsv
 from alsig.keys import NORMALIZED, QC_PCA
 from alsig.settings import QcSettings
-from alsig.stages.qc.cell_indices import SCHEMA_VERSION, plot_cell_indices, qc_cell_indices
+from alsig.stages.qc.cell_indices import SCHEMA, plot_cell_indices, qc_cell_indices
 from alsig.stages.qc.covariates import pc_covariates, plot_pc_covariates
 from alsig.stages.qc.figures import plot_library_sizes, plot_pca, plot_sex_check
 from alsig.stages.qc.mqc import write_multiqc
 from alsig.stages.qc.pipeline import run_qc
-from alsig.stages.qc.tables import clean_obs, gene_filter_table, sample_table
+from alsig.stages.qc.tables import GENE_FILTER, clean_obs, gene_filter_table, sample_table
 from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ def run(
     filtered.obs = clean_obs(filtered.obs)
     write_h5ad(filtered, outputs["h5ad"])
     write_tsv(sample_table(table), outputs["samples"])
-    write_tsv(gene_filter_table(filtered), outputs["genes"])
+    genes = schemas.validate(gene_filter_table(filtered), GENE_FILTER, outputs["genes"])
+    write_tsv(genes, outputs["genes"])
     write_text(json.dumps(summary, indent=2, default=str) + "\n", outputs["summary"])
     _figures(table, filtered, summary, settings, outputs)
     _release_written_matrices(filtered)
@@ -103,7 +104,7 @@ def _release_written_matrices(filtered: ad.AnnData) -> None:
 def _cell_indices(filtered, dataset: str, outputs) -> None:
     """Write the cell-type marker indices of the kept samples, their markers and figure."""
     cells = qc_cell_indices(filtered, dataset)
-    write_parquet(cells.table, outputs["cell_indices"], {"alsig.schema_version": SCHEMA_VERSION})
+    write_parquet(cells.table, outputs["cell_indices"], schema=SCHEMA)
     write_tsv(cells.table, outputs["cell_indices_tsv"])
     write_tsv(cells.markers, outputs["cell_markers"])
     save_figure(plot_cell_indices(cells.table, dataset), outputs["cell_indices_figure"])

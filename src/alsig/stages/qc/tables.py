@@ -9,9 +9,12 @@ import polars as pl
 
 from alsig.keys import EXPRESSED, NORMALIZED
 
+#: the row schema of ``qc/gene_filter.tsv`` (``workflow/schemas/gene_filter.schema.yaml``)
+GENE_FILTER = "gene_filter"
+
 
 def gene_filter_table(adata: ad.AnnData) -> pl.DataFrame:
-    """One row per gene: symbol, gene_id, mean normalised count, expressed."""
+    """One row per gene: symbol, gene_id, mean normalised count, expressed (:data:`GENE_FILTER`)."""
     return pl.DataFrame(
         {
             "symbol": adata.var_names.astype(str).tolist(),

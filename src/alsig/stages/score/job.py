@@ -15,7 +15,7 @@ from alsig.signatures import signatures_of_run
 from alsig.stages.score.composition import composition_share
 from alsig.stages.score.h5ad import write_scores_h5ad
 from alsig.stages.score.scoring import score_anndata
-from alsig.tables import write_coverage, write_long, write_wide
+from alsig.tables import REFERENCE_BY_KEY, write_coverage, write_long, write_wide
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def run(
         with_cell_indices=True,
     )
     assert result.cell_indices is not None  # asked for above
-    metadata = {"alsig.reference_by": ",".join(result.reference_by) or "(all controls)"}
+    metadata = {REFERENCE_BY_KEY: ",".join(result.reference_by) or "(all controls)"}
     write_long(result.long, outputs["long"], metadata=metadata)
     write_wide(result.long, outputs["wide"])
     write_coverage(result.coverage, outputs["coverage"])
@@ -79,14 +79,12 @@ def run(
     write_tsv(result.references, outputs["references"])
     write_tsv(composition_share(result.long, result.cell_indices), outputs["composition"])
     write_parquet(
-        result.cell_indices.table(dataset),
-        outputs["cell_indices"],
-        {"alsig.schema": SIGNATURE_SCHEMA},
+        result.cell_indices.table(dataset), outputs["cell_indices"], schema=SIGNATURE_SCHEMA
     )
     write_scores_h5ad(adata, result, outputs["h5ad"], layer=settings.layer)
     log.info(
         "dataset %s: wrote %d score rows; references by %s",
         dataset,
         result.long.height,
-        metadata["alsig.reference_by"],
+        metadata[REFERENCE_BY_KEY],
     )

@@ -15,8 +15,9 @@ import polars as pl
 
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
 from alsig.settings import DeSettings, SubtypesSettings
+from alsig.stages.axes.effects import SCHEMA as AXIS_TESTS
 from alsig.stages.axes.figures import plot_axis_forest
-from alsig.stages.subtypes.carry import SUBTYPES, subtype_axis_tests, subtypes_de
+from alsig.stages.subtypes.carry import DE_EXTRA, SUBTYPES, subtype_axis_tests, subtypes_de
 from alsig.stages.subtypes.enrich_job import subtype_settings
 from alsig.stages.subtypes.reference_model import load_shipped
 from alsig.tables import read_scores
@@ -78,7 +79,7 @@ def run_de(
         log.info(
             "dataset %s, %s vs %s: %s", dataset, subtype, chosen.control_label, summary["note"]
         )
-        write_parquet(de, parquet)
+        write_parquet(de, parquet, schema=DE_EXTRA)
         write_tsv(de, tsv)
         write_tsv(pl.DataFrame([{k: _plain(v) for k, v in summary.items()}]), summary_tsv)
 
@@ -125,7 +126,7 @@ def run_axis_tests(
     table, skipped = subtype_axis_tests(scores, obs, calls, de_settings=settings, settings=chosen)
     for reason in skipped:
         log.info("dataset %s: no axis tests for %s", dataset, reason)
-    write_parquet(table, outputs["parquet"])
+    write_parquet(table, outputs["parquet"], schema=AXIS_TESTS)
     write_tsv(table, outputs["tsv"])
     methods = table["method"].unique(maintain_order=True).to_list()
     method = "singscore" if "singscore" in methods or not methods else methods[0]

@@ -17,7 +17,7 @@ from alsig.io import write_parquet, write_tsv
 from alsig.settings import EnrichSettings, SubtypesSettings
 from alsig.settings.stages import from_mapping
 from alsig.stages.enrich.sets import collection_for, load_collection
-from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE, subtype_enrichment
+from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE, ENRICH_EXTRA, subtype_enrichment
 from alsig.stages.subtypes.reference_model import CLASSES as SUBTYPES
 from alsig.stages.subtypes.reference_model import load_shipped
 
@@ -98,5 +98,5 @@ def run_enrich(
             note = CIRCULARITY_NOTE if part.height else "nothing tested (no DE table)"
             log.info("%s, %s / %s: %d rows; %s", dataset, subtype, collection, part.height, note)
         table = pl.concat(parts)
-        write_parquet(table, parquet)
+        write_parquet(table, parquet, schema=ENRICH_EXTRA)
         write_tsv(table, tsv)

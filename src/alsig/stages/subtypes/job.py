@@ -19,7 +19,7 @@ from alsig.io import save_figure, write_parquet, write_tsv
 from alsig.settings import SubtypesSettings
 from alsig.stages.subtypes.calls import collapsed_members
 from alsig.stages.subtypes.figures import plot_projection, plot_states
-from alsig.stages.subtypes.table import shares, subtype_table
+from alsig.stages.subtypes.table import SCHEMA, shares, subtype_table
 from alsig.tables import read_scores, schemas
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def run(
         label,
         _share_text(table, label, "state_call"),
     )
-    write_parquet(table, outputs["parquet"])
+    write_parquet(table, outputs["parquet"], schema=SCHEMA)
     write_tsv(table, outputs["tsv"])
     write_tsv(result.donors, outputs["donors"])
     write_tsv(result.shares, outputs["shares"])
