@@ -365,3 +365,14 @@ def test_the_readmes_one_line_reads_work_as_written(demo_run, monkeypatch):
     assert all(len(result) > 0 for result in results), lines
     sample_qc = results[[i for i, line in enumerate(lines[1:]) if "read_tsv" in line][0]]
     assert sample_qc["sample"].dtype == pl.String and sample_qc.height == 19
+
+
+def test_every_tsv_reads_back_as_its_parquet_twin(demo_run):
+    results = demo_run / "results"
+    twins = [p for p in sorted(results.rglob("*.tsv")) if p.with_suffix(".parquet").is_file()]
+    assert len(twins) >= 10
+    for tsv in twins:
+        parquet = pl.read_parquet(tsv.with_suffix(".parquet"))
+        back = alsig.read_tsv(tsv)  # the schema named by the twin
+        assert back.schema == parquet.schema, tsv
+        assert back.equals(parquet), tsv

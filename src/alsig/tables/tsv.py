@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from alsig.errors import AlsigError, name_some
+from alsig.io import SCHEMA_KEY, read_table_metadata
 from alsig.resources import schema_names
 from alsig.tables.schemas import polars_schema
 
@@ -33,8 +34,8 @@ def read_tsv(path: str | os.PathLike[str], schema: str | None = None) -> pl.Data
         The TSV (e.g. ``results/demo/qc/sample_qc.tsv``).
     schema
         The schema's name (``sample_qc``, ``axis_tests``, ``de_results`` ...; the files in
-        ``workflow/schemas/``). By default the file's name without ``.tsv``, when a schema has
-        that name.
+        ``workflow/schemas/``). By default the one its Parquet twin (``x.parquet`` beside
+        ``x.tsv``) names in its metadata, else the file's name without ``.tsv``.
 
     Returns
     -------
@@ -49,7 +50,7 @@ def read_tsv(path: str | os.PathLike[str], schema: str | None = None) -> pl.Data
         column's type (naming the column and the cells).
     """
     path = Path(path)
-    name = schema or path.name.removesuffix(".tsv")
+    name = schema or _schema_of_twin(path) or path.name.removesuffix(".tsv")
     if name not in schema_names():
         raise AlsigError(
             f"{path}: no schema named '{name}'; pass the table's schema, one of "
@@ -60,6 +61,12 @@ def read_tsv(path: str | os.PathLike[str], schema: str | None = None) -> pl.Data
     return text.with_columns(
         _typed(text[column], types.get(column), path) for column in text.columns
     )
+
+
+def _schema_of_twin(path: Path) -> str | None:
+    """Return the schema the Parquet beside ``path`` names (None: no twin, or an older one)."""
+    twin = path.with_suffix(".parquet")
+    return read_table_metadata(twin).get(SCHEMA_KEY) if twin.is_file() else None
 
 
 def _typed(column: pl.Series, dtype: pl.DataType | None, path: Path) -> pl.Series:
