@@ -19,7 +19,7 @@ import polars as pl
 from alsig.errors import AlsigError, name_some
 from alsig.io import SCHEMA_KEY, read_table_metadata
 from alsig.resources import schema_names
-from alsig.tables.schemas import polars_schema
+from alsig.tables.schemas import load, polars_schema
 
 #: what :func:`alsig.io.write_tsv` joins list cells with
 LIST_SEPARATOR = ";"
@@ -57,10 +57,20 @@ def read_tsv(path: str | os.PathLike[str], schema: str | None = None) -> pl.Data
             f"{name_some(sorted(schema_names()), limit=40)}."
         )
     text = pl.read_csv(path, separator="\t", infer_schema=False)
-    types = polars_schema(name)
+    types = column_types(name)
     return text.with_columns(
         _typed(text[column], types.get(column), path) for column in text.columns
     )
+
+
+def column_types(name: str) -> dict[str, pl.DataType]:
+    """Return ``{column: dtype}`` of a table of schema ``name``, with the columns it extends.
+
+    A schema with ``x-extends: <base>`` (the subtype DE tables: ``de_results`` + ``model_feature``)
+    describes only its own columns; the table has the base's first.
+    """
+    base = load(name).get("x-extends")
+    return {**(column_types(base) if base else {}), **polars_schema(name)}
 
 
 def _schema_of_twin(path: Path) -> str | None:
