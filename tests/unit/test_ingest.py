@@ -1,4 +1,5 @@
 import gzip
+import logging
 from importlib.metadata import version
 from pathlib import Path
 
@@ -63,6 +64,23 @@ def test_ingest_local_builds_anndata_with_sheet_and_provenance(tmp_path):
     prov = adata.uns["provenance"]
     assert prov["inputs"]["counts"]["sha256"] and prov["inputs"]["samples"]["size_bytes"] > 0
     assert prov["versions"]["anndata"] == version("anndata")
+
+
+def test_ingest_records_which_value_became_which_condition(tmp_path, caplog):
+    sheet = SHEET.replace("S3\tControl", "S3\tcontrol subject")
+    with caplog.at_level(logging.INFO, logger="alsig.stages.ingest.samples"):
+        adata = ingest_local("toy", local_settings(tmp_path, sheet=sheet))
+    report = adata.uns["provenance"]["sample_sheet"]
+    assert report["condition_column"] == "group"
+    assert list(report["condition_labels"]) == [
+        "'ALS' -> ALS (2)",
+        "'control subject' -> control (1)",
+        "'Control' -> control (1)",
+    ]
+    assert (
+        "dataset toy: conditions from 'group': 'ALS' -> ALS (2), 'control subject' -> control (1), "
+        "'Control' -> control (1)"
+    ) in caplog.text
 
 
 def test_csv_and_h5ad_inputs(tmp_path):

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from alsig import settings
 from alsig.errors import AlsigError
 from alsig.ops.config import reprocess_settings
 from alsig.ops.curation import check_conditions, queue_series
 from alsig.ops.downloads import check_server_files
+from alsig.ops.in_vitro import in_vitro_evidence
 from alsig.ops.lock import LockedError, run_lock
 from alsig.ops.registry import Entry, Registry
 from alsig.ops.workflow import (
@@ -30,7 +32,10 @@ from alsig.ops.workflow import (
 )
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo, read_sidecar
+from alsig.sources.geo import read_series_matrix
 from alsig.sources.geo_layout import series_matrix_url
+from alsig.stages.ingest.samples import label_values
+from tests.conftest import SHARED_DATA
 from tests.stub_server import DATA, StubServer
 
 DEFAULT_CONDITION = settings.defaults("reprocess")["default_condition"]
@@ -59,15 +64,232 @@ def test_default_rules_resolve_common_labels():
 
 
 def test_unresolvable_values_need_curation_with_reason():
-    result = check(sheet(["iPSC line 1", "iPSC line 2", "ALS", "Control"]))
+    result = check(sheet(["pending review", "see publication", "ALS", "Control"]))
     assert not result.ok
-    assert "'disease_state'" in result.reason and "iPSC line 1" in result.reason
+    assert "'disease_state'" in result.reason and "'pending review' (GSM0)" in result.reason
     assert "Add datasets.GSE1" in result.reason
 
 
-def test_one_sided_series_needs_curation():
-    result = check(sheet(["ALS", "ALS", "ALS"]))
-    assert not result.ok and "needs >= 2 samples of each of ['ALS', 'control']" in result.reason
+def write_series_matrix(path: Path, samples: list[dict], title: str = "A series") -> Path:
+    """A small series matrix in GEO's format: one dict (title, source, chars) per sample."""
+    gsms = [f"GSM{i + 1}" for i in range(len(samples))]
+
+    def row(field: str, cells: list[str]) -> str:
+        return f"!Sample_{field}\t" + "\t".join(f'"{c}"' for c in cells)
+
+    lines = [f'!Series_title\t"{title}"', '!Series_geo_accession\t"GSE1"', ""]
+    lines += [row("title", [s["title"] for s in samples]), row("geo_accession", gsms)]
+    lines.append(row("source_name_ch1", [s["source"] for s in samples]))
+    lines.append(row("organism_ch1", ["Homo sapiens"] * len(samples)))
+    for i in range(max(len(s["chars"]) for s in samples)):
+        lines.append(row("characteristics_ch1", [s["chars"][i] for s in samples]))
+    lines += ["!series_matrix_table_begin", '"ID_REF"\t' + "\t".join(f'"{g}"' for g in gsms)]
+    lines.append("!series_matrix_table_end")
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def matrix(tmp_path, values, key="diagnosis", source="whole blood", title="s", **chars):
+    """Series matrix with one sample per value (``key: value``) and more characteristics."""
+    samples = [
+        {
+            "title": f"{title}{i + 1}",
+            "source": source,
+            "chars": [f"{key}: {v}", *(f"{k.replace('_', ' ')}: {c}" for k, c in chars.items())],
+        }
+        for i, v in enumerate(values)
+    ]
+    return read_series_matrix(write_series_matrix(tmp_path / "GSE1_series_matrix.txt.gz", samples))
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        ("ALS", "ALS"),
+        ("sALS", "ALS"),
+        ("Familial ALS", "ALS"),
+        ("C9orf72-ALS", "ALS"),
+        ("c9ALS", "ALS"),
+        ("ALS Spectrum MND", "ALS"),  # GSE124439
+        ("sALS/FTD", "ALS"),  # GSE122649: ALS with FTD is ALS
+        ("FTD/ALS", "ALS"),
+        ("Amyotrophic lateral sclerosis", "ALS"),
+        ("Control", "control"),
+        ("healthy control", "control"),
+        ("Non-Neurological Control", "control"),
+        ("Neurologically normal control", "control"),  # GSE20589
+        ("Other Neurological Disorders", "other"),  # GSE124439: kept, not compared
+        ("ALS deficiency", None),  # acid-labile subunit, not the disease
+        ("ALS mimic", None),
+        ("non-ALS neurological disease", None),
+        ("non-ALS control", None),  # a disease control or a healthy one? the user says
+        ("ALS model", None),
+        ("FTD-TDP", None),
+    ],
+)
+def test_default_rules_take_only_the_spellings_of_als_and_control(value, label):
+    assert label_values([value], DEFAULT_CONDITION["rules"]) == [label]
+
+
+def test_als_look_alikes_need_curation_naming_values_samples_and_the_config(tmp_path):
+    values = ["ALS", "ALS", "ALS mimic", "ALS mimic", "non-ALS neurological disease", "healthy"]
+    result = check(matrix(tmp_path, values))
+    assert not result.ok
+    reason = result.reason
+    assert (
+        "'diagnosis': 3 sample(s) have a value the default rules do not take as ALS or control: "
+        "'ALS mimic' (GSM3, GSM4; names ALS but is no spelling of the disease), 'non-ALS neurological disease' "
+        "(GSM5; names ALS but is no spelling of the disease); the others resolve: 'ALS' -> ALS (2), "
+        "'healthy' -> control (1)"
+    ) in reason
+    # the example entry is valid config: one rule per value, unknown ones 'other'
+    example = reason.split("e.g. ")[1].split("; or, if it has no")[0]
+    entry = yaml.safe_load(example)["datasets"]["GSE1"]
+    assert entry["condition"]["column"] == "diagnosis"
+    rules = entry["condition"]["rules"]
+    assert label_values(values, rules) == ["ALS", "ALS", "other", "other", "other", "control"]
+    assert reason.endswith("reprocess: {exclude: {GSE1: '<why>'}}.")
+
+
+def test_a_resolution_records_which_value_became_which_label(tmp_path):
+    result = check(matrix(tmp_path, ["sALS", "sALS/FTD", "Non-neurological control", "Control"]))
+    assert result.ok and result.conditions == {"ALS": 2, "control": 2}
+    assert result.labels == [
+        "'sALS' -> ALS (1)",
+        "'sALS/FTD' -> ALS (1)",
+        "'Non-neurological control' -> control (1)",
+        "'Control' -> control (1)",
+    ]
+
+
+def test_in_vitro_series_need_curation_and_say_how_to_add_or_exclude_them(tmp_path):
+    ipsc = matrix(
+        tmp_path,
+        ["ALS", "ALS", "healthy control", "healthy control"],
+        key="disease state",
+        source="iPSC-derived motor neurons",
+        cell_line="CS01",
+        cell_type="iPSC-derived motor neurons",
+    )
+    result = check(ipsc)
+    assert not result.ok
+    assert result.reason.startswith(
+        "in vitro model (source_name 'iPSC-derived motor neurons' (4 samples); cell_line given "
+        "(4 samples); cell_type 'iPSC-derived motor neurons' (4 samples)): the default run "
+        "compares ALS with control tissue"
+    )
+    assert result.reason.endswith("or reprocess: {exclude: {GSE1: 'in vitro model'}}.")
+    example = result.reason.split("(e.g. ")[1].split("), or reprocess")[0]
+    assert yaml.safe_load(example)["datasets"]["GSE1"]["condition"]["column"] == "disease_state"
+    # the user who adds it (here: the example entry as it is) gets it processed
+    assert check(ipsc, yaml.safe_load(example)["datasets"]["GSE1"]).ok
+
+    # acid-labile subunit deficiency in cultured fibroblasts: both problems are named
+    fibroblasts = matrix(tmp_path, ["ALS deficiency"] * 2 + ["healthy"] * 2, source="fibroblasts")
+    reason = check(fibroblasts).reason
+    assert reason.startswith("in vitro model (source_name 'fibroblasts' (4 samples)): ")
+    assert "Its conditions need curation too: 'diagnosis': 2 sample(s) have a value" in reason
+    assert "'ALS deficiency' (GSM1, GSM2; names ALS but is no spelling of the disease)" in reason
+
+
+@pytest.mark.parametrize(
+    ("chars", "title", "expected"),
+    [
+        ({"cell_type": "motor neuron", "tissue": "cervical spinal cord"}, "s", []),  # LCM
+        (
+            {"tissue": "Frontal Cortex"},
+            "cortical organoid ",
+            ["title 'cortical organoid 1', 'cort"],
+        ),
+        ({"tissue": "Motor Cortex", "assay": "single nucleus RNA-seq"}, "s", ["assay 'single nu"]),
+        ({"cell_type": "lymphoblastoid cells"}, "s", ["cell_type 'lymphoblastoid cells' (2 s"]),
+        ({"cell_type": "hiPSC"}, "s", ["cell_type 'hiPSC' (2 samples)"]),
+    ],
+)
+def test_in_vitro_evidence_reads_titles_sources_and_characteristics(
+    tmp_path, chars, title, expected
+):
+    evidence = in_vitro_evidence(matrix(tmp_path, ["ALS", "Control"], title=title, **chars))
+    assert [e[: len(x)] for e, x in zip(evidence, expected, strict=True)] == expected
+
+
+def test_one_sided_series_needs_curation_and_is_told_to_exclude_it():
+    result = check(sheet(["sALS"] * 6))
+    assert not result.ok
+    assert (
+        "'disease_state': every sample resolves ('sALS' -> ALS (6)) but control has fewer than "
+        "2 samples: a DE contrast of ALS vs control needs >= 2 samples of each"
+    ) in result.reason
+    assert result.reason.endswith(
+        "It cannot be compared as it is: add reprocess: {exclude: {GSE1: '<why>'}} to the config "
+        "(a datasets.GSE1 entry would not help: DE needs both conditions)."
+    )
+    assert "Add datasets" not in result.reason
+
+
+def test_an_override_without_both_conditions_is_refused_before_de_fails():
+    override = {
+        "condition": {"column": "disease state", "rules": [{"pattern": "sALS", "condition": "ALS"}]}
+    }
+    result = check(sheet(["sALS"] * 6), override)
+    assert not result.ok
+    assert result.reason == (
+        "datasets.GSE1: its rules label 'sALS' -> ALS (6), so control has fewer than 2 samples, "
+        "and DE compares ALS vs control (>= 2 samples of each): every run would fail in DE. Fix "
+        "the rules of datasets.GSE1.condition, or remove the entry and add "
+        "reprocess: {exclude: {GSE1: '<why>'}}."
+    )
+    # a dataset with its own contrast needs the conditions that contrast compares
+    frame = sheet(["C9orf72", "C9orf72", "sporadic", "sporadic"])
+    own = {
+        "condition": {
+            "column": "disease_state",
+            "rules": [
+                {"pattern": "C9", "condition": "C9"},
+                {"pattern": "spor", "condition": "sporadic"},
+            ],
+        },
+        "de": {"contrasts": {"C9_vs_sporadic": {"contrast": ["condition", "C9", "sporadic"]}}},
+    }
+    assert check(frame, own).ok
+
+
+SERIES_MATRICES = SHARED_DATA / "geo_series_matrices"
+REAL_CURATION = [  # the hand curation of SERIES_MATRICES/README.md: nothing real changes label
+    (
+        SERIES_MATRICES,
+        "GSE124439",
+        [
+            "'ALS Spectrum MND' -> ALS (145)",
+            "'Non-Neurological Control' -> control (17)",
+            "'Other Neurological Disorders' -> other (14)",
+        ],
+        "",
+    ),
+    (SERIES_MATRICES, "GSE182976", [], "in vitro model (cell_line given (12 samples); cell_type"),
+    (SERIES_MATRICES, "GSE20589", [], "'SOD1 mutant individual' (GSM517143, GSM517144, GSM517145)"),
+    (SERIES_MATRICES, "GSE3343", [], "none of the condition columns"),
+    (SERIES_MATRICES, "GSE68605", [], "none of the condition columns"),
+    (
+        SHARED_DATA / "GSE122649",
+        "GSE122649",
+        [
+            "'sALS' -> ALS (22)",
+            "'sALS/FTD' -> ALS (4)",
+            "'Non-neurological control' -> control (12)",
+        ],
+        "",
+    ),
+    (SHARED_DATA / "GSE67196", "GSE67196", [], "none of the condition columns"),
+]
+
+
+@pytest.mark.skipif(not SERIES_MATRICES.exists(), reason=f"no {SERIES_MATRICES}")
+@pytest.mark.parametrize(("folder", "accession", "labels", "reason"), REAL_CURATION)
+def test_real_series_matrices_are_curated_as_by_hand(folder, accession, labels, reason):
+    result = check(read_series_matrix(folder / f"{accession}_series_matrix.txt.gz"))
+    assert (result.ok, result.labels) == (bool(labels), labels)
+    assert reason in result.reason
 
 
 def test_missing_columns_and_override():
@@ -438,6 +660,18 @@ def test_curation_and_the_workflow_share_one_series_matrix_download(geo_server):
     assert matrix == geo_server.cache / "GSE900001" / "GSE900001_series_matrix.txt.gz"
     assert geo_server.stub.hits["GSE900001_series_matrix.txt.gz"] == 1
     assert geo_server.stub.hits["GSE900003_series_matrix.txt.gz"] == 1
+
+
+def test_curation_records_the_value_to_label_map_in_the_registry_and_log(geo_server, caplog):
+    with caplog.at_level(logging.INFO, logger="alsig.ops.curation"):
+        geo_server.queue()
+    entries = Registry.load(geo_server.registry.path).entries
+    assert entries["GSE900001"].condition_labels == "'ALS' -> ALS (6); 'Control' -> control (4)"
+    assert (
+        "GSE900001: conditions from 'disease_state': 'ALS' -> ALS (6), 'Control' -> control (4)"
+        in caplog.text
+    )
+    assert entries["GSE900003"].condition_labels == ""  # needs_curation: the reason says
 
 
 def test_a_file_changed_on_the_server_queues_its_series_again(geo_server, caplog):

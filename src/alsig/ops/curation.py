@@ -10,6 +10,7 @@ the workflow never sees a dataset it would fail on.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,15 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import yaml
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some, where
 from alsig.ops.downloads import refresh_cached
+from alsig.ops.in_vitro import in_vitro_evidence
 from alsig.ops.registry import Entry, Registry
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo
 from alsig.sources.geo import read_series_matrix
 from alsig.stages.ingest.geo import series_matrix_layout
-from alsig.stages.ingest.samples import resolve_conditions
+from alsig.stages.ingest.samples import condition_map, label_values, resolve_conditions
+from alsig.validation import clean_sheet
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +64,100 @@ def decode_columns(text: str) -> dict[str, str]:
 
 @dataclass
 class CurationResult:
-    """Whether a series' conditions resolve: the column used, or the reason they do not."""
+    """Whether a series' conditions resolve: the column used, or the reason they do not.
+
+    ``labels`` is what the rules made of each distinct value of ``column``
+    (:func:`alsig.stages.ingest.samples.condition_map`), for the registry and the log.
+    """
 
     ok: bool
     column: str = ""
     reason: str = ""
     conditions: dict[str, int] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+
+
+#: a value that names ALS without being one of its spellings ("ALS mimic", "non-ALS disease")
+_MENTIONS_ALS = re.compile(r"(?i)\bALS\b|amyotrophic")
+#: distinct values written out as rules in a reason's config example
+_RULES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class ColumnLabels:
+    """The labels a set of rules gives the samples of one series-matrix column.
+
+    Parameters
+    ----------
+    column
+        The column.
+    samples, values, labels
+        One per sample: its GSM, its value in ``column`` and its label (None: no rule matches).
+    """
+
+    column: str
+    samples: list[str]
+    values: list[str]
+    labels: list[str | None]
+
+    @classmethod
+    def of(
+        cls, sheet: pl.DataFrame, column: str, rules: list[dict[str, str]] | None
+    ) -> ColumnLabels:
+        """Label ``sheet[column]`` by ``rules`` (:func:`label_values`)."""
+        values = sheet.get_column(column).cast(pl.String).fill_null("").to_list()
+        samples = [str(s) for s in sheet.get_column("sample").to_list()]
+        return cls(column, samples, values, label_values(values, rules))
+
+    @property
+    def found(self) -> dict[str, int]:
+        """Samples per label (unresolved samples left out)."""
+        return dict(Counter(label for label in self.labels if label is not None))
+
+    @property
+    def unresolved(self) -> dict[str, list[str]]:
+        """Value -> the samples that have it, for the values no rule matches."""
+        out: dict[str, list[str]] = {}
+        for sample, value, label in zip(self.samples, self.values, self.labels, strict=True):
+            if label is None:
+                out.setdefault(value, []).append(sample)
+        return out
+
+    def short_of(self, required: list[str], min_samples: int) -> list[str]:
+        """Return the required labels with fewer than ``min_samples`` samples."""
+        return [c for c in required if self.found.get(c, 0) < min_samples]
+
+    def mapping(self, *, resolved_only: bool = False) -> list[str]:
+        """Return the value -> label record (:func:`condition_map`)."""
+        pairs = [
+            (v, label)
+            for v, label in zip(self.values, self.labels, strict=True)
+            if label is not None or not resolved_only
+        ]
+        return condition_map([v for v, _ in pairs], [label for _, label in pairs])
+
+    def dataset_entry(self, dataset: str) -> str:
+        """Return a ``datasets.<id>`` entry (YAML) with one rule per value; 'other' if unknown."""
+        pairs = dict.fromkeys(zip(self.values, self.labels, strict=True))
+        rules = [
+            {"pattern": f"^{_literal(value)}$", "condition": label or "other"}
+            for value, label in list(pairs)[:_RULES_SHOWN]
+        ]
+        entry = {"source": "geo", "accession": dataset}
+        condition = {"column": self.column, "rules": rules}
+        text = yaml.safe_dump(
+            {"datasets": {dataset: {**entry, "condition": condition}}},
+            default_flow_style=True,
+            sort_keys=False,
+            width=1_000_000,
+        ).strip()
+        more = len(pairs) - _RULES_SHOWN
+        return f"{text} (and a rule for each of the {more} other values)" if more > 0 else text
+
+
+def _literal(value: str) -> str:
+    """``value`` as a regex matching itself (readable: only regex syntax is escaped)."""
+    return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", value)
 
 
 def check_conditions(
@@ -80,9 +172,13 @@ def check_conditions(
 ) -> CurationResult:
     """Resolve conditions as ingest will (:func:`alsig.stages.ingest.samples.resolve_conditions`).
 
-    With a config override for the dataset its ``condition`` is used as is (the user curated it).
-    Otherwise each default column present in the series is tried with the default rules; the
-    first that resolves every sample and has ``min_samples`` of each required condition wins.
+    With a config override for the dataset its ``condition`` is used as is (the user curated
+    it), and must still give ``min_samples`` of each condition its DE contrasts compare.
+    Otherwise a series whose samples are an in vitro model
+    (:func:`alsig.ops.in_vitro.in_vitro_evidence`) is not taken, and each default column present
+    in the series is tried with the default rules; the first that resolves every sample and has
+    ``min_samples`` of each required condition wins. A refusal's reason names the values, their
+    samples and the config that fixes it.
 
     Parameters
     ----------
@@ -95,18 +191,25 @@ def check_conditions(
     default_condition
         ``reprocess.default_condition`` (``columns``, ``rules``).
     required_conditions, min_samples
-        What a default resolution must yield.
+        What a resolution must yield (an override with its own ``de.contrasts``: the
+        conditions those compare).
 
     Returns
     -------
     CurationResult
     """
     if override is not None:
-        return _check_override(sheet, override, dataset=dataset, source=source)
+        return _check_override(
+            sheet,
+            override,
+            dataset=dataset,
+            source=source,
+            required_conditions=required_conditions,
+            min_samples=min_samples,
+        )
     return _check_defaults(
         sheet,
         dataset=dataset,
-        source=source,
         default_condition=default_condition,
         required_conditions=required_conditions,
         min_samples=min_samples,
@@ -117,55 +220,132 @@ def _check_defaults(
     sheet: pl.DataFrame,
     *,
     dataset: str,
-    source: str,
     default_condition: Mapping[str, Any],
     required_conditions: list[str],
     min_samples: int,
 ) -> CurationResult:
-    tried = []
-    for column in default_condition["columns"]:
-        if column not in sheet.columns:
-            continue
-        try:
-            labels = resolve_conditions(
-                sheet,
-                sample_column="sample",
-                condition_column=column,
-                rules=default_condition["rules"],
-                dataset=dataset,
-                source=source,
-            )
-        except AlsigError as exc:
-            message = str(exc).split(". Add a rule")[0].removeprefix(f"dataset '{dataset}': ")
-            tried.append(f"'{column}': {message}")
-            continue
-        found = dict(Counter(labels))
-        if [c for c in required_conditions if found.get(c, 0) < min_samples]:
-            tried.append(
-                f"'{column}': resolved {found} but needs >= {min_samples} samples of each of "
-                f"{required_conditions}"
-            )
-            continue
-        return CurationResult(True, column, "", found)
-    if not tried:
-        tried.append(
-            f"none of the condition columns {default_condition['columns']} is in the series "
-            f"(columns: {list(sheet.columns)})"
-        )
-    reason = (
-        "conditions not resolved by reprocess.default_condition: "
-        + "; ".join(tried)
-        + f". Add datasets.{dataset} (source: geo, accession, condition.column/rules) to the config."
+    tried = [
+        ColumnLabels.of(sheet, column, default_condition["rules"])
+        for column in default_condition["columns"]
+        if column in sheet.columns
+    ]
+    resolved = next(
+        (t for t in tried if not t.unresolved and not t.short_of(required_conditions, min_samples)),
+        None,
     )
-    return CurationResult(False, "", reason)
+    problems = _condition_problems(tried, required_conditions, min_samples)
+    in_vitro = in_vitro_evidence(sheet)
+    if in_vitro:  # whatever its labels: not a tissue cohort
+        reason = _in_vitro_reason(dataset, in_vitro, tried, resolved, problems)
+        return CurationResult(False, "", reason)
+    if resolved is not None:
+        return CurationResult(True, resolved.column, "", resolved.found, resolved.mapping())
+    if not tried:
+        return CurationResult(
+            False,
+            "",
+            "conditions not resolved by reprocess.default_condition: none of the condition "
+            f"columns {list(default_condition['columns'])} is in the series (columns: "
+            f"{list(sheet.columns)}). Add datasets.{dataset} (source: geo, accession, "
+            "condition.column/rules) to the config, or, if it has no ALS-vs-control "
+            f"comparison, {_exclude(dataset)}.",
+        )
+    return CurationResult(False, "", _unresolved_reason(dataset, tried, problems))
+
+
+def _exclude(dataset: str, why: str = "<why>") -> str:
+    return f"reprocess: {{exclude: {{{dataset}: '{why}'}}}}"
+
+
+def _in_vitro_reason(
+    dataset: str,
+    evidence: list[str],
+    tried: list[ColumnLabels],
+    resolved: ColumnLabels | None,
+    problems: list[str],
+) -> str:
+    example = resolved or next((t for t in tried if t.unresolved), None)
+    entry = (
+        example.dataset_entry(dataset)
+        if example is not None
+        else f"{{datasets: {{{dataset}: {{source: geo, accession: {dataset}, condition: "
+        "{column: <characteristic>, rules: [...]}}}}"
+    )
+    conditions = f" Its conditions need curation too: {'; '.join(problems)}." if problems else ""
+    return (
+        f"in vitro model ({'; '.join(evidence)}): the default run compares ALS with control "
+        f"tissue and does not pool cell models with it.{conditions} Add it with "
+        f"datasets.{dataset} if you want it (e.g. {entry}), or "
+        f"{_exclude(dataset, 'in vitro model')}."
+    )
+
+
+def _condition_problems(
+    tried: list[ColumnLabels], required_conditions: list[str], min_samples: int
+) -> list[str]:
+    """Return, per column tried, why it does not resolve (empty when one does)."""
+    parts = []
+    for attempt in tried:
+        short = attempt.short_of(required_conditions, min_samples)
+        if attempt.unresolved:
+            parts.append(_unknown_values(attempt))
+        elif short:
+            parts.append(
+                f"'{attempt.column}': every sample resolves ({name_some(attempt.mapping())}) "
+                f"but {' and '.join(short)} {'has' if len(short) == 1 else 'have'} fewer than "
+                f"{min_samples} samples: a DE contrast of {' vs '.join(required_conditions)} "
+                f"needs >= {min_samples} samples of each"
+            )
+        else:
+            return []
+    return parts
+
+
+def _unresolved_reason(dataset: str, tried: list[ColumnLabels], problems: list[str]) -> str:
+    reason = "conditions not resolved by reprocess.default_condition: " + "; ".join(problems)
+    with_values = next((t for t in tried if t.unresolved), None)
+    if with_values is None:  # one-sided: no rule can give it the condition it lacks
+        return (
+            f"{reason}. It cannot be compared as it is: add {_exclude(dataset)} to the config "
+            f"(a datasets.{dataset} entry would not help: DE needs both conditions)."
+        )
+    return (
+        f"{reason}. Add datasets.{dataset} to the config with a rule for each value (condition "
+        "ALS, control, or other to keep a sample out of the comparison), e.g. "
+        f"{with_values.dataset_entry(dataset)}; or, if it has no ALS-vs-control comparison, "
+        f"{_exclude(dataset)}."
+    )
+
+
+def _unknown_values(attempt: ColumnLabels) -> str:
+    unknown = attempt.unresolved
+    described = []
+    for value, samples in unknown.items():
+        shown = repr(value) if value else "(empty)"
+        note = (
+            "; names ALS but is no spelling of the disease" if _MENTIONS_ALS.search(value) else ""
+        )
+        described.append(f"{shown} ({name_some(samples, limit=5)}{note})")
+    resolved = attempt.mapping(resolved_only=True)
+    known = f"; the others resolve: {name_some(resolved)}" if resolved else ""
+    return (
+        f"'{attempt.column}': {sum(len(s) for s in unknown.values())} sample(s) have a value "
+        f"the default rules do not take as ALS or control: {name_some(described)}{known}"
+    )
 
 
 def _check_override(
-    sheet: pl.DataFrame, override: Mapping[str, Any], *, dataset: str, source: str
+    sheet: pl.DataFrame,
+    override: Mapping[str, Any],
+    *,
+    dataset: str,
+    source: str,
+    required_conditions: list[str],
+    min_samples: int,
 ) -> CurationResult:
     layout = series_matrix_layout(override, sheet.columns)  # "sample group" -> sample_group
     try:
-        labels = resolve_conditions(
+        resolve_conditions(
             sheet,
             sample_column="sample",
             condition_column=layout.condition_column,
@@ -175,7 +355,32 @@ def _check_override(
         )
     except AlsigError as exc:
         return CurationResult(False, layout.condition_column, str(exc))
-    return CurationResult(True, layout.condition_column, "", dict(Counter(labels)))
+    labels = ColumnLabels.of(sheet, layout.condition_column, layout.rules)
+    compared = _compared_conditions(override) or required_conditions
+    short = labels.short_of(compared, min_samples)
+    if short:
+        return CurationResult(
+            False,
+            layout.condition_column,
+            f"datasets.{dataset}: its rules label {name_some(labels.mapping())}, so "
+            f"{' and '.join(short)} {'has' if len(short) == 1 else 'have'} fewer than "
+            f"{min_samples} samples, and DE compares {' vs '.join(compared)} (>= {min_samples} "
+            f"samples of each): every run would fail in DE. Fix the rules of datasets.{dataset}"
+            f".condition, or remove the entry and add "
+            f"{_exclude(str(override.get('accession') or dataset))}.",
+        )
+    return CurationResult(True, layout.condition_column, "", labels.found, labels.mapping())
+
+
+def _compared_conditions(override: Mapping[str, Any]) -> list[str]:
+    """Return the conditions a dataset's own ``de.contrasts`` compare (none set: empty)."""
+    contrasts = ((override.get("de") or {}).get("contrasts")) or {}
+    compared: list[str] = []
+    for spec in contrasts.values():
+        levels = spec if isinstance(spec, list) else (spec or {}).get("contrast") or []
+        if len(levels) == 3 and levels[0] == "condition":
+            compared += [str(level) for level in levels[1:] if str(level) not in compared]
+    return compared
 
 
 def curate_series(
@@ -215,7 +420,9 @@ def curate_series(
     dest = Path(geo_layout.cache_files(str(cache_dir), accession)["series_matrix"])
     try:
         fetch_geo(url, dest, geo)
-        sheet = read_series_matrix(dest)
+        # the text ingest will read (NFC, stripped, invisible characters gone): the default
+        # rules match whole values, so curation must see the values ingest will see
+        sheet = clean_sheet(read_series_matrix(dest), sample_column="sample", location=where(dest))
     except AlsigError as exc:
         entry.status, entry.reason = "failed", f"series matrix: {exc}"
         return None
@@ -281,8 +488,15 @@ def queue_series(
         )
         if verdict is None:
             continue
+        entry.condition_labels = "; ".join(verdict.labels)
         if verdict.ok:
             entry.condition_column = verdict.column
+            log.info(
+                "%s: conditions from '%s': %s",
+                entry.accession,
+                verdict.column,
+                name_some(verdict.labels, limit=20),
+            )
             if entry.status != "new":
                 registry.set(entry.accession, "new", f"queued (was {entry.status})")
             to_process.add(entry.accession)

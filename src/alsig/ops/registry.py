@@ -72,6 +72,7 @@ class Entry:
     processed_fingerprint: str = ""
     data_sha256: str = ""
     condition_column: str = ""
+    condition_labels: str = ""  # what the rules made of each value: "'sALS/FTD' -> ALS (4); ..."
     sample_columns: str = (
         ""  # canonical=column pairs for ingest ``columns`` ("sex=sex;subject=...")
     )

@@ -207,20 +207,14 @@ def resolve_conditions(
         )
     values = sheet.get_column(condition_column).fill_null("").to_list()
     samples = sheet.get_column(sample_column).to_list()
-    compiled = [(re.compile(r["pattern"]), r["condition"]) for r in (rules or [])]
-    conditions: list[str] = []
+    labels = label_values(values, rules)
     unresolved: list[str] = []
     empty: list[str] = []
-    for sample, value in zip(samples, values, strict=True):
-        if not compiled:  # the value is the label; "NA" / "Unknown" / "#N/A" are none
-            label = None if is_missing_value(value) else value.strip()
-        else:
-            label = next((c for rx, c in compiled if rx.search(value)), None)
+    for sample, value, label in zip(samples, values, labels, strict=True):
         if label is None:
             unresolved.append(f"{sample} ({value!r})" if value else f"{sample} (empty)")
             if not value:
                 empty.append(str(sample))
-        conditions.append(label or "")
     if unresolved:
         shown = name_some(unresolved, limit=20)
         # a rule cannot recover a value the sheet does not have: say where to look instead
@@ -238,7 +232,55 @@ def resolve_conditions(
             "Add a rule (pattern -> condition, e.g. condition 'other' to keep but not compare them)."
             f"{blank}"
         )
-    return conditions
+    return [label or "" for label in labels]
+
+
+def label_values(values: list[str], rules: list[dict[str, str]] | None) -> list[str | None]:
+    """Return the condition of each value by ordered regex rules (first match wins), or None.
+
+    Parameters
+    ----------
+    values
+        Condition-column values (empty for a missing cell).
+    rules
+        ``{pattern, condition}`` rules; without rules a value is its own condition, and one that
+        says "not known" (``NA``, ``Unknown``, ``#N/A``) has none.
+
+    Returns
+    -------
+    list of str or None
+        One label per value; None where no rule matches.
+    """
+    if not rules:
+        return [None if is_missing_value(v) else v.strip() for v in values]
+    compiled = [(re.compile(r["pattern"]), r["condition"]) for r in rules]
+    return [next((c for rx, c in compiled if rx.search(v)), None) for v in values]
+
+
+def condition_map(values: list[str], labels: list[str | None]) -> list[str]:
+    """Return what the rules made of each distinct value, with its number of samples.
+
+    ``["'sALS/FTD' -> ALS (4)", "'Non-neurological control' -> control (12)"]``, in the order
+    the values first appear (None: ``-> no rule``). It goes into the ingest provenance and log
+    and the reprocess registry, so that a reviewer sees that ``ALS/FTD`` became ``ALS``.
+
+    Parameters
+    ----------
+    values, labels
+        The condition-column values and their labels (:func:`label_values`), one per sample.
+
+    Returns
+    -------
+    list of str
+        One entry per distinct value.
+    """
+    counts: dict[tuple[str, str | None], int] = {}
+    for value, label in zip(values, labels, strict=True):
+        counts[value, label] = counts.get((value, label), 0) + 1
+    return [
+        f"{value!r} -> {label if label is not None else 'no rule'} ({n})"
+        for (value, label), n in counts.items()
+    ]
 
 
 def build_obs(
@@ -388,7 +430,9 @@ def obs_from_sheet(
     dataset, source
         For the messages.
     report
-        Filled in place with what :func:`build_obs` decided (provenance).
+        Filled in place with what :func:`build_obs` decided and ``condition_column`` /
+        ``condition_labels`` (:func:`condition_map`: what the rules made of each value), for
+        the provenance.
 
     Returns
     -------
@@ -407,6 +451,17 @@ def obs_from_sheet(
         rules=layout.rules,
         dataset=dataset,
         source=source,
+    )
+    report = {} if report is None else report
+    # which value became which label, so that "ALS/FTD -> ALS" is on record, not only the counts
+    values = sheet.get_column(layout.condition_column).fill_null("").to_list()
+    report["condition_column"] = layout.condition_column
+    report["condition_labels"] = condition_map(values, list(conditions))
+    log.info(
+        "dataset %s: conditions from '%s': %s",
+        dataset,
+        layout.condition_column,
+        name_some(report["condition_labels"], limit=20),
     )
     return build_obs(
         sheet,
