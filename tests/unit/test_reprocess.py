@@ -487,3 +487,22 @@ def test_a_changed_gene_annotation_queues_every_processed_series(geo_server):
     assert geo_server.registry.entries["GSE900001"].status == "new"
     assert geo_server.registry.entries["GSE900003"].status == "needs_curation"
     assert read_sidecar(annotation)["sha256"] != before
+
+
+def test_a_config_error_of_the_workflow_is_quoted_in_the_failure_reason(tmp_path, monkeypatch):
+    from alsig.ops import workflow
+
+    command = ["snakemake", "--configfile", "run_config.yaml"]
+    log = tmp_path / "run.snakemake.log"
+    refusal = (
+        "alsig config error: output folder 'results' holds another run (datasets ['GSE1']); "
+        "this config runs ['GSE2']."
+    )
+    log.write_text(f"$ {' '.join(command)}\nBuilding DAG of jobs...\n{refusal}\n")
+    monkeypatch.setattr(workflow, "pending_outputs", lambda *args: None)  # no DAG
+    result = workflow.SnakemakeRun(returncode=1, seconds=1.0, log=log, command=command)
+    failures = workflow.find_failures(
+        result, {"GSE2": {}}, workdir=tmp_path, cache_dir="cache", output_dir="results"
+    )
+    assert failures.problem == f"snakemake failed (exit 1): {refusal}; see {log}"
+    assert failures.datasets == {"GSE2": failures.problem}

@@ -66,6 +66,7 @@ from alsig.ops.summary import (
 )
 from alsig.ops.unexpected import unexpected_error
 from alsig.ops.workflow import Failures, Interrupted, Workflow, find_failures, stop_on_signals
+from alsig.planning import release_datasets
 from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
 from alsig.validation.suggest import did_you_mean
@@ -321,20 +322,27 @@ class Reprocess:
             for a in sorted(to_process)
             if registry.entries[a].stale_cache
         ]
-        failures = self._phase(config, "datasets", forcerun)
+        failures = self._phase(config, "datasets", registry, forcerun)
         if failures.datasets and len(failures.datasets) < len(config["datasets"]):
             failed = {
                 e.accession for e in registry.entries.values() if e.dataset in failures.datasets
             }
             config = self.configs.build(registry, include - failed)
-            more = self._phase(config, "catalog_without_failed")
+            more = self._phase(config, "catalog_without_failed", registry)
             failures = Failures({**failures.datasets, **more.datasets}, more.problem)
         self.summary.timing("snakemake_seconds", start)
         if not failures.datasets and not failures.problem:
             record_success(self.state, self.configs.hash(config))
         return Outcome(True, failures)
 
-    def _phase(self, config: dict[str, Any], phase: str, forcerun: Sequence[str] = ()) -> Failures:
+    def _phase(
+        self,
+        config: dict[str, Any],
+        phase: str,
+        registry: Registry,
+        forcerun: Sequence[str] = (),
+    ) -> Failures:
+        self._release_left_out(config, registry)
         targets = self.configs.targets_for(config)
         result = self.workflow.run(config, targets, forcerun)
         self.summary.record_snakemake(phase, result, list(config["datasets"]), targets)
@@ -346,6 +354,23 @@ class Reprocess:
             cache_dir=self.geo["cache_dir"],
             output_dir=output_dir_of(config),
         )
+
+    def _release_left_out(self, config: Mapping[str, Any], registry: Registry) -> None:
+        """Take the tracked series this run config leaves out out of the output folder's record.
+
+        Excluded, needs-curation and failed series are left out on purpose; the workflow's
+        output-folder check (:func:`alsig.planning.check_output_dir`) would otherwise take a
+        run config that lacks every dataset the folder held (all of them excluded) for
+        another run and refuse it. Datasets the registry does not track stay in the record.
+        """
+        left_out = {e.dataset for e in registry.entries.values()} - set(config["datasets"])
+        released = release_datasets(str(self.workdir / output_dir_of(config)), left_out)
+        if released:
+            log.info(
+                "not in this run (excluded, waiting for curation or failed): %s; the catalog "
+                "is rebuilt without them",
+                name_some(released),
+            )
 
 
 def record_outcomes(
