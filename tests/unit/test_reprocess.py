@@ -506,3 +506,26 @@ def test_a_config_error_of_the_workflow_is_quoted_in_the_failure_reason(tmp_path
     )
     assert failures.problem == f"snakemake failed (exit 1): {refusal}; see {log}"
     assert failures.datasets == {"GSE2": failures.problem}
+
+
+def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
+    from alsig.ops.registry import Observation
+    from alsig.ops.reprocess import shared_sample_warnings
+
+    reason = "shares samples with a series that is kept: 10 with GSE900003 (new) of its 10 samples"
+    queued = queue_series(
+        geo_server.registry,
+        held={"GSE900001": reason},
+        overrides={},
+        settings=reprocess_settings({}),
+        geo=geo_server.geo,
+        cache_dir=geo_server.cache,
+    )
+    assert "GSE900001" not in queued
+    entry = geo_server.registry.entries["GSE900001"]
+    assert (entry.status, entry.reason) == ("needs_curation", reason)
+    assert geo_server.stub.hits["GSE900001_series_matrix.txt.gz"] == 0
+    observation = Observation([], [], [], [], [], [], shared={"GSE900001": reason})
+    assert shared_sample_warnings(observation) == [
+        f"GSE900001 not processed (needs_curation): {reason}"
+    ]

@@ -234,6 +234,7 @@ def curate_series(
 def queue_series(
     registry: Registry,
     *,
+    held: Mapping[str, str] | None = None,
     overrides: Mapping[str, tuple[str, Mapping[str, Any]]],
     settings: Mapping[str, Any],
     geo: Mapping[str, Any],
@@ -250,6 +251,9 @@ def queue_series(
     ----------
     registry
         After this run's discovery.
+    held
+        accession -> reason of series discovery held back (they share samples with a kept
+        series): ``needs_curation`` with that reason, not curated.
     overrides
         accession -> (dataset id, settings) of the base config's GEO datasets.
     settings
@@ -267,6 +271,9 @@ def queue_series(
     wanted = {"new", "needs_curation"} | ({"failed"} if settings["retry_failed"] else set())
     to_process: set[str] = set()
     for entry in [e for e in registry.entries.values() if e.status in wanted]:
+        if entry.accession in (held or {}):
+            registry.set(entry.accession, "needs_curation", (held or {})[entry.accession])
+            continue
         if entry.stale_cache:  # changed on GEO or on the server (or --force)
             try:
                 names = refresh_cached(entry.accession, cache_dir=cache_dir, geo=geo)

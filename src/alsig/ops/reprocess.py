@@ -90,6 +90,7 @@ __all__ = [
     "record_outcomes",
     "reprocess",
     "search_warnings",
+    "shared_sample_warnings",
 ]
 
 REPO = Path(__file__).resolve().parents[3]  # the checkout (src/alsig/ops/ -> .)
@@ -234,6 +235,7 @@ class Reprocess:
         )
         to_process = queue_series(
             registry,
+            held=observation.shared,
             overrides=self.overrides,
             settings=self.settings,
             geo=self.geo,
@@ -283,12 +285,14 @@ class Reprocess:
             series,
             exclude=self.settings["exclude"],
             dataset_ids={acc: ds for acc, (ds, _) in self.overrides.items()},
+            allow_shared=self.settings["allow_shared_samples"],
         )
         for accession in forced_accessions(self.options.force, registry, self.options.config):
             log.info("--force %s: processed again from its download on", accession)
             registry.set(accession, "new", "forced by --force")
             registry.entries[accession].stale_cache = True
         warnings = search_warnings(observation, registry, n_found=len(series))
+        warnings += shared_sample_warnings(observation)
         for warning in warnings:
             log.warning("%s", warning)
         self.summary.record_discovery([s.accession for s in series], observation)
@@ -597,6 +601,28 @@ def search_warnings(observation: Observation, registry: Registry, *, n_found: in
     return [f"{len(missing)} tracked series no longer returned by the search: {named}; {kept}."]
 
 
+def shared_sample_warnings(observation: Observation) -> list[str]:
+    """Warnings about series held back, or processed anyway, for sharing samples with another.
+
+    Parameters
+    ----------
+    observation
+        This run's discovery merged into the registry (``shared``, ``shared_allowed``).
+
+    Returns
+    -------
+    list of str
+        One per series: a held one with its reason (``needs_curation``), then the allowed ones.
+    """
+    held = [
+        f"{accession} not processed (needs_curation): {reason}"
+        for accession, reason in sorted(
+            observation.shared.items(), key=lambda item: _accession_order(item[0])
+        )
+    ]
+    return held + list(observation.shared_allowed)
+
+
 def reprocess(options: Options) -> int:
     """Run one reprocessing pass.
 
@@ -659,7 +685,12 @@ def discover_only(
             }
         )
     # in memory only (never saved): which tracked series the search no longer returns
-    observation = registry.observe(series, exclude=runner.settings["exclude"])
-    for warning in search_warnings(observation, registry, n_found=len(series)):
+    observation = registry.observe(
+        series,
+        exclude=runner.settings["exclude"],
+        allow_shared=runner.settings["allow_shared_samples"],
+    )
+    warnings = search_warnings(observation, registry, n_found=len(series))
+    for warning in warnings + shared_sample_warnings(observation):
         log.warning("%s", warning)
     return rows
