@@ -179,6 +179,9 @@ def test_series_matrix_url_layout():
         "https://x/geo/series/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix.txt.gz"
     )
     assert series_matrix_url("https://x/s", "GSE1234").startswith("https://x/s/GSE1nnn/GSE1234/")
+    assert series_matrix_url("https://x/s/", "GSE33356", "GPL570") == (
+        "https://x/s/GSE33nnn/GSE33356/matrix/GSE33356-GPL570_series_matrix.txt.gz"
+    )
 
 
 def test_without_forcerun_keeps_targets_and_options():
@@ -513,9 +516,10 @@ def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
     from alsig.ops.reprocess import shared_sample_warnings
 
     reason = "shares samples with a series that is kept: 10 with GSE900003 (new) of its 10 samples"
+    geo_server.registry.set("GSE900001", "needs_curation", reason)  # as discovery held it
     queued = queue_series(
         geo_server.registry,
-        held={"GSE900001": reason},
+        skip={"GSE900001"},
         overrides={},
         settings=reprocess_settings({}),
         geo=geo_server.geo,
@@ -529,3 +533,82 @@ def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
     assert shared_sample_warnings(observation) == [
         f"GSE900001 not processed (needs_curation): {reason}"
     ]
+
+
+def platform_matrix(server: GeoServer, accession: str, platform: str, organism: str) -> None:
+    """Serve GSE900001's series matrix as ``<accession>-<platform>_series_matrix.txt.gz``."""
+    text = gzip.decompress(
+        (DATA / "GSE900001" / "GSE900001_series_matrix.txt.gz").read_bytes()
+    ).decode()
+    taxid = {"Homo sapiens": "9606", "Mus musculus": "10090"}[organism]
+    text = text.replace('"Homo sapiens"', f'"{organism}"').replace('"9606"', f'"{taxid}"')
+    text = text.replace('"GPL16791"', f'"{platform}"')
+    folder = server.root / accession
+    folder.mkdir(exist_ok=True)
+    name = geo_layout.series_matrix_file(accession, platform)
+    (folder / name).write_bytes(gzip.compress(text.encode()))
+
+
+def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server):
+    from alsig.ops.platforms import choose_platforms
+    from alsig.ops.run_config import dataset_settings
+    from alsig.planning import ingest_inputs
+
+    platform_matrix(geo_server, "GSE900011", "GPL16791", "Homo sapiens")
+    platform_matrix(geo_server, "GSE900011", "GPL17021", "Mus musculus")
+    entries = geo_server.registry.entries
+    entries["GSE900011"] = Entry("GSE900011", "GSE900011", platforms="GPL16791;GPL17021")
+
+    def choose(overrides=None):
+        return choose_platforms(
+            geo_server.registry,
+            skip=(),
+            overrides=overrides or {},
+            settings=reprocess_settings({}),
+            geo=geo_server.geo,
+            cache_dir=geo_server.cache,
+        )
+
+    assert choose() == set()
+    assert entries["GSE900011"].platform == "GPL16791"
+    assert "GSE900011" in geo_server.queue()  # curated on that platform's matrix
+    hits = geo_server.stub.hits
+    assert hits["GSE900011-GPL16791_series_matrix.txt.gz"] == 1  # one download for both
+    assert hits["GSE900011-GPL17021_series_matrix.txt.gz"] == 1
+    assert hits["GSE900011_series_matrix.txt.gz"] == 0  # GEO has no such file
+    settings = dataset_settings(entries["GSE900011"], None, DEFAULT_CONDITION["rules"])
+    assert settings["platform"] == "GPL16791"
+    config = {"geo": {"cache_dir": "cache/geo"}, "datasets": {"GSE900011": settings}}
+    assert ingest_inputs(config, "GSE900011")["series_matrix"] == (
+        "cache/geo/GSE900011/GSE900011-GPL16791_series_matrix.txt.gz"
+    )
+    assert choose() == set() and hits["GSE900011-GPL17021_series_matrix.txt.gz"] == 1  # asked once
+
+    # two human RNA-seq platforms: the user picks one
+    platform_matrix(geo_server, "GSE900012", "GPL16791", "Homo sapiens")
+    platform_matrix(geo_server, "GSE900012", "GPL24676", "Homo sapiens")
+    entries["GSE900012"] = Entry("GSE900012", "GSE900012", platforms="GPL16791;GPL24676")
+    assert choose() == {"GSE900012"}
+    entry = entries["GSE900012"]
+    assert entry.status == "needs_curation" and entry.platform == ""
+    assert entry.reason == (
+        "GEO splits this series by platform and 2 of its series matrices hold human RNA-seq "
+        "samples (GPL16791: 10 samples (Homo sapiens), 10 human RNA-seq; GPL24676: 10 samples "
+        "(Homo sapiens), 10 human RNA-seq); alsig reads one series matrix per dataset. Set "
+        "datasets.GSE900012.platform (with source: geo, accession: GSE900012 and its condition) "
+        "to the platform to use, or add the series to reprocess.exclude."
+    )
+    override = {"source": "geo", "accession": "GSE900012", "platform": "GPL24676"}
+    assert choose({"GSE900012": ("GSE900012", override)}) == set()
+    assert entry.platform == "GPL24676"
+
+    # a mouse and an array platform only: nothing to analyse
+    platform_matrix(geo_server, "GSE900013", "GPL17021", "Mus musculus")
+    platform_matrix(geo_server, "GSE900013", "GPL1261", "Mus musculus")
+    entries["GSE900013"] = Entry("GSE900013", "GSE900013", platforms="GPL17021;GPL1261")
+    assert choose() == {"GSE900013"}
+    assert entries["GSE900013"].reason.startswith(
+        "GEO splits this series by platform and none of its series matrices holds human RNA-seq "
+        "samples, whose counts NCBI computes (GPL17021: 10 samples (Mus musculus), 0 human "
+        "RNA-seq; GPL1261"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,8 +211,8 @@ def curate_series(
         None when the series matrix could not be downloaded or read.
     """
     accession = entry.accession
-    url = geo_layout.series_matrix_url(geo["series_base_url"], accession)
-    dest = Path(geo_layout.cache_files(str(cache_dir), accession)["series_matrix"])
+    url = geo_layout.series_matrix_url(geo["series_base_url"], accession, entry.platform)
+    dest = Path(geo_layout.cache_files(str(cache_dir), accession, entry.platform)["series_matrix"])
     try:
         fetch_geo(url, dest, geo)
         sheet = read_series_matrix(dest)
@@ -234,7 +234,7 @@ def curate_series(
 def queue_series(
     registry: Registry,
     *,
-    held: Mapping[str, str] | None = None,
+    skip: Collection[str] = (),
     overrides: Mapping[str, tuple[str, Mapping[str, Any]]],
     settings: Mapping[str, Any],
     geo: Mapping[str, Any],
@@ -251,9 +251,9 @@ def queue_series(
     ----------
     registry
         After this run's discovery.
-    held
-        accession -> reason of series discovery held back (they share samples with a kept
-        series): ``needs_curation`` with that reason, not curated.
+    skip
+        Series whose status this run already decided (held back by discovery for sharing
+        samples, no series matrix to use): not curated, status kept.
     overrides
         accession -> (dataset id, settings) of the base config's GEO datasets.
     settings
@@ -271,8 +271,7 @@ def queue_series(
     wanted = {"new", "needs_curation"} | ({"failed"} if settings["retry_failed"] else set())
     to_process: set[str] = set()
     for entry in [e for e in registry.entries.values() if e.status in wanted]:
-        if entry.accession in (held or {}):
-            registry.set(entry.accession, "needs_curation", (held or {})[entry.accession])
+        if entry.accession in skip:
             continue
         if entry.stale_cache:  # changed on GEO or on the server (or --force)
             try:

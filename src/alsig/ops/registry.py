@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass, field, fields
 from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -389,9 +389,7 @@ def _shared_reason(
 ) -> str:
     """Return why ``accession`` is held: whom it shares samples with, what is kept, what to do."""
     kept = sorted(shared, key=lambda a: (len(a), a))
-    named = " and ".join(
-        f"{shared[a]} with {a} ({entries[a].status or 'new'})" for a in kept
-    )
+    named = " and ".join(f"{shared[a]} with {a} ({entries[a].status or 'new'})" for a in kept)
     return (
         f"shares samples with a series that is kept: {named} of its {n_samples} samples "
         "(a SuperSeries and its SubSeries, or the same samples in two series); processing it "

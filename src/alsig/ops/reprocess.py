@@ -9,7 +9,10 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
 3. merge them into the registry (new / changed / excluded), ask the server whether the files in
    the GEO cache changed (:func:`alsig.ops.downloads.check_server_files`: HTTP HEAD, a changed
    file is downloaded again and its series queued), then for every series that needs work
-   (new, changed, needs_curation, failed) download its series matrix and apply the condition rules
+   (new, changed, needs_curation, failed) download its series matrix (for a series GEO splits by
+   platform, the one holding human RNA-seq samples: :mod:`alsig.ops.platforms`; a series
+   sharing samples with a kept one is held: :func:`alsig.ops.registry.shared_samples`) and apply
+   the condition rules
    (the dataset's own ``datasets.<id>.condition`` when the config has one for that accession, else
    ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason,
    series whose matrix cannot be downloaded ``failed``; tracked series the search no longer
@@ -54,6 +57,7 @@ from alsig.ops.config import (
 from alsig.ops.curation import queue_series
 from alsig.ops.downloads import check_server_files, data_sha256
 from alsig.ops.lock import LockedError, run_lock
+from alsig.ops.platforms import choose_platforms
 from alsig.ops.registry import Observation, Registry, utc_now
 from alsig.ops.run_config import RunConfigs, last_success, record_success
 from alsig.ops.summary import (
@@ -233,9 +237,17 @@ class Reprocess:
         self.summary.datasets["files_changed"] = check_server_files(
             registry, cache_dir=self.cache_dir, geo=self.geo
         )
+        decided = choose_platforms(
+            registry,
+            skip=observation.shared,
+            overrides=self.overrides,
+            settings=self.settings,
+            geo=self.geo,
+            cache_dir=self.cache_dir,
+        )
         to_process = queue_series(
             registry,
-            held=observation.shared,
+            skip=set(observation.shared) | decided,
             overrides=self.overrides,
             settings=self.settings,
             geo=self.geo,
