@@ -612,3 +612,26 @@ def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server
         "samples, whose counts NCBI computes (GPL17021: 10 samples (Mus musculus), 0 human "
         "RNA-seq; GPL1261"
     )
+
+
+def test_a_series_without_a_human_sample_needs_curation(geo_server):
+    from alsig.ops.platforms import choose_platforms
+
+    platform_matrix(geo_server, "GSE900014", "", "Mus musculus")  # one platform: no GPL in name
+    entries = geo_server.registry.entries
+    entries["GSE900014"] = Entry("GSE900014", "GSE900014", platforms="GPL17021")
+    decided = choose_platforms(
+        geo_server.registry,
+        skip=(),
+        overrides={},
+        settings=reprocess_settings({}),
+        geo=geo_server.geo,
+        cache_dir=geo_server.cache,
+    )
+    assert decided == {"GSE900014"}
+    assert (entries["GSE900014"].status, entries["GSE900014"].reason) == (
+        "needs_curation",
+        "none of the 10 samples of its series matrix is human (Mus musculus; taxid not 9606), "
+        "and NCBI computes its counts for human samples only. Add it to reprocess.exclude.",
+    )
+    assert entries["GSE900001"].status == "new"  # human: left to curation

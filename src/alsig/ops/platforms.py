@@ -84,7 +84,8 @@ def choose_platforms(
 ) -> set[str]:
     """Give each series that needs work the platform of its series matrix.
 
-    A series on one platform uses ``<GSE>_series_matrix.txt.gz`` (``platform`` empty). For a
+    A series on one platform uses ``<GSE>_series_matrix.txt.gz`` (``platform`` empty); one
+    whose matrix holds no human sample becomes ``needs_curation``. For a
     series on several (esummary ``gpl``), the base config's ``datasets.<id>.platform`` wins;
     else each platform's matrix is downloaded into the cache and the one holding human RNA-seq
     samples is taken (kept in the registry: asked once). When none or several do, the series
@@ -118,16 +119,43 @@ def choose_platforms(
             continue
         override = overrides.get(entry.accession, (None, None))[1] or {}
         platforms = [p for p in entry.platforms.split(";") if p]
+        problem = None
         if override.get("platform"):
             entry.platform = str(override["platform"])
         elif len(platforms) < 2:
             entry.platform = ""
+            problem = _no_human_sample(entry, geo=geo, cache_dir=cache_dir)
         elif entry.platform not in platforms:
             problem = _choose(entry, platforms, geo=geo, cache_dir=cache_dir)
-            if problem:
-                registry.set(entry.accession, *problem)
-                decided.add(entry.accession)
+        if problem:
+            registry.set(entry.accession, *problem)
+            decided.add(entry.accession)
     return decided
+
+
+def _no_human_sample(
+    entry: Entry, *, geo: Mapping[str, Any], cache_dir: Path
+) -> tuple[str, str] | None:
+    """(needs_curation, reason) for a series matrix without a human sample, else None.
+
+    The download is the one curation reads next (same URL and file); a failed one is left to
+    curation to report.
+    """
+    url = geo_layout.series_matrix_url(geo["series_base_url"], entry.accession)
+    dest = Path(geo_layout.cache_files(str(cache_dir), entry.accession)["series_matrix"])
+    try:
+        fetch_geo(url, dest, geo)
+        facts = sample_facts(dest)
+    except AlsigError:
+        return None
+    if facts.height == 0 or is_human(facts).any():
+        return None
+    organisms = ", ".join(sorted({o for o in facts.get_column("organism").to_list() if o}))
+    return "needs_curation", (
+        f"none of the {facts.height} samples of its series matrix is human "
+        f"({organisms or 'organism not given'}; taxid not 9606), and NCBI computes its counts "
+        "for human samples only. Add it to reprocess.exclude."
+    )
 
 
 def _choose(
