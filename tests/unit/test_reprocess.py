@@ -635,3 +635,21 @@ def test_a_series_without_a_human_sample_needs_curation(geo_server):
         "and NCBI computes its counts for human samples only. Add it to reprocess.exclude.",
     )
     assert entries["GSE900001"].status == "new"  # human: left to curation
+
+
+def test_reprocess_releases_the_series_it_leaves_out_from_the_output_folder(tmp_path):
+    """Excluding the only processed series must not make the next run 'another run'."""
+    from alsig import planning
+    from alsig.ops.reprocess import Options, Reprocess
+
+    config = tmp_path / "reprocess.yaml"
+    config.write_text("reprocess: {exclude: {GSE1: not ALS}}\ndatasets: {}\n")
+    runner = Reprocess(Options(config=config, workdir=tmp_path))
+    registry = tracked(tmp_path, GSE1="excluded", GSE2="new")
+    results = str(tmp_path / "results")
+    planning.claim_output_dir(results, ["GSE1"])  # run 1 processed GSE1
+    with pytest.raises(AlsigError, match="holds another run"):
+        planning.check_output_dir(results, ["GSE2"])
+    runner._release_left_out({"datasets": {"GSE2": {}}}, registry)
+    assert planning.check_output_dir(results, ["GSE2"]) is None
+    assert (tmp_path / "results" / planning.RUN_RECORD).read_text() == '{\n "datasets": []\n}\n'
