@@ -20,7 +20,7 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.ops.downloads import refresh_cached
-from alsig.ops.registry import Entry, Registry
+from alsig.ops.registry import Entry, Registry, statuses_needing_work
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo
 from alsig.sources.geo import read_series_matrix
@@ -268,7 +268,7 @@ def queue_series(
     set of str
         The accessions to process.
     """
-    wanted = {"new", "needs_curation"} | ({"failed"} if settings["retry_failed"] else set())
+    wanted = statuses_needing_work(settings["retry_failed"])
     to_process: set[str] = set()
     for entry in [e for e in registry.entries.values() if e.status in wanted]:
         if entry.accession in skip:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError
-from alsig.ops.registry import Entry, Registry
+from alsig.ops.registry import Entry, Registry, statuses_needing_work
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo
 from alsig.sources.geo import is_human, sample_facts
@@ -112,7 +112,7 @@ def choose_platforms(
     set of str
         The series decided here (``needs_curation`` or ``failed``): not to be curated.
     """
-    wanted = {"new", "needs_curation"} | ({"failed"} if settings["retry_failed"] else set())
+    wanted = statuses_needing_work(settings["retry_failed"])
     decided: set[str] = set()
     for entry in registry.entries.values():
         if entry.status not in wanted or entry.accession in skip:

@@ -285,6 +285,22 @@ class Registry:
         return out
 
 
+def statuses_needing_work(retry_failed: bool) -> set[str]:
+    """Return the statuses of the series a run looks at again.
+
+    Parameters
+    ----------
+    retry_failed
+        ``reprocess.retry_failed``.
+
+    Returns
+    -------
+    set of str
+        ``new`` and ``needs_curation``, and ``failed`` when failed series are retried.
+    """
+    return {"new", "needs_curation"} | ({"failed"} if retry_failed else set())
+
+
 def platform_ids(gpl: str) -> list[str]:
     """Return the platforms of an esummary ``gpl`` field as GEO accessions.
 
