@@ -6,7 +6,8 @@ Routes (the real NCBI URL layout, so the workflow's URL builders are tested too)
   -> ``<root>/GSEnnn/<file>`` (``acc`` must match the file's accession);
 - ``/geo/download/?type=rnaseq_counts&format=file&file=Human.GRCh38.p13.annot.tsv.gz``
   -> ``<root>/<file>``;
-- ``/geo/series/GSE900nnn/GSE900001/matrix/GSE900001_series_matrix.txt.gz``
+- ``/geo/series/GSE900nnn/GSE900001/matrix/GSE900001_series_matrix.txt.gz`` (or, for a series
+  on several platforms, ``GSE900001-GPL570_series_matrix.txt.gz``)
   -> ``<root>/GSE900001/<file>`` (the ``nnn`` folder must be right, as on the real FTP site);
 - anything registered with :meth:`StubServer.register` (e.g. NCBI E-utilities).
 
@@ -200,7 +201,8 @@ class StubServer:
         if match:
             folder, acc, name = match.groups()
             expected = acc[:-3] + "nnn" if len(acc) > 6 else "GSEnnn"
-            if folder != expected or not name.startswith(f"{acc}_"):
+            # one matrix per series, or one per platform (GSE1-GPL570_series_matrix.txt.gz)
+            if folder != expected or not re.match(rf"{acc}(-GPL\d+)?_", name):
                 return name, None, "wrong series folder"
             return name, self.root / acc / name, ""
         return path, None, "no route"

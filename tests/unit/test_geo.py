@@ -256,3 +256,77 @@ def test_real_values_spot_check():
     gse67196 = read_series_matrix(SHARED_DATA / "GSE67196" / "GSE67196_series_matrix.txt.gz")
     assert dict(Counter(gse67196["tissue"])) == {"Cerebellum": 26, "Frontal Cortex": 27}
     assert gse67196.row(0, named=True)["title"] == "1_cereb"
+
+
+def mixed_organisms(tmp_path: Path, mouse: list[int]) -> Path:
+    """GSE900001's series matrix with the samples at ``mouse`` (0-based) made SOD1 mice."""
+    lines = gzip.decompress(
+        (DATA / "GSE900001" / "GSE900001_series_matrix.txt.gz").read_bytes()
+    ).decode()
+    out = []
+    for line in lines.splitlines():
+        field, _, rest = line.partition("\t")
+        cells = rest.split("\t")
+        if field in ("!Sample_organism_ch1", "!Sample_taxid_ch1"):
+            other = '"Mus musculus"' if field == "!Sample_organism_ch1" else '"10090"'
+            cells = [other if i in mouse else c for i, c in enumerate(cells)]
+            line = field + "\t" + "\t".join(cells)
+        out.append(line)
+    return write(tmp_path / "GSE900001_series_matrix.txt.gz", out)
+
+
+def test_samples_of_other_organisms_are_left_out_and_named(tmp_path, caplog):
+    from alsig.sources.geo import sample_facts
+
+    path = mixed_organisms(tmp_path, mouse=[6, 7, 8, 9])
+    facts = sample_facts(path)
+    assert facts.columns == ["sample", "organism", "taxid", "platform", "library_strategy"]
+    assert Counter(facts["taxid"]) == {"9606": 6, "10090": 4}
+    report: dict = {}
+    sheet = read_series_matrix(path, report=report)
+    assert sheet["sample"].to_list() == [f"GSM900100{i}" for i in range(1, 7)]
+    note = (
+        "left out 4 sample(s) of other organisms than Homo sapiens (NCBI's counts hold the human "
+        "samples only), kept 6: GSM9001007 (Mus musculus), GSM9001008 (Mus musculus), "
+        "GSM9001009 (Mus musculus), GSM9001010 (Mus musculus)"
+    )
+    assert report["notes"] == [note]
+    assert report["non_human_samples"] == ["GSM9001007", "GSM9001008", "GSM9001009", "GSM9001010"]
+    assert f"GSE900001_series_matrix.txt.gz: {note}" in caplog.text
+
+    with pytest.raises(AlsigError) as refused:
+        read_series_matrix(mixed_organisms(tmp_path, mouse=list(range(10))))
+    message = str(refused.value)
+    assert "none of its 10 samples is human (GSM9001001 (Mus musculus)" in message
+    assert "reprocess.exclude" in message
+
+
+def test_a_geo_dataset_of_mixed_organisms_ingests_its_human_samples(tmp_path):
+    """NCBI's counts hold the human samples only; the mouse ones no longer stop ingest."""
+    from alsig.stages.ingest.geo import ingest_geo
+
+    counts = (DATA / "GSE900001" / "GSE900001_raw_counts_GRCh38.p13_NCBI.tsv.gz").read_bytes()
+    rows = [line.split("\t")[:7] for line in gzip.decompress(counts).decode().splitlines()]
+    human_counts = write(
+        tmp_path / "counts.tsv.gz", ["\t".join(cells) for cells in rows]
+    )  # GeneID + the 6 human samples
+    adata = ingest_geo(
+        "GSE900001",
+        {
+            "source": "geo",
+            "accession": "GSE900001",
+            "condition": {
+                "column": "disease state",
+                "rules": [
+                    {"pattern": "ALS", "condition": "ALS"},
+                    {"pattern": "Control", "condition": "control"},
+                ],
+            },
+        },
+        counts_path=human_counts,
+        annotation_path=DATA / "Human.GRCh38.p13.annot.tsv.gz",
+        series_matrix_path=mixed_organisms(tmp_path, mouse=[6, 7, 8, 9]),
+    )
+    assert adata.obs_names.to_list() == [f"GSM900100{i}" for i in range(1, 7)]
+    notes = adata.uns["provenance"]["sample_sheet"]["notes"]
+    assert any("left out 4 sample(s) of other organisms" in note for note in notes)

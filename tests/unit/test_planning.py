@@ -53,6 +53,20 @@ def test_each_config_writes_under_its_own_output_dir():
     assert targets[-1] == f"results/run_b/{planning.AXIS_META}.png"
 
 
+def test_datasets_left_out_on_purpose_are_released_from_the_run_record(tmp_path):
+    folder = str(tmp_path / "results")
+    assert planning.release_datasets(folder, ["GSE1"]) == []  # no record yet
+    planning.claim_output_dir(folder, ["demo", "GSE1"])
+    with pytest.raises(AlsigError, match="holds another run"):
+        planning.check_output_dir(folder, ["GSE2"])
+    # alsig reprocess: GSE1 excluded by the user, GSE2 new; 'demo' is not one of its series
+    assert planning.release_datasets(folder, ["GSE1", "GSE3"]) == ["GSE1"]
+    with pytest.raises(AlsigError, match=r"holds another run \(datasets \['demo'\]\)"):
+        planning.check_output_dir(folder, ["GSE2"])  # the guard still holds for other runs
+    assert planning.release_datasets(folder, ["demo"]) == ["demo"]
+    assert planning.check_output_dir(folder, ["GSE2"]) is None
+
+
 def test_an_output_dir_holding_another_run_is_refused_and_a_growing_run_is_not(tmp_path):
     folder = str(tmp_path / "results")
     assert planning.check_output_dir(folder, ["demo"]) is None  # nothing there yet

@@ -96,3 +96,72 @@ def test_hand_edited_rows_are_refused_with_the_line_and_the_fix(tmp_path):
     path.write_text(text.replace("\tGSE2\tGSE2\t", "\tGSE1\tGSE2\t"))
     with pytest.raises(AlsigError, match="line 3, column 'accession': GSE1 is also on line 2"):
         Registry.load(path)
+
+
+def with_samples(acc: str, gsms: list[str], gpl: str = "16791") -> SeriesSummary:
+    return SeriesSummary.from_esummary(
+        "200" + acc[3:],
+        {
+            "accession": acc,
+            "gpl": gpl,
+            "n_samples": len(gsms),
+            "samples": [{"accession": g} for g in gsms],
+        },
+    )
+
+
+SUB_A = [f"GSM1{i:02d}" for i in range(10)]
+SUB_B = [f"GSM2{i:02d}" for i in range(10)]
+
+
+def test_a_superseries_of_tracked_subseries_is_held_for_curation():
+    reg = Registry()
+    found = [
+        with_samples("GSE20", SUB_A + SUB_B),  # SuperSeries listing both SubSeries' samples
+        with_samples("GSE21", SUB_B),
+        with_samples("GSE1", SUB_A),
+        with_samples("GSE30", ["GSM301", "GSM302"]),
+    ]
+    obs = reg.observe(found, now="T1")
+    assert list(obs.shared) == ["GSE20"]
+    entry = reg.entries["GSE20"]
+    assert entry.status == "needs_curation" and entry.reason == obs.shared["GSE20"]
+    assert entry.reason.startswith(
+        "shares samples with a series that is kept: 10 with GSE1 (new) and 10 with GSE21 (new) "
+        "of its 20 samples"
+    )
+    assert "To process GSE20 instead, add GSE1, GSE21 to reprocess.exclude" in entry.reason
+    assert "add GSE20 to reprocess.allow_shared_samples" in entry.reason
+    assert {a: e.status for a, e in reg.entries.items() if a != "GSE20"} == dict.fromkeys(
+        ["GSE1", "GSE21", "GSE30"], "new"
+    )
+    assert reg.entries["GSE21"].platforms == "GPL16791"
+    assert reg.entries["GSE1"].sample_set() == set(SUB_A)
+
+
+def test_the_series_processed_first_is_kept_and_an_exclusion_releases_the_other(tmp_path):
+    reg = Registry(path=tmp_path / "registry.tsv")
+    reg.observe([with_samples("GSE20", SUB_A + SUB_B)], now="T1")
+    reg.mark_processed("GSE20", now="T2")  # the SuperSeries came first and was processed
+    obs = reg.observe([with_samples("GSE20", SUB_A + SUB_B), with_samples("GSE1", SUB_A)])
+    assert list(obs.shared) == ["GSE1"] and reg.entries["GSE20"].status == "processed"
+    assert "10 with GSE20 (processed) of its 10 samples" in obs.shared["GSE1"]
+    reg.save()
+    assert Registry.load(reg.path).entries["GSE1"].samples == ";".join(SUB_A)
+    # the user keeps the SubSeries: excludes the SuperSeries
+    obs = reg.observe(
+        [with_samples("GSE20", SUB_A + SUB_B), with_samples("GSE1", SUB_A)],
+        exclude={"GSE20": "SuperSeries of GSE1"},
+    )
+    assert obs.shared == {} and reg.entries["GSE20"].status == "excluded"
+    # or processes both, warned
+    obs = reg.observe(
+        [with_samples("GSE20", SUB_A + SUB_B), with_samples("GSE1", SUB_A)],
+        allow_shared=["GSE1"],
+    )
+    assert obs.shared == {}
+    assert obs.shared_allowed == [
+        "GSE1 shares samples (10 with GSE20) and is processed anyway "
+        "(reprocess.allow_shared_samples): the catalog and the cross-cohort meta-analysis "
+        "count those samples more than once."
+    ]

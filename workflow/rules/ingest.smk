@@ -4,6 +4,7 @@ localrules:
     download_geo_annotation,
     download_geo_counts,
     download_geo_series_matrix,
+    download_geo_platform_series_matrix,
 
 
 rule download_geo_annotation:
@@ -74,6 +75,34 @@ rule download_geo_series_matrix:
         settings=GEO,
         urls=lambda wc: [
             geo_layout.series_matrix_url(GEO["series_base_url"], wc.accession)
+        ],
+        # the outputs are unnamed, so the job gets them as a list
+        files=lambda wc, output: list(output),
+    script:
+        "../scripts/download_geo.py"
+
+
+# A series with samples on several platforms: GEO writes one matrix per platform (datasets.<id>.platform)
+rule download_geo_platform_series_matrix:
+    output:
+        f"{GEO_CACHE}/{{accession}}/{{accession}}-{{platform}}_series_matrix.txt.gz",
+    log:
+        out("logs/download_geo_series_matrix/{accession}-{platform}.log"),
+    wildcard_constraints:
+        platform=r"GPL\d+",
+    priority: PRIORITY_CHAIN_HEAD
+    conda:
+        "../envs/alsig.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        settings=GEO,
+        urls=lambda wc: [
+            geo_layout.series_matrix_url(
+                GEO["series_base_url"], wc.accession, wc.platform
+            )
         ],
         # the outputs are unnamed, so the job gets them as a list
         files=lambda wc, output: list(output),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import yaml
 from alsig.errors import AlsigError, name_some, where
 from alsig.ops.downloads import refresh_cached
 from alsig.ops.in_vitro import in_vitro_evidence
-from alsig.ops.registry import Entry, Registry
+from alsig.ops.registry import Entry, Registry, statuses_needing_work
 from alsig.sources import geo_layout
 from alsig.sources.download import fetch_geo
 from alsig.sources.geo import read_series_matrix
@@ -416,8 +416,8 @@ def curate_series(
         None when the series matrix could not be downloaded or read.
     """
     accession = entry.accession
-    url = geo_layout.series_matrix_url(geo["series_base_url"], accession)
-    dest = Path(geo_layout.cache_files(str(cache_dir), accession)["series_matrix"])
+    url = geo_layout.series_matrix_url(geo["series_base_url"], accession, entry.platform)
+    dest = Path(geo_layout.cache_files(str(cache_dir), accession, entry.platform)["series_matrix"])
     try:
         fetch_geo(url, dest, geo)
         # the text ingest will read (NFC, stripped, invisible characters gone): the default
@@ -441,6 +441,7 @@ def curate_series(
 def queue_series(
     registry: Registry,
     *,
+    skip: Collection[str] = (),
     overrides: Mapping[str, tuple[str, Mapping[str, Any]]],
     settings: Mapping[str, Any],
     geo: Mapping[str, Any],
@@ -457,6 +458,9 @@ def queue_series(
     ----------
     registry
         After this run's discovery.
+    skip
+        Series whose status this run already decided (held back by discovery for sharing
+        samples, no series matrix to use): not curated, status kept.
     overrides
         accession -> (dataset id, settings) of the base config's GEO datasets.
     settings
@@ -471,9 +475,11 @@ def queue_series(
     set of str
         The accessions to process.
     """
-    wanted = {"new", "needs_curation"} | ({"failed"} if settings["retry_failed"] else set())
+    wanted = statuses_needing_work(settings["retry_failed"])
     to_process: set[str] = set()
     for entry in [e for e in registry.entries.values() if e.status in wanted]:
+        if entry.accession in skip:
+            continue
         if entry.stale_cache:  # changed on GEO or on the server (or --force)
             try:
                 names = refresh_cached(entry.accession, cache_dir=cache_dir, geo=geo)

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from alsig.errors import AlsigError, where
+from alsig.errors import AlsigError, name_some, where
 from alsig.io import write_tsv
 from alsig.validation.suggest import did_you_mean
 
@@ -80,7 +81,14 @@ class Entry:
     last_checked: str = ""
     last_processed: str = ""
     stale_cache: bool = False
+    platforms: str = ""  # the series' platforms as esummary lists them ("GPL16791;GPL17021")
+    platform: str = ""  # the one whose series matrix is used, when there are several
+    samples: str = ""  # the series' GSMs as esummary lists them ("GSM1;GSM2")
     schema_version: int = SCHEMA_VERSION
+
+    def sample_set(self) -> set[str]:
+        """Return the series' GSM accessions (from its last esummary)."""
+        return {gsm for gsm in self.samples.split(";") if gsm}
 
 
 COLUMNS = ["schema_version"] + [f.name for f in fields(Entry) if f.name != "schema_version"]
@@ -96,6 +104,11 @@ class Observation:
     excluded: list[str]
     released: list[str]
     missing: list[str]
+    #: accession -> why it is held back: it shares samples with a series that is kept
+    #: (:func:`shared_samples`); a held series is ``needs_curation``
+    shared: dict[str, str] = field(default_factory=dict)
+    #: warnings about series processed although they share samples (``allow_shared_samples``)
+    shared_allowed: list[str] = field(default_factory=list)
 
 
 class Registry:
@@ -184,9 +197,15 @@ class Registry:
         *,
         exclude: dict[str, str] | None = None,
         dataset_ids: dict[str, str] | None = None,
+        allow_shared: Collection[str] = (),
         now: str | None = None,
     ) -> Observation:
-        """Merge one discovery pass: add new series, flag changed ones, apply user exclusions."""
+        """Merge one discovery pass: add new series, flag changed ones, apply user exclusions.
+
+        Series sharing samples (GSMs) with a series that is kept are held back as
+        ``needs_curation`` (:func:`shared_samples`; ``Observation.shared``), except those in
+        ``allow_shared`` (``reprocess.allow_shared_samples``).
+        """
         now = now or utc_now()
         exclude = exclude or {}
         dataset_ids = dataset_ids or {}
@@ -217,6 +236,8 @@ class Registry:
                 result.unchanged.append(item.accession)
             entry.dataset = dataset_ids.get(item.accession, entry.dataset)
             entry.title, entry.n_samples, entry.pdat = item.title, item.n_samples, item.pdat
+            entry.platforms = ";".join(platform_ids(item.gpl))
+            entry.samples = ";".join(item.samples)
             entry.last_checked = now
         for accession, entry in self.entries.items():
             if accession not in seen:
@@ -231,6 +252,9 @@ class Registry:
             elif entry.status == "excluded":
                 entry.status, entry.reason = "new", "no longer excluded"
                 result.released.append(accession)
+        result.shared, result.shared_allowed = shared_samples(self.entries, allow_shared)
+        for accession, reason in result.shared.items():
+            self.set(accession, "needs_curation", reason)
         return result
 
     def set(self, accession: str, status: str, reason: str = "") -> Entry:
@@ -260,6 +284,137 @@ class Registry:
         for entry in self.entries.values():
             out[entry.status] += 1
         return out
+
+
+def statuses_needing_work(retry_failed: bool) -> set[str]:
+    """Return the statuses of the series a run looks at again.
+
+    Parameters
+    ----------
+    retry_failed
+        ``reprocess.retry_failed``.
+
+    Returns
+    -------
+    set of str
+        ``new`` and ``needs_curation``, and ``failed`` when failed series are retried.
+    """
+    return {"new", "needs_curation"} | ({"failed"} if retry_failed else set())
+
+
+def platform_ids(gpl: str) -> list[str]:
+    """Return the platforms of an esummary ``gpl`` field as GEO accessions.
+
+    Parameters
+    ----------
+    gpl
+        esummary's ``gpl``: the platform numbers, ``;``-separated (``"16791;17021"``).
+
+    Returns
+    -------
+    list of str
+        ``["GPL16791", "GPL17021"]``, in esummary's order.
+    """
+    ids = [part.strip() for part in gpl.replace(",", ";").split(";") if part.strip()]
+    return [i if i.upper().startswith("GPL") else f"GPL{i}" for i in ids]
+
+
+#: which series of a pair sharing samples is kept, in order (docs: README "Reprocessing")
+KEEP_ORDER = (
+    "a series processed earlier is kept, then a SubSeries over the SuperSeries that holds it, "
+    "then the series seen first"
+)
+
+
+def shared_samples(
+    entries: Mapping[str, Entry], allow: Collection[str] = ()
+) -> tuple[dict[str, str], list[str]]:
+    """Find the series that share samples (GSMs) with a series that is kept.
+
+    A SuperSeries lists the samples of its SubSeries; a series may also take over samples of
+    another. Processing both would put the same libraries into the catalog twice and count them
+    as two cohorts in the cross-cohort meta-analysis. Series are taken in the order of
+    :data:`KEEP_ORDER` (processed earlier; not holding every sample of another tracked series;
+    first seen; accession); one that shares samples with a series taken before it is held. Excluded
+    series take no part; a series in ``allow`` is never held and holds no other.
+
+    Parameters
+    ----------
+    entries
+        The registry's rows (their ``samples`` from esummary).
+    allow
+        Accessions processed though they share samples (``reprocess.allow_shared_samples``).
+
+    Returns
+    -------
+    held : dict
+        accession -> the reason (naming the series it shares samples with, how many, which is
+        kept and how to choose the other).
+    allowed : list of str
+        One warning per series of ``allow`` that shares samples with another series.
+    """
+    samples = {
+        a: e.sample_set() for a, e in entries.items() if e.status != "excluded" and e.samples
+    }
+
+    def holds_another(accession: str) -> bool:
+        mine = samples[accession]
+        return any(other < mine for a, other in samples.items() if a != accession and other)
+
+    order = sorted(
+        samples,
+        key=lambda a: (
+            not entries[a].last_processed,
+            holds_another(a),
+            entries[a].first_seen,
+            len(a),
+            a,
+        ),
+    )
+    kept_by_sample: dict[str, str] = {}
+    held: dict[str, str] = {}
+    for accession in order:
+        if accession in allow:
+            continue
+        shared: dict[str, int] = {}
+        for gsm in samples[accession]:
+            if gsm in kept_by_sample:
+                shared[kept_by_sample[gsm]] = shared.get(kept_by_sample[gsm], 0) + 1
+        if shared:
+            held[accession] = _shared_reason(accession, len(samples[accession]), shared, entries)
+        else:
+            kept_by_sample.update(dict.fromkeys(samples[accession], accession))
+    allowed = []
+    for accession in sorted(set(allow) & set(samples), key=lambda a: (len(a), a)):
+        shared = {
+            a: len(samples[accession] & other)
+            for a, other in samples.items()
+            if a != accession and samples[accession] & other
+        }
+        if shared:
+            named = ", ".join(f"{n} with {a}" for a, n in shared.items())
+            allowed.append(
+                f"{accession} shares samples ({named}) and is processed anyway "
+                "(reprocess.allow_shared_samples): the catalog and the cross-cohort "
+                "meta-analysis count those samples more than once."
+            )
+    return held, allowed
+
+
+def _shared_reason(
+    accession: str, n_samples: int, shared: dict[str, int], entries: Mapping[str, Entry]
+) -> str:
+    """Return why ``accession`` is held: whom it shares samples with, what is kept, what to do."""
+    kept = sorted(shared, key=lambda a: (len(a), a))
+    named = " and ".join(f"{shared[a]} with {a} ({entries[a].status or 'new'})" for a in kept)
+    return (
+        f"shares samples with a series that is kept: {named} of its {n_samples} samples "
+        "(a SuperSeries and its SubSeries, or the same samples in two series); processing it "
+        "too would put those samples into the catalog and the cross-cohort meta-analysis "
+        f"twice. By default {KEEP_ORDER}. To process {accession} instead, add "
+        f"{name_some(kept)} to reprocess.exclude; to process both anyway, add {accession} to "
+        "reprocess.allow_shared_samples."
+    )
 
 
 def _integer(row: dict[str, str | None], column: str, path: Path, row_number: int) -> int:

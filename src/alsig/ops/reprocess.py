@@ -9,7 +9,10 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
 3. merge them into the registry (new / changed / excluded), ask the server whether the files in
    the GEO cache changed (:func:`alsig.ops.downloads.check_server_files`: HTTP HEAD, a changed
    file is downloaded again and its series queued), then for every series that needs work
-   (new, changed, needs_curation, failed) download its series matrix and apply the condition rules
+   (new, changed, needs_curation, failed) download its series matrix (for a series GEO splits by
+   platform, the one holding human RNA-seq samples: :mod:`alsig.ops.platforms`; a series
+   sharing samples with a kept one is held: :func:`alsig.ops.registry.shared_samples`) and apply
+   the condition rules
    (the dataset's own ``datasets.<id>.condition`` when the config has one for that accession, else
    ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason,
    series whose matrix cannot be downloaded ``failed``; tracked series the search no longer
@@ -54,6 +57,7 @@ from alsig.ops.config import (
 from alsig.ops.curation import queue_series
 from alsig.ops.downloads import check_server_files, data_sha256
 from alsig.ops.lock import LockedError, run_lock
+from alsig.ops.platforms import choose_platforms
 from alsig.ops.registry import Observation, Registry, utc_now
 from alsig.ops.run_config import RunConfigs, last_success, record_success
 from alsig.ops.summary import (
@@ -66,6 +70,7 @@ from alsig.ops.summary import (
 )
 from alsig.ops.unexpected import unexpected_error
 from alsig.ops.workflow import Failures, Interrupted, Workflow, find_failures, stop_on_signals
+from alsig.planning import release_datasets
 from alsig.settings import output_dir_of
 from alsig.sources.eutils import EUtils, discover_series
 from alsig.validation.suggest import did_you_mean
@@ -89,6 +94,7 @@ __all__ = [
     "record_outcomes",
     "reprocess",
     "search_warnings",
+    "shared_sample_warnings",
 ]
 
 REPO = Path(__file__).resolve().parents[3]  # the checkout (src/alsig/ops/ -> .)
@@ -231,8 +237,17 @@ class Reprocess:
         self.summary.datasets["files_changed"] = check_server_files(
             registry, cache_dir=self.cache_dir, geo=self.geo
         )
+        decided = choose_platforms(
+            registry,
+            skip=observation.shared,
+            overrides=self.overrides,
+            settings=self.settings,
+            geo=self.geo,
+            cache_dir=self.cache_dir,
+        )
         to_process = queue_series(
             registry,
+            skip=set(observation.shared) | decided,
             overrides=self.overrides,
             settings=self.settings,
             geo=self.geo,
@@ -282,12 +297,14 @@ class Reprocess:
             series,
             exclude=self.settings["exclude"],
             dataset_ids={acc: ds for acc, (ds, _) in self.overrides.items()},
+            allow_shared=self.settings["allow_shared_samples"],
         )
         for accession in forced_accessions(self.options.force, registry, self.options.config):
             log.info("--force %s: processed again from its download on", accession)
             registry.set(accession, "new", "forced by --force")
             registry.entries[accession].stale_cache = True
         warnings = search_warnings(observation, registry, n_found=len(series))
+        warnings += shared_sample_warnings(observation)
         for warning in warnings:
             log.warning("%s", warning)
         self.summary.record_discovery([s.accession for s in series], observation)
@@ -321,20 +338,27 @@ class Reprocess:
             for a in sorted(to_process)
             if registry.entries[a].stale_cache
         ]
-        failures = self._phase(config, "datasets", forcerun)
+        failures = self._phase(config, "datasets", registry, forcerun)
         if failures.datasets and len(failures.datasets) < len(config["datasets"]):
             failed = {
                 e.accession for e in registry.entries.values() if e.dataset in failures.datasets
             }
             config = self.configs.build(registry, include - failed)
-            more = self._phase(config, "catalog_without_failed")
+            more = self._phase(config, "catalog_without_failed", registry)
             failures = Failures({**failures.datasets, **more.datasets}, more.problem)
         self.summary.timing("snakemake_seconds", start)
         if not failures.datasets and not failures.problem:
             record_success(self.state, self.configs.hash(config))
         return Outcome(True, failures)
 
-    def _phase(self, config: dict[str, Any], phase: str, forcerun: Sequence[str] = ()) -> Failures:
+    def _phase(
+        self,
+        config: dict[str, Any],
+        phase: str,
+        registry: Registry,
+        forcerun: Sequence[str] = (),
+    ) -> Failures:
+        self._release_left_out(config, registry)
         targets = self.configs.targets_for(config)
         result = self.workflow.run(config, targets, forcerun)
         self.summary.record_snakemake(phase, result, list(config["datasets"]), targets)
@@ -346,6 +370,23 @@ class Reprocess:
             cache_dir=self.geo["cache_dir"],
             output_dir=output_dir_of(config),
         )
+
+    def _release_left_out(self, config: Mapping[str, Any], registry: Registry) -> None:
+        """Take the tracked series this run config leaves out out of the output folder's record.
+
+        Excluded, needs-curation and failed series are left out on purpose; the workflow's
+        output-folder check (:func:`alsig.planning.check_output_dir`) would otherwise take a
+        run config that lacks every dataset the folder held (all of them excluded) for
+        another run and refuse it. Datasets the registry does not track stay in the record.
+        """
+        left_out = {e.dataset for e in registry.entries.values()} - set(config["datasets"])
+        released = release_datasets(str(self.workdir / output_dir_of(config)), left_out)
+        if released:
+            log.info(
+                "not in this run (excluded, waiting for curation or failed): %s; the catalog "
+                "is rebuilt without them",
+                name_some(released),
+            )
 
 
 def record_outcomes(
@@ -572,6 +613,28 @@ def search_warnings(observation: Observation, registry: Registry, *, n_found: in
     return [f"{len(missing)} tracked series no longer returned by the search: {named}; {kept}."]
 
 
+def shared_sample_warnings(observation: Observation) -> list[str]:
+    """Warnings about series held back, or processed anyway, for sharing samples with another.
+
+    Parameters
+    ----------
+    observation
+        This run's discovery merged into the registry (``shared``, ``shared_allowed``).
+
+    Returns
+    -------
+    list of str
+        One per series: a held one with its reason (``needs_curation``), then the allowed ones.
+    """
+    held = [
+        f"{accession} not processed (needs_curation): {reason}"
+        for accession, reason in sorted(
+            observation.shared.items(), key=lambda item: _accession_order(item[0])
+        )
+    ]
+    return held + list(observation.shared_allowed)
+
+
 def reprocess(options: Options) -> int:
     """Run one reprocessing pass.
 
@@ -634,7 +697,12 @@ def discover_only(
             }
         )
     # in memory only (never saved): which tracked series the search no longer returns
-    observation = registry.observe(series, exclude=runner.settings["exclude"])
-    for warning in search_warnings(observation, registry, n_found=len(series)):
+    observation = registry.observe(
+        series,
+        exclude=runner.settings["exclude"],
+        allow_shared=runner.settings["allow_shared_samples"],
+    )
+    warnings = search_warnings(observation, registry, n_found=len(series))
+    for warning in warnings + shared_sample_warnings(observation):
         log.warning("%s", warning)
     return rows

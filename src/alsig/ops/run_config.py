@@ -30,7 +30,8 @@ def dataset_settings(
     """Return a series' entry of ``config["datasets"]``.
 
     The base config's own when it has one, else built from the registry (condition column found
-    by curation, default rules, sample columns).
+    by curation, default rules, sample columns); with the platform whose series matrix is used
+    (``platform``) when GEO splits the series by platform.
 
     Parameters
     ----------
@@ -46,13 +47,18 @@ def dataset_settings(
     dict
     """
     if override is not None:
-        return copy.deepcopy(dict(override))
+        settings = copy.deepcopy(dict(override))
+        if entry.platform and not settings.get("platform"):
+            settings["platform"] = entry.platform
+        return settings
     settings = {
         "description": f"{entry.accession}: {entry.title}"[:300],
         "source": "geo",
         "accession": entry.accession,
         "condition": {"column": entry.condition_column, "rules": copy.deepcopy(default_rules)},
     }
+    if entry.platform:  # GEO splits the series by platform: the matrix of this one
+        settings["platform"] = entry.platform
     columns = decode_columns(entry.sample_columns)
     if columns:
         settings["columns"] = columns

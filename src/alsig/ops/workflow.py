@@ -322,6 +322,29 @@ def dataset_of(
     return None
 
 
+#: the lines the workflow prints when it stops before any job (common.smk: ``sys.exit(...)``)
+_ALSIG_ERROR = re.compile(r"^alsig (?:config )?error\b.*$", re.MULTILINE)
+
+
+def alsig_errors(log_text: str) -> list[str]:
+    """Return the ``alsig config error: ...`` / ``alsig error: ...`` lines of a snakemake log.
+
+    The workflow prints one and exits when it refuses a config at parse time; snakemake then
+    reports only its exit code.
+
+    Parameters
+    ----------
+    log_text
+        The log of one snakemake call.
+
+    Returns
+    -------
+    list of str
+        The lines, stripped, in log order, without repeats.
+    """
+    return list(dict.fromkeys(m.group(0).strip() for m in _ALSIG_ERROR.finditer(log_text)))
+
+
 def _this_call(result: SnakemakeRun) -> str:
     """Return the part of the (appended) log written by this call."""
     return result.log.read_text(errors="replace").split(f"$ {' '.join(result.command)}")[-1]
@@ -358,7 +381,8 @@ def find_failures(
     if result.returncode == 0:
         return Failures()
     failures: dict[str, str] = {}
-    for error in rule_errors(_this_call(result)):
+    text = _this_call(result)
+    for error in rule_errors(text):
         for path in error["output"] + error["log"]:
             dataset = dataset_of(path, datasets, cache_dir, output_dir)
             if dataset and dataset not in failures:
@@ -370,7 +394,12 @@ def find_failures(
                 )
     pending = pending_outputs(without_forcerun(result.command), workdir)
     if pending is None:  # the DAG itself cannot be built: every dataset of the run failed
-        problem = f"snakemake failed (exit {result.returncode}); see {result.log}"
+        said = "; ".join(alsig_errors(text))
+        problem = (
+            f"snakemake failed (exit {result.returncode})"
+            + (f": {said}" if said else "")
+            + f"; see {result.log}"
+        )
         return Failures({d: failures.get(d, problem) for d in datasets}, problem)
     for row in pending:
         dataset = dataset_of(row["output_file"], datasets, cache_dir, output_dir)

@@ -24,6 +24,7 @@ from alsig.planning.checks import (
     claim_output_dir,
     few_permutations,
     partial_outputs,
+    release_datasets,
     shared_sources,
     start_warnings,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "matrix_cells",
     "matrix_mem_mb",
     "partial_outputs",
+    "release_datasets",
     "qc_runtime_min",
     "run_summary_inputs",
     "shared_sources",

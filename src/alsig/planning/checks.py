@@ -247,6 +247,41 @@ def claim_output_dir(output_dir: str, datasets: list[str]) -> None:
     write_text(json.dumps({"datasets": list(datasets)}, indent=1) + "\n", folder / RUN_RECORD)
 
 
+def release_datasets(output_dir: str, datasets: Iterable[str]) -> list[str]:
+    """Take datasets out of the run record of ``output_dir``: the run left them out on purpose.
+
+    ``alsig reprocess`` calls this for the series it tracks but does not run (excluded by the
+    user, waiting for curation, failed): without it, excluding every series the folder holds
+    would make :func:`check_output_dir` take the next run for another run. Datasets the
+    record holds that are not named (another config's) stay, so that guard still works.
+
+    Parameters
+    ----------
+    output_dir
+        The config's ``output_dir``.
+    datasets
+        Dataset ids the run leaves out on purpose.
+
+    Returns
+    -------
+    list of str
+        The ids taken out of the record, in its order (empty when there is no readable record
+        or it holds none of them; an unreadable record is left for :func:`check_output_dir` to
+        report).
+    """
+    record = Path(output_dir) / RUN_RECORD
+    try:
+        held = list(json.loads(record.read_text()).get("datasets", []))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+    leaving = set(datasets)
+    released = [d for d in held if d in leaving]
+    if released:
+        kept = [d for d in held if d not in leaving]
+        write_text(json.dumps({"datasets": kept}, indent=1) + "\n", record)
+    return released
+
+
 # --------------------------------------------------------------------------------------------
 # Per-rule settings of the command line and the profile
 # --------------------------------------------------------------------------------------------

@@ -263,7 +263,7 @@ def ingest_inputs(config: Mapping[str, Any], dataset: str) -> dict[str, str]:
             files["te_counts"] = settings["te_counts"]
         return files
     geo = alsig_settings.section(config, "geo")
-    return cache_files(geo["cache_dir"], settings["accession"])
+    return cache_files(geo["cache_dir"], settings["accession"], settings.get("platform") or "")
 
 
 def collection_files(enrich: EnrichSettings) -> dict[str, str]:

@@ -113,7 +113,8 @@ def _check_te_header(
 def _geo_sample_table(settings, dataset, config, workdir, found, report):
     """Build the obs of a GEO dataset from its cached series matrix (None when not cached)."""
     cache = section(config, "geo")["cache_dir"]
-    matrix = workdir / cache_files(cache, settings["accession"])["series_matrix"]
+    platform = settings.get("platform") or ""
+    matrix = workdir / cache_files(cache, settings["accession"], platform)["series_matrix"]
     if not matrix.is_file():
         found.note(
             f"dataset {dataset}: {settings['accession']} is not downloaded yet ({matrix}); its "

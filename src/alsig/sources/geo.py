@@ -30,6 +30,12 @@ GEO happened to align keys into rows:
 
 Text that is not UTF-8 is read as Windows-1252 line by line, and the number of such lines and
 the first one are reported (log and ``report``), never replaced silently.
+
+Only human samples are kept: NCBI computes its counts on GRCh38 for the human samples only, so
+the samples of other organisms in a mixed series (``!Sample_taxid_ch1`` other than 9606, or
+``!Sample_organism_ch1`` other than *Homo sapiens*) can never match a count column. They are
+left out with a WARNING naming them and their organism (and a note in ``report``).
+:func:`sample_facts` gives each sample's organism, taxid, platform and library strategy.
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ BASE_COLUMNS = {
     "!Sample_source_name_ch1": "source_name",
 }
 CHARACTERISTICS = "!Sample_characteristics_ch1"
+#: what a sample is (not a characteristic): series-matrix line -> column of :func:`sample_facts`
+SAMPLE_FACTS = {
+    "!Sample_organism_ch1": "organism",
+    "!Sample_taxid_ch1": "taxid",
+    "!Sample_platform_id": "platform",
+    "!Sample_library_strategy": "library_strategy",
+}
+HUMAN_TAXID = "9606"
+HUMAN = "Homo sapiens"
 TABLE_BEGIN = "!series_matrix_table_begin"
 _GSM = re.compile(r"^GSM\d+$")
 
@@ -194,6 +209,7 @@ def read_series_matrix(path: str | Path, *, report: dict | None = None) -> pl.Da
     characteristics = _characteristics(rows, n, samples, path, report)
     columns.update(characteristics)
     frame = pl.DataFrame(columns, schema={c: pl.String for c in columns})
+    frame = _human_only(frame, _facts(rows, samples), path, report)
     log.info(
         "%s: %d samples, characteristics %s",
         path.name,
@@ -201,6 +217,95 @@ def read_series_matrix(path: str | Path, *, report: dict | None = None) -> pl.Da
         ", ".join(characteristics) or "(none)",
     )
     return frame
+
+
+def sample_facts(path: str | Path) -> pl.DataFrame:
+    """Return what each sample of a series matrix is: organism, taxid, platform, strategy.
+
+    Parameters
+    ----------
+    path
+        The series matrix.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``sample`` and the columns of :data:`SAMPLE_FACTS` (strings; null where the file has
+        no such line or an empty cell), every sample of the file.
+
+    Raises
+    ------
+    AlsigError
+        As :func:`read_series_matrix`, for a file that is not a complete series matrix.
+    """
+    path = Path(path)
+    rows = _sample_lines(path, [])
+    return _facts(rows, _sample_accessions(rows, path))
+
+
+def is_human(facts: pl.DataFrame) -> pl.Series:
+    """Return which samples of :func:`sample_facts` are human.
+
+    By taxid where the file gives one, else by organism name; a sample the file says neither
+    of counts as human (older files).
+
+    Parameters
+    ----------
+    facts
+        :func:`sample_facts`.
+
+    Returns
+    -------
+    polars.Series
+        Boolean, one per row.
+    """
+    taxid = facts.get_column("taxid").str.strip_chars()
+    organism = facts.get_column("organism").str.strip_chars().str.to_lowercase()
+    return (
+        pl.DataFrame({"taxid": taxid, "organism": organism})
+        .select(
+            pl.when(pl.col("taxid").is_not_null())
+            .then(pl.col("taxid") == HUMAN_TAXID)
+            .when(pl.col("organism").is_not_null())
+            .then(pl.col("organism") == HUMAN.lower())
+            .otherwise(True)
+        )
+        .to_series()
+    )
+
+
+def _facts(rows: list[tuple[int, str, list[str]]], samples: list[str]) -> pl.DataFrame:
+    columns: dict[str, list[str | None]] = {"sample": list(samples)}
+    for field, name in SAMPLE_FACTS.items():
+        line = next((r for r in rows if r[1] == field), None)
+        columns[name] = [c or None for c in line[2]] if line else [None] * len(samples)
+    return pl.DataFrame(columns, schema={c: pl.String for c in columns})
+
+
+def _human_only(frame: pl.DataFrame, facts: pl.DataFrame, path: Path, report: dict) -> pl.DataFrame:
+    """Leave out the samples of other organisms (WARNING and note); refuse a file with none."""
+    human = is_human(facts)
+    if human.all():
+        return frame
+    others = facts.filter(~human)
+    named = [
+        f"{row['sample']} ({row['organism'] or 'taxid ' + str(row['taxid'])})"
+        for row in others.iter_rows(named=True)
+    ]
+    if not human.any():
+        raise AlsigError(
+            f"{where(path)}: none of its {facts.height} samples is human ({name_some(named)}); "
+            "NCBI computes its counts for human samples only, so the series cannot be analysed. "
+            "Leave it out (alsig reprocess: reprocess.exclude; a config: remove the dataset)."
+        )
+    note = (
+        f"left out {others.height} sample(s) of other organisms than {HUMAN} (NCBI's counts "
+        f"hold the human samples only), kept {int(human.sum())}: {name_some(named)}"
+    )
+    report.setdefault("notes", []).append(note)
+    report["non_human_samples"] = others.get_column("sample").to_list()
+    log.warning("%s: %s", path.name, note)
+    return frame.filter(human)
 
 
 def _sample_accessions(rows: list[tuple[int, str, list[str]]], path: Path) -> list[str]:

@@ -2,8 +2,12 @@
 
 NCBI computes raw counts for human RNA-seq series (``GSE…_raw_counts_GRCh38.p13_NCBI.tsv.gz``,
 one shared gene annotation ``Human.GRCh38.p13.annot.tsv.gz``) and serves them from the GEO
-download endpoint; series matrices live under ``GSEnnn/<GSE>/matrix/``. The workflow's rules,
-its planning and ``alsig reprocess`` all take these names from here. Standard library only.
+download endpoint; series matrices live under ``GSEnnn/<GSE>/matrix/``: one
+``<GSE>_series_matrix.txt.gz``, or, for a series with samples on several platforms (mixed
+organisms, an array and an RNA-seq SubSeries), one ``<GSE>-<GPL>_series_matrix.txt.gz`` per
+platform and no file without the platform. A dataset's ``platform`` (``GPLnnn``) names the one
+to use. The workflow's rules, its planning and ``alsig reprocess`` all take these names from
+here. Standard library only.
 """
 
 from __future__ import annotations
@@ -27,23 +31,26 @@ def counts_file(accession: str) -> str:
     return f"{accession}_raw_counts_GRCh38.p13_NCBI.tsv.gz"
 
 
-def series_matrix_file(accession: str) -> str:
+def series_matrix_file(accession: str, platform: str = "") -> str:
     """Return the file name of a series matrix.
 
     Parameters
     ----------
     accession
         The series.
+    platform
+        For a series on several platforms, the platform whose matrix is meant (``GPL16791``);
+        empty for a series on one platform.
 
     Returns
     -------
     str
-        ``<accession>_series_matrix.txt.gz``.
+        ``<accession>_series_matrix.txt.gz``, or ``<accession>-<platform>_series_matrix.txt.gz``.
     """
-    return f"{accession}_series_matrix.txt.gz"
+    return f"{accession}{'-' + platform if platform else ''}_series_matrix.txt.gz"
 
 
-def series_matrix_url(series_base_url: str, accession: str) -> str:
+def series_matrix_url(series_base_url: str, accession: str, platform: str = "") -> str:
     """Return the URL of a series matrix.
 
     Parameters
@@ -52,16 +59,18 @@ def series_matrix_url(series_base_url: str, accession: str) -> str:
         ``geo.series_base_url``.
     accession
         The series.
+    platform
+        As for :func:`series_matrix_file`.
 
     Returns
     -------
     str
-        ``<base>/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix.txt.gz``.
+        ``<base>/GSE124nnn/GSE124439/matrix/GSE124439_series_matrix.txt.gz`` (with a platform:
+        ``.../GSE33356/matrix/GSE33356-GPL570_series_matrix.txt.gz``).
     """
     folder = accession[:-3] + "nnn" if len(accession) > 6 else "GSEnnn"
-    return (
-        f"{series_base_url.rstrip('/')}/{folder}/{accession}/matrix/{series_matrix_file(accession)}"
-    )
+    name = series_matrix_file(accession, platform)
+    return f"{series_base_url.rstrip('/')}/{folder}/{accession}/matrix/{name}"
 
 
 def download_url(download_base_url: str, file: str, accession: str | None = None) -> str:
@@ -85,7 +94,7 @@ def download_url(download_base_url: str, file: str, accession: str | None = None
     return f"{download_base_url}?type=rnaseq_counts{acc}&format=file&file={file}"
 
 
-def cache_files(cache_dir: str, accession: str) -> dict[str, str]:
+def cache_files(cache_dir: str, accession: str, platform: str = "") -> dict[str, str]:
     """Return where the cached files a GEO dataset's ingest reads live.
 
     Parameters
@@ -94,6 +103,8 @@ def cache_files(cache_dir: str, accession: str) -> dict[str, str]:
         ``geo.cache_dir``.
     accession
         The series.
+    platform
+        The dataset's ``platform`` (which series matrix), as for :func:`series_matrix_file`.
 
     Returns
     -------
@@ -102,6 +113,6 @@ def cache_files(cache_dir: str, accession: str) -> dict[str, str]:
     """
     return {
         "counts": f"{cache_dir}/{accession}/{counts_file(accession)}",
-        "series_matrix": f"{cache_dir}/{accession}/{series_matrix_file(accession)}",
+        "series_matrix": f"{cache_dir}/{accession}/{series_matrix_file(accession, platform)}",
         "annotation": f"{cache_dir}/{ANNOTATION_FILE}",
     }

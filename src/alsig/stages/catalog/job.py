@@ -92,7 +92,8 @@ def run_meta(
         log.warning(
             "%s: the meta-analysis counts them as independent cohorts, so their samples enter "
             "more than once and the pooled effects look more certain than they are; drop one "
-            "of each pair from the config for a pooled result",
+            "of each pair from the config's datasets (with alsig reprocess: add one to "
+            "reprocess.exclude) for a pooled result",
             note,
         )
         meta = meta.with_columns(
