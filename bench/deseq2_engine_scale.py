@@ -99,7 +99,7 @@ c_fit = time.process_time()
 rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 table = result_table(res.table, shrunk.lfc / np.log(2), var)
 out = sys.argv[2]
-write_parquet(table, out + ".parquet")
+write_parquet(table, out + ".parquet", schema="de_results")
 write_tsv(table, out + ".tsv")
 padj = table["padj"].fill_null(np.nan).to_numpy()
 save_figure(volcano(table["log2_fold_change"].to_numpy(), padj,

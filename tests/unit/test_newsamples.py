@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from alsig.errors import AlsigError
+from alsig.io import read_table_metadata
 from alsig.newsamples.depth import low_library_flags, outlier_nmads, reference_library_sizes
 from alsig.newsamples.output import output_format, write_placement
 from alsig.newsamples.overlap import MAX_MISSING_SHARE, check_overlap, gene_overlap
@@ -200,3 +201,15 @@ def test_alsig_scores_messages_name_its_own_options_and_files(tmp_path):
     text.write_text("gene\tN1\tchrom\nSOD1\t5\tchr21\n")
     with pytest.raises(AlsigError, match="annotation columns \\(delete them from 'text.tsv'"):
         read_new_samples(text)
+
+
+def test_the_new_sample_schema_describes_the_table_alsig_score_writes(tmp_path):
+    from alsig.newsamples.placement import PLACEMENT_COLUMNS
+    from alsig.newsamples.subtypes import SUBTYPE_COLUMNS
+    from alsig.tables.schemas import polars_schema
+    from alsig.tables.tsv import column_types
+
+    written = {**polars_schema("signature_scores"), **PLACEMENT_COLUMNS, **SUBTYPE_COLUMNS}
+    assert column_types("new_sample_scores") == written
+    write_placement(pl.DataFrame(schema=written), str(tmp_path / "new.parquet"))
+    assert read_table_metadata(tmp_path / "new.parquet")["alsig.schema"] == "new_sample_scores"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ import polars as pl
 import pytest
 import yaml
 
+import alsig
 from alsig import settings
 from alsig.errors import AlsigError
 from alsig.ops.config import reprocess_settings
@@ -891,4 +893,5 @@ def test_reprocess_releases_the_series_it_leaves_out_from_the_output_folder(tmp_
         planning.check_output_dir(results, ["GSE2"])
     runner._release_left_out({"datasets": {"GSE2": {}}}, registry)
     assert planning.check_output_dir(results, ["GSE2"]) is None
-    assert (tmp_path / "results" / planning.RUN_RECORD).read_text() == '{\n "datasets": []\n}\n'
+    record = json.loads((tmp_path / "results" / planning.RUN_RECORD).read_text())
+    assert record == {"datasets": [], "alsig_version": alsig.__version__}

@@ -14,7 +14,9 @@ import polars as pl
 
 from alsig.errors import AlsigError
 from alsig.io import write_parquet, write_tsv
-from alsig.tables import SCHEMA_NAME as SCORES_SCHEMA
+
+#: the schema of the table (the long score table's columns, then the placement and subtype ones)
+NEW_SAMPLE_SCHEMA = "new_sample_scores"
 
 #: ``--output`` value that means standard output (TSV).
 STDOUT = "-"
@@ -69,6 +71,6 @@ def write_placement(table: pl.DataFrame, path: str, stdout: TextIO | None = None
     if path == STDOUT:
         (stdout or sys.stdout).write(table.write_csv(separator="\t", null_value=""))
     elif kind == "parquet":
-        write_parquet(table, path, schema=SCORES_SCHEMA)
+        write_parquet(table, path, schema=NEW_SAMPLE_SCHEMA)
     else:
         write_tsv(table, path)

@@ -19,9 +19,8 @@ from alsig.genesets import resolve_collections
 from alsig.io import write_text
 from alsig.planning.files import RESERVED_DATASET_IDS, RUN_RECORD, collection_files
 from alsig.settings import RunSettings
+from alsig.version import __version__
 
-# --------------------------------------------------------------------------------------------
-# One run per output folder
 #: dataset ids that a hive-partitioned reader types as something else than text (polars reads
 #: ``dataset=001`` as the integer 1, ``1e3`` as 1000.0, ``true`` as a boolean, ``2019-01-01`` as a
 #: date; pyarrow reads ``0x1F`` as 31): the catalog's ``dataset`` column would change value
@@ -32,6 +31,8 @@ _NOT_TEXT_TO_A_READER = re.compile(
 )
 
 
+# --------------------------------------------------------------------------------------------
+# One run per output folder
 # --------------------------------------------------------------------------------------------
 def check_output_dir(output_dir: str, datasets: list[str]) -> str | None:
     """Refuse a run that would take over another config's output folder.
@@ -244,7 +245,16 @@ def claim_output_dir(output_dir: str, datasets: list[str]) -> None:
     """
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    write_text(json.dumps({"datasets": list(datasets)}, indent=1) + "\n", folder / RUN_RECORD)
+    _write_record(folder / RUN_RECORD, list(datasets))
+
+
+def _write_record(record: Path, datasets: list[str]) -> None:
+    """Write the run record: the datasets, and the alsig that started the run.
+
+    The alsig version is that of the folder's TSV tables, which carry none themselves.
+    """
+    content = {"datasets": datasets, "alsig_version": __version__}
+    write_text(json.dumps(content, indent=1) + "\n", record)
 
 
 def release_datasets(output_dir: str, datasets: Iterable[str]) -> list[str]:
@@ -277,8 +287,7 @@ def release_datasets(output_dir: str, datasets: Iterable[str]) -> list[str]:
     leaving = set(datasets)
     released = [d for d in held if d in leaving]
     if released:
-        kept = [d for d in held if d not in leaving]
-        write_text(json.dumps({"datasets": kept}, indent=1) + "\n", record)
+        _write_record(record, [d for d in held if d not in leaving])
     return released
 
 

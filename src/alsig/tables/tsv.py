@@ -87,7 +87,17 @@ def _typed(column: pl.Series, dtype: pl.DataType | None, path: Path) -> pl.Serie
     if dtype == pl.String:
         return column
     if isinstance(dtype, pl.List):
-        return column.str.split(LIST_SEPARATOR).cast(dtype)
+        # write_tsv writes an empty list as an empty cell: [] again, not ['']
+        lists = column.str.split(LIST_SEPARATOR)
+        return (
+            pl.select(
+                pl.when(column == "")
+                .then(pl.lit([], dtype))
+                .otherwise(lists.cast(dtype, strict=False))
+            )
+            .to_series()
+            .alias(column.name)
+        )
     if dtype == pl.Boolean:
         words = column.str.to_lowercase()
         typed = words.replace_strict({"true": True, "false": False}, default=None).cast(pl.Boolean)

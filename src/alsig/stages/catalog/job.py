@@ -19,6 +19,7 @@ from alsig.stages.catalog.figures import plot_axis_meta
 from alsig.stages.catalog.manifest import write_catalog
 from alsig.stages.catalog.meta import SCHEMA, axis_meta
 from alsig.stages.catalog.overlap import LIBRARY_FINGERPRINT, overlap_note, shared_samples
+from alsig.tables import read_tsv
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,8 @@ def run_meta(
     samples = inputs.get("samples") or []
     shared = shared_samples(
         {
-            Path(path).parent.parent.name: pl.read_csv(
-                path, separator="\t", infer_schema_length=0
-            ).with_columns(
-                pl.col(column).cast(pl.Float64, strict=False) for column in LIBRARY_FINGERPRINT
+            Path(path).parent.parent.name: read_tsv(path, "sample_qc").with_columns(
+                pl.col(column).cast(pl.Float64) for column in LIBRARY_FINGERPRINT
             )
             for path in ([samples] if isinstance(samples, str) else samples)
         }
