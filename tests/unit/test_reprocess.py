@@ -119,12 +119,30 @@ def matrix(tmp_path, values, key="diagnosis", source="whole blood", title="s", *
         ("Non-Neurological Control", "control"),
         ("Neurologically normal control", "control"),  # GSE20589
         ("Other Neurological Disorders", "other"),  # GSE124439: kept, not compared
+        # ALS followed by a parenthesis or a gene: still the disease (a 0.4.7 registry's series)
+        ("ALS (C9orf72+)", "ALS"),
+        ("ALS-TDP", "ALS"),
+        ("sporadic amyotrophic lateral sclerosis (sALS)", "ALS"),
+        ("amyotrophic lateral sclerosis (ALS)", "ALS"),
+        ("ALS C9+", "ALS"),
+        ("ALS with C9orf72 repeat expansion", "ALS"),
+        ("ALS with FTD", "ALS"),
+        ("ALS-SOD1 patients", "ALS"),
+        ("control (non-neurological)", "control"),
+        ("Control (healthy)", "control"),
         ("ALS deficiency", None),  # acid-labile subunit, not the disease
         ("ALS mimic", None),
         ("non-ALS neurological disease", None),
         ("non-ALS control", None),  # a disease control or a healthy one? the user says
         ("ALS model", None),
         ("FTD-TDP", None),
+        ("Non-ALS", None),
+        ("ALS (mimic)", None),
+        ("ALS-like", None),
+        ("neurological control", None),  # a disease control
+        ("disease control", None),
+        ("control (neurological disease)", None),
+        ("control (ALS mimic)", None),
     ],
 )
 def test_default_rules_take_only_the_spellings_of_als_and_control(value, label):
