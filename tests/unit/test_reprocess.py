@@ -222,6 +222,11 @@ def test_in_vitro_series_need_curation_and_say_how_to_add_or_exclude_them(tmp_pa
         ({"tissue": "Motor Cortex", "assay": "single nucleus RNA-seq"}, "s", ["assay 'single nu"]),
         ({"cell_type": "lymphoblastoid cells"}, "s", ["cell_type 'lymphoblastoid cells' (2 s"]),
         ({"cell_type": "hiPSC"}, "s", ["cell_type 'hiPSC' (2 samples)"]),
+        ({"cell_line": "GM25256"}, "s", ["cell_line given (2 samples)"]),
+        # a cell line that says there is none: tissue
+        ({"tissue": "spinal cord", "cell_line": "none"}, "s", []),
+        ({"tissue": "spinal cord", "cell_line": "N/A"}, "s", []),
+        ({"tissue": "spinal cord", "cell_line": "not applicable"}, "s", []),
     ],
 )
 def test_in_vitro_evidence_reads_titles_sources_and_characteristics(
