@@ -277,6 +277,46 @@ def test_an_override_without_both_conditions_is_refused_before_de_fails():
     assert check(frame, own).ok
 
 
+def test_an_override_comparing_another_factor_or_by_tests_is_checked_on_what_de_uses():
+    frame = pl.DataFrame(
+        {
+            "sample": [f"GSM{i}" for i in range(5)],
+            "disease_state": ["sALS", "sALS", "sALS", "sALS", "Control"],
+            "genotype": ["C9", "C9", "WT", "WT", "WT"],
+        }
+    )
+    rules = [{"pattern": "ALS", "condition": "ALS"}, {"pattern": "Control", "condition": "control"}]
+    condition = {"column": "disease_state", "rules": rules}
+    # a contrast of genotype among the ALS samples: one control does not matter
+    genotype = {
+        "condition": condition,
+        "de": {
+            "contrasts": {
+                "C9_vs_WT": {"contrast": ["genotype", "C9", "WT"], "subset": {"condition": ["ALS"]}}
+            },
+            "tests": {"genotype": {"test": "lrt", "reduced": "~ 1", "design": "~ genotype"}},
+        },
+    }
+    assert check(frame, genotype).ok
+    # a test on the ALS and control samples needs both
+    tests = {
+        "condition": condition,
+        "de": {
+            "contrasts": {"C9_vs_WT": ["genotype", "C9", "WT"]},
+            "tests": {
+                "disease": {
+                    "test": "lrt",
+                    "reduced": "~ genotype",
+                    "subset": {"condition": ["ALS", "control"]},
+                }
+            },
+        },
+    }
+    result = check(frame, tests)
+    assert not result.ok
+    assert "so control has fewer than 2 samples, and DE compares ALS vs control" in result.reason
+
+
 SERIES_MATRICES = SHARED_DATA / "geo_series_matrices"
 REAL_CURATION = [  # the hand curation of SERIES_MATRICES/README.md: nothing real changes label
     (

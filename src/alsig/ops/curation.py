@@ -356,7 +356,7 @@ def _check_override(
     except AlsigError as exc:
         return CurationResult(False, layout.condition_column, str(exc))
     labels = ColumnLabels.of(sheet, layout.condition_column, layout.rules)
-    compared = _compared_conditions(override) or required_conditions
+    compared = _compared_conditions(override, required_conditions)
     short = labels.short_of(compared, min_samples)
     if short:
         return CurationResult(
@@ -372,14 +372,31 @@ def _check_override(
     return CurationResult(True, layout.condition_column, "", labels.found, labels.mapping())
 
 
-def _compared_conditions(override: Mapping[str, Any]) -> list[str]:
-    """Return the conditions a dataset's own ``de.contrasts`` compare (none set: empty)."""
-    contrasts = ((override.get("de") or {}).get("contrasts")) or {}
-    compared: list[str] = []
-    for spec in contrasts.values():
+def _compared_conditions(override: Mapping[str, Any], required: list[str]) -> list[str]:
+    """Return the conditions a dataset's DE needs samples of.
+
+    Without its own ``de.contrasts`` the default contrasts run (``required``); with them, the
+    levels of those on ``condition``. Either way, the ``condition`` values of the ``subset`` of
+    each contrast and ``de.tests`` entry. Empty when its own contrasts and tests use no condition
+    (a contrast of another factor): nothing to check.
+    """
+    de = override.get("de") or {}
+    own = de.get("contrasts") or {}
+    compared: list[str] = [] if own else list(required)
+
+    def add(levels: Collection[Any]) -> None:
+        for level in map(str, levels):
+            if level not in compared:
+                compared.append(level)
+
+    for spec in own.values():
         levels = spec if isinstance(spec, list) else (spec or {}).get("contrast") or []
         if len(levels) == 3 and levels[0] == "condition":
-            compared += [str(level) for level in levels[1:] if str(level) not in compared]
+            add(levels[1:])
+    subsets = [spec for spec in own.values() if isinstance(spec, Mapping)]
+    subsets += [test for test in (de.get("tests") or {}).values() if isinstance(test, Mapping)]
+    for spec in subsets:
+        add(((spec.get("subset") or {}).get("condition")) or [])
     return compared
 
 
