@@ -813,6 +813,20 @@ def test_a_config_error_of_the_workflow_is_quoted_in_the_failure_reason(tmp_path
     assert failures.datasets == {"GSE2": failures.problem}
 
 
+def test_a_failed_snakemake_run_with_nothing_pending_names_no_empty_list(tmp_path, monkeypatch):
+    from alsig.ops import workflow
+
+    log = tmp_path / "run.snakemake.log"
+    log.write_text("$ snakemake\nBuilding DAG of jobs...\nSome other error\n")
+    monkeypatch.setattr(workflow, "pending_outputs", lambda *args: [])  # everything built
+    result = workflow.SnakemakeRun(returncode=1, seconds=1.0, log=log, command=["snakemake"])
+    failures = workflow.find_failures(
+        result, {"GSE2": {}}, workdir=tmp_path, cache_dir="cache", output_dir="results"
+    )
+    assert failures.problem == f"snakemake failed (exit 1); see {log}"
+    assert failures.datasets == {}
+
+
 def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
     from alsig.ops.registry import Observation
     from alsig.ops.reprocess import shared_sample_warnings
