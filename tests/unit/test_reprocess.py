@@ -851,11 +851,20 @@ def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
     ]
 
 
-def platform_matrix(server: GeoServer, accession: str, platform: str, organism: str) -> None:
-    """Serve GSE900001's series matrix as ``<accession>-<platform>_series_matrix.txt.gz``."""
+def platform_matrix(
+    server: GeoServer, accession: str, platform: str, organism: str, *, strategy: bool = True
+) -> None:
+    """Serve GSE900001's series matrix as ``<accession>-<platform>_series_matrix.txt.gz``.
+
+    ``strategy=False``: without its ``!Sample_library_strategy`` line (an older series).
+    """
     text = gzip.decompress(
         (DATA / "GSE900001" / "GSE900001_series_matrix.txt.gz").read_bytes()
     ).decode()
+    if not strategy:
+        text = "\n".join(
+            line for line in text.split("\n") if not line.startswith("!Sample_library_strategy")
+        )
     taxid = {"Homo sapiens": "9606", "Mus musculus": "10090"}[organism]
     text = text.replace('"Homo sapiens"', f'"{organism}"').replace('"9606"', f'"{taxid}"')
     text = text.replace('"GPL16791"', f'"{platform}"')
@@ -865,8 +874,21 @@ def platform_matrix(server: GeoServer, accession: str, platform: str, organism: 
     (folder / name).write_bytes(gzip.compress(text.encode()))
 
 
-def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server):
+def choose_platforms_of(server: GeoServer, overrides=None) -> set[str]:
+    """:func:`alsig.ops.platforms.choose_platforms` on the stub server's registry."""
     from alsig.ops.platforms import choose_platforms
+
+    return choose_platforms(
+        server.registry,
+        skip=(),
+        overrides=overrides or {},
+        settings=reprocess_settings({}),
+        geo=server.geo,
+        cache_dir=server.cache,
+    )
+
+
+def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server):
     from alsig.ops.run_config import dataset_settings
     from alsig.planning import ingest_inputs
 
@@ -876,14 +898,7 @@ def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server
     entries["GSE900011"] = Entry("GSE900011", "GSE900011", platforms="GPL16791;GPL17021")
 
     def choose(overrides=None):
-        return choose_platforms(
-            geo_server.registry,
-            skip=(),
-            overrides=overrides or {},
-            settings=reprocess_settings({}),
-            geo=geo_server.geo,
-            cache_dir=geo_server.cache,
-        )
+        return choose_platforms_of(geo_server, overrides)
 
     assert choose() == set()
     assert entries["GSE900011"].platform == "GPL16791"
@@ -930,25 +945,56 @@ def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server
     )
 
 
-def test_a_series_without_a_human_sample_needs_curation(geo_server):
-    from alsig.ops.platforms import choose_platforms
+def test_a_platform_matrix_missing_or_without_strategy_decides_only_when_it_must(
+    geo_server, caplog
+):
+    entries = geo_server.registry.entries
+    # GPL99999's matrix is not on the server: the human RNA-seq samples are on GPL16791
+    platform_matrix(geo_server, "GSE900015", "GPL16791", "Homo sapiens")
+    entries["GSE900015"] = Entry("GSE900015", "GSE900015", platforms="GPL16791;GPL99999")
+    # GPL99999 missing and GPL17021 mouse: the answer lies in the missing one
+    platform_matrix(geo_server, "GSE900016", "GPL17021", "Mus musculus")
+    entries["GSE900016"] = Entry("GSE900016", "GSE900016", platforms="GPL17021;GPL99999")
+    # an older series: no library strategy on either platform; one is human
+    platform_matrix(geo_server, "GSE900017", "GPL11154", "Homo sapiens", strategy=False)
+    platform_matrix(geo_server, "GSE900017", "GPL13112", "Mus musculus", strategy=False)
+    entries["GSE900017"] = Entry("GSE900017", "GSE900017", platforms="GPL11154;GPL13112")
+    with caplog.at_level(logging.INFO, logger="alsig.ops.platforms"):
+        assert choose_platforms_of(geo_server) == {"GSE900016"}
+    assert (entries["GSE900015"].status, entries["GSE900015"].platform) == ("new", "GPL16791")
+    assert "GSE900015: using GPL16791's series matrix; not read, and not needed for the " in (
+        caplog.text
+    )
+    assert "series matrix of platform GPL99999: download of http" in caplog.text
+    failed = entries["GSE900016"]
+    assert failed.status == "failed" and failed.platform == ""
+    assert failed.reason.startswith("series matrix of platform GPL99999: download of http")
+    assert failed.reason.endswith(
+        "The others hold no human RNA-seq sample (GPL17021: 10 samples (Mus musculus), 0 human "
+        "RNA-seq). Retried at the next run; or set datasets.GSE900016.platform (with source: "
+        "geo, accession: GSE900016 and its condition)."
+    )
+    assert (entries["GSE900017"].status, entries["GSE900017"].platform) == ("new", "GPL11154")
+    assert (
+        "GSE900017: samples on 2 platforms; using GSE900017-GPL11154_series_matrix.txt.gz (the "
+        "only one with human samples; no library strategy given) (GPL11154: 10 samples (Homo "
+        "sapiens), 0 human RNA-seq, 10 human of library strategy not given; GPL13112: 10 "
+        "samples (Mus musculus), 0 human RNA-seq)" in caplog.text
+    )
 
+
+def test_a_series_without_a_human_sample_needs_curation(geo_server):
     platform_matrix(geo_server, "GSE900014", "", "Mus musculus")  # one platform: no GPL in name
     entries = geo_server.registry.entries
     entries["GSE900014"] = Entry("GSE900014", "GSE900014", platforms="GPL17021")
-    decided = choose_platforms(
-        geo_server.registry,
-        skip=(),
-        overrides={},
-        settings=reprocess_settings({}),
-        geo=geo_server.geo,
-        cache_dir=geo_server.cache,
-    )
-    assert decided == {"GSE900014"}
+    assert choose_platforms_of(geo_server) == {"GSE900014"}
     assert (entries["GSE900014"].status, entries["GSE900014"].reason) == (
         "needs_curation",
-        "none of the 10 samples of its series matrix is human (Mus musculus; taxid not 9606), "
-        "and NCBI computes its counts for human samples only. Add it to reprocess.exclude.",
+        "series matrix: none of its 10 samples is human (GSM9001001 (Mus musculus), "
+        "GSM9001002 (Mus musculus), GSM9001003 (Mus musculus), GSM9001004 (Mus musculus), "
+        "GSM9001005 (Mus musculus), GSM9001006 (Mus musculus), GSM9001007 (Mus musculus), "
+        "GSM9001008 (Mus musculus), GSM9001009 (Mus musculus), GSM9001010 (Mus musculus)); "
+        "NCBI computes its counts for human samples only. Add it to reprocess.exclude.",
     )
     assert entries["GSE900001"].status == "new"  # human: left to curation
 

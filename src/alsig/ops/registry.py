@@ -278,6 +278,25 @@ class Registry:
         """Return the entries with any of ``statuses``."""
         return [e for e in self.entries.values() if e.status in statuses]
 
+    def needing_work(self, retry_failed: bool, skip: Collection[str] = ()) -> list[Entry]:
+        """Return the series a run looks at again (:func:`statuses_needing_work`).
+
+        Parameters
+        ----------
+        retry_failed
+            ``reprocess.retry_failed``.
+        skip
+            Accessions this run already decided (held for sharing samples, no series matrix
+            to use).
+
+        Returns
+        -------
+        list of Entry
+            In registry order.
+        """
+        wanted = statuses_needing_work(retry_failed)
+        return [e for e in self.with_status(*wanted) if e.accession not in skip]
+
     def counts(self) -> dict[str, int]:
         """Return number of series per status (every status, zeros included)."""
         out = dict.fromkeys(STATUSES, 0)
