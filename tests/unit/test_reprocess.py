@@ -1015,3 +1015,169 @@ def test_reprocess_releases_the_series_it_leaves_out_from_the_output_folder(tmp_
     runner._release_left_out({"datasets": {"GSE2": {}}}, registry)
     assert planning.check_output_dir(results, ["GSE2"]) is None
     assert (tmp_path / "results" / planning.RUN_RECORD).read_text() == '{\n "datasets": []\n}\n'
+
+
+def as_written_by_0_4_7(path: Path) -> None:
+    """Drop the registry columns alsig 0.4.7 did not write (condition_labels, condition_rules)."""
+    table = pl.read_csv(path, separator="\t", infer_schema=False)
+    table.drop("condition_labels", "condition_rules").write_csv(path, separator="\t")
+
+
+def test_processed_series_are_curated_again_when_the_default_rules_changed(geo_server, caplog):
+    from alsig.ops.curation import recurate_processed, rules_digest
+
+    # GSE900003's submitter wrote 'ALS mimic': an earlier alsig took it as ALS
+    geo_server.stub.change_file(
+        "GSE900003/GSE900003_series_matrix.txt.gz",
+        (b"pending review", b"ALS mimic"),
+        (b"see publication", b"Control"),
+    )
+    registry = geo_server.registry
+    registry.entries["GSE900099"] = Entry("GSE900099", "GSE900099")  # its matrix is gone
+    for accession, entry in registry.entries.items():
+        registry.mark_processed(accession, now="T1")
+        entry.condition_column = "disease_state"
+    registry.save()
+    as_written_by_0_4_7(registry.path)
+    registry = Registry.load(registry.path)
+    assert {e.condition_rules for e in registry.entries.values()} == {""}
+
+    def recurate(settings=None, overrides=None) -> list[str]:
+        return recurate_processed(
+            registry,
+            overrides=overrides or {},
+            settings=settings or reprocess_settings({}),
+            geo=geo_server.geo,
+            cache_dir=geo_server.cache,
+        )
+
+    with caplog.at_level(logging.INFO, logger="alsig.ops.curation"):
+        warnings = recurate()
+    since = (
+        "may differ from those it was curated with (the registry, written by alsig 0.4.7 or "
+        "earlier, does not record them)"
+    )
+    kept = registry.entries["GSE900001"]
+    assert kept.status == "processed"
+    assert kept.condition_labels == "'ALS' -> ALS (6); 'Control' -> control (4)"
+    assert kept.condition_rules == rules_digest(DEFAULT_CONDITION["rules"])
+    assert (
+        f"GSE900001: the default condition rules {since}; curated again, its conditions still "
+        "resolve from 'disease_state': 'ALS' -> ALS (6), 'Control' -> control (4). It stays "
+        "processed; its ingest reruns once with the current rules." in caplog.text
+    )
+    dropped = registry.entries["GSE900003"]
+    assert dropped.status == "needs_curation"
+    assert dropped.reason.startswith(
+        f"the default condition rules (reprocess.default_condition.rules) {since}; curated "
+        "again, the series is no longer taken: conditions not resolved by "
+        "reprocess.default_condition: 'disease_state': 3 sample(s) have a value the default "
+        "rules do not take as ALS or control: 'ALS mimic' (GSM9003001, GSM9003003, GSM9003005; "
+        "names ALS but is no spelling of the disease); the others resolve: 'Control' -> "
+        "control (3). Add datasets.GSE900003 to the config with a rule for each value"
+    )
+    entry = dropped.reason.split("e.g. ")[1].split("; or, if it has no")[0]
+    assert yaml.safe_load(entry)["datasets"]["GSE900003"]["condition"]["rules"] == [
+        {"pattern": "^ALS mimic$", "condition": "other"},
+        {"pattern": "^Control$", "condition": "control"},
+    ]
+    unread = registry.entries["GSE900099"]
+    assert unread.status == "processed" and unread.condition_rules == ""  # tried again next run
+    assert warnings[1].startswith(
+        f"GSE900099: the default condition rules (reprocess.default_condition.rules) {since}, "
+        "and its series matrix could not be read to curate it again ("
+    )
+    assert warnings[1].endswith(
+        "it stays processed, its ingest runs with the current rules, and the next run tries again."
+    )
+    assert warnings[0] == (
+        f"GSE900003 was processed and leaves the catalog (now needs_curation): {dropped.reason}"
+    )
+    assert Registry.load(registry.path).entries["GSE900001"].condition_rules == kept.condition_rules
+
+    # the same rules again: nothing to do, nothing downloaded
+    del registry.entries["GSE900099"]
+    hits = dict(geo_server.stub.hits)
+    assert recurate() == [] and dict(geo_server.stub.hits) == hits
+    # rules edited in the config: curated again from the cached matrix
+    rules = [*DEFAULT_CONDITION["rules"], {"pattern": "^ALS mimic$", "condition": "other"}]
+    edited = reprocess_settings({"reprocess": {"default_condition": {"rules": rules}}})
+    override = {"source": "geo", "accession": "GSE900001", "condition": {"column": "x"}}
+    assert recurate(edited, {"GSE900001": ("GSE900001", override)}) == []  # its own entry: kept
+    assert kept.condition_rules == rules_digest(DEFAULT_CONDITION["rules"])
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="alsig.ops.curation"):
+        assert recurate(edited) == []
+    assert kept.condition_rules == rules_digest(rules)
+    assert "GSE900001: the default condition rules changed since it was curated;" in caplog.text
+    assert dict(geo_server.stub.hits) == hits
+
+
+def test_a_reprocess_run_drops_a_series_the_new_rules_do_not_take_and_says_so(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from alsig.ops import workflow
+    from alsig.ops.reprocess import Options, Reprocess
+    from tests.eutils_stub import EutilsFixture
+
+    root = tmp_path / "ncbi"
+    shutil.copytree(DATA, root)
+    stub = StubServer(root).start()
+    stub.register("/entrez/eutils/", EutilsFixture(published=["GSE900001", "GSE900003"]).respond)
+    stub.change_file(
+        "GSE900003/GSE900003_series_matrix.txt.gz",
+        (b"pending review", b"ALS mimic"),
+        (b"see publication", b"Control"),
+    )
+    config = tmp_path / "reprocess.yaml"
+    base = {
+        "reprocess": {
+            "eutils_base_url": f"{stub.base_url}/entrez/eutils/",
+            "retries": 0,
+            "requests_per_second": 100,
+        },
+        "geo": {
+            "download_base_url": stub.download_base_url,
+            "series_base_url": stub.series_base_url,
+            "cache_dir": "cache/geo",
+            "retries": 0,
+        },
+        "datasets": {},
+    }
+    config.write_text(yaml.safe_dump(base))
+    ran: list[list[str]] = []
+
+    def run(self, config, targets, forcerun=()):  # no snakemake: every output built
+        ran.append(sorted(config["datasets"]))
+        return workflow.SnakemakeRun(0, 0.1, tmp_path / "snakemake.log", ["snakemake"])
+
+    monkeypatch.setattr(workflow.Workflow, "run", run)
+    try:
+        assert Reprocess(Options(config=config, workdir=tmp_path)).run() == 0
+        state = tmp_path / "results" / "reprocess"
+        # as alsig 0.4.7 left it: GSE900003 processed ('ALS mimic' taken as ALS), no rules recorded
+        registry = Registry.load(state / "registry.tsv")
+        assert registry.entries["GSE900003"].status == "needs_curation"
+        registry.mark_processed("GSE900003")
+        registry.save()
+        as_written_by_0_4_7(state / "registry.tsv")
+        (state / "last_success.json").unlink()
+
+        assert Reprocess(Options(config=config, workdir=tmp_path)).run() == 0
+    finally:
+        stub.stop()
+    registry = Registry.load(state / "registry.tsv")
+    assert registry.entries["GSE900001"].status == "processed"
+    assert registry.entries["GSE900003"].status == "needs_curation"
+    assert ran[-1] == ["GSE900001"]  # the catalog is built without it
+    summary = json.loads((state / "last_run.json").read_text())
+    assert summary["status"] == "ok"
+    assert summary["datasets"]["needs_curation"] == {
+        "GSE900003": registry.entries["GSE900003"].reason
+    }
+    assert summary["warnings"] == [
+        "GSE900003 was processed and leaves the catalog (now needs_curation): "
+        + registry.entries["GSE900003"].reason
+    ]

@@ -74,6 +74,9 @@ class Entry:
     data_sha256: str = ""
     condition_column: str = ""
     condition_labels: str = ""  # what the rules made of each value: "'sALS/FTD' -> ALS (4); ..."
+    #: digest of the default condition rules it was curated with (alsig.ops.curation.rules_digest;
+    #: empty: curated by its datasets.<id> entry, or by alsig 0.4.7 or earlier)
+    condition_rules: str = ""
     sample_columns: str = (
         ""  # canonical=column pairs for ingest ``columns`` ("sex=sex;subject=...")
     )
