@@ -165,3 +165,34 @@ def test_the_series_processed_first_is_kept_and_an_exclusion_releases_the_other(
         "(reprocess.allow_shared_samples): the catalog and the cross-cohort meta-analysis "
         "count those samples more than once."
     ]
+
+
+def test_a_series_waiting_for_curation_holds_no_new_one_and_a_held_one_says_what_it_waits_for():
+    reg = Registry()
+    found = [with_samples("GSE1", SUB_A), with_samples("GSE20", SUB_A + SUB_B)]
+    reg.observe(found, now="T1")  # the SubSeries GSE1 is kept, the SuperSeries GSE20 held
+    assert reg.entries["GSE20"].status == "needs_curation"
+    reg.set("GSE1", "needs_curation", "conditions not resolved")  # curation, the same run
+    # both wait now: GSE1 is still kept over GSE20, and GSE20's reason says it waits for it
+    obs = reg.observe(found, now="T2")
+    assert list(obs.shared) == ["GSE20"]
+    assert obs.shared["GSE20"].startswith(
+        "shares samples with a series kept over it but not processed itself: 10 with GSE1 "
+        "(needs_curation) of its 20 samples (a SuperSeries and its SubSeries, or the same "
+        "samples in two series); processing it too would put those samples into the catalog "
+        "and the cross-cohort meta-analysis twice. It waits until GSE1 is processed (see its "
+        "own reason: curated, or retried once failed). By default a series processed or to be "
+        "processed is kept over one waiting for curation or failed, "
+    )
+    assert obs.shared["GSE20"].endswith(
+        "To process GSE20 instead, add GSE1 to reprocess.exclude; to process both anyway, add "
+        "GSE20 to reprocess.allow_shared_samples."
+    )
+    # a new series is never held by one waiting for curation or failed
+    reg.set("GSE20", "new", "no longer excluded")
+    reg.set("GSE1", "failed", "series matrix: HTTP 500")
+    obs = reg.observe(found, now="T3")
+    assert list(obs.shared) == ["GSE1"] and reg.entries["GSE20"].status == "new"
+    assert obs.shared["GSE1"].startswith(
+        "shares samples with a series that is kept: 10 with GSE20 (new) of its 10 samples"
+    )

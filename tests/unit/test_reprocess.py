@@ -121,12 +121,30 @@ def matrix(tmp_path, values, key="diagnosis", source="whole blood", title="s", *
         ("Non-Neurological Control", "control"),
         ("Neurologically normal control", "control"),  # GSE20589
         ("Other Neurological Disorders", "other"),  # GSE124439: kept, not compared
+        # ALS followed by a parenthesis or a gene: still the disease (a 0.4.7 registry's series)
+        ("ALS (C9orf72+)", "ALS"),
+        ("ALS-TDP", "ALS"),
+        ("sporadic amyotrophic lateral sclerosis (sALS)", "ALS"),
+        ("amyotrophic lateral sclerosis (ALS)", "ALS"),
+        ("ALS C9+", "ALS"),
+        ("ALS with C9orf72 repeat expansion", "ALS"),
+        ("ALS with FTD", "ALS"),
+        ("ALS-SOD1 patients", "ALS"),
+        ("control (non-neurological)", "control"),
+        ("Control (healthy)", "control"),
         ("ALS deficiency", None),  # acid-labile subunit, not the disease
         ("ALS mimic", None),
         ("non-ALS neurological disease", None),
         ("non-ALS control", None),  # a disease control or a healthy one? the user says
         ("ALS model", None),
         ("FTD-TDP", None),
+        ("Non-ALS", None),
+        ("ALS (mimic)", None),
+        ("ALS-like", None),
+        ("neurological control", None),  # a disease control
+        ("disease control", None),
+        ("control (neurological disease)", None),
+        ("control (ALS mimic)", None),
     ],
 )
 def test_default_rules_take_only_the_spellings_of_als_and_control(value, label):
@@ -206,6 +224,11 @@ def test_in_vitro_series_need_curation_and_say_how_to_add_or_exclude_them(tmp_pa
         ({"tissue": "Motor Cortex", "assay": "single nucleus RNA-seq"}, "s", ["assay 'single nu"]),
         ({"cell_type": "lymphoblastoid cells"}, "s", ["cell_type 'lymphoblastoid cells' (2 s"]),
         ({"cell_type": "hiPSC"}, "s", ["cell_type 'hiPSC' (2 samples)"]),
+        ({"cell_line": "GM25256"}, "s", ["cell_line given (2 samples)"]),
+        # a cell line that says there is none: tissue
+        ({"tissue": "spinal cord", "cell_line": "none"}, "s", []),
+        ({"tissue": "spinal cord", "cell_line": "N/A"}, "s", []),
+        ({"tissue": "spinal cord", "cell_line": "not applicable"}, "s", []),
     ],
 )
 def test_in_vitro_evidence_reads_titles_sources_and_characteristics(
@@ -254,6 +277,46 @@ def test_an_override_without_both_conditions_is_refused_before_de_fails():
         "de": {"contrasts": {"C9_vs_sporadic": {"contrast": ["condition", "C9", "sporadic"]}}},
     }
     assert check(frame, own).ok
+
+
+def test_an_override_comparing_another_factor_or_by_tests_is_checked_on_what_de_uses():
+    frame = pl.DataFrame(
+        {
+            "sample": [f"GSM{i}" for i in range(5)],
+            "disease_state": ["sALS", "sALS", "sALS", "sALS", "Control"],
+            "genotype": ["C9", "C9", "WT", "WT", "WT"],
+        }
+    )
+    rules = [{"pattern": "ALS", "condition": "ALS"}, {"pattern": "Control", "condition": "control"}]
+    condition = {"column": "disease_state", "rules": rules}
+    # a contrast of genotype among the ALS samples: one control does not matter
+    genotype = {
+        "condition": condition,
+        "de": {
+            "contrasts": {
+                "C9_vs_WT": {"contrast": ["genotype", "C9", "WT"], "subset": {"condition": ["ALS"]}}
+            },
+            "tests": {"genotype": {"test": "lrt", "reduced": "~ 1", "design": "~ genotype"}},
+        },
+    }
+    assert check(frame, genotype).ok
+    # a test on the ALS and control samples needs both
+    tests = {
+        "condition": condition,
+        "de": {
+            "contrasts": {"C9_vs_WT": ["genotype", "C9", "WT"]},
+            "tests": {
+                "disease": {
+                    "test": "lrt",
+                    "reduced": "~ genotype",
+                    "subset": {"condition": ["ALS", "control"]},
+                }
+            },
+        },
+    }
+    result = check(frame, tests)
+    assert not result.ok
+    assert "so control has fewer than 2 samples, and DE compares ALS vs control" in result.reason
 
 
 SERIES_MATRICES = SHARED_DATA / "geo_series_matrices"
@@ -752,6 +815,20 @@ def test_a_config_error_of_the_workflow_is_quoted_in_the_failure_reason(tmp_path
     assert failures.datasets == {"GSE2": failures.problem}
 
 
+def test_a_failed_snakemake_run_with_nothing_pending_names_no_empty_list(tmp_path, monkeypatch):
+    from alsig.ops import workflow
+
+    log = tmp_path / "run.snakemake.log"
+    log.write_text("$ snakemake\nBuilding DAG of jobs...\nSome other error\n")
+    monkeypatch.setattr(workflow, "pending_outputs", lambda *args: [])  # everything built
+    result = workflow.SnakemakeRun(returncode=1, seconds=1.0, log=log, command=["snakemake"])
+    failures = workflow.find_failures(
+        result, {"GSE2": {}}, workdir=tmp_path, cache_dir="cache", output_dir="results"
+    )
+    assert failures.problem == f"snakemake failed (exit 1); see {log}"
+    assert failures.datasets == {}
+
+
 def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
     from alsig.ops.registry import Observation
     from alsig.ops.reprocess import shared_sample_warnings
@@ -776,11 +853,20 @@ def test_a_series_held_for_shared_samples_is_not_curated_nor_queued(geo_server):
     ]
 
 
-def platform_matrix(server: GeoServer, accession: str, platform: str, organism: str) -> None:
-    """Serve GSE900001's series matrix as ``<accession>-<platform>_series_matrix.txt.gz``."""
+def platform_matrix(
+    server: GeoServer, accession: str, platform: str, organism: str, *, strategy: bool = True
+) -> None:
+    """Serve GSE900001's series matrix as ``<accession>-<platform>_series_matrix.txt.gz``.
+
+    ``strategy=False``: without its ``!Sample_library_strategy`` line (an older series).
+    """
     text = gzip.decompress(
         (DATA / "GSE900001" / "GSE900001_series_matrix.txt.gz").read_bytes()
     ).decode()
+    if not strategy:
+        text = "\n".join(
+            line for line in text.split("\n") if not line.startswith("!Sample_library_strategy")
+        )
     taxid = {"Homo sapiens": "9606", "Mus musculus": "10090"}[organism]
     text = text.replace('"Homo sapiens"', f'"{organism}"').replace('"9606"', f'"{taxid}"')
     text = text.replace('"GPL16791"', f'"{platform}"')
@@ -790,8 +876,21 @@ def platform_matrix(server: GeoServer, accession: str, platform: str, organism: 
     (folder / name).write_bytes(gzip.compress(text.encode()))
 
 
-def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server):
+def choose_platforms_of(server: GeoServer, overrides=None) -> set[str]:
+    """:func:`alsig.ops.platforms.choose_platforms` on the stub server's registry."""
     from alsig.ops.platforms import choose_platforms
+
+    return choose_platforms(
+        server.registry,
+        skip=(),
+        overrides=overrides or {},
+        settings=reprocess_settings({}),
+        geo=server.geo,
+        cache_dir=server.cache,
+    )
+
+
+def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server):
     from alsig.ops.run_config import dataset_settings
     from alsig.planning import ingest_inputs
 
@@ -801,14 +900,7 @@ def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server
     entries["GSE900011"] = Entry("GSE900011", "GSE900011", platforms="GPL16791;GPL17021")
 
     def choose(overrides=None):
-        return choose_platforms(
-            geo_server.registry,
-            skip=(),
-            overrides=overrides or {},
-            settings=reprocess_settings({}),
-            geo=geo_server.geo,
-            cache_dir=geo_server.cache,
-        )
+        return choose_platforms_of(geo_server, overrides)
 
     assert choose() == set()
     assert entries["GSE900011"].platform == "GPL16791"
@@ -855,25 +947,56 @@ def test_a_series_geo_splits_by_platform_uses_the_human_rnaseq_matrix(geo_server
     )
 
 
-def test_a_series_without_a_human_sample_needs_curation(geo_server):
-    from alsig.ops.platforms import choose_platforms
+def test_a_platform_matrix_missing_or_without_strategy_decides_only_when_it_must(
+    geo_server, caplog
+):
+    entries = geo_server.registry.entries
+    # GPL99999's matrix is not on the server: the human RNA-seq samples are on GPL16791
+    platform_matrix(geo_server, "GSE900015", "GPL16791", "Homo sapiens")
+    entries["GSE900015"] = Entry("GSE900015", "GSE900015", platforms="GPL16791;GPL99999")
+    # GPL99999 missing and GPL17021 mouse: the answer lies in the missing one
+    platform_matrix(geo_server, "GSE900016", "GPL17021", "Mus musculus")
+    entries["GSE900016"] = Entry("GSE900016", "GSE900016", platforms="GPL17021;GPL99999")
+    # an older series: no library strategy on either platform; one is human
+    platform_matrix(geo_server, "GSE900017", "GPL11154", "Homo sapiens", strategy=False)
+    platform_matrix(geo_server, "GSE900017", "GPL13112", "Mus musculus", strategy=False)
+    entries["GSE900017"] = Entry("GSE900017", "GSE900017", platforms="GPL11154;GPL13112")
+    with caplog.at_level(logging.INFO, logger="alsig.ops.platforms"):
+        assert choose_platforms_of(geo_server) == {"GSE900016"}
+    assert (entries["GSE900015"].status, entries["GSE900015"].platform) == ("new", "GPL16791")
+    assert "GSE900015: using GPL16791's series matrix; not read, and not needed for the " in (
+        caplog.text
+    )
+    assert "series matrix of platform GPL99999: download of http" in caplog.text
+    failed = entries["GSE900016"]
+    assert failed.status == "failed" and failed.platform == ""
+    assert failed.reason.startswith("series matrix of platform GPL99999: download of http")
+    assert failed.reason.endswith(
+        "The others hold no human RNA-seq sample (GPL17021: 10 samples (Mus musculus), 0 human "
+        "RNA-seq). Retried at the next run; or set datasets.GSE900016.platform (with source: "
+        "geo, accession: GSE900016 and its condition)."
+    )
+    assert (entries["GSE900017"].status, entries["GSE900017"].platform) == ("new", "GPL11154")
+    assert (
+        "GSE900017: samples on 2 platforms; using GSE900017-GPL11154_series_matrix.txt.gz (the "
+        "only one with human samples; no library strategy given) (GPL11154: 10 samples (Homo "
+        "sapiens), 0 human RNA-seq, 10 human of library strategy not given; GPL13112: 10 "
+        "samples (Mus musculus), 0 human RNA-seq)" in caplog.text
+    )
 
+
+def test_a_series_without_a_human_sample_needs_curation(geo_server):
     platform_matrix(geo_server, "GSE900014", "", "Mus musculus")  # one platform: no GPL in name
     entries = geo_server.registry.entries
     entries["GSE900014"] = Entry("GSE900014", "GSE900014", platforms="GPL17021")
-    decided = choose_platforms(
-        geo_server.registry,
-        skip=(),
-        overrides={},
-        settings=reprocess_settings({}),
-        geo=geo_server.geo,
-        cache_dir=geo_server.cache,
-    )
-    assert decided == {"GSE900014"}
+    assert choose_platforms_of(geo_server) == {"GSE900014"}
     assert (entries["GSE900014"].status, entries["GSE900014"].reason) == (
         "needs_curation",
-        "none of the 10 samples of its series matrix is human (Mus musculus; taxid not 9606), "
-        "and NCBI computes its counts for human samples only. Add it to reprocess.exclude.",
+        "series matrix: none of its 10 samples is human (GSM9001001 (Mus musculus), "
+        "GSM9001002 (Mus musculus), GSM9001003 (Mus musculus), GSM9001004 (Mus musculus), "
+        "GSM9001005 (Mus musculus), GSM9001006 (Mus musculus), GSM9001007 (Mus musculus), "
+        "GSM9001008 (Mus musculus), GSM9001009 (Mus musculus), GSM9001010 (Mus musculus)); "
+        "NCBI computes its counts for human samples only. Add it to reprocess.exclude.",
     )
     assert entries["GSE900001"].status == "new"  # human: left to curation
 
@@ -895,3 +1018,169 @@ def test_reprocess_releases_the_series_it_leaves_out_from_the_output_folder(tmp_
     assert planning.check_output_dir(results, ["GSE2"]) is None
     record = json.loads((tmp_path / "results" / planning.RUN_RECORD).read_text())
     assert record == {"datasets": [], "alsig_version": alsig.__version__}
+
+
+def as_written_by_0_4_7(path: Path) -> None:
+    """Drop the registry columns alsig 0.4.7 did not write (condition_labels, condition_rules)."""
+    table = pl.read_csv(path, separator="\t", infer_schema=False)
+    table.drop("condition_labels", "condition_rules").write_csv(path, separator="\t")
+
+
+def test_processed_series_are_curated_again_when_the_default_rules_changed(geo_server, caplog):
+    from alsig.ops.curation import recurate_processed, rules_digest
+
+    # GSE900003's submitter wrote 'ALS mimic': an earlier alsig took it as ALS
+    geo_server.stub.change_file(
+        "GSE900003/GSE900003_series_matrix.txt.gz",
+        (b"pending review", b"ALS mimic"),
+        (b"see publication", b"Control"),
+    )
+    registry = geo_server.registry
+    registry.entries["GSE900099"] = Entry("GSE900099", "GSE900099")  # its matrix is gone
+    for accession, entry in registry.entries.items():
+        registry.mark_processed(accession, now="T1")
+        entry.condition_column = "disease_state"
+    registry.save()
+    as_written_by_0_4_7(registry.path)
+    registry = Registry.load(registry.path)
+    assert {e.condition_rules for e in registry.entries.values()} == {""}
+
+    def recurate(settings=None, overrides=None) -> list[str]:
+        return recurate_processed(
+            registry,
+            overrides=overrides or {},
+            settings=settings or reprocess_settings({}),
+            geo=geo_server.geo,
+            cache_dir=geo_server.cache,
+        )
+
+    with caplog.at_level(logging.INFO, logger="alsig.ops.curation"):
+        warnings = recurate()
+    since = (
+        "may differ from those it was curated with (the registry, written by alsig 0.4.7 or "
+        "earlier, does not record them)"
+    )
+    kept = registry.entries["GSE900001"]
+    assert kept.status == "processed"
+    assert kept.condition_labels == "'ALS' -> ALS (6); 'Control' -> control (4)"
+    assert kept.condition_rules == rules_digest(DEFAULT_CONDITION["rules"])
+    assert (
+        f"GSE900001: the default condition rules {since}; curated again, its conditions still "
+        "resolve from 'disease_state': 'ALS' -> ALS (6), 'Control' -> control (4). It stays "
+        "processed; its ingest reruns once with the current rules." in caplog.text
+    )
+    dropped = registry.entries["GSE900003"]
+    assert dropped.status == "needs_curation"
+    assert dropped.reason.startswith(
+        f"the default condition rules (reprocess.default_condition.rules) {since}; curated "
+        "again, the series is no longer taken: conditions not resolved by "
+        "reprocess.default_condition: 'disease_state': 3 sample(s) have a value the default "
+        "rules do not take as ALS or control: 'ALS mimic' (GSM9003001, GSM9003003, GSM9003005; "
+        "names ALS but is no spelling of the disease); the others resolve: 'Control' -> "
+        "control (3). Add datasets.GSE900003 to the config with a rule for each value"
+    )
+    entry = dropped.reason.split("e.g. ")[1].split("; or, if it has no")[0]
+    assert yaml.safe_load(entry)["datasets"]["GSE900003"]["condition"]["rules"] == [
+        {"pattern": "^ALS mimic$", "condition": "other"},
+        {"pattern": "^Control$", "condition": "control"},
+    ]
+    unread = registry.entries["GSE900099"]
+    assert unread.status == "processed" and unread.condition_rules == ""  # tried again next run
+    assert warnings[1].startswith(
+        f"GSE900099: the default condition rules (reprocess.default_condition.rules) {since}, "
+        "and its series matrix could not be read to curate it again ("
+    )
+    assert warnings[1].endswith(
+        "it stays processed, its ingest runs with the current rules, and the next run tries again."
+    )
+    assert warnings[0] == (
+        f"GSE900003 was processed and leaves the catalog (now needs_curation): {dropped.reason}"
+    )
+    assert Registry.load(registry.path).entries["GSE900001"].condition_rules == kept.condition_rules
+
+    # the same rules again: nothing to do, nothing downloaded
+    del registry.entries["GSE900099"]
+    hits = dict(geo_server.stub.hits)
+    assert recurate() == [] and dict(geo_server.stub.hits) == hits
+    # rules edited in the config: curated again from the cached matrix
+    rules = [*DEFAULT_CONDITION["rules"], {"pattern": "^ALS mimic$", "condition": "other"}]
+    edited = reprocess_settings({"reprocess": {"default_condition": {"rules": rules}}})
+    override = {"source": "geo", "accession": "GSE900001", "condition": {"column": "x"}}
+    assert recurate(edited, {"GSE900001": ("GSE900001", override)}) == []  # its own entry: kept
+    assert kept.condition_rules == rules_digest(DEFAULT_CONDITION["rules"])
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="alsig.ops.curation"):
+        assert recurate(edited) == []
+    assert kept.condition_rules == rules_digest(rules)
+    assert "GSE900001: the default condition rules changed since it was curated;" in caplog.text
+    assert dict(geo_server.stub.hits) == hits
+
+
+def test_a_reprocess_run_drops_a_series_the_new_rules_do_not_take_and_says_so(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from alsig.ops import workflow
+    from alsig.ops.reprocess import Options, Reprocess
+    from tests.eutils_stub import EutilsFixture
+
+    root = tmp_path / "ncbi"
+    shutil.copytree(DATA, root)
+    stub = StubServer(root).start()
+    stub.register("/entrez/eutils/", EutilsFixture(published=["GSE900001", "GSE900003"]).respond)
+    stub.change_file(
+        "GSE900003/GSE900003_series_matrix.txt.gz",
+        (b"pending review", b"ALS mimic"),
+        (b"see publication", b"Control"),
+    )
+    config = tmp_path / "reprocess.yaml"
+    base = {
+        "reprocess": {
+            "eutils_base_url": f"{stub.base_url}/entrez/eutils/",
+            "retries": 0,
+            "requests_per_second": 100,
+        },
+        "geo": {
+            "download_base_url": stub.download_base_url,
+            "series_base_url": stub.series_base_url,
+            "cache_dir": "cache/geo",
+            "retries": 0,
+        },
+        "datasets": {},
+    }
+    config.write_text(yaml.safe_dump(base))
+    ran: list[list[str]] = []
+
+    def run(self, config, targets, forcerun=()):  # no snakemake: every output built
+        ran.append(sorted(config["datasets"]))
+        return workflow.SnakemakeRun(0, 0.1, tmp_path / "snakemake.log", ["snakemake"])
+
+    monkeypatch.setattr(workflow.Workflow, "run", run)
+    try:
+        assert Reprocess(Options(config=config, workdir=tmp_path)).run() == 0
+        state = tmp_path / "results" / "reprocess"
+        # as alsig 0.4.7 left it: GSE900003 processed ('ALS mimic' taken as ALS), no rules recorded
+        registry = Registry.load(state / "registry.tsv")
+        assert registry.entries["GSE900003"].status == "needs_curation"
+        registry.mark_processed("GSE900003")
+        registry.save()
+        as_written_by_0_4_7(state / "registry.tsv")
+        (state / "last_success.json").unlink()
+
+        assert Reprocess(Options(config=config, workdir=tmp_path)).run() == 0
+    finally:
+        stub.stop()
+    registry = Registry.load(state / "registry.tsv")
+    assert registry.entries["GSE900001"].status == "processed"
+    assert registry.entries["GSE900003"].status == "needs_curation"
+    assert ran[-1] == ["GSE900001"]  # the catalog is built without it
+    summary = json.loads((state / "last_run.json").read_text())
+    assert summary["status"] == "ok"
+    assert summary["datasets"]["needs_curation"] == {
+        "GSE900003": registry.entries["GSE900003"].reason
+    }
+    assert summary["warnings"] == [
+        "GSE900003 was processed and leaves the catalog (now needs_curation): "
+        + registry.entries["GSE900003"].reason
+    ]

@@ -9,6 +9,8 @@ the workflow never sees a dataset it would fail on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections import Counter
@@ -21,11 +23,9 @@ import polars as pl
 import yaml
 
 from alsig.errors import AlsigError, name_some, where
-from alsig.ops.downloads import refresh_cached
+from alsig.ops.downloads import fetch_series_matrix, refresh_cached
 from alsig.ops.in_vitro import in_vitro_evidence
-from alsig.ops.registry import Entry, Registry, statuses_needing_work
-from alsig.sources import geo_layout
-from alsig.sources.download import fetch_geo
+from alsig.ops.registry import Entry, Registry
 from alsig.sources.geo import read_series_matrix
 from alsig.stages.ingest.geo import series_matrix_layout
 from alsig.stages.ingest.samples import condition_map, label_values, resolve_conditions
@@ -356,7 +356,7 @@ def _check_override(
     except AlsigError as exc:
         return CurationResult(False, layout.condition_column, str(exc))
     labels = ColumnLabels.of(sheet, layout.condition_column, layout.rules)
-    compared = _compared_conditions(override) or required_conditions
+    compared = _compared_conditions(override, required_conditions)
     short = labels.short_of(compared, min_samples)
     if short:
         return CurationResult(
@@ -372,15 +372,49 @@ def _check_override(
     return CurationResult(True, layout.condition_column, "", labels.found, labels.mapping())
 
 
-def _compared_conditions(override: Mapping[str, Any]) -> list[str]:
-    """Return the conditions a dataset's own ``de.contrasts`` compare (none set: empty)."""
-    contrasts = ((override.get("de") or {}).get("contrasts")) or {}
-    compared: list[str] = []
-    for spec in contrasts.values():
+def _compared_conditions(override: Mapping[str, Any], required: list[str]) -> list[str]:
+    """Return the conditions a dataset's DE needs samples of.
+
+    Without its own ``de.contrasts`` the default contrasts run (``required``); with them, the
+    levels of those on ``condition``. Either way, the ``condition`` values of the ``subset`` of
+    each contrast and ``de.tests`` entry. Empty when its own contrasts and tests use no condition
+    (a contrast of another factor): nothing to check.
+    """
+    de = override.get("de") or {}
+    own = de.get("contrasts") or {}
+    compared: list[str] = [] if own else list(required)
+
+    def add(levels: Collection[Any]) -> None:
+        for level in map(str, levels):
+            if level not in compared:
+                compared.append(level)
+
+    for spec in own.values():
         levels = spec if isinstance(spec, list) else (spec or {}).get("contrast") or []
         if len(levels) == 3 and levels[0] == "condition":
-            compared += [str(level) for level in levels[1:] if str(level) not in compared]
+            add(levels[1:])
+    subsets = [spec for spec in own.values() if isinstance(spec, Mapping)]
+    subsets += [test for test in (de.get("tests") or {}).values() if isinstance(test, Mapping)]
+    for spec in subsets:
+        add(((spec.get("subset") or {}).get("condition")) or [])
     return compared
+
+
+def rules_digest(rules: list[dict[str, str]]) -> str:
+    """Return the digest of condition rules that the registry's ``condition_rules`` records.
+
+    Parameters
+    ----------
+    rules
+        ``reprocess.default_condition.rules`` (``{pattern, condition}``, in order).
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the sha256 of the rules (their order counts: first match wins).
+    """
+    text = json.dumps([[rule["pattern"], rule["condition"]] for rule in rules])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def curate_series(
@@ -390,12 +424,13 @@ def curate_series(
     settings: Mapping[str, Any],
     geo: Mapping[str, Any],
     cache_dir: Path,
-) -> CurationResult | None:
-    """Download a series' matrix and check its conditions (:func:`check_conditions`).
+) -> CurationResult:
+    """Check a series' conditions (:func:`check_conditions`) on its series matrix.
 
-    Records the detected sample columns on ``entry``; a failed download marks it ``failed``. The
-    matrix goes where the workflow's ``download_geo_series_matrix`` rule puts it
-    (:func:`alsig.sources.geo_layout.cache_files`), so it is downloaded once for both.
+    The matrix is downloaded unless cached. Records the detected sample columns on ``entry``, and on a resolution the condition column,
+    the value -> label record and the digest of the default rules (empty with an ``override``:
+    :func:`rules_digest`). The matrix goes where the workflow's ``download_geo_series_matrix``
+    rule puts it (:func:`alsig.ops.downloads.fetch_series_matrix`), so it is downloaded once.
 
     Parameters
     ----------
@@ -412,30 +447,34 @@ def curate_series(
 
     Returns
     -------
-    CurationResult or None
-        None when the series matrix could not be downloaded or read.
+    CurationResult
+
+    Raises
+    ------
+    AlsigError
+        The series matrix could not be downloaded or read.
     """
-    accession = entry.accession
-    url = geo_layout.series_matrix_url(geo["series_base_url"], accession, entry.platform)
-    dest = Path(geo_layout.cache_files(str(cache_dir), accession, entry.platform)["series_matrix"])
-    try:
-        fetch_geo(url, dest, geo)
-        # the text ingest will read (NFC, stripped, invisible characters gone): the default
-        # rules match whole values, so curation must see the values ingest will see
-        sheet = clean_sheet(read_series_matrix(dest), sample_column="sample", location=where(dest))
-    except AlsigError as exc:
-        entry.status, entry.reason = "failed", f"series matrix: {exc}"
-        return None
+    dest = fetch_series_matrix(entry.accession, entry.platform, geo=geo, cache_dir=cache_dir)
+    # the text ingest will read (NFC, stripped, invisible characters gone): the default rules
+    # match whole values, so curation must see the values ingest will see
+    sheet = clean_sheet(read_series_matrix(dest), sample_column="sample", location=where(dest))
     entry.sample_columns = encode_columns(detect_sample_columns(list(sheet.columns)))
-    return check_conditions(
+    default_condition = settings["default_condition"]
+    verdict = check_conditions(
         sheet,
         dataset=entry.dataset,
         source=str(dest),
         override=override,
-        default_condition=settings["default_condition"],
+        default_condition=default_condition,
         required_conditions=list(settings["required_conditions"]),
         min_samples=int(settings["min_samples_per_condition"]),
     )
+    entry.condition_labels = "; ".join(verdict.labels)
+    if verdict.ok:
+        entry.condition_column = verdict.column
+        by_default = override is None
+        entry.condition_rules = rules_digest(default_condition["rules"]) if by_default else ""
+    return verdict
 
 
 def queue_series(
@@ -449,10 +488,10 @@ def queue_series(
 ) -> set[str]:
     """Curate every series that needs work; those whose conditions resolve are queued.
 
-    Queued series become ``new``, the others ``needs_curation`` with the reason. A series
-    flagged ``stale_cache`` (changed on GEO, a file changed on the server, ``--force``) first
-    downloads its cached files again (a failure marks it ``failed``; the old copies stay). The
-    registry is saved.
+    Queued series become ``new``, the others ``needs_curation`` with the reason (``failed``
+    when the series matrix cannot be downloaded or read). A series flagged ``stale_cache``
+    (changed on GEO, a file changed on the server, ``--force``) first downloads its cached files
+    again (a failure marks it ``failed``; the old copies stay). The registry is saved.
 
     Parameters
     ----------
@@ -475,11 +514,8 @@ def queue_series(
     set of str
         The accessions to process.
     """
-    wanted = statuses_needing_work(settings["retry_failed"])
     to_process: set[str] = set()
-    for entry in [e for e in registry.entries.values() if e.status in wanted]:
-        if entry.accession in skip:
-            continue
+    for entry in registry.needing_work(settings["retry_failed"], skip):
         if entry.stale_cache:  # changed on GEO or on the server (or --force)
             try:
                 names = refresh_cached(entry.accession, cache_dir=cache_dir, geo=geo)
@@ -489,14 +525,14 @@ def queue_series(
             if names:
                 log.info("%s: downloaded again: %s", entry.accession, ", ".join(names))
         override = overrides.get(entry.accession, (None, None))[1]
-        verdict = curate_series(
-            entry, override=override, settings=settings, geo=geo, cache_dir=cache_dir
-        )
-        if verdict is None:
+        try:
+            verdict = curate_series(
+                entry, override=override, settings=settings, geo=geo, cache_dir=cache_dir
+            )
+        except AlsigError as exc:
+            registry.set(entry.accession, "failed", f"series matrix: {exc}")
             continue
-        entry.condition_labels = "; ".join(verdict.labels)
         if verdict.ok:
-            entry.condition_column = verdict.column
             log.info(
                 "%s: conditions from '%s': %s",
                 entry.accession,
@@ -510,3 +546,85 @@ def queue_series(
             registry.set(entry.accession, "needs_curation", verdict.reason)
     registry.save()
     return to_process
+
+
+def recurate_processed(
+    registry: Registry,
+    *,
+    overrides: Mapping[str, tuple[str, Mapping[str, Any]]],
+    settings: Mapping[str, Any],
+    geo: Mapping[str, Any],
+    cache_dir: Path,
+) -> list[str]:
+    """Curate again the processed series the current default condition rules did not curate.
+
+    A processed series without a ``datasets.<id>`` entry gets the default rules in its run
+    config, so rules that changed since it was curated (an alsig upgrade, an edit of
+    ``reprocess.default_condition.rules``; a registry of alsig 0.4.7 or earlier records none)
+    rerun its ingest with them, where values they no longer take would fail every night. Each
+    such series is curated again from its cached series matrix (downloaded when not cached):
+    one that resolves stays ``processed`` with its new labels (its ingest reruns once: logged);
+    one that does not becomes ``needs_curation`` with the reason, and leaves the catalog (a
+    warning). One whose matrix cannot be read stays ``processed`` (a warning; checked again at
+    the next run). The registry is saved.
+
+    Parameters
+    ----------
+    registry
+        After this run's curation (:func:`queue_series`).
+    overrides, settings, geo, cache_dir
+        As for :func:`queue_series`.
+
+    Returns
+    -------
+    list of str
+        Warnings for the run summary: the series that leave the catalog, or could not be checked.
+    """
+    digest = rules_digest(settings["default_condition"]["rules"])
+    warnings = []
+    for entry in registry.with_status("processed"):
+        if entry.accession in overrides or entry.condition_rules == digest:
+            continue
+        since = (
+            "changed since it was curated"
+            if entry.condition_rules
+            else "may differ from those it was curated with (the registry, written by alsig "
+            "0.4.7 or earlier, does not record them)"
+        )
+        before = entry.condition_labels
+        try:
+            verdict = curate_series(
+                entry, override=None, settings=settings, geo=geo, cache_dir=cache_dir
+            )
+        except AlsigError as exc:
+            warnings.append(
+                f"{entry.accession}: the default condition rules (reprocess.default_condition"
+                f".rules) {since}, and its series matrix could not be read to curate it again "
+                f"({str(exc).rstrip('.')}); it stays processed, its ingest runs with the "
+                "current rules, and the next run tries again."
+            )
+            continue
+        if verdict.ok:
+            labels = name_some(verdict.labels, limit=20)
+            changed = f" (before: {before})" if before and before != entry.condition_labels else ""
+            (log.warning if changed else log.info)(
+                "%s: the default condition rules %s; curated again, its conditions still "
+                "resolve from '%s': %s%s. It stays processed; its ingest reruns once with the "
+                "current rules.",
+                entry.accession,
+                since,
+                verdict.column,
+                labels,
+                changed,
+            )
+            continue
+        reason = (
+            f"the default condition rules (reprocess.default_condition.rules) {since}; curated "
+            f"again, the series is no longer taken: {verdict.reason}"
+        )
+        registry.set(entry.accession, "needs_curation", reason)
+        warnings.append(
+            f"{entry.accession} was processed and leaves the catalog (now needs_curation): {reason}"
+        )
+    registry.save()
+    return warnings

@@ -51,6 +51,41 @@ def cached_downloads(folder: Path) -> list[Path]:
     )
 
 
+def fetch_series_matrix(
+    accession: str, platform: str = "", *, geo: Mapping[str, Any], cache_dir: Path
+) -> Path:
+    """Download a series' series matrix into the cache, unless it is there already.
+
+    The file goes where the workflow's ``download_geo_series_matrix`` rule puts it
+    (:func:`alsig.sources.geo_layout.cache_files`), so curation and the workflow download it once.
+
+    Parameters
+    ----------
+    accession
+        The series.
+    platform
+        The platform whose matrix to get, for a series GEO splits by platform (else empty).
+    geo
+        The ``geo:`` settings (series URL, timeout, retries).
+    cache_dir
+        The GEO download cache (``geo.cache_dir``).
+
+    Returns
+    -------
+    Path
+        The cached file.
+
+    Raises
+    ------
+    AlsigError
+        The download failed (naming its URL).
+    """
+    url = geo_layout.series_matrix_url(geo["series_base_url"], accession, platform)
+    dest = Path(geo_layout.cache_files(str(cache_dir), accession, platform)["series_matrix"])
+    fetch_geo(url, dest, geo)
+    return dest
+
+
 def refresh_cached(accession: str, *, cache_dir: Path, geo: Mapping[str, Any]) -> list[str]:
     """Download the series' cached files again, each from the URL in its sidecar.
 

@@ -14,6 +14,7 @@ import re
 import polars as pl
 
 from alsig.errors import name_some
+from alsig.validation.tokens import is_missing_value
 
 #: words that say a sample is grown or dissociated, not tissue (whole words, any case)
 IN_VITRO_WORDS = re.compile(
@@ -23,7 +24,8 @@ IN_VITRO_WORDS = re.compile(
 )
 #: abbreviations, case as written (``iPS`` is an iPS cell, ``ips`` need not be)
 IN_VITRO_ABBREVIATIONS = re.compile(r"\b(?:h?iPSCs?|iPS|h?ESCs?|LCLs?)\b")
-#: a characteristic of this name with a value is a cell line (GEO's ``cell line: GM25256``)
+#: a characteristic of this name with a value is a cell line (GEO's ``cell line: GM25256``);
+#: a value that says there is none (``none``, ``N/A``, ``not applicable``) is no cell line
 CELL_LINE_COLUMNS = ("cell_line", "cell_line_name", "cell_line_id", "clone")
 #: columns that are not sample descriptions
 _NOT_DESCRIPTIONS = ("sample",)
@@ -49,9 +51,11 @@ def in_vitro_evidence(sheet: pl.DataFrame) -> list[str]:
         if column in _NOT_DESCRIPTIONS:
             continue
         values = [v for v in sheet.get_column(column).cast(pl.String).to_list() if v]
-        if column in CELL_LINE_COLUMNS and values:
-            evidence.append(f"{column} given ({len(values)} samples)")
-            continue
+        if column in CELL_LINE_COLUMNS:
+            named = [v for v in values if not is_missing_value(v)]
+            if named:
+                evidence.append(f"{column} given ({len(named)} samples)")
+                continue
         hits: dict[str, int] = {}
         for value in values:
             if IN_VITRO_WORDS.search(value) or IN_VITRO_ABBREVIATIONS.search(value):

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from alsig.errors import AlsigError
-from alsig.ops.registry import Entry, Registry, statuses_needing_work
-from alsig.sources import geo_layout
-from alsig.sources.download import fetch_geo
-from alsig.sources.geo import is_human, sample_facts
+from alsig.ops.downloads import fetch_series_matrix
+from alsig.ops.registry import Entry, Registry
+from alsig.sources.geo import is_human, no_human_sample, organisms, sample_facts
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +29,38 @@ RNA_SEQ = "rna-seq"
 
 @dataclass(frozen=True)
 class PlatformSamples:
-    """What one platform's series matrix holds."""
+    """What one platform's series matrix holds.
+
+    ``n_human_unknown``: human samples whose library strategy the file does not give (older
+    series matrices have no ``!Sample_library_strategy`` line; neither have arrays').
+    """
 
     platform: str
     file: str
     n_samples: int
     n_human_rnaseq: int
     organisms: tuple[str, ...]
+    n_human_unknown: int = 0
 
     def describe(self) -> str:
         """Return ``GPL570: 4 samples (Homo sapiens), 0 human RNA-seq``."""
         organisms = ", ".join(self.organisms) or "organism not given"
+        unknown = (
+            f", {self.n_human_unknown} human of library strategy not given"
+            if self.n_human_unknown
+            else ""
+        )
         return (
             f"{self.platform}: {self.n_samples} samples ({organisms}), "
-            f"{self.n_human_rnaseq} human RNA-seq"
+            f"{self.n_human_rnaseq} human RNA-seq{unknown}"
         )
 
 
 def platform_samples(path: Path, platform: str) -> PlatformSamples:
     """Count the human RNA-seq samples of one platform's series matrix.
+
+    A sample without a library strategy (no such line, or an empty cell) is counted apart: it
+    may or may not be RNA-seq.
 
     Parameters
     ----------
@@ -68,9 +80,17 @@ def platform_samples(path: Path, platform: str) -> PlatformSamples:
     """
     facts = sample_facts(path)
     strategy = facts.get_column("library_strategy").str.strip_chars().str.to_lowercase()
-    human_rnaseq = is_human(facts) & (strategy == RNA_SEQ).fill_null(False)
-    organisms = tuple(sorted({o for o in facts.get_column("organism").to_list() if o}))
-    return PlatformSamples(platform, path.name, facts.height, int(human_rnaseq.sum()), organisms)
+    human = is_human(facts)
+    human_rnaseq = human & (strategy == RNA_SEQ).fill_null(False)
+    human_unknown = human & (strategy.is_null() | (strategy == ""))
+    return PlatformSamples(
+        platform,
+        path.name,
+        facts.height,
+        int(human_rnaseq.sum()),
+        tuple(organisms(facts)),
+        int(human_unknown.sum()),
+    )
 
 
 def choose_platforms(
@@ -88,9 +108,11 @@ def choose_platforms(
     whose matrix holds no human sample becomes ``needs_curation``. For a
     series on several (esummary ``gpl``), the base config's ``datasets.<id>.platform`` wins;
     else each platform's matrix is downloaded into the cache and the one holding human RNA-seq
-    samples is taken (kept in the registry: asked once). When none or several do, the series
-    becomes ``needs_curation`` naming each platform's samples and the key to set; when a matrix
-    cannot be downloaded, ``failed`` (retried like any failed series).
+    samples is taken (kept in the registry: asked once); when no matrix gives a library
+    strategy for its human samples, the one platform with human samples. When none or several
+    qualify, the series becomes ``needs_curation`` naming each platform's samples and the key to
+    set. A matrix that cannot be downloaded is named in a WARNING; the series becomes ``failed``
+    (retried like any failed series) only when the choice depends on it.
 
     Parameters
     ----------
@@ -112,11 +134,8 @@ def choose_platforms(
     set of str
         The series decided here (``needs_curation`` or ``failed``): not to be curated.
     """
-    wanted = statuses_needing_work(settings["retry_failed"])
     decided: set[str] = set()
-    for entry in registry.entries.values():
-        if entry.status not in wanted or entry.accession in skip:
-            continue
+    for entry in registry.needing_work(settings["retry_failed"], skip):
         override = overrides.get(entry.accession, (None, None))[1] or {}
         platforms = [p for p in entry.platforms.split(";") if p]
         problem = None
@@ -138,23 +157,18 @@ def _no_human_sample(
 ) -> tuple[str, str] | None:
     """(needs_curation, reason) for a series matrix without a human sample, else None.
 
-    The download is the one curation reads next (same URL and file); a failed one is left to
-    curation to report.
+    The download is the one curation reads next (same file); a failed one is left to curation
+    to report.
     """
-    url = geo_layout.series_matrix_url(geo["series_base_url"], entry.accession)
-    dest = Path(geo_layout.cache_files(str(cache_dir), entry.accession)["series_matrix"])
     try:
-        fetch_geo(url, dest, geo)
-        facts = sample_facts(dest)
+        facts = sample_facts(fetch_series_matrix(entry.accession, geo=geo, cache_dir=cache_dir))
     except AlsigError:
         return None
     if facts.height == 0 or is_human(facts).any():
         return None
-    organisms = ", ".join(sorted({o for o in facts.get_column("organism").to_list() if o}))
-    return "needs_curation", (
-        f"none of the {facts.height} samples of its series matrix is human "
-        f"({organisms or 'organism not given'}; taxid not 9606), and NCBI computes its counts "
-        "for human samples only. Add it to reprocess.exclude."
+    return (
+        "needs_curation",
+        f"series matrix: {no_human_sample(facts)}. Add it to reprocess.exclude.",
     )
 
 
@@ -163,40 +177,54 @@ def _choose(
 ) -> tuple[str, str] | None:
     """Set ``entry.platform`` from its platforms' matrices, or return (status, reason)."""
     found = []
+    missing: dict[str, str] = {}  # platform -> why its matrix could not be read
     for platform in platforms:
-        url = geo_layout.series_matrix_url(geo["series_base_url"], entry.accession, platform)
-        dest = Path(
-            geo_layout.cache_files(str(cache_dir), entry.accession, platform)["series_matrix"]
-        )
         try:
-            fetch_geo(url, dest, geo)
+            dest = fetch_series_matrix(entry.accession, platform, geo=geo, cache_dir=cache_dir)
             found.append(platform_samples(dest, platform))
         except AlsigError as exc:
-            return "failed", f"series matrix of platform {platform}: {exc}"
-    usable = [p for p in found if p.n_human_rnaseq]
+            missing[platform] = str(exc).rstrip(".")
+    each = "; ".join(p.describe() for p in found)
+    unread = "; ".join(f"series matrix of platform {p}: {why}" for p, why in missing.items())
+    rnaseq = [p for p in found if p.n_human_rnaseq]
+    # no strategy given for any human sample (older series): the human samples are all there is
+    # to go by; a matrix that names RNA-seq wins over one that does not (arrays give none)
+    usable = rnaseq or ([] if missing else [p for p in found if p.n_human_unknown])
     if len(usable) == 1:
         entry.platform = usable[0].platform
+        how = "" if rnaseq else " (the only one with human samples; no library strategy given)"
         log.info(
-            "%s: samples on %d platforms; using %s (%s)",
+            "%s: samples on %d platforms; using %s%s (%s)",
             entry.accession,
-            len(found),
+            len(platforms),
             usable[0].file,
-            "; ".join(p.describe() for p in found),
+            how,
+            each,
         )
+        if missing:
+            log.warning(
+                "%s: using %s's series matrix; not read, and not needed for the choice: %s",
+                entry.accession,
+                usable[0].platform,
+                unread,
+            )
         return None
-    each = "; ".join(p.describe() for p in found)
     key = (
         f"datasets.{entry.dataset}.platform (with source: geo, accession: {entry.accession} and "
         "its condition)"
     )
-    if not usable:
+    if len(usable) > 1:
         return "needs_curation", (
-            f"GEO splits this series by platform and none of its series matrices holds human "
-            f"RNA-seq samples, whose counts NCBI computes ({each}). Add it to "
-            f"reprocess.exclude, or set {key} to the platform to use."
+            f"GEO splits this series by platform and {len(usable)} of its series matrices hold "
+            f"human {'RNA-seq ' if rnaseq else ''}samples ({each}); alsig reads one series "
+            f"matrix per dataset. Set {key} to the platform to use, or add the series to "
+            "reprocess.exclude."
         )
+    if missing:  # none of those read qualifies: the answer lies in the ones not read
+        read = f" The others hold no human RNA-seq sample ({each})." if found else ""
+        return "failed", f"{unread}.{read} Retried at the next run; or set {key}."
     return "needs_curation", (
-        f"GEO splits this series by platform and {len(usable)} of its series matrices hold "
-        f"human RNA-seq samples ({each}); alsig reads one series matrix per dataset. Set {key} "
-        "to the platform to use, or add the series to reprocess.exclude."
+        f"GEO splits this series by platform and none of its series matrices holds human "
+        f"RNA-seq samples, whose counts NCBI computes ({each}). Add it to "
+        f"reprocess.exclude, or set {key} to the platform to use."
     )

@@ -74,6 +74,9 @@ class Entry:
     data_sha256: str = ""
     condition_column: str = ""
     condition_labels: str = ""  # what the rules made of each value: "'sALS/FTD' -> ALS (4); ..."
+    #: digest of the default condition rules it was curated with (alsig.ops.curation.rules_digest;
+    #: empty: curated by its datasets.<id> entry, or by alsig 0.4.7 or earlier)
+    condition_rules: str = ""
     sample_columns: str = (
         ""  # canonical=column pairs for ingest ``columns`` ("sex=sex;subject=...")
     )
@@ -278,6 +281,25 @@ class Registry:
         """Return the entries with any of ``statuses``."""
         return [e for e in self.entries.values() if e.status in statuses]
 
+    def needing_work(self, retry_failed: bool, skip: Collection[str] = ()) -> list[Entry]:
+        """Return the series a run looks at again (:func:`statuses_needing_work`).
+
+        Parameters
+        ----------
+        retry_failed
+            ``reprocess.retry_failed``.
+        skip
+            Accessions this run already decided (held for sharing samples, no series matrix
+            to use).
+
+        Returns
+        -------
+        list of Entry
+            In registry order.
+        """
+        wanted = statuses_needing_work(retry_failed)
+        return [e for e in self.with_status(*wanted) if e.accession not in skip]
+
     def counts(self) -> dict[str, int]:
         """Return number of series per status (every status, zeros included)."""
         out = dict.fromkeys(STATUSES, 0)
@@ -321,9 +343,12 @@ def platform_ids(gpl: str) -> list[str]:
 
 #: which series of a pair sharing samples is kept, in order (docs: README "Reprocessing")
 KEEP_ORDER = (
-    "a series processed earlier is kept, then a SubSeries over the SuperSeries that holds it, "
-    "then the series seen first"
+    "a series processed or to be processed is kept over one waiting for curation or failed, "
+    "then a series processed earlier, then a SubSeries over the SuperSeries that holds it, then "
+    "the series seen first"
 )
+#: statuses of the series that are kept over others sharing their samples without waiting
+HOLDING = ("processed", "new")
 
 
 def shared_samples(
@@ -334,9 +359,11 @@ def shared_samples(
     A SuperSeries lists the samples of its SubSeries; a series may also take over samples of
     another. Processing both would put the same libraries into the catalog twice and count them
     as two cohorts in the cross-cohort meta-analysis. Series are taken in the order of
-    :data:`KEEP_ORDER` (processed earlier; not holding every sample of another tracked series;
-    first seen; accession); one that shares samples with a series taken before it is held. Excluded
-    series take no part; a series in ``allow`` is never held and holds no other.
+    :data:`KEEP_ORDER` (processed or new; processed earlier; not holding every sample of another
+    tracked series; first seen; accession); one that shares samples with a series taken before
+    it is held. Excluded series take no part; a series in ``allow`` is never held and holds no other. A series
+    waiting for curation or failed never holds a processed or new one; one it holds is told that
+    it waits for it.
 
     Parameters
     ----------
@@ -364,6 +391,7 @@ def shared_samples(
     order = sorted(
         samples,
         key=lambda a: (
+            entries[a].status not in HOLDING,
             not entries[a].last_processed,
             holds_another(a),
             entries[a].first_seen,
@@ -407,11 +435,23 @@ def _shared_reason(
     """Return why ``accession`` is held: whom it shares samples with, what is kept, what to do."""
     kept = sorted(shared, key=lambda a: (len(a), a))
     named = " and ".join(f"{shared[a]} with {a} ({entries[a].status or 'new'})" for a in kept)
+    waiting = [a for a in kept if entries[a].status not in HOLDING]
+    held_by = (
+        "a series kept over it but not processed itself" if waiting else "a series that is kept"
+    )
+    reason = (
+        f"shares samples with {held_by}: {named} of its {n_samples} samples (a SuperSeries and "
+        "its SubSeries, or the same samples in two series); processing it too would put those "
+        "samples into the catalog and the cross-cohort meta-analysis twice."
+    )
+    if waiting:  # kept over it, yet not processed: say so, or it seems to wait for nothing
+        one = len(waiting) == 1
+        reason += (
+            f" It waits until {name_some(waiting)} {'is' if one else 'are'} processed (see "
+            f"{'its' if one else 'their'} own reason: curated, or retried once failed)."
+        )
     return (
-        f"shares samples with a series that is kept: {named} of its {n_samples} samples "
-        "(a SuperSeries and its SubSeries, or the same samples in two series); processing it "
-        "too would put those samples into the catalog and the cross-cohort meta-analysis "
-        f"twice. By default {KEEP_ORDER}. To process {accession} instead, add "
+        f"{reason} By default {KEEP_ORDER}. To process {accession} instead, add "
         f"{name_some(kept)} to reprocess.exclude; to process both anyway, add {accession} to "
         "reprocess.allow_shared_samples."
     )

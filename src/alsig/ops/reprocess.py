@@ -15,8 +15,10 @@ One command (``alsig reprocess --config config/reprocess.yaml``), safe to run fr
    the condition rules
    (the dataset's own ``datasets.<id>.condition`` when the config has one for that accession, else
    ``reprocess.default_condition``); unresolved series become ``needs_curation`` with the reason,
-   series whose matrix cannot be downloaded ``failed``; tracked series the search no longer
-   returns are kept as they are and named (log warning, summary ``missing``);
+   series whose matrix cannot be downloaded ``failed``; a processed series curated with other
+   default condition rules is curated again (:func:`alsig.ops.curation.recurate_processed`);
+   tracked series the search no longer returns are kept as they are and named (log warning,
+   summary ``missing``);
 4. write the run config (the base config's stage sections + datasets = processed + to-process +
    the base config's own datasets) and run ``python -m snakemake --keep-going --rerun-incomplete``
    on the default target (or ``reprocess.targets``); datasets whose outputs are still pending
@@ -54,7 +56,7 @@ from alsig.ops.config import (
     load_base_config,
     reprocess_settings,
 )
-from alsig.ops.curation import queue_series
+from alsig.ops.curation import queue_series, recurate_processed
 from alsig.ops.downloads import check_server_files, data_sha256
 from alsig.ops.lock import LockedError, run_lock
 from alsig.ops.platforms import choose_platforms
@@ -159,6 +161,13 @@ class Reprocess:
         self.cache_dir = self.workdir / self.geo["cache_dir"]
         check_base_config(self.base, options.config, self.workdir)
         self.overrides = geo_overrides(self.base)
+        #: what every curation step reads: the config's datasets, reprocess and geo settings
+        self.curation_inputs: dict[str, Any] = {
+            "overrides": self.overrides,
+            "settings": self.settings,
+            "geo": self.geo,
+            "cache_dir": self.cache_dir,
+        }
         self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
         self.summary = RunSummary(run_id=self.run_id, registry=str(self.state / "registry.tsv"))
         targets = options.targets if options.targets is not None else self.settings["targets"]
@@ -237,22 +246,14 @@ class Reprocess:
         self.summary.datasets["files_changed"] = check_server_files(
             registry, cache_dir=self.cache_dir, geo=self.geo
         )
-        decided = choose_platforms(
-            registry,
-            skip=observation.shared,
-            overrides=self.overrides,
-            settings=self.settings,
-            geo=self.geo,
-            cache_dir=self.cache_dir,
-        )
+        decided = choose_platforms(registry, skip=observation.shared, **self.curation_inputs)
         to_process = queue_series(
-            registry,
-            skip=set(observation.shared) | decided,
-            overrides=self.overrides,
-            settings=self.settings,
-            geo=self.geo,
-            cache_dir=self.cache_dir,
+            registry, skip=set(observation.shared) | decided, **self.curation_inputs
         )
+        recurated = recurate_processed(registry, **self.curation_inputs)
+        for warning in recurated:
+            log.warning("%s", warning)
+        self.summary.warnings.extend(recurated)
         self.summary.timing("curation_check_seconds", start)
         not_curated = curation_failures(
             registry, status_before, to_process, retry_failed=self.settings["retry_failed"]

@@ -414,10 +414,10 @@ def find_failures(
     ]
     problem = ""
     if global_pending or not failures:
-        problem = (
-            f"snakemake failed (exit {result.returncode}); outputs not built: "
-            f"{name_some(global_pending, limit=5)}; see {result.log}"
+        not_built = (
+            f"; outputs not built: {name_some(global_pending, limit=5)}" if global_pending else ""
         )
+        problem = f"snakemake failed (exit {result.returncode}){not_built}; see {result.log}"
     return Failures(failures, problem)
 
 

@@ -274,6 +274,39 @@ def is_human(facts: pl.DataFrame) -> pl.Series:
     )
 
 
+def organisms(facts: pl.DataFrame) -> list[str]:
+    """Return the organisms :func:`sample_facts` names, sorted, each once (none given: empty)."""
+    return sorted({o for o in facts.get_column("organism").to_list() if o})
+
+
+def no_human_sample(facts: pl.DataFrame) -> str:
+    """Why a series matrix none of whose samples is human cannot be analysed (no advice).
+
+    Parameters
+    ----------
+    facts
+        :func:`sample_facts` of a file without a human sample.
+
+    Returns
+    -------
+    str
+        ``none of its 18 samples is human (GSM1 (Mus musculus), ...); NCBI computes its counts
+        for human samples only``.
+    """
+    return (
+        f"none of its {facts.height} samples is human ({name_some(_with_organism(facts))}); NCBI "
+        "computes its counts for human samples only"
+    )
+
+
+def _with_organism(facts: pl.DataFrame) -> list[str]:
+    """``GSM1 (Mus musculus)`` per sample (the taxid when the organism is not given)."""
+    return [
+        f"{row['sample']} ({row['organism'] or 'taxid ' + str(row['taxid'])})"
+        for row in facts.iter_rows(named=True)
+    ]
+
+
 def _facts(rows: list[tuple[int, str, list[str]]], samples: list[str]) -> pl.DataFrame:
     columns: dict[str, list[str | None]] = {"sample": list(samples)}
     for field, name in SAMPLE_FACTS.items():
@@ -287,20 +320,16 @@ def _human_only(frame: pl.DataFrame, facts: pl.DataFrame, path: Path, report: di
     human = is_human(facts)
     if human.all():
         return frame
-    others = facts.filter(~human)
-    named = [
-        f"{row['sample']} ({row['organism'] or 'taxid ' + str(row['taxid'])})"
-        for row in others.iter_rows(named=True)
-    ]
     if not human.any():
         raise AlsigError(
-            f"{where(path)}: none of its {facts.height} samples is human ({name_some(named)}); "
-            "NCBI computes its counts for human samples only, so the series cannot be analysed. "
+            f"{where(path)}: {no_human_sample(facts)}, so the series cannot be analysed. "
             "Leave it out (alsig reprocess: reprocess.exclude; a config: remove the dataset)."
         )
+    others = facts.filter(~human)
     note = (
         f"left out {others.height} sample(s) of other organisms than {HUMAN} (NCBI's counts "
-        f"hold the human samples only), kept {int(human.sum())}: {name_some(named)}"
+        f"hold the human samples only), kept {int(human.sum())}: "
+        f"{name_some(_with_organism(others))}"
     )
     report.setdefault("notes", []).append(note)
     report["non_human_samples"] = others.get_column("sample").to_list()
