@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alsig.errors import AlsigError
+from alsig.planning.sizing import JOB_OVERHEAD_MB
 from alsig.resources import hidden_input_files, hidden_inputs_digest
 from alsig.settings.run import complete
 from alsig.settings.stages import from_mapping, stage_of
@@ -260,7 +261,8 @@ def job_end_line(smk: Any, seconds: float, usage: tuple[float, float] | None = N
     -------
     str
         E.g. ``rule enrich done in 12 s (dataset=demo, contrast=ALS_vs_control,
-        collection=hallmark); 14 CPU-s, peak memory 412 MB (planned 600 MB)``: what to set
+        collection=hallmark); 14 CPU-s, peak memory 412 MB (planned 1000 MB, of which 400 MB for
+        a cluster job's Snakemake)``: what to set
         ``runtime``, ``threads`` and ``mem_mb`` from (``--set-resources``).
     """
     wildcards = _wildcards(smk)
@@ -269,8 +271,11 @@ def job_end_line(smk: Any, seconds: float, usage: tuple[float, float] | None = N
         return line
     cpu, peak_mb = usage
     planned = dict(smk.resources.items()).get("mem_mb")
+    # the plan holds the Snakemake processes of a cluster job too; the peak is this process's
     return f"{line}; {cpu:.0f} CPU-s, peak memory {peak_mb:.0f} MB" + (
-        f" (planned {planned} MB)" if planned is not None else ""
+        f" (planned {planned} MB, of which {JOB_OVERHEAD_MB} MB for a cluster job's Snakemake)"
+        if planned is not None
+        else ""
     )
 
 

@@ -321,7 +321,11 @@ class SlurmCluster:
                 "TaskPlugin=task/none",
                 "SelectType=select/cons_tres",
                 "SelectTypeParameters=CR_Core_Memory",
-                "JobAcctGatherType=jobacct_gather/none",
+                # enforce each job's --mem as a production cluster does: a job step above it is
+                # killed (a plan that leaves out the job's own Snakemake processes fails here)
+                "JobAcctGatherType=jobacct_gather/linux",
+                "JobAcctGatherFrequency=task=1",
+                "JobAcctGatherParams=OverMemoryKill",
                 "AccountingStorageType=accounting_storage/none",
                 "ReturnToService=2",
                 "MpiDefault=none",

@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from alsig.planning import JOB_OVERHEAD_MB
 from tests.conftest import REPO, demo_test_config, uses_demo_run, workflow_command
 from tests.hpc.slurm_cluster import (
     ForeignSlurmError,
@@ -287,7 +288,8 @@ def test_demo_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster, reque
     assert total > 0
     limit = f"{total // 60}:{total % 60:02d}:00" if total >= 60 else f"{total}:00"  # squeue %l
     requested = [(j["cpus"], j["mem"], j["time_limit"]) for j in summaries]
-    assert requested == [("1", "1000M", limit)], jobs
+    largest = 1000 + JOB_OVERHEAD_MB  # its members' 1 GB work, and the job's own Snakemake
+    assert requested == [("1", f"{largest}M", limit)], jobs
     # the job comment names the rule, or the group and the rules in it
     # (e.g. rule_summaries_axis_tests_score_figures_subtypes_subtypes_axis_tests)
     comments = [j["comment"] for j in jobs]

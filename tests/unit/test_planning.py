@@ -100,11 +100,13 @@ def test_rule_memory_is_base_plus_bytes_per_cell(tmp_path):
     path = tmp_path / "m.h5ad"
     ad.AnnData(np.zeros((10, 100), dtype=np.int32)).write_h5ad(path)
     assert planning.matrix_cells(str(path)) == 1000
-    # 1000 cells x 2e6 bytes = 2000 MB on top of the base, doubled on the second attempt
-    assert planning.matrix_mem_mb(str(path), 2, base_mb=500, bytes_per_cell=2e6) == 5000
+    # 1000 cells x 2e6 bytes = 2000 MB on top of the base, doubled on the second attempt; the
+    # Snakemake processes of a cluster job on top, not doubled
+    overhead = planning.JOB_OVERHEAD_MB
+    assert planning.matrix_mem_mb(str(path), 2, base_mb=500, bytes_per_cell=2e6) == 5000 + overhead
     assert (
         planning.matrix_mem_mb(str(tmp_path / "not_yet.h5ad"), 1, base_mb=500, bytes_per_cell=50)
-        == 500
+        == 500 + overhead
     )
     assert (
         planning.DE_MEMORY["base_mb"] + planning.DE_MEMORY["bytes_per_cell"] * 120 < 8000
@@ -139,25 +141,31 @@ def sizing_case(tmp_path, *, sets: int, permutations: int, genes: int) -> tuple[
 
 def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     enrich, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
-    # alsig engine (default): 600 + 0.005 x 2000 genes + 3.2e-5 x 2 sets x 500 permutations
-    assert planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 610
-    assert planning.enrich_mem_mb(complete("enrich", enrich), "user", 2, de_table) == 1220
+    # alsig engine (default): 600 + 0.005 x 2000 genes + 3.2e-5 x 2 sets x 500 permutations,
+    # plus the job's Snakemake processes
+    overhead = planning.JOB_OVERHEAD_MB
+    assert planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 610 + overhead
+    assert (
+        planning.enrich_mem_mb(complete("enrich", enrich), "user", 2, de_table) == 1220 + overhead
+    )
     # a dry run plans the job before the DE table exists
     assert (
         planning.enrich_mem_mb(
             complete("enrich", enrich), "user", 1, str(tmp_path / "later.parquet")
         )
-        == 600
+        == 600 + overhead
     )
     # GO BP-sized at 60k genes: the null (sets x permutations) grows, nothing grows with
     # sets x genes; measured peak 0.55 GB (bench/results/enrich_prerank.md)
     enrich, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=60000)
     assert (
-        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 600 + 300 + 160
+        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table)
+        == 600 + 300 + 160 + overhead
     )
     enrich["permutations"] = 10000
     assert (
-        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table) == 600 + 300 + 1600
+        planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table)
+        == 600 + 300 + 1600 + overhead
     )
 
 
@@ -167,7 +175,7 @@ def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):
     # the curves (sets x genes) and the permutation null (sets x permutations) grow
     assert (
         planning.enrich_mem_mb(complete("enrich", enrich), "user", 1, de_table)
-        == 1000 + 80 + 85 + 325
+        == 1000 + 80 + 85 + 325 + planning.JOB_OVERHEAD_MB
     )
 
 
@@ -301,3 +309,16 @@ def test_output_dir_with_a_tilde_is_the_home_folder(monkeypatch, tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["output_dir"] = "~/alsig_results/"
     assert RunSettings(config).output_dir == f"{tmp_path}/alsig_results"
+
+
+def test_default_resources_given_on_the_command_line_must_keep_the_serial_slot():
+    # Snakemake's --default-resources replaces the Slurm profile's list, dropping serial=1
+    with pytest.raises(
+        AlsigError,
+        match=r"replaced the profile's default-resources .*\(now: slurm_partition\).*--default-resources serial=1 mem_mb=2000 runtime=30",
+    ):
+        planning.check_default_resources(
+            ["serial", "_cores"], ["mem_mb", "tmpdir", "slurm_partition"]
+        )
+    planning.check_default_resources(["serial"], ["serial", "mem_mb", "runtime", "slurm_partition"])
+    planning.check_default_resources(["_cores"], ["slurm_partition"])  # no serial slot: local runs

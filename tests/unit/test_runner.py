@@ -71,7 +71,8 @@ def test_a_job_log_starts_with_what_it_is_and_ends_with_done_in(tmp_path):
     assert "np.int64" not in "\n".join(lines)
     assert re.search(
         r"rule enrich done in 0 s \(dataset=demo, contrast=ALS_vs_control, collection=hallmark\); "
-        r"\d+ CPU-s, peak memory \d+ MB \(planned 600 MB\)$",
+        r"\d+ CPU-s, peak memory \d+ MB \(planned 600 MB, of which 400 MB for a cluster job's "
+        r"Snakemake\)$",
         lines[-1],
     )
 

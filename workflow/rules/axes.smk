@@ -38,7 +38,7 @@ rule axis_tests:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=3
         ),
-        runtime=20,
+        runtime=lambda wc, attempt: 20 * attempt,
     params:
         # the DE design and contrasts: each score is fitted as DE fits a gene (only the keys
         # read, so a changed de.alpha or de.engine reruns the DE, not the axis tests)

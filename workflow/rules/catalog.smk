@@ -21,7 +21,7 @@ rule catalog:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=20
         ),
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         catalog=out(CATALOG_DIR),
     script:
@@ -53,7 +53,7 @@ rule axis_meta:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=lambda wc, attempt: planning.job_mem_mb(1000, attempt),
+        runtime=lambda wc, attempt: 10 * attempt,
     script:
         "../scripts/axis_meta.py"

@@ -6,7 +6,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 #: The alsig package this workflow runs (= pyproject.toml's version, tests/unit/test_deploy.py).
-ALSIG_VERSION = "0.4.7"
+ALSIG_VERSION = "0.4.8"
 
 # Job priorities: among ready jobs Snakemake starts the highest first. The heads of every
 # dataset's chain go first (a dataset reached last would leave a core idle while its chain runs
@@ -101,8 +101,10 @@ for start_warning in planning.start_warnings(SETTINGS):
 
 def check_rule_settings():
     """Stop when --set-threads, --set-resources or --groups name a rule this workflow lacks, as
-    Snakemake would skip them without a word (planning.check_rule_names). Called at the end of
-    the Snakefile, once every rule exists. Skipped when alsig is a module of another Snakefile
+    Snakemake would skip them without a word (planning.check_rule_names), or when
+    --default-resources took away the Slurm profile's serial slot
+    (planning.check_default_resources). Called at the end of the Snakefile, once every rule
+    exists. Skipped when alsig is a module of another Snakefile
     (`use rule * from alsig`), whose own rules after that line do not exist yet."""
     if len(getattr(workflow, "modifier_stack", ())) != 1:
         return
@@ -117,6 +119,9 @@ def check_rule_settings():
             },
             (rule.name for rule in workflow.rules),
         )
+        defaults = getattr(resources, "default_resources", None)
+        if defaults is not None:
+            planning.check_default_resources(resources.resources or {}, defaults)
     except AlsigError as error:
         sys.exit(f"alsig error: {error}")
 

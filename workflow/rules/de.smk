@@ -48,7 +48,8 @@ def de_resources(dataset):
         "mem_mb": lambda wc, input, attempt: planning.de_mem_mb(
             input.h5ad, attempt, de
         ),
-        "runtime": lambda wc, input: planning.de_runtime_min(input.h5ad, de),
+        "runtime": lambda wc, input, attempt: attempt
+        * planning.de_runtime_min(input.h5ad, de),
     }
 
 

@@ -40,7 +40,8 @@ rule enrich:
         mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
             SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de
         ),
-        runtime=lambda wc, input: planning.enrich_runtime_min(
+        runtime=lambda wc, input, attempt: attempt
+        * planning.enrich_runtime_min(
             SETTINGS[wc.dataset].enrich, wc.collection, input.de
         ),
     params:
@@ -80,8 +81,8 @@ rule enrich_report:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=lambda wc, attempt: planning.job_mem_mb(1000, attempt),
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         dataset=lambda wc: wc.dataset,

@@ -128,7 +128,7 @@ rule ingest:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=5, gzip_factor=80
         ),
-        runtime=30,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         settings=lambda wc: SETTINGS.source_params(wc.dataset),
         dataset=lambda wc: wc.dataset,

@@ -89,7 +89,7 @@ rule qc:
         mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
             input.h5ad, attempt, **planning.QC_MEMORY
         ),
-        runtime=lambda wc, input: planning.qc_runtime_min(input.h5ad),
+        runtime=lambda wc, input, attempt: attempt * planning.qc_runtime_min(input.h5ad),
     params:
         settings=lambda wc: stage_params(wc.dataset, "qc"),
         dataset=lambda wc: wc.dataset,

@@ -27,8 +27,8 @@ rule browse_tables:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=lambda wc, attempt: planning.job_mem_mb(1000, attempt),
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         dataset=lambda wc: wc.dataset,
     script:
@@ -52,8 +52,8 @@ rule run_summary:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=lambda wc, attempt: planning.job_mem_mb(500, attempt),
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         datasets=list(DATASETS),
     script:

@@ -55,7 +55,7 @@ rule score:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=5
         ),
-        runtime=30,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         settings=lambda wc: stage_params(wc.dataset, "score"),
         dataset=lambda wc: wc.dataset,
@@ -91,8 +91,8 @@ rule score_figures:
         "../envs/alsig.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=lambda wc, attempt: planning.job_mem_mb(1000, attempt),
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         dataset=lambda wc: wc.dataset,
     script:

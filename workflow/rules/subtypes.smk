@@ -72,7 +72,7 @@ rule subtypes:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=5
         ),
-        runtime=30,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         settings=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
@@ -106,7 +106,7 @@ rule subtypes_discovery:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=5
         ),
-        runtime=60,
+        runtime=lambda wc, attempt: 60 * attempt,
     params:
         settings=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
@@ -156,9 +156,8 @@ rule subtypes_de:
         mem_mb=lambda wc, input, attempt: planning.de_mem_mb(
             input.h5ad, attempt, SETTINGS[wc.dataset].de
         ),
-        runtime=lambda wc, input: planning.de_runtime_min(
-            input.h5ad, SETTINGS[wc.dataset].de
-        ),
+        runtime=lambda wc, input, attempt: attempt
+        * planning.de_runtime_min(input.h5ad, SETTINGS[wc.dataset].de),
     params:
         # the dataset's DE design and model, with condition replaced by subtype_call
         settings=lambda wc: stage_params(wc.dataset, "de"),
@@ -214,9 +213,8 @@ rule subtypes_enrich:
         mem_mb=lambda wc, input, attempt: planning.subtype_enrich_mem_mb(
             SETTINGS[wc.dataset], attempt, input.de[0]
         ),
-        runtime=lambda wc, input: planning.subtype_enrich_runtime_min(
-            SETTINGS[wc.dataset], input.de[0]
-        ),
+        runtime=lambda wc, input, attempt: attempt
+        * planning.subtype_enrich_runtime_min(SETTINGS[wc.dataset], input.de[0]),
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
@@ -257,7 +255,7 @@ rule subtypes_axis_tests:
         mem_mb=lambda wc, input, attempt: planning.input_mem_mb(
             input, attempt, factor=3
         ),
-        runtime=20,
+        runtime=lambda wc, attempt: 20 * attempt,
     params:
         # the de: keys the axis tests read (alsig.settings.AXIS_TEST_DE_KEYS)
         settings=lambda wc: SETTINGS.params_of(

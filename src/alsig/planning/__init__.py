@@ -19,6 +19,7 @@ so asking for one job's inputs, memory and runtime never resolves a config secti
 from alsig.planning.checks import (
     FEW_PERMUTATIONS,
     check_collections,
+    check_default_resources,
     check_output_dir,
     check_rule_names,
     claim_output_dir,
@@ -62,6 +63,7 @@ from alsig.planning.sizing import (
     DE_MEMORY,
     DE_MIXED_MEMORY,
     DE_PARALLEL_CELLS,
+    JOB_OVERHEAD_MB,
     PYDESEQ2_MEMORY,
     QC_MEMORY,
     QC_PARALLEL_CELLS,
@@ -72,6 +74,7 @@ from alsig.planning.sizing import (
     enrich_runtime_min,
     enrich_workload,
     input_mem_mb,
+    job_mem_mb,
     job_threads,
     matrix_cells,
     matrix_mem_mb,
@@ -81,6 +84,7 @@ from alsig.planning.sizing import (
 )
 
 __all__ = [
+    "JOB_OVERHEAD_MB",
     "AXIS_META",
     "BROWSE_PAGES",
     "CATALOG_DIR",
@@ -108,6 +112,7 @@ __all__ = [
     "browse_inputs",
     "check_collections",
     "check_output_dir",
+    "check_default_resources",
     "check_rule_names",
     "claim_output_dir",
     "collection_files",
@@ -124,6 +129,7 @@ __all__ = [
     "few_permutations",
     "ingest_inputs",
     "input_mem_mb",
+    "job_mem_mb",
     "job_threads",
     "matrix_cells",
     "matrix_mem_mb",

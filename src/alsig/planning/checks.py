@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.genesets import resolve_collections
 from alsig.io import write_text
 from alsig.planning.files import RESERVED_DATASET_IDS, RUN_RECORD, collection_files
@@ -294,6 +294,47 @@ def release_datasets(output_dir: str, datasets: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Per-rule settings of the command line and the profile
 # --------------------------------------------------------------------------------------------
+def check_default_resources(
+    global_resources: Iterable[str], default_resources: Iterable[str]
+) -> None:
+    """Refuse a command line whose ``--default-resources`` dropped the profile's ``serial`` slot.
+
+    Snakemake's ``--default-resources`` replaces the profile's whole ``default-resources`` list
+    instead of adding to it, so ``--default-resources slurm_partition=X`` (the usual way to name
+    a partition) silently takes away the profile's ``serial: 1``, ``mem_mb`` and ``runtime``.
+    Without ``serial`` a group asks for the CPUs of all its members at once and only the longest
+    member's runtime (on a 2-CPU node the ``summaries`` group asked for 3 CPUs and stayed
+    PENDING without a word), and every rule without its own values loses the profile's.
+
+    Parameters
+    ----------
+    global_resources
+        Names of the run's global resources (``resources:`` of the profile, ``--resources``).
+    default_resources
+        Names of the run's default resources (``default-resources`` / ``--default-resources``).
+
+    Raises
+    ------
+    AlsigError
+        The run declares the ``serial`` slot (the Slurm profile's ``resources:``) and the default
+        resources lack it.
+    """
+    if "serial" not in set(global_resources):
+        return
+    if "serial" in set(default_resources):
+        return
+    given = sorted(set(default_resources) - {"_cores", "_nodes", "tmpdir", "disk_mb", "mem_mb"})
+    raise AlsigError(
+        "--default-resources replaced the profile's default-resources instead of adding to "
+        f"them (now: {name_some(given) or 'none'}), so every job lost serial=1 and rules "
+        "without their own values the profile's mem_mb and runtime: a group would ask for the "
+        "CPUs of all its members at once and could stay PENDING. Repeat them: "
+        "--default-resources serial=1 mem_mb=2000 runtime=30 slurm_partition=<partition> "
+        "(or name a partition with SNAKEMAKE_SLURM_PARTITIONS, or per rule with "
+        "--set-resources <rule>:slurm_partition=<partition>)."
+    )
+
+
 def check_rule_names(settings: Mapping[str, Iterable[str]], rules: Iterable[str]) -> None:
     """Refuse per-rule settings that name no rule of this workflow.
 

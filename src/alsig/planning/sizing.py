@@ -38,6 +38,34 @@ def matrix_cells(h5ad_path: str) -> int:
     return int(n_obs) * int(n_var)
 
 
+#: Memory (MB) of the Snakemake processes a cluster job runs besides its own work: on Slurm the
+#: plugin's batch script and its job step each start a Snakemake (170-205 MB each, measured with
+#: Slurm's memory enforcement on: a DE job planned at its work's 601 MB was killed at 631 MB).
+#: Every job's ``mem_mb`` adds it (:func:`job_mem_mb`); the models below are the work's own peak.
+JOB_OVERHEAD_MB = 400
+
+
+def job_mem_mb(work_mb: float, attempt: int = 1) -> int:
+    """Return a job's ``mem_mb``: its work's memory times ``attempt``, plus the job overhead.
+
+    The :data:`JOB_OVERHEAD_MB` of the Snakemake processes around the work is not scaled by the
+    retry attempt: they do not grow with the data.
+
+    Parameters
+    ----------
+    work_mb
+        Memory of the job's own work (a model below, or a rule's fixed value).
+    attempt
+        Snakemake's retry attempt (1, 2, ...).
+
+    Returns
+    -------
+    int
+        Megabytes.
+    """
+    return int(work_mb * attempt + JOB_OVERHEAD_MB)
+
+
 #: Memory of the matrix-sized rules: interpreter + libraries + bytes per samples x genes cell
 #: of the input h5ad, fitted to measured peaks, estimates 5-10 % above, so a
 #: `--resources mem_mb=` budget packs jobs tightly. QC since its block-wise rewrite
@@ -58,8 +86,8 @@ PYDESEQ2_MEMORY: dict[str, float] = {"base_mb": 1500, "bytes_per_cell": 50}
 
 
 def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cell: float) -> int:
-    """Memory (MB) for a job loading the matrix of ``h5ad_path``, times the retry ``attempt``."""
-    return int((base_mb + bytes_per_cell * matrix_cells(h5ad_path) / 1e6) * attempt)
+    """Memory (MB) for a job loading the matrix of ``h5ad_path`` (:func:`job_mem_mb`)."""
+    return job_mem_mb(base_mb + bytes_per_cell * matrix_cells(h5ad_path) / 1e6, attempt)
 
 
 #: Samples x genes from which a matrix job gets more than one thread. Below them a second core
@@ -195,7 +223,7 @@ def input_mem_mb(
         if Path(name).exists():
             scale = gzip_factor if gzip_factor and name.endswith(".gz") else factor
             size_mb += scale * Path(name).stat().st_size / 1e6
-    return int(max(floor_mb, size_mb) * attempt)
+    return job_mem_mb(max(floor_mb, size_mb), attempt)
 
 
 def _parquet_rows(path: str | None) -> int:
@@ -252,7 +280,7 @@ def enrich_mem_mb(
         estimate += 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
     else:
         estimate = 600 + 0.005 * genes + 3.2e-5 * sets * permutations
-    return int(estimate * attempt)
+    return job_mem_mb(estimate, attempt)
 
 
 def subtype_enrich_mem_mb(settings: DatasetSettings, attempt: int, de_table: str | None) -> int:
@@ -275,7 +303,7 @@ def subtype_enrich_mem_mb(settings: DatasetSettings, attempt: int, de_table: str
     enrich = _subtype_enrich(settings)
     return max(
         (enrich_mem_mb(enrich, c, attempt, de_table) for c in enrich.collections),
-        default=1000 * attempt,
+        default=job_mem_mb(1000, attempt),
     )
 
 
