@@ -166,7 +166,9 @@ def test_failing_writer_keeps_previous_output(tmp_path, monkeypatch, writer):
     new = pl.DataFrame({"gene": ["A", "B", "C"], "value": [3.0, 4.0, 5.0]})
     target = tmp_path / "out" / ("table.parquet" if writer == "write_parquet" else "table.tsv")
     payload = (lambda df: df.write_csv(separator="\t")) if writer == "write_text" else (lambda d: d)
-    getattr(alsig_io, writer)(payload(old), target)
+    # a table's writer records its schema; any versioned schema does for this test
+    options = {"schema": "reference_strata"} if writer == "write_parquet" else {}
+    getattr(alsig_io, writer)(payload(old), target, **options)
     before = sha256_file(target)
 
     def half_then_enospc(self, file, *args, **kwargs):
@@ -177,7 +179,9 @@ def test_failing_writer_keeps_previous_output(tmp_path, monkeypatch, writer):
     monkeypatch.setattr(pl.DataFrame, "write_csv", half_then_enospc)
     monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: half_then_enospc(None, self))
     with pytest.raises(OSError) as info:
-        getattr(alsig_io, writer)(payload(new) if writer != "write_text" else "new text", target)
+        getattr(alsig_io, writer)(
+            payload(new) if writer != "write_text" else "new text", target, **options
+        )
     assert info.value.errno == errno.ENOSPC
     monkeypatch.undo()
 

@@ -318,3 +318,12 @@ def test_a_zero_p_value_breaks_the_shipped_enrichment_schema():
         AlsigError, match=r"'pvalue': 1 value breaks the schema's maximum 1: 1\.5\."
     ):
         schemas.check_rules(pl.Series("pvalue", [1.5, 0.5]), prop, where)
+
+
+def test_tsv_reader_takes_a_whole_number_written_as_a_float_in_an_integer_column(tmp_path):
+    path = tmp_path / "reference_strata.tsv"
+    path.write_text(
+        "stratum\tn_samples\tn_controls\tn_controls_excluded\tn_reference\tusable\treason\n"
+        "all samples\t10.0\t4\t0\t4\tfalse\ttoo few\n"
+    )
+    assert alsig.read_tsv(path)["n_samples"].to_list() == [10]

@@ -103,6 +103,16 @@ def _typed(column: pl.Series, dtype: pl.DataType | None, path: Path) -> pl.Serie
         typed = words.replace_strict({"true": True, "false": False}, default=None).cast(pl.Boolean)
     else:
         typed = column.cast(dtype, strict=False)
+        if dtype.is_integer():  # 10000000.0 (a whole number another tool wrote as a float)
+            numbers = column.cast(pl.Float64, strict=False)
+            whole = numbers.is_not_null() & (numbers == numbers.round())
+            typed = (
+                pl.select(
+                    pl.when(typed.is_null() & whole).then(numbers.cast(dtype)).otherwise(typed)
+                )
+                .to_series()
+                .alias(column.name)
+            )
     bad = column.filter(typed.is_null() & column.is_not_null())
     if len(bad):
         raise AlsigError(
