@@ -120,7 +120,12 @@ def _signatures(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     from alsig.preflight import preflight
-    from alsig.preflight.profile import sinfo_default_partition, slurm_partition_warnings
+    from alsig.preflight.profile import (
+        sinfo_default_partition,
+        sinfo_node_cpus,
+        slurm_cpu_warnings,
+        slurm_partition_warnings,
+    )
 
     path = Path(args.config)
     try:
@@ -135,9 +140,9 @@ def _check_config(args: argparse.Namespace) -> int:
     for note in found.notes:
         print(f"{path}: note: {note}")
     if args.profile:
-        for warning in slurm_partition_warnings(
-            Path(args.profile), os.environ, sinfo_default_partition
-        ):
+        warnings = slurm_partition_warnings(Path(args.profile), os.environ, sinfo_default_partition)
+        warnings += slurm_cpu_warnings(Path(args.profile), sinfo_node_cpus)
+        for warning in warnings:
             print(f"{path}: warning: {warning}", file=sys.stderr)
     for problem in found.problems:
         print(f"{path}: {problem}", file=sys.stderr)

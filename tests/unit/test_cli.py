@@ -80,16 +80,39 @@ def test_check_config_warns_about_a_slurm_run_without_partition(repo, tmp_path):
     assert slurm_partition_warnings(tmp_path, {}, None) == []
 
 
+def test_check_config_warns_when_jobs_ask_more_cpus_than_any_node_has(repo, tmp_path):
+    from alsig.preflight.profile import slurm_cpu_warnings
+
+    slurm = repo / "workflow" / "profiles" / "slurm"
+    (warning,) = slurm_cpu_warnings(slurm, lambda: 2)  # the shipped profile on a 2-CPU node
+    assert "jobs ask up to 4 CPUs (de, subtypes_de (from 10 M samples x genes): 4" in warning
+    assert "enrich: 4" in warning and "largest Slurm node has 2" in warning
+    assert warning.endswith(
+        "PENDING forever (reason PartitionConfig); pass --max-threads 2 to snakemake"
+    )
+    assert slurm_cpu_warnings(slurm, lambda: 8) == []
+
+    def no_slurm():
+        raise OSError("sinfo not found")
+
+    assert slurm_cpu_warnings(slurm, no_slurm) == []  # the partition warning says it already
+    assert slurm_cpu_warnings(repo / "workflow" / "profiles" / "default", lambda: 1) == []
+    (tmp_path / "profile.yaml").write_text("executor: slurm\nmax-threads: 2\n")
+    assert slurm_cpu_warnings(tmp_path, lambda: 2) == []  # capped by the profile
+
+
 def test_check_config_prints_the_slurm_warning(repo, capsys, monkeypatch):
     import alsig.preflight.profile
 
     monkeypatch.chdir(repo)
     monkeypatch.setattr(alsig.preflight.profile, "sinfo_default_partition", lambda: None)
+    monkeypatch.setattr(alsig.preflight.profile, "sinfo_node_cpus", lambda: 2)
     monkeypatch.delenv("SNAKEMAKE_SLURM_PARTITIONS", raising=False)
     code = main(["check-config", "config/config.yaml", "--profile", "workflow/profiles/slurm"])
     out = capsys.readouterr()
     assert code == 0 and "OK (1 dataset(s))" in out.out
     assert "warning: " in out.err and "no default partition" in out.err
+    assert "pass --max-threads 2 to snakemake" in out.err
 
 
 def test_pending_jobs_and_report_path_of_alsig_report(tmp_path):

@@ -81,7 +81,7 @@ for de_dataset in DATASETS:
         conda:
             "../envs/alsig.yaml"
         # 4 from 10 M samples x genes (planning.DE_PARALLEL_CELLS), else 1
-        threads: matrix_threads(4, planning.DE_PARALLEL_CELLS)
+        threads: matrix_threads(planning.DE_MOST_THREADS, planning.DE_PARALLEL_CELLS)
         resources:
             **de_resources(de_dataset),
         params:

@@ -84,7 +84,7 @@ rule qc:
     conda:
         "../envs/alsig.yaml"
     # 2 from 20 M samples x genes (planning.QC_PARALLEL_CELLS), else 1
-    threads: matrix_threads(2, planning.QC_PARALLEL_CELLS)
+    threads: matrix_threads(planning.QC_MOST_THREADS, planning.QC_PARALLEL_CELLS)
     resources:
         mem_mb=lambda wc, input, attempt: planning.matrix_mem_mb(
             input.h5ad, attempt, **planning.QC_MEMORY

@@ -150,7 +150,7 @@ rule subtypes_de:
     conda:
         "../envs/alsig.yaml"
     # as the DE job: 4 from 10 M samples x genes, else 1
-    threads: matrix_threads(4, planning.DE_PARALLEL_CELLS)
+    threads: matrix_threads(planning.DE_MOST_THREADS, planning.DE_PARALLEL_CELLS)
     resources:
         # one fit under the dataset's DE model (the mixed model when donors repeat)
         mem_mb=lambda wc, input, attempt: planning.de_mem_mb(

@@ -99,6 +99,9 @@ def matrix_mem_mb(h5ad_path: str, attempt: int, *, base_mb: float, bytes_per_cel
 #: shared-cohorts DAG took 167 s on 2 cores instead of 222 s.
 QC_PARALLEL_CELLS = 20_000_000
 DE_PARALLEL_CELLS = 10_000_000
+#: The threads those jobs ask for above those sizes (the rules' ``threads:``)
+QC_MOST_THREADS = 2
+DE_MOST_THREADS = 4
 
 
 def job_threads(h5ad_path: str, most: int, *, from_cells: int) -> int:
