@@ -104,8 +104,13 @@ HIDDEN_INPUTS: dict[str, tuple[str, ...]] = {
         "resources/signatures/subtype_markers.tsv",
         "resources/signatures/retrotransposons.tsv",
     ),
-    # the reference models of the projection
-    "subtypes": ("resources/subtypes/*.json", "resources/subtypes/*.reference.parquet"),
+    # the reference models of the projection, and their reference samples' outer-fold values and
+    # thresholds (reference_calls.tsv, cv_predictions.tsv)
+    "subtypes": (
+        "resources/subtypes/*.json",
+        "resources/subtypes/*.reference.parquet",
+        "resources/subtypes/*.tsv",
+    ),
 }
 
 

@@ -149,13 +149,19 @@ def test_the_shipped_files_digest_of_each_rule_covers_its_files():
         return expected.hexdigest()
 
     models = sorted(
-        [*subtype_model_dir().glob("*.json"), *subtype_model_dir().glob("*.reference.parquet")]
+        [
+            *subtype_model_dir().glob("*.json"),
+            *subtype_model_dir().glob("*.reference.parquet"),
+            *subtype_model_dir().glob("*.tsv"),
+        ]
     )
     assert [f.name for f in hidden_input_files("subtypes")] == [
+        "cv_predictions.tsv",
         "genes.json",
         "genes.reference.parquet",
         "genes_te.json",
         "genes_te.reference.parquet",
+        "reference_calls.tsv",
     ]
     assert hidden_inputs_digest("subtypes") == digest_of(models)
     assert [f.name for f in hidden_input_files("qc")] == ["bretigea_human_brain.tsv.gz"]

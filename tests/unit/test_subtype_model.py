@@ -23,6 +23,7 @@ from alsig.stages.subtypes.features import (
 )
 from alsig.stages.subtypes.projection import (
     calibrated_probabilities,
+    call_rule,
     canonical_region,
     choose_model,
     project,
@@ -395,6 +396,16 @@ def test_shipped_models_carry_outer_fold_calls_for_every_reference_sample():
         calls = model.reference_calls
         assert calls is not None and calls["reference_sample"].all()
         assert set(calls["subtype_call"]) <= {*CLASSES, "unassigned", OUT_OF_REFERENCE}
+        # the outer folds' thresholds (cv_predictions.tsv) re-make every stored call by the rule
+        remade = call_rule(
+            calls[list(PROBABILITY_COLUMNS)].to_numpy(),
+            calls["reference_distance"].to_numpy(),
+            np.ones(len(calls), dtype=bool),
+            classes=model.classes,
+            min_probability=calls["min_probability"].to_numpy(),
+            distance_threshold=calls["distance_threshold"].to_numpy(),
+        )
+        assert list(remade) == list(calls["subtype_call"])
         report = model.cv_report
         assert report["nested"]["repeats"] >= 5 and "batch_held_out" in report
         assert model.uses_te == (name == GENES_TE_MODEL)

@@ -511,6 +511,116 @@ def test_reference_libraries_and_collapsed_reference_donors_get_outer_fold_value
         assert donors.loc[donor, "library_concordance"] == expected
 
 
+def reference_libraries_with_fold_calls(toy_reference):
+    """The toy model's training libraries as a dataset (frontal or motor cortex by donor, across
+    the folds), and the model with stored outer-fold values: probabilities, distance 0.5, and per outer fold
+    (by donor) the thresholds it chose: fold 0 min_probability 0.0 and distance threshold 0.45
+    (so its libraries are out of reference by distance), fold 1 min_probability 0.6 and 1.0."""
+    training, model = toy_reference
+    libraries = list(model.reference_samples)
+    subjects = training.meta.loc[libraries, "subject"].astype(str)
+    fold = subjects.map({s: i % 2 for i, s in enumerate(sorted(set(subjects)))}).to_numpy()
+    rng = np.random.default_rng(5)
+    stored = pd.DataFrame(
+        rng.dirichlet([2, 2, 2], size=len(libraries)), columns=PROBABILITY_COLUMNS, index=libraries
+    )
+    stored["reference_distance"] = 0.5
+    stored["min_probability"] = np.where(fold == 0, 0.0, 0.6)
+    stored["distance_threshold"] = np.where(fold == 0, 0.45, 1.0)
+    top = stored[list(PROBABILITY_COLUMNS)].to_numpy()
+    stored["subtype_call"] = np.where(
+        fold == 0,
+        "out_of_reference",
+        np.where(
+            top.max(axis=1) < 0.6, "unassigned", np.asarray(CLASSES, dtype=object)[top.argmax(1)]
+        ),
+    )
+    counts = training.gene_counts.loc[libraries]
+    regions = subjects.map(
+        {
+            s: ("Frontal Cortex", "Motor Cortex")[i // 2 % 2]
+            for i, s in enumerate(sorted(set(subjects)))
+        }
+    )
+    obs = pd.DataFrame(
+        {"subject": subjects, "condition": "ALS", "region": regions.to_numpy()}, index=libraries
+    )
+    adata = ad.AnnData(
+        X=counts.to_numpy().astype(np.int64),
+        obs=obs,
+        var=pd.DataFrame(
+            {"gene_id": counts.columns.astype(str)}, index=[f"g{c}" for c in counts.columns]
+        ),
+    )
+    assert (stored["subtype_call"] == "unassigned").any() and (fold == 1).any()
+    return adata, {GENES_MODEL: dataclasses.replace(model, reference_calls=stored)}, stored
+
+
+def test_reference_samples_keep_their_outer_fold_call_at_the_default_settings(
+    toy_reference, caplog
+):
+    adata, models, stored = reference_libraries_with_fold_calls(toy_reference)
+    with caplog.at_level("INFO", logger="alsig.stages.subtypes.projection"):
+        table = project_dataset(adata, complete("subtypes", {"model": "genes"}), models=models)
+    table = table.samples.loc[stored.index]
+    assert table["reference_sample"].all()
+    assert list(table["subtype_call"]) == list(stored["subtype_call"])
+    # each row shows the thresholds its call was made with: its outer fold's
+    assert list(table["min_probability"]) == list(stored["min_probability"])
+    assert list(table["distance_threshold"]) == list(stored["distance_threshold"])
+    out = table["subtype_call"] == "out_of_reference"
+    assert (table.loc[out, "out_of_reference_by"] == "distance").all()
+    assert f"{len(stored)} reference (training) sample(s) recognised by their counts" in caplog.text
+    assert "WARNING" not in caplog.text
+
+
+def test_reference_samples_follow_the_runs_reference_regions(toy_reference, caplog):
+    adata, models, stored = reference_libraries_with_fold_calls(toy_reference)
+    settings = complete("subtypes", {"model": "genes", "reference_regions": ["motor cortex"]})
+    with caplog.at_level("INFO", logger="alsig.stages.subtypes.projection"):
+        table = project_dataset(adata, settings, models=models).samples.loc[stored.index]
+    frontal = (table["region"] == "frontal cortex").to_numpy()
+    assert frontal.any() and table.loc[frontal, "reference_sample"].all()
+    assert (table.loc[frontal, "subtype_call"] == "out_of_reference").all()
+    assert (table.loc[frontal, "out_of_reference_by"] == "region").all()
+    # motor cortex reference samples keep their outer-fold call
+    assert list(table.loc[~frontal, "subtype_call"]) == list(stored.loc[~frontal, "subtype_call"])
+    moved = int((stored.loc[frontal, "subtype_call"] != "out_of_reference").sum())
+    assert (
+        moved
+        and (
+            f"subtypes.reference_regions changed the call of {moved} of the {len(stored)} reference "
+            "samples from their stored outer-fold call"
+        )
+        in caplog.text
+    )
+
+
+def test_reference_samples_follow_the_runs_min_probability(toy_reference, caplog):
+    adata, models, stored = reference_libraries_with_fold_calls(toy_reference)
+    settings = complete("subtypes", {"model": "genes", "min_probability": 0.9})
+    with caplog.at_level("INFO", logger="alsig.stages.subtypes.projection"):
+        result = subtype_table(
+            "toy",
+            member_scores(list(adata.obs_names), ["ALS"] * adata.n_obs),
+            adata,
+            settings,
+            models=models,
+        )
+    table = result.table.to_pandas().set_index("sample").loc[stored.index]
+    assert (table["min_probability"] == 0.9).all()
+    top = table[list(PROBABILITY_COLUMNS)].max(axis=1)
+    within = table["subtype_call"] != "out_of_reference"
+    assert ((top < 0.9) & within).any()
+    assert (table.loc[(top < 0.9) & within, "subtype_call"] == "unassigned").all()
+    assert table["subtype_call"].isin(CLASSES).sum() == ((top >= 0.9) & within).sum()
+    assert "subtypes.min_probability changed the call of" in caplog.text
+    # the donor view follows the same threshold
+    donors = result.donors.to_pandas().set_index("subject")
+    called = donors[donors["donor_call"].isin(CLASSES)]
+    assert (called[list(PROBABILITY_COLUMNS)].max(axis=1) >= 0.9).all()
+
+
 def test_gse67196_cerebellum_is_out_of_reference_by_region_in_the_stage(shared_data):
     folder = shared_data / "GSE67196"
     raw = pd.read_csv(folder / "GSE67196_Petrucelli2015_ALS_genes.rawcount.txt.gz", sep="\t")

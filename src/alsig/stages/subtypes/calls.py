@@ -5,21 +5,23 @@ of the QC'd AnnData (disease samples, controls and any other group alike):
 
 - the model: ``subtypes.model`` (``auto``: genes+TE when the dataset's TE counts cover it,
   :func:`.projection.choose_model`), with ``subtypes.min_probability`` overriding the model's
-  own threshold when set;
+  own threshold when set (for reference samples too, whose calls otherwise keep their outer
+  fold's thresholds: :func:`.projection.project`);
 - the counts: the raw counts of the model's genes, keyed by the Entrez ids ingest puts in
   ``var["gene_id"]`` (only those columns are read, so a 60,000-gene matrix is never densified);
   TE counts from ``obsm["te_counts"]``; library sizes from QC's ``total_counts``;
 - the regions: ``obs["region"]`` read by :func:`.projection.canonical_region` against
-  ``subtypes.reference_regions`` (one out-of-reference rule: a known region outside the list,
-  then the distance).
+  ``subtypes.reference_regions`` (one out-of-reference rule, reference samples included: a
+  known region outside the list, then the distance).
 
 Collapsed samples (``qc.collapse_by``): the unit stays the sample as configured, so a collapsed
 sample is projected from its summed counts. The exception is the reference cohort itself: a
 summed donor is no longer recognised as a reference sample by its content and would get an
 in-sample call. So the member libraries of every collapsed sample are projected too (from the
 uncollapsed counts), and a collapsed sample with a reference library among its members gets the
-mean of its members' probabilities and distances (their stored outer-fold values for reference
-libraries) and the call of the same rule; it is a ``reference_sample`` when every member is.
+mean of its members' probabilities, distances and thresholds (their stored outer-fold values for
+reference libraries; a donor's libraries share one outer fold) and the call of the same rule; it
+is a ``reference_sample`` when every member is.
 The per-library calls also feed the donor view's library concordance (:mod:`.donors`).
 """
 
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from alsig.counts import dense_counts
 from alsig.errors import AlsigError
@@ -46,8 +49,51 @@ from alsig.stages.subtypes.reference_model import (
     ReferenceModel,
     load_shipped,
 )
+from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
+
+#: The projection's columns of a subtype table (schema ``subtypes``, in its order): the stage's
+#: table and ``alsig score``'s table both carry them, with these names and meanings.
+PROJECTION_COLUMNS = (
+    "region",
+    "subtype_call",
+    *PROBABILITY_COLUMNS,
+    "reference_distance",
+    "distance_threshold",
+    "out_of_reference_by",
+    "in_reference_region",
+    "min_probability",
+    "subtype_model",
+    "reference_sample",
+    "gene_coverage",
+    "te_coverage",
+)
+
+
+def projection_dtypes() -> dict[str, pl.DataType]:
+    """Return the polars dtype of each of :data:`PROJECTION_COLUMNS` (schema ``subtypes``)."""
+    stage = schemas.polars_schema("subtypes")
+    return {column: stage[column] for column in PROJECTION_COLUMNS}
+
+
+def projection_columns(table: pd.DataFrame) -> dict[str, pl.Series]:
+    """Return a projection's :data:`PROJECTION_COLUMNS` as polars columns, in table order.
+
+    Parameters
+    ----------
+    table
+        A projection (:func:`project_counts`, :func:`project_dataset`'s ``samples``).
+
+    Returns
+    -------
+    dict
+        Column name -> polars Series (missing values null, NaN included).
+    """
+    return {
+        column: pl.Series(column, [_cell(v) for v in table[column].tolist()], dtype=dtype)
+        for column, dtype in projection_dtypes().items()
+    }
 
 
 def dataset_model(
@@ -136,7 +182,7 @@ def regions_of(adata: Any) -> pd.Series | None:
 
 
 def project_adata(adata: Any, model: ReferenceModel, settings: SubtypesSettings) -> pd.DataFrame:
-    """Project every sample of ``adata`` with ``model`` (:func:`.projection.project`).
+    """Project every sample of ``adata`` with ``model`` (:func:`project_counts`).
 
     Parameters
     ----------
@@ -145,21 +191,92 @@ def project_adata(adata: Any, model: ReferenceModel, settings: SubtypesSettings)
     model
         The reference model (:func:`dataset_model`).
     settings
-        ``subtypes:`` settings (``reference_regions``).
+        ``subtypes:`` settings (``reference_regions``, ``min_probability``).
 
     Returns
     -------
     pandas.DataFrame
-        :data:`.projection.COLUMNS`, indexed by sample.
+        :data:`.projection.COLUMNS` and ``out_of_reference_by``, indexed by sample.
     """
-    return project(
+    return project_counts(
         model,
         model_gene_counts(adata, model),
+        settings,
         te_counts=te_block(adata) if model.uses_te else None,
         libraries=library_sizes(adata),
         regions=regions_of(adata),
-        reference_regions=settings.reference_regions,
     )
+
+
+def project_counts(
+    model: ReferenceModel,
+    gene_counts: pd.DataFrame,
+    settings: SubtypesSettings,
+    *,
+    te_counts: pd.DataFrame | None = None,
+    libraries: np.ndarray | None = None,
+    regions: pd.Series | Mapping[str, object] | None = None,
+    check: str = "that the genes are Entrez ids of a whole-transcriptome count matrix",
+) -> pd.DataFrame:
+    """Project samples given as count frames, as the subtype stage does (``alsig score`` too).
+
+    Parameters
+    ----------
+    model
+        The reference model (:func:`dataset_model`).
+    gene_counts
+        Samples x genes raw counts, columns Entrez ids.
+    settings
+        ``subtypes:`` settings (``reference_regions``, ``min_probability``).
+    te_counts
+        Samples x TE ids, for a model with TE features.
+    libraries
+        Gene-assigned reads per sample (default: row sums of ``gene_counts``).
+    regions
+        Region of each sample (any spelling; None: judged by distance alone).
+    check
+        What the coverage warning tells the user to check (ends the sentence "Check ...").
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`.projection.COLUMNS` and ``out_of_reference_by``, indexed by sample. Below the
+        model's minimum gene coverage (50 %) nothing is projected: every sample is
+        ``out_of_reference`` by ``coverage`` with no probabilities, and a warning says so.
+
+    Raises
+    ------
+    AlsigError
+        TE counts missing, or too few TE subfamilies, for a model with TE features.
+    """
+    present = {str(c) for c in gene_counts.columns}
+    coverage = float(np.mean([g in present for g in model.genes])) if model.genes else 1.0
+    if coverage < model.min_coverage:
+        samples = [str(s) for s in gene_counts.index]
+        return refuse(samples, regions, model, settings, coverage, check)
+    table = project(
+        model,
+        gene_counts,
+        te_counts=te_counts,
+        libraries=libraries,
+        regions=regions,
+        reference_regions=settings.reference_regions,
+        min_probability=settings.min_probability,
+    )
+    table["out_of_reference_by"] = out_of_reference_reasons(table)
+    return table
+
+
+def out_of_reference_reasons(table: pd.DataFrame) -> list[str | None]:
+    """Return why each ``out_of_reference`` sample is out: ``region`` or ``distance`` (else None).
+
+    The call rule tests the region first, so a sample outside ``reference_regions`` is out by
+    region whatever its distance.
+    """
+    return [
+        None if call != OUT_OF_REFERENCE else ("region" if _known_false(in_region) else "distance")
+        for call, in_region in zip(table["subtype_call"], table["in_reference_region"], strict=True)
+    ]
 
 
 def collapsed_members(obs: pd.DataFrame) -> dict[str, list[str]]:
@@ -197,8 +314,8 @@ def with_reference_members(
     -------
     pandas.DataFrame
         ``table`` with, for each collapsed sample that has a reference library among its
-        members: the mean of the members' probabilities and distances, the call of the same
-        rule, and ``reference_sample`` true when every member is a reference library.
+        members: the mean of the members' probabilities, distances and thresholds, the call of
+        the same rule, and ``reference_sample`` true when every member is a reference library.
     """
     out = table.copy()
     for sample, names in members.items():
@@ -207,18 +324,22 @@ def with_reference_members(
             continue
         probabilities = part[list(PROBABILITY_COLUMNS)].astype(float).mean(axis=0)
         distance = float(part["reference_distance"].astype(float).mean())
+        min_probability = float(part["min_probability"].astype(float).mean())
+        distance_threshold = float(part["distance_threshold"].astype(float).mean())
         in_region = not _known_false(out.at[sample, "in_reference_region"])
         (call,) = call_rule(
             probabilities.to_numpy()[None, :],
             np.array([distance]),
             np.array([in_region]),
             classes=model.classes,
-            min_probability=model.min_probability,
-            distance_threshold=model.distance_threshold,
+            min_probability=min_probability,
+            distance_threshold=distance_threshold,
         )
         for column, value in probabilities.items():
             out.at[sample, column] = float(value)
         out.at[sample, "reference_distance"] = distance
+        out.at[sample, "min_probability"] = min_probability
+        out.at[sample, "distance_threshold"] = distance_threshold
         out.at[sample, "subtype_call"] = call
         out.at[sample, "reference_sample"] = bool(part["reference_sample"].astype(bool).all())
     return out
@@ -271,15 +392,10 @@ def project_dataset(
     members = collapsed_members(adata.obs)
     coverage = gene_coverage(adata, model)
     if coverage < model.min_coverage:
-        log.warning(
-            "subtype model '%s': only %.0f %% of its genes are in the input (minimum %.0f %%): "
-            "no sample is projected; every sample is out_of_reference by coverage. Check that "
-            "var['gene_id'] holds Entrez ids of a whole-transcriptome count matrix.",
-            model.name,
-            100 * coverage,
-            100 * model.min_coverage,
-        )
-        return DatasetProjection(model, refused(adata, model, settings, coverage), None, members)
+        samples = list(adata.obs_names.astype(str))
+        check = "that var['gene_id'] holds Entrez ids of a whole-transcriptome count matrix"
+        table = refuse(samples, regions_of(adata), model, settings, coverage, check)
+        return DatasetProjection(model, table, None, members)
     table = project_adata(adata, model, settings)
     by_library = None
     if members and libraries is not None:
@@ -287,10 +403,7 @@ def project_dataset(
         if wanted:
             by_library = project_adata(libraries[wanted], model, settings)
             table = with_reference_members(table, by_library, members, model)
-    table["out_of_reference_by"] = [
-        None if call != OUT_OF_REFERENCE else ("region" if _known_false(in_region) else "distance")
-        for call, in_region in zip(table["subtype_call"], table["in_reference_region"], strict=True)
-    ]
+            table["out_of_reference_by"] = out_of_reference_reasons(table)
     return DatasetProjection(model, table, by_library, members)
 
 
@@ -302,21 +415,30 @@ def gene_coverage(adata: Any, model: ReferenceModel) -> float:
     return float(np.mean([g in ids for g in model.genes]))
 
 
-def refused(
-    adata: Any, model: ReferenceModel, settings: SubtypesSettings, coverage: float
+def refuse(
+    samples: list[str],
+    regions: pd.Series | Mapping[str, object] | None,
+    model: ReferenceModel,
+    settings: SubtypesSettings,
+    coverage: float,
+    check: str,
 ) -> pd.DataFrame:
-    """Return the table of a dataset the model cannot project (too few of its genes).
+    """Refuse to project samples with too few of the model's genes: say so, return their rows.
 
     Parameters
     ----------
-    adata
-        The QC'd AnnData.
+    samples
+        The samples.
+    regions
+        Region of each sample, or None.
     model
         The model that would have run.
     settings
         ``subtypes:`` settings (``reference_regions``).
     coverage
         The share of the model's genes present.
+    check
+        What the warning tells the user to check (ends the sentence "Check ...").
 
     Returns
     -------
@@ -325,15 +447,26 @@ def refused(
         every sample ``out_of_reference`` by ``coverage`` (the model refuses to call on so few
         features; the region columns are still filled).
     """
-    samples = list(adata.obs_names.astype(str))
-    regions = regions_of(adata)
+    log.warning(
+        "subtype model '%s': only %.0f %% of its genes are in the input (minimum %.0f %%): "
+        "no sample is projected; every sample is out_of_reference by coverage. Check %s.",
+        model.name,
+        100 * coverage,
+        100 * model.min_coverage,
+        check,
+    )
+    region_of = pd.Series(regions, dtype=object) if regions is not None else None
+    region = [
+        canonical_region(region_of.get(s)) if region_of is not None else None for s in samples
+    ]
     allowed = {canonical_region(r) for r in settings.reference_regions}
-    region = [canonical_region(regions.get(s)) if regions is not None else None for s in samples]
     table = pd.DataFrame(
         np.nan, index=pd.Index(samples, name="sample"), columns=list(PROBABILITY_COLUMNS)
     )
     table["subtype_call"] = OUT_OF_REFERENCE
     table["reference_distance"] = np.nan
+    table["distance_threshold"] = float(model.distance_threshold)
+    table["min_probability"] = float(model.min_probability)
     table["region"] = region
     table["in_reference_region"] = [None if r is None else bool(r in allowed) for r in region]
     table["gene_coverage"] = coverage
@@ -342,6 +475,13 @@ def refused(
     table["reference_sample"] = False
     table["out_of_reference_by"] = "coverage"
     return table
+
+
+def _cell(value: object) -> object:
+    """Return a table cell as a plain Python value: None when missing (None, NaN, NA)."""
+    if value is None or bool(pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _known_false(value: object) -> bool:

@@ -9,7 +9,9 @@ subtypes, so a donor's samples are never forced into one call; the donor view ad
   (``unassigned`` below ``min_probability``); ``out_of_reference`` when none of its samples is
   within the reference (e.g. only cerebellum). Reference samples enter with their stored
   outer-fold probabilities, so the donor view of the reference cohort is a donor view of
-  outer-fold calls, never of in-sample ones;
+  outer-fold calls, never of in-sample ones; the threshold is the one the donor's samples were
+  called with when they share one (a reference donor's samples share one outer fold, whose
+  own ``min_probability`` applies unless the run sets one), else the run's;
 - ``concordant`` when all those samples have the same call, ``discordant`` when they do not,
   ``single`` for one sample (a donor with no sample within the reference is judged on all its
   samples: two ``out_of_reference`` samples are concordant);
@@ -58,7 +60,9 @@ def donor_calls(
     subjects
         Donor of each sample (index: samples of ``table``).
     min_probability
-        The threshold of the call rule (the model's, or ``subtypes.min_probability``).
+        The threshold of the call rule (the model's, or ``subtypes.min_probability``); a donor
+        whose scored samples were all called with one other threshold (``table``'s
+        ``min_probability`` column: reference samples of one outer fold) is called with that.
     classes
         The class of each probability column.
 
@@ -88,7 +92,7 @@ def donor_calls(
                 np.zeros(1),
                 np.ones(1, dtype=bool),
                 classes=classes,
-                min_probability=min_probability,
+                min_probability=_shared_threshold(scored, min_probability),
                 distance_threshold=np.inf,  # each member already passed the distance rule
             )
         # concordance among the samples within the reference; of all samples when none is
@@ -107,6 +111,14 @@ def donor_calls(
             "reference_sample": bool(part["reference_sample"].astype(bool).all()),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _shared_threshold(samples: pd.DataFrame, default: float) -> float:
+    """Return the ``min_probability`` all ``samples`` were called with, else ``default``."""
+    if "min_probability" not in samples:
+        return default
+    values = samples["min_probability"].astype(float).unique()
+    return float(values[0]) if len(values) == 1 else default
 
 
 def call_shares(samples: pd.DataFrame, donors: pd.DataFrame) -> pd.DataFrame:

@@ -22,9 +22,15 @@ reported per sample table; below the model's ``min_coverage`` (50 %) the project
 
 Reference samples: a sample whose features equal a row of the model's reference (a training
 sample of GSE124439, recognised by content, not by name) gets ``reference_sample = True`` and the
-probabilities, distance and call it received in the outer folds of the validation (stored in
-``reference_calls.tsv``), never an in-sample call; without stored calls its values are missing
-and its call ``unassigned``.
+probabilities and distance it received in the outer fold of the validation that never saw its
+donor (stored in ``reference_calls.tsv``), never in-sample ones. Its call is made by the same
+rule as every other sample's, on those stored values: with the run's ``reference_regions``,
+with ``min_probability`` from the run when it sets one, else the one its outer fold chose in its
+inner cross-validation, and with its outer fold's ``distance_threshold`` (both read from
+``cv_predictions.tsv``; the model's when not stored). At the default settings this reproduces
+the stored outer-fold call exactly; a narrower region list or a stricter ``min_probability``
+applies to reference samples as to the others (logged). Without stored values its probabilities
+and distance are missing and its call ``unassigned`` (``out_of_reference`` outside the regions).
 
 Every feature depends on the sample alone (:mod:`.features`), so scoring any subset of samples
 gives the same values and calls. These are molecular subtypes associated with resistance
@@ -33,6 +39,7 @@ biology, not a prediction of any patient's drug response.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,11 +59,15 @@ from alsig.stages.subtypes.reference_model import (
     load_shipped,
 )
 
+log = logging.getLogger(__name__)
+
 #: columns of :func:`project` (besides the sample index)
 COLUMNS = (
     *PROBABILITY_COLUMNS,
     "subtype_call",
     "reference_distance",
+    "distance_threshold",
+    "min_probability",
     "region",
     "in_reference_region",
     "gene_coverage",
@@ -66,6 +77,8 @@ COLUMNS = (
 )
 #: RMS feature difference below which a sample is taken to be a reference (training) sample
 SAME_SAMPLE_RMS = 1e-4
+#: reference samples named in a log message at most
+NAMED_AT_MOST = 10
 
 
 def canonical_region(text: object) -> str | None:
@@ -278,8 +291,8 @@ def call_rule(
     in_region: np.ndarray,
     *,
     classes: Sequence[str],
-    min_probability: float,
-    distance_threshold: float,
+    min_probability: float | np.ndarray,
+    distance_threshold: float | np.ndarray,
 ) -> np.ndarray:
     """Call each sample: out_of_reference, unassigned or the most probable class.
 
@@ -294,18 +307,23 @@ def call_rule(
     classes
         The class of each probability column.
     min_probability
-        Below this top probability a sample is unassigned.
+        Below this top probability a sample is unassigned (one value, or one per sample).
     distance_threshold
-        Beyond this distance (or outside the regions) a sample is out of reference.
+        Beyond this distance (or outside the regions) a sample is out of reference (one value,
+        or one per sample).
 
     Returns
     -------
     numpy.ndarray
-        ``subtype_call`` per sample (object array).
+        ``subtype_call`` per sample (object array). A sample without probabilities (a reference
+        sample without stored values) is unassigned unless out of reference.
     """
-    best = probabilities.argmax(axis=1)
+    probabilities = np.asarray(probabilities, dtype=float)
+    missing = np.isnan(probabilities).any(axis=1)
+    best = np.where(missing[:, None], 0.0, probabilities).argmax(axis=1)
     calls = np.asarray(classes, dtype=object)[best]
-    calls = np.where(probabilities.max(axis=1) < min_probability, UNASSIGNED, calls)
+    too_low = missing | (np.where(missing, 0.0, probabilities.max(axis=1)) < min_probability)
+    calls = np.where(too_low, UNASSIGNED, calls)
     outside = ~np.asarray(in_region, dtype=bool) | (np.asarray(distance) > distance_threshold)
     return np.where(outside, OUT_OF_REFERENCE, calls).astype(object)
 
@@ -318,6 +336,7 @@ def project(
     libraries: np.ndarray | None = None,
     regions: pd.Series | Mapping[str, object] | None = None,
     reference_regions: Sequence[str] | None = None,
+    min_probability: float | None = None,
 ) -> pd.DataFrame:
     """Project samples onto a reference model: probabilities, distance and call of each.
 
@@ -337,11 +356,15 @@ def project(
         unknown region is judged by its distance only.
     reference_regions
         Regions the calls are made for (default: the model's, frontal and motor cortex).
+    min_probability
+        The run's ``subtypes.min_probability``: the threshold of every call, reference samples'
+        included. None: the model's for new samples, the outer fold's for reference samples.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by sample, columns :data:`COLUMNS`.
+        Indexed by sample, columns :data:`COLUMNS` (``min_probability`` and
+        ``distance_threshold``: the thresholds each row's call was made with).
 
     Raises
     ------
@@ -358,26 +381,31 @@ def project(
     region = [canonical_region(region_of.get(s)) for s in samples]
     allowed = {canonical_region(r) for r in (reference_regions or model.reference_regions)}
     in_region = np.array([r is None or r in allowed for r in region])
-    calls = call_rule(
-        probabilities,
-        distance,
-        in_region,
-        classes=model.classes,
-        min_probability=model.min_probability,
-        distance_threshold=model.distance_threshold,
-    )
     table = pd.DataFrame(
         probabilities, index=pd.Index(samples, name="sample"), columns=list(PROBABILITY_COLUMNS)
     )
-    table["subtype_call"] = calls
     table["reference_distance"] = distance
+    table["distance_threshold"] = float(model.distance_threshold)
+    table["min_probability"] = float(
+        model.min_probability if min_probability is None else min_probability
+    )
+    table["reference_sample"] = False
+    stored_calls = _with_stored_outer_fold_values(table, model, block, min_probability)
+    table["subtype_call"] = call_rule(
+        table[list(PROBABILITY_COLUMNS)].to_numpy(dtype=float),
+        table["reference_distance"].to_numpy(dtype=float),
+        in_region,
+        classes=model.classes,
+        min_probability=table["min_probability"].to_numpy(dtype=float),
+        distance_threshold=table["distance_threshold"].to_numpy(dtype=float),
+    )
     table["region"] = region
     table["in_reference_region"] = [None if r is None else bool(r in allowed) for r in region]
     table["gene_coverage"] = block.gene_coverage
     table["te_coverage"] = np.nan if block.te_coverage is None else block.te_coverage
     table["subtype_model"] = model.name
-    table["reference_sample"] = False
-    return _with_reference_calls(table, model, block)
+    _log_reference_calls(table, model, stored_calls, in_region, min_probability)
+    return table[list(COLUMNS)]
 
 
 def reference_rows(model: ReferenceModel, block: FeatureBlock) -> np.ndarray:
@@ -411,24 +439,121 @@ def reference_rows(model: ReferenceModel, block: FeatureBlock) -> np.ndarray:
     return nearest
 
 
-def _with_reference_calls(
-    table: pd.DataFrame, model: ReferenceModel, block: FeatureBlock
-) -> pd.DataFrame:
+def _with_stored_outer_fold_values(
+    table: pd.DataFrame,
+    model: ReferenceModel,
+    block: FeatureBlock,
+    min_probability: float | None,
+) -> pd.Series:
+    """Give the reference samples of ``table`` their stored outer-fold values, in place.
+
+    Parameters
+    ----------
+    table
+        The projection before its calls: probabilities, ``reference_distance``,
+        ``distance_threshold``, ``min_probability``, ``reference_sample``.
+    model
+        The model (its ``reference_calls``, with the outer folds' thresholds when stored).
+    block
+        The samples' standardised features (the reference samples are recognised by them).
+    min_probability
+        The run's ``subtypes.min_probability``, or None (then the outer fold's threshold).
+
+    Returns
+    -------
+    pandas.Series
+        The stored outer-fold call of each reference sample (indexed by sample; empty when
+        there is none, missing when no calls are stored).
+    """
     rows = reference_rows(model, block)
     matched = rows >= 0
     if not matched.any():
-        return table
+        return pd.Series(dtype=object)
     table.loc[matched, "reference_sample"] = True
-    values = [*PROBABILITY_COLUMNS, "reference_distance", "subtype_call"]
+    values = [*PROBABILITY_COLUMNS, "reference_distance"]
     if model.reference_calls is None or not model.reference_samples:
-        table.loc[matched, values[:-1]] = np.nan
-        table.loc[matched, "subtype_call"] = UNASSIGNED
-        return table
+        table.loc[matched, values] = np.nan
+        return pd.Series(None, index=table.index[matched], dtype=object)
     names = [model.reference_samples[i] for i in rows[matched]]
-    stored = model.reference_calls.loc[names, values]
+    stored = model.reference_calls.loc[names]
     for column in values:
-        table.loc[matched, column] = stored[column].to_numpy()
-    return table
+        table.loc[matched, column] = stored[column].to_numpy(dtype=float)
+    # the thresholds the outer fold's own call was made with, when the model folder stores them
+    if "distance_threshold" in stored:
+        table.loc[matched, "distance_threshold"] = stored["distance_threshold"].to_numpy(float)
+    if min_probability is None and "min_probability" in stored:
+        table.loc[matched, "min_probability"] = stored["min_probability"].to_numpy(float)
+    return pd.Series(stored["subtype_call"].to_numpy(), index=table.index[matched], dtype=object)
+
+
+def _log_reference_calls(
+    table: pd.DataFrame,
+    model: ReferenceModel,
+    stored: pd.Series,
+    in_region: np.ndarray,
+    min_probability: float | None,
+) -> None:
+    """Say how many reference samples carry outer-fold values; warn where settings moved a call.
+
+    Parameters
+    ----------
+    table
+        The projection, calls made.
+    model
+        The model that ran.
+    stored
+        The stored outer-fold call of each reference sample (:func:`_with_stored_outer_fold_values`).
+    in_region
+        Per row of ``table``, whether the region rule lets it be called.
+    min_probability
+        The run's ``subtypes.min_probability``, or None.
+    """
+    if stored.empty:
+        return
+    if stored.isna().all():
+        log.warning(
+            "subtype model '%s': %d sample(s) are its reference (training) samples but the model "
+            "folder stores no outer-fold calls (%s): no probabilities, call unassigned",
+            model.name,
+            len(stored),
+            "reference_calls.tsv",
+        )
+        return
+    log.info(
+        "subtype model '%s': %d reference (training) sample(s) recognised by their counts carry "
+        "their outer-fold probabilities and distance (never an in-sample call); their call is "
+        "made by the same rule",
+        model.name,
+        len(stored),
+    )
+    now = table.loc[stored.index, "subtype_call"]
+    changed = now[now.to_numpy() != stored.to_numpy()]
+    if changed.empty:
+        return
+    outside = ~pd.Series(in_region, index=table.index).loc[changed.index].to_numpy()
+    # the stored values are kept, so only the region list and the thresholds can move a call
+    by_setting = {
+        "subtypes.reference_regions": changed[outside],
+        (
+            "subtypes.min_probability"
+            if min_probability is not None
+            else "the model's thresholds (the outer fold's are not stored)"
+        ): changed[~outside],
+    }
+    for setting, moved in by_setting.items():
+        if moved.empty:
+            continue
+        named = [f"{s}: {stored[s]} -> {moved[s]}" for s in moved.index[:NAMED_AT_MOST]]
+        log.warning(
+            "subtype model '%s': %s changed the call of %d of the %d reference samples from "
+            "their stored outer-fold call (%s%s)",
+            model.name,
+            setting,
+            len(moved),
+            len(stored),
+            "; ".join(named),
+            "; ..." if len(moved) > NAMED_AT_MOST else "",
+        )
 
 
 def choose_model(

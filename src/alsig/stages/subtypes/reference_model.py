@@ -15,6 +15,10 @@ A model ``<name>`` is two files in ``resources/subtypes/``:
 - ``reference_calls.tsv`` (one per folder, all models): the outer-fold probabilities, distance
   and call of every reference sample (from a model that never saw its donor). A sample that
   *is* a reference sample gets these, never an in-sample call (:func:`.projection.project`).
+- ``cv_predictions.tsv`` (one per folder): every outer-fold prediction of the validation, with
+  the thresholds each outer fold chose. The ``min_probability`` and ``distance_threshold`` of
+  the fold each stored call comes from (nested repeat 0) are read from it, so the call rule can
+  be re-applied to a reference sample's stored values exactly as the fold applied it.
 
 Floats are rounded to :data:`DIGITS` significant digits before use and before writing, so a model
 behaves the same in memory, after a round trip and after a rebuild on the same software stack.
@@ -53,6 +57,12 @@ DEFAULT_REFERENCE_REGIONS = ("frontal cortex", "motor cortex")
 DEFAULT_MIN_COVERAGE = 0.5
 #: outer-fold calls of the reference samples, beside the model files (all models of a folder)
 REFERENCE_CALLS = "reference_calls.tsv"
+#: every outer-fold prediction of the validation, with each fold's thresholds
+CV_PREDICTIONS = "cv_predictions.tsv"
+#: the thresholds of the outer fold a reference sample's stored call was made in
+FOLD_THRESHOLDS = ("min_probability", "distance_threshold")
+#: the validation scheme and repeat the stored calls come from (scripts/build_subtype_model.py)
+STORED_CALLS_SCHEME, STORED_CALLS_REPEAT = "nested", 0
 _HEADER_KEYS = (
     "format",
     "format_version",
@@ -382,7 +392,12 @@ def save_reference_calls(table: pd.DataFrame, directory: str | Path) -> Path:
 
 
 def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | None:
-    """Read the stored outer-fold calls of the model's reference samples (None without file)."""
+    """Read the stored outer-fold calls of the model's reference samples (None without file).
+
+    The table gains the outer fold's ``min_probability`` and ``distance_threshold`` per sample
+    (:func:`_fold_thresholds`) when the folder's ``cv_predictions.tsv`` has them; without it those
+    columns are absent and the projection uses the model's thresholds.
+    """
     if not path.is_file():
         return None
     try:
@@ -403,7 +418,66 @@ def _read_reference_calls(path: Path, model: ReferenceModel) -> pd.DataFrame | N
             f"{len(model.reference_samples)} reference samples once (found {len(table)} rows); "
             "rebuild the model so the files come from the same build."
         )
-    return table.loc[list(model.reference_samples)]
+    table = table.loc[list(model.reference_samples)]
+    if not set(FOLD_THRESHOLDS) <= set(table.columns):
+        folds = _fold_thresholds(path.with_name(CV_PREDICTIONS), model, table)
+        if folds is not None:
+            table = table.join(folds)
+    return table
+
+
+def _fold_thresholds(path: Path, model: ReferenceModel, calls: pd.DataFrame) -> pd.DataFrame | None:
+    """Return each reference sample's outer-fold thresholds from ``cv_predictions.tsv``.
+
+    Parameters
+    ----------
+    path
+        ``cv_predictions.tsv`` beside the model.
+    model
+        The model whose reference samples are looked up.
+    calls
+        Its stored calls (indexed by sample; ``outer_fold`` when the table has it).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Indexed by sample: :data:`FOLD_THRESHOLDS`; None without the file or its columns.
+
+    Raises
+    ------
+    AlsigError
+        The file lists a reference sample not exactly once, or in another fold than its call.
+    """
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"sample": str, "subtype_model": str})
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AlsigError(f"file '{path}': not a readable prediction table ({exc}).") from None
+    needed = {"subtype_model", "scheme", "repeat", "fold", "sample", *FOLD_THRESHOLDS}
+    if not needed <= set(table.columns):
+        return None
+    table = table[
+        (table["subtype_model"] == model.name)
+        & (table["scheme"] == STORED_CALLS_SCHEME)
+        & (table["repeat"] == STORED_CALLS_REPEAT)
+    ].set_index("sample")
+    samples = list(calls.index)
+    if table.index.has_duplicates or not set(samples) <= set(table.index):
+        raise AlsigError(
+            f"file '{path}': the {STORED_CALLS_SCHEME} repeat {STORED_CALLS_REPEAT} predictions "
+            f"of model '{model.name}' must list each of its {len(samples)} reference samples "
+            "once; rebuild the model so the files come from the same build."
+        )
+    table = table.loc[samples]
+    # folds are numbers in the nested scheme, batch names in the other: compared as text
+    folds = table["fold"].astype(str).to_numpy()
+    if "outer_fold" in calls and (folds != calls["outer_fold"].astype(str).to_numpy()).any():
+        raise AlsigError(
+            f"file '{path}': the outer folds of model '{model.name}' differ from those of "
+            f"'{REFERENCE_CALLS}'; rebuild the model so the files come from the same build."
+        )
+    return table[list(FOLD_THRESHOLDS)].astype(float)
 
 
 def _read_reference(path: Path, model: ReferenceModel) -> np.ndarray:

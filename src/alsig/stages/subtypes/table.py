@@ -19,7 +19,7 @@ from alsig.cellmix import expression_frame
 from alsig.keys import CONDITION, VST, sample_subjects
 from alsig.settings import SubtypesSettings
 from alsig.signatures import Signature, signatures_of_run
-from alsig.stages.subtypes.calls import DatasetProjection, project_dataset
+from alsig.stages.subtypes.calls import DatasetProjection, project_dataset, projection_columns
 from alsig.stages.subtypes.donors import call_shares, donor_calls
 from alsig.stages.subtypes.reference_model import (
     OUT_OF_REFERENCE,
@@ -229,7 +229,6 @@ def _sample_frame(
 ) -> pl.DataFrame:
     table = projection.samples
     samples = list(table.index)
-    model = projection.model
     donor = donors.set_index("subject")
     subject = [subjects[s] for s in samples]
     columns = {
@@ -237,20 +236,7 @@ def _sample_frame(
         "sample": samples,
         "subject": subject,
         "condition": [conditions.get(s) for s in samples],
-        "region": [None if pd.isna(r) else str(r) for r in table["region"]],
-        "subtype_call": table["subtype_call"].astype(str).tolist(),
-        **{c: _floats(table[c]) for c in PROBABILITY_COLUMNS},
-        "reference_distance": _floats(table["reference_distance"]),
-        "distance_threshold": [float(model.distance_threshold)] * len(samples),
-        "out_of_reference_by": table["out_of_reference_by"].tolist(),
-        "in_reference_region": [
-            None if pd.isna(v) else bool(v) for v in table["in_reference_region"]
-        ],
-        "min_probability": [float(model.min_probability)] * len(samples),
-        "subtype_model": [model.name] * len(samples),
-        "reference_sample": table["reference_sample"].astype(bool).tolist(),
-        "gene_coverage": table["gene_coverage"].astype(float).tolist(),
-        "te_coverage": _floats(table["te_coverage"]),
+        **projection_columns(table),
         "donor_call": [donor.at[s, "donor_call"] for s in subject],
         "donor_concordance": [donor.at[s, "donor_concordance"] for s in subject],
         "ox_score": _floats(states.scores["ox"]),
