@@ -4,7 +4,8 @@ Reads a workdir where the subtype targets of ``config/examples/shared_cohorts.ya
 ``subtypes.discovery: true``; ``alsig.planning.subtype_targets`` lists them) and writes the
 section "Workflow run" of ``bench/results/subtypes.md`` between its markers (the rest of the file
 is ``bench/subtype_reference.py``'s). Nothing here tunes anything: the model files are frozen
-(commit 5cba4ac) and the stage's settings are the defaults.
+(the commit that last changed them is named in the section, :func:`model_commit`) and the stage's
+settings are the defaults.
 
 With ``--published-de`` it also fits, for GSE124439 only, the DE of each *published* subtype
 (Tam et al. 2019 Table S1A, ``../shared/data``) against the controls with the stage's own DE
@@ -48,7 +49,39 @@ END = "<!-- end of workflow run -->"
 DATASETS = ("GSE124439", "GSE122649", "GSE67196")
 CALLS = (*CLASSES, "unassigned", "out_of_reference")
 SHARED = Path(os.environ.get("ALSIG_SHARED_DATA", ROOT.parent / "shared" / "data"))
-MODEL_COMMIT = "5cba4ac90c254521e522c0065c7f5118ebf89dd5"
+#: the shipped model file whose last change is the models' freeze commit
+MODEL_FILE = "resources/subtypes/genes_te.json"
+
+
+def model_commit() -> str:
+    """Return the short hash of the last commit that changed the shipped models (their freeze).
+
+    Read from git (``git log -1 -- resources/subtypes/genes_te.json``), so a regenerated section
+    names the models it ran, not those of an earlier version.
+
+    Returns
+    -------
+    str
+        The short commit hash.
+
+    Raises
+    ------
+    SystemExit
+        Not a git checkout, or the model file was never committed (the freeze must be named).
+    """
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", MODEL_FILE],
+        capture_output=True,
+        text=True,
+    )
+    commit = found.stdout.strip()
+    if found.returncode != 0 or not commit:
+        why = found.stderr.strip() or "never committed"
+        raise SystemExit(
+            f"bench/subtypes.py: no commit changed {MODEL_FILE} in {ROOT} ({why}); run it in a "
+            "git checkout with the models committed."
+        )
+    return commit
 
 
 def _read(results: Path, dataset: str, name: str) -> pl.DataFrame:
@@ -422,7 +455,7 @@ def section(workdir: Path, with_published: bool) -> list[str]:
         "`config/examples/shared_cohorts.yaml` with default `subtypes:` settings plus "
         "`discovery: true` (GSE122649 collapsed by donor as that config says; GSE124439 and "
         "GSE67196 per library). Frozen: the model files are those of commit "
-        f"`{MODEL_COMMIT[:7]}`; nothing was tuned on these calls. Molecular subtypes associated "
+        f"`{model_commit()}`; nothing was tuned on these calls. Molecular subtypes associated "
         "with resistance biology, not a prediction of any patient's drug response.",
         "",
         "### Calls, distances and coverage (every sample; controls are scored as every sample is)",

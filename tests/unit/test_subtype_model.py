@@ -49,6 +49,7 @@ from alsig.subtype_model.training import (
     select_and_fit,
 )
 from alsig.toy import toy_cohort
+from tests.conftest import REPO
 
 FAST = TrainingSettings(
     gene_grid=(20, 60), c_grid=(0.01, 0.1), inner_folds=3, inner_repeats=1, min_log2cpm=1.0
@@ -410,6 +411,13 @@ def test_shipped_models_carry_outer_fold_calls_for_every_reference_sample():
         assert report["nested"]["repeats"] >= 5 and "batch_held_out" in report
         assert model.uses_te == (name == GENES_TE_MODEL)
         assert all(symbol for _, _, symbol in model.features if _ == "gene")
+
+
+def test_the_report_caption_states_the_shipped_models_outer_fold_accuracy():
+    caption = (REPO / "workflow/report/subtypes_table.rst").read_text()
+    for name in (GENES_TE_MODEL, GENES_MODEL):
+        ba = load_shipped(name).cv_report["nested"]["metrics"]["ba"]["estimate"]
+        assert f"{ba:.2f} for ``{name}``" in caption
 
 
 def test_gse67196_cerebellum_is_out_of_reference(shared_data):
