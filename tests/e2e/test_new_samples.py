@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import alsig
 from alsig.cli import main
@@ -71,8 +72,10 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
     assert set(placed["n_controls"]) == {6} and placed["control_percentile"].max() <= 100
     assert set(placed["n_reference_genes_missing"]) == {0}
     # the frozen genes-only subtype model (8,000 genes) finds 40 % of them among the demo's 6,000
-    # genes: under its 50 % no call is made; the columns are there, null, and a warning says why
-    assert placed["subtype_call"].null_count() == placed.height
+    # genes: under its 50 % nothing is projected; as in the stage, out_of_reference by coverage,
+    # no probabilities, and a warning says why
+    assert set(placed["subtype_call"]) == {"out_of_reference"}
+    assert set(placed["out_of_reference_by"]) == {"coverage"}
     assert placed["p_ox"].null_count() == placed.height
     assert "only 40 % of its genes are in the input (minimum 50 %)" in caplog.text
     assert f"{out}: 2 sample(s)" in capsys.readouterr().err
@@ -85,38 +88,30 @@ def test_a_dataset_sample_rescored_as_new_gets_its_own_scores(demo_run, tmp_path
 
 def test_with_te_counts_the_call_is_the_workflow_s_genes_te_projection(demo_run, tmp_path, capsys):
     """``--te-counts``: the demo's 38 libraries as new samples get the genes + TE model (which
-    covers the demo's gene subset, where the genes-only model does not), with the probabilities,
-    distances and calls the subtype stage's projection gives ingest's AnnData of the same
-    libraries; a TE table that lacks a sample is refused, naming it."""
+    covers the demo's gene subset, where the genes-only model does not), with every subtype
+    column (names, values, calls) the subtype stage's projection gives ingest's AnnData of the
+    same libraries; a TE table that lacks a sample is refused, naming it."""
     from alsig.settings import complete
-    from alsig.stages.subtypes.calls import project_adata
+    from alsig.stages.subtypes.calls import project_adata, projection_columns
     from alsig.stages.subtypes.reference_model import GENES_TE_MODEL, load_shipped
 
     demo = REPO / "resources" / "demo"
     out = tmp_path / "placed.parquet"
     te_file = demo / "GSE122649_demo_te_counts.tsv.gz"
     counts_file = demo / "GSE122649_demo_counts.tsv.gz"
-    assert score(demo_run, counts_file, out, "--te-counts", str(te_file)) == 0
-    calls = (
-        pl.read_parquet(out)
-        .select("sample", *SUBTYPE_COLUMNS)
-        .unique()
-        .sort("sample")
-        .to_pandas()
-        .set_index("sample")
-    )
-    assert len(calls) == 38 and set(calls["subtype_model"]) == {"genes_te"}
+    # the demo's libraries are all motor cortex, as the stage reads from the sample sheet
+    extra = ("--te-counts", str(te_file), "--region", "motor cortex")
+    assert score(demo_run, counts_file, out, *extra) == 0
+    calls = pl.read_parquet(out).select("sample", *SUBTYPE_COLUMNS).unique().sort("sample")
+    assert calls.height == 38 and set(calls["subtype_model"]) == {"genes_te"}
     libraries = ad.read_h5ad(demo_run / "results/demo/counts.h5ad")  # ingest's, uncollapsed
     stage = project_adata(libraries, load_shipped(GENES_TE_MODEL), complete("subtypes"))
-    stage = stage.loc[calls.index]
-    for column in ("p_ox", "p_glia", "p_te"):
-        np.testing.assert_allclose(calls[column], stage[column], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(
-        calls["subtype_reference_distance"], stage["reference_distance"], rtol=0, atol=1e-12
-    )
+    stage = stage.loc[calls["sample"].to_list()]
+    expected = pl.DataFrame({"sample": list(stage.index), **projection_columns(stage)})
+    assert calls.columns == expected.columns
     # out_of_reference by distance, as the workflow's demo donors: a 6,000-gene subset ranks
     # the model's genes among other genes than whole-transcriptome counts do
-    assert list(calls["subtype_call"]) == list(stage["subtype_call"])
+    assert_frame_equal(calls, expected, check_exact=False, rel_tol=0, abs_tol=1e-12)
     capsys.readouterr()
     te = pd.read_csv(te_file, sep="\t", index_col=0)
     te.drop(columns=te.columns[0]).to_csv(tmp_path / "te.tsv", sep="\t")
@@ -144,12 +139,12 @@ def test_whole_transcriptome_libraries_get_a_subtype_call(demo_run, tmp_path, sh
             "p_glia",
             "p_te",
             "subtype_model",
-            "subtype_gene_coverage",
+            "gene_coverage",
         )
         .unique()
     )
     assert calls.height == 2 and calls["subtype_call"].null_count() == 0
-    assert set(calls["subtype_model"]) == {"genes"} and calls["subtype_gene_coverage"].min() > 0.95
+    assert set(calls["subtype_model"]) == {"genes"} and calls["gene_coverage"].min() > 0.95
     total = calls["p_ox"] + calls["p_glia"] + calls["p_te"]
     np.testing.assert_allclose(total.to_numpy(), 1.0, atol=1e-9)
     te = pd.read_csv(
@@ -159,7 +154,7 @@ def test_whole_transcriptome_libraries_get_a_subtype_call(demo_run, tmp_path, sh
     assert score(demo_run, tmp_path / "new.tsv", out, "--te-counts", str(tmp_path / "te.tsv")) == 0
     with_te = pl.read_parquet(out).select("sample", *SUBTYPE_COLUMNS).unique()
     assert set(with_te["subtype_model"]) == {"genes_te"}
-    assert with_te["subtype_gene_coverage"].min() > 0.95
+    assert with_te["gene_coverage"].min() > 0.95
     # donor JR9's two libraries: ALS-Ox, the call the workflow gives the donor (its summed
     # libraries) in the shared-cohorts run
     assert set(with_te["subtype_call"]) == {"ALS-Ox"}

@@ -22,6 +22,7 @@ from sklearn.metrics import adjusted_rand_score
 from alsig import planning
 from alsig.cellmix import marker_lists
 from alsig.errors import AlsigError
+from alsig.newsamples.subtypes import subtype_columns
 from alsig.settings import RunSettings, complete
 from alsig.signatures import signatures_of_run
 from alsig.signatures.library import TE_TABLE
@@ -29,7 +30,7 @@ from alsig.signatures.readers import DEFAULT_TABLE, read_signatures
 from alsig.stages.ingest.te_counts import attach_te_counts, read_te_counts
 from alsig.stages.qc.replicates import collapse_replicates
 from alsig.stages.subtypes import subtype_table
-from alsig.stages.subtypes.calls import project_dataset
+from alsig.stages.subtypes.calls import PROJECTION_COLUMNS, project_dataset, projection_columns
 from alsig.stages.subtypes.carry import (
     SUBTYPES,
     subtype_axis_tests,
@@ -619,6 +620,41 @@ def test_reference_samples_follow_the_runs_min_probability(toy_reference, caplog
     donors = result.donors.to_pandas().set_index("subject")
     called = donors[donors["donor_call"].isin(CLASSES)]
     assert (called[list(PROBABILITY_COLUMNS)].max(axis=1) >= 0.9).all()
+
+
+def test_alsig_score_gives_new_samples_the_stages_subtype_columns(toy_reference):
+    """``alsig score``'s subtype columns are the stage's, by the stage's code: frontal samples of
+    training donors (reference samples: outer-fold values) and of new donors score the same
+    through both; with too few model genes both say out_of_reference by coverage."""
+    _, models, _ = reference_libraries_with_fold_calls(toy_reference)
+    adata = toy_cohort_with_controls()
+    donors = [f"D{i:03d}" for i in range(N_TRAINING_DONORS - 4, N_TRAINING_DONORS + 6)]
+    keep = adata.obs["subject"].isin(donors) & (adata.obs["region"] == "Frontal Cortex")
+    adata = adata[keep.to_numpy()].copy()
+    settings = complete("subtypes", {"model": "genes"})
+    stage = project_dataset(adata, settings, models=models).samples
+    assert stage["reference_sample"].sum() == 4 and (~stage["reference_sample"]).sum() == 6
+    counts = pd.DataFrame(
+        np.asarray(adata.X), index=adata.obs_names, columns=adata.var["symbol"].astype(str)
+    )
+    gene_ids = dict(
+        zip(adata.var["symbol"].astype(str), adata.var["gene_id"].astype(str), strict=True)
+    )
+    new = subtype_columns(counts, gene_ids, "Frontal Cortex", None, models=models)
+    expected = pl.DataFrame({"sample": list(stage.index), **projection_columns(stage)})
+    assert new.columns == ["sample", *PROJECTION_COLUMNS]
+    assert_frame_equal(new, expected)
+    # too few of the model's genes: out_of_reference by coverage in both, not a null call
+    _, model = toy_reference
+    dropped = set(model.genes[: int(0.6 * len(model.genes))])
+    few = [g not in dropped for g in adata.var["gene_id"].astype(str)]
+    stage = project_dataset(adata[:, few].copy(), settings, models=models).samples
+    new = subtype_columns(counts.loc[:, few], gene_ids, "Frontal Cortex", None, models=models)
+    assert set(new["subtype_call"]) == {"out_of_reference"}
+    assert set(new["out_of_reference_by"]) == {"coverage"} and new["p_ox"].null_count() == 10
+    assert_frame_equal(
+        new, pl.DataFrame({"sample": list(stage.index), **projection_columns(stage)})
+    )
 
 
 def test_gse67196_cerebellum_is_out_of_reference_by_region_in_the_stage(shared_data):

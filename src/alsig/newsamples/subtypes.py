@@ -1,12 +1,16 @@
-"""New samples' subtype columns: the frozen reference model of the subtype stage, applied as is.
+"""New samples' subtype columns: the subtype stage's projection, applied as is.
 
-The model (:mod:`alsig.stages.subtypes.projection`, trained on GSE124439's labelled ALS samples
-and never retrained here) scores each sample from its own counts, so a new sample gets the same
-probabilities and call it would get inside any cohort. The model is chosen as the workflow
-chooses it (:func:`~alsig.stages.subtypes.projection.choose_model`): genes + TE subfamilies when
-TEcount counts of the samples are given (``alsig score --te-counts``), else the genes-only model.
-These are molecular subtypes associated with resistance biology, not a prediction of a patient's
-response.
+The frozen model (:mod:`alsig.stages.subtypes.projection`, trained on GSE124439's labelled ALS
+samples and never retrained here) scores each sample from its own counts, so a new sample gets
+the same probabilities and call it would get inside any cohort. The columns are the stage's
+(:data:`~alsig.stages.subtypes.calls.PROJECTION_COLUMNS`, same names and meaning), made by the
+stage's own code (:func:`~alsig.stages.subtypes.calls.project_counts`) at the default
+``subtypes`` settings: the model chosen as the workflow chooses it (genes + TE subfamilies when
+TEcount counts of the samples are given, ``alsig score --te-counts``, else the genes-only model),
+``out_of_reference`` by coverage below half of the model's genes (with a warning), by region, or
+by distance. A new sample whose counts are a reference library's own is recognised as the stage
+recognises it (``reference_sample`` true, its outer-fold values). These are molecular subtypes
+associated with resistance biology, not a prediction of a patient's response.
 """
 
 from __future__ import annotations
@@ -17,21 +21,21 @@ from collections.abc import Mapping
 import pandas as pd
 import polars as pl
 
-from alsig.errors import AlsigError
-from alsig.stages.subtypes.projection import canonical_region, choose_model, project
+from alsig.settings import complete
+from alsig.stages.subtypes.calls import (
+    dataset_model,
+    project_counts,
+    projection_columns,
+    projection_dtypes,
+)
+from alsig.stages.subtypes.projection import canonical_region
+from alsig.stages.subtypes.reference_model import ReferenceModel
 
 log = logging.getLogger(__name__)
 
-#: The subtype columns of ``alsig score``'s table (one value per sample), and their dtypes.
-SUBTYPE_COLUMNS: dict[str, pl.DataType] = {
-    "p_ox": pl.Float64(),
-    "p_glia": pl.Float64(),
-    "p_te": pl.Float64(),
-    "subtype_call": pl.String(),
-    "subtype_reference_distance": pl.Float64(),
-    "subtype_model": pl.String(),
-    "subtype_gene_coverage": pl.Float64(),
-}
+#: The subtype columns of ``alsig score``'s table (one value per sample), and their dtypes: the
+#: subtype stage's projection columns (schema ``subtypes``), same names.
+SUBTYPE_COLUMNS: dict[str, pl.DataType] = projection_dtypes()
 
 
 def entrez_columns(counts: pd.DataFrame, gene_ids: Mapping[str, str | None]) -> pd.DataFrame:
@@ -78,6 +82,7 @@ def subtype_columns(
     gene_ids: Mapping[str, str | None],
     region: str | None,
     te_counts: pd.DataFrame | None,
+    models: Mapping[str, ReferenceModel] | None = None,
 ) -> pl.DataFrame:
     """Project new samples onto the shipped subtype model.
 
@@ -94,41 +99,31 @@ def subtype_columns(
         With them the genes + TE model runs (where it covers them), as in the workflow; the TE
         log2 CPM are over each sample's gene-assigned reads (the row sums of ``counts``, as
         QC's ``total_counts``).
+    models
+        ``{name: model}`` to choose from (default: the shipped models).
 
     Returns
     -------
     polars.DataFrame
-        ``sample`` and :data:`SUBTYPE_COLUMNS`; the values are null (and a warning says why)
-        when too few of the model's genes are in the counts.
+        ``sample`` and :data:`SUBTYPE_COLUMNS`. When too few of the model's genes are in the
+        counts, every sample is ``out_of_reference`` by ``coverage`` without probabilities
+        (and a warning says so), as in the stage.
     """
     samples = [str(s) for s in counts.index]
-    model = choose_model(te_counts)
-    try:
-        projected = project(
-            model,
-            entrez_columns(counts, gene_ids),
-            te_counts=te_counts,
-            libraries=counts.sum(axis=1).to_numpy(dtype=float),
-            regions={s: region for s in samples},
-        )
-    except AlsigError as exc:
-        log.warning("no subtype call for the new samples: %s", exc)
-        return pl.DataFrame(
-            {"sample": samples, **{c: [None] * len(samples) for c in SUBTYPE_COLUMNS}},
-            schema={"sample": pl.String(), **SUBTYPE_COLUMNS},
-        )
-    projected = projected.reindex(samples)
+    settings = complete("subtypes")
+    model = dataset_model(te_counts, settings, models)
+    projected = project_counts(
+        model,
+        entrez_columns(counts, gene_ids),
+        settings,
+        te_counts=te_counts,
+        libraries=counts.sum(axis=1).to_numpy(dtype=float),
+        regions={s: region for s in samples},
+        check="that the counts are a human whole-transcriptome count matrix (gene symbols or ids "
+        "that map to Entrez ids)",
+    )
+    projected.index = projected.index.astype(str)
     return pl.DataFrame(
-        {
-            "sample": samples,
-            "p_ox": projected["p_ox"].astype(float).tolist(),
-            "p_glia": projected["p_glia"].astype(float).tolist(),
-            "p_te": projected["p_te"].astype(float).tolist(),
-            "subtype_call": projected["subtype_call"].astype(str).tolist(),
-            "subtype_reference_distance": projected["reference_distance"].astype(float).tolist(),
-            "subtype_model": projected["subtype_model"].astype(str).tolist(),
-            "subtype_gene_coverage": projected["gene_coverage"].astype(float).tolist(),
-        },
+        {"sample": samples, **projection_columns(projected.reindex(samples))},
         schema={"sample": pl.String(), **SUBTYPE_COLUMNS},
-        nan_to_null=True,
     )
