@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.stages.subtypes.features import gene_rank_features, te_features
 from alsig.stages.subtypes.reference_model import (
     GENES_MODEL,
@@ -77,8 +77,6 @@ COLUMNS = (
 )
 #: RMS feature difference below which a sample is taken to be a reference (training) sample
 SAME_SAMPLE_RMS = 1e-4
-#: reference samples named in a log message at most
-NAMED_AT_MOST = 10
 
 
 def canonical_region(text: object) -> str | None:
@@ -543,16 +541,15 @@ def _log_reference_calls(
     for setting, moved in by_setting.items():
         if moved.empty:
             continue
-        named = [f"{s}: {stored[s]} -> {moved[s]}" for s in moved.index[:NAMED_AT_MOST]]
+        named = name_some(f"{s}: {stored[s]} -> {call}" for s, call in moved.items())
         log.warning(
             "subtype model '%s': %s changed the call of %d of the %d reference samples from "
-            "their stored outer-fold call (%s%s)",
+            "their stored outer-fold call (%s)",
             model.name,
             setting,
             len(moved),
             len(stored),
-            "; ".join(named),
-            "; ..." if len(moved) > NAMED_AT_MOST else "",
+            named,
         )
 
 
