@@ -221,22 +221,23 @@ def gse67196(results: Path) -> list[str]:
 def carried(results: Path) -> list[str]:
     """Per dataset x subtype: DE genes, model features among them, top Hallmark sets."""
     lines = [
-        "| dataset | subtype vs control | samples | DE genes padj < 0.05 (up / down) | model "
+        "| dataset | subtype vs control | samples | DE model | DE genes padj < 0.05 (up / down) "
+        "| model "
         "features among DE genes (share; among all tested) | top Hallmark sets, prerank NES "
         "(FDR; model features in the set) |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         for subtype in CLASSES:
             summary = _read(results, dataset, f"de/{subtype}.summary.tsv").row(0, named=True)
             de = _read(results, dataset, f"de/{subtype}.parquet")
             if de.is_empty():
-                lines.append(f"| {dataset} | {subtype} | - | {summary['note']} | - | - |")
+                lines.append(f"| {dataset} | {subtype} | - | - | {summary['note']} | - | - |")
                 continue
             sig = de.filter(pl.col("padj") < 0.05)
             up = int((sig["log2_fold_change"] > 0).sum())
             features = int(sig["model_feature"].sum())
-            share_sig = features / sig.height if sig.height else float("nan")
+            share_sig = f"{100 * features / sig.height:.0f} %" if sig.height else "-"
             share_all = cast(float, de["model_feature"].mean())  # of a bool column: a float
             enrich = _read(results, dataset, f"enrich/{subtype}.parquet")
             top = (
@@ -254,7 +255,7 @@ def carried(results: Path) -> list[str]:
             )
             lines.append(
                 f"| {dataset} | {subtype} | {summary['n_test']} vs {summary['n_reference']} | "
-                f"{sig.height} ({up} / {sig.height - up}) | {features} ({100 * share_sig:.0f} %; "
+                f"{summary['model']} | {sig.height} ({up} / {sig.height - up}) | {features} ({share_sig}; "
                 f"{100 * share_all:.1f} %) | {terms} |"
             )
     return lines
@@ -430,10 +431,11 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
         "genes, so their p-values are not evidence.",
         "",
         "| subtype vs control | samples: published / stage | DE genes padj < 0.05: published "
-        "/ stage | model features among them: published / stage | Spearman of DE stat | "
+        "/ stage | lowest padj: published / stage | model features among the DE genes: "
+        "published / stage | Spearman of DE stat | "
         "Jaccard of DE sets | sets FDR < 0.05: published / stage | Jaccard of those sets | "
         "Spearman of NES |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for subtype in CLASSES:
         de, summary = published[subtype]
@@ -458,6 +460,7 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
         lines.append(
             f"| {subtype} | {summary['n_test']} / {stage_summary['n_test']} vs "
             f"{summary['n_reference']} | {len(de_sets[0])} / {len(de_sets[1])} | "
+            f"{cast(float, de['padj'].min()):.2g} / {cast(float, stage['padj'].min()):.2g} | "
             f"{features[0]} / {features[1]} | {_spearman(de, stage, ['gene_id'], 'stat')} | "
             f"{_jaccard(*de_sets)} | {len(enriched[0])} / {len(enriched[1])} | "
             f"{_jaccard(*enriched)} | {_spearman(enrich, stage_enrich, term, 'nes')} |"
