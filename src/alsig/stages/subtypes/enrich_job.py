@@ -131,14 +131,8 @@ def subtype_enrichment_table(
         The subtype's DE table (:func:`alsig.stages.subtypes.carry.subtype_de`).
     gene_sets
         :func:`subtype_gene_sets`.
-    enrich_settings
-        The dataset's ``enrich:`` settings.
-    model_symbols
-        Symbols of the reference model's gene features.
-    threads
-        Prerank threads.
-    source
-        The DE table's path, for messages.
+    enrich_settings, model_symbols, threads, source
+        As for :func:`~alsig.stages.subtypes.carry_enrich.subtype_enrichment`.
 
     Returns
     -------
