@@ -1,24 +1,28 @@
 """The subtype stage on the real cohorts: the workflow run's readouts in ``bench/results/subtypes.md``.
 
-Reads a workdir where the subtype targets of ``config/examples/shared_cohorts.yaml`` ran (with
-``subtypes.discovery: true``; ``alsig.planning.subtype_targets`` lists them) and writes the
-section "Workflow run" of ``bench/results/subtypes.md`` between its markers (the rest of the file
-is ``bench/subtype_reference.py``'s). Nothing here tunes anything: the model files are frozen
-(the commit that last changed them is named in the section, :func:`model_commit`) and the stage's
-settings are the defaults.
+Reads the output folder of a run of ``config/examples/shared_cohorts.yaml`` with
+``subtypes: {discovery: true}`` (``alsig.planning.subtype_targets`` lists the stage's files) and
+writes the section "Workflow run" of ``bench/results/subtypes.md`` between its markers (the rest
+of the file is ``bench/subtype_reference.py``'s). Nothing here tunes anything: the model files
+are frozen (the last commit that changed them is named) and the stage's settings are the
+defaults.
 
-With ``--published-de`` it also fits, for GSE124439 only, the DE of each *published* subtype
-(Tam et al. 2019 Table S1A, ``../shared/data``) against the controls with the stage's own DE
-call and compares it with the stage's per-subtype DE. The published labels are read here, in
-the bench, and never enter the package. The GSE122649 labels (Table S1C) are never used.
+With ``--published-de`` it also fits, for GSE124439 only, the DE and the enrichment of each
+*published* subtype (Tam et al. 2019 Table S1A, ``../shared/data``) against the controls with the
+stage's own functions and settings and compares them with the stage's per-subtype tables. The
+published labels are read here, in the bench, and never enter the package. The GSE122649 labels
+(Table S1C) are never used.
 
-Usage: nice -n 10 python bench/subtypes.py --workdir /tmp/cohorts [--published-de]
+Usage::
+
+    snakemake -s workflow/Snakefile --configfile config/examples/shared_cohorts.yaml
+        --config output_dir=/tmp/cohorts 'subtypes={discovery: true}' --cores 2  (one line)
+    nice -n 10 python bench/subtypes.py --run /tmp/cohorts [--published-de]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import subprocess
 import sys
@@ -36,11 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's alsig
 
 from alsig.settings import RunSettings  # noqa: E402
-from alsig.stages.subtypes.carry import (  # noqa: E402
-    SUBTYPE_FACTOR,
-    subtype_contrast,
-    subtype_design,
-)
 from alsig.stages.subtypes.reference_model import CLASSES, load_shipped  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "subtypes.md"
@@ -247,26 +246,29 @@ def gse67196(results: Path) -> list[str]:
 def carried(results: Path) -> list[str]:
     """Per dataset x subtype: DE genes, model features among them, top Hallmark sets."""
     lines = [
-        "| dataset | subtype vs control | samples | DE genes padj < 0.05 (up / down) | model "
+        "| dataset | subtype vs control | samples | DE model | DE genes padj < 0.05 (up / down) "
+        "| model "
         "features among DE genes (share; among all tested) | top Hallmark sets, prerank NES "
         "(FDR; model features in the set) |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         for subtype in CLASSES:
             summary = _read(results, dataset, f"de/{subtype}.summary.tsv").row(0, named=True)
             de = _read(results, dataset, f"de/{subtype}.parquet")
             if de.is_empty():
-                lines.append(f"| {dataset} | {subtype} | - | {summary['note']} | - | - |")
+                lines.append(f"| {dataset} | {subtype} | - | - | {summary['note']} | - | - |")
                 continue
             sig = de.filter(pl.col("padj") < 0.05)
             up = int((sig["log2_fold_change"] > 0).sum())
             features = int(sig["model_feature"].sum())
-            share_sig = features / sig.height if sig.height else float("nan")
+            share_sig = f"{100 * features / sig.height:.0f} %" if sig.height else "-"
             share_all = cast(float, de["model_feature"].mean())  # of a bool column: a float
-            enrich = _read(results, dataset, f"enrich/{subtype}/hallmark.parquet")
+            enrich = _read(results, dataset, f"enrich/{subtype}.parquet")
             top = (
-                enrich.filter(pl.col("method") == "prerank")
+                enrich.filter(
+                    (pl.col("method") == "prerank") & (pl.col("collection") == "hallmark")
+                )
                 .sort("pvalue")
                 .head(3)
                 .iter_rows(named=True)
@@ -278,7 +280,7 @@ def carried(results: Path) -> list[str]:
             )
             lines.append(
                 f"| {dataset} | {subtype} | {summary['n_test']} vs {summary['n_reference']} | "
-                f"{sig.height} ({up} / {sig.height - up}) | {features} ({100 * share_sig:.0f} %; "
+                f"{summary['model']} | {sig.height} ({up} / {sig.height - up}) | {features} ({share_sig}; "
                 f"{100 * share_all:.1f} %) | {terms} |"
             )
     return lines
@@ -380,7 +382,7 @@ def cost_rows(results: Path) -> list[str]:
     for dataset in DATASETS:
         folder = results / dataset / "benchmarks"
         paths = [folder / "subtypes.tsv", folder / "subtypes_discovery.tsv"]
-        paths += [folder / "subtypes/de" / f"{s}.tsv" for s in CLASSES]
+        paths += [folder / "subtypes/de.tsv", folder / "subtypes/enrich.tsv"]
         paths += [folder / "subtypes_axis_tests.tsv"]
         for path in paths:
             if path.exists():
@@ -392,57 +394,106 @@ def cost_rows(results: Path) -> list[str]:
     return lines
 
 
-def published_de(workdir: Path, results: Path) -> list[str]:
-    """GSE124439: DE of the published subtypes vs controls, beside the stage's (bench only)."""
-    from alsig.io import read_h5ad_counts
-    from alsig.stages.de import run_de
-    from alsig.stages.subtypes.carry import main_factor
+def _significant(table: pl.DataFrame, column: str, keys: list[str]) -> set[tuple[str, ...]]:
+    """Return the key tuples of the rows with ``column`` < 0.05."""
+    return set(table.filter(pl.col(column) < 0.05).select(keys).iter_rows())
 
-    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
-    settings = RunSettings(config)["GSE124439"]
+
+def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> str:
+    return f"{len(a & b) / len(a | b):.2f}" if a | b else "-"
+
+
+def _spearman(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], column: str) -> str:
+    """Spearman of ``column`` over the rows both tables have (by ``keys``)."""
+    merged = left.select(*keys, column).join(
+        right.select(*keys, pl.col(column).alias("other")), on=keys
+    )
+    merged = merged.drop_nulls([column, "other"]).filter(
+        pl.col(column).is_finite() & pl.col("other").is_finite()
+    )
+    if merged.height < 3:
+        return "-"
+    return f"{spearmanr(merged[column], merged['other']).statistic:.3f} (n = {merged.height})"
+
+
+def published_carried(results: Path, configfile: Path) -> list[str]:
+    """GSE124439: DE and enrichment of the *published* subtypes vs controls, beside the stage's.
+
+    The stage's own functions on the same QC'd counts, design, DE model and gene-set
+    collections (``subtypes_de``, ``subtype_enrichment_table``), with the published label of
+    each ALS sample in place of its call; bench only, the labels never enter the package.
+    """
+    from alsig.io import read_h5ad_counts
+    from alsig.stages.subtypes.carry import subtypes_de
+    from alsig.stages.subtypes.enrich_job import subtype_enrichment_table, subtype_gene_sets
+
+    settings = RunSettings(yaml.safe_load(configfile.read_text()))["GSE124439"]
     adata = read_h5ad_counts(results / "GSE124439/qc/filtered.h5ad")
     labels = pd.read_csv(SHARED / "GSE124439/GSE124439_tam2019_subtypes.tsv.gz", sep="\t")
     labels = labels.set_index("sample_id")["subtype"]
-    condition = adata.obs["condition"].astype(str)
-    group = np.where(condition == "ALS", labels.reindex(adata.obs_names).to_numpy(), condition)
-    adata.obs[SUBTYPE_FACTOR] = pd.Categorical(group)
-    design = subtype_design(settings.de.design, main_factor(settings.de, settings.subtypes))
+    disease = adata.obs_names[adata.obs["condition"].astype(str) == settings.subtypes.disease_label]
+    missing = sorted(set(disease) - set(labels.index))
+    assert not missing, f"ALS samples without a published label: {missing[:10]}"
+    model = load_shipped(str(_read(results, "GSE124439", "subtypes.parquet")["subtype_model"][0]))
+    published = subtypes_de(
+        adata,
+        labels.reindex(adata.obs_names),
+        CLASSES,
+        dataset="GSE124439",
+        de_settings=settings.de,
+        settings=settings.subtypes,
+        model_gene_ids=set(model.genes),
+        n_cpus=2,
+    )
+    gene_sets = subtype_gene_sets(settings.enrich, settings.subtypes)
+    term = ["collection", "term"]
+    first = published[CLASSES[0]][1]
     lines = [
-        "| subtype vs control | published: samples, DE genes | stage calls: samples, DE genes "
-        "| Spearman of Wald stat | Jaccard of DE gene sets |",
-        "|---|---|---|---|---|",
+        f"Model `{model.name}`; DE model {first['model']} with design `{first['design']}` "
+        f"({first['n_subjects']} donors; as the stage's fit); enrichment: "
+        f"prerank on {', '.join(gene_sets)} ({sum(len(s) for s in gene_sets.values())} sets). "
+        "Model features among DE genes: the calls and the published labels both follow these "
+        "genes, so their p-values are not evidence.",
+        "",
+        "| subtype vs control | samples: published / stage | DE genes padj < 0.05: published "
+        "/ stage | lowest padj: published / stage | model features among the DE genes: "
+        "published / stage | Spearman of DE stat | "
+        "Jaccard of DE sets | sets FDR < 0.05: published / stage | Jaccard of those sets | "
+        "Spearman of NES |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for subtype in CLASSES:
-        contrast = subtype_contrast(subtype, settings.subtypes)
-        de = dataclasses.replace(settings.de, design=design, contrasts=(contrast,))
-        published, summary = run_de(adata, contrast, de, n_cpus=2)
+        de, summary = published[subtype]
         stage = _read(results, "GSE124439", f"de/{subtype}.parquet")
         stage_summary = _read(results, "GSE124439", f"de/{subtype}.summary.tsv").row(0, named=True)
-        merged = (
-            published.select("gene_id", "stat", "padj")
-            .join(
-                stage.select(
-                    "gene_id",
-                    pl.col("stat").alias("stat_stage"),
-                    pl.col("padj").alias("padj_stage"),
-                ),
-                on="gene_id",
-            )
-            .drop_nulls(["stat", "stat_stage"])
+        enrich = subtype_enrichment_table(
+            de,
+            gene_sets,
+            enrich_settings=settings.enrich,
+            model_symbols=set(model.gene_symbols),
+            threads=2,
+            source=f"GSE124439 published {subtype} vs control",
+        ).filter(pl.col("method") == "prerank")
+        stage_enrich = _read(results, "GSE124439", f"enrich/{subtype}.parquet").filter(
+            pl.col("method") == "prerank"
         )
-        rho = spearmanr(merged["stat"], merged["stat_stage"]).statistic
-        a = set(published.filter(pl.col("padj") < 0.05)["gene_id"])
-        b = set(stage.filter(pl.col("padj") < 0.05)["gene_id"])
-        jaccard = len(a & b) / len(a | b) if a | b else float("nan")
+        de_sets = [_significant(t, "padj", ["gene_id"]) for t in (de, stage)]
+        features = [
+            int(t.filter(pl.col("padj") < 0.05)["model_feature"].sum()) for t in (de, stage)
+        ]
+        enriched = [_significant(t, "fdr", term) for t in (enrich, stage_enrich)]
         lines.append(
-            f"| {subtype} | {summary['n_test']}, {len(a)} | {stage_summary['n_test']}, {len(b)} | "
-            f"{rho:.3f} | {jaccard:.2f} |"
+            f"| {subtype} | {summary['n_test']} / {stage_summary['n_test']} vs "
+            f"{summary['n_reference']} | {len(de_sets[0])} / {len(de_sets[1])} | "
+            f"{cast(float, de['padj'].min()):.2g} / {cast(float, stage['padj'].min()):.2g} | "
+            f"{features[0]} / {features[1]} | {_spearman(de, stage, ['gene_id'], 'stat')} | "
+            f"{_jaccard(*de_sets)} | {len(enriched[0])} / {len(enriched[1])} | "
+            f"{_jaccard(*enriched)} | {_spearman(enrich, stage_enrich, term, 'nes')} |"
         )
     return lines
 
 
-def section(workdir: Path, with_published: bool) -> list[str]:
-    results = workdir / "results"
+def section(results: Path, configfile: Path, with_published: bool) -> list[str]:
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -450,11 +501,12 @@ def section(workdir: Path, with_published: bool) -> list[str]:
         START,
         "## 3. The workflow run (the subtypes stage on the three cohorts)",
         "",
-        f"Written by `python bench/subtypes.py --workdir <run>{' --published-de' if with_published else ''}` "
-        f"(alsig {commit}) from a run of the subtype targets of "
-        "`config/examples/shared_cohorts.yaml` with default `subtypes:` settings plus "
-        "`discovery: true` (GSE122649 collapsed by donor as that config says; GSE124439 and "
-        "GSE67196 per library). Frozen: the model files are those of commit "
+        f"Written by `python bench/subtypes.py --run <output_dir>"
+        f"{' --published-de' if with_published else ''}` (alsig {commit}) from a run of "
+        "`config/examples/shared_cohorts.yaml` with `--config output_dir=<output_dir> "
+        "'subtypes={discovery: true}'` (every other `subtypes:` setting at its default; "
+        "GSE122649 collapsed by donor as that config says; GSE124439 and GSE67196 per library). "
+        "Frozen: the model files are those of commit "
         f"`{model_commit()}`; nothing was tuned on these calls. Molecular subtypes associated "
         "with resistance biology, not a prediction of any patient's drug response.",
         "",
@@ -488,10 +540,12 @@ def section(workdir: Path, with_published: bool) -> list[str]:
     ]
     if with_published:
         lines += [
-            "GSE124439 with the *published* labels instead of the stage's calls (same DE call, "
-            "same design; bench only):",
+            "GSE124439 with the *published* labels (Tam et al. 2019 Table S1A) instead of the "
+            "stage's calls: the stage's own DE and enrichment functions, design, DE model and "
+            "collections (bench only). Stage = the tables above; DE genes and sets are compared by "
+            "identity, the statistics over the genes / sets both tables have:",
             "",
-            *published_de(workdir, results),
+            *published_carried(results, configfile),
             "",
         ]
     lines += [
@@ -518,10 +572,18 @@ def section(workdir: Path, with_published: bool) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument(
+        "--run", type=Path, required=True, help="the run's output_dir (<run>/<dataset>/subtypes)"
+    )
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        default=ROOT / "config/examples/shared_cohorts.yaml",
+        help="the run's config (its settings for --published-de)",
+    )
     parser.add_argument("--published-de", action="store_true")
     args = parser.parse_args()
-    block = "\n".join(section(args.workdir, args.published_de))
+    block = "\n".join(section(args.run, args.configfile, args.published_de))
     text = OUT.read_text()
     start, end = text.find(START), text.find(END)
     if 0 <= start < end:

@@ -41,6 +41,7 @@ from alsig.stages.subtypes.carry import (
 from alsig.stages.subtypes.carry_enrich import subtype_enrichment
 from alsig.stages.subtypes.discovery import discovery_table
 from alsig.stages.subtypes.donors import donor_calls
+from alsig.stages.subtypes.enrich_job import subtype_enrichment_table, subtype_gene_sets
 from alsig.stages.subtypes.features import counts_by_entrez
 from alsig.stages.subtypes.nmf import discover, nmf_features
 from alsig.stages.subtypes.reference_model import CLASSES, GENES_MODEL, PROBABILITY_COLUMNS
@@ -824,6 +825,34 @@ def test_subtype_enrichment_lists_each_sets_model_features(carried, toy_referenc
         source="empty",
     )
     assert empty.height == 0 and empty.columns == table.columns
+
+
+def test_a_subtypes_enrichment_table_stacks_the_runs_collections(carried, toy_reference):
+    """The subtypes_enrich job's table (and the bench's published-label comparison): every
+    collection of subtypes.enrich_collections, each as subtype_enrichment gives it alone."""
+    _, _, fitted, de, _ = carried
+    _, model = toy_reference
+    symbols = fitted.var_names.tolist()
+    collections = {
+        "ox": {"OX": [s for s in symbols if s.startswith("ALS_OX_P")]},
+        "glia": {"GLIA": [s for s in symbols if s.startswith("ALS_GLIA_P")]},
+    }
+    arguments = {
+        "enrich_settings": complete("enrich", {"permutations": 200, "min_size": 5}),
+        "model_symbols": set(model.gene_symbols),
+        "threads": 1,
+        "source": "toy DE",
+    }
+    table = subtype_enrichment_table(de, collections, **arguments)
+    assert table["collection"].unique(maintain_order=True).to_list() == ["ox", "glia"]
+    alone = subtype_enrichment(de, collections["glia"], collection="glia", **arguments)
+    assert table.filter(pl.col("collection") == "glia").equals(alone)
+    none = subtype_enrichment_table(de, {}, **arguments)
+    assert none.height == 0 and none.columns == table.columns
+    # the run's collections, in subtypes.enrich_collections order
+    sets = subtype_gene_sets(complete("enrich"), complete("subtypes"))
+    assert list(sets) == ["hallmark", "alsig_resistance"]
+    assert len(sets["hallmark"]) == 50
 
 
 def test_axis_tests_across_subtypes_find_the_planted_axis(carried):

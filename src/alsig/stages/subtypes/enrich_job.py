@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -69,34 +69,91 @@ def run_enrich(
         The dataset's ``subtypes:`` settings (``enrich_collections``).
     """
     chosen = subtype_settings(subtypes)
-    collections = dataclasses.replace(settings, collections=chosen.enrich_collections)
-    gene_sets = {
-        c: load_collection(collection_for(collections, c))[0] for c in chosen.enrich_collections
-    }
+    gene_sets = subtype_gene_sets(settings, chosen)
     calls = pl.read_parquet(inputs["subtypes"], columns=["subtype_model"])
     model_symbols = set(load_shipped(str(calls["subtype_model"][0])).gene_symbols)
     paths = zip(inputs["de"], outputs["parquet"], outputs["tsv"], strict=True)
     for subtype, (de_path, parquet, tsv) in zip(SUBTYPES, paths, strict=True):
-        de = pl.read_parquet(de_path)
-        # a subtype too small to fit has an empty DE table, which gives an empty table; so does
-        # subtypes.enrich_collections: [] (one part: no sets, no DE rows)
-        if not gene_sets:
-            de = de.clear()
-        parts = [
-            subtype_enrichment(
-                de,
-                sets,
-                collection=collection,
-                enrich_settings=settings,
-                model_symbols=model_symbols,
-                threads=int(threads),
-                source=str(de_path),
-            )
-            for collection, sets in (gene_sets or {"": {}}).items()
-        ]
-        for collection, part in zip(gene_sets, parts, strict=False):
-            note = CIRCULARITY_NOTE if part.height else "nothing tested (no DE table)"
-            log.info("%s, %s / %s: %d rows; %s", dataset, subtype, collection, part.height, note)
-        table = pl.concat(parts)
+        table = subtype_enrichment_table(
+            pl.read_parquet(de_path),
+            gene_sets,
+            enrich_settings=settings,
+            model_symbols=model_symbols,
+            threads=int(threads),
+            source=str(de_path),
+        )
+        for collection in gene_sets:
+            rows = table.filter(pl.col("collection") == collection).height
+            note = CIRCULARITY_NOTE if rows else "nothing tested (no DE table)"
+            log.info("%s, %s / %s: %d rows; %s", dataset, subtype, collection, rows, note)
         write_parquet(table, parquet, schema=ENRICH_EXTRA)
         write_tsv(table, tsv)
+
+
+def subtype_gene_sets(
+    settings: EnrichSettings, subtypes: SubtypesSettings
+) -> dict[str, dict[str, list[str]]]:
+    """Return the gene sets each called subtype is tested on, by collection.
+
+    Parameters
+    ----------
+    settings
+        The dataset's ``enrich:`` settings (its ``extra_gmt`` ids can be named).
+    subtypes
+        The dataset's ``subtypes:`` settings (``enrich_collections``).
+
+    Returns
+    -------
+    dict
+        ``{collection id: {set name: [symbols]}}`` in ``subtypes.enrich_collections`` order.
+    """
+    collections = dataclasses.replace(settings, collections=subtypes.enrich_collections)
+    return {
+        c: dict(load_collection(collection_for(collections, c))[0])
+        for c in subtypes.enrich_collections
+    }
+
+
+def subtype_enrichment_table(
+    de: pl.DataFrame,
+    gene_sets: Mapping[str, Mapping[str, Sequence[str]]],
+    *,
+    enrich_settings: EnrichSettings,
+    model_symbols: set[str],
+    threads: int,
+    source: str,
+) -> pl.DataFrame:
+    """Return one subtype's enrichment table: its DE table x every collection, stacked.
+
+    Parameters
+    ----------
+    de
+        The subtype's DE table (:func:`alsig.stages.subtypes.carry.subtype_de`).
+    gene_sets
+        :func:`subtype_gene_sets`.
+    enrich_settings, model_symbols, threads, source
+        As for :func:`~alsig.stages.subtypes.carry_enrich.subtype_enrichment`.
+
+    Returns
+    -------
+    polars.DataFrame
+        Schema ``subtypes_enrichment``; no rows when the DE table has none or there are no
+        collections.
+    """
+    # a subtype too small to fit has an empty DE table, which gives an empty table; so does
+    # subtypes.enrich_collections: [] (one part: no sets, no DE rows)
+    if not gene_sets:
+        de = de.clear()
+    parts = [
+        subtype_enrichment(
+            de,
+            sets,
+            collection=collection,
+            enrich_settings=enrich_settings,
+            model_symbols=model_symbols,
+            threads=threads,
+            source=source,
+        )
+        for collection, sets in (gene_sets or {"": {}}).items()
+    ]
+    return pl.concat(parts)
