@@ -175,7 +175,9 @@ def reference_check(results: Path) -> list[str]:
         "(`resources/subtypes/reference_calls.tsv`, nested repeat 0), never an in-sample one.",
         f"- Against the published labels, sample by sample: balanced accuracy {ba:.2f} "
         f"(recall ALS-Ox {recall['ALS-Ox']:.2f}, ALS-Glia {recall['ALS-Glia']:.2f}, ALS-TE "
-        f"{recall['ALS-TE']:.2f}); the 13 disagreements are listed in section 1.",
+        f"{recall['ALS-TE']:.2f}); the 13 disagreements are listed in section 1. This is one "
+        "repeat of the nested CV (repeat 0, the calls the stage emits); the estimate of the "
+        "issue's goal is the mean over the 5 repeats, section 1.",
         f"- Donor view of the outer-fold calls: {len(als_donors)} ALS donors, {len(multi)} with "
         f"several samples, of which {int((multi['donor_concordance'] == 'concordant').sum())} "
         f"concordant and {int((multi['donor_concordance'] == 'discordant').sum())} discordant "
