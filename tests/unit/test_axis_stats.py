@@ -91,6 +91,43 @@ def test_mixed_model_recovers_the_effect_and_does_not_count_repeated_donors_as_i
     assert row["se"] > 1.5 * naive.bse["condition[T.control]"]
 
 
+def test_mixed_model_refers_a_few_donors_contrast_to_t_on_satterthwaite_df():
+    # 8 donors x 3 regions, balanced: the REML between-donor contrast is exactly the t test of
+    # the donor means on 8 - 2 df (Satterthwaite's df reproduces it), not a normal z
+    from scipy import stats
+
+    obs, scores = repeated_cohort(seed=4, n_subjects=8, effect=0.0, subject_sd=1.0)
+    row = unadjusted(axis_tests(scores, obs, design="~ region + condition", contrast=ALS))
+    means = obs.assign(score=scores["score"].to_numpy()).groupby("subject")
+    donor = means.agg(score=("score", "mean"), condition=("condition", "first"))
+    by_hand = stats.ttest_ind(
+        donor.loc[donor["condition"] == "ALS", "score"],
+        donor.loc[donor["condition"] == "control", "score"],
+    )
+    assert row["model"] == "mixed_random_subject"
+    assert row["df"] == pytest.approx(6.0, rel=1e-5)
+    assert row["statistic"] == pytest.approx(by_hand.statistic, rel=1e-6)
+    assert row["pvalue"] == pytest.approx(by_hand.pvalue, rel=1e-5)
+    half_width = stats.t.ppf(0.975, 6.0) * row["se"]
+    assert row["ci_high"] - row["estimate"] == pytest.approx(half_width, rel=1e-5)
+
+
+def test_mixed_model_at_zero_donor_variance_uses_donor_df_for_a_between_donor_contrast():
+    # donor means equal within each condition: REML puts the donor variance at 0, where
+    # lmerTest's df would count the 24 samples (n - p = 21); the contrast has 8 - 2 donor df
+    from scipy import stats
+
+    obs, _ = repeated_cohort(seed=5, n_subjects=8)
+    rng = np.random.default_rng(5)
+    noise = pd.Series(rng.normal(0, 1, len(obs)), index=obs.index)
+    noise -= noise.groupby(obs["subject"]).transform("mean")
+    values = noise + 0.8 * (obs["condition"] == "ALS")
+    scores = long_table(list(values.items()), obs)
+    row = unadjusted(axis_tests(scores, obs, design="~ condition", contrast=ALS))
+    assert row["model"] == "mixed_random_subject" and row["df"] == 6.0
+    assert row["pvalue"] == pytest.approx(2 * stats.t.sf(abs(row["statistic"]), 6), rel=1e-9)
+
+
 def test_one_sample_per_donor_is_ordinary_least_squares_and_exclusions_are_listed():
     rng = np.random.default_rng(1)
     obs = pd.DataFrame(
@@ -102,6 +139,7 @@ def test_one_sample_per_donor_is_ordinary_least_squares_and_exclusions_are_liste
     exclude = {"s0": "sex_mismatch(reported female, inferred male)"}
     row = unadjusted(axis_tests(scores, obs, design="~ condition", contrast=ALS, exclude=exclude))
     assert row["model"] == "ols" and row["n_test"] == 11 and row["n_excluded"] == 1
+    assert row["df"] == 17.0  # 19 fitted samples - 2 coefficients
     assert row["excluded"] == "s0(sex_mismatch(reported female, inferred male))"
     assert row["estimate"] == pytest.approx(values[1:12].mean() - values[12:].mean(), rel=1e-9)
 

@@ -445,6 +445,10 @@ def test_mixed_model_pair_matches_the_axis_tests_fit():
     assert (pair.se, pair.se_adjusted) == pytest.approx((plain.se, adjusted.se), rel=1e-8)
     assert pair.sd == pytest.approx(plain.sd, rel=1e-8)
     assert pair.pvalue_adjusted == pytest.approx(adjusted.pvalue, rel=1e-6)
+    # both refer the mixed model's coefficient to t on its Satterthwaite df: between the
+    # donors' 50 - 2 and the samples' 100 minus the coefficients (the covariates vary within
+    # donors)
+    assert pair.df == pytest.approx(adjusted.df, rel=1e-9) and 48 < pair.df < 95
     # the difference is far more precise than either estimate: they share the samples
     assert pair.share.difference_se < 0.5 * min(pair.se, pair.se_adjusted)
 

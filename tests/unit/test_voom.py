@@ -262,3 +262,18 @@ def test_the_mixed_model_runs_blas_on_one_thread_whatever_its_own_threads():
         for threads in (1, 2):
             with _threads(threads):
                 assert blas_threads() == {1}
+
+
+def test_between_within_df_counts_donors_for_a_between_donor_column_only():
+    from alsig.voom.satterthwaite import between_within_df
+
+    subjects = np.repeat([f"d{i}" for i in range(6)], 2)
+    design = np.column_stack(
+        [
+            np.ones(12),
+            np.tile([0.0, 1.0], 6),  # region: varies within every donor
+            np.repeat([0.0, 1.0, 0.0, 1.0, 0.0, 1.0], 2),  # condition: constant per donor
+        ]
+    )
+    assert between_within_df(design, subjects, 2) == 4.0  # 6 donors - intercept - condition
+    assert between_within_df(design, subjects, 1) == 9.0  # 12 samples - 3 coefficients

@@ -21,7 +21,8 @@ more precise than either. Both are linear in the scores given the fitted varianc
 so their joint covariance is ``[L_u; L_a] V [L_u; L_a]'`` with ``V`` the covariance of the
 adjusted model (the larger model, right under both). With the cluster fallback it is the
 cluster sandwich of the stacked estimating equations. The difference ``d = b_u - b_a`` gets a
-Wald interval (normal for the mixed model, t otherwise); the share removed ``d / b_u`` gets
+Wald interval (t on the adjusted model's residual df, or for the mixed model on the Satterthwaite
+df of its coefficient, :func:`alsig.voom.satterthwaite.random_intercept_df`); the share removed ``d / b_u`` gets
 Fieller's interval (Fieller 1954), which is honest about a ratio whose denominator may be near
 zero: when the unadjusted effect is not distinguishable from zero the interval is unbounded and
 reported as missing, with a note. A share above 1 means the adjusted effect has the opposite
@@ -90,12 +91,12 @@ class AdjustedEffect:
 
     @property
     def statistic_adjusted(self) -> float:
-        """Wald statistic of the adjusted estimate (z for the mixed model, t otherwise)."""
+        """Wald t statistic of the adjusted estimate (on ``df``)."""
         return self.estimate_adjusted / self.se_adjusted
 
     @property
     def pvalue_adjusted(self) -> float:
-        """Two-sided p-value of the adjusted estimate (normal for the mixed model, t(df) else)."""
+        """Two-sided p-value of the adjusted estimate (t on ``df``; normal if ``df`` is inf)."""
         z = abs(self.statistic_adjusted)
         tail = norm_sf(z) if not np.isfinite(self.df) else t_sf(z, self.df)
         return float(2 * tail)
@@ -347,36 +348,40 @@ def _cluster_pair(y, X_u, X_a, groups, j, note="") -> AdjustedEffect:
 
 
 def _mixed_pair(y, X_u, X_a, groups, j) -> AdjustedEffect | None:
-    fit_u, fit_a = (_mixed_fit(y, X, groups) for X in (X_u, X_a))
+    fit_u, fit_a = (_mixed_fit(y, X, groups, j) for X in (X_u, X_a))
     if fit_u is None or fit_a is None:
         return None
     fits = (fit_u, fit_a)
     codes, uniques = pd.factorize(groups)
     sizes = np.bincount(codes)
     rows, estimates, ses, sds = [], [], [], []
-    for X, (beta_se, scale, tau2) in zip((X_u, X_a), fits, strict=True):
+    for X, (beta_se, scale, tau2, _) in zip((X_u, X_a), fits, strict=True):
         L = _gls_row(X, codes, sizes, scale, tau2, j)
         rows.append(L)
         estimates.append(L @ y)
         ses.append(beta_se[j])
         sds.append(np.sqrt(scale + tau2))
-    _, scale_a, tau2_a = fits[1]
+    _, scale_a, tau2_a, df_a = fits[1]
     V_rows = [
         scale_a * L + tau2_a * np.bincount(codes, weights=L, minlength=len(uniques))[codes]
         for L in rows
     ]
     cov = np.array([[rows[r] @ V_rows[c] for c in range(2)] for r in range(2)])
-    return _pair(estimates, ses, cov, sds, np.inf, len(y), "mixed_random_subject")
+    # the adjusted model's Satterthwaite df: its coefficient's p-value, and (its V being the
+    # joint covariance's) the difference and share intervals
+    return _pair(estimates, ses, cov, sds, df_a, len(y), "mixed_random_subject")
 
 
-def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
+def _mixed_fit(y, X, groups, j) -> tuple[np.ndarray, float, float, float] | None:
     """Fit a REML random intercept per donor as the axis tests do.
 
-    Returns (fixed-effect SEs, residual variance, donor variance), or None when the fit fails.
+    Returns (fixed-effect SEs, residual variance, donor variance, Satterthwaite df of
+    coefficient ``j``), or None when the fit fails.
     """
     # here, not at the top: jobs that read this module without fitting mixed models (subtypes)
     # would load the compiled kernels for nothing
     from alsig.voom.models import fit_random_intercept
+    from alsig.voom.satterthwaite import random_intercept_df
 
     try:
         fit = fit_random_intercept(y, X, groups)
@@ -385,7 +390,8 @@ def _mixed_fit(y, X, groups) -> tuple[np.ndarray, float, float] | None:
     se = np.sqrt(np.maximum(np.diag(fit.covariance), 0.0))
     if not np.isfinite(se).all() or (se <= 0).any():
         return None
-    return se, fit.residual_variance, fit.subject_variance
+    df = random_intercept_df(fit, X, groups, j)
+    return se, fit.residual_variance, fit.subject_variance, df
 
 
 def _gls_row(X, codes, sizes, scale, tau2, j) -> np.ndarray:

@@ -13,7 +13,7 @@ The linear algebra is in :mod:`alsig.voom.kernels`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -386,12 +386,16 @@ class RandomIntercept:
         ``sigma2``.
     subject_variance
         The random intercept's variance (0 at the boundary).
+    fits
+        The one-row :class:`GeneFits` behind it, for the Satterthwaite degrees of freedom of a
+        coefficient (:func:`alsig.voom.satterthwaite.random_intercept_df`).
     """
 
     coefficients: np.ndarray
     covariance: np.ndarray
     residual_variance: float
     subject_variance: float
+    fits: GeneFits = field(repr=False)
 
 
 def fit_random_intercept(
@@ -413,7 +417,8 @@ def fit_random_intercept(
     Returns
     -------
     RandomIntercept
-        Estimates, their covariance and the two variances.
+        Estimates, their covariance and the two variances (the degrees of freedom of a
+        coefficient: :func:`alsig.voom.satterthwaite.random_intercept_df`).
 
     Raises
     ------
@@ -428,4 +433,5 @@ def fit_random_intercept(
         covariance=sigma2 * fits.cov_unscaled[0],
         residual_variance=sigma2,
         subject_variance=float(fits.ratio[0]) * sigma2,
+        fits=fits,
     )

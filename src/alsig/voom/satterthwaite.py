@@ -22,6 +22,13 @@ With the empirical Bayes prior of the residual variance (:func:`alsig.voom.model
 ``prior_df = d0``) the deviance carries the prior's information, so a within-subject contrast
 gains ``d0`` degrees of freedom as limma's moderated t does.
 
+One response (:func:`random_intercept_df`: the axis tests' score models). There is no median over
+genes to take at the boundary, so a fit whose donor variance is 0 gets the "between-within" df
+(SAS's ``DDFM=BETWITHIN`` for the between part): for a coefficient whose column is constant
+within every donor (a between-donor contrast such as condition), donors minus the rank of the
+between-donor columns, the df of the t test on donor means, which the interior Satterthwaite df
+equals in a balanced design; otherwise lmerTest's ``n - p``.
+
 Multi-degree-of-freedom tests (F) use the method of Fai & Cornelius (1996): the contrast matrix
 is rotated to independent one-dimensional contrasts, each gets its own ``df_m``, and the F
 denominator degrees of freedom are ``2E / (E - q)`` with ``E = sum_m df_m / (df_m - 2)``.
@@ -29,10 +36,13 @@ denominator degrees of freedom are ``2E / (E - q)`` with ``E = sum_m df_m / (df_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 
 from alsig.errors import AlsigError
-from alsig.voom.models import GeneFits
+from alsig.voom.models import GeneFits, RandomIntercept, subject_codes
 
 BOUNDARY_RULES = ("median", "lmertest")
 
@@ -111,6 +121,68 @@ def contrast_df(fit: GeneFits, vector: np.ndarray, *, boundary: str = "median") 
     c = np.asarray(vector, dtype=float)
     rows = np.broadcast_to(c, (fit.n_genes, c.size))
     return _at_boundary(fit, _contrast_df(fit, rows, _covariance(fit)), boundary)
+
+
+def random_intercept_df(
+    fit: RandomIntercept, design: np.ndarray | pd.DataFrame, subjects: Sequence, column: int
+) -> float:
+    """Satterthwaite degrees of freedom of one coefficient of a one-response random-intercept fit.
+
+    lmerTest's value where the donor variance is positive; at the boundary (donor variance 0,
+    or a singular information matrix) the between-within df of the module docstring.
+
+    Parameters
+    ----------
+    fit
+        The fit of :func:`alsig.voom.models.fit_random_intercept`.
+    design
+        The fixed-effect design it was fitted with, samples x coefficients.
+    subjects
+        Subject per sample, as fitted.
+    column
+        Index of the coefficient.
+
+    Returns
+    -------
+    float
+        The degrees of freedom of the coefficient's t statistic.
+    """
+    vector = np.zeros(len(fit.coefficients))
+    vector[column] = 1.0
+    if fit.subject_variance > 0:
+        df = float(contrast_df(fit.fits, vector, boundary="lmertest")[0])
+        if np.isfinite(df) and df > 0:
+            return df
+    return between_within_df(design, subjects, column)
+
+
+def between_within_df(design: np.ndarray | pd.DataFrame, subjects: Sequence, column: int) -> float:
+    """Between-within degrees of freedom of one coefficient (SAS's ``DDFM=BETWITHIN``).
+
+    Parameters
+    ----------
+    design
+        Fixed-effect design, samples x coefficients (full rank).
+    subjects
+        Subject per sample.
+    column
+        Index of the coefficient.
+
+    Returns
+    -------
+    float
+        Subjects minus the rank of the between-subject columns when the coefficient's column is
+        constant within every subject; otherwise samples minus coefficients.
+    """
+    X = np.asarray(design, dtype=float)
+    codes, n_subjects = subject_codes(subjects)
+    counts = np.bincount(codes, minlength=n_subjects)
+    sums = np.vstack([np.bincount(codes, weights=X[:, k]) for k in range(X.shape[1])]).T
+    means = sums / counts[:, None]
+    between = np.all(np.isclose(X, means[codes]), axis=0)
+    if not between[column]:
+        return float(X.shape[0] - X.shape[1])
+    return float(n_subjects - np.linalg.matrix_rank(means[:, between]))
 
 
 def _contrast_df(fit: GeneFits, c: np.ndarray, covariance) -> np.ndarray:

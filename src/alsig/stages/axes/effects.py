@@ -4,7 +4,9 @@
 score in place of a gene (``score ~ sex + region + condition``) on the samples the DE stage fits,
 minus those QC excludes, and reports the contrast's coefficient: ordinary least squares, or a
 linear mixed model with a donor intercept when donors contribute several samples (donor-mean
-OLS with clustered errors when that fails). Every score is reported twice (``adjustment``):
+OLS with clustered errors when that fails); ``pvalue`` and the CIs refer the coefficient to t on
+``df`` (the mixed model's Satterthwaite df, :func:`alsig.voom.satterthwaite.random_intercept_df`).
+Every score is reported twice (``adjustment``):
 ``none``, and ``cell_mix`` with the cell-type marker indices as covariates
 (:mod:`alsig.stages.axes.cell_mix`), with the difference between the two and the share removed.
 ``std_effect`` is the effect in residual SDs (both views on the unadjusted model's SD);
@@ -31,12 +33,11 @@ from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Design", "Fit", "axis_tests", "fit_score", "model_design"]
+__all__ = ["Design", "Fit", "axis_tests", "fit_score", "model_design", "with_qvalues"]
 
 SCHEMA = "axis_tests"
 #: Version of the axis_tests layout (the schema's ``x-schema-version``).
 SCHEMA_VERSION: str = str(schemas.load(SCHEMA)["x-schema-version"])
-Z_95 = 1.959963984540054
 
 
 def axis_tests(
@@ -107,7 +108,7 @@ def axis_tests(
             )
         rows.append(_row(key, CELL_MIX, adjusted, y, model, contrast, left_out))
     table = pl.DataFrame(rows, schema=schemas.polars_schema(SCHEMA), orient="row")
-    return schemas.validate(_with_qvalues(table), SCHEMA, "axis tests")
+    return schemas.validate(with_qvalues(table, TEST_FAMILY_KEYS), SCHEMA, "axis tests")
 
 
 def _row(key: tuple, adjustment: str, fit: Fit, y, model: Design, contrast, left_out) -> tuple:
@@ -116,7 +117,7 @@ def _row(key: tuple, adjustment: str, fit: Fit, y, model: Design, contrast, left
     is_test, is_ref = groups == contrast.test, groups == contrast.reference
     std = fit.estimate / fit.sd if fit.sd > 0 else np.nan
     std_se = fit.se / fit.sd if fit.sd > 0 else np.nan
-    crit = Z_95 if not np.isfinite(fit.df) else _t_crit(fit.df)
+    crit = _t_crit(fit.df)  # t on the fit's df (inf: the normal)
     note = fit.note or ("" if np.isfinite(fit.estimate) else "not scored")
     return (
         *key,
@@ -136,6 +137,7 @@ def _row(key: tuple, adjustment: str, fit: Fit, y, model: Design, contrast, left
         _finite(fit.estimate - crit * fit.se),
         _finite(fit.estimate + crit * fit.se),
         _finite(fit.statistic),
+        _finite(fit.df),
         _finite(fit.pvalue),
         None,
         fit.model or None,
@@ -173,16 +175,35 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _with_qvalues(table: pl.DataFrame) -> pl.DataFrame:
-    """Fill ``qvalue`` (BH per dataset x method x adjustment x contrast x family), row order kept."""
+#: the BH groups of :func:`axis_tests` (with the family, :func:`with_qvalues`)
+TEST_FAMILY_KEYS = ("dataset", "method", "adjustment", "contrast")
+
+
+def with_qvalues(table: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """Fill ``qvalue``: BH of ``pvalue`` per ``by`` x family, row order kept.
+
+    The families are the axis composites (``axis:<axis>``) and the signatures: an axis is a
+    summary of signatures, so the two are not one set of tests.
+
+    Parameters
+    ----------
+    table
+        Rows with ``signature``, ``pvalue`` (null: no test) and the ``by`` columns; a
+        ``qvalue`` column, if present, is replaced in place.
+    by
+        The columns whose value combinations are separate sets of tests.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``table`` with ``qvalue`` filled (null where ``pvalue`` is null).
+    """
     family = pl.when(pl.col("signature").str.starts_with("axis:")).then(pl.lit("axis"))
     table = table.with_columns(
         family.otherwise(pl.lit("signature")).alias("_family"), pl.int_range(pl.len()).alias("_row")
     )
     parts = []
-    for _, part in table.group_by(
-        ["dataset", "method", "adjustment", "contrast", "_family"], maintain_order=True
-    ):
+    for _, part in table.group_by([*by, "_family"], maintain_order=True):
         q = benjamini_hochberg(part["pvalue"].fill_null(np.nan).to_numpy())
         parts.append(part.with_columns(pl.Series("qvalue", q, nan_to_null=True)))
     out = pl.concat(parts).sort("_row") if parts else table

@@ -2,8 +2,9 @@
 
 :func:`model_design` builds the fitted samples' design exactly as the DE stage builds its own;
 :func:`fit_score` fits one score under it: ordinary least squares, or a linear mixed model with a
-random intercept per donor when donors contribute several samples (donor-mean OLS with
-donor-clustered errors when the mixed model fails). Why: ``docs/methods.md``, "Axis tests".
+random intercept per donor when donors contribute several samples (its coefficient referred to
+t on Satterthwaite degrees of freedom; donor-mean OLS with donor-clustered errors when the mixed
+model fails). Why: ``docs/methods.md``, "Axis tests".
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alsig.distributions import norm_sf
+from alsig.distributions import t_sf
 from alsig.errors import AlsigError
 from alsig.settings import Contrast
 from alsig.stages.de.design import design_matrix, prepare_metadata
@@ -137,9 +138,15 @@ def _ols(y: pd.Series, X: pd.DataFrame, coefficient: str, groups=None) -> Fit:
     if groups is None:
         result = model.fit()
         kind = "ols"
+        df = float(result.df_resid)
     else:
-        result = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
+        # t on donors - 1, as the cell-mix view's cluster fallback (statsmodels' default for
+        # clustered errors is the normal, whose p-value would disagree with the reported df)
+        result = model.fit(
+            cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]}, use_t=True
+        )
         kind = "ols_subject_means_cluster_se"
+        df = float(result.df_resid_inference)
     j = list(X.columns).index(coefficient)
     return Fit(
         estimate=float(result.params.iloc[j]),
@@ -147,7 +154,7 @@ def _ols(y: pd.Series, X: pd.DataFrame, coefficient: str, groups=None) -> Fit:
         sd=float(np.sqrt(result.scale)),
         statistic=float(result.tvalues.iloc[j]),
         pvalue=float(result.pvalues.iloc[j]),
-        df=float(result.df_resid),
+        df=df,
         model=kind,
     )
 
@@ -156,6 +163,7 @@ def _mixed_model(y: pd.Series, X: pd.DataFrame, subjects: pd.Series, coefficient
     # here, not at the top: jobs that import the axis models without fitting a mixed model
     # (subtypes) would load the compiled kernels for nothing
     from alsig.voom.models import fit_random_intercept
+    from alsig.voom.satterthwaite import random_intercept_df
 
     try:
         fit = fit_random_intercept(y.to_numpy(), X, subjects.to_numpy())
@@ -166,13 +174,17 @@ def _mixed_model(y: pd.Series, X: pd.DataFrame, subjects: pd.Series, coefficient
     if not np.isfinite(se) or se <= 0:
         return Fit(note="the mixed model's standard error is not positive")
     estimate = float(fit.coefficients[j])
-    z = estimate / se
+    statistic = estimate / se
+    # t on Satterthwaite df, as lmerTest: with few donors the normal reference rejects a true
+    # null too often (docs/methods.md, "Axis tests")
+    df = random_intercept_df(fit, X, subjects.to_numpy(), j)
     return Fit(
         estimate=estimate,
         se=se,
         sd=float(np.sqrt(fit.residual_variance + fit.subject_variance)),
-        statistic=z,
-        pvalue=float(2 * norm_sf(abs(z))),
+        statistic=statistic,
+        pvalue=float(2 * t_sf(abs(statistic), df)),
+        df=df,
         model="mixed_random_subject",
     )
 

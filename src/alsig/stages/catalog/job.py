@@ -76,7 +76,9 @@ def run_meta(
     """
     tests = inputs["tests"]
     tables = [_read_tests(p) for p in ([tests] if isinstance(tests, str) else tests)]
-    meta = axis_meta(pl.concat(tables))
+    # diagonal: a dataset's table of axis_tests schema 2 (no ``df`` column, which the pooling
+    # does not read) still combines with the others
+    meta = axis_meta(pl.concat(tables, how="diagonal"))
     samples = inputs.get("samples") or []
     shared = shared_samples(
         {
