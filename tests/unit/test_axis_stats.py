@@ -189,6 +189,69 @@ def test_axis_meta_combines_datasets_and_reports_agreement():
     assert row["i2"] == 0 and row["effect"] == pytest.approx(tests[0]["std_effect"][0])
 
 
+def test_axis_meta_adjusts_pooled_pvalues_per_family_and_names_cochrans_q():
+    parts = []
+    for d, dataset in enumerate(("a", "b", "c")):
+        for k, (signature, effect) in enumerate(
+            (("axis:er_stress", 1.0), ("axis:heat_shock", 0.3), ("axis:drug_efflux", 0.0))
+            + (("HSP_core", 0.1),)
+        ):
+            obs, scores = repeated_cohort(seed=10 * d + k, n_subjects=12, effect=effect)
+            table = long_table(
+                list(zip(scores["sample"], scores["score"], strict=True)), obs, signature
+            )
+            parts.append(table.with_columns(pl.lit(dataset).alias("dataset")))
+    tests = pl.concat(
+        axis_tests(part, obs, design="~ region + condition", contrast=ALS)
+        for part in pl.concat(parts).partition_by("dataset")
+    )
+    meta = axis_meta(tests).filter(pl.col("adjustment") == "none")
+    assert "q" not in meta.columns and "cochran_q" in meta.columns
+    axes = meta.filter(pl.col("signature").str.starts_with("axis:"))
+    # BH over the three axes only: the signature is its own family (its q is its p)
+    assert axes["qvalue"].to_list() == pytest.approx(
+        benjamini_hochberg(axes["pvalue"].to_numpy()).tolist()
+    )
+    signature = meta.filter(pl.col("signature") == "HSP_core").row(0, named=True)
+    assert signature["qvalue"] == pytest.approx(signature["pvalue"])
+    row = axes.filter(pl.col("signature") == "axis:er_stress").row(0, named=True)
+    effects = np.array([float(e.split("=")[1].split("(")[0]) for e in row["effects"].split(";")])
+    ses = np.array([float(e.split("(")[1].rstrip(")")) for e in row["effects"].split(";")])
+    assert row["cochran_q"] == pytest.approx(dersimonian_laird(effects, ses**2).q, rel=1e-3)
+
+
+def test_meta_figure_stars_significance_and_boxes_sign_agreement():
+    from matplotlib.patches import Rectangle
+
+    obs, scores = repeated_cohort(seed=3, n_subjects=12)
+    tests = pl.concat(
+        axis_tests(
+            long_table(
+                list(zip(scores["sample"], scores["score"], strict=True)), obs, name
+            ).with_columns(pl.lit(dataset).alias("dataset")),
+            obs,
+            design="~ region + condition",
+            contrast=ALS,
+        )
+        for dataset in ("a", "b")
+        for name in ("axis:er_stress", "axis:heat_shock")
+    )
+    # one axis consistent in sign but not significant, the other the reverse
+    meta = axis_meta(tests).with_columns(
+        consistent=pl.col("signature") == "axis:heat_shock",
+        qvalue=pl.when(pl.col("signature") == "axis:heat_shock").then(0.3).otherwise(0.01),
+    )
+    fig = plot_axis_meta(meta)
+    panel = fig.axes[0]  # no adjustment; rows sorted: er_stress, heat_shock
+    combined = [t for t in panel.texts if t.get_position()[0] == 2]
+    assert [t.get_text().endswith("*") for t in combined] == [True, False]
+    boxes = [p for p in panel.patches if isinstance(p, Rectangle)]
+    assert [round(b.get_y() + b.get_height() / 2) for b in boxes] == [1]  # heat_shock's cell
+    assert (
+        "* q < 0.05" in fig._suptitle.get_text() and "not significance" in fig._suptitle.get_text()
+    )
+
+
 def test_a_cohort_listed_twice_is_named_in_every_pooled_row(tmp_path):
     """Two config entries for one cohort (or a re-release under new ids) would be pooled as two
     independent cohorts: the job says so in its log and in each row's note."""

@@ -16,6 +16,13 @@ from alsig.palette import MISSING
 #: the method of the TE signatures (the retrotransposon axis is drawn from its rows)
 TE_METHOD = "log2cpm"
 VIEWS = {"none": "no adjustment", "cell_mix": "adjusted for the cell mix"}
+#: a combined effect marked "*" has a BH q-value below this
+Q_STAR = 0.05
+#: what the combined column's marks mean (the figure's legend line)
+MARKS = (
+    f"combined: * q < {Q_STAR:g} (BH over the axes of its method); box: consistent (every cohort "
+    "has its sign and I² < 50 %: agreement, not significance); -: no value"
+)
 
 
 def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: str | None = None):
@@ -35,8 +42,9 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
     matplotlib.figure.Figure
         Rows = axes; left panel without adjustment, right panel with the cell-mix adjustment
         (columns = datasets + "combined"; "n.e.": not estimable in that dataset), and the pooled
-        share of the unadjusted effect removed, with its 95 % CI. A trailing "*" marks a combined
-        effect consistent across datasets.
+        share of the unadjusted effect removed, with its 95 % CI. In the combined column a
+        trailing "*" marks q < 0.05 (``qvalue``, BH over the axes) and a box a consistent
+        effect (sign agreement and I² < 50 %, not significance); a legend line says so.
     """
     plt = plotting._pyplot()
     part = meta.filter(
@@ -67,13 +75,20 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
     by_signature = {r["signature"]: r["note"] for r in views["cell_mix"].iter_rows(named=True)}
     notes = [by_signature.get(signature, "") for signature in axes_names]
     for ax, view in zip(axes[:2], VIEWS, strict=True):
-        grid, consistent = grids[view]
+        grid, consistent, qvalues = grids[view]
         image = ax.imshow(
             np.ma.masked_invalid(grid), cmap=cmap, vmin=-limit, vmax=limit, aspect="auto"
         )
         for (i, j), value in np.ndenumerate(grid):
             if np.isfinite(value):
-                mark = "*" if j == len(columns) - 1 and consistent[i] else ""
+                combined = j == len(columns) - 1
+                mark = "*" if combined and qvalues[i] < Q_STAR else ""
+                if combined and consistent[i]:
+                    ax.add_patch(
+                        plt.Rectangle(
+                            (j - 0.46, i - 0.44), 0.92, 0.88, fill=False, edgecolor="black", lw=1.5
+                        )
+                    )
                 colour = "white" if abs(value) > 0.6 * limit else "black"
                 ax.text(
                     j,
@@ -100,8 +115,7 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
         label="standardised effect (residual SDs of the unadjusted model)",
     )
     fig.suptitle(
-        f"{method}, {contrast}: standardised axis effect per cohort and combined "
-        "(* consistent; -: no value)",
+        f"{method}, {contrast}: standardised axis effect per cohort and combined\n{MARKS}",
         fontsize="medium",
     )
     if reasons:
@@ -115,6 +129,7 @@ def plot_axis_meta(meta: pl.DataFrame, *, method: str = "singscore", contrast: s
 def _grid(rows: pl.DataFrame, axes_names: list[str], datasets: list[str]):
     grid = np.full((len(axes_names), len(datasets) + 1), np.nan)
     consistent = [False] * len(axes_names)
+    qvalues = np.full(len(axes_names), np.nan)
     by_signature = {r["signature"]: r for r in rows.iter_rows(named=True)}
     for i, signature in enumerate(axes_names):
         row = by_signature.get(signature)
@@ -125,7 +140,8 @@ def _grid(rows: pl.DataFrame, axes_names: list[str], datasets: list[str]):
             grid[i, j] = effects.get(dataset, np.nan)
         grid[i, -1] = row["effect"] if row["effect"] is not None else np.nan
         consistent[i] = bool(row["consistent"])
-    return grid, consistent
+        qvalues[i] = row["qvalue"] if row["qvalue"] is not None else np.nan
+    return grid, consistent, qvalues
 
 
 def _label(rows: pl.DataFrame, signature: str) -> str:

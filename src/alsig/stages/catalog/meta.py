@@ -2,15 +2,17 @@
 
 For each method x signature x adjustment x contrast, the datasets' standardised effects
 (``std_effect`` of :mod:`alsig.stages.axes.effects`) are combined with DerSimonian-Laird random
-effects; Cochran's Q, tau² and I² report heterogeneity, ``consistent`` means every dataset agrees
-in sign and I² < 50 %.
+effects; Cochran's Q (``cochran_q``), tau² and I² report heterogeneity, ``consistent`` means every
+dataset agrees in sign and I² < 50 % (agreement, not significance). ``qvalue`` is the pooled
+p-value's BH adjustment per method x adjustment x contrast, axis composites and signatures as two
+families, as the axis tests adjust theirs.
 
 Both views of the axis tests are pooled. ``adjustment = none`` as above. ``cell_mix``: over the
 datasets where the adjustment is estimable, the (unadjusted, adjusted) pairs are combined with
 one set of weights, the unadjusted view's random-effects weights over those datasets
 (:func:`alsig.cellmix.pooled_pair`, with each pair's joint covariance), so the pooled share
 removed (:func:`alsig.cellmix.share_removed`, Fieller's CI) is a share of the pooled unadjusted
-effect of the same datasets (``pooled_unadjusted``); q, tau² and I² of a ``cell_mix`` row
+effect of the same datasets (``pooled_unadjusted``); cochran_q, tau² and I² of a ``cell_mix`` row
 describe the adjusted effects' own heterogeneity. Datasets whose adjustment is not estimable are
 named in ``note`` with the reason. Why the standardised effect and a hand-written estimator:
 ``docs/methods.md``, "Cohorts compared". It predicts nothing about a patient's drug response.
@@ -26,6 +28,7 @@ import polars as pl
 
 from alsig.cellmix import pooled_pair, share_removed
 from alsig.distributions import norm_sf
+from alsig.stages.axes.effects import with_qvalues
 from alsig.tables import schemas
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ SCHEMA = "axis_meta"
 #: Version of the axis_meta layout (the schema's ``x-schema-version``).
 SCHEMA_VERSION: str = str(schemas.load(SCHEMA)["x-schema-version"])
 KEY = ["method", "signature", "axis", "adjustment", "contrast"]
+#: the sets of tests ``qvalue`` adjusts over (with the axis / signature family)
+FAMILY_KEYS = ("method", "adjustment", "contrast")
 NONE, CELL_MIX = "none", "cell_mix"
 #: the joint covariance columns of a cell_mix axis-test row
 JOINT = ("std_joint_var_none", "std_joint_cov", "std_joint_var_cell_mix")
@@ -66,6 +71,7 @@ def axis_meta(tests: pl.DataFrame) -> pl.DataFrame:
         else:
             rows.append((*_combined(named, part, fitted), *_NO_SHARE, ""))
     table = pl.DataFrame(rows, schema=schemas.polars_schema(SCHEMA), orient="row")
+    table = with_qvalues(table, FAMILY_KEYS)
     return schemas.validate(table.sort(KEY), SCHEMA, "axis meta-analysis")
 
 
@@ -86,7 +92,7 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
     ses = fitted["std_se"].to_numpy()
     per_dataset = _per_dataset(fitted)
     k = len(effects)
-    empty = (None,) * 11
+    empty = (None,) * 12
     if k == 0:
         return (*key.values(), len(datasets), 0, per_dataset, *empty, "", False)
     if k == 1:
@@ -97,6 +103,7 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
             effects[0] - 1.96 * ses[0],
             effects[0] + 1.96 * ses[0],
             _two_sided(z),
+            None,  # qvalue: filled over the family (with_qvalues)
             effects[0],
             ses[0],
             None,
@@ -115,6 +122,7 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
         mean - 1.96 * se,
         mean + 1.96 * se,
         _two_sided(mean / se),
+        None,  # qvalue: filled over the family (with_qvalues)
         result.effect_fixed,
         result.se_fixed,
         result.q,
