@@ -18,6 +18,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import anndata as ad
+import pandas as pd
+
 from alsig.errors import AlsigError
 from alsig.gsea.camera import Residuals, standardised_residuals
 from alsig.io import read_h5ad_counts
@@ -90,6 +93,42 @@ def contrast_residuals(h5ad_path: str, de: DeSettings, contrast: str) -> Contras
     """
     adata = read_h5ad_counts(h5ad_path)
     expression = read_vst(h5ad_path, adata) if de.adjust_cell_mix else None
+    return fit_residuals(adata, de, contrast, expression=expression, source=h5ad_path)
+
+
+def fit_residuals(
+    adata: ad.AnnData,
+    de: DeSettings,
+    contrast: str,
+    *,
+    expression: pd.DataFrame | None = None,
+    source: str = "(in memory)",
+) -> ContrastResiduals:
+    """Return :func:`contrast_residuals` of an AnnData in memory.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData (counts in ``X``).
+    de
+        The dataset's ``de:`` settings.
+    contrast
+        A name of ``de.contrasts``.
+    expression
+        The VST layer for ``de.adjust_cell_mix`` (default: log-CPM of the counts).
+    source
+        Where ``adata`` came from, for messages.
+
+    Returns
+    -------
+    ContrastResiduals
+        As :func:`contrast_residuals`.
+
+    Raises
+    ------
+    AlsigError
+        As :func:`contrast_residuals`.
+    """
     fit = contrast_fit_samples(adata, de, contrast, expression=expression)
     logcpm = log_cpm_by_gene(fit.counts, effective_library_sizes(fit.counts))
     design = design_matrix(fit.cell_mix.meta.loc[fit.meta.index], fit.design, fit.label)
@@ -98,7 +137,7 @@ def contrast_residuals(h5ad_path: str, de: DeSettings, contrast: str) -> Contras
         residuals = standardised_residuals(logcpm, design.to_numpy(dtype=float), genes)
     except ValueError as error:
         raise AlsigError(
-            f"{h5ad_path}: camera needs the residuals of contrast '{contrast}' ({fit.label}): "
+            f"{source}: camera needs the residuals of contrast '{contrast}' ({fit.label}): "
             f"{error}"
         ) from error
     log.info(
