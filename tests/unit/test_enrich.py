@@ -32,6 +32,7 @@ from alsig.stages.enrich.results import (
 from alsig.stages.enrich.sets import load_collection
 from alsig.tables import schemas
 from alsig.tables.schemas import polars_schema
+from alsig.toy import toy_cohort
 from tests.helpers import contrast_result, ora_table, prerank_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -397,8 +398,6 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     import json
 
     from alsig.stages.enrich import run, run_report
-
-    from alsig.toy import toy_cohort
 
     de, sets = simulated_de()
     de_path = tmp_path / "de" / "ALS_vs_control.parquet"

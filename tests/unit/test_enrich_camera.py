@@ -14,7 +14,9 @@ import anndata as ad
 import numpy as np
 import polars as pl
 import pytest
+from scipy.stats import t as student
 
+from alsig.distributions import benjamini_hochberg
 from alsig.errors import AlsigError
 from alsig.gsea.camera import (
     Residuals,
@@ -102,8 +104,6 @@ def test_correlation_and_t_match_their_definitions():
     )
     t = (inside.mean() - outside.mean()) / math.sqrt(pooled * (vif / 12 + 1 / (genes_n - 12)))
     assert record.t == pytest.approx(t, rel=1e-10)
-    from scipy.stats import t as student
-
     assert record.pvalue == pytest.approx(2 * student.sf(abs(t), df=n - 3), rel=1e-10)
 
 
@@ -179,8 +179,6 @@ def test_stage_columns_on_a_cohort_with_correlated_sets(tmp_path):
     # the planted set is found, up, by camera; camera_fdr is BH of camera_pvalue
     assert prerank.loc["PLANTED", "camera_fdr"] < 0.01
     assert prerank.loc["PLANTED", "camera_direction"] == "up"
-    from alsig.distributions import benjamini_hochberg
-
     expected = benjamini_hochberg(prerank["camera_pvalue"].to_numpy())
     assert prerank["camera_fdr"].to_numpy() == pytest.approx(expected)
     assert result.table["term"][0] == "PLANTED"  # prerank rows by camera p first

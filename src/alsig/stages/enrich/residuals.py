@@ -137,8 +137,7 @@ def fit_residuals(
         residuals = standardised_residuals(logcpm, design.to_numpy(dtype=float), genes)
     except ValueError as error:
         raise AlsigError(
-            f"{source}: camera needs the residuals of contrast '{contrast}' ({fit.label}): "
-            f"{error}"
+            f"{source}: camera needs the residuals of contrast '{contrast}' ({fit.label}): {error}"
         ) from error
     log.info(
         "camera residuals of %s: %d samples, %d genes, design '%s' (%d columns, %d residual df)",
