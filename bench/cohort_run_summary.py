@@ -56,7 +56,13 @@ def enrichment_rows(results: Path) -> pl.DataFrame:
                 "contrast": contrast,
                 "collection": name.removesuffix(".parquet"),
                 "prerank terms": prerank.height,
-                "prerank FDR<0.05": prerank.filter(pl.col("fdr") < 0.05).height,
+                "prerank GSEA FDR<0.05": prerank.filter(pl.col("fdr") < 0.05).height,
+                # the call (schema 3): GSEA's FDR assumes independent genes
+                "prerank camera FDR<0.05": (
+                    prerank.filter(pl.col("camera_fdr") < 0.05).height
+                    if "camera_fdr" in prerank.columns
+                    else None
+                ),
                 "ORA terms": ora.height,
                 "ORA FDR<0.05": ora.filter(pl.col("fdr") < 0.05).height,
                 "top prerank term (NES)": (

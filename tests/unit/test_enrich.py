@@ -19,7 +19,7 @@ from alsig.errors import AlsigError
 from alsig.genesets import read_manifest, resolve_collections
 from alsig.gsea import PrerankOptions, engine_records, pvalue_floor
 from alsig.settings import complete
-from alsig.stages.enrich.dotplot import LABEL_LINES, LABEL_WIDTH, dotplot, plot_label
+from alsig.stages.enrich.dotplot import LABEL_LINES, LABEL_WIDTH, dotplot, plot_label, top_terms
 from alsig.stages.enrich.ranking import prepare_ranking
 from alsig.stages.enrich.results import (
     check_result,
@@ -32,6 +32,7 @@ from alsig.stages.enrich.results import (
 from alsig.stages.enrich.sets import load_collection
 from alsig.tables import schemas
 from alsig.tables.schemas import polars_schema
+from alsig.toy import toy_cohort
 from tests.helpers import contrast_result, ora_table, prerank_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -345,6 +346,7 @@ def test_dotplot_draws_panels_with_truncated_labels():
     long_name = "a very long gene ontology process name that keeps going and going (GO:0000001)"
     sets[long_name] = sets.pop(PLANTED_DOWN)
     table = contrast_result(de, sets, collection="sim", permutations=20).table
+    table = table.with_columns(pl.col("fdr").alias("camera_fdr"))  # the job's camera, stood in
     fig = dotplot({"sim": table, "empty": empty_result()}, title="demo", top_n=5)
     axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert [ax.get_title(loc="left") for ax in axes] == ["sim"]
@@ -358,6 +360,20 @@ def test_dotplot_draws_panels_with_truncated_labels():
     )
     empty = dotplot({"x": empty_result()}, title="", top_n=10)
     assert "no prerank results" in empty.axes[0].texts[0].get_text()
+
+
+def test_dotplot_shows_the_sets_camera_calls_not_those_gsea_calls():
+    de, sets = simulated_de()
+    table = contrast_result(de, sets, collection="sim", permutations=20).table
+    favoured = ["NULL_03", "NULL_07"]  # camera's smallest FDR; GSEA's are the planted sets
+    prerank = pl.col("method") == "prerank"
+    camera = pl.when(pl.col("term").is_in(favoured)).then(0.001).otherwise(0.5)
+    table = table.with_columns(pl.when(prerank).then(camera).alias("camera_fdr"))
+    assert sorted(top_terms(table, 2)["term"].to_list()) == favoured
+    # a table made without camera (per-subtype enrichment) has no prerank call to draw
+    assert (
+        top_terms(table.with_columns(pl.lit(None, pl.Float64).alias("camera_fdr")), 2).height == 0
+    )
 
 
 def test_gseapy_keeps_the_tie_order_alsig_passes():
@@ -387,6 +403,14 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     de_path = tmp_path / "de" / "ALS_vs_control.parquet"
     de_path.parent.mkdir()
     de.write_parquet(de_path)
+    # the QC'd AnnData camera reads the contrast's residuals from: the DE table's genes
+    cohort = toy_cohort((6, 6), n_genes=N_GENES, gene_names=de["symbol"].to_list(), seed=2)
+    h5ad = tmp_path / "filtered.h5ad"
+    cohort.write_h5ad(h5ad)
+    de_settings = complete(
+        "de",
+        {"design": "~ condition", "contrasts": {"ALS_vs_control": ["condition", "ALS", "control"]}},
+    )
     gmt = tmp_path / "sim.gmt"
     gmt.write_text("".join(f"{t}\tna\t" + "\t".join(g) + "\n" for t, g in sets.items()))
     settings = complete(
@@ -406,7 +430,8 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
             "coverage": str(out / f"{cid}.coverage.tsv"),
             "json": str(out / f"{cid}.run.json"),
         }
-        run({"de": str(de_path)}, outputs, settings, 1, collection=cid, **wildcards)
+        inputs = {"de": str(de_path), "h5ad": str(h5ad)}
+        run(inputs, outputs, settings, 1, collection=cid, de=de_settings, **wildcards)
     hallmark = pl.read_parquet(out / "hallmark.parquet")
     assert hallmark.height == 0 and dict(hallmark.schema) == RESULT_SCHEMA  # no overlap
     sim = pl.read_parquet(out / "sim.parquet")
@@ -417,7 +442,15 @@ def test_rule_entry_points_write_tables_plot_and_provenance(tmp_path):
     assert run_json["parameters"]["permutations"] == 20
     assert run_json["parameters"]["engine"] == "alsig"
     assert run_json["prerank_engine"]["name"] == "alsig"
-    assert run_json["table_schema_version"] == "2"  # 2: pvalue_method
+    assert run_json["table_schema_version"] == "3"  # 3: camera's columns
+    assert run_json["camera"]["n_samples"] == 12 and run_json["camera"]["df_residual"] == 10
+    prerank = sim.filter(pl.col("method") == "prerank")
+    assert (
+        prerank["camera_pvalue"].is_not_null().all() and prerank["camera_fdr"].is_not_null().all()
+    )
+    planted = prerank.to_pandas().set_index("term")
+    assert planted.loc[PLANTED_DOWN, "camera_direction"] == "down"
+    assert planted.loc[PLANTED_DOWN, "camera_fdr"] < 0.05
     assert run_json["report"]["ranking"]["n_ranked"] == N_GENES
     assert run_json["report"]["ora"]["n_background"] == N_GENES
     assert "ora" not in json.loads((out / "hallmark.run.json").read_text())["report"]

@@ -169,6 +169,24 @@ def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
     )
 
 
+def test_enrich_memory_counts_the_matrix_camera_reads(tmp_path):
+    """camera's residuals hold CAMERA_BYTES_PER_CELL per sample x gene of qc/filtered.h5ad."""
+    enrich, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
+    h5ad = tmp_path / "filtered.h5ad"
+    ad.AnnData(np.zeros((100, 20000), dtype=np.int32)).write_h5ad(h5ad)
+    settings = complete("enrich", enrich)
+    # 610 as above + 52 B x 2 M cells = 104 MB
+    assert planning.enrich_mem_mb(settings, "user", 1, de_table, str(h5ad)) == (
+        610 + 104 + planning.JOB_OVERHEAD_MB
+    )
+    # planned before QC wrote it (dry run): the prerank model alone
+    later = str(tmp_path / "later.h5ad")
+    assert (
+        planning.enrich_mem_mb(settings, "user", 1, de_table, later)
+        == 610 + planning.JOB_OVERHEAD_MB
+    )
+
+
 def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):
     enrich, de_table = sizing_case(tmp_path, sets=5000, permutations=1000, genes=2000)
     enrich["engine"] = "gseapy"

@@ -74,31 +74,41 @@ def test_de_top_genes_shows_significant_genes_or_says_there_are_none():
     assert "No gene reaches padj < 0.05 in C_vs_D" in chosen.note
 
 
-def test_enrichment_terms_filter_by_fdr_and_cut_the_leading_edge():
+def test_enrichment_terms_call_prerank_by_camera_fdr_and_cut_the_leading_edge():
+    """A prerank set is called by camera_fdr (GSEA's fdr assumes independent genes: T1's 0.01
+    is not a call when camera says 0.4); an ORA set by its BH fdr."""
     table = pl.DataFrame(
         {
-            "term": ["T1", "T2", "T3"],
-            "collection": ["c"] * 3,
-            "method": ["prerank"] * 3,
-            "direction": ["up", "down", "up"],
-            "size": [20, 30, 40],
-            "nes": [2.0, -1.5, 0.3],
-            "pvalue": [0.001, 0.01, 0.6],
-            "pvalue_display": ["< 0.001", "0.01", "0.6"],
-            "pvalue_at_floor": [True, False, False],
-            "pvalue_method": ["multilevel", "permutation", "permutation"],
-            "fdr": [0.01, 0.2, 0.9],
-            "leading_edge": [[f"G{i}" for i in range(40)], ["A", "B"], ["C"]],
+            "term": ["T1", "T2", "T3", "T4", "O1"],
+            "collection": ["c"] * 5,
+            "method": ["prerank"] * 4 + ["ora"],
+            "direction": ["up", "down", "up", "up", "up"],
+            "size": [20, 30, 40, 25, 15],
+            "nes": [2.0, -1.5, 0.3, 1.8, None],
+            "pvalue": [0.001, 0.01, 0.6, 0.002, 0.001],
+            "pvalue_display": ["< 0.001", "0.01", "0.6", "0.002", "0.001"],
+            "pvalue_at_floor": [True, False, False, False, False],
+            "pvalue_method": ["multilevel", "permutation", "permutation", "permutation", "x"],
+            "fdr": [0.01, 0.2, 0.9, 0.01, 0.1],
+            "leading_edge": [["D"], ["A", "B"], ["C"], [f"G{i}" for i in range(40)], ["E"]],
+            "inter_gene_correlation": [0.2, 0.05, 0.0, 0.1, None],
+            "camera_pvalue": [0.2, 0.001, 0.5, 0.01, None],
+            "camera_fdr": [0.4, 0.004, 0.5, 0.02, None],
         }
     )
     chosen = enrichment_terms({"A_vs_B": [table]}, folder="run_b/d1/enrich")
-    assert chosen.rows["term"].to_list() == ["T1", "T2"]
+    assert chosen.rows["term"].to_list() == ["T2", "T4", "O1"]
+    assert chosen.rows["significance_fdr"].to_list() == [0.004, 0.02, 0.1]
+    assert "camera FDR for GSEA prerank sets" in chosen.note
     assert chosen.note.endswith("Every tested term: run_b/d1/enrich/<contrast>/.")
-    assert chosen.rows["leading_edge"].list.len().to_list() == [LEADING_EDGE_SHOWN, 2]
+    assert chosen.rows["leading_edge"].list.len().to_list() == [2, LEADING_EDGE_SHOWN, 1]
     assert chosen.rows["contrast"].unique().to_list() == ["A_vs_B"]
     # the numeric p is shown (sortable, scientific notation) with its floor flag, not the text
-    assert chosen.rows["pvalue_at_floor"].to_list() == [True, False]
+    assert chosen.rows["pvalue_at_floor"].to_list() == [False, False, False]
     assert "pvalue_display" not in chosen.rows.columns
+    # a table of schema 2 (no camera) calls no prerank set, not GSEA's
+    old = table.drop("inter_gene_correlation", "camera_pvalue", "camera_fdr")
+    assert enrichment_terms({"A_vs_B": [old]}, folder="f").rows["term"].to_list() == ["O1"]
 
 
 def test_sample_scores_one_row_per_sample_with_axis_columns():

@@ -1,12 +1,16 @@
 # Pathway enrichment per contrast (alsig.stages.enrich): GSEA preranked (enrich.engine: alsig's
-# positions-based engine or gseapy) + over-representation on offline gene-set collections
-# (resources/genesets/manifest.tsv and enrich.extra_gmt). Input: the DE tables
-# <output_dir>/{dataset}/de/{contrast}.parquet. Targets come from alsig.planning.
+# positions-based engine or gseapy), camera (the significance of the prerank sets, allowing for
+# the correlation between a set's genes: residuals of the contrast's samples from the QC'd
+# AnnData, chosen by the de: settings as the DE job chose them) + over-representation on offline
+# gene-set collections (resources/genesets/manifest.tsv and enrich.extra_gmt). Inputs: the DE
+# tables <output_dir>/{dataset}/de/{contrast}.parquet and qc/filtered.h5ad. Targets come from
+# alsig.planning.
 
 
 rule enrich:
     input:
         de=out("{dataset}/de/{contrast}.parquet"),
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
         gmt=lambda wc: planning.collection_files(SETTINGS[wc.dataset].enrich)[
             wc.collection
         ],
@@ -38,7 +42,7 @@ rule enrich:
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
-            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de
+            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de, input.h5ad
         ),
         runtime=lambda wc, input, attempt: attempt
         * planning.enrich_runtime_min(
@@ -46,6 +50,8 @@ rule enrich:
         ),
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
+        # which samples and design the contrast was fitted on (camera's residuals)
+        de=lambda wc: stage_params(wc.dataset, "de"),
         dataset=lambda wc: wc.dataset,
         contrast=lambda wc: wc.contrast,
         collection=lambda wc: wc.collection,

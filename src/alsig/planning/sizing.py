@@ -265,17 +265,46 @@ def enrich_workload(
     return sets, enrich.permutations, _parquet_rows(de_table)
 
 
+#: Bytes per sample x gene of the QC'd AnnData that an enrichment job holds for camera's
+#: residuals: the counts as read (up to 8) and densified (8), their log2 CPM (8), the residual
+#: effects and their squares (8 + 8), and with ``de.adjust_cell_mix`` the VST layer (4 + 8).
+CAMERA_BYTES_PER_CELL = 52
+
+
 def enrich_mem_mb(
-    enrich: EnrichSettings, collection: str, attempt: int, de_table: str | None
+    enrich: EnrichSettings,
+    collection: str,
+    attempt: int,
+    de_table: str | None,
+    h5ad: str | None = None,
 ) -> int:
     """Memory (MB) of an enrichment job, times ``attempt``.
 
-    alsig engine: 600 + 0.005 per gene of the DE table + 3.2e-5 per set x permutation (each
+    camera's residuals add :data:`CAMERA_BYTES_PER_CELL` per sample x gene of ``h5ad`` (the
+    QC'd AnnData; 0 before it exists). alsig engine: 600 + 0.005 per gene of the DE table + 3.2e-5 per set x permutation (each
     set's null scores and null NES, 8 bytes each, and the sorted pool of the FDR); measured
     peaks 450-530 MB on GSE124439 (19,385 genes, GO BP 4,797 sets) and 549 MB for GO BP at
     60,000 genes, so the model leaves a margin of 1.6-1.9x. gseapy engine: 1000 + 0.04 per
     gene + 8.5e-6 per set x gene + 6.5e-5 per set x permutation (its Rust prerank holds each
     set's running-sum curve and permutation null). bench/results/enrich_prerank.md.
+
+    Parameters
+    ----------
+    enrich
+        The dataset's ``enrich:`` settings.
+    collection
+        The collection id.
+    attempt
+        Snakemake's retry attempt.
+    de_table
+        The DE table (its rows), or ``None``.
+    h5ad
+        The QC'd AnnData camera reads, or ``None``.
+
+    Returns
+    -------
+    int
+        Megabytes.
     """
     sets, permutations, genes = enrich_workload(enrich, collection, de_table)
     if enrich.engine == "gseapy":
@@ -283,6 +312,8 @@ def enrich_mem_mb(
         estimate += 8.5e-6 * sets * genes + 6.5e-5 * sets * permutations
     else:
         estimate = 600 + 0.005 * genes + 3.2e-5 * sets * permutations
+    if h5ad:
+        estimate += CAMERA_BYTES_PER_CELL * matrix_cells(h5ad) / 1e6
     return job_mem_mb(estimate, attempt)
 
 

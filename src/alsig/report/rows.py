@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from alsig.report.browse import natural_sort
+from alsig.tables.enrichment import SIGNIFICANCE, SIGNIFICANCE_TEXT, with_significance
 
 #: DE genes shown per contrast: the significant ones up to this many, else the smallest p-values.
 DE_MAX_GENES = 1000
-#: Enrichment rows shown per contrast: FDR below this, up to ENRICH_MAX_ROWS.
+#: Enrichment rows shown per contrast: significance FDR (camera's for prerank, BH for ORA) below
+#: this, up to ENRICH_MAX_ROWS.
 ENRICH_FDR = 0.25
 ENRICH_MAX_ROWS = 3000
 #: Leading-edge genes shown per term (the full list is in the enrichment tables).
@@ -70,7 +72,10 @@ def de_top_genes(tables: list[pl.DataFrame], padj: float = 0.05) -> Selection:
 
 
 def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> Selection:
-    """Return per contrast the terms at FDR < :data:`ENRICH_FDR`, by FDR.
+    """Return per contrast the terms at significance FDR < :data:`ENRICH_FDR`, by that FDR.
+
+    The significance FDR is camera's for GSEA prerank rows and BH's for ORA rows
+    (:func:`alsig.tables.enrichment.with_significance`); GSEA's own ``fdr`` is shown beside it.
 
     Every collection and method, at most :data:`ENRICH_MAX_ROWS` rows; the leading edge cut to
     its first genes. ``folder``: the dataset's enrichment folder, named in the note.
@@ -79,13 +84,16 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> S
     for contrast, collection_tables in tables.items():
         if not collection_tables:
             continue
-        terms = pl.concat(collection_tables, how="diagonal_relaxed")
+        terms = with_significance(pl.concat(collection_tables, how="diagonal_relaxed"))
         if "pvalue_at_floor" not in terms.columns:  # tables of schema 1 have no floor flag
             terms = terms.with_columns(pl.lit(False).alias("pvalue_at_floor"))
+        for column in ("camera_pvalue", "inter_gene_correlation"):  # schema 2 and older
+            if column not in terms.columns:
+                terms = terms.with_columns(pl.lit(None, pl.Float64).alias(column))
         parts.append(
-            terms.filter(pl.col("fdr") < ENRICH_FDR)
+            terms.filter(pl.col(SIGNIFICANCE) < ENRICH_FDR)
             .sort(
-                ["fdr", "pvalue", pl.col("nes").abs(), "term"],
+                [SIGNIFICANCE, "pvalue", pl.col("nes").abs(), "term"],
                 descending=[False, False, True, False],
                 nulls_last=True,
             )
@@ -97,6 +105,9 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> S
                 "direction",
                 "term",
                 "size",
+                SIGNIFICANCE,
+                "camera_pvalue",
+                "inter_gene_correlation",
                 "nes",
                 "pvalue",
                 "pvalue_method",
@@ -107,8 +118,12 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> S
         )
     rows = pl.concat(parts) if parts else pl.DataFrame()
     note = (
-        f"Terms at FDR < {ENRICH_FDR:g} per contrast (GSEA prerank and ORA, every collection), "
-        f"by FDR (then p, then |NES|), at most {ENRICH_MAX_ROWS} per contrast; pvalue_method says "
+        f"Terms at {SIGNIFICANCE} < {ENRICH_FDR:g} per contrast ({SIGNIFICANCE_TEXT}; every "
+        f"collection), by it (then p, then |NES|), at most {ENRICH_MAX_ROWS} per contrast. "
+        "camera allows for the correlation between a set's genes (inter_gene_correlation); "
+        "GSEA's nes, pvalue and fdr describe the set but assume independent genes, and on "
+        "tissue call about 20 of 50 Hallmark sets on donor-permuted labels "
+        "(bench/results/enrich_null.md). pvalue_method says "
         "whether p is a permutation p or a multilevel estimate (sets beyond every permutation); "
         "'< p': no permutation reached the set's score, p is at most 1/(permutations + 1); "
         f"leading edge: its first {LEADING_EDGE_SHOWN} genes. Every tested term: {folder}/<contrast>/."

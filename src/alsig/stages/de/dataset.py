@@ -31,7 +31,7 @@ import polars as pl
 
 from alsig.counts import dense_counts
 from alsig.errors import AlsigError
-from alsig.keys import CONDITION, EXPRESSED, excluded_samples, sample_subjects
+from alsig.keys import CONDITION, EXPRESSED, VST, excluded_samples, sample_subjects
 from alsig.settings import Contrast, DeSettings, DeTest
 from alsig.stages.de.cell_mix import CellMixDesign, cell_mix_design
 from alsig.stages.de.design import prepare_fit_metadata, subset_samples
@@ -194,17 +194,76 @@ def _expression(adata: ad.AnnData) -> pd.DataFrame:
     return log_cpm(counts)
 
 
-def _fit_group(
+@dataclass(frozen=True)
+class FitSamples:
+    """The samples, genes and design of one fit, as the DE stage fits them.
+
+    Attributes
+    ----------
+    label : str
+        How logs name the fit (its contrasts and tests, design and subset).
+    meta : pandas.DataFrame
+        The design variables of the fitted samples (index); ``cell_mix.meta`` adds the cell-mix
+        covariates when ``de.adjust_cell_mix``.
+    design : str
+        The fitted formula (the cell-mix terms added): over ``cell_mix.meta``.
+    dropped : list of str
+        Samples of the subset left out (other levels, missing design values).
+    counts : numpy.ndarray
+        Samples x genes counts of the genes tested.
+    var : pandas.DataFrame
+        Those genes' ``var`` rows (index = symbols).
+    subjects : pandas.Series
+        Each fitted sample's subject.
+    cell_mix : CellMixDesign
+        The cell-mix covariates (none without ``de.adjust_cell_mix``).
+    """
+
+    label: str
+    meta: pd.DataFrame
+    design: str
+    dropped: list[str]
+    counts: np.ndarray
+    var: pd.DataFrame
+    subjects: pd.Series
+    cell_mix: CellMixDesign
+
+
+def fit_samples(
     adata: ad.AnnData,
     obs: pd.DataFrame,
     group: FitGroup,
     settings: DeSettings,
     references: dict[str, str],
-    excluded: dict[str, str],
-    n_cpus: int,
     expression: pd.DataFrame | None,
-    chunk_size: int | None,
-) -> list[Outcome]:
+) -> FitSamples:
+    """Select one fit's samples and genes and build its design, checked before any fit.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData.
+    obs
+        Its samples that QC keeps (``qc_exclusion`` left out).
+    group
+        The fit (:func:`~alsig.stages.de.plan.fit_groups`).
+    settings
+        The dataset's ``de:`` settings.
+    references
+        Each factor's reference level (:func:`~alsig.stages.de.plan.reference_levels`).
+    expression
+        Log-scale expression for ``de.adjust_cell_mix`` (required then).
+
+    Returns
+    -------
+    FitSamples
+        What the fit sees.
+
+    Raises
+    ------
+    AlsigError
+        A problem of the design, subset, samples or subjects.
+    """
     label = f"fit of {', '.join(group.names)} ({group.label})"
     if group.subset:
         obs = subset_samples(obs, group.subset, label)
@@ -223,13 +282,131 @@ def _fit_group(
     counts, var = genes_to_test(adata, meta, settings.genes, label)
     subjects = sample_subjects(obs, meta.index)
     _check_subject_conditions(obs, subjects, label)
-    method, reason = repeated_model(settings.repeated_subjects, subjects.tolist())
     cell_mix = CellMixDesign(meta, (), "")
     if settings.adjust_cell_mix:
-        assert expression is not None  # run_dataset reads it
+        if expression is None:
+            raise AlsigError(f"{label}: de.adjust_cell_mix needs the expression to adjust for.")
         cell_mix = cell_mix_design(meta, expression, subjects)
         log.info("%s: cell-mix adjustment: %s", label, cell_mix.description)
-    design = cell_mix.formula(group.design)
+    return FitSamples(
+        label,
+        meta,
+        cell_mix.formula(group.design),
+        dropped,
+        counts,
+        var,
+        subjects,
+        cell_mix,
+    )
+
+
+def contrast_fit_samples(
+    adata: ad.AnnData,
+    settings: DeSettings,
+    contrast_name: str,
+    *,
+    expression: pd.DataFrame | None = None,
+) -> FitSamples:
+    """Return the samples, genes and design the DE job fitted one of ``de.contrasts`` on.
+
+    The same selection as :func:`run_dataset` (QC exclusions, the fit's subset and level
+    selection, missing covariates, cell-mix terms), so a later stage can work on exactly the
+    contrast's samples (the enrich stage's camera residuals).
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData the DE job read.
+    settings
+        The dataset's ``de:`` settings.
+    contrast_name
+        A name of ``settings.contrasts``.
+    expression
+        Log-scale expression for ``de.adjust_cell_mix`` (:func:`read_vst`; default: log-CPM of
+        the counts, as :func:`run_dataset`).
+
+    Returns
+    -------
+    FitSamples
+        The contrast's fit.
+
+    Raises
+    ------
+    AlsigError
+        ``contrast_name`` is not a contrast of ``settings``, or the fit's checks fail.
+    """
+    names = [c.name for c in settings.contrasts]
+    if contrast_name not in names:
+        raise AlsigError(
+            f"contrast '{contrast_name}' is not one of de.contrasts ({', '.join(names)})."
+        )
+    excluded = excluded_samples(adata.obs)
+    obs = adata.obs.loc[[name for name in adata.obs_names if name not in excluded]]
+    references = reference_levels(settings.contrasts)
+    if settings.adjust_cell_mix and expression is None:
+        expression = _expression(adata)
+    (group,) = (g for g in fit_groups(settings) if contrast_name in [c.name for c in g.contrasts])
+    return fit_samples(adata, obs, group, settings, references, expression)
+
+
+def read_vst(path: str, adata: ad.AnnData) -> pd.DataFrame | None:
+    """Return QC's VST layer of the expressed genes, read alone (the counts reader skips layers).
+
+    Parameters
+    ----------
+    path
+        The QC'd AnnData file.
+    adata
+        Its counts (:func:`alsig.io.read_h5ad_counts`): sample and gene names.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Samples x expressed genes; ``None`` (with a warning) when the file has no VST layer:
+        the cell-mix indices then read log-CPM of the counts.
+    """
+    import h5py
+
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+
+    with h5py.File(path, "r") as handle:
+        layers = handle.get("layers")
+        if layers is None or VST not in layers:
+            log.warning("%s has no '%s' layer: cell-mix indices from log-CPM", path, VST)
+            return None  # run_dataset falls back to log-CPM of the counts
+        matrix = read_elem(layers[VST])
+    matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    keep = (
+        adata.var[EXPRESSED].to_numpy(dtype=bool)
+        if EXPRESSED in adata.var
+        else np.ones(adata.n_vars, dtype=bool)
+    )
+    return pd.DataFrame(
+        matrix[:, keep].astype(float),
+        index=adata.obs_names.astype(str),
+        columns=adata.var_names[keep],
+    )
+
+
+def _fit_group(
+    adata: ad.AnnData,
+    obs: pd.DataFrame,
+    group: FitGroup,
+    settings: DeSettings,
+    references: dict[str, str],
+    excluded: dict[str, str],
+    n_cpus: int,
+    expression: pd.DataFrame | None,
+    chunk_size: int | None,
+) -> list[Outcome]:
+    chosen = fit_samples(adata, obs, group, settings, references, expression)
+    label, meta, dropped = chosen.label, chosen.meta, chosen.dropped
+    counts, var, subjects = chosen.counts, chosen.var, chosen.subjects
+    cell_mix, design = chosen.cell_mix, chosen.design
+    method, reason = repeated_model(settings.repeated_subjects, subjects.tolist())
     phases = Phases(label)
     log.info(
         "%s: %d samples, %d subjects, %d genes; model %s (%s)",

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
-from alsig.keys import DATASET, EXPRESSED, VST
+from alsig.keys import DATASET
 from alsig.settings import DeSettings
-from alsig.stages.de.dataset import Outcome, run_dataset
+from alsig.stages.de.dataset import Outcome, read_vst, run_dataset
 from alsig.stages.de.figures import ma_plot, volcano
 from alsig.stages.de.tables import RESULT, summary_frame
 from alsig.tables import schemas
@@ -52,7 +51,7 @@ def run(
         The job's dataset id.
     """
     adata = read_h5ad_counts(inputs["h5ad"])
-    expression = _vst(inputs["h5ad"], adata) if settings.adjust_cell_mix else None
+    expression = read_vst(inputs["h5ad"], adata) if settings.adjust_cell_mix else None
     outcomes = run_dataset(adata, settings, n_cpus=int(threads), expression=expression)
     folder = Path(outputs["summary"]).parent
     name = str(adata.uns.get(DATASET, dataset))
@@ -119,32 +118,4 @@ def _figures(outcome: Outcome, base: Path, alpha: float) -> None:
             ylabel="shrunken log2 fold change" if shrunk else "log2 fold change",
         ),
         f"{base}.ma.png",
-    )
-
-
-def _vst(path: str, adata: Any) -> pd.DataFrame | None:
-    """QC's VST layer of the expressed genes, read alone (the counts reader skips layers)."""
-    import h5py
-
-    try:
-        from anndata.io import read_elem
-    except ImportError:  # anndata < 0.11
-        from anndata.experimental import read_elem
-
-    with h5py.File(path, "r") as handle:
-        layers = handle.get("layers")
-        if layers is None or VST not in layers:
-            log.warning("%s has no '%s' layer: cell-mix indices from log-CPM", path, VST)
-            return None  # run_dataset falls back to log-CPM of the counts
-        matrix = read_elem(layers[VST])
-    matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
-    keep = (
-        adata.var[EXPRESSED].to_numpy(dtype=bool)
-        if EXPRESSED in adata.var
-        else np.ones(adata.n_vars, dtype=bool)
-    )
-    return pd.DataFrame(
-        matrix[:, keep].astype(float),
-        index=adata.obs_names.astype(str),
-        columns=adata.var_names[keep],
     )

@@ -15,10 +15,16 @@ Steps for one DE table (one contrast) and one collection:
 3. :func:`~alsig.stages.enrich.prerank.prerank_result` runs GSEA preranked over all eligible
    sets of the collection (``enrich.engine``: alsig's positions-based engine,
    :mod:`alsig.gsea.alsig_engine`, or gseapy's ``prerank``).
-4. :func:`~alsig.stages.enrich.ora.ora_result` runs the hypergeometric test of gseapy ``enrich``
+4. :func:`~alsig.stages.enrich.camera.camera_table` tests the same sets with camera (Wu & Smyth
+   2012) on the same ``stat``, allowing for the correlation between a set's genes estimated
+   from the contrast's residuals (given by the ``enrich`` job,
+   :mod:`alsig.stages.enrich.residuals`); its ``camera_fdr`` is the prerank rows' significance,
+   GSEA's columns describe. Without residuals (per-subtype enrichment) the camera columns are
+   null.
+5. :func:`~alsig.stages.enrich.ora.ora_result` runs the hypergeometric test of gseapy ``enrich``
    (:mod:`alsig.gsea.hypergeom`) on the up- and the down-regulated genes, background = the
    tested genes.
-5. Both results share one table schema, ``workflow/schemas/enrichment.schema.yaml`` (the meaning
+6. Both results share one table schema, ``workflow/schemas/enrichment.schema.yaml`` (the meaning
    of every column; p-value floor in :mod:`alsig.stages.enrich.results`).
 """
 
@@ -32,8 +38,10 @@ from typing import Any
 
 import polars as pl
 
+from alsig.gsea.camera import Residuals
 from alsig.gsea.records import PrerankOptions, pvalue_floor
 from alsig.settings import EnrichSettings
+from alsig.stages.enrich.camera import camera_table, with_camera
 from alsig.stages.enrich.ora import OraResult, ora_options, ora_result
 from alsig.stages.enrich.prerank import PrerankResult, prerank_options, prerank_result
 from alsig.stages.enrich.ranking import RankingReport, check_de_columns, prepare_ranking
@@ -91,8 +99,9 @@ def enrich_contrast(
     settings: EnrichSettings,
     threads: int,
     source: str,
+    residuals: Residuals | None = None,
 ) -> ContrastResult:
-    """Run prerank + ORA for one DE table and one collection.
+    """Run prerank, camera and ORA for one DE table and one collection.
 
     A collection sharing no gene with the data gives a warning and an empty, schema-valid table.
 
@@ -110,6 +119,9 @@ def enrich_contrast(
         Threads for prerank.
     source
         Where ``de`` came from, for messages and logs (``""``: in memory).
+    residuals
+        The contrast's standardised residuals (:mod:`alsig.stages.enrich.residuals`) for
+        camera; ``None``: no camera, its columns null.
 
     Returns
     -------
@@ -130,6 +142,9 @@ def enrich_contrast(
     ranking, ranking_report = prepare_ranking(de, source)
     options = prerank_options(settings, threads)
     prerank = prerank_result(ranking, sets, collection=collection, options=options)
+    if residuals is not None and prerank.tested:
+        camera = camera_table(ranking, prerank.tested, residuals, collection=collection)
+        prerank = dataclasses.replace(prerank, table=with_camera(prerank.table, camera))
     ora = ora_result(de, sets, collection=collection, options=ora_options(settings))
     coverage = _mark_tested(coverage, prerank, ora)
     report = _tested_report(seen, ranking_report, prerank, ora, options)

@@ -1,8 +1,10 @@
 """Dot plot of the top GSEA preranked terms of a contrast, one panel per collection.
 
-x = NES (its sign is the direction: > 0, the set sits among the genes higher in the contrast's
-first level), colour = FDR (log scale, darker = smaller), dot area = genes of the set in the
-ranking. A signature's up / down half (GMT ``X_UP`` / ``X_DN``) is drawn as a triangle up / down
+The top terms are those of smallest camera FDR (the prerank rows' significance,
+:mod:`alsig.tables.enrichment`: it allows for the correlation between a set's genes, GSEA's FDR
+does not). x = GSEA's NES (its sign is the direction: > 0, the set sits among the genes higher in
+the contrast's first level), colour = camera FDR (log scale, darker = smaller), dot area = genes
+of the set in the ranking. A signature's up / down half (GMT ``X_UP`` / ``X_DN``) is drawn as a triangle up / down
 instead of a ``_UP`` suffix in its name; names are wrapped on two lines.
 """
 
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
+
+from alsig.tables.enrichment import SIGNIFICANCE, with_significance
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -97,9 +101,11 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def top_terms(table: pl.DataFrame, top_n: int = 10, method: str = "prerank") -> pl.DataFrame:
-    """Return the ``top_n`` terms of ``method`` by FDR, ordered by NES for plotting.
+    """Return the ``top_n`` terms of ``method`` by significance FDR, ordered by NES for plotting.
 
-    Ties broken by p-value, then |NES|.
+    The significance FDR (column ``significance_fdr``) is camera's for prerank, BH's for ORA
+    (:func:`alsig.tables.enrichment.with_significance`); ties broken by p-value, then |NES|.
+    Rows without one (tables made without camera) are not shown.
 
     Parameters
     ----------
@@ -110,10 +116,12 @@ def top_terms(table: pl.DataFrame, top_n: int = 10, method: str = "prerank") -> 
     method
         ``prerank`` (ties broken by |NES|, ordered by NES) or ``ora`` (by odds ratio).
     """
-    rows = table.filter((pl.col("method") == method) & pl.col("fdr").is_not_null())
+    rows = with_significance(table).filter(
+        (pl.col("method") == method) & pl.col(SIGNIFICANCE).is_not_null()
+    )
     score = pl.col("nes").abs() if method == "prerank" else pl.col("odds_ratio")
     rows = rows.sort(
-        [pl.col("fdr"), pl.col("pvalue"), score, pl.col("term")],
+        [pl.col(SIGNIFICANCE), pl.col("pvalue"), score, pl.col("term")],
         descending=[False, False, True, False],
         nulls_last=True,
     ).head(top_n)
@@ -122,7 +130,7 @@ def top_terms(table: pl.DataFrame, top_n: int = 10, method: str = "prerank") -> 
 
 @dataclass(frozen=True)
 class _DotScale:
-    """Colour (FDR, log scale) and dot area (genes in the set) shared by every panel."""
+    """Colour (significance FDR, log scale) and dot area (genes in the set), shared by panels."""
 
     norm: Any  # matplotlib.colors.LogNorm
     max_nes: float
@@ -132,7 +140,7 @@ class _DotScale:
     def of(cls, panels: list[tuple[str, pl.DataFrame]]) -> _DotScale:
         from matplotlib.colors import LogNorm
 
-        all_fdr = np.concatenate([rows["fdr"].to_numpy() for _, rows in panels])
+        all_fdr = np.concatenate([rows[SIGNIFICANCE].to_numpy() for _, rows in panels])
         smallest = float(np.nanmin(all_fdr)) if np.isfinite(all_fdr).any() else 1.0
         low = min(max(smallest, 1e-4), 1e-2)  # at least two decades, at most four
         all_nes = np.concatenate([rows["nes"].to_numpy() for _, rows in panels])
@@ -181,7 +189,7 @@ def dotplot(
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per collection: x = NES, colour = FDR (one colour bar), dot area = genes in
+        One panel per collection: x = NES, colour = camera FDR (one colour bar), dot area = genes in
         the set (one legend), triangle up / down = a signature's up / down half; a note instead
         of panels when no collection has prerank rows.
     """
@@ -220,7 +228,7 @@ def dotplot(
     if scatter is not None:
         # a colour bar of fixed height under the size legend, whatever the number of panels
         cax = fig.add_axes((0.81, top - 4.3 / height, 0.025, 2.3 / height))
-        bar = fig.colorbar(scatter, cax=cax, label="FDR (log scale)")
+        bar = fig.colorbar(scatter, cax=cax, label="camera FDR (log scale)")
         ticks = [t for t in (1.0, *_FDR_TICKS) if scale.norm.vmin <= t <= 1.0]
         bar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
         bar.minorticks_off()
@@ -245,7 +253,7 @@ def _draw_panel(
     """One collection's dots; returns a scatter (for the colour bar) and the halves drawn."""
     y = np.arange(rows.height)
     nes = rows["nes"].to_numpy()
-    fdr = rows["fdr"].to_numpy()
+    fdr = rows[SIGNIFICANCE].to_numpy()
     size = rows["size"].to_numpy()
     halves = np.array([split_half(t)[1] for t in rows["term"].to_list()])
     scatter = None

@@ -14,8 +14,10 @@ import polars as pl
 
 from alsig import __version__
 from alsig.io import sha256_file, write_parquet, write_text, write_tsv
-from alsig.settings import EnrichSettings
+from alsig.settings import DeSettings, EnrichSettings
+from alsig.settings.stages import from_mapping
 from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
+from alsig.stages.enrich.residuals import ContrastResiduals, contrast_residuals
 from alsig.stages.enrich.results import COVERAGE, RESULT, SCHEMA_VERSION
 from alsig.stages.enrich.sets import collection_for, load_collection
 from alsig.tables import schemas
@@ -45,13 +47,15 @@ def run(
     dataset: str,
     contrast: str,
     collection: str,
+    de: DeSettings | Mapping[str, Any],
 ) -> None:
     """Rule ``enrich``: one DE table x one collection -> table (parquet + tsv), coverage, json.
 
     Parameters
     ----------
     inputs
-        ``de``: the DE table (parquet); ``gmt``: the collection's file (read through the
+        ``de``: the DE table (parquet); ``h5ad``: the QC'd AnnData the DE job read (camera's
+        residuals of the contrast's samples); ``gmt``: the collection's file (read through the
         configured collection, which also holds its checksum).
     outputs
         ``parquet``, ``tsv``: the enrichment table; ``coverage``: per-set coverage (tsv);
@@ -62,11 +66,16 @@ def run(
         Threads for prerank.
     dataset, contrast, collection
         The job's wildcards.
+    de
+        The dataset's ``de:`` settings (or their resolved mapping, the rule's ``params.de``):
+        which samples and design the contrast was fitted on.
     """
     log.info("enrich %s / %s / %s", dataset, contrast, collection)
     chosen = collection_for(settings, collection)
     de_path = str(inputs["de"])
     sets, info = load_collection(chosen)
+    de_settings = de if isinstance(de, DeSettings) else from_mapping(DeSettings, de)
+    residuals = contrast_residuals(str(inputs["h5ad"]), de_settings, contrast)
     result = enrich_contrast(
         pl.read_parquet(de_path),
         sets,
@@ -74,13 +83,14 @@ def run(
         settings=settings,
         threads=int(threads),
         source=de_path,
+        residuals=residuals.residuals,
     )
     schemas.validate(result.table, RESULT, outputs["parquet"])
     schemas.validate(result.coverage, COVERAGE, outputs["coverage"])
     write_parquet(result.table, outputs["parquet"], schema=RESULT)
     write_tsv(result.table, outputs["tsv"])
     write_tsv(result.coverage, outputs["coverage"])
-    record = run_record(result, info, de_path, settings, int(threads))
+    record = run_record(result, info, de_path, settings, int(threads), residuals)
     write_text(json.dumps(record, indent=2, default=str) + "\n", outputs["json"])
 
 
@@ -90,11 +100,12 @@ def run_record(
     de_path: str,
     settings: EnrichSettings,
     threads: int,
+    residuals: ContrastResiduals | None = None,
 ) -> dict[str, Any]:
     """Return the run record (``{collection}.run.json``).
 
-    Collection, DE table, parameters, the prerank engine that ran, report, row counts and
-    software versions.
+    Collection, DE table, parameters, the prerank engine that ran, camera's residuals, report,
+    row counts and software versions.
 
     Parameters
     ----------
@@ -108,6 +119,8 @@ def run_record(
         The job's ``enrich:`` settings.
     threads
         The job's threads.
+    residuals
+        What camera's residuals were computed on (``None``: no camera).
     """
     from importlib.metadata import version
 
@@ -122,6 +135,7 @@ def run_record(
         "parameters": {k: getattr(settings, k) for k in PARAMETERS},
         "prerank_engine": {"name": engine, "version": engine_version},
         "threads": threads,
+        "camera": None if residuals is None else residuals.as_dict(),
         "report": result.report.as_dict(),
         "n_rows": {
             "prerank": table.filter(pl.col("method") == "prerank").height,
