@@ -250,8 +250,8 @@ def carried(results: Path) -> list[str]:
     lines = [
         "| dataset | subtype vs control | samples | DE model | DE genes padj < 0.05 (up / down) "
         "| model "
-        "features among DE genes (share; among all tested) | top Hallmark sets, prerank NES "
-        "(FDR; model features in the set) |",
+        "features among DE genes (share; among all tested) | top Hallmark sets by camera p: "
+        "prerank NES (camera FDR; model features in the set) |",
         "|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
@@ -271,12 +271,12 @@ def carried(results: Path) -> list[str]:
                 enrich.filter(
                     (pl.col("method") == "prerank") & (pl.col("collection") == "hallmark")
                 )
-                .sort("pvalue")
+                .sort("camera_pvalue")
                 .head(3)
                 .iter_rows(named=True)
             )
             terms = "; ".join(
-                f"{r['term'].removeprefix('HALLMARK_')} {r['nes']:+.2f} ({r['fdr']:.2g}; "
+                f"{r['term'].removeprefix('HALLMARK_')} {r['nes']:+.2f} ({r['camera_fdr']:.2g}; "
                 f"{r['n_model_features']})"
                 for r in top
             )
@@ -426,7 +426,7 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
     each ALS sample in place of its call; bench only, the labels never enter the package.
     """
     from alsig.io import read_h5ad_counts
-    from alsig.stages.subtypes.carry import subtypes_de
+    from alsig.stages.subtypes.carry import subtype_residuals, subtypes_de
     from alsig.stages.subtypes.enrich_job import subtype_enrichment_table, subtype_gene_sets
 
     settings = RunSettings(yaml.safe_load(configfile.read_text()))["GSE124439"]
@@ -447,6 +447,14 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
         model_gene_ids=set(model.genes),
         n_cpus=2,
     )
+    residuals = subtype_residuals(
+        adata,
+        labels.reindex(adata.obs_names),
+        CLASSES,
+        de_settings=settings.de,
+        settings=settings.subtypes,
+        source="GSE124439 published labels",
+    )
     gene_sets = subtype_gene_sets(settings.enrich, settings.subtypes)
     term = ["collection", "term"]
     first = published[CLASSES[0]][1]
@@ -460,7 +468,7 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
         "| subtype vs control | samples: published / stage | DE genes padj < 0.05: published "
         "/ stage | lowest padj: published / stage | model features among the DE genes: "
         "published / stage | Spearman of DE stat | "
-        "Jaccard of DE sets | sets FDR < 0.05: published / stage | Jaccard of those sets | "
+        "Jaccard of DE sets | sets at camera FDR < 0.05: published / stage | Jaccard of those sets | "
         "Spearman of NES |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -475,6 +483,7 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
             model_symbols=set(model.gene_symbols),
             threads=2,
             source=f"GSE124439 published {subtype} vs control",
+            residuals=residuals[subtype],
         ).filter(pl.col("method") == "prerank")
         stage_enrich = _read(results, "GSE124439", f"enrich/{subtype}.parquet").filter(
             pl.col("method") == "prerank"
@@ -483,7 +492,7 @@ def published_carried(results: Path, configfile: Path) -> list[str]:
         features = [
             int(t.filter(pl.col("padj") < 0.05)["model_feature"].sum()) for t in (de, stage)
         ]
-        enriched = [_significant(t, "fdr", term) for t in (enrich, stage_enrich)]
+        enriched = [_significant(t, "camera_fdr", term) for t in (enrich, stage_enrich)]
         lines.append(
             f"| {subtype} | {summary['n_test']} / {stage_summary['n_test']} vs "
             f"{summary['n_reference']} | {len(de_sets[0])} / {len(de_sets[1])} | "

@@ -36,6 +36,7 @@ from alsig.stages.subtypes.carry import (
     subtype_axis_tests,
     subtype_de,
     subtype_design,
+    subtype_residuals,
     subtypes_de,
 )
 from alsig.stages.subtypes.carry_enrich import subtype_enrichment
@@ -853,6 +854,54 @@ def test_a_subtypes_enrichment_table_stacks_the_runs_collections(carried, toy_re
     sets = subtype_gene_sets(complete("enrich"), complete("subtypes"))
     assert list(sets) == ["hallmark", "alsig_resistance"]
     assert len(sets["hallmark"]) == 50
+
+
+def test_subtype_enrichment_calls_prerank_sets_by_camera_on_the_subtype_fit(carried, toy_reference):
+    """Per-subtype enrichment gets camera's columns from the residuals of the subtypes' own DE
+    fit (same samples and design), as the enrich stage does for the main contrasts; a subtype
+    too small to fit gets no residuals."""
+    _, calls, fitted, de, _ = carried
+    _, model = toy_reference
+    de_settings = complete("de", {"design": "~ region + condition", "lfc_shrink": False})
+    residuals = subtype_residuals(
+        fitted,
+        calls,
+        ["ALS-Ox"],
+        de_settings=de_settings,
+        settings=complete("subtypes"),
+        source="toy",
+    )
+    ox = residuals["ALS-Ox"]
+    assert ox is not None
+    # the fit's genes, and n - p residual dimensions of the samples DE fitted
+    assert ox.genes == fitted.var_names.tolist()
+    assert ox.values.shape == (fitted.n_vars, ox.df_residual)
+    symbols = fitted.var_names.tolist()
+    sets = {
+        "OX": [s for s in symbols if s.startswith("ALS_OX_P")],
+        "GLIA": [s for s in symbols if s.startswith("ALS_GLIA_P")],
+    }
+    table = subtype_enrichment_table(
+        de,
+        {"toy": sets},
+        enrich_settings=complete("enrich", {"permutations": 200, "min_size": 5}),
+        model_symbols=set(model.gene_symbols),
+        threads=1,
+        source="toy DE",
+        residuals=ox,
+    ).filter(pl.col("method") == "prerank")
+    assert table["camera_pvalue"].null_count() == 0
+    ox_row = table.filter(pl.col("term") == "OX").row(0, named=True)
+    assert ox_row["camera_direction"] == "up" and ox_row["camera_fdr"] < 0.05
+    too_small = subtype_residuals(
+        fitted,
+        calls,
+        ["ALS-Ox"],
+        de_settings=complete("de", {"design": "~ region + condition", "min_samples_per_level": 99}),
+        settings=complete("subtypes"),
+        source="toy",
+    )
+    assert too_small == {"ALS-Ox": None}
 
 
 def test_axis_tests_across_subtypes_find_the_planted_axis(carried):

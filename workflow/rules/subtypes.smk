@@ -174,6 +174,8 @@ rule subtypes_enrich:
             for subtype in planning.SUBTYPE_CONTRASTS
         ],
         subtypes=out("{dataset}/subtypes/subtypes.parquet"),
+        # camera's residuals: the samples and design of the subtypes' DE fit
+        h5ad=out("{dataset}/qc/filtered.h5ad"),
         gmt=lambda wc: list(
             planning.subtype_collection_files(
                 SETTINGS[wc.dataset].enrich,
@@ -211,13 +213,14 @@ rule subtypes_enrich:
     resources:
         # one collection at a time: the largest one's memory, the sum of their runtimes
         mem_mb=lambda wc, input, attempt: planning.subtype_enrich_mem_mb(
-            SETTINGS[wc.dataset], attempt, input.de[0]
+            SETTINGS[wc.dataset], attempt, input.de[0], input.h5ad
         ),
         runtime=lambda wc, input, attempt: attempt
         * planning.subtype_enrich_runtime_min(SETTINGS[wc.dataset], input.de[0]),
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
+        de=lambda wc: stage_params(wc.dataset, "de"),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/subtypes_enrich.py"

@@ -317,7 +317,9 @@ def enrich_mem_mb(
     return job_mem_mb(estimate, attempt)
 
 
-def subtype_enrich_mem_mb(settings: DatasetSettings, attempt: int, de_table: str | None) -> int:
+def subtype_enrich_mem_mb(
+    settings: DatasetSettings, attempt: int, de_table: str | None, h5ad: str | None = None
+) -> int:
     """Memory (MB) of a ``subtypes_enrich`` job: its largest collection's, times ``attempt``.
 
     Parameters
@@ -328,6 +330,8 @@ def subtype_enrich_mem_mb(settings: DatasetSettings, attempt: int, de_table: str
         Snakemake's attempt (1, 2, ...).
     de_table
         One subtype's DE table (its genes size the ranking).
+    h5ad
+        The QC'd AnnData camera's residuals are computed from, or ``None``.
 
     Returns
     -------
@@ -336,7 +340,7 @@ def subtype_enrich_mem_mb(settings: DatasetSettings, attempt: int, de_table: str
     """
     enrich = _subtype_enrich(settings)
     return max(
-        (enrich_mem_mb(enrich, c, attempt, de_table) for c in enrich.collections),
+        (enrich_mem_mb(enrich, c, attempt, de_table, h5ad) for c in enrich.collections),
         default=job_mem_mb(1000, attempt),
     )
 

@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 import polars as pl
 
+from alsig.gsea.camera import Residuals
 from alsig.keys import CONDITION, excluded_samples
 from alsig.settings import Contrast, DeSettings, SubtypesSettings
 from alsig.stages.axes.effects import axis_tests
 from alsig.stages.de.dataset import run_dataset
 from alsig.stages.de.tables import RESULT as DE_RESULT
+from alsig.stages.enrich.residuals import fit_residuals
 from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE
 from alsig.stages.subtypes.reference_model import CLASSES
 from alsig.tables import schemas
@@ -207,13 +209,12 @@ def subtypes_de(
     groups = subtype_groups(adata.obs, calls, settings)
     minimum = de_settings.min_samples_per_level
     results: dict[str, tuple[pl.DataFrame, dict[str, Any]]] = {}
-    fitted: dict[str, Contrast] = {}
+    fitted = fitted_contrasts(adata, groups, subtypes, de_settings, settings)
     for subtype in subtypes:
+        if subtype in fitted:
+            continue
         contrast = subtype_contrast(subtype, settings)
         n_test, n_reference = level_counts(adata, groups, subtype, settings.control_label)
-        if n_test >= minimum and n_reference >= minimum:
-            fitted[subtype] = contrast
-            continue
         reason = (
             f"not fitted: {n_test} {subtype} and {n_reference} {settings.control_label} samples "
             f"(de.min_samples_per_level = {minimum})"
@@ -228,18 +229,135 @@ def subtypes_de(
             },
         )
     if fitted:
-        adata = adata.copy()
-        adata.obs[SUBTYPE_FACTOR] = pd.Categorical(groups.to_numpy(dtype=object))
-        design = subtype_design(de_settings.design, main_factor(de_settings, settings))
-        chosen = dataclasses.replace(
-            de_settings, design=design, contrasts=tuple(fitted.values()), tests=()
-        )
+        adata, chosen = subtype_fit(adata, groups, fitted.values(), de_settings, settings)
         outcomes = run_dataset(adata, chosen, n_cpus=n_cpus)
         for (subtype, contrast), outcome in zip(fitted.items(), outcomes, strict=True):
             results[subtype] = _flagged(
                 outcome.table, outcome.summary, dataset, subtype, contrast, model_gene_ids
             )
     return {subtype: results[subtype] for subtype in subtypes}
+
+
+def fitted_contrasts(
+    adata: Any,
+    groups: pd.Series,
+    subtypes: Sequence[str],
+    de_settings: DeSettings,
+    settings: SubtypesSettings,
+) -> dict[str, Contrast]:
+    """Return the contrast of each subtype with enough samples to fit, by subtype.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData (its exclusions).
+    groups
+        :func:`subtype_groups`.
+    subtypes
+        Some of :data:`SUBTYPES`.
+    de_settings
+        The dataset's ``de:`` settings (``min_samples_per_level``).
+    settings
+        ``subtypes:`` settings.
+
+    Returns
+    -------
+    dict
+        ``{subtype: contrast}`` for the subtypes with ``de.min_samples_per_level`` samples and
+        as many controls.
+    """
+    minimum = de_settings.min_samples_per_level
+    fitted = {}
+    for subtype in subtypes:
+        n_test, n_reference = level_counts(adata, groups, subtype, settings.control_label)
+        if n_test >= minimum and n_reference >= minimum:
+            fitted[subtype] = subtype_contrast(subtype, settings)
+    return fitted
+
+
+def subtype_fit(
+    adata: Any,
+    groups: pd.Series,
+    contrasts: Iterable[Contrast],
+    de_settings: DeSettings,
+    settings: SubtypesSettings,
+) -> tuple[Any, DeSettings]:
+    """Return the AnnData and the ``de:`` settings of the subtypes' one fit.
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData (counts in ``X``); not changed.
+    groups
+        :func:`subtype_groups`, the levels of :data:`SUBTYPE_FACTOR`.
+    contrasts
+        The subtypes' contrasts to fit (:func:`fitted_contrasts`).
+    de_settings
+        The dataset's ``de:`` settings.
+    settings
+        ``subtypes:`` settings.
+
+    Returns
+    -------
+    tuple
+        A copy of ``adata`` with :data:`SUBTYPE_FACTOR` in ``obs``, and ``de_settings`` with
+        the main factor replaced by it and only ``contrasts``.
+    """
+    adata = adata.copy()
+    adata.obs[SUBTYPE_FACTOR] = pd.Categorical(groups.to_numpy(dtype=object))
+    design = subtype_design(de_settings.design, main_factor(de_settings, settings))
+    chosen = dataclasses.replace(de_settings, design=design, contrasts=tuple(contrasts), tests=())
+    return adata, chosen
+
+
+def subtype_residuals(
+    adata: Any,
+    calls: pd.Series,
+    subtypes: Sequence[str],
+    *,
+    de_settings: DeSettings,
+    settings: SubtypesSettings,
+    source: str,
+) -> dict[str, Residuals | None]:
+    """Return camera's residuals of each subtype's contrast: the samples and design DE fitted.
+
+    The subtypes' DE (:func:`subtypes_de`) is one fit; camera (:mod:`alsig.gsea.camera`)
+    estimates each set's inter-gene correlation from its residuals, as the enrich stage does for
+    the main contrasts (:func:`alsig.stages.enrich.residuals.fit_residuals`).
+
+    Parameters
+    ----------
+    adata
+        The QC'd AnnData (counts in ``X``).
+    calls
+        ``subtype_call`` by sample.
+    subtypes
+        Some of :data:`SUBTYPES`.
+    de_settings
+        The dataset's ``de:`` settings.
+    settings
+        ``subtypes:`` settings.
+    source
+        Where ``adata`` came from, for messages.
+
+    Returns
+    -------
+    dict
+        ``{subtype: residuals}``; None for a subtype too small to fit (its DE table is empty).
+    """
+    groups = subtype_groups(adata.obs, calls, settings)
+    fitted = fitted_contrasts(adata, groups, subtypes, de_settings, settings)
+    if not fitted:
+        return dict.fromkeys(subtypes)
+    fit, chosen = subtype_fit(adata, groups, fitted.values(), de_settings, settings)
+    return {
+        subtype: (
+            fit_residuals(fit, chosen, fitted[subtype].name, source=source).residuals
+            if subtype in fitted
+            else None
+        )
+        for subtype in subtypes
+    }
 
 
 def _flagged(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from alsig.gsea.camera import Residuals
 from alsig.settings import EnrichSettings
 from alsig.stages.enrich.contrast import enrich_contrast
 from alsig.stages.enrich.results import RESULT as ENRICH_RESULT
@@ -38,6 +39,7 @@ def subtype_enrichment(
     model_symbols: set[str],
     threads: int,
     source: str,
+    residuals: Residuals | None = None,
 ) -> pl.DataFrame:
     """Enrichment of one subtype's DE table, each row listing its set's model features.
 
@@ -57,6 +59,9 @@ def subtype_enrichment(
         Prerank threads.
     source
         The DE table's path, for messages.
+    residuals
+        The residuals of the subtype's fit (:func:`alsig.stages.subtypes.carry.subtype_residuals`)
+        for camera, which calls the prerank sets; ``None``: camera's columns null.
 
     Returns
     -------
@@ -75,6 +80,7 @@ def subtype_enrichment(
             settings=enrich_settings,
             threads=threads,
             source=source,
+            residuals=residuals,
         ).table
     schemas.validate(table, ENRICH_RESULT, f"enrichment of {source}")
     overlap = {term: sorted(set(genes) & model_symbols) for term, genes in sets.items()}

@@ -11,10 +11,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
 import polars as pl
 
+from alsig.gsea.camera import Residuals
 from alsig.io import write_parquet, write_tsv
-from alsig.settings import EnrichSettings, SubtypesSettings
+from alsig.settings import DeSettings, EnrichSettings, SubtypesSettings
 from alsig.settings.stages import from_mapping
 from alsig.stages.enrich.sets import collection_for, load_collection
 from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE, ENRICH_EXTRA, subtype_enrichment
@@ -49,6 +51,7 @@ def run_enrich(
     *,
     dataset: str,
     subtypes: SubtypesSettings | Mapping[str, Any],
+    de: DeSettings | Mapping[str, Any],
 ) -> None:
     """Rule ``subtypes_enrich``: each subtype's DE table x every collection of the dataset.
 
@@ -56,7 +59,8 @@ def run_enrich(
     ----------
     inputs
         ``de``: the subtypes' DE tables (in :data:`~alsig.stages.subtypes.carry.SUBTYPES`
-        order); ``subtypes``: the per-sample table (its model).
+        order); ``subtypes``: the per-sample table (its model and calls); ``h5ad``: the QC'd
+        AnnData the subtypes' DE read (camera's residuals of their fit).
     outputs
         ``parquet``, ``tsv``: one table per subtype (same order), every collection in it.
     settings
@@ -67,11 +71,28 @@ def run_enrich(
         The job's wildcard.
     subtypes
         The dataset's ``subtypes:`` settings (``enrich_collections``).
+    de
+        The dataset's ``de:`` settings (or their resolved mapping, the rule's ``params.de``):
+        the design and samples of the subtypes' fit.
     """
+    # the DE stage is loaded only now: the job's start stays light (tests/unit/test_architecture)
+    from alsig.io import read_h5ad_counts
+    from alsig.stages.subtypes.carry import subtype_residuals
+
     chosen = subtype_settings(subtypes)
     gene_sets = subtype_gene_sets(settings, chosen)
-    calls = pl.read_parquet(inputs["subtypes"], columns=["subtype_model"])
-    model_symbols = set(load_shipped(str(calls["subtype_model"][0])).gene_symbols)
+    table = pl.read_parquet(inputs["subtypes"], columns=["sample", "subtype_call", "subtype_model"])
+    model_symbols = set(load_shipped(str(table["subtype_model"][0])).gene_symbols)
+    de_settings = de if isinstance(de, DeSettings) else from_mapping(DeSettings, de)
+    calls = pd.Series(table["subtype_call"].to_list(), index=table["sample"].to_list())
+    residuals = subtype_residuals(
+        read_h5ad_counts(str(inputs["h5ad"])),
+        calls,
+        SUBTYPES,
+        de_settings=de_settings,
+        settings=chosen,
+        source=str(inputs["h5ad"]),
+    )
     paths = zip(inputs["de"], outputs["parquet"], outputs["tsv"], strict=True)
     for subtype, (de_path, parquet, tsv) in zip(SUBTYPES, paths, strict=True):
         table = subtype_enrichment_table(
@@ -81,6 +102,7 @@ def run_enrich(
             model_symbols=model_symbols,
             threads=int(threads),
             source=str(de_path),
+            residuals=residuals[subtype],
         )
         for collection in gene_sets:
             rows = table.filter(pl.col("collection") == collection).height
@@ -122,6 +144,7 @@ def subtype_enrichment_table(
     model_symbols: set[str],
     threads: int,
     source: str,
+    residuals: Residuals | None = None,
 ) -> pl.DataFrame:
     """Return one subtype's enrichment table: its DE table x every collection, stacked.
 
@@ -131,7 +154,7 @@ def subtype_enrichment_table(
         The subtype's DE table (:func:`alsig.stages.subtypes.carry.subtype_de`).
     gene_sets
         :func:`subtype_gene_sets`.
-    enrich_settings, model_symbols, threads, source
+    enrich_settings, model_symbols, threads, source, residuals
         As for :func:`~alsig.stages.subtypes.carry_enrich.subtype_enrichment`.
 
     Returns
@@ -153,6 +176,7 @@ def subtype_enrichment_table(
             model_symbols=model_symbols,
             threads=threads,
             source=source,
+            residuals=residuals,
         )
         for collection, sets in (gene_sets or {"": {}}).items()
     ]
