@@ -174,7 +174,10 @@ def test_one_fit_serves_every_contrast_as_r_deseq2_does(monkeypatch):
         },
     )
     outcomes = run_dataset(fixture_cohort(), settings, n_cpus=1)
-    assert len(calls) == 1  # one model for three contrasts
+    # one model for three contrasts; their permutation null (de.null_permutations: auto, 20)
+    # shares one refit per permutation too: the three contrasts are of one factor
+    assert len(calls) == 1 + 20
+    assert {o.summary["null_permutations"] for o in outcomes} == {20}
     by_name = {o.name: o.table.sort("symbol") for o in outcomes}
     for name in ("ALS_vs_control", "other_vs_control"):
         ours = by_name[name].to_pandas().set_index("symbol")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alsig.genesets import count_gene_sets
 from alsig.planning.files import SUBTYPE_CONTRASTS, collection_files
-from alsig.settings import DatasetSettings, DeSettings, EnrichSettings
+from alsig.settings import Contrast, DatasetSettings, DeSettings, EnrichSettings
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,6 +131,12 @@ def qc_runtime_min(h5ad_path: str) -> int:
     return 10 + matrix_cells(h5ad_path) // 2_000_000
 
 
+def _contrast_fit(de: DeSettings, contrast: Contrast) -> tuple:
+    """Return the fit a contrast is read from: design, subset, level selection."""
+    levels = (contrast.factor, frozenset((contrast.test, contrast.reference)))
+    return (de.design_of(contrast), contrast.subset, levels if de.samples == "contrast" else None)
+
+
 def de_fits(de: DeSettings) -> int:
     """Return how many fits a dataset's DE job makes (one per design and sample set).
 
@@ -144,13 +150,30 @@ def de_fits(de: DeSettings) -> int:
     int
         The distinct (design, subset, level selection) of its contrasts and tests.
     """
-    keys = set()
-    for contrast in de.contrasts:
-        levels = (contrast.factor, frozenset((contrast.test, contrast.reference)))
-        selection = levels if de.samples == "contrast" else None
-        keys.add((de.design_of(contrast), contrast.subset, selection))
+    keys = {_contrast_fit(de, contrast) for contrast in de.contrasts}
     keys |= {(de.design_of(test), test.subset, None) for test in de.tests}
     return max(1, len(keys))
+
+
+def de_null_fits(de: DeSettings) -> int:
+    """Return the permutation nulls a DE job may run: one per fit and contrast factor.
+
+    Each refits the fit ``de.null_permutations`` times (contrasts of one factor share them;
+    ``alsig.stages.de.null``).
+
+    Parameters
+    ----------
+    de
+        The dataset's ``de:`` settings.
+
+    Returns
+    -------
+    int
+        The distinct (fit, contrast factor); 0 when ``de.null_permutations`` is 0.
+    """
+    if de.null_permutations == 0:
+        return 0
+    return len({(_contrast_fit(de, c), c.factor) for c in de.contrasts})
 
 
 def de_mem_mb(h5ad_path: str, attempt: int, de: DeSettings) -> int:
@@ -187,6 +210,9 @@ def de_mem_mb(h5ad_path: str, attempt: int, de: DeSettings) -> int:
 def de_runtime_min(h5ad_path: str, de: DeSettings) -> int:
     """Runtime (minutes, Slurm ``--time``) of a dataset's DE job: each fit's, one after another.
 
+    The permutation nulls (``de.null_permutations``, :func:`de_null_fits`) add one refit of
+    their fit per permutation; ``auto`` runs them only while they fit in one minute.
+
     alsig's engine and the mixed model take under a minute per fit at 120 M cells (2,000 x
     60,000: 22 and 43 CPU seconds, bench/results/de_job_synthetic.md); one minute per 20 M cells
     leaves room for slow nodes. pydeseq2 took 118 s at that size (2 workers), so its fits get a
@@ -205,7 +231,14 @@ def de_runtime_min(h5ad_path: str, de: DeSettings) -> int:
         Minutes.
     """
     per_minute = 2_000_000 if de.engine == "pydeseq2" else 20_000_000
-    return 5 + de_fits(de) * (1 + matrix_cells(h5ad_path) // per_minute)
+    fit_minutes = 1 + matrix_cells(h5ad_path) // per_minute
+    if de.null_permutations == "auto":
+        # auto runs its permutations only up to per_minute permuted cells (AUTO_CELLS of
+        # alsig.stages.de.null): one more minute per permutation null
+        null_minutes = de_null_fits(de)
+    else:
+        null_minutes = de_null_fits(de) * int(de.null_permutations) * fit_minutes
+    return 5 + de_fits(de) * fit_minutes + null_minutes
 
 
 def input_mem_mb(

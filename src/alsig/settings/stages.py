@@ -287,6 +287,12 @@ class DeSettings:
         ``all`` samples in the fit, or only the ``contrast``'s two levels.
     genes : str
         ``expressed`` genes (QC's filter) or ``all``.
+    null_permutations : int or str
+        Label permutations between whole donors per contrast factor (the summary's ``null_*``
+        columns): a count (0: none), or ``auto`` (:mod:`alsig.stages.de.null` decides from the
+        fit's size).
+    seed : int
+        Seed of those permutations.
     """
 
     design: str
@@ -305,6 +311,8 @@ class DeSettings:
     categorical: tuple[str, ...]
     samples: str
     genes: str
+    null_permutations: int | str
+    seed: int
 
     def contrast(self, name: str) -> Contrast:
         """Return the contrast called ``name``.
@@ -590,6 +598,8 @@ def _convert(name: str, value: Any, hint: Any) -> Any:
         return tuple(Contrast.from_config(k, spec) for k, spec in value.items())
     if name == "tests":
         return tuple(DeTest.from_config(k, spec) for k, spec in value.items())
+    if name == "null_permutations":  # ``auto`` or a count (the schema checked which)
+        return value if value == "auto" else int(value)
     if name == "extra_gmt":
         return tuple(ExtraGmt(str(item["id"]), str(item["path"])) for item in value)
     if name == "extra_signatures":  # a path, or {path: ...}

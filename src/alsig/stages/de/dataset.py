@@ -10,7 +10,9 @@
    model (voom + a random intercept per subject, dream) when a subject has several fitted
    samples, else the DESeq2 model (``de.engine``: alsig's engine or pydeseq2);
 4. adds the cell-mix covariates when ``de.adjust_cell_mix`` (:mod:`alsig.stages.de.cell_mix`);
-5. fits once and reads each contrast (Wald or moderated t) and test (LRT or moderated F).
+5. fits once and reads each contrast (Wald or moderated t) and test (LRT or moderated F);
+6. refits with each contrast factor's labels moved between whole donors
+   (``de.null_permutations``, :mod:`alsig.stages.de.null`): genes that shuffled labels give.
 
 Each phase is logged with its time, so a long fit can be told from a hung one. :func:`run_de` is
 the one-contrast entry point (per-subtype DE, scripts, tests): the same work for a contrast that
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anndata as ad
@@ -36,6 +38,7 @@ from alsig.settings import Contrast, DeSettings, DeTest
 from alsig.stages.de.cell_mix import CellMixDesign, cell_mix_design
 from alsig.stages.de.design import prepare_fit_metadata, subset_samples
 from alsig.stages.de.models import AlsigDESeq2, GeneResults, Phases, PyDESeq2, VoomMixed
+from alsig.stages.de.null import null_columns, plan_permutations, run_null
 from alsig.stages.de.plan import FitGroup, fit_groups, reference_levels, subset_text
 from alsig.stages.de.tables import gene_table
 from alsig.voom import repeated_model, subjects_with_conflicts
@@ -417,17 +420,8 @@ def _fit_group(
         "DESeq2 (" + settings.engine + ")" if method == "ignore" else method,
         reason,
     )
-    model: AlsigDESeq2 | PyDESeq2 | VoomMixed
-    if method != "ignore":
-        model = VoomMixed(
-            counts, var.index, cell_mix.meta, design, subjects, method, settings, n_cpus, phases
-        )
-    elif settings.engine == "pydeseq2":
-        model = PyDESeq2(counts, var.index, cell_mix.meta, design, settings, n_cpus, phases)
-    else:
-        model = AlsigDESeq2(
-            counts, var.index, cell_mix.meta, design, settings, n_cpus, phases, chunk_size
-        )
+    fit = Fitter(counts, var.index, design, subjects, method, n_cpus, chunk_size)
+    model = fit(cell_mix.meta, settings, phases)
     common = {
         "model_reason": reason,
         "engine": settings.engine if method == "ignore" else "",
@@ -475,7 +469,114 @@ def _fit_group(
     finally:
         if isinstance(model, PyDESeq2):
             model.close()
+    del model  # the permuted fits one at a time, not beside the real one (the memory model)
+    if group.contrasts and settings.null_permutations != 0:
+        _null_check(outcomes, group, cell_mix.meta, subjects, fit, settings, label)
     return outcomes
+
+
+@dataclass(frozen=True)
+class Fitter:
+    """Fits the model a fit group chose, on given design variables (the real or permuted ones).
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        Samples x genes counts.
+    genes : pandas.Index
+        The tested genes.
+    design : str
+        The design formula (with cell-mix covariates).
+    subjects : pandas.Series
+        The donor of each sample.
+    method : str
+        :func:`alsig.voom.repeated_model`'s choice: ``ignore`` (the DESeq2 model) or the mixed
+        model's method.
+    n_cpus : int
+        Threads of the engine.
+    chunk_size : int or None
+        Genes per chunk of alsig's engine.
+    """
+
+    counts: np.ndarray
+    genes: pd.Index
+    design: str
+    subjects: pd.Series
+    method: str
+    n_cpus: int
+    chunk_size: int | None
+
+    def __call__(
+        self, meta: pd.DataFrame, settings: DeSettings, phases: Phases
+    ) -> AlsigDESeq2 | PyDESeq2 | VoomMixed:
+        """Fit the model on ``meta``'s design variables.
+
+        Parameters
+        ----------
+        meta
+            Typed design variables of the samples.
+        settings
+            The ``de:`` settings.
+        phases
+            The fit's phase timings.
+
+        Returns
+        -------
+        AlsigDESeq2, PyDESeq2 or VoomMixed
+        """
+        counts, genes, design = self.counts, self.genes, self.design
+        if self.method != "ignore":
+            return VoomMixed(
+                counts,
+                genes,
+                meta,
+                design,
+                self.subjects,
+                self.method,
+                settings,
+                self.n_cpus,
+                phases,
+            )
+        if settings.engine == "pydeseq2":
+            return PyDESeq2(counts, genes, meta, design, settings, self.n_cpus, phases)
+        return AlsigDESeq2(
+            counts, genes, meta, design, settings, self.n_cpus, phases, self.chunk_size
+        )
+
+
+def _null_check(
+    outcomes: list[Outcome],
+    group: FitGroup,
+    meta: pd.DataFrame,
+    subjects: pd.Series,
+    fit: Fitter,
+    settings: DeSettings,
+    label: str,
+) -> None:
+    """Add the permutation null's columns to the summaries of the group's contrasts."""
+    engine = settings.engine if fit.method == "ignore" else "alsig"
+    plan = plan_permutations(settings.null_permutations, len(meta), fit.counts.shape[1], engine)
+    contrasts = {o.name: o for o in outcomes if o.kind == "contrast"}
+    if not plan.permutations:
+        log.info("%s: no permutation null: %s", label, plan.note)
+        for outcome in contrasts.values():
+            outcome.summary.update(null_columns(0, [], plan.note))
+        return
+    # shrunken fold changes do not change padj: the permuted fits skip them
+    unshrunk = replace(settings, lfc_shrink=False)
+    null = run_null(
+        meta,
+        subjects,
+        group.contrasts,
+        {name: int(o.summary["n_significant"]) for name, o in contrasts.items()},
+        lambda permuted: fit(permuted, unshrunk, Phases(f"{label}, permuted")),
+        permutations=plan.permutations,
+        seed=settings.seed,
+        alpha=settings.alpha,
+        label=label,
+    )
+    for name, columns in null.items():
+        contrasts[name].summary.update(columns)
 
 
 def _phase_text(seconds: dict[str, float]) -> str:
@@ -562,6 +663,7 @@ def run_de(
     settings: DeSettings,
     *,
     n_cpus: int,
+    null_check: bool = False,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """DE for one contrast, with the configured model.
 
@@ -576,6 +678,9 @@ def run_de(
         The ``de:`` settings (design, model choice, engine, filters).
     n_cpus
         Threads of the engine (pydeseq2: workers).
+    null_check
+        Run ``de.null_permutations`` (off by default: callers of one contrast, such as a
+        benchmark's own permutation loop, rarely want 20 refits inside each call).
 
     Returns
     -------
@@ -588,5 +693,7 @@ def run_de(
     AlsigError
         A problem of the design, contrast or samples, before fitting.
     """
+    if not null_check:
+        settings = replace(settings, null_permutations=0)
     (outcome,) = run_dataset(adata, settings, n_cpus=n_cpus, contrasts=[contrast], tests=[])
     return outcome.table, outcome.summary

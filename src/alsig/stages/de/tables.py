@@ -17,6 +17,15 @@ SCHEMA_VERSION: str = str(schemas.load(RESULT)["x-schema-version"])
 #: columns the writer adds in front of the fit's own (the table names its dataset and contrast)
 LABEL_COLUMNS = ("dataset", "contrast")
 
+#: The DE summary's columns of a contrast's permutation null (:mod:`alsig.stages.de.null`).
+NULL_COLUMNS = (
+    "null_permutations",
+    "null_discoveries_median",
+    "null_discoveries_p90",
+    "null_any_share",
+    "null_exceedance",
+    "null_note",
+)
 #: The DE summary's columns (``<name>.summary.tsv``, ``summary.tsv``), in order; a model without
 #: a value leaves it empty. Documented in ``workflow/report/de_summary.rst`` and config/README.md.
 SUMMARY_COLUMNS = (
@@ -52,6 +61,7 @@ SUMMARY_COLUMNS = (
     "n_significant",
     "n_up",
     "n_down",
+    *NULL_COLUMNS,
     "n_cooks_refitted",
     "n_cooks_outliers",
     "filter_threshold",
