@@ -131,7 +131,8 @@ def job_arguments(
     -------
     dict
         ``inputs``, ``outputs``, ``settings``, ``threads`` and every other ``params`` entry
-        except ``shipped``, which is checked here (:func:`check_hidden_inputs`) and not passed.
+        except ``shipped``, which is checked here (:func:`check_hidden_inputs`) and not passed,
+        and ``table_version`` (a rerun trigger, :func:`alsig.planning.table_version`).
 
     Raises
     ------
@@ -142,6 +143,8 @@ def job_arguments(
     settings = params.pop("settings", None)
     if "shipped" in params:
         check_hidden_inputs(smk.rule, params.pop("shipped"))
+    # a rerun trigger only (alsig.planning.table_version): the job writes the installed version
+    params.pop("table_version", None)
     if settings_type is not None and settings_subset:
         settings = complete(stage_of(settings_type), settings)
     elif settings_type is not None:

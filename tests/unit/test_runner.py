@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from alsig.errors import AlsigError
+from alsig.planning import table_version
 from alsig.resources import (
     HIDDEN_INPUTS,
     hidden_input_files,
     hidden_inputs_digest,
+    load_schema,
     subtype_model_dir,
 )
 from alsig.runner import job_end_line, process_usage, readable, run_stage
@@ -119,6 +121,27 @@ def test_a_job_with_the_planned_shipped_files_runs_without_the_digest(tmp_path):
     smk.params = Named(dataset="demo", shipped=hidden_inputs_digest("qc"))
     run_stage(smk, run)  # ``shipped`` is checked by the runner, not passed to the stage
     assert seen == {"dataset": "demo"}
+
+
+def test_a_tables_version_reruns_its_rule_and_is_not_passed_to_the_stage(tmp_path):
+    """Rules whose table changed version take it as a parameter (a rerun trigger on upgrade);
+    the runner drops it before calling the stage."""
+    seen = {}
+
+    def run(inputs, outputs, settings, threads, dataset):
+        seen["dataset"] = dataset
+
+    smk = job(tmp_path, dataset="demo")
+    smk.rule = "axis_tests"
+    smk.params = Named(dataset="demo", table_version=table_version("axis_tests"))
+    run_stage(smk, run)
+    assert seen == {"dataset": "demo"}
+    assert table_version("axis_tests") == str(load_schema("axis_tests")["x-schema-version"])
+    assert table_version("axis_meta") == str(load_schema("axis_meta")["x-schema-version"])
+    rules = {p.name: p.read_text() for p in (REPO / "workflow/rules").glob("*.smk")}
+    assert rules["axes.smk"].count('planning.table_version("axis_tests")') == 1
+    assert rules["subtypes.smk"].count('planning.table_version("axis_tests")') == 1
+    assert rules["catalog.smk"].count('planning.table_version("axis_meta")') == 1
 
 
 def test_a_job_whose_shipped_files_differ_from_the_plan_stops_naming_them(tmp_path, capsys):

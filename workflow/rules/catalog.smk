@@ -55,5 +55,8 @@ rule axis_meta:
     resources:
         mem_mb=lambda wc, attempt: planning.job_mem_mb(1000, attempt),
         runtime=lambda wc, attempt: 10 * attempt,
+    params:
+        # a new version of the table (an alsig upgrade) reruns the meta-analysis once
+        table_version=planning.table_version("axis_meta"),
     script:
         "../scripts/axis_meta.py"

@@ -58,6 +58,7 @@ from alsig.planning.files import (
     signature_files,
     subtype_collection_files,
     subtype_targets,
+    table_version,
 )
 from alsig.planning.sizing import (
     DE_MEMORY,
@@ -150,4 +151,5 @@ __all__ = [
     "subtype_enrich_mem_mb",
     "subtype_enrich_runtime_min",
     "subtype_targets",
+    "table_version",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from alsig import settings as alsig_settings
 from alsig.genesets import resolve_collections
-from alsig.resources import signature_table
+from alsig.resources import load_schema, signature_table
 from alsig.settings import DatasetSettings, DeSettings, EnrichSettings, RunSettings, ScoreSettings
 from alsig.sources.geo_layout import cache_files
 
@@ -389,3 +389,23 @@ def signature_files(score: ScoreSettings) -> list[str]:
     """
     files = [] if score.replace_signatures else [str(signature_table())]
     return [*files, *score.extra_signatures]
+
+
+def table_version(schema: str) -> str:
+    """Return the ``x-schema-version`` of an output table's schema, for the rule that writes it.
+
+    A rule whose code writes a table takes it as a parameter, so a new version of the table (a
+    column added or renamed by an upgrade) reruns that job once; Snakemake's code trigger sees
+    only the rule's few-line script, not the alsig code that builds the table.
+
+    Parameters
+    ----------
+    schema
+        The schema's name (``workflow/schemas/<schema>.schema.yaml``).
+
+    Returns
+    -------
+    str
+        Its ``x-schema-version`` ("1" when it declares none).
+    """
+    return str(load_schema(schema).get("x-schema-version", "1"))
