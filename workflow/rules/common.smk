@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -150,7 +151,26 @@ def out(path):
     return f"{OUTPUT_DIR}/{path}"
 
 
+def check_slurm_leftovers():
+    """Stop a Slurm run while Slurm jobs of an earlier, dead run still work in this folder
+    (planning.check_leftover_slurm_jobs); one note when squeue cannot be asked. Called when the
+    run starts (onstart: not on a dry run, not in a job, and only when there are jobs to run).
+    """
+    if getattr(getattr(workflow, "executor_plugin", None), "name", None) != "slurm":
+        return
+    folder = getattr(workflow, "workdir_init", None) or os.getcwd()
+    try:
+        note = planning.check_leftover_slurm_jobs(
+            folder, os.environ.get("SLURM_JOB_ID")
+        )
+    except AlsigError as error:
+        sys.exit(f"alsig error: {error}")
+    if note:
+        print(f"alsig note: {note}", file=sys.stderr)
+
+
 onstart:
+    check_slurm_leftovers()
     planning.claim_output_dir(OUTPUT_DIR, DATASETS)
 
 
