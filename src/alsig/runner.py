@@ -120,6 +120,43 @@ def configure_logging(log_path: str | None, level: int = logging.INFO) -> None:
     warnings.simplefilter("default")
 
 
+def mark_logs_not_started(logs: Iterable[str], run_started: str) -> list[str]:
+    """Replace the logs of the jobs a run is about to execute with one line saying so.
+
+    A job's log is written only once its process starts (:func:`configure_logging` replaces
+    it). A job that never starts (a group cancelled before it reached that member, a failure
+    upstream) kept the log of an earlier run, and Snakemake's ``show-failed-logs`` printed that
+    (e.g. ``rule enrich done in 2 s``) under this run's ``Error in rule enrich``. Called when the
+    run starts, so such a log now says the job did not start.
+
+    Parameters
+    ----------
+    logs
+        The log files of the jobs this run will execute.
+    run_started
+        When the run started (``YYYY-MM-DD HH:MM:SS``).
+
+    Returns
+    -------
+    list of str
+        The logs written (one that cannot be written is left for the job to report).
+    """
+    line = (
+        f"{run_started} INFO alsig: not started: the snakemake run of {run_started} planned this "
+        "job; the job's own log replaces this line when it starts\n"
+    )
+    written = []
+    for log_file in logs:
+        path = Path(log_file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(line)
+        except OSError:  # the job itself will fail on it, naming the file
+            continue
+        written.append(log_file)
+    return written
+
+
 def job_arguments(
     smk: Any, settings_type: type | None = None, *, settings_subset: bool = False
 ) -> dict[str, Any]:

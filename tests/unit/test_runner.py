@@ -24,7 +24,14 @@ from alsig.resources import (
     hidden_inputs_digest,
     subtype_model_dir,
 )
-from alsig.runner import JobStopped, job_end_line, process_usage, readable, run_stage
+from alsig.runner import (
+    JobStopped,
+    job_end_line,
+    mark_logs_not_started,
+    process_usage,
+    readable,
+    run_stage,
+)
 from tests.conftest import REPO
 
 
@@ -133,9 +140,14 @@ def test_sigterm_during_a_write_stops_the_job_without_leaving_its_temporary_file
         signal.signal(signal.SIGTERM, outside)
     assert stop.value.code == 128 + signal.SIGTERM and reached == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.log"]
-    assert (tmp_path / "job.log").read_text().rstrip().endswith(
-        "rule enrich stopped by SIGTERM after 0 s (scancel, or the cluster's time or memory "
-        "limit); the outputs it was writing were not kept"
+    assert (
+        (tmp_path / "job.log")
+        .read_text()
+        .rstrip()
+        .endswith(
+            "rule enrich stopped by SIGTERM after 0 s (scancel, or the cluster's time or memory "
+            "limit); the outputs it was writing were not kept"
+        )
     )
 
 
@@ -157,6 +169,28 @@ def test_a_job_removes_what_a_killed_write_of_its_own_outputs_left(tmp_path):
         "WARNING alsig: removed 1 temporary file(s) that an interrupted earlier attempt of this "
         f"job left beside its outputs (killed while writing): {own}"
     ) in (tmp_path / "job.log").read_text()
+
+
+def test_a_job_this_run_never_started_does_not_show_an_earlier_run_s_log(tmp_path):
+    """At a run's start the logs of the jobs it executes say "not started" (show-failed-logs
+    printed an earlier run's "done in" for group members that never started); the job's own
+    log replaces the line when it starts."""
+    earlier = tmp_path / "job.log"
+    earlier.write_text("2026-12-07 10:49:31,028 INFO alsig: rule enrich done in 2 s\n")
+    never = tmp_path / "logs" / "enrich" / "report.log"  # folder not there yet
+    assert mark_logs_not_started([str(earlier), str(never)], "2026-12-07 10:50:01") == [
+        str(earlier),
+        str(never),
+    ]
+    line = (
+        "2026-12-07 10:50:01 INFO alsig: not started: the snakemake run of 2026-12-07 10:50:01 "
+        "planned this job; the job's own log replaces this line when it starts\n"
+    )
+    assert earlier.read_text() == line and never.read_text() == line
+
+    run_stage(job(tmp_path, dataset="demo"), lambda **_: None)
+    text = earlier.read_text()
+    assert "not started" not in text and "rule enrich done in 0 s" in text
 
 
 def test_readable_values():

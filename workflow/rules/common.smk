@@ -1,5 +1,6 @@
 import os
 import sys
+import time
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -52,6 +53,7 @@ from alsig import planning
 from alsig import settings as alsig_settings
 from alsig import resources as alsig_resources
 from alsig.errors import AlsigError
+from alsig.runner import mark_logs_not_started
 from alsig.snakemake_startup import skip_dataframe_imports
 from alsig.sources import geo_layout
 from alsig.validation.yaml_keys import repeated_key_problems
@@ -169,9 +171,21 @@ def check_slurm_leftovers():
         print(f"alsig note: {note}", file=sys.stderr)
 
 
+def mark_planned_logs():
+    """Replace the logs of the jobs this run executes with a "not started" line
+    (alsig.runner.mark_logs_not_started): otherwise a job that never starts keeps an earlier
+    run's log, which show-failed-logs prints as this run's. Not under --touch."""
+    if workflow.touch:
+        return
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    logs = [str(path) for job in workflow.dag.needrun_jobs() for path in job.log]
+    mark_logs_not_started(logs, started)
+
+
 onstart:
     check_slurm_leftovers()
     planning.claim_output_dir(OUTPUT_DIR, DATASETS)
+    mark_planned_logs()
 
 
 wildcard_constraints:
