@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -65,17 +65,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def remove_interrupted_writes(folder: str | os.PathLike[str]) -> list[Path]:
+def remove_interrupted_writes(
+    folder: str | os.PathLike[str], targets: Iterable[str] | None = None
+) -> list[Path]:
     """Delete the temporary files of :func:`atomic_path` a killed process left in ``folder``.
 
-    Only for a folder whose writer is known to be this process alone (e.g. under a lock): a
-    temporary file of a write still under way elsewhere would be deleted too. Subfolders are
-    not searched.
+    Only for a folder (or, with ``targets``, files) whose writer is known to be this process
+    alone (e.g. under a lock, or a Snakemake job's own outputs): a temporary file of a write
+    still under way elsewhere would be deleted too. Subfolders are not searched.
 
     Parameters
     ----------
     folder
         The folder (missing: nothing to do).
+    targets
+        Only the temporary files of these file names in ``folder`` (None: of any file).
 
     Returns
     -------
@@ -85,9 +89,13 @@ def remove_interrupted_writes(folder: str | os.PathLike[str]) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    wanted = None if targets is None else set(targets)
     removed = []
     for candidate in sorted(folder.iterdir()):
-        if ATOMIC_TEMP_NAME.fullmatch(candidate.name) and candidate.is_file():
+        match = ATOMIC_TEMP_NAME.fullmatch(candidate.name)
+        if match is None or (wanted is not None and match["target"] not in wanted):
+            continue
+        if candidate.is_file():
             try:
                 candidate.unlink(missing_ok=True)
             except OSError:  # not ours to delete (another user's): leave it, it harms nothing

@@ -18,19 +18,28 @@ the job's process used (CPU seconds, peak memory: :func:`process_usage`), and tu
 an :class:`AlsigError` into a one-paragraph message (log and stderr) and exit status 1 instead of
 a traceback. Values in log messages are written as a reader would (:class:`ReadableFormatter`:
 ``ALS: 26, control: 12``, not ``{'ALS': np.int64(26), ...}``). Stages write their outputs
-atomically, so a failed job leaves no partial file.
+atomically, so a failed job leaves no partial file; a job stopped by SIGTERM (Slurm's
+``scancel``, time or memory limit) unwinds as an exception so that the atomic writes remove
+their temporary files, and a job removes those an earlier attempt killed outright
+(``kill -9``, Slurm's SIGKILL after its grace time) left beside its outputs.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
+from alsig.io import remove_interrupted_writes
 from alsig.planning.sizing import JOB_OVERHEAD_MB
 from alsig.resources import hidden_input_files, hidden_inputs_digest
 from alsig.settings.run import complete
@@ -109,6 +118,43 @@ def configure_logging(log_path: str | None, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+
+
+def mark_logs_not_started(logs: Iterable[str], run_started: str) -> list[str]:
+    """Replace the logs of the jobs a run is about to execute with one line saying so.
+
+    A job's log is written only once its process starts (:func:`configure_logging` replaces
+    it). A job that never starts (a group cancelled before it reached that member, a failure
+    upstream) kept the log of an earlier run, and Snakemake's ``show-failed-logs`` printed that
+    (e.g. ``rule enrich done in 2 s``) under this run's ``Error in rule enrich``. Called when the
+    run starts, so such a log now says the job did not start.
+
+    Parameters
+    ----------
+    logs
+        The log files of the jobs this run will execute.
+    run_started
+        When the run started (``YYYY-MM-DD HH:MM:SS``).
+
+    Returns
+    -------
+    list of str
+        The logs written (one that cannot be written is left for the job to report).
+    """
+    line = (
+        f"{run_started} INFO alsig: not started: the snakemake run of {run_started} planned this "
+        "job; the job's own log replaces this line when it starts\n"
+    )
+    written = []
+    for log_file in logs:
+        path = Path(log_file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(line)
+        except OSError:  # the job itself will fail on it, naming the file
+            continue
+        written.append(log_file)
+    return written
 
 
 def job_arguments(
@@ -282,6 +328,64 @@ def job_end_line(smk: Any, seconds: float, usage: tuple[float, float] | None = N
     )
 
 
+class JobStopped(SystemExit):
+    """SIGTERM reached the job: raised in the job's main thread, it unwinds every ``finally``.
+
+    Python's default for SIGTERM ends the process at once, so :func:`alsig.io.atomic_path`
+    left its half-written temporary file (hidden, mode 0600, GBs for a large cohort's h5ad)
+    beside the output. Slurm sends SIGTERM first on ``scancel``, at the time limit and when a
+    job step goes over its memory, then SIGKILL after its grace time (KillWait, 30 s by
+    default).
+    """
+
+
+def _stop_job(signum: int, frame: FrameType | None) -> None:
+    raise JobStopped(128 + signum)
+
+
+def stop_on_sigterm() -> Any:
+    """Make SIGTERM raise :class:`JobStopped` in this process; return the handler it replaces.
+
+    Returns
+    -------
+    object
+        The previous handler (give it back with ``signal.signal``), or None when not called
+        from the main thread (where Python allows no handler; nothing is changed).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _stop_job)
+
+
+def remove_interrupted_outputs(outputs: Iterable[str]) -> list[Path]:
+    """Remove the temporary files that interrupted writes of ``outputs`` left beside them.
+
+    A job killed outright (SIGKILL) while :func:`alsig.io.atomic_path` wrote one of its
+    outputs leaves ``.<output name>.<random>.tmp`` in the output's folder, which nothing else
+    removes. Snakemake holds the lock on these outputs for this job, so no other write of them
+    can be under way (other files' temporary files in the same folder are left alone).
+
+    Parameters
+    ----------
+    outputs
+        The job's output files.
+
+    Returns
+    -------
+    list of Path
+        The temporary files removed.
+    """
+    names_by_folder: defaultdict[Path, set[str]] = defaultdict(set)
+    for output in outputs:
+        path = Path(output)
+        names_by_folder[path.parent].add(path.name)
+    return [
+        removed
+        for folder, names in names_by_folder.items()
+        for removed in remove_interrupted_writes(folder, names)
+    ]
+
+
 def run_stage(
     smk: Any,
     run: Callable[..., None],
@@ -305,11 +409,31 @@ def run_stage(
     log_path = smk.log[0] if len(smk.log) else None
     configure_logging(log_path)
     log.info("%s", job_start_line(smk))
+    removed = remove_interrupted_outputs(str(path) for path in smk.output)
+    if removed:
+        log.warning(
+            "removed %d temporary file(s) that an interrupted earlier attempt of this job left "
+            "beside its outputs (killed while writing): %s",
+            len(removed),
+            name_some(str(path) for path in removed),
+        )
     started = time.monotonic()
+    previous_handler = stop_on_sigterm()
     try:
         run(**job_arguments(smk, settings_type, settings_subset=settings_subset))
     except AlsigError as exc:
         log.error("%s", exc)
         print(f"alsig error in rule '{smk.rule}': {exc}", file=sys.stderr)
         sys.exit(1)
+    except JobStopped:
+        log.error(
+            "rule %s stopped by SIGTERM after %.0f s (scancel, or the cluster's time or memory "
+            "limit); the outputs it was writing were not kept",
+            smk.rule,
+            time.monotonic() - started,
+        )
+        raise
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     log.info("%s", job_end_line(smk, time.monotonic() - started, process_usage()))

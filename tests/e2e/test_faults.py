@@ -52,7 +52,9 @@ def upstream_done(reference: Path, workdir: Path, remove: tuple[str, ...]) -> No
 
 def run_and_kill(workdir: Path, targets: tuple[str, ...], started: Path, timeout: float = 300):
     """Start snakemake in its own process group; SIGKILL the whole group as soon as ``started``
-    (the job's log, written by the rule script once it runs) exists. Returns the output so far."""
+    (the job's log) says the job started: the run writes a "not started" line there when it
+    starts, which the rule script replaces with its own log once it runs. Returns the output so
+    far."""
     out = workdir / "killed_run.out"
     with open(out, "w") as handle:
         proc = subprocess.Popen(
@@ -64,7 +66,7 @@ def run_and_kill(workdir: Path, targets: tuple[str, ...], started: Path, timeout
         )
         deadline = time.monotonic() + timeout
         try:
-            while not started.exists():
+            while not (started.exists() and " started (" in started.read_text()):
                 if proc.poll() is not None:
                     pytest.fail(
                         f"snakemake ended before {started.name}:\n{out.read_text()[-3000:]}"

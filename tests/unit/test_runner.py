@@ -1,18 +1,23 @@
 """alsig.runner: every job log says what the job is when it starts and ends with
 ``done in N s`` naming what it did; values are logged as a reader writes them; a job whose
-shipped files are not the planned ones stops (``params.shipped``, alsig.resources)."""
+shipped files are not the planned ones stops (``params.shipped``, alsig.resources); a job
+stopped by SIGTERM or killed while writing leaves no temporary file (a real child process:
+tests/integration/test_runner_sigterm.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import signal
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from alsig.errors import AlsigError
+from alsig.io import atomic_path
 from alsig.planning import table_version
 from alsig.resources import (
     HIDDEN_INPUTS,
@@ -21,7 +26,14 @@ from alsig.resources import (
     load_schema,
     subtype_model_dir,
 )
-from alsig.runner import job_end_line, process_usage, readable, run_stage
+from alsig.runner import (
+    JobStopped,
+    job_end_line,
+    mark_logs_not_started,
+    process_usage,
+    readable,
+    run_stage,
+)
 from tests.conftest import REPO
 
 
@@ -40,7 +52,10 @@ def _restore_logging():
 
 
 class Named(dict):
-    """Snakemake's Namedlist stand-in: ``items()`` and ``len``."""
+    """Snakemake's Namedlist stand-in: ``items()``, ``len`` and iteration over the values."""
+
+    def __iter__(self):
+        return iter(self.values())
 
 
 def job(tmp_path, **wildcards):
@@ -52,7 +67,7 @@ def job(tmp_path, **wildcards):
         threads=4,
         params=Named(dataset="demo"),
         input=Named(de="x.parquet"),
-        output=Named(parquet="y.parquet"),
+        output=Named(parquet=str(tmp_path / "y.parquet")),
     )
 
 
@@ -102,6 +117,82 @@ def test_a_failed_job_ends_with_its_error_not_done(tmp_path, capsys):
     text = (tmp_path / "job.log").read_text()
     assert "done in" not in text and text.rstrip().endswith("counts.tsv, line 3: not a number")
     assert "alsig error in rule 'enrich'" in capsys.readouterr().err
+
+
+def test_sigterm_during_a_write_stops_the_job_without_leaving_its_temporary_file(tmp_path):
+    """Slurm's scancel (and its time and memory limits) send SIGTERM first: the job unwinds,
+    so the atomic write removes its temporary file, and the log says why the job ended."""
+    reached = []
+
+    def run(inputs, outputs, settings, threads, dataset):
+        with atomic_path(outputs["parquet"]) as tmp:
+            tmp.write_text("half of a table")
+            os.kill(os.getpid(), signal.SIGTERM)
+            reached.append("after the signal")
+            tmp.write_text("a whole table")
+
+    # ignored outside run_stage: were SIGTERM not handled there, the write would finish and the
+    # test fail on the output (rather than the signal ending pytest)
+    outside = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with pytest.raises(JobStopped) as stop:
+            run_stage(job(tmp_path, dataset="demo"), run)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN  # given back
+    finally:
+        signal.signal(signal.SIGTERM, outside)
+    assert stop.value.code == 128 + signal.SIGTERM and reached == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.log"]
+    assert (
+        (tmp_path / "job.log")
+        .read_text()
+        .rstrip()
+        .endswith(
+            "rule enrich stopped by SIGTERM after 0 s (scancel, or the cluster's time or memory "
+            "limit); the outputs it was writing were not kept"
+        )
+    )
+
+
+def test_a_job_removes_what_a_killed_write_of_its_own_outputs_left(tmp_path):
+    """A job killed outright (kill -9, Slurm's SIGKILL) while writing leaves its temporary file;
+    the next attempt removes those of its own outputs, with a warning naming them, and leaves
+    other files' alone (another job may be writing them)."""
+    own = tmp_path / ".y.parquet.k2_x9abc.tmp"
+    other = tmp_path / ".z.parquet.k2_x9abc.tmp"
+    for leftover in (own, other):
+        leftover.write_text("half of a table")
+
+    def run(inputs, outputs, settings, threads, dataset):
+        pass
+
+    run_stage(job(tmp_path, dataset="demo"), run)
+    assert not own.exists() and other.exists()
+    assert (
+        "WARNING alsig: removed 1 temporary file(s) that an interrupted earlier attempt of this "
+        f"job left beside its outputs (killed while writing): {own}"
+    ) in (tmp_path / "job.log").read_text()
+
+
+def test_a_job_this_run_never_started_does_not_show_an_earlier_run_s_log(tmp_path):
+    """At a run's start the logs of the jobs it executes say "not started" (show-failed-logs
+    printed an earlier run's "done in" for group members that never started); the job's own
+    log replaces the line when it starts."""
+    earlier = tmp_path / "job.log"
+    earlier.write_text("2026-12-07 10:49:31,028 INFO alsig: rule enrich done in 2 s\n")
+    never = tmp_path / "logs" / "enrich" / "report.log"  # folder not there yet
+    assert mark_logs_not_started([str(earlier), str(never)], "2026-12-07 10:50:01") == [
+        str(earlier),
+        str(never),
+    ]
+    line = (
+        "2026-12-07 10:50:01 INFO alsig: not started: the snakemake run of 2026-12-07 10:50:01 "
+        "planned this job; the job's own log replaces this line when it starts\n"
+    )
+    assert earlier.read_text() == line and never.read_text() == line
+
+    run_stage(job(tmp_path, dataset="demo"), lambda **_: None)
+    text = earlier.read_text()
+    assert "not started" not in text and "rule enrich done in 0 s" in text
 
 
 def test_readable_values():

@@ -1,4 +1,6 @@
+import os
 import sys
+import time
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -51,6 +53,7 @@ from alsig import planning
 from alsig import settings as alsig_settings
 from alsig import resources as alsig_resources
 from alsig.errors import AlsigError
+from alsig.runner import mark_logs_not_started
 from alsig.snakemake_startup import skip_dataframe_imports
 from alsig.sources import geo_layout
 from alsig.validation.yaml_keys import repeated_key_problems
@@ -150,8 +153,39 @@ def out(path):
     return f"{OUTPUT_DIR}/{path}"
 
 
+def check_slurm_leftovers():
+    """Stop a Slurm run while Slurm jobs of an earlier, dead run still work in this folder
+    (planning.check_leftover_slurm_jobs); one note when squeue cannot be asked. Called when the
+    run starts (onstart: not on a dry run, not in a job, and only when there are jobs to run).
+    """
+    if getattr(getattr(workflow, "executor_plugin", None), "name", None) != "slurm":
+        return
+    folder = getattr(workflow, "workdir_init", None) or os.getcwd()
+    try:
+        note = planning.check_leftover_slurm_jobs(
+            folder, os.environ.get("SLURM_JOB_ID")
+        )
+    except AlsigError as error:
+        sys.exit(f"alsig error: {error}")
+    if note:
+        print(f"alsig note: {note}", file=sys.stderr)
+
+
+def mark_planned_logs():
+    """Replace the logs of the jobs this run executes with a "not started" line
+    (alsig.runner.mark_logs_not_started): otherwise a job that never starts keeps an earlier
+    run's log, which show-failed-logs prints as this run's. Not under --touch."""
+    if workflow.touch:
+        return
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    logs = [str(path) for job in workflow.dag.needrun_jobs() for path in job.log]
+    mark_logs_not_started(logs, started)
+
+
 onstart:
+    check_slurm_leftovers()
     planning.claim_output_dir(OUTPUT_DIR, DATASETS)
+    mark_planned_logs()
 
 
 wildcard_constraints:

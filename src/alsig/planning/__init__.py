@@ -6,6 +6,7 @@ and how many threads, how much memory and time each job needs.
 - :mod:`alsig.planning.files`: output file names, targets (``rule all``), rule inputs;
 - :mod:`alsig.planning.checks`: the output folder, per-rule settings, collections, and the
   warnings every start prints;
+- :mod:`alsig.planning.slurm_jobs`: Slurm jobs an earlier, dead run left working in the folder;
 - :mod:`alsig.planning.sizing`: threads, memory and runtime models (fitted to the peaks
   measured in ``bench/results/``).
 
@@ -86,6 +87,7 @@ from alsig.planning.sizing import (
     subtype_enrich_mem_mb,
     subtype_enrich_runtime_min,
 )
+from alsig.planning.slurm_jobs import check_leftover_slurm_jobs
 
 __all__ = [
     "JOB_OVERHEAD_MB",
@@ -119,6 +121,7 @@ __all__ = [
     "check_collections",
     "check_output_dir",
     "check_default_resources",
+    "check_leftover_slurm_jobs",
     "check_rule_names",
     "claim_output_dir",
     "collection_files",
