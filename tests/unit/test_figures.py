@@ -198,6 +198,9 @@ def _enrichment(terms, nes, fdr, size) -> pl.DataFrame:
             "pvalue": [f / 10 for f in fdr],
             "fdr": fdr,
             "size": size,
+            # camera's call is what the dot plot ranks and colours by (alsig.tables.enrichment)
+            "camera_pvalue": [f / 10 for f in fdr],
+            "camera_fdr": fdr,
         }
     )
 
@@ -226,7 +229,7 @@ def test_dotplot_colour_is_fdr_size_is_set_size_and_halves_are_shapes():
     assert size_of[1.8] < size_of[-1.6] < size_of[1.2]  # area grows with the set size
     markers = {len(layer.get_paths()[0].vertices) for layer in ax.collections}
     assert len(markers) >= 2  # triangles for the halves, a circle for the plain set
-    colourbar = next(a for a in fig.axes if a.get_ylabel().startswith("FDR"))
+    colourbar = next(a for a in fig.axes if a.get_ylabel().startswith("camera FDR"))
     assert colourbar.get_ylabel() == "FDR (log scale)"
 
 

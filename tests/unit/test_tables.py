@@ -204,6 +204,10 @@ def test_tsv_tables_read_back_as_their_parquet_twin(tmp_path):
             "pvalue_at_floor": [True, False],
             "pvalue_display": ["1e-300", "0.5"],
             "pvalue_method": ["exact", "exact"],
+            "inter_gene_correlation": [None, 0.05],
+            "camera_pvalue": [1e-300, 0.4],
+            "camera_fdr": [1e-300, 0.4],
+            "camera_direction": ["up", None],
         },
         schema=schemas.polars_schema("enrichment"),
     )
