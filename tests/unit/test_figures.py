@@ -230,7 +230,7 @@ def test_dotplot_colour_is_fdr_size_is_set_size_and_halves_are_shapes():
     markers = {len(layer.get_paths()[0].vertices) for layer in ax.collections}
     assert len(markers) >= 2  # triangles for the halves, a circle for the plain set
     colourbar = next(a for a in fig.axes if a.get_ylabel().startswith("camera FDR"))
-    assert colourbar.get_ylabel() == "FDR (log scale)"
+    assert colourbar.get_ylabel() == "camera FDR (log scale)"
 
 
 def test_term_labels_drop_the_half_suffix_and_wrap():
