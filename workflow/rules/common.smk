@@ -8,7 +8,7 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 #: The alsig package this workflow runs (= pyproject.toml's version, tests/unit/test_deploy.py).
-ALSIG_VERSION = "0.4.8"
+ALSIG_VERSION = "0.5.0"
 
 # Job priorities: among ready jobs Snakemake starts the highest first. The heads of every
 # dataset's chain go first (a dataset reached last would leave a core idle while its chain runs
