@@ -51,7 +51,7 @@ rule enrich:
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         # which samples and design the contrast was fitted on (camera's residuals)
-        de=lambda wc: stage_params(wc.dataset, "de"),
+        de=lambda wc: SETTINGS.de_params_without_null(wc.dataset),
         dataset=lambda wc: wc.dataset,
         contrast=lambda wc: wc.contrast,
         collection=lambda wc: wc.collection,
