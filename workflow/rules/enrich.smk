@@ -42,7 +42,12 @@ rule enrich:
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
-            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de, input.h5ad
+            SETTINGS[wc.dataset].enrich,
+            wc.collection,
+            attempt,
+            input.de,
+            input.h5ad,
+            cell_mix=SETTINGS[wc.dataset].de.adjust_cell_mix,
         ),
         runtime=lambda wc, input, attempt: attempt
         * planning.enrich_runtime_min(
