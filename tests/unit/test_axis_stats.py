@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from alsig.cellmix import indices_from_table, pooled_pair, share_removed
-from alsig.distributions import benjamini_hochberg
+from alsig.distributions import benjamini_hochberg, t_ppf
 from alsig.settings import Contrast
 from alsig.signatures import signatures_of_run
 from alsig.signatures.model import Signature
@@ -187,6 +187,31 @@ def test_axis_meta_combines_datasets_and_reports_agreement():
     row = unadjusted(axis_meta(pl.concat(tests)))
     assert row["k"] == 2 and row["direction_agreement"] == "2/2 up" and row["consistent"]
     assert row["i2"] == 0 and row["effect"] == pytest.approx(tests[0]["std_effect"][0])
+
+
+def test_a_single_dataset_meta_row_keeps_its_own_t_test():
+    """One dataset: the meta row's p and CI are the dataset's own (t on its df), not the
+    normal's (t = 2.5 on 8 df: p 0.037, the normal 0.012)."""
+    obs, scores = repeated_cohort(seed=2)
+    (tests,) = [
+        axis_tests(
+            scores.with_columns(pl.lit("a").alias("dataset")),
+            obs,
+            design="~ region + condition",
+            contrast=ALS,
+        )
+    ]
+    own = unadjusted(tests)
+    forged = tests.with_columns(
+        pl.lit(2.5 * own["std_se"]).alias("std_effect"),
+        pl.lit(8.0).alias("df"),
+        pl.lit(0.0368).alias("pvalue"),
+    )
+    row = unadjusted(axis_meta(forged))
+    assert row["k"] == 1 and row["pvalue"] == pytest.approx(0.0368)
+    half_width = float(t_ppf(0.975, 8.0)) * own["std_se"]  # 2.306, not 1.96
+    assert row["ci_low"] == pytest.approx(2.5 * own["std_se"] - half_width)
+    assert row["ci_high"] == pytest.approx(2.5 * own["std_se"] + half_width)
 
 
 def test_axis_meta_adjusts_pooled_pvalues_per_family_and_names_cochrans_q():

@@ -6,6 +6,7 @@ import os
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 import yaml
@@ -170,14 +171,19 @@ def test_rule_memory_grows_with_sets_permutations_and_genes(tmp_path):
 
 
 def test_enrich_memory_counts_the_matrix_camera_reads(tmp_path):
-    """camera's residuals hold CAMERA_BYTES_PER_CELL per sample x gene of qc/filtered.h5ad."""
+    """camera's residuals hold 32 B per sample x tested gene (the DE table's rows) and the
+    matrix as read 8 B per sample x gene of qc/filtered.h5ad (measured 27 and 4.1)."""
     enrich, de_table = sizing_case(tmp_path, sets=2, permutations=500, genes=2000)
     h5ad = tmp_path / "filtered.h5ad"
     ad.AnnData(np.zeros((100, 20000), dtype=np.int32)).write_h5ad(h5ad)
     settings = complete("enrich", enrich)
-    # 610 as above + 52 B x 2 M cells = 104 MB
+    # 610 as above + 8 B x 2 M cells + 32 B x 100 x 2,000 tested genes = 16 + 6.4 MB
     assert planning.enrich_mem_mb(settings, "user", 1, de_table, str(h5ad)) == (
-        610 + 104 + planning.JOB_OVERHEAD_MB
+        610 + 22 + planning.JOB_OVERHEAD_MB
+    )
+    # with de.adjust_cell_mix the VST layer too: + 4 B x 2 M + 8 B x 0.2 M
+    assert planning.enrich_mem_mb(settings, "user", 1, de_table, str(h5ad), cell_mix=True) == (
+        610 + 32 + planning.JOB_OVERHEAD_MB
     )
     # planned before QC wrote it (dry run): the prerank model alone
     later = str(tmp_path / "later.h5ad")
@@ -185,6 +191,27 @@ def test_enrich_memory_counts_the_matrix_camera_reads(tmp_path):
         planning.enrich_mem_mb(settings, "user", 1, de_table, later)
         == 610 + planning.JOB_OVERHEAD_MB
     )
+
+
+def test_camera_memory_is_sized_on_the_tested_genes(tmp_path):
+    """Without a DE table (or an empty one) the tested genes are QC's expressed genes; the
+    subtypes' job holds the matrix twice and computes the residuals once."""
+    h5ad = tmp_path / "filtered.h5ad"
+    var = pd.DataFrame(
+        {"expressed": np.arange(30_000) < 20_000}, index=[f"G{i}" for i in range(30_000)]
+    )
+    ad.AnnData(np.zeros((300, 30_000), dtype=np.int32), var=var).write_h5ad(h5ad)
+    assert planning.h5ad_shape(str(h5ad)) == (300, 30_000, 20_000)
+    # measured 260 MB (bench/results/camera_memory.md); the old model said 468
+    assert planning.camera_mem_mb(str(h5ad), None, cell_mix=False) == 8 * 9 + 32 * 6
+    empty = tmp_path / "empty.parquet"
+    pl.DataFrame({"symbol": []}, schema={"symbol": pl.String}).write_parquet(empty)
+    assert planning.camera_mem_mb(str(h5ad), str(empty), cell_mix=False) == 8 * 9 + 32 * 6
+    # measured 295 MB
+    assert planning.camera_mem_mb(str(h5ad), None, cell_mix=False, matrix_copies=2) == 336
+    demo = RunSettings(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))["demo"]
+    without = planning.subtype_enrich_mem_mb(demo, 1, None, None)
+    assert planning.subtype_enrich_mem_mb(demo, 1, None, str(h5ad)) == without + 336
 
 
 def test_gseapy_engine_memory_keeps_its_own_model(tmp_path):

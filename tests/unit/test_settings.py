@@ -68,6 +68,30 @@ def test_a_changed_setting_changes_the_rule_params():
     )
 
 
+def test_the_rules_without_a_null_do_not_rerun_on_a_changed_null_or_seed():
+    """Subtypes' DE and enrichment and the enrichment's camera read the DE design, never the
+    permutation null: de.null_permutations and de.seed rerun the DE job alone."""
+    config = demo_config()
+    before = settings.RunSettings(config)
+    config["de"] = {**config.get("de", {}), "null_permutations": 50, "seed": 9}
+    after = settings.RunSettings(config)
+    assert before.params("demo", "de") != after.params("demo", "de")  # the DE job reruns
+    assert before.de_params_without_null("demo") == after.de_params_without_null("demo")
+    assert set(after.params("demo", "de")) - set(after.de_params_without_null("demo")) == set(
+        settings.DE_NULL_KEYS
+    )
+    # the jobs build their settings from that mapping, the null off
+    built = settings.de_settings_without_null(after.de_params_without_null("demo"))
+    assert built.null_permutations == 0
+    assert built.contrasts == after["demo"].de.contrasts
+    rules = "".join(f.read_text() for f in (REPO / "workflow" / "rules").glob("*.smk"))
+    for rule, key in (("subtypes_de", "settings"), ("subtypes_enrich", "de"), ("enrich", "de")):
+        body = re.search(rf"^rule {rule}:\n(?:(?!rule ).*\n)*", rules, re.M)
+        assert body is not None, rule
+        assert f"{key}=lambda wc: SETTINGS.de_params_without_null(wc.dataset)," in body[0], rule
+        assert 'stage_params(wc.dataset, "de")' not in body[0], rule
+
+
 def test_defaults_are_the_schema_defaults_and_cover_every_key():
     schema = settings.config_schema()
     for stage in settings.STAGES:

@@ -904,6 +904,30 @@ def test_subtype_enrichment_calls_prerank_sets_by_camera_on_the_subtype_fit(carr
     assert too_small == {"ALS-Ox": None}
 
 
+def test_subtypes_of_one_fit_share_one_computation_of_residuals(carried):
+    """The subtypes' contrasts are one fit (same samples and design): their residuals are
+    computed once and shared; with de.samples: contrast each subtype's own samples get theirs."""
+    _, calls, fitted, _, _ = carried
+    arguments = {"calls": calls, "settings": complete("subtypes"), "source": "toy"}
+    subtypes = ["ALS-Ox", "ALS-Glia", "ALS-TE"]
+    design = {"design": "~ region + condition", "lfc_shrink": False}
+    shared = subtype_residuals(
+        fitted, subtypes=subtypes, de_settings=complete("de", design), **arguments
+    )
+    computed = [r for r in shared.values() if r is not None]
+    assert len(computed) >= 2  # the toy calls fit at least two subtypes
+    assert len({id(r) for r in computed}) == 1
+    own = subtype_residuals(
+        fitted,
+        subtypes=subtypes,
+        de_settings=complete("de", {**design, "samples": "contrast"}),
+        **arguments,
+    )
+    separate = [r for r in own.values() if r is not None]
+    assert len({id(r) for r in separate}) == len(separate)
+    assert separate[0].df_residual < computed[0].df_residual  # fewer samples each
+
+
 def test_axis_tests_across_subtypes_find_the_planted_axis(carried):
     adata, calls = carried[0], carried[1]
     truth = adata.obs["true_state"]

@@ -42,7 +42,12 @@ rule enrich:
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: planning.enrich_mem_mb(
-            SETTINGS[wc.dataset].enrich, wc.collection, attempt, input.de, input.h5ad
+            SETTINGS[wc.dataset].enrich,
+            wc.collection,
+            attempt,
+            input.de,
+            input.h5ad,
+            cell_mix=SETTINGS[wc.dataset].de.adjust_cell_mix,
         ),
         runtime=lambda wc, input, attempt: attempt
         * planning.enrich_runtime_min(
@@ -51,7 +56,7 @@ rule enrich:
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         # which samples and design the contrast was fitted on (camera's residuals)
-        de=lambda wc: stage_params(wc.dataset, "de"),
+        de=lambda wc: SETTINGS.de_params_without_null(wc.dataset),
         dataset=lambda wc: wc.dataset,
         contrast=lambda wc: wc.contrast,
         collection=lambda wc: wc.collection,

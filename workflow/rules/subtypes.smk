@@ -156,11 +156,18 @@ rule subtypes_de:
         mem_mb=lambda wc, input, attempt: planning.de_mem_mb(
             input.h5ad, attempt, SETTINGS[wc.dataset].de
         ),
+        # one fit, no permutation null (its minutes are the DE job's)
         runtime=lambda wc, input, attempt: attempt
-        * planning.de_runtime_min(input.h5ad, SETTINGS[wc.dataset].de),
+        * planning.de_runtime_min(
+            input.h5ad,
+            alsig_settings.de_settings_without_null(
+                SETTINGS.de_params_without_null(wc.dataset)
+            ),
+        ),
     params:
-        # the dataset's DE design and model, with condition replaced by subtype_call
-        settings=lambda wc: stage_params(wc.dataset, "de"),
+        # the dataset's DE design and model, with condition replaced by subtype_call (no
+        # permutation null: de.null_permutations and de.seed are left out, alsig.settings)
+        settings=lambda wc: SETTINGS.de_params_without_null(wc.dataset),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
         dataset=lambda wc: wc.dataset,
     script:
@@ -220,7 +227,7 @@ rule subtypes_enrich:
     params:
         settings=lambda wc: stage_params(wc.dataset, "enrich"),
         subtypes=lambda wc: stage_params(wc.dataset, "subtypes"),
-        de=lambda wc: stage_params(wc.dataset, "de"),
+        de=lambda wc: SETTINGS.de_params_without_null(wc.dataset),
         dataset=lambda wc: wc.dataset,
     script:
         "../scripts/subtypes_enrich.py"

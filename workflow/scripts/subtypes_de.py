@@ -1,5 +1,5 @@
 from alsig.runner import run_stage
-from alsig.settings import DeSettings
 from alsig.stages.subtypes import run_de
 
-run_stage(snakemake, run_de, DeSettings)  # noqa: F821 (injected by Snakemake)
+# params.settings: the de: mapping without the null's keys (run_de builds the settings)
+run_stage(snakemake, run_de)  # noqa: F821 (injected by Snakemake)

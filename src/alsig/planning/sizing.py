@@ -25,17 +25,8 @@ def matrix_cells(h5ad_path: str) -> int:
     0 while the file does not exist yet (a dry run plans the job before its upstream job made
     it).
     """
-    if not Path(h5ad_path).exists():
-        return 0
-    import h5py
-
-    try:
-        with h5py.File(h5ad_path, "r") as handle:
-            n_obs = handle["obs"][handle["obs"].attrs.get("_index", "_index")].shape[0]
-            n_var = handle["var"][handle["var"].attrs.get("_index", "_index")].shape[0]
-    except (OSError, KeyError):
-        return 0
-    return int(n_obs) * int(n_var)
+    n_obs, n_var, _ = h5ad_shape(h5ad_path)
+    return n_obs * n_var
 
 
 #: Memory (MB) of the Snakemake processes a cluster job runs besides its own work: on Slurm the
@@ -298,10 +289,81 @@ def enrich_workload(
     return sets, enrich.permutations, _parquet_rows(de_table)
 
 
-#: Bytes per sample x gene of the QC'd AnnData that an enrichment job holds for camera's
-#: residuals: the counts as read (up to 8) and densified (8), their log2 CPM (8), the residual
-#: effects and their squares (8 + 8), and with ``de.adjust_cell_mix`` the VST layer (4 + 8).
-CAMERA_BYTES_PER_CELL = 52
+#: Bytes per sample x tested gene that camera's residuals hold: the tested genes' counts (8),
+#: their log2 CPM (8), the residual effects (8) and temporaries; measured 27
+#: (bench/results/enrich_camera_memory.md), so 32. With ``de.adjust_cell_mix`` the VST layer's
+#: tested columns add 8.
+CAMERA_BYTES_PER_CELL = 32
+#: Bytes per sample x gene of the whole QC'd matrix: the counts as read (up to 8; measured 4.1
+#: for int32 counts); with ``de.adjust_cell_mix`` the VST layer as read (float32) adds 4.
+CAMERA_MATRIX_BYTES_PER_CELL = 8
+#: QC's ``var`` column of the expressed genes (:data:`alsig.keys.EXPRESSED`; alsig.keys is not
+#: imported here: it loads pandas, and Snakemake imports this module at every start).
+EXPRESSED = "expressed"
+
+
+def h5ad_shape(h5ad_path: str) -> tuple[int, int, int]:
+    """Return samples, genes and QC's expressed genes of an h5ad file, without its matrix.
+
+    Parameters
+    ----------
+    h5ad_path
+        An AnnData file.
+
+    Returns
+    -------
+    tuple of int
+        ``(n_obs, n_var, n_expressed)``: ``n_expressed`` counts ``var['expressed']`` (every gene
+        without that column); zeros while the file does not exist (a dry run).
+    """
+    if not Path(h5ad_path).exists():
+        return 0, 0, 0
+    import h5py
+
+    try:
+        with h5py.File(h5ad_path, "r") as handle:
+            n_obs = handle["obs"][handle["obs"].attrs.get("_index", "_index")].shape[0]
+            n_var = handle["var"][handle["var"].attrs.get("_index", "_index")].shape[0]
+            flags = handle["var"].get(EXPRESSED)
+            # a plain boolean column; anything else (categorical, nullable): every gene
+            expressed = int(flags[()].sum()) if isinstance(flags, h5py.Dataset) else n_var
+    except (OSError, KeyError, TypeError):
+        return 0, 0, 0
+    return int(n_obs), int(n_var), expressed
+
+
+def camera_mem_mb(
+    h5ad: str, de_table: str | None, *, cell_mix: bool, matrix_copies: int = 1
+) -> float:
+    """Return the memory (MB) of camera's residuals of one fit.
+
+    The residuals are computed on the fit's tested genes (:data:`CAMERA_BYTES_PER_CELL` per
+    sample x tested gene, all of the file's samples counted) after the whole matrix is read
+    (:data:`CAMERA_MATRIX_BYTES_PER_CELL` per sample x gene, ``matrix_copies`` times).
+
+    Parameters
+    ----------
+    h5ad
+        The QC'd AnnData.
+    de_table
+        A DE table of the fit: its rows are the tested genes (QC's expressed genes while it
+        does not exist or is empty).
+    cell_mix
+        ``de.adjust_cell_mix``: the VST layer is read too.
+    matrix_copies
+        Copies of the matrix the job holds (the subtypes' job copies it once to add its
+        factor).
+
+    Returns
+    -------
+    float
+        Megabytes; 0 before the h5ad exists.
+    """
+    n_obs, n_var, expressed = h5ad_shape(h5ad)
+    tested = _parquet_rows(de_table) or expressed
+    per_matrix_cell = matrix_copies * CAMERA_MATRIX_BYTES_PER_CELL + (4 if cell_mix else 0)
+    per_tested_cell = CAMERA_BYTES_PER_CELL + (8 if cell_mix else 0)
+    return (per_matrix_cell * n_obs * n_var + per_tested_cell * n_obs * tested) / 1e6
 
 
 def enrich_mem_mb(
@@ -310,11 +372,13 @@ def enrich_mem_mb(
     attempt: int,
     de_table: str | None,
     h5ad: str | None = None,
+    *,
+    cell_mix: bool = False,
+    matrix_copies: int = 1,
 ) -> int:
     """Memory (MB) of an enrichment job, times ``attempt``.
 
-    camera's residuals add :data:`CAMERA_BYTES_PER_CELL` per sample x gene of ``h5ad`` (the
-    QC'd AnnData; 0 before it exists). alsig engine: 600 + 0.005 per gene of the DE table + 3.2e-5 per set x permutation (each
+    camera's residuals add :func:`camera_mem_mb` (0 before ``h5ad`` exists). alsig engine: 600 + 0.005 per gene of the DE table + 3.2e-5 per set x permutation (each
     set's null scores and null NES, 8 bytes each, and the sorted pool of the FDR); measured
     peaks 450-530 MB on GSE124439 (19,385 genes, GO BP 4,797 sets) and 549 MB for GO BP at
     60,000 genes, so the model leaves a margin of 1.6-1.9x. gseapy engine: 1000 + 0.04 per
@@ -333,6 +397,10 @@ def enrich_mem_mb(
         The DE table (its rows), or ``None``.
     h5ad
         The QC'd AnnData camera reads, or ``None``.
+    cell_mix
+        ``de.adjust_cell_mix`` (camera reads the VST layer).
+    matrix_copies
+        Copies of the matrix the job holds (:func:`camera_mem_mb`).
 
     Returns
     -------
@@ -346,7 +414,7 @@ def enrich_mem_mb(
     else:
         estimate = 600 + 0.005 * genes + 3.2e-5 * sets * permutations
     if h5ad:
-        estimate += CAMERA_BYTES_PER_CELL * matrix_cells(h5ad) / 1e6
+        estimate += camera_mem_mb(h5ad, de_table, cell_mix=cell_mix, matrix_copies=matrix_copies)
     return job_mem_mb(estimate, attempt)
 
 
@@ -354,6 +422,10 @@ def subtype_enrich_mem_mb(
     settings: DatasetSettings, attempt: int, de_table: str | None, h5ad: str | None = None
 ) -> int:
     """Memory (MB) of a ``subtypes_enrich`` job: its largest collection's, times ``attempt``.
+
+    camera's residuals are computed once for the subtypes' fit (once per subtype with
+    ``de.samples: contrast``, one at a time), on a copy of the matrix that holds the subtype
+    factor (two matrices).
 
     Parameters
     ----------
@@ -372,8 +444,12 @@ def subtype_enrich_mem_mb(
         MB.
     """
     enrich = _subtype_enrich(settings)
+    cell_mix = settings.de.adjust_cell_mix
     return max(
-        (enrich_mem_mb(enrich, c, attempt, de_table, h5ad) for c in enrich.collections),
+        (
+            enrich_mem_mb(enrich, c, attempt, de_table, h5ad, cell_mix=cell_mix, matrix_copies=2)
+            for c in enrich.collections
+        ),
         default=job_mem_mb(1000, attempt),
     )
 

@@ -108,7 +108,8 @@ def de_genes(summaries: Sequence[Mapping[str, Any]]) -> str:
     its part says how many coefficients it tests instead of ``u up, d down``. A contrast with a
     permutation null (``de.null_permutations``) adds what shuffled donor labels gave:
     ``; shuffled donor labels, 20 permutations: median 0, 90th percentile 3.3, some gene in 35 %,
-    8 or more in 5 %``.
+    8 or more in 1 of 20, permutation p = 0.095`` (the p-value counts the real labels as one
+    draw: (1 + 1) / (1 + 20)).
 
     Parameters
     ----------
@@ -145,12 +146,15 @@ def _null_text(row: Mapping[str, Any]) -> str:
     if not done or row.get("null_any_share") is None:
         return ""
     real = int(row["n_significant"])
+    p_value = float(row["null_exceedance"])
+    # null_exceedance is (1 + reached) / (1 + permutations): the permutations that reached it
+    reached = round(p_value * (int(done) + 1)) - 1
     return (
         f"; shuffled donor labels, {int(done)} permutations: median "
         f"{float(row['null_discoveries_median']):g}, 90th percentile "
         f"{float(row['null_discoveries_p90']):g}, some gene in "
-        f"{100 * float(row['null_any_share']):.0f} %, {real:,} or more in "
-        f"{100 * float(row['null_exceedance']):.0f} %"
+        f"{100 * float(row['null_any_share']):.0f} %, {real:,} or more in {reached} of "
+        f"{int(done)}, permutation p = {p_value:.2g}"
     )
 
 

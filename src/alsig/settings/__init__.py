@@ -23,6 +23,7 @@ from alsig.settings.schema import (
 )
 from alsig.settings.stages import (
     AXIS_TEST_DE_KEYS,
+    DE_NULL_KEYS,
     Contrast,
     DeSettings,
     DeTest,
@@ -32,10 +33,12 @@ from alsig.settings.stages import (
     ScoreSettings,
     SubtypesSettings,
     as_mapping,
+    de_settings_without_null,
 )
 
 __all__ = [
     "AXIS_TEST_DE_KEYS",
+    "DE_NULL_KEYS",
     "STAGES",
     "Contrast",
     "DatasetSettings",
@@ -48,6 +51,7 @@ __all__ = [
     "ScoreSettings",
     "SubtypesSettings",
     "as_mapping",
+    "de_settings_without_null",
     "check_config",
     "complete",
     "config_schema",

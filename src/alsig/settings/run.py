@@ -16,6 +16,7 @@ from typing import Any
 from alsig.errors import AlsigError
 from alsig.settings.schema import STAGES, complete_mapping, resolve_mapping
 from alsig.settings.stages import (
+    DE_NULL_KEYS,
     STAGE_SETTINGS,
     DeSettings,
     EnrichSettings,
@@ -133,6 +134,27 @@ class RunSettings:
         """
         resolved = self._mappings[dataset][stage]
         return {key: resolved[key] for key in keys}
+
+    def de_params_without_null(self, dataset: str) -> dict[str, Any]:
+        """Return the ``de:`` settings without :data:`~alsig.settings.stages.DE_NULL_KEYS`.
+
+        For the jobs that fit or reuse the DE design but run no permutation null (the
+        subtypes' DE and enrichment, camera's residuals in the enrichment): a changed
+        ``de.null_permutations`` or ``de.seed`` reruns the DE job, not them. The job builds its
+        settings with :func:`~alsig.settings.stages.de_settings_without_null`.
+
+        Parameters
+        ----------
+        dataset
+            A dataset id.
+
+        Returns
+        -------
+        dict
+            The resolved ``de:`` mapping less those keys.
+        """
+        resolved = self._mappings[dataset]["de"]
+        return {key: value for key, value in resolved.items() if key not in DE_NULL_KEYS}
 
     def source_params(self, dataset: str) -> dict[str, Any]:
         """Return what the ingest job reads of a dataset's entry, as its ``params.settings``.

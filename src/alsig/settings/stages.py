@@ -523,6 +523,11 @@ def stage_of(settings_type: type) -> str:
 #: rules pass only these, so a changed ``de.alpha`` or ``de.engine`` reruns the DE, not them.
 AXIS_TEST_DE_KEYS = ("design", "contrasts", "categorical", "missing_covariates")
 
+#: The ``de:`` keys only the DE job's permutation null reads: the rules that refit or reuse the
+#: DE design without a null (the subtypes' DE, camera's residuals) pass the others, so a changed
+#: ``de.null_permutations`` or ``de.seed`` reruns the DE job alone.
+DE_NULL_KEYS = ("null_permutations", "seed")
+
 StageSettings = TypeVar("StageSettings")
 
 
@@ -560,6 +565,24 @@ def from_mapping(cls: type[StageSettings], resolved: Mapping[str, Any]) -> Stage
         )
     values = {name: _convert(name, resolved[name], hints[name]) for name in names}
     return cls(**values)
+
+
+def de_settings_without_null(resolved: Mapping[str, Any]) -> DeSettings:
+    """Return the ``de:`` settings of a job that runs no permutation null.
+
+    Parameters
+    ----------
+    resolved
+        The resolved ``de:`` mapping, with or without :data:`DE_NULL_KEYS`
+        (:meth:`alsig.settings.RunSettings.de_params_without_null`).
+
+    Returns
+    -------
+    DeSettings
+        The settings with the null off (``null_permutations`` 0; ``seed`` 0, read by nothing
+        then).
+    """
+    return from_mapping(DeSettings, {**resolved, "null_permutations": 0, "seed": 0})
 
 
 def as_mapping(settings: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from alsig.cellmix import pooled_pair, share_removed
-from alsig.distributions import norm_sf
+from alsig.distributions import norm_sf, t_ppf
 from alsig.stages.axes.effects import with_qvalues
 from alsig.tables import schemas
 
@@ -96,13 +96,17 @@ def _combined(key: dict, part: pl.DataFrame, fitted: pl.DataFrame) -> tuple:
     if k == 0:
         return (*key.values(), len(datasets), 0, per_dataset, *empty, "", False)
     if k == 1:
-        z = effects[0] / ses[0]
+        # one dataset: its own test (t on its df, Satterthwaite for the mixed model), not the
+        # normal, so that the meta row says what the dataset's row says
+        df = fitted["df"][0] if "df" in fitted.columns else None
+        crit = float(t_ppf(0.975, df)) if df is not None and df > 0 else 1.96
+        own_p = fitted["pvalue"][0] if "pvalue" in fitted.columns else None
         single = (
             effects[0],
             ses[0],
-            effects[0] - 1.96 * ses[0],
-            effects[0] + 1.96 * ses[0],
-            _two_sided(z),
+            effects[0] - crit * ses[0],
+            effects[0] + crit * ses[0],
+            float(own_p) if own_p is not None else _two_sided(effects[0] / ses[0]),
             None,  # qvalue: filled over the family (with_qvalues)
             effects[0],
             ses[0],

@@ -554,7 +554,7 @@ def _null_check(
     label: str,
 ) -> None:
     """Add the permutation null's columns to the summaries of the group's contrasts."""
-    engine = settings.engine if fit.method == "ignore" else "alsig"
+    engine = settings.engine if fit.method == "ignore" else "dream"  # AUTO_CELLS' model
     plan = plan_permutations(settings.null_permutations, len(meta), fit.counts.shape[1], engine)
     contrasts = {o.name: o for o in outcomes if o.kind == "contrast"}
     if not plan.permutations:

@@ -12,15 +12,24 @@ shown beside what shuffled labels give: the contrast factor's labels move betwee
 with its sample), the fit is redone with the same model and settings, and its genes at
 ``padj < alpha`` are counted. The DE summary gets :data:`~alsig.stages.de.tables.NULL_COLUMNS`.
 
+The permutations are distinct splits of the donors, none the real one or the real one with two
+levels of equal donor count swapped (which gives the same padj); when the donors have at most
+that many other splits, all are fitted and the null is complete (exact). The summary's
+``null_exceedance`` is the permutation p-value of the real count, (1 + permutations reaching
+it) / (1 + permutations).
+
 ``de.null_permutations: auto`` runs :data:`AUTO_PERMUTATIONS` when they are cheap: at most
-:data:`AUTO_CELLS` permuted samples x genes, the size ``alsig.planning`` budgets one minute of a
-DE job for (measured about 2 microseconds per cell for fits of this size: 20 permutations of
-GSE67196's 26 x 17,270 cerebellum cost about 20 s). A count runs that many whatever the size.
+:data:`AUTO_CELLS` permuted samples x genes for the fit's model, the size ``alsig.planning``
+budgets one minute of a DE job for (measured about 2 microseconds per cell for DESeq2 fits of
+this size: 20 permutations of GSE67196's 26 x 17,270 cerebellum cost about 20 s; the mixed model
+about 6). A count runs that many whatever the size.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -39,14 +48,21 @@ log = logging.getLogger(__name__)
 
 #: Permutations of ``de.null_permutations: auto`` when the fit is small enough.
 AUTO_PERMUTATIONS = 20
-#: Most permuted samples x tested genes ``auto`` runs, per implementation of the fit: one minute
-#: of alsig.planning's DE runtime model (20 M cells per minute; pydeseq2 2 M).
-AUTO_CELLS = {"alsig": 20_000_000, "pydeseq2": 2_000_000}
+#: Most permuted samples x tested genes ``auto`` runs, per model of the fit: the one minute
+#: alsig.planning's DE runtime model adds per permutation null. alsig's DESeq2 engine about
+#: 1-2 microseconds per cell (20 M), pydeseq2 ten times that (2 M), the mixed model (voom +
+#: dream) about 6 (GSE124439's frontal cortex, 20 permutations; bench/results/de_real_null.md):
+#: 10 M.
+AUTO_CELLS = {"alsig": 20_000_000, "pydeseq2": 2_000_000, "dream": 10_000_000}
 #: Share of permutations with some gene at padj < alpha above which the log warns: BH's promise
 #: is at most alpha (0.05) under a complete null; twice that is beyond the spread of 20 draws.
 ANY_SHARE_WARNING = 0.1
-#: Redraws of a permutation that gave back the real grouping before taking it anyway.
+#: Draws per wanted split before a sampled null stops short (a draw equivalent to the real split
+#: or to one already drawn is drawn again).
 REDRAWS = 100
+#: Most relabellings of equal-size levels checked when telling splits apart; beyond (many
+#: levels of one size) splits are compared as labelled.
+MAX_RELABELLINGS = 720
 
 
 class _Fit(Protocol):
@@ -79,7 +95,7 @@ def plan_permutations(setting: int | str, n_samples: int, n_genes: int, engine: 
     n_samples, n_genes
         The fit's samples and tested genes.
     engine
-        ``alsig`` (alsig's engine and the mixed model) or ``pydeseq2``.
+        ``alsig`` or ``pydeseq2`` (the DESeq2 model's engine), or ``dream`` (the mixed model).
 
     Returns
     -------
@@ -137,14 +153,81 @@ def donor_levels(values: pd.Series, subjects: pd.Series) -> pd.Series:
     return per_donor.first()
 
 
-def permute_between_donors(
-    values: pd.Series, subjects: pd.Series, rng: np.random.Generator
-) -> pd.Series:
-    """Return a factor with its labels shuffled between whole donors.
+@dataclass(frozen=True)
+class DonorSplits:
+    """The permuted donor labels of one contrast factor: distinct splits, the real one excluded.
 
-    Each donor takes the level of another donor (a random permutation of the donors' levels),
-    and every sample of it that level: the level counts over donors stay, and no donor is split.
-    A draw that gives back the real grouping is redrawn (at most :data:`REDRAWS` times).
+    Attributes
+    ----------
+    donors : pandas.Index
+        The donors (sorted), in the order of each split.
+    splits : list of numpy.ndarray
+        Each permutation's level per donor.
+    others : int
+        Distinct splits other than the real one.
+    complete : bool
+        ``splits`` holds all ``others`` (the null is exact, not sampled).
+    """
+
+    donors: pd.Index
+    splits: list[np.ndarray]
+    others: int
+    complete: bool
+
+
+def donor_splits(
+    levels: pd.Series, contrasts: Sequence[Contrast], permutations: int, rng: np.random.Generator
+) -> DonorSplits:
+    """Return up to ``permutations`` distinct splits of the donors, none equivalent to the real.
+
+    A split gives each donor a level, the level counts over donors kept. Two splits are one
+    when a relabelling of levels of equal donor count turns one into the other and leaves every
+    contrast's pair of levels in place (ALS and control swapped, 3 donors each: every contrast
+    between them has the same padj). When there are at most ``permutations`` other splits all
+    are returned (a complete null); else that many are drawn without replacement.
+
+    Parameters
+    ----------
+    levels
+        Each donor's real level (:func:`donor_levels`).
+    contrasts
+        The contrasts of this factor (their levels may not be relabelled into others).
+    permutations
+        Most splits wanted.
+    rng
+        The permutations' generator (:func:`permutation_rng`); unused by a complete null.
+
+    Returns
+    -------
+    DonorSplits
+    """
+    names = sorted(set(levels.astype(str)))
+    codes = np.searchsorted(names, levels.astype(str).to_numpy())
+    relabellings = _relabellings(np.bincount(codes, minlength=len(names)), names, contrasts)
+    labelled = _multinomial(codes)
+    others = labelled // len(relabellings) - 1  # every split has len(relabellings) labellings
+    real = _canonical(codes, relabellings)
+    chosen: list[np.ndarray] = []
+    complete = others <= permutations
+    if complete:
+        for split in _multiset_permutations(codes):
+            if split == _canonical(np.asarray(split), relabellings) and split != real:
+                chosen.append(np.asarray(split))
+    else:
+        seen = {real}
+        for _ in range(REDRAWS * permutations):
+            split = _canonical(rng.permutation(codes), relabellings)
+            if split not in seen:
+                seen.add(split)
+                chosen.append(np.asarray(split))
+                if len(chosen) == permutations:
+                    break
+    as_levels = np.asarray(names, dtype=object)
+    return DonorSplits(levels.index, [as_levels[split] for split in chosen], others, complete)
+
+
+def apply_split(values: pd.Series, subjects: pd.Series, splits: DonorSplits, i: int) -> pd.Series:
+    """Return the factor with the donors' levels of split ``i``: every sample its donor's.
 
     Parameters
     ----------
@@ -152,28 +235,18 @@ def permute_between_donors(
         The factor per sample (its dtype is kept: a categorical keeps its level order).
     subjects
         The donor per sample (same index).
-    rng
-        The permutations' generator.
+    splits
+        The factor's :func:`donor_splits`.
+    i
+        Which split.
 
     Returns
     -------
     pandas.Series
         The permuted factor, same index and dtype.
-
-    Raises
-    ------
-    AlsigError
-        The factor varies within a donor (:func:`donor_levels`).
     """
-    subjects = subjects.loc[values.index]  # one donor per sample, in the factor's order
-    levels = donor_levels(values, subjects)
-    real = levels.to_numpy()
-    shuffled = rng.permutation(real)
-    for _ in range(REDRAWS):
-        if not np.array_equal(shuffled, real):
-            break
-        shuffled = rng.permutation(real)
-    new = subjects.astype(str).map(pd.Series(shuffled, index=levels.index))
+    per_donor = pd.Series(splits.splits[i], index=splits.donors)
+    new = subjects.loc[values.index].astype(str).map(per_donor)
     # back to the original values (a level written '1' may be the integer 1)
     original = {str(v): v for v in values.unique()}
     return pd.Series(
@@ -181,23 +254,79 @@ def permute_between_donors(
     ).astype(values.dtype)
 
 
-def permutation_rng(seed: int, *keys: str) -> np.random.Generator:
-    """Return the generator of one fit's permutations: the run's seed and the fit's names.
+def _relabellings(
+    counts: np.ndarray, names: list[str], contrasts: Sequence[Contrast]
+) -> list[np.ndarray]:
+    """Return the relabellings of level codes that keep donor counts and contrast pairs."""
+    pairs = [
+        {names.index(c.test), names.index(c.reference)}
+        for c in contrasts
+        if c.test in names and c.reference in names
+    ]
+    classes = [np.flatnonzero(counts == n) for n in np.unique(counts)]
+    if math.prod(math.factorial(len(c)) for c in classes) > MAX_RELABELLINGS:
+        return [np.arange(len(names))]  # many equal-size levels: splits compared as labelled
+    found = []
+    for images in itertools.product(*(itertools.permutations(c) for c in classes)):
+        mapping = np.arange(len(names))
+        for members, image in zip(classes, images, strict=True):
+            mapping[members] = image
+        if all({int(mapping[a]) for a in pair} == pair for pair in pairs):
+            found.append(mapping)
+    return found
 
-    A fit's permutations do not depend on which other fits the dataset has, or their order.
+
+def _canonical(codes: np.ndarray, relabellings: list[np.ndarray]) -> tuple[int, ...]:
+    """Return the smallest relabelled form of a split: one key per equivalent split."""
+    return min(tuple(int(c) for c in mapping[codes]) for mapping in relabellings)
+
+
+def _multinomial(codes: np.ndarray) -> int:
+    """Return the number of labelled splits: arrangements of the codes over the donors."""
+    total = math.factorial(len(codes))
+    for n in np.bincount(codes):
+        total //= math.factorial(int(n))
+    return total
+
+
+def _multiset_permutations(codes: np.ndarray) -> Iterator[tuple[int, ...]]:
+    """Yield every distinct arrangement of the codes, in lexicographic order."""
+    current = sorted(int(c) for c in codes)
+    while True:
+        yield tuple(current)
+        i = len(current) - 2
+        while i >= 0 and current[i] >= current[i + 1]:
+            i -= 1
+        if i < 0:
+            return
+        j = len(current) - 1
+        while current[j] <= current[i]:
+            j -= 1
+        current[i], current[j] = current[j], current[i]
+        current[i + 1 :] = reversed(current[i + 1 :])
+
+
+def permutation_rng(seed: int, factor: str, samples: Sequence[str]) -> np.random.Generator:
+    """Return the generator of one contrast factor's permutations in one fit.
+
+    Keyed on the seed, the factor and the fit's samples only: adding a contrast or a test (which
+    renames the fit) or another fit leaves an unchanged contrast's permutations as they were.
 
     Parameters
     ----------
     seed
         ``de.seed``.
-    *keys
-        What names the permutations (the fit's label, the factor).
+    factor
+        The contrast factor.
+    samples
+        The fit's samples (their order does not matter).
 
     Returns
     -------
     numpy.random.Generator
     """
-    return np.random.default_rng([seed, zlib.crc32("\x1f".join(keys).encode())])
+    key = "\x1f".join([factor, *sorted(map(str, samples))])
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
 
 def null_columns(real: int, discoveries: Sequence[int], note: str = "") -> dict[str, Any]:
@@ -210,14 +339,16 @@ def null_columns(real: int, discoveries: Sequence[int], note: str = "") -> dict[
     discoveries
         Genes at padj < alpha under each permutation.
     note
-        Why there are none, or what went wrong in some.
+        Why there are none, what went wrong in some, or that the null is complete.
 
     Returns
     -------
     dict
-        :data:`~alsig.stages.de.tables.NULL_COLUMNS`: permutations done, median and 90th percentile (linear
-        interpolation) of their discoveries, share with at least one, share with at least
-        ``real`` (the real count's exceedance); NaN where there were none.
+        :data:`~alsig.stages.de.tables.NULL_COLUMNS`: permutations done, median and 90th
+        percentile (linear interpolation) of their discoveries, share with at least one, and
+        ``null_exceedance``, the permutation p-value of the real count: (1 + permutations with
+        at least ``real``) / (1 + permutations), the real labels counted as one draw of the
+        null (never 0: at least 1/21 with 20 permutations); absent where there were none.
     """
     counts = np.asarray(discoveries, dtype=float)
     if counts.size == 0:
@@ -227,7 +358,7 @@ def null_columns(real: int, discoveries: Sequence[int], note: str = "") -> dict[
         "null_discoveries_median": round(float(np.median(counts)), 2),
         "null_discoveries_p90": round(float(np.percentile(counts, 90)), 2),
         "null_any_share": float(np.mean(counts > 0)),
-        "null_exceedance": float(np.mean(counts >= real)),
+        "null_exceedance": float((1 + np.sum(counts >= real)) / (1 + counts.size)),
         "null_note": note,
     }
 
@@ -246,7 +377,9 @@ def run_null(
 ) -> dict[str, dict[str, Any]]:
     """Return each contrast's null columns: the fit redone on labels moved between donors.
 
-    Contrasts of one factor share the permutations (one refit serves them all).
+    Contrasts of one factor share the permutations (one refit serves them all). The splits are
+    distinct and none is the real one or equivalent to it (:func:`donor_splits`); with few
+    donors every other split is fitted and ``null_note`` says the null is complete.
 
     Parameters
     ----------
@@ -263,13 +396,13 @@ def run_null(
         ``wald(contrast)`` gives the contrast's :class:`GeneResults` (and ``close()`` when it
         has one).
     permutations
-        Permutations per factor.
+        Most permutations per factor.
     seed
         ``de.seed``.
     alpha
         The padj threshold (``de.alpha``).
     label
-        The fit, for the log and the generator.
+        The fit, for the log.
 
     Returns
     -------
@@ -280,32 +413,47 @@ def run_null(
     for factor in dict.fromkeys(c.factor for c in contrasts):
         members = [c for c in contrasts if c.factor == factor]
         try:
-            donor_levels(meta[factor], subjects)
+            levels = donor_levels(meta[factor], subjects)
         except AlsigError as error:
             note = f"skipped: {error}"
             log.info("%s: no permutation null for %s: %s", label, factor, note)
             out.update({c.name: null_columns(0, [], note) for c in members})
             continue
+        rng = permutation_rng(seed, factor, [str(s) for s in meta.index])
+        splits = donor_splits(levels, members, permutations, rng)
+        sizes = ", ".join(f"{n} {level}" for level, n in levels.value_counts().sort_index().items())
+        if not splits.splits:
+            note = f"skipped: the {len(levels)} donors ({sizes}) have no other split of {factor}"
+            log.info("%s: no permutation null: %s", label, note)
+            out.update({c.name: null_columns(0, [], note) for c in members})
+            continue
         log.info(
             "%s: %d permutations of %s between %d whole donors, same model (contrasts %s)",
             label,
-            permutations,
+            len(splits.splits),
             factor,
-            subjects.nunique(),
+            len(levels),
             ", ".join(c.name for c in members),
         )
         began = time.perf_counter()
-        rng = permutation_rng(seed, label, factor)
-        discoveries, failed = _permuted(meta, subjects, factor, members, refit, rng, permutations)
-        note = ""
+        discoveries, failed = _permuted(meta, subjects, factor, members, refit, splits)
+        notes = []
+        if splits.complete:
+            notes.append(
+                f"complete: all {splits.others} other splits of the {len(levels)} donors "
+                f"({sizes}; a split and its swap of equal-size levels counted once)"
+            )
         if failed:
-            note = f"{len(failed)} of {permutations} permutations not fitted: {name_some(failed)}"
-            log.warning("%s: %s", label, note)
+            notes.append(
+                f"{len(failed)} of {len(splits.splits)} permutations not fitted: "
+                f"{name_some(failed)}"
+            )
+            log.warning("%s: %s", label, notes[-1])
         for contrast in members:
             counts = [int(np.sum(padj < alpha)) for padj in discoveries[contrast.name]]
-            out[contrast.name] = null_columns(real[contrast.name], counts, note)
+            out[contrast.name] = null_columns(real[contrast.name], counts, "; ".join(notes))
             seconds = time.perf_counter() - began
-            _report(contrast, real[contrast.name], out[contrast.name], alpha, seconds)
+            _report(contrast, real[contrast.name], counts, out[contrast.name], alpha, seconds)
     return out
 
 
@@ -315,15 +463,14 @@ def _permuted(
     factor: str,
     contrasts: list[Contrast],
     refit: Callable[[pd.DataFrame], _Fit],
-    rng: np.random.Generator,
-    permutations: int,
+    splits: DonorSplits,
 ) -> tuple[dict[str, list[np.ndarray]], list[str]]:
-    """Return each contrast's padj under every fitted permutation, and the failed ones."""
+    """Return each contrast's padj under every fitted split, and the failed ones."""
     padj: dict[str, list[np.ndarray]] = {c.name: [] for c in contrasts}
     failed: list[str] = []
-    for i in range(permutations):
+    for i in range(len(splits.splits)):
         permuted = meta.copy()
-        permuted[factor] = permute_between_donors(meta[factor], subjects, rng)
+        permuted[factor] = apply_split(meta[factor], subjects, splits, i)
         try:
             with _quiet():
                 values = _padj(refit(permuted), contrasts)
@@ -347,7 +494,12 @@ def _padj(fit: _Fit, contrasts: list[Contrast]) -> dict[str, np.ndarray]:
 
 
 def _report(
-    contrast: Contrast, real: int, columns: dict[str, Any], alpha: float, seconds: float
+    contrast: Contrast,
+    real: int,
+    counts: list[int],
+    columns: dict[str, Any],
+    alpha: float,
+    seconds: float,
 ) -> None:
     """Log a contrast's null; warn when shuffled labels find genes too often."""
     done = columns["null_permutations"]
@@ -355,12 +507,13 @@ def _report(
         log.warning("contrast %s: no permutation fitted (%s)", contrast.name, columns["null_note"])
         return
     any_count = round(columns["null_any_share"] * done)
-    exceed = round(columns["null_exceedance"] * done)
+    reached = sum(count >= real for count in counts)
     text = (
         f"{contrast.name}: {real} genes at padj < {alpha:g} with the real labels; with "
         f"{contrast.factor} shuffled between donors, median {columns['null_discoveries_median']:g}"
         f", 90th percentile {columns['null_discoveries_p90']:g}, some gene in {any_count} of "
-        f"{done} permutations, at least {real} in {exceed} of {done}"
+        f"{done} permutations, at least {real} in {reached} of {done} (permutation p = "
+        f"{columns['null_exceedance']:.2g})"
     )
     if columns["null_any_share"] <= ANY_SHARE_WARNING:
         log.info("contrast %s (%.1f s)", text, seconds)

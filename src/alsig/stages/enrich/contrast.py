@@ -17,10 +17,10 @@ Steps for one DE table (one contrast) and one collection:
    :mod:`alsig.gsea.alsig_engine`, or gseapy's ``prerank``).
 4. :func:`~alsig.stages.enrich.camera.camera_table` tests the same sets with camera (Wu & Smyth
    2012) on the same ``stat``, allowing for the correlation between a set's genes estimated
-   from the contrast's residuals (given by the ``enrich`` job,
-   :mod:`alsig.stages.enrich.residuals`); its ``camera_fdr`` is the prerank rows' significance,
-   GSEA's columns describe. Without residuals (per-subtype enrichment) the camera columns are
-   null.
+   from the contrast's residuals (given by the ``enrich`` job, :mod:`alsig.stages.enrich.residuals`,
+   and for per-subtype enrichment by :func:`alsig.stages.subtypes.carry.subtype_residuals`, the
+   subtypes' own fit); its ``camera_fdr`` is the prerank rows' significance, GSEA's columns
+   describe. Without residuals (a caller that passes none) the camera columns are null.
 5. :func:`~alsig.stages.enrich.ora.ora_result` runs the hypergeometric test of gseapy ``enrich``
    (:mod:`alsig.gsea.hypergeom`) on the up- and the down-regulated genes, background = the
    tested genes.

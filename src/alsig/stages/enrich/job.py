@@ -15,7 +15,7 @@ import polars as pl
 from alsig import __version__
 from alsig.io import sha256_file, write_parquet, write_text, write_tsv
 from alsig.settings import DeSettings, EnrichSettings
-from alsig.settings.stages import from_mapping
+from alsig.settings.stages import de_settings_without_null
 from alsig.stages.enrich.contrast import ContrastResult, enrich_contrast
 from alsig.stages.enrich.residuals import ContrastResiduals, contrast_residuals
 from alsig.stages.enrich.results import COVERAGE, RESULT, SCHEMA_VERSION
@@ -74,7 +74,7 @@ def run(
     chosen = collection_for(settings, collection)
     de_path = str(inputs["de"])
     sets, info = load_collection(chosen)
-    de_settings = de if isinstance(de, DeSettings) else from_mapping(DeSettings, de)
+    de_settings = de if isinstance(de, DeSettings) else de_settings_without_null(de)
     residuals = contrast_residuals(str(inputs["h5ad"]), de_settings, contrast)
     result = enrich_contrast(
         pl.read_parquet(de_path),

@@ -34,6 +34,7 @@ from alsig.keys import CONDITION, excluded_samples
 from alsig.settings import Contrast, DeSettings, SubtypesSettings
 from alsig.stages.axes.effects import axis_tests
 from alsig.stages.de.dataset import run_dataset
+from alsig.stages.de.plan import fit_groups
 from alsig.stages.de.tables import RESULT as DE_RESULT
 from alsig.stages.enrich.residuals import fit_residuals
 from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE
@@ -331,7 +332,9 @@ def subtype_residuals(
 
     The subtypes' DE (:func:`subtypes_de`) is one fit; camera (:mod:`alsig.gsea.camera`)
     estimates each set's inter-gene correlation from its residuals, as the enrich stage does for
-    the main contrasts (:func:`alsig.stages.enrich.residuals.fit_residuals`).
+    the main contrasts (:func:`alsig.stages.enrich.residuals.fit_residuals`). The residuals are
+    computed once per set of samples (once for all subtypes; once per subtype with
+    ``de.samples: contrast``) and shared by the subtypes fitted on it.
 
     Parameters
     ----------
@@ -358,12 +361,14 @@ def subtype_residuals(
     if not fitted:
         return dict.fromkeys(subtypes)
     fit, chosen = subtype_fit(adata, groups, fitted.values(), de_settings, settings)
+    # residuals depend on a fit's samples and design, not on its contrast: one per fit group
+    # (one for all subtypes, or one each with de.samples: contrast), the others share it
+    by_contrast: dict[str, Residuals] = {}
+    for group in fit_groups(chosen):
+        shared = fit_residuals(fit, chosen, group.contrasts[0].name, source=source).residuals
+        by_contrast.update(dict.fromkeys((c.name for c in group.contrasts), shared))
     return {
-        subtype: (
-            fit_residuals(fit, chosen, fitted[subtype].name, source=source).residuals
-            if subtype in fitted
-            else None
-        )
+        subtype: by_contrast[fitted[subtype].name] if subtype in fitted else None
         for subtype in subtypes
     }
 

@@ -14,7 +14,7 @@ import pandas as pd
 import polars as pl
 
 from alsig.io import read_h5ad_counts, save_figure, write_parquet, write_tsv
-from alsig.settings import DeSettings, SubtypesSettings
+from alsig.settings import DeSettings, SubtypesSettings, de_settings_without_null
 from alsig.stages.axes.effects import SCHEMA as AXIS_TESTS
 from alsig.stages.axes.figures import plot_axis_forest
 from alsig.stages.subtypes.carry import DE_EXTRA, SUBTYPES, subtype_axis_tests, subtypes_de
@@ -34,7 +34,7 @@ def _calls(path: str) -> tuple[pl.DataFrame, pd.Series]:
 def run_de(
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    settings: DeSettings,
+    settings: DeSettings | Mapping[str, Any],
     threads: int,
     *,
     dataset: str,
@@ -50,7 +50,8 @@ def run_de(
         ``parquet``, ``tsv`` (DE tables with ``model_feature``), ``summary`` (TSV): one path
         each per subtype of :data:`~alsig.stages.subtypes.carry.SUBTYPES`, in that order.
     settings
-        The dataset's ``de:`` settings.
+        The dataset's ``de:`` settings, or the rule's ``params.settings`` (their resolved
+        mapping without the permutation null's keys: this fit runs no null).
     threads
         DE workers.
     dataset
@@ -58,6 +59,9 @@ def run_de(
     subtypes
         The dataset's ``subtypes:`` settings.
     """
+    de_settings = (
+        settings if isinstance(settings, DeSettings) else de_settings_without_null(settings)
+    )
     chosen = subtype_settings(subtypes)
     table, calls = _calls(inputs["subtypes"])
     model = load_shipped(str(table["subtype_model"][0]))
@@ -67,7 +71,7 @@ def run_de(
         calls,
         SUBTYPES,
         dataset=dataset,
-        de_settings=settings,
+        de_settings=de_settings,
         settings=chosen,
         model_gene_ids=set(model.genes),
         n_cpus=int(threads),

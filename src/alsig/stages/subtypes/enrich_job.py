@@ -17,7 +17,7 @@ import polars as pl
 from alsig.gsea.camera import Residuals
 from alsig.io import write_parquet, write_tsv
 from alsig.settings import DeSettings, EnrichSettings, SubtypesSettings
-from alsig.settings.stages import from_mapping
+from alsig.settings.stages import de_settings_without_null, from_mapping
 from alsig.stages.enrich.sets import collection_for, load_collection
 from alsig.stages.subtypes.carry_enrich import CIRCULARITY_NOTE, ENRICH_EXTRA, subtype_enrichment
 from alsig.stages.subtypes.reference_model import CLASSES as SUBTYPES
@@ -83,7 +83,7 @@ def run_enrich(
     gene_sets = subtype_gene_sets(settings, chosen)
     table = pl.read_parquet(inputs["subtypes"], columns=["sample", "subtype_call", "subtype_model"])
     model_symbols = set(load_shipped(str(table["subtype_model"][0])).gene_symbols)
-    de_settings = de if isinstance(de, DeSettings) else from_mapping(DeSettings, de)
+    de_settings = de if isinstance(de, DeSettings) else de_settings_without_null(de)
     calls = pd.Series(table["subtype_call"].to_list(), index=table["sample"].to_list())
     residuals = subtype_residuals(
         read_h5ad_counts(str(inputs["h5ad"])),
