@@ -109,6 +109,15 @@ def test_enrichment_terms_call_prerank_by_camera_fdr_and_cut_the_leading_edge():
     # a table of schema 2 (no camera) calls no prerank set, not GSEA's
     old = table.drop("inter_gene_correlation", "camera_pvalue", "camera_fdr")
     assert enrichment_terms({"A_vs_B": [old]}, folder="f").rows["term"].to_list() == ["O1"]
+    # a contrast with no term below 0.25 shows its smallest ones, and the note says none passed
+    weak = table.filter(pl.col("method") == "prerank").with_columns(
+        pl.col("camera_fdr") + 0.5, pl.col("camera_pvalue") + 0.5
+    )
+    fallback = enrichment_terms({"A_vs_B": [table], "C_vs_D": [weak]}, folder="f")
+    c_vs_d = fallback.rows.filter(pl.col("contrast") == "C_vs_D")
+    assert c_vs_d["term"].to_list() == ["T2", "T4", "T1", "T3"]
+    assert "No term reaches significance_fdr < 0.25 in C_vs_D" in fallback.note
+    assert "A_vs_B:" not in fallback.note
 
 
 def test_sample_scores_one_row_per_sample_with_axis_columns():

@@ -19,6 +19,8 @@ DE_MAX_GENES = 1000
 #: this, up to ENRICH_MAX_ROWS.
 ENRICH_FDR = 0.25
 ENRICH_MAX_ROWS = 3000
+#: A contrast without any term below ENRICH_FDR shows this many of smallest significance FDR.
+ENRICH_FALLBACK_ROWS = 50
 #: Leading-edge genes shown per term (the full list is in the enrichment tables).
 LEADING_EDGE_SHOWN = 15
 
@@ -78,9 +80,11 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> S
     (:func:`alsig.tables.enrichment.with_significance`); GSEA's own ``fdr`` is shown beside it.
 
     Every collection and method, at most :data:`ENRICH_MAX_ROWS` rows; the leading edge cut to
-    its first genes. ``folder``: the dataset's enrichment folder, named in the note.
+    its first genes. A contrast without any term below :data:`ENRICH_FDR` shows its
+    :data:`ENRICH_FALLBACK_ROWS` terms of smallest significance FDR instead (the note says so), as
+    the DE page does with p-values. ``folder``: the dataset's enrichment folder, named in the note.
     """
-    parts = []
+    parts, without = [], []
     for contrast, collection_tables in tables.items():
         if not collection_tables:
             continue
@@ -90,15 +94,17 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> S
         for column in ("camera_pvalue", "inter_gene_correlation"):  # schema 2 and older
             if column not in terms.columns:
                 terms = terms.with_columns(pl.lit(None, pl.Float64).alias(column))
+        ranked = terms.filter(pl.col(SIGNIFICANCE).is_not_null()).sort(
+            [SIGNIFICANCE, "pvalue", pl.col("nes").abs(), "term"],
+            descending=[False, False, True, False],
+            nulls_last=True,
+        )
+        shown = ranked.filter(pl.col(SIGNIFICANCE) < ENRICH_FDR).head(ENRICH_MAX_ROWS)
+        if shown.height == 0:
+            without.append(contrast)
+            shown = ranked.head(ENRICH_FALLBACK_ROWS)
         parts.append(
-            terms.filter(pl.col(SIGNIFICANCE) < ENRICH_FDR)
-            .sort(
-                [SIGNIFICANCE, "pvalue", pl.col("nes").abs(), "term"],
-                descending=[False, False, True, False],
-                nulls_last=True,
-            )
-            .head(ENRICH_MAX_ROWS)
-            .select(
+            shown.select(
                 pl.lit(contrast).alias("contrast"),
                 "collection",
                 "method",
@@ -128,6 +134,12 @@ def enrichment_terms(tables: dict[str, list[pl.DataFrame]], *, folder: str) -> S
         "'< p': no permutation reached the set's score, p is at most 1/(permutations + 1); "
         f"leading edge: its first {LEADING_EDGE_SHOWN} genes. Every tested term: {folder}/<contrast>/."
     )
+    if without:
+        note += (
+            f" No term reaches {SIGNIFICANCE} < {ENRICH_FDR:g} in {', '.join(without)}: shown are "
+            f"its {ENRICH_FALLBACK_ROWS} terms of smallest {SIGNIFICANCE}, none of them "
+            "significant."
+        )
     return Selection(rows, note)
 
 
