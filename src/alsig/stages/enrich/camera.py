@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from alsig.distributions import benjamini_hochberg
-from alsig.errors import AlsigError
+from alsig.errors import AlsigError, name_some
 from alsig.gsea.camera import Residuals, camera_test
 from alsig.stages.enrich.ranking import Ranking
 from alsig.stages.enrich.sets import upper_map
@@ -67,7 +67,7 @@ def camera_table(
     by_upper = {symbol.upper(): i for i, symbol in enumerate(residuals.genes)}
     missing = [upper[g] for g in genes if g not in by_upper]
     if missing:
-        named = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+        named = name_some(missing)
         raise AlsigError(
             f"camera ({collection}): {len(missing)} ranked genes of the DE table are not among "
             f"the {len(residuals.genes)} genes of the contrast's expression ({named}); the DE "
