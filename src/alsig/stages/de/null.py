@@ -4,7 +4,7 @@ Benjamini-Hochberg's ``padj`` is a false-discovery rate when the null genes' p-v
 uniform and not too dependent. In human cohorts they are often neither: donor groups differ in
 sex, age, tissue quality or a broad expression axis, and a label that means nothing then moves
 thousands of genes at once (Li et al. 2022, Genome Biology 23:79). Measured on GSE67196's
-per-region DESeq2 contrasts with the condition moved between donors, 43 and 38 of 100
+per-region DESeq2 contrasts with the condition moved between donors, 50 and 35 of 100
 permutations had some gene at padj < 0.05, where BH promises at most about 5
 (``bench/results/de_real_null.md``). So each contrast's count of genes at ``padj < alpha`` is
 shown beside what shuffled labels give: the contrast factor's labels move between whole donors
